@@ -1,0 +1,312 @@
+//! Roles, bearer tokens and who may do what.
+//!
+//! A token is `wdn_` followed by 64 hex digits of randomness. Only its SHA-256 is stored: the secret is shown
+//! once, when created. Tokens are long random strings, not passwords, so a fast hash is the right one.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use warden_store::metadata::{AuditEventDraft, Micros, NewToken, TokenRow};
+
+use crate::registry::validate_name;
+use crate::{Error, Result, Warden};
+
+/// A role. Roles are not ranked: each permission lists the roles that hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Reads the inventory.
+    Viewer,
+    /// Registers models and versions (first line).
+    DataScientist,
+    /// Validates and signs off (second line).
+    Validator,
+    /// Owns policies, reads the audit trail.
+    RiskOfficer,
+    /// Everything, including tokens.
+    Admin,
+}
+
+impl Role {
+    /// Every role, in a fixed order.
+    pub const ALL: [Role; 5] = [Role::Viewer, Role::DataScientist, Role::Validator, Role::RiskOfficer, Role::Admin];
+
+    /// The role's name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::DataScientist => "data-scientist",
+            Role::Validator => "validator",
+            Role::RiskOfficer => "risk-officer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text).ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown role '{text}' (expected one of: {})",
+                Role::ALL.map(Role::as_str).join(", ")
+            ))
+        })
+    }
+}
+
+/// Something a caller may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read models, versions, profiles and aliases.
+    ReadRegistry,
+    /// Create models and register versions.
+    WriteRegistry,
+    /// Point aliases at versions.
+    SetAlias,
+    /// Create, list and revoke tokens.
+    ManageTokens,
+    /// Read the audit trail.
+    ReadAudit,
+}
+
+impl Permission {
+    /// The roles holding this permission.
+    pub fn roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Permission::ReadRegistry => &[Viewer, DataScientist, Validator, RiskOfficer, Admin],
+            Permission::WriteRegistry => &[DataScientist, Admin],
+            Permission::SetAlias => &[DataScientist, Admin],
+            Permission::ManageTokens => &[Admin],
+            Permission::ReadAudit => &[Validator, RiskOfficer, Admin],
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's name.
+    pub name: String,
+    /// The token's role.
+    pub role: Role,
+}
+
+impl Principal {
+    /// How the caller appears in audit events and `created_by` fields.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.name)
+    }
+
+    /// `Forbidden` unless the caller's role holds the permission.
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if permission.roles().contains(&self.role) {
+            Ok(())
+        } else {
+            let allowed: Vec<&str> = permission.roles().iter().map(|r| r.as_str()).collect();
+            Err(Error::Forbidden(format!(
+                "role '{}' may not do this (needs one of: {})",
+                self.role,
+                allowed.join(", ")
+            )))
+        }
+    }
+}
+
+/// Startup's own identity in audit events.
+const SYSTEM_ACTOR: &str = "system";
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("wdn_{}", hex::encode(bytes))
+}
+
+fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Resolves a bearer token to its principal. Unknown and revoked tokens are `Unauthenticated`.
+pub async fn authenticate(warden: &Warden, secret: &str) -> Result<Principal> {
+    let row = warden
+        .metadata
+        .find_token(&secret_hash(secret))
+        .await?
+        .ok_or_else(|| Error::Unauthenticated("invalid token".into()))?;
+    if row.revoked_at.is_some() {
+        return Err(Error::Unauthenticated("token has been revoked".into()));
+    }
+    let role = row.token.role.parse().map_err(|_| Error::Internal(format!("token with unknown role {}", row.token.role)))?;
+    Ok(Principal { name: row.token.name, role })
+}
+
+/// A token as listed (never with its secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Creator.
+    pub created_by: String,
+    /// Revocation time.
+    pub revoked_at: Option<Micros>,
+}
+
+impl TryFrom<TokenRow> for TokenInfo {
+    type Error = Error;
+    fn try_from(row: TokenRow) -> Result<Self> {
+        Ok(TokenInfo {
+            role: row.token.role.parse()?,
+            name: row.token.name,
+            created_at: row.token.created_at,
+            created_by: row.token.created_by,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// A newly created token: the only time its secret is seen.
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    /// The token's record.
+    pub info: TokenInfo,
+    /// The bearer secret.
+    pub secret: String,
+}
+
+async fn insert_token(warden: &Warden, actor: &str, name: &str, role: Role, secret: &str) -> Result<CreatedToken> {
+    validate_name("token", name)?;
+    let now = warden.now();
+    let row = warden
+        .metadata
+        .create_token(
+            NewToken {
+                name: name.to_owned(),
+                role: role.as_str().to_owned(),
+                secret_sha256: secret_hash(secret),
+                created_at: now,
+                created_by: actor.to_owned(),
+            },
+            AuditEventDraft {
+                at: now,
+                actor: actor.to_owned(),
+                action: "token.create".into(),
+                subject: format!("token/{name}"),
+                payload: json!({ "name": name, "role": role.as_str() }),
+            },
+        )
+        .await?;
+    Ok(CreatedToken { info: row.try_into()?, secret: secret.to_owned() })
+}
+
+/// Creates a token with a role.
+pub async fn create_token(warden: &Warden, caller: &Principal, name: &str, role: Role) -> Result<CreatedToken> {
+    caller.require(Permission::ManageTokens)?;
+    insert_token(warden, &caller.actor(), name, role, &new_secret()).await
+}
+
+/// Lists every token, revoked ones included.
+pub async fn list_tokens(warden: &Warden, caller: &Principal) -> Result<Vec<TokenInfo>> {
+    caller.require(Permission::ManageTokens)?;
+    warden.metadata.list_tokens().await?.into_iter().map(TokenInfo::try_from).collect()
+}
+
+/// Revokes a token by name; it stops working at once.
+pub async fn revoke_token(warden: &Warden, caller: &Principal, name: &str) -> Result<TokenInfo> {
+    caller.require(Permission::ManageTokens)?;
+    let now = warden.now();
+    let audit = AuditEventDraft {
+        at: now,
+        actor: caller.actor(),
+        action: "token.revoke".into(),
+        subject: format!("token/{name}"),
+        payload: json!({ "name": name }),
+    };
+    warden.metadata.revoke_token(name, now, &caller.actor(), audit).await?.try_into()
+}
+
+/// Name of the admin token file in the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// On first start (no token ever created) creates the `admin` token and writes its secret to a 0600 file.
+pub(crate) async fn bootstrap_admin_token(warden: &Warden) -> Result<Option<PathBuf>> {
+    if warden.metadata.count_tokens().await? > 0 {
+        return Ok(None);
+    }
+    let secret = new_secret();
+    let path = warden.data_dir().join(ADMIN_TOKEN_FILE);
+    // The file is written before the token exists, so a crash in between never leaves an admin token
+    // nobody can read; a stale file is simply overwritten on the next start.
+    write_private_file(&path, &format!("{secret}\n"))?;
+    insert_token(warden, SYSTEM_ACTOR, "admin", Role::Admin, &secret).await?;
+    Ok(Some(path))
+}
+
+fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let staging = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&staging);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let write = || -> std::io::Result<()> {
+        let mut file = options.open(&staging)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&staging, path)
+    };
+    write().map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_follow_separation_of_duties() {
+        let viewer = Principal { name: "v".into(), role: Role::Viewer };
+        let scientist = Principal { name: "d".into(), role: Role::DataScientist };
+        let admin = Principal { name: "a".into(), role: Role::Admin };
+        assert!(viewer.require(Permission::ReadRegistry).is_ok());
+        assert!(matches!(viewer.require(Permission::WriteRegistry), Err(Error::Forbidden(_))));
+        assert!(scientist.require(Permission::WriteRegistry).is_ok());
+        assert!(matches!(scientist.require(Permission::ManageTokens), Err(Error::Forbidden(_))));
+        assert!(matches!(scientist.require(Permission::ReadAudit), Err(Error::Forbidden(_))));
+        for permission in [Permission::ReadRegistry, Permission::WriteRegistry, Permission::ManageTokens] {
+            assert!(admin.require(permission).is_ok());
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_and_unknown_roles_are_rejected() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!(matches!("root".parse::<Role>(), Err(Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn secrets_are_random_and_hashed() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 4 + 64);
+        assert_eq!(secret_hash(&a).len(), 64);
+        assert_ne!(secret_hash(&a), a);
+    }
+}

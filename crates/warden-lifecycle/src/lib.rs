@@ -1,0 +1,139 @@
+/*!
+Warden's lifecycle services: the operations users perform, each one a function taking the [`Warden`]
+context and the acting [`auth::Principal`].
+
+- [`registry`]: models, immutable versions with lineage and reference profiles, aliases with history.
+- [`auth`]: roles, bearer tokens (only their hashes are stored), the first-start admin token.
+- [`dataset`]: reading reference data (CSV, Parquet) into a [`warden_stats::profile::DatasetProfile`].
+- [`artifact_format`]: the model formats Warden accepts and the structural check of each.
+
+Services check the caller's role, validate input, and write through [`warden_store`], whose audited writes
+append their audit event in the same transaction. They know nothing of HTTP.
+*/
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use warden_store::artifacts::{ArtifactStore, FsArtifactStore};
+use warden_store::metadata::{MetadataStore, Micros};
+use warden_store::sqlite::SqliteStore;
+
+pub mod artifact_format;
+pub mod auth;
+pub mod dataset;
+pub mod error;
+pub mod registry;
+
+pub use error::{Error, Result};
+
+/// Where the current time comes from (replaceable in tests).
+pub type Clock = Arc<dyn Fn() -> Micros + Send + Sync>;
+
+/// The system clock, in microseconds since the Unix epoch.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        now.as_micros() as Micros
+    })
+}
+
+/// How Warden is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory for the database, artifacts and the admin token file.
+    pub data_dir: PathBuf,
+    /// Largest accepted upload (artifact or reference file), in bytes.
+    pub max_upload_bytes: u64,
+}
+
+impl Config {
+    /// Defaults for a data directory: uploads up to 1 GiB.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config { data_dir: data_dir.into(), max_upload_bytes: 1 << 30 }
+    }
+}
+
+/// The running service: stores, clock and limits. Cheap to share behind an `Arc`.
+pub struct Warden {
+    metadata: Arc<dyn MetadataStore>,
+    artifacts: Arc<dyn ArtifactStore>,
+    clock: Clock,
+    config: Config,
+    /// Serialises "store blob, insert version, clean up on failure" so that cleaning up a failed
+    /// registration never removes a blob another registration is about to reference.
+    blob_commit: tokio::sync::Mutex<()>,
+}
+
+/// What happened when Warden opened its data directory.
+#[derive(Debug, Default)]
+pub struct Startup {
+    /// Set when a new admin token was written to this file (first start).
+    pub admin_token_file: Option<PathBuf>,
+    /// Blobs deleted because no version refers to them (left by a crash mid-registration).
+    pub orphan_blobs_removed: usize,
+}
+
+impl Warden {
+    /// Opens the data directory: applies migrations, clears interrupted uploads, removes orphan blobs and
+    /// creates the admin token on first start.
+    pub async fn open(config: Config) -> Result<(Self, Startup)> {
+        Self::open_with_clock(config, system_clock()).await
+    }
+
+    /// Like [`Warden::open`] with a given clock.
+    pub async fn open_with_clock(config: Config, clock: Clock) -> Result<(Self, Startup)> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            Error::Internal(format!("cannot create data directory {}: {e}", config.data_dir.display()))
+        })?;
+        let metadata = SqliteStore::open(&config.data_dir.join("warden.db")).await?;
+        let artifacts = FsArtifactStore::open(&config.data_dir)?;
+        let warden = Warden {
+            metadata: Arc::new(metadata),
+            artifacts: Arc::new(artifacts),
+            clock,
+            config,
+            blob_commit: tokio::sync::Mutex::new(()),
+        };
+        warden.artifacts.clear_staging().await?;
+        let orphan_blobs_removed = warden.remove_orphan_blobs().await?;
+        let admin_token_file = auth::bootstrap_admin_token(&warden).await?;
+        Ok((warden, Startup { admin_token_file, orphan_blobs_removed }))
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The blob store (for staging uploads).
+    pub fn artifacts(&self) -> &dyn ArtifactStore {
+        self.artifacts.as_ref()
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.metadata.ping().await?)
+    }
+
+    fn now(&self) -> Micros {
+        (self.clock)()
+    }
+
+    async fn remove_orphan_blobs(&self) -> Result<usize> {
+        let _guard = self.blob_commit.lock().await;
+        let mut removed = 0;
+        for sha in self.artifacts.list().await? {
+            if !self.metadata.blob_referenced(&sha).await? {
+                self.artifacts.remove(&sha).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}

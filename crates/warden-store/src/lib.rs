@@ -1,0 +1,66 @@
+/*!
+Warden's persistence layer. It knows SQL and files, and nothing of HTTP, roles or statistics.
+
+- [`metadata::MetadataStore`] is the interface every service writes through. Each audited write takes the
+  [`metadata::AuditEventDraft`] describing it and appends that event **in the same transaction** as the
+  write, so an acknowledged change always has its audit event and a failed one has neither.
+  [`sqlite::SqliteStore`] implements it on SQLite (WAL, versioned migrations applied at open); a PostgreSQL
+  implementation is an addition behind the same trait.
+- [`artifacts::ArtifactStore`] keeps blobs (model artifacts, reference data) content-addressed by SHA-256.
+  [`artifacts::FsArtifactStore`] writes them atomically (temporary file, fsync, rename, fsync directory).
+
+The store never reads the clock: callers pass every timestamp in.
+*/
+#![deny(missing_docs)]
+
+pub mod artifacts;
+pub mod metadata;
+pub mod sqlite;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A uniqueness rule was broken (e.g. a model name already taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing referred to does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A filesystem operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A stored JSON column could not be decoded (the database was edited by hand or is corrupt).
+    #[error("corrupt stored value in {column}: {source}")]
+    Corrupt {
+        /// Table and column.
+        column: &'static str,
+        /// The decoding error.
+        source: serde_json::Error,
+    },
+    /// An upload exceeded its size limit.
+    #[error("upload exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// Result alias for the store.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Io { context, source }
+}

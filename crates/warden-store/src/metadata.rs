@@ -1,0 +1,225 @@
+//! The metadata interface and its row types.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::Result;
+
+/// Microseconds since the Unix epoch, UTC.
+pub type Micros = i64;
+
+/// An audit event about to be appended, together with the write it describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEventDraft {
+    /// When it happened.
+    pub at: Micros,
+    /// Who did it (e.g. `token:alice`).
+    pub actor: String,
+    /// What was done (e.g. `model.create`).
+    pub action: String,
+    /// What it was done to (e.g. `model/credit-default/1`).
+    pub subject: String,
+    /// The details.
+    pub payload: Value,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// Position in the append-only sequence (1, 2, ...).
+    pub seq: i64,
+    /// The event.
+    pub event: AuditEventDraft,
+}
+
+/// A model to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewModel {
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Accountable owner.
+    pub owner: String,
+    /// `high`, `medium` or `low`.
+    pub risk_tier: String,
+    /// The business use.
+    pub use_case: String,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Creator.
+    pub created_by: String,
+}
+
+/// A stored model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRow {
+    /// Internal id.
+    pub id: i64,
+    /// The model as created.
+    pub model: NewModel,
+    /// Highest version number, if any version exists.
+    pub latest_version: Option<i64>,
+}
+
+/// A version to insert. The store assigns its number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVersion {
+    /// SHA-256 of the artifact, lowercase hex.
+    pub artifact_sha256: String,
+    /// Artifact size in bytes.
+    pub artifact_size: i64,
+    /// Declared artifact format.
+    pub format: String,
+    /// Feature schema (JSON array).
+    pub feature_schema: Value,
+    /// Target column, if declared.
+    pub target_column: Option<String>,
+    /// Protected attribute columns.
+    pub protected_columns: Vec<String>,
+    /// SHA-256 of the stored reference data.
+    pub reference_sha256: String,
+    /// Reference data size in bytes.
+    pub reference_size: i64,
+    /// `csv` or `parquet`.
+    pub reference_format: String,
+    /// Reference profile (JSON).
+    pub reference_profile: Value,
+    /// SHA-256 of the training data.
+    pub training_data_sha256: Option<String>,
+    /// Training data row count.
+    pub training_data_rows: Option<i64>,
+    /// Code reference such as a git commit.
+    pub code_ref: Option<String>,
+    /// Hyperparameters (JSON object).
+    pub hyperparameters: Value,
+    /// The version this one was derived from.
+    pub parent_version: Option<i64>,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Creator.
+    pub created_by: String,
+}
+
+/// A stored version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRow {
+    /// Model name.
+    pub model_name: String,
+    /// Version number (1, 2, ...).
+    pub version: i64,
+    /// The version's content.
+    pub content: NewVersion,
+}
+
+/// One alias assignment (or removal, when `version` is `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasAssignment {
+    /// Model name.
+    pub model_name: String,
+    /// Alias name.
+    pub alias: String,
+    /// Version pointed to; `None` records the alias's removal.
+    pub version: Option<i64>,
+    /// When.
+    pub assigned_at: Micros,
+    /// Who.
+    pub assigned_by: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A token to create. Only the secret's hash is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewToken {
+    /// Unique name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// SHA-256 of the secret, lowercase hex.
+    pub secret_sha256: String,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Creator.
+    pub created_by: String,
+}
+
+/// A stored token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    /// Internal id.
+    pub id: i64,
+    /// The token as created.
+    pub token: NewToken,
+    /// When it was revoked.
+    pub revoked_at: Option<Micros>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+}
+
+/// Filter for reading audit events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    /// Only events with `seq` greater than this.
+    pub after_seq: i64,
+    /// Only events whose subject equals this or starts with it followed by `/`.
+    pub subject: Option<String>,
+    /// At most this many events.
+    pub limit: i64,
+}
+
+/// Everything Warden keeps about models, versions, aliases, tokens and the audit trail.
+///
+/// Every method that changes state takes the audit event describing the change and appends it in the same
+/// transaction.
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Creates a model. `Conflict` when the name is taken.
+    async fn create_model(&self, model: NewModel, audit: AuditEventDraft) -> Result<ModelRow>;
+    /// All models, by name.
+    async fn list_models(&self) -> Result<Vec<ModelRow>>;
+    /// One model by name.
+    async fn get_model(&self, name: &str) -> Result<Option<ModelRow>>;
+
+    /// Inserts the next version of a model; `audit` builds the event from the number assigned.
+    async fn insert_version(
+        &self,
+        model_name: &str,
+        version: NewVersion,
+        audit: &(dyn Fn(i64) -> AuditEventDraft + Send + Sync),
+    ) -> Result<VersionRow>;
+    /// All versions of a model, oldest first.
+    async fn list_versions(&self, model_name: &str) -> Result<Vec<VersionRow>>;
+    /// One version.
+    async fn get_version(&self, model_name: &str, version: i64) -> Result<Option<VersionRow>>;
+    /// Whether any version refers to this blob as artifact or reference data.
+    async fn blob_referenced(&self, sha256: &str) -> Result<bool>;
+
+    /// Appends an alias assignment (or removal). The version, if any, must exist.
+    async fn assign_alias(&self, assignment: AliasAssignment, audit: AuditEventDraft) -> Result<AliasAssignment>;
+    /// The alias's assignment in force at `at` (latest at or before it), removal included.
+    async fn alias_at(&self, model_name: &str, alias: &str, at: Micros) -> Result<Option<AliasAssignment>>;
+    /// Each alias's latest assignment, removed aliases excluded, by alias name.
+    async fn current_aliases(&self, model_name: &str) -> Result<Vec<AliasAssignment>>;
+    /// The full history of one alias, or of all aliases, oldest first.
+    async fn alias_history(&self, model_name: &str, alias: Option<&str>) -> Result<Vec<AliasAssignment>>;
+
+    /// Creates a token. `Conflict` when the name is taken.
+    async fn create_token(&self, token: NewToken, audit: AuditEventDraft) -> Result<TokenRow>;
+    /// The token whose secret hashes to this value, revoked or not.
+    async fn find_token(&self, secret_sha256: &str) -> Result<Option<TokenRow>>;
+    /// All tokens.
+    async fn list_tokens(&self) -> Result<Vec<TokenRow>>;
+    /// Revokes a token by name. `NotFound` if no such token, `Conflict` if already revoked.
+    async fn revoke_token(&self, name: &str, at: Micros, by: &str, audit: AuditEventDraft) -> Result<TokenRow>;
+    /// Number of tokens ever created.
+    async fn count_tokens(&self) -> Result<i64>;
+
+    /// Reads audit events in sequence order.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+}

@@ -1,0 +1,564 @@
+//! [`MetadataStore`] on SQLite.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::metadata::*;
+use crate::{Error, Result};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite metadata store.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write survives power loss, not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Writes take the database lock up front, so concurrent writers queue instead of failing to upgrade.
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn to_json(value: &Value) -> String {
+    value.to_string()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| Error::Corrupt { column, source })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+async fn append_audit(tx: &mut Transaction<'static, Sqlite>, event: &AuditEventDraft) -> Result<()> {
+    sqlx::query("INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ($1, $2, $3, $4, $5)")
+        .bind(event.at)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.subject)
+        .bind(to_json(&event.payload))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+const MODEL_COLUMNS: &str = "m.id, m.name, m.description, m.owner, m.risk_tier, m.use_case, m.tags, m.created_at, \
+     m.created_by, (SELECT MAX(v.version) FROM versions v WHERE v.model_id = m.id) AS latest_version";
+
+fn model_row(row: &SqliteRow) -> Result<ModelRow> {
+    Ok(ModelRow {
+        id: row.try_get("id")?,
+        model: NewModel {
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            owner: row.try_get("owner")?,
+            risk_tier: row.try_get("risk_tier")?,
+            use_case: row.try_get("use_case")?,
+            tags: from_json(row.try_get("tags")?, "models.tags")?,
+            created_at: row.try_get("created_at")?,
+            created_by: row.try_get("created_by")?,
+        },
+        latest_version: row.try_get("latest_version")?,
+    })
+}
+
+fn version_row(row: &SqliteRow) -> Result<VersionRow> {
+    Ok(VersionRow {
+        model_name: row.try_get("model_name")?,
+        version: row.try_get("version")?,
+        content: NewVersion {
+            artifact_sha256: row.try_get("artifact_sha256")?,
+            artifact_size: row.try_get("artifact_size")?,
+            format: row.try_get("format")?,
+            feature_schema: from_json(row.try_get("feature_schema")?, "versions.feature_schema")?,
+            target_column: row.try_get("target_column")?,
+            protected_columns: from_json(row.try_get("protected_columns")?, "versions.protected_columns")?,
+            reference_sha256: row.try_get("reference_sha256")?,
+            reference_size: row.try_get("reference_size")?,
+            reference_format: row.try_get("reference_format")?,
+            reference_profile: from_json(row.try_get("reference_profile")?, "versions.reference_profile")?,
+            training_data_sha256: row.try_get("training_data_sha256")?,
+            training_data_rows: row.try_get("training_data_rows")?,
+            code_ref: row.try_get("code_ref")?,
+            hyperparameters: from_json(row.try_get("hyperparameters")?, "versions.hyperparameters")?,
+            parent_version: row.try_get("parent_version")?,
+            created_at: row.try_get("created_at")?,
+            created_by: row.try_get("created_by")?,
+        },
+    })
+}
+
+const VERSION_SELECT: &str = "SELECT m.name AS model_name, v.* FROM versions v JOIN models m ON m.id = v.model_id";
+
+fn alias_row(row: &SqliteRow) -> Result<AliasAssignment> {
+    Ok(AliasAssignment {
+        model_name: row.try_get("model_name")?,
+        alias: row.try_get("alias")?,
+        version: row.try_get("version")?,
+        assigned_at: row.try_get("assigned_at")?,
+        assigned_by: row.try_get("assigned_by")?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+const ALIAS_SELECT: &str = "SELECT m.name AS model_name, a.alias, a.version, a.assigned_at, a.assigned_by, a.reason \
+     FROM alias_assignments a JOIN models m ON m.id = a.model_id";
+
+fn token_row(row: &SqliteRow) -> Result<TokenRow> {
+    Ok(TokenRow {
+        id: row.try_get("id")?,
+        token: NewToken {
+            name: row.try_get("name")?,
+            role: row.try_get("role")?,
+            secret_sha256: row.try_get("secret_sha256")?,
+            created_at: row.try_get("created_at")?,
+            created_by: row.try_get("created_by")?,
+        },
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_by: row.try_get("revoked_by")?,
+    })
+}
+
+async fn model_id(tx: &mut Transaction<'static, Sqlite>, name: &str) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_model(&self, model: NewModel, audit: AuditEventDraft) -> Result<ModelRow> {
+        let mut tx = self.write_tx().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO models (name, description, owner, risk_tier, use_case, tags, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&model.name)
+        .bind(&model.description)
+        .bind(&model.owner)
+        .bind(&model.risk_tier)
+        .bind(&model.use_case)
+        .bind(to_json(&Value::from(model.tags.clone())))
+        .bind(model.created_at)
+        .bind(&model.created_by)
+        .execute(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(done) => done.last_insert_rowid(),
+            Err(err) if is_unique_violation(&err) => {
+                return Err(Error::Conflict(format!("a model named '{}' already exists", model.name)));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(ModelRow { id, model, latest_version: None })
+    }
+
+    async fn list_models(&self) -> Result<Vec<ModelRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {MODEL_COLUMNS} FROM models m ORDER BY m.name"));
+        sqlx::query(sql).fetch_all(&self.pool).await?.iter().map(model_row).collect()
+    }
+
+    async fn get_model(&self, name: &str) -> Result<Option<ModelRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {MODEL_COLUMNS} FROM models m WHERE m.name = $1"));
+        sqlx::query(sql).bind(name).fetch_optional(&self.pool).await?.as_ref().map(model_row).transpose()
+    }
+
+    async fn insert_version(
+        &self,
+        model_name: &str,
+        version: NewVersion,
+        audit: &(dyn Fn(i64) -> AuditEventDraft + Send + Sync),
+    ) -> Result<VersionRow> {
+        let mut tx = self.write_tx().await?;
+        let id = model_id(&mut tx, model_name).await?;
+        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE model_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let v = &version;
+        sqlx::query(
+            "INSERT INTO versions (model_id, version, artifact_sha256, artifact_size, format, feature_schema, \
+             target_column, protected_columns, reference_sha256, reference_size, reference_format, \
+             reference_profile, training_data_sha256, training_data_rows, code_ref, hyperparameters, \
+             parent_version, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        )
+        .bind(id)
+        .bind(number)
+        .bind(&v.artifact_sha256)
+        .bind(v.artifact_size)
+        .bind(&v.format)
+        .bind(to_json(&v.feature_schema))
+        .bind(&v.target_column)
+        .bind(to_json(&Value::from(v.protected_columns.clone())))
+        .bind(&v.reference_sha256)
+        .bind(v.reference_size)
+        .bind(&v.reference_format)
+        .bind(to_json(&v.reference_profile))
+        .bind(&v.training_data_sha256)
+        .bind(v.training_data_rows)
+        .bind(&v.code_ref)
+        .bind(to_json(&v.hyperparameters))
+        .bind(v.parent_version)
+        .bind(v.created_at)
+        .bind(&v.created_by)
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, &audit(number)).await?;
+        tx.commit().await?;
+        Ok(VersionRow { model_name: model_name.to_owned(), version: number, content: version })
+    }
+
+    async fn list_versions(&self, model_name: &str) -> Result<Vec<VersionRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("{VERSION_SELECT} WHERE m.name = $1 ORDER BY v.version"));
+        sqlx::query(sql).bind(model_name).fetch_all(&self.pool).await?.iter().map(version_row).collect()
+    }
+
+    async fn get_version(&self, model_name: &str, version: i64) -> Result<Option<VersionRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("{VERSION_SELECT} WHERE m.name = $1 AND v.version = $2"));
+        sqlx::query(sql)
+            .bind(model_name)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(version_row)
+            .transpose()
+    }
+
+    async fn blob_referenced(&self, sha256: &str) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM versions WHERE artifact_sha256 = $1 OR reference_sha256 = $1 LIMIT 1")
+                .bind(sha256)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn assign_alias(&self, assignment: AliasAssignment, audit: AuditEventDraft) -> Result<AliasAssignment> {
+        let mut tx = self.write_tx().await?;
+        let id = model_id(&mut tx, &assignment.model_name).await?;
+        if let Some(version) = assignment.version {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM versions WHERE model_id = $1 AND version = $2")
+                .bind(id)
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(Error::NotFound(format!(
+                    "model '{}' has no version {version}",
+                    assignment.model_name
+                )));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO alias_assignments (model_id, alias, version, assigned_at, assigned_by, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&assignment.alias)
+        .bind(assignment.version)
+        .bind(assignment.assigned_at)
+        .bind(&assignment.assigned_by)
+        .bind(&assignment.reason)
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(assignment)
+    }
+
+    async fn alias_at(&self, model_name: &str, alias: &str, at: Micros) -> Result<Option<AliasAssignment>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ALIAS_SELECT} WHERE m.name = $1 AND a.alias = $2 AND a.assigned_at <= $3 \
+             ORDER BY a.assigned_at DESC, a.id DESC LIMIT 1"
+        ));
+        sqlx::query(sql)
+            .bind(model_name)
+            .bind(alias)
+            .bind(at)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(alias_row)
+            .transpose()
+    }
+
+    async fn current_aliases(&self, model_name: &str) -> Result<Vec<AliasAssignment>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ALIAS_SELECT} WHERE m.name = $1 AND a.version IS NOT NULL AND a.id = (SELECT MAX(b.id) \
+             FROM alias_assignments b WHERE b.model_id = a.model_id AND b.alias = a.alias) ORDER BY a.alias"
+        ));
+        sqlx::query(sql).bind(model_name).fetch_all(&self.pool).await?.iter().map(alias_row).collect()
+    }
+
+    async fn alias_history(&self, model_name: &str, alias: Option<&str>) -> Result<Vec<AliasAssignment>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ALIAS_SELECT} WHERE m.name = $1 AND ($2 IS NULL OR a.alias = $2) ORDER BY a.id"
+        ));
+        sqlx::query(sql).bind(model_name).bind(alias).fetch_all(&self.pool).await?.iter().map(alias_row).collect()
+    }
+
+    async fn create_token(&self, token: NewToken, audit: AuditEventDraft) -> Result<TokenRow> {
+        let mut tx = self.write_tx().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tokens (name, role, secret_sha256, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.name)
+        .bind(&token.role)
+        .bind(&token.secret_sha256)
+        .bind(token.created_at)
+        .bind(&token.created_by)
+        .execute(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(done) => done.last_insert_rowid(),
+            Err(err) if is_unique_violation(&err) => {
+                return Err(Error::Conflict(format!("a token named '{}' already exists", token.name)));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(TokenRow { id, token, revoked_at: None, revoked_by: None })
+    }
+
+    async fn find_token(&self, secret_sha256: &str) -> Result<Option<TokenRow>> {
+        sqlx::query("SELECT * FROM tokens WHERE secret_sha256 = $1")
+            .bind(secret_sha256)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(token_row)
+            .transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRow>> {
+        sqlx::query("SELECT * FROM tokens ORDER BY id").fetch_all(&self.pool).await?.iter().map(token_row).collect()
+    }
+
+    async fn revoke_token(&self, name: &str, at: Micros, by: &str, audit: AuditEventDraft) -> Result<TokenRow> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query("SELECT * FROM tokens WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(token_row)
+            .transpose()?
+            .ok_or_else(|| Error::NotFound(format!("token '{name}' not found")))?;
+        if row.revoked_at.is_some() {
+            return Err(Error::Conflict(format!("token '{name}' is already revoked")));
+        }
+        sqlx::query("UPDATE tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3")
+            .bind(at)
+            .bind(by)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(TokenRow { revoked_at: Some(at), revoked_by: Some(by.to_owned()), ..row })
+    }
+
+    async fn count_tokens(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&self.pool).await?)
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let prefix = query.subject.as_ref().map(|s| format!("{s}/"));
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, subject, payload FROM audit_events WHERE seq > $1 \
+             AND ($2 IS NULL OR subject = $2 OR substr(subject, 1, length($3)) = $3) ORDER BY seq LIMIT $4",
+        )
+        .bind(query.after_seq)
+        .bind(&query.subject)
+        .bind(&prefix)
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEvent {
+                    seq: row.try_get("seq")?,
+                    event: AuditEventDraft {
+                        at: row.try_get("at")?,
+                        actor: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        subject: row.try_get("subject")?,
+                        payload: from_json(row.try_get("payload")?, "audit_events.payload")?,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audit(action: &str, subject: &str) -> AuditEventDraft {
+        AuditEventDraft { at: 1, actor: "token:test".into(), action: action.into(), subject: subject.into(), payload: Value::Null }
+    }
+
+    fn model(name: &str) -> NewModel {
+        NewModel {
+            name: name.into(),
+            description: String::new(),
+            owner: "risk".into(),
+            risk_tier: "high".into(),
+            use_case: "credit".into(),
+            tags: vec!["retail".into()],
+            created_at: 1,
+            created_by: "token:test".into(),
+        }
+    }
+
+    fn version(sha: &str) -> NewVersion {
+        NewVersion {
+            artifact_sha256: sha.into(),
+            artifact_size: 3,
+            format: "linear-json".into(),
+            feature_schema: serde_json::json!([]),
+            target_column: None,
+            protected_columns: vec![],
+            reference_sha256: "r".into(),
+            reference_size: 1,
+            reference_format: "csv".into(),
+            reference_profile: serde_json::json!({}),
+            training_data_sha256: None,
+            training_data_rows: None,
+            code_ref: None,
+            hyperparameters: serde_json::json!({}),
+            parent_version: None,
+            created_at: 1,
+            created_by: "token:test".into(),
+        }
+    }
+
+    async fn fresh() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("warden.db")).await.unwrap();
+        (dir, store)
+    }
+
+    async fn event_count(store: &SqliteStore) -> usize {
+        store.audit_events(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn duplicate_model_is_a_conflict_and_appends_no_event() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        let err = store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err}");
+        assert_eq!(event_count(&store).await, 1);
+    }
+
+    #[tokio::test]
+    async fn versions_are_numbered_and_immutable() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        let v1 = store.insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
+        let v2 = store.insert_version("a", version("y"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
+        assert_eq!((v1.version, v2.version), (1, 2));
+        assert_eq!(store.get_model("a").await.unwrap().unwrap().latest_version, Some(2));
+        let err = sqlx::query("UPDATE versions SET format = 'onnx'").execute(&store.pool).await.unwrap_err();
+        assert!(err.to_string().contains("immutable"), "{err}");
+        let err = sqlx::query("DELETE FROM audit_events").execute(&store.pool).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let events = store
+            .audit_events(&AuditQuery { subject: Some("model/a".into()), limit: 10, ..Default::default() })
+            .await
+            .unwrap();
+        let subjects: Vec<_> = events.iter().map(|e| e.event.subject.as_str()).collect();
+        assert_eq!(subjects, ["model/a", "model/a/1", "model/a/2"]);
+        assert!(store.blob_referenced("y").await.unwrap());
+        assert!(!store.blob_referenced("z").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn version_of_unknown_model_is_not_found_and_writes_nothing() {
+        let (_dir, store) = fresh().await;
+        let err = store.insert_version("nope", version("x"), &|_| audit("version.register", "model/nope")).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "{err}");
+        assert_eq!(event_count(&store).await, 0);
+    }
+
+    #[tokio::test]
+    async fn alias_history_answers_which_version_at_time_t() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        for sha in ["x", "y"] {
+            store.insert_version("a", version(sha), &|_| audit("version.register", "model/a")).await.unwrap();
+        }
+        let assign = |version: Option<i64>, at: i64| AliasAssignment {
+            model_name: "a".into(),
+            alias: "champion".into(),
+            version,
+            assigned_at: at,
+            assigned_by: "token:test".into(),
+            reason: String::new(),
+        };
+        store.assign_alias(assign(Some(1), 100), audit("alias.set", "model/a")).await.unwrap();
+        store.assign_alias(assign(Some(2), 200), audit("alias.set", "model/a")).await.unwrap();
+        store.assign_alias(assign(None, 300), audit("alias.delete", "model/a")).await.unwrap();
+        let err = store.assign_alias(assign(Some(9), 400), audit("alias.set", "model/a")).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)));
+        assert_eq!(store.alias_at("a", "champion", 99).await.unwrap(), None);
+        assert_eq!(store.alias_at("a", "champion", 150).await.unwrap().unwrap().version, Some(1));
+        assert_eq!(store.alias_at("a", "champion", 200).await.unwrap().unwrap().version, Some(2));
+        assert_eq!(store.alias_at("a", "champion", 350).await.unwrap().unwrap().version, None);
+        assert!(store.current_aliases("a").await.unwrap().is_empty());
+        assert_eq!(store.alias_history("a", Some("champion")).await.unwrap().len(), 3);
+        assert_eq!(store.alias_history("a", None).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn tokens_revoke_once() {
+        let (_dir, store) = fresh().await;
+        let token = NewToken { name: "ci".into(), role: "viewer".into(), secret_sha256: "h".into(), created_at: 1, created_by: "x".into() };
+        store.create_token(token, audit("token.create", "token/ci")).await.unwrap();
+        assert!(store.find_token("h").await.unwrap().unwrap().revoked_at.is_none());
+        store.revoke_token("ci", 5, "x", audit("token.revoke", "token/ci")).await.unwrap();
+        assert_eq!(store.find_token("h").await.unwrap().unwrap().revoked_at, Some(5));
+        let err = store.revoke_token("ci", 6, "x", audit("token.revoke", "token/ci")).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)));
+        assert!(matches!(store.revoke_token("nobody", 6, "x", audit("t", "t")).await.unwrap_err(), Error::NotFound(_)));
+        assert_eq!(store.count_tokens().await.unwrap(), 1);
+    }
+}
