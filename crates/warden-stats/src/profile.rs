@@ -289,6 +289,15 @@ impl ColumnAccumulator {
         }
     }
 
+    fn push_category(&mut self, text: &str, line: u64) -> Result<(), ProfileError> {
+        if let Values::Undecided = self.values
+            && !is_missing_token(text.trim())
+        {
+            self.values = Values::Categorical(HashMap::new());
+        }
+        self.push_text(text, line)
+    }
+
     fn push_number(&mut self, value: f64, line: u64) -> Result<(), ProfileError> {
         if value.is_nan() {
             return self.push_missing(line);
@@ -424,6 +433,12 @@ impl ProfileBuilder {
         self.columns[column].push_text(text, line)
     }
 
+    /// Adds a cell stored as a string in a typed file (Parquet): an undeclared column becomes categorical
+    /// even if its strings look like numbers (pandas categoricals often hold codes such as `"1"`).
+    pub fn push_category(&mut self, column: usize, text: &str, line: u64) -> Result<(), ProfileError> {
+        self.columns[column].push_category(text, line)
+    }
+
     /// Adds a cell that is already a number (columnar files); NaN is missing.
     pub fn push_number(&mut self, column: usize, value: f64, line: u64) -> Result<(), ProfileError> {
         self.columns[column].push_number(value, line)
@@ -534,6 +549,12 @@ mod tests {
         let job = ColumnSpec { declared_type: Some(ColumnType::Categorical), ..ColumnSpec::inferred("job", ColumnRole::Feature) };
         let profile = build(vec![job], &[&["0"], &["2"], &["2"]]).unwrap();
         assert_eq!(profile.columns[0].summary.column_type(), ColumnType::Categorical);
+        // Strings from a typed source are categories even when they look like numbers.
+        let mut builder = ProfileBuilder::new(vec![ColumnSpec::inferred("sex", ColumnRole::Protected)]);
+        builder.push_category(0, "1", 1).unwrap();
+        builder.push_category(0, "2", 2).unwrap();
+        let ColumnSummary::Categorical(sex) = &builder.finish().columns[0].summary else { panic!("categorical") };
+        assert_eq!(sex.frequencies.len(), 2);
     }
 
     #[test]

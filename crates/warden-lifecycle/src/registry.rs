@@ -1,0 +1,523 @@
+//! The model registry: models, immutable versions with lineage and reference profiles, and aliases whose
+//! full history answers "which version was champion at time T".
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use warden_stats::profile::{ColumnType, DatasetProfile};
+use warden_store::artifacts::StagedFile;
+use warden_store::metadata::{AliasAssignment, AuditEventDraft, AuditEvent, AuditQuery, Micros, ModelRow, NewModel, NewVersion, VersionRow};
+
+use crate::artifact_format::ArtifactFormat;
+use crate::auth::{Permission, Principal};
+use crate::dataset::{ColumnPlan, profile_file};
+use crate::{Error, Result, Warden};
+
+/// Checks a model, alias or token name: 1–64 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn validate_name(kind: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_with(
+            format!("invalid {kind} name '{name}': use 1-64 characters a-z, 0-9, '.', '_', '-', starting with a letter or digit"),
+            json!({ "field": "name", "value": name }),
+        ))
+    }
+}
+
+/// A model's risk tier, which later decides how strict its gates are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RiskTier {
+    /// Material models (credit decisions).
+    High,
+    /// Moderate impact.
+    Medium,
+    /// Low impact.
+    Low,
+}
+
+impl RiskTier {
+    /// The tier's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskTier::High => "high",
+            RiskTier::Medium => "medium",
+            RiskTier::Low => "low",
+        }
+    }
+}
+
+impl fmt::Display for RiskTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RiskTier {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "high" => Ok(RiskTier::High),
+            "medium" => Ok(RiskTier::Medium),
+            "low" => Ok(RiskTier::Low),
+            _ => Err(Error::invalid(format!("unknown risk tier '{text}' (expected high, medium or low)"))),
+        }
+    }
+}
+
+/// One feature of a version's input schema. This is a persisted format (stored as JSON with the version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// Column name.
+    pub name: String,
+    /// Numeric or categorical.
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// Allowed categories (categorical features); `None` means any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// Whether the feature may be missing.
+    #[serde(default)]
+    pub nullable: bool,
+}
+
+/// What a user gives to create a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInput {
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Accountable owner.
+    pub owner: String,
+    /// Risk tier.
+    pub risk_tier: RiskTier,
+    /// Business use.
+    pub use_case: String,
+    /// Labels.
+    pub tags: Vec<String>,
+}
+
+/// A registered model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The model's attributes.
+    pub input: ModelInput,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Creator.
+    pub created_by: String,
+    /// Highest version number, if any.
+    pub latest_version: Option<i64>,
+}
+
+impl TryFrom<ModelRow> for Model {
+    type Error = Error;
+    fn try_from(row: ModelRow) -> Result<Self> {
+        let m = row.model;
+        Ok(Model {
+            input: ModelInput {
+                name: m.name,
+                description: m.description,
+                owner: m.owner,
+                risk_tier: m.risk_tier.parse()?,
+                use_case: m.use_case,
+                tags: m.tags,
+            },
+            created_at: m.created_at,
+            created_by: m.created_by,
+            latest_version: row.latest_version,
+        })
+    }
+}
+
+fn audit(warden: &Warden, caller: &Principal, action: &str, subject: String, payload: Value) -> AuditEventDraft {
+    AuditEventDraft { at: warden.now(), actor: caller.actor(), action: action.into(), subject, payload }
+}
+
+/// Creates a model.
+pub async fn create_model(warden: &Warden, caller: &Principal, input: ModelInput) -> Result<Model> {
+    caller.require(Permission::WriteRegistry)?;
+    validate_name("model", &input.name)?;
+    if input.owner.trim().is_empty() {
+        return Err(Error::invalid("a model needs an owner"));
+    }
+    for tag in &input.tags {
+        if tag.trim().is_empty() || tag.len() > 64 {
+            return Err(Error::invalid(format!("invalid tag '{tag}': 1-64 characters")));
+        }
+    }
+    let now = warden.now();
+    let event = audit(
+        warden,
+        caller,
+        "model.create",
+        format!("model/{}", input.name),
+        json!({
+            "name": input.name, "description": input.description, "owner": input.owner,
+            "risk_tier": input.risk_tier.as_str(), "use_case": input.use_case, "tags": input.tags,
+        }),
+    );
+    let row = warden
+        .metadata
+        .create_model(
+            NewModel {
+                name: input.name.clone(),
+                description: input.description.clone(),
+                owner: input.owner.clone(),
+                risk_tier: input.risk_tier.as_str().into(),
+                use_case: input.use_case.clone(),
+                tags: input.tags.clone(),
+                created_at: now,
+                created_by: caller.actor(),
+            },
+            event,
+        )
+        .await?;
+    row.try_into()
+}
+
+/// Lists every model.
+pub async fn list_models(warden: &Warden, caller: &Principal) -> Result<Vec<Model>> {
+    caller.require(Permission::ReadRegistry)?;
+    warden.metadata.list_models().await?.into_iter().map(Model::try_from).collect()
+}
+
+/// One model by name.
+pub async fn get_model(warden: &Warden, caller: &Principal, name: &str) -> Result<Model> {
+    caller.require(Permission::ReadRegistry)?;
+    model_row(warden, name).await?.try_into()
+}
+
+async fn model_row(warden: &Warden, name: &str) -> Result<ModelRow> {
+    warden.metadata.get_model(name).await?.ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))
+}
+
+/// Lineage given at registration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lineage {
+    /// SHA-256 of the training data.
+    pub training_data_sha256: Option<String>,
+    /// Training data rows.
+    pub training_data_rows: Option<u64>,
+    /// Code reference (a git commit, a tag).
+    pub code_ref: Option<String>,
+    /// Hyperparameters.
+    pub hyperparameters: Map<String, Value>,
+    /// The version this one derives from.
+    pub parent_version: Option<i64>,
+}
+
+/// Everything but the files needed to register a version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRequest {
+    /// Declared artifact format.
+    pub format: ArtifactFormat,
+    /// Which reference columns are target, protected, excluded, and the declared schema if any.
+    pub columns: ColumnPlan,
+    /// Lineage.
+    pub lineage: Lineage,
+}
+
+/// A registered version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    /// Model name.
+    pub model: String,
+    /// Version number.
+    pub number: i64,
+    /// Artifact SHA-256.
+    pub artifact_sha256: String,
+    /// Artifact size.
+    pub artifact_size: u64,
+    /// Artifact format.
+    pub format: ArtifactFormat,
+    /// Input schema.
+    pub feature_schema: Vec<FeatureSpec>,
+    /// Target column.
+    pub target: Option<String>,
+    /// Protected attributes.
+    pub protected: Vec<String>,
+    /// Reference data SHA-256 (the data itself is stored too).
+    pub reference_sha256: String,
+    /// Reference data size.
+    pub reference_size: u64,
+    /// `csv` or `parquet`.
+    pub reference_format: String,
+    /// The reference profile.
+    pub profile: DatasetProfile,
+    /// Lineage.
+    pub lineage: Lineage,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Creator.
+    pub created_by: String,
+}
+
+impl TryFrom<VersionRow> for Version {
+    type Error = Error;
+    fn try_from(row: VersionRow) -> Result<Self> {
+        let c = row.content;
+        let corrupt = |what: &str, e: serde_json::Error| Error::Internal(format!("stored {what} is corrupt: {e}"));
+        Ok(Version {
+            model: row.model_name,
+            number: row.version,
+            artifact_sha256: c.artifact_sha256,
+            artifact_size: c.artifact_size as u64,
+            format: c.format.parse()?,
+            feature_schema: serde_json::from_value(c.feature_schema).map_err(|e| corrupt("feature schema", e))?,
+            target: c.target_column,
+            protected: c.protected_columns,
+            reference_sha256: c.reference_sha256,
+            reference_size: c.reference_size as u64,
+            reference_format: c.reference_format,
+            profile: serde_json::from_value(c.reference_profile).map_err(|e| corrupt("profile", e))?,
+            lineage: Lineage {
+                training_data_sha256: c.training_data_sha256,
+                training_data_rows: c.training_data_rows.map(|r| r as u64),
+                code_ref: c.code_ref,
+                hyperparameters: match c.hyperparameters {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                },
+                parent_version: c.parent_version,
+            },
+            created_at: c.created_at,
+            created_by: c.created_by,
+        })
+    }
+}
+
+fn check_lineage(lineage: &Lineage) -> Result<()> {
+    if let Some(sha) = &lineage.training_data_sha256
+        && !(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(Error::invalid(format!("training data SHA-256 '{sha}' is not 64 hex digits")));
+    }
+    if lineage.training_data_rows.is_some() != lineage.training_data_sha256.is_some() {
+        return Err(Error::invalid("training data needs both its SHA-256 and its row count"));
+    }
+    if let Some(code_ref) = &lineage.code_ref
+        && (code_ref.trim().is_empty() || code_ref.len() > 256)
+    {
+        return Err(Error::invalid("code reference must be 1-256 characters"));
+    }
+    Ok(())
+}
+
+/// Registers a new version of a model from a staged artifact and staged reference data.
+///
+/// The reference data is profiled, the artifact checked against its declared format, both blobs stored,
+/// and the version row and its audit event written in one transaction. On any failure nothing is left:
+/// no version row, no audit event, no blob that no version refers to.
+pub async fn register_version(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    request: VersionRequest,
+    artifact: StagedFile,
+    reference: StagedFile,
+) -> Result<Version> {
+    caller.require(Permission::WriteRegistry)?;
+    let model_row = model_row(warden, model).await?;
+    check_lineage(&request.lineage)?;
+    if let Some(parent) = request.lineage.parent_version
+        && (parent < 1 || model_row.latest_version.is_none_or(|latest| parent > latest))
+    {
+        return Err(Error::NotFound(format!("model '{model}' has no version {parent} (given as parent)")));
+    }
+
+    let (artifact_path, reference_path) = (artifact.path().to_owned(), reference.path().to_owned());
+    let (format, columns) = (request.format, request.columns.clone());
+    let profiled = tokio::task::spawn_blocking(move || -> Result<_> {
+        let bytes = std::fs::read(&artifact_path).map_err(|e| Error::invalid(format!("cannot read artifact: {e}")))?;
+        format.check(&bytes)?;
+        drop(bytes);
+        profile_file(&reference_path, &columns)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("profiling task failed: {e}")))??;
+
+    let artifact_blob = artifact.blob().clone();
+    let reference_blob = reference.blob().clone();
+    let lineage = request.lineage;
+    let new_version = NewVersion {
+        artifact_sha256: artifact_blob.sha256.clone(),
+        artifact_size: artifact_blob.size as i64,
+        format: format.as_str().into(),
+        feature_schema: serde_json::to_value(&profiled.feature_schema).expect("schema serialises"),
+        target_column: request.columns.target.clone(),
+        protected_columns: request.columns.protected.clone(),
+        reference_sha256: reference_blob.sha256.clone(),
+        reference_size: reference_blob.size as i64,
+        reference_format: profiled.format.as_str().into(),
+        reference_profile: serde_json::to_value(&profiled.profile).expect("profile serialises"),
+        training_data_sha256: lineage.training_data_sha256.clone(),
+        training_data_rows: lineage.training_data_rows.map(|r| r as i64),
+        code_ref: lineage.code_ref.clone(),
+        hyperparameters: Value::Object(lineage.hyperparameters.clone()),
+        parent_version: lineage.parent_version,
+        created_at: warden.now(),
+        created_by: caller.actor(),
+    };
+    let payload = json!({
+        "artifact_sha256": artifact_blob.sha256, "artifact_size": artifact_blob.size, "format": format.as_str(),
+        "reference_sha256": reference_blob.sha256, "reference_rows": profiled.profile.rows,
+        "target": request.columns.target, "protected": request.columns.protected,
+        "training_data_sha256": lineage.training_data_sha256, "training_data_rows": lineage.training_data_rows,
+        "code_ref": lineage.code_ref, "hyperparameters": lineage.hyperparameters, "parent_version": lineage.parent_version,
+    });
+    let (at, actor) = (warden.now(), caller.actor());
+    let make_event = move |number: i64| AuditEventDraft {
+        at,
+        actor: actor.clone(),
+        action: "version.register".into(),
+        subject: format!("model/{model}/{number}"),
+        payload: payload.clone(),
+    };
+
+    // Blobs go in place before the row that refers to them, so an acknowledged version always has them.
+    let _guard = warden.blob_commit.lock().await;
+    warden.artifacts.put(artifact).await?;
+    warden.artifacts.put(reference).await?;
+    match warden.metadata.insert_version(model, new_version, &make_event).await {
+        Ok(row) => row.try_into(),
+        Err(err) => {
+            for sha in [&artifact_blob.sha256, &reference_blob.sha256] {
+                if !warden.metadata.blob_referenced(sha).await.unwrap_or(true) {
+                    let _ = warden.artifacts.remove(sha).await;
+                }
+            }
+            Err(err.into())
+        }
+    }
+}
+
+/// Every version of a model, oldest first.
+pub async fn list_versions(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<Version>> {
+    caller.require(Permission::ReadRegistry)?;
+    model_row(warden, model).await?;
+    warden.metadata.list_versions(model).await?.into_iter().map(Version::try_from).collect()
+}
+
+/// One version, named by number or by an alias currently pointing at it.
+pub async fn get_version(warden: &Warden, caller: &Principal, model: &str, version: &str) -> Result<Version> {
+    caller.require(Permission::ReadRegistry)?;
+    model_row(warden, model).await?;
+    let number = match version.parse::<i64>() {
+        Ok(number) => number,
+        Err(_) => {
+            validate_name("alias", version)?;
+            warden
+                .metadata
+                .alias_at(model, version, Micros::MAX)
+                .await?
+                .and_then(|a| a.version)
+                .ok_or_else(|| Error::NotFound(format!("model '{model}' has no alias '{version}'")))?
+        }
+    };
+    warden
+        .metadata
+        .get_version(model, number)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("model '{model}' has no version {number}")))?
+        .try_into()
+}
+
+/// A version's artifact bytes (their SHA-256 is checked before they are returned).
+pub async fn artifact_bytes(warden: &Warden, caller: &Principal, model: &str, version: &str) -> Result<(Version, Vec<u8>)> {
+    let version = get_version(warden, caller, model, version).await?;
+    let bytes = warden.artifacts.read(&version.artifact_sha256).await?;
+    let actual = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    if actual != version.artifact_sha256 {
+        return Err(Error::Internal(format!(
+            "artifact of {model} v{} does not match its SHA-256 (stored {}, found {actual})",
+            version.number, version.artifact_sha256
+        )));
+    }
+    Ok((version, bytes))
+}
+
+fn check_alias(alias: &str) -> Result<()> {
+    validate_name("alias", alias)?;
+    if alias.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(format!("alias '{alias}' would read as a version number")));
+    }
+    Ok(())
+}
+
+/// Points an alias at a version (or, with `None`, removes it), recording who, when and why.
+pub async fn set_alias(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    alias: &str,
+    version: Option<i64>,
+    reason: &str,
+) -> Result<AliasAssignment> {
+    caller.require(Permission::SetAlias)?;
+    check_alias(alias)?;
+    let current = warden.metadata.alias_at(model, alias, Micros::MAX).await?;
+    if version.is_none() && current.as_ref().is_none_or(|a| a.version.is_none()) {
+        return Err(Error::NotFound(format!("model '{model}' has no alias '{alias}'")));
+    }
+    let (action, subject) = match version {
+        Some(_) => ("alias.set", format!("model/{model}/alias/{alias}")),
+        None => ("alias.delete", format!("model/{model}/alias/{alias}")),
+    };
+    let previous = current.and_then(|a| a.version);
+    let event = audit(warden, caller, action, subject, json!({ "version": version, "previous": previous, "reason": reason }));
+    let assignment = AliasAssignment {
+        model_name: model.into(),
+        alias: alias.into(),
+        version,
+        // History must stay ordered even if the wall clock steps back.
+        assigned_at: event.at,
+        assigned_by: caller.actor(),
+        reason: reason.into(),
+    };
+    Ok(warden.metadata.assign_alias(assignment, event).await?)
+}
+
+/// The aliases currently in force.
+pub async fn current_aliases(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<AliasAssignment>> {
+    caller.require(Permission::ReadRegistry)?;
+    model_row(warden, model).await?;
+    Ok(warden.metadata.current_aliases(model).await?)
+}
+
+/// The assignment of an alias in force at `at` (now when `None`). `NotFound` if it pointed nowhere then.
+pub async fn alias_at(warden: &Warden, caller: &Principal, model: &str, alias: &str, at: Option<Micros>) -> Result<AliasAssignment> {
+    caller.require(Permission::ReadRegistry)?;
+    model_row(warden, model).await?;
+    check_alias(alias)?;
+    warden
+        .metadata
+        .alias_at(model, alias, at.unwrap_or(Micros::MAX))
+        .await?
+        .filter(|a| a.version.is_some())
+        .ok_or_else(|| Error::NotFound(format!("alias '{alias}' of model '{model}' pointed at no version then")))
+}
+
+/// The full history of one alias or of all of a model's aliases.
+pub async fn alias_history(warden: &Warden, caller: &Principal, model: &str, alias: Option<&str>) -> Result<Vec<AliasAssignment>> {
+    caller.require(Permission::ReadRegistry)?;
+    model_row(warden, model).await?;
+    Ok(warden.metadata.alias_history(model, alias).await?)
+}
+
+/// Audit events in order, optionally for one subject and its children (`model/credit` takes in
+/// `model/credit/1`).
+pub async fn audit_events(warden: &Warden, caller: &Principal, query: AuditQuery) -> Result<Vec<AuditEvent>> {
+    caller.require(Permission::ReadAudit)?;
+    Ok(warden.metadata.audit_events(&AuditQuery { limit: query.limit.clamp(1, 10_000), ..query }).await?)
+}
