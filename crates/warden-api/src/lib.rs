@@ -1,1 +1,97 @@
-//! placeholder
+/*!
+Warden's HTTP API: the router, thin handlers, JSON wire types and the OpenAPI document.
+
+[`app`] builds the whole router for a [`warden_lifecycle::Warden`]; tests drive it in-process with
+`tower::ServiceExt::oneshot`, and `warden serve` binds it to a socket. Handlers parse the request, call one
+lifecycle function and render its result; [`error::ApiError`] is the only place that maps errors to statuses.
+The OpenAPI document is generated from the same route list, so it cannot drift from the router.
+*/
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use warden_lifecycle::Warden;
+
+pub mod error;
+pub mod extract;
+mod handlers;
+pub mod wire;
+
+use handlers::*;
+
+/// Largest JSON request body.
+pub const JSON_BODY_LIMIT: usize = 1 << 20;
+
+fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
+    // Two files plus the metadata part and multipart framing.
+    let upload_limit = usize::try_from(max_upload_bytes.saturating_mul(2)).unwrap_or(usize::MAX).saturating_add(2 << 20);
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(versions::register_version, versions::list_versions))
+        .layer(DefaultBodyLimit::max(upload_limit));
+    let json = OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::whoami))
+        .routes(routes!(models::create_model, models::list_models))
+        .routes(routes!(models::get_model))
+        .routes(routes!(versions::get_version))
+        .routes(routes!(versions::get_artifact))
+        .routes(routes!(aliases::list_aliases))
+        .routes(routes!(aliases::set_alias, aliases::delete_alias, aliases::get_alias))
+        .routes(routes!(aliases::alias_history))
+        .routes(routes!(tokens::create_token, tokens::list_tokens))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(audit::list_events))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    uploads.merge(json)
+}
+
+fn document(mut api: OpenApi) -> OpenApi {
+    api.info.title = "Warden".into();
+    api.info.version = env!("CARGO_PKG_VERSION").into();
+    api.info.description = Some("Model risk control plane: registry, lineage, aliases, tokens.".into());
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    api.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    api
+}
+
+/// The OpenAPI document describing every endpoint.
+pub fn openapi() -> OpenApi {
+    document(routes(0).split_for_parts().1)
+}
+
+async fn not_found() -> impl IntoResponse {
+    error::ApiError::from(warden_lifecycle::Error::NotFound("no such endpoint".into()))
+}
+
+/// The whole HTTP application.
+pub fn app(warden: Arc<Warden>) -> Router {
+    let (router, api) = routes(warden.config().max_upload_bytes).split_for_parts();
+    let api = Arc::new(document(api));
+    router
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || {
+                let api = api.clone();
+                async move { (StatusCode::OK, axum::Json(api.as_ref().clone())) }
+            }),
+        )
+        .fallback(not_found)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(warden)
+}
+
+#[cfg(test)]
+mod tests;

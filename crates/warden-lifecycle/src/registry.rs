@@ -7,8 +7,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use warden_stats::profile::{ColumnType, DatasetProfile};
-use warden_store::artifacts::StagedFile;
-use warden_store::metadata::{AliasAssignment, AuditEventDraft, AuditEvent, AuditQuery, Micros, ModelRow, NewModel, NewVersion, VersionRow};
+pub use warden_store::artifacts::StagedFile;
+use warden_store::metadata::{AuditEventDraft, ModelRow, NewModel, NewVersion, VersionRow};
+pub use warden_store::metadata::{AliasAssignment, AuditEvent, AuditQuery, Micros};
 
 use crate::artifact_format::ArtifactFormat;
 use crate::auth::{Permission, Principal};

@@ -1,0 +1,95 @@
+//! `ApiError`: the only place that knows HTTP status codes.
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use warden_lifecycle::Error;
+
+/// An error rendered as `{"error": {"code", "message", "details"}}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Value,
+}
+
+impl ApiError {
+    /// A 400 for a request Warden could not parse.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into(), details: Value::Null }
+    }
+
+    /// The status this error is sent with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn too_large(message: String) -> Self {
+        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message, details: Value::Null }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let (status, code) = match &err {
+            Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        let details = match &err {
+            Error::Invalid { details, .. } => details.clone(),
+            _ => Value::Null,
+        };
+        if status.is_server_error() {
+            // The detail goes to the log; the client learns only that it was our fault.
+            tracing::error!(error = %err, "request failed");
+            return ApiError { status, code, message: "internal error".into(), details: Value::Null };
+        }
+        ApiError { status, code, message: err.to_string(), details }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(rejection.body_text()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                message: rejection.body_text(),
+                details: Value::Null,
+            },
+            _ => ApiError::bad_request(rejection.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+impl From<MultipartError> for ApiError {
+    fn from(err: MultipartError) -> Self {
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(err.body_text())
+        } else {
+            ApiError::bad_request(format!("malformed multipart body: {}", err.body_text()))
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
+        (self.status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,33 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+use crate::extract::Caller;
+use crate::wire::{ErrorBody, Health, WhoAmI};
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()), responses((status = 200, body = Health)))]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into() })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub(crate) async fn readyz(State(warden): State<AppState>) -> (StatusCode, Json<Health>) {
+    match warden.ready().await {
+        Ok(()) => (StatusCode::OK, Json(Health { status: "ready".into() })),
+        Err(err) => {
+            tracing::warn!(error = %err, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable".into() }))
+        }
+    }
+}
+
+/// The caller's token name and role.
+#[utoipa::path(get, path = "/v1/whoami", tag = "tokens",
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+pub(crate) async fn whoami(Caller(caller): Caller) -> Json<WhoAmI> {
+    Json(WhoAmI { name: caller.name, role: caller.role.as_str().into() })
+}

@@ -1,0 +1,48 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use warden_lifecycle::registry::{self, ModelInput};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Caller};
+use crate::wire::{CreateModel, ErrorBody, ModelBody};
+
+/// Create a model (data-scientist, admin).
+#[utoipa::path(post, path = "/v1/models", tag = "registry", request_body = CreateModel,
+    responses((status = 201, body = ModelBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn create_model(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<CreateModel>,
+) -> Result<(StatusCode, Json<ModelBody>), ApiError> {
+    let input = ModelInput {
+        name: body.name,
+        description: body.description,
+        owner: body.owner,
+        risk_tier: body.risk_tier.parse()?,
+        use_case: body.use_case,
+        tags: body.tags,
+    };
+    Ok((StatusCode::CREATED, Json(registry::create_model(&warden, &caller, input).await?.into())))
+}
+
+/// List models.
+#[utoipa::path(get, path = "/v1/models", tag = "registry",
+    responses((status = 200, body = Vec<ModelBody>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn list_models(State(warden): State<AppState>, Caller(caller): Caller) -> Result<Json<Vec<ModelBody>>, ApiError> {
+    Ok(Json(registry::list_models(&warden, &caller).await?.into_iter().map(ModelBody::from).collect()))
+}
+
+/// One model.
+#[utoipa::path(get, path = "/v1/models/{name}", tag = "registry", params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = ModelBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_model(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ModelBody>, ApiError> {
+    Ok(Json(registry::get_model(&warden, &caller, &name).await?.into()))
+}

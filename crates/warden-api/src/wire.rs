@@ -1,0 +1,433 @@
+//! JSON types of the HTTP API. No logic: each is converted explicitly from or into a lifecycle type.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use warden_lifecycle::auth::TokenInfo;
+use warden_lifecycle::registry::{FeatureSpec, Model, Version};
+use warden_lifecycle::registry::{AliasAssignment, AuditEvent, Micros};
+
+/// Formats microseconds since the epoch as RFC 3339 UTC.
+pub fn timestamp(micros: Micros) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| micros.to_string())
+}
+
+/// Parses an RFC 3339 timestamp into microseconds since the epoch.
+pub fn parse_timestamp(text: &str) -> Option<Micros> {
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Micros::try_from(t.unix_timestamp_nanos() / 1000).ok()
+}
+
+/// Error body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code: bad_request, invalid, unauthenticated, forbidden, not_found, conflict, too_large, internal.
+    pub code: String,
+    /// One line for a person.
+    pub message: String,
+    /// Structured details (line, column...), or null.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+/// Health answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `unavailable`.
+    pub status: String,
+}
+
+/// A model to create.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateModel {
+    /// Unique name: 1-64 of a-z 0-9 . _ -.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Accountable owner.
+    pub owner: String,
+    /// high, medium or low.
+    pub risk_tier: String,
+    /// Business use, e.g. retail credit origination.
+    #[serde(default)]
+    pub use_case: String,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A model.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ModelBody {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Owner.
+    pub owner: String,
+    /// Risk tier.
+    pub risk_tier: String,
+    /// Use case.
+    pub use_case: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Creator.
+    pub created_by: String,
+    /// Highest version number.
+    pub latest_version: Option<i64>,
+}
+
+impl From<Model> for ModelBody {
+    fn from(m: Model) -> Self {
+        ModelBody {
+            name: m.input.name,
+            description: m.input.description,
+            owner: m.input.owner,
+            risk_tier: m.input.risk_tier.as_str().into(),
+            use_case: m.input.use_case,
+            tags: m.input.tags,
+            created_at: timestamp(m.created_at),
+            created_by: m.created_by,
+            latest_version: m.latest_version,
+        }
+    }
+}
+
+/// One feature of the input schema.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Feature {
+    /// Column name.
+    pub name: String,
+    /// numeric or categorical.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Allowed categories (categorical only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// Whether missing values are allowed.
+    #[serde(default)]
+    pub nullable: bool,
+}
+
+impl From<FeatureSpec> for Feature {
+    fn from(f: FeatureSpec) -> Self {
+        Feature { name: f.name, kind: f.kind.to_string(), categories: f.categories, nullable: f.nullable }
+    }
+}
+
+/// The `metadata` part of a version registration.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterVersionMetadata {
+    /// onnx, xgboost-json, lightgbm-text or linear-json.
+    pub format: String,
+    /// Target column of the reference data.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Protected attribute columns (monitor-only).
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// Reference columns to ignore (identifiers).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Declared feature schema; inferred from the reference data when absent.
+    #[serde(default)]
+    pub schema: Option<Vec<Feature>>,
+    /// SHA-256 of the training data.
+    #[serde(default)]
+    pub training_data_sha256: Option<String>,
+    /// Training data rows.
+    #[serde(default)]
+    pub training_data_rows: Option<u64>,
+    /// Code reference such as a git commit.
+    #[serde(default)]
+    pub code_ref: Option<String>,
+    /// Hyperparameters.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub hyperparameters: Map<String, Value>,
+    /// Version this one derives from.
+    #[serde(default)]
+    pub parent_version: Option<i64>,
+}
+
+/// Multipart form of a version registration.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterVersionForm {
+    /// JSON `RegisterVersionMetadata`.
+    metadata: RegisterVersionMetadata,
+    /// The model artifact.
+    #[schema(value_type = String, format = Binary)]
+    artifact: Vec<u8>,
+    /// Reference data, CSV with a header row or Parquet.
+    #[schema(value_type = String, format = Binary)]
+    reference: Vec<u8>,
+}
+
+/// A blob reference.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Blob {
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// Reference data of a version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Reference {
+    /// The stored file.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// csv or parquet.
+    pub format: String,
+    /// Data rows.
+    pub rows: u64,
+    /// Target column.
+    pub target: Option<String>,
+    /// Protected attributes.
+    pub protected: Vec<String>,
+    /// Per-column profile (present on single-version reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub profile: Option<Value>,
+}
+
+/// Lineage of a version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LineageBody {
+    /// SHA-256 of the training data.
+    pub training_data_sha256: Option<String>,
+    /// Training data rows.
+    pub training_data_rows: Option<u64>,
+    /// Code reference.
+    pub code_ref: Option<String>,
+    /// Hyperparameters.
+    #[schema(value_type = Object)]
+    pub hyperparameters: Map<String, Value>,
+    /// Parent version.
+    pub parent_version: Option<i64>,
+}
+
+/// A version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionBody {
+    /// Model name.
+    pub model: String,
+    /// Version number.
+    pub version: i64,
+    /// Artifact format.
+    pub format: String,
+    /// The artifact.
+    pub artifact: Blob,
+    /// Input schema.
+    pub feature_schema: Vec<Feature>,
+    /// Reference data.
+    pub reference: Reference,
+    /// Lineage.
+    pub lineage: LineageBody,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Creator.
+    pub created_by: String,
+}
+
+impl VersionBody {
+    /// The version, with or without its profile.
+    pub fn new(v: Version, with_profile: bool) -> Self {
+        VersionBody {
+            model: v.model,
+            version: v.number,
+            format: v.format.as_str().into(),
+            artifact: Blob { sha256: v.artifact_sha256, size: v.artifact_size },
+            feature_schema: v.feature_schema.into_iter().map(Feature::from).collect(),
+            reference: Reference {
+                sha256: v.reference_sha256,
+                size: v.reference_size,
+                format: v.reference_format,
+                rows: v.profile.rows,
+                target: v.target,
+                protected: v.protected,
+                profile: with_profile.then(|| serde_json::to_value(&v.profile).expect("profile serialises")),
+            },
+            lineage: LineageBody {
+                training_data_sha256: v.lineage.training_data_sha256,
+                training_data_rows: v.lineage.training_data_rows,
+                code_ref: v.lineage.code_ref,
+                hyperparameters: v.lineage.hyperparameters,
+                parent_version: v.lineage.parent_version,
+            },
+            created_at: timestamp(v.created_at),
+            created_by: v.created_by,
+        }
+    }
+}
+
+/// Point an alias at a version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAlias {
+    /// Version number.
+    pub version: i64,
+    /// Why (kept in the history).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// One alias assignment; `version` null records a removal.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AliasBody {
+    /// Model name.
+    pub model: String,
+    /// Alias.
+    pub alias: String,
+    /// Version pointed at, or null when removed.
+    pub version: Option<i64>,
+    /// RFC 3339.
+    pub assigned_at: String,
+    /// Who.
+    pub assigned_by: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl From<AliasAssignment> for AliasBody {
+    fn from(a: AliasAssignment) -> Self {
+        AliasBody {
+            model: a.model_name,
+            alias: a.alias,
+            version: a.version,
+            assigned_at: timestamp(a.assigned_at),
+            assigned_by: a.assigned_by,
+            reason: a.reason,
+        }
+    }
+}
+
+/// Query of an alias lookup.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct AliasAtQuery {
+    /// RFC 3339 time; the alias as it was then (default: now).
+    pub at: Option<String>,
+}
+
+/// Query of the alias history.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct AliasHistoryQuery {
+    /// Only this alias.
+    pub alias: Option<String>,
+}
+
+/// Create a token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// Unique name (shown as the actor in the audit trail).
+    pub name: String,
+    /// viewer, data-scientist, validator, risk-officer or admin.
+    pub role: String,
+}
+
+/// A token (never its secret).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenBody {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Creator.
+    pub created_by: String,
+    /// RFC 3339, when revoked.
+    pub revoked_at: Option<String>,
+}
+
+impl From<TokenInfo> for TokenBody {
+    fn from(t: TokenInfo) -> Self {
+        TokenBody {
+            name: t.name,
+            role: t.role.as_str().into(),
+            created_at: timestamp(t.created_at),
+            created_by: t.created_by,
+            revoked_at: t.revoked_at.map(timestamp),
+        }
+    }
+}
+
+/// A new token with its secret, shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedTokenBody {
+    /// The bearer secret.
+    pub secret: String,
+    /// The token.
+    pub token: TokenBody,
+}
+
+/// The caller.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    /// Token name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+}
+
+/// Audit events query.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct AuditEventsQuery {
+    /// Events after this sequence number.
+    pub after: Option<i64>,
+    /// Subject prefix, e.g. `model/credit-default`.
+    pub subject: Option<String>,
+    /// At most this many (default 100, max 10000).
+    pub limit: Option<i64>,
+}
+
+/// An audit event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEventBody {
+    /// Sequence number.
+    pub seq: i64,
+    /// RFC 3339.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// Details.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+}
+
+impl From<AuditEvent> for AuditEventBody {
+    fn from(e: AuditEvent) -> Self {
+        AuditEventBody {
+            seq: e.seq,
+            at: timestamp(e.event.at),
+            actor: e.event.actor,
+            action: e.event.action,
+            subject: e.event.subject,
+            payload: e.event.payload,
+        }
+    }
+}
