@@ -1,1 +1,35 @@
-fn main(){}
+//! `warden`: the command line and the server.
+//!
+//! Stateful commands are clients of the HTTP API (like kubectl); `serve` runs the API and `profile` is a
+//! local, stateless utility. Exit codes: 0 success, 1 the request was refused (bad input, not found,
+//! conflict, not allowed), 2 usage error, 3 the server could not be reached or failed.
+
+mod cli;
+mod client;
+mod commands;
+mod render;
+mod serve;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(commands::run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            let code = match err.downcast_ref::<client::ApiFailure>() {
+                Some(failure) => failure.exit_code(),
+                None => 1,
+            };
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Command-line grammar.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about = "Model risk control plane")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Where the server is and who we are.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct Connection {
+    /// Server URL.
+    #[arg(long, env = "WARDEN_URL", default_value = "http://127.0.0.1:8700")]
+    pub(crate) url: String,
+    /// Bearer token; defaults to the admin token file of the local data directory.
+    #[arg(long, env = "WARDEN_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Data directory whose admin token file is used when no token is given.
+    #[arg(long = "token-data-dir", env = "WARDEN_DATA_DIR", default_value = "warden-data")]
+    pub(crate) data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the HTTP API on the embedded store.
+    Serve(ServeArgs),
+    /// Models and versions.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Aliases (champion, challenger, any name) and their history.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Profile a CSV or Parquet file locally, as registration would (no server needed).
+    Profile(ProfileArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Data directory (database, artifacts, admin token).
+    #[arg(long, env = "WARDEN_DATA_DIR", default_value = "warden-data")]
+    pub(crate) data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8700")]
+    pub(crate) listen: SocketAddr,
+    /// Largest accepted upload (artifact or reference file), in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub(crate) max_upload_bytes: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelCommand {
+    /// Create a model.
+    Create {
+        /// Unique name (a-z 0-9 . _ -).
+        name: String,
+        /// Accountable owner.
+        #[arg(long)]
+        owner: String,
+        /// high, medium or low.
+        #[arg(long)]
+        risk_tier: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Business use.
+        #[arg(long, default_value = "")]
+        use_case: String,
+        /// Label (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a new version from an artifact and reference data.
+    Register(RegisterArgs),
+    /// List models.
+    List {
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a model, or one of its versions (number or alias).
+    Show {
+        /// Model name.
+        name: String,
+        /// Version number or alias.
+        version: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RegisterArgs {
+    /// Model name.
+    pub(crate) name: String,
+    /// The model artifact file.
+    #[arg(long)]
+    pub(crate) artifact: PathBuf,
+    /// onnx, xgboost-json, lightgbm-text or linear-json.
+    #[arg(long)]
+    pub(crate) format: String,
+    /// Reference data (CSV with header, or Parquet).
+    #[arg(long)]
+    pub(crate) reference: PathBuf,
+    /// Target column.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Protected attribute column, monitor-only (repeatable).
+    #[arg(long = "protected")]
+    pub(crate) protected: Vec<String>,
+    /// Reference column to ignore, e.g. an id (repeatable).
+    #[arg(long = "exclude")]
+    pub(crate) exclude: Vec<String>,
+    /// Feature schema JSON file: [{"name", "type": numeric|categorical, "categories"?, "nullable"?}].
+    #[arg(long)]
+    pub(crate) schema: Option<PathBuf>,
+    /// Training data file; its SHA-256 and row count are recorded (the data is not uploaded).
+    #[arg(long)]
+    pub(crate) training_data: Option<PathBuf>,
+    /// Code reference, e.g. a git commit.
+    #[arg(long)]
+    pub(crate) code_ref: Option<String>,
+    /// Hyperparameter KEY=VALUE; VALUE is JSON if it parses, else a string (repeatable).
+    #[arg(long = "param")]
+    pub(crate) params: Vec<String>,
+    /// Parent version number.
+    #[arg(long)]
+    pub(crate) parent: Option<i64>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AliasCommand {
+    /// Point an alias at a version.
+    Set {
+        /// Model name.
+        model: String,
+        /// Alias.
+        alias: String,
+        /// Version number.
+        version: i64,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an alias (kept in its history).
+    Unset {
+        /// Model name.
+        model: String,
+        /// Alias.
+        alias: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Which version an alias points at, now or at a past time.
+    Get {
+        /// Model name.
+        model: String,
+        /// Alias.
+        alias: String,
+        /// RFC 3339 time, e.g. 2026-03-01T00:00:00Z.
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every assignment of a model's aliases.
+    History {
+        /// Model name.
+        model: String,
+        /// Only this alias.
+        alias: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// viewer, data-scientist, validator, risk-officer or admin.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// Token name.
+        name: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// List tokens.
+    List {
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileArgs {
+    /// CSV or Parquet file.
+    pub(crate) file: PathBuf,
+    /// Target column.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Protected attribute (repeatable).
+    #[arg(long = "protected")]
+    pub(crate) protected: Vec<String>,
+    /// Column to ignore (repeatable).
+    #[arg(long = "exclude")]
+    pub(crate) exclude: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

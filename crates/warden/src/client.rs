@@ -1,0 +1,121 @@
+//! The HTTP client behind every stateful command.
+
+use std::fmt;
+
+use anyhow::Context;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::cli::Connection;
+
+/// A request the server refused or could not answer.
+#[derive(Debug)]
+pub(crate) struct ApiFailure {
+    /// HTTP status, or `None` when the server was not reached.
+    status: Option<u16>,
+    message: String,
+}
+
+impl ApiFailure {
+    /// 1 for a refusal (4xx), 3 when the server failed or could not be reached.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self.status {
+            Some(status) if status < 500 => 1,
+            _ => 3,
+        }
+    }
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
+pub(crate) struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub(crate) fn new(connection: &Connection) -> anyhow::Result<Self> {
+        let token = match &connection.token {
+            Some(token) => token.clone(),
+            None => {
+                let path = connection.data_dir.join("admin.token");
+                std::fs::read_to_string(&path)
+                    .with_context(|| {
+                        format!("no token given (WARDEN_TOKEN or --token) and cannot read {}", path.display())
+                    })?
+                    .trim()
+                    .to_owned()
+            }
+        };
+        let http = reqwest::Client::builder().build().context("cannot build the HTTP client")?;
+        Ok(Client { http, base: connection.url.trim_end_matches('/').to_owned(), token })
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request.bearer_auth(&self.token).send().await.map_err(|e| ApiFailure {
+            status: None,
+            message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| ApiFailure {
+            status: None,
+            message: format!("connection to {} broke: {e}", self.base),
+        })?;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = body["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            format!("{status}: {}", String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>())
+        });
+        Err(ApiFailure { status: Some(status.as_u16()), message }.into())
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    pub(crate) async fn json(&self, method: Method, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.request(method, path).json(body)).await
+    }
+
+    pub(crate) async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.request(Method::DELETE, path)).await
+    }
+
+    pub(crate) async fn multipart(&self, path: &str, form: reqwest::multipart::Form) -> anyhow::Result<Value> {
+        self.send(self.request(Method::POST, path).multipart(form)).await
+    }
+}
+
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Percent-encodes a path segment or query value.
+pub(crate) fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

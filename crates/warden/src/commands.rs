@@ -1,0 +1,329 @@
+//! Each command: build the request, call the API (or run locally), render.
+
+use anyhow::Context;
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Map, Value, json};
+
+use crate::cli::*;
+use crate::client::{Client, encode};
+use crate::render::{self, cell, fields, table};
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => crate::serve::serve(args).await,
+        Command::Model(command) => model(command).await,
+        Command::Alias(command) => alias(command).await,
+        Command::Token(command) => token(command).await,
+        Command::Profile(args) => profile(args).await,
+    }
+}
+
+fn print_model(model: &Value) {
+    fields(&[
+        ("name", cell(&model["name"])),
+        ("description", cell(&model["description"])),
+        ("owner", cell(&model["owner"])),
+        ("risk tier", cell(&model["risk_tier"])),
+        ("use case", cell(&model["use_case"])),
+        ("tags", cell(&model["tags"])),
+        ("latest version", cell(&model["latest_version"])),
+        ("created", format!("{} by {}", cell(&model["created_at"]), cell(&model["created_by"]))),
+    ]);
+}
+
+async fn model(command: ModelCommand) -> anyhow::Result<()> {
+    match command {
+        ModelCommand::Create { name, owner, risk_tier, description, use_case, tags, connection, json } => {
+            let client = Client::new(&connection)?;
+            let body = json!({"name": name, "owner": owner, "risk_tier": risk_tier, "description": description,
+                              "use_case": use_case, "tags": tags});
+            let model = client.json(Method::POST, "/v1/models", &body).await?;
+            if json {
+                render::json(&model);
+            } else {
+                println!("created model {}", cell(&model["name"]));
+            }
+        }
+        ModelCommand::Register(args) => register(args).await?,
+        ModelCommand::List { connection, json } => {
+            let models = Client::new(&connection)?.get("/v1/models").await?;
+            if json {
+                render::json(&models);
+            } else {
+                let rows: Vec<Vec<String>> = models
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| {
+                        ["name", "risk_tier", "owner", "latest_version", "use_case", "created_at"]
+                            .iter()
+                            .map(|k| cell(&m[*k]))
+                            .collect()
+                    })
+                    .collect();
+                table(&["NAME", "RISK", "OWNER", "LATEST", "USE CASE", "CREATED"], &rows);
+            }
+        }
+        ModelCommand::Show { name, version: None, connection, json } => {
+            let client = Client::new(&connection)?;
+            let model = client.get(&format!("/v1/models/{}", encode(&name))).await?;
+            let versions = client.get(&format!("/v1/models/{}/versions", encode(&name))).await?;
+            let aliases = client.get(&format!("/v1/models/{}/aliases", encode(&name))).await?;
+            if json {
+                render::json(&json!({"model": model, "versions": versions, "aliases": aliases}));
+                return Ok(());
+            }
+            print_model(&model);
+            println!();
+            let rows: Vec<Vec<String>> = versions
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    let number = v["version"].as_i64();
+                    let names: Vec<String> = aliases
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|a| a["version"].as_i64() == number)
+                        .map(|a| cell(&a["alias"]))
+                        .collect();
+                    vec![
+                        cell(&v["version"]),
+                        cell(&v["format"]),
+                        v["artifact"]["sha256"].as_str().unwrap_or("").chars().take(12).collect(),
+                        cell(&v["reference"]["rows"]),
+                        cell(&v["lineage"]["code_ref"]),
+                        names.join(","),
+                        cell(&v["created_at"]),
+                    ]
+                })
+                .collect();
+            table(&["VERSION", "FORMAT", "ARTIFACT", "REF ROWS", "CODE", "ALIASES", "CREATED"], &rows);
+        }
+        ModelCommand::Show { name, version: Some(version), connection, json } => {
+            let client = Client::new(&connection)?;
+            let v = client.get(&format!("/v1/models/{}/versions/{}", encode(&name), encode(&version))).await?;
+            if json {
+                render::json(&v);
+            } else {
+                print_version(&v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_version(v: &Value) {
+    let lineage = &v["lineage"];
+    fields(&[
+        ("model", cell(&v["model"])),
+        ("version", cell(&v["version"])),
+        ("format", cell(&v["format"])),
+        ("artifact", format!("sha256:{} ({} bytes)", cell(&v["artifact"]["sha256"]), cell(&v["artifact"]["size"]))),
+        ("reference", format!("sha256:{} ({}, {} rows)", cell(&v["reference"]["sha256"]), cell(&v["reference"]["format"]), cell(&v["reference"]["rows"]))),
+        ("target", cell(&v["reference"]["target"])),
+        ("protected", cell(&v["reference"]["protected"])),
+        ("training data", match lineage["training_data_sha256"].as_str() {
+            Some(sha) => format!("sha256:{sha} ({} rows)", cell(&lineage["training_data_rows"])),
+            None => "-".into(),
+        }),
+        ("code ref", cell(&lineage["code_ref"])),
+        ("parent", cell(&lineage["parent_version"])),
+        ("hyperparameters", lineage["hyperparameters"].to_string()),
+        ("created", format!("{} by {}", cell(&v["created_at"]), cell(&v["created_by"]))),
+    ]);
+    println!();
+    print_profile(&v["reference"]["profile"]);
+}
+
+fn print_profile(profile: &Value) {
+    let rows: Vec<Vec<String>> = profile["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let summary = if c["type"] == "numeric" {
+                format!("min {} mean {} max {} std {}", cell(&c["min"]), cell(&c["mean"]), cell(&c["max"]), cell(&c["std"]))
+            } else {
+                let frequencies = c["frequencies"].as_object().map(|f| f.len()).unwrap_or(0);
+                format!("{frequencies} categories")
+            };
+            vec![cell(&c["name"]), cell(&c["role"]), cell(&c["type"]), cell(&c["count"]), cell(&c["missing"]), summary]
+        })
+        .collect();
+    table(&["COLUMN", "ROLE", "TYPE", "COUNT", "MISSING", "SUMMARY"], &rows);
+}
+
+fn parse_param(text: &str) -> anyhow::Result<(String, Value)> {
+    let (key, value) = text.split_once('=').with_context(|| format!("--param '{text}' is not KEY=VALUE"))?;
+    if key.is_empty() {
+        anyhow::bail!("--param '{text}' has an empty key");
+    }
+    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    Ok((key.to_owned(), value))
+}
+
+async fn file_part(path: &std::path::Path) -> anyhow::Result<Part> {
+    let file = tokio::fs::File::open(path).await.with_context(|| format!("cannot read {}", path.display()))?;
+    let length = file.metadata().await.with_context(|| format!("cannot read {}", path.display()))?.len();
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    Ok(Part::stream_with_length(body, length).file_name(name))
+}
+
+async fn register(args: RegisterArgs) -> anyhow::Result<()> {
+    let hyperparameters: Map<String, Value> = args.params.iter().map(|p| parse_param(p)).collect::<anyhow::Result<_>>()?;
+    let schema: Option<Value> = match &args.schema {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Some(serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?)
+        }
+        None => None,
+    };
+    let (training_data_sha256, training_data_rows) = match &args.training_data {
+        Some(path) => {
+            let path = path.clone();
+            let (sha, rows) = tokio::task::spawn_blocking(move || warden_lifecycle::dataset::fingerprint(&path))
+                .await?
+                .map_err(|e| anyhow::anyhow!("training data: {e}"))?;
+            (Some(sha), Some(rows))
+        }
+        None => (None, None),
+    };
+    let metadata = json!({
+        "format": args.format, "target": args.target, "protected": args.protected, "exclude": args.exclude,
+        "schema": schema, "training_data_sha256": training_data_sha256, "training_data_rows": training_data_rows,
+        "code_ref": args.code_ref, "hyperparameters": hyperparameters, "parent_version": args.parent,
+    });
+    let form = Form::new()
+        .part("metadata", Part::text(metadata.to_string()).mime_str("application/json")?)
+        .part("artifact", file_part(&args.artifact).await?)
+        .part("reference", file_part(&args.reference).await?);
+    let client = Client::new(&args.connection)?;
+    let version = client.multipart(&format!("/v1/models/{}/versions", encode(&args.name)), form).await?;
+    if args.json {
+        render::json(&version);
+    } else {
+        println!(
+            "registered {} version {} (artifact sha256:{}, {} reference rows)",
+            cell(&version["model"]),
+            cell(&version["version"]),
+            cell(&version["artifact"]["sha256"]),
+            cell(&version["reference"]["rows"])
+        );
+    }
+    Ok(())
+}
+
+fn alias_rows(assignments: &Value) -> Vec<Vec<String>> {
+    assignments
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let version = if a["version"].is_null() { "(removed)".into() } else { cell(&a["version"]) };
+            vec![cell(&a["alias"]), version, cell(&a["assigned_at"]), cell(&a["assigned_by"]), cell(&a["reason"])]
+        })
+        .collect()
+}
+
+const ALIAS_HEADER: [&str; 5] = ["ALIAS", "VERSION", "ASSIGNED", "BY", "REASON"];
+
+async fn alias(command: AliasCommand) -> anyhow::Result<()> {
+    match command {
+        AliasCommand::Set { model, alias, version, reason, connection, json } => {
+            let path = format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias));
+            let assigned = Client::new(&connection)?.json(Method::PUT, &path, &json!({"version": version, "reason": reason})).await?;
+            if json {
+                render::json(&assigned);
+            } else {
+                println!("{model}@{alias} -> version {}", cell(&assigned["version"]));
+            }
+        }
+        AliasCommand::Unset { model, alias, connection } => {
+            Client::new(&connection)?.delete(&format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias))).await?;
+            println!("removed alias {alias} of {model}");
+        }
+        AliasCommand::Get { model, alias, at, connection, json } => {
+            let mut path = format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias));
+            if let Some(at) = &at {
+                path.push_str(&format!("?at={}", encode(at)));
+            }
+            let assigned = Client::new(&connection)?.get(&path).await?;
+            if json {
+                render::json(&assigned);
+            } else {
+                table(&ALIAS_HEADER, &alias_rows(&Value::Array(vec![assigned])));
+            }
+        }
+        AliasCommand::History { model, alias, connection, json } => {
+            let mut path = format!("/v1/models/{}/alias-history", encode(&model));
+            if let Some(alias) = &alias {
+                path.push_str(&format!("?alias={}", encode(alias)));
+            }
+            let history = Client::new(&connection)?.get(&path).await?;
+            if json {
+                render::json(&history);
+            } else {
+                table(&ALIAS_HEADER, &alias_rows(&history));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { name, role, connection, json } => {
+            let created = Client::new(&connection)?.json(Method::POST, "/v1/tokens", &json!({"name": name, "role": role})).await?;
+            if json {
+                render::json(&created);
+            } else {
+                eprintln!("token '{name}' ({role}) created; its secret is shown only now:");
+                println!("{}", cell(&created["secret"]));
+            }
+        }
+        TokenCommand::Revoke { name, connection } => {
+            Client::new(&connection)?.delete(&format!("/v1/tokens/{}", encode(&name))).await?;
+            println!("revoked token {name}");
+        }
+        TokenCommand::List { connection, json } => {
+            let tokens = Client::new(&connection)?.get("/v1/tokens").await?;
+            if json {
+                render::json(&tokens);
+            } else {
+                let rows: Vec<Vec<String>> = tokens
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| ["name", "role", "created_at", "created_by", "revoked_at"].iter().map(|k| cell(&t[*k])).collect())
+                    .collect();
+                table(&["NAME", "ROLE", "CREATED", "BY", "REVOKED"], &rows);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
+    let plan = warden_lifecycle::dataset::ColumnPlan {
+        target: args.target,
+        protected: args.protected,
+        exclude: args.exclude,
+        schema: None,
+    };
+    let file = args.file.clone();
+    let profiled = tokio::task::spawn_blocking(move || warden_lifecycle::dataset::profile_file(&file, &plan))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let value = serde_json::to_value(&profiled.profile)?;
+    if args.json {
+        render::json(&value);
+    } else {
+        println!("{} rows, {}", profiled.profile.rows, profiled.format.as_str());
+        print_profile(&value);
+    }
+    Ok(())
+}

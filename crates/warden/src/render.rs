@@ -1,0 +1,57 @@
+//! Human-readable output: aligned tables and key/value blocks.
+
+use serde_json::Value;
+
+/// Prints rows under a header, columns padded to their widest cell.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+/// Prints `key: value` lines.
+pub(crate) fn fields(pairs: &[(&str, String)]) {
+    let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in pairs {
+        println!("{:<width$}  {value}", format!("{key}:"), width = width + 1);
+    }
+}
+
+/// A JSON value as a cell: strings bare, null as "-".
+pub(crate) fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format_number(f),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Numbers to a readable precision.
+pub(crate) fn format_number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.6}").trim_end_matches('0').to_string()
+    }
+}
+
+/// Prints JSON.
+pub(crate) fn json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
+}

@@ -1,0 +1,55 @@
+//! `warden serve`: open the data directory, bind, serve until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use warden_lifecycle::{Config, Warden};
+
+use crate::cli::ServeArgs;
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warden=info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let config = Config { max_upload_bytes: args.max_upload_bytes, ..Config::new(&args.data_dir) };
+    let (warden, startup) = Warden::open(config)
+        .await
+        .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
+    if let Some(path) = &startup.admin_token_file {
+        println!("admin token written to {} (readable only by this user)", path.display());
+    }
+    if startup.orphan_blobs_removed > 0 {
+        tracing::warn!(count = startup.orphan_blobs_removed, "removed blobs left by an interrupted registration");
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    println!("warden listening on http://{address} (data directory {})", args.data_dir.display());
+    axum::serve(listener, warden_api::app(Arc::new(warden)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    println!("warden stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing requests in flight");
+}

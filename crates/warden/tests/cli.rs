@@ -1,0 +1,181 @@
+//! The built `warden` binary against a real server: CLI and HTTP, exit codes, shutdown.
+
+mod support;
+
+use support::*;
+
+fn linear_artifact(dir: &std::path::Path, intercept: f64) -> std::path::PathBuf {
+    let path = dir.join(format!("model-{intercept}.json"));
+    std::fs::write(&path, format!(r#"{{"intercept": {intercept}, "coefficients": {{"duration": 0.02}}}}"#)).unwrap();
+    path
+}
+
+#[test]
+fn register_inspect_and_alias_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    assert!(server.stdout_lines.iter().any(|l| l.starts_with("admin token written to")), "{:?}", server.stdout_lines);
+
+    let out = server.cli(&["model", "create", "credit-default", "--owner", "retail-risk", "--risk-tier", "high", "--tag", "retail"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let artifact = linear_artifact(dir.path(), -0.5);
+    let german = testdata("german.csv");
+    let (artifact, german) = (artifact.to_str().unwrap(), german.to_str().unwrap());
+    let version = json_of(&server.cli(&[
+        "model", "register", "credit-default", "--artifact", artifact, "--format", "linear-json", "--reference", german,
+        "--target", "risk", "--protected", "sex", "--training-data", german, "--code-ref", "git:4f2a9c1",
+        "--param", "C=0.5", "--param", "solver=lbfgs", "--json",
+    ]));
+    assert_eq!(version["version"], 1);
+    assert_eq!(version["lineage"]["training_data_rows"], 1000);
+    assert_eq!(version["lineage"]["hyperparameters"]["C"], 0.5);
+    assert_eq!(version["lineage"]["hyperparameters"]["solver"], "lbfgs");
+    assert_eq!(version["reference"]["protected"][0], "sex");
+    // The reference's SHA-256 is that of the file we sent.
+    let expected = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(german).unwrap()))
+    };
+    assert_eq!(version["reference"]["sha256"], expected.as_str());
+    assert_eq!(version["lineage"]["training_data_sha256"], expected.as_str());
+
+    let second = linear_artifact(dir.path(), -0.7);
+    let out = server.cli(&["model", "register", "credit-default", "--artifact", second.to_str().unwrap(), "--format", "linear-json",
+        "--reference", german, "--target", "risk", "--parent", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("registered credit-default version 2"), "{}", stdout(&out));
+
+    assert!(server.cli(&["alias", "set", "credit-default", "champion", "1", "--reason", "approved"]).status.success());
+    assert!(server.cli(&["alias", "set", "credit-default", "champion", "2"]).status.success());
+    let history = json_of(&server.cli(&["alias", "history", "credit-default", "champion", "--json"]));
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    let first_at = history[0]["assigned_at"].as_str().unwrap();
+    let then = json_of(&server.cli(&["alias", "get", "credit-default", "champion", "--at", first_at, "--json"]));
+    assert_eq!(then["version"], 1);
+
+    let listing = stdout(&server.cli(&["model", "list"]));
+    assert!(listing.lines().next().unwrap().starts_with("NAME"), "{listing}");
+    assert!(listing.contains("credit-default") && listing.contains("high"), "{listing}");
+    let shown = stdout(&server.cli(&["model", "show", "credit-default"]));
+    assert!(shown.contains("champion"), "{shown}");
+    let by_alias = json_of(&server.cli(&["model", "show", "credit-default", "champion", "--json"]));
+    assert_eq!(by_alias["version"], 2);
+    assert_eq!(by_alias["lineage"]["parent_version"], 1);
+    let human = stdout(&server.cli(&["model", "show", "credit-default", "1"]));
+    assert!(human.contains("git:4f2a9c1") && human.contains("protected"), "{human}");
+
+    // The same data over plain HTTP.
+    let body: serde_json::Value = http_get(&server, "/v1/models/credit-default/versions/1");
+    assert_eq!(body["reference"]["rows"], 1000);
+}
+
+fn http_get(server: &Server, path: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(server.admin_token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn failures_exit_non_zero_with_one_line_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let german = testdata("german.csv");
+    let artifact = linear_artifact(dir.path(), 0.1);
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(&bad_csv, "risk,sex,age\n1,m,30\n0,f,old\n").unwrap();
+    assert!(server.cli(&["model", "create", "m1", "--owner", "o", "--risk-tier", "low"]).status.success());
+
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["model", "create", "m1", "--owner", "o", "--risk-tier", "low"], 1, "already exists"),
+        (vec!["model", "create", "Bad Name", "--owner", "o", "--risk-tier", "low"], 1, "invalid model name"),
+        (vec!["model", "show", "nope"], 1, "model 'nope' not found"),
+        (vec!["model", "show", "m1", "9"], 1, "has no version 9"),
+        (vec!["model", "register", "m1", "--artifact", "/no/such/file", "--format", "linear-json", "--reference", german.to_str().unwrap()], 1, "cannot read /no/such/file"),
+        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "pmml", "--reference", german.to_str().unwrap()], 1, "unknown artifact format 'pmml'"),
+        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json", "--reference", bad_csv.to_str().unwrap(), "--target", "risk"], 1, "line 3, column 'age': expected a number, found 'old'"),
+        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json", "--reference", german.to_str().unwrap(), "--target", "bad"], 1, "no column 'bad' (declared as target)"),
+        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json", "--reference", german.to_str().unwrap(), "--param", "novalue"], 1, "not KEY=VALUE"),
+        (vec!["alias", "set", "m1", "champion", "3"], 1, "has no version 3"),
+        (vec!["token", "create", "--name", "t", "--role", "superuser"], 1, "unknown role 'superuser'"),
+        (vec!["model", "frobnicate"], 2, "unrecognized subcommand"),
+    ];
+    for (args, code, message) in cases {
+        let out = server.cli(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: '{err}' should contain '{message}'");
+        if code == 1 {
+            assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
+        }
+    }
+    let models = json_of(&server.cli(&["model", "show", "m1", "--json"]));
+    assert!(models["versions"].as_array().unwrap().is_empty(), "no failed registration left a version");
+
+    // No server: exit 3.
+    let mut unreachable = std::process::Command::new(WARDEN);
+    unreachable.args(["model", "list"]).env("WARDEN_URL", "http://127.0.0.1:9").env("WARDEN_TOKEN", "wdn_x");
+    let out = unreachable.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach Warden"));
+}
+
+#[test]
+fn tokens_by_role_and_revocation_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let out = server.cli(&["token", "create", "--name", "viewer-1", "--role", "viewer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let viewer = stdout(&out).trim().to_owned();
+    assert!(viewer.starts_with("wdn_"), "{viewer}");
+    assert!(server.cli_as(Some(&viewer), &["model", "list"]).status.success());
+    let denied = server.cli_as(Some(&viewer), &["model", "create", "x", "--owner", "o", "--risk-tier", "low"]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(stderr(&denied).contains("may not"), "{}", stderr(&denied));
+    let tokens = json_of(&server.cli(&["token", "list", "--json"]));
+    assert_eq!(tokens.as_array().unwrap().len(), 2);
+    assert!(tokens.to_string().find("wdn_").is_none(), "secrets are never listed");
+    assert!(server.cli(&["token", "revoke", "viewer-1"]).status.success());
+    let revoked = server.cli_as(Some(&viewer), &["model", "list"]);
+    assert_eq!(revoked.status.code(), Some(1));
+    assert!(stderr(&revoked).contains("revoked"));
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully_and_restart_keeps_state_and_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let token = server.admin_token();
+    assert!(server.cli(&["model", "create", "kept", "--owner", "o", "--risk-tier", "medium"]).status.success());
+    server.signal("TERM");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "graceful exit, got {status}");
+
+    let restarted = Server::start(&data);
+    assert!(!restarted.stdout_lines.iter().any(|l| l.starts_with("admin token written")), "no second admin token");
+    assert_eq!(restarted.admin_token(), token);
+    let model = json_of(&restarted.cli(&["model", "show", "kept", "--json"]));
+    assert_eq!(model["model"]["risk_tier"], "medium");
+}
+
+#[test]
+fn profile_runs_locally_without_a_server() {
+    let parquet = testdata("employment_MA_reference.pq");
+    let out = std::process::Command::new(WARDEN)
+        .args(["profile", parquet.to_str().unwrap(), "--target", "employed", "--protected", "SEX", "--exclude", "id", "--json"])
+        .output()
+        .unwrap();
+    let profile = json_of(&out);
+    assert_eq!(profile["rows"], 68_785);
+    let bad = std::process::Command::new(WARDEN).args(["profile", "/no/such.csv"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -1,0 +1,111 @@
+//! Starts the real `warden serve` on 127.0.0.1 with a random port and a temporary data directory.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+pub fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata").join(name)
+}
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server and waits until it listens.
+    pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(WARDEN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("warden serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut lines = Vec::new();
+        let url = loop {
+            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server prints its address");
+            lines.push(line.clone());
+            if let Some(rest) = line.strip_prefix("warden listening on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        Server { child, url, data_dir: data_dir.to_owned(), stdout_lines: lines }
+    }
+
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin.token")).unwrap().trim().to_owned()
+    }
+
+    /// Runs the CLI against this server with the admin token (found through the data directory).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(None, args)
+    }
+
+    pub fn cli_as(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = Command::new(WARDEN);
+        command.args(args).env("WARDEN_URL", &self.url).env("WARDEN_DATA_DIR", &self.data_dir).env_remove("WARDEN_TOKEN");
+        if let Some(token) = token {
+            command.env("WARDEN_TOKEN", token);
+        }
+        command.output().expect("warden CLI runs")
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends a signal by name (TERM, INT, KILL) with the `kill` command.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success and parses stdout as JSON.
+pub fn json_of(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "command failed: {}", stderr(output));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
