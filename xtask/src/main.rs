@@ -1,1 +1,177 @@
-fn main(){}
+//! Developer tooling. `cargo run -p xtask -- bench profile [--rows N] [--runs K]`
+//!
+//! Benchmarks print a table; they are not part of the test suite.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const NUMERIC: usize = 16;
+const CATEGORICAL: usize = 4;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str, default: usize| -> anyhow::Result<usize> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => args.get(i + 1).context("flag needs a value")?.parse().context("not a number"),
+            None => Ok(default),
+        }
+    };
+    match args.iter().map(String::as_str).take(2).collect::<Vec<_>>().as_slice() {
+        ["bench", "profile"] => bench_profile(flag("--rows", 1_000_000)?, flag("--runs", 5)?),
+        _ => bail!("usage: cargo run -p xtask -- bench profile [--rows N] [--runs K]"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// A credit-style reference file: 16 numeric features (some skewed, ~1% missing), 4 categorical, a target.
+fn generate(path: &Path, rows: usize) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(20_261_122);
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut header: Vec<String> = (0..NUMERIC).map(|i| format!("num_{i}")).collect();
+    header.extend((0..CATEGORICAL).map(|i| format!("cat_{i}")));
+    header.push("default".into());
+    writeln!(out, "{}", header.join(","))?;
+    let categories = ["own", "rent", "mortgage", "other", "unknown", "family"];
+    let mut line = String::new();
+    for _ in 0..rows {
+        line.clear();
+        for i in 0..NUMERIC {
+            if rng.random::<f64>() < 0.01 {
+                line.push(',');
+                continue;
+            }
+            let u: f64 = rng.random();
+            let value = match i % 4 {
+                0 => 1000.0 + 50_000.0 * u * u,         // skewed amounts
+                1 => (18.0 + 60.0 * u).floor(),         // ages
+                2 => (u * 1e4).round() / 1e4,           // rates
+                _ => -3.0 + 6.0 * rng.random::<f64>(), // scores
+            };
+            line.push_str(&format!("{value},"));
+        }
+        for i in 0..CATEGORICAL {
+            line.push_str(categories[rng.random_range(0..(3 + i))]);
+            line.push(',');
+        }
+        line.push(if rng.random::<f64>() < 0.08 { '1' } else { '0' });
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+fn vm_hwm_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "warden"]).current_dir(&root).status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let warden = root.join("target/release/warden");
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join(format!("reference_{rows}x{}.csv", NUMERIC + CATEGORICAL));
+    if !file.exists() {
+        eprintln!("generating {} ...", file.display());
+        generate(&file, rows)?;
+    }
+    let size_mib = std::fs::metadata(&file)?.len() as f64 / (1 << 20) as f64;
+
+    // 1. Profiling alone, in a fresh process per run (time and peak RSS reported by the process itself).
+    let (mut seconds, mut peaks) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let out = Command::new(&warden)
+            .arg("profile")
+            .arg(&file)
+            .args(["--target", "default", "--json", "--timing"])
+            .stdout(Stdio::null())
+            .output()?;
+        let report = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            bail!("profile failed: {report}");
+        }
+        let secs: f64 = report.split(" in ").nth(1).and_then(|r| r.split(' ').next()).context("timing line")?.parse()?;
+        let peak: f64 = report.split("peak memory ").nth(1).and_then(|r| r.split(' ').next()).context("peak line")?.parse()?;
+        seconds.push(secs);
+        peaks.push(peak);
+    }
+
+    // 2. Full registration through the HTTP API: upload, profile, store (wall time at the client).
+    let data = dir.join("bench-data");
+    let _ = std::fs::remove_dir_all(&data);
+    let mut server = Command::new(&warden)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().context("server exited")??;
+        if let Some(rest) = line.strip_prefix("warden listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let artifact = dir.join("bench-model.json");
+    std::fs::write(&artifact, r#"{"intercept": -2.0, "coefficients": {"num_0": 0.00001}}"#)?;
+    let cli = |args: &[&str]| -> anyhow::Result<()> {
+        let out = Command::new(&warden).args(args).env("WARDEN_URL", &url).env("WARDEN_DATA_DIR", &data).output()?;
+        if !out.status.success() {
+            bail!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    };
+    cli(&["model", "create", "bench", "--owner", "bench", "--risk-tier", "low"])?;
+    let mut register_seconds = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        cli(&[
+            "model", "register", "bench", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json",
+            "--reference", file.to_str().unwrap(), "--target", "default",
+        ])?;
+        register_seconds.push(started.elapsed().as_secs_f64());
+    }
+    let server_peak = vm_hwm_mib(server.id());
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = server.wait();
+
+    println!();
+    println!("reference file: {rows} rows x {} columns ({NUMERIC} numeric, {CATEGORICAL} categorical) + target, {size_mib:.0} MiB CSV", NUMERIC + CATEGORICAL);
+    println!("cores: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!();
+    println!("| benchmark | runs | median s | min s | max s | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|");
+    let row = |name: &str, values: &mut Vec<f64>, peak: String| {
+        let (min, max) = (values.iter().cloned().fold(f64::INFINITY, f64::min), values.iter().cloned().fold(0.0, f64::max));
+        println!("| {name} | {} | {:.3} | {min:.3} | {max:.3} | {peak} |", values.len(), median(values));
+    };
+    let peak_median = format!("{:.0} (median)", median(&mut peaks.clone()));
+    row("profile reference (warden profile)", &mut seconds, peak_median);
+    row(
+        "register version over HTTP (upload + profile + store)",
+        &mut register_seconds,
+        server_peak.map_or("unknown".into(), |p| format!("{p:.0} (server, max over runs)")),
+    );
+    Ok(())
+}

@@ -257,4 +257,7 @@ pub(crate) struct ProfileArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Report elapsed time and peak memory on stderr.
+    #[arg(long)]
+    pub(crate) timing: bool,
 }

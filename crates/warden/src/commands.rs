@@ -315,9 +315,19 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
         schema: None,
     };
     let file = args.file.clone();
+    let started = std::time::Instant::now();
     let profiled = tokio::task::spawn_blocking(move || warden_lifecycle::dataset::profile_file(&file, &plan))
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    if args.timing {
+        let peak = peak_memory_kib().map_or("unknown".into(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0));
+        eprintln!(
+            "profiled {} rows x {} columns in {:.3} s; peak memory {peak}",
+            profiled.profile.rows,
+            profiled.profile.columns.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     let value = serde_json::to_value(&profiled.profile)?;
     if args.json {
         render::json(&value);
@@ -326,4 +336,11 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
         print_profile(&value);
     }
     Ok(())
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in KiB.
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
