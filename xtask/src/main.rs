@@ -51,9 +51,9 @@ fn generate(path: &Path, rows: usize) -> anyhow::Result<()> {
             }
             let u: f64 = rng.random();
             let value = match i % 4 {
-                0 => 1000.0 + 50_000.0 * u * u,         // skewed amounts
-                1 => (18.0 + 60.0 * u).floor(),         // ages
-                2 => (u * 1e4).round() / 1e4,           // rates
+                0 => 1000.0 + 50_000.0 * u * u,        // skewed amounts
+                1 => (18.0 + 60.0 * u).floor(),        // ages
+                2 => (u * 1e4).round() / 1e4,          // rates
                 _ => -3.0 + 6.0 * rng.random::<f64>(), // scores
             };
             line.push_str(&format!("{value},"));
@@ -84,7 +84,8 @@ fn vm_hwm_mib(pid: u32) -> Option<f64> {
 
 fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
     let root = workspace_root();
-    let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "warden"]).current_dir(&root).status()?;
+    let status =
+        Command::new(env!("CARGO")).args(["build", "--release", "-p", "warden"]).current_dir(&root).status()?;
     if !status.success() {
         bail!("release build failed");
     }
@@ -111,8 +112,10 @@ fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
         if !out.status.success() {
             bail!("profile failed: {report}");
         }
-        let secs: f64 = report.split(" in ").nth(1).and_then(|r| r.split(' ').next()).context("timing line")?.parse()?;
-        let peak: f64 = report.split("peak memory ").nth(1).and_then(|r| r.split(' ').next()).context("peak line")?.parse()?;
+        let secs: f64 =
+            report.split(" in ").nth(1).and_then(|r| r.split(' ').next()).context("timing line")?.parse()?;
+        let peak: f64 =
+            report.split("peak memory ").nth(1).and_then(|r| r.split(' ').next()).context("peak line")?.parse()?;
         seconds.push(secs);
         peaks.push(peak);
     }
@@ -147,23 +150,36 @@ fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
     for _ in 0..runs {
         let started = Instant::now();
         cli(&[
-            "model", "register", "bench", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json",
-            "--reference", file.to_str().unwrap(), "--target", "default",
+            "model",
+            "register",
+            "bench",
+            "--artifact",
+            artifact.to_str().unwrap(),
+            "--format",
+            "linear-json",
+            "--reference",
+            file.to_str().unwrap(),
+            "--target",
+            "default",
         ])?;
         register_seconds.push(started.elapsed().as_secs_f64());
     }
     let server_peak = vm_hwm_mib(server.id());
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = Command::new("sh").args(["-c", &format!("kill -TERM {}", server.id())]).status();
     let _ = server.wait();
 
     println!();
-    println!("reference file: {rows} rows x {} columns ({NUMERIC} numeric, {CATEGORICAL} categorical) + target, {size_mib:.0} MiB CSV", NUMERIC + CATEGORICAL);
+    println!(
+        "reference file: {rows} rows x {} columns ({NUMERIC} numeric, {CATEGORICAL} categorical) + target, {size_mib:.0} MiB CSV",
+        NUMERIC + CATEGORICAL
+    );
     println!("cores: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
     println!();
     println!("| benchmark | runs | median s | min s | max s | peak RSS MiB |");
     println!("|---|---|---|---|---|---|");
     let row = |name: &str, values: &mut Vec<f64>, peak: String| {
-        let (min, max) = (values.iter().cloned().fold(f64::INFINITY, f64::min), values.iter().cloned().fold(0.0, f64::max));
+        let (min, max) =
+            (values.iter().cloned().fold(f64::INFINITY, f64::min), values.iter().cloned().fold(0.0, f64::max));
         println!("| {name} | {} | {:.3} | {min:.3} | {max:.3} | {peak} |", values.len(), median(values));
     };
     let peak_median = format!("{:.0} (median)", median(&mut peaks.clone()));

@@ -28,7 +28,9 @@ impl FromRequestParts<Arc<Warden>> for Caller {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::Unauthenticated("malformed Authorization header: expected 'Bearer <token>'".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthenticated("malformed Authorization header: expected 'Bearer <token>'".into())
+            })?;
         Ok(Caller(authenticate(warden, secret).await?))
     }
 }

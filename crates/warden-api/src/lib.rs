@@ -32,7 +32,8 @@ pub const JSON_BODY_LIMIT: usize = 1 << 20;
 
 fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
     // Two files plus the metadata part and multipart framing.
-    let upload_limit = usize::try_from(max_upload_bytes.saturating_mul(2)).unwrap_or(usize::MAX).saturating_add(2 << 20);
+    let upload_limit =
+        usize::try_from(max_upload_bytes.saturating_mul(2)).unwrap_or(usize::MAX).saturating_add(2 << 20);
     let uploads = OpenApiRouter::new()
         .routes(routes!(versions::register_version, versions::list_versions))
         .layer(DefaultBodyLimit::max(upload_limit));
@@ -59,10 +60,8 @@ fn document(mut api: OpenApi) -> OpenApi {
     api.info.version = env!("CARGO_PKG_VERSION").into();
     api.info.description = Some("Model risk control plane: registry, lineage, aliases, tokens.".into());
     let components = api.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-    );
+    components
+        .add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     api.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
     api
 }

@@ -37,7 +37,14 @@ impl TestApp {
         TestApp { dir, warden: Arc::new(warden), admin }
     }
 
-    async fn send(&self, method: Method, uri: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -57,7 +64,8 @@ impl TestApp {
     }
 
     async fn token(&self, name: &str, role: &str) -> String {
-        let (status, body) = self.json(Method::POST, "/v1/tokens", Some(&self.admin), json!({"name": name, "role": role})).await;
+        let (status, body) =
+            self.json(Method::POST, "/v1/tokens", Some(&self.admin), json!({"name": name, "role": role})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["secret"].as_str().unwrap().to_owned()
     }
@@ -144,16 +152,26 @@ async fn roles_decide_what_a_token_may_do_and_revoked_tokens_stop_working() {
     assert_eq!(app.json(Method::GET, "/v1/models", Some(&viewer), Value::Null).await.0, StatusCode::OK);
     assert_eq!(app.json(Method::GET, "/v1/tokens", Some(&scientist), Value::Null).await.0, StatusCode::FORBIDDEN);
     assert_eq!(app.json(Method::GET, "/v1/audit/events", Some(&scientist), Value::Null).await.0, StatusCode::FORBIDDEN);
-    let (status, body) = app.json(Method::POST, "/v1/tokens", Some(&app.admin), json!({"name": "x", "role": "root"})).await;
+    let (status, body) =
+        app.json(Method::POST, "/v1/tokens", Some(&app.admin), json!({"name": "x", "role": "root"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(app.json(Method::POST, "/v1/tokens", Some(&app.admin), json!({"name": "alice", "role": "viewer"})).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        app.json(Method::POST, "/v1/tokens", Some(&app.admin), json!({"name": "alice", "role": "viewer"})).await.0,
+        StatusCode::CONFLICT
+    );
 
     assert_eq!(app.json(Method::DELETE, "/v1/tokens/alice", Some(&app.admin), Value::Null).await.0, StatusCode::OK);
     let (status, body) = app.json(Method::GET, "/v1/models", Some(&scientist), Value::Null).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body["error"]["message"].as_str().unwrap().contains("revoked"));
-    assert_eq!(app.json(Method::DELETE, "/v1/tokens/alice", Some(&app.admin), Value::Null).await.0, StatusCode::CONFLICT);
-    assert_eq!(app.json(Method::DELETE, "/v1/tokens/nobody", Some(&app.admin), Value::Null).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.json(Method::DELETE, "/v1/tokens/alice", Some(&app.admin), Value::Null).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        app.json(Method::DELETE, "/v1/tokens/nobody", Some(&app.admin), Value::Null).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -162,23 +180,36 @@ async fn model_creation_rejects_bad_input_with_the_right_status() {
     app.create_model("credit-default").await;
     let cases = [
         (json!({"name": "credit-default", "owner": "o", "risk_tier": "high"}), StatusCode::CONFLICT, "conflict"),
-        (json!({"name": "Credit Default", "owner": "o", "risk_tier": "high"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        (
+            json!({"name": "Credit Default", "owner": "o", "risk_tier": "high"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
         (json!({"name": "ok", "owner": "o", "risk_tier": "extreme"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
         (json!({"name": "ok", "owner": "", "risk_tier": "low"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-        (json!({"name": "ok", "owner": "o", "risk_tier": "low", "colour": "red"}), StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            json!({"name": "ok", "owner": "o", "risk_tier": "low", "colour": "red"}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
     ];
     for (body, status, code) in cases {
         let (got, answer) = app.json(Method::POST, "/v1/models", Some(&app.admin), body.clone()).await;
         assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body} -> {answer}");
     }
-    let malformed = app.send(Method::POST, "/v1/models", Some(&app.admin), "application/json", b"{\"name\": ".to_vec()).await;
+    let malformed =
+        app.send(Method::POST, "/v1/models", Some(&app.admin), "application/json", b"{\"name\": ".to_vec()).await;
     assert_eq!(malformed.0, StatusCode::BAD_REQUEST, "{}", malformed.1);
-    let huge = json!({"name": "big", "owner": "o", "risk_tier": "low", "description": "x".repeat(crate::JSON_BODY_LIMIT + 1)});
+    let huge =
+        json!({"name": "big", "owner": "o", "risk_tier": "low", "description": "x".repeat(crate::JSON_BODY_LIMIT + 1)});
     let (status, body) = app.json(Method::POST, "/v1/models", Some(&app.admin), huge).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
     let (_, models) = app.json(Method::GET, "/v1/models", Some(&app.admin), Value::Null).await;
     assert_eq!(models.as_array().unwrap().len(), 1, "no failed request created a model");
-    assert_eq!(app.json(Method::GET, "/v1/models/unknown", Some(&app.admin), Value::Null).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.json(Method::GET, "/v1/models/unknown", Some(&app.admin), Value::Null).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -191,8 +222,12 @@ async fn registration_profiles_the_reference_and_records_lineage() {
     assert_eq!(version["reference"]["rows"], 1000);
     assert_eq!(version["lineage"]["code_ref"], "git:4f2a9c1");
     assert_eq!(version["lineage"]["hyperparameters"]["penalty"], "l2");
-    let features: Vec<&str> = version["feature_schema"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
-    assert_eq!(features, ["job", "housing", "saving_accounts", "checking_account", "credit_amount", "duration", "purpose", "age"]);
+    let features: Vec<&str> =
+        version["feature_schema"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        features,
+        ["job", "housing", "saving_accounts", "checking_account", "credit_amount", "duration", "purpose", "age"]
+    );
     let columns = version["reference"]["profile"]["columns"].as_array().unwrap();
     let sex = columns.iter().find(|c| c["name"] == "sex").unwrap();
     assert_eq!((sex["role"].as_str(), sex["frequencies"]["female"].as_u64()), (Some("protected"), Some(310)));
@@ -248,17 +283,75 @@ async fn failed_registrations_leave_no_version_no_blob_and_no_event() {
         }
         csv
     };
-    let cases: Vec<(&str, Value, &[u8], &[u8], StatusCode, &str)> = vec![
-        ("ragged row", german_metadata(), LINEAR, b"risk,sex,a\n1,m,2\n0,f\n", StatusCode::UNPROCESSABLE_ENTITY, "line 3: expected 3 fields, found 2"),
-        ("text in numeric column", german_metadata(), LINEAR, b"risk,sex,a\n1,m,2\n0,f,abc\n", StatusCode::UNPROCESSABLE_ENTITY, "line 3, column 'a': expected a number, found 'abc'"),
-        ("unknown format", with("format", json!("pickle")), LINEAR, &german, StatusCode::UNPROCESSABLE_ENTITY, "unknown artifact format 'pickle'"),
-        ("artifact not of its format", with("format", json!("xgboost-json")), LINEAR, &german, StatusCode::UNPROCESSABLE_ENTITY, "not valid xgboost-json"),
+    // (what, metadata, artifact, reference, expected status, expected message)
+    type Case<'a> = (&'a str, Value, &'a [u8], &'a [u8], StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "ragged row",
+            german_metadata(),
+            LINEAR,
+            b"risk,sex,a\n1,m,2\n0,f\n",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line 3: expected 3 fields, found 2",
+        ),
+        (
+            "text in numeric column",
+            german_metadata(),
+            LINEAR,
+            b"risk,sex,a\n1,m,2\n0,f,abc\n",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line 3, column 'a': expected a number, found 'abc'",
+        ),
+        (
+            "unknown format",
+            with("format", json!("pickle")),
+            LINEAR,
+            &german,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown artifact format 'pickle'",
+        ),
+        (
+            "artifact not of its format",
+            with("format", json!("xgboost-json")),
+            LINEAR,
+            &german,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not valid xgboost-json",
+        ),
         ("empty artifact", german_metadata(), b"", &german, StatusCode::UNPROCESSABLE_ENTITY, "artifact is empty"),
-        ("missing target", with("target", json!("default")), LINEAR, &german, StatusCode::UNPROCESSABLE_ENTITY, "no column 'default' (declared as target)"),
+        (
+            "missing target",
+            with("target", json!("default")),
+            LINEAR,
+            &german,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no column 'default' (declared as target)",
+        ),
         ("unknown parent", with("parent_version", json!(7)), LINEAR, &german, StatusCode::NOT_FOUND, "no version 7"),
-        ("bad training hash", with("training_data_sha256", json!("xyz")), LINEAR, &german, StatusCode::UNPROCESSABLE_ENTITY, "not 64 hex digits"),
-        ("reference over the limit", german_metadata(), LINEAR, &big_reference, StatusCode::PAYLOAD_TOO_LARGE, "exceeds the limit"),
-        ("NaN-free infinity", german_metadata(), LINEAR, b"risk,sex,a\n1,m,inf\n", StatusCode::UNPROCESSABLE_ENTITY, "is not finite"),
+        (
+            "bad training hash",
+            with("training_data_sha256", json!("xyz")),
+            LINEAR,
+            &german,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not 64 hex digits",
+        ),
+        (
+            "reference over the limit",
+            german_metadata(),
+            LINEAR,
+            &big_reference,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "exceeds the limit",
+        ),
+        (
+            "NaN-free infinity",
+            german_metadata(),
+            LINEAR,
+            b"risk,sex,a\n1,m,inf\n",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "is not finite",
+        ),
     ];
     for (what, metadata, artifact, reference, status, message) in cases {
         let (got, body) = app.register("credit-default", metadata, artifact, reference).await;
@@ -271,13 +364,20 @@ async fn failed_registrations_leave_no_version_no_blob_and_no_event() {
     let (status, body) = app.register("no-such-model", german_metadata(), LINEAR, &german).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (content_type, body) = multipart(&[("metadata", None, german_metadata().to_string().as_bytes())]);
-    let (status, answer) = app.send(Method::POST, "/v1/models/credit-default/versions", Some(&app.admin), &content_type, body).await;
+    let (status, answer) =
+        app.send(Method::POST, "/v1/models/credit-default/versions", Some(&app.admin), &content_type, body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    let (content_type, body) = multipart(&[("metadata", None, b"{not json"), ("artifact", Some("a"), LINEAR), ("reference", Some("r"), &german)]);
-    let (status, _) = app.send(Method::POST, "/v1/models/credit-default/versions", Some(&app.admin), &content_type, body).await;
+    let (content_type, body) = multipart(&[
+        ("metadata", None, b"{not json"),
+        ("artifact", Some("a"), LINEAR),
+        ("reference", Some("r"), &german),
+    ]);
+    let (status, _) =
+        app.send(Method::POST, "/v1/models/credit-default/versions", Some(&app.admin), &content_type, body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let (_, versions) = app.json(Method::GET, "/v1/models/credit-default/versions", Some(&app.admin), Value::Null).await;
+    let (_, versions) =
+        app.json(Method::GET, "/v1/models/credit-default/versions", Some(&app.admin), Value::Null).await;
     assert!(versions.as_array().unwrap().is_empty());
     let (_, events) = app.json(Method::GET, "/v1/audit/events", Some(&app.admin), Value::Null).await;
     let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
@@ -289,41 +389,75 @@ async fn aliases_keep_a_history_that_answers_which_version_was_live_when() {
     let app = TestApp::new().await;
     app.create_model("credit-default").await;
     for _ in 0..2 {
-        assert_eq!(app.register("credit-default", german_metadata(), LINEAR, &german_csv()).await.0, StatusCode::CREATED);
+        assert_eq!(
+            app.register("credit-default", german_metadata(), LINEAR, &german_csv()).await.0,
+            StatusCode::CREATED
+        );
     }
     let set = |version: i64| json!({"version": version, "reason": "quarterly review"});
-    let (status, first) = app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(1)).await;
+    let (status, first) =
+        app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(1)).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let between = first["assigned_at"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let (_, second) = app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(2)).await;
+    let (_, second) =
+        app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(2)).await;
     assert_eq!(second["version"], 2);
 
-    let (_, now) = app.json(Method::GET, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await;
+    let (_, now) =
+        app.json(Method::GET, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await;
     assert_eq!(now["version"], 2);
     let uri = format!("/v1/models/credit-default/aliases/champion?at={}", between.replace('+', "%2B"));
     let (status, then) = app.json(Method::GET, &uri, Some(&app.admin), Value::Null).await;
     assert_eq!((status, then["version"].as_i64()), (StatusCode::OK, Some(1)), "{then}");
-    let (status, _) = app.json(Method::GET, "/v1/models/credit-default/aliases/champion?at=2001-01-01T00:00:00Z", Some(&app.admin), Value::Null).await;
+    let (status, _) = app
+        .json(
+            Method::GET,
+            "/v1/models/credit-default/aliases/champion?at=2001-01-01T00:00:00Z",
+            Some(&app.admin),
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.json(Method::GET, "/v1/models/credit-default/aliases/champion?at=yesterday", Some(&app.admin), Value::Null).await;
+    let (status, _) = app
+        .json(Method::GET, "/v1/models/credit-default/aliases/champion?at=yesterday", Some(&app.admin), Value::Null)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // A version can be read through its alias.
-    let (_, by_alias) = app.json(Method::GET, "/v1/models/credit-default/versions/champion", Some(&app.admin), Value::Null).await;
+    let (_, by_alias) =
+        app.json(Method::GET, "/v1/models/credit-default/versions/champion", Some(&app.admin), Value::Null).await;
     assert_eq!(by_alias["version"], 2);
-    assert_eq!(app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(9)).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.json(Method::PUT, "/v1/models/credit-default/aliases/42", Some(&app.admin), set(1)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.json(Method::DELETE, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await.0, StatusCode::OK);
-    assert_eq!(app.json(Method::GET, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await.0, StatusCode::NOT_FOUND);
-    let (_, history) = app.json(Method::GET, "/v1/models/credit-default/alias-history?alias=champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(
+        app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(9)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.json(Method::PUT, "/v1/models/credit-default/aliases/42", Some(&app.admin), set(1)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.json(Method::DELETE, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.json(Method::GET, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, history) = app
+        .json(Method::GET, "/v1/models/credit-default/alias-history?alias=champion", Some(&app.admin), Value::Null)
+        .await;
     let versions: Vec<Value> = history.as_array().unwrap().iter().map(|a| a["version"].clone()).collect();
     assert_eq!(versions, [json!(1), json!(2), Value::Null]);
     assert_eq!(history[0]["reason"], "quarterly review");
 
-    let (_, events) = app.json(Method::GET, "/v1/audit/events?subject=model/credit-default", Some(&app.admin), Value::Null).await;
+    let (_, events) =
+        app.json(Method::GET, "/v1/audit/events?subject=model/credit-default", Some(&app.admin), Value::Null).await;
     let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["model.create", "version.register", "version.register", "alias.set", "alias.set", "alias.delete"]);
+    assert_eq!(
+        actions,
+        ["model.create", "version.register", "version.register", "alias.set", "alias.set", "alias.delete"]
+    );
 }
 
 #[tokio::test]
@@ -334,13 +468,25 @@ async fn openapi_describes_every_endpoint() {
     assert_eq!(status, StatusCode::OK);
     let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     for expected in [
-        "/healthz", "/readyz", "/v1/whoami", "/v1/models", "/v1/models/{name}", "/v1/models/{name}/versions",
-        "/v1/models/{name}/versions/{version}", "/v1/models/{name}/versions/{version}/artifact",
-        "/v1/models/{name}/aliases", "/v1/models/{name}/aliases/{alias}", "/v1/models/{name}/alias-history",
-        "/v1/tokens", "/v1/tokens/{name}", "/v1/audit/events",
+        "/healthz",
+        "/readyz",
+        "/v1/whoami",
+        "/v1/models",
+        "/v1/models/{name}",
+        "/v1/models/{name}/versions",
+        "/v1/models/{name}/versions/{version}",
+        "/v1/models/{name}/versions/{version}/artifact",
+        "/v1/models/{name}/aliases",
+        "/v1/models/{name}/aliases/{alias}",
+        "/v1/models/{name}/alias-history",
+        "/v1/tokens",
+        "/v1/tokens/{name}",
+        "/v1/audit/events",
     ] {
         assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
     }
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-    assert!(doc["paths"]["/v1/models/{name}/versions"]["post"]["requestBody"]["content"]["multipart/form-data"].is_object());
+    assert!(
+        doc["paths"]["/v1/models/{name}/versions"]["post"]["requestBody"]["content"]["multipart/form-data"].is_object()
+    );
 }

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use warden_lifecycle::auth::TokenInfo;
-use warden_lifecycle::registry::{FeatureSpec, Model, Version};
 use warden_lifecycle::registry::{AliasAssignment, AuditEvent, Micros};
+use warden_lifecycle::registry::{FeatureSpec, Model, Version};
 
 /// Formats microseconds since the epoch as RFC 3339 UTC.
 pub fn timestamp(micros: Micros) -> String {

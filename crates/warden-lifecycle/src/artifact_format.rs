@@ -61,7 +61,10 @@ impl ArtifactFormat {
                 }
             }
             ArtifactFormat::LinearJson => match serde_json::from_slice::<serde_json::Value>(bytes) {
-                Ok(v) if v["intercept"].is_number() && (v["coefficients"].is_object() || v["coefficients"].is_array()) => {
+                Ok(v)
+                    if v["intercept"].is_number()
+                        && (v["coefficients"].is_object() || v["coefficients"].is_array()) =>
+                {
                     Ok(())
                 }
                 Ok(_) => fail("expected a JSON object with a numeric 'intercept' and 'coefficients'".into()),

@@ -146,7 +146,8 @@ pub async fn authenticate(warden: &Warden, secret: &str) -> Result<Principal> {
     if row.revoked_at.is_some() {
         return Err(Error::Unauthenticated("token has been revoked".into()));
     }
-    let role = row.token.role.parse().map_err(|_| Error::Internal(format!("token with unknown role {}", row.token.role)))?;
+    let role =
+        row.token.role.parse().map_err(|_| Error::Internal(format!("token with unknown role {}", row.token.role)))?;
     Ok(Principal { name: row.token.name, role })
 }
 

@@ -187,10 +187,9 @@ fn csv_error(err: csv::Error) -> Error {
             format!("line {}: expected {expected_len} fields, found {len}", line.unwrap_or(0)),
             json!({ "line": line, "expected_fields": expected_len, "found_fields": len }),
         ),
-        csv::ErrorKind::Utf8 { .. } => Error::invalid_with(
-            format!("line {}: text is not valid UTF-8", line.unwrap_or(0)),
-            json!({ "line": line }),
-        ),
+        csv::ErrorKind::Utf8 { .. } => {
+            Error::invalid_with(format!("line {}: text is not valid UTF-8", line.unwrap_or(0)), json!({ "line": line }))
+        }
         _ => Error::invalid(format!("malformed CSV: {err}")),
     }
 }
@@ -325,7 +324,9 @@ fn push_arrow_column(
         }
         other => {
             return Err(Error::invalid_with(
-                format!("column '{name}' has Parquet type {other}, which Warden cannot profile (numbers, strings and booleans are supported)"),
+                format!(
+                    "column '{name}' has Parquet type {other}, which Warden cannot profile (numbers, strings and booleans are supported)"
+                ),
                 json!({ "column": name, "type": other.to_string() }),
             ));
         }
@@ -415,7 +416,12 @@ mod tests {
         let roles: Vec<_> = data.profile.columns.iter().map(|c| (c.name.as_str(), c.role)).collect();
         assert_eq!(
             roles,
-            [("bad", ColumnRole::Target), ("sex", ColumnRole::Protected), ("age", ColumnRole::Feature), ("housing", ColumnRole::Feature)]
+            [
+                ("bad", ColumnRole::Target),
+                ("sex", ColumnRole::Protected),
+                ("age", ColumnRole::Feature),
+                ("housing", ColumnRole::Feature)
+            ]
         );
         let names: Vec<_> = data.feature_schema.iter().map(|f| (f.name.as_str(), f.kind, f.nullable)).collect();
         assert_eq!(names, [("age", ColumnType::Numeric, true), ("housing", ColumnType::Categorical, false)]);

@@ -83,9 +83,8 @@ impl Warden {
 
     /// Like [`Warden::open`] with a given clock.
     pub async fn open_with_clock(config: Config, clock: Clock) -> Result<(Self, Startup)> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            Error::Internal(format!("cannot create data directory {}: {e}", config.data_dir.display()))
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::Internal(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
         let metadata = SqliteStore::open(&config.data_dir.join("warden.db")).await?;
         let artifacts = FsArtifactStore::open(&config.data_dir)?;
         let warden = Warden {

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use warden_stats::profile::{ColumnType, DatasetProfile};
 pub use warden_store::artifacts::StagedFile;
-use warden_store::metadata::{AuditEventDraft, ModelRow, NewModel, NewVersion, VersionRow};
 pub use warden_store::metadata::{AliasAssignment, AuditEvent, AuditQuery, Micros};
+use warden_store::metadata::{AuditEventDraft, ModelRow, NewModel, NewVersion, VersionRow};
 
 use crate::artifact_format::ArtifactFormat;
 use crate::auth::{Permission, Principal};
@@ -26,7 +26,9 @@ pub fn validate_name(kind: &str, name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid_with(
-            format!("invalid {kind} name '{name}': use 1-64 characters a-z, 0-9, '.', '_', '-', starting with a letter or digit"),
+            format!(
+                "invalid {kind} name '{name}': use 1-64 characters a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+            ),
             json!({ "field": "name", "value": name }),
         ))
     }
@@ -432,7 +434,12 @@ pub async fn get_version(warden: &Warden, caller: &Principal, model: &str, versi
 }
 
 /// A version's artifact bytes (their SHA-256 is checked before they are returned).
-pub async fn artifact_bytes(warden: &Warden, caller: &Principal, model: &str, version: &str) -> Result<(Version, Vec<u8>)> {
+pub async fn artifact_bytes(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    version: &str,
+) -> Result<(Version, Vec<u8>)> {
     let version = get_version(warden, caller, model, version).await?;
     let bytes = warden.artifacts.read(&version.artifact_sha256).await?;
     let actual = {
@@ -476,7 +483,8 @@ pub async fn set_alias(
         None => ("alias.delete", format!("model/{model}/alias/{alias}")),
     };
     let previous = current.and_then(|a| a.version);
-    let event = audit(warden, caller, action, subject, json!({ "version": version, "previous": previous, "reason": reason }));
+    let event =
+        audit(warden, caller, action, subject, json!({ "version": version, "previous": previous, "reason": reason }));
     let assignment = AliasAssignment {
         model_name: model.into(),
         alias: alias.into(),
@@ -497,7 +505,13 @@ pub async fn current_aliases(warden: &Warden, caller: &Principal, model: &str) -
 }
 
 /// The assignment of an alias in force at `at` (now when `None`). `NotFound` if it pointed nowhere then.
-pub async fn alias_at(warden: &Warden, caller: &Principal, model: &str, alias: &str, at: Option<Micros>) -> Result<AliasAssignment> {
+pub async fn alias_at(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    alias: &str,
+    at: Option<Micros>,
+) -> Result<AliasAssignment> {
     caller.require(Permission::ReadRegistry)?;
     model_row(warden, model).await?;
     check_alias(alias)?;
@@ -510,7 +524,12 @@ pub async fn alias_at(warden: &Warden, caller: &Principal, model: &str, alias: &
 }
 
 /// The full history of one alias or of all of a model's aliases.
-pub async fn alias_history(warden: &Warden, caller: &Principal, model: &str, alias: Option<&str>) -> Result<Vec<AliasAssignment>> {
+pub async fn alias_history(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    alias: Option<&str>,
+) -> Result<Vec<AliasAssignment>> {
     caller.require(Permission::ReadRegistry)?;
     model_row(warden, model).await?;
     Ok(warden.metadata.alias_history(model, alias).await?)

@@ -305,11 +305,8 @@ impl ColumnAccumulator {
         match &mut self.values {
             Values::Categorical(_) => {
                 // A numeric cell in a categorical column is its decimal text (as pandas' astype(str)).
-                let text = if value.fract() == 0.0 && value.abs() < 1e15 {
-                    format!("{value:.0}")
-                } else {
-                    value.to_string()
-                };
+                let text =
+                    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{value:.0}") } else { value.to_string() };
                 self.push_text(&text, line)
             }
             Values::Undecided => {
@@ -519,8 +516,8 @@ mod tests {
 
     #[test]
     fn text_in_numeric_column_names_line_and_column() {
-        let err = build(vec![ColumnSpec::inferred("age", ColumnRole::Feature)], &[&["30"], &["41"], &["old"]])
-            .unwrap_err();
+        let err =
+            build(vec![ColumnSpec::inferred("age", ColumnRole::Feature)], &[&["30"], &["41"], &["old"]]).unwrap_err();
         assert_eq!(err.to_string(), "line 4, column 'age': expected a number, found 'old'");
     }
 
@@ -546,7 +543,10 @@ mod tests {
         let err = build(vec![spec], &[&["own"], &[""]]).unwrap_err();
         assert!(matches!(err, ProfileError::MissingNotAllowed { line: 3, .. }), "{err}");
         // A declared categorical column keeps numeric-looking codes as text.
-        let job = ColumnSpec { declared_type: Some(ColumnType::Categorical), ..ColumnSpec::inferred("job", ColumnRole::Feature) };
+        let job = ColumnSpec {
+            declared_type: Some(ColumnType::Categorical),
+            ..ColumnSpec::inferred("job", ColumnRole::Feature)
+        };
         let profile = build(vec![job], &[&["0"], &["2"], &["2"]]).unwrap();
         assert_eq!(profile.columns[0].summary.column_type(), ColumnType::Categorical);
         // Strings from a typed source are categories even when they look like numbers.
@@ -587,8 +587,7 @@ mod tests {
             }
             let profile = builder.finish();
             let ColumnSummary::Numeric(summary) = &profile.columns[0].summary else { panic!("{name}") };
-            let edges: Vec<f64> =
-                expected["edges"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect();
+            let edges: Vec<f64> = expected["edges"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect();
             assert_eq!(summary.decile_edges, edges, "{name}: edges");
             let mut counts: Vec<u64> =
                 expected["ref_counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect();

@@ -29,10 +29,7 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
 
 /// Decile edges of an ascending slice without NaN: the nine deciles with exact duplicates removed.
 pub fn decile_edges_sorted(sorted: &[f64]) -> Vec<f64> {
-    let mut edges: Vec<f64> = DECILE_PROBABILITIES
-        .iter()
-        .filter_map(|&q| quantile_sorted(sorted, q))
-        .collect();
+    let mut edges: Vec<f64> = DECILE_PROBABILITIES.iter().filter_map(|&q| quantile_sorted(sorted, q)).collect();
     // Quantiles of a sorted slice are already ascending; `dedup` is then `np.unique`.
     edges.dedup();
     edges

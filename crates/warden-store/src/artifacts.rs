@@ -99,9 +99,8 @@ pub trait ArtifactStore: Send + Sync {
     async fn stage(&self, limit: u64) -> Result<StagingWriter>;
     /// Stages a local file by copying it (for callers that already have the bytes on disk).
     async fn stage_file(&self, source: &Path, limit: u64) -> Result<StagedFile> {
-        let mut reader = tokio::fs::File::open(source)
-            .await
-            .map_err(io_error(format!("opening {}", source.display())))?;
+        let mut reader =
+            tokio::fs::File::open(source).await.map_err(io_error(format!("opening {}", source.display())))?;
         let mut writer = self.stage(limit).await?;
         let mut buffer = vec![0u8; 1 << 16];
         loop {

@@ -278,10 +278,7 @@ impl MetadataStore for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             if exists.is_none() {
-                return Err(Error::NotFound(format!(
-                    "model '{}' has no version {version}",
-                    assignment.model_name
-                )));
+                return Err(Error::NotFound(format!("model '{}' has no version {version}", assignment.model_name)));
             }
         }
         sqlx::query(
@@ -432,7 +429,13 @@ mod tests {
     use super::*;
 
     fn audit(action: &str, subject: &str) -> AuditEventDraft {
-        AuditEventDraft { at: 1, actor: "token:test".into(), action: action.into(), subject: subject.into(), payload: Value::Null }
+        AuditEventDraft {
+            at: 1,
+            actor: "token:test".into(),
+            action: action.into(),
+            subject: subject.into(),
+            payload: Value::Null,
+        }
     }
 
     fn model(name: &str) -> NewModel {
@@ -493,8 +496,14 @@ mod tests {
     async fn versions_are_numbered_and_immutable() {
         let (_dir, store) = fresh().await;
         store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
-        let v1 = store.insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
-        let v2 = store.insert_version("a", version("y"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
+        let v1 = store
+            .insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}")))
+            .await
+            .unwrap();
+        let v2 = store
+            .insert_version("a", version("y"), &|n| audit("version.register", &format!("model/a/{n}")))
+            .await
+            .unwrap();
         assert_eq!((v1.version, v2.version), (1, 2));
         assert_eq!(store.get_model("a").await.unwrap().unwrap().latest_version, Some(2));
         let err = sqlx::query("UPDATE versions SET format = 'onnx'").execute(&store.pool).await.unwrap_err();
@@ -514,7 +523,8 @@ mod tests {
     #[tokio::test]
     async fn version_of_unknown_model_is_not_found_and_writes_nothing() {
         let (_dir, store) = fresh().await;
-        let err = store.insert_version("nope", version("x"), &|_| audit("version.register", "model/nope")).await.unwrap_err();
+        let err =
+            store.insert_version("nope", version("x"), &|_| audit("version.register", "model/nope")).await.unwrap_err();
         assert!(matches!(err, Error::NotFound(_)), "{err}");
         assert_eq!(event_count(&store).await, 0);
     }
@@ -551,7 +561,13 @@ mod tests {
     #[tokio::test]
     async fn tokens_revoke_once() {
         let (_dir, store) = fresh().await;
-        let token = NewToken { name: "ci".into(), role: "viewer".into(), secret_sha256: "h".into(), created_at: 1, created_by: "x".into() };
+        let token = NewToken {
+            name: "ci".into(),
+            role: "viewer".into(),
+            secret_sha256: "h".into(),
+            created_at: 1,
+            created_by: "x".into(),
+        };
         store.create_token(token, audit("token.create", "token/ci")).await.unwrap();
         assert!(store.find_token("h").await.unwrap().unwrap().revoked_at.is_none());
         store.revoke_token("ci", 5, "x", audit("token.revoke", "token/ci")).await.unwrap();

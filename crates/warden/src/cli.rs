@@ -120,15 +120,8 @@ pub(crate) struct RegisterArgs {
     /// Reference data (CSV with header, or Parquet).
     #[arg(long)]
     pub(crate) reference: PathBuf,
-    /// Target column.
-    #[arg(long)]
-    pub(crate) target: Option<String>,
-    /// Protected attribute column, monitor-only (repeatable).
-    #[arg(long = "protected")]
-    pub(crate) protected: Vec<String>,
-    /// Reference column to ignore, e.g. an id (repeatable).
-    #[arg(long = "exclude")]
-    pub(crate) exclude: Vec<String>,
+    #[command(flatten)]
+    pub(crate) columns: ColumnArgs,
     /// Feature schema JSON file: [{"name", "type": numeric|categorical, "categories"?, "nullable"?}].
     #[arg(long)]
     pub(crate) schema: Option<PathBuf>,
@@ -245,19 +238,26 @@ pub(crate) enum TokenCommand {
 pub(crate) struct ProfileArgs {
     /// CSV or Parquet file.
     pub(crate) file: PathBuf,
-    /// Target column.
-    #[arg(long)]
-    pub(crate) target: Option<String>,
-    /// Protected attribute (repeatable).
-    #[arg(long = "protected")]
-    pub(crate) protected: Vec<String>,
-    /// Column to ignore (repeatable).
-    #[arg(long = "exclude")]
-    pub(crate) exclude: Vec<String>,
+    #[command(flatten)]
+    pub(crate) columns: ColumnArgs,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
     /// Report elapsed time and peak memory on stderr.
     #[arg(long)]
     pub(crate) timing: bool,
+}
+
+/// Which data columns are the target, protected attributes, or to be ignored.
+#[derive(Debug, Args)]
+pub(crate) struct ColumnArgs {
+    /// Target column.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Protected attribute column, monitor-only, never a model input (repeatable).
+    #[arg(long = "protected")]
+    pub(crate) protected: Vec<String>,
+    /// Column to ignore, e.g. an id (repeatable).
+    #[arg(long = "exclude")]
+    pub(crate) exclude: Vec<String>,
 }

@@ -64,10 +64,10 @@ impl Client {
             message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
         })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| ApiFailure {
-            status: None,
-            message: format!("connection to {} broke: {e}", self.base),
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiFailure { status: None, message: format!("connection to {} broke: {e}", self.base) })?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(body);

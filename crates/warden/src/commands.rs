@@ -122,13 +122,24 @@ fn print_version(v: &Value) {
         ("version", cell(&v["version"])),
         ("format", cell(&v["format"])),
         ("artifact", format!("sha256:{} ({} bytes)", cell(&v["artifact"]["sha256"]), cell(&v["artifact"]["size"]))),
-        ("reference", format!("sha256:{} ({}, {} rows)", cell(&v["reference"]["sha256"]), cell(&v["reference"]["format"]), cell(&v["reference"]["rows"]))),
+        (
+            "reference",
+            format!(
+                "sha256:{} ({}, {} rows)",
+                cell(&v["reference"]["sha256"]),
+                cell(&v["reference"]["format"]),
+                cell(&v["reference"]["rows"])
+            ),
+        ),
         ("target", cell(&v["reference"]["target"])),
         ("protected", cell(&v["reference"]["protected"])),
-        ("training data", match lineage["training_data_sha256"].as_str() {
-            Some(sha) => format!("sha256:{sha} ({} rows)", cell(&lineage["training_data_rows"])),
-            None => "-".into(),
-        }),
+        (
+            "training data",
+            match lineage["training_data_sha256"].as_str() {
+                Some(sha) => format!("sha256:{sha} ({} rows)", cell(&lineage["training_data_rows"])),
+                None => "-".into(),
+            },
+        ),
         ("code ref", cell(&lineage["code_ref"])),
         ("parent", cell(&lineage["parent_version"])),
         ("hyperparameters", lineage["hyperparameters"].to_string()),
@@ -145,7 +156,13 @@ fn print_profile(profile: &Value) {
         .flatten()
         .map(|c| {
             let summary = if c["type"] == "numeric" {
-                format!("min {} mean {} max {} std {}", cell(&c["min"]), cell(&c["mean"]), cell(&c["max"]), cell(&c["std"]))
+                format!(
+                    "min {} mean {} max {} std {}",
+                    cell(&c["min"]),
+                    cell(&c["mean"]),
+                    cell(&c["max"]),
+                    cell(&c["std"])
+                )
             } else {
                 let frequencies = c["frequencies"].as_object().map(|f| f.len()).unwrap_or(0);
                 format!("{frequencies} categories")
@@ -174,7 +191,8 @@ async fn file_part(path: &std::path::Path) -> anyhow::Result<Part> {
 }
 
 async fn register(args: RegisterArgs) -> anyhow::Result<()> {
-    let hyperparameters: Map<String, Value> = args.params.iter().map(|p| parse_param(p)).collect::<anyhow::Result<_>>()?;
+    let hyperparameters: Map<String, Value> =
+        args.params.iter().map(|p| parse_param(p)).collect::<anyhow::Result<_>>()?;
     let schema: Option<Value> = match &args.schema {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -193,7 +211,8 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         None => (None, None),
     };
     let metadata = json!({
-        "format": args.format, "target": args.target, "protected": args.protected, "exclude": args.exclude,
+        "format": args.format, "target": args.columns.target, "protected": args.columns.protected,
+        "exclude": args.columns.exclude,
         "schema": schema, "training_data_sha256": training_data_sha256, "training_data_rows": training_data_rows,
         "code_ref": args.code_ref, "hyperparameters": hyperparameters, "parent_version": args.parent,
     });
@@ -235,7 +254,9 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
     match command {
         AliasCommand::Set { model, alias, version, reason, connection, json } => {
             let path = format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias));
-            let assigned = Client::new(&connection)?.json(Method::PUT, &path, &json!({"version": version, "reason": reason})).await?;
+            let assigned = Client::new(&connection)?
+                .json(Method::PUT, &path, &json!({"version": version, "reason": reason}))
+                .await?;
             if json {
                 render::json(&assigned);
             } else {
@@ -243,7 +264,9 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
             }
         }
         AliasCommand::Unset { model, alias, connection } => {
-            Client::new(&connection)?.delete(&format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias))).await?;
+            Client::new(&connection)?
+                .delete(&format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias)))
+                .await?;
             println!("removed alias {alias} of {model}");
         }
         AliasCommand::Get { model, alias, at, connection, json } => {
@@ -277,7 +300,9 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
 async fn token(command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create { name, role, connection, json } => {
-            let created = Client::new(&connection)?.json(Method::POST, "/v1/tokens", &json!({"name": name, "role": role})).await?;
+            let created = Client::new(&connection)?
+                .json(Method::POST, "/v1/tokens", &json!({"name": name, "role": role}))
+                .await?;
             if json {
                 render::json(&created);
             } else {
@@ -298,7 +323,12 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|t| ["name", "role", "created_at", "created_by", "revoked_at"].iter().map(|k| cell(&t[*k])).collect())
+                    .map(|t| {
+                        ["name", "role", "created_at", "created_by", "revoked_at"]
+                            .iter()
+                            .map(|k| cell(&t[*k]))
+                            .collect()
+                    })
                     .collect();
                 table(&["NAME", "ROLE", "CREATED", "BY", "REVOKED"], &rows);
             }
@@ -309,9 +339,9 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
 
 async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
     let plan = warden_lifecycle::dataset::ColumnPlan {
-        target: args.target,
-        protected: args.protected,
-        exclude: args.exclude,
+        target: args.columns.target,
+        protected: args.columns.protected,
+        exclude: args.columns.exclude,
         schema: None,
     };
     let file = args.file.clone();

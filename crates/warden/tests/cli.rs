@@ -16,15 +16,44 @@ fn register_inspect_and_alias_through_the_cli() {
     let server = Server::start(&dir.path().join("data"));
     assert!(server.stdout_lines.iter().any(|l| l.starts_with("admin token written to")), "{:?}", server.stdout_lines);
 
-    let out = server.cli(&["model", "create", "credit-default", "--owner", "retail-risk", "--risk-tier", "high", "--tag", "retail"]);
+    let out = server.cli(&[
+        "model",
+        "create",
+        "credit-default",
+        "--owner",
+        "retail-risk",
+        "--risk-tier",
+        "high",
+        "--tag",
+        "retail",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let artifact = linear_artifact(dir.path(), -0.5);
     let german = testdata("german.csv");
     let (artifact, german) = (artifact.to_str().unwrap(), german.to_str().unwrap());
     let version = json_of(&server.cli(&[
-        "model", "register", "credit-default", "--artifact", artifact, "--format", "linear-json", "--reference", german,
-        "--target", "risk", "--protected", "sex", "--training-data", german, "--code-ref", "git:4f2a9c1",
-        "--param", "C=0.5", "--param", "solver=lbfgs", "--json",
+        "model",
+        "register",
+        "credit-default",
+        "--artifact",
+        artifact,
+        "--format",
+        "linear-json",
+        "--reference",
+        german,
+        "--target",
+        "risk",
+        "--protected",
+        "sex",
+        "--training-data",
+        german,
+        "--code-ref",
+        "git:4f2a9c1",
+        "--param",
+        "C=0.5",
+        "--param",
+        "solver=lbfgs",
+        "--json",
     ]));
     assert_eq!(version["version"], 1);
     assert_eq!(version["lineage"]["training_data_rows"], 1000);
@@ -40,8 +69,21 @@ fn register_inspect_and_alias_through_the_cli() {
     assert_eq!(version["lineage"]["training_data_sha256"], expected.as_str());
 
     let second = linear_artifact(dir.path(), -0.7);
-    let out = server.cli(&["model", "register", "credit-default", "--artifact", second.to_str().unwrap(), "--format", "linear-json",
-        "--reference", german, "--target", "risk", "--parent", "1"]);
+    let out = server.cli(&[
+        "model",
+        "register",
+        "credit-default",
+        "--artifact",
+        second.to_str().unwrap(),
+        "--format",
+        "linear-json",
+        "--reference",
+        german,
+        "--target",
+        "risk",
+        "--parent",
+        "1",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("registered credit-default version 2"), "{}", stdout(&out));
 
@@ -65,23 +107,8 @@ fn register_inspect_and_alias_through_the_cli() {
     assert!(human.contains("git:4f2a9c1") && human.contains("protected"), "{human}");
 
     // The same data over plain HTTP.
-    let body: serde_json::Value = http_get(&server, "/v1/models/credit-default/versions/1");
+    let body = server.get_json("/v1/models/credit-default/versions/1");
     assert_eq!(body["reference"]["rows"], 1000);
-}
-
-fn http_get(server: &Server, path: &str) -> serde_json::Value {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        reqwest::Client::new()
-            .get(format!("{}{path}", server.url))
-            .bearer_auth(server.admin_token())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
 }
 
 #[test]
@@ -94,21 +121,32 @@ fn failures_exit_non_zero_with_one_line_reasons() {
     std::fs::write(&bad_csv, "risk,sex,age\n1,m,30\n0,f,old\n").unwrap();
     assert!(server.cli(&["model", "create", "m1", "--owner", "o", "--risk-tier", "low"]).status.success());
 
-    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
-        (vec!["model", "create", "m1", "--owner", "o", "--risk-tier", "low"], 1, "already exists"),
-        (vec!["model", "create", "Bad Name", "--owner", "o", "--risk-tier", "low"], 1, "invalid model name"),
-        (vec!["model", "show", "nope"], 1, "model 'nope' not found"),
-        (vec!["model", "show", "m1", "9"], 1, "has no version 9"),
-        (vec!["model", "register", "m1", "--artifact", "/no/such/file", "--format", "linear-json", "--reference", german.to_str().unwrap()], 1, "cannot read /no/such/file"),
-        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "pmml", "--reference", german.to_str().unwrap()], 1, "unknown artifact format 'pmml'"),
-        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json", "--reference", bad_csv.to_str().unwrap(), "--target", "risk"], 1, "line 3, column 'age': expected a number, found 'old'"),
-        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json", "--reference", german.to_str().unwrap(), "--target", "bad"], 1, "no column 'bad' (declared as target)"),
-        (vec!["model", "register", "m1", "--artifact", artifact.to_str().unwrap(), "--format", "linear-json", "--reference", german.to_str().unwrap(), "--param", "novalue"], 1, "not KEY=VALUE"),
-        (vec!["alias", "set", "m1", "champion", "3"], 1, "has no version 3"),
-        (vec!["token", "create", "--name", "t", "--role", "superuser"], 1, "unknown role 'superuser'"),
-        (vec!["model", "frobnicate"], 2, "unrecognized subcommand"),
+    let (artifact, german, bad_csv) = (artifact.to_str().unwrap(), german.to_str().unwrap(), bad_csv.to_str().unwrap());
+    let register = |artifact: &str, format: &str, reference: &str, extra: &[&str]| -> Vec<String> {
+        let base = ["model", "register", "m1", "--artifact", artifact, "--format", format, "--reference", reference];
+        base.iter().chain(extra).map(|a| a.to_string()).collect()
+    };
+    let words = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (words(&["model", "create", "m1", "--owner", "o", "--risk-tier", "low"]), 1, "already exists"),
+        (words(&["model", "create", "Bad Name", "--owner", "o", "--risk-tier", "low"]), 1, "invalid model name"),
+        (words(&["model", "show", "nope"]), 1, "model 'nope' not found"),
+        (words(&["model", "show", "m1", "9"]), 1, "has no version 9"),
+        (register("/no/such/file", "linear-json", german, &[]), 1, "cannot read /no/such/file"),
+        (register(artifact, "pmml", german, &[]), 1, "unknown artifact format 'pmml'"),
+        (
+            register(artifact, "linear-json", bad_csv, &["--target", "risk"]),
+            1,
+            "line 3, column 'age': expected a number, found 'old'",
+        ),
+        (register(artifact, "linear-json", german, &["--target", "bad"]), 1, "no column 'bad' (declared as target)"),
+        (register(artifact, "linear-json", german, &["--param", "novalue"]), 1, "not KEY=VALUE"),
+        (words(&["alias", "set", "m1", "champion", "3"]), 1, "has no version 3"),
+        (words(&["token", "create", "--name", "t", "--role", "superuser"]), 1, "unknown role 'superuser'"),
+        (words(&["model", "frobnicate"]), 2, "unrecognized subcommand"),
     ];
     for (args, code, message) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = server.cli(&args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
@@ -171,7 +209,17 @@ fn sigterm_shuts_down_gracefully_and_restart_keeps_state_and_token() {
 fn profile_runs_locally_without_a_server() {
     let parquet = testdata("employment_MA_reference.pq");
     let out = std::process::Command::new(WARDEN)
-        .args(["profile", parquet.to_str().unwrap(), "--target", "employed", "--protected", "SEX", "--exclude", "id", "--json"])
+        .args([
+            "profile",
+            parquet.to_str().unwrap(),
+            "--target",
+            "employed",
+            "--protected",
+            "SEX",
+            "--exclude",
+            "id",
+            "--json",
+        ])
         .output()
         .unwrap();
     let profile = json_of(&out);

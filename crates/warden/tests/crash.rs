@@ -19,12 +19,21 @@ const WRITERS: usize = 4;
 fn reference_csv(rows: usize) -> Vec<u8> {
     let mut csv = b"income,age,region,default\n".to_vec();
     for i in 0..rows {
-        csv.extend_from_slice(format!("{},{},{},{}\n", 1000 + (i * 37) % 9000, 18 + i % 60, ["n", "s", "e", "w"][i % 4], i % 7 == 0).as_bytes());
+        csv.extend_from_slice(
+            format!("{},{},{},{}\n", 1000 + (i * 37) % 9000, 18 + i % 60, ["n", "s", "e", "w"][i % 4], i % 7 == 0)
+                .as_bytes(),
+        );
     }
     csv
 }
 
-async fn register(client: &reqwest::Client, url: &str, token: &str, artifact: Vec<u8>, reference: Vec<u8>) -> Result<(i64, String), String> {
+async fn register(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    artifact: Vec<u8>,
+    reference: Vec<u8>,
+) -> Result<(i64, String), String> {
     let metadata = serde_json::json!({"format": "linear-json", "target": "default"}).to_string();
     let form = reqwest::multipart::Form::new()
         .text("metadata", metadata)
@@ -56,7 +65,9 @@ fn acknowledged_versions_survive_sigkill() {
         let mut server = Server::start(&data);
         let token = server.admin_token();
         if cycle == 0 {
-            assert!(server.cli(&["model", "create", "scorecard", "--owner", "o", "--risk-tier", "high"]).status.success());
+            assert!(
+                server.cli(&["model", "create", "scorecard", "--owner", "o", "--risk-tier", "high"]).status.success()
+            );
         }
         let url = server.url.clone();
         // Writers register until the server dies under them.
@@ -68,7 +79,8 @@ fn acknowledged_versions_survive_sigkill() {
                 runtime.spawn(async move {
                     let client = reqwest::Client::new();
                     for i in 0.. {
-                        let artifact = format!(r#"{{"intercept": {}, "coefficients": {{"income": 0.001}}}}"#, base + i).into_bytes();
+                        let artifact = format!(r#"{{"intercept": {}, "coefficients": {{"income": 0.001}}}}"#, base + i)
+                            .into_bytes();
                         let reference = reference_csv(500 + writer * 100 + (i as usize % 50));
                         match register(&client, &url, &token, artifact, reference).await {
                             Ok((version, sha)) => {
@@ -117,7 +129,8 @@ fn verify(server: &Server, acknowledged: &BTreeMap<i64, String>) {
     for row in stored.values() {
         for blob in [&row["artifact"], &row["reference"]] {
             let sha = blob["sha256"].as_str().unwrap();
-            let bytes = std::fs::read(blob_path(sha)).unwrap_or_else(|e| panic!("blob {sha} of v{} missing: {e}", row["version"]));
+            let bytes = std::fs::read(blob_path(sha))
+                .unwrap_or_else(|e| panic!("blob {sha} of v{} missing: {e}", row["version"]));
             assert_eq!(hex::encode(Sha256::digest(&bytes)), sha, "blob of v{} verifies", row["version"]);
             assert_eq!(bytes.len() as u64, blob["size"].as_u64().unwrap());
             referenced.insert(sha.to_owned());
@@ -133,18 +146,7 @@ fn verify(server: &Server, acknowledged: &BTreeMap<i64, String>) {
     assert_eq!(std::fs::read_dir(server.data_dir.join("tmp")).unwrap().count(), 0, "staging cleared");
 
     // Each version has exactly one registration event, written in the same transaction.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let audit: serde_json::Value = runtime.block_on(async {
-        reqwest::Client::new()
-            .get(format!("{}/v1/audit/events?subject=model/scorecard&limit=10000", server.url))
-            .bearer_auth(server.admin_token())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let audit = server.get_json("/v1/audit/events?subject=model/scorecard&limit=10000");
     let registered: Vec<String> = audit
         .as_array()
         .unwrap()

@@ -16,7 +16,8 @@ pub(crate) async fn list_events(
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<AuditEventsQuery>,
 ) -> Result<Json<Vec<AuditEventBody>>, ApiError> {
-    let query = AuditQuery { after_seq: query.after.unwrap_or(0), subject: query.subject, limit: query.limit.unwrap_or(100) };
+    let query =
+        AuditQuery { after_seq: query.after.unwrap_or(0), subject: query.subject, limit: query.limit.unwrap_or(100) };
     let events = registry::audit_events(&warden, &caller, query).await?;
     Ok(Json(events.into_iter().map(AuditEventBody::from).collect()))
 }

@@ -32,7 +32,10 @@ pub(crate) async fn create_model(
 /// List models.
 #[utoipa::path(get, path = "/v1/models", tag = "registry",
     responses((status = 200, body = Vec<ModelBody>), (status = 401, body = ErrorBody)))]
-pub(crate) async fn list_models(State(warden): State<AppState>, Caller(caller): Caller) -> Result<Json<Vec<ModelBody>>, ApiError> {
+pub(crate) async fn list_models(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<ModelBody>>, ApiError> {
     Ok(Json(registry::list_models(&warden, &caller).await?.into_iter().map(ModelBody::from).collect()))
 }
 

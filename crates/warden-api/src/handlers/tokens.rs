@@ -24,7 +24,10 @@ pub(crate) async fn create_token(
 /// List tokens (admin).
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
     responses((status = 200, body = Vec<TokenBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub(crate) async fn list_tokens(State(warden): State<AppState>, Caller(caller): Caller) -> Result<Json<Vec<TokenBody>>, ApiError> {
+pub(crate) async fn list_tokens(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<TokenBody>>, ApiError> {
     Ok(Json(auth::list_tokens(&warden, &caller).await?.into_iter().map(TokenBody::from).collect()))
 }
 

@@ -16,7 +16,10 @@ use crate::wire::{ErrorBody, Feature, RegisterVersionForm, RegisterVersionMetada
 /// Largest accepted `metadata` part.
 const METADATA_LIMIT: usize = 1 << 20;
 
-async fn stage_field(warden: &Warden, mut field: axum::extract::multipart::Field<'_>) -> Result<warden_lifecycle::registry::StagedFile, ApiError> {
+async fn stage_field(
+    warden: &Warden,
+    mut field: axum::extract::multipart::Field<'_>,
+) -> Result<warden_lifecycle::registry::StagedFile, ApiError> {
     let mut writer = warden.artifacts().stage(warden.config().max_upload_bytes).await.map_err(Error::from)?;
     while let Some(chunk) = field.chunk().await? {
         writer.write(&chunk).await.map_err(Error::from)?;
@@ -83,7 +86,12 @@ pub(crate) async fn register_version(
     };
     let request = VersionRequest {
         format: metadata.format.parse::<ArtifactFormat>()?,
-        columns: ColumnPlan { target: metadata.target, protected: metadata.protected, exclude: metadata.exclude, schema },
+        columns: ColumnPlan {
+            target: metadata.target,
+            protected: metadata.protected,
+            exclude: metadata.exclude,
+            schema,
+        },
         lineage: Lineage {
             training_data_sha256: metadata.training_data_sha256,
             training_data_rows: metadata.training_data_rows,

@@ -49,7 +49,8 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut lines = Vec::new();
         let url = loop {
-            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server prints its address");
+            let line =
+                rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server prints its address");
             lines.push(line.clone());
             if let Some(rest) = line.strip_prefix("warden listening on ") {
                 break rest.split_whitespace().next().unwrap().to_owned();
@@ -71,11 +72,30 @@ impl Server {
 
     pub fn cli_as(&self, token: Option<&str>, args: &[&str]) -> Output {
         let mut command = Command::new(WARDEN);
-        command.args(args).env("WARDEN_URL", &self.url).env("WARDEN_DATA_DIR", &self.data_dir).env_remove("WARDEN_TOKEN");
+        command
+            .args(args)
+            .env("WARDEN_URL", &self.url)
+            .env("WARDEN_DATA_DIR", &self.data_dir)
+            .env_remove("WARDEN_TOKEN");
         if let Some(token) = token {
             command.env("WARDEN_TOKEN", token);
         }
         command.output().expect("warden CLI runs")
+    }
+
+    /// GET over plain HTTP with the admin token; the body as JSON.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(self.admin_token())
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "GET {path}: {}", response.status());
+            response.json().await.unwrap()
+        })
     }
 
     pub fn kill(&mut self) {
@@ -83,9 +103,10 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Sends a signal by name (TERM, INT, KILL) with the `kill` command.
+    /// Sends a signal by name (TERM, INT, KILL) with the shell's `kill` builtin.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
+        let script = format!("kill -{signal} {}", self.child.id());
+        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
         assert!(status.success(), "kill -{signal} failed");
     }
 }
