@@ -482,15 +482,17 @@ pub async fn set_alias(
         Some(_) => ("alias.set", format!("model/{model}/alias/{alias}")),
         None => ("alias.delete", format!("model/{model}/alias/{alias}")),
     };
+    // "Which version at time T" needs assignment times that never go backwards, even if the wall clock does.
+    let assigned_at = current.as_ref().map_or(warden.now(), |c| warden.now().max(c.assigned_at));
     let previous = current.and_then(|a| a.version);
-    let event =
+    let mut event =
         audit(warden, caller, action, subject, json!({ "version": version, "previous": previous, "reason": reason }));
+    event.at = assigned_at;
     let assignment = AliasAssignment {
         model_name: model.into(),
         alias: alias.into(),
         version,
-        // History must stay ordered even if the wall clock steps back.
-        assigned_at: event.at,
+        assigned_at,
         assigned_by: caller.actor(),
         reason: reason.into(),
     };
@@ -540,4 +542,68 @@ pub async fn alias_history(
 pub async fn audit_events(warden: &Warden, caller: &Principal, query: AuditQuery) -> Result<Vec<AuditEvent>> {
     caller.require(Permission::ReadAudit)?;
     Ok(warden.metadata.audit_events(&AuditQuery { limit: query.limit.clamp(1, 10_000), ..query }).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use super::*;
+    use crate::auth::Role;
+    use crate::{Config, Warden};
+
+    #[test]
+    fn names_are_checked() {
+        for good in ["credit-default", "fraud.v2", "a", "m_1"] {
+            assert!(validate_name("model", good).is_ok(), "{good}");
+        }
+        for bad in ["", "Credit", "-lead", "has space", "x/y", &"a".repeat(65)] {
+            assert!(matches!(validate_name("model", bad), Err(Error::Invalid { .. })), "{bad}");
+        }
+        assert!(check_alias("champion").is_ok());
+        assert!(check_alias("7").is_err(), "an alias must not read as a version number");
+    }
+
+    /// Alias history stays ordered when the wall clock steps back between two assignments.
+    #[tokio::test]
+    async fn alias_times_never_go_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Arc::new(AtomicI64::new(1_000_000));
+        let clock_now = now.clone();
+        let clock: crate::Clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
+        let (warden, _) = Warden::open_with_clock(Config::new(dir.path()), clock).await.unwrap();
+        let admin = Principal { name: "admin".into(), role: Role::Admin };
+        let input = ModelInput {
+            name: "m".into(),
+            description: String::new(),
+            owner: "o".into(),
+            risk_tier: RiskTier::Low,
+            use_case: String::new(),
+            tags: vec![],
+        };
+        create_model(&warden, &admin, input).await.unwrap();
+        let csv = dir.path().join("r.csv");
+        std::fs::write(&csv, "x,y\n1,0\n2,1\n").unwrap();
+        let model_file = dir.path().join("a.json");
+        std::fs::write(&model_file, r#"{"intercept": 0, "coefficients": {}}"#).unwrap();
+        for _ in 0..2 {
+            let artifact_file = warden.artifacts().stage_file(&model_file, 1 << 20).await.unwrap();
+            let reference = warden.artifacts().stage_file(&csv, 1 << 20).await.unwrap();
+            let request = VersionRequest {
+                format: ArtifactFormat::LinearJson,
+                columns: ColumnPlan { target: Some("y".into()), ..Default::default() },
+                lineage: Lineage::default(),
+            };
+            register_version(&warden, &admin, "m", request, artifact_file, reference).await.unwrap();
+        }
+        let first = set_alias(&warden, &admin, "m", "champion", Some(1), "").await.unwrap();
+        now.store(500_000, Ordering::SeqCst); // the clock steps back
+        let second = set_alias(&warden, &admin, "m", "champion", Some(2), "").await.unwrap();
+        assert!(second.assigned_at >= first.assigned_at);
+        let live = alias_at(&warden, &admin, "m", "champion", Some(first.assigned_at)).await.unwrap();
+        assert_eq!(live.version, Some(2), "the later assignment wins at the shared instant");
+        let history = alias_history(&warden, &admin, "m", Some("champion")).await.unwrap();
+        assert_eq!(history.iter().map(|a| a.version).collect::<Vec<_>>(), [Some(1), Some(2)]);
+    }
 }
