@@ -14,5 +14,8 @@ assert_eq!(bin_index(&edges, 2.0), 0); // bins are right-closed
 */
 #![deny(missing_docs)]
 
+pub mod drift;
+pub mod ks;
 pub mod profile;
 pub mod quantile;
+pub mod special;

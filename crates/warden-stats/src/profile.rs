@@ -359,9 +359,7 @@ pub fn summarise_numeric(mut values: Vec<f64>, missing: u64) -> NumericSummary {
     let (mean, std) = if n == 0 {
         (None, None)
     } else {
-        let mean = compensated_sum(values.iter().copied()) / n as f64;
-        let variance = compensated_sum(values.iter().map(|v| (v - mean) * (v - mean))) / n as f64;
-        (Some(mean), Some(variance.sqrt()))
+        (Some(compensated_sum(values.iter().copied()) / n as f64), Some(population_std(&values)))
     };
     let decile_edges = decile_edges_sorted(&values);
     let bin_counts = bin_counts_sorted(&values, &decile_edges);
@@ -375,6 +373,13 @@ pub fn summarise_numeric(mut values: Vec<f64>, missing: u64) -> NumericSummary {
         decile_edges,
         bin_counts,
     }
+}
+
+/// Population standard deviation (ddof = 0, as `np.std`) of a non-empty sample.
+pub fn population_std(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = compensated_sum(values.iter().copied()) / n;
+    (compensated_sum(values.iter().map(|v| (v - mean) * (v - mean))) / n).sqrt()
 }
 
 /// Kahan–Babuška (Neumaier) summation: stable means over millions of rows.
