@@ -14,8 +14,13 @@ assert_eq!(bin_index(&edges, 2.0), 0); // bins are right-closed
 */
 #![deny(missing_docs)]
 
+#[cfg(test)]
+mod golden_tests;
+
 pub mod drift;
+pub mod fairness;
 pub mod ks;
+pub mod metrics;
 pub mod profile;
 pub mod quantile;
 pub mod special;

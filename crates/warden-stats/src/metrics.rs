@@ -1,0 +1,217 @@
+//! Binary classification performance from labels `y ∈ {0, 1}` and scores `p ∈ [0, 1]`.
+//!
+//! Definitions follow scikit-learn 1.9 (`roc_auc_score`, `brier_score_loss`, `log_loss`,
+//! `confusion_matrix`, `precision/recall/f1` with `zero_division=0`) and the golden README, section 1.3.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ks::ks_statistic_sorted;
+
+/// ROC AUC with tied scores counted half (`sklearn.metrics.roc_auc_score`). `None` unless both classes occur.
+pub fn roc_auc(labels: &[bool], scores: &[f64]) -> Option<f64> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let positives = labels.iter().filter(|&&y| y).count() as u128;
+    let negatives = labels.len() as u128 - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    // Trapezoids between distinct thresholds, summed exactly in integers (twice the area × P × N).
+    let (mut tp, mut fp, mut twice_area) = (0u128, 0u128, 0u128);
+    let mut i = 0;
+    while i < order.len() {
+        let (tp_before, fp_before) = (tp, fp);
+        let score = scores[order[i]];
+        while i < order.len() && scores[order[i]] == score {
+            if labels[order[i]] {
+                tp += 1
+            } else {
+                fp += 1
+            }
+            i += 1;
+        }
+        twice_area += (fp - fp_before) * (tp + tp_before);
+    }
+    Some(twice_area as f64 / (2 * positives * negatives) as f64)
+}
+
+/// Confusion matrix and rates at one threshold; a score `≥ threshold` is predicted positive.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdMetrics {
+    /// The threshold.
+    pub threshold: f64,
+    /// True negatives.
+    pub tn: u64,
+    /// False positives.
+    pub fp: u64,
+    /// False negatives.
+    pub r#fn: u64,
+    /// True positives.
+    pub tp: u64,
+    /// (tp + tn) / n.
+    pub accuracy: f64,
+    /// tp / (tp + fp), 0 when nothing is predicted positive.
+    pub precision: f64,
+    /// tp / (tp + fn) (TPR), 0 without positives.
+    pub recall: f64,
+    /// fp / (fp + tn), 0 without negatives.
+    pub fpr: f64,
+    /// Harmonic mean of precision and recall, 0 when both are 0.
+    pub f1: f64,
+    /// Share predicted positive.
+    pub selection_rate: f64,
+}
+
+fn ratio(numerator: u64, denominator: u64) -> f64 {
+    if denominator == 0 { 0.0 } else { numerator as f64 / denominator as f64 }
+}
+
+/// The metrics of a confusion matrix.
+pub fn from_confusion(threshold: f64, tn: u64, fp: u64, fn_: u64, tp: u64) -> ThresholdMetrics {
+    let n = tn + fp + fn_ + tp;
+    let (precision, recall) = (ratio(tp, tp + fp), ratio(tp, tp + fn_));
+    ThresholdMetrics {
+        threshold,
+        tn,
+        fp,
+        r#fn: fn_,
+        tp,
+        accuracy: ratio(tp + tn, n),
+        precision,
+        recall,
+        fpr: ratio(fp, fp + tn),
+        // sklearn's f1 = 2tp / (2tp + fp + fn), 0 when that denominator is 0.
+        f1: ratio(2 * tp, 2 * tp + fp + fn_),
+        selection_rate: ratio(tp + fp, n),
+    }
+}
+
+/// Confusion-matrix metrics for predictions given as booleans.
+pub fn at_predictions(threshold: f64, labels: &[bool], predicted: impl Iterator<Item = bool>) -> ThresholdMetrics {
+    let (mut tn, mut fp, mut fn_, mut tp) = (0, 0, 0, 0);
+    for (&y, p) in labels.iter().zip(predicted) {
+        match (y, p) {
+            (false, false) => tn += 1,
+            (false, true) => fp += 1,
+            (true, false) => fn_ += 1,
+            (true, true) => tp += 1,
+        }
+    }
+    from_confusion(threshold, tn, fp, fn_, tp)
+}
+
+/// Confusion-matrix metrics at a threshold.
+pub fn at_threshold(labels: &[bool], scores: &[f64], threshold: f64) -> ThresholdMetrics {
+    at_predictions(threshold, labels, scores.iter().map(|&s| s >= threshold))
+}
+
+/// One calibration bin.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationBin {
+    /// Bin index 0..9.
+    pub bin: usize,
+    /// Rows in the bin.
+    pub n: u64,
+    /// Mean score in the bin (`None` when empty).
+    pub mean_pred: Option<f64>,
+    /// Observed positive rate in the bin.
+    pub mean_true: Option<f64>,
+}
+
+/// Expected calibration error over 10 equal-width bins (`min(floor(p·10), 9)`), weighted by bin size.
+pub fn expected_calibration_error(labels: &[bool], scores: &[f64]) -> (f64, Vec<CalibrationBin>) {
+    let mut sums = [(0u64, 0.0f64, 0u64); 10];
+    for (&y, &p) in labels.iter().zip(scores) {
+        let bin = ((p * 10.0).floor() as usize).min(9);
+        sums[bin].0 += 1;
+        sums[bin].1 += p;
+        sums[bin].2 += u64::from(y);
+    }
+    let total = labels.len() as f64;
+    let mut ece = 0.0;
+    let bins = sums
+        .iter()
+        .enumerate()
+        .map(|(bin, &(n, sum_p, positives))| {
+            if n == 0 {
+                return CalibrationBin { bin, n, mean_pred: None, mean_true: None };
+            }
+            let (mean_pred, mean_true) = (sum_p / n as f64, positives as f64 / n as f64);
+            ece += n as f64 / total * (mean_pred - mean_true).abs();
+            CalibrationBin { bin, n, mean_pred: Some(mean_pred), mean_true: Some(mean_true) }
+        })
+        .collect();
+    (ece, bins)
+}
+
+/// `sklearn.metrics.log_loss(y, p)`: both columns `[1-p, p]` clipped to `[eps, 1-eps]`, mean of `-ln` of the
+/// true column.
+pub fn log_loss(labels: &[bool], scores: &[f64]) -> f64 {
+    let eps = f64::EPSILON;
+    let total: f64 = labels
+        .iter()
+        .zip(scores)
+        .map(|(&y, &p)| {
+            let q = if y { p } else { 1.0 - p };
+            -q.clamp(eps, 1.0 - eps).ln()
+        })
+        .sum();
+    total / labels.len() as f64
+}
+
+/// Every label-based performance statistic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BinaryMetrics {
+    /// Rows.
+    pub n: u64,
+    /// Positives.
+    pub n_pos: u64,
+    /// Positive rate.
+    pub base_rate: f64,
+    /// ROC AUC (`None` with one class only).
+    pub roc_auc: Option<f64>,
+    /// 2·AUC − 1.
+    pub gini: Option<f64>,
+    /// Mean squared error of the score.
+    pub brier: f64,
+    /// Log loss.
+    pub log_loss: f64,
+    /// KS statistic between the scores of positives and of negatives.
+    pub ks_separation: Option<f64>,
+    /// Expected calibration error.
+    pub ece: f64,
+    /// The 10 calibration bins.
+    pub ece_bins: Vec<CalibrationBin>,
+    /// Confusion-matrix metrics at each requested threshold.
+    pub at_threshold: Vec<ThresholdMetrics>,
+}
+
+/// Computes every metric. Labels and scores must be the same length and non-empty.
+pub fn binary_metrics(labels: &[bool], scores: &[f64], thresholds: &[f64]) -> BinaryMetrics {
+    let n = labels.len() as u64;
+    let n_pos = labels.iter().filter(|&&y| y).count() as u64;
+    let roc_auc = roc_auc(labels, scores);
+    let brier = labels.iter().zip(scores).map(|(&y, &p)| (p - f64::from(u8::from(y))).powi(2)).sum::<f64>() / n as f64;
+    let (mut positives, mut negatives): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for (&y, &p) in labels.iter().zip(scores) {
+        if y { positives.push(p) } else { negatives.push(p) }
+    }
+    positives.sort_unstable_by(f64::total_cmp);
+    negatives.sort_unstable_by(f64::total_cmp);
+    let ks_separation =
+        (!positives.is_empty() && !negatives.is_empty()).then(|| ks_statistic_sorted(&positives, &negatives));
+    let (ece, ece_bins) = expected_calibration_error(labels, scores);
+    BinaryMetrics {
+        n,
+        n_pos,
+        base_rate: n_pos as f64 / n as f64,
+        roc_auc,
+        gini: roc_auc.map(|a| 2.0 * a - 1.0),
+        brier,
+        log_loss: log_loss(labels, scores),
+        ks_separation,
+        ece,
+        ece_bins,
+        at_threshold: thresholds.iter().map(|&t| at_threshold(labels, scores, t)).collect(),
+    }
+}
