@@ -17,6 +17,8 @@ assert_eq!(bin_index(&edges, 2.0), 0); // bins are right-closed
 #[cfg(test)]
 mod golden_tests;
 
+pub mod calibration;
+pub mod cbpe;
 pub mod drift;
 pub mod fairness;
 pub mod ks;
