@@ -26,3 +26,4 @@ pub mod metrics;
 pub mod profile;
 pub mod quantile;
 pub mod special;
+pub mod window;

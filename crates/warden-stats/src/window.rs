@@ -1,0 +1,328 @@
+//! Mergeable window profiles for live monitoring.
+//!
+//! Each replica summarises the decisions it served in a window; any process can merge the summaries of many
+//! windows or replicas without seeing the raw values. Every count merges exactly (the merged profile of two
+//! windows equals the profile of their union), so PSI, Jensen–Shannon, χ² and data-quality counts computed
+//! from a merged profile are those of the union. Sums merge up to floating-point rounding, and quantiles come
+//! from a DDSketch with a bounded relative error.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::quantile::bin_index;
+
+/// A DDSketch (Masson, Rim & Lee 2019): log-spaced buckets whose counts add when sketches merge, and quantiles
+/// within a relative error `alpha` of a true sample value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantileSketch {
+    alpha: f64,
+    positive: BTreeMap<i32, u64>,
+    negative: BTreeMap<i32, u64>,
+    zeros: u64,
+    count: u64,
+}
+
+/// Magnitudes below this are counted as zero.
+const SKETCH_MIN_MAGNITUDE: f64 = 1e-9;
+
+impl QuantileSketch {
+    /// An empty sketch with relative accuracy `alpha` (e.g. 0.01).
+    pub fn new(alpha: f64) -> Self {
+        QuantileSketch { alpha, positive: BTreeMap::new(), negative: BTreeMap::new(), zeros: 0, count: 0 }
+    }
+
+    fn gamma(&self) -> f64 {
+        (1.0 + self.alpha) / (1.0 - self.alpha)
+    }
+
+    fn key(&self, magnitude: f64) -> i32 {
+        (magnitude.ln() / self.gamma().ln()).ceil() as i32
+    }
+
+    fn value(&self, key: i32) -> f64 {
+        2.0 * self.gamma().powi(key) / (self.gamma() + 1.0)
+    }
+
+    /// Adds a finite value.
+    pub fn add(&mut self, value: f64) {
+        self.count += 1;
+        if value.abs() < SKETCH_MIN_MAGNITUDE {
+            self.zeros += 1;
+        } else if value > 0.0 {
+            *self.positive.entry(self.key(value)).or_default() += 1;
+        } else {
+            *self.negative.entry(self.key(-value)).or_default() += 1;
+        }
+    }
+
+    /// Adds another sketch's counts (same `alpha`).
+    pub fn merge(&mut self, other: &QuantileSketch) {
+        assert_eq!(self.alpha, other.alpha, "sketches of different accuracy cannot merge");
+        for (&k, &c) in &other.positive {
+            *self.positive.entry(k).or_default() += c;
+        }
+        for (&k, &c) in &other.negative {
+            *self.negative.entry(k).or_default() += c;
+        }
+        self.zeros += other.zeros;
+        self.count += other.count;
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The q-quantile (0 ≤ q ≤ 1), `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (self.count - 1) as f64) as u64;
+        let mut seen = 0u64;
+        for (&k, &c) in self.negative.iter().rev() {
+            seen += c;
+            if seen > rank {
+                return Some(-self.value(k));
+            }
+        }
+        seen += self.zeros;
+        if seen > rank {
+            return Some(0.0);
+        }
+        for (&k, &c) in &self.positive {
+            seen += c;
+            if seen > rank {
+                return Some(self.value(k));
+            }
+        }
+        None
+    }
+}
+
+/// Default relative accuracy of window sketches.
+pub const SKETCH_ALPHA: f64 = 0.01;
+
+/// A numeric feature's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericWindow {
+    /// Non-missing values.
+    pub count: u64,
+    /// Missing values (NaN or absent).
+    pub missing: u64,
+    /// Infinite values (kept out of every other statistic).
+    pub non_finite: u64,
+    /// Sum of values.
+    pub sum: f64,
+    /// Sum of squared values.
+    pub sum_squares: f64,
+    /// Smallest value.
+    pub min: Option<f64>,
+    /// Largest value.
+    pub max: Option<f64>,
+    /// Counts in the reference's decile bins (`edges.len() + 1`).
+    pub bin_counts: Vec<u64>,
+    /// Values below the reference minimum or above its maximum.
+    pub out_of_range: u64,
+    /// Quantile sketch.
+    pub sketch: QuantileSketch,
+}
+
+impl NumericWindow {
+    /// An empty window against reference bins with `edge_count` edges.
+    pub fn new(edge_count: usize) -> Self {
+        NumericWindow {
+            count: 0,
+            missing: 0,
+            non_finite: 0,
+            sum: 0.0,
+            sum_squares: 0.0,
+            min: None,
+            max: None,
+            bin_counts: vec![0; edge_count + 1],
+            out_of_range: 0,
+            sketch: QuantileSketch::new(SKETCH_ALPHA),
+        }
+    }
+
+    /// Adds a value; NaN counts as missing. `edges` and the reference range are the reference profile's.
+    pub fn add(&mut self, value: f64, edges: &[f64], reference_range: (f64, f64)) {
+        if value.is_nan() {
+            self.missing += 1;
+            return;
+        }
+        if value.is_infinite() {
+            self.non_finite += 1;
+            return;
+        }
+        self.count += 1;
+        self.sum += value;
+        self.sum_squares += value * value;
+        self.min = Some(self.min.map_or(value, |m| m.min(value)));
+        self.max = Some(self.max.map_or(value, |m| m.max(value)));
+        self.bin_counts[bin_index(edges, value)] += 1;
+        if value < reference_range.0 || value > reference_range.1 {
+            self.out_of_range += 1;
+        }
+        self.sketch.add(value);
+    }
+
+    /// Adds another window of the same feature.
+    pub fn merge(&mut self, other: &NumericWindow) {
+        self.count += other.count;
+        self.missing += other.missing;
+        self.non_finite += other.non_finite;
+        self.sum += other.sum;
+        self.sum_squares += other.sum_squares;
+        self.min = match (self.min, other.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = match (self.max, other.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (mine, theirs) in self.bin_counts.iter_mut().zip(&other.bin_counts) {
+            *mine += theirs;
+        }
+        self.out_of_range += other.out_of_range;
+        self.sketch.merge(&other.sketch);
+    }
+
+    /// Mean of the non-missing values.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+}
+
+/// A categorical feature's window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalWindow {
+    /// Count per category.
+    pub counts: BTreeMap<String, u64>,
+    /// Missing values.
+    pub missing: u64,
+}
+
+impl CategoricalWindow {
+    /// Adds a value (`None` = missing).
+    pub fn add(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => match self.counts.get_mut(v) {
+                Some(c) => *c += 1,
+                None => {
+                    self.counts.insert(v.to_owned(), 1);
+                }
+            },
+            None => self.missing += 1,
+        }
+    }
+
+    /// Adds another window of the same feature.
+    pub fn merge(&mut self, other: &CategoricalWindow) {
+        for (k, &c) in &other.counts {
+            *self.counts.entry(k.clone()).or_default() += c;
+        }
+        self.missing += other.missing;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift) so property tests need no crate and repeat exactly.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    fn sample(rng: &mut Rng, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|_| match rng.next() {
+                u if u < 0.05 => f64::NAN,
+                u if u < 0.06 => f64::INFINITY,
+                _ => (rng.next() - 0.3) * 1000.0,
+            })
+            .collect()
+    }
+
+    fn window(values: &[f64], edges: &[f64]) -> NumericWindow {
+        let mut w = NumericWindow::new(edges.len());
+        for &v in values {
+            w.add(v, edges, (-200.0, 600.0));
+        }
+        w
+    }
+
+    fn counts_of(w: &NumericWindow) -> (u64, u64, u64, Option<f64>, Option<f64>, Vec<u64>, u64, QuantileSketch) {
+        (w.count, w.missing, w.non_finite, w.min, w.max, w.bin_counts.clone(), w.out_of_range, w.sketch.clone())
+    }
+
+    #[test]
+    fn merging_windows_gives_the_profile_of_their_union() {
+        let edges = [-100.0, 0.0, 100.0, 250.0, 400.0];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for trial in 0..50 {
+            let sizes = [(rng.next() * 300.0) as usize, (rng.next() * 300.0) as usize, (rng.next() * 5.0) as usize];
+            let parts: Vec<Vec<f64>> = sizes.iter().map(|&n| sample(&mut rng, n)).collect();
+            let union: Vec<f64> = parts.concat();
+            let whole = window(&union, &edges);
+            // (a ∪ b) ∪ c
+            let mut left = window(&parts[0], &edges);
+            left.merge(&window(&parts[1], &edges));
+            left.merge(&window(&parts[2], &edges));
+            // a ∪ (c ∪ b)
+            let mut right_inner = window(&parts[2], &edges);
+            right_inner.merge(&window(&parts[1], &edges));
+            let mut right = window(&parts[0], &edges);
+            right.merge(&right_inner);
+            assert_eq!(counts_of(&left), counts_of(&whole), "trial {trial}: merge equals union");
+            assert_eq!(counts_of(&right), counts_of(&whole), "trial {trial}: associative and commutative");
+            assert!((left.sum - whole.sum).abs() <= 1e-9 * whole.sum_squares.sqrt().max(1.0));
+        }
+    }
+
+    #[test]
+    fn categorical_merge_is_exact() {
+        let (mut a, mut b, mut whole) =
+            (CategoricalWindow::default(), CategoricalWindow::default(), CategoricalWindow::default());
+        for (i, v) in ["x", "y", "x", "z", "", "y"].iter().enumerate() {
+            let v = (!v.is_empty()).then_some(*v);
+            if i % 2 == 0 {
+                a.add(v)
+            } else {
+                b.add(v)
+            }
+            whole.add(v);
+        }
+        a.merge(&b);
+        assert_eq!(a, whole);
+    }
+
+    #[test]
+    fn sketch_quantiles_are_within_relative_error() {
+        let mut rng = Rng(42);
+        let mut values: Vec<f64> = (0..20_000).map(|_| 1.0 + rng.next() * 999.0).collect();
+        let mut sketch = QuantileSketch::new(SKETCH_ALPHA);
+        values.iter().for_each(|&v| sketch.add(v));
+        values.sort_by(f64::total_cmp);
+        for q in [0.01, 0.1, 0.5, 0.9, 0.99] {
+            let exact = values[(q * (values.len() - 1) as f64) as usize];
+            let estimate = sketch.quantile(q).unwrap();
+            assert!((estimate - exact).abs() <= SKETCH_ALPHA * exact * 1.0001, "q={q}: {estimate} vs {exact}");
+        }
+        let mut signed = QuantileSketch::new(SKETCH_ALPHA);
+        for v in [-5.0, 0.0, 3.0] {
+            signed.add(v);
+        }
+        assert!((signed.quantile(0.0).unwrap() + 5.0).abs() <= 0.05 + 1e-9);
+        assert_eq!(signed.quantile(0.5), Some(0.0));
+    }
+}
