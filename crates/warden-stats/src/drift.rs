@@ -110,7 +110,7 @@ pub struct NumericDrift {
 
 fn split_missing(values: &[f64]) -> (Vec<f64>, u64) {
     let mut present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    present.sort_unstable_by(f64::total_cmp);
+    crate::sort::sort_floats(&mut present);
     let missing = (values.len() - present.len()) as u64;
     (present, missing)
 }

@@ -25,5 +25,7 @@ pub mod ks;
 pub mod metrics;
 pub mod profile;
 pub mod quantile;
+pub mod report;
+pub mod sort;
 pub mod special;
 pub mod window;

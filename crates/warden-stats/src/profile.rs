@@ -354,7 +354,7 @@ impl ColumnAccumulator {
 
 /// Summarises the non-missing values of a numeric column (consumes and sorts them).
 pub fn summarise_numeric(mut values: Vec<f64>, missing: u64) -> NumericSummary {
-    values.sort_unstable_by(f64::total_cmp);
+    crate::sort::sort_floats(&mut values);
     let n = values.len();
     let (mean, std) = if n == 0 {
         (None, None)
