@@ -5,6 +5,7 @@ context and the acting [`auth::Principal`].
 - [`registry`]: models, immutable versions with lineage and reference profiles, aliases with history.
 - [`auth`]: roles, bearer tokens (only their hashes are stored), the first-start admin token.
 - [`dataset`]: reading reference data (CSV, Parquet) into a [`warden_stats::profile::DatasetProfile`].
+- [`compare`]: local drift reports between two data files, read column by column.
 - [`artifact_format`]: the model formats Warden accepts and the structural check of each.
 
 Services check the caller's role, validate input, and write through [`warden_store`], whose audited writes
@@ -21,6 +22,7 @@ use warden_store::sqlite::SqliteStore;
 
 pub mod artifact_format;
 pub mod auth;
+pub mod compare;
 pub mod dataset;
 pub mod error;
 pub mod registry;

@@ -41,6 +41,66 @@ pub(crate) enum Command {
     Token(TokenCommand),
     /// Profile a CSV or Parquet file locally, as registration would (no server needed).
     Profile(ProfileArgs),
+    /// Compare a current data file with a reference file: drift per feature and data quality (local).
+    Drift(DriftArgs),
+    /// Performance, calibration and fairness of scored data; estimated (CBPE) when it has no labels (local).
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MetricsArgs {
+    /// Scored data (CSV with header, or Parquet).
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Score column: probability of the positive class.
+    #[arg(long)]
+    pub(crate) score: String,
+    /// Label column (0/1). If the data lacks it, performance is estimated from --reference.
+    #[arg(long)]
+    pub(crate) label: Option<String>,
+    /// Predicted-label column (default: score >= the first threshold).
+    #[arg(long)]
+    pub(crate) prediction: Option<String>,
+    /// Protected attribute column for fairness (repeatable).
+    #[arg(long = "group")]
+    pub(crate) groups: Vec<String>,
+    /// Decision threshold (repeatable; default 0.5).
+    #[arg(long = "threshold")]
+    pub(crate) thresholds: Vec<f64>,
+    /// Labelled reference data for estimating performance without labels (CBPE).
+    #[arg(long)]
+    pub(crate) reference: Option<PathBuf>,
+    /// Rows per estimation chunk.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) chunk_size: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DriftArgs {
+    /// Reference data (CSV with header, or Parquet).
+    #[arg(long)]
+    pub(crate) reference: PathBuf,
+    /// Current data, with the reference's feature columns.
+    #[arg(long)]
+    pub(crate) current: PathBuf,
+    /// Column to treat as categorical even if it holds numbers (repeatable).
+    #[arg(long = "categorical")]
+    pub(crate) categorical: Vec<String>,
+    /// Column to leave out, e.g. an id or the target (repeatable).
+    #[arg(long = "exclude")]
+    pub(crate) exclude: Vec<String>,
+    /// PSI at or above this warns.
+    #[arg(long, default_value_t = 0.10)]
+    pub(crate) psi_warn: f64,
+    /// PSI at or above this alerts.
+    #[arg(long, default_value_t = 0.25)]
+    pub(crate) psi_alert: f64,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alias(command) => alias(command).await,
         Command::Token(command) => token(command).await,
         Command::Profile(args) => profile(args).await,
+        Command::Drift(args) => crate::reports::drift(args).await,
+        Command::Metrics(args) => crate::reports::metrics(args).await,
     }
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod commands;
 mod render;
+mod reports;
 mod serve;
 
 use clap::Parser;

@@ -1,0 +1,676 @@
+//! Local, stateless reports on data files: drift between a reference file and a current file, read column by
+//! column so that large Parquet files stay within bounded memory.
+//!
+//! A feature's type comes from the reference: `--categorical` columns and text columns are categorical,
+//! the rest numeric. Reading is lenient on the current side: a missing value, an infinity or a cell of the
+//! wrong type is counted in the data-quality section instead of failing the report.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use serde_json::json;
+use warden_stats::profile::is_missing_token;
+use warden_stats::report::{DriftBands, FeatureReport, FeatureValues, feature_report};
+
+use crate::dataset::DataFormat;
+use crate::{Error, Result};
+
+/// Which columns to compare and how.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DriftOptions {
+    /// Columns to treat as categorical even if they hold numbers.
+    pub categorical: Vec<String>,
+    /// Columns to leave out.
+    pub exclude: Vec<String>,
+    /// Verdict bands.
+    pub bands: DriftBands,
+}
+
+/// The kind a feature is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Numeric,
+    Categorical,
+}
+
+/// A drift report over every shared feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftReport {
+    /// Reference rows.
+    pub reference_rows: u64,
+    /// Current rows.
+    pub current_rows: u64,
+    /// One report per feature, in reference column order.
+    pub features: Vec<FeatureReport>,
+    /// Current columns absent from the reference (ignored).
+    pub extra_current_columns: Vec<String>,
+}
+
+fn header(path: &Path, format: DataFormat) -> Result<Vec<String>> {
+    let open = || File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())));
+    match format {
+        DataFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::new(open()?));
+            let header =
+                reader.headers().map_err(|e| Error::invalid(format!("{}: malformed CSV: {e}", path.display())))?;
+            Ok(header.iter().map(|h| h.trim().to_owned()).collect())
+        }
+        DataFormat::Parquet => {
+            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open()?)
+                .map_err(|e| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display())))?;
+            Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
+        }
+    }
+}
+
+/// Compares every reference feature with the same column of the current file.
+pub fn drift_report(reference: &Path, current: &Path, options: &DriftOptions) -> Result<DriftReport> {
+    let (rf, cf) = (DataFormat::detect(reference)?, DataFormat::detect(current)?);
+    let (rh, ch) = (header(reference, rf)?, header(current, cf)?);
+    for name in options.categorical.iter().chain(&options.exclude) {
+        if !rh.contains(name) {
+            return Err(Error::invalid(format!("reference data has no column '{name}'")));
+        }
+    }
+    let features: Vec<String> = rh.iter().filter(|c| !options.exclude.contains(c)).cloned().collect();
+    if let Some(missing) = features.iter().find(|f| !ch.contains(f)) {
+        return Err(Error::invalid_with(
+            format!("current data has no column '{missing}' (a reference feature)"),
+            json!({ "column": missing }),
+        ));
+    }
+    if features.is_empty() {
+        return Err(Error::invalid("no feature columns to compare"));
+    }
+    let extra_current_columns =
+        ch.iter().filter(|c| !rh.contains(c) && !options.exclude.contains(c)).cloned().collect();
+
+    let reports: Vec<FeatureReport> = if rf == DataFormat::Parquet && cf == DataFormat::Parquet {
+        // One column at a time from each file, several features in parallel: memory stays bounded by a few
+        // columns whatever the row count.
+        parallel_map(&features, |name| {
+            let forced = options.categorical.contains(name);
+            let r = read_parquet_column(reference, name, forced, None)?;
+            let kind = if matches!(r, FeatureValues::Numeric { .. }) { Kind::Numeric } else { Kind::Categorical };
+            let c = read_parquet_column(current, name, forced, Some(kind))?;
+            Ok(feature_report(name, r, c, options.bands))
+        })?
+    } else {
+        let (r, kinds) = read_file_columns(reference, rf, &features, options, None)?;
+        let (c, _) = read_file_columns(current, cf, &features, options, Some(&kinds))?;
+        let pairs: Vec<(String, FeatureValues, FeatureValues)> =
+            features.iter().cloned().zip(r).zip(c).map(|((n, r), c)| (n, r, c)).collect();
+        let cells: Vec<std::sync::Mutex<Option<(String, FeatureValues, FeatureValues)>>> =
+            pairs.into_iter().map(|p| std::sync::Mutex::new(Some(p))).collect();
+        parallel_map(&cells, |cell| {
+            let (name, r, c) = cell.lock().expect("cell lock").take().expect("each feature taken once");
+            Ok(feature_report(&name, r, c, options.bands))
+        })?
+    };
+    let rows = |q: fn(&FeatureReport) -> u64| reports.first().map_or(0, q);
+    Ok(DriftReport {
+        reference_rows: rows(|f| f.reference_quality.rows),
+        current_rows: rows(|f| f.current_quality.rows),
+        features: reports,
+        extra_current_columns,
+    })
+}
+
+/// Runs `f` over the items on all cores, keeping order; the first error wins.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<R>>>> = items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    *results[i].lock().expect("result lock") = Some(f(&items[i]));
+                }
+            });
+        }
+    });
+    results.into_iter().map(|r| r.into_inner().expect("result lock").expect("every item ran")).collect()
+}
+
+enum Accumulator {
+    Numeric { values: Vec<f64>, non_finite: u64, type_violations: u64 },
+    Categorical { counts: BTreeMap<String, u64>, missing: u64 },
+    Undecided { missing: u64 },
+}
+
+impl Accumulator {
+    fn push_text(&mut self, text: &str) {
+        let text = text.trim();
+        if let Accumulator::Undecided { missing } = self {
+            if is_missing_token(text) {
+                *missing += 1;
+                return;
+            }
+            let missing = *missing;
+            *self = if text.parse::<f64>().is_ok() {
+                Accumulator::Numeric { values: vec![f64::NAN; missing as usize], non_finite: 0, type_violations: 0 }
+            } else {
+                Accumulator::Categorical { counts: BTreeMap::new(), missing }
+            };
+        }
+        match self {
+            Accumulator::Numeric { values, non_finite, type_violations } => {
+                if is_missing_token(text) {
+                    values.push(f64::NAN);
+                } else {
+                    match text.parse::<f64>() {
+                        Ok(v) if v.is_finite() => values.push(v),
+                        Ok(_) => *non_finite += 1,
+                        Err(_) => *type_violations += 1,
+                    }
+                }
+            }
+            Accumulator::Categorical { counts, missing } => {
+                if is_missing_token(text) {
+                    *missing += 1;
+                } else if let Some(c) = counts.get_mut(text) {
+                    *c += 1;
+                } else {
+                    counts.insert(text.to_owned(), 1);
+                }
+            }
+            Accumulator::Undecided { .. } => unreachable!("decided above"),
+        }
+    }
+
+    fn finish(self) -> FeatureValues {
+        match self {
+            Accumulator::Numeric { values, non_finite, type_violations } => {
+                FeatureValues::Numeric { values, non_finite, type_violations }
+            }
+            Accumulator::Categorical { counts, missing } => FeatureValues::Categorical { counts, missing },
+            Accumulator::Undecided { missing } => {
+                FeatureValues::Numeric { values: vec![f64::NAN; missing as usize], non_finite: 0, type_violations: 0 }
+            }
+        }
+    }
+}
+
+/// Reads the named columns of a whole file (CSV, or Parquet when the other side is CSV).
+fn read_file_columns(
+    path: &Path,
+    format: DataFormat,
+    features: &[String],
+    options: &DriftOptions,
+    kinds: Option<&[Kind]>,
+) -> Result<(Vec<FeatureValues>, Vec<Kind>)> {
+    let values: Vec<FeatureValues> = match format {
+        DataFormat::Parquet => features
+            .iter()
+            .enumerate()
+            .map(|(i, name)| read_parquet_column(path, name, options.categorical.contains(name), kinds.map(|k| k[i])))
+            .collect::<Result<_>>()?,
+        DataFormat::Csv => {
+            let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+            let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::with_capacity(1 << 20, file));
+            let header: Vec<String> = reader
+                .headers()
+                .map_err(|e| Error::invalid(format!("{}: malformed CSV: {e}", path.display())))?
+                .iter()
+                .map(|h| h.trim().to_owned())
+                .collect();
+            let indices: Vec<usize> =
+                features.iter().map(|f| header.iter().position(|h| h == f).expect("checked")).collect();
+            let mut columns: Vec<Accumulator> = features
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let kind = kinds.map(|k| k[i]).or(options.categorical.contains(name).then_some(Kind::Categorical));
+                    match kind {
+                        Some(Kind::Numeric) => {
+                            Accumulator::Numeric { values: Vec::new(), non_finite: 0, type_violations: 0 }
+                        }
+                        Some(Kind::Categorical) => Accumulator::Categorical { counts: BTreeMap::new(), missing: 0 },
+                        None => Accumulator::Undecided { missing: 0 },
+                    }
+                })
+                .collect();
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match reader.read_byte_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {}
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line());
+                        return Err(Error::invalid_with(
+                            format!("{}: line {line}: malformed CSV: {e}", path.display()),
+                            json!({ "line": line }),
+                        ));
+                    }
+                }
+                for (column, &index) in columns.iter_mut().zip(&indices) {
+                    column.push_text(&String::from_utf8_lossy(&record[index]));
+                }
+            }
+            columns.into_iter().map(Accumulator::finish).collect()
+        }
+    };
+    let kinds = values
+        .iter()
+        .map(|v| if matches!(v, FeatureValues::Numeric { .. }) { Kind::Numeric } else { Kind::Categorical })
+        .collect();
+    Ok((values, kinds))
+}
+
+/// Reads one Parquet column. Unless told the kind, numeric Arrow types read as numbers (or as categories when
+/// `categorical`), strings, booleans and dictionaries as categories.
+fn read_parquet_column(path: &Path, name: &str, categorical: bool, kind: Option<Kind>) -> Result<FeatureValues> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));
+    let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
+    let index = builder.schema().fields().iter().position(|f| f.name() == name).expect("checked");
+    let stored_numeric = builder.schema().field(index).data_type().is_numeric();
+    let numeric = kind.map_or(stored_numeric && !categorical, |k| k == Kind::Numeric);
+    let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| bad(&e))?;
+    let mut acc = if numeric {
+        Accumulator::Numeric { values: Vec::with_capacity(rows), non_finite: 0, type_violations: 0 }
+    } else {
+        Accumulator::Categorical { counts: BTreeMap::new(), missing: 0 }
+    };
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        let array = batch.column(0);
+        if numeric && array.data_type().is_numeric() {
+            push_numbers(&mut acc, array, name)?;
+        } else {
+            push_cells(&mut acc, array, name)?;
+        }
+    }
+    Ok(acc.finish())
+}
+
+fn push_numbers(acc: &mut Accumulator, array: &ArrayRef, name: &str) -> Result<()> {
+    let Accumulator::Numeric { values, non_finite, .. } = acc else { unreachable!("numeric accumulator") };
+    macro_rules! numbers {
+        ($t:ty) => {{
+            let a = array.as_primitive::<$t>();
+            for i in 0..a.len() {
+                if a.is_null(i) {
+                    values.push(f64::NAN);
+                } else {
+                    let v = a.value(i) as f64;
+                    if v.is_infinite() { *non_finite += 1 } else { values.push(v) }
+                }
+            }
+        }};
+    }
+    match array.data_type() {
+        DataType::Float64 => numbers!(Float64Type),
+        DataType::Float32 => numbers!(Float32Type),
+        DataType::Int8 => numbers!(Int8Type),
+        DataType::Int16 => numbers!(Int16Type),
+        DataType::Int32 => numbers!(Int32Type),
+        DataType::Int64 => numbers!(Int64Type),
+        DataType::UInt8 => numbers!(UInt8Type),
+        DataType::UInt16 => numbers!(UInt16Type),
+        DataType::UInt32 => numbers!(UInt32Type),
+        DataType::UInt64 => numbers!(UInt64Type),
+        other => return Err(unsupported(name, other)),
+    }
+    Ok(())
+}
+
+fn unsupported(name: &str, data_type: &DataType) -> Error {
+    Error::invalid(format!("column '{name}' has Parquet type {data_type}, which Warden cannot compare"))
+}
+
+/// Pushes every cell of a column as text (categories, or numbers parsed leniently).
+fn push_cells(acc: &mut Accumulator, array: &ArrayRef, name: &str) -> Result<()> {
+    if let (DataType::Dictionary(_, _), Accumulator::Categorical { counts, missing }) = (array.data_type(), &mut *acc) {
+        // Count keys, then name each distinct key once.
+        let dictionary = array.as_any_dictionary();
+        let values = dictionary.values().clone();
+        let mut key_counts = vec![0u64; values.len()];
+        for (i, &k) in dictionary.normalized_keys().iter().enumerate() {
+            if dictionary.is_null(i) { *missing += 1 } else { key_counts[k] += 1 }
+        }
+        for (k, &c) in key_counts.iter().enumerate() {
+            if c > 0 {
+                let label = cell_text(&values, k, name)?;
+                if is_missing_token(label.trim()) {
+                    *missing += c;
+                } else {
+                    *counts.entry(label.trim().to_owned()).or_default() += c;
+                }
+            }
+        }
+        return Ok(());
+    }
+    if let DataType::Dictionary(_, _) = array.data_type() {
+        let dictionary = array.as_any_dictionary();
+        for (i, &k) in dictionary.normalized_keys().iter().enumerate() {
+            if dictionary.is_null(i) {
+                acc.push_text("");
+            } else {
+                acc.push_text(&cell_text(dictionary.values(), k, name)?);
+            }
+        }
+        return Ok(());
+    }
+    for i in 0..array.len() {
+        if array.is_null(i) {
+            acc.push_text("");
+        } else {
+            acc.push_text(&cell_text(array, i, name)?);
+        }
+    }
+    Ok(())
+}
+
+/// The text of one cell: strings as they are, booleans as Python spells them, numbers as pandas' `astype(str)`
+/// for integral values.
+fn cell_text(array: &ArrayRef, i: usize, name: &str) -> Result<String> {
+    macro_rules! number {
+        ($t:ty) => {{
+            let v = array.as_primitive::<$t>().value(i) as f64;
+            if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { v.to_string() }
+        }};
+    }
+    Ok(match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(i).to_owned(),
+        DataType::LargeUtf8 => array.as_string::<i64>().value(i).to_owned(),
+        DataType::Utf8View => array.as_string_view().value(i).to_owned(),
+        DataType::Boolean => (if array.as_boolean().value(i) { "True" } else { "False" }).to_owned(),
+        DataType::Float64 => number!(Float64Type),
+        DataType::Float32 => number!(Float32Type),
+        DataType::Int8 => number!(Int8Type),
+        DataType::Int16 => number!(Int16Type),
+        DataType::Int32 => number!(Int32Type),
+        DataType::Int64 => number!(Int64Type),
+        DataType::UInt8 => number!(UInt8Type),
+        DataType::UInt16 => number!(UInt16Type),
+        DataType::UInt32 => number!(UInt32Type),
+        DataType::UInt64 => number!(UInt64Type),
+        other => return Err(unsupported(name, other)),
+    })
+}
+
+/// What `metrics_report` reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsOptions {
+    /// Score column (probability of the positive class).
+    pub score: String,
+    /// Label column (0/1 or true/false). When the data file lacks it, performance is estimated (CBPE) from
+    /// the reference, which must have it.
+    pub label: Option<String>,
+    /// Predicted-label column; default `score >= threshold` at the first threshold.
+    pub prediction: Option<String>,
+    /// Protected attribute columns for fairness.
+    pub groups: Vec<String>,
+    /// Thresholds for confusion metrics and fairness.
+    pub thresholds: Vec<f64>,
+    /// Labelled reference to fit CBPE on (needed without labels).
+    pub reference: Option<std::path::PathBuf>,
+    /// Rows per CBPE chunk.
+    pub chunk_size: usize,
+}
+
+/// Performance, calibration and fairness with labels, or CBPE estimates without.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricsReport {
+    /// Labels were given.
+    Realized {
+        /// Every label-based metric.
+        metrics: warden_stats::metrics::BinaryMetrics,
+        /// AUC with a 95% DeLong interval (`None` below the minimum class count).
+        auc_interval: Option<warden_stats::metrics::AucInterval>,
+        /// Per attribute and threshold: fairness.
+        fairness: Vec<(String, f64, warden_stats::fairness::Fairness)>,
+    },
+    /// No labels: estimated from a labelled reference.
+    Estimated {
+        /// Whether the reference scores were recalibrated.
+        calibrated: bool,
+        /// Per chunk (start row, end row exclusive): every metric's estimate.
+        chunks: Vec<(usize, usize, Vec<warden_stats::cbpe::CbpeEstimate>)>,
+    },
+}
+
+/// One column of a file, per row.
+enum RowValues {
+    Numbers(Vec<f64>),
+    Texts(Vec<Option<String>>),
+}
+
+/// Reads whole columns per row: `numeric[i]` says whether column i is parsed as numbers (errors name the line).
+fn read_rows(path: &Path, names: &[String], numeric: &[bool]) -> Result<Vec<RowValues>> {
+    let format = DataFormat::detect(path)?;
+    let available = header(path, format)?;
+    if let Some(missing) = names.iter().find(|n| !available.contains(n)) {
+        return Err(Error::invalid(format!("{} has no column '{missing}'", path.display())));
+    }
+    let mut out: Vec<RowValues> = numeric
+        .iter()
+        .map(|&n| if n { RowValues::Numbers(Vec::new()) } else { RowValues::Texts(Vec::new()) })
+        .collect();
+    let mut push = |column: usize, text: Option<&str>, line: u64| -> Result<()> {
+        match &mut out[column] {
+            RowValues::Numbers(values) => {
+                let text = text.unwrap_or("").trim();
+                let value = match text {
+                    "true" | "True" | "TRUE" => 1.0,
+                    "false" | "False" | "FALSE" => 0.0,
+                    _ => text.parse::<f64>().map_err(|_| {
+                        Error::invalid_with(
+                            format!(
+                                "{}: line {line}, column '{}': expected a number, found '{text}'",
+                                path.display(),
+                                names[column]
+                            ),
+                            json!({ "line": line, "column": names[column] }),
+                        )
+                    })?,
+                };
+                if !value.is_finite() {
+                    return Err(Error::invalid(format!(
+                        "{}: line {line}, column '{}': value is not finite",
+                        path.display(),
+                        names[column]
+                    )));
+                }
+                values.push(value);
+            }
+            RowValues::Texts(values) => values.push(text.map(|t| t.trim().to_owned()).filter(|t| !is_missing_token(t))),
+        }
+        Ok(())
+    };
+    match format {
+        DataFormat::Csv => {
+            let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+            let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::with_capacity(1 << 20, file));
+            let indices: Vec<usize> =
+                names.iter().map(|n| available.iter().position(|a| a == n).expect("checked")).collect();
+            let mut record = csv::StringRecord::new();
+            loop {
+                match reader.read_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {}
+                    Err(e) => return Err(Error::invalid(format!("{}: malformed CSV: {e}", path.display()))),
+                }
+                let line = record.position().map_or(0, |p| p.line());
+                for (column, &index) in indices.iter().enumerate() {
+                    push(column, Some(&record[index]), line)?;
+                }
+            }
+        }
+        DataFormat::Parquet => {
+            for (column, name) in names.iter().enumerate() {
+                read_parquet_rows(path, name, &mut |i, text| push(column, text, i as u64 + 1))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn read_parquet_rows(path: &Path, name: &str, push: &mut dyn FnMut(usize, Option<&str>) -> Result<()>) -> Result<()> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));
+    let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
+    let index = builder.schema().fields().iter().position(|f| f.name() == name).expect("checked");
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let reader = builder.with_projection(mask).build().map_err(|e| bad(&e))?;
+    let mut row = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        let array = batch.column(0);
+        let (values, keys): (ArrayRef, Option<Vec<usize>>) = match array.data_type() {
+            DataType::Dictionary(_, _) => {
+                let d = array.as_any_dictionary();
+                (d.values().clone(), Some(d.normalized_keys()))
+            }
+            _ => (array.clone(), None),
+        };
+        for i in 0..array.len() {
+            if array.is_null(i) {
+                push(row, None)?;
+            } else {
+                let at = keys.as_ref().map_or(i, |k| k[i]);
+                push(row, Some(&cell_text(&values, at, name)?))?;
+            }
+            row += 1;
+        }
+    }
+    Ok(())
+}
+
+fn labels_of(values: &[f64], column: &str) -> Result<Vec<bool>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| match v {
+            1.0 => Ok(true),
+            0.0 => Ok(false),
+            other => {
+                Err(Error::invalid(format!("row {}: label column '{column}' must be 0 or 1, found {other}", i + 1)))
+            }
+        })
+        .collect()
+}
+
+fn scores_of(values: Vec<f64>, column: &str) -> Result<Vec<f64>> {
+    if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
+        return Err(Error::invalid(format!("row {}: score column '{column}' must be within [0, 1], found {v}", i + 1)));
+    }
+    Ok(values)
+}
+
+/// Reads score, label and prediction columns of a file.
+fn scored(
+    path: &Path,
+    options: &MetricsOptions,
+    label: Option<&String>,
+) -> Result<(Vec<f64>, Option<Vec<bool>>, Vec<bool>, Vec<Vec<Option<String>>>)> {
+    let mut names = vec![options.score.clone()];
+    names.extend(label.cloned());
+    names.extend(options.prediction.clone());
+    let texts_from = names.len();
+    names.extend(options.groups.iter().cloned());
+    let numeric: Vec<bool> = (0..names.len()).map(|i| i < texts_from).collect();
+    let mut columns = read_rows(path, &names, &numeric)?.into_iter();
+    let numbers = |c: Option<RowValues>| match c {
+        Some(RowValues::Numbers(v)) => v,
+        _ => unreachable!("numeric column"),
+    };
+    let scores = scores_of(numbers(columns.next()), &options.score)?;
+    if scores.is_empty() {
+        return Err(Error::invalid(format!("{} has no data rows", path.display())));
+    }
+    let labels = match label {
+        Some(l) => Some(labels_of(&numbers(columns.next()), l)?),
+        None => None,
+    };
+    let threshold = options.thresholds.first().copied().unwrap_or(0.5);
+    let predictions = match &options.prediction {
+        Some(p) => labels_of(&numbers(columns.next()), p)?,
+        None => scores.iter().map(|&s| s >= threshold).collect(),
+    };
+    let groups = columns
+        .map(|c| match c {
+            RowValues::Texts(t) => t,
+            RowValues::Numbers(_) => unreachable!("text column"),
+        })
+        .collect();
+    Ok((scores, labels, predictions, groups))
+}
+
+/// Performance, calibration and fairness of a scored file.
+pub fn metrics_report(data: &Path, options: &MetricsOptions) -> Result<MetricsReport> {
+    use warden_stats::cbpe::{CbpeModel, ScoredRows, chunk_ranges};
+    if options.thresholds.iter().any(|t| !(0.0..=1.0).contains(t)) {
+        return Err(Error::invalid("thresholds must be within [0, 1]"));
+    }
+    let data_label = match &options.label {
+        Some(label) if header(data, DataFormat::detect(data)?)?.contains(label) => Some(label),
+        _ => None,
+    };
+    let (scores, labels, predictions, groups) = scored(data, options, data_label)?;
+    if let Some(labels) = labels {
+        let metrics = warden_stats::metrics::binary_metrics(&labels, &scores, &options.thresholds);
+        let auc_interval = warden_stats::metrics::auc_delong(&labels, &scores, 0.95);
+        let mut fairness = Vec::new();
+        for (name, values) in options.groups.iter().zip(&groups) {
+            let group_names: Vec<&str> = values.iter().map(|v| v.as_deref().unwrap_or("(missing)")).collect();
+            for &t in &options.thresholds {
+                let predicted: Vec<bool> = match &options.prediction {
+                    Some(_) => predictions.clone(),
+                    None => scores.iter().map(|&s| s >= t).collect(),
+                };
+                if let Some(f) = warden_stats::fairness::fairness(&labels, &predicted, group_names.iter().copied()) {
+                    fairness.push((name.clone(), t, f));
+                }
+            }
+        }
+        return Ok(MetricsReport::Realized { metrics, auc_interval, fairness });
+    }
+    let Some(reference) = &options.reference else {
+        return Err(Error::invalid(
+            "the data has no label column: give a labelled --reference to estimate performance (CBPE)",
+        ));
+    };
+    let Some(label) = &options.label else {
+        return Err(Error::invalid("estimating performance needs --label to name the reference's label column"));
+    };
+    let reference_options = MetricsOptions { groups: Vec::new(), ..options.clone() };
+    let (r_scores, r_labels, r_predictions, _) = scored(reference, &reference_options, Some(label))?;
+    let r_labels = r_labels.expect("reference read with labels");
+    let calibrated = warden_stats::calibration::needs_calibration(&r_scores, &r_labels);
+    let calibrator =
+        if calibrated { warden_stats::calibration::IsotonicCalibrator::fit(&r_scores, &r_labels) } else { None };
+    let model = CbpeModel::fit(
+        ScoredRows { scores: &r_scores, predictions: &r_predictions, labels: Some(&r_labels) },
+        options.chunk_size,
+        calibrator,
+    )
+    .ok_or_else(|| Error::invalid("the reference has no labels"))?;
+    let rows = ScoredRows { scores: &scores, predictions: &predictions, labels: None };
+    let chunks = chunk_ranges(scores.len(), options.chunk_size)
+        .into_iter()
+        .map(|(s, e)| {
+            let chunk = ScoredRows { scores: &rows.scores[s..e], predictions: &rows.predictions[s..e], labels: None };
+            (s, e, model.estimate(chunk))
+        })
+        .collect();
+    Ok(MetricsReport::Estimated { calibrated, chunks })
+}

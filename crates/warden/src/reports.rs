@@ -1,0 +1,281 @@
+//! Local reports on data files: `warden drift` and `warden metrics`.
+
+use anyhow::bail;
+use serde_json::{Map, Value, json};
+use warden_lifecycle::compare::{DriftOptions, drift_report};
+use warden_stats::report::{DriftBands, FeatureDrift, FeatureReport, Verdict};
+
+use crate::cli::{DriftArgs, MetricsArgs};
+use crate::render::{self, format_number, table};
+
+fn statistics_json(feature: &FeatureReport) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert(
+        "type".into(),
+        json!(if matches!(feature.drift, FeatureDrift::Numeric(_)) { "numeric" } else { "categorical" }),
+    );
+    map.insert("verdict".into(), serde_json::to_value(feature.verdict).expect("verdict serialises"));
+    for (name, value) in feature.statistics() {
+        map.insert(name.into(), value.map_or(Value::Null, |v| json!(v)));
+    }
+    if let FeatureDrift::Numeric(d) = &feature.drift {
+        map.insert("ks_method".into(), json!(d.ks.map(|k| k.method)));
+        map.insert(
+            "bins".into(),
+            json!({ "edges": d.edges, "reference_counts": d.ref_counts, "current_counts": d.cur_counts }),
+        );
+    } else if let FeatureDrift::Categorical(d) = &feature.drift {
+        map.insert("unseen_categories".into(), json!(d.unseen_categories));
+        map.insert(
+            "categories".into(),
+            json!({ "names": d.categories, "reference_counts": d.ref_counts, "current_counts": d.cur_counts }),
+        );
+    }
+    map.insert("quality".into(), json!({ "reference": feature.reference_quality, "current": feature.current_quality }));
+    map
+}
+
+fn cell(value: Option<f64>) -> String {
+    value.map_or("-".into(), format_number)
+}
+
+fn pvalue(value: Option<f64>) -> String {
+    match value {
+        Some(p) if p != 0.0 && p < 1e-4 => format!("{p:.1e}"),
+        other => cell(other),
+    }
+}
+
+pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
+    if !(args.psi_warn > 0.0 && args.psi_warn < args.psi_alert) {
+        bail!("--psi-warn must be positive and below --psi-alert");
+    }
+    let options = DriftOptions {
+        categorical: args.categorical.clone(),
+        exclude: args.exclude.clone(),
+        bands: DriftBands { psi_warn: args.psi_warn, psi_alert: args.psi_alert },
+    };
+    let (reference, current) = (args.reference.clone(), args.current.clone());
+    let report = tokio::task::spawn_blocking(move || drift_report(&reference, &current, &options))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let count = |v: Verdict| report.features.iter().filter(|f| f.verdict == v).count();
+    let summary = json!({
+        "features": report.features.len(), "alert": count(Verdict::Alert), "warn": count(Verdict::Warn),
+        "ok": count(Verdict::Ok), "insufficient": count(Verdict::Insufficient),
+    });
+    if args.json {
+        let features: Map<String, Value> =
+            report.features.iter().map(|f| (f.name.clone(), Value::Object(statistics_json(f)))).collect();
+        render::json(&json!({
+            "reference_rows": report.reference_rows, "current_rows": report.current_rows,
+            "bands": { "psi_warn": args.psi_warn, "psi_alert": args.psi_alert },
+            "summary": summary, "features": features, "extra_current_columns": report.extra_current_columns,
+        }));
+        return Ok(());
+    }
+    println!(
+        "reference {} rows, current {} rows; verdict by PSI: warn >= {}, alert >= {}",
+        report.reference_rows, report.current_rows, args.psi_warn, args.psi_alert
+    );
+    println!();
+    let rows: Vec<Vec<String>> = report
+        .features
+        .iter()
+        .map(|f| {
+            let stat = |name: &str| f.statistics().into_iter().find(|(n, _)| *n == name).and_then(|(_, v)| v);
+            let (kind, test, p) = match &f.drift {
+                FeatureDrift::Numeric(_) => ("numeric", cell(stat("ks_statistic")), pvalue(stat("ks_pvalue"))),
+                FeatureDrift::Categorical(_) => {
+                    ("categorical", cell(stat("chi2_statistic")), pvalue(stat("chi2_pvalue")))
+                }
+            };
+            let distance = match &f.drift {
+                FeatureDrift::Numeric(_) => cell(stat("wasserstein_normed")),
+                FeatureDrift::Categorical(_) => cell(stat("linf")),
+            };
+            vec![
+                f.name.clone(),
+                kind.into(),
+                serde_json::to_value(f.verdict).unwrap().as_str().unwrap().to_uppercase(),
+                cell(Some(f.psi())),
+                cell(stat("js_distance")),
+                test,
+                p,
+                distance,
+            ]
+        })
+        .collect();
+    table(&["FEATURE", "TYPE", "VERDICT", "PSI", "JS", "KS / CHI2", "P-VALUE", "WASS_N / LINF"], &rows);
+    println!();
+    println!("data quality (current; reference in brackets)");
+    let rows: Vec<Vec<String>> = report
+        .features
+        .iter()
+        .map(|f| {
+            let (r, c) = (f.reference_quality, f.current_quality);
+            vec![
+                f.name.clone(),
+                format!("{:.2}% ({:.2}%)", c.missing_rate * 100.0, r.missing_rate * 100.0),
+                format!("{} ({})", c.non_finite, r.non_finite),
+                format!("{} ({})", c.type_violations, r.type_violations),
+                c.out_of_range.map_or("-".into(), |v| v.to_string()),
+                c.unseen_categories.map_or("-".into(), |v| v.to_string()),
+            ]
+        })
+        .collect();
+    table(&["FEATURE", "MISSING", "INFINITE", "WRONG TYPE", "OUT OF RANGE", "UNSEEN"], &rows);
+    println!();
+    println!(
+        "{} features: {} alert, {} warn, {} ok, {} insufficient data",
+        report.features.len(),
+        count(Verdict::Alert),
+        count(Verdict::Warn),
+        count(Verdict::Ok),
+        count(Verdict::Insufficient)
+    );
+    if !report.extra_current_columns.is_empty() {
+        println!("ignored current columns not in the reference: {}", report.extra_current_columns.join(", "));
+    }
+    Ok(())
+}
+
+pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
+    use warden_lifecycle::compare::{MetricsOptions, MetricsReport, metrics_report};
+    if args.chunk_size == 0 {
+        bail!("--chunk-size must be positive");
+    }
+    let thresholds = if args.thresholds.is_empty() { vec![0.5] } else { args.thresholds.clone() };
+    let options = MetricsOptions {
+        score: args.score.clone(),
+        label: args.label.clone(),
+        prediction: args.prediction.clone(),
+        groups: args.groups.clone(),
+        thresholds,
+        reference: args.reference.clone(),
+        chunk_size: args.chunk_size,
+    };
+    let data = args.data.clone();
+    let report = tokio::task::spawn_blocking(move || metrics_report(&data, &options))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match report {
+        MetricsReport::Realized { metrics, auc_interval, fairness } => {
+            if args.json {
+                let fairness: Vec<Value> = fairness
+                    .iter()
+                    .map(|(attribute, threshold, f)| {
+                        json!({ "attribute": attribute, "threshold": threshold, "four_fifths_rule_holds": f.four_fifths_rule_holds(), "fairness": f })
+                    })
+                    .collect();
+                render::json(
+                    &json!({ "mode": "realized", "metrics": metrics, "auc_interval": auc_interval, "fairness": fairness }),
+                );
+                return Ok(());
+            }
+            println!("{} rows, {} positive ({:.2}%)", metrics.n, metrics.n_pos, metrics.base_rate * 100.0);
+            let auc = match (metrics.roc_auc, auc_interval) {
+                (Some(a), Some(ci)) => format!(
+                    "{} (95% DeLong {} - {})",
+                    format_number(a),
+                    format_number(ci.lower),
+                    format_number(ci.upper)
+                ),
+                (Some(a), None) => format!("{} (interval: too few of a class)", format_number(a)),
+                (None, _) => "- (one class only)".into(),
+            };
+            render::fields(&[
+                ("ROC AUC", auc),
+                ("Gini", cell(metrics.gini)),
+                ("KS separation", cell(metrics.ks_separation)),
+                ("Brier", format_number(metrics.brier)),
+                ("log loss", format_number(metrics.log_loss)),
+                ("ECE (10 bins)", format_number(metrics.ece)),
+            ]);
+            println!();
+            let rows: Vec<Vec<String>> = metrics
+                .at_threshold
+                .iter()
+                .map(|t| {
+                    vec![
+                        format_number(t.threshold),
+                        format!("{}/{}/{}/{}", t.tn, t.fp, t.r#fn, t.tp),
+                        format_number(t.accuracy),
+                        format_number(t.precision),
+                        format_number(t.recall),
+                        format_number(t.fpr),
+                        format_number(t.f1),
+                        format_number(t.selection_rate),
+                    ]
+                })
+                .collect();
+            table(&["THRESHOLD", "TN/FP/FN/TP", "ACCURACY", "PRECISION", "RECALL", "FPR", "F1", "SELECTED"], &rows);
+            for (attribute, threshold, f) in &fairness {
+                println!();
+                println!(
+                    "fairness by {attribute} at {threshold}: parity difference {}, ratio {}{}, equalized odds {}, equal opportunity {}",
+                    format_number(f.demographic_parity_difference),
+                    cell(f.demographic_parity_ratio),
+                    match f.four_fifths_rule_holds() {
+                        Some(true) => " (four-fifths rule holds)",
+                        Some(false) => " (four-fifths rule FAILS)",
+                        None => "",
+                    },
+                    format_number(f.equalized_odds_difference),
+                    format_number(f.equal_opportunity_difference)
+                );
+                let rows: Vec<Vec<String>> = f
+                    .by_group
+                    .iter()
+                    .map(|(g, r)| {
+                        vec![
+                            g.clone(),
+                            r.count.to_string(),
+                            format_number(r.selection_rate),
+                            format_number(r.tpr),
+                            format_number(r.fpr),
+                        ]
+                    })
+                    .collect();
+                table(&["GROUP", "COUNT", "SELECTION", "TPR", "FPR"], &rows);
+            }
+        }
+        MetricsReport::Estimated { calibrated, chunks } => {
+            if args.json {
+                let chunks: Vec<Value> = chunks
+                    .iter()
+                    .map(|(s, e, estimates)| json!({ "start": s, "end": e, "estimates": estimates }))
+                    .collect();
+                render::json(
+                    &json!({ "mode": "estimated", "method": "cbpe", "calibrated": calibrated, "chunks": chunks }),
+                );
+                return Ok(());
+            }
+            println!(
+                "no labels: performance estimated by CBPE from the labelled reference (scores {})",
+                if calibrated { "recalibrated with isotonic regression" } else { "used as they are" }
+            );
+            let rows: Vec<Vec<String>> = chunks
+                .iter()
+                .flat_map(|(s, e, estimates)| {
+                    estimates.iter().map(move |est| {
+                        vec![
+                            format!("{s}-{}", e - 1),
+                            serde_json::to_value(est.metric).unwrap().as_str().unwrap().to_owned(),
+                            format_number(est.value),
+                            format!(
+                                "{} - {}",
+                                format_number(est.lower_confidence_boundary),
+                                format_number(est.upper_confidence_boundary)
+                            ),
+                            format!("{} - {}", format_number(est.lower_threshold), format_number(est.upper_threshold)),
+                            if est.alert { "ALERT".into() } else { String::new() },
+                        ]
+                    })
+                })
+                .collect();
+            table(&["ROWS", "METRIC", "ESTIMATE", "CONFIDENCE", "THRESHOLDS", ""], &rows);
+        }
+    }
+    Ok(())
+}
