@@ -576,12 +576,17 @@ fn scores_of(values: Vec<f64>, column: &str) -> Result<Vec<f64>> {
     Ok(values)
 }
 
-/// Reads score, label and prediction columns of a file.
-fn scored(
-    path: &Path,
-    options: &MetricsOptions,
-    label: Option<&String>,
-) -> Result<(Vec<f64>, Option<Vec<bool>>, Vec<bool>, Vec<Vec<Option<String>>>)> {
+/// The columns `metrics_report` reads from one file.
+struct ScoredFile {
+    scores: Vec<f64>,
+    labels: Option<Vec<bool>>,
+    predictions: Vec<bool>,
+    /// One column per protected attribute.
+    groups: Vec<Vec<Option<String>>>,
+}
+
+/// Reads score, label, prediction and group columns of a file.
+fn scored(path: &Path, options: &MetricsOptions, label: Option<&String>) -> Result<ScoredFile> {
     let mut names = vec![options.score.clone()];
     names.extend(label.cloned());
     names.extend(options.prediction.clone());
@@ -612,7 +617,7 @@ fn scored(
             RowValues::Numbers(_) => unreachable!("text column"),
         })
         .collect();
-    Ok((scores, labels, predictions, groups))
+    Ok(ScoredFile { scores, labels, predictions, groups })
 }
 
 /// Performance, calibration and fairness of a scored file.
@@ -625,7 +630,7 @@ pub fn metrics_report(data: &Path, options: &MetricsOptions) -> Result<MetricsRe
         Some(label) if header(data, DataFormat::detect(data)?)?.contains(label) => Some(label),
         _ => None,
     };
-    let (scores, labels, predictions, groups) = scored(data, options, data_label)?;
+    let ScoredFile { scores, labels, predictions, groups } = scored(data, options, data_label)?;
     if let Some(labels) = labels {
         let metrics = warden_stats::metrics::binary_metrics(&labels, &scores, &options.thresholds);
         let auc_interval = warden_stats::metrics::auc_delong(&labels, &scores, 0.95);
@@ -653,8 +658,9 @@ pub fn metrics_report(data: &Path, options: &MetricsOptions) -> Result<MetricsRe
         return Err(Error::invalid("estimating performance needs --label to name the reference's label column"));
     };
     let reference_options = MetricsOptions { groups: Vec::new(), ..options.clone() };
-    let (r_scores, r_labels, r_predictions, _) = scored(reference, &reference_options, Some(label))?;
-    let r_labels = r_labels.expect("reference read with labels");
+    let reference_file = scored(reference, &reference_options, Some(label))?;
+    let (r_scores, r_predictions) = (reference_file.scores, reference_file.predictions);
+    let r_labels = reference_file.labels.expect("reference read with labels");
     let calibrated = warden_stats::calibration::needs_calibration(&r_scores, &r_labels);
     let calibrator =
         if calibrated { warden_stats::calibration::IsotonicCalibrator::fit(&r_scores, &r_labels) } else { None };

@@ -196,6 +196,8 @@ pub fn kolmogorov_sf(n: u64, x: f64) -> f64 {
 
 /// `log(n! / n^n)` by Stirling's series (scipy's `_log_nfactorial_div_n_pow_n`).
 fn log_nfactorial_div_n_pow_n(n: f64) -> f64 {
+    // Written exactly as scipy writes them, so the two can be compared digit for digit.
+    #[allow(clippy::excessive_precision)]
     const STIRLING: [f64; 8] = [
         -2.955065359477124183e-2,
         6.4102564102564102564e-3,

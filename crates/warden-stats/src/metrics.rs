@@ -262,6 +262,8 @@ fn sample_variance(values: &[f64]) -> f64 {
 }
 
 /// The two-sided normal quantile for a confidence level (Acklam's rational approximation, |error| < 1.2e-9).
+// Acklam's coefficients as published.
+#[allow(clippy::excessive_precision)]
 pub fn normal_quantile(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969683028665376e1,

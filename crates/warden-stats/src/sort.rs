@@ -23,7 +23,7 @@ pub fn sort_floats(values: &mut [f64]) {
         for &k in &keys {
             counts[((k >> shift) & 0xffff) as usize] += 1;
         }
-        if counts.iter().any(|&c| c == keys.len()) {
+        if counts.contains(&keys.len()) {
             continue; // every key has the same digit here
         }
         let mut total = 0;

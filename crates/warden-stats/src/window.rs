@@ -261,8 +261,9 @@ mod tests {
         w
     }
 
-    fn counts_of(w: &NumericWindow) -> (u64, u64, u64, Option<f64>, Option<f64>, Vec<u64>, u64, QuantileSketch) {
-        (w.count, w.missing, w.non_finite, w.min, w.max, w.bin_counts.clone(), w.out_of_range, w.sketch.clone())
+    /// Everything in a window that must merge exactly (all but the floating-point sums).
+    fn counts_of(w: &NumericWindow) -> NumericWindow {
+        NumericWindow { sum: 0.0, sum_squares: 0.0, ..w.clone() }
     }
 
     #[test]
