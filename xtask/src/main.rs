@@ -1,4 +1,6 @@
-//! Developer tooling. `cargo run -p xtask -- bench profile [--rows N] [--runs K]`
+//! Developer tooling:
+//! - `cargo run -p xtask -- bench profile [--rows N] [--runs K]`
+//! - `cargo run -p xtask -- bench drift [--reference-rows N] [--current-rows M] [--runs K] [--peer-runs P]`
 //!
 //! Benchmarks print a table; they are not part of the test suite.
 
@@ -24,7 +26,13 @@ fn main() -> anyhow::Result<()> {
     };
     match args.iter().map(String::as_str).take(2).collect::<Vec<_>>().as_slice() {
         ["bench", "profile"] => bench_profile(flag("--rows", 1_000_000)?, flag("--runs", 5)?),
-        _ => bail!("usage: cargo run -p xtask -- bench profile [--rows N] [--runs K]"),
+        ["bench", "drift"] => bench_drift(
+            flag("--reference-rows", 1_000_000)?,
+            flag("--current-rows", 1_000_000)?,
+            flag("--runs", 5)?,
+            flag("--peer-runs", 1)?,
+        ),
+        _ => bail!("usage: cargo run -p xtask -- bench profile|drift [options] (see xtask/src/main.rs)"),
     }
 }
 
@@ -82,14 +90,24 @@ fn vm_hwm_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
-    let root = workspace_root();
-    let status =
-        Command::new(env!("CARGO")).args(["build", "--release", "-p", "warden"]).current_dir(&root).status()?;
+fn release_warden(root: &Path) -> anyhow::Result<PathBuf> {
+    let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "warden"]).current_dir(root).status()?;
     if !status.success() {
         bail!("release build failed");
     }
-    let warden = root.join("target/release/warden");
+    Ok(root.join("target/release/warden"))
+}
+
+/// Seconds and peak MiB from a `--timing` line: "... in 1.234 s; peak memory 56.7 MiB".
+fn timing_line(stderr: &str) -> anyhow::Result<(f64, f64)> {
+    let secs = stderr.split(" in ").nth(1).and_then(|r| r.split(' ').next()).context("timing line")?.parse()?;
+    let peak = stderr.split("peak memory ").nth(1).and_then(|r| r.split(' ').next()).context("peak line")?.parse()?;
+    Ok((secs, peak))
+}
+
+fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let warden = release_warden(&root)?;
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let file = dir.join(format!("reference_{rows}x{}.csv", NUMERIC + CATEGORICAL));
@@ -112,10 +130,7 @@ fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
         if !out.status.success() {
             bail!("profile failed: {report}");
         }
-        let secs: f64 =
-            report.split(" in ").nth(1).and_then(|r| r.split(' ').next()).context("timing line")?.parse()?;
-        let peak: f64 =
-            report.split("peak memory ").nth(1).and_then(|r| r.split(' ').next()).context("peak line")?.parse()?;
+        let (secs, peak) = timing_line(&report)?;
         seconds.push(secs);
         peaks.push(peak);
     }
@@ -189,5 +204,126 @@ fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
         &mut register_seconds,
         server_peak.map_or("unknown".into(), |p| format!("{p:.0} (server, max over runs)")),
     );
+    Ok(())
+}
+
+fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        let status = Command::new("bash").arg(root.join("scripts/peers/setup.sh")).status()?;
+        if !status.success() {
+            bail!("installing the peer tools failed (scripts/peers/setup.sh)");
+        }
+    }
+    let dir = root.join("target/bench/drift");
+    let reference = dir.join(format!("reference_{reference_rows}.parquet"));
+    let current = dir.join(format!("current_{current_rows}.parquet"));
+    if !reference.exists() || !current.exists() {
+        eprintln!("generating {} and {} ...", reference.display(), current.display());
+        let status = Command::new(&python)
+            .arg(root.join("scripts/peers/make_drift_data.py"))
+            .args([reference_rows.to_string(), current_rows.to_string()])
+            .arg(&dir)
+            .status()?;
+        if !status.success() {
+            bail!("generating the data failed");
+        }
+    }
+    let warden = release_warden(&root)?;
+    let (mut seconds, mut peaks, mut last) = (Vec::new(), Vec::new(), None);
+    for _ in 0..runs {
+        let out = Command::new(&warden)
+            .arg("drift")
+            .arg("--reference")
+            .arg(&reference)
+            .arg("--current")
+            .arg(&current)
+            .args(["--json", "--timing"])
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            bail!("warden drift failed: {stderr}");
+        }
+        let (secs, peak) = timing_line(&stderr)?;
+        seconds.push(secs);
+        peaks.push(peak);
+        last = Some(out.stdout);
+    }
+    let ours: serde_json::Value = serde_json::from_slice(&last.context("no run")?)?;
+
+    let (mut peer_seconds, mut peer_peaks, mut theirs) = (Vec::new(), Vec::new(), serde_json::Value::Null);
+    for _ in 0..peer_runs {
+        let started = Instant::now();
+        let out = Command::new(&python)
+            .arg(root.join("scripts/peers/evidently_drift.py"))
+            .arg(&reference)
+            .arg(&current)
+            .output()?;
+        let wall = started.elapsed().as_secs_f64();
+        if !out.status.success() {
+            bail!("Evidently failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        theirs = serde_json::from_slice(&out.stdout)?;
+        peer_seconds.push(wall);
+        peer_peaks.push(theirs["peak_rss_mib"].as_f64().unwrap_or(f64::NAN));
+    }
+
+    println!();
+    println!(
+        "data: {reference_rows} reference rows x {current_rows} current rows x 20 numeric features (Parquet, 1% missing; features f00-f04 shifted)"
+    );
+    println!("cores: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!();
+    println!("| tool | runs | median s | min s | max s | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|");
+    let row = |name: &str, values: &mut Vec<f64>, peaks: &mut Vec<f64>| {
+        if values.is_empty() {
+            return;
+        }
+        let (min, max) =
+            (values.iter().cloned().fold(f64::INFINITY, f64::min), values.iter().cloned().fold(0.0, f64::max));
+        println!("| {name} | {} | {:.3} | {min:.3} | {max:.3} | {:.0} |", values.len(), median(values), median(peaks));
+    };
+    row("warden drift (all statistics + quality)", &mut seconds, &mut peaks);
+    row("Evidently 0.7.23 DataDriftPreset", &mut peer_seconds, &mut peer_peaks);
+    if !peer_seconds.is_empty() {
+        println!();
+        println!(
+            "speed-up (median): {:.0}x; memory: {:.1}% of Evidently's",
+            median(&mut peer_seconds) / median(&mut seconds),
+            100.0 * median(&mut peaks) / median(&mut peer_peaks)
+        );
+        // Verdicts where the statistic is the same: Evidently's default for numeric columns of this size is the
+        // normed Wasserstein distance with threshold 0.1.
+        let (mut same, mut compared, mut worst) = (0, 0, 0.0f64);
+        println!();
+        println!(
+            "| feature | Evidently method | Evidently score | Warden wasserstein_normed | Evidently drifted | Warden drifted |"
+        );
+        println!("|---|---|---|---|---|---|");
+        if let Some(columns) = theirs["columns"].as_object() {
+            for (name, c) in columns {
+                let (Some(score), Some(mine)) =
+                    (c["score"].as_f64(), ours["features"][name]["wasserstein_normed"].as_f64())
+                else {
+                    continue;
+                };
+                let method = c["method"].as_str().unwrap_or("?");
+                let threshold = c["threshold"].as_f64().unwrap_or(0.1);
+                let (theirs_drift, ours_drift) = (score >= threshold, mine >= threshold);
+                if method.to_lowercase().contains("wasserstein") {
+                    compared += 1;
+                    same += usize::from(theirs_drift == ours_drift);
+                    worst = worst.max((score - mine).abs() / score.abs().max(1e-12));
+                }
+                println!("| {name} | {method} | {score:.6} | {mine:.6} | {theirs_drift} | {ours_drift} |");
+            }
+        }
+        println!();
+        println!(
+            "same verdict on {same} of {compared} features compared on the same statistic; largest relative difference of the statistic {worst:.2e}"
+        );
+    }
     Ok(())
 }

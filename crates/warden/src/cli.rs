@@ -101,6 +101,9 @@ pub(crate) struct DriftArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Report elapsed time and peak memory on stderr.
+    #[arg(long)]
+    pub(crate) timing: bool,
 }
 
 #[derive(Debug, Args)]

@@ -352,12 +352,12 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     if args.timing {
-        let peak = peak_memory_kib().map_or("unknown".into(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0));
         eprintln!(
-            "profiled {} rows x {} columns in {:.3} s; peak memory {peak}",
+            "profiled {} rows x {} columns in {:.3} s; peak memory {}",
             profiled.profile.rows,
             profiled.profile.columns.len(),
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            crate::render::peak_memory()
         );
     }
     let value = serde_json::to_value(&profiled.profile)?;
@@ -368,11 +368,4 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
         print_profile(&value);
     }
     Ok(())
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in KiB.
-fn peak_memory_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -55,3 +55,11 @@ pub(crate) fn format_number(value: f64) -> String {
 pub(crate) fn json(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
 }
+
+/// Peak resident memory of this process (Linux `VmHWM`), for `--timing` lines.
+pub(crate) fn peak_memory() -> String {
+    let kib = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+        status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse::<f64>().ok()
+    });
+    kib.map_or("unknown".into(), |kib| format!("{:.1} MiB", kib / 1024.0))
+}

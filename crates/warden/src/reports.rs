@@ -56,9 +56,20 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         bands: DriftBands { psi_warn: args.psi_warn, psi_alert: args.psi_alert },
     };
     let (reference, current) = (args.reference.clone(), args.current.clone());
+    let started = std::time::Instant::now();
     let report = tokio::task::spawn_blocking(move || drift_report(&reference, &current, &options))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.timing {
+        eprintln!(
+            "compared {} x {} rows, {} features in {:.3} s; peak memory {}",
+            report.reference_rows,
+            report.current_rows,
+            report.features.len(),
+            started.elapsed().as_secs_f64(),
+            crate::render::peak_memory()
+        );
+    }
     let count = |v: Verdict| report.features.iter().filter(|f| f.verdict == v).count();
     let summary = json!({
         "features": report.features.len(), "alert": count(Verdict::Alert), "warn": count(Verdict::Warn),
