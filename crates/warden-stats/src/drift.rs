@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ks::{KsTest, ks_2samp_sorted};
-use crate::quantile::{bin_counts_sorted, decile_edges_sorted};
+use crate::quantile::{bin_counts_sorted, quantile_edges_sorted};
+
+/// Default number of PSI / Jensen–Shannon bins: the reference deciles.
+pub const DEFAULT_BINS: usize = 10;
 use crate::special::chi2_sf;
 
 /// Floor applied to each bin proportion before PSI (no renormalisation).
@@ -123,12 +126,13 @@ fn proportions(counts: &[u64], total: u64) -> Vec<f64> {
 pub fn numeric_drift(reference: &[f64], current: &[f64]) -> NumericDrift {
     let (r, r_missing) = split_missing(reference);
     let (c, c_missing) = split_missing(current);
-    numeric_drift_sorted(&r, r_missing, &c, c_missing)
+    numeric_drift_sorted(&r, r_missing, &c, c_missing, DEFAULT_BINS)
 }
 
-/// Numeric drift from ascending non-missing values and missing counts.
-pub fn numeric_drift_sorted(r: &[f64], r_missing: u64, c: &[f64], c_missing: u64) -> NumericDrift {
-    let edges = decile_edges_sorted(r);
+/// Numeric drift from ascending non-missing values and missing counts, with `bins` equal-frequency reference
+/// bins for PSI and Jensen–Shannon (outer bins open-ended).
+pub fn numeric_drift_sorted(r: &[f64], r_missing: u64, c: &[f64], c_missing: u64, bins: usize) -> NumericDrift {
+    let edges = quantile_edges_sorted(r, bins);
     let mut ref_counts = bin_counts_sorted(r, &edges);
     let mut cur_counts = bin_counts_sorted(c, &edges);
     if r_missing > 0 || c_missing > 0 {

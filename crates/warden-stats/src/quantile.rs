@@ -29,7 +29,18 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
 
 /// Decile edges of an ascending slice without NaN: the nine deciles with exact duplicates removed.
 pub fn decile_edges_sorted(sorted: &[f64]) -> Vec<f64> {
-    let mut edges: Vec<f64> = DECILE_PROBABILITIES.iter().filter_map(|&q| quantile_sorted(sorted, q)).collect();
+    quantile_edges_sorted(sorted, 10)
+}
+
+/// Edges of `bins` equal-frequency bins (`bins - 1` quantiles at i/bins, duplicates removed). Ten bins use the
+/// decile literals exactly as the contract writes them.
+pub fn quantile_edges_sorted(sorted: &[f64], bins: usize) -> Vec<f64> {
+    let probabilities: Vec<f64> = if bins == 10 {
+        DECILE_PROBABILITIES.to_vec()
+    } else {
+        (1..bins.max(1)).map(|i| i as f64 / bins as f64).collect()
+    };
+    let mut edges: Vec<f64> = probabilities.iter().filter_map(|&q| quantile_sorted(sorted, q)).collect();
     // Quantiles of a sorted slice are already ascending; `dedup` is then `np.unique`.
     edges.dedup();
     edges
@@ -81,6 +92,14 @@ mod tests {
         assert_eq!(bin_index(&edges, 0.1), 1);
         assert_eq!(bin_counts_sorted(&x, &edges), vec![8, 0, 1, 1]);
         assert_eq!(bin_counts_sorted(&x, &edges).iter().sum::<u64>(), x.len() as u64);
+    }
+
+    #[test]
+    fn other_bin_counts_use_equal_frequencies() {
+        let x: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile_edges_sorted(&x, 4), vec![25.75, 50.5, 75.25]);
+        assert_eq!(quantile_edges_sorted(&x, 10), decile_edges_sorted(&x));
+        assert_eq!(bin_counts_sorted(&x, &quantile_edges_sorted(&x, 4)), vec![25, 25, 25, 25]);
     }
 
     #[test]

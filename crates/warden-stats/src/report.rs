@@ -12,19 +12,21 @@ use crate::drift::{CategoricalDrift, NumericDrift, categorical_drift, numeric_dr
 /// Fewest rows on either side for which drift gets a verdict rather than "insufficient".
 pub const MIN_ROWS_FOR_DRIFT: u64 = 30;
 
-/// PSI bands for the verdict.
+/// PSI bands for the verdict, and the number of PSI bins.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DriftBands {
     /// PSI at or above this warns.
     pub psi_warn: f64,
     /// PSI at or above this alerts.
     pub psi_alert: f64,
+    /// Equal-frequency reference bins for PSI and Jensen–Shannon on numeric features.
+    pub bins: usize,
 }
 
 impl Default for DriftBands {
-    /// The industry's usual bands: 0.10 and 0.25.
+    /// The industry's usual bands, 0.10 and 0.25, on reference deciles.
     fn default() -> Self {
-        DriftBands { psi_warn: 0.10, psi_alert: 0.25 }
+        DriftBands { psi_warn: 0.10, psi_alert: 0.25, bins: crate::drift::DEFAULT_BINS }
     }
 }
 
@@ -173,7 +175,7 @@ pub fn feature_report(
             if let (Some(lo), Some(hi)) = (r.first(), r.last()) {
                 current_quality.out_of_range = Some(c.iter().filter(|&&v| v < *lo || v > *hi).count() as u64);
             }
-            let drift = numeric_drift_sorted(&r, r_missing, &c, c_missing);
+            let drift = numeric_drift_sorted(&r, r_missing, &c, c_missing, bands.bins);
             (FeatureDrift::Numeric(drift), quality(rows_r, r_missing - rnf - rtv, rnf, rtv), current_quality)
         }
         (

@@ -98,6 +98,9 @@ pub(crate) struct DriftArgs {
     /// PSI at or above this alerts.
     #[arg(long, default_value_t = 0.25)]
     pub(crate) psi_alert: f64,
+    /// Equal-frequency reference bins for PSI and Jensen-Shannon on numeric features (deciles by default).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) bins: usize,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

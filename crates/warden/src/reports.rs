@@ -50,10 +50,13 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
     if !(args.psi_warn > 0.0 && args.psi_warn < args.psi_alert) {
         bail!("--psi-warn must be positive and below --psi-alert");
     }
+    if !(2..=100).contains(&args.bins) {
+        bail!("--bins must be between 2 and 100");
+    }
     let options = DriftOptions {
         categorical: args.categorical.clone(),
         exclude: args.exclude.clone(),
-        bands: DriftBands { psi_warn: args.psi_warn, psi_alert: args.psi_alert },
+        bands: DriftBands { psi_warn: args.psi_warn, psi_alert: args.psi_alert, bins: args.bins },
     };
     let (reference, current) = (args.reference.clone(), args.current.clone());
     let started = std::time::Instant::now();
@@ -71,6 +74,18 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         );
     }
     let count = |v: Verdict| report.features.iter().filter(|f| f.verdict == v).count();
+    // Overall quality of the current data: every feature's cells together.
+    let sum = |q: fn(&FeatureReport) -> u64| report.features.iter().map(q).sum::<u64>();
+    let cells = sum(|f| f.current_quality.rows);
+    let overall = json!({
+        "cells": cells,
+        "missing": sum(|f| f.current_quality.missing),
+        "missing_rate": if cells == 0 { 0.0 } else { sum(|f| f.current_quality.missing) as f64 / cells as f64 },
+        "non_finite": sum(|f| f.current_quality.non_finite),
+        "type_violations": sum(|f| f.current_quality.type_violations),
+        "out_of_range": sum(|f| f.current_quality.out_of_range.unwrap_or(0)),
+        "unseen_categories": sum(|f| f.current_quality.unseen_categories.unwrap_or(0)),
+    });
     let summary = json!({
         "features": report.features.len(), "alert": count(Verdict::Alert), "warn": count(Verdict::Warn),
         "ok": count(Verdict::Ok), "insufficient": count(Verdict::Insufficient),
@@ -80,8 +95,9 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
             report.features.iter().map(|f| (f.name.clone(), Value::Object(statistics_json(f)))).collect();
         render::json(&json!({
             "reference_rows": report.reference_rows, "current_rows": report.current_rows,
-            "bands": { "psi_warn": args.psi_warn, "psi_alert": args.psi_alert },
-            "summary": summary, "features": features, "extra_current_columns": report.extra_current_columns,
+            "bands": { "psi_warn": args.psi_warn, "psi_alert": args.psi_alert, "bins": args.bins },
+            "summary": summary, "quality": overall, "features": features,
+            "extra_current_columns": report.extra_current_columns,
         }));
         return Ok(());
     }
@@ -136,6 +152,15 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         })
         .collect();
     table(&["FEATURE", "MISSING", "INFINITE", "WRONG TYPE", "OUT OF RANGE", "UNSEEN"], &rows);
+    println!(
+        "overall: {:.2}% of {} current cells missing, {} infinite, {} of the wrong type, {} out of range, {} unseen categories",
+        overall["missing_rate"].as_f64().unwrap_or(0.0) * 100.0,
+        overall["cells"],
+        overall["non_finite"],
+        overall["type_violations"],
+        overall["out_of_range"],
+        overall["unseen_categories"]
+    );
     println!();
     println!(
         "{} features: {} alert, {} warn, {} ok, {} insufficient data",

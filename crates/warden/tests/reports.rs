@@ -67,12 +67,18 @@ fn drift_reports_every_statistic_under_plain_names_and_flags_a_shift() {
     assert_eq!(income["verdict"], "ok");
     assert_eq!(income["quality"]["current"]["type_violations"], 1, "the text cell is counted, not fatal");
     assert_eq!(report["summary"]["alert"], 0);
+    assert_eq!(report["quality"]["type_violations"], 1, "overall quality sums the features");
+    assert_eq!(report["quality"]["cells"], 3000);
 
     let report = run(&shifted);
     assert_eq!(report["features"]["income"]["verdict"], "alert");
     assert!(report["features"]["income"]["quality"]["current"]["out_of_range"].as_u64().unwrap() > 0);
     assert_eq!(report["features"]["region"]["verdict"], "ok");
     assert_eq!(report["summary"]["alert"], 1);
+    let mut quartiles = args(&shifted);
+    quartiles.extend(["--bins".to_owned(), "4".to_owned()]);
+    let report = json_of(&Command::new(WARDEN).args(quartiles).output().unwrap());
+    assert_eq!(report["features"]["income"]["bins"]["edges"].as_array().unwrap().len(), 3, "four bins, three edges");
 
     let human = Command::new(WARDEN)
         .args([
@@ -128,6 +134,7 @@ fn drift_rejects_bad_input_with_a_clear_reason() {
         (vec!["--current", "/no/such.csv"], "cannot read /no/such.csv"),
         (vec!["--current", reference.to_str().unwrap(), "--psi-warn", "0.5", "--psi-alert", "0.2"], "--psi-warn"),
         (vec!["--current", reference.to_str().unwrap(), "--categorical", "nope"], "no column 'nope'"),
+        (vec!["--current", reference.to_str().unwrap(), "--bins", "1"], "--bins"),
     ];
     for (extra, message) in cases {
         let mut args = vec!["drift", "--reference", reference.to_str().unwrap()];
