@@ -11,14 +11,13 @@ use std::io::BufReader;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use serde_json::json;
 use warden_stats::profile::is_missing_token;
 use warden_stats::report::{DriftBands, FeatureReport, FeatureValues, feature_report};
 
-use crate::dataset::DataFormat;
+use crate::dataset::{DataFormat, for_each_number, number_at};
 use crate::{Error, Result};
 
 /// Which columns to compare and how.
@@ -301,33 +300,15 @@ fn read_parquet_column(path: &Path, name: &str, categorical: bool, kind: Option<
 
 fn push_numbers(acc: &mut Accumulator, array: &ArrayRef, name: &str) -> Result<()> {
     let Accumulator::Numeric { values, non_finite, .. } = acc else { unreachable!("numeric accumulator") };
-    macro_rules! numbers {
-        ($t:ty) => {{
-            let a = array.as_primitive::<$t>();
-            for i in 0..a.len() {
-                if a.is_null(i) {
-                    values.push(f64::NAN);
-                } else {
-                    let v = a.value(i) as f64;
-                    if v.is_infinite() { *non_finite += 1 } else { values.push(v) }
-                }
-            }
-        }};
-    }
-    match array.data_type() {
-        DataType::Float64 => numbers!(Float64Type),
-        DataType::Float32 => numbers!(Float32Type),
-        DataType::Int8 => numbers!(Int8Type),
-        DataType::Int16 => numbers!(Int16Type),
-        DataType::Int32 => numbers!(Int32Type),
-        DataType::Int64 => numbers!(Int64Type),
-        DataType::UInt8 => numbers!(UInt8Type),
-        DataType::UInt16 => numbers!(UInt16Type),
-        DataType::UInt32 => numbers!(UInt32Type),
-        DataType::UInt64 => numbers!(UInt64Type),
-        other => return Err(unsupported(name, other)),
-    }
-    Ok(())
+    let numeric = for_each_number(array, |_, value| {
+        match value {
+            None => values.push(f64::NAN),
+            Some(v) if v.is_infinite() => *non_finite += 1,
+            Some(v) => values.push(v),
+        }
+        Ok(())
+    })?;
+    if numeric { Ok(()) } else { Err(unsupported(name, array.data_type())) }
 }
 
 fn unsupported(name: &str, data_type: &DataType) -> Error {
@@ -380,28 +361,16 @@ fn push_cells(acc: &mut Accumulator, array: &ArrayRef, name: &str) -> Result<()>
 /// The text of one cell: strings as they are, booleans as Python spells them, numbers as pandas' `astype(str)`
 /// for integral values.
 fn cell_text(array: &ArrayRef, i: usize, name: &str) -> Result<String> {
-    macro_rules! number {
-        ($t:ty) => {{
-            let v = array.as_primitive::<$t>().value(i) as f64;
-            if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { v.to_string() }
-        }};
-    }
     Ok(match array.data_type() {
         DataType::Utf8 => array.as_string::<i32>().value(i).to_owned(),
         DataType::LargeUtf8 => array.as_string::<i64>().value(i).to_owned(),
         DataType::Utf8View => array.as_string_view().value(i).to_owned(),
         DataType::Boolean => (if array.as_boolean().value(i) { "True" } else { "False" }).to_owned(),
-        DataType::Float64 => number!(Float64Type),
-        DataType::Float32 => number!(Float32Type),
-        DataType::Int8 => number!(Int8Type),
-        DataType::Int16 => number!(Int16Type),
-        DataType::Int32 => number!(Int32Type),
-        DataType::Int64 => number!(Int64Type),
-        DataType::UInt8 => number!(UInt8Type),
-        DataType::UInt16 => number!(UInt16Type),
-        DataType::UInt32 => number!(UInt32Type),
-        DataType::UInt64 => number!(UInt64Type),
-        other => return Err(unsupported(name, other)),
+        other => match number_at(array, i) {
+            Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+            Some(v) => v.to_string(),
+            None => return Err(unsupported(name, other)),
+        },
     })
 }
 

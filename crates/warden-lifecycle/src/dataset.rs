@@ -250,6 +250,51 @@ fn profile_parquet(path: &Path, plan: &ColumnPlan) -> Result<DatasetProfile> {
     Ok(builder.finish())
 }
 
+/// Every numeric Arrow type, each mapped through `$each!(ArrowType)`; other types give `$other`.
+macro_rules! numeric_types {
+    ($data_type:expr, $each:ident, $other:expr) => {
+        match $data_type {
+            DataType::Float64 => $each!(Float64Type),
+            DataType::Float32 => $each!(Float32Type),
+            DataType::Int8 => $each!(Int8Type),
+            DataType::Int16 => $each!(Int16Type),
+            DataType::Int32 => $each!(Int32Type),
+            DataType::Int64 => $each!(Int64Type),
+            DataType::UInt8 => $each!(UInt8Type),
+            DataType::UInt16 => $each!(UInt16Type),
+            DataType::UInt32 => $each!(UInt32Type),
+            DataType::UInt64 => $each!(UInt64Type),
+            _ => $other,
+        }
+    };
+}
+
+/// Calls `f(row, value)` for every cell of a numeric Arrow array (`None` for a null). Returns `Ok(false)`,
+/// calling nothing, when the array is not numeric.
+pub(crate) fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<f64>) -> Result<()>) -> Result<bool> {
+    macro_rules! each {
+        ($t:ty) => {{
+            let values = array.as_primitive::<$t>();
+            for i in 0..values.len() {
+                f(i, (!values.is_null(i)).then(|| values.value(i) as f64))?;
+            }
+            Ok(true)
+        }};
+    }
+    numeric_types!(array.data_type(), each, Ok(false))
+}
+
+/// The number in one cell of a numeric Arrow array (`None` for a null or a non-numeric array).
+pub(crate) fn number_at(array: &ArrayRef, i: usize) -> Option<f64> {
+    macro_rules! at {
+        ($t:ty) => {{
+            let values = array.as_primitive::<$t>();
+            (!values.is_null(i)).then(|| values.value(i) as f64)
+        }};
+    }
+    numeric_types!(array.data_type(), at, None)
+}
+
 fn push_arrow_column(
     builder: &mut ProfileBuilder,
     column: usize,
@@ -258,19 +303,6 @@ fn push_arrow_column(
     first_row: u64,
 ) -> Result<()> {
     let row = |i: usize| first_row + i as u64;
-    macro_rules! numbers {
-        ($t:ty) => {{
-            let values = array.as_primitive::<$t>();
-            for i in 0..values.len() {
-                if values.is_null(i) {
-                    builder.push_missing(column, row(i))
-                } else {
-                    builder.push_number(column, values.value(i) as f64, row(i))
-                }
-                .map_err(profile_error)?;
-            }
-        }};
-    }
     macro_rules! texts {
         ($values:expr) => {{
             let values = $values;
@@ -284,17 +316,17 @@ fn push_arrow_column(
             }
         }};
     }
+    let numeric = for_each_number(array, |i, value| {
+        match value {
+            Some(v) => builder.push_number(column, v, row(i)),
+            None => builder.push_missing(column, row(i)),
+        }
+        .map_err(profile_error)
+    })?;
+    if numeric {
+        return Ok(());
+    }
     match array.data_type() {
-        DataType::Float64 => numbers!(Float64Type),
-        DataType::Float32 => numbers!(Float32Type),
-        DataType::Int8 => numbers!(Int8Type),
-        DataType::Int16 => numbers!(Int16Type),
-        DataType::Int32 => numbers!(Int32Type),
-        DataType::Int64 => numbers!(Int64Type),
-        DataType::UInt8 => numbers!(UInt8Type),
-        DataType::UInt16 => numbers!(UInt16Type),
-        DataType::UInt32 => numbers!(UInt32Type),
-        DataType::UInt64 => numbers!(UInt64Type),
         DataType::Utf8 => texts!(array.as_string::<i32>()),
         DataType::LargeUtf8 => texts!(array.as_string::<i64>()),
         DataType::Utf8View => texts!(array.as_string_view()),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ks::{KsTest, ks_2samp_sorted};
+use crate::ks::{EcdfSteps, KsTest, ks_2samp_sorted};
 use crate::quantile::{bin_counts_sorted, quantile_edges_sorted};
 
 /// Default number of PSI / Jensen–Shannon bins: the reference deciles.
@@ -57,27 +57,14 @@ pub fn js_distance(p: &[f64], q: &[f64]) -> f64 {
 /// `scipy.stats.wasserstein_distance(a, b)` for ascending, NaN-free, non-empty samples.
 pub fn wasserstein_sorted(a: &[f64], b: &[f64]) -> f64 {
     let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
+    // Between consecutive pooled values both CDFs are constant: sum |F_a - F_b| times the gap.
     let mut total = 0.0;
-    let mut previous: Option<f64> = None;
-    // Walk the merged values; between consecutive values both CDFs are constant.
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => x.min(y),
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => unreachable!(),
-        };
-        if let Some(p) = previous {
-            total += ((i as f64 / na) - (j as f64 / nb)).abs() * (x - p);
+    let mut previous: Option<(f64, usize, usize)> = None;
+    for (x, i, j) in EcdfSteps::new(a, b) {
+        if let Some((p, pi, pj)) = previous {
+            total += ((pi as f64 / na) - (pj as f64 / nb)).abs() * (x - p);
         }
-        while i < a.len() && a[i] <= x {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= x {
-            j += 1;
-        }
-        previous = Some(x);
+        previous = Some((x, i, j));
     }
     total
 }

@@ -59,28 +59,46 @@ pub fn ks_2samp_sorted(a: &[f64], b: &[f64]) -> Option<KsTest> {
     Some(KsTest { statistic, pvalue: kolmogorov_sf(en, statistic).clamp(0.0, 1.0), method: KsMethod::Asymp })
 }
 
-/// `max |F_a - F_b|` over the pooled values, each ECDF evaluated as `searchsorted(side='right') / n`.
-pub fn ks_statistic_sorted(a: &[f64], b: &[f64]) -> f64 {
-    let (n1, n2) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut best = 0.0f64;
-    while i < a.len() || j < b.len() {
-        // Next pooled value; advance both ECDFs past every copy of it.
-        let x = match (a.get(i), b.get(j)) {
+/// The distinct pooled values of two ascending samples, each with how many values of `a` and of `b` are at or
+/// below it: the steps of both right-continuous ECDFs at once.
+pub(crate) struct EcdfSteps<'a> {
+    a: &'a [f64],
+    b: &'a [f64],
+    i: usize,
+    j: usize,
+}
+
+impl<'a> EcdfSteps<'a> {
+    pub(crate) fn new(a: &'a [f64], b: &'a [f64]) -> Self {
+        EcdfSteps { a, b, i: 0, j: 0 }
+    }
+}
+
+impl Iterator for EcdfSteps<'_> {
+    /// (value, count of `a` ≤ value, count of `b` ≤ value)
+    type Item = (f64, usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let x = match (self.a.get(self.i), self.b.get(self.j)) {
             (Some(&x), Some(&y)) => x.min(y),
             (Some(&x), None) => x,
             (None, Some(&y)) => y,
-            (None, None) => unreachable!(),
+            (None, None) => return None,
         };
-        while i < a.len() && a[i] <= x {
-            i += 1;
+        while self.i < self.a.len() && self.a[self.i] <= x {
+            self.i += 1;
         }
-        while j < b.len() && b[j] <= x {
-            j += 1;
+        while self.j < self.b.len() && self.b[self.j] <= x {
+            self.j += 1;
         }
-        best = best.max((i as f64 / n1 - j as f64 / n2).abs());
+        Some((x, self.i, self.j))
     }
-    best
+}
+
+/// `max |F_a - F_b|` over the pooled values, each ECDF evaluated as `searchsorted(side='right') / n`.
+pub fn ks_statistic_sorted(a: &[f64], b: &[f64]) -> f64 {
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    EcdfSteps::new(a, b).map(|(_, i, j)| (i as f64 / n1 - j as f64 / n2).abs()).fold(0.0, f64::max)
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
