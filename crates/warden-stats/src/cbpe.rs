@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibration::IsotonicCalibrator;
 use crate::metrics::{at_predictions, roc_auc};
+use crate::profile::population_std;
 
 /// A metric CBPE estimates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,12 +63,6 @@ impl ScoredRows<'_> {
 /// Half-open row ranges of size-based chunks; the last, incomplete chunk is kept (NannyML's default).
 pub fn chunk_ranges(rows: usize, size: usize) -> Vec<(usize, usize)> {
     (0..rows.div_ceil(size.max(1))).map(|i| (i * size, ((i + 1) * size).min(rows))).collect()
-}
-
-fn population_std(values: &[f64]) -> f64 {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
 }
 
 /// Reference-derived pieces of one metric's sampling error: `std / sqrt(n · fraction)`.

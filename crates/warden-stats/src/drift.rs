@@ -243,11 +243,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-
-    fn close(name: &str, what: &str, got: f64, want: f64, rel: f64) {
-        let ok = (got - want).abs() <= rel * got.abs().max(want.abs()) || (got - want).abs() <= 1e-12;
-        assert!(ok, "{name}: {what} = {got}, golden {want}");
-    }
+    use crate::golden_tests::check;
 
     fn floats(v: &Value) -> Vec<f64> {
         v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect()
@@ -273,21 +269,21 @@ mod tests {
                     "{name}"
                 );
                 let ks = d.ks.unwrap();
-                close(name, "ks statistic", ks.statistic, e["ks"]["statistic"].as_f64().unwrap(), 1e-9);
+                check(&format!("{name} ks statistic"), ks.statistic, e["ks"]["statistic"].as_f64().unwrap());
                 let pvalue = e["ks"]["pvalue"].as_f64().unwrap();
                 assert!((ks.pvalue - pvalue).abs() <= 1e-6, "{name}: ks pvalue {} vs golden {pvalue}", ks.pvalue);
                 let method = serde_json::to_value(ks.method).unwrap();
                 assert_eq!(method, e["ks"]["method_used"], "{name}");
-                close(name, "wasserstein", d.wasserstein.unwrap(), e["wasserstein"].as_f64().unwrap(), 1e-9);
+                check(&format!("{name} wasserstein"), d.wasserstein.unwrap(), e["wasserstein"].as_f64().unwrap());
                 match e["wasserstein_normed"].as_f64() {
-                    Some(w) => close(name, "wasserstein_normed", d.wasserstein_normed.unwrap(), w, 1e-9),
+                    Some(w) => check(&format!("{name} wasserstein_normed"), d.wasserstein_normed.unwrap(), w),
                     None => assert!(d.wasserstein_normed.is_none(), "{name}"),
                 }
                 assert_eq!(d.edges, floats(&e["edges"]), "{name}");
                 assert_eq!(d.ref_counts, counts(&e["ref_counts"]), "{name}");
                 assert_eq!(d.cur_counts, counts(&e["cur_counts"]), "{name}");
-                close(name, "psi", d.psi, e["psi"].as_f64().unwrap(), 1e-9);
-                close(name, "js", d.js_distance, e["js_distance"].as_f64().unwrap(), 1e-9);
+                check(&format!("{name} psi"), d.psi, e["psi"].as_f64().unwrap());
+                check(&format!("{name} js"), d.js_distance, e["js_distance"].as_f64().unwrap());
             } else {
                 let tally = |values: &Value| {
                     let mut map = BTreeMap::new();
@@ -303,13 +299,13 @@ mod tests {
                 assert_eq!(d.ref_counts, counts(&e["ref_counts"]), "{name}");
                 assert_eq!(d.cur_counts, counts(&e["cur_counts"]), "{name}");
                 let chi2 = d.chi2.unwrap();
-                close(name, "chi2", chi2.statistic, e["chi2"]["statistic"].as_f64().unwrap(), 1e-9);
+                check(&format!("{name} chi2"), chi2.statistic, e["chi2"]["statistic"].as_f64().unwrap());
                 let pvalue = e["chi2"]["pvalue"].as_f64().unwrap();
                 assert!((chi2.pvalue - pvalue).abs() <= 1e-6, "{name}: chi2 pvalue {} vs {pvalue}", chi2.pvalue);
                 assert_eq!(chi2.dof, e["chi2"]["dof"].as_u64().unwrap(), "{name}");
-                close(name, "psi", d.psi, e["psi"].as_f64().unwrap(), 1e-9);
-                close(name, "js", d.js_distance, e["js_distance"].as_f64().unwrap(), 1e-9);
-                close(name, "linf", d.linf, e["linf"].as_f64().unwrap(), 1e-9);
+                check(&format!("{name} psi"), d.psi, e["psi"].as_f64().unwrap());
+                check(&format!("{name} js"), d.js_distance, e["js_distance"].as_f64().unwrap());
+                check(&format!("{name} linf"), d.linf, e["linf"].as_f64().unwrap());
                 assert_eq!(d.unseen_count, e["unseen_count"].as_u64().unwrap(), "{name}");
                 let unseen: Vec<&str> =
                     e["unseen_categories"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();

@@ -359,7 +359,8 @@ pub fn summarise_numeric(mut values: Vec<f64>, missing: u64) -> NumericSummary {
     let (mean, std) = if n == 0 {
         (None, None)
     } else {
-        (Some(compensated_sum(values.iter().copied()) / n as f64), Some(population_std(&values)))
+        let (mean, std) = mean_and_std(&values);
+        (Some(mean), Some(std))
     };
     let decile_edges = decile_edges_sorted(&values);
     let bin_counts = bin_counts_sorted(&values, &decile_edges);
@@ -375,11 +376,16 @@ pub fn summarise_numeric(mut values: Vec<f64>, missing: u64) -> NumericSummary {
     }
 }
 
-/// Population standard deviation (ddof = 0, as `np.std`) of a non-empty sample.
-pub fn population_std(values: &[f64]) -> f64 {
+/// Mean and population standard deviation (ddof = 0, as `np.std`) of a non-empty sample, in two passes.
+pub fn mean_and_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = compensated_sum(values.iter().copied()) / n;
-    (compensated_sum(values.iter().map(|v| (v - mean) * (v - mean))) / n).sqrt()
+    (mean, (compensated_sum(values.iter().map(|v| (v - mean) * (v - mean))) / n).sqrt())
+}
+
+/// Population standard deviation (ddof = 0, as `np.std`) of a non-empty sample.
+pub fn population_std(values: &[f64]) -> f64 {
+    mean_and_std(values).1
 }
 
 /// Kahan–Babuška (Neumaier) summation: stable means over millions of rows.
