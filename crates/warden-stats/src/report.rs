@@ -193,7 +193,9 @@ pub fn feature_report(
             let (r, rm) = as_categories(reference);
             let (c, cm) = as_categories(current);
             let drift = categorical_drift(&r, &c);
-            (FeatureDrift::Categorical(drift), quality(0, rm, 0, 0), quality(0, cm, 0, 0))
+            let (reference_quality, current_quality) =
+                (quality(drift.n_ref + rm, rm, 0, 0), quality(drift.n_cur + cm, cm, 0, 0));
+            (FeatureDrift::Categorical(drift), reference_quality, current_quality)
         }
     };
     let enough = reference_quality.rows.min(current_quality.rows) >= MIN_ROWS_FOR_DRIFT;
@@ -261,6 +263,19 @@ mod tests {
         assert_eq!(tiny.verdict, Verdict::Insufficient);
         let names: Vec<&str> = same.statistics().iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["ks_statistic", "ks_pvalue", "psi", "js_distance", "wasserstein", "wasserstein_normed"]);
+    }
+
+    #[test]
+    fn a_type_mismatch_is_compared_as_categories_with_its_real_row_counts() {
+        let reference = numeric((0..100).map(|i| f64::from(i % 3)).collect());
+        let mut counts = BTreeMap::new();
+        counts.insert("0".to_owned(), 40);
+        counts.insert("7".to_owned(), 50);
+        let current = FeatureValues::Categorical { counts, missing: 10 };
+        let report = feature_report("x", reference, current, DriftBands::default());
+        assert_eq!((report.reference_quality.rows, report.current_quality.rows), (100, 100));
+        assert_eq!(report.current_quality.missing, 10);
+        assert_eq!(report.verdict, Verdict::Alert, "enough rows for a verdict; '7' was never seen");
     }
 
     #[test]
