@@ -17,7 +17,7 @@ use serde_json::json;
 use warden_stats::profile::is_missing_token;
 use warden_stats::report::{DriftBands, FeatureReport, FeatureValues, feature_report};
 
-use crate::dataset::{DataFormat, for_each_number, number_at};
+use crate::dataset::{DataFormat, csv_error, for_each_number, number_at};
 use crate::{Error, Result};
 
 /// Which columns to compare and how.
@@ -56,8 +56,7 @@ fn header(path: &Path, format: DataFormat) -> Result<Vec<String>> {
     match format {
         DataFormat::Csv => {
             let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::new(open()?));
-            let header =
-                reader.headers().map_err(|e| Error::invalid(format!("{}: malformed CSV: {e}", path.display())))?;
+            let header = reader.headers().map_err(|e| in_file(path, csv_error(e)))?;
             Ok(header.iter().map(|h| h.trim().to_owned()).collect())
         }
         DataFormat::Parquet => {
@@ -65,6 +64,16 @@ fn header(path: &Path, format: DataFormat) -> Result<Vec<String>> {
                 .map_err(|e| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display())))?;
             Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
         }
+    }
+}
+
+/// Prefixes an error's message with the file it is about (two files are read, so say which).
+fn in_file(path: &Path, err: Error) -> Error {
+    match err {
+        Error::Invalid { message, details } => {
+            Error::Invalid { message: format!("{}: {message}", path.display()), details }
+        }
+        other => other,
     }
 }
 
@@ -93,24 +102,19 @@ pub fn drift_report(reference: &Path, current: &Path, options: &DriftOptions) ->
     let reports: Vec<FeatureReport> = if rf == DataFormat::Parquet && cf == DataFormat::Parquet {
         // One column at a time from each file, several features in parallel: memory stays bounded by a few
         // columns whatever the row count.
-        parallel_map(&features, |name| {
-            let forced = options.categorical.contains(name);
-            let r = read_parquet_column(reference, name, forced, None)?;
+        parallel_map(features, |name| {
+            let forced = options.categorical.contains(&name);
+            let r = read_parquet_column(reference, &name, forced, None)?;
             let kind = if matches!(r, FeatureValues::Numeric { .. }) { Kind::Numeric } else { Kind::Categorical };
-            let c = read_parquet_column(current, name, forced, Some(kind))?;
-            Ok(feature_report(name, r, c, options.bands))
+            let c = read_parquet_column(current, &name, forced, Some(kind))?;
+            Ok(feature_report(&name, r, c, options.bands))
         })?
     } else {
         let (r, kinds) = read_file_columns(reference, rf, &features, options, None)?;
         let (c, _) = read_file_columns(current, cf, &features, options, Some(&kinds))?;
         let pairs: Vec<(String, FeatureValues, FeatureValues)> =
-            features.iter().cloned().zip(r).zip(c).map(|((n, r), c)| (n, r, c)).collect();
-        let cells: Vec<std::sync::Mutex<Option<(String, FeatureValues, FeatureValues)>>> =
-            pairs.into_iter().map(|p| std::sync::Mutex::new(Some(p))).collect();
-        parallel_map(&cells, |cell| {
-            let (name, r, c) = cell.lock().expect("cell lock").take().expect("each feature taken once");
-            Ok(feature_report(&name, r, c, options.bands))
-        })?
+            features.into_iter().zip(r).zip(c).map(|((n, r), c)| (n, r, c)).collect();
+        parallel_map(pairs, |(name, r, c)| Ok(feature_report(&name, r, c, options.bands)))?
     };
     let rows = |q: fn(&FeatureReport) -> u64| reports.first().map_or(0, q);
     Ok(DriftReport {
@@ -122,9 +126,11 @@ pub fn drift_report(reference: &Path, current: &Path, options: &DriftOptions) ->
 }
 
 /// Runs `f` over the items on all cores, keeping order; the first error wins.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> Result<R> + Sync) -> Result<Vec<R>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
+    // Each worker takes items by index; the slots hand each item over exactly once.
+    let items: Vec<std::sync::Mutex<Option<T>>> = items.into_iter().map(|t| std::sync::Mutex::new(Some(t))).collect();
     let results: Vec<std::sync::Mutex<Option<Result<R>>>> = items.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -134,7 +140,8 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Syn
                     if i >= items.len() {
                         break;
                     }
-                    *results[i].lock().expect("result lock") = Some(f(&items[i]));
+                    let item = items[i].lock().expect("item lock").take().expect("each item taken once");
+                    *results[i].lock().expect("result lock") = Some(f(item));
                 }
             });
         }
@@ -220,7 +227,7 @@ fn read_file_columns(
             let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::with_capacity(1 << 20, file));
             let header: Vec<String> = reader
                 .headers()
-                .map_err(|e| Error::invalid(format!("{}: malformed CSV: {e}", path.display())))?
+                .map_err(|e| in_file(path, csv_error(e)))?
                 .iter()
                 .map(|h| h.trim().to_owned())
                 .collect();
@@ -245,13 +252,7 @@ fn read_file_columns(
                 match reader.read_byte_record(&mut record) {
                     Ok(false) => break,
                     Ok(true) => {}
-                    Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line());
-                        return Err(Error::invalid_with(
-                            format!("{}: line {line}: malformed CSV: {e}", path.display()),
-                            json!({ "line": line }),
-                        ));
-                    }
+                    Err(e) => return Err(in_file(path, csv_error(e))),
                 }
                 for (column, &index) in columns.iter_mut().zip(&indices) {
                     column.push_text(&String::from_utf8_lossy(&record[index]));
@@ -474,7 +475,7 @@ fn read_rows(path: &Path, names: &[String], numeric: &[bool]) -> Result<Vec<RowV
                 match reader.read_record(&mut record) {
                     Ok(false) => break,
                     Ok(true) => {}
-                    Err(e) => return Err(Error::invalid(format!("{}: malformed CSV: {e}", path.display()))),
+                    Err(e) => return Err(in_file(path, csv_error(e))),
                 }
                 let line = record.position().map_or(0, |p| p.line());
                 for (column, &index) in indices.iter().enumerate() {

@@ -180,7 +180,7 @@ pub fn profile_file(path: &Path, plan: &ColumnPlan) -> Result<ProfiledData> {
     Ok(ProfiledData { format, profile, feature_schema })
 }
 
-fn csv_error(err: csv::Error) -> Error {
+pub(crate) fn csv_error(err: csv::Error) -> Error {
     let line = err.position().map(|p| p.line());
     match err.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::invalid_with(

@@ -130,7 +130,7 @@ fn drift_rejects_bad_input_with_a_clear_reason() {
     std::fs::write(&ragged, "id,income,region\n1,2,north\n3,4\n").unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--current", missing_column.to_str().unwrap()], "current data has no column 'region'"),
-        (vec!["--current", ragged.to_str().unwrap()], "line 3"),
+        (vec!["--current", ragged.to_str().unwrap()], "ragged.csv: line 3: expected 3 fields, found 2"),
         (vec!["--current", "/no/such.csv"], "cannot read /no/such.csv"),
         (vec!["--current", reference.to_str().unwrap(), "--psi-warn", "0.5", "--psi-alert", "0.2"], "--psi-warn"),
         (vec!["--current", reference.to_str().unwrap(), "--categorical", "nope"], "no column 'nope'"),
