@@ -1,0 +1,247 @@
+//! Every model format against its producing library's own outputs (`testdata/`, see PROVENANCE.md).
+//! Tolerance 1e-6: absolute for probabilities, relative to max(1, |value|) for margins and contributions.
+
+use crate::{Cell, Model, ModelFormat};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+const NUMERIC: [&str; 4] = ["job", "credit_amount", "duration", "age"];
+const CATEGORICAL: [&str; 4] = ["housing", "saving_accounts", "checking_account", "purpose"];
+const SETS: [&str; 2] = ["test", "edge"];
+
+fn testdata(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))).expect("testdata file")
+}
+
+/// A CSV as rows of column → text.
+fn csv_rows(name: &str) -> Vec<HashMap<String, String>> {
+    let bytes = testdata(name);
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let headers = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("record");
+            headers.iter().zip(r.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect()
+        })
+        .collect()
+}
+
+fn number(row: &HashMap<String, String>, column: &str) -> f64 {
+    let text = &row[column];
+    if text.is_empty() { f64::NAN } else { text.parse().unwrap_or_else(|_| panic!("{column}: '{text}'")) }
+}
+
+fn numeric_cell(row: &HashMap<String, String>, column: &str) -> Cell {
+    let x = number(row, column);
+    if x.is_nan() { Cell::Missing } else { Cell::Number(x) }
+}
+
+fn text_cell(row: &HashMap<String, String>, column: &str) -> Cell {
+    let text = &row[column];
+    if text.is_empty() { Cell::Missing } else { Cell::Text(text.clone()) }
+}
+
+fn close(actual: f64, expected: f64, relative: bool, what: &str) {
+    let scale = if relative { expected.abs().max(1.0) } else { 1.0 };
+    assert!((actual - expected).abs() <= 1e-6 * scale, "{what}: got {actual}, expected {expected}");
+}
+
+fn load(format: ModelFormat, file: &str) -> Model {
+    Model::load(format, &testdata(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn encoded_rows(set: &str) -> Vec<Vec<Cell>> {
+    let names: Vec<&str> = NUMERIC.iter().chain(&CATEGORICAL).copied().collect();
+    csv_rows(&format!("german_{set}_encoded.csv"))
+        .iter()
+        .map(|row| names.iter().map(|c| numeric_cell(row, c)).collect())
+        .collect()
+}
+
+/// Compares proba, margin and contributions of a tree model with an expected-output CSV.
+fn check_trees(model: &Model, rows: &[Vec<Cell>], expected: &str, columns: (&str, &str, &str, &str)) {
+    let (proba, margin, contrib_prefix, bias) = columns;
+    let expected = csv_rows(expected);
+    assert_eq!(rows.len(), expected.len());
+    let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+    let predictions = model.predict(&refs).expect("predict");
+    for (i, (row, want)) in rows.iter().zip(&expected).enumerate() {
+        close(predictions[i].score, number(want, proba), false, &format!("row {i} proba"));
+        close(
+            predictions[i].margin.expect("trees expose margins"),
+            number(want, margin),
+            true,
+            &format!("row {i} margin"),
+        );
+        let explanation = model.explain(row).expect("explain");
+        close(explanation.base, number(want, bias), true, &format!("row {i} bias"));
+        for (k, input) in model.inputs().iter().enumerate() {
+            let column = format!("{contrib_prefix}{}", input.name);
+            close(explanation.contributions[k], number(want, &column), true, &format!("row {i} {column}"));
+        }
+    }
+}
+
+#[test]
+fn xgboost_3_json_matches_xgboost_and_shap() {
+    let model = load(ModelFormat::XgboostJson, "xgb_german.json");
+    assert_eq!(model.inputs().iter().map(|i| i.name.as_str()).collect::<Vec<_>>()[..4], NUMERIC);
+    for set in SETS {
+        let expected = format!("german_{set}_expected_xgb.csv");
+        check_trees(&model, &encoded_rows(set), &expected, ("proba_1", "margin", "shap_", "shap_expected_value"));
+    }
+}
+
+#[test]
+fn xgboost_margins_are_bit_exact_float32() {
+    let model = load(ModelFormat::XgboostJson, "xgb_german.json");
+    let rows = encoded_rows("test");
+    let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+    let predictions = model.predict(&refs).expect("predict");
+    for (p, want) in predictions.iter().zip(csv_rows("german_test_expected_xgb.csv")) {
+        assert_eq!(p.margin, Some(number(&want, "margin")));
+        assert_eq!(p.score, number(&want, "proba_1"));
+    }
+}
+
+#[test]
+fn xgboost_2_json_dialect_matches() {
+    let model = load(ModelFormat::XgboostJson, "xgb_german_xgb2.json");
+    for set in SETS {
+        let expected = format!("german_{set}_expected_xgb_xgb2.csv");
+        check_trees(&model, &encoded_rows(set), &expected, ("proba_1", "margin", "xgb_contrib_", "xgb_contrib_bias"));
+    }
+}
+
+#[test]
+fn xgboost_categorical_splits_match() {
+    let manifest: Value = serde_json::from_slice(&testdata("manifest.json")).expect("manifest");
+    let entry = manifest["models"].as_array().expect("models").iter().find(|m| m["id"] == "german_xgb_categorical");
+    let categories = &entry.expect("categorical model")["inputs"]["categorical"];
+    let model = load(ModelFormat::XgboostJson, "xgb_cat_german.json");
+    for set in SETS {
+        // Category code = index in pandas' category order; missing and unseen categories are missing.
+        let rows: Vec<Vec<Cell>> = csv_rows(&format!("german_{set}_raw.csv"))
+            .iter()
+            .map(|row| {
+                let mut cells: Vec<Cell> = NUMERIC.iter().map(|c| numeric_cell(row, c)).collect();
+                for c in CATEGORICAL {
+                    let codes = categories[c]["pandas_categories_in_code_order"].as_array().expect("codes");
+                    let code = codes.iter().position(|v| v.as_str() == Some(row[c].as_str()));
+                    cells.push(code.map_or(Cell::Missing, |k| Cell::Number(k as f64)));
+                }
+                cells
+            })
+            .collect();
+        let expected = format!("german_{set}_expected_xgb_cat.csv");
+        check_trees(&model, &rows, &expected, ("proba_1", "margin", "xgb_contrib_", "xgb_contrib_bias"));
+    }
+}
+
+#[test]
+fn lightgbm_text_matches_lightgbm() {
+    let model = load(ModelFormat::LightgbmText, "lgbm_german.txt");
+    for set in SETS {
+        let expected = format!("german_{set}_expected_lgbm.csv");
+        check_trees(&model, &encoded_rows(set), &expected, ("proba_1", "raw_score", "contrib_", "contrib_bias"));
+    }
+}
+
+fn raw_rows(set: &str) -> Vec<Vec<Cell>> {
+    csv_rows(&format!("german_{set}_raw.csv"))
+        .iter()
+        .map(|row| {
+            let mut cells: Vec<Cell> = NUMERIC.iter().map(|c| numeric_cell(row, c)).collect();
+            cells.extend(CATEGORICAL.iter().map(|c| text_cell(row, c)));
+            cells
+        })
+        .collect()
+}
+
+/// The scikit-learn pipeline's parameters written as a Warden linear model.
+fn linear_from_sklearn() -> Vec<u8> {
+    let params: Value = serde_json::from_slice(&testdata("lr_german_params.json")).expect("params");
+    let names: Vec<&str> =
+        params["feature_names_out"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let coef: HashMap<&str, f64> =
+        names.iter().zip(params["coef"].as_array().unwrap()).map(|(n, c)| (*n, c.as_f64().unwrap())).collect();
+    let mut features = Vec::new();
+    for f in params["numeric"].as_array().unwrap() {
+        let name = f["name"].as_str().unwrap();
+        features.push(json!({"name": name, "type": "numeric", "coefficient": coef[format!("num__{name}").as_str()],
+            "center": f["mean"], "scale": f["scale"], "impute": f["impute_median"]}));
+    }
+    for f in params["categorical"].as_array().unwrap() {
+        let name = f["name"].as_str().unwrap();
+        let points: serde_json::Map<String, Value> = f["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let c = c.as_str().unwrap();
+                (c.to_owned(), json!(coef[format!("cat__{name}_{c}").as_str()]))
+            })
+            .collect();
+        features.push(json!({"name": name, "type": "categorical", "points": points,
+            "impute": f["impute_most_frequent"], "unknown_points": 0.0}));
+    }
+    serde_json::to_vec(&json!({"format": "warden-linear", "version": 1, "link": "logistic",
+        "intercept": params["intercept"], "features": features}))
+    .unwrap()
+}
+
+#[test]
+fn linear_json_matches_scikit_learn_and_explains_exactly() {
+    let model = Model::load(ModelFormat::LinearJson, &linear_from_sklearn()).expect("linear model");
+    for set in SETS {
+        let rows = raw_rows(set);
+        let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+        let predictions = model.predict(&refs).expect("predict");
+        for (i, (p, want)) in predictions.iter().zip(csv_rows(&format!("german_{set}_expected_lr.csv"))).enumerate() {
+            close(p.score, number(&want, "sklearn_proba_1"), false, &format!("{set} row {i}"));
+            let explanation = model.explain(refs[i]).expect("explain");
+            let total = explanation.base + explanation.contributions.iter().sum::<f64>();
+            assert!((total - p.margin.unwrap()).abs() < 1e-12, "contributions add up to the margin");
+        }
+    }
+}
+
+#[test]
+fn onnx_scikit_learn_pipeline_matches_onnx_runtime_with_and_without_zipmap() {
+    for (file, column) in
+        [("lr_german.onnx", "ort_zipmap_proba_1"), ("lr_german_nozipmap.onnx", "ort_nozipmap_proba_1")]
+    {
+        let model = load(ModelFormat::Onnx, file);
+        let names: Vec<&str> = model.inputs().iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, NUMERIC.iter().chain(&CATEGORICAL).copied().collect::<Vec<_>>());
+        assert!(!model.positional_inputs());
+        for set in SETS {
+            let rows = raw_rows(set);
+            let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+            let predictions = model.predict(&refs).expect("predict");
+            for (i, (p, want)) in predictions.iter().zip(csv_rows(&format!("german_{set}_expected_lr.csv"))).enumerate()
+            {
+                close(p.score, number(&want, column), false, &format!("{file} {set} row {i}"));
+            }
+            // One row at a time gives the same numbers as the batch.
+            let single = model.predict(&refs[..1]).expect("predict one");
+            assert_eq!(single[0], predictions[0]);
+        }
+    }
+}
+
+#[test]
+fn onnx_xgboost_tree_ensemble_matches_onnx_runtime() {
+    let model = load(ModelFormat::Onnx, "xgb_german.onnx");
+    assert!(model.positional_inputs());
+    assert_eq!(model.inputs().len(), 8);
+    for set in SETS {
+        let rows = encoded_rows(set);
+        let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+        let predictions = model.predict(&refs).expect("predict");
+        for (i, (p, want)) in predictions.iter().zip(csv_rows(&format!("german_{set}_expected_xgb.csv"))).enumerate() {
+            close(p.score, number(&want, "ort_proba_1"), false, &format!("{set} row {i}"));
+        }
+    }
+}

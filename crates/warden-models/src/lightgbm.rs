@@ -1,0 +1,161 @@
+//! LightGBM's text model (`Booster.save_model("model.txt")`, version v3/v4).
+
+use crate::ModelError;
+use crate::trees::{Ensemble, LgbMissing, Link, Node, Precision, Split, Tree};
+use std::collections::HashMap;
+
+const FORMAT: &str = "lightgbm-text";
+
+fn invalid(message: impl Into<String>) -> ModelError {
+    ModelError::Invalid { format: FORMAT, message: message.into() }
+}
+
+/// Parses a model; returns the ensemble and its feature names.
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid("the file is not UTF-8 text"))?;
+    let body = text.split("\nend of trees").next().unwrap_or(text);
+    let mut blocks = body.split("\nTree=");
+    let header = fields(blocks.next().unwrap_or_default());
+    if header.get("version").is_none_or(|v| !v.starts_with('v')) && !body.starts_with("tree") {
+        return Err(invalid("missing the 'tree' header"));
+    }
+    let get = |key: &str| header.get(key).copied().ok_or_else(|| invalid(format!("header has no '{key}'")));
+    let num_class: usize = get("num_class")?.parse().map_err(|_| invalid("num_class is not a number"))?;
+    let per_iteration: usize = header.get("num_tree_per_iteration").unwrap_or(&"1").parse().unwrap_or(0);
+    if num_class != 1 || per_iteration != 1 {
+        return Err(ModelError::Unsupported { format: FORMAT, message: "multi-class models".into() });
+    }
+    let max_feature: usize = get("max_feature_idx")?.parse().map_err(|_| invalid("max_feature_idx is not a number"))?;
+    let n_features = max_feature + 1;
+    let names: Vec<String> = get("feature_names")?.split(' ').map(str::to_owned).collect();
+    if names.len() != n_features {
+        return Err(invalid(format!("{} feature names for {n_features} features", names.len())));
+    }
+    let objective = get("objective")?;
+    let link = objective_link(objective)?;
+    let trees = blocks
+        .enumerate()
+        .map(|(i, block)| tree(block, n_features).map_err(|m| invalid(format!("tree {i}: {m}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if trees.is_empty() {
+        return Err(invalid("the model has no trees"));
+    }
+    Ok((Ensemble { trees, base_margin: 0.0, link, precision: Precision::F64, n_features }, names))
+}
+
+fn objective_link(objective: &str) -> Result<Link, ModelError> {
+    let mut parts = objective.split(' ');
+    let name = parts.next().unwrap_or_default();
+    let sigmoid = parts
+        .find_map(|p| p.strip_prefix("sigmoid:"))
+        .map(|v| v.parse::<f64>().map_err(|_| invalid(format!("objective '{objective}' has a bad sigmoid"))))
+        .transpose()?
+        .unwrap_or(1.0);
+    match name {
+        "binary" | "cross_entropy" | "xentropy" => Ok(Link::Logistic(sigmoid)),
+        "regression" | "regression_l2" | "regression_l1" | "huber" | "fair" | "quantile" | "mape" => Ok(Link::Identity),
+        other => Err(ModelError::Unsupported { format: FORMAT, message: format!("objective '{other}'") }),
+    }
+}
+
+fn fields(block: &str) -> HashMap<&str, &str> {
+    block.lines().filter_map(|line| line.split_once('=')).collect()
+}
+
+fn numbers<T: std::str::FromStr>(map: &HashMap<&str, &str>, key: &str, len: usize) -> Result<Vec<T>, String> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let text = map.get(key).ok_or_else(|| format!("no '{key}'"))?;
+    let values = text
+        .split(' ')
+        .map(|v| parse_number(v).ok_or_else(|| format!("'{key}' holds '{v}'")))
+        .collect::<Result<Vec<T>, _>>()?;
+    if values.len() != len {
+        return Err(format!("'{key}' has {} values, expected {len}", values.len()));
+    }
+    Ok(values)
+}
+
+/// LightGBM writes infinities as `inf` / `-inf`.
+fn parse_number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    text.parse().ok().or_else(|| match text {
+        "inf" => "Infinity".parse().ok(),
+        "-inf" => "-Infinity".parse().ok(),
+        _ => None,
+    })
+}
+
+fn tree(block: &str, n_features: usize) -> Result<Tree, String> {
+    let map = fields(block);
+    let leaves: usize = map.get("num_leaves").and_then(|v| v.parse().ok()).ok_or("no num_leaves")?;
+    if leaves == 0 {
+        return Err("num_leaves is 0".into());
+    }
+    if map.get("is_linear").is_some_and(|v| *v != "0") {
+        return Err("linear trees are not supported".into());
+    }
+    let leaf_value: Vec<f64> = numbers(&map, "leaf_value", leaves)?;
+    let leaf_count: Vec<f64> = numbers(&map, "leaf_count", leaves)?;
+    if leaves == 1 {
+        // Leaf values are stored already multiplied by the shrinkage.
+        return Ok(Tree { nodes: vec![Node::Leaf { value: leaf_value[0], cover: leaf_count[0] }] });
+    }
+    let inner = leaves - 1;
+    let split_feature: Vec<usize> = numbers(&map, "split_feature", inner)?;
+    let threshold: Vec<f64> = numbers(&map, "threshold", inner)?;
+    let decision_type: Vec<u8> = numbers(&map, "decision_type", inner)?;
+    let left: Vec<i64> = numbers(&map, "left_child", inner)?;
+    let right: Vec<i64> = numbers(&map, "right_child", inner)?;
+    let internal_count: Vec<f64> = numbers(&map, "internal_count", inner)?;
+    let num_cat: usize = map.get("num_cat").map_or(Ok(0), |v| v.parse()).map_err(|_| "bad num_cat")?;
+    let (cat_boundaries, cat_threshold): (Vec<usize>, Vec<u32>) = if num_cat > 0 {
+        let boundaries: Vec<usize> = numbers(&map, "cat_boundaries", num_cat + 1)?;
+        let total = *boundaries.last().unwrap_or(&0);
+        (boundaries, numbers(&map, "cat_threshold", total)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
+    // Internal nodes first (0..inner), then leaves (inner..inner+leaves); a child `c < 0` is leaf `!c`.
+    let index = |c: i64| -> Result<usize, String> {
+        if c >= 0 {
+            usize::try_from(c).ok().filter(|&c| c < inner).ok_or(format!("child {c} outside the tree"))
+        } else {
+            let leaf = usize::try_from(!c).map_err(|_| format!("child {c}"))?;
+            if leaf < leaves { Ok(inner + leaf) } else { Err(format!("leaf {leaf} outside the tree")) }
+        }
+    };
+    let mut nodes = Vec::with_capacity(inner + leaves);
+    for i in 0..inner {
+        let kind = decision_type[i];
+        let default_left = kind & 2 != 0;
+        let missing = match (kind >> 2) & 3 {
+            0 => LgbMissing::None,
+            1 => LgbMissing::Zero,
+            2 => LgbMissing::NaN,
+            other => return Err(format!("node {i} has missing type {other}")),
+        };
+        let split = if kind & 1 != 0 {
+            let cat = threshold[i] as usize;
+            let range = cat_boundaries.get(cat..=cat + 1).ok_or(format!("node {i}: category set {cat} missing"))?;
+            Split::CategoriesLeft(cat_threshold[range[0]..range[1]].to_vec())
+        } else {
+            Split::LessOrEqual { threshold: threshold[i], missing }
+        };
+        nodes.push(Node::Internal {
+            feature: split_feature[i],
+            split,
+            default_left,
+            left: index(left[i])?,
+            right: index(right[i])?,
+            cover: internal_count[i],
+        });
+    }
+    for leaf in 0..leaves {
+        nodes.push(Node::Leaf { value: leaf_value[leaf], cover: leaf_count[leaf] });
+    }
+    let tree = Tree { nodes };
+    tree.check(n_features)?;
+    Ok(tree)
+}

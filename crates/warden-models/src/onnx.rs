@@ -1,0 +1,235 @@
+//! ONNX models through tract, with Warden's ONNX-ML extension operators.
+
+use crate::{Cell, InputKind, InputSpec, ModelError, Prediction};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::internal::*;
+
+const FORMAT: &str = "onnx";
+
+fn invalid(message: impl std::fmt::Display) -> ModelError {
+    ModelError::Invalid { format: FORMAT, message: message.to_string() }
+}
+
+/// How rows map onto the graph's inputs.
+#[derive(Debug, Clone, PartialEq)]
+enum Layout {
+    /// One `[N, 1]` input per feature (skl2onnx pipelines with a ColumnTransformer).
+    PerColumn(Vec<(String, DatumType)>),
+    /// One `[N, F]` input holding every feature in order (tree converters).
+    Matrix { width: usize, datum_type: DatumType },
+}
+
+/// Which part of the chosen output is the score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScoreColumn {
+    /// `[N, C]` class probabilities: column 1 is P(class 1).
+    PositiveClass,
+    /// `[N]` or `[N, 1]`: the value itself.
+    Value,
+}
+
+pub(crate) struct OnnxModel {
+    plan: std::sync::Arc<TypedSimplePlan>,
+    layout: Layout,
+    score: ScoreColumn,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxModel").field("layout", &self.layout).field("score", &self.score).finish()
+    }
+}
+
+/// The declared dimensions (`None` for a symbolic one such as the batch size).
+fn dims(fact: &InferenceFact) -> Option<Vec<Option<usize>>> {
+    if fact.shape.is_open() {
+        return None;
+    }
+    Some(fact.shape.dims().map(|d| d.concretize().and_then(|d| d.to_usize().ok())).collect())
+}
+
+impl OnnxModel {
+    pub(crate) fn load(bytes: &[u8]) -> Result<OnnxModel, ModelError> {
+        let mut onnx = tract_onnx::onnx();
+        crate::onnx_ml::register(&mut onnx.op_register);
+        // ZipMap's `seq(map(...))` output type cannot be a tensor type; the operator keeps the tensor.
+        onnx.ignore_output_types = true;
+        let mut model = onnx.model_for_read(&mut &bytes[..]).map_err(|e| invalid(format!("{e:#}")))?;
+
+        let batch = model.symbols.sym("N");
+        let inputs = model.input_outlets().map_err(invalid)?.to_vec();
+        let mut declared = Vec::new();
+        for (i, outlet) in inputs.iter().enumerate() {
+            let fact = model.input_fact(i).map_err(invalid)?.clone();
+            let datum_type =
+                fact.datum_type.concretize().ok_or_else(|| invalid(format!("input {i} has no declared type")))?;
+            let shape = dims(&fact).ok_or_else(|| invalid(format!("input {i} has no declared shape")))?;
+            let name = model.node(outlet.node).name.clone();
+            declared.push((name, datum_type, shape));
+        }
+        let layout = match declared.as_slice() {
+            [(_, datum_type, shape)] if shape.len() == 2 && shape[1].is_some_and(|w| w > 1) => {
+                Layout::Matrix { width: shape[1].unwrap_or_default(), datum_type: *datum_type }
+            }
+            _ if declared.iter().all(|(_, _, shape)| shape.len() == 2 && shape[1] == Some(1)) => {
+                Layout::PerColumn(declared.iter().map(|(name, dt, _)| (name.clone(), *dt)).collect())
+            }
+            _ => return Err(invalid("inputs must be one [N, F] tensor or one [N, 1] tensor per feature")),
+        };
+        for (datum_type, _) in layout_types(&layout) {
+            if !matches!(datum_type, DatumType::F32 | DatumType::F64 | DatumType::I64 | DatumType::String) {
+                return Err(ModelError::Unsupported { format: FORMAT, message: format!("input type {datum_type:?}") });
+            }
+        }
+        for (i, (_, datum_type, shape)) in declared.iter().enumerate() {
+            let mut shape: TVec<TDim> = shape.iter().map(|d| d.map_or(batch.to_dim(), |d| d.to_dim())).collect();
+            shape[0] = batch.to_dim();
+            model.set_input_fact(i, InferenceFact::dt_shape(*datum_type, shape)).map_err(invalid)?;
+        }
+
+        let mut typed = model.into_typed().map_err(|e| invalid(format!("{e:#}")))?;
+        let (output, score) = choose_output(&typed)?;
+        typed.select_output_outlets(&[output]).map_err(invalid)?;
+        let plan = typed.into_optimized().and_then(|m| m.into_runnable()).map_err(|e| invalid(format!("{e:#}")))?;
+        Ok(OnnxModel { plan, layout, score })
+    }
+
+    pub(crate) fn inputs(&self) -> (Vec<InputSpec>, bool) {
+        match &self.layout {
+            Layout::PerColumn(columns) => (
+                columns
+                    .iter()
+                    .map(|(name, dt)| InputSpec {
+                        name: name.clone(),
+                        kind: if *dt == DatumType::String { InputKind::Text } else { InputKind::Number },
+                    })
+                    .collect(),
+                false,
+            ),
+            Layout::Matrix { width, .. } => {
+                ((0..*width).map(|i| InputSpec { name: format!("f{i}"), kind: InputKind::Number }).collect(), true)
+            }
+        }
+    }
+
+    pub(crate) fn predict(&self, rows: &[&[Cell]]) -> Result<Vec<Prediction>, ModelError> {
+        let n = rows.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let tensors: TVec<TValue> = match &self.layout {
+            Layout::PerColumn(columns) => columns
+                .iter()
+                .enumerate()
+                .map(|(j, (name, dt))| column_tensor(rows.iter().map(|row| &row[j]), n, 1, *dt, name))
+                .collect::<Result<_, _>>()?,
+            Layout::Matrix { width, datum_type } => {
+                tvec![column_tensor(rows.iter().flat_map(|row| row.iter()), n, *width, *datum_type, "input")?]
+            }
+        };
+        let outputs = self.plan.run(tensors).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        let output = outputs[0].cast_to::<f64>().map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        let values = output.try_as_plain_ram().and_then(|p| p.as_slice::<f64>().map(|s| s.to_vec()));
+        let values = values.map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        let width = values.len() / n;
+        if width * n != values.len() || width == 0 {
+            return Err(ModelError::Inference(format!("output has {} values for {n} rows", values.len())));
+        }
+        Ok(values
+            .chunks(width)
+            .map(|row| Prediction {
+                score: match self.score {
+                    ScoreColumn::PositiveClass => row[1],
+                    ScoreColumn::Value => row[0],
+                },
+                margin: None,
+            })
+            .collect())
+    }
+}
+
+fn layout_types(layout: &Layout) -> Vec<(DatumType, usize)> {
+    match layout {
+        Layout::PerColumn(columns) => columns.iter().map(|(_, dt)| (*dt, 1)).collect(),
+        Layout::Matrix { width, datum_type } => vec![(*datum_type, *width)],
+    }
+}
+
+/// The probabilities output (`[N, 2]` float) when there is one, else a single-value float output.
+fn choose_output(model: &TypedModel) -> Result<(OutletId, ScoreColumn), ModelError> {
+    let outlets = model.output_outlets().map_err(invalid)?.to_vec();
+    let mut single = None;
+    for outlet in &outlets {
+        let fact = model.outlet_fact(*outlet).map_err(invalid)?;
+        if !fact.datum_type.is_float() {
+            continue;
+        }
+        let last = fact.shape.iter().last().and_then(|d| d.to_usize().ok());
+        match (fact.rank(), last) {
+            (2, Some(2)) => return Ok((*outlet, ScoreColumn::PositiveClass)),
+            (2, Some(1)) | (1, _) if single.is_none() => single = Some(*outlet),
+            _ => {}
+        }
+    }
+    match single {
+        Some(outlet) => Ok((outlet, ScoreColumn::Value)),
+        None => Err(ModelError::Unsupported {
+            format: FORMAT,
+            message: "no float output with two class probabilities or one value per row".into(),
+        }),
+    }
+}
+
+/// Builds one input tensor of `rows × width` cells.
+fn column_tensor<'a>(
+    cells: impl Iterator<Item = &'a Cell>,
+    rows: usize,
+    width: usize,
+    datum_type: DatumType,
+    name: &str,
+) -> Result<TValue, ModelError> {
+    let wrong = |cell: &Cell| ModelError::BadInput(format!("input '{name}' cannot take {cell:?}"));
+    let shape = [rows, width];
+    let tensor = match datum_type {
+        DatumType::String => {
+            let values = cells
+                .map(|cell| match cell {
+                    Cell::Text(text) => Ok(text.clone()),
+                    // skl2onnx's string imputers mark a missing category with the empty string.
+                    Cell::Missing => Ok(String::new()),
+                    Cell::Number(_) => Err(wrong(cell)),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            tract_ndarray::Array2::from_shape_vec(shape, values)
+                .map_err(|e| ModelError::BadInput(e.to_string()))?
+                .into_tensor()
+        }
+        DatumType::F32 | DatumType::F64 => {
+            let values = cells
+                .map(|cell| match cell {
+                    Cell::Number(x) => Ok(*x),
+                    Cell::Missing => Ok(f64::NAN),
+                    Cell::Text(_) => Err(wrong(cell)),
+                })
+                .collect::<Result<Vec<f64>, _>>()?;
+            if datum_type == DatumType::F32 {
+                let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+                Tensor::from_shape(&shape, &values)
+            } else {
+                Tensor::from_shape(&shape, &values)
+            }
+            .map_err(|e| ModelError::BadInput(e.to_string()))?
+        }
+        DatumType::I64 => {
+            let values = cells
+                .map(|cell| match cell {
+                    Cell::Number(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(*x as i64),
+                    _ => Err(wrong(cell)),
+                })
+                .collect::<Result<Vec<i64>, _>>()?;
+            Tensor::from_shape(&shape, &values).map_err(|e| ModelError::BadInput(e.to_string()))?
+        }
+        other => return Err(ModelError::Unsupported { format: FORMAT, message: format!("input type {other:?}") }),
+    };
+    Ok(tensor.into_tvalue())
+}

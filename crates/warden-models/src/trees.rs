@@ -1,0 +1,420 @@
+//! Tree ensembles (XGBoost, LightGBM): traversal with each library's own split rules and arithmetic, and
+//! path-dependent TreeSHAP (Lundberg et al. 2020, Algorithm 2) as both libraries implement it.
+
+use crate::{Explanation, Prediction, sigmoid};
+use std::ops::{Add, Div, Mul, Sub};
+
+/// The arithmetic a library uses: XGBoost sums margins and SHAP values in float32, LightGBM in float64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Precision {
+    F32,
+    F64,
+}
+
+/// How the margin becomes a score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Link {
+    /// `1 / (1 + exp(-k·margin))`.
+    Logistic(f64),
+    /// The margin is the score.
+    Identity,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Split {
+    /// XGBoost numeric: left when `f32(x) < threshold`.
+    Less(f32),
+    /// XGBoost categorical: the listed category codes go right, the rest left.
+    CategoriesRight(Vec<u32>),
+    /// LightGBM numeric: left when `x <= threshold`, with LightGBM's missing-value rule.
+    LessOrEqual { threshold: f64, missing: LgbMissing },
+    /// LightGBM categorical: codes in the bitset go left.
+    CategoriesLeft(Vec<u32>),
+}
+
+/// LightGBM's missing type (bits 2-3 of `decision_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LgbMissing {
+    /// NaN is treated as 0.0.
+    None,
+    /// NaN becomes 0.0, and |x| <= 1e-35 takes the default side.
+    Zero,
+    /// NaN takes the default side.
+    NaN,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    Leaf { value: f64, cover: f64 },
+    Internal { feature: usize, split: Split, default_left: bool, left: usize, right: usize, cover: f64 },
+}
+
+impl Node {
+    fn cover(&self) -> f64 {
+        match self {
+            Node::Leaf { cover, .. } | Node::Internal { cover, .. } => *cover,
+        }
+    }
+}
+
+/// One tree; node 0 is the root.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tree {
+    pub(crate) nodes: Vec<Node>,
+}
+
+const LGB_ZERO_THRESHOLD: f64 = 1e-35;
+
+impl Tree {
+    /// The child `x` goes to from internal node `index`.
+    fn next(&self, feature: usize, split: &Split, default_left: bool, left: usize, right: usize, x: &[f64]) -> usize {
+        let value = x[feature];
+        let default = if default_left { left } else { right };
+        match split {
+            Split::Less(threshold) => {
+                if value.is_nan() {
+                    default
+                } else if (value as f32) < *threshold {
+                    left
+                } else {
+                    right
+                }
+            }
+            Split::CategoriesRight(categories) => {
+                if value.is_nan() || value < 0.0 || value.fract() != 0.0 {
+                    default
+                } else if categories.binary_search(&(value as u32)).is_ok() {
+                    right
+                } else {
+                    left
+                }
+            }
+            Split::LessOrEqual { threshold, missing } => {
+                let mut value = value;
+                if value.is_nan() && *missing != LgbMissing::NaN {
+                    value = 0.0;
+                }
+                let takes_default = match missing {
+                    LgbMissing::Zero => (-LGB_ZERO_THRESHOLD..=LGB_ZERO_THRESHOLD).contains(&value),
+                    LgbMissing::NaN => value.is_nan(),
+                    LgbMissing::None => false,
+                };
+                if takes_default {
+                    default
+                } else if value <= *threshold {
+                    left
+                } else {
+                    right
+                }
+            }
+            Split::CategoriesLeft(bits) => {
+                if value.is_nan() || value < 0.0 {
+                    return right;
+                }
+                let code = value as usize;
+                let (word, bit) = (code / 32, code % 32);
+                if bits.get(word).is_some_and(|w| (w >> bit) & 1 == 1) { left } else { right }
+            }
+        }
+    }
+
+    fn child(&self, index: usize, x: &[f64]) -> Option<usize> {
+        match &self.nodes[index] {
+            Node::Leaf { .. } => None,
+            Node::Internal { feature, split, default_left, left, right, .. } => {
+                Some(self.next(*feature, split, *default_left, *left, *right, x))
+            }
+        }
+    }
+
+    fn leaf_value(&self, x: &[f64]) -> f64 {
+        let mut index = 0;
+        while let Some(next) = self.child(index, x) {
+            index = next;
+        }
+        match self.nodes[index] {
+            Node::Leaf { value, .. } => value,
+            Node::Internal { .. } => unreachable!("traversal ends at a leaf"),
+        }
+    }
+
+    fn depth(&self, index: usize) -> usize {
+        match &self.nodes[index] {
+            Node::Leaf { .. } => 0,
+            Node::Internal { left, right, .. } => 1 + self.depth(*left).max(self.depth(*right)),
+        }
+    }
+
+    /// Checks child indices (in range, acyclic: every child after its parent) and features.
+    pub(crate) fn check(&self, n_features: usize) -> Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("a tree has no nodes".into());
+        }
+        let mut parents = vec![0usize; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            if let Node::Internal { feature, left, right, .. } = node {
+                if *feature >= n_features {
+                    return Err(format!("node {i} splits on feature {feature}, the model has {n_features}"));
+                }
+                for child in [*left, *right] {
+                    if child >= self.nodes.len() || child == 0 {
+                        return Err(format!("node {i} has child {child} outside the tree"));
+                    }
+                    parents[child] += 1;
+                }
+            }
+        }
+        if parents.iter().skip(1).any(|&count| count != 1) || parents[0] != 0 {
+            return Err("a tree's nodes do not form a tree (a node with no parent or two)".into());
+        }
+        Ok(())
+    }
+}
+
+/// A sum of trees with a base margin and a link.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ensemble {
+    pub(crate) trees: Vec<Tree>,
+    pub(crate) base_margin: f64,
+    pub(crate) link: Link,
+    pub(crate) precision: Precision,
+    pub(crate) n_features: usize,
+}
+
+impl Ensemble {
+    pub(crate) fn margin(&self, x: &[f64]) -> f64 {
+        match self.precision {
+            Precision::F32 => {
+                let mut margin = self.base_margin as f32;
+                for tree in &self.trees {
+                    margin += tree.leaf_value(x) as f32;
+                }
+                margin as f64
+            }
+            Precision::F64 => self.base_margin + self.trees.iter().map(|t| t.leaf_value(x)).sum::<f64>(),
+        }
+    }
+
+    pub(crate) fn predict(&self, x: &[f64]) -> Prediction {
+        let margin = self.margin(x);
+        let score = match (self.link, self.precision) {
+            (Link::Identity, _) => margin,
+            (Link::Logistic(k), Precision::F32) => {
+                let m = (k as f32) * margin as f32;
+                (1.0f32 / (1.0f32 + (-m).exp())) as f64
+            }
+            (Link::Logistic(k), Precision::F64) => sigmoid(k * margin),
+        };
+        Prediction { score, margin: Some(margin) }
+    }
+
+    pub(crate) fn explain(&self, x: &[f64]) -> Explanation {
+        match self.precision {
+            Precision::F32 => self.explain_in::<f32>(x),
+            Precision::F64 => self.explain_in::<f64>(x),
+        }
+    }
+
+    /// XGBoost sums each tree's contributions (computed in its own buffer) into the total, then adds the
+    /// base margin to the bias; LightGBM does the same in float64. `R` is the library's arithmetic.
+    fn explain_in<R: Real>(&self, x: &[f64]) -> Explanation {
+        let n = self.n_features;
+        let mut total = vec![R::ZERO; n + 1];
+        let mut tree_phi = vec![R::ZERO; n + 1];
+        for tree in &self.trees {
+            tree_phi.iter_mut().for_each(|v| *v = R::ZERO);
+            let means = node_means::<R>(tree);
+            tree_phi[n] = tree_phi[n] + means[0];
+            if tree.nodes.len() > 1 {
+                let depth = tree.depth(0) + 2;
+                let mut paths = vec![PathElement::<R>::default(); depth * (depth + 1) / 2];
+                tree_shap(tree, x, &mut tree_phi, 0, 0, &mut paths, 0, R::ONE, R::ONE, None);
+            }
+            for (t, p) in total.iter_mut().zip(&tree_phi) {
+                *t = *t + *p;
+            }
+        }
+        total[n] = total[n] + R::from_f64(self.base_margin);
+        let base = total[n].to_f64();
+        Explanation { base, contributions: total[..n].iter().map(|v| v.to_f64()).collect() }
+    }
+}
+
+/// Float arithmetic TreeSHAP runs in.
+pub(crate) trait Real:
+    Copy + Default + PartialEq + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self>
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn from_f64(v: f64) -> Self;
+    fn from_usize(v: usize) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn from_usize(v: usize) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn from_usize(v: usize) -> Self {
+        v as f64
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Cover-weighted mean leaf value below each node.
+fn node_means<R: Real>(tree: &Tree) -> Vec<R> {
+    fn fill<R: Real>(tree: &Tree, index: usize, means: &mut [R]) -> R {
+        let value = match &tree.nodes[index] {
+            Node::Leaf { value, .. } => R::from_f64(*value),
+            Node::Internal { left, right, cover, .. } => {
+                let l = fill(tree, *left, means) * R::from_f64(tree.nodes[*left].cover());
+                let r = fill(tree, *right, means) * R::from_f64(tree.nodes[*right].cover());
+                (l + r) / R::from_f64(*cover)
+            }
+        };
+        means[index] = value;
+        value
+    }
+    let mut means = vec![R::ZERO; tree.nodes.len()];
+    fill(tree, 0, &mut means);
+    means
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct PathElement<R> {
+    feature: Option<usize>,
+    zero_fraction: R,
+    one_fraction: R,
+    weight: R,
+}
+
+fn extend_path<R: Real>(path: &mut [PathElement<R>], depth: usize, zero: R, one: R, feature: Option<usize>) {
+    path[depth] = PathElement {
+        feature,
+        zero_fraction: zero,
+        one_fraction: one,
+        weight: if depth == 0 { R::ONE } else { R::ZERO },
+    };
+    let d1 = R::from_usize(depth + 1);
+    for i in (0..depth).rev() {
+        path[i + 1].weight = path[i + 1].weight + one * path[i].weight * R::from_usize(i + 1) / d1;
+        path[i].weight = zero * path[i].weight * R::from_usize(depth - i) / d1;
+    }
+}
+
+fn unwind_path<R: Real>(path: &mut [PathElement<R>], depth: usize, index: usize) {
+    let (one, zero) = (path[index].one_fraction, path[index].zero_fraction);
+    let mut next_one_portion = path[depth].weight;
+    let d1 = R::from_usize(depth + 1);
+    for i in (0..depth).rev() {
+        if one != R::ZERO {
+            let tmp = path[i].weight;
+            path[i].weight = next_one_portion * d1 / (R::from_usize(i + 1) * one);
+            next_one_portion = tmp - path[i].weight * zero * R::from_usize(depth - i) / d1;
+        } else {
+            path[i].weight = path[i].weight * d1 / (zero * R::from_usize(depth - i));
+        }
+    }
+    for i in index..depth {
+        path[i].feature = path[i + 1].feature;
+        path[i].zero_fraction = path[i + 1].zero_fraction;
+        path[i].one_fraction = path[i + 1].one_fraction;
+    }
+}
+
+fn unwound_path_sum<R: Real>(path: &[PathElement<R>], depth: usize, index: usize) -> R {
+    let (one, zero) = (path[index].one_fraction, path[index].zero_fraction);
+    let mut next_one_portion = path[depth].weight;
+    let mut total = R::ZERO;
+    let d1 = R::from_usize(depth + 1);
+    for i in (0..depth).rev() {
+        if one != R::ZERO {
+            let tmp = next_one_portion * d1 / (R::from_usize(i + 1) * one);
+            total = total + tmp;
+            next_one_portion = path[i].weight - tmp * zero * (R::from_usize(depth - i) / d1);
+        } else {
+            total = total + (path[i].weight / zero) / (R::from_usize(depth - i) / d1);
+        }
+    }
+    total
+}
+
+/// `paths` holds the unique path of every level back to back: each level's copy starts right after its
+/// parent's, as in XGBoost's and LightGBM's implementations (the root's parent is the empty slot 0).
+#[allow(clippy::too_many_arguments)]
+fn tree_shap<R: Real>(
+    tree: &Tree,
+    x: &[f64],
+    phi: &mut [R],
+    node: usize,
+    depth: usize,
+    paths: &mut [PathElement<R>],
+    parent_start: usize,
+    parent_zero: R,
+    parent_one: R,
+    parent_feature: Option<usize>,
+) {
+    // This level's path is a copy of the parent's (`depth + 1` elements), placed right after it.
+    let start = parent_start + depth + 1;
+    paths.copy_within(parent_start..start, start);
+    let mut depth = depth;
+    extend_path(&mut paths[start..], depth, parent_zero, parent_one, parent_feature);
+    match &tree.nodes[node] {
+        Node::Leaf { value, .. } => {
+            let path = &paths[start..];
+            let value = R::from_f64(*value);
+            for i in 1..=depth {
+                let w = unwound_path_sum(path, depth, i);
+                let el = path[i];
+                let feature = el.feature.expect("path elements past the root name a feature");
+                phi[feature] = phi[feature] + w * (el.one_fraction - el.zero_fraction) * value;
+            }
+        }
+        Node::Internal { feature, split, default_left, left, right, cover } => {
+            let hot = tree.next(*feature, split, *default_left, *left, *right, x);
+            let cold = if hot == *left { *right } else { *left };
+            let w = R::from_f64(*cover);
+            let hot_zero = R::from_f64(tree.nodes[hot].cover()) / w;
+            let cold_zero = R::from_f64(tree.nodes[cold].cover()) / w;
+            let (mut incoming_zero, mut incoming_one) = (R::ONE, R::ONE);
+            let path = &mut paths[start..];
+            if let Some(index) = (0..=depth).find(|&i| path[i].feature == Some(*feature)) {
+                incoming_zero = path[index].zero_fraction;
+                incoming_one = path[index].one_fraction;
+                unwind_path(path, depth, index);
+                depth -= 1;
+            }
+            tree_shap(
+                tree,
+                x,
+                phi,
+                hot,
+                depth + 1,
+                paths,
+                start,
+                hot_zero * incoming_zero,
+                incoming_one,
+                Some(*feature),
+            );
+            tree_shap(tree, x, phi, cold, depth + 1, paths, start, cold_zero * incoming_zero, R::ZERO, Some(*feature));
+        }
+    }
+}
