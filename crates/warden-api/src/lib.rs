@@ -29,6 +29,25 @@ use handlers::*;
 
 /// Largest JSON request body.
 pub const JSON_BODY_LIMIT: usize = 1 << 20;
+/// Largest batch scoring body (JSON array or NDJSON).
+pub const BATCH_BODY_LIMIT: usize = 64 << 20;
+
+/// Records every request's route, status and duration in the Prometheus metrics.
+async fn record_http(
+    axum::extract::State(warden): axum::extract::State<Arc<Warden>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().as_str().to_owned();
+    let path = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    warden.scoring().record_http(&method, &path, response.status().as_u16(), started.elapsed());
+    response
+}
 
 fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
     // Two files plus the metadata part and multipart framing.
@@ -51,14 +70,22 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(tokens::create_token, tokens::list_tokens))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(audit::list_events))
+        .routes(routes!(scoring::score))
+        .routes(routes!(scoring::record_outcomes))
+        .routes(routes!(scoring::list_decisions))
+        .routes(routes!(scoring::live_profiles))
+        .routes(routes!(scoring::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
-    uploads.merge(json)
+    let batches =
+        OpenApiRouter::new().routes(routes!(scoring::score_batch)).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT));
+    uploads.merge(json).merge(batches)
 }
 
 fn document(mut api: OpenApi) -> OpenApi {
     api.info.title = "Warden".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
-    api.info.description = Some("Model risk control plane: registry, lineage, aliases, tokens.".into());
+    api.info.description =
+        Some("Model risk control plane: registry, lineage, aliases, tokens, real-time scoring.".into());
     let components = api.components.get_or_insert_with(Default::default);
     components
         .add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
@@ -88,6 +115,7 @@ pub fn app(warden: Arc<Warden>) -> Router {
             }),
         )
         .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(warden.clone(), record_http))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(warden)
 }

@@ -316,7 +316,7 @@ async fn failed_registrations_leave_no_version_no_blob_and_no_event() {
             LINEAR,
             &german,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "not valid xgboost-json",
+            "invalid xgboost-json model",
         ),
         ("empty artifact", german_metadata(), b"", &german, StatusCode::UNPROCESSABLE_ENTITY, "artifact is empty"),
         (

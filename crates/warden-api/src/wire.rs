@@ -122,11 +122,26 @@ pub struct Feature {
     /// Whether missing values are allowed.
     #[serde(default)]
     pub nullable: bool,
+    /// Category → code the model was trained with (categorical features of models that take codes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<std::collections::BTreeMap<String, f64>>,
+    /// `refuse` (default) or `missing`: what a category outside the schema becomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_category: Option<String>,
 }
 
 impl From<FeatureSpec> for Feature {
     fn from(f: FeatureSpec) -> Self {
-        Feature { name: f.name, kind: f.kind.to_string(), categories: f.categories, nullable: f.nullable }
+        let unknown_category =
+            (f.unknown_category == warden_lifecycle::registry::UnknownCategory::Missing).then(|| "missing".to_owned());
+        Feature {
+            name: f.name,
+            kind: f.kind.to_string(),
+            categories: f.categories,
+            nullable: f.nullable,
+            encoding: f.encoding,
+            unknown_category,
+        }
     }
 }
 
@@ -164,6 +179,16 @@ pub struct RegisterVersionMetadata {
     /// Version this one derives from.
     #[serde(default)]
     pub parent_version: Option<i64>,
+    /// Decision threshold and labels (default: score >= 0.5 is `decline`, else `approve`; 4 reason codes).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub serving: Option<warden_lifecycle::registry::ServingConfig>,
+    /// Categorical encodings the model was trained with: feature -> category -> code.
+    #[serde(default)]
+    pub encodings: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    /// Default rule for undeclared categories: `refuse` (422) or `missing`.
+    #[serde(default)]
+    pub unknown_category: Option<String>,
 }
 
 /// Multipart form of a version registration.
@@ -243,6 +268,9 @@ pub struct VersionBody {
     pub reference: Reference,
     /// Lineage.
     pub lineage: LineageBody,
+    /// Decision threshold and labels.
+    #[schema(value_type = Object)]
+    pub serving: warden_lifecycle::registry::ServingConfig,
     /// RFC 3339.
     pub created_at: String,
     /// Creator.
@@ -274,6 +302,7 @@ impl VersionBody {
                 hyperparameters: v.lineage.hyperparameters,
                 parent_version: v.lineage.parent_version,
             },
+            serving: v.serving,
             created_at: timestamp(v.created_at),
             created_by: v.created_by,
         }
@@ -289,6 +318,9 @@ pub struct SetAlias {
     /// Why (kept in the history).
     #[serde(default)]
     pub reason: String,
+    /// Share of traffic the alias answers, in [0, 1] (the `canary` alias).
+    #[serde(default)]
+    pub traffic: Option<f64>,
 }
 
 /// One alias assignment; `version` null records a removal.
@@ -306,6 +338,9 @@ pub struct AliasBody {
     pub assigned_by: String,
     /// Why.
     pub reason: String,
+    /// Share of traffic, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<f64>,
 }
 
 impl From<AliasAssignment> for AliasBody {
@@ -317,6 +352,7 @@ impl From<AliasAssignment> for AliasBody {
             assigned_at: timestamp(a.assigned_at),
             assigned_by: a.assigned_by,
             reason: a.reason,
+            traffic: a.traffic,
         }
     }
 }
@@ -430,4 +466,205 @@ impl From<AuditEvent> for AuditEventBody {
             payload: e.event.payload,
         }
     }
+}
+
+/// One request to score.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequestBody {
+    /// Your id for the request (outcomes refer to it; it also picks the canary share). Made up when absent.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Model inputs, raw (categories as text): checked against the version's schema.
+    #[schema(value_type = Object)]
+    pub features: Map<String, Value>,
+    /// Monitor-only columns (sex, age band, amount at risk) that never reach the model.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// Return contributions and reason codes.
+    #[serde(default)]
+    pub explain: bool,
+}
+
+impl From<ScoreRequestBody> for warden_lifecycle::scoring::ScoreRequest {
+    fn from(b: ScoreRequestBody) -> Self {
+        warden_lifecycle::scoring::ScoreRequest {
+            request_id: b.request_id,
+            features: b.features,
+            attributes: b.attributes,
+            explain: b.explain,
+        }
+    }
+}
+
+/// A reason code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReasonBody {
+    /// Feature.
+    pub feature: String,
+    /// The value given.
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// Contribution toward the positive decision (log-odds).
+    pub contribution: f64,
+}
+
+/// A decision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScoreResponseBody {
+    /// The request id.
+    pub request_id: String,
+    /// Model.
+    pub model: String,
+    /// Version that answered.
+    pub version: i64,
+    /// champion, canary or pinned.
+    pub route: String,
+    /// Score (probability of the bad event).
+    pub score: f64,
+    /// Decision from the version's threshold.
+    pub decision: String,
+    /// Top reasons toward the positive decision (with explain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<ReasonBody>>,
+    /// Contribution of every feature (with explain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributions: Option<std::collections::BTreeMap<String, f64>>,
+    /// Expected margin the contributions add to (with explain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<f64>,
+}
+
+impl From<warden_lifecycle::scoring::ScoreResponse> for ScoreResponseBody {
+    fn from(r: warden_lifecycle::scoring::ScoreResponse) -> Self {
+        ScoreResponseBody {
+            request_id: r.request_id,
+            model: r.model,
+            version: r.version,
+            route: serde_json::to_value(r.route).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            score: r.score,
+            decision: r.decision,
+            reasons: r.reasons.map(|reasons| {
+                reasons
+                    .into_iter()
+                    .map(|r| ReasonBody { feature: r.feature, value: r.value, contribution: r.contribution })
+                    .collect()
+            }),
+            contributions: r.contributions,
+            base: r.base,
+        }
+    }
+}
+
+/// Decisions of a batch, in request order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponseBody {
+    /// One per request.
+    pub results: Vec<ScoreResponseBody>,
+}
+
+/// Which version answers: by default the routes (champion, canary); a number or alias pins one.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct ScoreQuery {
+    /// Version number or alias to score with instead of the routes.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// One late label.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeBody {
+    /// The scored request.
+    pub request_id: String,
+    /// 1 = the bad event happened (default, chargeback), 0 = it did not.
+    pub label: i64,
+    /// Kind of event (default `default`).
+    #[serde(default = "default_outcome_kind")]
+    pub kind: String,
+    /// Amount involved.
+    #[serde(default)]
+    pub amount: Option<f64>,
+}
+
+fn default_outcome_kind() -> String {
+    "default".into()
+}
+
+/// Late labels to record (all or none).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomesBody {
+    /// The outcomes.
+    pub outcomes: Vec<OutcomeBody>,
+}
+
+/// How many outcomes were recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutcomesRecorded {
+    /// Count.
+    pub recorded: usize,
+}
+
+/// A logged decision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DecisionBody {
+    /// RFC 3339.
+    pub at: String,
+    /// Request id.
+    pub request_id: String,
+    /// Version.
+    pub version: i64,
+    /// champion, canary, shadow or pinned.
+    pub route: String,
+    /// Features as received.
+    #[schema(value_type = Object)]
+    pub features: Value,
+    /// Monitor-only attributes.
+    #[schema(value_type = Object)]
+    pub attributes: Value,
+    /// Score.
+    pub score: f64,
+    /// Decision.
+    pub decision: String,
+    /// Scoring latency, microseconds.
+    pub latency_us: i64,
+}
+
+impl From<warden_lifecycle::registry::NewDecision> for DecisionBody {
+    fn from(d: warden_lifecycle::registry::NewDecision) -> Self {
+        DecisionBody {
+            at: timestamp(d.at),
+            request_id: d.request_id,
+            version: d.version,
+            route: d.route,
+            features: d.features,
+            attributes: d.attributes,
+            score: d.score,
+            decision: d.decision,
+            latency_us: d.latency_us,
+        }
+    }
+}
+
+/// Query of the decision log.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct DecisionQuery {
+    /// Only this request.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// At most this many (default 1000).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// A version's live window profile.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LiveProfileBody {
+    /// Version.
+    pub version: i64,
+    /// Windows per feature and for the score, decision and route counts.
+    #[schema(value_type = Object)]
+    pub profile: Value,
 }

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use warden_models::{Model, ModelFormat};
+
 use crate::{Error, Result};
 
 /// A declared artifact format.
@@ -34,43 +36,22 @@ impl ArtifactFormat {
         }
     }
 
-    /// Checks that `bytes` are structurally an artifact of this format.
-    pub fn check(self, bytes: &[u8]) -> Result<()> {
+    /// The inference crate's name for the format.
+    pub fn model_format(self) -> ModelFormat {
+        match self {
+            ArtifactFormat::Onnx => ModelFormat::Onnx,
+            ArtifactFormat::XgboostJson => ModelFormat::XgboostJson,
+            ArtifactFormat::LightgbmText => ModelFormat::LightgbmText,
+            ArtifactFormat::LinearJson => ModelFormat::LinearJson,
+        }
+    }
+
+    /// Loads `bytes` as a model of this format: the artifact is valid only if Warden can score it.
+    pub fn load(self, bytes: &[u8]) -> Result<Model> {
         if bytes.is_empty() {
             return Err(Error::invalid("artifact is empty"));
         }
-        let fail = |why: String| Err(Error::invalid(format!("artifact is not valid {}: {why}", self.as_str())));
-        match self {
-            ArtifactFormat::Onnx => match protobuf_has_field(bytes, ONNX_MODEL_GRAPH_FIELD) {
-                Ok(true) => Ok(()),
-                Ok(false) => fail("no graph in the ModelProto".into()),
-                Err(why) => fail(why),
-            },
-            ArtifactFormat::XgboostJson => match serde_json::from_slice::<serde_json::Value>(bytes) {
-                Ok(v) if v["learner"]["gradient_booster"].is_object() => Ok(()),
-                Ok(_) => fail("no learner.gradient_booster object".into()),
-                Err(e) => fail(e.to_string()),
-            },
-            ArtifactFormat::LightgbmText => {
-                let head = &bytes[..bytes.len().min(4096)];
-                let head = String::from_utf8_lossy(head);
-                if head.lines().next().map(str::trim) == Some("tree") && head.contains("version=") {
-                    Ok(())
-                } else {
-                    fail("expected a 'tree' header line followed by 'version='".into())
-                }
-            }
-            ArtifactFormat::LinearJson => match serde_json::from_slice::<serde_json::Value>(bytes) {
-                Ok(v)
-                    if v["intercept"].is_number()
-                        && (v["coefficients"].is_object() || v["coefficients"].is_array()) =>
-                {
-                    Ok(())
-                }
-                Ok(_) => fail("expected a JSON object with a numeric 'intercept' and 'coefficients'".into()),
-                Err(e) => fail(e.to_string()),
-            },
-        }
+        Model::load(self.model_format(), bytes).map_err(|e| Error::invalid(format!("artifact rejected: {e}")))
     }
 }
 
@@ -93,47 +74,6 @@ impl FromStr for ArtifactFormat {
 }
 
 /// `ModelProto.graph` is field 7 (onnx.proto).
-const ONNX_MODEL_GRAPH_FIELD: u64 = 7;
-
-fn read_varint(bytes: &[u8], pos: &mut usize) -> std::result::Result<u64, String> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(*pos).ok_or("truncated varint")?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("varint too long".into())
-}
-
-/// Walks the top-level fields of a protobuf message; fails on any malformed or truncated field.
-fn protobuf_has_field(bytes: &[u8], wanted: u64) -> std::result::Result<bool, String> {
-    let mut pos = 0;
-    let mut found = false;
-    while pos < bytes.len() {
-        let key = read_varint(bytes, &mut pos)?;
-        let (field, wire_type) = (key >> 3, key & 7);
-        if field == 0 {
-            return Err(format!("invalid field number 0 at byte {}", pos));
-        }
-        found |= field == wanted;
-        let skip = match wire_type {
-            0 => {
-                read_varint(bytes, &mut pos)?;
-                0
-            }
-            1 => 8,
-            2 => read_varint(bytes, &mut pos)? as usize,
-            5 => 4,
-            other => return Err(format!("unsupported wire type {other} at byte {pos}")),
-        };
-        pos = pos.checked_add(skip).filter(|&p| p <= bytes.len()).ok_or("truncated field")?;
-    }
-    Ok(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,18 +86,20 @@ mod tests {
     }
 
     #[test]
-    fn structural_checks() {
+    fn artifacts_must_load_as_models() {
         let linear = br#"{"intercept": -1.2, "coefficients": {"age": 0.01}}"#;
-        assert!(ArtifactFormat::LinearJson.check(linear).is_ok());
-        assert!(ArtifactFormat::LinearJson.check(b"{\"intercept\": 1").is_err());
-        assert!(ArtifactFormat::XgboostJson.check(linear).is_err());
-        assert!(ArtifactFormat::LightgbmText.check(b"tree\nversion=v4\n").is_ok());
-        assert!(ArtifactFormat::LightgbmText.check(b"hello").is_err());
-        assert!(ArtifactFormat::Onnx.check(b"").is_err());
-        // ir_version = 8, then graph (field 7, length-delimited, 2 bytes).
-        assert!(ArtifactFormat::Onnx.check(&[0x08, 0x08, 0x3a, 0x02, 0x0a, 0x00]).is_ok());
-        // Same, truncated inside the graph.
-        assert!(ArtifactFormat::Onnx.check(&[0x08, 0x08, 0x3a, 0x05, 0x0a]).is_err());
-        assert!(ArtifactFormat::Onnx.check(b"{\"not\": \"onnx\"}").is_err());
+        assert!(ArtifactFormat::LinearJson.load(linear).is_ok());
+        assert!(ArtifactFormat::LinearJson.load(b"{\"intercept\": 1").is_err());
+        assert!(ArtifactFormat::XgboostJson.load(linear).is_err());
+        let lightgbm = include_bytes!("../../warden-models/testdata/lgbm_german.txt");
+        assert!(ArtifactFormat::LightgbmText.load(lightgbm).is_ok());
+        assert!(ArtifactFormat::LightgbmText.load(&lightgbm[..lightgbm.len() / 2]).is_err());
+        assert!(ArtifactFormat::LightgbmText.load(b"tree\nversion=v4\n").is_err());
+        assert!(ArtifactFormat::Onnx.load(b"").is_err());
+        let onnx = include_bytes!("../../warden-models/testdata/lr_german.onnx");
+        assert!(ArtifactFormat::Onnx.load(onnx).is_ok());
+        let err = ArtifactFormat::Onnx.load(&onnx[..onnx.len() - 40]).unwrap_err();
+        assert!(err.to_string().contains("artifact rejected: invalid onnx model"), "{err}");
+        assert!(ArtifactFormat::Onnx.load(b"{\"not\": \"onnx\"}").is_err());
     }
 }

@@ -28,11 +28,14 @@ pub enum Role {
     RiskOfficer,
     /// Everything, including tokens.
     Admin,
+    /// A business application: scores requests and reports outcomes, nothing else.
+    Scorer,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 5] = [Role::Viewer, Role::DataScientist, Role::Validator, Role::RiskOfficer, Role::Admin];
+    pub const ALL: [Role; 6] =
+        [Role::Viewer, Role::DataScientist, Role::Validator, Role::RiskOfficer, Role::Admin, Role::Scorer];
 
     /// The role's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Role {
             Role::Validator => "validator",
             Role::RiskOfficer => "risk-officer",
             Role::Admin => "admin",
+            Role::Scorer => "scorer",
         }
     }
 }
@@ -77,6 +81,12 @@ pub enum Permission {
     ManageTokens,
     /// Read the audit trail.
     ReadAudit,
+    /// Score requests through the serving path.
+    Score,
+    /// Report late outcomes (labels) of scored requests.
+    RecordOutcomes,
+    /// Read the decision log and live window profiles.
+    ReadDecisions,
 }
 
 impl Permission {
@@ -89,6 +99,9 @@ impl Permission {
             Permission::SetAlias => &[DataScientist, Admin],
             Permission::ManageTokens => &[Admin],
             Permission::ReadAudit => &[Validator, RiskOfficer, Admin],
+            Permission::Score => &[Scorer, DataScientist, Admin],
+            Permission::RecordOutcomes => &[Scorer, Admin],
+            Permission::ReadDecisions => &[DataScientist, Validator, RiskOfficer, Admin],
         }
     }
 }

@@ -411,6 +411,8 @@ impl FeatureSpec {
             kind: column.summary.column_type(),
             categories,
             nullable: column.summary.missing() > 0,
+            encoding: None,
+            unknown_category: Default::default(),
         }
     }
 }

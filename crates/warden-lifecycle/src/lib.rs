@@ -6,7 +6,9 @@ context and the acting [`auth::Principal`].
 - [`auth`]: roles, bearer tokens (only their hashes are stored), the first-start admin token.
 - [`dataset`]: reading reference data (CSV, Parquet) into a [`warden_stats::profile::DatasetProfile`].
 - [`compare`]: local drift reports between two data files, read column by column.
-- [`artifact_format`]: the model formats Warden accepts and the structural check of each.
+- [`artifact_format`]: the model formats Warden accepts; an artifact is valid when it loads as a model.
+- [`scoring`]: the serving path (routing by alias, schema checks, scoring, explanations, the decision log
+  with group commit and live window profiles, late outcomes, metrics).
 
 Services check the caller's role, validate input, and write through [`warden_store`], whose audited writes
 append their audit event in the same transaction. They know nothing of HTTP.
@@ -24,8 +26,11 @@ pub mod artifact_format;
 pub mod auth;
 pub mod compare;
 pub mod dataset;
+mod decision_log;
 pub mod error;
+mod metrics;
 pub mod registry;
+pub mod scoring;
 
 pub use error::{Error, Result};
 
@@ -65,6 +70,7 @@ pub struct Warden {
     /// Serialises "store blob, insert version, clean up on failure" so that cleaning up a failed
     /// registration never removes a blob another registration is about to reference.
     blob_commit: tokio::sync::Mutex<()>,
+    scoring: scoring::Scoring,
 }
 
 /// What happened when Warden opened its data directory.
@@ -89,8 +95,10 @@ impl Warden {
             .map_err(|e| Error::Internal(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
         let metadata = SqliteStore::open(&config.data_dir.join("warden.db")).await?;
         let artifacts = FsArtifactStore::open(&config.data_dir)?;
+        let metadata: Arc<dyn MetadataStore> = Arc::new(metadata);
         let warden = Warden {
-            metadata: Arc::new(metadata),
+            scoring: scoring::Scoring::start(metadata.clone()),
+            metadata,
             artifacts: Arc::new(artifacts),
             clock,
             config,
@@ -120,6 +128,11 @@ impl Warden {
     /// Whether the database answers (readiness).
     pub async fn ready(&self) -> Result<()> {
         Ok(self.metadata.ping().await?)
+    }
+
+    /// The scoring service (its metrics, and the decision log flush clean shutdown needs).
+    pub fn scoring(&self) -> &scoring::Scoring {
+        &self.scoring
     }
 
     fn now(&self) -> Micros {

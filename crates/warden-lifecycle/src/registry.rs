@@ -1,6 +1,7 @@
 //! The model registry: models, immutable versions with lineage and reference profiles, and aliases whose
 //! full history answers "which version was champion at time T".
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use warden_stats::profile::{ColumnType, DatasetProfile};
 pub use warden_store::artifacts::StagedFile;
-pub use warden_store::metadata::{AliasAssignment, AuditEvent, AuditQuery, Micros};
+pub use warden_store::metadata::{AliasAssignment, AuditEvent, AuditQuery, Micros, NewDecision};
 use warden_store::metadata::{AuditEventDraft, ModelRow, NewModel, NewVersion, VersionRow};
 
 use crate::artifact_format::ArtifactFormat;
@@ -88,6 +89,91 @@ pub struct FeatureSpec {
     /// Whether the feature may be missing.
     #[serde(default)]
     pub nullable: bool,
+    /// The categorical encoding the model was trained with (category → code), for models that take codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<BTreeMap<String, f64>>,
+    /// What a category outside `categories` / `encoding` becomes: refused (422) or missing.
+    #[serde(default, skip_serializing_if = "UnknownCategory::is_refuse")]
+    pub unknown_category: UnknownCategory,
+}
+
+/// The rule for a category the schema never declared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownCategory {
+    /// Refuse the request with a message for the field.
+    #[default]
+    Refuse,
+    /// Score it as a missing value.
+    Missing,
+}
+
+impl UnknownCategory {
+    fn is_refuse(&self) -> bool {
+        *self == UnknownCategory::Refuse
+    }
+}
+
+/// How a version turns scores into decisions. This is a persisted format (stored as JSON with the version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServingConfig {
+    /// Scores at or above the threshold get `positive_decision`.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// The decision for scores at or above the threshold (the score is the probability of the bad event).
+    #[serde(default = "default_positive")]
+    pub positive_decision: String,
+    /// The decision below the threshold.
+    #[serde(default = "default_negative")]
+    pub negative_decision: String,
+    /// How many reason codes an explained decision carries.
+    #[serde(default = "default_reason_count")]
+    pub reason_count: usize,
+}
+
+fn default_threshold() -> f64 {
+    0.5
+}
+fn default_positive() -> String {
+    "decline".into()
+}
+fn default_negative() -> String {
+    "approve".into()
+}
+fn default_reason_count() -> usize {
+    4
+}
+
+impl Default for ServingConfig {
+    fn default() -> Self {
+        ServingConfig {
+            threshold: default_threshold(),
+            positive_decision: default_positive(),
+            negative_decision: default_negative(),
+            reason_count: default_reason_count(),
+        }
+    }
+}
+
+impl ServingConfig {
+    fn check(&self) -> Result<()> {
+        if !(self.threshold.is_finite() && (0.0..=1.0).contains(&self.threshold)) {
+            return Err(Error::invalid(format!("decision threshold {} is not in [0, 1]", self.threshold)));
+        }
+        for d in [&self.positive_decision, &self.negative_decision] {
+            if d.trim().is_empty() || d.len() > 64 {
+                return Err(Error::invalid("decision labels must be 1-64 characters"));
+            }
+        }
+        if self.positive_decision == self.negative_decision {
+            return Err(Error::invalid("the two decision labels must differ"));
+        }
+        if self.reason_count > 32 {
+            return Err(Error::invalid("reason_count is at most 32"));
+        }
+        Ok(())
+    }
 }
 
 /// What a user gives to create a model.
@@ -226,6 +312,41 @@ pub struct VersionRequest {
     pub columns: ColumnPlan,
     /// Lineage.
     pub lineage: Lineage,
+    /// Decision threshold and labels.
+    pub serving: ServingConfig,
+    /// Categorical encodings (feature → category → code) merged into the schema, for models taking codes.
+    pub encodings: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The unknown-category rule for categorical features that do not set their own.
+    pub unknown_category: Option<UnknownCategory>,
+}
+
+/// Merges encodings and the default unknown-category rule into a schema.
+fn apply_encodings(
+    schema: &mut [FeatureSpec],
+    encodings: &BTreeMap<String, BTreeMap<String, f64>>,
+    unknown: Option<UnknownCategory>,
+) -> Result<()> {
+    for (name, codes) in encodings {
+        let feature = schema
+            .iter_mut()
+            .find(|f| &f.name == name)
+            .ok_or_else(|| Error::invalid(format!("encoding given for '{name}', which is not a feature")))?;
+        if feature.kind != ColumnType::Categorical {
+            return Err(Error::invalid(format!("encoding given for '{name}', which is numeric")));
+        }
+        if codes.is_empty() || codes.values().any(|c| !c.is_finite()) {
+            return Err(Error::invalid(format!("encoding of '{name}' must map categories to finite codes")));
+        }
+        // With an encoding, the known categories are exactly the encoded ones.
+        feature.categories = Some(codes.keys().cloned().collect());
+        feature.encoding = Some(codes.clone());
+    }
+    if let Some(rule) = unknown {
+        for feature in schema.iter_mut().filter(|f| f.kind == ColumnType::Categorical) {
+            feature.unknown_category = rule;
+        }
+    }
+    Ok(())
 }
 
 /// A registered version.
@@ -257,6 +378,8 @@ pub struct Version {
     pub profile: DatasetProfile,
     /// Lineage.
     pub lineage: Lineage,
+    /// Decision threshold and labels.
+    pub serving: ServingConfig,
     /// Creation time.
     pub created_at: Micros,
     /// Creator.
@@ -291,6 +414,7 @@ impl TryFrom<VersionRow> for Version {
                 },
                 parent_version: c.parent_version,
             },
+            serving: serde_json::from_value(c.serving_config).map_err(|e| corrupt("serving config", e))?,
             created_at: c.created_at,
             created_by: c.created_by,
         })
@@ -330,6 +454,7 @@ pub async fn register_version(
     caller.require(Permission::WriteRegistry)?;
     let model_row = model_row(warden, model).await?;
     check_lineage(&request.lineage)?;
+    request.serving.check()?;
     if let Some(parent) = request.lineage.parent_version
         && (parent < 1 || model_row.latest_version.is_none_or(|latest| parent > latest))
     {
@@ -338,11 +463,16 @@ pub async fn register_version(
 
     let (artifact_path, reference_path) = (artifact.path().to_owned(), reference.path().to_owned());
     let (format, columns) = (request.format, request.columns.clone());
+    let (encodings, unknown) = (request.encodings.clone(), request.unknown_category);
     let profiled = tokio::task::spawn_blocking(move || -> Result<_> {
         let bytes = std::fs::read(&artifact_path).map_err(|e| Error::invalid(format!("cannot read artifact: {e}")))?;
-        format.check(&bytes)?;
+        let model = format.load(&bytes)?;
         drop(bytes);
-        profile_file(&reference_path, &columns)
+        let mut profiled = profile_file(&reference_path, &columns)?;
+        apply_encodings(&mut profiled.feature_schema, &encodings, unknown)?;
+        // The model must be servable from this schema: refused now rather than at the first request.
+        crate::scoring::Binding::new(&model, &profiled.feature_schema)?;
+        Ok(profiled)
     })
     .await
     .map_err(|e| Error::Internal(format!("profiling task failed: {e}")))??;
@@ -366,6 +496,7 @@ pub async fn register_version(
         code_ref: lineage.code_ref.clone(),
         hyperparameters: Value::Object(lineage.hyperparameters.clone()),
         parent_version: lineage.parent_version,
+        serving_config: serde_json::to_value(&request.serving).expect("serving config serialises"),
         created_at: warden.now(),
         created_by: caller.actor(),
     };
@@ -375,6 +506,7 @@ pub async fn register_version(
         "target": request.columns.target, "protected": request.columns.protected,
         "training_data_sha256": lineage.training_data_sha256, "training_data_rows": lineage.training_data_rows,
         "code_ref": lineage.code_ref, "hyperparameters": lineage.hyperparameters, "parent_version": lineage.parent_version,
+        "serving": request.serving,
     });
     let (at, actor) = (warden.now(), caller.actor());
     let make_event = move |number: i64| AuditEventDraft {
@@ -471,9 +603,18 @@ pub async fn set_alias(
     alias: &str,
     version: Option<i64>,
     reason: &str,
+    traffic: Option<f64>,
 ) -> Result<AliasAssignment> {
     caller.require(Permission::SetAlias)?;
     check_alias(alias)?;
+    if let Some(share) = traffic {
+        if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
+            return Err(Error::invalid(format!("traffic share {share} is not in [0, 1]")));
+        }
+        if version.is_none() {
+            return Err(Error::invalid("a traffic share needs a version"));
+        }
+    }
     let current = warden.metadata.alias_at(model, alias, Micros::MAX).await?;
     if version.is_none() && current.as_ref().is_none_or(|a| a.version.is_none()) {
         return Err(Error::NotFound(format!("model '{model}' has no alias '{alias}'")));
@@ -485,8 +626,13 @@ pub async fn set_alias(
     // "Which version at time T" needs assignment times that never go backwards, even if the wall clock does.
     let assigned_at = current.as_ref().map_or(warden.now(), |c| warden.now().max(c.assigned_at));
     let previous = current.and_then(|a| a.version);
-    let mut event =
-        audit(warden, caller, action, subject, json!({ "version": version, "previous": previous, "reason": reason }));
+    let mut event = audit(
+        warden,
+        caller,
+        action,
+        subject,
+        json!({ "version": version, "previous": previous, "reason": reason, "traffic": traffic }),
+    );
     event.at = assigned_at;
     let assignment = AliasAssignment {
         model_name: model.into(),
@@ -495,8 +641,12 @@ pub async fn set_alias(
         assigned_at,
         assigned_by: caller.actor(),
         reason: reason.into(),
+        traffic,
     };
-    Ok(warden.metadata.assign_alias(assignment, event).await?)
+    let assignment = warden.metadata.assign_alias(assignment, event).await?;
+    // The scoring path picks the change up now, without a restart; requests in flight finish on the old routes.
+    warden.scoring.routes_changed(warden, model).await;
+    Ok(assignment)
 }
 
 /// The aliases currently in force.
@@ -586,7 +736,7 @@ mod tests {
         let csv = dir.path().join("r.csv");
         std::fs::write(&csv, "x,y\n1,0\n2,1\n").unwrap();
         let model_file = dir.path().join("a.json");
-        std::fs::write(&model_file, r#"{"intercept": 0, "coefficients": {}}"#).unwrap();
+        std::fs::write(&model_file, r#"{"intercept": 0, "coefficients": {"x": 0.5}}"#).unwrap();
         for _ in 0..2 {
             let artifact_file = warden.artifacts().stage_file(&model_file, 1 << 20).await.unwrap();
             let reference = warden.artifacts().stage_file(&csv, 1 << 20).await.unwrap();
@@ -594,12 +744,15 @@ mod tests {
                 format: ArtifactFormat::LinearJson,
                 columns: ColumnPlan { target: Some("y".into()), ..Default::default() },
                 lineage: Lineage::default(),
+                serving: ServingConfig::default(),
+                encodings: Default::default(),
+                unknown_category: None,
             };
             register_version(&warden, &admin, "m", request, artifact_file, reference).await.unwrap();
         }
-        let first = set_alias(&warden, &admin, "m", "champion", Some(1), "").await.unwrap();
+        let first = set_alias(&warden, &admin, "m", "champion", Some(1), "", None).await.unwrap();
         now.store(500_000, Ordering::SeqCst); // the clock steps back
-        let second = set_alias(&warden, &admin, "m", "champion", Some(2), "").await.unwrap();
+        let second = set_alias(&warden, &admin, "m", "champion", Some(2), "", None).await.unwrap();
         assert!(second.assigned_at >= first.assigned_at);
         let live = alias_at(&warden, &admin, "m", "champion", Some(first.assigned_at)).await.unwrap();
         assert_eq!(live.version, Some(2), "the later assignment wins at the shared instant");

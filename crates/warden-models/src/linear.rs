@@ -20,6 +20,8 @@ Warden's linear/scorecard JSON format: `margin = intercept + Σ term(feature)`, 
   categories has `unknown_points: 0`).
 - `binned` (scorecard): bins are right-open `[e(i-1), e(i))`, so bin = number of edges ≤ x, and `points` has one
   entry per bin; a missing value takes `missing_points` when given and is refused otherwise.
+- The compact form `{"intercept": -0.5, "coefficients": {"age": 0.01}}` is a logistic model with one plain
+  numeric term per coefficient.
 - Every feature may carry `expected`, its mean term over the training data. Explanations subtract it, so a
   contribution says how far this applicant's term is from the typical one; `base` = intercept + Σ expected.
 */
@@ -30,12 +32,26 @@ use std::collections::HashMap;
 
 const FORMAT: &str = "linear-json";
 
-/// A parsed linear/scorecard model.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The file as written: the full form, or the compact `coefficients` form.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct LinearFile {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    link: Option<LinkName>,
+    intercept: f64,
+    #[serde(default)]
+    features: Option<Vec<Feature>>,
+    #[serde(default)]
+    coefficients: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+/// A parsed linear/scorecard model.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LinearModel {
-    format: String,
-    version: u32,
     link: LinkName,
     intercept: f64,
     features: Vec<Feature>,
@@ -95,13 +111,24 @@ fn invalid(message: impl Into<String>) -> ModelError {
 impl LinearModel {
     /// Parses and checks a model.
     pub fn from_json(bytes: &[u8]) -> Result<LinearModel, ModelError> {
-        let model: LinearModel = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
-        if model.format != "warden-linear" || model.version != 1 {
-            return Err(invalid(format!(
-                "format '{}' version {} (expected 'warden-linear' version 1)",
-                model.format, model.version
-            )));
+        let file: LinearFile = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+        let (format, version) = (file.format.as_deref().unwrap_or("warden-linear"), file.version.unwrap_or(1));
+        if format != "warden-linear" || version != 1 {
+            return Err(invalid(format!("format '{format}' version {version} (expected 'warden-linear' version 1)")));
         }
+        let features = match (file.features, file.coefficients) {
+            (Some(features), None) => features,
+            (None, Some(coefficients)) => coefficients
+                .into_iter()
+                .map(|(name, coefficient)| Feature {
+                    name,
+                    term: Term::Numeric { coefficient, center: 0.0, scale: 1.0, impute: None },
+                    expected: 0.0,
+                })
+                .collect(),
+            _ => return Err(invalid("give exactly one of 'features' and 'coefficients'")),
+        };
+        let model = LinearModel { link: file.link.unwrap_or(LinkName::Logistic), intercept: file.intercept, features };
         if model.features.is_empty() {
             return Err(invalid("no features"));
         }

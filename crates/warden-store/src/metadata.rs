@@ -97,6 +97,8 @@ pub struct NewVersion {
     pub hyperparameters: Value,
     /// The version this one was derived from.
     pub parent_version: Option<i64>,
+    /// Serving configuration (JSON object: decision threshold, labels, reason count).
+    pub serving_config: Value,
     /// Creation time.
     pub created_at: Micros,
     /// Creator.
@@ -129,6 +131,50 @@ pub struct AliasAssignment {
     pub assigned_by: String,
     /// Why.
     pub reason: String,
+    /// The share of traffic the alias takes (canary), if any.
+    pub traffic: Option<f64>,
+}
+
+/// One logged decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDecision {
+    /// When it was scored.
+    pub at: Micros,
+    /// The caller's request id (or one Warden made).
+    pub request_id: String,
+    /// Model name.
+    pub model_name: String,
+    /// Version that scored.
+    pub version: i64,
+    /// `champion`, `canary`, `shadow`, `batch` or `pinned`.
+    pub route: String,
+    /// The features as received (JSON object).
+    pub features: Value,
+    /// Monitor-only attributes (JSON object).
+    pub attributes: Value,
+    /// The score.
+    pub score: f64,
+    /// The decision.
+    pub decision: String,
+    /// Time spent scoring, in microseconds.
+    pub latency_us: i64,
+}
+
+/// A late label for a scored request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutcome {
+    /// The request the label belongs to.
+    pub request_id: String,
+    /// When it was recorded.
+    pub at: Micros,
+    /// 1 = the event happened (default, chargeback), 0 = it did not.
+    pub label: i64,
+    /// What kind of outcome (`default`, `chargeback`, …).
+    pub kind: String,
+    /// Amount involved, if any.
+    pub amount: Option<f64>,
+    /// Who recorded it.
+    pub recorded_by: String,
 }
 
 /// A token to create. Only the secret's hash is stored.
@@ -222,4 +268,13 @@ pub trait MetadataStore: Send + Sync {
 
     /// Reads audit events in sequence order.
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    /// Appends decisions in one transaction (the decision log's group commit).
+    async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()>;
+    /// Decisions of a model, oldest first, at most `limit`, optionally of one request.
+    async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
+    /// Number of logged decisions of a model.
+    async fn count_decisions(&self, model_name: &str) -> Result<i64>;
+    /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
+    async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
 }

@@ -106,6 +106,7 @@ fn version_row(row: &SqliteRow) -> Result<VersionRow> {
             code_ref: row.try_get("code_ref")?,
             hyperparameters: from_json(row.try_get("hyperparameters")?, "versions.hyperparameters")?,
             parent_version: row.try_get("parent_version")?,
+            serving_config: from_json(row.try_get("serving_config")?, "versions.serving_config")?,
             created_at: row.try_get("created_at")?,
             created_by: row.try_get("created_by")?,
         },
@@ -122,11 +123,12 @@ fn alias_row(row: &SqliteRow) -> Result<AliasAssignment> {
         assigned_at: row.try_get("assigned_at")?,
         assigned_by: row.try_get("assigned_by")?,
         reason: row.try_get("reason")?,
+        traffic: row.try_get("traffic")?,
     })
 }
 
-const ALIAS_SELECT: &str = "SELECT m.name AS model_name, a.alias, a.version, a.assigned_at, a.assigned_by, a.reason \
-     FROM alias_assignments a JOIN models m ON m.id = a.model_id";
+const ALIAS_SELECT: &str = "SELECT m.name AS model_name, a.alias, a.version, a.assigned_at, a.assigned_by, a.reason, \
+     a.traffic FROM alias_assignments a JOIN models m ON m.id = a.model_id";
 
 fn token_row(row: &SqliteRow) -> Result<TokenRow> {
     Ok(TokenRow {
@@ -213,8 +215,8 @@ impl MetadataStore for SqliteStore {
             "INSERT INTO versions (model_id, version, artifact_sha256, artifact_size, format, feature_schema, \
              target_column, protected_columns, reference_sha256, reference_size, reference_format, \
              reference_profile, training_data_sha256, training_data_rows, code_ref, hyperparameters, \
-             parent_version, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             parent_version, created_at, created_by, serving_config) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(id)
         .bind(number)
@@ -235,6 +237,7 @@ impl MetadataStore for SqliteStore {
         .bind(v.parent_version)
         .bind(v.created_at)
         .bind(&v.created_by)
+        .bind(to_json(&v.serving_config))
         .execute(&mut *tx)
         .await?;
         append_audit(&mut tx, &audit(number)).await?;
@@ -282,8 +285,8 @@ impl MetadataStore for SqliteStore {
             }
         }
         sqlx::query(
-            "INSERT INTO alias_assignments (model_id, alias, version, assigned_at, assigned_by, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO alias_assignments (model_id, alias, version, assigned_at, assigned_by, reason, traffic) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(&assignment.alias)
@@ -291,6 +294,7 @@ impl MetadataStore for SqliteStore {
         .bind(assignment.assigned_at)
         .bind(&assignment.assigned_by)
         .bind(&assignment.reason)
+        .bind(assignment.traffic)
         .execute(&mut *tx)
         .await?;
         append_audit(&mut tx, &audit).await?;
@@ -422,6 +426,106 @@ impl MetadataStore for SqliteStore {
             })
             .collect()
     }
+
+    async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+        for d in decisions {
+            let id = match ids.get(d.model_name.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id = model_id(&mut tx, &d.model_name).await?;
+                    ids.insert(&d.model_name, id);
+                    id
+                }
+            };
+            sqlx::query(
+                "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
+                 decision, latency_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(d.at)
+            .bind(&d.request_id)
+            .bind(id)
+            .bind(d.version)
+            .bind(&d.route)
+            .bind(to_json(&d.features))
+            .bind(to_json(&d.attributes))
+            .bind(d.score)
+            .bind(&d.decision)
+            .bind(d.latency_us)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>> {
+        let rows = sqlx::query(
+            "SELECT d.*, m.name AS model_name FROM decisions d JOIN models m ON m.id = d.model_id \
+             WHERE m.name = $1 AND ($2 IS NULL OR d.request_id = $2) ORDER BY d.id LIMIT $3",
+        )
+        .bind(model_name)
+        .bind(request_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(NewDecision {
+                    at: row.try_get("at")?,
+                    request_id: row.try_get("request_id")?,
+                    model_name: row.try_get("model_name")?,
+                    version: row.try_get("version")?,
+                    route: row.try_get("route")?,
+                    features: from_json(row.try_get("features")?, "decisions.features")?,
+                    attributes: from_json(row.try_get("attributes")?, "decisions.attributes")?,
+                    score: row.try_get("score")?,
+                    decision: row.try_get("decision")?,
+                    latency_us: row.try_get("latency_us")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_decisions(&self, model_name: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM decisions d JOIN models m ON m.id = d.model_id WHERE m.name = $1")
+            .bind(model_name)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let mut unknown = Vec::new();
+        for o in outcomes {
+            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM decisions WHERE request_id = $1 LIMIT 1")
+                .bind(&o.request_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                unknown.push(o.request_id.clone());
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&o.request_id)
+            .bind(o.at)
+            .bind(o.label)
+            .bind(&o.kind)
+            .bind(o.amount)
+            .bind(&o.recorded_by)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !unknown.is_empty() {
+            // Dropping the transaction rolls back: all outcomes or none.
+            return Err(Error::NotFound(format!("no decision was logged for request id(s): {}", unknown.join(", "))));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -468,6 +572,7 @@ mod tests {
             code_ref: None,
             hyperparameters: serde_json::json!({}),
             parent_version: None,
+            serving_config: Value::Object(Default::default()),
             created_at: 1,
             created_by: "token:test".into(),
         }
@@ -543,6 +648,7 @@ mod tests {
             assigned_at: at,
             assigned_by: "token:test".into(),
             reason: String::new(),
+            traffic: None,
         };
         store.assign_alias(assign(Some(1), 100), audit("alias.set", "model/a")).await.unwrap();
         store.assign_alias(assign(Some(2), 200), audit("alias.set", "model/a")).await.unwrap();

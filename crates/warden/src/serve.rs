@@ -31,10 +31,13 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     println!("warden listening on http://{address} (data directory {})", args.data_dir.display());
-    axum::serve(listener, warden_api::app(Arc::new(warden)))
+    let warden = Arc::new(warden);
+    axum::serve(listener, warden_api::app(warden.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    // No request is in flight any more: commit every queued decision before exiting.
+    warden.scoring().flush().await.context("could not commit the decision log")?;
     println!("warden stopped");
     Ok(())
 }

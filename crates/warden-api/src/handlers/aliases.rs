@@ -18,7 +18,11 @@ pub(crate) async fn set_alias(
     Path((name, alias)): Path<(String, String)>,
     ApiJson(body): ApiJson<SetAlias>,
 ) -> Result<Json<AliasBody>, ApiError> {
-    Ok(Json(registry::set_alias(&warden, &caller, &name, &alias, Some(body.version), &body.reason).await?.into()))
+    Ok(Json(
+        registry::set_alias(&warden, &caller, &name, &alias, Some(body.version), &body.reason, body.traffic)
+            .await?
+            .into(),
+    ))
 }
 
 /// Remove an alias (recorded in its history).
@@ -31,7 +35,7 @@ pub(crate) async fn delete_alias(
     Caller(caller): Caller,
     Path((name, alias)): Path<(String, String)>,
 ) -> Result<Json<AliasBody>, ApiError> {
-    Ok(Json(registry::set_alias(&warden, &caller, &name, &alias, None, "").await?.into()))
+    Ok(Json(registry::set_alias(&warden, &caller, &name, &alias, None, "", None).await?.into()))
 }
 
 /// The version an alias points at now, or at time `at`.

@@ -4,6 +4,7 @@ pub(crate) mod aliases;
 pub(crate) mod audit;
 pub(crate) mod health;
 pub(crate) mod models;
+pub(crate) mod scoring;
 pub(crate) mod tokens;
 pub(crate) mod versions;
 

@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use warden_lifecycle::artifact_format::ArtifactFormat;
 use warden_lifecycle::dataset::ColumnPlan;
-use warden_lifecycle::registry::{self, FeatureSpec, Lineage, VersionRequest};
+use warden_lifecycle::registry::{self, FeatureSpec, Lineage, UnknownCategory, VersionRequest};
 use warden_lifecycle::{Error, Warden};
 
 use super::AppState;
@@ -39,7 +39,24 @@ fn feature_spec(feature: Feature) -> Result<FeatureSpec, ApiError> {
             .into());
         }
     };
-    Ok(FeatureSpec { name: feature.name, kind, categories: feature.categories, nullable: feature.nullable })
+    let unknown_category = unknown_rule(feature.unknown_category.as_deref())?.unwrap_or_default();
+    Ok(FeatureSpec {
+        name: feature.name,
+        kind,
+        categories: feature.categories,
+        nullable: feature.nullable,
+        encoding: feature.encoding,
+        unknown_category,
+    })
+}
+
+fn unknown_rule(text: Option<&str>) -> Result<Option<UnknownCategory>, ApiError> {
+    match text {
+        None => Ok(None),
+        Some("refuse") => Ok(Some(UnknownCategory::Refuse)),
+        Some("missing") => Ok(Some(UnknownCategory::Missing)),
+        Some(other) => Err(Error::invalid(format!("unknown_category '{other}' (expected refuse or missing)")).into()),
+    }
 }
 
 /// Register a version: multipart with `metadata` (JSON), `artifact` and `reference` files
@@ -99,6 +116,9 @@ pub(crate) async fn register_version(
             hyperparameters: metadata.hyperparameters,
             parent_version: metadata.parent_version,
         },
+        serving: metadata.serving.unwrap_or_default(),
+        encodings: metadata.encodings,
+        unknown_category: unknown_rule(metadata.unknown_category.as_deref())?,
     };
     let version = registry::register_version(&warden, &caller, &name, request, artifact, reference).await?;
     Ok((StatusCode::CREATED, Json(VersionBody::new(version, true))))

@@ -1,0 +1,133 @@
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use warden_lifecycle::scoring::{self, Outcome};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::wire::{
+    BatchResponseBody, DecisionBody, DecisionQuery, ErrorBody, LiveProfileBody, OutcomesBody, OutcomesRecorded,
+    ScoreQuery, ScoreRequestBody, ScoreResponseBody,
+};
+
+/// Score one request: the champion answers (or the canary, for its share of request ids); a challenger is
+/// scored in shadow. Every decision is logged (scorer, data-scientist, admin).
+#[utoipa::path(post, path = "/v1/models/{name}/score", tag = "scoring", request_body = ScoreRequestBody,
+    params(ScoreQuery, ("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = ScoreResponseBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn score(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<ScoreQuery>,
+    ApiJson(body): ApiJson<ScoreRequestBody>,
+) -> Result<Json<ScoreResponseBody>, ApiError> {
+    let response = scoring::score(&warden, &caller, &name, body.into(), query.version.as_deref()).await?;
+    Ok(Json(response.into()))
+}
+
+/// Parses a batch: a JSON array, or NDJSON (one request per line) with `Content-Type: application/x-ndjson`.
+fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<ScoreRequestBody>, ApiError> {
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-ndjson") || v.starts_with("application/ndjson"));
+    if ndjson {
+        let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("NDJSON body is not UTF-8"))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| {
+                serde_json::from_str(line)
+                    .map_err(|e| ApiError::bad_request(format!("NDJSON line {}: malformed request: {e}", i + 1)))
+            })
+            .collect()
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("malformed batch (a JSON array of requests): {e}")))
+    }
+}
+
+/// Score many requests in one call: a JSON array, or NDJSON. All rows are checked first; if any is invalid,
+/// nothing is scored and the error names the row and its fields.
+#[utoipa::path(post, path = "/v1/models/{name}/score/batch", tag = "scoring", request_body = Vec<ScoreRequestBody>,
+    params(ScoreQuery, ("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = BatchResponseBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn score_batch(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<ScoreQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BatchResponseBody>, ApiError> {
+    let requests = parse_batch(&headers, &body)?;
+    let requests = requests.into_iter().map(Into::into).collect();
+    let results = scoring::score_batch(&warden, &caller, &name, requests, query.version.as_deref()).await?;
+    Ok(Json(BatchResponseBody { results: results.into_iter().map(Into::into).collect() }))
+}
+
+/// Record late outcomes (default, chargeback) by request id: all or none (scorer, admin).
+#[utoipa::path(post, path = "/v1/outcomes", tag = "scoring", request_body = OutcomesBody,
+    responses((status = 201, body = OutcomesRecorded), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn record_outcomes(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<OutcomesBody>,
+) -> Result<(StatusCode, Json<OutcomesRecorded>), ApiError> {
+    let outcomes = body
+        .outcomes
+        .into_iter()
+        .map(|o| Outcome { request_id: o.request_id, label: o.label, kind: o.kind, amount: o.amount })
+        .collect();
+    let recorded = scoring::record_outcomes(&warden, &caller, outcomes).await?;
+    Ok((StatusCode::CREATED, Json(OutcomesRecorded { recorded })))
+}
+
+/// The decision log of a model, oldest first (data-scientist, validator, risk-officer, admin).
+#[utoipa::path(get, path = "/v1/models/{name}/decisions", tag = "scoring",
+    params(DecisionQuery, ("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = Vec<DecisionBody>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_decisions(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<DecisionQuery>,
+) -> Result<Json<Vec<DecisionBody>>, ApiError> {
+    let limit = query.limit.unwrap_or(1000);
+    let rows = scoring::decisions(&warden, &caller, &name, query.request_id.as_deref(), limit).await?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Live window profiles of the model's loaded versions since they were loaded.
+#[utoipa::path(get, path = "/v1/models/{name}/live", tag = "scoring",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = Vec<LiveProfileBody>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn live_profiles(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<LiveProfileBody>>, ApiError> {
+    let profiles = scoring::live_profiles(&warden, &caller, &name).await?;
+    Ok(Json(profiles.into_iter().map(|(version, profile)| LiveProfileBody { version, profile }).collect()))
+}
+
+/// Prometheus metrics: scored rows, latency histograms and errors per model and version; HTTP requests
+/// by route and status; the decision log's queue (any valid token).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 401, body = ErrorBody)))]
+pub(crate) async fn metrics(State(warden): State<AppState>, Caller(_caller): Caller) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], warden.scoring().metrics_text())
+        .into_response()
+}

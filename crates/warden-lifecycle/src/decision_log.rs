@@ -1,0 +1,242 @@
+/*!
+The decision log: every scored request is appended to the store with group commit, then folded into the live
+window profiles.
+
+Durability contract: a decision is acknowledged to the caller once it is queued, not once it is on disk. The
+writer commits whatever has queued while the previous commit ran, in one transaction (SQLite, WAL,
+`synchronous=FULL`), so on a power cut or `SIGKILL` the decisions of the commit in progress and of the queue
+behind it (typically the last few milliseconds of traffic) may be lost. On a clean shutdown (SIGINT/SIGTERM)
+nothing is lost: the server stops taking requests, lets those in flight finish, and [`DecisionLog::flush`]
+commits the queue before the process exits. The queue is bounded, so a slow disk slows callers down instead
+of dropping decisions; only shadow (challenger) decisions are dropped, and counted, when it is full.
+*/
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use warden_stats::profile::ColumnType;
+use warden_stats::window::{CategoricalWindow, NumericWindow};
+use warden_store::metadata::{MetadataStore, NewDecision};
+
+use crate::metrics::ScoringMetrics;
+use crate::registry::Version;
+use crate::{Error, Result};
+
+/// Decisions waiting for a commit before callers wait for room.
+const QUEUE_CAPACITY: usize = 65_536;
+/// Most decisions in one transaction.
+const MAX_GROUP: usize = 4_096;
+/// Pauses between commit attempts when the store fails.
+const RETRY_BACKOFF: [Duration; 3] = [Duration::from_millis(50), Duration::from_millis(250), Duration::from_secs(1)];
+
+enum Message {
+    Decision(Arc<LiveProfile>, NewDecision),
+    Flush(oneshot::Sender<std::result::Result<(), String>>),
+}
+
+/// The queue in front of the store's decision table.
+pub(crate) struct DecisionLog {
+    sender: mpsc::Sender<Message>,
+}
+
+impl DecisionLog {
+    /// Starts the writer task.
+    pub(crate) fn start(store: Arc<dyn MetadataStore>, metrics: ScoringMetricsHandle) -> DecisionLog {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(writer(store, receiver, metrics));
+        DecisionLog { sender }
+    }
+
+    /// Queues a decision, waiting for room when the queue is full.
+    pub(crate) async fn append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> Result<()> {
+        self.sender
+            .send(Message::Decision(live, decision))
+            .await
+            .map_err(|_| Error::Internal("the decision log has stopped".into()))
+    }
+
+    /// Queues a decision unless the queue is full (shadow traffic must never slow the answer down).
+    pub(crate) fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
+        self.sender.try_send(Message::Decision(live, decision)).is_ok()
+    }
+
+    /// Returns once every decision queued before the call is committed.
+    pub(crate) async fn flush(&self) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.sender
+            .send(Message::Flush(done))
+            .await
+            .map_err(|_| Error::Internal("the decision log has stopped".into()))?;
+        wait.await
+            .map_err(|_| Error::Internal("the decision log has stopped".into()))?
+            .map_err(|e| Error::Internal(format!("decision log commit failed: {e}")))
+    }
+}
+
+/// The metrics the writer updates (shared with the scoring service).
+pub(crate) type ScoringMetricsHandle = Arc<ScoringMetrics>;
+
+async fn writer(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<Message>, metrics: ScoringMetricsHandle) {
+    let mut batch: Vec<(Arc<LiveProfile>, NewDecision)> = Vec::new();
+    let mut waiters = Vec::new();
+    while let Some(first) = receiver.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Decision(live, decision) => batch.push((live, decision)),
+                Message::Flush(done) => waiters.push(done),
+            }
+            if batch.len() < MAX_GROUP {
+                next = receiver.try_recv().ok();
+            }
+        }
+        metrics.log_queue.set(receiver.len() as i64);
+        let mut outcome = Ok(());
+        if !batch.is_empty() {
+            let rows: Vec<NewDecision> = batch.iter().map(|(_, d)| d.clone()).collect();
+            outcome = commit(store.as_ref(), &rows).await;
+            match &outcome {
+                Ok(()) => {
+                    metrics.log_committed.inc_by(rows.len() as u64);
+                    for (live, decision) in &batch {
+                        live.fold(decision);
+                    }
+                }
+                Err(err) => {
+                    metrics.log_lost.inc_by(rows.len() as u64);
+                    tracing::error!(error = %err, lost = rows.len(), "decision log commit failed after retries");
+                }
+            }
+            batch.clear();
+        }
+        for done in waiters.drain(..) {
+            let _ = done.send(outcome.clone());
+        }
+    }
+}
+
+async fn commit(store: &dyn MetadataStore, rows: &[NewDecision]) -> std::result::Result<(), String> {
+    let mut last = String::new();
+    for pause in std::iter::once(Duration::ZERO).chain(RETRY_BACKOFF) {
+        tokio::time::sleep(pause).await;
+        match store.insert_decisions(rows).await {
+            Ok(()) => return Ok(()),
+            Err(err) => {
+                tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed; retrying");
+                last = err.to_string();
+            }
+        }
+    }
+    Err(last)
+}
+
+/// One feature's live window.
+#[derive(Debug, Clone)]
+enum FeatureWindow {
+    Numeric { name: String, edges: Vec<f64>, range: (f64, f64), window: NumericWindow },
+    Categorical { name: String, window: CategoricalWindow },
+}
+
+/// Score deciles on [0, 1].
+const SCORE_EDGES: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+#[derive(Debug)]
+struct LiveState {
+    decisions: u64,
+    by_decision: std::collections::BTreeMap<String, u64>,
+    by_route: std::collections::BTreeMap<String, u64>,
+    features: Vec<FeatureWindow>,
+    score: NumericWindow,
+    first_at: Option<i64>,
+    last_at: Option<i64>,
+}
+
+/// The live window profile of one version: the statistics core's windows, fed by committed decisions.
+#[derive(Debug)]
+pub(crate) struct LiveProfile {
+    state: Mutex<LiveState>,
+}
+
+impl LiveProfile {
+    pub(crate) fn new(version: &Version) -> LiveProfile {
+        let features = version
+            .feature_schema
+            .iter()
+            .map(|f| match f.kind {
+                ColumnType::Numeric => {
+                    let (edges, range) = crate::scoring::reference_bins(version, &f.name)
+                        .unwrap_or((Vec::new(), (f64::NEG_INFINITY, f64::INFINITY)));
+                    FeatureWindow::Numeric {
+                        name: f.name.clone(),
+                        window: NumericWindow::new(edges.len()),
+                        edges,
+                        range,
+                    }
+                }
+                ColumnType::Categorical => {
+                    FeatureWindow::Categorical { name: f.name.clone(), window: CategoricalWindow::default() }
+                }
+            })
+            .collect();
+        LiveProfile {
+            state: Mutex::new(LiveState {
+                decisions: 0,
+                by_decision: Default::default(),
+                by_route: Default::default(),
+                features,
+                score: NumericWindow::new(SCORE_EDGES.len()),
+                first_at: None,
+                last_at: None,
+            }),
+        }
+    }
+
+    fn fold(&self, decision: &NewDecision) {
+        let mut state = self.state.lock().expect("live profile lock");
+        state.decisions += 1;
+        *state.by_decision.entry(decision.decision.clone()).or_default() += 1;
+        *state.by_route.entry(decision.route.clone()).or_default() += 1;
+        state.first_at = Some(state.first_at.map_or(decision.at, |t| t.min(decision.at)));
+        state.last_at = Some(state.last_at.map_or(decision.at, |t| t.max(decision.at)));
+        state.score.add(decision.score, &SCORE_EDGES, (0.0, 1.0));
+        for feature in &mut state.features {
+            match feature {
+                FeatureWindow::Numeric { name, edges, range, window } => {
+                    let value = decision.features.get(name.as_str()).and_then(Value::as_f64).unwrap_or(f64::NAN);
+                    window.add(value, edges, *range);
+                }
+                FeatureWindow::Categorical { name, window } => {
+                    window.add(decision.features.get(name.as_str()).and_then(Value::as_str));
+                }
+            }
+        }
+    }
+
+    /// The windows as JSON.
+    pub(crate) fn snapshot(&self) -> Value {
+        let state = self.state.lock().expect("live profile lock");
+        let features: serde_json::Map<String, Value> = state
+            .features
+            .iter()
+            .map(|f| match f {
+                FeatureWindow::Numeric { name, window, .. } => {
+                    (name.clone(), json!({"type": "numeric", "window": window}))
+                }
+                FeatureWindow::Categorical { name, window } => {
+                    (name.clone(), json!({"type": "categorical", "window": window}))
+                }
+            })
+            .collect();
+        json!({
+            "decisions": state.decisions,
+            "by_decision": state.by_decision,
+            "by_route": state.by_route,
+            "first_at": state.first_at,
+            "last_at": state.last_at,
+            "score": state.score,
+            "features": features,
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Prometheus metrics of the serving path (text exposition through `/metrics`).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    model: String,
+    version: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    model: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    path: String,
+    status: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// 25 µs to ~0.8 s: scoring latency lives at the low end, and the tail must be visible.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(25e-6, 2.0, 16))
+}
+
+/// The serving path's counters and histograms.
+pub(crate) struct ScoringMetrics {
+    registry: Registry,
+    scored: Family<VersionLabels, Counter>,
+    latency: HistogramFamily<VersionLabels>,
+    errors: Family<ErrorLabels, Counter>,
+    http_requests: Family<HttpLabels, Counter>,
+    http_latency: HistogramFamily<HttpLabels>,
+    pub(crate) log_queue: Gauge,
+    pub(crate) log_committed: Counter,
+    pub(crate) log_lost: Counter,
+}
+
+impl ScoringMetrics {
+    pub(crate) fn new() -> ScoringMetrics {
+        let mut registry = Registry::with_prefix("warden");
+        let scored = Family::<VersionLabels, Counter>::default();
+        let latency = HistogramFamily::<VersionLabels>::new_with_constructor(latency_histogram);
+        let errors = Family::<ErrorLabels, Counter>::default();
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_latency = HistogramFamily::<HttpLabels>::new_with_constructor(latency_histogram);
+        let (log_queue, log_committed, log_lost) = (Gauge::default(), Counter::default(), Counter::default());
+        registry.register("scored_rows", "Rows scored, by model, version and route", scored.clone());
+        registry.register("score_latency_seconds", "Time to check, score and queue a request", latency.clone());
+        registry.register("score_errors", "Refused or failed score requests, by kind", errors.clone());
+        registry.register("http_requests", "HTTP requests by method, route and status", http_requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request duration by route", http_latency.clone());
+        registry.register("decision_log_queue", "Decisions waiting for the group commit", log_queue.clone());
+        registry.register("decision_log_committed", "Decisions committed to the log", log_committed.clone());
+        registry.register("decision_log_lost", "Decisions the log could not commit after retries", log_lost.clone());
+        ScoringMetrics {
+            registry,
+            scored,
+            latency,
+            errors,
+            http_requests,
+            http_latency,
+            log_queue,
+            log_committed,
+            log_lost,
+        }
+    }
+
+    pub(crate) fn scored(&self, model: &str, version: i64, route: &str, rows: usize, latency: Duration) {
+        let labels = VersionLabels { model: model.to_owned(), version: version.to_string(), route: route.to_owned() };
+        self.scored.get_or_create(&labels).inc_by(rows as u64);
+        self.latency.get_or_create(&labels).observe(latency.as_secs_f64());
+    }
+
+    pub(crate) fn error(&self, model: &str, kind: &str) {
+        self.errors.get_or_create(&ErrorLabels { model: model.to_owned(), kind: kind.to_owned() }).inc();
+    }
+
+    pub(crate) fn http(&self, method: &str, path: &str, status: u16, duration: Duration) {
+        let labels = HttpLabels { method: method.to_owned(), path: path.to_owned(), status: status.to_string() };
+        self.http_requests.get_or_create(&labels).inc();
+        self.http_latency.get_or_create(&labels).observe(duration.as_secs_f64());
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

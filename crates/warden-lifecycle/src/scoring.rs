@@ -1,0 +1,909 @@
+/*!
+The scoring path: route a request by alias, check it against the version's schema, score and explain it with
+the version's model, answer, and log the decision.
+
+- Routing: the `champion` alias answers; a `canary` alias with a traffic share answers that stable fraction of
+  request ids (FNV-1a hash of the id); a `challenger` alias is scored in shadow (logged, never returned).
+  Routes are rebuilt when an alias changes, so a change takes effect without a restart; requests in flight
+  finish on the routes they started with.
+- Input: every feature is checked against the schema (unknown, missing, wrong type, undeclared category) and
+  every problem is reported per field; nothing is scored from a guess.
+- Logging: decisions go to the [`DecisionLog`], which commits them in groups (see its durability contract)
+  and folds them into the live window profiles.
+*/
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use warden_models::{Cell, InputKind, Model};
+use warden_stats::profile::{ColumnSummary, ColumnType};
+use warden_store::metadata::{Micros, NewDecision, NewOutcome};
+
+use crate::auth::{Permission, Principal};
+use crate::decision_log::{DecisionLog, LiveProfile};
+use crate::metrics::ScoringMetrics;
+use crate::registry::{FeatureSpec, ServingConfig, UnknownCategory, Version};
+use crate::{Error, Result, Warden};
+
+/// Largest batch the API accepts in one request.
+pub const MAX_BATCH_ROWS: usize = 10_000;
+/// Largest number of monitor-only attributes per request.
+const MAX_ATTRIBUTES: usize = 64;
+/// Longest request id.
+const MAX_REQUEST_ID: usize = 128;
+
+/// How each model input is fed from the schema.
+#[derive(Debug, Clone)]
+pub(crate) struct Binding {
+    schema: Vec<FeatureSpec>,
+    index: HashMap<String, usize>,
+    /// Per model input: the schema feature and how its value becomes a cell.
+    inputs: Vec<(usize, Conversion)>,
+}
+
+#[derive(Debug, Clone)]
+enum Conversion {
+    Number,
+    Text,
+    Code(BTreeMap<String, f64>),
+}
+
+impl Binding {
+    /// Binds a model to a schema; `Invalid` when the schema cannot feed the model.
+    pub(crate) fn new(model: &Model, schema: &[FeatureSpec]) -> Result<Binding> {
+        let index: HashMap<String, usize> = schema.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
+        let positions: Vec<usize> = if model.positional_inputs() {
+            if model.inputs().len() != schema.len() {
+                return Err(Error::invalid(format!(
+                    "the model takes {} inputs by position and the schema declares {} features",
+                    model.inputs().len(),
+                    schema.len()
+                )));
+            }
+            (0..schema.len()).collect()
+        } else {
+            model
+                .inputs()
+                .iter()
+                .map(|input| {
+                    index.get(&input.name).copied().ok_or_else(|| {
+                        Error::invalid(format!(
+                            "the model takes input '{}', which the schema does not declare",
+                            input.name
+                        ))
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        let mut inputs = Vec::with_capacity(positions.len());
+        for (input, position) in model.inputs().iter().zip(positions) {
+            let feature = &schema[position];
+            let conversion = match (input.kind, feature.kind, &feature.encoding) {
+                (InputKind::Number, ColumnType::Numeric, None) => Conversion::Number,
+                (InputKind::Number, ColumnType::Categorical, Some(codes)) => Conversion::Code(codes.clone()),
+                (InputKind::Number, ColumnType::Categorical, None) => {
+                    return Err(Error::invalid(format!(
+                        "feature '{}' is categorical but the model takes a number: declare its encoding",
+                        feature.name
+                    )));
+                }
+                (InputKind::Text, ColumnType::Categorical, None) => Conversion::Text,
+                (InputKind::Text, ColumnType::Numeric, _) => {
+                    return Err(Error::invalid(format!(
+                        "feature '{}' is numeric but the model takes text",
+                        feature.name
+                    )));
+                }
+                (_, _, Some(_)) => {
+                    return Err(Error::invalid(format!(
+                        "feature '{}' declares an encoding, but the model takes it {}",
+                        feature.name,
+                        if input.kind == InputKind::Text { "as text" } else { "as a number" }
+                    )));
+                }
+            };
+            inputs.push((position, conversion));
+        }
+        Ok(Binding { schema: schema.to_vec(), index, inputs })
+    }
+
+    /// Checks a request's features; returns one value per schema feature, or every problem by field.
+    fn parse(&self, features: &Map<String, Value>) -> std::result::Result<Vec<Parsed>, BTreeMap<String, String>> {
+        let mut errors = BTreeMap::new();
+        for name in features.keys() {
+            if !self.index.contains_key(name) {
+                errors.insert(name.clone(), "unknown feature: the version's schema does not declare it".to_owned());
+            }
+        }
+        let mut values = Vec::with_capacity(self.schema.len());
+        for feature in &self.schema {
+            let parsed = match features.get(&feature.name) {
+                None | Some(Value::Null) if feature.nullable => Ok(Parsed::Missing),
+                None | Some(Value::Null) => {
+                    Err("required: the feature is missing and the schema does not allow that".into())
+                }
+                Some(value) => parse_value(feature, value),
+            };
+            match parsed {
+                Ok(p) => values.push(p),
+                Err(message) => {
+                    errors.insert(feature.name.clone(), message);
+                    values.push(Parsed::Missing);
+                }
+            }
+        }
+        if errors.is_empty() { Ok(values) } else { Err(errors) }
+    }
+
+    fn cells(&self, values: &[Parsed]) -> Vec<Cell> {
+        self.inputs
+            .iter()
+            .map(|(position, conversion)| match (&values[*position], conversion) {
+                (Parsed::Missing, _) => Cell::Missing,
+                (Parsed::Number(x), _) => Cell::Number(*x),
+                (Parsed::Category(c), Conversion::Code(codes)) => {
+                    codes.get(c).map_or(Cell::Missing, |&k| Cell::Number(k))
+                }
+                (Parsed::Category(c), Conversion::Text | Conversion::Number) => Cell::Text(c.clone()),
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Parsed {
+    Number(f64),
+    Category(String),
+    Missing,
+}
+
+fn parse_value(feature: &FeatureSpec, value: &Value) -> std::result::Result<Parsed, String> {
+    match feature.kind {
+        ColumnType::Numeric => match value {
+            Value::Number(n) => match n.as_f64() {
+                Some(x) if x.is_finite() => Ok(Parsed::Number(x)),
+                _ => Err("expected a finite number".into()),
+            },
+            other => Err(format!("expected a number, got {}", kind_of(other))),
+        },
+        ColumnType::Categorical => match value {
+            Value::String(category) => {
+                let known = match (&feature.encoding, &feature.categories) {
+                    (Some(codes), _) => codes.contains_key(category),
+                    (None, Some(categories)) => categories.iter().any(|c| c == category),
+                    (None, None) => true,
+                };
+                match (known, feature.unknown_category) {
+                    (true, _) => Ok(Parsed::Category(category.clone())),
+                    (false, UnknownCategory::Missing) => Ok(Parsed::Missing),
+                    (false, UnknownCategory::Refuse) => {
+                        Err(format!("category '{category}' was never declared for this feature"))
+                    }
+                }
+            }
+            other => Err(format!("expected a category (a string), got {}", kind_of(other))),
+        },
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A version ready to score.
+pub(crate) struct LoadedVersion {
+    pub(crate) version: Version,
+    model: Model,
+    binding: Binding,
+    pub(crate) live: Arc<LiveProfile>,
+}
+
+impl LoadedVersion {
+    fn load(version: Version, artifact: &[u8]) -> Result<LoadedVersion> {
+        let model = version.format.load(artifact)?;
+        let binding = Binding::new(&model, &version.feature_schema)?;
+        let live = Arc::new(LiveProfile::new(&version));
+        Ok(LoadedVersion { version, model, binding, live })
+    }
+
+    fn decide(&self, score: f64) -> &str {
+        let serving: &ServingConfig = &self.version.serving;
+        if score >= serving.threshold { &serving.positive_decision } else { &serving.negative_decision }
+    }
+}
+
+/// Where a request went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// The champion answered.
+    Champion,
+    /// The canary answered (its traffic share).
+    Canary,
+    /// Scored in shadow, never returned.
+    Shadow,
+    /// A version named by the caller answered.
+    Pinned,
+}
+
+impl Route {
+    fn as_str(self) -> &'static str {
+        match self {
+            Route::Champion => "champion",
+            Route::Canary => "canary",
+            Route::Shadow => "shadow",
+            Route::Pinned => "pinned",
+        }
+    }
+}
+
+/// A model's routes as of the last alias change.
+#[derive(Clone)]
+struct Routes {
+    champion: Option<Arc<LoadedVersion>>,
+    canary: Option<(Arc<LoadedVersion>, f64)>,
+    challenger: Option<Arc<LoadedVersion>>,
+}
+
+/// A request to score.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreRequest {
+    /// Caller's id for the request (correlates outcomes); Warden makes one when absent.
+    pub request_id: Option<String>,
+    /// Model inputs.
+    pub features: Map<String, Value>,
+    /// Monitor-only columns (sex, age band, amount at risk) that never reach the model.
+    pub attributes: Map<String, Value>,
+    /// Whether to return contributions and reason codes.
+    pub explain: bool,
+}
+
+/// One reason code: a feature that pushed the score toward the positive decision (decline).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// Feature name.
+    pub feature: String,
+    /// The value the request gave (null when missing).
+    pub value: Value,
+    /// Its contribution to the margin (log-odds).
+    pub contribution: f64,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreResponse {
+    /// The request id (given or made).
+    pub request_id: String,
+    /// Model name.
+    pub model: String,
+    /// Version that answered.
+    pub version: i64,
+    /// Which route answered.
+    pub route: Route,
+    /// The score (probability of the bad event for classifiers).
+    pub score: f64,
+    /// The decision from the version's threshold.
+    pub decision: String,
+    /// Top reasons toward the positive decision (with `explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<Reason>>,
+    /// Every feature's contribution (with `explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contributions: Option<BTreeMap<String, f64>>,
+    /// The expected margin the contributions start from (with `explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<f64>,
+}
+
+/// The scoring service's state inside [`Warden`].
+pub struct Scoring {
+    routes: RwLock<HashMap<String, Routes>>,
+    versions: RwLock<HashMap<(String, i64), Arc<LoadedVersion>>>,
+    load_lock: tokio::sync::Mutex<()>,
+    pub(crate) log: DecisionLog,
+    pub(crate) metrics: Arc<ScoringMetrics>,
+}
+
+impl Scoring {
+    /// Starts the decision log's writer on the store.
+    pub(crate) fn start(store: Arc<dyn warden_store::metadata::MetadataStore>) -> Scoring {
+        let metrics = Arc::new(ScoringMetrics::new());
+        Scoring {
+            routes: RwLock::new(HashMap::new()),
+            versions: RwLock::new(HashMap::new()),
+            load_lock: tokio::sync::Mutex::new(()),
+            log: DecisionLog::start(store, metrics.clone()),
+            metrics,
+        }
+    }
+
+    /// Commits every queued decision (clean shutdown calls this after the last request finished).
+    pub async fn flush(&self) -> Result<()> {
+        self.log.flush().await
+    }
+
+    /// Records one HTTP request (the API's middleware calls this).
+    pub fn record_http(&self, method: &str, path: &str, status: u16, duration: std::time::Duration) {
+        self.metrics.http(method, path, status, duration);
+    }
+
+    /// Called after an alias changes: rebuilds the model's routes (loading any new version first, so no
+    /// request waits for a load), then swaps them in.
+    pub(crate) async fn routes_changed(&self, warden: &Warden, model: &str) {
+        match build_routes(warden, model).await {
+            Ok(routes) => {
+                self.routes.write().expect("routes lock").insert(model.to_owned(), routes);
+            }
+            Err(err) => {
+                tracing::warn!(model, error = %err, "could not rebuild routes; they will load on the next request");
+                self.routes.write().expect("routes lock").remove(model);
+            }
+        }
+    }
+
+    /// The Prometheus text exposition of the scoring metrics.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode()
+    }
+}
+
+async fn loaded_version(warden: &Warden, model: &str, number: i64) -> Result<Arc<LoadedVersion>> {
+    let key = (model.to_owned(), number);
+    if let Some(v) = warden.scoring.versions.read().expect("versions lock").get(&key) {
+        return Ok(v.clone());
+    }
+    let _guard = warden.scoring.load_lock.lock().await;
+    if let Some(v) = warden.scoring.versions.read().expect("versions lock").get(&key) {
+        return Ok(v.clone());
+    }
+    let row = warden
+        .metadata
+        .get_version(model, number)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("model '{model}' has no version {number}")))?;
+    let version: Version = row.try_into()?;
+    // The serving path re-verifies the artifact's hash before loading it.
+    let bytes = warden.artifacts.read(&version.artifact_sha256).await?;
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if digest != version.artifact_sha256 {
+        return Err(Error::Internal(format!(
+            "artifact of {model} version {number} is corrupt: stored SHA-256 {} but the bytes hash to {digest}",
+            version.artifact_sha256
+        )));
+    }
+    let loaded = tokio::task::spawn_blocking(move || LoadedVersion::load(version, &bytes))
+        .await
+        .map_err(|e| Error::Internal(format!("model load task failed: {e}")))??;
+    let loaded = Arc::new(loaded);
+    warden.scoring.versions.write().expect("versions lock").insert(key, loaded.clone());
+    Ok(loaded)
+}
+
+async fn build_routes(warden: &Warden, model: &str) -> Result<Routes> {
+    let aliases = warden.metadata.current_aliases(model).await?;
+    let mut routes = Routes { champion: None, canary: None, challenger: None };
+    for alias in aliases {
+        let Some(number) = alias.version else { continue };
+        match alias.alias.as_str() {
+            "champion" => routes.champion = Some(loaded_version(warden, model, number).await?),
+            "canary" => {
+                let share = alias.traffic.unwrap_or(0.0);
+                routes.canary = Some((loaded_version(warden, model, number).await?, share));
+            }
+            "challenger" => routes.challenger = Some(loaded_version(warden, model, number).await?),
+            _ => {}
+        }
+    }
+    Ok(routes)
+}
+
+async fn routes(warden: &Warden, model: &str) -> Result<Routes> {
+    if let Some(r) = warden.scoring.routes.read().expect("routes lock").get(model) {
+        return Ok(r.clone());
+    }
+    if warden.metadata.get_model(model).await?.is_none() {
+        return Err(Error::NotFound(format!("model '{model}' not found")));
+    }
+    let built = build_routes(warden, model).await?;
+    warden.scoring.routes.write().expect("routes lock").insert(model.to_owned(), built.clone());
+    Ok(built)
+}
+
+/// FNV-1a: a stable hash (the same on every replica and release) for canary assignment.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in *part {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Whether a request id falls in the canary's share.
+pub fn in_canary_share(model: &str, request_id: &str, share: f64) -> bool {
+    let unit = (fnv1a(&[model.as_bytes(), request_id.as_bytes()]) >> 11) as f64 / (1u64 << 53) as f64;
+    unit < share
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    format!("req_{}", hex::encode(bytes))
+}
+
+/// A request after checking, ready to score on one version.
+struct Checked {
+    request_id: String,
+    values: Vec<Parsed>,
+    features: Map<String, Value>,
+    attributes: Map<String, Value>,
+    explain: bool,
+}
+
+fn check_envelope(request: &ScoreRequest) -> std::result::Result<(), BTreeMap<String, String>> {
+    let mut errors = BTreeMap::new();
+    if let Some(id) = &request.request_id
+        && (id.is_empty() || id.len() > MAX_REQUEST_ID || id.chars().any(char::is_control))
+    {
+        errors.insert("request_id".into(), format!("must be 1-{MAX_REQUEST_ID} printable characters"));
+    }
+    if request.attributes.len() > MAX_ATTRIBUTES {
+        errors.insert("attributes".into(), format!("at most {MAX_ATTRIBUTES} attributes"));
+    }
+    for (name, value) in &request.attributes {
+        if request.features.contains_key(name) {
+            errors.insert(
+                format!("attributes.{name}"),
+                "also given as a feature: attributes never reach the model".into(),
+            );
+        } else if matches!(value, Value::Array(_) | Value::Object(_)) {
+            errors.insert(format!("attributes.{name}"), "must be a string, number, boolean or null".into());
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+fn field_errors(errors: BTreeMap<String, String>, row: Option<usize>) -> Error {
+    let count = errors.len();
+    let first = errors.iter().next().map(|(f, m)| format!("{f}: {m}")).unwrap_or_default();
+    let message = match row {
+        Some(r) => format!("row {r}: {count} invalid field(s); {first}"),
+        None => format!("{count} invalid field(s); {first}"),
+    };
+    let fields: Map<String, Value> = errors.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let details = match row {
+        Some(r) => json!({ "row": r, "fields": fields }),
+        None => json!({ "fields": fields }),
+    };
+    Error::Invalid { message, details }
+}
+
+fn check(version: &LoadedVersion, request: ScoreRequest) -> std::result::Result<Checked, BTreeMap<String, String>> {
+    let envelope = check_envelope(&request);
+    let values = version.binding.parse(&request.features);
+    let values = match (envelope, values) {
+        (Ok(()), Ok(values)) => values,
+        (Err(mut a), Err(b)) => {
+            a.extend(b);
+            return Err(a);
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    Ok(Checked {
+        request_id: request.request_id.unwrap_or_else(new_request_id),
+        values,
+        features: request.features,
+        attributes: request.attributes,
+        explain: request.explain,
+    })
+}
+
+/// Scores checked rows on one version; the model runs them as one batch.
+fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<(f64, Option<(f64, Vec<f64>)>)>> {
+    let cells: Vec<Vec<Cell>> = rows.iter().map(|r| version.binding.cells(&r.values)).collect();
+    let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
+    let predictions = version.model.predict(&refs).map_err(model_error)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for ((row, cells), prediction) in rows.iter().zip(&cells).zip(predictions) {
+        if !prediction.score.is_finite() {
+            return Err(Error::Internal(format!(
+                "the model produced a non-finite score for request {}",
+                row.request_id
+            )));
+        }
+        let explanation = if row.explain {
+            if !version.model.can_explain() {
+                return Err(Error::invalid(format!(
+                    "version {} ({}) cannot explain its scores: explanations need a linear or tree model",
+                    version.version.number, version.version.format
+                )));
+            }
+            let e = version.model.explain(cells).map_err(model_error)?;
+            Some((e.base, e.contributions))
+        } else {
+            None
+        };
+        out.push((prediction.score, explanation));
+    }
+    Ok(out)
+}
+
+fn model_error(err: warden_models::ModelError) -> Error {
+    match err {
+        warden_models::ModelError::BadInput(message) => Error::invalid(message),
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+/// Turns model-input contributions into per-feature contributions and the top reasons.
+fn explain(version: &LoadedVersion, row: &Checked, contributions: &[f64]) -> (BTreeMap<String, f64>, Vec<Reason>) {
+    let mut by_feature: BTreeMap<String, f64> = BTreeMap::new();
+    for ((position, _), c) in version.binding.inputs.iter().zip(contributions) {
+        *by_feature.entry(version.binding.schema[*position].name.clone()).or_default() += c;
+    }
+    let mut reasons: Vec<Reason> = by_feature
+        .iter()
+        .filter(|(_, c)| **c > 0.0)
+        .map(|(feature, c)| Reason {
+            feature: feature.clone(),
+            value: row.features.get(feature).cloned().unwrap_or(Value::Null),
+            contribution: *c,
+        })
+        .collect();
+    reasons.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then_with(|| a.feature.cmp(&b.feature)));
+    reasons.truncate(version.version.serving.reason_count);
+    (by_feature, reasons)
+}
+
+/// Scores one request (`pinned`: a version number or alias chosen by the caller instead of the routes).
+pub async fn score(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    request: ScoreRequest,
+    pinned: Option<&str>,
+) -> Result<ScoreResponse> {
+    let mut out = score_batch(warden, caller, model, vec![request], pinned).await?;
+    Ok(out.pop().expect("one response per request"))
+}
+
+/// Scores many requests. All are checked first; if any is invalid nothing is scored or logged.
+pub async fn score_batch(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    requests: Vec<ScoreRequest>,
+    pinned: Option<&str>,
+) -> Result<Vec<ScoreResponse>> {
+    caller.require(Permission::Score)?;
+    let started = Instant::now();
+    if requests.is_empty() {
+        return Err(Error::invalid("the batch is empty"));
+    }
+    if requests.len() > MAX_BATCH_ROWS {
+        return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH_ROWS} rows (got {})", requests.len())));
+    }
+    let result = score_inner(warden, model, requests, pinned, started).await;
+    if let Err(err) = &result {
+        warden.scoring.metrics.error(model, error_kind(err));
+    }
+    result
+}
+
+fn error_kind(err: &Error) -> &'static str {
+    match err {
+        Error::Invalid { .. } => "invalid_input",
+        Error::NotFound(_) => "not_found",
+        Error::Unauthenticated(_) | Error::Forbidden(_) => "auth",
+        Error::Conflict(_) => "conflict",
+        Error::TooLarge { .. } => "too_large",
+        Error::Internal(_) => "internal",
+    }
+}
+
+async fn score_inner(
+    warden: &Warden,
+    model: &str,
+    requests: Vec<ScoreRequest>,
+    pinned: Option<&str>,
+    started: Instant,
+) -> Result<Vec<ScoreResponse>> {
+    let routes = routes(warden, model).await?;
+    let pinned = match pinned {
+        None => None,
+        Some(name) => Some(match name.parse::<i64>() {
+            Ok(number) => loaded_version(warden, model, number).await?,
+            Err(_) => {
+                let alias = warden
+                    .metadata
+                    .alias_at(model, name, Micros::MAX)
+                    .await?
+                    .and_then(|a| a.version)
+                    .ok_or_else(|| Error::NotFound(format!("model '{model}' has no alias '{name}'")))?;
+                loaded_version(warden, model, alias).await?
+            }
+        }),
+    };
+    let champion = match (&pinned, &routes.champion) {
+        (Some(_), _) => None,
+        (None, Some(c)) => Some(c.clone()),
+        (None, None) => {
+            return Err(Error::NotFound(format!(
+                "model '{model}' has no champion: point the 'champion' alias at a version to serve it"
+            )));
+        }
+    };
+
+    // Route each request, then check it against its version's schema.
+    let mut assigned: Vec<(Arc<LoadedVersion>, Route, Checked)> = Vec::with_capacity(requests.len());
+    let mut errors: Option<Error> = None;
+    let many = requests.len() > 1;
+    for (i, mut request) in requests.into_iter().enumerate() {
+        let id = request.request_id.get_or_insert_with(new_request_id).clone();
+        let (version, route) = match (&pinned, &champion, &routes.canary) {
+            (Some(p), _, _) => (p.clone(), Route::Pinned),
+            (None, _, Some((canary, share))) if in_canary_share(model, &id, *share) => (canary.clone(), Route::Canary),
+            (None, Some(c), _) => (c.clone(), Route::Champion),
+            (None, None, _) => unreachable!("a champion exists when nothing is pinned"),
+        };
+        match check(&version, request) {
+            Ok(checked) => assigned.push((version, route, checked)),
+            Err(fields) => {
+                errors.get_or_insert_with(|| field_errors(fields, many.then_some(i)));
+            }
+        }
+    }
+    if let Some(err) = errors {
+        return Err(err);
+    }
+
+    // Score per version (a batch usually has one), keeping request order.
+    let mut results: Vec<Option<ScoreResponse>> = vec![None; assigned.len()];
+    let mut decisions = Vec::with_capacity(assigned.len());
+    let mut groups: Vec<(Arc<LoadedVersion>, Route, Vec<usize>)> = Vec::new();
+    for (i, (version, route, _)) in assigned.iter().enumerate() {
+        match groups.iter_mut().find(|(v, r, _)| Arc::ptr_eq(v, version) && r == route) {
+            Some(group) => group.2.push(i),
+            None => groups.push((version.clone(), *route, vec![i])),
+        }
+    }
+    let now = warden.now();
+    for (version, route, members) in &groups {
+        let rows: Vec<&Checked> = members.iter().map(|&i| &assigned[i].2).collect();
+        let scored = run(version, &rows)?;
+        let latency = started.elapsed();
+        for ((&i, row), (score, explanation)) in members.iter().zip(&rows).zip(scored) {
+            let decision = version.decide(score).to_owned();
+            let (contributions, reasons, base) = match explanation {
+                Some((base, c)) => {
+                    let (by_feature, reasons) = explain(version, row, &c);
+                    (Some(by_feature), Some(reasons), Some(base))
+                }
+                None => (None, None, None),
+            };
+            decisions
+                .push((version.clone(), decision_record(now, model, version, *route, row, score, &decision, latency)));
+            results[i] = Some(ScoreResponse {
+                request_id: row.request_id.clone(),
+                model: model.to_owned(),
+                version: version.version.number,
+                route: *route,
+                score,
+                decision,
+                reasons,
+                contributions,
+                base,
+            });
+        }
+        warden.scoring.metrics.scored(model, version.version.number, route.as_str(), members.len(), latency);
+    }
+
+    // Shadow: the challenger scores the same requests; its answers are logged, never returned.
+    if pinned.is_none()
+        && let Some(challenger) = &routes.challenger
+        && !groups.iter().any(|(v, _, _)| Arc::ptr_eq(v, challenger))
+    {
+        shadow(warden, model, challenger, &assigned, now);
+    }
+    for (version, decision) in decisions {
+        warden.scoring.log.append(version.live.clone(), decision).await?;
+    }
+    Ok(results.into_iter().map(|r| r.expect("every request scored")).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decision_record(
+    now: Micros,
+    model: &str,
+    version: &LoadedVersion,
+    route: Route,
+    row: &Checked,
+    score: f64,
+    decision: &str,
+    latency: std::time::Duration,
+) -> NewDecision {
+    NewDecision {
+        at: now,
+        request_id: row.request_id.clone(),
+        model_name: model.to_owned(),
+        version: version.version.number,
+        route: route.as_str().to_owned(),
+        features: Value::Object(row.features.clone()),
+        attributes: Value::Object(row.attributes.clone()),
+        score,
+        decision: decision.to_owned(),
+        latency_us: latency.as_micros() as i64,
+    }
+}
+
+/// Scores the challenger on the champion's requests off the request path.
+fn shadow(
+    warden: &Warden,
+    model: &str,
+    challenger: &Arc<LoadedVersion>,
+    assigned: &[(Arc<LoadedVersion>, Route, Checked)],
+    now: Micros,
+) {
+    let started = Instant::now();
+    let mut rows = Vec::with_capacity(assigned.len());
+    for (_, _, checked) in assigned {
+        // The challenger may have its own schema: re-check against it.
+        let request = ScoreRequest {
+            request_id: Some(checked.request_id.clone()),
+            features: checked.features.clone(),
+            attributes: checked.attributes.clone(),
+            explain: false,
+        };
+        match check(challenger, request) {
+            Ok(c) => rows.push(c),
+            Err(_) => warden.scoring.metrics.error(model, "shadow_invalid_input"),
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let refs: Vec<&Checked> = rows.iter().collect();
+    match run(challenger, &refs) {
+        Ok(scored) => {
+            let latency = started.elapsed();
+            for (row, (score, _)) in rows.iter().zip(scored) {
+                let decision = challenger.decide(score).to_owned();
+                let record = decision_record(now, model, challenger, Route::Shadow, row, score, &decision, latency);
+                if !warden.scoring.log.try_append(challenger.live.clone(), record) {
+                    warden.scoring.metrics.error(model, "shadow_log_full");
+                }
+            }
+            warden.scoring.metrics.scored(model, challenger.version.number, "shadow", rows.len(), latency);
+        }
+        Err(err) => {
+            tracing::warn!(model, error = %err, "shadow scoring failed");
+            warden.scoring.metrics.error(model, "shadow_failed");
+        }
+    }
+}
+
+/// A late label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The scored request.
+    pub request_id: String,
+    /// 1 = the bad event happened (default, chargeback), 0 = it did not.
+    pub label: i64,
+    /// What kind of event (`default`, `chargeback`, …).
+    pub kind: String,
+    /// Amount involved (loss, chargeback value), if any.
+    pub amount: Option<f64>,
+}
+
+/// Records late outcomes: all or none.
+pub async fn record_outcomes(warden: &Warden, caller: &Principal, outcomes: Vec<Outcome>) -> Result<usize> {
+    caller.require(Permission::RecordOutcomes)?;
+    if outcomes.is_empty() {
+        return Err(Error::invalid("no outcomes given"));
+    }
+    if outcomes.len() > MAX_BATCH_ROWS {
+        return Err(Error::invalid(format!("at most {MAX_BATCH_ROWS} outcomes per request")));
+    }
+    let mut errors = BTreeMap::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        if o.request_id.is_empty() || o.request_id.len() > MAX_REQUEST_ID {
+            errors.insert(format!("outcomes[{i}].request_id"), format!("must be 1-{MAX_REQUEST_ID} characters"));
+        }
+        if !(o.label == 0 || o.label == 1) {
+            errors.insert(format!("outcomes[{i}].label"), "must be 0 or 1".to_owned());
+        }
+        if o.amount.is_some_and(|a| !a.is_finite()) {
+            errors.insert(format!("outcomes[{i}].amount"), "must be a finite number".to_owned());
+        }
+        if o.kind.is_empty() || o.kind.len() > 64 {
+            errors.insert(format!("outcomes[{i}].kind"), "must be 1-64 characters".to_owned());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(field_errors(errors, None));
+    }
+    // Decisions still queued for the log must be visible before outcomes are matched to them.
+    warden.scoring.log.flush().await?;
+    let (at, by) = (warden.now(), caller.actor());
+    let count = outcomes.len();
+    let rows: Vec<NewOutcome> = outcomes
+        .into_iter()
+        .map(|o| NewOutcome {
+            request_id: o.request_id,
+            at,
+            label: o.label,
+            kind: o.kind,
+            amount: o.amount,
+            recorded_by: by.clone(),
+        })
+        .collect();
+    warden.metadata.insert_outcomes(&rows).await?;
+    Ok(count)
+}
+
+/// Logged decisions of a model, oldest first.
+pub async fn decisions(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    request_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<NewDecision>> {
+    caller.require(Permission::ReadDecisions)?;
+    if warden.metadata.get_model(model).await?.is_none() {
+        return Err(Error::NotFound(format!("model '{model}' not found")));
+    }
+    warden.scoring.log.flush().await?;
+    Ok(warden.metadata.decisions(model, request_id, limit.clamp(1, 100_000)).await?)
+}
+
+/// The live window profile of each loaded version of a model since it was loaded.
+pub async fn live_profiles(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<(i64, Value)>> {
+    caller.require(Permission::ReadDecisions)?;
+    if warden.metadata.get_model(model).await?.is_none() {
+        return Err(Error::NotFound(format!("model '{model}' not found")));
+    }
+    warden.scoring.log.flush().await?;
+    let versions = warden.scoring.versions.read().expect("versions lock");
+    let mut out: Vec<(i64, Value)> =
+        versions.iter().filter(|((m, _), _)| m == model).map(|((_, n), v)| (*n, v.live.snapshot())).collect();
+    out.sort_by_key(|(n, _)| *n);
+    Ok(out)
+}
+
+/// Reference edges and range of a numeric feature (for the live windows).
+pub(crate) fn reference_bins(version: &Version, feature: &str) -> Option<(Vec<f64>, (f64, f64))> {
+    version.profile.columns.iter().find(|c| c.name == feature).and_then(|c| match &c.summary {
+        ColumnSummary::Numeric(s) => Some((s.decile_edges.clone(), (s.min?, s.max?))),
+        ColumnSummary::Categorical(_) => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canary_share_is_stable_and_close_to_the_fraction() {
+        let ids: Vec<String> = (0..20_000).map(|i| format!("app-{i}")).collect();
+        let hits = ids.iter().filter(|id| in_canary_share("credit", id, 0.1)).count();
+        assert!((1_800..2_200).contains(&hits), "{hits} of 20000 in a 10% share");
+        assert!(ids.iter().all(|id| in_canary_share("credit", id, 0.1) == in_canary_share("credit", id, 0.1)));
+        assert!(!ids.iter().any(|id| in_canary_share("credit", id, 0.0)));
+        assert!(ids.iter().all(|id| in_canary_share("credit", id, 1.0)));
+    }
+}
