@@ -121,4 +121,6 @@ pub fn app(warden: Arc<Warden>) -> Router {
 }
 
 #[cfg(test)]
+mod scoring_tests;
+#[cfg(test)]
 mod tests;

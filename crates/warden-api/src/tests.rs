@@ -11,19 +11,19 @@ use warden_lifecycle::{Config, Warden};
 
 const LINEAR: &[u8] = br#"{"intercept": -0.5, "coefficients": {"duration": 0.02, "credit_amount": 0.0001}}"#;
 
-struct TestApp {
-    dir: tempfile::TempDir,
-    warden: Arc<Warden>,
-    admin: String,
+pub(crate) struct TestApp {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) warden: Arc<Warden>,
+    pub(crate) admin: String,
 }
 
-fn german_csv() -> Vec<u8> {
+pub(crate) fn german_csv() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata/german.csv");
     std::fs::read(path).unwrap()
 }
 
 impl TestApp {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = Config { max_upload_bytes: 256 * 1024, ..Config::new(dir.path()) };
         let (warden, startup) = Warden::open(config).await.unwrap();
@@ -37,7 +37,7 @@ impl TestApp {
         TestApp { dir, warden: Arc::new(warden), admin }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         uri: &str,
@@ -58,25 +58,37 @@ impl TestApp {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
-    async fn json(&self, method: Method, uri: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
         let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
         self.send(method, uri, token, "application/json", bytes).await
     }
 
-    async fn token(&self, name: &str, role: &str) -> String {
+    pub(crate) async fn token(&self, name: &str, role: &str) -> String {
         let (status, body) =
             self.json(Method::POST, "/v1/tokens", Some(&self.admin), json!({"name": name, "role": role})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["secret"].as_str().unwrap().to_owned()
     }
 
-    async fn create_model(&self, name: &str) {
+    pub(crate) async fn create_model(&self, name: &str) {
         let body = json!({"name": name, "owner": "retail-risk", "risk_tier": "high", "use_case": "credit origination"});
         let (status, body) = self.json(Method::POST, "/v1/models", Some(&self.admin), body).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
-    async fn register(&self, model: &str, metadata: Value, artifact: &[u8], reference: &[u8]) -> (StatusCode, Value) {
+    pub(crate) async fn register(
+        &self,
+        model: &str,
+        metadata: Value,
+        artifact: &[u8],
+        reference: &[u8],
+    ) -> (StatusCode, Value) {
         let (content_type, body) = multipart(&[
             ("metadata", None, metadata.to_string().as_bytes()),
             ("artifact", Some("model.json"), artifact),

@@ -366,6 +366,77 @@ fn push_arrow_column(
     Ok(())
 }
 
+/// One cell of an Arrow array as text (`None` for a null): numbers in shortest round-trip form, booleans as
+/// `True`/`False` (pandas' spelling), strings as they are.
+fn cell_text(array: &ArrayRef, i: usize) -> Result<Option<String>> {
+    if array.is_null(i) {
+        return Ok(None);
+    }
+    if let Some(x) = number_at(array, i) {
+        return Ok(Some(x.to_string()));
+    }
+    Ok(Some(match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(i).to_owned(),
+        DataType::LargeUtf8 => array.as_string::<i64>().value(i).to_owned(),
+        DataType::Utf8View => array.as_string_view().value(i).to_owned(),
+        DataType::Boolean => (if array.as_boolean().value(i) { "True" } else { "False" }).to_owned(),
+        DataType::Dictionary(_, _) => {
+            let dictionary = array.as_any_dictionary();
+            let key = dictionary.normalized_keys()[i];
+            return cell_text(dictionary.values(), key);
+        }
+        other => return Err(Error::invalid(format!("a column has Parquet type {other}, which Warden cannot read"))),
+    }))
+}
+
+/// Reads a CSV or Parquet file in chunks of at most `chunk` rows, every cell as text (`None`: an empty CSV
+/// cell or a Parquet null), calling `f(header, rows)` per chunk. Memory stays bounded by the chunk size.
+pub fn for_each_chunk(
+    path: &Path,
+    chunk: usize,
+    mut f: impl FnMut(&[String], Vec<Vec<Option<String>>>) -> Result<()>,
+) -> Result<()> {
+    let chunk = chunk.max(1);
+    match DataFormat::detect(path)? {
+        DataFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(false)
+                .from_reader(BufReader::with_capacity(1 << 20, open(path)?));
+            let header: Vec<String> =
+                reader.headers().map_err(csv_error)?.iter().map(|h| h.trim().to_owned()).collect();
+            let mut rows = Vec::with_capacity(chunk);
+            for record in reader.records() {
+                let record = record.map_err(csv_error)?;
+                rows.push(record.iter().map(|c| (!c.is_empty()).then(|| c.to_owned())).collect());
+                if rows.len() == chunk {
+                    f(&header, std::mem::take(&mut rows))?;
+                }
+            }
+            if !rows.is_empty() {
+                f(&header, rows)?;
+            }
+        }
+        DataFormat::Parquet => {
+            use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+            let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("malformed Parquet file: {e}"));
+            let reader = ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| bad(&e))?;
+            let header: Vec<String> = reader.schema().fields().iter().map(|f| f.name().clone()).collect();
+            for batch in reader.with_batch_size(chunk).build().map_err(|e| bad(&e))? {
+                let batch = batch.map_err(|e| bad(&e))?;
+                let mut rows = vec![Vec::with_capacity(header.len()); batch.num_rows()];
+                for column in batch.columns() {
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        row.push(cell_text(column, i)?);
+                    }
+                }
+                f(&header, rows)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Counts a data file's rows and hashes its bytes (for training-data lineage).
 pub fn fingerprint(path: &Path) -> Result<(String, u64)> {
     use sha2::{Digest, Sha256};

@@ -45,6 +45,34 @@ pub(crate) enum Command {
     Drift(DriftArgs),
     /// Performance, calibration and fairness of scored data; estimated (CBPE) when it has no labels (local).
     Metrics(MetricsArgs),
+    /// Score a CSV or Parquet file in bulk through the server's scoring path (every row logged).
+    Score(ScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScoreArgs {
+    /// Model name.
+    pub(crate) model: String,
+    /// Input data (CSV with header, or Parquet); columns the schema does not know are carried through.
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    /// Output CSV: the input columns plus request_id, version, score, decision (and contributions).
+    #[arg(long)]
+    pub(crate) output: PathBuf,
+    /// Version number or alias to score with.
+    #[arg(long, default_value = "champion")]
+    pub(crate) version: String,
+    /// Add one contribution column per feature (linear and tree models).
+    #[arg(long)]
+    pub(crate) explain: bool,
+    /// Column holding request ids (otherwise Warden makes them).
+    #[arg(long)]
+    pub(crate) id_column: Option<String>,
+    /// Rows per request to the server.
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) batch_rows: usize,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +231,15 @@ pub(crate) struct RegisterArgs {
     /// Parent version number.
     #[arg(long)]
     pub(crate) parent: Option<i64>,
+    /// Decision threshold: scores at or above it are declined (default 0.5).
+    #[arg(long)]
+    pub(crate) threshold: Option<f64>,
+    /// JSON file of categorical encodings the model was trained with: {"feature": {"category": code}}.
+    #[arg(long)]
+    pub(crate) encodings: Option<PathBuf>,
+    /// What an undeclared category becomes: refuse (422, default) or missing.
+    #[arg(long, value_parser = ["refuse", "missing"])]
+    pub(crate) unknown_category: Option<String>,
     #[command(flatten)]
     pub(crate) connection: Connection,
     /// Print JSON.
@@ -223,6 +260,9 @@ pub(crate) enum AliasCommand {
         /// Why.
         #[arg(long, default_value = "")]
         reason: String,
+        /// Share of traffic the alias answers, 0 to 1 (the `canary` alias).
+        #[arg(long)]
+        traffic: Option<f64>,
         #[command(flatten)]
         connection: Connection,
         /// Print JSON.

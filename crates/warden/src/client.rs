@@ -94,6 +94,11 @@ impl Client {
         self.send(self.request(Method::DELETE, path)).await
     }
 
+    /// POSTs a body with its content type (NDJSON batches).
+    pub(crate) async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+        self.send(self.request(Method::POST, path).header(reqwest::header::CONTENT_TYPE, content_type).body(body)).await
+    }
+
     pub(crate) async fn multipart(&self, path: &str, form: reqwest::multipart::Form) -> anyhow::Result<Value> {
         self.send(self.request(Method::POST, path).multipart(form)).await
     }

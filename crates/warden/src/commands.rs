@@ -17,6 +17,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => token(command).await,
         Command::Profile(args) => profile(args).await,
         Command::Drift(args) => crate::reports::drift(args).await,
+        Command::Score(args) => crate::bulk::score(args).await,
         Command::Metrics(args) => crate::reports::metrics(args).await,
     }
 }
@@ -212,11 +213,23 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
+    let encodings: Value = match &args.encodings {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?
+        }
+        None => json!({}),
+    };
+    let mut serving = Map::new();
+    if let Some(threshold) = args.threshold {
+        serving.insert("threshold".into(), json!(threshold));
+    }
     let metadata = json!({
         "format": args.format, "target": args.columns.target, "protected": args.columns.protected,
         "exclude": args.columns.exclude,
         "schema": schema, "training_data_sha256": training_data_sha256, "training_data_rows": training_data_rows,
         "code_ref": args.code_ref, "hyperparameters": hyperparameters, "parent_version": args.parent,
+        "serving": serving, "encodings": encodings, "unknown_category": args.unknown_category,
     });
     let form = Form::new()
         .part("metadata", Part::text(metadata.to_string()).mime_str("application/json")?)
@@ -254,10 +267,10 @@ const ALIAS_HEADER: [&str; 5] = ["ALIAS", "VERSION", "ASSIGNED", "BY", "REASON"]
 
 async fn alias(command: AliasCommand) -> anyhow::Result<()> {
     match command {
-        AliasCommand::Set { model, alias, version, reason, connection, json } => {
+        AliasCommand::Set { model, alias, version, reason, traffic, connection, json } => {
             let path = format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias));
             let assigned = Client::new(&connection)?
-                .json(Method::PUT, &path, &json!({"version": version, "reason": reason}))
+                .json(Method::PUT, &path, &json!({"version": version, "reason": reason, "traffic": traffic}))
                 .await?;
             if json {
                 render::json(&assigned);

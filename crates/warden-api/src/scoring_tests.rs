@@ -1,0 +1,391 @@
+//! The serving path through the router: real models (the golden German credit fixtures), schema checks,
+//! routing, the decision log, outcomes and metrics.
+
+use std::collections::HashMap;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::tests::{TestApp, german_csv};
+
+const NUMERIC: [&str; 4] = ["job", "credit_amount", "duration", "age"];
+const CATEGORICAL: [&str; 4] = ["housing", "saving_accounts", "checking_account", "purpose"];
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata").join(name);
+    std::fs::read(path).unwrap()
+}
+
+fn csv_rows(name: &str) -> Vec<HashMap<String, String>> {
+    let text = String::from_utf8(fixture(name)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|line| header.iter().zip(line.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// A test row as a request's features (raw values; the test rows have no missing cells).
+fn features(row: &HashMap<String, String>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for c in NUMERIC {
+        out.insert(c.into(), json!(row[c].parse::<f64>().unwrap()));
+    }
+    for c in CATEGORICAL {
+        out.insert(c.into(), json!(row[c]));
+    }
+    out
+}
+
+fn german_metadata(format: &str) -> Value {
+    json!({"format": format, "target": "risk", "protected": ["sex"]})
+}
+
+impl TestApp {
+    async fn serve_version(&self, model: &str, metadata: Value, artifact: &[u8]) -> i64 {
+        let (status, body) = self.register(model, metadata, artifact, &german_csv()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["version"].as_i64().unwrap()
+    }
+
+    async fn alias(&self, model: &str, alias: &str, body: Value) {
+        let uri = format!("/v1/models/{model}/aliases/{alias}");
+        let (status, body) = self.json(Method::PUT, &uri, Some(&self.admin), body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    async fn score(&self, model: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::POST, &format!("/v1/models/{model}/score"), Some(token), body).await
+    }
+
+    async fn decisions(&self, model: &str) -> Vec<Value> {
+        let (status, body) = self
+            .json(Method::GET, &format!("/v1/models/{model}/decisions?limit=100000"), Some(&self.admin), Value::Null)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body.as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn onnx_pipeline_champion_scores_like_onnx_runtime_and_logs_every_decision() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let version = app.serve_version("credit", german_metadata("onnx"), &fixture("lr_german.onnx")).await;
+    app.alias("credit", "champion", json!({"version": version})).await;
+    let scorer = app.token("loan-app", "scorer").await;
+
+    let expected = csv_rows("german_test_expected_lr.csv");
+    let rows = csv_rows("german_test_raw.csv");
+    for (i, row) in rows.iter().enumerate().take(40) {
+        let body =
+            json!({"request_id": format!("app-{i}"), "features": features(row), "attributes": {"sex": row["sex"]}});
+        let (status, body) = app.score("credit", &scorer, body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let want: f64 = expected[i]["ort_zipmap_proba_1"].parse().unwrap();
+        let score = body["score"].as_f64().unwrap();
+        assert!((score - want).abs() <= 1e-6, "row {i}: {score} vs ONNX Runtime {want}");
+        assert_eq!(body["decision"], if score >= 0.5 { "decline" } else { "approve" });
+        assert_eq!((body["version"].as_i64(), body["route"].as_str()), (Some(version), Some("champion")));
+    }
+    let log = app.decisions("credit").await;
+    assert_eq!(log.len(), 40);
+    assert_eq!(log[7]["request_id"], "app-7");
+    assert_eq!(log[7]["attributes"]["sex"], rows[7]["sex"].as_str());
+    assert_eq!(log[7]["features"]["purpose"], rows[7]["purpose"].as_str());
+    assert!(log.iter().all(|d| d["route"] == "champion" && d["latency_us"].as_i64().unwrap() >= 0));
+
+    // The live window profile counts the same decisions.
+    let (status, live) = app.json(Method::GET, "/v1/models/credit/live", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    assert_eq!(live[0]["profile"]["decisions"], 40);
+    assert_eq!(live[0]["profile"]["features"]["duration"]["window"]["count"], 40);
+
+    // ONNX graphs score but do not explain.
+    let body = json!({"features": features(&rows[0]), "explain": true});
+    let (status, body) = app.score("credit", &scorer, body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("cannot explain"), "{body}");
+}
+
+#[tokio::test]
+async fn xgboost_with_encodings_explains_with_treeshap_and_gives_reason_codes() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let manifest: Value = serde_json::from_slice(&fixture("manifest.json")).unwrap();
+    let encodings = &manifest["suites"][0]["ordinal_codes"];
+    let mut metadata = german_metadata("xgboost-json");
+    // 'not_known' has no code: the encoded training data had it as missing.
+    metadata["encodings"] = encodings.clone();
+    metadata["unknown_category"] = json!("missing");
+    metadata["serving"] = json!({"threshold": 0.4, "reason_count": 3});
+    let version = app.serve_version("credit", metadata, &fixture("xgb_german.json")).await;
+    app.alias("credit", "champion", json!({"version": version})).await;
+
+    let expected = csv_rows("german_test_expected_xgb.csv");
+    let rows = csv_rows("german_test_raw.csv");
+    for (i, row) in rows.iter().enumerate().take(30) {
+        let (status, body) = app.score("credit", &app.admin, json!({"features": features(row), "explain": true})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let want = &expected[i];
+        let close =
+            |a: f64, b: &str| (a - b.parse::<f64>().unwrap()).abs() <= 1e-6 * b.parse::<f64>().unwrap().abs().max(1.0);
+        assert!(close(body["score"].as_f64().unwrap(), &want["proba_1"]), "row {i}: {body}");
+        assert!(close(body["base"].as_f64().unwrap(), &want["shap_expected_value"]));
+        let mut positive = Vec::new();
+        for c in NUMERIC.iter().chain(&CATEGORICAL) {
+            let got = body["contributions"][c].as_f64().unwrap();
+            assert!(close(got, &want[&format!("shap_{c}")]), "row {i} {c}: {got} vs {}", want[&format!("shap_{c}")]);
+            if got > 0.0 {
+                positive.push((got, *c));
+            }
+        }
+        positive.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let reasons: Vec<&str> =
+            body["reasons"].as_array().unwrap().iter().map(|r| r["feature"].as_str().unwrap()).collect();
+        let wanted: Vec<&str> = positive.iter().take(3).map(|(_, c)| *c).collect();
+        assert_eq!(reasons, wanted, "row {i}: reasons are the top positive contributions");
+        if let Some(first) = body["reasons"].as_array().unwrap().first() {
+            assert_eq!(first["value"], features(row)[first["feature"].as_str().unwrap()]);
+        }
+        assert_eq!(body["decision"], if body["score"].as_f64().unwrap() >= 0.4 { "decline" } else { "approve" });
+    }
+}
+
+#[tokio::test]
+async fn a_model_that_takes_codes_needs_an_encoding_at_registration() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let (status, body) =
+        app.register("credit", german_metadata("xgboost-json"), &fixture("xgb_german.json"), &german_csv()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("declare its encoding"), "{body}");
+    let mut metadata = german_metadata("linear-json");
+    metadata["serving"] = json!({"threshold": 1.5});
+    let (status, body) =
+        app.register("credit", metadata, br#"{"intercept": 0, "coefficients": {"age": 0.1}}"#, &german_csv()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app
+        .register(
+            "credit",
+            german_metadata("linear-json"),
+            br#"{"intercept": 0, "coefficients": {"income": 0.1}}"#,
+            &german_csv(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'income'"), "{body}");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_per_field_and_nothing_is_logged() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let version = app.serve_version("credit", german_metadata("onnx"), &fixture("lr_german.onnx")).await;
+    let rows = csv_rows("german_test_raw.csv");
+    let good = features(&rows[0]);
+
+    // No champion yet.
+    let (status, body) = app.score("credit", &app.admin, json!({"features": good})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no champion"));
+    app.alias("credit", "champion", json!({"version": version})).await;
+
+    let mut bad = good.clone();
+    bad.insert("income".into(), json!(1000));
+    bad.remove("age");
+    bad.insert("duration".into(), json!("twelve"));
+    bad.insert("housing".into(), json!("castle"));
+    bad.insert("job".into(), Value::Null);
+    bad.insert("purpose".into(), json!(3));
+    let (status, body) = app.score("credit", &app.admin, json!({"features": bad, "attributes": {"sex": ["f"]}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields = &body["error"]["details"]["fields"];
+    for (field, words) in [
+        ("income", "unknown feature"),
+        ("age", "required"),
+        ("duration", "expected a number, got a string"),
+        ("housing", "category 'castle' was never declared"),
+        ("job", "required"),
+        ("purpose", "expected a category"),
+        ("attributes.sex", "must be a string, number, boolean or null"),
+    ] {
+        assert!(fields[field].as_str().is_some_and(|m| m.contains(words)), "{field}: {fields}");
+    }
+
+    // Malformed JSON, unknown fields in the envelope, unknown model, roles.
+    let (status, _) = app
+        .send(
+            Method::POST,
+            "/v1/models/credit/score",
+            Some(&app.admin),
+            "application/json",
+            b"{\"features\": ".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app.score("credit", &app.admin, json!({"features": good, "explian": true})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("explian"), "{body}");
+    let (status, _) = app.score("no-such-model", &app.admin, json!({"features": good})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let viewer = app.token("dashboard", "viewer").await;
+    let (status, _) = app.score("credit", &viewer, json!({"features": good})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.json(Method::POST, "/v1/models/credit/score", None, json!({"features": good})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.score("credit", &app.admin, json!({"features": good, "request_id": ""})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A batch with one bad row scores nothing.
+    let batch = json!([{"features": good}, {"features": good}, {"features": bad}]);
+    let (status, body) = app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), batch).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"]["row"], 2);
+    assert!(app.decisions("credit").await.is_empty(), "refused requests leave no decision");
+
+    // The same batch without the bad row, as NDJSON, scores in order.
+    let ndjson: String = rows
+        .iter()
+        .take(5)
+        .enumerate()
+        .map(|(i, r)| json!({"request_id": format!("b{i}"), "features": features(r)}).to_string() + "\n")
+        .collect();
+    let (status, body) = app
+        .send(
+            Method::POST,
+            "/v1/models/credit/score/batch",
+            Some(&app.admin),
+            "application/x-ndjson",
+            ndjson.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ids: Vec<&str> =
+        body["results"].as_array().unwrap().iter().map(|r| r["request_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["b0", "b1", "b2", "b3", "b4"]);
+    assert_eq!(app.decisions("credit").await.len(), 5);
+}
+
+fn linear(intercept: f64) -> Vec<u8> {
+    format!(r#"{{"intercept": {intercept}, "coefficients": {{"duration": 0.02, "credit_amount": 0.0001}}}}"#)
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn champion_canary_and_shadow_routes_and_alias_changes_apply_without_restart() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let v1 = app.serve_version("credit", german_metadata("linear-json"), &linear(-2.0)).await;
+    let v2 = app.serve_version("credit", german_metadata("linear-json"), &linear(-1.0)).await;
+    app.alias("credit", "champion", json!({"version": v1})).await;
+    app.alias("credit", "challenger", json!({"version": v2})).await;
+    let request = |i: usize| {
+        json!({"request_id": format!("r{i}"), "features": {"duration": 12, "credit_amount": 2000,
+        "job": 2, "age": 30, "housing": "own", "saving_accounts": "little", "checking_account": "little", "purpose": "car"}})
+    };
+
+    // Champion answers, challenger is logged in shadow.
+    for i in 0..10 {
+        let (status, body) = app.score("credit", &app.admin, request(i)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body["version"].as_i64(), body["route"].as_str()), (Some(v1), Some("champion")));
+        let expected = 1.0 / (1.0 + (-(-2.0f64 + 0.02 * 12.0 + 0.0001 * 2000.0)).exp());
+        assert!((body["score"].as_f64().unwrap() - expected).abs() < 1e-12);
+    }
+    let log = app.decisions("credit").await;
+    let shadow: Vec<&Value> = log.iter().filter(|d| d["route"] == "shadow").collect();
+    assert_eq!(shadow.len(), 10);
+    assert!(shadow.iter().all(|d| d["version"] == v2));
+
+    // A canary takes its stable share of request ids.
+    app.alias("credit", "canary", json!({"version": v2, "traffic": 0.3})).await;
+    let mut canary = 0;
+    for i in 100..500 {
+        let (_, body) = app.score("credit", &app.admin, request(i)).await;
+        let in_share = warden_lifecycle::scoring::in_canary_share("credit", &format!("r{i}"), 0.3);
+        assert_eq!(body["route"] == "canary", in_share, "r{i}");
+        assert_eq!(body["version"].as_i64() == Some(v2), in_share);
+        canary += usize::from(in_share);
+    }
+    assert!((90..150).contains(&canary), "{canary} of 400 in a 30% share");
+    let (status, body) = app
+        .json(Method::PUT, "/v1/models/credit/aliases/canary", Some(&app.admin), json!({"version": v2, "traffic": 1.5}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Promotion takes effect on the next request.
+    app.json(Method::DELETE, "/v1/models/credit/aliases/canary", Some(&app.admin), Value::Null).await;
+    app.alias("credit", "champion", json!({"version": v2})).await;
+    let (_, body) = app.score("credit", &app.admin, request(1000)).await;
+    assert_eq!((body["version"].as_i64(), body["route"].as_str()), (Some(v2), Some("champion")));
+    // Pinned to a version by number or alias.
+    let (_, body) = app.json(Method::POST, "/v1/models/credit/score?version=1", Some(&app.admin), request(1001)).await;
+    assert_eq!((body["version"].as_i64(), body["route"].as_str()), (Some(v1), Some("pinned")));
+    let (status, _) =
+        app.json(Method::POST, "/v1/models/credit/score?version=9", Some(&app.admin), request(1002)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn outcomes_join_decisions_all_or_none_and_metrics_count_everything() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let v1 = app.serve_version("credit", german_metadata("linear-json"), &linear(-2.0)).await;
+    app.alias("credit", "champion", json!({"version": v1})).await;
+    let scorer = app.token("loan-app", "scorer").await;
+    let features = json!({"duration": 12, "credit_amount": 2000, "job": 2, "age": 30, "housing": "own",
+        "saving_accounts": "little", "checking_account": "little", "purpose": "car"});
+    for i in 0..3 {
+        let (status, _) =
+            app.score("credit", &scorer, json!({"request_id": format!("loan-{i}"), "features": features})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body) = app.score("credit", &scorer, json!({"features": {"duration": "x"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let outcomes = json!({"outcomes": [{"request_id": "loan-0", "label": 1, "amount": 2000.0},
+        {"request_id": "loan-1", "label": 0, "kind": "default"}]});
+    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&scorer), outcomes).await;
+    assert_eq!((status, body["recorded"].as_u64()), (StatusCode::CREATED, Some(2)), "{body}");
+    let unknown =
+        json!({"outcomes": [{"request_id": "loan-2", "label": 1}, {"request_id": "never-scored", "label": 1}]});
+    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&scorer), unknown).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("never-scored"));
+    let (status, _) = app
+        .json(Method::POST, "/v1/outcomes", Some(&scorer), json!({"outcomes": [{"request_id": "loan-2", "label": 7}]}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let viewer = app.token("dash", "viewer").await;
+    let (status, _) = app
+        .json(Method::POST, "/v1/outcomes", Some(&viewer), json!({"outcomes": [{"request_id": "loan-2", "label": 1}]}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Prometheus exposition: rows, latency histogram and errors by model and version.
+    let response = tower::ServiceExt::oneshot(
+        crate::app(app.warden.clone()),
+        axum::http::Request::get("/metrics")
+            .header("authorization", format!("Bearer {scorer}"))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text =
+        String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+    assert!(text.contains(r#"warden_scored_rows_total{model="credit",version="1",route="champion"} 3"#), "{text}");
+    assert!(
+        text.contains(r#"warden_score_latency_seconds_count{model="credit",version="1",route="champion"} 3"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"warden_score_errors_total{model="credit",kind="invalid_input"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"warden_http_requests_total{method="POST",path="/v1/models/{name}/score",status="422"} 1"#),
+        "{text}"
+    );
+    let (status, _) = app.json(Method::GET, "/metrics", None, Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
