@@ -32,7 +32,8 @@ fn main() -> anyhow::Result<()> {
             flag("--runs", 5)?,
             flag("--peer-runs", 1)?,
         ),
-        _ => bail!("usage: cargo run -p xtask -- bench profile|drift [options] (see xtask/src/main.rs)"),
+        ["bench", "serve"] => bench_serve(flag("--runs", 3)?, flag("--seconds", 15)?, flag("--connections", 16)?),
+        _ => bail!("usage: cargo run -p xtask -- bench profile|drift|serve [options] (see xtask/src/main.rs)"),
     }
 }
 
@@ -321,5 +322,254 @@ fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_run
             "same verdict on {same} of {compared} features compared on the same statistic; largest relative difference of the statistic {worst:.2e}"
         );
     }
+    Ok(())
+}
+
+/// One wrk run: requests/s, p50 and p99 in milliseconds, non-2xx responses, total requests.
+struct LoadResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failed: u64,
+    requests: u64,
+}
+
+fn wrk_duration_ms(text: &str) -> anyhow::Result<f64> {
+    let text = text.trim();
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1e3)
+    } else {
+        bail!("unknown wrk duration '{text}'")
+    };
+    Ok(number.parse::<f64>()? * factor)
+}
+
+/// Runs wrk with a Lua script that POSTs `body` (a Lua quoted string, so `]]` in JSON is harmless).
+fn wrk(url: &str, body: &str, token: Option<&str>, seconds: usize, connections: usize, dir: &Path) -> anyhow::Result<LoadResult> {
+    let quoted = body.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut script = format!("wrk.method = \"POST\"\nwrk.body = \"{quoted}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+    if let Some(token) = token {
+        script.push_str(&format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"));
+    }
+    let lua = dir.join("post.lua");
+    std::fs::write(&lua, script)?;
+    let out = Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(&lua)
+        .arg(url)
+        .output()
+        .context("wrk did not run (scripts/peers/setup_mlflow.sh installs it)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines().map(str::trim).find_map(|l| l.strip_prefix(prefix)).map(str::trim)
+    };
+    let rps = field("Requests/sec:").context("no Requests/sec in wrk output")?.parse()?;
+    let p50_ms = wrk_duration_ms(field("50%").context("no p50")?)?;
+    let p99_ms = wrk_duration_ms(field("99%").context("no p99")?)?;
+    let failed = field("Non-2xx or 3xx responses:").map_or(Ok(0), str::parse)?;
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .context("no request count")?
+        .parse()?;
+    Ok(LoadResult { rps, p50_ms, p99_ms, failed, requests })
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn http_post(url: &str, body: &str, token: Option<&str>) -> anyhow::Result<serde_json::Value> {
+    let mut command = Command::new("curl");
+    command.args(["-sf", "-X", "POST", "-H", "Content-Type: application/json", "--data", body, url]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    let out = command.output().context("curl did not run")?;
+    if !out.status.success() {
+        bail!("POST {url} failed");
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn http_get(url: &str, token: &str) -> anyhow::Result<String> {
+    let out = Command::new("curl").args(["-sf", "-H", &format!("Authorization: Bearer {token}"), url]).output()?;
+    if !out.status.success() {
+        bail!("GET {url} failed");
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Sums a Prometheus counter over all its label sets.
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && (l[name.len()..].starts_with('{') || l[name.len()..].starts_with(' ')))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+struct MlflowServer(std::process::Child);
+
+impl Drop for MlflowServer {
+    fn drop(&mut self) {
+        // uvicorn's workers follow their parent on SIGTERM.
+        let _ = Command::new("sh").args(["-c", &format!("kill -TERM -{0} 2>/dev/null || kill -TERM {0}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_mlflow(root: &Path, model: &Path, workers: usize) -> anyhow::Result<(MlflowServer, String)> {
+    let bin = root.join(".venv-mlflow/bin");
+    let port = free_port()?;
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let child = Command::new("setsid")
+        .arg(bin.join("mlflow"))
+        .args(["models", "serve", "--env-manager", "local", "-h", "127.0.0.1", "-p", &port.to_string(), "-w", &workers.to_string(), "-m"])
+        .arg(model)
+        .env("PATH", path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start mlflow (run scripts/peers/setup_mlflow.sh)")?;
+    let server = MlflowServer(child);
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..120 {
+        let ok = Command::new("curl").args(["-sf", &format!("{url}/ping")]).output().map(|o| o.status.success());
+        if ok.unwrap_or(false) {
+            return Ok((server, url));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    bail!("mlflow did not come up on {url}")
+}
+
+fn median_of(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    median(&mut v)
+}
+
+/// Warden (ONNX export, every decision logged) against `mlflow models serve` on the same scikit-learn
+/// logistic regression, single-row requests, keep-alive, `connections` connections, wrk with 2 threads.
+fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let python = root.join(".venv-mlflow/bin/python");
+    if !python.exists() {
+        bail!("no .venv-mlflow: run scripts/peers/setup_mlflow.sh first");
+    }
+    let dir = root.join("target/bench/serve");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let german = root.join("crates/warden-lifecycle/testdata/german.csv");
+    let status = Command::new(&python).arg(root.join("scripts/peers/mlflow_model.py")).arg(&german).arg(&dir).status()?;
+    if !status.success() {
+        bail!("training the peer model failed");
+    }
+    let request: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("request.json"))?)?;
+    let expected = request["expected_score"].as_f64().context("expected score")?;
+    let warden_body = serde_json::json!({"features": request["features"]}).to_string();
+    let mlflow_body = serde_json::json!({"dataframe_records": [request["features"]]}).to_string();
+
+    let warden = release_warden(&root)?;
+    let data = dir.join("warden-data");
+    let mut server = Command::new(&warden)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().context("server exited")??;
+        if let Some(rest) = line.strip_prefix("warden listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let cli = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(&warden).args(args).env("WARDEN_URL", &url).env("WARDEN_DATA_DIR", &data).output()?;
+        if !out.status.success() {
+            bail!("warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
+    let onnx = dir.join("model.onnx");
+    cli(&["model", "register", "credit", "--artifact", onnx.to_str().unwrap(), "--format", "onnx", "--reference",
+        german.to_str().unwrap(), "--target", "risk", "--protected", "sex"])?;
+    cli(&["alias", "set", "credit", "champion", "1"])?;
+    let token = cli(&["token", "create", "loan-app", "--role", "scorer"])?.trim().to_owned();
+    let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
+
+    let score_url = format!("{url}/v1/models/credit/score");
+    let answer = http_post(&score_url, &warden_body, Some(&token))?;
+    let warden_score = answer["score"].as_f64().context("no score")?;
+    eprintln!("warden score {warden_score:.9}, scikit-learn {expected:.9}");
+    if (warden_score - expected).abs() > 1e-6 {
+        bail!("Warden's score differs from scikit-learn's by more than 1e-6");
+    }
+
+    let mut rows: Vec<(String, Vec<LoadResult>)> = Vec::new();
+    let mut warden_runs = Vec::new();
+    for _ in 0..runs {
+        warden_runs.push(wrk(&score_url, &warden_body, Some(&token), seconds, connections, &dir)?);
+    }
+    let peak = vm_hwm_mib(server.id()).map_or("-".into(), |m| format!("{m:.0} MiB"));
+    // Every answered request must be in the decision log.
+    let answered: u64 = warden_runs.iter().map(|r| r.requests).sum::<u64>() + 1;
+    let mut committed = 0.0;
+    for _ in 0..50 {
+        committed = metric_sum(&http_get(&format!("{url}/metrics"), &admin)?, "warden_decision_log_committed_total");
+        if committed as u64 >= answered {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = Command::new("sh").args(["-c", &format!("kill -TERM {}", server.id())]).status();
+    let _ = server.wait();
+    rows.push((format!("Warden (ONNX, logged; peak {peak})"), warden_runs));
+
+    for workers in [1, 2] {
+        let (mlflow, mlflow_url) = start_mlflow(&root, &dir.join("mlflow"), workers)?;
+        let invocations = format!("{mlflow_url}/invocations");
+        let answer = http_post(&invocations, &mlflow_body, None)?;
+        let mlflow_score = answer["predictions"][0][1].as_f64().context("no MLflow prediction")?;
+        if (mlflow_score - expected).abs() > 1e-9 {
+            bail!("MLflow's score {mlflow_score} differs from scikit-learn's {expected}");
+        }
+        let mut results = Vec::new();
+        for _ in 0..runs {
+            results.push(wrk(&invocations, &mlflow_body, None, seconds, connections, &dir)?);
+        }
+        drop(mlflow);
+        rows.push((format!("MLflow 3.17 serve, {workers} worker(s)"), results));
+    }
+
+    println!("\nsingle-row scoring, {connections} connections, keep-alive, wrk -t2, {seconds} s x {runs} runs (medians)");
+    println!("{:<44} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
+    let mut medians = Vec::new();
+    for (name, results) in &rows {
+        let rps = median_of(&results.iter().map(|r| r.rps).collect::<Vec<_>>());
+        let p50 = median_of(&results.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
+        let p99 = median_of(&results.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+        let failed: u64 = results.iter().map(|r| r.failed).sum();
+        println!("{name:<44} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9}");
+        medians.push(rps);
+    }
+    println!(
+        "Warden / MLflow: {:.0}x (1 worker), {:.0}x (2 workers); decisions logged {} of {} answered",
+        medians[0] / medians[1],
+        medians[0] / medians[2],
+        committed as u64,
+        answered
+    );
     Ok(())
 }

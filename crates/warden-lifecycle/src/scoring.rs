@@ -513,7 +513,10 @@ fn check(version: &LoadedVersion, request: ScoreRequest) -> std::result::Result<
 }
 
 /// Scores checked rows on one version; the model runs them as one batch.
-fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<(f64, Option<(f64, Vec<f64>)>)>> {
+/// A score and, when asked for, the explanation's base and per-input contributions.
+type Scored = (f64, Option<(f64, Vec<f64>)>);
+
+fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
     let cells: Vec<Vec<Cell>> = rows.iter().map(|r| version.binding.cells(&r.values)).collect();
     let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
     let predictions = version.model.predict(&refs).map_err(model_error)?;

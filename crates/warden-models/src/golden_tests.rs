@@ -2,7 +2,7 @@
 //! Tolerance 1e-6: absolute for probabilities, relative to max(1, |value|) for margins and contributions.
 
 use crate::{Cell, Model, ModelFormat};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 
 const NUMERIC: [&str; 4] = ["job", "credit_amount", "duration", "age"];
@@ -159,41 +159,10 @@ fn raw_rows(set: &str) -> Vec<Vec<Cell>> {
         .collect()
 }
 
-/// The scikit-learn pipeline's parameters written as a Warden linear model.
-fn linear_from_sklearn() -> Vec<u8> {
-    let params: Value = serde_json::from_slice(&testdata("lr_german_params.json")).expect("params");
-    let names: Vec<&str> =
-        params["feature_names_out"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    let coef: HashMap<&str, f64> =
-        names.iter().zip(params["coef"].as_array().unwrap()).map(|(n, c)| (*n, c.as_f64().unwrap())).collect();
-    let mut features = Vec::new();
-    for f in params["numeric"].as_array().unwrap() {
-        let name = f["name"].as_str().unwrap();
-        features.push(json!({"name": name, "type": "numeric", "coefficient": coef[format!("num__{name}").as_str()],
-            "center": f["mean"], "scale": f["scale"], "impute": f["impute_median"]}));
-    }
-    for f in params["categorical"].as_array().unwrap() {
-        let name = f["name"].as_str().unwrap();
-        let points: serde_json::Map<String, Value> = f["categories"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                let c = c.as_str().unwrap();
-                (c.to_owned(), json!(coef[format!("cat__{name}_{c}").as_str()]))
-            })
-            .collect();
-        features.push(json!({"name": name, "type": "categorical", "points": points,
-            "impute": f["impute_most_frequent"], "unknown_points": 0.0}));
-    }
-    serde_json::to_vec(&json!({"format": "warden-linear", "version": 1, "link": "logistic",
-        "intercept": params["intercept"], "features": features}))
-    .unwrap()
-}
-
 #[test]
 fn linear_json_matches_scikit_learn_and_explains_exactly() {
-    let model = Model::load(ModelFormat::LinearJson, &linear_from_sklearn()).expect("linear model");
+    // The scikit-learn pipeline's parameters in Warden's linear format (see PROVENANCE.md).
+    let model = load(ModelFormat::LinearJson, "lr_german_linear.json");
     for set in SETS {
         let rows = raw_rows(set);
         let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();

@@ -26,6 +26,8 @@ pub(crate) struct Connection {
     pub(crate) data_dir: PathBuf,
 }
 
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the HTTP API on the embedded store.
@@ -150,6 +152,7 @@ pub(crate) struct ServeArgs {
     pub(crate) max_upload_bytes: u64,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum ModelCommand {
     /// Create a model.
