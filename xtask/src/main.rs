@@ -349,9 +349,18 @@ fn wrk_duration_ms(text: &str) -> anyhow::Result<f64> {
 }
 
 /// Runs wrk with a Lua script that POSTs `body` (a Lua quoted string, so `]]` in JSON is harmless).
-fn wrk(url: &str, body: &str, token: Option<&str>, seconds: usize, connections: usize, dir: &Path) -> anyhow::Result<LoadResult> {
+fn wrk(
+    url: &str,
+    body: &str,
+    token: Option<&str>,
+    seconds: usize,
+    connections: usize,
+    dir: &Path,
+) -> anyhow::Result<LoadResult> {
     let quoted = body.replace('\\', "\\\\").replace('"', "\\\"");
-    let mut script = format!("wrk.method = \"POST\"\nwrk.body = \"{quoted}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+    let mut script = format!(
+        "wrk.method = \"POST\"\nwrk.body = \"{quoted}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    );
     if let Some(token) = token {
         script.push_str(&format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"));
     }
@@ -421,7 +430,9 @@ struct MlflowServer(std::process::Child);
 impl Drop for MlflowServer {
     fn drop(&mut self) {
         // uvicorn's workers follow their parent on SIGTERM.
-        let _ = Command::new("sh").args(["-c", &format!("kill -TERM -{0} 2>/dev/null || kill -TERM {0}", self.0.id())]).status();
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -TERM -{0} 2>/dev/null || kill -TERM {0}", self.0.id())])
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -432,7 +443,19 @@ fn start_mlflow(root: &Path, model: &Path, workers: usize) -> anyhow::Result<(Ml
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let child = Command::new("setsid")
         .arg(bin.join("mlflow"))
-        .args(["models", "serve", "--env-manager", "local", "-h", "127.0.0.1", "-p", &port.to_string(), "-w", &workers.to_string(), "-m"])
+        .args([
+            "models",
+            "serve",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-w",
+            &workers.to_string(),
+            "-m",
+        ])
         .arg(model)
         .env("PATH", path)
         .stdout(Stdio::null())
@@ -468,7 +491,8 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let german = root.join("crates/warden-lifecycle/testdata/german.csv");
-    let status = Command::new(&python).arg(root.join("scripts/peers/mlflow_model.py")).arg(&german).arg(&dir).status()?;
+    let status =
+        Command::new(&python).arg(root.join("scripts/peers/mlflow_model.py")).arg(&german).arg(&dir).status()?;
     if !status.success() {
         bail!("training the peer model failed");
     }
@@ -503,8 +527,21 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     };
     cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
     let onnx = dir.join("model.onnx");
-    cli(&["model", "register", "credit", "--artifact", onnx.to_str().unwrap(), "--format", "onnx", "--reference",
-        german.to_str().unwrap(), "--target", "risk", "--protected", "sex"])?;
+    cli(&[
+        "model",
+        "register",
+        "credit",
+        "--artifact",
+        onnx.to_str().unwrap(),
+        "--format",
+        "onnx",
+        "--reference",
+        german.to_str().unwrap(),
+        "--target",
+        "risk",
+        "--protected",
+        "sex",
+    ])?;
     cli(&["alias", "set", "credit", "champion", "1"])?;
     let token = cli(&["token", "create", "loan-app", "--role", "scorer"])?.trim().to_owned();
     let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
@@ -553,7 +590,9 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         rows.push((format!("MLflow 3.17 serve, {workers} worker(s)"), results));
     }
 
-    println!("\nsingle-row scoring, {connections} connections, keep-alive, wrk -t2, {seconds} s x {runs} runs (medians)");
+    println!(
+        "\nsingle-row scoring, {connections} connections, keep-alive, wrk -t2, {seconds} s x {runs} runs (medians)"
+    );
     println!("{:<44} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
     let mut medians = Vec::new();
     for (name, results) in &rows {

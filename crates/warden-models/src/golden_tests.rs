@@ -214,3 +214,69 @@ fn onnx_xgboost_tree_ensemble_matches_onnx_runtime() {
         }
     }
 }
+
+/// The encoded test rows with missing codes as -1, as the forest fixtures were trained.
+fn encoded_rows_filled(set: &str) -> Vec<Vec<Cell>> {
+    encoded_rows(set)
+        .into_iter()
+        .map(|row| row.into_iter().map(|c| if c == Cell::Missing { Cell::Number(-1.0) } else { c }).collect())
+        .collect()
+}
+
+#[test]
+fn onnx_forest_classifier_and_boosted_regressor_match_onnx_runtime() {
+    let expected = csv_rows("german_test_expected_onnx_trees.csv");
+    let rows = encoded_rows_filled("test");
+
+    let forest = load(ModelFormat::Onnx, "rf_german.onnx");
+    let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+    for (i, (p, want)) in forest.predict(&refs).unwrap().iter().zip(&expected).enumerate() {
+        close(p.score, number(want, "ort_rf_proba_1"), false, &format!("forest row {i}"));
+    }
+
+    // The regressor takes every feature but credit_amount (column 1).
+    let regressor = load(ModelFormat::Onnx, "gbr_german.onnx");
+    assert_eq!(regressor.inputs().len(), 7);
+    let rows: Vec<Vec<Cell>> =
+        rows.iter().map(|r| r.iter().enumerate().filter(|(k, _)| *k != 1).map(|(_, c)| c.clone()).collect()).collect();
+    let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+    for (i, (p, want)) in regressor.predict(&refs).unwrap().iter().zip(&expected).enumerate() {
+        close(p.score, number(want, "ort_gbr_value"), true, &format!("regressor row {i}"));
+    }
+}
+
+#[test]
+fn malformed_models_are_refused_with_a_reason_not_a_panic() {
+    let cases: [(ModelFormat, &[u8], &str); 9] = [
+        (ModelFormat::XgboostJson, b"{}", "missing field `learner`"),
+        (ModelFormat::XgboostJson, b"[1,2", "invalid xgboost-json model"),
+        (ModelFormat::LightgbmText, b"tree\nversion=v4\nnum_class=1\n", "header has no"),
+        (ModelFormat::LightgbmText, &[0xff, 0xfe, 0x00], "not UTF-8"),
+        (ModelFormat::LinearJson, br#"{"intercept": 1, "coefficients": {"a": 1}, "features": []}"#, "exactly one"),
+        (
+            ModelFormat::LinearJson,
+            br#"{"intercept": 1, "features": [{"name": "a", "type": "binned", "edges": [2, 1], "points": [0, 1, 2]}]}"#,
+            "increasing",
+        ),
+        (ModelFormat::Onnx, b"not a protobuf at all", "invalid onnx model"),
+        (ModelFormat::Onnx, &[], "invalid onnx model"),
+        (ModelFormat::LinearJson, br#"{"intercept": 1, "coefficients": {"a": 1e999}}"#, "invalid linear-json model"),
+    ];
+    for (format, bytes, words) in cases {
+        let err = Model::load(format, bytes).unwrap_err().to_string();
+        assert!(err.contains(words), "{format:?}: '{err}' should contain '{words}'");
+    }
+    // A tree whose child points outside the tree, and one with a cycle.
+    let mut xgb: Value = serde_json::from_slice(&testdata("xgb_german.json")).unwrap();
+    xgb["learner"]["gradient_booster"]["model"]["trees"][3]["left_children"][0] = 9999.into();
+    let err = Model::load(ModelFormat::XgboostJson, &serde_json::to_vec(&xgb).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("tree 3") && err.contains("outside the tree"), "{err}");
+    xgb["learner"]["gradient_booster"]["model"]["trees"][3]["left_children"][0] = 0.into();
+    assert!(Model::load(ModelFormat::XgboostJson, &serde_json::to_vec(&xgb).unwrap()).is_err());
+    // Rows of the wrong width, and text where a tree model takes numbers.
+    let model = load(ModelFormat::LightgbmText, "lgbm_german.txt");
+    assert!(model.predict(&[&[Cell::Number(1.0)]]).unwrap_err().to_string().contains("takes 8"));
+    let mut row = encoded_rows("test").remove(0);
+    row[4] = Cell::Text("own".into());
+    assert!(model.explain(&row).unwrap_err().to_string().contains("encode categories first"));
+}
