@@ -149,13 +149,48 @@ fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// How long a resolved token is trusted without a store lookup. Revocation through this process clears the
+/// cache at once; the lifetime only bounds how long another process's revocation could take to apply.
+const TOKEN_CACHE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Recently resolved tokens (by secret hash), so the scoring path does not read the store per request.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (Principal, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let entries = self.entries.read().expect("token cache lock");
+        entries.get(hash).filter(|(_, at)| at.elapsed() < TOKEN_CACHE_LIFETIME).map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, hash: String, principal: Principal) {
+        let mut entries = self.entries.write().expect("token cache lock");
+        if entries.len() > 10_000 {
+            entries.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_LIFETIME);
+        }
+        entries.insert(hash, (principal, std::time::Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.entries.write().expect("token cache lock").clear();
+    }
+}
+
 /// Resolves a bearer token to its principal. Unknown and revoked tokens are `Unauthenticated`.
 pub async fn authenticate(warden: &Warden, secret: &str) -> Result<Principal> {
-    let row = warden
-        .metadata
-        .find_token(&secret_hash(secret))
-        .await?
-        .ok_or_else(|| Error::Unauthenticated("invalid token".into()))?;
+    let hash = secret_hash(secret);
+    if let Some(principal) = warden.tokens.get(&hash) {
+        return Ok(principal);
+    }
+    let principal = lookup(warden, &hash).await?;
+    warden.tokens.put(hash, principal.clone());
+    Ok(principal)
+}
+
+async fn lookup(warden: &Warden, hash: &str) -> Result<Principal> {
+    let row = warden.metadata.find_token(hash).await?.ok_or_else(|| Error::Unauthenticated("invalid token".into()))?;
     if row.revoked_at.is_some() {
         return Err(Error::Unauthenticated("token has been revoked".into()));
     }
@@ -249,7 +284,9 @@ pub async fn revoke_token(warden: &Warden, caller: &Principal, name: &str) -> Re
         subject: format!("token/{name}"),
         payload: json!({ "name": name }),
     };
-    warden.metadata.revoke_token(name, now, &caller.actor(), audit).await?.try_into()
+    let revoked = warden.metadata.revoke_token(name, now, &caller.actor(), audit).await?.try_into();
+    warden.tokens.clear();
+    revoked
 }
 
 /// Name of the admin token file in the data directory.

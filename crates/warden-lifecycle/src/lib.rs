@@ -71,6 +71,7 @@ pub struct Warden {
     /// registration never removes a blob another registration is about to reference.
     blob_commit: tokio::sync::Mutex<()>,
     scoring: scoring::Scoring,
+    tokens: auth::TokenCache,
 }
 
 /// What happened when Warden opened its data directory.
@@ -98,6 +99,7 @@ impl Warden {
         let metadata: Arc<dyn MetadataStore> = Arc::new(metadata);
         let warden = Warden {
             scoring: scoring::Scoring::start(metadata.clone()),
+            tokens: auth::TokenCache::default(),
             metadata,
             artifacts: Arc::new(artifacts),
             clock,

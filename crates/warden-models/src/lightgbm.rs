@@ -40,7 +40,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError>
     if trees.is_empty() {
         return Err(invalid("the model has no trees"));
     }
-    Ok((Ensemble { trees, base_margin: 0.0, link, precision: Precision::F64, n_features }, names))
+    Ok((Ensemble::new(trees, 0.0, link, Precision::F64, n_features), names))
 }
 
 fn objective_link(objective: &str) -> Result<Link, ModelError> {

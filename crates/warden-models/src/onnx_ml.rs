@@ -564,13 +564,13 @@ fn tree_columns(node: &NodeProto, leaf: &str, width: usize) -> TractResult<(Vec<
                 Ok(tree)
             })
             .collect::<TractResult<Vec<_>>>()?;
-        columns.push(Ensemble {
+        columns.push(Ensemble::new(
             trees,
-            base_margin: base.get(column).copied().unwrap_or(0.0) as f64,
-            link: if logistic { Link::Logistic(1.0) } else { Link::Identity },
-            precision: Precision::F32,
+            base.get(column).copied().unwrap_or(0.0) as f64,
+            if logistic { Link::Logistic(1.0) } else { Link::Identity },
+            Precision::F32,
             n_features,
-        });
+        ));
     }
     Ok((columns, logistic))
 }

@@ -179,9 +179,24 @@ pub(crate) struct Ensemble {
     pub(crate) link: Link,
     pub(crate) precision: Precision,
     pub(crate) n_features: usize,
+    /// Per tree, the cover-weighted mean value below each node, in the library's arithmetic (for TreeSHAP).
+    means: Vec<Vec<f64>>,
+    max_depth: usize,
 }
 
 impl Ensemble {
+    pub(crate) fn new(trees: Vec<Tree>, base_margin: f64, link: Link, precision: Precision, n_features: usize) -> Self {
+        let means = trees
+            .iter()
+            .map(|t| match precision {
+                Precision::F32 => node_means::<f32>(t).into_iter().map(f64::from).collect(),
+                Precision::F64 => node_means::<f64>(t),
+            })
+            .collect();
+        let max_depth = trees.iter().map(|t| t.depth(0)).max().unwrap_or(0);
+        Ensemble { trees, base_margin, link, precision, n_features, means, max_depth }
+    }
+
     pub(crate) fn margin(&self, x: &[f64]) -> f64 {
         match self.precision {
             Precision::F32 => {
@@ -221,13 +236,12 @@ impl Ensemble {
         let n = self.n_features;
         let mut total = vec![R::ZERO; n + 1];
         let mut tree_phi = vec![R::ZERO; n + 1];
-        for tree in &self.trees {
+        let depth = self.max_depth + 2;
+        let mut paths = vec![PathElement::<R>::default(); depth * (depth + 1) / 2];
+        for (tree, means) in self.trees.iter().zip(&self.means) {
             tree_phi.iter_mut().for_each(|v| *v = R::ZERO);
-            let means = node_means::<R>(tree);
-            tree_phi[n] = tree_phi[n] + means[0];
+            tree_phi[n] = tree_phi[n] + R::from_f64(means[0]);
             if tree.nodes.len() > 1 {
-                let depth = tree.depth(0) + 2;
-                let mut paths = vec![PathElement::<R>::default(); depth * (depth + 1) / 2];
                 tree_shap(tree, x, &mut tree_phi, 0, 0, &mut paths, 0, R::ONE, R::ONE, None);
             }
             for (t, p) in total.iter_mut().zip(&tree_phi) {

@@ -128,7 +128,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Option<Vec<String>>), Mod
     } else {
         return Err(invalid(format!("{} feature names for {n_features} features", learner.feature_names.len())));
     };
-    Ok((Ensemble { trees, base_margin, link, precision: Precision::F32, n_features }, names))
+    Ok((Ensemble::new(trees, base_margin, link, Precision::F32, n_features), names))
 }
 
 fn convert(tree: &JsonTree, n_features: usize) -> Result<Tree, String> {
