@@ -280,3 +280,14 @@ fn malformed_models_are_refused_with_a_reason_not_a_panic() {
     row[4] = Cell::Text("own".into());
     assert!(model.explain(&row).unwrap_err().to_string().contains("encode categories first"));
 }
+
+#[test]
+fn onnx_lightgbm_export_matches_onnx_runtime() {
+    let model = load(ModelFormat::Onnx, "lgbm_german.onnx");
+    let rows = encoded_rows("test");
+    let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+    let expected = csv_rows("german_test_expected_lgbm_onnx.csv");
+    for (i, (p, want)) in model.predict(&refs).unwrap().iter().zip(&expected).enumerate() {
+        close(p.score, number(want, "ort_proba_1"), false, &format!("row {i}"));
+    }
+}
