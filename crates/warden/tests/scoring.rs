@@ -204,3 +204,48 @@ fn bulk_scoring_a_file_matches_the_model_and_explains_every_row() {
     assert!(stderr(&out).contains("rows 1-300") && stderr(&out).contains("expected a number"), "{}", stderr(&out));
     assert_eq!(server.get_json("/v1/models/credit/decisions?limit=100000").as_array().unwrap().len(), 300);
 }
+
+#[test]
+fn alias_changes_under_load_drop_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    serve_linear(&server, dir.path());
+    let second = dir.path().join("second.json");
+    std::fs::write(&second, r#"{"intercept": -1, "coefficients": {"duration": 0.03, "credit_amount": 0.0001}}"#)
+        .unwrap();
+    let german = testdata("german.csv");
+    let out = server.cli(&[
+        "model",
+        "register",
+        "credit",
+        "--artifact",
+        second.to_str().unwrap(),
+        "--format",
+        "linear-json",
+        "--reference",
+        german.to_str().unwrap(),
+        "--target",
+        "risk",
+        "--protected",
+        "sex",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let (url, token) = (server.url.clone(), server.admin_token());
+    let sender = std::thread::spawn(move || send_scores(&url, &token, 4000, "flip"));
+    for version in ["2", "1", "2"] {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let out = server.cli(&["alias", "set", "credit", "champion", version]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(sender.join().unwrap(), 4000, "every request answered while the champion changed");
+    let log = logged(&server);
+    assert_eq!(log.len(), 4000);
+    let answered_by = |v: i64| log.iter().filter(|d| d["version"] == v).count();
+    assert!(
+        answered_by(1) > 0 && answered_by(2) > 0,
+        "both versions answered: {} / {}",
+        answered_by(1),
+        answered_by(2)
+    );
+}
