@@ -30,6 +30,9 @@ enum ScoreColumn {
 
 pub(crate) struct OnnxModel {
     plan: std::sync::Arc<TypedSimplePlan>,
+    /// Idle execution states: building one per call allocates a slot per node, which costs more than
+    /// running a small graph.
+    states: std::sync::Mutex<Vec<TypedSimpleState>>,
     layout: Layout,
     score: ScoreColumn,
 }
@@ -91,7 +94,7 @@ impl OnnxModel {
         let (output, score) = choose_output(&typed)?;
         typed.select_output_outlets(&[output]).map_err(invalid)?;
         let plan = typed.into_optimized().and_then(|m| m.into_runnable()).map_err(|e| invalid(format!("{e:#}")))?;
-        Ok(OnnxModel { plan, layout, score })
+        Ok(OnnxModel { plan, states: std::sync::Mutex::new(Vec::new()), layout, score })
     }
 
     pub(crate) fn inputs(&self) -> (Vec<InputSpec>, bool) {
@@ -127,7 +130,13 @@ impl OnnxModel {
                 tvec![column_tensor(rows.iter().flat_map(|row| row.iter()), n, *width, *datum_type, "input")?]
             }
         };
-        let outputs = self.plan.run(tensors).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        let idle = self.states.lock().expect("state pool lock").pop();
+        let mut state = match idle {
+            Some(state) => state,
+            None => self.plan.spawn().map_err(|e| ModelError::Inference(format!("{e:#}")))?,
+        };
+        let outputs = state.run(tensors).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        self.states.lock().expect("state pool lock").push(state);
         let output = outputs[0].cast_to::<f64>().map_err(|e| ModelError::Inference(format!("{e:#}")))?;
         let values = output.try_as_plain_ram().and_then(|p| p.as_slice::<f64>().map(|s| s.to_vec()));
         let values = values.map_err(|e| ModelError::Inference(format!("{e:#}")))?;

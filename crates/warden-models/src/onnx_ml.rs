@@ -182,21 +182,22 @@ impl EvalOp for ColumnwiseOp {
         let data = plain.as_slice_mut::<f32>()?;
         match self {
             ColumnwiseOp::Impute(op) => {
-                let values = op.imputed.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+                let plain = op.imputed.try_as_plain_ram()?;
+                let values = plain.as_slice::<f32>()?;
                 check_columns("Imputer", &[&op.imputed], columns)?;
                 for (i, x) in data.iter_mut().enumerate() {
                     if op.replace(*x) {
-                        *x = per_column(&values, i % columns);
+                        *x = per_column(values, i % columns);
                     }
                 }
             }
             ColumnwiseOp::Scale(op) => {
-                let offset = op.offset.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
-                let scale = op.scale.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+                let (offset, scale) = (op.offset.try_as_plain_ram()?, op.scale.try_as_plain_ram()?);
+                let (offset, scale) = (offset.as_slice::<f32>()?, scale.as_slice::<f32>()?);
                 check_columns("Scaler", &[&op.offset, &op.scale], columns)?;
                 for (i, x) in data.iter_mut().enumerate() {
                     let c = i % columns;
-                    *x = (*x - per_column(&offset, c)) * per_column(&scale, c);
+                    *x = (*x - per_column(offset, c)) * per_column(scale, c);
                 }
             }
         }
@@ -276,7 +277,8 @@ impl Expansion for OneHotEncoder {
 
 impl OneHotEncoder {
     fn encode<T: Datum + PartialEq>(&self, input: &Tensor, out: &mut [f32]) -> TractResult<()> {
-        let categories = self.categories.try_as_plain_ram()?.as_slice::<T>()?.to_vec();
+        let plain = self.categories.try_as_plain_ram()?;
+        let categories = plain.as_slice::<T>()?;
         let width = categories.len();
         for (row, value) in input.try_as_plain_ram()?.as_slice::<T>()?.iter().enumerate() {
             match categories.iter().position(|c| c == value) {

@@ -30,7 +30,11 @@ impl SqliteStore {
             // FULL: an acknowledged write survives power loss, not only a process crash.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // The decision log writes continuously: keep hot index pages in memory (64 MiB per connection at
+            // most) and statement journals off the disk.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "MEMORY");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         MIGRATIONS.run(&pool).await?;
         Ok(SqliteStore { pool })
@@ -428,33 +432,34 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()> {
+        // Multi-row INSERTs: one round trip to SQLite's worker thread per chunk, not per decision.
+        const ROWS_PER_STATEMENT: usize = 1000;
         let mut tx = self.write_tx().await?;
         let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
         for d in decisions {
-            let id = match ids.get(d.model_name.as_str()) {
-                Some(id) => *id,
-                None => {
-                    let id = model_id(&mut tx, &d.model_name).await?;
-                    ids.insert(&d.model_name, id);
-                    id
-                }
-            };
-            sqlx::query(
+            if !ids.contains_key(d.model_name.as_str()) {
+                let id = model_id(&mut tx, &d.model_name).await?;
+                ids.insert(&d.model_name, id);
+            }
+        }
+        for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
                 "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
-                 decision, latency_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(d.at)
-            .bind(&d.request_id)
-            .bind(id)
-            .bind(d.version)
-            .bind(&d.route)
-            .bind(to_json(&d.features))
-            .bind(to_json(&d.attributes))
-            .bind(d.score)
-            .bind(&d.decision)
-            .bind(d.latency_us)
-            .execute(&mut *tx)
-            .await?;
+                 decision, latency_us) ",
+            );
+            insert.push_values(chunk, |mut row, d| {
+                row.push_bind(d.at)
+                    .push_bind(d.request_id.as_str())
+                    .push_bind(ids[d.model_name.as_str()])
+                    .push_bind(d.version)
+                    .push_bind(d.route.as_str())
+                    .push_bind(to_json(&d.features))
+                    .push_bind(to_json(&d.attributes))
+                    .push_bind(d.score)
+                    .push_bind(d.decision.as_str())
+                    .push_bind(d.latency_us);
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
