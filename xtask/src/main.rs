@@ -425,6 +425,16 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// A child process stopped (SIGTERM, then wait) however the benchmark ends.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = Command::new("sh").args(["-c", &format!("kill -TERM {} 2>/dev/null", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
 struct MlflowServer(std::process::Child);
 
 impl Drop for MlflowServer {
@@ -503,14 +513,16 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
 
     let warden = release_warden(&root)?;
     let data = dir.join("warden-data");
-    let mut server = Command::new(&warden)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut server = Stopped(
+        Command::new(&warden)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let url = loop {
         let line = lines.next().context("server exited")??;
         if let Some(rest) = line.strip_prefix("warden listening on ") {
@@ -559,7 +571,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     for _ in 0..runs {
         warden_runs.push(wrk(&score_url, &warden_body, Some(&token), seconds, connections, &dir)?);
     }
-    let peak = vm_hwm_mib(server.id()).map_or("-".into(), |m| format!("{m:.0} MiB"));
+    let peak = vm_hwm_mib(server.0.id()).map_or("-".into(), |m| format!("{m:.0} MiB"));
     // Every answered request must be in the decision log.
     let answered: u64 = warden_runs.iter().map(|r| r.requests).sum::<u64>() + 1;
     let mut committed = 0.0;
@@ -570,8 +582,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let _ = Command::new("sh").args(["-c", &format!("kill -TERM {}", server.id())]).status();
-    let _ = server.wait();
+    drop(server);
     rows.push((format!("Warden (ONNX, logged; peak {peak})"), warden_runs));
 
     for workers in [1, 2] {
@@ -604,7 +615,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         medians.push(rps);
     }
     println!(
-        "Warden / MLflow: {:.0}x (1 worker), {:.0}x (2 workers); decisions logged {} of {} answered",
+        "Warden / MLflow: {:.0}x (1 worker), {:.0}x (2 workers); decisions logged {} for {} requests wrk counted",
         medians[0] / medians[1],
         medians[0] / medians[2],
         committed as u64,
