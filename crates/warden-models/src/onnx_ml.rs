@@ -59,6 +59,36 @@ fn check_columns(name: &str, params: &[&Arc<Tensor>], columns: usize) -> TractRe
     Ok(())
 }
 
+/// Rules of a one-input, one-output operator that keeps its input's shape; `None` leaves a type free.
+fn same_shape_rules<'r, 'p: 'r>(
+    s: &mut Solver<'r>,
+    inputs: &'p [TensorProxy],
+    outputs: &'p [TensorProxy],
+    input_type: Option<DatumType>,
+    output_type: Option<DatumType>,
+) -> InferenceResult {
+    check_input_arity(inputs, 1)?;
+    check_output_arity(outputs, 1)?;
+    s.equals(&inputs[0].shape, &outputs[0].shape)?;
+    if let Some(dt) = input_type {
+        s.equals(&inputs[0].datum_type, dt)?;
+    }
+    match output_type {
+        Some(dt) => s.equals(&outputs[0].datum_type, dt)?,
+        None => s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?,
+    }
+    Ok(())
+}
+
+/// Casts `input` to `datum_type` unless it already is.
+fn wire_cast(prefix: &str, model: &mut TypedModel, input: OutletId, datum_type: DatumType) -> TractResult<OutletId> {
+    if model.outlet_fact(input)?.datum_type == datum_type {
+        return Ok(input);
+    }
+    let cast = tract_onnx::tract_core::ops::cast::cast(datum_type);
+    Ok(model.wire_node(format!("{prefix}.cast"), cast, &[input])?[0])
+}
+
 // ---------------------------------------------------------------- Imputer
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -94,12 +124,7 @@ impl Expansion for Imputer {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, DatumType::F32)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
+        same_shape_rules(s, inputs, outputs, Some(DatumType::F32), Some(DatumType::F32))
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
@@ -133,22 +158,11 @@ impl Expansion for Scaler {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
+        same_shape_rules(s, inputs, outputs, None, Some(DatumType::F32))
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let mut x = inputs[0];
-        if model.outlet_fact(x)?.datum_type != DatumType::F32 {
-            x = model.wire_node(
-                format!("{prefix}.to_f32"),
-                tract_onnx::tract_core::ops::cast::cast(f32::datum_type()),
-                &[x],
-            )?[0];
-        }
+        let x = wire_cast(prefix, model, inputs[0], DatumType::F32)?;
         model.wire_node(prefix, ColumnwiseOp::Scale(self.clone()), &[x])
     }
 }
@@ -263,14 +277,11 @@ impl Expansion for OneHotEncoder {
         if self.categories.datum_type() == DatumType::String {
             ensure!(fact.datum_type == DatumType::String, "OneHotEncoder: string categories need a string input");
         }
-        let mut x = inputs[0];
-        if self.categories.datum_type() == DatumType::I64 && fact.datum_type != DatumType::I64 {
-            x = model.wire_node(
-                format!("{prefix}.to_i64"),
-                tract_onnx::tract_core::ops::cast::cast(i64::datum_type()),
-                &[x],
-            )?[0];
-        }
+        let x = if self.categories.datum_type() == DatumType::I64 {
+            wire_cast(prefix, model, inputs[0], DatumType::I64)?
+        } else {
+            inputs[0]
+        };
         model.wire_node(prefix, self.clone(), &[x])
     }
 }
@@ -369,12 +380,7 @@ impl Expansion for LabelEncoder {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        s.equals(&inputs[0].datum_type, self.keys.datum_type())?;
-        s.equals(&outputs[0].datum_type, self.values.datum_type())?;
-        Ok(())
+        same_shape_rules(s, inputs, outputs, Some(self.keys.datum_type()), Some(self.values.datum_type()))
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
@@ -407,11 +413,7 @@ impl Expansion for ZipMap {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
+        same_shape_rules(s, inputs, outputs, None, None)
     }
 
     fn wire(&self, _prefix: &str, _model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
@@ -612,14 +614,7 @@ impl Expansion for TreeEnsembleOp {
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let mut x = inputs[0];
-        if model.outlet_fact(x)?.datum_type != DatumType::F32 {
-            x = model.wire_node(
-                format!("{prefix}.to_f32"),
-                tract_onnx::tract_core::ops::cast::cast(f32::datum_type()),
-                &[x],
-            )?[0];
-        }
+        let x = wire_cast(prefix, model, inputs[0], DatumType::F32)?;
         model.wire_node(prefix, self.clone(), &[x])
     }
 }
