@@ -236,6 +236,9 @@ async fn bad_input_is_refused_per_field_and_nothing_is_logged() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = app.score("credit", &app.admin, json!({"features": good, "request_id": ""})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let huge = json!({"features": good, "attributes": {"note": "x".repeat(2 << 20)}});
+    let (status, body) = app.score("credit", &app.admin, huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 
     // A batch with one bad row scores nothing.
     let batch = json!([{"features": good}, {"features": good}, {"features": bad}]);
