@@ -611,7 +611,8 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         let p50 = median_of(&results.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
         let p99 = median_of(&results.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
         let failed: u64 = results.iter().map(|r| r.failed).sum();
-        println!("{name:<44} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9}");
+        let each: Vec<String> = results.iter().map(|r| format!("{:.0}/{:.2}", r.rps, r.p99_ms)).collect();
+        println!("{name:<44} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9}   runs (req/s / p99 ms): {}", each.join(", "));
         medians.push(rps);
     }
     println!(
