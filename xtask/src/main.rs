@@ -612,7 +612,10 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         let p99 = median_of(&results.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
         let failed: u64 = results.iter().map(|r| r.failed).sum();
         let each: Vec<String> = results.iter().map(|r| format!("{:.0}/{:.2}", r.rps, r.p99_ms)).collect();
-        println!("{name:<44} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9}   runs (req/s / p99 ms): {}", each.join(", "));
+        println!(
+            "{name:<44} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9}   runs (req/s / p99 ms): {}",
+            each.join(", ")
+        );
         medians.push(rps);
     }
     println!(

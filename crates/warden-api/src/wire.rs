@@ -542,7 +542,7 @@ impl From<warden_lifecycle::scoring::ScoreResponse> for ScoreResponseBody {
             request_id: r.request_id,
             model: r.model,
             version: r.version,
-            route: serde_json::to_value(r.route).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            route: r.route.as_str().to_owned(),
             score: r.score,
             decision: r.decision,
             reasons: r.reasons.map(|reasons| {

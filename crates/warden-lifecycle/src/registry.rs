@@ -545,8 +545,19 @@ pub async fn list_versions(warden: &Warden, caller: &Principal, model: &str) -> 
 pub async fn get_version(warden: &Warden, caller: &Principal, model: &str, version: &str) -> Result<Version> {
     caller.require(Permission::ReadRegistry)?;
     model_row(warden, model).await?;
-    let number = match version.parse::<i64>() {
-        Ok(number) => number,
+    let number = version_number(warden, model, version).await?;
+    warden
+        .metadata
+        .get_version(model, number)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("model '{model}' has no version {number}")))?
+        .try_into()
+}
+
+/// The number a version is named by: itself, or the version an alias points at now.
+pub(crate) async fn version_number(warden: &Warden, model: &str, version: &str) -> Result<i64> {
+    match version.parse::<i64>() {
+        Ok(number) => Ok(number),
         Err(_) => {
             validate_name("alias", version)?;
             warden
@@ -554,15 +565,9 @@ pub async fn get_version(warden: &Warden, caller: &Principal, model: &str, versi
                 .alias_at(model, version, Micros::MAX)
                 .await?
                 .and_then(|a| a.version)
-                .ok_or_else(|| Error::NotFound(format!("model '{model}' has no alias '{version}'")))?
+                .ok_or_else(|| Error::NotFound(format!("model '{model}' has no alias '{version}'")))
         }
-    };
-    warden
-        .metadata
-        .get_version(model, number)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("model '{model}' has no version {number}")))?
-        .try_into()
+    }
 }
 
 /// A version's artifact bytes (their SHA-256 is checked before they are returned).

@@ -237,7 +237,8 @@ pub enum Route {
 }
 
 impl Route {
-    fn as_str(self) -> &'static str {
+    /// The route's name on the wire and in the decision log.
+    pub fn as_str(self) -> &'static str {
         match self {
             Route::Champion => "champion",
             Route::Canary => "canary",
@@ -628,18 +629,10 @@ async fn score_inner(
     let routes = routes(warden, model).await?;
     let pinned = match pinned {
         None => None,
-        Some(name) => Some(match name.parse::<i64>() {
-            Ok(number) => loaded_version(warden, model, number).await?,
-            Err(_) => {
-                let alias = warden
-                    .metadata
-                    .alias_at(model, name, Micros::MAX)
-                    .await?
-                    .and_then(|a| a.version)
-                    .ok_or_else(|| Error::NotFound(format!("model '{model}' has no alias '{name}'")))?;
-                loaded_version(warden, model, alias).await?
-            }
-        }),
+        Some(name) => {
+            let number = crate::registry::version_number(warden, model, name).await?;
+            Some(loaded_version(warden, model, number).await?)
+        }
     };
     let champion = match (&pinned, &routes.champion) {
         (Some(_), _) => None,
