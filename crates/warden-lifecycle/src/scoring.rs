@@ -746,7 +746,9 @@ fn decision_record(
     }
 }
 
-/// Scores the challenger on the champion's requests off the request path.
+/// Scores the challenger on the same requests after the answering version. It runs on the request's task
+/// (so a shadow adds its model's time to the answer) but never changes the answer, and its decisions are
+/// dropped, and counted, rather than wait when the log's queue is full.
 fn shadow(
     warden: &Warden,
     model: &str,
