@@ -42,11 +42,15 @@ pub(crate) struct DecisionLog {
 }
 
 impl DecisionLog {
-    /// Starts the writer task.
-    pub(crate) fn start(store: Arc<dyn MetadataStore>, metrics: ScoringMetricsHandle) -> DecisionLog {
+    /// Starts the writer on its own thread and runtime: serialising and folding a group of thousands of
+    /// decisions takes milliseconds, which must not hold up a worker that answers requests.
+    pub(crate) fn start(store: Arc<dyn MetadataStore>, metrics: ScoringMetricsHandle) -> std::io::Result<DecisionLog> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(writer(store, receiver, metrics));
-        DecisionLog { sender }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new()
+            .name("decision-log".into())
+            .spawn(move || runtime.block_on(writer(store, receiver, metrics)))?;
+        Ok(DecisionLog { sender })
     }
 
     /// Queues a decision, waiting for room when the queue is full.
@@ -79,28 +83,30 @@ impl DecisionLog {
 pub(crate) type ScoringMetricsHandle = Arc<ScoringMetrics>;
 
 async fn writer(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<Message>, metrics: ScoringMetricsHandle) {
-    let mut batch: Vec<(Arc<LiveProfile>, NewDecision)> = Vec::new();
+    let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
     let mut waiters = Vec::new();
     while let Some(first) = receiver.recv().await {
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Decision(live, decision) => batch.push((live, decision)),
+                Message::Decision(live, decision) => {
+                    lives.push(live);
+                    rows.push(decision);
+                }
                 Message::Flush(done) => waiters.push(done),
             }
-            if batch.len() < MAX_GROUP {
+            if rows.len() < MAX_GROUP {
                 next = receiver.try_recv().ok();
             }
         }
         metrics.log_queue.set(receiver.len() as i64);
         let mut outcome = Ok(());
-        if !batch.is_empty() {
-            let rows: Vec<NewDecision> = batch.iter().map(|(_, d)| d.clone()).collect();
+        if !rows.is_empty() {
             outcome = commit(store.as_ref(), &rows).await;
             match &outcome {
                 Ok(()) => {
                     metrics.log_committed.inc_by(rows.len() as u64);
-                    for (live, decision) in &batch {
+                    for (live, decision) in lives.iter().zip(&rows) {
                         live.fold(decision);
                     }
                 }
@@ -109,7 +115,8 @@ async fn writer(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<Mess
                     tracing::error!(error = %err, lost = rows.len(), "decision log commit failed after retries");
                 }
             }
-            batch.clear();
+            lives.clear();
+            rows.clear();
         }
         for done in waiters.drain(..) {
             let _ = done.send(outcome.clone());

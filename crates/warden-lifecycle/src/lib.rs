@@ -98,7 +98,7 @@ impl Warden {
         let artifacts = FsArtifactStore::open(&config.data_dir)?;
         let metadata: Arc<dyn MetadataStore> = Arc::new(metadata);
         let warden = Warden {
-            scoring: scoring::Scoring::start(metadata.clone()),
+            scoring: scoring::Scoring::start(metadata.clone())?,
             tokens: auth::TokenCache::default(),
             metadata,
             artifacts: Arc::new(artifacts),

@@ -317,15 +317,17 @@ pub struct Scoring {
 
 impl Scoring {
     /// Starts the decision log's writer on the store.
-    pub(crate) fn start(store: Arc<dyn warden_store::metadata::MetadataStore>) -> Scoring {
+    pub(crate) fn start(store: Arc<dyn warden_store::metadata::MetadataStore>) -> Result<Scoring> {
         let metrics = Arc::new(ScoringMetrics::new());
-        Scoring {
+        let log = DecisionLog::start(store, metrics.clone())
+            .map_err(|e| Error::Internal(format!("cannot start the decision log writer: {e}")))?;
+        Ok(Scoring {
             routes: RwLock::new(HashMap::new()),
             versions: RwLock::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
-            log: DecisionLog::start(store, metrics.clone()),
+            log,
             metrics,
-        }
+        })
     }
 
     /// Commits every queued decision (clean shutdown calls this after the last request finished).
