@@ -12,31 +12,36 @@ fn model_fixture(name: &str) -> PathBuf {
 
 /// Creates `credit` with a linear champion on the German credit reference data.
 fn serve_linear(server: &Server, dir: &Path) {
+    let out = server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let artifact = dir.join("linear.json");
     std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02, "credit_amount": 0.0001}}"#)
         .unwrap();
-    let german = testdata("german.csv");
-    let out = server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"]);
+    register(server, &artifact, "linear-json", &["--threshold", "0.3"]);
+    let out = server.cli(&["alias", "set", "credit", "champion", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = server.cli(&[
+}
+
+/// Registers the next version of `credit` on the German credit reference data (target risk, protected sex).
+fn register(server: &Server, artifact: &Path, format: &str, extra: &[&str]) {
+    let german = testdata("german.csv");
+    let mut args = vec![
         "model",
         "register",
         "credit",
         "--artifact",
         artifact.to_str().unwrap(),
         "--format",
-        "linear-json",
+        format,
         "--reference",
         german.to_str().unwrap(),
         "--target",
         "risk",
         "--protected",
         "sex",
-        "--threshold",
-        "0.3",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = server.cli(&["alias", "set", "credit", "champion", "1"]);
+    ];
+    args.extend_from_slice(extra);
+    let out = server.cli(&args);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -129,29 +134,10 @@ fn bulk_scoring_a_file_matches_the_model_and_explains_every_row() {
         serde_json::from_slice(&std::fs::read(model_fixture("manifest.json")).unwrap()).unwrap();
     let encodings = dir.path().join("encodings.json");
     std::fs::write(&encodings, manifest["suites"][0]["ordinal_codes"].to_string()).unwrap();
-    let german = testdata("german.csv");
     let xgb = model_fixture("xgb_german.json");
     assert!(server.cli(&["model", "create", "credit", "--owner", "risk", "--risk-tier", "high"]).status.success());
-    let out = server.cli(&[
-        "model",
-        "register",
-        "credit",
-        "--artifact",
-        xgb.to_str().unwrap(),
-        "--format",
-        "xgboost-json",
-        "--reference",
-        german.to_str().unwrap(),
-        "--target",
-        "risk",
-        "--protected",
-        "sex",
-        "--encodings",
-        encodings.to_str().unwrap(),
-        "--unknown-category",
-        "missing",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let encodings_arg = encodings.to_str().unwrap();
+    register(&server, &xgb, "xgboost-json", &["--encodings", encodings_arg, "--unknown-category", "missing"]);
     assert!(server.cli(&["alias", "set", "credit", "champion", "1"]).status.success());
 
     let input = model_fixture("german_test_raw.csv");
@@ -213,23 +199,7 @@ fn alias_changes_under_load_drop_no_request() {
     let second = dir.path().join("second.json");
     std::fs::write(&second, r#"{"intercept": -1, "coefficients": {"duration": 0.03, "credit_amount": 0.0001}}"#)
         .unwrap();
-    let german = testdata("german.csv");
-    let out = server.cli(&[
-        "model",
-        "register",
-        "credit",
-        "--artifact",
-        second.to_str().unwrap(),
-        "--format",
-        "linear-json",
-        "--reference",
-        german.to_str().unwrap(),
-        "--target",
-        "risk",
-        "--protected",
-        "sex",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    register(&server, &second, "linear-json", &[]);
 
     let (url, token) = (server.url.clone(), server.admin_token());
     let sender = std::thread::spawn(move || send_scores(&url, &token, 4000, "flip"));
