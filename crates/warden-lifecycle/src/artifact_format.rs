@@ -1,5 +1,5 @@
-//! The model formats Warden accepts, and a structural check of each so that a mislabelled or truncated
-//! artifact is refused at registration rather than at first scoring.
+//! The model formats Warden accepts. An artifact is valid when it loads as a model, so a mislabelled or
+//! truncated artifact is refused at registration rather than at first scoring.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,7 +17,7 @@ pub enum ArtifactFormat {
     XgboostJson,
     /// LightGBM's text model (`Booster.save_model("model.txt")`).
     LightgbmText,
-    /// Warden's JSON linear/scorecard format (intercept, coefficients).
+    /// Warden's JSON linear/scorecard format (see `warden_models::linear`).
     LinearJson,
 }
 

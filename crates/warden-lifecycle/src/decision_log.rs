@@ -44,7 +44,7 @@ pub(crate) struct DecisionLog {
 impl DecisionLog {
     /// Starts the writer on its own thread and runtime: serialising and folding a group of thousands of
     /// decisions takes milliseconds, which must not hold up a worker that answers requests.
-    pub(crate) fn start(store: Arc<dyn MetadataStore>, metrics: ScoringMetricsHandle) -> std::io::Result<DecisionLog> {
+    pub(crate) fn start(store: Arc<dyn MetadataStore>, metrics: Arc<ScoringMetrics>) -> std::io::Result<DecisionLog> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new()
@@ -79,10 +79,7 @@ impl DecisionLog {
     }
 }
 
-/// The metrics the writer updates (shared with the scoring service).
-pub(crate) type ScoringMetricsHandle = Arc<ScoringMetrics>;
-
-async fn writer(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<Message>, metrics: ScoringMetricsHandle) {
+async fn writer(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<Message>, metrics: Arc<ScoringMetrics>) {
     let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
     let mut waiters = Vec::new();
     while let Some(first) = receiver.recv().await {
