@@ -367,7 +367,8 @@ fn wrk(
     let lua = dir.join("post.lua");
     std::fs::write(&lua, script)?;
     let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        // One load thread drives 16 connections easily; a second would only take CPU from the server under test.
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
         .arg(&lua)
         .arg(url)
         .output()
@@ -490,7 +491,7 @@ fn median_of(values: &[f64]) -> f64 {
 }
 
 /// Warden (ONNX export, every decision logged) against `mlflow models serve` on the same scikit-learn
-/// logistic regression, single-row requests, keep-alive, `connections` connections, wrk with 2 threads.
+/// logistic regression, single-row requests, keep-alive, `connections` connections, wrk with one thread.
 fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Result<()> {
     let root = workspace_root();
     let python = root.join(".venv-mlflow/bin/python");
@@ -602,7 +603,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     }
 
     println!(
-        "\nsingle-row scoring, {connections} connections, keep-alive, wrk -t2, {seconds} s x {runs} runs (medians)"
+        "\nsingle-row scoring, {connections} connections, keep-alive, wrk -t1, {seconds} s x {runs} runs (medians)"
     );
     println!("{:<44} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
     let mut medians = Vec::new();

@@ -29,12 +29,54 @@ enum ScoreColumn {
 }
 
 pub(crate) struct OnnxModel {
-    plan: std::sync::Arc<TypedSimplePlan>,
-    /// Idle execution states: building one per call allocates a slot per node, which costs more than
-    /// running a small graph.
-    states: std::sync::Mutex<Vec<TypedSimpleState>>,
+    /// For any number of rows.
+    plan: Plan,
+    /// For exactly one row.
+    single_row_plan: Plan,
     layout: Layout,
     score: ScoreColumn,
+}
+
+/// A runnable plan with its idle execution states: building a state per call allocates a slot per node,
+/// which costs more than running a small graph.
+struct Plan {
+    plan: std::sync::Arc<TypedSimplePlan>,
+    states: std::sync::Mutex<Vec<TypedSimpleState>>,
+}
+
+impl Plan {
+    fn new(plan: std::sync::Arc<TypedSimplePlan>) -> Plan {
+        Plan { plan, states: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, ModelError> {
+        let idle = self.states.lock().expect("state pool lock").pop();
+        let mut state = match idle {
+            Some(state) => state,
+            None => self.plan.spawn().map_err(|e| ModelError::Inference(format!("{e:#}")))?,
+        };
+        let outputs = state.run(inputs).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        self.states.lock().expect("state pool lock").push(state);
+        Ok(outputs)
+    }
+}
+
+/// Types the graph for inputs of `batch` rows, keeps only the score output and optimises it.
+fn optimized_plan(
+    mut model: InferenceModel,
+    declared: &[(String, DatumType, Vec<Option<usize>>)],
+    batch: TDim,
+) -> Result<(std::sync::Arc<TypedSimplePlan>, ScoreColumn), ModelError> {
+    for (i, (_, datum_type, shape)) in declared.iter().enumerate() {
+        let mut shape: TVec<TDim> = shape.iter().map(|d| d.map_or(batch.clone(), |d| d.to_dim())).collect();
+        shape[0] = batch.clone();
+        model.set_input_fact(i, InferenceFact::dt_shape(*datum_type, shape)).map_err(invalid)?;
+    }
+    let mut typed = model.into_typed().map_err(|e| invalid(format!("{e:#}")))?;
+    let (output, score) = choose_output(&typed)?;
+    typed.select_output_outlets(&[output]).map_err(invalid)?;
+    let plan = typed.into_optimized().and_then(|m| m.into_runnable()).map_err(|e| invalid(format!("{e:#}")))?;
+    Ok((plan, score))
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -57,7 +99,7 @@ impl OnnxModel {
         crate::onnx_ml::register(&mut onnx.op_register);
         // ZipMap's `seq(map(...))` output type cannot be a tensor type; the operator keeps the tensor.
         onnx.ignore_output_types = true;
-        let mut model = onnx.model_for_read(&mut &bytes[..]).map_err(|e| invalid(format!("{e:#}")))?;
+        let model = onnx.model_for_read(&mut &bytes[..]).map_err(|e| invalid(format!("{e:#}")))?;
 
         let batch = model.symbols.sym("N");
         let inputs = model.input_outlets().map_err(invalid)?.to_vec();
@@ -84,17 +126,15 @@ impl OnnxModel {
                 return Err(ModelError::Unsupported { format: FORMAT, message: format!("input type {datum_type:?}") });
             }
         }
-        for (i, (_, datum_type, shape)) in declared.iter().enumerate() {
-            let mut shape: TVec<TDim> = shape.iter().map(|d| d.map_or(batch.to_dim(), |d| d.to_dim())).collect();
-            shape[0] = batch.to_dim();
-            model.set_input_fact(i, InferenceFact::dt_shape(*datum_type, shape)).map_err(invalid)?;
-        }
-
-        let mut typed = model.into_typed().map_err(|e| invalid(format!("{e:#}")))?;
-        let (output, score) = choose_output(&typed)?;
-        typed.select_output_outlets(&[output]).map_err(invalid)?;
-        let plan = typed.into_optimized().and_then(|m| m.into_runnable()).map_err(|e| invalid(format!("{e:#}")))?;
-        Ok(OnnxModel { plan, states: std::sync::Mutex::new(Vec::new()), layout, score })
+        let (plan, score) = optimized_plan(model.clone(), &declared, batch.to_dim())?;
+        // A plan for one row lets tract fold every shape computation away: single-row scoring is the hot path.
+        let (single_row_plan, _) = optimized_plan(model, &declared, 1.to_dim())?;
+        Ok(OnnxModel {
+            plan: Plan::new(plan),
+            single_row_plan: Plan::new(single_row_plan),
+            layout,
+            score,
+        })
     }
 
     pub(crate) fn inputs(&self) -> (Vec<InputSpec>, bool) {
@@ -130,13 +170,8 @@ impl OnnxModel {
                 tvec![column_tensor(rows.iter().flat_map(|row| row.iter()), n, *width, *datum_type, "input")?]
             }
         };
-        let idle = self.states.lock().expect("state pool lock").pop();
-        let mut state = match idle {
-            Some(state) => state,
-            None => self.plan.spawn().map_err(|e| ModelError::Inference(format!("{e:#}")))?,
-        };
-        let outputs = state.run(tensors).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
-        self.states.lock().expect("state pool lock").push(state);
+        let plan = if n == 1 { &self.single_row_plan } else { &self.plan };
+        let outputs = plan.run(tensors)?;
         let output = outputs[0].cast_to::<f64>().map_err(|e| ModelError::Inference(format!("{e:#}")))?;
         let values = output.try_as_plain_ram().and_then(|p| p.as_slice::<f64>().map(|s| s.to_vec()));
         let values = values.map_err(|e| ModelError::Inference(format!("{e:#}")))?;

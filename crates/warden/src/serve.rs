@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use warden_lifecycle::{Config, Warden};
 
 use crate::cli::ServeArgs;
@@ -32,6 +33,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("warden listening on http://{address} (data directory {})", args.data_dir.display());
     let warden = Arc::new(warden);
+    // Answers are small single writes: Nagle's algorithm would hold them back behind delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %err, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, warden_api::app(warden.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
