@@ -555,7 +555,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         "--protected",
         "sex",
     ])?;
-    cli(&["alias", "set", "credit", "champion", "1"])?;
+    cli(&["promote", "credit", "1", "--override", "--reason", "benchmark: serving only"])?;
     let token = cli(&["token", "create", "--name", "loan-app", "--role", "scorer"])?.trim().to_owned();
     let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
 

@@ -40,11 +40,12 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Refused { .. } => (StatusCode::CONFLICT, "refused"),
             Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let details = match &err {
-            Error::Invalid { details, .. } => details.clone(),
+            Error::Invalid { details, .. } | Error::Refused { details, .. } => details.clone(),
             _ => Value::Null,
         };
         if status.is_server_error() {

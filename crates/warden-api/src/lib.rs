@@ -55,6 +55,7 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         usize::try_from(max_upload_bytes.saturating_mul(2)).unwrap_or(usize::MAX).saturating_add(2 << 20);
     let uploads = OpenApiRouter::new()
         .routes(routes!(versions::register_version, versions::list_versions))
+        .routes(routes!(governance::validate, governance::list_validations))
         .layer(DefaultBodyLimit::max(upload_limit));
     let json = OpenApiRouter::new()
         .routes(routes!(health::healthz))
@@ -70,6 +71,11 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(tokens::create_token, tokens::list_tokens))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(audit::list_events))
+        .routes(routes!(governance::approve, governance::list_approvals))
+        .routes(routes!(governance::gate_check, governance::gate_decisions))
+        .routes(routes!(governance::promote))
+        .routes(routes!(governance::put_policies, governance::get_policies))
+        .routes(routes!(governance::policy_history))
         .routes(routes!(scoring::score))
         .routes(routes!(scoring::record_outcomes))
         .routes(routes!(scoring::list_decisions))
@@ -120,6 +126,8 @@ pub fn app(warden: Arc<Warden>) -> Router {
         .with_state(warden)
 }
 
+#[cfg(test)]
+mod governance_tests;
 #[cfg(test)]
 mod scoring_tests;
 #[cfg(test)]

@@ -48,9 +48,19 @@ impl TestApp {
         body["version"].as_i64().unwrap()
     }
 
+    /// Sets an alias; production aliases move by an administrator's override (these tests are about
+    /// serving, not the gate).
     async fn alias(&self, model: &str, alias: &str, body: Value) {
-        let uri = format!("/v1/models/{model}/aliases/{alias}");
-        let (status, body) = self.json(Method::PUT, &uri, Some(&self.admin), body).await;
+        if !warden_lifecycle::registry::PRODUCTION_ALIASES.contains(&alias) {
+            let uri = format!("/v1/models/{model}/aliases/{alias}");
+            let (status, body) = self.json(Method::PUT, &uri, Some(&self.admin), body).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            return;
+        }
+        let version = body["version"].as_i64().unwrap();
+        let uri = format!("/v1/models/{model}/versions/{version}/promote");
+        let promote = json!({"alias": alias, "traffic": body["traffic"], "override": true, "reason": "serving test"});
+        let (status, body) = self.json(Method::POST, &uri, Some(&self.admin), promote).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
@@ -313,7 +323,12 @@ async fn champion_canary_and_shadow_routes_and_alias_changes_apply_without_resta
     }
     assert!((90..150).contains(&canary), "{canary} of 400 in a 30% share");
     let (status, body) = app
-        .json(Method::PUT, "/v1/models/credit/aliases/canary", Some(&app.admin), json!({"version": v2, "traffic": 1.5}))
+        .json(
+            Method::POST,
+            &format!("/v1/models/credit/versions/{v2}/promote"),
+            Some(&app.admin),
+            json!({"alias": "canary", "traffic": 1.5, "override": true, "reason": "serving test"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 

@@ -112,7 +112,7 @@ impl TestApp {
     }
 }
 
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "warden-test-boundary-7d1f";
     let mut body = Vec::new();
     for (name, file_name, bytes) in parts {
@@ -393,7 +393,8 @@ async fn failed_registrations_leave_no_version_no_blob_and_no_event() {
     assert!(versions.as_array().unwrap().is_empty());
     let (_, events) = app.json(Method::GET, "/v1/audit/events", Some(&app.admin), Value::Null).await;
     let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["token.create", "model.create"], "failed registrations appended no event");
+    // (The first start put the default policy bundle in force.)
+    assert_eq!(actions, ["token.create", "policy.put", "model.create"], "failed registrations appended no event");
 }
 
 #[tokio::test]
@@ -407,41 +408,45 @@ async fn aliases_keep_a_history_that_answers_which_version_was_live_when() {
         );
     }
     let set = |version: i64| json!({"version": version, "reason": "quarterly review"});
-    let (status, first) =
+    // Production aliases move only through the gate.
+    let (status, refused) =
         app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(1)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("warden promote"), "{refused}");
+    let (status, first) =
+        app.json(Method::PUT, "/v1/models/credit-default/aliases/stable", Some(&app.admin), set(1)).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let between = first["assigned_at"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let (_, second) =
-        app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(2)).await;
+    let (_, second) = app.json(Method::PUT, "/v1/models/credit-default/aliases/stable", Some(&app.admin), set(2)).await;
     assert_eq!(second["version"], 2);
 
     let (_, now) =
-        app.json(Method::GET, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await;
+        app.json(Method::GET, "/v1/models/credit-default/aliases/stable", Some(&app.admin), Value::Null).await;
     assert_eq!(now["version"], 2);
-    let uri = format!("/v1/models/credit-default/aliases/champion?at={}", between.replace('+', "%2B"));
+    let uri = format!("/v1/models/credit-default/aliases/stable?at={}", between.replace('+', "%2B"));
     let (status, then) = app.json(Method::GET, &uri, Some(&app.admin), Value::Null).await;
     assert_eq!((status, then["version"].as_i64()), (StatusCode::OK, Some(1)), "{then}");
     let (status, _) = app
         .json(
             Method::GET,
-            "/v1/models/credit-default/aliases/champion?at=2001-01-01T00:00:00Z",
+            "/v1/models/credit-default/aliases/stable?at=2001-01-01T00:00:00Z",
             Some(&app.admin),
             Value::Null,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .json(Method::GET, "/v1/models/credit-default/aliases/champion?at=yesterday", Some(&app.admin), Value::Null)
+        .json(Method::GET, "/v1/models/credit-default/aliases/stable?at=yesterday", Some(&app.admin), Value::Null)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // A version can be read through its alias.
     let (_, by_alias) =
-        app.json(Method::GET, "/v1/models/credit-default/versions/champion", Some(&app.admin), Value::Null).await;
+        app.json(Method::GET, "/v1/models/credit-default/versions/stable", Some(&app.admin), Value::Null).await;
     assert_eq!(by_alias["version"], 2);
     assert_eq!(
-        app.json(Method::PUT, "/v1/models/credit-default/aliases/champion", Some(&app.admin), set(9)).await.0,
+        app.json(Method::PUT, "/v1/models/credit-default/aliases/stable", Some(&app.admin), set(9)).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -449,15 +454,15 @@ async fn aliases_keep_a_history_that_answers_which_version_was_live_when() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(
-        app.json(Method::DELETE, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await.0,
+        app.json(Method::DELETE, "/v1/models/credit-default/aliases/stable", Some(&app.admin), Value::Null).await.0,
         StatusCode::OK
     );
     assert_eq!(
-        app.json(Method::GET, "/v1/models/credit-default/aliases/champion", Some(&app.admin), Value::Null).await.0,
+        app.json(Method::GET, "/v1/models/credit-default/aliases/stable", Some(&app.admin), Value::Null).await.0,
         StatusCode::NOT_FOUND
     );
     let (_, history) = app
-        .json(Method::GET, "/v1/models/credit-default/alias-history?alias=champion", Some(&app.admin), Value::Null)
+        .json(Method::GET, "/v1/models/credit-default/alias-history?alias=stable", Some(&app.admin), Value::Null)
         .await;
     let versions: Vec<Value> = history.as_array().unwrap().iter().map(|a| a["version"].clone()).collect();
     assert_eq!(versions, [json!(1), json!(2), Value::Null]);

@@ -341,6 +341,12 @@ pub struct AliasBody {
     /// Share of traffic, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<f64>,
+    /// The gate decision behind a production alias move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_id: Option<String>,
+    /// The move went ahead against the gate (administrator's emergency override).
+    #[serde(default)]
+    pub overridden: bool,
 }
 
 impl From<AliasAssignment> for AliasBody {
@@ -353,6 +359,8 @@ impl From<AliasAssignment> for AliasBody {
             assigned_by: a.assigned_by,
             reason: a.reason,
             traffic: a.traffic,
+            decision_id: a.decision_id,
+            overridden: a.overridden,
         }
     }
 }
@@ -667,4 +675,74 @@ pub struct LiveProfileBody {
     /// Windows per feature and for the score, decision and route counts.
     #[schema(value_type = Object)]
     pub profile: Value,
+}
+
+/// Metadata of a validation: the label column and protected attributes.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateMetadata {
+    /// Label column (1 = the bad event the score predicts).
+    pub target: String,
+    /// Protected attribute columns (default: the version's).
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// The target value that marks the bad event (default `1`).
+    #[serde(default)]
+    pub bad_value: Option<String>,
+}
+
+/// Multipart form of a validation.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ValidateForm {
+    /// JSON `ValidateMetadata`.
+    metadata: ValidateMetadata,
+    /// Labelled data, CSV with a header row or Parquet.
+    #[schema(value_type = String, format = Binary)]
+    data: Vec<u8>,
+}
+
+/// An approval or rejection.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequestBody {
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Why (required).
+    pub comment: String,
+}
+
+/// Which alias the gate decides on.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateCheckBody {
+    /// `champion` (default) or `canary`.
+    #[serde(default)]
+    pub alias: Option<String>,
+}
+
+/// A promotion.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    /// `champion` (default) or `canary`.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// The canary's share of traffic, in [0, 1].
+    #[serde(default)]
+    pub traffic: Option<f64>,
+    /// Why (kept with the alias move; required for an override).
+    #[serde(default)]
+    pub reason: String,
+    /// Go ahead against the gate's refusal (admin only; recorded as an override).
+    #[serde(default, rename = "override")]
+    pub override_gate: bool,
+}
+
+/// A policy bundle: path → text (`.rego` policies and tests, `.json` data).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBundleBody {
+    /// Path inside the bundle → file text.
+    pub files: std::collections::BTreeMap<String, String>,
 }

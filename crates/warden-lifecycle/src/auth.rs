@@ -87,6 +87,16 @@ pub enum Permission {
     RecordOutcomes,
     /// Read the decision log and live window profiles.
     ReadDecisions,
+    /// Run a validation and store its report.
+    Validate,
+    /// Approve or reject a version (second line of defence).
+    Approve,
+    /// Put a policy bundle in force.
+    ManagePolicies,
+    /// Move a production alias through the gate.
+    Promote,
+    /// Promote against the gate's decision, with a reason (emergencies).
+    OverrideGate,
 }
 
 impl Permission {
@@ -102,6 +112,11 @@ impl Permission {
             Permission::Score => &[Scorer, DataScientist, Admin],
             Permission::RecordOutcomes => &[Scorer, Admin],
             Permission::ReadDecisions => &[DataScientist, Validator, RiskOfficer, Admin],
+            Permission::Validate => &[Validator, Admin],
+            Permission::Approve => &[Validator, RiskOfficer, Admin],
+            Permission::ManagePolicies => &[RiskOfficer, Admin],
+            Permission::Promote => &[DataScientist, Admin],
+            Permission::OverrideGate => &[Admin],
         }
     }
 }

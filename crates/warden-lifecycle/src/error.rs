@@ -26,6 +26,14 @@ pub enum Error {
     /// The write clashes with existing state.
     #[error("{0}")]
     Conflict(String),
+    /// A control refused the operation (the promotion gate); `details` carries every reason.
+    #[error("{message}")]
+    Refused {
+        /// One line naming the reasons.
+        message: String,
+        /// Machine-readable reasons.
+        details: Value,
+    },
     /// An upload is over its limit.
     #[error("upload exceeds the limit of {limit} bytes")]
     TooLarge {

@@ -28,9 +28,11 @@ pub mod compare;
 pub mod dataset;
 mod decision_log;
 pub mod error;
+pub mod governance;
 mod metrics;
 pub mod registry;
 pub mod scoring;
+pub mod validation;
 
 pub use error::{Error, Result};
 
@@ -72,6 +74,7 @@ pub struct Warden {
     blob_commit: tokio::sync::Mutex<()>,
     scoring: scoring::Scoring,
     tokens: auth::TokenCache,
+    governance: governance::GateCache,
 }
 
 /// What happened when Warden opened its data directory.
@@ -100,6 +103,7 @@ impl Warden {
         let warden = Warden {
             scoring: scoring::Scoring::start(metadata.clone())?,
             tokens: auth::TokenCache::default(),
+            governance: governance::GateCache::default(),
             metadata,
             artifacts: Arc::new(artifacts),
             clock,
@@ -109,6 +113,7 @@ impl Warden {
         warden.artifacts.clear_staging().await?;
         let orphan_blobs_removed = warden.remove_orphan_blobs().await?;
         let admin_token_file = auth::bootstrap_admin_token(&warden).await?;
+        governance::seed_default_bundle(&warden).await?;
         Ok((warden, Startup { admin_token_file, orphan_blobs_removed }))
     }
 

@@ -226,7 +226,13 @@ impl TryFrom<ModelRow> for Model {
     }
 }
 
-fn audit(warden: &Warden, caller: &Principal, action: &str, subject: String, payload: Value) -> AuditEventDraft {
+pub(crate) fn audit(
+    warden: &Warden,
+    caller: &Principal,
+    action: &str,
+    subject: String,
+    payload: Value,
+) -> AuditEventDraft {
     AuditEventDraft { at: warden.now(), actor: caller.actor(), action: action.into(), subject, payload }
 }
 
@@ -600,7 +606,11 @@ fn check_alias(alias: &str) -> Result<()> {
     Ok(())
 }
 
-/// Points an alias at a version (or, with `None`, removes it), recording who, when and why.
+/// Aliases that answer live traffic: they move only through the gate (`governance::promote`).
+pub const PRODUCTION_ALIASES: [&str; 2] = ["champion", "canary"];
+
+/// Points an alias at a version (or, with `None`, removes it), recording who, when and why. Production
+/// aliases are refused here: they move through `governance::promote`, which evaluates the gate first.
 pub async fn set_alias(
     warden: &Warden,
     caller: &Principal,
@@ -611,6 +621,33 @@ pub async fn set_alias(
     traffic: Option<f64>,
 ) -> Result<AliasAssignment> {
     caller.require(Permission::SetAlias)?;
+    if version.is_some() && PRODUCTION_ALIASES.contains(&alias) {
+        return Err(Error::Conflict(format!(
+            "'{alias}' is a production alias: promote the version through the gate (warden promote {model} VERSION \
+             --alias {alias})"
+        )));
+    }
+    move_alias(warden, caller, model, alias, version, reason, traffic, None).await
+}
+
+/// How a production alias move was allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GateClearance {
+    pub decision_id: String,
+    pub overridden: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn move_alias(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    alias: &str,
+    version: Option<i64>,
+    reason: &str,
+    traffic: Option<f64>,
+    clearance: Option<GateClearance>,
+) -> Result<AliasAssignment> {
     check_alias(alias)?;
     if let Some(share) = traffic {
         if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
@@ -624,9 +661,10 @@ pub async fn set_alias(
     if version.is_none() && current.as_ref().is_none_or(|a| a.version.is_none()) {
         return Err(Error::NotFound(format!("model '{model}' has no alias '{alias}'")));
     }
-    let (action, subject) = match version {
-        Some(_) => ("alias.set", format!("model/{model}/alias/{alias}")),
-        None => ("alias.delete", format!("model/{model}/alias/{alias}")),
+    let (action, subject) = match (version, &clearance) {
+        (Some(_), Some(_)) => ("model.promote", format!("model/{model}/alias/{alias}")),
+        (Some(_), None) => ("alias.set", format!("model/{model}/alias/{alias}")),
+        (None, _) => ("alias.delete", format!("model/{model}/alias/{alias}")),
     };
     // "Which version at time T" needs assignment times that never go backwards, even if the wall clock does.
     let assigned_at = current.as_ref().map_or(warden.now(), |c| warden.now().max(c.assigned_at));
@@ -636,7 +674,11 @@ pub async fn set_alias(
         caller,
         action,
         subject,
-        json!({ "version": version, "previous": previous, "reason": reason, "traffic": traffic }),
+        json!({
+            "version": version, "previous": previous, "reason": reason, "traffic": traffic,
+            "decision_id": clearance.as_ref().map(|c| &c.decision_id),
+            "override": clearance.as_ref().is_some_and(|c| c.overridden),
+        }),
     );
     event.at = assigned_at;
     let assignment = AliasAssignment {
@@ -647,6 +689,8 @@ pub async fn set_alias(
         assigned_by: caller.actor(),
         reason: reason.into(),
         traffic,
+        decision_id: clearance.as_ref().map(|c| c.decision_id.clone()),
+        overridden: clearance.is_some_and(|c| c.overridden),
     };
     let assignment = warden.metadata.assign_alias(assignment, event).await?;
     // The scoring path picks the change up now, without a restart; requests in flight finish on the old routes.
@@ -755,13 +799,13 @@ mod tests {
             };
             register_version(&warden, &admin, "m", request, artifact_file, reference).await.unwrap();
         }
-        let first = set_alias(&warden, &admin, "m", "champion", Some(1), "", None).await.unwrap();
+        let first = set_alias(&warden, &admin, "m", "stable", Some(1), "", None).await.unwrap();
         now.store(500_000, Ordering::SeqCst); // the clock steps back
-        let second = set_alias(&warden, &admin, "m", "champion", Some(2), "", None).await.unwrap();
+        let second = set_alias(&warden, &admin, "m", "stable", Some(2), "", None).await.unwrap();
         assert!(second.assigned_at >= first.assigned_at);
-        let live = alias_at(&warden, &admin, "m", "champion", Some(first.assigned_at)).await.unwrap();
+        let live = alias_at(&warden, &admin, "m", "stable", Some(first.assigned_at)).await.unwrap();
         assert_eq!(live.version, Some(2), "the later assignment wins at the shared instant");
-        let history = alias_history(&warden, &admin, "m", Some("champion")).await.unwrap();
+        let history = alias_history(&warden, &admin, "m", Some("stable")).await.unwrap();
         assert_eq!(history.iter().map(|a| a.version).collect::<Vec<_>>(), [Some(1), Some(2)]);
     }
 }

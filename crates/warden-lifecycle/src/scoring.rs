@@ -575,6 +575,36 @@ fn explain(version: &LoadedVersion, row: &Checked, contributions: &[f64]) -> (BT
     (by_feature, reasons)
 }
 
+/// Scores rows on a version outside the serving path (nothing logged, no metrics): validation. With
+/// `explain`, adds per-feature contributions when the model can explain. Errors name the 1-based row.
+pub(crate) async fn score_rows(
+    warden: &Warden,
+    model: &str,
+    number: i64,
+    rows: Vec<Map<String, Value>>,
+    explain: bool,
+) -> Result<Vec<(f64, Option<BTreeMap<String, f64>>)>> {
+    let version = loaded_version(warden, model, number).await?;
+    let explain = explain && version.model.can_explain();
+    tokio::task::spawn_blocking(move || {
+        let mut checked = Vec::with_capacity(rows.len());
+        for (i, features) in rows.into_iter().enumerate() {
+            let request = ScoreRequest { request_id: None, features, attributes: Map::new(), explain };
+            checked.push(check(&version, request).map_err(|fields| field_errors(fields, Some(i + 1)))?);
+        }
+        let mut out = Vec::with_capacity(checked.len());
+        for chunk in checked.chunks(MAX_BATCH_ROWS) {
+            let refs: Vec<&Checked> = chunk.iter().collect();
+            for (row, (score, explanation)) in chunk.iter().zip(run(&version, &refs)?) {
+                out.push((score, explanation.map(|(_, c)| self::explain(&version, row, &c).0)));
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
+}
+
 /// Scores one request (`pinned`: a version number or alias chosen by the caller instead of the routes).
 pub async fn score(
     warden: &Warden,
@@ -615,7 +645,7 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Invalid { .. } => "invalid_input",
         Error::NotFound(_) => "not_found",
         Error::Unauthenticated(_) | Error::Forbidden(_) => "auth",
-        Error::Conflict(_) => "conflict",
+        Error::Conflict(_) | Error::Refused { .. } => "conflict",
         Error::TooLarge { .. } => "too_large",
         Error::Internal(_) => "internal",
     }

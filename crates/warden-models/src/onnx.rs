@@ -129,12 +129,7 @@ impl OnnxModel {
         let (plan, score) = optimized_plan(model.clone(), &declared, batch.to_dim())?;
         // A plan for one row lets tract fold every shape computation away: single-row scoring is the hot path.
         let (single_row_plan, _) = optimized_plan(model, &declared, 1.to_dim())?;
-        Ok(OnnxModel {
-            plan: Plan::new(plan),
-            single_row_plan: Plan::new(single_row_plan),
-            layout,
-            score,
-        })
+        Ok(OnnxModel { plan: Plan::new(plan), single_row_plan: Plan::new(single_row_plan), layout, score })
     }
 
     pub(crate) fn inputs(&self) -> (Vec<InputSpec>, bool) {

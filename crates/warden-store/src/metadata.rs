@@ -133,6 +133,63 @@ pub struct AliasAssignment {
     pub reason: String,
     /// The share of traffic the alias takes (canary), if any.
     pub traffic: Option<f64>,
+    /// The gate decision that allowed the move (production aliases).
+    pub decision_id: Option<String>,
+    /// The move went ahead against the gate by an administrator's emergency override.
+    pub overridden: bool,
+}
+
+/// The kinds of record kept per version, each in its own append-only table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// Validation reports (immutable).
+    ValidationReport,
+    /// Approvals and rejections.
+    Approval,
+    /// Gate decisions (the policy decision log).
+    PolicyDecision,
+}
+
+impl RecordKind {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            RecordKind::ValidationReport => "validation_reports",
+            RecordKind::Approval => "approvals",
+            RecordKind::PolicyDecision => "policy_decisions",
+        }
+    }
+}
+
+/// A record about one version: who, when, and its JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    /// The store's id (increasing in insertion order within a kind).
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// Version number.
+    pub version: i64,
+    /// When.
+    pub at: Micros,
+    /// Who (e.g. `token:vera`).
+    pub actor: String,
+    /// The record itself.
+    pub body: Value,
+}
+
+/// A stored policy bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyBundleRow {
+    /// 1, 2, ... in the order they were put in force.
+    pub number: i64,
+    /// When it was put in force.
+    pub created_at: Micros,
+    /// Who put it in force.
+    pub created_by: String,
+    /// The bundle's content digest.
+    pub digest: String,
+    /// Path → text.
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 /// One logged decision.
@@ -277,4 +334,26 @@ pub trait MetadataStore: Send + Sync {
     async fn count_decisions(&self, model_name: &str) -> Result<i64>;
     /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
     async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
+
+    /// Appends a record about a version, with its audit event when given, in one transaction. `NotFound`
+    /// when the version does not exist.
+    async fn append_version_record(
+        &self,
+        kind: RecordKind,
+        record: VersionRecord,
+        audit: Option<AuditEventDraft>,
+    ) -> Result<VersionRecord>;
+    /// Records of one kind for a version (or for every version of the model), oldest first.
+    async fn version_records(
+        &self,
+        kind: RecordKind,
+        model_name: &str,
+        version: Option<i64>,
+    ) -> Result<Vec<VersionRecord>>;
+    /// Puts a bundle in force as the next number, with its audit event.
+    async fn append_policy_bundle(&self, bundle: PolicyBundleRow, audit: AuditEventDraft) -> Result<PolicyBundleRow>;
+    /// A bundle by number, or the one in force when `None`.
+    async fn policy_bundle(&self, number: Option<i64>) -> Result<Option<PolicyBundleRow>>;
+    /// Every bundle, oldest first.
+    async fn policy_bundles(&self) -> Result<Vec<PolicyBundleRow>>;
 }

@@ -130,11 +130,34 @@ fn alias_row(row: &SqliteRow) -> Result<AliasAssignment> {
         assigned_by: row.try_get("assigned_by")?,
         reason: row.try_get("reason")?,
         traffic: row.try_get("traffic")?,
+        decision_id: row.try_get("decision_id")?,
+        overridden: row.try_get::<i64, _>("override")? != 0,
     })
 }
 
 const ALIAS_SELECT: &str = "SELECT m.name AS model_name, a.alias, a.version, a.assigned_at, a.assigned_by, a.reason, \
-     a.traffic FROM alias_assignments a JOIN models m ON m.id = a.model_id";
+     a.traffic, a.decision_id, a.override FROM alias_assignments a JOIN models m ON m.id = a.model_id";
+
+fn version_record(row: &SqliteRow) -> Result<VersionRecord> {
+    Ok(VersionRecord {
+        id: row.try_get("id")?,
+        model_name: row.try_get("model_name")?,
+        version: row.try_get("version")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        body: from_json(&row.try_get::<String, _>("body")?, "body")?,
+    })
+}
+
+fn policy_bundle_row(row: &SqliteRow) -> Result<PolicyBundleRow> {
+    Ok(PolicyBundleRow {
+        number: row.try_get("number")?,
+        created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+        digest: row.try_get("digest")?,
+        files: from_json(&row.try_get::<String, _>("files")?, "files")?,
+    })
+}
 
 fn token_row(row: &SqliteRow) -> Result<TokenRow> {
     Ok(TokenRow {
@@ -291,8 +314,8 @@ impl MetadataStore for SqliteStore {
             }
         }
         sqlx::query(
-            "INSERT INTO alias_assignments (model_id, alias, version, assigned_at, assigned_by, reason, traffic) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO alias_assignments (model_id, alias, version, assigned_at, assigned_by, reason, traffic, \
+             decision_id, override) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(&assignment.alias)
@@ -301,6 +324,8 @@ impl MetadataStore for SqliteStore {
         .bind(&assignment.assigned_by)
         .bind(&assignment.reason)
         .bind(assignment.traffic)
+        .bind(&assignment.decision_id)
+        .bind(assignment.overridden as i64)
         .execute(&mut *tx)
         .await?;
         append_audit(&mut tx, &audit).await?;
@@ -533,6 +558,103 @@ impl MetadataStore for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn append_version_record(
+        &self,
+        kind: RecordKind,
+        record: VersionRecord,
+        audit: Option<AuditEventDraft>,
+    ) -> Result<VersionRecord> {
+        let mut tx = self.write_tx().await?;
+        let id = model_id(&mut tx, &record.model_name).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM versions WHERE model_id = $1 AND version = $2")
+            .bind(id)
+            .bind(record.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(Error::NotFound(format!("model '{}' has no version {}", record.model_name, record.version)));
+        }
+        // The table name comes from a closed enum, never from input.
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {} (model_id, version, at, actor, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            kind.table()
+        ));
+        let record_id: i64 = sqlx::query_scalar(sql)
+            .bind(id)
+            .bind(record.version)
+            .bind(record.at)
+            .bind(&record.actor)
+            .bind(to_json(&record.body))
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(audit) = &audit {
+            append_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(VersionRecord { id: record_id, ..record })
+    }
+
+    async fn version_records(
+        &self,
+        kind: RecordKind,
+        model_name: &str,
+        version: Option<i64>,
+    ) -> Result<Vec<VersionRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT r.id, m.name AS model_name, r.version, r.at, r.actor, r.body FROM {} r \
+             JOIN models m ON m.id = r.model_id WHERE m.name = $1 AND ($2 IS NULL OR r.version = $2) ORDER BY r.id",
+            kind.table()
+        ));
+        sqlx::query(sql)
+            .bind(model_name)
+            .bind(version)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(version_record)
+            .collect()
+    }
+
+    async fn append_policy_bundle(&self, bundle: PolicyBundleRow, audit: AuditEventDraft) -> Result<PolicyBundleRow> {
+        let mut tx = self.write_tx().await?;
+        let number: i64 = sqlx::query_scalar(
+            "INSERT INTO policy_bundles (number, created_at, created_by, digest, files) \
+             VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM policy_bundles), $1, $2, $3, $4) RETURNING number",
+        )
+        .bind(bundle.created_at)
+        .bind(&bundle.created_by)
+        .bind(&bundle.digest)
+        .bind(to_json(&serde_json::json!(bundle.files)))
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut audit = audit;
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("number".into(), number.into());
+        }
+        append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(PolicyBundleRow { number, ..bundle })
+    }
+
+    async fn policy_bundle(&self, number: Option<i64>) -> Result<Option<PolicyBundleRow>> {
+        sqlx::query("SELECT * FROM policy_bundles WHERE ($1 IS NULL OR number = $1) ORDER BY number DESC LIMIT 1")
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(policy_bundle_row)
+            .transpose()
+    }
+
+    async fn policy_bundles(&self) -> Result<Vec<PolicyBundleRow>> {
+        sqlx::query("SELECT * FROM policy_bundles ORDER BY number")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(policy_bundle_row)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -656,6 +778,8 @@ mod tests {
             assigned_by: "token:test".into(),
             reason: String::new(),
             traffic: None,
+            decision_id: None,
+            overridden: false,
         };
         store.assign_alias(assign(Some(1), 100), audit("alias.set", "model/a")).await.unwrap();
         store.assign_alias(assign(Some(2), 200), audit("alias.set", "model/a")).await.unwrap();

@@ -49,6 +49,144 @@ pub(crate) enum Command {
     Metrics(MetricsArgs),
     /// Score a CSV or Parquet file in bulk through the server's scoring path (every row logged).
     Score(ScoreArgs),
+    /// Validate a version on labelled data; the report is stored with the version, immutable.
+    Validate(ValidateArgs),
+    /// Approve (or with --reject, reject) a version. Its registrant never can.
+    Approve(ApproveArgs),
+    /// Move a production alias (champion, canary) to a version through the policy gate.
+    Promote(PromoteArgs),
+    /// The promotion gate, for CI pipelines.
+    #[command(subcommand)]
+    Gate(GateCommand),
+    /// Policy bundles: test locally, put in force, show.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Model name.
+    pub(crate) model: String,
+    /// Version number or alias.
+    pub(crate) version: String,
+    /// Labelled data (CSV with header, or Parquet) holding every feature and the target.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Label column: 1 for the bad event the score predicts, 0 otherwise.
+    #[arg(long)]
+    pub(crate) target: String,
+    /// Protected attribute column for fairness (repeat; default: the version's).
+    #[arg(long)]
+    pub(crate) protected: Vec<String>,
+    /// The target value that marks the bad event the score predicts; every other value is good.
+    #[arg(long, default_value = "1")]
+    pub(crate) bad_value: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// Model name.
+    pub(crate) model: String,
+    /// Version number or alias.
+    pub(crate) version: String,
+    /// Reject instead of approving.
+    #[arg(long)]
+    pub(crate) reject: bool,
+    /// Why (required).
+    #[arg(long)]
+    pub(crate) comment: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PromoteArgs {
+    /// Model name.
+    pub(crate) model: String,
+    /// Version number or alias.
+    pub(crate) version: String,
+    /// The production alias to move.
+    #[arg(long, default_value = "champion")]
+    pub(crate) alias: String,
+    /// The canary's share of traffic, 0 to 1.
+    #[arg(long)]
+    pub(crate) traffic: Option<f64>,
+    /// Why (required with --override).
+    #[arg(long, default_value = "")]
+    pub(crate) reason: String,
+    /// Emergency override of a refusal (admin only; recorded and shown as an override).
+    #[arg(long = "override")]
+    pub(crate) override_gate: bool,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// How `gate check` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GateFormat {
+    Text,
+    Json,
+    Junit,
+    Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GateCommand {
+    /// Evaluate the gate for a version (recorded). Exit 0 allow, 1 deny, 2 error.
+    Check {
+        /// Model name.
+        model: String,
+        /// Version number or alias.
+        version: String,
+        /// The production alias the version would move to.
+        #[arg(long, default_value = "champion")]
+        alias: String,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: GateFormat,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Run a bundle's Rego unit tests (rules named test_*) locally. Exit 0 all pass, 1 a test fails, 2 error.
+    Test {
+        /// Directory holding the bundle's .rego and .json files.
+        dir: PathBuf,
+    },
+    /// Put the bundle in a directory in force (risk-officer, admin); it must pass its own tests.
+    Push {
+        /// Directory holding the bundle's .rego and .json files.
+        dir: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Show the bundle in force (or write its files to a directory).
+    Show {
+        /// Write the files here instead of listing them.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every bundle ever in force.
+    History {
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
 #[derive(Debug, Args)]

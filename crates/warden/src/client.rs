@@ -72,9 +72,16 @@ impl Client {
         if status.is_success() {
             return Ok(body);
         }
-        let message = body["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| {
+        let mut message = body["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| {
             format!("{status}: {}", String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>())
         });
+        // A refusal with several reasons (the promotion gate) lists each on its own line.
+        if let Some(reasons) = body["error"]["details"]["deny"].as_array() {
+            message = format!("{}:", message.split(':').next().unwrap_or_default());
+            for reason in reasons.iter().filter_map(Value::as_str) {
+                message.push_str(&format!("\n  - {reason}"));
+            }
+        }
         Err(ApiFailure { status: Some(status.as_u16()), message }.into())
     }
 

@@ -19,6 +19,10 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Drift(args) => crate::reports::drift(args).await,
         Command::Score(args) => crate::bulk::score(args).await,
         Command::Metrics(args) => crate::reports::metrics(args).await,
+        Command::Validate(args) => crate::governance::validate(args).await,
+        Command::Approve(args) => crate::governance::approve(args).await,
+        Command::Promote(args) => crate::governance::promote(args).await,
+        Command::Gate(_) | Command::Policy(_) => unreachable!("main runs the CI commands for their exit codes"),
     }
 }
 

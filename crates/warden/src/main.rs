@@ -8,6 +8,7 @@ mod bulk;
 mod cli;
 mod client;
 mod commands;
+mod governance;
 mod render;
 mod reports;
 mod serve;
@@ -21,17 +22,25 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
+    // CI commands (gate check, policy test) answer 0 allow/pass, 1 deny/fail, 2 any error.
+    let ci = matches!(&args.command, cli::Command::Gate(_) | cli::Command::Policy(cli::PolicyCommand::Test { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
-            return std::process::ExitCode::from(3);
+            return std::process::ExitCode::from(if ci { 2 } else { 3 });
         }
     };
-    match runtime.block_on(commands::run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let outcome = match args.command {
+        cli::Command::Gate(command) => runtime.block_on(governance::gate(command)),
+        cli::Command::Policy(command) => runtime.block_on(governance::policy(command)),
+        command => runtime.block_on(commands::run(cli::Cli { command })).map(|()| 0),
+    };
+    match outcome {
+        Ok(code) => std::process::ExitCode::from(code),
         Err(err) => {
             let code = match err.downcast_ref::<client::ApiFailure>() {
+                _ if ci => 2,
                 Some(failure) => failure.exit_code(),
                 None => 1,
             };

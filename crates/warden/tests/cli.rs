@@ -87,20 +87,20 @@ fn register_inspect_and_alias_through_the_cli() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("registered credit-default version 2"), "{}", stdout(&out));
 
-    assert!(server.cli(&["alias", "set", "credit-default", "champion", "1", "--reason", "approved"]).status.success());
-    assert!(server.cli(&["alias", "set", "credit-default", "champion", "2"]).status.success());
-    let history = json_of(&server.cli(&["alias", "history", "credit-default", "champion", "--json"]));
+    assert!(server.cli(&["alias", "set", "credit-default", "stable", "1", "--reason", "approved"]).status.success());
+    assert!(server.cli(&["alias", "set", "credit-default", "stable", "2"]).status.success());
+    let history = json_of(&server.cli(&["alias", "history", "credit-default", "stable", "--json"]));
     assert_eq!(history.as_array().unwrap().len(), 2);
     let first_at = history[0]["assigned_at"].as_str().unwrap();
-    let then = json_of(&server.cli(&["alias", "get", "credit-default", "champion", "--at", first_at, "--json"]));
+    let then = json_of(&server.cli(&["alias", "get", "credit-default", "stable", "--at", first_at, "--json"]));
     assert_eq!(then["version"], 1);
 
     let listing = stdout(&server.cli(&["model", "list"]));
     assert!(listing.lines().next().unwrap().starts_with("NAME"), "{listing}");
     assert!(listing.contains("credit-default") && listing.contains("high"), "{listing}");
     let shown = stdout(&server.cli(&["model", "show", "credit-default"]));
-    assert!(shown.contains("champion"), "{shown}");
-    let by_alias = json_of(&server.cli(&["model", "show", "credit-default", "champion", "--json"]));
+    assert!(shown.contains("stable"), "{shown}");
+    let by_alias = json_of(&server.cli(&["model", "show", "credit-default", "stable", "--json"]));
     assert_eq!(by_alias["version"], 2);
     assert_eq!(by_alias["lineage"]["parent_version"], 1);
     let human = stdout(&server.cli(&["model", "show", "credit-default", "1"]));
@@ -141,7 +141,8 @@ fn failures_exit_non_zero_with_one_line_reasons() {
         ),
         (register(artifact, "linear-json", german, &["--target", "bad"]), 1, "no column 'bad' (declared as target)"),
         (register(artifact, "linear-json", german, &["--param", "novalue"]), 1, "not KEY=VALUE"),
-        (words(&["alias", "set", "m1", "champion", "3"]), 1, "has no version 3"),
+        (words(&["alias", "set", "m1", "stable", "3"]), 1, "has no version 3"),
+        (words(&["alias", "set", "m1", "champion", "1"]), 1, "is a production alias"),
         (words(&["token", "create", "--name", "t", "--role", "superuser"]), 1, "unknown role 'superuser'"),
         (words(&["model", "frobnicate"]), 2, "unrecognized subcommand"),
     ];

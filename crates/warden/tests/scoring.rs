@@ -18,7 +18,12 @@ fn serve_linear(server: &Server, dir: &Path) {
     std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02, "credit_amount": 0.0001}}"#)
         .unwrap();
     register(server, &artifact, "linear-json", &["--threshold", "0.3"]);
-    let out = server.cli(&["alias", "set", "credit", "champion", "1"]);
+    promote(server, "1");
+}
+
+/// Makes a version champion by an administrator's override: these tests are about serving, not the gate.
+fn promote(server: &Server, version: &str) {
+    let out = server.cli(&["promote", "credit", version, "--override", "--reason", "serving test"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -138,7 +143,7 @@ fn bulk_scoring_a_file_matches_the_model_and_explains_every_row() {
     assert!(server.cli(&["model", "create", "credit", "--owner", "risk", "--risk-tier", "high"]).status.success());
     let encodings_arg = encodings.to_str().unwrap();
     register(&server, &xgb, "xgboost-json", &["--encodings", encodings_arg, "--unknown-category", "missing"]);
-    assert!(server.cli(&["alias", "set", "credit", "champion", "1"]).status.success());
+    promote(&server, "1");
 
     let input = model_fixture("german_test_raw.csv");
     let output = dir.path().join("scored.csv");
@@ -205,8 +210,7 @@ fn alias_changes_under_load_drop_no_request() {
     let sender = std::thread::spawn(move || send_scores(&url, &token, 4000, "flip"));
     for version in ["2", "1", "2"] {
         std::thread::sleep(std::time::Duration::from_millis(150));
-        let out = server.cli(&["alias", "set", "credit", "champion", version]);
-        assert!(out.status.success(), "{}", stderr(&out));
+        promote(&server, version);
     }
     assert_eq!(sender.join().unwrap(), 4000, "every request answered while the champion changed");
     let log = logged(&server);

@@ -16,7 +16,7 @@ use crate::wire::{ErrorBody, Feature, RegisterVersionForm, RegisterVersionMetada
 /// Largest accepted `metadata` part.
 const METADATA_LIMIT: usize = 1 << 20;
 
-async fn stage_field(
+pub(crate) async fn stage_field(
     warden: &Warden,
     mut field: axum::extract::multipart::Field<'_>,
 ) -> Result<warden_lifecycle::registry::StagedFile, ApiError> {

@@ -1,0 +1,301 @@
+//! Validation, approvals, the gate and promotion over HTTP, on the German credit logistic regression.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::tests::{TestApp, german_csv, multipart};
+
+/// The scikit-learn logistic regression's parameters (German credit, P(bad)) in Warden's linear format.
+fn lr_artifact() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata/lr_german_linear.json");
+    std::fs::read(path).unwrap()
+}
+
+fn metadata() -> Value {
+    json!({"format": "linear-json", "target": "risk", "protected": ["sex"], "code_ref": "git:4f2a9c1",
+           "training_data_sha256": "9".repeat(64), "training_data_rows": 700})
+}
+
+impl TestApp {
+    async fn register_as(&self, token: &str, model: &str, metadata: Value, artifact: &[u8]) -> i64 {
+        let csv = german_csv();
+        let (content_type, body) = multipart(&[
+            ("metadata", None, metadata.to_string().as_bytes()),
+            ("artifact", Some("model.json"), artifact),
+            ("reference", Some("reference.csv"), &csv),
+        ]);
+        let (status, body) =
+            self.send(Method::POST, &format!("/v1/models/{model}/versions"), Some(token), &content_type, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["version"].as_i64().unwrap()
+    }
+
+    async fn validate(&self, token: &str, model: &str, version: i64, data: &[u8]) -> (StatusCode, Value) {
+        let metadata = json!({"target": "risk", "bad_value": "0"}).to_string();
+        let (content_type, body) =
+            multipart(&[("metadata", None, metadata.as_bytes()), ("data", Some("validation.csv"), data)]);
+        let uri = format!("/v1/models/{model}/versions/{version}/validations");
+        self.send(Method::POST, &uri, Some(token), &content_type, body).await
+    }
+
+    async fn approve(&self, token: &str, version: i64, decision: &str) -> (StatusCode, Value) {
+        let uri = format!("/v1/models/credit/versions/{version}/approvals");
+        self.json(Method::POST, &uri, Some(token), json!({"decision": decision, "comment": "reviewed the report"}))
+            .await
+    }
+
+    async fn gate(&self, token: &str, version: i64) -> Value {
+        let uri = format!("/v1/models/credit/versions/{version}/gate");
+        let (status, body) = self.json(Method::POST, &uri, Some(token), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn promote(&self, token: &str, version: i64, body: Value) -> (StatusCode, Value) {
+        self.json(Method::POST, &format!("/v1/models/credit/versions/{version}/promote"), Some(token), body).await
+    }
+}
+
+struct People {
+    dana: String,
+    vera: String,
+    victor: String,
+    rita: String,
+}
+
+async fn people(app: &TestApp) -> People {
+    People {
+        dana: app.token("dana", "data-scientist").await,
+        vera: app.token("vera", "validator").await,
+        victor: app.token("victor", "validator").await,
+        rita: app.token("rita", "risk-officer").await,
+    }
+}
+
+fn denies(decision: &Value, prefix: &str) -> bool {
+    decision["deny"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().starts_with(prefix))
+}
+
+#[tokio::test]
+async fn a_version_reaches_champion_only_through_validation_approvals_and_the_gate() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await; // high risk: two validators and a risk officer
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+
+    // Nothing validated or approved yet: refused with every reason, and nothing moved.
+    let (status, refused) = app.promote(&p.dana, v1, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "refused");
+    let deny: Vec<&str> =
+        refused["error"]["details"]["deny"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert!(
+        deny.contains(&"no validation report: validate the version (warden validate) before promoting it"),
+        "{deny:?}"
+    );
+    assert!(deny.contains(&"high-risk models need 2 approval(s) from the validator role; 0 given"), "{deny:?}");
+    assert!(deny.contains(&"high-risk models need 1 approval(s) from the risk-officer role; 0 given"), "{deny:?}");
+    let (status, _) = app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, report) = app.validate(&p.vera, "credit", v1, &german_csv()).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let auc = report["figures"]["discrimination"]["auc"].as_f64().unwrap();
+    assert!((0.75..0.8).contains(&auc), "AUC {auc}");
+
+    // One person counts once; a data scientist cannot approve at all.
+    assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CREATED);
+    assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CREATED);
+    assert_eq!(app.approve(&p.dana, v1, "approve").await.0, StatusCode::FORBIDDEN);
+    let decision = app.gate(&p.dana, v1).await;
+    assert_eq!(decision["allow"], false);
+    assert!(denies(&decision, "high-risk models need 2 approval(s) from the validator role; 1 given"), "{decision}");
+
+    assert_eq!(app.approve(&p.victor, v1, "approve").await.0, StatusCode::CREATED);
+    assert_eq!(app.approve(&p.rita, v1, "approve").await.0, StatusCode::CREATED);
+    let decision = app.gate(&p.dana, v1).await;
+    assert_eq!(decision["allow"], true, "{decision}");
+    assert_eq!(decision["bundle_number"], 1);
+    assert_eq!(decision["input"]["validation"]["version"], v1);
+    assert_eq!(decision["input"]["approvals"].as_array().unwrap().len(), 3);
+
+    let (status, promoted) = app.promote(&p.dana, v1, json!({"reason": "quarterly release"})).await;
+    assert_eq!(status, StatusCode::OK, "{promoted}");
+    assert_eq!((promoted["overridden"].as_bool(), promoted["previous_version"].is_null()), (Some(false), true));
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(champion["version"], v1);
+    assert_eq!(champion["decision_id"], promoted["decision"]["decision_id"]);
+    assert_eq!(champion["overridden"], false);
+
+    // A rejection denies a later version; its validation shows the champion side by side.
+    let v2 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let (_, report) = app.validate(&p.vera, "credit", v2, &german_csv()).await;
+    assert_eq!(report["champion"]["version"], v1);
+    assert_eq!(report["champion"]["discrimination"]["auc"], report["figures"]["discrimination"]["auc"]);
+    assert_eq!(app.approve(&p.victor, v2, "reject").await.0, StatusCode::CREATED);
+    let decision = app.gate(&p.dana, v2).await;
+    assert!(denies(&decision, "rejected by victor (validator): reviewed the report"), "{decision}");
+    assert_eq!(decision["input"]["target"]["current_version"], v1);
+
+    // Every decision is in the policy decision log with its bundle and input hash.
+    let (status, log) =
+        app.json(Method::GET, &format!("/v1/models/credit/versions/{v1}/gate"), Some(&p.vera), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 4, "promote refused, two checks, promote allowed");
+    assert!(
+        log.iter().all(
+            |d| d["bundle_digest"].as_str().unwrap().len() == 64 && d["input_sha256"].as_str().unwrap().len() == 64
+        )
+    );
+    assert_eq!(
+        log.iter().map(|d| d["purpose"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["promote", "check", "check", "promote"]
+    );
+}
+
+#[tokio::test]
+async fn the_registrant_can_never_approve_their_own_version() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    // The administrator may approve in general, but not what they registered themselves.
+    let version = app.register_as(&app.admin.clone(), "credit", metadata(), &lr_artifact()).await;
+    let (status, body) = app.approve(&app.admin, version, "approve").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("the registrant of a version can never approve it"));
+    let (_, approvals) = app
+        .json(Method::GET, &format!("/v1/models/credit/versions/{version}/approvals"), Some(&app.admin), Value::Null)
+        .await;
+    assert_eq!(approvals, json!([]));
+}
+
+#[tokio::test]
+async fn an_override_needs_an_administrator_and_a_reason_and_is_recorded_as_such() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let (status, _) = app.promote(&p.dana, version, json!({"override": true, "reason": "urgent"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.promote(&app.admin, version, json!({"override": true})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, promoted) =
+        app.promote(&app.admin, version, json!({"override": true, "reason": "INC-4711: fraud wave"})).await;
+    assert_eq!(status, StatusCode::OK, "{promoted}");
+    assert_eq!(promoted["overridden"], true);
+    assert!(denies(&promoted["decision"], "no validation report"));
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(
+        (champion["overridden"].as_bool(), champion["reason"].as_str()),
+        (Some(true), Some("INC-4711: fraud wave"))
+    );
+    let (_, events) =
+        app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
+    let promote = events.as_array().unwrap().iter().find(|e| e["action"] == "model.promote").expect("audited");
+    assert_eq!(promote["payload"]["override"], true);
+    assert_eq!(promote["payload"]["decision_id"], promoted["decision"]["decision_id"]);
+}
+
+#[tokio::test]
+async fn policy_bundles_are_versioned_checked_and_change_the_gate() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let (status, current) = app.json(Method::GET, "/v1/policies", Some(&p.dana), Value::Null).await;
+    assert_eq!((status, current["number"].as_i64()), (StatusCode::OK, Some(1)));
+    let mut files: serde_json::Map<String, Value> = current["files"].as_object().unwrap().clone();
+
+    // Only risk officers and administrators change policy.
+    let (status, _) = app.json(Method::PUT, "/v1/policies", Some(&p.dana), json!({"files": files})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A syntax error is refused with its file and line; nothing changes.
+    let mut broken = files.clone();
+    broken.insert("gate.rego".into(), json!("package warden.gate\n\ndeny contains msg if {\n    msg := \n}\n"));
+    let (status, body) = app.json(Method::PUT, "/v1/policies", Some(&p.rita), json!({"files": broken})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"]["file"], "gate.rego");
+    assert!(body["error"]["details"]["line"].as_u64().is_some_and(|l| (4..=5).contains(&l)), "{body}");
+
+    // A bundle whose own tests fail is refused too.
+    let stricter = files["limits.json"].as_str().unwrap().replace("\"high\": 0.75", "\"high\": 0.90");
+    files.insert("limits.json".into(), json!(stricter));
+    let (status, body) = app.json(Method::PUT, "/v1/policies", Some(&p.rita), json!({"files": files})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["details"]["failed_tests"].as_array().is_some_and(|t| !t.is_empty()), "{body}");
+
+    // Without the tests it goes in force as bundle 2, and the gate applies the stricter limit.
+    files.remove("gate_test.rego");
+    let (status, body) = app.json(Method::PUT, "/v1/policies", Some(&p.rita), json!({"files": files})).await;
+    assert_eq!((status, body["number"].as_i64()), (StatusCode::CREATED, Some(2)), "{body}");
+    let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    app.validate(&p.vera, "credit", version, &german_csv()).await;
+    let decision = app.gate(&p.dana, version).await;
+    assert_eq!(decision["bundle_number"], 2);
+    assert!(denies(&decision, "AUC 0.7"), "{decision}");
+    assert!(decision["deny"].to_string().contains("below the minimum 0.90 for a high-risk model"), "{decision}");
+
+    let (_, history) = app.json(Method::GET, "/v1/policies/history", Some(&p.dana), Value::Null).await;
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    let (_, events) = app.json(Method::GET, "/v1/audit/events?subject=policy", Some(&app.admin), Value::Null).await;
+    assert_eq!(events.as_array().unwrap().iter().filter(|e| e["action"] == "policy.put").count(), 2);
+}
+
+#[tokio::test]
+async fn a_validation_report_is_complete_and_bad_data_is_refused_with_its_line() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let (status, report) = app.validate(&p.vera, "credit", version, &german_csv()).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let d = &report["figures"]["discrimination"];
+    let (auc, lower, upper) = (
+        d["auc"].as_f64().unwrap(),
+        d["auc_interval"]["lower"].as_f64().unwrap(),
+        d["auc_interval"]["upper"].as_f64().unwrap(),
+    );
+    assert!(lower < auc && auc < upper);
+    assert!((d["gini"].as_f64().unwrap() - (2.0 * auc - 1.0)).abs() < 1e-12);
+    assert!(d["ks"].as_f64().unwrap() > 0.2);
+    assert_eq!(report["figures"]["calibration"]["reliability"].as_array().unwrap().len(), 10);
+    assert!(report["fairness"]["sex"]["disparate_impact"].as_f64().unwrap() > 0.8);
+    assert_eq!(report["stability"]["psi"].as_object().unwrap().len(), 8);
+    // Validated on its own reference data: nothing moved.
+    assert!(report["stability"]["max_feature_psi"].as_f64().unwrap() < 1e-9);
+    assert!(report["stability"]["score_psi"].as_f64().unwrap() < 1e-9);
+    assert_eq!(report["explanation"].as_object().unwrap().len(), 8, "a linear model explains every feature");
+    assert_eq!(report["data_quality"]["age"]["missing"], 0);
+
+    // The reports of a version are kept, oldest first.
+    let (_, listed) = app
+        .json(Method::GET, &format!("/v1/models/credit/versions/{version}/validations"), Some(&p.dana), Value::Null)
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], report["id"]);
+
+    // Bad data: a missing feature column, a malformed number, a missing label, too few rows.
+    let text = String::from_utf8(german_csv()).unwrap();
+    let without_age = text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_owned() + "\n").collect::<String>();
+    let malformed = text.replacen(",67\n", ",old\n", 1);
+    let unlabelled = text.replacen("\n1,male", "\n,male", 1);
+    let short: String = text.lines().take(20).map(|l| format!("{l}\n")).collect();
+    for (data, message) in [
+        (without_age, "the data has no column 'age'"),
+        (malformed, "line 2, column 'age': expected a number, found 'old'"),
+        (unlabelled, "line 2, target column 'risk': the label is missing"),
+        (short, "at least 50 are needed"),
+    ] {
+        let (status, body) = app.validate(&p.vera, "credit", version, data.as_bytes()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{message}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(message), "{message}: {body}");
+    }
+    let (_, listed) = app
+        .json(Method::GET, &format!("/v1/models/credit/versions/{version}/validations"), Some(&p.dana), Value::Null)
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "refused validations store nothing");
+    // Only validators (and administrators) validate.
+    assert_eq!(app.validate(&p.dana, "credit", version, &german_csv()).await.0, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,207 @@
+//! Validation, approvals, policy bundles, gate decisions and promotion.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use warden_lifecycle::governance::{self, PromotionRequest, Verdict};
+use warden_lifecycle::validation::{self, ValidationRequest};
+use warden_lifecycle::{Error, registry};
+
+use super::AppState;
+use super::versions::stage_field;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Caller};
+use crate::wire::{
+    ApprovalRequestBody, ErrorBody, GateCheckBody, PolicyBundleBody, PromoteBody, ValidateForm, ValidateMetadata,
+};
+
+fn to_json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
+    Ok(Json(serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))?))
+}
+
+/// Validate a version on labelled data: multipart with `metadata` (JSON: `target`, `protected`) and `data`
+/// (CSV or Parquet). Stores an immutable report (validator, admin).
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/validations", tag = "governance",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
+    request_body(content = ValidateForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn validate(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, String)>,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(warden_lifecycle::auth::Permission::Validate)?;
+    registry::get_version(&warden, &caller, &name, &version).await?;
+    let (mut metadata, mut data) = (None, None);
+    while let Some(field) = form.next_field().await? {
+        match field.name().unwrap_or_default() {
+            "metadata" => {
+                let bytes = field.bytes().await?;
+                let parsed: ValidateMetadata = serde_json::from_slice(&bytes)
+                    .map_err(|e| ApiError::bad_request(format!("malformed metadata JSON: {e}")))?;
+                metadata = Some(parsed);
+            }
+            "data" => data = Some(stage_field(&warden, field).await?),
+            other => return Err(ApiError::bad_request(format!("unexpected multipart field '{other}'"))),
+        }
+    }
+    let missing = |part: &str| ApiError::bad_request(format!("multipart body has no '{part}' part"));
+    let metadata = metadata.ok_or_else(|| missing("metadata"))?;
+    let data = data.ok_or_else(|| missing("data"))?;
+    let request =
+        ValidationRequest { target: metadata.target, protected: metadata.protected, bad_value: metadata.bad_value };
+    let report = validation::validate(&warden, &caller, &name, &version, request, data).await?;
+    Ok((StatusCode::CREATED, to_json(report)?))
+}
+
+/// A version's validation reports, oldest first.
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/validations", tag = "governance",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_validations(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(validation::reports(&warden, &caller, &name, &version).await?)
+}
+
+/// Approve or reject a version (validator, risk-officer; never its registrant).
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/approvals", tag = "governance",
+    request_body = ApprovalRequestBody,
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
+    responses((status = 201, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn approve(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ApprovalRequestBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let verdict = match body.decision.as_str() {
+        "approve" => Verdict::Approve,
+        "reject" => Verdict::Reject,
+        other => return Err(Error::invalid(format!("decision '{other}' (expected approve or reject)")).into()),
+    };
+    let approval = governance::approve(&warden, &caller, &name, &version, verdict, &body.comment).await?;
+    Ok((StatusCode::CREATED, to_json(approval)?))
+}
+
+/// Each person's latest decision on a version.
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/approvals", tag = "governance",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_approvals(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(governance::approvals(&warden, &caller, &name, &version).await?)
+}
+
+/// Evaluate the promotion gate without acting on it; the decision is recorded. 200 whether it allows or not.
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/gate", tag = "governance", request_body = GateCheckBody,
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn gate_check(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, String)>,
+    ApiJson(body): ApiJson<GateCheckBody>,
+) -> Result<Json<Value>, ApiError> {
+    let alias = body.alias.as_deref().unwrap_or("champion");
+    to_json(governance::gate_check(&warden, &caller, &name, &version, alias).await?)
+}
+
+/// The gate's recorded decisions on a version (validator, risk-officer, admin).
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/gate", tag = "governance",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn gate_decisions(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(governance::gate_decisions(&warden, &caller, &name, &version).await?)
+}
+
+/// Promote a version to a production alias through the gate; 409 with every reason when refused. An
+/// administrator may override with a reason; the override is recorded.
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/promote", tag = "governance", request_body = PromoteBody,
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn promote(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, String)>,
+    ApiJson(body): ApiJson<PromoteBody>,
+) -> Result<Json<Value>, ApiError> {
+    let request = PromotionRequest {
+        alias: body.alias,
+        traffic: body.traffic,
+        reason: body.reason,
+        override_gate: body.override_gate,
+    };
+    let promotion = governance::promote(&warden, &caller, &name, &version, request).await?;
+    Ok(Json(json!({
+        "model": name,
+        "alias": promotion.assignment.alias,
+        "version": promotion.assignment.version,
+        "previous_version": promotion.previous_version,
+        "overridden": promotion.overridden,
+        "reason": promotion.assignment.reason,
+        "decision": serde_json::to_value(&promotion.decision).map_err(|e| Error::Internal(e.to_string()))?,
+    })))
+}
+
+/// Put a policy bundle in force (risk-officer, admin): it must compile, define `warden.gate` and pass its
+/// own tests.
+#[utoipa::path(put, path = "/v1/policies", tag = "governance", request_body = PolicyBundleBody,
+    responses((status = 201, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn put_policies(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<PolicyBundleBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let files: BTreeMap<String, String> = body.files;
+    let bundle = governance::put_policy_bundle(&warden, &caller, files).await?;
+    Ok((StatusCode::CREATED, to_json(bundle)?))
+}
+
+/// The policy bundle in force.
+#[utoipa::path(get, path = "/v1/policies", tag = "governance",
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+pub(crate) async fn get_policies(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Value>, ApiError> {
+    to_json(governance::policy_bundle(&warden, &caller, None).await?)
+}
+
+/// Every policy bundle ever in force, oldest first (digests and authors; files by number).
+#[utoipa::path(get, path = "/v1/policies/history", tag = "governance",
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+pub(crate) async fn policy_history(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let bundles = governance::policy_bundles(&warden, &caller).await?;
+    Ok(Json(Value::Array(
+        bundles
+            .into_iter()
+            .map(|b| {
+                json!({"number": b.number, "created_at": b.created_at, "created_by": b.created_by, "digest": b.digest,
+                       "files": b.files.keys().collect::<Vec<_>>()})
+            })
+            .collect(),
+    )))
+}

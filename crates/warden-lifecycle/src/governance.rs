@@ -1,0 +1,466 @@
+/*!
+Governance: policy bundles, approvals, gate decisions and promotion.
+
+The gate's input document is assembled here and only here (`gate_input`), so `gate check` and `promote` see
+the same thing. Every decision is recorded like an OPA decision log entry (decision id, bundle number and
+digest, input hash, result, time) before anything acts on it. Separation of duties is enforced in code as
+well as in policy: a version's registrant cannot approve it, and a person's latest decision is the only one
+that counts.
+*/
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use warden_policy::{Bundle, Decision, Gate, PolicyError};
+use warden_store::metadata::{AliasAssignment, AuditEventDraft, PolicyBundleRow, RecordKind, VersionRecord};
+
+use crate::auth::{Permission, Principal};
+use crate::registry::{GateClearance, PRODUCTION_ALIASES, Version, audit, get_model, get_version, move_alias};
+use crate::{Error, Result, Warden};
+
+/// The compiled bundle in force, rebuilt when a new bundle is put in force.
+#[derive(Default)]
+pub(crate) struct GateCache {
+    current: tokio::sync::Mutex<Option<(i64, Arc<std::sync::Mutex<Gate>>)>>,
+}
+
+/// A policy bundle as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyBundleInfo {
+    /// 1, 2, ... in the order they were put in force.
+    pub number: i64,
+    /// When (µs since the epoch).
+    pub created_at: i64,
+    /// Who.
+    pub created_by: String,
+    /// SHA-256 over the bundle's paths and texts.
+    pub digest: String,
+    /// Path → text.
+    pub files: BTreeMap<String, String>,
+}
+
+impl From<PolicyBundleRow> for PolicyBundleInfo {
+    fn from(row: PolicyBundleRow) -> Self {
+        PolicyBundleInfo {
+            number: row.number,
+            created_at: row.created_at,
+            created_by: row.created_by,
+            digest: row.digest,
+            files: row.files,
+        }
+    }
+}
+
+fn policy_error(err: PolicyError) -> Error {
+    match &err {
+        PolicyError::Syntax { file, line, message } => Error::Invalid {
+            message: err.to_string(),
+            details: json!({ "file": file, "line": line, "message": message }),
+        },
+        PolicyError::Bundle(_) => Error::invalid(err.to_string()),
+        PolicyError::Evaluation(_) => Error::Internal(err.to_string()),
+    }
+}
+
+/// Puts the shipped default bundle in force when no bundle has been yet (first start).
+pub(crate) async fn seed_default_bundle(warden: &Warden) -> Result<()> {
+    if warden.metadata.policy_bundle(None).await?.is_some() {
+        return Ok(());
+    }
+    let bundle = Bundle::default_bundle();
+    let row = PolicyBundleRow {
+        number: 0,
+        created_at: warden.now(),
+        created_by: "warden".into(),
+        digest: bundle.digest(),
+        files: bundle.files().clone(),
+    };
+    let event = AuditEventDraft {
+        at: row.created_at,
+        actor: "warden".into(),
+        action: "policy.put".into(),
+        subject: "policy".into(),
+        payload: json!({ "digest": row.digest, "default": true }),
+    };
+    warden.metadata.append_policy_bundle(row, event).await?;
+    Ok(())
+}
+
+/// Checks a bundle (it must compile, define the gate and pass its own unit tests) and puts it in force.
+pub async fn put_policy_bundle(
+    warden: &Warden,
+    caller: &Principal,
+    files: BTreeMap<String, String>,
+) -> Result<PolicyBundleInfo> {
+    caller.require(Permission::ManagePolicies)?;
+    let bundle = Bundle::from_files(files).map_err(policy_error)?;
+    Gate::compile(&bundle).map_err(policy_error)?;
+    let failed: Vec<Value> = warden_policy::run_tests(&bundle)
+        .map_err(policy_error)?
+        .into_iter()
+        .filter(|t| !t.passed)
+        .map(|t| json!({ "test": t.name, "file": t.file, "detail": t.detail }))
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::Invalid {
+            message: format!("{} of the bundle's own tests fail; it was not put in force", failed.len()),
+            details: json!({ "failed_tests": failed }),
+        });
+    }
+    let row = PolicyBundleRow {
+        number: 0,
+        created_at: warden.now(),
+        created_by: caller.actor(),
+        digest: bundle.digest(),
+        files: bundle.files().clone(),
+    };
+    let event = audit(warden, caller, "policy.put", "policy".into(), json!({ "digest": row.digest }));
+    let stored = warden.metadata.append_policy_bundle(row, event).await?;
+    *warden.governance.current.lock().await = None;
+    Ok(stored.into())
+}
+
+/// The bundle in force (or by number).
+pub async fn policy_bundle(warden: &Warden, caller: &Principal, number: Option<i64>) -> Result<PolicyBundleInfo> {
+    caller.require(Permission::ReadRegistry)?;
+    warden.metadata.policy_bundle(number).await?.map(Into::into).ok_or_else(|| {
+        Error::NotFound(format!("no policy bundle {}", number.map_or("in force".into(), |n| n.to_string())))
+    })
+}
+
+/// Every bundle ever in force, oldest first.
+pub async fn policy_bundles(warden: &Warden, caller: &Principal) -> Result<Vec<PolicyBundleInfo>> {
+    caller.require(Permission::ReadRegistry)?;
+    Ok(warden.metadata.policy_bundles().await?.into_iter().map(Into::into).collect())
+}
+
+async fn gate_in_force(warden: &Warden) -> Result<(PolicyBundleRow, Arc<std::sync::Mutex<Gate>>)> {
+    let row = warden
+        .metadata
+        .policy_bundle(None)
+        .await?
+        .ok_or_else(|| Error::Internal("no policy bundle is in force".into()))?;
+    let mut cache = warden.governance.current.lock().await;
+    if let Some((number, gate)) = cache.as_ref()
+        && *number == row.number
+    {
+        return Ok((row, gate.clone()));
+    }
+    let bundle = Bundle::from_files(row.files.clone()).map_err(policy_error)?;
+    let gate = Arc::new(std::sync::Mutex::new(Gate::compile(&bundle).map_err(policy_error)?));
+    *cache = Some((row.number, gate.clone()));
+    Ok((row, gate))
+}
+
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Sign-off.
+    Approve,
+    /// Refusal; any rejection denies promotion under the default bundle.
+    Reject,
+}
+
+/// One person's decision on a version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approval {
+    /// The person (token name).
+    pub by: String,
+    /// Their role when they decided.
+    pub role: String,
+    /// Approve or reject.
+    pub decision: Verdict,
+    /// Why.
+    pub comment: String,
+    /// When (µs since the epoch).
+    pub at: i64,
+}
+
+/// Records an approval or rejection of a version.
+pub async fn approve(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    number: &str,
+    decision: Verdict,
+    comment: &str,
+) -> Result<Approval> {
+    caller.require(Permission::Approve)?;
+    let version = get_version(warden, caller, model, number).await?;
+    if version.created_by == caller.actor() {
+        return Err(Error::Forbidden(format!(
+            "{} registered {model} version {}: the registrant of a version can never approve it",
+            caller.name, version.number
+        )));
+    }
+    let comment = comment.trim();
+    if comment.is_empty() || comment.len() > 4096 {
+        return Err(Error::invalid("an approval needs a comment (1-4096 characters)"));
+    }
+    let approval = Approval {
+        by: caller.name.clone(),
+        role: caller.role.as_str().into(),
+        decision,
+        comment: comment.into(),
+        at: warden.now(),
+    };
+    let body = serde_json::to_value(&approval).map_err(|e| Error::Internal(e.to_string()))?;
+    let action = match decision {
+        Verdict::Approve => "version.approve",
+        Verdict::Reject => "version.reject",
+    };
+    let event = audit(warden, caller, action, format!("model/{model}/{}", version.number), body.clone());
+    let record = VersionRecord {
+        id: 0,
+        model_name: model.into(),
+        version: version.number,
+        at: approval.at,
+        actor: caller.actor(),
+        body,
+    };
+    warden.metadata.append_version_record(RecordKind::Approval, record, Some(event)).await?;
+    Ok(approval)
+}
+
+/// Each person's latest decision on a version, in the order they were made.
+pub async fn approvals(warden: &Warden, caller: &Principal, model: &str, number: &str) -> Result<Vec<Approval>> {
+    caller.require(Permission::ReadRegistry)?;
+    let version = get_version(warden, caller, model, number).await?;
+    latest_approvals(warden, model, version.number).await
+}
+
+async fn latest_approvals(warden: &Warden, model: &str, number: i64) -> Result<Vec<Approval>> {
+    let records = warden.metadata.version_records(RecordKind::Approval, model, Some(number)).await?;
+    let mut latest: Vec<Approval> = Vec::new();
+    for record in records {
+        let b = &record.body;
+        let text = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let approval = Approval {
+            by: text("by"),
+            role: text("role"),
+            decision: if text("decision") == "reject" { Verdict::Reject } else { Verdict::Approve },
+            comment: text("comment"),
+            at: record.at,
+        };
+        latest.retain(|a| a.by != approval.by);
+        latest.push(approval);
+    }
+    Ok(latest)
+}
+
+/// Builds the documented input document `{model, version, validation, approvals, target, now}`.
+pub(crate) async fn gate_input(warden: &Warden, caller: &Principal, version: &Version, alias: &str) -> Result<Value> {
+    let model = get_model(warden, caller, &version.model).await?;
+    let validation = crate::validation::stored_reports(warden, &version.model, version.number)
+        .await?
+        .pop()
+        .map_or(Value::Null, |r| r.policy_view());
+    let approvals = latest_approvals(warden, &version.model, version.number).await?;
+    let current = warden.metadata.alias_at(&version.model, alias, i64::MAX).await?.and_then(|a| a.version);
+    Ok(json!({
+        "model": {
+            "name": model.input.name, "owner": model.input.owner,
+            "risk_tier": model.input.risk_tier.as_str(), "use_case": model.input.use_case,
+        },
+        "version": {
+            "number": version.number,
+            "format": version.format.as_str(),
+            "artifact_sha256": version.artifact_sha256,
+            "training_data_sha256": version.lineage.training_data_sha256,
+            "code_ref": version.lineage.code_ref,
+            "created_by": version.created_by.strip_prefix("token:").unwrap_or(&version.created_by),
+            "created_at": version.created_at / 1_000_000,
+            "protected": version.protected,
+        },
+        "validation": validation,
+        "approvals": approvals.iter().map(|a| json!({
+            "by": a.by, "role": a.role, "decision": a.decision, "comment": a.comment, "at": a.at / 1_000_000,
+        })).collect::<Vec<_>>(),
+        "target": { "alias": alias, "current_version": current },
+        "now": warden.now() / 1_000_000,
+    }))
+}
+
+/// A recorded gate decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateDecision {
+    /// Names the decision in the policy decision log and on the alias move it allowed.
+    pub decision_id: String,
+    /// Model and version decided on.
+    pub model: String,
+    /// Version number.
+    pub version: i64,
+    /// The alias the version would move to.
+    pub alias: String,
+    /// The bundle in force.
+    pub bundle_number: i64,
+    /// Its digest.
+    pub bundle_digest: String,
+    /// SHA-256 of the input document (canonical JSON).
+    pub input_sha256: String,
+    /// `check` or `promote`.
+    pub purpose: String,
+    /// When (µs since the epoch).
+    pub at: i64,
+    /// The result.
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// The input document the policies saw.
+    pub input: Value,
+}
+
+/// Evaluates the gate for moving `version` to `alias` and records the decision.
+async fn decide(
+    warden: &Warden,
+    caller: &Principal,
+    version: &Version,
+    alias: &str,
+    purpose: &str,
+) -> Result<GateDecision> {
+    let input = gate_input(warden, caller, version, alias).await?;
+    let (bundle, gate) = gate_in_force(warden).await?;
+    let decision = gate.lock().expect("gate lock").decide(&input).map_err(policy_error)?;
+    let at = warden.now();
+    let decision_id = format!("dec_{:014x}{:016x}", at.max(0), rand::RngCore::next_u64(&mut rand::rng()));
+    let input_sha256 = hex::encode(Sha256::digest(input.to_string().as_bytes()));
+    let gate_decision = GateDecision {
+        decision_id,
+        model: version.model.clone(),
+        version: version.number,
+        alias: alias.into(),
+        bundle_number: bundle.number,
+        bundle_digest: bundle.digest,
+        input_sha256,
+        purpose: purpose.into(),
+        at,
+        decision,
+        input,
+    };
+    let record = VersionRecord {
+        id: 0,
+        model_name: version.model.clone(),
+        version: version.number,
+        at,
+        actor: caller.actor(),
+        body: serde_json::to_value(&gate_decision).map_err(|e| Error::Internal(e.to_string()))?,
+    };
+    warden.metadata.append_version_record(RecordKind::PolicyDecision, record, None).await?;
+    Ok(gate_decision)
+}
+
+fn check_production_alias(alias: &str) -> Result<()> {
+    if PRODUCTION_ALIASES.contains(&alias) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "'{alias}' is not a production alias ({}); set it with `warden alias set`",
+            PRODUCTION_ALIASES.join(", ")
+        )))
+    }
+}
+
+/// Evaluates the gate without acting on it (CI pipelines); the decision is recorded all the same.
+pub async fn gate_check(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    number: &str,
+    alias: &str,
+) -> Result<GateDecision> {
+    caller.require(Permission::ReadRegistry)?;
+    check_production_alias(alias)?;
+    let version = get_version(warden, caller, model, number).await?;
+    decide(warden, caller, &version, alias, "check").await
+}
+
+/// The gate's decisions on a version, oldest first.
+pub async fn gate_decisions(warden: &Warden, caller: &Principal, model: &str, number: &str) -> Result<Vec<Value>> {
+    caller.require(Permission::ReadAudit)?;
+    let version = get_version(warden, caller, model, number).await?;
+    Ok(warden
+        .metadata
+        .version_records(RecordKind::PolicyDecision, model, Some(version.number))
+        .await?
+        .into_iter()
+        .map(|r| r.body)
+        .collect())
+}
+
+/// What a promotion asks for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PromotionRequest {
+    /// `champion` (default) or `canary`.
+    pub alias: Option<String>,
+    /// The canary's share of traffic.
+    pub traffic: Option<f64>,
+    /// Why (kept with the alias move).
+    pub reason: String,
+    /// Go ahead against a refusal: administrators only, with a reason; recorded as an override.
+    pub override_gate: bool,
+}
+
+/// The outcome of a promotion that went ahead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Promotion {
+    /// The gate's decision (a refusal when overridden).
+    pub decision: GateDecision,
+    /// The version the alias pointed at before (kept for rollback).
+    pub previous_version: Option<i64>,
+    /// The move itself.
+    #[serde(skip)]
+    pub assignment: AliasAssignment,
+    /// Whether it went ahead against the gate.
+    pub overridden: bool,
+}
+
+/// Moves a production alias to a version if the gate allows it, or on an administrator's override.
+pub async fn promote(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    number: &str,
+    request: PromotionRequest,
+) -> Result<Promotion> {
+    caller.require(Permission::Promote)?;
+    let alias = request.alias.as_deref().unwrap_or("champion");
+    check_production_alias(alias)?;
+    if request.override_gate {
+        caller.require(Permission::OverrideGate)?;
+        if request.reason.trim().is_empty() {
+            return Err(Error::invalid("an override needs a reason"));
+        }
+    }
+    let version = get_version(warden, caller, model, number).await?;
+    let previous_version = warden.metadata.alias_at(model, alias, i64::MAX).await?.and_then(|a| a.version);
+    let decision = decide(warden, caller, &version, alias, "promote").await?;
+    let overridden = !decision.decision.allow;
+    if overridden && !request.override_gate {
+        return Err(Error::Refused {
+            message: format!(
+                "the gate refused to promote {model} version {} to {alias}: {}",
+                version.number,
+                decision.decision.deny.join("; ")
+            ),
+            details: json!({
+                "decision_id": decision.decision_id,
+                "deny": decision.decision.deny,
+                "warn": decision.decision.warn,
+                "bundle_number": decision.bundle_number,
+            }),
+        });
+    }
+    let clearance = GateClearance { decision_id: decision.decision_id.clone(), overridden };
+    let reason = if request.reason.trim().is_empty() {
+        format!("gate decision {}", decision.decision_id)
+    } else {
+        request.reason
+    };
+    let assignment =
+        move_alias(warden, caller, model, alias, Some(version.number), &reason, request.traffic, Some(clearance))
+            .await?;
+    Ok(Promotion { decision, previous_version, assignment, overridden })
+}

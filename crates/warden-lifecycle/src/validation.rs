@@ -1,0 +1,488 @@
+/*!
+Validation: an immutable report on a version, computed on labelled data with the statistics core.
+
+The version scores the data through the serving path's own input checks and model (`scoring::score_rows`,
+nothing logged). The report holds discrimination (AUC with its DeLong interval, Gini, KS), calibration
+(Brier, ECE and its reliability table), fairness per protected attribute (on approvals: the disparate-impact
+ratio is the lowest group approval rate over the highest), stability against the version's reference data
+(PSI per feature and for the score, through `warden_stats::report::feature_report`, the same function the
+drift report uses), data quality per feature, the global explanation (mean absolute contribution per feature)
+and, when the model has a champion other than this version, the champion's figures on the same data.
+*/
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use warden_stats::metrics::{AucInterval, CalibrationBin};
+use warden_stats::profile::{ColumnType, is_missing_token};
+use warden_stats::report::{DriftBands, FeatureReport, FeatureValues, Quality, feature_report};
+use warden_store::artifacts::StagedFile;
+use warden_store::metadata::{RecordKind, VersionRecord};
+
+use crate::auth::{Permission, Principal};
+use crate::registry::{Version, get_version};
+use crate::{Error, Result, Warden};
+
+/// Rows scored per model call while validating.
+const CHUNK_ROWS: usize = 4_096;
+/// A validation set smaller than this cannot support the figures a gate relies on.
+const MIN_ROWS: usize = 50;
+
+/// What to validate on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationRequest {
+    /// The label column (1 = the bad event the score predicts, 0 = good).
+    pub target: String,
+    /// Protected attribute columns for fairness (default: the version's).
+    pub protected: Vec<String>,
+    /// The target value that marks the bad event the score predicts (default `1`); every other value is
+    /// good. German credit's `risk` column, for one, is 1 for good credit, so it validates with `0`.
+    pub bad_value: Option<String>,
+}
+
+/// Discrimination figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Discrimination {
+    /// ROC AUC.
+    pub auc: Option<f64>,
+    /// 95% DeLong interval (`None` with fewer than 30 of either class).
+    pub auc_interval: Option<AucInterval>,
+    /// 2·AUC − 1.
+    pub gini: Option<f64>,
+    /// Kolmogorov–Smirnov separation of the score between bad and good.
+    pub ks: Option<f64>,
+}
+
+/// Calibration figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Brier score.
+    pub brier: f64,
+    /// Log loss.
+    pub log_loss: f64,
+    /// Expected calibration error (10 bins).
+    pub ece: f64,
+    /// Ten equal-width bins: mean score against observed bad rate.
+    pub reliability: Vec<CalibrationBin>,
+}
+
+/// Fairness of the decisions for one protected attribute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeFairness {
+    /// Lowest group approval rate over the highest (four-fifths rule: at least 0.8).
+    pub disparate_impact: Option<f64>,
+    /// Highest minus lowest approval rate.
+    pub approval_rate_difference: f64,
+    /// Largest gap in true-positive or false-positive rate between groups (on approving good applicants).
+    pub equalized_odds_difference: f64,
+    /// Approval rate and row count per group.
+    pub groups: BTreeMap<String, GroupFigures>,
+}
+
+/// One group's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GroupFigures {
+    /// Rows.
+    pub rows: u64,
+    /// Share approved.
+    pub approval_rate: f64,
+}
+
+/// Stability against the version's reference data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stability {
+    /// PSI per feature.
+    pub psi: BTreeMap<String, f64>,
+    /// The largest feature PSI.
+    pub max_feature_psi: f64,
+    /// PSI of the score on this data against the score on the reference data.
+    pub score_psi: f64,
+}
+
+/// One version's figures on the validation data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Version number.
+    pub version: i64,
+    /// Discrimination.
+    pub discrimination: Discrimination,
+    /// Calibration.
+    pub calibration: Calibration,
+    /// Share of rows whose score is below the threshold (approved).
+    pub approval_rate: f64,
+    /// Mean score (predicted probability of the bad event).
+    pub mean_score: f64,
+}
+
+/// The stored report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    /// The store's id for the report.
+    #[serde(default)]
+    pub id: i64,
+    /// Model name.
+    pub model: String,
+    /// Version number.
+    pub version: i64,
+    /// When (µs since the epoch).
+    pub created_at: i64,
+    /// Who ran it.
+    pub created_by: String,
+    /// SHA-256 and row count of the validation data.
+    pub data_sha256: String,
+    /// Rows.
+    pub rows: u64,
+    /// Share of rows with label 1.
+    pub bad_rate: f64,
+    /// The label column.
+    pub target: String,
+    /// The target value counted as the bad event.
+    #[serde(default = "default_bad_value")]
+    pub bad_value: String,
+    /// The version's decision threshold.
+    pub threshold: f64,
+    /// This version's figures.
+    pub figures: Figures,
+    /// Per protected attribute.
+    pub fairness: BTreeMap<String, AttributeFairness>,
+    /// Against the reference data.
+    pub stability: Stability,
+    /// Per feature, on this data.
+    pub data_quality: BTreeMap<String, Quality>,
+    /// Mean absolute contribution per feature (in the model's margin units); `None` when the model cannot
+    /// explain (ONNX).
+    pub explanation: Option<BTreeMap<String, f64>>,
+    /// The champion's figures on the same data, when another version is champion.
+    pub champion: Option<Figures>,
+}
+
+impl ValidationReport {
+    /// The part of the report the gate's policies see (`input.validation`).
+    pub fn policy_view(&self) -> Value {
+        let fairness: Map<String, Value> = self
+            .fairness
+            .iter()
+            .map(|(name, f)| {
+                (name.clone(), json!({"disparate_impact": f.disparate_impact, "approval_rate_difference": f.approval_rate_difference}))
+            })
+            .collect();
+        let d = &self.figures.discrimination;
+        json!({
+            "id": self.id,
+            "version": self.version,
+            "created_at": self.created_at / 1_000_000,
+            "created_by": self.created_by,
+            "rows": self.rows,
+            "auc": d.auc,
+            "auc_lower": d.auc_interval.map(|i| i.lower),
+            "gini": d.gini,
+            "ks": d.ks,
+            "brier": self.figures.calibration.brier,
+            "ece": self.figures.calibration.ece,
+            "approval_rate": self.figures.approval_rate,
+            "psi": self.stability.psi,
+            "max_feature_psi": self.stability.max_feature_psi,
+            "score_psi": self.stability.score_psi,
+            "fairness": fairness,
+            "champion_auc": self.champion.as_ref().and_then(|c| c.discrimination.auc),
+        })
+    }
+}
+
+fn default_bad_value() -> String {
+    "1".into()
+}
+
+/// The data, read once: features as JSON values per row, labels, protected groups, per-feature values.
+struct Dataset {
+    rows: Vec<Map<String, Value>>,
+    labels: Vec<bool>,
+    groups: BTreeMap<String, Vec<String>>,
+    values: BTreeMap<String, FeatureValues>,
+}
+
+fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, protected: &[String]) -> Result<Dataset> {
+    let schema = &version.feature_schema;
+    let mut data = Dataset { rows: Vec::new(), labels: Vec::new(), groups: BTreeMap::new(), values: BTreeMap::new() };
+    for feature in schema {
+        let empty = match feature.kind {
+            ColumnType::Numeric => FeatureValues::Numeric { values: Vec::new(), non_finite: 0, type_violations: 0 },
+            ColumnType::Categorical => FeatureValues::Categorical { counts: BTreeMap::new(), missing: 0 },
+        };
+        data.values.insert(feature.name.clone(), empty);
+    }
+    let mut line = 1u64;
+    crate::dataset::for_each_chunk(path, CHUNK_ROWS, |header, chunk| {
+        let position = |name: &str| header.iter().position(|h| h == name);
+        let columns: Vec<(usize, &crate::registry::FeatureSpec)> = schema
+            .iter()
+            .map(|f| {
+                position(&f.name).map(|i| (i, f)).ok_or_else(|| {
+                    Error::invalid(format!("the data has no column '{}', a feature of the model", f.name))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let target_at = match target {
+            Some((t, _)) => {
+                Some(position(t).ok_or_else(|| Error::invalid(format!("the data has no target column '{t}'")))?)
+            }
+            None => None,
+        };
+        let protected_at: Vec<(usize, &String)> = protected
+            .iter()
+            .map(|p| {
+                position(p)
+                    .map(|i| (i, p))
+                    .ok_or_else(|| Error::invalid(format!("the data has no protected column '{p}'")))
+            })
+            .collect::<Result<_>>()?;
+        for cells in chunk {
+            line += 1;
+            let mut row = Map::new();
+            for (i, feature) in &columns {
+                let text = cells[*i].as_deref().map(str::trim).filter(|t| !is_missing_token(t));
+                let value = match (feature.kind, text) {
+                    (_, None) => Value::Null,
+                    (ColumnType::Numeric, Some(t)) => {
+                        let number: f64 = t.parse().map_err(|_| {
+                            Error::invalid(format!(
+                                "line {line}, column '{}': expected a number, found '{t}'",
+                                feature.name
+                            ))
+                        })?;
+                        serde_json::Number::from_f64(number).map(Value::Number).ok_or_else(|| {
+                            Error::invalid(format!("line {line}, column '{}': value is not finite", feature.name))
+                        })?
+                    }
+                    (ColumnType::Categorical, Some(t)) => Value::String(t.to_owned()),
+                };
+                match data.values.get_mut(&feature.name).expect("every feature has values") {
+                    FeatureValues::Numeric { values, .. } => values.push(value.as_f64().unwrap_or(f64::NAN)),
+                    FeatureValues::Categorical { counts, missing } => match &value {
+                        Value::String(s) => *counts.entry(s.clone()).or_default() += 1,
+                        _ => *missing += 1,
+                    },
+                }
+                row.insert(feature.name.clone(), value);
+            }
+            if let (Some(at), Some((name, bad))) = (target_at, target) {
+                let label = match cells[at].as_deref().map(str::trim).filter(|t| !is_missing_token(t)) {
+                    Some(value) => {
+                        value == bad
+                            || value.parse::<f64>().ok().zip(bad.parse::<f64>().ok()).is_some_and(|(v, b)| v == b)
+                    }
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "line {line}, target column '{name}': the label is missing"
+                        )));
+                    }
+                };
+                data.labels.push(label);
+            }
+            for (at, name) in &protected_at {
+                let group = cells[*at].as_deref().map(str::trim).filter(|t| !is_missing_token(t));
+                data.groups.entry((*name).clone()).or_default().push(group.unwrap_or("(missing)").to_owned());
+            }
+            data.rows.push(row);
+        }
+        Ok(())
+    })?;
+    Ok(data)
+}
+
+fn figures(version: i64, labels: &[bool], scores: &[f64], threshold: f64) -> Figures {
+    let m = warden_stats::metrics::binary_metrics(labels, scores, &[]);
+    let n = scores.len().max(1) as f64;
+    Figures {
+        version,
+        discrimination: Discrimination {
+            auc: m.roc_auc,
+            auc_interval: warden_stats::metrics::auc_delong(labels, scores, 0.95),
+            gini: m.gini,
+            ks: m.ks_separation,
+        },
+        calibration: Calibration { brier: m.brier, log_loss: m.log_loss, ece: m.ece, reliability: m.ece_bins },
+        approval_rate: scores.iter().filter(|&&s| s < threshold).count() as f64 / n,
+        mean_score: scores.iter().sum::<f64>() / n,
+    }
+}
+
+fn attribute_fairness(labels: &[bool], scores: &[f64], threshold: f64, groups: &[String]) -> Option<AttributeFairness> {
+    // Favourable outcome = approval; "qualified" = a good applicant (label 0).
+    let approved: Vec<bool> = scores.iter().map(|&s| s < threshold).collect();
+    let good: Vec<bool> = labels.iter().map(|&bad| !bad).collect();
+    let f = warden_stats::fairness::fairness(&good, &approved, groups.iter().map(String::as_str))?;
+    Some(AttributeFairness {
+        disparate_impact: f.demographic_parity_ratio,
+        approval_rate_difference: f.demographic_parity_difference,
+        equalized_odds_difference: f.equalized_odds_difference,
+        groups: f
+            .by_group
+            .iter()
+            .map(|(g, r)| (g.clone(), GroupFigures { rows: r.count, approval_rate: r.selection_rate }))
+            .collect(),
+    })
+}
+
+/// Validates `number` of `model` on the staged data and stores the report.
+pub async fn validate(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    number: &str,
+    request: ValidationRequest,
+    data: StagedFile,
+) -> Result<ValidationReport> {
+    caller.require(Permission::Validate)?;
+    let version = get_version(warden, caller, model, number).await?;
+    let protected = if request.protected.is_empty() { version.protected.clone() } else { request.protected.clone() };
+    let (path, schema_version) = (data.path().to_path_buf(), version.clone());
+    let bad_value = request.bad_value.clone().unwrap_or_else(|| "1".into());
+    let (target, protected_cols, bad) = (request.target.clone(), protected.clone(), bad_value.clone());
+    let dataset =
+        blocking(move || read_dataset(&path, &schema_version, Some((&target, &bad)), &protected_cols)).await?;
+    if dataset.rows.len() < MIN_ROWS {
+        return Err(Error::invalid(format!(
+            "the validation data has {} rows; at least {MIN_ROWS} are needed",
+            dataset.rows.len()
+        )));
+    }
+    if dataset.labels.iter().all(|&l| l) || dataset.labels.iter().all(|&l| !l) {
+        return Err(Error::invalid(format!(
+            "the target column '{}' holds one class only (bad value '{bad_value}')",
+            request.target
+        )));
+    }
+    let threshold = version.serving.threshold;
+    let scored = crate::scoring::score_rows(warden, model, version.number, dataset.rows.clone(), true).await?;
+    let scores: Vec<f64> = scored.iter().map(|(s, _)| *s).collect();
+    let explanation = if scored.iter().all(|(_, c)| c.is_some()) {
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        for (_, contributions) in &scored {
+            for (feature, c) in contributions.as_ref().expect("checked above") {
+                *sums.entry(feature.clone()).or_default() += c.abs();
+            }
+        }
+        let n = scored.len() as f64;
+        Some(sums.into_iter().map(|(f, s)| (f, s / n)).collect())
+    } else {
+        None
+    };
+
+    // Stability: the reference data, scored by the same version, against this data.
+    let reference = warden.artifacts.read(&version.reference_sha256).await?;
+    let staged = tempfile::NamedTempFile::new().map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
+    std::fs::write(staged.path(), &reference).map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
+    let (reference_path, schema_version) = (staged.path().to_path_buf(), version.clone());
+    let reference_data = blocking(move || read_dataset(&reference_path, &schema_version, None, &[])).await?;
+    drop(staged);
+    let reference_scores: Vec<f64> =
+        crate::scoring::score_rows(warden, model, version.number, reference_data.rows, false)
+            .await?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+    let bands = DriftBands::default();
+    let mut reference_values = reference_data.values;
+    let mut psi = BTreeMap::new();
+    let mut data_quality = BTreeMap::new();
+    for (name, current) in dataset.values {
+        let reference = reference_values.remove(&name).expect("same schema");
+        let report: FeatureReport = feature_report(&name, reference, current, bands);
+        psi.insert(name.clone(), report.psi());
+        data_quality.insert(name, report.current_quality);
+    }
+    let numeric = |values: Vec<f64>| FeatureValues::Numeric { values, non_finite: 0, type_violations: 0 };
+    let score_psi = feature_report("score", numeric(reference_scores), numeric(scores.clone()), bands).psi();
+    let max_feature_psi = psi.values().copied().fold(0.0, f64::max);
+
+    let mut fairness = BTreeMap::new();
+    for (name, groups) in &dataset.groups {
+        if let Some(f) = attribute_fairness(&dataset.labels, &scores, threshold, groups) {
+            fairness.insert(name.clone(), f);
+        }
+    }
+
+    // The champion, when it is another version, on the same rows.
+    let champion = match warden.metadata.alias_at(model, "champion", i64::MAX).await?.and_then(|a| a.version) {
+        Some(champion) if champion != version.number => {
+            let champion_version = get_version(warden, caller, model, &champion.to_string()).await?;
+            let rows = dataset.rows;
+            let champion_scores: Vec<f64> = crate::scoring::score_rows(warden, model, champion, rows, false)
+                .await?
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            Some(figures(champion, &dataset.labels, &champion_scores, champion_version.serving.threshold))
+        }
+        _ => None,
+    };
+
+    let bad_rate = dataset.labels.iter().filter(|&&l| l).count() as f64 / dataset.labels.len() as f64;
+    let mut report = ValidationReport {
+        id: 0,
+        model: model.to_owned(),
+        version: version.number,
+        created_at: warden.now(),
+        created_by: caller.actor(),
+        data_sha256: data.blob().sha256.clone(),
+        rows: scores.len() as u64,
+        bad_rate,
+        target: request.target,
+        bad_value,
+        threshold,
+        figures: figures(version.number, &dataset.labels, &scores, threshold),
+        fairness,
+        stability: Stability { psi, max_feature_psi, score_psi },
+        data_quality,
+        explanation,
+        champion,
+    };
+    let body = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    let audit = crate::registry::audit(
+        warden,
+        caller,
+        "version.validate",
+        format!("model/{model}/{}", version.number),
+        json!({ "data_sha256": report.data_sha256, "rows": report.rows, "auc": report.figures.discrimination.auc }),
+    );
+    let record = VersionRecord {
+        id: 0,
+        model_name: model.to_owned(),
+        version: version.number,
+        at: report.created_at,
+        actor: report.created_by.clone(),
+        body,
+    };
+    let stored = warden.metadata.append_version_record(RecordKind::ValidationReport, record, Some(audit)).await?;
+    report.id = stored.id;
+    Ok(report)
+}
+
+/// The reports of a version, oldest first.
+pub async fn reports(warden: &Warden, caller: &Principal, model: &str, number: &str) -> Result<Vec<ValidationReport>> {
+    caller.require(Permission::ReadRegistry)?;
+    let version = get_version(warden, caller, model, number).await?;
+    stored_reports(warden, model, version.number).await
+}
+
+pub(crate) async fn stored_reports(warden: &Warden, model: &str, number: i64) -> Result<Vec<ValidationReport>> {
+    warden
+        .metadata
+        .version_records(RecordKind::ValidationReport, model, Some(number))
+        .await?
+        .into_iter()
+        .map(|r| {
+            let mut report: ValidationReport = serde_json::from_value(r.body)
+                .map_err(|e| Error::Internal(format!("stored validation report {} is corrupt: {e}", r.id)))?;
+            report.id = r.id;
+            Ok(report)
+        })
+        .collect()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(format!("validation task failed: {e}")))?
+}

@@ -1,0 +1,141 @@
+# Warden's default promotion gate.
+#
+# Input: {model, version, validation, approvals, target, now} (documented in POLICIES.md).
+# Limits: data.warden.limits (limits.json), so a bank can tighten them without editing rules.
+# Decision (conftest's convention): the version may be promoted when `deny` is empty; `warn` is advisory.
+package warden.gate
+
+limits := data.warden.limits
+
+tier := input.model.risk_tier
+
+# --- the input itself ---------------------------------------------------------------------------------------
+
+required_sections := ["model", "version", "validation", "approvals", "target", "now"]
+
+deny contains sprintf("input.%s is missing: the gate cannot decide without it", [section]) if {
+	some section in required_sections
+	not section in object.keys(input)
+}
+
+deny contains sprintf("input.model.risk_tier '%v' is not one of high, medium, low", [tier]) if {
+	"model" in object.keys(input)
+	not tier in {"high", "medium", "low"}
+}
+
+# A number the validation must carry: missing or null is a refusal with the field's name, never a silent pass.
+validation_number(field) := input.validation[field] if is_number(input.validation[field])
+
+deny contains sprintf("validation.%s is missing: validate the version (warden validate) before promoting it", [field]) if {
+	is_object(input.validation)
+	some field in ["auc", "ece", "max_feature_psi", "score_psi"]
+	not validation_number(field)
+}
+
+deny contains "no validation report: validate the version (warden validate) before promoting it" if {
+	"validation" in object.keys(input)
+	not is_object(input.validation)
+}
+
+# --- discrimination ---------------------------------------------------------------------------------------
+
+deny contains sprintf("AUC %.3f is below the minimum %.2f for a %s-risk model", [auc, minimum, tier]) if {
+	auc := validation_number("auc")
+	minimum := limits.min_auc[tier]
+	auc < minimum
+}
+
+warn contains sprintf("the AUC's lower 95%% bound %.3f is below the minimum %.2f for a %s-risk model", [lower, minimum, tier]) if {
+	lower := input.validation.auc_lower
+	is_number(lower)
+	minimum := limits.min_auc[tier]
+	validation_number("auc") >= minimum
+	lower < minimum
+}
+
+# --- stability ----------------------------------------------------------------------------------------------
+
+deny contains sprintf("feature '%s' has PSI %.3f against the reference, above the limit %.2f", [feature, value, limits.max_psi]) if {
+	some feature, value in input.validation.psi
+	is_number(value)
+	value > limits.max_psi
+}
+
+deny contains sprintf("the score's PSI %.3f against the reference is above the limit %.2f", [value, limits.max_psi]) if {
+	value := validation_number("score_psi")
+	value > limits.max_psi
+}
+
+# --- calibration --------------------------------------------------------------------------------------------
+
+deny contains sprintf("expected calibration error %.3f is above the limit %.2f", [ece, limits.max_ece]) if {
+	ece := validation_number("ece")
+	ece > limits.max_ece
+}
+
+# --- fairness -----------------------------------------------------------------------------------------------
+
+deny contains sprintf("disparate-impact ratio %.3f for '%s' is below %.2f (four-fifths rule)", [ratio, attribute, limits.min_disparate_impact]) if {
+	some attribute, figures in input.validation.fairness
+	ratio := figures.disparate_impact
+	is_number(ratio)
+	ratio < limits.min_disparate_impact
+}
+
+deny contains sprintf("protected attribute '%s' has no fairness figures in the validation report", [attribute]) if {
+	some attribute in input.version.protected
+	is_object(input.validation)
+	not is_number(input.validation.fairness[attribute].disparate_impact)
+}
+
+# --- lineage and artifact -----------------------------------------------------------------------------------
+
+deny contains sprintf("lineage incomplete: version.%s is missing", [field]) if {
+	"version" in object.keys(input)
+	some field in ["training_data_sha256", "code_ref"]
+	not non_empty_string(input.version[field])
+}
+
+non_empty_string(value) if {
+	is_string(value)
+	value != ""
+}
+
+deny contains sprintf("artifact format '%v' is not allowed (allowed: %s)", [input.version.format, concat(", ", limits.allowed_formats)]) if {
+	"version" in object.keys(input)
+	not input.version.format in limits.allowed_formats
+}
+
+# --- freshness ----------------------------------------------------------------------------------------------
+
+deny contains sprintf("the validation report is %d days old; the limit is %d days", [age_days, limits.max_validation_age_days]) if {
+	is_number(input.validation.created_at)
+	is_number(input.now)
+	age_days := floor((input.now - input.validation.created_at) / 86400)
+	age_days > limits.max_validation_age_days
+}
+
+deny contains "the validation report is of another version" if {
+	is_object(input.validation)
+	input.validation.version != input.version.number
+}
+
+# --- approvals ----------------------------------------------------------------------------------------------
+
+# Distinct approvers per role; the registrant never counts (Warden refuses such approvals too).
+approvers(role) := {a.by |
+	some a in input.approvals
+	a.decision == "approve"
+	a.role == role
+	a.by != input.version.created_by
+}
+
+deny contains sprintf("%s-risk models need %d approval(s) from the %s role; %d given", [tier, needed, role, count(approvers(role))]) if {
+	some role, needed in limits.approvals[tier]
+	count(approvers(role)) < needed
+}
+
+deny contains sprintf("rejected by %s (%s): %s", [a.by, a.role, a.comment]) if {
+	some a in input.approvals
+	a.decision == "reject"
+}

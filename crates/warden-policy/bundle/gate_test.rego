@@ -1,0 +1,119 @@
+# Unit tests of the default gate: each rule refuses its case and stays quiet on a good input.
+# Run them with `warden policy test DIR`.
+package warden.gate_test
+
+import data.warden.gate
+
+good := {
+	"model": {"name": "credit", "risk_tier": "high", "owner": "retail-risk"},
+	"version": {
+		"number": 2, "format": "onnx", "created_by": "dana",
+		"training_data_sha256": "9f2c", "code_ref": "git:4e1a", "protected": ["sex"],
+	},
+	"validation": {
+		"version": 2, "created_at": 1700000000, "auc": 0.80, "auc_lower": 0.77, "ece": 0.03,
+		"max_feature_psi": 0.05, "psi": {"age": 0.05, "income": 0.01}, "score_psi": 0.02,
+		"fairness": {"sex": {"disparate_impact": 0.91}},
+	},
+	"approvals": [
+		{"by": "vera", "role": "validator", "decision": "approve", "comment": "ok"},
+		{"by": "victor", "role": "validator", "decision": "approve", "comment": "ok"},
+		{"by": "rita", "role": "risk-officer", "decision": "approve", "comment": "ok"},
+	],
+	"target": {"alias": "champion"},
+	"now": 1700086400,
+}
+
+# `good` with one section swapped whole (object.union merges nested objects, so it cannot drop a field).
+replaced(section, value) := object.union(object.remove(good, [section]), {section: value})
+
+test_good_input_is_allowed if {
+	count(gate.deny) == 0 with input as good
+}
+
+test_low_auc_is_refused if {
+	some msg in gate.deny with input as object.union(good, {"validation": object.union(good.validation, {"auc": 0.70})})
+	contains(msg, "AUC 0.700 is below the minimum 0.75")
+}
+
+test_low_tier_accepts_lower_auc if {
+	bad_auc := object.union(good, {"validation": object.union(good.validation, {"auc": 0.70})})
+	low := object.union(bad_auc, {"model": object.union(good.model, {"risk_tier": "low"})})
+	count(gate.deny) == 0 with input as low
+}
+
+test_feature_psi_above_limit_is_refused if {
+	some msg in gate.deny with input as object.union(good, {"validation": object.union(good.validation, {"psi": {"age": 0.4}})})
+	contains(msg, "feature 'age' has PSI 0.400")
+}
+
+test_score_psi_above_limit_is_refused if {
+	some msg in gate.deny with input as object.union(good, {"validation": object.union(good.validation, {"score_psi": 0.3})})
+	contains(msg, "score's PSI")
+}
+
+test_disparate_impact_below_four_fifths_is_refused if {
+	fair := {"fairness": {"sex": {"disparate_impact": 0.7}}}
+	some msg in gate.deny with input as object.union(good, {"validation": object.union(good.validation, fair)})
+	contains(msg, "disparate-impact ratio 0.700 for 'sex'")
+}
+
+test_calibration_above_limit_is_refused if {
+	some msg in gate.deny with input as object.union(good, {"validation": object.union(good.validation, {"ece": 0.2})})
+	contains(msg, "expected calibration error")
+}
+
+test_missing_lineage_is_refused if {
+	version := object.remove(good.version, ["code_ref"])
+	some msg in gate.deny with input as replaced("version", version)
+	msg == "lineage incomplete: version.code_ref is missing"
+}
+
+test_stale_validation_is_refused if {
+	some msg in gate.deny with input as object.union(good, {"now": 1700000000 + (91 * 86400)})
+	contains(msg, "91 days old")
+}
+
+test_format_outside_the_list_is_refused if {
+	some msg in gate.deny with input as object.union(good, {"version": object.union(good.version, {"format": "pickle"})})
+	contains(msg, "artifact format 'pickle' is not allowed")
+}
+
+test_high_tier_needs_two_validators if {
+	approvals := [a | some a in good.approvals; a.by != "victor"]
+	some msg in gate.deny with input as object.union(good, {"approvals": approvals})
+	msg == "high-risk models need 2 approval(s) from the validator role; 1 given"
+}
+
+test_registrant_and_repeats_do_not_count if {
+	approvals := array.concat(
+		[a | some a in good.approvals; a.by != "victor"],
+		[
+			{"by": "dana", "role": "validator", "decision": "approve", "comment": "mine"},
+			{"by": "vera", "role": "validator", "decision": "approve", "comment": "again"},
+		],
+	)
+	some msg in gate.deny with input as object.union(good, {"approvals": approvals})
+	msg == "high-risk models need 2 approval(s) from the validator role; 1 given"
+}
+
+test_a_rejection_is_refused if {
+	approvals := array.concat(good.approvals, [{"by": "rex", "role": "validator", "decision": "reject", "comment": "unstable"}])
+	some msg in gate.deny with input as object.union(good, {"approvals": approvals})
+	msg == "rejected by rex (validator): unstable"
+}
+
+test_missing_validation_is_refused_with_a_reason if {
+	some msg in gate.deny with input as object.remove(good, ["validation"])
+	msg == "input.validation is missing: the gate cannot decide without it"
+}
+
+test_missing_auc_is_refused_with_a_reason if {
+	some msg in gate.deny with input as replaced("validation", object.remove(good.validation, ["auc"]))
+	contains(msg, "validation.auc is missing")
+}
+
+test_low_auc_lower_bound_warns if {
+	some msg in gate.warn with input as object.union(good, {"validation": object.union(good.validation, {"auc_lower": 0.70})})
+	contains(msg, "lower 95% bound")
+}

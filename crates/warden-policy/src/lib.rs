@@ -1,0 +1,280 @@
+/*!
+Policy-as-code gates: a bundle of Rego files (and JSON data) evaluated in-process with regorus.
+
+Pure: bundles come in as text, decisions go out as values; no file, clock or network. The caller assembles
+the input document `{model, version, validation, approvals, target, now}` (documented in `POLICIES.md`) and
+records the decision.
+
+A bundle's gate lives in package `warden.gate` and follows conftest's convention: `deny` and `warn` are sets
+of messages (strings, or objects with a `msg`), and the decision allows when `deny` is empty. JSON files are
+merged into `data` at its root. Files named `*_test.rego` hold unit tests (rules named `test_*`) and are left
+out of gate decisions.
+*/
+
+use std::collections::BTreeMap;
+
+use regorus::{Engine, Value};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The package a bundle's gate must define.
+pub const GATE_PACKAGE: &str = "data.warden.gate";
+
+/// Largest bundle accepted (all files together).
+pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
+
+/// Why a bundle cannot be used or a decision cannot be taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// A file does not parse; `line` is 1-based when the engine reported one.
+    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Syntax { file: String, line: Option<u32>, message: String },
+    /// The bundle's shape is wrong (no gate package, bad file names, too large, bad data file).
+    #[error("{0}")]
+    Bundle(String),
+    /// The engine failed while evaluating (for example a builtin given the wrong type in strict mode).
+    #[error("policy evaluation failed: {0}")]
+    Evaluation(String),
+}
+
+/// A set of policy files, by path inside the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    files: BTreeMap<String, String>,
+}
+
+impl Bundle {
+    /// Checks names and size; the files are parsed by [`Gate::compile`].
+    pub fn from_files(files: BTreeMap<String, String>) -> Result<Bundle, PolicyError> {
+        if files.is_empty() {
+            return Err(PolicyError::Bundle("the bundle has no files".into()));
+        }
+        let size: usize = files.iter().map(|(p, t)| p.len() + t.len()).sum();
+        if size > MAX_BUNDLE_BYTES {
+            return Err(PolicyError::Bundle(format!("the bundle is {size} bytes; the limit is {MAX_BUNDLE_BYTES}")));
+        }
+        for path in files.keys() {
+            let valid = !path.is_empty()
+                && !path.starts_with('/')
+                && path.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+                && (path.ends_with(".rego") || path.ends_with(".json"));
+            if !valid {
+                return Err(PolicyError::Bundle(format!(
+                    "'{path}' is not a bundle file (relative paths ending in .rego or .json)"
+                )));
+            }
+        }
+        Ok(Bundle { files })
+    }
+
+    /// The bundle shipped with Warden (`bundle/` in this crate).
+    pub fn default_bundle() -> Bundle {
+        let files = [
+            ("gate.rego", include_str!("../bundle/gate.rego")),
+            ("gate_test.rego", include_str!("../bundle/gate_test.rego")),
+            ("limits.json", include_str!("../bundle/limits.json")),
+        ];
+        Bundle { files: files.into_iter().map(|(p, t)| (p.to_owned(), t.to_owned())).collect() }
+    }
+
+    pub fn files(&self) -> &BTreeMap<String, String> {
+        &self.files
+    }
+
+    /// SHA-256 over every file's path and text (length-prefixed, in path order): names the bundle in
+    /// decision records.
+    pub fn digest(&self) -> String {
+        let mut hash = Sha256::new();
+        for (path, text) in &self.files {
+            for part in [path.as_bytes(), text.as_bytes()] {
+                hash.update((part.len() as u64).to_le_bytes());
+                hash.update(part);
+            }
+        }
+        hex::encode(hash.finalize())
+    }
+
+    fn is_test(path: &str) -> bool {
+        path.ends_with("_test.rego")
+    }
+}
+
+/// A gate decision in conftest's convention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub allow: bool,
+    pub deny: Vec<String>,
+    pub warn: Vec<String>,
+}
+
+/// A compiled bundle, ready to decide. Evaluation needs `&mut` (the engine keeps the input); share it
+/// behind a lock or clone it.
+#[derive(Clone)]
+pub struct Gate {
+    engine: Engine,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    /// Parses every policy file and data file of the bundle (tests left out) and checks that it defines
+    /// the gate package.
+    pub fn compile(bundle: &Bundle) -> Result<Gate, PolicyError> {
+        let engine = engine(bundle, false)?;
+        let packages = engine.get_packages().map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        if !packages.iter().any(|p| p == GATE_PACKAGE) {
+            return Err(PolicyError::Bundle(format!(
+                "the bundle defines no package {} (found: {})",
+                GATE_PACKAGE.trim_start_matches("data."),
+                if packages.is_empty() { "none".into() } else { packages.join(", ") }
+            )));
+        }
+        Ok(Gate { engine })
+    }
+
+    /// Evaluates the gate on `input`.
+    pub fn decide(&mut self, input: &serde_json::Value) -> Result<Decision, PolicyError> {
+        let input = Value::from_json_str(&input.to_string()).map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        self.engine.set_input(input);
+        let deny = self.messages("deny")?;
+        let warn = self.messages("warn")?;
+        Ok(Decision { allow: deny.is_empty(), deny, warn })
+    }
+
+    fn messages(&mut self, rule: &str) -> Result<Vec<String>, PolicyError> {
+        let value = self
+            .engine
+            .eval_rule(format!("{GATE_PACKAGE}.{rule}"))
+            .map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        let items: Vec<Value> = match value {
+            Value::Undefined => return Ok(Vec::new()),
+            Value::Set(set) => set.iter().cloned().collect(),
+            Value::Array(array) => array.iter().cloned().collect(),
+            other => {
+                return Err(PolicyError::Evaluation(format!(
+                    "{rule} must be a set of messages, not {}",
+                    json_text(&other)
+                )));
+            }
+        };
+        let mut messages = Vec::with_capacity(items.len());
+        for item in items {
+            match &item {
+                Value::String(text) => messages.push(text.to_string()),
+                Value::Object(fields) => match fields.get(&Value::from("msg")) {
+                    Some(Value::String(text)) => messages.push(text.to_string()),
+                    _ => messages.push(json_text(&item)),
+                },
+                other => messages.push(json_text(other)),
+            }
+        }
+        messages.sort();
+        messages.dedup();
+        Ok(messages)
+    }
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_json_str().unwrap_or_else(|_| format!("{value:?}"))
+}
+
+fn engine(bundle: &Bundle, with_tests: bool) -> Result<Engine, PolicyError> {
+    let mut engine = Engine::new();
+    for (path, text) in &bundle.files {
+        if path.ends_with(".rego") {
+            if Bundle::is_test(path) && !with_tests {
+                continue;
+            }
+            engine.add_policy(path.clone(), text.clone()).map_err(|e| syntax_error(path, &e))?;
+        } else {
+            let data = Value::from_json_str(text).map_err(|e| PolicyError::Syntax {
+                file: path.clone(),
+                line: None,
+                message: format!("not valid JSON: {e:#}"),
+            })?;
+            if !matches!(data, Value::Object(_)) {
+                return Err(PolicyError::Bundle(format!("{path}: a data file must hold a JSON object")));
+            }
+            engine.add_data(data).map_err(|e| PolicyError::Bundle(format!("{path}: {e:#}")))?;
+        }
+    }
+    Ok(engine)
+}
+
+/// regorus reports `path:line:col: error: ...` followed by the source line; keep the line number and the
+/// message.
+fn syntax_error(path: &str, err: &impl std::fmt::Display) -> PolicyError {
+    let text = format!("{err:#}");
+    let prefix = format!("{path}:");
+    let mut line = None;
+    let mut message = text.trim().to_owned();
+    if let Some(at) = text.find(&prefix) {
+        let rest = &text[at + prefix.len()..];
+        let mut parts = rest.splitn(3, ':');
+        if let (Some(l), Some(_col), Some(tail)) = (parts.next(), parts.next(), parts.next())
+            && let Ok(l) = l.trim().parse::<u32>()
+        {
+            line = Some(l);
+            message = tail.lines().next().unwrap_or(tail).trim().trim_start_matches("error:").trim().to_owned();
+        }
+    }
+    PolicyError::Syntax { file: path.to_owned(), line, message }
+}
+
+/// One Rego unit test's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestOutcome {
+    /// `package.rule`, for example `warden.gate_test.test_low_auc_is_refused`.
+    pub name: String,
+    pub file: String,
+    pub passed: bool,
+    /// Why it failed: `false`/undefined, or the engine's error.
+    pub detail: Option<String>,
+}
+
+/// Runs every rule named `test_*` of the bundle's `*_test.rego` files (and of any other file), as
+/// `opa test` does: a test passes when it evaluates to true.
+pub fn run_tests(bundle: &Bundle) -> Result<Vec<TestOutcome>, PolicyError> {
+    let mut engine = engine(bundle, true)?;
+    let mut outcomes = Vec::new();
+    for (path, text) in &bundle.files {
+        if !path.ends_with(".rego") {
+            continue;
+        }
+        let Some(package) = package_of(text) else { continue };
+        let mut seen = std::collections::BTreeSet::new();
+        for name in test_rule_names(text) {
+            if !seen.insert(name.clone()) {
+                continue; // a test with several bodies is one test
+            }
+            let rule = format!("data.{package}.{name}");
+            let (passed, detail) = match engine.eval_rule(rule) {
+                Ok(Value::Bool(true)) => (true, None),
+                Ok(Value::Undefined) => (false, Some("undefined (a condition did not hold)".into())),
+                Ok(other) => (false, Some(format!("evaluated to {}", json_text(&other)))),
+                Err(e) => (false, Some(format!("{e:#}"))),
+            };
+            outcomes.push(TestOutcome { name: format!("{package}.{name}"), file: path.clone(), passed, detail });
+        }
+    }
+    Ok(outcomes)
+}
+
+fn package_of(text: &str) -> Option<String> {
+    text.lines().find_map(|line| line.trim().strip_prefix("package ").map(|p| p.trim().to_owned()))
+}
+
+/// Names of rules defined at the start of a line as `test_...` (how Rego test rules are written).
+fn test_rule_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|line| line.starts_with("test_"))
+        .map(|line| line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

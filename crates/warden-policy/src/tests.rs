@@ -1,0 +1,174 @@
+use super::*;
+use serde_json::json;
+
+fn good_input() -> serde_json::Value {
+    json!({
+        "model": {"name": "credit", "risk_tier": "medium", "owner": "retail-risk"},
+        "version": {"number": 1, "format": "onnx", "created_by": "dana", "training_data_sha256": "ab12",
+                    "code_ref": "git:4e1a", "protected": ["sex"]},
+        "validation": {"version": 1, "created_at": 1_700_000_000, "auc": 0.78, "auc_lower": 0.74, "ece": 0.04,
+                       "max_feature_psi": 0.02, "psi": {"age": 0.02}, "score_psi": 0.01,
+                       "fairness": {"sex": {"disparate_impact": 0.9}}},
+        "approvals": [{"by": "vera", "role": "validator", "decision": "approve", "comment": "fine"},
+                      {"by": "rita", "role": "risk-officer", "decision": "approve", "comment": "fine"}],
+        "target": {"alias": "champion"},
+        "now": 1_700_100_000
+    })
+}
+
+fn bundle(files: &[(&str, &str)]) -> Bundle {
+    Bundle::from_files(files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()).unwrap()
+}
+
+#[test]
+fn the_default_bundle_passes_its_own_unit_tests() {
+    let outcomes = run_tests(&Bundle::default_bundle()).unwrap();
+    let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(outcomes.len() >= 15, "only {} tests found", outcomes.len());
+    assert!(outcomes.iter().all(|o| o.name.starts_with("warden.gate_test.test_")));
+}
+
+#[test]
+fn a_failing_rego_test_is_reported_as_failed() {
+    let mut files = Bundle::default_bundle().files().clone();
+    files.insert(
+        "extra_test.rego".into(),
+        "package extra_test\n\nimport data.warden.gate\n\ntest_wrongly_expects_allow if {\n\tcount(gate.deny) == 0 with input as {}\n}\n"
+            .into(),
+    );
+    let outcomes = run_tests(&Bundle::from_files(files).unwrap()).unwrap();
+    let extra = outcomes.iter().find(|o| o.name == "extra_test.test_wrongly_expects_allow").unwrap();
+    assert!(!extra.passed);
+    assert_eq!(extra.file, "extra_test.rego");
+}
+
+#[test]
+fn the_default_gate_allows_a_complete_medium_risk_input() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    let decision = gate.decide(&good_input()).unwrap();
+    assert_eq!(decision, Decision { allow: true, deny: vec![], warn: vec![] });
+}
+
+#[test]
+fn an_empty_input_is_denied_with_reasons_not_an_engine_error() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    let decision = gate.decide(&json!({})).unwrap();
+    assert!(!decision.allow);
+    for section in ["model", "version", "validation", "approvals", "target", "now"] {
+        let want = format!("input.{section} is missing: the gate cannot decide without it");
+        assert!(decision.deny.contains(&want), "{want} not in {:?}", decision.deny);
+    }
+}
+
+#[test]
+fn a_validation_without_its_figures_is_denied_by_name() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    let mut input = good_input();
+    input["validation"] = json!({"version": 1, "created_at": 1_700_000_000, "auc": null});
+    let decision = gate.decide(&input).unwrap();
+    assert!(!decision.allow);
+    for field in ["auc", "ece", "max_feature_psi", "score_psi"] {
+        assert!(
+            decision.deny.iter().any(|m| m.starts_with(&format!("validation.{field} is missing"))),
+            "{field}: {:?}",
+            decision.deny
+        );
+    }
+    assert!(decision.deny.iter().any(|m| m.contains("'sex' has no fairness figures")));
+}
+
+#[test]
+fn every_default_limit_refuses_its_case() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    let cases: [(&str, serde_json::Value, &str); 7] = [
+        ("/validation/auc", json!(0.69), "AUC 0.690 is below the minimum 0.70 for a medium-risk model"),
+        ("/validation/psi/age", json!(0.3), "feature 'age' has PSI 0.300 against the reference, above the limit 0.25"),
+        ("/validation/ece", json!(0.15), "expected calibration error 0.150 is above the limit 0.10"),
+        (
+            "/validation/fairness/sex/disparate_impact",
+            json!(0.75),
+            "disparate-impact ratio 0.750 for 'sex' is below 0.80 (four-fifths rule)",
+        ),
+        ("/version/code_ref", json!(""), "lineage incomplete: version.code_ref is missing"),
+        ("/version/format", json!("pickle"), "artifact format 'pickle' is not allowed"),
+        ("/now", json!(1_700_000_000 + 91 * 86_400), "the validation report is 91 days old; the limit is 90 days"),
+    ];
+    for (pointer, value, reason) in cases {
+        let mut input = good_input();
+        *input.pointer_mut(pointer).unwrap() = value;
+        let decision = gate.decide(&input).unwrap();
+        assert!(!decision.allow, "{pointer}");
+        assert!(decision.deny.iter().any(|m| m.starts_with(reason)), "{pointer}: {:?}", decision.deny);
+    }
+}
+
+#[test]
+fn approvals_count_once_per_person_and_never_the_registrant() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    let mut input = good_input();
+    input["model"]["risk_tier"] = json!("high");
+    input["validation"]["auc"] = json!(0.8);
+    input["approvals"] = json!([
+        {"by": "vera", "role": "validator", "decision": "approve", "comment": "a"},
+        {"by": "vera", "role": "validator", "decision": "approve", "comment": "again"},
+        {"by": "dana", "role": "validator", "decision": "approve", "comment": "my own"},
+        {"by": "rita", "role": "risk-officer", "decision": "approve", "comment": "b"}
+    ]);
+    let decision = gate.decide(&input).unwrap();
+    assert_eq!(decision.deny, vec!["high-risk models need 2 approval(s) from the validator role; 1 given"]);
+}
+
+#[test]
+fn a_syntax_error_names_its_file_and_line() {
+    let broken = bundle(&[("gate.rego", "package warden.gate\n\ndeny contains msg if {\n  msg := \n}\n")]);
+    match Gate::compile(&broken) {
+        Err(PolicyError::Syntax { file, line, message }) => {
+            assert_eq!(file, "gate.rego");
+            assert!(matches!(line, Some(4) | Some(5)), "line {line:?}: {message}");
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    let bad_data = bundle(&[("gate.rego", "package warden.gate\n"), ("limits.json", "{\"a\": ")]);
+    assert!(matches!(Gate::compile(&bad_data), Err(PolicyError::Syntax { file, .. }) if file == "limits.json"));
+}
+
+#[test]
+fn a_bundle_without_the_gate_package_is_refused() {
+    let other = bundle(&[("x.rego", "package something.else\n\nallow := true\n")]);
+    let err = Gate::compile(&other).unwrap_err();
+    assert_eq!(err.to_string(), "the bundle defines no package warden.gate (found: data.something.else)");
+}
+
+#[test]
+fn bundle_files_must_be_relative_rego_or_json() {
+    for path in ["../gate.rego", "/etc/gate.rego", "gate.py", "a//b.rego", ""] {
+        let files = BTreeMap::from([(path.to_string(), "package warden.gate\n".to_string())]);
+        assert!(matches!(Bundle::from_files(files), Err(PolicyError::Bundle(_))), "{path}");
+    }
+    assert!(matches!(Bundle::from_files(BTreeMap::new()), Err(PolicyError::Bundle(_))));
+}
+
+#[test]
+fn the_digest_covers_paths_and_texts() {
+    let a = bundle(&[("gate.rego", "package warden.gate\n")]);
+    let b = bundle(&[("gate2.rego", "package warden.gate\n")]);
+    let c = bundle(&[("gate.rego", "package warden.gate\n\n")]);
+    assert_eq!(a.digest(), a.clone().digest());
+    assert_ne!(a.digest(), b.digest());
+    assert_ne!(a.digest(), c.digest());
+    assert_eq!(a.digest().len(), 64);
+}
+
+#[test]
+fn messages_may_be_objects_with_msg() {
+    let custom = bundle(&[(
+        "gate.rego",
+        "package warden.gate\n\ndeny contains {\"msg\": \"object message\", \"code\": 7} if input.x\nwarn contains \"w\" if input.x\n",
+    )]);
+    let mut gate = Gate::compile(&custom).unwrap();
+    let decision = gate.decide(&json!({"x": true})).unwrap();
+    assert_eq!(decision, Decision { allow: false, deny: vec!["object message".into()], warn: vec!["w".into()] });
+    assert!(gate.decide(&json!({"x": false})).unwrap().allow);
+}
