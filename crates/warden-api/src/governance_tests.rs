@@ -299,3 +299,58 @@ async fn a_validation_report_is_complete_and_bad_data_is_refused_with_its_line()
     // Only validators (and administrators) validate.
     assert_eq!(app.validate(&p.dana, "credit", version, &german_csv()).await.0, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn stress_scenarios_report_approval_rate_mean_pd_and_expected_loss() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let mut with_loss = metadata();
+    with_loss["serving"] = json!({"lgd": 0.45, "exposure_column": "credit_amount"});
+    let version = app.register_as(&p.dana, "credit", with_loss, &lr_artifact()).await;
+    let validate = |file: &'static str, text: &'static str| {
+        let metadata = json!({"target": "risk", "bad_value": "0"}).to_string();
+        let csv = german_csv();
+        let (content_type, body) = multipart(&[
+            ("metadata", None, metadata.as_bytes()),
+            ("data", Some("validation.csv"), &csv),
+            ("scenarios", Some(file), text.as_bytes()),
+        ]);
+        let uri = format!("/v1/models/credit/versions/{version}/validations");
+        let vera = p.vera.clone();
+        let app = &app;
+        async move { app.send(Method::POST, &uri, Some(&vera), &content_type, body).await }
+    };
+    let toml = "[[scenario]]\nname = \"unchanged\"\nchanges = [\"credit_amount *= 1\", \"duration += 0\"]\n\n\
+                [[scenario]]\nname = \"double loans\"\nchanges = [\"credit_amount *= 2\"]\n";
+    let (status, report) = validate("stress.toml", toml).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let unchanged = &scenarios[0];
+    for figure in ["approval_rate", "mean_pd", "expected_loss"] {
+        assert_eq!(unchanged[figure]["change"], 0.0, "{figure}: {unchanged}");
+    }
+    assert_eq!(unchanged["approval_rate"]["baseline"], report["figures"]["approval_rate"]);
+    let doubled = &scenarios[1];
+    // Bigger loans raise the predicted default rate, so expected loss more than doubles.
+    assert!(doubled["mean_pd"]["change"].as_f64().unwrap() > 0.0, "{doubled}");
+    assert!(doubled["approval_rate"]["change"].as_f64().unwrap() < 0.0, "{doubled}");
+    let loss = &doubled["expected_loss"];
+    assert!(loss["stressed"].as_f64().unwrap() > 2.0 * loss["baseline"].as_f64().unwrap(), "{loss}");
+
+    // The same scenarios in YAML give the same figures.
+    let yaml = "scenario:\n  - name: unchanged\n    changes: [\"credit_amount *= 1\", \"duration += 0\"]\n  \
+                - name: double loans\n    changes: [\"credit_amount *= 2\"]\n";
+    let (status, again) = validate("stress.yaml", yaml).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["scenarios"], report["scenarios"]);
+
+    // A bad scenario is refused before anything is scored or stored.
+    let (status, body) = validate("bad.toml", "[[scenario]]\nname = \"x\"\nchanges = [\"salary *= 2\"]\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["error"]["message"].as_str().unwrap().contains("'salary' is not a feature of the model"), "{body}");
+    let (_, listed) = app
+        .json(Method::GET, &format!("/v1/models/credit/versions/{version}/validations"), Some(&p.dana), Value::Null)
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+}

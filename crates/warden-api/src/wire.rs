@@ -700,6 +700,9 @@ pub struct ValidateForm {
     /// Labelled data, CSV with a header row or Parquet.
     #[schema(value_type = String, format = Binary)]
     data: Vec<u8>,
+    /// Optional stress scenarios (TOML, or YAML when the file name ends in .yaml/.yml).
+    #[schema(value_type = Option<String>, format = Binary)]
+    scenarios: Option<Vec<u8>>,
 }
 
 /// An approval or rejection.

@@ -31,6 +31,7 @@ pub mod error;
 pub mod governance;
 mod metrics;
 pub mod registry;
+pub mod scenarios;
 pub mod scoring;
 pub mod validation;
 

@@ -130,6 +130,12 @@ pub struct ServingConfig {
     /// How many reason codes an explained decision carries.
     #[serde(default = "default_reason_count")]
     pub reason_count: usize,
+    /// Loss given default, in [0, 1], for expected loss in stress scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lgd: Option<f64>,
+    /// The data column holding the exposure at default (a feature or another column of the data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure_column: Option<String>,
 }
 
 fn default_threshold() -> f64 {
@@ -152,6 +158,8 @@ impl Default for ServingConfig {
             positive_decision: default_positive(),
             negative_decision: default_negative(),
             reason_count: default_reason_count(),
+            lgd: None,
+            exposure_column: None,
         }
     }
 }
@@ -171,6 +179,14 @@ impl ServingConfig {
         }
         if self.reason_count > 32 {
             return Err(Error::invalid("reason_count is at most 32"));
+        }
+        if let Some(lgd) = self.lgd
+            && !(lgd.is_finite() && (0.0..=1.0).contains(&lgd))
+        {
+            return Err(Error::invalid(format!("loss given default {lgd} is not in [0, 1]")));
+        }
+        if self.lgd.is_some() != self.exposure_column.is_some() {
+            return Err(Error::invalid("expected loss needs both a loss given default and an exposure column"));
         }
         Ok(())
     }

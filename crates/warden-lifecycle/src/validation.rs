@@ -23,6 +23,7 @@ use warden_store::metadata::{RecordKind, VersionRecord};
 
 use crate::auth::{Permission, Principal};
 use crate::registry::{Version, get_version};
+use crate::scenarios::{Delta, Scenario, ScenarioResult};
 use crate::{Error, Result, Warden};
 
 /// Rows scored per model call while validating.
@@ -40,6 +41,8 @@ pub struct ValidationRequest {
     /// The target value that marks the bad event the score predicts (default `1`); every other value is
     /// good. German credit's `risk` column, for one, is 1 for good credit, so it validates with `0`.
     pub bad_value: Option<String>,
+    /// Stress scenarios (file text and syntax).
+    pub scenarios: Option<(String, crate::scenarios::ScenarioFormat)>,
 }
 
 /// Discrimination figures.
@@ -156,6 +159,9 @@ pub struct ValidationReport {
     pub explanation: Option<BTreeMap<String, f64>>,
     /// The champion's figures on the same data, when another version is champion.
     pub champion: Option<Figures>,
+    /// Stress scenarios against the data as given.
+    #[serde(default)]
+    pub scenarios: Vec<ScenarioResult>,
 }
 
 impl ValidationReport {
@@ -198,6 +204,8 @@ fn default_bad_value() -> String {
 /// The data, read once: features as JSON values per row, labels, protected groups, per-feature values.
 struct Dataset {
     rows: Vec<Map<String, Value>>,
+    /// The exposure column's values when it is not a feature (a feature's are in `rows`).
+    exposures: Vec<Option<f64>>,
     labels: Vec<bool>,
     groups: BTreeMap<String, Vec<String>>,
     values: BTreeMap<String, FeatureValues>,
@@ -205,7 +213,16 @@ struct Dataset {
 
 fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, protected: &[String]) -> Result<Dataset> {
     let schema = &version.feature_schema;
-    let mut data = Dataset { rows: Vec::new(), labels: Vec::new(), groups: BTreeMap::new(), values: BTreeMap::new() };
+    let mut data = Dataset {
+        rows: Vec::new(),
+        exposures: Vec::new(),
+        labels: Vec::new(),
+        groups: BTreeMap::new(),
+        values: BTreeMap::new(),
+    };
+    // Exposures are read with labels (validation data), not from reference data.
+    let exposure =
+        version.serving.exposure_column.as_deref().filter(|c| target.is_some() && !schema.iter().any(|f| f.name == *c));
     for feature in schema {
         let empty = match feature.kind {
             ColumnType::Numeric => FeatureValues::Numeric { values: Vec::new(), non_finite: 0, type_violations: 0 },
@@ -227,6 +244,12 @@ fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, pr
         let target_at = match target {
             Some((t, _)) => {
                 Some(position(t).ok_or_else(|| Error::invalid(format!("the data has no target column '{t}'")))?)
+            }
+            None => None,
+        };
+        let exposure_at = match exposure {
+            Some(c) => {
+                Some(position(c).ok_or_else(|| Error::invalid(format!("the data has no exposure column '{c}'")))?)
             }
             None => None,
         };
@@ -280,6 +303,9 @@ fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, pr
                     }
                 };
                 data.labels.push(label);
+            }
+            if let Some(at) = exposure_at {
+                data.exposures.push(cells[at].as_deref().and_then(|t| t.trim().parse::<f64>().ok()));
             }
             for (at, name) in &protected_at {
                 let group = cells[*at].as_deref().map(str::trim).filter(|t| !is_missing_token(t));
@@ -337,6 +363,10 @@ pub async fn validate(
 ) -> Result<ValidationReport> {
     caller.require(Permission::Validate)?;
     let version = get_version(warden, caller, model, number).await?;
+    let scenarios = match &request.scenarios {
+        Some((text, format)) => crate::scenarios::parse(text, *format, &version.feature_schema)?,
+        None => Vec::new(),
+    };
     let protected = if request.protected.is_empty() { version.protected.clone() } else { request.protected.clone() };
     let (path, schema_version) = (data.path().to_path_buf(), version.clone());
     let bad_value = request.bad_value.clone().unwrap_or_else(|| "1".into());
@@ -409,7 +439,7 @@ pub async fn validate(
     let champion = match warden.metadata.alias_at(model, "champion", i64::MAX).await?.and_then(|a| a.version) {
         Some(champion) if champion != version.number => {
             let champion_version = get_version(warden, caller, model, &champion.to_string()).await?;
-            let rows = dataset.rows;
+            let rows = dataset.rows.clone();
             let champion_scores: Vec<f64> = crate::scoring::score_rows(warden, model, champion, rows, false)
                 .await?
                 .into_iter()
@@ -420,6 +450,7 @@ pub async fn validate(
         _ => None,
     };
 
+    let scenario_results = stress(warden, &version, &scenarios, &dataset.rows, &dataset.exposures, &scores).await?;
     let bad_rate = dataset.labels.iter().filter(|&&l| l).count() as f64 / dataset.labels.len() as f64;
     let mut report = ValidationReport {
         id: 0,
@@ -439,6 +470,7 @@ pub async fn validate(
         data_quality,
         explanation,
         champion,
+        scenarios: scenario_results,
     };
     let body = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
     let audit = crate::registry::audit(
@@ -481,6 +513,73 @@ pub(crate) async fn stored_reports(warden: &Warden, model: &str, number: i64) ->
             Ok(report)
         })
         .collect()
+}
+
+/// Approval rate, mean PD and expected loss of scores (and their rows, for exposures).
+fn portfolio(
+    version: &Version,
+    rows: &[Map<String, Value>],
+    exposures: &[Option<f64>],
+    scores: &[f64],
+) -> Result<(f64, f64, Option<f64>)> {
+    let n = scores.len() as f64;
+    let approval = scores.iter().filter(|&&s| s < version.serving.threshold).count() as f64 / n;
+    let mean_pd = scores.iter().sum::<f64>() / n;
+    let (Some(lgd), Some(column)) = (version.serving.lgd, &version.serving.exposure_column) else {
+        return Ok((approval, mean_pd, None));
+    };
+    let mut loss = 0.0;
+    for (i, (row, pd)) in rows.iter().zip(scores).enumerate() {
+        let ead = match row.get(column) {
+            Some(value) => value.as_f64(),
+            None => exposures.get(i).copied().flatten(),
+        };
+        let ead = ead.filter(|e| e.is_finite() && *e >= 0.0).ok_or_else(|| {
+            Error::invalid(format!("row {}: exposure column '{column}' is missing or not a number", i + 1))
+        })?;
+        loss += pd * lgd * ead;
+    }
+    Ok((approval, mean_pd, Some(loss)))
+}
+
+async fn stress(
+    warden: &Warden,
+    version: &Version,
+    scenarios: &[Scenario],
+    rows: &[Map<String, Value>],
+    exposures: &[Option<f64>],
+    scores: &[f64],
+) -> Result<Vec<ScenarioResult>> {
+    if scenarios.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (approval, mean_pd, loss) = portfolio(version, rows, exposures, scores)?;
+    let mut results = Vec::with_capacity(scenarios.len());
+    for scenario in scenarios {
+        let mut stressed = rows.to_vec();
+        crate::scenarios::apply(scenario, &mut stressed);
+        let stressed_scores: Vec<f64> =
+            crate::scoring::score_rows(warden, &version.model, version.number, stressed.clone(), false)
+                .await
+                .map_err(|e| match e {
+                    Error::Invalid { message, details } => {
+                        Error::Invalid { message: format!("scenario '{}': {message}", scenario.name), details }
+                    }
+                    other => other,
+                })?
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+        let (s_approval, s_mean_pd, s_loss) = portfolio(version, &stressed, exposures, &stressed_scores)?;
+        results.push(ScenarioResult {
+            name: scenario.name.clone(),
+            changes: scenario.changes.iter().map(|c| c.text.clone()).collect(),
+            approval_rate: Delta::new(approval, s_approval),
+            mean_pd: Delta::new(mean_pd, s_mean_pd),
+            expected_loss: loss.zip(s_loss).map(|(b, s)| Delta::new(b, s)),
+        });
+    }
+    Ok(results)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

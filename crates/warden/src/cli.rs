@@ -81,6 +81,9 @@ pub(crate) struct ValidateArgs {
     /// The target value that marks the bad event the score predicts; every other value is good.
     #[arg(long, default_value = "1")]
     pub(crate) bad_value: String,
+    /// Stress scenarios, TOML or YAML (.yaml/.yml): [[scenario]] name = "...", changes = ["income *= 0.8"].
+    #[arg(long)]
+    pub(crate) scenarios: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) connection: Connection,
     /// Print the whole report as JSON.
@@ -375,6 +378,12 @@ pub(crate) struct RegisterArgs {
     /// Decision threshold: scores at or above it are declined (default 0.5).
     #[arg(long)]
     pub(crate) threshold: Option<f64>,
+    /// Loss given default, 0 to 1, for expected loss in stress scenarios (with --exposure-column).
+    #[arg(long)]
+    pub(crate) lgd: Option<f64>,
+    /// The data column holding the exposure at default (with --lgd).
+    #[arg(long)]
+    pub(crate) exposure_column: Option<String>,
     /// JSON file of categorical encodings the model was trained with: {"feature": {"category": code}}.
     #[arg(long)]
     pub(crate) encodings: Option<PathBuf>,

@@ -228,6 +228,12 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     if let Some(threshold) = args.threshold {
         serving.insert("threshold".into(), json!(threshold));
     }
+    if let Some(lgd) = args.lgd {
+        serving.insert("lgd".into(), json!(lgd));
+    }
+    if let Some(column) = &args.exposure_column {
+        serving.insert("exposure_column".into(), json!(column));
+    }
     let metadata = json!({
         "format": args.format, "target": args.columns.target, "protected": args.columns.protected,
         "exclude": args.columns.exclude,

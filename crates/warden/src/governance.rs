@@ -23,9 +23,14 @@ fn number(value: &Value, digits: usize) -> String {
 pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<()> {
     let data = tokio::fs::read(&args.data).await.with_context(|| format!("cannot read {}", args.data.display()))?;
     let metadata = json!({ "target": args.target, "protected": args.protected, "bad_value": args.bad_value });
-    let form = Form::new()
+    let mut form = Form::new()
         .part("metadata", Part::text(metadata.to_string()).mime_str("application/json")?)
         .part("data", Part::bytes(data).file_name("data"));
+    if let Some(path) = &args.scenarios {
+        let text = tokio::fs::read(path).await.with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path.file_name().map_or("scenarios.toml".into(), |n| n.to_string_lossy().into_owned());
+        form = form.part("scenarios", Part::bytes(text).file_name(name));
+    }
     let report = Client::new(&args.connection)?
         .multipart(&format!("{}/validations", version_path(&args.model, &args.version)), form)
         .await?;
@@ -137,6 +142,34 @@ fn print_report(r: &Value) {
         })
         .collect();
     table(&["FEATURE", "PSI", "MISSING RATE", "MEAN |CONTRIBUTION|"], &rows);
+    if let Some(scenarios) = r["scenarios"].as_array().filter(|s| !s.is_empty()) {
+        println!("\nStress scenarios (baseline -> stressed)");
+        let delta = |d: &Value, digits: usize| {
+            if d.is_null() {
+                "-".to_owned()
+            } else {
+                format!(
+                    "{} -> {} ({:+.digits$})",
+                    number(&d["baseline"], digits),
+                    number(&d["stressed"], digits),
+                    d["change"].as_f64().unwrap_or(0.0)
+                )
+            }
+        };
+        let rows: Vec<Vec<String>> = scenarios
+            .iter()
+            .map(|s| {
+                vec![
+                    cell(&s["name"]),
+                    delta(&s["approval_rate"], 3),
+                    delta(&s["mean_pd"], 4),
+                    delta(&s["expected_loss"], 0),
+                    strings(&s["changes"]).join("; "),
+                ]
+            })
+            .collect();
+        table(&["SCENARIO", "APPROVAL RATE", "MEAN PD", "EXPECTED LOSS", "CHANGES"], &rows);
+    }
     if let Some(champion) = r["champion"].as_object() {
         let cd = &champion["discrimination"];
         println!(

@@ -7,6 +7,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use warden_lifecycle::governance::{self, PromotionRequest, Verdict};
+use warden_lifecycle::scenarios::{MAX_SCENARIO_BYTES, ScenarioFormat};
 use warden_lifecycle::validation::{self, ValidationRequest};
 use warden_lifecycle::{Error, registry};
 
@@ -22,8 +23,9 @@ fn to_json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
     Ok(Json(serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))?))
 }
 
-/// Validate a version on labelled data: multipart with `metadata` (JSON: `target`, `protected`) and `data`
-/// (CSV or Parquet). Stores an immutable report (validator, admin).
+/// Validate a version on labelled data: multipart with `metadata` (JSON: `target`, `protected`,
+/// `bad_value`), `data` (CSV or Parquet) and optionally `scenarios` (stress scenarios, TOML, or YAML when
+/// the file name ends in .yaml/.yml). Stores an immutable report (validator, admin).
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/validations", tag = "governance",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
     request_body(content = ValidateForm, content_type = "multipart/form-data"),
@@ -37,7 +39,7 @@ pub(crate) async fn validate(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(warden_lifecycle::auth::Permission::Validate)?;
     registry::get_version(&warden, &caller, &name, &version).await?;
-    let (mut metadata, mut data) = (None, None);
+    let (mut metadata, mut data, mut scenarios) = (None, None, None);
     while let Some(field) = form.next_field().await? {
         match field.name().unwrap_or_default() {
             "metadata" => {
@@ -47,14 +49,28 @@ pub(crate) async fn validate(
                 metadata = Some(parsed);
             }
             "data" => data = Some(stage_field(&warden, field).await?),
+            "scenarios" => {
+                let yaml = field.file_name().is_some_and(|f| f.ends_with(".yaml") || f.ends_with(".yml"));
+                let bytes = field.bytes().await?;
+                if bytes.len() > MAX_SCENARIO_BYTES {
+                    return Err(Error::TooLarge { limit: MAX_SCENARIO_BYTES as u64 }.into());
+                }
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| Error::invalid("the scenario file is not UTF-8 text"))?;
+                scenarios = Some((text, if yaml { ScenarioFormat::Yaml } else { ScenarioFormat::Toml }));
+            }
             other => return Err(ApiError::bad_request(format!("unexpected multipart field '{other}'"))),
         }
     }
     let missing = |part: &str| ApiError::bad_request(format!("multipart body has no '{part}' part"));
     let metadata = metadata.ok_or_else(|| missing("metadata"))?;
     let data = data.ok_or_else(|| missing("data"))?;
-    let request =
-        ValidationRequest { target: metadata.target, protected: metadata.protected, bad_value: metadata.bad_value };
+    let request = ValidationRequest {
+        target: metadata.target,
+        protected: metadata.protected,
+        bad_value: metadata.bad_value,
+        scenarios,
+    };
     let report = validation::validate(&warden, &caller, &name, &version, request, data).await?;
     Ok((StatusCode::CREATED, to_json(report)?))
 }
