@@ -1,0 +1,241 @@
+//! The governance commands end to end: validate, approve, gate check (exit codes and report formats),
+//! promote, and `policy test`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{Server, json_of, stderr, stdout, testdata};
+
+fn model_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata").join(name)
+}
+
+fn schema_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata").join(name)
+}
+
+fn token(server: &Server, name: &str, role: &str) -> String {
+    let out = server.cli(&["token", "create", "--name", name, "--role", role]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+/// A medium-risk model with the German credit logistic regression registered by a data scientist.
+fn setup(server: &Server) -> (String, String, String) {
+    assert!(
+        server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "medium"]).status.success()
+    );
+    let dana = token(server, "dana", "data-scientist");
+    let vera = token(server, "vera", "validator");
+    let rita = token(server, "rita", "risk-officer");
+    let (artifact, german) = (model_fixture("lr_german_linear.json"), testdata("german.csv"));
+    let out = server.cli_as(
+        Some(&dana),
+        &[
+            "model",
+            "register",
+            "credit",
+            "--artifact",
+            artifact.to_str().unwrap(),
+            "--format",
+            "linear-json",
+            "--reference",
+            german.to_str().unwrap(),
+            "--target",
+            "risk",
+            "--protected",
+            "sex",
+            "--code-ref",
+            "git:4e1a2b",
+            "--training-data",
+            german.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dana, vera, rita)
+}
+
+#[test]
+fn gate_check_exits_0_on_allow_1_on_deny_2_on_error_and_promote_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (dana, vera, rita) = setup(&server);
+    let german = testdata("german.csv");
+
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("DENY: credit version 1 -> champion"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("deny: no validation report"), "{}", stdout(&out));
+
+    let out = server.cli_as(Some(&dana), &["promote", "credit", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("the gate refused to promote credit version 1 to champion:"), "{err}");
+    assert!(err.contains("\n  - no validation report"), "{err}");
+
+    let out = server.cli_as(
+        Some(&vera),
+        &["validate", "credit", "1", "--data", german.to_str().unwrap(), "--target", "risk", "--bad-value", "0"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for part in
+        ["Discrimination", "AUC:", "95% CI", "Calibration", "Fairness (approvals)", "Stability", "MEAN |CONTRIBUTION|"]
+    {
+        assert!(text.contains(part), "{part} missing from\n{text}");
+    }
+    let out = server.cli_as(Some(&dana), &["approve", "credit", "1", "--comment", "mine"]);
+    assert_eq!(out.status.code(), Some(1), "a data scientist cannot approve");
+    for (who, comment) in [(&vera, "validation passed"), (&rita, "within appetite")] {
+        let out = server.cli_as(Some(who), &["approve", "credit", "1", "--comment", comment]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(json_of(&out)["allow"], true);
+
+    // Errors exit 2: an unknown model, an unknown alias kind, an unreachable server.
+    let out = server.cli_as(Some(&dana), &["gate", "check", "nosuch", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1", "--alias", "shadow"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = std::process::Command::new(support::WARDEN)
+        .args(["gate", "check", "credit", "1", "--url", "http://127.0.0.1:9", "--token", &dana])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    let out = server.cli_as(Some(&dana), &["promote", "credit", "1", "--reason", "release 2026.11"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("credit@champion -> version 1 (gate allowed"), "{}", stdout(&out));
+    let alias = json_of(&server.cli(&["alias", "get", "credit", "champion", "--json"]));
+    assert_eq!((alias["version"].as_i64(), alias["overridden"].as_bool()), (Some(1), Some(false)));
+}
+
+#[test]
+fn gate_reports_validate_against_the_sarif_and_junit_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (dana, _, _) = setup(&server);
+
+    let sarif_schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_file("sarif-2.1.0.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&sarif_schema).expect("the SARIF schema compiles");
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["level"] == "error" && r["message"]["text"].as_str().unwrap().contains("validation"))
+    );
+    // The validator is not a rubber stamp: a result without its message is refused.
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0].as_object_mut().unwrap().remove("message");
+    assert!(!validator.is_valid(&broken));
+
+    let xsd = std::fs::read_to_string(schema_file("junit-10.xsd")).unwrap();
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1", "--format", "junit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = stdout(&out);
+    xsd_check(&xsd, &xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let document = roxmltree::Document::parse(&xml).unwrap();
+    let failures = document.descendants().filter(|n| n.has_tag_name("failure")).count();
+    assert!(failures >= 3, "one failing case per reason: {xml}");
+    assert!(xsd_check(&xsd, &xml.replace("<testcase classname", "<testcase nameless")).is_err());
+    assert!(
+        xsd_check(&xsd, &xml.replace("<properties>", "<metadata>").replace("</properties>", "</metadata>")).is_err()
+    );
+}
+
+/// Checks an XML document against the subset of XML Schema that junit-10.xsd uses: global elements with
+/// complex types whose children come from `sequence`/`choice` of element references, string attributes
+/// (required or optional, no others allowed), and the `SUREFIRE_TIME` number pattern.
+fn xsd_check(xsd: &str, xml: &str) -> Result<(), String> {
+    let schema = roxmltree::Document::parse(xsd).map_err(|e| e.to_string())?;
+    let document = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let xs = |n: &roxmltree::Node, tag: &str| n.is_element() && n.tag_name().name() == tag;
+    let globals: std::collections::HashMap<&str, roxmltree::Node> = schema
+        .root_element()
+        .children()
+        .filter(|n| xs(n, "element"))
+        .map(|n| (n.attribute("name").unwrap(), n))
+        .collect();
+    fn check(
+        node: roxmltree::Node,
+        globals: &std::collections::HashMap<&str, roxmltree::Node>,
+        xs: &dyn Fn(&roxmltree::Node, &str) -> bool,
+    ) -> Result<(), String> {
+        let name = node.tag_name().name();
+        let declaration = globals.get(name).ok_or_else(|| format!("element <{name}> is not declared"))?;
+        let complex = declaration.children().find(|n| xs(n, "complexType"));
+        let Some(complex) = complex else {
+            // A simple string element: text only.
+            return match node.children().find(|c| c.is_element()) {
+                Some(c) => Err(format!("<{name}> holds text only, found <{}>", c.tag_name().name())),
+                None => Ok(()),
+            };
+        };
+        let attributes: Vec<roxmltree::Node> = complex.children().filter(|n| xs(n, "attribute")).collect();
+        for a in &attributes {
+            let attribute = a.attribute("name").unwrap();
+            match node.attribute(attribute) {
+                None if a.attribute("use") == Some("required") => {
+                    return Err(format!("<{name}> lacks required attribute '{attribute}'"));
+                }
+                Some(v)
+                    if a.attribute("type") == Some("SUREFIRE_TIME") && v.replace(',', "").parse::<f64>().is_err() =>
+                {
+                    return Err(format!("<{name} {attribute}=\"{v}\"> is not a SUREFIRE_TIME"));
+                }
+                _ => {}
+            }
+        }
+        for a in node.attributes() {
+            if !attributes.iter().any(|d| d.attribute("name") == Some(a.name())) {
+                return Err(format!("<{name}> has undeclared attribute '{}'", a.name()));
+            }
+        }
+        let allowed: Vec<&str> =
+            complex.descendants().filter(|n| xs(n, "element")).filter_map(|n| n.attribute("ref")).collect();
+        for child in node.children().filter(|c| c.is_element()) {
+            if !allowed.contains(&child.tag_name().name()) {
+                return Err(format!("<{}> is not allowed inside <{name}>", child.tag_name().name()));
+            }
+            check(child, globals, xs)?;
+        }
+        Ok(())
+    }
+    check(document.root_element(), &globals, &xs)
+}
+
+#[test]
+fn policy_test_runs_a_bundles_rego_tests_and_reports_syntax_errors_with_their_line() {
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-policy/bundle");
+    let out = std::process::Command::new(support::WARDEN).args(["policy", "test"]).arg(&bundle).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("PASS warden.gate_test.test_low_auc_is_refused"), "{}", stdout(&out));
+    assert!(stdout(&out).contains(" passed, 0 failed"), "{}", stdout(&out));
+
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["gate.rego", "gate_test.rego", "limits.json"] {
+        std::fs::copy(bundle.join(file), dir.path().join(file)).unwrap();
+    }
+    let limits = std::fs::read_to_string(dir.path().join("limits.json"))
+        .unwrap()
+        .replace("\"max_psi\": 0.25", "\"max_psi\": 0.01");
+    std::fs::write(dir.path().join("limits.json"), limits).unwrap();
+    let out = std::process::Command::new(support::WARDEN).args(["policy", "test"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a tightened limit breaks the good-input test: {}", stdout(&out));
+    assert!(stdout(&out).contains("FAIL warden.gate_test.test_good_input_is_allowed"), "{}", stdout(&out));
+
+    std::fs::write(dir.path().join("gate.rego"), "package warden.gate\n\ndeny contains msg if {\n    msg := \n}\n")
+        .unwrap();
+    let out = std::process::Command::new(support::WARDEN).args(["policy", "test"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("gate.rego:4") || err.contains("gate.rego:5"), "{err}");
+}
