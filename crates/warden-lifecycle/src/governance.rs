@@ -24,7 +24,7 @@ use crate::{Error, Result, Warden};
 /// The compiled bundle in force, rebuilt when a new bundle is put in force.
 #[derive(Default)]
 pub(crate) struct GateCache {
-    current: tokio::sync::Mutex<Option<(i64, Arc<std::sync::Mutex<Gate>>)>>,
+    current: tokio::sync::Mutex<Option<(BundleInForce, Arc<std::sync::Mutex<Gate>>)>>,
 }
 
 /// A policy bundle as listed.
@@ -137,22 +137,37 @@ pub async fn policy_bundles(warden: &Warden, caller: &Principal) -> Result<Vec<P
     Ok(warden.metadata.policy_bundles().await?.into_iter().map(Into::into).collect())
 }
 
-async fn gate_in_force(warden: &Warden) -> Result<(PolicyBundleRow, Arc<std::sync::Mutex<Gate>>)> {
-    let row = warden
+/// The bundle in force, compiled. The compiled gate is kept while the bundle number in the store is
+/// unchanged, so another process putting a bundle in force is noticed at the next decision.
+async fn gate_in_force(warden: &Warden) -> Result<(BundleInForce, Arc<std::sync::Mutex<Gate>>)> {
+    let number = warden
         .metadata
-        .policy_bundle(None)
+        .policy_bundle_number()
         .await?
         .ok_or_else(|| Error::Internal("no policy bundle is in force".into()))?;
     let mut cache = warden.governance.current.lock().await;
-    if let Some((number, gate)) = cache.as_ref()
-        && *number == row.number
+    if let Some((cached, gate)) = cache.as_ref()
+        && cached.number == number
     {
-        return Ok((row, gate.clone()));
+        return Ok((cached.clone(), gate.clone()));
     }
-    let bundle = Bundle::from_files(row.files.clone()).map_err(policy_error)?;
+    let row = warden
+        .metadata
+        .policy_bundle(Some(number))
+        .await?
+        .ok_or_else(|| Error::Internal(format!("policy bundle {number} disappeared")))?;
+    let bundle = Bundle::from_files(row.files).map_err(policy_error)?;
     let gate = Arc::new(std::sync::Mutex::new(Gate::compile(&bundle).map_err(policy_error)?));
-    *cache = Some((row.number, gate.clone()));
-    Ok((row, gate))
+    let in_force = BundleInForce { number: row.number, digest: row.digest };
+    *cache = Some((in_force.clone(), gate.clone()));
+    Ok((in_force, gate))
+}
+
+/// Which bundle decided.
+#[derive(Debug, Clone)]
+struct BundleInForce {
+    number: i64,
+    digest: String,
 }
 
 /// Approve or reject.
@@ -254,13 +269,15 @@ async fn latest_approvals(warden: &Warden, model: &str, number: i64) -> Result<V
 
 /// Builds the documented input document `{model, version, validation, approvals, target, now}`.
 pub(crate) async fn gate_input(warden: &Warden, caller: &Principal, version: &Version, alias: &str) -> Result<Value> {
-    let model = get_model(warden, caller, &version.model).await?;
-    let validation = crate::validation::stored_reports(warden, &version.model, version.number)
-        .await?
-        .pop()
-        .map_or(Value::Null, |r| r.policy_view());
-    let approvals = latest_approvals(warden, &version.model, version.number).await?;
-    let current = warden.metadata.alias_at(&version.model, alias, i64::MAX).await?.and_then(|a| a.version);
+    // Independent reads, concurrently: the input's latency is the slowest read, not their sum.
+    let (model, reports, approvals, current) = tokio::try_join!(
+        get_model(warden, caller, &version.model),
+        crate::validation::latest_report(warden, &version.model, version.number),
+        latest_approvals(warden, &version.model, version.number),
+        async { Ok(warden.metadata.alias_at(&version.model, alias, i64::MAX).await?) },
+    )?;
+    let validation = reports.map_or(Value::Null, |r| r.policy_view());
+    let current = current.and_then(|a| a.version);
     Ok(json!({
         "model": {
             "name": model.input.name, "owner": model.input.owner,
@@ -314,6 +331,36 @@ pub struct GateDecision {
 }
 
 /// Evaluates the gate for moving `version` to `alias` and records the decision.
+/// The input document and the bundle's decision on it, not yet recorded.
+struct Evaluation {
+    input: Value,
+    bundle: BundleInForce,
+    decision: Decision,
+}
+
+async fn evaluate(warden: &Warden, caller: &Principal, version: &Version, alias: &str) -> Result<Evaluation> {
+    let (input, (bundle, gate)) = tokio::try_join!(gate_input(warden, caller, version, alias), gate_in_force(warden))?;
+    let decision = gate.lock().expect("gate lock").decide(&input).map_err(policy_error)?;
+    Ok(Evaluation { input, bundle, decision })
+}
+
+/// The gate's decision on moving a version to a production alias, input assembly included, without
+/// recording it: a preview. `gate_check` and `promote` record every decision they take.
+pub async fn evaluate_gate(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    number: &str,
+    alias: &str,
+) -> Result<(Decision, Value)> {
+    caller.require(Permission::ReadRegistry)?;
+    check_production_alias(alias)?;
+    let version = get_version(warden, caller, model, number).await?;
+    let evaluation = evaluate(warden, caller, &version, alias).await?;
+    Ok((evaluation.decision, evaluation.input))
+}
+
+/// Evaluates the gate for moving `version` to `alias` and records the decision.
 async fn decide(
     warden: &Warden,
     caller: &Principal,
@@ -321,9 +368,7 @@ async fn decide(
     alias: &str,
     purpose: &str,
 ) -> Result<GateDecision> {
-    let input = gate_input(warden, caller, version, alias).await?;
-    let (bundle, gate) = gate_in_force(warden).await?;
-    let decision = gate.lock().expect("gate lock").decide(&input).map_err(policy_error)?;
+    let Evaluation { input, bundle, decision } = evaluate(warden, caller, version, alias).await?;
     let at = warden.now();
     let decision_id = format!("dec_{:014x}{:016x}", at.max(0), rand::RngCore::next_u64(&mut rand::rng()));
     let input_sha256 = hex::encode(Sha256::digest(input.to_string().as_bytes()));

@@ -76,6 +76,8 @@ pub struct Warden {
     scoring: scoring::Scoring,
     tokens: auth::TokenCache,
     governance: governance::GateCache,
+    /// Parsed versions by (model, number): versions are immutable.
+    versions: std::sync::RwLock<std::collections::HashMap<(String, i64), registry::Version>>,
 }
 
 /// What happened when Warden opened its data directory.
@@ -105,6 +107,7 @@ impl Warden {
             scoring: scoring::Scoring::start(metadata.clone())?,
             tokens: auth::TokenCache::default(),
             governance: governance::GateCache::default(),
+            versions: Default::default(),
             metadata,
             artifacts: Arc::new(artifacts),
             clock,

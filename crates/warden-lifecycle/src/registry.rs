@@ -566,15 +566,31 @@ pub async fn list_versions(warden: &Warden, caller: &Principal, model: &str) -> 
 /// One version, named by number or by an alias currently pointing at it.
 pub async fn get_version(warden: &Warden, caller: &Principal, model: &str, version: &str) -> Result<Version> {
     caller.require(Permission::ReadRegistry)?;
+    // Versions are immutable (and models never deleted), so a parsed version can be kept.
+    let key = version.parse::<i64>().ok().map(|n| (model.to_owned(), n));
+    if let Some(key) = &key
+        && let Some(cached) = warden.versions.read().expect("version cache lock").get(key)
+    {
+        return Ok(cached.clone());
+    }
     model_row(warden, model).await?;
     let number = version_number(warden, model, version).await?;
-    warden
+    let parsed: Version = warden
         .metadata
         .get_version(model, number)
         .await?
         .ok_or_else(|| Error::NotFound(format!("model '{model}' has no version {number}")))?
-        .try_into()
+        .try_into()?;
+    let mut cache = warden.versions.write().expect("version cache lock");
+    if cache.len() >= VERSION_CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert((model.to_owned(), number), parsed.clone());
+    Ok(parsed)
 }
+
+/// Parsed versions kept in memory at most (each holds its reference profile).
+const VERSION_CACHE_LIMIT: usize = 1024;
 
 /// The number a version is named by: itself, or the version an alias points at now.
 pub(crate) async fn version_number(warden: &Warden, model: &str, version: &str) -> Result<i64> {

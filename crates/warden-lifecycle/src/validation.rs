@@ -501,18 +501,21 @@ pub async fn reports(warden: &Warden, caller: &Principal, model: &str, number: &
 }
 
 pub(crate) async fn stored_reports(warden: &Warden, model: &str, number: i64) -> Result<Vec<ValidationReport>> {
-    warden
-        .metadata
-        .version_records(RecordKind::ValidationReport, model, Some(number))
-        .await?
-        .into_iter()
-        .map(|r| {
-            let mut report: ValidationReport = serde_json::from_value(r.body)
-                .map_err(|e| Error::Internal(format!("stored validation report {} is corrupt: {e}", r.id)))?;
-            report.id = r.id;
-            Ok(report)
-        })
-        .collect()
+    let records = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(number)).await?;
+    records.into_iter().map(parse_report).collect()
+}
+
+/// The newest report of a version (what the gate sees), parsing only that one.
+pub(crate) async fn latest_report(warden: &Warden, model: &str, number: i64) -> Result<Option<ValidationReport>> {
+    let mut records = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(number)).await?;
+    records.pop().map(parse_report).transpose()
+}
+
+fn parse_report(record: VersionRecord) -> Result<ValidationReport> {
+    let mut report: ValidationReport = serde_json::from_value(record.body)
+        .map_err(|e| Error::Internal(format!("stored validation report {} is corrupt: {e}", record.id)))?;
+    report.id = record.id;
+    Ok(report)
 }
 
 /// Approval rate, mean PD and expected loss of scores (and their rows, for exposures).

@@ -356,4 +356,6 @@ pub trait MetadataStore: Send + Sync {
     async fn policy_bundle(&self, number: Option<i64>) -> Result<Option<PolicyBundleRow>>;
     /// Every bundle, oldest first.
     async fn policy_bundles(&self) -> Result<Vec<PolicyBundleRow>>;
+    /// The number of the bundle in force (a cheap check that a cached bundle is still current).
+    async fn policy_bundle_number(&self) -> Result<Option<i64>>;
 }

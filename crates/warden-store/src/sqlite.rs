@@ -647,6 +647,10 @@ impl MetadataStore for SqliteStore {
             .transpose()
     }
 
+    async fn policy_bundle_number(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(number) FROM policy_bundles").fetch_one(&self.pool).await?)
+    }
+
     async fn policy_bundles(&self) -> Result<Vec<PolicyBundleRow>> {
         sqlx::query("SELECT * FROM policy_bundles ORDER BY number")
             .fetch_all(&self.pool)
