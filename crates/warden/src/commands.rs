@@ -268,7 +268,13 @@ fn alias_rows(assignments: &Value) -> Vec<Vec<String>> {
         .flatten()
         .map(|a| {
             let version = if a["version"].is_null() { "(removed)".into() } else { cell(&a["version"]) };
-            vec![cell(&a["alias"]), version, cell(&a["assigned_at"]), cell(&a["assigned_by"]), cell(&a["reason"])]
+            // An emergency override of the promotion gate is shown as such wherever an assignment is listed.
+            let reason = match (a["overridden"].as_bool(), a["decision_id"].as_str()) {
+                (Some(true), Some(id)) => format!("OVERRIDE of gate decision {id}: {}", cell(&a["reason"])),
+                (_, Some(id)) => format!("{} (gate decision {id})", cell(&a["reason"])),
+                _ => cell(&a["reason"]),
+            };
+            vec![cell(&a["alias"]), version, cell(&a["assigned_at"]), cell(&a["assigned_by"]), reason]
         })
         .collect()
 }

@@ -239,3 +239,19 @@ fn policy_test_runs_a_bundles_rego_tests_and_reports_syntax_errors_with_their_li
     let err = stderr(&out);
     assert!(err.contains("gate.rego:4") || err.contains("gate.rego:5"), "{err}");
 }
+
+#[test]
+fn an_override_is_shown_as_such_in_the_alias_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (dana, _, _) = setup(&server);
+    let out = server.cli_as(Some(&dana), &["promote", "credit", "1", "--override", "--reason", "INC-1"]);
+    assert_eq!(out.status.code(), Some(1), "only an admin overrides: {}", stderr(&out));
+    let out = server.cli(&["promote", "credit", "1", "--override", "--reason", "INC-1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("OVERRIDE of a gate refusal"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("overridden: no validation report"), "{}", stdout(&out));
+    let history = stdout(&server.cli(&["alias", "history", "credit", "champion"]));
+    assert!(history.contains("OVERRIDE of gate decision dec_"), "{history}");
+    assert!(history.contains(": INC-1"), "{history}");
+}
