@@ -9,8 +9,11 @@ use crate::cli::*;
 use crate::client::{Client, encode};
 use crate::render::{self, cell, fields, table};
 
-pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+/// Runs a command; the exit code on success (0, or 1 for a denying gate check or a failing policy test).
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let done = match cli.command {
+        Command::Gate(command) => return crate::governance::gate(command).await,
+        Command::Policy(command) => return crate::governance::policy(command).await,
         Command::Serve(args) => crate::serve::serve(args).await,
         Command::Model(command) => model(command).await,
         Command::Alias(command) => alias(command).await,
@@ -22,8 +25,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(args) => crate::governance::validate(args).await,
         Command::Approve(args) => crate::governance::approve(args).await,
         Command::Promote(args) => crate::governance::promote(args).await,
-        Command::Gate(_) | Command::Policy(_) => unreachable!("main runs the CI commands for their exit codes"),
-    }
+    };
+    done.map(|()| 0)
 }
 
 fn print_model(model: &Value) {

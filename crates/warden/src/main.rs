@@ -31,12 +31,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(if ci { 2 } else { 3 });
         }
     };
-    let outcome = match args.command {
-        cli::Command::Gate(command) => runtime.block_on(governance::gate(command)),
-        cli::Command::Policy(command) => runtime.block_on(governance::policy(command)),
-        command => runtime.block_on(commands::run(cli::Cli { command })).map(|()| 0),
-    };
-    match outcome {
+    match runtime.block_on(commands::run(args)) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(err) => {
             let code = match err.downcast_ref::<client::ApiFailure>() {
