@@ -228,6 +228,126 @@ impl CategoricalWindow {
     }
 }
 
+/// A window that can absorb another of the same shape (every window of this module).
+pub trait Mergeable {
+    /// Adds `other`'s values to `self`.
+    fn merge_from(&mut self, other: &Self);
+}
+
+impl Mergeable for NumericWindow {
+    fn merge_from(&mut self, other: &Self) {
+        self.merge(other);
+    }
+}
+
+impl Mergeable for CategoricalWindow {
+    fn merge_from(&mut self, other: &Self) {
+        self.merge(other);
+    }
+}
+
+/// Windows kept in fixed-width time buckets, newest last, so that a monitor can read "the last N seconds"
+/// or "the last N values" by merging buckets, and old traffic falls out as buckets are evicted. Times are
+/// integers (microseconds in Warden); the caller supplies them, so this stays free of the clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeBuckets<W> {
+    width: i64,
+    capacity: usize,
+    empty: W,
+    /// (bucket start, values in it, merged window), starts strictly increasing.
+    buckets: std::collections::VecDeque<(i64, u64, W)>,
+    /// Values that arrived for a bucket older than the oldest kept (counted, not added).
+    late: u64,
+}
+
+impl<W: Mergeable + Clone> TimeBuckets<W> {
+    /// Buckets `width` time units wide, at most `capacity` kept; `empty` is a fresh bucket's window.
+    pub fn new(width: i64, capacity: usize, empty: W) -> Self {
+        assert!(width > 0 && capacity > 0, "bucket width and capacity must be positive");
+        TimeBuckets { width, capacity, empty, buckets: Default::default(), late: 0 }
+    }
+
+    /// The window of the bucket holding time `at`, counting one value in it; `None` when `at` is older than
+    /// every kept bucket (the value is counted as late).
+    pub fn record(&mut self, at: i64) -> Option<&mut W> {
+        let start = at.div_euclid(self.width).saturating_mul(self.width);
+        let position = match self.buckets.back() {
+            Some((last, _, _)) if start > *last => None,
+            None => None,
+            Some(_) => match self.buckets.binary_search_by_key(&start, |(s, _, _)| *s) {
+                Ok(i) => Some(i),
+                Err(0) if self.buckets.len() == self.capacity => {
+                    self.late += 1;
+                    return None;
+                }
+                Err(i) => {
+                    self.buckets.insert(i, (start, 0, self.empty.clone()));
+                    Some(i)
+                }
+            },
+        };
+        let index = match position {
+            Some(i) => i,
+            None => {
+                self.buckets.push_back((start, 0, self.empty.clone()));
+                self.buckets.len() - 1
+            }
+        };
+        let index = if self.buckets.len() > self.capacity {
+            self.buckets.pop_front();
+            index.checked_sub(1)?
+        } else {
+            index
+        };
+        let (_, count, window) = &mut self.buckets[index];
+        *count += 1;
+        Some(window)
+    }
+
+    /// The merged window of the buckets starting at or after `since`, and how many values it holds.
+    pub fn since(&self, since: i64) -> (W, u64) {
+        let first = since.div_euclid(self.width).saturating_mul(self.width);
+        self.merge(self.buckets.iter().filter(|(start, _, _)| *start >= first))
+    }
+
+    /// The merged window of the newest buckets that together hold at least `values` values (all of them if
+    /// fewer), and how many values it holds.
+    pub fn last(&self, values: u64) -> (W, u64) {
+        let mut taken = 0;
+        let mut from = self.buckets.len();
+        while from > 0 && taken < values {
+            from -= 1;
+            taken += self.buckets[from].1;
+        }
+        self.merge(self.buckets.iter().skip(from))
+    }
+
+    /// Drops the buckets that end at or before `before`.
+    pub fn evict_before(&mut self, before: i64) {
+        while self.buckets.front().is_some_and(|(start, _, _)| start.saturating_add(self.width) <= before) {
+            self.buckets.pop_front();
+        }
+    }
+
+    /// Values that came too late for any kept bucket.
+    pub fn late(&self) -> u64 {
+        self.late
+    }
+
+    fn merge<'a>(&self, buckets: impl Iterator<Item = &'a (i64, u64, W)>) -> (W, u64)
+    where
+        W: 'a,
+    {
+        let mut merged = self.empty.clone();
+        let mut count = 0;
+        for (_, n, window) in buckets {
+            merged.merge_from(window);
+            count += n;
+        }
+        (merged, count)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +445,56 @@ mod tests {
         }
         assert!((signed.quantile(0.0).unwrap() + 5.0).abs() <= 0.05 + 1e-9);
         assert_eq!(signed.quantile(0.5), Some(0.0));
+    }
+
+    #[test]
+    fn time_buckets_answer_time_and_count_windows_like_one_window_would() {
+        let edges = [10.0, 20.0, 30.0];
+        let mut buckets = TimeBuckets::new(10, 6, NumericWindow::new(edges.len()));
+        let mut rng = Rng(7);
+        let mut values = Vec::new();
+        for at in 0..60 {
+            let value = rng.next() * 40.0;
+            values.push((at, value));
+            buckets.record(at).unwrap().add(value, &edges, (0.0, 40.0));
+        }
+        let direct = |from: i64| {
+            let mut w = NumericWindow::new(edges.len());
+            for (_, v) in values.iter().filter(|(at, _)| *at >= from) {
+                w.add(*v, &edges, (0.0, 40.0));
+            }
+            w
+        };
+        let (window, count) = buckets.since(30);
+        assert_eq!(count, 30);
+        assert_eq!(window.bin_counts, direct(30).bin_counts);
+        assert_eq!(window.count, direct(30).count);
+        // A count window takes whole buckets until it holds at least that many values.
+        let (window, count) = buckets.last(15);
+        assert_eq!(count, 20);
+        assert_eq!(window.bin_counts, direct(40).bin_counts);
+        assert_eq!(buckets.last(1_000).1, 60);
+    }
+
+    #[test]
+    fn time_buckets_keep_capacity_take_out_of_order_values_and_count_late_ones() {
+        let mut buckets = TimeBuckets::new(10, 3, CategoricalWindow::default());
+        for at in [0, 15, 25] {
+            buckets.record(at).unwrap().add(Some("a"));
+        }
+        buckets.record(12).unwrap().add(Some("b")); // out of order, still kept
+        assert_eq!(buckets.since(10).0.counts.get("b"), Some(&1));
+        buckets.record(31).unwrap().add(Some("c")); // a fourth bucket evicts the oldest
+        assert_eq!(buckets.since(i64::MIN).1, 4);
+        assert!(buckets.record(3).is_none(), "older than every kept bucket");
+        assert_eq!(buckets.late(), 1);
+        buckets.evict_before(30);
+        assert_eq!(buckets.since(i64::MIN).1, 1);
+        // Negative times fall in the right bucket too.
+        let mut negative = TimeBuckets::new(10, 4, CategoricalWindow::default());
+        negative.record(-1).unwrap().add(Some("x"));
+        negative.record(0).unwrap().add(Some("y"));
+        assert_eq!(negative.since(0).1, 1);
+        assert_eq!(negative.since(-10).1, 2);
     }
 }
