@@ -80,6 +80,7 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::record_outcomes))
         .routes(routes!(scoring::list_decisions))
         .routes(routes!(scoring::live_profiles))
+        .routes(routes!(scoring::live_drift))
         .routes(routes!(scoring::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let batches =

@@ -407,3 +407,55 @@ async fn outcomes_join_decisions_all_or_none_and_metrics_count_everything() {
     let (status, _) = app.json(Method::GET, "/metrics", None, Value::Null).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn live_drift_over_a_window_equals_the_statistics_core_on_the_same_rows() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let version = app.serve_version("credit", german_metadata("linear-json"), &fixture("lr_german_linear.json")).await;
+    app.alias("credit", "champion", json!({"version": version})).await;
+    let text = String::from_utf8(german_csv()).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let reference: Vec<HashMap<String, String>> =
+        lines.map(|l| header.iter().zip(l.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect();
+    // Older applicants only: a shifted stream.
+    let current: Vec<&HashMap<String, String>> =
+        reference.iter().filter(|r| r["age"].parse::<f64>().unwrap() > 40.0).collect();
+    let batch: Vec<Value> = current.iter().map(|r| json!({"features": features(r)})).collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, drift) =
+        app.json(Method::GET, "/v1/models/credit/live/drift?seconds=600", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{drift}");
+    assert_eq!(drift[0]["decisions"], current.len());
+    let column = |rows: &[&HashMap<String, String>], c: &str| -> Vec<f64> {
+        rows.iter().map(|r| r[c].parse().unwrap()).collect()
+    };
+    let all: Vec<&HashMap<String, String>> = reference.iter().collect();
+    for feature in NUMERIC {
+        let want = warden_stats::drift::numeric_drift(&column(&all, feature), &column(&current, feature)).psi;
+        let got = drift[0]["features"][feature]["psi"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-12, "{feature}: live {got} vs drift report {want}");
+    }
+    assert!(drift[0]["features"]["age"]["psi"].as_f64().unwrap() > 0.25, "the shift is visible");
+    assert_eq!(drift[0]["features"]["age"]["out_of_range_rate"], 0.0);
+    for feature in CATEGORICAL {
+        let counts = |rows: &[&HashMap<String, String>]| {
+            let mut m = std::collections::BTreeMap::new();
+            for r in rows {
+                *m.entry(r[feature].clone()).or_insert(0u64) += 1;
+            }
+            m
+        };
+        let want = warden_stats::drift::categorical_drift(&counts(&all), &counts(&current)).psi;
+        let got = drift[0]["features"][feature]["psi"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-12, "{feature}: live {got} vs drift report {want}");
+        assert_eq!(drift[0]["features"][feature]["unseen_rate"], 0.0);
+    }
+    let (status, _) =
+        app.json(Method::GET, "/v1/models/credit/live/drift?seconds=0", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -749,3 +749,10 @@ pub struct PolicyBundleBody {
     /// Path inside the bundle → file text.
     pub files: std::collections::BTreeMap<String, String>,
 }
+
+/// Window of a live drift query.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct LiveDriftQuery {
+    /// Seconds of recent traffic, 1 to 3600 (default 600).
+    pub seconds: Option<i64>,
+}

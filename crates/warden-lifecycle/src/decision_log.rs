@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use warden_stats::profile::ColumnType;
-use warden_stats::window::{CategoricalWindow, NumericWindow};
+use warden_stats::window::{CategoricalWindow, Mergeable, NumericWindow, TimeBuckets};
 use warden_store::metadata::{MetadataStore, NewDecision};
 
 use crate::metrics::ScoringMetrics;
@@ -136,23 +136,57 @@ async fn commit(store: &dyn MetadataStore, rows: &[NewDecision]) -> std::result:
     Err(last)
 }
 
-/// One feature's live window.
+/// How one feature is binned, from the version's reference profile.
 #[derive(Debug, Clone)]
-enum FeatureWindow {
-    Numeric { name: String, edges: Vec<f64>, range: (f64, f64), window: NumericWindow },
-    Categorical { name: String, window: CategoricalWindow },
+struct LiveFeature {
+    name: String,
+    /// Reference decile edges and range (numeric features).
+    numeric: Option<(Vec<f64>, (f64, f64))>,
+}
+
+/// One feature's window.
+#[derive(Debug, Clone)]
+pub(crate) enum FeatureWindow {
+    Numeric(NumericWindow),
+    Categorical(CategoricalWindow),
+}
+
+/// Every window of a version over some stretch of decisions: all of them, or one time bucket.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveWindows {
+    features: Vec<FeatureWindow>,
+    score: NumericWindow,
+}
+
+impl Mergeable for LiveWindows {
+    fn merge_from(&mut self, other: &Self) {
+        for (mine, theirs) in self.features.iter_mut().zip(&other.features) {
+            match (mine, theirs) {
+                (FeatureWindow::Numeric(a), FeatureWindow::Numeric(b)) => a.merge(b),
+                (FeatureWindow::Categorical(a), FeatureWindow::Categorical(b)) => a.merge(b),
+                _ => unreachable!("windows of one version have one shape"),
+            }
+        }
+        self.score.merge(&other.score);
+    }
 }
 
 /// Score deciles on [0, 1].
 const SCORE_EDGES: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+/// Width of a recent-traffic bucket, in microseconds.
+pub(crate) const BUCKET_MICROS: i64 = 10_000_000;
+/// Buckets kept: one hour of recent traffic.
+const BUCKETS_KEPT: usize = 360;
 
 #[derive(Debug)]
 struct LiveState {
     decisions: u64,
     by_decision: std::collections::BTreeMap<String, u64>,
     by_route: std::collections::BTreeMap<String, u64>,
-    features: Vec<FeatureWindow>,
-    score: NumericWindow,
+    /// Every decision since the version was loaded.
+    total: LiveWindows,
+    /// The last hour, in 10-second buckets (what monitors read).
+    recent: TimeBuckets<LiveWindows>,
     first_at: Option<i64>,
     last_at: Option<i64>,
 }
@@ -160,76 +194,94 @@ struct LiveState {
 /// The live window profile of one version: the statistics core's windows, fed by committed decisions.
 #[derive(Debug)]
 pub(crate) struct LiveProfile {
+    features: Vec<LiveFeature>,
     state: Mutex<LiveState>,
 }
 
 impl LiveProfile {
     pub(crate) fn new(version: &Version) -> LiveProfile {
-        let features = version
+        let features: Vec<LiveFeature> = version
             .feature_schema
             .iter()
-            .map(|f| match f.kind {
-                ColumnType::Numeric => {
-                    let (edges, range) = crate::scoring::reference_bins(version, &f.name)
-                        .unwrap_or((Vec::new(), (f64::NEG_INFINITY, f64::INFINITY)));
-                    FeatureWindow::Numeric {
-                        name: f.name.clone(),
-                        window: NumericWindow::new(edges.len()),
-                        edges,
-                        range,
-                    }
-                }
-                ColumnType::Categorical => {
-                    FeatureWindow::Categorical { name: f.name.clone(), window: CategoricalWindow::default() }
-                }
+            .map(|f| LiveFeature {
+                name: f.name.clone(),
+                numeric: (f.kind == ColumnType::Numeric).then(|| {
+                    crate::scoring::reference_bins(version, &f.name)
+                        .unwrap_or((Vec::new(), (f64::NEG_INFINITY, f64::INFINITY)))
+                }),
             })
             .collect();
+        let empty = LiveWindows {
+            features: features
+                .iter()
+                .map(|f| match &f.numeric {
+                    Some((edges, _)) => FeatureWindow::Numeric(NumericWindow::new(edges.len())),
+                    None => FeatureWindow::Categorical(CategoricalWindow::default()),
+                })
+                .collect(),
+            score: NumericWindow::new(SCORE_EDGES.len()),
+        };
         LiveProfile {
+            features,
             state: Mutex::new(LiveState {
                 decisions: 0,
                 by_decision: Default::default(),
                 by_route: Default::default(),
-                features,
-                score: NumericWindow::new(SCORE_EDGES.len()),
+                recent: TimeBuckets::new(BUCKET_MICROS, BUCKETS_KEPT, empty.clone()),
+                total: empty,
                 first_at: None,
                 last_at: None,
             }),
         }
     }
 
+    fn add(&self, windows: &mut LiveWindows, decision: &NewDecision) {
+        windows.score.add(decision.score, &SCORE_EDGES, (0.0, 1.0));
+        for (feature, window) in self.features.iter().zip(&mut windows.features) {
+            let value = decision.features.get(feature.name.as_str());
+            match (window, &feature.numeric) {
+                (FeatureWindow::Numeric(w), Some((edges, range))) => {
+                    w.add(value.and_then(Value::as_f64).unwrap_or(f64::NAN), edges, *range)
+                }
+                (FeatureWindow::Categorical(w), _) => w.add(value.and_then(Value::as_str)),
+                (FeatureWindow::Numeric(_), None) => unreachable!("numeric windows are made for numeric features"),
+            }
+        }
+    }
+
     fn fold(&self, decision: &NewDecision) {
-        let mut state = self.state.lock().expect("live profile lock");
+        let mut guard = self.state.lock().expect("live profile lock");
+        let state = &mut *guard;
         state.decisions += 1;
         *state.by_decision.entry(decision.decision.clone()).or_default() += 1;
         *state.by_route.entry(decision.route.clone()).or_default() += 1;
         state.first_at = Some(state.first_at.map_or(decision.at, |t| t.min(decision.at)));
         state.last_at = Some(state.last_at.map_or(decision.at, |t| t.max(decision.at)));
-        state.score.add(decision.score, &SCORE_EDGES, (0.0, 1.0));
-        for feature in &mut state.features {
-            match feature {
-                FeatureWindow::Numeric { name, edges, range, window } => {
-                    let value = decision.features.get(name.as_str()).and_then(Value::as_f64).unwrap_or(f64::NAN);
-                    window.add(value, edges, *range);
-                }
-                FeatureWindow::Categorical { name, window } => {
-                    window.add(decision.features.get(name.as_str()).and_then(Value::as_str));
-                }
-            }
+        self.add(&mut state.total, decision);
+        if let Some(bucket) = state.recent.record(decision.at) {
+            self.add(bucket, decision);
         }
+    }
+
+    /// Feature windows (by name) and the score window of the decisions made at or after `since` (µs), with
+    /// how many decisions they hold.
+    pub(crate) fn recent(&self, since: i64) -> (Vec<(String, FeatureWindow)>, NumericWindow, u64) {
+        let (windows, count) = self.state.lock().expect("live profile lock").recent.since(since);
+        let names = self.features.iter().map(|f| f.name.clone());
+        (names.zip(windows.features).collect(), windows.score, count)
     }
 
     /// The windows as JSON.
     pub(crate) fn snapshot(&self) -> Value {
         let state = self.state.lock().expect("live profile lock");
-        let features: serde_json::Map<String, Value> = state
+        let features: serde_json::Map<String, Value> = self
             .features
             .iter()
-            .map(|f| match f {
-                FeatureWindow::Numeric { name, window, .. } => {
-                    (name.clone(), json!({"type": "numeric", "window": window}))
-                }
-                FeatureWindow::Categorical { name, window } => {
-                    (name.clone(), json!({"type": "categorical", "window": window}))
+            .zip(&state.total.features)
+            .map(|(f, w)| match w {
+                FeatureWindow::Numeric(window) => (f.name.clone(), json!({"type": "numeric", "window": window})),
+                FeatureWindow::Categorical(window) => {
+                    (f.name.clone(), json!({"type": "categorical", "window": window}))
                 }
             })
             .collect();
@@ -239,7 +291,7 @@ impl LiveProfile {
             "by_route": state.by_route,
             "first_at": state.first_at,
             "last_at": state.last_at,
-            "score": state.score,
+            "score": state.total.score,
             "features": features,
         })
     }

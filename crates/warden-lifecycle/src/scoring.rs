@@ -915,6 +915,104 @@ pub async fn live_profiles(warden: &Warden, caller: &Principal, model: &str) -> 
     Ok(out)
 }
 
+/// One feature's drift over a recent window of live traffic against the version's reference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveFeatureDrift {
+    /// PSI: numeric features over the reference deciles (missing values as one more bin), categorical over
+    /// categories; `None` with no decisions in the window.
+    pub psi: Option<f64>,
+    /// Share of decisions without a value.
+    pub missing_rate: f64,
+    /// Share of values outside the reference's range (numeric).
+    pub out_of_range_rate: Option<f64>,
+    /// Share of values in categories the reference never had (categorical).
+    pub unseen_rate: Option<f64>,
+}
+
+/// A loaded version's recent traffic against its reference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveDrift {
+    /// Version number.
+    pub version: i64,
+    /// Start of the window (µs since the epoch, aligned to the 10-second buckets).
+    pub since: i64,
+    /// Decisions in the window.
+    pub decisions: u64,
+    /// Per feature.
+    pub features: BTreeMap<String, LiveFeatureDrift>,
+}
+
+/// Drift of the last `seconds` of live traffic (at most an hour) of each loaded version of a model, with the
+/// statistics core's PSI: the computation the monitors run.
+pub async fn live_drift(warden: &Warden, caller: &Principal, model: &str, seconds: i64) -> Result<Vec<LiveDrift>> {
+    caller.require(Permission::ReadDecisions)?;
+    if !(1..=3600).contains(&seconds) {
+        return Err(Error::invalid("the window is 1 to 3600 seconds"));
+    }
+    if warden.metadata.get_model(model).await?.is_none() {
+        return Err(Error::NotFound(format!("model '{model}' not found")));
+    }
+    warden.scoring.log.flush().await?;
+    let since = warden.now() - seconds * 1_000_000;
+    let loaded: Vec<Arc<LoadedVersion>> = warden
+        .scoring
+        .versions
+        .read()
+        .expect("versions lock")
+        .iter()
+        .filter(|((m, _), _)| m == model)
+        .map(|(_, v)| v.clone())
+        .collect();
+    let mut out: Vec<LiveDrift> = loaded.iter().map(|v| version_drift(v, since)).collect();
+    out.sort_by_key(|d| d.version);
+    Ok(out)
+}
+
+fn version_drift(version: &LoadedVersion, since: i64) -> LiveDrift {
+    use crate::decision_log::FeatureWindow;
+    let (windows, _, decisions) = version.live.recent(since);
+    let profile = &version.version.profile;
+    let share = |part: u64| if decisions == 0 { 0.0 } else { part as f64 / decisions as f64 };
+    let features = windows
+        .into_iter()
+        .filter_map(|(name, window)| {
+            let reference = &profile.columns.iter().find(|c| c.name == name)?.summary;
+            let drift = match (window, reference) {
+                (FeatureWindow::Numeric(w), ColumnSummary::Numeric(r)) => LiveFeatureDrift {
+                    psi: (decisions > 0).then(|| {
+                        warden_stats::drift::binned_psi(
+                            &r.bin_counts,
+                            r.missing,
+                            &w.bin_counts,
+                            w.missing + w.non_finite,
+                        )
+                    }),
+                    missing_rate: share(w.missing + w.non_finite),
+                    out_of_range_rate: Some(share(w.out_of_range)),
+                    unseen_rate: None,
+                },
+                (FeatureWindow::Categorical(w), ColumnSummary::Categorical(r)) => {
+                    let drift = warden_stats::drift::categorical_drift(&r.frequencies, &w.counts);
+                    LiveFeatureDrift {
+                        psi: (decisions > 0).then_some(drift.psi),
+                        missing_rate: share(w.missing),
+                        out_of_range_rate: None,
+                        unseen_rate: Some(share(drift.unseen_count)),
+                    }
+                }
+                _ => return None,
+            };
+            Some((name, drift))
+        })
+        .collect();
+    LiveDrift {
+        version: version.version.number,
+        since: since.div_euclid(crate::decision_log::BUCKET_MICROS) * crate::decision_log::BUCKET_MICROS,
+        decisions,
+        features,
+    }
+}
+
 /// Reference edges and range of a numeric feature (for the live windows).
 pub(crate) fn reference_bins(version: &Version, feature: &str) -> Option<(Vec<f64>, (f64, f64))> {
     version.profile.columns.iter().find(|c| c.name == feature).and_then(|c| match &c.summary {

@@ -109,6 +109,28 @@ fn proportions(counts: &[u64], total: u64) -> Vec<f64> {
     counts.iter().map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 }).collect()
 }
 
+/// PSI of binned counts, missing values as one more bin when either side has any: the binning every numeric
+/// PSI in Warden uses, whether the counts come from raw samples or from live windows.
+pub fn binned_psi(ref_counts: &[u64], ref_missing: u64, cur_counts: &[u64], cur_missing: u64) -> f64 {
+    let (p_ref, p_cur) = binned_proportions(ref_counts, ref_missing, cur_counts, cur_missing);
+    psi(&p_ref, &p_cur)
+}
+
+fn binned_proportions(
+    ref_counts: &[u64],
+    ref_missing: u64,
+    cur_counts: &[u64],
+    cur_missing: u64,
+) -> (Vec<f64>, Vec<f64>) {
+    let (mut r, mut c) = (ref_counts.to_vec(), cur_counts.to_vec());
+    if ref_missing > 0 || cur_missing > 0 {
+        r.push(ref_missing);
+        c.push(cur_missing);
+    }
+    let (n_ref, n_cur) = (r.iter().sum(), c.iter().sum());
+    (proportions(&r, n_ref), proportions(&c, n_cur))
+}
+
 /// Numeric drift from raw samples (NaN = missing). Sorts copies of both.
 pub fn numeric_drift(reference: &[f64], current: &[f64]) -> NumericDrift {
     let (r, r_missing) = split_missing(reference);
@@ -122,12 +144,12 @@ pub fn numeric_drift_sorted(r: &[f64], r_missing: u64, c: &[f64], c_missing: u64
     let edges = quantile_edges_sorted(r, bins);
     let mut ref_counts = bin_counts_sorted(r, &edges);
     let mut cur_counts = bin_counts_sorted(c, &edges);
+    let (p_ref, p_cur) = binned_proportions(&ref_counts, r_missing, &cur_counts, c_missing);
     if r_missing > 0 || c_missing > 0 {
         ref_counts.push(r_missing);
         cur_counts.push(c_missing);
     }
     let (n_ref, n_cur) = (r.len() as u64 + r_missing, c.len() as u64 + c_missing);
-    let (p_ref, p_cur) = (proportions(&ref_counts, n_ref), proportions(&cur_counts, n_cur));
     let both = !r.is_empty() && !c.is_empty();
     let wasserstein = both.then(|| wasserstein_sorted(r, c));
     let std = (!r.is_empty()).then(|| crate::profile::population_std(r));

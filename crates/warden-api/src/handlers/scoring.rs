@@ -1,3 +1,4 @@
+use crate::wire::LiveDriftQuery;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -121,6 +122,22 @@ pub(crate) async fn live_profiles(
 ) -> Result<Json<Vec<LiveProfileBody>>, ApiError> {
     let profiles = scoring::live_profiles(&warden, &caller, &name).await?;
     Ok(Json(profiles.into_iter().map(|(version, profile)| LiveProfileBody { version, profile }).collect()))
+}
+
+/// Drift of the last `seconds` (default 600, at most 3600) of live traffic of each loaded version against its
+/// reference: PSI, missing rate, out-of-range and unseen-category shares per feature.
+#[utoipa::path(get, path = "/v1/models/{name}/live/drift", tag = "scoring",
+    params(("name" = String, Path, description = "Model name"), LiveDriftQuery),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn live_drift(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<LiveDriftQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let drift = scoring::live_drift(&warden, &caller, &name, query.seconds.unwrap_or(600)).await?;
+    Ok(Json(serde_json::to_value(drift).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?))
 }
 
 /// Prometheus metrics: scored rows, latency histograms and errors per model and version; HTTP requests
