@@ -81,6 +81,10 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::list_decisions))
         .routes(routes!(scoring::live_profiles))
         .routes(routes!(scoring::live_drift))
+        .routes(routes!(monitoring::list_monitors))
+        .routes(routes!(monitoring::set_monitor))
+        .routes(routes!(monitoring::monitor_history))
+        .routes(routes!(monitoring::evaluate_monitors))
         .routes(routes!(scoring::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let batches =

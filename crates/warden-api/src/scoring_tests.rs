@@ -459,3 +459,68 @@ async fn live_drift_over_a_window_equals_the_statistics_core_on_the_same_rows() 
         app.json(Method::GET, "/v1/models/credit/live/drift?seconds=0", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_history() {
+    let app = TestApp::new().await; // high-risk model
+    app.create_model("credit").await;
+    let version = app.serve_version("credit", german_metadata("linear-json"), &fixture("lr_german_linear.json")).await;
+    let (_, none) = app.json(Method::GET, "/v1/models/credit/monitors", Some(&app.admin), Value::Null).await;
+    assert_eq!(none, json!([]), "monitors come with deployment");
+    app.alias("credit", "champion", json!({"version": version})).await;
+    let (_, monitors) = app.json(Method::GET, "/v1/models/credit/monitors", Some(&app.admin), Value::Null).await;
+    let names: Vec<&str> = monitors.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["data_quality", "feature_drift"]);
+    assert_eq!(monitors[1]["config"]["window_seconds"], 300, "high risk: five-minute windows");
+
+    // Nothing scored yet: insufficient, never an alert.
+    let evaluate = || app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null);
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let text = String::from_utf8(german_csv()).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<HashMap<String, String>> =
+        lines.map(|l| header.iter().zip(l.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect();
+    let older: Vec<Value> = rows
+        .iter()
+        .filter(|r| r["age"].parse::<f64>().unwrap() > 40.0)
+        .map(|r| json!({"features": features(r)}))
+        .collect();
+    assert!(older.len() >= 200, "enough for the high-risk minimum sample");
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(older)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+
+    let (status, history) = app
+        .json(Method::GET, "/v1/models/credit/monitors/history?monitor=feature_drift", Some(&app.admin), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0]["status"].as_str(), history[0]["decisions"].as_i64()), (Some("insufficient"), Some(0)));
+    assert_eq!(history[1]["status"], "alert", "{}", history[1]);
+    assert!(history[1]["value"].as_f64().unwrap() > 0.25);
+    assert_eq!(history[1]["details"]["features"]["age"]["status"], "alert");
+    assert_eq!(history[1]["details"]["features"]["job"]["status"], "ok");
+    let (_, quality) = app
+        .json(Method::GET, "/v1/models/credit/monitors/history?monitor=data_quality", Some(&app.admin), Value::Null)
+        .await;
+    assert_eq!(quality[1]["status"], "ok", "{quality}");
+
+    // Monitors are edited by the second line; bad settings are refused; a disabled monitor is not evaluated.
+    let scientist = app.token("dana", "data-scientist").await;
+    let uri = "/v1/models/credit/monitors/feature_drift";
+    assert_eq!(app.json(Method::PUT, uri, Some(&scientist), json!({"warn": 0.2})).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = app.json(Method::PUT, uri, Some(&app.admin), json!({"warn": 0.5, "alert": 0.3})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app.json(Method::PUT, uri, Some(&app.admin), json!({"min_decisions": 100000})).await;
+    assert_eq!((status, body["config"]["min_decisions"].as_i64()), (StatusCode::OK, Some(100000)), "{body}");
+    let quality_uri = "/v1/models/credit/monitors/data_quality";
+    assert_eq!(app.json(Method::PUT, quality_uri, Some(&app.admin), json!({"enabled": false})).await.0, StatusCode::OK);
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let (_, all) = app.json(Method::GET, "/v1/models/credit/monitors/history", Some(&app.admin), Value::Null).await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 5, "two rounds of two monitors, then one");
+    assert_eq!((all[4]["monitor"].as_str(), all[4]["status"].as_str()), (Some("feature_drift"), Some("insufficient")));
+}

@@ -756,3 +756,12 @@ pub struct LiveDriftQuery {
     /// Seconds of recent traffic, 1 to 3600 (default 600).
     pub seconds: Option<i64>,
 }
+
+/// Which evaluations to list.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct MonitorHistoryQuery {
+    /// Only this monitor.
+    pub monitor: Option<String>,
+    /// The newest N (default 1000).
+    pub limit: Option<i64>,
+}

@@ -97,6 +97,8 @@ pub enum Permission {
     Promote,
     /// Promote against the gate's decision, with a reason (emergencies).
     OverrideGate,
+    /// Create, change and disable monitors.
+    ManageMonitors,
 }
 
 impl Permission {
@@ -117,6 +119,7 @@ impl Permission {
             Permission::ManagePolicies => &[RiskOfficer, Admin],
             Permission::Promote => &[DataScientist, Admin],
             Permission::OverrideGate => &[Admin],
+            Permission::ManageMonitors => &[Validator, RiskOfficer, Admin],
         }
     }
 }

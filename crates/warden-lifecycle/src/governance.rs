@@ -507,5 +507,7 @@ pub async fn promote(
     let assignment =
         move_alias(warden, caller, model, alias, Some(version.number), &reason, request.traffic, Some(clearance))
             .await?;
+    // A deployed model is watched: its first promotion gives it its tier's default monitors.
+    crate::monitoring::ensure_defaults(warden, caller, model).await?;
     Ok(Promotion { decision, previous_version, assignment, overridden })
 }

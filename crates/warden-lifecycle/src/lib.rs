@@ -30,6 +30,7 @@ mod decision_log;
 pub mod error;
 pub mod governance;
 mod metrics;
+pub mod monitoring;
 pub mod registry;
 pub mod scenarios;
 pub mod scoring;

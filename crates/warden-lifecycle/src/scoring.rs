@@ -923,6 +923,8 @@ pub struct LiveFeatureDrift {
     pub psi: Option<f64>,
     /// Share of decisions without a value.
     pub missing_rate: f64,
+    /// Share of the reference without a value.
+    pub reference_missing_rate: f64,
     /// Share of values outside the reference's range (numeric).
     pub out_of_range_rate: Option<f64>,
     /// Share of values in categories the reference never had (categorical).
@@ -953,7 +955,15 @@ pub async fn live_drift(warden: &Warden, caller: &Principal, model: &str, second
         return Err(Error::NotFound(format!("model '{model}' not found")));
     }
     warden.scoring.log.flush().await?;
-    let since = warden.now() - seconds * 1_000_000;
+    Ok(loaded_versions_drift(warden, model, warden.now() - seconds * 1_000_000))
+}
+
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+/// Each loaded version of a model, with the drift of its traffic since `since` (µs).
+pub(crate) fn loaded_versions_drift(warden: &Warden, model: &str, since: i64) -> Vec<LiveDrift> {
     let loaded: Vec<Arc<LoadedVersion>> = warden
         .scoring
         .versions
@@ -965,7 +975,7 @@ pub async fn live_drift(warden: &Warden, caller: &Principal, model: &str, second
         .collect();
     let mut out: Vec<LiveDrift> = loaded.iter().map(|v| version_drift(v, since)).collect();
     out.sort_by_key(|d| d.version);
-    Ok(out)
+    out
 }
 
 fn version_drift(version: &LoadedVersion, since: i64) -> LiveDrift {
@@ -988,6 +998,7 @@ fn version_drift(version: &LoadedVersion, since: i64) -> LiveDrift {
                         )
                     }),
                     missing_rate: share(w.missing + w.non_finite),
+                    reference_missing_rate: rate(r.missing, r.count + r.missing),
                     out_of_range_rate: Some(share(w.out_of_range)),
                     unseen_rate: None,
                 },
@@ -996,6 +1007,7 @@ fn version_drift(version: &LoadedVersion, since: i64) -> LiveDrift {
                     LiveFeatureDrift {
                         psi: (decisions > 0).then_some(drift.psi),
                         missing_rate: share(w.missing),
+                        reference_missing_rate: rate(r.missing, r.count + r.missing),
                         out_of_range_rate: None,
                         unseen_rate: Some(share(drift.unseen_count)),
                     }

@@ -177,6 +177,48 @@ pub struct VersionRecord {
     pub body: Value,
 }
 
+/// A monitor of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorRow {
+    /// Model name.
+    pub model_name: String,
+    /// Unique per model.
+    pub name: String,
+    /// What it watches (`feature_drift`, `data_quality`).
+    pub kind: String,
+    /// Window, minimum sample and thresholds.
+    pub config: Value,
+    /// Evaluated on the schedule when set.
+    pub enabled: bool,
+    /// Last change (µs).
+    pub updated_at: Micros,
+    /// Who changed it last.
+    pub updated_by: String,
+}
+
+/// One evaluation of a monitor on one version's window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorEvaluation {
+    /// Model name.
+    pub model_name: String,
+    /// Monitor name.
+    pub monitor: String,
+    /// When (µs).
+    pub at: Micros,
+    /// The version whose traffic was evaluated.
+    pub version: i64,
+    /// Start of the window (µs).
+    pub window_start: Micros,
+    /// Decisions in the window.
+    pub decisions: i64,
+    /// `ok`, `warn`, `alert` or `insufficient`.
+    pub status: String,
+    /// The headline value (for example the largest PSI).
+    pub value: Option<f64>,
+    /// Per-feature figures.
+    pub details: Value,
+}
+
 /// A stored policy bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyBundleRow {
@@ -358,4 +400,18 @@ pub trait MetadataStore: Send + Sync {
     async fn policy_bundles(&self) -> Result<Vec<PolicyBundleRow>>;
     /// The number of the bundle in force (a cheap check that a cached bundle is still current).
     async fn policy_bundle_number(&self) -> Result<Option<i64>>;
+
+    /// Creates or replaces a monitor (by model and name), with its audit event when given.
+    async fn put_monitor(&self, monitor: MonitorRow, audit: Option<AuditEventDraft>) -> Result<MonitorRow>;
+    /// The monitors of a model (every model when `None`), by model and name.
+    async fn monitors(&self, model_name: Option<&str>) -> Result<Vec<MonitorRow>>;
+    /// Appends evaluations in one transaction.
+    async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation]) -> Result<()>;
+    /// A model's evaluations (of one monitor when given), newest last, at most `limit` of the newest.
+    async fn monitor_evaluations(
+        &self,
+        model_name: &str,
+        monitor: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MonitorEvaluation>>;
 }

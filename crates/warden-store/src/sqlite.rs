@@ -647,6 +647,114 @@ impl MetadataStore for SqliteStore {
             .transpose()
     }
 
+    async fn put_monitor(&self, monitor: MonitorRow, audit: Option<AuditEventDraft>) -> Result<MonitorRow> {
+        let mut tx = self.write_tx().await?;
+        let id = model_id(&mut tx, &monitor.model_name).await?;
+        sqlx::query(
+            "INSERT INTO monitors (model_id, name, kind, config, enabled, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (model_id, name) DO UPDATE SET kind = excluded.kind, \
+             config = excluded.config, enabled = excluded.enabled, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(id)
+        .bind(&monitor.name)
+        .bind(&monitor.kind)
+        .bind(to_json(&monitor.config))
+        .bind(monitor.enabled as i64)
+        .bind(monitor.updated_at)
+        .bind(&monitor.updated_by)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(audit) = &audit {
+            append_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(monitor)
+    }
+
+    async fn monitors(&self, model_name: Option<&str>) -> Result<Vec<MonitorRow>> {
+        sqlx::query(
+            "SELECT m.name AS model_name, o.name, o.kind, o.config, o.enabled, o.updated_at, o.updated_by \
+             FROM monitors o JOIN models m ON m.id = o.model_id WHERE ($1 IS NULL OR m.name = $1) \
+             ORDER BY m.name, o.name",
+        )
+        .bind(model_name)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(MonitorRow {
+                model_name: row.try_get("model_name")?,
+                name: row.try_get("name")?,
+                kind: row.try_get("kind")?,
+                config: from_json(&row.try_get::<String, _>("config")?, "monitors.config")?,
+                enabled: row.try_get::<i64, _>("enabled")? != 0,
+                updated_at: row.try_get("updated_at")?,
+                updated_by: row.try_get("updated_by")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation]) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        for e in evaluations {
+            sqlx::query(
+                "INSERT INTO monitor_evaluations (monitor_id, at, version, window_start, decisions, status, value, \
+                 details) SELECT o.id, $3, $4, $5, $6, $7, $8, $9 FROM monitors o JOIN models m ON m.id = o.model_id \
+                 WHERE m.name = $1 AND o.name = $2",
+            )
+            .bind(&e.model_name)
+            .bind(&e.monitor)
+            .bind(e.at)
+            .bind(e.version)
+            .bind(e.window_start)
+            .bind(e.decisions)
+            .bind(&e.status)
+            .bind(e.value)
+            .bind(to_json(&e.details))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn monitor_evaluations(
+        &self,
+        model_name: &str,
+        monitor: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MonitorEvaluation>> {
+        let mut rows: Vec<MonitorEvaluation> = sqlx::query(
+            "SELECT m.name AS model_name, o.name AS monitor, e.* FROM monitor_evaluations e \
+             JOIN monitors o ON o.id = e.monitor_id JOIN models m ON m.id = o.model_id \
+             WHERE m.name = $1 AND ($2 IS NULL OR o.name = $2) ORDER BY e.at DESC, e.id DESC LIMIT $3",
+        )
+        .bind(model_name)
+        .bind(monitor)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(MonitorEvaluation {
+                model_name: row.try_get("model_name")?,
+                monitor: row.try_get("monitor")?,
+                at: row.try_get("at")?,
+                version: row.try_get("version")?,
+                window_start: row.try_get("window_start")?,
+                decisions: row.try_get("decisions")?,
+                status: row.try_get("status")?,
+                value: row.try_get("value")?,
+                details: from_json(&row.try_get::<String, _>("details")?, "monitor_evaluations.details")?,
+            })
+        })
+        .collect::<Result<_>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
     async fn policy_bundle_number(&self) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar("SELECT MAX(number) FROM policy_bundles").fetch_one(&self.pool).await?)
     }

@@ -61,6 +61,78 @@ pub(crate) enum Command {
     /// Policy bundles: test locally, put in force, show.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Monitors of deployed models: list, set, disable, history.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MonitorCommand {
+    /// A model's monitors.
+    List {
+        /// Model name.
+        model: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or change a monitor (unset options keep their value).
+    Set {
+        /// Model name.
+        model: String,
+        /// Monitor name (feature_drift and data_quality are the defaults).
+        monitor: String,
+        /// feature_drift or data_quality (needed for a new monitor of another name).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Seconds of recent traffic evaluated.
+        #[arg(long)]
+        window_seconds: Option<i64>,
+        /// Below this many decisions the result is "insufficient".
+        #[arg(long)]
+        min_decisions: Option<u64>,
+        /// Warn at or above this value.
+        #[arg(long)]
+        warn: Option<f64>,
+        /// Alert at or above this value.
+        #[arg(long)]
+        alert: Option<f64>,
+        /// Only this feature (repeat).
+        #[arg(long = "feature")]
+        features: Vec<String>,
+        /// Enable a disabled monitor.
+        #[arg(long)]
+        enable: bool,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Stop evaluating a monitor (its history is kept).
+    Disable {
+        /// Model name.
+        model: String,
+        /// Monitor name.
+        monitor: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Evaluations of a model's monitors, oldest first.
+    History {
+        /// Model name.
+        model: String,
+        /// Only this monitor.
+        #[arg(long)]
+        monitor: Option<String>,
+        /// The newest N.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +363,9 @@ pub(crate) struct ServeArgs {
     /// Largest accepted upload (artifact or reference file), in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub(crate) max_upload_bytes: u64,
+    /// Seconds between monitor evaluations.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) monitor_interval_seconds: u64,
 }
 
 #[allow(clippy::large_enum_variant)]

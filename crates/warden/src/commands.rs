@@ -25,6 +25,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => crate::governance::validate(args).await,
         Command::Approve(args) => crate::governance::approve(args).await,
         Command::Promote(args) => crate::governance::promote(args).await,
+        Command::Monitor(command) => monitor(command).await,
     };
     done.map(|()| 0)
 }
@@ -398,6 +399,106 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
     } else {
         println!("{} rows, {}", profiled.profile.rows, profiled.format.as_str());
         print_profile(&value);
+    }
+    Ok(())
+}
+
+async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
+    match command {
+        MonitorCommand::List { model, connection, json } => {
+            let monitors = Client::new(&connection)?.get(&format!("/v1/models/{}/monitors", encode(&model))).await?;
+            if json {
+                render::json(&monitors);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = monitors
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    let c = &m["config"];
+                    vec![
+                        cell(&m["name"]),
+                        cell(&m["kind"]),
+                        if m["enabled"].as_bool() == Some(true) { "yes".into() } else { "no".into() },
+                        format!("{} s", cell(&c["window_seconds"])),
+                        cell(&c["min_decisions"]),
+                        format!("{} / {}", cell(&c["warn"]), cell(&c["alert"])),
+                        c["features"]
+                            .as_array()
+                            .map_or("all".into(), |f| f.iter().map(cell).collect::<Vec<_>>().join(",")),
+                    ]
+                })
+                .collect();
+            table(&["MONITOR", "KIND", "ENABLED", "WINDOW", "MIN DECISIONS", "WARN / ALERT", "FEATURES"], &rows);
+        }
+        MonitorCommand::Set {
+            model,
+            monitor,
+            kind,
+            window_seconds,
+            min_decisions,
+            warn,
+            alert,
+            features,
+            enable,
+            connection,
+        } => {
+            let mut change = Map::new();
+            let mut put = |key: &str, value: Value| {
+                if !value.is_null() {
+                    change.insert(key.into(), value);
+                }
+            };
+            put("kind", json!(kind));
+            put("window_seconds", json!(window_seconds));
+            put("min_decisions", json!(min_decisions));
+            put("warn", json!(warn));
+            put("alert", json!(alert));
+            if !features.is_empty() {
+                put("features", json!(features));
+            }
+            if enable {
+                put("enabled", json!(true));
+            }
+            let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
+            let set = Client::new(&connection)?.json(Method::PUT, &path, &Value::Object(change)).await?;
+            println!("monitor {} of {model}: {}", cell(&set["name"]), set["config"]);
+        }
+        MonitorCommand::Disable { model, monitor, connection } => {
+            let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
+            Client::new(&connection)?.json(Method::PUT, &path, &json!({"enabled": false})).await?;
+            println!("monitor {monitor} of {model} disabled (its history is kept)");
+        }
+        MonitorCommand::History { model, monitor, limit, connection, json } => {
+            let mut path = format!("/v1/models/{}/monitors/history?limit={limit}", encode(&model));
+            if let Some(m) = &monitor {
+                path.push_str(&format!("&monitor={}", encode(m)));
+            }
+            let history = Client::new(&connection)?.get(&path).await?;
+            if json {
+                render::json(&history);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = history
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    let at = e["at"].as_i64().map_or("-".into(), crate::render::micros_time);
+                    let worst = e["details"]["features"]
+                        .as_object()
+                        .and_then(|f| {
+                            f.iter()
+                                .filter_map(|(name, v)| v["value"].as_f64().map(|x| (name, x)))
+                                .max_by(|a, b| a.1.total_cmp(&b.1))
+                        })
+                        .map_or("-".into(), |(name, v)| format!("{name} {v:.4}"));
+                    vec![at, cell(&e["monitor"]), cell(&e["version"]), cell(&e["decisions"]), cell(&e["status"]), worst]
+                })
+                .collect();
+            table(&["AT", "MONITOR", "VERSION", "DECISIONS", "STATUS", "WORST FEATURE"], &rows);
+        }
     }
     Ok(())
 }

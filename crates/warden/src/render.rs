@@ -63,3 +63,11 @@ pub(crate) fn peak_memory() -> String {
     });
     kib.map_or("unknown".into(), |kib| format!("{:.1} MiB", kib / 1024.0))
 }
+
+/// Microseconds since the epoch as RFC 3339 (UTC, whole seconds).
+pub(crate) fn micros_time(micros: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| micros.to_string())
+}

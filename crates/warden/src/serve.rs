@@ -33,6 +33,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("warden listening on http://{address} (data directory {})", args.data_dir.display());
     let warden = Arc::new(warden);
+    let evaluator = warden_lifecycle::monitoring::spawn_evaluator(
+        warden.clone(),
+        std::time::Duration::from_secs(args.monitor_interval_seconds),
+    );
     // Answers are small single writes: Nagle's algorithm would hold them back behind delayed ACKs.
     let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
@@ -43,6 +47,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    evaluator.abort();
     // No request is in flight any more: commit every queued decision before exiting.
     warden.scoring().flush().await.context("could not commit the decision log")?;
     println!("warden stopped");

@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod governance;
 pub(crate) mod health;
 pub(crate) mod models;
+pub(crate) mod monitoring;
 pub(crate) mod scoring;
 pub(crate) mod tokens;
 pub(crate) mod versions;

@@ -1,0 +1,70 @@
+//! Monitors: list, set, evaluate now, history.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::Value;
+use warden_lifecycle::auth::Permission;
+use warden_lifecycle::monitoring::{self, MonitorChange};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::wire::{ErrorBody, MonitorHistoryQuery};
+
+fn to_json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
+    Ok(Json(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?))
+}
+
+/// A model's monitors.
+#[utoipa::path(get, path = "/v1/models/{name}/monitors", tag = "monitoring",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_monitors(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(monitoring::list(&warden, &caller, &name).await?)
+}
+
+/// Create or change a monitor: `kind`, `window_seconds`, `min_decisions`, `warn`, `alert`, `features`,
+/// `enabled` (validator, risk-officer, admin).
+#[utoipa::path(put, path = "/v1/models/{name}/monitors/{monitor}", tag = "monitoring", request_body = Object,
+    params(("name" = String, Path, description = "Model name"), ("monitor" = String, Path, description = "Monitor")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn set_monitor(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, monitor)): Path<(String, String)>,
+    ApiJson(change): ApiJson<MonitorChange>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(monitoring::set(&warden, &caller, &name, &monitor, change).await?)
+}
+
+/// Evaluate every enabled monitor now (the schedule does it every few seconds too).
+#[utoipa::path(post, path = "/v1/monitors/evaluate", tag = "monitoring",
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn evaluate_monitors(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Permission::ManageMonitors)?;
+    let evaluations = monitoring::evaluate_all(&warden).await?;
+    Ok(Json(serde_json::json!({ "evaluations": evaluations.len() })))
+}
+
+/// A model's monitor evaluations, oldest first (`monitor` to pick one, `limit` newest, default 1000).
+#[utoipa::path(get, path = "/v1/models/{name}/monitors/history", tag = "monitoring",
+    params(("name" = String, Path, description = "Model name"), MonitorHistoryQuery),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn monitor_history(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<MonitorHistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(1000);
+    to_json(monitoring::history(&warden, &caller, &name, query.monitor.as_deref(), limit).await?)
+}
