@@ -85,6 +85,9 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(monitoring::set_monitor))
         .routes(routes!(monitoring::monitor_history))
         .routes(routes!(monitoring::evaluate_monitors))
+        .routes(routes!(monitoring::list_alerts))
+        .routes(routes!(monitoring::get_alert))
+        .routes(routes!(monitoring::acknowledge_alert))
         .routes(routes!(scoring::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let batches =

@@ -523,4 +523,28 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     let all = all.as_array().unwrap();
     assert_eq!(all.len(), 5, "two rounds of two monitors, then one");
     assert_eq!((all[4]["monitor"].as_str(), all[4]["status"].as_str()), (Some("feature_drift"), Some("insufficient")));
+
+    // The drift alert fired once (one open alert per monitor and feature), for age and only the drifted features.
+    let (status, firing) = app.json(Method::GET, "/v1/alerts?state=firing", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{firing}");
+    let age = firing.as_array().unwrap().iter().find(|a| a["feature"] == "age").expect("age alert");
+    assert_eq!((age["monitor"].as_str(), age["severity"].as_str()), (Some("feature_drift"), Some("critical")));
+    assert!(firing.as_array().unwrap().iter().all(|a| a["feature"] != "job"), "{firing}");
+    let id = age["id"].as_i64().unwrap();
+    let ack = format!("/v1/alerts/{id}/acknowledge");
+    assert_eq!(app.json(Method::POST, &ack, Some(&scientist), json!({"comment": "x"})).await.0, StatusCode::FORBIDDEN);
+    let (status, acked) = app.json(Method::POST, &ack, Some(&app.admin), json!({"comment": "looking"})).await;
+    assert_eq!((status, acked["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{acked}");
+    assert_eq!(app.json(Method::POST, &ack, Some(&app.admin), json!({})).await.0, StatusCode::CONFLICT);
+
+    // Back within the bands (looser limits here), the alert resolves itself.
+    let body = json!({"min_decisions": 100, "warn": 50.0, "alert": 100.0});
+    assert_eq!(app.json(Method::PUT, uri, Some(&app.admin), body).await.0, StatusCode::OK);
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let (_, alert) = app.json(Method::GET, &format!("/v1/alerts/{id}"), Some(&app.admin), Value::Null).await;
+    assert_eq!(alert["state"], "resolved", "{alert}");
+    let kinds: Vec<&str> = alert["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["fired", "acknowledged", "resolved"]);
+    let (status, _) = app.json(Method::GET, "/v1/alerts?state=bogus", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

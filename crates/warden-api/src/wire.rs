@@ -765,3 +765,21 @@ pub struct MonitorHistoryQuery {
     /// The newest N (default 1000).
     pub limit: Option<i64>,
 }
+
+/// Which alerts to list.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct AlertsQuery {
+    /// firing, acknowledged, resolved or open (firing and acknowledged).
+    pub state: Option<String>,
+    /// Only this model's.
+    pub model: Option<String>,
+}
+
+/// An acknowledgement.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeBody {
+    /// What is being done about it.
+    #[serde(default)]
+    pub comment: String,
+}

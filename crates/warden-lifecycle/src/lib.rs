@@ -22,6 +22,7 @@ use warden_store::artifacts::{ArtifactStore, FsArtifactStore};
 use warden_store::metadata::{MetadataStore, Micros};
 use warden_store::sqlite::SqliteStore;
 
+pub mod alerts;
 pub mod artifact_format;
 pub mod auth;
 pub mod compare;

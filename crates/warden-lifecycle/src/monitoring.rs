@@ -300,6 +300,7 @@ pub async fn evaluate_all(warden: &Warden) -> Result<Vec<MonitorEvaluation>> {
         }
     }
     warden.metadata.insert_monitor_evaluations(&evaluations).await?;
+    crate::alerts::apply(warden, &evaluations).await?;
     Ok(evaluations)
 }
 

@@ -219,6 +219,48 @@ pub struct MonitorEvaluation {
     pub details: Value,
 }
 
+/// An alert raised by a monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    /// The store's id (0 for a new alert).
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// Monitor name.
+    pub monitor: String,
+    /// The feature, or empty for the monitor as a whole.
+    pub feature: String,
+    /// The version whose traffic raised it.
+    pub version: i64,
+    /// `warning` or `critical`.
+    pub severity: String,
+    /// `firing`, `acknowledged` or `resolved`.
+    pub state: String,
+    /// When it fired (µs).
+    pub opened_at: Micros,
+    /// Last change (µs).
+    pub updated_at: Micros,
+    /// The monitor's latest value for it.
+    pub value: Option<f64>,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When it was resolved (µs).
+    pub resolved_at: Option<Micros>,
+}
+
+/// One transition of an alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    /// When (µs).
+    pub at: Micros,
+    /// `fired`, `escalated`, `acknowledged` or `resolved`.
+    pub kind: String,
+    /// Who (`warden` for the monitors).
+    pub actor: String,
+    /// What was seen or said.
+    pub details: Value,
+}
+
 /// A stored policy bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyBundleRow {
@@ -407,6 +449,15 @@ pub trait MetadataStore: Send + Sync {
     async fn monitors(&self, model_name: Option<&str>) -> Result<Vec<MonitorRow>>;
     /// Appends evaluations in one transaction.
     async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation]) -> Result<()>;
+
+    /// Alerts, newest first: of one state (`open` = firing or acknowledged) and model when given.
+    async fn alerts(&self, model_name: Option<&str>, state: Option<&str>, limit: i64) -> Result<Vec<AlertRow>>;
+    /// One alert by id.
+    async fn alert(&self, id: i64) -> Result<Option<AlertRow>>;
+    /// Inserts (`id` 0) or updates an alert with one event, in one transaction; returns its id.
+    async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent) -> Result<i64>;
+    /// An alert's events, oldest first.
+    async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>>;
     /// A model's evaluations (of one monitor when given), newest last, at most `limit` of the newest.
     async fn monitor_evaluations(
         &self,

@@ -149,6 +149,23 @@ fn version_record(row: &SqliteRow) -> Result<VersionRecord> {
     })
 }
 
+fn alert_row(row: &SqliteRow) -> Result<AlertRow> {
+    Ok(AlertRow {
+        id: row.try_get("id")?,
+        model_name: row.try_get("model_name")?,
+        monitor: row.try_get("monitor")?,
+        feature: row.try_get("feature")?,
+        version: row.try_get("version")?,
+        severity: row.try_get("severity")?,
+        state: row.try_get("state")?,
+        opened_at: row.try_get("opened_at")?,
+        updated_at: row.try_get("updated_at")?,
+        value: row.try_get("value")?,
+        acknowledged_by: row.try_get("acknowledged_by")?,
+        resolved_at: row.try_get("resolved_at")?,
+    })
+}
+
 fn policy_bundle_row(row: &SqliteRow) -> Result<PolicyBundleRow> {
     Ok(PolicyBundleRow {
         number: row.try_get("number")?,
@@ -718,6 +735,112 @@ impl MetadataStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn alerts(&self, model_name: Option<&str>, state: Option<&str>, limit: i64) -> Result<Vec<AlertRow>> {
+        sqlx::query(
+            "SELECT a.*, m.name AS model_name FROM alerts a JOIN models m ON m.id = a.model_id \
+             WHERE ($1 IS NULL OR m.name = $1) AND ($2 IS NULL OR a.state = $2 OR ($2 = 'open' AND a.state != 'resolved')) \
+             ORDER BY a.id DESC LIMIT $3",
+        )
+        .bind(model_name)
+        .bind(state)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(alert_row)
+        .collect()
+    }
+
+    async fn alert(&self, id: i64) -> Result<Option<AlertRow>> {
+        sqlx::query("SELECT a.*, m.name AS model_name FROM alerts a JOIN models m ON m.id = a.model_id WHERE a.id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(alert_row)
+            .transpose()
+    }
+
+    async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent) -> Result<i64> {
+        let mut tx = self.write_tx().await?;
+        let id = if alert.id == 0 {
+            let model = model_id(&mut tx, &alert.model_name).await?;
+            let inserted = sqlx::query_scalar(
+                "INSERT INTO alerts (model_id, monitor, feature, version, severity, state, opened_at, updated_at, value, \
+                 acknowledged_by, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+            )
+            .bind(model)
+            .bind(&alert.monitor)
+            .bind(&alert.feature)
+            .bind(alert.version)
+            .bind(&alert.severity)
+            .bind(&alert.state)
+            .bind(alert.opened_at)
+            .bind(alert.updated_at)
+            .bind(alert.value)
+            .bind(&alert.acknowledged_by)
+            .bind(alert.resolved_at)
+            .fetch_one(&mut *tx)
+            .await;
+            match inserted {
+                Ok(id) => id,
+                Err(err) if is_unique_violation(&err) => {
+                    return Err(Error::Conflict(format!(
+                        "an alert of monitor '{}' on '{}' is already open",
+                        alert.monitor, alert.feature
+                    )));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        } else {
+            let updated = sqlx::query(
+                "UPDATE alerts SET version = $2, severity = $3, state = $4, updated_at = $5, value = $6, \
+                 acknowledged_by = $7, resolved_at = $8 WHERE id = $1",
+            )
+            .bind(alert.id)
+            .bind(alert.version)
+            .bind(&alert.severity)
+            .bind(&alert.state)
+            .bind(alert.updated_at)
+            .bind(alert.value)
+            .bind(&alert.acknowledged_by)
+            .bind(alert.resolved_at)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(Error::NotFound(format!("alert {} not found", alert.id)));
+            }
+            alert.id
+        };
+        sqlx::query("INSERT INTO alert_events (alert_id, at, kind, actor, details) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(event.at)
+            .bind(&event.kind)
+            .bind(&event.actor)
+            .bind(to_json(&event.details))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>> {
+        sqlx::query("SELECT at, kind, actor, details FROM alert_events WHERE alert_id = $1 ORDER BY id")
+            .bind(alert_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(AlertEvent {
+                    at: row.try_get("at")?,
+                    kind: row.try_get("kind")?,
+                    actor: row.try_get("actor")?,
+                    details: from_json(&row.try_get::<String, _>("details")?, "alert_events.details")?,
+                })
+            })
+            .collect()
     }
 
     async fn monitor_evaluations(

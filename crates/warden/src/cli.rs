@@ -64,6 +64,36 @@ pub(crate) enum Command {
     /// Monitors of deployed models: list, set, disable, history.
     #[command(subcommand)]
     Monitor(MonitorCommand),
+    /// Alerts raised by the monitors, newest first.
+    Alerts(AlertsArgs),
+    /// Acknowledge a firing alert.
+    Ack(AckArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AlertsArgs {
+    /// firing, acknowledged, resolved or open (firing and acknowledged).
+    #[arg(long)]
+    pub(crate) state: Option<String>,
+    /// Only this model's.
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AckArgs {
+    /// Alert id.
+    pub(crate) id: i64,
+    /// What is being done about it.
+    #[arg(long, default_value = "")]
+    pub(crate) comment: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Approve(args) => crate::governance::approve(args).await,
         Command::Promote(args) => crate::governance::promote(args).await,
         Command::Monitor(command) => monitor(command).await,
+        Command::Alerts(args) => alerts(args).await,
+        Command::Ack(args) => {
+            let path = format!("/v1/alerts/{}/acknowledge", args.id);
+            let alert =
+                Client::new(&args.connection)?.json(Method::POST, &path, &json!({"comment": args.comment})).await?;
+            println!("alert {} acknowledged by {}", cell(&alert["id"]), cell(&alert["acknowledged_by"]));
+            Ok(())
+        }
     };
     done.map(|()| 0)
 }
@@ -500,5 +508,41 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             table(&["AT", "MONITOR", "VERSION", "DECISIONS", "STATUS", "WORST FEATURE"], &rows);
         }
     }
+    Ok(())
+}
+
+async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
+    let mut query = Vec::new();
+    if let Some(state) = &args.state {
+        query.push(format!("state={}", encode(state)));
+    }
+    if let Some(model) = &args.model {
+        query.push(format!("model={}", encode(model)));
+    }
+    let alerts = Client::new(&args.connection)?.get(&format!("/v1/alerts?{}", query.join("&"))).await?;
+    if args.json {
+        render::json(&alerts);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = alerts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let at = a["opened_at"].as_i64().map_or("-".into(), crate::render::micros_time);
+            let value = a["value"].as_f64().map_or("-".into(), |v| format!("{v:.4}"));
+            vec![
+                cell(&a["id"]),
+                cell(&a["state"]),
+                cell(&a["severity"]),
+                format!("{} v{}", cell(&a["model"]), cell(&a["version"])),
+                cell(&a["monitor"]),
+                cell(&a["feature"]),
+                value,
+                at,
+            ]
+        })
+        .collect();
+    table(&["ID", "STATE", "SEVERITY", "MODEL", "MONITOR", "FEATURE", "VALUE", "OPENED"], &rows);
     Ok(())
 }

@@ -299,6 +299,16 @@ fn monitors_run_on_the_schedule_and_their_history_shows_a_drift_alert() {
     assert_eq!(alert["details"]["features"]["age"]["status"], "alert");
     let table = stdout(&server.cli(&["monitor", "history", "credit"]));
     assert!(table.contains("feature_drift") && table.contains("alert") && table.contains("age "), "{table}");
+    let alerts = stdout(&server.cli(&["alerts", "--state", "firing"]));
+    assert!(alerts.contains("critical") && alerts.contains("feature_drift") && alerts.contains("age"), "{alerts}");
+    let listed = json_of(&server.cli(&["alerts", "--model", "credit", "--json"]));
+    let id = listed.as_array().unwrap().iter().find(|a| a["feature"] == "age").unwrap()["id"].to_string();
+    let out = server.cli(&["ack", &id, "--comment", "on it"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli(&["ack", &id]);
+    assert_eq!(out.status.code(), Some(1), "an acknowledged alert is not firing");
+    let out = server.cli(&["alerts", "--state", "sideways"]);
+    assert_eq!(out.status.code(), Some(1));
     // Disabled before any scoring: whatever it evaluated (a tick may have come first) saw no decisions.
     let quality = json_of(&server.cli(&["monitor", "history", "credit", "--monitor", "data_quality", "--json"]));
     assert!(quality.as_array().unwrap().iter().all(|e| e["decisions"] == 0), "{quality}");

@@ -3,13 +3,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::Value;
+use warden_lifecycle::alerts;
 use warden_lifecycle::auth::Permission;
 use warden_lifecycle::monitoring::{self, MonitorChange};
 
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::wire::{ErrorBody, MonitorHistoryQuery};
+use crate::wire::{AcknowledgeBody, AlertsQuery, ErrorBody, MonitorHistoryQuery};
 
 fn to_json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
     Ok(Json(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?))
@@ -67,4 +68,45 @@ pub(crate) async fn monitor_history(
 ) -> Result<Json<Value>, ApiError> {
     let limit = query.limit.unwrap_or(1000);
     to_json(monitoring::history(&warden, &caller, &name, query.monitor.as_deref(), limit).await?)
+}
+
+/// Alerts, newest first (`state`: firing, acknowledged, resolved or open; `model`).
+#[utoipa::path(get, path = "/v1/alerts", tag = "monitoring", params(AlertsQuery),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn list_alerts(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<AlertsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(alerts::list(&warden, &caller, query.state.as_deref(), query.model.as_deref()).await?)
+}
+
+/// One alert with its timeline of events.
+#[utoipa::path(get, path = "/v1/alerts/{id}", tag = "monitoring",
+    params(("id" = i64, Path, description = "Alert id")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_alert(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let (alert, events) = alerts::get(&warden, &caller, id).await?;
+    let mut body = serde_json::to_value(alert).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?;
+    body["events"] = Value::Array(events);
+    Ok(Json(body))
+}
+
+/// Acknowledge a firing alert (validator, risk-officer, admin).
+#[utoipa::path(post, path = "/v1/alerts/{id}/acknowledge", tag = "monitoring", request_body = AcknowledgeBody,
+    params(("id" = i64, Path, description = "Alert id")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn acknowledge_alert(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<AcknowledgeBody>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(alerts::acknowledge(&warden, &caller, id, &body.comment).await?)
 }

@@ -1,0 +1,188 @@
+/*!
+Alerts: raised by monitor evaluations, one open alert per model, monitor and feature.
+
+States: firing → acknowledged (by a person) → resolved (when the monitor sees the feature back within its
+bands). A `warn` result fires a `warning`, an `alert` result a `critical` alert; a warning that turns into an
+alert is escalated. `insufficient` results change nothing. Every transition is an alert event.
+*/
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use warden_store::metadata::{AlertEvent, AlertRow, MonitorEvaluation};
+
+use crate::auth::{Permission, Principal};
+use crate::{Error, Result, Warden};
+
+/// Who the monitors act as.
+const SYSTEM: &str = "warden";
+
+/// An alert as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Id.
+    pub id: i64,
+    /// Model name.
+    pub model: String,
+    /// Monitor name.
+    pub monitor: String,
+    /// The feature (empty for the monitor as a whole).
+    pub feature: String,
+    /// The version whose traffic raised it last.
+    pub version: i64,
+    /// `warning` or `critical`.
+    pub severity: String,
+    /// `firing`, `acknowledged` or `resolved`.
+    pub state: String,
+    /// When it fired (µs).
+    pub opened_at: i64,
+    /// Last change (µs).
+    pub updated_at: i64,
+    /// The monitor's latest value for it.
+    pub value: Option<f64>,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When it was resolved (µs).
+    pub resolved_at: Option<i64>,
+}
+
+impl From<AlertRow> for Alert {
+    fn from(r: AlertRow) -> Self {
+        Alert {
+            id: r.id,
+            model: r.model_name,
+            monitor: r.monitor,
+            feature: r.feature,
+            version: r.version,
+            severity: r.severity,
+            state: r.state,
+            opened_at: r.opened_at,
+            updated_at: r.updated_at,
+            value: r.value,
+            acknowledged_by: r.acknowledged_by,
+            resolved_at: r.resolved_at,
+        }
+    }
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        "alert" => 3,
+        "warn" => 2,
+        "ok" => 1,
+        _ => 0,
+    }
+}
+
+/// Opens, escalates and resolves alerts from a round of evaluations; returns the alerts that changed.
+pub(crate) async fn apply(warden: &Warden, evaluations: &[MonitorEvaluation]) -> Result<Vec<Alert>> {
+    // The worst result per (model, monitor, feature) over the versions evaluated in this round.
+    let mut worst: BTreeMap<(String, String, String), (u8, i64, Option<f64>)> = BTreeMap::new();
+    for e in evaluations {
+        let Some(features) = e.details["features"].as_object() else { continue };
+        for (feature, result) in features {
+            let status = rank(result["status"].as_str().unwrap_or_default());
+            let key = (e.model_name.clone(), e.monitor.clone(), feature.clone());
+            let entry = worst.entry(key).or_insert((0, e.version, None));
+            if status > entry.0 {
+                *entry = (status, e.version, result["value"].as_f64());
+            }
+        }
+    }
+    let open = warden.metadata.alerts(None, Some("open"), i64::MAX).await?;
+    let now = warden.now();
+    let mut changed = Vec::new();
+    for ((model, monitor, feature), (status, version, value)) in worst {
+        let current = open.iter().find(|a| a.model_name == model && a.monitor == monitor && a.feature == feature);
+        let severity = match status {
+            3 => "critical",
+            2 => "warning",
+            _ => "",
+        };
+        let details = json!({ "value": value, "version": version });
+        let (row, kind) = match (current, status) {
+            (None, 2 | 3) => (
+                AlertRow {
+                    id: 0,
+                    model_name: model,
+                    monitor,
+                    feature,
+                    version,
+                    severity: severity.into(),
+                    state: "firing".into(),
+                    opened_at: now,
+                    updated_at: now,
+                    value,
+                    acknowledged_by: None,
+                    resolved_at: None,
+                },
+                "fired",
+            ),
+            (Some(a), 3) if a.severity == "warning" => {
+                (AlertRow { severity: "critical".into(), version, value, updated_at: now, ..a.clone() }, "escalated")
+            }
+            (Some(a), 1) => (
+                AlertRow { state: "resolved".into(), value, updated_at: now, resolved_at: Some(now), ..a.clone() },
+                "resolved",
+            ),
+            _ => continue,
+        };
+        let event = AlertEvent { at: now, kind: kind.into(), actor: SYSTEM.into(), details };
+        let id = warden.metadata.save_alert(&row, &event).await?;
+        tracing::warn!(alert = id, model = %row.model_name, monitor = %row.monitor, feature = %row.feature,
+            severity = %row.severity, kind, "alert");
+        changed.push(Alert::from(AlertRow { id, ..row }));
+    }
+    Ok(changed)
+}
+
+/// Alerts, newest first: of a state (`firing`, `acknowledged`, `resolved`, or `open` for the first two) and
+/// a model when given.
+pub async fn list(warden: &Warden, caller: &Principal, state: Option<&str>, model: Option<&str>) -> Result<Vec<Alert>> {
+    caller.require(Permission::ReadDecisions)?;
+    if let Some(s) = state
+        && !["firing", "acknowledged", "resolved", "open"].contains(&s)
+    {
+        return Err(Error::invalid(format!("unknown alert state '{s}' (firing, acknowledged, resolved, open)")));
+    }
+    Ok(warden.metadata.alerts(model, state, 10_000).await?.into_iter().map(Alert::from).collect())
+}
+
+/// One alert with its events.
+pub async fn get(warden: &Warden, caller: &Principal, id: i64) -> Result<(Alert, Vec<Value>)> {
+    caller.require(Permission::ReadDecisions)?;
+    let alert = find(warden, id).await?;
+    let events = warden
+        .metadata
+        .alert_events(id)
+        .await?
+        .into_iter()
+        .map(|e| json!({ "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details }))
+        .collect();
+    Ok((alert.into(), events))
+}
+
+async fn find(warden: &Warden, id: i64) -> Result<AlertRow> {
+    warden.metadata.alert(id).await?.ok_or_else(|| Error::NotFound(format!("alert {id} not found")))
+}
+
+/// A person takes a firing alert in hand (validator, risk officer, admin).
+pub async fn acknowledge(warden: &Warden, caller: &Principal, id: i64, comment: &str) -> Result<Alert> {
+    caller.require(Permission::ManageMonitors)?;
+    let alert = find(warden, id).await?;
+    if alert.state != "firing" {
+        return Err(Error::Conflict(format!("alert {id} is {}, not firing", alert.state)));
+    }
+    let now = warden.now();
+    let row =
+        AlertRow { state: "acknowledged".into(), acknowledged_by: Some(caller.name.clone()), updated_at: now, ..alert };
+    let event = AlertEvent {
+        at: now,
+        kind: "acknowledged".into(),
+        actor: caller.actor(),
+        details: json!({ "comment": comment }),
+    };
+    warden.metadata.save_alert(&row, &event).await?;
+    Ok(row.into())
+}
