@@ -66,6 +66,11 @@ impl From<AlertRow> for Alert {
     }
 }
 
+/// (model, monitor, feature): what one open alert is about.
+type AlertKey = (String, String, String);
+/// The worst status rank seen in a round, the version that showed it and its value.
+type Worst = (u8, i64, Option<f64>);
+
 fn rank(status: &str) -> u8 {
     match status {
         "alert" => 3,
@@ -78,7 +83,7 @@ fn rank(status: &str) -> u8 {
 /// Opens, escalates and resolves alerts from a round of evaluations; returns the alerts that changed.
 pub(crate) async fn apply(warden: &Warden, evaluations: &[MonitorEvaluation]) -> Result<Vec<Alert>> {
     // The worst result per (model, monitor, feature) over the versions evaluated in this round.
-    let mut worst: BTreeMap<(String, String, String), (u8, i64, Option<f64>)> = BTreeMap::new();
+    let mut worst: BTreeMap<AlertKey, Worst> = BTreeMap::new();
     for e in evaluations {
         let Some(features) = e.details["features"].as_object() else { continue };
         for (feature, result) in features {
