@@ -354,3 +354,67 @@ async fn stress_scenarios_report_approval_rate_mean_pd_and_expected_loss() {
         .await;
     assert_eq!(listed.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved_version() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    for _ in 0..2 {
+        let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+        app.validate(&p.vera, "credit", version, &german_csv()).await;
+        for who in [&p.vera, &p.victor, &p.rita] {
+            assert_eq!(app.approve(who, version, "approve").await.0, StatusCode::CREATED);
+        }
+        let (status, body) = app.promote(&p.dana, version, json!({"reason": "release"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let uri = "/v1/models/credit/monitors/feature_drift";
+    let change = json!({"action": "rollback", "min_decisions": 100});
+    let (status, body) = app.json(Method::PUT, uri, Some(&p.rita), change).await;
+    assert_eq!((status, body["config"]["action"].as_str()), (StatusCode::OK, Some("rollback")), "{body}");
+    let (status, _) = app.json(Method::PUT, uri, Some(&p.rita), json!({"action": "reboot"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Version 2 answers a stream of older applicants only.
+    let text = String::from_utf8(german_csv()).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let age = header.iter().position(|c| *c == "age").unwrap();
+    let batch: Vec<Value> = lines
+        .filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0)
+        .map(|l| {
+            let features: serde_json::Map<String, Value> = header
+                .iter()
+                .zip(l.split(','))
+                .filter(|(h, _)| !["risk", "sex"].contains(h))
+                .map(|(h, v)| (h.to_string(), v.parse::<f64>().map_or(json!(v), |n| json!(n))))
+                .collect();
+            json!({ "features": features })
+        })
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["version"], 2, "{body}");
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(champion["version"], 1, "{champion}");
+    assert_eq!(champion["assigned_by"], "warden");
+    assert!(champion["reason"].as_str().unwrap().starts_with("automatic rollback on alert"), "{champion}");
+    let (_, alerts) =
+        app.json(Method::GET, "/v1/alerts?state=firing&model=credit", Some(&app.admin), Value::Null).await;
+    let age_alert = alerts.as_array().unwrap().iter().find(|a| a["feature"] == "age").expect("age alert");
+    let (_, alert) =
+        app.json(Method::GET, &format!("/v1/alerts/{}", age_alert["id"]), Some(&app.admin), Value::Null).await;
+    let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action event");
+    assert_eq!(action["details"]["outcome"], json!({"done": true, "from": 2, "to": 1}));
+    let (_, events) =
+        app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
+    let rollback = events.as_array().unwrap().iter().find(|e| e["action"] == "model.rollback").expect("audited");
+    assert_eq!(rollback["payload"]["alert_id"], age_alert["id"]);
+    assert_eq!(rollback["actor"], "warden");
+}

@@ -81,7 +81,11 @@ fn rank(status: &str) -> u8 {
 }
 
 /// Opens, escalates and resolves alerts from a round of evaluations; returns the alerts that changed.
-pub(crate) async fn apply(warden: &Warden, evaluations: &[MonitorEvaluation]) -> Result<Vec<Alert>> {
+pub(crate) async fn apply(
+    warden: &Warden,
+    monitors: &[crate::monitoring::Monitor],
+    evaluations: &[MonitorEvaluation],
+) -> Result<Vec<Alert>> {
     // The worst result per (model, monitor, feature) over the versions evaluated in this round.
     let mut worst: BTreeMap<AlertKey, Worst> = BTreeMap::new();
     for e in evaluations {
@@ -137,9 +141,69 @@ pub(crate) async fn apply(warden: &Warden, evaluations: &[MonitorEvaluation]) ->
         let id = warden.metadata.save_alert(&row, &event).await?;
         tracing::warn!(alert = id, model = %row.model_name, monitor = %row.monitor, feature = %row.feature,
             severity = %row.severity, kind, "alert");
-        changed.push(Alert::from(AlertRow { id, ..row }));
+        let row = AlertRow { id, ..row };
+        if matches!(kind, "fired" | "escalated") && row.severity == "critical" {
+            let action = monitors
+                .iter()
+                .find(|m| m.model == row.model_name && m.name == row.monitor)
+                .map_or("notify", |m| m.config.action.as_str());
+            act(warden, &row, action).await?;
+        }
+        changed.push(Alert::from(row));
     }
     Ok(changed)
+}
+
+/// Takes a monitor's automatic action on a critical alert, and records what it did on the alert.
+async fn act(warden: &Warden, alert: &AlertRow, action: &str) -> Result<()> {
+    use crate::registry::{MoveCause, move_alias};
+    let model = &alert.model_name;
+    let system = Principal::system();
+    let reason = format!("automatic {action} on alert {}: {} of '{}'", alert.id, alert.monitor, alert.feature);
+    let outcome = match action {
+        "rollback" => {
+            let history = warden.metadata.alias_history(model, Some("champion")).await?;
+            let current = history.last().and_then(|a| a.version);
+            // The champion before this one that came in through the gate (not by an override).
+            let previous = history
+                .iter()
+                .rev()
+                .filter(|a| a.decision_id.is_some() && !a.overridden)
+                .filter_map(|a| a.version)
+                .find(|v| Some(*v) != current);
+            match (current, previous) {
+                (Some(current), _) if current != alert.version => {
+                    json!({ "done": false, "why": format!("champion is version {current}, not the alerting {}", alert.version) })
+                }
+                (Some(current), Some(previous)) => {
+                    let cause = MoveCause::Alert { alert_id: alert.id };
+                    move_alias(warden, &system, model, "champion", Some(previous), &reason, None, cause).await?;
+                    json!({ "done": true, "from": current, "to": previous })
+                }
+                _ => json!({ "done": false, "why": "no earlier gate-approved champion to roll back to" }),
+            }
+        }
+        "stop_canary" => {
+            let canary = warden.metadata.alias_at(model, "canary", i64::MAX).await?.and_then(|a| a.version);
+            if canary == Some(alert.version) {
+                let cause = MoveCause::Alert { alert_id: alert.id };
+                move_alias(warden, &system, model, "canary", None, &reason, None, cause).await?;
+                json!({ "done": true, "stopped": alert.version })
+            } else {
+                json!({ "done": false, "why": format!("the canary is not version {}", alert.version) })
+            }
+        }
+        _ => return Ok(()),
+    };
+    tracing::warn!(alert = alert.id, model = %model, action, outcome = %outcome, "automatic action");
+    let event = AlertEvent {
+        at: warden.now(),
+        kind: "action".into(),
+        actor: SYSTEM.into(),
+        details: json!({ "action": action, "outcome": outcome }),
+    };
+    warden.metadata.save_alert(alert, &event).await?;
+    Ok(())
 }
 
 /// Alerts, newest first: of a state (`firing`, `acknowledged`, `resolved`, or `open` for the first two) and

@@ -133,10 +133,18 @@ pub struct Principal {
     pub role: Role,
 }
 
+/// The name Warden acts under for automatic actions (no token can have it: token names have no parentheses).
+const SYSTEM_NAME: &str = "(warden)";
+
 impl Principal {
     /// How the caller appears in audit events and `created_by` fields.
     pub fn actor(&self) -> String {
-        format!("token:{}", self.name)
+        if self.name == SYSTEM_NAME { "warden".into() } else { format!("token:{}", self.name) }
+    }
+
+    /// Warden itself, for actions the monitors take without a person.
+    pub(crate) fn system() -> Principal {
+        Principal { name: SYSTEM_NAME.into(), role: Role::Admin }
     }
 
     /// `Forbidden` unless the caller's role holds the permission.

@@ -18,7 +18,7 @@ use warden_policy::{Bundle, Decision, Gate, PolicyError};
 use warden_store::metadata::{AliasAssignment, AuditEventDraft, PolicyBundleRow, RecordKind, VersionRecord};
 
 use crate::auth::{Permission, Principal};
-use crate::registry::{GateClearance, PRODUCTION_ALIASES, Version, audit, get_model, get_version, move_alias};
+use crate::registry::{MoveCause, PRODUCTION_ALIASES, Version, audit, get_model, get_version, move_alias};
 use crate::{Error, Result, Warden};
 
 /// The compiled bundle in force, rebuilt when a new bundle is put in force.
@@ -498,15 +498,14 @@ pub async fn promote(
             }),
         });
     }
-    let clearance = GateClearance { decision_id: decision.decision_id.clone(), overridden };
+    let cause = MoveCause::Gate { decision_id: decision.decision_id.clone(), overridden };
     let reason = if request.reason.trim().is_empty() {
         format!("gate decision {}", decision.decision_id)
     } else {
         request.reason
     };
     let assignment =
-        move_alias(warden, caller, model, alias, Some(version.number), &reason, request.traffic, Some(clearance))
-            .await?;
+        move_alias(warden, caller, model, alias, Some(version.number), &reason, request.traffic, cause).await?;
     // A deployed model is watched: its first promotion gives it its tier's default monitors.
     crate::monitoring::ensure_defaults(warden, caller, model).await?;
     Ok(Promotion { decision, previous_version, assignment, overridden })

@@ -45,10 +45,24 @@ pub struct MonitorConfig {
     /// Only these features (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<String>>,
+    /// What a critical alert does besides notifying: `notify` (nothing more), `rollback` (the champion goes
+    /// back to the previous gate-approved champion) or `stop_canary` (the canary alias is removed).
+    #[serde(default = "default_action")]
+    pub action: String,
 }
+
+fn default_action() -> String {
+    "notify".into()
+}
+
+/// Actions a monitor can take.
+pub const ACTIONS: [&str; 3] = ["notify", "rollback", "stop_canary"];
 
 impl MonitorConfig {
     fn check(&self) -> Result<()> {
+        if !ACTIONS.contains(&self.action.as_str()) {
+            return Err(Error::invalid(format!("unknown action '{}' (expected {})", self.action, ACTIONS.join(", "))));
+        }
         if !(10..=3600).contains(&self.window_seconds) {
             return Err(Error::invalid("window_seconds is 10 to 3600"));
         }
@@ -104,8 +118,14 @@ pub fn defaults(tier: RiskTier) -> Vec<(&'static str, MonitorConfig)> {
         RiskTier::Medium => (600, 300, (0.10, 0.25), (0.05, 0.10)),
         RiskTier::Low => (1800, 500, (0.15, 0.30), (0.05, 0.10)),
     };
-    let config =
-        |(warn, alert): (f64, f64)| MonitorConfig { window_seconds, min_decisions, warn, alert, features: None };
+    let config = |(warn, alert): (f64, f64)| MonitorConfig {
+        window_seconds,
+        min_decisions,
+        warn,
+        alert,
+        features: None,
+        action: default_action(),
+    };
     vec![("feature_drift", config(drift)), ("data_quality", config(quality))]
 }
 
@@ -160,6 +180,8 @@ pub struct MonitorChange {
     pub features: Option<Vec<String>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// `notify`, `rollback` or `stop_canary`.
+    pub action: Option<String>,
 }
 
 /// Creates or changes a monitor (validator, risk officer, admin); audited.
@@ -207,6 +229,9 @@ pub async fn set(
     }
     if let Some(v) = change.features.clone() {
         config.features = Some(v);
+    }
+    if let Some(v) = change.action.clone() {
+        config.action = v;
     }
     config.check()?;
     let enabled = change.enabled.unwrap_or(enabled);
@@ -300,7 +325,7 @@ pub async fn evaluate_all(warden: &Warden) -> Result<Vec<MonitorEvaluation>> {
         }
     }
     warden.metadata.insert_monitor_evaluations(&evaluations).await?;
-    crate::alerts::apply(warden, &evaluations).await?;
+    crate::alerts::apply(warden, &monitors, &evaluations).await?;
     Ok(evaluations)
 }
 
@@ -362,7 +387,14 @@ mod tests {
             model: "m".into(),
             name: kind.into(),
             kind: kind.into(),
-            config: MonitorConfig { window_seconds: 60, min_decisions: 100, warn: 0.1, alert: 0.25, features: None },
+            config: MonitorConfig {
+                window_seconds: 60,
+                min_decisions: 100,
+                warn: 0.1,
+                alert: 0.25,
+                features: None,
+                action: default_action(),
+            },
             enabled: true,
             updated_at: 0,
             updated_by: "t".into(),

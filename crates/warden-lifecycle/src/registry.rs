@@ -659,14 +659,18 @@ pub async fn set_alias(
              --alias {alias})"
         )));
     }
-    move_alias(warden, caller, model, alias, version, reason, traffic, None).await
+    move_alias(warden, caller, model, alias, version, reason, traffic, MoveCause::Manual).await
 }
 
-/// How a production alias move was allowed.
+/// Why an alias moves.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct GateClearance {
-    pub decision_id: String,
-    pub overridden: bool,
+pub(crate) enum MoveCause {
+    /// A person set it (non-production aliases).
+    Manual,
+    /// A promotion the gate allowed (or an administrator overrode).
+    Gate { decision_id: String, overridden: bool },
+    /// An automatic action taken on an alert.
+    Alert { alert_id: i64 },
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -678,7 +682,7 @@ pub(crate) async fn move_alias(
     version: Option<i64>,
     reason: &str,
     traffic: Option<f64>,
-    clearance: Option<GateClearance>,
+    cause: MoveCause,
 ) -> Result<AliasAssignment> {
     check_alias(alias)?;
     if let Some(share) = traffic {
@@ -693,10 +697,18 @@ pub(crate) async fn move_alias(
     if version.is_none() && current.as_ref().is_none_or(|a| a.version.is_none()) {
         return Err(Error::NotFound(format!("model '{model}' has no alias '{alias}'")));
     }
-    let (action, subject) = match (version, &clearance) {
-        (Some(_), Some(_)) => ("model.promote", format!("model/{model}/alias/{alias}")),
-        (Some(_), None) => ("alias.set", format!("model/{model}/alias/{alias}")),
-        (None, _) => ("alias.delete", format!("model/{model}/alias/{alias}")),
+    let action = match (version, &cause) {
+        (Some(_), MoveCause::Gate { .. }) => "model.promote",
+        (Some(_), MoveCause::Alert { .. }) => "model.rollback",
+        (None, MoveCause::Alert { .. }) => "alias.stop",
+        (Some(_), MoveCause::Manual) => "alias.set",
+        (None, _) => "alias.delete",
+    };
+    let subject = format!("model/{model}/alias/{alias}");
+    let (decision_id, overridden, alert_id) = match &cause {
+        MoveCause::Gate { decision_id, overridden } => (Some(decision_id.clone()), *overridden, None),
+        MoveCause::Alert { alert_id } => (None, false, Some(*alert_id)),
+        MoveCause::Manual => (None, false, None),
     };
     // "Which version at time T" needs assignment times that never go backwards, even if the wall clock does.
     let assigned_at = current.as_ref().map_or(warden.now(), |c| warden.now().max(c.assigned_at));
@@ -708,8 +720,7 @@ pub(crate) async fn move_alias(
         subject,
         json!({
             "version": version, "previous": previous, "reason": reason, "traffic": traffic,
-            "decision_id": clearance.as_ref().map(|c| &c.decision_id),
-            "override": clearance.as_ref().is_some_and(|c| c.overridden),
+            "decision_id": decision_id, "override": overridden, "alert_id": alert_id,
         }),
     );
     event.at = assigned_at;
@@ -721,8 +732,8 @@ pub(crate) async fn move_alias(
         assigned_by: caller.actor(),
         reason: reason.into(),
         traffic,
-        decision_id: clearance.as_ref().map(|c| c.decision_id.clone()),
-        overridden: clearance.is_some_and(|c| c.overridden),
+        decision_id,
+        overridden,
     };
     let assignment = warden.metadata.assign_alias(assignment, event).await?;
     // The scoring path picks the change up now, without a restart; requests in flight finish on the old routes.

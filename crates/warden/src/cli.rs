@@ -132,6 +132,10 @@ pub(crate) enum MonitorCommand {
         /// Only this feature (repeat).
         #[arg(long = "feature")]
         features: Vec<String>,
+        /// What a critical alert does: notify, rollback (champion back to the previous gate-approved one) or
+        /// stop_canary.
+        #[arg(long)]
+        action: Option<String>,
         /// Enable a disabled monitor.
         #[arg(long)]
         enable: bool,

@@ -432,13 +432,17 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
                         format!("{} s", cell(&c["window_seconds"])),
                         cell(&c["min_decisions"]),
                         format!("{} / {}", cell(&c["warn"]), cell(&c["alert"])),
+                        cell(&c["action"]),
                         c["features"]
                             .as_array()
                             .map_or("all".into(), |f| f.iter().map(cell).collect::<Vec<_>>().join(",")),
                     ]
                 })
                 .collect();
-            table(&["MONITOR", "KIND", "ENABLED", "WINDOW", "MIN DECISIONS", "WARN / ALERT", "FEATURES"], &rows);
+            table(
+                &["MONITOR", "KIND", "ENABLED", "WINDOW", "MIN DECISIONS", "WARN / ALERT", "ACTION", "FEATURES"],
+                &rows,
+            );
         }
         MonitorCommand::Set {
             model,
@@ -449,6 +453,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             warn,
             alert,
             features,
+            action,
             enable,
             connection,
         } => {
@@ -463,6 +468,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             put("min_decisions", json!(min_decisions));
             put("warn", json!(warn));
             put("alert", json!(alert));
+            put("action", json!(action));
             if !features.is_empty() {
                 put("features", json!(features));
             }

@@ -21,7 +21,7 @@ CREATE TABLE alert_events (
     id       INTEGER PRIMARY KEY,
     alert_id INTEGER NOT NULL REFERENCES alerts (id),
     at       INTEGER NOT NULL,
-    kind     TEXT    NOT NULL CHECK (kind IN ('fired', 'escalated', 'acknowledged', 'resolved')),
+    kind     TEXT    NOT NULL CHECK (kind IN ('fired', 'escalated', 'acknowledged', 'resolved', 'action')),
     actor    TEXT    NOT NULL,
     details  TEXT    NOT NULL
 );
