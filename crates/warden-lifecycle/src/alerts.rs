@@ -138,7 +138,7 @@ pub(crate) async fn apply(
             _ => continue,
         };
         let event = AlertEvent { at: now, kind: kind.into(), actor: SYSTEM.into(), details };
-        let id = warden.metadata.save_alert(&row, &event).await?;
+        let id = save(warden, &row, &event).await?;
         tracing::warn!(alert = id, model = %row.model_name, monitor = %row.monitor, feature = %row.feature,
             severity = %row.severity, kind, "alert");
         let row = AlertRow { id, ..row };
@@ -202,8 +202,26 @@ async fn act(warden: &Warden, alert: &AlertRow, action: &str) -> Result<()> {
         actor: SYSTEM.into(),
         details: json!({ "action": action, "outcome": outcome }),
     };
-    warden.metadata.save_alert(alert, &event).await?;
+    save(warden, alert, &event).await?;
     Ok(())
+}
+
+/// Saves an alert with its event, queueing the notification in the same transaction when a webhook is set.
+async fn save(warden: &Warden, alert: &AlertRow, event: &AlertEvent) -> Result<i64> {
+    let notify = warden.config().webhook.as_ref().map(|_| {
+        json!({
+            "event": event.kind,
+            "at": event.at,
+            "actor": event.actor,
+            "details": event.details,
+            "alert": {
+                "id": alert.id, "model": alert.model_name, "monitor": alert.monitor, "feature": alert.feature,
+                "version": alert.version, "severity": alert.severity, "state": alert.state, "value": alert.value,
+            },
+        })
+    });
+    let id = warden.metadata.save_alert(alert, event, notify.as_ref()).await?;
+    Ok(id)
 }
 
 /// Alerts, newest first: of a state (`firing`, `acknowledged`, `resolved`, or `open` for the first two) and
@@ -252,6 +270,6 @@ pub async fn acknowledge(warden: &Warden, caller: &Principal, id: i64, comment: 
         actor: caller.actor(),
         details: json!({ "comment": comment }),
     };
-    warden.metadata.save_alert(&row, &event).await?;
+    save(warden, &row, &event).await?;
     Ok(row.into())
 }

@@ -32,6 +32,7 @@ pub mod error;
 pub mod governance;
 mod metrics;
 pub mod monitoring;
+pub mod notifications;
 pub mod registry;
 pub mod scenarios;
 pub mod scoring;
@@ -57,12 +58,29 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted upload (artifact or reference file), in bytes.
     pub max_upload_bytes: u64,
+    /// Where alert notifications are POSTed, signed with HMAC-SHA256.
+    pub webhook: Option<Webhook>,
+}
+
+/// A webhook sink for alert notifications.
+#[derive(Clone, PartialEq)]
+pub struct Webhook {
+    /// The receiver's URL.
+    pub url: String,
+    /// The shared secret the `X-Warden-Signature` HMAC is keyed with.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("url", &self.url).finish_non_exhaustive()
+    }
 }
 
 impl Config {
     /// Defaults for a data directory: uploads up to 1 GiB.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Config { data_dir: data_dir.into(), max_upload_bytes: 1 << 30 }
+        Config { data_dir: data_dir.into(), max_upload_bytes: 1 << 30, webhook: None }
     }
 }
 

@@ -261,6 +261,25 @@ pub struct AlertEvent {
     pub details: Value,
 }
 
+/// A notification waiting in (or delivered from) the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Id (the delivery id receivers see).
+    pub id: i64,
+    /// The alert it is about.
+    pub alert_id: i64,
+    /// The JSON body sent.
+    pub payload: Value,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Not before this time (µs).
+    pub next_attempt_at: Micros,
+    /// When delivered (µs).
+    pub delivered_at: Option<Micros>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
 /// A stored policy bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyBundleRow {
@@ -454,8 +473,21 @@ pub trait MetadataStore: Send + Sync {
     async fn alerts(&self, model_name: Option<&str>, state: Option<&str>, limit: i64) -> Result<Vec<AlertRow>>;
     /// One alert by id.
     async fn alert(&self, id: i64) -> Result<Option<AlertRow>>;
-    /// Inserts (`id` 0) or updates an alert with one event, in one transaction; returns its id.
-    async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent) -> Result<i64>;
+    /// Inserts (`id` 0) or updates an alert with one event, and queues `notify` (a notification body) in the
+    /// outbox (its `alert.id` set to the alert's id), in one transaction; returns the alert's id.
+    async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent, notify: Option<&Value>) -> Result<i64>;
+    /// Undelivered notifications due at `now`, oldest first.
+    async fn due_notifications(&self, now: Micros, limit: i64) -> Result<Vec<OutboxRow>>;
+    /// Records a delivery attempt: delivered at `delivered_at`, or failed with `error` and retried at `retry_at`.
+    async fn record_delivery(
+        &self,
+        id: i64,
+        delivered_at: Option<Micros>,
+        error: Option<&str>,
+        retry_at: Micros,
+    ) -> Result<()>;
+    /// Every notification of an alert, oldest first.
+    async fn notifications(&self, alert_id: i64) -> Result<Vec<OutboxRow>>;
     /// An alert's events, oldest first.
     async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>>;
     /// A model's evaluations (of one monitor when given), newest last, at most `limit` of the newest.

@@ -166,6 +166,18 @@ fn alert_row(row: &SqliteRow) -> Result<AlertRow> {
     })
 }
 
+fn outbox_row(row: &SqliteRow) -> Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        alert_id: row.try_get("alert_id")?,
+        payload: from_json(&row.try_get::<String, _>("payload")?, "notification_outbox.payload")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
 fn policy_bundle_row(row: &SqliteRow) -> Result<PolicyBundleRow> {
     Ok(PolicyBundleRow {
         number: row.try_get("number")?,
@@ -763,7 +775,7 @@ impl MetadataStore for SqliteStore {
             .transpose()
     }
 
-    async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent) -> Result<i64> {
+    async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent, notify: Option<&Value>) -> Result<i64> {
         let mut tx = self.write_tx().await?;
         let id = if alert.id == 0 {
             let model = model_id(&mut tx, &alert.model_name).await?;
@@ -822,8 +834,66 @@ impl MetadataStore for SqliteStore {
             .bind(to_json(&event.details))
             .execute(&mut *tx)
             .await?;
+        if let Some(payload) = notify {
+            // A new alert's notification learns the id it was just given.
+            let mut payload = payload.clone();
+            if let Some(alert) = payload.get_mut("alert").and_then(Value::as_object_mut) {
+                alert.insert("id".into(), id.into());
+            }
+            sqlx::query(
+                "INSERT INTO notification_outbox (created_at, alert_id, payload, next_attempt_at) VALUES ($1, $2, $3, $1)",
+            )
+            .bind(event.at)
+            .bind(id)
+            .bind(to_json(&payload))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn due_notifications(&self, now: Micros, limit: i64) -> Result<Vec<OutboxRow>> {
+        sqlx::query(
+            "SELECT * FROM notification_outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(outbox_row)
+        .collect()
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        delivered_at: Option<Micros>,
+        error: Option<&str>,
+        retry_at: Micros,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = $2, last_error = $3, \
+             next_attempt_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(delivered_at)
+        .bind(error)
+        .bind(retry_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn notifications(&self, alert_id: i64) -> Result<Vec<OutboxRow>> {
+        sqlx::query("SELECT * FROM notification_outbox WHERE alert_id = $1 ORDER BY id")
+            .bind(alert_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(outbox_row)
+            .collect()
     }
 
     async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>> {

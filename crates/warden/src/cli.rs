@@ -397,6 +397,12 @@ pub(crate) struct ServeArgs {
     /// Largest accepted upload (artifact or reference file), in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub(crate) max_upload_bytes: u64,
+    /// POST alert notifications here (JSON, signed with HMAC-SHA256; needs --alert-webhook-secret-file).
+    #[arg(long, requires = "alert_webhook_secret_file")]
+    pub(crate) alert_webhook: Option<String>,
+    /// File holding the webhook's shared secret.
+    #[arg(long, requires = "alert_webhook")]
+    pub(crate) alert_webhook_secret_file: Option<PathBuf>,
     /// Seconds between monitor evaluations.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) monitor_interval_seconds: u64,

@@ -17,7 +17,23 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = Config { max_upload_bytes: args.max_upload_bytes, ..Config::new(&args.data_dir) };
+    let webhook = match (&args.alert_webhook, &args.alert_webhook_secret_file) {
+        (Some(url), Some(file)) => {
+            let secret = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the webhook secret file {}", file.display()))?
+                .trim()
+                .to_owned();
+            if secret.len() < 16 {
+                anyhow::bail!("the webhook secret in {} is shorter than 16 characters", file.display());
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("the alert webhook must be an http:// or https:// URL");
+            }
+            Some(warden_lifecycle::Webhook { url: url.clone(), secret })
+        }
+        _ => None,
+    };
+    let config = Config { max_upload_bytes: args.max_upload_bytes, webhook, ..Config::new(&args.data_dir) };
     let (warden, startup) = Warden::open(config)
         .await
         .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
@@ -37,6 +53,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         warden.clone(),
         std::time::Duration::from_secs(args.monitor_interval_seconds),
     );
+    let deliverer = warden_lifecycle::notifications::spawn_deliverer(warden.clone(), std::time::Duration::from_secs(1));
     // Answers are small single writes: Nagle's algorithm would hold them back behind delayed ACKs.
     let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
@@ -48,6 +65,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("server failed")?;
     evaluator.abort();
+    deliverer.abort();
     // No request is in flight any more: commit every queued decision before exiting.
     warden.scoring().flush().await.context("could not commit the decision log")?;
     println!("warden stopped");

@@ -313,3 +313,107 @@ fn monitors_run_on_the_schedule_and_their_history_shows_a_drift_alert() {
     let quality = json_of(&server.cli(&["monitor", "history", "credit", "--monitor", "data_quality", "--json"]));
     assert!(quality.as_array().unwrap().iter().all(|e| e["decisions"] == 0), "{quality}");
 }
+
+/// A loopback HTTP receiver: answers 503 to the first `fail_first` calls, then 200; hands over every call's
+/// headers (lower-case names) and body.
+fn webhook_receiver(fail_first: usize) -> (String, std::sync::mpsc::Receiver<(Vec<(String, String)>, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/warden", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let trimmed = line.trim_end();
+                if trimmed.is_empty() {
+                    break;
+                }
+                let (k, v) = trimmed.split_once(':').unwrap();
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+            let length: usize =
+                headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let status = if n < fail_first { "503 Service Unavailable" } else { "200 OK" };
+            write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+            if tx.send((headers, String::from_utf8(body).unwrap())).is_err() {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn a_drift_alert_reaches_the_webhook_signed_after_a_failed_attempt_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "s3cret-shared-with-the-receiver";
+    let secret_file = dir.path().join("webhook.secret");
+    std::fs::write(&secret_file, secret).unwrap();
+    let (url, calls) = webhook_receiver(1);
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &data,
+        &[
+            "--monitor-interval-seconds",
+            "1",
+            "--alert-webhook",
+            &url,
+            "--alert-webhook-secret-file",
+            secret_file.to_str().unwrap(),
+        ],
+    );
+    setup(&server);
+    // Version 1 through an override, version 2 likewise: rollback needs a gate-approved predecessor, so
+    // here it must refuse and say why.
+    for v in ["1", "1"] {
+        assert!(server.cli(&["promote", "credit", v, "--override", "--reason", "webhook test"]).status.success());
+    }
+    let out =
+        server.cli(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "100", "--action", "rollback"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let text = std::fs::read_to_string(testdata("german.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let age = header.split(',').position(|c| c == "age").unwrap();
+    let older: Vec<&str> = lines.filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0).collect();
+    let input = dir.path().join("older.csv");
+    std::fs::write(&input, format!("{header}\n{}\n", older.join("\n"))).unwrap();
+    let output = dir.path().join("scored.csv");
+    let out =
+        server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The first call is refused (503) and retried with the same delivery id; every call carries a verifiable
+    // signature.
+    let mut fired = None;
+    let mut deliveries: Vec<String> = Vec::new();
+    while fired.is_none() || deliveries.iter().filter(|d| **d == deliveries[0]).count() < 2 {
+        let (headers, body) = calls.recv_timeout(std::time::Duration::from_secs(30)).expect("a webhook call");
+        let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+        assert_eq!(header("x-warden-signature"), warden_lifecycle::notifications::signature(secret, body.as_bytes()));
+        assert_ne!(header("x-warden-signature"), warden_lifecycle::notifications::signature("wrong", body.as_bytes()));
+        deliveries.push(header("x-warden-delivery"));
+        let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if payload["event"] == "fired" && payload["alert"]["feature"] == "age" {
+            assert_eq!(payload["alert"]["severity"], "critical");
+            assert!(payload["alert"]["id"].as_i64().unwrap() > 0);
+            fired = Some(payload);
+        }
+    }
+    // The automatic action ran and said why it could not roll back (no gate-approved predecessor).
+    let id = fired.unwrap()["alert"]["id"].to_string();
+    let alert = server.get_json(&format!("/v1/alerts/{id}"));
+    let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
+    assert_eq!(action["details"]["outcome"]["done"], false, "{action}");
+    assert!(action["details"]["outcome"]["why"].as_str().unwrap().contains("no earlier gate-approved champion"));
+}
