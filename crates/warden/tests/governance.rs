@@ -316,7 +316,10 @@ fn monitors_run_on_the_schedule_and_their_history_shows_a_drift_alert() {
 
 /// A loopback HTTP receiver: answers 503 to the first `fail_first` calls, then 200; hands over every call's
 /// headers (lower-case names) and body.
-fn webhook_receiver(fail_first: usize) -> (String, std::sync::mpsc::Receiver<(Vec<(String, String)>, String)>) {
+/// One call the receiver got: its headers and body.
+type WebhookCall = (Vec<(String, String)>, String);
+
+fn webhook_receiver(fail_first: usize) -> (String, std::sync::mpsc::Receiver<WebhookCall>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks/warden", listener.local_addr().unwrap());
