@@ -88,6 +88,8 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(monitoring::list_alerts))
         .routes(routes!(monitoring::get_alert))
         .routes(routes!(monitoring::acknowledge_alert))
+        .routes(routes!(monitoring::list_incidents))
+        .routes(routes!(monitoring::get_incident))
         .routes(routes!(scoring::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let batches =

@@ -545,6 +545,20 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     assert_eq!(alert["state"], "resolved", "{alert}");
     let kinds: Vec<&str> = alert["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["fired", "acknowledged", "resolved"]);
+    // The critical alerts opened one incident, resolved with them; its timeline holds their events.
+    let incident_id = alert["incident_id"].as_i64().expect("a critical alert belongs to an incident");
+    let (_, incident) =
+        app.json(Method::GET, &format!("/v1/incidents/{incident_id}"), Some(&app.admin), Value::Null).await;
+    assert_eq!(incident["state"], "resolved", "{incident}");
+    assert!(incident["time_to_detect_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(incident["time_to_resolve_seconds"].as_f64().unwrap() >= 0.0);
+    let timeline: Vec<&str> =
+        incident["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(
+        timeline.starts_with(&["fired"]) && timeline.contains(&"acknowledged") && timeline.ends_with(&["resolved"])
+    );
+    let (_, all) = app.json(Method::GET, "/v1/incidents", Some(&app.admin), Value::Null).await;
+    assert_eq!(all.as_array().unwrap().len(), 1, "one incident per model at a time: {all}");
     let (status, _) = app.json(Method::GET, "/v1/alerts?state=bogus", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -783,3 +783,10 @@ pub struct AcknowledgeBody {
     #[serde(default)]
     pub comment: String,
 }
+
+/// Which incidents to list.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct IncidentsQuery {
+    /// open or resolved.
+    pub state: Option<String>,
+}

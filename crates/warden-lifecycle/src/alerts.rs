@@ -45,6 +45,8 @@ pub struct Alert {
     pub acknowledged_by: Option<String>,
     /// When it was resolved (µs).
     pub resolved_at: Option<i64>,
+    /// The incident it belongs to (critical alerts).
+    pub incident_id: Option<i64>,
 }
 
 impl From<AlertRow> for Alert {
@@ -62,14 +64,15 @@ impl From<AlertRow> for Alert {
             value: r.value,
             acknowledged_by: r.acknowledged_by,
             resolved_at: r.resolved_at,
+            incident_id: r.incident_id,
         }
     }
 }
 
 /// (model, monitor, feature): what one open alert is about.
 type AlertKey = (String, String, String);
-/// The worst status rank seen in a round, the version that showed it and its value.
-type Worst = (u8, i64, Option<f64>);
+/// The worst status rank seen in a round, the version that showed it, its value and its window's start.
+type Worst = (u8, i64, Option<f64>, i64);
 
 fn rank(status: &str) -> u8 {
     match status {
@@ -93,16 +96,16 @@ pub(crate) async fn apply(
         for (feature, result) in features {
             let status = rank(result["status"].as_str().unwrap_or_default());
             let key = (e.model_name.clone(), e.monitor.clone(), feature.clone());
-            let entry = worst.entry(key).or_insert((0, e.version, None));
+            let entry = worst.entry(key).or_insert((0, e.version, None, e.window_start));
             if status > entry.0 {
-                *entry = (status, e.version, result["value"].as_f64());
+                *entry = (status, e.version, result["value"].as_f64(), e.window_start);
             }
         }
     }
     let open = warden.metadata.alerts(None, Some("open"), i64::MAX).await?;
     let now = warden.now();
     let mut changed = Vec::new();
-    for ((model, monitor, feature), (status, version, value)) in worst {
+    for ((model, monitor, feature), (status, version, value, window_start)) in worst {
         let current = open.iter().find(|a| a.model_name == model && a.monitor == monitor && a.feature == feature);
         let severity = match status {
             3 => "critical",
@@ -125,6 +128,7 @@ pub(crate) async fn apply(
                     value,
                     acknowledged_by: None,
                     resolved_at: None,
+                    incident_id: None,
                 },
                 "fired",
             ),
@@ -137,11 +141,24 @@ pub(crate) async fn apply(
             ),
             _ => continue,
         };
+        let mut row = row;
+        if matches!(kind, "fired" | "escalated") && row.severity == "critical" && row.incident_id.is_none() {
+            // A critical alert opens its model's incident (or joins the open one). Time to detect is counted
+            // from the start of the window that breached: an upper bound on the delay from the onset.
+            let title = format!("{} of '{}' on {} version {}", row.monitor, row.feature, row.model_name, row.version);
+            let incident = warden.metadata.open_incident(&row.model_name, &title, now, now - window_start).await?;
+            row.incident_id = Some(incident.id);
+        }
         let event = AlertEvent { at: now, kind: kind.into(), actor: SYSTEM.into(), details };
         let id = save(warden, &row, &event).await?;
         tracing::warn!(alert = id, model = %row.model_name, monitor = %row.monitor, feature = %row.feature,
             severity = %row.severity, kind, "alert");
         let row = AlertRow { id, ..row };
+        if kind == "resolved"
+            && let Some(incident) = row.incident_id
+        {
+            warden.metadata.resolve_incident_if_clear(incident, now).await?;
+        }
         if matches!(kind, "fired" | "escalated") && row.severity == "critical" {
             let action = monitors
                 .iter()
@@ -272,4 +289,75 @@ pub async fn acknowledge(warden: &Warden, caller: &Principal, id: i64, comment: 
     };
     save(warden, &row, &event).await?;
     Ok(row.into())
+}
+
+/// An incident as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    /// Id.
+    pub id: i64,
+    /// Model name.
+    pub model: String,
+    /// What opened it.
+    pub title: String,
+    /// `open` or `resolved`.
+    pub state: String,
+    /// When (µs).
+    pub opened_at: i64,
+    /// When resolved (µs).
+    pub resolved_at: Option<i64>,
+    /// Seconds from the start of the first breaching window to the alert.
+    pub time_to_detect_seconds: f64,
+    /// Seconds from opening to resolution.
+    pub time_to_resolve_seconds: Option<f64>,
+}
+
+impl From<warden_store::metadata::IncidentRow> for Incident {
+    fn from(r: warden_store::metadata::IncidentRow) -> Self {
+        Incident {
+            id: r.id,
+            model: r.model_name,
+            title: r.title,
+            state: r.state,
+            opened_at: r.opened_at,
+            resolved_at: r.resolved_at,
+            time_to_detect_seconds: r.detect_micros as f64 / 1e6,
+            time_to_resolve_seconds: r.resolved_at.map(|t| (t - r.opened_at) as f64 / 1e6),
+        }
+    }
+}
+
+/// Incidents, newest first (`open` or `resolved` when given).
+pub async fn incidents(warden: &Warden, caller: &Principal, state: Option<&str>) -> Result<Vec<Incident>> {
+    caller.require(Permission::ReadDecisions)?;
+    if let Some(s) = state
+        && !["open", "resolved"].contains(&s)
+    {
+        return Err(Error::invalid(format!("unknown incident state '{s}' (open, resolved)")));
+    }
+    Ok(warden.metadata.incidents(state, 10_000).await?.into_iter().map(Incident::from).collect())
+}
+
+/// One incident with its timeline: every event of its alerts (fired, actions, acknowledgements,
+/// resolution), in time order.
+pub async fn incident(warden: &Warden, caller: &Principal, id: i64) -> Result<(Incident, Vec<Value>)> {
+    caller.require(Permission::ReadDecisions)?;
+    let row = warden
+        .metadata
+        .incidents(None, i64::MAX)
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or_else(|| Error::NotFound(format!("incident {id} not found")))?;
+    let mut timeline = Vec::new();
+    for alert in warden.metadata.incident_alerts(id).await? {
+        for e in warden.metadata.alert_events(alert.id).await? {
+            timeline.push(json!({
+                "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details,
+                "alert": alert.id, "monitor": alert.monitor, "feature": alert.feature,
+            }));
+        }
+    }
+    timeline.sort_by_key(|e| e["at"].as_i64());
+    Ok((row.into(), timeline))
 }

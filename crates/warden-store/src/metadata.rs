@@ -246,6 +246,27 @@ pub struct AlertRow {
     pub acknowledged_by: Option<String>,
     /// When it was resolved (µs).
     pub resolved_at: Option<Micros>,
+    /// The incident it belongs to (critical alerts).
+    pub incident_id: Option<i64>,
+}
+
+/// An incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRow {
+    /// Id.
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// What opened it.
+    pub title: String,
+    /// `open` or `resolved`.
+    pub state: String,
+    /// When (µs).
+    pub opened_at: Micros,
+    /// Time to detect: from the start of the first breaching window to the alert (µs).
+    pub detect_micros: i64,
+    /// When resolved (µs).
+    pub resolved_at: Option<Micros>,
 }
 
 /// One transition of an alert.
@@ -476,6 +497,15 @@ pub trait MetadataStore: Send + Sync {
     /// Inserts (`id` 0) or updates an alert with one event, and queues `notify` (a notification body) in the
     /// outbox (its `alert.id` set to the alert's id), in one transaction; returns the alert's id.
     async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent, notify: Option<&Value>) -> Result<i64>;
+    /// The open incident of a model, opening one with this title and detection time when there is none.
+    async fn open_incident(&self, model_name: &str, title: &str, at: Micros, detect_micros: i64)
+    -> Result<IncidentRow>;
+    /// Resolves an incident when none of its alerts is open any more; returns whether it did.
+    async fn resolve_incident_if_clear(&self, id: i64, at: Micros) -> Result<bool>;
+    /// Incidents, newest first (`open` or `resolved` only when given).
+    async fn incidents(&self, state: Option<&str>, limit: i64) -> Result<Vec<IncidentRow>>;
+    /// Alerts of an incident, oldest first.
+    async fn incident_alerts(&self, id: i64) -> Result<Vec<AlertRow>>;
     /// Undelivered notifications due at `now`, oldest first.
     async fn due_notifications(&self, now: Micros, limit: i64) -> Result<Vec<OutboxRow>>;
     /// Records a delivery attempt: delivered at `delivered_at`, or failed with `error` and retried at `retry_at`.

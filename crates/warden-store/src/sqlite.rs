@@ -163,6 +163,19 @@ fn alert_row(row: &SqliteRow) -> Result<AlertRow> {
         value: row.try_get("value")?,
         acknowledged_by: row.try_get("acknowledged_by")?,
         resolved_at: row.try_get("resolved_at")?,
+        incident_id: row.try_get("incident_id")?,
+    })
+}
+
+fn incident_row(row: &SqliteRow) -> Result<IncidentRow> {
+    Ok(IncidentRow {
+        id: row.try_get("id")?,
+        model_name: row.try_get("model_name")?,
+        title: row.try_get("title")?,
+        state: row.try_get("state")?,
+        opened_at: row.try_get("opened_at")?,
+        detect_micros: row.try_get("detect_micros")?,
+        resolved_at: row.try_get("resolved_at")?,
     })
 }
 
@@ -781,7 +794,8 @@ impl MetadataStore for SqliteStore {
             let model = model_id(&mut tx, &alert.model_name).await?;
             let inserted = sqlx::query_scalar(
                 "INSERT INTO alerts (model_id, monitor, feature, version, severity, state, opened_at, updated_at, value, \
-                 acknowledged_by, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                 acknowledged_by, resolved_at, incident_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 RETURNING id",
             )
             .bind(model)
             .bind(&alert.monitor)
@@ -794,6 +808,7 @@ impl MetadataStore for SqliteStore {
             .bind(alert.value)
             .bind(&alert.acknowledged_by)
             .bind(alert.resolved_at)
+            .bind(alert.incident_id)
             .fetch_one(&mut *tx)
             .await;
             match inserted {
@@ -809,7 +824,7 @@ impl MetadataStore for SqliteStore {
         } else {
             let updated = sqlx::query(
                 "UPDATE alerts SET version = $2, severity = $3, state = $4, updated_at = $5, value = $6, \
-                 acknowledged_by = $7, resolved_at = $8 WHERE id = $1",
+                 acknowledged_by = $7, resolved_at = $8, incident_id = $9 WHERE id = $1",
             )
             .bind(alert.id)
             .bind(alert.version)
@@ -819,6 +834,7 @@ impl MetadataStore for SqliteStore {
             .bind(alert.value)
             .bind(&alert.acknowledged_by)
             .bind(alert.resolved_at)
+            .bind(alert.incident_id)
             .execute(&mut *tx)
             .await?;
             if updated.rows_affected() == 0 {
@@ -851,6 +867,73 @@ impl MetadataStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn open_incident(
+        &self,
+        model_name: &str,
+        title: &str,
+        at: Micros,
+        detect_micros: i64,
+    ) -> Result<IncidentRow> {
+        let mut tx = self.write_tx().await?;
+        let model = model_id(&mut tx, model_name).await?;
+        let select = "SELECT i.*, m.name AS model_name FROM incidents i JOIN models m ON m.id = i.model_id \
+                      WHERE i.model_id = $1 AND i.state = 'open'";
+        if let Some(row) = sqlx::query(select).bind(model).fetch_optional(&mut *tx).await? {
+            return incident_row(&row);
+        }
+        sqlx::query(
+            "INSERT INTO incidents (model_id, title, state, opened_at, detect_micros) VALUES ($1, $2, 'open', $3, $4)",
+        )
+        .bind(model)
+        .bind(title)
+        .bind(at)
+        .bind(detect_micros)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(select).bind(model).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        incident_row(&row)
+    }
+
+    async fn resolve_incident_if_clear(&self, id: i64, at: Micros) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE incidents SET state = 'resolved', resolved_at = $2 WHERE id = $1 AND state = 'open' \
+             AND NOT EXISTS (SELECT 1 FROM alerts WHERE incident_id = $1 AND state != 'resolved')",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn incidents(&self, state: Option<&str>, limit: i64) -> Result<Vec<IncidentRow>> {
+        sqlx::query(
+            "SELECT i.*, m.name AS model_name FROM incidents i JOIN models m ON m.id = i.model_id \
+             WHERE ($1 IS NULL OR i.state = $1) ORDER BY i.id DESC LIMIT $2",
+        )
+        .bind(state)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_row)
+        .collect()
+    }
+
+    async fn incident_alerts(&self, id: i64) -> Result<Vec<AlertRow>> {
+        sqlx::query(
+            "SELECT a.*, m.name AS model_name FROM alerts a JOIN models m ON m.id = a.model_id \
+             WHERE a.incident_id = $1 ORDER BY a.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(alert_row)
+        .collect()
     }
 
     async fn due_notifications(&self, now: Micros, limit: i64) -> Result<Vec<OutboxRow>> {

@@ -68,6 +68,22 @@ pub(crate) enum Command {
     Alerts(AlertsArgs),
     /// Acknowledge a firing alert.
     Ack(AckArgs),
+    /// Incidents opened by critical alerts, newest first, or one with its timeline.
+    Incidents(IncidentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IncidentsArgs {
+    /// Show this incident with its timeline.
+    pub(crate) id: Option<i64>,
+    /// open or resolved.
+    #[arg(long)]
+    pub(crate) state: Option<String>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Promote(args) => crate::governance::promote(args).await,
         Command::Monitor(command) => monitor(command).await,
         Command::Alerts(args) => alerts(args).await,
+        Command::Incidents(args) => incidents(args).await,
         Command::Ack(args) => {
             let path = format!("/v1/alerts/{}/acknowledge", args.id);
             let alert =
@@ -550,5 +551,69 @@ async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         })
         .collect();
     table(&["ID", "STATE", "SEVERITY", "MODEL", "MONITOR", "FEATURE", "VALUE", "OPENED"], &rows);
+    Ok(())
+}
+
+async fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.connection)?;
+    let seconds = |v: &Value| v.as_f64().map_or("-".into(), |s| format!("{s:.1} s"));
+    if let Some(id) = args.id {
+        let incident = client.get(&format!("/v1/incidents/{id}")).await?;
+        if args.json {
+            render::json(&incident);
+            return Ok(());
+        }
+        fields(&[
+            ("incident", format!("{} ({})", cell(&incident["id"]), cell(&incident["state"]))),
+            ("model", cell(&incident["model"])),
+            ("title", cell(&incident["title"])),
+            ("time to detect", seconds(&incident["time_to_detect_seconds"])),
+            ("time to resolve", seconds(&incident["time_to_resolve_seconds"])),
+        ]);
+        let rows: Vec<Vec<String>> = incident["timeline"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let at = e["at"].as_i64().map_or("-".into(), crate::render::micros_time);
+                vec![
+                    at,
+                    cell(&e["kind"]),
+                    format!("alert {} {} {}", cell(&e["alert"]), cell(&e["monitor"]), cell(&e["feature"])),
+                    cell(&e["actor"]),
+                    e["details"].to_string(),
+                ]
+            })
+            .collect();
+        table(&["AT", "EVENT", "ALERT", "BY", "DETAILS"], &rows);
+        return Ok(());
+    }
+    let path = match &args.state {
+        Some(state) => format!("/v1/incidents?state={}", encode(state)),
+        None => "/v1/incidents".to_owned(),
+    };
+    let incidents = client.get(&path).await?;
+    if args.json {
+        render::json(&incidents);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = incidents
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            let at = i["opened_at"].as_i64().map_or("-".into(), crate::render::micros_time);
+            vec![
+                cell(&i["id"]),
+                cell(&i["state"]),
+                cell(&i["model"]),
+                cell(&i["title"]),
+                at,
+                seconds(&i["time_to_detect_seconds"]),
+                seconds(&i["time_to_resolve_seconds"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "STATE", "MODEL", "TITLE", "OPENED", "TO DETECT", "TO RESOLVE"], &rows);
     Ok(())
 }

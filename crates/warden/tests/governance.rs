@@ -419,4 +419,10 @@ fn a_drift_alert_reaches_the_webhook_signed_after_a_failed_attempt_and_rolls_bac
     let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
     assert_eq!(action["details"]["outcome"]["done"], false, "{action}");
     assert!(action["details"]["outcome"]["why"].as_str().unwrap().contains("no earlier gate-approved champion"));
+    // The critical alert opened an incident whose timeline has the alert and the action.
+    let incident = alert["incident_id"].to_string();
+    let shown = stdout(&server.cli(&["incidents", &incident]));
+    assert!(shown.contains("fired") && shown.contains("action") && shown.contains("time to detect"), "{shown}");
+    let open = stdout(&server.cli(&["incidents", "--state", "open"]));
+    assert!(open.contains("feature_drift") && open.contains("credit"), "{open}");
 }

@@ -10,7 +10,7 @@ use warden_lifecycle::monitoring::{self, MonitorChange};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::wire::{AcknowledgeBody, AlertsQuery, ErrorBody, MonitorHistoryQuery};
+use crate::wire::{AcknowledgeBody, AlertsQuery, ErrorBody, IncidentsQuery, MonitorHistoryQuery};
 
 fn to_json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
     Ok(Json(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?))
@@ -109,4 +109,31 @@ pub(crate) async fn acknowledge_alert(
     ApiJson(body): ApiJson<AcknowledgeBody>,
 ) -> Result<Json<Value>, ApiError> {
     to_json(alerts::acknowledge(&warden, &caller, id, &body.comment).await?)
+}
+
+/// Incidents, newest first (`state`: open or resolved).
+#[utoipa::path(get, path = "/v1/incidents", tag = "monitoring", params(IncidentsQuery),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn list_incidents(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<IncidentsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(alerts::incidents(&warden, &caller, query.state.as_deref()).await?)
+}
+
+/// One incident with its timeline (alerts, actions, acknowledgements, resolution).
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "monitoring",
+    params(("id" = i64, Path, description = "Incident id")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_incident(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let (incident, timeline) = alerts::incident(&warden, &caller, id).await?;
+    let mut body = serde_json::to_value(incident).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?;
+    body["timeline"] = Value::Array(timeline);
+    Ok(Json(body))
 }
