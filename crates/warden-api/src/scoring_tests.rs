@@ -559,6 +559,13 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     );
     let (_, all) = app.json(Method::GET, "/v1/incidents", Some(&app.admin), Value::Null).await;
     assert_eq!(all.as_array().unwrap().len(), 1, "one incident per model at a time: {all}");
+    // Prometheus sees the monitors and the alerts.
+    let metrics = app.warden.scoring().metrics_text();
+    assert!(
+        metrics.contains(r#"warden_monitor_status{model="credit",monitor="feature_drift",version="1"} 0"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"warden_open_alerts{model="credit",severity="critical"} 0"#), "{metrics}");
     let (status, _) = app.json(Method::GET, "/v1/alerts?state=bogus", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

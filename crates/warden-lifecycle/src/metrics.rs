@@ -29,6 +29,19 @@ struct HttpLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MonitorLabels {
+    model: String,
+    monitor: String,
+    version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    model: String,
+    severity: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// 25 µs to ~0.8 s: scoring latency lives at the low end, and the tail must be visible.
@@ -47,6 +60,9 @@ pub(crate) struct ScoringMetrics {
     pub(crate) log_queue: Gauge,
     pub(crate) log_committed: Counter,
     pub(crate) log_lost: Counter,
+    monitor_value: Family<MonitorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    monitor_status: Family<MonitorLabels, Gauge>,
+    open_alerts: Family<AlertLabels, Gauge>,
 }
 
 impl ScoringMetrics {
@@ -66,6 +82,16 @@ impl ScoringMetrics {
         registry.register("decision_log_queue", "Decisions waiting for the group commit", log_queue.clone());
         registry.register("decision_log_committed", "Decisions committed to the log", log_committed.clone());
         registry.register("decision_log_lost", "Decisions the log could not commit after retries", log_lost.clone());
+        let monitor_value = Family::<MonitorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let monitor_status = Family::<MonitorLabels, Gauge>::default();
+        let open_alerts = Family::<AlertLabels, Gauge>::default();
+        registry.register("monitor_value", "A monitor's latest value (largest over features)", monitor_value.clone());
+        registry.register(
+            "monitor_status",
+            "A monitor's latest status: 0 ok, 1 warn, 2 alert, -1 insufficient data",
+            monitor_status.clone(),
+        );
+        registry.register("open_alerts", "Alerts firing or acknowledged, by model and severity", open_alerts.clone());
         ScoringMetrics {
             registry,
             scored,
@@ -76,6 +102,34 @@ impl ScoringMetrics {
             log_queue,
             log_committed,
             log_lost,
+            monitor_value,
+            monitor_status,
+            open_alerts,
+        }
+    }
+
+    /// Records a monitor evaluation.
+    pub(crate) fn monitor(&self, model: &str, monitor: &str, version: i64, status: &str, value: Option<f64>) {
+        let labels =
+            MonitorLabels { model: model.to_owned(), monitor: monitor.to_owned(), version: version.to_string() };
+        let code = match status {
+            "ok" => 0,
+            "warn" => 1,
+            "alert" => 2,
+            _ => -1,
+        };
+        self.monitor_status.get_or_create(&labels).set(code);
+        if let Some(value) = value {
+            self.monitor_value.get_or_create(&labels).set(value);
+        }
+    }
+
+    /// Sets the open-alert counts (every model and severity seen so far, zero when none is open).
+    pub(crate) fn open_alerts(&self, counts: &std::collections::BTreeMap<(String, String), i64>) {
+        for ((model, severity), count) in counts {
+            self.open_alerts
+                .get_or_create(&AlertLabels { model: model.clone(), severity: severity.clone() })
+                .set(*count);
         }
     }
 

@@ -325,7 +325,21 @@ pub async fn evaluate_all(warden: &Warden) -> Result<Vec<MonitorEvaluation>> {
         }
     }
     warden.metadata.insert_monitor_evaluations(&evaluations).await?;
+    for e in &evaluations {
+        warden.scoring.metrics.monitor(&e.model_name, &e.monitor, e.version, &e.status, e.value);
+    }
     crate::alerts::apply(warden, &monitors, &evaluations).await?;
+    // Open alerts per model and severity, zero for the ones that closed.
+    let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for m in &monitors {
+        for severity in ["warning", "critical"] {
+            counts.insert((m.model.clone(), severity.to_owned()), 0);
+        }
+    }
+    for alert in warden.metadata.alerts(None, Some("open"), i64::MAX).await? {
+        *counts.entry((alert.model_name, alert.severity)).or_default() += 1;
+    }
+    warden.scoring.metrics.open_alerts(&counts);
     Ok(evaluations)
 }
 
