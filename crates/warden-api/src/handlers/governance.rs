@@ -11,17 +11,13 @@ use warden_lifecycle::scenarios::{MAX_SCENARIO_BYTES, ScenarioFormat};
 use warden_lifecycle::validation::{self, ValidationRequest};
 use warden_lifecycle::{Error, registry};
 
-use super::AppState;
 use super::versions::stage_field;
+use super::{AppState, to_json, to_json_value};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
 use crate::wire::{
     ApprovalRequestBody, ErrorBody, GateCheckBody, PolicyBundleBody, PromoteBody, ValidateForm, ValidateMetadata,
 };
-
-fn to_json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
-    Ok(Json(serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))?))
-}
 
 /// Validate a version on labelled data: multipart with `metadata` (JSON: `target`, `protected`,
 /// `bad_value`), `data` (CSV or Parquet) and optionally `scenarios` (stress scenarios, TOML, or YAML when
@@ -174,7 +170,7 @@ pub(crate) async fn promote(
         "previous_version": promotion.previous_version,
         "overridden": promotion.overridden,
         "reason": promotion.assignment.reason,
-        "decision": serde_json::to_value(&promotion.decision).map_err(|e| Error::Internal(e.to_string()))?,
+        "decision": to_json_value(&promotion.decision)?,
     })))
 }
 

@@ -15,3 +15,13 @@ use std::sync::Arc;
 use warden_lifecycle::Warden;
 
 pub(crate) type AppState = Arc<Warden>;
+
+/// A lifecycle value in its own serde form (reports, decisions, monitors, alerts: stored as that JSON).
+pub(crate) fn to_json_value(value: impl serde::Serialize) -> Result<serde_json::Value, crate::error::ApiError> {
+    Ok(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?)
+}
+
+/// [`to_json_value`] as a response body.
+pub(crate) fn to_json(value: impl serde::Serialize) -> Result<axum::Json<serde_json::Value>, crate::error::ApiError> {
+    Ok(axum::Json(to_json_value(value)?))
+}

@@ -7,14 +7,10 @@ use warden_lifecycle::alerts;
 use warden_lifecycle::auth::Permission;
 use warden_lifecycle::monitoring::{self, MonitorChange};
 
-use super::AppState;
+use super::{AppState, to_json, to_json_value};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{AcknowledgeBody, AlertsQuery, ErrorBody, IncidentsQuery, MonitorHistoryQuery};
-
-fn to_json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
-    Ok(Json(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?))
-}
 
 /// A model's monitors.
 #[utoipa::path(get, path = "/v1/models/{name}/monitors", tag = "monitoring",
@@ -92,7 +88,7 @@ pub(crate) async fn get_alert(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let (alert, events) = alerts::get(&warden, &caller, id).await?;
-    let mut body = serde_json::to_value(alert).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?;
+    let mut body = to_json_value(alert)?;
     body["events"] = Value::Array(events);
     Ok(Json(body))
 }
@@ -133,7 +129,7 @@ pub(crate) async fn get_incident(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let (incident, timeline) = alerts::incident(&warden, &caller, id).await?;
-    let mut body = serde_json::to_value(incident).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?;
+    let mut body = to_json_value(incident)?;
     body["timeline"] = Value::Array(timeline);
     Ok(Json(body))
 }

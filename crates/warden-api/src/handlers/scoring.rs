@@ -137,7 +137,7 @@ pub(crate) async fn live_drift(
     ApiQuery(query): ApiQuery<LiveDriftQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let drift = scoring::live_drift(&warden, &caller, &name, query.seconds.unwrap_or(600)).await?;
-    Ok(Json(serde_json::to_value(drift).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?))
+    super::to_json(drift)
 }
 
 /// Prometheus metrics: scored rows, latency histograms and errors per model and version; HTTP requests
