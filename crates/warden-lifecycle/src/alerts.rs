@@ -342,13 +342,7 @@ pub async fn incidents(warden: &Warden, caller: &Principal, state: Option<&str>)
 /// resolution), in time order.
 pub async fn incident(warden: &Warden, caller: &Principal, id: i64) -> Result<(Incident, Vec<Value>)> {
     caller.require(Permission::ReadDecisions)?;
-    let row = warden
-        .metadata
-        .incidents(None, i64::MAX)
-        .await?
-        .into_iter()
-        .find(|i| i.id == id)
-        .ok_or_else(|| Error::NotFound(format!("incident {id} not found")))?;
+    let row = warden.metadata.incident(id).await?.ok_or_else(|| Error::NotFound(format!("incident {id} not found")))?;
     let mut timeline = Vec::new();
     for alert in warden.metadata.incident_alerts(id).await? {
         for e in warden.metadata.alert_events(alert.id).await? {

@@ -502,6 +502,8 @@ pub trait MetadataStore: Send + Sync {
     -> Result<IncidentRow>;
     /// Resolves an incident when none of its alerts is open any more; returns whether it did.
     async fn resolve_incident_if_clear(&self, id: i64, at: Micros) -> Result<bool>;
+    /// One incident by id.
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRow>>;
     /// Incidents, newest first (`open` or `resolved` only when given).
     async fn incidents(&self, state: Option<&str>, limit: i64) -> Result<Vec<IncidentRow>>;
     /// Alerts of an incident, oldest first.

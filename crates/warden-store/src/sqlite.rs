@@ -923,6 +923,18 @@ impl MetadataStore for SqliteStore {
         .collect()
     }
 
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
+        sqlx::query(
+            "SELECT i.*, m.name AS model_name FROM incidents i JOIN models m ON m.id = i.model_id WHERE i.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(incident_row)
+        .transpose()
+    }
+
     async fn incident_alerts(&self, id: i64) -> Result<Vec<AlertRow>> {
         sqlx::query(
             "SELECT a.*, m.name AS model_name FROM alerts a JOIN models m ON m.id = a.model_id \
