@@ -377,22 +377,7 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Version 2 answers a stream of older applicants only.
-    let text = String::from_utf8(german_csv()).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let age = header.iter().position(|c| *c == "age").unwrap();
-    let batch: Vec<Value> = lines
-        .filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0)
-        .map(|l| {
-            let features: serde_json::Map<String, Value> = header
-                .iter()
-                .zip(l.split(','))
-                .filter(|(h, _)| !["risk", "sex"].contains(h))
-                .map(|(h, v)| (h.to_string(), v.parse::<f64>().map_or(json!(v), |n| json!(n))))
-                .collect();
-            json!({ "features": features })
-        })
-        .collect();
+    let batch = crate::scoring_tests::older_applicants_batch();
     let (status, body) =
         app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
     assert_eq!(status, StatusCode::OK, "{body}");

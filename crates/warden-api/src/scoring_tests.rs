@@ -37,6 +37,23 @@ fn features(row: &HashMap<String, String>) -> Map<String, Value> {
     out
 }
 
+/// The German credit reference rows, by column name.
+fn german_rows() -> Vec<HashMap<String, String>> {
+    let text = String::from_utf8(german_csv()).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines.map(|l| header.iter().zip(l.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+}
+
+fn is_older_applicant(row: &HashMap<String, String>) -> bool {
+    row["age"].parse::<f64>().unwrap() > 40.0
+}
+
+/// A drifted stream as a score batch: the reference's applicants over 40 only.
+pub(crate) fn older_applicants_batch() -> Vec<Value> {
+    german_rows().iter().filter(|r| is_older_applicant(r)).map(|r| json!({"features": features(r)})).collect()
+}
+
 fn german_metadata(format: &str) -> Value {
     json!({"format": format, "target": "risk", "protected": ["sex"]})
 }
@@ -414,15 +431,10 @@ async fn live_drift_over_a_window_equals_the_statistics_core_on_the_same_rows() 
     app.create_model("credit").await;
     let version = app.serve_version("credit", german_metadata("linear-json"), &fixture("lr_german_linear.json")).await;
     app.alias("credit", "champion", json!({"version": version})).await;
-    let text = String::from_utf8(german_csv()).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let reference: Vec<HashMap<String, String>> =
-        lines.map(|l| header.iter().zip(l.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect();
+    let reference = german_rows();
     // Older applicants only: a shifted stream.
-    let current: Vec<&HashMap<String, String>> =
-        reference.iter().filter(|r| r["age"].parse::<f64>().unwrap() > 40.0).collect();
-    let batch: Vec<Value> = current.iter().map(|r| json!({"features": features(r)})).collect();
+    let current: Vec<&HashMap<String, String>> = reference.iter().filter(|r| is_older_applicant(r)).collect();
+    let batch = older_applicants_batch();
     let (status, body) =
         app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -476,16 +488,7 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     // Nothing scored yet: insufficient, never an alert.
     let evaluate = || app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null);
     assert_eq!(evaluate().await.0, StatusCode::OK);
-    let text = String::from_utf8(german_csv()).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let rows: Vec<HashMap<String, String>> =
-        lines.map(|l| header.iter().zip(l.split(',')).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect();
-    let older: Vec<Value> = rows
-        .iter()
-        .filter(|r| r["age"].parse::<f64>().unwrap() > 40.0)
-        .map(|r| json!({"features": features(r)}))
-        .collect();
+    let older = older_applicants_batch();
     assert!(older.len() >= 200, "enough for the high-risk minimum sample");
     let (status, body) =
         app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(older)).await;

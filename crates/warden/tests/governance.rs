@@ -256,6 +256,22 @@ fn an_override_is_shown_as_such_in_the_alias_history() {
     assert!(history.contains(": INC-1"), "{history}");
 }
 
+/// Scores the German credit applicants over 40 (a drifted stream) in bulk; returns how many.
+fn score_older_applicants(server: &Server, dir: &Path) -> usize {
+    let text = std::fs::read_to_string(testdata("german.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let age = header.split(',').position(|c| c == "age").unwrap();
+    let older: Vec<&str> = lines.filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0).collect();
+    let input = dir.join("older.csv");
+    std::fs::write(&input, format!("{header}\n{}\n", older.join("\n"))).unwrap();
+    let output = dir.join("scored.csv");
+    let out =
+        server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    older.len()
+}
+
 #[test]
 fn monitors_run_on_the_schedule_and_their_history_shows_a_drift_alert() {
     let dir = tempfile::tempdir().unwrap();
@@ -274,17 +290,7 @@ fn monitors_run_on_the_schedule_and_their_history_shows_a_drift_alert() {
     assert!(server.cli(&["monitor", "disable", "credit", "data_quality"]).status.success());
 
     // A stream of older applicants only.
-    let text = std::fs::read_to_string(testdata("german.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let age = header.split(',').position(|c| c == "age").unwrap();
-    let older: Vec<&str> = lines.filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0).collect();
-    let input = dir.path().join("older.csv");
-    std::fs::write(&input, format!("{header}\n{}\n", older.join("\n"))).unwrap();
-    let output = dir.path().join("scored.csv");
-    let out =
-        server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let older = score_older_applicants(&server, dir.path());
 
     let started = std::time::Instant::now();
     let alert = loop {
@@ -295,7 +301,7 @@ fn monitors_run_on_the_schedule_and_their_history_shows_a_drift_alert() {
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "no alert in 20 s: {history}");
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
-    assert_eq!(alert["decisions"].as_u64(), Some(older.len() as u64));
+    assert_eq!(alert["decisions"].as_u64(), Some(older as u64));
     assert_eq!(alert["details"]["features"]["age"]["status"], "alert");
     let table = stdout(&server.cli(&["monitor", "history", "credit"]));
     assert!(table.contains("feature_drift") && table.contains("alert") && table.contains("age "), "{table}");
@@ -384,17 +390,7 @@ fn a_drift_alert_reaches_the_webhook_signed_after_a_failed_attempt_and_rolls_bac
         server.cli(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "100", "--action", "rollback"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let text = std::fs::read_to_string(testdata("german.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let age = header.split(',').position(|c| c == "age").unwrap();
-    let older: Vec<&str> = lines.filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0).collect();
-    let input = dir.path().join("older.csv");
-    std::fs::write(&input, format!("{header}\n{}\n", older.join("\n"))).unwrap();
-    let output = dir.path().join("scored.csv");
-    let out =
-        server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    score_older_applicants(&server, dir.path());
 
     // The first call is refused (503) and retried with the same delivery id; every call carries a verifiable
     // signature.
