@@ -482,8 +482,13 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     app.alias("credit", "champion", json!({"version": version})).await;
     let (_, monitors) = app.json(Method::GET, "/v1/models/credit/monitors", Some(&app.admin), Value::Null).await;
     let names: Vec<&str> = monitors.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["data_quality", "feature_drift"]);
+    assert_eq!(names, ["data_quality", "feature_drift", "integrity", "performance", "score_drift"]);
     assert_eq!(monitors[1]["config"]["window_seconds"], 300, "high risk: five-minute windows");
+    // This test follows the two input monitors; the others have tests of their own.
+    for other in ["integrity", "performance", "score_drift"] {
+        let uri = format!("/v1/models/credit/monitors/{other}");
+        assert_eq!(app.json(Method::PUT, &uri, Some(&app.admin), json!({"enabled": false})).await.0, StatusCode::OK);
+    }
 
     // Nothing scored yet: insufficient, never an alert.
     let evaluate = || app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null);

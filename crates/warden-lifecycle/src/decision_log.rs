@@ -14,13 +14,16 @@ of dropping decisions; only shadow (challenger) decisions are dropped, and count
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 use warden_stats::profile::ColumnType;
-use warden_stats::window::{CategoricalWindow, Mergeable, NumericWindow, TimeBuckets};
+use warden_stats::window::{CategoricalWindow, GroupRateWindow, Mergeable, NumericWindow, TimeBuckets};
 use warden_store::metadata::{MetadataStore, NewDecision};
 
 use crate::metrics::ScoringMetrics;
+use crate::reference::MonitorReference;
 use crate::registry::Version;
 use crate::{Error, Result};
 
@@ -154,8 +157,17 @@ pub(crate) enum FeatureWindow {
 /// Every window of a version over some stretch of decisions: all of them, or one time bucket.
 #[derive(Debug, Clone)]
 pub(crate) struct LiveWindows {
-    features: Vec<FeatureWindow>,
-    score: NumericWindow,
+    pub(crate) features: Vec<FeatureWindow>,
+    /// Scores, on the reference scores' deciles.
+    pub(crate) score: NumericWindow,
+    /// Approvals (score below the threshold) per group of each monitor-only attribute.
+    pub(crate) approvals: BTreeMap<String, GroupRateWindow>,
+    /// Approved decisions.
+    pub(crate) approved: u64,
+    /// Σ PD × LGD × EAD over approved decisions (when the version has an LGD and an exposure column).
+    pub(crate) expected_loss: f64,
+    /// Approved decisions without an exposure value.
+    pub(crate) exposure_missing: u64,
 }
 
 impl Mergeable for LiveWindows {
@@ -168,21 +180,27 @@ impl Mergeable for LiveWindows {
             }
         }
         self.score.merge(&other.score);
+        for (name, window) in &other.approvals {
+            self.approvals.entry(name.clone()).or_default().merge_from(window);
+        }
+        self.approved += other.approved;
+        self.expected_loss += other.expected_loss;
+        self.exposure_missing += other.exposure_missing;
     }
 }
 
-/// Score deciles on [0, 1].
-const SCORE_EDGES: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 /// Width of a recent-traffic bucket, in microseconds.
 pub(crate) const BUCKET_MICROS: i64 = 10_000_000;
 /// Buckets kept: one hour of recent traffic.
 const BUCKETS_KEPT: usize = 360;
+/// Monitor-only attributes folded per decision (further ones are logged, not windowed).
+const MAX_ATTRIBUTES: usize = 16;
 
 #[derive(Debug)]
 struct LiveState {
     decisions: u64,
-    by_decision: std::collections::BTreeMap<String, u64>,
-    by_route: std::collections::BTreeMap<String, u64>,
+    by_decision: BTreeMap<String, u64>,
+    by_route: BTreeMap<String, u64>,
     /// Every decision since the version was loaded.
     total: LiveWindows,
     /// The last hour, in 10-second buckets (what monitors read).
@@ -191,15 +209,74 @@ struct LiveState {
     last_at: Option<i64>,
 }
 
+/// One scored row as the windows read it: a logged decision, or a reference row replayed.
+trait RowView {
+    fn value(&self, feature: &str) -> Option<&Value>;
+    fn score(&self) -> f64;
+    /// Calls `f(attribute, group)` for each monitor-only attribute.
+    fn attributes(&self, f: &mut dyn FnMut(&str, &str));
+}
+
+impl RowView for NewDecision {
+    fn value(&self, feature: &str) -> Option<&Value> {
+        self.features.get(feature).or_else(|| self.attributes.get(feature))
+    }
+    fn score(&self) -> f64 {
+        self.score
+    }
+    fn attributes(&self, f: &mut dyn FnMut(&str, &str)) {
+        let Some(attributes) = self.attributes.as_object() else { return };
+        for (name, value) in attributes.iter().take(MAX_ATTRIBUTES) {
+            match value {
+                Value::String(s) => f(name, s),
+                Value::Number(n) => f(name, &n.to_string()),
+                Value::Bool(b) => f(name, if *b { "true" } else { "false" }),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A reference row with its score, and the reference columns that play the monitor-only attributes.
+struct ReferenceRow<'a> {
+    reference: &'a MonitorReference,
+    row: usize,
+    features: Map<String, Value>,
+    attributes: &'a [String],
+}
+
+impl RowView for ReferenceRow<'_> {
+    fn value(&self, feature: &str) -> Option<&Value> {
+        self.features.get(feature)
+    }
+    fn score(&self) -> f64 {
+        self.reference.scores[self.row]
+    }
+    fn attributes(&self, f: &mut dyn FnMut(&str, &str)) {
+        for name in self.attributes {
+            if let Some(group) = self.reference.text(name, self.row) {
+                f(name, &group);
+            }
+        }
+    }
+}
+
 /// The live window profile of one version: the statistics core's windows, fed by committed decisions.
 #[derive(Debug)]
 pub(crate) struct LiveProfile {
     features: Vec<LiveFeature>,
+    score_bins: (Vec<f64>, (f64, f64)),
+    /// The reference scores in the score bins.
+    pub(crate) reference_score_counts: Vec<u64>,
+    threshold: f64,
+    /// LGD and exposure column, when the version can price its approvals.
+    money: Option<(f64, String)>,
+    empty: LiveWindows,
     state: Mutex<LiveState>,
 }
 
 impl LiveProfile {
-    pub(crate) fn new(version: &Version) -> LiveProfile {
+    pub(crate) fn new(version: &Version, reference: &MonitorReference) -> LiveProfile {
         let features: Vec<LiveFeature> = version
             .feature_schema
             .iter()
@@ -211,6 +288,11 @@ impl LiveProfile {
                 }),
             })
             .collect();
+        let score_bins = (reference.score_edges.clone(), reference.score_range);
+        let mut reference_scores = NumericWindow::new(score_bins.0.len());
+        for &score in &reference.scores {
+            reference_scores.add(score, &score_bins.0, score_bins.1);
+        }
         let empty = LiveWindows {
             features: features
                 .iter()
@@ -219,32 +301,57 @@ impl LiveProfile {
                     None => FeatureWindow::Categorical(CategoricalWindow::default()),
                 })
                 .collect(),
-            score: NumericWindow::new(SCORE_EDGES.len()),
+            score: NumericWindow::new(score_bins.0.len()),
+            approvals: BTreeMap::new(),
+            approved: 0,
+            expected_loss: 0.0,
+            exposure_missing: 0,
         };
+        let serving = &version.serving;
         LiveProfile {
             features,
+            score_bins,
+            reference_score_counts: reference_scores.bin_counts,
+            threshold: serving.threshold,
+            money: serving.lgd.zip(serving.exposure_column.clone()),
             state: Mutex::new(LiveState {
                 decisions: 0,
                 by_decision: Default::default(),
                 by_route: Default::default(),
                 recent: TimeBuckets::new(BUCKET_MICROS, BUCKETS_KEPT, empty.clone()),
-                total: empty,
+                total: empty.clone(),
                 first_at: None,
                 last_at: None,
             }),
+            empty,
         }
     }
 
-    fn add(&self, windows: &mut LiveWindows, decision: &NewDecision) {
-        windows.score.add(decision.score, &SCORE_EDGES, (0.0, 1.0));
+    fn add(&self, windows: &mut LiveWindows, row: &dyn RowView) {
+        let score = row.score();
+        windows.score.add(score, &self.score_bins.0, self.score_bins.1);
         for (feature, window) in self.features.iter().zip(&mut windows.features) {
-            let value = decision.features.get(feature.name.as_str());
+            let value = row.value(feature.name.as_str());
             match (window, &feature.numeric) {
                 (FeatureWindow::Numeric(w), Some((edges, range))) => {
                     w.add(value.and_then(Value::as_f64).unwrap_or(f64::NAN), edges, *range)
                 }
                 (FeatureWindow::Categorical(w), _) => w.add(value.and_then(Value::as_str)),
                 (FeatureWindow::Numeric(_), None) => unreachable!("numeric windows are made for numeric features"),
+            }
+        }
+        let approved = score < self.threshold;
+        row.attributes(&mut |name, group| match windows.approvals.get_mut(name) {
+            Some(w) => w.add(group, approved),
+            None => windows.approvals.entry(name.to_owned()).or_default().add(group, approved),
+        });
+        if approved {
+            windows.approved += 1;
+            if let Some((lgd, column)) = &self.money {
+                match row.value(column).and_then(Value::as_f64).filter(|v| v.is_finite()) {
+                    Some(exposure) => windows.expected_loss += score * lgd * exposure,
+                    None => windows.exposure_missing += 1,
+                }
             }
         }
     }
@@ -263,12 +370,36 @@ impl LiveProfile {
         }
     }
 
-    /// Feature windows (by name) and the score window of the decisions made at or after `since` (µs), with
-    /// how many decisions they hold.
-    pub(crate) fn recent(&self, since: i64) -> (Vec<(String, FeatureWindow)>, NumericWindow, u64) {
-        let (windows, count) = self.state.lock().expect("live profile lock").recent.since(since);
-        let names = self.features.iter().map(|f| f.name.clone());
-        (names.zip(windows.features).collect(), windows.score, count)
+    /// The windows of reference rows `rows` (scored by the version), with `attributes` naming the reference
+    /// columns that play monitor-only attributes: what live traffic exactly like the reference would give.
+    pub(crate) fn reference_windows(
+        &self,
+        reference: &MonitorReference,
+        rows: std::ops::Range<usize>,
+        attributes: &[String],
+    ) -> LiveWindows {
+        let mut windows = self.empty.clone();
+        for row in rows {
+            let view = ReferenceRow { reference, row, features: reference.row(row), attributes };
+            self.add(&mut windows, &view);
+        }
+        windows
+    }
+
+    /// The windows of the decisions made at or after `since` (µs), and how many decisions they hold.
+    pub(crate) fn since(&self, since: i64) -> (LiveWindows, u64) {
+        self.state.lock().expect("live profile lock").recent.since(since)
+    }
+
+    /// The windows of the newest 10-second buckets holding at least `decisions` decisions, how many they
+    /// hold, and the start of the oldest bucket taken.
+    pub(crate) fn last(&self, decisions: u64) -> (LiveWindows, u64, Option<i64>) {
+        self.state.lock().expect("live profile lock").recent.last(decisions)
+    }
+
+    /// Names of the features, in window order.
+    pub(crate) fn feature_names(&self) -> impl Iterator<Item = &str> {
+        self.features.iter().map(|f| f.name.as_str())
     }
 
     /// The windows as JSON.
@@ -292,6 +423,8 @@ impl LiveProfile {
             "first_at": state.first_at,
             "last_at": state.last_at,
             "score": state.total.score,
+            "approved": state.total.approved,
+            "approvals": state.total.approvals,
             "features": features,
         })
     }

@@ -163,6 +163,29 @@ async fn gate_in_force(warden: &Warden) -> Result<(BundleInForce, Arc<std::sync:
     Ok((in_force, gate))
 }
 
+/// A deviation of the compiled bundle in force from the stored one: another digest for the same bundle
+/// number, or stored files that no longer hash to their recorded digest.
+pub(crate) async fn bundle_deviation(warden: &Warden) -> Result<Option<String>> {
+    let Some((cached_number, cached_digest)) =
+        warden.governance.current.lock().await.as_ref().map(|(b, _)| (b.number, b.digest.clone()))
+    else {
+        return Ok(None);
+    };
+    let Some(row) = warden.metadata.policy_bundle(Some(cached_number)).await? else {
+        return Ok(Some(format!("policy bundle {cached_number} in force is missing from the store")));
+    };
+    if row.digest != cached_digest {
+        return Ok(Some(format!(
+            "policy bundle {cached_number} in force has digest {cached_digest}, the store records {}",
+            row.digest
+        )));
+    }
+    let recomputed = Bundle::from_files(row.files).map_err(policy_error)?.digest();
+    Ok((recomputed != row.digest).then(|| {
+        format!("stored policy bundle {cached_number} hashes to {recomputed}, not its recorded {}", row.digest)
+    }))
+}
+
 /// Which bundle decided.
 #[derive(Debug, Clone)]
 struct BundleInForce {
@@ -507,6 +530,6 @@ pub async fn promote(
     let assignment =
         move_alias(warden, caller, model, alias, Some(version.number), &reason, request.traffic, cause).await?;
     // A deployed model is watched: its first promotion gives it its tier's default monitors.
-    crate::monitoring::ensure_defaults(warden, caller, model).await?;
+    crate::monitoring::ensure_defaults(warden, caller, model, &version).await?;
     Ok(Promotion { decision, previous_version, assignment, overridden })
 }

@@ -3,15 +3,32 @@ Monitors: what is watched on each deployed model, evaluated on a schedule over t
 evaluation kept as a time series.
 
 A model gets default monitors from its risk tier when a version is first promoted to a production alias;
-they can be changed or disabled (`warden monitor set|disable`). Each evaluation reads the last
-`window_seconds` of each loaded version's traffic (the 10-second buckets of the live profile), and below
-`min_decisions` the result is `insufficient`, never an alert.
+they can be changed or disabled (`warden monitor set|disable`). Each evaluation reads a window of each
+loaded version's traffic: the last `window_seconds` (10-second buckets), or with `window_decisions` the
+newest buckets holding at least that many decisions. Below `min_decisions` the result is `insufficient`,
+never an alert; when an input is missing (no LGD, no labelled reference) it is `unavailable`.
 
-Kinds:
-- `feature_drift`: PSI per feature against the version's reference (the statistics core's, through the
-  reference deciles or categories); the value is the largest.
+Kinds (`statistic` picks among the figures named; the first is the default):
+- `feature_drift` (`psi`, `jensen_shannon`): per feature against the version's reference profile (its deciles
+  or categories, missing values as one more bin).
+- `score_drift` (`psi`, `jensen_shannon`): the version's scores against its scores on the reference data.
 - `data_quality`: per feature, the largest of the missing-rate increase over the reference, the
-  out-of-range share (numeric) and the unseen-category share (categorical); the value is the largest.
+  out-of-range share (numeric) and the unseen-category share (categorical).
+- `performance` (`auc`, `brier`, `ece`): on decisions whose outcomes have arrived (`POST /v1/outcomes`).
+- `estimated_performance` (`auc`, `accuracy`, `precision`, `recall`, `f1`): CBPE before outcomes arrive,
+  fitted on the reference data's `target` column.
+- `fairness` (`disparate_impact`, `equal_opportunity`) over the groups of `attribute`: approval-rate ratio on
+  live traffic; true-positive-rate gap among good outcomes once they arrive.
+- `money_at_risk` (`expected_loss`, `fraud_missed`): mean PD × LGD × EAD of approved decisions relative to the
+  reference's (+0.25 = a quarter more loss per decision); or the share of the value of bad outcomes that
+  was approved.
+- `integrity`: the loaded artifacts re-hashed, the running routes, serving configuration and policy bundle
+  against the approved state in the store; any deviation is critical.
+
+Thresholds are static bands (`warn`, `alert`; for figures where lower is worse — AUC, estimated
+performance, disparate impact — the result is `warn` at or below `warn`), or with `learned` the bands of
+the reference replayed in chunks through the same computation: mean ± k·σ over the chunks' values (warn at
+k − 1), as NannyML derives its thresholds. For `estimated_performance`, learned bands are CBPE's own.
 */
 
 use std::collections::BTreeMap;
@@ -20,15 +37,79 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use warden_store::metadata::{MonitorEvaluation, MonitorRow};
+use warden_stats::cbpe::{CbpeMetric, CbpeModel, ScoredRows};
+use warden_store::metadata::{MonitorEvaluation, MonitorRow, ScoredOutcome};
 
 use crate::auth::{Permission, Principal};
 use crate::registry::{RiskTier, audit, get_model};
-use crate::scoring::{LiveDrift, LiveFeatureDrift};
+use crate::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window};
 use crate::{Error, Result, Warden};
 
 /// The kinds of monitor.
-pub const KINDS: [&str; 2] = ["feature_drift", "data_quality"];
+pub const KINDS: [&str; 8] = [
+    "feature_drift",
+    "score_drift",
+    "data_quality",
+    "performance",
+    "estimated_performance",
+    "fairness",
+    "money_at_risk",
+    "integrity",
+];
+
+/// The statistics each kind offers, the default first.
+fn statistics(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "feature_drift" | "score_drift" => &["psi", "jensen_shannon"],
+        "performance" => &["auc", "brier", "ece"],
+        "estimated_performance" => &["auc", "accuracy", "precision", "recall", "f1"],
+        "fairness" => &["disparate_impact", "equal_opportunity"],
+        "money_at_risk" => &["expected_loss", "fraud_missed"],
+        "data_quality" => &["worst"],
+        _ => &["deviations"],
+    }
+}
+
+/// Whether a lower value is the worse one.
+fn lower_is_worse(kind: &str, statistic: &str) -> bool {
+    matches!(
+        (kind, statistic),
+        ("performance", "auc") | ("estimated_performance", _) | ("fairness", "disparate_impact")
+    )
+}
+
+/// Figures whose inputs are outcomes (read from the decision log) rather than the live windows.
+fn reads_outcomes(kind: &str, statistic: &str) -> bool {
+    matches!(
+        (kind, statistic),
+        ("performance", _)
+            | ("estimated_performance", _)
+            | ("fairness", "equal_opportunity")
+            | ("money_at_risk", "fraud_missed")
+    )
+}
+
+/// Longest window of an outcome-based figure (outcomes arrive late).
+const MAX_OUTCOME_WINDOW_SECONDS: i64 = 365 * 86_400;
+/// Most decisions an outcome-based evaluation reads from the log.
+const MAX_OUTCOME_ROWS: u64 = 200_000;
+
+/// Thresholds learned from the reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnedThresholds {
+    /// Alert beyond mean ± k·σ of the reference chunks' values (warn beyond k − 1).
+    #[serde(default = "default_k")]
+    pub k: f64,
+    /// Rows per reference chunk (default: `window_decisions`, else a tenth of the reference and at least
+    /// `min_decisions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<u64>,
+}
+
+fn default_k() -> f64 {
+    3.0
+}
 
 /// A monitor's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,15 +117,33 @@ pub const KINDS: [&str; 2] = ["feature_drift", "data_quality"];
 pub struct MonitorConfig {
     /// Seconds of recent traffic evaluated (10 to 3600).
     pub window_seconds: i64,
+    /// Evaluate the newest decisions instead, at least this many (whole 10-second buckets of the last hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_decisions: Option<u64>,
     /// Below this many decisions in the window the result is `insufficient`.
     pub min_decisions: u64,
-    /// Value at or above which the result is `warn`.
+    /// The figure watched (see the kinds); default the kind's first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    /// Static band: `warn` at or beyond this value.
     pub warn: f64,
-    /// Value at or above which the result is `alert`.
+    /// Static band: `alert` at or beyond this value.
     pub alert: f64,
+    /// Learn the bands from the reference instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedThresholds>,
     /// Only these features (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<String>>,
+    /// The monitor-only attribute (or reference column) whose groups `fairness` compares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    /// The reference data's outcome column (CBPE, and learned bands of outcome-based figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The value of `target` that means the event happened (default `1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad_value: Option<String>,
     /// What a critical alert does besides notifying: `notify` (nothing more), `rollback` (the champion goes
     /// back to the previous gate-approved champion) or `stop_canary` (the canary alias is removed).
     #[serde(default = "default_action")]
@@ -59,20 +158,53 @@ fn default_action() -> String {
 pub const ACTIONS: [&str; 3] = ["notify", "rollback", "stop_canary"];
 
 impl MonitorConfig {
-    fn check(&self) -> Result<()> {
+    fn check(&self, kind: &str) -> Result<()> {
         if !ACTIONS.contains(&self.action.as_str()) {
             return Err(Error::invalid(format!("unknown action '{}' (expected {})", self.action, ACTIONS.join(", "))));
         }
-        if !(10..=3600).contains(&self.window_seconds) {
-            return Err(Error::invalid("window_seconds is 10 to 3600"));
+        let statistic = self.statistic(kind);
+        if reads_outcomes(kind, statistic) {
+            if !(10..=MAX_OUTCOME_WINDOW_SECONDS).contains(&self.window_seconds) {
+                return Err(Error::invalid("window_seconds is 10 seconds to 365 days for outcome-based figures"));
+            }
+        } else if !(10..=3600).contains(&self.window_seconds) {
+            return Err(Error::invalid("window_seconds is 10 to 3600 (the live windows keep an hour)"));
         }
-        if self.min_decisions == 0 {
-            return Err(Error::invalid("min_decisions is at least 1"));
+        if self.min_decisions == 0 || self.window_decisions == Some(0) {
+            return Err(Error::invalid("min_decisions and window_decisions are at least 1"));
         }
-        if !(self.warn.is_finite() && self.alert.is_finite() && 0.0 <= self.warn && self.warn <= self.alert) {
-            return Err(Error::invalid("thresholds need 0 <= warn <= alert"));
+        let offered = statistics(kind);
+        if !offered.contains(&statistic) {
+            return Err(Error::invalid(format!(
+                "'{kind}' has no statistic '{statistic}' (expected {})",
+                offered.join(", ")
+            )));
+        }
+        let ordered = if lower_is_worse(kind, statistic) { self.alert <= self.warn } else { self.warn <= self.alert };
+        if !(self.warn.is_finite() && self.alert.is_finite() && 0.0 <= self.warn.min(self.alert) && ordered) {
+            return Err(Error::invalid(if lower_is_worse(kind, statistic) {
+                "thresholds need 0 <= alert <= warn (lower is worse for this statistic)"
+            } else {
+                "thresholds need 0 <= warn <= alert"
+            }));
+        }
+        if let Some(l) = &self.learned
+            && !(l.k.is_finite() && l.k >= 1.0 && l.chunk_size != Some(0))
+        {
+            return Err(Error::invalid("learned thresholds need k >= 1 and a positive chunk_size"));
+        }
+        if kind == "fairness" && self.attribute.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::invalid("a fairness monitor needs an attribute"));
+        }
+        if kind == "estimated_performance" && self.target.is_none() {
+            return Err(Error::invalid("estimated_performance needs the reference data's target column"));
         }
         Ok(())
+    }
+
+    /// The statistic watched (the kind's default when unset).
+    pub fn statistic<'a>(&'a self, kind: &str) -> &'a str {
+        self.statistic.as_deref().unwrap_or(statistics(kind)[0])
     }
 }
 
@@ -111,22 +243,55 @@ impl TryFrom<MonitorRow> for Monitor {
     }
 }
 
-/// The monitors a model of this tier starts with: tighter, faster and on smaller samples the higher the risk.
-pub fn defaults(tier: RiskTier) -> Vec<(&'static str, MonitorConfig)> {
-    let (window_seconds, min_decisions, drift, quality) = match tier {
-        RiskTier::High => (300, 200, (0.10, 0.20), (0.02, 0.05)),
-        RiskTier::Medium => (600, 300, (0.10, 0.25), (0.05, 0.10)),
-        RiskTier::Low => (1800, 500, (0.15, 0.30), (0.05, 0.10)),
+/// A monitor of `kind` as a model of this tier starts with it: tighter, faster and on smaller samples the
+/// higher the risk.
+pub fn default_config(tier: RiskTier, kind: &str) -> MonitorConfig {
+    let (window_seconds, min_decisions) = match tier {
+        RiskTier::High => (300, 200),
+        RiskTier::Medium => (600, 300),
+        RiskTier::Low => (1800, 500),
     };
-    let config = |(warn, alert): (f64, f64)| MonitorConfig {
+    let row = |high: (f64, f64), medium: (f64, f64), low: (f64, f64)| match tier {
+        RiskTier::High => high,
+        RiskTier::Medium => medium,
+        RiskTier::Low => low,
+    };
+    let ((warn, alert), window_seconds, window_decisions, min_decisions) = match kind {
+        "feature_drift" | "score_drift" => {
+            (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions)
+        }
+        "data_quality" => (row((0.02, 0.05), (0.05, 0.10), (0.05, 0.10)), window_seconds, None, min_decisions),
+        // The gate's minimum AUC for the tier, and 0.05 below it; the newest 1,000 labelled decisions.
+        "performance" | "estimated_performance" => {
+            (row((0.75, 0.70), (0.70, 0.65), (0.65, 0.60)), 3600, Some(1_000), min_decisions)
+        }
+        // The four-fifths rule.
+        "fairness" => ((0.9, 0.8), window_seconds, None, min_decisions),
+        "money_at_risk" => (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions),
+        _ => ((1.0, 1.0), 60, None, 1),
+    };
+    MonitorConfig {
         window_seconds,
+        window_decisions,
         min_decisions,
+        statistic: None,
         warn,
         alert,
+        learned: None,
         features: None,
+        attribute: None,
+        target: None,
+        bad_value: None,
         action: default_action(),
-    };
-    vec![("feature_drift", config(drift)), ("data_quality", config(quality))]
+    }
+}
+
+/// The monitors every deployed model of this tier gets.
+pub fn defaults(tier: RiskTier) -> Vec<(&'static str, MonitorConfig)> {
+    ["feature_drift", "score_drift", "data_quality", "performance", "integrity"]
+        .into_iter()
+        .map(|kind| (kind, default_config(tier, kind)))
+        .collect()
 }
 
 fn row(model: &str, name: &str, kind: &str, config: &MonitorConfig, enabled: bool, at: i64, by: &str) -> MonitorRow {
@@ -141,15 +306,42 @@ fn row(model: &str, name: &str, kind: &str, config: &MonitorConfig, enabled: boo
     }
 }
 
-/// Gives a model its tier's default monitors unless it has monitors already (a first deployment).
-pub(crate) async fn ensure_defaults(warden: &Warden, caller: &Principal, model: &str) -> Result<()> {
+/// Gives a model its tier's default monitors unless it has monitors already (a first deployment); besides
+/// the tier's, a fairness monitor per protected attribute of the deployed version's validation, and money at
+/// risk when the version prices its approvals (LGD and exposure column).
+pub(crate) async fn ensure_defaults(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    version: &crate::registry::Version,
+) -> Result<()> {
     if !warden.metadata.monitors(Some(model)).await?.is_empty() {
         return Ok(());
     }
     let tier = get_model(warden, caller, model).await?.input.risk_tier;
-    for (kind, config) in defaults(tier) {
-        let monitor = row(model, kind, kind, &config, true, warden.now(), &caller.actor());
-        let event = audit(warden, caller, "monitor.default", format!("model/{model}/monitor/{kind}"), json!(config));
+    let mut monitors: Vec<(String, &str, MonitorConfig)> =
+        defaults(tier).into_iter().map(|(kind, config)| (kind.to_owned(), kind, config)).collect();
+    if let Some(report) = crate::validation::latest_report(warden, model, version.number).await? {
+        for attribute in report.fairness.keys() {
+            let config = MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, "fairness") };
+            monitors.push((format!("fairness_{attribute}"), "fairness", config));
+        }
+    }
+    if version.serving.lgd.is_some() && version.serving.exposure_column.is_some() {
+        monitors.push(("money_at_risk".into(), "money_at_risk", default_config(tier, "money_at_risk")));
+    }
+    for (name, kind, config) in monitors {
+        if crate::registry::validate_name("monitor", &name).is_err() {
+            continue;
+        }
+        let monitor = row(model, &name, kind, &config, true, warden.now(), &caller.actor());
+        let event = audit(
+            warden,
+            caller,
+            "monitor.default",
+            format!("model/{model}/monitor/{name}"),
+            json!({ "kind": kind, "config": config }),
+        );
         warden.metadata.put_monitor(monitor, Some(event)).await?;
     }
     Ok(())
@@ -166,18 +358,30 @@ pub async fn list(warden: &Warden, caller: &Principal, model: &str) -> Result<Ve
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorChange {
-    /// `feature_drift` or `data_quality` (a new monitor needs it unless its name is a kind).
+    /// One of [`KINDS`] (a new monitor needs it unless its name is a kind).
     pub kind: Option<String>,
     /// Seconds of recent traffic.
     pub window_seconds: Option<i64>,
+    /// Evaluate the newest decisions instead (0 goes back to the time window).
+    pub window_decisions: Option<u64>,
     /// Minimum decisions.
     pub min_decisions: Option<u64>,
+    /// The figure watched.
+    pub statistic: Option<String>,
     /// Warn threshold.
     pub warn: Option<f64>,
     /// Alert threshold.
     pub alert: Option<f64>,
+    /// Learn the bands from the reference (`k`, optional `chunk_size`); `{"k": 0}` goes back to static bands.
+    pub learned: Option<LearnedThresholds>,
     /// Only these features.
     pub features: Option<Vec<String>>,
+    /// Fairness: the attribute whose groups are compared.
+    pub attribute: Option<String>,
+    /// The reference data's outcome column.
+    pub target: Option<String>,
+    /// The outcome value meaning the event happened.
+    pub bad_value: Option<String>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// `notify`, `rollback` or `stop_canary`.
@@ -207,19 +411,29 @@ pub async fn set(
                 .clone()
                 .or_else(|| KINDS.contains(&name).then(|| name.to_owned()))
                 .ok_or_else(|| Error::invalid(format!("a new monitor needs a kind ({})", KINDS.join(", "))))?;
-            let config = defaults(tier).into_iter().find(|(k, _)| *k == kind).map(|(_, c)| c);
-            (kind, config.unwrap_or_else(|| defaults(tier).remove(0).1), true)
+            if !KINDS.contains(&kind.as_str()) {
+                return Err(Error::invalid(format!("unknown monitor kind '{kind}' (expected {})", KINDS.join(", "))));
+            }
+            let config = default_config(tier, &kind);
+            (kind, config, true)
         }
     };
-    let kind = change.kind.clone().unwrap_or(kind);
-    if !KINDS.contains(&kind.as_str()) {
-        return Err(Error::invalid(format!("unknown monitor kind '{kind}' (expected {})", KINDS.join(", "))));
+    if let Some(new_kind) = change.kind.clone()
+        && new_kind != kind
+    {
+        return Err(Error::invalid(format!("monitor '{name}' is a {kind} monitor; make a new one for {new_kind}")));
     }
     if let Some(v) = change.window_seconds {
         config.window_seconds = v;
     }
+    if let Some(v) = change.window_decisions {
+        config.window_decisions = (v > 0).then_some(v);
+    }
     if let Some(v) = change.min_decisions {
         config.min_decisions = v;
+    }
+    if let Some(v) = change.statistic.clone() {
+        config.statistic = Some(v);
     }
     if let Some(v) = change.warn {
         config.warn = v;
@@ -227,13 +441,25 @@ pub async fn set(
     if let Some(v) = change.alert {
         config.alert = v;
     }
+    if let Some(v) = change.learned.clone() {
+        config.learned = (v.k != 0.0).then_some(v);
+    }
     if let Some(v) = change.features.clone() {
         config.features = Some(v);
+    }
+    if let Some(v) = change.attribute.clone() {
+        config.attribute = Some(v);
+    }
+    if let Some(v) = change.target.clone() {
+        config.target = Some(v);
+    }
+    if let Some(v) = change.bad_value.clone() {
+        config.bad_value = Some(v);
     }
     if let Some(v) = change.action.clone() {
         config.action = v;
     }
-    config.check()?;
+    config.check(&kind)?;
     let enabled = change.enabled.unwrap_or(enabled);
     let stored = row(model, name, &kind, &config, enabled, warden.now(), &caller.actor());
     let event = audit(
@@ -246,59 +472,480 @@ pub async fn set(
     warden.metadata.put_monitor(stored.clone(), Some(event)).await?.try_into()
 }
 
-/// A result per feature and overall.
-fn status(value: Option<f64>, decisions: u64, config: &MonitorConfig) -> &'static str {
+/// The bands one value is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct Bands {
+    warn: f64,
+    alert: f64,
+    lower_is_worse: bool,
+    /// Learned bands are crossed when the value lies beyond them; static ones at the threshold.
+    learned: bool,
+}
+
+impl Bands {
+    fn of(monitor: &Monitor) -> Bands {
+        let c = &monitor.config;
+        Bands {
+            warn: c.warn,
+            alert: c.alert,
+            lower_is_worse: lower_is_worse(&monitor.kind, c.statistic(&monitor.kind)),
+            learned: false,
+        }
+    }
+
+    fn status(&self, v: f64) -> &'static str {
+        let beyond = |limit: f64| match (self.lower_is_worse, self.learned) {
+            (true, true) => v < limit,
+            (true, false) => v <= limit,
+            (false, true) => v > limit,
+            (false, false) => v >= limit,
+        };
+        if beyond(self.alert) {
+            "alert"
+        } else if beyond(self.warn) {
+            "warn"
+        } else {
+            "ok"
+        }
+    }
+}
+
+/// What a monitor setting draws from a version's reference data, computed once per version and setting.
+#[derive(Debug, Default)]
+pub(crate) struct Learned {
+    /// Bands per key (feature, `score`, attribute or `model`) when thresholds are learned.
+    bands: BTreeMap<String, Bands>,
+    /// Reference chunks the bands came from, and their size.
+    chunks: usize,
+    chunk_size: usize,
+    /// The whole reference's expected loss per decision (money at risk's baseline).
+    baseline: Option<f64>,
+    /// CBPE fitted on the labelled reference.
+    cbpe: Option<CbpeModel>,
+    /// Why something could not be learned.
+    problem: Option<String>,
+}
+
+/// One decision with what outcome-based figures need.
+#[derive(Debug, Clone)]
+struct Labelled {
+    score: f64,
+    label: Option<bool>,
+    group: Option<String>,
+    amount: Option<f64>,
+}
+
+/// Per key: the value (or none) and the figures behind it.
+type Values = BTreeMap<String, (Option<f64>, Value)>;
+
+fn text_of(value: &Value) -> Option<String> {
     match value {
-        _ if decisions < config.min_decisions => "insufficient",
-        None => "insufficient",
-        Some(v) if v >= config.alert => "alert",
-        Some(v) if v >= config.warn => "warn",
-        Some(_) => "ok",
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 
-fn feature_value(kind: &str, f: &LiveFeatureDrift) -> Option<f64> {
-    match kind {
-        "feature_drift" => f.psi,
-        _ => {
-            let missing_increase = (f.missing_rate - f.reference_missing_rate).max(0.0);
-            Some(
-                [missing_increase, f.out_of_range_rate.unwrap_or(0.0), f.unseen_rate.unwrap_or(0.0)]
-                    .into_iter()
-                    .fold(0.0, f64::max),
-            )
-        }
-    }
+fn labelled_from_log(rows: Vec<ScoredOutcome>, config: &MonitorConfig, version: &LoadedVersion) -> Vec<Labelled> {
+    let exposure = version.version.serving.exposure_column.as_deref();
+    let field = |row: &ScoredOutcome, name: &str| row.attributes.get(name).or_else(|| row.features.get(name)).cloned();
+    rows.into_iter()
+        .map(|row| Labelled {
+            score: row.score,
+            label: row.label,
+            group: config.attribute.as_deref().and_then(|a| field(&row, a)).as_ref().and_then(text_of),
+            amount: row.amount.or_else(|| exposure.and_then(|e| field(&row, e)).and_then(|v| v.as_f64())),
+        })
+        .collect()
 }
 
-/// Evaluates one monitor on one version's window.
-fn evaluate(monitor: &Monitor, drift: &LiveDrift, at: i64) -> MonitorEvaluation {
-    let mut per_feature = BTreeMap::new();
-    let mut value: Option<f64> = None;
-    for (name, figures) in &drift.features {
-        if monitor.config.features.as_ref().is_some_and(|only| !only.contains(name)) {
-            continue;
+/// The reference rows with their outcomes from the `target` column.
+fn labelled_reference(version: &LoadedVersion, config: &MonitorConfig) -> std::result::Result<Vec<Labelled>, String> {
+    let reference = &version.reference;
+    let target = config
+        .target
+        .as_deref()
+        .ok_or("outcome-based figures learn from the reference data's outcomes: set the monitor's target column")?;
+    if !reference.others.contains_key(target) {
+        return Err(format!("the reference data has no column '{target}'"));
+    }
+    let bad = config.bad_value.as_deref().unwrap_or("1");
+    let exposure = version.version.serving.exposure_column.as_deref();
+    Ok((0..reference.len())
+        .filter(|&i| reference.scores[i].is_finite())
+        .map(|i| Labelled {
+            score: reference.scores[i],
+            label: reference
+                .text(target, i)
+                .map(|v| v == bad || v.parse::<f64>().ok().zip(bad.parse::<f64>().ok()).is_some_and(|(v, b)| v == b)),
+            group: config.attribute.as_deref().and_then(|a| reference.text(a, i)),
+            amount: exposure.and_then(|e| reference.number(e, i)),
+        })
+        .collect())
+}
+
+/// Values of a live-window figure.
+fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::result::Result<Values, String> {
+    let config = &monitor.config;
+    let statistic = config.statistic(&monitor.kind);
+    let mut values = Values::new();
+    match monitor.kind.as_str() {
+        "feature_drift" | "data_quality" => {
+            for (name, f) in &drift.features {
+                if config.features.as_ref().is_some_and(|only| !only.contains(name)) {
+                    continue;
+                }
+                let value = match (monitor.kind.as_str(), statistic) {
+                    ("feature_drift", "jensen_shannon") => f.jensen_shannon,
+                    ("feature_drift", _) => f.psi,
+                    _ => quality_value(f),
+                };
+                values.insert(name.clone(), (value, json!(f)));
+            }
         }
-        let v = feature_value(&monitor.kind, figures);
-        if let Some(v) = v {
-            value = Some(value.map_or(v, |m: f64| m.max(v)));
+        "score_drift" => {
+            let value = if statistic == "jensen_shannon" { drift.score_jensen_shannon } else { drift.score_psi };
+            let figures = json!({"psi": drift.score_psi, "jensen_shannon": drift.score_jensen_shannon});
+            values.insert("score".into(), (value, figures));
         }
-        per_feature.insert(
-            name.clone(),
-            json!({ "value": v, "status": status(v, drift.decisions, &monitor.config), "figures": figures }),
-        );
+        "fairness" => {
+            let attribute = config.attribute.clone().unwrap_or_default();
+            let groups = drift.approvals.get(&attribute);
+            let min_group = (config.min_decisions / 10).max(1);
+            let value = groups.and_then(|g| g.rate_ratio(min_group));
+            let figures = json!({
+                "groups": groups.map(|g| &g.groups),
+                "min_group_decisions": min_group,
+                "approval_rate": drift.approval_rate,
+            });
+            values.insert(attribute, (value, figures));
+        }
+        "money_at_risk" => {
+            let live = drift.expected_loss.ok_or("the version has no LGD and exposure column to price approvals")?;
+            let baseline = learned.baseline.filter(|b| *b > 0.0).ok_or("the reference's expected loss is zero")?;
+            let figures = json!({"expected_loss_per_decision": live, "reference_per_decision": baseline});
+            values.insert("model".into(), (Some(live / baseline - 1.0), figures));
+        }
+        other => return Err(format!("'{other}' is not a live-window figure")),
+    }
+    Ok(values)
+}
+
+fn quality_value(f: &LiveFeatureDrift) -> Option<f64> {
+    let missing_increase = (f.missing_rate - f.reference_missing_rate).max(0.0);
+    Some(
+        [missing_increase, f.out_of_range_rate.unwrap_or(0.0), f.unseen_rate.unwrap_or(0.0)]
+            .into_iter()
+            .fold(0.0, f64::max),
+    )
+}
+
+/// Values of an outcome-based figure over some decisions.
+fn outcome_values(
+    monitor: &Monitor,
+    rows: &[Labelled],
+    threshold: f64,
+    learned: &Learned,
+) -> std::result::Result<Values, String> {
+    let config = &monitor.config;
+    let statistic = config.statistic(&monitor.kind);
+    let labelled: Vec<&Labelled> = rows.iter().filter(|r| r.label.is_some()).collect();
+    let labels: Vec<bool> = labelled.iter().map(|r| r.label == Some(true)).collect();
+    let scores: Vec<f64> = labelled.iter().map(|r| r.score).collect();
+    let mut values = Values::new();
+    match (monitor.kind.as_str(), statistic) {
+        ("performance", metric) => {
+            let value = match metric {
+                "auc" => warden_stats::metrics::roc_auc(&labels, &scores),
+                "brier" => (!scores.is_empty()).then(|| {
+                    scores.iter().zip(&labels).map(|(s, &y)| (s - f64::from(u8::from(y))).powi(2)).sum::<f64>()
+                        / scores.len() as f64
+                }),
+                _ => {
+                    (!scores.is_empty()).then(|| warden_stats::metrics::expected_calibration_error(&labels, &scores).0)
+                }
+            };
+            let bad = labels.iter().filter(|&&y| y).count();
+            values.insert("model".into(), (value, json!({"labelled": labels.len(), "bad": bad})));
+        }
+        ("estimated_performance", metric) => {
+            let cbpe = learned.cbpe.as_ref().ok_or_else(|| {
+                learned.problem.clone().unwrap_or_else(|| "CBPE could not be fitted on the reference".into())
+            })?;
+            let all_scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+            let predictions: Vec<bool> = all_scores.iter().map(|&s| s >= threshold).collect();
+            let wanted: CbpeMetric = serde_json::from_value(json!(metric)).map_err(|e| e.to_string())?;
+            let wanted = if metric == "auc" { CbpeMetric::RocAuc } else { wanted };
+            let estimate = (!rows.is_empty())
+                .then(|| {
+                    cbpe.estimate(ScoredRows { scores: &all_scores, predictions: &predictions, labels: None })
+                        .into_iter()
+                        .find(|e| e.metric == wanted)
+                })
+                .flatten();
+            values.insert("model".into(), (estimate.map(|e| e.value), json!(estimate)));
+        }
+        ("fairness", _) => {
+            let attribute = config.attribute.clone().unwrap_or_default();
+            let grouped: Vec<&&Labelled> = labelled.iter().filter(|r| r.group.is_some()).collect();
+            let good: Vec<bool> = grouped.iter().map(|r| r.label == Some(false)).collect();
+            let approved: Vec<bool> = grouped.iter().map(|r| r.score < threshold).collect();
+            let f = warden_stats::fairness::fairness(
+                &good,
+                &approved,
+                grouped.iter().map(|r| r.group.as_deref().unwrap_or_default()),
+            );
+            let value = f.as_ref().filter(|f| f.groups.len() >= 2).map(|f| f.equal_opportunity_difference);
+            values.insert(attribute, (value, json!(f.map(|f| f.by_group))));
+        }
+        ("money_at_risk", _) => {
+            let bad: Vec<&&Labelled> = labelled.iter().filter(|r| r.label == Some(true)).collect();
+            let value_of = |r: &&&Labelled| r.amount.unwrap_or(1.0);
+            let total: f64 = bad.iter().map(value_of).sum();
+            let missed: f64 = bad.iter().filter(|r| r.score < threshold).map(value_of).sum();
+            let value = (total > 0.0).then(|| missed / total);
+            values.insert("model".into(), (value, json!({"bad_value": total, "approved_bad_value": missed})));
+        }
+        (other, _) => return Err(format!("'{other}' is not an outcome-based figure")),
+    }
+    Ok(values)
+}
+
+/// Learns what a monitor setting needs from a version's reference (blocking: replays the reference).
+fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
+    let config = &monitor.config;
+    let kind = monitor.kind.as_str();
+    let statistic = config.statistic(kind);
+    let reference = &version.reference;
+    let threshold = version.version.serving.threshold;
+    let attributes: Vec<String> = config.attribute.iter().cloned().collect();
+    let mut learned = Learned::default();
+    if kind == "money_at_risk" {
+        let all = version.live.reference_windows(reference, 0..reference.len(), &attributes);
+        let drift = crate::scoring::windows_drift(version, all, reference.len() as u64, 0);
+        learned.baseline = drift.expected_loss;
+    }
+    let outcomes = reads_outcomes(kind, statistic);
+    let labelled = if outcomes { Some(labelled_reference(version, config)) } else { None };
+    if kind == "estimated_performance" {
+        match &labelled {
+            Some(Ok(rows)) => {
+                let labels: Vec<bool> = rows.iter().map(|r| r.label == Some(true)).collect();
+                let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+                let predictions: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+                let calibrator = if warden_stats::calibration::needs_calibration(&scores, &labels) {
+                    warden_stats::calibration::IsotonicCalibrator::fit(&scores, &labels)
+                } else {
+                    None
+                };
+                let chunk = chunk_size(config, rows.len());
+                learned.cbpe = CbpeModel::fit(
+                    ScoredRows { scores: &scores, predictions: &predictions, labels: Some(&labels) },
+                    chunk,
+                    calibrator,
+                );
+            }
+            Some(Err(problem)) => learned.problem = Some(problem.clone()),
+            None => {}
+        }
+    }
+    let Some(settings) = &config.learned else { return learned };
+    let rows = match &labelled {
+        Some(Ok(rows)) => rows.len(),
+        Some(Err(problem)) => {
+            learned.problem = Some(problem.clone());
+            return learned;
+        }
+        None => reference.len(),
+    };
+    let size = chunk_size(config, rows);
+    let chunks = rows / size.max(1);
+    learned.chunk_size = size;
+    learned.chunks = chunks;
+    if chunks < 2 {
+        learned.problem = Some(format!(
+            "the reference's {rows} rows make fewer than 2 chunks of {size}: thresholds cannot be learned"
+        ));
+        return learned;
+    }
+    let mut per_key: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for c in 0..chunks {
+        let range = c * size..(c + 1) * size;
+        let values = match &labelled {
+            Some(Ok(rows)) => outcome_values(monitor, &rows[range], threshold, &learned),
+            _ => {
+                let windows = version.live.reference_windows(reference, range, &attributes);
+                let drift = crate::scoring::windows_drift(version, windows, size as u64, 0);
+                live_values(monitor, &drift, &learned)
+            }
+        };
+        match values {
+            Ok(values) => {
+                for (key, (value, _)) in values {
+                    if let Some(v) = value {
+                        per_key.entry(key).or_default().push(v);
+                    }
+                }
+            }
+            Err(problem) => {
+                learned.problem = Some(problem);
+                return learned;
+            }
+        }
+    }
+    let lower = lower_is_worse(kind, statistic);
+    let sign = if lower { -1.0 } else { 1.0 };
+    for (key, values) in per_key {
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let std = warden_stats::profile::population_std(&values);
+        let bands = match (&learned.cbpe, kind) {
+            // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
+            (Some(cbpe), "estimated_performance") => {
+                let wanted = if statistic == "auc" {
+                    CbpeMetric::RocAuc
+                } else {
+                    serde_json::from_value(json!(statistic)).unwrap_or(CbpeMetric::RocAuc)
+                };
+                let (_, _, low, high) =
+                    cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted");
+                let sigma = (high - low) / 6.0;
+                Bands { warn: low + sigma, alert: low, lower_is_worse: true, learned: true }
+            }
+            _ => Bands {
+                warn: mean + sign * (settings.k - 1.0) * std,
+                alert: mean + sign * settings.k * std,
+                lower_is_worse: lower,
+                learned: true,
+            },
+        };
+        learned.bands.insert(key, bands);
+    }
+    learned
+}
+
+fn chunk_size(config: &MonitorConfig, rows: usize) -> usize {
+    let chosen = config.learned.as_ref().and_then(|l| l.chunk_size).or(config.window_decisions);
+    chosen.map_or_else(|| (rows / 10).max(config.min_decisions as usize), |c| c as usize).max(1)
+}
+
+/// What this monitor setting learned from this version's reference (computed at first use).
+async fn learned_for(monitor: &Monitor, version: &Arc<LoadedVersion>) -> Result<Arc<Learned>> {
+    let key = format!("{}:{}", monitor.kind, serde_json::to_string(&monitor.config).expect("a config serialises"));
+    if let Some(found) = version.learned.lock().expect("learned lock").get(&key) {
+        return Ok(found.clone());
+    }
+    let (m, v) = (monitor.clone(), version.clone());
+    let learned = Arc::new(
+        tokio::task::spawn_blocking(move || learn(&m, &v))
+            .await
+            .map_err(|e| Error::Internal(format!("learning task failed: {e}")))?,
+    );
+    version.learned.lock().expect("learned lock").insert(key, learned.clone());
+    Ok(learned)
+}
+
+/// Judges the values: a result per key and overall (the worst key's).
+fn judge(
+    monitor: &Monitor,
+    version: i64,
+    at: i64,
+    window_start: i64,
+    decisions: u64,
+    values: std::result::Result<Values, String>,
+    learned: &Learned,
+) -> MonitorEvaluation {
+    let config = &monitor.config;
+    let enough = decisions >= config.min_decisions;
+    let mut per_key = serde_json::Map::new();
+    let mut worst: (u8, Option<f64>) = (0, None);
+    let (status, value) = match values {
+        Err(reason) => {
+            per_key.insert("model".into(), json!({"value": null, "status": "unavailable", "reason": reason}));
+            ("unavailable", None)
+        }
+        Ok(values) => {
+            let static_bands = Bands::of(monitor);
+            for (key, (value, figures)) in values {
+                let bands =
+                    if config.learned.is_some() { learned.bands.get(&key).copied() } else { Some(static_bands) };
+                let status = match (value, bands) {
+                    _ if !enough => "insufficient",
+                    (None, _) => "insufficient",
+                    (Some(_), None) => "unavailable",
+                    (Some(v), Some(b)) => b.status(v),
+                };
+                let rank = match status {
+                    "alert" => 3,
+                    "warn" => 2,
+                    "ok" => 1,
+                    _ => 0,
+                };
+                let more_extreme =
+                    |a: f64, b: Option<f64>| b.is_none_or(|b| if static_bands.lower_is_worse { a < b } else { a > b });
+                if enough
+                    && let Some(v) = value
+                    && (rank > worst.0 || (rank == worst.0 && more_extreme(v, worst.1)))
+                {
+                    worst = (rank, Some(v));
+                }
+                per_key.insert(key, json!({"value": value, "status": status, "bands": bands, "figures": figures}));
+            }
+            let status = match worst.0 {
+                3 => "alert",
+                2 => "warn",
+                1 => "ok",
+                _ if config.learned.is_some() && learned.problem.is_some() && enough => "unavailable",
+                _ => "insufficient",
+            };
+            (status, worst.1)
+        }
+    };
+    let mut details = json!({ "features": per_key });
+    if config.learned.is_some() {
+        details["learned"] =
+            json!({"chunks": learned.chunks, "chunk_size": learned.chunk_size, "problem": learned.problem});
     }
     MonitorEvaluation {
         model_name: monitor.model.clone(),
         monitor: monitor.name.clone(),
         at,
-        version: drift.version,
-        window_start: drift.since,
-        decisions: drift.decisions as i64,
-        status: status(value, drift.decisions, &monitor.config).into(),
-        value: if drift.decisions >= monitor.config.min_decisions { value } else { None },
-        details: json!({ "features": per_feature }),
+        version,
+        window_start,
+        decisions: decisions as i64,
+        status: status.into(),
+        value,
+        details,
     }
+}
+
+/// Evaluates one monitor on one loaded version.
+async fn evaluate_version(
+    warden: &Warden,
+    monitor: &Monitor,
+    version: &Arc<LoadedVersion>,
+    at: i64,
+) -> Result<MonitorEvaluation> {
+    let config = &monitor.config;
+    let learned = learned_for(monitor, version).await?;
+    let number = version.version.number;
+    if reads_outcomes(&monitor.kind, config.statistic(&monitor.kind)) {
+        let since = if config.window_decisions.is_some() { i64::MIN } else { at - config.window_seconds * 1_000_000 };
+        let limit = config.window_decisions.unwrap_or(MAX_OUTCOME_ROWS).min(MAX_OUTCOME_ROWS) as i64;
+        let labelled_only = monitor.kind != "estimated_performance";
+        let rows = warden.metadata.scored_outcomes(&monitor.model, number, since, limit, labelled_only).await?;
+        let window_start = rows.last().map_or(since.max(0), |r| r.at);
+        let rows = labelled_from_log(rows, config, version);
+        let values = outcome_values(monitor, &rows, version.version.serving.threshold, &learned);
+        return Ok(judge(monitor, number, at, window_start, rows.len() as u64, values, &learned));
+    }
+    let window = match config.window_decisions {
+        Some(n) => Window::Last(n),
+        None => Window::Since(at - config.window_seconds * 1_000_000),
+    };
+    let drift = crate::scoring::version_drift(version, window);
+    let values = live_values(monitor, &drift, &learned);
+    Ok(judge(monitor, number, at, drift.since, drift.decisions, values, &learned))
 }
 
 /// Evaluates every enabled monitor on each loaded version of its model, and stores the results.
@@ -319,9 +966,12 @@ pub async fn evaluate_all(warden: &Warden) -> Result<Vec<MonitorEvaluation>> {
     let at = warden.now();
     let mut evaluations = Vec::new();
     for monitor in &monitors {
-        let since = at - monitor.config.window_seconds * 1_000_000;
-        for drift in crate::scoring::loaded_versions_drift(warden, &monitor.model, since) {
-            evaluations.push(evaluate(monitor, &drift, at));
+        if monitor.kind == "integrity" {
+            evaluations.extend(crate::integrity::evaluate(warden, monitor, at).await?);
+            continue;
+        }
+        for version in crate::scoring::loaded_versions(warden, &monitor.model) {
+            evaluations.push(evaluate_version(warden, monitor, &version, at).await?);
         }
     }
     warden.metadata.insert_monitor_evaluations(&evaluations).await?;
@@ -388,46 +1038,109 @@ mod tests {
     fn drift(decisions: u64, psi: f64, missing: f64) -> LiveDrift {
         let figures = LiveFeatureDrift {
             psi: Some(psi),
+            jensen_shannon: Some(psi / 2.0),
             missing_rate: missing,
             reference_missing_rate: 0.01,
             out_of_range_rate: Some(0.0),
             unseen_rate: None,
         };
-        LiveDrift { version: 1, since: 0, decisions, features: BTreeMap::from([("age".to_owned(), figures)]) }
+        LiveDrift {
+            version: 1,
+            since: 0,
+            decisions,
+            features: BTreeMap::from([("age".to_owned(), figures)]),
+            score_psi: Some(psi),
+            score_jensen_shannon: Some(psi / 2.0),
+            approval_rate: Some(0.5),
+            approvals: BTreeMap::new(),
+            expected_loss: None,
+        }
     }
 
     fn monitor(kind: &str) -> Monitor {
+        let config = MonitorConfig {
+            window_seconds: 60,
+            min_decisions: 100,
+            warn: 0.1,
+            alert: 0.25,
+            ..default_config(RiskTier::High, kind)
+        };
         Monitor {
             model: "m".into(),
             name: kind.into(),
             kind: kind.into(),
-            config: MonitorConfig {
-                window_seconds: 60,
-                min_decisions: 100,
-                warn: 0.1,
-                alert: 0.25,
-                features: None,
-                action: default_action(),
-            },
+            config,
             enabled: true,
             updated_at: 0,
             updated_by: "t".into(),
         }
     }
 
+    fn evaluate(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> MonitorEvaluation {
+        let values = live_values(monitor, drift, learned);
+        judge(monitor, drift.version, 1, drift.since, drift.decisions, values, learned)
+    }
+
     #[test]
     fn statuses_follow_the_bands_and_small_samples_are_insufficient_not_alerts() {
+        let none = Learned::default();
         let drift_monitor = monitor("feature_drift");
-        assert_eq!(evaluate(&drift_monitor, &drift(500, 0.05, 0.0), 1).status, "ok");
-        assert_eq!(evaluate(&drift_monitor, &drift(500, 0.1, 0.0), 1).status, "warn");
-        assert_eq!(evaluate(&drift_monitor, &drift(500, 0.4, 0.0), 1).status, "alert");
-        let small = evaluate(&drift_monitor, &drift(99, 0.9, 0.0), 1);
+        assert_eq!(evaluate(&drift_monitor, &drift(500, 0.05, 0.0), &none).status, "ok");
+        assert_eq!(evaluate(&drift_monitor, &drift(500, 0.1, 0.0), &none).status, "warn");
+        assert_eq!(evaluate(&drift_monitor, &drift(500, 0.4, 0.0), &none).status, "alert");
+        let small = evaluate(&drift_monitor, &drift(99, 0.9, 0.0), &none);
         assert_eq!((small.status.as_str(), small.value), ("insufficient", None));
+        // Another statistic of the same windows.
+        let mut js = monitor("feature_drift");
+        js.config.statistic = Some("jensen_shannon".into());
+        assert_eq!(evaluate(&js, &drift(500, 0.4, 0.0), &none).value, Some(0.2));
+        // Score drift reads the score's PSI.
+        assert_eq!(evaluate(&monitor("score_drift"), &drift(500, 0.3, 0.0), &none).status, "alert");
         // Data quality: the missing-rate increase over the reference.
         let quality = monitor("data_quality");
-        let e = evaluate(&quality, &drift(500, 0.0, 0.31), 1);
+        let e = evaluate(&quality, &drift(500, 0.0, 0.31), &none);
         assert_eq!(e.status, "alert");
         assert!((e.value.unwrap() - 0.30).abs() < 1e-12);
+        // Money at risk without an LGD is unavailable, never an alert.
+        let money = evaluate(&monitor("money_at_risk"), &drift(500, 0.0, 0.0), &none);
+        assert_eq!((money.status.as_str(), money.value), ("unavailable", None));
+    }
+
+    #[test]
+    fn lower_is_worse_figures_alert_below_their_bands() {
+        let mut fairness = monitor("fairness");
+        fairness.config.attribute = Some("sex".into());
+        fairness.config.warn = 0.9;
+        fairness.config.alert = 0.8;
+        fairness.config.check("fairness").unwrap();
+        let mut d = drift(1_000, 0.0, 0.0);
+        let mut groups = warden_stats::window::GroupRateWindow::default();
+        for i in 0..500 {
+            groups.add("f", i < 150);
+            groups.add("m", i < 250);
+        }
+        d.approvals.insert("sex".into(), groups);
+        let e = evaluate(&fairness, &d, &Learned::default());
+        assert_eq!(e.status, "alert", "{:?}", e.details);
+        assert!((e.value.unwrap() - 0.6).abs() < 1e-12);
+        // Bands in the wrong order for a lower-is-worse figure are refused.
+        fairness.config.warn = 0.7;
+        assert!(fairness.config.check("fairness").is_err());
+    }
+
+    #[test]
+    fn learned_bands_replace_the_static_ones_per_key() {
+        let mut m = monitor("feature_drift");
+        m.config.learned = Some(LearnedThresholds { k: 3.0, chunk_size: None });
+        let bands = Bands { warn: 0.02, alert: 0.03, lower_is_worse: false, learned: true };
+        let learned = Learned { bands: BTreeMap::from([("age".to_owned(), bands)]), ..Learned::default() };
+        // 0.05 is below the static warn band (0.1) but beyond the learned alert band.
+        assert_eq!(evaluate(&m, &drift(500, 0.05, 0.0), &learned).status, "alert");
+        assert_eq!(evaluate(&m, &drift(500, 0.025, 0.0), &learned).status, "warn");
+        assert_eq!(evaluate(&m, &drift(500, 0.01, 0.0), &learned).status, "ok");
+        // A key without learned bands is unavailable.
+        let e = evaluate(&m, &drift(500, 0.05, 0.0), &Learned::default());
+        assert_eq!(e.details["features"]["age"]["status"], "unavailable");
     }
 
     #[test]
@@ -435,11 +1148,20 @@ mod tests {
         let (high, low) = (defaults(RiskTier::High), defaults(RiskTier::Low));
         assert!(high[0].1.window_seconds < low[0].1.window_seconds);
         assert!(high[0].1.alert < low[0].1.alert);
+        for (kind, config) in &high {
+            config.check(kind).unwrap();
+        }
         let mut config = high[0].1.clone();
         config.warn = 0.5;
-        assert!(config.check().is_err(), "warn above alert");
+        assert!(config.check("feature_drift").is_err(), "warn above alert");
         config.warn = 0.1;
         config.window_seconds = 5;
-        assert!(config.check().is_err());
+        assert!(config.check("feature_drift").is_err());
+        config.window_seconds = 60;
+        config.statistic = Some("auc".into());
+        assert!(config.check("feature_drift").is_err(), "not a drift statistic");
+        let performance = default_config(RiskTier::High, "performance");
+        assert!(performance.check("performance").is_ok());
+        assert!(default_config(RiskTier::High, "estimated_performance").check("estimated_performance").is_err());
     }
 }

@@ -13,18 +13,20 @@ the version's model, answer, and log the decision.
 */
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use warden_models::{Cell, InputKind, Model};
 use warden_stats::profile::{ColumnSummary, ColumnType};
+use warden_stats::window::GroupRateWindow;
 use warden_store::metadata::{Micros, NewDecision, NewOutcome};
 
 use crate::auth::{Permission, Principal};
-use crate::decision_log::{DecisionLog, LiveProfile};
+use crate::decision_log::{DecisionLog, LiveProfile, LiveWindows};
 use crate::metrics::ScoringMetrics;
+use crate::reference::MonitorReference;
 use crate::registry::{FeatureSpec, ServingConfig, UnknownCategory, Version};
 use crate::{Error, Result, Warden};
 
@@ -206,14 +208,55 @@ pub(crate) struct LoadedVersion {
     model: Model,
     binding: Binding,
     pub(crate) live: Arc<LiveProfile>,
+    /// The reference data with this version's scores (score drift, learned thresholds, CBPE).
+    pub(crate) reference: Arc<MonitorReference>,
+    /// The artifact's bytes as loaded, re-hashed by the integrity monitor.
+    pub(crate) artifact: Vec<u8>,
+    /// Figures learned from the reference per monitor setting, computed at first use.
+    pub(crate) learned: Mutex<HashMap<String, Arc<crate::monitoring::Learned>>>,
 }
 
 impl LoadedVersion {
-    fn load(version: Version, artifact: &[u8]) -> Result<LoadedVersion> {
-        let model = version.format.load(artifact)?;
+    /// Loads the model, reads the reference data and scores it with the model (rows the version refuses are
+    /// left unscored: NaN).
+    fn load(version: Version, artifact: Vec<u8>, reference_path: &std::path::Path) -> Result<LoadedVersion> {
+        let model = version.format.load(&artifact)?;
         let binding = Binding::new(&model, &version.feature_schema)?;
-        let live = Arc::new(LiveProfile::new(&version));
-        Ok(LoadedVersion { version, model, binding, live })
+        let mut reference = MonitorReference::read(reference_path, &version)?;
+        let placeholder = Arc::new(LiveProfile::new(&version, &reference));
+        let mut loaded = LoadedVersion {
+            version,
+            model,
+            binding,
+            live: placeholder,
+            reference: Arc::new(MonitorReference::default()),
+            artifact,
+            learned: Mutex::new(HashMap::new()),
+        };
+        let mut scores = vec![f64::NAN; reference.len()];
+        for start in (0..reference.len()).step_by(MAX_BATCH_ROWS) {
+            let end = (start + MAX_BATCH_ROWS).min(reference.len());
+            let mut checked = Vec::with_capacity(end - start);
+            for i in start..end {
+                let request = ScoreRequest {
+                    request_id: None,
+                    features: reference.row(i),
+                    attributes: Map::new(),
+                    explain: false,
+                };
+                if let Ok(c) = check(&loaded, request) {
+                    checked.push((i, c));
+                }
+            }
+            let refs: Vec<&Checked> = checked.iter().map(|(_, c)| c).collect();
+            for ((i, _), (score, _)) in checked.iter().zip(run(&loaded, &refs)?) {
+                scores[*i] = score;
+            }
+        }
+        reference.set_scores(scores);
+        loaded.live = Arc::new(LiveProfile::new(&loaded.version, &reference));
+        loaded.reference = Arc::new(reference);
+        Ok(loaded)
     }
 
     fn decide(&self, score: f64) -> &str {
@@ -384,9 +427,14 @@ async fn loaded_version(warden: &Warden, model: &str, number: i64) -> Result<Arc
             version.artifact_sha256
         )));
     }
-    let loaded = tokio::task::spawn_blocking(move || LoadedVersion::load(version, &bytes))
-        .await
-        .map_err(|e| Error::Internal(format!("model load task failed: {e}")))??;
+    let reference = warden.artifacts.read(&version.reference_sha256).await?;
+    let loaded = tokio::task::spawn_blocking(move || {
+        let staged = tempfile::NamedTempFile::new().map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
+        std::fs::write(staged.path(), &reference).map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
+        LoadedVersion::load(version, bytes, staged.path())
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("model load task failed: {e}")))??;
     let loaded = Arc::new(loaded);
     warden.scoring.versions.write().expect("versions lock").insert(key, loaded.clone());
     Ok(loaded)
@@ -420,6 +468,21 @@ async fn routes(warden: &Warden, model: &str) -> Result<Routes> {
     let built = build_routes(warden, model).await?;
     warden.scoring.routes.write().expect("routes lock").insert(model.to_owned(), built.clone());
     Ok(built)
+}
+
+/// What a model's routes serve: (champion, canary and its share, challenger) version numbers.
+pub(crate) type RouteNumbers = (Option<i64>, Option<(i64, f64)>, Option<i64>);
+
+/// The routes the serving path is running for a model, if it has built them.
+pub(crate) fn running_routes(warden: &Warden, model: &str) -> Option<RouteNumbers> {
+    let routes = warden.scoring.routes.read().expect("routes lock");
+    routes.get(model).map(|r| {
+        (
+            r.champion.as_ref().map(|v| v.version.number),
+            r.canary.as_ref().map(|(v, share)| (v.version.number, *share)),
+            r.challenger.as_ref().map(|v| v.version.number),
+        )
+    })
 }
 
 /// FNV-1a: a stable hash (the same on every replica and release) for canary assignment.
@@ -921,6 +984,8 @@ pub struct LiveFeatureDrift {
     /// PSI: numeric features over the reference deciles (missing values as one more bin), categorical over
     /// categories; `None` with no decisions in the window.
     pub psi: Option<f64>,
+    /// Jensen–Shannon distance over the same bins.
+    pub jensen_shannon: Option<f64>,
     /// Share of decisions without a value.
     pub missing_rate: f64,
     /// Share of the reference without a value.
@@ -942,6 +1007,17 @@ pub struct LiveDrift {
     pub decisions: u64,
     /// Per feature.
     pub features: BTreeMap<String, LiveFeatureDrift>,
+    /// PSI of the scores over the reference scores' deciles; `None` with no decisions.
+    pub score_psi: Option<f64>,
+    /// Jensen–Shannon distance of the scores over the same bins.
+    pub score_jensen_shannon: Option<f64>,
+    /// Share of decisions approved (score below the threshold).
+    pub approval_rate: Option<f64>,
+    /// Decisions and approvals per group of each monitor-only attribute.
+    pub approvals: BTreeMap<String, GroupRateWindow>,
+    /// Mean expected loss (PD × LGD × EAD of approved decisions) per decision, when the version has an LGD and
+    /// an exposure column.
+    pub expected_loss: Option<f64>,
 }
 
 /// Drift of the last `seconds` of live traffic (at most an hour) of each loaded version of a model, with the
@@ -955,16 +1031,17 @@ pub async fn live_drift(warden: &Warden, caller: &Principal, model: &str, second
         return Err(Error::NotFound(format!("model '{model}' not found")));
     }
     warden.scoring.log.flush().await?;
-    Ok(loaded_versions_drift(warden, model, warden.now() - seconds * 1_000_000))
+    let since = warden.now() - seconds * 1_000_000;
+    Ok(loaded_versions(warden, model).iter().map(|v| version_drift(v, Window::Since(since))).collect())
 }
 
 fn rate(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
 
-/// Each loaded version of a model, with the drift of its traffic since `since` (µs).
-pub(crate) fn loaded_versions_drift(warden: &Warden, model: &str, since: i64) -> Vec<LiveDrift> {
-    let loaded: Vec<Arc<LoadedVersion>> = warden
+/// The loaded versions of a model, by number.
+pub(crate) fn loaded_versions(warden: &Warden, model: &str) -> Vec<Arc<LoadedVersion>> {
+    let mut loaded: Vec<Arc<LoadedVersion>> = warden
         .scoring
         .versions
         .read()
@@ -973,24 +1050,58 @@ pub(crate) fn loaded_versions_drift(warden: &Warden, model: &str, since: i64) ->
         .filter(|((m, _), _)| m == model)
         .map(|(_, v)| v.clone())
         .collect();
-    let mut out: Vec<LiveDrift> = loaded.iter().map(|v| version_drift(v, since)).collect();
-    out.sort_by_key(|d| d.version);
-    out
+    loaded.sort_by_key(|v| v.version.number);
+    loaded
 }
 
-fn version_drift(version: &LoadedVersion, since: i64) -> LiveDrift {
+/// Which recent decisions a monitor reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Window {
+    /// Those made at or after this time (µs).
+    Since(i64),
+    /// The newest 10-second buckets holding at least this many.
+    Last(u64),
+}
+
+/// A loaded version's recent traffic against its reference.
+pub(crate) fn version_drift(version: &LoadedVersion, window: Window) -> LiveDrift {
+    let (windows, decisions, since) = match window {
+        Window::Since(since) => {
+            let (w, n) = version.live.since(since);
+            let aligned = since.div_euclid(crate::decision_log::BUCKET_MICROS) * crate::decision_log::BUCKET_MICROS;
+            (w, n, aligned)
+        }
+        Window::Last(count) => {
+            let (w, n, start) = version.live.last(count);
+            (w, n, start.unwrap_or(i64::MAX))
+        }
+    };
+    windows_drift(version, windows, decisions, since)
+}
+
+/// Figures of some windows of a version (live, or reference rows replayed) against its reference.
+pub(crate) fn windows_drift(version: &LoadedVersion, windows: LiveWindows, decisions: u64, since: i64) -> LiveDrift {
     use crate::decision_log::FeatureWindow;
-    let (windows, _, decisions) = version.live.recent(since);
     let profile = &version.version.profile;
     let share = |part: u64| if decisions == 0 { 0.0 } else { part as f64 / decisions as f64 };
-    let features = windows
+    let names: Vec<String> = version.live.feature_names().map(str::to_owned).collect();
+    let features = names
         .into_iter()
+        .zip(windows.features)
         .filter_map(|(name, window)| {
             let reference = &profile.columns.iter().find(|c| c.name == name)?.summary;
             let drift = match (window, reference) {
                 (FeatureWindow::Numeric(w), ColumnSummary::Numeric(r)) => LiveFeatureDrift {
                     psi: (decisions > 0).then(|| {
                         warden_stats::drift::binned_psi(
+                            &r.bin_counts,
+                            r.missing,
+                            &w.bin_counts,
+                            w.missing + w.non_finite,
+                        )
+                    }),
+                    jensen_shannon: (decisions > 0).then(|| {
+                        warden_stats::drift::binned_js(
                             &r.bin_counts,
                             r.missing,
                             &w.bin_counts,
@@ -1006,6 +1117,7 @@ fn version_drift(version: &LoadedVersion, since: i64) -> LiveDrift {
                     let drift = warden_stats::drift::categorical_drift(&r.frequencies, &w.counts);
                     LiveFeatureDrift {
                         psi: (decisions > 0).then_some(drift.psi),
+                        jensen_shannon: (decisions > 0).then_some(drift.js_distance),
                         missing_rate: share(w.missing),
                         reference_missing_rate: rate(r.missing, r.count + r.missing),
                         out_of_range_rate: None,
@@ -1017,11 +1129,24 @@ fn version_drift(version: &LoadedVersion, since: i64) -> LiveDrift {
             Some((name, drift))
         })
         .collect();
+    let reference_scores = &version.live.reference_score_counts;
+    let scored = decisions > 0 && windows.score.count > 0;
+    let score_psi = scored.then(|| {
+        warden_stats::drift::binned_psi(reference_scores, 0, &windows.score.bin_counts, windows.score.missing)
+    });
+    let score_jensen_shannon = scored
+        .then(|| warden_stats::drift::binned_js(reference_scores, 0, &windows.score.bin_counts, windows.score.missing));
+    let priced = version.version.serving.lgd.is_some() && version.version.serving.exposure_column.is_some();
     LiveDrift {
         version: version.version.number,
-        since: since.div_euclid(crate::decision_log::BUCKET_MICROS) * crate::decision_log::BUCKET_MICROS,
+        since,
         decisions,
         features,
+        score_psi,
+        score_jensen_shannon,
+        approval_rate: (decisions > 0).then(|| share(windows.approved)),
+        approvals: windows.approvals,
+        expected_loss: (priced && decisions > 0).then(|| windows.expected_loss / decisions as f64),
     }
 }
 

@@ -116,6 +116,12 @@ pub fn binned_psi(ref_counts: &[u64], ref_missing: u64, cur_counts: &[u64], cur_
     psi(&p_ref, &p_cur)
 }
 
+/// Jensen–Shannon distance of binned counts, binned as [`binned_psi`] bins them.
+pub fn binned_js(ref_counts: &[u64], ref_missing: u64, cur_counts: &[u64], cur_missing: u64) -> f64 {
+    let (p_ref, p_cur) = binned_proportions(ref_counts, ref_missing, cur_counts, cur_missing);
+    js_distance(&p_ref, &p_cur)
+}
+
 fn binned_proportions(
     ref_counts: &[u64],
     ref_missing: u64,

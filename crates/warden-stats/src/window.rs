@@ -228,6 +228,58 @@ impl CategoricalWindow {
     }
 }
 
+/// Decisions and favourable outcomes per group of one attribute (approval rates by sex, say), for fairness
+/// on live traffic. At most `MAX_GROUPS` distinct groups are kept; later new groups are pooled as `(other)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupRateWindow {
+    /// Per group: (decisions, favourable decisions).
+    pub groups: BTreeMap<String, (u64, u64)>,
+}
+
+impl GroupRateWindow {
+    /// Most distinct groups kept.
+    pub const MAX_GROUPS: usize = 64;
+
+    /// Counts one decision of `group`.
+    pub fn add(&mut self, group: &str, favourable: bool) {
+        let slot = match self.groups.get_mut(group) {
+            Some(slot) => slot,
+            None => {
+                let key = if self.groups.len() < Self::MAX_GROUPS { group } else { "(other)" };
+                self.groups.entry(key.to_owned()).or_default()
+            }
+        };
+        slot.0 += 1;
+        slot.1 += u64::from(favourable);
+    }
+
+    /// Lowest favourable rate over the highest among groups with at least `min_decisions` decisions (the
+    /// disparate-impact ratio); `None` with fewer than two such groups or when every rate is 0.
+    pub fn rate_ratio(&self, min_decisions: u64) -> Option<f64> {
+        let rates: Vec<f64> = self
+            .groups
+            .values()
+            .filter(|(n, _)| *n >= min_decisions.max(1))
+            .map(|&(n, k)| k as f64 / n as f64)
+            .collect();
+        if rates.len() < 2 {
+            return None;
+        }
+        let (low, high) = rates.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &r| (l.min(r), h.max(r)));
+        (high > 0.0).then(|| low / high)
+    }
+}
+
+impl Mergeable for GroupRateWindow {
+    fn merge_from(&mut self, other: &Self) {
+        for (group, &(n, k)) in &other.groups {
+            let slot = self.groups.entry(group.clone()).or_default();
+            slot.0 += n;
+            slot.1 += k;
+        }
+    }
+}
+
 /// A window that can absorb another of the same shape (every window of this module).
 pub trait Mergeable {
     /// Adds `other`'s values to `self`.
@@ -311,15 +363,17 @@ impl<W: Mergeable + Clone> TimeBuckets<W> {
     }
 
     /// The merged window of the newest buckets that together hold at least `values` values (all of them if
-    /// fewer), and how many values it holds.
-    pub fn last(&self, values: u64) -> (W, u64) {
+    /// fewer), how many values it holds, and the start of the oldest bucket taken (`None` when empty).
+    pub fn last(&self, values: u64) -> (W, u64, Option<i64>) {
         let mut taken = 0;
         let mut from = self.buckets.len();
         while from > 0 && taken < values {
             from -= 1;
             taken += self.buckets[from].1;
         }
-        self.merge(self.buckets.iter().skip(from))
+        let start = self.buckets.get(from).map(|(s, _, _)| *s);
+        let (window, count) = self.merge(self.buckets.iter().skip(from));
+        (window, count, start)
     }
 
     /// Drops the buckets that end at or before `before`.
@@ -470,8 +524,8 @@ mod tests {
         assert_eq!(window.bin_counts, direct(30).bin_counts);
         assert_eq!(window.count, direct(30).count);
         // A count window takes whole buckets until it holds at least that many values.
-        let (window, count) = buckets.last(15);
-        assert_eq!(count, 20);
+        let (window, count, start) = buckets.last(15);
+        assert_eq!((count, start), (20, Some(40)));
         assert_eq!(window.bin_counts, direct(40).bin_counts);
         assert_eq!(buckets.last(1_000).1, 60);
     }
@@ -496,5 +550,27 @@ mod tests {
         negative.record(0).unwrap().add(Some("y"));
         assert_eq!(negative.since(0).1, 1);
         assert_eq!(negative.since(-10).1, 2);
+    }
+
+    #[test]
+    fn group_rates_give_the_disparate_impact_ratio_and_merge() {
+        let mut a = GroupRateWindow::default();
+        for i in 0..100 {
+            a.add("f", i < 40);
+            a.add("m", i < 50);
+        }
+        assert!((a.rate_ratio(1).unwrap() - 0.8).abs() < 1e-12);
+        assert_eq!(a.rate_ratio(101), None, "groups below the minimum are left out");
+        let mut b = GroupRateWindow::default();
+        b.add("x", true);
+        a.merge_from(&b);
+        assert_eq!(a.groups["x"], (1, 1));
+        assert!((a.rate_ratio(2).unwrap() - 0.8).abs() < 1e-12);
+        let mut many = GroupRateWindow::default();
+        for i in 0..(GroupRateWindow::MAX_GROUPS + 5) {
+            many.add(&i.to_string(), true);
+        }
+        assert_eq!(many.groups.len(), GroupRateWindow::MAX_GROUPS + 1);
+        assert_eq!(many.groups["(other)"], (5, 5));
     }
 }

@@ -341,6 +341,23 @@ pub struct NewDecision {
     pub latency_us: i64,
 }
 
+/// A logged decision with its latest outcome, as performance monitors read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredOutcome {
+    /// When it was scored.
+    pub at: Micros,
+    /// The score.
+    pub score: f64,
+    /// The features as received.
+    pub features: Value,
+    /// Monitor-only attributes.
+    pub attributes: Value,
+    /// The outcome (1 = the event happened), when one was recorded.
+    pub label: Option<bool>,
+    /// The outcome's amount, when given.
+    pub amount: Option<f64>,
+}
+
 /// A late label for a scored request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutcome {
@@ -456,6 +473,16 @@ pub trait MetadataStore: Send + Sync {
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
     /// Number of logged decisions of a model.
     async fn count_decisions(&self, model_name: &str) -> Result<i64>;
+    /// Decisions of one version made at or after `since`, the newest `limit`, each with its latest outcome;
+    /// only those with an outcome when `labelled_only`.
+    async fn scored_outcomes(
+        &self,
+        model_name: &str,
+        version: i64,
+        since: Micros,
+        limit: i64,
+        labelled_only: bool,
+    ) -> Result<Vec<ScoredOutcome>>;
     /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
     async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
 

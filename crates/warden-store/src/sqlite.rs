@@ -569,6 +569,41 @@ impl MetadataStore for SqliteStore {
             .await?)
     }
 
+    async fn scored_outcomes(
+        &self,
+        model_name: &str,
+        version: i64,
+        since: Micros,
+        limit: i64,
+        labelled_only: bool,
+    ) -> Result<Vec<ScoredOutcome>> {
+        let rows = sqlx::query(
+            "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM decisions d \
+             LEFT JOIN outcomes o ON o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = d.request_id) \
+             WHERE d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
+             AND ($5 = 0 OR o.id IS NOT NULL) ORDER BY d.at DESC LIMIT $4",
+        )
+        .bind(model_name)
+        .bind(version)
+        .bind(since)
+        .bind(limit)
+        .bind(labelled_only)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ScoredOutcome {
+                    at: row.try_get("at")?,
+                    score: row.try_get("score")?,
+                    features: from_json(row.try_get("features")?, "decisions.features")?,
+                    attributes: from_json(row.try_get("attributes")?, "decisions.attributes")?,
+                    label: row.try_get::<Option<i64>, _>("label")?.map(|l| l == 1),
+                    amount: row.try_get("amount")?,
+                })
+            })
+            .collect()
+    }
+
     async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let mut unknown = Vec::new();
