@@ -482,10 +482,12 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     app.alias("credit", "champion", json!({"version": version})).await;
     let (_, monitors) = app.json(Method::GET, "/v1/models/credit/monitors", Some(&app.admin), Value::Null).await;
     let names: Vec<&str> = monitors.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["data_quality", "feature_drift", "integrity", "performance", "score_drift"]);
-    assert_eq!(monitors[1]["config"]["window_seconds"], 300, "high risk: five-minute windows");
+    // The tier's monitors, and fairness on the attribute the version declared protected.
+    assert_eq!(names, ["data_quality", "fairness_sex", "feature_drift", "integrity", "performance", "score_drift"]);
+    assert_eq!(monitors[2]["config"]["window_seconds"], 300, "high risk: five-minute windows");
+    assert_eq!(monitors[1]["config"]["attribute"], "sex");
     // This test follows the two input monitors; the others have tests of their own.
-    for other in ["integrity", "performance", "score_drift"] {
+    for other in ["fairness_sex", "integrity", "performance", "score_drift"] {
         let uri = format!("/v1/models/credit/monitors/{other}");
         assert_eq!(app.json(Method::PUT, &uri, Some(&app.admin), json!({"enabled": false})).await.0, StatusCode::OK);
     }
@@ -576,4 +578,156 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     assert!(metrics.contains(r#"warden_open_alerts{model="credit",severity="critical"} 0"#), "{metrics}");
     let (status, _) = app.json(Method::GET, "/v1/alerts?state=bogus", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Scores rows as one batch with request ids `{prefix}{i}` and `sex` as a monitor-only attribute; the scores.
+async fn score_rows(app: &TestApp, rows: &[HashMap<String, String>], prefix: &str) -> Vec<f64> {
+    let batch: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"request_id": format!("{prefix}{i}"), "features": features(r), "attributes": {"sex": r["sex"]}}))
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["results"].as_array().unwrap().iter().map(|r| r["score"].as_f64().unwrap()).collect()
+}
+
+/// The latest evaluation of each monitor.
+async fn latest_evaluations(app: &TestApp) -> HashMap<String, Value> {
+    let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, history) =
+        app.json(Method::GET, "/v1/models/credit/monitors/history?limit=1000", Some(&app.admin), Value::Null).await;
+    let mut latest = HashMap::new();
+    for e in history.as_array().unwrap() {
+        latest.insert(e["monitor"].as_str().unwrap().to_owned(), e.clone());
+    }
+    latest
+}
+
+#[tokio::test]
+async fn score_outcome_fairness_money_and_integrity_monitors_compute_what_the_statistics_core_does() {
+    let app = TestApp::new().await; // high-risk model
+    app.create_model("credit").await;
+    let mut metadata = german_metadata("linear-json");
+    metadata["serving"] = json!({"lgd": 0.45, "exposure_column": "credit_amount"});
+    let version = app.serve_version("credit", metadata, &fixture("lr_german_linear.json")).await;
+    app.alias("credit", "champion", json!({"version": version})).await;
+    let app = &app;
+    let set = |name: &str, body: Value| {
+        let uri = format!("/v1/models/credit/monitors/{name}");
+        async move {
+            let (status, body) = app.json(Method::PUT, &uri, Some(&app.admin), body).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    set("fairness_sex", json!({"kind": "fairness", "attribute": "sex"})).await;
+    set("money_at_risk", json!({"kind": "money_at_risk"})).await;
+    set("cbpe", json!({"kind": "estimated_performance", "target": "risk", "bad_value": "0"})).await;
+    set("drift_learned", json!({"kind": "feature_drift", "learned": {"k": 3, "chunk_size": 200}})).await;
+    let (status, body) =
+        app.json(Method::PUT, "/v1/models/credit/monitors/eo", Some(&app.admin), json!({"kind": "fairness"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a fairness monitor needs an attribute: {body}");
+
+    // Live traffic exactly like the reference: every figure at its reference value.
+    let reference = german_rows();
+    let scores = score_rows(app, &reference, "ref-").await;
+    let latest = latest_evaluations(app).await;
+    for name in ["feature_drift", "score_drift", "data_quality", "fairness_sex", "money_at_risk", "drift_learned"] {
+        assert_eq!(latest[name]["status"], "ok", "{name}: {}", latest[name]);
+    }
+    assert_eq!(latest["score_drift"]["value"].as_f64(), Some(0.0));
+    assert!(latest["money_at_risk"]["value"].as_f64().unwrap().abs() < 1e-12, "{}", latest["money_at_risk"]);
+    // Disparate impact from the approvals (score below the 0.5 threshold) per group.
+    let rate = |sex: &str| {
+        let group: Vec<f64> = reference.iter().zip(&scores).filter(|(r, _)| r["sex"] == sex).map(|(_, s)| *s).collect();
+        group.iter().filter(|&&s| s < 0.5).count() as f64 / group.len() as f64
+    };
+    let (female, male) = (rate("female"), rate("male"));
+    let want = female.min(male) / female.max(male);
+    let got = latest["fairness_sex"]["value"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-12, "disparate impact {got} vs {want}");
+    // Learned bands: five chunks of 200 reference rows, a band per feature.
+    let learned = &latest["drift_learned"]["details"];
+    assert_eq!(learned["learned"]["chunks"], 5, "{learned}");
+    let age = &learned["features"]["age"]["bands"];
+    assert!(age["alert"].as_f64().unwrap() > age["warn"].as_f64().unwrap(), "{age}");
+    // Before outcomes arrive: performance has no labelled decision; CBPE estimates from the scores.
+    assert_eq!(latest["performance"]["status"], "insufficient", "{}", latest["performance"]);
+    let estimated = latest["cbpe"]["value"].as_f64().unwrap_or_else(|| panic!("no CBPE estimate: {}", latest["cbpe"]));
+    assert_eq!(latest["integrity"]["status"], "ok", "{}", latest["integrity"]);
+
+    // Outcomes arrive: AUC on the labelled decisions is the statistics core's, and CBPE estimated it closely.
+    let labels: Vec<bool> = reference.iter().map(|r| r["risk"] == "0").collect();
+    let outcomes: Vec<Value> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &bad)| json!({"request_id": format!("ref-{i}"), "label": i64::from(bad)}))
+        .collect();
+    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
+    assert_eq!((status, body["recorded"].as_i64()), (StatusCode::CREATED, Some(1000)), "{body}");
+    let latest = latest_evaluations(app).await;
+    let auc = warden_stats::metrics::roc_auc(&labels, &scores).unwrap();
+    let got = latest["performance"]["value"].as_f64().unwrap();
+    assert!((got - auc).abs() < 1e-12, "live AUC {got} vs {auc}");
+    assert_eq!(latest["performance"]["status"], "ok", "AUC {auc} is above the high tier's 0.75");
+    assert!((estimated - auc).abs() < 0.03, "CBPE estimated {estimated}, realized {auc}");
+    // Equal opportunity (approval rate among good outcomes, per group) and the share of bad credit approved.
+    set(
+        "eo_sex",
+        json!({"kind": "fairness", "attribute": "sex", "statistic": "equal_opportunity", "warn": 0.1, "alert": 0.2}),
+    )
+    .await;
+    set("missed", json!({"kind": "money_at_risk", "statistic": "fraud_missed", "warn": 0.5, "alert": 0.9})).await;
+    let latest = latest_evaluations(app).await;
+    let tpr = |sex: &str| {
+        let good: Vec<f64> =
+            (0..reference.len()).filter(|&i| reference[i]["sex"] == sex && !labels[i]).map(|i| scores[i]).collect();
+        good.iter().filter(|&&s| s < 0.5).count() as f64 / good.len() as f64
+    };
+    let want = (tpr("female") - tpr("male")).abs();
+    let got = latest["eo_sex"]["value"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-12, "equal opportunity {got} vs {want}");
+    let amount = |i: usize| reference[i]["credit_amount"].parse::<f64>().unwrap();
+    let bad: Vec<usize> = (0..reference.len()).filter(|&i| labels[i]).collect();
+    let want = bad.iter().filter(|&&i| scores[i] < 0.5).map(|&i| amount(i)).sum::<f64>()
+        / bad.iter().map(|&i| amount(i)).sum::<f64>();
+    let got = latest["missed"]["value"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-12, "approved share of bad credit {got} vs {want}");
+
+    // A drifted stream: the score's PSI is the statistics core's over the reference scores' deciles.
+    let older: Vec<HashMap<String, String>> = reference.iter().filter(|r| is_older_applicant(r)).cloned().collect();
+    let older_scores = score_rows(app, &older, "old-").await;
+    let latest = latest_evaluations(app).await;
+    let current: Vec<f64> = scores.iter().chain(&older_scores).copied().collect();
+    let want = warden_stats::drift::numeric_drift(&scores, &current).psi;
+    let got = latest["score_drift"]["value"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-12, "score PSI {got} vs {want}");
+    let age = &latest["drift_learned"]["details"]["features"]["age"];
+    assert_eq!(age["status"], "alert", "{age}");
+    assert_eq!(latest["feature_drift"]["details"]["features"]["age"]["status"], "ok", "static bands miss it: {age}");
+
+    // Tampering with the stored artifact is a critical integrity alert that opens an incident.
+    let sha = {
+        let (_, v) = app.json(Method::GET, "/v1/models/credit/versions/1", Some(&app.admin), Value::Null).await;
+        v["artifact"]["sha256"].as_str().unwrap().to_owned()
+    };
+    let blob = app.dir.path().join("artifacts/sha256").join(&sha[..2]).join(&sha);
+    let mut permissions = std::fs::metadata(&blob).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&blob, permissions).unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes.extend_from_slice(b" ");
+    std::fs::write(&blob, bytes).unwrap();
+    let latest = latest_evaluations(app).await;
+    let integrity = &latest["integrity"];
+    assert_eq!(integrity["status"], "alert", "{integrity}");
+    assert!(integrity["details"]["features"]["artifact"]["reason"].as_str().unwrap().contains("stored artifact"));
+    assert_eq!(integrity["details"]["features"]["routes"]["status"], "ok");
+    let (_, alerts) = app.json(Method::GET, "/v1/alerts?state=firing", Some(&app.admin), Value::Null).await;
+    let alert = alerts.as_array().unwrap().iter().find(|a| a["monitor"] == "integrity").expect("integrity alert");
+    assert_eq!(alert["severity"], "critical");
+    assert!(alert["incident_id"].as_i64().is_some(), "{alert}");
 }

@@ -138,7 +138,8 @@ pub struct MonitorConfig {
     /// The monitor-only attribute (or reference column) whose groups `fairness` compares.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute: Option<String>,
-    /// The reference data's outcome column (CBPE, and learned bands of outcome-based figures).
+    /// The reference data's outcome column (CBPE, and learned bands of outcome-based figures); default the
+    /// version's target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// The value of `target` that means the event happened (default `1`).
@@ -195,9 +196,6 @@ impl MonitorConfig {
         }
         if kind == "fairness" && self.attribute.as_deref().is_none_or(str::is_empty) {
             return Err(Error::invalid("a fairness monitor needs an attribute"));
-        }
-        if kind == "estimated_performance" && self.target.is_none() {
-            return Err(Error::invalid("estimated_performance needs the reference data's target column"));
         }
         Ok(())
     }
@@ -307,8 +305,8 @@ fn row(model: &str, name: &str, kind: &str, config: &MonitorConfig, enabled: boo
 }
 
 /// Gives a model its tier's default monitors unless it has monitors already (a first deployment); besides
-/// the tier's, a fairness monitor per protected attribute of the deployed version's validation, and money at
-/// risk when the version prices its approvals (LGD and exposure column).
+/// the tier's, a fairness monitor per protected attribute of the deployed version (declared at registration
+/// or validated), and money at risk when the version prices its approvals (LGD and exposure column).
 pub(crate) async fn ensure_defaults(
     warden: &Warden,
     caller: &Principal,
@@ -321,11 +319,15 @@ pub(crate) async fn ensure_defaults(
     let tier = get_model(warden, caller, model).await?.input.risk_tier;
     let mut monitors: Vec<(String, &str, MonitorConfig)> =
         defaults(tier).into_iter().map(|(kind, config)| (kind.to_owned(), kind, config)).collect();
+    let mut protected: Vec<String> = version.protected.clone();
     if let Some(report) = crate::validation::latest_report(warden, model, version.number).await? {
-        for attribute in report.fairness.keys() {
-            let config = MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, "fairness") };
-            monitors.push((format!("fairness_{attribute}"), "fairness", config));
-        }
+        protected.extend(report.fairness.keys().cloned());
+    }
+    protected.sort();
+    protected.dedup();
+    for attribute in protected {
+        let config = MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, "fairness") };
+        monitors.push((format!("fairness_{attribute}"), "fairness", config));
     }
     if version.serving.lgd.is_some() && version.serving.exposure_column.is_some() {
         monitors.push(("money_at_risk".into(), "money_at_risk", default_config(tier, "money_at_risk")));
@@ -563,10 +565,9 @@ fn labelled_from_log(rows: Vec<ScoredOutcome>, config: &MonitorConfig, version: 
 /// The reference rows with their outcomes from the `target` column.
 fn labelled_reference(version: &LoadedVersion, config: &MonitorConfig) -> std::result::Result<Vec<Labelled>, String> {
     let reference = &version.reference;
-    let target = config
-        .target
-        .as_deref()
-        .ok_or("outcome-based figures learn from the reference data's outcomes: set the monitor's target column")?;
+    let target = config.target.as_deref().or(version.version.target.as_deref()).ok_or(
+        "outcome-based figures learn from the reference data's outcomes: the version has no target column; set the monitor's",
+    )?;
     if !reference.others.contains_key(target) {
         return Err(format!("the reference data has no column '{target}'"));
     }
@@ -675,8 +676,7 @@ fn outcome_values(
             })?;
             let all_scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
             let predictions: Vec<bool> = all_scores.iter().map(|&s| s >= threshold).collect();
-            let wanted: CbpeMetric = serde_json::from_value(json!(metric)).map_err(|e| e.to_string())?;
-            let wanted = if metric == "auc" { CbpeMetric::RocAuc } else { wanted };
+            let wanted = cbpe_metric(metric);
             let estimate = (!rows.is_empty())
                 .then(|| {
                     cbpe.estimate(ScoredRows { scores: &all_scores, predictions: &predictions, labels: None })
@@ -802,11 +802,7 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
         let bands = match (&learned.cbpe, kind) {
             // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
             (Some(cbpe), "estimated_performance") => {
-                let wanted = if statistic == "auc" {
-                    CbpeMetric::RocAuc
-                } else {
-                    serde_json::from_value(json!(statistic)).unwrap_or(CbpeMetric::RocAuc)
-                };
+                let wanted = cbpe_metric(statistic);
                 let (_, _, low, high) =
                     cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted");
                 let sigma = (high - low) / 6.0;
@@ -822,6 +818,16 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
         learned.bands.insert(key, bands);
     }
     learned
+}
+
+fn cbpe_metric(statistic: &str) -> CbpeMetric {
+    match statistic {
+        "accuracy" => CbpeMetric::Accuracy,
+        "precision" => CbpeMetric::Precision,
+        "recall" => CbpeMetric::Recall,
+        "f1" => CbpeMetric::F1,
+        _ => CbpeMetric::RocAuc,
+    }
 }
 
 fn chunk_size(config: &MonitorConfig, rows: usize) -> usize {
@@ -1162,6 +1168,5 @@ mod tests {
         assert!(config.check("feature_drift").is_err(), "not a drift statistic");
         let performance = default_config(RiskTier::High, "performance");
         assert!(performance.check("performance").is_ok());
-        assert!(default_config(RiskTier::High, "estimated_performance").check("estimated_performance").is_err());
     }
 }
