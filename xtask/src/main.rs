@@ -1,6 +1,8 @@
 //! Developer tooling:
 //! - `cargo run -p xtask -- bench profile [--rows N] [--runs K]`
 //! - `cargo run -p xtask -- bench drift [--reference-rows N] [--current-rows M] [--runs K] [--peer-runs P]`
+//! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
+//! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S]`
 //!
 //! Benchmarks print a table; they are not part of the test suite.
 
@@ -33,7 +35,8 @@ fn main() -> anyhow::Result<()> {
             flag("--peer-runs", 1)?,
         ),
         ["bench", "serve"] => bench_serve(flag("--runs", 3)?, flag("--seconds", 15)?, flag("--connections", 16)?),
-        _ => bail!("usage: cargo run -p xtask -- bench profile|drift|serve [options] (see xtask/src/main.rs)"),
+        ["bench", "onset"] => bench_onset(flag("--runs", 3)?, flag("--rate", 1_000)?, flag("--interval", 10)?),
+        _ => bail!("usage: cargo run -p xtask -- bench profile|drift|serve|onset [options] (see xtask/src/main.rs)"),
     }
 }
 
@@ -626,5 +629,272 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         committed as u64,
         answered
     );
+    Ok(())
+}
+
+/// A keep-alive HTTP/1.1 connection that POSTs JSON and reads each answer whole (content-length bodies).
+struct Connection {
+    reader: BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+    host: String,
+}
+
+impl Connection {
+    fn open(url: &str) -> anyhow::Result<Connection> {
+        let host = url.trim_start_matches("http://").split('/').next().context("url host")?.to_owned();
+        let stream = std::net::TcpStream::connect(&host)?;
+        stream.set_nodelay(true)?;
+        Ok(Connection { reader: BufReader::new(stream.try_clone()?), writer: stream, host })
+    }
+
+    /// POSTs `body` to `path`; the status.
+    fn post(&mut self, path: &str, token: &str, body: &str) -> anyhow::Result<u16> {
+        write!(
+            self.writer,
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        )?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let status: u16 = line.split_whitespace().nth(1).context("status line")?.parse()?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse()?;
+            }
+        }
+        let mut sink = vec![0; length];
+        std::io::Read::read_exact(&mut self.reader, &mut sink)?;
+        Ok(status)
+    }
+}
+
+/// One replay of the drift-onset benchmark.
+struct OnsetRun {
+    /// Seconds from the first drifted decision to the first critical / first any alert of a drift monitor.
+    critical_after: Option<f64>,
+    warning_after: Option<f64>,
+    /// Alerts opened before the onset (any monitor, any severity).
+    false_alerts: usize,
+    /// Alerts opened after it, by monitor.
+    after: Vec<String>,
+    sent: usize,
+    failed: usize,
+    achieved_rate: f64,
+}
+
+/// Replays NannyML's synthetic credit-card set (drift from analysis row 30,000) into a running Warden at a
+/// steady rate of single-row requests, and reports the time from the onset to the first alert and the
+/// alerts raised on the stable part.
+fn bench_onset(runs: usize, rate: usize, interval: usize) -> anyhow::Result<()> {
+    const ONSET_ROW: usize = 30_000;
+    let root = workspace_root();
+    let dir = root.join("target/bench/onset");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let source = root.join("xtask/data/nannyml_mc");
+    for name in ["reference", "analysis"] {
+        let out = Command::new("gzip").arg("-dc").arg(source.join(format!("{name}.csv.gz"))).output()?;
+        if !out.status.success() {
+            bail!("gzip -dc {name}.csv.gz failed");
+        }
+        std::fs::write(dir.join(format!("{name}.csv")), out.stdout)?;
+    }
+    let text = std::fs::read_to_string(dir.join("analysis.csv"))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("header")?.split(',').collect();
+    let numeric = ["app_behavioral_score", "requested_credit_limit", "credit_bureau_score", "stated_income"];
+    let bodies: Vec<String> = lines
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let mut features = serde_json::Map::new();
+            for (name, cell) in header.iter().zip(&cells) {
+                if *name == "id" || *name == "upmarket" {
+                    continue;
+                }
+                let value = if numeric.contains(name) {
+                    serde_json::json!(cell.parse::<f64>().unwrap_or(f64::NAN))
+                } else {
+                    serde_json::json!(cell)
+                };
+                features.insert((*name).to_owned(), value);
+            }
+            serde_json::json!({"request_id": format!("mc-{}", cells[0]), "features": features}).to_string()
+        })
+        .collect();
+    let warden = release_warden(&root)?;
+
+    let mut results = Vec::new();
+    for number in 0..runs {
+        let data = dir.join(format!("data-{number}"));
+        let mut server = Stopped(
+            Command::new(&warden)
+                .args(["serve", "--listen", "127.0.0.1:0", "--monitor-interval-seconds", &interval.to_string()])
+                .arg("--data-dir")
+                .arg(&data)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+        let mut out_lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = out_lines.next().context("server exited")??;
+            if let Some(rest) = line.strip_prefix("warden listening on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in out_lines {});
+        let cli = |args: &[&str]| -> anyhow::Result<String> {
+            let out =
+                Command::new(&warden).args(args).env("WARDEN_URL", &url).env("WARDEN_DATA_DIR", &data).output()?;
+            if !out.status.success() {
+                bail!("warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(String::from_utf8(out.stdout)?)
+        };
+        cli(&["model", "create", "cards", "--owner", "cards-risk", "--risk-tier", "medium"])?;
+        let (model, reference) = (source.join("model.json"), dir.join("reference.csv"));
+        cli(&[
+            "model",
+            "register",
+            "cards",
+            "--artifact",
+            model.to_str().unwrap(),
+            "--format",
+            "linear-json",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--target",
+            "upmarket",
+            "--exclude",
+            "id",
+        ])?;
+        cli(&["promote", "cards", "1", "--override", "--reason", "benchmark: monitoring only"])?;
+        // Drift bands learned from the reference in chunks of 5,000 (NannyML's way), over the newest 5,000+
+        // decisions; every other monitor as the tier gives it.
+        for monitor in ["feature_drift", "score_drift"] {
+            cli(&["monitor", "set", "cards", monitor, "--window-decisions", "5000", "--learned", "3"])?;
+        }
+        let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
+        let token = cli(&["token", "create", "--name", "cards-app", "--role", "scorer"])?.trim().to_owned();
+
+        // Replay: `threads` connections share the rows; row i is due at start + i / rate.
+        let threads = 4;
+        let started = Instant::now();
+        let epoch_micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_micros() as i64;
+        let onset_micros = epoch_micros + (ONSET_ROW as f64 / rate as f64 * 1e6) as i64;
+        let failed = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let mut handles = Vec::new();
+            for t in 0..threads {
+                let (bodies, url, token, failed) = (&bodies, &url, &token, &failed);
+                handles.push(scope.spawn(move || -> anyhow::Result<()> {
+                    let mut connection = Connection::open(url)?;
+                    for i in (t..bodies.len()).step_by(threads) {
+                        let due = std::time::Duration::from_secs_f64(i as f64 / rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                        if connection.post("/v1/models/cards/score", token, &bodies[i])? != 200 {
+                            failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Ok(())
+                }));
+            }
+            for h in handles {
+                h.join().map_err(|_| anyhow::anyhow!("a sender panicked"))??;
+            }
+            Ok(())
+        })?;
+        let seconds = started.elapsed().as_secs_f64();
+        // One more round of evaluations sees the end of the replay.
+        std::thread::sleep(std::time::Duration::from_secs(interval as u64 + 1));
+        let alerts: serde_json::Value =
+            serde_json::from_str(&http_get(&format!("{url}/v1/alerts?model=cards"), &admin)?)?;
+        drop(server);
+        let alerts = alerts.as_array().cloned().unwrap_or_default();
+        let opened = |a: &serde_json::Value| a["opened_at"].as_i64().unwrap_or(i64::MAX);
+        let drift = |a: &&serde_json::Value| a["monitor"] == "feature_drift" || a["monitor"] == "score_drift";
+        let first_after = |severity: Option<&str>| {
+            alerts
+                .iter()
+                .filter(drift)
+                .filter(|a| severity.is_none_or(|s| a["severity"] == s))
+                .map(opened)
+                .filter(|&at| at >= onset_micros)
+                .min()
+                .map(|at| (at - onset_micros) as f64 / 1e6)
+        };
+        let run = OnsetRun {
+            critical_after: first_after(Some("critical")),
+            warning_after: first_after(None),
+            false_alerts: alerts.iter().filter(|a| opened(a) < onset_micros).count(),
+            after: alerts
+                .iter()
+                .filter(|a| opened(a) >= onset_micros)
+                .map(|a| {
+                    format!(
+                        "{}/{} {}",
+                        a["monitor"].as_str().unwrap_or("?"),
+                        a["feature"].as_str().unwrap_or(""),
+                        a["severity"].as_str().unwrap_or("")
+                    )
+                })
+                .collect(),
+            sent: bodies.len(),
+            failed: failed.into_inner(),
+            achieved_rate: bodies.len() as f64 / seconds,
+        };
+        if run.false_alerts > 0 {
+            eprintln!(
+                "run {number}: alerts before the onset: {:?}",
+                alerts.iter().filter(|a| opened(a) < onset_micros).collect::<Vec<_>>()
+            );
+        }
+        eprintln!(
+            "run {number}: {} decisions at {:.0}/s ({} failed); first drift alert {:?} s, first critical {:?} s after the onset; \
+             false alerts before: {}; after: {:?}",
+            run.sent, run.achieved_rate, run.failed, run.warning_after, run.critical_after, run.false_alerts, run.after
+        );
+        results.push(run);
+    }
+
+    let seconds_of = |pick: &dyn Fn(&OnsetRun) -> Option<f64>| -> String {
+        let mut v: Vec<f64> = results.iter().filter_map(pick).collect();
+        if v.len() < results.len() {
+            return format!("no alert in {} of {} runs", results.len() - v.len(), results.len());
+        }
+        let each: Vec<String> = v.iter().map(|s| format!("{s:.1}")).collect();
+        format!("{:.1} (runs {})", median(&mut v), each.join(" / "))
+    };
+    println!(
+        "\nNannyML synthetic credit-card set: 60,000 analysis rows replayed as single-row requests at {rate}/s, \
+         drift from row {ONSET_ROW}; monitors every {interval} s; {runs} runs"
+    );
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| onset to first drift alert, s (median) | {} |", seconds_of(&|r| r.warning_after));
+    println!("| onset to first critical drift alert, s (median) | {} |", seconds_of(&|r| r.critical_after));
+    println!(
+        "| alerts before the onset (stable part), per run | {} |",
+        results.iter().map(|r| r.false_alerts.to_string()).collect::<Vec<_>>().join(" / ")
+    );
+    println!(
+        "| achieved rate, decisions/s | {} |",
+        results.iter().map(|r| format!("{:.0}", r.achieved_rate)).collect::<Vec<_>>().join(" / ")
+    );
+    println!("| failed requests | {} |", results.iter().map(|r| r.failed).sum::<usize>());
     Ok(())
 }

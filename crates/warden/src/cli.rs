@@ -128,23 +128,47 @@ pub(crate) enum MonitorCommand {
     Set {
         /// Model name.
         model: String,
-        /// Monitor name (feature_drift and data_quality are the defaults).
+        /// Monitor name (a model's defaults are named after their kind).
         monitor: String,
-        /// feature_drift or data_quality (needed for a new monitor of another name).
+        /// feature_drift, score_drift, data_quality, performance, estimated_performance, fairness,
+        /// money_at_risk or integrity (needed for a new monitor of another name).
         #[arg(long)]
         kind: Option<String>,
         /// Seconds of recent traffic evaluated.
         #[arg(long)]
         window_seconds: Option<i64>,
+        /// Evaluate the newest N decisions instead of a time window (0: back to the time window).
+        #[arg(long)]
+        window_decisions: Option<u64>,
         /// Below this many decisions the result is "insufficient".
         #[arg(long)]
         min_decisions: Option<u64>,
-        /// Warn at or above this value.
+        /// The figure watched: psi or jensen_shannon (drift), auc, brier or ece (performance), auc, accuracy,
+        /// precision, recall or f1 (estimated_performance), disparate_impact or equal_opportunity (fairness),
+        /// expected_loss or fraud_missed (money_at_risk).
+        #[arg(long)]
+        statistic: Option<String>,
+        /// Warn at or beyond this value (at or below for AUC, estimated performance and disparate impact).
         #[arg(long)]
         warn: Option<f64>,
-        /// Alert at or above this value.
+        /// Alert at or beyond this value.
         #[arg(long)]
         alert: Option<f64>,
+        /// Learn the bands from the reference: alert beyond mean ± K·σ of reference chunks (0: static bands).
+        #[arg(long, value_name = "K")]
+        learned: Option<f64>,
+        /// Rows per reference chunk for learned bands.
+        #[arg(long, requires = "learned")]
+        chunk_size: Option<u64>,
+        /// Fairness: the attribute whose groups are compared.
+        #[arg(long)]
+        attribute: Option<String>,
+        /// The reference data's outcome column (CBPE, learned bands of outcome-based figures).
+        #[arg(long)]
+        target: Option<String>,
+        /// The target value meaning the event happened.
+        #[arg(long)]
+        bad_value: Option<String>,
         /// Only this feature (repeat).
         #[arg(long = "feature")]
         features: Vec<String>,

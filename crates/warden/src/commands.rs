@@ -430,9 +430,16 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
                         cell(&m["name"]),
                         cell(&m["kind"]),
                         if m["enabled"].as_bool() == Some(true) { "yes".into() } else { "no".into() },
-                        format!("{} s", cell(&c["window_seconds"])),
+                        match c["window_decisions"].as_u64() {
+                            Some(n) => format!("last {n}"),
+                            None => format!("{} s", cell(&c["window_seconds"])),
+                        },
                         cell(&c["min_decisions"]),
-                        format!("{} / {}", cell(&c["warn"]), cell(&c["alert"])),
+                        c["statistic"].as_str().unwrap_or("default").to_owned(),
+                        match c["learned"]["k"].as_f64() {
+                            Some(k) => format!("learned, k = {k}"),
+                            None => format!("{} / {}", cell(&c["warn"]), cell(&c["alert"])),
+                        },
                         cell(&c["action"]),
                         c["features"]
                             .as_array()
@@ -441,7 +448,17 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             table(
-                &["MONITOR", "KIND", "ENABLED", "WINDOW", "MIN DECISIONS", "WARN / ALERT", "ACTION", "FEATURES"],
+                &[
+                    "MONITOR",
+                    "KIND",
+                    "ENABLED",
+                    "WINDOW",
+                    "MIN DECISIONS",
+                    "STATISTIC",
+                    "WARN / ALERT",
+                    "ACTION",
+                    "FEATURES",
+                ],
                 &rows,
             );
         }
@@ -450,9 +467,16 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             monitor,
             kind,
             window_seconds,
+            window_decisions,
             min_decisions,
+            statistic,
             warn,
             alert,
+            learned,
+            chunk_size,
+            attribute,
+            target,
+            bad_value,
             features,
             action,
             enable,
@@ -466,9 +490,15 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             };
             put("kind", json!(kind));
             put("window_seconds", json!(window_seconds));
+            put("window_decisions", json!(window_decisions));
             put("min_decisions", json!(min_decisions));
+            put("statistic", json!(statistic));
             put("warn", json!(warn));
             put("alert", json!(alert));
+            put("learned", learned.map_or(Value::Null, |k| json!({"k": k, "chunk_size": chunk_size})));
+            put("attribute", json!(attribute));
+            put("target", json!(target));
+            put("bad_value", json!(bad_value));
             put("action", json!(action));
             if !features.is_empty() {
                 put("features", json!(features));

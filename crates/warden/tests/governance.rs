@@ -361,8 +361,34 @@ fn webhook_receiver(fail_first: usize) -> (String, std::sync::mpsc::Receiver<Web
     (url, rx)
 }
 
+/// Validates, approves (validator and risk officer) and promotes version 1 through the gate.
+fn promote_through_the_gate(server: &Server, (dana, vera, rita): &(String, String, String)) {
+    let german = testdata("german.csv");
+    let out = server.cli_as(
+        Some(vera),
+        &["validate", "credit", "1", "--data", german.to_str().unwrap(), "--target", "risk", "--bad-value", "0"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (who, comment) in [(vera, "validation passed"), (rita, "within appetite")] {
+        let out = server.cli_as(Some(who), &["approve", "credit", "1", "--comment", comment]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = server.cli_as(Some(dana), &["promote", "credit", "1", "--reason", "release 2026.11"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Scores the German credit reference rows themselves (a stream without drift); returns how many.
+fn score_reference_rows(server: &Server, dir: &Path) -> usize {
+    let input = testdata("german.csv");
+    let output = dir.join("stable.csv");
+    let out =
+        server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::read_to_string(input).unwrap().lines().count() - 1
+}
+
 #[test]
-fn a_drift_alert_reaches_the_webhook_signed_after_a_failed_attempt_and_rolls_back() {
+fn a_drift_onset_fires_a_signed_webhook_after_a_failed_attempt_rolls_back_and_is_an_incident() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "s3cret-shared-with-the-receiver";
     let secret_file = dir.path().join("webhook.secret");
@@ -380,16 +406,58 @@ fn a_drift_alert_reaches_the_webhook_signed_after_a_failed_attempt_and_rolls_bac
             secret_file.to_str().unwrap(),
         ],
     );
-    setup(&server);
-    // Version 1 through an override, version 2 likewise: rollback needs a gate-approved predecessor, so
-    // here it must refuse and say why.
-    for v in ["1", "1"] {
-        assert!(server.cli(&["promote", "credit", v, "--override", "--reason", "webhook test"]).status.success());
-    }
-    let out =
-        server.cli(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "100", "--action", "rollback"]);
+    let people = setup(&server);
+    // Version 1 is gate-approved; version 2 (a hotfix) goes in by an administrator's override.
+    promote_through_the_gate(&server, &people);
+    let (artifact, german) = (model_fixture("lr_german_linear.json"), testdata("german.csv"));
+    let register = [
+        "model",
+        "register",
+        "credit",
+        "--artifact",
+        artifact.to_str().unwrap(),
+        "--format",
+        "linear-json",
+        "--reference",
+        german.to_str().unwrap(),
+        "--target",
+        "risk",
+    ];
+    let out = server.cli_as(Some(&people.0), &register);
     assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli(&["promote", "credit", "2", "--override", "--reason", "hotfix"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli(&[
+        "monitor",
+        "set",
+        "credit",
+        "feature_drift",
+        "--min-decisions",
+        "100",
+        "--window-seconds",
+        "10",
+        "--action",
+        "rollback",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&server.cli(&["monitor", "list", "credit"]));
+    assert!(listed.contains("rollback") && listed.contains("score_drift") && listed.contains("integrity"), "{listed}");
 
+    // Stable traffic first: evaluated, no drift alert.
+    let stable_at = std::time::Instant::now();
+    let stable = score_reference_rows(&server, dir.path());
+    let history = loop {
+        let history = json_of(&server.cli(&["monitor", "history", "credit", "--monitor", "feature_drift", "--json"]));
+        if history.as_array().unwrap().iter().any(|e| e["decisions"].as_u64() >= Some(stable as u64)) {
+            break history;
+        }
+        assert!(stable_at.elapsed() < std::time::Duration::from_secs(20), "no evaluation in 20 s: {history}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(history.as_array().unwrap().iter().all(|e| e["status"] != "alert" && e["status"] != "warn"), "{history}");
+    // The drift onset, once the stable traffic has left the 10-second window (whole 10-second buckets).
+    std::thread::sleep(std::time::Duration::from_secs(21).saturating_sub(stable_at.elapsed()));
+    let onset = std::time::Instant::now();
     score_older_applicants(&server, dir.path());
 
     // The first call is refused (503) and retried with the same delivery id; every call carries a verifiable
@@ -405,20 +473,28 @@ fn a_drift_alert_reaches_the_webhook_signed_after_a_failed_attempt_and_rolls_bac
         let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
         if payload["event"] == "fired" && payload["alert"]["feature"] == "age" {
             assert_eq!(payload["alert"]["severity"], "critical");
-            assert!(payload["alert"]["id"].as_i64().unwrap() > 0);
+            assert_eq!(payload["alert"]["monitor"], "feature_drift");
             fired = Some(payload);
         }
     }
-    // The automatic action ran and said why it could not roll back (no gate-approved predecessor).
+    let detected = onset.elapsed();
+    assert!(detected < std::time::Duration::from_secs(30), "alert {detected:?} after the onset");
+
+    // The automatic action rolled the champion back to the gate-approved version 1, as the system.
     let id = fired.unwrap()["alert"]["id"].to_string();
     let alert = server.get_json(&format!("/v1/alerts/{id}"));
     let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
-    assert_eq!(action["details"]["outcome"]["done"], false, "{action}");
-    assert!(action["details"]["outcome"]["why"].as_str().unwrap().contains("no earlier gate-approved champion"));
-    // The critical alert opened an incident whose timeline has the alert and the action.
+    assert_eq!(action["details"]["outcome"]["done"], true, "{action}");
+    let champion = json_of(&server.cli(&["alias", "get", "credit", "champion", "--json"]));
+    assert_eq!(champion["version"], 1, "{champion}");
+    assert_eq!(champion["assigned_by"], "warden", "{champion}");
+    // The critical alert opened an incident whose timeline has the alert and the rollback.
     let incident = alert["incident_id"].to_string();
     let shown = stdout(&server.cli(&["incidents", &incident]));
     assert!(shown.contains("fired") && shown.contains("action") && shown.contains("time to detect"), "{shown}");
+    let record = server.get_json(&format!("/v1/incidents/{incident}"));
+    let rollback = record["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
+    assert_eq!(rollback["details"]["outcome"]["done"], true, "{record}");
     let open = stdout(&server.cli(&["incidents", "--state", "open"]));
     assert!(open.contains("feature_drift") && open.contains("credit"), "{open}");
 }
