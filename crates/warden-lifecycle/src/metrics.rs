@@ -88,7 +88,7 @@ impl ScoringMetrics {
         registry.register("monitor_value", "A monitor's latest value (largest over features)", monitor_value.clone());
         registry.register(
             "monitor_status",
-            "A monitor's latest status: 0 ok, 1 warn, 2 alert, -1 insufficient data",
+            "A monitor's latest status: 0 ok, 1 warn, 2 alert, -1 insufficient data, -2 unavailable",
             monitor_status.clone(),
         );
         registry.register("open_alerts", "Alerts firing or acknowledged, by model and severity", open_alerts.clone());
@@ -116,6 +116,7 @@ impl ScoringMetrics {
             "ok" => 0,
             "warn" => 1,
             "alert" => 2,
+            "unavailable" => -2,
             _ => -1,
         };
         self.monitor_status.get_or_create(&labels).set(code);
