@@ -633,7 +633,17 @@ async fn score_outcome_fairness_money_and_integrity_monitors_compute_what_the_st
     // Live traffic exactly like the reference: every figure at its reference value.
     let reference = german_rows();
     let scores = score_rows(app, &reference, "ref-").await;
+    // Ten requests the schema refuses (an undeclared field) count as schema violations in data quality.
+    for _ in 0..10 {
+        let mut bad = features(&reference[0]);
+        bad.insert("colour".into(), json!("red"));
+        assert_eq!(app.score("credit", &app.admin, json!({"features": bad})).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    }
     let latest = latest_evaluations(app).await;
+    let schema = &latest["data_quality"]["details"]["features"]["(schema)"];
+    assert_eq!(schema["figures"]["refused"], 10, "{schema}");
+    assert!((schema["value"].as_f64().unwrap() - 10.0 / 1010.0).abs() < 1e-12, "{schema}");
+    assert_eq!(schema["status"], "ok", "1% is under the high tier's 2% warning: {schema}");
     for name in ["feature_drift", "score_drift", "data_quality", "fairness_sex", "money_at_risk", "drift_learned"] {
         assert_eq!(latest[name]["status"], "ok", "{name}: {}", latest[name]);
     }

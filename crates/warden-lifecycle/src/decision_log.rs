@@ -168,6 +168,9 @@ pub(crate) struct LiveWindows {
     pub(crate) expected_loss: f64,
     /// Approved decisions without an exposure value.
     pub(crate) exposure_missing: u64,
+    /// Requests refused by the version's schema checks (never logged as decisions), and per field.
+    pub(crate) refused: u64,
+    pub(crate) refused_fields: BTreeMap<String, u64>,
 }
 
 impl Mergeable for LiveWindows {
@@ -186,6 +189,10 @@ impl Mergeable for LiveWindows {
         self.approved += other.approved;
         self.expected_loss += other.expected_loss;
         self.exposure_missing += other.exposure_missing;
+        self.refused += other.refused;
+        for (field, n) in &other.refused_fields {
+            *self.refused_fields.entry(field.clone()).or_default() += n;
+        }
     }
 }
 
@@ -306,6 +313,8 @@ impl LiveProfile {
             approved: 0,
             expected_loss: 0.0,
             exposure_missing: 0,
+            refused: 0,
+            refused_fields: BTreeMap::new(),
         };
         let serving = &version.serving;
         LiveProfile {
@@ -370,6 +379,23 @@ impl LiveProfile {
         }
     }
 
+    /// Counts a request the version's schema checks refused, by the fields named in the refusal.
+    pub(crate) fn refused<'a>(&self, at: i64, fields: impl Iterator<Item = &'a String>) {
+        let mut guard = self.state.lock().expect("live profile lock");
+        let state = &mut *guard;
+        let fields: Vec<&String> = fields.collect();
+        let count = |w: &mut LiveWindows| {
+            w.refused += 1;
+            for field in &fields {
+                *w.refused_fields.entry((*field).clone()).or_default() += 1;
+            }
+        };
+        count(&mut state.total);
+        if let Some(bucket) = state.recent.window_at(at) {
+            count(bucket);
+        }
+    }
+
     /// The windows of reference rows `rows` (scored by the version), with `attributes` naming the reference
     /// columns that play monitor-only attributes: what live traffic exactly like the reference would give.
     pub(crate) fn reference_windows(
@@ -424,6 +450,8 @@ impl LiveProfile {
             "last_at": state.last_at,
             "score": state.total.score,
             "approved": state.total.approved,
+            "refused": state.total.refused,
+            "refused_fields": state.total.refused_fields,
             "approvals": state.total.approvals,
             "features": features,
         })

@@ -1,11 +1,11 @@
 /*!
 Runtime integrity: what the serving process runs, checked against the approved state in the store.
 
-Each round the `integrity` monitor re-hashes every loaded artifact (the bytes in memory, and the stored
-blob), compares each loaded version's serving configuration and schema with the stored version, the
-running routes with the current alias assignments (and those with how they were made: production aliases
-move only through the gate, an override or an automatic action), and the compiled policy bundle with the
-stored one. Any deviation is a critical result, so it opens an incident.
+At most every `window_seconds` the `integrity` monitor re-hashes every loaded artifact (the bytes in
+memory, and the stored blob), compares each loaded version's serving configuration and schema with the
+stored version, the running routes with the current alias assignments (and those with how they were made:
+production aliases move only through the gate, an override or an automatic action), and the compiled
+policy bundle with the stored one. Any deviation is a critical result, so it opens an incident.
 */
 
 use std::time::Duration;

@@ -89,6 +89,8 @@ fn reads_outcomes(kind: &str, statistic: &str) -> bool {
     )
 }
 
+/// The data-quality key of schema violations on the scoring path.
+const SCHEMA_KEY: &str = "(schema)";
 /// Longest window of an outcome-based figure (outcomes arrive late).
 const MAX_OUTCOME_WINDOW_SECONDS: i64 = 365 * 86_400;
 /// Most decisions an outcome-based evaluation reads from the log.
@@ -604,6 +606,13 @@ fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::
                 };
                 values.insert(name.clone(), (value, json!(f)));
             }
+            if monitor.kind == "data_quality" {
+                // Schema violations: the share of requests the version's checks refused.
+                let asked = drift.refused + drift.decisions;
+                let share = (asked > 0).then(|| drift.refused as f64 / asked as f64);
+                let figures = json!({"refused": drift.refused, "fields": drift.refused_fields, "sample": asked});
+                values.insert(SCHEMA_KEY.into(), (share, figures));
+            }
         }
         "score_drift" => {
             let value = if statistic == "jensen_shannon" { drift.score_jensen_shannon } else { drift.score_psi };
@@ -873,8 +882,14 @@ fn judge(
         Ok(values) => {
             let static_bands = Bands::of(monitor);
             for (key, (value, figures)) in values {
-                let bands =
-                    if config.learned.is_some() { learned.bands.get(&key).copied() } else { Some(static_bands) };
+                // A key may carry its own sample (refused requests are not decisions); the reference has no
+                // refusals to learn from, so schema violations keep the static bands.
+                let enough = figures["sample"].as_u64().map_or(enough, |n| n >= config.min_decisions);
+                let bands = if config.learned.is_some() && key != SCHEMA_KEY {
+                    learned.bands.get(&key).copied()
+                } else {
+                    Some(static_bands)
+                };
                 let status = match (value, bands) {
                     _ if !enough => "insufficient",
                     (None, _) => "insufficient",
@@ -954,8 +969,17 @@ async fn evaluate_version(
     Ok(judge(monitor, number, at, drift.since, drift.decisions, values, &learned))
 }
 
+/// When monitors are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    /// On the schedule: the integrity check runs at most every `window_seconds` (re-hashing artifacts costs).
+    Scheduled,
+    /// On request: every monitor now.
+    Now,
+}
+
 /// Evaluates every enabled monitor on each loaded version of its model, and stores the results.
-pub async fn evaluate_all(warden: &Warden) -> Result<Vec<MonitorEvaluation>> {
+pub async fn evaluate_all(warden: &Warden, round: Round) -> Result<Vec<MonitorEvaluation>> {
     let monitors: Vec<Monitor> = warden
         .metadata
         .monitors(None)
@@ -973,7 +997,11 @@ pub async fn evaluate_all(warden: &Warden) -> Result<Vec<MonitorEvaluation>> {
     let mut evaluations = Vec::new();
     for monitor in &monitors {
         if monitor.kind == "integrity" {
-            evaluations.extend(crate::integrity::evaluate(warden, monitor, at).await?);
+            let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
+            let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
+            if round == Round::Now || due {
+                evaluations.extend(crate::integrity::evaluate(warden, monitor, at).await?);
+            }
             continue;
         }
         for version in crate::scoring::loaded_versions(warden, &monitor.model) {
@@ -1006,7 +1034,7 @@ pub fn spawn_evaluator(warden: Arc<Warden>, every: Duration) -> tokio::task::Joi
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(err) = evaluate_all(&warden).await {
+            if let Err(err) = evaluate_all(&warden, Round::Scheduled).await {
                 tracing::error!(error = %err, "monitor evaluation failed");
             }
         }
@@ -1060,6 +1088,8 @@ mod tests {
             approval_rate: Some(0.5),
             approvals: BTreeMap::new(),
             expected_loss: None,
+            refused: 0,
+            refused_fields: BTreeMap::new(),
         }
     }
 

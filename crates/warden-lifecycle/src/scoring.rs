@@ -755,6 +755,8 @@ async fn score_inner(
         match check(&version, request) {
             Ok(checked) => assigned.push((version, route, checked)),
             Err(fields) => {
+                // Schema violations on the scoring path are a data-quality figure of the version.
+                version.live.refused(now, fields.keys());
                 errors.get_or_insert_with(|| field_errors(fields, many.then_some(i)));
             }
         }
@@ -1018,6 +1020,10 @@ pub struct LiveDrift {
     /// Mean expected loss (PD × LGD × EAD of approved decisions) per decision, when the version has an LGD and
     /// an exposure column.
     pub expected_loss: Option<f64>,
+    /// Requests refused by the schema checks in the window, and per field named in the refusals.
+    pub refused: u64,
+    /// Refusals per field.
+    pub refused_fields: BTreeMap<String, u64>,
 }
 
 /// Drift of the last `seconds` of live traffic (at most an hour) of each loaded version of a model, with the
@@ -1146,6 +1152,8 @@ pub(crate) fn windows_drift(version: &LoadedVersion, windows: LiveWindows, decis
         score_jensen_shannon,
         approval_rate: (decisions > 0).then(|| share(windows.approved)),
         approvals: windows.approvals,
+        refused: windows.refused,
+        refused_fields: windows.refused_fields,
         expected_loss: (priced && decisions > 0).then(|| windows.expected_loss / decisions as f64),
     }
 }

@@ -322,6 +322,18 @@ impl<W: Mergeable + Clone> TimeBuckets<W> {
     /// The window of the bucket holding time `at`, counting one value in it; `None` when `at` is older than
     /// every kept bucket (the value is counted as late).
     pub fn record(&mut self, at: i64) -> Option<&mut W> {
+        let (count, window) = self.slot(at)?;
+        *count += 1;
+        Some(window)
+    }
+
+    /// The window of the bucket holding time `at` without counting a value in it (for side figures such as
+    /// refusals that are not values of the window); `None` when `at` is older than every kept bucket.
+    pub fn window_at(&mut self, at: i64) -> Option<&mut W> {
+        self.slot(at).map(|(_, window)| window)
+    }
+
+    fn slot(&mut self, at: i64) -> Option<(&mut u64, &mut W)> {
         let start = at.div_euclid(self.width).saturating_mul(self.width);
         let position = match self.buckets.back() {
             Some((last, _, _)) if start > *last => None,
@@ -352,8 +364,7 @@ impl<W: Mergeable + Clone> TimeBuckets<W> {
             index
         };
         let (_, count, window) = &mut self.buckets[index];
-        *count += 1;
-        Some(window)
+        Some((count, window))
     }
 
     /// The merged window of the buckets starting at or after `since`, and how many values it holds.

@@ -113,6 +113,7 @@ pub(crate) struct AckArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum MonitorCommand {
     /// A model's monitors.
     List {
