@@ -2,7 +2,7 @@
 //! - `cargo run -p xtask -- bench profile [--rows N] [--runs K]`
 //! - `cargo run -p xtask -- bench drift [--reference-rows N] [--current-rows M] [--runs K] [--peer-runs P]`
 //! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
-//! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S]`
+//! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
 //!
 //! Benchmarks print a table; they are not part of the test suite.
 
@@ -35,7 +35,9 @@ fn main() -> anyhow::Result<()> {
             flag("--peer-runs", 1)?,
         ),
         ["bench", "serve"] => bench_serve(flag("--runs", 3)?, flag("--seconds", 15)?, flag("--connections", 16)?),
-        ["bench", "onset"] => bench_onset(flag("--runs", 3)?, flag("--rate", 1_000)?, flag("--interval", 10)?),
+        ["bench", "onset"] => {
+            bench_onset(flag("--runs", 3)?, flag("--rate", 1_000)?, flag("--interval", 10)?, flag("--consecutive", 2)?)
+        }
         _ => bail!("usage: cargo run -p xtask -- bench profile|drift|serve|onset [options] (see xtask/src/main.rs)"),
     }
 }
@@ -429,6 +431,38 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Starts `warden serve` on a free loopback port over `data`; the server (stopped when dropped) and its URL.
+fn start_warden(warden: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<(Stopped, String)> {
+    let mut server = Stopped(
+        Command::new(warden)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().context("server stdout")?).lines();
+    let url = loop {
+        let line = lines.next().context("server exited")??;
+        if let Some(rest) = line.strip_prefix("warden listening on ") {
+            break rest.split_whitespace().next().context("listening line")?.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok((server, url))
+}
+
+/// Runs a `warden` CLI command against a server; its standard output.
+fn run_cli(warden: &Path, url: &str, data: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(warden).args(args).env("WARDEN_URL", url).env("WARDEN_DATA_DIR", data).output()?;
+    if !out.status.success() {
+        bail!("warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
 /// A child process stopped (SIGTERM, then wait) however the benchmark ends.
 struct Stopped(std::process::Child);
 
@@ -517,30 +551,8 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
 
     let warden = release_warden(&root)?;
     let data = dir.join("warden-data");
-    let mut server = Stopped(
-        Command::new(&warden)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().context("server exited")??;
-        if let Some(rest) = line.strip_prefix("warden listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let cli = |args: &[&str]| -> anyhow::Result<String> {
-        let out = Command::new(&warden).args(args).env("WARDEN_URL", &url).env("WARDEN_DATA_DIR", &data).output()?;
-        if !out.status.success() {
-            bail!("warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8(out.stdout)?)
-    };
+    let (server, url) = start_warden(&warden, &data, &[])?;
+    let cli = |args: &[&str]| run_cli(&warden, &url, &data, args);
     cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
     let onnx = dir.join("model.onnx");
     cli(&[
@@ -696,7 +708,7 @@ struct OnsetRun {
 /// Replays NannyML's synthetic credit-card set (drift from analysis row 30,000) into a running Warden at a
 /// steady rate of single-row requests, and reports the time from the onset to the first alert and the
 /// alerts raised on the stable part.
-fn bench_onset(runs: usize, rate: usize, interval: usize) -> anyhow::Result<()> {
+fn bench_onset(runs: usize, rate: usize, interval: usize, consecutive: usize) -> anyhow::Result<()> {
     const ONSET_ROW: usize = 30_000;
     let root = workspace_root();
     let dir = root.join("target/bench/onset");
@@ -737,32 +749,8 @@ fn bench_onset(runs: usize, rate: usize, interval: usize) -> anyhow::Result<()> 
     let mut results = Vec::new();
     for number in 0..runs {
         let data = dir.join(format!("data-{number}"));
-        let mut server = Stopped(
-            Command::new(&warden)
-                .args(["serve", "--listen", "127.0.0.1:0", "--monitor-interval-seconds", &interval.to_string()])
-                .arg("--data-dir")
-                .arg(&data)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()?,
-        );
-        let mut out_lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = out_lines.next().context("server exited")??;
-            if let Some(rest) = line.strip_prefix("warden listening on ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in out_lines {});
-        let cli = |args: &[&str]| -> anyhow::Result<String> {
-            let out =
-                Command::new(&warden).args(args).env("WARDEN_URL", &url).env("WARDEN_DATA_DIR", &data).output()?;
-            if !out.status.success() {
-                bail!("warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            Ok(String::from_utf8(out.stdout)?)
-        };
+        let (server, url) = start_warden(&warden, &data, &["--monitor-interval-seconds", &interval.to_string()])?;
+        let cli = |args: &[&str]| run_cli(&warden, &url, &data, args);
         cli(&["model", "create", "cards", "--owner", "cards-risk", "--risk-tier", "medium"])?;
         let (model, reference) = (source.join("model.json"), dir.join("reference.csv"));
         cli(&[
@@ -782,9 +770,11 @@ fn bench_onset(runs: usize, rate: usize, interval: usize) -> anyhow::Result<()> 
         ])?;
         cli(&["promote", "cards", "1", "--override", "--reason", "benchmark: monitoring only"])?;
         // Drift bands learned from the reference in chunks of 5,000 (NannyML's way), over the newest 5,000+
-        // decisions; every other monitor as the tier gives it.
+        // decisions, firing after `consecutive` breaches in a row; every other monitor as the tier gives it.
+        let consecutive = consecutive.to_string();
         for monitor in ["feature_drift", "score_drift"] {
-            cli(&["monitor", "set", "cards", monitor, "--window-decisions", "5000", "--learned", "3"])?;
+            let window = ["--window-decisions", "5000", "--learned", "3", "--consecutive", &consecutive];
+            cli(&[&["monitor", "set", "cards", monitor][..], &window[..]].concat())?;
         }
         let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
         let token = cli(&["token", "create", "--name", "cards-app", "--role", "scorer"])?.trim().to_owned();
@@ -881,7 +871,8 @@ fn bench_onset(runs: usize, rate: usize, interval: usize) -> anyhow::Result<()> 
     };
     println!(
         "\nNannyML synthetic credit-card set: 60,000 analysis rows replayed as single-row requests at {rate}/s, \
-         drift from row {ONSET_ROW}; monitors every {interval} s; {runs} runs"
+         drift from row {ONSET_ROW}; monitors every {interval} s; drift bands learned (k = 3, chunks of 5,000), \
+         alerts after {consecutive} breach(es) in a row; {runs} runs"
     );
     println!("| figure | value |");
     println!("|---|---|");

@@ -741,3 +741,33 @@ async fn score_outcome_fairness_money_and_integrity_monitors_compute_what_the_st
     assert_eq!(alert["severity"], "critical");
     assert!(alert["incident_id"].as_i64().is_some(), "{alert}");
 }
+
+#[tokio::test]
+async fn a_monitor_asking_for_consecutive_breaches_fires_only_when_the_breach_persists() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let version = app.serve_version("credit", german_metadata("linear-json"), &fixture("lr_german_linear.json")).await;
+    app.alias("credit", "champion", json!({"version": version})).await;
+    let uri = "/v1/models/credit/monitors/feature_drift";
+    let (status, body) = app.json(Method::PUT, uri, Some(&app.admin), json!({"consecutive": 2})).await;
+    assert_eq!((status, body["config"]["consecutive"].as_u64()), (StatusCode::OK, Some(2)), "{body}");
+    let (status, _) = app.json(Method::PUT, uri, Some(&app.admin), json!({"consecutive": 0})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = app
+        .json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(older_applicants_batch()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let drift_alerts = || async {
+        let (_, alerts) = app.json(Method::GET, "/v1/alerts?model=credit", Some(&app.admin), Value::Null).await;
+        alerts.as_array().unwrap().iter().filter(|a| a["monitor"] == "feature_drift").cloned().collect::<Vec<_>>()
+    };
+    // The first breach is evaluated as one, but raises nothing yet.
+    let latest = latest_evaluations(&app).await;
+    assert_eq!(latest["feature_drift"]["details"]["features"]["age"]["status"], "alert");
+    assert!(drift_alerts().await.is_empty());
+    // The second in a row fires, at the level both held.
+    latest_evaluations(&app).await;
+    let fired = drift_alerts().await;
+    let age = fired.iter().find(|a| a["feature"] == "age").expect("age alert after two breaches");
+    assert_eq!(age["severity"], "critical");
+}

@@ -102,6 +102,26 @@ pub(crate) async fn apply(
             }
         }
     }
+    // A monitor that asks for `consecutive` breaches fires (or escalates) only at the level held by each of
+    // its last `consecutive` evaluations of that version.
+    for ((model, monitor, feature), (status, version, _, _)) in worst.iter_mut() {
+        let Some(m) = monitors.iter().find(|m| m.model == *model && m.name == *monitor) else { continue };
+        let needed = m.config.consecutive.max(1) as usize;
+        if *status < 2 || needed == 1 {
+            continue;
+        }
+        let history = warden.metadata.monitor_evaluations(model, Some(monitor), (needed * 16) as i64).await?;
+        let recent: Vec<u8> = history
+            .iter()
+            .rev()
+            .filter(|e| e.version == *version)
+            .take(needed)
+            .map(|e| rank(e.details["features"][feature.as_str()]["status"].as_str().unwrap_or_default()))
+            .collect();
+        // Not held long enough: no change (an open alert is not resolved by a breach, either).
+        let held = if recent.len() < needed { 0 } else { recent.into_iter().min().unwrap_or(0) };
+        *status = if held < 2 { 0 } else { (*status).min(held) };
+    }
     let open = warden.metadata.alerts(None, Some("open"), i64::MAX).await?;
     let now = warden.now();
     let mut changed = Vec::new();

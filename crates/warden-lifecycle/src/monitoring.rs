@@ -147,6 +147,9 @@ pub struct MonitorConfig {
     /// The value of `target` that means the event happened (default `1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bad_value: Option<String>,
+    /// Evaluations in a row that must breach a band before an alert fires or escalates (1: the first).
+    #[serde(default = "default_consecutive")]
+    pub consecutive: u32,
     /// What a critical alert does besides notifying: `notify` (nothing more), `rollback` (the champion goes
     /// back to the previous gate-approved champion) or `stop_canary` (the canary alias is removed).
     #[serde(default = "default_action")]
@@ -155,6 +158,10 @@ pub struct MonitorConfig {
 
 fn default_action() -> String {
     "notify".into()
+}
+
+fn default_consecutive() -> u32 {
+    1
 }
 
 /// Actions a monitor can take.
@@ -172,6 +179,9 @@ impl MonitorConfig {
             }
         } else if !(10..=3600).contains(&self.window_seconds) {
             return Err(Error::invalid("window_seconds is 10 to 3600 (the live windows keep an hour)"));
+        }
+        if !(1..=60).contains(&self.consecutive) {
+            return Err(Error::invalid("consecutive is 1 to 60 evaluations"));
         }
         if self.min_decisions == 0 || self.window_decisions == Some(0) {
             return Err(Error::invalid("min_decisions and window_decisions are at least 1"));
@@ -282,6 +292,7 @@ pub fn default_config(tier: RiskTier, kind: &str) -> MonitorConfig {
         attribute: None,
         target: None,
         bad_value: None,
+        consecutive: default_consecutive(),
         action: default_action(),
     }
 }
@@ -386,6 +397,8 @@ pub struct MonitorChange {
     pub target: Option<String>,
     /// The outcome value meaning the event happened.
     pub bad_value: Option<String>,
+    /// Evaluations in a row that must breach before an alert fires.
+    pub consecutive: Option<u32>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// `notify`, `rollback` or `stop_canary`.
@@ -462,6 +475,9 @@ pub async fn set(
     }
     if let Some(v) = change.action.clone() {
         config.action = v;
+    }
+    if let Some(v) = change.consecutive {
+        config.consecutive = v;
     }
     config.check(&kind)?;
     let enabled = change.enabled.unwrap_or(enabled);
@@ -732,7 +748,7 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     let mut learned = Learned::default();
     if kind == "money_at_risk" {
         let all = version.live.reference_windows(reference, 0..reference.len(), &attributes);
-        let drift = crate::scoring::windows_drift(version, all, reference.len() as u64, 0);
+        let drift = crate::scoring::windows_drift(version, all, reference.len() as u64, 0, None);
         learned.baseline = drift.expected_loss;
     }
     let outcomes = reads_outcomes(kind, statistic);
@@ -785,7 +801,7 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             Some(Ok(rows)) => outcome_values(monitor, &rows[range], threshold, &learned),
             _ => {
                 let windows = version.live.reference_windows(reference, range, &attributes);
-                let drift = crate::scoring::windows_drift(version, windows, size as u64, 0);
+                let drift = crate::scoring::windows_drift(version, windows.clone(), size as u64, 0, Some(&windows));
                 live_values(monitor, &drift, &learned)
             }
         };

@@ -1082,45 +1082,62 @@ pub(crate) fn version_drift(version: &LoadedVersion, window: Window) -> LiveDrif
             (w, n, start.unwrap_or(i64::MAX))
         }
     };
-    windows_drift(version, windows, decisions, since)
+    windows_drift(version, windows, decisions, since, None)
 }
 
-/// Figures of some windows of a version (live, or reference rows replayed) against its reference.
-pub(crate) fn windows_drift(version: &LoadedVersion, windows: LiveWindows, decisions: u64, since: i64) -> LiveDrift {
+/// Figures of some windows of a version (live, or reference rows replayed) against its reference. With
+/// `held_out` (reference rows replayed), they are compared with the rest of the reference: a live sample is
+/// independent of the reference, and a chunk compared with a reference that contains it looks closer than
+/// such a sample would.
+pub(crate) fn windows_drift(
+    version: &LoadedVersion,
+    windows: LiveWindows,
+    decisions: u64,
+    since: i64,
+    held_out: Option<&LiveWindows>,
+) -> LiveDrift {
     use crate::decision_log::FeatureWindow;
     let profile = &version.version.profile;
     let share = |part: u64| if decisions == 0 { 0.0 } else { part as f64 / decisions as f64 };
+    let minus = |all: &[u64], part: Option<&[u64]>| -> Vec<u64> {
+        all.iter().enumerate().map(|(i, &n)| n.saturating_sub(part.map_or(0, |p| p[i]))).collect()
+    };
     let names: Vec<String> = version.live.feature_names().map(str::to_owned).collect();
     let features = names
         .into_iter()
         .zip(windows.features)
-        .filter_map(|(name, window)| {
+        .enumerate()
+        .filter_map(|(i, (name, window))| {
             let reference = &profile.columns.iter().find(|c| c.name == name)?.summary;
+            let held = held_out.map(|h| &h.features[i]);
             let drift = match (window, reference) {
-                (FeatureWindow::Numeric(w), ColumnSummary::Numeric(r)) => LiveFeatureDrift {
-                    psi: (decisions > 0).then(|| {
-                        warden_stats::drift::binned_psi(
-                            &r.bin_counts,
-                            r.missing,
-                            &w.bin_counts,
-                            w.missing + w.non_finite,
-                        )
-                    }),
-                    jensen_shannon: (decisions > 0).then(|| {
-                        warden_stats::drift::binned_js(
-                            &r.bin_counts,
-                            r.missing,
-                            &w.bin_counts,
-                            w.missing + w.non_finite,
-                        )
-                    }),
-                    missing_rate: share(w.missing + w.non_finite),
-                    reference_missing_rate: rate(r.missing, r.count + r.missing),
-                    out_of_range_rate: Some(share(w.out_of_range)),
-                    unseen_rate: None,
-                },
+                (FeatureWindow::Numeric(w), ColumnSummary::Numeric(r)) => {
+                    let (counts, missing) = match held {
+                        Some(FeatureWindow::Numeric(h)) => (
+                            minus(&r.bin_counts, Some(&h.bin_counts)),
+                            r.missing.saturating_sub(h.missing + h.non_finite),
+                        ),
+                        _ => (r.bin_counts.clone(), r.missing),
+                    };
+                    LiveFeatureDrift {
+                        psi: binned(decisions, warden_stats::drift::binned_psi, (&counts, missing), &w),
+                        jensen_shannon: binned(decisions, warden_stats::drift::binned_js, (&counts, missing), &w),
+                        missing_rate: share(w.missing + w.non_finite),
+                        reference_missing_rate: rate(r.missing, r.count + r.missing),
+                        out_of_range_rate: Some(share(w.out_of_range)),
+                        unseen_rate: None,
+                    }
+                }
                 (FeatureWindow::Categorical(w), ColumnSummary::Categorical(r)) => {
-                    let drift = warden_stats::drift::categorical_drift(&r.frequencies, &w.counts);
+                    let mut frequencies = r.frequencies.clone();
+                    if let Some(FeatureWindow::Categorical(h)) = held {
+                        for (category, n) in &h.counts {
+                            if let Some(f) = frequencies.get_mut(category) {
+                                *f = f.saturating_sub(*n);
+                            }
+                        }
+                    }
+                    let drift = warden_stats::drift::categorical_drift(&frequencies, &w.counts);
                     LiveFeatureDrift {
                         psi: (decisions > 0).then_some(drift.psi),
                         jensen_shannon: (decisions > 0).then_some(drift.js_distance),
@@ -1135,13 +1152,10 @@ pub(crate) fn windows_drift(version: &LoadedVersion, windows: LiveWindows, decis
             Some((name, drift))
         })
         .collect();
-    let reference_scores = &version.live.reference_score_counts;
-    let scored = decisions > 0 && windows.score.count > 0;
-    let score_psi = scored.then(|| {
-        warden_stats::drift::binned_psi(reference_scores, 0, &windows.score.bin_counts, windows.score.missing)
-    });
-    let score_jensen_shannon = scored
-        .then(|| warden_stats::drift::binned_js(reference_scores, 0, &windows.score.bin_counts, windows.score.missing));
+    let reference_scores = minus(&version.live.reference_score_counts, held_out.map(|h| h.score.bin_counts.as_slice()));
+    let scored = if windows.score.count > 0 { decisions } else { 0 };
+    let score_psi = binned(scored, warden_stats::drift::binned_psi, (&reference_scores, 0), &windows.score);
+    let score_jensen_shannon = binned(scored, warden_stats::drift::binned_js, (&reference_scores, 0), &windows.score);
     let priced = version.version.serving.lgd.is_some() && version.version.serving.exposure_column.is_some();
     LiveDrift {
         version: version.version.number,
@@ -1156,6 +1170,18 @@ pub(crate) fn windows_drift(version: &LoadedVersion, windows: LiveWindows, decis
         refused_fields: windows.refused_fields,
         expected_loss: (priced && decisions > 0).then(|| windows.expected_loss / decisions as f64),
     }
+}
+
+/// A binned statistic of a numeric window against reference bin counts and missing count; `None` without
+/// decisions. Non-finite values count as missing, as the drift report counts them.
+fn binned(
+    decisions: u64,
+    statistic: fn(&[u64], u64, &[u64], u64) -> f64,
+    (reference, reference_missing): (&[u64], u64),
+    window: &warden_stats::window::NumericWindow,
+) -> Option<f64> {
+    (decisions > 0)
+        .then(|| statistic(reference, reference_missing, &window.bin_counts, window.missing + window.non_finite))
 }
 
 /// Reference edges and range of a numeric feature (for the live windows).

@@ -170,6 +170,9 @@ pub(crate) enum MonitorCommand {
         /// The target value meaning the event happened.
         #[arg(long)]
         bad_value: Option<String>,
+        /// Evaluations in a row that must breach a band before an alert fires (default 1).
+        #[arg(long)]
+        consecutive: Option<u32>,
         /// Only this feature (repeat).
         #[arg(long = "feature")]
         features: Vec<String>,

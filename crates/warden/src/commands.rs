@@ -477,6 +477,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             attribute,
             target,
             bad_value,
+            consecutive,
             features,
             action,
             enable,
@@ -499,6 +500,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             put("attribute", json!(attribute));
             put("target", json!(target));
             put("bad_value", json!(bad_value));
+            put("consecutive", json!(consecutive));
             put("action", json!(action));
             if !features.is_empty() {
                 put("features", json!(features));

@@ -29,31 +29,20 @@ fn setup(server: &Server) -> (String, String, String) {
     let dana = token(server, "dana", "data-scientist");
     let vera = token(server, "vera", "validator");
     let rita = token(server, "rita", "risk-officer");
-    let (artifact, german) = (model_fixture("lr_german_linear.json"), testdata("german.csv"));
-    let out = server.cli_as(
-        Some(&dana),
-        &[
-            "model",
-            "register",
-            "credit",
-            "--artifact",
-            artifact.to_str().unwrap(),
-            "--format",
-            "linear-json",
-            "--reference",
-            german.to_str().unwrap(),
-            "--target",
-            "risk",
-            "--protected",
-            "sex",
-            "--code-ref",
-            "git:4e1a2b",
-            "--training-data",
-            german.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let german = testdata("german.csv");
+    let lineage = ["--protected", "sex", "--code-ref", "git:4e1a2b", "--training-data", german.to_str().unwrap()];
+    register_german_model(server, &dana, &lineage);
     (dana, vera, rita)
+}
+
+/// Registers the German credit logistic regression (reference: the German data, target `risk`) as `who`.
+fn register_german_model(server: &Server, who: &str, extra: &[&str]) {
+    let (artifact, german) = (model_fixture("lr_german_linear.json"), testdata("german.csv"));
+    let mut args = vec!["model", "register", "credit", "--artifact", artifact.to_str().unwrap()];
+    args.extend(["--format", "linear-json", "--reference", german.to_str().unwrap(), "--target", "risk"]);
+    args.extend(extra);
+    let out = server.cli_as(Some(who), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
@@ -409,22 +398,7 @@ fn a_drift_onset_fires_a_signed_webhook_after_a_failed_attempt_rolls_back_and_is
     let people = setup(&server);
     // Version 1 is gate-approved; version 2 (a hotfix) goes in by an administrator's override.
     promote_through_the_gate(&server, &people);
-    let (artifact, german) = (model_fixture("lr_german_linear.json"), testdata("german.csv"));
-    let register = [
-        "model",
-        "register",
-        "credit",
-        "--artifact",
-        artifact.to_str().unwrap(),
-        "--format",
-        "linear-json",
-        "--reference",
-        german.to_str().unwrap(),
-        "--target",
-        "risk",
-    ];
-    let out = server.cli_as(Some(&people.0), &register);
-    assert!(out.status.success(), "{}", stderr(&out));
+    register_german_model(&server, &people.0, &[]);
     let out = server.cli(&["promote", "credit", "2", "--override", "--reason", "hotfix"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = server.cli(&[
