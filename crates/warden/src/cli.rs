@@ -208,8 +208,11 @@ pub(crate) enum MonitorCommand {
         #[command(flatten)]
         connection: Connection,
         /// Print JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print CSV for charting: a row per evaluation and feature (or other key), with its bands.
+        #[arg(long)]
+        csv: bool,
     },
 }
 

@@ -517,7 +517,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             Client::new(&connection)?.json(Method::PUT, &path, &json!({"enabled": false})).await?;
             println!("monitor {monitor} of {model} disabled (its history is kept)");
         }
-        MonitorCommand::History { model, monitor, limit, connection, json } => {
+        MonitorCommand::History { model, monitor, limit, connection, json, csv } => {
             let mut path = format!("/v1/models/{}/monitors/history?limit={limit}", encode(&model));
             if let Some(m) = &monitor {
                 path.push_str(&format!("&monitor={}", encode(m)));
@@ -527,26 +527,76 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
                 render::json(&history);
                 return Ok(());
             }
+            if csv {
+                return monitor_history_csv(&history);
+            }
             let rows: Vec<Vec<String>> = history
                 .as_array()
                 .into_iter()
                 .flatten()
                 .map(|e| {
                     let at = e["at"].as_i64().map_or("-".into(), crate::render::micros_time);
+                    // The key whose status is worst (the evaluation's status comes from it).
                     let worst = e["details"]["features"]
                         .as_object()
                         .and_then(|f| {
                             f.iter()
-                                .filter_map(|(name, v)| v["value"].as_f64().map(|x| (name, x)))
-                                .max_by(|a, b| a.1.total_cmp(&b.1))
+                                .filter(|(_, v)| v["status"] == e["status"])
+                                .find_map(|(name, v)| v["value"].as_f64().map(|x| (name, x)))
                         })
                         .map_or("-".into(), |(name, v)| format!("{name} {v:.4}"));
                     vec![at, cell(&e["monitor"]), cell(&e["version"]), cell(&e["decisions"]), cell(&e["status"]), worst]
                 })
                 .collect();
-            table(&["AT", "MONITOR", "VERSION", "DECISIONS", "STATUS", "WORST FEATURE"], &rows);
+            table(&["AT", "MONITOR", "VERSION", "DECISIONS", "STATUS", "WORST"], &rows);
         }
     }
+    Ok(())
+}
+
+/// Monitor history as CSV on standard output: a row per evaluation and key.
+fn monitor_history_csv(history: &Value) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    out.write_record([
+        "at",
+        "at_micros",
+        "monitor",
+        "version",
+        "window_start_micros",
+        "decisions",
+        "status",
+        "value",
+        "key",
+        "key_value",
+        "key_status",
+        "warn",
+        "alert",
+    ])?;
+    // Numbers at full precision (charts and exports, not a terminal).
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::Number(n) => n.to_string(),
+        other => cell(other),
+    };
+    for e in history.as_array().into_iter().flatten() {
+        let at = e["at"].as_i64().map_or(String::new(), crate::render::micros_time);
+        let head = [
+            at,
+            text(&e["at"]),
+            text(&e["monitor"]),
+            text(&e["version"]),
+            text(&e["window_start"]),
+            text(&e["decisions"]),
+        ];
+        for (key, result) in e["details"]["features"].as_object().into_iter().flatten() {
+            let mut record: Vec<String> = head.to_vec();
+            record.extend([text(&e["status"]), text(&e["value"]), key.clone()]);
+            record.extend([text(&result["value"]), text(&result["status"])]);
+            record.extend([text(&result["bands"]["warn"]), text(&result["bands"]["alert"])]);
+            out.write_record(&record)?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 

@@ -294,6 +294,17 @@ fn monitors_run_on_the_schedule_and_their_history_shows_a_drift_alert() {
     assert_eq!(alert["details"]["features"]["age"]["status"], "alert");
     let table = stdout(&server.cli(&["monitor", "history", "credit"]));
     assert!(table.contains("feature_drift") && table.contains("alert") && table.contains("age "), "{table}");
+    // The same history as CSV for charting: a row per evaluation and feature, with the bands.
+    let csv = stdout(&server.cli(&["monitor", "history", "credit", "--monitor", "feature_drift", "--csv"]));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let age_rows: Vec<Vec<&str>> =
+        lines.map(|l| l.split(',').collect::<Vec<_>>()).filter(|r| r[column("key")] == "age").collect();
+    let alerting = age_rows.iter().find(|r| r[column("key_status")] == "alert").expect("an alerting age row");
+    assert_eq!(alerting[column("alert")], "0.25", "{csv}");
+    let value: f64 = alerting[column("key_value")].parse().unwrap();
+    assert!((value - alert["details"]["features"]["age"]["value"].as_f64().unwrap()).abs() < 1e-9, "{csv}");
     let alerts = stdout(&server.cli(&["alerts", "--state", "firing"]));
     assert!(alerts.contains("critical") && alerts.contains("feature_drift") && alerts.contains("age"), "{alerts}");
     let listed = json_of(&server.cli(&["alerts", "--model", "credit", "--json"]));
