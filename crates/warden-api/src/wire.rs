@@ -445,6 +445,17 @@ pub struct AuditEventsQuery {
     pub limit: Option<i64>,
 }
 
+/// Ledger entries query.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct LedgerQuery {
+    /// One subject, or every subject under a prefix ending in `/` (e.g. `model/credit/`).
+    pub subject: Option<String>,
+    /// From this entry index on.
+    pub from: Option<u64>,
+    /// At most this many (default 1000, max 10000).
+    pub limit: Option<i64>,
+}
+
 /// An audit event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEventBody {

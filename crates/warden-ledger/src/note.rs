@@ -103,6 +103,11 @@ impl NoteSigner {
         &self.name
     }
 
+    /// The Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
     /// The verifier key, as published.
     pub fn verifier_key(&self) -> String {
         let public = self.key.verifying_key();

@@ -332,7 +332,7 @@ pub(crate) async fn bootstrap_admin_token(warden: &Warden) -> Result<Option<Path
     Ok(Some(path))
 }
 
-fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> {
+pub(crate) fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;

@@ -31,6 +31,7 @@ mod decision_log;
 pub mod error;
 pub mod governance;
 mod integrity;
+pub mod ledger;
 mod metrics;
 pub mod monitoring;
 pub mod notifications;
@@ -62,6 +63,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Where alert notifications are POSTed, signed with HMAC-SHA256.
     pub webhook: Option<Webhook>,
+    /// The ledger's Ed25519 seed file (default: `ledger.key` in the data directory, made at first start).
+    pub ledger_key: Option<PathBuf>,
 }
 
 /// A webhook sink for alert notifications.
@@ -82,7 +85,7 @@ impl std::fmt::Debug for Webhook {
 impl Config {
     /// Defaults for a data directory: uploads up to 1 GiB.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Config { data_dir: data_dir.into(), max_upload_bytes: 1 << 30, webhook: None }
+        Config { data_dir: data_dir.into(), max_upload_bytes: 1 << 30, webhook: None, ledger_key: None }
     }
 }
 
@@ -98,6 +101,7 @@ pub struct Warden {
     scoring: scoring::Scoring,
     tokens: auth::TokenCache,
     governance: governance::GateCache,
+    ledger: ledger::LedgerKey,
     /// Parsed versions by (model, number): versions are immutable.
     versions: std::sync::RwLock<std::collections::HashMap<(String, i64), registry::Version>>,
 }
@@ -129,6 +133,7 @@ impl Warden {
             scoring: scoring::Scoring::start(metadata.clone())?,
             tokens: auth::TokenCache::default(),
             governance: governance::GateCache::default(),
+            ledger: ledger::LedgerKey::load(&config.data_dir, config.ledger_key.as_deref())?,
             versions: Default::default(),
             metadata,
             artifacts: Arc::new(artifacts),
@@ -136,6 +141,8 @@ impl Warden {
             config,
             blob_commit: tokio::sync::Mutex::new(()),
         };
+        // Audit events written before the ledger existed get their entries, in order, before any new write.
+        warden.metadata.ledger_backfill().await?;
         warden.artifacts.clear_staging().await?;
         let orphan_blobs_removed = warden.remove_orphan_blobs().await?;
         let admin_token_file = auth::bootstrap_admin_token(&warden).await?;

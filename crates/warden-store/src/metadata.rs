@@ -341,6 +341,51 @@ pub struct NewDecision {
     pub latency_us: i64,
 }
 
+/// A ledger entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerRow {
+    /// Leaf index.
+    pub index: u64,
+    /// Canonical JSON of the entry.
+    pub entry: String,
+    /// Stored leaf hash.
+    pub leaf_hash: Vec<u8>,
+    /// The audit event it records.
+    pub audit_seq: i64,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointRow {
+    /// Id (0 before it is stored).
+    pub id: i64,
+    /// Leaves covered.
+    pub tree_size: u64,
+    /// Root hash.
+    pub root: Vec<u8>,
+    /// When (µs).
+    pub at: Micros,
+    /// The C2SP signed note.
+    pub note: String,
+}
+
+/// An audit event's columns as stored (the payload as its stored text), for the ledger's cross-check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Sequence number.
+    pub seq: i64,
+    /// When (µs).
+    pub at: Micros,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// The payload's JSON text as stored.
+    pub payload: String,
+}
+
 /// A logged decision with its latest outcome, as performance monitors read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredOutcome {
@@ -473,6 +518,22 @@ pub trait MetadataStore: Send + Sync {
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
     /// Number of logged decisions of a model.
     async fn count_decisions(&self, model_name: &str) -> Result<i64>;
+    /// Appends audit events (and their ledger entries) in one transaction.
+    async fn append_audit_batch(&self, events: &[AuditEventDraft]) -> Result<()>;
+    /// Gives ledger entries to the audit events after the last one the ledger records (those written before
+    /// the ledger existed); how many.
+    async fn ledger_backfill(&self) -> Result<u64>;
+    /// Entries in the ledger.
+    async fn ledger_size(&self) -> Result<u64>;
+    /// Ledger entries from index `from` on (of one subject, or under a subject prefix ending in `/`), at
+    /// most `limit`, in order.
+    async fn ledger_entries(&self, subject: Option<&str>, from: u64, limit: i64) -> Result<Vec<LedgerRow>>;
+    /// Audit events from sequence number `from_seq` on, at most `limit`, in order.
+    async fn audit_records(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
+    /// Stores a signed checkpoint.
+    async fn append_checkpoint(&self, checkpoint: CheckpointRow) -> Result<CheckpointRow>;
+    /// Every checkpoint, oldest first.
+    async fn checkpoints(&self) -> Result<Vec<CheckpointRow>>;
     /// Decisions of one version made at or after `since`, the newest `limit`, each with its latest outcome;
     /// only those with an outcome when `labelled_only`.
     async fn scored_outcomes(

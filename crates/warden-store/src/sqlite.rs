@@ -60,16 +60,62 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// Appends audit events and their ledger entries in the caller's transaction: the ledger holds exactly
+/// what was committed, in commit order.
 async fn append_audit(tx: &mut Transaction<'static, Sqlite>, event: &AuditEventDraft) -> Result<()> {
-    sqlx::query("INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ($1, $2, $3, $4, $5)")
+    append_audit_events(tx, std::slice::from_ref(event)).await
+}
+
+async fn append_audit_events(tx: &mut Transaction<'static, Sqlite>, events: &[AuditEventDraft]) -> Result<()> {
+    let last: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (mut index, mut prev) = match last {
+        Some((idx, leaf)) => (idx as u64 + 1, hex::encode(leaf)),
+        None => (0, warden_ledger::GENESIS.to_owned()),
+    };
+    for event in events {
+        let payload = to_json(&event.payload);
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
         .bind(event.at)
         .bind(&event.actor)
         .bind(&event.action)
         .bind(&event.subject)
-        .bind(to_json(&event.payload))
+        .bind(&payload)
+        .fetch_one(&mut **tx)
+        .await?;
+        let entry = ledger_entry(index, event, prev);
+        let leaf = entry.leaf_hash();
+        sqlx::query(
+            "INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(index as i64)
+        .bind(entry.canonical())
+        .bind(leaf.as_slice())
+        .bind(seq)
+        .bind(&event.subject)
         .execute(&mut **tx)
         .await?;
+        index += 1;
+        prev = hex::encode(leaf);
+    }
     Ok(())
+}
+
+/// The ledger entry of an audit event at `index`.
+pub fn ledger_entry(index: u64, event: &AuditEventDraft, prev: String) -> warden_ledger::Entry {
+    warden_ledger::Entry {
+        index,
+        at: event.at,
+        actor: event.actor.clone(),
+        action: event.action.clone(),
+        subject: event.subject.clone(),
+        payload_sha256: warden_ledger::payload_sha256(&event.payload),
+        prev,
+    }
 }
 
 const MODEL_COLUMNS: &str = "m.id, m.name, m.description, m.owner, m.risk_tier, m.use_case, m.tags, m.created_at, \
@@ -569,6 +615,164 @@ impl MetadataStore for SqliteStore {
             .await?)
     }
 
+    async fn append_audit_batch(&self, events: &[AuditEventDraft]) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        append_audit_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ledger_backfill(&self) -> Result<u64> {
+        let mut tx = self.write_tx().await?;
+        let missing = sqlx::query(
+            "SELECT a.* FROM audit_events a WHERE a.seq > (SELECT COALESCE(MAX(audit_seq), 0) FROM ledger_entries) \
+             ORDER BY a.seq",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let last: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (mut index, mut prev) = match last {
+            Some((idx, leaf)) => (idx as u64 + 1, hex::encode(leaf)),
+            None => (0, warden_ledger::GENESIS.to_owned()),
+        };
+        for row in &missing {
+            let event = AuditEventDraft {
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                subject: row.try_get("subject")?,
+                payload: from_json(row.try_get("payload")?, "audit_events.payload")?,
+            };
+            let entry = ledger_entry(index, &event, prev);
+            let leaf = entry.leaf_hash();
+            sqlx::query(
+                "INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(index as i64)
+            .bind(entry.canonical())
+            .bind(leaf.as_slice())
+            .bind(row.try_get::<i64, _>("seq")?)
+            .bind(&event.subject)
+            .execute(&mut *tx)
+            .await?;
+            index += 1;
+            prev = hex::encode(leaf);
+        }
+        tx.commit().await?;
+        Ok(missing.len() as u64)
+    }
+
+    async fn ledger_size(&self) -> Result<u64> {
+        let size: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(idx) + 1 FROM ledger_entries").fetch_one(&self.pool).await?;
+        Ok(size.unwrap_or(0) as u64)
+    }
+
+    async fn ledger_entries(&self, subject: Option<&str>, from: u64, limit: i64) -> Result<Vec<LedgerRow>> {
+        let rows =
+            match subject {
+                Some(prefix) if prefix.ends_with('/') => {
+                    sqlx::query(
+                        "SELECT idx, entry, leaf_hash, audit_seq FROM ledger_entries \
+                     WHERE substr(subject, 1, length($1)) = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+                    )
+                    .bind(prefix)
+                    .bind(from as i64)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                Some(subject) => {
+                    sqlx::query(
+                        "SELECT idx, entry, leaf_hash, audit_seq FROM ledger_entries WHERE subject = $1 AND idx >= $2 \
+                     ORDER BY idx LIMIT $3",
+                    )
+                    .bind(subject)
+                    .bind(from as i64)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                None => sqlx::query(
+                    "SELECT idx, entry, leaf_hash, audit_seq FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+                )
+                .bind(from as i64)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+            };
+        rows.iter()
+            .map(|row| {
+                Ok(LedgerRow {
+                    index: row.try_get::<i64, _>("idx")? as u64,
+                    entry: row.try_get("entry")?,
+                    leaf_hash: row.try_get("leaf_hash")?,
+                    audit_seq: row.try_get("audit_seq")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_records(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        sqlx::query(
+            "SELECT seq, at, actor, action, subject, payload FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(from_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AuditRecord {
+                seq: row.try_get("seq")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                subject: row.try_get("subject")?,
+                payload: row.try_get("payload")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn append_checkpoint(&self, checkpoint: CheckpointRow) -> Result<CheckpointRow> {
+        let mut tx = self.write_tx().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO ledger_checkpoints (tree_size, root, at, note) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(checkpoint.tree_size as i64)
+        .bind(&checkpoint.root)
+        .bind(checkpoint.at)
+        .bind(&checkpoint.note)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CheckpointRow { id, ..checkpoint })
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        sqlx::query("SELECT * FROM ledger_checkpoints ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(CheckpointRow {
+                    id: row.try_get("id")?,
+                    tree_size: row.try_get::<i64, _>("tree_size")? as u64,
+                    root: row.try_get("root")?,
+                    at: row.try_get("at")?,
+                    note: row.try_get("note")?,
+                })
+            })
+            .collect()
+    }
+
     async fn scored_outcomes(
         &self,
         model_name: &str,
@@ -885,6 +1089,19 @@ impl MetadataStore for SqliteStore {
             .bind(to_json(&event.details))
             .execute(&mut *tx)
             .await?;
+        // Alerts, their acknowledgements, actions and resolutions are audited writes too.
+        let audited = AuditEventDraft {
+            at: event.at,
+            actor: event.actor.clone(),
+            action: format!("alert.{}", event.kind),
+            subject: format!("model/{}/alert/{id}", alert.model_name),
+            payload: serde_json::json!({
+                "alert": id, "monitor": alert.monitor, "feature": alert.feature, "version": alert.version,
+                "severity": alert.severity, "state": alert.state, "value": alert.value,
+                "incident": alert.incident_id, "details": event.details,
+            }),
+        };
+        append_audit(&mut tx, &audited).await?;
         if let Some(payload) = notify {
             // A new alert's notification learns the id it was just given.
             let mut payload = payload.clone();
@@ -928,19 +1145,45 @@ impl MetadataStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(select).bind(model).fetch_one(&mut *tx).await?;
+        let incident = incident_row(&row)?;
+        let audited = AuditEventDraft {
+            at,
+            actor: "warden".into(),
+            action: "incident.open".into(),
+            subject: format!("model/{model_name}/incident/{}", incident.id),
+            payload: serde_json::json!({"incident": incident.id, "title": title, "detect_micros": detect_micros}),
+        };
+        append_audit(&mut tx, &audited).await?;
         tx.commit().await?;
-        incident_row(&row)
+        Ok(incident)
     }
 
     async fn resolve_incident_if_clear(&self, id: i64, at: Micros) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE incidents SET state = 'resolved', resolved_at = $2 WHERE id = $1 AND state = 'open' \
              AND NOT EXISTS (SELECT 1 FROM alerts WHERE incident_id = $1 AND state != 'resolved')",
         )
         .bind(id)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            let model: String =
+                sqlx::query_scalar("SELECT m.name FROM incidents i JOIN models m ON m.id = i.model_id WHERE i.id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let audited = AuditEventDraft {
+                at,
+                actor: "warden".into(),
+                action: "incident.resolve".into(),
+                subject: format!("model/{model}/incident/{id}"),
+                payload: serde_json::json!({"incident": id}),
+            };
+            append_audit(&mut tx, &audited).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -70,6 +70,62 @@ pub(crate) enum Command {
     Ack(AckArgs),
     /// Incidents opened by critical alerts, newest first, or one with its timeline.
     Incidents(IncidentsArgs),
+    /// The tamper-evident ledger: entries, inclusion proofs, checkpoints, verification.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Ledger entries in order.
+    Log {
+        /// Only this subject, or every subject under a prefix ending in `/` (e.g. `model/credit/`).
+        #[arg(long)]
+        subject: Option<String>,
+        /// From this entry index on.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An entry's inclusion proof against the latest signed checkpoint, checked here before it is shown.
+    Proof {
+        /// Entry index.
+        entry: u64,
+        /// The ledger's verifier key to check the checkpoint with (default: the server's published key).
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute the ledger from every stored entry and check every checkpoint; exit 1 naming the first bad
+    /// entry.
+    Verify {
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a checkpoint now.
+    Checkpoint {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Print the ledger's verifier key.
+    Key {
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -453,6 +509,13 @@ pub(crate) struct ServeArgs {
     /// Seconds between monitor evaluations.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) monitor_interval_seconds: u64,
+    /// The ledger's Ed25519 seed (32 bytes of hex); default `ledger.key` in the data directory, made at first
+    /// start with mode 0600.
+    #[arg(long)]
+    pub(crate) ledger_key: Option<PathBuf>,
+    /// Seconds between signed ledger checkpoints.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) checkpoint_interval_seconds: u64,
 }
 
 #[allow(clippy::large_enum_variant)]

@@ -93,6 +93,20 @@ impl Client {
         self.send(self.request(Method::GET, path)).await
     }
 
+    /// GETs a plain-text answer (the ledger's key).
+    pub(crate) async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let response = self.request(Method::GET, path).send().await.map_err(|e| ApiFailure {
+            status: None,
+            message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
+        })?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            return Err(ApiFailure { status: Some(status.as_u16()), message: format!("{status}: {text}") }.into());
+        }
+        Ok(text)
+    }
+
     pub(crate) async fn json(&self, method: Method, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.request(method, path).json(body)).await
     }

@@ -13,6 +13,7 @@ use crate::render::{self, cell, fields, table};
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     let done = match cli.command {
         Command::Gate(command) => return crate::governance::gate(command).await,
+        Command::Audit(command) => return crate::audit::audit(command).await,
         Command::Policy(command) => return crate::governance::policy(command).await,
         Command::Serve(args) => crate::serve::serve(args).await,
         Command::Model(command) => model(command).await,

@@ -4,6 +4,7 @@
 //! local, stateless utility. Exit codes: 0 success, 1 the request was refused (bad input, not found,
 //! conflict, not allowed), 2 usage error, 3 the server could not be reached or failed.
 
+mod audit;
 mod bulk;
 mod cli;
 mod client;

@@ -33,7 +33,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let config = Config { max_upload_bytes: args.max_upload_bytes, webhook, ..Config::new(&args.data_dir) };
+    let config = Config {
+        max_upload_bytes: args.max_upload_bytes,
+        webhook,
+        ledger_key: args.ledger_key.clone(),
+        ..Config::new(&args.data_dir)
+    };
     let (warden, startup) = Warden::open(config)
         .await
         .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
@@ -54,6 +59,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::time::Duration::from_secs(args.monitor_interval_seconds),
     );
     let deliverer = warden_lifecycle::notifications::spawn_deliverer(warden.clone(), std::time::Duration::from_secs(1));
+    let checkpointer = warden_lifecycle::ledger::spawn_checkpointer(
+        warden.clone(),
+        std::time::Duration::from_secs(args.checkpoint_interval_seconds),
+    );
     // Answers are small single writes: Nagle's algorithm would hold them back behind delayed ACKs.
     let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
@@ -66,8 +75,13 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("server failed")?;
     evaluator.abort();
     deliverer.abort();
+    checkpointer.abort();
     // No request is in flight any more: commit every queued decision before exiting.
     warden.scoring().flush().await.context("could not commit the decision log")?;
+    // Sign what was appended since the last checkpoint, so the ledger's tail is covered too.
+    if let Err(err) = warden_lifecycle::ledger::checkpoint(&warden).await {
+        tracing::error!(error = %err, "final ledger checkpoint failed");
+    }
     println!("warden stopped");
     Ok(())
 }

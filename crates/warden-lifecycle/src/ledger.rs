@@ -1,0 +1,458 @@
+/*!
+The tamper-evident ledger: every audited write appends an entry in its own transaction (the store does
+that), and this module signs checkpoints of the Merkle tree over the entries, serves inclusion proofs, and
+verifies the whole ledger.
+
+The signing key is an Ed25519 seed in `ledger.key` (hex, mode 0600) in the data directory, made at first
+start, or a file given at start (`--ledger-key`). The log's name (checkpoint origin and key name) is
+`warden-ledger/<first 16 hex digits of SHA-256 of the public key>`.
+
+`verify` recomputes every entry from its audit event (who, what, to what, when and the payload's hash), its
+leaf hash, the chain of predecessor hashes, the tree at every checkpoint's size against the signed root,
+every signature, and the consistency proof between consecutive checkpoints. The first bad entry is named.
+Entries after the latest checkpoint are protected by the chain and the audit cross-check only until the next
+checkpoint signs them; checkpoints are made on a schedule (every minute by default) and on demand.
+*/
+
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use warden_ledger::merkle::{CompactRange, Hash, Tree, verify_consistency, verify_inclusion};
+use warden_ledger::note::{Checkpoint, NoteSigner, NoteVerifier};
+use warden_ledger::{Entry, GENESIS};
+use warden_store::metadata::{AuditRecord, CheckpointRow, LedgerRow};
+
+use crate::auth::{Permission, Principal};
+use crate::{Error, Result, Warden};
+
+/// Rows read per page when the whole ledger is walked.
+const PAGE: i64 = 50_000;
+
+/// The signing side of the ledger, loaded at start.
+pub(crate) struct LedgerKey {
+    signer: NoteSigner,
+    /// The right edge of the tree as of the last checkpoint made by this process.
+    frontier: tokio::sync::Mutex<CompactRange>,
+}
+
+impl LedgerKey {
+    /// Loads the seed from `path`, or from `ledger.key` in the data directory (made at first start).
+    pub(crate) fn load(data_dir: &Path, path: Option<&Path>) -> Result<LedgerKey> {
+        let default = data_dir.join("ledger.key");
+        let path = path.unwrap_or(&default);
+        if !path.exists() {
+            if path != default {
+                return Err(Error::invalid(format!("ledger key file {} does not exist", path.display())));
+            }
+            let seed: [u8; 32] = rand::random();
+            crate::auth::write_private_file(path, &format!("{}\n", hex::encode(seed)))?;
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Internal(format!("cannot read ledger key {}: {e}", path.display())))?;
+        let seed: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| Error::invalid(format!("ledger key {} is not 32 bytes of hex", path.display())))?;
+        let probe = NoteSigner::new("warden-ledger", &seed).map_err(|e| Error::Internal(e.to_string()))?;
+        let name = format!("warden-ledger/{}", &hex::encode(Sha256::digest(probe.public_key()))[..16]);
+        let signer = NoteSigner::new(&name, &seed).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(LedgerKey { signer, frontier: Default::default() })
+    }
+}
+
+/// The published verifier key (`<name>+<key id>+<base64 key>`).
+pub fn public_key(warden: &Warden) -> String {
+    warden.ledger.signer.verifier_key()
+}
+
+/// A ledger entry as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerEntry {
+    /// Leaf index.
+    pub index: u64,
+    /// When (µs).
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// SHA-256 of the details' canonical JSON.
+    pub payload_sha256: String,
+    /// Leaf hash of the previous entry.
+    pub prev: String,
+    /// This entry's leaf hash (hex).
+    pub leaf_hash: String,
+    /// The canonical JSON that is hashed.
+    pub canonical: String,
+}
+
+fn view(row: &LedgerRow) -> Result<LedgerEntry> {
+    let entry = Entry::parse(&row.entry).map_err(|e| {
+        Error::Internal(format!("ledger entry {} is corrupt ({e}): run `warden audit verify`", row.index))
+    })?;
+    Ok(LedgerEntry {
+        index: entry.index,
+        at: entry.at,
+        actor: entry.actor,
+        action: entry.action,
+        subject: entry.subject,
+        payload_sha256: entry.payload_sha256,
+        prev: entry.prev,
+        leaf_hash: hex::encode(&row.leaf_hash),
+        canonical: row.entry.clone(),
+    })
+}
+
+/// Ledger entries from `from` on (of one subject, or every subject under a prefix ending in `/`).
+pub async fn log(
+    warden: &Warden,
+    caller: &Principal,
+    subject: Option<&str>,
+    from: u64,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>> {
+    caller.require(Permission::ReadAudit)?;
+    warden.metadata.ledger_entries(subject, from, limit.clamp(1, 10_000)).await?.iter().map(view).collect()
+}
+
+/// A signed checkpoint as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckpointInfo {
+    /// Id.
+    pub id: i64,
+    /// Entries covered.
+    pub tree_size: u64,
+    /// Root hash (hex).
+    pub root: String,
+    /// When (µs).
+    pub at: i64,
+    /// The signed note.
+    pub note: String,
+}
+
+impl From<CheckpointRow> for CheckpointInfo {
+    fn from(c: CheckpointRow) -> Self {
+        CheckpointInfo { id: c.id, tree_size: c.tree_size, root: hex::encode(&c.root), at: c.at, note: c.note }
+    }
+}
+
+/// Every checkpoint, oldest first.
+pub async fn checkpoints(warden: &Warden, caller: &Principal) -> Result<Vec<CheckpointInfo>> {
+    caller.require(Permission::ReadAudit)?;
+    Ok(warden.metadata.checkpoints().await?.into_iter().map(Into::into).collect())
+}
+
+/// Signs a checkpoint of the ledger as it is now; when nothing was appended since the latest checkpoint,
+/// that one is returned.
+pub async fn checkpoint(warden: &Warden) -> Result<CheckpointInfo> {
+    let mut frontier = warden.ledger.frontier.lock().await;
+    let latest = warden.metadata.checkpoints().await?.pop();
+    let size = warden.metadata.ledger_size().await?;
+    if let Some(latest) = &latest
+        && latest.tree_size == size
+    {
+        return Ok(latest.clone().into());
+    }
+    // Extend the remembered right edge with the entries appended since; start over if it is ahead (a
+    // restored database) or unknown.
+    if frontier.size() > size {
+        *frontier = CompactRange::default();
+    }
+    while frontier.size() < size {
+        let rows = warden.metadata.ledger_entries(None, frontier.size(), PAGE).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            if row.index != frontier.size() {
+                return Err(Error::Internal(format!(
+                    "ledger entry {} is missing: run `warden audit verify`",
+                    frontier.size()
+                )));
+            }
+            frontier.push(stored_hash(&row)?);
+        }
+    }
+    let at = warden.now();
+    let checkpoint = Checkpoint {
+        origin: warden.ledger.signer.name().to_owned(),
+        size: frontier.size(),
+        root: frontier.root(),
+        time: at.div_euclid(1_000_000),
+    };
+    let note = warden.ledger.signer.sign(&checkpoint.text()).map_err(|e| Error::Internal(e.to_string()))?;
+    let row = CheckpointRow { id: 0, tree_size: checkpoint.size, root: checkpoint.root.to_vec(), at, note };
+    Ok(warden.metadata.append_checkpoint(row).await?.into())
+}
+
+/// Makes a checkpoint every `every` until the process ends.
+pub fn spawn_checkpointer(warden: std::sync::Arc<Warden>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = checkpoint(&warden).await {
+                tracing::error!(error = %err, "ledger checkpoint failed");
+            }
+        }
+    })
+}
+
+fn stored_hash(row: &LedgerRow) -> Result<Hash> {
+    row.leaf_hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Internal(format!("ledger entry {} has a malformed leaf hash", row.index)))
+}
+
+/// Every leaf hash of the first `size` entries, read from the store.
+async fn leaves(warden: &Warden, size: u64) -> Result<Vec<Hash>> {
+    let mut out = Vec::with_capacity(size as usize);
+    while (out.len() as u64) < size {
+        let rows = warden.metadata.ledger_entries(None, out.len() as u64, PAGE).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows.iter().take((size - out.len() as u64) as usize) {
+            out.push(stored_hash(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// An entry's inclusion proof against a signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InclusionProof {
+    /// The entry.
+    pub entry: LedgerEntry,
+    /// Sibling hashes from the leaf up (hex).
+    pub proof: Vec<String>,
+    /// The checkpoint it proves against.
+    pub checkpoint: CheckpointInfo,
+    /// The verifier key that checks the checkpoint.
+    pub key: String,
+}
+
+/// The inclusion proof of entry `index` against the latest checkpoint (one is made if none covers it yet).
+pub async fn proof(warden: &Warden, caller: &Principal, index: u64) -> Result<InclusionProof> {
+    caller.require(Permission::ReadAudit)?;
+    let row = warden
+        .metadata
+        .ledger_entries(None, index, 1)
+        .await?
+        .into_iter()
+        .find(|r| r.index == index)
+        .ok_or_else(|| Error::NotFound(format!("ledger entry {index} not found")))?;
+    let latest = match warden.metadata.checkpoints().await?.pop() {
+        Some(c) if c.tree_size > index => CheckpointInfo::from(c),
+        _ => checkpoint(warden).await?,
+    };
+    let tree = Tree::from_leaf_hashes(leaves(warden, latest.tree_size).await?);
+    let proof = tree.inclusion_proof(index, latest.tree_size).map_err(|e| Error::Internal(e.to_string()))?;
+    // Never hand out a proof that does not check.
+    let root: Hash = hex::decode(&latest.root).ok().and_then(|r| r.try_into().ok()).unwrap_or_default();
+    verify_inclusion(index, latest.tree_size, &stored_hash(&row)?, &proof, &root).map_err(|e| {
+        Error::Internal(format!("the stored ledger does not match its checkpoint ({e}): run `warden audit verify`"))
+    })?;
+    Ok(InclusionProof {
+        entry: view(&row)?,
+        proof: proof.iter().map(hex::encode).collect(),
+        checkpoint: latest,
+        key: public_key(warden),
+    })
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verification {
+    /// Everything checked out.
+    pub ok: bool,
+    /// Entries read.
+    pub entries: u64,
+    /// Checkpoints checked.
+    pub checkpoints: u64,
+    /// The first entry found bad, if any.
+    pub first_bad_entry: Option<u64>,
+    /// Every problem found, in order.
+    pub problems: Vec<String>,
+    /// Seconds the verification took.
+    pub seconds: f64,
+}
+
+/// The entry an audit event should have at `index` after `prev`.
+fn expected_entry(index: u64, record: &AuditRecord, prev: String) -> Entry {
+    // The payload is stored canonical; if not (an older writer), hash its canonical form.
+    let direct = hex::encode(Sha256::digest(record.payload.as_bytes()));
+    let payload_sha256 = match serde_json::from_str::<serde_json::Value>(&record.payload) {
+        Ok(value) if warden_ledger::canonical_json(&value) != record.payload => warden_ledger::payload_sha256(&value),
+        _ => direct,
+    };
+    Entry {
+        index,
+        at: record.at,
+        actor: record.actor.clone(),
+        action: record.action.clone(),
+        subject: record.subject.clone(),
+        payload_sha256,
+        prev,
+    }
+}
+
+/// Recomputes the ledger from every stored entry and audit event and checks every checkpoint.
+pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification> {
+    caller.require(Permission::ReadAudit)?;
+    let started = std::time::Instant::now();
+    let mut problems: Vec<String> = Vec::new();
+    let mut first_bad: Option<u64> = None;
+    let mut bad = |index: u64, problem: String, problems: &mut Vec<String>| {
+        first_bad = Some(first_bad.map_or(index, |f: u64| f.min(index)));
+        if problems.len() < 100 {
+            problems.push(problem);
+        }
+    };
+    let mut tree = Tree::new();
+    let mut prev = GENESIS.to_owned();
+    let mut expected_index = 0u64;
+    // Audit events are walked alongside, in sequence order: each entry records the next one.
+    let mut records: std::collections::VecDeque<AuditRecord> = Default::default();
+    let mut next_seq = 0i64;
+    loop {
+        let rows = warden.metadata.ledger_entries(None, expected_index, PAGE).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            if row.index != expected_index {
+                let why = format!("entry {expected_index} is missing (the next stored entry is {})", row.index);
+                bad(expected_index, why, &mut problems);
+                expected_index = row.index;
+            }
+            let i = row.index;
+            while records.back().is_none_or(|r| r.seq < row.audit_seq) {
+                let more = warden.metadata.audit_records(next_seq, PAGE).await?;
+                let Some(last) = more.last() else { break };
+                next_seq = last.seq + 1;
+                records.extend(more);
+            }
+            while records.front().is_some_and(|r| r.seq < row.audit_seq) {
+                let skipped = records.pop_front().expect("checked");
+                bad(
+                    i,
+                    format!("audit event {} has no ledger entry (found before entry {i})", skipped.seq),
+                    &mut problems,
+                );
+            }
+            let Some(record) = records.front().filter(|r| r.seq == row.audit_seq).cloned() else {
+                let why =
+                    format!("entry {i} records audit event {}, which does not exist or comes earlier", row.audit_seq);
+                bad(i, why, &mut problems);
+                let leaf = warden_ledger::leaf_hash(row.entry.as_bytes());
+                tree.push(leaf);
+                prev = hex::encode(leaf);
+                expected_index += 1;
+                continue;
+            };
+            records.pop_front();
+            let expected = expected_entry(i, &record, prev.clone());
+            let text = expected.canonical();
+            let leaf = warden_ledger::leaf_hash(text.as_bytes());
+            if text != row.entry {
+                let why = match Entry::parse(&row.entry) {
+                    Err(e) => format!("is not a canonical entry ({e})"),
+                    Ok(stored) if stored.index != i => {
+                        format!("is stored at {i} but records position {}", stored.index)
+                    }
+                    Ok(stored) if stored.prev != prev => {
+                        "does not link to the entry before it (that one, or this link, was changed)".to_owned()
+                    }
+                    Ok(stored) if stored.payload_sha256 != expected.payload_sha256 => {
+                        format!("does not match the payload of audit event {}", record.seq)
+                    }
+                    Ok(_) => format!("does not match audit event {} (who, what, to what or when)", record.seq),
+                };
+                bad(i, format!("entry {i} {why}"), &mut problems);
+            } else if row.leaf_hash.as_slice() != leaf.as_slice() {
+                bad(i, format!("entry {i}: its stored leaf hash is not the hash of its text"), &mut problems);
+            }
+            // The tree is built from the entries as stored: a changed entry changes every later root.
+            let stored_leaf = if text == row.entry { leaf } else { warden_ledger::leaf_hash(row.entry.as_bytes()) };
+            tree.push(stored_leaf);
+            prev = hex::encode(stored_leaf);
+            expected_index += 1;
+        }
+    }
+    if let Some(r) = records.front().cloned().or(warden.metadata.audit_records(next_seq, 1).await?.pop()) {
+        bad(expected_index, format!("audit event {} has no ledger entry", r.seq), &mut problems);
+    }
+
+    let verifier = NoteVerifier::parse(&public_key(warden)).map_err(|e| Error::Internal(e.to_string()))?;
+    let stored_checkpoints = warden.metadata.checkpoints().await?;
+    let mut previous: Option<(i64, u64, Hash)> = None;
+    let mut last_good_size = 0u64;
+    let mut unnamed: Option<u64> = None;
+    for c in &stored_checkpoints {
+        let parsed = verifier
+            .open(&c.note)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Checkpoint::parse(text).map_err(|e| e.to_string()));
+        let checkpoint = match parsed {
+            Ok(cp) => cp,
+            Err(e) => {
+                problems.push(format!("checkpoint {} does not verify: {e}", c.id));
+                continue;
+            }
+        };
+        if checkpoint.size != c.tree_size || checkpoint.root.as_slice() != c.root.as_slice() {
+            problems.push(format!("checkpoint {}: its stored size or root differs from its signed note", c.id));
+        }
+        if checkpoint.size > tree.size() {
+            bad(
+                tree.size(),
+                format!(
+                    "checkpoint {} covers {} entries but only {} are stored: entries from {} on are missing",
+                    c.id,
+                    checkpoint.size,
+                    tree.size(),
+                    tree.size()
+                ),
+                &mut problems,
+            );
+            continue;
+        }
+        let root = tree.root(checkpoint.size).expect("within the tree");
+        if root != checkpoint.root {
+            problems.push(format!(
+                "checkpoint {}: the entries do not hash to its signed root; an entry from {} to {} was changed",
+                c.id,
+                last_good_size,
+                checkpoint.size - 1
+            ));
+            // Only a range is known from the roots; the entry checks above usually name the entry itself.
+            unnamed.get_or_insert(last_good_size);
+        } else {
+            last_good_size = checkpoint.size;
+        }
+        if let Some((id, size, previous_root)) = previous {
+            let consistent = tree.consistency_proof(size, checkpoint.size).map_err(|e| e.to_string()).and_then(|p| {
+                verify_consistency(size, checkpoint.size, &previous_root, &checkpoint.root, &p)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = consistent {
+                problems.push(format!("checkpoints {id} and {} are not consistent: {e}", c.id));
+            }
+        }
+        previous = Some((c.id, checkpoint.size, checkpoint.root));
+    }
+    Ok(Verification {
+        ok: problems.is_empty(),
+        entries: tree.size(),
+        checkpoints: stored_checkpoints.len() as u64,
+        first_bad_entry: first_bad.or(unnamed),
+        problems,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

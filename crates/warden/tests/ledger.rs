@@ -1,0 +1,247 @@
+//! The tamper-evident ledger end to end: every audited write is an entry, proofs check out against signed
+//! checkpoints, and `warden audit verify` names the entry for every kind of tampering with the SQLite file.
+
+mod support;
+
+use std::path::Path;
+
+use support::{Server, json_of, stderr, stdout, testdata};
+
+/// A model with a version, tokens, a promotion and a monitor change: a few dozen audited writes, and two
+/// signed checkpoints (one in the middle).
+fn populate(server: &Server) {
+    let run = |args: &[&str]| {
+        let out = server.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    run(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "medium"]);
+    for name in ["dana", "vera"] {
+        run(&["token", "create", "--name", name, "--role", "validator"]);
+    }
+    run(&["audit", "checkpoint"]);
+    let (artifact, german) = (testdata("../../warden-models/testdata/lr_german_linear.json"), testdata("german.csv"));
+    run(&[
+        "model",
+        "register",
+        "credit",
+        "--artifact",
+        artifact.to_str().unwrap(),
+        "--format",
+        "linear-json",
+        "--reference",
+        german.to_str().unwrap(),
+        "--target",
+        "risk",
+    ]);
+    run(&["promote", "credit", "1", "--override", "--reason", "ledger test"]);
+    run(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "50"]);
+    run(&["token", "revoke", "dana"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Runs SQL against a (stopped) data directory's database, as someone with the file would.
+fn tamper(data: &Path, statements: &[String]) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", data.join("warden.db").display());
+        // One connection: the statements share temporary tables.
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        pool.close().await;
+    });
+}
+
+fn query_one(data: &Path, sql: &str) -> (i64, String, Vec<u8>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("warden.db").display())).await.unwrap();
+        let row: (i64, String, Vec<u8>) =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        row
+    })
+}
+
+#[test]
+fn every_audited_write_is_a_ledger_entry_with_a_proof_that_checks_against_a_signed_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    populate(&server);
+    let out = server.cli(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("ledger OK: "), "{}", stdout(&out));
+
+    let log = json_of(&server.cli(&["audit", "log", "--json", "--limit", "1000"]));
+    let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for expected in ["token.create", "model.create", "version.register", "model.promote", "monitor.set", "token.revoke"]
+    {
+        assert!(actions.iter().any(|a| a.starts_with(expected.split('.').next().unwrap())), "{expected}: {actions:?}");
+    }
+    for (i, e) in log.as_array().unwrap().iter().enumerate() {
+        assert_eq!(e["index"], i as u64);
+    }
+    let credit = json_of(&server.cli(&["audit", "log", "--subject", "model/credit/", "--json"]));
+    assert!(credit.as_array().unwrap().iter().all(|e| e["subject"].as_str().unwrap().starts_with("model/credit/")));
+    assert!(!credit.as_array().unwrap().is_empty());
+
+    // An entry after the last checkpoint gets one made for its proof; the CLI checks the proof itself.
+    let last = log.as_array().unwrap().len() - 1;
+    let out = server.cli(&["audit", "proof", &last.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("verified here"), "{}", stdout(&out));
+    let out = server.cli(&["audit", "proof", "2", "--json"]);
+    let proof = json_of(&out);
+    assert!(proof["checkpoint"]["note"].as_str().unwrap().contains("\n\n\u{2014} warden-ledger/"));
+    // Under another key the same proof is refused.
+    let other = warden_ledger::note::NoteSigner::new("warden-ledger/0000000000000000", &[3u8; 32]).unwrap();
+    let out = server.cli(&["audit", "proof", "2", "--key", &other.verifier_key()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("signature does not verify"), "{}", stderr(&out));
+    // The public key needs no token, and the key file is private.
+    let key = stdout(&server.cli(&["audit", "key"]));
+    assert_eq!(key.trim(), proof["key"].as_str().unwrap());
+    let out =
+        std::process::Command::new("curl").args(["-sf", &format!("{}/v1/ledger/key", server.url)]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), key.trim());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("ledger.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = server.cli(&["audit", "proof", "100000"]);
+    assert_eq!(out.status.code(), Some(1), "an unknown entry is an error");
+    assert!(stderr(&out).contains("ledger entry 100000 not found"), "{}", stderr(&out));
+}
+
+#[test]
+fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let mut server = Server::start(&base);
+    populate(&server);
+    server.signal("TERM");
+    let _ = server.child.wait();
+    let size = query_one(&base, "SELECT MAX(idx) + 1, '', x'' FROM ledger_entries").0;
+    assert!(size >= 12, "{size} entries");
+
+    let unlock = |table: &str| {
+        vec![format!("DROP TRIGGER {table}_append_only_u"), format!("DROP TRIGGER {table}_append_only_d")]
+    };
+    // The forged entry: well formed, linked to entry 4, with an audit event of its own.
+    let (_, _, leaf4) = query_one(&base, "SELECT idx, entry, leaf_hash FROM ledger_entries WHERE idx = 4");
+    let forged = warden_ledger::Entry {
+        index: 5,
+        at: 1_800_000_000_000_000,
+        actor: "token:mallory".into(),
+        action: "model.promote".into(),
+        subject: "model/credit/alias/champion".into(),
+        payload_sha256: warden_ledger::payload_sha256(&serde_json::json!({})),
+        prev: hex::encode(&leaf4),
+    };
+    let forged_leaf = hex::encode(forged.leaf_hash());
+    let other = warden_ledger::note::NoteSigner::new("warden-ledger/0000000000000000", &[3u8; 32]).unwrap();
+    let fake = warden_ledger::note::Checkpoint {
+        origin: other.name().into(),
+        size: size as u64,
+        root: [7u8; 32],
+        time: 1_800_000_000,
+    };
+    let fake_note = other.sign(&fake.text()).unwrap().replace('\'', "''");
+
+    let mut scenarios: Vec<(&str, Vec<String>, Option<i64>, &str)> = vec![
+        (
+            "a changed audit event",
+            [unlock("audit_events"), vec!["UPDATE audit_events SET actor = 'token:mallory' WHERE seq = \
+                (SELECT audit_seq FROM ledger_entries WHERE idx = 4)".into()]].concat(),
+            Some(4),
+            "entry 4 does not match audit event",
+        ),
+        (
+            "a changed entry",
+            [unlock("ledger_entries"), vec!["UPDATE ledger_entries SET entry = replace(entry, '\"actor\":\"', \
+                '\"actor\":\"x') WHERE idx = 5".into()]].concat(),
+            Some(5),
+            "entry 5 ",
+        ),
+        (
+            "a deleted entry",
+            [unlock("ledger_entries"), vec!["DELETE FROM ledger_entries WHERE idx = 3".into()]].concat(),
+            Some(3),
+            "entry 3 is missing",
+        ),
+        (
+            "two entries swapped",
+            [unlock("ledger_entries"), vec![
+                "UPDATE ledger_entries SET idx = -1 WHERE idx = 2".into(),
+                "UPDATE ledger_entries SET idx = 2 WHERE idx = 3".into(),
+                "UPDATE ledger_entries SET idx = 3 WHERE idx = -1".into(),
+            ]].concat(),
+            Some(2),
+            "entry 2 ",
+        ),
+        (
+            "the tail truncated (entries and their audit events)",
+            [unlock("ledger_entries"), unlock("audit_events"), vec![
+                format!("CREATE TEMP TABLE gone AS SELECT audit_seq FROM ledger_entries WHERE idx >= {}", size - 3),
+                format!("DELETE FROM ledger_entries WHERE idx >= {}", size - 3),
+                "DELETE FROM audit_events WHERE seq IN (SELECT audit_seq FROM gone)".into(),
+            ]].concat(),
+            Some(size - 3),
+            "are missing",
+        ),
+        (
+            "a forged entry inserted",
+            [unlock("ledger_entries"), vec![
+                "UPDATE ledger_entries SET idx = idx + 1000000 WHERE idx >= 5".into(),
+                "UPDATE ledger_entries SET idx = idx - 999999 WHERE idx >= 1000000".into(),
+                format!("INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ({}, '{}', '{}', '{}', '{{}}')",
+                    forged.at, forged.actor, forged.action, forged.subject),
+                format!("INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) VALUES (5, '{}', x'{}', \
+                    (SELECT MAX(seq) FROM audit_events), '{}')", forged.canonical(), forged_leaf, forged.subject),
+            ]].concat(),
+            Some(5),
+            "entry 5",
+        ),
+        (
+            "a checkpoint replaced",
+            [unlock("ledger_checkpoints"), vec![format!("UPDATE ledger_checkpoints SET note = '{fake_note}' WHERE id = 1")]].concat(),
+            None,
+            "checkpoint 1 does not verify",
+        ),
+    ];
+    for (n, (name, statements, first_bad, problem)) in scenarios.drain(..).enumerate() {
+        let data = dir.path().join(format!("case-{n}"));
+        copy_dir(&base, &data);
+        tamper(&data, &statements);
+        let server = Server::start(&data);
+        let out = server.cli(&["audit", "verify"]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{name} went unnoticed: {text}{}", stderr(&out));
+        let report: serde_json::Value =
+            serde_json::from_str(&stdout(&server.cli(&["audit", "verify", "--json"]))).unwrap();
+        assert_eq!(report["first_bad_entry"].as_i64(), first_bad, "{name}: {report}");
+        let problems = report["problems"].to_string();
+        assert!(problems.contains(problem), "{name}: {problem:?} not in {problems}");
+        assert!(text.starts_with("LEDGER TAMPERED"), "{name}: {text}");
+        drop(server);
+    }
+}
