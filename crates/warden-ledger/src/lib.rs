@@ -12,7 +12,7 @@ Warden's tamper-evident ledger, the math only: no I/O, no clock.
 pub mod merkle;
 pub mod note;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 pub use merkle::{Hash, leaf_hash};
@@ -130,6 +130,8 @@ impl Entry {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -161,20 +161,8 @@ pub async fn checkpoint(warden: &Warden) -> Result<CheckpointInfo> {
     if frontier.size() > size {
         *frontier = CompactRange::default();
     }
-    while frontier.size() < size {
-        let rows = warden.metadata.ledger_entries(None, frontier.size(), PAGE).await?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in rows {
-            if row.index != frontier.size() {
-                return Err(Error::Internal(format!(
-                    "ledger entry {} is missing: run `warden audit verify`",
-                    frontier.size()
-                )));
-            }
-            frontier.push(stored_hash(&row)?);
-        }
+    for leaf in leaves(warden, frontier.size(), size).await? {
+        frontier.push(leaf);
     }
     let at = warden.now();
     let checkpoint = Checkpoint {
@@ -209,17 +197,21 @@ fn stored_hash(row: &LedgerRow) -> Result<Hash> {
         .map_err(|_| Error::Internal(format!("ledger entry {} has a malformed leaf hash", row.index)))
 }
 
-/// Every leaf hash of the first `size` entries, read from the store.
-async fn leaves(warden: &Warden, size: u64) -> Result<Vec<Hash>> {
-    let mut out = Vec::with_capacity(size as usize);
-    while (out.len() as u64) < size {
-        let rows = warden.metadata.ledger_entries(None, out.len() as u64, PAGE).await?;
-        if rows.is_empty() {
-            break;
+/// Every leaf hash of entries `from..to`, read from the store a page at a time.
+async fn leaves(warden: &Warden, from: u64, to: u64) -> Result<Vec<Hash>> {
+    let mut out = Vec::with_capacity(to.saturating_sub(from) as usize);
+    let mut at = from;
+    while at < to {
+        let end = (at + PAGE as u64).min(to);
+        let bytes = warden.metadata.ledger_leaf_hashes(at, end).await?;
+        if bytes.len() as u64 != (end - at) * 32 {
+            return Err(Error::Internal(format!(
+                "ledger entries {at} to {} are not all stored: run `warden audit verify`",
+                end - 1
+            )));
         }
-        for row in rows.iter().take((size - out.len() as u64) as usize) {
-            out.push(stored_hash(row)?);
-        }
+        out.extend(bytes.chunks_exact(32).map(|c| <Hash>::try_from(c).expect("32 bytes")));
+        at = end;
     }
     Ok(out)
 }
@@ -251,7 +243,7 @@ pub async fn proof(warden: &Warden, caller: &Principal, index: u64) -> Result<In
         Some(c) if c.tree_size > index => CheckpointInfo::from(c),
         _ => checkpoint(warden).await?,
     };
-    let tree = Tree::from_leaf_hashes(leaves(warden, latest.tree_size).await?);
+    let tree = Tree::from_leaf_hashes(leaves(warden, 0, latest.tree_size).await?);
     let proof = tree.inclusion_proof(index, latest.tree_size).map_err(|e| Error::Internal(e.to_string()))?;
     // Never hand out a proof that does not check.
     let root: Hash = hex::decode(&latest.root).ok().and_then(|r| r.try_into().ok()).unwrap_or_default();
@@ -318,46 +310,40 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
     let mut tree = Tree::new();
     let mut prev = GENESIS.to_owned();
     let mut expected_index = 0u64;
-    // Audit events are walked alongside, in sequence order: each entry records the next one.
-    let mut records: std::collections::VecDeque<AuditRecord> = Default::default();
-    let mut next_seq = 0i64;
-    loop {
-        let rows = warden.metadata.ledger_entries(None, expected_index, PAGE).await?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in &rows {
+    let mut last_seq = 0i64;
+    // The audit event each position records, to place audit events no entry records.
+    let mut seqs: Vec<i64> = Vec::new();
+    let size = warden.metadata.ledger_size().await?;
+    let mut from = 0u64;
+    while from < size {
+        let page = warden.metadata.ledger_page(from, from + PAGE as u64).await?;
+        from += PAGE as u64;
+        for (row, record) in page {
             if row.index != expected_index {
                 let why = format!("entry {expected_index} is missing (the next stored entry is {})", row.index);
                 bad(expected_index, why, &mut problems);
                 expected_index = row.index;
             }
             let i = row.index;
-            while records.back().is_none_or(|r| r.seq < row.audit_seq) {
-                let more = warden.metadata.audit_records(next_seq, PAGE).await?;
-                let Some(last) = more.last() else { break };
-                next_seq = last.seq + 1;
-                records.extend(more);
-            }
-            while records.front().is_some_and(|r| r.seq < row.audit_seq) {
-                let skipped = records.pop_front().expect("checked");
-                bad(
-                    i,
-                    format!("audit event {} has no ledger entry (found before entry {i})", skipped.seq),
-                    &mut problems,
-                );
-            }
-            let Some(record) = records.front().filter(|r| r.seq == row.audit_seq).cloned() else {
-                let why =
-                    format!("entry {i} records audit event {}, which does not exist or comes earlier", row.audit_seq);
-                bad(i, why, &mut problems);
+            seqs.push(row.audit_seq);
+            let Some(record) = record else {
+                bad(i, format!("entry {i} records audit event {}, which does not exist", row.audit_seq), &mut problems);
                 let leaf = warden_ledger::leaf_hash(row.entry.as_bytes());
                 tree.push(leaf);
                 prev = hex::encode(leaf);
                 expected_index += 1;
                 continue;
             };
-            records.pop_front();
+            if record.seq <= last_seq {
+                // Entries follow their audit events' order: the one before broke it (moved or inserted).
+                let culprit = i.saturating_sub(1);
+                let why = format!(
+                    "entries {culprit} and {i} record audit events out of order ({last_seq}, then {}): one was moved or inserted",
+                    record.seq
+                );
+                bad(culprit, why, &mut problems);
+            }
+            last_seq = last_seq.max(record.seq);
             let mut expected = expected_entry(i, &record, prev.clone());
             let mut text = expected.canonical();
             if text != row.entry
@@ -392,8 +378,9 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
             expected_index += 1;
         }
     }
-    if let Some(r) = records.front().cloned().or(warden.metadata.audit_records(next_seq, 1).await?.pop()) {
-        bad(expected_index, format!("audit event {} has no ledger entry", r.seq), &mut problems);
+    for seq in warden.metadata.unrecorded_audit_events(100).await? {
+        let position = seqs.partition_point(|s| *s < seq) as u64;
+        bad(position, format!("audit event {seq} has no ledger entry (it belongs at entry {position})"), &mut problems);
     }
 
     let verifier = NoteVerifier::parse(&public_key(warden)).map_err(|e| Error::Internal(e.to_string()))?;

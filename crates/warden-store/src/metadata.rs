@@ -528,6 +528,13 @@ pub trait MetadataStore: Send + Sync {
     /// Ledger entries from index `from` on (of one subject, or under a subject prefix ending in `/`), at
     /// most `limit`, in order.
     async fn ledger_entries(&self, subject: Option<&str>, from: u64, limit: i64) -> Result<Vec<LedgerRow>>;
+    /// Ledger entries with index in `from..to`, each with the audit event it records (if that exists), in
+    /// order — read as one row per page, since the whole ledger is walked a page at a time.
+    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerRow, Option<AuditRecord>)>>;
+    /// The stored leaf hashes of entries `from..to`, concatenated (32 bytes each), in index order.
+    async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>>;
+    /// Audit events no ledger entry records, lowest first, at most `limit`.
+    async fn unrecorded_audit_events(&self, limit: i64) -> Result<Vec<i64>>;
     /// Audit events from sequence number `from_seq` on, at most `limit`, in order.
     async fn audit_records(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
     /// Stores a signed checkpoint.

@@ -67,6 +67,12 @@ async fn append_audit(tx: &mut Transaction<'static, Sqlite>, event: &AuditEventD
 }
 
 async fn append_audit_events(tx: &mut Transaction<'static, Sqlite>, events: &[AuditEventDraft]) -> Result<()> {
+    // Multi-row INSERTs with the sequence numbers given here: inside the write transaction nobody else
+    // appends, and AUTOINCREMENT never hands out a number at or below the largest ever used.
+    const ROWS_PER_STATEMENT: usize = 500;
+    if events.is_empty() {
+        return Ok(());
+    }
     let last: Option<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1")
             .fetch_optional(&mut **tx)
@@ -75,32 +81,45 @@ async fn append_audit_events(tx: &mut Transaction<'static, Sqlite>, events: &[Au
         Some((idx, leaf)) => (idx as u64 + 1, hex::encode(leaf)),
         None => (0, warden_ledger::GENESIS.to_owned()),
     };
-    for event in events {
-        let payload = to_json(&event.payload);
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-        )
-        .bind(event.at)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.subject)
-        .bind(&payload)
-        .fetch_one(&mut **tx)
-        .await?;
-        let entry = ledger_entry(index, event, prev);
-        let leaf = entry.leaf_hash();
-        sqlx::query(
-            "INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(index as i64)
-        .bind(entry.canonical())
-        .bind(leaf.as_slice())
-        .bind(seq)
-        .bind(&event.subject)
-        .execute(&mut **tx)
-        .await?;
-        index += 1;
-        prev = hex::encode(leaf);
+    let mut seq: i64 = sqlx::query_scalar(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
+         COALESCE((SELECT MAX(seq) FROM audit_events), 0))",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for event in chunk {
+            seq += 1;
+            let payload = to_json(&event.payload);
+            let entry = ledger_entry(index, event, prev);
+            let leaf = entry.leaf_hash();
+            prev = hex::encode(leaf);
+            rows.push((seq, event, payload, index, entry.canonical(), leaf));
+            index += 1;
+        }
+        let mut audit =
+            sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO audit_events (seq, at, actor, action, subject, payload) ");
+        audit.push_values(&rows, |mut b, (seq, event, payload, ..)| {
+            b.push_bind(*seq)
+                .push_bind(event.at)
+                .push_bind(event.actor.as_str())
+                .push_bind(event.action.as_str())
+                .push_bind(event.subject.as_str())
+                .push_bind(payload.as_str());
+        });
+        audit.build().execute(&mut **tx).await?;
+        let mut ledger = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) ",
+        );
+        ledger.push_values(&rows, |mut b, (seq, event, _, index, entry, leaf)| {
+            b.push_bind(*index as i64)
+                .push_bind(entry.as_str())
+                .push_bind(leaf.to_vec())
+                .push_bind(*seq)
+                .push_bind(event.subject.as_str());
+        });
+        ledger.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -717,6 +736,69 @@ impl MetadataStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerRow, Option<AuditRecord>)>> {
+        // One JSON row per page: the SQLite driver's cost is per row, and pages hold tens of thousands.
+        let page: Option<String> = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(l.idx, l.entry, hex(l.leaf_hash), l.audit_seq, a.seq, a.at, a.actor, \
+             a.action, a.subject, a.payload) ORDER BY l.idx) FROM ledger_entries l \
+             LEFT JOIN audit_events a ON a.seq = l.audit_seq WHERE l.idx >= $1 AND l.idx < $2",
+        )
+        .bind(from as i64)
+        .bind(to as i64)
+        .fetch_one(&self.pool)
+        .await?;
+        let Some(page) = page else { return Ok(Vec::new()) };
+        type Cells = (
+            i64,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Cells> =
+            serde_json::from_str(&page).map_err(|source| Error::Corrupt { column: "ledger_entries", source })?;
+        Ok(rows
+            .into_iter()
+            .map(|(idx, entry, leaf, audit_seq, seq, at, actor, action, subject, payload)| {
+                let row =
+                    LedgerRow { index: idx as u64, entry, leaf_hash: hex::decode(leaf).unwrap_or_default(), audit_seq };
+                let record = match (seq, at, actor, action, subject, payload) {
+                    (Some(seq), Some(at), Some(actor), Some(action), Some(subject), Some(payload)) => {
+                        Some(AuditRecord { seq, at, actor, action, subject, payload })
+                    }
+                    _ => None,
+                };
+                (row, record)
+            })
+            .collect())
+    }
+
+    async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>> {
+        let hexed: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(hex(leaf_hash), '' ORDER BY idx) FROM ledger_entries WHERE idx >= $1 AND idx < $2",
+        )
+        .bind(from as i64)
+        .bind(to as i64)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(hexed.map(|h| hex::decode(h).unwrap_or_default()).unwrap_or_default())
+    }
+
+    async fn unrecorded_audit_events(&self, limit: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT seq FROM audit_events WHERE NOT EXISTS (SELECT 1 FROM ledger_entries WHERE audit_seq = seq) \
+             ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn audit_records(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {

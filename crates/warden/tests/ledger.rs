@@ -219,7 +219,7 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
                     (SELECT MAX(seq) FROM audit_events), '{}')", forged.canonical(), forged_leaf, forged.subject),
             ]].concat(),
             Some(5),
-            "entry 5",
+            "entries 5 and 6 record audit events out of order",
         ),
         (
             "a checkpoint replaced",
