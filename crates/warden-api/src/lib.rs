@@ -76,6 +76,7 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(ledger::proof))
         .routes(routes!(ledger::list_checkpoints, ledger::make_checkpoint))
         .routes(routes!(ledger::verify))
+        .routes(routes!(ledger::evidence))
         .routes(routes!(governance::approve, governance::list_approvals))
         .routes(routes!(governance::gate_check, governance::gate_decisions))
         .routes(routes!(governance::promote))

@@ -445,6 +445,15 @@ pub struct AuditEventsQuery {
     pub limit: Option<i64>,
 }
 
+/// Evidence bundle period.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct EvidenceQuery {
+    /// From this time (µs since the epoch).
+    pub from: Option<i64>,
+    /// Up to this time (µs since the epoch).
+    pub to: Option<i64>,
+}
+
 /// Ledger entries query.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct LedgerQuery {

@@ -26,6 +26,8 @@ use warden_store::metadata::{AuditRecord, CheckpointRow, LedgerRow};
 use crate::auth::{Permission, Principal};
 use crate::{Error, Result, Warden};
 
+/// Temporary.
+pub static READ_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 /// Rows read per page when the whole ledger is walked.
 const PAGE: i64 = 50_000;
 
@@ -316,7 +318,9 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
     let size = warden.metadata.ledger_size().await?;
     let mut from = 0u64;
     while from < size {
+        let t = std::time::Instant::now();
         let page = warden.metadata.ledger_page(from, from + PAGE as u64).await?;
+        READ_NANOS.fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
         from += PAGE as u64;
         for (row, record) in page {
             if row.index != expected_index {

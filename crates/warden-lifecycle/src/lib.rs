@@ -29,6 +29,7 @@ pub mod compare;
 pub mod dataset;
 mod decision_log;
 pub mod error;
+pub mod evidence;
 pub mod governance;
 mod integrity;
 pub mod ledger;

@@ -952,7 +952,15 @@ impl MetadataStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         if let Some(audit) = &audit {
-            append_audit(&mut tx, audit).await?;
+            // The ledger entry carries the record's hash, so the record itself (a validation report, an
+            // approval, a gate decision) can be checked against the ledger in an evidence bundle.
+            let mut audit = audit.clone();
+            if let Value::Object(payload) = &mut audit.payload {
+                payload.insert("record".into(), Value::String(kind.table().into()));
+                payload.insert("record_id".into(), record_id.into());
+                payload.insert("document_sha256".into(), warden_ledger::payload_sha256(&record.body).into());
+            }
+            append_audit(&mut tx, &audit).await?;
         }
         tx.commit().await?;
         Ok(VersionRecord { id: record_id, ..record })

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use warden_ledger::merkle::{Hash, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteVerifier};
 
-use crate::cli::AuditCommand;
+use crate::cli::{AuditCommand, EvidenceCommand};
 use crate::client::{Client, encode};
 use crate::render::{self, cell, table};
 
@@ -128,4 +128,74 @@ pub(crate) fn check_proof(proof: &Value, key: &str) -> anyhow::Result<()> {
     verify_inclusion(index, checkpoint.size, &leaf, &path, &checkpoint.root)
         .context("the inclusion proof does not verify")?;
     Ok(())
+}
+
+/// Microseconds since the epoch of an RFC 3339 time.
+fn micros(text: &str) -> anyhow::Result<i64> {
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("'{text}' is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z)"))?;
+    Ok((t.unix_timestamp_nanos() / 1_000) as i64)
+}
+
+/// Runs an evidence command; the exit code (1 when a bundle does not check out).
+pub(crate) async fn evidence(command: EvidenceCommand) -> anyhow::Result<u8> {
+    match command {
+        EvidenceCommand::Export { model, from, to, out, connection } => {
+            let mut query = Vec::new();
+            if let Some(f) = &from {
+                query.push(format!("from={}", micros(f)?));
+            }
+            if let Some(t) = &to {
+                query.push(format!("to={}", micros(t)?));
+            }
+            let path = format!("/v1/models/{}/evidence?{}", encode(&model), query.join("&"));
+            let bytes = Client::new(&connection)?.get_bytes(&path).await?;
+            // All or nothing: write beside the target, then rename.
+            let partial = out.with_extension("partial");
+            std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+            std::fs::rename(&partial, &out).with_context(|| format!("cannot write {}", out.display()))?;
+            let report =
+                warden_lifecycle::evidence::verify_bundle(&warden_lifecycle::evidence::read_archive(&bytes)?, None);
+            println!(
+                "evidence bundle of {model} written to {} ({} bytes): {} ledger entries, {} documents ({} ledger-backed)",
+                out.display(),
+                bytes.len(),
+                report.entries,
+                report.documents,
+                report.ledger_backed
+            );
+        }
+        EvidenceCommand::Verify { file, key, json } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let files = warden_lifecycle::evidence::read_archive(&bytes)?;
+            let key = match key {
+                Some(k) if std::path::Path::new(&k).is_file() => Some(std::fs::read_to_string(&k)?.trim().to_owned()),
+                other => other,
+            };
+            let report = warden_lifecycle::evidence::verify_bundle(&files, key.as_deref());
+            if json {
+                render::json(&serde_json::to_value(&report)?);
+            } else if report.ok {
+                println!(
+                    "bundle OK: {} — {} ledger entries proved against the signed checkpoint, {} documents ({} ledger-backed){}",
+                    report.model,
+                    report.entries,
+                    report.documents,
+                    report.ledger_backed,
+                    if report.key_from_bundle {
+                        "; checked with the bundle's own key (pass --key to use one you trust)"
+                    } else {
+                        ""
+                    }
+                );
+            } else {
+                println!("BUNDLE DOES NOT CHECK OUT: {}", report.model);
+                for problem in &report.problems {
+                    println!("  - {problem}");
+                }
+            }
+            return Ok(if report.ok { 0 } else { 1 });
+        }
+    }
+    Ok(0)
 }

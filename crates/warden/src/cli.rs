@@ -73,6 +73,41 @@ pub(crate) enum Command {
     /// The tamper-evident ledger: entries, inclusion proofs, checkpoints, verification.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Evidence bundles: export a model's whole history, verify one offline.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvidenceCommand {
+    /// Write a model's evidence bundle (tar) to a file.
+    Export {
+        /// Model name.
+        model: String,
+        /// From this time (RFC 3339, e.g. 2026-01-01T00:00:00Z).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this time (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Check a bundle offline, with no server; exit 1 naming what does not check out.
+    Verify {
+        /// The bundle.
+        file: PathBuf,
+        /// The ledger's verifier key you trust (the key itself, or a file holding it); without it the
+        /// bundle's own key is used and the report says so.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -93,6 +93,21 @@ impl Client {
         self.send(self.request(Method::GET, path)).await
     }
 
+    /// GETs a binary answer (an evidence bundle).
+    pub(crate) async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let response = self.request(Method::GET, path).bearer_auth(&self.token).send().await.map_err(|e| {
+            ApiFailure { status: None, message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)) }
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await?.to_vec();
+        if !status.is_success() {
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let message = body["error"]["message"].as_str().map_or_else(|| status.to_string(), str::to_owned);
+            return Err(ApiFailure { status: Some(status.as_u16()), message }.into());
+        }
+        Ok(bytes)
+    }
+
     /// GETs a plain-text answer (the ledger's key).
     pub(crate) async fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let response = self.request(Method::GET, path).send().await.map_err(|e| ApiFailure {

@@ -14,6 +14,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     let done = match cli.command {
         Command::Gate(command) => return crate::governance::gate(command).await,
         Command::Audit(command) => return crate::audit::audit(command).await,
+        Command::Evidence(command) => return crate::audit::evidence(command).await,
         Command::Policy(command) => return crate::governance::policy(command).await,
         Command::Serve(args) => crate::serve::serve(args).await,
         Command::Model(command) => model(command).await,

@@ -245,3 +245,187 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
         drop(server);
     }
 }
+
+/// Rewrites a bundle with `change` applied to its files.
+fn rewrite(bundle: &Path, out: &Path, change: impl FnOnce(&mut std::collections::BTreeMap<String, Vec<u8>>)) {
+    use std::io::Read;
+    let mut files = std::collections::BTreeMap::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(bundle).unwrap());
+    for file in archive.entries().unwrap() {
+        let mut file = file.unwrap();
+        let path = file.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).unwrap();
+        files.insert(path, bytes);
+    }
+    change(&mut files);
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for (path, bytes) in &files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, bytes.as_slice()).unwrap();
+    }
+    builder.finish().unwrap();
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("data"));
+    populate(&server);
+    let token = |name: &str, role: &str| {
+        stdout(&server.cli(&["token", "create", "--name", name, "--role", role])).trim().to_owned()
+    };
+    let (vera, rita) = (token("vera2", "validator"), token("rita", "risk-officer"));
+    let german = testdata("german.csv");
+    let out = server.cli_as(
+        Some(&vera),
+        &["validate", "credit", "1", "--data", german.to_str().unwrap(), "--target", "risk", "--bad-value", "0"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for who in [&vera, &rita] {
+        let out = server.cli_as(Some(who), &["approve", "credit", "1", "--comment", "ok"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // The gate refuses (no lineage on this version): a recorded refusal is evidence too.
+    let out = server.cli(&["gate", "check", "credit", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let key = stdout(&server.cli(&["audit", "key"])).trim().to_owned();
+    let key_file = dir.path().join("ledger.pub");
+    std::fs::write(&key_file, &key).unwrap();
+    let bundle = dir.path().join("credit.tar");
+    let out = server.cli(&["evidence", "export", "credit", "--out", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ledger-backed"), "{}", stdout(&out));
+    // Offline: the server is gone.
+    server.kill();
+
+    let verify = |file: &Path, key: &str| {
+        std::process::Command::new(support::WARDEN)
+            .args(["evidence", "verify", file.to_str().unwrap(), "--key", key])
+            .output()
+            .unwrap()
+    };
+    let out = verify(&bundle, key_file.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("bundle OK: credit"), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(
+        &std::process::Command::new(support::WARDEN)
+            .args(["evidence", "verify", bundle.to_str().unwrap(), "--key", &key, "--json"])
+            .output()
+            .unwrap(),
+    ))
+    .unwrap();
+    assert!(report["entries"].as_u64().unwrap() >= 10, "{report}");
+    assert!(
+        report["ledger_backed"].as_u64().unwrap() >= 5,
+        "validation, approvals, gate decisions, versions: {report}"
+    );
+
+    // The files an auditor reads: the index names the documents; the validation report is ledger-backed.
+    let mut files = std::collections::BTreeMap::new();
+    rewrite(&bundle, &dir.path().join("copy.tar"), |f| files = f.clone());
+    let index = String::from_utf8(files["index.md"].clone()).unwrap();
+    assert!(index.starts_with("# Evidence bundle: credit"), "{index}");
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let documents = manifest["documents"].as_array().unwrap();
+    let report_doc =
+        documents.iter().find(|d| d["path"].as_str().unwrap().starts_with("documents/validations/")).unwrap();
+    assert_eq!(report_doc["backed_by"], "document_sha256", "{report_doc}");
+    let report_path = report_doc["path"].as_str().unwrap().to_owned();
+    for path in [
+        "documents/deployments.json",
+        "documents/monitor-history.json",
+        "documents/alerts.json",
+        "documents/incidents.json",
+        "documents/model.json",
+    ] {
+        assert!(files.contains_key(path), "{path} missing");
+    }
+
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut std::collections::BTreeMap<String, Vec<u8>>)>, &str)> = vec![
+        (
+            "a report changed (manifest left alone)",
+            Box::new({
+                let p = report_path.clone();
+                move |f| {
+                    let text = String::from_utf8(f[&p].clone()).unwrap().replacen("\"auc\":0.", "\"auc\":0.9", 1);
+                    f.insert(p.clone(), text.into_bytes());
+                }
+            }),
+            "does not match its SHA-256 in the manifest",
+        ),
+        (
+            "a report changed and the manifest updated to match",
+            Box::new({
+                let p = report_path.clone();
+                move |f| {
+                    let text = String::from_utf8(f[&p].clone()).unwrap().replacen("\"auc\":0.", "\"auc\":0.9", 1);
+                    let sha = sha256_hex(text.as_bytes());
+                    f.insert(p.clone(), text.into_bytes());
+                    let mut manifest: serde_json::Value = serde_json::from_slice(&f["manifest.json"]).unwrap();
+                    for d in manifest["documents"].as_array_mut().unwrap() {
+                        if d["path"] == p.as_str() {
+                            d["sha256"] = sha.clone().into();
+                        }
+                    }
+                    f.insert("manifest.json".into(), serde_json::to_vec(&manifest).unwrap());
+                }
+            }),
+            "does not match what ledger entry",
+        ),
+        (
+            "an entry's payload changed",
+            Box::new(|f| {
+                let path = f.keys().find(|k| k.starts_with("ledger/payloads/")).unwrap().clone();
+                let mut value: serde_json::Value = serde_json::from_slice(&f[&path]).unwrap();
+                value["forged"] = true.into();
+                f.insert(path, serde_json::to_vec(&value).unwrap());
+            }),
+            "does not match the payload hash of entry",
+        ),
+        (
+            "a proof changed",
+            Box::new(|f| {
+                let mut entries: serde_json::Value = serde_json::from_slice(&f["ledger/entries.json"]).unwrap();
+                entries[0]["proof"][0] = "00".repeat(32).into();
+                let bytes = serde_json::to_vec(&entries).unwrap();
+                let mut manifest: serde_json::Value = serde_json::from_slice(&f["manifest.json"]).unwrap();
+                manifest["entries"]["sha256"] = sha256_hex(&bytes).into();
+                f.insert("ledger/entries.json".into(), bytes);
+                f.insert("manifest.json".into(), serde_json::to_vec(&manifest).unwrap());
+            }),
+            "inclusion proof does not lead to the checkpoint's root",
+        ),
+        (
+            "a document added",
+            Box::new(|f| {
+                f.insert("documents/extra.json".into(), b"{}".to_vec());
+            }),
+            "documents/extra.json is not in the manifest",
+        ),
+    ];
+    for (n, (name, change, problem)) in cases.into_iter().enumerate() {
+        let tampered = dir.path().join(format!("tampered-{n}.tar"));
+        rewrite(&bundle, &tampered, change);
+        let out = verify(&tampered, &key);
+        assert_eq!(out.status.code(), Some(1), "{name} went unnoticed: {}", stdout(&out));
+        assert!(stdout(&out).contains(problem), "{name}: {problem:?} not in {}", stdout(&out));
+    }
+    // Another key: the checkpoint does not verify.
+    let other = warden_ledger::note::NoteSigner::new("warden-ledger/0000000000000000", &[3u8; 32]).unwrap();
+    let out = verify(&bundle, &other.verifier_key());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("signature does not verify"), "{}", stdout(&out));
+    // Not a bundle at all: an error, not a panic.
+    std::fs::write(dir.path().join("junk.tar"), b"not a tar").unwrap();
+    let out = verify(&dir.path().join("junk.tar"), &key);
+    assert!(!out.status.success());
+}

@@ -1,7 +1,10 @@
 //! The tamper-evident ledger: public key, entries, inclusion proofs, checkpoints, verification.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::Response;
 use serde_json::Value;
 use warden_lifecycle::auth::Permission;
 use warden_lifecycle::ledger;
@@ -9,7 +12,7 @@ use warden_lifecycle::ledger;
 use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
-use crate::wire::{ErrorBody, LedgerQuery};
+use crate::wire::{ErrorBody, EvidenceQuery, LedgerQuery};
 
 /// The ledger's verifier key (`<name>+<key id>+<base64 Ed25519 key>`, C2SP signed-note format), public.
 #[utoipa::path(get, path = "/v1/ledger/key", tag = "ledger", security(()), responses((status = 200, body = String)))]
@@ -68,4 +71,24 @@ pub(crate) async fn make_checkpoint(
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn verify(State(warden): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {
     to_json(ledger::verify(&warden, &caller).await?)
+}
+
+/// A model's evidence bundle (tar): documents, ledger entries with inclusion proofs, the signed checkpoint,
+/// and an index; `from`/`to` bound the period (µs since the epoch).
+#[utoipa::path(get, path = "/v1/models/{name}/evidence", tag = "ledger",
+    params(("name" = String, Path, description = "Model name"), EvidenceQuery),
+    responses((status = 200, description = "tar archive", content_type = "application/x-tar"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn evidence(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<EvidenceQuery>,
+) -> Result<Response, ApiError> {
+    let bytes = warden_lifecycle::evidence::export(&warden, &caller, &name, query.from, query.to).await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-tar")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}-evidence.tar\""))
+        .body(Body::from(bytes))
+        .expect("valid response"))
 }

@@ -1,0 +1,473 @@
+/*!
+Evidence bundles: one tar archive per model that an auditor can check offline, with no server.
+
+Layout:
+- `index.md` — what is in it, for a person.
+- `manifest.json` — the model, the period, the ledger's verifier key, the signed checkpoint, and every
+  document with its SHA-256 and, when it is backed by the ledger, the entry that vouches for it.
+- `ledger/entries.json` — the ledger entries concerned (the model's subjects, and policy changes), each with
+  its canonical text, leaf hash and inclusion proof against the checkpoint; `ledger/payloads/<n>.json` — each
+  entry's audit payload, whose canonical SHA-256 is in the entry.
+- `documents/` — validation reports, approvals and gate decisions (their SHA-256 is in their entry's
+  payload), policy bundles (their digest is), the version registrations (the payloads themselves), and
+  views made at export time: the model record, deployment history, monitors and their history, alerts,
+  incidents.
+
+[`verify_bundle`] checks it: the checkpoint's signature (with a key given by the auditor, or the bundle's
+own), each entry's leaf hash and inclusion proof, each payload against its entry, and each document against
+the manifest and, when ledger-backed, against its entry.
+*/
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use warden_ledger::merkle::{Hash, Tree, verify_inclusion};
+use warden_ledger::note::{Checkpoint, NoteVerifier};
+use warden_ledger::{Entry, canonical_json, payload_sha256};
+use warden_store::metadata::RecordKind;
+
+use crate::auth::{Permission, Principal};
+use crate::{Error, Result, Warden};
+
+/// The bundle format's name, in the manifest.
+pub const FORMAT: &str = "warden-evidence/1";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A document in the bundle.
+struct Document {
+    path: String,
+    bytes: Vec<u8>,
+    /// The entry vouching for it, and how: `payload` (it is the entry's payload), `document_sha256` (its
+    /// SHA-256 is in the payload) or `digest` (a policy bundle's digest is in the payload).
+    backed_by: Option<(u64, &'static str)>,
+}
+
+fn json_document(path: String, value: &Value, backed_by: Option<(u64, &'static str)>) -> Document {
+    Document { path, bytes: canonical_json(value).into_bytes(), backed_by }
+}
+
+/// Builds the evidence bundle of `model` for entries and records from `from` to `to` (µs, inclusive).
+pub async fn export(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<u8>> {
+    caller.require(Permission::ReadAudit)?;
+    let record = crate::registry::get_model(warden, caller, model).await?;
+    let in_period = |at: i64| from.is_none_or(|f| at >= f) && to.is_none_or(|t| at <= t);
+    // Sign the ledger as it is now: every entry below is covered.
+    let checkpoint = crate::ledger::checkpoint(warden).await?;
+
+    // The entries concerned: the model's subjects and policy changes.
+    let mut rows = Vec::new();
+    for subject in [format!("model/{model}/"), format!("model/{model}"), "policy".to_owned()] {
+        let mut start = 0;
+        loop {
+            let page = warden.metadata.ledger_entries(Some(&subject), start, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            start = last.index + 1;
+            rows.extend(page);
+        }
+    }
+    rows.sort_by_key(|r| r.index);
+    rows.dedup_by_key(|r| r.index);
+    rows.retain(|r| r.index < checkpoint.tree_size);
+    let mut entries = Vec::new();
+    for row in rows {
+        let entry = Entry::parse(&row.entry).map_err(|e| {
+            Error::Internal(format!("ledger entry {} is corrupt ({e}): run `warden audit verify`", row.index))
+        })?;
+        if in_period(entry.at) {
+            let payload = warden
+                .metadata
+                .audit_records(row.audit_seq, 1)
+                .await?
+                .into_iter()
+                .find(|r| r.seq == row.audit_seq)
+                .ok_or_else(|| {
+                    Error::Internal(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
+                })?
+                .payload;
+            let payload: Value = serde_json::from_str(&payload)
+                .map_err(|e| Error::Internal(format!("audit event {} is corrupt: {e}", row.audit_seq)))?;
+            entries.push((entry, payload));
+        }
+    }
+    let leaves = {
+        let bytes = warden.metadata.ledger_leaf_hashes(0, checkpoint.tree_size).await?;
+        bytes.chunks_exact(32).map(|c| <Hash>::try_from(c).expect("32 bytes")).collect::<Vec<_>>()
+    };
+    if leaves.len() as u64 != checkpoint.tree_size {
+        return Err(Error::Internal("the ledger is shorter than its checkpoint: run `warden audit verify`".into()));
+    }
+    let tree = Tree::from_leaf_hashes(leaves);
+
+    let mut documents: Vec<Document> = Vec::new();
+    let mut entries_json = Vec::new();
+    for (entry, payload) in &entries {
+        let proof =
+            tree.inclusion_proof(entry.index, checkpoint.tree_size).map_err(|e| Error::Internal(e.to_string()))?;
+        entries_json.push(json!({
+            "index": entry.index,
+            "canonical": entry.canonical(),
+            "leaf_hash": hex::encode(entry.leaf_hash()),
+            "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            "payload": format!("ledger/payloads/{}.json", entry.index),
+        }));
+        documents.push(json_document(
+            format!("ledger/payloads/{}.json", entry.index),
+            payload,
+            Some((entry.index, "payload")),
+        ));
+        if entry.action == "version.register" {
+            let version = entry.subject.rsplit('/').next().unwrap_or_default();
+            documents.push(json_document(
+                format!("documents/versions/{version}.json"),
+                payload,
+                Some((entry.index, "payload")),
+            ));
+        }
+    }
+    // Records whose hash an entry's payload carries.
+    let backing = |key: &str, value: &str| -> Option<u64> {
+        entries.iter().find(|(_, p)| p[key].as_str() == Some(value)).map(|(e, _)| e.index)
+    };
+    for (kind, folder) in [
+        (RecordKind::ValidationReport, "validations"),
+        (RecordKind::Approval, "approvals"),
+        (RecordKind::PolicyDecision, "gate-decisions"),
+    ] {
+        for r in warden.metadata.version_records(kind, model, None).await? {
+            if !in_period(r.at) {
+                continue;
+            }
+            let backed = backing("document_sha256", &payload_sha256(&r.body)).map(|i| (i, "document_sha256"));
+            documents.push(json_document(format!("documents/{folder}/{}-v{}.json", r.id, r.version), &r.body, backed));
+        }
+    }
+    for bundle in crate::governance::policy_bundles(warden, &Principal::system()).await? {
+        let backed = backing("digest", &bundle.digest).map(|i| (i, "digest"));
+        let value = serde_json::to_value(&bundle).map_err(|e| Error::Internal(e.to_string()))?;
+        documents.push(json_document(format!("documents/policies/{}.json", bundle.number), &value, backed));
+    }
+    // Views made now (each of their changes is also an entry above).
+    let system = Principal::system();
+    let model_view = json!({
+        "name": record.input.name, "description": record.input.description, "owner": record.input.owner,
+        "risk_tier": record.input.risk_tier.as_str(), "use_case": record.input.use_case, "tags": record.input.tags,
+        "created_at": record.created_at, "created_by": record.created_by, "latest_version": record.latest_version,
+    });
+    documents.push(json_document("documents/model.json".into(), &model_view, None));
+    let deployments: Vec<Value> = crate::registry::alias_history(warden, &system, model, None)
+        .await?
+        .into_iter()
+        .filter(|a| in_period(a.assigned_at))
+        .map(|a| {
+            json!({
+                "alias": a.alias, "version": a.version, "assigned_at": a.assigned_at, "assigned_by": a.assigned_by,
+                "reason": a.reason, "traffic": a.traffic, "decision_id": a.decision_id, "overridden": a.overridden,
+            })
+        })
+        .collect();
+    documents.push(json_document("documents/deployments.json".into(), &Value::Array(deployments.clone()), None));
+    let monitors = crate::monitoring::list(warden, &system, model).await?;
+    documents.push(json_document(
+        "documents/monitors.json".into(),
+        &serde_json::to_value(&monitors).unwrap_or_default(),
+        None,
+    ));
+    let history: Vec<Value> = crate::monitoring::history(warden, &system, model, None, 100_000)
+        .await?
+        .into_iter()
+        .filter(|e| e["at"].as_i64().is_some_and(in_period))
+        .collect();
+    documents.push(json_document("documents/monitor-history.json".into(), &Value::Array(history.clone()), None));
+    let mut alerts = Vec::new();
+    for alert in crate::alerts::list(warden, &system, None, Some(model)).await? {
+        if in_period(alert.opened_at) {
+            let (alert, events) = crate::alerts::get(warden, &system, alert.id).await?;
+            alerts.push(json!({"alert": alert, "events": events}));
+        }
+    }
+    documents.push(json_document("documents/alerts.json".into(), &Value::Array(alerts.clone()), None));
+    let incidents: Vec<Value> = crate::alerts::incidents(warden, &system, None)
+        .await?
+        .into_iter()
+        .filter(|i| i.model == model && in_period(i.opened_at))
+        .map(|i| serde_json::to_value(i).unwrap_or_default())
+        .collect();
+    documents.push(json_document("documents/incidents.json".into(), &Value::Array(incidents.clone()), None));
+
+    let entries_bytes = serde_json::to_vec_pretty(&entries_json).map_err(|e| Error::Internal(e.to_string()))?;
+    let manifest = json!({
+        "format": FORMAT,
+        "model": model,
+        "from": from,
+        "to": to,
+        "created_at": warden.now(),
+        "key": crate::ledger::public_key(warden),
+        "checkpoint": {"note": checkpoint.note, "tree_size": checkpoint.tree_size, "root": checkpoint.root},
+        "entries": {"path": "ledger/entries.json", "sha256": sha256_hex(&entries_bytes)},
+        "documents": documents.iter().map(|d| json!({
+            "path": d.path,
+            "sha256": sha256_hex(&d.bytes),
+            "ledger_entry": d.backed_by.map(|(i, _)| i),
+            "backed_by": d.backed_by.map(|(_, how)| how),
+        })).collect::<Vec<_>>(),
+    });
+    let index = index_markdown(
+        &manifest,
+        &entries,
+        &documents,
+        deployments.len(),
+        history.len(),
+        alerts.len(),
+        incidents.len(),
+    );
+
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, bytes: &[u8]| -> Result<()> {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        archive.append_data(&mut header, path, bytes).map_err(|e| Error::Internal(format!("archive: {e}")))
+    };
+    add("index.md", index.as_bytes())?;
+    add("manifest.json", &serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?)?;
+    add("ledger/entries.json", &entries_bytes)?;
+    for d in &documents {
+        add(&d.path, &d.bytes)?;
+    }
+    archive.into_inner().map_err(|e| Error::Internal(format!("archive: {e}")))
+}
+
+fn index_markdown(
+    manifest: &Value,
+    entries: &[(Entry, Value)],
+    documents: &[Document],
+    deployments: usize,
+    evaluations: usize,
+    alerts: usize,
+    incidents: usize,
+) -> String {
+    let mut out = String::new();
+    let model = manifest["model"].as_str().unwrap_or_default();
+    out.push_str(&format!("# Evidence bundle: {model}\n\n"));
+    out.push_str(&format!(
+        "Format `{FORMAT}`. Ledger checkpoint of {} entries, root `{}`, signed by `{}`.\n\n",
+        manifest["checkpoint"]["tree_size"],
+        manifest["checkpoint"]["root"].as_str().unwrap_or_default(),
+        manifest["key"].as_str().unwrap_or_default()
+    ));
+    out.push_str("Check it offline with `warden evidence verify FILE --key KEY`, giving the ledger key you trust.\n\n");
+    out.push_str(&format!(
+        "Contents: {} ledger entries with inclusion proofs, {} documents ({} backed by a ledger entry), {deployments} \
+         deployment changes, {evaluations} monitor evaluations, {alerts} alerts, {incidents} incidents.\n\n",
+        entries.len(),
+        documents.len(),
+        documents.iter().filter(|d| d.backed_by.is_some()).count()
+    ));
+    out.push_str("## Ledger entries\n\n| entry | time (µs) | actor | action | subject |\n|---|---|---|---|---|\n");
+    for (e, _) in entries {
+        out.push_str(&format!("| {} | {} | {} | {} | {} |\n", e.index, e.at, e.actor, e.action, e.subject));
+    }
+    out.push_str("\n## Documents\n\n| document | SHA-256 | vouched for by |\n|---|---|---|\n");
+    for d in documents {
+        let by = match d.backed_by {
+            Some((i, "payload")) => format!("entry {i} (its payload)"),
+            Some((i, how)) => format!("entry {i} ({how} in its payload)"),
+            None => "view made at export time".into(),
+        };
+        out.push_str(&format!("| `{}` | `{}` | {by} |\n", d.path, &sha256_hex(&d.bytes)[..16]));
+    }
+    out
+}
+
+/// The files of a bundle archive, by path.
+pub fn read_archive(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    let mut archive = tar::Archive::new(bytes);
+    let entries = archive.entries().map_err(|e| Error::invalid(format!("not a tar archive: {e}")))?;
+    for file in entries {
+        let mut file = file.map_err(|e| Error::invalid(format!("malformed archive: {e}")))?;
+        let path =
+            file.path().map_err(|e| Error::invalid(format!("malformed path: {e}")))?.to_string_lossy().into_owned();
+        let mut content = Vec::new();
+        file.read_to_end(&mut content).map_err(|e| Error::invalid(format!("cannot read {path}: {e}")))?;
+        if files.insert(path.clone(), content).is_some() {
+            return Err(Error::invalid(format!("{path} appears twice in the archive")));
+        }
+    }
+    Ok(files)
+}
+
+/// What checking a bundle found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BundleReport {
+    /// Everything checked out.
+    pub ok: bool,
+    /// The model.
+    pub model: String,
+    /// Entries whose proofs were checked.
+    pub entries: usize,
+    /// Documents checked.
+    pub documents: usize,
+    /// Documents vouched for by a ledger entry.
+    pub ledger_backed: usize,
+    /// The key the checkpoint was checked with came from the bundle itself, not from the auditor.
+    pub key_from_bundle: bool,
+    /// Every problem, naming the file or entry.
+    pub problems: Vec<String>,
+}
+
+fn parse_json(files: &BTreeMap<String, Vec<u8>>, path: &str) -> std::result::Result<Value, String> {
+    let bytes = files.get(path).ok_or_else(|| format!("{path} is missing"))?;
+    serde_json::from_slice(bytes).map_err(|e| format!("{path} is not JSON: {e}"))
+}
+
+/// Checks a bundle's files offline: signatures, proofs, and every document against its entry.
+pub fn verify_bundle(files: &BTreeMap<String, Vec<u8>>, key: Option<&str>) -> BundleReport {
+    let mut problems = Vec::new();
+    let mut report = BundleReport {
+        ok: false,
+        model: String::new(),
+        entries: 0,
+        documents: 0,
+        ledger_backed: 0,
+        key_from_bundle: key.is_none(),
+        problems: Vec::new(),
+    };
+    let manifest = match parse_json(files, "manifest.json") {
+        Ok(m) => m,
+        Err(e) => {
+            report.problems.push(e);
+            return report;
+        }
+    };
+    report.model = manifest["model"].as_str().unwrap_or_default().to_owned();
+    if manifest["format"] != FORMAT {
+        problems.push(format!("manifest.json: unknown format {}", manifest["format"]));
+    }
+    let key_text = key.map(str::to_owned).or_else(|| manifest["key"].as_str().map(str::to_owned)).unwrap_or_default();
+    let checkpoint =
+        NoteVerifier::parse(&key_text).map_err(|e| format!("the ledger key is malformed: {e}")).and_then(|v| {
+            v.open(manifest["checkpoint"]["note"].as_str().unwrap_or_default())
+                .map_err(|e| format!("the checkpoint's signature does not verify: {e}"))
+                .and_then(|text| Checkpoint::parse(text).map_err(|e| format!("the checkpoint is malformed: {e}")))
+        });
+    let checkpoint = match checkpoint {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+    // Entries: text, leaf hash, proof, payload.
+    let mut payload_of: BTreeMap<u64, Value> = BTreeMap::new();
+    let entries_bytes = files.get("ledger/entries.json").cloned().unwrap_or_default();
+    if manifest["entries"]["sha256"].as_str() != Some(sha256_hex(&entries_bytes).as_str()) {
+        problems.push("ledger/entries.json does not match its SHA-256 in the manifest".into());
+    }
+    match parse_json(files, "ledger/entries.json") {
+        Err(e) => problems.push(e),
+        Ok(list) => {
+            for e in list.as_array().into_iter().flatten() {
+                report.entries += 1;
+                let index = e["index"].as_u64().unwrap_or(u64::MAX);
+                let name = format!("entry {index}");
+                let canonical = e["canonical"].as_str().unwrap_or_default();
+                let entry = match Entry::parse(canonical) {
+                    Ok(entry) if entry.index == index => entry,
+                    Ok(_) => {
+                        problems.push(format!("{name}: its text records another position"));
+                        continue;
+                    }
+                    Err(err) => {
+                        problems.push(format!("{name}: {err}"));
+                        continue;
+                    }
+                };
+                let leaf = entry.leaf_hash();
+                if e["leaf_hash"].as_str() != Some(hex::encode(leaf).as_str()) {
+                    problems.push(format!("{name}: its text does not hash to its leaf hash"));
+                }
+                if let Some(cp) = &checkpoint {
+                    let proof: Option<Vec<Hash>> = e["proof"]
+                        .as_array()
+                        .map(|p| p.iter().filter_map(|h| hex::decode(h.as_str()?).ok()?.try_into().ok()).collect());
+                    let proved = proof.is_some_and(|p| verify_inclusion(index, cp.size, &leaf, &p, &cp.root).is_ok());
+                    if !proved {
+                        problems.push(format!("{name}: its inclusion proof does not lead to the checkpoint's root"));
+                    }
+                }
+                let payload_path = format!("ledger/payloads/{index}.json");
+                match parse_json(files, &payload_path) {
+                    Ok(payload) if payload_sha256(&payload) == entry.payload_sha256 => {
+                        payload_of.insert(index, payload);
+                    }
+                    Ok(_) => problems.push(format!("{payload_path}: does not match the payload hash of {name}")),
+                    Err(err) => problems.push(err),
+                }
+            }
+        }
+    }
+    // Documents: hash in the manifest, and what their entry says of them.
+    let mut listed: Vec<&str> = vec!["index.md", "manifest.json", "ledger/entries.json"];
+    for d in manifest["documents"].as_array().into_iter().flatten() {
+        report.documents += 1;
+        let path = d["path"].as_str().unwrap_or_default();
+        listed.push(path);
+        let Some(bytes) = files.get(path) else {
+            problems.push(format!("{path} is missing"));
+            continue;
+        };
+        if d["sha256"].as_str() != Some(sha256_hex(bytes).as_str()) {
+            problems.push(format!("{path} does not match its SHA-256 in the manifest"));
+        }
+        let Some(index) = d["ledger_entry"].as_u64() else { continue };
+        report.ledger_backed += 1;
+        let Some(payload) = payload_of.get(&index) else {
+            problems.push(format!("{path}: its entry {index} is not a verified entry of the bundle"));
+            continue;
+        };
+        let document: Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{path} is not JSON: {e}"));
+                continue;
+            }
+        };
+        let vouched = match d["backed_by"].as_str() {
+            Some("payload") => payload_sha256(&document) == payload_sha256(payload),
+            Some("document_sha256") => payload["document_sha256"].as_str() == Some(payload_sha256(&document).as_str()),
+            Some("digest") => {
+                let files: BTreeMap<String, String> =
+                    serde_json::from_value(document["files"].clone()).unwrap_or_default();
+                let recomputed = warden_policy::Bundle::from_files(files).map(|b| b.digest()).unwrap_or_default();
+                payload["digest"].as_str() == Some(recomputed.as_str()) && document["digest"] == payload["digest"]
+            }
+            _ => false,
+        };
+        if !vouched {
+            problems.push(format!("{path}: does not match what ledger entry {index} records of it"));
+        }
+    }
+    for path in files.keys() {
+        if !listed.contains(&path.as_str()) && !path.starts_with("ledger/payloads/") {
+            problems.push(format!("{path} is not in the manifest"));
+        }
+    }
+    report.ok = problems.is_empty();
+    report.problems = problems;
+    report
+}
