@@ -248,6 +248,8 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
 
 /// A bundle's files by path.
 type Files = std::collections::BTreeMap<String, Vec<u8>>;
+/// A tampering with a bundle.
+type Change = Box<dyn FnOnce(&mut Files)>;
 
 /// Rewrites a bundle with `change` applied to its files.
 fn rewrite(bundle: &Path, out: &Path, change: impl FnOnce(&mut std::collections::BTreeMap<String, Vec<u8>>)) {
@@ -353,7 +355,7 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
         assert!(files.contains_key(path), "{path} missing");
     }
 
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Files)>, &str)> = vec![
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "a report changed (manifest left alone)",
             Box::new({
