@@ -57,7 +57,6 @@ fn main() {
             let report = ledger::verify(&warden, &admin).await.unwrap();
             assert!(report.ok, "{:?}", report.problems);
             verify_seconds.push(report.seconds);
-            eprintln!("read {:.2} s", ledger::READ_NANOS.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9);
         }
         verify_seconds.sort_by(f64::total_cmp);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -26,8 +26,6 @@ use warden_store::metadata::{AuditRecord, CheckpointRow, LedgerRow};
 use crate::auth::{Permission, Principal};
 use crate::{Error, Result, Warden};
 
-/// Temporary.
-pub static READ_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 /// Rows read per page when the whole ledger is walked.
 const PAGE: i64 = 50_000;
 
@@ -297,6 +295,45 @@ fn expected_entry_canonical(index: u64, record: &AuditRecord, prev: String) -> O
     Some(Entry { payload_sha256: warden_ledger::payload_sha256(&value), ..expected_entry(index, record, prev) })
 }
 
+/// For each row of a page: the leaf hash of its stored text, and whether that text is the entry its audit
+/// event calls for after the row before it (`prev` links the page's first row). Split across cores.
+fn hash_page(page: &[(LedgerRow, Option<AuditRecord>)], prev: &str) -> Vec<(Hash, bool)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = page.len().div_ceil(threads).max(1);
+    let leaves: Vec<Hash> = std::thread::scope(|scope| {
+        let parts: Vec<_> = page
+            .chunks(chunk)
+            .map(|rows| {
+                scope.spawn(move || {
+                    rows.iter().map(|(r, _)| warden_ledger::leaf_hash(r.entry.as_bytes())).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|p| p.join().expect("hashing thread")).collect()
+    });
+    std::thread::scope(|scope| {
+        let leaves = &leaves;
+        let parts: Vec<_> = (0..page.len())
+            .step_by(chunk)
+            .map(|start| {
+                scope.spawn(move || {
+                    (start..(start + chunk).min(page.len()))
+                        .map(|i| {
+                            let (row, record) = &page[i];
+                            let link = if i == 0 { prev.to_owned() } else { hex::encode(leaves[i - 1]) };
+                            let matches = record
+                                .as_ref()
+                                .is_some_and(|r| expected_entry(row.index, r, link).canonical() == row.entry);
+                            (leaves[i], matches)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|p| p.join().expect("hashing thread")).collect()
+    })
+}
+
 /// Recomputes the ledger from every stored entry and audit event and checks every checkpoint.
 pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification> {
     caller.require(Permission::ReadAudit)?;
@@ -316,13 +353,25 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
     // The audit event each position records, to place audit events no entry records.
     let mut seqs: Vec<i64> = Vec::new();
     let size = warden.metadata.ledger_size().await?;
+    // Pages are read one ahead of the one being checked, and each page's hashing is split across cores.
+    let fetch = |from: u64| {
+        let store = warden.metadata.clone();
+        tokio::spawn(async move { store.ledger_page(from, from + PAGE as u64).await })
+    };
     let mut from = 0u64;
-    while from < size {
-        let t = std::time::Instant::now();
-        let page = warden.metadata.ledger_page(from, from + PAGE as u64).await?;
-        READ_NANOS.fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+    let mut next = (from < size).then(|| fetch(from));
+    while let Some(pending) = next.take() {
+        let page = pending.await.map_err(|e| Error::Internal(format!("ledger read task failed: {e}")))??;
         from += PAGE as u64;
-        for (row, record) in page {
+        next = (from < size).then(|| fetch(from));
+        let carried = prev.clone();
+        let (page, hashed) = tokio::task::spawn_blocking(move || {
+            let hashed = hash_page(&page, &carried);
+            (page, hashed)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("ledger hashing task failed: {e}")))?;
+        for ((row, record), (stored_leaf, matches)) in page.into_iter().zip(hashed) {
             if row.index != expected_index {
                 let why = format!("entry {expected_index} is missing (the next stored entry is {})", row.index);
                 bad(expected_index, why, &mut problems);
@@ -330,12 +379,11 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
             }
             let i = row.index;
             seqs.push(row.audit_seq);
+            tree.push(stored_leaf);
+            let link = std::mem::replace(&mut prev, hex::encode(stored_leaf));
+            expected_index += 1;
             let Some(record) = record else {
                 bad(i, format!("entry {i} records audit event {}, which does not exist", row.audit_seq), &mut problems);
-                let leaf = warden_ledger::leaf_hash(row.entry.as_bytes());
-                tree.push(leaf);
-                prev = hex::encode(leaf);
-                expected_index += 1;
                 continue;
             };
             if record.seq <= last_seq {
@@ -348,22 +396,17 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
                 bad(culprit, why, &mut problems);
             }
             last_seq = last_seq.max(record.seq);
-            let mut expected = expected_entry(i, &record, prev.clone());
-            let mut text = expected.canonical();
-            if text != row.entry
-                && let Some(canonical) = expected_entry_canonical(i, &record, prev.clone())
-            {
-                expected = canonical;
-                text = expected.canonical();
-            }
-            let leaf = warden_ledger::leaf_hash(text.as_bytes());
-            if text != row.entry {
+            // A payload stored in another form than canonical gets a second chance (slow path).
+            let matches = matches
+                || expected_entry_canonical(i, &record, link.clone()).is_some_and(|e| e.canonical() == row.entry);
+            if !matches {
+                let expected = expected_entry(i, &record, link.clone());
                 let why = match Entry::parse(&row.entry) {
                     Err(e) => format!("is not a canonical entry ({e})"),
                     Ok(stored) if stored.index != i => {
                         format!("is stored at {i} but records position {}", stored.index)
                     }
-                    Ok(stored) if stored.prev != prev => {
+                    Ok(stored) if stored.prev != link => {
                         "does not link to the entry before it (that one, or this link, was changed)".to_owned()
                     }
                     Ok(stored) if stored.payload_sha256 != expected.payload_sha256 => {
@@ -372,14 +415,9 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
                     Ok(_) => format!("does not match audit event {} (who, what, to what or when)", record.seq),
                 };
                 bad(i, format!("entry {i} {why}"), &mut problems);
-            } else if row.leaf_hash.as_slice() != leaf.as_slice() {
+            } else if row.leaf_hash.as_slice() != stored_leaf.as_slice() {
                 bad(i, format!("entry {i}: its stored leaf hash is not the hash of its text"), &mut problems);
             }
-            // The tree is built from the entries as stored: a changed entry changes every later root.
-            let stored_leaf = if text == row.entry { leaf } else { warden_ledger::leaf_hash(row.entry.as_bytes()) };
-            tree.push(stored_leaf);
-            prev = hex::encode(stored_leaf);
-            expected_index += 1;
         }
     }
     for seq in warden.metadata.unrecorded_audit_events(100).await? {

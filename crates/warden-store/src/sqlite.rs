@@ -739,10 +739,15 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerRow, Option<AuditRecord>)>> {
-        // One JSON row per page: the SQLite driver's cost is per row, and pages hold tens of thousands.
+        // One text row per page, fields split by unit separators and rows by record separators: the SQLite
+        // driver's cost is per row, and a page holds tens of thousands. Entries are JSON and payloads JSON
+        // text (control characters escaped); a separator inside a name makes that row unreadable, which
+        // verification reports.
         let page: Option<String> = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(l.idx, l.entry, hex(l.leaf_hash), l.audit_seq, a.seq, a.at, a.actor, \
-             a.action, a.subject, a.payload) ORDER BY l.idx) FROM ledger_entries l \
+            "SELECT group_concat(l.idx || char(31) || l.audit_seq || char(31) || hex(l.leaf_hash) || char(31) || \
+             COALESCE(a.seq, '') || char(31) || COALESCE(a.at, '') || char(31) || COALESCE(a.actor, '') || char(31) || \
+             COALESCE(a.action, '') || char(31) || COALESCE(a.subject, '') || char(31) || COALESCE(a.payload, '') || \
+             char(31) || l.entry, char(30) ORDER BY l.idx) FROM ledger_entries l \
              LEFT JOIN audit_events a ON a.seq = l.audit_seq WHERE l.idx >= $1 AND l.idx < $2",
         )
         .bind(from as i64)
@@ -750,34 +755,33 @@ impl MetadataStore for SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         let Some(page) = page else { return Ok(Vec::new()) };
-        type Cells = (
-            i64,
-            String,
-            String,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Cells> =
-            serde_json::from_str(&page).map_err(|source| Error::Corrupt { column: "ledger_entries", source })?;
-        Ok(rows
-            .into_iter()
-            .map(|(idx, entry, leaf, audit_seq, seq, at, actor, action, subject, payload)| {
-                let row =
-                    LedgerRow { index: idx as u64, entry, leaf_hash: hex::decode(leaf).unwrap_or_default(), audit_seq };
-                let record = match (seq, at, actor, action, subject, payload) {
-                    (Some(seq), Some(at), Some(actor), Some(action), Some(subject), Some(payload)) => {
-                        Some(AuditRecord { seq, at, actor, action, subject, payload })
-                    }
-                    _ => None,
-                };
-                (row, record)
-            })
-            .collect())
+        let mut out = Vec::new();
+        for line in page.split('\u{1e}') {
+            let mut f = line.splitn(10, '\u{1f}');
+            let mut next = || f.next().unwrap_or_default();
+            let (idx, audit_seq, leaf) = (next(), next(), next());
+            let (seq, at, actor, action, subject, payload) = (next(), next(), next(), next(), next(), next());
+            let entry = next();
+            let row = LedgerRow {
+                index: idx.parse().unwrap_or(u64::MAX),
+                entry: entry.to_owned(),
+                leaf_hash: hex::decode(leaf).unwrap_or_default(),
+                audit_seq: audit_seq.parse().unwrap_or(-1),
+            };
+            let record = match (seq.parse(), at.parse()) {
+                (Ok(seq), Ok(at)) => Some(AuditRecord {
+                    seq,
+                    at,
+                    actor: actor.to_owned(),
+                    action: action.to_owned(),
+                    subject: subject.to_owned(),
+                    payload: payload.to_owned(),
+                }),
+                _ => None,
+            };
+            out.push((row, record));
+        }
+        Ok(out)
     }
 
     async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>> {
