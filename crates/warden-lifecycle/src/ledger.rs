@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use warden_ledger::merkle::{CompactRange, Hash, Tree, verify_consistency, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteSigner, NoteVerifier};
 use warden_ledger::{Entry, GENESIS};
-use warden_store::metadata::{AuditRecord, CheckpointRow, LedgerRow};
+use warden_store::metadata::{AuditRecord, CheckpointRow, LedgerLeaf, LedgerRow};
 
 use crate::auth::{Permission, Principal};
 use crate::{Error, Result, Warden};
@@ -275,62 +275,59 @@ pub struct Verification {
     pub seconds: f64,
 }
 
-/// The entry an audit event should have at `index` after `prev`, with the payload hashed as stored (the
-/// store writes payloads in canonical form).
-fn expected_entry(index: u64, record: &AuditRecord, prev: String) -> Entry {
-    Entry {
-        index,
+/// What checking one stored entry against its audit event found.
+struct RowCheck {
+    /// The stored leaf hash (what the tree is built from).
+    leaf: Hash,
+    /// The stored payload hash is the hash of the audit event's payload.
+    payload_matches: bool,
+    /// The entry rebuilt from the audit event at this position after the previous stored leaf hashes to the
+    /// stored leaf hash.
+    leaf_matches: bool,
+}
+
+fn check_row(row: &LedgerLeaf, record: Option<&AuditRecord>, link: String) -> RowCheck {
+    let leaf: Hash = row.leaf_hash.as_slice().try_into().unwrap_or([0; 32]);
+    let Some(record) = record else { return RowCheck { leaf, payload_matches: false, leaf_matches: false } };
+    // The store writes payloads in canonical form: hash the text; if it is stored in another form, hash
+    // its canonical form.
+    let mut payload = Sha256::digest(record.payload.as_bytes()).to_vec();
+    if payload != row.payload_sha256
+        && let Ok(value) = serde_json::from_str::<serde_json::Value>(&record.payload)
+    {
+        payload = hex::decode(warden_ledger::payload_sha256(&value)).unwrap_or_default();
+    }
+    let entry = Entry {
+        index: row.index,
         at: record.at,
         actor: record.actor.clone(),
         action: record.action.clone(),
         subject: record.subject.clone(),
-        payload_sha256: hex::encode(Sha256::digest(record.payload.as_bytes())),
-        prev,
-    }
+        payload_sha256: hex::encode(&payload),
+        prev: link,
+    };
+    RowCheck { leaf, payload_matches: payload == row.payload_sha256, leaf_matches: entry.leaf_hash() == leaf }
 }
 
-/// The same with the payload's canonical form hashed, for a payload stored in another form.
-fn expected_entry_canonical(index: u64, record: &AuditRecord, prev: String) -> Option<Entry> {
-    let value: serde_json::Value = serde_json::from_str(&record.payload).ok()?;
-    Some(Entry { payload_sha256: warden_ledger::payload_sha256(&value), ..expected_entry(index, record, prev) })
-}
-
-/// For each row of a page: the leaf hash of its stored text, and whether that text is the entry its audit
-/// event calls for after the row before it (`prev` links the page's first row). Split across cores.
-fn hash_page(page: &[(LedgerRow, Option<AuditRecord>)], prev: &str) -> Vec<(Hash, bool)> {
+/// Checks every row of a page, split across cores (`prev` links the page's first row).
+fn check_page(page: &[(LedgerLeaf, Option<AuditRecord>)], prev: &str) -> Vec<RowCheck> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let chunk = page.len().div_ceil(threads).max(1);
-    let leaves: Vec<Hash> = std::thread::scope(|scope| {
-        let parts: Vec<_> = page
-            .chunks(chunk)
-            .map(|rows| {
-                scope.spawn(move || {
-                    rows.iter().map(|(r, _)| warden_ledger::leaf_hash(r.entry.as_bytes())).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts.into_iter().flat_map(|p| p.join().expect("hashing thread")).collect()
-    });
     std::thread::scope(|scope| {
-        let leaves = &leaves;
         let parts: Vec<_> = (0..page.len())
             .step_by(chunk)
             .map(|start| {
                 scope.spawn(move || {
                     (start..(start + chunk).min(page.len()))
                         .map(|i| {
-                            let (row, record) = &page[i];
-                            let link = if i == 0 { prev.to_owned() } else { hex::encode(leaves[i - 1]) };
-                            let matches = record
-                                .as_ref()
-                                .is_some_and(|r| expected_entry(row.index, r, link).canonical() == row.entry);
-                            (leaves[i], matches)
+                            let link = if i == 0 { prev.to_owned() } else { hex::encode(&page[i - 1].0.leaf_hash) };
+                            check_row(&page[i].0, page[i].1.as_ref(), link)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        parts.into_iter().flat_map(|p| p.join().expect("hashing thread")).collect()
+        parts.into_iter().flat_map(|p| p.join().expect("checking thread")).collect()
     })
 }
 
@@ -365,13 +362,13 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
         from += PAGE as u64;
         next = (from < size).then(|| fetch(from));
         let carried = prev.clone();
-        let (page, hashed) = tokio::task::spawn_blocking(move || {
-            let hashed = hash_page(&page, &carried);
-            (page, hashed)
+        let (page, checks) = tokio::task::spawn_blocking(move || {
+            let checks = check_page(&page, &carried);
+            (page, checks)
         })
         .await
-        .map_err(|e| Error::Internal(format!("ledger hashing task failed: {e}")))?;
-        for ((row, record), (stored_leaf, matches)) in page.into_iter().zip(hashed) {
+        .map_err(|e| Error::Internal(format!("ledger checking task failed: {e}")))?;
+        for ((row, record), check) in page.into_iter().zip(checks) {
             if row.index != expected_index {
                 let why = format!("entry {expected_index} is missing (the next stored entry is {})", row.index);
                 bad(expected_index, why, &mut problems);
@@ -379,8 +376,8 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
             }
             let i = row.index;
             seqs.push(row.audit_seq);
-            tree.push(stored_leaf);
-            let link = std::mem::replace(&mut prev, hex::encode(stored_leaf));
+            tree.push(check.leaf);
+            prev = hex::encode(check.leaf);
             expected_index += 1;
             let Some(record) = record else {
                 bad(i, format!("entry {i} records audit event {}, which does not exist", row.audit_seq), &mut problems);
@@ -396,27 +393,15 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
                 bad(culprit, why, &mut problems);
             }
             last_seq = last_seq.max(record.seq);
-            // A payload stored in another form than canonical gets a second chance (slow path).
-            let matches = matches
-                || expected_entry_canonical(i, &record, link.clone()).is_some_and(|e| e.canonical() == row.entry);
-            if !matches {
-                let expected = expected_entry(i, &record, link.clone());
-                let why = match Entry::parse(&row.entry) {
-                    Err(e) => format!("is not a canonical entry ({e})"),
-                    Ok(stored) if stored.index != i => {
-                        format!("is stored at {i} but records position {}", stored.index)
-                    }
-                    Ok(stored) if stored.prev != link => {
-                        "does not link to the entry before it (that one, or this link, was changed)".to_owned()
-                    }
-                    Ok(stored) if stored.payload_sha256 != expected.payload_sha256 => {
-                        format!("does not match the payload of audit event {}", record.seq)
-                    }
-                    Ok(_) => format!("does not match audit event {} (who, what, to what or when)", record.seq),
-                };
-                bad(i, format!("entry {i} {why}"), &mut problems);
-            } else if row.leaf_hash.as_slice() != stored_leaf.as_slice() {
-                bad(i, format!("entry {i}: its stored leaf hash is not the hash of its text"), &mut problems);
+            if !check.payload_matches {
+                bad(i, format!("entry {i} does not match the payload of audit event {}", record.seq), &mut problems);
+            } else if !check.leaf_matches {
+                let why = format!(
+                    "entry {i} does not match audit event {} (when, who, what, to what) at this position after entry {}",
+                    record.seq,
+                    i.saturating_sub(1)
+                );
+                bad(i, why, &mut problems);
             }
         }
     }

@@ -341,17 +341,30 @@ pub struct NewDecision {
     pub latency_us: i64,
 }
 
-/// A ledger entry as stored.
+/// A ledger entry with its canonical text, rebuilt from its audit event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerRow {
     /// Leaf index.
     pub index: u64,
-    /// Canonical JSON of the entry.
+    /// Canonical JSON of the entry (empty when its audit event is gone).
     pub entry: String,
     /// Stored leaf hash.
     pub leaf_hash: Vec<u8>,
     /// The audit event it records.
     pub audit_seq: i64,
+}
+
+/// A ledger entry's stored columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerLeaf {
+    /// Leaf index.
+    pub index: u64,
+    /// The audit event it records.
+    pub audit_seq: i64,
+    /// SHA-256 of the payload's canonical JSON.
+    pub payload_sha256: Vec<u8>,
+    /// The leaf hash the tree is built from.
+    pub leaf_hash: Vec<u8>,
 }
 
 /// A signed checkpoint as stored.
@@ -530,7 +543,7 @@ pub trait MetadataStore: Send + Sync {
     async fn ledger_entries(&self, subject: Option<&str>, from: u64, limit: i64) -> Result<Vec<LedgerRow>>;
     /// Ledger entries with index in `from..to`, each with the audit event it records (if that exists), in
     /// order — read as one row per page, since the whole ledger is walked a page at a time.
-    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerRow, Option<AuditRecord>)>>;
+    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>>;
     /// The stored leaf hashes of entries `from..to`, concatenated (32 bytes each), in index order.
     async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>>;
     /// Audit events no ledger entry records, lowest first, at most `limit`.

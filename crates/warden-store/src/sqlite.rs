@@ -95,7 +95,8 @@ async fn append_audit_events(tx: &mut Transaction<'static, Sqlite>, events: &[Au
             let entry = ledger_entry(index, event, prev);
             let leaf = entry.leaf_hash();
             prev = hex::encode(leaf);
-            rows.push((seq, event, payload, index, entry.canonical(), leaf));
+            let payload_sha256 = hex::decode(&entry.payload_sha256).expect("hex of a SHA-256");
+            rows.push((seq, event, payload, index, payload_sha256, leaf));
             index += 1;
         }
         let mut audit =
@@ -110,14 +111,10 @@ async fn append_audit_events(tx: &mut Transaction<'static, Sqlite>, events: &[Au
         });
         audit.build().execute(&mut **tx).await?;
         let mut ledger = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) ",
+            "INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) ",
         );
-        ledger.push_values(&rows, |mut b, (seq, event, _, index, entry, leaf)| {
-            b.push_bind(*index as i64)
-                .push_bind(entry.as_str())
-                .push_bind(leaf.to_vec())
-                .push_bind(*seq)
-                .push_bind(event.subject.as_str());
+        ledger.push_values(&rows, |mut b, (seq, _, _, index, payload_sha256, leaf)| {
+            b.push_bind(*index as i64).push_bind(*seq).push_bind(payload_sha256.clone()).push_bind(leaf.to_vec());
         });
         ledger.build().execute(&mut **tx).await?;
     }
@@ -671,13 +668,12 @@ impl MetadataStore for SqliteStore {
             let entry = ledger_entry(index, &event, prev);
             let leaf = entry.leaf_hash();
             sqlx::query(
-                "INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) VALUES ($1, $2, $3, $4)",
             )
             .bind(index as i64)
-            .bind(entry.canonical())
-            .bind(leaf.as_slice())
             .bind(row.try_get::<i64, _>("seq")?)
-            .bind(&event.subject)
+            .bind(hex::decode(&entry.payload_sha256).expect("hex of a SHA-256"))
+            .bind(leaf.as_slice())
             .execute(&mut *tx)
             .await?;
             index += 1;
@@ -694,43 +690,40 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn ledger_entries(&self, subject: Option<&str>, from: u64, limit: i64) -> Result<Vec<LedgerRow>> {
-        let rows =
-            match subject {
-                Some(prefix) if prefix.ends_with('/') => {
-                    sqlx::query(
-                        "SELECT idx, entry, leaf_hash, audit_seq FROM ledger_entries \
-                     WHERE substr(subject, 1, length($1)) = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
-                    )
-                    .bind(prefix)
-                    .bind(from as i64)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                }
-                Some(subject) => {
-                    sqlx::query(
-                        "SELECT idx, entry, leaf_hash, audit_seq FROM ledger_entries WHERE subject = $1 AND idx >= $2 \
-                     ORDER BY idx LIMIT $3",
-                    )
-                    .bind(subject)
-                    .bind(from as i64)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                }
-                None => sqlx::query(
-                    "SELECT idx, entry, leaf_hash, audit_seq FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
-                )
-                .bind(from as i64)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
-            };
+        // Each entry's text is rebuilt from its audit event, its payload hash and the previous leaf hash.
+        let (filter, pattern) = match subject {
+            Some(prefix) if prefix.ends_with('/') => ("substr(a.subject, 1, length($3)) = $3", prefix),
+            Some(exact) => ("a.subject = $3", exact),
+            None => ("$3 = ''", ""),
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT l.idx, l.audit_seq, l.payload_sha256, l.leaf_hash, a.at, a.actor, a.action, a.subject, \
+             (SELECT p.leaf_hash FROM ledger_entries p WHERE p.idx = l.idx - 1) AS prev \
+             FROM ledger_entries l LEFT JOIN audit_events a ON a.seq = l.audit_seq \
+             WHERE l.idx >= $1 AND {filter} ORDER BY l.idx LIMIT $2"
+        ));
+        let rows = sqlx::query(sql).bind(from as i64).bind(limit).bind(pattern).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
+                let index = row.try_get::<i64, _>("idx")? as u64;
+                let prev: Option<Vec<u8>> = row.try_get("prev")?;
+                let entry = match row.try_get::<Option<i64>, _>("at")? {
+                    Some(at) => warden_ledger::Entry {
+                        index,
+                        at,
+                        actor: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        subject: row.try_get("subject")?,
+                        payload_sha256: hex::encode(row.try_get::<Vec<u8>, _>("payload_sha256")?),
+                        prev: prev.map_or_else(|| warden_ledger::GENESIS.to_owned(), hex::encode),
+                    }
+                    .canonical(),
+                    // The audit event is gone: there is no text to show (verification names the entry).
+                    None => String::new(),
+                };
                 Ok(LedgerRow {
-                    index: row.try_get::<i64, _>("idx")? as u64,
-                    entry: row.try_get("entry")?,
+                    index,
+                    entry,
                     leaf_hash: row.try_get("leaf_hash")?,
                     audit_seq: row.try_get("audit_seq")?,
                 })
@@ -738,16 +731,16 @@ impl MetadataStore for SqliteStore {
             .collect()
     }
 
-    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerRow, Option<AuditRecord>)>> {
+    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
         // One text row per page, fields split by unit separators and rows by record separators: the SQLite
-        // driver's cost is per row, and a page holds tens of thousands. Entries are JSON and payloads JSON
-        // text (control characters escaped); a separator inside a name makes that row unreadable, which
-        // verification reports.
+        // driver's cost is per row, and a page holds tens of thousands. Payloads are JSON text (control
+        // characters escaped); a separator inside a name makes that row unreadable, which verification
+        // reports as a mismatch.
         let page: Option<String> = sqlx::query_scalar(
-            "SELECT group_concat(l.idx || char(31) || l.audit_seq || char(31) || hex(l.leaf_hash) || char(31) || \
-             COALESCE(a.seq, '') || char(31) || COALESCE(a.at, '') || char(31) || COALESCE(a.actor, '') || char(31) || \
-             COALESCE(a.action, '') || char(31) || COALESCE(a.subject, '') || char(31) || COALESCE(a.payload, '') || \
-             char(31) || l.entry, char(30) ORDER BY l.idx) FROM ledger_entries l \
+            "SELECT group_concat(l.idx || char(31) || l.audit_seq || char(31) || hex(l.payload_sha256) || char(31) || \
+             hex(l.leaf_hash) || char(31) || COALESCE(a.seq, '') || char(31) || COALESCE(a.at, '') || char(31) || \
+             COALESCE(a.actor, '') || char(31) || COALESCE(a.action, '') || char(31) || COALESCE(a.subject, '') || \
+             char(31) || COALESCE(a.payload, ''), char(30) ORDER BY l.idx) FROM ledger_entries l \
              LEFT JOIN audit_events a ON a.seq = l.audit_seq WHERE l.idx >= $1 AND l.idx < $2",
         )
         .bind(from as i64)
@@ -759,14 +752,13 @@ impl MetadataStore for SqliteStore {
         for line in page.split('\u{1e}') {
             let mut f = line.splitn(10, '\u{1f}');
             let mut next = || f.next().unwrap_or_default();
-            let (idx, audit_seq, leaf) = (next(), next(), next());
+            let (idx, audit_seq, payload_sha256, leaf) = (next(), next(), next(), next());
             let (seq, at, actor, action, subject, payload) = (next(), next(), next(), next(), next(), next());
-            let entry = next();
-            let row = LedgerRow {
+            let row = LedgerLeaf {
                 index: idx.parse().unwrap_or(u64::MAX),
-                entry: entry.to_owned(),
-                leaf_hash: hex::decode(leaf).unwrap_or_default(),
                 audit_seq: audit_seq.parse().unwrap_or(-1),
+                payload_sha256: hex::decode(payload_sha256).unwrap_or_default(),
+                leaf_hash: hex::decode(leaf).unwrap_or_default(),
             };
             let record = match (seq.parse(), at.parse()) {
                 (Ok(seq), Ok(at)) => Some(AuditRecord {

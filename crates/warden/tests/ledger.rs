@@ -147,7 +147,7 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
         vec![format!("DROP TRIGGER {table}_append_only_u"), format!("DROP TRIGGER {table}_append_only_d")]
     };
     // The forged entry: well formed, linked to entry 4, with an audit event of its own.
-    let (_, _, leaf4) = query_one(&base, "SELECT idx, entry, leaf_hash FROM ledger_entries WHERE idx = 4");
+    let (_, _, leaf4) = query_one(&base, "SELECT idx, '', leaf_hash FROM ledger_entries WHERE idx = 4");
     let forged = warden_ledger::Entry {
         index: 5,
         at: 1_800_000_000_000_000,
@@ -176,11 +176,18 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
             "entry 4 does not match audit event",
         ),
         (
-            "a changed entry",
-            [unlock("ledger_entries"), vec!["UPDATE ledger_entries SET entry = replace(entry, '\"actor\":\"', \
-                '\"actor\":\"x') WHERE idx = 5".into()]].concat(),
+            "a changed entry (its payload hash)",
+            [unlock("ledger_entries"), vec!["UPDATE ledger_entries SET payload_sha256 = randomblob(32) WHERE idx = 5".into()]]
+                .concat(),
             Some(5),
-            "entry 5 ",
+            "entry 5 does not match the payload of audit event",
+        ),
+        (
+            "a changed entry (its leaf hash)",
+            [unlock("ledger_entries"), vec!["UPDATE ledger_entries SET leaf_hash = randomblob(32) WHERE idx = 6".into()]]
+                .concat(),
+            Some(6),
+            "entry 6 does not match audit event",
         ),
         (
             "a deleted entry",
@@ -215,8 +222,8 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
                 "UPDATE ledger_entries SET idx = idx - 999999 WHERE idx >= 1000000".into(),
                 format!("INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ({}, '{}', '{}', '{}', '{{}}')",
                     forged.at, forged.actor, forged.action, forged.subject),
-                format!("INSERT INTO ledger_entries (idx, entry, leaf_hash, audit_seq, subject) VALUES (5, '{}', x'{}', \
-                    (SELECT MAX(seq) FROM audit_events), '{}')", forged.canonical(), forged_leaf, forged.subject),
+                format!("INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) VALUES (5, \
+                    (SELECT MAX(seq) FROM audit_events), x'{}', x'{}')", forged.payload_sha256, forged_leaf),
             ]].concat(),
             Some(5),
             "entries 5 and 6 record audit events out of order",
