@@ -79,6 +79,45 @@ pub struct Entry {
     pub prev: String,
 }
 
+/// Appends a JSON string literal, escaped as serde_json escapes it.
+fn push_json_string(out: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(text.to_owned()).to_string());
+    }
+}
+
+/// Writes an entry's canonical JSON from its fields into `out` (cleared first): what [`Entry::canonical`]
+/// gives, without building an `Entry`.
+#[allow(clippy::too_many_arguments)]
+pub fn write_canonical(
+    out: &mut String,
+    index: u64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    payload_sha256: &str,
+    prev: &str,
+) {
+    use std::fmt::Write;
+    out.clear();
+    out.push_str("{\"action\":");
+    push_json_string(out, action);
+    out.push_str(",\"actor\":");
+    push_json_string(out, actor);
+    let _ = write!(out, ",\"at\":{at},\"index\":{index},\"payload_sha256\":");
+    push_json_string(out, payload_sha256);
+    out.push_str(",\"prev\":");
+    push_json_string(out, prev);
+    out.push_str(",\"subject\":");
+    push_json_string(out, subject);
+    out.push('}');
+}
+
 /// `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -86,19 +125,17 @@ impl Entry {
     /// The canonical JSON that is hashed into the tree: [`canonical_json`] of the seven fields, written
     /// directly (verification rebuilds a million of these).
     pub fn canonical(&self) -> String {
-        let quoted = |s: &str| Value::String(s.to_owned()).to_string();
-        let mut out = String::with_capacity(160 + self.actor.len() + self.action.len() + self.subject.len());
-        out.push_str("{\"action\":");
-        out.push_str(&quoted(&self.action));
-        out.push_str(",\"actor\":");
-        out.push_str(&quoted(&self.actor));
-        out.push_str(&format!(",\"at\":{},\"index\":{},\"payload_sha256\":", self.at, self.index));
-        out.push_str(&quoted(&self.payload_sha256));
-        out.push_str(",\"prev\":");
-        out.push_str(&quoted(&self.prev));
-        out.push_str(",\"subject\":");
-        out.push_str(&quoted(&self.subject));
-        out.push('}');
+        let mut out = String::with_capacity(200 + self.actor.len() + self.action.len() + self.subject.len());
+        write_canonical(
+            &mut out,
+            self.index,
+            self.at,
+            &self.actor,
+            &self.action,
+            &self.subject,
+            &self.payload_sha256,
+            &self.prev,
+        );
         out
     }
 

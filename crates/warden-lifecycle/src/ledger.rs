@@ -286,27 +286,32 @@ struct RowCheck {
     leaf_matches: bool,
 }
 
-fn check_row(row: &LedgerLeaf, record: Option<&AuditRecord>, link: String) -> RowCheck {
+fn check_row(row: &LedgerLeaf, record: Option<&AuditRecord>, link: &str, text: &mut String) -> RowCheck {
     let leaf: Hash = row.leaf_hash.as_slice().try_into().unwrap_or([0; 32]);
     let Some(record) = record else { return RowCheck { leaf, payload_matches: false, leaf_matches: false } };
     // The store writes payloads in canonical form: hash the text; if it is stored in another form, hash
     // its canonical form.
-    let mut payload = Sha256::digest(record.payload.as_bytes()).to_vec();
-    if payload != row.payload_sha256
+    let mut payload: [u8; 32] = Sha256::digest(record.payload.as_bytes()).into();
+    if payload.as_slice() != row.payload_sha256
         && let Ok(value) = serde_json::from_str::<serde_json::Value>(&record.payload)
     {
-        payload = hex::decode(warden_ledger::payload_sha256(&value)).unwrap_or_default();
+        payload = Sha256::digest(warden_ledger::canonical_json(&value).as_bytes()).into();
     }
-    let entry = Entry {
-        index: row.index,
-        at: record.at,
-        actor: record.actor.clone(),
-        action: record.action.clone(),
-        subject: record.subject.clone(),
-        payload_sha256: hex::encode(&payload),
-        prev: link,
-    };
-    RowCheck { leaf, payload_matches: payload == row.payload_sha256, leaf_matches: entry.leaf_hash() == leaf }
+    let mut payload_hex = [0u8; 64];
+    hex::encode_to_slice(payload, &mut payload_hex).expect("64 hex digits");
+    let payload_hex = std::str::from_utf8(&payload_hex).expect("hex is ASCII");
+    warden_ledger::write_canonical(
+        text,
+        row.index,
+        record.at,
+        &record.actor,
+        &record.action,
+        &record.subject,
+        payload_hex,
+        link,
+    );
+    let rebuilt = warden_ledger::leaf_hash(text.as_bytes());
+    RowCheck { leaf, payload_matches: payload.as_slice() == row.payload_sha256, leaf_matches: rebuilt == leaf }
 }
 
 /// Checks every row of a page, split across cores (`prev` links the page's first row).
@@ -318,10 +323,16 @@ fn check_page(page: &[(LedgerLeaf, Option<AuditRecord>)], prev: &str) -> Vec<Row
             .step_by(chunk)
             .map(|start| {
                 scope.spawn(move || {
+                    let (mut text, mut link) = (String::with_capacity(512), String::with_capacity(64));
                     (start..(start + chunk).min(page.len()))
                         .map(|i| {
-                            let link = if i == 0 { prev.to_owned() } else { hex::encode(&page[i - 1].0.leaf_hash) };
-                            check_row(&page[i].0, page[i].1.as_ref(), link)
+                            link.clear();
+                            if i == 0 {
+                                link.push_str(prev);
+                            } else {
+                                link.push_str(&hex::encode(&page[i - 1].0.leaf_hash));
+                            }
+                            check_row(&page[i].0, page[i].1.as_ref(), &link, &mut text)
                         })
                         .collect::<Vec<_>>()
                 })

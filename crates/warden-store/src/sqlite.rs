@@ -740,7 +740,7 @@ impl MetadataStore for SqliteStore {
             "SELECT group_concat(l.idx || char(31) || l.audit_seq || char(31) || hex(l.payload_sha256) || char(31) || \
              hex(l.leaf_hash) || char(31) || COALESCE(a.seq, '') || char(31) || COALESCE(a.at, '') || char(31) || \
              COALESCE(a.actor, '') || char(31) || COALESCE(a.action, '') || char(31) || COALESCE(a.subject, '') || \
-             char(31) || COALESCE(a.payload, ''), char(30) ORDER BY l.idx) FROM ledger_entries l \
+             char(31) || COALESCE(a.payload, ''), char(30)) FROM ledger_entries l \
              LEFT JOIN audit_events a ON a.seq = l.audit_seq WHERE l.idx >= $1 AND l.idx < $2",
         )
         .bind(from as i64)
@@ -772,6 +772,11 @@ impl MetadataStore for SqliteStore {
                 _ => None,
             };
             out.push((row, record));
+        }
+        // Rows come in scan order (the rowid range), which is index order; an aggregate's order is not
+        // promised, so make sure.
+        if !out.windows(2).all(|w| w[0].0.index < w[1].0.index) {
+            out.sort_by_key(|(row, _)| row.index);
         }
         Ok(out)
     }
