@@ -18,6 +18,8 @@ fn main() {
     let batch: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // WARDEN_BENCH_DIR keeps the data directory for inspection.
+    let path = std::env::var_os("WARDEN_BENCH_DIR").map_or_else(|| dir.path().to_owned(), std::path::PathBuf::from);
     runtime.block_on(async {
         let event = |i: usize| AuditEventDraft {
             at: 1_795_000_000_000_000 + i as i64,
@@ -27,7 +29,7 @@ fn main() {
             payload: json!({"version": i % 5, "reason": "benchmark", "traffic": 0.1, "decision_id": format!("dec_{i:08}")}),
         };
         // One commit per append, as a single audited write does it.
-        let store = SqliteStore::open(&dir.path().join("warden.db")).await.unwrap();
+        let store = SqliteStore::open(&path.join("warden.db")).await.unwrap();
         let singles = 2_000;
         let started = Instant::now();
         for i in 0..singles {
@@ -47,7 +49,7 @@ fn main() {
         let batch_rate = (entries - singles) as f64 / batch_seconds;
         drop(store);
 
-        let (warden, _) = Warden::open(Config::new(dir.path())).await.unwrap();
+        let (warden, _) = Warden::open(Config::new(&path)).await.unwrap();
         let admin = Principal { name: "bench".into(), role: Role::Admin };
         let started = Instant::now();
         let checkpoint = ledger::checkpoint(&warden).await.unwrap();

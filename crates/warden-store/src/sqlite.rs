@@ -21,6 +21,41 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// [`MetadataStore::ledger_page`], a row at a time (slow; for pages the aggregated read cannot split).
+    async fn ledger_page_rows(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
+        let rows = sqlx::query(
+            "SELECT l.idx, l.audit_seq, l.payload_sha256, l.leaf_hash, a.seq, a.at, a.actor, a.action, a.subject, \
+             a.payload FROM ledger_entries l LEFT JOIN audit_events a ON a.seq = l.audit_seq \
+             WHERE l.idx >= $1 AND l.idx < $2 ORDER BY l.idx",
+        )
+        .bind(from as i64)
+        .bind(to as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let leaf = LedgerLeaf {
+                    index: row.try_get::<i64, _>("idx")? as u64,
+                    audit_seq: row.try_get("audit_seq")?,
+                    payload_sha256: row.try_get("payload_sha256")?,
+                    leaf_hash: row.try_get("leaf_hash")?,
+                };
+                let record = match row.try_get::<Option<i64>, _>("seq")? {
+                    Some(seq) => Some(AuditRecord {
+                        seq,
+                        at: row.try_get("at")?,
+                        actor: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        subject: row.try_get("subject")?,
+                        payload: row.try_get("payload")?,
+                    }),
+                    None => None,
+                };
+                Ok((leaf, record))
+            })
+            .collect()
+    }
+
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite:")?
@@ -732,49 +767,70 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
-        // One text row per page, fields split by unit separators and rows by record separators: the SQLite
-        // driver's cost is per row, and a page holds tens of thousands. Payloads are JSON text (control
-        // characters escaped); a separator inside a name makes that row unreadable, which verification
-        // reports as a mismatch.
-        let page: Option<String> = sqlx::query_scalar(
-            "SELECT group_concat(l.idx || char(31) || l.audit_seq || char(31) || hex(l.payload_sha256) || char(31) || \
-             hex(l.leaf_hash) || char(31) || COALESCE(a.seq, '') || char(31) || COALESCE(a.at, '') || char(31) || \
-             COALESCE(a.actor, '') || char(31) || COALESCE(a.action, '') || char(31) || COALESCE(a.subject, '') || \
-             char(31) || COALESCE(a.payload, ''), char(30)) FROM ledger_entries l \
-             LEFT JOIN audit_events a ON a.seq = l.audit_seq WHERE l.idx >= $1 AND l.idx < $2",
+        // A page is read as one row of per-column aggregates (values split by record separators, hashes as
+        // fixed-width hex): the SQLite driver's cost is per row and a page holds tens of thousands, and
+        // aggregating each column apart avoids building a string per row. Every aggregate sees the rows in
+        // the same scan order; the index column checks it. Payloads are JSON text (control characters
+        // escaped); a separator inside a name shifts the columns, which verification reports.
+        type Columns = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let columns: Columns = sqlx::query_as(
+            "SELECT group_concat(l.idx, char(30)), group_concat(l.audit_seq, char(30)), \
+             group_concat(hex(l.payload_sha256), ''), group_concat(hex(l.leaf_hash), ''), \
+             group_concat(COALESCE(a.seq, ''), char(30)), group_concat(COALESCE(a.at, ''), char(30)), \
+             group_concat(COALESCE(a.actor, ''), char(30)), group_concat(COALESCE(a.action, ''), char(30)), \
+             group_concat(COALESCE(a.subject, ''), char(30)), group_concat(COALESCE(a.payload, ''), char(30)) \
+             FROM ledger_entries l LEFT JOIN audit_events a ON a.seq = l.audit_seq WHERE l.idx >= $1 AND l.idx < $2",
         )
         .bind(from as i64)
         .bind(to as i64)
         .fetch_one(&self.pool)
         .await?;
-        let Some(page) = page else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for line in page.split('\u{1e}') {
-            let mut f = line.splitn(10, '\u{1f}');
-            let mut next = || f.next().unwrap_or_default();
-            let (idx, audit_seq, payload_sha256, leaf) = (next(), next(), next(), next());
-            let (seq, at, actor, action, subject, payload) = (next(), next(), next(), next(), next(), next());
+        let (Some(idx), Some(audit_seq), Some(payload_sha256), Some(leaf), seq, at, actor, action, subject, payload) =
+            columns
+        else {
+            return Ok(Vec::new());
+        };
+        let split = |column: &Option<String>| -> Vec<String> {
+            column.as_deref().unwrap_or_default().split('\u{1e}').map(str::to_owned).collect()
+        };
+        let (idx, audit_seq) = (split(&Some(idx)), split(&Some(audit_seq)));
+        let (seq, at, actor, action, subject, payload) =
+            (split(&seq), split(&at), split(&actor), split(&action), split(&subject), split(&payload));
+        let rows = idx.len();
+        let consistent = [&audit_seq, &seq, &at, &actor, &action, &subject, &payload].iter().all(|c| c.len() == rows)
+            && payload_sha256.len() == rows * 64
+            && leaf.len() == rows * 64;
+        if !consistent {
+            // A separator inside a field: read this page row by row instead.
+            return self.ledger_page_rows(from, to).await;
+        }
+        let mut out = Vec::with_capacity(rows);
+        let mut fields = actor.into_iter().zip(action).zip(subject).zip(payload);
+        for i in 0..rows {
+            let (((actor, action), subject), payload) = fields.next().expect("same length");
             let row = LedgerLeaf {
-                index: idx.parse().unwrap_or(u64::MAX),
-                audit_seq: audit_seq.parse().unwrap_or(-1),
-                payload_sha256: hex::decode(payload_sha256).unwrap_or_default(),
-                leaf_hash: hex::decode(leaf).unwrap_or_default(),
+                index: idx[i].parse().unwrap_or(u64::MAX),
+                audit_seq: audit_seq[i].parse().unwrap_or(-1),
+                payload_sha256: hex::decode(&payload_sha256[i * 64..(i + 1) * 64]).unwrap_or_default(),
+                leaf_hash: hex::decode(&leaf[i * 64..(i + 1) * 64]).unwrap_or_default(),
             };
-            let record = match (seq.parse(), at.parse()) {
-                (Ok(seq), Ok(at)) => Some(AuditRecord {
-                    seq,
-                    at,
-                    actor: actor.to_owned(),
-                    action: action.to_owned(),
-                    subject: subject.to_owned(),
-                    payload: payload.to_owned(),
-                }),
+            let record = match (seq[i].parse(), at[i].parse()) {
+                (Ok(seq), Ok(at)) => Some(AuditRecord { seq, at, actor, action, subject, payload }),
                 _ => None,
             };
             out.push((row, record));
         }
-        // Rows come in scan order (the rowid range), which is index order; an aggregate's order is not
-        // promised, so make sure.
         if !out.windows(2).all(|w| w[0].0.index < w[1].0.index) {
             out.sort_by_key(|(row, _)| row.index);
         }
@@ -782,13 +838,33 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>> {
-        let hexed: Option<String> = sqlx::query_scalar(
-            "SELECT group_concat(hex(leaf_hash), '' ORDER BY idx) FROM ledger_entries WHERE idx >= $1 AND idx < $2",
+        // Scan order is index order (a rowid range); the index column checks it rather than a sort.
+        let (indexes, hexed): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT group_concat(idx, ','), group_concat(hex(leaf_hash), '') FROM ledger_entries \
+             WHERE idx >= $1 AND idx < $2",
         )
         .bind(from as i64)
         .bind(to as i64)
         .fetch_one(&self.pool)
         .await?;
+        let in_order = indexes
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<u64>().unwrap_or(u64::MAX))
+            .eq(from..from + indexes.as_deref().map_or(0, |s| s.split(',').count()) as u64);
+        let hexed = if in_order {
+            hexed
+        } else {
+            sqlx::query_scalar(
+                "SELECT group_concat(hex(leaf_hash), '' ORDER BY idx) FROM ledger_entries WHERE idx >= $1 AND idx < $2",
+            )
+            .bind(from as i64)
+            .bind(to as i64)
+            .fetch_one(&self.pool)
+            .await?
+        };
         Ok(hexed.map(|h| hex::decode(h).unwrap_or_default()).unwrap_or_default())
     }
 

@@ -190,6 +190,13 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
             "entry 6 does not match audit event",
         ),
         (
+            "an audit event given a separator character (the page is read row by row)",
+            [unlock("audit_events"), vec!["UPDATE audit_events SET actor = 'token:a' || char(30) || 'b' WHERE seq = \
+                (SELECT audit_seq FROM ledger_entries WHERE idx = 7)".into()]].concat(),
+            Some(7),
+            "entry 7 does not match audit event",
+        ),
+        (
             "a deleted entry",
             [unlock("ledger_entries"), vec!["DELETE FROM ledger_entries WHERE idx = 3".into()]].concat(),
             Some(3),
