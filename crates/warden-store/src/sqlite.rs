@@ -767,8 +767,8 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
-        // A page is read as one row of per-column aggregates (values split by record separators, hashes as
-        // fixed-width hex): the SQLite driver's cost is per row and a page holds tens of thousands, and
+        // A page is read as one row of per-column aggregates (values split by record separators, written as
+        // literals: `char(30)` would be a function call per value; hashes as fixed-width hex): the SQLite driver's cost is per row and a page holds tens of thousands, and
         // aggregating each column apart avoids building a string per row. Every aggregate sees the rows in
         // the same scan order; the index column checks it. Payloads are JSON text (control characters
         // escaped); a separator inside a name shifts the columns, which verification reports.
@@ -780,55 +780,53 @@ impl MetadataStore for SqliteStore {
             Option<String>,
             Option<String>,
             Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
         );
         let columns: Columns = sqlx::query_as(
-            "SELECT group_concat(l.idx, char(30)), group_concat(l.audit_seq, char(30)), \
-             group_concat(hex(l.payload_sha256), ''), group_concat(hex(l.leaf_hash), ''), \
-             group_concat(COALESCE(a.seq, ''), char(30)), group_concat(COALESCE(a.at, ''), char(30)), \
-             group_concat(COALESCE(a.actor, ''), char(30)), group_concat(COALESCE(a.action, ''), char(30)), \
-             group_concat(COALESCE(a.subject, ''), char(30)), group_concat(COALESCE(a.payload, ''), char(30)) \
+            "SELECT group_concat(l.idx || ',' || l.audit_seq, '\u{1e}'), \
+             group_concat(hex(l.payload_sha256 || l.leaf_hash), ''), group_concat(COALESCE(a.at, ''), '\u{1e}'), \
+             group_concat(COALESCE(a.actor, ''), '\u{1e}'), group_concat(COALESCE(a.action, ''), '\u{1e}'), \
+             group_concat(COALESCE(a.subject, ''), '\u{1e}'), group_concat(COALESCE(a.payload, ''), '\u{1e}') \
              FROM ledger_entries l LEFT JOIN audit_events a ON a.seq = l.audit_seq WHERE l.idx >= $1 AND l.idx < $2",
         )
         .bind(from as i64)
         .bind(to as i64)
         .fetch_one(&self.pool)
         .await?;
-        let (Some(idx), Some(audit_seq), Some(payload_sha256), Some(leaf), seq, at, actor, action, subject, payload) =
-            columns
-        else {
+        let (Some(positions), Some(hashes), at, actor, action, subject, payload) = columns else {
             return Ok(Vec::new());
         };
-        let split = |column: &Option<String>| -> Vec<String> {
+        let split = |column: Option<String>| -> Vec<String> {
             column.as_deref().unwrap_or_default().split('\u{1e}').map(str::to_owned).collect()
         };
-        let (idx, audit_seq) = (split(&Some(idx)), split(&Some(audit_seq)));
-        let (seq, at, actor, action, subject, payload) =
-            (split(&seq), split(&at), split(&actor), split(&action), split(&subject), split(&payload));
-        let rows = idx.len();
-        let consistent = [&audit_seq, &seq, &at, &actor, &action, &subject, &payload].iter().all(|c| c.len() == rows)
-            && payload_sha256.len() == rows * 64
-            && leaf.len() == rows * 64;
+        let positions: Vec<(u64, i64)> = positions
+            .split('\u{1e}')
+            .map(|p| {
+                let (idx, seq) = p.split_once(',').unwrap_or_default();
+                (idx.parse().unwrap_or(u64::MAX), seq.parse().unwrap_or(-1))
+            })
+            .collect();
+        let (at, actor, action, subject, payload) =
+            (split(at), split(actor), split(action), split(subject), split(payload));
+        let rows = positions.len();
+        let consistent =
+            [&at, &actor, &action, &subject, &payload].iter().all(|c| c.len() == rows) && hashes.len() == rows * 128;
         if !consistent {
             // A separator inside a field: read this page row by row instead.
             return self.ledger_page_rows(from, to).await;
         }
         let mut out = Vec::with_capacity(rows);
-        let mut fields = actor.into_iter().zip(action).zip(subject).zip(payload);
-        for i in 0..rows {
-            let (((actor, action), subject), payload) = fields.next().expect("same length");
+        let mut fields = at.into_iter().zip(actor).zip(action).zip(subject).zip(payload);
+        for (i, &(index, audit_seq)) in positions.iter().enumerate() {
+            let ((((at, actor), action), subject), payload) = fields.next().expect("same length");
+            let hashed = &hashes[i * 128..(i + 1) * 128];
             let row = LedgerLeaf {
-                index: idx[i].parse().unwrap_or(u64::MAX),
-                audit_seq: audit_seq[i].parse().unwrap_or(-1),
-                payload_sha256: hex::decode(&payload_sha256[i * 64..(i + 1) * 64]).unwrap_or_default(),
-                leaf_hash: hex::decode(&leaf[i * 64..(i + 1) * 64]).unwrap_or_default(),
+                index,
+                audit_seq,
+                payload_sha256: hex::decode(&hashed[..64]).unwrap_or_default(),
+                leaf_hash: hex::decode(&hashed[64..]).unwrap_or_default(),
             };
-            let record = match (seq[i].parse(), at[i].parse()) {
-                (Ok(seq), Ok(at)) => Some(AuditRecord { seq, at, actor, action, subject, payload }),
-                _ => None,
-            };
+            // No audit event joined: `at` is empty.
+            let record = at.parse().ok().map(|at| AuditRecord { seq: audit_seq, at, actor, action, subject, payload });
             out.push((row, record));
         }
         if !out.windows(2).all(|w| w[0].0.index < w[1].0.index) {
