@@ -546,6 +546,8 @@ pub trait MetadataStore: Send + Sync {
     async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>>;
     /// The stored leaf hashes of entries `from..to`, concatenated (32 bytes each), in index order.
     async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>>;
+    /// Audit events stored.
+    async fn audit_event_count(&self) -> Result<u64>;
     /// Audit events no ledger entry records, lowest first, at most `limit`.
     async fn unrecorded_audit_events(&self, limit: i64) -> Result<Vec<i64>>;
     /// Audit events from sequence number `from_seq` on, at most `limit`, in order.

@@ -866,6 +866,11 @@ impl MetadataStore for SqliteStore {
         Ok(hexed.map(|h| hex::decode(h).unwrap_or_default()).unwrap_or_default())
     }
 
+    async fn audit_event_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+
     async fn unrecorded_audit_events(&self, limit: i64) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT seq FROM audit_events WHERE NOT EXISTS (SELECT 1 FROM ledger_entries WHERE audit_seq = seq) \
