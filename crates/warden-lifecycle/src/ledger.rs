@@ -362,17 +362,25 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
     let mut seqs: Vec<i64> = Vec::new();
     let mut recorded = 0u64;
     let size = warden.metadata.ledger_size().await?;
-    // Pages are read one ahead of the one being checked, and each page's hashing is split across cores.
+    // Pages are read ahead of the one being checked, and each page's checks are split across cores.
     let fetch = |from: u64| {
         let store = warden.metadata.clone();
         tokio::spawn(async move { store.ledger_page(from, from + PAGE as u64).await })
     };
-    let mut from = 0u64;
-    let mut next = (from < size).then(|| fetch(from));
-    while let Some(pending) = next.take() {
-        let page = pending.await.map_err(|e| Error::Internal(format!("ledger read task failed: {e}")))??;
-        from += PAGE as u64;
-        next = (from < size).then(|| fetch(from));
+    // Two pages are read ahead, on two connections: SQLite reads them in parallel.
+    const AHEAD: usize = 2;
+    let mut requested = 0u64;
+    let mut pending = std::collections::VecDeque::new();
+    while requested < size && pending.len() < AHEAD {
+        pending.push_back(fetch(requested));
+        requested += PAGE as u64;
+    }
+    while let Some(next) = pending.pop_front() {
+        let page = next.await.map_err(|e| Error::Internal(format!("ledger read task failed: {e}")))??;
+        if requested < size {
+            pending.push_back(fetch(requested));
+            requested += PAGE as u64;
+        }
         let carried = prev.clone();
         let (page, checks) = tokio::task::spawn_blocking(move || {
             let checks = check_page(&page, &carried);
