@@ -61,7 +61,7 @@ pub fn payload_sha256(value: &Value) -> String {
 
 /// One ledger entry: who did what to what and when, the hash of the details, its position, and the hash of
 /// the entry before it (so that an edited, removed or moved entry is named by the one after it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
     /// Position in the log (0, 1, ...).
     pub index: u64,

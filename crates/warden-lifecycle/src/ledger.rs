@@ -66,23 +66,12 @@ pub fn public_key(warden: &Warden) -> String {
     warden.ledger.signer.verifier_key()
 }
 
-/// A ledger entry as listed.
+/// A ledger entry as listed: its fields, its leaf hash and the canonical text that is hashed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LedgerEntry {
-    /// Leaf index.
-    pub index: u64,
-    /// When (µs).
-    pub at: i64,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// To what.
-    pub subject: String,
-    /// SHA-256 of the details' canonical JSON.
-    pub payload_sha256: String,
-    /// Leaf hash of the previous entry.
-    pub prev: String,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
     /// This entry's leaf hash (hex).
     pub leaf_hash: String,
     /// The canonical JSON that is hashed.
@@ -93,17 +82,7 @@ fn view(row: &LedgerRow) -> Result<LedgerEntry> {
     let entry = Entry::parse(&row.entry).map_err(|e| {
         Error::Internal(format!("ledger entry {} is corrupt ({e}): run `warden audit verify`", row.index))
     })?;
-    Ok(LedgerEntry {
-        index: entry.index,
-        at: entry.at,
-        actor: entry.actor,
-        action: entry.action,
-        subject: entry.subject,
-        payload_sha256: entry.payload_sha256,
-        prev: entry.prev,
-        leaf_hash: hex::encode(&row.leaf_hash),
-        canonical: row.entry.clone(),
-    })
+    Ok(LedgerEntry { entry, leaf_hash: hex::encode(&row.leaf_hash), canonical: row.entry.clone() })
 }
 
 /// Ledger entries from `from` on (of one subject, or every subject under a prefix ending in `/`).

@@ -37,12 +37,7 @@ fn setup(server: &Server) -> (String, String, String) {
 
 /// Registers the German credit logistic regression (reference: the German data, target `risk`) as `who`.
 fn register_german_model(server: &Server, who: &str, extra: &[&str]) {
-    let (artifact, german) = (model_fixture("lr_german_linear.json"), testdata("german.csv"));
-    let mut args = vec!["model", "register", "credit", "--artifact", artifact.to_str().unwrap()];
-    args.extend(["--format", "linear-json", "--reference", german.to_str().unwrap(), "--target", "risk"]);
-    args.extend(extra);
-    let out = server.cli_as(Some(who), &args);
-    assert!(out.status.success(), "{}", stderr(&out));
+    support::register_german(server, Some(who), &model_fixture("lr_german_linear.json"), "linear-json", extra);
 }
 
 #[test]

@@ -20,20 +20,8 @@ fn populate(server: &Server) {
         run(&["token", "create", "--name", name, "--role", "validator"]);
     }
     run(&["audit", "checkpoint"]);
-    let (artifact, german) = (testdata("../../warden-models/testdata/lr_german_linear.json"), testdata("german.csv"));
-    run(&[
-        "model",
-        "register",
-        "credit",
-        "--artifact",
-        artifact.to_str().unwrap(),
-        "--format",
-        "linear-json",
-        "--reference",
-        german.to_str().unwrap(),
-        "--target",
-        "risk",
-    ]);
+    let artifact = testdata("../../warden-models/testdata/lr_german_linear.json");
+    support::register_german(server, None, &artifact, "linear-json", &[]);
     run(&["promote", "credit", "1", "--override", "--reason", "ledger test"]);
     run(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "50"]);
     run(&["token", "revoke", "dana"]);

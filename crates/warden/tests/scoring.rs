@@ -29,25 +29,7 @@ fn promote(server: &Server, version: &str) {
 
 /// Registers the next version of `credit` on the German credit reference data (target risk, protected sex).
 fn register(server: &Server, artifact: &Path, format: &str, extra: &[&str]) {
-    let german = testdata("german.csv");
-    let mut args = vec![
-        "model",
-        "register",
-        "credit",
-        "--artifact",
-        artifact.to_str().unwrap(),
-        "--format",
-        format,
-        "--reference",
-        german.to_str().unwrap(),
-        "--target",
-        "risk",
-        "--protected",
-        "sex",
-    ];
-    args.extend_from_slice(extra);
-    let out = server.cli(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
+    support::register_german(server, None, artifact, format, &[&["--protected", "sex"], extra].concat());
 }
 
 /// Sends `count` score requests over 8 connections; returns how many were answered 200.

@@ -117,6 +117,17 @@ impl Drop for Server {
     }
 }
 
+/// Registers the next version of `credit` on the German credit reference data (target `risk`), as `token` (the
+/// admin's when `None`), with `extra` options.
+pub fn register_german(server: &Server, token: Option<&str>, artifact: &Path, format: &str, extra: &[&str]) {
+    let german = testdata("german.csv");
+    let mut args = vec!["model", "register", "credit", "--artifact", artifact.to_str().unwrap(), "--format", format];
+    args.extend(["--reference", german.to_str().unwrap(), "--target", "risk"]);
+    args.extend_from_slice(extra);
+    let out = server.cli_as(token, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
