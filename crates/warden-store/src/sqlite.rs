@@ -943,19 +943,22 @@ impl MetadataStore for SqliteStore {
         limit: i64,
         labelled_only: bool,
     ) -> Result<Vec<ScoredOutcome>> {
-        let rows = sqlx::query(
+        // Labelled decisions are found from the outcomes (far fewer than decisions): scanning the decision
+        // log newest first for ones with an outcome would read the whole log when none has arrived.
+        let sql = if labelled_only {
+            "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM outcomes o \
+             JOIN decisions d ON d.request_id = o.request_id \
+             WHERE o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = o.request_id) \
+             AND d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
+             ORDER BY d.at DESC LIMIT $4"
+        } else {
             "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM decisions d \
              LEFT JOIN outcomes o ON o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = d.request_id) \
              WHERE d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
-             AND ($5 = 0 OR o.id IS NOT NULL) ORDER BY d.at DESC LIMIT $4",
-        )
-        .bind(model_name)
-        .bind(version)
-        .bind(since)
-        .bind(limit)
-        .bind(labelled_only)
-        .fetch_all(&self.pool)
-        .await?;
+             ORDER BY d.at DESC LIMIT $4"
+        };
+        let rows =
+            sqlx::query(sql).bind(model_name).bind(version).bind(since).bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok(ScoredOutcome {
