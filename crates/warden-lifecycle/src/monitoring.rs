@@ -957,11 +957,16 @@ fn judge(
 }
 
 /// Evaluates one monitor on one loaded version.
+/// Live-window figures computed this round, by version and window: monitors with the same window share
+/// one merge of the buckets (merging holds the version's window lock, which the decision-log writer needs).
+type RoundWindows = std::collections::HashMap<(i64, Window), Arc<LiveDrift>>;
+
 async fn evaluate_version(
     warden: &Warden,
     monitor: &Monitor,
     version: &Arc<LoadedVersion>,
     at: i64,
+    round: &mut RoundWindows,
 ) -> Result<MonitorEvaluation> {
     let config = &monitor.config;
     let learned = learned_for(monitor, version).await?;
@@ -980,7 +985,10 @@ async fn evaluate_version(
         Some(n) => Window::Last(n),
         None => Window::Since(at - config.window_seconds * 1_000_000),
     };
-    let drift = crate::scoring::version_drift(version, window);
+    let drift = round
+        .entry((version.version.number, window))
+        .or_insert_with(|| Arc::new(crate::scoring::version_drift(version, window)))
+        .clone();
     let values = live_values(monitor, &drift, &learned);
     Ok(judge(monitor, number, at, drift.since, drift.decisions, values, &learned))
 }
@@ -1011,6 +1019,7 @@ pub async fn evaluate_all(warden: &Warden, round: Round) -> Result<Vec<MonitorEv
     warden.scoring.log.flush().await?;
     let at = warden.now();
     let mut evaluations = Vec::new();
+    let mut windows = RoundWindows::new();
     for monitor in &monitors {
         if monitor.kind == "integrity" {
             let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
@@ -1021,7 +1030,7 @@ pub async fn evaluate_all(warden: &Warden, round: Round) -> Result<Vec<MonitorEv
             continue;
         }
         for version in crate::scoring::loaded_versions(warden, &monitor.model) {
-            evaluations.push(evaluate_version(warden, monitor, &version, at).await?);
+            evaluations.push(evaluate_version(warden, monitor, &version, at, &mut windows).await?);
         }
     }
     warden.metadata.insert_monitor_evaluations(&evaluations).await?;

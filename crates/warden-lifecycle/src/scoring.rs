@@ -1061,7 +1061,7 @@ pub(crate) fn loaded_versions(warden: &Warden, model: &str) -> Vec<Arc<LoadedVer
 }
 
 /// Which recent decisions a monitor reads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Window {
     /// Those made at or after this time (µs).
     Since(i64),
