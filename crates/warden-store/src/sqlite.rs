@@ -101,13 +101,43 @@ async fn append_audit(tx: &mut Transaction<'static, Sqlite>, event: &AuditEventD
     append_audit_events(tx, std::slice::from_ref(event)).await
 }
 
+/// Multi-row INSERTs: one round trip to SQLite's worker thread per chunk.
+const ROWS_PER_STATEMENT: usize = 500;
+
 async fn append_audit_events(tx: &mut Transaction<'static, Sqlite>, events: &[AuditEventDraft]) -> Result<()> {
-    // Multi-row INSERTs with the sequence numbers given here: inside the write transaction nobody else
-    // appends, and AUTOINCREMENT never hands out a number at or below the largest ever used.
-    const ROWS_PER_STATEMENT: usize = 500;
     if events.is_empty() {
         return Ok(());
     }
+    // The sequence numbers are given here: inside the write transaction nobody else appends, and
+    // AUTOINCREMENT never hands out a number at or below the largest ever used.
+    let last_seq: i64 = sqlx::query_scalar(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
+         COALESCE((SELECT MAX(seq) FROM audit_events), 0))",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let numbered: Vec<(i64, &AuditEventDraft)> = (last_seq + 1..).zip(events).collect();
+    for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
+        let mut audit =
+            sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO audit_events (seq, at, actor, action, subject, payload) ");
+        audit.push_values(chunk, |mut b, (seq, event)| {
+            b.push_bind(*seq)
+                .push_bind(event.at)
+                .push_bind(event.actor.as_str())
+                .push_bind(event.action.as_str())
+                .push_bind(event.subject.as_str())
+                .push_bind(to_json(&event.payload));
+        });
+        audit.build().execute(&mut **tx).await?;
+    }
+    append_ledger_entries(tx, &numbered).await
+}
+
+/// Appends the ledger entries of stored audit events, in order, after the last entry.
+async fn append_ledger_entries(
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[(i64, &AuditEventDraft)],
+) -> Result<()> {
     let last: Option<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1")
             .fetch_optional(&mut **tx)
@@ -116,39 +146,19 @@ async fn append_audit_events(tx: &mut Transaction<'static, Sqlite>, events: &[Au
         Some((idx, leaf)) => (idx as u64 + 1, hex::encode(leaf)),
         None => (0, warden_ledger::GENESIS.to_owned()),
     };
-    let mut seq: i64 = sqlx::query_scalar(
-        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
-         COALESCE((SELECT MAX(seq) FROM audit_events), 0))",
-    )
-    .fetch_one(&mut **tx)
-    .await?;
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
         let mut rows = Vec::with_capacity(chunk.len());
-        for event in chunk {
-            seq += 1;
-            let payload = to_json(&event.payload);
+        for (seq, event) in chunk {
             let entry = ledger_entry(index, event, prev);
             let leaf = entry.leaf_hash();
             prev = hex::encode(leaf);
-            let payload_sha256 = hex::decode(&entry.payload_sha256).expect("hex of a SHA-256");
-            rows.push((seq, event, payload, index, payload_sha256, leaf));
+            rows.push((index, *seq, hex::decode(&entry.payload_sha256).expect("hex of a SHA-256"), leaf));
             index += 1;
         }
-        let mut audit =
-            sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO audit_events (seq, at, actor, action, subject, payload) ");
-        audit.push_values(&rows, |mut b, (seq, event, payload, ..)| {
-            b.push_bind(*seq)
-                .push_bind(event.at)
-                .push_bind(event.actor.as_str())
-                .push_bind(event.action.as_str())
-                .push_bind(event.subject.as_str())
-                .push_bind(payload.as_str());
-        });
-        audit.build().execute(&mut **tx).await?;
         let mut ledger = sqlx::QueryBuilder::<Sqlite>::new(
             "INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) ",
         );
-        ledger.push_values(&rows, |mut b, (seq, _, _, index, payload_sha256, leaf)| {
+        ledger.push_values(&rows, |mut b, (index, seq, payload_sha256, leaf)| {
             b.push_bind(*index as i64).push_bind(*seq).push_bind(payload_sha256.clone()).push_bind(leaf.to_vec());
         });
         ledger.build().execute(&mut **tx).await?;
@@ -684,36 +694,21 @@ impl MetadataStore for SqliteStore {
         if missing.is_empty() {
             return Ok(0);
         }
-        let last: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (mut index, mut prev) = match last {
-            Some((idx, leaf)) => (idx as u64 + 1, hex::encode(leaf)),
-            None => (0, warden_ledger::GENESIS.to_owned()),
-        };
-        for row in &missing {
-            let event = AuditEventDraft {
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                subject: row.try_get("subject")?,
-                payload: from_json(row.try_get("payload")?, "audit_events.payload")?,
-            };
-            let entry = ledger_entry(index, &event, prev);
-            let leaf = entry.leaf_hash();
-            sqlx::query(
-                "INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(index as i64)
-            .bind(row.try_get::<i64, _>("seq")?)
-            .bind(hex::decode(&entry.payload_sha256).expect("hex of a SHA-256"))
-            .bind(leaf.as_slice())
-            .execute(&mut *tx)
-            .await?;
-            index += 1;
-            prev = hex::encode(leaf);
-        }
+        let events: Vec<(i64, AuditEventDraft)> = missing
+            .iter()
+            .map(|row| {
+                let event = AuditEventDraft {
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    subject: row.try_get("subject")?,
+                    payload: from_json(row.try_get("payload")?, "audit_events.payload")?,
+                };
+                Ok((row.try_get("seq")?, event))
+            })
+            .collect::<Result<_>>()?;
+        let numbered: Vec<(i64, &AuditEventDraft)> = events.iter().map(|(seq, e)| (*seq, e)).collect();
+        append_ledger_entries(&mut tx, &numbered).await?;
         tx.commit().await?;
         Ok(missing.len() as u64)
     }
@@ -1511,6 +1506,34 @@ impl MetadataStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Audit events written before the ledger existed get the entries the append path would have given them.
+    #[tokio::test]
+    async fn backfilled_entries_equal_appended_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let appended = SqliteStore::open(&dir.path().join("a.db")).await.unwrap();
+        let backfilled = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+        let events: Vec<AuditEventDraft> = (0..700).map(|i| audit("model.create", &format!("model/m{i}"))).collect();
+        appended.append_audit_batch(&events).await.unwrap();
+        for e in &events {
+            sqlx::query(
+                "INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ($1, $2, $3, $4, 'null')",
+            )
+            .bind(e.at)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.subject)
+            .execute(&backfilled.pool)
+            .await
+            .unwrap();
+        }
+        assert_eq!(backfilled.ledger_backfill().await.unwrap(), 700);
+        assert_eq!(backfilled.ledger_backfill().await.unwrap(), 0, "nothing left to backfill");
+        assert_eq!(
+            backfilled.ledger_leaf_hashes(0, 700).await.unwrap(),
+            appended.ledger_leaf_hashes(0, 700).await.unwrap()
+        );
+    }
 
     fn audit(action: &str, subject: &str) -> AuditEventDraft {
         AuditEventDraft {
