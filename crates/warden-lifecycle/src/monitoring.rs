@@ -752,7 +752,9 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
         learned.baseline = drift.expected_loss;
     }
     let outcomes = reads_outcomes(kind, statistic);
-    let labelled = if outcomes { Some(labelled_reference(version, config)) } else { None };
+    // The labelled reference is read only for what uses it: CBPE and learned bands.
+    let needs_labels = outcomes && (kind == "estimated_performance" || config.learned.is_some());
+    let labelled = if needs_labels { Some(labelled_reference(version, config)) } else { None };
     if kind == "estimated_performance" {
         match &labelled {
             Some(Ok(rows)) => {
