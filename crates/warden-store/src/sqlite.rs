@@ -18,6 +18,9 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The decision log's own connection: its page cache stays warm for the decision table's indexes
+    /// (SQLite drops a connection's cache whenever another connection has written).
+    decision_log: SqlitePool,
 }
 
 impl SqliteStore {
@@ -72,9 +75,10 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "MEMORY")
             .pragma("wal_autocheckpoint", "16384");
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let decision_log = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options).await?;
+        Ok(SqliteStore { pool, decision_log })
     }
 
     /// Writes take the database lock up front, so concurrent writers queue instead of failing to upgrade.
@@ -610,7 +614,7 @@ impl MetadataStore for SqliteStore {
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()> {
         // Multi-row INSERTs: one round trip to SQLite's worker thread per chunk, not per decision.
         const ROWS_PER_STATEMENT: usize = 1000;
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.decision_log.begin_with("BEGIN IMMEDIATE").await?;
         let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
         for d in decisions {
             if !ids.contains_key(d.model_name.as_str()) {
@@ -939,10 +943,12 @@ impl MetadataStore for SqliteStore {
         labelled_only: bool,
     ) -> Result<Vec<ScoredOutcome>> {
         // Labelled decisions are found from the outcomes (far fewer than decisions): scanning the decision
-        // log newest first for ones with an outcome would read the whole log when none has arrived.
+        // log for ones with an outcome reads the whole log when none has arrived (0.7 s per round at 1M
+        // decisions). SQLite's planner picks that scan unless told: CROSS JOIN fixes the outer loop and
+        // INDEXED BY the lookup.
         let sql = if labelled_only {
             "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM outcomes o \
-             JOIN decisions d ON d.request_id = o.request_id \
+             CROSS JOIN decisions d INDEXED BY decisions_by_request ON d.request_id = o.request_id \
              WHERE o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = o.request_id) \
              AND d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
              ORDER BY d.at DESC LIMIT $4"
@@ -1589,6 +1595,73 @@ mod tests {
 
     async fn event_count(store: &SqliteStore) -> usize {
         store.audit_events(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len()
+    }
+
+    fn decision(request_id: &str, version: i64, at: Micros) -> NewDecision {
+        NewDecision {
+            at,
+            request_id: request_id.into(),
+            model_name: "a".into(),
+            version,
+            route: "champion".into(),
+            features: serde_json::json!({"x": at}),
+            attributes: serde_json::json!({}),
+            score: at as f64 / 100.0,
+            decision: "approve".into(),
+            latency_us: 5,
+        }
+    }
+
+    fn outcome(request_id: &str, at: Micros, label: i64) -> NewOutcome {
+        NewOutcome {
+            request_id: request_id.into(),
+            at,
+            label,
+            kind: "default".into(),
+            amount: None,
+            recorded_by: "token:test".into(),
+        }
+    }
+
+    /// The labelled decisions of one version since a time, newest first, each with its latest outcome.
+    #[tokio::test]
+    async fn scored_outcomes_join_the_latest_label_of_this_version() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        for sha in ["x", "y"] {
+            store
+                .insert_version("a", version(sha), &|n| audit("version.register", &format!("model/a/{n}")))
+                .await
+                .unwrap();
+        }
+        let decisions: Vec<NewDecision> =
+            (0..50).map(|i| decision(&format!("r{i}"), if i % 10 == 9 { 2 } else { 1 }, 1_000 + i)).collect();
+        store.insert_decisions(&decisions).await.unwrap();
+        // r3 is corrected to 0; r9 belongs to version 2; r1 scored before `since`; r77 was never scored.
+        let outcomes = [outcome("r1", 2_000, 1), outcome("r3", 2_001, 1), outcome("r3", 2_002, 0)];
+        store.insert_outcomes(&outcomes).await.unwrap();
+        store
+            .insert_outcomes(&[outcome("r9", 2_003, 1), outcome("r20", 2_004, 1), outcome("r5", 2_005, 0)])
+            .await
+            .unwrap();
+        assert!(store.insert_outcomes(&[outcome("r77", 2_006, 1)]).await.is_err(), "unknown request id");
+
+        let labelled = store.scored_outcomes("a", 1, 1_002, 10, true).await.unwrap();
+        let got: Vec<(Micros, Option<bool>)> = labelled.iter().map(|o| (o.at, o.label)).collect();
+        assert_eq!(got, [(1_020, Some(true)), (1_005, Some(false)), (1_003, Some(false))]);
+        assert_eq!(labelled[0].features, serde_json::json!({"x": 1_020}));
+        assert_eq!(store.scored_outcomes("a", 1, 1_002, 2, true).await.unwrap().len(), 2, "limit");
+        let v2 = store.scored_outcomes("a", 2, 0, 10, true).await.unwrap();
+        assert_eq!(v2.iter().map(|o| o.at).collect::<Vec<_>>(), [1_009]);
+        assert!(store.scored_outcomes("b", 1, 0, 10, true).await.unwrap().is_empty(), "unknown model");
+
+        // Unlabelled path: every decision of the version, newest first, the label where one arrived.
+        let all = store.scored_outcomes("a", 1, 1_040, 100, false).await.unwrap();
+        assert_eq!(
+            all.iter().map(|o| o.at).collect::<Vec<_>>(),
+            [1_048, 1_047, 1_046, 1_045, 1_044, 1_043, 1_042, 1_041, 1_040]
+        );
+        assert!(all.iter().all(|o| o.label.is_none()));
     }
 
     #[tokio::test]
