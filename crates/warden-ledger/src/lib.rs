@@ -9,6 +9,7 @@ Warden's tamper-evident ledger, the math only: no I/O, no clock.
 */
 #![deny(missing_docs)]
 
+pub mod hash_hex;
 pub mod merkle;
 pub mod note;
 

@@ -293,6 +293,14 @@ fn check_row(row: &LedgerLeaf, record: Option<&AuditRecord>, link: &str, text: &
     RowCheck { leaf, payload_matches: payload.as_slice() == row.payload_sha256, leaf_matches: rebuilt == leaf }
 }
 
+/// Appends a stored hash as hex: 64 digits for a 32-byte hash, any other length as it is.
+fn push_hash_hex(out: &mut String, hash: &[u8]) {
+    match <&[u8; 32]>::try_from(hash) {
+        Ok(hash) => out.push_str(std::str::from_utf8(&warden_ledger::hash_hex::encode(hash)).expect("hex is ASCII")),
+        Err(_) => out.push_str(&hex::encode(hash)),
+    }
+}
+
 /// Checks every row of a page, split across cores (`prev` links the page's first row).
 fn check_page(page: &[(LedgerLeaf, Option<AuditRecord>)], prev: &str) -> Vec<RowCheck> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
@@ -309,7 +317,7 @@ fn check_page(page: &[(LedgerLeaf, Option<AuditRecord>)], prev: &str) -> Vec<Row
                             if i == 0 {
                                 link.push_str(prev);
                             } else {
-                                link.push_str(&hex::encode(&page[i - 1].0.leaf_hash));
+                                push_hash_hex(&mut link, &page[i - 1].0.leaf_hash);
                             }
                             check_row(&page[i].0, page[i].1.as_ref(), &link, &mut text)
                         })
@@ -367,6 +375,11 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
         })
         .await
         .map_err(|e| Error::Internal(format!("ledger checking task failed: {e}")))?;
+        // The next page links to this page's last stored leaf hash.
+        if let Some((last, _)) = page.last() {
+            prev.clear();
+            push_hash_hex(&mut prev, &last.leaf_hash);
+        }
         for ((row, record), check) in page.into_iter().zip(checks) {
             if row.index != expected_index {
                 let why = format!("entry {expected_index} is missing (the next stored entry is {})", row.index);
@@ -376,7 +389,6 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
             let i = row.index;
             seqs.push(row.audit_seq);
             tree.push(check.leaf);
-            prev = hex::encode(check.leaf);
             expected_index += 1;
             let Some(record) = record else {
                 bad(i, format!("entry {i} records audit event {}, which does not exist", row.audit_seq), &mut problems);

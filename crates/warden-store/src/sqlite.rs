@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use warden_ledger::hash_hex;
 
 use crate::metadata::*;
 use crate::{Error, Result};
@@ -821,8 +822,8 @@ impl MetadataStore for SqliteStore {
             let row = LedgerLeaf {
                 index,
                 audit_seq,
-                payload_sha256: hex::decode(&hashed[..64]).unwrap_or_default(),
-                leaf_hash: hex::decode(&hashed[64..]).unwrap_or_default(),
+                payload_sha256: hash_hex::decode(hashed[..64].as_bytes()).map_or_else(Vec::new, |h| h.to_vec()),
+                leaf_hash: hash_hex::decode(hashed[64..].as_bytes()).map_or_else(Vec::new, |h| h.to_vec()),
             };
             // No audit event joined: `at` is empty.
             let record = at.parse().ok().map(|at| AuditRecord { seq: audit_seq, at, actor, action, subject, payload });
@@ -862,7 +863,9 @@ impl MetadataStore for SqliteStore {
             .fetch_one(&self.pool)
             .await?
         };
-        Ok(hexed.map(|h| hex::decode(h).unwrap_or_default()).unwrap_or_default())
+        let decoded: Option<Vec<[u8; 32]>> =
+            hexed.as_deref().unwrap_or_default().as_bytes().chunks(64).map(hash_hex::decode).collect();
+        Ok(decoded.map(|hashes| hashes.concat()).unwrap_or_default())
     }
 
     async fn audit_event_count(&self) -> Result<u64> {
