@@ -822,8 +822,8 @@ impl MetadataStore for SqliteStore {
             let row = LedgerLeaf {
                 index,
                 audit_seq,
-                payload_sha256: hash_hex::decode(hashed[..64].as_bytes()).map_or_else(Vec::new, |h| h.to_vec()),
-                leaf_hash: hash_hex::decode(hashed[64..].as_bytes()).map_or_else(Vec::new, |h| h.to_vec()),
+                payload_sha256: hash_hex::decode(&hashed.as_bytes()[..64]).map_or_else(Vec::new, |h| h.to_vec()),
+                leaf_hash: hash_hex::decode(&hashed.as_bytes()[64..]).map_or_else(Vec::new, |h| h.to_vec()),
             };
             // No audit event joined: `at` is empty.
             let record = at.parse().ok().map(|at| AuditRecord { seq: audit_seq, at, actor, action, subject, payload });
