@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use warden_lifecycle::Warden;
 use warden_lifecycle::auth::{Principal, authenticate};
-use warden_lifecycle::{Error, Warden};
 
 use crate::error::ApiError;
 
-/// The caller, authenticated from `Authorization: Bearer <token>`.
+/// The caller, authenticated from `Authorization: Bearer <token>` (by the access layer, which leaves the
+/// principal in the request's extensions; authenticated here when a request did not pass through it).
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
@@ -18,20 +18,10 @@ impl FromRequestParts<Arc<Warden>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, warden: &Arc<Warden>) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| Error::Unauthenticated("missing bearer token (Authorization: Bearer <token>)".into()))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                Error::Unauthenticated("malformed Authorization header: expected 'Bearer <token>'".into())
-            })?;
-        Ok(Caller(authenticate(warden, secret).await?))
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Caller(principal.clone()));
+        }
+        Ok(Caller(authenticate(warden, crate::access::bearer(&parts.headers)?).await?))
     }
 }
 

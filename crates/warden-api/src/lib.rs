@@ -20,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use warden_lifecycle::Warden;
 
+pub mod access;
 pub mod error;
 pub mod extract;
 mod handlers;
@@ -137,11 +138,14 @@ pub fn app(warden: Arc<Warden>) -> Router {
             }),
         )
         .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(warden.clone(), access::authorize))
         .route_layer(axum::middleware::from_fn_with_state(warden.clone(), record_http))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(warden)
 }
 
+#[cfg(test)]
+mod access_tests;
 #[cfg(test)]
 mod governance_tests;
 #[cfg(test)]

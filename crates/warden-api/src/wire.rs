@@ -385,8 +385,11 @@ pub struct AliasHistoryQuery {
 pub struct CreateToken {
     /// Unique name (shown as the actor in the audit trail).
     pub name: String,
-    /// viewer, data-scientist, validator, risk-officer or admin.
+    /// viewer, data-scientist, validator, risk-officer, admin or scorer.
     pub role: String,
+    /// RFC 3339; after this time the token no longer authenticates. Absent: it does not expire.
+    #[serde(default)]
+    pub expires_at: Option<String>,
 }
 
 /// A token (never its secret).
@@ -402,6 +405,8 @@ pub struct TokenBody {
     pub created_by: String,
     /// RFC 3339, when revoked.
     pub revoked_at: Option<String>,
+    /// RFC 3339, when it expires (absent: never).
+    pub expires_at: Option<String>,
 }
 
 impl From<TokenInfo> for TokenBody {
@@ -412,6 +417,7 @@ impl From<TokenInfo> for TokenBody {
             created_at: timestamp(t.created_at),
             created_by: t.created_by,
             revoked_at: t.revoked_at.map(timestamp),
+            expires_at: t.expires_at.map(timestamp),
         }
     }
 }

@@ -182,21 +182,31 @@ const TOKEN_CACHE_LIFETIME: std::time::Duration = std::time::Duration::from_secs
 /// Recently resolved tokens (by secret hash), so the scoring path does not read the store per request.
 #[derive(Default)]
 pub(crate) struct TokenCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, (Principal, std::time::Instant)>>,
+    entries: std::sync::RwLock<std::collections::HashMap<String, CachedToken>>,
+}
+
+struct CachedToken {
+    principal: Principal,
+    cached: std::time::Instant,
+    expires_at: Option<Micros>,
 }
 
 impl TokenCache {
-    fn get(&self, hash: &str) -> Option<Principal> {
+    /// The principal of a token resolved less than a second ago that has not expired by `now`.
+    fn get(&self, hash: &str, now: Micros) -> Option<Principal> {
         let entries = self.entries.read().expect("token cache lock");
-        entries.get(hash).filter(|(_, at)| at.elapsed() < TOKEN_CACHE_LIFETIME).map(|(p, _)| p.clone())
+        entries
+            .get(hash)
+            .filter(|t| t.cached.elapsed() < TOKEN_CACHE_LIFETIME && t.expires_at.is_none_or(|e| now < e))
+            .map(|t| t.principal.clone())
     }
 
-    fn put(&self, hash: String, principal: Principal) {
+    fn put(&self, hash: String, principal: Principal, expires_at: Option<Micros>) {
         let mut entries = self.entries.write().expect("token cache lock");
         if entries.len() > 10_000 {
-            entries.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_LIFETIME);
+            entries.retain(|_, t| t.cached.elapsed() < TOKEN_CACHE_LIFETIME);
         }
-        entries.insert(hash, (principal, std::time::Instant::now()));
+        entries.insert(hash, CachedToken { principal, cached: std::time::Instant::now(), expires_at });
     }
 
     fn clear(&self) {
@@ -204,25 +214,30 @@ impl TokenCache {
     }
 }
 
-/// Resolves a bearer token to its principal. Unknown and revoked tokens are `Unauthenticated`.
+/// Resolves a bearer token to its principal. Unknown, expired and revoked tokens are `Unauthenticated`; the
+/// message never repeats the secret.
 pub async fn authenticate(warden: &Warden, secret: &str) -> Result<Principal> {
     let hash = secret_hash(secret);
-    if let Some(principal) = warden.tokens.get(&hash) {
+    let now = warden.now();
+    if let Some(principal) = warden.tokens.get(&hash, now) {
         return Ok(principal);
     }
-    let principal = lookup(warden, &hash).await?;
-    warden.tokens.put(hash, principal.clone());
+    let (principal, expires_at) = lookup(warden, &hash, now).await?;
+    warden.tokens.put(hash, principal.clone(), expires_at);
     Ok(principal)
 }
 
-async fn lookup(warden: &Warden, hash: &str) -> Result<Principal> {
+async fn lookup(warden: &Warden, hash: &str, now: Micros) -> Result<(Principal, Option<Micros>)> {
     let row = warden.metadata.find_token(hash).await?.ok_or_else(|| Error::Unauthenticated("invalid token".into()))?;
     if row.revoked_at.is_some() {
-        return Err(Error::Unauthenticated("token has been revoked".into()));
+        return Err(Error::Unauthenticated(format!("token '{}' has been revoked", row.token.name)));
+    }
+    if row.token.expires_at.is_some_and(|e| e <= now) {
+        return Err(Error::Unauthenticated(format!("token '{}' has expired", row.token.name)));
     }
     let role =
         row.token.role.parse().map_err(|_| Error::Internal(format!("token with unknown role {}", row.token.role)))?;
-    Ok(Principal { name: row.token.name, role })
+    Ok((Principal { name: row.token.name, role }, row.token.expires_at))
 }
 
 /// A token as listed (never with its secret).
@@ -238,6 +253,8 @@ pub struct TokenInfo {
     pub created_by: String,
     /// Revocation time.
     pub revoked_at: Option<Micros>,
+    /// Expiry time; `None`: it does not expire.
+    pub expires_at: Option<Micros>,
 }
 
 impl TryFrom<TokenRow> for TokenInfo {
@@ -249,6 +266,7 @@ impl TryFrom<TokenRow> for TokenInfo {
             created_at: row.token.created_at,
             created_by: row.token.created_by,
             revoked_at: row.revoked_at,
+            expires_at: row.token.expires_at,
         })
     }
 }
@@ -262,9 +280,19 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
-async fn insert_token(warden: &Warden, actor: &str, name: &str, role: Role, secret: &str) -> Result<CreatedToken> {
+async fn insert_token(
+    warden: &Warden,
+    actor: &str,
+    name: &str,
+    role: Role,
+    secret: &str,
+    expires_at: Option<Micros>,
+) -> Result<CreatedToken> {
     validate_name("token", name)?;
     let now = warden.now();
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(Error::invalid("a token's expiry must be in the future"));
+    }
     let row = warden
         .metadata
         .create_token(
@@ -274,23 +302,30 @@ async fn insert_token(warden: &Warden, actor: &str, name: &str, role: Role, secr
                 secret_sha256: secret_hash(secret),
                 created_at: now,
                 created_by: actor.to_owned(),
+                expires_at,
             },
             AuditEventDraft {
                 at: now,
                 actor: actor.to_owned(),
                 action: "token.create".into(),
                 subject: format!("token/{name}"),
-                payload: json!({ "name": name, "role": role.as_str() }),
+                payload: json!({ "name": name, "role": role.as_str(), "expires_at": expires_at }),
             },
         )
         .await?;
     Ok(CreatedToken { info: row.try_into()?, secret: secret.to_owned() })
 }
 
-/// Creates a token with a role.
-pub async fn create_token(warden: &Warden, caller: &Principal, name: &str, role: Role) -> Result<CreatedToken> {
+/// Creates a token with a role, valid until `expires_at` when given.
+pub async fn create_token(
+    warden: &Warden,
+    caller: &Principal,
+    name: &str,
+    role: Role,
+    expires_at: Option<Micros>,
+) -> Result<CreatedToken> {
     caller.require(Permission::ManageTokens)?;
-    insert_token(warden, &caller.actor(), name, role, &new_secret()).await
+    insert_token(warden, &caller.actor(), name, role, &new_secret(), expires_at).await
 }
 
 /// Lists every token, revoked ones included.
@@ -328,7 +363,7 @@ pub(crate) async fn bootstrap_admin_token(warden: &Warden) -> Result<Option<Path
     // The file is written before the token exists, so a crash in between never leaves an admin token
     // nobody can read; a stale file is simply overwritten on the next start.
     write_private_file(&path, &format!("{secret}\n"))?;
-    insert_token(warden, SYSTEM_ACTOR, "admin", Role::Admin, &secret).await?;
+    insert_token(warden, SYSTEM_ACTOR, "admin", Role::Admin, &secret, None).await?;
     Ok(Some(path))
 }
 

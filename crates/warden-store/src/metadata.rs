@@ -446,6 +446,8 @@ pub struct NewToken {
     pub created_at: Micros,
     /// Creator.
     pub created_by: String,
+    /// After this time the token no longer authenticates; `None`: it does not expire.
+    pub expires_at: Option<Micros>,
 }
 
 /// A stored token.

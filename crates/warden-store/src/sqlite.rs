@@ -322,6 +322,7 @@ fn token_row(row: &SqliteRow) -> Result<TokenRow> {
             secret_sha256: row.try_get("secret_sha256")?,
             created_at: row.try_get("created_at")?,
             created_by: row.try_get("created_by")?,
+            expires_at: row.try_get("expires_at")?,
         },
         revoked_at: row.try_get("revoked_at")?,
         revoked_by: row.try_get("revoked_by")?,
@@ -521,13 +522,15 @@ impl MetadataStore for SqliteStore {
     async fn create_token(&self, token: NewToken, audit: AuditEventDraft) -> Result<TokenRow> {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
-            "INSERT INTO tokens (name, role, secret_sha256, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO tokens (name, role, secret_sha256, created_at, created_by, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&token.name)
         .bind(&token.role)
         .bind(&token.secret_sha256)
         .bind(token.created_at)
         .bind(&token.created_by)
+        .bind(token.expires_at)
         .execute(&mut *tx)
         .await;
         let id = match inserted {
@@ -1754,9 +1757,11 @@ mod tests {
             secret_sha256: "h".into(),
             created_at: 1,
             created_by: "x".into(),
+            expires_at: Some(99),
         };
         store.create_token(token, audit("token.create", "token/ci")).await.unwrap();
         assert!(store.find_token("h").await.unwrap().unwrap().revoked_at.is_none());
+        assert_eq!(store.find_token("h").await.unwrap().unwrap().token.expires_at, Some(99));
         store.revoke_token("ci", 5, "x", audit("token.revoke", "token/ci")).await.unwrap();
         assert_eq!(store.find_token("h").await.unwrap().unwrap().revoked_at, Some(5));
         let err = store.revoke_token("ci", 6, "x", audit("token.revoke", "token/ci")).await.unwrap_err();

@@ -724,9 +724,15 @@ pub(crate) enum TokenCommand {
         /// Unique name.
         #[arg(long)]
         name: String,
-        /// viewer, data-scientist, validator, risk-officer or admin.
+        /// viewer, data-scientist, validator, risk-officer, admin or scorer.
         #[arg(long)]
         role: String,
+        /// Lifetime, from now: a number with s, m, h or d (`90d`, `12h`). Default: no expiry.
+        #[arg(long, value_parser = parse_lifetime, conflicts_with = "expires_at")]
+        expires_in: Option<time::Duration>,
+        /// Expiry as an RFC 3339 time.
+        #[arg(long)]
+        expires_at: Option<String>,
         #[command(flatten)]
         connection: Connection,
         /// Print JSON.
@@ -776,4 +782,35 @@ pub(crate) struct ColumnArgs {
     /// Column to ignore, e.g. an id (repeatable).
     #[arg(long = "exclude")]
     pub(crate) exclude: Vec<String>,
+}
+
+/// `90d`, `12h`, `30m`, `45s`: a positive whole number of days, hours, minutes or seconds.
+fn parse_lifetime(text: &str) -> Result<time::Duration, String> {
+    let bad = || format!("'{text}' is not a lifetime (a positive whole number with s, m, h or d, such as 90d)");
+    let split = text.len().checked_sub(1).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3_600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    };
+    seconds.filter(|s| *s <= 100 * 366 * 86_400).map(time::Duration::seconds).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::parse_lifetime;
+
+    #[test]
+    fn lifetimes_parse_and_nonsense_is_refused() {
+        assert_eq!(parse_lifetime("90d").unwrap(), time::Duration::days(90));
+        assert_eq!(parse_lifetime("12h").unwrap(), time::Duration::hours(12));
+        assert_eq!(parse_lifetime("1s").unwrap(), time::Duration::seconds(1));
+        for bad in ["", "d", "0d", "-5d", "5", "5w", "1.5h", "99999999999d"] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -345,9 +345,17 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
 
 async fn token(command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { name, role, connection, json } => {
+        TokenCommand::Create { name, role, expires_in, expires_at, connection, json } => {
+            let expires_at = match expires_in {
+                Some(lifetime) => Some(
+                    (time::OffsetDateTime::now_utc() + lifetime)
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .map_err(|e| anyhow::anyhow!("expiry time: {e}"))?,
+                ),
+                None => expires_at,
+            };
             let created = Client::new(&connection)?
-                .json(Method::POST, "/v1/tokens", &json!({"name": name, "role": role}))
+                .json(Method::POST, "/v1/tokens", &json!({"name": name, "role": role, "expires_at": expires_at}))
                 .await?;
             if json {
                 render::json(&created);
@@ -370,13 +378,13 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                     .into_iter()
                     .flatten()
                     .map(|t| {
-                        ["name", "role", "created_at", "created_by", "revoked_at"]
+                        ["name", "role", "created_at", "created_by", "expires_at", "revoked_at"]
                             .iter()
                             .map(|k| cell(&t[*k]))
                             .collect()
                     })
                     .collect();
-                table(&["NAME", "ROLE", "CREATED", "BY", "REVOKED"], &rows);
+                table(&["NAME", "ROLE", "CREATED", "BY", "EXPIRES", "REVOKED"], &rows);
             }
         }
     }

@@ -17,7 +17,14 @@ pub(crate) async fn create_token(
     Caller(caller): Caller,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedTokenBody>), ApiError> {
-    let created = auth::create_token(&warden, &caller, &body.name, body.role.parse()?).await?;
+    let expires_at =
+        match body.expires_at.as_deref() {
+            None => None,
+            Some(text) => Some(crate::wire::parse_timestamp(text).ok_or_else(|| {
+                warden_lifecycle::Error::invalid(format!("expires_at '{text}' is not an RFC 3339 time"))
+            })?),
+        };
+    let created = auth::create_token(&warden, &caller, &body.name, body.role.parse()?, expires_at).await?;
     Ok((StatusCode::CREATED, Json(CreatedTokenBody { secret: created.secret, token: created.info.into() })))
 }
 

@@ -1,0 +1,136 @@
+//! Who may call which endpoint, decided once per request before anything is parsed.
+//!
+//! `ACCESS.md` at the repository root is the same table for people; `access_tests.rs` calls every endpoint
+//! with every role and checks the answers against that file. The lifecycle services check the permission
+//! again (they are also called from the CLI and tests), so this layer decides early and uniformly — a role
+//! that may not call an endpoint learns nothing about its body — but is not the only check.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use warden_lifecycle::auth::{Permission, authenticate};
+use warden_lifecycle::{Error, Warden};
+
+use crate::error::ApiError;
+
+/// What an endpoint needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// No token.
+    Public,
+    /// Any valid token.
+    AnyRole,
+    /// A valid token whose role holds the permission.
+    Needs(Permission),
+}
+
+use Permission::*;
+use Rule::*;
+
+/// Every endpoint's rule, by method and route pattern.
+pub const RULES: &[(&str, &str, Rule)] = &[
+    ("GET", "/healthz", Public),
+    ("GET", "/readyz", Public),
+    ("GET", "/v1/openapi.json", Public),
+    ("GET", "/v1/ledger/key", Public),
+    ("GET", "/v1/whoami", AnyRole),
+    ("GET", "/metrics", AnyRole),
+    ("GET", "/v1/models", Needs(ReadRegistry)),
+    ("POST", "/v1/models", Needs(WriteRegistry)),
+    ("GET", "/v1/models/{name}", Needs(ReadRegistry)),
+    ("GET", "/v1/models/{name}/versions", Needs(ReadRegistry)),
+    ("POST", "/v1/models/{name}/versions", Needs(WriteRegistry)),
+    ("GET", "/v1/models/{name}/versions/{version}", Needs(ReadRegistry)),
+    ("GET", "/v1/models/{name}/versions/{version}/artifact", Needs(ReadRegistry)),
+    ("GET", "/v1/models/{name}/aliases", Needs(ReadRegistry)),
+    ("GET", "/v1/models/{name}/aliases/{alias}", Needs(ReadRegistry)),
+    ("PUT", "/v1/models/{name}/aliases/{alias}", Needs(SetAlias)),
+    ("DELETE", "/v1/models/{name}/aliases/{alias}", Needs(SetAlias)),
+    ("GET", "/v1/models/{name}/alias-history", Needs(ReadRegistry)),
+    ("POST", "/v1/models/{name}/versions/{version}/validations", Needs(Validate)),
+    ("GET", "/v1/models/{name}/versions/{version}/validations", Needs(ReadRegistry)),
+    ("POST", "/v1/models/{name}/versions/{version}/approvals", Needs(Approve)),
+    ("GET", "/v1/models/{name}/versions/{version}/approvals", Needs(ReadRegistry)),
+    ("POST", "/v1/models/{name}/versions/{version}/gate", Needs(ReadRegistry)),
+    ("GET", "/v1/models/{name}/versions/{version}/gate", Needs(ReadAudit)),
+    ("POST", "/v1/models/{name}/versions/{version}/promote", Needs(Promote)),
+    ("GET", "/v1/policies", Needs(ReadRegistry)),
+    ("PUT", "/v1/policies", Needs(ManagePolicies)),
+    ("GET", "/v1/policies/history", Needs(ReadRegistry)),
+    ("POST", "/v1/models/{name}/score", Needs(Score)),
+    ("POST", "/v1/models/{name}/score/batch", Needs(Score)),
+    ("POST", "/v1/outcomes", Needs(RecordOutcomes)),
+    ("GET", "/v1/models/{name}/decisions", Needs(ReadDecisions)),
+    ("GET", "/v1/models/{name}/live", Needs(ReadDecisions)),
+    ("GET", "/v1/models/{name}/live/drift", Needs(ReadDecisions)),
+    ("GET", "/v1/models/{name}/monitors", Needs(ReadRegistry)),
+    ("PUT", "/v1/models/{name}/monitors/{monitor}", Needs(ManageMonitors)),
+    ("GET", "/v1/models/{name}/monitors/history", Needs(ReadDecisions)),
+    ("POST", "/v1/monitors/evaluate", Needs(ManageMonitors)),
+    ("GET", "/v1/alerts", Needs(ReadDecisions)),
+    ("GET", "/v1/alerts/{id}", Needs(ReadDecisions)),
+    ("POST", "/v1/alerts/{id}/acknowledge", Needs(ManageMonitors)),
+    ("GET", "/v1/incidents", Needs(ReadDecisions)),
+    ("GET", "/v1/incidents/{id}", Needs(ReadDecisions)),
+    ("GET", "/v1/audit/events", Needs(ReadAudit)),
+    ("GET", "/v1/ledger/entries", Needs(ReadAudit)),
+    ("GET", "/v1/ledger/entries/{index}/proof", Needs(ReadAudit)),
+    ("GET", "/v1/ledger/checkpoints", Needs(ReadAudit)),
+    ("POST", "/v1/ledger/checkpoints", Needs(ReadAudit)),
+    ("POST", "/v1/ledger/verify", Needs(ReadAudit)),
+    ("GET", "/v1/models/{name}/evidence", Needs(ReadAudit)),
+    ("POST", "/v1/tokens", Needs(ManageTokens)),
+    ("GET", "/v1/tokens", Needs(ManageTokens)),
+    ("DELETE", "/v1/tokens/{name}", Needs(ManageTokens)),
+];
+
+/// The rule for a method and route pattern; `None` for an endpoint nobody listed (refused).
+pub fn rule(method: &Method, route: &str) -> Option<Rule> {
+    RULES.iter().find(|(m, r, _)| *m == method.as_str() && *r == route).map(|(_, _, rule)| *rule)
+}
+
+/// The bearer secret of a request, or why there is none. Never echoes the header.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
+    let header = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| Error::Unauthenticated("missing bearer token (Authorization: Bearer <token>)".into()))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::Unauthenticated("malformed Authorization header: expected 'Bearer <token>'".into()))
+}
+
+/// Middleware: authenticates the caller and checks the route's rule before the handler's extractors run;
+/// the principal travels to the handler in the request's extensions.
+pub(crate) async fn authorize(State(warden): State<Arc<Warden>>, mut request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let Some(rule) = route.as_deref().and_then(|route| rule(request.method(), route)) else {
+        // Fail closed: an endpoint without a rule is a mistake, not an open door.
+        return ApiError::from(Error::Forbidden("this endpoint has no access rule".into())).into_response();
+    };
+    if rule == Public {
+        return next.run(request).await;
+    }
+    let principal = match bearer(request.headers()) {
+        Ok(secret) => authenticate(&warden, secret).await,
+        Err(err) => Err(err),
+    };
+    let principal = match principal {
+        Ok(principal) => principal,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    if let Needs(permission) = rule
+        && let Err(err) = principal.require(permission)
+    {
+        return ApiError::from(err).into_response();
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
