@@ -27,13 +27,18 @@ impl Server {
     }
 
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_logging(data_dir, extra, "warn", Stdio::inherit())
+    }
+
+    /// Starts a server whose log (`RUST_LOG` filter `filter`) goes to `log`.
+    pub fn start_logging(data_dir: &Path, extra: &[&str], filter: &str, log: Stdio) -> Server {
         let mut child = Command::new(WARDEN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("warden serve starts");
         let stdout = child.stdout.take().unwrap();
