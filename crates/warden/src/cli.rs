@@ -24,6 +24,9 @@ pub(crate) struct Connection {
     /// Data directory whose admin token file is used when no token is given.
     #[arg(long = "token-data-dir", env = "WARDEN_DATA_DIR", default_value = "warden-data")]
     pub(crate) data_dir: PathBuf,
+    /// Also trust this PEM CA certificate for an https:// URL (a private CA, a self-signed server).
+    #[arg(long, env = "WARDEN_CA_CERT")]
+    pub(crate) ca_cert: Option<PathBuf>,
 }
 
 // Parsed once per process: the size difference between variants costs nothing.
@@ -532,6 +535,12 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8700")]
     pub(crate) listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "WARDEN_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WARDEN_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
     /// Largest accepted upload (artifact or reference file), in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub(crate) max_upload_bytes: u64,

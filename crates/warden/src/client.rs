@@ -54,7 +54,16 @@ impl Client {
                     .to_owned()
             }
         };
-        let http = reqwest::Client::builder().build().context("cannot build the HTTP client")?;
+        crate::tls::install_crypto_provider();
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &connection.ca_cert {
+            let pem =
+                std::fs::read(path).with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
+            let ca = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let http = builder.build().context("cannot build the HTTP client")?;
         Ok(Client { http, base: connection.url.trim_end_matches('/').to_owned(), token })
     }
 

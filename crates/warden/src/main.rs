@@ -13,6 +13,7 @@ mod governance;
 mod render;
 mod reports;
 mod serve;
+mod tls;
 
 use clap::Parser;
 

@@ -48,11 +48,22 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if startup.orphan_blobs_removed > 0 {
         tracing::warn!(count = startup.orphan_blobs_removed, "removed blobs left by an interrupted registration");
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
-    println!("warden listening on http://{address} (data directory {})", args.data_dir.display());
+    if tls.is_none()
+        && let Some(warning) = crate::tls::plain_http_warning(address)
+    {
+        eprintln!("{warning}");
+        tracing::warn!("{warning}");
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("warden listening on {scheme}://{address} (data directory {})", args.data_dir.display());
     let warden = Arc::new(warden);
     let evaluator = warden_lifecycle::monitoring::spawn_evaluator(
         warden.clone(),
@@ -63,16 +74,22 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         warden.clone(),
         std::time::Duration::from_secs(args.checkpoint_interval_seconds),
     );
-    // Answers are small single writes: Nagle's algorithm would hold them back behind delayed ACKs.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %err, "cannot set TCP_NODELAY");
+    let app = warden_api::app(warden.clone());
+    match tls {
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
         }
-    });
-    axum::serve(listener, warden_api::app(warden.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+        None => {
+            // Answers are small single writes: Nagle's algorithm would hold them back behind delayed ACKs.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(err) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %err, "cannot set TCP_NODELAY");
+                }
+            });
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+        }
+    }
     evaluator.abort();
     deliverer.abort();
     checkpointer.abort();

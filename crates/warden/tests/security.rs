@@ -55,3 +55,90 @@ fn no_token_secret_reaches_a_log_or_an_error() {
         assert!(!logged.contains(&secret[4..]), "the server log holds a secret's digits");
     }
 }
+
+/// A CA and a server certificate for localhost and 127.0.0.1 signed by it: (CA PEM, cert PEM, key PEM).
+fn test_pki() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Warden test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let server = server_params.signed_by(&server_key, &issuer).unwrap();
+    (ca.pem(), server.pem(), server_key.serialize_pem())
+}
+
+#[test]
+fn tls_serves_the_api_to_clients_that_trust_its_ca_and_nobody_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki();
+    let (ca_path, cert_path, key_path) =
+        (dir.path().join("ca.pem"), dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&ca_path, ca).unwrap();
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &data,
+        &["--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()],
+    );
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+
+    // A client that opens a connection and never says hello holds nobody up.
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+    let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+
+    let mut trusted = std::process::Command::new(support::WARDEN);
+    trusted
+        .args(["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])
+        .env("WARDEN_URL", &server.url)
+        .env("WARDEN_DATA_DIR", &data)
+        .env("WARDEN_CA_CERT", &ca_path);
+    let started = std::time::Instant::now();
+    let out = trusted.output().unwrap();
+    assert!(out.status.success(), "over TLS with the CA trusted: {}", stderr(&out));
+    // Handshakes wait for nobody: were they done one by one, this call would wait out the silent client's
+    // 10-second handshake deadline.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+
+    // Without the CA the certificate is not trusted; plain HTTP to the TLS port gets no answer.
+    let out = server.cli(&["model", "list"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).to_lowercase().contains("certificate"), "{}", stderr(&out));
+    let plain = server.url.replace("https://", "http://");
+    let out = std::process::Command::new(support::WARDEN)
+        .args(["model", "list"])
+        .env("WARDEN_URL", &plain)
+        .env("WARDEN_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "plain HTTP must not be served on the TLS port");
+}
+
+#[test]
+fn tls_needs_both_files_and_refuses_bad_ones_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let only_cert = std::process::Command::new(support::WARDEN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert", "cert.pem", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(only_cert.status.code(), Some(2), "{}", stderr(&only_cert));
+    assert!(stderr(&only_cert).contains("--tls-key"), "{}", stderr(&only_cert));
+    let missing = dir.path().join("absent.pem");
+    let bad = std::process::Command::new(support::WARDEN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&missing)
+        .arg("--tls-key")
+        .arg(&missing)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("absent.pem"), "{}", stderr(&bad));
+    assert!(!stdout(&bad).contains("listening"), "nothing listens with a broken TLS setup");
+}
