@@ -107,9 +107,53 @@ pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
         .ok_or_else(|| Error::Unauthenticated("malformed Authorization header: expected 'Bearer <token>'".into()))
 }
 
-/// Middleware: authenticates the caller and checks the route's rule before the handler's extractors run;
-/// the principal travels to the handler in the request's extensions.
-pub(crate) async fn authorize(State(warden): State<Arc<Warden>>, mut request: Request, next: Next) -> Response {
+/// A token bucket per token name: `per_second` requests a second on average, bursts of up to `per_second`.
+pub(crate) struct RateLimiter {
+    per_second: u32,
+    buckets: std::sync::Mutex<std::collections::HashMap<String, Bucket>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    refilled: std::time::Instant,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(per_second: u32) -> RateLimiter {
+        RateLimiter { per_second, buckets: Default::default() }
+    }
+
+    /// Takes one request from the token's bucket; `Err(seconds)` until one is available again.
+    fn take(&self, token: &str, now: std::time::Instant) -> Result<(), u64> {
+        let rate = f64::from(self.per_second);
+        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        if buckets.len() > 100_000 {
+            // Buckets refilled a while ago are full again: forgetting them changes nothing.
+            buckets.retain(|_, b| now.duration_since(b.refilled).as_secs_f64() * rate < rate);
+        }
+        let bucket = buckets.entry(token.to_owned()).or_insert(Bucket { tokens: rate, refilled: now });
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.refilled).as_secs_f64() * rate).min(rate);
+        bucket.refilled = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// What the access layer needs: the service (to authenticate) and the per-token rate limiter.
+#[derive(Clone)]
+pub(crate) struct AccessState {
+    pub(crate) warden: Arc<Warden>,
+    pub(crate) limiter: Arc<RateLimiter>,
+}
+
+/// Middleware: authenticates the caller, checks the route's rule and the token's rate before the handler's
+/// extractors run; the principal travels to the handler in the request's extensions.
+pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Request, next: Next) -> Response {
+    let warden = &state.warden;
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let Some(rule) = route.as_deref().and_then(|route| rule(request.method(), route)) else {
         // Fail closed: an endpoint without a rule is a mistake, not an open door.
@@ -119,7 +163,7 @@ pub(crate) async fn authorize(State(warden): State<Arc<Warden>>, mut request: Re
         return next.run(request).await;
     }
     let principal = match bearer(request.headers()) {
-        Ok(secret) => authenticate(&warden, secret).await,
+        Ok(secret) => authenticate(warden, secret).await,
         Err(err) => Err(err),
     };
     let principal = match principal {
@@ -131,6 +175,45 @@ pub(crate) async fn authorize(State(warden): State<Arc<Warden>>, mut request: Re
     {
         return ApiError::from(err).into_response();
     }
+    if let Err(wait) = state.limiter.take(&principal.name, std::time::Instant::now()) {
+        let mut response = ApiError::rate_limited(state.limiter.per_second).into_response();
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, wait.into());
+        return response;
+    }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// Middleware: answers 408 when the handler has not finished within the limit. Dropping the handler rolls
+/// back any transaction it had open, so a timed-out write leaves nothing half done.
+pub(crate) async fn time_limit(State(limit): State<std::time::Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::timed_out(limit).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_the_rate_per_token_and_tell_when_to_retry() {
+        let limiter = RateLimiter::new(3);
+        let start = std::time::Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limiter.take("a", start), Ok(()));
+        }
+        assert_eq!(limiter.take("a", start), Err(1));
+        assert_eq!(limiter.take("b", start), Ok(()), "another token has its own bucket");
+        // A third of a second later one request is back; a second later the bucket is full, not fuller.
+        let later = start + std::time::Duration::from_millis(340);
+        assert_eq!(limiter.take("a", later), Ok(()));
+        assert_eq!(limiter.take("a", later), Err(1));
+        let much_later = start + std::time::Duration::from_secs(10);
+        for _ in 0..3 {
+            assert_eq!(limiter.take("a", much_later), Ok(()));
+        }
+        assert!(limiter.take("a", much_later).is_err());
+    }
 }

@@ -27,6 +27,28 @@ impl ApiError {
         self.status
     }
 
+    /// A 408: the request did not finish in time.
+    pub fn timed_out(limit: std::time::Duration) -> Self {
+        ApiError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            code: "timeout",
+            message: format!("the request did not finish within {} s", limit.as_secs_f64()),
+            details: Value::Null,
+        }
+    }
+
+    /// A 429: the caller's token has used its requests for now.
+    pub fn rate_limited(per_second: u32) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate_limited",
+            message: format!(
+                "this token may make {per_second} requests per second; retry after the Retry-After header"
+            ),
+            details: Value::Null,
+        }
+    }
+
     fn too_large(message: String) -> Self {
         ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message, details: Value::Null }
     }

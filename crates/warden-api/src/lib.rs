@@ -50,14 +50,37 @@ async fn record_http(
     response
 }
 
-fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
+/// Limits the router applies to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest a JSON request may take, body included (408 after).
+    pub request_timeout: std::time::Duration,
+    /// Longest an upload (a version's artifact and reference, a validation's data) may take.
+    pub upload_timeout: std::time::Duration,
+    /// Requests per second each token may make on average, in bursts of as many (429 with Retry-After).
+    pub rate_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: std::time::Duration::from_secs(60),
+            upload_timeout: std::time::Duration::from_secs(900),
+            rate_per_second: 50_000,
+        }
+    }
+}
+
+fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
+    let timeout = |limit| axum::middleware::from_fn_with_state(limit, access::time_limit);
     // Two files plus the metadata part and multipart framing.
     let upload_limit =
         usize::try_from(max_upload_bytes.saturating_mul(2)).unwrap_or(usize::MAX).saturating_add(2 << 20);
     let uploads = OpenApiRouter::new()
         .routes(routes!(versions::register_version, versions::list_versions))
         .routes(routes!(governance::validate, governance::list_validations))
-        .layer(DefaultBodyLimit::max(upload_limit));
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(timeout(limits.upload_timeout));
     let json = OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -98,9 +121,12 @@ fn routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(monitoring::list_incidents))
         .routes(routes!(monitoring::get_incident))
         .routes(routes!(scoring::metrics))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
-    let batches =
-        OpenApiRouter::new().routes(routes!(scoring::score_batch)).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(timeout(limits.request_timeout));
+    let batches = OpenApiRouter::new()
+        .routes(routes!(scoring::score_batch))
+        .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
+        .layer(timeout(limits.upload_timeout));
     uploads.merge(json).merge(batches)
 }
 
@@ -118,16 +144,25 @@ fn document(mut api: OpenApi) -> OpenApi {
 
 /// The OpenAPI document describing every endpoint.
 pub fn openapi() -> OpenApi {
-    document(routes(0).split_for_parts().1)
+    document(routes(0, Limits::default()).split_for_parts().1)
 }
 
 async fn not_found() -> impl IntoResponse {
     error::ApiError::from(warden_lifecycle::Error::NotFound("no such endpoint".into()))
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application, with the default limits.
 pub fn app(warden: Arc<Warden>) -> Router {
-    let (router, api) = routes(warden.config().max_upload_bytes).split_for_parts();
+    app_with(warden, Limits::default())
+}
+
+/// The whole HTTP application.
+pub fn app_with(warden: Arc<Warden>, limits: Limits) -> Router {
+    let (router, api) = routes(warden.config().max_upload_bytes, limits).split_for_parts();
+    let access = access::AccessState {
+        warden: warden.clone(),
+        limiter: Arc::new(access::RateLimiter::new(limits.rate_per_second.max(1))),
+    };
     let api = Arc::new(document(api));
     router
         .route(
@@ -138,7 +173,7 @@ pub fn app(warden: Arc<Warden>) -> Router {
             }),
         )
         .fallback(not_found)
-        .route_layer(axum::middleware::from_fn_with_state(warden.clone(), access::authorize))
+        .route_layer(axum::middleware::from_fn_with_state(access, access::authorize))
         .route_layer(axum::middleware::from_fn_with_state(warden.clone(), record_http))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(warden)

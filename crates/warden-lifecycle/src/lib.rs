@@ -47,6 +47,13 @@ pub use error::{Error, Result};
 /// Where the current time comes from (replaceable in tests).
 pub type Clock = Arc<dyn Fn() -> Micros + Send + Sync>;
 
+/// Makes ring the process's TLS crypto provider (webhooks over https, the CLI's client, `serve --tls-cert`):
+/// every HTTPS client and server in the process needs one, and ring builds without a C toolchain of its own.
+pub fn install_tls_provider() {
+    // Err means a provider is installed already, which is all this wants.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The system clock, in microseconds since the Unix epoch.
 pub fn system_clock() -> Clock {
     Arc::new(|| {

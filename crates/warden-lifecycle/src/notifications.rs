@@ -70,6 +70,7 @@ async fn send(client: &reqwest::Client, webhook: &Webhook, id: i64, body: &str) 
 /// Delivers due notifications every `every` until the process ends.
 pub fn spawn_deliverer(warden: Arc<Warden>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        crate::install_tls_provider();
         let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
             Ok(client) => client,
             Err(err) => {

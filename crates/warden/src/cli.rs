@@ -541,6 +541,18 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "WARDEN_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
+    /// Requests per second each token may make (bursts of as many); more get 429 with Retry-After.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rate_limit: u32,
+    /// Seconds a JSON request may take, body included (408 after).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) request_timeout_seconds: u64,
+    /// Seconds an upload or a batch may take.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) upload_timeout_seconds: u64,
+    /// Seconds a client may take to send a request's headers before it is disconnected.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub(crate) header_timeout_seconds: u64,
     /// Largest accepted upload (artifact or reference file), in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub(crate) max_upload_bytes: u64,

@@ -54,7 +54,7 @@ impl Client {
                     .to_owned()
             }
         };
-        crate::tls::install_crypto_provider();
+        warden_lifecycle::install_tls_provider();
         let mut builder = reqwest::Client::builder();
         if let Some(path) = &connection.ca_cert {
             let pem =

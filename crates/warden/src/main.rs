@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod commands;
 mod governance;
+mod http_server;
 mod render;
 mod reports;
 mod serve;

@@ -1,12 +1,14 @@
 //! `warden serve`: open the data directory, bind, serve until SIGINT or SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use warden_lifecycle::{Config, Warden};
 
 use crate::cli::ServeArgs;
+use crate::http_server::{self, ConnectionLimits};
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -74,11 +76,20 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         warden.clone(),
         std::time::Duration::from_secs(args.checkpoint_interval_seconds),
     );
-    let app = warden_api::app(warden.clone());
+    let limits = warden_api::Limits {
+        request_timeout: Duration::from_secs(args.request_timeout_seconds),
+        upload_timeout: Duration::from_secs(args.upload_timeout_seconds),
+        rate_per_second: args.rate_limit,
+    };
+    let app = warden_api::app_with(warden.clone(), limits);
+    let connections = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_timeout_seconds),
+        ..ConnectionLimits::default()
+    };
     match tls {
         Some(config) => {
             let listener = crate::tls::TlsListener::new(listener, config)?;
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+            http_server::serve(listener, app, connections, shutdown_signal()).await;
         }
         None => {
             // Answers are small single writes: Nagle's algorithm would hold them back behind delayed ACKs.
@@ -87,7 +98,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     tracing::warn!(error = %err, "cannot set TCP_NODELAY");
                 }
             });
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+            http_server::serve(listener, app, connections, shutdown_signal()).await;
         }
     }
     evaluator.abort();

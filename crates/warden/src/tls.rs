@@ -19,15 +19,9 @@ use tokio_rustls::server::TlsStream;
 /// Longest a client may take to finish its TLS handshake.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Installs ring as the process's rustls crypto provider (the server's and the CLI client's).
-pub(crate) fn install_crypto_provider() {
-    // Err means a provider is installed already, which is all this wants.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// The server's TLS configuration from a PEM certificate chain and a PEM private key.
 pub(crate) fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    install_crypto_provider();
+    warden_lifecycle::install_tls_provider();
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?
         .collect::<Result<_, _>>()
@@ -41,7 +35,8 @@ pub(crate) fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustl
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("the TLS certificate and key do not go together")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // The API speaks HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -77,7 +77,7 @@ fn acknowledged_versions_survive_sigkill() {
                 counter += 1_000;
                 let base = counter;
                 runtime.spawn(async move {
-                    let client = reqwest::Client::new();
+                    let client = support::http_client();
                     for i in 0.. {
                         let artifact = format!(r#"{{"intercept": {}, "coefficients": {{"income": 0.001}}}}"#, base + i)
                             .into_bytes();

@@ -36,7 +36,7 @@ fn register(server: &Server, artifact: &Path, format: &str, extra: &[&str]) {
 fn send_scores(url: &str, token: &str, count: usize, prefix: &str) -> usize {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = support::http_client();
         let mut tasks = Vec::new();
         for worker in 0..8 {
             let (client, url, token, prefix) = (client.clone(), url.to_owned(), token.to_owned(), prefix.to_owned());

@@ -92,12 +92,8 @@ impl Server {
     pub fn get_json(&self, path: &str) -> serde_json::Value {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .get(format!("{}{path}", self.url))
-                .bearer_auth(self.admin_token())
-                .send()
-                .await
-                .unwrap();
+            let response =
+                http_client().get(format!("{}{path}", self.url)).bearer_auth(self.admin_token()).send().await.unwrap();
             assert!(response.status().is_success(), "GET {path}: {}", response.status());
             response.json().await.unwrap()
         })
@@ -145,4 +141,10 @@ pub fn stderr(output: &Output) -> String {
 pub fn json_of(output: &Output) -> serde_json::Value {
     assert!(output.status.success(), "command failed: {}", stderr(output));
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+/// An HTTP client for tests (the process's TLS provider installed first, as the CLI does).
+pub fn http_client() -> reqwest::Client {
+    warden_lifecycle::install_tls_provider();
+    reqwest::Client::new()
 }
