@@ -16,7 +16,7 @@ pub(crate) struct ConnectionLimits {
     pub(crate) header_read_timeout: Duration,
     /// Most header fields in one request (more: 431).
     pub(crate) max_headers: usize,
-    /// Most bytes of request head (request line and headers) buffered (more: 431).
+    /// Most bytes of request head (request line and headers) (more: 431).
     pub(crate) max_head_bytes: usize,
 }
 
@@ -43,7 +43,7 @@ pub(crate) async fn serve<L>(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_headers(limits.max_headers)
-        .max_buf_size(limits.max_head_bytes.max(8192));
+        .max_header_size(limits.max_head_bytes);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -142,3 +142,111 @@ fn tls_needs_both_files_and_refuses_bad_ones_before_listening() {
     assert!(stderr(&bad).contains("absent.pem"), "{}", stderr(&bad));
     assert!(!stdout(&bad).contains("listening"), "nothing listens with a broken TLS setup");
 }
+
+/// Sends raw bytes on a fresh connection and reads until the server closes it or `wait` passes: what came
+/// back, and how long the server took to close.
+fn raw_exchange(
+    url: &str,
+    chunks: &[&[u8]],
+    pause: std::time::Duration,
+    wait: std::time::Duration,
+) -> (String, Option<std::time::Duration>) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let started = std::time::Instant::now();
+    for chunk in chunks {
+        if stream.write_all(chunk).is_err() {
+            break;
+        }
+        std::thread::sleep(pause);
+    }
+    stream
+        .set_read_timeout(Some(wait.saturating_sub(started.elapsed()).max(std::time::Duration::from_millis(10))))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return (String::from_utf8_lossy(&answer).into_owned(), Some(started.elapsed())),
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&answer).into_owned(), Some(started.elapsed()));
+            }
+            Err(_) => return (String::from_utf8_lossy(&answer).into_owned(), None),
+        }
+    }
+}
+
+#[test]
+fn slow_clients_oversized_heads_and_busy_tokens_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &data,
+        &["--header-timeout-seconds", "1", "--request-timeout-seconds", "2", "--rate-limit", "20"],
+    );
+    let admin = server.admin_token();
+    let host = server.url.trim_start_matches("http://").to_owned();
+
+    // A client that sends its headers a byte at a time is disconnected once the header deadline passes.
+    let head = format!("GET /v1/whoami HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\n");
+    let drip: Vec<&[u8]> = head.as_bytes().chunks(1).collect();
+    let (answer, closed) =
+        raw_exchange(&server.url, &drip, std::time::Duration::from_millis(100), std::time::Duration::from_secs(20));
+    let closed = closed.expect("the server closes a connection whose headers never finish");
+    assert!(closed < std::time::Duration::from_secs(12), "closed after {closed:?}");
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    // A body that never arrives: 408 once the request time limit passes, nothing half-written.
+    let stalled = format!(
+        "POST /v1/models HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{{\"name\": \"slow"
+    );
+    let (answer, _) =
+        raw_exchange(&server.url, &[stalled.as_bytes()], std::time::Duration::ZERO, std::time::Duration::from_secs(6));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"timeout\""), "{answer}");
+    let models = server.cli(&["model", "list", "--json"]);
+    assert!(!stdout(&models).contains("slow"), "a timed-out request wrote nothing");
+
+    // Too many header fields, or too many bytes of them: 431, before anything else.
+    let mut crowded = format!("GET /v1/whoami HTTP/1.1\r\nHost: {host}\r\n");
+    for i in 0..100 {
+        crowded.push_str(&format!("X-Filler-{i}: x\r\n"));
+    }
+    crowded.push_str("\r\n");
+    let (answer, _) =
+        raw_exchange(&server.url, &[crowded.as_bytes()], std::time::Duration::ZERO, std::time::Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let huge = format!("GET /v1/whoami HTTP/1.1\r\nHost: {host}\r\nX-Big: {}\r\n\r\n", "a".repeat(100_000));
+    let (answer, _) =
+        raw_exchange(&server.url, &[huge.as_bytes()], std::time::Duration::ZERO, std::time::Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    // A token that exceeds its rate gets 429 with Retry-After; another token is unaffected; the bucket refills.
+    let other = stdout(&server.cli(&["token", "create", "--name", "other", "--role", "viewer"])).trim().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = support::http_client();
+        let whoami = format!("{}/v1/whoami", server.url);
+        let mut limited = None;
+        for _ in 0..60 {
+            let response = client.get(&whoami).bearer_auth(&admin).send().await.unwrap();
+            if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(response);
+                break;
+            }
+        }
+        let limited = limited.expect("60 requests at once exceed 20 per second");
+        let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&retry), "Retry-After {retry}");
+        let body: serde_json::Value = limited.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "rate_limited");
+        let fine = client.get(&whoami).bearer_auth(&other).send().await.unwrap();
+        assert_eq!(fine.status(), reqwest::StatusCode::OK, "another token has its own allowance");
+        tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+        let again = client.get(&whoami).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(again.status(), reqwest::StatusCode::OK, "the allowance comes back");
+    });
+}
