@@ -332,6 +332,23 @@ async fn failed_registrations_leave_no_version_no_blob_and_no_event() {
         ),
         ("empty artifact", german_metadata(), b"", &german, StatusCode::UNPROCESSABLE_ENTITY, "artifact is empty"),
         (
+            // What Python writes for an object whose __reduce__ runs os.system("id"), declared as a model.
+            "a pickle that runs a command",
+            with("format", json!("onnx")),
+            b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94.",
+            &german,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Python pickle (it runs code when loaded; export the model to ONNX or the library's JSON/text format) refused; dangerous imports: posix.system",
+        ),
+        (
+            "a zip archive",
+            german_metadata(),
+            b"PK\x03\x04\x14\x00\x00\x00data.pkl",
+            &german,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a zip archive or compressed file",
+        ),
+        (
             "missing target",
             with("target", json!("default")),
             LINEAR,

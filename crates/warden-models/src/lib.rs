@@ -23,6 +23,7 @@ mod lightgbm;
 pub mod linear;
 mod onnx;
 pub mod onnx_ml;
+pub mod safety;
 mod trees;
 mod xgboost;
 
@@ -47,6 +48,9 @@ pub enum ModelError {
         /// What is not supported.
         message: String,
     },
+    /// The bytes are not safe to parse (a pickle, an archive, a decompression bomb, external references).
+    #[error("unsafe artifact: {0}")]
+    Unsafe(String),
     /// A row does not fit the model's inputs.
     #[error("{0}")]
     BadInput(String),
@@ -138,6 +142,7 @@ enum Engine {
 impl Model {
     /// Parses and prepares a model from its artifact bytes.
     pub fn load(format: ModelFormat, bytes: &[u8]) -> Result<Model> {
+        safety::screen(bytes).map_err(|refusal| ModelError::Unsafe(refusal.to_string()))?;
         let (engine, inputs, positional) = match format {
             ModelFormat::LinearJson => {
                 let model = linear::LinearModel::from_json(bytes)?;

@@ -99,7 +99,22 @@ impl OnnxModel {
         crate::onnx_ml::register(&mut onnx.op_register);
         // ZipMap's `seq(map(...))` output type cannot be a tensor type; the operator keeps the tensor.
         onnx.ignore_output_types = true;
-        let model = onnx.model_for_read(&mut &bytes[..]).map_err(|e| invalid(format!("{e:#}")))?;
+        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| invalid(format!("{e:#}")))?;
+        // Everything a version scores with is in its one hashed artifact: tensors kept in other files
+        // (ONNX external data) are refused, and a path leaving the directory is named as such.
+        let external = proto.graph.as_ref().map(external_data_locations).unwrap_or_default();
+        if let Some(location) = external.first() {
+            let escapes = std::path::Path::new(location)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+            return Err(ModelError::Unsafe(format!(
+                "the ONNX model keeps {} tensor(s) in external files ('{location}'{}); save it with all \
+                 tensors inside (onnx.save_model(..., save_as_external_data=False))",
+                external.len(),
+                if escapes { ", a path outside the model's directory" } else { "" }
+            )));
+        }
+        let model = onnx.model_for_proto_model(&proto).map_err(|e| invalid(format!("{e:#}")))?;
 
         let batch = model.symbols.sym("N");
         let inputs = model.input_outlets().map_err(invalid)?.to_vec();
@@ -187,6 +202,32 @@ impl OnnxModel {
     }
 }
 
+/// The `location` of every tensor of the graph (and of its subgraphs) stored as external data.
+fn external_data_locations(graph: &tract_onnx::pb::GraphProto) -> Vec<String> {
+    fn tensor(t: &tract_onnx::pb::TensorProto, out: &mut Vec<String>) {
+        // data_location 1 is EXTERNAL; `external_data` alone also points elsewhere.
+        if t.data_location == Some(1) || !t.external_data.is_empty() {
+            let location = t.external_data.iter().find(|e| e.key == "location").map(|e| e.value.clone());
+            out.push(location.unwrap_or_else(|| "(no location)".into()));
+        }
+    }
+    fn walk(graph: &tract_onnx::pb::GraphProto, out: &mut Vec<String>) {
+        graph.initializer.iter().for_each(|t| tensor(t, out));
+        for sparse in &graph.sparse_initializer {
+            sparse.values.iter().chain(sparse.indices.iter()).for_each(|t| tensor(t, out));
+        }
+        for node in &graph.node {
+            for attribute in &node.attribute {
+                attribute.t.iter().chain(attribute.tensors.iter()).for_each(|t| tensor(t, out));
+                attribute.g.iter().chain(attribute.graphs.iter()).for_each(|g| walk(g, out));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(graph, &mut out);
+    out
+}
+
 fn layout_types(layout: &Layout) -> Vec<(DatumType, usize)> {
     match layout {
         Layout::PerColumn(columns) => columns.iter().map(|(_, dt)| (*dt, 1)).collect(),
@@ -271,4 +312,40 @@ fn column_tensor<'a>(
         other => return Err(ModelError::Unsupported { format: FORMAT, message: format!("input type {other:?}") }),
     };
     Ok(tensor.into_tvalue())
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use tract_onnx::prelude::Framework;
+
+    use crate::{Model, ModelError, ModelFormat};
+
+    /// The scikit-learn pipeline with one initializer moved to an external file at `location`.
+    fn with_external_tensor(location: &str) -> Vec<u8> {
+        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/lr_german.onnx")).unwrap();
+        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        let graph = proto.graph.as_mut().unwrap();
+        let tensor = graph.initializer.iter_mut().next().expect("the pipeline has initializers");
+        tensor.raw_data.clear();
+        tensor.float_data.clear();
+        tensor.int64_data.clear();
+        tensor.data_location = Some(1);
+        for (key, value) in [("location", location), ("offset", "0"), ("length", "16")] {
+            tensor.external_data.push(tract_onnx::pb::StringStringEntryProto { key: key.into(), value: value.into() });
+        }
+        proto.encode_to_vec()
+    }
+
+    #[test]
+    fn external_tensor_data_is_refused_and_traversal_named() {
+        let original = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/lr_german.onnx")).unwrap();
+        assert!(Model::load(ModelFormat::Onnx, &original).is_ok());
+        let err = Model::load(ModelFormat::Onnx, &with_external_tensor("../../../etc/passwd")).unwrap_err();
+        let ModelError::Unsafe(message) = err else { panic!("{err}") };
+        assert!(message.contains("../../../etc/passwd") && message.contains("outside"), "{message}");
+        let err = Model::load(ModelFormat::Onnx, &with_external_tensor("weights.bin")).unwrap_err();
+        let ModelError::Unsafe(message) = err else { panic!("{err}") };
+        assert!(message.contains("weights.bin") && !message.contains("outside"), "{message}");
+    }
 }
