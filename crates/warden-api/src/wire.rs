@@ -179,6 +179,9 @@ pub struct RegisterVersionMetadata {
     /// Version this one derives from.
     #[serde(default)]
     pub parent_version: Option<i64>,
+    /// An Ed25519 signature over the artifact's SHA-256 digest by a signer the server trusts.
+    #[serde(default)]
+    pub artifact_signature: Option<ArtifactSignatureBody>,
     /// Decision threshold and labels (default: score >= 0.5 is `decline`, else `approve`; 4 reason codes).
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -189,6 +192,16 @@ pub struct RegisterVersionMetadata {
     /// Default rule for undeclared categories: `refuse` (422) or `missing`.
     #[serde(default)]
     pub unknown_category: Option<String>,
+}
+
+/// An artifact signature.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactSignatureBody {
+    /// The signer's name, as listed in the server's trusted-signers file.
+    pub signer: String,
+    /// The Ed25519 signature over the 32 bytes of the artifact's SHA-256, base64.
+    pub signature: String,
 }
 
 /// Multipart form of a version registration.
@@ -249,6 +262,8 @@ pub struct LineageBody {
     pub hyperparameters: Map<String, Value>,
     /// Parent version.
     pub parent_version: Option<i64>,
+    /// The trusted signer whose signature of the artifact's SHA-256 was verified, if it was signed.
+    pub artifact_signer: Option<String>,
 }
 
 /// A version.
@@ -301,6 +316,7 @@ impl VersionBody {
                 code_ref: v.lineage.code_ref,
                 hyperparameters: v.lineage.hyperparameters,
                 parent_version: v.lineage.parent_version,
+                artifact_signer: v.lineage.artifact_signature.map(|s| s.signer),
             },
             serving: v.serving,
             created_at: timestamp(v.created_at),

@@ -315,6 +315,9 @@ pub(crate) async fn gate_input(warden: &Warden, caller: &Principal, version: &Ve
             "created_by": version.created_by.strip_prefix("token:").unwrap_or(&version.created_by),
             "created_at": version.created_at / 1_000_000,
             "protected": version.protected,
+            // Verified against the server's trusted signers when registered, and again at every load.
+            "artifact_signed": version.lineage.artifact_signature.is_some(),
+            "artifact_signer": version.lineage.artifact_signature.as_ref().map(|s| &s.signer),
         },
         "validation": validation,
         "approvals": approvals.iter().map(|a| json!({

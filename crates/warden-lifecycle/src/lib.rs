@@ -40,6 +40,7 @@ mod reference;
 pub mod registry;
 pub mod scenarios;
 pub mod scoring;
+pub mod signing;
 pub mod validation;
 
 pub use error::{Error, Result};
@@ -73,6 +74,8 @@ pub struct Config {
     pub webhook: Option<Webhook>,
     /// The ledger's Ed25519 seed file (default: `ledger.key` in the data directory, made at first start).
     pub ledger_key: Option<PathBuf>,
+    /// Signers whose artifact signatures are accepted (none: a signed registration is refused).
+    pub artifact_signers: Vec<signing::TrustedSigner>,
 }
 
 /// A webhook sink for alert notifications.
@@ -93,7 +96,13 @@ impl std::fmt::Debug for Webhook {
 impl Config {
     /// Defaults for a data directory: uploads up to 1 GiB.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Config { data_dir: data_dir.into(), max_upload_bytes: 1 << 30, webhook: None, ledger_key: None }
+        Config {
+            data_dir: data_dir.into(),
+            max_upload_bytes: 1 << 30,
+            webhook: None,
+            ledger_key: None,
+            artifact_signers: Vec::new(),
+        }
     }
 }
 

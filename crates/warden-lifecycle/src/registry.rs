@@ -323,6 +323,8 @@ pub struct Lineage {
     pub hyperparameters: Map<String, Value>,
     /// The version this one derives from.
     pub parent_version: Option<i64>,
+    /// The artifact's signature, verified against the server's trusted signers at registration.
+    pub artifact_signature: Option<crate::signing::ArtifactSignature>,
 }
 
 /// Everything but the files needed to register a version.
@@ -435,6 +437,10 @@ impl TryFrom<VersionRow> for Version {
                     _ => Map::new(),
                 },
                 parent_version: c.parent_version,
+                artifact_signature: c
+                    .artifact_signer
+                    .zip(c.artifact_signature)
+                    .map(|(signer, signature)| crate::signing::ArtifactSignature { signer, signature }),
             },
             serving: serde_json::from_value(c.serving_config).map_err(|e| corrupt("serving config", e))?,
             created_at: c.created_at,
@@ -502,6 +508,9 @@ pub async fn register_version(
     let artifact_blob = artifact.blob().clone();
     let reference_blob = reference.blob().clone();
     let lineage = request.lineage;
+    if let Some(signature) = &lineage.artifact_signature {
+        crate::signing::verify(&warden.config.artifact_signers, signature, &artifact_blob.sha256)?;
+    }
     let new_version = NewVersion {
         artifact_sha256: artifact_blob.sha256.clone(),
         artifact_size: artifact_blob.size as i64,
@@ -518,6 +527,8 @@ pub async fn register_version(
         code_ref: lineage.code_ref.clone(),
         hyperparameters: Value::Object(lineage.hyperparameters.clone()),
         parent_version: lineage.parent_version,
+        artifact_signer: lineage.artifact_signature.as_ref().map(|s| s.signer.clone()),
+        artifact_signature: lineage.artifact_signature.as_ref().map(|s| s.signature.clone()),
         serving_config: serde_json::to_value(&request.serving).expect("serving config serialises"),
         created_at: warden.now(),
         created_by: caller.actor(),
@@ -528,6 +539,8 @@ pub async fn register_version(
         "target": request.columns.target, "protected": request.columns.protected,
         "training_data_sha256": lineage.training_data_sha256, "training_data_rows": lineage.training_data_rows,
         "code_ref": lineage.code_ref, "hyperparameters": lineage.hyperparameters, "parent_version": lineage.parent_version,
+        "artifact_signer": lineage.artifact_signature.as_ref().map(|s| &s.signer),
+        "artifact_signature": lineage.artifact_signature.as_ref().map(|s| &s.signature),
         "serving": request.serving,
     });
     let (at, actor) = (warden.now(), caller.actor());

@@ -427,6 +427,12 @@ async fn loaded_version(warden: &Warden, model: &str, number: i64) -> Result<Arc
             version.artifact_sha256
         )));
     }
+    // A signed artifact is served only while its signer is still trusted and the signature still holds.
+    if let Some(signature) = &version.lineage.artifact_signature {
+        crate::signing::verify(&warden.config.artifact_signers, signature, &version.artifact_sha256).map_err(|e| {
+            Error::Internal(format!("{model} version {number} cannot be served: its artifact signature fails: {e}"))
+        })?;
+    }
     let reference = warden.artifacts.read(&version.reference_sha256).await?;
     let loaded = tokio::task::spawn_blocking(move || {
         let staged = tempfile::NamedTempFile::new().map_err(|e| Error::Internal(format!("temporary file: {e}")))?;

@@ -101,6 +101,14 @@ non_empty_string(value) if {
 	value != ""
 }
 
+# Risk tiers listed in limits.signed_artifacts_required_for need an artifact signed by a trusted signer
+# (Warden verifies the signature at registration and at every load; the input says whether there is one).
+deny contains sprintf("%s-risk models need an artifact signed by a trusted signer; version %v is unsigned", [tier, input.version.number]) if {
+	"version" in object.keys(input)
+	tier in object.get(limits, "signed_artifacts_required_for", [])
+	not input.version.artifact_signed == true
+}
+
 deny contains sprintf("artifact format '%v' is not allowed (allowed: %s)", [input.version.format, concat(", ", limits.allowed_formats)]) if {
 	"version" in object.keys(input)
 	not input.version.format in limits.allowed_formats

@@ -117,3 +117,17 @@ test_low_auc_lower_bound_warns if {
 	some msg in gate.warn with input as object.union(good, {"validation": object.union(good.validation, {"auc_lower": 0.70})})
 	contains(msg, "lower 95% bound")
 }
+
+test_unsigned_artifact_is_refused_where_the_tier_requires_signing if {
+	some msg in gate.deny with input as good with data.warden.limits.signed_artifacts_required_for as ["high"]
+	contains(msg, "high-risk models need an artifact signed by a trusted signer")
+}
+
+test_signed_artifact_passes_where_the_tier_requires_signing if {
+	signed := object.union(good, {"version": object.union(good.version, {"artifact_signed": true, "artifact_signer": "ci"})})
+	count(gate.deny) == 0 with input as signed with data.warden.limits.signed_artifacts_required_for as ["high"]
+}
+
+test_unsigned_artifact_passes_where_no_tier_requires_signing if {
+	count(gate.deny) == 0 with input as good with data.warden.limits.signed_artifacts_required_for as ["medium"]
+}

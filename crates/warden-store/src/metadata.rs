@@ -97,6 +97,10 @@ pub struct NewVersion {
     pub hyperparameters: Value,
     /// The version this one was derived from.
     pub parent_version: Option<i64>,
+    /// Who signed the artifact's SHA-256 (a signer the server trusted at registration).
+    pub artifact_signer: Option<String>,
+    /// The Ed25519 signature over the artifact's SHA-256 digest, base64.
+    pub artifact_signature: Option<String>,
     /// Serving configuration (JSON object: decision threshold, labels, reason count).
     pub serving_config: Value,
     /// Creation time.

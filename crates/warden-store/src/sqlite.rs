@@ -224,6 +224,8 @@ fn version_row(row: &SqliteRow) -> Result<VersionRow> {
             code_ref: row.try_get("code_ref")?,
             hyperparameters: from_json(row.try_get("hyperparameters")?, "versions.hyperparameters")?,
             parent_version: row.try_get("parent_version")?,
+            artifact_signer: row.try_get("artifact_signer")?,
+            artifact_signature: row.try_get("artifact_signature")?,
             serving_config: from_json(row.try_get("serving_config")?, "versions.serving_config")?,
             created_at: row.try_get("created_at")?,
             created_by: row.try_get("created_by")?,
@@ -399,8 +401,9 @@ impl MetadataStore for SqliteStore {
             "INSERT INTO versions (model_id, version, artifact_sha256, artifact_size, format, feature_schema, \
              target_column, protected_columns, reference_sha256, reference_size, reference_format, \
              reference_profile, training_data_sha256, training_data_rows, code_ref, hyperparameters, \
-             parent_version, created_at, created_by, serving_config) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             parent_version, created_at, created_by, serving_config, artifact_signer, artifact_signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22)",
         )
         .bind(id)
         .bind(number)
@@ -422,6 +425,8 @@ impl MetadataStore for SqliteStore {
         .bind(v.created_at)
         .bind(&v.created_by)
         .bind(to_json(&v.serving_config))
+        .bind(&v.artifact_signer)
+        .bind(&v.artifact_signature)
         .execute(&mut *tx)
         .await?;
         append_audit(&mut tx, &audit(number)).await?;
@@ -1587,6 +1592,8 @@ mod tests {
             code_ref: None,
             hyperparameters: serde_json::json!({}),
             parent_version: None,
+            artifact_signer: None,
+            artifact_signature: None,
             serving_config: Value::Object(Default::default()),
             created_at: 1,
             created_by: "token:test".into(),

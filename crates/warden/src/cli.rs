@@ -79,6 +79,30 @@ pub(crate) enum Command {
     /// Evidence bundles: export a model's whole history, verify one offline.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Artifact signing keys and signatures (offline, no server).
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ArtifactCommand {
+    /// Make an Ed25519 signing key (a 0600 file) and print the line for a server's --artifact-signers file.
+    Keygen {
+        /// Where to write the key (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        /// The signer's name in the trusted-signers line.
+        #[arg(long)]
+        name: String,
+    },
+    /// Sign an artifact file's SHA-256; prints the base64 signature for `model register --signature`.
+    Sign {
+        /// The artifact.
+        file: PathBuf,
+        /// The key made by `warden artifact keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -541,6 +565,9 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "WARDEN_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
+    /// Trusted artifact signers: one `NAME BASE64-PUBLIC-KEY` per line (from `warden artifact keygen`).
+    #[arg(long, env = "WARDEN_ARTIFACT_SIGNERS")]
+    pub(crate) artifact_signers: Option<PathBuf>,
     /// Requests per second each token may make (bursts of as many); more get 429 with Retry-After.
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) rate_limit: u32,
@@ -656,6 +683,12 @@ pub(crate) struct RegisterArgs {
     /// Parent version number.
     #[arg(long)]
     pub(crate) parent: Option<i64>,
+    /// The artifact's signature (base64, from `warden artifact sign`), by --signer.
+    #[arg(long, requires = "signer")]
+    pub(crate) signature: Option<String>,
+    /// The trusted signer who made --signature.
+    #[arg(long, requires = "signature")]
+    pub(crate) signer: Option<String>,
     /// Decision threshold: scores at or above it are declined (default 0.5).
     #[arg(long)]
     pub(crate) threshold: Option<f64>,

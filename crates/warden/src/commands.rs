@@ -15,6 +15,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Gate(command) => return crate::governance::gate(command).await,
         Command::Audit(command) => return crate::audit::audit(command).await,
         Command::Evidence(command) => return crate::audit::evidence(command).await,
+        Command::Artifact(command) => artifact(command).await,
         Command::Policy(command) => return crate::governance::policy(command).await,
         Command::Serve(args) => crate::serve::serve(args).await,
         Command::Model(command) => model(command).await,
@@ -254,6 +255,7 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         "exclude": args.columns.exclude,
         "schema": schema, "training_data_sha256": training_data_sha256, "training_data_rows": training_data_rows,
         "code_ref": args.code_ref, "hyperparameters": hyperparameters, "parent_version": args.parent,
+        "artifact_signature": args.signer.as_ref().map(|signer| json!({"signer": signer, "signature": args.signature})),
         "serving": serving, "encodings": encodings, "unknown_category": args.unknown_category,
     });
     let form = Form::new()
@@ -707,5 +709,53 @@ async fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
         })
         .collect();
     table(&["ID", "STATE", "MODEL", "TITLE", "OPENED", "TO DETECT", "TO RESOLVE"], &rows);
+    Ok(())
+}
+
+async fn artifact(command: crate::cli::ArtifactCommand) -> anyhow::Result<()> {
+    match command {
+        crate::cli::ArtifactCommand::Keygen { out, name } => {
+            warden_lifecycle::registry::validate_name("signer", &name)?;
+            let (seed, public) = warden_lifecycle::signing::new_key();
+            let mut file = std::fs::OpenOptions::new();
+            file.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+            let mut file = file.open(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(seed)).as_bytes())?;
+            eprintln!(
+                "signing key written to {} (keep it secret); add this line to the server's --artifact-signers file:",
+                out.display()
+            );
+            println!("{name} {public}");
+        }
+        crate::cli::ArtifactCommand::Sign { file, key } => {
+            let text =
+                std::fs::read_to_string(&key).with_context(|| format!("cannot read the key {}", key.display()))?;
+            let seed: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|k| k.try_into().ok())
+                .with_context(|| format!("{} is not a key made by `warden artifact keygen`", key.display()))?;
+            let digest = {
+                use sha2::Digest;
+                use std::io::Read;
+                let mut hasher = sha2::Sha256::new();
+                let mut input =
+                    std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let mut buffer = vec![0u8; 1 << 20];
+                loop {
+                    let n = input.read(&mut buffer).with_context(|| format!("cannot read {}", file.display()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buffer[..n]);
+                }
+                hex::encode(hasher.finalize())
+            };
+            let (signature, _) = warden_lifecycle::signing::sign(&seed, &digest)?;
+            eprintln!("signed SHA-256 {digest} of {}", file.display());
+            println!("{signature}");
+        }
+    }
     Ok(())
 }

@@ -35,7 +35,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let artifact_signers = match &args.artifact_signers {
+        Some(path) => warden_lifecycle::signing::read_trusted_signers(path)?,
+        None => Vec::new(),
+    };
     let config = Config {
+        artifact_signers,
         max_upload_bytes: args.max_upload_bytes,
         webhook,
         ledger_key: args.ledger_key.clone(),

@@ -250,3 +250,90 @@ fn slow_clients_oversized_heads_and_busy_tokens_are_cut_off() {
         assert_eq!(again.status(), reqwest::StatusCode::OK, "the allowance comes back");
     });
 }
+
+#[test]
+fn signed_artifacts_are_verified_at_registration_and_at_every_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| std::process::Command::new(support::WARDEN).args(args).output().unwrap();
+    let key = dir.path().join("signing.key");
+    let made = run(&["artifact", "keygen", "--out", key.to_str().unwrap(), "--name", "model-build"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(!run(&["artifact", "keygen", "--out", key.to_str().unwrap(), "--name", "again"]).status.success());
+    let signers = dir.path().join("signers");
+    std::fs::write(&signers, stdout(&made)).unwrap();
+
+    let artifact = support::testdata("../../warden-models/testdata/lr_german_linear.json");
+    let other = support::testdata("../../warden-models/testdata/lr_german.onnx");
+    let sign = |file: &std::path::Path| {
+        let out = run(&["artifact", "sign", file.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_owned()
+    };
+    let (good, wrong) = (sign(&artifact), sign(&other));
+
+    let data = dir.path().join("data");
+    let mut server = Server::start_with(&data, &["--artifact-signers", signers.to_str().unwrap()]);
+    assert!(server.cli(&["model", "create", "credit", "--owner", "o", "--risk-tier", "high"]).status.success());
+    let german = support::testdata("german.csv");
+    let register = |signer: &str, signature: &str| {
+        server.cli(&[
+            "model",
+            "register",
+            "credit",
+            "--artifact",
+            artifact.to_str().unwrap(),
+            "--format",
+            "linear-json",
+            "--reference",
+            german.to_str().unwrap(),
+            "--target",
+            "risk",
+            "--signer",
+            signer,
+            "--signature",
+            signature,
+        ])
+    };
+    let refused = register("model-build", &wrong);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("does not verify"), "{}", stderr(&refused));
+    let refused = register("someone", &good);
+    assert!(stderr(&refused).contains("'someone' is not trusted"), "{}", stderr(&refused));
+    let accepted = register("model-build", &good);
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    let version = server.get_json("/v1/models/credit/versions/1");
+    assert_eq!(version["lineage"]["artifact_signer"], "model-build");
+    let events = server.get_json("/v1/audit/events?subject=model/credit/1");
+    assert_eq!(events[0]["payload"]["artifact_signature"], good.as_str(), "the signature is in the audit trail");
+    assert!(server.cli(&["promote", "credit", "1", "--override", "--reason", "signing test"]).status.success());
+
+    let score = |server: &Server| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let features = serde_json::json!({"features": {"duration": 12, "credit_amount": 1500, "age": 30, "job": 2,
+                "housing": "own", "saving_accounts": "little", "checking_account": "moderate", "purpose": "car", "sex": "male"}});
+            let response = support::http_client()
+                .post(format!("{}/v1/models/credit/score", server.url))
+                .bearer_auth(server.admin_token())
+                .json(&features)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    };
+    let (status, body) = score(&server);
+    assert_eq!(status, 200, "{body}");
+
+    // Restarted without trusting the signer, the server will not serve the signed version.
+    server.signal("TERM");
+    let _ = server.child.wait();
+    let server = Server::start(&data);
+    let (status, _) = score(&server);
+    assert_eq!(status, 500, "a version whose signature no longer verifies is not served");
+}

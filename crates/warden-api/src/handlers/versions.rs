@@ -115,6 +115,9 @@ pub(crate) async fn register_version(
             code_ref: metadata.code_ref,
             hyperparameters: metadata.hyperparameters,
             parent_version: metadata.parent_version,
+            artifact_signature: metadata
+                .artifact_signature
+                .map(|s| warden_lifecycle::signing::ArtifactSignature { signer: s.signer, signature: s.signature }),
         },
         serving: metadata.serving.unwrap_or_default(),
         encodings: metadata.encodings,
