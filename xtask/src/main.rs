@@ -38,7 +38,8 @@ fn main() -> anyhow::Result<()> {
         ["bench", "onset"] => {
             bench_onset(flag("--runs", 3)?, flag("--rate", 1_000)?, flag("--interval", 10)?, flag("--consecutive", 2)?)
         }
-        _ => bail!("usage: cargo run -p xtask -- bench profile|drift|serve|onset [options] (see xtask/src/main.rs)"),
+        ["soak"] => soak(flag("--minutes", 10)?),
+        _ => bail!("usage: cargo run -p xtask -- bench profile|drift|serve|onset | soak [options] (see xtask/src/main.rs)"),
     }
 }
 
@@ -95,6 +96,13 @@ fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+/// Resident memory now, in MiB.
+fn vm_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 fn vm_hwm_mib(pid: u32) -> Option<f64> {
@@ -887,5 +895,172 @@ fn bench_onset(runs: usize, rate: usize, interval: usize, consecutive: usize) ->
         results.iter().map(|r| format!("{:.0}", r.achieved_rate)).collect::<Vec<_>>().join(" / ")
     );
     println!("| failed requests | {} |", results.iter().map(|r| r.failed).sum::<usize>());
+    Ok(())
+}
+
+/// `minutes` of mixed traffic against a release server: four scoring clients (single rows, some with
+/// explanations), one reporting outcomes, one doing registry work (registering versions, moving the canary,
+/// reading the audit trail) and monitor rounds. Prints the server's resident memory every 30 s and the
+/// error count (target 0: every answer must be the expected status), and fails when any request failed.
+fn soak(minutes: usize) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let root = workspace_root();
+    let warden = release_warden(&root)?;
+    let dir = root.join("target/soak");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let data = dir.join("data");
+    let (server, url) = start_warden(&warden, &data, &["--monitor-interval-seconds", "5"])?;
+    let pid = server.0.id();
+    let cli = |args: &[&str]| run_cli(&warden, &url, &data, args);
+    let german = root.join("crates/warden-lifecycle/testdata/german.csv");
+    let artifact = root.join("crates/warden-models/testdata/lr_german_linear.json");
+    let register = |extra: &[&str]| -> anyhow::Result<String> {
+        let mut args = vec!["model", "register", "credit", "--artifact", artifact.to_str().unwrap()];
+        args.extend(["--format", "linear-json", "--reference", german.to_str().unwrap(), "--target", "risk"]);
+        args.extend_from_slice(extra);
+        cli(&args)
+    };
+    cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
+    register(&[])?;
+    cli(&["promote", "credit", "1", "--override", "--reason", "soak"])?;
+    let token = cli(&["token", "create", "--name", "app", "--role", "scorer"])?.trim().to_owned();
+    let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (requests, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let rows: Vec<String> = std::fs::read_to_string(&german)?.lines().map(str::to_owned).collect();
+    let header: Vec<String> = rows[0].split(',').map(str::to_owned).collect();
+    let bodies: Arc<Vec<(String, String)>> = Arc::new(
+        rows[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let mut features = serde_json::Map::new();
+                for (name, value) in header.iter().zip(line.split(',')) {
+                    if name == "risk" {
+                        continue;
+                    }
+                    let v = value.parse::<f64>().map_or(serde_json::json!(value), |n| serde_json::json!(n));
+                    features.insert(name.clone(), v);
+                }
+                let id = format!("soak-{i}");
+                let body = serde_json::json!({"request_id": id, "features": features, "explain": i % 10 == 0});
+                (id, body.to_string())
+            })
+            .collect(),
+    );
+    let mut clients = Vec::new();
+    for client in 0..4 {
+        let (url, token, stop, requests, errors, bodies) =
+            (url.clone(), token.clone(), stop.clone(), requests.clone(), errors.clone(), bodies.clone());
+        clients.push(std::thread::spawn(move || {
+            let mut connection = Connection::open(&url).expect("connect");
+            let mut i = client;
+            while !stop.load(Ordering::Relaxed) {
+                let (_, body) = &bodies[i % bodies.len()];
+                let body = body.replace("soak-", &format!("soak-{i}-"));
+                match connection.post("/v1/models/credit/score", &token, &body) {
+                    Ok(200) => {}
+                    Ok(status) => {
+                        eprintln!("score: status {status}");
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        eprintln!("score: {e}");
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        connection = Connection::open(&url).expect("reconnect");
+                    }
+                }
+                requests.fetch_add(1, Ordering::Relaxed);
+                i += 4;
+                // A steady load, not a saturating one: about 1,000 requests/s per client.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }));
+    }
+    {
+        let (url, token, stop, requests, errors, bodies) =
+            (url.clone(), token.clone(), stop.clone(), requests.clone(), errors.clone(), bodies.clone());
+        clients.push(std::thread::spawn(move || {
+            let mut connection = Connection::open(&url).expect("connect");
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                // Outcomes for requests the first scoring client sent a while ago.
+                let (id, _) = &bodies[i % bodies.len()];
+                let id = id.replace("soak-", &format!("soak-{i}-"));
+                let body = serde_json::json!({"outcomes": [{"request_id": id, "label": (i % 3 == 0) as u8}]}).to_string();
+                match connection.post("/v1/outcomes", &token, &body) {
+                    // 404: that request has not been scored yet (the scorers are behind): not an error.
+                    Ok(200 | 201 | 404) => {}
+                    Ok(status) => {
+                        eprintln!("outcomes: status {status}");
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        eprintln!("outcomes: {e}");
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        connection = Connection::open(&url).expect("reconnect");
+                    }
+                }
+                requests.fetch_add(1, Ordering::Relaxed);
+                i += 4;
+            }
+        }));
+    }
+    let started = std::time::Instant::now();
+    let end = started + std::time::Duration::from_secs(60 * minutes as u64);
+    let mut samples = Vec::new();
+    let mut next_sample = started;
+    let mut registry_ops = 0u64;
+    let mut version = 1;
+    while std::time::Instant::now() < end {
+        if std::time::Instant::now() >= next_sample {
+            let rss = vm_rss_mib(pid).unwrap_or(f64::NAN);
+            samples.push((started.elapsed().as_secs(), rss, requests.load(Ordering::Relaxed)));
+            eprintln!("{:>5} s  rss {rss:>7.1} MiB  requests {}", started.elapsed().as_secs(), requests.load(Ordering::Relaxed));
+            next_sample += std::time::Duration::from_secs(30);
+        }
+        // Registry traffic: a new version, the canary moved to it, the audit trail read, a monitor round.
+        let step = match registry_ops % 4 {
+            0 => register(&["--code-ref", "soak"]).map(|_| {
+                version += 1;
+            }),
+            1 => cli(&["alias", "set", "credit", "canary", &version.to_string(), "--traffic", "0.1"]).map(|_| ()),
+            2 => http_get(&format!("{url}/v1/audit/events?limit=100"), &admin).map(|_| ()),
+            _ => http_post(&format!("{url}/v1/monitors/evaluate"), "{}", Some(&admin)).map(|_| ()),
+        };
+        if let Err(e) = step {
+            eprintln!("registry step {}: {e}", registry_ops % 4);
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+        registry_ops += 1;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        let _ = client.join();
+    }
+    let verified = cli(&["audit", "verify"]);
+    drop(server);
+    println!("\nsoak: {minutes} min, {} requests, {registry_ops} registry operations, {version} versions", requests.load(Ordering::Relaxed));
+    println!("| seconds | resident memory (MiB) | requests so far |");
+    println!("|---|---|---|");
+    for (second, rss, count) in &samples {
+        println!("| {second} | {rss:.1} | {count} |");
+    }
+    let errors = errors.load(Ordering::Relaxed);
+    let first_half: Vec<f64> = samples.iter().skip(1).take(samples.len() / 2).map(|s| s.1).collect();
+    let last = samples.last().map_or(f64::NAN, |s| s.1);
+    println!(
+        "errors: {errors} (target 0); memory: {:.1} MiB after the first minute, {last:.1} MiB at the end; ledger verify: {}",
+        first_half.first().copied().unwrap_or(f64::NAN),
+        if verified.is_ok() { "ok" } else { "FAILED" }
+    );
+    if errors > 0 || verified.is_err() {
+        bail!("the soak test saw {errors} failed requests");
+    }
     Ok(())
 }

@@ -617,6 +617,30 @@ fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
     Ok(out)
 }
 
+/// Checks one request against a schema and scores it with a model, as the serving path does, without a
+/// server or a store: the scoring-input fuzz target drives this. `Invalid` names every bad field.
+pub fn check_and_score(model: &Model, schema: &[FeatureSpec], request: ScoreRequest) -> Result<f64> {
+    let binding = Binding::new(model, schema)?;
+    let mut errors = check_envelope(&request).err().unwrap_or_default();
+    let values = match binding.parse(&request.features) {
+        Ok(values) => values,
+        Err(fields) => {
+            errors.extend(fields);
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(Error::invalid(format!("{} invalid field(s)", errors.len())));
+    }
+    let cells = binding.cells(&values);
+    let prediction = model.predict(&[cells.as_slice()]).map_err(model_error)?;
+    let score = prediction.first().map(|p| p.score).ok_or_else(|| Error::Internal("no prediction".into()))?;
+    if request.explain && model.can_explain() {
+        model.explain(&cells).map_err(model_error)?;
+    }
+    Ok(score)
+}
+
 fn model_error(err: warden_models::ModelError) -> Error {
     match err {
         warden_models::ModelError::BadInput(message) => Error::invalid(message),

@@ -1,6 +1,6 @@
-//! Registrations in a loop, the server killed with SIGKILL, restarted: every acknowledged version is
-//! present with an artifact whose SHA-256 verifies, no half-written version exists, and no orphan blob or
-//! staging file is left.
+//! Registrations and token grants in a loop, the server killed with SIGKILL, restarted: every acknowledged
+//! version and token is present, every artifact's SHA-256 verifies, no half-written version exists, no
+//! orphan blob or staging file is left, and the audit ledger (appended in the same transactions) verifies.
 
 mod support;
 
@@ -54,11 +54,12 @@ async fn register(
 }
 
 #[test]
-fn acknowledged_versions_survive_sigkill() {
+fn acknowledged_writes_survive_sigkill_and_the_ledger_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let acknowledged: Arc<Mutex<BTreeMap<i64, String>>> = Arc::default();
+    let granted: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut counter = 0u64;
 
     for cycle in 0..CYCLES {
@@ -92,6 +93,26 @@ fn acknowledged_versions_survive_sigkill() {
                 })
             })
             .collect();
+        // Another audited write beside them: token grants, each its own ledger append.
+        let granter = {
+            let (url, token, granted) = (url.clone(), token.clone(), granted.clone());
+            runtime.spawn(async move {
+                let client = support::http_client();
+                for i in 0.. {
+                    let name = format!("grant-{cycle}-{i}");
+                    let response = client
+                        .post(format!("{url}/v1/tokens"))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({"name": name, "role": "viewer"}))
+                        .send()
+                        .await;
+                    match response {
+                        Ok(r) if r.status() == reqwest::StatusCode::CREATED => granted.lock().unwrap().push(name),
+                        _ => break,
+                    }
+                }
+            })
+        };
         let target = acknowledged.lock().unwrap().len() + PER_CYCLE;
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         while acknowledged.lock().unwrap().len() < target && std::time::Instant::now() < deadline {
@@ -104,10 +125,18 @@ fn acknowledged_versions_survive_sigkill() {
         for handle in handles {
             runtime.block_on(handle).unwrap();
         }
+        runtime.block_on(granter).unwrap();
         drop(server);
 
         let server = Server::start(&data);
         verify(&server, &acknowledged.lock().unwrap());
+        let tokens = json_of(&server.cli(&["token", "list", "--json"]));
+        let listed: BTreeSet<&str> = tokens.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        for name in granted.lock().unwrap().iter() {
+            assert!(listed.contains(name.as_str()), "acknowledged token {name} is missing");
+        }
+        let ledger = server.cli(&["audit", "verify"]);
+        assert!(ledger.status.success(), "the ledger verifies after SIGKILL: {}{}", stdout(&ledger), stderr(&ledger));
     }
     assert!(acknowledged.lock().unwrap().len() >= CYCLES * PER_CYCLE, "enough registrations were acknowledged");
 }

@@ -1,0 +1,30 @@
+//! A scoring request body, parsed as the API parses it, checked against the German credit schema and
+//! scored by the linear model (first byte even) or the scikit-learn ONNX pipeline (odd).
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use warden_lifecycle::dataset::{ColumnPlan, profile_file};
+use warden_lifecycle::registry::FeatureSpec;
+use warden_models::{Model, ModelFormat};
+
+static SETUP: LazyLock<(Model, Model, Vec<FeatureSpec>)> = LazyLock::new(|| {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates");
+    let read = |path: &str| std::fs::read(format!("{root}/{path}")).unwrap();
+    let linear = Model::load(ModelFormat::LinearJson, &read("warden-models/testdata/lr_german_linear.json")).unwrap();
+    let onnx = Model::load(ModelFormat::Onnx, &read("warden-models/testdata/lr_german.onnx")).unwrap();
+    let plan = ColumnPlan { target: Some("risk".into()), ..ColumnPlan::default() };
+    let german = std::path::PathBuf::from(format!("{root}/warden-lifecycle/testdata/german.csv"));
+    (linear, onnx, profile_file(&german, &plan).unwrap().feature_schema)
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&choice, body)) = data.split_first() else { return };
+    let Ok(request) = serde_json::from_slice::<warden_api::wire::ScoreRequestBody>(body) else { return };
+    let (linear, onnx, schema) = &*SETUP;
+    let model = if choice % 2 == 0 { linear } else { onnx };
+    if let Ok(score) = warden_lifecycle::scoring::check_and_score(model, schema, request.into()) {
+        assert!(score.is_finite() && (0.0..=1.0).contains(&score), "score {score}");
+    }
+});
