@@ -38,8 +38,10 @@ fn main() -> anyhow::Result<()> {
         ["bench", "onset"] => {
             bench_onset(flag("--runs", 3)?, flag("--rate", 1_000)?, flag("--interval", 10)?, flag("--consecutive", 2)?)
         }
-        ["soak"] => soak(flag("--minutes", 10)?),
-        _ => bail!("usage: cargo run -p xtask -- bench profile|drift|serve|onset | soak [options] (see xtask/src/main.rs)"),
+        ["soak", ..] => soak(flag("--minutes", 10)?),
+        _ => bail!(
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset | soak [options] (see xtask/src/main.rs)"
+        ),
     }
 }
 
@@ -991,7 +993,8 @@ fn soak(minutes: usize) -> anyhow::Result<()> {
                 // Outcomes for requests the first scoring client sent a while ago.
                 let (id, _) = &bodies[i % bodies.len()];
                 let id = id.replace("soak-", &format!("soak-{i}-"));
-                let body = serde_json::json!({"outcomes": [{"request_id": id, "label": (i % 3 == 0) as u8}]}).to_string();
+                let body =
+                    serde_json::json!({"outcomes": [{"request_id": id, "label": (i % 3 == 0) as u8}]}).to_string();
                 match connection.post("/v1/outcomes", &token, &body) {
                     // 404: that request has not been scored yet (the scorers are behind): not an error.
                     Ok(200 | 201 | 404) => {}
@@ -1020,7 +1023,11 @@ fn soak(minutes: usize) -> anyhow::Result<()> {
         if std::time::Instant::now() >= next_sample {
             let rss = vm_rss_mib(pid).unwrap_or(f64::NAN);
             samples.push((started.elapsed().as_secs(), rss, requests.load(Ordering::Relaxed)));
-            eprintln!("{:>5} s  rss {rss:>7.1} MiB  requests {}", started.elapsed().as_secs(), requests.load(Ordering::Relaxed));
+            eprintln!(
+                "{:>5} s  rss {rss:>7.1} MiB  requests {}",
+                started.elapsed().as_secs(),
+                requests.load(Ordering::Relaxed)
+            );
             next_sample += std::time::Duration::from_secs(30);
         }
         // Registry traffic: a new version, the canary moved to it, the audit trail read, a monitor round.
@@ -1028,7 +1035,20 @@ fn soak(minutes: usize) -> anyhow::Result<()> {
             0 => register(&["--code-ref", "soak"]).map(|_| {
                 version += 1;
             }),
-            1 => cli(&["alias", "set", "credit", "canary", &version.to_string(), "--traffic", "0.1"]).map(|_| ()),
+            // The canary is a production alias: it moves through the gate (overridden: no validation here).
+            1 => cli(&[
+                "promote",
+                "credit",
+                &version.to_string(),
+                "--alias",
+                "canary",
+                "--traffic",
+                "0.1",
+                "--override",
+                "--reason",
+                "soak",
+            ])
+            .map(|_| ()),
             2 => http_get(&format!("{url}/v1/audit/events?limit=100"), &admin).map(|_| ()),
             _ => http_post(&format!("{url}/v1/monitors/evaluate"), "{}", Some(&admin)).map(|_| ()),
         };
@@ -1045,7 +1065,10 @@ fn soak(minutes: usize) -> anyhow::Result<()> {
     }
     let verified = cli(&["audit", "verify"]);
     drop(server);
-    println!("\nsoak: {minutes} min, {} requests, {registry_ops} registry operations, {version} versions", requests.load(Ordering::Relaxed));
+    println!(
+        "\nsoak: {minutes} min, {} requests, {registry_ops} registry operations, {version} versions",
+        requests.load(Ordering::Relaxed)
+    );
     println!("| seconds | resident memory (MiB) | requests so far |");
     println!("|---|---|---|");
     for (second, rss, count) in &samples {

@@ -388,7 +388,17 @@ impl Scoring {
     pub(crate) async fn routes_changed(&self, warden: &Warden, model: &str) {
         match build_routes(warden, model).await {
             Ok(routes) => {
+                let routed: Vec<i64> =
+                    [routes.champion.as_ref(), routes.canary.as_ref().map(|(v, _)| v), routes.challenger.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .map(|v| v.version.number)
+                        .collect();
                 self.routes.write().expect("routes lock").insert(model.to_owned(), routes);
+                // A version no alias serves any more is unloaded (requests in flight keep their own handle):
+                // otherwise every version a canary ever pointed at would stay in memory, with its model,
+                // reference scores and live windows, for the life of the process.
+                self.versions.write().expect("versions lock").retain(|(m, v), _| m != model || routed.contains(v));
             }
             Err(err) => {
                 tracing::warn!(model, error = %err, "could not rebuild routes; they will load on the next request");
