@@ -59,11 +59,11 @@ fn header(path: &Path, format: DataFormat) -> Result<Vec<String>> {
             let header = reader.headers().map_err(|e| in_file(path, csv_error(e)))?;
             Ok(header.iter().map(|h| h.trim().to_owned()).collect())
         }
-        DataFormat::Parquet => {
+        DataFormat::Parquet => crate::dataset::parquet_guard(path, || {
             let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open()?)
                 .map_err(|e| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display())))?;
             Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
-        }
+        }),
     }
 }
 
@@ -271,6 +271,15 @@ fn read_file_columns(
 /// Reads one Parquet column. Unless told the kind, numeric Arrow types read as numbers (or as categories when
 /// `categorical`), strings, booleans and dictionaries as categories.
 fn read_parquet_column(path: &Path, name: &str, categorical: bool, kind: Option<Kind>) -> Result<FeatureValues> {
+    crate::dataset::parquet_guard(path, || read_parquet_column_unguarded(path, name, categorical, kind))
+}
+
+fn read_parquet_column_unguarded(
+    path: &Path,
+    name: &str,
+    categorical: bool,
+    kind: Option<Kind>,
+) -> Result<FeatureValues> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));
@@ -493,6 +502,14 @@ fn read_rows(path: &Path, names: &[String], numeric: &[bool]) -> Result<Vec<RowV
 }
 
 fn read_parquet_rows(path: &Path, name: &str, push: &mut dyn FnMut(usize, Option<&str>) -> Result<()>) -> Result<()> {
+    crate::dataset::parquet_guard(path, || read_parquet_rows_unguarded(path, name, push))
+}
+
+fn read_parquet_rows_unguarded(
+    path: &Path,
+    name: &str,
+    push: &mut dyn FnMut(usize, Option<&str>) -> Result<()>,
+) -> Result<()> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));

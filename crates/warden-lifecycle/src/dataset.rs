@@ -168,7 +168,7 @@ pub fn profile_file(path: &Path, plan: &ColumnPlan) -> Result<ProfiledData> {
     let format = DataFormat::detect(path)?;
     let profile = match format {
         DataFormat::Csv => profile_csv(path, plan)?,
-        DataFormat::Parquet => profile_parquet(path, plan)?,
+        DataFormat::Parquet => parquet_guard(path, || profile_parquet(path, plan))?,
     };
     if profile.rows == 0 {
         return Err(Error::invalid("reference data has a header but no data rows"));
@@ -223,6 +223,20 @@ fn profile_csv(path: &Path, plan: &ColumnPlan) -> Result<DatasetProfile> {
         builder.end_row();
     }
     Ok(builder.finish())
+}
+
+/// Runs a Parquet read, turning a panic in the reader into an `Invalid` error naming the file: the parquet
+/// crate panics on some malformed metadata (found by fuzzing: a column chunk with a negative offset), and a
+/// bad upload must be refused with a message, never take down the thread reading it.
+pub(crate) fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(Error::invalid(format!("{}: malformed Parquet file ({what})", path.display())))
+    })
 }
 
 fn profile_parquet(path: &Path, plan: &ColumnPlan) -> Result<DatasetProfile> {
@@ -497,6 +511,14 @@ mod tests {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), text).unwrap();
         file
+    }
+
+    /// Found by fuzzing: the parquet crate panics reading this file's metadata; it is refused instead.
+    #[test]
+    fn a_parquet_file_the_reader_panics_on_is_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/negative_column_offset.parquet");
+        let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
+        assert!(message.contains("malformed Parquet file"), "{message}");
     }
 
     fn invalid_message(result: Result<ProfiledData>) -> String {

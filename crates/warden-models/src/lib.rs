@@ -59,6 +59,20 @@ pub enum ModelError {
     Inference(String),
 }
 
+/// Runs `f`, turning a panic inside it into an `Invalid` error: tract panics on some malformed graphs (found
+/// by fuzzing: an index into a map of value names that the graph never defined), and an artifact must be
+/// refused with a message, never bring down the thread that reads it.
+fn contain_panics<T>(format: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(ModelError::Invalid { format, message: format!("the inference engine could not read it ({what})") })
+    })
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 
@@ -160,7 +174,7 @@ impl Model {
                 (Engine::Trees(ensemble), number_inputs(Some(names), n), false)
             }
             ModelFormat::Onnx => {
-                let model = onnx::OnnxModel::load(bytes)?;
+                let model = contain_panics("onnx", || onnx::OnnxModel::load(bytes))?;
                 let (inputs, positional) = model.inputs();
                 (Engine::Onnx(model), inputs, positional)
             }
@@ -200,7 +214,7 @@ impl Model {
                     })
                     .collect()
             }
-            Engine::Onnx(model) => model.predict(rows),
+            Engine::Onnx(model) => contain_panics("onnx", || model.predict(rows)),
         }
     }
 

@@ -337,6 +337,16 @@ mod tests {
         proto.encode_to_vec()
     }
 
+    /// Found by fuzzing: tract panics on this graph; the artifact is refused with a message instead.
+    #[test]
+    fn a_graph_tract_panics_on_is_refused() {
+        let bytes =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/fuzz/tract_undefined_value.onnx")).unwrap();
+        let err = Model::load(ModelFormat::Onnx, &bytes).unwrap_err();
+        assert!(matches!(err, ModelError::Invalid { .. }), "{err}");
+        assert!(err.to_string().contains("could not read"), "{err}");
+    }
+
     #[test]
     fn external_tensor_data_is_refused_and_traversal_named() {
         let original = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/lr_german.onnx")).unwrap();
