@@ -26,7 +26,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError>
         return Err(ModelError::Unsupported { format: FORMAT, message: "multi-class models".into() });
     }
     let max_feature: usize = get("max_feature_idx")?.parse().map_err(|_| invalid("max_feature_idx is not a number"))?;
-    let n_features = max_feature + 1;
+    let n_features = max_feature.checked_add(1).ok_or_else(|| invalid("max_feature_idx is out of range"))?;
     let names: Vec<String> = get("feature_names")?.split(' ').map(str::to_owned).collect();
     if names.len() != n_features {
         return Err(invalid(format!("{} feature names for {n_features} features", names.len())));
@@ -110,7 +110,7 @@ fn tree(block: &str, n_features: usize) -> Result<Tree, String> {
     let internal_count: Vec<f64> = numbers(&map, "internal_count", inner)?;
     let num_cat: usize = map.get("num_cat").map_or(Ok(0), |v| v.parse()).map_err(|_| "bad num_cat")?;
     let (cat_boundaries, cat_threshold): (Vec<usize>, Vec<u32>) = if num_cat > 0 {
-        let boundaries: Vec<usize> = numbers(&map, "cat_boundaries", num_cat + 1)?;
+        let boundaries: Vec<usize> = numbers(&map, "cat_boundaries", num_cat.checked_add(1).ok_or("bad num_cat")?)?;
         let total = *boundaries.last().unwrap_or(&0);
         (boundaries, numbers(&map, "cat_threshold", total)?)
     } else {
@@ -137,9 +137,21 @@ fn tree(block: &str, n_features: usize) -> Result<Tree, String> {
             other => return Err(format!("node {i} has missing type {other}")),
         };
         let split = if kind & 1 != 0 {
-            let cat = threshold[i] as usize;
-            let range = cat_boundaries.get(cat..=cat + 1).ok_or(format!("node {i}: category set {cat} missing"))?;
-            Split::CategoriesLeft(cat_threshold[range[0]..range[1]].to_vec())
+            // The threshold of a categorical split is the index of its category set.
+            let set = threshold[i];
+            let missing_set = || format!("node {i}: category set {set} missing");
+            if !(set >= 0.0 && set.fract() == 0.0 && set < cat_boundaries.len() as f64) {
+                return Err(missing_set());
+            }
+            let cat = set as usize;
+            let (start, end) = match cat_boundaries.get(cat..cat.saturating_add(2)) {
+                Some(&[start, end]) => (start, end),
+                _ => return Err(missing_set()),
+            };
+            let words = cat_threshold
+                .get(start..end)
+                .ok_or_else(|| format!("node {i}: category bits {start}..{end} missing"))?;
+            Split::CategoriesLeft(words.to_vec())
         } else {
             Split::LessOrEqual { threshold: threshold[i], missing }
         };
@@ -158,4 +170,17 @@ fn tree(block: &str, n_features: usize) -> Result<Tree, String> {
     let tree = Tree { nodes };
     tree.check(n_features)?;
     Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Model, ModelError, ModelFormat};
+
+    /// Found by fuzzing: a categorical split naming a category set far out of range made the bounds overflow.
+    #[test]
+    fn a_category_set_out_of_range_is_refused() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/fuzz/lightgbm_category_set_overflow.txt");
+        let err = Model::load(ModelFormat::LightgbmText, &std::fs::read(path).unwrap()).unwrap_err();
+        assert!(matches!(err, ModelError::Invalid { .. }), "{err}");
+    }
 }
