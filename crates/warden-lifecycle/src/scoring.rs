@@ -244,7 +244,7 @@ impl LoadedVersion {
                     attributes: Map::new(),
                     explain: false,
                 };
-                if let Ok(c) = check(&loaded, request) {
+                if let Ok(c) = check(&loaded.binding, request) {
                     checked.push((i, c));
                 }
             }
@@ -574,9 +574,9 @@ fn field_errors(errors: BTreeMap<String, String>, row: Option<usize>) -> Error {
     Error::Invalid { message, details }
 }
 
-fn check(version: &LoadedVersion, request: ScoreRequest) -> std::result::Result<Checked, BTreeMap<String, String>> {
+fn check(binding: &Binding, request: ScoreRequest) -> std::result::Result<Checked, BTreeMap<String, String>> {
     let envelope = check_envelope(&request);
-    let values = version.binding.parse(&request.features);
+    let values = binding.parse(&request.features);
     let values = match (envelope, values) {
         (Ok(()), Ok(values)) => values,
         (Err(mut a), Err(b)) => {
@@ -631,21 +631,11 @@ fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
 /// server or a store: the scoring-input fuzz target drives this. `Invalid` names every bad field.
 pub fn check_and_score(model: &Model, schema: &[FeatureSpec], request: ScoreRequest) -> Result<f64> {
     let binding = Binding::new(model, schema)?;
-    let mut errors = check_envelope(&request).err().unwrap_or_default();
-    let values = match binding.parse(&request.features) {
-        Ok(values) => values,
-        Err(fields) => {
-            errors.extend(fields);
-            Vec::new()
-        }
-    };
-    if !errors.is_empty() {
-        return Err(Error::invalid(format!("{} invalid field(s)", errors.len())));
-    }
-    let cells = binding.cells(&values);
+    let checked = check(&binding, request).map_err(|fields| field_errors(fields, None))?;
+    let cells = binding.cells(&checked.values);
     let prediction = model.predict(&[cells.as_slice()]).map_err(model_error)?;
     let score = prediction.first().map(|p| p.score).ok_or_else(|| Error::Internal("no prediction".into()))?;
-    if request.explain && model.can_explain() {
+    if checked.explain && model.can_explain() {
         model.explain(&cells).map_err(model_error)?;
     }
     Ok(score)
@@ -693,7 +683,7 @@ pub(crate) async fn score_rows(
         let mut checked = Vec::with_capacity(rows.len());
         for (i, features) in rows.into_iter().enumerate() {
             let request = ScoreRequest { request_id: None, features, attributes: Map::new(), explain };
-            checked.push(check(&version, request).map_err(|fields| field_errors(fields, Some(i + 1)))?);
+            checked.push(check(&version.binding, request).map_err(|fields| field_errors(fields, Some(i + 1)))?);
         }
         let mut out = Vec::with_capacity(checked.len());
         for chunk in checked.chunks(MAX_BATCH_ROWS) {
@@ -792,7 +782,7 @@ async fn score_inner(
             (None, Some(c), _) => (c.clone(), Route::Champion),
             (None, None, _) => unreachable!("a champion exists when nothing is pinned"),
         };
-        match check(&version, request) {
+        match check(&version.binding, request) {
             Ok(checked) => assigned.push((version, route, checked)),
             Err(fields) => {
                 // Schema violations on the scoring path are a data-quality figure of the version.
@@ -903,7 +893,7 @@ fn shadow(
             attributes: checked.attributes.clone(),
             explain: false,
         };
-        match check(challenger, request) {
+        match check(&challenger.binding, request) {
             Ok(c) => rows.push(c),
             Err(_) => warden.scoring.metrics.error(model, "shadow_invalid_input"),
         }
