@@ -59,7 +59,8 @@ fn header(path: &Path, format: DataFormat) -> Result<Vec<String>> {
             let header = reader.headers().map_err(|e| in_file(path, csv_error(e)))?;
             Ok(header.iter().map(|h| h.trim().to_owned()).collect())
         }
-        DataFormat::Parquet => crate::dataset::parquet_guard(path, || {
+        // Every read of a file starts here, so its page headers are checked once.
+        DataFormat::Parquet => crate::dataset::checked_parquet_read(path, || {
             let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open()?)
                 .map_err(|e| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display())))?;
             Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())

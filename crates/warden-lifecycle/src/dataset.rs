@@ -168,7 +168,7 @@ pub fn profile_file(path: &Path, plan: &ColumnPlan) -> Result<ProfiledData> {
     let format = DataFormat::detect(path)?;
     let profile = match format {
         DataFormat::Csv => profile_csv(path, plan)?,
-        DataFormat::Parquet => parquet_guard(path, || profile_parquet(path, plan))?,
+        DataFormat::Parquet => checked_parquet_read(path, || profile_parquet(path, plan))?,
     };
     if profile.rows == 0 {
         return Err(Error::invalid("reference data has a header but no data rows"));
@@ -237,6 +237,25 @@ pub(crate) fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) ->
             .unwrap_or_else(|| "no message".into());
         Err(Error::invalid(format!("{}: malformed Parquet file ({what})", path.display())))
     })
+}
+
+/// The first read of a Parquet file: its page headers are checked, then `read` runs under [`parquet_guard`].
+/// Later reads of the same file need only the guard.
+pub(crate) fn checked_parquet_read<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    parquet_guard(path, || {
+        check_parquet_pages(path)?;
+        read()
+    })
+}
+
+/// Every page header is checked first (`parquet_pages`): the parquet reader cannot be bounded from outside
+/// on some malformed headers.
+fn check_parquet_pages(path: &Path) -> Result<()> {
+    let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));
+    let mut file = open(path)?;
+    let metadata =
+        parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&file).map_err(|e| bad(&e))?;
+    crate::parquet_pages::check_page_headers(&mut file, &metadata).map_err(|e| bad(&e))
 }
 
 fn profile_parquet(path: &Path, plan: &ColumnPlan) -> Result<DatasetProfile> {
@@ -519,6 +538,33 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/negative_column_offset.parquet");
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file"), "{message}");
+    }
+
+    /// Found by fuzzing: a 1 KB file whose dictionary page declares 870 million doubles; the parquet reader
+    /// would allocate 7 GB for it. Refused before the reader sees it.
+    #[test]
+    fn a_parquet_dictionary_larger_than_its_bytes_is_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/dictionary_value_count_oom.parquet");
+        let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
+        assert!(message.contains("malformed Parquet file") && message.contains("dictionary"), "{message}");
+        assert!(message.contains("declares 870829983 values in 24 bytes"), "{message}");
+    }
+
+    /// Found by fuzzing: a 3 KB file whose page header nests Thrift lists of billions of elements past the
+    /// end of the file; the parquet reader spent over a minute skipping them. Refused at once.
+    #[test]
+    fn a_parquet_page_header_with_endless_lists_is_refused_at_once() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/endless_header_lists.parquet");
+        let started = std::time::Instant::now();
+        let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
+        assert!(message.contains("malformed Parquet file") && message.contains("page header"), "{message}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn every_page_header_of_a_written_file_passes_the_check() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/employment_MA_reference.pq");
+        check_parquet_pages(&path).unwrap();
     }
 
     fn invalid_message(result: Result<ProfiledData>) -> String {
