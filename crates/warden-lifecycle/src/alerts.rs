@@ -132,7 +132,7 @@ pub(crate) async fn apply(
             2 => "warning",
             _ => "",
         };
-        let details = json!({ "value": value, "version": version });
+        let details = json!({ "value": value, "version": version, "detect_micros": now - window_start });
         let (row, kind) = match (current, status) {
             (None, 2 | 3) => (
                 AlertRow {
@@ -345,6 +345,26 @@ impl From<warden_store::metadata::IncidentRow> for Incident {
             time_to_resolve_seconds: r.resolved_at.map(|t| (t - r.opened_at) as f64 / 1e6),
         }
     }
+}
+
+/// Resolves an open incident by hand (the alerts in it keep their own states), with the reason recorded.
+pub async fn resolve_incident(warden: &Warden, caller: &Principal, id: i64, comment: &str) -> Result<Incident> {
+    caller.require(Permission::ManageMonitors)?;
+    if comment.trim().is_empty() {
+        return Err(Error::invalid("resolving an incident needs a comment saying why"));
+    }
+    let Some(incident) = warden.metadata.incident(id).await? else {
+        return Err(Error::NotFound(format!("incident {id} not found")));
+    };
+    let now = warden.now();
+    let audit = warden_store::metadata::AuditEventDraft {
+        at: now,
+        actor: caller.actor(),
+        action: "incident.resolve".into(),
+        subject: format!("model/{}/incident/{id}", incident.model_name),
+        payload: json!({"incident": id, "comment": comment}),
+    };
+    Ok(warden.metadata.resolve_incident(id, now, audit).await?.into())
 }
 
 /// Incidents, newest first (`open` or `resolved` when given).

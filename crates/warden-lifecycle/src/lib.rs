@@ -36,6 +36,7 @@ pub mod ledger;
 mod metrics;
 pub mod monitoring;
 pub mod notifications;
+pub mod overview;
 mod parquet_pages;
 mod reference;
 pub mod registry;

@@ -56,6 +56,43 @@ pub struct Discrimination {
     pub gini: Option<f64>,
     /// Kolmogorov–Smirnov separation of the score between bad and good.
     pub ks: Option<f64>,
+    /// The ROC curve, `(false positive rate, true positive rate)`, at most [`ROC_POINTS`] points.
+    #[serde(default)]
+    pub roc: Vec<(f64, f64)>,
+}
+
+/// The most ROC points a report keeps (enough to draw it; the AUC is computed on all of them).
+pub const ROC_POINTS: usize = 201;
+
+/// Scores in twenty equal-width bins over [0, 1], counted separately for bad and good rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreHistogram {
+    /// Rows with the bad outcome, per bin.
+    pub bad: Vec<u64>,
+    /// Rows with the good outcome, per bin.
+    pub good: Vec<u64>,
+}
+
+impl ScoreHistogram {
+    /// Twenty bins; bin `i` holds scores in `[i/20, (i+1)/20)`, the last also 1.
+    pub fn of(labels: &[bool], scores: &[f64]) -> ScoreHistogram {
+        const BINS: usize = 20;
+        let mut histogram = ScoreHistogram { bad: vec![0; BINS], good: vec![0; BINS] };
+        for (&bad, &score) in labels.iter().zip(scores) {
+            let bin = ((score.clamp(0.0, 1.0) * BINS as f64) as usize).min(BINS - 1);
+            if bad { histogram.bad[bin] += 1 } else { histogram.good[bin] += 1 }
+        }
+        histogram
+    }
+}
+
+/// Keeps at most `max` points of a curve, always the first and last, evenly spaced by index.
+fn thin(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max {
+        return points;
+    }
+    let last = points.len() - 1;
+    (0..max).map(|i| points[i * last / (max - 1)]).collect()
 }
 
 /// Calibration figures.
@@ -117,6 +154,9 @@ pub struct Figures {
     pub approval_rate: f64,
     /// Mean score (predicted probability of the bad event).
     pub mean_score: f64,
+    /// The score distribution by outcome.
+    #[serde(default)]
+    pub score_histogram: Option<ScoreHistogram>,
 }
 
 /// The stored report.
@@ -328,10 +368,12 @@ fn figures(version: i64, labels: &[bool], scores: &[f64], threshold: f64) -> Fig
             auc_interval: warden_stats::metrics::auc_delong(labels, scores, 0.95),
             gini: m.gini,
             ks: m.ks_separation,
+            roc: thin(warden_stats::metrics::roc_curve(labels, scores).unwrap_or_default(), ROC_POINTS),
         },
         calibration: Calibration { brier: m.brier, log_loss: m.log_loss, ece: m.ece, reliability: m.ece_bins },
         approval_rate: scores.iter().filter(|&&s| s < threshold).count() as f64 / n,
         mean_score: scores.iter().sum::<f64>() / n,
+        score_histogram: Some(ScoreHistogram::of(labels, scores)),
     }
 }
 
@@ -587,4 +629,26 @@ async fn stress(
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(format!("validation task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_curve_is_thinned_to_its_ends_and_even_steps() {
+        let points: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, i as f64)).collect();
+        let thinned = thin(points.clone(), 11);
+        assert_eq!(thinned.len(), 11);
+        assert_eq!(thinned.first(), points.first());
+        assert_eq!(thinned.last(), points.last());
+        assert_eq!(thin(points[..5].to_vec(), 11).len(), 5);
+    }
+
+    #[test]
+    fn the_score_histogram_counts_each_row_once_by_outcome() {
+        let histogram = ScoreHistogram::of(&[true, false, false, true], &[0.0, 0.049, 0.05, 1.0]);
+        assert_eq!((histogram.bad[0], histogram.good[0], histogram.good[1], histogram.bad[19]), (1, 1, 1, 1));
+        assert_eq!(histogram.bad.iter().chain(&histogram.good).sum::<u64>(), 4);
+    }
 }

@@ -102,6 +102,23 @@ fn german_credit_metrics_and_fairness_match_sklearn_and_fairlearn() {
     let labels: Vec<bool> = g["columns"]["y"].as_array().unwrap().iter().map(|y| y.as_u64() == Some(1)).collect();
     let scores: Vec<f64> = g["columns"]["score"].as_array().unwrap().iter().map(|s| s.as_f64().unwrap()).collect();
     check_metrics("german", &binary_metrics(&labels, &scores, &[0.5, 0.3]), &g["metrics"]);
+    // The ROC curve: its area is sklearn's AUC, and its point at each threshold is sklearn's (fpr, recall).
+    let curve = crate::metrics::roc_curve(&labels, &scores).unwrap();
+    let area: f64 = curve.windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum();
+    check("german roc curve area", area, g["metrics"]["roc_auc"].as_f64().unwrap());
+    assert_eq!(curve.last(), Some(&(1.0, 1.0)));
+    for threshold in ["0.5", "0.3"] {
+        let want = &g["metrics"]["at_threshold"][threshold];
+        let above = scores.iter().filter(|&&s| s >= threshold.parse::<f64>().unwrap()).count();
+        let mut distinct: Vec<f64> = scores.clone();
+        distinct.sort_by(|a, b| b.total_cmp(a));
+        distinct.dedup();
+        let index = distinct.iter().filter(|&&s| s >= threshold.parse::<f64>().unwrap()).count();
+        let (fpr, tpr) = curve[index];
+        check(&format!("german roc fpr at {threshold}"), fpr, want["fpr"].as_f64().unwrap());
+        check(&format!("german roc tpr at {threshold}"), tpr, want["recall"].as_f64().unwrap());
+        assert!(above > 0);
+    }
     for attribute in ["sex", "age_band"] {
         let groups: Vec<&str> =
             g["columns"][attribute].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();

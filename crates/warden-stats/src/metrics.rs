@@ -35,6 +35,35 @@ pub fn roc_auc(labels: &[bool], scores: &[f64]) -> Option<f64> {
     Some(twice_area as f64 / (2 * positives * negatives) as f64)
 }
 
+/// The ROC curve as `(false positive rate, true positive rate)` points, one per distinct score from the highest
+/// down, starting at `(0, 0)` (`sklearn.metrics.roc_curve` with `drop_intermediate=False`); the trapezoids under
+/// it sum to [`roc_auc`]. `None` unless both classes occur.
+pub fn roc_curve(labels: &[bool], scores: &[f64]) -> Option<Vec<(f64, f64)>> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let positives = labels.iter().filter(|&&y| y).count();
+    let negatives = labels.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < order.len() {
+        let score = scores[order[i]];
+        while i < order.len() && scores[order[i]] == score {
+            if labels[order[i]] {
+                tp += 1
+            } else {
+                fp += 1
+            }
+            i += 1;
+        }
+        points.push((fp as f64 / negatives as f64, tp as f64 / positives as f64));
+    }
+    Some(points)
+}
+
 /// Confusion matrix and rates at one threshold; a score `≥ threshold` is predicted positive.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdMetrics {

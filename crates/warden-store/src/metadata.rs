@@ -273,6 +273,34 @@ pub struct IncidentRow {
     pub resolved_at: Option<Micros>,
 }
 
+/// One model's line in the inventory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryRow {
+    /// The model.
+    pub model: ModelRow,
+    /// How many versions it has.
+    pub versions: i64,
+    /// Its current aliases.
+    pub aliases: Vec<AliasAssignment>,
+    /// The latest validation report: version, when, ROC AUC.
+    pub last_validation: Option<(i64, Micros, Option<f64>)>,
+    /// The latest gate decision: version, when, allowed.
+    pub last_gate: Option<(i64, Micros, bool)>,
+    /// Alerts firing or acknowledged.
+    pub open_alerts: i64,
+    /// Open incidents (at most one).
+    pub open_incidents: i64,
+}
+
+/// An alias assignment with the registration time of the version it points to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentRow {
+    /// The assignment.
+    pub assignment: AliasAssignment,
+    /// When the version was registered (`None` for a removal).
+    pub version_registered_at: Option<Micros>,
+}
+
 /// One transition of an alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertEvent {
@@ -638,6 +666,16 @@ pub trait MetadataStore: Send + Sync {
     async fn notifications(&self, alert_id: i64) -> Result<Vec<OutboxRow>>;
     /// An alert's events, oldest first.
     async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>>;
+    /// Every model's inventory line, by name.
+    async fn inventory(&self) -> Result<Vec<InventoryRow>>;
+    /// Every alias assignment made at or after `since`, oldest first.
+    async fn deployments(&self, since: Micros) -> Result<Vec<DeploymentRow>>;
+    /// A model's evaluations since `since`, at most one per monitor and `bucket` microseconds (the last in each),
+    /// oldest first: a long history at the resolution a chart can show.
+    async fn monitor_series(&self, model_name: &str, since: Micros, bucket: i64) -> Result<Vec<MonitorEvaluation>>;
+    /// Resolves an open incident by hand, with its audit event. `NotFound` for an unknown id, `Conflict` when
+    /// it is already resolved.
+    async fn resolve_incident(&self, id: i64, at: Micros, audit: AuditEventDraft) -> Result<IncidentRow>;
     /// A model's evaluations (of one monitor when given), newest last, at most `limit` of the newest.
     async fn monitor_evaluations(
         &self,

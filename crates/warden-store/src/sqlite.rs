@@ -1,5 +1,6 @@
 //! [`MetadataStore`] on SQLite.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -286,6 +287,20 @@ fn alert_row(row: &SqliteRow) -> Result<AlertRow> {
         acknowledged_by: row.try_get("acknowledged_by")?,
         resolved_at: row.try_get("resolved_at")?,
         incident_id: row.try_get("incident_id")?,
+    })
+}
+
+fn evaluation_row(row: &SqliteRow) -> Result<MonitorEvaluation> {
+    Ok(MonitorEvaluation {
+        model_name: row.try_get("model_name")?,
+        monitor: row.try_get("monitor")?,
+        at: row.try_get("at")?,
+        version: row.try_get("version")?,
+        window_start: row.try_get("window_start")?,
+        decisions: row.try_get("decisions")?,
+        status: row.try_get("status")?,
+        value: row.try_get("value")?,
+        details: from_json(&row.try_get::<String, _>("details")?, "monitor_evaluations.details")?,
     })
 }
 
@@ -1479,6 +1494,113 @@ impl MetadataStore for SqliteStore {
             .collect()
     }
 
+    async fn inventory(&self) -> Result<Vec<InventoryRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {MODEL_COLUMNS}, \
+             (SELECT COUNT(*) FROM versions v WHERE v.model_id = m.id) AS versions, \
+             r.version AS validated_version, r.at AS validated_at, \
+             json_extract(r.body, '$.figures.discrimination.auc') AS validated_auc, \
+             p.version AS gated_version, p.at AS gated_at, json_extract(p.body, '$.allow') AS gate_allow, \
+             (SELECT COUNT(*) FROM alerts a WHERE a.model_id = m.id AND a.state != 'resolved') AS open_alerts, \
+             (SELECT COUNT(*) FROM incidents i WHERE i.model_id = m.id AND i.state = 'open') AS open_incidents \
+             FROM models m \
+             LEFT JOIN validation_reports r ON r.id = (SELECT MAX(id) FROM validation_reports WHERE model_id = m.id) \
+             LEFT JOIN policy_decisions p ON p.id = (SELECT MAX(id) FROM policy_decisions WHERE model_id = m.id) \
+             ORDER BY m.name"
+        ));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        let aliases = sqlx::AssertSqlSafe(format!(
+            "{ALIAS_SELECT} WHERE a.version IS NOT NULL AND a.id = (SELECT MAX(b.id) FROM alias_assignments b \
+             WHERE b.model_id = a.model_id AND b.alias = a.alias) ORDER BY m.name, a.alias"
+        ));
+        let mut aliases_by_model: HashMap<String, Vec<AliasAssignment>> = HashMap::new();
+        for row in sqlx::query(aliases).fetch_all(&self.pool).await? {
+            let alias = alias_row(&row)?;
+            aliases_by_model.entry(alias.model_name.clone()).or_default().push(alias);
+        }
+        rows.iter()
+            .map(|row| {
+                let model = model_row(row)?;
+                let validated: Option<i64> = row.try_get("validated_version")?;
+                let gated: Option<i64> = row.try_get("gated_version")?;
+                Ok(InventoryRow {
+                    aliases: aliases_by_model.remove(&model.model.name).unwrap_or_default(),
+                    model,
+                    versions: row.try_get("versions")?,
+                    last_validation: match validated {
+                        Some(v) => Some((v, row.try_get("validated_at")?, row.try_get("validated_auc")?)),
+                        None => None,
+                    },
+                    last_gate: match gated {
+                        Some(v) => {
+                            Some((v, row.try_get("gated_at")?, row.try_get::<Option<i64>, _>("gate_allow")? == Some(1)))
+                        }
+                        None => None,
+                    },
+                    open_alerts: row.try_get("open_alerts")?,
+                    open_incidents: row.try_get("open_incidents")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn deployments(&self, since: Micros) -> Result<Vec<DeploymentRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT q.*, v.created_at AS registered_at FROM ({ALIAS_SELECT} WHERE a.assigned_at >= $1) q \
+             LEFT JOIN models mm ON mm.name = q.model_name \
+             LEFT JOIN versions v ON v.model_id = mm.id AND v.version = q.version ORDER BY q.assigned_at"
+        ));
+        sqlx::query(sql)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(DeploymentRow { assignment: alias_row(row)?, version_registered_at: row.try_get("registered_at")? })
+            })
+            .collect()
+    }
+
+    async fn monitor_series(&self, model_name: &str, since: Micros, bucket: i64) -> Result<Vec<MonitorEvaluation>> {
+        sqlx::query(
+            "SELECT m.name AS model_name, o.name AS monitor, e.* FROM monitor_evaluations e \
+             JOIN monitors o ON o.id = e.monitor_id JOIN models m ON m.id = o.model_id \
+             WHERE e.id IN (SELECT MAX(x.id) FROM monitor_evaluations x JOIN monitors xo ON xo.id = x.monitor_id \
+                            JOIN models xm ON xm.id = xo.model_id \
+                            WHERE xm.name = $1 AND x.at >= $2 GROUP BY x.monitor_id, x.at / $3) \
+             ORDER BY e.at, e.id",
+        )
+        .bind(model_name)
+        .bind(since)
+        .bind(bucket.max(1))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(evaluation_row)
+        .collect()
+    }
+
+    async fn resolve_incident(&self, id: i64, at: Micros, audit: AuditEventDraft) -> Result<IncidentRow> {
+        let mut tx = self.write_tx().await?;
+        let select =
+            "SELECT i.*, m.name AS model_name FROM incidents i JOIN models m ON m.id = i.model_id WHERE i.id = $1";
+        let Some(row) = sqlx::query(select).bind(id).fetch_optional(&mut *tx).await? else {
+            return Err(Error::NotFound(format!("no incident {id}")));
+        };
+        if incident_row(&row)?.state != "open" {
+            return Err(Error::Conflict(format!("incident {id} is already resolved")));
+        }
+        sqlx::query("UPDATE incidents SET state = 'resolved', resolved_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        append_audit(&mut tx, &audit).await?;
+        let row = sqlx::query(select).bind(id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        incident_row(&row)
+    }
+
     async fn monitor_evaluations(
         &self,
         model_name: &str,
@@ -1496,19 +1618,7 @@ impl MetadataStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|row| {
-            Ok(MonitorEvaluation {
-                model_name: row.try_get("model_name")?,
-                monitor: row.try_get("monitor")?,
-                at: row.try_get("at")?,
-                version: row.try_get("version")?,
-                window_start: row.try_get("window_start")?,
-                decisions: row.try_get("decisions")?,
-                status: row.try_get("status")?,
-                value: row.try_get("value")?,
-                details: from_json(&row.try_get::<String, _>("details")?, "monitor_evaluations.details")?,
-            })
-        })
+        .map(evaluation_row)
         .collect::<Result<_>>()?;
         rows.reverse();
         Ok(rows)

@@ -1,0 +1,282 @@
+//! The views across the whole inventory that risk officers and the board read: one line per model, the
+//! governance KPIs, and a model's monitor history at chart resolution. The API, the CLI and the dashboard
+//! all read them here.
+
+use serde::Serialize;
+use serde_json::Value;
+use warden_store::metadata::DeploymentRow;
+
+use crate::auth::{Permission, Principal};
+use crate::registry::{PRODUCTION_ALIASES, get_model};
+use crate::{Result, Warden};
+
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+/// One model's line in the inventory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InventoryLine {
+    /// Model name.
+    pub name: String,
+    /// `high`, `medium` or `low`.
+    pub risk_tier: String,
+    /// Owning team.
+    pub owner: String,
+    /// What it decides.
+    pub use_case: String,
+    /// How many versions it has.
+    pub versions: i64,
+    /// The version the champion alias serves.
+    pub champion: Option<i64>,
+    /// Challenger versions: every other alias (shadow, canary, challenger…) with its version.
+    pub challengers: Vec<(String, i64)>,
+    /// The latest validation: version, when (µs), ROC AUC.
+    pub last_validation: Option<LastValidation>,
+    /// The latest gate decision.
+    pub policy: Option<LastGate>,
+    /// Alerts firing or acknowledged.
+    pub open_alerts: i64,
+    /// Open incidents.
+    pub open_incidents: i64,
+}
+
+/// The latest validation report of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastValidation {
+    /// Version validated.
+    pub version: i64,
+    /// When (µs).
+    pub at: i64,
+    /// ROC AUC on the validation data.
+    pub auc: Option<f64>,
+}
+
+/// The latest gate decision of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastGate {
+    /// Version the gate judged.
+    pub version: i64,
+    /// When (µs).
+    pub at: i64,
+    /// Whether the policies allowed promotion.
+    pub allowed: bool,
+}
+
+/// Every model's inventory line, by name.
+pub async fn inventory(warden: &Warden, caller: &Principal) -> Result<Vec<InventoryLine>> {
+    caller.require(Permission::ReadRegistry)?;
+    Ok(warden
+        .metadata
+        .inventory()
+        .await?
+        .into_iter()
+        .map(|row| {
+            let model = row.model.model;
+            let champion = row.aliases.iter().find(|a| a.alias == "champion").and_then(|a| a.version);
+            let challengers = row
+                .aliases
+                .iter()
+                .filter(|a| a.alias != "champion")
+                .filter_map(|a| Some((a.alias.clone(), a.version?)))
+                .collect();
+            InventoryLine {
+                name: model.name,
+                risk_tier: model.risk_tier,
+                owner: model.owner,
+                use_case: model.use_case,
+                versions: row.versions,
+                champion,
+                challengers,
+                last_validation: row.last_validation.map(|(version, at, auc)| LastValidation { version, at, auc }),
+                policy: row.last_gate.map(|(version, at, allowed)| LastGate { version, at, allowed }),
+                open_alerts: row.open_alerts,
+                open_incidents: row.open_incidents,
+            }
+        })
+        .collect())
+}
+
+/// The board's governance figures over a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kpis {
+    /// Days covered (up to now).
+    pub period_days: i64,
+    /// Production alias moves (promotions, rollbacks, canaries) in the period.
+    pub deployments: u64,
+    /// Of which rollbacks.
+    pub rollbacks: u64,
+    /// Deployments per 30 days.
+    pub deployments_per_30_days: f64,
+    /// Median hours from a version's registration to its first production alias, over versions first put in
+    /// production in the period.
+    pub median_hours_to_production: Option<f64>,
+    /// Median seconds from the start of the first breaching window to the alert, over incidents opened in the period.
+    pub median_seconds_to_detect: Option<f64>,
+    /// Median seconds from opening to resolution, over incidents resolved in the period.
+    pub median_seconds_to_resolve: Option<f64>,
+    /// Median seconds to detect, over alerts of drift monitors opened in the period.
+    pub median_drift_detection_seconds: Option<f64>,
+    /// Audited changes (every period) and how many have a ledger entry.
+    pub audited_changes: u64,
+    /// Ledger entries.
+    pub ledger_entries: u64,
+    /// Share of audited changes with a ledger entry.
+    pub audit_coverage: Option<f64>,
+    /// Promotions (moves of production aliases by people) in the period, and how many went against the gate.
+    pub promotions: u64,
+    /// Promotions made with an emergency override.
+    pub overrides: u64,
+    /// Share of promotions made without an override.
+    pub policy_adherence: Option<f64>,
+    /// Incidents opened in the period; of which still open.
+    pub incidents: u64,
+    /// Incidents still open.
+    pub open_incidents: u64,
+}
+
+/// The governance figures over the last `days` days.
+pub async fn kpis(warden: &Warden, caller: &Principal, days: i64) -> Result<Kpis> {
+    caller.require(Permission::ReadRegistry)?;
+    let days = days.clamp(1, 3_650);
+    let now = warden.now();
+    let since = now - days * DAY_MICROS;
+    let deployments = warden.metadata.deployments(since).await?;
+    let production: Vec<&DeploymentRow> = deployments
+        .iter()
+        .filter(|d| PRODUCTION_ALIASES.contains(&d.assignment.alias.as_str()) && d.assignment.version.is_some())
+        .collect();
+    let system = Principal::system().actor();
+    let rollbacks = production.iter().filter(|d| d.assignment.assigned_by == system).count();
+    let people: Vec<&&DeploymentRow> = production.iter().filter(|d| d.assignment.assigned_by != system).collect();
+    let overrides = people.iter().filter(|d| d.assignment.overridden).count();
+
+    // First production move of each version in the period (a version's earlier moves are before `since`, so
+    // a move counts as first when no earlier one of the same version is in the period).
+    let mut seen = std::collections::HashSet::new();
+    let mut hours_to_production = Vec::new();
+    for d in &production {
+        let key = (d.assignment.model_name.clone(), d.assignment.version);
+        if seen.insert(key)
+            && let Some(registered) = d.version_registered_at
+        {
+            hours_to_production.push((d.assignment.assigned_at - registered) as f64 / 3.6e9);
+        }
+    }
+
+    let incidents = warden.metadata.incidents(None, 100_000).await?;
+    let in_period: Vec<_> = incidents.iter().filter(|i| i.opened_at >= since).collect();
+    let detect: Vec<f64> = in_period.iter().map(|i| i.detect_micros as f64 / 1e6).collect();
+    let resolve: Vec<f64> = incidents
+        .iter()
+        .filter_map(|i| i.resolved_at.filter(|&t| t >= since).map(|t| (t - i.opened_at) as f64 / 1e6))
+        .collect();
+
+    let drift_monitors: std::collections::HashSet<(String, String)> = warden
+        .metadata
+        .monitors(None)
+        .await?
+        .into_iter()
+        .filter(|m| m.kind == "feature_drift" || m.kind == "score_drift")
+        .map(|m| (m.model_name, m.name))
+        .collect();
+    let mut drift_detect = Vec::new();
+    for alert in warden.metadata.alerts(None, None, 100_000).await? {
+        if alert.opened_at < since || !drift_monitors.contains(&(alert.model_name.clone(), alert.monitor.clone())) {
+            continue;
+        }
+        let fired = warden.metadata.alert_events(alert.id).await?.into_iter().find(|e| e.kind == "fired");
+        if let Some(seconds) = fired.and_then(|e| e.details["detect_micros"].as_i64()) {
+            drift_detect.push(seconds as f64 / 1e6);
+        }
+    }
+
+    let audited_changes = warden.metadata.audit_event_count().await?;
+    let ledger_entries = warden.metadata.ledger_size().await?;
+    Ok(Kpis {
+        period_days: days,
+        deployments: production.len() as u64,
+        rollbacks: rollbacks as u64,
+        deployments_per_30_days: production.len() as f64 * 30.0 / days as f64,
+        median_hours_to_production: median(hours_to_production),
+        median_seconds_to_detect: median(detect),
+        median_seconds_to_resolve: median(resolve),
+        median_drift_detection_seconds: median(drift_detect),
+        audited_changes,
+        ledger_entries,
+        audit_coverage: (audited_changes > 0)
+            .then(|| ledger_entries.min(audited_changes) as f64 / audited_changes as f64),
+        promotions: people.len() as u64,
+        overrides: overrides as u64,
+        policy_adherence: (!people.is_empty()).then(|| 1.0 - overrides as f64 / people.len() as f64),
+        incidents: in_period.len() as u64,
+        open_incidents: incidents.iter().filter(|i| i.state == "open").count() as u64,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 })
+}
+
+/// One point of a monitor's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonitorPoint {
+    /// Monitor name.
+    pub monitor: String,
+    /// When (µs).
+    pub at: i64,
+    /// Version evaluated.
+    pub version: i64,
+    /// `ok`, `warn`, `alert`, `insufficient` or `unavailable`.
+    pub status: String,
+    /// The monitor's headline value.
+    pub value: Option<f64>,
+    /// Per feature (or group, or `model`): value, status, bands, figures.
+    pub details: Value,
+}
+
+/// A model's monitor history over the last `days` days, at most `points` per monitor (the last evaluation
+/// of each equal slice of time), oldest first.
+pub async fn monitor_series(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    days: i64,
+    points: i64,
+) -> Result<Vec<MonitorPoint>> {
+    caller.require(Permission::ReadDecisions)?;
+    get_model(warden, caller, model).await?;
+    let days = days.clamp(1, 3_650);
+    let span = days * DAY_MICROS;
+    let bucket = (span / points.clamp(10, 10_000)).max(1);
+    let since = warden.now() - span;
+    Ok(warden
+        .metadata
+        .monitor_series(model, since, bucket)
+        .await?
+        .into_iter()
+        .map(|e| MonitorPoint {
+            monitor: e.monitor,
+            at: e.at,
+            version: e.version,
+            status: e.status,
+            value: e.value,
+            details: e.details,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+    }
+}
