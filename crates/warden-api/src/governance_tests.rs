@@ -402,4 +402,20 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     let rollback = events.as_array().unwrap().iter().find(|e| e["action"] == "model.rollback").expect("audited");
     assert_eq!(rollback["payload"]["alert_id"], age_alert["id"]);
     assert_eq!(rollback["actor"], "warden");
+
+    // The drift lasts: the fallback (version 1) alerts too, but the champion never goes back to the version
+    // it was rolled back from.
+    let batch = crate::scoring_tests::older_applicants_batch();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!((status, body["results"][0]["version"].as_i64()), (StatusCode::OK, Some(1)), "{body}");
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(champion["version"], 1, "{champion}");
+    let (_, events) =
+        app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
+    let rollbacks = events.as_array().unwrap().iter().filter(|e| e["action"] == "model.rollback").count();
+    assert_eq!(rollbacks, 1, "one rollback, no flip back: {events}");
 }

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use warden_lifecycle::Warden;
 
 pub mod access;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 mod handlers;
@@ -158,6 +159,12 @@ pub fn app(warden: Arc<Warden>) -> Router {
 
 /// The whole HTTP application.
 pub fn app_with(warden: Arc<Warden>, limits: Limits) -> Router {
+    app_with_dashboard(warden, limits, dashboard::DashboardOptions::default())
+}
+
+/// The whole HTTP application with the dashboard served as `options` say.
+pub fn app_with_dashboard(warden: Arc<Warden>, limits: Limits, options: dashboard::DashboardOptions) -> Router {
+    let ui = dashboard::router(warden.clone(), options);
     let (router, api) = routes(warden.config().max_upload_bytes, limits).split_for_parts();
     let access = access::AccessState {
         warden: warden.clone(),
@@ -175,8 +182,9 @@ pub fn app_with(warden: Arc<Warden>, limits: Limits) -> Router {
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(access, access::authorize))
         .route_layer(axum::middleware::from_fn_with_state(warden.clone(), record_http))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(warden)
+        .merge(ui)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
 #[cfg(test)]

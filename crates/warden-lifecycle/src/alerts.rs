@@ -191,6 +191,24 @@ pub(crate) async fn apply(
     Ok(changed)
 }
 
+/// The version an automatic rollback of the champion goes to: the latest champion before the current one that
+/// came in through the gate (not by an override), never one an automatic rollback already moved away from (under
+/// a lasting drift the fallback alerts too, and the champion must not flip back and forth).
+fn rollback_target(history: &[warden_store::metadata::AliasAssignment], system_actor: &str) -> Option<i64> {
+    let current = history.last().and_then(|a| a.version);
+    let rolled_back_from: Vec<i64> = history
+        .windows(2)
+        .filter(|pair| pair[1].assigned_by == system_actor)
+        .filter_map(|pair| pair[0].version)
+        .collect();
+    history
+        .iter()
+        .rev()
+        .filter(|a| a.decision_id.is_some() && !a.overridden)
+        .filter_map(|a| a.version)
+        .find(|v| Some(*v) != current && !rolled_back_from.contains(v))
+}
+
 /// Takes a monitor's automatic action on a critical alert, and records what it did on the alert.
 async fn act(warden: &Warden, alert: &AlertRow, action: &str) -> Result<()> {
     use crate::registry::{MoveCause, move_alias};
@@ -201,13 +219,7 @@ async fn act(warden: &Warden, alert: &AlertRow, action: &str) -> Result<()> {
         "rollback" => {
             let history = warden.metadata.alias_history(model, Some("champion")).await?;
             let current = history.last().and_then(|a| a.version);
-            // The champion before this one that came in through the gate (not by an override).
-            let previous = history
-                .iter()
-                .rev()
-                .filter(|a| a.decision_id.is_some() && !a.overridden)
-                .filter_map(|a| a.version)
-                .find(|v| Some(*v) != current);
+            let previous = rollback_target(&history, &system.actor());
             match (current, previous) {
                 (Some(current), _) if current != alert.version => {
                     json!({ "done": false, "why": format!("champion is version {current}, not the alerting {}", alert.version) })
@@ -394,4 +406,46 @@ pub async fn incident(warden: &Warden, caller: &Principal, id: i64) -> Result<(I
     }
     timeline.sort_by_key(|e| e["at"].as_i64());
     Ok((row.into(), timeline))
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_store::metadata::AliasAssignment;
+
+    use super::rollback_target;
+
+    fn moved(version: i64, by: &str, gated: bool) -> AliasAssignment {
+        AliasAssignment {
+            model_name: "credit".into(),
+            alias: "champion".into(),
+            version: Some(version),
+            assigned_at: 0,
+            assigned_by: by.into(),
+            reason: String::new(),
+            traffic: None,
+            decision_id: gated.then(|| "dec".into()),
+            overridden: false,
+        }
+    }
+
+    #[test]
+    fn a_rollback_goes_to_the_previous_gated_champion_and_never_back() {
+        let promoted = [moved(1, "token:dana", true), moved(2, "token:dana", true)];
+        assert_eq!(rollback_target(&promoted, "warden"), Some(1));
+        // Rolled back to 1; the drift lasts and 1 alerts too: version 2 is not a way out.
+        let rolled = [moved(1, "token:dana", true), moved(2, "token:dana", true), moved(1, "warden", false)];
+        assert_eq!(rollback_target(&rolled, "warden"), None);
+        // A later promotion of 3 can still be rolled back to 1.
+        let later = [
+            moved(1, "token:dana", true),
+            moved(2, "token:dana", true),
+            moved(1, "warden", false),
+            moved(3, "token:dana", true),
+        ];
+        assert_eq!(rollback_target(&later, "warden"), Some(1));
+        // An override is no fallback.
+        let mut overridden = moved(1, "token:admin", true);
+        overridden.overridden = true;
+        assert_eq!(rollback_target(&[overridden, moved(2, "token:dana", true)], "warden"), None);
+    }
 }

@@ -97,6 +97,12 @@ pub async fn log(
     warden.metadata.ledger_entries(subject, from, limit.clamp(1, 10_000)).await?.iter().map(view).collect()
 }
 
+/// How many entries the ledger holds.
+pub async fn size(warden: &Warden, caller: &Principal) -> Result<u64> {
+    caller.require(Permission::ReadAudit)?;
+    Ok(warden.metadata.ledger_size().await?)
+}
+
 /// A signed checkpoint as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckpointInfo {

@@ -198,6 +198,11 @@ impl Warden {
         (self.clock)()
     }
 
+    /// The service's clock (µs since the epoch); tests may run it on a fixed or moving clock of their own.
+    pub fn now_micros(&self) -> Micros {
+        self.now()
+    }
+
     async fn remove_orphan_blobs(&self) -> Result<usize> {
         let _guard = self.blob_commit.lock().await;
         let mut removed = 0;

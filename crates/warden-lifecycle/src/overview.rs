@@ -238,8 +238,8 @@ pub struct MonitorPoint {
     pub details: Value,
 }
 
-/// A model's monitor history over the last `days` days, at most `points` per monitor (the last evaluation
-/// of each equal slice of time), oldest first.
+/// A model's monitor history over the last `days` days, about `points` per monitor (the last evaluation of
+/// each equal slice of the time the evaluations span), oldest first.
 pub async fn monitor_series(
     warden: &Warden,
     caller: &Principal,
@@ -249,13 +249,10 @@ pub async fn monitor_series(
 ) -> Result<Vec<MonitorPoint>> {
     caller.require(Permission::ReadDecisions)?;
     get_model(warden, caller, model).await?;
-    let days = days.clamp(1, 3_650);
-    let span = days * DAY_MICROS;
-    let bucket = (span / points.clamp(10, 10_000)).max(1);
-    let since = warden.now() - span;
+    let since = warden.now() - days.clamp(1, 3_650) * DAY_MICROS;
     Ok(warden
         .metadata
-        .monitor_series(model, since, bucket)
+        .monitor_series(model, since, points.clamp(10, 10_000))
         .await?
         .into_iter()
         .map(|e| MonitorPoint {

@@ -670,9 +670,10 @@ pub trait MetadataStore: Send + Sync {
     async fn inventory(&self) -> Result<Vec<InventoryRow>>;
     /// Every alias assignment made at or after `since`, oldest first.
     async fn deployments(&self, since: Micros) -> Result<Vec<DeploymentRow>>;
-    /// A model's evaluations since `since`, at most one per monitor and `bucket` microseconds (the last in each),
-    /// oldest first: a long history at the resolution a chart can show.
-    async fn monitor_series(&self, model_name: &str, since: Micros, bucket: i64) -> Result<Vec<MonitorEvaluation>>;
+    /// A model's evaluations since `since`, about `points` per monitor: the time from the first to the last
+    /// evaluation is cut into `points` equal slices and the last evaluation of each slice is kept, oldest first
+    /// (a long history at the resolution a chart can show).
+    async fn monitor_series(&self, model_name: &str, since: Micros, points: i64) -> Result<Vec<MonitorEvaluation>>;
     /// Resolves an open incident by hand, with its audit event. `NotFound` for an unknown id, `Conflict` when
     /// it is already resolved.
     async fn resolve_incident(&self, id: i64, at: Micros, audit: AuditEventDraft) -> Result<IncidentRow>;

@@ -1561,18 +1561,28 @@ impl MetadataStore for SqliteStore {
             .collect()
     }
 
-    async fn monitor_series(&self, model_name: &str, since: Micros, bucket: i64) -> Result<Vec<MonitorEvaluation>> {
+    async fn monitor_series(&self, model_name: &str, since: Micros, points: i64) -> Result<Vec<MonitorEvaluation>> {
+        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT MIN(x.at), MAX(x.at) FROM monitor_evaluations x JOIN monitors xo ON xo.id = x.monitor_id \
+             JOIN models xm ON xm.id = xo.model_id WHERE xm.name = $1 AND x.at >= $2",
+        )
+        .bind(model_name)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        let (Some(first), Some(last)) = (first, last) else { return Ok(Vec::new()) };
+        let bucket = (last - first) / points.max(1) + 1;
         sqlx::query(
             "SELECT m.name AS model_name, o.name AS monitor, e.* FROM monitor_evaluations e \
              JOIN monitors o ON o.id = e.monitor_id JOIN models m ON m.id = o.model_id \
              WHERE e.id IN (SELECT MAX(x.id) FROM monitor_evaluations x JOIN monitors xo ON xo.id = x.monitor_id \
                             JOIN models xm ON xm.id = xo.model_id \
-                            WHERE xm.name = $1 AND x.at >= $2 GROUP BY x.monitor_id, x.at / $3) \
+                            WHERE xm.name = $1 AND x.at >= $2 GROUP BY x.monitor_id, (x.at - $2) / $3) \
              ORDER BY e.at, e.id",
         )
         .bind(model_name)
-        .bind(since)
-        .bind(bucket.max(1))
+        .bind(first)
+        .bind(bucket)
         .fetch_all(&self.pool)
         .await?
         .iter()

@@ -12,6 +12,9 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// The data directory when none is given.
+pub(crate) const DEFAULT_DATA_DIR: &str = "warden-data";
+
 /// Where the server is and who we are.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct Connection {
@@ -554,7 +557,7 @@ pub(crate) struct DriftArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Data directory (database, artifacts, admin token).
-    #[arg(long, env = "WARDEN_DATA_DIR", default_value = "warden-data")]
+    #[arg(long, env = "WARDEN_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8700")]
@@ -599,6 +602,11 @@ pub(crate) struct ServeArgs {
     /// Seconds between signed ledger checkpoints.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) checkpoint_interval_seconds: u64,
+    /// Start a live example on a fresh data directory (`warden-demo` unless --data-dir is given): two models
+    /// registered, validated, approved and promoted, steady traffic with outcomes, then a drift that fires
+    /// the monitors and rolls the champion back. Open the dashboard to watch.
+    #[arg(long)]
+    pub(crate) demo: bool,
 }
 
 #[allow(clippy::large_enum_variant)]

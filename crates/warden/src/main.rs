@@ -9,6 +9,7 @@ mod bulk;
 mod cli;
 mod client;
 mod commands;
+mod demo;
 mod governance;
 mod http_server;
 mod render;

@@ -10,7 +10,18 @@ use warden_lifecycle::{Config, Warden};
 use crate::cli::ServeArgs;
 use crate::http_server::{self, ConnectionLimits};
 
-pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    if args.demo {
+        if args.tls_cert.is_some() {
+            anyhow::bail!("--demo serves plain HTTP on loopback; leave out --tls-cert");
+        }
+        if args.data_dir == std::path::Path::new(crate::cli::DEFAULT_DATA_DIR) {
+            args.data_dir = "warden-demo".into();
+        }
+        crate::demo::prepare_data_dir(&args.data_dir)?;
+        // The demo's story takes minutes, not hours: monitors look every two seconds.
+        args.monitor_interval_seconds = args.monitor_interval_seconds.min(2);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -71,6 +82,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("warden listening on {scheme}://{address} (data directory {})", args.data_dir.display());
+    println!("dashboard: {scheme}://{address}/ui");
+    if args.demo {
+        let url = format!("{scheme}://{address}");
+        tokio::spawn(crate::demo::run(url, args.data_dir.clone()));
+    }
     let warden = Arc::new(warden);
     let evaluator = warden_lifecycle::monitoring::spawn_evaluator(
         warden.clone(),
@@ -86,7 +102,8 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         upload_timeout: Duration::from_secs(args.upload_timeout_seconds),
         rate_per_second: args.rate_limit,
     };
-    let app = warden_api::app_with(warden.clone(), limits);
+    let dashboard = warden_api::dashboard::DashboardOptions { secure_cookies: tls.is_some() };
+    let app = warden_api::app_with_dashboard(warden.clone(), limits, dashboard);
     let connections = ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_timeout_seconds),
         ..ConnectionLimits::default()

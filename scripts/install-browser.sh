@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs Debian's Chromium and ChromeDriver for the dashboard's browser tests (crates/warden/tests/dashboard.rs).
+# The tests run this script themselves when /usr/bin/chromedriver is missing; it needs root (or sudo).
+set -euo pipefail
+if command -v chromedriver >/dev/null && command -v chromium >/dev/null; then
+    exit 0
+fi
+run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+export DEBIAN_FRONTEND=noninteractive
+run apt-get update -qq
+run apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+chromium --version
+chromedriver --version
