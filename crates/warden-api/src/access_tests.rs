@@ -96,6 +96,7 @@ fn body_for(method: &str, route: &str) -> Value {
         ("POST", "/v1/outcomes") => json!({"outcomes": [{"request_id": "absent", "label": 1}]}),
         ("PUT", "/v1/models/{name}/monitors/{monitor}") => json!({"kind": "feature_drift"}),
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
+        ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
         ("POST", "/v1/tokens") => json!({"name": "matrix-token", "role": "viewer"}),
         ("PUT", "/v1/policies") => json!({"files": {}}),
         _ => Value::Null,

@@ -418,4 +418,66 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
         app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
     let rollbacks = events.as_array().unwrap().iter().filter(|e| e["action"] == "model.rollback").count();
     assert_eq!(rollbacks, 1, "one rollback, no flip back: {events}");
+
+    // The inventory and the KPIs tell the same story.
+    let (status, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.vera), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{inventory}");
+    let line = &inventory[0];
+    assert_eq!(
+        (line["name"].as_str(), line["champion"].as_i64(), line["versions"].as_i64()),
+        (Some("credit"), Some(1), Some(2))
+    );
+    assert_eq!(
+        (line["last_validation"]["version"].as_i64(), line["policy"]["allowed"].as_bool()),
+        (Some(2), Some(true))
+    );
+    assert!(line["open_alerts"].as_i64().unwrap() >= 1 && line["open_incidents"] == 1, "{line}");
+    let (status, kpis) = app.json(Method::GET, "/v1/kpis?days=30", Some(&p.vera), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{kpis}");
+    assert_eq!(
+        (kpis["deployments"].as_u64(), kpis["rollbacks"].as_u64(), kpis["promotions"].as_u64()),
+        (Some(3), Some(1), Some(2))
+    );
+    assert_eq!((kpis["overrides"].as_u64(), kpis["policy_adherence"].as_f64()), (Some(0), Some(1.0)));
+    assert_eq!(
+        (kpis["audit_coverage"].as_f64(), kpis["incidents"].as_u64(), kpis["open_incidents"].as_u64()),
+        (Some(1.0), Some(1), Some(1))
+    );
+    assert!(kpis["median_drift_detection_seconds"].as_f64().is_some(), "{kpis}");
+    assert!(kpis["median_hours_to_production"].as_f64().unwrap() >= 0.0, "{kpis}");
+
+    // An incident is resolved by hand with a reason, once, by a role that manages monitors.
+    let (_, incidents) = app.json(Method::GET, "/v1/incidents?state=open", Some(&p.rita), Value::Null).await;
+    let id = incidents[0]["id"].as_i64().unwrap();
+    let resolve = format!("/v1/incidents/{id}/resolve");
+    let (status, _) = app.json(Method::POST, &resolve, Some(&p.dana), json!({"comment": "fixed"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.json(Method::POST, &resolve, Some(&p.rita), json!({"comment": " "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a reason is required");
+    let (status, resolved) = app
+        .json(Method::POST, &resolve, Some(&p.rita), json!({"comment": "older applicants are a new campaign"}))
+        .await;
+    assert_eq!((status, resolved["state"].as_str()), (StatusCode::OK, Some("resolved")), "{resolved}");
+    let (status, _) = app.json(Method::POST, &resolve, Some(&p.rita), json!({"comment": "again"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, events) = app
+        .json(
+            Method::GET,
+            &format!("/v1/audit/events?subject=model/credit/incident/{id}"),
+            Some(&app.admin),
+            Value::Null,
+        )
+        .await;
+    let audited = events.as_array().unwrap().iter().find(|e| e["action"] == "incident.resolve").expect("audited");
+    assert_eq!(
+        (audited["actor"].as_str(), audited["payload"]["comment"].as_str()),
+        (Some("token:rita"), Some("older applicants are a new campaign"))
+    );
+
+    // The monitors' history at chart resolution: every evaluation so far, at most one per slice.
+    let (status, series) =
+        app.json(Method::GET, "/v1/models/credit/monitors/series?days=1&points=10", Some(&p.rita), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{series}");
+    let drift_points = series.as_array().unwrap().iter().filter(|p| p["monitor"] == "feature_drift").count();
+    assert!((1..=11).contains(&drift_points), "{series}");
 }

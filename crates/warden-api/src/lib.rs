@@ -121,6 +121,10 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(monitoring::acknowledge_alert))
         .routes(routes!(monitoring::list_incidents))
         .routes(routes!(monitoring::get_incident))
+        .routes(routes!(monitoring::resolve_incident))
+        .routes(routes!(overview::inventory))
+        .routes(routes!(overview::kpis))
+        .routes(routes!(overview::monitor_series))
         .routes(routes!(scoring::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(timeout(limits.request_timeout));

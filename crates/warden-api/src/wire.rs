@@ -832,3 +832,19 @@ pub struct IncidentsQuery {
     /// open or resolved.
     pub state: Option<String>,
 }
+
+/// The period of the KPIs.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct KpiQuery {
+    /// Days back from now (default 90).
+    pub days: Option<i64>,
+}
+
+/// How much monitor history, at what resolution.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct MonitorSeriesQuery {
+    /// Days back from now (default 90).
+    pub days: Option<i64>,
+    /// About this many points per monitor (default 360).
+    pub points: Option<i64>,
+}

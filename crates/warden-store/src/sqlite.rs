@@ -1680,6 +1680,52 @@ mod tests {
         );
     }
 
+    /// A long history comes back at the asked resolution: the last evaluation of each equal slice of the span
+    /// the evaluations cover, per monitor, oldest first, and nothing before `since`.
+    #[tokio::test]
+    async fn monitor_series_keeps_the_last_evaluation_of_each_slice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
+        store.create_model(model("credit"), audit("model.create", "model/credit")).await.unwrap();
+        for name in ["drift", "quality"] {
+            let monitor = MonitorRow {
+                model_name: "credit".into(),
+                name: name.into(),
+                kind: "feature_drift".into(),
+                config: Value::Null,
+                enabled: true,
+                updated_at: 1,
+                updated_by: "token:test".into(),
+            };
+            store.put_monitor(monitor, None).await.unwrap();
+        }
+        let evaluation = |monitor: &str, second: i64| MonitorEvaluation {
+            model_name: "credit".into(),
+            monitor: monitor.into(),
+            at: second * 1_000_000,
+            version: 1,
+            window_start: 0,
+            decisions: 10,
+            status: "ok".into(),
+            value: Some(second as f64),
+            details: serde_json::json!({}),
+        };
+        let all: Vec<MonitorEvaluation> =
+            (0..1000).flat_map(|s| [evaluation("drift", s), evaluation("quality", s)]).collect();
+        store.insert_monitor_evaluations(&all).await.unwrap();
+
+        let series = store.monitor_series("credit", 0, 10).await.unwrap();
+        let drift: Vec<f64> = series.iter().filter(|e| e.monitor == "drift").map(|e| e.value.unwrap()).collect();
+        // 999 s in 10 slices of 100 s: the last evaluation of each is at 99, 199, ... 999.
+        assert_eq!(drift, (1..=10).map(|k| (k * 100 - 1) as f64).collect::<Vec<_>>());
+        assert_eq!(series.iter().filter(|e| e.monitor == "quality").count(), 10);
+        assert!(series.windows(2).all(|w| w[0].at <= w[1].at), "oldest first");
+
+        let recent = store.monitor_series("credit", 900 * 1_000_000, 10).await.unwrap();
+        assert!(recent.iter().all(|e| e.at >= 900 * 1_000_000) && !recent.is_empty());
+        assert!(store.monitor_series("credit", 2_000 * 1_000_000, 10).await.unwrap().is_empty());
+    }
+
     fn audit(action: &str, subject: &str) -> AuditEventDraft {
         AuditEventDraft {
             at: 1,

@@ -107,6 +107,20 @@ pub(crate) async fn acknowledge_alert(
     to_json(alerts::acknowledge(&warden, &caller, id, &body.comment).await?)
 }
 
+/// Resolve an open incident by hand, with the reason (validator, risk-officer, admin).
+#[utoipa::path(post, path = "/v1/incidents/{id}/resolve", tag = "monitoring", request_body = AcknowledgeBody,
+    params(("id" = i64, Path, description = "Incident id")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn resolve_incident(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<AcknowledgeBody>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(alerts::resolve_incident(&warden, &caller, id, &body.comment).await?)
+}
+
 /// Incidents, newest first (`state`: open or resolved).
 #[utoipa::path(get, path = "/v1/incidents", tag = "monitoring", params(IncidentsQuery),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
