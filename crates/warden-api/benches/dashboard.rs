@@ -64,14 +64,22 @@ async fn seed_registry(warden: &Warden, models: usize, versions: i64) {
             request.columns.target = Some("risk".into());
             request.columns.protected = vec!["sex".into()];
             request.lineage.code_ref = Some(format!("git:bench@{v}"));
+            request.lineage.training_data_sha256 = Some(format!("{:064x}", m * 1000 + v as usize));
+            request.lineage.training_data_rows = Some(700);
             request.lineage.parent_version = (v > 1).then_some(v - 1);
             let (artifact, reference) = (staged(warden, LOGISTIC).await, staged(warden, GERMAN).await);
             registry::register_version(warden, &dana, &name, request, artifact, reference).await.unwrap();
             if v % 10 == 0 {
                 let number = v.to_string();
-                let request =
-                    ValidationRequest { target: "risk".into(), protected: vec![], bad_value: Some("0".into()), scenarios: None };
-                validation::validate(warden, &vera, &name, &number, request, staged(warden, GERMAN).await).await.unwrap();
+                let request = ValidationRequest {
+                    target: "risk".into(),
+                    protected: vec![],
+                    bad_value: Some("0".into()),
+                    scenarios: None,
+                };
+                validation::validate(warden, &vera, &name, &number, request, staged(warden, GERMAN).await)
+                    .await
+                    .unwrap();
                 for who in [&vera, &rita] {
                     governance::approve(warden, who, &name, &number, Verdict::Approve, "benchmark").await.unwrap();
                 }
@@ -115,7 +123,14 @@ async fn seed_history(store: &SqliteStore, models: usize, days: i64, now: i64) {
                 version: 50,
                 window_start: now - (hours - h) * HOUR - 300_000_000,
                 decisions: 900,
-                status: if value > 0.2 { "alert" } else if value > 0.1 { "warn" } else { "ok" }.into(),
+                status: if value > 0.2 {
+                    "alert"
+                } else if value > 0.1 {
+                    "warn"
+                } else {
+                    "ok"
+                }
+                .into(),
                 value: Some(value),
                 details: json!({ "features": features }),
             });
@@ -142,9 +157,11 @@ async fn seed_history(store: &SqliteStore, models: usize, days: i64, now: i64) {
                 incident_id: None,
             };
             if k == 0 && m % 10 == 0 {
-                alert.incident_id = Some(store.open_incident(&model, "feature drift", opened, 600_000_000).await.unwrap().id);
+                alert.incident_id =
+                    Some(store.open_incident(&model, "feature drift", opened, 600_000_000).await.unwrap().id);
             }
-            let event = AlertEvent { at: opened, kind: "fired".into(), actor: "warden".into(), details: json!({"value": 0.3}) };
+            let event =
+                AlertEvent { at: opened, kind: "fired".into(), actor: "warden".into(), details: json!({"value": 0.3}) };
             store.save_alert(&alert, &event, None).await.unwrap();
         }
     }
@@ -162,8 +179,11 @@ fn cookie_of(response: &axum::response::Response, name: &str) -> String {
 
 fn main() {
     let args: Vec<i64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let (models, versions, days) =
-        (args.first().copied().unwrap_or(100) as usize, args.get(1).copied().unwrap_or(50), args.get(2).copied().unwrap_or(90));
+    let (models, versions, days) = (
+        args.first().copied().unwrap_or(100) as usize,
+        args.get(1).copied().unwrap_or(50),
+        args.get(2).copied().unwrap_or(90),
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = std::env::var_os("WARDEN_BENCH_DIR").map_or_else(|| dir.path().to_owned(), std::path::PathBuf::from);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -203,7 +223,7 @@ fn main() {
         let pages = [
             ("inventory", "/ui".to_owned()),
             ("model", format!("/ui/models/{middle}")),
-            ("monitoring (90 days)", format!("/ui/models/{middle}/monitoring?days={days}")),
+            (format!("monitoring ({days} days)").leak() as &str, format!("/ui/models/{middle}/monitoring?days={days}")),
             ("alerts and incidents", "/ui/alerts".to_owned()),
             ("audit ledger", "/ui/audit".to_owned()),
             ("board KPIs", "/ui/kpis".to_owned()),

@@ -76,6 +76,12 @@ pub(crate) enum Command {
     Ack(AckArgs),
     /// Incidents opened by critical alerts, newest first, or one with its timeline.
     Incidents(IncidentsArgs),
+    /// Every model with its tier, owner, champion, last validation, policy status, open alerts and incidents.
+    Inventory(InventoryArgs),
+    /// Governance KPIs for the board over the last days.
+    Kpis(KpiArgs),
+    /// Resolve an open incident by hand, with the reason.
+    Resolve(ResolveArgs),
     /// The tamper-evident ledger: entries, inclusion proofs, checkpoints, verification.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -205,6 +211,38 @@ pub(crate) struct IncidentsArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InventoryArgs {
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KpiArgs {
+    /// Days back from now.
+    #[arg(long, default_value_t = 90)]
+    pub(crate) days: i64,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResolveArgs {
+    /// Incident id.
+    pub(crate) id: i64,
+    /// Why it is resolved (required).
+    #[arg(long)]
+    pub(crate) comment: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]

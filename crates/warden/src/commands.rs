@@ -31,6 +31,15 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Monitor(command) => monitor(command).await,
         Command::Alerts(args) => alerts(args).await,
         Command::Incidents(args) => incidents(args).await,
+        Command::Inventory(args) => inventory(args).await,
+        Command::Kpis(args) => kpis(args).await,
+        Command::Resolve(args) => {
+            let path = format!("/v1/incidents/{}/resolve", args.id);
+            let incident =
+                Client::new(&args.connection)?.json(Method::POST, &path, &json!({"comment": args.comment})).await?;
+            println!("incident {} resolved", cell(&incident["id"]));
+            Ok(())
+        }
         Command::Ack(args) => {
             let path = format!("/v1/alerts/{}/acknowledge", args.id);
             let alert =
@@ -645,6 +654,105 @@ async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         })
         .collect();
     table(&["ID", "STATE", "SEVERITY", "MODEL", "MONITOR", "FEATURE", "VALUE", "OPENED"], &rows);
+    Ok(())
+}
+
+async fn inventory(args: crate::cli::InventoryArgs) -> anyhow::Result<()> {
+    let lines = Client::new(&args.connection)?.get("/v1/inventory").await?;
+    if args.json {
+        render::json(&lines);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = lines
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let challengers: Vec<String> = l["challengers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| format!("{}:{}", cell(&c[0]), cell(&c[1])))
+                .collect();
+            let validation = match l["last_validation"].as_object() {
+                Some(v) => format!(
+                    "v{} AUC {}",
+                    cell(&v["version"]),
+                    v["auc"].as_f64().map_or("-".into(), |a| format!("{a:.3}"))
+                ),
+                None => "-".into(),
+            };
+            let policy = match l["policy"].as_object() {
+                Some(p) => {
+                    format!("{} v{}", if p["allowed"] == true { "allowed" } else { "denied" }, cell(&p["version"]))
+                }
+                None => "-".into(),
+            };
+            vec![
+                cell(&l["name"]),
+                cell(&l["risk_tier"]),
+                cell(&l["owner"]),
+                l["champion"].as_i64().map_or("-".into(), |v| v.to_string()),
+                challengers.join(" "),
+                validation,
+                policy,
+                format!("{}/{}", cell(&l["open_alerts"]), cell(&l["open_incidents"])),
+            ]
+        })
+        .collect();
+    table(
+        &["MODEL", "TIER", "OWNER", "CHAMPION", "CHALLENGERS", "LAST VALIDATION", "POLICY", "ALERTS/INCIDENTS"],
+        &rows,
+    );
+    Ok(())
+}
+
+async fn kpis(args: crate::cli::KpiArgs) -> anyhow::Result<()> {
+    let k = Client::new(&args.connection)?.get(&format!("/v1/kpis?days={}", args.days)).await?;
+    if args.json {
+        render::json(&k);
+        return Ok(());
+    }
+    let seconds = |v: &Value| v.as_f64().map_or("-".into(), |s| format!("{s:.0} s"));
+    let share = |v: &Value| v.as_f64().map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
+    fields(&[
+        ("period", format!("{} days", cell(&k["period_days"]))),
+        (
+            "deployments",
+            format!(
+                "{} ({:.1} per 30 days, {} automatic rollbacks)",
+                cell(&k["deployments"]),
+                k["deployments_per_30_days"].as_f64().unwrap_or(0.0),
+                cell(&k["rollbacks"])
+            ),
+        ),
+        (
+            "registration to production",
+            k["median_hours_to_production"].as_f64().map_or("-".into(), |h| format!("{h:.1} h (median)")),
+        ),
+        ("time to detect", seconds(&k["median_seconds_to_detect"])),
+        ("time to resolve", seconds(&k["median_seconds_to_resolve"])),
+        ("drift detection latency", seconds(&k["median_drift_detection_seconds"])),
+        (
+            "audit coverage",
+            format!(
+                "{} ({} entries for {} changes)",
+                share(&k["audit_coverage"]),
+                cell(&k["ledger_entries"]),
+                cell(&k["audited_changes"])
+            ),
+        ),
+        (
+            "policy adherence",
+            format!(
+                "{} ({} overrides in {} promotions)",
+                share(&k["policy_adherence"]),
+                cell(&k["overrides"]),
+                cell(&k["promotions"])
+            ),
+        ),
+        ("incidents", format!("{} opened, {} open", cell(&k["incidents"]), cell(&k["open_incidents"]))),
+    ]);
     Ok(())
 }
 

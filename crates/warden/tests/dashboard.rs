@@ -156,6 +156,14 @@ fn the_dashboard_shows_the_live_demo_and_enforces_roles() {
             .expect("chromedriver starts"),
     );
     wait_for_rollback(&server);
+    // The CLI reads the same inventory and KPIs as the pages.
+    let inventory = support::stdout(&server.cli(&["inventory"]));
+    assert!(inventory.contains("credit-approval") && inventory.contains("medium"), "{inventory}");
+    let kpis = support::stdout(&server.cli(&["kpis", "--days", "1"]));
+    assert!(
+        kpis.contains("audit coverage") && kpis.contains("100.0%") && kpis.contains("1 automatic rollbacks"),
+        "{kpis}"
+    );
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let client = browser(port).await;
