@@ -7,20 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::ks::ks_statistic_sorted;
 
-/// ROC AUC with tied scores counted half (`sklearn.metrics.roc_auc_score`). `None` unless both classes occur.
-pub fn roc_auc(labels: &[bool], scores: &[f64]) -> Option<f64> {
+/// Cumulative (false positives, true positives) after each distinct score, from the highest down, starting
+/// at (0, 0); with the class totals. `None` unless both classes occur.
+fn roc_counts(labels: &[bool], scores: &[f64]) -> Option<(Vec<(u64, u64)>, u64, u64)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let positives = labels.iter().filter(|&&y| y).count() as u128;
-    let negatives = labels.len() as u128 - positives;
+    let positives = labels.iter().filter(|&&y| y).count() as u64;
+    let negatives = labels.len() as u64 - positives;
     if positives == 0 || negatives == 0 {
         return None;
     }
-    // Trapezoids between distinct thresholds, summed exactly in integers (twice the area × P × N).
-    let (mut tp, mut fp, mut twice_area) = (0u128, 0u128, 0u128);
+    let mut counts = vec![(0, 0)];
+    let (mut fp, mut tp) = (0u64, 0u64);
     let mut i = 0;
     while i < order.len() {
-        let (tp_before, fp_before) = (tp, fp);
         let score = scores[order[i]];
         while i < order.len() && scores[order[i]] == score {
             if labels[order[i]] {
@@ -30,38 +30,25 @@ pub fn roc_auc(labels: &[bool], scores: &[f64]) -> Option<f64> {
             }
             i += 1;
         }
-        twice_area += (fp - fp_before) * (tp + tp_before);
+        counts.push((fp, tp));
     }
-    Some(twice_area as f64 / (2 * positives * negatives) as f64)
+    Some((counts, negatives, positives))
+}
+
+/// ROC AUC with tied scores counted half (`sklearn.metrics.roc_auc_score`). `None` unless both classes occur.
+pub fn roc_auc(labels: &[bool], scores: &[f64]) -> Option<f64> {
+    let (counts, negatives, positives) = roc_counts(labels, scores)?;
+    // Trapezoids between distinct thresholds, summed exactly in integers (twice the area × P × N).
+    let twice_area: u128 = counts.windows(2).map(|w| u128::from(w[1].0 - w[0].0) * u128::from(w[1].1 + w[0].1)).sum();
+    Some(twice_area as f64 / (2 * u128::from(positives) * u128::from(negatives)) as f64)
 }
 
 /// The ROC curve as `(false positive rate, true positive rate)` points, one per distinct score from the highest
 /// down, starting at `(0, 0)` (`sklearn.metrics.roc_curve` with `drop_intermediate=False`); the trapezoids under
 /// it sum to [`roc_auc`]. `None` unless both classes occur.
 pub fn roc_curve(labels: &[bool], scores: &[f64]) -> Option<Vec<(f64, f64)>> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let positives = labels.iter().filter(|&&y| y).count();
-    let negatives = labels.len() - positives;
-    if positives == 0 || negatives == 0 {
-        return None;
-    }
-    let mut points = vec![(0.0, 0.0)];
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let mut i = 0;
-    while i < order.len() {
-        let score = scores[order[i]];
-        while i < order.len() && scores[order[i]] == score {
-            if labels[order[i]] {
-                tp += 1
-            } else {
-                fp += 1
-            }
-            i += 1;
-        }
-        points.push((fp as f64 / negatives as f64, tp as f64 / positives as f64));
-    }
-    Some(points)
+    let (counts, negatives, positives) = roc_counts(labels, scores)?;
+    Some(counts.into_iter().map(|(fp, tp)| (fp as f64 / negatives as f64, tp as f64 / positives as f64)).collect())
 }
 
 /// Confusion matrix and rates at one threshold; a score `≥ threshold` is predicted positive.

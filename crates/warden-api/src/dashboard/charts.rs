@@ -97,18 +97,7 @@ fn open(svg: &mut String, title: &str) {
 }
 
 fn axes(svg: &mut String, frame: &Frame, x_axis: XAxis) {
-    for i in 0..=4 {
-        let y = frame.y.0 + (frame.y.1 - frame.y.0) * i as f64 / 4.0;
-        let py = frame.py(y);
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" x2="{}" y1="{py:.1}" y2="{py:.1}" stroke="#e3e6ea"/><text x="{}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
-            WIDTH - RIGHT,
-            LEFT - 4.0,
-            py + 3.5,
-            number(y)
-        );
-    }
+    axes_y_only(svg, frame);
     let span = frame.x.1 - frame.x.0;
     for i in 0..=4 {
         let x = frame.x.0 + span * i as f64 / 4.0;
@@ -209,17 +198,7 @@ pub(crate) fn line_chart(
     let frame = Frame::new(x, (y.0 - if y.0 == 0.0 { 0.0 } else { pad }, y.1 + pad));
     axes(&mut svg, &frame, x_axis);
     for t in thresholds {
-        let py = frame.py(t.value);
-        let _ = write!(
-            svg,
-            r#"<line x1="{LEFT}" x2="{}" y1="{py:.1}" y2="{py:.1}" stroke="{}" stroke-dasharray="5 4"/><text x="{}" y="{:.1}" text-anchor="end" class="band" fill="{}">{}</text>"#,
-            WIDTH - RIGHT,
-            t.colour,
-            WIDTH - RIGHT - 2.0,
-            py - 3.0,
-            t.colour,
-            t.label
-        );
+        threshold_line(&mut svg, &frame, t);
     }
     for (x, label) in markers {
         let px = frame.px(*x);
@@ -308,17 +287,7 @@ pub(crate) fn bar_chart(
         );
     }
     if let Some(r) = reference {
-        let py = frame.py(r.value);
-        let _ = write!(
-            svg,
-            r#"<line x1="{LEFT}" x2="{}" y1="{py:.1}" y2="{py:.1}" stroke="{}" stroke-dasharray="5 4"/><text x="{}" y="{:.1}" text-anchor="end" class="band" fill="{}">{}</text>"#,
-            WIDTH - RIGHT,
-            r.colour,
-            WIDTH - RIGHT - 2.0,
-            py - 3.0,
-            r.colour,
-            r.label
-        );
+        threshold_line(&mut svg, &frame, &r);
     }
     if series.len() > 1 {
         let names: Vec<(&str, &str)> =
@@ -326,6 +295,21 @@ pub(crate) fn bar_chart(
         legend(&mut svg, &names);
     }
     close(svg)
+}
+
+/// A dashed horizontal line at a threshold, labelled at the right.
+fn threshold_line(svg: &mut String, frame: &Frame, t: &Threshold) {
+    let py = frame.py(t.value);
+    let _ = write!(
+        svg,
+        r#"<line x1="{LEFT}" x2="{}" y1="{py:.1}" y2="{py:.1}" stroke="{}" stroke-dasharray="5 4"/><text x="{}" y="{:.1}" text-anchor="end" class="band" fill="{}">{}</text>"#,
+        WIDTH - RIGHT,
+        t.colour,
+        WIDTH - RIGHT - 2.0,
+        py - 3.0,
+        t.colour,
+        t.label
+    );
 }
 
 fn axes_y_only(svg: &mut String, frame: &Frame) {
