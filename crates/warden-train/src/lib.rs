@@ -1,0 +1,23 @@
+/*!
+Warden's built-in trainers: pure functions from a training matrix and labels to model parameters. No file,
+no clock, no randomness that is not seeded by the caller. The lifecycle assembles the training data (logged
+features joined with late outcomes), calls a trainer, and writes the result in a format Warden serves.
+
+- [`logistic`]: L2-regularised logistic regression, solved by Newton's method to the optimum of the objective
+  scikit-learn's `LogisticRegression` minimises, so the coefficients are that optimum, not an approximation
+  that depends on a solver's stopping rule.
+*/
+#![deny(missing_docs)]
+
+pub mod logistic;
+
+/// Why a model could not be trained.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// The data cannot train this model (empty, one class, mismatched lengths, non-finite values).
+    #[error("{0}")]
+    Data(String),
+    /// The solver did not reach the optimum.
+    #[error("{0}")]
+    NotConverged(String),
+}
