@@ -84,8 +84,7 @@ pub fn fit(columns: &[Vec<f64>], labels: &[bool], options: LogisticOptions) -> R
     };
     let objective = |theta: &[f64], z: &[f64]| -> f64 {
         let penalty: f64 = theta[..d].iter().map(|w| w * w).sum::<f64>() / 2.0;
-        let loss: f64 =
-            z.iter().zip(labels).map(|(&zi, &y)| log1p_exp_neg(if y { zi } else { -zi })).sum();
+        let loss: f64 = z.iter().zip(labels).map(|(&zi, &y)| log1p_exp_neg(if y { zi } else { -zi })).sum();
         penalty + c * loss
     };
     let mut z = margins(&theta);
@@ -102,7 +101,12 @@ pub fn fit(columns: &[Vec<f64>], labels: &[bool], options: LogisticOptions) -> R
         gradient[d] = c * residual.iter().sum::<f64>();
         let gradient_norm = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         if gradient_norm < options.tolerance {
-            return Ok(LogisticFit { coefficients: theta[..d].to_vec(), intercept: theta[d], iterations: iteration, gradient_norm });
+            return Ok(LogisticFit {
+                coefficients: theta[..d].to_vec(),
+                intercept: theta[d],
+                iterations: iteration,
+                gradient_norm,
+            });
         }
         let mut hessian = vec![0.0; (d + 1) * (d + 1)];
         for a in 0..=d {
@@ -193,7 +197,9 @@ mod tests {
 
     #[test]
     fn bad_data_is_refused_with_the_reason() {
-        let fit_err = |columns: &[Vec<f64>], labels: &[bool]| fit(columns, labels, LogisticOptions::default()).unwrap_err().to_string();
+        let fit_err = |columns: &[Vec<f64>], labels: &[bool]| {
+            fit(columns, labels, LogisticOptions::default()).unwrap_err().to_string()
+        };
         assert!(fit_err(&[], &[]).contains("no training rows"));
         assert!(fit_err(&[vec![1.0]], &[true, false]).contains("column 0 has 1 values for 2 labels"));
         assert!(fit_err(&[vec![1.0, f64::NAN]], &[true, false]).contains("non-finite"));
