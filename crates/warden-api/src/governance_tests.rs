@@ -481,3 +481,130 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     let drift_points = series.as_array().unwrap().iter().filter(|p| p["monitor"] == "feature_drift").count();
     assert!((1..=11).contains(&drift_points), "{series}");
 }
+
+/// The retraining loop end to end: labelled traffic, a drift, the drift monitor's critical alert starts a
+/// retraining job, whose candidate is trained on the logged features and outcomes, registered with its lineage,
+/// validated on held-out requests, judged by the gate, and deployed as challenger (shadow); then the
+/// champion-versus-challenger report compares both on the same requests.
+#[tokio::test]
+async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_shadow() {
+    use crate::scoring_tests::{features, german_rows, older_applicants_batch};
+    let app = TestApp::new().await;
+    // Medium risk: the gate asks for AUC 0.70 (a high-risk model's 0.75 refuses this candidate, AUC 0.749 on
+    // its held-out requests: then the job registers it and deploys nothing).
+    let body =
+        json!({"name": "credit", "owner": "retail-risk", "risk_tier": "medium", "use_case": "credit origination"});
+    assert_eq!(app.json(Method::POST, "/v1/models", Some(&app.admin), body).await.0, StatusCode::CREATED);
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    app.validate(&p.vera, "credit", v1, &german_csv()).await;
+    for who in [&p.vera, &p.rita] {
+        app.approve(who, v1, "approve").await;
+    }
+    let (status, body) = app.promote(&p.dana, v1, json!({"reason": "release"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Too little labelled traffic: a job is refused, and says why.
+    let (status, job) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({})).await;
+    assert_eq!((status, job["status"].as_str()), (StatusCode::CREATED, Some("failed")), "{job}");
+    assert!(job["error"].as_str().unwrap().contains("labelled decisions"), "{job}");
+    let (status, _) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.vera), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "validators do not register versions");
+
+    // A thousand labelled decisions, then a drifted stream.
+    let rows = german_rows();
+    let batch: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"request_id": format!("r{i}"), "features": features(r), "attributes": {"sex": r["sex"]}}))
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let outcomes: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"request_id": format!("r{i}"), "label": i64::from(r["risk"] == "0")}))
+        .collect();
+    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
+    assert_eq!((status, body["recorded"].as_u64()), (StatusCode::CREATED, Some(1000)), "{body}");
+    let uri = "/v1/models/credit/monitors/feature_drift";
+    let (status, body) =
+        app.json(Method::PUT, uri, Some(&p.rita), json!({"action": "retrain", "min_decisions": 100})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Older applicants, again and again: they outnumber the earlier traffic in the monitor's window.
+    for _ in 0..5 {
+        let (status, body) = app
+            .json(
+                Method::POST,
+                "/v1/models/credit/score/batch",
+                Some(&app.admin),
+                Value::Array(older_applicants_batch()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The alert's action ran a job.
+    let (_, jobs) = app.json(Method::GET, "/v1/models/credit/retrain", Some(&p.victor), Value::Null).await;
+    let Some(job) = jobs.as_array().unwrap().iter().find(|j| j["alert_id"].is_i64()).cloned() else {
+        let (_, alerts) = app.json(Method::GET, "/v1/alerts?model=credit", Some(&app.admin), Value::Null).await;
+        panic!("no job started by an alert: jobs {jobs}, alerts {alerts}");
+    };
+    assert_eq!((job["status"].as_str(), job["requested_by"].as_str()), (Some("deployed"), Some("warden")), "{job}");
+    assert_eq!((job["parent_version"].as_i64(), job["version"].as_i64()), (Some(1), Some(2)), "{job}");
+    assert_eq!(job["training_rows"].as_u64().unwrap() + job["validation_rows"].as_u64().unwrap(), 1000, "{job}");
+    assert!(job["validation_auc"].as_f64().unwrap() > 0.7, "{job}");
+    assert!(job["gate_deny"].as_array().unwrap().iter().all(|d| d.as_str().unwrap().contains("approval(s)")), "{job}");
+    let (_, alert) =
+        app.json(Method::GET, &format!("/v1/alerts/{}", job["alert_id"]), Some(&app.admin), Value::Null).await;
+    let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action event");
+    assert_eq!(action["details"]["outcome"]["version"], 2, "{alert}");
+
+    // The candidate: lineage, reference = the exported training data, a validation report and a gate decision.
+    let (_, v2) = app.json(Method::GET, "/v1/models/credit/versions/2", Some(&p.rita), Value::Null).await;
+    assert_eq!(v2["lineage"]["parent_version"], 1, "{v2}");
+    assert_eq!(v2["lineage"]["training_data_sha256"], job["training_data_sha256"], "{v2}");
+    assert_eq!(v2["reference"]["sha256"], job["training_data_sha256"], "the exported data is the reference: {v2}");
+    assert_eq!(v2["lineage"]["hyperparameters"]["triggered_by_alert"], job["alert_id"], "{v2}");
+    let (_, reports) =
+        app.json(Method::GET, "/v1/models/credit/versions/2/validations", Some(&p.rita), Value::Null).await;
+    assert_eq!(reports.as_array().unwrap().len(), 1);
+    let (_, gate) = app.json(Method::GET, "/v1/models/credit/versions/2/gate", Some(&p.rita), Value::Null).await;
+    assert_eq!(gate.as_array().unwrap().len(), 1);
+    let (_, challenger) =
+        app.json(Method::GET, "/v1/models/credit/aliases/challenger", Some(&p.rita), Value::Null).await;
+    assert_eq!((challenger["version"].as_i64(), challenger["assigned_by"].as_str()), (Some(2), Some("warden")));
+    let (_, champion) = app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&p.rita), Value::Null).await;
+    assert_eq!(champion["version"], 1, "promotion to champion still needs people");
+
+    // Traffic now scores both; outcomes arrive; the report compares them on the same requests.
+    let batch: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .take(300)
+        .map(|(i, r)| json!({"request_id": format!("s{i}"), "features": features(r), "attributes": {"sex": r["sex"]}}))
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["results"].as_array().unwrap().iter().all(|r| r["version"] == 1), "the champion answers");
+    let outcomes: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .take(300)
+        .map(|(i, r)| json!({"request_id": format!("s{i}"), "label": i64::from(r["risk"] == "0")}))
+        .collect();
+    let (status, _) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, report) =
+        app.json(Method::GET, "/v1/models/credit/challenger-report", Some(&p.rita), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["requests"].as_u64(), report["labelled"].as_u64()), (Some(300), Some(300)), "{report}");
+    assert_eq!((report["served_versions"].clone(), report["shadow_versions"].clone()), (json!([1]), json!([2])));
+    let agreement = report["agreement"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&agreement), "{report}");
+    assert!(report["served_auc"].as_f64().unwrap() > 0.7 && report["shadow_auc"].as_f64().unwrap() > 0.7, "{report}");
+}

@@ -26,7 +26,7 @@ fn csv_rows(name: &str) -> Vec<HashMap<String, String>> {
 }
 
 /// A test row as a request's features (raw values; the test rows have no missing cells).
-fn features(row: &HashMap<String, String>) -> Map<String, Value> {
+pub(crate) fn features(row: &HashMap<String, String>) -> Map<String, Value> {
     let mut out = Map::new();
     for c in NUMERIC {
         out.insert(c.into(), json!(row[c].parse::<f64>().unwrap()));
@@ -38,7 +38,7 @@ fn features(row: &HashMap<String, String>) -> Map<String, Value> {
 }
 
 /// The German credit reference rows, by column name.
-fn german_rows() -> Vec<HashMap<String, String>> {
+pub(crate) fn german_rows() -> Vec<HashMap<String, String>> {
     let text = String::from_utf8(german_csv()).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

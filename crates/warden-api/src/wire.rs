@@ -848,3 +848,28 @@ pub struct MonitorSeriesQuery {
     /// About this many points per monitor (default 360).
     pub points: Option<i64>,
 }
+
+/// A retraining job's settings.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainBody {
+    /// `builtin-lr` (default).
+    #[serde(default)]
+    pub trainer: Option<String>,
+    /// The logistic regression's inverse regularisation strength (default 1).
+    #[serde(default)]
+    pub c: Option<f64>,
+    /// Only decisions made at or after this time (µs since the epoch).
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// Share of requests held out for validation (default 0.3).
+    #[serde(default)]
+    pub holdout: Option<f64>,
+}
+
+/// Which shadow requests the report covers.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ChallengerQuery {
+    /// Only requests since this time (µs since the epoch).
+    pub since: Option<i64>,
+}

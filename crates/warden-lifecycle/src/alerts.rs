@@ -242,6 +242,14 @@ async fn act(warden: &Warden, alert: &AlertRow, action: &str) -> Result<()> {
                 json!({ "done": false, "why": format!("the canary is not version {}", alert.version) })
             }
         }
+        "retrain" => {
+            let request = crate::retraining::RetrainRequest { alert_id: Some(alert.id), ..Default::default() };
+            match Box::pin(crate::retraining::retrain(warden, &system, model, request)).await {
+                Ok(job) => json!({ "done": job.status != "failed", "job": job.id, "status": job.status,
+                                   "version": job.version, "error": job.error }),
+                Err(err) => json!({ "done": false, "why": err.to_string() }),
+            }
+        }
         _ => return Ok(()),
     };
     tracing::warn!(alert = alert.id, model = %model, action, outcome = %outcome, "automatic action");

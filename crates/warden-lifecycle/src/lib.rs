@@ -40,6 +40,7 @@ pub mod overview;
 mod parquet_pages;
 mod reference;
 pub mod registry;
+pub mod retraining;
 pub mod scenarios;
 pub mod scoring;
 pub mod signing;

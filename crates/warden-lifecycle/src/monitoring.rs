@@ -165,7 +165,7 @@ fn default_consecutive() -> u32 {
 }
 
 /// Actions a monitor can take.
-pub const ACTIONS: [&str; 3] = ["notify", "rollback", "stop_canary"];
+pub const ACTIONS: [&str; 4] = ["notify", "rollback", "stop_canary", "retrain"];
 
 impl MonitorConfig {
     fn check(&self, kind: &str) -> Result<()> {
@@ -401,7 +401,7 @@ pub struct MonitorChange {
     pub consecutive: Option<u32>,
     /// Enable or disable.
     pub enabled: Option<bool>,
-    /// `notify`, `rollback` or `stop_canary`.
+    /// `notify`, `rollback`, `stop_canary` or `retrain`.
     pub action: Option<String>,
 }
 

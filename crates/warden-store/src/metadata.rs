@@ -301,6 +301,38 @@ pub struct DeploymentRow {
     pub version_registered_at: Option<Micros>,
 }
 
+/// A labelled decision for training: the features as logged at decision time and the latest outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingRow {
+    /// When the decision was made (µs).
+    pub at: Micros,
+    /// The request.
+    pub request_id: String,
+    /// The version that decided.
+    pub version: i64,
+    /// The features as logged.
+    pub features: Value,
+    /// The attributes as logged (protected attributes).
+    pub attributes: Value,
+    /// The latest outcome: true = the event (bad).
+    pub label: bool,
+}
+
+/// One request scored by a production route and by the shadow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowPair {
+    /// The request.
+    pub request_id: String,
+    /// When.
+    pub at: Micros,
+    /// The version that decided, its score and decision.
+    pub served: (i64, f64, String),
+    /// The shadow version, its score and decision.
+    pub shadow: (i64, f64, String),
+    /// The latest outcome, if one arrived.
+    pub label: Option<bool>,
+}
+
 /// One transition of an alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertEvent {
@@ -666,6 +698,21 @@ pub trait MetadataStore: Send + Sync {
     async fn notifications(&self, alert_id: i64) -> Result<Vec<OutboxRow>>;
     /// An alert's events, oldest first.
     async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>>;
+    /// Labelled decisions of a model made at or after `since` by its serving routes (not the shadow), oldest
+    /// first, at most `limit` (the newest), each with its latest outcome.
+    async fn training_rows(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<TrainingRow>>;
+    /// Requests scored by the shadow alias and by a serving route since `since`, newest `limit`, oldest first.
+    async fn shadow_pairs(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ShadowPair>>;
+    /// Appends a retraining job's record, with its audit event.
+    async fn append_retrain_job(
+        &self,
+        model_name: &str,
+        at: Micros,
+        body: &Value,
+        audit: AuditEventDraft,
+    ) -> Result<i64>;
+    /// A model's retraining jobs, oldest first: id, time, record.
+    async fn retrain_jobs(&self, model_name: &str) -> Result<Vec<(i64, Micros, Value)>>;
     /// Every model's inventory line, by name.
     async fn inventory(&self) -> Result<Vec<InventoryRow>>;
     /// Every alias assignment made at or after `since`, oldest first.

@@ -354,6 +354,17 @@ fn token_row(row: &SqliteRow) -> Result<TokenRow> {
     })
 }
 
+impl SqliteStore {
+    /// A model's id, read outside a transaction.
+    async fn model_id_of(&self, name: &str) -> Result<i64> {
+        sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))
+    }
+}
+
 async fn model_id(tx: &mut Transaction<'static, Sqlite>, name: &str) -> Result<i64> {
     sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
         .bind(name)
@@ -1490,6 +1501,106 @@ impl MetadataStore for SqliteStore {
                     actor: row.try_get("actor")?,
                     details: from_json(&row.try_get::<String, _>("details")?, "alert_events.details")?,
                 })
+            })
+            .collect()
+    }
+
+    async fn training_rows(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<TrainingRow>> {
+        let id = self.model_id_of(model_name).await?;
+        let mut rows = sqlx::query(
+            "SELECT d.at, d.id, d.request_id, d.version, d.features, d.attributes, o.label \
+             FROM outcomes o CROSS JOIN decisions d INDEXED BY decisions_by_request \
+             WHERE o.id = (SELECT MAX(o2.id) FROM outcomes o2 WHERE o2.request_id = o.request_id) \
+               AND d.request_id = o.request_id AND d.model_id = $1 AND d.route != 'shadow' AND d.at >= $2 \
+             ORDER BY d.at DESC, d.id DESC LIMIT $3",
+        )
+        .bind(id)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(TrainingRow {
+                at: row.try_get("at")?,
+                request_id: row.try_get("request_id")?,
+                version: row.try_get("version")?,
+                features: from_json(&row.try_get::<String, _>("features")?, "decisions.features")?,
+                attributes: from_json(&row.try_get::<String, _>("attributes")?, "decisions.attributes")?,
+                label: row.try_get::<i64, _>("label")? == 1,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    async fn shadow_pairs(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ShadowPair>> {
+        let id = self.model_id_of(model_name).await?;
+        let mut pairs = sqlx::query(
+            "SELECT s.request_id, s.at, d.version AS served_version, d.score AS served_score, \
+                    d.decision AS served_decision, s.version AS shadow_version, s.score AS shadow_score, \
+                    s.decision AS shadow_decision, \
+                    (SELECT o.label FROM outcomes o WHERE o.request_id = s.request_id ORDER BY o.id DESC LIMIT 1) AS label \
+             FROM decisions s JOIN decisions d ON d.request_id = s.request_id AND d.model_id = s.model_id \
+                  AND d.route != 'shadow' \
+             WHERE s.model_id = $1 AND s.route = 'shadow' AND s.at >= $2 \
+             ORDER BY s.at DESC, s.id DESC LIMIT $3",
+        )
+        .bind(id)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ShadowPair {
+                request_id: row.try_get("request_id")?,
+                at: row.try_get("at")?,
+                served: (row.try_get("served_version")?, row.try_get("served_score")?, row.try_get("served_decision")?),
+                shadow: (row.try_get("shadow_version")?, row.try_get("shadow_score")?, row.try_get("shadow_decision")?),
+                label: row.try_get::<Option<i64>, _>("label")?.map(|l| l == 1),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        pairs.reverse();
+        Ok(pairs)
+    }
+
+    async fn append_retrain_job(
+        &self,
+        model_name: &str,
+        at: Micros,
+        body: &Value,
+        audit: AuditEventDraft,
+    ) -> Result<i64> {
+        let mut tx = self.write_tx().await?;
+        let model = model_id(&mut tx, model_name).await?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO retrain_jobs (model_id, at, body) VALUES ($1, $2, $3) RETURNING id")
+                .bind(model)
+                .bind(at)
+                .bind(body.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn retrain_jobs(&self, model_name: &str) -> Result<Vec<(i64, Micros, Value)>> {
+        let id = self.model_id_of(model_name).await?;
+        sqlx::query("SELECT id, at, body FROM retrain_jobs WHERE model_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    row.try_get("at")?,
+                    from_json(&row.try_get::<String, _>("body")?, "retrain_jobs.body")?,
+                ))
             })
             .collect()
     }

@@ -8,6 +8,7 @@ pub(crate) mod ledger;
 pub(crate) mod models;
 pub(crate) mod monitoring;
 pub(crate) mod overview;
+pub(crate) mod retraining;
 pub(crate) mod scoring;
 pub(crate) mod tokens;
 pub(crate) mod versions;

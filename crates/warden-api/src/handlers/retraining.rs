@@ -1,0 +1,65 @@
+//! Retraining jobs and the champion-versus-challenger report.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::Value;
+use warden_lifecycle::retraining::{self, RetrainRequest, Trainer};
+
+use super::{AppState, to_json};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::wire::{ChallengerQuery, ErrorBody, RetrainBody};
+
+/// Train a candidate from the logged decisions and their outcomes, register, validate, gate, and deploy it as
+/// challenger when the gate's only objections are sign-offs (data-scientist, admin).
+#[utoipa::path(post, path = "/v1/models/{name}/retrain", tag = "retraining", request_body = RetrainBody,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 201, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn retrain(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<RetrainBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let trainer = match body.trainer.as_deref().unwrap_or("builtin-lr") {
+        "builtin-lr" => Trainer::BuiltinLogistic { c: body.c.unwrap_or(1.0) },
+        other => {
+            return Err(
+                warden_lifecycle::Error::invalid(format!("unknown trainer '{other}' (expected builtin-lr)")).into()
+            );
+        }
+    };
+    let request = RetrainRequest { trainer, since: body.since, holdout: body.holdout.unwrap_or(0.3), alert_id: None };
+    let job = retraining::retrain(&warden, &caller, &name, request).await?;
+    Ok((StatusCode::CREATED, to_json(job)?))
+}
+
+/// A model's retraining jobs, oldest first.
+#[utoipa::path(get, path = "/v1/models/{name}/retrain", tag = "retraining",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn jobs(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(retraining::jobs(&warden, &caller, &name).await?)
+}
+
+/// The champion-versus-challenger report: both scores on the same requests, agreement, and both models'
+/// performance once outcomes arrive.
+#[utoipa::path(get, path = "/v1/models/{name}/challenger-report", tag = "retraining", params(ChallengerQuery,
+        ("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn challenger_report(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<ChallengerQuery>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(retraining::challenger_report(&warden, &caller, &name, query.since.unwrap_or(i64::MIN)).await?)
+}

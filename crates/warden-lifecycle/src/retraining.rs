@@ -1,0 +1,448 @@
+//! The retraining loop: logged decisions joined with their late outcomes become a candidate version, under
+//! the same controls as any other.
+//!
+//! A job reads the labelled decisions of the model's serving routes (the features exactly as they were logged
+//! at decision time, the latest outcome of each request), exports them as CSV (its SHA-256 is the candidate's
+//! training-data lineage, and the file is its reference data), holds out a deterministic share of requests
+//! (by the hash of their ids) for validation, trains, registers the candidate with its parent and the alert
+//! that triggered it, validates it on the held-out rows, records the gate's decision for champion, and deploys
+//! it as `challenger` (scored in shadow on every request, never answering) when the only objections are the sign-offs people still have to give. Promotion to champion
+//! still goes through approvals and the gate. Jobs act as Warden itself; the person who asked is recorded.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use warden_stats::profile::ColumnType;
+use warden_store::metadata::{AuditEventDraft, TrainingRow};
+use warden_train::linear_model::{Column, Feature, train_logistic};
+
+use crate::auth::{Permission, Principal};
+use crate::dataset::ColumnPlan;
+use crate::registry::{Lineage, Version, VersionRequest, current_aliases, get_model, get_version};
+use crate::validation::ValidationRequest;
+use crate::{Error, Result, Warden};
+
+/// The label column of exported training data (1 = the bad event).
+pub const LABEL_COLUMN: &str = "label";
+/// Fewest labelled decisions a job trains on.
+pub const MIN_ROWS: usize = 200;
+/// Most labelled decisions a job reads (the newest).
+pub const MAX_ROWS: i64 = 1_000_000;
+
+/// Which trainer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trainer {
+    /// Warden's L2 logistic regression with inverse regularisation strength `c`.
+    BuiltinLogistic {
+        /// scikit-learn's `C`.
+        c: f64,
+    },
+}
+
+impl Trainer {
+    fn name(&self) -> &'static str {
+        match self {
+            Trainer::BuiltinLogistic { .. } => "builtin-lr",
+        }
+    }
+}
+
+/// What a job is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrainRequest {
+    /// The trainer.
+    pub trainer: Trainer,
+    /// Only decisions made at or after this time (µs); all when `None`.
+    pub since: Option<i64>,
+    /// Share of requests held out for validation.
+    pub holdout: f64,
+    /// The alert that asked for it, if a monitor did.
+    pub alert_id: Option<i64>,
+}
+
+impl Default for RetrainRequest {
+    fn default() -> Self {
+        RetrainRequest { trainer: Trainer::BuiltinLogistic { c: 1.0 }, since: None, holdout: 0.3, alert_id: None }
+    }
+}
+
+/// What a job did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetrainJob {
+    /// The job's id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// `builtin-lr`.
+    pub trainer: String,
+    /// Who asked (`warden` for a monitor's action).
+    pub requested_by: String,
+    /// The alert that triggered it.
+    pub alert_id: Option<i64>,
+    /// `deployed` (as challenger, in shadow), `registered` (the gate objected beyond sign-offs), or `failed`.
+    pub status: String,
+    /// The version the candidate descends from (the champion when the job ran).
+    pub parent_version: Option<i64>,
+    /// The candidate.
+    pub version: Option<i64>,
+    /// Labelled decisions used: for training and held out for validation.
+    pub training_rows: usize,
+    /// Held-out rows.
+    pub validation_rows: usize,
+    /// SHA-256 of the exported training data.
+    pub training_data_sha256: Option<String>,
+    /// The held-out AUC of the candidate (from its validation report).
+    pub validation_auc: Option<f64>,
+    /// The gate's objections for champion (sign-offs included).
+    pub gate_deny: Vec<String>,
+    /// The alias the candidate was deployed to.
+    pub deployed_as: Option<String>,
+    /// What went wrong, for a failed job.
+    pub error: Option<String>,
+    /// When it started and how long it took.
+    pub started_at: i64,
+    /// Seconds.
+    pub seconds: f64,
+    /// Steps, in order.
+    pub log: Vec<String>,
+}
+
+/// Runs a retraining job for `model` now and records it (data scientist, admin; or a monitor's action).
+pub async fn retrain(warden: &Warden, caller: &Principal, model: &str, request: RetrainRequest) -> Result<RetrainJob> {
+    caller.require(Permission::WriteRegistry)?;
+    get_model(warden, caller, model).await?;
+    if !(0.05..=0.5).contains(&request.holdout) {
+        return Err(Error::invalid("the held-out share must be between 0.05 and 0.5"));
+    }
+    let started = std::time::Instant::now();
+    let mut job = RetrainJob {
+        id: 0,
+        model: model.into(),
+        trainer: request.trainer.name().into(),
+        requested_by: caller.actor(),
+        alert_id: request.alert_id,
+        status: "failed".into(),
+        parent_version: None,
+        version: None,
+        training_rows: 0,
+        validation_rows: 0,
+        training_data_sha256: None,
+        validation_auc: None,
+        gate_deny: Vec::new(),
+        deployed_as: None,
+        error: None,
+        started_at: warden.now(),
+        seconds: 0.0,
+        log: Vec::new(),
+    };
+    if let Err(err) = run(warden, model, &request, &mut job).await {
+        job.log.push(format!("failed: {err}"));
+        job.error = Some(err.to_string());
+    }
+    job.seconds = started.elapsed().as_secs_f64();
+    let body = serde_json::to_value(&job).map_err(|e| Error::Internal(e.to_string()))?;
+    let audit = AuditEventDraft {
+        at: warden.now(),
+        actor: caller.actor(),
+        action: "model.retrain".into(),
+        subject: format!("model/{model}"),
+        payload: json!({"trainer": job.trainer, "status": job.status, "version": job.version,
+                        "parent_version": job.parent_version, "alert_id": job.alert_id,
+                        "training_data_sha256": job.training_data_sha256}),
+    };
+    job.id = warden.metadata.append_retrain_job(model, job.started_at, &body, audit).await?;
+    Ok(job)
+}
+
+/// A model's retraining jobs, oldest first.
+pub async fn jobs(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<Value>> {
+    caller.require(Permission::ReadRegistry)?;
+    get_model(warden, caller, model).await?;
+    Ok(warden
+        .metadata
+        .retrain_jobs(model)
+        .await?
+        .into_iter()
+        .map(|(id, _, mut body)| {
+            body["id"] = json!(id);
+            body
+        })
+        .collect())
+}
+
+async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut RetrainJob) -> Result<()> {
+    let system = Principal::system();
+    let champion = current_aliases(warden, &system, model).await?.into_iter().find(|a| a.alias == "champion");
+    let parent_number = match champion.and_then(|a| a.version) {
+        Some(v) => v,
+        None => get_model(warden, &system, model)
+            .await?
+            .latest_version
+            .ok_or_else(|| Error::invalid(format!("model '{model}' has no version to retrain")))?,
+    };
+    let parent = get_version(warden, &system, model, &parent_number.to_string()).await?;
+    job.parent_version = Some(parent.number);
+
+    let rows = warden.metadata.training_rows(model, request.since.unwrap_or(i64::MIN), MAX_ROWS).await?;
+    job.log.push(format!("read {} labelled decisions", rows.len()));
+    let (train, holdout): (Vec<&TrainingRow>, Vec<&TrainingRow>) =
+        rows.iter().partition(|r| !held_out(&r.request_id, request.holdout));
+    job.training_rows = train.len();
+    job.validation_rows = holdout.len();
+    if train.len() < MIN_ROWS || holdout.len() < MIN_ROWS / 4 {
+        return Err(Error::invalid(format!(
+            "{} labelled decisions ({} to train on, {} held out); a job needs at least {MIN_ROWS} to train on and \
+             {} held out",
+            rows.len(),
+            train.len(),
+            holdout.len(),
+            MIN_ROWS / 4
+        )));
+    }
+    let schema = training_schema(&parent);
+    let protected = parent.protected.clone();
+    let training_csv = export(&schema, &protected, &train)?;
+    let validation_csv = export(&schema, &protected, &holdout)?;
+    let sha = hex::encode(Sha256::digest(&training_csv));
+    job.training_data_sha256 = Some(sha.clone());
+    job.log.push(format!("exported {} training rows (sha256 {sha}) and {} held-out rows", train.len(), holdout.len()));
+
+    let Trainer::BuiltinLogistic { c } = request.trainer;
+    let features = feature_columns(&schema, &train)?;
+    let labels: Vec<bool> = train.iter().map(|r| r.label).collect();
+    let trained = tokio::task::spawn_blocking(move || train_logistic(&features, &labels, c))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::invalid(format!("training failed: {e}")))?;
+    job.log.push(format!("trained builtin-lr (C = {c}) in {} Newton steps", trained.fit.iterations));
+
+    let mut hyperparameters = serde_json::Map::new();
+    hyperparameters.insert("C".into(), json!(c));
+    hyperparameters.insert("trainer".into(), json!("builtin-lr"));
+    hyperparameters.insert("holdout".into(), json!(request.holdout));
+    if let Some(alert) = request.alert_id {
+        hyperparameters.insert("triggered_by_alert".into(), json!(alert));
+    }
+    let version_request = VersionRequest {
+        format: "linear-json".parse()?,
+        columns: ColumnPlan {
+            target: Some(LABEL_COLUMN.into()),
+            protected: protected.clone(),
+            exclude: Vec::new(),
+            schema: Some(schema.clone()),
+        },
+        lineage: Lineage {
+            training_data_sha256: Some(sha),
+            training_data_rows: Some(train.len() as u64),
+            code_ref: Some(format!("warden:retrain/{}", env!("CARGO_PKG_VERSION"))),
+            hyperparameters,
+            parent_version: Some(parent.number),
+            artifact_signature: None,
+        },
+        serving: parent.serving.clone(),
+        encodings: BTreeMap::new(),
+        unknown_category: None,
+    };
+    let artifact = staged(warden, trained.model.to_string().as_bytes()).await?;
+    let reference = staged(warden, &training_csv).await?;
+    let version =
+        crate::registry::register_version(warden, &system, model, version_request, artifact, reference).await?;
+    job.version = Some(version.number);
+    job.status = "registered".into();
+    job.log.push(format!("registered version {} (parent {})", version.number, parent.number));
+
+    let validation = ValidationRequest {
+        target: LABEL_COLUMN.into(),
+        protected: protected.clone(),
+        bad_value: Some("1".into()),
+        scenarios: None,
+    };
+    let number = version.number.to_string();
+    let data = staged(warden, &validation_csv).await?;
+    let report = crate::validation::validate(warden, &system, model, &number, validation, data).await?;
+    job.validation_auc = report.figures.discrimination.auc;
+    job.log.push(format!("validated on {} held-out rows: AUC {:?}", report.rows, report.figures.discrimination.auc));
+
+    let decision = crate::governance::gate_check(warden, &system, model, &number, "champion").await?;
+    job.gate_deny = decision.decision.deny.clone();
+    let beyond_sign_off: Vec<&String> = job.gate_deny.iter().filter(|d| !awaits_sign_off(d)).collect();
+    if beyond_sign_off.is_empty() {
+        let reason = format!("retraining job: candidate from version {}", parent.number);
+        crate::registry::set_alias(warden, &system, model, "challenger", Some(version.number), &reason, None).await?;
+        job.deployed_as = Some("challenger".into());
+        job.status = "deployed".into();
+        job.log.push("the gate's only objections are sign-offs: deployed as challenger (shadow)".into());
+    } else {
+        job.log.push(format!(
+            "not deployed: {}",
+            beyond_sign_off.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
+        ));
+    }
+    Ok(())
+}
+
+/// The gate's objections that people resolve by signing off (the default bundle's approval rule).
+fn awaits_sign_off(reason: &str) -> bool {
+    reason.contains(" approval(s) from the ")
+}
+
+/// A request is held out when the first byte of its id's SHA-256 falls in the held-out share: the same
+/// requests every time, whatever else the log holds.
+fn held_out(request_id: &str, share: f64) -> bool {
+    let first = Sha256::digest(request_id.as_bytes())[0];
+    f64::from(first) < share * 256.0
+}
+
+/// The parent's features with raw categories (a linear model takes categories as text, not codes).
+fn training_schema(parent: &Version) -> Vec<crate::registry::FeatureSpec> {
+    parent
+        .feature_schema
+        .iter()
+        .cloned()
+        .map(|mut f| {
+            f.encoding = None;
+            f.nullable = true;
+            f
+        })
+        .collect()
+}
+
+fn cell_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The rows as CSV: features in schema order, protected attributes, then the label.
+fn export(schema: &[crate::registry::FeatureSpec], protected: &[String], rows: &[&TrainingRow]) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = schema.iter().map(|f| f.name.as_str()).collect();
+    header.extend(protected.iter().map(String::as_str));
+    header.push(LABEL_COLUMN);
+    writer.write_record(&header).map_err(|e| Error::Internal(e.to_string()))?;
+    for row in rows {
+        let mut record: Vec<String> = schema.iter().map(|f| cell_text(&row.features[f.name.as_str()])).collect();
+        record.extend(protected.iter().map(|p| cell_text(&row.attributes[p.as_str()])));
+        record.push(if row.label { "1".into() } else { "0".into() });
+        writer.write_record(&record).map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    writer.into_inner().map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn feature_columns(schema: &[crate::registry::FeatureSpec], rows: &[&TrainingRow]) -> Result<Vec<Feature>> {
+    schema
+        .iter()
+        .map(|spec| {
+            let values = rows.iter().map(|r| &r.features[spec.name.as_str()]);
+            let column = match spec.kind {
+                ColumnType::Numeric => Column::Numeric(values.map(|v| v.as_f64()).collect()),
+                ColumnType::Categorical => {
+                    Column::Categorical(values.map(|v| Some(cell_text(v)).filter(|t| !t.is_empty())).collect())
+                }
+            };
+            Ok(Feature { name: spec.name.clone(), column })
+        })
+        .collect()
+}
+
+async fn staged(warden: &Warden, bytes: &[u8]) -> Result<crate::registry::StagedFile> {
+    let mut writer = warden.artifacts().stage(warden.config().max_upload_bytes).await?;
+    writer.write(bytes).await?;
+    Ok(writer.finish().await?)
+}
+
+/// Both versions' scores on the same requests (the shadow's and the serving route's), and once outcomes
+/// arrive, both versions' performance on them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChallengerReport {
+    /// Model.
+    pub model: String,
+    /// Requests scored by both.
+    pub requests: usize,
+    /// The versions that served them.
+    pub served_versions: Vec<i64>,
+    /// The shadow versions.
+    pub shadow_versions: Vec<i64>,
+    /// Share of requests where both reached the same decision.
+    pub agreement: Option<f64>,
+    /// Mean absolute difference of the scores.
+    pub mean_score_difference: Option<f64>,
+    /// Requests with an outcome.
+    pub labelled: usize,
+    /// ROC AUC of the served scores on the labelled requests.
+    pub served_auc: Option<f64>,
+    /// ROC AUC of the shadow scores on the same requests.
+    pub shadow_auc: Option<f64>,
+    /// Brier score of the served scores.
+    pub served_brier: Option<f64>,
+    /// Brier score of the shadow scores.
+    pub shadow_brier: Option<f64>,
+}
+
+/// The champion-versus-challenger report over the shadow's requests since `since`.
+pub async fn challenger_report(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    since: i64,
+) -> Result<ChallengerReport> {
+    caller.require(Permission::ReadDecisions)?;
+    get_model(warden, caller, model).await?;
+    let pairs = warden.metadata.shadow_pairs(model, since, 1_000_000).await?;
+    let n = pairs.len();
+    let mut served_versions: Vec<i64> = pairs.iter().map(|p| p.served.0).collect();
+    served_versions.sort_unstable();
+    served_versions.dedup();
+    let mut shadow_versions: Vec<i64> = pairs.iter().map(|p| p.shadow.0).collect();
+    shadow_versions.sort_unstable();
+    shadow_versions.dedup();
+    let share = |count: usize| (n > 0).then(|| count as f64 / n as f64);
+    let labelled: Vec<_> = pairs.iter().filter_map(|p| Some((p.label?, p.served.1, p.shadow.1))).collect();
+    let labels: Vec<bool> = labelled.iter().map(|l| l.0).collect();
+    let served: Vec<f64> = labelled.iter().map(|l| l.1).collect();
+    let shadow: Vec<f64> = labelled.iter().map(|l| l.2).collect();
+    let brier = |scores: &[f64]| {
+        (!scores.is_empty()).then(|| {
+            scores.iter().zip(&labels).map(|(s, &y)| (s - f64::from(u8::from(y))).powi(2)).sum::<f64>()
+                / scores.len() as f64
+        })
+    };
+    Ok(ChallengerReport {
+        model: model.into(),
+        requests: n,
+        served_versions,
+        shadow_versions,
+        agreement: share(pairs.iter().filter(|p| p.served.2 == p.shadow.2).count()),
+        mean_score_difference: (n > 0)
+            .then(|| pairs.iter().map(|p| (p.served.1 - p.shadow.1).abs()).sum::<f64>() / n as f64),
+        labelled: labelled.len(),
+        served_auc: warden_stats::metrics::roc_auc(&labels, &served),
+        shadow_auc: warden_stats::metrics::roc_auc(&labels, &shadow),
+        served_brier: brier(&served),
+        shadow_brier: brier(&shadow),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_held_out_share_is_stable_and_about_right() {
+        let ids: Vec<String> = (0..10_000).map(|i| format!("req-{i}")).collect();
+        let held = ids.iter().filter(|id| held_out(id, 0.3)).count();
+        assert!((2_800..3_200).contains(&held), "{held}");
+        assert!(ids.iter().all(|id| held_out(id, 0.3) == held_out(id, 0.3)));
+    }
+
+    #[test]
+    fn only_the_approval_rule_awaits_sign_off() {
+        assert!(awaits_sign_off("medium-risk models need 1 approval(s) from the validator role; 0 given"));
+        assert!(!awaits_sign_off("AUC 0.612 is below the minimum 0.70 for a medium-risk model"));
+        assert!(!awaits_sign_off("rejected by vera (validator): not fit"));
+    }
+}
