@@ -82,6 +82,11 @@ pub(crate) enum Command {
     Kpis(KpiArgs),
     /// Resolve an open incident by hand, with the reason.
     Resolve(ResolveArgs),
+    /// Train a candidate from the logged decisions and their outcomes; it is registered, validated, gated and,
+    /// when only sign-offs remain, deployed as challenger (shadow). `--list` shows the model's jobs.
+    Retrain(RetrainArgs),
+    /// The champion-versus-challenger report from shadow traffic.
+    Challenger(ChallengerArgs),
     /// The tamper-evident ledger: entries, inclusion proofs, checkpoints, verification.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -227,6 +232,40 @@ pub(crate) struct KpiArgs {
     /// Days back from now.
     #[arg(long, default_value_t = 90)]
     pub(crate) days: i64,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RetrainArgs {
+    /// Model name.
+    pub(crate) model: String,
+    /// The trainer: builtin-lr.
+    #[arg(long, default_value = "builtin-lr")]
+    pub(crate) trainer: String,
+    /// The logistic regression's inverse regularisation strength.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) c: f64,
+    /// Share of requests held out for validation.
+    #[arg(long, default_value_t = 0.3)]
+    pub(crate) holdout: f64,
+    /// List the model's jobs instead of running one.
+    #[arg(long)]
+    pub(crate) list: bool,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChallengerArgs {
+    /// Model name.
+    pub(crate) model: String,
     #[command(flatten)]
     pub(crate) connection: Connection,
     /// Print JSON.

@@ -32,6 +32,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Alerts(args) => alerts(args).await,
         Command::Incidents(args) => incidents(args).await,
         Command::Inventory(args) => inventory(args).await,
+        Command::Retrain(args) => retrain(args).await,
+        Command::Challenger(args) => challenger(args).await,
         Command::Kpis(args) => kpis(args).await,
         Command::Resolve(args) => {
             let path = format!("/v1/incidents/{}/resolve", args.id);
@@ -704,6 +706,70 @@ async fn inventory(args: crate::cli::InventoryArgs) -> anyhow::Result<()> {
         &["MODEL", "TIER", "OWNER", "CHAMPION", "CHALLENGERS", "LAST VALIDATION", "POLICY", "ALERTS/INCIDENTS"],
         &rows,
     );
+    Ok(())
+}
+
+async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.connection)?;
+    let path = format!("/v1/models/{}/retrain", encode(&args.model));
+    if args.list {
+        let jobs = client.get(&path).await?;
+        if args.json {
+            render::json(&jobs);
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = jobs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|j| {
+                vec![
+                    cell(&j["id"]),
+                    j["started_at"].as_i64().map_or("-".into(), crate::render::micros_time),
+                    cell(&j["trainer"]),
+                    cell(&j["status"]),
+                    cell(&j["parent_version"]),
+                    cell(&j["version"]),
+                    cell(&j["requested_by"]),
+                ]
+            })
+            .collect();
+        table(&["JOB", "STARTED", "TRAINER", "STATUS", "PARENT", "VERSION", "BY"], &rows);
+        return Ok(());
+    }
+    let body = json!({"trainer": args.trainer, "c": args.c, "holdout": args.holdout});
+    let job = client.json(Method::POST, &path, &body).await?;
+    if args.json {
+        render::json(&job);
+    } else {
+        for line in job["log"].as_array().into_iter().flatten() {
+            println!("{}", line.as_str().unwrap_or_default());
+        }
+        println!("job {}: {}", cell(&job["id"]), cell(&job["status"]));
+    }
+    if job["status"] == "failed" {
+        anyhow::bail!("retraining failed: {}", cell(&job["error"]));
+    }
+    Ok(())
+}
+
+async fn challenger(args: crate::cli::ChallengerArgs) -> anyhow::Result<()> {
+    let path = format!("/v1/models/{}/challenger-report", encode(&args.model));
+    let r = Client::new(&args.connection)?.get(&path).await?;
+    if args.json {
+        render::json(&r);
+        return Ok(());
+    }
+    let number = |v: &Value| v.as_f64().map_or("-".into(), |x| format!("{x:.4}"));
+    fields(&[
+        ("requests scored by both", cell(&r["requests"])),
+        ("serving versions / shadow versions", format!("{} / {}", r["served_versions"], r["shadow_versions"])),
+        ("same decision", number(&r["agreement"])),
+        ("mean score difference", number(&r["mean_score_difference"])),
+        ("with outcomes", cell(&r["labelled"])),
+        ("AUC serving / shadow", format!("{} / {}", number(&r["served_auc"]), number(&r["shadow_auc"]))),
+        ("Brier serving / shadow", format!("{} / {}", number(&r["served_brier"]), number(&r["shadow_brier"]))),
+    ]);
     Ok(())
 }
 

@@ -164,6 +164,14 @@ fn the_dashboard_shows_the_live_demo_and_enforces_roles() {
         kpis.contains("audit coverage") && kpis.contains("100.0%") && kpis.contains("1 automatic rollbacks"),
         "{kpis}"
     );
+    // The demo's logged decisions and outcomes retrain a candidate from the command line.
+    let dana = demo_token(&server, "dana");
+    let out = server.cli_as(Some(&dana), &["retrain", "credit-approval"]);
+    let printed = support::stdout(&out);
+    assert!(out.status.success(), "{printed}{}", support::stderr(&out));
+    assert!(printed.contains("labelled decisions") && printed.contains("registered version 3 (parent 1)"), "{printed}");
+    let jobs = support::stdout(&server.cli_as(Some(&dana), &["retrain", "credit-approval", "--list"]));
+    assert!(jobs.contains("builtin-lr") && jobs.contains("token:dana"), "{jobs}");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let client = browser(port).await;
@@ -177,7 +185,7 @@ fn the_dashboard_shows_the_live_demo_and_enforces_roles() {
         shot(&client, "1-inventory").await;
 
         client.goto(&format!("{url}/ui/models/credit-approval")).await.unwrap();
-        assert_eq!(count(&client, "#versions tbody tr").await, 2, "both versions with lineage");
+        assert_eq!(count(&client, "#versions tbody tr").await, 3, "the two demo versions and the retrained candidate");
         assert!(text(&client, "#versions").await.contains("git:demo/credit-models@v1"));
         assert!(text(&client, "#validation-figures").await.contains("ROC AUC"));
         assert!(count(&client, "svg.chart").await >= 5, "timeline, ROC, reliability, scores, fairness");
