@@ -6,12 +6,15 @@ features joined with late outcomes), calls a trainer, and writes the result in a
 - [`logistic`]: L2-regularised logistic regression, solved by Newton's method to the optimum of the objective
   scikit-learn's `LogisticRegression` minimises, so the coefficients are that optimum, not an approximation
   that depends on a solver's stopping rule.
+- [`gbt`]: gradient-boosted trees on histograms (XGBoost's `hist` method and defaults), written as XGBoost's
+  JSON model, which Warden serves with TreeSHAP.
 - [`linear_model`]: a logistic regression on raw tabular columns (median-imputed and standardised numbers,
   one-hot categories — scikit-learn's usual pipeline), written as Warden's linear JSON, which Warden serves
   with exact explanations.
 */
 #![deny(missing_docs)]
 
+pub mod gbt;
 pub mod linear_model;
 pub mod logistic;
 
