@@ -338,7 +338,7 @@ mod tests {
         let mut x: Vec<f64> = (0..10).map(f64::from).collect();
         x.extend([f64::NAN; 4]);
         let labels: Vec<bool> = x.iter().map(|&v| v.is_nan() || v >= 5.0).collect();
-        let options = GbtOptions { n_estimators: 20, max_depth: 1, ..GbtOptions::default() };
+        let options = GbtOptions { n_estimators: 20, max_depth: 1, min_child_weight: 0.0, ..GbtOptions::default() };
         let booster = fit(&[x], &labels, options).unwrap();
         assert!(booster.predict(&[2.0]) < 0.2 && booster.predict(&[7.0]) > 0.8);
         assert!(booster.predict(&[f64::NAN]) > 0.8, "missing goes with the positives");
