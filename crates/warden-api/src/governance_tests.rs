@@ -607,4 +607,20 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
     let agreement = report["agreement"].as_f64().unwrap();
     assert!((0.5..=1.0).contains(&agreement), "{report}");
     assert!(report["served_auc"].as_f64().unwrap() > 0.7 && report["shadow_auc"].as_f64().unwrap() > 0.7, "{report}");
+
+    // The boosted-trees trainer on the same loop: an XGBoost JSON candidate whose schema carries the category
+    // codes, so requests keep sending text.
+    let body = json!({"trainer": "builtin-gbt", "n_estimators": 50, "max_depth": 3});
+    let (status, job) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!((job["trainer"].as_str(), job["version"].as_i64()), (Some("builtin-gbt"), Some(3)), "{job}");
+    assert!(job["validation_auc"].as_f64().unwrap() > 0.6, "{job}");
+    let (_, v3) = app.json(Method::GET, "/v1/models/credit/versions/3", Some(&p.rita), Value::Null).await;
+    assert_eq!(v3["format"], "xgboost-json", "{v3}");
+    assert_eq!(v3["lineage"]["hyperparameters"]["max_depth"], 3, "{v3}");
+    let purpose = v3["feature_schema"].as_array().unwrap().iter().find(|f| f["name"] == "purpose").unwrap().clone();
+    assert_eq!(purpose["encoding"]["business"], 0.0, "{purpose}");
+    let (status, _) =
+        app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "magic"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -865,6 +865,15 @@ pub struct RetrainBody {
     /// Share of requests held out for validation (default 0.3).
     #[serde(default)]
     pub holdout: Option<f64>,
+    /// Boosted trees: how many (default 100).
+    #[serde(default)]
+    pub n_estimators: Option<usize>,
+    /// Boosted trees: the deepest split level (default 6).
+    #[serde(default)]
+    pub max_depth: Option<usize>,
+    /// Boosted trees: the learning rate (default 0.3).
+    #[serde(default)]
+    pub learning_rate: Option<f64>,
 }
 
 /// Which shadow requests the report covers.

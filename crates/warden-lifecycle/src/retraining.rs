@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use warden_stats::profile::ColumnType;
 use warden_store::metadata::{AuditEventDraft, TrainingRow};
+pub use warden_train::gbt::GbtOptions;
 use warden_train::linear_model::{Column, Feature, train_logistic};
 
 use crate::auth::{Permission, Principal};
@@ -39,12 +40,97 @@ pub enum Trainer {
         /// scikit-learn's `C`.
         c: f64,
     },
+    /// Warden's gradient-boosted trees (XGBoost's `hist` settings), served as XGBoost JSON.
+    BuiltinGbt {
+        /// Trees, depth, learning rate…
+        options: GbtOptions,
+    },
 }
 
 impl Trainer {
     fn name(&self) -> &'static str {
         match self {
             Trainer::BuiltinLogistic { .. } => "builtin-lr",
+            Trainer::BuiltinGbt { .. } => "builtin-gbt",
+        }
+    }
+}
+
+/// A trained candidate: the artifact, its format, the encodings its schema needs, and what to record.
+struct Candidate {
+    artifact: Vec<u8>,
+    format: &'static str,
+    encodings: BTreeMap<String, BTreeMap<String, f64>>,
+    hyperparameters: serde_json::Map<String, Value>,
+    summary: String,
+}
+
+fn train(trainer: &Trainer, schema: &[crate::registry::FeatureSpec], rows: &[&TrainingRow]) -> Result<Candidate> {
+    let labels: Vec<bool> = rows.iter().map(|r| r.label).collect();
+    let mut hyperparameters = serde_json::Map::new();
+    hyperparameters.insert("trainer".into(), json!(trainer.name()));
+    match trainer {
+        Trainer::BuiltinLogistic { c } => {
+            let features = feature_columns(schema, rows)?;
+            let trained =
+                train_logistic(&features, &labels, *c).map_err(|e| Error::invalid(format!("training failed: {e}")))?;
+            hyperparameters.insert("C".into(), json!(c));
+            Ok(Candidate {
+                artifact: trained.model.to_string().into_bytes(),
+                format: "linear-json",
+                encodings: BTreeMap::new(),
+                hyperparameters,
+                summary: format!("trained builtin-lr (C = {c}) in {} Newton steps", trained.fit.iterations),
+            })
+        }
+        Trainer::BuiltinGbt { options } => {
+            // Categories become codes in sorted order (the schema carries the encoding, so requests still send
+            // text); a category the training data never saw scores as missing.
+            let mut encodings = BTreeMap::new();
+            let columns: Vec<Vec<f64>> = schema
+                .iter()
+                .map(|spec| {
+                    let values = rows.iter().map(|r| &r.features[spec.name.as_str()]);
+                    match spec.kind {
+                        ColumnType::Numeric => values.map(|v| v.as_f64().unwrap_or(f64::NAN)).collect(),
+                        ColumnType::Categorical => {
+                            let mut categories: Vec<String> = rows
+                                .iter()
+                                .map(|r| cell_text(&r.features[spec.name.as_str()]))
+                                .filter(|t| !t.is_empty())
+                                .collect();
+                            categories.sort();
+                            categories.dedup();
+                            let codes: BTreeMap<String, f64> =
+                                categories.iter().enumerate().map(|(k, c)| (c.clone(), k as f64)).collect();
+                            let column =
+                                values.map(|v| codes.get(&cell_text(v)).copied().unwrap_or(f64::NAN)).collect();
+                            encodings.insert(spec.name.clone(), codes);
+                            column
+                        }
+                    }
+                })
+                .collect();
+            let booster = warden_train::gbt::fit(&columns, &labels, *options)
+                .map_err(|e| Error::invalid(format!("training failed: {e}")))?;
+            let names: Vec<String> = schema.iter().map(|f| f.name.clone()).collect();
+            for (key, value) in [
+                ("n_estimators", json!(options.n_estimators)),
+                ("max_depth", json!(options.max_depth)),
+                ("learning_rate", json!(options.learning_rate)),
+                ("lambda", json!(options.lambda)),
+                ("min_child_weight", json!(options.min_child_weight)),
+                ("max_bins", json!(options.max_bins)),
+            ] {
+                hyperparameters.insert(key.into(), value);
+            }
+            Ok(Candidate {
+                artifact: booster.to_xgboost_json(&names).to_string().into_bytes(),
+                format: "xgboost-json",
+                encodings,
+                hyperparameters,
+                summary: format!("trained builtin-gbt ({} trees of depth {})", options.n_estimators, options.max_depth),
+            })
         }
     }
 }
@@ -209,24 +295,24 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
     job.training_data_sha256 = Some(sha.clone());
     job.log.push(format!("exported {} training rows (sha256 {sha}) and {} held-out rows", train.len(), holdout.len()));
 
-    let Trainer::BuiltinLogistic { c } = request.trainer;
-    let features = feature_columns(&schema, &train)?;
-    let labels: Vec<bool> = train.iter().map(|r| r.label).collect();
-    let trained = tokio::task::spawn_blocking(move || train_logistic(&features, &labels, c))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| Error::invalid(format!("training failed: {e}")))?;
-    job.log.push(format!("trained builtin-lr (C = {c}) in {} Newton steps", trained.fit.iterations));
+    let trainer = request.trainer.clone();
+    let trained_schema = schema.clone();
+    let owned: Vec<TrainingRow> = train.iter().map(|r| (*r).clone()).collect();
+    let candidate = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&TrainingRow> = owned.iter().collect();
+        self::train(&trainer, &trained_schema, &refs)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    job.log.push(candidate.summary.clone());
 
-    let mut hyperparameters = serde_json::Map::new();
-    hyperparameters.insert("C".into(), json!(c));
-    hyperparameters.insert("trainer".into(), json!("builtin-lr"));
+    let mut hyperparameters = candidate.hyperparameters.clone();
     hyperparameters.insert("holdout".into(), json!(request.holdout));
     if let Some(alert) = request.alert_id {
         hyperparameters.insert("triggered_by_alert".into(), json!(alert));
     }
     let version_request = VersionRequest {
-        format: "linear-json".parse()?,
+        format: candidate.format.parse()?,
         columns: ColumnPlan {
             target: Some(LABEL_COLUMN.into()),
             protected: protected.clone(),
@@ -242,10 +328,10 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
             artifact_signature: None,
         },
         serving: parent.serving.clone(),
-        encodings: BTreeMap::new(),
-        unknown_category: None,
+        encodings: candidate.encodings.clone(),
+        unknown_category: (candidate.format == "xgboost-json").then_some(crate::registry::UnknownCategory::Missing),
     };
-    let artifact = staged(warden, trained.model.to_string().as_bytes()).await?;
+    let artifact = staged(warden, &candidate.artifact).await?;
     let reference = staged(warden, &training_csv).await?;
     let version =
         crate::registry::register_version(warden, &system, model, version_request, artifact, reference).await?;

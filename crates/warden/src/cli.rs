@@ -243,12 +243,18 @@ pub(crate) struct KpiArgs {
 pub(crate) struct RetrainArgs {
     /// Model name.
     pub(crate) model: String,
-    /// The trainer: builtin-lr.
+    /// The trainer: builtin-lr or builtin-gbt.
     #[arg(long, default_value = "builtin-lr")]
     pub(crate) trainer: String,
     /// The logistic regression's inverse regularisation strength.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) c: f64,
+    /// Boosted trees: how many.
+    #[arg(long)]
+    pub(crate) trees: Option<usize>,
+    /// Boosted trees: the deepest split level.
+    #[arg(long)]
+    pub(crate) depth: Option<usize>,
     /// Share of requests held out for validation.
     #[arg(long, default_value_t = 0.3)]
     pub(crate) holdout: f64,

@@ -737,7 +737,13 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
         table(&["JOB", "STARTED", "TRAINER", "STATUS", "PARENT", "VERSION", "BY"], &rows);
         return Ok(());
     }
-    let body = json!({"trainer": args.trainer, "c": args.c, "holdout": args.holdout});
+    let mut body = json!({"trainer": args.trainer, "holdout": args.holdout});
+    if args.trainer == "builtin-gbt" {
+        body["n_estimators"] = json!(args.trees);
+        body["max_depth"] = json!(args.depth);
+    } else {
+        body["c"] = json!(args.c);
+    }
     let job = client.json(Method::POST, &path, &body).await?;
     if args.json {
         render::json(&job);

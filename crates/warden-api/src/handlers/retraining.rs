@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
-use warden_lifecycle::retraining::{self, RetrainRequest, Trainer};
+use warden_lifecycle::retraining::{self, GbtOptions, RetrainRequest, Trainer};
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
@@ -25,10 +25,22 @@ pub(crate) async fn retrain(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let trainer = match body.trainer.as_deref().unwrap_or("builtin-lr") {
         "builtin-lr" => Trainer::BuiltinLogistic { c: body.c.unwrap_or(1.0) },
+        "builtin-gbt" => {
+            let defaults = GbtOptions::default();
+            let options = GbtOptions {
+                n_estimators: body.n_estimators.unwrap_or(defaults.n_estimators).clamp(1, 5_000),
+                max_depth: body.max_depth.unwrap_or(defaults.max_depth).clamp(1, 16),
+                learning_rate: body.learning_rate.unwrap_or(defaults.learning_rate),
+                ..defaults
+            };
+            if !(options.learning_rate > 0.0 && options.learning_rate <= 1.0) {
+                return Err(warden_lifecycle::Error::invalid("learning_rate must be in (0, 1]").into());
+            }
+            Trainer::BuiltinGbt { options }
+        }
         other => {
-            return Err(
-                warden_lifecycle::Error::invalid(format!("unknown trainer '{other}' (expected builtin-lr)")).into()
-            );
+            let message = format!("unknown trainer '{other}' (expected builtin-lr or builtin-gbt)");
+            return Err(warden_lifecycle::Error::invalid(message).into());
         }
     };
     let request = RetrainRequest { trainer, since: body.since, holdout: body.holdout.unwrap_or(0.3), alert_id: None };
