@@ -38,9 +38,10 @@ fn main() -> anyhow::Result<()> {
         ["bench", "onset"] => {
             bench_onset(flag("--runs", 3)?, flag("--rate", 1_000)?, flag("--interval", 10)?, flag("--consecutive", 2)?)
         }
+        ["bench", "train"] => bench_train(flag("--rows", 1_000_000)?, flag("--runs", 3)?),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset | soak [options] (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train | soak [options] (see xtask/src/main.rs)"
         ),
     }
 }
@@ -221,6 +222,99 @@ fn bench_profile(rows: usize, runs: usize) -> anyhow::Result<()> {
         "register version over HTTP (upload + profile + store)",
         &mut register_seconds,
         &server_peak.map_or("unknown".into(), |p| format!("{p:.0} (server, max over runs)")),
+    );
+    Ok(())
+}
+
+/// Built-in trainers against scikit-learn and XGBoost on the same generated data: `rows` training rows × 20
+/// features, a fifth as many held out. Prints fit times (median of `runs` for Warden, one peer run) and AUCs.
+fn bench_train(rows: usize, runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let python = root.join(".venv/bin/python");
+    let ready =
+        Command::new(&python).args(["-c", "import xgboost, sklearn, pandas"]).status().is_ok_and(|s| s.success());
+    if !ready {
+        let status = Command::new("bash").arg(root.join("scripts/peers/setup.sh")).status()?;
+        if !status.success() {
+            bail!("installing the peer tools failed (scripts/peers/setup.sh)");
+        }
+    }
+    let dir = root.join(format!("target/bench/train_{rows}"));
+    std::fs::create_dir_all(&dir)?;
+    let script = root.join("scripts/peers/train_peers.py");
+    if !dir.join("test.csv").exists() {
+        eprintln!("generating {} ...", dir.display());
+        let status = Command::new(&python)
+            .arg(&script)
+            .arg("generate")
+            .arg(&dir)
+            .args([rows.to_string(), (rows / 5).to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("generating the data failed");
+        }
+    }
+    let warden = release_warden(&root)?;
+    let mut table = Vec::new();
+    for (trainer, extra) in [("builtin-lr", vec![]), ("builtin-gbt", vec!["--trees", "100", "--depth", "6"])] {
+        let (mut fits, mut loads, mut auc) = (Vec::new(), Vec::new(), f64::NAN);
+        for _ in 0..runs {
+            let out = Command::new(&warden)
+                .args(["train", "--target", "label", "--trainer", trainer, "--json"])
+                .arg("--data")
+                .arg(dir.join("train.csv"))
+                .arg("--test")
+                .arg(dir.join("test.csv"))
+                .arg("--out")
+                .arg(dir.join(format!("{trainer}.json")))
+                .args(&extra)
+                .output()?;
+            if !out.status.success() {
+                bail!("warden train failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+            fits.push(report["fit_seconds"].as_f64().context("fit_seconds")?);
+            loads.push(report["load_seconds"].as_f64().context("load_seconds")?);
+            auc = report["test_auc"].as_f64().context("test_auc")?;
+        }
+        table.push((trainer, median(&mut fits), fits.clone(), median(&mut loads), auc));
+    }
+    eprintln!("fitting scikit-learn and XGBoost ...");
+    let out = Command::new(&python).arg(&script).arg("fit").arg(&dir).output()?;
+    if !out.status.success() {
+        bail!("the peers failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let peers: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    println!();
+    println!("data: {rows} training rows × 20 features, {} held out (scripts/peers/train_peers.py, seeded)", rows / 5);
+    println!("cores: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!();
+    println!("| trainer | fit seconds | held-out AUC | peer | peer fit seconds | peer AUC |");
+    println!("|---|---|---|---|---|---|");
+    let runs_text = |fits: &[f64]| fits.iter().map(|f| format!("{f:.2}")).collect::<Vec<_>>().join(" / ");
+    let (lr, gbt) = (&table[0], &table[1]);
+    println!(
+        "| Warden builtin-lr (C = 1) | {:.2} ({}) | {:.4} | scikit-learn {} LogisticRegression (C = 1, lbfgs) | {:.2} | {:.4} |",
+        lr.1,
+        runs_text(&lr.2),
+        lr.4,
+        peers["sklearn"].as_str().unwrap_or("?"),
+        peers["sklearn_lr_seconds"].as_f64().unwrap_or(f64::NAN),
+        peers["sklearn_lr_auc"].as_f64().unwrap_or(f64::NAN)
+    );
+    println!(
+        "| Warden builtin-gbt (100 trees, depth 6) | {:.2} ({}) | {:.4} | XGBoost {} hist (100 trees, depth 6, 2 threads) | {:.2} | {:.4} |",
+        gbt.1,
+        runs_text(&gbt.2),
+        gbt.4,
+        peers["xgboost"].as_str().unwrap_or("?"),
+        peers["xgboost_seconds"].as_f64().unwrap_or(f64::NAN),
+        peers["xgboost_auc"].as_f64().unwrap_or(f64::NAN)
+    );
+    println!();
+    println!(
+        "reading the CSV: {:.2} s (builtin-lr runs) / {:.2} s (builtin-gbt runs), not included in fit seconds",
+        lr.3, gbt.3
     );
     Ok(())
 }

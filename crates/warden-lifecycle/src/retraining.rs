@@ -57,23 +57,27 @@ impl Trainer {
 }
 
 /// A trained candidate: the artifact, its format, the encodings its schema needs, and what to record.
-struct Candidate {
-    artifact: Vec<u8>,
-    format: &'static str,
-    encodings: BTreeMap<String, BTreeMap<String, f64>>,
-    hyperparameters: serde_json::Map<String, Value>,
-    summary: String,
+pub struct Candidate {
+    /// The model file.
+    pub artifact: Vec<u8>,
+    /// Its format (`linear-json`, `xgboost-json`).
+    pub format: &'static str,
+    /// Category codes per feature (boosted trees take codes; the schema carries them).
+    pub encodings: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The trainer's settings.
+    pub hyperparameters: serde_json::Map<String, Value>,
+    /// One line about the fit.
+    pub summary: String,
 }
 
-fn train(trainer: &Trainer, schema: &[crate::registry::FeatureSpec], rows: &[&TrainingRow]) -> Result<Candidate> {
-    let labels: Vec<bool> = rows.iter().map(|r| r.label).collect();
+/// Trains on typed columns (the one path for jobs and for `warden train`).
+pub fn train(trainer: &Trainer, features: &[Feature], labels: &[bool]) -> Result<Candidate> {
     let mut hyperparameters = serde_json::Map::new();
     hyperparameters.insert("trainer".into(), json!(trainer.name()));
     match trainer {
         Trainer::BuiltinLogistic { c } => {
-            let features = feature_columns(schema, rows)?;
             let trained =
-                train_logistic(&features, &labels, *c).map_err(|e| Error::invalid(format!("training failed: {e}")))?;
+                train_logistic(features, labels, *c).map_err(|e| Error::invalid(format!("training failed: {e}")))?;
             hyperparameters.insert("C".into(), json!(c));
             Ok(Candidate {
                 artifact: trained.model.to_string().into_bytes(),
@@ -84,36 +88,10 @@ fn train(trainer: &Trainer, schema: &[crate::registry::FeatureSpec], rows: &[&Tr
             })
         }
         Trainer::BuiltinGbt { options } => {
-            // Categories become codes in sorted order (the schema carries the encoding, so requests still send
-            // text); a category the training data never saw scores as missing.
-            let mut encodings = BTreeMap::new();
-            let columns: Vec<Vec<f64>> = schema
-                .iter()
-                .map(|spec| {
-                    let values = rows.iter().map(|r| &r.features[spec.name.as_str()]);
-                    match spec.kind {
-                        ColumnType::Numeric => values.map(|v| v.as_f64().unwrap_or(f64::NAN)).collect(),
-                        ColumnType::Categorical => {
-                            let mut categories: Vec<String> = rows
-                                .iter()
-                                .map(|r| cell_text(&r.features[spec.name.as_str()]))
-                                .filter(|t| !t.is_empty())
-                                .collect();
-                            categories.sort();
-                            categories.dedup();
-                            let codes: BTreeMap<String, f64> =
-                                categories.iter().enumerate().map(|(k, c)| (c.clone(), k as f64)).collect();
-                            let column =
-                                values.map(|v| codes.get(&cell_text(v)).copied().unwrap_or(f64::NAN)).collect();
-                            encodings.insert(spec.name.clone(), codes);
-                            column
-                        }
-                    }
-                })
-                .collect();
-            let booster = warden_train::gbt::fit(&columns, &labels, *options)
+            let (columns, encodings) = coded_columns(features);
+            let booster = warden_train::gbt::fit(&columns, labels, *options)
                 .map_err(|e| Error::invalid(format!("training failed: {e}")))?;
-            let names: Vec<String> = schema.iter().map(|f| f.name.clone()).collect();
+            let names: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
             for (key, value) in [
                 ("n_estimators", json!(options.n_estimators)),
                 ("max_depth", json!(options.max_depth)),
@@ -133,6 +111,118 @@ fn train(trainer: &Trainer, schema: &[crate::registry::FeatureSpec], rows: &[&Tr
             })
         }
     }
+}
+
+/// Numbers as they are (missing = NaN); categories as codes in sorted order (the schema carries the encoding,
+/// so requests still send text; a category the training data never saw scores as missing).
+fn coded_columns(features: &[Feature]) -> (Vec<Vec<f64>>, BTreeMap<String, BTreeMap<String, f64>>) {
+    let mut encodings = BTreeMap::new();
+    let columns = features
+        .iter()
+        .map(|feature| match &feature.column {
+            Column::Numeric(values) => values.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+            Column::Categorical(values) => {
+                let mut categories: Vec<&String> = values.iter().flatten().collect();
+                categories.sort();
+                categories.dedup();
+                let codes: BTreeMap<String, f64> =
+                    categories.iter().enumerate().map(|(k, c)| ((*c).clone(), k as f64)).collect();
+                let column =
+                    values.iter().map(|v| v.as_ref().and_then(|v| codes.get(v)).copied().unwrap_or(f64::NAN)).collect();
+                encodings.insert(feature.name.clone(), codes);
+                column
+            }
+        })
+        .collect();
+    (columns, encodings)
+}
+
+/// The ROC AUC of a candidate on labelled columns, scored by the model as Warden serves it.
+pub fn held_out_auc(candidate: &Candidate, features: &[Feature], labels: &[bool]) -> Result<Option<f64>> {
+    use warden_models::{Cell, Model, ModelFormat};
+    let format = match candidate.format {
+        "linear-json" => ModelFormat::LinearJson,
+        _ => ModelFormat::XgboostJson,
+    };
+    let model = Model::load(format, &candidate.artifact).map_err(|e| Error::Internal(e.to_string()))?;
+    let cell = |feature: &Feature, i: usize| match &feature.column {
+        Column::Numeric(values) => values[i].map_or(Cell::Missing, Cell::Number),
+        Column::Categorical(values) => match (&values[i], candidate.encodings.get(&feature.name)) {
+            (None, _) => Cell::Missing,
+            (Some(text), Some(codes)) => codes.get(text).map_or(Cell::Missing, |&c| Cell::Number(c)),
+            (Some(text), None) => Cell::Text(text.clone()),
+        },
+    };
+    let mut scores = Vec::with_capacity(labels.len());
+    for start in (0..labels.len()).step_by(4096) {
+        let end = (start + 4096).min(labels.len());
+        let rows: Vec<Vec<Cell>> = (start..end).map(|i| features.iter().map(|f| cell(f, i)).collect()).collect();
+        let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+        scores.extend(model.predict(&refs).map_err(|e| Error::invalid(e.to_string()))?.into_iter().map(|p| p.score));
+    }
+    Ok(warden_stats::metrics::roc_auc(labels, &scores))
+}
+
+/// A CSV file as training columns and labels: `target` holds 1 (the event) or 0; a column whose every
+/// non-empty cell is a number is numeric, any other is categorical; empty cells are missing.
+pub fn read_training_csv(path: &std::path::Path, target: &str) -> Result<(Vec<Feature>, Vec<bool>)> {
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let label_index = header
+        .iter()
+        .position(|h| h == target)
+        .ok_or_else(|| Error::invalid(format!("{} has no column '{target}'", path.display())))?;
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); header.len()];
+    let mut labels = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        match record.get(label_index).map(str::trim) {
+            Some("1") => labels.push(true),
+            Some("0") => labels.push(false),
+            other => {
+                return Err(Error::invalid(format!(
+                    "{} line {}: the label '{}' is not 0 or 1",
+                    path.display(),
+                    line + 2,
+                    other.unwrap_or_default()
+                )));
+            }
+        }
+        for (j, cell) in record.iter().enumerate().take(header.len()) {
+            cells[j].push(cell.trim().to_owned());
+        }
+    }
+    let features = header
+        .iter()
+        .zip(cells)
+        .enumerate()
+        .filter(|(j, _)| *j != label_index)
+        .map(|(_, (name, values))| {
+            let numbers: Option<Vec<Option<f64>>> =
+                values
+                    .iter()
+                    .map(|v| {
+                        if v.is_empty() {
+                            Some(None)
+                        } else {
+                            v.parse::<f64>().ok().filter(|x| x.is_finite()).map(Some)
+                        }
+                    })
+                    .collect();
+            let column = match numbers {
+                Some(numbers) => Column::Numeric(numbers),
+                None => Column::Categorical(values.into_iter().map(|v| Some(v).filter(|v| !v.is_empty())).collect()),
+            };
+            Feature { name: name.clone(), column }
+        })
+        .collect();
+    Ok((features, labels))
 }
 
 /// What a job is asked to do.
@@ -296,14 +386,11 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
     job.log.push(format!("exported {} training rows (sha256 {sha}) and {} held-out rows", train.len(), holdout.len()));
 
     let trainer = request.trainer.clone();
-    let trained_schema = schema.clone();
-    let owned: Vec<TrainingRow> = train.iter().map(|r| (*r).clone()).collect();
-    let candidate = tokio::task::spawn_blocking(move || {
-        let refs: Vec<&TrainingRow> = owned.iter().collect();
-        self::train(&trainer, &trained_schema, &refs)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))??;
+    let features = feature_columns(&schema, &train)?;
+    let labels: Vec<bool> = train.iter().map(|r| r.label).collect();
+    let candidate = tokio::task::spawn_blocking(move || self::train(&trainer, &features, &labels))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
     job.log.push(candidate.summary.clone());
 
     let mut hyperparameters = candidate.hyperparameters.clone();

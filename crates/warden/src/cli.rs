@@ -87,6 +87,9 @@ pub(crate) enum Command {
     Retrain(RetrainArgs),
     /// The champion-versus-challenger report from shadow traffic.
     Challenger(ChallengerArgs),
+    /// Train a model locally on a CSV file with a built-in trainer (no server): writes the model file, prints
+    /// the fit time and, with --test, the held-out AUC.
+    Train(TrainArgs),
     /// The tamper-evident ledger: entries, inclusion proofs, checkpoints, verification.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -263,6 +266,37 @@ pub(crate) struct RetrainArgs {
     pub(crate) list: bool,
     #[command(flatten)]
     pub(crate) connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    /// Training data (CSV with a header).
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// The label column (1 = the event the score predicts, 0 = not).
+    #[arg(long)]
+    pub(crate) target: String,
+    /// builtin-lr or builtin-gbt.
+    #[arg(long, default_value = "builtin-lr")]
+    pub(crate) trainer: String,
+    /// The logistic regression's inverse regularisation strength.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) c: f64,
+    /// Boosted trees: how many.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) trees: usize,
+    /// Boosted trees: the deepest split level.
+    #[arg(long, default_value_t = 6)]
+    pub(crate) depth: usize,
+    /// Where to write the model.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Held-out data (same columns) to report the AUC on.
+    #[arg(long)]
+    pub(crate) test: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

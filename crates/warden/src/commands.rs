@@ -34,6 +34,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Inventory(args) => inventory(args).await,
         Command::Retrain(args) => retrain(args).await,
         Command::Challenger(args) => challenger(args).await,
+        Command::Train(args) => train_local(args).await,
         Command::Kpis(args) => kpis(args).await,
         Command::Resolve(args) => {
             let path = format!("/v1/incidents/{}/resolve", args.id);
@@ -755,6 +756,59 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
     }
     if job["status"] == "failed" {
         anyhow::bail!("retraining failed: {}", cell(&job["error"]));
+    }
+    Ok(())
+}
+
+async fn train_local(args: crate::cli::TrainArgs) -> anyhow::Result<()> {
+    use warden_lifecycle::retraining::{self, GbtOptions, Trainer};
+    let trainer = match args.trainer.as_str() {
+        "builtin-lr" => Trainer::BuiltinLogistic { c: args.c },
+        "builtin-gbt" => Trainer::BuiltinGbt {
+            options: GbtOptions { n_estimators: args.trees, max_depth: args.depth, ..GbtOptions::default() },
+        },
+        other => anyhow::bail!("unknown trainer '{other}' (expected builtin-lr or builtin-gbt)"),
+    };
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
+        let started = std::time::Instant::now();
+        let (features, labels) = retraining::read_training_csv(&args.data, &args.target)?;
+        let load_seconds = started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        let candidate = retraining::train(&trainer, &features, &labels)?;
+        let fit_seconds = started.elapsed().as_secs_f64();
+        std::fs::write(&args.out, &candidate.artifact)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        let test_auc = match &args.test {
+            Some(path) => {
+                let (test, test_labels) = retraining::read_training_csv(path, &args.target)?;
+                retraining::held_out_auc(&candidate, &test, &test_labels)?
+            }
+            None => None,
+        };
+        Ok(json!({
+            "trainer": args.trainer, "format": candidate.format, "rows": labels.len(), "features": features.len(),
+            "load_seconds": load_seconds, "fit_seconds": fit_seconds, "test_auc": test_auc,
+            "out": args.out.display().to_string(), "summary": candidate.summary,
+            "encodings": candidate.encodings,
+        }))
+    })
+    .await??;
+    if args.json {
+        render::json(&report);
+    } else {
+        println!("{}", cell(&report["summary"]));
+        println!(
+            "{} rows × {} features: read in {:.2} s, fitted in {:.2} s; model written to {} ({})",
+            cell(&report["rows"]),
+            cell(&report["features"]),
+            report["load_seconds"].as_f64().unwrap_or(0.0),
+            report["fit_seconds"].as_f64().unwrap_or(0.0),
+            cell(&report["out"]),
+            cell(&report["format"])
+        );
+        if let Some(auc) = report["test_auc"].as_f64() {
+            println!("held-out AUC {auc:.4}");
+        }
     }
     Ok(())
 }
