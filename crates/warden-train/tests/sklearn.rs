@@ -161,23 +161,7 @@ fn a_model_trained_on_raw_columns_is_the_pipeline_and_serves() {
     let scores: Vec<f64> = model.predict(&refs).unwrap().iter().map(|p| p.score).collect();
     let bad: Vec<bool> = test.iter().map(|(_, r)| &r[column("risk")] == "0").collect();
     // Scored through Warden's own linear model: a working credit model on rows it never saw.
-    let positives = bad.iter().filter(|&&b| b).count() as f64;
-    let negatives = bad.len() as f64 - positives;
-    let mut pairs = 0.0;
-    for (&bi, &si) in bad.iter().zip(&scores) {
-        for (&bj, &sj) in bad.iter().zip(&scores) {
-            if bi && !bj {
-                pairs += if si > sj {
-                    1.0
-                } else if si == sj {
-                    0.5
-                } else {
-                    0.0
-                };
-            }
-        }
-    }
-    let auc = pairs / (positives * negatives);
+    let auc = warden_stats::metrics::roc_auc(&bad, &scores).unwrap();
     eprintln!("held-out AUC {auc:.4}");
     assert!(auc > 0.7, "held-out AUC {auc}");
 }
