@@ -15,8 +15,8 @@ fn testdata(relative: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
 }
 
-#[test]
-fn coefficients_match_scikit_learn_within_1e_4() {
+/// The fixture pipeline's parameters, the held-out rows' indices, and a reader of the whole German file.
+fn fixture() -> (Value, HashSet<usize>, csv::Reader<std::fs::File>) {
     let params: Value =
         serde_json::from_slice(&std::fs::read(testdata("warden-models/testdata/lr_german_params.json")).unwrap())
             .unwrap();
@@ -25,7 +25,12 @@ fn coefficients_match_scikit_learn_within_1e_4() {
     for record in reader.records() {
         test_rows.insert(record.unwrap()[0].parse::<usize>().unwrap());
     }
-    let mut reader = csv::Reader::from_path(testdata("warden-lifecycle/testdata/german.csv")).unwrap();
+    (params, test_rows, csv::Reader::from_path(testdata("warden-lifecycle/testdata/german.csv")).unwrap())
+}
+
+#[test]
+fn coefficients_match_scikit_learn_within_1e_4() {
+    let (params, test_rows, mut reader) = fixture();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     let column = |name: &str| header.iter().position(|h| h == name).unwrap();
     let rows: Vec<csv::StringRecord> = reader
@@ -89,16 +94,8 @@ fn a_model_trained_on_raw_columns_is_the_pipeline_and_serves() {
     use warden_models::{Cell, Model, ModelFormat};
     use warden_train::linear_model::{Column, Feature, train_logistic};
 
-    let params: Value =
-        serde_json::from_slice(&std::fs::read(testdata("warden-models/testdata/lr_german_params.json")).unwrap())
-            .unwrap();
+    let (params, test_rows, mut reader) = fixture();
     let reference: Value = serde_json::from_str(include_str!("../testdata/lr_german_converged.json")).unwrap();
-    let mut test_rows = HashSet::new();
-    let mut reader = csv::Reader::from_path(testdata("warden-models/testdata/german_test_raw.csv")).unwrap();
-    for record in reader.records() {
-        test_rows.insert(record.unwrap()[0].parse::<usize>().unwrap());
-    }
-    let mut reader = csv::Reader::from_path(testdata("warden-lifecycle/testdata/german.csv")).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     let all: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let (train, test): (Vec<_>, Vec<_>) = all.iter().enumerate().partition(|(i, _)| !test_rows.contains(i));

@@ -95,10 +95,14 @@ fn auc_on_census_employment_is_within_0_01_of_xgboost() {
         let label = &record[employed] == "1";
         if record[id].parse::<u64>().unwrap() % 10 < 7 { train.push((row, label)) } else { test.push((row, label)) }
     }
-    assert_eq!((train.len(), test.len()) as (usize, usize), (reference["train_rows"].as_u64().unwrap() as usize, reference["test_rows"].as_u64().unwrap() as usize));
+    assert_eq!(
+        (train.len(), test.len()) as (usize, usize),
+        (reference["train_rows"].as_u64().unwrap() as usize, reference["test_rows"].as_u64().unwrap() as usize)
+    );
     let columns: Vec<Vec<f64>> = (0..features.len()).map(|j| train.iter().map(|(r, _)| r[j]).collect()).collect();
     let labels: Vec<bool> = train.iter().map(|(_, l)| *l).collect();
-    let booster = fit(&columns, &labels, GbtOptions { n_estimators: 100, max_depth: 6, ..GbtOptions::default() }).unwrap();
+    let booster =
+        fit(&columns, &labels, GbtOptions { n_estimators: 100, max_depth: 6, ..GbtOptions::default() }).unwrap();
     let scores: Vec<f64> = test.iter().map(|(r, _)| booster.predict(r)).collect();
     let truth: Vec<bool> = test.iter().map(|(_, l)| *l).collect();
     let ours = roc_auc(&truth, &scores).unwrap();
