@@ -624,3 +624,88 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
         app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "magic"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// An operator-configured training command: it gets the exported data at `{data}` and writes the model to
+/// `{model}`; its exit code, duration and output are kept with the job, and its model is registered like any
+/// other version. A failing command fails the job with its output; an unconfigured name is refused.
+#[tokio::test]
+async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_registered() {
+    use crate::scoring_tests::{features, german_rows};
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata/lr_german_linear.json");
+    let copy = format!(
+        "linear-json:head -1 {{data}} && echo rows $(($(wc -l < {{data}}) - 1)) && cp '{}' {{model}}",
+        fixture.display()
+    );
+    let app = TestApp::with_config(|config| warden_lifecycle::Config {
+        external_trainers: vec![
+            format!("copy={copy}").parse().unwrap(),
+            "broken=onnx:echo out of memory >&2; test -s {data} && exit 3; echo {model}".parse().unwrap(),
+        ],
+        ..config
+    })
+    .await;
+    let body = json!({"name": "credit", "owner": "retail-risk", "risk_tier": "medium", "use_case": "credit"});
+    assert_eq!(app.json(Method::POST, "/v1/models", Some(&app.admin), body).await.0, StatusCode::CREATED);
+    let p = people(&app).await;
+    app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let rows = german_rows();
+    let batch: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"request_id": format!("r{i}"), "features": features(r), "attributes": {"sex": r["sex"]}}))
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch?version=1", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let outcomes: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"request_id": format!("r{i}"), "label": i64::from(r["risk"] == "0")}))
+        .collect();
+    let (status, _) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, job) =
+        app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "external:copy"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!((job["status"].as_str(), job["version"].as_i64()), (Some("deployed"), Some(2)), "{job}");
+    let external = &job["external"];
+    assert_eq!(external["exit_code"], 0, "{job}");
+    let log = external["log"].as_str().unwrap();
+    assert!(
+        log.starts_with("job,credit_amount,duration,age") || log.contains("label"),
+        "the header of {{data}}: {log}"
+    );
+    assert!(log.contains(&format!("rows {}", job["training_rows"])), "{log}");
+    let (_, v2) = app.json(Method::GET, "/v1/models/credit/versions/2", Some(&p.rita), Value::Null).await;
+    assert_eq!(v2["format"], "linear-json");
+    assert_eq!(v2["lineage"]["hyperparameters"]["trainer"], "external:copy", "{v2}");
+
+    let (status, job) =
+        app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "external:broken"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!((job["status"].as_str(), job["external"]["exit_code"].as_i64()), (Some("failed"), Some(3)), "{job}");
+    assert!(job["external"]["log"].as_str().unwrap().contains("out of memory"), "{job}");
+    assert!(job["error"].as_str().unwrap().contains("exit code 3"), "{job}");
+
+    let (status, job) =
+        app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "external:nope"})).await;
+    assert_eq!((status, job["status"].as_str()), (StatusCode::CREATED, Some("failed")));
+    assert!(
+        job["error"].as_str().unwrap().contains("no external trainer 'nope' is configured (configured: copy, broken)"),
+        "{job}"
+    );
+}
+
+#[test]
+fn external_trainer_settings_are_checked() {
+    use warden_lifecycle::retraining::ExternalTrainer;
+    for bad in
+        ["nameonly", "x=onnx", "x=pickle:run {data} {model}", "x=onnx:run {data}", "Bad Name=onnx:run {data} {model}"]
+    {
+        assert!(bad.parse::<ExternalTrainer>().is_err(), "{bad}");
+    }
+    let ok: ExternalTrainer = "sk=onnx:python train.py --data {data} --out {model}".parse().unwrap();
+    assert_eq!((ok.name.as_str(), ok.format.as_str()), ("sk", "onnx"));
+}

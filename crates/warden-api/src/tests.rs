@@ -24,8 +24,13 @@ pub(crate) fn german_csv() -> Vec<u8> {
 
 impl TestApp {
     pub(crate) async fn new() -> Self {
+        Self::with_config(|config| config).await
+    }
+
+    /// A test application whose configuration `adjust` changes.
+    pub(crate) async fn with_config(adjust: impl FnOnce(Config) -> Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config { max_upload_bytes: 256 * 1024, ..Config::new(dir.path()) };
+        let config = adjust(Config { max_upload_bytes: 256 * 1024, ..Config::new(dir.path()) });
         let (warden, startup) = Warden::open(config).await.unwrap();
         let token_file = startup.admin_token_file.expect("first start writes the admin token");
         let admin = std::fs::read_to_string(&token_file).unwrap().trim().to_owned();

@@ -79,6 +79,8 @@ pub struct Config {
     pub ledger_key: Option<PathBuf>,
     /// Signers whose artifact signatures are accepted (none: a signed registration is refused).
     pub artifact_signers: Vec<signing::TrustedSigner>,
+    /// Training commands retraining jobs may run (`external:NAME`).
+    pub external_trainers: Vec<retraining::ExternalTrainer>,
 }
 
 /// A webhook sink for alert notifications.
@@ -105,6 +107,7 @@ impl Config {
             webhook: None,
             ledger_key: None,
             artifact_signers: Vec::new(),
+            external_trainers: Vec::new(),
         }
     }
 }

@@ -45,15 +45,121 @@ pub enum Trainer {
         /// Trees, depth, learning rate…
         options: GbtOptions,
     },
+    /// A command the server's operator configured.
+    External {
+        /// Its name.
+        name: String,
+    },
 }
 
 impl Trainer {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> String {
         match self {
-            Trainer::BuiltinLogistic { .. } => "builtin-lr",
-            Trainer::BuiltinGbt { .. } => "builtin-gbt",
+            Trainer::BuiltinLogistic { .. } => "builtin-lr".into(),
+            Trainer::BuiltinGbt { .. } => "builtin-gbt".into(),
+            Trainer::External { name } => format!("external:{name}"),
         }
     }
+}
+
+/// A training command the server's operator configured (`warden serve --external-trainer NAME=FORMAT:COMMAND`).
+/// `{data}` in the command is replaced by the training CSV's path (features as logged, protected attributes,
+/// then `label`), `{model}` by the path the command must write the model to, in `format`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalTrainer {
+    /// The name jobs ask for (`external:NAME`).
+    pub name: String,
+    /// The format of the model the command writes (`onnx`, `xgboost-json`, …).
+    pub format: String,
+    /// The command, run with `sh -c`.
+    pub command: String,
+}
+
+impl std::str::FromStr for ExternalTrainer {
+    type Err = Error;
+    /// `NAME=FORMAT:COMMAND`.
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = || Error::invalid(format!("external trainer '{text}' is not NAME=FORMAT:COMMAND"));
+        let (name, rest) = text.split_once('=').ok_or_else(bad)?;
+        let (format, command) = rest.split_once(':').ok_or_else(bad)?;
+        format.parse::<crate::artifact_format::ArtifactFormat>()?;
+        crate::registry::validate_name("trainer", name)?;
+        if !command.contains("{data}") || !command.contains("{model}") {
+            return Err(Error::invalid(format!(
+                "external trainer '{name}': the command must use {{data}} and {{model}}"
+            )));
+        }
+        Ok(ExternalTrainer { name: name.into(), format: format.into(), command: command.into() })
+    }
+}
+
+/// The longest an external training command may run.
+const EXTERNAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How much of an external command's output a job keeps (the end of it).
+const EXTERNAL_LOG_BYTES: usize = 64 * 1024;
+
+/// What an external training command did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExternalRun {
+    /// The command as run.
+    pub command: String,
+    /// Its exit code (`None` when it was killed or timed out).
+    pub exit_code: Option<i32>,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// The end of its standard output and error.
+    pub log: String,
+}
+
+fn shell_quote(path: &std::path::Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+/// Runs an external trainer on the exported training data; the model it writes is the candidate.
+async fn run_external(
+    warden: &Warden,
+    trainer: &ExternalTrainer,
+    training_csv: &[u8],
+    job: &mut RetrainJob,
+) -> Result<Vec<u8>> {
+    let dir = tempfile::Builder::new()
+        .prefix("retrain-")
+        .tempdir_in(warden.config().data_dir.join("tmp"))
+        .map_err(|e| Error::Internal(format!("cannot make a job directory: {e}")))?;
+    let (data, model) = (dir.path().join("train.csv"), dir.path().join("model"));
+    std::fs::write(&data, training_csv).map_err(|e| Error::Internal(format!("cannot write the training data: {e}")))?;
+    let command = trainer.command.replace("{data}", &shell_quote(&data)).replace("{model}", &shell_quote(&model));
+    let started = std::time::Instant::now();
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(dir.path())
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let output = tokio::time::timeout(EXTERNAL_TIMEOUT, child).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let (exit_code, log) = match output {
+        Ok(Ok(out)) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            let keep = text.len().saturating_sub(EXTERNAL_LOG_BYTES);
+            let start = (keep..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+            (out.status.code(), text[start..].to_owned())
+        }
+        Ok(Err(err)) => (None, format!("could not run the command: {err}")),
+        Err(_) => (None, format!("timed out after {} s", EXTERNAL_TIMEOUT.as_secs())),
+    };
+    job.external = Some(ExternalRun { command: trainer.command.clone(), exit_code, seconds, log });
+    if exit_code != Some(0) {
+        return Err(Error::invalid(format!(
+            "the external trainer '{}' failed (exit code {})",
+            trainer.name,
+            exit_code.map_or("none".into(), |c| c.to_string())
+        )));
+    }
+    std::fs::read(&model)
+        .map_err(|_| Error::invalid(format!("the external trainer '{}' wrote no model to {{model}}", trainer.name)))
 }
 
 /// A trained candidate: the artifact, its format, the encodings its schema needs, and what to record.
@@ -87,6 +193,9 @@ pub fn train(trainer: &Trainer, features: &[Feature], labels: &[bool]) -> Result
                 summary: format!("trained builtin-lr (C = {c}) in {} Newton steps", trained.fit.iterations),
             })
         }
+        Trainer::External { name } => Err(Error::invalid(format!(
+            "external:{name} runs only in a retraining job (it needs the server's configuration)"
+        ))),
         Trainer::BuiltinGbt { options } => {
             let (columns, encodings) = coded_columns(features);
             let booster = warden_train::gbt::fit(&columns, labels, *options)
@@ -277,6 +386,8 @@ pub struct RetrainJob {
     pub deployed_as: Option<String>,
     /// What went wrong, for a failed job.
     pub error: Option<String>,
+    /// The external command's exit code, duration and output (external trainers).
+    pub external: Option<ExternalRun>,
     /// When it started and how long it took.
     pub started_at: i64,
     /// Seconds.
@@ -296,7 +407,7 @@ pub async fn retrain(warden: &Warden, caller: &Principal, model: &str, request: 
     let mut job = RetrainJob {
         id: 0,
         model: model.into(),
-        trainer: request.trainer.name().into(),
+        trainer: request.trainer.name(),
         requested_by: caller.actor(),
         alert_id: request.alert_id,
         status: "failed".into(),
@@ -309,6 +420,7 @@ pub async fn retrain(warden: &Warden, caller: &Principal, model: &str, request: 
         gate_deny: Vec::new(),
         deployed_as: None,
         error: None,
+        external: None,
         started_at: warden.now(),
         seconds: 0.0,
         log: Vec::new(),
@@ -385,12 +497,41 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
     job.training_data_sha256 = Some(sha.clone());
     job.log.push(format!("exported {} training rows (sha256 {sha}) and {} held-out rows", train.len(), holdout.len()));
 
-    let trainer = request.trainer.clone();
-    let features = feature_columns(&schema, &train)?;
-    let labels: Vec<bool> = train.iter().map(|r| r.label).collect();
-    let candidate = tokio::task::spawn_blocking(move || self::train(&trainer, &features, &labels))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))??;
+    let candidate = match &request.trainer {
+        Trainer::External { name } => {
+            let Some(external) = warden.config().external_trainers.iter().find(|t| &t.name == name).cloned() else {
+                let known: Vec<&str> = warden.config().external_trainers.iter().map(|t| t.name.as_str()).collect();
+                return Err(Error::invalid(format!(
+                    "no external trainer '{name}' is configured (configured: {})",
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                )));
+            };
+            let artifact = run_external(warden, &external, &training_csv, job).await?;
+            let format: &'static str = crate::artifact_format::ArtifactFormat::ALL
+                .into_iter()
+                .find(|f| f.as_str() == external.format)
+                .map(|f| f.as_str())
+                .ok_or_else(|| Error::Internal(format!("unknown format {}", external.format)))?;
+            let mut hyperparameters = serde_json::Map::new();
+            hyperparameters.insert("trainer".into(), json!(request.trainer.name()));
+            hyperparameters.insert("command".into(), json!(external.command));
+            Candidate {
+                artifact,
+                format,
+                encodings: BTreeMap::new(),
+                hyperparameters,
+                summary: format!("external trainer '{}' wrote a {} model", external.name, external.format),
+            }
+        }
+        trainer => {
+            let trainer = trainer.clone();
+            let features = feature_columns(&schema, &train)?;
+            let labels: Vec<bool> = train.iter().map(|r| r.label).collect();
+            tokio::task::spawn_blocking(move || self::train(&trainer, &features, &labels))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??
+        }
+    };
     job.log.push(candidate.summary.clone());
 
     let mut hyperparameters = candidate.hyperparameters.clone();

@@ -246,7 +246,7 @@ pub(crate) struct KpiArgs {
 pub(crate) struct RetrainArgs {
     /// Model name.
     pub(crate) model: String,
-    /// The trainer: builtin-lr or builtin-gbt.
+    /// The trainer: builtin-lr, builtin-gbt or external:NAME (configured on the server).
     #[arg(long, default_value = "builtin-lr")]
     pub(crate) trainer: String,
     /// The logistic regression's inverse regularisation strength.
@@ -719,6 +719,10 @@ pub(crate) struct ServeArgs {
     /// Seconds between signed ledger checkpoints.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) checkpoint_interval_seconds: u64,
+    /// A training command retraining jobs may run as `external:NAME`: `NAME=FORMAT:COMMAND`, where the command
+    /// reads `{data}` (CSV) and writes `{model}` in FORMAT (repeatable).
+    #[arg(long = "external-trainer")]
+    pub(crate) external_trainers: Vec<String>,
     /// Start a live example on a fresh data directory (`warden-demo` unless --data-dir is given): two models
     /// registered, validated, approved and promoted, steady traffic with outcomes, then a drift that fires
     /// the monitors and rolls the champion back. Open the dashboard to watch.

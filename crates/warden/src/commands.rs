@@ -742,7 +742,7 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
     if args.trainer == "builtin-gbt" {
         body["n_estimators"] = json!(args.trees);
         body["max_depth"] = json!(args.depth);
-    } else {
+    } else if args.trainer == "builtin-lr" {
         body["c"] = json!(args.c);
     }
     let job = client.json(Method::POST, &path, &body).await?;
@@ -755,6 +755,9 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
         println!("job {}: {}", cell(&job["id"]), cell(&job["status"]));
     }
     if job["status"] == "failed" {
+        if let Some(log) = job["external"]["log"].as_str().filter(|l| !l.is_empty()) {
+            eprintln!("{log}");
+        }
         anyhow::bail!("retraining failed: {}", cell(&job["error"]));
     }
     Ok(())

@@ -50,8 +50,14 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => warden_lifecycle::signing::read_trusted_signers(path)?,
         None => Vec::new(),
     };
+    let external_trainers = args
+        .external_trainers
+        .iter()
+        .map(|t| t.parse::<warden_lifecycle::retraining::ExternalTrainer>())
+        .collect::<Result<Vec<_>, _>>()?;
     let config = Config {
         artifact_signers,
+        external_trainers,
         max_upload_bytes: args.max_upload_bytes,
         webhook,
         ledger_key: args.ledger_key.clone(),

@@ -38,8 +38,9 @@ pub(crate) async fn retrain(
             }
             Trainer::BuiltinGbt { options }
         }
+        other if other.starts_with("external:") => Trainer::External { name: other["external:".len()..].to_owned() },
         other => {
-            let message = format!("unknown trainer '{other}' (expected builtin-lr or builtin-gbt)");
+            let message = format!("unknown trainer '{other}' (expected builtin-lr, builtin-gbt or external:NAME)");
             return Err(warden_lifecycle::Error::invalid(message).into());
         }
     };
