@@ -83,6 +83,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/v1/models/{name}/retrain", Needs(WriteRegistry)),
     ("GET", "/v1/models/{name}/retrain", Needs(ReadRegistry)),
     ("GET", "/v1/models/{name}/challenger-report", Needs(ReadDecisions)),
+    ("PUT", "/v1/models/{name}/retrain/schedule", Needs(WriteRegistry)),
+    ("GET", "/v1/models/{name}/retrain/schedule", Needs(ReadRegistry)),
     ("GET", "/v1/audit/events", Needs(ReadAudit)),
     ("GET", "/v1/ledger/entries", Needs(ReadAudit)),
     ("GET", "/v1/ledger/entries/{index}/proof", Needs(ReadAudit)),

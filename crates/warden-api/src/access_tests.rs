@@ -97,6 +97,7 @@ fn body_for(method: &str, route: &str) -> Value {
         ("PUT", "/v1/models/{name}/monitors/{monitor}") => json!({"kind": "feature_drift"}),
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
         ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
+        ("PUT", "/v1/models/{name}/retrain/schedule") => json!({"every_hours": 24}),
         ("POST", "/v1/tokens") => json!({"name": "matrix-token", "role": "viewer"}),
         ("PUT", "/v1/policies") => json!({"files": {}}),
         _ => Value::Null,

@@ -709,3 +709,42 @@ fn external_trainer_settings_are_checked() {
     let ok: ExternalTrainer = "sk=onnx:python train.py --data {data} --out {model}".parse().unwrap();
     assert_eq!((ok.name.as_str(), ok.format.as_str()), ("sk", "onnx"));
 }
+
+/// A schedule runs a job per model when due, as Warden, and moves on: the next round finds nothing due.
+#[tokio::test]
+async fn a_retraining_schedule_runs_when_due_and_moves_on() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let uri = "/v1/models/credit/retrain/schedule";
+    let (status, none) = app.json(Method::GET, uri, Some(&p.victor), Value::Null).await;
+    assert_eq!((status, none), (StatusCode::OK, Value::Null));
+    let (status, _) = app.json(Method::PUT, uri, Some(&p.dana), json!({"trainer": "magic", "every_hours": 24})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app.json(Method::PUT, uri, Some(&p.dana), json!({"every_hours": -1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, set) =
+        app.json(Method::PUT, uri, Some(&p.dana), json!({"trainer": "builtin-gbt", "every_hours": 24})).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(
+        (set["trainer"].as_str(), set["every_hours"].as_f64(), set["updated_by"].as_str()),
+        (Some("builtin-gbt"), Some(24.0), Some("token:dana"))
+    );
+
+    let jobs = warden_lifecycle::retraining::run_due(&app.warden).await.unwrap();
+    assert_eq!(jobs.len(), 1, "due at once");
+    assert_eq!((jobs[0].trainer.as_str(), jobs[0].requested_by.as_str()), ("builtin-gbt", "warden"));
+    assert_eq!(jobs[0].status, "failed", "no labelled traffic yet: the job says so");
+    let (_, after) = app.json(Method::GET, uri, Some(&p.victor), Value::Null).await;
+    let moved = after["next_at"].as_i64().unwrap() - set["next_at"].as_i64().unwrap();
+    assert!(moved >= 24 * 3_600_000_000, "next in a day: {after}");
+    assert!(warden_lifecycle::retraining::run_due(&app.warden).await.unwrap().is_empty(), "nothing due twice");
+
+    let (status, cleared) = app.json(Method::PUT, uri, Some(&p.dana), json!({"every_hours": 0})).await;
+    assert_eq!((status, cleared), (StatusCode::OK, Value::Null));
+    let (_, events) =
+        app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
+    let audited = events.as_array().unwrap().iter().filter(|e| e["action"] == "model.retrain_schedule").count();
+    assert_eq!(audited, 2, "set and cleared");
+}

@@ -127,6 +127,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(overview::monitor_series))
         .routes(routes!(retraining::retrain, retraining::jobs))
         .routes(routes!(retraining::challenger_report))
+        .routes(routes!(retraining::set_schedule, retraining::get_schedule))
         .routes(routes!(scoring::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(timeout(limits.request_timeout));

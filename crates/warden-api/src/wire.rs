@@ -882,3 +882,14 @@ pub struct ChallengerQuery {
     /// Only requests since this time (µs since the epoch).
     pub since: Option<i64>,
 }
+
+/// A retraining schedule.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBody {
+    /// `builtin-lr` (default), `builtin-gbt` or `external:NAME`.
+    #[serde(default)]
+    pub trainer: Option<String>,
+    /// Hours between jobs; 0 clears the schedule.
+    pub every_hours: f64,
+}

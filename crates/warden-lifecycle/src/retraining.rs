@@ -334,6 +334,125 @@ pub fn read_training_csv(path: &std::path::Path, target: &str) -> Result<(Vec<Fe
     Ok((features, labels))
 }
 
+impl Trainer {
+    /// A trainer by name: `builtin-lr`, `builtin-gbt` (default settings) or `external:NAME`.
+    pub fn parse(text: &str) -> Result<Trainer> {
+        match text {
+            "builtin-lr" => Ok(Trainer::BuiltinLogistic { c: 1.0 }),
+            "builtin-gbt" => Ok(Trainer::BuiltinGbt { options: GbtOptions::default() }),
+            other if other.starts_with("external:") && other.len() > "external:".len() => {
+                Ok(Trainer::External { name: other["external:".len()..].to_owned() })
+            }
+            other => Err(Error::invalid(format!(
+                "unknown trainer '{other}' (expected builtin-lr, builtin-gbt or external:NAME)"
+            ))),
+        }
+    }
+}
+
+/// A model's retraining schedule as shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    /// Model.
+    pub model: String,
+    /// The trainer each job uses.
+    pub trainer: String,
+    /// Hours between jobs.
+    pub every_hours: f64,
+    /// When the next job is due (µs).
+    pub next_at: i64,
+    /// Who set it.
+    pub updated_by: String,
+}
+
+impl From<warden_store::metadata::RetrainSchedule> for Schedule {
+    fn from(s: warden_store::metadata::RetrainSchedule) -> Self {
+        Schedule {
+            model: s.model_name,
+            trainer: s.trainer,
+            every_hours: s.every_seconds as f64 / 3600.0,
+            next_at: s.next_at,
+            updated_by: s.updated_by,
+        }
+    }
+}
+
+/// Sets a model's retraining schedule (data scientist, admin): the first job at the scheduler's next round,
+/// then one every `every_hours`; `None` removes it. Audited.
+pub async fn set_schedule(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    schedule: Option<(&str, f64)>,
+) -> Result<Option<Schedule>> {
+    caller.require(Permission::WriteRegistry)?;
+    get_model(warden, caller, model).await?;
+    let now = warden.now();
+    let row = match schedule {
+        None => None,
+        Some((trainer, every_hours)) => {
+            Trainer::parse(trainer)?;
+            if !(every_hours.is_finite() && (1.0 / 60.0..=24.0 * 365.0).contains(&every_hours)) {
+                return Err(Error::invalid("a schedule runs between every minute and once a year (every_hours)"));
+            }
+            Some(warden_store::metadata::RetrainSchedule {
+                model_name: model.into(),
+                trainer: trainer.into(),
+                every_seconds: (every_hours * 3600.0).round() as i64,
+                next_at: now,
+                updated_at: now,
+                updated_by: caller.actor(),
+            })
+        }
+    };
+    let audit = AuditEventDraft {
+        at: now,
+        actor: caller.actor(),
+        action: "model.retrain_schedule".into(),
+        subject: format!("model/{model}"),
+        payload: json!({"trainer": row.as_ref().map(|r| &r.trainer), "every_seconds": row.as_ref().map(|r| r.every_seconds)}),
+    };
+    warden.metadata.put_retrain_schedule(model, row.as_ref(), audit).await?;
+    Ok(row.map(Schedule::from))
+}
+
+/// A model's retraining schedule, if it has one.
+pub async fn schedule(warden: &Warden, caller: &Principal, model: &str) -> Result<Option<Schedule>> {
+    caller.require(Permission::ReadRegistry)?;
+    get_model(warden, caller, model).await?;
+    Ok(warden.metadata.retrain_schedules().await?.into_iter().find(|s| s.model_name == model).map(Schedule::from))
+}
+
+/// Runs the jobs that are due, each as Warden; a job's schedule moves on before it runs, so a failing job
+/// waits for its next turn instead of repeating at once.
+pub async fn run_due(warden: &Warden) -> Result<Vec<RetrainJob>> {
+    let now = warden.now();
+    let mut jobs = Vec::new();
+    for due in warden.metadata.retrain_schedules().await?.into_iter().filter(|s| s.next_at <= now) {
+        warden.metadata.advance_retrain_schedule(&due.model_name, now + due.every_seconds * 1_000_000).await?;
+        let request = RetrainRequest { trainer: Trainer::parse(&due.trainer)?, ..RetrainRequest::default() };
+        match retrain(warden, &Principal::system(), &due.model_name, request).await {
+            Ok(job) => jobs.push(job),
+            Err(err) => tracing::error!(model = %due.model_name, error = %err, "scheduled retraining failed"),
+        }
+    }
+    Ok(jobs)
+}
+
+/// Checks the schedules every `every` and runs the jobs that are due.
+pub fn spawn_scheduler(warden: std::sync::Arc<Warden>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = run_due(&warden).await {
+                tracing::error!(error = %err, "retraining schedules could not be read");
+            }
+        }
+    })
+}
+
 /// What a job is asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrainRequest {

@@ -333,6 +333,23 @@ pub struct ShadowPair {
     pub label: Option<bool>,
 }
 
+/// A model's retraining schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrainSchedule {
+    /// Model name.
+    pub model_name: String,
+    /// The trainer, as a job asks for it (`builtin-lr`, `builtin-gbt`, `external:NAME`).
+    pub trainer: String,
+    /// How often.
+    pub every_seconds: i64,
+    /// When the next job is due (µs).
+    pub next_at: Micros,
+    /// Last change.
+    pub updated_at: Micros,
+    /// By whom.
+    pub updated_by: String,
+}
+
 /// One transition of an alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertEvent {
@@ -713,6 +730,17 @@ pub trait MetadataStore: Send + Sync {
     ) -> Result<i64>;
     /// A model's retraining jobs, oldest first: id, time, record.
     async fn retrain_jobs(&self, model_name: &str) -> Result<Vec<(i64, Micros, Value)>>;
+    /// Sets (or with `None` removes) a model's retraining schedule, with its audit event.
+    async fn put_retrain_schedule(
+        &self,
+        model_name: &str,
+        schedule: Option<&RetrainSchedule>,
+        audit: AuditEventDraft,
+    ) -> Result<()>;
+    /// Every retraining schedule, by model name.
+    async fn retrain_schedules(&self) -> Result<Vec<RetrainSchedule>>;
+    /// Moves a schedule's next run to `next_at`.
+    async fn advance_retrain_schedule(&self, model_name: &str, next_at: Micros) -> Result<()>;
     /// Every model's inventory line, by name.
     async fn inventory(&self) -> Result<Vec<InventoryRow>>;
     /// Every alias assignment made at or after `since`, oldest first.

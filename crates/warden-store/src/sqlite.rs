@@ -1605,6 +1605,70 @@ impl MetadataStore for SqliteStore {
             .collect()
     }
 
+    async fn put_retrain_schedule(
+        &self,
+        model_name: &str,
+        schedule: Option<&RetrainSchedule>,
+        audit: AuditEventDraft,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let model = model_id(&mut tx, model_name).await?;
+        match schedule {
+            None => {
+                sqlx::query("DELETE FROM retrain_schedules WHERE model_id = $1").bind(model).execute(&mut *tx).await?;
+            }
+            Some(s) => {
+                sqlx::query(
+                    "INSERT INTO retrain_schedules (model_id, trainer, every_seconds, next_at, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (model_id) DO UPDATE SET trainer = excluded.trainer, \
+                     every_seconds = excluded.every_seconds, next_at = excluded.next_at, \
+                     updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                )
+                .bind(model)
+                .bind(&s.trainer)
+                .bind(s.every_seconds)
+                .bind(s.next_at)
+                .bind(s.updated_at)
+                .bind(&s.updated_by)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn retrain_schedules(&self) -> Result<Vec<RetrainSchedule>> {
+        sqlx::query("SELECT s.*, m.name AS model_name FROM retrain_schedules s JOIN models m ON m.id = s.model_id ORDER BY m.name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(RetrainSchedule {
+                    model_name: row.try_get("model_name")?,
+                    trainer: row.try_get("trainer")?,
+                    every_seconds: row.try_get("every_seconds")?,
+                    next_at: row.try_get("next_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    updated_by: row.try_get("updated_by")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn advance_retrain_schedule(&self, model_name: &str, next_at: Micros) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let model = model_id(&mut tx, model_name).await?;
+        sqlx::query("UPDATE retrain_schedules SET next_at = $2 WHERE model_id = $1")
+            .bind(model)
+            .bind(next_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn inventory(&self) -> Result<Vec<InventoryRow>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {MODEL_COLUMNS}, \

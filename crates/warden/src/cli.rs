@@ -264,6 +264,9 @@ pub(crate) struct RetrainArgs {
     /// List the model's jobs instead of running one.
     #[arg(long)]
     pub(crate) list: bool,
+    /// Run a job with this trainer every so many hours from now on (0 clears the schedule) instead of now.
+    #[arg(long)]
+    pub(crate) every_hours: Option<f64>,
     #[command(flatten)]
     pub(crate) connection: Connection,
     /// Print JSON.

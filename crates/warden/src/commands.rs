@@ -713,6 +713,21 @@ async fn inventory(args: crate::cli::InventoryArgs) -> anyhow::Result<()> {
 async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.connection)?;
     let path = format!("/v1/models/{}/retrain", encode(&args.model));
+    if let Some(every_hours) = args.every_hours {
+        let body = json!({"trainer": args.trainer, "every_hours": every_hours});
+        let schedule = client.json(Method::PUT, &format!("{path}/schedule"), &body).await?;
+        if schedule.is_null() {
+            println!("{}: no scheduled retraining", args.model);
+        } else {
+            println!(
+                "{}: {} every {} h, first at the next round",
+                args.model,
+                cell(&schedule["trainer"]),
+                cell(&schedule["every_hours"])
+            );
+        }
+        return Ok(());
+    }
     if args.list {
         let jobs = client.get(&path).await?;
         if args.json {

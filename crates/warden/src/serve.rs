@@ -99,6 +99,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         std::time::Duration::from_secs(args.monitor_interval_seconds),
     );
     let deliverer = warden_lifecycle::notifications::spawn_deliverer(warden.clone(), std::time::Duration::from_secs(1));
+    let scheduler = warden_lifecycle::retraining::spawn_scheduler(warden.clone(), std::time::Duration::from_secs(60));
     let checkpointer = warden_lifecycle::ledger::spawn_checkpointer(
         warden.clone(),
         std::time::Duration::from_secs(args.checkpoint_interval_seconds),
@@ -132,6 +133,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     evaluator.abort();
     deliverer.abort();
     checkpointer.abort();
+    scheduler.abort();
     // No request is in flight any more: commit every queued decision before exiting.
     warden.scoring().flush().await.context("could not commit the decision log")?;
     // Sign what was appended since the last checkpoint, so the ledger's tail is covered too.

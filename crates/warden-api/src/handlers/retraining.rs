@@ -9,7 +9,7 @@ use warden_lifecycle::retraining::{self, GbtOptions, RetrainRequest, Trainer};
 use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::wire::{ChallengerQuery, ErrorBody, RetrainBody};
+use crate::wire::{ChallengerQuery, ErrorBody, RetrainBody, ScheduleBody};
 
 /// Train a candidate from the logged decisions and their outcomes, register, validate, gate, and deploy it as
 /// challenger when the gate's only objections are sign-offs (data-scientist, admin).
@@ -75,4 +75,34 @@ pub(crate) async fn challenger_report(
     ApiQuery(query): ApiQuery<ChallengerQuery>,
 ) -> Result<Json<Value>, ApiError> {
     to_json(retraining::challenger_report(&warden, &caller, &name, query.since.unwrap_or(i64::MIN)).await?)
+}
+
+/// Set or clear a model's retraining schedule (data-scientist, admin): `{"trainer": "builtin-lr",
+/// "every_hours": 24}`; `every_hours: 0` clears it. The first job runs at the scheduler's next round.
+#[utoipa::path(put, path = "/v1/models/{name}/retrain/schedule", tag = "retraining", request_body = ScheduleBody,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn set_schedule(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<ScheduleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let schedule =
+        (body.every_hours != 0.0).then(|| (body.trainer.as_deref().unwrap_or("builtin-lr"), body.every_hours));
+    to_json(retraining::set_schedule(&warden, &caller, &name, schedule).await?)
+}
+
+/// A model's retraining schedule (`null` when it has none).
+#[utoipa::path(get, path = "/v1/models/{name}/retrain/schedule", tag = "retraining",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_schedule(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(retraining::schedule(&warden, &caller, &name).await?)
 }
