@@ -682,6 +682,19 @@ async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_regist
     assert_eq!(v2["format"], "linear-json");
     assert_eq!(v2["lineage"]["hyperparameters"]["trainer"], "external:copy", "{v2}");
 
+    // The loop's rows plus the parent's reference data. The parent is version 2 (there is no champion), whose
+    // reference data is the training file its job exported (`label`, 1 = bad): the reference rows only train,
+    // the held-out requests stay the loop's.
+    let body = json!({"trainer": "builtin-lr", "reference_bad_value": "1"});
+    let (status, combined) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{combined}");
+    let loop_rows = job["training_rows"].as_u64().unwrap();
+    assert_eq!(combined["training_rows"].as_u64(), Some(2 * loop_rows), "{combined}");
+    assert_eq!(combined["validation_rows"], job["validation_rows"], "{combined}");
+    let added = format!("added {loop_rows} rows of version 2's reference data");
+    assert!(combined["log"].to_string().contains(&added), "{combined}");
+    assert!(combined["validation_auc"].as_f64().unwrap() > 0.7, "{combined}");
+
     let (status, job) =
         app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "external:broken"})).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");

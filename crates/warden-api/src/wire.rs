@@ -874,6 +874,9 @@ pub struct RetrainBody {
     /// Boosted trees: the learning rate (default 0.3).
     #[serde(default)]
     pub learning_rate: Option<f64>,
+    /// Also train on the champion's reference data; its target value that marks the bad event.
+    #[serde(default)]
+    pub reference_bad_value: Option<String>,
 }
 
 /// Which shadow requests the report covers.

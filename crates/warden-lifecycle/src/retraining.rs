@@ -464,11 +464,19 @@ pub struct RetrainRequest {
     pub holdout: f64,
     /// The alert that asked for it, if a monitor did.
     pub alert_id: Option<i64>,
+    /// Also train on the parent version's reference data (its target column, this value = the bad event).
+    pub reference_bad_value: Option<String>,
 }
 
 impl Default for RetrainRequest {
     fn default() -> Self {
-        RetrainRequest { trainer: Trainer::BuiltinLogistic { c: 1.0 }, since: None, holdout: 0.3, alert_id: None }
+        RetrainRequest {
+            trainer: Trainer::BuiltinLogistic { c: 1.0 },
+            since: None,
+            holdout: 0.3,
+            alert_id: None,
+            reference_bad_value: None,
+        }
     }
 }
 
@@ -610,6 +618,21 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
     }
     let schema = training_schema(&parent);
     let protected = parent.protected.clone();
+    let reference_rows = match &request.reference_bad_value {
+        Some(bad) => {
+            let rows = reference_rows(warden, &parent, &schema, bad).await?;
+            job.log.push(format!(
+                "added {} rows of version {}'s reference data (sha256 {})",
+                rows.len(),
+                parent.number,
+                parent.reference_sha256
+            ));
+            rows
+        }
+        None => Vec::new(),
+    };
+    let train: Vec<&TrainingRow> = train.into_iter().chain(reference_rows.iter()).collect();
+    job.training_rows = train.len();
     let training_csv = export(&schema, &protected, &train)?;
     let validation_csv = export(&schema, &protected, &holdout)?;
     let sha = hex::encode(Sha256::digest(&training_csv));
@@ -714,6 +737,67 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
         ));
     }
     Ok(())
+}
+
+/// The parent's reference data as training rows: its features as the schema reads them, protected attributes,
+/// and its target column as the label (`bad` marks the event; rows without a target value are left out).
+async fn reference_rows(
+    warden: &Warden,
+    parent: &Version,
+    schema: &[crate::registry::FeatureSpec],
+    bad: &str,
+) -> Result<Vec<TrainingRow>> {
+    let Some(target) = parent.target.clone() else {
+        return Err(Error::invalid(format!(
+            "version {}'s reference data has no target column to train on",
+            parent.number
+        )));
+    };
+    let bytes = warden.artifacts().read(&parent.reference_sha256).await?;
+    let dir = tempfile::Builder::new()
+        .prefix("retrain-")
+        .tempdir_in(warden.config().data_dir.join("tmp"))
+        .map_err(|e| Error::Internal(format!("cannot make a job directory: {e}")))?;
+    let path = dir.path().join(format!("reference.{}", parent.reference_format));
+    std::fs::write(&path, bytes).map_err(|e| Error::Internal(e.to_string()))?;
+    let (schema, protected, bad) = (schema.to_vec(), parent.protected.clone(), bad.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let mut rows = Vec::new();
+        crate::dataset::for_each_chunk(&path, 4096, |header, chunk| {
+            let position = |name: &str| header.iter().position(|h| h == name);
+            let label_at = position(&target)
+                .ok_or_else(|| Error::invalid(format!("the reference data has no column '{target}'")))?;
+            for cells in chunk {
+                let Some(label) = cells[label_at].as_deref() else { continue };
+                let mut features = serde_json::Map::new();
+                for spec in &schema {
+                    let value = position(&spec.name).and_then(|i| cells[i].clone());
+                    let value = match (spec.kind, value) {
+                        (_, None) => Value::Null,
+                        (ColumnType::Numeric, Some(text)) => text.parse::<f64>().map_or(Value::Null, |n| json!(n)),
+                        (ColumnType::Categorical, Some(text)) => json!(text),
+                    };
+                    features.insert(spec.name.clone(), value);
+                }
+                let attributes: serde_json::Map<String, Value> = protected
+                    .iter()
+                    .map(|p| (p.clone(), position(p).and_then(|i| cells[i].clone()).map_or(Value::Null, Value::String)))
+                    .collect();
+                rows.push(TrainingRow {
+                    at: 0,
+                    request_id: String::new(),
+                    version: 0,
+                    features: Value::Object(features),
+                    attributes: Value::Object(attributes),
+                    label: label == bad,
+                });
+            }
+            Ok(())
+        })?;
+        Ok(rows)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 /// The gate's objections that people resolve by signing off (the default bundle's approval rule).

@@ -44,7 +44,13 @@ pub(crate) async fn retrain(
             return Err(warden_lifecycle::Error::invalid(message).into());
         }
     };
-    let request = RetrainRequest { trainer, since: body.since, holdout: body.holdout.unwrap_or(0.3), alert_id: None };
+    let request = RetrainRequest {
+        trainer,
+        since: body.since,
+        holdout: body.holdout.unwrap_or(0.3),
+        alert_id: None,
+        reference_bad_value: body.reference_bad_value,
+    };
     let job = retraining::retrain(&warden, &caller, &name, request).await?;
     Ok((StatusCode::CREATED, to_json(job)?))
 }
