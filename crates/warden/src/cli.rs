@@ -267,6 +267,9 @@ pub(crate) struct RetrainArgs {
     /// Run a job with this trainer every so many hours from now on (0 clears the schedule) instead of now.
     #[arg(long)]
     pub(crate) every_hours: Option<f64>,
+    /// Also train on the champion's reference data; its target value that marks the bad event.
+    #[arg(long)]
+    pub(crate) reference_bad_value: Option<String>,
     #[command(flatten)]
     pub(crate) connection: Connection,
     /// Print JSON.

@@ -753,7 +753,8 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
         table(&["JOB", "STARTED", "TRAINER", "STATUS", "PARENT", "VERSION", "BY"], &rows);
         return Ok(());
     }
-    let mut body = json!({"trainer": args.trainer, "holdout": args.holdout});
+    let mut body =
+        json!({"trainer": args.trainer, "holdout": args.holdout, "reference_bad_value": args.reference_bad_value});
     if args.trainer == "builtin-gbt" {
         body["n_estimators"] = json!(args.trees);
         body["max_depth"] = json!(args.depth);
