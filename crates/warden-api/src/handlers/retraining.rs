@@ -51,7 +51,11 @@ pub(crate) async fn retrain(
         alert_id: None,
         reference_bad_value: body.reference_bad_value,
     };
-    let job = retraining::retrain(&warden, &caller, &name, request).await?;
+    // The job runs on a task of its own: if the request's time limit cuts the answer off, the job still
+    // finishes and is recorded (`GET .../retrain` lists it) instead of stopping half-way.
+    let job = tokio::spawn(async move { retraining::retrain(&warden, &caller, &name, request).await })
+        .await
+        .map_err(|e| warden_lifecycle::Error::Internal(format!("the retraining job stopped: {e}")))??;
     Ok((StatusCode::CREATED, to_json(job)?))
 }
 
