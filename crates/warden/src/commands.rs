@@ -780,14 +780,16 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
 }
 
 async fn train_local(args: crate::cli::TrainArgs) -> anyhow::Result<()> {
-    use warden_lifecycle::retraining::{self, GbtOptions, Trainer};
-    let trainer = match args.trainer.as_str() {
-        "builtin-lr" => Trainer::BuiltinLogistic { c: args.c },
-        "builtin-gbt" => Trainer::BuiltinGbt {
-            options: GbtOptions { n_estimators: args.trees, max_depth: args.depth, ..GbtOptions::default() },
-        },
-        other => anyhow::bail!("unknown trainer '{other}' (expected builtin-lr or builtin-gbt)"),
-    };
+    use warden_lifecycle::retraining::{self, Trainer};
+    let mut trainer = Trainer::parse(&args.trainer)?;
+    match &mut trainer {
+        Trainer::BuiltinLogistic { c } => *c = args.c,
+        Trainer::BuiltinGbt { options } => {
+            options.n_estimators = args.trees;
+            options.max_depth = args.depth;
+        }
+        Trainer::External { name } => anyhow::bail!("external:{name} runs only in a server's retraining job"),
+    }
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
         let started = std::time::Instant::now();
         let (features, labels) = retraining::read_training_csv(&args.data, &args.target)?;

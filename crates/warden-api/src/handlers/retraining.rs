@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
-use warden_lifecycle::retraining::{self, GbtOptions, RetrainRequest, Trainer};
+use warden_lifecycle::retraining::{self, RetrainRequest, Trainer};
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
@@ -23,27 +23,19 @@ pub(crate) async fn retrain(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<RetrainBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let trainer = match body.trainer.as_deref().unwrap_or("builtin-lr") {
-        "builtin-lr" => Trainer::BuiltinLogistic { c: body.c.unwrap_or(1.0) },
-        "builtin-gbt" => {
-            let defaults = GbtOptions::default();
-            let options = GbtOptions {
-                n_estimators: body.n_estimators.unwrap_or(defaults.n_estimators).clamp(1, 5_000),
-                max_depth: body.max_depth.unwrap_or(defaults.max_depth).clamp(1, 16),
-                learning_rate: body.learning_rate.unwrap_or(defaults.learning_rate),
-                ..defaults
-            };
+    let mut trainer = Trainer::parse(body.trainer.as_deref().unwrap_or("builtin-lr"))?;
+    match &mut trainer {
+        Trainer::BuiltinLogistic { c } => *c = body.c.unwrap_or(*c),
+        Trainer::BuiltinGbt { options } => {
+            options.n_estimators = body.n_estimators.unwrap_or(options.n_estimators).clamp(1, 5_000);
+            options.max_depth = body.max_depth.unwrap_or(options.max_depth).clamp(1, 16);
+            options.learning_rate = body.learning_rate.unwrap_or(options.learning_rate);
             if !(options.learning_rate > 0.0 && options.learning_rate <= 1.0) {
                 return Err(warden_lifecycle::Error::invalid("learning_rate must be in (0, 1]").into());
             }
-            Trainer::BuiltinGbt { options }
         }
-        other if other.starts_with("external:") => Trainer::External { name: other["external:".len()..].to_owned() },
-        other => {
-            let message = format!("unknown trainer '{other}' (expected builtin-lr, builtin-gbt or external:NAME)");
-            return Err(warden_lifecycle::Error::invalid(message).into());
-        }
-    };
+        Trainer::External { .. } => {}
+    }
     let request = RetrainRequest {
         trainer,
         since: body.since,
