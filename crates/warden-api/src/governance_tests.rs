@@ -17,6 +17,28 @@ fn metadata() -> Value {
 }
 
 impl TestApp {
+    /// Scores every German credit row (request ids `r0`…) through `path` and records each one's outcome
+    /// (1 = bad credit): a thousand labelled decisions.
+    async fn german_traffic(&self, path: &str) {
+        use crate::scoring_tests::{features, german_rows};
+        let rows = german_rows();
+        let batch: Vec<Value> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| json!({"request_id": format!("r{i}"), "features": features(r), "attributes": {"sex": r["sex"]}}))
+            .collect();
+        let (status, body) = self.json(Method::POST, path, Some(&self.admin), Value::Array(batch)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let outcomes: Vec<Value> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| json!({"request_id": format!("r{i}"), "label": i64::from(r["risk"] == "0")}))
+            .collect();
+        let (status, body) =
+            self.json(Method::POST, "/v1/outcomes", Some(&self.admin), json!({"outcomes": outcomes})).await;
+        assert_eq!((status, body["recorded"].as_u64()), (StatusCode::CREATED, Some(1000)), "{body}");
+    }
+
     async fn register_as(&self, token: &str, model: &str, metadata: Value, artifact: &[u8]) -> i64 {
         let csv = german_csv();
         let (content_type, body) = multipart(&[
@@ -512,22 +534,8 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
     assert_eq!(status, StatusCode::FORBIDDEN, "validators do not register versions");
 
     // A thousand labelled decisions, then a drifted stream.
+    app.german_traffic("/v1/models/credit/score/batch").await;
     let rows = german_rows();
-    let batch: Vec<Value> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"request_id": format!("r{i}"), "features": features(r), "attributes": {"sex": r["sex"]}}))
-        .collect();
-    let (status, body) =
-        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let outcomes: Vec<Value> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"request_id": format!("r{i}"), "label": i64::from(r["risk"] == "0")}))
-        .collect();
-    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
-    assert_eq!((status, body["recorded"].as_u64()), (StatusCode::CREATED, Some(1000)), "{body}");
     let uri = "/v1/models/credit/monitors/feature_drift";
     let (status, body) =
         app.json(Method::PUT, uri, Some(&p.rita), json!({"action": "retrain", "min_decisions": 100})).await;
@@ -630,7 +638,6 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
 /// other version. A failing command fails the job with its output; an unconfigured name is refused.
 #[tokio::test]
 async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_registered() {
-    use crate::scoring_tests::{features, german_rows};
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata/lr_german_linear.json");
     let copy = format!(
@@ -649,22 +656,7 @@ async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_regist
     assert_eq!(app.json(Method::POST, "/v1/models", Some(&app.admin), body).await.0, StatusCode::CREATED);
     let p = people(&app).await;
     app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-    let rows = german_rows();
-    let batch: Vec<Value> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"request_id": format!("r{i}"), "features": features(r), "attributes": {"sex": r["sex"]}}))
-        .collect();
-    let (status, body) =
-        app.json(Method::POST, "/v1/models/credit/score/batch?version=1", Some(&app.admin), Value::Array(batch)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let outcomes: Vec<Value> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"request_id": format!("r{i}"), "label": i64::from(r["risk"] == "0")}))
-        .collect();
-    let (status, _) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
-    assert_eq!(status, StatusCode::CREATED);
+    app.german_traffic("/v1/models/credit/score/batch?version=1").await;
 
     let (status, job) =
         app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "external:copy"})).await;

@@ -88,9 +88,14 @@ fn date_label(micros: f64, span_micros: f64) -> String {
 }
 
 fn open(svg: &mut String, title: &str) {
+    open_sized(svg, "chart", HEIGHT, title);
+}
+
+/// The `<svg>` element of a chart of class `class` and height `height`, titled for screen readers.
+fn open_sized(svg: &mut String, class: &str, height: f64, title: &str) {
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        r#"<svg class="{class}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
         escape(title),
         escape(title)
     );
@@ -339,12 +344,7 @@ pub(crate) fn heat_map(
     const LABEL: f64 = 150.0;
     let height = TOP + ROW * rows.len().max(1) as f64 + BOTTOM;
     let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg class="chart heat" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        escape(title),
-        escape(title)
-    );
+    open_sized(&mut svg, "chart heat", height, title);
     if rows.is_empty() || columns.is_empty() {
         let _ = write!(
             svg,
@@ -418,12 +418,7 @@ pub(crate) fn timeline(title: &str, lanes: &[(String, Vec<(f64, f64, String)>)],
     const LABEL: f64 = 90.0;
     let height = TOP + LANE * lanes.len().max(1) as f64 + BOTTOM;
     let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg class="chart timeline" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        escape(title),
-        escape(title)
-    );
+    open_sized(&mut svg, "chart timeline", height, title);
     let start = lanes.iter().flat_map(|l| l.1.iter().map(|s| s.0)).fold(f64::INFINITY, f64::min);
     if !start.is_finite() {
         let _ = write!(
