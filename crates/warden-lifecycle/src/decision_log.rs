@@ -157,14 +157,14 @@ struct LiveFeature {
 }
 
 /// One feature's window.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) enum FeatureWindow {
     Numeric(NumericWindow),
     Categorical(CategoricalWindow),
 }
 
 /// Every window of a version over some stretch of decisions: all of them, or one time bucket.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LiveWindows {
     pub(crate) features: Vec<FeatureWindow>,
     /// Scores, on the reference scores' deciles.
@@ -205,6 +205,9 @@ impl Mergeable for LiveWindows {
     }
 }
 
+/// Another replica's bucket of a version: (start, decisions, windows).
+pub(crate) type RemoteBucket = (i64, u64, LiveWindows);
+
 /// Width of a recent-traffic bucket, in microseconds.
 pub(crate) const BUCKET_MICROS: i64 = 10_000_000;
 /// Buckets kept: one hour of recent traffic.
@@ -223,6 +226,8 @@ struct LiveState {
     recent: TimeBuckets<LiveWindows>,
     first_at: Option<i64>,
     last_at: Option<i64>,
+    /// What each bucket held when it was last published for other replicas: (decisions, refusals).
+    published: BTreeMap<i64, (u64, u64)>,
 }
 
 /// One scored row as the windows read it: a logged decision, or a reference row replayed.
@@ -340,6 +345,7 @@ impl LiveProfile {
                 total: empty.clone(),
                 first_at: None,
                 last_at: None,
+                published: BTreeMap::new(),
             }),
             empty,
         }
@@ -421,15 +427,55 @@ impl LiveProfile {
         windows
     }
 
-    /// The windows of the decisions made at or after `since` (µs), and how many decisions they hold.
-    pub(crate) fn since(&self, since: i64) -> (LiveWindows, u64) {
-        self.state.lock().expect("live profile lock").recent.since(since)
+    /// The windows of the decisions made at or after `since` (µs), and how many decisions they hold, with
+    /// `others` (other replicas' buckets of this version) merged in.
+    pub(crate) fn since(&self, since: i64, others: &[RemoteBucket]) -> (LiveWindows, u64) {
+        let state = self.state.lock().expect("live profile lock");
+        if others.is_empty() {
+            return state.recent.since(since);
+        }
+        let mut all = state.recent.clone();
+        drop(state);
+        for (start, decisions, windows) in others {
+            all.add_bucket(*start, *decisions, windows);
+        }
+        all.since(since)
     }
 
     /// The windows of the newest 10-second buckets holding at least `decisions` decisions, how many they
-    /// hold, and the start of the oldest bucket taken.
-    pub(crate) fn last(&self, decisions: u64) -> (LiveWindows, u64, Option<i64>) {
-        self.state.lock().expect("live profile lock").recent.last(decisions)
+    /// hold, and the start of the oldest bucket taken, with `others` merged in.
+    pub(crate) fn last(&self, decisions: u64, others: &[RemoteBucket]) -> (LiveWindows, u64, Option<i64>) {
+        let state = self.state.lock().expect("live profile lock");
+        if others.is_empty() {
+            return state.recent.last(decisions);
+        }
+        let mut all = state.recent.clone();
+        drop(state);
+        for (start, count, windows) in others {
+            all.add_bucket(*start, *count, windows);
+        }
+        all.last(decisions)
+    }
+
+    /// The buckets that changed since the last call (for other replicas' monitors), and the start of the
+    /// oldest bucket still kept.
+    pub(crate) fn changed_buckets(&self) -> (Vec<RemoteBucket>, Option<i64>) {
+        let mut state = self.state.lock().expect("live profile lock");
+        let state = &mut *state;
+        let mut changed = Vec::new();
+        let mut oldest = None;
+        for (start, count, windows) in state.recent.buckets() {
+            oldest.get_or_insert(*start);
+            let now = (*count, windows.refused);
+            if state.published.get(start) != Some(&now) {
+                state.published.insert(*start, now);
+                changed.push((*start, *count, windows.clone()));
+            }
+        }
+        if let Some(oldest) = oldest {
+            state.published.retain(|start, _| *start >= oldest);
+        }
+        (changed, oldest)
     }
 
     /// Names of the features, in window order.

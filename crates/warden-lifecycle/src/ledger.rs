@@ -168,6 +168,9 @@ pub fn spawn_checkpointer(warden: std::sync::Arc<Warden>, every: std::time::Dura
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            if !crate::replicas::holds_lease(&warden, "ledger-checkpoint", crate::replicas::lease_hold(every)).await {
+                continue;
+            }
             if let Err(err) = checkpoint(&warden).await {
                 tracing::error!(error = %err, "ledger checkpoint failed");
             }

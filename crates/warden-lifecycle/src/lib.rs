@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use warden_store::artifacts::{ArtifactStore, FsArtifactStore};
 use warden_store::metadata::{MetadataStore, Micros};
+use warden_store::postgres::PostgresStore;
 use warden_store::sqlite::SqliteStore;
 
 pub mod alerts;
@@ -40,6 +41,7 @@ pub mod overview;
 mod parquet_pages;
 mod reference;
 pub mod registry;
+pub mod replicas;
 pub mod retraining;
 pub mod scenarios;
 pub mod scoring;
@@ -81,6 +83,9 @@ pub struct Config {
     pub artifact_signers: Vec<signing::TrustedSigner>,
     /// Training commands retraining jobs may run (`external:NAME`).
     pub external_trainers: Vec<retraining::ExternalTrainer>,
+    /// The metadata database: `None` for SQLite in the data directory, or a `postgres://` URL (which
+    /// several replicas may share).
+    pub database: Option<String>,
 }
 
 /// A webhook sink for alert notifications.
@@ -108,6 +113,7 @@ impl Config {
             ledger_key: None,
             artifact_signers: Vec::new(),
             external_trainers: Vec::new(),
+            database: None,
         }
     }
 }
@@ -125,6 +131,8 @@ pub struct Warden {
     tokens: auth::TokenCache,
     governance: governance::GateCache,
     ledger: ledger::LedgerKey,
+    /// This process's name among replicas sharing the database.
+    replica: String,
     /// Parsed versions by (model, number): versions are immutable.
     versions: std::sync::RwLock<std::collections::HashMap<(String, i64), registry::Version>>,
 }
@@ -149,15 +157,25 @@ impl Warden {
     pub async fn open_with_clock(config: Config, clock: Clock) -> Result<(Self, Startup)> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::Internal(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
-        let metadata = SqliteStore::open(&config.data_dir.join("warden.db")).await?;
+        let metadata: Arc<dyn MetadataStore> = match config.database.as_deref() {
+            None => Arc::new(SqliteStore::open(&config.data_dir.join("warden.db")).await?),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Arc::new(PostgresStore::open(url).await?)
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "--database must be a postgres:// URL (leave it out for SQLite in the data directory)",
+                ));
+            }
+        };
         let artifacts = FsArtifactStore::open(&config.data_dir)?;
-        let metadata: Arc<dyn MetadataStore> = Arc::new(metadata);
         let warden = Warden {
             scoring: scoring::Scoring::start(metadata.clone())?,
             tokens: auth::TokenCache::default(),
             governance: governance::GateCache::default(),
             ledger: ledger::LedgerKey::load(&config.data_dir, config.ledger_key.as_deref())?,
             versions: Default::default(),
+            replica: replicas::replica_id(),
             metadata,
             artifacts: Arc::new(artifacts),
             clock,
@@ -176,6 +194,16 @@ impl Warden {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.config.data_dir
+    }
+
+    /// Whether other replicas may share this database (PostgreSQL).
+    pub fn shared(&self) -> bool {
+        self.config.database.is_some()
+    }
+
+    /// This process's name among replicas.
+    pub fn replica(&self) -> &str {
+        &self.replica
     }
 
     /// The configuration.

@@ -987,10 +987,15 @@ async fn evaluate_version(
         Some(n) => Window::Last(n),
         None => Window::Since(at - config.window_seconds * 1_000_000),
     };
-    let drift = round
-        .entry((version.version.number, window))
-        .or_insert_with(|| Arc::new(crate::scoring::version_drift(version, window)))
-        .clone();
+    let drift = match round.get(&(number, window)) {
+        Some(drift) => drift.clone(),
+        None => {
+            let others = crate::replicas::other_buckets(warden, version, window).await?;
+            let drift = Arc::new(crate::scoring::version_drift(version, window, &others));
+            round.insert((number, window), drift.clone());
+            drift
+        }
+    };
     let values = live_values(monitor, &drift, &learned);
     Ok(judge(monitor, number, at, drift.since, drift.decisions, values, &learned))
 }
@@ -1061,6 +1066,9 @@ pub fn spawn_evaluator(warden: Arc<Warden>, every: Duration) -> tokio::task::Joi
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            if !crate::replicas::holds_lease(&warden, "monitor-evaluation", crate::replicas::lease_hold(every)).await {
+                continue;
+            }
             if let Err(err) = evaluate_all(&warden, Round::Scheduled).await {
                 tracing::error!(error = %err, "monitor evaluation failed");
             }

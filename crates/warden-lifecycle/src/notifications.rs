@@ -81,6 +81,9 @@ pub fn spawn_deliverer(warden: Arc<Warden>, every: Duration) -> tokio::task::Joi
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
+            if !crate::replicas::holds_lease(&warden, "webhook-delivery", crate::replicas::lease_hold(every)).await {
+                continue;
+            }
             if let Err(err) = deliver_due(&warden, &client).await {
                 tracing::error!(error = %err, "webhook delivery round failed");
             }

@@ -24,7 +24,7 @@ use warden_stats::window::GroupRateWindow;
 use warden_store::metadata::{Micros, NewDecision, NewOutcome};
 
 use crate::auth::{Permission, Principal};
-use crate::decision_log::{DecisionLog, LiveProfile, LiveWindows};
+use crate::decision_log::{DecisionLog, LiveProfile, LiveWindows, RemoteBucket};
 use crate::metrics::ScoringMetrics;
 use crate::reference::MonitorReference;
 use crate::registry::{FeatureSpec, ServingConfig, UnknownCategory, Version};
@@ -381,6 +381,11 @@ impl Scoring {
     /// Records one HTTP request (the API's middleware calls this).
     pub fn record_http(&self, method: &str, path: &str, status: u16, duration: std::time::Duration) {
         self.metrics.http(method, path, status, duration);
+    }
+
+    /// The models whose routes this process has built.
+    pub(crate) fn routed_models(&self) -> Vec<String> {
+        self.routes.read().expect("routes lock").keys().cloned().collect()
     }
 
     /// Called after an alias changes: rebuilds the model's routes (loading any new version first, so no
@@ -1068,11 +1073,21 @@ pub async fn live_drift(warden: &Warden, caller: &Principal, model: &str, second
     }
     warden.scoring.log.flush().await?;
     let since = warden.now() - seconds * 1_000_000;
-    Ok(loaded_versions(warden, model).iter().map(|v| version_drift(v, Window::Since(since))).collect())
+    let mut drifts = Vec::new();
+    for version in loaded_versions(warden, model) {
+        let others = crate::replicas::other_buckets(warden, &version, Window::Since(since)).await?;
+        drifts.push(version_drift(&version, Window::Since(since), &others));
+    }
+    Ok(drifts)
 }
 
 fn rate(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+/// Every loaded version of every model.
+pub(crate) fn all_loaded_versions(warden: &Warden) -> Vec<Arc<LoadedVersion>> {
+    warden.scoring.versions.read().expect("versions lock").values().cloned().collect()
 }
 
 /// The loaded versions of a model, by number.
@@ -1099,16 +1114,16 @@ pub(crate) enum Window {
     Last(u64),
 }
 
-/// A loaded version's recent traffic against its reference.
-pub(crate) fn version_drift(version: &LoadedVersion, window: Window) -> LiveDrift {
+/// A loaded version's recent traffic against its reference, with other replicas' buckets merged in.
+pub(crate) fn version_drift(version: &LoadedVersion, window: Window, others: &[RemoteBucket]) -> LiveDrift {
     let (windows, decisions, since) = match window {
         Window::Since(since) => {
-            let (w, n) = version.live.since(since);
+            let (w, n) = version.live.since(since, others);
             let aligned = since.div_euclid(crate::decision_log::BUCKET_MICROS) * crate::decision_log::BUCKET_MICROS;
             (w, n, aligned)
         }
         Window::Last(count) => {
-            let (w, n, start) = version.live.last(count);
+            let (w, n, start) = version.live.last(count, others);
             (w, n, start.unwrap_or(i64::MAX))
         }
     };

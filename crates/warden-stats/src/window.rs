@@ -394,6 +394,20 @@ impl<W: Mergeable + Clone> TimeBuckets<W> {
         }
     }
 
+    /// The kept buckets, oldest first: (start, values, window).
+    pub fn buckets(&self) -> impl Iterator<Item = &(i64, u64, W)> {
+        self.buckets.iter()
+    }
+
+    /// Merges a bucket kept elsewhere (another process's window over the same stretch) into the bucket
+    /// starting at `start`; ignored when older than every kept bucket of a full set.
+    pub fn add_bucket(&mut self, start: i64, values: u64, window: &W) {
+        if let Some((count, mine)) = self.slot(start) {
+            *count += values;
+            mine.merge_from(window);
+        }
+    }
+
     /// Values that came too late for any kept bucket.
     pub fn late(&self) -> u64 {
         self.late

@@ -13,8 +13,11 @@ The store never reads the clock: callers pass every timestamp in.
 */
 #![deny(missing_docs)]
 
+#[macro_use]
+mod sql_shared;
 pub mod artifacts;
 pub mod metadata;
+pub mod postgres;
 pub mod sqlite;
 
 /// Errors from the store.

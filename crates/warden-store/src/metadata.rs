@@ -759,4 +759,40 @@ pub trait MetadataStore: Send + Sync {
         monitor: Option<&str>,
         limit: i64,
     ) -> Result<Vec<MonitorEvaluation>>;
+
+    /// Takes or renews the lease `name` for `holder` until `until`: granted when nobody holds it, `holder`
+    /// already does, or the holder's lease ran out before `now`. Replicas sharing a database run scheduled
+    /// work only while they hold its lease.
+    async fn try_lease(&self, name: &str, holder: &str, now: Micros, until: Micros) -> Result<bool>;
+    /// Stores (replacing) one replica's live window buckets of a version: `(bucket start, decisions, body)`,
+    /// and drops that replica's buckets of the version starting before `keep_from`.
+    async fn put_window_buckets(
+        &self,
+        model_name: &str,
+        version: i64,
+        replica: &str,
+        buckets: &[WindowBucket],
+        keep_from: Micros,
+    ) -> Result<()>;
+    /// The stored window buckets of a version starting at or after `since`, of every replica but `except`.
+    async fn window_buckets(
+        &self,
+        model_name: &str,
+        version: i64,
+        since: Micros,
+        except: &str,
+    ) -> Result<Vec<WindowBucket>>;
+    /// A number that grows whenever any alias of any model changes (replicas poll it to rebuild routes).
+    async fn alias_generation(&self) -> Result<i64>;
+}
+
+/// One replica's live windows of a version over one 10-second bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowBucket {
+    /// The bucket's start (µs).
+    pub start: Micros,
+    /// Decisions in it.
+    pub decisions: i64,
+    /// The windows, as the lifecycle serialises them (JSON).
+    pub body: String,
 }

@@ -685,6 +685,10 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8700")]
     pub(crate) listen: SocketAddr,
+    /// The metadata database: a `postgres://user:password@host:port/db` URL, which several replicas may
+    /// share. Default: SQLite in the data directory.
+    #[arg(long, env = "WARDEN_DATABASE_URL", hide_env_values = true)]
+    pub(crate) database: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, env = "WARDEN_TLS_CERT", requires = "tls_key")]
     pub(crate) tls_cert: Option<PathBuf>,

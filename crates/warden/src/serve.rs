@@ -61,6 +61,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         max_upload_bytes: args.max_upload_bytes,
         webhook,
         ledger_key: args.ledger_key.clone(),
+        database: args.database.clone(),
         ..Config::new(&args.data_dir)
     };
     let (warden, startup) = Warden::open(config)
@@ -104,6 +105,8 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         warden.clone(),
         std::time::Duration::from_secs(args.checkpoint_interval_seconds),
     );
+    let window_publisher = warden_lifecycle::replicas::spawn_window_publisher(warden.clone());
+    let route_watcher = warden_lifecycle::replicas::spawn_route_watcher(warden.clone());
     let limits = warden_api::Limits {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         upload_timeout: Duration::from_secs(args.upload_timeout_seconds),
@@ -134,6 +137,9 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     deliverer.abort();
     checkpointer.abort();
     scheduler.abort();
+    for task in [window_publisher, route_watcher].into_iter().flatten() {
+        task.abort();
+    }
     // No request is in flight any more: commit every queued decision before exiting.
     warden.scoring().flush().await.context("could not commit the decision log")?;
     // Sign what was appended since the last checkpoint, so the ledger's tail is covered too.

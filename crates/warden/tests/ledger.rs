@@ -1,11 +1,12 @@
 //! The tamper-evident ledger end to end: every audited write is an entry, proofs check out against signed
-//! checkpoints, and `warden audit verify` names the entry for every kind of tampering with the SQLite file.
+//! checkpoints, and `warden audit verify` names the entry for every kind of tampering with the database
+//! (the SQLite file, or the PostgreSQL database when the suite runs on PostgreSQL).
 
 mod support;
 
 use std::path::Path;
 
-use support::{Server, json_of, stderr, stdout, testdata};
+use support::{Server, database_for, json_of, on_postgres, stderr, stdout, testdata};
 
 /// A model with a version, tokens, a promotion and a monitor change: a few dozen audited writes, and two
 /// signed checkpoints (one in the middle).
@@ -40,32 +41,88 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Runs SQL against a (stopped) data directory's database, as someone with the file would.
+/// Copies a (stopped) server's data directory and database, to tamper with the copy.
+fn copy_data(from: &Path, to: &Path) {
+    copy_dir(from, to);
+    if on_postgres() {
+        let (source, target) = (database_for(from), database_for(to));
+        let name = |url: &str| url.rsplit('/').next().unwrap().to_owned();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let admin = format!("{}/postgres", source.rsplit_once('/').unwrap().0);
+            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+            for sql in [format!("DROP DATABASE {}", name(&target)),
+                        format!("CREATE DATABASE {} TEMPLATE {}", name(&target), name(&source))] {
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        });
+    }
+}
+
+/// Runs SQL against a (stopped) data directory's database, as someone with access to it would.
 fn tamper(data: &Path, statements: &[String]) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let url = format!("sqlite://{}", data.join("warden.db").display());
         // One connection: the statements share temporary tables.
-        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-        for statement in statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        if on_postgres() {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&database_for(data)).await.unwrap();
+            for statement in statements {
+                sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            }
+            pool.close().await;
+        } else {
+            let url = format!("sqlite://{}", data.join("warden.db").display());
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+            for statement in statements {
+                sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            }
+            pool.close().await;
         }
-        pool.close().await;
     });
 }
 
-fn query_one(data: &Path, sql: &str) -> (i64, String, Vec<u8>) {
+/// The size of the ledger and one entry's leaf hash.
+fn ledger_size_and_leaf(data: &Path, index: i64) -> (i64, Vec<u8>) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let size = "SELECT MAX(idx) + 1 FROM ledger_entries";
+    let leaf = "SELECT leaf_hash FROM ledger_entries WHERE idx = $1";
     runtime.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("warden.db").display())).await.unwrap();
-        let row: (i64, String, Vec<u8>) =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        row
+        if on_postgres() {
+            let pool = sqlx::PgPool::connect(&database_for(data)).await.unwrap();
+            let out = (
+                sqlx::query_scalar(size).fetch_one(&pool).await.unwrap(),
+                sqlx::query_scalar(leaf).bind(index).fetch_one(&pool).await.unwrap(),
+            );
+            pool.close().await;
+            out
+        } else {
+            let pool =
+                sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("warden.db").display())).await.unwrap();
+            let out = (
+                sqlx::query_scalar(size).fetch_one(&pool).await.unwrap(),
+                sqlx::query_scalar(leaf).bind(index).fetch_one(&pool).await.unwrap(),
+            );
+            pool.close().await;
+            out
+        }
     })
+}
+
+/// SQL that differs between the two databases.
+fn dialect(sqlite: &str, postgres: &str) -> String {
+    if on_postgres() { postgres.to_owned() } else { sqlite.to_owned() }
+}
+
+/// A blob literal of hex digits.
+fn blob(hex: &str) -> String {
+    dialect(&format!("x'{hex}'"), &format!("'\\x{hex}'::bytea"))
 }
 
 #[test]
@@ -128,14 +185,18 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
     populate(&server);
     server.signal("TERM");
     let _ = server.child.wait();
-    let size = query_one(&base, "SELECT MAX(idx) + 1, '', x'' FROM ledger_entries").0;
+    let (size, leaf4) = ledger_size_and_leaf(&base, 4);
     assert!(size >= 12, "{size} entries");
 
     let unlock = |table: &str| {
-        vec![format!("DROP TRIGGER {table}_append_only_u"), format!("DROP TRIGGER {table}_append_only_d")]
+        if on_postgres() {
+            vec![format!("ALTER TABLE {table} DISABLE TRIGGER USER")]
+        } else {
+            vec![format!("DROP TRIGGER {table}_append_only_u"), format!("DROP TRIGGER {table}_append_only_d")]
+        }
     };
+    let random_hash = dialect("randomblob(32)", "sha256(CAST(CAST(random() AS TEXT) AS BYTEA))");
     // The forged entry: well formed, linked to entry 4, with an audit event of its own.
-    let (_, _, leaf4) = query_one(&base, "SELECT idx, '', leaf_hash FROM ledger_entries WHERE idx = 4");
     let forged = warden_ledger::Entry {
         index: 5,
         at: 1_800_000_000_000_000,
@@ -165,22 +226,22 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
         ),
         (
             "a changed entry (its payload hash)",
-            [unlock("ledger_entries"), vec!["UPDATE ledger_entries SET payload_sha256 = randomblob(32) WHERE idx = 5".into()]]
+            [unlock("ledger_entries"), vec![format!("UPDATE ledger_entries SET payload_sha256 = {random_hash} WHERE idx = 5")]]
                 .concat(),
             Some(5),
             "entry 5 does not match the payload of audit event",
         ),
         (
             "a changed entry (its leaf hash)",
-            [unlock("ledger_entries"), vec!["UPDATE ledger_entries SET leaf_hash = randomblob(32) WHERE idx = 6".into()]]
+            [unlock("ledger_entries"), vec![format!("UPDATE ledger_entries SET leaf_hash = {random_hash} WHERE idx = 6")]]
                 .concat(),
             Some(6),
             "entry 6 does not match audit event",
         ),
         (
             "an audit event given a separator character (the page is read row by row)",
-            [unlock("audit_events"), vec!["UPDATE audit_events SET actor = 'token:a' || char(30) || 'b' WHERE seq = \
-                (SELECT audit_seq FROM ledger_entries WHERE idx = 7)".into()]].concat(),
+            [unlock("audit_events"), vec![format!("UPDATE audit_events SET actor = 'token:a' || {} || 'b' WHERE seq = \
+                (SELECT audit_seq FROM ledger_entries WHERE idx = 7)", dialect("char(30)", "chr(30)"))]].concat(),
             Some(7),
             "entry 7 does not match audit event",
         ),
@@ -193,9 +254,9 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
         (
             "two entries swapped",
             [unlock("ledger_entries"), vec![
-                "UPDATE ledger_entries SET idx = -1 WHERE idx = 2".into(),
+                "UPDATE ledger_entries SET idx = 1000000000 WHERE idx = 2".into(),
                 "UPDATE ledger_entries SET idx = 2 WHERE idx = 3".into(),
-                "UPDATE ledger_entries SET idx = 3 WHERE idx = -1".into(),
+                "UPDATE ledger_entries SET idx = 3 WHERE idx = 1000000000".into(),
             ]].concat(),
             Some(2),
             "entry 2 ",
@@ -215,10 +276,11 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
             [unlock("ledger_entries"), vec![
                 "UPDATE ledger_entries SET idx = idx + 1000000 WHERE idx >= 5".into(),
                 "UPDATE ledger_entries SET idx = idx - 999999 WHERE idx >= 1000000".into(),
-                format!("INSERT INTO audit_events (at, actor, action, subject, payload) VALUES ({}, '{}', '{}', '{}', '{{}}')",
+                format!("INSERT INTO audit_events (seq, at, actor, action, subject, payload) VALUES \
+                    ((SELECT MAX(seq) + 1 FROM audit_events), {}, '{}', '{}', '{}', '{{}}')",
                     forged.at, forged.actor, forged.action, forged.subject),
                 format!("INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) VALUES (5, \
-                    (SELECT MAX(seq) FROM audit_events), x'{}', x'{}')", forged.payload_sha256, forged_leaf),
+                    (SELECT MAX(seq) FROM audit_events), {}, {})", blob(&forged.payload_sha256), blob(&forged_leaf)),
             ]].concat(),
             Some(5),
             "entries 5 and 6 record audit events out of order",
@@ -232,7 +294,7 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
     ];
     for (n, (name, statements, first_bad, problem)) in scenarios.drain(..).enumerate() {
         let data = dir.path().join(format!("case-{n}"));
-        copy_dir(&base, &data);
+        copy_data(&base, &data);
         tamper(&data, &statements);
         let server = Server::start(&data);
         let out = server.cli(&["audit", "verify"]);

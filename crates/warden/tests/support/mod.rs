@@ -13,6 +13,53 @@ pub fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata").join(name)
 }
 
+/// Whether this run of the suite keeps Warden's metadata on PostgreSQL (`WARDEN_TEST_DATABASE=postgres`)
+/// rather than SQLite in each data directory.
+pub fn on_postgres() -> bool {
+    std::env::var("WARDEN_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The PostgreSQL database of a data directory on the suite's PostgreSQL server, made on first use: a
+/// restarted server (same data directory) finds its database again.
+pub fn database_for(data_dir: &Path) -> String {
+    static DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut databases = DATABASES.lock().unwrap();
+    if let Some((_, url)) = databases.iter().find(|(dir, _)| dir == data_dir) {
+        return url.clone();
+    }
+    let url = fresh_postgres_database();
+    databases.push((data_dir.to_owned(), url.clone()));
+    url
+}
+
+/// A new, empty database on this test binary's PostgreSQL server (started on 127.0.0.1 by
+/// `scripts/test-postgres.sh` on first use, and stopped when the test binary exits).
+pub fn fresh_postgres_database() -> String {
+    static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let server = SERVER.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-postgres.sh");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("postgres-{}", std::process::id()));
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .arg(std::process::id().to_string())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("scripts/test-postgres.sh runs");
+        assert!(out.status.success(), "the test PostgreSQL server did not start");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    });
+    let name = format!("warden_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("test PostgreSQL answers");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+    format!("{server}/{name}")
+}
+
 pub struct Server {
     pub child: Child,
     pub url: String,
@@ -32,10 +79,12 @@ impl Server {
 
     /// Starts a server whose log (`RUST_LOG` filter `filter`) goes to `log`.
     pub fn start_logging(data_dir: &Path, extra: &[&str], filter: &str, log: Stdio) -> Server {
-        let mut child = Command::new(WARDEN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
+        let mut command = Command::new(WARDEN);
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra);
+        if on_postgres() && !extra.contains(&"--database") {
+            command.args(["--database", &database_for(data_dir)]);
+        }
+        let mut child = command
             .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(log)
