@@ -21,6 +21,7 @@ use std::sync::Arc;
 use warden_store::artifacts::{ArtifactStore, FsArtifactStore};
 use warden_store::metadata::{MetadataStore, Micros};
 use warden_store::postgres::PostgresStore;
+use warden_store::s3::S3ArtifactStore;
 use warden_store::sqlite::SqliteStore;
 
 pub mod alerts;
@@ -86,6 +87,9 @@ pub struct Config {
     /// The metadata database: `None` for SQLite in the data directory, or a `postgres://` URL (which
     /// several replicas may share).
     pub database: Option<String>,
+    /// Where artifacts live: `None` for the data directory, or an `s3://bucket/prefix` URL (credentials
+    /// and endpoint from the `AWS_*` environment variables), which several replicas may share.
+    pub artifacts: Option<String>,
 }
 
 /// A webhook sink for alert notifications.
@@ -114,6 +118,7 @@ impl Config {
             artifact_signers: Vec::new(),
             external_trainers: Vec::new(),
             database: None,
+            artifacts: None,
         }
     }
 }
@@ -168,7 +173,15 @@ impl Warden {
                 ));
             }
         };
-        let artifacts = FsArtifactStore::open(&config.data_dir)?;
+        let artifacts: Arc<dyn ArtifactStore> = match config.artifacts.as_deref() {
+            None => Arc::new(FsArtifactStore::open(&config.data_dir)?),
+            Some(url) if url.starts_with("s3://") => {
+                // The S3 client is reqwest's, which needs the process's TLS provider even for http endpoints.
+                install_tls_provider();
+                Arc::new(S3ArtifactStore::open(url, &config.data_dir).await?)
+            }
+            Some(_) => return Err(Error::invalid("--artifacts must be an s3://bucket/prefix URL")),
+        };
         let warden = Warden {
             scoring: scoring::Scoring::start(metadata.clone())?,
             tokens: auth::TokenCache::default(),
@@ -177,7 +190,7 @@ impl Warden {
             versions: Default::default(),
             replica: replicas::replica_id(),
             metadata,
-            artifacts: Arc::new(artifacts),
+            artifacts,
             clock,
             config,
             blob_commit: tokio::sync::Mutex::new(()),
@@ -238,7 +251,7 @@ impl Warden {
     async fn remove_orphan_blobs(&self) -> Result<usize> {
         let _guard = self.blob_commit.lock().await;
         let mut removed = 0;
-        for sha in self.artifacts.list().await? {
+        for sha in self.artifacts.orphan_candidates().await? {
             if !self.metadata.blob_referenced(&sha).await? {
                 self.artifacts.remove(&sha).await?;
                 removed += 1;

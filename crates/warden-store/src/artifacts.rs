@@ -124,6 +124,12 @@ pub trait ArtifactStore: Send + Sync {
     async fn remove(&self, sha256: &str) -> Result<()>;
     /// Every stored blob's hash.
     async fn list(&self) -> Result<Vec<String>>;
+    /// The blobs start-up may remove when no version refers to them: all of them for a store only this
+    /// process writes; on a store other replicas share, only those stored over an hour ago (a younger one may
+    /// belong to a registration still under way elsewhere).
+    async fn orphan_candidates(&self) -> Result<Vec<String>> {
+        self.list().await
+    }
     /// Deletes leftovers of uploads interrupted by a crash.
     async fn clear_staging(&self) -> Result<()>;
 }
@@ -135,7 +141,7 @@ pub struct FsArtifactStore {
     staging: PathBuf,
 }
 
-fn valid_sha256(sha256: &str) -> Result<()> {
+pub(crate) fn valid_sha256(sha256: &str) -> Result<()> {
     if sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())
     } else {
@@ -156,6 +162,13 @@ impl FsArtifactStore {
             std::fs::create_dir_all(dir).map_err(io_error(format!("creating {}", dir.display())))?;
         }
         Ok(FsArtifactStore { blobs, staging })
+    }
+
+    /// Uses `<data_dir>/tmp` for staging only (blobs live elsewhere).
+    pub(crate) fn open_staging_only(data_dir: &Path) -> Result<Self> {
+        let staging = data_dir.join("tmp");
+        std::fs::create_dir_all(&staging).map_err(io_error(format!("creating {}", staging.display())))?;
+        Ok(FsArtifactStore { blobs: data_dir.join("artifacts").join("sha256"), staging })
     }
 
     fn blob_path(&self, sha256: &str) -> Result<PathBuf> {

@@ -18,6 +18,7 @@ mod sql_shared;
 pub mod artifacts;
 pub mod metadata;
 pub mod postgres;
+pub mod s3;
 pub mod sqlite;
 
 /// Errors from the store.

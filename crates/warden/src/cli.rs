@@ -689,6 +689,11 @@ pub(crate) struct ServeArgs {
     /// share. Default: SQLite in the data directory.
     #[arg(long, env = "WARDEN_DATABASE_URL", hide_env_values = true)]
     pub(crate) database: Option<String>,
+    /// Keep artifacts in S3-compatible object storage: `s3://bucket/prefix` (credentials, region and endpoint
+    /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP). Default: the
+    /// data directory. Replicas sharing a database must share this too.
+    #[arg(long, env = "WARDEN_ARTIFACTS_URL")]
+    pub(crate) artifacts: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, env = "WARDEN_TLS_CERT", requires = "tls_key")]
     pub(crate) tls_cert: Option<PathBuf>,

@@ -60,6 +60,81 @@ pub fn fresh_postgres_database() -> String {
     format!("{server}/{name}")
 }
 
+/// A bucket on this test binary's S3-compatible server (s3s-fs, started on 127.0.0.1 by `scripts/test-s3.sh`
+/// on first use and stopped when the test binary exits).
+pub struct S3Bucket {
+    pub endpoint: String,
+    pub bucket: String,
+    root: PathBuf,
+}
+
+impl S3Bucket {
+    /// The `AWS_*` settings a Warden server needs to reach the bucket.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT", self.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// The objects stored under `prefix` (their paths in the bucket), from the server's own directory.
+    pub fn objects(&self, prefix: &str) -> Vec<String> {
+        fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, base, out);
+                } else {
+                    out.push(path.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let base = self.root.join("data").join(&self.bucket);
+        let mut out = Vec::new();
+        walk(&base.join(prefix), &base, &mut out);
+        out.sort();
+        out
+    }
+
+    /// Where the server keeps an object's bytes.
+    pub fn object_file(&self, key: &str) -> PathBuf {
+        self.root.join("data").join(&self.bucket).join(key)
+    }
+}
+
+const S3_ACCESS_KEY: &str = "warden-test";
+const S3_SECRET_KEY: &str = "warden-test-secret-key";
+
+/// A new, empty bucket on the test S3-compatible server.
+pub fn fresh_s3_bucket() -> S3Bucket {
+    static SERVER: std::sync::OnceLock<(String, PathBuf)> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let (endpoint, root) = SERVER.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-s3.sh");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("s3-{}", std::process::id()));
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .arg(std::process::id().to_string())
+            .args([S3_ACCESS_KEY, S3_SECRET_KEY, "warden-0"])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("scripts/test-s3.sh runs");
+        assert!(out.status.success(), "the test S3 server did not start");
+        (String::from_utf8(out.stdout).unwrap().trim().to_owned(), dir)
+    });
+    let bucket = format!("warden-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    // s3s-fs keeps a bucket as a directory of its root.
+    std::fs::create_dir_all(root.join("data").join(&bucket)).unwrap();
+    S3Bucket { endpoint: endpoint.clone(), bucket, root: root.clone() }
+}
+
 pub struct Server {
     pub child: Child,
     pub url: String,
@@ -79,7 +154,13 @@ impl Server {
 
     /// Starts a server whose log (`RUST_LOG` filter `filter`) goes to `log`.
     pub fn start_logging(data_dir: &Path, extra: &[&str], filter: &str, log: Stdio) -> Server {
+        Self::start_env(data_dir, extra, &[], filter, log)
+    }
+
+    /// Starts a server with `env` set in its environment (e.g. the `AWS_*` settings of an S3 store).
+    pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(String, String)], filter: &str, log: Stdio) -> Server {
         let mut command = Command::new(WARDEN);
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra);
         if on_postgres() && !extra.contains(&"--database") {
             command.args(["--database", &database_for(data_dir)]);
