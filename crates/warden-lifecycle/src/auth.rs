@@ -363,8 +363,15 @@ pub(crate) async fn bootstrap_admin_token(warden: &Warden) -> Result<Option<Path
     // The file is written before the token exists, so a crash in between never leaves an admin token
     // nobody can read; a stale file is simply overwritten on the next start.
     write_private_file(&path, &format!("{secret}\n"))?;
-    insert_token(warden, SYSTEM_ACTOR, "admin", Role::Admin, &secret, None).await?;
-    Ok(Some(path))
+    match insert_token(warden, SYSTEM_ACTOR, "admin", Role::Admin, &secret, None).await {
+        Ok(_) => Ok(Some(path)),
+        // Another replica sharing the database made the first admin token at the same moment.
+        Err(Error::Conflict(_)) => {
+            let _ = std::fs::remove_file(&path);
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 pub(crate) fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> {
