@@ -27,13 +27,16 @@ mkdir -p "$dir"
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
 "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U warden --auth=trust --locale=C -E UTF8 >/dev/null
 
-# Tests only: no fsync (a test's database is thrown away; Warden's own durability is SQLite's and the
-# server's business, not this cluster's).
+# Tests: no fsync (a test's database is thrown away). Benchmarks set WARDEN_PG_DURABLE=1 and keep
+# PostgreSQL's durable defaults (fsync, synchronous commit), as SQLite's synchronous=FULL is kept.
+options="-c listen_addresses=127.0.0.1 -k $dir -c max_connections=400"
+if [ "${WARDEN_PG_DURABLE:-0}" != 1 ]; then
+    options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
 for attempt in 1 2 3 4 5 6 7 8; do
     port=$((20000 + RANDOM % 40000))
     if "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-        "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=400 -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off" >/dev/null; then
+        "$options -p $port" >/dev/null; then
         break
     fi
     port=""

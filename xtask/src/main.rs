@@ -39,9 +39,15 @@ fn main() -> anyhow::Result<()> {
             bench_onset(flag("--runs", 3)?, flag("--rate", 1_000)?, flag("--interval", 10)?, flag("--consecutive", 2)?)
         }
         ["bench", "train"] => bench_train(flag("--rows", 1_000_000)?, flag("--runs", 3)?),
+        ["bench", "store"] => bench_store(
+            flag("--runs", 3)?,
+            flag("--seconds", 15)?,
+            flag("--connections", 16)?,
+            flag("--decisions", 10_000_000)?,
+        ),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train | soak [options] (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store | soak [options] (see xtask/src/main.rs)"
         ),
     }
 }
@@ -1178,6 +1184,198 @@ fn soak(minutes: usize) -> anyhow::Result<()> {
     );
     if errors > 0 || verified.is_err() {
         bail!("the soak test saw {errors} failed requests");
+    }
+    Ok(())
+}
+
+/// A PostgreSQL server for a benchmark (durable settings), stopped when this process exits; its base URL.
+fn bench_postgres(root: &Path, dir: &Path) -> anyhow::Result<String> {
+    let out = Command::new("bash")
+        .arg(root.join("scripts/test-postgres.sh"))
+        .arg(dir)
+        .arg(std::process::id().to_string())
+        .env("WARDEN_PG_DURABLE", "1")
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        bail!("PostgreSQL did not start");
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+/// Runs SQL on a PostgreSQL database with psql.
+fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
+    let out = Command::new("psql").args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).output()?;
+    if !out.status.success() {
+        bail!("psql: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+/// Runs SQL on a SQLite file with Python's sqlite3 module (the benchmark needs no SQLite shell).
+fn sqlite(path: &Path, sql: &str) -> anyhow::Result<()> {
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=60)\nc.executescript(sys.argv[2])\nc.commit()\n";
+    let status = Command::new("python3").args(["-c", script]).arg(path).arg(sql).status()?;
+    if !status.success() {
+        bail!("sqlite3 script failed");
+    }
+    Ok(())
+}
+
+/// One backend under test: a data directory and, for PostgreSQL, the database URL.
+struct Backend {
+    name: &'static str,
+    data: PathBuf,
+    database: Option<String>,
+}
+
+impl Backend {
+    fn args(&self) -> Vec<&str> {
+        self.database.as_deref().map_or_else(Vec::new, |url| vec!["--database", url])
+    }
+}
+
+/// A server with the German credit logistic regression registered and promoted, a scorer token and the
+/// admin token.
+fn serve_credit(warden: &Path, root: &Path, backend: &Backend, extra: &[&str]) -> anyhow::Result<(Stopped, String, String, String)> {
+    let (server, url) = start_warden(warden, &backend.data, &[&backend.args()[..], extra].concat())?;
+    let cli = |args: &[&str]| run_cli(warden, &url, &backend.data, args);
+    let german = root.join("crates/warden-lifecycle/testdata/german.csv");
+    let model = root.join("crates/warden-models/testdata/lr_german_linear.json");
+    cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
+    cli(&[
+        "model", "register", "credit", "--artifact", model.to_str().unwrap(), "--format", "linear-json",
+        "--reference", german.to_str().unwrap(), "--target", "risk", "--protected", "sex",
+    ])?;
+    cli(&["promote", "credit", "1", "--override", "--reason", "benchmark"])?;
+    let token = cli(&["token", "create", "--name", "loan-app", "--role", "scorer"])?.trim().to_owned();
+    let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
+    Ok((server, url, token, admin))
+}
+
+/// Scoring with the decision log on SQLite and on PostgreSQL (requests/s, p99), and monitor evaluation
+/// with `decisions` decisions in the log.
+fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let dir = root.join("target/bench/store");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let warden = release_warden(&root)?;
+    let postgres = bench_postgres(&root, &dir.join("postgres"))?;
+    for name in ["scoring", "monitors"] {
+        psql(&format!("{postgres}/postgres"), &format!("CREATE DATABASE {name}"))?;
+    }
+    let backends = |part: &str| {
+        [
+            Backend { name: "SQLite", data: dir.join(format!("sqlite-{part}")), database: None },
+            Backend { name: "PostgreSQL", data: dir.join(format!("pg-{part}")), database: Some(format!("{postgres}/{part}")) },
+        ]
+    };
+    let body = serde_json::json!({"features": {"duration": 24, "credit_amount": 4000, "job": 2, "age": 35,
+        "housing": "own", "saving_accounts": "little", "checking_account": "moderate", "purpose": "car"},
+        "attributes": {"sex": "female"}})
+    .to_string();
+
+    let mut scoring = Vec::new();
+    for backend in backends("scoring") {
+        let (server, url, token, admin) = serve_credit(&warden, &root, &backend, &[])?;
+        let score_url = format!("{url}/v1/models/credit/score");
+        http_post(&score_url, &body, Some(&token))?;
+        let mut results = Vec::new();
+        for _ in 0..runs {
+            results.push(wrk(&score_url, &body, Some(&token), seconds, connections, &dir)?);
+        }
+        let answered: u64 = results.iter().map(|r| r.requests).sum::<u64>() + 1;
+        let mut committed = 0.0;
+        for _ in 0..100 {
+            committed = metric_sum(&http_get(&format!("{url}/metrics"), &admin)?, "warden_decision_log_committed_total");
+            if committed as u64 >= answered {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        drop(server);
+        scoring.push((backend.name, results, committed as u64, answered));
+    }
+
+    // Monitor evaluation: `decisions` decisions in the log over the last ~17 minutes, labels on the newest
+    // 100,000, and a minute of live traffic in the windows; every monitor of the model evaluated on request.
+    let labelled = 100_000.min(decisions);
+    let mut evaluation = Vec::new();
+    for backend in backends("monitors") {
+        let (server, url, token, admin) = serve_credit(&warden, &root, &backend, &[])?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_micros() as i64;
+        let spacing = (1_000_000_000 / decisions.max(1) as i64).max(1); // ~1000 s of decisions
+        let start = now - spacing * decisions as i64;
+        let features = "'{\"duration\":' || (6 + i % 48) || ',\"credit_amount\":' || (500 + (i * 37) % 15000) || \
+             ',\"job\":' || (i % 4) || ',\"age\":' || (19 + i % 56) || ',\"housing\":\"own\",\"saving_accounts\":\"little\",\
+             \"checking_account\":\"moderate\",\"purpose\":\"car\"}'";
+        let select = format!(
+            "SELECT {start} + i * {spacing}, 'bulk-' || i, 1, 1, 'champion', {features}, \
+             '{{\"sex\":\"' || CASE WHEN i % 2 = 0 THEN 'male' ELSE 'female' END || '\"}}', \
+             (i % 997) / 997.0, CASE WHEN i % 997 < 600 THEN 'approve' ELSE 'decline' END, 150"
+        );
+        let insert = "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
+             decision, latency_us)";
+        let outcomes = format!(
+            "INSERT INTO outcomes (request_id, at, label, kind, recorded_by) SELECT 'bulk-' || i, {now}, \
+             CASE WHEN i % 7 = 0 THEN 1 ELSE 0 END, 'default', 'bench'"
+        );
+        let started = Instant::now();
+        match &backend.database {
+            Some(db) => {
+                psql(db, &format!("{insert} {select} FROM generate_series(1, {decisions}) AS i"))?;
+                psql(db, &format!("{outcomes} FROM generate_series({}, {decisions}) AS i", decisions - labelled + 1))?;
+                psql(db, "ANALYZE")?;
+            }
+            None => {
+                let file = backend.data.join("warden.db");
+                sqlite(&file, &format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {decisions}) {insert} {select} FROM n;"
+                ))?;
+                sqlite(&file, &format!(
+                    "WITH RECURSIVE n(i) AS (SELECT {} UNION ALL SELECT i + 1 FROM n WHERE i < {decisions}) {outcomes} FROM n; ANALYZE;",
+                    decisions - labelled + 1
+                ))?;
+            }
+        }
+        let loaded = started.elapsed().as_secs_f64();
+        // Live traffic for the window monitors.
+        let score_url = format!("{url}/v1/models/credit/score");
+        wrk(&score_url, &body, Some(&token), 5, connections, &dir)?;
+        let evaluate = format!("{url}/v1/monitors/evaluate");
+        let mut times = Vec::new();
+        let mut evaluated = 0;
+        for _ in 0..runs.max(3) + 1 {
+            let started = Instant::now();
+            let answer = http_post(&evaluate, "{}", Some(&admin))?;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            evaluated = answer["evaluations"].as_u64().unwrap_or(0);
+        }
+        times.remove(0); // the first evaluation also learns each monitor's bands from the reference
+        drop(server);
+        evaluation.push((backend.name, loaded, times, evaluated));
+    }
+
+    println!("\nsingle-row scoring with the decision log, {connections} connections, wrk -t1, {seconds} s x {runs} runs (medians)");
+    println!("{:<12} {:>12} {:>10} {:>10} {:>9} {:>22}", "store", "requests/s", "p50 ms", "p99 ms", "non-2xx", "logged / answered");
+    for (name, results, committed, answered) in &scoring {
+        let rps = median_of(&results.iter().map(|r| r.rps).collect::<Vec<_>>());
+        let p50 = median_of(&results.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
+        let p99 = median_of(&results.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+        let failed: u64 = results.iter().map(|r| r.failed).sum();
+        let each: Vec<String> = results.iter().map(|r| format!("{:.0}/{:.2}", r.rps, r.p99_ms)).collect();
+        println!(
+            "{name:<12} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9} {:>22}   runs (req/s / p99 ms): {}",
+            format!("{committed} / {answered}"),
+            each.join(", ")
+        );
+    }
+    println!("\nmonitor evaluation (POST /v1/monitors/evaluate, every monitor) with {decisions} decisions logged, {labelled} labelled");
+    println!("{:<12} {:>14} {:>16} {:>12}   runs (ms)", "store", "bulk load s", "evaluate ms", "evaluations");
+    for (name, loaded, times, evaluated) in &evaluation {
+        let each: Vec<String> = times.iter().map(|t| format!("{t:.0}")).collect();
+        println!("{name:<12} {loaded:>14.1} {:>16.1} {evaluated:>12}   {}", median_of(times), each.join(", "));
     }
     Ok(())
 }

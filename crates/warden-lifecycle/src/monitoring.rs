@@ -1072,6 +1072,13 @@ pub fn spawn_evaluator(warden: Arc<Warden>, every: Duration) -> tokio::task::Joi
             if let Err(err) = evaluate_all(&warden, Round::Scheduled).await {
                 tracing::error!(error = %err, "monitor evaluation failed");
             }
+            // Buckets older than any window (an hour) are of no use; a replica that is gone left its own.
+            if warden.shared() {
+                let before = warden.now() - 2 * 3_600 * 1_000_000;
+                if let Err(err) = warden.metadata.prune_window_buckets(before).await {
+                    tracing::warn!(error = %err, "pruning old window buckets failed");
+                }
+            }
         }
     })
 }

@@ -4,10 +4,11 @@ Warden's persistence layer. It knows SQL and files, and nothing of HTTP, roles o
 - [`metadata::MetadataStore`] is the interface every service writes through. Each audited write takes the
   [`metadata::AuditEventDraft`] describing it and appends that event **in the same transaction** as the
   write, so an acknowledged change always has its audit event and a failed one has neither.
-  [`sqlite::SqliteStore`] implements it on SQLite (WAL, versioned migrations applied at open); a PostgreSQL
-  implementation is an addition behind the same trait.
+  [`sqlite::SqliteStore`] implements it on SQLite (WAL, versioned migrations applied at open) and
+  [`postgres::PostgresStore`] on PostgreSQL, which several replicas may share; both run the same SQL.
 - [`artifacts::ArtifactStore`] keeps blobs (model artifacts, reference data) content-addressed by SHA-256.
   [`artifacts::FsArtifactStore`] writes them atomically (temporary file, fsync, rename, fsync directory).
+  [`s3::S3ArtifactStore`] keeps them in an S3-compatible bucket.
 
 The store never reads the clock: callers pass every timestamp in.
 */

@@ -782,6 +782,8 @@ pub trait MetadataStore: Send + Sync {
         since: Micros,
         except: &str,
     ) -> Result<Vec<WindowBucket>>;
+    /// Drops every replica's window buckets starting before `before` (those of replicas that are gone).
+    async fn prune_window_buckets(&self, before: Micros) -> Result<()>;
     /// A number that grows whenever any alias of any model changes (replicas poll it to rebuild routes).
     async fn alias_generation(&self) -> Result<i64>;
 }

@@ -1747,6 +1747,11 @@ impl MetadataStore for Store {
         .collect()
     }
 
+    async fn prune_window_buckets(&self, before: Micros) -> Result<()> {
+        sqlx::query("DELETE FROM window_buckets WHERE bucket_start < $1").bind(before).execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn alias_generation(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM alias_assignments").fetch_one(&self.pool).await?)
     }

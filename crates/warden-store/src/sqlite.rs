@@ -487,4 +487,39 @@ mod tests {
         assert!(matches!(store.revoke_token("nobody", 6, "x", audit("t", "t")).await.unwrap_err(), Error::NotFound(_)));
         assert_eq!(store.count_tokens().await.unwrap(), 1);
     }
+
+    #[tokio::test]
+    async fn a_lease_has_one_holder_until_it_lapses() {
+        let (_dir, store) = fresh().await;
+        assert!(store.try_lease("work", "r1", 0, 100).await.unwrap(), "free: taken");
+        assert!(!store.try_lease("work", "r2", 50, 150).await.unwrap(), "held by r1");
+        assert!(store.try_lease("work", "r1", 60, 160).await.unwrap(), "renewed by its holder");
+        assert!(!store.try_lease("work", "r2", 160, 260).await.unwrap(), "held until its end");
+        assert!(store.try_lease("work", "r2", 161, 261).await.unwrap(), "lapsed: taken over");
+        assert!(!store.try_lease("work", "r1", 200, 300).await.unwrap(), "the old holder lost it");
+        assert!(store.try_lease("other", "r1", 200, 300).await.unwrap(), "leases are independent");
+    }
+
+    #[tokio::test]
+    async fn window_buckets_are_replaced_pruned_and_read_without_the_readers_own() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        let bucket = |start: i64, decisions: i64| WindowBucket { start, decisions, body: format!("{{\"n\":{decisions}}}") };
+        store.put_window_buckets("a", 1, "r1", &[bucket(10, 1), bucket(20, 2)], 0).await.unwrap();
+        store.put_window_buckets("a", 1, "r2", &[bucket(20, 5)], 0).await.unwrap();
+        // r1's bucket 20 grew; its bucket 10 fell out of its window.
+        store.put_window_buckets("a", 1, "r1", &[bucket(20, 3)], 15).await.unwrap();
+        let seen_by_r2 = store.window_buckets("a", 1, 0, "r2").await.unwrap();
+        assert_eq!(seen_by_r2, [bucket(20, 3)]);
+        let seen_by_r3 = store.window_buckets("a", 1, 0, "r3").await.unwrap();
+        assert_eq!(seen_by_r3.iter().map(|b| b.decisions).collect::<Vec<_>>(), [3, 5]);
+        assert!(store.window_buckets("a", 1, 21, "r3").await.unwrap().is_empty(), "since");
+        assert!(store.window_buckets("a", 2, 0, "r3").await.unwrap().is_empty(), "other version");
+        store.prune_window_buckets(25).await.unwrap();
+        assert!(store.window_buckets("a", 1, 0, "r3").await.unwrap().is_empty(), "pruned");
+        assert!(matches!(
+            store.put_window_buckets("nope", 1, "r1", &[bucket(10, 1)], 0).await.unwrap_err(),
+            Error::NotFound(_)
+        ));
+    }
 }
