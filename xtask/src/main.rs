@@ -700,14 +700,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     let peak = vm_hwm_mib(server.0.id()).map_or("-".into(), |m| format!("{m:.0} MiB"));
     // Every answered request must be in the decision log.
     let answered: u64 = warden_runs.iter().map(|r| r.requests).sum::<u64>() + 1;
-    let mut committed = 0.0;
-    for _ in 0..50 {
-        committed = metric_sum(&http_get(&format!("{url}/metrics"), &admin)?, "warden_decision_log_committed_total");
-        if committed as u64 >= answered {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let committed = decisions_committed(&url, &admin, answered, 50)?;
     drop(server);
     rows.push((format!("Warden (ONNX, logged; peak {peak})"), warden_runs));
 
@@ -748,10 +741,24 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         "Warden / MLflow: {:.0}x (1 worker), {:.0}x (2 workers); decisions logged {} for {} requests wrk counted",
         medians[0] / medians[1],
         medians[0] / medians[2],
-        committed as u64,
+        committed,
         answered
     );
     Ok(())
+}
+
+/// The decisions the server has committed to its log, once they reach `answered` or after `polls` tenths of
+/// a second.
+fn decisions_committed(url: &str, admin: &str, answered: u64, polls: usize) -> anyhow::Result<u64> {
+    let mut committed = 0.0;
+    for _ in 0..polls {
+        committed = metric_sum(&http_get(&format!("{url}/metrics"), admin)?, "warden_decision_log_committed_total");
+        if committed as u64 >= answered {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(committed as u64)
 }
 
 /// A keep-alive HTTP/1.1 connection that POSTs JSON and reads each answer whole (content-length bodies).
@@ -1286,16 +1293,9 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
             results.push(wrk(&score_url, &body, Some(&token), seconds, connections, &dir)?);
         }
         let answered: u64 = results.iter().map(|r| r.requests).sum::<u64>() + 1;
-        let mut committed = 0.0;
-        for _ in 0..100 {
-            committed = metric_sum(&http_get(&format!("{url}/metrics"), &admin)?, "warden_decision_log_committed_total");
-            if committed as u64 >= answered {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        let committed = decisions_committed(&url, &admin, answered, 100)?;
         drop(server);
-        scoring.push((backend.name, results, committed as u64, answered));
+        scoring.push((backend.name, results, committed, answered));
     }
 
     // Monitor evaluation: `decisions` decisions in the log over the last ~17 minutes, labels on the newest

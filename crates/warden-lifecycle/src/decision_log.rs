@@ -430,31 +430,28 @@ impl LiveProfile {
     /// The windows of the decisions made at or after `since` (µs), and how many decisions they hold, with
     /// `others` (other replicas' buckets of this version) merged in.
     pub(crate) fn since(&self, since: i64, others: &[RemoteBucket]) -> (LiveWindows, u64) {
+        self.with_others(others, |buckets| buckets.since(since))
+    }
+
+    /// The windows of the newest 10-second buckets holding at least `decisions` decisions, how many they
+    /// hold, and the start of the oldest bucket taken, with `others` merged in.
+    pub(crate) fn last(&self, decisions: u64, others: &[RemoteBucket]) -> (LiveWindows, u64, Option<i64>) {
+        self.with_others(others, |buckets| buckets.last(decisions))
+    }
+
+    /// Reads this process's recent buckets, with `others` merged into a copy when there are any (the copy is
+    /// made under the lock, the merge after it, so the decision-log writer waits only for the copy).
+    fn with_others<T>(&self, others: &[RemoteBucket], read: impl FnOnce(&TimeBuckets<LiveWindows>) -> T) -> T {
         let state = self.state.lock().expect("live profile lock");
         if others.is_empty() {
-            return state.recent.since(since);
+            return read(&state.recent);
         }
         let mut all = state.recent.clone();
         drop(state);
         for (start, decisions, windows) in others {
             all.add_bucket(*start, *decisions, windows);
         }
-        all.since(since)
-    }
-
-    /// The windows of the newest 10-second buckets holding at least `decisions` decisions, how many they
-    /// hold, and the start of the oldest bucket taken, with `others` merged in.
-    pub(crate) fn last(&self, decisions: u64, others: &[RemoteBucket]) -> (LiveWindows, u64, Option<i64>) {
-        let state = self.state.lock().expect("live profile lock");
-        if others.is_empty() {
-            return state.recent.last(decisions);
-        }
-        let mut all = state.recent.clone();
-        drop(state);
-        for (start, count, windows) in others {
-            all.add_bucket(*start, *count, windows);
-        }
-        all.last(decisions)
+        read(&all)
     }
 
     /// The buckets that changed since the last call (for other replicas' monitors), and the start of the

@@ -119,7 +119,13 @@ pub trait ArtifactStore: Send + Sync {
     /// Reads a blob whole.
     async fn read(&self, sha256: &str) -> Result<Vec<u8>>;
     /// Whether a blob is stored and its bytes still hash to its name.
-    async fn verify(&self, sha256: &str) -> Result<bool>;
+    async fn verify(&self, sha256: &str) -> Result<bool> {
+        match self.read(sha256).await {
+            Ok(bytes) => Ok(hex::encode(Sha256::digest(&bytes)) == sha256),
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
     /// Removes a blob (no error if absent).
     async fn remove(&self, sha256: &str) -> Result<()>;
     /// Every stored blob's hash.
@@ -218,14 +224,6 @@ impl ArtifactStore for FsArtifactStore {
                 Err(Error::NotFound(format!("blob {sha256} is not stored")))
             }
             Err(err) => Err(io_error(format!("reading blob {sha256}"))(err)),
-        }
-    }
-
-    async fn verify(&self, sha256: &str) -> Result<bool> {
-        match self.read(sha256).await {
-            Ok(bytes) => Ok(hex::encode(Sha256::digest(&bytes)) == sha256),
-            Err(Error::NotFound(_)) => Ok(false),
-            Err(err) => Err(err),
         }
     }
 

@@ -13,7 +13,6 @@ use futures_util::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::artifacts::{ArtifactStore, BlobRef, FsArtifactStore, StagedFile, StagingWriter, valid_sha256};
@@ -130,14 +129,6 @@ impl ArtifactStore for S3ArtifactStore {
             Ok(got) => Ok(got.bytes().await.map_err(s3_error("reading blob"))?.to_vec()),
             Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound(format!("blob {sha256} is not stored"))),
             Err(err) => Err(s3_error(&format!("reading blob {sha256}"))(err)),
-        }
-    }
-
-    async fn verify(&self, sha256: &str) -> Result<bool> {
-        match self.read(sha256).await {
-            Ok(bytes) => Ok(hex::encode(Sha256::digest(&bytes)) == sha256),
-            Err(Error::NotFound(_)) => Ok(false),
-            Err(err) => Err(err),
         }
     }
 
