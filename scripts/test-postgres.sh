@@ -30,6 +30,13 @@ mkdir -p "$dir"
 # Tests: no fsync (a test's database is thrown away). Benchmarks set WARDEN_PG_DURABLE=1 and keep
 # PostgreSQL's durable defaults (fsync, synchronous commit), as SQLite's synchronous=FULL is kept.
 options="-c listen_addresses=127.0.0.1 -k $dir -c max_connections=400"
+# With WARDEN_PG_TLS_CERT and WARDEN_PG_TLS_KEY (PEM files), the server takes TLS connections too.
+if [ -n "${WARDEN_PG_TLS_CERT:-}" ]; then
+    install -m 0600 "$WARDEN_PG_TLS_CERT" "$dir/data/server.crt"
+    install -m 0600 "$WARDEN_PG_TLS_KEY" "$dir/data/server.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/data/server.crt" "$dir/data/server.key"
+    options="$options -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+fi
 if [ "${WARDEN_PG_DURABLE:-0}" != 1 ]; then
     options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi

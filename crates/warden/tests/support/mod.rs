@@ -32,24 +32,29 @@ pub fn database_for(data_dir: &Path) -> String {
     url
 }
 
+/// Starts a PostgreSQL server for this test binary (`scripts/test-postgres.sh`, with `env` for its options;
+/// stopped when the test binary exits); its base URL, `postgres://warden@127.0.0.1:PORT`.
+pub fn start_postgres_server(name: &str, env: &[(&str, &str)]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-postgres.sh");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(&dir)
+        .arg(std::process::id().to_string())
+        .envs(env.iter().copied())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/test-postgres.sh runs");
+    assert!(out.status.success(), "the test PostgreSQL server did not start");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// A new, empty database on this test binary's PostgreSQL server (started on 127.0.0.1 by
 /// `scripts/test-postgres.sh` on first use, and stopped when the test binary exits).
 pub fn fresh_postgres_database() -> String {
     static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let server = SERVER.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-postgres.sh");
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("postgres-{}", std::process::id()));
-        let out = Command::new("bash")
-            .arg(script)
-            .arg(&dir)
-            .arg(std::process::id().to_string())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("scripts/test-postgres.sh runs");
-        assert!(out.status.success(), "the test PostgreSQL server did not start");
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    });
+    let server = SERVER.get_or_init(|| start_postgres_server("postgres", &[]));
     let name = format!("warden_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
