@@ -1237,15 +1237,27 @@ struct Backend {
 }
 
 impl Backend {
-    fn args(&self) -> Vec<&str> {
-        self.database.as_deref().map_or_else(Vec::new, |url| vec!["--database", url])
+    /// The server's store arguments (PostgreSQL needs the ledger key named: `<data>.ledger.key`, made here).
+    fn args(&self) -> anyhow::Result<Vec<String>> {
+        let Some(url) = &self.database else { return Ok(Vec::new()) };
+        let key = self.data.with_extension("ledger.key");
+        std::fs::write(&key, format!("{}\n", hex_seed()))?;
+        Ok(vec!["--database".into(), url.clone(), "--ledger-key".into(), key.display().to_string()])
     }
+}
+
+/// 32 random bytes in hex (a ledger key).
+fn hex_seed() -> String {
+    (0..32).map(|_| format!("{:02x}", rand::rng().random::<u8>())).collect()
 }
 
 /// A server with the German credit logistic regression registered and promoted, a scorer token and the
 /// admin token.
 fn serve_credit(warden: &Path, root: &Path, backend: &Backend, extra: &[&str]) -> anyhow::Result<(Stopped, String, String, String)> {
-    let (server, url) = start_warden(warden, &backend.data, &[&backend.args()[..], extra].concat())?;
+    let store_args = backend.args()?;
+    let mut args: Vec<&str> = store_args.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
+    let (server, url) = start_warden(warden, &backend.data, &args)?;
     let cli = |args: &[&str]| run_cli(warden, &url, &backend.data, args);
     let german = root.join("crates/warden-lifecycle/testdata/german.csv");
     let model = root.join("crates/warden-models/testdata/lr_german_linear.json");

@@ -71,8 +71,9 @@ pub(crate) async fn seed_default_bundle(warden: &Warden) -> Result<()> {
         return Ok(());
     }
     let bundle = Bundle::default_bundle();
+    // Number 1 exactly: a replica starting at the same moment that seeds it first makes this one a no-op.
     let row = PolicyBundleRow {
-        number: 0,
+        number: 1,
         created_at: warden.now(),
         created_by: "warden".into(),
         digest: bundle.digest(),
@@ -85,8 +86,10 @@ pub(crate) async fn seed_default_bundle(warden: &Warden) -> Result<()> {
         subject: "policy".into(),
         payload: json!({ "digest": row.digest, "default": true }),
     };
-    warden.metadata.append_policy_bundle(row, event).await?;
-    Ok(())
+    match warden.metadata.append_policy_bundle(row, event).await {
+        Ok(_) | Err(warden_store::Error::Conflict(_)) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Checks a bundle (it must compile, define the gate and pass its own unit tests) and puts it in force.

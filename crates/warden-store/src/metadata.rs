@@ -667,7 +667,9 @@ pub trait MetadataStore: Send + Sync {
         model_name: &str,
         version: Option<i64>,
     ) -> Result<Vec<VersionRecord>>;
-    /// Puts a bundle in force as the next number, with its audit event.
+    /// Puts a bundle in force as the next number (or as exactly `bundle.number` when that is positive:
+    /// `Conflict` if it is taken, so replicas starting together seed the first bundle once), with its audit
+    /// event.
     async fn append_policy_bundle(&self, bundle: PolicyBundleRow, audit: AuditEventDraft) -> Result<PolicyBundleRow>;
     /// A bundle by number, or the one in force when `None`.
     async fn policy_bundle(&self, number: Option<i64>) -> Result<Option<PolicyBundleRow>>;

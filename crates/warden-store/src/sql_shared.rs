@@ -972,16 +972,25 @@ impl MetadataStore for Store {
 
     async fn append_policy_bundle(&self, bundle: PolicyBundleRow, audit: AuditEventDraft) -> Result<PolicyBundleRow> {
         let mut tx = self.write_tx().await?;
-        let number: i64 = sqlx::query_scalar(
+        let inserted = sqlx::query_scalar(
             "INSERT INTO policy_bundles (number, created_at, created_by, digest, files) \
-             VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM policy_bundles), $1, $2, $3, $4) RETURNING number",
+             VALUES (CASE WHEN $5 > 0 THEN $5 ELSE (SELECT COALESCE(MAX(number), 0) + 1 FROM policy_bundles) END, \
+             $1, $2, $3, $4) RETURNING number",
         )
         .bind(bundle.created_at)
         .bind(&bundle.created_by)
         .bind(&bundle.digest)
         .bind(to_json(&serde_json::json!(bundle.files)))
+        .bind(bundle.number)
         .fetch_one(&mut *tx)
-        .await?;
+        .await;
+        let number: i64 = match inserted {
+            Ok(number) => number,
+            Err(err) if is_unique_violation(&err) => {
+                return Err(Error::Conflict(format!("policy bundle {} exists already", bundle.number)));
+            }
+            Err(err) => return Err(err.into()),
+        };
         let mut audit = audit;
         if let Value::Object(payload) = &mut audit.payload {
             payload.insert("number".into(), number.into());

@@ -522,4 +522,22 @@ mod tests {
             Error::NotFound(_)
         ));
     }
+
+    #[tokio::test]
+    async fn an_exact_bundle_number_is_taken_once_and_zero_means_next() {
+        let (_dir, store) = fresh().await;
+        let bundle = |number: i64| PolicyBundleRow {
+            number,
+            created_at: 1,
+            created_by: "warden".into(),
+            digest: "d".into(),
+            files: Default::default(),
+        };
+        assert_eq!(store.append_policy_bundle(bundle(1), audit("policy.put", "policy")).await.unwrap().number, 1);
+        let before = event_count(&store).await;
+        let err = store.append_policy_bundle(bundle(1), audit("policy.put", "policy")).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err}");
+        assert_eq!(event_count(&store).await, before, "a refused bundle writes no audit event");
+        assert_eq!(store.append_policy_bundle(bundle(0), audit("policy.put", "policy")).await.unwrap().number, 2);
+    }
 }

@@ -687,7 +687,8 @@ pub(crate) struct ServeArgs {
     pub(crate) listen: SocketAddr,
     /// The metadata database: a `postgres://user:password@host:port/db` URL, which several replicas may
     /// share. Default: SQLite in the data directory.
-    #[arg(long, env = "WARDEN_DATABASE_URL", hide_env_values = true)]
+    /// Needs --ledger-key: every replica must sign the ledger's checkpoints with one key.
+    #[arg(long, env = "WARDEN_DATABASE_URL", hide_env_values = true, requires = "ledger_key")]
     pub(crate) database: Option<String>,
     /// Keep artifacts in S3-compatible object storage: `s3://bucket/prefix` (credentials, region and endpoint
     /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP). Default: the

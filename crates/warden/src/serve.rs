@@ -65,10 +65,6 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         artifacts: args.artifacts.clone(),
         ..Config::new(&args.data_dir)
     };
-    if args.database.is_some() && args.ledger_key.is_none() {
-        // Each replica would otherwise make its own key, and checkpoints signed by the others would not verify.
-        tracing::warn!("--database without --ledger-key: replicas sharing this database must sign with one key");
-    }
     let (warden, startup) = Warden::open(config)
         .await
         .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;

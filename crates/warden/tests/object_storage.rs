@@ -12,7 +12,9 @@ use support::{S3Bucket, Server, fresh_s3_bucket, json_of, stderr, testdata};
 /// A server on the bucket (prefix `tenant-a`) and the database, logging to `<dir>.log`.
 fn start(dir: &Path, bucket: &S3Bucket, database: &str) -> Server {
     let artifacts = format!("s3://{}/tenant-a", bucket.bucket);
-    let args = ["--artifacts", artifacts.as_str(), "--database", database];
+    // The servers of one test share a ledger key, as replicas must.
+    let key = support::ledger_key_for(&dir.parent().unwrap().join("shared"));
+    let args = ["--artifacts", artifacts.as_str(), "--database", database, "--ledger-key", key.to_str().unwrap()];
     let log = std::fs::File::create(dir.with_extension("log")).unwrap();
     Server::start_env(dir, &args, &bucket.env(), "warn", Stdio::from(log))
 }

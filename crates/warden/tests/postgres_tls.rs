@@ -26,7 +26,8 @@ fn serve_fails(dir: &Path, database: &str) -> String {
     let out = Command::new(support::WARDEN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
-        .args(["--database", database])
+        .args(["--database", database, "--ledger-key"])
+        .arg(support::ledger_key_for(dir))
         .stdout(Stdio::null())
         .output()
         .unwrap();
@@ -51,7 +52,9 @@ fn the_database_connection_is_tls_verified_against_the_given_ca() {
         format!("{tls_server}/postgres?sslmode=verify-full&sslrootcert={}", dir.path().join(ca).display())
     };
 
-    let server = Server::start_with(&dir.path().join("data"), &["--database", &url("ca.pem")]);
+    let data = dir.path().join("data");
+    let key = support::ledger_key_for(&data);
+    let server = Server::start_with(&data, &["--database", &url("ca.pem"), "--ledger-key", key.to_str().unwrap()]);
     let out = server.cli(&["model", "create", "credit", "--owner", "risk", "--risk-tier", "low"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json_of(&server.cli(&["model", "list", "--json"])).as_array().unwrap().len(), 1);
@@ -77,4 +80,14 @@ fn the_database_connection_is_tls_verified_against_the_given_ca() {
     let error = serve_fails(&dir.path().join("plain"), &format!("{plain}?sslmode=require"));
     assert!(error.contains("server does not support TLS"), "{error}");
     assert!(!error.contains("sslrootcert") && !error.contains("127.0.0.1"), "the URL is not echoed: {error}");
+
+    // Without a ledger key named, replicas would each make their own: a usage error.
+    let out = Command::new(support::WARDEN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("keyless"))
+        .args(["--database", &url("ca.pem")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--ledger-key"), "{}", stderr(&out));
 }

@@ -243,3 +243,32 @@ fn monitors_run_once_judge_both_replicas_traffic_and_move_when_their_replica_die
     let out = survivor.cli(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
 }
+
+#[test]
+fn replicas_starting_together_on_an_empty_database_set_it_up_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_postgres_database();
+    let bucket = fresh_s3_bucket();
+    let artifacts = format!("s3://{}/models", bucket.bucket);
+    let key = support::ledger_key_for(&dir.path().join("shared"));
+    let args = ["--database", database.as_str(), "--artifacts", artifacts.as_str(), "--ledger-key", key.to_str().unwrap()];
+    let (a, b) = std::thread::scope(|scope| {
+        let start = |name: &'static str| {
+            let (dir, env) = (dir.path().join(name), bucket.env());
+            scope.spawn(move || Server::start_env(&dir, &args, &env, "warn", std::process::Stdio::inherit()))
+        };
+        let (a, b) = (start("a"), start("b"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    // One admin token, written by whichever replica made it; one default policy bundle.
+    let tokens: Vec<&Server> = [&a, &b].into_iter().filter(|s| s.data_dir.join("admin.token").exists()).collect();
+    assert_eq!(tokens.len(), 1, "exactly one replica wrote the admin token");
+    let holder = tokens[0];
+    let bundles = holder.get_json("/v1/policies/history");
+    assert_eq!(bundles.as_array().unwrap().len(), 1, "{bundles}");
+    let audit = json_of(&holder.cli(&["audit", "log", "--json", "--limit", "100"]));
+    let creations = audit.as_array().unwrap().iter().filter(|e| e["action"] == "token.create").count();
+    assert_eq!(creations, 1, "{audit}");
+    let out = holder.cli(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+}

@@ -49,6 +49,16 @@ pub fn start_postgres_server(name: &str, env: &[(&str, &str)]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// The ledger key of a data directory on PostgreSQL (which needs one named): a file beside the directory,
+/// made on first use, so the directory itself stays as the test made it.
+pub fn ledger_key_for(data_dir: &Path) -> PathBuf {
+    let path = data_dir.with_extension("ledger.key");
+    if !path.exists() {
+        std::fs::write(&path, format!("{}\n", hex::encode(rand::random::<[u8; 32]>()))).unwrap();
+    }
+    path
+}
+
 /// A new, empty database on this test binary's PostgreSQL server (started on 127.0.0.1 by
 /// `scripts/test-postgres.sh` on first use, and stopped when the test binary exits).
 pub fn fresh_postgres_database() -> String {
@@ -169,6 +179,9 @@ impl Server {
         command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra);
         if on_postgres() && !extra.contains(&"--database") {
             command.args(["--database", &database_for(data_dir)]);
+            if !extra.contains(&"--ledger-key") {
+                command.arg("--ledger-key").arg(ledger_key_for(data_dir));
+            }
         }
         let mut child = command
             .env("RUST_LOG", filter)
