@@ -449,6 +449,28 @@ struct LoadResult {
     requests: u64,
 }
 
+/// Medians of several load runs, failures summed, and each run's requests/s and p99.
+struct LoadSummary {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failed: u64,
+    runs: String,
+}
+
+impl LoadSummary {
+    fn of(results: &[LoadResult]) -> LoadSummary {
+        let each: Vec<String> = results.iter().map(|r| format!("{:.0}/{:.2}", r.rps, r.p99_ms)).collect();
+        LoadSummary {
+            rps: median_of(&results.iter().map(|r| r.rps).collect::<Vec<_>>()),
+            p50_ms: median_of(&results.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
+            p99_ms: median_of(&results.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
+            failed: results.iter().map(|r| r.failed).sum(),
+            runs: each.join(", "),
+        }
+    }
+}
+
 fn wrk_duration_ms(text: &str) -> anyhow::Result<f64> {
     let text = text.trim();
     let (number, factor) = if let Some(n) = text.strip_suffix("us") {
@@ -726,16 +748,12 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     println!("{:<44} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
     let mut medians = Vec::new();
     for (name, results) in &rows {
-        let rps = median_of(&results.iter().map(|r| r.rps).collect::<Vec<_>>());
-        let p50 = median_of(&results.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
-        let p99 = median_of(&results.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
-        let failed: u64 = results.iter().map(|r| r.failed).sum();
-        let each: Vec<String> = results.iter().map(|r| format!("{:.0}/{:.2}", r.rps, r.p99_ms)).collect();
+        let summary = LoadSummary::of(results);
         println!(
-            "{name:<44} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9}   runs (req/s / p99 ms): {}",
-            each.join(", ")
+            "{name:<44} {:>12.0} {:>10.3} {:>10.3} {:>9}   runs (req/s / p99 ms): {}",
+            summary.rps, summary.p50_ms, summary.p99_ms, summary.failed, summary.runs
         );
-        medians.push(rps);
+        medians.push(summary.rps);
     }
     println!(
         "Warden / MLflow: {:.0}x (1 worker), {:.0}x (2 workers); decisions logged {} for {} requests wrk counted",
@@ -1221,7 +1239,8 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
 
 /// Runs SQL on a SQLite file with Python's sqlite3 module (the benchmark needs no SQLite shell).
 fn sqlite(path: &Path, sql: &str) -> anyhow::Result<()> {
-    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=60)\nc.executescript(sys.argv[2])\nc.commit()\n";
+    let script =
+        "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=60)\nc.executescript(sys.argv[2])\nc.commit()\n";
     let status = Command::new("python3").args(["-c", script]).arg(path).arg(sql).status()?;
     if !status.success() {
         bail!("sqlite3 script failed");
@@ -1253,7 +1272,12 @@ fn hex_seed() -> String {
 
 /// A server with the German credit logistic regression registered and promoted, a scorer token and the
 /// admin token.
-fn serve_credit(warden: &Path, root: &Path, backend: &Backend, extra: &[&str]) -> anyhow::Result<(Stopped, String, String, String)> {
+fn serve_credit(
+    warden: &Path,
+    root: &Path,
+    backend: &Backend,
+    extra: &[&str],
+) -> anyhow::Result<(Stopped, String, String, String)> {
     let store_args = backend.args()?;
     let mut args: Vec<&str> = store_args.iter().map(String::as_str).collect();
     args.extend_from_slice(extra);
@@ -1263,8 +1287,19 @@ fn serve_credit(warden: &Path, root: &Path, backend: &Backend, extra: &[&str]) -
     let model = root.join("crates/warden-models/testdata/lr_german_linear.json");
     cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
     cli(&[
-        "model", "register", "credit", "--artifact", model.to_str().unwrap(), "--format", "linear-json",
-        "--reference", german.to_str().unwrap(), "--target", "risk", "--protected", "sex",
+        "model",
+        "register",
+        "credit",
+        "--artifact",
+        model.to_str().unwrap(),
+        "--format",
+        "linear-json",
+        "--reference",
+        german.to_str().unwrap(),
+        "--target",
+        "risk",
+        "--protected",
+        "sex",
     ])?;
     cli(&["promote", "credit", "1", "--override", "--reason", "benchmark"])?;
     let token = cli(&["token", "create", "--name", "loan-app", "--role", "scorer"])?.trim().to_owned();
@@ -1287,7 +1322,11 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
     let backends = |part: &str| {
         [
             Backend { name: "SQLite", data: dir.join(format!("sqlite-{part}")), database: None },
-            Backend { name: "PostgreSQL", data: dir.join(format!("pg-{part}")), database: Some(format!("{postgres}/{part}")) },
+            Backend {
+                name: "PostgreSQL",
+                data: dir.join(format!("pg-{part}")),
+                database: Some(format!("{postgres}/{part}")),
+            },
         ]
     };
     let body = serde_json::json!({"features": {"duration": 24, "credit_amount": 4000, "job": 2, "age": 35,
@@ -1342,13 +1381,19 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
             }
             None => {
                 let file = backend.data.join("warden.db");
-                sqlite(&file, &format!(
-                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {decisions}) {insert} {select} FROM n;"
-                ))?;
-                sqlite(&file, &format!(
-                    "WITH RECURSIVE n(i) AS (SELECT {} UNION ALL SELECT i + 1 FROM n WHERE i < {decisions}) {outcomes} FROM n; ANALYZE;",
-                    decisions - labelled + 1
-                ))?;
+                sqlite(
+                    &file,
+                    &format!(
+                        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {decisions}) {insert} {select} FROM n;"
+                    ),
+                )?;
+                sqlite(
+                    &file,
+                    &format!(
+                        "WITH RECURSIVE n(i) AS (SELECT {} UNION ALL SELECT i + 1 FROM n WHERE i < {decisions}) {outcomes} FROM n; ANALYZE;",
+                        decisions - labelled + 1
+                    ),
+                )?;
             }
         }
         let loaded = started.elapsed().as_secs_f64();
@@ -1369,21 +1414,28 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
         evaluation.push((backend.name, loaded, times, evaluated));
     }
 
-    println!("\nsingle-row scoring with the decision log, {connections} connections, wrk -t1, {seconds} s x {runs} runs (medians)");
-    println!("{:<12} {:>12} {:>10} {:>10} {:>9} {:>22}", "store", "requests/s", "p50 ms", "p99 ms", "non-2xx", "logged / answered");
+    println!(
+        "\nsingle-row scoring with the decision log, {connections} connections, wrk -t1, {seconds} s x {runs} runs (medians)"
+    );
+    println!(
+        "{:<12} {:>12} {:>10} {:>10} {:>9} {:>22}",
+        "store", "requests/s", "p50 ms", "p99 ms", "non-2xx", "logged / answered"
+    );
     for (name, results, committed, answered) in &scoring {
-        let rps = median_of(&results.iter().map(|r| r.rps).collect::<Vec<_>>());
-        let p50 = median_of(&results.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
-        let p99 = median_of(&results.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
-        let failed: u64 = results.iter().map(|r| r.failed).sum();
-        let each: Vec<String> = results.iter().map(|r| format!("{:.0}/{:.2}", r.rps, r.p99_ms)).collect();
+        let summary = LoadSummary::of(results);
         println!(
-            "{name:<12} {rps:>12.0} {p50:>10.3} {p99:>10.3} {failed:>9} {:>22}   runs (req/s / p99 ms): {}",
+            "{name:<12} {:>12.0} {:>10.3} {:>10.3} {:>9} {:>22}   runs (req/s / p99 ms): {}",
+            summary.rps,
+            summary.p50_ms,
+            summary.p99_ms,
+            summary.failed,
             format!("{committed} / {answered}"),
-            each.join(", ")
+            summary.runs
         );
     }
-    println!("\nmonitor evaluation (POST /v1/monitors/evaluate, every monitor) with {decisions} decisions logged, {labelled} labelled");
+    println!(
+        "\nmonitor evaluation (POST /v1/monitors/evaluate, every monitor) with {decisions} decisions logged, {labelled} labelled"
+    );
     println!("{:<12} {:>14} {:>16} {:>12}   runs (ms)", "store", "bulk load s", "evaluate ms", "evaluations");
     for (name, loaded, times, evaluated) in &evaluation {
         let each: Vec<String> = times.iter().map(|t| format!("{t:.0}")).collect();

@@ -50,7 +50,11 @@ pub(crate) fn lease_hold(every: Duration) -> Duration {
 }
 
 /// Other replicas' buckets of a loaded version that a monitor window can reach.
-pub(crate) async fn other_buckets(warden: &Warden, version: &LoadedVersion, window: Window) -> Result<Vec<RemoteBucket>> {
+pub(crate) async fn other_buckets(
+    warden: &Warden,
+    version: &LoadedVersion,
+    window: Window,
+) -> Result<Vec<RemoteBucket>> {
     if !warden.shared() {
         return Ok(Vec::new());
     }

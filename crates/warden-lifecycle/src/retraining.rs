@@ -446,7 +446,8 @@ pub fn spawn_scheduler(warden: std::sync::Arc<Warden>, every: std::time::Duratio
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if !crate::replicas::holds_lease(&warden, "retraining-schedules", crate::replicas::lease_hold(every)).await {
+            if !crate::replicas::holds_lease(&warden, "retraining-schedules", crate::replicas::lease_hold(every)).await
+            {
                 continue;
             }
             if let Err(err) = run_due(&warden).await {

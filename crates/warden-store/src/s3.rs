@@ -52,7 +52,8 @@ impl S3ArtifactStore {
             .build()
             .map_err(|e| invalid(format!("S3 artifact store {url}: {e}")))?;
         let prefix = prefix.trim_matches('/');
-        let root = if prefix.is_empty() { ObjectPath::from("sha256") } else { ObjectPath::from(format!("{prefix}/sha256")) };
+        let root =
+            if prefix.is_empty() { ObjectPath::from("sha256") } else { ObjectPath::from(format!("{prefix}/sha256")) };
         let store = S3ArtifactStore {
             store: Arc::new(store),
             root,
@@ -79,7 +80,8 @@ impl S3ArtifactStore {
             .filter_map(|meta| {
                 let name = meta.location.filename()?.to_owned();
                 valid_sha256(&name).ok()?;
-                let modified = std::time::UNIX_EPOCH + Duration::from_millis(meta.last_modified.timestamp_millis().max(0) as u64);
+                let modified =
+                    std::time::UNIX_EPOCH + Duration::from_millis(meta.last_modified.timestamp_millis().max(0) as u64);
                 Some((name, now.duration_since(modified).unwrap_or_default()))
             })
             .collect();
@@ -100,8 +102,7 @@ impl ArtifactStore for S3ArtifactStore {
         if self.store.head(&key).await.is_ok() {
             return Ok(blob); // same content already stored; the staged copy is dropped
         }
-        let mut file =
-            tokio::fs::File::open(staged.path()).await.map_err(io_error("opening staged upload"))?;
+        let mut file = tokio::fs::File::open(staged.path()).await.map_err(io_error("opening staged upload"))?;
         if blob.size as usize <= PART {
             let mut bytes = Vec::with_capacity(blob.size as usize);
             file.read_to_end(&mut bytes).await.map_err(io_error("reading staged upload"))?;

@@ -167,7 +167,6 @@ impl SqliteStore {
             hexed.as_deref().unwrap_or_default().as_bytes().chunks(64).map(hash_hex::decode).collect();
         Ok(decoded.map(|hashes| hashes.concat()).unwrap_or_default())
     }
-
 }
 
 type Db = Sqlite;
@@ -183,7 +182,6 @@ const VALIDATED_AUC: &str = "json_extract(r.body, '$.figures.discrimination.auc'
 const GATE_ALLOW: &str = "json_extract(p.body, '$.allow')";
 
 metadata_store_on_sql!();
-
 
 #[cfg(test)]
 mod tests {
@@ -504,7 +502,8 @@ mod tests {
     async fn window_buckets_are_replaced_pruned_and_read_without_the_readers_own() {
         let (_dir, store) = fresh().await;
         store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
-        let bucket = |start: i64, decisions: i64| WindowBucket { start, decisions, body: format!("{{\"n\":{decisions}}}") };
+        let bucket =
+            |start: i64, decisions: i64| WindowBucket { start, decisions, body: format!("{{\"n\":{decisions}}}") };
         store.put_window_buckets("a", 1, "r1", &[bucket(10, 1), bucket(20, 2)], 0).await.unwrap();
         store.put_window_buckets("a", 1, "r2", &[bucket(20, 5)], 0).await.unwrap();
         // r1's bucket 20 grew; its bucket 10 fell out of its window.

@@ -45,14 +45,18 @@ fn copy_dir(from: &Path, to: &Path) {
 fn copy_data(from: &Path, to: &Path) {
     copy_dir(from, to);
     if on_postgres() {
+        // The copy signs with the same key, as the original server did.
+        std::fs::copy(support::ledger_key_for(from), to.with_extension("ledger.key")).unwrap();
         let (source, target) = (database_for(from), database_for(to));
         let name = |url: &str| url.rsplit('/').next().unwrap().to_owned();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let admin = format!("{}/postgres", source.rsplit_once('/').unwrap().0);
             let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            for sql in [format!("DROP DATABASE {}", name(&target)),
-                        format!("CREATE DATABASE {} TEMPLATE {}", name(&target), name(&source))] {
+            for sql in [
+                format!("DROP DATABASE {}", name(&target)),
+                format!("CREATE DATABASE {} TEMPLATE {}", name(&target), name(&source)),
+            ] {
                 sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
             }
             pool.close().await;
@@ -66,7 +70,8 @@ fn tamper(data: &Path, statements: &[String]) {
     runtime.block_on(async {
         // One connection: the statements share temporary tables.
         if on_postgres() {
-            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&database_for(data)).await.unwrap();
+            let pool =
+                sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&database_for(data)).await.unwrap();
             for statement in statements {
                 sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
                     .execute(&pool)
@@ -169,7 +174,7 @@ fn every_audited_write_is_a_ledger_entry_with_a_proof_that_checks_against_a_sign
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("ledger.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(support::ledger_key_path(dir.path())).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let out = server.cli(&["audit", "proof", "100000"]);
@@ -219,29 +224,49 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
     let mut scenarios: Vec<(&str, Vec<String>, Option<i64>, &str)> = vec![
         (
             "a changed audit event",
-            [unlock("audit_events"), vec!["UPDATE audit_events SET actor = 'token:mallory' WHERE seq = \
-                (SELECT audit_seq FROM ledger_entries WHERE idx = 4)".into()]].concat(),
+            [
+                unlock("audit_events"),
+                vec![
+                    "UPDATE audit_events SET actor = 'token:mallory' WHERE seq = \
+                (SELECT audit_seq FROM ledger_entries WHERE idx = 4)"
+                        .into(),
+                ],
+            ]
+            .concat(),
             Some(4),
             "entry 4 does not match audit event",
         ),
         (
             "a changed entry (its payload hash)",
-            [unlock("ledger_entries"), vec![format!("UPDATE ledger_entries SET payload_sha256 = {random_hash} WHERE idx = 5")]]
-                .concat(),
+            [
+                unlock("ledger_entries"),
+                vec![format!("UPDATE ledger_entries SET payload_sha256 = {random_hash} WHERE idx = 5")],
+            ]
+            .concat(),
             Some(5),
             "entry 5 does not match the payload of audit event",
         ),
         (
             "a changed entry (its leaf hash)",
-            [unlock("ledger_entries"), vec![format!("UPDATE ledger_entries SET leaf_hash = {random_hash} WHERE idx = 6")]]
-                .concat(),
+            [
+                unlock("ledger_entries"),
+                vec![format!("UPDATE ledger_entries SET leaf_hash = {random_hash} WHERE idx = 6")],
+            ]
+            .concat(),
             Some(6),
             "entry 6 does not match audit event",
         ),
         (
             "an audit event given a separator character (the page is read row by row)",
-            [unlock("audit_events"), vec![format!("UPDATE audit_events SET actor = 'token:a' || {} || 'b' WHERE seq = \
-                (SELECT audit_seq FROM ledger_entries WHERE idx = 7)", dialect("char(30)", "chr(30)"))]].concat(),
+            [
+                unlock("audit_events"),
+                vec![format!(
+                    "UPDATE audit_events SET actor = 'token:a' || {} || 'b' WHERE seq = \
+                (SELECT audit_seq FROM ledger_entries WHERE idx = 7)",
+                    dialect("char(30)", "chr(30)")
+                )],
+            ]
+            .concat(),
             Some(7),
             "entry 7 does not match audit event",
         ),
@@ -253,41 +278,64 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
         ),
         (
             "two entries swapped",
-            [unlock("ledger_entries"), vec![
-                "UPDATE ledger_entries SET idx = 1000000000 WHERE idx = 2".into(),
-                "UPDATE ledger_entries SET idx = 2 WHERE idx = 3".into(),
-                "UPDATE ledger_entries SET idx = 3 WHERE idx = 1000000000".into(),
-            ]].concat(),
+            [
+                unlock("ledger_entries"),
+                vec![
+                    "UPDATE ledger_entries SET idx = 1000000000 WHERE idx = 2".into(),
+                    "UPDATE ledger_entries SET idx = 2 WHERE idx = 3".into(),
+                    "UPDATE ledger_entries SET idx = 3 WHERE idx = 1000000000".into(),
+                ],
+            ]
+            .concat(),
             Some(2),
             "entry 2 ",
         ),
         (
             "the tail truncated (entries and their audit events)",
-            [unlock("ledger_entries"), unlock("audit_events"), vec![
-                format!("CREATE TEMP TABLE gone AS SELECT audit_seq FROM ledger_entries WHERE idx >= {}", size - 3),
-                format!("DELETE FROM ledger_entries WHERE idx >= {}", size - 3),
-                "DELETE FROM audit_events WHERE seq IN (SELECT audit_seq FROM gone)".into(),
-            ]].concat(),
+            [
+                unlock("ledger_entries"),
+                unlock("audit_events"),
+                vec![
+                    format!("CREATE TEMP TABLE gone AS SELECT audit_seq FROM ledger_entries WHERE idx >= {}", size - 3),
+                    format!("DELETE FROM ledger_entries WHERE idx >= {}", size - 3),
+                    "DELETE FROM audit_events WHERE seq IN (SELECT audit_seq FROM gone)".into(),
+                ],
+            ]
+            .concat(),
             Some(size - 3),
             "are missing",
         ),
         (
             "a forged entry inserted",
-            [unlock("ledger_entries"), vec![
-                "UPDATE ledger_entries SET idx = idx + 1000000 WHERE idx >= 5".into(),
-                "UPDATE ledger_entries SET idx = idx - 999999 WHERE idx >= 1000000".into(),
-                format!("INSERT INTO audit_events (seq, at, actor, action, subject, payload) VALUES \
+            [
+                unlock("ledger_entries"),
+                vec![
+                    "UPDATE ledger_entries SET idx = idx + 1000000 WHERE idx >= 5".into(),
+                    "UPDATE ledger_entries SET idx = idx - 999999 WHERE idx >= 1000000".into(),
+                    format!(
+                        "INSERT INTO audit_events (seq, at, actor, action, subject, payload) VALUES \
                     ((SELECT MAX(seq) + 1 FROM audit_events), {}, '{}', '{}', '{}', '{{}}')",
-                    forged.at, forged.actor, forged.action, forged.subject),
-                format!("INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) VALUES (5, \
-                    (SELECT MAX(seq) FROM audit_events), {}, {})", blob(&forged.payload_sha256), blob(&forged_leaf)),
-            ]].concat(),
+                        forged.at, forged.actor, forged.action, forged.subject
+                    ),
+                    format!(
+                        "INSERT INTO ledger_entries (idx, audit_seq, payload_sha256, leaf_hash) VALUES (5, \
+                    (SELECT MAX(seq) FROM audit_events), {}, {})",
+                        blob(&forged.payload_sha256),
+                        blob(&forged_leaf)
+                    ),
+                ],
+            ]
+            .concat(),
             Some(5),
             "entries 5 and 6 record audit events out of order",
         ),
         (
             "a checkpoint replaced",
-            [unlock("ledger_checkpoints"), vec![format!("UPDATE ledger_checkpoints SET note = '{fake_note}' WHERE id = 1")]].concat(),
+            [
+                unlock("ledger_checkpoints"),
+                vec![format!("UPDATE ledger_checkpoints SET note = '{fake_note}' WHERE id = 1")],
+            ]
+            .concat(),
             None,
             "checkpoint 1 does not verify",
         ),

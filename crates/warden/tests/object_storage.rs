@@ -46,7 +46,8 @@ fn artifacts_live_in_the_bucket_and_are_checked_when_loaded() {
     assert!(second.cli(&["promote", "credit", "1", "--override", "--reason", "s3 test"]).status.success());
     let input = testdata("german.csv");
     let output = dir.path().join("scored.csv");
-    let out = second.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let out =
+        second.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     drop(second);
 

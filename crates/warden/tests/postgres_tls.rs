@@ -7,20 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use support::{Server, json_of, start_postgres_server, stderr};
-
-/// A CA and a certificate for 127.0.0.1 signed by it: (CA PEM, certificate PEM, key PEM).
-fn pki() -> (String, String, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "database CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
+use support::{Server, json_of, start_postgres_server, stderr, test_pki};
 
 fn serve_fails(dir: &Path, database: &str) -> String {
     let out = Command::new(support::WARDEN)
@@ -38,8 +25,8 @@ fn serve_fails(dir: &Path, database: &str) -> String {
 #[test]
 fn the_database_connection_is_tls_verified_against_the_given_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = pki();
-    let (other_ca, _, _) = pki();
+    let (ca, cert, key) = test_pki();
+    let (other_ca, _, _) = test_pki();
     for (name, pem) in [("ca.pem", &ca), ("other-ca.pem", &other_ca), ("server.crt", &cert), ("server.key", &key)] {
         std::fs::write(dir.path().join(name), pem).unwrap();
     }
@@ -48,9 +35,8 @@ fn the_database_connection_is_tls_verified_against_the_given_ca() {
         "postgres-tls",
         &[("WARDEN_PG_TLS_CERT", cert_path.to_str().unwrap()), ("WARDEN_PG_TLS_KEY", key_path.to_str().unwrap())],
     );
-    let url = |ca: &str| {
-        format!("{tls_server}/postgres?sslmode=verify-full&sslrootcert={}", dir.path().join(ca).display())
-    };
+    let url =
+        |ca: &str| format!("{tls_server}/postgres?sslmode=verify-full&sslrootcert={}", dir.path().join(ca).display());
 
     let data = dir.path().join("data");
     let key = support::ledger_key_for(&data);

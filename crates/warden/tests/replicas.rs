@@ -22,9 +22,11 @@ fn two_replicas(dir: &Path, extra: &[&str]) -> (Server, Server, String) {
     let artifacts = format!("s3://{}/models", bucket.bucket);
     let key = dir.join("ledger.key");
     std::fs::write(&key, format!("{}\n", hex::encode(rand::random::<[u8; 32]>()))).unwrap();
-    let shared = ["--database", database.as_str(), "--artifacts", artifacts.as_str(), "--ledger-key", key.to_str().unwrap()];
+    let shared =
+        ["--database", database.as_str(), "--artifacts", artifacts.as_str(), "--ledger-key", key.to_str().unwrap()];
     let args: Vec<&str> = [&shared[..], extra].concat();
-    let start = |name: &str| Server::start_env(&dir.join(name), &args, &bucket.env(), "warn", std::process::Stdio::inherit());
+    let start =
+        |name: &str| Server::start_env(&dir.join(name), &args, &bucket.env(), "warn", std::process::Stdio::inherit());
     let a = start("a");
     let b = start("b");
     assert!(!dir.join("b/admin.token").exists(), "the second replica found the first one's tokens");
@@ -121,8 +123,13 @@ fn two_replicas_appending_at_full_speed_never_fork_the_ledger() {
                 writers.push(tokio::spawn(async move {
                     for i in 0..PER_WRITER {
                         let body = serde_json::json!({"name": format!("t-{r}-{w}-{i}"), "role": "viewer"});
-                        let response =
-                            client.post(format!("{url}/v1/tokens")).bearer_auth(&token).json(&body).send().await.unwrap();
+                        let response = client
+                            .post(format!("{url}/v1/tokens"))
+                            .bearer_auth(&token)
+                            .json(&body)
+                            .send()
+                            .await
+                            .unwrap();
                         assert!(response.status().is_success(), "token create: {}", response.status());
                     }
                     PER_WRITER
@@ -170,7 +177,14 @@ fn lease_holders(database: &str) -> Vec<(String, String)> {
 
 fn evaluations(server: &Server) -> Vec<serde_json::Value> {
     let history = json_of(&server.cli(&[
-        "monitor", "history", "credit", "--monitor", "feature_drift", "--limit", "10000", "--json",
+        "monitor",
+        "history",
+        "credit",
+        "--monitor",
+        "feature_drift",
+        "--limit",
+        "10000",
+        "--json",
     ]));
     history.as_array().unwrap().clone()
 }
@@ -202,8 +216,12 @@ fn monitors_run_once_judge_both_replicas_traffic_and_move_when_their_replica_die
         if let Some(found) = found {
             break found;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no alert on all {} decisions: {:?}", older.len(),
-            evaluations(&a).last());
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no alert on all {} decisions: {:?}",
+            older.len(),
+            evaluations(&a).last()
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(alert["details"]["features"]["age"]["status"], "alert", "{alert}");
@@ -213,7 +231,11 @@ fn monitors_run_once_judge_both_replicas_traffic_and_move_when_their_replica_die
     let history = evaluations(&b);
     let times: Vec<i64> = history.iter().map(|e| e["at"].as_i64().unwrap()).collect();
     let span = (times[times.len() - 1] - times[0]) as f64 / 1e6;
-    assert!(times.len() as f64 <= span / 1.0 + 2.0, "{} evaluations in {span:.1} s: both replicas evaluate", times.len());
+    assert!(
+        times.len() as f64 <= span / 1.0 + 2.0,
+        "{} evaluations in {span:.1} s: both replicas evaluate",
+        times.len()
+    );
     let holders = lease_holders(&database);
     let names: Vec<&str> = holders.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&"monitor-evaluation") && names.contains(&"ledger-checkpoint"), "{holders:?}");
@@ -251,7 +273,8 @@ fn replicas_starting_together_on_an_empty_database_set_it_up_once() {
     let bucket = fresh_s3_bucket();
     let artifacts = format!("s3://{}/models", bucket.bucket);
     let key = support::ledger_key_for(&dir.path().join("shared"));
-    let args = ["--database", database.as_str(), "--artifacts", artifacts.as_str(), "--ledger-key", key.to_str().unwrap()];
+    let args =
+        ["--database", database.as_str(), "--artifacts", artifacts.as_str(), "--ledger-key", key.to_str().unwrap()];
     let (a, b) = std::thread::scope(|scope| {
         let start = |name: &'static str| {
             let (dir, env) = (dir.path().join(name), bucket.env());

@@ -5,7 +5,7 @@ mod support;
 
 use std::process::Stdio;
 
-use support::{Server, stderr, stdout};
+use support::{Server, stderr, stdout, test_pki};
 
 #[test]
 fn no_token_secret_reaches_a_log_or_an_error() {
@@ -54,20 +54,6 @@ fn no_token_secret_reaches_a_log_or_an_error() {
         // Nor the hex part alone.
         assert!(!logged.contains(&secret[4..]), "the server log holds a secret's digits");
     }
-}
-
-/// A CA and a server certificate for localhost and 127.0.0.1 signed by it: (CA PEM, cert PEM, key PEM).
-fn test_pki() -> (String, String, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Warden test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server_params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    let server = server_params.signed_by(&server_key, &issuer).unwrap();
-    (ca.pem(), server.pem(), server_key.serialize_pem())
 }
 
 #[test]

@@ -55,8 +55,16 @@ pub fn ledger_key_for(data_dir: &Path) -> PathBuf {
     let path = data_dir.with_extension("ledger.key");
     if !path.exists() {
         std::fs::write(&path, format!("{}\n", hex::encode(rand::random::<[u8; 32]>()))).unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     }
     path
+}
+
+/// Where a test server started on `data_dir` keeps its ledger key: in the data directory (made at first
+/// start), or beside it when the suite runs on PostgreSQL.
+pub fn ledger_key_path(data_dir: &Path) -> PathBuf {
+    if on_postgres() { ledger_key_for(data_dir) } else { data_dir.join("ledger.key") }
 }
 
 /// A new, empty database on this test binary's PostgreSQL server (started on 127.0.0.1 by
@@ -150,6 +158,20 @@ pub fn fresh_s3_bucket() -> S3Bucket {
     S3Bucket { endpoint: endpoint.clone(), bucket, root: root.clone() }
 }
 
+/// A CA and a server certificate for localhost and 127.0.0.1 signed by it: (CA PEM, cert PEM, key PEM).
+pub fn test_pki() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Warden test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let server = server_params.signed_by(&server_key, &issuer).unwrap();
+    (ca.pem(), server.pem(), server_key.serialize_pem())
+}
+
 pub struct Server {
     pub child: Child,
     pub url: String,
@@ -183,12 +205,8 @@ impl Server {
                 command.arg("--ledger-key").arg(ledger_key_for(data_dir));
             }
         }
-        let mut child = command
-            .env("RUST_LOG", filter)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("warden serve starts");
+        let mut child =
+            command.env("RUST_LOG", filter).stdout(Stdio::piped()).stderr(log).spawn().expect("warden serve starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
