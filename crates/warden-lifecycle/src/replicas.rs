@@ -9,6 +9,7 @@
 //!   all traffic.
 //! - **Alias changes reach every replica within a second**: each polls the alias generation every 250 ms and
 //!   rebuilds the routes it serves when it moves.
+//!
 //! Registry reads go to the database, so they are seen at once; token lookups are cached for at most a second.
 
 use std::sync::Arc;
