@@ -454,6 +454,11 @@ impl LiveProfile {
         read(&all)
     }
 
+    /// Makes every kept bucket count as changed (after publishing them failed).
+    pub(crate) fn forget_published(&self) {
+        self.state.lock().expect("live profile lock").published.clear();
+    }
+
     /// The buckets that changed since the last call (for other replicas' monitors), and the start of the
     /// oldest bucket still kept.
     pub(crate) fn changed_buckets(&self) -> (Vec<RemoteBucket>, Option<i64>) {

@@ -96,10 +96,15 @@ pub(crate) async fn publish_windows(warden: &Warden) -> Result<()> {
             })
             .collect::<Result<Vec<_>>>()?;
         let keep_from = oldest.unwrap_or(i64::MIN);
-        warden
+        let stored = warden
             .metadata
             .put_window_buckets(&version.version.model, version.version.number, &warden.replica, &buckets, keep_from)
-            .await?;
+            .await;
+        if let Err(err) = stored {
+            // Not stored: publish every kept bucket again next time.
+            version.live.forget_published();
+            return Err(err.into());
+        }
     }
     Ok(())
 }
@@ -112,7 +117,7 @@ pub fn spawn_window_publisher(warden: Arc<Warden>) -> Option<tokio::task::JoinHa
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                if let Err(err) = warden.scoring().flush().await.and(Ok(())) {
+                if let Err(err) = warden.scoring().flush().await {
                     tracing::warn!(error = %err, "decision log flush before publishing windows failed");
                 }
                 if let Err(err) = publish_windows(&warden).await {
