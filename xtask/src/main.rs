@@ -684,27 +684,8 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     let warden = release_warden(&root)?;
     let data = dir.join("warden-data");
     let (server, url) = start_warden(&warden, &data, &[])?;
-    let cli = |args: &[&str]| run_cli(&warden, &url, &data, args);
-    cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
-    let onnx = dir.join("model.onnx");
-    cli(&[
-        "model",
-        "register",
-        "credit",
-        "--artifact",
-        onnx.to_str().unwrap(),
-        "--format",
-        "onnx",
-        "--reference",
-        german.to_str().unwrap(),
-        "--target",
-        "risk",
-        "--protected",
-        "sex",
-    ])?;
-    cli(&["promote", "credit", "1", "--override", "--reason", "benchmark: serving only"])?;
-    let token = cli(&["token", "create", "--name", "loan-app", "--role", "scorer"])?.trim().to_owned();
-    let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
+    let (token, admin) =
+        promote_credit(&warden, &url, &data, &german, &dir.join("model.onnx"), "onnx", "benchmark: serving only")?;
 
     let score_url = format!("{url}/v1/models/credit/score");
     let answer = http_post(&score_url, &warden_body, Some(&token))?;
@@ -1282,29 +1263,45 @@ fn serve_credit(
     let mut args: Vec<&str> = store_args.iter().map(String::as_str).collect();
     args.extend_from_slice(extra);
     let (server, url) = start_warden(warden, &backend.data, &args)?;
-    let cli = |args: &[&str]| run_cli(warden, &url, &backend.data, args);
     let german = root.join("crates/warden-lifecycle/testdata/german.csv");
     let model = root.join("crates/warden-models/testdata/lr_german_linear.json");
+    let (token, admin) = promote_credit(warden, &url, &backend.data, &german, &model, "linear-json", "benchmark")?;
+    Ok((server, url, token, admin))
+}
+
+/// Creates the high-risk model `credit`, registers `artifact` on the German reference data (target risk,
+/// protected sex), promotes it with an override and makes a scorer token: (scorer token, admin token).
+fn promote_credit(
+    warden: &Path,
+    url: &str,
+    data: &Path,
+    german: &Path,
+    artifact: &Path,
+    format: &str,
+    reason: &str,
+) -> anyhow::Result<(String, String)> {
+    let cli = |args: &[&str]| run_cli(warden, url, data, args);
     cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"])?;
+    let (artifact, german) = (artifact.to_str().context("artifact path")?, german.to_str().context("data path")?);
     cli(&[
         "model",
         "register",
         "credit",
         "--artifact",
-        model.to_str().unwrap(),
+        artifact,
         "--format",
-        "linear-json",
+        format,
         "--reference",
-        german.to_str().unwrap(),
+        german,
         "--target",
         "risk",
         "--protected",
         "sex",
     ])?;
-    cli(&["promote", "credit", "1", "--override", "--reason", "benchmark"])?;
+    cli(&["promote", "credit", "1", "--override", "--reason", reason])?;
     let token = cli(&["token", "create", "--name", "loan-app", "--role", "scorer"])?.trim().to_owned();
-    let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
-    Ok((server, url, token, admin))
+    let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
+    Ok((token, admin))
 }
 
 /// Scoring with the decision log on SQLite and on PostgreSQL (requests/s, p99), and monitor evaluation
