@@ -102,16 +102,23 @@ pub fn rule(method: &Method, route: &str) -> Option<Rule> {
     RULES.iter().find(|(m, r, _)| *m == method.as_str() && *r == route).map(|(_, _, rule)| *rule)
 }
 
-/// The bearer secret of a request, or why there is none. Never echoes the header.
+/// The bearer secret of a request, or why there is none. Never echoes the header. The scheme is
+/// case-insensitive (RFC 9110 §11.1); a request with two `Authorization` headers is refused, since which
+/// one a proxy or the server would read is not defined.
 pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
-    let header = headers
-        .get(AUTHORIZATION)
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let header = values
+        .next()
         .ok_or_else(|| Error::Unauthenticated("missing bearer token (Authorization: Bearer <token>)".into()))?;
+    if values.next().is_some() {
+        return Err(Error::Unauthenticated("more than one Authorization header: send one".into()));
+    }
     header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Error::Unauthenticated("malformed Authorization header: expected 'Bearer <token>'".into()))
 }

@@ -14,12 +14,19 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Value,
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
     /// A 400 for a request Warden could not parse.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into(), details: Value::Null }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: message.into(),
+            details: Value::Null,
+            retry_after: None,
+        }
     }
 
     /// The status this error is sent with.
@@ -34,6 +41,7 @@ impl ApiError {
             code: "timeout",
             message: format!("the request did not finish within {} s", limit.as_secs_f64()),
             details: Value::Null,
+            retry_after: None,
         }
     }
 
@@ -46,11 +54,18 @@ impl ApiError {
                 "this token may make {per_second} requests per second; retry after the Retry-After header"
             ),
             details: Value::Null,
+            retry_after: None,
         }
     }
 
     fn too_large(message: String) -> Self {
-        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message, details: Value::Null }
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message,
+            details: Value::Null,
+            retry_after: None,
+        }
     }
 }
 
@@ -64,8 +79,14 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::Refused { .. } => (StatusCode::CONFLICT, "refused"),
             Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Error::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
+        if let Error::Unavailable { message, retry_after } = err {
+            // Said to the client: what is unavailable is its business (which model, until when).
+            tracing::warn!(error = %message, "request refused: unavailable");
+            return ApiError { status, code, message, details: Value::Null, retry_after };
+        }
         let details = match &err {
             Error::Invalid { details, .. } | Error::Refused { details, .. } => details.clone(),
             _ => Value::Null,
@@ -73,9 +94,15 @@ impl From<Error> for ApiError {
         if status.is_server_error() {
             // The detail goes to the log; the client learns only that it was our fault.
             tracing::error!(error = %err, "request failed");
-            return ApiError { status, code, message: "internal error".into(), details: Value::Null };
+            return ApiError {
+                status,
+                code,
+                message: "internal error".into(),
+                details: Value::Null,
+                retry_after: None,
+            };
         }
-        ApiError { status, code, message: err.to_string(), details }
+        ApiError { status, code, message: err.to_string(), details, retry_after: None }
     }
 }
 
@@ -88,6 +115,7 @@ impl From<JsonRejection> for ApiError {
                 code: "unsupported_media_type",
                 message: rejection.body_text(),
                 details: Value::Null,
+                retry_after: None,
             },
             _ => ApiError::bad_request(rejection.body_text()),
         }
@@ -113,6 +141,10 @@ impl From<MultipartError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

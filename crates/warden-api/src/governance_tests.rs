@@ -656,7 +656,10 @@ async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_regist
     assert_eq!(app.json(Method::POST, "/v1/models", Some(&app.admin), body).await.0, StatusCode::CREATED);
     let p = people(&app).await;
     app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-    app.german_traffic("/v1/models/credit/score/batch?version=1").await;
+    // Production traffic (pinned decisions never train a model): version 1 goes live by an override.
+    let override_ = json!({"override": true, "reason": "first release of the test model"});
+    assert_eq!(app.promote(&app.admin, 1, override_).await.0, StatusCode::OK);
+    app.german_traffic("/v1/models/credit/score/batch").await;
 
     let (status, job) =
         app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "external:copy"})).await;
@@ -674,16 +677,16 @@ async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_regist
     assert_eq!(v2["format"], "linear-json");
     assert_eq!(v2["lineage"]["hyperparameters"]["trainer"], "external:copy", "{v2}");
 
-    // The loop's rows plus the parent's reference data. The parent is version 2 (there is no champion), whose
-    // reference data is the training file its job exported (`label`, 1 = bad): the reference rows only train,
+    // The loop's rows plus the parent's reference data. The parent is the champion, version 1, whose
+    // reference data is the German credit file (1,000 rows, `risk`, 0 = bad): the reference rows only train,
     // the held-out requests stay the loop's.
-    let body = json!({"trainer": "builtin-lr", "reference_bad_value": "1"});
+    let body = json!({"trainer": "builtin-lr", "reference_bad_value": "0"});
     let (status, combined) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), body).await;
     assert_eq!(status, StatusCode::CREATED, "{combined}");
     let loop_rows = job["training_rows"].as_u64().unwrap();
-    assert_eq!(combined["training_rows"].as_u64(), Some(2 * loop_rows), "{combined}");
+    assert_eq!(combined["training_rows"].as_u64(), Some(loop_rows + 1000), "{combined}");
     assert_eq!(combined["validation_rows"], job["validation_rows"], "{combined}");
-    let added = format!("added {loop_rows} rows of version 2's reference data");
+    let added = "added 1000 rows of version 1's reference data".to_owned();
     assert!(combined["log"].to_string().contains(&added), "{combined}");
     assert!(combined["validation_auc"].as_f64().unwrap() > 0.7, "{combined}");
 

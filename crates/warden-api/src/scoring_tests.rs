@@ -212,10 +212,10 @@ async fn bad_input_is_refused_per_field_and_nothing_is_logged() {
     let rows = csv_rows("german_test_raw.csv");
     let good = features(&rows[0]);
 
-    // No champion yet.
+    // No champion yet: the model exists but nothing is in production (503, not 404).
     let (status, body) = app.score("credit", &app.admin, json!({"features": good})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("no champion"));
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'credit' has no version in production"));
     app.alias("credit", "champion", json!({"version": version})).await;
 
     let mut bad = good.clone();

@@ -529,3 +529,28 @@ async fn openapi_describes_every_endpoint() {
         doc["paths"]["/v1/models/{name}/versions"]["post"]["requestBody"]["content"]["multipart/form-data"].is_object()
     );
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_two_authorization_headers_are_refused() {
+    let app = TestApp::new().await;
+    let whoami = |headers: Vec<String>| {
+        let mut request = Request::builder().method(Method::GET).uri("/v1/whoami");
+        for value in headers {
+            request = request.header("authorization", value);
+        }
+        crate::app(app.warden.clone()).oneshot(request.body(Body::empty()).unwrap())
+    };
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = whoami(vec![format!("{scheme} {}", app.admin)]).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "scheme {scheme}");
+    }
+    for refused in [vec![format!("Basic {}", app.admin)], vec![format!("Bearer{}", app.admin)], vec!["Bearer ".into()]]
+    {
+        let response = whoami(refused.clone()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{refused:?}");
+    }
+    let twice = whoami(vec![format!("Bearer {}", app.admin), format!("Bearer {}", app.admin)]).await.unwrap();
+    assert_eq!(twice.status(), StatusCode::UNAUTHORIZED);
+    let body = axum::body::to_bytes(twice.into_body(), usize::MAX).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("more than one Authorization header"));
+}

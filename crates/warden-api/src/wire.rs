@@ -388,6 +388,14 @@ pub struct AliasAtQuery {
     pub at: Option<String>,
 }
 
+/// Query of an alias removal.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct RemoveAliasQuery {
+    /// Why; required for a production alias (`champion`, `canary`), whose removal takes the model (or its
+    /// canary) out of production.
+    pub reason: Option<String>,
+}
+
 /// Query of the alias history.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct AliasHistoryQuery {

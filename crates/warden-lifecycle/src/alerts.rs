@@ -314,6 +314,7 @@ async fn find(warden: &Warden, id: i64) -> Result<AlertRow> {
 /// A person takes a firing alert in hand (validator, risk officer, admin).
 pub async fn acknowledge(warden: &Warden, caller: &Principal, id: i64, comment: &str) -> Result<Alert> {
     caller.require(Permission::ManageMonitors)?;
+    crate::text::check("comment", comment, crate::text::LONG, crate::text::Lines::Many)?;
     let alert = find(warden, id).await?;
     if alert.state != "firing" {
         return Err(Error::Conflict(format!("alert {id} is {}, not firing", alert.state)));
@@ -373,6 +374,7 @@ pub async fn resolve_incident(warden: &Warden, caller: &Principal, id: i64, comm
     if comment.trim().is_empty() {
         return Err(Error::invalid("resolving an incident needs a comment saying why"));
     }
+    crate::text::check("comment", comment, crate::text::LONG, crate::text::Lines::Many)?;
     let Some(incident) = warden.metadata.incident(id).await? else {
         return Err(Error::NotFound(format!("incident {id} not found")));
     };

@@ -83,6 +83,9 @@ pub enum Permission {
     ReadAudit,
     /// Score requests through the serving path.
     Score,
+    /// Score with a version the caller names instead of the production routes (people testing a version;
+    /// such decisions are marked `pinned` and never count as production).
+    ScorePinned,
     /// Report late outcomes (labels) of scored requests.
     RecordOutcomes,
     /// Read the decision log and live window profiles.
@@ -112,6 +115,7 @@ impl Permission {
             Permission::ManageTokens => &[Admin],
             Permission::ReadAudit => &[Validator, RiskOfficer, Admin],
             Permission::Score => &[Scorer, DataScientist, Admin],
+            Permission::ScorePinned => &[DataScientist, Admin],
             Permission::RecordOutcomes => &[Scorer, Admin],
             Permission::ReadDecisions => &[DataScientist, Validator, RiskOfficer, Admin],
             Permission::Validate => &[Validator, Admin],

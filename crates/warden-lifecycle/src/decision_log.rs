@@ -2,15 +2,20 @@
 The decision log: every scored request is appended to the store with group commit, then folded into the live
 window profiles.
 
-Durability contract: a decision is acknowledged to the caller once it is queued, not once it is on disk. The
-writer commits whatever has queued while the previous commit ran (at most one commit every 4 ms), in one transaction (SQLite, WAL,
-`synchronous=FULL`), so on a power cut or `SIGKILL` the decisions of the commit in progress and of the queue
-behind it (typically the last few milliseconds of traffic) may be lost. On a clean shutdown (SIGINT/SIGTERM)
-nothing is lost: the server stops taking requests, lets those in flight finish, and [`DecisionLog::flush`]
-commits the queue before the process exits. The queue is bounded, so a slow disk slows callers down instead
-of dropping decisions; only shadow (challenger) decisions are dropped, and counted, when it is full.
+Durability contract: a decision is acknowledged to the caller only once it is committed (SQLite in WAL mode
+with `synchronous=FULL`, or PostgreSQL with synchronous commit), so `SIGKILL` or a power cut loses no
+decision that was answered. The writer commits, in one transaction, everything that queued while the
+previous commit ran, so concurrent callers share one sync. When the store refuses a commit (a full disk, a
+lost connection) after a short retry, every caller of that group is refused (`Unavailable`: the API's 503
+with `Retry-After`), nothing of it is kept, and the log reports itself unhealthy, so `/readyz` says not
+ready; while unhealthy it tries each new group once and, when idle, rewrites a probe row every second, and
+it is healthy again at the first commit that succeeds. Shadow (challenger) decisions are never waited for:
+they are dropped, and counted, when the queue is full or their commit fails. On a clean shutdown
+(SIGINT/SIGTERM) the server stops taking requests, lets those in flight finish, and [`DecisionLog::flush`]
+commits the rest.
 */
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,22 +34,34 @@ use crate::{Error, Result};
 
 /// Decisions waiting for a commit before callers wait for room.
 const QUEUE_CAPACITY: usize = 65_536;
-/// Most decisions in one transaction.
+/// Most decisions in one transaction (a scoring batch is never split).
 const MAX_GROUP: usize = 4_096;
-/// Shortest time between commits: under load the writer lets decisions gather for a few milliseconds, so
-/// each commit (one WAL sync) carries more of them and takes less CPU from the request handlers.
-const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(4);
-/// Pauses between commit attempts when the store fails.
-const RETRY_BACKOFF: [Duration; 3] = [Duration::from_millis(50), Duration::from_millis(250), Duration::from_secs(1)];
+/// Pauses between commit attempts while the log is healthy; a failure after the last one refuses the group.
+const RETRY_BACKOFF: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
+/// While the log cannot commit and no decision arrives, how often it tries the probe row.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// What a refused caller is told to wait before retrying (seconds).
+const RETRY_AFTER_SECS: u32 = 1;
+
+type Waiter = oneshot::Sender<std::result::Result<(), String>>;
 
 enum Message {
-    Decision(Arc<LiveProfile>, NewDecision),
-    Flush(oneshot::Sender<std::result::Result<(), String>>),
+    /// Decisions to commit together; the waiter (none for shadow decisions) hears how the commit went.
+    Decisions(Vec<(Arc<LiveProfile>, NewDecision)>, Option<Waiter>),
+    Flush(Waiter),
+}
+
+/// Whether the log can commit, shared between the writer and readiness.
+#[derive(Default)]
+struct Health {
+    failing: AtomicBool,
+    last_error: Mutex<String>,
 }
 
 /// The queue in front of the store's decision table.
 pub(crate) struct DecisionLog {
     sender: mpsc::Sender<Message>,
+    health: Arc<Health>,
 }
 
 impl DecisionLog {
@@ -52,57 +69,88 @@ impl DecisionLog {
     /// decisions takes milliseconds, which must not hold up a worker that answers requests.
     pub(crate) fn start(store: Arc<dyn MetadataStore>, metrics: Arc<ScoringMetrics>) -> std::io::Result<DecisionLog> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let health = Arc::new(Health::default());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let writer_health = health.clone();
         std::thread::Builder::new()
             .name("decision-log".into())
-            .spawn(move || runtime.block_on(writer(store, receiver, metrics)))?;
-        Ok(DecisionLog { sender })
+            .spawn(move || runtime.block_on(writer(store, receiver, metrics, writer_health)))?;
+        Ok(DecisionLog { sender, health })
     }
 
-    /// Queues a decision, waiting for room when the queue is full.
-    pub(crate) async fn append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> Result<()> {
-        self.sender
-            .send(Message::Decision(live, decision))
-            .await
-            .map_err(|_| Error::Internal("the decision log has stopped".into()))
+    /// Why the log cannot commit now, if it cannot.
+    pub(crate) fn failing(&self) -> Option<String> {
+        self.health.failing.load(Ordering::Acquire).then(|| self.health.last_error.lock().expect("health lock").clone())
+    }
+
+    /// Commits decisions, returning once they are on disk: `Unavailable` when the store refused them (none
+    /// of them is kept; the caller must not acknowledge them).
+    pub(crate) async fn append(&self, decisions: Vec<(Arc<LiveProfile>, NewDecision)>) -> Result<()> {
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        self.sender.send(Message::Decisions(decisions, Some(done))).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?.map_err(|cause| Error::Unavailable {
+            message: format!("the decision log cannot commit ({cause}); the request was not recorded, retry later"),
+            retry_after: Some(RETRY_AFTER_SECS),
+        })
     }
 
     /// Queues a decision unless the queue is full (shadow traffic must never slow the answer down).
     pub(crate) fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
-        self.sender.try_send(Message::Decision(live, decision)).is_ok()
+        self.sender.try_send(Message::Decisions(vec![(live, decision)], None)).is_ok()
     }
 
     /// Returns once every decision queued before the call is committed.
     pub(crate) async fn flush(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
-        self.sender
-            .send(Message::Flush(done))
-            .await
-            .map_err(|_| Error::Internal("the decision log has stopped".into()))?;
-        wait.await
-            .map_err(|_| Error::Internal("the decision log has stopped".into()))?
-            .map_err(|e| Error::Internal(format!("decision log commit failed: {e}")))
+        self.sender.send(Message::Flush(done)).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?.map_err(|e| Error::Internal(format!("decision log commit failed: {e}")))
     }
 }
 
-async fn writer(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<Message>, metrics: Arc<ScoringMetrics>) {
+fn stopped() -> Error {
+    Error::Internal("the decision log has stopped".into())
+}
+
+async fn writer(
+    store: Arc<dyn MetadataStore>,
+    mut receiver: mpsc::Receiver<Message>,
+    metrics: Arc<ScoringMetrics>,
+    health: Arc<Health>,
+) {
     let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
-    let mut waiters = Vec::new();
-    let mut last_commit = tokio::time::Instant::now() - MIN_COMMIT_INTERVAL;
-    while let Some(first) = receiver.recv().await {
-        let flushing = matches!(first, Message::Flush(_));
-        if !flushing {
-            tokio::time::sleep_until(last_commit + MIN_COMMIT_INTERVAL).await;
-        }
-        last_commit = tokio::time::Instant::now();
+    let (mut waiters, mut flushes): (Vec<Waiter>, Vec<Waiter>) = (Vec::new(), Vec::new());
+    let mut probe_at = 0i64;
+    loop {
+        let first = if health.failing.load(Ordering::Acquire) {
+            match tokio::time::timeout(PROBE_INTERVAL, receiver.recv()).await {
+                Ok(message) => message,
+                Err(_) => {
+                    probe_at += 1;
+                    match store.probe_write(probe_at).await {
+                        Ok(()) => recovered(&health),
+                        Err(err) => *health.last_error.lock().expect("health lock") = err.to_string(),
+                    }
+                    continue;
+                }
+            }
+        } else {
+            receiver.recv().await
+        };
+        let Some(first) = first else { break };
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Decision(live, decision) => {
-                    lives.push(live);
-                    rows.push(decision);
+                Message::Decisions(decisions, waiter) => {
+                    for (live, decision) in decisions {
+                        lives.push(live);
+                        rows.push(decision);
+                    }
+                    waiters.extend(waiter);
                 }
-                Message::Flush(done) => waiters.push(done),
+                Message::Flush(done) => flushes.push(done),
             }
             if rows.len() < MAX_GROUP {
                 next = receiver.try_recv().ok();
@@ -111,36 +159,55 @@ async fn writer(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<Mess
         metrics.log_queue.set(receiver.len() as i64);
         let mut outcome = Ok(());
         if !rows.is_empty() {
-            outcome = commit(store.as_ref(), &rows).await;
+            let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
+            outcome = commit(store.as_ref(), &rows, retries).await;
             match &outcome {
                 Ok(()) => {
+                    recovered(&health);
                     metrics.log_committed.inc_by(rows.len() as u64);
-                    for (live, decision) in lives.iter().zip(&rows) {
+                    // Pinned decisions (people testing a version) are logged but never count as production.
+                    for (live, decision) in lives.iter().zip(&rows).filter(|(_, d)| d.route != "pinned") {
                         live.fold(decision);
                     }
                 }
                 Err(err) => {
-                    metrics.log_lost.inc_by(rows.len() as u64);
-                    tracing::error!(error = %err, lost = rows.len(), "decision log commit failed after retries");
+                    *health.last_error.lock().expect("health lock") = err.clone();
+                    if !health.failing.swap(true, Ordering::AcqRel) {
+                        tracing::error!(error = %err, "the decision log cannot commit: scoring answers 503");
+                    }
+                    // Callers are told; only decisions nobody waits for (shadow) are lost.
+                    let unacknowledged = rows.iter().filter(|d| d.route != "shadow").count();
+                    metrics.log_refused.inc_by(unacknowledged as u64);
+                    metrics.log_lost.inc_by((rows.len() - unacknowledged) as u64);
                 }
             }
             lives.clear();
             rows.clear();
         }
-        for done in waiters.drain(..) {
+        for done in waiters.drain(..).chain(flushes.drain(..)) {
             let _ = done.send(outcome.clone());
         }
     }
 }
 
-async fn commit(store: &dyn MetadataStore, rows: &[NewDecision]) -> std::result::Result<(), String> {
+fn recovered(health: &Health) {
+    if health.failing.swap(false, Ordering::AcqRel) {
+        tracing::info!("the decision log commits again");
+    }
+}
+
+async fn commit(
+    store: &dyn MetadataStore,
+    rows: &[NewDecision],
+    retries: &[Duration],
+) -> std::result::Result<(), String> {
     let mut last = String::new();
-    for pause in std::iter::once(Duration::ZERO).chain(RETRY_BACKOFF) {
+    for pause in std::iter::once(Duration::ZERO).chain(retries.iter().copied()) {
         tokio::time::sleep(pause).await;
         match store.insert_decisions(rows).await {
             Ok(()) => return Ok(()),
             Err(err) => {
-                tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed; retrying");
+                tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed");
                 last = err.to_string();
             }
         }

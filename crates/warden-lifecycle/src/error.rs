@@ -40,6 +40,15 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// Warden cannot do this now but will again without the caller changing anything (the decision log
+    /// cannot commit, a serving version's artifact is missing, a model has no production version).
+    #[error("{message}")]
+    Unavailable {
+        /// What is missing and, where known, why.
+        message: String,
+        /// Seconds after which a retry may succeed, when that is known.
+        retry_after: Option<u32>,
+    },
     /// Something failed inside Warden; the detail is logged, not shown to clients.
     #[error("internal error: {0}")]
     Internal(String),
@@ -49,6 +58,11 @@ impl Error {
     /// An `Invalid` error without details.
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid { message: message.into(), details: Value::Null }
+    }
+
+    /// An `Unavailable` error with no retry hint.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Error::Unavailable { message: message.into(), retry_after: None }
     }
 
     /// An `Invalid` error with details.

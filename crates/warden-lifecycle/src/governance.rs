@@ -239,9 +239,10 @@ pub async fn approve(
         )));
     }
     let comment = comment.trim();
-    if comment.is_empty() || comment.len() > 4096 {
+    if comment.is_empty() {
         return Err(Error::invalid("an approval needs a comment (1-4096 characters)"));
     }
+    crate::text::check("comment", comment, crate::text::LONG, crate::text::Lines::Many)?;
     let approval = Approval {
         by: caller.name.clone(),
         role: caller.role.as_str().into(),
@@ -437,6 +438,26 @@ fn check_production_alias(alias: &str) -> Result<()> {
     }
 }
 
+/// Takes a production alias away (the model, or its canary, leaves production): the authority to promote
+/// and a reason are needed, the removal is an audited write, and scoring then answers 503 naming the model
+/// and this withdrawal.
+pub async fn withdraw(
+    warden: &Warden,
+    caller: &Principal,
+    model: &str,
+    alias: &str,
+    reason: &str,
+) -> Result<crate::registry::AliasAssignment> {
+    caller.require(Permission::Promote)?;
+    check_production_alias(alias)?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid(format!("taking '{alias}' out of production needs a reason")));
+    }
+    crate::text::check("reason", reason, crate::text::LONG, crate::text::Lines::Many)?;
+    move_alias(warden, caller, model, alias, None, reason, None, MoveCause::Withdrawal).await
+}
+
 /// Evaluates the gate without acting on it (CI pipelines); the decision is recorded all the same.
 pub async fn gate_check(
     warden: &Warden,
@@ -502,6 +523,7 @@ pub async fn promote(
     caller.require(Permission::Promote)?;
     let alias = request.alias.as_deref().unwrap_or("champion");
     check_production_alias(alias)?;
+    crate::text::check("reason", &request.reason, crate::text::LONG, crate::text::Lines::Many)?;
     if request.override_gate {
         caller.require(Permission::OverrideGate)?;
         if request.reason.trim().is_empty() {

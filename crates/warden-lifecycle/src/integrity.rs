@@ -26,6 +26,8 @@ pub(crate) async fn evaluate(warden: &Warden, monitor: &Monitor, at: i64) -> Res
     let mut shared = serde_json::Map::new();
     shared.insert("routes".into(), check(routes_deviation(warden, model).await?));
     shared.insert("policy_bundle".into(), check(crate::governance::bundle_deviation(warden).await?));
+    // A production version this process cannot serve (artifact missing or corrupt) is a deviation too.
+    shared.insert("serving".into(), check(warden.scoring.unservable().remove(model)));
     let loaded = loaded_versions(warden, model);
     let mut evaluations = Vec::new();
     for version in &loaded {

@@ -47,6 +47,7 @@ pub mod retraining;
 pub mod scenarios;
 pub mod scoring;
 pub mod signing;
+pub mod text;
 pub mod validation;
 
 pub use error::{Error, Result};
@@ -201,6 +202,7 @@ impl Warden {
         let orphan_blobs_removed = warden.remove_orphan_blobs().await?;
         let admin_token_file = auth::bootstrap_admin_token(&warden).await?;
         governance::seed_default_bundle(&warden).await?;
+        scoring::load_production_routes(&warden).await?;
         Ok((warden, Startup { admin_token_file, orphan_blobs_removed }))
     }
 
@@ -229,9 +231,24 @@ impl Warden {
         self.artifacts.as_ref()
     }
 
-    /// Whether the database answers (readiness).
+    /// Readiness: the database answers, the decision log commits, and every model with a production alias
+    /// can be served.
     pub async fn ready(&self) -> Result<()> {
-        Ok(self.metadata.ping().await?)
+        self.metadata.ping().await?;
+        if let Some(cause) = self.scoring.log.failing() {
+            return Err(Error::unavailable(format!("the decision log cannot commit: {cause}")));
+        }
+        // Each probe tries the unservable models again, so readiness returns by itself once the fault clears.
+        for model in self.scoring.unservable().into_keys() {
+            self.scoring.routes_changed(self, &model).await;
+        }
+        let unservable = self.scoring.unservable();
+        if !unservable.is_empty() {
+            let causes: Vec<String> =
+                unservable.into_iter().map(|(model, cause)| format!("{model}: {cause}")).collect();
+            return Err(Error::unavailable(format!("production models cannot be served: {}", causes.join("; "))));
+        }
+        Ok(())
     }
 
     /// The scoring service (its metrics, and the decision log flush clean shutdown needs).

@@ -60,6 +60,7 @@ pub(crate) struct ScoringMetrics {
     pub(crate) log_queue: Gauge,
     pub(crate) log_committed: Counter,
     pub(crate) log_lost: Counter,
+    pub(crate) log_refused: Counter,
     monitor_value: Family<MonitorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     monitor_status: Family<MonitorLabels, Gauge>,
     open_alerts: Family<AlertLabels, Gauge>,
@@ -74,6 +75,7 @@ impl ScoringMetrics {
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_latency = HistogramFamily::<HttpLabels>::new_with_constructor(latency_histogram);
         let (log_queue, log_committed, log_lost) = (Gauge::default(), Counter::default(), Counter::default());
+        let log_refused = Counter::default();
         registry.register("scored_rows", "Rows scored, by model, version and route", scored.clone());
         registry.register("score_latency_seconds", "Time to check, score and queue a request", latency.clone());
         registry.register("score_errors", "Refused or failed score requests, by kind", errors.clone());
@@ -81,7 +83,16 @@ impl ScoringMetrics {
         registry.register("http_request_duration_seconds", "HTTP request duration by route", http_latency.clone());
         registry.register("decision_log_queue", "Decisions waiting for the group commit", log_queue.clone());
         registry.register("decision_log_committed", "Decisions committed to the log", log_committed.clone());
-        registry.register("decision_log_lost", "Decisions the log could not commit after retries", log_lost.clone());
+        registry.register(
+            "decision_log_lost",
+            "Shadow decisions the log could not commit (never acknowledged)",
+            log_lost.clone(),
+        );
+        registry.register(
+            "decision_log_refused",
+            "Decisions refused with 503 because the log could not commit them",
+            log_refused.clone(),
+        );
         let monitor_value = Family::<MonitorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let monitor_status = Family::<MonitorLabels, Gauge>::default();
         let open_alerts = Family::<AlertLabels, Gauge>::default();
@@ -102,6 +113,7 @@ impl ScoringMetrics {
             log_queue,
             log_committed,
             log_lost,
+            log_refused,
             monitor_value,
             monitor_status,
             open_alerts,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use warden_stats::profile::{ColumnType, is_missing_token};
 
 use crate::Result;
-use crate::registry::Version;
+use crate::registry::FeatureSpec;
 
 /// One feature's reference values.
 #[derive(Debug, Clone)]
@@ -54,13 +54,13 @@ impl MonitorReference {
     }
 
     /// Reads the feature and other columns of a CSV or Parquet file; scores are filled in by the caller.
-    pub(crate) fn read(path: &Path, version: &Version) -> Result<MonitorReference> {
+    pub(crate) fn read(path: &Path, schema: &[FeatureSpec]) -> Result<MonitorReference> {
         let mut reference = MonitorReference::default();
         let mut positions: Vec<Option<usize>> = Vec::new();
         let mut other_positions: Vec<(usize, String)> = Vec::new();
         crate::dataset::for_each_chunk(path, 8_192, |header, chunk| {
             if reference.features.is_empty() {
-                for f in &version.feature_schema {
+                for f in schema {
                     positions.push(header.iter().position(|h| *h == f.name));
                     let column = match f.kind {
                         ColumnType::Numeric => ReferenceColumn::Numeric(Vec::new()),
@@ -69,7 +69,7 @@ impl MonitorReference {
                     reference.features.push((f.name.clone(), column));
                 }
                 for (i, h) in header.iter().enumerate() {
-                    if !version.feature_schema.iter().any(|f| f.name == *h) {
+                    if !schema.iter().any(|f| f.name == *h) {
                         other_positions.push((i, h.clone()));
                         reference.others.insert(h.clone(), Vec::new());
                     }

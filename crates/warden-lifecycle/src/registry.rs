@@ -15,6 +15,7 @@ use warden_store::metadata::{AuditEventDraft, ModelRow, NewModel, NewVersion, Ve
 use crate::artifact_format::ArtifactFormat;
 use crate::auth::{Permission, Principal};
 use crate::dataset::{ColumnPlan, profile_file};
+use crate::text::{self, Lines};
 use crate::{Error, Result, Warden};
 
 /// Checks a model, alias or token name: 1–64 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
@@ -173,6 +174,7 @@ impl ServingConfig {
             if d.trim().is_empty() || d.len() > 64 {
                 return Err(Error::invalid("decision labels must be 1-64 characters"));
             }
+            text::check("a decision label", d, 64, Lines::One)?;
         }
         if self.positive_decision == self.negative_decision {
             return Err(Error::invalid("the two decision labels must differ"));
@@ -252,6 +254,9 @@ pub(crate) fn audit(
     AuditEventDraft { at: warden.now(), actor: caller.actor(), action: action.into(), subject, payload }
 }
 
+/// Most tags a model carries.
+pub const MAX_TAGS: usize = 32;
+
 /// Creates a model.
 pub async fn create_model(warden: &Warden, caller: &Principal, input: ModelInput) -> Result<Model> {
     caller.require(Permission::WriteRegistry)?;
@@ -259,9 +264,16 @@ pub async fn create_model(warden: &Warden, caller: &Principal, input: ModelInput
     if input.owner.trim().is_empty() {
         return Err(Error::invalid("a model needs an owner"));
     }
+    text::check("owner", &input.owner, text::SHORT, Lines::One)?;
+    text::check("use case", &input.use_case, text::SHORT, Lines::One)?;
+    text::check("description", &input.description, text::LONG, Lines::Many)?;
+    if input.tags.len() > MAX_TAGS {
+        return Err(Error::invalid(format!("a model has at most {MAX_TAGS} tags (got {})", input.tags.len())));
+    }
     for tag in &input.tags {
-        if tag.trim().is_empty() || tag.len() > 64 {
-            return Err(Error::invalid(format!("invalid tag '{tag}': 1-64 characters")));
+        text::check("a tag", tag, 64, Lines::One)?;
+        if tag.trim().is_empty() {
+            return Err(Error::invalid("a tag is empty"));
         }
     }
     let now = warden.now();
@@ -458,10 +470,11 @@ fn check_lineage(lineage: &Lineage) -> Result<()> {
     if lineage.training_data_rows.is_some() != lineage.training_data_sha256.is_some() {
         return Err(Error::invalid("training data needs both its SHA-256 and its row count"));
     }
-    if let Some(code_ref) = &lineage.code_ref
-        && (code_ref.trim().is_empty() || code_ref.len() > 256)
-    {
-        return Err(Error::invalid("code reference must be 1-256 characters"));
+    if let Some(code_ref) = &lineage.code_ref {
+        if code_ref.trim().is_empty() {
+            return Err(Error::invalid("code reference must be 1-256 characters"));
+        }
+        text::check("code reference", code_ref, text::SHORT, Lines::One)?;
     }
     Ok(())
 }
@@ -498,8 +511,12 @@ pub async fn register_version(
         drop(bytes);
         let mut profiled = profile_file(&reference_path, &columns)?;
         apply_encodings(&mut profiled.feature_schema, &encodings, unknown)?;
-        // The model must be servable from this schema: refused now rather than at the first request.
-        crate::scoring::Binding::new(&model, &profiled.feature_schema)?;
+        // The model must be servable from this schema, and give every reference row a finite score: refused
+        // now rather than at the first request.
+        let binding = crate::scoring::Binding::new(&model, &profiled.feature_schema)?;
+        let reference = crate::reference::MonitorReference::read(&reference_path, &profiled.feature_schema)?;
+        crate::scoring::score_reference(&model, &binding, &reference)
+            .map_err(|e| Error::invalid(format!("artifact rejected: {e}")))?;
         Ok(profiled)
     })
     .await
@@ -672,6 +689,13 @@ pub async fn set_alias(
              --alias {alias})"
         )));
     }
+    if version.is_none() && PRODUCTION_ALIASES.contains(&alias) {
+        return Err(Error::Conflict(format!(
+            "'{alias}' is a production alias: removing it takes {model} out of production, which needs the \
+             authority to promote and a reason (warden alias unset {model} {alias} --reason TEXT)"
+        )));
+    }
+    text::check("reason", reason, text::LONG, Lines::Many)?;
     move_alias(warden, caller, model, alias, version, reason, traffic, MoveCause::Manual).await
 }
 
@@ -684,6 +708,8 @@ pub(crate) enum MoveCause {
     Gate { decision_id: String, overridden: bool },
     /// An automatic action taken on an alert.
     Alert { alert_id: i64 },
+    /// A person with the authority to promote took a production alias away, with a reason.
+    Withdrawal,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -715,13 +741,15 @@ pub(crate) async fn move_alias(
         (Some(_), MoveCause::Alert { .. }) => "model.rollback",
         (None, MoveCause::Alert { .. }) => "alias.stop",
         (Some(_), MoveCause::Manual) => "alias.set",
+        (None, MoveCause::Withdrawal) => "model.withdraw",
+        (Some(_), MoveCause::Withdrawal) => unreachable!("a withdrawal removes the alias"),
         (None, _) => "alias.delete",
     };
     let subject = format!("model/{model}/alias/{alias}");
     let (decision_id, overridden, alert_id) = match &cause {
         MoveCause::Gate { decision_id, overridden } => (Some(decision_id.clone()), *overridden, None),
         MoveCause::Alert { alert_id } => (None, false, Some(*alert_id)),
-        MoveCause::Manual => (None, false, None),
+        MoveCause::Manual | MoveCause::Withdrawal => (None, false, None),
     };
     // "Which version at time T" needs assignment times that never go backwards, even if the wall clock does.
     let assigned_at = current.as_ref().map_or(warden.now(), |c| warden.now().max(c.assigned_at));

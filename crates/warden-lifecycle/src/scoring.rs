@@ -27,11 +27,14 @@ use crate::auth::{Permission, Principal};
 use crate::decision_log::{DecisionLog, LiveProfile, LiveWindows, RemoteBucket};
 use crate::metrics::ScoringMetrics;
 use crate::reference::MonitorReference;
-use crate::registry::{FeatureSpec, ServingConfig, UnknownCategory, Version};
+use crate::registry::{FeatureSpec, PRODUCTION_ALIASES, ServingConfig, UnknownCategory, Version};
 use crate::{Error, Result, Warden};
 
 /// Largest batch the API accepts in one request.
 pub const MAX_BATCH_ROWS: usize = 10_000;
+/// Largest amount an outcome may carry (a loss or chargeback): a quadrillion in any currency is a mistake,
+/// and money-at-risk sums must not overflow.
+pub const MAX_OUTCOME_AMOUNT: f64 = 1e15;
 /// Largest number of monitor-only attributes per request.
 const MAX_ATTRIBUTES: usize = 64;
 /// Longest request id.
@@ -222,7 +225,7 @@ impl LoadedVersion {
     fn load(version: Version, artifact: Vec<u8>, reference_path: &std::path::Path) -> Result<LoadedVersion> {
         let model = version.format.load(&artifact)?;
         let binding = Binding::new(&model, &version.feature_schema)?;
-        let mut reference = MonitorReference::read(reference_path, &version)?;
+        let mut reference = MonitorReference::read(reference_path, &version.feature_schema)?;
         let placeholder = Arc::new(LiveProfile::new(&version, &reference));
         let mut loaded = LoadedVersion {
             version,
@@ -233,26 +236,7 @@ impl LoadedVersion {
             artifact,
             learned: Mutex::new(HashMap::new()),
         };
-        let mut scores = vec![f64::NAN; reference.len()];
-        for start in (0..reference.len()).step_by(MAX_BATCH_ROWS) {
-            let end = (start + MAX_BATCH_ROWS).min(reference.len());
-            let mut checked = Vec::with_capacity(end - start);
-            for i in start..end {
-                let request = ScoreRequest {
-                    request_id: None,
-                    features: reference.row(i),
-                    attributes: Map::new(),
-                    explain: false,
-                };
-                if let Ok(c) = check(&loaded.binding, request) {
-                    checked.push((i, c));
-                }
-            }
-            let refs: Vec<&Checked> = checked.iter().map(|(_, c)| c).collect();
-            for ((i, _), (score, _)) in checked.iter().zip(run(&loaded, &refs)?) {
-                scores[*i] = score;
-            }
-        }
+        let scores = score_reference(&loaded.model, &loaded.binding, &reference)?;
         reference.set_scores(scores);
         loaded.live = Arc::new(LiveProfile::new(&loaded.version, &reference));
         loaded.reference = Arc::new(reference);
@@ -263,6 +247,37 @@ impl LoadedVersion {
         let serving: &ServingConfig = &self.version.serving;
         if score >= serving.threshold { &serving.positive_decision } else { &serving.negative_decision }
     }
+}
+
+/// Scores every row of the reference data through the serving path's checks (rows the schema refuses are
+/// NaN). A score that is not a finite number is an error naming the row: a model that overflows on the data
+/// it was registered with would answer 500 to live traffic like it.
+pub(crate) fn score_reference(model: &Model, binding: &Binding, reference: &MonitorReference) -> Result<Vec<f64>> {
+    let mut scores = vec![f64::NAN; reference.len()];
+    for start in (0..reference.len()).step_by(MAX_BATCH_ROWS) {
+        let end = (start + MAX_BATCH_ROWS).min(reference.len());
+        let (mut rows, mut cells) = (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
+        for i in start..end {
+            let request =
+                ScoreRequest { request_id: None, features: reference.row(i), attributes: Map::new(), explain: false };
+            if let Ok(checked) = check(binding, request) {
+                rows.push(i);
+                cells.push(binding.cells(&checked.values));
+            }
+        }
+        let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
+        for (&i, prediction) in rows.iter().zip(model.predict(&refs).map_err(model_error)?) {
+            if !prediction.score.is_finite() {
+                return Err(Error::invalid(format!(
+                    "the model scores row {} of the reference data as {} (scores must be finite numbers)",
+                    i + 1,
+                    prediction.score
+                )));
+            }
+            scores[i] = prediction.score;
+        }
+    }
+    Ok(scores)
 }
 
 /// Where a request went.
@@ -354,6 +369,9 @@ pub struct Scoring {
     routes: RwLock<HashMap<String, Routes>>,
     versions: RwLock<HashMap<(String, i64), Arc<LoadedVersion>>>,
     load_lock: tokio::sync::Mutex<()>,
+    /// Models whose production routes cannot be built (an artifact missing or corrupt, a signature that
+    /// no longer holds), with the cause: readiness and the integrity monitor report them, scoring answers 503.
+    unservable: RwLock<std::collections::BTreeMap<String, String>>,
     pub(crate) log: DecisionLog,
     pub(crate) metrics: Arc<ScoringMetrics>,
 }
@@ -368,6 +386,7 @@ impl Scoring {
             routes: RwLock::new(HashMap::new()),
             versions: RwLock::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
+            unservable: RwLock::new(Default::default()),
             log,
             metrics,
         })
@@ -400,16 +419,23 @@ impl Scoring {
                         .map(|v| v.version.number)
                         .collect();
                 self.routes.write().expect("routes lock").insert(model.to_owned(), routes);
+                self.unservable.write().expect("unservable lock").remove(model);
                 // A version no alias serves any more is unloaded (requests in flight keep their own handle):
                 // otherwise every version a canary ever pointed at would stay in memory, with its model,
                 // reference scores and live windows, for the life of the process.
                 self.versions.write().expect("versions lock").retain(|(m, v), _| m != model || routed.contains(v));
             }
             Err(err) => {
-                tracing::warn!(model, error = %err, "could not rebuild routes; they will load on the next request");
+                tracing::error!(model, error = %err, "could not rebuild routes; they will load on the next request");
                 self.routes.write().expect("routes lock").remove(model);
+                self.unservable.write().expect("unservable lock").insert(model.to_owned(), err.to_string());
             }
         }
+    }
+
+    /// Models whose production routes cannot be built now, with the cause.
+    pub(crate) fn unservable(&self) -> std::collections::BTreeMap<String, String> {
+        self.unservable.read().expect("unservable lock").clone()
     }
 
     /// The Prometheus text exposition of the scoring metrics.
@@ -433,22 +459,32 @@ async fn loaded_version(warden: &Warden, model: &str, number: i64) -> Result<Arc
         .await?
         .ok_or_else(|| Error::NotFound(format!("model '{model}' has no version {number}")))?;
     let version: Version = row.try_into()?;
-    // The serving path re-verifies the artifact's hash before loading it.
-    let bytes = warden.artifacts.read(&version.artifact_sha256).await?;
+    // The serving path re-verifies the artifact's hash before loading it. A version that cannot be served is
+    // unavailable (503, the cause named), never "not found": the version exists, its bytes do not.
+    let unservable =
+        |cause: String| Error::unavailable(format!("model '{model}' version {number} cannot be served: {cause}"));
+    let bytes = warden
+        .artifacts
+        .read(&version.artifact_sha256)
+        .await
+        .map_err(|e| unservable(format!("its artifact cannot be read ({e})")))?;
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     if digest != version.artifact_sha256 {
-        return Err(Error::Internal(format!(
-            "artifact of {model} version {number} is corrupt: stored SHA-256 {} but the bytes hash to {digest}",
+        return Err(unservable(format!(
+            "its artifact is corrupt: stored SHA-256 {} but the bytes hash to {digest}",
             version.artifact_sha256
         )));
     }
     // A signed artifact is served only while its signer is still trusted and the signature still holds.
     if let Some(signature) = &version.lineage.artifact_signature {
-        crate::signing::verify(&warden.config.artifact_signers, signature, &version.artifact_sha256).map_err(|e| {
-            Error::Internal(format!("{model} version {number} cannot be served: its artifact signature fails: {e}"))
-        })?;
+        crate::signing::verify(&warden.config.artifact_signers, signature, &version.artifact_sha256)
+            .map_err(|e| unservable(format!("its artifact signature fails: {e}")))?;
     }
-    let reference = warden.artifacts.read(&version.reference_sha256).await?;
+    let reference = warden
+        .artifacts
+        .read(&version.reference_sha256)
+        .await
+        .map_err(|e| unservable(format!("its reference data cannot be read ({e})")))?;
     let loaded = tokio::task::spawn_blocking(move || {
         let staged = tempfile::NamedTempFile::new().map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
         std::fs::write(staged.path(), &reference).map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
@@ -472,7 +508,12 @@ async fn build_routes(warden: &Warden, model: &str) -> Result<Routes> {
                 let share = alias.traffic.unwrap_or(0.0);
                 routes.canary = Some((loaded_version(warden, model, number).await?, share));
             }
-            "challenger" => routes.challenger = Some(loaded_version(warden, model, number).await?),
+            // A challenger only scores in shadow: one that cannot load must not stop the champion answering
+            // (the integrity monitor reports the running routes differing from the aliases).
+            "challenger" => match loaded_version(warden, model, number).await {
+                Ok(version) => routes.challenger = Some(version),
+                Err(err) => tracing::error!(model, error = %err, "the challenger cannot be loaded; no shadow scoring"),
+            },
             _ => {}
         }
     }
@@ -486,9 +527,30 @@ async fn routes(warden: &Warden, model: &str) -> Result<Routes> {
     if warden.metadata.get_model(model).await?.is_none() {
         return Err(Error::NotFound(format!("model '{model}' not found")));
     }
-    let built = build_routes(warden, model).await?;
-    warden.scoring.routes.write().expect("routes lock").insert(model.to_owned(), built.clone());
-    Ok(built)
+    match build_routes(warden, model).await {
+        Ok(built) => {
+            warden.scoring.routes.write().expect("routes lock").insert(model.to_owned(), built.clone());
+            warden.scoring.unservable.write().expect("unservable lock").remove(model);
+            Ok(built)
+        }
+        Err(err) => {
+            warden.scoring.unservable.write().expect("unservable lock").insert(model.to_owned(), err.to_string());
+            Err(err)
+        }
+    }
+}
+
+/// Builds the routes of every model with a production alias (at start-up): a version that cannot be served
+/// is found now, and readiness says so, rather than at the first request.
+pub(crate) async fn load_production_routes(warden: &Warden) -> Result<()> {
+    for model in warden.metadata.list_models().await? {
+        let name = model.model.name;
+        let aliases = warden.metadata.current_aliases(&name).await?;
+        if aliases.iter().any(|a| a.version.is_some() && PRODUCTION_ALIASES.contains(&a.alias.as_str())) {
+            warden.scoring.routes_changed(warden, &name).await;
+        }
+    }
+    Ok(())
 }
 
 /// What a model's routes serve: (champion, canary and its share, challenger) version numbers.
@@ -724,6 +786,15 @@ pub async fn score_batch(
     pinned: Option<&str>,
 ) -> Result<Vec<ScoreResponse>> {
     caller.require(Permission::Score)?;
+    if pinned.is_some() {
+        // Production traffic is answered only by the versions the gate let into its aliases.
+        caller.require(Permission::ScorePinned).map_err(|_| {
+            Error::Forbidden(format!(
+                "role {} scores through the production routes only: naming a version is for people testing it",
+                caller.role.as_str()
+            ))
+        })?;
+    }
     let started = Instant::now();
     if requests.is_empty() {
         return Err(Error::invalid("the batch is empty"));
@@ -745,6 +816,7 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Unauthenticated(_) | Error::Forbidden(_) => "auth",
         Error::Conflict(_) | Error::Refused { .. } => "conflict",
         Error::TooLarge { .. } => "too_large",
+        Error::Unavailable { .. } => "unavailable",
         Error::Internal(_) => "internal",
     }
 }
@@ -767,11 +839,7 @@ async fn score_inner(
     let champion = match (&pinned, &routes.champion) {
         (Some(_), _) => None,
         (None, Some(c)) => Some(c.clone()),
-        (None, None) => {
-            return Err(Error::NotFound(format!(
-                "model '{model}' has no champion: point the 'champion' alias at a version to serve it"
-            )));
-        }
+        (None, None) => return Err(no_champion(warden, model).await),
     };
 
     // Route each request (every request has an id from here on), then check it against its version's schema.
@@ -847,10 +915,29 @@ async fn score_inner(
     {
         shadow(warden, model, challenger, &assigned, now);
     }
-    for (version, decision) in decisions {
-        warden.scoring.log.append(version.live.clone(), decision).await?;
-    }
+    // Answered only once committed: a decision the log cannot keep is refused (503), never acknowledged.
+    warden.scoring.log.append(decisions.into_iter().map(|(v, d)| (v.live.clone(), d)).collect()).await?;
     Ok(results.into_iter().map(|r| r.expect("every request scored")).collect())
+}
+
+/// Why a model with no champion cannot answer: 503, naming the model and, when the champion was withdrawn,
+/// who withdrew it, when and why (a business application must learn the model is out of production, not
+/// that it does not exist).
+async fn no_champion(warden: &Warden, model: &str) -> Error {
+    let withdrawn = warden.metadata.alias_at(model, "champion", Micros::MAX).await.ok().flatten();
+    let message = match withdrawn {
+        Some(a) => format!(
+            "model '{model}' has no version in production: its champion was withdrawn by {} at {} ({})",
+            a.assigned_by,
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(a.assigned_at) * 1000)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_else(|| a.assigned_at.to_string()),
+            a.reason
+        ),
+        None => format!("model '{model}' has no version in production: promote one to 'champion' through the gate"),
+    };
+    Error::Unavailable { message, retry_after: None }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -956,11 +1043,12 @@ pub async fn record_outcomes(warden: &Warden, caller: &Principal, outcomes: Vec<
         if !(o.label == 0 || o.label == 1) {
             errors.insert(format!("outcomes[{i}].label"), "must be 0 or 1".to_owned());
         }
-        if o.amount.is_some_and(|a| !a.is_finite()) {
-            errors.insert(format!("outcomes[{i}].amount"), "must be a finite number".to_owned());
+        if o.amount.is_some_and(|a| !(a.is_finite() && (0.0..=MAX_OUTCOME_AMOUNT).contains(&a))) {
+            errors
+                .insert(format!("outcomes[{i}].amount"), format!("must be a number from 0 to {MAX_OUTCOME_AMOUNT:e}"));
         }
-        if o.kind.is_empty() || o.kind.len() > 64 {
-            errors.insert(format!("outcomes[{i}].kind"), "must be 1-64 characters".to_owned());
+        if o.kind.is_empty() || crate::text::check("kind", &o.kind, 64, crate::text::Lines::One).is_err() {
+            errors.insert(format!("outcomes[{i}].kind"), "must be 1-64 characters, no control characters".to_owned());
         }
     }
     if !errors.is_empty() {

@@ -18,6 +18,8 @@ The crate does no I/O, reads no clock and knows nothing of HTTP or SQL.
 
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod hostile_tests;
 
 mod lightgbm;
 pub mod linear;
@@ -25,6 +27,7 @@ mod onnx;
 pub mod onnx_ml;
 pub mod safety;
 mod trees;
+pub use trees::MAX_TREE_DEPTH;
 mod xgboost;
 
 use serde::{Deserialize, Serialize};

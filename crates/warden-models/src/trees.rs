@@ -65,6 +65,11 @@ pub(crate) struct Tree {
 
 const LGB_ZERO_THRESHOLD: f64 = 1e-35;
 
+/// The deepest tree an artifact may hold (splits from root to leaf). Boosted trees are rarely deeper than
+/// 30; TreeSHAP's working memory grows with the square of the depth and its walk recurses once per level,
+/// so the bound keeps an explanation's stack and memory small whatever the artifact says.
+pub const MAX_TREE_DEPTH: usize = 256;
+
 impl Tree {
     /// The child `x` goes to from internal node `index`.
     fn next(&self, feature: usize, split: &Split, default_left: bool, left: usize, right: usize, x: &[f64]) -> usize {
@@ -138,11 +143,24 @@ impl Tree {
         }
     }
 
-    fn depth(&self, index: usize) -> usize {
-        match &self.nodes[index] {
-            Node::Leaf { .. } => 0,
-            Node::Internal { left, right, .. } => 1 + self.depth(*left).max(self.depth(*right)),
+    /// Node indices from the root, each parent before its children (an explicit stack: trees come from
+    /// untrusted artifacts and may be arbitrarily deep, so no walk recurses).
+    fn preorder(&self) -> Vec<(usize, usize)> {
+        let mut order = Vec::with_capacity(self.nodes.len());
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((index, level)) = stack.pop() {
+            order.push((index, level));
+            if let Node::Internal { left, right, .. } = &self.nodes[index] {
+                stack.push((*right, level + 1));
+                stack.push((*left, level + 1));
+            }
         }
+        order
+    }
+
+    /// The number of splits on the longest path from the root to a leaf.
+    fn depth(&self) -> usize {
+        self.preorder().iter().map(|&(_, level)| level).max().unwrap_or(0)
     }
 
     /// Checks child indices (in range, acyclic: every child after its parent) and features.
@@ -166,6 +184,15 @@ impl Tree {
         }
         if parents.iter().skip(1).any(|&count| count != 1) || parents[0] != 0 {
             return Err("a tree's nodes do not form a tree (a node with no parent or two)".into());
+        }
+        // Every node has one parent, so a walk from the root ends; nodes it does not reach form a cycle.
+        let order = self.preorder();
+        if order.len() != self.nodes.len() {
+            return Err("a tree's nodes do not form a tree (nodes the root does not reach)".into());
+        }
+        let depth = order.iter().map(|&(_, level)| level).max().unwrap_or(0);
+        if depth > MAX_TREE_DEPTH {
+            return Err(format!("the tree is {depth} splits deep; the limit is {MAX_TREE_DEPTH}"));
         }
         Ok(())
     }
@@ -193,7 +220,7 @@ impl Ensemble {
                 Precision::F64 => node_means::<f64>(t),
             })
             .collect();
-        let max_depth = trees.iter().map(|t| t.depth(0)).max().unwrap_or(0);
+        let max_depth = trees.iter().map(Tree::depth).max().unwrap_or(0);
         Ensemble { trees, base_margin, link, precision, n_features, means, max_depth }
     }
 
@@ -293,22 +320,19 @@ impl Real for f64 {
     }
 }
 
-/// Cover-weighted mean leaf value below each node.
+/// Cover-weighted mean leaf value below each node, children before their parents.
 fn node_means<R: Real>(tree: &Tree) -> Vec<R> {
-    fn fill<R: Real>(tree: &Tree, index: usize, means: &mut [R]) -> R {
-        let value = match &tree.nodes[index] {
+    let mut means = vec![R::ZERO; tree.nodes.len()];
+    for &(index, _) in tree.preorder().iter().rev() {
+        means[index] = match &tree.nodes[index] {
             Node::Leaf { value, .. } => R::from_f64(*value),
             Node::Internal { left, right, cover, .. } => {
-                let l = fill(tree, *left, means) * R::from_f64(tree.nodes[*left].cover());
-                let r = fill(tree, *right, means) * R::from_f64(tree.nodes[*right].cover());
+                let l = means[*left] * R::from_f64(tree.nodes[*left].cover());
+                let r = means[*right] * R::from_f64(tree.nodes[*right].cover());
                 (l + r) / R::from_f64(*cover)
             }
         };
-        means[index] = value;
-        value
     }
-    let mut means = vec![R::ZERO; tree.nodes.len()];
-    fill(tree, 0, &mut means);
     means
 }
 
@@ -371,6 +395,7 @@ fn unwound_path_sum<R: Real>(path: &[PathElement<R>], depth: usize, index: usize
     total
 }
 
+/// Recurses once per level: `Tree::check` bounds the depth by [`MAX_TREE_DEPTH`].
 /// `paths` holds the unique path of every level back to back: each level's copy starts right after its
 /// parent's, as in XGBoost's and LightGBM's implementations (the root's parent is the empty slot 0).
 #[allow(clippy::too_many_arguments)]

@@ -563,6 +563,9 @@ pub struct AuditQuery {
 pub trait MetadataStore: Send + Sync {
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Whether the database takes a commit on the decision log's connection (a row rewritten with a page of
+    /// data): what the decision log tries while it cannot commit, to learn that it can again.
+    async fn probe_write(&self, at: i64) -> Result<()>;
 
     /// Creates a model. `Conflict` when the name is taken.
     async fn create_model(&self, model: NewModel, audit: AuditEventDraft) -> Result<ModelRow>;
@@ -640,7 +643,7 @@ pub trait MetadataStore: Send + Sync {
     /// Every checkpoint, oldest first.
     async fn checkpoints(&self) -> Result<Vec<CheckpointRow>>;
     /// Decisions of one version made at or after `since`, the newest `limit`, each with its latest outcome;
-    /// only those with an outcome when `labelled_only`.
+    /// only those with an outcome when `labelled_only`. Pinned decisions (people testing) are left out.
     async fn scored_outcomes(
         &self,
         model_name: &str,

@@ -38,12 +38,18 @@ impl PostgresStore {
         let options: PgConnectOptions = url.parse()?;
         let options = options.application_name("warden");
         let pool = PgPoolOptions::new()
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
         MIGRATIONS.run(&pool).await?;
-        let decision_log = PgPoolOptions::new().max_connections(2).min_connections(1).connect_with(options).await?;
+        let decision_log = PgPoolOptions::new()
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
+            .max_connections(2)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
         Ok(PostgresStore { pool, decision_log })
     }
 

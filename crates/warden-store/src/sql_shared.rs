@@ -325,6 +325,22 @@ impl MetadataStore for Store {
         Ok(())
     }
 
+    async fn probe_write(&self, at: i64) -> Result<()> {
+        // A page of text, so the commit needs room in the log as a small group of decisions would.
+        let filler = "0".repeat(4096);
+        let mut tx = self.decision_tx().await?;
+        sqlx::query(
+            "INSERT INTO write_probe (id, at, filler) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at, filler = excluded.filler",
+        )
+        .bind(at)
+        .bind(filler)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_model(&self, model: NewModel, audit: AuditEventDraft) -> Result<ModelRow> {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query_scalar(
@@ -439,9 +455,19 @@ impl MetadataStore for Store {
         Ok(found.is_some())
     }
 
-    async fn assign_alias(&self, assignment: AliasAssignment, audit: AuditEventDraft) -> Result<AliasAssignment> {
+    async fn assign_alias(&self, mut assignment: AliasAssignment, mut audit: AuditEventDraft) -> Result<AliasAssignment> {
         let mut tx = self.write_tx().await?;
         let id = model_id(&mut tx, &assignment.model_name).await?;
+        // Time and order are one thing: under the write lock, an assignment is never dated before the
+        // model's latest one, so "which version at time T" agrees with the order the moves committed in.
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(assigned_at) FROM alias_assignments WHERE model_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(latest) = latest.filter(|&latest| latest > assignment.assigned_at) {
+            assignment.assigned_at = latest;
+            audit.at = latest;
+        }
         if let Some(version) = assignment.version {
             let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM versions WHERE model_id = $1 AND version = $2")
                 .bind(id)
@@ -848,13 +874,13 @@ impl MetadataStore for Store {
                  CROSS JOIN {DECISIONS_BY_REQUEST} WHERE d.request_id = o.request_id \
                  AND o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = o.request_id) \
                  AND d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
-                 ORDER BY d.at DESC LIMIT $4"
+                 AND d.route != 'pinned' ORDER BY d.at DESC LIMIT $4"
             )
         } else {
             "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM decisions d \
              LEFT JOIN outcomes o ON o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = d.request_id) \
              WHERE d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
-             ORDER BY d.at DESC LIMIT $4"
+             AND d.route != 'pinned' ORDER BY d.at DESC LIMIT $4"
                 .to_owned()
         };
         let rows =
@@ -1374,7 +1400,7 @@ impl MetadataStore for Store {
             "SELECT d.at, d.id, d.request_id, d.version, d.features, d.attributes, o.label \
              FROM outcomes o CROSS JOIN {DECISIONS_BY_REQUEST} \
              WHERE o.id = (SELECT MAX(o2.id) FROM outcomes o2 WHERE o2.request_id = o.request_id) \
-               AND d.request_id = o.request_id AND d.model_id = $1 AND d.route != 'shadow' AND d.at >= $2 \
+               AND d.request_id = o.request_id AND d.model_id = $1 AND d.route IN ('champion', 'canary') AND d.at >= $2 \
              ORDER BY d.at DESC, d.id DESC LIMIT $3",
         )))
         .bind(id)
@@ -1406,7 +1432,7 @@ impl MetadataStore for Store {
                     s.decision AS shadow_decision, \
                     (SELECT o.label FROM outcomes o WHERE o.request_id = s.request_id ORDER BY o.id DESC LIMIT 1) AS label \
              FROM decisions s JOIN decisions d ON d.request_id = s.request_id AND d.model_id = s.model_id \
-                  AND d.route != 'shadow' \
+                  AND d.route IN ('champion', 'canary') \
              WHERE s.model_id = $1 AND s.route = 'shadow' AND s.at >= $2 \
              ORDER BY s.at DESC, s.id DESC LIMIT $3",
         )

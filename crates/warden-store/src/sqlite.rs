@@ -45,10 +45,14 @@ impl SqliteStore {
         // pages in memory. Memory stays bounded however large the log becomes.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
             .connect_with(options.clone().pragma("cache_size", "-8192"))
             .await?;
         MIGRATIONS.run(&pool).await?;
+        // A connection whose transaction did not end (a COMMIT refused on a full disk leaves sqlx counting
+        // one open transaction, and every later BEGIN on it fails) is closed and replaced, never reused.
         let decision_log = SqlitePoolOptions::new()
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
             .max_connections(1)
             .min_connections(1)
             .connect_with(options.pragma("cache_size", "-65536"))

@@ -57,19 +57,19 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
             }
             let e = &proof["entry"];
             let c = &proof["checkpoint"];
-            println!(
+            outln!(
                 "entry {}: {} {} by {}",
                 cell(&e["index"]),
                 cell(&e["action"]),
                 cell(&e["subject"]),
                 cell(&e["actor"])
             );
-            println!("leaf hash {}", cell(&e["leaf_hash"]));
-            println!("checkpoint {} (tree size {}, root {})", cell(&c["id"]), cell(&c["tree_size"]), cell(&c["root"]));
+            outln!("leaf hash {}", cell(&e["leaf_hash"]));
+            outln!("checkpoint {} (tree size {}, root {})", cell(&c["id"]), cell(&c["tree_size"]), cell(&c["root"]));
             for (i, h) in proof["proof"].as_array().into_iter().flatten().enumerate() {
-                println!("  proof[{i}] {}", cell(h));
+                outln!("  proof[{i}] {}", cell(h));
             }
-            println!("verified here: the checkpoint's signature and the inclusion proof check out");
+            outln!("verified here: the checkpoint's signature and the inclusion proof check out");
         }
         AuditCommand::Verify { connection, json } => {
             let report = Client::new(&connection)?.json(Method::POST, "/v1/ledger/verify", &json!({})).await?;
@@ -77,27 +77,27 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
             if json {
                 render::json(&report);
             } else if ok {
-                println!(
+                outln!(
                     "ledger OK: {} entries, {} checkpoints verified in {:.2} s",
                     cell(&report["entries"]),
                     cell(&report["checkpoints"]),
                     report["seconds"].as_f64().unwrap_or_default()
                 );
             } else {
-                println!("LEDGER TAMPERED: first bad entry {}", cell(&report["first_bad_entry"]));
+                outln!("LEDGER TAMPERED: first bad entry {}", cell(&report["first_bad_entry"]));
                 for problem in report["problems"].as_array().into_iter().flatten() {
-                    println!("  - {}", cell(problem));
+                    outln!("  - {}", cell(problem));
                 }
             }
             return Ok(if ok { 0 } else { 1 });
         }
         AuditCommand::Checkpoint { connection } => {
             let c = Client::new(&connection)?.json(Method::POST, "/v1/ledger/checkpoints", &json!({})).await?;
-            println!("checkpoint {}: tree size {}, root {}", cell(&c["id"]), cell(&c["tree_size"]), cell(&c["root"]));
-            print!("{}", c["note"].as_str().unwrap_or_default());
+            outln!("checkpoint {}: tree size {}, root {}", cell(&c["id"]), cell(&c["tree_size"]), cell(&c["root"]));
+            out!("{}", c["note"].as_str().unwrap_or_default());
         }
         AuditCommand::Key { connection } => {
-            print!("{}", Client::new(&connection)?.get_text("/v1/ledger/key").await?);
+            out!("{}", Client::new(&connection)?.get_text("/v1/ledger/key").await?);
         }
     }
     Ok(0)
@@ -156,7 +156,7 @@ pub(crate) async fn evidence(command: EvidenceCommand) -> anyhow::Result<u8> {
             std::fs::rename(&partial, &out).with_context(|| format!("cannot write {}", out.display()))?;
             let report =
                 warden_lifecycle::evidence::verify_bundle(&warden_lifecycle::evidence::read_archive(&bytes)?, None);
-            println!(
+            outln!(
                 "evidence bundle of {model} written to {} ({} bytes): {} ledger entries, {} documents ({} ledger-backed)",
                 out.display(),
                 bytes.len(),
@@ -176,7 +176,7 @@ pub(crate) async fn evidence(command: EvidenceCommand) -> anyhow::Result<u8> {
             if json {
                 render::json(&serde_json::to_value(&report)?);
             } else if report.ok {
-                println!(
+                outln!(
                     "bundle OK: {} — {} ledger entries proved against the signed checkpoint, {} documents ({} ledger-backed){}",
                     report.model,
                     report.entries,
@@ -189,9 +189,9 @@ pub(crate) async fn evidence(command: EvidenceCommand) -> anyhow::Result<u8> {
                     }
                 );
             } else {
-                println!("BUNDLE DOES NOT CHECK OUT: {}", report.model);
+                outln!("BUNDLE DOES NOT CHECK OUT: {}", report.model);
                 for problem in &report.problems {
-                    println!("  - {problem}");
+                    outln!("  - {problem}");
                 }
             }
             return Ok(if report.ok { 0 } else { 1 });

@@ -878,12 +878,16 @@ pub(crate) enum AliasCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove an alias (kept in its history).
+    /// Remove an alias (kept in its history). Removing `champion` or `canary` takes the model (or its canary)
+    /// out of production: it needs the authority to promote and a reason.
     Unset {
         /// Model name.
         model: String,
         /// Alias.
         alias: String,
+        /// Why (required for a production alias).
+        #[arg(long, default_value = "")]
+        reason: String,
         #[command(flatten)]
         connection: Connection,
     },

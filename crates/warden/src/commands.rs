@@ -40,14 +40,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
             let path = format!("/v1/incidents/{}/resolve", args.id);
             let incident =
                 Client::new(&args.connection)?.json(Method::POST, &path, &json!({"comment": args.comment})).await?;
-            println!("incident {} resolved", cell(&incident["id"]));
+            outln!("incident {} resolved", cell(&incident["id"]));
             Ok(())
         }
         Command::Ack(args) => {
             let path = format!("/v1/alerts/{}/acknowledge", args.id);
             let alert =
                 Client::new(&args.connection)?.json(Method::POST, &path, &json!({"comment": args.comment})).await?;
-            println!("alert {} acknowledged by {}", cell(&alert["id"]), cell(&alert["acknowledged_by"]));
+            outln!("alert {} acknowledged by {}", cell(&alert["id"]), cell(&alert["acknowledged_by"]));
             Ok(())
         }
     };
@@ -77,7 +77,7 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
             if json {
                 render::json(&model);
             } else {
-                println!("created model {}", cell(&model["name"]));
+                outln!("created model {}", cell(&model["name"]));
             }
         }
         ModelCommand::Register(args) => register(args).await?,
@@ -110,7 +110,7 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             print_model(&model);
-            println!();
+            outln!();
             let rows: Vec<Vec<String>> = versions
                 .as_array()
                 .into_iter()
@@ -180,7 +180,7 @@ fn print_version(v: &Value) {
         ("hyperparameters", lineage["hyperparameters"].to_string()),
         ("created", format!("{} by {}", cell(&v["created_at"]), cell(&v["created_by"]))),
     ]);
-    println!();
+    outln!();
     print_profile(&v["reference"]["profile"]);
 }
 
@@ -279,7 +279,7 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     if args.json {
         render::json(&version);
     } else {
-        println!(
+        outln!(
             "registered {} version {} (artifact sha256:{}, {} reference rows)",
             cell(&version["model"]),
             cell(&version["version"]),
@@ -320,14 +320,14 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
             if json {
                 render::json(&assigned);
             } else {
-                println!("{model}@{alias} -> version {}", cell(&assigned["version"]));
+                outln!("{model}@{alias} -> version {}", cell(&assigned["version"]));
             }
         }
-        AliasCommand::Unset { model, alias, connection } => {
+        AliasCommand::Unset { model, alias, reason, connection } => {
             Client::new(&connection)?
-                .delete(&format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias)))
+                .delete(&format!("/v1/models/{}/aliases/{}?reason={}", encode(&model), encode(&alias), encode(&reason)))
                 .await?;
-            println!("removed alias {alias} of {model}");
+            outln!("removed alias {alias} of {model}");
         }
         AliasCommand::Get { model, alias, at, connection, json } => {
             let mut path = format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias));
@@ -375,12 +375,12 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 render::json(&created);
             } else {
                 eprintln!("token '{name}' ({role}) created; its secret is shown only now:");
-                println!("{}", cell(&created["secret"]));
+                outln!("{}", cell(&created["secret"]));
             }
         }
         TokenCommand::Revoke { name, connection } => {
             Client::new(&connection)?.delete(&format!("/v1/tokens/{}", encode(&name))).await?;
-            println!("revoked token {name}");
+            outln!("revoked token {name}");
         }
         TokenCommand::List { connection, json } => {
             let tokens = Client::new(&connection)?.get("/v1/tokens").await?;
@@ -430,7 +430,7 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
     if args.json {
         render::json(&value);
     } else {
-        println!("{} rows, {}", profiled.profile.rows, profiled.format.as_str());
+        outln!("{} rows, {}", profiled.profile.rows, profiled.format.as_str());
         print_profile(&value);
     }
     Ok(())
@@ -534,12 +534,12 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             }
             let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
             let set = Client::new(&connection)?.json(Method::PUT, &path, &Value::Object(change)).await?;
-            println!("monitor {} of {model}: {}", cell(&set["name"]), set["config"]);
+            outln!("monitor {} of {model}: {}", cell(&set["name"]), set["config"]);
         }
         MonitorCommand::Disable { model, monitor, connection } => {
             let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
             Client::new(&connection)?.json(Method::PUT, &path, &json!({"enabled": false})).await?;
-            println!("monitor {monitor} of {model} disabled (its history is kept)");
+            outln!("monitor {monitor} of {model} disabled (its history is kept)");
         }
         MonitorCommand::History { model, monitor, limit, connection, json, csv } => {
             let mut path = format!("/v1/models/{}/monitors/history?limit={limit}", encode(&model));
@@ -717,9 +717,9 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
         let body = json!({"trainer": args.trainer, "every_hours": every_hours});
         let schedule = client.json(Method::PUT, &format!("{path}/schedule"), &body).await?;
         if schedule.is_null() {
-            println!("{}: no scheduled retraining", args.model);
+            outln!("{}: no scheduled retraining", args.model);
         } else {
-            println!(
+            outln!(
                 "{}: {} every {} h, first at the next round",
                 args.model,
                 cell(&schedule["trainer"]),
@@ -766,9 +766,9 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
         render::json(&job);
     } else {
         for line in job["log"].as_array().into_iter().flatten() {
-            println!("{}", line.as_str().unwrap_or_default());
+            outln!("{}", line.as_str().unwrap_or_default());
         }
-        println!("job {}: {}", cell(&job["id"]), cell(&job["status"]));
+        outln!("job {}: {}", cell(&job["id"]), cell(&job["status"]));
     }
     if job["status"] == "failed" {
         if let Some(log) = job["external"]["log"].as_str().filter(|l| !l.is_empty()) {
@@ -817,8 +817,8 @@ async fn train_local(args: crate::cli::TrainArgs) -> anyhow::Result<()> {
     if args.json {
         render::json(&report);
     } else {
-        println!("{}", cell(&report["summary"]));
-        println!(
+        outln!("{}", cell(&report["summary"]));
+        outln!(
             "{} rows × {} features: read in {:.2} s, fitted in {:.2} s; model written to {} ({})",
             cell(&report["rows"]),
             cell(&report["features"]),
@@ -828,7 +828,7 @@ async fn train_local(args: crate::cli::TrainArgs) -> anyhow::Result<()> {
             cell(&report["format"])
         );
         if let Some(auc) = report["test_auc"].as_f64() {
-            println!("held-out AUC {auc:.4}");
+            outln!("held-out AUC {auc:.4}");
         }
     }
     Ok(())
@@ -982,7 +982,7 @@ async fn artifact(command: crate::cli::ArtifactCommand) -> anyhow::Result<()> {
                 "signing key written to {} (keep it secret); add this line to the server's --artifact-signers file:",
                 out.display()
             );
-            println!("{name} {public}");
+            outln!("{name} {public}");
         }
         crate::cli::ArtifactCommand::Sign { file, key } => {
             let text =
@@ -1009,7 +1009,7 @@ async fn artifact(command: crate::cli::ArtifactCommand) -> anyhow::Result<()> {
             };
             let (signature, _) = warden_lifecycle::signing::sign(&seed, &digest)?;
             eprintln!("signed SHA-256 {digest} of {}", file.display());
-            println!("{signature}");
+            outln!("{signature}");
         }
     }
     Ok(())

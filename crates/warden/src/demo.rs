@@ -8,6 +8,7 @@
 //! incident opens and the champion is rolled back to the logistic regression automatically; the shift ends
 //! (`DRIFT_ENDS`) and the alerts resolve.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,7 +71,7 @@ fn client(url: &str, token: &str) -> anyhow::Result<Client> {
 }
 
 fn say(message: &str) {
-    println!("demo: {message}");
+    let _ = writeln!(std::io::stdout(), "demo: {message}");
 }
 
 /// Runs the demo against the server at `url` until the process ends.

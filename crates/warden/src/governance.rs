@@ -46,7 +46,7 @@ fn print_report(r: &Value) {
     let f = &r["figures"];
     let d = &f["discrimination"];
     let interval = &d["auc_interval"];
-    println!("Validation report {} — {} version {}", cell(&r["id"]), cell(&r["model"]), cell(&r["version"]));
+    outln!("Validation report {} — {} version {}", cell(&r["id"]), cell(&r["model"]), cell(&r["version"]));
     fields(&[
         ("data", format!("{} rows, sha256 {}", cell(&r["rows"]), cell(&r["data_sha256"]))),
         (
@@ -60,7 +60,7 @@ fn print_report(r: &Value) {
         ),
         ("by", cell(&r["created_by"])),
     ]);
-    println!("\nDiscrimination");
+    outln!("\nDiscrimination");
     let ci = if interval.is_null() {
         String::new()
     } else {
@@ -72,7 +72,7 @@ fn print_report(r: &Value) {
         ("KS", number(&d["ks"], 4)),
     ]);
     let c = &f["calibration"];
-    println!("\nCalibration");
+    outln!("\nCalibration");
     fields(&[
         ("Brier", number(&c["brier"], 4)),
         ("ECE", number(&c["ece"], 4)),
@@ -94,14 +94,14 @@ fn print_report(r: &Value) {
         })
         .collect();
     table(&["SCORE BIN", "ROWS", "MEAN SCORE", "BAD RATE"], &bins);
-    println!(
+    outln!(
         "\nDecisions at threshold {}: approval rate {}, mean score {}",
         number(&r["threshold"], 2),
         number(&f["approval_rate"], 3),
         number(&f["mean_score"], 3)
     );
     if let Some(fairness) = r["fairness"].as_object().filter(|m| !m.is_empty()) {
-        println!("\nFairness (approvals)");
+        outln!("\nFairness (approvals)");
         let rows: Vec<Vec<String>> = fairness
             .iter()
             .map(|(name, a)| {
@@ -125,7 +125,7 @@ fn print_report(r: &Value) {
         table(&["ATTRIBUTE", "DISPARATE IMPACT", "EQ. ODDS DIFF", "APPROVAL RATE BY GROUP"], &rows);
     }
     let s = &r["stability"];
-    println!("\nStability against the reference (PSI): score {}", number(&s["score_psi"], 4));
+    outln!("\nStability against the reference (PSI): score {}", number(&s["score_psi"], 4));
     let quality = &r["data_quality"];
     let explanation = &r["explanation"];
     let rows: Vec<Vec<String>> = s["psi"]
@@ -143,7 +143,7 @@ fn print_report(r: &Value) {
         .collect();
     table(&["FEATURE", "PSI", "MISSING RATE", "MEAN |CONTRIBUTION|"], &rows);
     if let Some(scenarios) = r["scenarios"].as_array().filter(|s| !s.is_empty()) {
-        println!("\nStress scenarios (baseline -> stressed)");
+        outln!("\nStress scenarios (baseline -> stressed)");
         let delta = |d: &Value, digits: usize| {
             if d.is_null() {
                 "-".to_owned()
@@ -172,7 +172,7 @@ fn print_report(r: &Value) {
     }
     if let Some(champion) = r["champion"].as_object() {
         let cd = &champion["discrimination"];
-        println!(
+        outln!(
             "\nChampion (version {}) on the same data: AUC {}, Gini {}, KS {}, Brier {}, ECE {}, approval rate {}",
             cell(&champion["version"]),
             number(&cd["auc"], 4),
@@ -191,7 +191,7 @@ pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<()> {
     let approval = Client::new(&args.connection)?
         .json(Method::POST, &format!("{}/approvals", version_path(&args.model, &args.version)), &body)
         .await?;
-    println!(
+    outln!(
         "{} {}d {} version {} as {}",
         cell(&approval["by"]),
         decision,
@@ -220,7 +220,7 @@ pub(crate) async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     };
     let how =
         if promoted["overridden"].as_bool() == Some(true) { "OVERRIDE of a gate refusal" } else { "gate allowed" };
-    println!(
+    outln!(
         "{}@{} -> version {} ({how}, decision {}); previous: {previous}",
         args.model,
         args.alias,
@@ -228,10 +228,10 @@ pub(crate) async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
         cell(&promoted["decision"]["decision_id"])
     );
     for reason in promoted["decision"]["deny"].as_array().into_iter().flatten() {
-        println!("  overridden: {}", cell(reason));
+        outln!("  overridden: {}", cell(reason));
     }
     for reason in promoted["decision"]["warn"].as_array().into_iter().flatten() {
-        println!("  warning: {}", cell(reason));
+        outln!("  warning: {}", cell(reason));
     }
     Ok(())
 }
@@ -246,7 +246,7 @@ pub(crate) async fn gate(command: GateCommand) -> anyhow::Result<u8> {
     match format {
         GateFormat::Json => render::json(&decision),
         GateFormat::Text => {
-            println!(
+            outln!(
                 "{}: {model} version {} -> {alias} (decision {}, policy bundle {})",
                 if allow { "ALLOW" } else { "DENY" },
                 cell(&decision["version"]),
@@ -254,13 +254,13 @@ pub(crate) async fn gate(command: GateCommand) -> anyhow::Result<u8> {
                 cell(&decision["bundle_number"])
             );
             for reason in decision["deny"].as_array().into_iter().flatten() {
-                println!("  deny: {}", cell(reason));
+                outln!("  deny: {}", cell(reason));
             }
             for reason in decision["warn"].as_array().into_iter().flatten() {
-                println!("  warn: {}", cell(reason));
+                outln!("  warn: {}", cell(reason));
             }
         }
-        GateFormat::Junit => print!("{}", junit(&decision)),
+        GateFormat::Junit => out!("{}", junit(&decision)),
         GateFormat::Sarif => render::json(&sarif(&decision)),
     }
     Ok(if allow { 0 } else { 1 })
@@ -406,18 +406,18 @@ pub(crate) async fn policy(command: PolicyCommand) -> anyhow::Result<u8> {
             let failed = outcomes.iter().filter(|o| !o.passed).count();
             for o in &outcomes {
                 match &o.detail {
-                    None => println!("PASS {} ({})", o.name, o.file),
-                    Some(detail) => println!("FAIL {} ({}): {detail}", o.name, o.file),
+                    None => outln!("PASS {} ({})", o.name, o.file),
+                    Some(detail) => outln!("FAIL {} ({}): {detail}", o.name, o.file),
                 }
             }
-            println!("{} passed, {failed} failed", outcomes.len() - failed);
+            outln!("{} passed, {failed} failed", outcomes.len() - failed);
             Ok(if failed == 0 { 0 } else { 1 })
         }
         PolicyCommand::Push { dir, connection } => {
             let files = read_bundle(&dir)?;
             let bundle =
                 Client::new(&connection)?.json(Method::PUT, "/v1/policies", &json!({ "files": files })).await?;
-            println!("policy bundle {} in force (digest {})", cell(&bundle["number"]), cell(&bundle["digest"]));
+            outln!("policy bundle {} in force (digest {})", cell(&bundle["number"]), cell(&bundle["digest"]));
             Ok(0)
         }
         PolicyCommand::Show { output, connection, json } => {
@@ -432,7 +432,7 @@ pub(crate) async fn policy(command: PolicyCommand) -> anyhow::Result<u8> {
                     }
                     std::fs::write(&target, text.as_str().unwrap_or_default())?;
                 }
-                println!("policy bundle {} written to {}", cell(&bundle["number"]), dir.display());
+                outln!("policy bundle {} written to {}", cell(&bundle["number"]), dir.display());
             } else {
                 fields(&[
                     ("bundle", cell(&bundle["number"])),

@@ -4,6 +4,18 @@
 //! local, stateless utility. Exit codes: 0 success, 1 the request was refused (bad input, not found,
 //! conflict, not allowed), 2 usage error, 3 the server could not be reached or failed.
 
+/// `println!` that ends the command quietly when standard output is closed (`warden … | head`), where
+/// `println!` would panic.
+macro_rules! outln {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same rule as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
+}
+
 mod audit;
 mod bulk;
 mod cli;
@@ -23,6 +35,20 @@ use clap::Parser;
 // of the server's time on them under load.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Writes to standard output. A reader that went away (EPIPE) ends the process with status 0, as `grep`
+/// and `ripgrep` do; any other failure to write is an error on stderr and exit status 3.
+pub(crate) fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {err}");
+        std::process::exit(3);
+    }
+}
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();

@@ -2,29 +2,49 @@
 
 use serde_json::Value;
 
-/// Prints rows under a header, columns padded to their widest cell.
+/// Widest cell a table prints; longer text is cut with an ellipsis (`model show` prints it whole).
+const MAX_CELL: usize = 60;
+
+/// Prints rows under a header, columns padded to their widest cell. Cells are printable (control characters
+/// escaped) and cut at [`MAX_CELL`] characters, so stored text can neither drive the terminal nor make
+/// the table unprintable.
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
+    let shown = |cell: &str| -> String {
+        let text = warden_lifecycle::text::printable(cell);
+        if text.chars().count() <= MAX_CELL {
+            text.into_owned()
+        } else {
+            text.chars().take(MAX_CELL - 1).chain(['…']).collect()
+        }
+    };
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let rows: Vec<Vec<String>> = rows.iter().map(|row| row.iter().map(|c| shown(c)).collect()).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", padded.join("  ").trim_end());
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count()))))
+            .collect();
+        outln!("{}", padded.join("  ").trim_end());
     };
-    line(header.iter().map(|h| h.to_string()).collect());
-    for row in rows {
-        line(row.clone());
+    line(&header);
+    for row in &rows {
+        line(row);
     }
 }
 
-/// Prints `key: value` lines.
+/// Prints `key: value` lines; each line of a value is printable (control characters escaped).
 pub(crate) fn fields(pairs: &[(&str, String)]) {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in pairs {
-        println!("{:<width$}  {value}", format!("{key}:"), width = width + 1);
+        let value: Vec<_> = value.split('\n').map(warden_lifecycle::text::printable).collect();
+        outln!("{:<width$}  {}", format!("{key}:"), value.join("\n"), width = width + 1);
     }
 }
 
@@ -53,7 +73,7 @@ pub(crate) fn format_number(value: f64) -> String {
 
 /// Prints JSON.
 pub(crate) fn json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
+    outln!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), for `--timing` lines.

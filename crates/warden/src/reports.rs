@@ -101,11 +101,14 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         }));
         return Ok(());
     }
-    println!(
+    outln!(
         "reference {} rows, current {} rows; verdict by PSI: warn >= {}, alert >= {}",
-        report.reference_rows, report.current_rows, args.psi_warn, args.psi_alert
+        report.reference_rows,
+        report.current_rows,
+        args.psi_warn,
+        args.psi_alert
     );
-    println!();
+    outln!();
     let rows: Vec<Vec<String>> = report
         .features
         .iter()
@@ -134,8 +137,8 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         })
         .collect();
     table(&["FEATURE", "TYPE", "VERDICT", "PSI", "JS", "KS / CHI2", "P-VALUE", "WASS_N / LINF"], &rows);
-    println!();
-    println!("data quality (current; reference in brackets)");
+    outln!();
+    outln!("data quality (current; reference in brackets)");
     let rows: Vec<Vec<String>> = report
         .features
         .iter()
@@ -152,7 +155,7 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         })
         .collect();
     table(&["FEATURE", "MISSING", "INFINITE", "WRONG TYPE", "OUT OF RANGE", "UNSEEN"], &rows);
-    println!(
+    outln!(
         "overall: {:.2}% of {} current cells missing, {} infinite, {} of the wrong type, {} out of range, {} unseen categories",
         overall["missing_rate"].as_f64().unwrap_or(0.0) * 100.0,
         overall["cells"],
@@ -161,8 +164,8 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         overall["out_of_range"],
         overall["unseen_categories"]
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{} features: {} alert, {} warn, {} ok, {} insufficient data",
         report.features.len(),
         count(Verdict::Alert),
@@ -171,7 +174,7 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         count(Verdict::Insufficient)
     );
     if !report.extra_current_columns.is_empty() {
-        println!("ignored current columns not in the reference: {}", report.extra_current_columns.join(", "));
+        outln!("ignored current columns not in the reference: {}", report.extra_current_columns.join(", "));
     }
     Ok(())
 }
@@ -209,7 +212,7 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            println!("{} rows, {} positive ({:.2}%)", metrics.n, metrics.n_pos, metrics.base_rate * 100.0);
+            outln!("{} rows, {} positive ({:.2}%)", metrics.n, metrics.n_pos, metrics.base_rate * 100.0);
             let auc = match (metrics.roc_auc, auc_interval) {
                 (Some(a), Some(ci)) => format!(
                     "{} (95% DeLong {} - {})",
@@ -228,7 +231,7 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
                 ("log loss", format_number(metrics.log_loss)),
                 ("ECE (10 bins)", format_number(metrics.ece)),
             ]);
-            println!();
+            outln!();
             let rows: Vec<Vec<String>> = metrics
                 .at_threshold
                 .iter()
@@ -247,8 +250,8 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
                 .collect();
             table(&["THRESHOLD", "TN/FP/FN/TP", "ACCURACY", "PRECISION", "RECALL", "FPR", "F1", "SELECTED"], &rows);
             for (attribute, threshold, f) in &fairness {
-                println!();
-                println!(
+                outln!();
+                outln!(
                     "fairness by {attribute} at {threshold}: parity difference {}, ratio {}{}, equalized odds {}, equal opportunity {}",
                     format_number(f.demographic_parity_difference),
                     cell(f.demographic_parity_ratio),
@@ -287,7 +290,7 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            println!(
+            outln!(
                 "no labels: performance estimated by CBPE from the labelled reference (scores {})",
                 if calibrated { "recalibrated with isotonic regression" } else { "used as they are" }
             );

@@ -1,5 +1,6 @@
 //! `warden serve`: open the data directory, bind, serve until SIGINT or SIGTERM.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +70,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
     if let Some(path) = &startup.admin_token_file {
-        println!("admin token written to {} (readable only by this user)", path.display());
+        let _ = writeln!(std::io::stdout(), "admin token written to {} (readable only by this user)", path.display());
     }
     if startup.orphan_blobs_removed > 0 {
         tracing::warn!(count = startup.orphan_blobs_removed, "removed blobs left by an interrupted registration");
@@ -89,8 +90,12 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("warden listening on {scheme}://{address} (data directory {})", args.data_dir.display());
-    println!("dashboard: {scheme}://{address}/ui");
+    let _ = writeln!(
+        std::io::stdout(),
+        "warden listening on {scheme}://{address} (data directory {})",
+        args.data_dir.display()
+    );
+    let _ = writeln!(std::io::stdout(), "dashboard: {scheme}://{address}/ui");
     if args.demo {
         let url = format!("{scheme}://{address}");
         tokio::spawn(crate::demo::run(url, args.data_dir.clone()));
@@ -147,7 +152,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     if let Err(err) = warden_lifecycle::ledger::checkpoint(&warden).await {
         tracing::error!(error = %err, "final ledger checkpoint failed");
     }
-    println!("warden stopped");
+    let _ = writeln!(std::io::stdout(), "warden stopped");
     Ok(())
 }
 

@@ -1,11 +1,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
-use warden_lifecycle::registry;
+use warden_lifecycle::{governance, registry};
 
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::wire::{AliasAtQuery, AliasBody, AliasHistoryQuery, ErrorBody, SetAlias, parse_timestamp};
+use crate::wire::{AliasAtQuery, AliasBody, AliasHistoryQuery, ErrorBody, RemoveAliasQuery, SetAlias, parse_timestamp};
 
 /// Point an alias at a version (data-scientist, admin).
 #[utoipa::path(put, path = "/v1/models/{name}/aliases/{alias}", tag = "aliases", request_body = SetAlias,
@@ -25,17 +25,25 @@ pub(crate) async fn set_alias(
     ))
 }
 
-/// Remove an alias (recorded in its history).
-#[utoipa::path(delete, path = "/v1/models/{name}/aliases/{alias}", tag = "aliases",
-    params(("name" = String, Path, description = "Model name"), ("alias" = String, Path, description = "Alias")),
+/// Remove an alias (recorded in its history). Removing a production alias (`champion`, `canary`) takes the
+/// model or its canary out of production: it needs the authority to promote and a `reason`.
+#[utoipa::path(delete, path = "/v1/models/{name}/aliases/{alias}", tag = "aliases", params(RemoveAliasQuery,
+    ("name" = String, Path, description = "Model name"), ("alias" = String, Path, description = "Alias")),
     responses((status = 200, body = AliasBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn delete_alias(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, alias)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<RemoveAliasQuery>,
 ) -> Result<Json<AliasBody>, ApiError> {
-    Ok(Json(registry::set_alias(&warden, &caller, &name, &alias, None, "", None).await?.into()))
+    let reason = query.reason.unwrap_or_default();
+    let removed = if registry::PRODUCTION_ALIASES.contains(&alias.as_str()) {
+        governance::withdraw(&warden, &caller, &name, &alias, &reason).await?
+    } else {
+        registry::set_alias(&warden, &caller, &name, &alias, None, &reason, None).await?
+    };
+    Ok(Json(removed.into()))
 }
 
 /// The version an alias points at now, or at time `at`.
