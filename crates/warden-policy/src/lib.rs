@@ -13,6 +13,7 @@ out of gate decisions.
 
 use std::collections::BTreeMap;
 
+use regorus::utils::limits::LimitError;
 use regorus::{Engine, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -22,6 +23,16 @@ pub const GATE_PACKAGE: &str = "data.warden.gate";
 
 /// Largest bundle accepted (all files together).
 pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
+
+/// Longest one evaluation (a gate decision's `deny` or `warn`, one unit test) may run; regorus checks it
+/// as it works and stops with an error.
+pub const MAX_EVALUATION_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Most messages a `deny` or `warn` set may hold, and the longest message: a decision is stored, signed
+/// and shown to people.
+pub const MAX_MESSAGES: usize = 1_000;
+/// Longest message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4_096;
 
 /// Why a bundle cannot be used or a decision cannot be taken.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -149,7 +160,7 @@ impl Gate {
         let value = self
             .engine
             .eval_rule(format!("{GATE_PACKAGE}.{rule}"))
-            .map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+            .map_err(|e| evaluation_error(rule, &e, e.downcast_ref()))?;
         let items: Vec<Value> = match value {
             Value::Undefined => return Ok(Vec::new()),
             Value::Set(set) => set.iter().cloned().collect(),
@@ -161,6 +172,12 @@ impl Gate {
                 )));
             }
         };
+        if items.len() > MAX_MESSAGES {
+            return Err(PolicyError::Evaluation(format!(
+                "{rule} holds {} messages; the limit is {MAX_MESSAGES}",
+                items.len()
+            )));
+        }
         let mut messages = Vec::with_capacity(items.len());
         for item in items {
             match &item {
@@ -172,9 +189,23 @@ impl Gate {
                 other => messages.push(json_text(other)),
             }
         }
+        if let Some(long) = messages.iter().find(|m| m.len() > MAX_MESSAGE_BYTES) {
+            return Err(PolicyError::Evaluation(format!(
+                "{rule} holds a message of {} bytes; the limit is {MAX_MESSAGE_BYTES}",
+                long.len()
+            )));
+        }
         messages.sort();
         messages.dedup();
         Ok(messages)
+    }
+}
+
+/// An evaluation error, naming the rule; the time limit is told apart from the rule's own failures.
+fn evaluation_error(rule: &str, err: &impl std::fmt::Display, limit: Option<&LimitError>) -> PolicyError {
+    match limit {
+        Some(limit) => PolicyError::Evaluation(format!("{rule} exceeded the evaluation limit: {limit}")),
+        None => PolicyError::Evaluation(format!("{rule}: {err:#}")),
     }
 }
 
@@ -202,6 +233,12 @@ fn engine(bundle: &Bundle, with_tests: bool) -> Result<Engine, PolicyError> {
             engine.add_data(data).map_err(|e| PolicyError::Bundle(format!("{path}: {e:#}")))?;
         }
     }
+    // Before anything is evaluated: regorus would recurse until the stack overflows.
+    recursion::check(engine.get_modules())?;
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: MAX_EVALUATION_TIME,
+        check_interval: std::num::NonZeroU32::new(64).expect("non-zero"),
+    });
     Ok(engine)
 }
 
@@ -256,7 +293,7 @@ pub fn run_tests(bundle: &Bundle) -> Result<Vec<TestOutcome>, PolicyError> {
                 Ok(Value::Bool(true)) => (true, None),
                 Ok(Value::Undefined) => (false, Some("undefined (a condition did not hold)".into())),
                 Ok(other) => (false, Some(format!("evaluated to {}", json_text(&other)))),
-                Err(e) => (false, Some(format!("{e:#}"))),
+                Err(e) => (false, Some(evaluation_error(&name, &e, e.downcast_ref()).to_string())),
             };
             outcomes.push(TestOutcome { name: format!("{package}.{name}"), file: path.clone(), passed, detail });
         }
@@ -275,6 +312,8 @@ fn test_rule_names(text: &str) -> Vec<String> {
         .map(|line| line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
         .collect()
 }
+
+mod recursion;
 
 #[cfg(test)]
 mod tests;

@@ -172,3 +172,74 @@ fn messages_may_be_objects_with_msg() {
     assert_eq!(decision, Decision { allow: false, deny: vec!["object message".into()], warn: vec!["w".into()] });
     assert!(gate.decide(&json!({"x": false})).unwrap().allow);
 }
+
+/// Hostile bundles: recursion is refused when the bundle is compiled (before regorus evaluates anything and
+/// overflows its stack), with the rule named; evaluation stops at its time limit; output is bounded. Each
+/// runs on a thread with a small stack, so an overflow would abort this test binary.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(512 * 1024).spawn(f).unwrap().join().expect("no panic")
+}
+
+#[test]
+fn recursive_rules_and_functions_are_refused_naming_the_rule() {
+    let cases = [
+        (
+            "package warden.gate\nf(x) := y if { y := f(x) }\ndeny contains m if { m := f(1) }\n",
+            "warden.gate.f -> warden.gate.f",
+        ),
+        (
+            "package warden.gate\na(x) := y if { y := b(x) }\nb(x) := y if { y := a(x) }\ndeny contains m if { m := a(1) }\n",
+            "warden.gate.a -> warden.gate.b -> warden.gate.a",
+        ),
+        (
+            "package warden.gate\ndeny contains m if { some m in data.warden.gate.deny }\n",
+            "warden.gate.deny -> warden.gate.deny",
+        ),
+        ("package warden.gate\nx := data.warden.helpers.y\n", "warden.gate.x -> warden.helpers.y -> warden.gate.x"),
+    ];
+    for (text, cycle) in cases {
+        let mut files = vec![("gate.rego", text)];
+        let helpers = "package warden.helpers\nimport data.warden.gate as g\ny := g.x\n";
+        if text.contains("helpers") {
+            files.push(("helpers.rego", helpers));
+        }
+        let bundle = bundle(&files);
+        let err = on_small_stack(move || Gate::compile(&bundle)).unwrap_err().to_string();
+        assert!(err.contains("is recursive") && err.contains(cycle), "{err}");
+        let bundle_for_tests = self::bundle(&files);
+        let err = on_small_stack(move || run_tests(&bundle_for_tests)).unwrap_err().to_string();
+        assert!(err.contains(cycle), "{err}");
+    }
+}
+
+#[test]
+fn rules_sharing_names_across_packages_or_with_locals_are_not_recursion() {
+    let gate = "package warden.gate\nimport data.warden.lib\n\
+                deny contains msg if { msg := lib.deny[_] }\n\
+                warn contains msg if { some msg in lib.messages(input) }\n";
+    let lib = "package warden.lib\ndeny contains \"from lib\" if { true }\nmessages(x) := [\"w\"] if { x }\n";
+    let mut gate = Gate::compile(&bundle(&[("gate.rego", gate), ("lib.rego", lib)])).unwrap();
+    let decision = gate.decide(&json!({})).unwrap();
+    assert_eq!(decision.deny, vec!["from lib".to_owned()]);
+}
+
+#[test]
+fn evaluation_stops_at_its_time_limit_and_output_is_bounded() {
+    // Nine nested ranges of 100: 10^18 iterations unless stopped.
+    let slow = "package warden.gate\ndeny contains \"x\" if {\n\
+                some a in numbers.range(1, 100)\nsome b in numbers.range(1, 100)\nsome c in numbers.range(1, 100)\n\
+                some d in numbers.range(1, 100)\nsome e in numbers.range(1, 100)\nsome f in numbers.range(1, 100)\n\
+                a + b + c + d + e + f < 0\n}\n";
+    let mut gate = Gate::compile(&bundle(&[("gate.rego", slow)])).unwrap();
+    let started = std::time::Instant::now();
+    let err = gate.decide(&json!({})).unwrap_err().to_string();
+    assert!(err.contains("deny exceeded the evaluation limit"), "{err}");
+    assert!(started.elapsed() < MAX_EVALUATION_TIME * 3, "{:?}", started.elapsed());
+
+    let many = "package warden.gate\ndeny contains sprintf(\"m%d\", [i]) if { some i in numbers.range(1, 5000) }\n";
+    let err = Gate::compile(&bundle(&[("gate.rego", many)])).unwrap().decide(&json!({})).unwrap_err().to_string();
+    assert!(err.contains("deny holds 5000 messages; the limit is 1000"), "{err}");
+    let long = "package warden.gate\ndeny contains concat(\"\", [\"x\" | some i in numbers.range(1, 10000)])\n";
+    let err = Gate::compile(&bundle(&[("gate.rego", long)])).unwrap().decide(&json!({})).unwrap_err().to_string();
+    assert!(err.contains("a message of 10000 bytes"), "{err}");
+}
