@@ -197,6 +197,8 @@ pub fn app_with_dashboard(warden: Arc<Warden>, limits: Limits, options: dashboar
 #[cfg(test)]
 mod access_tests;
 #[cfg(test)]
+mod control_tests;
+#[cfg(test)]
 mod governance_tests;
 #[cfg(test)]
 mod scoring_tests;

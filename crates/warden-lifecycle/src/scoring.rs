@@ -267,11 +267,13 @@ pub(crate) fn score_reference(model: &Model, binding: &Binding, reference: &Moni
         }
         let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
         for (&i, prediction) in rows.iter().zip(model.predict(&refs).map_err(model_error)?) {
-            if !prediction.score.is_finite() {
+            if !prediction.score.is_finite() || prediction.margin.is_some_and(|m| !m.is_finite()) {
                 return Err(Error::invalid(format!(
-                    "the model scores row {} of the reference data as {} (scores must be finite numbers)",
+                    "the model scores row {} of the reference data as {} (margin {:?}): scores and margins must \
+                     be finite numbers",
                     i + 1,
-                    prediction.score
+                    prediction.score,
+                    prediction.margin
                 )));
             }
             scores[i] = prediction.score;
@@ -786,15 +788,6 @@ pub async fn score_batch(
     pinned: Option<&str>,
 ) -> Result<Vec<ScoreResponse>> {
     caller.require(Permission::Score)?;
-    if pinned.is_some() {
-        // Production traffic is answered only by the versions the gate let into its aliases.
-        caller.require(Permission::ScorePinned).map_err(|_| {
-            Error::Forbidden(format!(
-                "role {} scores through the production routes only: naming a version is for people testing it",
-                caller.role.as_str()
-            ))
-        })?;
-    }
     let started = Instant::now();
     if requests.is_empty() {
         return Err(Error::invalid("the batch is empty"));
@@ -802,7 +795,7 @@ pub async fn score_batch(
     if requests.len() > MAX_BATCH_ROWS {
         return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH_ROWS} rows (got {})", requests.len())));
     }
-    let result = score_inner(warden, model, requests, pinned, started).await;
+    let result = score_inner(warden, caller, model, requests, pinned, started).await;
     if let Err(err) = &result {
         warden.scoring.metrics.error(model, error_kind(err));
     }
@@ -823,19 +816,39 @@ fn error_kind(err: &Error) -> &'static str {
 
 async fn score_inner(
     warden: &Warden,
+    caller: &Principal,
     model: &str,
     requests: Vec<ScoreRequest>,
     pinned: Option<&str>,
     started: Instant,
 ) -> Result<Vec<ScoreResponse>> {
     let routes = routes(warden, model).await?;
+    // A named version that is the one serving a production alias answers as that alias (bulk scoring names
+    // the champion's number so an alias move cannot mix two versions in one file). Any other is a person
+    // testing it: allowed to the roles that may, and marked `pinned`, never counted as production.
     let pinned = match pinned {
         None => None,
         Some(name) => {
             let number = crate::registry::version_number(warden, model, name).await?;
-            Some(loaded_version(warden, model, number).await?)
+            let serving = |v: Option<&Arc<LoadedVersion>>| v.is_some_and(|v| v.version.number == number);
+            let route = if serving(routes.champion.as_ref()) {
+                Route::Champion
+            } else if serving(routes.canary.as_ref().map(|(v, _)| v)) {
+                Route::Canary
+            } else {
+                caller.require(Permission::ScorePinned).map_err(|_| {
+                    Error::Forbidden(format!(
+                        "role '{}' is answered only by versions in production: {model} version {number} is not \
+                         serving a production alias, and naming another version is for people testing it",
+                        caller.role.as_str()
+                    ))
+                })?;
+                Route::Pinned
+            };
+            Some((loaded_version(warden, model, number).await?, route))
         }
     };
+    let testing = matches!(pinned, Some((_, Route::Pinned)));
     let champion = match (&pinned, &routes.champion) {
         (Some(_), _) => None,
         (None, Some(c)) => Some(c.clone()),
@@ -850,7 +863,7 @@ async fn score_inner(
     for (i, mut request) in requests.into_iter().enumerate() {
         let id = request.request_id.get_or_insert_with(|| new_request_id(now)).clone();
         let (version, route) = match (&pinned, &champion, &routes.canary) {
-            (Some(p), _, _) => (p.clone(), Route::Pinned),
+            (Some((version, route)), _, _) => (version.clone(), *route),
             (None, _, Some((canary, share))) if in_canary_share(model, &id, *share) => (canary.clone(), Route::Canary),
             (None, Some(c), _) => (c.clone(), Route::Champion),
             (None, None, _) => unreachable!("a champion exists when nothing is pinned"),
@@ -909,7 +922,7 @@ async fn score_inner(
     }
 
     // Shadow: the challenger scores the same requests; its answers are logged, never returned.
-    if pinned.is_none()
+    if !testing
         && let Some(challenger) = &routes.challenger
         && !groups.iter().any(|(v, _, _)| Arc::ptr_eq(v, challenger))
     {

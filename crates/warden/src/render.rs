@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// Widest cell a table prints; longer text is cut with an ellipsis (`model show` prints it whole).
-const MAX_CELL: usize = 60;
+const MAX_CELL: usize = 160;
 
 /// Prints rows under a header, columns padded to their widest cell. Cells are printable (control characters
 /// escaped) and cut at [`MAX_CELL`] characters, so stored text can neither drive the terminal nor make

@@ -322,6 +322,7 @@ fn signed_artifacts_are_verified_at_registration_and_at_every_load() {
     server.signal("TERM");
     let _ = server.child.wait();
     let server = Server::start(&data);
-    let (status, _) = score(&server);
-    assert_eq!(status, 500, "a version whose signature no longer verifies is not served");
+    let (status, body) = score(&server);
+    assert_eq!(status, 503, "a version whose signature no longer verifies is not served: {body}");
+    assert!(body.contains("its artifact signature fails"), "{body}");
 }

@@ -196,10 +196,27 @@ impl Server {
 
     /// Starts a server with `env` set in its environment (e.g. the `AWS_*` settings of an S3 store).
     pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(String, String)], filter: &str, log: Stdio) -> Server {
+        Self::spawn(data_dir, extra, env, filter, log, on_postgres())
+    }
+
+    /// Starts a server on the embedded default (SQLite in the data directory) whichever database the suite
+    /// runs on: for faults of the data directory's own disk.
+    pub fn start_embedded(data_dir: &Path, filter: &str, log: Stdio) -> Server {
+        Self::spawn(data_dir, &[], &[], filter, log, false)
+    }
+
+    fn spawn(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(String, String)],
+        filter: &str,
+        log: Stdio,
+        postgres: bool,
+    ) -> Server {
         let mut command = Command::new(WARDEN);
         command.envs(env.iter().map(|(k, v)| (k, v)));
         command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra);
-        if on_postgres() && !extra.contains(&"--database") {
+        if postgres && !extra.contains(&"--database") {
             command.args(["--database", &database_for(data_dir)]);
             if !extra.contains(&"--ledger-key") {
                 command.arg("--ledger-key").arg(ledger_key_for(data_dir));
