@@ -5,6 +5,8 @@ Layout:
 - `index.md` — what is in it, for a person.
 - `manifest.json` — the model, the period, the ledger's verifier key, the signed checkpoint, and every
   document with its SHA-256 and, when it is backed by the ledger, the entry that vouches for it.
+- `manifest.sig` — a signed note, by the ledger's key, over the SHA-256 of `manifest.json` and of
+  `index.md`: every file of the bundle is vouched for by it through the manifest.
 - `ledger/entries.json` — the ledger entries concerned (the model's subjects, and policy changes), each with
   its canonical text, leaf hash and inclusion proof against the checkpoint; `ledger/payloads/<n>.json` — each
   entry's audit payload, whose canonical SHA-256 is in the entry.
@@ -13,9 +15,10 @@ Layout:
   views made at export time: the model record, deployment history, monitors and their history, alerts,
   incidents.
 
-[`verify_bundle`] checks it: the checkpoint's signature (with a key given by the auditor, or the bundle's
-own), each entry's leaf hash and inclusion proof, each payload against its entry, and each document against
-the manifest and, when ledger-backed, against its entry.
+[`verify_bundle`] checks it: the checkpoint's and the manifest's signatures (with a key given by the
+auditor, or the bundle's own), each entry's leaf hash and inclusion proof, each payload against its entry,
+each document against the manifest and, when ledger-backed, against its entry; a record (validation report,
+approval, gate decision, policy bundle) that no entry vouches for is a problem.
 */
 
 use std::collections::BTreeMap;
@@ -34,6 +37,15 @@ use crate::{Error, Result, Warden};
 
 /// The bundle format's name, in the manifest.
 pub const FORMAT: &str = "warden-evidence/1";
+
+/// Folders of records, each of which must be vouched for by a ledger entry.
+const RECORD_FOLDERS: [&str; 4] =
+    ["documents/validations/", "documents/approvals/", "documents/gate-decisions/", "documents/policies/"];
+
+/// The text the manifest's signature covers.
+fn manifest_note(model: &str, manifest: &[u8], index: &[u8]) -> String {
+    format!("{FORMAT}\nmodel {model}\nmanifest.json {}\nindex.md {}\n", sha256_hex(manifest), sha256_hex(index))
+}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -242,8 +254,11 @@ pub async fn export(
         header.set_cksum();
         archive.append_data(&mut header, path, bytes).map_err(|e| Error::Internal(format!("archive: {e}")))
     };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
+    let signature = crate::ledger::sign_note(warden, &manifest_note(model, &manifest_bytes, index.as_bytes()))?;
     add("index.md", index.as_bytes())?;
-    add("manifest.json", &serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?)?;
+    add("manifest.json", &manifest_bytes)?;
+    add("manifest.sig", signature.as_bytes())?;
     add("ledger/entries.json", &entries_bytes)?;
     for d in &documents {
         add(&d.path, &d.bytes)?;
@@ -372,6 +387,21 @@ pub fn verify_bundle(files: &BTreeMap<String, Vec<u8>>, key: Option<&str>) -> Bu
             None
         }
     };
+    // The manifest and index, signed with the same key as the checkpoint.
+    let signed = String::from_utf8(files.get("manifest.sig").cloned().unwrap_or_default()).unwrap_or_default();
+    let expected = manifest_note(
+        &report.model,
+        files.get("manifest.json").map_or(&[][..], Vec::as_slice),
+        files.get("index.md").map_or(&[][..], Vec::as_slice),
+    );
+    match NoteVerifier::parse(&key_text)
+        .map_err(|e| e.to_string())
+        .and_then(|v| v.open(&signed).map(str::to_owned).map_err(|e| e.to_string()))
+    {
+        Ok(text) if text == expected => {}
+        Ok(_) => problems.push("manifest.sig: the signed note does not match manifest.json and index.md".into()),
+        Err(e) => problems.push(format!("manifest.sig: the manifest's signature does not verify: {e}")),
+    }
     // Entries: text, leaf hash, proof, payload.
     let mut payload_of: BTreeMap<u64, Value> = BTreeMap::new();
     let entries_bytes = files.get("ledger/entries.json").cloned().unwrap_or_default();
@@ -422,7 +452,7 @@ pub fn verify_bundle(files: &BTreeMap<String, Vec<u8>>, key: Option<&str>) -> Bu
         }
     }
     // Documents: hash in the manifest, and what their entry says of them.
-    let mut listed: Vec<&str> = vec!["index.md", "manifest.json", "ledger/entries.json"];
+    let mut listed: Vec<&str> = vec!["index.md", "manifest.json", "manifest.sig", "ledger/entries.json"];
     for d in manifest["documents"].as_array().into_iter().flatten() {
         report.documents += 1;
         let path = d["path"].as_str().unwrap_or_default();
@@ -434,7 +464,12 @@ pub fn verify_bundle(files: &BTreeMap<String, Vec<u8>>, key: Option<&str>) -> Bu
         if d["sha256"].as_str() != Some(sha256_hex(bytes).as_str()) {
             problems.push(format!("{path} does not match its SHA-256 in the manifest"));
         }
-        let Some(index) = d["ledger_entry"].as_u64() else { continue };
+        let Some(index) = d["ledger_entry"].as_u64() else {
+            if RECORD_FOLDERS.iter().any(|folder| path.starts_with(folder)) {
+                problems.push(format!("{path}: no ledger entry vouches for this record"));
+            }
+            continue;
+        };
         report.ledger_backed += 1;
         let Some(payload) = payload_of.get(&index) else {
             problems.push(format!("{path}: its entry {index} is not a verified entry of the bundle"));

@@ -423,7 +423,22 @@ async fn decide(
         actor: caller.actor(),
         body: serde_json::to_value(&gate_decision).map_err(|e| Error::Internal(e.to_string()))?,
     };
-    warden.metadata.append_version_record(RecordKind::PolicyDecision, record, None).await?;
+    // An audited write like every fact the evidence bundle presents: the entry carries the decision's hash,
+    // so a decision edited in the store no longer matches it (`audit verify`, `evidence verify`).
+    let mut event = audit(
+        warden,
+        caller,
+        "gate.decide",
+        format!("model/{}/{}", version.model, version.number),
+        json!({
+            "decision_id": gate_decision.decision_id, "alias": alias, "purpose": purpose,
+            "allow": gate_decision.decision.allow, "deny": gate_decision.decision.deny,
+            "warn": gate_decision.decision.warn, "bundle_number": gate_decision.bundle_number,
+            "bundle_digest": gate_decision.bundle_digest, "input_sha256": gate_decision.input_sha256,
+        }),
+    );
+    event.at = at;
+    warden.metadata.append_version_record(RecordKind::PolicyDecision, record, Some(event)).await?;
     Ok(gate_decision)
 }
 

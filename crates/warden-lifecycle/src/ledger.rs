@@ -61,6 +61,12 @@ impl LedgerKey {
     }
 }
 
+/// Signs `text` (lines ending in a newline, none empty) as a C2SP signed note with the ledger's key: what an
+/// evidence bundle's manifest is vouched for with.
+pub(crate) fn sign_note(warden: &Warden, text: &str) -> Result<String> {
+    warden.ledger.signer.sign(text).map_err(|e| Error::Internal(e.to_string()))
+}
+
 /// The published verifier key (`<name>+<key id>+<base64 key>`).
 pub fn public_key(warden: &Warden) -> String {
     warden.ledger.signer.verifier_key()
@@ -159,6 +165,51 @@ pub async fn checkpoint(warden: &Warden) -> Result<CheckpointInfo> {
     let note = warden.ledger.signer.sign(&checkpoint.text()).map_err(|e| Error::Internal(e.to_string()))?;
     let row = CheckpointRow { id: 0, tree_size: checkpoint.size, root: checkpoint.root.to_vec(), at, note };
     Ok(warden.metadata.append_checkpoint(row).await?.into())
+}
+
+/// Every record of every model (validation reports, approvals, gate decisions) that no audit event vouches
+/// for, or that differs from what its event records (the event's payload carries the record's table, id and
+/// the SHA-256 of its canonical JSON; the event is a ledger entry, checked above).
+async fn unvouched_records(warden: &Warden) -> Result<Vec<String>> {
+    use warden_store::metadata::{AuditQuery, RecordKind};
+    let mut problems = Vec::new();
+    for model in warden.metadata.list_models().await? {
+        let name = model.model.name;
+        let mut vouched: std::collections::HashMap<(String, i64), (i64, String)> = Default::default();
+        let mut after_seq = 0;
+        loop {
+            let query = AuditQuery { after_seq, subject: Some(format!("model/{name}")), limit: 10_000 };
+            let page = warden.metadata.audit_events(&query).await?;
+            let Some(last) = page.last() else { break };
+            after_seq = last.seq;
+            for event in page {
+                let p = &event.event.payload;
+                if let (Some(table), Some(id), Some(sha)) =
+                    (p["record"].as_str(), p["record_id"].as_i64(), p["document_sha256"].as_str())
+                {
+                    vouched.insert((table.to_owned(), id), (event.seq, sha.to_owned()));
+                }
+            }
+        }
+        for (kind, what) in [
+            (RecordKind::ValidationReport, "validation report"),
+            (RecordKind::Approval, "approval"),
+            (RecordKind::PolicyDecision, "gate decision"),
+        ] {
+            let table = kind.table();
+            for record in warden.metadata.version_records(kind, &name, None).await? {
+                let label = format!("{what} {} of {name} version {}", record.id, record.version);
+                match vouched.get(&(table.to_owned(), record.id)) {
+                    None => problems.push(format!("{label} is not vouched for by any ledger entry")),
+                    Some((seq, sha)) if *sha != warden_ledger::payload_sha256(&record.body) => problems.push(format!(
+                        "{label} does not match what audit event {seq} records of it: it was changed after it was written"
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// Makes a checkpoint every `every` until the process ends.
@@ -435,6 +486,13 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
                 format!("audit event {seq} has no ledger entry (it belongs at entry {position})"),
                 &mut problems,
             );
+        }
+    }
+
+    // Records (validation reports, approvals, gate decisions) against the entries that vouch for them.
+    for problem in unvouched_records(warden).await? {
+        if problems.len() < 100 {
+            problems.push(problem);
         }
     }
 

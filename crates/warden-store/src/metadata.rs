@@ -155,7 +155,8 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub(crate) fn table(self) -> &'static str {
+    /// The table the records are kept in (also how an audit event names the record it vouches for).
+    pub fn table(self) -> &'static str {
         match self {
             RecordKind::ValidationReport => "validation_reports",
             RecordKind::Approval => "approvals",

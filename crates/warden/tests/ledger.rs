@@ -330,6 +330,30 @@ fn audit_verify_names_the_entry_for_every_kind_of_tampering_with_the_database() 
             "entries 5 and 6 record audit events out of order",
         ),
         (
+            "a refused gate decision rewritten to allow",
+            [
+                unlock("policy_decisions"),
+                vec!["UPDATE policy_decisions SET body = replace(body, '\"allow\":false', '\"allow\":true')".into()],
+            ]
+            .concat(),
+            None,
+            "gate decision 1 of credit version 1 does not match what audit event",
+        ),
+        (
+            "a gate decision inserted without an entry",
+            [
+                unlock("policy_decisions"),
+                vec![
+                    "INSERT INTO policy_decisions (model_id, version, at, actor, body) \
+                     SELECT model_id, version, at, 'token:mallory', body FROM policy_decisions WHERE id = 1"
+                        .into(),
+                ],
+            ]
+            .concat(),
+            None,
+            "gate decision 2 of credit version 1 is not vouched for by any ledger entry",
+        ),
+        (
             "a checkpoint replaced",
             [
                 unlock("ledger_checkpoints"),
@@ -385,6 +409,19 @@ fn rewrite(bundle: &Path, out: &Path, change: impl FnOnce(&mut std::collections:
         builder.append_data(&mut header, path, bytes.as_slice()).unwrap();
     }
     builder.finish().unwrap();
+}
+
+/// Replaces a document and its SHA-256 in the manifest (what a forger who cannot sign would do).
+fn rehash(files: &mut Files, path: &str, bytes: Vec<u8>) {
+    let sha = sha256_hex(&bytes);
+    files.insert(path.to_owned(), bytes);
+    let mut manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    for d in manifest["documents"].as_array_mut().unwrap() {
+        if d["path"] == path {
+            d["sha256"] = sha.clone().into();
+        }
+    }
+    files.insert("manifest.json".into(), serde_json::to_vec(&manifest).unwrap());
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -520,6 +557,53 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
                 f.insert("manifest.json".into(), serde_json::to_vec(&manifest).unwrap());
             }),
             "inclusion proof does not lead to the checkpoint's root",
+        ),
+        (
+            "a refused gate decision rewritten to allow and the manifest updated to match",
+            Box::new(|f| {
+                let path = f.keys().find(|k| k.starts_with("documents/gate-decisions/")).unwrap().clone();
+                let text = String::from_utf8(f[&path].clone()).unwrap().replace("\"allow\":false", "\"allow\":true");
+                assert!(text.contains("\"allow\":true"));
+                rehash(f, &path, text.into_bytes());
+            }),
+            "does not match what ledger entry",
+        ),
+        (
+            "a gate decision's ledger backing removed from the manifest",
+            Box::new(|f| {
+                let mut manifest: serde_json::Value = serde_json::from_slice(&f["manifest.json"]).unwrap();
+                for d in manifest["documents"].as_array_mut().unwrap() {
+                    if d["path"].as_str().unwrap().starts_with("documents/gate-decisions/") {
+                        d["ledger_entry"] = serde_json::Value::Null;
+                        d["backed_by"] = serde_json::Value::Null;
+                    }
+                }
+                f.insert("manifest.json".into(), serde_json::to_vec(&manifest).unwrap());
+            }),
+            "no ledger entry vouches for this record",
+        ),
+        (
+            "the deployment history changed and the manifest updated to match",
+            Box::new(|f| {
+                let path = "documents/deployments.json";
+                let text = String::from_utf8(f[path].clone()).unwrap().replace("ledger test", "approved release");
+                rehash(f, path, text.into_bytes());
+            }),
+            "manifest.sig: the signed note does not match",
+        ),
+        (
+            "the index changed",
+            Box::new(|f| {
+                f.insert("index.md".into(), b"# Evidence bundle: credit\nAll clear.\n".to_vec());
+            }),
+            "manifest.sig: the signed note does not match",
+        ),
+        (
+            "the manifest's signature removed",
+            Box::new(|f| {
+                f.remove("manifest.sig");
+            }),
+            "manifest's signature does not verify",
         ),
         (
             "a document added",
