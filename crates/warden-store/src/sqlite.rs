@@ -399,6 +399,43 @@ mod tests {
         assert_eq!(event_count(&store).await, 1);
     }
 
+    /// Two promotions that read the clock in one order and commit in the other: the later commit is dated no
+    /// earlier than the one before it, so "which version at time T" follows the commit order.
+    #[tokio::test]
+    async fn alias_assignments_are_dated_in_commit_order() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        for sha in ["x", "y"] {
+            store
+                .insert_version("a", version(sha), &|n| audit("version.register", &format!("model/a/{n}")))
+                .await
+                .unwrap();
+        }
+        let assignment = |version: i64, at: i64| AliasAssignment {
+            model_name: "a".into(),
+            alias: "champion".into(),
+            version: Some(version),
+            assigned_at: at,
+            assigned_by: "token:t".into(),
+            reason: "r".into(),
+            traffic: None,
+            decision_id: None,
+            overridden: false,
+        };
+        let event = |at: i64| AuditEventDraft { at, ..audit("model.promote", "model/a/alias/champion") };
+        let first = store.assign_alias(assignment(1, 2_000), event(2_000)).await.unwrap();
+        let second = store.assign_alias(assignment(2, 1_000), event(1_000)).await.unwrap();
+        assert_eq!((first.assigned_at, second.assigned_at), (2_000, 2_000));
+        let current = store.alias_at("a", "champion", 2_000).await.unwrap().unwrap();
+        assert_eq!(current.version, Some(2), "the later commit is the alias at that time");
+        let history = store.alias_history("a", Some("champion")).await.unwrap();
+        assert!(history.windows(2).all(|w| w[0].assigned_at <= w[1].assigned_at), "{history:?}");
+        let events = store.audit_events(&AuditQuery { after_seq: 0, subject: None, limit: 100 }).await.unwrap();
+        let promoted: Vec<i64> =
+            events.iter().filter(|e| e.event.action == "model.promote").map(|e| e.event.at).collect();
+        assert_eq!(promoted, vec![2_000, 2_000], "the audit event carries the same time");
+    }
+
     #[tokio::test]
     async fn versions_are_numbered_and_immutable() {
         let (_dir, store) = fresh().await;
