@@ -1,7 +1,7 @@
 //! LightGBM's text model (`Booster.save_model("model.txt")`, version v3/v4).
 
 use crate::ModelError;
-use crate::trees::{Ensemble, LgbMissing, Link, Node, Precision, Split, Tree};
+use crate::trees::{Ensemble, LgbMissing, Link, MAX_FEATURES, Node, Precision, Split, Tree};
 use std::collections::HashMap;
 
 const FORMAT: &str = "lightgbm-text";
@@ -27,6 +27,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError>
     }
     let max_feature: usize = get("max_feature_idx")?.parse().map_err(|_| invalid("max_feature_idx is not a number"))?;
     let n_features = max_feature.checked_add(1).ok_or_else(|| invalid("max_feature_idx is out of range"))?;
+    if n_features > MAX_FEATURES {
+        return Err(invalid(format!("max_feature_idx is {max_feature}; the limit is {} features", MAX_FEATURES)));
+    }
     let names: Vec<String> = get("feature_names")?.split(' ').map(str::to_owned).collect();
     if names.len() != n_features {
         return Err(invalid(format!("{} feature names for {n_features} features", names.len())));

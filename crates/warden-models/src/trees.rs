@@ -70,6 +70,10 @@ const LGB_ZERO_THRESHOLD: f64 = 1e-35;
 /// so the bound keeps an explanation's stack and memory small whatever the artifact says.
 pub const MAX_TREE_DEPTH: usize = 256;
 
+/// The most features a tree model may declare: a count is allocated for (inputs, explanation buffers), and a
+/// declared count needs no bytes behind it in the artifact.
+pub const MAX_FEATURES: usize = 100_000;
+
 impl Tree {
     /// The child `x` goes to from internal node `index`.
     fn next(&self, feature: usize, split: &Split, default_left: bool, left: usize, right: usize, x: &[f64]) -> usize {

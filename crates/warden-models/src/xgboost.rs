@@ -1,7 +1,7 @@
 //! XGBoost's native JSON model (`Booster.save_model("model.json")`, xgboost 1.6 to 3.x).
 
 use crate::ModelError;
-use crate::trees::{Ensemble, Link, Node, Precision, Split, Tree};
+use crate::trees::{Ensemble, Link, MAX_FEATURES, Node, Precision, Split, Tree};
 use serde::Deserialize;
 
 const FORMAT: &str = "xgboost-json";
@@ -99,6 +99,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Option<Vec<String>>), Mod
     }
     let n_features: usize =
         learner.learner_model_param.num_feature.parse().map_err(|_| invalid("num_feature is not a number"))?;
+    if n_features > MAX_FEATURES {
+        return Err(invalid(format!("num_feature is {n_features}; the limit is {MAX_FEATURES}")));
+    }
     let base = base_score(&learner.learner_model_param.base_score)?;
     let (link, base_margin) = match learner.objective.name.as_str() {
         "binary:logistic" | "reg:logistic" => {
