@@ -28,6 +28,10 @@ pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
 /// as it works and stops with an error.
 pub const MAX_EVALUATION_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Deepest nesting of brackets (`(`, `[`, `{`) a policy file may hold: regorus parses, evaluates and drops
+/// nested expressions recursively, so deeper nesting would overflow the stack rather than fail.
+pub const MAX_NESTING: usize = 64;
+
 /// Most messages a `deny` or `warn` set may hold, and the longest message: a decision is stored, signed
 /// and shown to people.
 pub const MAX_MESSAGES: usize = 1_000;
@@ -220,6 +224,7 @@ fn engine(bundle: &Bundle, with_tests: bool) -> Result<Engine, PolicyError> {
             if Bundle::is_test(path) && !with_tests {
                 continue;
             }
+            check_nesting(path, text)?;
             engine.add_policy(path.clone(), text.clone()).map_err(|e| syntax_error(path, &e))?;
         } else {
             let data = Value::from_json_str(text).map_err(|e| PolicyError::Syntax {
@@ -240,6 +245,63 @@ fn engine(bundle: &Bundle, with_tests: bool) -> Result<Engine, PolicyError> {
         check_interval: std::num::NonZeroU32::new(64).expect("non-zero"),
     });
     Ok(engine)
+}
+
+/// Refuses a file whose brackets nest deeper than [`MAX_NESTING`] (strings and comments are skipped),
+/// naming the line where the limit is passed.
+fn check_nesting(path: &str, text: &str) -> Result<(), PolicyError> {
+    let (mut depth, mut line) = (0usize, 1u32);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '#' => {
+                // A comment runs to the end of the line.
+                if chars.by_ref().any(|c| c == '\n') {
+                    line += 1;
+                }
+            }
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' | '\n' => {
+                            if c == '\n' {
+                                line += 1;
+                            }
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            '`' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                    }
+                    if c == '`' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(PolicyError::Syntax {
+                        file: path.to_owned(),
+                        line: Some(line),
+                        message: format!("brackets nest deeper than {MAX_NESTING} levels"),
+                    });
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// regorus reports `path:line:col: error: ...` followed by the source line; keep the line number and the

@@ -243,3 +243,39 @@ fn evaluation_stops_at_its_time_limit_and_output_is_bounded() {
     let err = Gate::compile(&bundle(&[("gate.rego", long)])).unwrap().decide(&json!({})).unwrap_err().to_string();
     assert!(err.contains("a message of 10000 bytes"), "{err}");
 }
+
+#[test]
+fn deep_and_long_expressions_are_refused_or_compiled_without_overflowing_the_stack() {
+    let cases = [
+        format!("package warden.gate\nx := {}1{}\n", "(".repeat(5_000), ")".repeat(5_000)),
+        format!("package warden.gate\nx := {}\n", vec!["1"; 20_000].join(" + ")),
+        format!("package warden.gate\nx := {}1{}\n", "[".repeat(5_000), "]".repeat(5_000)),
+        format!("package warden.gate\nx := {}\n", vec!["input.a"; 20_000].join(" == ")),
+    ];
+    for text in cases {
+        let outcome = on_small_stack(move || {
+            let bundle = bundle(&[("gate.rego", text.as_str())]);
+            Gate::compile(&bundle).and_then(|mut gate| gate.decide(&json!({}))).map(|_| ())
+        });
+        if let Err(err) = outcome {
+            assert!(!err.to_string().is_empty());
+        }
+    }
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_a_syntax_error_naming_the_line_and_strings_do_not_count() {
+    let deep = format!("package warden.gate\n\nx := {}1{}\n", "[".repeat(MAX_NESTING + 1), "]".repeat(MAX_NESTING + 1));
+    let err = Gate::compile(&bundle(&[("gate.rego", &deep)])).unwrap_err();
+    assert_eq!(
+        err,
+        PolicyError::Syntax {
+            file: "gate.rego".into(),
+            line: Some(3),
+            message: "brackets nest deeper than 64 levels".into()
+        }
+    );
+    let text =
+        format!("package warden.gate\n# {}\ndeny contains \"{}\" if {{ false }}\n", "(".repeat(100), "[".repeat(100));
+    Gate::compile(&bundle(&[("gate.rego", &text)])).unwrap();
+}
