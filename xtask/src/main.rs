@@ -503,13 +503,22 @@ fn wrk(
     }
     let lua = dir.join("post.lua");
     std::fs::write(&lua, script)?;
-    let out = Command::new("wrk")
-        // One load thread drives 16 connections easily; a second would only take CPU from the server under test.
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
-        .arg(&lua)
-        .arg(url)
-        .output()
-        .context("wrk did not run (scripts/peers/setup_mlflow.sh installs it)")?;
+    wrk_run(url, Some(&lua), seconds, connections)
+}
+
+/// `GET url` under wrk: the server's own limit on this machine when `url` is a no-op endpoint (`/healthz`).
+fn wrk_get(url: &str, seconds: usize, connections: usize) -> anyhow::Result<LoadResult> {
+    wrk_run(url, None, seconds, connections)
+}
+
+fn wrk_run(url: &str, script: Option<&Path>, seconds: usize, connections: usize) -> anyhow::Result<LoadResult> {
+    let mut command = Command::new("wrk");
+    // One load thread drives 16 connections easily; a second would only take CPU from the server under test.
+    command.args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let out = command.arg(url).output().context("wrk did not run (scripts/peers/setup_mlflow.sh installs it)")?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
@@ -1336,14 +1345,16 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
         let (server, url, token, admin) = serve_credit(&warden, &root, &backend, &[])?;
         let score_url = format!("{url}/v1/models/credit/score");
         http_post(&score_url, &body, Some(&token))?;
-        let mut results = Vec::new();
+        let (mut results, mut limits) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             results.push(wrk(&score_url, &body, Some(&token), seconds, connections, &dir)?);
+            // The same server's no-op endpoint, right after: the limit of this machine and HTTP stack.
+            limits.push(wrk_get(&format!("{url}/healthz"), seconds, connections)?);
         }
         let answered: u64 = results.iter().map(|r| r.requests).sum::<u64>() + 1;
         let committed = decisions_committed(&url, &admin, answered, 100)?;
         drop(server);
-        scoring.push((backend.name, results, committed, answered));
+        scoring.push((backend.name, results, limits, committed, answered));
     }
 
     // Monitor evaluation: `decisions` decisions in the log over the last ~17 minutes, labels on the newest
@@ -1418,7 +1429,7 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
         "{:<12} {:>12} {:>10} {:>10} {:>9} {:>22}",
         "store", "requests/s", "p50 ms", "p99 ms", "non-2xx", "logged / answered"
     );
-    for (name, results, committed, answered) in &scoring {
+    for (name, results, limits, committed, answered) in &scoring {
         let summary = LoadSummary::of(results);
         println!(
             "{name:<12} {:>12.0} {:>10.3} {:>10.3} {:>9} {:>22}   runs (req/s / p99 ms): {}",
@@ -1428,6 +1439,16 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
             summary.failed,
             format!("{committed} / {answered}"),
             summary.runs
+        );
+        let limit = LoadSummary::of(limits);
+        let ratios: Vec<String> = results.iter().zip(limits).map(|(r, l)| format!("{:.2}", r.rps / l.rps)).collect();
+        println!(
+            "{:<12} {:>12.0} {:>10.3} {:>10.3}   GET /healthz, same server, after each run: scoring / limit {} (runs)",
+            "  limit",
+            limit.rps,
+            limit.p50_ms,
+            limit.p99_ms,
+            ratios.join(", ")
         );
     }
     println!(
