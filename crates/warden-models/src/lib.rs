@@ -24,10 +24,11 @@ mod hostile_tests;
 mod lightgbm;
 pub mod linear;
 mod onnx;
+pub use onnx::MAX_ONNX_TENSOR_BYTES;
 pub mod onnx_ml;
 pub mod safety;
 mod trees;
-pub use trees::MAX_TREE_DEPTH;
+pub use trees::{MAX_FEATURES, MAX_TREE_DEPTH};
 mod xgboost;
 
 use serde::{Deserialize, Serialize};

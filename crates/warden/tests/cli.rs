@@ -228,3 +228,69 @@ fn profile_runs_locally_without_a_server() {
     let bad = std::process::Command::new(WARDEN).args(["profile", "/no/such.csv"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
+
+/// Runs SQL against the server's database while the server is stopped (a record written by an older release,
+/// before free text was checked).
+fn write_directly(data: &std::path::Path, statement: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if on_postgres() {
+            let pool =
+                sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&database_for(data)).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let url = format!("sqlite://{}", data.join("warden.db").display());
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    });
+}
+
+#[test]
+fn stored_control_characters_print_escaped_and_a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    for i in 0..40 {
+        let out = server.cli(&["model", "create", &format!("m{i}"), "--owner", "risk", "--risk-tier", "low"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    server.signal("TERM");
+    let _ = server.child.wait();
+    let (escape, long) =
+        if on_postgres() { ("chr(27)", "repeat('x', 100000)") } else { ("char(27)", "printf('%.*c', 100000, 'x')") };
+    write_directly(
+        &data,
+        &format!("UPDATE models SET owner = 'evil' || {escape} || '[2J' || {long} WHERE name = 'm1'"),
+    );
+    let server = Server::start(&data);
+
+    let list = server.cli(&["model", "list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let text = stdout(&list);
+    assert!(!text.contains('\u{1b}'), "an escape sequence reached the terminal");
+    assert!(text.contains("evil\\u{1b}[2J"), "{}", &text[..text.len().min(2000)]);
+    assert!(text.lines().all(|l| l.chars().count() < 400), "a table line carries the whole field");
+    let show = server.cli(&["model", "show", "m1"]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    assert!(!stdout(&show).contains('\u{1b}'));
+
+    // `warden model list | head -0`: the reader is gone before the first line is written.
+    let mut child = std::process::Command::new(WARDEN)
+        .args(["model", "list"])
+        .env("WARDEN_URL", &server.url)
+        .env("WARDEN_DATA_DIR", &data)
+        .env_remove("WARDEN_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
