@@ -172,6 +172,12 @@ pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Req
     let warden = &state.warden;
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let Some(rule) = route.as_deref().and_then(|route| rule(request.method(), route)) else {
+        // A route that answers other methods: 405 with the methods it does answer.
+        let allowed: Vec<&str> =
+            RULES.iter().filter(|(_, r, _)| Some(*r) == route.as_deref()).map(|(m, _, _)| *m).collect();
+        if !allowed.is_empty() {
+            return crate::error::method_not_allowed(request.method().as_str(), &allowed);
+        }
         // Fail closed: an endpoint without a rule is a mistake, not an open door.
         return ApiError::from(Error::Forbidden("this endpoint has no access rule".into())).into_response();
     };

@@ -29,6 +29,11 @@ impl ApiError {
         }
     }
 
+    /// A 409 with structured details.
+    pub fn conflict_with(message: impl Into<String>, details: Value) -> Self {
+        ApiError { status: StatusCode::CONFLICT, code: "conflict", message: message.into(), details, retry_after: None }
+    }
+
     /// The status this error is sent with.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -58,15 +63,91 @@ impl ApiError {
         }
     }
 
-    fn too_large(message: String) -> Self {
+    /// A 413: a body or a part of it is over its limit.
+    pub fn too_large(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "too_large",
-            message,
+            message: message.into(),
             details: Value::Null,
             retry_after: None,
         }
     }
+}
+
+/// A 405: the route exists, the method is not one of its `allowed` (sent in the `Allow` header).
+pub fn method_not_allowed(method: &str, allowed: &[&str]) -> Response {
+    let allow = allowed.join(", ");
+    let error = ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!("this endpoint does not answer {method} (it answers {allow})"),
+        details: json!({ "allowed": allowed }),
+        retry_after: None,
+    };
+    let mut response = error.into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(axum::http::header::ALLOW, value);
+    }
+    response
+}
+
+/// The code of an error answered with `status` by something other than Warden's handlers.
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Middleware over the whole API: an error that something other than Warden's handlers answered in plain
+/// text or with no body (an axum extractor's rejection — a body over its limit, a path segment that does not
+/// parse, a multipart body without its boundary — or a layer's answer) is rewritten as the JSON error body,
+/// keeping its status and headers (`Allow`, `Retry-After`). A 5xx says only that it was the server's fault.
+pub(crate) async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), body = %text, "request failed outside a handler");
+        "internal error".to_owned()
+    } else if text.is_empty() {
+        status.canonical_reason().unwrap_or("request refused").to_lowercase()
+    } else {
+        text
+    };
+    let error = ApiError { status, code: code_of(status), message, details: Value::Null, retry_after: None };
+    let mut response = error.into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            response.headers_mut().append(name, value.clone());
+        }
+    }
+    response
 }
 
 impl From<Error> for ApiError {

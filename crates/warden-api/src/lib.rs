@@ -34,20 +34,32 @@ pub const JSON_BODY_LIMIT: usize = 1 << 20;
 /// Largest batch scoring body (JSON array or NDJSON).
 pub const BATCH_BODY_LIMIT: usize = 64 << 20;
 
-/// Records every request's route, status and duration in the Prometheus metrics.
+/// Records every request's route, status and duration in the Prometheus metrics. Every label value comes
+/// from Warden, never from the request: the route is the matched pattern (`/v1/models/{name}/score`, not the
+/// path), and a method outside the standard ones is counted as `other`, so no request can add a series.
 async fn record_http(
     axum::extract::State(warden): axum::extract::State<Arc<Warden>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use axum::http::Method;
     let started = std::time::Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let path = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    warden.scoring().record_http(&method, &path, response.status().as_u16(), started.elapsed());
+    warden.scoring().record_http(method, &path, response.status().as_u16(), started.elapsed());
     response
 }
 
@@ -189,6 +201,8 @@ pub fn app_with_dashboard(warden: Arc<Warden>, limits: Limits, options: dashboar
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(access, access::authorize))
         .route_layer(axum::middleware::from_fn_with_state(warden.clone(), record_http))
+        // Every error of the API is the JSON error body, whoever answered it (the dashboard answers pages).
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(warden)
         .merge(ui)
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -200,6 +214,8 @@ mod access_tests;
 mod control_tests;
 #[cfg(test)]
 mod governance_tests;
+#[cfg(test)]
+mod hardening_tests;
 #[cfg(test)]
 mod scoring_tests;
 #[cfg(test)]

@@ -95,16 +95,21 @@ const SCHEMA_KEY: &str = "(schema)";
 const MAX_OUTCOME_WINDOW_SECONDS: i64 = 365 * 86_400;
 /// Most decisions an outcome-based evaluation reads from the log.
 const MAX_OUTCOME_ROWS: u64 = 200_000;
+/// Largest `window_decisions`, `min_decisions` and learned `chunk_size` (a count window is whole buckets of
+/// the last hour, so a larger count can never be reached; a figure this large is a typing mistake).
+pub const MAX_DECISIONS: u64 = 10_000_000;
+/// Largest learned-band `k` (bands beyond 100 σ never fire: a monitor that cannot alert is a mistake).
+pub const MAX_LEARNED_K: f64 = 100.0;
 
 /// Thresholds learned from the reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LearnedThresholds {
-    /// Alert beyond mean ± k·σ of the reference chunks' values (warn beyond k − 1).
+    /// Alert beyond mean ± k·σ of the reference chunks' values (warn beyond k − 1); 1 to [`MAX_LEARNED_K`].
     #[serde(default = "default_k")]
     pub k: f64,
     /// Rows per reference chunk (default: `window_decisions`, else a tenth of the reference and at least
-    /// `min_decisions`).
+    /// `min_decisions`); at most [`MAX_DECISIONS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<u64>,
 }
@@ -117,12 +122,13 @@ fn default_k() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorConfig {
-    /// Seconds of recent traffic evaluated (10 to 3600).
+    /// Seconds of recent traffic evaluated (10 to 3600; outcome-based figures 10 s to 365 days).
     pub window_seconds: i64,
-    /// Evaluate the newest decisions instead, at least this many (whole 10-second buckets of the last hour).
+    /// Evaluate the newest decisions instead, at least this many (whole 10-second buckets of the last hour;
+    /// 1 to [`MAX_DECISIONS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_decisions: Option<u64>,
-    /// Below this many decisions in the window the result is `insufficient`.
+    /// Below this many decisions in the window the result is `insufficient` (1 to [`MAX_DECISIONS`]).
     pub min_decisions: u64,
     /// The figure watched (see the kinds); default the kind's first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +192,18 @@ impl MonitorConfig {
         if self.min_decisions == 0 || self.window_decisions == Some(0) {
             return Err(Error::invalid("min_decisions and window_decisions are at least 1"));
         }
+        for (setting, value) in [
+            ("window_decisions", self.window_decisions),
+            ("min_decisions", Some(self.min_decisions)),
+            ("chunk_size", self.learned.as_ref().and_then(|l| l.chunk_size)),
+        ] {
+            if let Some(value) = value.filter(|&v| v > MAX_DECISIONS) {
+                return Err(Error::invalid_with(
+                    format!("{setting} is at most {MAX_DECISIONS} decisions (got {value})"),
+                    serde_json::json!({"field": setting, "limit": MAX_DECISIONS}),
+                ));
+            }
+        }
         let offered = statistics(kind);
         if !offered.contains(&statistic) {
             return Err(Error::invalid(format!(
@@ -202,9 +220,11 @@ impl MonitorConfig {
             }));
         }
         if let Some(l) = &self.learned
-            && !(l.k.is_finite() && l.k >= 1.0 && l.chunk_size != Some(0))
+            && !((1.0..=MAX_LEARNED_K).contains(&l.k) && l.chunk_size != Some(0))
         {
-            return Err(Error::invalid("learned thresholds need k >= 1 and a positive chunk_size"));
+            return Err(Error::invalid(format!(
+                "learned thresholds need 1 <= k <= {MAX_LEARNED_K} and a positive chunk_size"
+            )));
         }
         if kind == "fairness" && self.attribute.as_deref().is_none_or(str::is_empty) {
             return Err(Error::invalid("a fairness monitor needs an attribute"));
@@ -1240,5 +1260,45 @@ mod tests {
         assert!(config.check("feature_drift").is_err(), "not a drift statistic");
         let performance = default_config(RiskTier::High, "performance");
         assert!(performance.check("performance").is_ok());
+    }
+
+    #[test]
+    fn every_numeric_setting_has_a_documented_maximum() {
+        let base = default_config(RiskTier::High, "feature_drift");
+        base.check("feature_drift").unwrap();
+        let at_limit = MonitorConfig {
+            window_decisions: Some(MAX_DECISIONS),
+            min_decisions: MAX_DECISIONS,
+            learned: Some(LearnedThresholds { k: MAX_LEARNED_K, chunk_size: Some(MAX_DECISIONS) }),
+            ..base.clone()
+        };
+        at_limit.check("feature_drift").unwrap();
+        let over: [(&str, MonitorConfig); 5] = [
+            (
+                "window_decisions is at most 10000000",
+                MonitorConfig { window_decisions: Some(9_999_999_999_999), ..base.clone() },
+            ),
+            ("min_decisions is at most 10000000", MonitorConfig { min_decisions: u64::MAX, ..base.clone() }),
+            (
+                "chunk_size is at most 10000000",
+                MonitorConfig {
+                    learned: Some(LearnedThresholds { k: 3.0, chunk_size: Some(MAX_DECISIONS + 1) }),
+                    ..base.clone()
+                },
+            ),
+            (
+                "1 <= k <= 100",
+                MonitorConfig { learned: Some(LearnedThresholds { k: 1e9, chunk_size: None }), ..base.clone() },
+            ),
+            ("window_seconds is 10 to 3600", MonitorConfig { window_seconds: i64::MAX, ..base.clone() }),
+        ];
+        for (want, config) in over {
+            let err = config.check("feature_drift").unwrap_err();
+            assert!(matches!(err, Error::Invalid { .. }), "{err}");
+            assert!(err.to_string().contains(want), "{want}: {err}");
+        }
+        let mut performance = default_config(RiskTier::High, "performance");
+        performance.window_seconds = MAX_OUTCOME_WINDOW_SECONDS + 1;
+        assert!(performance.check("performance").unwrap_err().to_string().contains("365 days"));
     }
 }

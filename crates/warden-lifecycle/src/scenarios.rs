@@ -23,6 +23,16 @@ use crate::{Error, Result};
 pub const MAX_SCENARIO_BYTES: usize = 256 * 1024;
 /// Most scenarios in one file (each one scores the whole validation set).
 pub const MAX_SCENARIOS: usize = 50;
+/// Most changes in one scenario.
+pub const MAX_CHANGES: usize = 100;
+/// Longest scenario name, in characters (it is printed in the report, the CLI and the dashboard).
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest change, in characters.
+pub const MAX_CHANGE_CHARS: usize = 1024;
+/// Most `[` and `{` in a file, wherever they are. A YAML parser takes time quadratic in the nesting depth (a
+/// 200 kB file of brackets takes a minute), and counting every bracket bounds the depth whatever quotes and
+/// comments an attacker arranges; a scenario file needs about three per scenario.
+pub const MAX_BRACKETS: usize = 1000;
 
 /// The file's syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +46,65 @@ pub enum ScenarioFormat {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScenarioFile {
+    #[serde(deserialize_with = "bounded::<_, MAX_SCENARIOS, _>")]
     scenario: Vec<ScenarioText>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScenarioText {
-    name: String,
-    changes: Vec<String>,
+    name: Text<{ 4 * MAX_NAME_CHARS }>,
+    #[serde(deserialize_with = "bounded::<_, MAX_CHANGES, _>")]
+    changes: Vec<Text<{ 4 * MAX_CHANGE_CHARS }>>,
+}
+
+/// Text of at most `MAX` bytes, refused before it is copied: a YAML alias naming a 200 kB string 5,000 times
+/// must not become a gigabyte of changes.
+#[derive(Debug)]
+struct Text<const MAX: usize>(String);
+
+impl<'de, const MAX: usize> Deserialize<'de> for Text<MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor<const MAX: usize>;
+        impl<const MAX: usize> serde::de::Visitor<'_> for Visitor<MAX> {
+            type Value = Text<MAX>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "text of at most {MAX} bytes")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Text<MAX>, E> {
+                if v.len() > MAX {
+                    return Err(E::custom(format!("a text of {} bytes; the limit is {MAX}", v.len())));
+                }
+                Ok(Text(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_str(Visitor::<MAX>)
+    }
+}
+
+/// A sequence of at most `MAX` elements, refused at the first one over: a YAML alias cannot make a small file
+/// expand into millions of changes before the counts are checked.
+fn bounded<'de, T: Deserialize<'de>, const MAX: usize, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<T>, D::Error> {
+    struct Bounded<T, const MAX: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>, const MAX: usize> serde::de::Visitor<'de> for Bounded<T, MAX> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX} items")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                if items.len() == MAX {
+                    return Err(serde::de::Error::custom(format!("more than {MAX} items")));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    deserializer.deserialize_seq(Bounded::<T, MAX>(std::marker::PhantomData))
 }
 
 /// How a change acts on a feature.
@@ -118,7 +179,13 @@ pub struct ScenarioResult {
 /// Parses a scenario file and checks every change against the schema.
 pub fn parse(text: &str, format: ScenarioFormat, schema: &[FeatureSpec]) -> Result<Vec<Scenario>> {
     if text.len() > MAX_SCENARIO_BYTES {
-        return Err(Error::invalid(format!("the scenario file is over {MAX_SCENARIO_BYTES} bytes")));
+        return Err(Error::TooLarge { limit: MAX_SCENARIO_BYTES as u64 });
+    }
+    if text.bytes().filter(|b| matches!(b, b'[' | b'{')).count() > MAX_BRACKETS {
+        return Err(Error::invalid(format!(
+            "the scenario file holds more than {MAX_BRACKETS} '[' and '{{' (lists and tables nest at most that \
+             deep; a scenario file needs about three per scenario)"
+        )));
     }
     let file: ScenarioFile = match format {
         ScenarioFormat::Toml => {
@@ -133,18 +200,21 @@ pub fn parse(text: &str, format: ScenarioFormat, schema: &[FeatureSpec]) -> Resu
     }
     let mut scenarios = Vec::with_capacity(file.scenario.len());
     for s in file.scenario {
-        if s.name.trim().is_empty() || scenarios.iter().any(|o: &Scenario| o.name == s.name) {
-            return Err(Error::invalid(format!("scenario names must be non-empty and distinct ('{}')", s.name)));
+        let (name, texts): (String, Vec<String>) = (s.name.0, s.changes.into_iter().map(|c| c.0).collect());
+        crate::text::check("a scenario name", &name, MAX_NAME_CHARS, crate::text::Lines::One)?;
+        if name.trim().is_empty() || scenarios.iter().any(|o: &Scenario| o.name == name) {
+            return Err(Error::invalid(format!("scenario names must be non-empty and distinct ('{name}')")));
         }
-        if s.changes.is_empty() {
-            return Err(Error::invalid(format!("scenario '{}' has no changes", s.name)));
+        if texts.is_empty() {
+            return Err(Error::invalid(format!("scenario '{name}' has no changes")));
         }
-        let changes = s
-            .changes
-            .iter()
-            .map(|c| parse_change(c, schema).map_err(|e| Error::invalid(format!("scenario '{}': {e}", s.name))))
-            .collect::<Result<_>>()?;
-        scenarios.push(Scenario { name: s.name, changes });
+        let mut changes = Vec::with_capacity(texts.len());
+        for text in &texts {
+            let field = format!("a change of scenario '{name}'");
+            crate::text::check(&field, text, MAX_CHANGE_CHARS, crate::text::Lines::One)?;
+            changes.push(parse_change(text, schema).map_err(|e| Error::invalid(format!("scenario '{name}': {e}")))?);
+        }
+        scenarios.push(Scenario { name, changes });
     }
     Ok(scenarios)
 }
@@ -179,28 +249,43 @@ fn parse_change(text: &str, schema: &[FeatureSpec]) -> std::result::Result<Chang
     Ok(Change { feature: feature.to_owned(), op, value, text: text.trim().to_owned() })
 }
 
-/// Applies a scenario's changes to the rows; a missing value stays missing under arithmetic.
-pub(crate) fn apply(scenario: &Scenario, rows: &mut [Map<String, Value>]) {
+/// Applies a scenario's changes to the rows; a missing value stays missing under arithmetic. A change whose
+/// result is not a finite number (`credit_amount *= 1e308` overflows) refuses the scenario, naming the
+/// change, the feature and the first such row (1-based): a value that cannot be scored must not leave the
+/// row unchanged and the report saying the scenario changed nothing.
+pub(crate) fn apply(scenario: &Scenario, rows: &mut [Map<String, Value>]) -> Result<()> {
     for change in &scenario.changes {
-        for row in rows.iter_mut() {
+        for (i, row) in rows.iter_mut().enumerate() {
             let current = row.get(&change.feature).and_then(Value::as_f64);
-            let next = match (change.op, current, change.value.as_f64()) {
-                (Op::Set, _, _) => Some(change.value.clone()),
-                (_, None, _) | (_, _, None) => None,
-                (Op::Add, Some(x), Some(v)) => number(x + v),
-                (Op::Subtract, Some(x), Some(v)) => number(x - v),
-                (Op::Multiply, Some(x), Some(v)) => number(x * v),
-                (Op::Divide, Some(x), Some(v)) => number(x / v),
+            let (before, after) = match (change.op, current, change.value.as_f64()) {
+                (Op::Set, _, _) => {
+                    row.insert(change.feature.clone(), change.value.clone());
+                    continue;
+                }
+                (_, None, _) | (_, _, None) => continue,
+                (Op::Add, Some(x), Some(v)) => (x, x + v),
+                (Op::Subtract, Some(x), Some(v)) => (x, x - v),
+                (Op::Multiply, Some(x), Some(v)) => (x, x * v),
+                (Op::Divide, Some(x), Some(v)) => (x, x / v),
             };
-            if let Some(next) = next {
-                row.insert(change.feature.clone(), next);
-            }
+            let Some(after) = serde_json::Number::from_f64(after) else {
+                return Err(Error::invalid_with(
+                    format!(
+                        "scenario '{}': '{}' makes feature '{}' {after} at row {} (from {before}); a scenario must \
+                         leave every value finite",
+                        scenario.name,
+                        change.text,
+                        change.feature,
+                        i + 1
+                    ),
+                    serde_json::json!({"scenario": scenario.name, "change": change.text,
+                        "feature": change.feature, "row": i + 1}),
+                ));
+            };
+            row.insert(change.feature.clone(), Value::Number(after));
         }
     }
-}
-
-fn number(x: f64) -> Option<Value> {
-    serde_json::Number::from_f64(x).map(Value::Number)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -234,7 +319,7 @@ mod tests {
             json!({"income": 1000.0, "housing": "own"}).as_object().unwrap().clone(),
             json!({"income": null, "housing": null}).as_object().unwrap().clone(),
         ];
-        apply(&a[0], &mut rows);
+        apply(&a[0], &mut rows).unwrap();
         assert_eq!(rows[0]["income"], json!(900.0));
         assert_eq!(rows[0]["housing"], json!("rent"));
         assert_eq!(rows[1]["income"], Value::Null, "missing stays missing");
@@ -257,5 +342,85 @@ mod tests {
             let err = parse(text, ScenarioFormat::Toml, &schema()).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_change_that_overflows_refuses_the_scenario_naming_the_feature_and_the_first_row() {
+        let toml = "[[scenario]]\nname = \"huge loans\"\nchanges = [\"income *= 1e300\"]\n";
+        let scenarios = parse(toml, ScenarioFormat::Toml, &schema()).unwrap();
+        let mut rows = vec![
+            json!({"income": 1.0}).as_object().unwrap().clone(),
+            json!({"income": null}).as_object().unwrap().clone(),
+            json!({"income": 1e10}).as_object().unwrap().clone(),
+            json!({"income": -1e20}).as_object().unwrap().clone(),
+        ];
+        let err = apply(&scenarios[0], &mut rows).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("scenario 'huge loans'"), "{message}");
+        assert!(message.contains("feature 'income' inf at row 3"), "{message}");
+        let Error::Invalid { details, .. } = err else { panic!("{message}") };
+        assert_eq!(
+            details,
+            json!({"scenario": "huge loans", "change": "income *= 1e300", "feature": "income",
+            "row": 3})
+        );
+        // Subtraction and division overflow too; a finite result is applied.
+        let cases =
+            [("income -= 1.7e308", -1e308, false), ("income /= 1e-300", 1e10, false), ("income *= 1e-300", 1e10, true)];
+        for (change, value, ok) in cases {
+            let text = format!("[[scenario]]\nname = \"x\"\nchanges = [\"{change}\"]\n");
+            let scenario = &parse(&text, ScenarioFormat::Toml, &schema()).unwrap()[0];
+            let mut rows = vec![json!({"income": value}).as_object().unwrap().clone()];
+            assert_eq!(apply(scenario, &mut rows).is_ok(), ok, "{change}");
+        }
+    }
+
+    #[test]
+    fn hostile_scenario_files_are_refused_quickly_with_a_clear_error() {
+        let started = std::time::Instant::now();
+        let deep = |open: &str, close: &str, n: usize| format!("scenario = {}{}\n", open.repeat(n), close.repeat(n));
+        let yaml_deep = |n: usize| format!("scenario: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let many_changes = format!(
+            "[[scenario]]\nname = \"x\"\nchanges = [{}]\n",
+            vec!["\"income *= 1\""; MAX_CHANGES + 1].join(", ")
+        );
+        // One list of 100 changes named by an alias 2,000 times: millions of changes from 60 kB.
+        let mut laughs =
+            format!("scenario:\n  - {{name: a, changes: &c [{}]}}\n", vec!["\"income *= 1\""; 100].join(","));
+        for i in 0..2000 {
+            laughs.push_str(&format!("  - name: b{i}\n    changes: *c\n"));
+        }
+        // One 200 kB change named by an alias 5,000 times: a gigabyte of text from 220 kB.
+        let mut long = format!("scenario:\n  - name: a\n    changes: [&c \"income *= 1{}\"]\n", " ".repeat(200_000));
+        for i in 0..49 {
+            long.push_str(&format!("  - name: b{i}\n    changes: [{}]\n", vec!["*c"; 100].join(",")));
+        }
+        let cases: Vec<(String, ScenarioFormat, &str)> = vec![
+            (long, ScenarioFormat::Yaml, "bytes; the limit is 4096"),
+            (deep("[", "]", 100_000), ScenarioFormat::Toml, "more than 1000 '[' and '{'"),
+            (deep("{a=", "}", 60_000), ScenarioFormat::Toml, "more than 1000 '[' and '{'"),
+            (yaml_deep(100_000), ScenarioFormat::Yaml, "more than 1000 '[' and '{'"),
+            (yaml_deep(500), ScenarioFormat::Yaml, "scenario file (YAML)"),
+            (deep("[", "]", 500), ScenarioFormat::Toml, "scenario file (TOML)"),
+            (format!("scenario:\n{}x\n", "- ".repeat(100_000)), ScenarioFormat::Yaml, "scenario file (YAML)"),
+            (many_changes, ScenarioFormat::Toml, "more than 100 items"),
+            (laughs, ScenarioFormat::Yaml, "more than 50 items"),
+            ("x".repeat(MAX_SCENARIO_BYTES + 1), ScenarioFormat::Toml, "exceeds the limit of 262144 bytes"),
+            (
+                format!("[[scenario]]\nname = \"{}\"\nchanges = [\"income *= 2\"]\n", "n".repeat(MAX_NAME_CHARS + 1)),
+                ScenarioFormat::Toml,
+                "a scenario name is 201 characters; the limit is 200",
+            ),
+            (
+                "[[scenario]]\nname = \"red\\u001b[31m\"\nchanges = [\"income *= 2\"]\n".to_owned(),
+                ScenarioFormat::Toml,
+                "a scenario name holds the control character U+001B",
+            ),
+        ];
+        for (text, format, want) in cases {
+            let err = parse(&text, format, &schema()).unwrap_err().to_string();
+            assert!(err.contains(want), "{}...: {err}", &text[..text.len().min(60)]);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
     }
 }

@@ -797,7 +797,9 @@ pub async fn score_batch(
     }
     let result = score_inner(warden, caller, model, requests, pinned, started).await;
     if let Err(err) = &result {
-        warden.scoring.metrics.error(model, error_kind(err));
+        // A name not in the registry is the caller's text: counted under no model, never a series of its own.
+        let label = if matches!(err, Error::NotFound(_)) { "" } else { model };
+        warden.scoring.metrics.error(label, error_kind(err));
     }
     result
 }

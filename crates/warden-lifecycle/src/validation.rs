@@ -602,7 +602,7 @@ async fn stress(
     let mut results = Vec::with_capacity(scenarios.len());
     for scenario in scenarios {
         let mut stressed = rows.to_vec();
-        crate::scenarios::apply(scenario, &mut stressed);
+        crate::scenarios::apply(scenario, &mut stressed)?;
         let stressed_scores: Vec<f64> =
             crate::scoring::score_rows(warden, &version.model, version.number, stressed.clone(), false)
                 .await
@@ -616,6 +616,15 @@ async fn stress(
                 .map(|(s, _)| s)
                 .collect();
         let (s_approval, s_mean_pd, s_loss) = portfolio(version, &stressed, exposures, &stressed_scores)?;
+        // A figure that overflowed would be stored as null and the report could not be read back.
+        for (figure, value) in [("mean predicted default", Some(s_mean_pd)), ("expected loss", s_loss)] {
+            if let Some(value) = value.filter(|v| !v.is_finite()) {
+                return Err(Error::invalid_with(
+                    format!("scenario '{}': the {figure} under the scenario is not finite ({value})", scenario.name),
+                    json!({"scenario": scenario.name, "figure": figure}),
+                ));
+            }
+        }
         results.push(ScenarioResult {
             name: scenario.name.clone(),
             changes: scenario.changes.iter().map(|c| c.text.clone()).collect(),

@@ -157,8 +157,11 @@ fn page(markup: Markup) -> Response {
     html(StatusCode::OK, markup)
 }
 
+/// A 303 to `to`; a target that cannot be a header value (never expected: targets are checked or built
+/// here) goes to `/ui` rather than answering without a `Location`.
 fn redirect(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, to.to_owned())]).into_response()
+    let location = axum::http::HeaderValue::from_str(to).unwrap_or(axum::http::HeaderValue::from_static("/ui"));
+    (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
 }
 
 fn encode_query(text: &str) -> String {
@@ -195,10 +198,21 @@ struct LoginQuery {
     failed: Option<String>,
 }
 
-/// Only a dashboard path is a place to go after login (no open redirect).
+/// Only a dashboard path is a place to go after login (no open redirect): `/ui`, or a path or query under
+/// it, in printable ASCII (no control character that could end the `Location` header, no space), with no `//`,
+/// no backslash and no `..` segment a browser would resolve to somewhere else. Anything else goes to `/ui`.
 fn safe_next(next: Option<&str>) -> String {
+    let safe = |n: &str| {
+        let path = n.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+        (n == "/ui" || n.starts_with("/ui/") || n.starts_with("/ui?"))
+            && n.bytes().all(|b| b.is_ascii_graphic())
+            && !n.contains("//")
+            && !n.contains('\\')
+            && !path.split('/').any(|segment| matches!(segment, "." | ".."))
+            && !["%2e", "%2f", "%5c"].iter().any(|encoded| path.contains(encoded))
+    };
     match next {
-        Some(n) if n.starts_with("/ui") && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if safe(n) => n.to_owned(),
         _ => "/ui".to_owned(),
     }
 }

@@ -11,7 +11,7 @@ use warden_lifecycle::scenarios::{MAX_SCENARIO_BYTES, ScenarioFormat};
 use warden_lifecycle::validation::{self, ValidationRequest};
 use warden_lifecycle::{Error, registry};
 
-use super::versions::stage_field;
+use super::versions::{METADATA_LIMIT, read_part, stage_field};
 use super::{AppState, to_json, to_json_value};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
@@ -37,9 +37,20 @@ pub(crate) async fn validate(
     registry::get_version(&warden, &caller, &name, &version).await?;
     let (mut metadata, mut data, mut scenarios) = (None, None, None);
     while let Some(field) = form.next_field().await? {
-        match field.name().unwrap_or_default() {
+        let name = field.name().unwrap_or_default().to_owned();
+        // A repeated part is refused before it is read: which of the two would count is not for us to guess.
+        let seen = match name.as_str() {
+            "metadata" => metadata.is_some(),
+            "data" => data.is_some(),
+            "scenarios" => scenarios.is_some(),
+            _ => false,
+        };
+        if seen {
+            return Err(ApiError::bad_request(format!("the multipart body has more than one '{name}' part")));
+        }
+        match name.as_str() {
             "metadata" => {
-                let bytes = field.bytes().await?;
+                let bytes = read_part(field, "metadata", METADATA_LIMIT).await?;
                 let parsed: ValidateMetadata = serde_json::from_slice(&bytes)
                     .map_err(|e| ApiError::bad_request(format!("malformed metadata JSON: {e}")))?;
                 metadata = Some(parsed);
@@ -47,12 +58,9 @@ pub(crate) async fn validate(
             "data" => data = Some(stage_field(&warden, field).await?),
             "scenarios" => {
                 let yaml = field.file_name().is_some_and(|f| f.ends_with(".yaml") || f.ends_with(".yml"));
-                let bytes = field.bytes().await?;
-                if bytes.len() > MAX_SCENARIO_BYTES {
-                    return Err(Error::TooLarge { limit: MAX_SCENARIO_BYTES as u64 }.into());
-                }
-                let text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| Error::invalid("the scenario file is not UTF-8 text"))?;
+                let bytes = read_part(field, "scenarios", MAX_SCENARIO_BYTES).await?;
+                let text =
+                    String::from_utf8(bytes).map_err(|_| Error::invalid("the scenario file is not UTF-8 text"))?;
                 scenarios = Some((text, if yaml { ScenarioFormat::Yaml } else { ScenarioFormat::Toml }));
             }
             other => return Err(ApiError::bad_request(format!("unexpected multipart field '{other}'"))),

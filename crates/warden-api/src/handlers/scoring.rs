@@ -1,6 +1,7 @@
 use crate::wire::LiveDriftQuery;
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -54,22 +55,53 @@ fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<ScoreRequestBody>
     }
 }
 
+/// A request id names one decision: a batch that repeats one is refused (409, naming the id and both rows,
+/// 0-based) before anything is scored. Ids the lifecycle will refuse anyway (too long, control characters)
+/// are left to its check, so a hostile id is never echoed.
+fn distinct_request_ids(requests: &[ScoreRequestBody]) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashMap::with_capacity(requests.len());
+    for (row, request) in requests.iter().enumerate() {
+        let Some(id) = request.request_id.as_deref() else { continue };
+        // The lifecycle's own check: 1 to 128 bytes, no control character.
+        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+            continue;
+        }
+        if let Some(first) = seen.insert(id, row) {
+            return Err(ApiError::conflict_with(
+                format!(
+                    "request_id '{id}' is used twice in the batch (rows {first} and {row}); a request id names one decision"
+                ),
+                serde_json::json!({"request_id": id, "rows": [first, row]}),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Score many requests in one call: a JSON array, or NDJSON. All rows are checked first; if any is invalid,
-/// nothing is scored and the error names the row and its fields.
+/// nothing is scored and the error names the row and its fields. Request ids must be distinct (409).
 #[utoipa::path(post, path = "/v1/models/{name}/score/batch", tag = "scoring", request_body = Vec<ScoreRequestBody>,
     params(ScoreQuery, ("name" = String, Path, description = "Model name")),
     responses((status = 200, body = BatchResponseBody), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn score_batch(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<ScoreQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BatchResponseBody>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!("a batch body is at most {} bytes", crate::BATCH_BODY_LIMIT))
+        } else {
+            ApiError::bad_request(format!("the batch body could not be read: {}", rejection.body_text()))
+        }
+    })?;
     let requests = parse_batch(&headers, &body)?;
+    distinct_request_ids(&requests)?;
     let requests = requests.into_iter().map(Into::into).collect();
     let results = scoring::score_batch(&warden, &caller, &name, requests, query.version.as_deref()).await?;
     Ok(Json(BatchResponseBody { results: results.into_iter().map(Into::into).collect() }))

@@ -14,7 +14,7 @@ use crate::extract::Caller;
 use crate::wire::{ErrorBody, Feature, RegisterVersionForm, RegisterVersionMetadata, VersionBody};
 
 /// Largest accepted `metadata` part.
-const METADATA_LIMIT: usize = 1 << 20;
+pub(crate) const METADATA_LIMIT: usize = 1 << 20;
 
 pub(crate) async fn stage_field(
     warden: &Warden,
@@ -25,6 +25,23 @@ pub(crate) async fn stage_field(
         writer.write(&chunk).await.map_err(Error::from)?;
     }
     Ok(writer.finish().await.map_err(Error::from)?)
+}
+
+/// Reads a small part (metadata, a scenario file) into memory, refusing it (413, naming the part) as soon as it
+/// is over `limit`, before the rest is read.
+pub(crate) async fn read_part(
+    mut field: axum::extract::multipart::Field<'_>,
+    part: &str,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::too_large(format!("the '{part}' part is over its limit of {limit} bytes")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 fn feature_spec(feature: Feature) -> Result<FeatureSpec, ApiError> {
@@ -78,12 +95,20 @@ pub(crate) async fn register_version(
     registry::get_model(&warden, &caller, &name).await?;
     let (mut metadata, mut artifact, mut reference) = (None, None, None);
     while let Some(field) = form.next_field().await? {
-        match field.name().unwrap_or_default() {
+        let name = field.name().unwrap_or_default().to_owned();
+        // A repeated part is refused before it is read: which of the two would count is not for us to guess.
+        let seen = match name.as_str() {
+            "metadata" => metadata.is_some(),
+            "artifact" => artifact.is_some(),
+            "reference" => reference.is_some(),
+            _ => false,
+        };
+        if seen {
+            return Err(ApiError::bad_request(format!("the multipart body has more than one '{name}' part")));
+        }
+        match name.as_str() {
             "metadata" => {
-                let bytes = field.bytes().await?;
-                if bytes.len() > METADATA_LIMIT {
-                    return Err(Error::TooLarge { limit: METADATA_LIMIT as u64 }.into());
-                }
+                let bytes = read_part(field, "metadata", METADATA_LIMIT).await?;
                 let parsed: RegisterVersionMetadata = serde_json::from_slice(&bytes)
                     .map_err(|e| ApiError::bad_request(format!("malformed metadata JSON: {e}")))?;
                 metadata = Some(parsed);
