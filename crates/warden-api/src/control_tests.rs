@@ -224,3 +224,25 @@ async fn hostile_json_bodies_are_refused_with_a_clear_status() {
     let (status, answer) = app.json(Method::POST, "/v1/models/credit/score", Some(&app.admin), request).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
 }
+
+/// A request id names one decision: a second request with an id already scored for the model is refused
+/// (409), alone or in a batch, and nothing of it is logged.
+#[tokio::test]
+async fn a_request_id_already_scored_is_refused_with_409() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let v1 = app.version().await;
+    app.production("champion", v1, None).await;
+    let first = applicant(7);
+    let (status, body) = app.json(Method::POST, "/v1/models/credit/score", Some(&app.admin), first.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.json(Method::POST, "/v1/models/credit/score", Some(&app.admin), first.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'applicant-7' was already scored"), "{body}");
+    let batch = json!([applicant(8), first]);
+    let (status, body) = app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), batch).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, log) = app.json(Method::GET, "/v1/models/credit/decisions?limit=100", Some(&app.admin), Value::Null).await;
+    let ids: Vec<&str> = log.as_array().unwrap().iter().map(|d| d["request_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["applicant-7"], "only the first request was logged");
+}

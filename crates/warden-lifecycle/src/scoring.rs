@@ -825,6 +825,15 @@ async fn score_inner(
     started: Instant,
 ) -> Result<Vec<ScoreResponse>> {
     let routes = routes(warden, model).await?;
+    // A request id names one decision: one already scored for this model is refused, not scored twice (two
+    // requests racing with the same new id are not caught here; ids the server makes are unique).
+    let given: Vec<&str> = requests.iter().filter_map(|r| r.request_id.as_deref()).collect();
+    if let Some(used) = warden.metadata.used_request_ids(model, &given).await?.first() {
+        return Err(Error::Conflict(format!(
+            "request id '{used}' was already scored for model '{model}': a request id names one decision (send a \
+             new id for a new request)"
+        )));
+    }
     // A named version that is the one serving a production alias answers as that alias (bulk scoring names
     // the champion's number so an alias move cannot mix two versions in one file). Any other is a person
     // testing it: allowed to the roles that may, and marked `pinned`, never counted as production.

@@ -653,6 +653,8 @@ pub trait MetadataStore: Send + Sync {
         limit: i64,
         labelled_only: bool,
     ) -> Result<Vec<ScoredOutcome>>;
+    /// Which of `request_ids` already name a decision of the model (through the request-id index).
+    async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>>;
     /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
     async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
 

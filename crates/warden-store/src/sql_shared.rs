@@ -659,6 +659,34 @@ impl MetadataStore for Store {
         Ok(())
     }
 
+    async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>> {
+        let mut used = Vec::new();
+        if request_ids.is_empty() {
+            return Ok(used);
+        }
+        let Some(model_id) = sqlx::query_scalar::<_, i64>("SELECT id FROM models WHERE name = $1")
+            .bind(model_name)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(used);
+        };
+        for chunk in request_ids.chunks(500) {
+            let mut query = sqlx::QueryBuilder::<Db>::new(format!(
+                "SELECT DISTINCT d.request_id FROM {DECISIONS_BY_REQUEST} WHERE d.model_id = "
+            ));
+            query.push_bind(model_id).push(" AND d.request_id IN (");
+            let mut ids = query.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            query.push(")");
+            let rows: Vec<String> = query.build_query_scalar().fetch_all(&self.pool).await?;
+            used.extend(rows);
+        }
+        Ok(used)
+    }
+
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>> {
         let rows = sqlx::query(
             "SELECT d.*, m.name AS model_name FROM decisions d JOIN models m ON m.id = d.model_id \

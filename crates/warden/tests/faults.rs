@@ -36,18 +36,6 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Creates `credit` with a linear champion (an override: these tests are about faults, not the gate).
-fn serve_linear(server: &Server, dir: &Path) {
-    let out = server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let artifact = dir.join("linear.json");
-    std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02, "credit_amount": 0.0001}}"#)
-        .unwrap();
-    register_german(server, None, &artifact, "linear-json", &["--protected", "sex"]);
-    let out = server.cli(&["promote", "credit", "1", "--override", "--reason", "fault test"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 fn request(i: usize, prefix: &str) -> serde_json::Value {
     serde_json::json!({"request_id": format!("{prefix}-{i}"), "attributes": {"sex": "female"},
         "features": {"duration": 12 + i % 30, "credit_amount": 1000 + i, "job": 2, "age": 30, "housing": "own",
@@ -150,7 +138,7 @@ fn a_full_disk_refuses_scoring_with_503_loses_nothing_answered_and_recovers_by_i
     let mount = Tmpfs::mount(&dir.path().join("disk"), "48m");
     let data = mount.path.join("data");
     let server = Server::start_embedded(&data, "warn", Stdio::null());
-    serve_linear(&server, dir.path());
+    serve_linear_credit(&server, dir.path());
 
     let before = score_many(&server, 200, "before");
     assert!(before.iter().all(|a| a.status == 200), "{:?}", before.iter().find(|a| a.status != 200));
@@ -217,7 +205,7 @@ fn a_champion_whose_artifact_is_missing_or_corrupt_makes_the_server_not_ready_un
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = Server::start(&data);
-    serve_linear(&server, dir.path());
+    serve_linear_credit(&server, dir.path());
     let blob = champion_blob(&server, &data);
     let original = std::fs::read(&blob).unwrap();
     server.signal("TERM");

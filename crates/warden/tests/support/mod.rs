@@ -312,6 +312,19 @@ pub fn register_german(server: &Server, token: Option<&str>, artifact: &Path, fo
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// Creates `credit` with a linear champion on the German credit reference data (threshold 0.3, protected
+/// `sex`), promoted by an administrator's override: for tests about serving, not the gate.
+pub fn serve_linear_credit(server: &Server, dir: &Path) {
+    let out = server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let artifact = dir.join("linear.json");
+    std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02, "credit_amount": 0.0001}}"#)
+        .unwrap();
+    register_german(server, None, &artifact, "linear-json", &["--protected", "sex", "--threshold", "0.3"]);
+    let out = server.cli(&["promote", "credit", "1", "--override", "--reason", "serving test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
