@@ -63,7 +63,7 @@ async fn production_traffic_is_answered_only_by_versions_the_gate_let_into_the_a
                 None => path.to_owned(),
             };
             let body = if batch { json!([applicant(i), applicant(i + 1000)]) } else { applicant(i) };
-            let (status, answer) = app.json(Method::POST, &uri, Some(&scorer), body.clone()).await;
+            let (status, answer) = app.json(Method::POST, &uri, Some(&scorer), body).await;
             let answers: Vec<Value> =
                 if batch { answer["results"].as_array().cloned().unwrap_or_default() } else { vec![answer.clone()] };
             let production = matches!(pin, None | Some("1") | Some("2") | Some("champion"));
@@ -80,7 +80,9 @@ async fn production_traffic_is_answered_only_by_versions_the_gate_let_into_the_a
                 assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {answer}");
                 assert!(answer["error"]["message"].as_str().unwrap().contains("not serving a production alias"));
             }
-            // A person testing may name any version; a non-production one is marked pinned.
+            // A person testing may name any version; a non-production one is marked pinned (new request ids:
+            // an id names one decision).
+            let body = if batch { json!([applicant(i + 2000), applicant(i + 3000)]) } else { applicant(i + 2000) };
             let (status, answer) = app.json(Method::POST, &uri, Some(&tester), body).await;
             assert_eq!(status, StatusCode::OK, "{uri}: {answer}");
             let first = if batch { answer["results"][0].clone() } else { answer };
