@@ -173,6 +173,10 @@ pub fn profile_file(path: &Path, plan: &ColumnPlan) -> Result<ProfiledData> {
     if profile.rows == 0 {
         return Err(Error::invalid("reference data has a header but no data rows"));
     }
+    // Column names become feature names: shown in tables, pages and reason codes.
+    for column in &profile.columns {
+        crate::text::check("a column name", &column.name, crate::text::SHORT, crate::text::Lines::One)?;
+    }
     let feature_schema = match &plan.schema {
         Some(schema) => schema.clone(),
         None => profile.with_role(ColumnRole::Feature).map(FeatureSpec::inferred_from).collect(),
@@ -559,6 +563,45 @@ mod tests {
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file") && message.contains("page header"), "{message}");
         assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
+    /// Hostile CSV shapes: each is profiled or refused with a clear error, on a small stack, within a time
+    /// budget (the upload limit bounds the bytes; nothing here may depend on more than that).
+    #[test]
+    fn hostile_csv_files_are_profiled_or_refused_within_budget() {
+        let wide = (0..50_000).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
+        let wide_row = vec!["1"; 50_000].join(",");
+        let cases: Vec<(&str, String, Option<&str>)> = vec![
+            ("an 8 MiB cell", format!("a,b\n1,{}\n", "x".repeat(8 << 20)), None),
+            ("50,000 columns", format!("{wide}\n{wide_row}\n"), None),
+            ("infinity", "a,b\n1,2\ninf,3\n".into(), Some("line 3")),
+            ("an overflowing number", "a,b\n1,2\n1e999,3\n".into(), Some("line 3")),
+            ("a control character in a column name", "a\u{1b}[2J,b\n1,2\n".into(), Some("control character")),
+            ("a column name of 1,000 characters", format!("{},b\n1,2\n", "n".repeat(1000)), Some("the limit is 256")),
+            ("a quote never closed", "a,b\n1,\"2\n".repeat(10_000), None),
+            ("ragged rows", "a,b\n1,2\n1,2,3\n".into(), Some("expected 2 fields")),
+        ];
+        for (name, text, expected) in cases {
+            let file = csv_file(&text);
+            let path = file.path().to_owned();
+            let started = std::time::Instant::now();
+            let outcome = std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || profile_file(&path, &ColumnPlan::default()).map(|p| p.profile.rows))
+                .unwrap()
+                .join()
+                .unwrap_or_else(|_| panic!("{name}: panicked"));
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "{name}: {:?}", started.elapsed());
+            match (expected, outcome) {
+                (Some(needle), Err(err)) => assert!(err.to_string().contains(needle), "{name}: {err}"),
+                (Some(needle), Ok(rows)) => panic!("{name}: profiled {rows} rows, expected an error naming {needle}"),
+                (None, result) => {
+                    if let Err(err) = result {
+                        assert!(!err.to_string().is_empty(), "{name}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -58,7 +58,9 @@ fn artifacts_live_in_the_bucket_and_are_checked_when_loaded() {
     let out = third.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
     assert!(!out.status.success(), "a changed artifact was served");
     let log = std::fs::read_to_string(dir.path().join("third.log")).unwrap();
-    assert!(log.contains("artifact of credit version 1 is corrupt: stored SHA-256"), "{log}");
+    assert!(log.contains("'credit' version 1 cannot be served: its artifact is corrupt: stored SHA-256"), "{log}");
+    assert!(stderr(&out).contains("cannot be served: its artifact is corrupt"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "503: the server cannot serve it now");
 }
 
 #[test]
