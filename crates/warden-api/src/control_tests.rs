@@ -91,10 +91,20 @@ async fn production_traffic_is_answered_only_by_versions_the_gate_let_into_the_a
             }
         }
     }
+    // A validator scores only a version it names, and is always answered as a person testing.
+    let validator = app.token("vera", "validator").await;
+    let (status, answer) = app.json(Method::POST, "/v1/models/credit/score", Some(&validator), applicant(900)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    let uri = "/v1/models/credit/score?version=champion";
+    let (status, answer) = app.json(Method::POST, uri, Some(&validator), applicant(901)).await;
+    assert_eq!((status, answer["route"].as_str()), (StatusCode::OK, Some("pinned")), "{answer}");
     // Pinned decisions are logged, marked, and kept out of the live windows production monitors read.
     let (_, log) = app.json(Method::GET, "/v1/models/credit/decisions?limit=1000", Some(&app.admin), Value::Null).await;
     let pinned: Vec<&Value> = log.as_array().unwrap().iter().filter(|d| d["route"] == "pinned").collect();
-    assert!(pinned.iter().all(|d| d["version"] == v3 || d["version"] == v4), "{pinned:?}");
+    assert!(
+        pinned.iter().all(|d| d["version"] == v3 || d["version"] == v4 || d["request_id"] == "applicant-901"),
+        "{pinned:?}"
+    );
     assert!(pinned.iter().any(|d| d["version"] == v4));
     let (_, live) = app.json(Method::GET, "/v1/models/credit/live", Some(&app.admin), Value::Null).await;
     let v4_live = live.as_array().unwrap().iter().find(|p| p["version"] == v4);

@@ -115,7 +115,7 @@ impl Permission {
             Permission::ManageTokens => &[Admin],
             Permission::ReadAudit => &[Validator, RiskOfficer, Admin],
             Permission::Score => &[Scorer, DataScientist, Admin],
-            Permission::ScorePinned => &[DataScientist, Admin],
+            Permission::ScorePinned => &[DataScientist, Validator, Admin],
             Permission::RecordOutcomes => &[Scorer, Admin],
             Permission::ReadDecisions => &[DataScientist, Validator, RiskOfficer, Admin],
             Permission::Validate => &[Validator, Admin],

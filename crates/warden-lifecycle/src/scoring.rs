@@ -787,7 +787,18 @@ pub async fn score_batch(
     requests: Vec<ScoreRequest>,
     pinned: Option<&str>,
 ) -> Result<Vec<ScoreResponse>> {
-    caller.require(Permission::Score)?;
+    // Scoring production traffic needs `Score`; a role holding only `ScorePinned` (validators) may score a
+    // version it names, and is always answered as a person testing.
+    let production_caller = caller.require(Permission::Score).is_ok();
+    if !production_caller {
+        caller.require(Permission::ScorePinned)?;
+        if pinned.is_none() {
+            return Err(Error::Forbidden(format!(
+                "role '{}' may score only a version it names (?version=N), for testing",
+                caller.role.as_str()
+            )));
+        }
+    }
     let started = Instant::now();
     if requests.is_empty() {
         return Err(Error::invalid("the batch is empty"));
@@ -842,9 +853,10 @@ async fn score_inner(
         Some(name) => {
             let number = crate::registry::version_number(warden, model, name).await?;
             let serving = |v: Option<&Arc<LoadedVersion>>| v.is_some_and(|v| v.version.number == number);
-            let route = if serving(routes.champion.as_ref()) {
+            let production_caller = caller.require(Permission::Score).is_ok();
+            let route = if production_caller && serving(routes.champion.as_ref()) {
                 Route::Champion
-            } else if serving(routes.canary.as_ref().map(|(v, _)| v)) {
+            } else if production_caller && serving(routes.canary.as_ref().map(|(v, _)| v)) {
                 Route::Canary
             } else {
                 caller.require(Permission::ScorePinned).map_err(|_| {
