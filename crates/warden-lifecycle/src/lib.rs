@@ -238,9 +238,12 @@ impl Warden {
         if let Some(cause) = self.scoring.log.failing() {
             return Err(Error::unavailable(format!("the decision log cannot commit: {cause}")));
         }
-        // Each probe tries the unservable models again, so readiness returns by itself once the fault clears.
-        for model in self.scoring.unservable().into_keys() {
-            self.scoring.routes_changed(self, &model).await;
+        // Probes try the unservable models again (at most once a second: `/readyz` needs no token), so
+        // readiness returns by itself once the fault clears.
+        if self.scoring.retry_due() {
+            for model in self.scoring.unservable().into_keys() {
+                self.scoring.routes_changed(self, &model).await;
+            }
         }
         let unservable = self.scoring.unservable();
         if !unservable.is_empty() {

@@ -374,6 +374,8 @@ pub struct Scoring {
     /// Models whose production routes cannot be built (an artifact missing or corrupt, a signature that
     /// no longer holds), with the cause: readiness and the integrity monitor report them, scoring answers 503.
     unservable: RwLock<std::collections::BTreeMap<String, String>>,
+    /// When readiness last retried the unservable models: at most once a second, since `/readyz` is public.
+    last_retry: Mutex<Option<Instant>>,
     pub(crate) log: DecisionLog,
     pub(crate) metrics: Arc<ScoringMetrics>,
 }
@@ -389,6 +391,7 @@ impl Scoring {
             versions: RwLock::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
             unservable: RwLock::new(Default::default()),
+            last_retry: Mutex::new(None),
             log,
             metrics,
         })
@@ -433,6 +436,16 @@ impl Scoring {
                 self.unservable.write().expect("unservable lock").insert(model.to_owned(), err.to_string());
             }
         }
+    }
+
+    /// Whether readiness may retry the unservable models now (at most once a second).
+    pub(crate) fn retry_due(&self) -> bool {
+        let mut last = self.last_retry.lock().expect("retry lock");
+        let due = last.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
     }
 
     /// Models whose production routes cannot be built now, with the cause.
