@@ -209,7 +209,13 @@ fn the_dashboard_shows_the_live_demo_and_enforces_roles() {
         let id = row.attr("id").await.unwrap().unwrap().trim_start_matches("alert-").to_owned();
         ack.click().await.unwrap();
         client.wait().for_element(Locator::Css("#open-alerts, #no-open-alerts")).await.unwrap();
-        let alert = api(&server, &format!("/v1/alerts/{id}")).await;
+        // The old page has those elements too: wait for the form's POST to land before reading the alert.
+        let started = std::time::Instant::now();
+        let mut alert = api(&server, &format!("/v1/alerts/{id}")).await;
+        while alert["state"] == "firing" && started.elapsed() < std::time::Duration::from_secs(10) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            alert = api(&server, &format!("/v1/alerts/{id}")).await;
+        }
         assert!(
             alert["state"] == "acknowledged" || alert["state"] == "resolved",
             "acknowledged from the page: {alert}"
