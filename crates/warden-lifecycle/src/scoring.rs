@@ -819,7 +819,7 @@ pub async fn score_batch(
     if requests.len() > MAX_BATCH_ROWS {
         return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH_ROWS} rows (got {})", requests.len())));
     }
-    let result = score_inner(warden, caller, model, requests, pinned, started).await;
+    let result = score_inner(warden, caller, production_caller, model, requests, pinned, started).await;
     if let Err(err) = &result {
         // A name not in the registry is the caller's text: counted under no model, never a series of its own.
         let label = if matches!(err, Error::NotFound(_)) { "" } else { model };
@@ -840,9 +840,11 @@ fn error_kind(err: &Error) -> &'static str {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn score_inner(
     warden: &Warden,
     caller: &Principal,
+    production_caller: bool,
     model: &str,
     requests: Vec<ScoreRequest>,
     pinned: Option<&str>,
@@ -866,7 +868,6 @@ async fn score_inner(
         Some(name) => {
             let number = crate::registry::version_number(warden, model, name).await?;
             let serving = |v: Option<&Arc<LoadedVersion>>| v.is_some_and(|v| v.version.number == number);
-            let production_caller = caller.require(Permission::Score).is_ok();
             let route = if production_caller && serving(routes.champion.as_ref()) {
                 Route::Champion
             } else if production_caller && serving(routes.canary.as_ref().map(|(v, _)| v)) {

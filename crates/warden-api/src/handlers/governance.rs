@@ -38,16 +38,13 @@ pub(crate) async fn validate(
     let (mut metadata, mut data, mut scenarios) = (None, None, None);
     while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or_default().to_owned();
-        // A repeated part is refused before it is read: which of the two would count is not for us to guess.
         let seen = match name.as_str() {
             "metadata" => metadata.is_some(),
             "data" => data.is_some(),
             "scenarios" => scenarios.is_some(),
             _ => false,
         };
-        if seen {
-            return Err(ApiError::bad_request(format!("the multipart body has more than one '{name}' part")));
-        }
+        super::refuse_repeated_part(&name, seen)?;
         match name.as_str() {
             "metadata" => {
                 let bytes = read_part(field, "metadata", METADATA_LIMIT).await?;

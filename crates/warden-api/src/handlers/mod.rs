@@ -20,6 +20,15 @@ use warden_lifecycle::Warden;
 pub(crate) type AppState = Arc<Warden>;
 
 /// A lifecycle value in its own serde form (reports, decisions, monitors, alerts: stored as that JSON).
+/// Refuses a multipart part that came before: which of two `artifact` (or `metadata`, …) parts would count
+/// is not for the server to guess. Checked before the part is read.
+pub(crate) fn refuse_repeated_part(name: &str, seen: bool) -> Result<(), crate::error::ApiError> {
+    if seen {
+        return Err(crate::error::ApiError::bad_request(format!("the multipart body has more than one '{name}' part")));
+    }
+    Ok(())
+}
+
 pub(crate) fn to_json_value(value: impl serde::Serialize) -> Result<serde_json::Value, crate::error::ApiError> {
     Ok(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?)
 }

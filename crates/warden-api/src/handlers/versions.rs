@@ -96,16 +96,13 @@ pub(crate) async fn register_version(
     let (mut metadata, mut artifact, mut reference) = (None, None, None);
     while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or_default().to_owned();
-        // A repeated part is refused before it is read: which of the two would count is not for us to guess.
         let seen = match name.as_str() {
             "metadata" => metadata.is_some(),
             "artifact" => artifact.is_some(),
             "reference" => reference.is_some(),
             _ => false,
         };
-        if seen {
-            return Err(ApiError::bad_request(format!("the multipart body has more than one '{name}' part")));
-        }
+        super::refuse_repeated_part(&name, seen)?;
         match name.as_str() {
             "metadata" => {
                 let bytes = read_part(field, "metadata", METADATA_LIMIT).await?;
