@@ -4,7 +4,12 @@
 //! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
 //! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
 //!
-//! Benchmarks print a table; they are not part of the test suite.
+//! - `cargo run -p xtask -- architecture` (prints the crate dependency edges ARCHITECTURE.md must list)
+//!
+//! Benchmarks print a table; they are not part of the test suite. The architecture check is: `architecture.rs`
+//! tests ARCHITECTURE.md against `cargo metadata`.
+
+mod architecture;
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -27,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     match args.iter().map(String::as_str).take(2).collect::<Vec<_>>().as_slice() {
+        ["architecture"] => architecture::print(),
         ["bench", "profile"] => bench_profile(flag("--rows", 1_000_000)?, flag("--runs", 5)?),
         ["bench", "drift"] => bench_drift(
             flag("--reference-rows", 1_000_000)?,
@@ -47,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         ),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store | soak [options] (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store | soak [options] | architecture (see xtask/src/main.rs)"
         ),
     }
 }

@@ -4,6 +4,7 @@ Warden's tamper-evident ledger, the math only: no I/O, no clock.
 - [`merkle`]: the RFC 9162 Merkle tree (leaf hash `SHA-256(0x00 ‖ entry)`, node hash
   `SHA-256(0x01 ‖ left ‖ right)`), inclusion and consistency proofs and their verification.
 - [`note`]: checkpoints in the C2SP `tlog-checkpoint` format, signed as C2SP signed notes with Ed25519.
+- [`hash_hex`]: 32-byte hashes to and from hex without allocating (verification handles millions).
 - [`Entry`]: a ledger entry and its canonical JSON (keys in byte order, no whitespace) — the bytes that are
   hashed into the tree.
 */

@@ -4,10 +4,13 @@ Model inference and explanations for Warden: bytes in, numbers out.
 A [`Model`] is loaded once from an artifact's bytes ([`Model::load`]) and then scores rows of [`Cell`]s. Every
 format reproduces its producing library's own predictions (see `testdata/` and the golden tests):
 
-- ONNX through tract, with the ONNX-ML operators tract lacks (Imputer, Scaler, OneHotEncoder, LabelEncoder,
-  ZipMap, TreeEnsembleRegressor) added as extension operators in [`onnx_ml`];
-- XGBoost's native JSON (float32 arithmetic emulated bit for bit), LightGBM's text model;
+- ONNX through tract (`onnx`), with the ONNX-ML operators tract lacks (Imputer, Scaler, OneHotEncoder,
+  LabelEncoder, ZipMap, TreeEnsembleRegressor) added as extension operators in [`onnx_ml`];
+- XGBoost's native JSON (`xgboost`: float32 arithmetic emulated bit for bit) and LightGBM's text model
+  (`lightgbm`), both evaluated by one tree engine with TreeSHAP (`trees`);
 - Warden's own linear/scorecard JSON ([`linear`]).
+
+[`safety`] screens the bytes before any parser runs (pickles, archives, compressed files are refused).
 
 Explanations are in the model's margin (log-odds) units: exact term-by-term contributions for linear models and
 path-dependent TreeSHAP for tree ensembles, so `base + Σ contributions = margin`.

@@ -9,6 +9,9 @@ A bundle's gate lives in package `warden.gate` and follows conftest's convention
 of messages (strings, or objects with a `msg`), and the decision allows when `deny` is empty. JSON files are
 merged into `data` at its root. Files named `*_test.rego` hold unit tests (rules named `test_*`) and are left
 out of gate decisions.
+
+Before anything is evaluated, `recursion` refuses a bundle whose rules or functions call themselves (regorus
+would evaluate them until the stack overflows).
 */
 
 use std::collections::BTreeMap;

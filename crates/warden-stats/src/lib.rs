@@ -2,8 +2,18 @@
 Warden's statistics: pure functions over numbers, with no I/O, no clock and no knowledge of HTTP or SQL.
 
 Each statistic is defined by the reference implementation practitioners already trust and is tested against
-values that implementation produced (see `testdata/golden`). Today the crate holds the reference
-[`profile`] computed at registration and the numpy-compatible [`quantile`] binning it rests on.
+values that implementation produced (see `testdata/golden`). There is one implementation of each statistic:
+registration, the CLI's reports, validation and the live monitors all call it.
+
+- [`quantile`] (numpy's 'linear' quantiles, decile edges, right-closed bins) and [`profile`] (the reference
+  profile computed at registration, built a cell at a time from any reader);
+- [`ks`] (scipy's `ks_2samp` with its exact and `kstwo.sf` p-values), [`drift`] (Wasserstein, PSI,
+  Jensen–Shannon, χ² via [`special`]), [`report`] (one feature's statistics, data quality and verdict);
+- [`metrics`] (scikit-learn's AUC, Brier, log loss, ECE, confusion metrics; DeLong's interval),
+  [`fairness`] (fairlearn's group metrics), [`calibration`] (isotonic regression), [`cbpe`] (NannyML's
+  label-free performance estimation);
+- [`window`] (mergeable live-window profiles with a DDSketch, kept in time buckets) and [`sort`] (radix sort
+  for floats, which drift on millions of rows spends most of its time in).
 
 ```
 use warden_stats::quantile::{decile_edges_sorted, bin_index};

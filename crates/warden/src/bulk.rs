@@ -96,7 +96,7 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
         warden_lifecycle::dataset::for_each_chunk(&input, batch_rows, |header, rows| {
             sender
                 .blocking_send((header.to_vec(), rows))
-                .map_err(|_| warden_lifecycle::Error::Internal("scoring stopped".into()))
+                .map_err(|_| warden_lifecycle::Error::failed("scoring", "the scoring task stopped"))
         })
     });
 

@@ -101,18 +101,13 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(crate::demo::run(url, args.data_dir.clone()));
     }
     let warden = Arc::new(warden);
-    let evaluator = warden_lifecycle::monitoring::spawn_evaluator(
+    let scheduler = warden_lifecycle::scheduler::Scheduler::start(
         warden.clone(),
-        std::time::Duration::from_secs(args.monitor_interval_seconds),
+        warden_lifecycle::scheduler::Periods {
+            monitor_evaluation: Duration::from_secs(args.monitor_interval_seconds),
+            ledger_checkpoint: Duration::from_secs(args.checkpoint_interval_seconds),
+        },
     );
-    let deliverer = warden_lifecycle::notifications::spawn_deliverer(warden.clone(), std::time::Duration::from_secs(1));
-    let scheduler = warden_lifecycle::retraining::spawn_scheduler(warden.clone(), std::time::Duration::from_secs(60));
-    let checkpointer = warden_lifecycle::ledger::spawn_checkpointer(
-        warden.clone(),
-        std::time::Duration::from_secs(args.checkpoint_interval_seconds),
-    );
-    let window_publisher = warden_lifecycle::replicas::spawn_window_publisher(warden.clone());
-    let route_watcher = warden_lifecycle::replicas::spawn_route_watcher(warden.clone());
     let limits = warden_api::Limits {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         upload_timeout: Duration::from_secs(args.upload_timeout_seconds),
@@ -139,13 +134,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             http_server::serve(listener, app, connections, shutdown_signal()).await;
         }
     }
-    evaluator.abort();
-    deliverer.abort();
-    checkpointer.abort();
-    scheduler.abort();
-    for task in [window_publisher, route_watcher].into_iter().flatten() {
-        task.abort();
-    }
+    scheduler.stop();
     // No request is in flight any more: commit every queued decision before exiting.
     warden.scoring().flush().await.context("could not commit the decision log")?;
     // Sign what was appended since the last checkpoint, so the ledger's tail is covered too.

@@ -30,7 +30,7 @@ pub(crate) fn refuse_repeated_part(name: &str, seen: bool) -> Result<(), crate::
 }
 
 pub(crate) fn to_json_value(value: impl serde::Serialize) -> Result<serde_json::Value, crate::error::ApiError> {
-    Ok(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::Internal(e.to_string()))?)
+    Ok(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::json("encoding the response", e))?)
 }
 
 /// [`to_json_value`] as a response body.

@@ -47,7 +47,7 @@ pub(crate) async fn evaluate_monitors(
     Caller(caller): Caller,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::ManageMonitors)?;
-    let evaluations = monitoring::evaluate_all(&warden, monitoring::Round::Now).await?;
+    let evaluations = warden_lifecycle::round::run(&warden, monitoring::Round::Now).await?;
     Ok(Json(serde_json::json!({ "evaluations": evaluations.len() })))
 }
 

@@ -47,7 +47,7 @@ pub(crate) async fn retrain(
     // finishes and is recorded (`GET .../retrain` lists it) instead of stopping half-way.
     let job = tokio::spawn(async move { retraining::retrain(&warden, &caller, &name, request).await })
         .await
-        .map_err(|e| warden_lifecycle::Error::Internal(format!("the retraining job stopped: {e}")))??;
+        .map_err(|e| warden_lifecycle::Error::task("retraining job", e))??;
     Ok((StatusCode::CREATED, to_json(job)?))
 }
 

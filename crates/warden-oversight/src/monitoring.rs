@@ -31,19 +31,18 @@ the reference replayed in chunks through the same computation: mean ± k·σ ove
 k − 1), as NannyML derives its thresholds. For `estimated_performance`, learned bands are CBPE's own.
 */
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, Weak};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use warden_stats::cbpe::{CbpeMetric, CbpeModel, ScoredRows};
 use warden_store::metadata::{MonitorEvaluation, MonitorRow, ScoredOutcome};
 
-use crate::auth::{Permission, Principal};
-use crate::registry::{RiskTier, audit, get_model};
-use crate::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window};
-use crate::{Error, Result, Warden};
+use crate::{Error, Oversight, Result};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::registry::{RiskTier, audit, get_model};
+use warden_serving::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window};
 
 /// The kinds of monitor.
 pub const KINDS: [&str; 8] = [
@@ -241,7 +240,6 @@ impl MonitorConfig {
 /// A monitor as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Monitor {
-    /// Model name.
     pub model: String,
     /// Unique per model.
     pub name: String,
@@ -261,8 +259,7 @@ impl TryFrom<MonitorRow> for Monitor {
     type Error = Error;
     fn try_from(row: MonitorRow) -> Result<Self> {
         Ok(Monitor {
-            config: serde_json::from_value(row.config)
-                .map_err(|e| Error::Internal(format!("stored monitor config is corrupt: {e}")))?,
+            config: serde_json::from_value(row.config).map_err(|e| Error::json("stored monitor config", e))?,
             model: row.model_name,
             name: row.name,
             kind: row.kind,
@@ -341,10 +338,10 @@ fn row(model: &str, name: &str, kind: &str, config: &MonitorConfig, enabled: boo
 /// the tier's, a fairness monitor per protected attribute of the deployed version (declared at registration
 /// or validated), and money at risk when the version prices its approvals (LGD and exposure column).
 pub(crate) async fn ensure_defaults(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
-    version: &crate::registry::Version,
+    version: &warden_registry::registry::Version,
 ) -> Result<()> {
     if !warden.metadata.monitors(Some(model)).await?.is_empty() {
         return Ok(());
@@ -366,7 +363,7 @@ pub(crate) async fn ensure_defaults(
         monitors.push(("money_at_risk".into(), "money_at_risk", default_config(tier, "money_at_risk")));
     }
     for (name, kind, config) in monitors {
-        if crate::registry::validate_name("monitor", &name).is_err() {
+        if warden_registry::registry::validate_name("monitor", &name).is_err() {
             continue;
         }
         let monitor = row(model, &name, kind, &config, true, warden.now(), &caller.actor());
@@ -383,7 +380,7 @@ pub(crate) async fn ensure_defaults(
 }
 
 /// A model's monitors.
-pub async fn list(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<Monitor>> {
+pub async fn list(warden: &Oversight, caller: &Principal, model: &str) -> Result<Vec<Monitor>> {
     caller.require(Permission::ReadRegistry)?;
     get_model(warden, caller, model).await?;
     warden.metadata.monitors(Some(model)).await?.into_iter().map(Monitor::try_from).collect()
@@ -427,14 +424,14 @@ pub struct MonitorChange {
 
 /// Creates or changes a monitor (validator, risk officer, admin); audited.
 pub async fn set(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     name: &str,
     change: MonitorChange,
 ) -> Result<Monitor> {
     caller.require(Permission::ManageMonitors)?;
-    crate::registry::validate_name("monitor", name)?;
+    warden_registry::registry::validate_name("monitor", name)?;
     let tier = get_model(warden, caller, model).await?.input.risk_tier;
     let existing = warden.metadata.monitors(Some(model)).await?.into_iter().find(|m| m.name == name);
     let (kind, mut config, enabled) = match existing {
@@ -768,7 +765,7 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     let mut learned = Learned::default();
     if kind == "money_at_risk" {
         let all = version.live.reference_windows(reference, 0..reference.len(), &attributes);
-        let drift = crate::scoring::windows_drift(version, all, reference.len() as u64, 0, None);
+        let drift = warden_serving::scoring::windows_drift(version, all, reference.len() as u64, 0, None);
         learned.baseline = drift.expected_loss;
     }
     let outcomes = reads_outcomes(kind, statistic);
@@ -823,7 +820,8 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             Some(Ok(rows)) => outcome_values(monitor, &rows[range], threshold, &learned),
             _ => {
                 let windows = version.live.reference_windows(reference, range, &attributes);
-                let drift = crate::scoring::windows_drift(version, windows.clone(), size as u64, 0, Some(&windows));
+                let drift =
+                    warden_serving::scoring::windows_drift(version, windows.clone(), size as u64, 0, Some(&windows));
                 live_values(monitor, &drift, &learned)
             }
         };
@@ -882,19 +880,40 @@ fn chunk_size(config: &MonitorConfig, rows: usize) -> usize {
     chosen.map_or_else(|| (rows / 10).max(config.min_decisions as usize), |c| c as usize).max(1)
 }
 
+/// Figures learned from loaded versions' reference data, per monitor setting: computed at first use, kept
+/// while serving keeps the version loaded. Monitoring owns it; serving only hands out loaded versions.
+#[derive(Default)]
+pub struct LearnedCache {
+    entries: Mutex<HashMap<(String, i64, String), (Weak<LoadedVersion>, Arc<Learned>)>>,
+}
+
+impl LearnedCache {
+    fn get(&self, version: &Arc<LoadedVersion>, setting: &str) -> Option<Arc<Learned>> {
+        let key = (version.version.model.clone(), version.version.number, setting.to_owned());
+        let entries = self.entries.lock().expect("learned lock");
+        // A version unloaded and loaded again is a new load: what was learned from the old one is not reused.
+        entries.get(&key).filter(|(loaded, _)| loaded.as_ptr() == Arc::as_ptr(version)).map(|(_, l)| l.clone())
+    }
+
+    fn insert(&self, version: &Arc<LoadedVersion>, setting: &str, learned: Arc<Learned>) {
+        let mut entries = self.entries.lock().expect("learned lock");
+        // Versions serving unloaded take their learned figures with them.
+        entries.retain(|_, (loaded, _)| loaded.strong_count() > 0);
+        let key = (version.version.model.clone(), version.version.number, setting.to_owned());
+        entries.insert(key, (Arc::downgrade(version), learned));
+    }
+}
+
 /// What this monitor setting learned from this version's reference (computed at first use).
-async fn learned_for(monitor: &Monitor, version: &Arc<LoadedVersion>) -> Result<Arc<Learned>> {
-    let key = format!("{}:{}", monitor.kind, serde_json::to_string(&monitor.config).expect("a config serialises"));
-    if let Some(found) = version.learned.lock().expect("learned lock").get(&key) {
-        return Ok(found.clone());
+async fn learned_for(cache: &LearnedCache, monitor: &Monitor, version: &Arc<LoadedVersion>) -> Result<Arc<Learned>> {
+    let setting = format!("{}:{}", monitor.kind, serde_json::to_string(&monitor.config).expect("a config serialises"));
+    if let Some(found) = cache.get(version, &setting) {
+        return Ok(found);
     }
     let (m, v) = (monitor.clone(), version.clone());
-    let learned = Arc::new(
-        tokio::task::spawn_blocking(move || learn(&m, &v))
-            .await
-            .map_err(|e| Error::Internal(format!("learning task failed: {e}")))?,
-    );
-    version.learned.lock().expect("learned lock").insert(key, learned.clone());
+    let learned =
+        Arc::new(tokio::task::spawn_blocking(move || learn(&m, &v)).await.map_err(|e| Error::task("learning", e))?);
+    cache.insert(version, &setting, learned.clone());
     Ok(learned)
 }
 
@@ -984,14 +1003,14 @@ fn judge(
 type RoundWindows = std::collections::HashMap<(i64, Window), Arc<LiveDrift>>;
 
 async fn evaluate_version(
-    warden: &Warden,
+    warden: &Oversight,
     monitor: &Monitor,
     version: &Arc<LoadedVersion>,
     at: i64,
     round: &mut RoundWindows,
 ) -> Result<MonitorEvaluation> {
     let config = &monitor.config;
-    let learned = learned_for(monitor, version).await?;
+    let learned = learned_for(&warden.learned, monitor, version).await?;
     let number = version.version.number;
     if reads_outcomes(&monitor.kind, config.statistic(&monitor.kind)) {
         let since = if config.window_decisions.is_some() { i64::MIN } else { at - config.window_seconds * 1_000_000 };
@@ -1010,8 +1029,8 @@ async fn evaluate_version(
     let drift = match round.get(&(number, window)) {
         Some(drift) => drift.clone(),
         None => {
-            let others = crate::replicas::other_buckets(warden, version, window).await?;
-            let drift = Arc::new(crate::scoring::version_drift(version, window, &others));
+            let others = warden_serving::replicas::other_buckets(warden, version, window).await?;
+            let drift = Arc::new(warden_serving::scoring::version_drift(version, window, &others));
             round.insert((number, window), drift.clone());
             drift
         }
@@ -1029,8 +1048,9 @@ pub enum Round {
     Now,
 }
 
-/// Evaluates every enabled monitor on each loaded version of its model, and stores the results.
-pub async fn evaluate_all(warden: &Warden, round: Round) -> Result<Vec<MonitorEvaluation>> {
+/// Evaluates every enabled monitor on each loaded version of its model, and stores the results; returns the
+/// monitors with their evaluations (the round owner, [`crate::round`], turns them into alerts and actions).
+pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Vec<Monitor>, Vec<MonitorEvaluation>)> {
     let monitors: Vec<Monitor> = warden
         .metadata
         .monitors(None)
@@ -1040,7 +1060,7 @@ pub async fn evaluate_all(warden: &Warden, round: Round) -> Result<Vec<MonitorEv
         .map(Monitor::try_from)
         .collect::<Result<_>>()?;
     if monitors.is_empty() {
-        return Ok(Vec::new());
+        return Ok((monitors, Vec::new()));
     }
     // Every decision acknowledged so far is in the windows.
     warden.scoring.log.flush().await?;
@@ -1056,7 +1076,7 @@ pub async fn evaluate_all(warden: &Warden, round: Round) -> Result<Vec<MonitorEv
             }
             continue;
         }
-        for version in crate::scoring::loaded_versions(warden, &monitor.model) {
+        for version in warden_serving::scoring::loaded_versions(warden, &monitor.model) {
             evaluations.push(evaluate_version(warden, monitor, &version, at, &mut windows).await?);
         }
     }
@@ -1064,48 +1084,12 @@ pub async fn evaluate_all(warden: &Warden, round: Round) -> Result<Vec<MonitorEv
     for e in &evaluations {
         warden.scoring.metrics.monitor(&e.model_name, &e.monitor, e.version, &e.status, e.value);
     }
-    crate::alerts::apply(warden, &monitors, &evaluations).await?;
-    // Open alerts per model and severity, zero for the ones that closed.
-    let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for m in &monitors {
-        for severity in ["warning", "critical"] {
-            counts.insert((m.model.clone(), severity.to_owned()), 0);
-        }
-    }
-    for alert in warden.metadata.alerts(None, Some("open"), i64::MAX).await? {
-        *counts.entry((alert.model_name, alert.severity)).or_default() += 1;
-    }
-    warden.scoring.metrics.open_alerts(&counts);
-    Ok(evaluations)
-}
-
-/// Runs `evaluate_all` every `every` until the process ends; a failed round is logged and the next one runs.
-pub fn spawn_evaluator(warden: Arc<Warden>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if !crate::replicas::holds_lease(&warden, "monitor-evaluation", crate::replicas::lease_hold(every)).await {
-                continue;
-            }
-            if let Err(err) = evaluate_all(&warden, Round::Scheduled).await {
-                tracing::error!(error = %err, "monitor evaluation failed");
-            }
-            // Buckets older than any window (an hour) are of no use; a replica that is gone left its own.
-            if warden.shared() {
-                let before = warden.now() - 2 * 3_600 * 1_000_000;
-                if let Err(err) = warden.metadata.prune_window_buckets(before).await {
-                    tracing::warn!(error = %err, "pruning old window buckets failed");
-                }
-            }
-        }
-    })
+    Ok((monitors, evaluations))
 }
 
 /// A model's evaluations (of one monitor when given), oldest first, the newest `limit`.
 pub async fn history(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     monitor: Option<&str>,

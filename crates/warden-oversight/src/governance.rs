@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use warden_policy::{Bundle, Decision, Gate, PolicyError};
 use warden_store::metadata::{AliasAssignment, AuditEventDraft, PolicyBundleRow, RecordKind, VersionRecord};
 
-use crate::auth::{Permission, Principal};
-use crate::registry::{MoveCause, PRODUCTION_ALIASES, Version, audit, get_model, get_version, move_alias};
-use crate::{Error, Result, Warden};
+use crate::{Error, Oversight, Result};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::registry::{MoveCause, PRODUCTION_ALIASES, Version, audit, get_model, get_version, move_alias};
 
 /// The compiled bundle in force, rebuilt when a new bundle is put in force.
 #[derive(Default)]
@@ -61,12 +61,12 @@ fn policy_error(err: PolicyError) -> Error {
             details: json!({ "file": file, "line": line, "message": message }),
         },
         PolicyError::Bundle(_) => Error::invalid(err.to_string()),
-        PolicyError::Evaluation(_) => Error::Internal(err.to_string()),
+        PolicyError::Evaluation(_) => Error::failed("the policy bundle could not be evaluated", err),
     }
 }
 
 /// Puts the shipped default bundle in force when no bundle has been yet (first start).
-pub(crate) async fn seed_default_bundle(warden: &Warden) -> Result<()> {
+pub(crate) async fn seed_default_bundle(warden: &Oversight) -> Result<()> {
     if warden.metadata.policy_bundle(None).await?.is_some() {
         return Ok(());
     }
@@ -94,7 +94,7 @@ pub(crate) async fn seed_default_bundle(warden: &Warden) -> Result<()> {
 
 /// Checks a bundle (it must compile, define the gate and pass its own unit tests) and puts it in force.
 pub async fn put_policy_bundle(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     files: BTreeMap<String, String>,
 ) -> Result<PolicyBundleInfo> {
@@ -127,7 +127,7 @@ pub async fn put_policy_bundle(
 }
 
 /// The bundle in force (or by number).
-pub async fn policy_bundle(warden: &Warden, caller: &Principal, number: Option<i64>) -> Result<PolicyBundleInfo> {
+pub async fn policy_bundle(warden: &Oversight, caller: &Principal, number: Option<i64>) -> Result<PolicyBundleInfo> {
     caller.require(Permission::ReadRegistry)?;
     warden.metadata.policy_bundle(number).await?.map(Into::into).ok_or_else(|| {
         Error::NotFound(format!("no policy bundle {}", number.map_or("in force".into(), |n| n.to_string())))
@@ -135,19 +135,19 @@ pub async fn policy_bundle(warden: &Warden, caller: &Principal, number: Option<i
 }
 
 /// Every bundle ever in force, oldest first.
-pub async fn policy_bundles(warden: &Warden, caller: &Principal) -> Result<Vec<PolicyBundleInfo>> {
+pub async fn policy_bundles(warden: &Oversight, caller: &Principal) -> Result<Vec<PolicyBundleInfo>> {
     caller.require(Permission::ReadRegistry)?;
     Ok(warden.metadata.policy_bundles().await?.into_iter().map(Into::into).collect())
 }
 
 /// The bundle in force, compiled. The compiled gate is kept while the bundle number in the store is
 /// unchanged, so another process putting a bundle in force is noticed at the next decision.
-async fn gate_in_force(warden: &Warden) -> Result<(BundleInForce, Arc<std::sync::Mutex<Gate>>)> {
+async fn gate_in_force(warden: &Oversight) -> Result<(BundleInForce, Arc<std::sync::Mutex<Gate>>)> {
     let number = warden
         .metadata
         .policy_bundle_number()
         .await?
-        .ok_or_else(|| Error::Internal("no policy bundle is in force".into()))?;
+        .ok_or_else(|| Error::Inconsistent("no policy bundle is in force".into()))?;
     let mut cache = warden.governance.current.lock().await;
     if let Some((cached, gate)) = cache.as_ref()
         && cached.number == number
@@ -158,7 +158,7 @@ async fn gate_in_force(warden: &Warden) -> Result<(BundleInForce, Arc<std::sync:
         .metadata
         .policy_bundle(Some(number))
         .await?
-        .ok_or_else(|| Error::Internal(format!("policy bundle {number} disappeared")))?;
+        .ok_or_else(|| Error::Inconsistent(format!("policy bundle {number} disappeared")))?;
     let bundle = Bundle::from_files(row.files).map_err(policy_error)?;
     let gate = Arc::new(std::sync::Mutex::new(Gate::compile(&bundle).map_err(policy_error)?));
     let in_force = BundleInForce { number: row.number, digest: row.digest };
@@ -168,7 +168,7 @@ async fn gate_in_force(warden: &Warden) -> Result<(BundleInForce, Arc<std::sync:
 
 /// A deviation of the compiled bundle in force from the stored one: another digest for the same bundle
 /// number, or stored files that no longer hash to their recorded digest.
-pub(crate) async fn bundle_deviation(warden: &Warden) -> Result<Option<String>> {
+pub(crate) async fn bundle_deviation(warden: &Oversight) -> Result<Option<String>> {
     let Some((cached_number, cached_digest)) =
         warden.governance.current.lock().await.as_ref().map(|(b, _)| (b.number, b.digest.clone()))
     else {
@@ -223,7 +223,7 @@ pub struct Approval {
 
 /// Records an approval or rejection of a version.
 pub async fn approve(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     number: &str,
@@ -242,7 +242,7 @@ pub async fn approve(
     if comment.is_empty() {
         return Err(Error::invalid("an approval needs a comment (1-4096 characters)"));
     }
-    crate::text::check("comment", comment, crate::text::LONG, crate::text::Lines::Many)?;
+    warden_registry::text::check("comment", comment, warden_registry::text::LONG, warden_registry::text::Lines::Many)?;
     let approval = Approval {
         by: caller.name.clone(),
         role: caller.role.as_str().into(),
@@ -250,7 +250,7 @@ pub async fn approve(
         comment: comment.into(),
         at: warden.now(),
     };
-    let body = serde_json::to_value(&approval).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_value(&approval).map_err(|e| Error::json("encoding approval", e))?;
     let action = match decision {
         Verdict::Approve => "version.approve",
         Verdict::Reject => "version.reject",
@@ -269,13 +269,13 @@ pub async fn approve(
 }
 
 /// Each person's latest decision on a version, in the order they were made.
-pub async fn approvals(warden: &Warden, caller: &Principal, model: &str, number: &str) -> Result<Vec<Approval>> {
+pub async fn approvals(warden: &Oversight, caller: &Principal, model: &str, number: &str) -> Result<Vec<Approval>> {
     caller.require(Permission::ReadRegistry)?;
     let version = get_version(warden, caller, model, number).await?;
     latest_approvals(warden, model, version.number).await
 }
 
-async fn latest_approvals(warden: &Warden, model: &str, number: i64) -> Result<Vec<Approval>> {
+async fn latest_approvals(warden: &Oversight, model: &str, number: i64) -> Result<Vec<Approval>> {
     let records = warden.metadata.version_records(RecordKind::Approval, model, Some(number)).await?;
     let mut latest: Vec<Approval> = Vec::new();
     for record in records {
@@ -295,7 +295,12 @@ async fn latest_approvals(warden: &Warden, model: &str, number: i64) -> Result<V
 }
 
 /// Builds the documented input document `{model, version, validation, approvals, target, now}`.
-pub(crate) async fn gate_input(warden: &Warden, caller: &Principal, version: &Version, alias: &str) -> Result<Value> {
+pub(crate) async fn gate_input(
+    warden: &Oversight,
+    caller: &Principal,
+    version: &Version,
+    alias: &str,
+) -> Result<Value> {
     // Independent reads, concurrently: the input's latency is the slowest read, not their sum.
     let (model, reports, approvals, current) = tokio::try_join!(
         get_model(warden, caller, &version.model),
@@ -368,7 +373,7 @@ struct Evaluation {
     decision: Decision,
 }
 
-async fn evaluate(warden: &Warden, caller: &Principal, version: &Version, alias: &str) -> Result<Evaluation> {
+async fn evaluate(warden: &Oversight, caller: &Principal, version: &Version, alias: &str) -> Result<Evaluation> {
     let (input, (bundle, gate)) = tokio::try_join!(gate_input(warden, caller, version, alias), gate_in_force(warden))?;
     let decision = gate.lock().expect("gate lock").decide(&input).map_err(policy_error)?;
     Ok(Evaluation { input, bundle, decision })
@@ -377,7 +382,7 @@ async fn evaluate(warden: &Warden, caller: &Principal, version: &Version, alias:
 /// The gate's decision on moving a version to a production alias, input assembly included, without
 /// recording it: a preview. `gate_check` and `promote` record every decision they take.
 pub async fn evaluate_gate(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     number: &str,
@@ -392,7 +397,7 @@ pub async fn evaluate_gate(
 
 /// Evaluates the gate for moving `version` to `alias` and records the decision.
 async fn decide(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     version: &Version,
     alias: &str,
@@ -421,7 +426,7 @@ async fn decide(
         version: version.number,
         at,
         actor: caller.actor(),
-        body: serde_json::to_value(&gate_decision).map_err(|e| Error::Internal(e.to_string()))?,
+        body: serde_json::to_value(&gate_decision).map_err(|e| Error::json("encoding gate decision", e))?,
     };
     // An audited write like every fact the evidence bundle presents: the entry carries the decision's hash,
     // so a decision edited in the store no longer matches it (`audit verify`, `evidence verify`).
@@ -457,25 +462,25 @@ fn check_production_alias(alias: &str) -> Result<()> {
 /// and a reason are needed, the removal is an audited write, and scoring then answers 503 naming the model
 /// and this withdrawal.
 pub async fn withdraw(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     alias: &str,
     reason: &str,
-) -> Result<crate::registry::AliasAssignment> {
+) -> Result<warden_registry::registry::AliasAssignment> {
     caller.require(Permission::Promote)?;
     check_production_alias(alias)?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Error::invalid(format!("taking '{alias}' out of production needs a reason")));
     }
-    crate::text::check("reason", reason, crate::text::LONG, crate::text::Lines::Many)?;
+    warden_registry::text::check("reason", reason, warden_registry::text::LONG, warden_registry::text::Lines::Many)?;
     move_alias(warden, caller, model, alias, None, reason, None, MoveCause::Withdrawal).await
 }
 
 /// Evaluates the gate without acting on it (CI pipelines); the decision is recorded all the same.
 pub async fn gate_check(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     number: &str,
@@ -488,7 +493,7 @@ pub async fn gate_check(
 }
 
 /// The gate's decisions on a version, oldest first.
-pub async fn gate_decisions(warden: &Warden, caller: &Principal, model: &str, number: &str) -> Result<Vec<Value>> {
+pub async fn gate_decisions(warden: &Oversight, caller: &Principal, model: &str, number: &str) -> Result<Vec<Value>> {
     caller.require(Permission::ReadAudit)?;
     let version = get_version(warden, caller, model, number).await?;
     Ok(warden
@@ -529,7 +534,7 @@ pub struct Promotion {
 
 /// Moves a production alias to a version if the gate allows it, or on an administrator's override.
 pub async fn promote(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     number: &str,
@@ -538,7 +543,12 @@ pub async fn promote(
     caller.require(Permission::Promote)?;
     let alias = request.alias.as_deref().unwrap_or("champion");
     check_production_alias(alias)?;
-    crate::text::check("reason", &request.reason, crate::text::LONG, crate::text::Lines::Many)?;
+    warden_registry::text::check(
+        "reason",
+        &request.reason,
+        warden_registry::text::LONG,
+        warden_registry::text::Lines::Many,
+    )?;
     if request.override_gate {
         caller.require(Permission::OverrideGate)?;
         if request.reason.trim().is_empty() {

@@ -16,7 +16,7 @@ use crate::registry::FeatureSpec;
 
 /// One feature's reference values.
 #[derive(Debug, Clone)]
-pub(crate) enum ReferenceColumn {
+pub enum ReferenceColumn {
     /// NaN for missing.
     Numeric(Vec<f64>),
     /// `None` for missing.
@@ -34,27 +34,27 @@ impl ReferenceColumn {
 
 /// The reference data of a loaded version.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct MonitorReference {
+pub struct MonitorReference {
     /// Feature columns in schema order.
-    pub(crate) features: Vec<(String, ReferenceColumn)>,
+    pub features: Vec<(String, ReferenceColumn)>,
     /// The version's score per row; NaN where the row could not be scored.
-    pub(crate) scores: Vec<f64>,
+    pub scores: Vec<f64>,
     /// Other columns, as text (`None` for missing).
-    pub(crate) others: BTreeMap<String, Vec<Option<String>>>,
+    pub others: BTreeMap<String, Vec<Option<String>>>,
     /// Decile edges of the scores (what live scores are binned on).
-    pub(crate) score_edges: Vec<f64>,
+    pub score_edges: Vec<f64>,
     /// Smallest and largest score.
-    pub(crate) score_range: (f64, f64),
+    pub score_range: (f64, f64),
 }
 
 impl MonitorReference {
     /// Rows.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.scores.len()
     }
 
     /// Reads the feature and other columns of a CSV or Parquet file; scores are filled in by the caller.
-    pub(crate) fn read(path: &Path, schema: &[FeatureSpec]) -> Result<MonitorReference> {
+    pub fn read(path: &Path, schema: &[FeatureSpec]) -> Result<MonitorReference> {
         let mut reference = MonitorReference::default();
         let mut positions: Vec<Option<usize>> = Vec::new();
         let mut other_positions: Vec<(usize, String)> = Vec::new();
@@ -103,12 +103,12 @@ impl MonitorReference {
     }
 
     /// Row `i`'s features, as a scoring request carries them.
-    pub(crate) fn row(&self, i: usize) -> Map<String, Value> {
+    pub fn row(&self, i: usize) -> Map<String, Value> {
         self.features.iter().map(|(name, column)| (name.clone(), column.json(i))).collect()
     }
 
     /// Row `i`'s value of a column: a feature or another column; numbers as their text.
-    pub(crate) fn text(&self, column: &str, i: usize) -> Option<String> {
+    pub fn text(&self, column: &str, i: usize) -> Option<String> {
         if let Some(values) = self.others.get(column) {
             return values[i].clone();
         }
@@ -119,12 +119,12 @@ impl MonitorReference {
     }
 
     /// Row `i`'s value of a numeric column (a feature or another column).
-    pub(crate) fn number(&self, column: &str, i: usize) -> Option<f64> {
+    pub fn number(&self, column: &str, i: usize) -> Option<f64> {
         self.text(column, i).and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite())
     }
 
     /// Sets the scores and derives the score bins.
-    pub(crate) fn set_scores(&mut self, scores: Vec<f64>) {
+    pub fn set_scores(&mut self, scores: Vec<f64>) {
         let mut sorted: Vec<f64> = scores.iter().copied().filter(|s| s.is_finite()).collect();
         sorted.sort_by(f64::total_cmp);
         self.score_edges = warden_stats::quantile::decile_edges_sorted(&sorted);

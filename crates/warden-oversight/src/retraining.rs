@@ -19,11 +19,11 @@ use warden_store::metadata::{AuditEventDraft, TrainingRow};
 pub use warden_train::gbt::GbtOptions;
 use warden_train::linear_model::{Column, Feature, train_logistic};
 
-use crate::auth::{Permission, Principal};
-use crate::dataset::ColumnPlan;
-use crate::registry::{Lineage, Version, VersionRequest, current_aliases, get_model, get_version};
 use crate::validation::ValidationRequest;
-use crate::{Error, Result, Warden};
+use crate::{Error, Oversight, Result};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::dataset::ColumnPlan;
+use warden_registry::registry::{Lineage, Version, VersionRequest, current_aliases, get_model, get_version};
 
 /// The label column of exported training data (1 = the bad event).
 pub const LABEL_COLUMN: &str = "label";
@@ -46,10 +46,7 @@ pub enum Trainer {
         options: GbtOptions,
     },
     /// A command the server's operator configured.
-    External {
-        /// Its name.
-        name: String,
-    },
+    External { name: String },
 }
 
 impl Trainer {
@@ -62,36 +59,7 @@ impl Trainer {
     }
 }
 
-/// A training command the server's operator configured (`warden serve --external-trainer NAME=FORMAT:COMMAND`).
-/// `{data}` in the command is replaced by the training CSV's path (features as logged, protected attributes,
-/// then `label`), `{model}` by the path the command must write the model to, in `format`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExternalTrainer {
-    /// The name jobs ask for (`external:NAME`).
-    pub name: String,
-    /// The format of the model the command writes (`onnx`, `xgboost-json`, …).
-    pub format: String,
-    /// The command, run with `sh -c`.
-    pub command: String,
-}
-
-impl std::str::FromStr for ExternalTrainer {
-    type Err = Error;
-    /// `NAME=FORMAT:COMMAND`.
-    fn from_str(text: &str) -> Result<Self> {
-        let bad = || Error::invalid(format!("external trainer '{text}' is not NAME=FORMAT:COMMAND"));
-        let (name, rest) = text.split_once('=').ok_or_else(bad)?;
-        let (format, command) = rest.split_once(':').ok_or_else(bad)?;
-        format.parse::<crate::artifact_format::ArtifactFormat>()?;
-        crate::registry::validate_name("trainer", name)?;
-        if !command.contains("{data}") || !command.contains("{model}") {
-            return Err(Error::invalid(format!(
-                "external trainer '{name}': the command must use {{data}} and {{model}}"
-            )));
-        }
-        Ok(ExternalTrainer { name: name.into(), format: format.into(), command: command.into() })
-    }
-}
+pub use warden_registry::ExternalTrainer;
 
 /// The longest an external training command may run.
 const EXTERNAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -117,7 +85,7 @@ fn shell_quote(path: &std::path::Path) -> String {
 
 /// Runs an external trainer on the exported training data; the model it writes is the candidate.
 async fn run_external(
-    warden: &Warden,
+    warden: &Oversight,
     trainer: &ExternalTrainer,
     training_csv: &[u8],
     job: &mut RetrainJob,
@@ -125,9 +93,9 @@ async fn run_external(
     let dir = tempfile::Builder::new()
         .prefix("retrain-")
         .tempdir_in(warden.config().data_dir.join("tmp"))
-        .map_err(|e| Error::Internal(format!("cannot make a job directory: {e}")))?;
+        .map_err(|e| Error::io("cannot make a job directory", e))?;
     let (data, model) = (dir.path().join("train.csv"), dir.path().join("model"));
-    std::fs::write(&data, training_csv).map_err(|e| Error::Internal(format!("cannot write the training data: {e}")))?;
+    std::fs::write(&data, training_csv).map_err(|e| Error::io("cannot write the training data", e))?;
     let command = trainer.command.replace("{data}", &shell_quote(&data)).replace("{model}", &shell_quote(&model));
     let started = std::time::Instant::now();
     let child = tokio::process::Command::new("sh")
@@ -253,7 +221,8 @@ pub fn held_out_auc(candidate: &Candidate, features: &[Feature], labels: &[bool]
         "linear-json" => ModelFormat::LinearJson,
         _ => ModelFormat::XgboostJson,
     };
-    let model = Model::load(format, &candidate.artifact).map_err(|e| Error::Internal(e.to_string()))?;
+    let model =
+        Model::load(format, &candidate.artifact).map_err(|e| Error::failed("the trained model does not load", e))?;
     let cell = |feature: &Feature, i: usize| match &feature.column {
         Column::Numeric(values) => values[i].map_or(Cell::Missing, Cell::Number),
         Column::Categorical(values) => match (&values[i], candidate.encodings.get(&feature.name)) {
@@ -353,7 +322,6 @@ impl Trainer {
 /// A model's retraining schedule as shown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Schedule {
-    /// Model.
     pub model: String,
     /// The trainer each job uses.
     pub trainer: String,
@@ -380,7 +348,7 @@ impl From<warden_store::metadata::RetrainSchedule> for Schedule {
 /// Sets a model's retraining schedule (data scientist, admin): the first job at the scheduler's next round,
 /// then one every `every_hours`; `None` removes it. Audited.
 pub async fn set_schedule(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     schedule: Option<(&str, f64)>,
@@ -417,7 +385,7 @@ pub async fn set_schedule(
 }
 
 /// A model's retraining schedule, if it has one.
-pub async fn schedule(warden: &Warden, caller: &Principal, model: &str) -> Result<Option<Schedule>> {
+pub async fn schedule(warden: &Oversight, caller: &Principal, model: &str) -> Result<Option<Schedule>> {
     caller.require(Permission::ReadRegistry)?;
     get_model(warden, caller, model).await?;
     Ok(warden.metadata.retrain_schedules().await?.into_iter().find(|s| s.model_name == model).map(Schedule::from))
@@ -425,7 +393,7 @@ pub async fn schedule(warden: &Warden, caller: &Principal, model: &str) -> Resul
 
 /// Runs the jobs that are due, each as Warden; a job's schedule moves on before it runs, so a failing job
 /// waits for its next turn instead of repeating at once.
-pub async fn run_due(warden: &Warden) -> Result<Vec<RetrainJob>> {
+pub async fn run_due(warden: &Oversight) -> Result<Vec<RetrainJob>> {
     let now = warden.now();
     let mut jobs = Vec::new();
     for due in warden.metadata.retrain_schedules().await?.into_iter().filter(|s| s.next_at <= now) {
@@ -439,28 +407,9 @@ pub async fn run_due(warden: &Warden) -> Result<Vec<RetrainJob>> {
     Ok(jobs)
 }
 
-/// Checks the schedules every `every` and runs the jobs that are due.
-pub fn spawn_scheduler(warden: std::sync::Arc<Warden>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if !crate::replicas::holds_lease(&warden, "retraining-schedules", crate::replicas::lease_hold(every)).await
-            {
-                continue;
-            }
-            if let Err(err) = run_due(&warden).await {
-                tracing::error!(error = %err, "retraining schedules could not be read");
-            }
-        }
-    })
-}
-
 /// What a job is asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrainRequest {
-    /// The trainer.
     pub trainer: Trainer,
     /// Only decisions made at or after this time (µs); all when `None`.
     pub since: Option<i64>,
@@ -489,7 +438,6 @@ impl Default for RetrainRequest {
 pub struct RetrainJob {
     /// The job's id.
     pub id: i64,
-    /// Model.
     pub model: String,
     /// `builtin-lr`.
     pub trainer: String,
@@ -521,14 +469,18 @@ pub struct RetrainJob {
     pub external: Option<ExternalRun>,
     /// When it started and how long it took.
     pub started_at: i64,
-    /// Seconds.
     pub seconds: f64,
     /// Steps, in order.
     pub log: Vec<String>,
 }
 
 /// Runs a retraining job for `model` now and records it (data scientist, admin; or a monitor's action).
-pub async fn retrain(warden: &Warden, caller: &Principal, model: &str, request: RetrainRequest) -> Result<RetrainJob> {
+pub async fn retrain(
+    warden: &Oversight,
+    caller: &Principal,
+    model: &str,
+    request: RetrainRequest,
+) -> Result<RetrainJob> {
     caller.require(Permission::WriteRegistry)?;
     get_model(warden, caller, model).await?;
     if !(0.05..=0.5).contains(&request.holdout) {
@@ -561,7 +513,7 @@ pub async fn retrain(warden: &Warden, caller: &Principal, model: &str, request: 
         job.error = Some(err.to_string());
     }
     job.seconds = started.elapsed().as_secs_f64();
-    let body = serde_json::to_value(&job).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_value(&job).map_err(|e| Error::json("encoding job", e))?;
     let audit = AuditEventDraft {
         at: warden.now(),
         actor: caller.actor(),
@@ -576,7 +528,7 @@ pub async fn retrain(warden: &Warden, caller: &Principal, model: &str, request: 
 }
 
 /// A model's retraining jobs, oldest first.
-pub async fn jobs(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<Value>> {
+pub async fn jobs(warden: &Oversight, caller: &Principal, model: &str) -> Result<Vec<Value>> {
     caller.require(Permission::ReadRegistry)?;
     get_model(warden, caller, model).await?;
     Ok(warden
@@ -591,7 +543,7 @@ pub async fn jobs(warden: &Warden, caller: &Principal, model: &str) -> Result<Ve
         .collect())
 }
 
-async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut RetrainJob) -> Result<()> {
+async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mut RetrainJob) -> Result<()> {
     let system = Principal::system();
     let champion = current_aliases(warden, &system, model).await?.into_iter().find(|a| a.alias == "champion");
     let parent_number = match champion.and_then(|a| a.version) {
@@ -653,11 +605,11 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
                 )));
             };
             let artifact = run_external(warden, &external, &training_csv, job).await?;
-            let format: &'static str = crate::artifact_format::ArtifactFormat::ALL
+            let format: &'static str = warden_registry::artifact_format::ArtifactFormat::ALL
                 .into_iter()
                 .find(|f| f.as_str() == external.format)
                 .map(|f| f.as_str())
-                .ok_or_else(|| Error::Internal(format!("unknown format {}", external.format)))?;
+                .ok_or_else(|| Error::Inconsistent(format!("unknown format {}", external.format)))?;
             let mut hyperparameters = serde_json::Map::new();
             hyperparameters.insert("trainer".into(), json!(request.trainer.name()));
             hyperparameters.insert("command".into(), json!(external.command));
@@ -675,7 +627,7 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
             let labels: Vec<bool> = train.iter().map(|r| r.label).collect();
             tokio::task::spawn_blocking(move || self::train(&trainer, &features, &labels))
                 .await
-                .map_err(|e| Error::Internal(e.to_string()))??
+                .map_err(|e| Error::task("training", e))??
         }
     };
     job.log.push(candidate.summary.clone());
@@ -703,12 +655,14 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
         },
         serving: parent.serving.clone(),
         encodings: candidate.encodings.clone(),
-        unknown_category: (candidate.format == "xgboost-json").then_some(crate::registry::UnknownCategory::Missing),
+        unknown_category: (candidate.format == "xgboost-json")
+            .then_some(warden_registry::registry::UnknownCategory::Missing),
     };
     let artifact = staged(warden, &candidate.artifact).await?;
     let reference = staged(warden, &training_csv).await?;
     let version =
-        crate::registry::register_version(warden, &system, model, version_request, artifact, reference).await?;
+        warden_registry::registry::register_version(warden, &system, model, version_request, artifact, reference)
+            .await?;
     job.version = Some(version.number);
     job.status = "registered".into();
     job.log.push(format!("registered version {} (parent {})", version.number, parent.number));
@@ -730,7 +684,8 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
     let beyond_sign_off: Vec<&String> = job.gate_deny.iter().filter(|d| !awaits_sign_off(d)).collect();
     if beyond_sign_off.is_empty() {
         let reason = format!("retraining job: candidate from version {}", parent.number);
-        crate::registry::set_alias(warden, &system, model, "challenger", Some(version.number), &reason, None).await?;
+        warden_registry::registry::set_alias(warden, &system, model, "challenger", Some(version.number), &reason, None)
+            .await?;
         job.deployed_as = Some("challenger".into());
         job.status = "deployed".into();
         job.log.push("the gate's only objections are sign-offs: deployed as challenger (shadow)".into());
@@ -746,9 +701,9 @@ async fn run(warden: &Warden, model: &str, request: &RetrainRequest, job: &mut R
 /// The parent's reference data as training rows: its features as the schema reads them, protected attributes,
 /// and its target column as the label (`bad` marks the event; rows without a target value are left out).
 async fn reference_rows(
-    warden: &Warden,
+    warden: &Oversight,
     parent: &Version,
-    schema: &[crate::registry::FeatureSpec],
+    schema: &[warden_registry::registry::FeatureSpec],
     bad: &str,
 ) -> Result<Vec<TrainingRow>> {
     let Some(target) = parent.target.clone() else {
@@ -761,13 +716,13 @@ async fn reference_rows(
     let dir = tempfile::Builder::new()
         .prefix("retrain-")
         .tempdir_in(warden.config().data_dir.join("tmp"))
-        .map_err(|e| Error::Internal(format!("cannot make a job directory: {e}")))?;
+        .map_err(|e| Error::io("cannot make a job directory", e))?;
     let path = dir.path().join(format!("reference.{}", parent.reference_format));
-    std::fs::write(&path, bytes).map_err(|e| Error::Internal(e.to_string()))?;
+    std::fs::write(&path, bytes).map_err(|e| Error::io("cannot write the parent's reference data", e))?;
     let (schema, protected, bad) = (schema.to_vec(), parent.protected.clone(), bad.to_owned());
     tokio::task::spawn_blocking(move || {
         let mut rows = Vec::new();
-        crate::dataset::for_each_chunk(&path, 4096, |header, chunk| {
+        warden_registry::dataset::for_each_chunk(&path, 4096, |header, chunk| {
             let position = |name: &str| header.iter().position(|h| h == name);
             let label_at = position(&target)
                 .ok_or_else(|| Error::invalid(format!("the reference data has no column '{target}'")))?;
@@ -801,7 +756,7 @@ async fn reference_rows(
         Ok(rows)
     })
     .await
-    .map_err(|e| Error::Internal(e.to_string()))?
+    .map_err(|e| Error::task("reading the reference data", e))?
 }
 
 /// The gate's objections that people resolve by signing off (the default bundle's approval rule).
@@ -817,7 +772,7 @@ fn held_out(request_id: &str, share: f64) -> bool {
 }
 
 /// The parent's features with raw categories (a linear model takes categories as text, not codes).
-fn training_schema(parent: &Version) -> Vec<crate::registry::FeatureSpec> {
+fn training_schema(parent: &Version) -> Vec<warden_registry::registry::FeatureSpec> {
     parent
         .feature_schema
         .iter()
@@ -839,22 +794,26 @@ fn cell_text(value: &Value) -> String {
 }
 
 /// The rows as CSV: features in schema order, protected attributes, then the label.
-fn export(schema: &[crate::registry::FeatureSpec], protected: &[String], rows: &[&TrainingRow]) -> Result<Vec<u8>> {
+fn export(
+    schema: &[warden_registry::registry::FeatureSpec],
+    protected: &[String],
+    rows: &[&TrainingRow],
+) -> Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = schema.iter().map(|f| f.name.as_str()).collect();
     header.extend(protected.iter().map(String::as_str));
     header.push(LABEL_COLUMN);
-    writer.write_record(&header).map_err(|e| Error::Internal(e.to_string()))?;
+    writer.write_record(&header).map_err(|e| Error::failed("writing the training CSV", e))?;
     for row in rows {
         let mut record: Vec<String> = schema.iter().map(|f| cell_text(&row.features[f.name.as_str()])).collect();
         record.extend(protected.iter().map(|p| cell_text(&row.attributes[p.as_str()])));
         record.push(if row.label { "1".into() } else { "0".into() });
-        writer.write_record(&record).map_err(|e| Error::Internal(e.to_string()))?;
+        writer.write_record(&record).map_err(|e| Error::failed("writing the training CSV", e))?;
     }
-    writer.into_inner().map_err(|e| Error::Internal(e.to_string()))
+    writer.into_inner().map_err(|e| Error::failed("writing the training CSV", e))
 }
 
-fn feature_columns(schema: &[crate::registry::FeatureSpec], rows: &[&TrainingRow]) -> Result<Vec<Feature>> {
+fn feature_columns(schema: &[warden_registry::registry::FeatureSpec], rows: &[&TrainingRow]) -> Result<Vec<Feature>> {
     schema
         .iter()
         .map(|spec| {
@@ -870,7 +829,7 @@ fn feature_columns(schema: &[crate::registry::FeatureSpec], rows: &[&TrainingRow
         .collect()
 }
 
-async fn staged(warden: &Warden, bytes: &[u8]) -> Result<crate::registry::StagedFile> {
+async fn staged(warden: &Oversight, bytes: &[u8]) -> Result<warden_registry::registry::StagedFile> {
     let mut writer = warden.artifacts().stage(warden.config().max_upload_bytes).await?;
     writer.write(bytes).await?;
     Ok(writer.finish().await?)
@@ -880,13 +839,11 @@ async fn staged(warden: &Warden, bytes: &[u8]) -> Result<crate::registry::Staged
 /// arrive, both versions' performance on them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChallengerReport {
-    /// Model.
     pub model: String,
     /// Requests scored by both.
     pub requests: usize,
     /// The versions that served them.
     pub served_versions: Vec<i64>,
-    /// The shadow versions.
     pub shadow_versions: Vec<i64>,
     /// Share of requests where both reached the same decision.
     pub agreement: Option<f64>,
@@ -906,7 +863,7 @@ pub struct ChallengerReport {
 
 /// The champion-versus-challenger report over the shadow's requests since `since`.
 pub async fn challenger_report(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     since: i64,

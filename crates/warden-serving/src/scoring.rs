@@ -17,206 +17,36 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
-use warden_models::{Cell, InputKind, Model};
-use warden_stats::profile::{ColumnSummary, ColumnType};
+use serde_json::{Map, Value};
+use warden_models::{Cell, Model};
+use warden_stats::profile::ColumnSummary;
 use warden_stats::window::GroupRateWindow;
 use warden_store::metadata::{Micros, NewDecision, NewOutcome};
 
-use crate::auth::{Permission, Principal};
 use crate::decision_log::{DecisionLog, LiveProfile, LiveWindows, RemoteBucket};
 use crate::metrics::ScoringMetrics;
-use crate::reference::MonitorReference;
-use crate::registry::{FeatureSpec, PRODUCTION_ALIASES, ServingConfig, UnknownCategory, Version};
-use crate::{Error, Result, Warden};
+use crate::{Error, Result, Serving};
+use warden_registry::Registry;
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::binding::{Binding, Checked, MAX_REQUEST_ID, check, field_errors, model_error, score_reference};
+pub use warden_registry::binding::{MAX_BATCH_ROWS, ScoreRequest, check_and_score};
+use warden_registry::reference::MonitorReference;
+use warden_registry::registry::{PRODUCTION_ALIASES, ServingConfig, Version};
 
-/// Largest batch the API accepts in one request.
-pub const MAX_BATCH_ROWS: usize = 10_000;
 /// Largest amount an outcome may carry (a loss or chargeback): a quadrillion in any currency is a mistake,
 /// and money-at-risk sums must not overflow.
 pub const MAX_OUTCOME_AMOUNT: f64 = 1e15;
-/// Largest number of monitor-only attributes per request.
-const MAX_ATTRIBUTES: usize = 64;
-/// Longest request id.
-const MAX_REQUEST_ID: usize = 128;
-
-/// How each model input is fed from the schema.
-#[derive(Debug, Clone)]
-pub(crate) struct Binding {
-    schema: Vec<FeatureSpec>,
-    index: HashMap<String, usize>,
-    /// Per model input: the schema feature and how its value becomes a cell.
-    inputs: Vec<(usize, Conversion)>,
-}
-
-#[derive(Debug, Clone)]
-enum Conversion {
-    Number,
-    Text,
-    Code(BTreeMap<String, f64>),
-}
-
-impl Binding {
-    /// Binds a model to a schema; `Invalid` when the schema cannot feed the model.
-    pub(crate) fn new(model: &Model, schema: &[FeatureSpec]) -> Result<Binding> {
-        let index: HashMap<String, usize> = schema.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
-        let positions: Vec<usize> = if model.positional_inputs() {
-            if model.inputs().len() != schema.len() {
-                return Err(Error::invalid(format!(
-                    "the model takes {} inputs by position and the schema declares {} features",
-                    model.inputs().len(),
-                    schema.len()
-                )));
-            }
-            (0..schema.len()).collect()
-        } else {
-            model
-                .inputs()
-                .iter()
-                .map(|input| {
-                    index.get(&input.name).copied().ok_or_else(|| {
-                        Error::invalid(format!(
-                            "the model takes input '{}', which the schema does not declare",
-                            input.name
-                        ))
-                    })
-                })
-                .collect::<Result<_>>()?
-        };
-        let mut inputs = Vec::with_capacity(positions.len());
-        for (input, position) in model.inputs().iter().zip(positions) {
-            let feature = &schema[position];
-            let conversion = match (input.kind, feature.kind, &feature.encoding) {
-                (InputKind::Number, ColumnType::Numeric, None) => Conversion::Number,
-                (InputKind::Number, ColumnType::Categorical, Some(codes)) => Conversion::Code(codes.clone()),
-                (InputKind::Number, ColumnType::Categorical, None) => {
-                    return Err(Error::invalid(format!(
-                        "feature '{}' is categorical but the model takes a number: declare its encoding",
-                        feature.name
-                    )));
-                }
-                (InputKind::Text, ColumnType::Categorical, None) => Conversion::Text,
-                (InputKind::Text, ColumnType::Numeric, _) => {
-                    return Err(Error::invalid(format!(
-                        "feature '{}' is numeric but the model takes text",
-                        feature.name
-                    )));
-                }
-                (_, _, Some(_)) => {
-                    return Err(Error::invalid(format!(
-                        "feature '{}' declares an encoding, but the model takes it {}",
-                        feature.name,
-                        if input.kind == InputKind::Text { "as text" } else { "as a number" }
-                    )));
-                }
-            };
-            inputs.push((position, conversion));
-        }
-        Ok(Binding { schema: schema.to_vec(), index, inputs })
-    }
-
-    /// Checks a request's features; returns one value per schema feature, or every problem by field.
-    fn parse(&self, features: &Map<String, Value>) -> std::result::Result<Vec<Parsed>, BTreeMap<String, String>> {
-        let mut errors = BTreeMap::new();
-        for name in features.keys() {
-            if !self.index.contains_key(name) {
-                errors.insert(name.clone(), "unknown feature: the version's schema does not declare it".to_owned());
-            }
-        }
-        let mut values = Vec::with_capacity(self.schema.len());
-        for feature in &self.schema {
-            let parsed = match features.get(&feature.name) {
-                None | Some(Value::Null) if feature.nullable => Ok(Parsed::Missing),
-                None | Some(Value::Null) => {
-                    Err("required: the feature is missing and the schema does not allow that".into())
-                }
-                Some(value) => parse_value(feature, value),
-            };
-            match parsed {
-                Ok(p) => values.push(p),
-                Err(message) => {
-                    errors.insert(feature.name.clone(), message);
-                    values.push(Parsed::Missing);
-                }
-            }
-        }
-        if errors.is_empty() { Ok(values) } else { Err(errors) }
-    }
-
-    fn cells(&self, values: &[Parsed]) -> Vec<Cell> {
-        self.inputs
-            .iter()
-            .map(|(position, conversion)| match (&values[*position], conversion) {
-                (Parsed::Missing, _) => Cell::Missing,
-                (Parsed::Number(x), _) => Cell::Number(*x),
-                (Parsed::Category(c), Conversion::Code(codes)) => {
-                    codes.get(c).map_or(Cell::Missing, |&k| Cell::Number(k))
-                }
-                (Parsed::Category(c), Conversion::Text | Conversion::Number) => Cell::Text(c.clone()),
-            })
-            .collect()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Parsed {
-    Number(f64),
-    Category(String),
-    Missing,
-}
-
-fn parse_value(feature: &FeatureSpec, value: &Value) -> std::result::Result<Parsed, String> {
-    match feature.kind {
-        ColumnType::Numeric => match value {
-            Value::Number(n) => match n.as_f64() {
-                Some(x) if x.is_finite() => Ok(Parsed::Number(x)),
-                _ => Err("expected a finite number".into()),
-            },
-            other => Err(format!("expected a number, got {}", kind_of(other))),
-        },
-        ColumnType::Categorical => match value {
-            Value::String(category) => {
-                let known = match (&feature.encoding, &feature.categories) {
-                    (Some(codes), _) => codes.contains_key(category),
-                    (None, Some(categories)) => categories.iter().any(|c| c == category),
-                    (None, None) => true,
-                };
-                match (known, feature.unknown_category) {
-                    (true, _) => Ok(Parsed::Category(category.clone())),
-                    (false, UnknownCategory::Missing) => Ok(Parsed::Missing),
-                    (false, UnknownCategory::Refuse) => {
-                        Err(format!("category '{category}' was never declared for this feature"))
-                    }
-                }
-            }
-            other => Err(format!("expected a category (a string), got {}", kind_of(other))),
-        },
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// A version ready to score.
-pub(crate) struct LoadedVersion {
-    pub(crate) version: Version,
+pub struct LoadedVersion {
+    pub version: Version,
     model: Model,
     binding: Binding,
-    pub(crate) live: Arc<LiveProfile>,
+    pub live: Arc<LiveProfile>,
     /// The reference data with this version's scores (score drift, learned thresholds, CBPE).
-    pub(crate) reference: Arc<MonitorReference>,
+    pub reference: Arc<MonitorReference>,
     /// The artifact's bytes as loaded, re-hashed by the integrity monitor.
-    pub(crate) artifact: Vec<u8>,
-    /// Figures learned from the reference per monitor setting, computed at first use.
-    pub(crate) learned: Mutex<HashMap<String, Arc<crate::monitoring::Learned>>>,
+    pub artifact: Vec<u8>,
 }
 
 impl LoadedVersion {
@@ -234,7 +64,6 @@ impl LoadedVersion {
             live: placeholder,
             reference: Arc::new(MonitorReference::default()),
             artifact,
-            learned: Mutex::new(HashMap::new()),
         };
         let scores = score_reference(&loaded.model, &loaded.binding, &reference)?;
         reference.set_scores(scores);
@@ -247,39 +76,6 @@ impl LoadedVersion {
         let serving: &ServingConfig = &self.version.serving;
         if score >= serving.threshold { &serving.positive_decision } else { &serving.negative_decision }
     }
-}
-
-/// Scores every row of the reference data through the serving path's checks (rows the schema refuses are
-/// NaN). A score that is not a finite number is an error naming the row: a model that overflows on the data
-/// it was registered with would answer 500 to live traffic like it.
-pub(crate) fn score_reference(model: &Model, binding: &Binding, reference: &MonitorReference) -> Result<Vec<f64>> {
-    let mut scores = vec![f64::NAN; reference.len()];
-    for start in (0..reference.len()).step_by(MAX_BATCH_ROWS) {
-        let end = (start + MAX_BATCH_ROWS).min(reference.len());
-        let (mut rows, mut cells) = (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
-        for i in start..end {
-            let request =
-                ScoreRequest { request_id: None, features: reference.row(i), attributes: Map::new(), explain: false };
-            if let Ok(checked) = check(binding, request) {
-                rows.push(i);
-                cells.push(binding.cells(&checked.values));
-            }
-        }
-        let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
-        for (&i, prediction) in rows.iter().zip(model.predict(&refs).map_err(model_error)?) {
-            if !prediction.score.is_finite() || prediction.margin.is_some_and(|m| !m.is_finite()) {
-                return Err(Error::invalid(format!(
-                    "the model scores row {} of the reference data as {} (margin {:?}): scores and margins must \
-                     be finite numbers",
-                    i + 1,
-                    prediction.score,
-                    prediction.margin
-                )));
-            }
-            scores[i] = prediction.score;
-        }
-    }
-    Ok(scores)
 }
 
 /// Where a request went.
@@ -316,23 +112,9 @@ struct Routes {
     challenger: Option<Arc<LoadedVersion>>,
 }
 
-/// A request to score.
-#[derive(Debug, Clone, Default)]
-pub struct ScoreRequest {
-    /// Caller's id for the request (correlates outcomes); Warden makes one when absent.
-    pub request_id: Option<String>,
-    /// Model inputs.
-    pub features: Map<String, Value>,
-    /// Monitor-only columns (sex, age band, amount at risk) that never reach the model.
-    pub attributes: Map<String, Value>,
-    /// Whether to return contributions and reason codes.
-    pub explain: bool,
-}
-
 /// One reason code: a feature that pushed the score toward the positive decision (decline).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
-    /// Feature name.
     pub feature: String,
     /// The value the request gave (null when missing).
     pub value: Value,
@@ -345,7 +127,6 @@ pub struct Reason {
 pub struct ScoreResponse {
     /// The request id (given or made).
     pub request_id: String,
-    /// Model name.
     pub model: String,
     /// Version that answered.
     pub version: i64,
@@ -366,7 +147,7 @@ pub struct ScoreResponse {
     pub base: Option<f64>,
 }
 
-/// The scoring service's state inside [`Warden`].
+/// The scoring service's state inside [`Serving`].
 pub struct Scoring {
     routes: RwLock<HashMap<String, Routes>>,
     versions: RwLock<HashMap<(String, i64), Arc<LoadedVersion>>>,
@@ -376,16 +157,16 @@ pub struct Scoring {
     unservable: RwLock<std::collections::BTreeMap<String, String>>,
     /// When readiness last retried the unservable models: at most once a second, since `/readyz` is public.
     last_retry: Mutex<Option<Instant>>,
-    pub(crate) log: DecisionLog,
-    pub(crate) metrics: Arc<ScoringMetrics>,
+    pub log: DecisionLog,
+    pub metrics: Arc<ScoringMetrics>,
 }
 
 impl Scoring {
     /// Starts the decision log's writer on the store.
-    pub(crate) fn start(store: Arc<dyn warden_store::metadata::MetadataStore>) -> Result<Scoring> {
+    pub fn start(store: Arc<dyn warden_store::metadata::MetadataStore>) -> Result<Scoring> {
         let metrics = Arc::new(ScoringMetrics::new());
         let log = DecisionLog::start(store, metrics.clone())
-            .map_err(|e| Error::Internal(format!("cannot start the decision log writer: {e}")))?;
+            .map_err(|e| Error::io("cannot start the decision log writer", e))?;
         Ok(Scoring {
             routes: RwLock::new(HashMap::new()),
             versions: RwLock::new(HashMap::new()),
@@ -408,14 +189,14 @@ impl Scoring {
     }
 
     /// The models whose routes this process has built.
-    pub(crate) fn routed_models(&self) -> Vec<String> {
+    pub fn routed_models(&self) -> Vec<String> {
         self.routes.read().expect("routes lock").keys().cloned().collect()
     }
 
     /// Called after an alias changes: rebuilds the model's routes (loading any new version first, so no
     /// request waits for a load), then swaps them in.
-    pub(crate) async fn routes_changed(&self, warden: &Warden, model: &str) {
-        match build_routes(warden, model).await {
+    pub async fn routes_changed(&self, registry: &Registry, model: &str) {
+        match build_routes(registry, self, model).await {
             Ok(routes) => {
                 let routed: Vec<i64> =
                     [routes.champion.as_ref(), routes.canary.as_ref().map(|(v, _)| v), routes.challenger.as_ref()]
@@ -439,7 +220,7 @@ impl Scoring {
     }
 
     /// Whether readiness may retry the unservable models now (at most once a second).
-    pub(crate) fn retry_due(&self) -> bool {
+    pub fn retry_due(&self) -> bool {
         let mut last = self.last_retry.lock().expect("retry lock");
         let due = last.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
         if due {
@@ -449,7 +230,7 @@ impl Scoring {
     }
 
     /// Models whose production routes cannot be built now, with the cause.
-    pub(crate) fn unservable(&self) -> std::collections::BTreeMap<String, String> {
+    pub fn unservable(&self) -> std::collections::BTreeMap<String, String> {
         self.unservable.read().expect("unservable lock").clone()
     }
 
@@ -459,16 +240,21 @@ impl Scoring {
     }
 }
 
-async fn loaded_version(warden: &Warden, model: &str, number: i64) -> Result<Arc<LoadedVersion>> {
+async fn loaded_version(
+    registry: &Registry,
+    scoring: &Scoring,
+    model: &str,
+    number: i64,
+) -> Result<Arc<LoadedVersion>> {
     let key = (model.to_owned(), number);
-    if let Some(v) = warden.scoring.versions.read().expect("versions lock").get(&key) {
+    if let Some(v) = scoring.versions.read().expect("versions lock").get(&key) {
         return Ok(v.clone());
     }
-    let _guard = warden.scoring.load_lock.lock().await;
-    if let Some(v) = warden.scoring.versions.read().expect("versions lock").get(&key) {
+    let _guard = scoring.load_lock.lock().await;
+    if let Some(v) = scoring.versions.read().expect("versions lock").get(&key) {
         return Ok(v.clone());
     }
-    let row = warden
+    let row = registry
         .metadata
         .get_version(model, number)
         .await?
@@ -478,7 +264,7 @@ async fn loaded_version(warden: &Warden, model: &str, number: i64) -> Result<Arc
     // unavailable (503, the cause named), never "not found": the version exists, its bytes do not.
     let unservable =
         |cause: String| Error::unavailable(format!("model '{model}' version {number} cannot be served: {cause}"));
-    let bytes = warden
+    let bytes = registry
         .artifacts
         .read(&version.artifact_sha256)
         .await
@@ -492,40 +278,40 @@ async fn loaded_version(warden: &Warden, model: &str, number: i64) -> Result<Arc
     }
     // A signed artifact is served only while its signer is still trusted and the signature still holds.
     if let Some(signature) = &version.lineage.artifact_signature {
-        crate::signing::verify(&warden.config.artifact_signers, signature, &version.artifact_sha256)
+        warden_registry::signing::verify(&registry.config().artifact_signers, signature, &version.artifact_sha256)
             .map_err(|e| unservable(format!("its artifact signature fails: {e}")))?;
     }
-    let reference = warden
+    let reference = registry
         .artifacts
         .read(&version.reference_sha256)
         .await
         .map_err(|e| unservable(format!("its reference data cannot be read ({e})")))?;
     let loaded = tokio::task::spawn_blocking(move || {
-        let staged = tempfile::NamedTempFile::new().map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
-        std::fs::write(staged.path(), &reference).map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
+        let staged = tempfile::NamedTempFile::new().map_err(|e| Error::io("temporary file", e))?;
+        std::fs::write(staged.path(), &reference).map_err(|e| Error::io("temporary file", e))?;
         LoadedVersion::load(version, bytes, staged.path())
     })
     .await
-    .map_err(|e| Error::Internal(format!("model load task failed: {e}")))??;
+    .map_err(|e| Error::task("model load", e))??;
     let loaded = Arc::new(loaded);
-    warden.scoring.versions.write().expect("versions lock").insert(key, loaded.clone());
+    scoring.versions.write().expect("versions lock").insert(key, loaded.clone());
     Ok(loaded)
 }
 
-async fn build_routes(warden: &Warden, model: &str) -> Result<Routes> {
-    let aliases = warden.metadata.current_aliases(model).await?;
+async fn build_routes(registry: &Registry, scoring: &Scoring, model: &str) -> Result<Routes> {
+    let aliases = registry.metadata.current_aliases(model).await?;
     let mut routes = Routes { champion: None, canary: None, challenger: None };
     for alias in aliases {
         let Some(number) = alias.version else { continue };
         match alias.alias.as_str() {
-            "champion" => routes.champion = Some(loaded_version(warden, model, number).await?),
+            "champion" => routes.champion = Some(loaded_version(registry, scoring, model, number).await?),
             "canary" => {
                 let share = alias.traffic.unwrap_or(0.0);
-                routes.canary = Some((loaded_version(warden, model, number).await?, share));
+                routes.canary = Some((loaded_version(registry, scoring, model, number).await?, share));
             }
             // A challenger only scores in shadow: one that cannot load must not stop the champion answering
             // (the integrity monitor reports the running routes differing from the aliases).
-            "challenger" => match loaded_version(warden, model, number).await {
+            "challenger" => match loaded_version(registry, scoring, model, number).await {
                 Ok(version) => routes.challenger = Some(version),
                 Err(err) => tracing::error!(model, error = %err, "the challenger cannot be loaded; no shadow scoring"),
             },
@@ -535,14 +321,14 @@ async fn build_routes(warden: &Warden, model: &str) -> Result<Routes> {
     Ok(routes)
 }
 
-async fn routes(warden: &Warden, model: &str) -> Result<Routes> {
+async fn routes(warden: &Serving, model: &str) -> Result<Routes> {
     if let Some(r) = warden.scoring.routes.read().expect("routes lock").get(model) {
         return Ok(r.clone());
     }
     if warden.metadata.get_model(model).await?.is_none() {
         return Err(Error::NotFound(format!("model '{model}' not found")));
     }
-    match build_routes(warden, model).await {
+    match build_routes(warden, &warden.scoring, model).await {
         Ok(built) => {
             warden.scoring.routes.write().expect("routes lock").insert(model.to_owned(), built.clone());
             warden.scoring.unservable.write().expect("unservable lock").remove(model);
@@ -557,7 +343,7 @@ async fn routes(warden: &Warden, model: &str) -> Result<Routes> {
 
 /// Builds the routes of every model with a production alias (at start-up): a version that cannot be served
 /// is found now, and readiness says so, rather than at the first request.
-pub(crate) async fn load_production_routes(warden: &Warden) -> Result<()> {
+pub async fn load_production_routes(warden: &Serving) -> Result<()> {
     for model in warden.metadata.list_models().await? {
         let name = model.model.name;
         let aliases = warden.metadata.current_aliases(&name).await?;
@@ -569,10 +355,10 @@ pub(crate) async fn load_production_routes(warden: &Warden) -> Result<()> {
 }
 
 /// What a model's routes serve: (champion, canary and its share, challenger) version numbers.
-pub(crate) type RouteNumbers = (Option<i64>, Option<(i64, f64)>, Option<i64>);
+pub type RouteNumbers = (Option<i64>, Option<(i64, f64)>, Option<i64>);
 
 /// The routes the serving path is running for a model, if it has built them.
-pub(crate) fn running_routes(warden: &Warden, model: &str) -> Option<RouteNumbers> {
+pub fn running_routes(warden: &Serving, model: &str) -> Option<RouteNumbers> {
     let routes = warden.scoring.routes.read().expect("routes lock");
     routes.get(model).map(|r| {
         (
@@ -609,73 +395,6 @@ fn new_request_id(now: Micros) -> String {
     format!("req_{:014x}{:016x}", now.max(0), rand::RngCore::next_u64(&mut rand::rng()))
 }
 
-/// A request after checking, ready to score on one version.
-struct Checked {
-    request_id: String,
-    values: Vec<Parsed>,
-    features: Map<String, Value>,
-    attributes: Map<String, Value>,
-    explain: bool,
-}
-
-fn check_envelope(request: &ScoreRequest) -> std::result::Result<(), BTreeMap<String, String>> {
-    let mut errors = BTreeMap::new();
-    if let Some(id) = &request.request_id
-        && (id.is_empty() || id.len() > MAX_REQUEST_ID || id.chars().any(char::is_control))
-    {
-        errors.insert("request_id".into(), format!("must be 1-{MAX_REQUEST_ID} printable characters"));
-    }
-    if request.attributes.len() > MAX_ATTRIBUTES {
-        errors.insert("attributes".into(), format!("at most {MAX_ATTRIBUTES} attributes"));
-    }
-    for (name, value) in &request.attributes {
-        if request.features.contains_key(name) {
-            errors.insert(
-                format!("attributes.{name}"),
-                "also given as a feature: attributes never reach the model".into(),
-            );
-        } else if matches!(value, Value::Array(_) | Value::Object(_)) {
-            errors.insert(format!("attributes.{name}"), "must be a string, number, boolean or null".into());
-        }
-    }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
-}
-
-fn field_errors(errors: BTreeMap<String, String>, row: Option<usize>) -> Error {
-    let count = errors.len();
-    let first = errors.iter().next().map(|(f, m)| format!("{f}: {m}")).unwrap_or_default();
-    let message = match row {
-        Some(r) => format!("row {r}: {count} invalid field(s); {first}"),
-        None => format!("{count} invalid field(s); {first}"),
-    };
-    let fields: Map<String, Value> = errors.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    let details = match row {
-        Some(r) => json!({ "row": r, "fields": fields }),
-        None => json!({ "fields": fields }),
-    };
-    Error::Invalid { message, details }
-}
-
-fn check(binding: &Binding, request: ScoreRequest) -> std::result::Result<Checked, BTreeMap<String, String>> {
-    let envelope = check_envelope(&request);
-    let values = binding.parse(&request.features);
-    let values = match (envelope, values) {
-        (Ok(()), Ok(values)) => values,
-        (Err(mut a), Err(b)) => {
-            a.extend(b);
-            return Err(a);
-        }
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
-    Ok(Checked {
-        request_id: request.request_id.unwrap_or_default(),
-        values,
-        features: request.features,
-        attributes: request.attributes,
-        explain: request.explain,
-    })
-}
-
 /// Scores checked rows on one version; the model runs them as one batch.
 /// A score and, when asked for, the explanation's base and per-input contributions.
 type Scored = (f64, Option<(f64, Vec<f64>)>);
@@ -687,7 +406,7 @@ fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
     let mut out = Vec::with_capacity(rows.len());
     for ((row, cells), prediction) in rows.iter().zip(&cells).zip(predictions) {
         if !prediction.score.is_finite() {
-            return Err(Error::Internal(format!(
+            return Err(Error::Inconsistent(format!(
                 "the model produced a non-finite score for request {}",
                 row.request_id
             )));
@@ -709,32 +428,11 @@ fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
     Ok(out)
 }
 
-/// Checks one request against a schema and scores it with a model, as the serving path does, without a
-/// server or a store: the scoring-input fuzz target drives this. `Invalid` names every bad field.
-pub fn check_and_score(model: &Model, schema: &[FeatureSpec], request: ScoreRequest) -> Result<f64> {
-    let binding = Binding::new(model, schema)?;
-    let checked = check(&binding, request).map_err(|fields| field_errors(fields, None))?;
-    let cells = binding.cells(&checked.values);
-    let prediction = model.predict(&[cells.as_slice()]).map_err(model_error)?;
-    let score = prediction.first().map(|p| p.score).ok_or_else(|| Error::Internal("no prediction".into()))?;
-    if checked.explain && model.can_explain() {
-        model.explain(&cells).map_err(model_error)?;
-    }
-    Ok(score)
-}
-
-fn model_error(err: warden_models::ModelError) -> Error {
-    match err {
-        warden_models::ModelError::BadInput(message) => Error::invalid(message),
-        other => Error::Internal(other.to_string()),
-    }
-}
-
 /// Turns model-input contributions into per-feature contributions and the top reasons.
 fn explain(version: &LoadedVersion, row: &Checked, contributions: &[f64]) -> (BTreeMap<String, f64>, Vec<Reason>) {
     let mut by_feature: BTreeMap<String, f64> = BTreeMap::new();
-    for ((position, _), c) in version.binding.inputs.iter().zip(contributions) {
-        *by_feature.entry(version.binding.schema[*position].name.clone()).or_default() += c;
+    for (feature, c) in version.binding.input_features().zip(contributions) {
+        *by_feature.entry(feature.to_owned()).or_default() += c;
     }
     let mut reasons: Vec<Reason> = by_feature
         .iter()
@@ -752,14 +450,14 @@ fn explain(version: &LoadedVersion, row: &Checked, contributions: &[f64]) -> (BT
 
 /// Scores rows on a version outside the serving path (nothing logged, no metrics): validation. With
 /// `explain`, adds per-feature contributions when the model can explain. Errors name the 1-based row.
-pub(crate) async fn score_rows(
-    warden: &Warden,
+pub async fn score_rows(
+    warden: &Serving,
     model: &str,
     number: i64,
     rows: Vec<Map<String, Value>>,
     explain: bool,
 ) -> Result<Vec<(f64, Option<BTreeMap<String, f64>>)>> {
-    let version = loaded_version(warden, model, number).await?;
+    let version = loaded_version(warden, &warden.scoring, model, number).await?;
     let explain = explain && version.model.can_explain();
     tokio::task::spawn_blocking(move || {
         let mut checked = Vec::with_capacity(rows.len());
@@ -777,12 +475,12 @@ pub(crate) async fn score_rows(
         Ok(out)
     })
     .await
-    .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
+    .map_err(|e| Error::task("scoring", e))?
 }
 
 /// Scores one request (`pinned`: a version number or alias chosen by the caller instead of the routes).
 pub async fn score(
-    warden: &Warden,
+    warden: &Serving,
     caller: &Principal,
     model: &str,
     request: ScoreRequest,
@@ -794,7 +492,7 @@ pub async fn score(
 
 /// Scores many requests. All are checked first; if any is invalid nothing is scored or logged.
 pub async fn score_batch(
-    warden: &Warden,
+    warden: &Serving,
     caller: &Principal,
     model: &str,
     requests: Vec<ScoreRequest>,
@@ -836,13 +534,13 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Conflict(_) | Error::Refused { .. } => "conflict",
         Error::TooLarge { .. } => "too_large",
         Error::Unavailable { .. } => "unavailable",
-        Error::Internal(_) => "internal",
+        _ => "internal",
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn score_inner(
-    warden: &Warden,
+    warden: &Serving,
     caller: &Principal,
     production_caller: bool,
     model: &str,
@@ -866,7 +564,7 @@ async fn score_inner(
     let pinned = match pinned {
         None => None,
         Some(name) => {
-            let number = crate::registry::version_number(warden, model, name).await?;
+            let number = warden_registry::registry::version_number(warden, model, name).await?;
             let serving = |v: Option<&Arc<LoadedVersion>>| v.is_some_and(|v| v.version.number == number);
             let route = if production_caller && serving(routes.champion.as_ref()) {
                 Route::Champion
@@ -882,7 +580,7 @@ async fn score_inner(
                 })?;
                 Route::Pinned
             };
-            Some((loaded_version(warden, model, number).await?, route))
+            Some((loaded_version(warden, &warden.scoring, model, number).await?, route))
         }
     };
     let testing = matches!(pinned, Some((_, Route::Pinned)));
@@ -973,7 +671,7 @@ async fn score_inner(
 /// Why a model with no champion cannot answer: 503, naming the model and, when the champion was withdrawn,
 /// who withdrew it, when and why (a business application must learn the model is out of production, not
 /// that it does not exist).
-async fn no_champion(warden: &Warden, model: &str) -> Error {
+async fn no_champion(warden: &Serving, model: &str) -> Error {
     let withdrawn = warden.metadata.alias_at(model, "champion", Micros::MAX).await.ok().flatten();
     let message = match withdrawn {
         Some(a) => format!(
@@ -1019,7 +717,7 @@ fn decision_record(
 /// (so a shadow adds its model's time to the answer) but never changes the answer, and its decisions are
 /// dropped, and counted, rather than wait when the log's queue is full.
 fn shadow(
-    warden: &Warden,
+    warden: &Serving,
     model: &str,
     challenger: &Arc<LoadedVersion>,
     assigned: &[(Arc<LoadedVersion>, Route, Checked)],
@@ -1077,7 +775,7 @@ pub struct Outcome {
 }
 
 /// Records late outcomes: all or none.
-pub async fn record_outcomes(warden: &Warden, caller: &Principal, outcomes: Vec<Outcome>) -> Result<usize> {
+pub async fn record_outcomes(warden: &Serving, caller: &Principal, outcomes: Vec<Outcome>) -> Result<usize> {
     caller.require(Permission::RecordOutcomes)?;
     if outcomes.is_empty() {
         return Err(Error::invalid("no outcomes given"));
@@ -1097,7 +795,9 @@ pub async fn record_outcomes(warden: &Warden, caller: &Principal, outcomes: Vec<
             errors
                 .insert(format!("outcomes[{i}].amount"), format!("must be a number from 0 to {MAX_OUTCOME_AMOUNT:e}"));
         }
-        if o.kind.is_empty() || crate::text::check("kind", &o.kind, 64, crate::text::Lines::One).is_err() {
+        if o.kind.is_empty()
+            || warden_registry::text::check("kind", &o.kind, 64, warden_registry::text::Lines::One).is_err()
+        {
             errors.insert(format!("outcomes[{i}].kind"), "must be 1-64 characters, no control characters".to_owned());
         }
     }
@@ -1125,7 +825,7 @@ pub async fn record_outcomes(warden: &Warden, caller: &Principal, outcomes: Vec<
 
 /// Logged decisions of a model, oldest first.
 pub async fn decisions(
-    warden: &Warden,
+    warden: &Serving,
     caller: &Principal,
     model: &str,
     request_id: Option<&str>,
@@ -1140,7 +840,7 @@ pub async fn decisions(
 }
 
 /// The live window profile of each loaded version of a model since it was loaded.
-pub async fn live_profiles(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<(i64, Value)>> {
+pub async fn live_profiles(warden: &Serving, caller: &Principal, model: &str) -> Result<Vec<(i64, Value)>> {
     caller.require(Permission::ReadDecisions)?;
     if warden.metadata.get_model(model).await?.is_none() {
         return Err(Error::NotFound(format!("model '{model}' not found")));
@@ -1201,7 +901,7 @@ pub struct LiveDrift {
 
 /// Drift of the last `seconds` of live traffic (at most an hour) of each loaded version of a model, with the
 /// statistics core's PSI: the computation the monitors run.
-pub async fn live_drift(warden: &Warden, caller: &Principal, model: &str, seconds: i64) -> Result<Vec<LiveDrift>> {
+pub async fn live_drift(warden: &Serving, caller: &Principal, model: &str, seconds: i64) -> Result<Vec<LiveDrift>> {
     caller.require(Permission::ReadDecisions)?;
     if !(1..=3600).contains(&seconds) {
         return Err(Error::invalid("the window is 1 to 3600 seconds"));
@@ -1224,12 +924,12 @@ fn rate(part: u64, whole: u64) -> f64 {
 }
 
 /// Every loaded version of every model.
-pub(crate) fn all_loaded_versions(warden: &Warden) -> Vec<Arc<LoadedVersion>> {
+pub fn all_loaded_versions(warden: &Serving) -> Vec<Arc<LoadedVersion>> {
     warden.scoring.versions.read().expect("versions lock").values().cloned().collect()
 }
 
 /// The loaded versions of a model, by number.
-pub(crate) fn loaded_versions(warden: &Warden, model: &str) -> Vec<Arc<LoadedVersion>> {
+pub fn loaded_versions(warden: &Serving, model: &str) -> Vec<Arc<LoadedVersion>> {
     let mut loaded: Vec<Arc<LoadedVersion>> = warden
         .scoring
         .versions
@@ -1245,7 +945,7 @@ pub(crate) fn loaded_versions(warden: &Warden, model: &str) -> Vec<Arc<LoadedVer
 
 /// Which recent decisions a monitor reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Window {
+pub enum Window {
     /// Those made at or after this time (µs).
     Since(i64),
     /// The newest 10-second buckets holding at least this many.
@@ -1253,7 +953,7 @@ pub(crate) enum Window {
 }
 
 /// A loaded version's recent traffic against its reference, with other replicas' buckets merged in.
-pub(crate) fn version_drift(version: &LoadedVersion, window: Window, others: &[RemoteBucket]) -> LiveDrift {
+pub fn version_drift(version: &LoadedVersion, window: Window, others: &[RemoteBucket]) -> LiveDrift {
     let (windows, decisions, since) = match window {
         Window::Since(since) => {
             let (w, n) = version.live.since(since, others);
@@ -1272,7 +972,7 @@ pub(crate) fn version_drift(version: &LoadedVersion, window: Window, others: &[R
 /// `held_out` (reference rows replayed), they are compared with the rest of the reference: a live sample is
 /// independent of the reference, and a chunk compared with a reference that contains it looks closer than
 /// such a sample would.
-pub(crate) fn windows_drift(
+pub fn windows_drift(
     version: &LoadedVersion,
     windows: LiveWindows,
     decisions: u64,
@@ -1368,7 +1068,7 @@ fn binned(
 }
 
 /// Reference edges and range of a numeric feature (for the live windows).
-pub(crate) fn reference_bins(version: &Version, feature: &str) -> Option<(Vec<f64>, (f64, f64))> {
+pub fn reference_bins(version: &Version, feature: &str) -> Option<(Vec<f64>, (f64, f64))> {
     version.profile.columns.iter().find(|c| c.name == feature).and_then(|c| match &c.summary {
         ColumnSummary::Numeric(s) => Some((s.decile_edges.clone(), (s.min?, s.max?))),
         ColumnSummary::Categorical(_) => None,

@@ -21,10 +21,10 @@ use warden_stats::report::{DriftBands, FeatureReport, FeatureValues, Quality, fe
 use warden_store::artifacts::StagedFile;
 use warden_store::metadata::{RecordKind, VersionRecord};
 
-use crate::auth::{Permission, Principal};
-use crate::registry::{Version, get_version};
 use crate::scenarios::{Delta, Scenario, ScenarioResult};
-use crate::{Error, Result, Warden};
+use crate::{Error, Oversight, Result};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::registry::{Version, get_version};
 
 /// Rows scored per model call while validating.
 const CHUNK_ROWS: usize = 4_096;
@@ -100,7 +100,6 @@ fn thin(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
 pub struct Calibration {
     /// Brier score.
     pub brier: f64,
-    /// Log loss.
     pub log_loss: f64,
     /// Expected calibration error (10 bins).
     pub ece: f64,
@@ -124,7 +123,6 @@ pub struct AttributeFairness {
 /// One group's figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GroupFigures {
-    /// Rows.
     pub rows: u64,
     /// Share approved.
     pub approval_rate: f64,
@@ -146,9 +144,7 @@ pub struct Stability {
 pub struct Figures {
     /// Version number.
     pub version: i64,
-    /// Discrimination.
     pub discrimination: Discrimination,
-    /// Calibration.
     pub calibration: Calibration,
     /// Share of rows whose score is below the threshold (approved).
     pub approval_rate: f64,
@@ -165,7 +161,6 @@ pub struct ValidationReport {
     /// The store's id for the report.
     #[serde(default)]
     pub id: i64,
-    /// Model name.
     pub model: String,
     /// Version number.
     pub version: i64,
@@ -175,7 +170,6 @@ pub struct ValidationReport {
     pub created_by: String,
     /// SHA-256 and row count of the validation data.
     pub data_sha256: String,
-    /// Rows.
     pub rows: u64,
     /// Share of rows with label 1.
     pub bad_rate: f64,
@@ -271,9 +265,9 @@ fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, pr
         data.values.insert(feature.name.clone(), empty);
     }
     let mut line = 1u64;
-    crate::dataset::for_each_chunk(path, CHUNK_ROWS, |header, chunk| {
+    warden_registry::dataset::for_each_chunk(path, CHUNK_ROWS, |header, chunk| {
         let position = |name: &str| header.iter().position(|h| h == name);
-        let columns: Vec<(usize, &crate::registry::FeatureSpec)> = schema
+        let columns: Vec<(usize, &warden_registry::registry::FeatureSpec)> = schema
             .iter()
             .map(|f| {
                 position(&f.name).map(|i| (i, f)).ok_or_else(|| {
@@ -396,7 +390,7 @@ fn attribute_fairness(labels: &[bool], scores: &[f64], threshold: f64, groups: &
 
 /// Validates `number` of `model` on the staged data and stores the report.
 pub async fn validate(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     number: &str,
@@ -428,7 +422,7 @@ pub async fn validate(
         )));
     }
     let threshold = version.serving.threshold;
-    let scored = crate::scoring::score_rows(warden, model, version.number, dataset.rows.clone(), true).await?;
+    let scored = warden_serving::scoring::score_rows(warden, model, version.number, dataset.rows.clone(), true).await?;
     let scores: Vec<f64> = scored.iter().map(|(s, _)| *s).collect();
     let explanation = if scored.iter().all(|(_, c)| c.is_some()) {
         let mut sums: BTreeMap<String, f64> = BTreeMap::new();
@@ -445,13 +439,13 @@ pub async fn validate(
 
     // Stability: the reference data, scored by the same version, against this data.
     let reference = warden.artifacts.read(&version.reference_sha256).await?;
-    let staged = tempfile::NamedTempFile::new().map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
-    std::fs::write(staged.path(), &reference).map_err(|e| Error::Internal(format!("temporary file: {e}")))?;
+    let staged = tempfile::NamedTempFile::new().map_err(|e| Error::io("temporary file", e))?;
+    std::fs::write(staged.path(), &reference).map_err(|e| Error::io("temporary file", e))?;
     let (reference_path, schema_version) = (staged.path().to_path_buf(), version.clone());
     let reference_data = blocking(move || read_dataset(&reference_path, &schema_version, None, &[])).await?;
     drop(staged);
     let reference_scores: Vec<f64> =
-        crate::scoring::score_rows(warden, model, version.number, reference_data.rows, false)
+        warden_serving::scoring::score_rows(warden, model, version.number, reference_data.rows, false)
             .await?
             .into_iter()
             .map(|(s, _)| s)
@@ -482,7 +476,7 @@ pub async fn validate(
         Some(champion) if champion != version.number => {
             let champion_version = get_version(warden, caller, model, &champion.to_string()).await?;
             let rows = dataset.rows.clone();
-            let champion_scores: Vec<f64> = crate::scoring::score_rows(warden, model, champion, rows, false)
+            let champion_scores: Vec<f64> = warden_serving::scoring::score_rows(warden, model, champion, rows, false)
                 .await?
                 .into_iter()
                 .map(|(s, _)| s)
@@ -514,8 +508,8 @@ pub async fn validate(
         champion,
         scenarios: scenario_results,
     };
-    let body = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
-    let audit = crate::registry::audit(
+    let body = serde_json::to_value(&report).map_err(|e| Error::json("encoding report", e))?;
+    let audit = warden_registry::registry::audit(
         warden,
         caller,
         "version.validate",
@@ -536,26 +530,31 @@ pub async fn validate(
 }
 
 /// The reports of a version, oldest first.
-pub async fn reports(warden: &Warden, caller: &Principal, model: &str, number: &str) -> Result<Vec<ValidationReport>> {
+pub async fn reports(
+    warden: &Oversight,
+    caller: &Principal,
+    model: &str,
+    number: &str,
+) -> Result<Vec<ValidationReport>> {
     caller.require(Permission::ReadRegistry)?;
     let version = get_version(warden, caller, model, number).await?;
     stored_reports(warden, model, version.number).await
 }
 
-pub(crate) async fn stored_reports(warden: &Warden, model: &str, number: i64) -> Result<Vec<ValidationReport>> {
+pub(crate) async fn stored_reports(warden: &Oversight, model: &str, number: i64) -> Result<Vec<ValidationReport>> {
     let records = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(number)).await?;
     records.into_iter().map(parse_report).collect()
 }
 
 /// The newest report of a version (what the gate sees), parsing only that one.
-pub(crate) async fn latest_report(warden: &Warden, model: &str, number: i64) -> Result<Option<ValidationReport>> {
+pub(crate) async fn latest_report(warden: &Oversight, model: &str, number: i64) -> Result<Option<ValidationReport>> {
     let mut records = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(number)).await?;
     records.pop().map(parse_report).transpose()
 }
 
 fn parse_report(record: VersionRecord) -> Result<ValidationReport> {
     let mut report: ValidationReport = serde_json::from_value(record.body)
-        .map_err(|e| Error::Internal(format!("stored validation report {} is corrupt: {e}", record.id)))?;
+        .map_err(|e| Error::json(format!("stored validation report {}", record.id), e))?;
     report.id = record.id;
     Ok(report)
 }
@@ -588,7 +587,7 @@ fn portfolio(
 }
 
 async fn stress(
-    warden: &Warden,
+    warden: &Oversight,
     version: &Version,
     scenarios: &[Scenario],
     rows: &[Map<String, Value>],
@@ -604,7 +603,7 @@ async fn stress(
         let mut stressed = rows.to_vec();
         crate::scenarios::apply(scenario, &mut stressed)?;
         let stressed_scores: Vec<f64> =
-            crate::scoring::score_rows(warden, &version.model, version.number, stressed.clone(), false)
+            warden_serving::scoring::score_rows(warden, &version.model, version.number, stressed.clone(), false)
                 .await
                 .map_err(|e| match e {
                     Error::Invalid { message, details } => {
@@ -637,7 +636,7 @@ async fn stress(
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(format!("validation task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::task("validation", e))?
 }
 
 #[cfg(test)]

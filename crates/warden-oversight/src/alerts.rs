@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use warden_store::metadata::{AlertEvent, AlertRow, MonitorEvaluation};
 
-use crate::auth::{Permission, Principal};
-use crate::{Error, Result, Warden};
+use crate::{Error, Oversight, Result};
+use warden_registry::auth::{Permission, Principal};
 
 /// Who the monitors act as.
 const SYSTEM: &str = "warden";
@@ -21,11 +21,8 @@ const SYSTEM: &str = "warden";
 /// An alert as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
-    /// Id.
     pub id: i64,
-    /// Model name.
     pub model: String,
-    /// Monitor name.
     pub monitor: String,
     /// The feature (empty for the monitor as a whole).
     pub feature: String,
@@ -83,12 +80,19 @@ fn rank(status: &str) -> u8 {
     }
 }
 
-/// Opens, escalates and resolves alerts from a round of evaluations; returns the alerts that changed.
+/// A monitor's automatic action on a critical alert, for the monitor round to take once the alerts are saved.
+pub(crate) struct PendingAction {
+    alert: AlertRow,
+    action: String,
+}
+
+/// Opens, escalates and resolves alerts from a round of evaluations; returns the actions their monitors ask
+/// for on critical alerts (the round takes them: an evaluation never moves an alias or trains a model).
 pub(crate) async fn apply(
-    warden: &Warden,
+    warden: &Oversight,
     monitors: &[crate::monitoring::Monitor],
     evaluations: &[MonitorEvaluation],
-) -> Result<Vec<Alert>> {
+) -> Result<Vec<PendingAction>> {
     // The worst result per (model, monitor, feature) over the versions evaluated in this round.
     let mut worst: BTreeMap<AlertKey, Worst> = BTreeMap::new();
     for e in evaluations {
@@ -124,7 +128,7 @@ pub(crate) async fn apply(
     }
     let open = warden.metadata.alerts(None, Some("open"), i64::MAX).await?;
     let now = warden.now();
-    let mut changed = Vec::new();
+    let mut actions = Vec::new();
     for ((model, monitor, feature), (status, version, value, window_start)) in worst {
         let current = open.iter().find(|a| a.model_name == model && a.monitor == monitor && a.feature == feature);
         let severity = match status {
@@ -184,11 +188,10 @@ pub(crate) async fn apply(
                 .iter()
                 .find(|m| m.model == row.model_name && m.name == row.monitor)
                 .map_or("notify", |m| m.config.action.as_str());
-            act(warden, &row, action).await?;
+            actions.push(PendingAction { alert: row, action: action.to_owned() });
         }
-        changed.push(Alert::from(row));
     }
-    Ok(changed)
+    Ok(actions)
 }
 
 /// The version an automatic rollback of the champion goes to: the latest champion before the current one that
@@ -210,8 +213,9 @@ fn rollback_target(history: &[warden_store::metadata::AliasAssignment], system_a
 }
 
 /// Takes a monitor's automatic action on a critical alert, and records what it did on the alert.
-async fn act(warden: &Warden, alert: &AlertRow, action: &str) -> Result<()> {
-    use crate::registry::{MoveCause, move_alias};
+pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<()> {
+    let (alert, action) = (&pending.alert, pending.action.as_str());
+    use warden_registry::registry::{MoveCause, move_alias};
     let model = &alert.model_name;
     let system = Principal::system();
     let reason = format!("automatic {action} on alert {}: {} of '{}'", alert.id, alert.monitor, alert.feature);
@@ -264,7 +268,7 @@ async fn act(warden: &Warden, alert: &AlertRow, action: &str) -> Result<()> {
 }
 
 /// Saves an alert with its event, queueing the notification in the same transaction when a webhook is set.
-async fn save(warden: &Warden, alert: &AlertRow, event: &AlertEvent) -> Result<i64> {
+async fn save(warden: &Oversight, alert: &AlertRow, event: &AlertEvent) -> Result<i64> {
     let notify = warden.config().webhook.as_ref().map(|_| {
         json!({
             "event": event.kind,
@@ -283,7 +287,12 @@ async fn save(warden: &Warden, alert: &AlertRow, event: &AlertEvent) -> Result<i
 
 /// Alerts, newest first: of a state (`firing`, `acknowledged`, `resolved`, or `open` for the first two) and
 /// a model when given.
-pub async fn list(warden: &Warden, caller: &Principal, state: Option<&str>, model: Option<&str>) -> Result<Vec<Alert>> {
+pub async fn list(
+    warden: &Oversight,
+    caller: &Principal,
+    state: Option<&str>,
+    model: Option<&str>,
+) -> Result<Vec<Alert>> {
     caller.require(Permission::ReadDecisions)?;
     if let Some(s) = state
         && !["firing", "acknowledged", "resolved", "open"].contains(&s)
@@ -294,7 +303,7 @@ pub async fn list(warden: &Warden, caller: &Principal, state: Option<&str>, mode
 }
 
 /// One alert with its events.
-pub async fn get(warden: &Warden, caller: &Principal, id: i64) -> Result<(Alert, Vec<Value>)> {
+pub async fn get(warden: &Oversight, caller: &Principal, id: i64) -> Result<(Alert, Vec<Value>)> {
     caller.require(Permission::ReadDecisions)?;
     let alert = find(warden, id).await?;
     let events = warden
@@ -307,14 +316,14 @@ pub async fn get(warden: &Warden, caller: &Principal, id: i64) -> Result<(Alert,
     Ok((alert.into(), events))
 }
 
-async fn find(warden: &Warden, id: i64) -> Result<AlertRow> {
+async fn find(warden: &Oversight, id: i64) -> Result<AlertRow> {
     warden.metadata.alert(id).await?.ok_or_else(|| Error::NotFound(format!("alert {id} not found")))
 }
 
 /// A person takes a firing alert in hand (validator, risk officer, admin).
-pub async fn acknowledge(warden: &Warden, caller: &Principal, id: i64, comment: &str) -> Result<Alert> {
+pub async fn acknowledge(warden: &Oversight, caller: &Principal, id: i64, comment: &str) -> Result<Alert> {
     caller.require(Permission::ManageMonitors)?;
-    crate::text::check("comment", comment, crate::text::LONG, crate::text::Lines::Many)?;
+    warden_registry::text::check("comment", comment, warden_registry::text::LONG, warden_registry::text::Lines::Many)?;
     let alert = find(warden, id).await?;
     if alert.state != "firing" {
         return Err(Error::Conflict(format!("alert {id} is {}, not firing", alert.state)));
@@ -335,9 +344,7 @@ pub async fn acknowledge(warden: &Warden, caller: &Principal, id: i64, comment: 
 /// An incident as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
-    /// Id.
     pub id: i64,
-    /// Model name.
     pub model: String,
     /// What opened it.
     pub title: String,
@@ -369,12 +376,12 @@ impl From<warden_store::metadata::IncidentRow> for Incident {
 }
 
 /// Resolves an open incident by hand (the alerts in it keep their own states), with the reason recorded.
-pub async fn resolve_incident(warden: &Warden, caller: &Principal, id: i64, comment: &str) -> Result<Incident> {
+pub async fn resolve_incident(warden: &Oversight, caller: &Principal, id: i64, comment: &str) -> Result<Incident> {
     caller.require(Permission::ManageMonitors)?;
     if comment.trim().is_empty() {
         return Err(Error::invalid("resolving an incident needs a comment saying why"));
     }
-    crate::text::check("comment", comment, crate::text::LONG, crate::text::Lines::Many)?;
+    warden_registry::text::check("comment", comment, warden_registry::text::LONG, warden_registry::text::Lines::Many)?;
     let Some(incident) = warden.metadata.incident(id).await? else {
         return Err(Error::NotFound(format!("incident {id} not found")));
     };
@@ -390,7 +397,7 @@ pub async fn resolve_incident(warden: &Warden, caller: &Principal, id: i64, comm
 }
 
 /// Incidents, newest first (`open` or `resolved` when given).
-pub async fn incidents(warden: &Warden, caller: &Principal, state: Option<&str>) -> Result<Vec<Incident>> {
+pub async fn incidents(warden: &Oversight, caller: &Principal, state: Option<&str>) -> Result<Vec<Incident>> {
     caller.require(Permission::ReadDecisions)?;
     if let Some(s) = state
         && !["open", "resolved"].contains(&s)
@@ -402,7 +409,7 @@ pub async fn incidents(warden: &Warden, caller: &Principal, state: Option<&str>)
 
 /// One incident with its timeline: every event of its alerts (fired, actions, acknowledgements,
 /// resolution), in time order.
-pub async fn incident(warden: &Warden, caller: &Principal, id: i64) -> Result<(Incident, Vec<Value>)> {
+pub async fn incident(warden: &Oversight, caller: &Principal, id: i64) -> Result<(Incident, Vec<Value>)> {
     caller.require(Permission::ReadDecisions)?;
     let row = warden.metadata.incident(id).await?.ok_or_else(|| Error::NotFound(format!("incident {id} not found")))?;
     let mut timeline = Vec::new();

@@ -16,7 +16,7 @@ use crate::artifact_format::ArtifactFormat;
 use crate::auth::{Permission, Principal};
 use crate::dataset::{ColumnPlan, profile_file};
 use crate::text::{self, Lines};
-use crate::{Error, Result, Warden};
+use crate::{Error, Registry, Result};
 
 /// Checks a model, alias or token name: 1–64 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn validate_name(kind: &str, name: &str) -> Result<()> {
@@ -203,7 +203,6 @@ pub struct ModelInput {
     pub description: String,
     /// Accountable owner.
     pub owner: String,
-    /// Risk tier.
     pub risk_tier: RiskTier,
     /// Business use.
     pub use_case: String,
@@ -244,13 +243,7 @@ impl TryFrom<ModelRow> for Model {
     }
 }
 
-pub(crate) fn audit(
-    warden: &Warden,
-    caller: &Principal,
-    action: &str,
-    subject: String,
-    payload: Value,
-) -> AuditEventDraft {
+pub fn audit(warden: &Registry, caller: &Principal, action: &str, subject: String, payload: Value) -> AuditEventDraft {
     AuditEventDraft { at: warden.now(), actor: caller.actor(), action: action.into(), subject, payload }
 }
 
@@ -258,7 +251,7 @@ pub(crate) fn audit(
 pub const MAX_TAGS: usize = 32;
 
 /// Creates a model.
-pub async fn create_model(warden: &Warden, caller: &Principal, input: ModelInput) -> Result<Model> {
+pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInput) -> Result<Model> {
     caller.require(Permission::WriteRegistry)?;
     validate_name("model", &input.name)?;
     if input.owner.trim().is_empty() {
@@ -307,18 +300,18 @@ pub async fn create_model(warden: &Warden, caller: &Principal, input: ModelInput
 }
 
 /// Lists every model.
-pub async fn list_models(warden: &Warden, caller: &Principal) -> Result<Vec<Model>> {
+pub async fn list_models(warden: &Registry, caller: &Principal) -> Result<Vec<Model>> {
     caller.require(Permission::ReadRegistry)?;
     warden.metadata.list_models().await?.into_iter().map(Model::try_from).collect()
 }
 
 /// One model by name.
-pub async fn get_model(warden: &Warden, caller: &Principal, name: &str) -> Result<Model> {
+pub async fn get_model(warden: &Registry, caller: &Principal, name: &str) -> Result<Model> {
     caller.require(Permission::ReadRegistry)?;
     model_row(warden, name).await?.try_into()
 }
 
-async fn model_row(warden: &Warden, name: &str) -> Result<ModelRow> {
+async fn model_row(warden: &Registry, name: &str) -> Result<ModelRow> {
     warden.metadata.get_model(name).await?.ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))
 }
 
@@ -327,11 +320,9 @@ async fn model_row(warden: &Warden, name: &str) -> Result<ModelRow> {
 pub struct Lineage {
     /// SHA-256 of the training data.
     pub training_data_sha256: Option<String>,
-    /// Training data rows.
     pub training_data_rows: Option<u64>,
     /// Code reference (a git commit, a tag).
     pub code_ref: Option<String>,
-    /// Hyperparameters.
     pub hyperparameters: Map<String, Value>,
     /// The version this one derives from.
     pub parent_version: Option<i64>,
@@ -346,7 +337,6 @@ pub struct VersionRequest {
     pub format: ArtifactFormat,
     /// Which reference columns are target, protected, excluded, and the declared schema if any.
     pub columns: ColumnPlan,
-    /// Lineage.
     pub lineage: Lineage,
     /// Decision threshold and labels.
     pub serving: ServingConfig,
@@ -388,13 +378,11 @@ fn apply_encodings(
 /// A registered version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Version {
-    /// Model name.
     pub model: String,
     /// Version number.
     pub number: i64,
     /// Artifact SHA-256.
     pub artifact_sha256: String,
-    /// Artifact size.
     pub artifact_size: u64,
     /// Artifact format.
     pub format: ArtifactFormat,
@@ -412,7 +400,6 @@ pub struct Version {
     pub reference_format: String,
     /// The reference profile.
     pub profile: DatasetProfile,
-    /// Lineage.
     pub lineage: Lineage,
     /// Decision threshold and labels.
     pub serving: ServingConfig,
@@ -426,7 +413,7 @@ impl TryFrom<VersionRow> for Version {
     type Error = Error;
     fn try_from(row: VersionRow) -> Result<Self> {
         let c = row.content;
-        let corrupt = |what: &str, e: serde_json::Error| Error::Internal(format!("stored {what} is corrupt: {e}"));
+        let corrupt = |what: &str, e: serde_json::Error| Error::json(format!("stored {what}"), e);
         Ok(Version {
             model: row.model_name,
             number: row.version,
@@ -485,7 +472,7 @@ fn check_lineage(lineage: &Lineage) -> Result<()> {
 /// and the version row and its audit event written in one transaction. On any failure nothing is left:
 /// no version row, no audit event, no blob that no version refers to.
 pub async fn register_version(
-    warden: &Warden,
+    warden: &Registry,
     caller: &Principal,
     model: &str,
     request: VersionRequest,
@@ -513,20 +500,20 @@ pub async fn register_version(
         apply_encodings(&mut profiled.feature_schema, &encodings, unknown)?;
         // The model must be servable from this schema, and give every reference row a finite score: refused
         // now rather than at the first request.
-        let binding = crate::scoring::Binding::new(&model, &profiled.feature_schema)?;
+        let binding = crate::binding::Binding::new(&model, &profiled.feature_schema)?;
         let reference = crate::reference::MonitorReference::read(&reference_path, &profiled.feature_schema)?;
-        crate::scoring::score_reference(&model, &binding, &reference)
+        crate::binding::score_reference(&model, &binding, &reference)
             .map_err(|e| Error::invalid(format!("artifact rejected: {e}")))?;
         Ok(profiled)
     })
     .await
-    .map_err(|e| Error::Internal(format!("profiling task failed: {e}")))??;
+    .map_err(|e| Error::task("profiling", e))??;
 
     let artifact_blob = artifact.blob().clone();
     let reference_blob = reference.blob().clone();
     let lineage = request.lineage;
     if let Some(signature) = &lineage.artifact_signature {
-        crate::signing::verify(&warden.config.artifact_signers, signature, &artifact_blob.sha256)?;
+        crate::signing::verify(&warden.config().artifact_signers, signature, &artifact_blob.sha256)?;
     }
     let new_version = NewVersion {
         artifact_sha256: artifact_blob.sha256.clone(),
@@ -587,14 +574,14 @@ pub async fn register_version(
 }
 
 /// Every version of a model, oldest first.
-pub async fn list_versions(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<Version>> {
+pub async fn list_versions(warden: &Registry, caller: &Principal, model: &str) -> Result<Vec<Version>> {
     caller.require(Permission::ReadRegistry)?;
     model_row(warden, model).await?;
     warden.metadata.list_versions(model).await?.into_iter().map(Version::try_from).collect()
 }
 
 /// One version, named by number or by an alias currently pointing at it.
-pub async fn get_version(warden: &Warden, caller: &Principal, model: &str, version: &str) -> Result<Version> {
+pub async fn get_version(warden: &Registry, caller: &Principal, model: &str, version: &str) -> Result<Version> {
     caller.require(Permission::ReadRegistry)?;
     // Versions are immutable (and models never deleted), so a parsed version can be kept.
     let key = version.parse::<i64>().ok().map(|n| (model.to_owned(), n));
@@ -623,7 +610,7 @@ pub async fn get_version(warden: &Warden, caller: &Principal, model: &str, versi
 const VERSION_CACHE_LIMIT: usize = 1024;
 
 /// The number a version is named by: itself, or the version an alias points at now.
-pub(crate) async fn version_number(warden: &Warden, model: &str, version: &str) -> Result<i64> {
+pub async fn version_number(warden: &Registry, model: &str, version: &str) -> Result<i64> {
     match version.parse::<i64>() {
         Ok(number) => Ok(number),
         Err(_) => {
@@ -640,7 +627,7 @@ pub(crate) async fn version_number(warden: &Warden, model: &str, version: &str) 
 
 /// A version's artifact bytes (their SHA-256 is checked before they are returned).
 pub async fn artifact_bytes(
-    warden: &Warden,
+    warden: &Registry,
     caller: &Principal,
     model: &str,
     version: &str,
@@ -652,7 +639,7 @@ pub async fn artifact_bytes(
         hex::encode(sha2::Sha256::digest(&bytes))
     };
     if actual != version.artifact_sha256 {
-        return Err(Error::Internal(format!(
+        return Err(Error::Inconsistent(format!(
             "artifact of {model} v{} does not match its SHA-256 (stored {}, found {actual})",
             version.number, version.artifact_sha256
         )));
@@ -674,7 +661,7 @@ pub const PRODUCTION_ALIASES: [&str; 2] = ["champion", "canary"];
 /// Points an alias at a version (or, with `None`, removes it), recording who, when and why. Production
 /// aliases are refused here: they move through `governance::promote`, which evaluates the gate first.
 pub async fn set_alias(
-    warden: &Warden,
+    warden: &Registry,
     caller: &Principal,
     model: &str,
     alias: &str,
@@ -701,7 +688,7 @@ pub async fn set_alias(
 
 /// Why an alias moves.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum MoveCause {
+pub enum MoveCause {
     /// A person set it (non-production aliases).
     Manual,
     /// A promotion the gate allowed (or an administrator overrode).
@@ -713,8 +700,8 @@ pub(crate) enum MoveCause {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn move_alias(
-    warden: &Warden,
+pub async fn move_alias(
+    warden: &Registry,
     caller: &Principal,
     model: &str,
     alias: &str,
@@ -777,13 +764,14 @@ pub(crate) async fn move_alias(
         overridden,
     };
     let assignment = warden.metadata.assign_alias(assignment, event).await?;
-    // The scoring path picks the change up now, without a restart; requests in flight finish on the old routes.
-    warden.scoring.routes_changed(warden, model).await;
+    // Serving picks the change up before this returns, without a restart; requests in flight finish on the
+    // old routes.
+    warden.publish_alias_change(crate::AliasChange::Model(model.to_owned())).await;
     Ok(assignment)
 }
 
 /// The aliases currently in force.
-pub async fn current_aliases(warden: &Warden, caller: &Principal, model: &str) -> Result<Vec<AliasAssignment>> {
+pub async fn current_aliases(warden: &Registry, caller: &Principal, model: &str) -> Result<Vec<AliasAssignment>> {
     caller.require(Permission::ReadRegistry)?;
     model_row(warden, model).await?;
     Ok(warden.metadata.current_aliases(model).await?)
@@ -791,7 +779,7 @@ pub async fn current_aliases(warden: &Warden, caller: &Principal, model: &str) -
 
 /// The assignment of an alias in force at `at` (now when `None`). `NotFound` if it pointed nowhere then.
 pub async fn alias_at(
-    warden: &Warden,
+    warden: &Registry,
     caller: &Principal,
     model: &str,
     alias: &str,
@@ -810,7 +798,7 @@ pub async fn alias_at(
 
 /// The full history of one alias or of all of a model's aliases.
 pub async fn alias_history(
-    warden: &Warden,
+    warden: &Registry,
     caller: &Principal,
     model: &str,
     alias: Option<&str>,
@@ -822,7 +810,7 @@ pub async fn alias_history(
 
 /// Audit events in order, optionally for one subject and its children (`model/credit` takes in
 /// `model/credit/1`).
-pub async fn audit_events(warden: &Warden, caller: &Principal, query: AuditQuery) -> Result<Vec<AuditEvent>> {
+pub async fn audit_events(warden: &Registry, caller: &Principal, query: AuditQuery) -> Result<Vec<AuditEvent>> {
     caller.require(Permission::ReadAudit)?;
     Ok(warden.metadata.audit_events(&AuditQuery { limit: query.limit.clamp(1, 10_000), ..query }).await?)
 }
@@ -834,7 +822,7 @@ mod tests {
 
     use super::*;
     use crate::auth::Role;
-    use crate::{Config, Warden};
+    use crate::{Config, Registry};
 
     #[test]
     fn names_are_checked() {
@@ -855,7 +843,7 @@ mod tests {
         let now = Arc::new(AtomicI64::new(1_000_000));
         let clock_now = now.clone();
         let clock: crate::Clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
-        let (warden, _) = Warden::open_with_clock(Config::new(dir.path()), clock).await.unwrap();
+        let warden = Registry::open(Config::new(dir.path()), clock).await.unwrap();
         let admin = Principal { name: "admin".into(), role: Role::Admin };
         let input = ModelInput {
             name: "m".into(),

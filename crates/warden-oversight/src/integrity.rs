@@ -16,12 +16,12 @@ use warden_store::metadata::MonitorEvaluation;
 
 use crate::Result;
 use crate::monitoring::Monitor;
-use crate::registry::{PRODUCTION_ALIASES, Version};
-use crate::scoring::{RouteNumbers, loaded_versions, running_routes};
-use crate::{Error, Warden};
+use crate::{Error, Oversight};
+use warden_registry::registry::{PRODUCTION_ALIASES, Version};
+use warden_serving::scoring::{RouteNumbers, loaded_versions, running_routes};
 
 /// Checks one model; one evaluation per loaded version (model-wide checks are in each).
-pub(crate) async fn evaluate(warden: &Warden, monitor: &Monitor, at: i64) -> Result<Vec<MonitorEvaluation>> {
+pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> Result<Vec<MonitorEvaluation>> {
     let model = &monitor.model;
     let mut shared = serde_json::Map::new();
     shared.insert("routes".into(), check(routes_deviation(warden, model).await?));
@@ -78,17 +78,20 @@ fn evaluation(monitor: &Monitor, version: i64, at: i64, checks: serde_json::Map<
 }
 
 /// The stored version's serving configuration and schema against the loaded ones.
-async fn config_deviation(warden: &Warden, loaded: &Version) -> Result<Option<String>> {
+async fn config_deviation(warden: &Oversight, loaded: &Version) -> Result<Option<String>> {
     let Some(row) = warden.metadata.get_version(&loaded.model, loaded.number).await? else {
         return Ok(Some(format!("version {} is running but missing from the store", loaded.number)));
     };
     let stored: Version = row.try_into()?;
     let differs =
         |name: &str, a: Value, b: Value| (a != b).then(|| format!("running {name} {a} differs from stored {b}"));
-    let serving = serde_json::to_value(&loaded.serving).map_err(|e| Error::Internal(e.to_string()))?;
-    let stored_serving = serde_json::to_value(&stored.serving).map_err(|e| Error::Internal(e.to_string()))?;
-    let schema = serde_json::to_value(&loaded.feature_schema).map_err(|e| Error::Internal(e.to_string()))?;
-    let stored_schema = serde_json::to_value(&stored.feature_schema).map_err(|e| Error::Internal(e.to_string()))?;
+    let serving = serde_json::to_value(&loaded.serving).map_err(|e| Error::json("encoding loaded serving", e))?;
+    let stored_serving =
+        serde_json::to_value(&stored.serving).map_err(|e| Error::json("encoding stored serving", e))?;
+    let schema =
+        serde_json::to_value(&loaded.feature_schema).map_err(|e| Error::json("encoding loaded feature schema", e))?;
+    let stored_schema =
+        serde_json::to_value(&stored.feature_schema).map_err(|e| Error::json("encoding stored feature schema", e))?;
     Ok(differs("serving configuration", serving, stored_serving)
         .or_else(|| differs("feature schema", schema, stored_schema))
         .or_else(|| {
@@ -102,10 +105,10 @@ async fn config_deviation(warden: &Warden, loaded: &Version) -> Result<Option<St
 }
 
 /// The running routes against the current alias assignments, and how those were made.
-async fn routes_deviation(warden: &Warden, model: &str) -> Result<Option<String>> {
+async fn routes_deviation(warden: &Oversight, model: &str) -> Result<Option<String>> {
     let aliases = warden.metadata.current_aliases(model).await?;
     for a in &aliases {
-        let approved = a.decision_id.is_some() || a.assigned_by == crate::auth::Principal::system().actor();
+        let approved = a.decision_id.is_some() || a.assigned_by == warden_registry::auth::Principal::system().actor();
         if PRODUCTION_ALIASES.contains(&a.alias.as_str()) && a.version.is_some() && !approved {
             return Ok(Some(format!(
                 "alias {} points at version {} without a gate decision (set by {} at {})",

@@ -50,24 +50,24 @@ fn latency_histogram() -> Histogram {
 }
 
 /// The serving path's counters and histograms.
-pub(crate) struct ScoringMetrics {
+pub struct ScoringMetrics {
     registry: Registry,
     scored: Family<VersionLabels, Counter>,
     latency: HistogramFamily<VersionLabels>,
     errors: Family<ErrorLabels, Counter>,
     http_requests: Family<HttpLabels, Counter>,
     http_latency: HistogramFamily<HttpLabels>,
-    pub(crate) log_queue: Gauge,
-    pub(crate) log_committed: Counter,
-    pub(crate) log_lost: Counter,
-    pub(crate) log_refused: Counter,
+    pub log_queue: Gauge,
+    pub log_committed: Counter,
+    pub log_lost: Counter,
+    pub log_refused: Counter,
     monitor_value: Family<MonitorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     monitor_status: Family<MonitorLabels, Gauge>,
     open_alerts: Family<AlertLabels, Gauge>,
 }
 
 impl ScoringMetrics {
-    pub(crate) fn new() -> ScoringMetrics {
+    pub fn new() -> ScoringMetrics {
         let mut registry = Registry::with_prefix("warden");
         let scored = Family::<VersionLabels, Counter>::default();
         let latency = HistogramFamily::<VersionLabels>::new_with_constructor(latency_histogram);
@@ -121,7 +121,7 @@ impl ScoringMetrics {
     }
 
     /// Records a monitor evaluation.
-    pub(crate) fn monitor(&self, model: &str, monitor: &str, version: i64, status: &str, value: Option<f64>) {
+    pub fn monitor(&self, model: &str, monitor: &str, version: i64, status: &str, value: Option<f64>) {
         let labels =
             MonitorLabels { model: model.to_owned(), monitor: monitor.to_owned(), version: version.to_string() };
         let code = match status {
@@ -138,7 +138,7 @@ impl ScoringMetrics {
     }
 
     /// Sets the open-alert counts (every model and severity seen so far, zero when none is open).
-    pub(crate) fn open_alerts(&self, counts: &std::collections::BTreeMap<(String, String), i64>) {
+    pub fn open_alerts(&self, counts: &std::collections::BTreeMap<(String, String), i64>) {
         for ((model, severity), count) in counts {
             self.open_alerts
                 .get_or_create(&AlertLabels { model: model.clone(), severity: severity.clone() })
@@ -146,23 +146,23 @@ impl ScoringMetrics {
         }
     }
 
-    pub(crate) fn scored(&self, model: &str, version: i64, route: &str, rows: usize, latency: Duration) {
+    pub fn scored(&self, model: &str, version: i64, route: &str, rows: usize, latency: Duration) {
         let labels = VersionLabels { model: model.to_owned(), version: version.to_string(), route: route.to_owned() };
         self.scored.get_or_create(&labels).inc_by(rows as u64);
         self.latency.get_or_create(&labels).observe(latency.as_secs_f64());
     }
 
-    pub(crate) fn error(&self, model: &str, kind: &str) {
+    pub fn error(&self, model: &str, kind: &str) {
         self.errors.get_or_create(&ErrorLabels { model: model.to_owned(), kind: kind.to_owned() }).inc();
     }
 
-    pub(crate) fn http(&self, method: &str, path: &str, status: u16, duration: Duration) {
+    pub fn http(&self, method: &str, path: &str, status: u16, duration: Duration) {
         let labels = HttpLabels { method: method.to_owned(), path: path.to_owned(), status: status.to_string() };
         self.http_requests.get_or_create(&labels).inc();
         self.http_latency.get_or_create(&labels).observe(duration.as_secs_f64());
     }
 
-    pub(crate) fn encode(&self) -> String {
+    pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out

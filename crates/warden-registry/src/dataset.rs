@@ -184,7 +184,7 @@ pub fn profile_file(path: &Path, plan: &ColumnPlan) -> Result<ProfiledData> {
     Ok(ProfiledData { format, profile, feature_schema })
 }
 
-pub(crate) fn csv_error(err: csv::Error) -> Error {
+pub fn csv_error(err: csv::Error) -> Error {
     let line = err.position().map(|p| p.line());
     match err.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::invalid_with(
@@ -232,7 +232,7 @@ fn profile_csv(path: &Path, plan: &ColumnPlan) -> Result<DatasetProfile> {
 /// Runs a Parquet read, turning a panic in the reader into an `Invalid` error naming the file: the parquet
 /// crate panics on some malformed metadata (found by fuzzing: a column chunk with a negative offset), and a
 /// bad upload must be refused with a message, never take down the thread reading it.
-pub(crate) fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+pub fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
@@ -245,7 +245,7 @@ pub(crate) fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) ->
 
 /// The first read of a Parquet file: its page headers are checked, then `read` runs under [`parquet_guard`].
 /// Later reads of the same file need only the guard.
-pub(crate) fn checked_parquet_read<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+pub fn checked_parquet_read<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     parquet_guard(path, || {
         check_parquet_pages(path)?;
         read()
@@ -308,7 +308,7 @@ macro_rules! numeric_types {
 
 /// Calls `f(row, value)` for every cell of a numeric Arrow array (`None` for a null). Returns `Ok(false)`,
 /// calling nothing, when the array is not numeric.
-pub(crate) fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<f64>) -> Result<()>) -> Result<bool> {
+pub fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<f64>) -> Result<()>) -> Result<bool> {
     macro_rules! each {
         ($t:ty) => {{
             let values = array.as_primitive::<$t>();
@@ -322,7 +322,7 @@ pub(crate) fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<
 }
 
 /// The number in one cell of a numeric Arrow array (`None` for a null or a non-numeric array).
-pub(crate) fn number_at(array: &ArrayRef, i: usize) -> Option<f64> {
+pub fn number_at(array: &ArrayRef, i: usize) -> Option<f64> {
     macro_rules! at {
         ($t:ty) => {{
             let values = array.as_primitive::<$t>();
@@ -539,7 +539,8 @@ mod tests {
     /// Found by fuzzing: the parquet crate panics reading this file's metadata; it is refused instead.
     #[test]
     fn a_parquet_file_the_reader_panics_on_is_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/negative_column_offset.parquet");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../warden-lifecycle/testdata/fuzz/negative_column_offset.parquet");
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file"), "{message}");
     }
@@ -548,7 +549,8 @@ mod tests {
     /// would allocate 7 GB for it. Refused before the reader sees it.
     #[test]
     fn a_parquet_dictionary_larger_than_its_bytes_is_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/dictionary_value_count_oom.parquet");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../warden-lifecycle/testdata/fuzz/dictionary_value_count_oom.parquet");
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file") && message.contains("dictionary"), "{message}");
         assert!(message.contains("declares 870829983 values in 24 bytes"), "{message}");
@@ -558,7 +560,8 @@ mod tests {
     /// end of the file; the parquet reader spent over a minute skipping them. Refused at once.
     #[test]
     fn a_parquet_page_header_with_endless_lists_is_refused_at_once() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/endless_header_lists.parquet");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../warden-lifecycle/testdata/fuzz/endless_header_lists.parquet");
         let started = std::time::Instant::now();
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file") && message.contains("page header"), "{message}");
@@ -606,7 +609,8 @@ mod tests {
 
     #[test]
     fn every_page_header_of_a_written_file_passes_the_check() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/employment_MA_reference.pq");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata/employment_MA_reference.pq");
         check_parquet_pages(&path).unwrap();
     }
 
@@ -677,7 +681,7 @@ mod tests {
     /// The NannyML employment reference ships as Parquet with pandas categoricals (dictionary columns).
     #[test]
     fn parquet_with_dictionary_columns_matches_its_csv_rendering() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata");
         let plan = ColumnPlan {
             target: Some("employed".into()),
             protected: vec!["SEX".into(), "RAC1P".into()],

@@ -73,8 +73,9 @@ pub fn verify(trusted: &[TrustedSigner], signature: &ArtifactSignature, sha256_h
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| Error::invalid("the artifact signature is not 64 bytes of base64"))?;
-    let digest = hex::decode(sha256_hex).map_err(|_| Error::Internal("artifact digest is not hex".into()))?;
-    let key = VerifyingKey::from_bytes(&signer.key).map_err(|_| Error::Internal("trusted key invalid".into()))?;
+    let digest = hex::decode(sha256_hex).map_err(|_| Error::Inconsistent("the artifact digest is not hex".into()))?;
+    let key = VerifyingKey::from_bytes(&signer.key)
+        .map_err(|_| Error::Inconsistent(format!("trusted signer {} has an invalid key", signer.name)))?;
     key.verify(&digest, &Signature::from_bytes(&bytes)).map_err(|_| {
         Error::invalid(format!(
             "the artifact signature does not verify under signer '{}' for SHA-256 {sha256_hex}",

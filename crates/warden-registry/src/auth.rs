@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use warden_store::metadata::{AuditEventDraft, Micros, NewToken, TokenRow};
 
 use crate::registry::validate_name;
-use crate::{Error, Result, Warden};
+use crate::{Error, Registry, Result};
 
 /// A role. Roles are not ranked: each permission lists the roles that hold it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,7 +147,7 @@ impl Principal {
     }
 
     /// Warden itself, for actions the monitors take without a person.
-    pub(crate) fn system() -> Principal {
+    pub fn system() -> Principal {
         Principal { name: SYSTEM_NAME.into(), role: Role::Admin }
     }
 
@@ -185,7 +185,7 @@ const TOKEN_CACHE_LIFETIME: std::time::Duration = std::time::Duration::from_secs
 
 /// Recently resolved tokens (by secret hash), so the scoring path does not read the store per request.
 #[derive(Default)]
-pub(crate) struct TokenCache {
+pub struct TokenCache {
     entries: std::sync::RwLock<std::collections::HashMap<String, CachedToken>>,
 }
 
@@ -220,7 +220,7 @@ impl TokenCache {
 
 /// Resolves a bearer token to its principal. Unknown, expired and revoked tokens are `Unauthenticated`; the
 /// message never repeats the secret.
-pub async fn authenticate(warden: &Warden, secret: &str) -> Result<Principal> {
+pub async fn authenticate(warden: &Registry, secret: &str) -> Result<Principal> {
     let hash = secret_hash(secret);
     let now = warden.now();
     if let Some(principal) = warden.tokens.get(&hash, now) {
@@ -231,7 +231,7 @@ pub async fn authenticate(warden: &Warden, secret: &str) -> Result<Principal> {
     Ok(principal)
 }
 
-async fn lookup(warden: &Warden, hash: &str, now: Micros) -> Result<(Principal, Option<Micros>)> {
+async fn lookup(warden: &Registry, hash: &str, now: Micros) -> Result<(Principal, Option<Micros>)> {
     let row = warden.metadata.find_token(hash).await?.ok_or_else(|| Error::Unauthenticated("invalid token".into()))?;
     if row.revoked_at.is_some() {
         return Err(Error::Unauthenticated(format!("token '{}' has been revoked", row.token.name)));
@@ -239,17 +239,18 @@ async fn lookup(warden: &Warden, hash: &str, now: Micros) -> Result<(Principal, 
     if row.token.expires_at.is_some_and(|e| e <= now) {
         return Err(Error::Unauthenticated(format!("token '{}' has expired", row.token.name)));
     }
-    let role =
-        row.token.role.parse().map_err(|_| Error::Internal(format!("token with unknown role {}", row.token.role)))?;
+    let role = row
+        .token
+        .role
+        .parse()
+        .map_err(|_| Error::Inconsistent(format!("token with unknown role {}", row.token.role)))?;
     Ok((Principal { name: row.token.name, role }, row.token.expires_at))
 }
 
 /// A token as listed (never with its secret).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenInfo {
-    /// Name.
     pub name: String,
-    /// Role.
     pub role: Role,
     /// Creation time.
     pub created_at: Micros,
@@ -285,7 +286,7 @@ pub struct CreatedToken {
 }
 
 async fn insert_token(
-    warden: &Warden,
+    warden: &Registry,
     actor: &str,
     name: &str,
     role: Role,
@@ -322,7 +323,7 @@ async fn insert_token(
 
 /// Creates a token with a role, valid until `expires_at` when given.
 pub async fn create_token(
-    warden: &Warden,
+    warden: &Registry,
     caller: &Principal,
     name: &str,
     role: Role,
@@ -333,13 +334,13 @@ pub async fn create_token(
 }
 
 /// Lists every token, revoked ones included.
-pub async fn list_tokens(warden: &Warden, caller: &Principal) -> Result<Vec<TokenInfo>> {
+pub async fn list_tokens(warden: &Registry, caller: &Principal) -> Result<Vec<TokenInfo>> {
     caller.require(Permission::ManageTokens)?;
     warden.metadata.list_tokens().await?.into_iter().map(TokenInfo::try_from).collect()
 }
 
 /// Revokes a token by name; it stops working at once.
-pub async fn revoke_token(warden: &Warden, caller: &Principal, name: &str) -> Result<TokenInfo> {
+pub async fn revoke_token(warden: &Registry, caller: &Principal, name: &str) -> Result<TokenInfo> {
     caller.require(Permission::ManageTokens)?;
     let now = warden.now();
     let audit = AuditEventDraft {
@@ -358,7 +359,7 @@ pub async fn revoke_token(warden: &Warden, caller: &Principal, name: &str) -> Re
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// On first start (no token ever created) creates the `admin` token and writes its secret to a 0600 file.
-pub(crate) async fn bootstrap_admin_token(warden: &Warden) -> Result<Option<PathBuf>> {
+pub async fn bootstrap_admin_token(warden: &Registry) -> Result<Option<PathBuf>> {
     if warden.metadata.count_tokens().await? > 0 {
         return Ok(None);
     }
@@ -378,7 +379,7 @@ pub(crate) async fn bootstrap_admin_token(warden: &Warden) -> Result<Option<Path
     }
 }
 
-pub(crate) fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> {
+pub fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
@@ -394,7 +395,7 @@ pub(crate) fn write_private_file(path: &std::path::Path, contents: &str) -> Resu
         file.sync_all()?;
         std::fs::rename(&staging, path)
     };
-    write().map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
+    write().map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 #[cfg(test)]

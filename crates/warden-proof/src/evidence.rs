@@ -32,8 +32,8 @@ use warden_ledger::note::{Checkpoint, NoteVerifier};
 use warden_ledger::{Entry, canonical_json, payload_sha256};
 use warden_store::metadata::RecordKind;
 
-use crate::auth::{Permission, Principal};
-use crate::{Error, Result, Warden};
+use crate::{Error, Proof, Result};
+use warden_registry::auth::{Permission, Principal};
 
 /// The bundle format's name, in the manifest.
 pub const FORMAT: &str = "warden-evidence/1";
@@ -66,14 +66,14 @@ fn json_document(path: String, value: &Value, backed_by: Option<(u64, &'static s
 
 /// Builds the evidence bundle of `model` for entries and records from `from` to `to` (µs, inclusive).
 pub async fn export(
-    warden: &Warden,
+    warden: &Proof,
     caller: &Principal,
     model: &str,
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<u8>> {
     caller.require(Permission::ReadAudit)?;
-    let record = crate::registry::get_model(warden, caller, model).await?;
+    let record = warden_registry::registry::get_model(warden, caller, model).await?;
     let in_period = |at: i64| from.is_none_or(|f| at >= f) && to.is_none_or(|t| at <= t);
     // Sign the ledger as it is now: every entry below is covered.
     let checkpoint = crate::ledger::checkpoint(warden).await?;
@@ -95,7 +95,7 @@ pub async fn export(
     let mut entries = Vec::new();
     for row in rows {
         let entry = Entry::parse(&row.entry).map_err(|e| {
-            Error::Internal(format!("ledger entry {} is corrupt ({e}): run `warden audit verify`", row.index))
+            Error::failed(format!("ledger entry {} is corrupt: run `warden audit verify`", row.index), e)
         })?;
         if in_period(entry.at) {
             let payload = warden
@@ -105,11 +105,11 @@ pub async fn export(
                 .into_iter()
                 .find(|r| r.seq == row.audit_seq)
                 .ok_or_else(|| {
-                    Error::Internal(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
+                    Error::Inconsistent(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
                 })?
                 .payload;
-            let payload: Value = serde_json::from_str(&payload)
-                .map_err(|e| Error::Internal(format!("audit event {} is corrupt: {e}", row.audit_seq)))?;
+            let payload: Value =
+                serde_json::from_str(&payload).map_err(|e| Error::json(format!("audit event {}", row.audit_seq), e))?;
             entries.push((entry, payload));
         }
     }
@@ -118,15 +118,16 @@ pub async fn export(
         bytes.chunks_exact(32).map(|c| <Hash>::try_from(c).expect("32 bytes")).collect::<Vec<_>>()
     };
     if leaves.len() as u64 != checkpoint.tree_size {
-        return Err(Error::Internal("the ledger is shorter than its checkpoint: run `warden audit verify`".into()));
+        return Err(Error::Inconsistent("the ledger is shorter than its checkpoint: run `warden audit verify`".into()));
     }
     let tree = Tree::from_leaf_hashes(leaves);
 
     let mut documents: Vec<Document> = Vec::new();
     let mut entries_json = Vec::new();
     for (entry, payload) in &entries {
-        let proof =
-            tree.inclusion_proof(entry.index, checkpoint.tree_size).map_err(|e| Error::Internal(e.to_string()))?;
+        let proof = tree
+            .inclusion_proof(entry.index, checkpoint.tree_size)
+            .map_err(|e| Error::failed("building an inclusion proof", e))?;
         entries_json.push(json!({
             "index": entry.index,
             "canonical": entry.canonical(),
@@ -165,9 +166,9 @@ pub async fn export(
             documents.push(json_document(format!("documents/{folder}/{}-v{}.json", r.id, r.version), &r.body, backed));
         }
     }
-    for bundle in crate::governance::policy_bundles(warden, &Principal::system()).await? {
+    for bundle in warden_oversight::governance::policy_bundles(warden, &Principal::system()).await? {
         let backed = backing("digest", &bundle.digest).map(|i| (i, "digest"));
-        let value = serde_json::to_value(&bundle).map_err(|e| Error::Internal(e.to_string()))?;
+        let value = serde_json::to_value(&bundle).map_err(|e| Error::json("encoding bundle", e))?;
         documents.push(json_document(format!("documents/policies/{}.json", bundle.number), &value, backed));
     }
     // Views made now (each of their changes is also an entry above).
@@ -178,7 +179,7 @@ pub async fn export(
         "created_at": record.created_at, "created_by": record.created_by, "latest_version": record.latest_version,
     });
     documents.push(json_document("documents/model.json".into(), &model_view, None));
-    let deployments: Vec<Value> = crate::registry::alias_history(warden, &system, model, None)
+    let deployments: Vec<Value> = warden_registry::registry::alias_history(warden, &system, model, None)
         .await?
         .into_iter()
         .filter(|a| in_period(a.assigned_at))
@@ -190,27 +191,27 @@ pub async fn export(
         })
         .collect();
     documents.push(json_document("documents/deployments.json".into(), &Value::Array(deployments.clone()), None));
-    let monitors = crate::monitoring::list(warden, &system, model).await?;
+    let monitors = warden_oversight::monitoring::list(warden, &system, model).await?;
     documents.push(json_document(
         "documents/monitors.json".into(),
         &serde_json::to_value(&monitors).unwrap_or_default(),
         None,
     ));
-    let history: Vec<Value> = crate::monitoring::history(warden, &system, model, None, 100_000)
+    let history: Vec<Value> = warden_oversight::monitoring::history(warden, &system, model, None, 100_000)
         .await?
         .into_iter()
         .filter(|e| e["at"].as_i64().is_some_and(in_period))
         .collect();
     documents.push(json_document("documents/monitor-history.json".into(), &Value::Array(history.clone()), None));
     let mut alerts = Vec::new();
-    for alert in crate::alerts::list(warden, &system, None, Some(model)).await? {
+    for alert in warden_oversight::alerts::list(warden, &system, None, Some(model)).await? {
         if in_period(alert.opened_at) {
-            let (alert, events) = crate::alerts::get(warden, &system, alert.id).await?;
+            let (alert, events) = warden_oversight::alerts::get(warden, &system, alert.id).await?;
             alerts.push(json!({"alert": alert, "events": events}));
         }
     }
     documents.push(json_document("documents/alerts.json".into(), &Value::Array(alerts.clone()), None));
-    let incidents: Vec<Value> = crate::alerts::incidents(warden, &system, None)
+    let incidents: Vec<Value> = warden_oversight::alerts::incidents(warden, &system, None)
         .await?
         .into_iter()
         .filter(|i| i.model == model && in_period(i.opened_at))
@@ -218,7 +219,8 @@ pub async fn export(
         .collect();
     documents.push(json_document("documents/incidents.json".into(), &Value::Array(incidents.clone()), None));
 
-    let entries_bytes = serde_json::to_vec_pretty(&entries_json).map_err(|e| Error::Internal(e.to_string()))?;
+    let entries_bytes =
+        serde_json::to_vec_pretty(&entries_json).map_err(|e| Error::json("encoding entries json", e))?;
     let manifest = json!({
         "format": FORMAT,
         "model": model,
@@ -252,9 +254,9 @@ pub async fn export(
         header.set_mode(0o644);
         header.set_mtime(0);
         header.set_cksum();
-        archive.append_data(&mut header, path, bytes).map_err(|e| Error::Internal(format!("archive: {e}")))
+        archive.append_data(&mut header, path, bytes).map_err(|e| Error::io("writing the evidence archive", e))
     };
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::json("encoding manifest", e))?;
     let signature = crate::ledger::sign_note(warden, &manifest_note(model, &manifest_bytes, index.as_bytes()))?;
     add("index.md", index.as_bytes())?;
     add("manifest.json", &manifest_bytes)?;
@@ -263,7 +265,7 @@ pub async fn export(
     for d in &documents {
         add(&d.path, &d.bytes)?;
     }
-    archive.into_inner().map_err(|e| Error::Internal(format!("archive: {e}")))
+    archive.into_inner().map_err(|e| Error::io("writing the evidence archive", e))
 }
 
 fn index_markdown(
@@ -331,7 +333,6 @@ pub fn read_archive(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>> {
 pub struct BundleReport {
     /// Everything checked out.
     pub ok: bool,
-    /// The model.
     pub model: String,
     /// Entries whose proofs were checked.
     pub entries: usize,

@@ -41,9 +41,7 @@ enum Kind {
 /// A drift report over every shared feature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DriftReport {
-    /// Reference rows.
     pub reference_rows: u64,
-    /// Current rows.
     pub current_rows: u64,
     /// One report per feature, in reference column order.
     pub features: Vec<FeatureReport>,

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use warden_stats::profile::ColumnType;
 
-use crate::registry::FeatureSpec;
 use crate::{Error, Result};
+use warden_registry::registry::FeatureSpec;
 
 /// Largest scenario file accepted.
 pub const MAX_SCENARIO_BYTES: usize = 256 * 1024;
@@ -37,9 +37,7 @@ pub const MAX_BRACKETS: usize = 1000;
 /// The file's syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScenarioFormat {
-    /// TOML.
     Toml,
-    /// YAML.
     Yaml,
 }
 
@@ -138,7 +136,6 @@ pub struct Change {
 /// A named set of changes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
-    /// Its name.
     pub name: String,
     /// Its changes, applied in order.
     pub changes: Vec<Change>,
@@ -201,7 +198,7 @@ pub fn parse(text: &str, format: ScenarioFormat, schema: &[FeatureSpec]) -> Resu
     let mut scenarios = Vec::with_capacity(file.scenario.len());
     for s in file.scenario {
         let (name, texts): (String, Vec<String>) = (s.name.0, s.changes.into_iter().map(|c| c.0).collect());
-        crate::text::check("a scenario name", &name, MAX_NAME_CHARS, crate::text::Lines::One)?;
+        warden_registry::text::check("a scenario name", &name, MAX_NAME_CHARS, warden_registry::text::Lines::One)?;
         if name.trim().is_empty() || scenarios.iter().any(|o: &Scenario| o.name == name) {
             return Err(Error::invalid(format!("scenario names must be non-empty and distinct ('{name}')")));
         }
@@ -211,7 +208,7 @@ pub fn parse(text: &str, format: ScenarioFormat, schema: &[FeatureSpec]) -> Resu
         let mut changes = Vec::with_capacity(texts.len());
         for text in &texts {
             let field = format!("a change of scenario '{name}'");
-            crate::text::check(&field, text, MAX_CHANGE_CHARS, crate::text::Lines::One)?;
+            warden_registry::text::check(&field, text, MAX_CHANGE_CHARS, warden_registry::text::Lines::One)?;
             changes.push(parse_change(text, schema).map_err(|e| Error::invalid(format!("scenario '{name}': {e}")))?);
         }
         scenarios.push(Scenario { name, changes });
@@ -291,8 +288,8 @@ pub(crate) fn apply(scenario: &Scenario, rows: &mut [Map<String, Value>]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::UnknownCategory;
     use serde_json::json;
+    use warden_registry::registry::UnknownCategory;
 
     fn schema() -> Vec<FeatureSpec> {
         let spec = |name: &str, kind| FeatureSpec {

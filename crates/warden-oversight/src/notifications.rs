@@ -7,13 +7,13 @@ drop duplicates: delivery is at least once) and `X-Warden-Signature: sha256=<hex
 keyed with the shared secret>`, and retries failures with exponential back-off (1 s doubling to 5 min).
 */
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::{Result, Warden, Webhook};
+use crate::{Oversight, Result};
+use warden_registry::Webhook;
 
 /// Longest pause between attempts.
 const MAX_BACKOFF_SECONDS: i64 = 300;
@@ -29,8 +29,14 @@ fn backoff_micros(attempts: i64) -> i64 {
     (1i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECONDS) * 1_000_000
 }
 
+/// The client deliveries go through (ten seconds per attempt). Needs the process's TLS provider
+/// (`warden_registry::install_tls_provider`).
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().timeout(Duration::from_secs(10)).build()
+}
+
 /// Sends every due notification once; returns how many were delivered.
-pub async fn deliver_due(warden: &Warden, client: &reqwest::Client) -> Result<usize> {
+pub async fn deliver_due(warden: &Oversight, client: &reqwest::Client) -> Result<usize> {
     let Some(webhook) = warden.config().webhook.clone() else { return Ok(0) };
     let due = warden.metadata.due_notifications(warden.now(), 100).await?;
     let mut delivered = 0;
@@ -65,30 +71,6 @@ async fn send(client: &reqwest::Client, webhook: &Webhook, id: i64, body: &str) 
         .await
         .map_err(|e| e.to_string())?;
     if response.status().is_success() { Ok(()) } else { Err(format!("receiver answered {}", response.status())) }
-}
-
-/// Delivers due notifications every `every` until the process ends.
-pub fn spawn_deliverer(warden: Arc<Warden>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        crate::install_tls_provider();
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
-            Ok(client) => client,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot build the webhook client; notifications stay queued");
-                return;
-            }
-        };
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            if !crate::replicas::holds_lease(&warden, "webhook-delivery", crate::replicas::lease_hold(every)).await {
-                continue;
-            }
-            if let Err(err) = deliver_due(&warden, &client).await {
-                tracing::error!(error = %err, "webhook delivery round failed");
-            }
-        }
-    })
 }
 
 #[cfg(test)]

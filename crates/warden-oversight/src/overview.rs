@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 use warden_store::metadata::DeploymentRow;
 
-use crate::auth::{Permission, Principal};
-use crate::registry::{PRODUCTION_ALIASES, get_model};
-use crate::{Result, Warden};
+use crate::{Oversight, Result};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::registry::{PRODUCTION_ALIASES, get_model};
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
@@ -35,7 +35,6 @@ pub struct InventoryLine {
     pub policy: Option<LastGate>,
     /// Alerts firing or acknowledged.
     pub open_alerts: i64,
-    /// Open incidents.
     pub open_incidents: i64,
 }
 
@@ -62,7 +61,7 @@ pub struct LastGate {
 }
 
 /// Every model's inventory line, by name.
-pub async fn inventory(warden: &Warden, caller: &Principal) -> Result<Vec<InventoryLine>> {
+pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLine>> {
     caller.require(Permission::ReadRegistry)?;
     Ok(warden
         .metadata
@@ -104,7 +103,6 @@ pub struct Kpis {
     pub deployments: u64,
     /// Of which rollbacks.
     pub rollbacks: u64,
-    /// Deployments per 30 days.
     pub deployments_per_30_days: f64,
     /// Median hours from a version's registration to its first production alias, over versions first put in
     /// production in the period.
@@ -117,7 +115,6 @@ pub struct Kpis {
     pub median_drift_detection_seconds: Option<f64>,
     /// Audited changes (every period) and how many have a ledger entry.
     pub audited_changes: u64,
-    /// Ledger entries.
     pub ledger_entries: u64,
     /// Share of audited changes with a ledger entry.
     pub audit_coverage: Option<f64>,
@@ -134,7 +131,7 @@ pub struct Kpis {
 }
 
 /// The governance figures over the last `days` days.
-pub async fn kpis(warden: &Warden, caller: &Principal, days: i64) -> Result<Kpis> {
+pub async fn kpis(warden: &Oversight, caller: &Principal, days: i64) -> Result<Kpis> {
     caller.require(Permission::ReadRegistry)?;
     let days = days.clamp(1, 3_650);
     let now = warden.now();
@@ -224,7 +221,6 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 /// One point of a monitor's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MonitorPoint {
-    /// Monitor name.
     pub monitor: String,
     /// When (µs).
     pub at: i64,
@@ -241,7 +237,7 @@ pub struct MonitorPoint {
 /// A model's monitor history over the last `days` days, about `points` per monitor (the last evaluation of
 /// each equal slice of the time the evaluations span), oldest first.
 pub async fn monitor_series(
-    warden: &Warden,
+    warden: &Oversight,
     caller: &Principal,
     model: &str,
     days: i64,

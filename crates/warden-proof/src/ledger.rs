@@ -23,8 +23,8 @@ use warden_ledger::note::{Checkpoint, NoteSigner, NoteVerifier};
 use warden_ledger::{Entry, GENESIS};
 use warden_store::metadata::{AuditRecord, CheckpointRow, LedgerLeaf, LedgerRow};
 
-use crate::auth::{Permission, Principal};
-use crate::{Error, Result, Warden};
+use crate::{Error, Proof, Result};
+use warden_registry::auth::{Permission, Principal};
 
 /// Rows read per page when the whole ledger is walked.
 const PAGE: i64 = 50_000;
@@ -46,29 +46,30 @@ impl LedgerKey {
                 return Err(Error::invalid(format!("ledger key file {} does not exist", path.display())));
             }
             let seed: [u8; 32] = rand::random();
-            crate::auth::write_private_file(path, &format!("{}\n", hex::encode(seed)))?;
+            warden_registry::auth::write_private_file(path, &format!("{}\n", hex::encode(seed)))?;
         }
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Internal(format!("cannot read ledger key {}: {e}", path.display())))?;
+            .map_err(|e| Error::io(format!("cannot read ledger key {}", path.display()), e))?;
         let seed: [u8; 32] = hex::decode(text.trim())
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| Error::invalid(format!("ledger key {} is not 32 bytes of hex", path.display())))?;
-        let probe = NoteSigner::new("warden-ledger", &seed).map_err(|e| Error::Internal(e.to_string()))?;
+        let probe =
+            NoteSigner::new("warden-ledger", &seed).map_err(|e| Error::failed("the ledger key does not load", e))?;
         let name = format!("warden-ledger/{}", &hex::encode(Sha256::digest(probe.public_key()))[..16]);
-        let signer = NoteSigner::new(&name, &seed).map_err(|e| Error::Internal(e.to_string()))?;
+        let signer = NoteSigner::new(&name, &seed).map_err(|e| Error::failed("the ledger key does not load", e))?;
         Ok(LedgerKey { signer, frontier: Default::default() })
     }
 }
 
 /// Signs `text` (lines ending in a newline, none empty) as a C2SP signed note with the ledger's key: what an
 /// evidence bundle's manifest is vouched for with.
-pub(crate) fn sign_note(warden: &Warden, text: &str) -> Result<String> {
-    warden.ledger.signer.sign(text).map_err(|e| Error::Internal(e.to_string()))
+pub(crate) fn sign_note(warden: &Proof, text: &str) -> Result<String> {
+    warden.ledger.signer.sign(text).map_err(|e| Error::failed("signing a note", e))
 }
 
 /// The published verifier key (`<name>+<key id>+<base64 key>`).
-pub fn public_key(warden: &Warden) -> String {
+pub fn public_key(warden: &Proof) -> String {
     warden.ledger.signer.verifier_key()
 }
 
@@ -85,15 +86,14 @@ pub struct LedgerEntry {
 }
 
 fn view(row: &LedgerRow) -> Result<LedgerEntry> {
-    let entry = Entry::parse(&row.entry).map_err(|e| {
-        Error::Internal(format!("ledger entry {} is corrupt ({e}): run `warden audit verify`", row.index))
-    })?;
+    let entry = Entry::parse(&row.entry)
+        .map_err(|e| Error::failed(format!("ledger entry {} is corrupt: run `warden audit verify`", row.index), e))?;
     Ok(LedgerEntry { entry, leaf_hash: hex::encode(&row.leaf_hash), canonical: row.entry.clone() })
 }
 
 /// Ledger entries from `from` on (of one subject, or every subject under a prefix ending in `/`).
 pub async fn log(
-    warden: &Warden,
+    warden: &Proof,
     caller: &Principal,
     subject: Option<&str>,
     from: u64,
@@ -104,7 +104,7 @@ pub async fn log(
 }
 
 /// How many entries the ledger holds.
-pub async fn size(warden: &Warden, caller: &Principal) -> Result<u64> {
+pub async fn size(warden: &Proof, caller: &Principal) -> Result<u64> {
     caller.require(Permission::ReadAudit)?;
     Ok(warden.metadata.ledger_size().await?)
 }
@@ -112,7 +112,6 @@ pub async fn size(warden: &Warden, caller: &Principal) -> Result<u64> {
 /// A signed checkpoint as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckpointInfo {
-    /// Id.
     pub id: i64,
     /// Entries covered.
     pub tree_size: u64,
@@ -131,14 +130,14 @@ impl From<CheckpointRow> for CheckpointInfo {
 }
 
 /// Every checkpoint, oldest first.
-pub async fn checkpoints(warden: &Warden, caller: &Principal) -> Result<Vec<CheckpointInfo>> {
+pub async fn checkpoints(warden: &Proof, caller: &Principal) -> Result<Vec<CheckpointInfo>> {
     caller.require(Permission::ReadAudit)?;
     Ok(warden.metadata.checkpoints().await?.into_iter().map(Into::into).collect())
 }
 
 /// Signs a checkpoint of the ledger as it is now; when nothing was appended since the latest checkpoint,
 /// that one is returned.
-pub async fn checkpoint(warden: &Warden) -> Result<CheckpointInfo> {
+pub async fn checkpoint(warden: &Proof) -> Result<CheckpointInfo> {
     let mut frontier = warden.ledger.frontier.lock().await;
     let latest = warden.metadata.checkpoints().await?.pop();
     let size = warden.metadata.ledger_size().await?;
@@ -162,7 +161,7 @@ pub async fn checkpoint(warden: &Warden) -> Result<CheckpointInfo> {
         root: frontier.root(),
         time: at.div_euclid(1_000_000),
     };
-    let note = warden.ledger.signer.sign(&checkpoint.text()).map_err(|e| Error::Internal(e.to_string()))?;
+    let note = warden.ledger.signer.sign(&checkpoint.text()).map_err(|e| Error::failed("signing a checkpoint", e))?;
     let row = CheckpointRow { id: 0, tree_size: checkpoint.size, root: checkpoint.root.to_vec(), at, note };
     Ok(warden.metadata.append_checkpoint(row).await?.into())
 }
@@ -170,7 +169,7 @@ pub async fn checkpoint(warden: &Warden) -> Result<CheckpointInfo> {
 /// Every record of every model (validation reports, approvals, gate decisions) that no audit event vouches
 /// for, or that differs from what its event records (the event's payload carries the record's table, id and
 /// the SHA-256 of its canonical JSON; the event is a ledger entry, checked above).
-async fn unvouched_records(warden: &Warden) -> Result<Vec<String>> {
+async fn unvouched_records(warden: &Proof) -> Result<Vec<String>> {
     use warden_store::metadata::{AuditQuery, RecordKind};
     let mut problems = Vec::new();
     for model in warden.metadata.list_models().await? {
@@ -212,39 +211,22 @@ async fn unvouched_records(warden: &Warden) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// Makes a checkpoint every `every` until the process ends.
-pub fn spawn_checkpointer(warden: std::sync::Arc<Warden>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if !crate::replicas::holds_lease(&warden, "ledger-checkpoint", crate::replicas::lease_hold(every)).await {
-                continue;
-            }
-            if let Err(err) = checkpoint(&warden).await {
-                tracing::error!(error = %err, "ledger checkpoint failed");
-            }
-        }
-    })
-}
-
 fn stored_hash(row: &LedgerRow) -> Result<Hash> {
     row.leaf_hash
         .as_slice()
         .try_into()
-        .map_err(|_| Error::Internal(format!("ledger entry {} has a malformed leaf hash", row.index)))
+        .map_err(|_| Error::Inconsistent(format!("ledger entry {} has a malformed leaf hash", row.index)))
 }
 
 /// Every leaf hash of entries `from..to`, read from the store a page at a time.
-async fn leaves(warden: &Warden, from: u64, to: u64) -> Result<Vec<Hash>> {
+async fn leaves(warden: &Proof, from: u64, to: u64) -> Result<Vec<Hash>> {
     let mut out = Vec::with_capacity(to.saturating_sub(from) as usize);
     let mut at = from;
     while at < to {
         let end = (at + PAGE as u64).min(to);
         let bytes = warden.metadata.ledger_leaf_hashes(at, end).await?;
         if bytes.len() as u64 != (end - at) * 32 {
-            return Err(Error::Internal(format!(
+            return Err(Error::Inconsistent(format!(
                 "ledger entries {at} to {} are not all stored: run `warden audit verify`",
                 end - 1
             )));
@@ -258,7 +240,6 @@ async fn leaves(warden: &Warden, from: u64, to: u64) -> Result<Vec<Hash>> {
 /// An entry's inclusion proof against a signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InclusionProof {
-    /// The entry.
     pub entry: LedgerEntry,
     /// Sibling hashes from the leaf up (hex).
     pub proof: Vec<String>,
@@ -269,7 +250,7 @@ pub struct InclusionProof {
 }
 
 /// The inclusion proof of entry `index` against the latest checkpoint (one is made if none covers it yet).
-pub async fn proof(warden: &Warden, caller: &Principal, index: u64) -> Result<InclusionProof> {
+pub async fn proof(warden: &Proof, caller: &Principal, index: u64) -> Result<InclusionProof> {
     caller.require(Permission::ReadAudit)?;
     let row = warden
         .metadata
@@ -283,12 +264,12 @@ pub async fn proof(warden: &Warden, caller: &Principal, index: u64) -> Result<In
         _ => checkpoint(warden).await?,
     };
     let tree = Tree::from_leaf_hashes(leaves(warden, 0, latest.tree_size).await?);
-    let proof = tree.inclusion_proof(index, latest.tree_size).map_err(|e| Error::Internal(e.to_string()))?;
+    let proof =
+        tree.inclusion_proof(index, latest.tree_size).map_err(|e| Error::failed("building an inclusion proof", e))?;
     // Never hand out a proof that does not check.
     let root: Hash = hex::decode(&latest.root).ok().and_then(|r| r.try_into().ok()).unwrap_or_default();
-    verify_inclusion(index, latest.tree_size, &stored_hash(&row)?, &proof, &root).map_err(|e| {
-        Error::Internal(format!("the stored ledger does not match its checkpoint ({e}): run `warden audit verify`"))
-    })?;
+    verify_inclusion(index, latest.tree_size, &stored_hash(&row)?, &proof, &root)
+        .map_err(|e| Error::failed("the stored ledger does not match its checkpoint: run `warden audit verify`", e))?;
     Ok(InclusionProof {
         entry: view(&row)?,
         proof: proof.iter().map(hex::encode).collect(),
@@ -390,7 +371,7 @@ fn check_page(page: &[(LedgerLeaf, Option<AuditRecord>)], prev: &str) -> Vec<Row
 }
 
 /// Recomputes the ledger from every stored entry and audit event and checks every checkpoint.
-pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification> {
+pub async fn verify(warden: &Proof, caller: &Principal) -> Result<Verification> {
     caller.require(Permission::ReadAudit)?;
     let started = std::time::Instant::now();
     let mut problems: Vec<String> = Vec::new();
@@ -423,7 +404,7 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
         requested += PAGE as u64;
     }
     while let Some(next) = pending.pop_front() {
-        let page = next.await.map_err(|e| Error::Internal(format!("ledger read task failed: {e}")))??;
+        let page = next.await.map_err(|e| Error::task("ledger read", e))??;
         if requested < size {
             pending.push_back(fetch(requested));
             requested += PAGE as u64;
@@ -434,7 +415,7 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
             (page, checks)
         })
         .await
-        .map_err(|e| Error::Internal(format!("ledger checking task failed: {e}")))?;
+        .map_err(|e| Error::task("ledger checking", e))?;
         // The next page links to this page's last stored leaf hash.
         if let Some((last, _)) = page.last() {
             prev.clear();
@@ -496,7 +477,8 @@ pub async fn verify(warden: &Warden, caller: &Principal) -> Result<Verification>
         }
     }
 
-    let verifier = NoteVerifier::parse(&public_key(warden)).map_err(|e| Error::Internal(e.to_string()))?;
+    let verifier = NoteVerifier::parse(&public_key(warden))
+        .map_err(|e| Error::failed("the ledger's own public key does not parse", e))?;
     let stored_checkpoints = warden.metadata.checkpoints().await?;
     let mut previous: Option<(i64, u64, Hash)> = None;
     let mut last_good_size = 0u64;

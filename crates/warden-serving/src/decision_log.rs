@@ -28,9 +28,9 @@ use warden_stats::window::{CategoricalWindow, GroupRateWindow, Mergeable, Numeri
 use warden_store::metadata::{MetadataStore, NewDecision};
 
 use crate::metrics::ScoringMetrics;
-use crate::reference::MonitorReference;
-use crate::registry::Version;
 use crate::{Error, Result};
+use warden_registry::reference::MonitorReference;
+use warden_registry::registry::Version;
 
 /// Decisions waiting for a commit before callers wait for room.
 const QUEUE_CAPACITY: usize = 65_536;
@@ -59,7 +59,7 @@ struct Health {
 }
 
 /// The queue in front of the store's decision table.
-pub(crate) struct DecisionLog {
+pub struct DecisionLog {
     sender: mpsc::Sender<Message>,
     health: Arc<Health>,
 }
@@ -67,7 +67,7 @@ pub(crate) struct DecisionLog {
 impl DecisionLog {
     /// Starts the writer on its own thread and runtime: serialising and folding a group of thousands of
     /// decisions takes milliseconds, which must not hold up a worker that answers requests.
-    pub(crate) fn start(store: Arc<dyn MetadataStore>, metrics: Arc<ScoringMetrics>) -> std::io::Result<DecisionLog> {
+    pub fn start(store: Arc<dyn MetadataStore>, metrics: Arc<ScoringMetrics>) -> std::io::Result<DecisionLog> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let health = Arc::new(Health::default());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -79,13 +79,13 @@ impl DecisionLog {
     }
 
     /// Why the log cannot commit now, if it cannot.
-    pub(crate) fn failing(&self) -> Option<String> {
+    pub fn failing(&self) -> Option<String> {
         self.health.failing.load(Ordering::Acquire).then(|| self.health.last_error.lock().expect("health lock").clone())
     }
 
     /// Commits decisions, returning once they are on disk: `Unavailable` when the store refused them (none
     /// of them is kept; the caller must not acknowledge them).
-    pub(crate) async fn append(&self, decisions: Vec<(Arc<LiveProfile>, NewDecision)>) -> Result<()> {
+    pub async fn append(&self, decisions: Vec<(Arc<LiveProfile>, NewDecision)>) -> Result<()> {
         if decisions.is_empty() {
             return Ok(());
         }
@@ -98,20 +98,20 @@ impl DecisionLog {
     }
 
     /// Queues a decision unless the queue is full (shadow traffic must never slow the answer down).
-    pub(crate) fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
+    pub fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
         self.sender.try_send(Message::Decisions(vec![(live, decision)], None)).is_ok()
     }
 
     /// Returns once every decision queued before the call is committed.
-    pub(crate) async fn flush(&self) -> Result<()> {
+    pub async fn flush(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.sender.send(Message::Flush(done)).await.map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?.map_err(|e| Error::Internal(format!("decision log commit failed: {e}")))
+        wait.await.map_err(|_| stopped())?.map_err(|e| Error::failed("decision log commit failed", e))
     }
 }
 
 fn stopped() -> Error {
-    Error::Internal("the decision log has stopped".into())
+    Error::failed("the decision log", "its writer has stopped")
 }
 
 async fn writer(
@@ -225,28 +225,28 @@ struct LiveFeature {
 
 /// One feature's window.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) enum FeatureWindow {
+pub enum FeatureWindow {
     Numeric(NumericWindow),
     Categorical(CategoricalWindow),
 }
 
 /// Every window of a version over some stretch of decisions: all of them, or one time bucket.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct LiveWindows {
-    pub(crate) features: Vec<FeatureWindow>,
+pub struct LiveWindows {
+    pub features: Vec<FeatureWindow>,
     /// Scores, on the reference scores' deciles.
-    pub(crate) score: NumericWindow,
+    pub score: NumericWindow,
     /// Approvals (score below the threshold) per group of each monitor-only attribute.
-    pub(crate) approvals: BTreeMap<String, GroupRateWindow>,
+    pub approvals: BTreeMap<String, GroupRateWindow>,
     /// Approved decisions.
-    pub(crate) approved: u64,
+    pub approved: u64,
     /// Σ PD × LGD × EAD over approved decisions (when the version has an LGD and an exposure column).
-    pub(crate) expected_loss: f64,
+    pub expected_loss: f64,
     /// Approved decisions without an exposure value.
-    pub(crate) exposure_missing: u64,
+    pub exposure_missing: u64,
     /// Requests refused by the version's schema checks (never logged as decisions), and per field.
-    pub(crate) refused: u64,
-    pub(crate) refused_fields: BTreeMap<String, u64>,
+    pub refused: u64,
+    pub refused_fields: BTreeMap<String, u64>,
 }
 
 impl Mergeable for LiveWindows {
@@ -273,10 +273,10 @@ impl Mergeable for LiveWindows {
 }
 
 /// Another replica's bucket of a version: (start, decisions, windows).
-pub(crate) type RemoteBucket = (i64, u64, LiveWindows);
+pub type RemoteBucket = (i64, u64, LiveWindows);
 
 /// Width of a recent-traffic bucket, in microseconds.
-pub(crate) const BUCKET_MICROS: i64 = 10_000_000;
+pub const BUCKET_MICROS: i64 = 10_000_000;
 /// Buckets kept: one hour of recent traffic.
 const BUCKETS_KEPT: usize = 360;
 /// Monitor-only attributes folded per decision (further ones are logged, not windowed).
@@ -351,11 +351,11 @@ impl RowView for ReferenceRow<'_> {
 
 /// The live window profile of one version: the statistics core's windows, fed by committed decisions.
 #[derive(Debug)]
-pub(crate) struct LiveProfile {
+pub struct LiveProfile {
     features: Vec<LiveFeature>,
     score_bins: (Vec<f64>, (f64, f64)),
     /// The reference scores in the score bins.
-    pub(crate) reference_score_counts: Vec<u64>,
+    pub reference_score_counts: Vec<u64>,
     threshold: f64,
     /// LGD and exposure column, when the version can price its approvals.
     money: Option<(f64, String)>,
@@ -364,7 +364,7 @@ pub(crate) struct LiveProfile {
 }
 
 impl LiveProfile {
-    pub(crate) fn new(version: &Version, reference: &MonitorReference) -> LiveProfile {
+    pub fn new(version: &Version, reference: &MonitorReference) -> LiveProfile {
         let features: Vec<LiveFeature> = version
             .feature_schema
             .iter()
@@ -462,7 +462,7 @@ impl LiveProfile {
     }
 
     /// Counts a request the version's schema checks refused, by the fields named in the refusal.
-    pub(crate) fn refused<'a>(&self, at: i64, fields: impl Iterator<Item = &'a String>) {
+    pub fn refused<'a>(&self, at: i64, fields: impl Iterator<Item = &'a String>) {
         let mut guard = self.state.lock().expect("live profile lock");
         let state = &mut *guard;
         let fields: Vec<&String> = fields.collect();
@@ -480,7 +480,7 @@ impl LiveProfile {
 
     /// The windows of reference rows `rows` (scored by the version), with `attributes` naming the reference
     /// columns that play monitor-only attributes: what live traffic exactly like the reference would give.
-    pub(crate) fn reference_windows(
+    pub fn reference_windows(
         &self,
         reference: &MonitorReference,
         rows: std::ops::Range<usize>,
@@ -496,13 +496,13 @@ impl LiveProfile {
 
     /// The windows of the decisions made at or after `since` (µs), and how many decisions they hold, with
     /// `others` (other replicas' buckets of this version) merged in.
-    pub(crate) fn since(&self, since: i64, others: &[RemoteBucket]) -> (LiveWindows, u64) {
+    pub fn since(&self, since: i64, others: &[RemoteBucket]) -> (LiveWindows, u64) {
         self.with_others(others, |buckets| buckets.since(since))
     }
 
     /// The windows of the newest 10-second buckets holding at least `decisions` decisions, how many they
     /// hold, and the start of the oldest bucket taken, with `others` merged in.
-    pub(crate) fn last(&self, decisions: u64, others: &[RemoteBucket]) -> (LiveWindows, u64, Option<i64>) {
+    pub fn last(&self, decisions: u64, others: &[RemoteBucket]) -> (LiveWindows, u64, Option<i64>) {
         self.with_others(others, |buckets| buckets.last(decisions))
     }
 
@@ -522,13 +522,13 @@ impl LiveProfile {
     }
 
     /// Makes every kept bucket count as changed (after publishing them failed).
-    pub(crate) fn forget_published(&self) {
+    pub fn forget_published(&self) {
         self.state.lock().expect("live profile lock").published.clear();
     }
 
     /// The buckets that changed since the last call (for other replicas' monitors), and the start of the
     /// oldest bucket still kept.
-    pub(crate) fn changed_buckets(&self) -> (Vec<RemoteBucket>, Option<i64>) {
+    pub fn changed_buckets(&self) -> (Vec<RemoteBucket>, Option<i64>) {
         let mut state = self.state.lock().expect("live profile lock");
         let state = &mut *state;
         let mut changed = Vec::new();
@@ -548,12 +548,12 @@ impl LiveProfile {
     }
 
     /// Names of the features, in window order.
-    pub(crate) fn feature_names(&self) -> impl Iterator<Item = &str> {
+    pub fn feature_names(&self) -> impl Iterator<Item = &str> {
         self.features.iter().map(|f| f.name.as_str())
     }
 
     /// The windows as JSON.
-    pub(crate) fn snapshot(&self) -> Value {
+    pub fn snapshot(&self) -> Value {
         let state = self.state.lock().expect("live profile lock");
         let features: serde_json::Map<String, Value> = self
             .features

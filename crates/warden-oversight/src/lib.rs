@@ -1,0 +1,59 @@
+/*!
+Warden's oversight stage: what the second line of defence does with models and what the monitors see.
+
+- [`validation`], [`scenarios`]: validation reports on held-out data and stress scenarios, scored through
+  the serving path's own checks.
+- [`governance`]: policy bundles, approvals, and the promotion gate every production alias passes.
+- [`monitoring`]: monitor configuration and evaluation (drift, data quality, performance, fairness, money at
+  risk, integrity via `integrity`), with learned bands it caches itself ([`monitoring::LearnedCache`]).
+- [`alerts`]: alerts and incidents from evaluations, and the automatic actions they ask for.
+- [`round`]: a monitor round, the one place where evaluation, alerts and actions meet, in that order.
+- [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
+- [`overview`]: the portfolio overview.
+*/
+
+use std::ops::Deref;
+
+use warden_serving::Serving;
+
+pub mod alerts;
+pub mod governance;
+mod integrity;
+pub mod monitoring;
+pub mod notifications;
+pub mod overview;
+pub mod retraining;
+pub mod round;
+pub mod scenarios;
+pub mod validation;
+
+pub use warden_registry::{Error, Result};
+
+/// The serving context with oversight's own caches.
+pub struct Oversight {
+    serving: Serving,
+    /// The gate's compiled policy bundle.
+    pub(crate) governance: governance::GateCache,
+    /// What monitors learned from loaded versions' reference data.
+    pub(crate) learned: monitoring::LearnedCache,
+}
+
+impl Oversight {
+    /// Wraps the serving context.
+    pub fn new(serving: Serving) -> Oversight {
+        Oversight { serving, governance: Default::default(), learned: Default::default() }
+    }
+
+    /// Installs the default policy bundle when none is in force (first start).
+    pub async fn seed_default_bundle(&self) -> Result<()> {
+        governance::seed_default_bundle(self).await
+    }
+}
+
+impl Deref for Oversight {
+    type Target = Serving;
+
+    fn deref(&self) -> &Serving {
+        &self.serving
+    }
+}

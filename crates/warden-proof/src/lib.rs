@@ -1,0 +1,38 @@
+/*!
+Warden's proof stage: showing afterwards what happened.
+
+- [`ledger`]: the audit ledger service: signed checkpoints over the Merkle log the store appends to,
+  inclusion and consistency proofs, and `audit verify` (every record vouched for by an entry).
+- [`evidence`]: evidence bundles for a model version, each file listed in a signed manifest.
+*/
+
+use std::ops::Deref;
+
+use warden_oversight::Oversight;
+
+pub mod evidence;
+pub mod ledger;
+
+pub use warden_registry::{Error, Result};
+
+/// The oversight context with the ledger's signing key.
+pub struct Proof {
+    oversight: Oversight,
+    pub(crate) ledger: ledger::LedgerKey,
+}
+
+impl Proof {
+    /// Loads (or, at first start, makes) the ledger's signing key.
+    pub fn new(oversight: Oversight) -> Result<Proof> {
+        let ledger = ledger::LedgerKey::load(&oversight.config().data_dir, oversight.config().ledger_key.as_deref())?;
+        Ok(Proof { oversight, ledger })
+    }
+}
+
+impl Deref for Proof {
+    type Target = Oversight;
+
+    fn deref(&self) -> &Oversight {
+        &self.oversight
+    }
+}
