@@ -126,7 +126,12 @@ fn vm_hwm_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The release binary, built now; or `WARDEN_BENCH_BINARY` when set (to measure another build, such as the
+/// commit before a change, on the same machine in the same session).
 fn release_warden(root: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("WARDEN_BENCH_BINARY") {
+        return Ok(PathBuf::from(binary));
+    }
     let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "warden"]).current_dir(root).status()?;
     if !status.success() {
         bail!("release build failed");
