@@ -103,7 +103,7 @@ fn undocumented_modules(lib_rs: &str) -> Vec<String> {
         .filter(|module| {
             !module.ends_with("tests")
                 && !doc.contains(&format!("`{module}`"))
-                && !doc.contains(&format!("[`{module}`]"))
+                && !doc.contains(&format!("`{module}::"))
         })
         .collect()
 }

@@ -5,6 +5,12 @@ Warden's HTTP API: the router, thin handlers, JSON wire types and the OpenAPI do
 `tower::ServiceExt::oneshot`, and `warden serve` binds it to a socket. Handlers parse the request, call one
 lifecycle function and render its result; [`error::ApiError`] is the only place that maps errors to statuses.
 The OpenAPI document is generated from the same route list, so it cannot drift from the router.
+
+- `handlers`: one module per resource; [`wire`]: the JSON bodies, converted explicitly from lifecycle types.
+- [`access`]: who may call what (one rule per route, fail closed), the per-token rate limit, the time limit.
+- [`extract`]: the extractors (the caller's principal, JSON and multipart bodies with their limits).
+- [`error`]: `ApiError`, the JSON error body and the middleware that gives every error that body.
+- [`dashboard`]: the compliance dashboard under `/ui` (sessions, pages, SVG charts).
 */
 #![deny(missing_docs)]
 
