@@ -164,3 +164,93 @@ async fn run_job(warden: Arc<Warden>, job: Job) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::Config;
+
+    fn periods() -> Periods {
+        Periods { monitor_evaluation: Duration::from_secs(60), ledger_checkpoint: Duration::from_secs(300) }
+    }
+
+    #[test]
+    fn the_job_table_is_the_module_doc() {
+        let jobs = jobs(periods());
+        let listed: Vec<(&str, Lease, bool)> = jobs.iter().map(|j| (j.name, j.lease, j.shared_only)).collect();
+        assert_eq!(
+            listed,
+            [
+                ("monitor-evaluation", Lease::OneReplica, false),
+                ("ledger-checkpoint", Lease::OneReplica, false),
+                ("retraining-schedules", Lease::OneReplica, false),
+                ("window-publishing", Lease::EveryReplica, true),
+                ("alias-watch", Lease::EveryReplica, true),
+                ("webhook-delivery", Lease::OneReplica, false),
+            ]
+        );
+        for job in &jobs {
+            assert!(
+                include_str!("scheduler.rs").contains(&format!("| `{}`", job.name)),
+                "{} is not documented",
+                job.name
+            );
+        }
+    }
+
+    fn counting(name: &'static str, lease: Lease, runs: Arc<AtomicUsize>) -> Job {
+        job(name, Duration::from_millis(20), lease, false, move |_| {
+            let runs = runs.clone();
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_lease_another_replica_holds_does_not_run_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let (warden, _) = Warden::open(Config::new(dir.path())).await.unwrap();
+        let warden = Arc::new(warden);
+        let far = warden.now() + 3_600 * 1_000_000;
+        assert!(warden.metadata.try_lease("held-elsewhere", "another-replica", warden.now(), far).await.unwrap());
+        let (held, free, everywhere) = (Arc::default(), Arc::default(), Arc::default());
+        let tasks = [
+            tokio::spawn(run_job(warden.clone(), counting("held-elsewhere", Lease::OneReplica, Arc::clone(&held)))),
+            tokio::spawn(run_job(warden.clone(), counting("free", Lease::OneReplica, Arc::clone(&free)))),
+            tokio::spawn(run_job(
+                warden.clone(),
+                counting("held-elsewhere", Lease::EveryReplica, Arc::clone(&everywhere)),
+            )),
+        ];
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for task in tasks {
+            task.abort();
+        }
+        assert_eq!(held.load(Ordering::SeqCst), 0, "ran under another replica's lease");
+        assert!(free.load(Ordering::SeqCst) >= 2, "a job with a free lease took it and ran every tick");
+        assert!(everywhere.load(Ordering::SeqCst) >= 2, "a job without a lease runs on every replica");
+    }
+
+    #[tokio::test]
+    async fn a_failing_run_does_not_stop_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let (warden, _) = Warden::open(Config::new(dir.path())).await.unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let failing = job("failing", Duration::from_millis(20), Lease::EveryReplica, false, move |_| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Err(crate::Error::Inconsistent("on purpose".into()))
+            }
+        });
+        let task = tokio::spawn(run_job(Arc::new(warden), failing));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        task.abort();
+        assert!(runs.load(Ordering::SeqCst) >= 3, "runs after a failure: {}", runs.load(Ordering::SeqCst));
+    }
+}
