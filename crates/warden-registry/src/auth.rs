@@ -185,7 +185,7 @@ const TOKEN_CACHE_LIFETIME: std::time::Duration = std::time::Duration::from_secs
 
 /// Recently resolved tokens (by secret hash), so the scoring path does not read the store per request.
 #[derive(Default)]
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     entries: std::sync::RwLock<std::collections::HashMap<String, CachedToken>>,
 }
 

@@ -184,7 +184,7 @@ pub fn profile_file(path: &Path, plan: &ColumnPlan) -> Result<ProfiledData> {
     Ok(ProfiledData { format, profile, feature_schema })
 }
 
-pub fn csv_error(err: csv::Error) -> Error {
+pub(crate) fn csv_error(err: csv::Error) -> Error {
     let line = err.position().map(|p| p.line());
     match err.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::invalid_with(
@@ -232,7 +232,7 @@ fn profile_csv(path: &Path, plan: &ColumnPlan) -> Result<DatasetProfile> {
 /// Runs a Parquet read, turning a panic in the reader into an `Invalid` error naming the file: the parquet
 /// crate panics on some malformed metadata (found by fuzzing: a column chunk with a negative offset), and a
 /// bad upload must be refused with a message, never take down the thread reading it.
-pub fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
@@ -245,7 +245,7 @@ pub fn parquet_guard<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result
 
 /// The first read of a Parquet file: its page headers are checked, then `read` runs under [`parquet_guard`].
 /// Later reads of the same file need only the guard.
-pub fn checked_parquet_read<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn checked_parquet_read<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     parquet_guard(path, || {
         check_parquet_pages(path)?;
         read()
@@ -308,7 +308,7 @@ macro_rules! numeric_types {
 
 /// Calls `f(row, value)` for every cell of a numeric Arrow array (`None` for a null). Returns `Ok(false)`,
 /// calling nothing, when the array is not numeric.
-pub fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<f64>) -> Result<()>) -> Result<bool> {
+pub(crate) fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<f64>) -> Result<()>) -> Result<bool> {
     macro_rules! each {
         ($t:ty) => {{
             let values = array.as_primitive::<$t>();
@@ -322,7 +322,7 @@ pub fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<f64>) -
 }
 
 /// The number in one cell of a numeric Arrow array (`None` for a null or a non-numeric array).
-pub fn number_at(array: &ArrayRef, i: usize) -> Option<f64> {
+pub(crate) fn number_at(array: &ArrayRef, i: usize) -> Option<f64> {
     macro_rules! at {
         ($t:ty) => {{
             let values = array.as_primitive::<$t>();

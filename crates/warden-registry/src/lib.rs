@@ -181,7 +181,7 @@ pub struct Registry {
     /// Serialises "store blob, insert version, clean up on failure" so that cleaning up a failed
     /// registration never removes a blob another registration is about to reference.
     pub blob_commit: tokio::sync::Mutex<()>,
-    pub tokens: auth::TokenCache,
+    pub(crate) tokens: auth::TokenCache,
     /// This process's name among replicas sharing the database.
     replica: String,
     /// Parsed versions by (model, number): versions are immutable.

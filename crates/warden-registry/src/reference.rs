@@ -16,7 +16,7 @@ use crate::registry::FeatureSpec;
 
 /// One feature's reference values.
 #[derive(Debug, Clone)]
-pub enum ReferenceColumn {
+pub(crate) enum ReferenceColumn {
     /// NaN for missing.
     Numeric(Vec<f64>),
     /// `None` for missing.
@@ -36,7 +36,7 @@ impl ReferenceColumn {
 #[derive(Debug, Clone, Default)]
 pub struct MonitorReference {
     /// Feature columns in schema order.
-    pub features: Vec<(String, ReferenceColumn)>,
+    pub(crate) features: Vec<(String, ReferenceColumn)>,
     /// The version's score per row; NaN where the row could not be scored.
     pub scores: Vec<f64>,
     /// Other columns, as text (`None` for missing).

@@ -98,7 +98,7 @@ impl DecisionLog {
     }
 
     /// Queues a decision unless the queue is full (shadow traffic must never slow the answer down).
-    pub fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
+    pub(crate) fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
         self.sender.try_send(Message::Decisions(vec![(live, decision)], None)).is_ok()
     }
 
@@ -225,7 +225,7 @@ struct LiveFeature {
 
 /// One feature's window.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub enum FeatureWindow {
+pub(crate) enum FeatureWindow {
     Numeric(NumericWindow),
     Categorical(CategoricalWindow),
 }
@@ -233,7 +233,7 @@ pub enum FeatureWindow {
 /// Every window of a version over some stretch of decisions: all of them, or one time bucket.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LiveWindows {
-    pub features: Vec<FeatureWindow>,
+    pub(crate) features: Vec<FeatureWindow>,
     /// Scores, on the reference scores' deciles.
     pub score: NumericWindow,
     /// Approvals (score below the threshold) per group of each monitor-only attribute.
@@ -522,13 +522,13 @@ impl LiveProfile {
     }
 
     /// Makes every kept bucket count as changed (after publishing them failed).
-    pub fn forget_published(&self) {
+    pub(crate) fn forget_published(&self) {
         self.state.lock().expect("live profile lock").published.clear();
     }
 
     /// The buckets that changed since the last call (for other replicas' monitors), and the start of the
     /// oldest bucket still kept.
-    pub fn changed_buckets(&self) -> (Vec<RemoteBucket>, Option<i64>) {
+    pub(crate) fn changed_buckets(&self) -> (Vec<RemoteBucket>, Option<i64>) {
         let mut state = self.state.lock().expect("live profile lock");
         let state = &mut *state;
         let mut changed = Vec::new();
@@ -553,7 +553,7 @@ impl LiveProfile {
     }
 
     /// The windows as JSON.
-    pub fn snapshot(&self) -> Value {
+    pub(crate) fn snapshot(&self) -> Value {
         let state = self.state.lock().expect("live profile lock");
         let features: serde_json::Map<String, Value> = self
             .features

@@ -189,13 +189,13 @@ impl Scoring {
     }
 
     /// The models whose routes this process has built.
-    pub fn routed_models(&self) -> Vec<String> {
+    pub(crate) fn routed_models(&self) -> Vec<String> {
         self.routes.read().expect("routes lock").keys().cloned().collect()
     }
 
     /// Called after an alias changes: rebuilds the model's routes (loading any new version first, so no
     /// request waits for a load), then swaps them in.
-    pub async fn routes_changed(&self, registry: &Registry, model: &str) {
+    pub(crate) async fn routes_changed(&self, registry: &Registry, model: &str) {
         match build_routes(registry, self, model).await {
             Ok(routes) => {
                 let routed: Vec<i64> =
@@ -220,7 +220,7 @@ impl Scoring {
     }
 
     /// Whether readiness may retry the unservable models now (at most once a second).
-    pub fn retry_due(&self) -> bool {
+    pub(crate) fn retry_due(&self) -> bool {
         let mut last = self.last_retry.lock().expect("retry lock");
         let due = last.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
         if due {
@@ -924,7 +924,7 @@ fn rate(part: u64, whole: u64) -> f64 {
 }
 
 /// Every loaded version of every model.
-pub fn all_loaded_versions(warden: &Serving) -> Vec<Arc<LoadedVersion>> {
+pub(crate) fn all_loaded_versions(warden: &Serving) -> Vec<Arc<LoadedVersion>> {
     warden.scoring.versions.read().expect("versions lock").values().cloned().collect()
 }
 
@@ -1068,7 +1068,7 @@ fn binned(
 }
 
 /// Reference edges and range of a numeric feature (for the live windows).
-pub fn reference_bins(version: &Version, feature: &str) -> Option<(Vec<f64>, (f64, f64))> {
+pub(crate) fn reference_bins(version: &Version, feature: &str) -> Option<(Vec<f64>, (f64, f64))> {
     version.profile.columns.iter().find(|c| c.name == feature).and_then(|c| match &c.summary {
         ColumnSummary::Numeric(s) => Some((s.decile_edges.clone(), (s.min?, s.max?))),
         ColumnSummary::Categorical(_) => None,
