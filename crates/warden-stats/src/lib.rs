@@ -2,8 +2,8 @@
 Warden's statistics: pure functions over numbers, with no I/O, no clock and no knowledge of HTTP or SQL.
 
 Each statistic is defined by the reference implementation practitioners already trust and is tested against
-values that implementation produced (see `testdata/golden`). Today the crate holds the reference
-[`profile`] computed at registration and the numpy-compatible [`quantile`] binning it rests on.
+values that implementation produced (see `stats/golden` in warden-testdata). Today the crate holds the
+reference [`profile`] computed at registration and the numpy-compatible [`quantile`] binning it rests on.
 
 ```
 use warden_stats::quantile::{decile_edges_sorted, bin_index};
