@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium and ChromeDriver for the dashboard's browser tests (crates/warden/tests/dashboard.rs).
+# Installs Debian's Chromium and ChromeDriver for the dashboard's browser tests (crates/warden/tests/it/dashboard.rs).
 # The tests run this script themselves when /usr/bin/chromedriver is missing; it needs root (or sudo).
 set -euo pipefail
 if command -v chromedriver >/dev/null && command -v chromium >/dev/null; then

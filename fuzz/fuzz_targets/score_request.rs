@@ -10,12 +10,11 @@ use warden_lifecycle::registry::FeatureSpec;
 use warden_models::{Model, ModelFormat};
 
 static SETUP: LazyLock<(Model, Model, Vec<FeatureSpec>)> = LazyLock::new(|| {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates");
-    let read = |path: &str| std::fs::read(format!("{root}/{path}")).unwrap();
-    let linear = Model::load(ModelFormat::LinearJson, &read("warden-models/testdata/lr_german_linear.json")).unwrap();
-    let onnx = Model::load(ModelFormat::Onnx, &read("warden-models/testdata/lr_german.onnx")).unwrap();
+    let read = warden_testdata::read;
+    let linear = Model::load(ModelFormat::LinearJson, &read("models/lr_german_linear.json")).unwrap();
+    let onnx = Model::load(ModelFormat::Onnx, &read("models/lr_german.onnx")).unwrap();
     let plan = ColumnPlan { target: Some("risk".into()), ..ColumnPlan::default() };
-    let german = std::path::PathBuf::from(format!("{root}/warden-lifecycle/testdata/german.csv"));
+    let german = warden_testdata::path("datasets/german.csv");
     (linear, onnx, profile_file(&german, &plan).unwrap().feature_schema)
 });
 

@@ -690,7 +690,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     let dir = root.join("target/bench/serve");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let german = root.join("crates/warden-lifecycle/testdata/german.csv");
+    let german = root.join("crates/warden-testdata/data/datasets/german.csv");
     let status =
         Command::new(&python).arg(root.join("scripts/peers/mlflow_model.py")).arg(&german).arg(&dir).status()?;
     if !status.success() {
@@ -1042,8 +1042,8 @@ fn soak(minutes: usize) -> anyhow::Result<()> {
     let (server, url) = start_warden(&warden, &data, &["--monitor-interval-seconds", "5"])?;
     let pid = server.0.id();
     let cli = |args: &[&str]| run_cli(&warden, &url, &data, args);
-    let german = root.join("crates/warden-lifecycle/testdata/german.csv");
-    let artifact = root.join("crates/warden-models/testdata/lr_german_linear.json");
+    let german = root.join("crates/warden-testdata/data/datasets/german.csv");
+    let artifact = root.join("crates/warden-testdata/data/models/lr_german_linear.json");
     let register = |extra: &[&str]| -> anyhow::Result<String> {
         let mut args = vec!["model", "register", "credit", "--artifact", artifact.to_str().unwrap()];
         args.extend(["--format", "linear-json", "--reference", german.to_str().unwrap(), "--target", "risk"]);
@@ -1283,8 +1283,8 @@ fn serve_credit(
     let mut args: Vec<&str> = store_args.iter().map(String::as_str).collect();
     args.extend_from_slice(extra);
     let (server, url) = start_warden(warden, &backend.data, &args)?;
-    let german = root.join("crates/warden-lifecycle/testdata/german.csv");
-    let model = root.join("crates/warden-models/testdata/lr_german_linear.json");
+    let german = root.join("crates/warden-testdata/data/datasets/german.csv");
+    let model = root.join("crates/warden-testdata/data/models/lr_german_linear.json");
     let (token, admin) = promote_credit(warden, &url, &backend.data, &german, &model, "linear-json", "benchmark")?;
     Ok((server, url, token, admin))
 }

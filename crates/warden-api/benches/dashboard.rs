@@ -5,6 +5,7 @@
 //! `cargo bench -p warden-api --bench dashboard [-- MODELS VERSIONS DAYS]` (default 100 50 90).
 //! `WARDEN_BENCH_DIR=DIR` keeps the data directory; a later run with the same DIR only measures.
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -19,8 +20,8 @@ use warden_lifecycle::{Config, Warden};
 use warden_store::metadata::{AlertEvent, AlertRow, MetadataStore, MonitorEvaluation};
 use warden_store::sqlite::SqliteStore;
 
-const GERMAN: &[u8] = include_bytes!("../../warden-lifecycle/testdata/german.csv");
-const LOGISTIC: &[u8] = include_bytes!("../../warden-models/testdata/lr_german_linear.json");
+static GERMAN: LazyLock<Vec<u8>> = LazyLock::new(|| warden_testdata::read("datasets/german.csv"));
+static LOGISTIC: LazyLock<Vec<u8>> = LazyLock::new(|| warden_testdata::read("models/lr_german_linear.json"));
 const HOUR: i64 = 3_600_000_000;
 const FEATURES: [&str; 8] =
     ["age", "checking_account", "credit_amount", "duration", "housing", "job", "purpose", "saving_accounts"];
@@ -67,7 +68,7 @@ async fn seed_registry(warden: &Warden, models: usize, versions: i64) {
             request.lineage.training_data_sha256 = Some(format!("{:064x}", m * 1000 + v as usize));
             request.lineage.training_data_rows = Some(700);
             request.lineage.parent_version = (v > 1).then_some(v - 1);
-            let (artifact, reference) = (staged(warden, LOGISTIC).await, staged(warden, GERMAN).await);
+            let (artifact, reference) = (staged(warden, &LOGISTIC).await, staged(warden, &GERMAN).await);
             registry::register_version(warden, &dana, &name, request, artifact, reference).await.unwrap();
             if v % 10 == 0 {
                 let number = v.to_string();
@@ -77,7 +78,7 @@ async fn seed_registry(warden: &Warden, models: usize, versions: i64) {
                     bad_value: Some("0".into()),
                     scenarios: None,
                 };
-                validation::validate(warden, &vera, &name, &number, request, staged(warden, GERMAN).await)
+                validation::validate(warden, &vera, &name, &number, request, staged(warden, &GERMAN).await)
                     .await
                     .unwrap();
                 for who in [&vera, &rita] {

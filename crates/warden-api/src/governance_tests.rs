@@ -7,8 +7,7 @@ use crate::tests::{TestApp, german_csv, multipart};
 
 /// The scikit-learn logistic regression's parameters (German credit, P(bad)) in Warden's linear format.
 fn lr_artifact() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata/lr_german_linear.json");
-    std::fs::read(path).unwrap()
+    warden_testdata::read("models/lr_german_linear.json")
 }
 
 fn metadata() -> Value {
@@ -638,8 +637,7 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
 /// other version. A failing command fails the job with its output; an unconfigured name is refused.
 #[tokio::test]
 async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_registered() {
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata/lr_german_linear.json");
+    let fixture = warden_testdata::path("models/lr_german_linear.json");
     let copy = format!(
         "linear-json:head -1 {{data}} && echo rows $(($(wc -l < {{data}}) - 1)) && cp '{}' {{model}}",
         fixture.display()

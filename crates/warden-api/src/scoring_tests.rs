@@ -12,8 +12,7 @@ const NUMERIC: [&str; 4] = ["job", "credit_amount", "duration", "age"];
 const CATEGORICAL: [&str; 4] = ["housing", "saving_accounts", "checking_account", "purpose"];
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata").join(name);
-    std::fs::read(path).unwrap()
+    warden_testdata::read(&format!("models/{name}"))
 }
 
 fn csv_rows(name: &str) -> Vec<HashMap<String, String>> {

@@ -1,6 +1,6 @@
 //! Router tests: the whole app in-process (`oneshot`), a fresh data directory per test.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -18,8 +18,7 @@ pub(crate) struct TestApp {
 }
 
 pub(crate) fn german_csv() -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata/german.csv");
-    std::fs::read(path).unwrap()
+    warden_testdata::read("datasets/german.csv")
 }
 
 impl TestApp {

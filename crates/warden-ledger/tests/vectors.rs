@@ -1,8 +1,8 @@
-//! The transparency-dev/merkle test vectors (copied into `testdata/merkle`, see PROVENANCE.md): every happy
-//! path verifies, every negative case is refused, and this crate's own proofs of the reference tree equal
-//! the vectors' proofs.
+//! The transparency-dev/merkle test vectors (copied into warden-testdata's `merkle/`, see PROVENANCE.md
+//! there): every happy path verifies, every negative case is refused, and this crate's own proofs of the
+//! reference tree equal the vectors' proofs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,7 +10,7 @@ use serde_json::Value;
 use warden_ledger::merkle::{Hash, Tree, leaf_hash, verify_consistency, verify_inclusion};
 
 fn cases(kind: &str) -> Vec<(PathBuf, Value)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/merkle").join(kind);
+    let root = warden_testdata::path("merkle").join(kind);
     let mut out = Vec::new();
     for dir in std::fs::read_dir(&root).unwrap() {
         for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {

@@ -3,7 +3,6 @@
 //! alias from SQLite, evaluates the bundle in force), without and with recording the decision (one SQLite
 //! commit with fsync). Prints p50, p99 and max.
 
-use std::path::Path;
 use std::time::Instant;
 
 use warden_lifecycle::artifact_format::ArtifactFormat;
@@ -25,9 +24,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let german = root.join("testdata/german.csv");
-    let artifact = root.join("../warden-models/testdata/lr_german_linear.json");
+    let german = warden_testdata::path("datasets/german.csv");
+    let artifact = warden_testdata::path("models/lr_german_linear.json");
     runtime.block_on(async {
         let (warden, _) = Warden::open(Config::new(dir.path())).await.unwrap();
         let (dana, vera, victor, rita) = (

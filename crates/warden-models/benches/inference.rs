@@ -6,7 +6,7 @@ use std::hint::black_box;
 use warden_models::{Cell, Model, ModelFormat};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+    warden_testdata::read(&format!("models/{name}"))
 }
 
 fn raw_row() -> Vec<Cell> {

@@ -1,4 +1,4 @@
-//! Every model format against its producing library's own outputs (`testdata/`, see PROVENANCE.md).
+//! Every model format against its producing library's own outputs (warden-testdata's `models/`, PROVENANCE.md).
 //! Tolerance 1e-6: absolute for probabilities, relative to max(1, |value|) for margins and contributions.
 
 use crate::{Cell, Model, ModelFormat};
@@ -10,7 +10,7 @@ const CATEGORICAL: [&str; 4] = ["housing", "saving_accounts", "checking_account"
 const SETS: [&str; 2] = ["test", "edge"];
 
 fn testdata(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))).expect("testdata file")
+    warden_testdata::read(&format!("models/{name}"))
 }
 
 /// A CSV as rows of column → text.

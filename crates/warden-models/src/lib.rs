@@ -2,7 +2,7 @@
 Model inference and explanations for Warden: bytes in, numbers out.
 
 A [`Model`] is loaded once from an artifact's bytes ([`Model::load`]) and then scores rows of [`Cell`]s. Every
-format reproduces its producing library's own predictions (see `testdata/` and the golden tests):
+format reproduces its producing library's own predictions (see `models/` in warden-testdata and the golden tests):
 
 - ONNX through tract (`onnx`), with the ONNX-ML operators tract lacks (Imputer, Scaler, OneHotEncoder,
   LabelEncoder, ZipMap, TreeEnsembleRegressor) added as extension operators in [`onnx_ml`];

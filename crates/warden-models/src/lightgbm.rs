@@ -182,8 +182,8 @@ mod tests {
     /// Found by fuzzing: a categorical split naming a category set far out of range made the bounds overflow.
     #[test]
     fn a_category_set_out_of_range_is_refused() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/fuzz/lightgbm_category_set_overflow.txt");
-        let err = Model::load(ModelFormat::LightgbmText, &std::fs::read(path).unwrap()).unwrap_err();
+        let bytes = warden_testdata::read("models/fuzz/lightgbm_category_set_overflow.txt");
+        let err = Model::load(ModelFormat::LightgbmText, &bytes).unwrap_err();
         assert!(matches!(err, ModelError::Invalid { .. }), "{err}");
     }
 }

@@ -1024,7 +1024,7 @@ mod tests {
 
     /// The scikit-learn pipeline with one initializer moved to an external file at `location`.
     fn with_external_tensor(location: &str) -> Vec<u8> {
-        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/lr_german.onnx")).unwrap();
+        let bytes = warden_testdata::read("models/lr_german.onnx");
         let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
         let graph = proto.graph.as_mut().unwrap();
         let tensor = graph.initializer.iter_mut().next().expect("the pipeline has initializers");
@@ -1041,8 +1041,7 @@ mod tests {
     /// Found by fuzzing: tract panics on this graph; the artifact is refused with a message instead.
     #[test]
     fn a_graph_tract_panics_on_is_refused() {
-        let bytes =
-            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/fuzz/tract_undefined_value.onnx")).unwrap();
+        let bytes = warden_testdata::read("models/fuzz/tract_undefined_value.onnx");
         let err = Model::load(ModelFormat::Onnx, &bytes).unwrap_err();
         assert!(matches!(err, ModelError::Invalid { .. }), "{err}");
         assert!(err.to_string().contains("could not read"), "{err}");
@@ -1081,7 +1080,7 @@ mod tests {
 
     #[test]
     fn batches_larger_than_one_run_are_split_and_score_as_single_rows() {
-        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/xgb_german.onnx")).unwrap();
+        let bytes = warden_testdata::read("models/xgb_german.onnx");
         let model = Model::load(ModelFormat::Onnx, &bytes).unwrap();
         let width = model.inputs().len();
         let rows: Vec<Vec<Cell>> = (0..super::MAX_BATCH_ROWS + 3)
@@ -1098,7 +1097,7 @@ mod tests {
 
     #[test]
     fn external_tensor_data_is_refused_and_traversal_named() {
-        let original = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/lr_german.onnx")).unwrap();
+        let original = warden_testdata::read("models/lr_german.onnx");
         assert!(Model::load(ModelFormat::Onnx, &original).is_ok());
         let err = Model::load(ModelFormat::Onnx, &with_external_tensor("../../../etc/passwd")).unwrap_err();
         let ModelError::Unsafe(message) = err else { panic!("{err}") };

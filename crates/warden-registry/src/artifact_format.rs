@@ -91,12 +91,12 @@ mod tests {
         assert!(ArtifactFormat::LinearJson.load(linear).is_ok());
         assert!(ArtifactFormat::LinearJson.load(b"{\"intercept\": 1").is_err());
         assert!(ArtifactFormat::XgboostJson.load(linear).is_err());
-        let lightgbm = include_bytes!("../../warden-models/testdata/lgbm_german.txt");
+        let lightgbm = &warden_testdata::read("models/lgbm_german.txt");
         assert!(ArtifactFormat::LightgbmText.load(lightgbm).is_ok());
         assert!(ArtifactFormat::LightgbmText.load(&lightgbm[..lightgbm.len() / 2]).is_err());
         assert!(ArtifactFormat::LightgbmText.load(b"tree\nversion=v4\n").is_err());
         assert!(ArtifactFormat::Onnx.load(b"").is_err());
-        let onnx = include_bytes!("../../warden-models/testdata/lr_german.onnx");
+        let onnx = &warden_testdata::read("models/lr_german.onnx");
         assert!(ArtifactFormat::Onnx.load(onnx).is_ok());
         let err = ArtifactFormat::Onnx.load(&onnx[..onnx.len() - 40]).unwrap_err();
         assert!(err.to_string().contains("artifact rejected: invalid onnx model"), "{err}");

@@ -539,8 +539,7 @@ mod tests {
     /// Found by fuzzing: the parquet crate panics reading this file's metadata; it is refused instead.
     #[test]
     fn a_parquet_file_the_reader_panics_on_is_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../warden-lifecycle/testdata/fuzz/negative_column_offset.parquet");
+        let path = warden_testdata::path("datasets/fuzz/negative_column_offset.parquet");
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file"), "{message}");
     }
@@ -549,8 +548,7 @@ mod tests {
     /// would allocate 7 GB for it. Refused before the reader sees it.
     #[test]
     fn a_parquet_dictionary_larger_than_its_bytes_is_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../warden-lifecycle/testdata/fuzz/dictionary_value_count_oom.parquet");
+        let path = warden_testdata::path("datasets/fuzz/dictionary_value_count_oom.parquet");
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file") && message.contains("dictionary"), "{message}");
         assert!(message.contains("declares 870829983 values in 24 bytes"), "{message}");
@@ -560,8 +558,7 @@ mod tests {
     /// end of the file; the parquet reader spent over a minute skipping them. Refused at once.
     #[test]
     fn a_parquet_page_header_with_endless_lists_is_refused_at_once() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../warden-lifecycle/testdata/fuzz/endless_header_lists.parquet");
+        let path = warden_testdata::path("datasets/fuzz/endless_header_lists.parquet");
         let started = std::time::Instant::now();
         let message = invalid_message(profile_file(&path, &ColumnPlan::default()));
         assert!(message.contains("malformed Parquet file") && message.contains("page header"), "{message}");
@@ -609,8 +606,7 @@ mod tests {
 
     #[test]
     fn every_page_header_of_a_written_file_passes_the_check() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata/employment_MA_reference.pq");
+        let path = warden_testdata::path("datasets/employment_MA_reference.pq");
         check_parquet_pages(&path).unwrap();
     }
 
@@ -681,7 +677,7 @@ mod tests {
     /// The NannyML employment reference ships as Parquet with pandas categoricals (dictionary columns).
     #[test]
     fn parquet_with_dictionary_columns_matches_its_csv_rendering() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata");
+        let dir = warden_testdata::path("datasets");
         let plan = ColumnPlan {
             target: Some("employed".into()),
             protected: vec!["SEX".into(), "RAC1P".into()],

@@ -299,7 +299,7 @@ mod tests {
     use crate::golden_tests::employment;
 
     fn golden() -> Value {
-        serde_json::from_str(include_str!("../testdata/golden/cbpe.json")).unwrap()
+        serde_json::from_str(&warden_testdata::read_to_string("stats/golden/cbpe.json")).unwrap()
     }
 
     fn floats(v: &Value) -> Vec<f64> {

@@ -284,7 +284,8 @@ mod tests {
     /// Every golden drift case (scipy 1.17.1, numpy 2.4.6), every statistic, at the stated tolerances.
     #[test]
     fn drift_statistics_match_scipy_golden_cases() {
-        let golden: Value = serde_json::from_str(include_str!("../testdata/golden/drift_cases.json")).unwrap();
+        let golden: Value =
+            serde_json::from_str(&warden_testdata::read_to_string("stats/golden/drift_cases.json")).unwrap();
         let mut checked = 0;
         for case in golden["cases"].as_array().unwrap() {
             let name = case["name"].as_str().unwrap();

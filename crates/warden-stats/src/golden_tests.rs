@@ -1,6 +1,4 @@
-//! Metrics and fairness against scikit-learn 1.9.1 and fairlearn 0.15.0 (`testdata/golden`).
-
-use std::path::Path;
+//! Metrics and fairness against scikit-learn 1.9.1 and fairlearn 0.15.0 (warden-testdata's `stats/golden`).
 
 use serde_json::Value;
 
@@ -14,7 +12,7 @@ pub(crate) fn check(what: &str, got: f64, want: f64) {
 }
 
 fn golden() -> Value {
-    serde_json::from_str(include_str!("../testdata/golden/metrics_fairness.json")).unwrap()
+    serde_json::from_str(&warden_testdata::read_to_string("stats/golden/metrics_fairness.json")).unwrap()
 }
 
 fn check_threshold(what: &str, got: &ThresholdMetrics, want: &Value) {
@@ -145,7 +143,7 @@ pub(crate) struct Employment {
 }
 
 pub(crate) fn employment(file: &str) -> Employment {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/data").join(file);
+    let path = warden_testdata::path(&format!("stats/employment/{file}"));
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

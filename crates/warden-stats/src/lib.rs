@@ -2,7 +2,7 @@
 Warden's statistics: pure functions over numbers, with no I/O, no clock and no knowledge of HTTP or SQL.
 
 Each statistic is defined by the reference implementation practitioners already trust and is tested against
-values that implementation produced (see `testdata/golden`). There is one implementation of each statistic:
+values that implementation produced (see `stats/golden` in warden-testdata). There is one implementation of each statistic:
 registration, the CLI's reports, validation and the live monitors all call it.
 
 - [`quantile`] (numpy's 'linear' quantiles, decile edges, right-closed bins) and [`profile`] (the reference

@@ -579,8 +579,8 @@ mod tests {
     /// Every numeric golden case: the profile's edges and bin counts equal numpy's exactly.
     #[test]
     fn decile_edges_and_counts_match_numpy_golden_cases() {
-        let text = include_str!("../testdata/golden/drift_cases.json");
-        let golden: serde_json::Value = serde_json::from_str(text).unwrap();
+        let text = warden_testdata::read_to_string("stats/golden/drift_cases.json");
+        let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
         let mut checked = 0;
         for case in golden["cases"].as_array().unwrap() {
             if case["kind"] != "numeric" {

@@ -1,11 +1,9 @@
 //! Secrets stay secret: with every log at trace level, no token secret reaches the server's log, a CLI
 //! error, or an answer, whether the token is good, revoked, expired, malformed or unknown.
 
-mod support;
-
 use std::process::Stdio;
 
-use support::{Server, stderr, stdout, test_pki};
+use crate::support::{self, Server, stderr, stdout, test_pki};
 
 #[test]
 fn no_token_secret_reaches_a_log_or_an_error() {
@@ -164,16 +162,22 @@ fn raw_exchange(
     }
 }
 
-#[test]
-fn slow_clients_oversized_heads_and_busy_tokens_are_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// A server with a one-second header deadline, a two-second request time limit and 20 requests per second
+/// per token; its admin token and its `host:port`.
+fn limited_server(dir: &std::path::Path) -> (Server, String, String) {
     let server = Server::start_with(
-        &data,
+        &dir.join("data"),
         &["--header-timeout-seconds", "1", "--request-timeout-seconds", "2", "--rate-limit", "20"],
     );
     let admin = server.admin_token();
     let host = server.url.trim_start_matches("http://").to_owned();
+    (server, admin, host)
+}
+
+#[test]
+fn a_client_dripping_its_headers_is_disconnected_at_the_header_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, admin, host) = limited_server(dir.path());
 
     // A client that sends its headers a byte at a time is disconnected once the header deadline passes.
     let head = format!("GET /v1/whoami HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\n");
@@ -183,6 +187,12 @@ fn slow_clients_oversized_heads_and_busy_tokens_are_cut_off() {
     let closed = closed.expect("the server closes a connection whose headers never finish");
     assert!(closed < std::time::Duration::from_secs(12), "closed after {closed:?}");
     assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[test]
+fn a_body_that_never_arrives_gets_408_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, admin, host) = limited_server(dir.path());
 
     // A body that never arrives: 408 once the request time limit passes, nothing half-written.
     let stalled = format!(
@@ -194,6 +204,12 @@ fn slow_clients_oversized_heads_and_busy_tokens_are_cut_off() {
     assert!(answer.contains("\"timeout\""), "{answer}");
     let models = server.cli(&["model", "list", "--json"]);
     assert!(!stdout(&models).contains("slow"), "a timed-out request wrote nothing");
+}
+
+#[test]
+fn too_many_header_fields_or_too_many_bytes_of_them_get_431() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, host) = limited_server(dir.path());
 
     // Too many header fields, or too many bytes of them: 431, before anything else.
     let mut crowded = format!("GET /v1/whoami HTTP/1.1\r\nHost: {host}\r\n");
@@ -208,6 +224,12 @@ fn slow_clients_oversized_heads_and_busy_tokens_are_cut_off() {
     let (answer, _) =
         raw_exchange(&server.url, &[huge.as_bytes()], std::time::Duration::ZERO, std::time::Duration::from_secs(5));
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
+#[test]
+fn a_token_over_its_rate_gets_429_while_another_is_served_and_its_allowance_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, admin, _) = limited_server(dir.path());
 
     // A token that exceeds its rate gets 429 with Retry-After; another token is unaffected; the bucket refills.
     let other = stdout(&server.cli(&["token", "create", "--name", "other", "--role", "viewer"])).trim().to_owned();
@@ -255,8 +277,8 @@ fn signed_artifacts_are_verified_at_registration_and_at_every_load() {
     let signers = dir.path().join("signers");
     std::fs::write(&signers, stdout(&made)).unwrap();
 
-    let artifact = support::testdata("../../warden-models/testdata/lr_german_linear.json");
-    let other = support::testdata("../../warden-models/testdata/lr_german.onnx");
+    let artifact = warden_testdata::path("models/lr_german_linear.json");
+    let other = warden_testdata::path("models/lr_german.onnx");
     let sign = |file: &std::path::Path| {
         let out = run(&["artifact", "sign", file.to_str().unwrap(), "--key", key.to_str().unwrap()]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -267,7 +289,7 @@ fn signed_artifacts_are_verified_at_registration_and_at_every_load() {
     let data = dir.path().join("data");
     let mut server = Server::start_with(&data, &["--artifact-signers", signers.to_str().unwrap()]);
     assert!(server.cli(&["model", "create", "credit", "--owner", "o", "--risk-tier", "high"]).status.success());
-    let german = support::testdata("german.csv");
+    let german = warden_testdata::path("datasets/german.csv");
     let register = |signer: &str, signature: &str| {
         server.cli(&[
             "model",

@@ -1,21 +1,15 @@
 //! `warden drift` and `warden metrics` on files, without a server.
 
-mod support;
-
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 fn warden(args: &[&str]) -> std::process::Output {
     Command::new(WARDEN).args(args).output().unwrap()
 }
 
 fn employment(file: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../warden-stats/testdata/data")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
+    warden_testdata::path(&format!("stats/employment/{file}")).to_string_lossy().into_owned()
 }
 
 /// A credit-like table: income (numeric), region (categorical), with an optional shift in income.
@@ -33,29 +27,36 @@ fn table(path: &std::path::Path, rows: usize, income_shift: f64, with_text_cell:
     std::fs::write(path, csv).unwrap();
 }
 
-#[test]
-fn drift_reports_every_statistic_under_plain_names_and_flags_a_shift() {
-    let dir = tempfile::tempdir().unwrap();
-    let (reference, same, shifted) =
-        (dir.path().join("ref.csv"), dir.path().join("same.csv"), dir.path().join("shifted.csv"));
+/// A reference table, a current one like it (with one text cell among the incomes) and one whose incomes
+/// shifted, in `dir`: their paths.
+fn drift_tables(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (reference, same, shifted) = (dir.join("ref.csv"), dir.join("same.csv"), dir.join("shifted.csv"));
     table(&reference, 2000, 0.0, false);
     table(&same, 1500, 0.0, true);
     table(&shifted, 1500, 15_000.0, false);
-    let args = |current: &std::path::Path| {
-        vec![
-            "drift".to_owned(),
-            "--reference".into(),
-            reference.to_string_lossy().into(),
-            "--current".into(),
-            current.to_string_lossy().into(),
-            "--exclude".into(),
-            "id".into(),
-            "--json".into(),
-        ]
-    };
-    let run = |current: &std::path::Path| json_of(&Command::new(WARDEN).args(args(current)).output().unwrap());
+    (reference, same, shifted)
+}
 
-    let report = run(&same);
+/// `warden drift --json` of `current` against `reference` (the `id` column excluded), with `extra` options.
+fn drift_json(reference: &std::path::Path, current: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let args = [
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        current.to_str().unwrap(),
+        "--exclude",
+        "id",
+        "--json",
+    ];
+    json_of(&Command::new(WARDEN).args(args).args(extra).output().unwrap())
+}
+
+#[test]
+fn drift_reports_every_statistic_under_plain_names_and_counts_bad_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, same, _) = drift_tables(dir.path());
+    let report = drift_json(&reference, &same, &[]);
     let income = &report["features"]["income"];
     for name in ["ks_statistic", "ks_pvalue", "psi", "js_distance", "wasserstein", "wasserstein_normed"] {
         assert!(income[name].is_number(), "{name} missing: {income}");
@@ -69,17 +70,31 @@ fn drift_reports_every_statistic_under_plain_names_and_flags_a_shift() {
     assert_eq!(report["summary"]["alert"], 0);
     assert_eq!(report["quality"]["type_violations"], 1, "overall quality sums the features");
     assert_eq!(report["quality"]["cells"], 3000);
+}
 
-    let report = run(&shifted);
+#[test]
+fn drift_flags_the_shifted_feature_and_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, _, shifted) = drift_tables(dir.path());
+    let report = drift_json(&reference, &shifted, &[]);
     assert_eq!(report["features"]["income"]["verdict"], "alert");
     assert!(report["features"]["income"]["quality"]["current"]["out_of_range"].as_u64().unwrap() > 0);
     assert_eq!(report["features"]["region"]["verdict"], "ok");
     assert_eq!(report["summary"]["alert"], 1);
-    let mut quartiles = args(&shifted);
-    quartiles.extend(["--bins".to_owned(), "4".to_owned()]);
-    let report = json_of(&Command::new(WARDEN).args(quartiles).output().unwrap());
-    assert_eq!(report["features"]["income"]["bins"]["edges"].as_array().unwrap().len(), 3, "four bins, three edges");
+}
 
+#[test]
+fn drift_bins_a_numeric_feature_as_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, _, shifted) = drift_tables(dir.path());
+    let report = drift_json(&reference, &shifted, &["--bins", "4"]);
+    assert_eq!(report["features"]["income"]["bins"]["edges"].as_array().unwrap().len(), 3, "four bins, three edges");
+}
+
+#[test]
+fn drift_prints_a_table_with_the_alert_and_data_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, _, shifted) = drift_tables(dir.path());
     let human = Command::new(WARDEN)
         .args([
             "drift",
@@ -98,7 +113,7 @@ fn drift_reports_every_statistic_under_plain_names_and_flags_a_shift() {
 
 #[test]
 fn drift_on_real_data_across_formats() {
-    let parquet = testdata("employment_MA_reference.pq");
+    let parquet = warden_testdata::path("datasets/employment_MA_reference.pq");
     let out = warden(&[
         "drift",
         "--reference",
@@ -145,8 +160,17 @@ fn drift_rejects_bad_input_with_a_clear_reason() {
     }
 }
 
+/// The first 25,000 rows of the employment analysis data without their label column, in `dir`.
+fn unlabelled(dir: &std::path::Path) -> std::path::PathBuf {
+    let unlabelled = dir.join("unlabelled.csv");
+    let text = std::fs::read_to_string(employment("employment_MA_analysis_with_target.csv")).unwrap();
+    let kept: Vec<String> = text.lines().take(25_001).map(|l| l.rsplit_once(',').unwrap().0.to_owned()).collect();
+    std::fs::write(&unlabelled, kept.join("\n")).unwrap();
+    unlabelled
+}
+
 #[test]
-fn metrics_with_labels_and_estimated_without() {
+fn metrics_with_labels_are_realized_with_an_auc_interval_and_fairness() {
     let data = employment("employment_MA_reference.csv");
     let out = warden(&[
         "metrics",
@@ -172,13 +196,14 @@ fn metrics_with_labels_and_estimated_without() {
     assert!(interval["lower"].as_f64().unwrap() < interval["auc"].as_f64().unwrap());
     assert_eq!(report["fairness"].as_array().unwrap().len(), 2);
     assert_eq!(report["fairness"][0]["four_fifths_rule_holds"], true);
+}
 
+#[test]
+fn metrics_without_labels_are_estimated_from_the_labelled_reference() {
     // Unlabelled data: strip the label column; CBPE estimates from the labelled reference.
+    let data = employment("employment_MA_reference.csv");
     let dir = tempfile::tempdir().unwrap();
-    let unlabelled = dir.path().join("unlabelled.csv");
-    let text = std::fs::read_to_string(employment("employment_MA_analysis_with_target.csv")).unwrap();
-    let kept: Vec<String> = text.lines().take(25_001).map(|l| l.rsplit_once(',').unwrap().0.to_owned()).collect();
-    std::fs::write(&unlabelled, kept.join("\n")).unwrap();
+    let unlabelled = unlabelled(dir.path());
     let out = warden(&[
         "metrics",
         "--data",
@@ -200,7 +225,13 @@ fn metrics_with_labels_and_estimated_without() {
     assert_eq!(chunks.len(), 3, "25,000 rows in chunks of 10,000");
     let auc = chunks[0]["estimates"][0]["value"].as_f64().unwrap();
     assert!((auc - 0.90).abs() < 0.02, "estimated AUC {auc}");
+}
 
+#[test]
+fn metrics_refuse_unlabelled_data_without_a_reference_and_a_score_outside_0_1() {
+    let data = employment("employment_MA_reference.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let unlabelled = unlabelled(dir.path());
     let out = warden(&["metrics", "--data", unlabelled.to_str().unwrap(), "--score", "predicted_probability"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--reference"), "{}", stderr(&out));

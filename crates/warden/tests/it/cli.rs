@@ -1,8 +1,6 @@
 //! The built `warden` binary against a real server: CLI and HTTP, exit codes, shutdown.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn linear_artifact(dir: &std::path::Path, intercept: f64) -> std::path::PathBuf {
     let path = dir.join(format!("model-{intercept}.json"));
@@ -29,7 +27,7 @@ fn register_inspect_and_alias_through_the_cli() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let artifact = linear_artifact(dir.path(), -0.5);
-    let german = testdata("german.csv");
+    let german = warden_testdata::path("datasets/german.csv");
     let (artifact, german) = (artifact.to_str().unwrap(), german.to_str().unwrap());
     let version = json_of(&server.cli(&[
         "model",
@@ -115,7 +113,7 @@ fn register_inspect_and_alias_through_the_cli() {
 fn failures_exit_non_zero_with_one_line_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"));
-    let german = testdata("german.csv");
+    let german = warden_testdata::path("datasets/german.csv");
     let artifact = linear_artifact(dir.path(), 0.1);
     let bad_csv = dir.path().join("bad.csv");
     std::fs::write(&bad_csv, "risk,sex,age\n1,m,30\n0,f,old\n").unwrap();
@@ -158,7 +156,10 @@ fn failures_exit_non_zero_with_one_line_reasons() {
     }
     let models = json_of(&server.cli(&["model", "show", "m1", "--json"]));
     assert!(models["versions"].as_array().unwrap().is_empty(), "no failed registration left a version");
+}
 
+#[test]
+fn no_server_to_reach_exits_3() {
     // No server: exit 3.
     let mut unreachable = std::process::Command::new(WARDEN);
     unreachable.args(["model", "list"]).env("WARDEN_URL", "http://127.0.0.1:9").env("WARDEN_TOKEN", "wdn_x");
@@ -208,7 +209,7 @@ fn sigterm_shuts_down_gracefully_and_restart_keeps_state_and_token() {
 
 #[test]
 fn profile_runs_locally_without_a_server() {
-    let parquet = testdata("employment_MA_reference.pq");
+    let parquet = warden_testdata::path("datasets/employment_MA_reference.pq");
     let out = std::process::Command::new(WARDEN)
         .args([
             "profile",
@@ -225,6 +226,10 @@ fn profile_runs_locally_without_a_server() {
         .unwrap();
     let profile = json_of(&out);
     assert_eq!(profile["rows"], 68_785);
+}
+
+#[test]
+fn profile_of_a_missing_file_exits_1() {
     let bad = std::process::Command::new(WARDEN).args(["profile", "/no/such.csv"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
@@ -249,11 +254,10 @@ fn write_directly(data: &std::path::Path, statement: &str) {
     });
 }
 
-#[test]
-fn stored_control_characters_print_escaped_and_a_closed_stdout_ends_the_command_quietly() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut server = Server::start(&data);
+/// A stopped server's data directory with 40 models, one of them (`m1`) with an owner written straight into
+/// the database: an escape sequence and 100,000 characters. The server restarted on it.
+fn server_with_a_hostile_owner(data: &std::path::Path) -> Server {
+    let mut server = Server::start(data);
     for i in 0..40 {
         let out = server.cli(&["model", "create", &format!("m{i}"), "--owner", "risk", "--risk-tier", "low"]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -262,11 +266,15 @@ fn stored_control_characters_print_escaped_and_a_closed_stdout_ends_the_command_
     let _ = server.child.wait();
     let (escape, long) =
         if on_postgres() { ("chr(27)", "repeat('x', 100000)") } else { ("char(27)", "printf('%.*c', 100000, 'x')") };
-    write_directly(
-        &data,
-        &format!("UPDATE models SET owner = 'evil' || {escape} || '[2J' || {long} WHERE name = 'm1'"),
-    );
-    let server = Server::start(&data);
+    write_directly(data, &format!("UPDATE models SET owner = 'evil' || {escape} || '[2J' || {long} WHERE name = 'm1'"));
+    Server::start(data)
+}
+
+#[test]
+fn stored_control_characters_print_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = server_with_a_hostile_owner(&data);
 
     let list = server.cli(&["model", "list"]);
     assert!(list.status.success(), "{}", stderr(&list));
@@ -277,6 +285,13 @@ fn stored_control_characters_print_escaped_and_a_closed_stdout_ends_the_command_
     let show = server.cli(&["model", "show", "m1"]);
     assert!(show.status.success(), "{}", stderr(&show));
     assert!(!stdout(&show).contains('\u{1b}'));
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = server_with_a_hostile_owner(&data);
 
     // `warden model list | head -0`: the reader is gone before the first line is written.
     let mut child = std::process::Command::new(WARDEN)

@@ -1,31 +1,25 @@
 //! The logistic trainer against scikit-learn 1.9.1's `LogisticRegression` (L2, C = 1) on the German credit
 //! training split, standardised and one-hot encoded by the fixture pipeline whose parameters are in
-//! `crates/warden-models/testdata/lr_german_params.json` (the split is the complement of the test rows in
+//! `models/lr_german_params.json` in warden-testdata (the split is the complement of the test rows in
 //! `german_test_raw.csv`). The reference coefficients are scikit-learn's at convergence (`tol=1e-12`,
-//! `testdata/lr_german_converged.json`, made by `scripts/fixtures/sklearn_lr_converged.py`): with its default
+//! `train/lr_german_converged.json`, made by `scripts/fixtures/sklearn_lr_converged.py`): with its default
 //! `tol=1e-4`, L-BFGS stops 0.013 short of the optimum, which the trainer computes.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use serde_json::Value;
 use warden_train::logistic::{LogisticOptions, fit};
 
-fn testdata(relative: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
-}
-
 /// The fixture pipeline's parameters, the held-out rows' indices, and a reader of the whole German file.
 fn fixture() -> (Value, HashSet<usize>, csv::Reader<std::fs::File>) {
     let params: Value =
-        serde_json::from_slice(&std::fs::read(testdata("warden-models/testdata/lr_german_params.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(warden_testdata::path("models/lr_german_params.json")).unwrap()).unwrap();
     let mut test_rows = HashSet::new();
-    let mut reader = csv::Reader::from_path(testdata("warden-models/testdata/german_test_raw.csv")).unwrap();
+    let mut reader = csv::Reader::from_path(warden_testdata::path("models/german_test_raw.csv")).unwrap();
     for record in reader.records() {
         test_rows.insert(record.unwrap()[0].parse::<usize>().unwrap());
     }
-    (params, test_rows, csv::Reader::from_path(testdata("warden-lifecycle/testdata/german.csv")).unwrap())
+    (params, test_rows, csv::Reader::from_path(warden_testdata::path("datasets/german.csv")).unwrap())
 }
 
 #[test]
@@ -72,7 +66,8 @@ fn coefficients_match_scikit_learn_within_1e_4() {
     let labels: Vec<bool> = rows.iter().map(|r| &r[column("risk")] == "0").collect();
 
     let fitted = fit(&columns, &labels, LogisticOptions { c: 1.0, ..LogisticOptions::default() }).unwrap();
-    let reference: Value = serde_json::from_str(include_str!("../testdata/lr_german_converged.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(&warden_testdata::read_to_string("train/lr_german_converged.json")).unwrap();
     assert_eq!(reference["feature_names_out"], params["feature_names_out"]);
     let expected: Vec<f64> = reference["coef"].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).collect();
     assert_eq!(fitted.coefficients.len(), expected.len());
@@ -95,7 +90,8 @@ fn a_model_trained_on_raw_columns_is_the_pipeline_and_serves() {
     use warden_train::linear_model::{Column, Feature, train_logistic};
 
     let (params, test_rows, mut reader) = fixture();
-    let reference: Value = serde_json::from_str(include_str!("../testdata/lr_german_converged.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(&warden_testdata::read_to_string("train/lr_german_converged.json")).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     let all: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let (train, test): (Vec<_>, Vec<_>) = all.iter().enumerate().partition(|(i, _)| !test_rows.contains(i));

@@ -2,11 +2,9 @@
 //! checkpoints, and `warden audit verify` names the entry for every kind of tampering with the database
 //! (the SQLite file, or the PostgreSQL database when the suite runs on PostgreSQL).
 
-mod support;
-
 use std::path::Path;
 
-use support::{Server, database_for, json_of, on_postgres, stderr, stdout, testdata};
+use crate::support::{self, Server, database_for, json_of, on_postgres, stderr, stdout};
 
 /// A model with a version, tokens, a promotion and a monitor change: a few dozen audited writes, and two
 /// signed checkpoints (one in the middle).
@@ -21,7 +19,7 @@ fn populate(server: &Server) {
         run(&["token", "create", "--name", name, "--role", "validator"]);
     }
     run(&["audit", "checkpoint"]);
-    let artifact = testdata("../../warden-models/testdata/lr_german_linear.json");
+    let artifact = warden_testdata::path("models/lr_german_linear.json");
     support::register_german(server, None, &artifact, "linear-json", &[]);
     run(&["promote", "credit", "1", "--override", "--reason", "ledger test"]);
     run(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "50"]);
@@ -438,7 +436,7 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
         stdout(&server.cli(&["token", "create", "--name", name, "--role", role])).trim().to_owned()
     };
     let (vera, rita) = (token("vera2", "validator"), token("rita", "risk-officer"));
-    let german = testdata("german.csv");
+    let german = warden_testdata::path("datasets/german.csv");
     let out = server.cli_as(
         Some(&vera),
         &["validate", "credit", "1", "--data", german.to_str().unwrap(), "--target", "risk", "--bad-value", "0"],

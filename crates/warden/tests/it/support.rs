@@ -9,10 +9,6 @@ use std::time::{Duration, Instant};
 
 pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
-pub fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-lifecycle/testdata").join(name)
-}
-
 /// Whether this run of the suite keeps Warden's metadata on PostgreSQL (`WARDEN_TEST_DATABASE=postgres`)
 /// rather than SQLite in each data directory.
 pub fn on_postgres() -> bool {
@@ -304,7 +300,7 @@ impl Drop for Server {
 /// Registers the next version of `credit` on the German credit reference data (target `risk`), as `token` (the
 /// admin's when `None`), with `extra` options.
 pub fn register_german(server: &Server, token: Option<&str>, artifact: &Path, format: &str, extra: &[&str]) {
-    let german = testdata("german.csv");
+    let german = warden_testdata::path("datasets/german.csv");
     let mut args = vec!["model", "register", "credit", "--artifact", artifact.to_str().unwrap(), "--format", format];
     args.extend(["--reference", german.to_str().unwrap(), "--target", "risk"]);
     args.extend_from_slice(extra);

@@ -1,13 +1,11 @@
 //! The scoring path against a real server: the decision log's durability contract, and bulk scoring.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::*;
+use crate::support::{self, *};
 
 fn model_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../warden-models/testdata").join(name)
+    warden_testdata::path(&format!("models/{name}"))
 }
 
 /// Makes a version champion by an administrator's override: these tests are about serving, not the gate.
@@ -127,19 +125,26 @@ fn after_sigkill_every_answered_decision_is_logged_and_serving_resumes() {
     assert_eq!(send_scores(&server.url, &server.admin_token(), 16, "after"), 16);
 }
 
-#[test]
-fn bulk_scoring_a_file_matches_the_model_and_explains_every_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+/// A server whose `credit` champion is the German credit XGBoost model (ordinal-coded categories, unknown
+/// ones scored as missing).
+fn serve_xgboost_credit(dir: &Path) -> Server {
+    let server = Server::start(&dir.join("data"));
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(model_fixture("manifest.json")).unwrap()).unwrap();
-    let encodings = dir.path().join("encodings.json");
+    let encodings = dir.join("encodings.json");
     std::fs::write(&encodings, manifest["suites"][0]["ordinal_codes"].to_string()).unwrap();
     let xgb = model_fixture("xgb_german.json");
     assert!(server.cli(&["model", "create", "credit", "--owner", "risk", "--risk-tier", "high"]).status.success());
     let encodings_arg = encodings.to_str().unwrap();
     register(&server, &xgb, "xgboost-json", &["--encodings", encodings_arg, "--unknown-category", "missing"]);
     promote(&server, "1");
+    server
+}
+
+#[test]
+fn bulk_scoring_a_file_matches_the_model_and_explains_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_xgboost_credit(dir.path());
 
     let input = model_fixture("german_test_raw.csv");
     let output = dir.path().join("scored.csv");
@@ -178,6 +183,14 @@ fn bulk_scoring_a_file_matches_the_model_and_explains_every_row() {
     let log = server.get_json("/v1/models/credit/decisions?limit=100000");
     assert_eq!(log.as_array().unwrap().len(), 300);
     assert!(log.as_array().unwrap().iter().all(|d| d["route"] == "champion" && d["version"] == 1));
+}
+
+#[test]
+fn bulk_scoring_refuses_a_bad_cell_naming_its_rows_and_field_and_logs_nothing_of_its_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_xgboost_credit(dir.path());
+    let input = model_fixture("german_test_raw.csv");
+    let output = dir.path().join("scored.csv");
 
     // A bad cell is refused with its rows and field named; nothing of that chunk is logged.
     let bad = dir.path().join("bad.csv");
@@ -190,7 +203,7 @@ fn bulk_scoring_a_file_matches_the_model_and_explains_every_row() {
     let out = server.cli(&["score", "credit", "--input", bad.to_str().unwrap(), "--output", output.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("rows 1-300") && stderr(&out).contains("expected a number"), "{}", stderr(&out));
-    assert_eq!(server.get_json("/v1/models/credit/decisions?limit=100000").as_array().unwrap().len(), 300);
+    assert_eq!(server.get_json("/v1/models/credit/decisions?limit=100000").as_array().unwrap().len(), 0);
 }
 
 #[test]

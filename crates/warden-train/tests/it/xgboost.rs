@@ -5,16 +5,11 @@
 //! predictions.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use serde_json::Value;
 use warden_models::{Cell, Model, ModelFormat};
 use warden_stats::metrics::roc_auc;
 use warden_train::gbt::{GbtOptions, fit};
-
-fn testdata(relative: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
-}
 
 fn auc(labels: &[bool], scores: &[f64]) -> f64 {
     roc_auc(labels, scores).unwrap()
@@ -23,7 +18,7 @@ fn auc(labels: &[bool], scores: &[f64]) -> f64 {
 #[test]
 fn auc_is_within_0_01_of_xgboost_with_the_same_settings() {
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(testdata("warden-models/testdata/manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(warden_testdata::path("models/manifest.json")).unwrap()).unwrap();
     let codes = &manifest["suites"][0]["ordinal_codes"];
     let numeric = ["job", "credit_amount", "duration", "age"];
     let categorical = ["housing", "saving_accounts", "checking_account", "purpose"];
@@ -35,13 +30,13 @@ fn auc_is_within_0_01_of_xgboost_with_the_same_settings() {
             .collect()
     };
     let read = |path: &str| -> Vec<HashMap<String, String>> {
-        let mut reader = csv::Reader::from_path(testdata(path)).unwrap();
+        let mut reader = csv::Reader::from_path(warden_testdata::path(path)).unwrap();
         let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
         reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect()).collect()
     };
-    let test = read("warden-models/testdata/german_test_raw.csv");
+    let test = read("models/german_test_raw.csv");
     let held_out: HashSet<usize> = test.iter().map(|r| r["row"].parse().unwrap()).collect();
-    let all = read("warden-lifecycle/testdata/german.csv");
+    let all = read("datasets/german.csv");
     let train: Vec<&HashMap<String, String>> =
         all.iter().enumerate().filter(|(i, _)| !held_out.contains(i)).map(|(_, r)| r).collect();
     assert_eq!(train.len(), 700);
@@ -55,7 +50,7 @@ fn auc_is_within_0_01_of_xgboost_with_the_same_settings() {
     let test_rows: Vec<Vec<f64>> = test.iter().map(encode).collect();
     let bad: Vec<bool> = test.iter().map(|r| r["bad"] == "1").collect();
     let ours: Vec<f64> = test_rows.iter().map(|r| booster.predict(r)).collect();
-    let expected = read("warden-models/testdata/german_test_expected_xgb.csv");
+    let expected = read("models/german_test_expected_xgb.csv");
     let xgboost: Vec<f64> = expected.iter().map(|r| r["proba_1"].parse().unwrap()).collect();
     let (ours_auc, xgboost_auc) = (auc(&bad, &ours), auc(&bad, &xgboost));
     eprintln!("held-out AUC: trainer {ours_auc:.4}, XGBoost 3.2 {xgboost_auc:.4}");
@@ -75,38 +70,44 @@ fn auc_is_within_0_01_of_xgboost_with_the_same_settings() {
     }
 }
 
-/// The same comparison on the US census employment data (68,785 people, 16 ACS columns as numbers): XGBoost
-/// 3.2's AUC with the same settings is in `testdata/employment_xgboost.json` (made by
-/// `scripts/fixtures/xgboost_employment.py` on the same split).
-#[test]
-fn auc_on_census_employment_is_within_0_01_of_xgboost() {
-    let reference: Value = serde_json::from_str(include_str!("../testdata/employment_xgboost.json")).unwrap();
-    let features: Vec<String> =
-        reference["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
-    let mut reader = csv::Reader::from_path(testdata("warden-lifecycle/testdata/employment_MA_reference.csv")).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    let index = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let positions: Vec<usize> = features.iter().map(|f| index(f)).collect();
-    let (id, employed) = (index("id"), index("employed"));
-    let (mut train, mut test): (Vec<(Vec<f64>, bool)>, Vec<(Vec<f64>, bool)>) = (Vec::new(), Vec::new());
-    for record in reader.records() {
-        let record = record.unwrap();
-        let row: Vec<f64> = positions.iter().map(|&p| record[p].parse().unwrap_or(f64::NAN)).collect();
-        let label = &record[employed] == "1";
-        if record[id].parse::<u64>().unwrap() % 10 < 7 { train.push((row, label)) } else { test.push((row, label)) }
+/// Trains on the 68,785 rows of the census employment data.
+mod slow {
+    use super::*;
+
+    /// The same comparison on the US census employment data (68,785 people, 16 ACS columns as numbers): XGBoost
+    /// 3.2's AUC with the same settings is in `train/employment_xgboost.json` in warden-testdata (made by
+    /// `scripts/fixtures/xgboost_employment.py` on the same split).
+    #[test]
+    fn auc_on_census_employment_is_within_0_01_of_xgboost() {
+        let reference: Value =
+            serde_json::from_str(&warden_testdata::read_to_string("train/employment_xgboost.json")).unwrap();
+        let features: Vec<String> =
+            reference["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
+        let mut reader = csv::Reader::from_path(warden_testdata::path("datasets/employment_MA_reference.csv")).unwrap();
+        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        let index = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let positions: Vec<usize> = features.iter().map(|f| index(f)).collect();
+        let (id, employed) = (index("id"), index("employed"));
+        let (mut train, mut test): (Vec<(Vec<f64>, bool)>, Vec<(Vec<f64>, bool)>) = (Vec::new(), Vec::new());
+        for record in reader.records() {
+            let record = record.unwrap();
+            let row: Vec<f64> = positions.iter().map(|&p| record[p].parse().unwrap_or(f64::NAN)).collect();
+            let label = &record[employed] == "1";
+            if record[id].parse::<u64>().unwrap() % 10 < 7 { train.push((row, label)) } else { test.push((row, label)) }
+        }
+        assert_eq!(
+            (train.len(), test.len()) as (usize, usize),
+            (reference["train_rows"].as_u64().unwrap() as usize, reference["test_rows"].as_u64().unwrap() as usize)
+        );
+        let columns: Vec<Vec<f64>> = (0..features.len()).map(|j| train.iter().map(|(r, _)| r[j]).collect()).collect();
+        let labels: Vec<bool> = train.iter().map(|(_, l)| *l).collect();
+        let booster =
+            fit(&columns, &labels, GbtOptions { n_estimators: 100, max_depth: 6, ..GbtOptions::default() }).unwrap();
+        let scores: Vec<f64> = test.iter().map(|(r, _)| booster.predict(r)).collect();
+        let truth: Vec<bool> = test.iter().map(|(_, l)| *l).collect();
+        let ours = roc_auc(&truth, &scores).unwrap();
+        let theirs = reference["auc"].as_f64().unwrap();
+        eprintln!("census employment held-out AUC: trainer {ours:.4}, XGBoost {theirs:.4}");
+        assert!((ours - theirs).abs() <= 0.01, "trainer {ours} vs XGBoost {theirs}");
     }
-    assert_eq!(
-        (train.len(), test.len()) as (usize, usize),
-        (reference["train_rows"].as_u64().unwrap() as usize, reference["test_rows"].as_u64().unwrap() as usize)
-    );
-    let columns: Vec<Vec<f64>> = (0..features.len()).map(|j| train.iter().map(|(r, _)| r[j]).collect()).collect();
-    let labels: Vec<bool> = train.iter().map(|(_, l)| *l).collect();
-    let booster =
-        fit(&columns, &labels, GbtOptions { n_estimators: 100, max_depth: 6, ..GbtOptions::default() }).unwrap();
-    let scores: Vec<f64> = test.iter().map(|(r, _)| booster.predict(r)).collect();
-    let truth: Vec<bool> = test.iter().map(|(_, l)| *l).collect();
-    let ours = roc_auc(&truth, &scores).unwrap();
-    let theirs = reference["auc"].as_f64().unwrap();
-    eprintln!("census employment held-out AUC: trainer {ours:.4}, XGBoost {theirs:.4}");
-    assert!((ours - theirs).abs() <= 0.01, "trainer {ours} vs XGBoost {theirs}");
 }

@@ -2,13 +2,11 @@
 //! freed), and a champion whose artifact is missing or corrupt at start. Each checks that nothing answered
 //! 200 is lost, that readiness tells the truth, and that the server recovers by itself when the fault clears.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// A tmpfs mounted for the test, unmounted when dropped. Mounting needs root, as the machines that run this
 /// suite (developers' and CI's) are.

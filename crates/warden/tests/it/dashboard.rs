@@ -1,0 +1,286 @@
+//! The dashboard in a real browser (headless Chromium through ChromeDriver), on the live demo that the
+//! README's first command starts: log in, every page renders with data, an alert acknowledged from the page,
+//! and a viewer refused what their role may not do. Screenshots of each page are kept in
+//! `target/tmp/dashboard-screenshots` as test artifacts.
+//!
+//! Chromium and ChromeDriver come from Debian; `scripts/install-browser.sh` installs them when they are
+//! missing (it needs root or sudo, as the test suite's machines have).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::{self, Server};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> PathBuf {
+    let path = PathBuf::from("/usr/bin/chromedriver");
+    if !path.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser.sh");
+        let status = Command::new("bash").arg(&script).status().expect("the browser install script runs");
+        assert!(status.success(), "{} failed: the dashboard tests need Chromium and ChromeDriver", script.display());
+    }
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn browser(port: u16) -> Client {
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1100"],
+        }
+    });
+    let capabilities = capabilities.as_object().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return client,
+            Err(err) if Instant::now() < deadline => {
+                let _ = err;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => panic!("cannot start a Chromium session through ChromeDriver: {err}"),
+        }
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+async fn log_in(client: &Client, url: &str, token: &str) {
+    client.goto(&format!("{url}/ui")).await.unwrap();
+    assert!(
+        client.current_url().await.unwrap().path().starts_with("/ui/login"),
+        "not logged in: sent to the login page"
+    );
+    client.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
+    client.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("inventory")).await.unwrap();
+}
+
+async fn log_out(client: &Client) {
+    client.find(Locator::Css("header form.who button")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("token")).await.unwrap();
+}
+
+/// GET with the admin token, from inside the test's runtime.
+async fn api(server: &Server, path: &str) -> serde_json::Value {
+    let response = support::http_client()
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(server.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "GET {path}: {}", response.status());
+    response.json().await.unwrap()
+}
+
+fn demo_token(server: &Server, name: &str) -> String {
+    let listing = std::fs::read_to_string(server.data_dir.join("demo-tokens.txt")).unwrap();
+    let line = listing.lines().find(|l| l.split_whitespace().next() == Some(name)).expect("demo person");
+    line.split_whitespace().nth(2).unwrap().to_owned()
+}
+
+/// Waits (up to two minutes) until the demo's drift has rolled the champion back.
+fn wait_for_rollback(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        if server.data_dir.join("demo-tokens.txt").exists() {
+            let champion = server.get_json("/v1/models/credit-approval/aliases");
+            let rolled = champion
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["alias"] == "champion" && a["assigned_by"] == "warden");
+            if rolled {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "the demo's champion was not rolled back in time");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Drives a real browser (Chromium and ChromeDriver, installed on first use) through the live demo.
+mod slow {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_shows_the_live_demo_and_enforces_roles() {
+        let driver_path = chromedriver();
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start_with(&dir.path().join("demo"), &["--demo"]);
+        let port = free_port();
+        let driver = Driver(
+            Command::new(driver_path)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts"),
+        );
+        wait_for_rollback(&server);
+        // The CLI reads the same inventory and KPIs as the pages.
+        let inventory = support::stdout(&server.cli(&["inventory"]));
+        assert!(inventory.contains("credit-approval") && inventory.contains("medium"), "{inventory}");
+        let kpis = support::stdout(&server.cli(&["kpis", "--days", "1"]));
+        assert!(
+            kpis.contains("audit coverage") && kpis.contains("100.0%") && kpis.contains("1 automatic rollbacks"),
+            "{kpis}"
+        );
+        // The demo's logged decisions and outcomes retrain a candidate from the command line.
+        let dana = demo_token(&server, "dana");
+        let out = server.cli_as(Some(&dana), &["retrain", "credit-approval"]);
+        let printed = support::stdout(&out);
+        assert!(out.status.success(), "{printed}{}", support::stderr(&out));
+        assert!(
+            printed.contains("labelled decisions") && printed.contains("registered version 3 (parent 1)"),
+            "{printed}"
+        );
+        let jobs = support::stdout(&server.cli_as(Some(&dana), &["retrain", "credit-approval", "--list"]));
+        assert!(jobs.contains("builtin-lr") && jobs.contains("token:dana"), "{jobs}");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = browser(port).await;
+            let url = server.url.clone();
+
+            // A risk officer: reads everything, may acknowledge alerts.
+            log_in(&client, &url, &demo_token(&server, "rita")).await;
+            assert_eq!(text(&client, "#whoami").await, "rita · risk-officer");
+            assert!(text(&client, "#inventory").await.contains("credit-approval"));
+            assert_eq!(count(&client, "#inventory tbody tr").await, 1);
+            shot(&client, "1-inventory").await;
+
+            client.goto(&format!("{url}/ui/models/credit-approval")).await.unwrap();
+            assert_eq!(count(&client, "#versions tbody tr").await, 3, "the two demo versions and the retrained candidate");
+            assert!(text(&client, "#versions").await.contains("git:demo/credit-models@v1"));
+            assert!(text(&client, "#validation-figures").await.contains("ROC AUC"));
+            assert!(count(&client, "svg.chart").await >= 5, "timeline, ROC, reliability, scores, fairness");
+            assert_eq!(count(&client, "#approvals tbody tr").await, 2, "validator and risk officer");
+            assert!(text(&client, "#gate").await.contains("allow"));
+            shot(&client, "2-model").await;
+
+            client.goto(&format!("{url}/ui/models/credit-approval/monitoring")).await.unwrap();
+            assert!(count(&client, "svg.heat rect").await > 8, "a drift heat map with cells");
+            assert!(count(&client, "#monitor-charts figure").await >= 5);
+            assert!(count(&client, "svg .marker").await >= 1, "alert markers on the charts");
+            shot(&client, "3-monitoring").await;
+
+            client.goto(&format!("{url}/ui/alerts")).await.unwrap();
+            assert!(text(&client, "main").await.contains("automatic rollback") || text(&client, "main").await.contains("rollback"));
+            assert!(count(&client, "section.incident").await >= 1, "the drift opened an incident");
+            shot(&client, "4-alerts").await;
+            // Acknowledge a firing alert from the page.
+            let ack = client.find(Locator::Css("#open-alerts button.ack")).await.expect("a firing alert to acknowledge");
+            let row = ack.find(Locator::XPath("./ancestor::tr")).await.unwrap();
+            let id = row.attr("id").await.unwrap().unwrap().trim_start_matches("alert-").to_owned();
+            ack.click().await.unwrap();
+            client.wait().for_element(Locator::Css("#open-alerts, #no-open-alerts")).await.unwrap();
+            // The old page has those elements too: wait for the form's POST to land before reading the alert.
+            let started = std::time::Instant::now();
+            let mut alert = api(&server, &format!("/v1/alerts/{id}")).await;
+            while alert["state"] == "firing" && started.elapsed() < std::time::Duration::from_secs(10) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                alert = api(&server, &format!("/v1/alerts/{id}")).await;
+            }
+            assert!(
+                alert["state"] == "acknowledged" || alert["state"] == "resolved",
+                "acknowledged from the page: {alert}"
+            );
+            let events = alert["events"].as_array().unwrap();
+            assert!(events.iter().any(|e| e["kind"] == "acknowledged" && e["actor"] == "token:rita"), "{alert}");
+
+            client.goto(&format!("{url}/ui/audit")).await.unwrap();
+            assert!(text(&client, "#ledger-size").await.parse::<u64>().unwrap() > 10);
+            assert!(count(&client, "#ledger tbody tr").await >= 10);
+            client.find(Locator::Id("verify")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Id("verification")).await.unwrap();
+            assert!(text(&client, "#verification").await.contains("verified"), "the ledger verifies");
+            assert!(text(&client, "#checkpoint").await.contains("warden"), "the signed checkpoint is shown");
+            shot(&client, "5-audit").await;
+
+            client.goto(&format!("{url}/ui/kpis")).await.unwrap();
+            assert_eq!(text(&client, "#audit-coverage").await, "100.0%");
+            assert!(text(&client, "#kpis").await.contains("automatic rollbacks"));
+            shot(&client, "6-kpis").await;
+            client.find(Locator::Id("printable")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css("body.print")).await.unwrap();
+            shot(&client, "7-summary").await;
+
+            // A form without this session's cross-site token is refused.
+            let status = client
+                .execute(
+                    "return fetch('/ui/audit/verify', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=forged'}).then(r => r.status)",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(status, json!(403));
+            client.goto(&format!("{url}/ui")).await.unwrap();
+            log_out(&client).await;
+
+            // A viewer: reads the inventory, is refused alerts and their actions.
+            log_in(&client, &url, &demo_token(&server, "victor")).await;
+            assert_eq!(text(&client, "#whoami").await, "victor · viewer");
+            client.goto(&format!("{url}/ui/alerts")).await.unwrap();
+            assert!(text(&client, "#error").await.contains("viewer"), "the page says why");
+            shot(&client, "8-viewer-refused").await;
+            client.goto(&format!("{url}/ui")).await.unwrap();
+            let firing = api(&server, "/v1/alerts?state=firing").await;
+            let firing_id = firing.as_array().unwrap().first().map(|a| a["id"].as_i64().unwrap());
+            let target = firing_id.unwrap_or(1);
+            let script = format!(
+                "return fetch('/ui/alerts/{target}/acknowledge', {{method: 'POST', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'csrf=' + document.querySelector('input[name=csrf]').value}}).then(r => r.status)"
+            );
+            assert_eq!(client.execute(&script, vec![]).await.unwrap(), json!(403), "a viewer may not acknowledge");
+            if firing_id.is_some() {
+                assert_ne!(api(&server, &format!("/v1/alerts/{target}")).await["acknowledged_by"], "victor");
+            }
+            log_out(&client).await;
+            // After logging out the session is gone: pages send to the login form again.
+            client.goto(&format!("{url}/ui/kpis")).await.unwrap();
+            assert!(client.current_url().await.unwrap().path().starts_with("/ui/login"));
+            client.close().await.unwrap();
+        });
+        drop(driver);
+    }
+}
