@@ -1,0 +1,958 @@
+//! Bodies of the responses that mirror the lifecycle's records: validation reports, approvals, gate
+//! decisions, policy bundles, the ledger, monitors, alerts, incidents, retraining, the overview.
+//!
+//! Times here are microseconds since the epoch (integers), as they have always been on these routes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use warden_core::{AlertState, IncidentState, JobStatus, MonitorKind, RiskTier, Severity};
+
+/// A version's decision threshold and labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServingConfig {
+    /// Scores at or above it get the positive decision (default 0.5).
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// The decision for a score at or above the threshold (default `decline`).
+    #[serde(default = "default_positive")]
+    pub positive_decision: String,
+    /// The decision below the threshold (default `approve`).
+    #[serde(default = "default_negative")]
+    pub negative_decision: String,
+    /// Reason codes returned with explain (default 4).
+    #[serde(default = "default_reason_count")]
+    pub reason_count: usize,
+    /// Loss given default, for expected loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lgd: Option<f64>,
+    /// The column holding the exposure at default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure_column: Option<String>,
+}
+
+fn default_threshold() -> f64 {
+    0.5
+}
+fn default_positive() -> String {
+    "decline".into()
+}
+fn default_negative() -> String {
+    "approve".into()
+}
+fn default_reason_count() -> usize {
+    4
+}
+
+// ---------------------------------------------------------------- validation
+
+/// ROC AUC with its DeLong confidence interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AucInterval {
+    /// ROC AUC.
+    pub auc: f64,
+    /// DeLong variance of the AUC.
+    pub variance: f64,
+    /// Lower bound.
+    pub lower: f64,
+    /// Upper bound.
+    pub upper: f64,
+    /// Confidence level, e.g. 0.95.
+    pub level: f64,
+}
+
+/// Discrimination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Discrimination {
+    /// ROC AUC.
+    pub auc: Option<f64>,
+    /// 95% DeLong interval (null with fewer than 30 of either class).
+    pub auc_interval: Option<AucInterval>,
+    /// 2·AUC − 1.
+    pub gini: Option<f64>,
+    /// Kolmogorov–Smirnov separation.
+    pub ks: Option<f64>,
+    /// The ROC curve: `[false positive rate, true positive rate]` points.
+    #[serde(default)]
+    pub roc: Vec<[f64; 2]>,
+}
+
+/// One calibration bin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CalibrationBin {
+    /// Bin index 0..9.
+    pub bin: usize,
+    /// Rows in the bin.
+    pub n: u64,
+    /// Mean score in the bin (null when empty).
+    pub mean_pred: Option<f64>,
+    /// Observed bad rate in the bin.
+    pub mean_true: Option<f64>,
+}
+
+/// Calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Calibration {
+    /// Brier score.
+    pub brier: f64,
+    /// Log loss.
+    pub log_loss: f64,
+    /// Expected calibration error (10 bins).
+    pub ece: f64,
+    /// Mean score against observed bad rate per bin.
+    pub reliability: Vec<CalibrationBin>,
+}
+
+/// The score distribution by outcome, 20 bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScoreHistogram {
+    /// Bad rows per bin.
+    pub bad: Vec<u64>,
+    /// Good rows per bin.
+    pub good: Vec<u64>,
+}
+
+/// One version's figures on the validation data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Figures {
+    /// Version number.
+    pub version: i64,
+    /// Discrimination.
+    pub discrimination: Discrimination,
+    /// Calibration.
+    pub calibration: Calibration,
+    /// Share approved.
+    pub approval_rate: f64,
+    /// Mean score.
+    pub mean_score: f64,
+    /// The score distribution by outcome.
+    #[serde(default)]
+    pub score_histogram: Option<ScoreHistogram>,
+}
+
+/// One group's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GroupFigures {
+    /// Rows.
+    pub rows: u64,
+    /// Share approved.
+    pub approval_rate: f64,
+}
+
+/// Fairness for one protected attribute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttributeFairness {
+    /// Lowest group approval rate over the highest.
+    pub disparate_impact: Option<f64>,
+    /// Highest minus lowest approval rate.
+    pub approval_rate_difference: f64,
+    /// Largest gap in true- or false-positive rate between groups.
+    pub equalized_odds_difference: f64,
+    /// Per group.
+    pub groups: BTreeMap<String, GroupFigures>,
+}
+
+/// Stability against the reference data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Stability {
+    /// PSI per feature.
+    pub psi: BTreeMap<String, f64>,
+    /// The largest feature PSI.
+    pub max_feature_psi: f64,
+    /// PSI of the score.
+    pub score_psi: f64,
+}
+
+/// Data quality of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Quality {
+    /// Rows.
+    pub rows: u64,
+    /// Missing values.
+    pub missing: u64,
+    /// Share missing.
+    pub missing_rate: f64,
+    /// NaN or infinite values.
+    pub non_finite: u64,
+    /// Values of the wrong type.
+    pub type_violations: u64,
+    /// Values outside the reference range (numeric).
+    pub out_of_range: Option<u64>,
+    /// Categories the reference never saw (categorical).
+    pub unseen_categories: Option<u64>,
+}
+
+/// A figure before and under stress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Delta {
+    /// On the data as given.
+    pub baseline: f64,
+    /// Under the scenario.
+    pub stressed: f64,
+    /// Stressed minus baseline.
+    pub change: f64,
+}
+
+/// One stress scenario's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScenarioResult {
+    /// Name.
+    pub name: String,
+    /// Its changes as written.
+    pub changes: Vec<String>,
+    /// Share approved.
+    pub approval_rate: Delta,
+    /// Mean predicted probability of default.
+    pub mean_pd: Delta,
+    /// Σ PD × LGD × EAD (null without a loss configuration).
+    pub expected_loss: Option<Delta>,
+}
+
+/// A stored validation report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ValidationReportBody {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// Version.
+    pub version: i64,
+    /// When (µs since the epoch).
+    pub created_at: i64,
+    /// Who ran it.
+    pub created_by: String,
+    /// SHA-256 of the validation data.
+    pub data_sha256: String,
+    /// Rows.
+    pub rows: u64,
+    /// Share of bad rows.
+    pub bad_rate: f64,
+    /// The label column.
+    pub target: String,
+    /// The target value counted as bad.
+    pub bad_value: String,
+    /// The version's decision threshold.
+    pub threshold: f64,
+    /// This version's figures.
+    pub figures: Figures,
+    /// Per protected attribute.
+    pub fairness: BTreeMap<String, AttributeFairness>,
+    /// Against the reference data.
+    pub stability: Stability,
+    /// Per feature.
+    pub data_quality: BTreeMap<String, Quality>,
+    /// Mean absolute contribution per feature (null when the model cannot explain).
+    pub explanation: Option<BTreeMap<String, f64>>,
+    /// The champion's figures on the same data.
+    pub champion: Option<Figures>,
+    /// Stress scenarios.
+    #[serde(default)]
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+// ---------------------------------------------------------------- governance
+
+/// `approve` or `reject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Sign-off.
+    Approve,
+    /// Refusal.
+    Reject,
+}
+
+/// One person's decision on a version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalBody {
+    /// Token name.
+    pub by: String,
+    /// Their role when they decided.
+    pub role: String,
+    /// Approve or reject.
+    pub decision: Verdict,
+    /// Why.
+    pub comment: String,
+    /// When (µs since the epoch).
+    pub at: i64,
+}
+
+/// A recorded gate decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GateDecisionBody {
+    /// Names the decision in the decision log and on the alias move it allowed.
+    pub decision_id: String,
+    /// Model.
+    pub model: String,
+    /// Version.
+    pub version: i64,
+    /// The alias the version would move to.
+    pub alias: String,
+    /// The bundle in force.
+    pub bundle_number: i64,
+    /// Its digest.
+    pub bundle_digest: String,
+    /// SHA-256 of the input document (canonical JSON).
+    pub input_sha256: String,
+    /// `check` or `promote`.
+    pub purpose: String,
+    /// When (µs since the epoch).
+    pub at: i64,
+    /// Whether the gate allows.
+    pub allow: bool,
+    /// Every objection.
+    pub deny: Vec<String>,
+    /// Warnings.
+    pub warn: Vec<String>,
+    /// The input document the policies saw (free-form: whatever the bundle's policies read).
+    #[schema(value_type = Value)]
+    pub input: Value,
+}
+
+/// A promotion that went ahead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromotionBody {
+    /// Model.
+    pub model: String,
+    /// The alias moved.
+    pub alias: String,
+    /// The version it points at now.
+    pub version: Option<i64>,
+    /// The version it pointed at before.
+    pub previous_version: Option<i64>,
+    /// Went ahead against the gate.
+    pub overridden: bool,
+    /// Why.
+    pub reason: String,
+    /// The gate's decision (a refusal when overridden).
+    pub decision: GateDecisionBody,
+}
+
+/// A policy bundle with its files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyBundleInfoBody {
+    /// 1, 2, ... in the order they were put in force.
+    pub number: i64,
+    /// When (µs since the epoch).
+    pub created_at: i64,
+    /// Who.
+    pub created_by: String,
+    /// SHA-256 over the bundle's paths and texts.
+    pub digest: String,
+    /// Path → text.
+    pub files: BTreeMap<String, String>,
+}
+
+/// A policy bundle in the history: its file paths only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyBundleSummary {
+    /// Number.
+    pub number: i64,
+    /// When (µs since the epoch).
+    pub created_at: i64,
+    /// Who.
+    pub created_by: String,
+    /// Digest.
+    pub digest: String,
+    /// Paths.
+    pub files: Vec<String>,
+}
+
+// ---------------------------------------------------------------- ledger
+
+/// A ledger entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntryBody {
+    /// Index.
+    pub index: u64,
+    /// When (µs since the epoch).
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// SHA-256 of the payload.
+    pub payload_sha256: String,
+    /// Hash of the previous entry.
+    pub prev: String,
+    /// The Merkle leaf hash.
+    pub leaf_hash: String,
+    /// The canonical JSON hashed.
+    pub canonical: String,
+}
+
+/// A signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CheckpointBody {
+    /// Id.
+    pub id: i64,
+    /// Entries covered.
+    pub tree_size: u64,
+    /// Merkle root.
+    pub root: String,
+    /// When (µs since the epoch).
+    pub at: i64,
+    /// The signed note.
+    pub note: String,
+}
+
+/// An inclusion proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProofBody {
+    /// The entry.
+    pub entry: LedgerEntryBody,
+    /// Sibling hashes.
+    pub proof: Vec<String>,
+    /// The checkpoint proven against.
+    pub checkpoint: CheckpointBody,
+    /// The verifier key.
+    pub key: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VerificationBody {
+    /// Everything checks out.
+    pub ok: bool,
+    /// Entries checked.
+    pub entries: u64,
+    /// Checkpoints checked.
+    pub checkpoints: u64,
+    /// The first entry that does not.
+    pub first_bad_entry: Option<u64>,
+    /// What is wrong.
+    pub problems: Vec<String>,
+    /// Time taken.
+    pub seconds: f64,
+}
+
+// ---------------------------------------------------------------- monitoring
+
+/// Thresholds learned from the reference data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LearnedThresholds {
+    /// Standard deviations (default 3).
+    #[serde(default = "default_k")]
+    pub k: f64,
+    /// Rows per chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<u64>,
+}
+
+fn default_k() -> f64 {
+    3.0
+}
+
+/// A change to a monitor (absent fields keep their value; a new monitor starts from its kind's defaults).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorChangeBody {
+    /// One of the monitor kinds (a new monitor needs it unless its name is a kind). Text here: an unknown kind
+    /// is refused by the lifecycle with the list of kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<MonitorKind>)]
+    pub kind: Option<String>,
+    /// Window length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_seconds: Option<i64>,
+    /// Window of the newest N decisions instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_decisions: Option<u64>,
+    /// Minimum decisions in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_decisions: Option<u64>,
+    /// The statistic watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    /// Warning threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<f64>,
+    /// Alert threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<f64>,
+    /// Learn the thresholds from the reference data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedThresholds>,
+    /// Only these features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Protected attribute (fairness).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    /// Target (performance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Bad value (performance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad_value: Option<String>,
+    /// Consecutive breaching evaluations before alerting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive: Option<u32>,
+    /// Evaluated on the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// What a critical alert does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+/// A monitor's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MonitorConfigBody {
+    /// Window length.
+    pub window_seconds: i64,
+    /// Window of the newest N decisions instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_decisions: Option<u64>,
+    /// Minimum decisions in the window.
+    pub min_decisions: u64,
+    /// The statistic watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    /// Warning threshold.
+    pub warn: f64,
+    /// Alert threshold.
+    pub alert: f64,
+    /// Learned thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedThresholds>,
+    /// Only these features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Protected attribute (fairness).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    /// Target (performance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Bad value (performance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad_value: Option<String>,
+    /// Consecutive breaching evaluations before alerting.
+    pub consecutive: u32,
+    /// What a critical alert does.
+    pub action: String,
+}
+
+/// A monitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MonitorBody {
+    /// Model.
+    pub model: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: MonitorKind,
+    /// Configuration.
+    pub config: MonitorConfigBody,
+    /// Evaluated on the schedule.
+    pub enabled: bool,
+    /// Last change (µs since the epoch).
+    pub updated_at: i64,
+    /// Who changed it last.
+    pub updated_by: String,
+}
+
+/// How many evaluations a round made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EvaluationCount {
+    /// Evaluations.
+    pub evaluations: usize,
+}
+
+/// A monitor evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MonitorEvaluationBody {
+    /// Monitor.
+    pub monitor: String,
+    /// When (µs since the epoch).
+    pub at: i64,
+    /// The version evaluated.
+    pub version: i64,
+    /// Start of the window (µs).
+    pub window_start: i64,
+    /// Decisions in the window.
+    pub decisions: i64,
+    /// `ok`, `warn`, `alert` or `insufficient`.
+    pub status: String,
+    /// The headline value.
+    pub value: Option<f64>,
+    /// Per-feature figures (their shape depends on the monitor's kind).
+    #[schema(value_type = Value)]
+    pub details: Value,
+}
+
+/// An alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertBody {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// Monitor.
+    pub monitor: String,
+    /// Feature (empty for the monitor as a whole).
+    pub feature: String,
+    /// The version whose traffic raised it last.
+    pub version: i64,
+    /// Severity.
+    pub severity: Severity,
+    /// State.
+    pub state: AlertState,
+    /// When it fired (µs).
+    pub opened_at: i64,
+    /// Last change (µs).
+    pub updated_at: i64,
+    /// The monitor's latest value.
+    pub value: Option<f64>,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When resolved (µs).
+    pub resolved_at: Option<i64>,
+    /// Its incident.
+    pub incident_id: Option<i64>,
+}
+
+/// An event in an alert's life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertEventBody {
+    /// When (µs).
+    pub at: i64,
+    /// `fired`, `escalated`, `acknowledged`, `resolved`, an action...
+    pub kind: String,
+    /// Who.
+    pub actor: String,
+    /// Details (their shape depends on the kind).
+    #[schema(value_type = Value)]
+    pub details: Value,
+}
+
+/// An alert with its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertWithEvents {
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: AlertBody,
+    /// Its events, oldest first.
+    pub events: Vec<AlertEventBody>,
+}
+
+/// An incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentBody {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// What opened it.
+    pub title: String,
+    /// State.
+    pub state: IncidentState,
+    /// When (µs).
+    pub opened_at: i64,
+    /// When resolved (µs).
+    pub resolved_at: Option<i64>,
+    /// Seconds from the first breaching window to the alert.
+    pub time_to_detect_seconds: f64,
+    /// Seconds from opening to resolution.
+    pub time_to_resolve_seconds: Option<f64>,
+}
+
+/// An event of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentEventBody {
+    /// When (µs).
+    pub at: i64,
+    /// What happened.
+    pub kind: String,
+    /// Who.
+    pub actor: String,
+    /// Details (their shape depends on the kind).
+    #[schema(value_type = Value)]
+    pub details: Value,
+    /// The alert's id.
+    pub alert: i64,
+    /// Its monitor.
+    pub monitor: String,
+    /// Its feature.
+    pub feature: String,
+}
+
+/// An incident with its timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentWithTimeline {
+    /// The incident.
+    #[serde(flatten)]
+    pub incident: IncidentBody,
+    /// Alerts, actions, acknowledgements, resolution, oldest first.
+    pub timeline: Vec<IncidentEventBody>,
+}
+
+// ---------------------------------------------------------------- scoring
+
+/// Live drift of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LiveFeatureDriftBody {
+    /// PSI.
+    pub psi: Option<f64>,
+    /// Jensen-Shannon distance.
+    pub jensen_shannon: Option<f64>,
+    /// Share missing.
+    pub missing_rate: f64,
+    /// Share missing in the reference.
+    pub reference_missing_rate: f64,
+    /// Share out of the reference range.
+    pub out_of_range_rate: Option<f64>,
+    /// Share of unseen categories.
+    pub unseen_rate: Option<f64>,
+}
+
+/// Approvals per group of a protected attribute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GroupRateWindowBody {
+    /// Group → `[approved, total]`.
+    pub groups: BTreeMap<String, [u64; 2]>,
+}
+
+/// Live drift of one loaded version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LiveDriftBody {
+    /// Version.
+    pub version: i64,
+    /// Start of the window (µs).
+    pub since: i64,
+    /// Decisions in the window.
+    pub decisions: u64,
+    /// Per feature.
+    pub features: BTreeMap<String, LiveFeatureDriftBody>,
+    /// PSI of the score.
+    pub score_psi: Option<f64>,
+    /// Jensen-Shannon distance of the score.
+    pub score_jensen_shannon: Option<f64>,
+    /// Share approved.
+    pub approval_rate: Option<f64>,
+    /// Per protected attribute.
+    pub approvals: BTreeMap<String, GroupRateWindowBody>,
+    /// Expected loss.
+    pub expected_loss: Option<f64>,
+    /// Requests refused.
+    pub refused: u64,
+    /// Refusals per field.
+    pub refused_fields: BTreeMap<String, u64>,
+}
+
+// ---------------------------------------------------------------- retraining
+
+/// An external trainer's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExternalRunBody {
+    /// The command.
+    pub command: String,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Time taken.
+    pub seconds: f64,
+    /// Output (tail).
+    pub log: String,
+}
+
+/// A retraining job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RetrainJobBody {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// Trainer.
+    pub trainer: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// The alert that triggered it.
+    pub alert_id: Option<i64>,
+    /// How it ended.
+    pub status: JobStatus,
+    /// The version the candidate descends from.
+    pub parent_version: Option<i64>,
+    /// The candidate.
+    pub version: Option<i64>,
+    /// Training rows.
+    pub training_rows: usize,
+    /// Held-out rows.
+    pub validation_rows: usize,
+    /// SHA-256 of the training data.
+    pub training_data_sha256: Option<String>,
+    /// Held-out AUC.
+    pub validation_auc: Option<f64>,
+    /// The gate's objections for champion.
+    pub gate_deny: Vec<String>,
+    /// The alias deployed to.
+    pub deployed_as: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// External trainers' run.
+    pub external: Option<ExternalRunBody>,
+    /// When it started (µs).
+    pub started_at: i64,
+    /// Time taken.
+    pub seconds: f64,
+    /// Steps.
+    pub log: Vec<String>,
+}
+
+/// A retraining schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleInfo {
+    /// Model.
+    pub model: String,
+    /// Trainer.
+    pub trainer: String,
+    /// Hours between jobs.
+    pub every_hours: f64,
+    /// Next run (µs).
+    pub next_at: i64,
+    /// Who set it.
+    pub updated_by: String,
+}
+
+/// Champion versus challenger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChallengerReportBody {
+    /// Model.
+    pub model: String,
+    /// Requests scored by both.
+    pub requests: usize,
+    /// Versions that answered.
+    pub served_versions: Vec<i64>,
+    /// Versions in shadow.
+    pub shadow_versions: Vec<i64>,
+    /// Share of equal decisions.
+    pub agreement: Option<f64>,
+    /// Mean shadow minus served score.
+    pub mean_score_difference: Option<f64>,
+    /// Requests with outcomes.
+    pub labelled: usize,
+    /// Served AUC.
+    pub served_auc: Option<f64>,
+    /// Shadow AUC.
+    pub shadow_auc: Option<f64>,
+    /// Served Brier.
+    pub served_brier: Option<f64>,
+    /// Shadow Brier.
+    pub shadow_brier: Option<f64>,
+}
+
+// ---------------------------------------------------------------- overview
+
+/// A model's last validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LastValidation {
+    /// Version.
+    pub version: i64,
+    /// When (µs).
+    pub at: i64,
+    /// AUC.
+    pub auc: Option<f64>,
+}
+
+/// A model's last gate decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LastGate {
+    /// Version.
+    pub version: i64,
+    /// When (µs).
+    pub at: i64,
+    /// Allowed.
+    pub allowed: bool,
+}
+
+/// A challenger: `[alias, version]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Challenger(pub String, pub i64);
+
+/// One line of the inventory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryLineBody {
+    /// Model.
+    pub name: String,
+    /// Risk tier.
+    pub risk_tier: RiskTier,
+    /// Owner.
+    pub owner: String,
+    /// Use case.
+    pub use_case: String,
+    /// Versions.
+    pub versions: i64,
+    /// Champion version.
+    pub champion: Option<i64>,
+    /// Challengers.
+    pub challengers: Vec<Challenger>,
+    /// Last validation.
+    pub last_validation: Option<LastValidation>,
+    /// Last gate decision.
+    pub policy: Option<LastGate>,
+    /// Open alerts.
+    pub open_alerts: i64,
+    /// Open incidents.
+    pub open_incidents: i64,
+}
+
+/// Governance KPIs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KpisBody {
+    /// Period.
+    pub period_days: i64,
+    /// Deployments.
+    pub deployments: u64,
+    /// Rollbacks.
+    pub rollbacks: u64,
+    /// Deployments per 30 days.
+    pub deployments_per_30_days: f64,
+    /// Median hours from registration to production.
+    pub median_hours_to_production: Option<f64>,
+    /// Median seconds to detect.
+    pub median_seconds_to_detect: Option<f64>,
+    /// Median seconds to resolve.
+    pub median_seconds_to_resolve: Option<f64>,
+    /// Median drift detection seconds.
+    pub median_drift_detection_seconds: Option<f64>,
+    /// Audited changes.
+    pub audited_changes: u64,
+    /// Ledger entries.
+    pub ledger_entries: u64,
+    /// Ledger entries over audited changes.
+    pub audit_coverage: Option<f64>,
+    /// Promotions.
+    pub promotions: u64,
+    /// Overrides.
+    pub overrides: u64,
+    /// Share of promotions without override.
+    pub policy_adherence: Option<f64>,
+    /// Incidents.
+    pub incidents: u64,
+    /// Open incidents.
+    pub open_incidents: u64,
+}
+
+/// One point of a monitor's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MonitorPointBody {
+    /// Monitor.
+    pub monitor: String,
+    /// When (µs).
+    pub at: i64,
+    /// Version.
+    pub version: i64,
+    /// `ok`, `warn`, `alert` or `insufficient`.
+    pub status: String,
+    /// Headline value.
+    pub value: Option<f64>,
+    /// Per-feature figures (their shape depends on the monitor's kind).
+    #[schema(value_type = Value)]
+    pub details: Value,
+}

@@ -1,0 +1,192 @@
+//! The closed sets of the domain, each with the exact strings used on the wire and in the store.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A text that is none of a closed set's values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownValue {
+    /// What the set is (`risk tier`, `severity`, ...).
+    pub what: &'static str,
+    /// The text given.
+    pub value: String,
+    /// The allowed values.
+    pub expected: &'static [&'static str],
+}
+
+impl fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {} '{}' (expected ", self.what, self.value)?;
+        match self.expected {
+            [] => {}
+            [one] => f.write_str(one)?,
+            [init @ .., last] => write!(f, "{} or {last}", init.join(", "))?,
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for UnknownValue {}
+
+/// Defines a closed set: a fieldless enum with serde, `ToSchema`, `as_str`, `ALL`, `Display` and `FromStr`.
+macro_rules! closed_set {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            /// Every value's text, in order.
+            pub const NAMES: &'static [&'static str] = &[$($text,)+];
+
+            /// The value's text on the wire and in the store.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(text: &str) -> Result<Self, UnknownValue> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue { what: $what, value: text.to_owned(), expected: Self::NAMES }),
+                }
+            }
+        }
+    };
+}
+
+closed_set! {
+    /// A model's risk tier, which decides how strict its gates and monitors are.
+    RiskTier, "risk tier" {
+        /// Material models (credit decisions).
+        High = "high",
+        /// Moderate impact.
+        Medium = "medium",
+        /// Low impact.
+        Low = "low",
+    }
+}
+
+closed_set! {
+    /// How bad an alert is.
+    Severity, "severity" {
+        /// Over the warning threshold.
+        Warning = "warning",
+        /// Over the alert threshold; opens an incident.
+        Critical = "critical",
+    }
+}
+
+closed_set! {
+    /// Where an alert is in its life.
+    AlertState, "alert state" {
+        /// Raised, nobody on it yet.
+        Firing = "firing",
+        /// Somebody is on it.
+        Acknowledged = "acknowledged",
+        /// The monitor is back under its thresholds.
+        Resolved = "resolved",
+    }
+}
+
+closed_set! {
+    /// Where an incident is in its life.
+    IncidentState, "incident state" {
+        /// Being worked on.
+        Open = "open",
+        /// Closed, with the reason.
+        Resolved = "resolved",
+    }
+}
+
+closed_set! {
+    /// What a monitor watches.
+    MonitorKind, "monitor kind" {
+        /// Drift of each feature against the reference data.
+        FeatureDrift = "feature_drift",
+        /// Drift of the score.
+        ScoreDrift = "score_drift",
+        /// Missing values, out-of-range values, unseen categories.
+        DataQuality = "data_quality",
+        /// Discrimination and calibration once outcomes arrive.
+        Performance = "performance",
+        /// Performance estimated before outcomes arrive (CBPE).
+        EstimatedPerformance = "estimated_performance",
+        /// Approval rates across protected groups.
+        Fairness = "fairness",
+        /// Expected loss and missed fraud.
+        MoneyAtRisk = "money_at_risk",
+        /// Deviations of the decision log from what the model would answer.
+        Integrity = "integrity",
+    }
+}
+
+closed_set! {
+    /// How a retraining job ended.
+    JobStatus, "job status" {
+        /// Deployed as challenger, in shadow.
+        Deployed = "deployed",
+        /// Registered; the gate objected beyond sign-offs.
+        Registered = "registered",
+        /// Went wrong (the job's `error` says how).
+        Failed = "failed",
+    }
+}
+
+closed_set! {
+    /// Where a scoring request went.
+    Route, "route" {
+        /// The champion answered.
+        Champion = "champion",
+        /// The canary answered (its traffic share).
+        Canary = "canary",
+        /// Scored in shadow, never returned.
+        Shadow = "shadow",
+        /// A version named by the caller answered.
+        Pinned = "pinned",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_round_trips_through_its_text_and_serde() {
+        fn check<T: FromStr<Err = UnknownValue> + fmt::Display + serde::Serialize + PartialEq + fmt::Debug + Copy>(
+            all: &[T],
+        ) {
+            for &value in all {
+                let text = value.to_string();
+                assert_eq!(text.parse::<T>(), Ok(value));
+                assert_eq!(serde_json::to_value(value).unwrap(), serde_json::Value::String(text));
+            }
+        }
+        check(RiskTier::ALL);
+        check(Severity::ALL);
+        check(AlertState::ALL);
+        check(IncidentState::ALL);
+        check(MonitorKind::ALL);
+        check(JobStatus::ALL);
+        check(Route::ALL);
+        assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
+        assert_eq!(
+            "extreme".parse::<RiskTier>().unwrap_err().to_string(),
+            "unknown risk tier 'extreme' (expected high, medium or low)"
+        );
+    }
+}
