@@ -128,15 +128,26 @@ fn blob(hex: &str) -> String {
     dialect(&format!("x'{hex}'"), &format!("'\\x{hex}'::bytea"))
 }
 
-#[test]
-fn every_audited_write_is_a_ledger_entry_with_a_proof_that_checks_against_a_signed_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+/// A server on `dir` with [`populate`]d history.
+fn populated(dir: &Path) -> Server {
+    let server = Server::start(dir);
     populate(&server);
+    server
+}
+
+#[test]
+fn audit_verify_passes_on_an_untouched_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = populated(dir.path());
     let out = server.cli(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).starts_with("ledger OK: "), "{}", stdout(&out));
+}
 
+#[test]
+fn every_audited_write_is_a_ledger_entry_in_order_and_the_log_filters_by_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = populated(dir.path());
     let log = json_of(&server.cli(&["audit", "log", "--json", "--limit", "1000"]));
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     for expected in ["token.create", "model.create", "version.register", "model.promote", "monitor.set", "token.revoke"]
@@ -149,7 +160,13 @@ fn every_audited_write_is_a_ledger_entry_with_a_proof_that_checks_against_a_sign
     let credit = json_of(&server.cli(&["audit", "log", "--subject", "model/credit/", "--json"]));
     assert!(credit.as_array().unwrap().iter().all(|e| e["subject"].as_str().unwrap().starts_with("model/credit/")));
     assert!(!credit.as_array().unwrap().is_empty());
+}
 
+#[test]
+fn a_proof_checks_against_a_signed_checkpoint_and_not_under_another_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = populated(dir.path());
+    let log = json_of(&server.cli(&["audit", "log", "--json", "--limit", "1000"]));
     // An entry after the last checkpoint gets one made for its proof; the CLI checks the proof itself.
     let last = log.as_array().unwrap().len() - 1;
     let out = server.cli(&["audit", "proof", &last.to_string()]);
@@ -163,6 +180,13 @@ fn every_audited_write_is_a_ledger_entry_with_a_proof_that_checks_against_a_sign
     let out = server.cli(&["audit", "proof", "2", "--key", &other.verifier_key()]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stderr(&out).contains("signature does not verify"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_ledger_key_is_public_without_a_token_and_its_file_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = populated(dir.path());
+    let proof = json_of(&server.cli(&["audit", "proof", "2", "--json"]));
     // The public key needs no token, and the key file is private.
     let key = stdout(&server.cli(&["audit", "key"]));
     assert_eq!(key.trim(), proof["key"].as_str().unwrap());
@@ -175,6 +199,12 @@ fn every_audited_write_is_a_ledger_entry_with_a_proof_that_checks_against_a_sign
         let mode = std::fs::metadata(support::ledger_key_path(dir.path())).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+}
+
+#[test]
+fn a_proof_of_an_unknown_entry_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = populated(dir.path());
     let out = server.cli(&["audit", "proof", "100000"]);
     assert_eq!(out.status.code(), Some(1), "an unknown entry is an error");
     assert!(stderr(&out).contains("ledger entry 100000 not found"), "{}", stderr(&out));
