@@ -16,7 +16,8 @@ use warden_lifecycle::governance::{self, PromotionRequest, Verdict};
 use warden_lifecycle::registry::{self, ModelInput, RiskTier, VersionRequest};
 use warden_lifecycle::validation::{self, ValidationRequest};
 use warden_lifecycle::{Config, Warden};
-use warden_store::metadata::{AlertEvent, AlertRow, MetadataStore, MonitorEvaluation};
+use warden_store::metadata::{AlertEvent, AlertRow, MonitorEvaluation};
+use warden_store::prelude::*;
 use warden_store::sqlite::SqliteStore;
 
 const GERMAN: &[u8] = include_bytes!("../../warden-lifecycle/testdata/german.csv");
