@@ -17,7 +17,8 @@ use warden_lifecycle::governance::{self, PromotionRequest, Verdict};
 use warden_lifecycle::registry::{self, ModelInput, RiskTier, VersionRequest};
 use warden_lifecycle::validation::{self, ValidationRequest};
 use warden_lifecycle::{Config, Warden};
-use warden_store::metadata::{AlertEvent, AlertRow, MetadataStore, MonitorEvaluation};
+use warden_store::metadata::{AlertEvent, AlertRow, MonitorEvaluation};
+use warden_store::prelude::*;
 use warden_store::sqlite::SqliteStore;
 
 static GERMAN: LazyLock<Vec<u8>> = LazyLock::new(|| warden_testdata::read("datasets/german.csv"));

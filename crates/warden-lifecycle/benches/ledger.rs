@@ -9,7 +9,8 @@ use std::time::Instant;
 use serde_json::json;
 use warden_lifecycle::auth::{Principal, Role};
 use warden_lifecycle::{Config, Warden, ledger};
-use warden_store::metadata::{AuditEventDraft, MetadataStore};
+use warden_store::metadata::AuditEventDraft;
+use warden_store::prelude::*;
 use warden_store::sqlite::SqliteStore;
 
 fn main() {

@@ -4,7 +4,15 @@ Warden's persistence layer. It knows SQL and files, and nothing of HTTP, roles o
 - [`metadata::MetadataStore`] is the interface every service writes through. Each audited write takes the
   [`metadata::AuditEventDraft`] describing it and appends that event **in the same transaction** as the
   write, so an acknowledged change always has its audit event and a failed one has neither.
-  [`sqlite::SqliteStore`] implements it on SQLite (WAL, versioned migrations applied at open) and
+  It is five traits, one per lifecycle stage and the tables that stage owns: [`metadata::CoreStore`]
+  (database health, tokens, leases), [`metadata::RegistryStore`] (models, versions, aliases),
+  [`metadata::ServingStore`] (decisions, outcomes, live window buckets), [`metadata::OversightStore`]
+  (validation, approvals, gate bundles and decisions, monitors, alerts, incidents, notifications,
+  retraining, overview queries) and [`metadata::ProofStore`] (audit events, ledger, checkpoints).
+  Methods are called on an `Arc<dyn MetadataStore>` as before; code calling them on a concrete store
+  (`SqliteStore`, `PostgresStore`) or a generic one writes `use warden_store::prelude::*;`.
+- [`sql::SqlStore`] implements them once, generic over the database, with a [`sql::Dialect`] for what
+  differs: [`sqlite::SqliteStore`] on SQLite (WAL, versioned migrations applied at open) and
   [`postgres::PostgresStore`] on PostgreSQL, which several replicas may share; both run the same SQL.
 - [`artifacts::ArtifactStore`] keeps blobs (model artifacts, reference data) content-addressed by SHA-256.
   [`artifacts::FsArtifactStore`] writes them atomically (temporary file, fsync, rename, fsync directory).
@@ -14,13 +22,18 @@ The store never reads the clock: callers pass every timestamp in.
 */
 #![deny(missing_docs)]
 
-#[macro_use]
-mod sql_shared;
 pub mod artifacts;
 pub mod metadata;
 pub mod postgres;
 pub mod s3;
+pub mod sql;
 pub mod sqlite;
+
+/// The store traits, to call their methods on a concrete or generic store (a trait's methods need it in scope;
+/// `dyn MetadataStore` offers its supertraits' methods without).
+pub mod prelude {
+    pub use crate::metadata::{CoreStore, MetadataStore, OversightStore, ProofStore, RegistryStore, ServingStore};
+}
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

@@ -121,7 +121,7 @@ pub struct VersionRow {
 }
 
 /// One alias assignment (or removal, when `version` is `None`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AliasAssignment {
     /// Model name.
     pub model_name: String,
@@ -140,6 +140,7 @@ pub struct AliasAssignment {
     /// The gate decision that allowed the move (production aliases).
     pub decision_id: Option<String>,
     /// The move went ahead against the gate by an administrator's emergency override.
+    #[sqlx(rename = "override", try_from = "crate::sql::Flag")]
     pub overridden: bool,
 }
 
@@ -225,7 +226,7 @@ pub struct MonitorEvaluation {
 }
 
 /// An alert raised by a monitor.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AlertRow {
     /// The store's id (0 for a new alert).
     pub id: i64,
@@ -256,7 +257,7 @@ pub struct AlertRow {
 }
 
 /// An incident.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct IncidentRow {
     /// Id.
     pub id: i64,
@@ -294,11 +295,13 @@ pub struct InventoryRow {
 }
 
 /// An alias assignment with the registration time of the version it points to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DeploymentRow {
     /// The assignment.
+    #[sqlx(flatten)]
     pub assignment: AliasAssignment,
     /// When the version was registered (`None` for a removal).
+    #[sqlx(rename = "registered_at")]
     pub version_registered_at: Option<Micros>,
 }
 
@@ -335,7 +338,7 @@ pub struct ShadowPair {
 }
 
 /// A model's retraining schedule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RetrainSchedule {
     /// Model name.
     pub model_name: String,
@@ -437,9 +440,10 @@ pub struct LedgerRow {
 }
 
 /// A ledger entry's stored columns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct LedgerLeaf {
     /// Leaf index.
+    #[sqlx(rename = "idx", try_from = "i64")]
     pub index: u64,
     /// The audit event it records.
     pub audit_seq: i64,
@@ -450,11 +454,12 @@ pub struct LedgerLeaf {
 }
 
 /// A signed checkpoint as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CheckpointRow {
     /// Id (0 before it is stored).
     pub id: i64,
     /// Leaves covered.
+    #[sqlx(try_from = "i64")]
     pub tree_size: u64,
     /// Root hash.
     pub root: Vec<u8>,
@@ -465,7 +470,7 @@ pub struct CheckpointRow {
 }
 
 /// An audit event's columns as stored (the payload as its stored text), for the ledger's cross-check.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AuditRecord {
     /// Sequence number.
     pub seq: i64,
@@ -516,7 +521,7 @@ pub struct NewOutcome {
 }
 
 /// A token to create. Only the secret's hash is stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct NewToken {
     /// Unique name.
     pub name: String,
@@ -533,11 +538,12 @@ pub struct NewToken {
 }
 
 /// A stored token.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TokenRow {
     /// Internal id.
     pub id: i64,
     /// The token as created.
+    #[sqlx(flatten)]
     pub token: NewToken,
     /// When it was revoked.
     pub revoked_at: Option<Micros>,
@@ -556,25 +562,49 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
-/// Everything Warden keeps about models, versions, aliases, tokens and the audit trail.
+/// Everything Warden keeps: the five stage stores together, as services hold it (`Arc<dyn MetadataStore>`).
+/// `use warden_store::prelude::*` brings the stage traits into scope for calls on a concrete store.
 ///
 /// Every method that changes state takes the audit event describing the change and appends it in the same
 /// transaction.
+pub trait MetadataStore: CoreStore + RegistryStore + ServingStore + OversightStore + ProofStore {}
+
+impl<T: CoreStore + RegistryStore + ServingStore + OversightStore + ProofStore + ?Sized> MetadataStore for T {}
+
+/// Cross-cutting: the database itself, tokens (principals) and leases.
 #[async_trait]
-pub trait MetadataStore: Send + Sync {
+pub trait CoreStore: Send + Sync {
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
     /// Whether the database takes a commit on the decision log's connection (a row rewritten with a page of
     /// data): what the decision log tries while it cannot commit, to learn that it can again.
     async fn probe_write(&self, at: i64) -> Result<()>;
+    /// Creates a token. `Conflict` when the name is taken.
+    async fn create_token(&self, token: NewToken, audit: AuditEventDraft) -> Result<TokenRow>;
+    /// The token whose secret hashes to this value, revoked or not.
+    async fn find_token(&self, secret_sha256: &str) -> Result<Option<TokenRow>>;
+    /// All tokens.
+    async fn list_tokens(&self) -> Result<Vec<TokenRow>>;
+    /// Revokes a token by name. `NotFound` if no such token, `Conflict` if already revoked.
+    async fn revoke_token(&self, name: &str, at: Micros, by: &str, audit: AuditEventDraft) -> Result<TokenRow>;
+    /// Number of tokens ever created.
+    async fn count_tokens(&self) -> Result<i64>;
+    /// Takes or renews the lease `name` for `holder` until `until`: granted when nobody holds it, `holder`
+    /// already does, or the holder's lease ran out before `now`. Replicas sharing a database run scheduled
+    /// work only while they hold its lease.
+    async fn try_lease(&self, name: &str, holder: &str, now: Micros, until: Micros) -> Result<bool>;
+}
 
+/// The registry: models, their immutable versions (and the blobs they refer to), and alias assignments with
+/// their history.
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
     /// Creates a model. `Conflict` when the name is taken.
     async fn create_model(&self, model: NewModel, audit: AuditEventDraft) -> Result<ModelRow>;
     /// All models, by name.
     async fn list_models(&self) -> Result<Vec<ModelRow>>;
     /// One model by name.
     async fn get_model(&self, name: &str) -> Result<Option<ModelRow>>;
-
     /// Inserts the next version of a model; `audit` builds the event from the number assigned.
     async fn insert_version(
         &self,
@@ -588,7 +618,6 @@ pub trait MetadataStore: Send + Sync {
     async fn get_version(&self, model_name: &str, version: i64) -> Result<Option<VersionRow>>;
     /// Whether any version refers to this blob as artifact or reference data.
     async fn blob_referenced(&self, sha256: &str) -> Result<bool>;
-
     /// Appends an alias assignment (or removal). The version, if any, must exist.
     async fn assign_alias(&self, assignment: AliasAssignment, audit: AuditEventDraft) -> Result<AliasAssignment>;
     /// The alias's assignment in force at `at` (latest at or before it), removal included.
@@ -597,52 +626,23 @@ pub trait MetadataStore: Send + Sync {
     async fn current_aliases(&self, model_name: &str) -> Result<Vec<AliasAssignment>>;
     /// The full history of one alias, or of all aliases, oldest first.
     async fn alias_history(&self, model_name: &str, alias: Option<&str>) -> Result<Vec<AliasAssignment>>;
+    /// A number that grows whenever any alias of any model changes (replicas poll it to rebuild routes).
+    async fn alias_generation(&self) -> Result<i64>;
+}
 
-    /// Creates a token. `Conflict` when the name is taken.
-    async fn create_token(&self, token: NewToken, audit: AuditEventDraft) -> Result<TokenRow>;
-    /// The token whose secret hashes to this value, revoked or not.
-    async fn find_token(&self, secret_sha256: &str) -> Result<Option<TokenRow>>;
-    /// All tokens.
-    async fn list_tokens(&self) -> Result<Vec<TokenRow>>;
-    /// Revokes a token by name. `NotFound` if no such token, `Conflict` if already revoked.
-    async fn revoke_token(&self, name: &str, at: Micros, by: &str, audit: AuditEventDraft) -> Result<TokenRow>;
-    /// Number of tokens ever created.
-    async fn count_tokens(&self) -> Result<i64>;
-
-    /// Reads audit events in sequence order.
-    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
-
+/// Serving: the decision log, outcomes joined to it by request id, and replicas' live window buckets.
+#[async_trait]
+pub trait ServingStore: Send + Sync {
     /// Appends decisions in one transaction (the decision log's group commit).
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()>;
     /// Decisions of a model, oldest first, at most `limit`, optionally of one request.
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
     /// Number of logged decisions of a model.
     async fn count_decisions(&self, model_name: &str) -> Result<i64>;
-    /// Appends audit events (and their ledger entries) in one transaction.
-    async fn append_audit_batch(&self, events: &[AuditEventDraft]) -> Result<()>;
-    /// Gives ledger entries to the audit events after the last one the ledger records (those written before
-    /// the ledger existed); how many.
-    async fn ledger_backfill(&self) -> Result<u64>;
-    /// Entries in the ledger.
-    async fn ledger_size(&self) -> Result<u64>;
-    /// Ledger entries from index `from` on (of one subject, or under a subject prefix ending in `/`), at
-    /// most `limit`, in order.
-    async fn ledger_entries(&self, subject: Option<&str>, from: u64, limit: i64) -> Result<Vec<LedgerRow>>;
-    /// Ledger entries with index in `from..to`, each with the audit event it records (if that exists), in
-    /// order — read as one row per page, since the whole ledger is walked a page at a time.
-    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>>;
-    /// The stored leaf hashes of entries `from..to`, concatenated (32 bytes each), in index order.
-    async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>>;
-    /// Audit events stored.
-    async fn audit_event_count(&self) -> Result<u64>;
-    /// Audit events no ledger entry records, lowest first, at most `limit`.
-    async fn unrecorded_audit_events(&self, limit: i64) -> Result<Vec<i64>>;
-    /// Audit events from sequence number `from_seq` on, at most `limit`, in order.
-    async fn audit_records(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
-    /// Stores a signed checkpoint.
-    async fn append_checkpoint(&self, checkpoint: CheckpointRow) -> Result<CheckpointRow>;
-    /// Every checkpoint, oldest first.
-    async fn checkpoints(&self) -> Result<Vec<CheckpointRow>>;
+    /// Which of `request_ids` already name a decision of the model (through the request-id index).
+    async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>>;
+    /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
+    async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
     /// Decisions of one version made at or after `since`, the newest `limit`, each with its latest outcome;
     /// only those with an outcome when `labelled_only`. Pinned decisions (people testing) are left out.
     async fn scored_outcomes(
@@ -653,11 +653,37 @@ pub trait MetadataStore: Send + Sync {
         limit: i64,
         labelled_only: bool,
     ) -> Result<Vec<ScoredOutcome>>;
-    /// Which of `request_ids` already name a decision of the model (through the request-id index).
-    async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>>;
-    /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
-    async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
+    /// Labelled decisions of a model made at or after `since` by its serving routes (not the shadow), oldest
+    /// first, at most `limit` (the newest), each with its latest outcome.
+    async fn training_rows(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<TrainingRow>>;
+    /// Requests scored by the shadow alias and by a serving route since `since`, newest `limit`, oldest first.
+    async fn shadow_pairs(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ShadowPair>>;
+    /// Stores (replacing) one replica's live window buckets of a version: `(bucket start, decisions, body)`,
+    /// and drops that replica's buckets of the version starting before `keep_from`.
+    async fn put_window_buckets(
+        &self,
+        model_name: &str,
+        version: i64,
+        replica: &str,
+        buckets: &[WindowBucket],
+        keep_from: Micros,
+    ) -> Result<()>;
+    /// The stored window buckets of a version starting at or after `since`, of every replica but `except`.
+    async fn window_buckets(
+        &self,
+        model_name: &str,
+        version: i64,
+        since: Micros,
+        except: &str,
+    ) -> Result<Vec<WindowBucket>>;
+    /// Drops every replica's window buckets starting before `before` (those of replicas that are gone).
+    async fn prune_window_buckets(&self, before: Micros) -> Result<()>;
+}
 
+/// Oversight: validation reports, approvals, gate bundles and decisions, monitors and their evaluations, alerts,
+/// incidents, notifications, retraining jobs and schedules, and the overview queries across them.
+#[async_trait]
+pub trait OversightStore: Send + Sync {
     /// Appends a record about a version, with its audit event when given, in one transaction. `NotFound`
     /// when the version does not exist.
     async fn append_version_record(
@@ -683,14 +709,23 @@ pub trait MetadataStore: Send + Sync {
     async fn policy_bundles(&self) -> Result<Vec<PolicyBundleRow>>;
     /// The number of the bundle in force (a cheap check that a cached bundle is still current).
     async fn policy_bundle_number(&self) -> Result<Option<i64>>;
-
     /// Creates or replaces a monitor (by model and name), with its audit event when given.
     async fn put_monitor(&self, monitor: MonitorRow, audit: Option<AuditEventDraft>) -> Result<MonitorRow>;
     /// The monitors of a model (every model when `None`), by model and name.
     async fn monitors(&self, model_name: Option<&str>) -> Result<Vec<MonitorRow>>;
     /// Appends evaluations in one transaction.
     async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation]) -> Result<()>;
-
+    /// A model's evaluations (of one monitor when given), newest last, at most `limit` of the newest.
+    async fn monitor_evaluations(
+        &self,
+        model_name: &str,
+        monitor: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MonitorEvaluation>>;
+    /// A model's evaluations since `since`, about `points` per monitor: the time from the first to the last
+    /// evaluation is cut into `points` equal slices and the last evaluation of each slice is kept, oldest first
+    /// (a long history at the resolution a chart can show).
+    async fn monitor_series(&self, model_name: &str, since: Micros, points: i64) -> Result<Vec<MonitorEvaluation>>;
     /// Alerts, newest first: of one state (`open` = firing or acknowledged) and model when given.
     async fn alerts(&self, model_name: Option<&str>, state: Option<&str>, limit: i64) -> Result<Vec<AlertRow>>;
     /// One alert by id.
@@ -698,11 +733,16 @@ pub trait MetadataStore: Send + Sync {
     /// Inserts (`id` 0) or updates an alert with one event, and queues `notify` (a notification body) in the
     /// outbox (its `alert.id` set to the alert's id), in one transaction; returns the alert's id.
     async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent, notify: Option<&Value>) -> Result<i64>;
+    /// An alert's events, oldest first.
+    async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>>;
     /// The open incident of a model, opening one with this title and detection time when there is none.
     async fn open_incident(&self, model_name: &str, title: &str, at: Micros, detect_micros: i64)
     -> Result<IncidentRow>;
     /// Resolves an incident when none of its alerts is open any more; returns whether it did.
     async fn resolve_incident_if_clear(&self, id: i64, at: Micros) -> Result<bool>;
+    /// Resolves an open incident by hand, with its audit event. `NotFound` for an unknown id, `Conflict` when
+    /// it is already resolved.
+    async fn resolve_incident(&self, id: i64, at: Micros, audit: AuditEventDraft) -> Result<IncidentRow>;
     /// One incident by id.
     async fn incident(&self, id: i64) -> Result<Option<IncidentRow>>;
     /// Incidents, newest first (`open` or `resolved` only when given).
@@ -721,13 +761,6 @@ pub trait MetadataStore: Send + Sync {
     ) -> Result<()>;
     /// Every notification of an alert, oldest first.
     async fn notifications(&self, alert_id: i64) -> Result<Vec<OutboxRow>>;
-    /// An alert's events, oldest first.
-    async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEvent>>;
-    /// Labelled decisions of a model made at or after `since` by its serving routes (not the shadow), oldest
-    /// first, at most `limit` (the newest), each with its latest outcome.
-    async fn training_rows(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<TrainingRow>>;
-    /// Requests scored by the shadow alias and by a serving route since `since`, newest `limit`, oldest first.
-    async fn shadow_pairs(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ShadowPair>>;
     /// Appends a retraining job's record, with its audit event.
     async fn append_retrain_job(
         &self,
@@ -753,53 +786,45 @@ pub trait MetadataStore: Send + Sync {
     async fn inventory(&self) -> Result<Vec<InventoryRow>>;
     /// Every alias assignment made at or after `since`, oldest first.
     async fn deployments(&self, since: Micros) -> Result<Vec<DeploymentRow>>;
-    /// A model's evaluations since `since`, about `points` per monitor: the time from the first to the last
-    /// evaluation is cut into `points` equal slices and the last evaluation of each slice is kept, oldest first
-    /// (a long history at the resolution a chart can show).
-    async fn monitor_series(&self, model_name: &str, since: Micros, points: i64) -> Result<Vec<MonitorEvaluation>>;
-    /// Resolves an open incident by hand, with its audit event. `NotFound` for an unknown id, `Conflict` when
-    /// it is already resolved.
-    async fn resolve_incident(&self, id: i64, at: Micros, audit: AuditEventDraft) -> Result<IncidentRow>;
-    /// A model's evaluations (of one monitor when given), newest last, at most `limit` of the newest.
-    async fn monitor_evaluations(
-        &self,
-        model_name: &str,
-        monitor: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<MonitorEvaluation>>;
+}
 
-    /// Takes or renews the lease `name` for `holder` until `until`: granted when nobody holds it, `holder`
-    /// already does, or the holder's lease ran out before `now`. Replicas sharing a database run scheduled
-    /// work only while they hold its lease.
-    async fn try_lease(&self, name: &str, holder: &str, now: Micros, until: Micros) -> Result<bool>;
-    /// Stores (replacing) one replica's live window buckets of a version: `(bucket start, decisions, body)`,
-    /// and drops that replica's buckets of the version starting before `keep_from`.
-    async fn put_window_buckets(
-        &self,
-        model_name: &str,
-        version: i64,
-        replica: &str,
-        buckets: &[WindowBucket],
-        keep_from: Micros,
-    ) -> Result<()>;
-    /// The stored window buckets of a version starting at or after `since`, of every replica but `except`.
-    async fn window_buckets(
-        &self,
-        model_name: &str,
-        version: i64,
-        since: Micros,
-        except: &str,
-    ) -> Result<Vec<WindowBucket>>;
-    /// Drops every replica's window buckets starting before `before` (those of replicas that are gone).
-    async fn prune_window_buckets(&self, before: Micros) -> Result<()>;
-    /// A number that grows whenever any alias of any model changes (replicas poll it to rebuild routes).
-    async fn alias_generation(&self) -> Result<i64>;
+/// Proof: the append-only audit trail, the ledger built over it, and signed checkpoints.
+#[async_trait]
+pub trait ProofStore: Send + Sync {
+    /// Reads audit events in sequence order.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+    /// Appends audit events (and their ledger entries) in one transaction.
+    async fn append_audit_batch(&self, events: &[AuditEventDraft]) -> Result<()>;
+    /// Gives ledger entries to the audit events after the last one the ledger records (those written before
+    /// the ledger existed); how many.
+    async fn ledger_backfill(&self) -> Result<u64>;
+    /// Entries in the ledger.
+    async fn ledger_size(&self) -> Result<u64>;
+    /// Ledger entries from index `from` on (of one subject, or under a subject prefix ending in `/`), at
+    /// most `limit`, in order.
+    async fn ledger_entries(&self, subject: Option<&str>, from: u64, limit: i64) -> Result<Vec<LedgerRow>>;
+    /// Ledger entries with index in `from..to`, each with the audit event it records (if that exists), in
+    /// order — read as one row per page, since the whole ledger is walked a page at a time.
+    async fn ledger_page(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>>;
+    /// The stored leaf hashes of entries `from..to`, concatenated (32 bytes each), in index order.
+    async fn ledger_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>>;
+    /// Audit events stored.
+    async fn audit_event_count(&self) -> Result<u64>;
+    /// Audit events no ledger entry records, lowest first, at most `limit`.
+    async fn unrecorded_audit_events(&self, limit: i64) -> Result<Vec<i64>>;
+    /// Audit events from sequence number `from_seq` on, at most `limit`, in order.
+    async fn audit_records(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
+    /// Stores a signed checkpoint.
+    async fn append_checkpoint(&self, checkpoint: CheckpointRow) -> Result<CheckpointRow>;
+    /// Every checkpoint, oldest first.
+    async fn checkpoints(&self) -> Result<Vec<CheckpointRow>>;
 }
 
 /// One replica's live windows of a version over one 10-second bucket.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct WindowBucket {
     /// The bucket's start (µs).
+    #[sqlx(rename = "bucket_start")]
     pub start: Micros,
     /// Decisions in it.
     pub decisions: i64,

@@ -1,5 +1,5 @@
-//! [`MetadataStore`] on PostgreSQL: the same SQL as SQLite (`sql_shared`), with PostgreSQL's schema
-//! (`migrations/postgres`) and its own write lock.
+//! [`MetadataStore`](crate::metadata::MetadataStore) on PostgreSQL: the same SQL as SQLite ([`SqlStore`]), with
+//! PostgreSQL's schema (`migrations/postgres`) and its own write lock.
 //!
 //! Several Warden replicas may share one database. Every audited write takes one transaction-scoped
 //! advisory lock first, as SQLite's `BEGIN IMMEDIATE` takes the database lock: audit sequence numbers and
@@ -7,31 +7,25 @@
 //! ledger cannot fork (its positions are also primary keys, so a fork could not commit). Decision-log
 //! inserts do not take it.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 
-use crate::metadata::*;
-use crate::{Error, Result};
+use crate::Result;
+use crate::metadata::{AuditRecord, LedgerLeaf};
+use crate::sql::{Dialect, SqlStore};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The advisory lock key every audited write holds (an arbitrary constant: "WARDEN" in ASCII).
 const WRITE_LOCK: i64 = 0x5741_5244_454e;
 
-/// The PostgreSQL metadata store.
-#[derive(Clone, Debug)]
-pub struct PostgresStore {
-    pool: PgPool,
-    /// The decision log's connections, apart so that a burst of scoring never waits behind the API's reads.
-    decision_log: PgPool,
-}
+/// The PostgreSQL metadata store. Its decision log has connections of its own, so that a burst of scoring never
+/// waits behind the API's reads.
+pub type PostgresStore = SqlStore<Postgres>;
 
-impl PostgresStore {
+impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and applies pending migrations.
     /// Replicas starting together are safe: sqlx runs migrations under an advisory lock of its own.
     pub async fn open(url: &str) -> Result<Self> {
@@ -50,31 +44,45 @@ impl PostgresStore {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(PostgresStore { pool, decision_log })
+        Ok(SqlStore { pool, decision_log })
     }
+}
+
+impl Dialect for Postgres {
+    /// Sequence numbers are given under the write lock: the next one follows the largest.
+    const LAST_AUDIT_SEQ: &'static str = "SELECT COALESCE(MAX(seq), 0) FROM audit_events";
+    const DECISIONS_BY_REQUEST: &'static str = "decisions d";
+    const VALIDATED_AUC: &'static str =
+        "CAST(CAST(r.body AS jsonb) #>> '{figures,discrimination,auc}' AS DOUBLE PRECISION)";
+    const GATE_ALLOW: &'static str = "CASE WHEN p.body IS NULL THEN NULL \
+         WHEN CAST(p.body AS jsonb) ->> 'allow' = 'true' THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END";
 
     /// A write transaction holding the write lock.
-    async fn write_tx(&self) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
+    async fn write_tx(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = store.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
         Ok(tx)
     }
 
-    async fn decision_tx(&self) -> Result<Transaction<'static, Postgres>> {
-        Ok(self.decision_log.begin().await?)
+    async fn decision_tx(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
+        Ok(store.decision_log.begin().await?)
     }
 
-    async fn ledger_page_fast(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
+    async fn ledger_page(store: &PostgresStore, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
         // PostgreSQL's driver decodes rows cheaply: the row-at-a-time read is the fast one here.
-        self.ledger_page_rows(from, to).await
+        store.ledger_page_rows(from, to).await
     }
 
-    async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>> {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn leaf_hashes(store: &PostgresStore, from: u64, to: u64) -> Result<Vec<u8>> {
         let rows: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT idx, leaf_hash FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
                 .bind(from as i64)
                 .bind(to as i64)
-                .fetch_all(&self.pool)
+                .fetch_all(&store.pool)
                 .await?;
         // Positions are contiguous from `from`; a gap ends the answer there, as SQLite's read does.
         let mut out = Vec::with_capacity(rows.len() * 32);
@@ -87,16 +95,3 @@ impl PostgresStore {
         Ok(out)
     }
 }
-
-type Db = Postgres;
-type DbRow = PgRow;
-type Store = PostgresStore;
-
-/// Sequence numbers are given under the write lock: the next one follows the largest.
-const LAST_AUDIT_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM audit_events";
-const DECISIONS_BY_REQUEST: &str = "decisions d";
-const VALIDATED_AUC: &str = "CAST(CAST(r.body AS jsonb) #>> '{figures,discrimination,auc}' AS DOUBLE PRECISION)";
-const GATE_ALLOW: &str = "CASE WHEN p.body IS NULL THEN NULL \
-     WHEN CAST(p.body AS jsonb) ->> 'allow' = 'true' THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END";
-
-metadata_store_on_sql!();

@@ -1,31 +1,26 @@
-//! [`MetadataStore`] on SQLite.
+//! [`MetadataStore`](crate::metadata::MetadataStore) on SQLite: the shared SQL of [`SqlStore`] with SQLite's
+//! fragments and fast paths.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
 use warden_ledger::hash_hex;
 
-use crate::metadata::*;
-use crate::{Error, Result};
+use crate::Result;
+use crate::metadata::{AuditRecord, LedgerLeaf};
+use crate::sql::{Dialect, SqlStore};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// The SQLite metadata store.
-#[derive(Clone, Debug)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// The decision log's own connection: its page cache stays warm for the decision table's indexes
-    /// (SQLite drops a connection's cache whenever another connection has written).
-    decision_log: SqlitePool,
-}
+/// The SQLite metadata store. Its decision log has a connection of its own: that connection's page cache stays
+/// warm for the decision table's indexes (SQLite drops a connection's cache whenever another connection has
+/// written).
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite:")?
@@ -57,20 +52,30 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options.pragma("cache_size", "-65536"))
             .await?;
-        Ok(SqliteStore { pool, decision_log })
+        Ok(SqlStore { pool, decision_log })
     }
+}
+
+impl Dialect for Sqlite {
+    /// AUTOINCREMENT never hands out a number at or below the largest ever given, deleted rows included.
+    const LAST_AUDIT_SEQ: &'static str = "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence \
+         WHERE name = 'audit_events'), 0), COALESCE((SELECT MAX(seq) FROM audit_events), 0))";
+    /// Through the index by name: SQLite's planner otherwise scans the log.
+    const DECISIONS_BY_REQUEST: &'static str = "decisions d INDEXED BY decisions_by_request";
+    const VALIDATED_AUC: &'static str = "json_extract(r.body, '$.figures.discrimination.auc')";
+    const GATE_ALLOW: &'static str = "json_extract(p.body, '$.allow')";
 
     /// Writes take the database lock up front, so concurrent writers queue instead of failing to upgrade.
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn write_tx(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
+        Ok(store.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// The decision log writes on its own connection.
-    async fn decision_tx(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.decision_log.begin_with("BEGIN IMMEDIATE").await?)
+    async fn decision_tx(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
+        Ok(store.decision_log.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn ledger_page_fast(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
+    async fn ledger_page(store: &SqliteStore, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
         // A page is read as one row of per-column aggregates (values split by record separators, written as
         // literals: `char(30)` would be a function call per value; hashes as fixed-width hex): the SQLite driver's cost is per row and a page holds tens of thousands, and
         // aggregating each column apart avoids building a string per row. Every aggregate sees the rows in
@@ -94,7 +99,7 @@ impl SqliteStore {
         )
         .bind(from as i64)
         .bind(to as i64)
-        .fetch_one(&self.pool)
+        .fetch_one(&store.pool)
         .await?;
         let (Some(positions), Some(hashes), at, actor, action, subject, payload) = columns else {
             return Ok(Vec::new());
@@ -116,7 +121,7 @@ impl SqliteStore {
             [&at, &actor, &action, &subject, &payload].iter().all(|c| c.len() == rows) && hashes.len() == rows * 128;
         if !consistent {
             // A separator inside a field: read this page row by row instead.
-            return self.ledger_page_rows(from, to).await;
+            return store.ledger_page_rows(from, to).await;
         }
         let mut out = Vec::with_capacity(rows);
         let mut fields = at.into_iter().zip(actor).zip(action).zip(subject).zip(payload);
@@ -139,7 +144,11 @@ impl SqliteStore {
         Ok(out)
     }
 
-    async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<u8>> {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn leaf_hashes(store: &SqliteStore, from: u64, to: u64) -> Result<Vec<u8>> {
         // Scan order is index order (a rowid range); the index column checks it rather than a sort.
         let (indexes, hexed): (Option<String>, Option<String>) = sqlx::query_as(
             "SELECT group_concat(idx, ','), group_concat(hex(leaf_hash), '') FROM ledger_entries \
@@ -147,7 +156,7 @@ impl SqliteStore {
         )
         .bind(from as i64)
         .bind(to as i64)
-        .fetch_one(&self.pool)
+        .fetch_one(&store.pool)
         .await?;
         let in_order = indexes
             .as_deref()
@@ -164,7 +173,7 @@ impl SqliteStore {
             )
             .bind(from as i64)
             .bind(to as i64)
-            .fetch_one(&self.pool)
+            .fetch_one(&store.pool)
             .await?
         };
         let decoded: Option<Vec<[u8; 32]>> =
@@ -173,23 +182,13 @@ impl SqliteStore {
     }
 }
 
-type Db = Sqlite;
-type DbRow = SqliteRow;
-type Store = SqliteStore;
-
-/// The largest audit sequence number ever given: AUTOINCREMENT never hands out one at or below it.
-const LAST_AUDIT_SEQ: &str = "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
-     COALESCE((SELECT MAX(seq) FROM audit_events), 0))";
-/// The decision log joined by request id, through its index (SQLite's planner otherwise scans the log).
-const DECISIONS_BY_REQUEST: &str = "decisions d INDEXED BY decisions_by_request";
-const VALIDATED_AUC: &str = "json_extract(r.body, '$.figures.discrimination.auc')";
-const GATE_ALLOW: &str = "json_extract(p.body, '$.allow')";
-
-metadata_store_on_sql!();
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+    use crate::Error;
+    use crate::metadata::*;
 
     /// Audit events written before the ledger existed get the entries the append path would have given them.
     #[tokio::test]
