@@ -872,7 +872,7 @@ pub struct LastGate {
 }
 
 /// A challenger: `[alias, version]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Challenger(pub String, pub i64);
 
 /// One line of the inventory.
@@ -890,7 +890,8 @@ pub struct InventoryLineBody {
     pub versions: i64,
     /// Champion version.
     pub champion: Option<i64>,
-    /// Challengers.
+    /// Challengers, each `[alias, version]` (a string and an integer).
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub challengers: Vec<Challenger>,
     /// Last validation.
     pub last_validation: Option<LastValidation>,

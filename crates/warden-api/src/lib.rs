@@ -223,6 +223,8 @@ mod governance_tests;
 #[cfg(test)]
 mod hardening_tests;
 #[cfg(test)]
+mod openapi_tests;
+#[cfg(test)]
 mod scoring_tests;
 #[cfg(test)]
 mod tests;

@@ -49,7 +49,7 @@ impl TestApp {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
+        let mut request = Request::builder().method(method.clone()).uri(uri);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
@@ -58,7 +58,12 @@ impl TestApp {
         }
         let response = crate::app(self.warden.clone()).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
         let status = response.status();
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        // Every answer of every test fits the OpenAPI document.
+        if let Err(mismatch) = crate::openapi_tests::check(&method, uri, status, content_type.as_deref(), &bytes) {
+            panic!("{mismatch}");
+        }
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 

@@ -1,137 +1,83 @@
-//! JSON types of the HTTP API. No logic: each is converted explicitly from or into a lifecycle type.
+//! Conversions from the lifecycle's types into the HTTP bodies of `warden-api-types` (which hold no logic
+//! and know nothing of the lifecycle), and the few the other way.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+pub use warden_api_types::*;
 use warden_lifecycle::auth::TokenInfo;
 use warden_lifecycle::registry::{AliasAssignment, AuditEvent, Micros};
 use warden_lifecycle::registry::{FeatureSpec, Model, Version};
 
-/// Formats microseconds since the epoch as RFC 3339 UTC.
+use crate::error::ApiError;
+
+/// Formats microseconds since the epoch as RFC 3339 UTC (through [`Timestamp`], the one way to format a time).
 pub fn timestamp(micros: Micros) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| micros.to_string())
+    Timestamp::from_micros(micros).to_string()
 }
 
 /// Parses an RFC 3339 timestamp into microseconds since the epoch.
 pub fn parse_timestamp(text: &str) -> Option<Micros> {
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-    Micros::try_from(t.unix_timestamp_nanos() / 1000).ok()
+    Timestamp::parse(text).ok().map(Timestamp::micros)
 }
 
-/// Error body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
+/// A lifecycle value as its HTTP body.
+pub(crate) trait ToWire {
+    /// The body.
+    type Wire;
+    /// Converts.
+    fn to_wire(self) -> Self::Wire;
 }
 
-/// What went wrong.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Machine-readable code: bad_request, invalid, unauthenticated, forbidden, not_found, conflict, too_large, internal.
-    pub code: String,
-    /// One line for a person.
-    pub message: String,
-    /// Structured details (line, column...), or null.
-    #[schema(value_type = Object)]
-    pub details: Value,
+/// A lifecycle record that is its own serde form on the wire (reports, decisions, monitors, alerts: stored as
+/// that JSON) as the wire type that describes that form. Checked in debug builds (every test) to keep every
+/// field: a field the wire type lacks, or renders differently, fails the request with a 500.
+pub(crate) fn retype<W: DeserializeOwned + Serialize>(value: impl Serialize) -> Result<W, ApiError> {
+    let internal = |e: serde_json::Error| ApiError::from(warden_lifecycle::Error::json("rendering a response", e));
+    let json = serde_json::to_value(value).map_err(internal)?;
+    let wire: W = if cfg!(debug_assertions) {
+        let wire = W::deserialize(&json).map_err(internal)?;
+        let back = serde_json::to_value(&wire).map_err(internal)?;
+        if back != json {
+            return Err(warden_lifecycle::Error::Inconsistent(format!(
+                "the wire type {} does not render the lifecycle's record as it is: {json} became {back}",
+                std::any::type_name::<W>()
+            ))
+            .into());
+        }
+        wire
+    } else {
+        serde_json::from_value(json).map_err(internal)?
+    };
+    Ok(wire)
 }
 
-/// Health answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Health {
-    /// `ok`, `ready` or `unavailable`.
-    pub status: String,
+/// [`retype`] for each of a list.
+pub(crate) fn retype_all<W: DeserializeOwned + Serialize, T: Serialize>(values: Vec<T>) -> Result<Vec<W>, ApiError> {
+    values.into_iter().map(retype).collect()
 }
 
-/// A model to create.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateModel {
-    /// Unique name: 1-64 of a-z 0-9 . _ -.
-    pub name: String,
-    /// Free text.
-    #[serde(default)]
-    pub description: String,
-    /// Accountable owner.
-    pub owner: String,
-    /// high, medium or low.
-    pub risk_tier: String,
-    /// Business use, e.g. retail credit origination.
-    #[serde(default)]
-    pub use_case: String,
-    /// Labels.
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-/// A model.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ModelBody {
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Owner.
-    pub owner: String,
-    /// Risk tier.
-    pub risk_tier: String,
-    /// Use case.
-    pub use_case: String,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// RFC 3339.
-    pub created_at: String,
-    /// Creator.
-    pub created_by: String,
-    /// Highest version number.
-    pub latest_version: Option<i64>,
-}
-
-impl From<Model> for ModelBody {
-    fn from(m: Model) -> Self {
+impl ToWire for Model {
+    type Wire = ModelBody;
+    fn to_wire(self) -> ModelBody {
+        let m = self;
         ModelBody {
             name: m.input.name,
             description: m.input.description,
             owner: m.input.owner,
-            risk_tier: m.input.risk_tier.as_str().into(),
+            risk_tier: m.input.risk_tier.as_str().parse().expect("the lifecycle's tiers are the wire's"),
             use_case: m.input.use_case,
             tags: m.input.tags,
-            created_at: timestamp(m.created_at),
+            created_at: Timestamp::from_micros(m.created_at),
             created_by: m.created_by,
             latest_version: m.latest_version,
         }
     }
 }
 
-/// One feature of the input schema.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Feature {
-    /// Column name.
-    pub name: String,
-    /// numeric or categorical.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Allowed categories (categorical only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<Vec<String>>,
-    /// Whether missing values are allowed.
-    #[serde(default)]
-    pub nullable: bool,
-    /// Category → code the model was trained with (categorical features of models that take codes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<std::collections::BTreeMap<String, f64>>,
-    /// `refuse` (default) or `missing`: what a category outside the schema becomes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unknown_category: Option<String>,
-}
-
-impl From<FeatureSpec> for Feature {
-    fn from(f: FeatureSpec) -> Self {
+impl ToWire for FeatureSpec {
+    type Wire = Feature;
+    fn to_wire(self) -> Feature {
+        let f = self;
         let unknown_category =
             (f.unknown_category == warden_lifecycle::registry::UnknownCategory::Missing).then(|| "missing".to_owned());
         Feature {
@@ -145,233 +91,70 @@ impl From<FeatureSpec> for Feature {
     }
 }
 
-/// The `metadata` part of a version registration.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterVersionMetadata {
-    /// onnx, xgboost-json, lightgbm-text or linear-json.
-    pub format: String,
-    /// Target column of the reference data.
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Protected attribute columns (monitor-only).
-    #[serde(default)]
-    pub protected: Vec<String>,
-    /// Reference columns to ignore (identifiers).
-    #[serde(default)]
-    pub exclude: Vec<String>,
-    /// Declared feature schema; inferred from the reference data when absent.
-    #[serde(default)]
-    pub schema: Option<Vec<Feature>>,
-    /// SHA-256 of the training data.
-    #[serde(default)]
-    pub training_data_sha256: Option<String>,
-    /// Training data rows.
-    #[serde(default)]
-    pub training_data_rows: Option<u64>,
-    /// Code reference such as a git commit.
-    #[serde(default)]
-    pub code_ref: Option<String>,
-    /// Hyperparameters.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub hyperparameters: Map<String, Value>,
-    /// Version this one derives from.
-    #[serde(default)]
-    pub parent_version: Option<i64>,
-    /// An Ed25519 signature over the artifact's SHA-256 digest by a signer the server trusts.
-    #[serde(default)]
-    pub artifact_signature: Option<ArtifactSignatureBody>,
-    /// Decision threshold and labels (default: score >= 0.5 is `decline`, else `approve`; 4 reason codes).
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub serving: Option<warden_lifecycle::registry::ServingConfig>,
-    /// Categorical encodings the model was trained with: feature -> category -> code.
-    #[serde(default)]
-    pub encodings: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
-    /// Default rule for undeclared categories: `refuse` (422) or `missing`.
-    #[serde(default)]
-    pub unknown_category: Option<String>,
-}
-
-/// An artifact signature.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ArtifactSignatureBody {
-    /// The signer's name, as listed in the server's trusted-signers file.
-    pub signer: String,
-    /// The Ed25519 signature over the 32 bytes of the artifact's SHA-256, base64.
-    pub signature: String,
-}
-
-/// Multipart form of a version registration.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct RegisterVersionForm {
-    /// JSON `RegisterVersionMetadata`.
-    metadata: RegisterVersionMetadata,
-    /// The model artifact.
-    #[schema(value_type = String, format = Binary)]
-    artifact: Vec<u8>,
-    /// Reference data, CSV with a header row or Parquet.
-    #[schema(value_type = String, format = Binary)]
-    reference: Vec<u8>,
-}
-
-/// A blob reference.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Blob {
-    /// SHA-256, hex.
-    pub sha256: String,
-    /// Bytes.
-    pub size: u64,
-}
-
-/// Reference data of a version.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Reference {
-    /// The stored file.
-    pub sha256: String,
-    /// Bytes.
-    pub size: u64,
-    /// csv or parquet.
-    pub format: String,
-    /// Data rows.
-    pub rows: u64,
-    /// Target column.
-    pub target: Option<String>,
-    /// Protected attributes.
-    pub protected: Vec<String>,
-    /// Per-column profile (present on single-version reads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub profile: Option<Value>,
-}
-
-/// Lineage of a version.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LineageBody {
-    /// SHA-256 of the training data.
-    pub training_data_sha256: Option<String>,
-    /// Training data rows.
-    pub training_data_rows: Option<u64>,
-    /// Code reference.
-    pub code_ref: Option<String>,
-    /// Hyperparameters.
-    #[schema(value_type = Object)]
-    pub hyperparameters: Map<String, Value>,
-    /// Parent version.
-    pub parent_version: Option<i64>,
-    /// The trusted signer whose signature of the artifact's SHA-256 was verified, if it was signed.
-    pub artifact_signer: Option<String>,
-}
-
-/// A version.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct VersionBody {
-    /// Model name.
-    pub model: String,
-    /// Version number.
-    pub version: i64,
-    /// Artifact format.
-    pub format: String,
-    /// The artifact.
-    pub artifact: Blob,
-    /// Input schema.
-    pub feature_schema: Vec<Feature>,
-    /// Reference data.
-    pub reference: Reference,
-    /// Lineage.
-    pub lineage: LineageBody,
-    /// Decision threshold and labels.
-    #[schema(value_type = Object)]
-    pub serving: warden_lifecycle::registry::ServingConfig,
-    /// RFC 3339.
-    pub created_at: String,
-    /// Creator.
-    pub created_by: String,
-}
-
-impl VersionBody {
-    /// The version, with or without its profile.
-    pub fn new(v: Version, with_profile: bool) -> Self {
-        VersionBody {
-            model: v.model,
-            version: v.number,
-            format: v.format.as_str().into(),
-            artifact: Blob { sha256: v.artifact_sha256, size: v.artifact_size },
-            feature_schema: v.feature_schema.into_iter().map(Feature::from).collect(),
-            reference: Reference {
-                sha256: v.reference_sha256,
-                size: v.reference_size,
-                format: v.reference_format,
-                rows: v.profile.rows,
-                target: v.target,
-                protected: v.protected,
-                profile: with_profile.then(|| serde_json::to_value(&v.profile).expect("profile serialises")),
-            },
-            lineage: LineageBody {
-                training_data_sha256: v.lineage.training_data_sha256,
-                training_data_rows: v.lineage.training_data_rows,
-                code_ref: v.lineage.code_ref,
-                hyperparameters: v.lineage.hyperparameters,
-                parent_version: v.lineage.parent_version,
-                artifact_signer: v.lineage.artifact_signature.map(|s| s.signer),
-            },
-            serving: v.serving,
-            created_at: timestamp(v.created_at),
-            created_by: v.created_by,
-        }
+/// A lifecycle serving configuration as its body.
+pub(crate) fn serving_config(s: warden_lifecycle::registry::ServingConfig) -> ServingConfig {
+    ServingConfig {
+        threshold: s.threshold,
+        positive_decision: s.positive_decision,
+        negative_decision: s.negative_decision,
+        reason_count: s.reason_count,
+        lgd: s.lgd,
+        exposure_column: s.exposure_column,
     }
 }
 
-/// Point an alias at a version.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetAlias {
-    /// Version number.
-    pub version: i64,
-    /// Why (kept in the history).
-    #[serde(default)]
-    pub reason: String,
-    /// Share of traffic the alias answers, in [0, 1] (the `canary` alias).
-    #[serde(default)]
-    pub traffic: Option<f64>,
+/// A serving configuration body as the lifecycle's.
+pub(crate) fn lifecycle_serving_config(s: ServingConfig) -> warden_lifecycle::registry::ServingConfig {
+    warden_lifecycle::registry::ServingConfig {
+        threshold: s.threshold,
+        positive_decision: s.positive_decision,
+        negative_decision: s.negative_decision,
+        reason_count: s.reason_count,
+        lgd: s.lgd,
+        exposure_column: s.exposure_column,
+    }
 }
 
-/// One alias assignment; `version` null records a removal.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AliasBody {
-    /// Model name.
-    pub model: String,
-    /// Alias.
-    pub alias: String,
-    /// Version pointed at, or null when removed.
-    pub version: Option<i64>,
-    /// RFC 3339.
-    pub assigned_at: String,
-    /// Who.
-    pub assigned_by: String,
-    /// Why.
-    pub reason: String,
-    /// Share of traffic, if set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub traffic: Option<f64>,
-    /// The gate decision behind a production alias move.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision_id: Option<String>,
-    /// The move went ahead against the gate (administrator's emergency override).
-    #[serde(default)]
-    pub overridden: bool,
+/// The version, with or without its profile.
+pub(crate) fn version_body(v: Version, with_profile: bool) -> VersionBody {
+    VersionBody {
+        model: v.model,
+        version: v.number,
+        format: v.format.as_str().into(),
+        artifact: Blob { sha256: v.artifact_sha256, size: v.artifact_size },
+        feature_schema: v.feature_schema.into_iter().map(ToWire::to_wire).collect(),
+        reference: Reference {
+            sha256: v.reference_sha256,
+            size: v.reference_size,
+            format: v.reference_format,
+            rows: v.profile.rows,
+            target: v.target,
+            protected: v.protected,
+            profile: with_profile.then(|| serde_json::to_value(&v.profile).expect("profile serialises")),
+        },
+        lineage: LineageBody {
+            training_data_sha256: v.lineage.training_data_sha256,
+            training_data_rows: v.lineage.training_data_rows,
+            code_ref: v.lineage.code_ref,
+            hyperparameters: v.lineage.hyperparameters,
+            parent_version: v.lineage.parent_version,
+            artifact_signer: v.lineage.artifact_signature.map(|s| s.signer),
+        },
+        serving: serving_config(v.serving),
+        created_at: Timestamp::from_micros(v.created_at),
+        created_by: v.created_by,
+    }
 }
 
-impl From<AliasAssignment> for AliasBody {
-    fn from(a: AliasAssignment) -> Self {
+impl ToWire for AliasAssignment {
+    type Wire = AliasBody;
+    fn to_wire(self) -> AliasBody {
+        let a = self;
         AliasBody {
             model: a.model_name,
             alias: a.alias,
             version: a.version,
-            assigned_at: timestamp(a.assigned_at),
+            assigned_at: Timestamp::from_micros(a.assigned_at),
             assigned_by: a.assigned_by,
             reason: a.reason,
             traffic: a.traffic,
@@ -381,143 +164,28 @@ impl From<AliasAssignment> for AliasBody {
     }
 }
 
-/// Query of an alias lookup.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct AliasAtQuery {
-    /// RFC 3339 time; the alias as it was then (default: now).
-    pub at: Option<String>,
-}
-
-/// Query of an alias removal.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct RemoveAliasQuery {
-    /// Why; required for a production alias (`champion`, `canary`), whose removal takes the model (or its
-    /// canary) out of production.
-    pub reason: Option<String>,
-}
-
-/// Query of the alias history.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct AliasHistoryQuery {
-    /// Only this alias.
-    pub alias: Option<String>,
-}
-
-/// Create a token.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// Unique name (shown as the actor in the audit trail).
-    pub name: String,
-    /// viewer, data-scientist, validator, risk-officer, admin or scorer.
-    pub role: String,
-    /// RFC 3339; after this time the token no longer authenticates. Absent: it does not expire.
-    #[serde(default)]
-    pub expires_at: Option<String>,
-}
-
-/// A token (never its secret).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TokenBody {
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: String,
-    /// RFC 3339.
-    pub created_at: String,
-    /// Creator.
-    pub created_by: String,
-    /// RFC 3339, when revoked.
-    pub revoked_at: Option<String>,
-    /// RFC 3339, when it expires (absent: never).
-    pub expires_at: Option<String>,
-}
-
-impl From<TokenInfo> for TokenBody {
-    fn from(t: TokenInfo) -> Self {
+impl ToWire for TokenInfo {
+    type Wire = TokenBody;
+    fn to_wire(self) -> TokenBody {
+        let t = self;
         TokenBody {
             name: t.name,
             role: t.role.as_str().into(),
-            created_at: timestamp(t.created_at),
+            created_at: Timestamp::from_micros(t.created_at),
             created_by: t.created_by,
-            revoked_at: t.revoked_at.map(timestamp),
-            expires_at: t.expires_at.map(timestamp),
+            revoked_at: t.revoked_at.map(Timestamp::from_micros),
+            expires_at: t.expires_at.map(Timestamp::from_micros),
         }
     }
 }
 
-/// A new token with its secret, shown this once.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreatedTokenBody {
-    /// The bearer secret.
-    pub secret: String,
-    /// The token.
-    pub token: TokenBody,
-}
-
-/// The caller.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WhoAmI {
-    /// Token name.
-    pub name: String,
-    /// Role.
-    pub role: String,
-}
-
-/// Audit events query.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct AuditEventsQuery {
-    /// Events after this sequence number.
-    pub after: Option<i64>,
-    /// Subject prefix, e.g. `model/credit-default`.
-    pub subject: Option<String>,
-    /// At most this many (default 100, max 10000).
-    pub limit: Option<i64>,
-}
-
-/// Evidence bundle period.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct EvidenceQuery {
-    /// From this time (µs since the epoch).
-    pub from: Option<i64>,
-    /// Up to this time (µs since the epoch).
-    pub to: Option<i64>,
-}
-
-/// Ledger entries query.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct LedgerQuery {
-    /// One subject, or every subject under a prefix ending in `/` (e.g. `model/credit/`).
-    pub subject: Option<String>,
-    /// From this entry index on.
-    pub from: Option<u64>,
-    /// At most this many (default 1000, max 10000).
-    pub limit: Option<i64>,
-}
-
-/// An audit event.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditEventBody {
-    /// Sequence number.
-    pub seq: i64,
-    /// RFC 3339.
-    pub at: String,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// To what.
-    pub subject: String,
-    /// Details.
-    #[schema(value_type = Object)]
-    pub payload: Value,
-}
-
-impl From<AuditEvent> for AuditEventBody {
-    fn from(e: AuditEvent) -> Self {
+impl ToWire for AuditEvent {
+    type Wire = AuditEventBody;
+    fn to_wire(self) -> AuditEventBody {
+        let e = self;
         AuditEventBody {
             seq: e.seq,
-            at: timestamp(e.event.at),
+            at: Timestamp::from_micros(e.event.at),
             actor: e.event.actor,
             action: e.event.action,
             subject: e.event.subject,
@@ -526,81 +194,34 @@ impl From<AuditEvent> for AuditEventBody {
     }
 }
 
-/// One request to score.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScoreRequestBody {
-    /// Your id for the request (outcomes refer to it; it also picks the canary share). Made up when absent.
-    #[serde(default)]
-    pub request_id: Option<String>,
-    /// Model inputs, raw (categories as text): checked against the version's schema.
-    #[schema(value_type = Object)]
-    pub features: Map<String, Value>,
-    /// Monitor-only columns (sex, age band, amount at risk) that never reach the model.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub attributes: Map<String, Value>,
-    /// Return contributions and reason codes.
-    #[serde(default)]
-    pub explain: bool,
-}
-
-impl From<ScoreRequestBody> for warden_lifecycle::scoring::ScoreRequest {
-    fn from(b: ScoreRequestBody) -> Self {
-        warden_lifecycle::scoring::ScoreRequest {
-            request_id: b.request_id,
-            features: b.features,
-            attributes: b.attributes,
-            explain: b.explain,
-        }
+/// A scoring request body as the lifecycle's request.
+pub(crate) fn score_request(b: ScoreRequestBody) -> warden_lifecycle::scoring::ScoreRequest {
+    warden_lifecycle::scoring::ScoreRequest {
+        request_id: b.request_id,
+        features: b.features,
+        attributes: b.attributes,
+        explain: b.explain,
     }
 }
 
-/// A reason code.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ReasonBody {
-    /// Feature.
-    pub feature: String,
-    /// The value given.
-    #[schema(value_type = Object)]
-    pub value: Value,
-    /// Contribution toward the positive decision (log-odds).
-    pub contribution: f64,
+fn route(r: warden_lifecycle::scoring::Route) -> Route {
+    match r {
+        warden_lifecycle::scoring::Route::Champion => Route::Champion,
+        warden_lifecycle::scoring::Route::Canary => Route::Canary,
+        warden_lifecycle::scoring::Route::Shadow => Route::Shadow,
+        warden_lifecycle::scoring::Route::Pinned => Route::Pinned,
+    }
 }
 
-/// A decision.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ScoreResponseBody {
-    /// The request id.
-    pub request_id: String,
-    /// Model.
-    pub model: String,
-    /// Version that answered.
-    pub version: i64,
-    /// champion, canary or pinned.
-    pub route: String,
-    /// Score (probability of the bad event).
-    pub score: f64,
-    /// Decision from the version's threshold.
-    pub decision: String,
-    /// Top reasons toward the positive decision (with explain).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasons: Option<Vec<ReasonBody>>,
-    /// Contribution of every feature (with explain).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contributions: Option<std::collections::BTreeMap<String, f64>>,
-    /// Expected margin the contributions add to (with explain).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<f64>,
-}
-
-impl From<warden_lifecycle::scoring::ScoreResponse> for ScoreResponseBody {
-    fn from(r: warden_lifecycle::scoring::ScoreResponse) -> Self {
+impl ToWire for warden_lifecycle::scoring::ScoreResponse {
+    type Wire = ScoreResponseBody;
+    fn to_wire(self) -> ScoreResponseBody {
+        let r = self;
         ScoreResponseBody {
             request_id: r.request_id,
             model: r.model,
             version: r.version,
-            route: r.route.as_str().to_owned(),
+            route: route(r.route),
             score: r.score,
             decision: r.decision,
             reasons: r.reasons.map(|reasons| {
@@ -615,292 +236,23 @@ impl From<warden_lifecycle::scoring::ScoreResponse> for ScoreResponseBody {
     }
 }
 
-/// Decisions of a batch, in request order.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct BatchResponseBody {
-    /// One per request.
-    pub results: Vec<ScoreResponseBody>,
-}
-
-/// Which version answers: by default the routes (champion, canary); a number or alias pins one.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct ScoreQuery {
-    /// Version number or alias to score with instead of the routes.
-    #[serde(default)]
-    pub version: Option<String>,
-}
-
-/// One late label.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutcomeBody {
-    /// The scored request.
-    pub request_id: String,
-    /// 1 = the bad event happened (default, chargeback), 0 = it did not.
-    pub label: i64,
-    /// Kind of event (default `default`).
-    #[serde(default = "default_outcome_kind")]
-    pub kind: String,
-    /// Amount involved.
-    #[serde(default)]
-    pub amount: Option<f64>,
-}
-
-fn default_outcome_kind() -> String {
-    "default".into()
-}
-
-/// Late labels to record (all or none).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutcomesBody {
-    /// The outcomes.
-    pub outcomes: Vec<OutcomeBody>,
-}
-
-/// How many outcomes were recorded.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct OutcomesRecorded {
-    /// Count.
-    pub recorded: usize,
-}
-
-/// A logged decision.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DecisionBody {
-    /// RFC 3339.
-    pub at: String,
-    /// Request id.
-    pub request_id: String,
-    /// Version.
-    pub version: i64,
-    /// champion, canary, shadow or pinned.
-    pub route: String,
-    /// Features as received.
-    #[schema(value_type = Object)]
-    pub features: Value,
-    /// Monitor-only attributes.
-    #[schema(value_type = Object)]
-    pub attributes: Value,
-    /// Score.
-    pub score: f64,
-    /// Decision.
-    pub decision: String,
-    /// Scoring latency, microseconds.
-    pub latency_us: i64,
-}
-
-impl From<warden_lifecycle::registry::NewDecision> for DecisionBody {
-    fn from(d: warden_lifecycle::registry::NewDecision) -> Self {
-        DecisionBody {
-            at: timestamp(d.at),
+impl ToWire for warden_lifecycle::registry::NewDecision {
+    type Wire = Result<DecisionBody, ApiError>;
+    fn to_wire(self) -> Result<DecisionBody, ApiError> {
+        let d = self;
+        let route = d.route.parse::<Route>().map_err(|e| {
+            ApiError::from(warden_lifecycle::Error::Inconsistent(format!("a logged decision's route: {e}")))
+        })?;
+        Ok(DecisionBody {
+            at: Timestamp::from_micros(d.at),
             request_id: d.request_id,
             version: d.version,
-            route: d.route,
+            route,
             features: d.features,
             attributes: d.attributes,
             score: d.score,
             decision: d.decision,
             latency_us: d.latency_us,
-        }
+        })
     }
-}
-
-/// Query of the decision log.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct DecisionQuery {
-    /// Only this request.
-    #[serde(default)]
-    pub request_id: Option<String>,
-    /// At most this many (default 1000).
-    #[serde(default)]
-    pub limit: Option<i64>,
-}
-
-/// A version's live window profile.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LiveProfileBody {
-    /// Version.
-    pub version: i64,
-    /// Windows per feature and for the score, decision and route counts.
-    #[schema(value_type = Object)]
-    pub profile: Value,
-}
-
-/// Metadata of a validation: the label column and protected attributes.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateMetadata {
-    /// Label column (1 = the bad event the score predicts).
-    pub target: String,
-    /// Protected attribute columns (default: the version's).
-    #[serde(default)]
-    pub protected: Vec<String>,
-    /// The target value that marks the bad event (default `1`).
-    #[serde(default)]
-    pub bad_value: Option<String>,
-}
-
-/// Multipart form of a validation.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct ValidateForm {
-    /// JSON `ValidateMetadata`.
-    metadata: ValidateMetadata,
-    /// Labelled data, CSV with a header row or Parquet.
-    #[schema(value_type = String, format = Binary)]
-    data: Vec<u8>,
-    /// Optional stress scenarios (TOML, or YAML when the file name ends in .yaml/.yml).
-    #[schema(value_type = Option<String>, format = Binary)]
-    scenarios: Option<Vec<u8>>,
-}
-
-/// An approval or rejection.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalRequestBody {
-    /// `approve` or `reject`.
-    pub decision: String,
-    /// Why (required).
-    pub comment: String,
-}
-
-/// Which alias the gate decides on.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GateCheckBody {
-    /// `champion` (default) or `canary`.
-    #[serde(default)]
-    pub alias: Option<String>,
-}
-
-/// A promotion.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PromoteBody {
-    /// `champion` (default) or `canary`.
-    #[serde(default)]
-    pub alias: Option<String>,
-    /// The canary's share of traffic, in [0, 1].
-    #[serde(default)]
-    pub traffic: Option<f64>,
-    /// Why (kept with the alias move; required for an override).
-    #[serde(default)]
-    pub reason: String,
-    /// Go ahead against the gate's refusal (admin only; recorded as an override).
-    #[serde(default, rename = "override")]
-    pub override_gate: bool,
-}
-
-/// A policy bundle: path → text (`.rego` policies and tests, `.json` data).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyBundleBody {
-    /// Path inside the bundle → file text.
-    pub files: std::collections::BTreeMap<String, String>,
-}
-
-/// Window of a live drift query.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct LiveDriftQuery {
-    /// Seconds of recent traffic, 1 to 3600 (default 600).
-    pub seconds: Option<i64>,
-}
-
-/// Which evaluations to list.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct MonitorHistoryQuery {
-    /// Only this monitor.
-    pub monitor: Option<String>,
-    /// The newest N (default 1000).
-    pub limit: Option<i64>,
-}
-
-/// Which alerts to list.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct AlertsQuery {
-    /// firing, acknowledged, resolved or open (firing and acknowledged).
-    pub state: Option<String>,
-    /// Only this model's.
-    pub model: Option<String>,
-}
-
-/// An acknowledgement.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcknowledgeBody {
-    /// What is being done about it.
-    #[serde(default)]
-    pub comment: String,
-}
-
-/// Which incidents to list.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-pub struct IncidentsQuery {
-    /// open or resolved.
-    pub state: Option<String>,
-}
-
-/// The period of the KPIs.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct KpiQuery {
-    /// Days back from now (default 90).
-    pub days: Option<i64>,
-}
-
-/// How much monitor history, at what resolution.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct MonitorSeriesQuery {
-    /// Days back from now (default 90).
-    pub days: Option<i64>,
-    /// About this many points per monitor (default 360).
-    pub points: Option<i64>,
-}
-
-/// A retraining job's settings.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetrainBody {
-    /// `builtin-lr` (default).
-    #[serde(default)]
-    pub trainer: Option<String>,
-    /// The logistic regression's inverse regularisation strength (default 1).
-    #[serde(default)]
-    pub c: Option<f64>,
-    /// Only decisions made at or after this time (µs since the epoch).
-    #[serde(default)]
-    pub since: Option<i64>,
-    /// Share of requests held out for validation (default 0.3).
-    #[serde(default)]
-    pub holdout: Option<f64>,
-    /// Boosted trees: how many (default 100).
-    #[serde(default)]
-    pub n_estimators: Option<usize>,
-    /// Boosted trees: the deepest split level (default 6).
-    #[serde(default)]
-    pub max_depth: Option<usize>,
-    /// Boosted trees: the learning rate (default 0.3).
-    #[serde(default)]
-    pub learning_rate: Option<f64>,
-    /// Also train on the champion's reference data; its target value that marks the bad event.
-    #[serde(default)]
-    pub reference_bad_value: Option<String>,
-}
-
-/// Which shadow requests the report covers.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct ChallengerQuery {
-    /// Only requests since this time (µs since the epoch).
-    pub since: Option<i64>,
-}
-
-/// A retraining schedule.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleBody {
-    /// `builtin-lr` (default), `builtin-gbt` or `external:NAME`.
-    #[serde(default)]
-    pub trainer: Option<String>,
-    /// Hours between jobs; 0 clears the schedule.
-    pub every_hours: f64,
 }

@@ -23,19 +23,12 @@ pub(crate) const STYLE: &str = include_str!("style.css");
 const WARN: &str = "#E69F00";
 const ALERT: &str = "#C0392B";
 
-/// A time as people read it (UTC).
+/// A time as people read it (UTC): the RFC 3339 form of [`Timestamp`] to the second, with a space for the `T`.
 fn when(micros: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000) {
-        Ok(t) => format!(
-            "{}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => "–".into(),
+    let at = warden_core::Timestamp::from_micros(micros);
+    match at.to_datetime() {
+        Some(_) => format!("{} UTC", at.whole_seconds().to_string().trim_end_matches('Z').replacen('T', " ", 1)),
+        None => "–".into(),
     }
 }
 

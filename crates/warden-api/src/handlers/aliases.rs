@@ -5,7 +5,9 @@ use warden_lifecycle::{governance, registry};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::wire::{AliasAtQuery, AliasBody, AliasHistoryQuery, ErrorBody, RemoveAliasQuery, SetAlias, parse_timestamp};
+use crate::wire::{
+    AliasAtQuery, AliasBody, AliasHistoryQuery, ErrorBody, RemoveAliasQuery, SetAlias, ToWire, parse_timestamp,
+};
 
 /// Point an alias at a version (data-scientist, admin).
 #[utoipa::path(put, path = "/v1/models/{name}/aliases/{alias}", tag = "aliases", request_body = SetAlias,
@@ -21,7 +23,7 @@ pub(crate) async fn set_alias(
     Ok(Json(
         registry::set_alias(&warden, &caller, &name, &alias, Some(body.version), &body.reason, body.traffic)
             .await?
-            .into(),
+            .to_wire(),
     ))
 }
 
@@ -43,7 +45,7 @@ pub(crate) async fn delete_alias(
     } else {
         registry::set_alias(&warden, &caller, &name, &alias, None, &reason, None).await?
     };
-    Ok(Json(removed.into()))
+    Ok(Json(removed.to_wire()))
 }
 
 /// The version an alias points at now, or at time `at`.
@@ -64,7 +66,7 @@ pub(crate) async fn get_alias(
         ),
         None => None,
     };
-    Ok(Json(registry::alias_at(&warden, &caller, &name, &alias, at).await?.into()))
+    Ok(Json(registry::alias_at(&warden, &caller, &name, &alias, at).await?.to_wire()))
 }
 
 /// The aliases in force.
@@ -76,7 +78,7 @@ pub(crate) async fn list_aliases(
     Caller(caller): Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<AliasBody>>, ApiError> {
-    Ok(Json(registry::current_aliases(&warden, &caller, &name).await?.into_iter().map(AliasBody::from).collect()))
+    Ok(Json(registry::current_aliases(&warden, &caller, &name).await?.into_iter().map(ToWire::to_wire).collect()))
 }
 
 /// Every assignment and removal of a model's aliases, oldest first.
@@ -90,5 +92,5 @@ pub(crate) async fn alias_history(
     ApiQuery(query): ApiQuery<AliasHistoryQuery>,
 ) -> Result<Json<Vec<AliasBody>>, ApiError> {
     let history = registry::alias_history(&warden, &caller, &name, query.alias.as_deref()).await?;
-    Ok(Json(history.into_iter().map(AliasBody::from).collect()))
+    Ok(Json(history.into_iter().map(ToWire::to_wire).collect()))
 }

@@ -5,7 +5,7 @@ use warden_lifecycle::registry::{self, AuditQuery};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
-use crate::wire::{AuditEventBody, AuditEventsQuery, ErrorBody};
+use crate::wire::{AuditEventBody, AuditEventsQuery, ErrorBody, ToWire};
 
 /// Audit events in order (validator, risk-officer, admin).
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditEventsQuery),
@@ -19,5 +19,5 @@ pub(crate) async fn list_events(
     let query =
         AuditQuery { after_seq: query.after.unwrap_or(0), subject: query.subject, limit: query.limit.unwrap_or(100) };
     let events = registry::audit_events(&warden, &caller, query).await?;
-    Ok(Json(events.into_iter().map(AuditEventBody::from).collect()))
+    Ok(Json(events.into_iter().map(ToWire::to_wire).collect()))
 }

@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 use warden_lifecycle::governance::{self, PromotionRequest, Verdict};
 use warden_lifecycle::scenarios::{MAX_SCENARIO_BYTES, ScenarioFormat};
 use warden_lifecycle::validation::{self, ValidationRequest};
 use warden_lifecycle::{Error, registry};
 
 use super::versions::{METADATA_LIMIT, read_part, stage_field};
-use super::{AppState, to_json, to_json_value};
+use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
 use crate::wire::{
-    ApprovalRequestBody, ErrorBody, GateCheckBody, PolicyBundleBody, PromoteBody, ValidateForm, ValidateMetadata,
+    ApprovalBody, ApprovalRequestBody, ErrorBody, GateCheckBody, GateDecisionBody, PolicyBundleBody,
+    PolicyBundleInfoBody, PolicyBundleSummary, PromoteBody, PromotionBody, ValidateForm, ValidateMetadata,
+    ValidationReportBody, retype,
 };
 
 /// Validate a version on labelled data: multipart with `metadata` (JSON: `target`, `protected`,
@@ -25,14 +26,14 @@ use crate::wire::{
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/validations", tag = "governance",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
     request_body(content = ValidateForm, content_type = "multipart/form-data"),
-    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, body = ValidationReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn validate(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
     mut form: Multipart,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ValidationReportBody>), ApiError> {
     caller.require(warden_lifecycle::auth::Permission::Validate)?;
     registry::get_version(&warden, &caller, &name, &version).await?;
     let (mut metadata, mut data, mut scenarios) = (None, None, None);
@@ -79,12 +80,12 @@ pub(crate) async fn validate(
 /// A version's validation reports, oldest first.
 #[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/validations", tag = "governance",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ValidationReportBody>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_validations(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<ValidationReportBody>>, ApiError> {
     to_json(validation::reports(&warden, &caller, &name, &version).await?)
 }
 
@@ -92,14 +93,14 @@ pub(crate) async fn list_validations(
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/approvals", tag = "governance",
     request_body = ApprovalRequestBody,
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
-    responses((status = 201, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = ApprovalBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn approve(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
     ApiJson(body): ApiJson<ApprovalRequestBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ApprovalBody>), ApiError> {
     let verdict = match body.decision.as_str() {
         "approve" => Verdict::Approve,
         "reject" => Verdict::Reject,
@@ -112,26 +113,26 @@ pub(crate) async fn approve(
 /// Each person's latest decision on a version.
 #[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/approvals", tag = "governance",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ApprovalBody>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_approvals(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<ApprovalBody>>, ApiError> {
     to_json(governance::approvals(&warden, &caller, &name, &version).await?)
 }
 
 /// Evaluate the promotion gate without acting on it; the decision is recorded. 200 whether it allows or not.
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/gate", tag = "governance", request_body = GateCheckBody,
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = GateDecisionBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn gate_check(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
     ApiJson(body): ApiJson<GateCheckBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GateDecisionBody>, ApiError> {
     let alias = body.alias.as_deref().unwrap_or("champion");
     to_json(governance::gate_check(&warden, &caller, &name, &version, alias).await?)
 }
@@ -139,13 +140,13 @@ pub(crate) async fn gate_check(
 /// The gate's recorded decisions on a version (validator, risk-officer, admin).
 #[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/gate", tag = "governance",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<GateDecisionBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn gate_decisions(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<GateDecisionBody>>, ApiError> {
     to_json(governance::gate_decisions(&warden, &caller, &name, &version).await?)
 }
 
@@ -153,14 +154,14 @@ pub(crate) async fn gate_decisions(
 /// administrator may override with a reason; the override is recorded.
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/promote", tag = "governance", request_body = PromoteBody,
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = PromotionBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn promote(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
     ApiJson(body): ApiJson<PromoteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PromotionBody>, ApiError> {
     let request = PromotionRequest {
         alias: body.alias,
         traffic: body.traffic,
@@ -168,27 +169,27 @@ pub(crate) async fn promote(
         override_gate: body.override_gate,
     };
     let promotion = governance::promote(&warden, &caller, &name, &version, request).await?;
-    Ok(Json(json!({
-        "model": name,
-        "alias": promotion.assignment.alias,
-        "version": promotion.assignment.version,
-        "previous_version": promotion.previous_version,
-        "overridden": promotion.overridden,
-        "reason": promotion.assignment.reason,
-        "decision": to_json_value(&promotion.decision)?,
-    })))
+    Ok(Json(PromotionBody {
+        model: name,
+        alias: promotion.assignment.alias,
+        version: promotion.assignment.version,
+        previous_version: promotion.previous_version,
+        overridden: promotion.overridden,
+        reason: promotion.assignment.reason,
+        decision: retype(&promotion.decision)?,
+    }))
 }
 
 /// Put a policy bundle in force (risk-officer, admin): it must compile, define `warden.gate` and pass its
 /// own tests.
 #[utoipa::path(put, path = "/v1/policies", tag = "governance", request_body = PolicyBundleBody,
-    responses((status = 201, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = PolicyBundleInfoBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn put_policies(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     ApiJson(body): ApiJson<PolicyBundleBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PolicyBundleInfoBody>), ApiError> {
     let files: BTreeMap<String, String> = body.files;
     let bundle = governance::put_policy_bundle(&warden, &caller, files).await?;
     Ok((StatusCode::CREATED, to_json(bundle)?))
@@ -196,29 +197,32 @@ pub(crate) async fn put_policies(
 
 /// The policy bundle in force.
 #[utoipa::path(get, path = "/v1/policies", tag = "governance",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = PolicyBundleInfoBody), (status = 401, body = ErrorBody)))]
 pub(crate) async fn get_policies(
     State(warden): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PolicyBundleInfoBody>, ApiError> {
     to_json(governance::policy_bundle(&warden, &caller, None).await?)
 }
 
 /// Every policy bundle ever in force, oldest first (digests and authors; files by number).
 #[utoipa::path(get, path = "/v1/policies/history", tag = "governance",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<PolicyBundleSummary>), (status = 401, body = ErrorBody)))]
 pub(crate) async fn policy_history(
     State(warden): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<PolicyBundleSummary>>, ApiError> {
     let bundles = governance::policy_bundles(&warden, &caller).await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         bundles
             .into_iter()
-            .map(|b| {
-                json!({"number": b.number, "created_at": b.created_at, "created_by": b.created_by, "digest": b.digest,
-                       "files": b.files.keys().collect::<Vec<_>>()})
+            .map(|b| PolicyBundleSummary {
+                number: b.number,
+                created_at: b.created_at,
+                created_by: b.created_by,
+                digest: b.digest,
+                files: b.files.into_keys().collect(),
             })
             .collect(),
-    )))
+    ))
 }

@@ -5,14 +5,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::Response;
-use serde_json::Value;
 use warden_lifecycle::auth::Permission;
 use warden_lifecycle::ledger;
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
-use crate::wire::{ErrorBody, EvidenceQuery, LedgerQuery};
+use crate::wire::{
+    CheckpointBody, ErrorBody, EvidenceQuery, InclusionProofBody, LedgerEntryBody, LedgerQuery, VerificationBody,
+};
 
 /// The ledger's verifier key (`<name>+<key id>+<base64 Ed25519 key>`, C2SP signed-note format), public.
 #[utoipa::path(get, path = "/v1/ledger/key", tag = "ledger", security(()), responses((status = 200, body = String)))]
@@ -22,12 +23,12 @@ pub(crate) async fn key(State(warden): State<AppState>) -> String {
 
 /// Ledger entries in order (`subject`: one subject, or a prefix ending in `/`; `from` index; `limit`).
 #[utoipa::path(get, path = "/v1/ledger/entries", tag = "ledger", params(LedgerQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<LedgerEntryBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn entries(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<LedgerQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<LedgerEntryBody>>, ApiError> {
     let limit = query.limit.unwrap_or(1_000);
     to_json(ledger::log(&warden, &caller, query.subject.as_deref(), query.from.unwrap_or(0), limit).await?)
 }
@@ -35,41 +36,44 @@ pub(crate) async fn entries(
 /// An entry's inclusion proof against the latest signed checkpoint (made now if none covers the entry).
 #[utoipa::path(get, path = "/v1/ledger/entries/{index}/proof", tag = "ledger",
     params(("index" = u64, Path, description = "Entry index")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = InclusionProofBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn proof(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(index): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InclusionProofBody>, ApiError> {
     to_json(ledger::proof(&warden, &caller, index).await?)
 }
 
 /// Signed checkpoints, oldest first.
 #[utoipa::path(get, path = "/v1/ledger/checkpoints", tag = "ledger",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<CheckpointBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_checkpoints(
     State(warden): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<CheckpointBody>>, ApiError> {
     to_json(ledger::checkpoints(&warden, &caller).await?)
 }
 
 /// Sign a checkpoint now (the schedule makes one every minute).
 #[utoipa::path(post, path = "/v1/ledger/checkpoints", tag = "ledger",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = CheckpointBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn make_checkpoint(
     State(warden): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CheckpointBody>, ApiError> {
     caller.require(Permission::ReadAudit)?;
     to_json(ledger::checkpoint(&warden).await?)
 }
 
 /// Recompute the tree from every stored entry and audit event and check every checkpoint.
 #[utoipa::path(post, path = "/v1/ledger/verify", tag = "ledger",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub(crate) async fn verify(State(warden): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, body = VerificationBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn verify(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<VerificationBody>, ApiError> {
     to_json(ledger::verify(&warden, &caller).await?)
 }
 

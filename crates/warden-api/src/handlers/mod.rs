@@ -19,7 +19,6 @@ use warden_lifecycle::Warden;
 
 pub(crate) type AppState = Arc<Warden>;
 
-/// A lifecycle value in its own serde form (reports, decisions, monitors, alerts: stored as that JSON).
 /// Refuses a multipart part that came before: which of two `artifact` (or `metadata`, …) parts would count
 /// is not for the server to guess. Checked before the part is read.
 pub(crate) fn refuse_repeated_part(name: &str, seen: bool) -> Result<(), crate::error::ApiError> {
@@ -29,11 +28,9 @@ pub(crate) fn refuse_repeated_part(name: &str, seen: bool) -> Result<(), crate::
     Ok(())
 }
 
-pub(crate) fn to_json_value(value: impl serde::Serialize) -> Result<serde_json::Value, crate::error::ApiError> {
-    Ok(serde_json::to_value(value).map_err(|e| warden_lifecycle::Error::json("encoding the response", e))?)
-}
-
-/// [`to_json_value`] as a response body.
-pub(crate) fn to_json(value: impl serde::Serialize) -> Result<axum::Json<serde_json::Value>, crate::error::ApiError> {
-    Ok(axum::Json(to_json_value(value)?))
+/// A lifecycle record as the wire type that describes its serde form (see [`crate::wire::retype`]).
+pub(crate) fn to_json<W: serde::de::DeserializeOwned + serde::Serialize>(
+    value: impl serde::Serialize,
+) -> Result<axum::Json<W>, crate::error::ApiError> {
+    Ok(axum::Json(crate::wire::retype(value)?))
 }

@@ -6,7 +6,7 @@ use warden_lifecycle::registry::{self, ModelInput};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
-use crate::wire::{CreateModel, ErrorBody, ModelBody};
+use crate::wire::{CreateModel, ErrorBody, ModelBody, ToWire};
 
 /// Create a model (data-scientist, admin).
 #[utoipa::path(post, path = "/v1/models", tag = "registry", request_body = CreateModel,
@@ -26,7 +26,7 @@ pub(crate) async fn create_model(
         use_case: body.use_case,
         tags: body.tags,
     };
-    Ok((StatusCode::CREATED, Json(registry::create_model(&warden, &caller, input).await?.into())))
+    Ok((StatusCode::CREATED, Json(registry::create_model(&warden, &caller, input).await?.to_wire())))
 }
 
 /// List models.
@@ -36,7 +36,7 @@ pub(crate) async fn list_models(
     State(warden): State<AppState>,
     Caller(caller): Caller,
 ) -> Result<Json<Vec<ModelBody>>, ApiError> {
-    Ok(Json(registry::list_models(&warden, &caller).await?.into_iter().map(ModelBody::from).collect()))
+    Ok(Json(registry::list_models(&warden, &caller).await?.into_iter().map(ToWire::to_wire).collect()))
 }
 
 /// One model.
@@ -47,5 +47,5 @@ pub(crate) async fn get_model(
     Caller(caller): Caller,
     Path(name): Path<String>,
 ) -> Result<Json<ModelBody>, ApiError> {
-    Ok(Json(registry::get_model(&warden, &caller, &name).await?.into()))
+    Ok(Json(registry::get_model(&warden, &caller, &name).await?.to_wire()))
 }

@@ -2,148 +2,151 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::Value;
 use warden_lifecycle::alerts;
 use warden_lifecycle::auth::Permission;
 use warden_lifecycle::monitoring::{self, MonitorChange};
 
-use super::{AppState, to_json, to_json_value};
+use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::wire::{AcknowledgeBody, AlertsQuery, ErrorBody, IncidentsQuery, MonitorHistoryQuery};
+use crate::wire::{
+    AcknowledgeBody, AlertBody, AlertWithEvents, AlertsQuery, ErrorBody, EvaluationCount, IncidentBody,
+    IncidentWithTimeline, IncidentsQuery, MonitorBody, MonitorChangeBody, MonitorEvaluationBody, MonitorHistoryQuery,
+    retype,
+};
 
 /// A model's monitors.
 #[utoipa::path(get, path = "/v1/models/{name}/monitors", tag = "monitoring",
     params(("name" = String, Path, description = "Model name")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<MonitorBody>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_monitors(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<MonitorBody>>, ApiError> {
     to_json(monitoring::list(&warden, &caller, &name).await?)
 }
 
 /// Create or change a monitor: `kind`, `window_seconds`, `min_decisions`, `warn`, `alert`, `features`,
 /// `enabled` (validator, risk-officer, admin).
-#[utoipa::path(put, path = "/v1/models/{name}/monitors/{monitor}", tag = "monitoring", request_body = Object,
+#[utoipa::path(put, path = "/v1/models/{name}/monitors/{monitor}", tag = "monitoring", request_body = MonitorChangeBody,
     params(("name" = String, Path, description = "Model name"), ("monitor" = String, Path, description = "Monitor")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = MonitorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn set_monitor(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path((name, monitor)): Path<(String, String)>,
-    ApiJson(change): ApiJson<MonitorChange>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(change): ApiJson<MonitorChangeBody>,
+) -> Result<Json<MonitorBody>, ApiError> {
+    // The same fields under the same names: the lifecycle reads the body's serde form.
+    let change: MonitorChange = serde_json::to_value(change)
+        .and_then(serde_json::from_value)
+        .map_err(|e| ApiError::bad_request(format!("monitor change: {e}")))?;
     to_json(monitoring::set(&warden, &caller, &name, &monitor, change).await?)
 }
 
 /// Evaluate every enabled monitor now (the schedule does it every few seconds too).
 #[utoipa::path(post, path = "/v1/monitors/evaluate", tag = "monitoring",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = EvaluationCount), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn evaluate_monitors(
     State(warden): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EvaluationCount>, ApiError> {
     caller.require(Permission::ManageMonitors)?;
     let evaluations = warden_lifecycle::round::run(&warden, monitoring::Round::Now).await?;
-    Ok(Json(serde_json::json!({ "evaluations": evaluations.len() })))
+    Ok(Json(EvaluationCount { evaluations: evaluations.len() }))
 }
 
 /// A model's monitor evaluations, oldest first (`monitor` to pick one, `limit` newest, default 1000).
 #[utoipa::path(get, path = "/v1/models/{name}/monitors/history", tag = "monitoring",
     params(("name" = String, Path, description = "Model name"), MonitorHistoryQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<MonitorEvaluationBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn monitor_history(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<MonitorHistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<MonitorEvaluationBody>>, ApiError> {
     let limit = query.limit.unwrap_or(1000);
     to_json(monitoring::history(&warden, &caller, &name, query.monitor.as_deref(), limit).await?)
 }
 
 /// Alerts, newest first (`state`: firing, acknowledged, resolved or open; `model`).
 #[utoipa::path(get, path = "/v1/alerts", tag = "monitoring", params(AlertsQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<AlertBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn list_alerts(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<AlertsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<AlertBody>>, ApiError> {
     to_json(alerts::list(&warden, &caller, query.state.as_deref(), query.model.as_deref()).await?)
 }
 
 /// One alert with its timeline of events.
 #[utoipa::path(get, path = "/v1/alerts/{id}", tag = "monitoring",
     params(("id" = i64, Path, description = "Alert id")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AlertWithEvents), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_alert(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertWithEvents>, ApiError> {
     let (alert, events) = alerts::get(&warden, &caller, id).await?;
-    let mut body = to_json_value(alert)?;
-    body["events"] = Value::Array(events);
-    Ok(Json(body))
+    Ok(Json(AlertWithEvents { alert: retype(alert)?, events: retype(events)? }))
 }
 
 /// Acknowledge a firing alert (validator, risk-officer, admin).
 #[utoipa::path(post, path = "/v1/alerts/{id}/acknowledge", tag = "monitoring", request_body = AcknowledgeBody,
     params(("id" = i64, Path, description = "Alert id")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = AlertBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn acknowledge_alert(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<AcknowledgeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertBody>, ApiError> {
     to_json(alerts::acknowledge(&warden, &caller, id, &body.comment).await?)
 }
 
 /// Resolve an open incident by hand, with the reason (validator, risk-officer, admin).
 #[utoipa::path(post, path = "/v1/incidents/{id}/resolve", tag = "monitoring", request_body = AcknowledgeBody,
     params(("id" = i64, Path, description = "Incident id")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = IncidentBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn resolve_incident(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<AcknowledgeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentBody>, ApiError> {
     to_json(alerts::resolve_incident(&warden, &caller, id, &body.comment).await?)
 }
 
 /// Incidents, newest first (`state`: open or resolved).
 #[utoipa::path(get, path = "/v1/incidents", tag = "monitoring", params(IncidentsQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<IncidentBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn list_incidents(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<IncidentsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<IncidentBody>>, ApiError> {
     to_json(alerts::incidents(&warden, &caller, query.state.as_deref()).await?)
 }
 
 /// One incident with its timeline (alerts, actions, acknowledgements, resolution).
 #[utoipa::path(get, path = "/v1/incidents/{id}", tag = "monitoring",
     params(("id" = i64, Path, description = "Incident id")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = IncidentWithTimeline), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_incident(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentWithTimeline>, ApiError> {
     let (incident, timeline) = alerts::incident(&warden, &caller, id).await?;
-    let mut body = to_json_value(incident)?;
-    body["timeline"] = Value::Array(timeline);
-    Ok(Json(body))
+    Ok(Json(IncidentWithTimeline { incident: retype(incident)?, timeline: retype(timeline)? }))
 }

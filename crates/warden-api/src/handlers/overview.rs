@@ -2,44 +2,46 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::Value;
 use warden_lifecycle::overview;
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
-use crate::wire::{ErrorBody, KpiQuery, MonitorSeriesQuery};
+use crate::wire::{ErrorBody, InventoryLineBody, KpiQuery, KpisBody, MonitorPointBody, MonitorSeriesQuery};
 
 /// Every model with its tier, owner, champion and challengers, last validation, last gate decision, open
 /// alerts and incidents.
 #[utoipa::path(get, path = "/v1/inventory", tag = "overview",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub(crate) async fn inventory(State(warden): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, body = Vec<InventoryLineBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn inventory(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<InventoryLineBody>>, ApiError> {
     to_json(overview::inventory(&warden, &caller).await?)
 }
 
 /// Governance KPIs over the last `days` days (default 90).
 #[utoipa::path(get, path = "/v1/kpis", tag = "overview", params(KpiQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = KpisBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn kpis(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<KpiQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KpisBody>, ApiError> {
     to_json(overview::kpis(&warden, &caller, query.days.unwrap_or(90)).await?)
 }
 
 /// A model's monitor history over the last `days` days (default 90), about `points` per monitor (default 360).
 #[utoipa::path(get, path = "/v1/models/{name}/monitors/series", tag = "overview", params(MonitorSeriesQuery,
         ("name" = String, Path, description = "Model name")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<MonitorPointBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn monitor_series(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<MonitorSeriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<MonitorPointBody>>, ApiError> {
     let series =
         overview::monitor_series(&warden, &caller, &name, query.days.unwrap_or(90), query.points.unwrap_or(360))
             .await?;

@@ -3,26 +3,27 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::Value;
 use warden_lifecycle::retraining::{self, RetrainRequest, Trainer};
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::wire::{ChallengerQuery, ErrorBody, RetrainBody, ScheduleBody};
+use crate::wire::{
+    ChallengerQuery, ChallengerReportBody, ErrorBody, RetrainBody, RetrainJobBody, ScheduleBody, ScheduleInfo,
+};
 
 /// Train a candidate from the logged decisions and their outcomes, register, validate, gate, and deploy it as
 /// challenger when the gate's only objections are sign-offs (data-scientist, admin).
 #[utoipa::path(post, path = "/v1/models/{name}/retrain", tag = "retraining", request_body = RetrainBody,
     params(("name" = String, Path, description = "Model name")),
-    responses((status = 201, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = RetrainJobBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn retrain(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<RetrainBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RetrainJobBody>), ApiError> {
     let mut trainer = Trainer::parse(body.trainer.as_deref().unwrap_or("builtin-lr"))?;
     match &mut trainer {
         Trainer::BuiltinLogistic { c } => *c = body.c.unwrap_or(*c),
@@ -54,13 +55,13 @@ pub(crate) async fn retrain(
 /// A model's retraining jobs, oldest first.
 #[utoipa::path(get, path = "/v1/models/{name}/retrain", tag = "retraining",
     params(("name" = String, Path, description = "Model name")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<RetrainJobBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn jobs(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<RetrainJobBody>>, ApiError> {
     to_json(retraining::jobs(&warden, &caller, &name).await?)
 }
 
@@ -68,14 +69,14 @@ pub(crate) async fn jobs(
 /// performance once outcomes arrive.
 #[utoipa::path(get, path = "/v1/models/{name}/challenger-report", tag = "retraining", params(ChallengerQuery,
         ("name" = String, Path, description = "Model name")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = ChallengerReportBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn challenger_report(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<ChallengerQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ChallengerReportBody>, ApiError> {
     to_json(retraining::challenger_report(&warden, &caller, &name, query.since.unwrap_or(i64::MIN)).await?)
 }
 
@@ -83,14 +84,14 @@ pub(crate) async fn challenger_report(
 /// "every_hours": 24}`; `every_hours: 0` clears it. The first job runs at the scheduler's next round.
 #[utoipa::path(put, path = "/v1/models/{name}/retrain/schedule", tag = "retraining", request_body = ScheduleBody,
     params(("name" = String, Path, description = "Model name")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Option<ScheduleInfo>, description = "null when the model has no schedule"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn set_schedule(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<ScheduleBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<ScheduleInfo>>, ApiError> {
     let schedule =
         (body.every_hours != 0.0).then(|| (body.trainer.as_deref().unwrap_or("builtin-lr"), body.every_hours));
     to_json(retraining::set_schedule(&warden, &caller, &name, schedule).await?)
@@ -99,12 +100,12 @@ pub(crate) async fn set_schedule(
 /// A model's retraining schedule (`null` when it has none).
 #[utoipa::path(get, path = "/v1/models/{name}/retrain/schedule", tag = "retraining",
     params(("name" = String, Path, description = "Model name")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Option<ScheduleInfo>, description = "null when the model has no schedule"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_schedule(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<ScheduleInfo>>, ApiError> {
     to_json(retraining::schedule(&warden, &caller, &name).await?)
 }

@@ -11,8 +11,8 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    BatchResponseBody, DecisionBody, DecisionQuery, ErrorBody, LiveProfileBody, OutcomesBody, OutcomesRecorded,
-    ScoreQuery, ScoreRequestBody, ScoreResponseBody,
+    BatchResponseBody, DecisionBody, DecisionQuery, ErrorBody, LiveDriftBody, LiveProfileBody, OutcomesBody,
+    OutcomesRecorded, ScoreQuery, ScoreRequestBody, ScoreResponseBody, ToWire, score_request,
 };
 
 /// Score one request: the champion answers (or the canary, for its share of request ids); a challenger is
@@ -29,8 +29,8 @@ pub(crate) async fn score(
     ApiQuery(query): ApiQuery<ScoreQuery>,
     ApiJson(body): ApiJson<ScoreRequestBody>,
 ) -> Result<Json<ScoreResponseBody>, ApiError> {
-    let response = scoring::score(&warden, &caller, &name, body.into(), query.version.as_deref()).await?;
-    Ok(Json(response.into()))
+    let response = scoring::score(&warden, &caller, &name, score_request(body), query.version.as_deref()).await?;
+    Ok(Json(response.to_wire()))
 }
 
 /// Parses a batch: a JSON array, or NDJSON (one request per line) with `Content-Type: application/x-ndjson`.
@@ -102,9 +102,9 @@ pub(crate) async fn score_batch(
     })?;
     let requests = parse_batch(&headers, &body)?;
     distinct_request_ids(&requests)?;
-    let requests = requests.into_iter().map(Into::into).collect();
+    let requests = requests.into_iter().map(score_request).collect();
     let results = scoring::score_batch(&warden, &caller, &name, requests, query.version.as_deref()).await?;
-    Ok(Json(BatchResponseBody { results: results.into_iter().map(Into::into).collect() }))
+    Ok(Json(BatchResponseBody { results: results.into_iter().map(ToWire::to_wire).collect() }))
 }
 
 /// Record late outcomes (default, chargeback) by request id: all or none (scorer, admin).
@@ -139,7 +139,7 @@ pub(crate) async fn list_decisions(
 ) -> Result<Json<Vec<DecisionBody>>, ApiError> {
     let limit = query.limit.unwrap_or(1000);
     let rows = scoring::decisions(&warden, &caller, &name, query.request_id.as_deref(), limit).await?;
-    Ok(Json(rows.into_iter().map(Into::into).collect()))
+    Ok(Json(rows.into_iter().map(ToWire::to_wire).collect::<Result<_, _>>()?))
 }
 
 /// Live window profiles of the model's loaded versions since they were loaded.
@@ -160,16 +160,16 @@ pub(crate) async fn live_profiles(
 /// reference: PSI, missing rate, out-of-range and unseen-category shares per feature.
 #[utoipa::path(get, path = "/v1/models/{name}/live/drift", tag = "scoring",
     params(("name" = String, Path, description = "Model name"), LiveDriftQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<LiveDriftBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn live_drift(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<LiveDriftQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Vec<LiveDriftBody>>, ApiError> {
     let drift = scoring::live_drift(&warden, &caller, &name, query.seconds.unwrap_or(600)).await?;
-    super::to_json(drift)
+    Ok(Json(crate::wire::retype_all(drift)?))
 }
 
 /// Prometheus metrics: scored rows, latency histograms and errors per model and version; HTTP requests

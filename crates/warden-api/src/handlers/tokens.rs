@@ -6,7 +6,7 @@ use warden_lifecycle::auth;
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
-use crate::wire::{CreateToken, CreatedTokenBody, ErrorBody, TokenBody};
+use crate::wire::{CreateToken, CreatedTokenBody, ErrorBody, ToWire, TokenBody};
 
 /// Create a token (admin). The secret is in this response only.
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken,
@@ -25,7 +25,7 @@ pub(crate) async fn create_token(
             })?),
         };
     let created = auth::create_token(&warden, &caller, &body.name, body.role.parse()?, expires_at).await?;
-    Ok((StatusCode::CREATED, Json(CreatedTokenBody { secret: created.secret, token: created.info.into() })))
+    Ok((StatusCode::CREATED, Json(CreatedTokenBody { secret: created.secret, token: created.info.to_wire() })))
 }
 
 /// List tokens (admin).
@@ -35,7 +35,7 @@ pub(crate) async fn list_tokens(
     State(warden): State<AppState>,
     Caller(caller): Caller,
 ) -> Result<Json<Vec<TokenBody>>, ApiError> {
-    Ok(Json(auth::list_tokens(&warden, &caller).await?.into_iter().map(TokenBody::from).collect()))
+    Ok(Json(auth::list_tokens(&warden, &caller).await?.into_iter().map(ToWire::to_wire).collect()))
 }
 
 /// Revoke a token (admin); it stops working at once.
@@ -47,5 +47,5 @@ pub(crate) async fn revoke_token(
     Caller(caller): Caller,
     Path(name): Path<String>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    Ok(Json(auth::revoke_token(&warden, &caller, &name).await?.into()))
+    Ok(Json(auth::revoke_token(&warden, &caller, &name).await?.to_wire()))
 }

@@ -11,7 +11,7 @@ use warden_lifecycle::{Error, Warden};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::Caller;
-use crate::wire::{ErrorBody, Feature, RegisterVersionForm, RegisterVersionMetadata, VersionBody};
+use crate::wire::{ErrorBody, Feature, RegisterVersionForm, RegisterVersionMetadata, VersionBody, version_body};
 
 /// Largest accepted `metadata` part.
 pub(crate) const METADATA_LIMIT: usize = 1 << 20;
@@ -141,12 +141,12 @@ pub(crate) async fn register_version(
                 .artifact_signature
                 .map(|s| warden_lifecycle::signing::ArtifactSignature { signer: s.signer, signature: s.signature }),
         },
-        serving: metadata.serving.unwrap_or_default(),
+        serving: metadata.serving.map(crate::wire::lifecycle_serving_config).unwrap_or_default(),
         encodings: metadata.encodings,
         unknown_category: unknown_rule(metadata.unknown_category.as_deref())?,
     };
     let version = registry::register_version(&warden, &caller, &name, request, artifact, reference).await?;
-    Ok((StatusCode::CREATED, Json(VersionBody::new(version, true))))
+    Ok((StatusCode::CREATED, Json(version_body(version, true))))
 }
 
 /// List a model's versions (without profiles).
@@ -159,7 +159,7 @@ pub(crate) async fn list_versions(
     Path(name): Path<String>,
 ) -> Result<Json<Vec<VersionBody>>, ApiError> {
     let versions = registry::list_versions(&warden, &caller, &name).await?;
-    Ok(Json(versions.into_iter().map(|v| VersionBody::new(v, false)).collect()))
+    Ok(Json(versions.into_iter().map(|v| version_body(v, false)).collect()))
 }
 
 /// One version with its reference profile; `version` is a number or an alias.
@@ -171,7 +171,7 @@ pub(crate) async fn get_version(
     Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<VersionBody>, ApiError> {
-    Ok(Json(VersionBody::new(registry::get_version(&warden, &caller, &name, &version).await?, true)))
+    Ok(Json(version_body(registry::get_version(&warden, &caller, &name, &version).await?, true)))
 }
 
 /// Download a version's artifact (its SHA-256 is verified first and sent in `x-warden-sha256`).
