@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use warden_core::{AlertState, IncidentState, Severity};
 use warden_store::metadata::{AlertEvent, AlertRow, MonitorEvaluation};
 
 use crate::{Error, Oversight, Result};
@@ -28,10 +29,8 @@ pub struct Alert {
     pub feature: String,
     /// The version whose traffic raised it last.
     pub version: i64,
-    /// `warning` or `critical`.
-    pub severity: String,
-    /// `firing`, `acknowledged` or `resolved`.
-    pub state: String,
+    pub severity: Severity,
+    pub state: AlertState,
     /// When it fired (µs).
     pub opened_at: i64,
     /// Last change (µs).
@@ -46,23 +45,26 @@ pub struct Alert {
     pub incident_id: Option<i64>,
 }
 
-impl From<AlertRow> for Alert {
-    fn from(r: AlertRow) -> Self {
-        Alert {
+impl TryFrom<AlertRow> for Alert {
+    type Error = Error;
+    fn try_from(r: AlertRow) -> Result<Self> {
+        let corrupt = |e: warden_core::UnknownValue| Error::Inconsistent(format!("stored alert {}: {e}", r.id));
+        let (severity, state) = (r.severity.parse().map_err(corrupt)?, r.state.parse().map_err(corrupt)?);
+        Ok(Alert {
             id: r.id,
             model: r.model_name,
             monitor: r.monitor,
             feature: r.feature,
             version: r.version,
-            severity: r.severity,
-            state: r.state,
+            severity,
+            state,
             opened_at: r.opened_at,
             updated_at: r.updated_at,
             value: r.value,
             acknowledged_by: r.acknowledged_by,
             resolved_at: r.resolved_at,
             incident_id: r.incident_id,
-        }
+        })
     }
 }
 
@@ -249,7 +251,7 @@ pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<(
         "retrain" => {
             let request = crate::retraining::RetrainRequest { alert_id: Some(alert.id), ..Default::default() };
             match Box::pin(crate::retraining::retrain(warden, &system, model, request)).await {
-                Ok(job) => json!({ "done": job.status != "failed", "job": job.id, "status": job.status,
+                Ok(job) => json!({ "done": job.status != warden_core::JobStatus::Failed, "job": job.id, "status": job.status,
                                    "version": job.version, "error": job.error }),
                 Err(err) => json!({ "done": false, "why": err.to_string() }),
             }
@@ -299,7 +301,7 @@ pub async fn list(
     {
         return Err(Error::invalid(format!("unknown alert state '{s}' (firing, acknowledged, resolved, open)")));
     }
-    Ok(warden.metadata.alerts(model, state, 10_000).await?.into_iter().map(Alert::from).collect())
+    warden.metadata.alerts(model, state, 10_000).await?.into_iter().map(Alert::try_from).collect()
 }
 
 /// One alert with its events.
@@ -313,7 +315,7 @@ pub async fn get(warden: &Oversight, caller: &Principal, id: i64) -> Result<(Ale
         .into_iter()
         .map(|e| json!({ "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details }))
         .collect();
-    Ok((alert.into(), events))
+    Ok((alert.try_into()?, events))
 }
 
 async fn find(warden: &Oversight, id: i64) -> Result<AlertRow> {
@@ -338,7 +340,7 @@ pub async fn acknowledge(warden: &Oversight, caller: &Principal, id: i64, commen
         details: json!({ "comment": comment }),
     };
     save(warden, &row, &event).await?;
-    Ok(row.into())
+    row.try_into()
 }
 
 /// An incident as listed.
@@ -348,8 +350,7 @@ pub struct Incident {
     pub model: String,
     /// What opened it.
     pub title: String,
-    /// `open` or `resolved`.
-    pub state: String,
+    pub state: IncidentState,
     /// When (µs).
     pub opened_at: i64,
     /// When resolved (µs).
@@ -360,18 +361,20 @@ pub struct Incident {
     pub time_to_resolve_seconds: Option<f64>,
 }
 
-impl From<warden_store::metadata::IncidentRow> for Incident {
-    fn from(r: warden_store::metadata::IncidentRow) -> Self {
-        Incident {
+impl TryFrom<warden_store::metadata::IncidentRow> for Incident {
+    type Error = Error;
+    fn try_from(r: warden_store::metadata::IncidentRow) -> Result<Self> {
+        let state = r.state.parse().map_err(|e| Error::Inconsistent(format!("stored incident {}: {e}", r.id)))?;
+        Ok(Incident {
             id: r.id,
             model: r.model_name,
             title: r.title,
-            state: r.state,
+            state,
             opened_at: r.opened_at,
             resolved_at: r.resolved_at,
             time_to_detect_seconds: r.detect_micros as f64 / 1e6,
             time_to_resolve_seconds: r.resolved_at.map(|t| (t - r.opened_at) as f64 / 1e6),
-        }
+        })
     }
 }
 
@@ -393,7 +396,7 @@ pub async fn resolve_incident(warden: &Oversight, caller: &Principal, id: i64, c
         subject: format!("model/{}/incident/{id}", incident.model_name),
         payload: json!({"incident": id, "comment": comment}),
     };
-    Ok(warden.metadata.resolve_incident(id, now, audit).await?.into())
+    warden.metadata.resolve_incident(id, now, audit).await?.try_into()
 }
 
 /// Incidents, newest first (`open` or `resolved` when given).
@@ -404,7 +407,7 @@ pub async fn incidents(warden: &Oversight, caller: &Principal, state: Option<&st
     {
         return Err(Error::invalid(format!("unknown incident state '{s}' (open, resolved)")));
     }
-    Ok(warden.metadata.incidents(state, 10_000).await?.into_iter().map(Incident::from).collect())
+    warden.metadata.incidents(state, 10_000).await?.into_iter().map(Incident::try_from).collect()
 }
 
 /// One incident with its timeline: every event of its alerts (fired, actions, acknowledgements,
@@ -422,7 +425,7 @@ pub async fn incident(warden: &Oversight, caller: &Principal, id: i64) -> Result
         }
     }
     timeline.sort_by_key(|e| e["at"].as_i64());
-    Ok((row.into(), timeline))
+    Ok((row.try_into()?, timeline))
 }
 
 #[cfg(test)]

@@ -41,50 +41,39 @@ use warden_store::metadata::{MonitorEvaluation, MonitorRow, ScoredOutcome};
 
 use crate::{Error, Oversight, Result};
 use warden_registry::auth::{Permission, Principal};
+use warden_core::MonitorKind;
 use warden_registry::registry::{RiskTier, audit, get_model};
 use warden_serving::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window};
 
-/// The kinds of monitor.
-pub const KINDS: [&str; 8] = [
-    "feature_drift",
-    "score_drift",
-    "data_quality",
-    "performance",
-    "estimated_performance",
-    "fairness",
-    "money_at_risk",
-    "integrity",
-];
-
 /// The statistics each kind offers, the default first.
-fn statistics(kind: &str) -> &'static [&'static str] {
+fn statistics(kind: MonitorKind) -> &'static [&'static str] {
     match kind {
-        "feature_drift" | "score_drift" => &["psi", "jensen_shannon"],
-        "performance" => &["auc", "brier", "ece"],
-        "estimated_performance" => &["auc", "accuracy", "precision", "recall", "f1"],
-        "fairness" => &["disparate_impact", "equal_opportunity"],
-        "money_at_risk" => &["expected_loss", "fraud_missed"],
-        "data_quality" => &["worst"],
-        _ => &["deviations"],
+        MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => &["psi", "jensen_shannon"],
+        MonitorKind::Performance => &["auc", "brier", "ece"],
+        MonitorKind::EstimatedPerformance => &["auc", "accuracy", "precision", "recall", "f1"],
+        MonitorKind::Fairness => &["disparate_impact", "equal_opportunity"],
+        MonitorKind::MoneyAtRisk => &["expected_loss", "fraud_missed"],
+        MonitorKind::DataQuality => &["worst"],
+        MonitorKind::Integrity => &["deviations"],
     }
 }
 
 /// Whether a lower value is the worse one.
-fn lower_is_worse(kind: &str, statistic: &str) -> bool {
+fn lower_is_worse(kind: MonitorKind, statistic: &str) -> bool {
     matches!(
         (kind, statistic),
-        ("performance", "auc") | ("estimated_performance", _) | ("fairness", "disparate_impact")
+        (MonitorKind::Performance, "auc") | (MonitorKind::EstimatedPerformance, _) | (MonitorKind::Fairness, "disparate_impact")
     )
 }
 
 /// Figures whose inputs are outcomes (read from the decision log) rather than the live windows.
-fn reads_outcomes(kind: &str, statistic: &str) -> bool {
+fn reads_outcomes(kind: MonitorKind, statistic: &str) -> bool {
     matches!(
         (kind, statistic),
-        ("performance", _)
-            | ("estimated_performance", _)
-            | ("fairness", "equal_opportunity")
-            | ("money_at_risk", "fraud_missed")
+        (MonitorKind::Performance, _)
+            | (MonitorKind::EstimatedPerformance, _)
+            | (MonitorKind::Fairness, "equal_opportunity")
+            | (MonitorKind::MoneyAtRisk, "fraud_missed")
     )
 }
 
@@ -173,7 +162,7 @@ fn default_consecutive() -> u32 {
 pub const ACTIONS: [&str; 4] = ["notify", "rollback", "stop_canary", "retrain"];
 
 impl MonitorConfig {
-    fn check(&self, kind: &str) -> Result<()> {
+    fn check(&self, kind: MonitorKind) -> Result<()> {
         if !ACTIONS.contains(&self.action.as_str()) {
             return Err(Error::invalid(format!("unknown action '{}' (expected {})", self.action, ACTIONS.join(", "))));
         }
@@ -225,14 +214,14 @@ impl MonitorConfig {
                 "learned thresholds need 1 <= k <= {MAX_LEARNED_K} and a positive chunk_size"
             )));
         }
-        if kind == "fairness" && self.attribute.as_deref().is_none_or(str::is_empty) {
+        if kind == MonitorKind::Fairness && self.attribute.as_deref().is_none_or(str::is_empty) {
             return Err(Error::invalid("a fairness monitor needs an attribute"));
         }
         Ok(())
     }
 
     /// The statistic watched (the kind's default when unset).
-    pub fn statistic<'a>(&'a self, kind: &str) -> &'a str {
+    pub fn statistic<'a>(&'a self, kind: MonitorKind) -> &'a str {
         self.statistic.as_deref().unwrap_or(statistics(kind)[0])
     }
 }
@@ -243,8 +232,8 @@ pub struct Monitor {
     pub model: String,
     /// Unique per model.
     pub name: String,
-    /// `feature_drift` or `data_quality`.
-    pub kind: String,
+    /// What it watches.
+    pub kind: MonitorKind,
     /// Window, minimum sample and thresholds.
     pub config: MonitorConfig,
     /// Evaluated on the schedule when set.
@@ -258,11 +247,12 @@ pub struct Monitor {
 impl TryFrom<MonitorRow> for Monitor {
     type Error = Error;
     fn try_from(row: MonitorRow) -> Result<Self> {
+        let kind = row.kind.parse().map_err(|e| Error::Inconsistent(format!("stored monitor {}: {e}", row.name)))?;
         Ok(Monitor {
             config: serde_json::from_value(row.config).map_err(|e| Error::json("stored monitor config", e))?,
             model: row.model_name,
             name: row.name,
-            kind: row.kind,
+            kind,
             enabled: row.enabled,
             updated_at: row.updated_at,
             updated_by: row.updated_by,
@@ -272,7 +262,7 @@ impl TryFrom<MonitorRow> for Monitor {
 
 /// A monitor of `kind` as a model of this tier starts with it: tighter, faster and on smaller samples the
 /// higher the risk.
-pub fn default_config(tier: RiskTier, kind: &str) -> MonitorConfig {
+pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
     let (window_seconds, min_decisions) = match tier {
         RiskTier::High => (300, 200),
         RiskTier::Medium => (600, 300),
@@ -284,18 +274,18 @@ pub fn default_config(tier: RiskTier, kind: &str) -> MonitorConfig {
         RiskTier::Low => low,
     };
     let ((warn, alert), window_seconds, window_decisions, min_decisions) = match kind {
-        "feature_drift" | "score_drift" => {
+        MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => {
             (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions)
         }
-        "data_quality" => (row((0.02, 0.05), (0.05, 0.10), (0.05, 0.10)), window_seconds, None, min_decisions),
+        MonitorKind::DataQuality => (row((0.02, 0.05), (0.05, 0.10), (0.05, 0.10)), window_seconds, None, min_decisions),
         // The gate's minimum AUC for the tier, and 0.05 below it; the newest 1,000 labelled decisions.
-        "performance" | "estimated_performance" => {
+        MonitorKind::Performance | MonitorKind::EstimatedPerformance => {
             (row((0.75, 0.70), (0.70, 0.65), (0.65, 0.60)), 3600, Some(1_000), min_decisions)
         }
         // The four-fifths rule.
-        "fairness" => ((0.9, 0.8), window_seconds, None, min_decisions),
-        "money_at_risk" => (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions),
-        _ => ((1.0, 1.0), 60, None, 1),
+        MonitorKind::Fairness => ((0.9, 0.8), window_seconds, None, min_decisions),
+        MonitorKind::MoneyAtRisk => (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions),
+        MonitorKind::Integrity => ((1.0, 1.0), 60, None, 1),
     };
     MonitorConfig {
         window_seconds,
@@ -315,18 +305,18 @@ pub fn default_config(tier: RiskTier, kind: &str) -> MonitorConfig {
 }
 
 /// The monitors every deployed model of this tier gets.
-pub fn defaults(tier: RiskTier) -> Vec<(&'static str, MonitorConfig)> {
-    ["feature_drift", "score_drift", "data_quality", "performance", "integrity"]
+pub fn defaults(tier: RiskTier) -> Vec<(MonitorKind, MonitorConfig)> {
+    [MonitorKind::FeatureDrift, MonitorKind::ScoreDrift, MonitorKind::DataQuality, MonitorKind::Performance, MonitorKind::Integrity]
         .into_iter()
         .map(|kind| (kind, default_config(tier, kind)))
         .collect()
 }
 
-fn row(model: &str, name: &str, kind: &str, config: &MonitorConfig, enabled: bool, at: i64, by: &str) -> MonitorRow {
+fn row(model: &str, name: &str, kind: MonitorKind, config: &MonitorConfig, enabled: bool, at: i64, by: &str) -> MonitorRow {
     MonitorRow {
         model_name: model.into(),
         name: name.into(),
-        kind: kind.into(),
+        kind: kind.as_str().into(),
         config: serde_json::to_value(config).expect("a config serialises"),
         enabled,
         updated_at: at,
@@ -347,8 +337,8 @@ pub(crate) async fn ensure_defaults(
         return Ok(());
     }
     let tier = get_model(warden, caller, model).await?.input.risk_tier;
-    let mut monitors: Vec<(String, &str, MonitorConfig)> =
-        defaults(tier).into_iter().map(|(kind, config)| (kind.to_owned(), kind, config)).collect();
+    let mut monitors: Vec<(String, MonitorKind, MonitorConfig)> =
+        defaults(tier).into_iter().map(|(kind, config)| (kind.as_str().to_owned(), kind, config)).collect();
     let mut protected: Vec<String> = version.protected.clone();
     if let Some(report) = crate::validation::latest_report(warden, model, version.number).await? {
         protected.extend(report.fairness.keys().cloned());
@@ -356,11 +346,11 @@ pub(crate) async fn ensure_defaults(
     protected.sort();
     protected.dedup();
     for attribute in protected {
-        let config = MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, "fairness") };
-        monitors.push((format!("fairness_{attribute}"), "fairness", config));
+        let config = MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, MonitorKind::Fairness) };
+        monitors.push((format!("fairness_{attribute}"), MonitorKind::Fairness, config));
     }
     if version.serving.lgd.is_some() && version.serving.exposure_column.is_some() {
-        monitors.push(("money_at_risk".into(), "money_at_risk", default_config(tier, "money_at_risk")));
+        monitors.push(("money_at_risk".into(), MonitorKind::MoneyAtRisk, default_config(tier, MonitorKind::MoneyAtRisk)));
     }
     for (name, kind, config) in monitors {
         if warden_registry::registry::validate_name("monitor", &name).is_err() {
@@ -390,8 +380,8 @@ pub async fn list(warden: &Oversight, caller: &Principal, model: &str) -> Result
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorChange {
-    /// One of [`KINDS`] (a new monitor needs it unless its name is a kind).
-    pub kind: Option<String>,
+    /// What it watches (a new monitor needs it unless its name is a kind).
+    pub kind: Option<MonitorKind>,
     /// Seconds of recent traffic.
     pub window_seconds: Option<i64>,
     /// Evaluate the newest decisions instead (0 goes back to the time window).
@@ -440,19 +430,17 @@ pub async fn set(
             (monitor.kind, monitor.config, monitor.enabled)
         }
         None => {
-            let kind = change
-                .kind
-                .clone()
-                .or_else(|| KINDS.contains(&name).then(|| name.to_owned()))
-                .ok_or_else(|| Error::invalid(format!("a new monitor needs a kind ({})", KINDS.join(", "))))?;
-            if !KINDS.contains(&kind.as_str()) {
-                return Err(Error::invalid(format!("unknown monitor kind '{kind}' (expected {})", KINDS.join(", "))));
-            }
-            let config = default_config(tier, &kind);
+            let kind: MonitorKind = match change.kind {
+                Some(kind) => kind,
+                None => name.parse().map_err(|_| {
+                    Error::invalid(format!("a new monitor needs a kind ({})", MonitorKind::NAMES.join(", ")))
+                })?,
+            };
+            let config = default_config(tier, kind);
             (kind, config, true)
         }
     };
-    if let Some(new_kind) = change.kind.clone()
+    if let Some(new_kind) = change.kind
         && new_kind != kind
     {
         return Err(Error::invalid(format!("monitor '{name}' is a {kind} monitor; make a new one for {new_kind}")));
@@ -496,9 +484,9 @@ pub async fn set(
     if let Some(v) = change.consecutive {
         config.consecutive = v;
     }
-    config.check(&kind)?;
+    config.check(kind)?;
     let enabled = change.enabled.unwrap_or(enabled);
-    let stored = row(model, name, &kind, &config, enabled, warden.now(), &caller.actor());
+    let stored = row(model, name, kind, &config, enabled, warden.now(), &caller.actor());
     let event = audit(
         warden,
         caller,
@@ -525,7 +513,7 @@ impl Bands {
         Bands {
             warn: c.warn,
             alert: c.alert,
-            lower_is_worse: lower_is_worse(&monitor.kind, c.statistic(&monitor.kind)),
+            lower_is_worse: lower_is_worse(monitor.kind, c.statistic(monitor.kind)),
             learned: false,
         }
     }
@@ -624,22 +612,22 @@ fn labelled_reference(version: &LoadedVersion, config: &MonitorConfig) -> std::r
 /// Values of a live-window figure.
 fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::result::Result<Values, String> {
     let config = &monitor.config;
-    let statistic = config.statistic(&monitor.kind);
+    let statistic = config.statistic(monitor.kind);
     let mut values = Values::new();
-    match monitor.kind.as_str() {
-        "feature_drift" | "data_quality" => {
+    match monitor.kind {
+        MonitorKind::FeatureDrift | MonitorKind::DataQuality => {
             for (name, f) in &drift.features {
                 if config.features.as_ref().is_some_and(|only| !only.contains(name)) {
                     continue;
                 }
-                let value = match (monitor.kind.as_str(), statistic) {
-                    ("feature_drift", "jensen_shannon") => f.jensen_shannon,
-                    ("feature_drift", _) => f.psi,
+                let value = match (monitor.kind, statistic) {
+                    (MonitorKind::FeatureDrift, "jensen_shannon") => f.jensen_shannon,
+                    (MonitorKind::FeatureDrift, _) => f.psi,
                     _ => quality_value(f),
                 };
                 values.insert(name.clone(), (value, json!(f)));
             }
-            if monitor.kind == "data_quality" {
+            if monitor.kind == MonitorKind::DataQuality {
                 // Schema violations: the share of requests the version's checks refused.
                 let asked = drift.refused + drift.decisions;
                 let share = (asked > 0).then(|| drift.refused as f64 / asked as f64);
@@ -647,12 +635,12 @@ fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::
                 values.insert(SCHEMA_KEY.into(), (share, figures));
             }
         }
-        "score_drift" => {
+        MonitorKind::ScoreDrift => {
             let value = if statistic == "jensen_shannon" { drift.score_jensen_shannon } else { drift.score_psi };
             let figures = json!({"psi": drift.score_psi, "jensen_shannon": drift.score_jensen_shannon});
             values.insert("score".into(), (value, figures));
         }
-        "fairness" => {
+        MonitorKind::Fairness => {
             let attribute = config.attribute.clone().unwrap_or_default();
             let groups = drift.approvals.get(&attribute);
             let min_group = (config.min_decisions / 10).max(1);
@@ -664,7 +652,7 @@ fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::
             });
             values.insert(attribute, (value, figures));
         }
-        "money_at_risk" => {
+        MonitorKind::MoneyAtRisk => {
             let live = drift.expected_loss.ok_or("the version has no LGD and exposure column to price approvals")?;
             let baseline = learned.baseline.filter(|b| *b > 0.0).ok_or("the reference's expected loss is zero")?;
             let figures = json!({"expected_loss_per_decision": live, "reference_per_decision": baseline});
@@ -692,13 +680,13 @@ fn outcome_values(
     learned: &Learned,
 ) -> std::result::Result<Values, String> {
     let config = &monitor.config;
-    let statistic = config.statistic(&monitor.kind);
+    let statistic = config.statistic(monitor.kind);
     let labelled: Vec<&Labelled> = rows.iter().filter(|r| r.label.is_some()).collect();
     let labels: Vec<bool> = labelled.iter().map(|r| r.label == Some(true)).collect();
     let scores: Vec<f64> = labelled.iter().map(|r| r.score).collect();
     let mut values = Values::new();
-    match (monitor.kind.as_str(), statistic) {
-        ("performance", metric) => {
+    match (monitor.kind, statistic) {
+        (MonitorKind::Performance, metric) => {
             let value = match metric {
                 "auc" => warden_stats::metrics::roc_auc(&labels, &scores),
                 "brier" => (!scores.is_empty()).then(|| {
@@ -712,7 +700,7 @@ fn outcome_values(
             let bad = labels.iter().filter(|&&y| y).count();
             values.insert("model".into(), (value, json!({"labelled": labels.len(), "bad": bad})));
         }
-        ("estimated_performance", metric) => {
+        (MonitorKind::EstimatedPerformance, metric) => {
             let cbpe = learned.cbpe.as_ref().ok_or_else(|| {
                 learned.problem.clone().unwrap_or_else(|| "CBPE could not be fitted on the reference".into())
             })?;
@@ -728,7 +716,7 @@ fn outcome_values(
                 .flatten();
             values.insert("model".into(), (estimate.map(|e| e.value), json!(estimate)));
         }
-        ("fairness", _) => {
+        (MonitorKind::Fairness, _) => {
             let attribute = config.attribute.clone().unwrap_or_default();
             let grouped: Vec<&&Labelled> = labelled.iter().filter(|r| r.group.is_some()).collect();
             let good: Vec<bool> = grouped.iter().map(|r| r.label == Some(false)).collect();
@@ -741,7 +729,7 @@ fn outcome_values(
             let value = f.as_ref().filter(|f| f.groups.len() >= 2).map(|f| f.equal_opportunity_difference);
             values.insert(attribute, (value, json!(f.map(|f| f.by_group))));
         }
-        ("money_at_risk", _) => {
+        (MonitorKind::MoneyAtRisk, _) => {
             let bad: Vec<&&Labelled> = labelled.iter().filter(|r| r.label == Some(true)).collect();
             let value_of = |r: &&&Labelled| r.amount.unwrap_or(1.0);
             let total: f64 = bad.iter().map(value_of).sum();
@@ -757,22 +745,22 @@ fn outcome_values(
 /// Learns what a monitor setting needs from a version's reference (blocking: replays the reference).
 fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     let config = &monitor.config;
-    let kind = monitor.kind.as_str();
+    let kind = monitor.kind;
     let statistic = config.statistic(kind);
     let reference = &version.reference;
     let threshold = version.version.serving.threshold;
     let attributes: Vec<String> = config.attribute.iter().cloned().collect();
     let mut learned = Learned::default();
-    if kind == "money_at_risk" {
+    if kind == MonitorKind::MoneyAtRisk {
         let all = version.live.reference_windows(reference, 0..reference.len(), &attributes);
         let drift = warden_serving::scoring::windows_drift(version, all, reference.len() as u64, 0, None);
         learned.baseline = drift.expected_loss;
     }
     let outcomes = reads_outcomes(kind, statistic);
     // The labelled reference is read only for what uses it: CBPE and learned bands.
-    let needs_labels = outcomes && (kind == "estimated_performance" || config.learned.is_some());
+    let needs_labels = outcomes && (kind == MonitorKind::EstimatedPerformance || config.learned.is_some());
     let labelled = if needs_labels { Some(labelled_reference(version, config)) } else { None };
-    if kind == "estimated_performance" {
+    if kind == MonitorKind::EstimatedPerformance {
         match &labelled {
             Some(Ok(rows)) => {
                 let labels: Vec<bool> = rows.iter().map(|r| r.label == Some(true)).collect();
@@ -846,7 +834,7 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
         let std = warden_stats::profile::population_std(&values);
         let bands = match (&learned.cbpe, kind) {
             // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
-            (Some(cbpe), "estimated_performance") => {
+            (Some(cbpe), MonitorKind::EstimatedPerformance) => {
                 let wanted = cbpe_metric(statistic);
                 let (_, _, low, high) =
                     cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted");
@@ -1012,10 +1000,10 @@ async fn evaluate_version(
     let config = &monitor.config;
     let learned = learned_for(&warden.learned, monitor, version).await?;
     let number = version.version.number;
-    if reads_outcomes(&monitor.kind, config.statistic(&monitor.kind)) {
+    if reads_outcomes(monitor.kind, config.statistic(monitor.kind)) {
         let since = if config.window_decisions.is_some() { i64::MIN } else { at - config.window_seconds * 1_000_000 };
         let limit = config.window_decisions.unwrap_or(MAX_OUTCOME_ROWS).min(MAX_OUTCOME_ROWS) as i64;
-        let labelled_only = monitor.kind != "estimated_performance";
+        let labelled_only = monitor.kind != MonitorKind::EstimatedPerformance;
         let rows = warden.metadata.scored_outcomes(&monitor.model, number, since, limit, labelled_only).await?;
         let window_start = rows.last().map_or(since.max(0), |r| r.at);
         let rows = labelled_from_log(rows, config, version);
@@ -1068,7 +1056,7 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
     let mut evaluations = Vec::new();
     let mut windows = RoundWindows::new();
     for monitor in &monitors {
-        if monitor.kind == "integrity" {
+        if monitor.kind == MonitorKind::Integrity {
             let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
             let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
             if round == Round::Now || due {
@@ -1139,7 +1127,7 @@ mod tests {
         }
     }
 
-    fn monitor(kind: &str) -> Monitor {
+    fn monitor(kind: MonitorKind) -> Monitor {
         let config = MonitorConfig {
             window_seconds: 60,
             min_decisions: 100,
@@ -1149,8 +1137,8 @@ mod tests {
         };
         Monitor {
             model: "m".into(),
-            name: kind.into(),
-            kind: kind.into(),
+            name: kind.as_str().into(),
+            kind,
             config,
             enabled: true,
             updated_at: 0,
@@ -1166,35 +1154,35 @@ mod tests {
     #[test]
     fn statuses_follow_the_bands_and_small_samples_are_insufficient_not_alerts() {
         let none = Learned::default();
-        let drift_monitor = monitor("feature_drift");
+        let drift_monitor = monitor(MonitorKind::FeatureDrift);
         assert_eq!(evaluate(&drift_monitor, &drift(500, 0.05, 0.0), &none).status, "ok");
         assert_eq!(evaluate(&drift_monitor, &drift(500, 0.1, 0.0), &none).status, "warn");
         assert_eq!(evaluate(&drift_monitor, &drift(500, 0.4, 0.0), &none).status, "alert");
         let small = evaluate(&drift_monitor, &drift(99, 0.9, 0.0), &none);
         assert_eq!((small.status.as_str(), small.value), ("insufficient", None));
         // Another statistic of the same windows.
-        let mut js = monitor("feature_drift");
+        let mut js = monitor(MonitorKind::FeatureDrift);
         js.config.statistic = Some("jensen_shannon".into());
         assert_eq!(evaluate(&js, &drift(500, 0.4, 0.0), &none).value, Some(0.2));
         // Score drift reads the score's PSI.
-        assert_eq!(evaluate(&monitor("score_drift"), &drift(500, 0.3, 0.0), &none).status, "alert");
+        assert_eq!(evaluate(&monitor(MonitorKind::ScoreDrift), &drift(500, 0.3, 0.0), &none).status, "alert");
         // Data quality: the missing-rate increase over the reference.
-        let quality = monitor("data_quality");
+        let quality = monitor(MonitorKind::DataQuality);
         let e = evaluate(&quality, &drift(500, 0.0, 0.31), &none);
         assert_eq!(e.status, "alert");
         assert!((e.value.unwrap() - 0.30).abs() < 1e-12);
         // Money at risk without an LGD is unavailable, never an alert.
-        let money = evaluate(&monitor("money_at_risk"), &drift(500, 0.0, 0.0), &none);
+        let money = evaluate(&monitor(MonitorKind::MoneyAtRisk), &drift(500, 0.0, 0.0), &none);
         assert_eq!((money.status.as_str(), money.value), ("unavailable", None));
     }
 
     #[test]
     fn lower_is_worse_figures_alert_below_their_bands() {
-        let mut fairness = monitor("fairness");
+        let mut fairness = monitor(MonitorKind::Fairness);
         fairness.config.attribute = Some("sex".into());
         fairness.config.warn = 0.9;
         fairness.config.alert = 0.8;
-        fairness.config.check("fairness").unwrap();
+        fairness.config.check(MonitorKind::Fairness).unwrap();
         let mut d = drift(1_000, 0.0, 0.0);
         let mut groups = warden_stats::window::GroupRateWindow::default();
         for i in 0..500 {
@@ -1207,12 +1195,12 @@ mod tests {
         assert!((e.value.unwrap() - 0.6).abs() < 1e-12);
         // Bands in the wrong order for a lower-is-worse figure are refused.
         fairness.config.warn = 0.7;
-        assert!(fairness.config.check("fairness").is_err());
+        assert!(fairness.config.check(MonitorKind::Fairness).is_err());
     }
 
     #[test]
     fn learned_bands_replace_the_static_ones_per_key() {
-        let mut m = monitor("feature_drift");
+        let mut m = monitor(MonitorKind::FeatureDrift);
         m.config.learned = Some(LearnedThresholds { k: 3.0, chunk_size: None });
         let bands = Bands { warn: 0.02, alert: 0.03, lower_is_worse: false, learned: true };
         let learned = Learned { bands: BTreeMap::from([("age".to_owned(), bands)]), ..Learned::default() };
@@ -1231,32 +1219,32 @@ mod tests {
         assert!(high[0].1.window_seconds < low[0].1.window_seconds);
         assert!(high[0].1.alert < low[0].1.alert);
         for (kind, config) in &high {
-            config.check(kind).unwrap();
+            config.check(*kind).unwrap();
         }
         let mut config = high[0].1.clone();
         config.warn = 0.5;
-        assert!(config.check("feature_drift").is_err(), "warn above alert");
+        assert!(config.check(MonitorKind::FeatureDrift).is_err(), "warn above alert");
         config.warn = 0.1;
         config.window_seconds = 5;
-        assert!(config.check("feature_drift").is_err());
+        assert!(config.check(MonitorKind::FeatureDrift).is_err());
         config.window_seconds = 60;
         config.statistic = Some("auc".into());
-        assert!(config.check("feature_drift").is_err(), "not a drift statistic");
-        let performance = default_config(RiskTier::High, "performance");
-        assert!(performance.check("performance").is_ok());
+        assert!(config.check(MonitorKind::FeatureDrift).is_err(), "not a drift statistic");
+        let performance = default_config(RiskTier::High, MonitorKind::Performance);
+        assert!(performance.check(MonitorKind::Performance).is_ok());
     }
 
     #[test]
     fn every_numeric_setting_has_a_documented_maximum() {
-        let base = default_config(RiskTier::High, "feature_drift");
-        base.check("feature_drift").unwrap();
+        let base = default_config(RiskTier::High, MonitorKind::FeatureDrift);
+        base.check(MonitorKind::FeatureDrift).unwrap();
         let at_limit = MonitorConfig {
             window_decisions: Some(MAX_DECISIONS),
             min_decisions: MAX_DECISIONS,
             learned: Some(LearnedThresholds { k: MAX_LEARNED_K, chunk_size: Some(MAX_DECISIONS) }),
             ..base.clone()
         };
-        at_limit.check("feature_drift").unwrap();
+        at_limit.check(MonitorKind::FeatureDrift).unwrap();
         let over: [(&str, MonitorConfig); 5] = [
             (
                 "window_decisions is at most 10000000",
@@ -1277,12 +1265,12 @@ mod tests {
             ("window_seconds is 10 to 3600", MonitorConfig { window_seconds: i64::MAX, ..base.clone() }),
         ];
         for (want, config) in over {
-            let err = config.check("feature_drift").unwrap_err();
+            let err = config.check(MonitorKind::FeatureDrift).unwrap_err();
             assert!(matches!(err, Error::Invalid { .. }), "{err}");
             assert!(err.to_string().contains(want), "{want}: {err}");
         }
-        let mut performance = default_config(RiskTier::High, "performance");
+        let mut performance = default_config(RiskTier::High, MonitorKind::Performance);
         performance.window_seconds = MAX_OUTCOME_WINDOW_SECONDS + 1;
-        assert!(performance.check("performance").unwrap_err().to_string().contains("365 days"));
+        assert!(performance.check(MonitorKind::Performance).unwrap_err().to_string().contains("365 days"));
     }
 }

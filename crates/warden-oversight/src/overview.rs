@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 use warden_store::metadata::DeploymentRow;
 
-use crate::{Oversight, Result};
+use crate::{Error, Oversight, Result};
+use warden_core::RiskTier;
 use warden_registry::auth::{Permission, Principal};
 use warden_registry::registry::{PRODUCTION_ALIASES, get_model};
 
@@ -17,8 +18,7 @@ const DAY_MICROS: i64 = 86_400 * 1_000_000;
 pub struct InventoryLine {
     /// Model name.
     pub name: String,
-    /// `high`, `medium` or `low`.
-    pub risk_tier: String,
+    pub risk_tier: RiskTier,
     /// Owning team.
     pub owner: String,
     /// What it decides.
@@ -63,7 +63,7 @@ pub struct LastGate {
 /// Every model's inventory line, by name.
 pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLine>> {
     caller.require(Permission::ReadRegistry)?;
-    Ok(warden
+    warden
         .metadata
         .inventory()
         .await?
@@ -77,9 +77,11 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
                 .filter(|a| a.alias != "champion")
                 .filter_map(|a| Some((a.alias.clone(), a.version?)))
                 .collect();
-            InventoryLine {
+            let risk_tier =
+                model.risk_tier.parse().map_err(|e| Error::Inconsistent(format!("stored model {}: {e}", model.name)))?;
+            Ok(InventoryLine {
                 name: model.name,
-                risk_tier: model.risk_tier,
+                risk_tier,
                 owner: model.owner,
                 use_case: model.use_case,
                 versions: row.versions,
@@ -89,9 +91,9 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
                 policy: row.last_gate.map(|(version, at, allowed)| LastGate { version, at, allowed }),
                 open_alerts: row.open_alerts,
                 open_incidents: row.open_incidents,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The board's governance figures over a period.

@@ -21,6 +21,7 @@ use warden_train::linear_model::{Column, Feature, train_logistic};
 
 use crate::validation::ValidationRequest;
 use crate::{Error, Oversight, Result};
+use warden_core::JobStatus;
 use warden_registry::auth::{Permission, Principal};
 use warden_registry::dataset::ColumnPlan;
 use warden_registry::registry::{Lineage, Version, VersionRequest, current_aliases, get_model, get_version};
@@ -445,8 +446,7 @@ pub struct RetrainJob {
     pub requested_by: String,
     /// The alert that triggered it.
     pub alert_id: Option<i64>,
-    /// `deployed` (as challenger, in shadow), `registered` (the gate objected beyond sign-offs), or `failed`.
-    pub status: String,
+    pub status: JobStatus,
     /// The version the candidate descends from (the champion when the job ran).
     pub parent_version: Option<i64>,
     /// The candidate.
@@ -493,7 +493,7 @@ pub async fn retrain(
         trainer: request.trainer.name(),
         requested_by: caller.actor(),
         alert_id: request.alert_id,
-        status: "failed".into(),
+        status: JobStatus::Failed,
         parent_version: None,
         version: None,
         training_rows: 0,
@@ -664,7 +664,7 @@ async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mu
         warden_registry::registry::register_version(warden, &system, model, version_request, artifact, reference)
             .await?;
     job.version = Some(version.number);
-    job.status = "registered".into();
+    job.status = JobStatus::Registered;
     job.log.push(format!("registered version {} (parent {})", version.number, parent.number));
 
     let validation = ValidationRequest {
@@ -687,7 +687,7 @@ async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mu
         warden_registry::registry::set_alias(warden, &system, model, "challenger", Some(version.number), &reason, None)
             .await?;
         job.deployed_as = Some("challenger".into());
-        job.status = "deployed".into();
+        job.status = JobStatus::Deployed;
         job.log.push("the gate's only objections are sign-offs: deployed as challenger (shadow)".into());
     } else {
         job.log.push(format!(

@@ -155,5 +155,11 @@ impl From<warden_store::Error> for Error {
     }
 }
 
+impl From<warden_core::UnknownValue> for Error {
+    fn from(err: warden_core::UnknownValue) -> Self {
+        Error::invalid(err.to_string())
+    }
+}
+
 /// Result alias for lifecycle services.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

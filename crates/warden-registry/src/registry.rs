@@ -2,8 +2,6 @@
 //! full history answers "which version was champion at time T".
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -36,45 +34,7 @@ pub fn validate_name(kind: &str, name: &str) -> Result<()> {
     }
 }
 
-/// A model's risk tier, which later decides how strict its gates are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RiskTier {
-    /// Material models (credit decisions).
-    High,
-    /// Moderate impact.
-    Medium,
-    /// Low impact.
-    Low,
-}
-
-impl RiskTier {
-    /// The tier's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RiskTier::High => "high",
-            RiskTier::Medium => "medium",
-            RiskTier::Low => "low",
-        }
-    }
-}
-
-impl fmt::Display for RiskTier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RiskTier {
-    type Err = Error;
-    fn from_str(text: &str) -> Result<Self> {
-        match text {
-            "high" => Ok(RiskTier::High),
-            "medium" => Ok(RiskTier::Medium),
-            "low" => Ok(RiskTier::Low),
-            _ => Err(Error::invalid(format!("unknown risk tier '{text}' (expected high, medium or low)"))),
-        }
-    }
-}
+pub use warden_core::RiskTier;
 
 /// One feature of a version's input schema. This is a persisted format (stored as JSON with the version).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -78,31 +78,7 @@ impl LoadedVersion {
     }
 }
 
-/// Where a request went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Route {
-    /// The champion answered.
-    Champion,
-    /// The canary answered (its traffic share).
-    Canary,
-    /// Scored in shadow, never returned.
-    Shadow,
-    /// A version named by the caller answered.
-    Pinned,
-}
-
-impl Route {
-    /// The route's name on the wire and in the decision log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Route::Champion => "champion",
-            Route::Canary => "canary",
-            Route::Shadow => "shadow",
-            Route::Pinned => "pinned",
-        }
-    }
-}
+pub use warden_core::Route;
 
 /// A model's routes as of the last alias change.
 #[derive(Clone)]
@@ -677,10 +653,7 @@ async fn no_champion(warden: &Serving, model: &str) -> Error {
         Some(a) => format!(
             "model '{model}' has no version in production: its champion was withdrawn by {} at {} ({})",
             a.assigned_by,
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(a.assigned_at) * 1000)
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                .unwrap_or_else(|| a.assigned_at.to_string()),
+            warden_core::Timestamp::from(a.assigned_at),
             a.reason
         ),
         None => format!("model '{model}' has no version in production: promote one to 'champion' through the gate"),
