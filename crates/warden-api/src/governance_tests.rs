@@ -741,7 +741,7 @@ async fn a_retraining_schedule_runs_when_due_and_moves_on() {
     let jobs = warden_lifecycle::retraining::run_due(&app.warden).await.unwrap();
     assert_eq!(jobs.len(), 1, "due at once");
     assert_eq!((jobs[0].trainer.as_str(), jobs[0].requested_by.as_str()), ("builtin-gbt", "warden"));
-    assert_eq!(jobs[0].status, "failed", "no labelled traffic yet: the job says so");
+    assert_eq!(jobs[0].status, warden_core::JobStatus::Failed, "no labelled traffic yet: the job says so");
     let (_, after) = app.json(Method::GET, uri, Some(&p.victor), Value::Null).await;
     let moved = after["next_at"].as_i64().unwrap() - set["next_at"].as_i64().unwrap();
     assert!(moved >= 24 * 3_600_000_000, "next in a day: {after}");

@@ -251,8 +251,10 @@ pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<(
         "retrain" => {
             let request = crate::retraining::RetrainRequest { alert_id: Some(alert.id), ..Default::default() };
             match Box::pin(crate::retraining::retrain(warden, &system, model, request)).await {
-                Ok(job) => json!({ "done": job.status != warden_core::JobStatus::Failed, "job": job.id, "status": job.status,
-                                   "version": job.version, "error": job.error }),
+                Ok(job) => {
+                    json!({ "done": job.status != warden_core::JobStatus::Failed, "job": job.id, "status": job.status,
+                                   "version": job.version, "error": job.error })
+                }
                 Err(err) => json!({ "done": false, "why": err.to_string() }),
             }
         }

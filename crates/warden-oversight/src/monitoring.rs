@@ -40,8 +40,8 @@ use warden_stats::cbpe::{CbpeMetric, CbpeModel, ScoredRows};
 use warden_store::metadata::{MonitorEvaluation, MonitorRow, ScoredOutcome};
 
 use crate::{Error, Oversight, Result};
-use warden_registry::auth::{Permission, Principal};
 use warden_core::MonitorKind;
+use warden_registry::auth::{Permission, Principal};
 use warden_registry::registry::{RiskTier, audit, get_model};
 use warden_serving::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window};
 
@@ -62,7 +62,9 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
 fn lower_is_worse(kind: MonitorKind, statistic: &str) -> bool {
     matches!(
         (kind, statistic),
-        (MonitorKind::Performance, "auc") | (MonitorKind::EstimatedPerformance, _) | (MonitorKind::Fairness, "disparate_impact")
+        (MonitorKind::Performance, "auc")
+            | (MonitorKind::EstimatedPerformance, _)
+            | (MonitorKind::Fairness, "disparate_impact")
     )
 }
 
@@ -277,14 +279,18 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => {
             (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions)
         }
-        MonitorKind::DataQuality => (row((0.02, 0.05), (0.05, 0.10), (0.05, 0.10)), window_seconds, None, min_decisions),
+        MonitorKind::DataQuality => {
+            (row((0.02, 0.05), (0.05, 0.10), (0.05, 0.10)), window_seconds, None, min_decisions)
+        }
         // The gate's minimum AUC for the tier, and 0.05 below it; the newest 1,000 labelled decisions.
         MonitorKind::Performance | MonitorKind::EstimatedPerformance => {
             (row((0.75, 0.70), (0.70, 0.65), (0.65, 0.60)), 3600, Some(1_000), min_decisions)
         }
         // The four-fifths rule.
         MonitorKind::Fairness => ((0.9, 0.8), window_seconds, None, min_decisions),
-        MonitorKind::MoneyAtRisk => (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions),
+        MonitorKind::MoneyAtRisk => {
+            (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions)
+        }
         MonitorKind::Integrity => ((1.0, 1.0), 60, None, 1),
     };
     MonitorConfig {
@@ -306,13 +312,27 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
 
 /// The monitors every deployed model of this tier gets.
 pub fn defaults(tier: RiskTier) -> Vec<(MonitorKind, MonitorConfig)> {
-    [MonitorKind::FeatureDrift, MonitorKind::ScoreDrift, MonitorKind::DataQuality, MonitorKind::Performance, MonitorKind::Integrity]
-        .into_iter()
-        .map(|kind| (kind, default_config(tier, kind)))
-        .collect()
+    [
+        MonitorKind::FeatureDrift,
+        MonitorKind::ScoreDrift,
+        MonitorKind::DataQuality,
+        MonitorKind::Performance,
+        MonitorKind::Integrity,
+    ]
+    .into_iter()
+    .map(|kind| (kind, default_config(tier, kind)))
+    .collect()
 }
 
-fn row(model: &str, name: &str, kind: MonitorKind, config: &MonitorConfig, enabled: bool, at: i64, by: &str) -> MonitorRow {
+fn row(
+    model: &str,
+    name: &str,
+    kind: MonitorKind,
+    config: &MonitorConfig,
+    enabled: bool,
+    at: i64,
+    by: &str,
+) -> MonitorRow {
     MonitorRow {
         model_name: model.into(),
         name: name.into(),
@@ -346,11 +366,16 @@ pub(crate) async fn ensure_defaults(
     protected.sort();
     protected.dedup();
     for attribute in protected {
-        let config = MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, MonitorKind::Fairness) };
+        let config =
+            MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, MonitorKind::Fairness) };
         monitors.push((format!("fairness_{attribute}"), MonitorKind::Fairness, config));
     }
     if version.serving.lgd.is_some() && version.serving.exposure_column.is_some() {
-        monitors.push(("money_at_risk".into(), MonitorKind::MoneyAtRisk, default_config(tier, MonitorKind::MoneyAtRisk)));
+        monitors.push((
+            "money_at_risk".into(),
+            MonitorKind::MoneyAtRisk,
+            default_config(tier, MonitorKind::MoneyAtRisk),
+        ));
     }
     for (name, kind, config) in monitors {
         if warden_registry::registry::validate_name("monitor", &name).is_err() {

@@ -77,8 +77,10 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
                 .filter(|a| a.alias != "champion")
                 .filter_map(|a| Some((a.alias.clone(), a.version?)))
                 .collect();
-            let risk_tier =
-                model.risk_tier.parse().map_err(|e| Error::Inconsistent(format!("stored model {}: {e}", model.name)))?;
+            let risk_tier = model
+                .risk_tier
+                .parse()
+                .map_err(|e| Error::Inconsistent(format!("stored model {}: {e}", model.name)))?;
             Ok(InventoryLine {
                 name: model.name,
                 risk_tier,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
+use warden_core::{AlertState, IncidentState, MonitorKind, RiskTier, Severity};
 use warden_lifecycle::alerts::{Alert, Incident};
 use warden_lifecycle::auth::{Permission, Principal};
 use warden_lifecycle::governance::Approval;
@@ -136,7 +137,7 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
     let total = lines.len();
     let tier = query.tier.as_deref().filter(|t| !t.is_empty());
     let text = query.q.as_deref().map(str::to_lowercase).filter(|t| !t.is_empty());
-    lines.retain(|l| tier.is_none_or(|t| l.risk_tier == t));
+    lines.retain(|l| tier.is_none_or(|t| l.risk_tier.as_str() == t));
     if let Some(text) = &text {
         lines.retain(|l| {
             l.name.to_lowercase().contains(text)
@@ -144,13 +145,8 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                 || l.use_case.to_lowercase().contains(text)
         });
     }
-    let tier_rank = |t: &str| match t {
-        "high" => 0,
-        "medium" => 1,
-        _ => 2,
-    };
     match query.sort.as_deref().unwrap_or("name") {
-        "tier" => lines.sort_by(|a, b| tier_rank(&a.risk_tier).cmp(&tier_rank(&b.risk_tier)).then(a.name.cmp(&b.name))),
+        "tier" => lines.sort_by(|a, b| a.risk_tier.cmp(&b.risk_tier).then(a.name.cmp(&b.name))),
         "alerts" => lines.sort_by(|a, b| {
             (b.open_incidents, b.open_alerts).cmp(&(a.open_incidents, a.open_alerts)).then(a.name.cmp(&b.name))
         }),
@@ -457,7 +453,7 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
     for p in &data.points {
         by_monitor.entry(p.monitor.as_str()).or_default().push(p);
     }
-    let drift = data.monitors.iter().find(|m| m.kind == "feature_drift");
+    let drift = data.monitors.iter().find(|m| m.kind == MonitorKind::FeatureDrift);
     layout(
         Some(viewer),
         &format!("{name} monitoring"),
@@ -493,7 +489,7 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
                     }
                 }
             }
-            @for (kind, title) in [("data_quality", "Data quality (latest)"), ("fairness", "Fairness (latest)"), ("money_at_risk", "Money at risk (latest)")] {
+            @for (kind, title) in [(MonitorKind::DataQuality, "Data quality (latest)"), (MonitorKind::Fairness, "Fairness (latest)"), (MonitorKind::MoneyAtRisk, "Money at risk (latest)")] {
                 @for monitor in data.monitors.iter().filter(|m| m.kind == kind) {
                     @if let Some(latest) = by_monitor.get(monitor.name.as_str()).and_then(|p| p.last()) {
                         h2 { (title) ": " (monitor.name) }
@@ -602,7 +598,7 @@ impl AlertsData {
 
 pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
     let can_act = may(&viewer.principal, Permission::ManageMonitors);
-    let open: Vec<&Alert> = data.alerts.iter().filter(|a| a.state != "resolved").collect();
+    let open: Vec<&Alert> = data.alerts.iter().filter(|a| a.state != AlertState::Resolved).collect();
     layout(
         Some(viewer),
         "Alerts and incidents",
@@ -616,10 +612,10 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                         td { (a.id) } td { (when(a.opened_at)) }
                         td { a href={"/ui/models/" (a.model) "/monitoring"} { (a.model) } " v" (a.version) }
                         td { (a.monitor) } td { (a.feature) }
-                        td { span class=(if a.severity == "critical" { "bad" } else { "warn" }) { (a.severity) } }
+                        td { span class=(if a.severity == Severity::Critical { "bad" } else { "warn" }) { (a.severity) } }
                         td.state { (a.state) @if let Some(by) = &a.acknowledged_by { " by " (by) } }
                         td { (a.value.map_or("–".into(), number)) }
-                        td { @if can_act && a.state == "firing" {
+                        td { @if can_act && a.state == AlertState::Firing {
                             form.inline method="post" action={"/ui/alerts/" (a.id) "/acknowledge"} {
                                 input type="hidden" name="csrf" value=(viewer.csrf);
                                 input type="text" name="comment" placeholder="comment";
@@ -633,7 +629,7 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
             @for (incident, timeline) in &data.incidents {
                 section.incident #{"incident-" (incident.id)} {
                     h3 { "#" (incident.id) " " (incident.title) " "
-                        @if incident.state == "open" { span.bad { "open" } } @else { span.ok { "resolved" } } }
+                        @if incident.state == IncidentState::Open { span.bad { "open" } } @else { span.ok { "resolved" } } }
                     p { "Opened " (when(incident.opened_at)) " · time to detect " (duration(incident.time_to_detect_seconds))
                         @if let Some(s) = incident.time_to_resolve_seconds { " · resolved in " (duration(s)) } }
                     ol.timeline { @for e in timeline { li {
@@ -642,7 +638,7 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                         @let details = compact(&e["details"]);
                         @if !details.is_empty() { " · " small { (details) } }
                     } } }
-                    @if can_act && incident.state == "open" {
+                    @if can_act && incident.state == IncidentState::Open {
                         form.inline method="post" action={"/ui/incidents/" (incident.id) "/resolve"} {
                             input type="hidden" name="csrf" value=(viewer.csrf);
                             input type="text" name="comment" placeholder="why it is resolved" required;
@@ -653,7 +649,7 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
             }
             h2 { "Recently resolved alerts" }
             table.data { thead { tr { th { "#" } th { "Model" } th { "Monitor" } th { "Key" } th { "Opened" } th { "Resolved" } } }
-                tbody { @for a in data.alerts.iter().filter(|a| a.state == "resolved").take(50) { tr {
+                tbody { @for a in data.alerts.iter().filter(|a| a.state == AlertState::Resolved).take(50) { tr {
                     td { (a.id) } td { (a.model) } td { (a.monitor) } td { (a.feature) } td { (when(a.opened_at)) }
                     td { (a.resolved_at.map_or("–".into(), when)) }
                 } } } }
@@ -767,11 +763,11 @@ fn kpi_cards(k: &Kpis) -> Markup {
 }
 
 fn tier_counts(inventory: &[InventoryLine]) -> Vec<(&'static str, usize, usize)> {
-    ["high", "medium", "low"]
-        .into_iter()
-        .map(|t| {
+    RiskTier::ALL
+        .iter()
+        .map(|&t| {
             let of_tier: Vec<_> = inventory.iter().filter(|l| l.risk_tier == t).collect();
-            (t, of_tier.len(), of_tier.iter().filter(|l| l.champion.is_some()).count())
+            (t.as_str(), of_tier.len(), of_tier.iter().filter(|l| l.champion.is_some()).count())
         })
         .collect()
 }

@@ -22,7 +22,7 @@ pub(crate) async fn create_model(
         name: body.name,
         description: body.description,
         owner: body.owner,
-        risk_tier: body.risk_tier.parse()?,
+        risk_tier: body.risk_tier.parse().map_err(warden_lifecycle::Error::from)?,
         use_case: body.use_case,
         tags: body.tags,
     };
