@@ -7,6 +7,9 @@
 //! A few parts are open by nature and typed `serde_json::Value` (each says so in its schema): model inputs
 //! and attributes, hyperparameters, a reference profile, an audit payload, a policy input document, a
 //! monitor's per-feature details, an error's details.
+//!
+//! The bodies of the registry, tokens, aliases, scoring and errors are here; those of governance, the
+//! ledger, monitoring, retraining and the overview are in `responses` (all re-exported at the root).
 
 use std::collections::BTreeMap;
 

@@ -405,8 +405,9 @@ pub async fn list(warden: &Oversight, caller: &Principal, model: &str) -> Result
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorChange {
-    /// What it watches (a new monitor needs it unless its name is a kind).
-    pub kind: Option<MonitorKind>,
+    /// What it watches (a new monitor needs it unless its name is a kind). Text, so that an unknown kind is
+    /// refused with the allowed ones named (422), not as a malformed body.
+    pub kind: Option<String>,
     /// Seconds of recent traffic.
     pub window_seconds: Option<i64>,
     /// Evaluate the newest decisions instead (0 goes back to the time window).
@@ -455,8 +456,13 @@ pub async fn set(
             (monitor.kind, monitor.config, monitor.enabled)
         }
         None => {
-            let kind: MonitorKind = match change.kind {
-                Some(kind) => kind,
+            let kind: MonitorKind = match &change.kind {
+                Some(kind) => kind.parse().map_err(|_| {
+                    Error::invalid(format!(
+                        "unknown monitor kind '{kind}' (expected {})",
+                        MonitorKind::NAMES.join(", ")
+                    ))
+                })?,
                 None => name.parse().map_err(|_| {
                     Error::invalid(format!("a new monitor needs a kind ({})", MonitorKind::NAMES.join(", ")))
                 })?,
@@ -465,8 +471,8 @@ pub async fn set(
             (kind, config, true)
         }
     };
-    if let Some(new_kind) = change.kind
-        && new_kind != kind
+    if let Some(new_kind) = change.kind.as_deref()
+        && new_kind != kind.as_str()
     {
         return Err(Error::invalid(format!("monitor '{name}' is a {kind} monitor; make a new one for {new_kind}")));
     }
