@@ -9,7 +9,8 @@ use warden_ledger::note::{Checkpoint, NoteVerifier};
 
 use crate::cli::{AuditCommand, EvidenceCommand};
 use crate::client::{Client, encode};
-use crate::render::{self, cell, table};
+use crate::render::{self, Cell, table};
+use warden_api_types as api;
 
 /// Runs an audit command; the exit code (1 when verification finds a problem).
 pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
@@ -19,24 +20,21 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
             if let Some(s) = &subject {
                 path.push_str(&format!("&subject={}", encode(s)));
             }
-            let entries = Client::new(&connection)?.get(&path).await?;
+            let entries: Vec<api::LedgerEntryBody> = Client::new(&connection)?.get_as(&path).await?;
             if json {
                 render::json(&entries);
                 return Ok(0);
             }
             let rows: Vec<Vec<String>> = entries
-                .as_array()
-                .into_iter()
-                .flatten()
+                .iter()
                 .map(|e| {
-                    let at = e["at"].as_i64().map_or("-".into(), crate::render::micros_time);
-                    let leaf = e["leaf_hash"].as_str().unwrap_or_default();
+                    let leaf = e.leaf_hash.as_str();
                     vec![
-                        cell(&e["index"]),
-                        at,
-                        cell(&e["actor"]),
-                        cell(&e["action"]),
-                        cell(&e["subject"]),
+                        e.index.cell(),
+                        crate::render::micros_time(e.at),
+                        e.actor.cell(),
+                        e.action.cell(),
+                        e.subject.cell(),
                         leaf[..16.min(leaf.len())].to_owned(),
                     ]
                 })
@@ -45,56 +43,51 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
         }
         AuditCommand::Proof { entry, key, connection, json } => {
             let client = Client::new(&connection)?;
-            let proof = client.get(&format!("/v1/ledger/entries/{entry}/proof")).await?;
+            let proof: api::InclusionProofBody = client.get_as(&format!("/v1/ledger/entries/{entry}/proof")).await?;
             let key = match key {
                 Some(k) => k,
                 None => client.get_text("/v1/ledger/key").await?,
             };
-            check_proof(&proof, &key)?;
+            check_proof(&serde_json::to_value(&proof)?, &key)?;
             if json {
                 render::json(&proof);
                 return Ok(0);
             }
-            let e = &proof["entry"];
-            let c = &proof["checkpoint"];
-            outln!(
-                "entry {}: {} {} by {}",
-                cell(&e["index"]),
-                cell(&e["action"]),
-                cell(&e["subject"]),
-                cell(&e["actor"])
-            );
-            outln!("leaf hash {}", cell(&e["leaf_hash"]));
-            outln!("checkpoint {} (tree size {}, root {})", cell(&c["id"]), cell(&c["tree_size"]), cell(&c["root"]));
-            for (i, h) in proof["proof"].as_array().into_iter().flatten().enumerate() {
-                outln!("  proof[{i}] {}", cell(h));
+            let (e, c) = (&proof.entry, &proof.checkpoint);
+            outln!("entry {}: {} {} by {}", e.index, e.action, e.subject, e.actor);
+            outln!("leaf hash {}", e.leaf_hash);
+            outln!("checkpoint {} (tree size {}, root {})", c.id, c.tree_size, c.root);
+            for (i, h) in proof.proof.iter().enumerate() {
+                outln!("  proof[{i}] {h}");
             }
             outln!("verified here: the checkpoint's signature and the inclusion proof check out");
         }
         AuditCommand::Verify { connection, json } => {
-            let report = Client::new(&connection)?.json(Method::POST, "/v1/ledger/verify", &json!({})).await?;
-            let ok = report["ok"].as_bool().context("the server's report has no 'ok'")?;
+            let report: api::VerificationBody =
+                Client::new(&connection)?.json_as(Method::POST, "/v1/ledger/verify", &json!({})).await?;
+            let ok = report.ok;
             if json {
                 render::json(&report);
             } else if ok {
                 outln!(
                     "ledger OK: {} entries, {} checkpoints verified in {:.2} s",
-                    cell(&report["entries"]),
-                    cell(&report["checkpoints"]),
-                    report["seconds"].as_f64().unwrap_or_default()
+                    report.entries,
+                    report.checkpoints,
+                    report.seconds
                 );
             } else {
-                outln!("LEDGER TAMPERED: first bad entry {}", cell(&report["first_bad_entry"]));
-                for problem in report["problems"].as_array().into_iter().flatten() {
-                    outln!("  - {}", cell(problem));
+                outln!("LEDGER TAMPERED: first bad entry {}", report.first_bad_entry.cell());
+                for problem in &report.problems {
+                    outln!("  - {problem}");
                 }
             }
             return Ok(if ok { 0 } else { 1 });
         }
         AuditCommand::Checkpoint { connection } => {
-            let c = Client::new(&connection)?.json(Method::POST, "/v1/ledger/checkpoints", &json!({})).await?;
-            outln!("checkpoint {}: tree size {}, root {}", cell(&c["id"]), cell(&c["tree_size"]), cell(&c["root"]));
-            out!("{}", c["note"].as_str().unwrap_or_default());
+            let c: api::CheckpointBody =
+                Client::new(&connection)?.json_as(Method::POST, "/v1/ledger/checkpoints", &json!({})).await?;
+            outln!("checkpoint {}: tree size {}, root {}", c.id, c.tree_size, c.root);
+            out!("{}", c.note);
         }
         AuditCommand::Key { connection } => {
             out!("{}", Client::new(&connection)?.get_text("/v1/ledger/key").await?);
@@ -132,9 +125,7 @@ pub(crate) fn check_proof(proof: &Value, key: &str) -> anyhow::Result<()> {
 
 /// Microseconds since the epoch of an RFC 3339 time.
 fn micros(text: &str) -> anyhow::Result<i64> {
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .with_context(|| format!("'{text}' is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z)"))?;
-    Ok((t.unix_timestamp_nanos() / 1_000) as i64)
+    Ok(warden_core::Timestamp::parse(text)?.micros())
 }
 
 /// Runs an evidence command; the exit code (1 when a bundle does not check out).

@@ -23,13 +23,14 @@ enum ColumnUse {
     Other,
 }
 
-fn plan_columns(header: &[String], version: &Value, id_column: Option<&str>) -> anyhow::Result<Layout> {
-    let schema = version["feature_schema"].as_array().context("the version has no feature schema")?;
-    let protected: Vec<&str> = version["reference"]["protected"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let kind = |name: &str| schema.iter().find(|f| f["name"] == name).and_then(|f| f["type"].as_str());
+fn plan_columns(
+    header: &[String],
+    version: &warden_api_types::VersionBody,
+    id_column: Option<&str>,
+) -> anyhow::Result<Layout> {
+    let schema = &version.feature_schema;
+    let protected: Vec<&str> = version.reference.protected.iter().map(String::as_str).collect();
+    let kind = |name: &str| schema.iter().find(|f| f.name == name).map(|f| f.kind.as_str());
     if let Some(id) = id_column
         && !header.iter().any(|h| h == id)
     {
@@ -45,7 +46,7 @@ fn plan_columns(header: &[String], version: &Value, id_column: Option<&str>) -> 
             (None, _) => ColumnUse::Other,
         })
         .collect();
-    let features = schema.iter().filter_map(|f| f["name"].as_str().map(str::to_owned)).collect();
+    let features = schema.iter().map(|f| f.name.clone()).collect();
     Ok(Layout { roles, features })
 }
 
@@ -85,8 +86,9 @@ fn request(layout: &Layout, row: &[Option<String>], explain: bool) -> Value {
 pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.connection)?;
     let model = encode(&args.model);
-    let version = client.get(&format!("/v1/models/{model}/versions/{}", encode(&args.version))).await?;
-    let number = version["version"].as_i64().context("the server sent a version without a number")?;
+    let version: warden_api_types::VersionBody =
+        client.get_as(&format!("/v1/models/{model}/versions/{}", encode(&args.version))).await?;
+    let number = version.version;
     // Pin the resolved number: an alias change during the run cannot mix two versions in one file.
     let path = format!("/v1/models/{model}/score/batch?version={number}");
 
@@ -128,16 +130,20 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
                 args.input.display()
             )
         })?;
-        let results = response["results"].as_array().context("the server sent no results")?;
+        let response: warden_api_types::BatchResponseBody =
+            serde_json::from_value(response).context("the server sent no results")?;
+        let results = &response.results;
         for (row, result) in rows.iter().zip(results) {
             let mut record: Vec<String> = row.iter().map(|c| c.clone().unwrap_or_default()).collect();
-            record.push(result["request_id"].as_str().unwrap_or_default().to_owned());
-            record.push(result["version"].to_string());
-            record.push(result["score"].to_string());
-            record.push(result["decision"].as_str().unwrap_or_default().to_owned());
+            record.push(result.request_id.clone());
+            record.push(result.version.to_string());
+            // As JSON writes it (the shortest text that reads back as the same number).
+            record.push(Value::from(result.score).to_string());
+            record.push(result.decision.clone());
             if args.explain {
                 for f in &l.features {
-                    record.push(result["contributions"][f].as_f64().map(|c| c.to_string()).unwrap_or_default());
+                    let contribution = result.contributions.as_ref().and_then(|c| c.get(f));
+                    record.push(contribution.map(|c| c.to_string()).unwrap_or_default());
                 }
             }
             writer.write_record(&record)?;

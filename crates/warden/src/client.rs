@@ -4,6 +4,7 @@ use std::fmt;
 
 use anyhow::Context;
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cli::Connection;
@@ -147,6 +148,38 @@ impl Client {
     pub(crate) async fn multipart(&self, path: &str, form: reqwest::multipart::Form) -> anyhow::Result<Value> {
         self.send(self.request(Method::POST, path).multipart(form)).await
     }
+
+    /// [`Client::get`] into the API's own type for the answer.
+    pub(crate) async fn get_as<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        typed(path, self.get(path).await?)
+    }
+
+    /// [`Client::json`] into the API's own type for the answer.
+    pub(crate) async fn json_as<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<T> {
+        typed(path, self.json(method, path, body).await?)
+    }
+
+    /// [`Client::multipart`] into the API's own type for the answer.
+    pub(crate) async fn multipart_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> anyhow::Result<T> {
+        typed(path, self.multipart(path, form).await?)
+    }
+}
+
+/// An answer as the type `warden-api-types` declares for it.
+fn typed<T: DeserializeOwned>(path: &str, body: Value) -> anyhow::Result<T> {
+    serde_json::from_value(body).with_context(|| {
+        let path = path.split('?').next().unwrap_or(path);
+        format!("the server's answer to {path} is not what this version of warden expects")
+    })
 }
 
 fn root_cause(err: &dyn std::error::Error) -> String {

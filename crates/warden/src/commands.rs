@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::*;
 use crate::client::{Client, encode};
-use crate::render::{self, cell, fields, table};
+use crate::render::{self, Cell, cell, fields, table};
+use warden_api_types as api;
 
 /// Runs a command; the exit code on success (0, or 1 for a denying gate check or a failing policy test).
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -38,32 +39,32 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Kpis(args) => kpis(args).await,
         Command::Resolve(args) => {
             let path = format!("/v1/incidents/{}/resolve", args.id);
-            let incident =
-                Client::new(&args.connection)?.json(Method::POST, &path, &json!({"comment": args.comment})).await?;
-            outln!("incident {} resolved", cell(&incident["id"]));
+            let incident: api::IncidentBody =
+                Client::new(&args.connection)?.json_as(Method::POST, &path, &json!({"comment": args.comment})).await?;
+            outln!("incident {} resolved", incident.id.cell());
             Ok(())
         }
         Command::Ack(args) => {
             let path = format!("/v1/alerts/{}/acknowledge", args.id);
-            let alert =
-                Client::new(&args.connection)?.json(Method::POST, &path, &json!({"comment": args.comment})).await?;
-            outln!("alert {} acknowledged by {}", cell(&alert["id"]), cell(&alert["acknowledged_by"]));
+            let alert: api::AlertBody =
+                Client::new(&args.connection)?.json_as(Method::POST, &path, &json!({"comment": args.comment})).await?;
+            outln!("alert {} acknowledged by {}", alert.id.cell(), alert.acknowledged_by.cell());
             Ok(())
         }
     };
     done.map(|()| 0)
 }
 
-fn print_model(model: &Value) {
+fn print_model(model: &api::ModelBody) {
     fields(&[
-        ("name", cell(&model["name"])),
-        ("description", cell(&model["description"])),
-        ("owner", cell(&model["owner"])),
-        ("risk tier", cell(&model["risk_tier"])),
-        ("use case", cell(&model["use_case"])),
-        ("tags", cell(&model["tags"])),
-        ("latest version", cell(&model["latest_version"])),
-        ("created", format!("{} by {}", cell(&model["created_at"]), cell(&model["created_by"]))),
+        ("name", model.name.cell()),
+        ("description", model.description.cell()),
+        ("owner", model.owner.cell()),
+        ("risk tier", model.risk_tier.cell()),
+        ("use case", model.use_case.cell()),
+        ("tags", model.tags.cell()),
+        ("latest version", model.latest_version.cell()),
+        ("created", format!("{} by {}", model.created_at.cell(), model.created_by.cell())),
     ]);
 }
 
@@ -73,28 +74,30 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
             let client = Client::new(&connection)?;
             let body = json!({"name": name, "owner": owner, "risk_tier": risk_tier, "description": description,
                               "use_case": use_case, "tags": tags});
-            let model = client.json(Method::POST, "/v1/models", &body).await?;
+            let model: api::ModelBody = client.json_as(Method::POST, "/v1/models", &body).await?;
             if json {
                 render::json(&model);
             } else {
-                outln!("created model {}", cell(&model["name"]));
+                outln!("created model {}", model.name.cell());
             }
         }
         ModelCommand::Register(args) => register(args).await?,
         ModelCommand::List { connection, json } => {
-            let models = Client::new(&connection)?.get("/v1/models").await?;
+            let models: Vec<api::ModelBody> = Client::new(&connection)?.get_as("/v1/models").await?;
             if json {
                 render::json(&models);
             } else {
                 let rows: Vec<Vec<String>> = models
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     .map(|m| {
-                        ["name", "risk_tier", "owner", "latest_version", "use_case", "created_at"]
-                            .iter()
-                            .map(|k| cell(&m[*k]))
-                            .collect()
+                        vec![
+                            m.name.cell(),
+                            m.risk_tier.cell(),
+                            m.owner.cell(),
+                            m.latest_version.cell(),
+                            m.use_case.cell(),
+                            m.created_at.cell(),
+                        ]
                     })
                     .collect();
                 table(&["NAME", "RISK", "OWNER", "LATEST", "USE CASE", "CREATED"], &rows);
@@ -102,9 +105,10 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
         }
         ModelCommand::Show { name, version: None, connection, json } => {
             let client = Client::new(&connection)?;
-            let model = client.get(&format!("/v1/models/{}", encode(&name))).await?;
-            let versions = client.get(&format!("/v1/models/{}/versions", encode(&name))).await?;
-            let aliases = client.get(&format!("/v1/models/{}/aliases", encode(&name))).await?;
+            let model: api::ModelBody = client.get_as(&format!("/v1/models/{}", encode(&name))).await?;
+            let versions: Vec<api::VersionBody> =
+                client.get_as(&format!("/v1/models/{}/versions", encode(&name))).await?;
+            let aliases: Vec<api::AliasBody> = client.get_as(&format!("/v1/models/{}/aliases", encode(&name))).await?;
             if json {
                 render::json(&json!({"model": model, "versions": versions, "aliases": aliases}));
                 return Ok(());
@@ -112,26 +116,18 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
             print_model(&model);
             outln!();
             let rows: Vec<Vec<String>> = versions
-                .as_array()
-                .into_iter()
-                .flatten()
+                .iter()
                 .map(|v| {
-                    let number = v["version"].as_i64();
-                    let names: Vec<String> = aliases
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|a| a["version"].as_i64() == number)
-                        .map(|a| cell(&a["alias"]))
-                        .collect();
+                    let names: Vec<String> =
+                        aliases.iter().filter(|a| a.version == Some(v.version)).map(|a| a.alias.cell()).collect();
                     vec![
-                        cell(&v["version"]),
-                        cell(&v["format"]),
-                        v["artifact"]["sha256"].as_str().unwrap_or("").chars().take(12).collect(),
-                        cell(&v["reference"]["rows"]),
-                        cell(&v["lineage"]["code_ref"]),
+                        v.version.cell(),
+                        v.format.cell(),
+                        v.artifact.sha256.chars().take(12).collect(),
+                        v.reference.rows.cell(),
+                        v.lineage.code_ref.cell(),
                         names.join(","),
-                        cell(&v["created_at"]),
+                        v.created_at.cell(),
                     ]
                 })
                 .collect();
@@ -139,7 +135,8 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
         }
         ModelCommand::Show { name, version: Some(version), connection, json } => {
             let client = Client::new(&connection)?;
-            let v = client.get(&format!("/v1/models/{}/versions/{}", encode(&name), encode(&version))).await?;
+            let v: api::VersionBody =
+                client.get_as(&format!("/v1/models/{}/versions/{}", encode(&name), encode(&version))).await?;
             if json {
                 render::json(&v);
             } else {
@@ -150,38 +147,38 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_version(v: &Value) {
-    let lineage = &v["lineage"];
+fn print_version(v: &api::VersionBody) {
+    let lineage = &v.lineage;
     fields(&[
-        ("model", cell(&v["model"])),
-        ("version", cell(&v["version"])),
-        ("format", cell(&v["format"])),
-        ("artifact", format!("sha256:{} ({} bytes)", cell(&v["artifact"]["sha256"]), cell(&v["artifact"]["size"]))),
+        ("model", v.model.cell()),
+        ("version", v.version.cell()),
+        ("format", v.format.cell()),
+        ("artifact", format!("sha256:{} ({} bytes)", v.artifact.sha256.cell(), v.artifact.size.cell())),
         (
             "reference",
             format!(
                 "sha256:{} ({}, {} rows)",
-                cell(&v["reference"]["sha256"]),
-                cell(&v["reference"]["format"]),
-                cell(&v["reference"]["rows"])
+                v.reference.sha256.cell(),
+                v.reference.format.cell(),
+                v.reference.rows.cell()
             ),
         ),
-        ("target", cell(&v["reference"]["target"])),
-        ("protected", cell(&v["reference"]["protected"])),
+        ("target", v.reference.target.cell()),
+        ("protected", v.reference.protected.cell()),
         (
             "training data",
-            match lineage["training_data_sha256"].as_str() {
-                Some(sha) => format!("sha256:{sha} ({} rows)", cell(&lineage["training_data_rows"])),
+            match &lineage.training_data_sha256 {
+                Some(sha) => format!("sha256:{sha} ({} rows)", lineage.training_data_rows.cell()),
                 None => "-".into(),
             },
         ),
-        ("code ref", cell(&lineage["code_ref"])),
-        ("parent", cell(&lineage["parent_version"])),
-        ("hyperparameters", lineage["hyperparameters"].to_string()),
-        ("created", format!("{} by {}", cell(&v["created_at"]), cell(&v["created_by"]))),
+        ("code ref", lineage.code_ref.cell()),
+        ("parent", lineage.parent_version.cell()),
+        ("hyperparameters", Value::Object(lineage.hyperparameters.clone()).to_string()),
+        ("created", format!("{} by {}", v.created_at.cell(), v.created_by.cell())),
     ]);
     outln!();
-    print_profile(&v["reference"]["profile"]);
+    print_profile(v.reference.profile.as_ref().unwrap_or(&Value::Null));
 }
 
 fn print_profile(profile: &Value) {
@@ -275,35 +272,37 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         .part("artifact", file_part(&args.artifact).await?)
         .part("reference", file_part(&args.reference).await?);
     let client = Client::new(&args.connection)?;
-    let version = client.multipart(&format!("/v1/models/{}/versions", encode(&args.name)), form).await?;
+    let version: api::VersionBody =
+        client.multipart_as(&format!("/v1/models/{}/versions", encode(&args.name)), form).await?;
     if args.json {
         render::json(&version);
     } else {
         outln!(
             "registered {} version {} (artifact sha256:{}, {} reference rows)",
-            cell(&version["model"]),
-            cell(&version["version"]),
-            cell(&version["artifact"]["sha256"]),
-            cell(&version["reference"]["rows"])
+            version.model.cell(),
+            version.version.cell(),
+            version.artifact.sha256.cell(),
+            version.reference.rows.cell()
         );
     }
     Ok(())
 }
 
-fn alias_rows(assignments: &Value) -> Vec<Vec<String>> {
+fn alias_rows(assignments: &[api::AliasBody]) -> Vec<Vec<String>> {
     assignments
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|a| {
-            let version = if a["version"].is_null() { "(removed)".into() } else { cell(&a["version"]) };
-            // An emergency override of the promotion gate is shown as such wherever an assignment is listed.
-            let reason = match (a["overridden"].as_bool(), a["decision_id"].as_str()) {
-                (Some(true), Some(id)) => format!("OVERRIDE of gate decision {id}: {}", cell(&a["reason"])),
-                (_, Some(id)) => format!("{} (gate decision {id})", cell(&a["reason"])),
-                _ => cell(&a["reason"]),
+            let version = match a.version {
+                None => "(removed)".into(),
+                Some(v) => v.cell(),
             };
-            vec![cell(&a["alias"]), version, cell(&a["assigned_at"]), cell(&a["assigned_by"]), reason]
+            // An emergency override of the promotion gate is shown as such wherever an assignment is listed.
+            let reason = match (a.overridden, &a.decision_id) {
+                (true, Some(id)) => format!("OVERRIDE of gate decision {id}: {}", a.reason.cell()),
+                (_, Some(id)) => format!("{} (gate decision {id})", a.reason.cell()),
+                _ => a.reason.cell(),
+            };
+            vec![a.alias.cell(), version, a.assigned_at.cell(), a.assigned_by.cell(), reason]
         })
         .collect()
 }
@@ -314,13 +313,13 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
     match command {
         AliasCommand::Set { model, alias, version, reason, traffic, connection, json } => {
             let path = format!("/v1/models/{}/aliases/{}", encode(&model), encode(&alias));
-            let assigned = Client::new(&connection)?
-                .json(Method::PUT, &path, &json!({"version": version, "reason": reason, "traffic": traffic}))
+            let assigned: api::AliasBody = Client::new(&connection)?
+                .json_as(Method::PUT, &path, &json!({"version": version, "reason": reason, "traffic": traffic}))
                 .await?;
             if json {
                 render::json(&assigned);
             } else {
-                outln!("{model}@{alias} -> version {}", cell(&assigned["version"]));
+                outln!("{model}@{alias} -> version {}", assigned.version.cell());
             }
         }
         AliasCommand::Unset { model, alias, reason, connection } => {
@@ -334,11 +333,11 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
             if let Some(at) = &at {
                 path.push_str(&format!("?at={}", encode(at)));
             }
-            let assigned = Client::new(&connection)?.get(&path).await?;
+            let assigned: api::AliasBody = Client::new(&connection)?.get_as(&path).await?;
             if json {
                 render::json(&assigned);
             } else {
-                table(&ALIAS_HEADER, &alias_rows(&Value::Array(vec![assigned])));
+                table(&ALIAS_HEADER, &alias_rows(&[assigned]));
             }
         }
         AliasCommand::History { model, alias, connection, json } => {
@@ -346,7 +345,7 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
             if let Some(alias) = &alias {
                 path.push_str(&format!("?alias={}", encode(alias)));
             }
-            let history = Client::new(&connection)?.get(&path).await?;
+            let history: Vec<api::AliasBody> = Client::new(&connection)?.get_as(&path).await?;
             if json {
                 render::json(&history);
             } else {
@@ -362,20 +361,20 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Create { name, role, expires_in, expires_at, connection, json } => {
             let expires_at = match expires_in {
                 Some(lifetime) => Some(
-                    (time::OffsetDateTime::now_utc() + lifetime)
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .map_err(|e| anyhow::anyhow!("expiry time: {e}"))?,
+                    warden_core::Timestamp::from_datetime(time::OffsetDateTime::now_utc() + lifetime)
+                        .ok_or_else(|| anyhow::anyhow!("expiry time: out of range"))?
+                        .to_string(),
                 ),
                 None => expires_at,
             };
-            let created = Client::new(&connection)?
-                .json(Method::POST, "/v1/tokens", &json!({"name": name, "role": role, "expires_at": expires_at}))
+            let created: api::CreatedTokenBody = Client::new(&connection)?
+                .json_as(Method::POST, "/v1/tokens", &json!({"name": name, "role": role, "expires_at": expires_at}))
                 .await?;
             if json {
                 render::json(&created);
             } else {
                 eprintln!("token '{name}' ({role}) created; its secret is shown only now:");
-                outln!("{}", cell(&created["secret"]));
+                outln!("{}", created.secret.cell());
             }
         }
         TokenCommand::Revoke { name, connection } => {
@@ -383,19 +382,21 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             outln!("revoked token {name}");
         }
         TokenCommand::List { connection, json } => {
-            let tokens = Client::new(&connection)?.get("/v1/tokens").await?;
+            let tokens: Vec<api::TokenBody> = Client::new(&connection)?.get_as("/v1/tokens").await?;
             if json {
                 render::json(&tokens);
             } else {
                 let rows: Vec<Vec<String>> = tokens
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     .map(|t| {
-                        ["name", "role", "created_at", "created_by", "expires_at", "revoked_at"]
-                            .iter()
-                            .map(|k| cell(&t[*k]))
-                            .collect()
+                        vec![
+                            t.name.cell(),
+                            t.role.cell(),
+                            t.created_at.cell(),
+                            t.created_by.cell(),
+                            t.expires_at.cell(),
+                            t.revoked_at.cell(),
+                        ]
                     })
                     .collect();
                 table(&["NAME", "ROLE", "CREATED", "BY", "EXPIRES", "REVOKED"], &rows);
@@ -439,35 +440,32 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
 async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
     match command {
         MonitorCommand::List { model, connection, json } => {
-            let monitors = Client::new(&connection)?.get(&format!("/v1/models/{}/monitors", encode(&model))).await?;
+            let monitors: Vec<api::MonitorBody> =
+                Client::new(&connection)?.get_as(&format!("/v1/models/{}/monitors", encode(&model))).await?;
             if json {
                 render::json(&monitors);
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = monitors
-                .as_array()
-                .into_iter()
-                .flatten()
+                .iter()
                 .map(|m| {
-                    let c = &m["config"];
+                    let c = &m.config;
                     vec![
-                        cell(&m["name"]),
-                        cell(&m["kind"]),
-                        if m["enabled"].as_bool() == Some(true) { "yes".into() } else { "no".into() },
-                        match c["window_decisions"].as_u64() {
+                        m.name.cell(),
+                        m.kind.cell(),
+                        if m.enabled { "yes".into() } else { "no".into() },
+                        match c.window_decisions {
                             Some(n) => format!("last {n}"),
-                            None => format!("{} s", cell(&c["window_seconds"])),
+                            None => format!("{} s", c.window_seconds.cell()),
                         },
-                        cell(&c["min_decisions"]),
-                        c["statistic"].as_str().unwrap_or("default").to_owned(),
-                        match c["learned"]["k"].as_f64() {
-                            Some(k) => format!("learned, k = {k}"),
-                            None => format!("{} / {}", cell(&c["warn"]), cell(&c["alert"])),
+                        c.min_decisions.cell(),
+                        c.statistic.as_deref().unwrap_or("default").to_owned(),
+                        match &c.learned {
+                            Some(learned) => format!("learned, k = {}", learned.k),
+                            None => format!("{} / {}", c.warn.cell(), c.alert.cell()),
                         },
-                        cell(&c["action"]),
-                        c["features"]
-                            .as_array()
-                            .map_or("all".into(), |f| f.iter().map(cell).collect::<Vec<_>>().join(",")),
+                        c.action.cell(),
+                        c.features.as_ref().map_or("all".into(), Cell::cell),
                     ]
                 })
                 .collect();
@@ -533,8 +531,9 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
                 put("enabled", json!(true));
             }
             let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
-            let set = Client::new(&connection)?.json(Method::PUT, &path, &Value::Object(change)).await?;
-            outln!("monitor {} of {model}: {}", cell(&set["name"]), set["config"]);
+            let set: api::MonitorBody =
+                Client::new(&connection)?.json_as(Method::PUT, &path, &Value::Object(change)).await?;
+            outln!("monitor {} of {model}: {}", set.name.cell(), serde_json::to_value(&set.config)?);
         }
         MonitorCommand::Disable { model, monitor, connection } => {
             let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
@@ -546,7 +545,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             if let Some(m) = &monitor {
                 path.push_str(&format!("&monitor={}", encode(m)));
             }
-            let history = Client::new(&connection)?.get(&path).await?;
+            let history: Vec<api::MonitorEvaluationBody> = Client::new(&connection)?.get_as(&path).await?;
             if json {
                 render::json(&history);
                 return Ok(());
@@ -555,21 +554,19 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
                 return monitor_history_csv(&history);
             }
             let rows: Vec<Vec<String>> = history
-                .as_array()
-                .into_iter()
-                .flatten()
+                .iter()
                 .map(|e| {
-                    let at = e["at"].as_i64().map_or("-".into(), crate::render::micros_time);
+                    let at = crate::render::micros_time(e.at);
                     // The key whose status is worst (the evaluation's status comes from it).
-                    let worst = e["details"]["features"]
+                    let worst = e.details["features"]
                         .as_object()
                         .and_then(|f| {
                             f.iter()
-                                .filter(|(_, v)| v["status"] == e["status"])
+                                .filter(|(_, v)| v["status"] == e.status.as_str())
                                 .find_map(|(name, v)| v["value"].as_f64().map(|x| (name, x)))
                         })
                         .map_or("-".into(), |(name, v)| format!("{name} {v:.4}"));
-                    vec![at, cell(&e["monitor"]), cell(&e["version"]), cell(&e["decisions"]), cell(&e["status"]), worst]
+                    vec![at, e.monitor.cell(), e.version.cell(), e.decisions.cell(), e.status.cell(), worst]
                 })
                 .collect();
             table(&["AT", "MONITOR", "VERSION", "DECISIONS", "STATUS", "WORST"], &rows);
@@ -579,7 +576,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
 }
 
 /// Monitor history as CSV on standard output: a row per evaluation and key.
-fn monitor_history_csv(history: &Value) -> anyhow::Result<()> {
+fn monitor_history_csv(history: &[api::MonitorEvaluationBody]) -> anyhow::Result<()> {
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
     out.write_record([
         "at",
@@ -602,19 +599,19 @@ fn monitor_history_csv(history: &Value) -> anyhow::Result<()> {
         Value::Number(n) => n.to_string(),
         other => cell(other),
     };
-    for e in history.as_array().into_iter().flatten() {
-        let at = e["at"].as_i64().map_or(String::new(), crate::render::micros_time);
+    for e in history {
+        let at = crate::render::micros_time(e.at);
         let head = [
             at,
-            text(&e["at"]),
-            text(&e["monitor"]),
-            text(&e["version"]),
-            text(&e["window_start"]),
-            text(&e["decisions"]),
+            e.at.to_string(),
+            e.monitor.clone(),
+            e.version.to_string(),
+            e.window_start.to_string(),
+            e.decisions.to_string(),
         ];
-        for (key, result) in e["details"]["features"].as_object().into_iter().flatten() {
+        for (key, result) in e.details["features"].as_object().into_iter().flatten() {
             let mut record: Vec<String> = head.to_vec();
-            record.extend([text(&e["status"]), text(&e["value"]), key.clone()]);
+            record.extend([e.status.clone(), text(&json!(e.value)), key.clone()]);
             record.extend([text(&result["value"]), text(&result["status"])]);
             record.extend([text(&result["bands"]["warn"]), text(&result["bands"]["alert"])]);
             out.write_record(&record)?;
@@ -632,25 +629,24 @@ async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
     if let Some(model) = &args.model {
         query.push(format!("model={}", encode(model)));
     }
-    let alerts = Client::new(&args.connection)?.get(&format!("/v1/alerts?{}", query.join("&"))).await?;
+    let alerts: Vec<api::AlertBody> =
+        Client::new(&args.connection)?.get_as(&format!("/v1/alerts?{}", query.join("&"))).await?;
     if args.json {
         render::json(&alerts);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = alerts
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|a| {
-            let at = a["opened_at"].as_i64().map_or("-".into(), crate::render::micros_time);
-            let value = a["value"].as_f64().map_or("-".into(), |v| format!("{v:.4}"));
+            let at = crate::render::micros_time(a.opened_at);
+            let value = a.value.map_or("-".into(), |v| format!("{v:.4}"));
             vec![
-                cell(&a["id"]),
-                cell(&a["state"]),
-                cell(&a["severity"]),
-                format!("{} v{}", cell(&a["model"]), cell(&a["version"])),
-                cell(&a["monitor"]),
-                cell(&a["feature"]),
+                a.id.cell(),
+                a.state.cell(),
+                a.severity.cell(),
+                format!("{} v{}", a.model.cell(), a.version.cell()),
+                a.monitor.cell(),
+                a.feature.cell(),
                 value,
                 at,
             ]
@@ -661,45 +657,33 @@ async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
 }
 
 async fn inventory(args: crate::cli::InventoryArgs) -> anyhow::Result<()> {
-    let lines = Client::new(&args.connection)?.get("/v1/inventory").await?;
+    let lines: Vec<api::InventoryLineBody> = Client::new(&args.connection)?.get_as("/v1/inventory").await?;
     if args.json {
         render::json(&lines);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = lines
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|l| {
-            let challengers: Vec<String> = l["challengers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| format!("{}:{}", cell(&c[0]), cell(&c[1])))
-                .collect();
-            let validation = match l["last_validation"].as_object() {
-                Some(v) => format!(
-                    "v{} AUC {}",
-                    cell(&v["version"]),
-                    v["auc"].as_f64().map_or("-".into(), |a| format!("{a:.3}"))
-                ),
+            let challengers: Vec<String> =
+                l.challengers.iter().map(|api::Challenger(alias, version)| format!("{alias}:{version}")).collect();
+            let validation = match &l.last_validation {
+                Some(v) => format!("v{} AUC {}", v.version, v.auc.map_or("-".into(), |a| format!("{a:.3}"))),
                 None => "-".into(),
             };
-            let policy = match l["policy"].as_object() {
-                Some(p) => {
-                    format!("{} v{}", if p["allowed"] == true { "allowed" } else { "denied" }, cell(&p["version"]))
-                }
+            let policy = match &l.policy {
+                Some(p) => format!("{} v{}", if p.allowed { "allowed" } else { "denied" }, p.version),
                 None => "-".into(),
             };
             vec![
-                cell(&l["name"]),
-                cell(&l["risk_tier"]),
-                cell(&l["owner"]),
-                l["champion"].as_i64().map_or("-".into(), |v| v.to_string()),
+                l.name.cell(),
+                l.risk_tier.cell(),
+                l.owner.cell(),
+                l.champion.map_or("-".into(), |v| v.to_string()),
                 challengers.join(" "),
                 validation,
                 policy,
-                format!("{}/{}", cell(&l["open_alerts"]), cell(&l["open_incidents"])),
+                format!("{}/{}", l.open_alerts, l.open_incidents),
             ]
         })
         .collect();
@@ -715,38 +699,36 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
     let path = format!("/v1/models/{}/retrain", encode(&args.model));
     if let Some(every_hours) = args.every_hours {
         let body = json!({"trainer": args.trainer, "every_hours": every_hours});
-        let schedule = client.json(Method::PUT, &format!("{path}/schedule"), &body).await?;
-        if schedule.is_null() {
-            outln!("{}: no scheduled retraining", args.model);
-        } else {
-            outln!(
+        let schedule: Option<api::ScheduleInfo> =
+            client.json_as(Method::PUT, &format!("{path}/schedule"), &body).await?;
+        match schedule {
+            None => outln!("{}: no scheduled retraining", args.model),
+            Some(schedule) => outln!(
                 "{}: {} every {} h, first at the next round",
                 args.model,
-                cell(&schedule["trainer"]),
-                cell(&schedule["every_hours"])
-            );
+                schedule.trainer.cell(),
+                schedule.every_hours.cell()
+            ),
         }
         return Ok(());
     }
     if args.list {
-        let jobs = client.get(&path).await?;
+        let jobs: Vec<api::RetrainJobBody> = client.get_as(&path).await?;
         if args.json {
             render::json(&jobs);
             return Ok(());
         }
         let rows: Vec<Vec<String>> = jobs
-            .as_array()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|j| {
                 vec![
-                    cell(&j["id"]),
-                    j["started_at"].as_i64().map_or("-".into(), crate::render::micros_time),
-                    cell(&j["trainer"]),
-                    cell(&j["status"]),
-                    cell(&j["parent_version"]),
-                    cell(&j["version"]),
-                    cell(&j["requested_by"]),
+                    j.id.cell(),
+                    crate::render::micros_time(j.started_at),
+                    j.trainer.cell(),
+                    j.status.cell(),
+                    j.parent_version.cell(),
+                    j.version.cell(),
+                    j.requested_by.cell(),
                 ]
             })
             .collect();
@@ -761,20 +743,20 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
     } else if args.trainer == "builtin-lr" {
         body["c"] = json!(args.c);
     }
-    let job = client.json(Method::POST, &path, &body).await?;
+    let job: api::RetrainJobBody = client.json_as(Method::POST, &path, &body).await?;
     if args.json {
         render::json(&job);
     } else {
-        for line in job["log"].as_array().into_iter().flatten() {
-            outln!("{}", line.as_str().unwrap_or_default());
+        for line in &job.log {
+            outln!("{line}");
         }
-        outln!("job {}: {}", cell(&job["id"]), cell(&job["status"]));
+        outln!("job {}: {}", job.id.cell(), job.status.cell());
     }
-    if job["status"] == "failed" {
-        if let Some(log) = job["external"]["log"].as_str().filter(|l| !l.is_empty()) {
+    if job.status == api::JobStatus::Failed {
+        if let Some(log) = job.external.as_ref().map(|e| e.log.as_str()).filter(|l| !l.is_empty()) {
             eprintln!("{log}");
         }
-        anyhow::bail!("retraining failed: {}", cell(&job["error"]));
+        anyhow::bail!("retraining failed: {}", job.error.cell());
     }
     Ok(())
 }
@@ -836,101 +818,88 @@ async fn train_local(args: crate::cli::TrainArgs) -> anyhow::Result<()> {
 
 async fn challenger(args: crate::cli::ChallengerArgs) -> anyhow::Result<()> {
     let path = format!("/v1/models/{}/challenger-report", encode(&args.model));
-    let r = Client::new(&args.connection)?.get(&path).await?;
+    let r: api::ChallengerReportBody = Client::new(&args.connection)?.get_as(&path).await?;
     if args.json {
         render::json(&r);
         return Ok(());
     }
-    let number = |v: &Value| v.as_f64().map_or("-".into(), |x| format!("{x:.4}"));
+    let number = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.4}"));
     fields(&[
-        ("requests scored by both", cell(&r["requests"])),
-        ("serving versions / shadow versions", format!("{} / {}", r["served_versions"], r["shadow_versions"])),
-        ("same decision", number(&r["agreement"])),
-        ("mean score difference", number(&r["mean_score_difference"])),
-        ("with outcomes", cell(&r["labelled"])),
-        ("AUC serving / shadow", format!("{} / {}", number(&r["served_auc"]), number(&r["shadow_auc"]))),
-        ("Brier serving / shadow", format!("{} / {}", number(&r["served_brier"]), number(&r["shadow_brier"]))),
+        ("requests scored by both", r.requests.cell()),
+        ("serving versions / shadow versions", format!("{} / {}", json!(r.served_versions), json!(r.shadow_versions))),
+        ("same decision", number(r.agreement)),
+        ("mean score difference", number(r.mean_score_difference)),
+        ("with outcomes", r.labelled.cell()),
+        ("AUC serving / shadow", format!("{} / {}", number(r.served_auc), number(r.shadow_auc))),
+        ("Brier serving / shadow", format!("{} / {}", number(r.served_brier), number(r.shadow_brier))),
     ]);
     Ok(())
 }
 
 async fn kpis(args: crate::cli::KpiArgs) -> anyhow::Result<()> {
-    let k = Client::new(&args.connection)?.get(&format!("/v1/kpis?days={}", args.days)).await?;
+    let k: api::KpisBody = Client::new(&args.connection)?.get_as(&format!("/v1/kpis?days={}", args.days)).await?;
     if args.json {
         render::json(&k);
         return Ok(());
     }
-    let seconds = |v: &Value| v.as_f64().map_or("-".into(), |s| format!("{s:.0} s"));
-    let share = |v: &Value| v.as_f64().map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
+    let seconds = |v: Option<f64>| v.map_or("-".into(), |s| format!("{s:.0} s"));
+    let share = |v: Option<f64>| v.map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
     fields(&[
-        ("period", format!("{} days", cell(&k["period_days"]))),
+        ("period", format!("{} days", k.period_days)),
         (
             "deployments",
             format!(
                 "{} ({:.1} per 30 days, {} automatic rollbacks)",
-                cell(&k["deployments"]),
-                k["deployments_per_30_days"].as_f64().unwrap_or(0.0),
-                cell(&k["rollbacks"])
+                k.deployments, k.deployments_per_30_days, k.rollbacks
             ),
         ),
         (
             "registration to production",
-            k["median_hours_to_production"].as_f64().map_or("-".into(), |h| format!("{h:.1} h (median)")),
+            k.median_hours_to_production.map_or("-".into(), |h| format!("{h:.1} h (median)")),
         ),
-        ("time to detect", seconds(&k["median_seconds_to_detect"])),
-        ("time to resolve", seconds(&k["median_seconds_to_resolve"])),
-        ("drift detection latency", seconds(&k["median_drift_detection_seconds"])),
+        ("time to detect", seconds(k.median_seconds_to_detect)),
+        ("time to resolve", seconds(k.median_seconds_to_resolve)),
+        ("drift detection latency", seconds(k.median_drift_detection_seconds)),
         (
             "audit coverage",
-            format!(
-                "{} ({} entries for {} changes)",
-                share(&k["audit_coverage"]),
-                cell(&k["ledger_entries"]),
-                cell(&k["audited_changes"])
-            ),
+            format!("{} ({} entries for {} changes)", share(k.audit_coverage), k.ledger_entries, k.audited_changes),
         ),
         (
             "policy adherence",
-            format!(
-                "{} ({} overrides in {} promotions)",
-                share(&k["policy_adherence"]),
-                cell(&k["overrides"]),
-                cell(&k["promotions"])
-            ),
+            format!("{} ({} overrides in {} promotions)", share(k.policy_adherence), k.overrides, k.promotions),
         ),
-        ("incidents", format!("{} opened, {} open", cell(&k["incidents"]), cell(&k["open_incidents"]))),
+        ("incidents", format!("{} opened, {} open", k.incidents, k.open_incidents)),
     ]);
     Ok(())
 }
 
 async fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.connection)?;
-    let seconds = |v: &Value| v.as_f64().map_or("-".into(), |s| format!("{s:.1} s"));
+    let seconds = |v: Option<f64>| v.map_or("-".into(), |s| format!("{s:.1} s"));
     if let Some(id) = args.id {
-        let incident = client.get(&format!("/v1/incidents/{id}")).await?;
+        let incident: api::IncidentWithTimeline = client.get_as(&format!("/v1/incidents/{id}")).await?;
         if args.json {
             render::json(&incident);
             return Ok(());
         }
+        let i = &incident.incident;
         fields(&[
-            ("incident", format!("{} ({})", cell(&incident["id"]), cell(&incident["state"]))),
-            ("model", cell(&incident["model"])),
-            ("title", cell(&incident["title"])),
-            ("time to detect", seconds(&incident["time_to_detect_seconds"])),
-            ("time to resolve", seconds(&incident["time_to_resolve_seconds"])),
+            ("incident", format!("{} ({})", i.id, i.state)),
+            ("model", i.model.cell()),
+            ("title", i.title.cell()),
+            ("time to detect", seconds(Some(i.time_to_detect_seconds))),
+            ("time to resolve", seconds(i.time_to_resolve_seconds)),
         ]);
-        let rows: Vec<Vec<String>> = incident["timeline"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let rows: Vec<Vec<String>> = incident
+            .timeline
+            .iter()
             .map(|e| {
-                let at = e["at"].as_i64().map_or("-".into(), crate::render::micros_time);
                 vec![
-                    at,
-                    cell(&e["kind"]),
-                    format!("alert {} {} {}", cell(&e["alert"]), cell(&e["monitor"]), cell(&e["feature"])),
-                    cell(&e["actor"]),
-                    e["details"].to_string(),
+                    crate::render::micros_time(e.at),
+                    e.kind.cell(),
+                    format!("alert {} {} {}", e.alert, e.monitor.cell(), e.feature.cell()),
+                    e.actor.cell(),
+                    e.details.to_string(),
                 ]
             })
             .collect();
@@ -941,25 +910,22 @@ async fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
         Some(state) => format!("/v1/incidents?state={}", encode(state)),
         None => "/v1/incidents".to_owned(),
     };
-    let incidents = client.get(&path).await?;
+    let incidents: Vec<api::IncidentBody> = client.get_as(&path).await?;
     if args.json {
         render::json(&incidents);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = incidents
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|i| {
-            let at = i["opened_at"].as_i64().map_or("-".into(), crate::render::micros_time);
             vec![
-                cell(&i["id"]),
-                cell(&i["state"]),
-                cell(&i["model"]),
-                cell(&i["title"]),
-                at,
-                seconds(&i["time_to_detect_seconds"]),
-                seconds(&i["time_to_resolve_seconds"]),
+                i.id.cell(),
+                i.state.cell(),
+                i.model.cell(),
+                i.title.cell(),
+                crate::render::micros_time(i.opened_at),
+                seconds(Some(i.time_to_detect_seconds)),
+                seconds(i.time_to_resolve_seconds),
             ]
         })
         .collect();

@@ -87,8 +87,9 @@ async fn script(url: &str, data_dir: &Path) -> anyhow::Result<()> {
     let admin = client(url, &admin_token)?;
     let mut tokens = vec![("admin".to_owned(), "admin".to_owned(), admin_token.clone())];
     for (name, role) in PEOPLE {
-        let made = admin.json(Method::POST, "/v1/tokens", &json!({"name": name, "role": role})).await?;
-        let secret = made["secret"].as_str().context("token secret")?.to_owned();
+        let made: warden_api_types::CreatedTokenBody =
+            admin.json_as(Method::POST, "/v1/tokens", &json!({"name": name, "role": role})).await?;
+        let secret = made.secret;
         tokens.push((name.to_owned(), role.to_owned(), secret));
     }
     let token_file = data_dir.join("demo-tokens.txt");
@@ -193,8 +194,9 @@ async fn register(
         .part("metadata", Part::text(metadata.to_string()).mime_str("application/json")?)
         .part("artifact", Part::bytes(artifact).file_name("model.json"))
         .part("reference", Part::bytes(GERMAN_CSV.as_bytes()).file_name("german.csv"));
-    let version = dana.multipart(&format!("/v1/models/{MODEL}/versions"), form).await?;
-    version["version"].as_i64().context("version number")
+    let version: warden_api_types::VersionBody =
+        dana.multipart_as(&format!("/v1/models/{MODEL}/versions"), form).await?;
+    Ok(version.version)
 }
 
 async fn validate(vera: &Client, version: i64) -> anyhow::Result<()> {

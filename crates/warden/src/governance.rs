@@ -10,14 +10,11 @@ use serde_json::{Value, json};
 
 use crate::cli::*;
 use crate::client::{Client, encode};
-use crate::render::{self, cell, fields, table};
+use crate::render::{self, Cell, fields, table};
+use warden_api_types as api;
 
 fn version_path(model: &str, version: &str) -> String {
     format!("/v1/models/{}/versions/{}", encode(model), encode(version))
-}
-
-fn number(value: &Value, digits: usize) -> String {
-    value.as_f64().map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
 }
 
 pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<()> {
@@ -31,8 +28,8 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<()> {
         let name = path.file_name().map_or("scenarios.toml".into(), |n| n.to_string_lossy().into_owned());
         form = form.part("scenarios", Part::bytes(text).file_name(name));
     }
-    let report = Client::new(&args.connection)?
-        .multipart(&format!("{}/validations", version_path(&args.model, &args.version)), form)
+    let report: api::ValidationReportBody = Client::new(&args.connection)?
+        .multipart_as(&format!("{}/validations", version_path(&args.model, &args.version)), form)
         .await?;
     if args.json {
         render::json(&report);
@@ -42,163 +39,130 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_report(r: &Value) {
-    let f = &r["figures"];
-    let d = &f["discrimination"];
-    let interval = &d["auc_interval"];
-    outln!("Validation report {} — {} version {}", cell(&r["id"]), cell(&r["model"]), cell(&r["version"]));
+fn print_report(r: &api::ValidationReportBody) {
+    let f = &r.figures;
+    let d = &f.discrimination;
+    outln!("Validation report {} — {} version {}", r.id, r.model, r.version);
     fields(&[
-        ("data", format!("{} rows, sha256 {}", cell(&r["rows"]), cell(&r["data_sha256"]))),
-        (
-            "target",
-            format!(
-                "{} = {} is bad (bad rate {})",
-                cell(&r["target"]),
-                cell(&r["bad_value"]),
-                number(&r["bad_rate"], 3)
-            ),
-        ),
-        ("by", cell(&r["created_by"])),
+        ("data", format!("{} rows, sha256 {}", r.rows, r.data_sha256)),
+        ("target", format!("{} = {} is bad (bad rate {})", r.target, r.bad_value, num(Some(r.bad_rate), 3))),
+        ("by", r.created_by.cell()),
     ]);
     outln!("\nDiscrimination");
-    let ci = if interval.is_null() {
-        String::new()
-    } else {
-        format!(" (95% CI {}–{})", number(&interval["lower"], 3), number(&interval["upper"], 3))
+    let ci = match &d.auc_interval {
+        None => String::new(),
+        Some(interval) => {
+            format!(" (95% CI {}–{})", num(Some(interval.lower), 3), num(Some(interval.upper), 3))
+        }
     };
-    fields(&[
-        ("AUC", format!("{}{ci}", number(&d["auc"], 4))),
-        ("Gini", number(&d["gini"], 4)),
-        ("KS", number(&d["ks"], 4)),
-    ]);
-    let c = &f["calibration"];
+    fields(&[("AUC", format!("{}{ci}", num(d.auc, 4))), ("Gini", num(d.gini, 4)), ("KS", num(d.ks, 4))]);
+    let c = &f.calibration;
     outln!("\nCalibration");
-    fields(&[
-        ("Brier", number(&c["brier"], 4)),
-        ("ECE", number(&c["ece"], 4)),
-        ("log loss", number(&c["log_loss"], 4)),
-    ]);
-    let bins: Vec<Vec<String>> = c["reliability"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["n"].as_u64().unwrap_or(0) > 0)
+    fields(&[("Brier", num(Some(c.brier), 4)), ("ECE", num(Some(c.ece), 4)), ("log loss", num(Some(c.log_loss), 4))]);
+    let bins: Vec<Vec<String>> = c
+        .reliability
+        .iter()
+        .filter(|b| b.n > 0)
         .map(|b| {
-            let lo = b["bin"].as_u64().unwrap_or(0) as f64 / 10.0;
-            vec![
-                format!("{lo:.1}–{:.1}", lo + 0.1),
-                cell(&b["n"]),
-                number(&b["mean_pred"], 3),
-                number(&b["mean_true"], 3),
-            ]
+            let lo = b.bin as f64 / 10.0;
+            vec![format!("{lo:.1}–{:.1}", lo + 0.1), b.n.cell(), num(b.mean_pred, 3), num(b.mean_true, 3)]
         })
         .collect();
     table(&["SCORE BIN", "ROWS", "MEAN SCORE", "BAD RATE"], &bins);
     outln!(
         "\nDecisions at threshold {}: approval rate {}, mean score {}",
-        number(&r["threshold"], 2),
-        number(&f["approval_rate"], 3),
-        number(&f["mean_score"], 3)
+        num(Some(r.threshold), 2),
+        num(Some(f.approval_rate), 3),
+        num(Some(f.mean_score), 3)
     );
-    if let Some(fairness) = r["fairness"].as_object().filter(|m| !m.is_empty()) {
+    if !r.fairness.is_empty() {
         outln!("\nFairness (approvals)");
-        let rows: Vec<Vec<String>> = fairness
+        let rows: Vec<Vec<String>> = r
+            .fairness
             .iter()
             .map(|(name, a)| {
-                let groups = a["groups"]
-                    .as_object()
-                    .map(|g| {
-                        g.iter()
-                            .map(|(k, v)| format!("{k} {}", number(&v["approval_rate"], 3)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                vec![
-                    name.clone(),
-                    number(&a["disparate_impact"], 3),
-                    number(&a["equalized_odds_difference"], 3),
-                    groups,
-                ]
+                let groups = a
+                    .groups
+                    .iter()
+                    .map(|(k, v)| format!("{k} {}", num(Some(v.approval_rate), 3)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                vec![name.clone(), num(a.disparate_impact, 3), num(Some(a.equalized_odds_difference), 3), groups]
             })
             .collect();
         table(&["ATTRIBUTE", "DISPARATE IMPACT", "EQ. ODDS DIFF", "APPROVAL RATE BY GROUP"], &rows);
     }
-    let s = &r["stability"];
-    outln!("\nStability against the reference (PSI): score {}", number(&s["score_psi"], 4));
-    let quality = &r["data_quality"];
-    let explanation = &r["explanation"];
-    let rows: Vec<Vec<String>> = s["psi"]
-        .as_object()
-        .into_iter()
-        .flatten()
+    let s = &r.stability;
+    outln!("\nStability against the reference (PSI): score {}", num(Some(s.score_psi), 4));
+    let rows: Vec<Vec<String>> = s
+        .psi
+        .iter()
         .map(|(name, psi)| {
             vec![
                 name.clone(),
-                number(psi, 4),
-                number(&quality[name]["missing_rate"], 3),
-                if explanation.is_null() { "-".into() } else { number(&explanation[name], 4) },
+                num(Some(*psi), 4),
+                num(r.data_quality.get(name).map(|q| q.missing_rate), 3),
+                match &r.explanation {
+                    None => "-".into(),
+                    Some(explanation) => num(explanation.get(name).copied(), 4),
+                },
             ]
         })
         .collect();
     table(&["FEATURE", "PSI", "MISSING RATE", "MEAN |CONTRIBUTION|"], &rows);
-    if let Some(scenarios) = r["scenarios"].as_array().filter(|s| !s.is_empty()) {
+    if !r.scenarios.is_empty() {
         outln!("\nStress scenarios (baseline -> stressed)");
-        let delta = |d: &Value, digits: usize| {
-            if d.is_null() {
-                "-".to_owned()
-            } else {
-                format!(
-                    "{} -> {} ({:+.digits$})",
-                    number(&d["baseline"], digits),
-                    number(&d["stressed"], digits),
-                    d["change"].as_f64().unwrap_or(0.0)
-                )
-            }
+        let delta = |d: Option<&api::Delta>, digits: usize| match d {
+            None => "-".to_owned(),
+            Some(d) => format!(
+                "{} -> {} ({:+.digits$})",
+                num(Some(d.baseline), digits),
+                num(Some(d.stressed), digits),
+                d.change
+            ),
         };
-        let rows: Vec<Vec<String>> = scenarios
+        let rows: Vec<Vec<String>> = r
+            .scenarios
             .iter()
             .map(|s| {
                 vec![
-                    cell(&s["name"]),
-                    delta(&s["approval_rate"], 3),
-                    delta(&s["mean_pd"], 4),
-                    delta(&s["expected_loss"], 0),
-                    strings(&s["changes"]).join("; "),
+                    s.name.cell(),
+                    delta(Some(&s.approval_rate), 3),
+                    delta(Some(&s.mean_pd), 4),
+                    delta(s.expected_loss.as_ref(), 0),
+                    s.changes.join("; "),
                 ]
             })
             .collect();
         table(&["SCENARIO", "APPROVAL RATE", "MEAN PD", "EXPECTED LOSS", "CHANGES"], &rows);
     }
-    if let Some(champion) = r["champion"].as_object() {
-        let cd = &champion["discrimination"];
+    if let Some(champion) = &r.champion {
+        let cd = &champion.discrimination;
         outln!(
             "\nChampion (version {}) on the same data: AUC {}, Gini {}, KS {}, Brier {}, ECE {}, approval rate {}",
-            cell(&champion["version"]),
-            number(&cd["auc"], 4),
-            number(&cd["gini"], 4),
-            number(&cd["ks"], 4),
-            number(&champion["calibration"]["brier"], 4),
-            number(&champion["calibration"]["ece"], 4),
-            number(&champion["approval_rate"], 3)
+            champion.version,
+            num(cd.auc, 4),
+            num(cd.gini, 4),
+            num(cd.ks, 4),
+            num(Some(champion.calibration.brier), 4),
+            num(Some(champion.calibration.ece), 4),
+            num(Some(champion.approval_rate), 3)
         );
     }
+}
+
+/// A figure to `digits` decimals, or "-".
+fn num(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
 }
 
 pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<()> {
     let decision = if args.reject { "reject" } else { "approve" };
     let body = json!({ "decision": decision, "comment": args.comment });
-    let approval = Client::new(&args.connection)?
-        .json(Method::POST, &format!("{}/approvals", version_path(&args.model, &args.version)), &body)
+    let approval: api::ApprovalBody = Client::new(&args.connection)?
+        .json_as(Method::POST, &format!("{}/approvals", version_path(&args.model, &args.version)), &body)
         .await?;
-    outln!(
-        "{} {}d {} version {} as {}",
-        cell(&approval["by"]),
-        decision,
-        args.model,
-        args.version,
-        cell(&approval["role"])
-    );
+    outln!("{} {}d {} version {} as {}", approval.by, decision, args.model, args.version, approval.role);
     Ok(())
 }
 
@@ -206,32 +170,30 @@ pub(crate) async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     let body = json!({
         "alias": args.alias, "traffic": args.traffic, "reason": args.reason, "override": args.override_gate,
     });
-    let promoted = Client::new(&args.connection)?
-        .json(Method::POST, &format!("{}/promote", version_path(&args.model, &args.version)), &body)
+    let promoted: api::PromotionBody = Client::new(&args.connection)?
+        .json_as(Method::POST, &format!("{}/promote", version_path(&args.model, &args.version)), &body)
         .await?;
     if args.json {
         render::json(&promoted);
         return Ok(());
     }
-    let previous = if promoted["previous_version"].is_null() {
-        "none".into()
-    } else {
-        format!("version {}", cell(&promoted["previous_version"]))
+    let previous = match promoted.previous_version {
+        None => "none".into(),
+        Some(v) => format!("version {v}"),
     };
-    let how =
-        if promoted["overridden"].as_bool() == Some(true) { "OVERRIDE of a gate refusal" } else { "gate allowed" };
+    let how = if promoted.overridden { "OVERRIDE of a gate refusal" } else { "gate allowed" };
     outln!(
         "{}@{} -> version {} ({how}, decision {}); previous: {previous}",
         args.model,
         args.alias,
-        cell(&promoted["version"]),
-        cell(&promoted["decision"]["decision_id"])
+        promoted.version.cell(),
+        promoted.decision.decision_id
     );
-    for reason in promoted["decision"]["deny"].as_array().into_iter().flatten() {
-        outln!("  overridden: {}", cell(reason));
+    for reason in &promoted.decision.deny {
+        outln!("  overridden: {reason}");
     }
-    for reason in promoted["decision"]["warn"].as_array().into_iter().flatten() {
-        outln!("  warning: {}", cell(reason));
+    for reason in &promoted.decision.warn {
+        outln!("  warning: {reason}");
     }
     Ok(())
 }
@@ -239,25 +201,25 @@ pub(crate) async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
 /// Exit code of `gate check`: 0 allow, 1 deny (errors are 2, set by the caller).
 pub(crate) async fn gate(command: GateCommand) -> anyhow::Result<u8> {
     let GateCommand::Check { model, version, alias, format, connection } = command;
-    let decision = Client::new(&connection)?
-        .json(Method::POST, &format!("{}/gate", version_path(&model, &version)), &json!({ "alias": alias }))
+    let decision: api::GateDecisionBody = Client::new(&connection)?
+        .json_as(Method::POST, &format!("{}/gate", version_path(&model, &version)), &json!({ "alias": alias }))
         .await?;
-    let allow = decision["allow"].as_bool().context("the server's decision has no 'allow'")?;
+    let allow = decision.allow;
     match format {
         GateFormat::Json => render::json(&decision),
         GateFormat::Text => {
             outln!(
                 "{}: {model} version {} -> {alias} (decision {}, policy bundle {})",
                 if allow { "ALLOW" } else { "DENY" },
-                cell(&decision["version"]),
-                cell(&decision["decision_id"]),
-                cell(&decision["bundle_number"])
+                decision.version,
+                decision.decision_id,
+                decision.bundle_number
             );
-            for reason in decision["deny"].as_array().into_iter().flatten() {
-                outln!("  deny: {}", cell(reason));
+            for reason in &decision.deny {
+                outln!("  deny: {reason}");
             }
-            for reason in decision["warn"].as_array().into_iter().flatten() {
-                outln!("  warn: {}", cell(reason));
+            for reason in &decision.warn {
+                outln!("  warn: {reason}");
             }
         }
         GateFormat::Junit => out!("{}", junit(&decision)),
@@ -282,22 +244,12 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-fn strings(value: &Value) -> Vec<String> {
-    value.as_array().into_iter().flatten().map(cell).collect()
-}
-
 /// JUnit XML: one failing test case per refusal reason, or one passing case when the gate allows.
-pub(crate) fn junit(decision: &Value) -> String {
-    let deny = strings(&decision["deny"]);
-    let warn = strings(&decision["warn"]);
-    let subject =
-        format!("{} version {} -> {}", cell(&decision["model"]), cell(&decision["version"]), cell(&decision["alias"]));
+pub(crate) fn junit(decision: &api::GateDecisionBody) -> String {
+    let (deny, warn) = (&decision.deny, &decision.warn);
+    let subject = format!("{} version {} -> {}", decision.model, decision.version, decision.alias);
     let cases = deny.len().max(1);
-    let timestamp =
-        time::OffsetDateTime::from_unix_timestamp_nanos(decision["at"].as_i64().unwrap_or(0) as i128 * 1000)
-            .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_default();
+    let timestamp = warden_core::Timestamp::from_micros(decision.at).to_string();
     let timestamp = timestamp.split('.').next().unwrap_or_default().trim_end_matches('Z').to_owned();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     xml.push_str(&format!(
@@ -310,8 +262,13 @@ pub(crate) fn junit(decision: &Value) -> String {
         deny.len()
     ));
     xml.push_str("    <properties>\n");
-    for key in ["decision_id", "bundle_number", "bundle_digest", "input_sha256"] {
-        xml.push_str(&format!("      <property name=\"{key}\" value=\"{}\"/>\n", xml_escape(&cell(&decision[key]))));
+    for (key, value) in [
+        ("decision_id", decision.decision_id.clone()),
+        ("bundle_number", decision.bundle_number.to_string()),
+        ("bundle_digest", decision.bundle_digest.clone()),
+        ("input_sha256", decision.input_sha256.clone()),
+    ] {
+        xml.push_str(&format!("      <property name=\"{key}\" value=\"{}\"/>\n", xml_escape(&value)));
     }
     xml.push_str("    </properties>\n");
     if deny.is_empty() {
@@ -320,7 +277,7 @@ pub(crate) fn junit(decision: &Value) -> String {
             xml_escape(&format!("promotion allowed: {subject}"))
         ));
     }
-    for reason in &deny {
+    for reason in deny {
         let reason = xml_escape(reason);
         xml.push_str(&format!(
             "    <testcase classname=\"warden.gate\" name=\"{reason}\" time=\"0\">\n      <failure message=\"{reason}\" type=\"deny\">{reason}</failure>\n    </testcase>\n"
@@ -334,8 +291,8 @@ pub(crate) fn junit(decision: &Value) -> String {
 }
 
 /// SARIF 2.1.0: one result per refusal (error) and warning (warning), located at the model version.
-pub(crate) fn sarif(decision: &Value) -> Value {
-    let location = format!("models/{}/versions/{}", cell(&decision["model"]), cell(&decision["version"]));
+pub(crate) fn sarif(decision: &api::GateDecisionBody) -> Value {
+    let location = format!("models/{}/versions/{}", decision.model, decision.version);
     let result = |rule: &str, level: &str, text: &str| {
         json!({
             "ruleId": rule,
@@ -344,9 +301,8 @@ pub(crate) fn sarif(decision: &Value) -> Value {
             "locations": [{ "logicalLocations": [{ "fullyQualifiedName": location, "kind": "module" }] }],
         })
     };
-    let mut results: Vec<Value> =
-        strings(&decision["deny"]).iter().map(|r| result("warden.gate.deny", "error", r)).collect();
-    results.extend(strings(&decision["warn"]).iter().map(|r| result("warden.gate.warn", "warning", r)));
+    let mut results: Vec<Value> = decision.deny.iter().map(|r| result("warden.gate.deny", "error", r)).collect();
+    results.extend(decision.warn.iter().map(|r| result("warden.gate.warn", "warning", r)));
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -364,9 +320,9 @@ pub(crate) fn sarif(decision: &Value) -> Value {
             "invocations": [{ "executionSuccessful": true }],
             "results": results,
             "properties": {
-                "decision_id": decision["decision_id"], "allow": decision["allow"], "alias": decision["alias"],
-                "bundle_number": decision["bundle_number"], "bundle_digest": decision["bundle_digest"],
-                "input_sha256": decision["input_sha256"],
+                "decision_id": decision.decision_id, "allow": decision.allow, "alias": decision.alias,
+                "bundle_number": decision.bundle_number, "bundle_digest": decision.bundle_digest,
+                "input_sha256": decision.input_sha256,
             },
         }],
     })
@@ -415,47 +371,42 @@ pub(crate) async fn policy(command: PolicyCommand) -> anyhow::Result<u8> {
         }
         PolicyCommand::Push { dir, connection } => {
             let files = read_bundle(&dir)?;
-            let bundle =
-                Client::new(&connection)?.json(Method::PUT, "/v1/policies", &json!({ "files": files })).await?;
-            outln!("policy bundle {} in force (digest {})", cell(&bundle["number"]), cell(&bundle["digest"]));
+            let bundle: api::PolicyBundleInfoBody =
+                Client::new(&connection)?.json_as(Method::PUT, "/v1/policies", &json!({ "files": files })).await?;
+            outln!("policy bundle {} in force (digest {})", bundle.number, bundle.digest);
             Ok(0)
         }
         PolicyCommand::Show { output, connection, json } => {
-            let bundle = Client::new(&connection)?.get("/v1/policies").await?;
+            let bundle: api::PolicyBundleInfoBody = Client::new(&connection)?.get_as("/v1/policies").await?;
             if json {
                 render::json(&bundle);
             } else if let Some(dir) = output {
-                for (path, text) in bundle["files"].as_object().into_iter().flatten() {
+                for (path, text) in &bundle.files {
                     let target = dir.join(path);
                     if let Some(parent) = target.parent() {
                         std::fs::create_dir_all(parent)?;
                     }
-                    std::fs::write(&target, text.as_str().unwrap_or_default())?;
+                    std::fs::write(&target, text)?;
                 }
-                outln!("policy bundle {} written to {}", cell(&bundle["number"]), dir.display());
+                outln!("policy bundle {} written to {}", bundle.number, dir.display());
             } else {
                 fields(&[
-                    ("bundle", cell(&bundle["number"])),
-                    ("digest", cell(&bundle["digest"])),
-                    ("put in force", format!("{} by {}", cell(&bundle["created_at"]), cell(&bundle["created_by"]))),
+                    ("bundle", bundle.number.cell()),
+                    ("digest", bundle.digest.cell()),
+                    ("put in force", format!("{} by {}", bundle.created_at, bundle.created_by)),
                 ]);
-                let rows: Vec<Vec<String>> = bundle["files"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(p, t)| vec![p.clone(), t.as_str().map_or(0, str::len).to_string()])
-                    .collect();
+                let rows: Vec<Vec<String>> =
+                    bundle.files.iter().map(|(p, t)| vec![p.clone(), t.len().to_string()]).collect();
                 table(&["FILE", "BYTES"], &rows);
             }
             Ok(0)
         }
         PolicyCommand::History { connection } => {
-            let bundles = Client::new(&connection)?.get("/v1/policies/history").await?;
+            let bundles: Vec<api::PolicyBundleSummary> =
+                Client::new(&connection)?.get_as("/v1/policies/history").await?;
             let rows: Vec<Vec<String>> = bundles
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|b| vec![cell(&b["number"]), cell(&b["created_at"]), cell(&b["created_by"]), cell(&b["digest"])])
+                .iter()
+                .map(|b| vec![b.number.cell(), b.created_at.cell(), b.created_by.cell(), b.digest.cell()])
                 .collect();
             table(&["BUNDLE", "PUT IN FORCE", "BY", "DIGEST"], &rows);
             Ok(0)

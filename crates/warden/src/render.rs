@@ -71,9 +71,84 @@ pub(crate) fn format_number(value: f64) -> String {
     }
 }
 
-/// Prints JSON.
-pub(crate) fn json(value: &Value) {
-    outln!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
+/// Prints JSON (keys sorted, as `serde_json::Value` keeps them, whatever type it comes from).
+pub(crate) fn json(value: &impl serde::Serialize) {
+    let value = serde_json::to_value(value).expect("JSON prints");
+    outln!("{}", serde_json::to_string_pretty(&value).expect("JSON prints"));
+}
+
+/// A typed field as a cell, as [`cell`] shows the same field's JSON: strings bare, null as "-", floats to a
+/// readable precision, lists joined with commas.
+pub(crate) trait Cell {
+    /// The cell.
+    fn cell(&self) -> String;
+}
+
+impl Cell for str {
+    fn cell(&self) -> String {
+        self.to_owned()
+    }
+}
+
+impl Cell for String {
+    fn cell(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Cell for f64 {
+    fn cell(&self) -> String {
+        format_number(*self)
+    }
+}
+
+impl Cell for bool {
+    fn cell(&self) -> String {
+        self.to_string()
+    }
+}
+
+macro_rules! display_cells {
+    ($($t:ty),*) => {$(
+        impl Cell for $t {
+            fn cell(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+display_cells!(
+    i64,
+    u64,
+    i32,
+    u32,
+    usize,
+    warden_core::Timestamp,
+    warden_core::RiskTier,
+    warden_core::Severity,
+    warden_core::AlertState,
+    warden_core::IncidentState,
+    warden_core::MonitorKind,
+    warden_core::JobStatus,
+    warden_core::Route
+);
+
+impl<T: Cell> Cell for Option<T> {
+    fn cell(&self) -> String {
+        self.as_ref().map_or_else(|| "-".into(), Cell::cell)
+    }
+}
+
+impl<T: Cell> Cell for Vec<T> {
+    fn cell(&self) -> String {
+        self.iter().map(Cell::cell).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl<T: Cell + ?Sized> Cell for &T {
+    fn cell(&self) -> String {
+        (**self).cell()
+    }
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), for `--timing` lines.
@@ -86,8 +161,5 @@ pub(crate) fn peak_memory() -> String {
 
 /// Microseconds since the epoch as RFC 3339 (UTC, whole seconds).
 pub(crate) fn micros_time(micros: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| micros.to_string())
+    warden_core::Timestamp::from_micros(micros).whole_seconds().to_string()
 }
