@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use warden_lifecycle::dataset::{ColumnPlan, profile_file};
-use warden_lifecycle::registry::FeatureSpec;
+use warden_registry::dataset::{ColumnPlan, profile_file};
+use warden_registry::registry::FeatureSpec;
 use warden_models::{Model, ModelFormat};
 
 static SETUP: LazyLock<(Model, Model, Vec<FeatureSpec>)> = LazyLock::new(|| {
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = serde_json::from_slice::<warden_api::wire::ScoreRequestBody>(body) else { return };
     let (linear, onnx, schema) = &*SETUP;
     let model = if choice % 2 == 0 { linear } else { onnx };
-    if let Ok(score) = warden_lifecycle::scoring::check_and_score(model, schema, request.into()) {
+    if let Ok(score) = warden_serving::scoring::check_and_score(model, schema, request.into()) {
         assert!(score.is_finite() && (0.0..=1.0).contains(&score), "score {score}");
     }
 });

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use warden_lifecycle::dataset::{ColumnPlan, profile_file};
+use warden_registry::dataset::{ColumnPlan, profile_file};
 
 fuzz_target!(|data: &[u8]| {
     contained_panics_are_not_crashes();

@@ -12,8 +12,9 @@ use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use warden_lifecycle::auth::{Permission, authenticate};
-use warden_lifecycle::{Error, Warden};
+use warden_lifecycle::Warden;
+use warden_registry::Error;
+use warden_registry::auth::{Permission, authenticate};
 
 use crate::error::ApiError;
 

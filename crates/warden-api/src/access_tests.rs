@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use warden_lifecycle::auth::Role;
-use warden_lifecycle::{Config, Warden};
+use warden_lifecycle::Warden;
+use warden_registry::Config;
+use warden_registry::auth::Role;
 
 use crate::access::{RULES, Rule};
 use crate::tests::TestApp;

@@ -5,7 +5,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use warden_lifecycle::Error;
+use warden_registry::Error;
 
 /// An error rendered as `{"error": {"code", "message", "details"}}` with its status.
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use warden_lifecycle::Warden;
-use warden_lifecycle::auth::{Principal, authenticate};
+use warden_registry::auth::{Principal, authenticate};
 
 use crate::error::ApiError;
 

@@ -642,7 +642,7 @@ async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_regist
         "linear-json:head -1 {{data}} && echo rows $(($(wc -l < {{data}}) - 1)) && cp '{}' {{model}}",
         fixture.display()
     );
-    let app = TestApp::with_config(|config| warden_lifecycle::Config {
+    let app = TestApp::with_config(|config| warden_registry::Config {
         external_trainers: vec![
             format!("copy={copy}").parse().unwrap(),
             "broken=onnx:echo out of memory >&2; test -s {data} && exit 3; echo {model}".parse().unwrap(),
@@ -706,7 +706,7 @@ async fn an_external_trainer_runs_with_the_exported_data_and_its_model_is_regist
 
 #[test]
 fn external_trainer_settings_are_checked() {
-    use warden_lifecycle::retraining::ExternalTrainer;
+    use warden_oversight::retraining::ExternalTrainer;
     for bad in
         ["nameonly", "x=onnx", "x=pickle:run {data} {model}", "x=onnx:run {data}", "Bad Name=onnx:run {data} {model}"]
     {
@@ -738,14 +738,14 @@ async fn a_retraining_schedule_runs_when_due_and_moves_on() {
         (Some("builtin-gbt"), Some(24.0), Some("token:dana"))
     );
 
-    let jobs = warden_lifecycle::retraining::run_due(&app.warden).await.unwrap();
+    let jobs = warden_oversight::retraining::run_due(&app.warden).await.unwrap();
     assert_eq!(jobs.len(), 1, "due at once");
     assert_eq!((jobs[0].trainer.as_str(), jobs[0].requested_by.as_str()), ("builtin-gbt", "warden"));
     assert_eq!(jobs[0].status, warden_core::JobStatus::Failed, "no labelled traffic yet: the job says so");
     let (_, after) = app.json(Method::GET, uri, Some(&p.victor), Value::Null).await;
     let moved = after["next_at"].as_i64().unwrap() - set["next_at"].as_i64().unwrap();
     assert!(moved >= 24 * 3_600_000_000, "next in a day: {after}");
-    assert!(warden_lifecycle::retraining::run_due(&app.warden).await.unwrap().is_empty(), "nothing due twice");
+    assert!(warden_oversight::retraining::run_due(&app.warden).await.unwrap().is_empty(), "nothing due twice");
 
     let (status, cleared) = app.json(Method::PUT, uri, Some(&p.dana), json!({"every_hours": 0})).await;
     assert_eq!((status, cleared), (StatusCode::OK, Value::Null));

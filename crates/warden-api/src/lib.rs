@@ -174,7 +174,7 @@ pub fn openapi() -> OpenApi {
 }
 
 async fn not_found() -> impl IntoResponse {
-    error::ApiError::from(warden_lifecycle::Error::NotFound("no such endpoint".into()))
+    error::ApiError::from(warden_registry::Error::NotFound("no such endpoint".into()))
 }
 
 /// The whole HTTP application, with the default limits.

@@ -67,7 +67,7 @@ impl TestApp {
     /// Sets an alias; production aliases move by an administrator's override (these tests are about
     /// serving, not the gate).
     async fn alias(&self, model: &str, alias: &str, body: Value) {
-        if !warden_lifecycle::registry::PRODUCTION_ALIASES.contains(&alias) {
+        if !warden_registry::registry::PRODUCTION_ALIASES.contains(&alias) {
             let uri = format!("/v1/models/{model}/aliases/{alias}");
             let (status, body) = self.json(Method::PUT, &uri, Some(&self.admin), body).await;
             assert_eq!(status, StatusCode::OK, "{body}");
@@ -332,7 +332,7 @@ async fn champion_canary_and_shadow_routes_and_alias_changes_apply_without_resta
     let mut canary = 0;
     for i in 100..500 {
         let (_, body) = app.score("credit", &app.admin, request(i)).await;
-        let in_share = warden_lifecycle::scoring::in_canary_share("credit", &format!("r{i}"), 0.3);
+        let in_share = warden_serving::scoring::in_canary_share("credit", &format!("r{i}"), 0.3);
         assert_eq!(body["route"] == "canary", in_share, "r{i}");
         assert_eq!(body["version"].as_i64() == Some(v2), in_share);
         canary += usize::from(in_share);

@@ -7,7 +7,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use warden_lifecycle::{Config, Warden};
+use warden_lifecycle::Warden;
+use warden_registry::Config;
 
 const LINEAR: &[u8] = br#"{"intercept": -0.5, "coefficients": {"duration": 0.02, "credit_amount": 0.0001}}"#;
 

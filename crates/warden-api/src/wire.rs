@@ -4,9 +4,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use warden_api_types::*;
-use warden_lifecycle::auth::TokenInfo;
-use warden_lifecycle::registry::{AliasAssignment, AuditEvent, Micros};
-use warden_lifecycle::registry::{FeatureSpec, Model, Version};
+use warden_registry::auth::TokenInfo;
+use warden_registry::registry::{AliasAssignment, AuditEvent, Micros};
+use warden_registry::registry::{FeatureSpec, Model, Version};
 
 use crate::error::ApiError;
 
@@ -32,13 +32,13 @@ pub(crate) trait ToWire {
 /// that JSON) as the wire type that describes that form. Checked in debug builds (every test) to keep every
 /// field: a field the wire type lacks, or renders differently, fails the request with a 500.
 pub(crate) fn retype<W: DeserializeOwned + Serialize>(value: impl Serialize) -> Result<W, ApiError> {
-    let internal = |e: serde_json::Error| ApiError::from(warden_lifecycle::Error::json("rendering a response", e));
+    let internal = |e: serde_json::Error| ApiError::from(warden_registry::Error::json("rendering a response", e));
     let json = serde_json::to_value(value).map_err(internal)?;
     let wire: W = if cfg!(debug_assertions) {
         let wire = W::deserialize(&json).map_err(internal)?;
         let back = serde_json::to_value(&wire).map_err(internal)?;
         if back != json {
-            return Err(warden_lifecycle::Error::Inconsistent(format!(
+            return Err(warden_registry::Error::Inconsistent(format!(
                 "the wire type {} does not render the lifecycle's record as it is: {json} became {back}",
                 std::any::type_name::<W>()
             ))
@@ -79,7 +79,7 @@ impl ToWire for FeatureSpec {
     fn to_wire(self) -> Feature {
         let f = self;
         let unknown_category =
-            (f.unknown_category == warden_lifecycle::registry::UnknownCategory::Missing).then(|| "missing".to_owned());
+            (f.unknown_category == warden_registry::registry::UnknownCategory::Missing).then(|| "missing".to_owned());
         Feature {
             name: f.name,
             kind: f.kind.to_string(),
@@ -92,7 +92,7 @@ impl ToWire for FeatureSpec {
 }
 
 /// A lifecycle serving configuration as its body.
-pub(crate) fn serving_config(s: warden_lifecycle::registry::ServingConfig) -> ServingConfig {
+pub(crate) fn serving_config(s: warden_registry::registry::ServingConfig) -> ServingConfig {
     ServingConfig {
         threshold: s.threshold,
         positive_decision: s.positive_decision,
@@ -104,8 +104,8 @@ pub(crate) fn serving_config(s: warden_lifecycle::registry::ServingConfig) -> Se
 }
 
 /// A serving configuration body as the lifecycle's.
-pub(crate) fn lifecycle_serving_config(s: ServingConfig) -> warden_lifecycle::registry::ServingConfig {
-    warden_lifecycle::registry::ServingConfig {
+pub(crate) fn lifecycle_serving_config(s: ServingConfig) -> warden_registry::registry::ServingConfig {
+    warden_registry::registry::ServingConfig {
         threshold: s.threshold,
         positive_decision: s.positive_decision,
         negative_decision: s.negative_decision,
@@ -195,8 +195,8 @@ impl ToWire for AuditEvent {
 }
 
 /// A scoring request body as the lifecycle's request.
-pub(crate) fn score_request(b: ScoreRequestBody) -> warden_lifecycle::scoring::ScoreRequest {
-    warden_lifecycle::scoring::ScoreRequest {
+pub(crate) fn score_request(b: ScoreRequestBody) -> warden_serving::scoring::ScoreRequest {
+    warden_serving::scoring::ScoreRequest {
         request_id: b.request_id,
         features: b.features,
         attributes: b.attributes,
@@ -204,16 +204,16 @@ pub(crate) fn score_request(b: ScoreRequestBody) -> warden_lifecycle::scoring::S
     }
 }
 
-fn route(r: warden_lifecycle::scoring::Route) -> Route {
+fn route(r: warden_serving::scoring::Route) -> Route {
     match r {
-        warden_lifecycle::scoring::Route::Champion => Route::Champion,
-        warden_lifecycle::scoring::Route::Canary => Route::Canary,
-        warden_lifecycle::scoring::Route::Shadow => Route::Shadow,
-        warden_lifecycle::scoring::Route::Pinned => Route::Pinned,
+        warden_serving::scoring::Route::Champion => Route::Champion,
+        warden_serving::scoring::Route::Canary => Route::Canary,
+        warden_serving::scoring::Route::Shadow => Route::Shadow,
+        warden_serving::scoring::Route::Pinned => Route::Pinned,
     }
 }
 
-impl ToWire for warden_lifecycle::scoring::ScoreResponse {
+impl ToWire for warden_serving::scoring::ScoreResponse {
     type Wire = ScoreResponseBody;
     fn to_wire(self) -> ScoreResponseBody {
         let r = self;
@@ -236,12 +236,12 @@ impl ToWire for warden_lifecycle::scoring::ScoreResponse {
     }
 }
 
-impl ToWire for warden_lifecycle::registry::NewDecision {
+impl ToWire for warden_registry::registry::NewDecision {
     type Wire = Result<DecisionBody, ApiError>;
     fn to_wire(self) -> Result<DecisionBody, ApiError> {
         let d = self;
         let route = d.route.parse::<Route>().map_err(|e| {
-            ApiError::from(warden_lifecycle::Error::Inconsistent(format!("a logged decision's route: {e}")))
+            ApiError::from(warden_registry::Error::Inconsistent(format!("a logged decision's route: {e}")))
         })?;
         Ok(DecisionBody {
             at: Timestamp::from_micros(d.at),

@@ -5,13 +5,14 @@
 
 use std::time::Instant;
 
-use warden_lifecycle::artifact_format::ArtifactFormat;
-use warden_lifecycle::auth::{Principal, Role};
-use warden_lifecycle::dataset::ColumnPlan;
-use warden_lifecycle::governance::{self, Verdict};
-use warden_lifecycle::registry::{self, Lineage, ModelInput, RiskTier, ServingConfig, VersionRequest};
-use warden_lifecycle::validation::{self, ValidationRequest};
-use warden_lifecycle::{Config, Warden};
+use warden_lifecycle::Warden;
+use warden_oversight::governance::{self, Verdict};
+use warden_oversight::validation::{self, ValidationRequest};
+use warden_registry::Config;
+use warden_registry::artifact_format::ArtifactFormat;
+use warden_registry::auth::{Principal, Role};
+use warden_registry::dataset::ColumnPlan;
+use warden_registry::registry::{self, Lineage, ModelInput, RiskTier, ServingConfig, VersionRequest};
 
 fn principal(name: &str, role: Role) -> Principal {
     Principal { name: name.into(), role }

@@ -7,8 +7,10 @@
 use std::time::Instant;
 
 use serde_json::json;
-use warden_lifecycle::auth::{Principal, Role};
-use warden_lifecycle::{Config, Warden, ledger};
+use warden_lifecycle::Warden;
+use warden_proof::ledger;
+use warden_registry::Config;
+use warden_registry::auth::{Principal, Role};
 use warden_store::metadata::AuditEventDraft;
 use warden_store::prelude::*;
 use warden_store::sqlite::SqliteStore;

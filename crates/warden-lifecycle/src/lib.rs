@@ -8,23 +8,17 @@ warden_registry::Registry  →  warden_serving::Serving  →  warden_oversight::
  tokens, registry              decision log, windows        alerts, retraining
 ```
 
-A service takes the lowest stage it needs, so `&Warden` works wherever a stage is asked for. The
-[`scheduler`] runs all background work. The stages' modules are re-exported here under their old paths
-for the HTTP API and the CLI.
+A service takes the lowest stage it needs, so `&Warden` works wherever a stage is asked for: callers import
+each service from its stage's crate. The [`scheduler`] runs all background work.
 */
 
 use std::ops::Deref;
 use std::path::PathBuf;
 
-pub use warden_oversight::{
-    alerts, governance, monitoring, notifications, overview, retraining, round, scenarios, validation,
-};
-pub use warden_proof::{Proof, evidence, ledger};
-pub use warden_registry::{
-    Clock, Config, Error, ExternalTrainer, Registry, Result, Webhook, artifact_format, auth, compare, dataset,
-    install_tls_provider, reference, registry, signing, system_clock, text,
-};
-pub use warden_serving::{Serving, replicas, scoring};
+use warden_oversight::Oversight;
+use warden_proof::Proof;
+use warden_registry::{Clock, Config, Registry, Result, auth, system_clock};
+use warden_serving::Serving;
 
 pub mod scheduler;
 
@@ -53,7 +47,7 @@ impl Warden {
     pub async fn open_with_clock(config: Config, clock: Clock) -> Result<(Self, Startup)> {
         let registry = Registry::open(config, clock).await?;
         let serving = Serving::new(registry)?;
-        let oversight = warden_oversight::Oversight::new(serving);
+        let oversight = Oversight::new(serving);
         let warden = Warden { proof: Proof::new(oversight)? };
         // Audit events written before the ledger existed get their entries, in order, before any new write.
         warden.metadata.ledger_backfill().await?;

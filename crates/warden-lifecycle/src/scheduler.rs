@@ -32,7 +32,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use warden_registry::leases::{holds_lease, lease_hold};
 
-use crate::{Result, Warden, ledger, monitoring, notifications, replicas, retraining, round};
+use warden_oversight::{monitoring, notifications, retraining, round};
+use warden_proof::ledger;
+use warden_serving::replicas;
+
+use crate::{Result, Warden};
 
 /// The periods an operator sets (`warden serve` flags).
 #[derive(Debug, Clone, Copy)]
@@ -170,7 +174,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::Config;
+    use warden_registry::Config;
 
     fn periods() -> Periods {
         Periods { monitor_evaluation: Duration::from_secs(60), ledger_checkpoint: Duration::from_secs(300) }
@@ -245,7 +249,7 @@ mod tests {
             let counted = counted.clone();
             async move {
                 counted.fetch_add(1, Ordering::SeqCst);
-                Err(crate::Error::Inconsistent("on purpose".into()))
+                Err(warden_registry::Error::Inconsistent("on purpose".into()))
             }
         });
         let task = tokio::spawn(run_job(Arc::new(warden), failing));

@@ -145,8 +145,7 @@ pub(crate) async fn evidence(command: EvidenceCommand) -> anyhow::Result<u8> {
             let partial = out.with_extension("partial");
             std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
             std::fs::rename(&partial, &out).with_context(|| format!("cannot write {}", out.display()))?;
-            let report =
-                warden_lifecycle::evidence::verify_bundle(&warden_lifecycle::evidence::read_archive(&bytes)?, None);
+            let report = warden_proof::evidence::verify_bundle(&warden_proof::evidence::read_archive(&bytes)?, None);
             outln!(
                 "evidence bundle of {model} written to {} ({} bytes): {} ledger entries, {} documents ({} ledger-backed)",
                 out.display(),
@@ -158,12 +157,12 @@ pub(crate) async fn evidence(command: EvidenceCommand) -> anyhow::Result<u8> {
         }
         EvidenceCommand::Verify { file, key, json } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let files = warden_lifecycle::evidence::read_archive(&bytes)?;
+            let files = warden_proof::evidence::read_archive(&bytes)?;
             let key = match key {
                 Some(k) if std::path::Path::new(&k).is_file() => Some(std::fs::read_to_string(&k)?.trim().to_owned()),
                 other => other,
             };
-            let report = warden_lifecycle::evidence::verify_bundle(&files, key.as_deref());
+            let report = warden_proof::evidence::verify_bundle(&files, key.as_deref());
             if json {
                 render::json(&serde_json::to_value(&report)?);
             } else if report.ok {

@@ -95,10 +95,10 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let (sender, mut chunks) = tokio::sync::mpsc::channel::<(Vec<String>, Vec<Vec<Option<String>>>)>(2);
     let (input, batch_rows) = (args.input.clone(), args.batch_rows.clamp(1, 10_000));
     let reader = tokio::task::spawn_blocking(move || {
-        warden_lifecycle::dataset::for_each_chunk(&input, batch_rows, |header, rows| {
+        warden_registry::dataset::for_each_chunk(&input, batch_rows, |header, rows| {
             sender
                 .blocking_send((header.to_vec(), rows))
-                .map_err(|_| warden_lifecycle::Error::failed("scoring", "the scoring task stopped"))
+                .map_err(|_| warden_registry::Error::failed("scoring", "the scoring task stopped"))
         })
     });
 

@@ -55,7 +55,7 @@ impl Client {
                     .to_owned()
             }
         };
-        warden_lifecycle::install_tls_provider();
+        warden_registry::install_tls_provider();
         let mut builder = reqwest::Client::builder();
         if let Some(path) = &connection.ca_cert {
             let pem =

@@ -235,7 +235,7 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     let (training_data_sha256, training_data_rows) = match &args.training_data {
         Some(path) => {
             let path = path.clone();
-            let (sha, rows) = tokio::task::spawn_blocking(move || warden_lifecycle::dataset::fingerprint(&path))
+            let (sha, rows) = tokio::task::spawn_blocking(move || warden_registry::dataset::fingerprint(&path))
                 .await?
                 .map_err(|e| anyhow::anyhow!("training data: {e}"))?;
             (Some(sha), Some(rows))
@@ -407,7 +407,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
 }
 
 async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
-    let plan = warden_lifecycle::dataset::ColumnPlan {
+    let plan = warden_registry::dataset::ColumnPlan {
         target: args.columns.target,
         protected: args.columns.protected,
         exclude: args.columns.exclude,
@@ -415,7 +415,7 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
     };
     let file = args.file.clone();
     let started = std::time::Instant::now();
-    let profiled = tokio::task::spawn_blocking(move || warden_lifecycle::dataset::profile_file(&file, &plan))
+    let profiled = tokio::task::spawn_blocking(move || warden_registry::dataset::profile_file(&file, &plan))
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     if args.timing {
@@ -762,7 +762,7 @@ async fn retrain(args: crate::cli::RetrainArgs) -> anyhow::Result<()> {
 }
 
 async fn train_local(args: crate::cli::TrainArgs) -> anyhow::Result<()> {
-    use warden_lifecycle::retraining::{self, Trainer};
+    use warden_oversight::retraining::{self, Trainer};
     let mut trainer = Trainer::parse(&args.trainer)?;
     match &mut trainer {
         Trainer::BuiltinLogistic { c } => *c = args.c,
@@ -936,8 +936,8 @@ async fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
 async fn artifact(command: crate::cli::ArtifactCommand) -> anyhow::Result<()> {
     match command {
         crate::cli::ArtifactCommand::Keygen { out, name } => {
-            warden_lifecycle::registry::validate_name("signer", &name)?;
-            let (seed, public) = warden_lifecycle::signing::new_key();
+            warden_registry::registry::validate_name("signer", &name)?;
+            let (seed, public) = warden_registry::signing::new_key();
             let mut file = std::fs::OpenOptions::new();
             file.write(true).create_new(true);
             #[cfg(unix)]
@@ -973,7 +973,7 @@ async fn artifact(command: crate::cli::ArtifactCommand) -> anyhow::Result<()> {
                 }
                 hex::encode(hasher.finalize())
             };
-            let (signature, _) = warden_lifecycle::signing::sign(&seed, &digest)?;
+            let (signature, _) = warden_registry::signing::sign(&seed, &digest)?;
             eprintln!("signed SHA-256 {digest} of {}", file.display());
             outln!("{signature}");
         }

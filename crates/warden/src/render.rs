@@ -10,7 +10,7 @@ const MAX_CELL: usize = 160;
 /// the table unprintable.
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
     let shown = |cell: &str| -> String {
-        let text = warden_lifecycle::text::printable(cell);
+        let text = warden_registry::text::printable(cell);
         if text.chars().count() <= MAX_CELL {
             text.into_owned()
         } else {
@@ -43,7 +43,7 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
 pub(crate) fn fields(pairs: &[(&str, String)]) {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in pairs {
-        let value: Vec<_> = value.split('\n').map(warden_lifecycle::text::printable).collect();
+        let value: Vec<_> = value.split('\n').map(warden_registry::text::printable).collect();
         outln!("{:<width$}  {}", format!("{key}:"), value.join("\n"), width = width + 1);
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 use serde_json::{Map, Value, json};
-use warden_lifecycle::compare::{DriftOptions, drift_report};
+use warden_registry::compare::{DriftOptions, drift_report};
 use warden_stats::report::{DriftBands, FeatureDrift, FeatureReport, Verdict};
 
 use crate::cli::{DriftArgs, MetricsArgs};
@@ -180,7 +180,7 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
-    use warden_lifecycle::compare::{MetricsOptions, MetricsReport, metrics_report};
+    use warden_registry::compare::{MetricsOptions, MetricsReport, metrics_report};
     if args.chunk_size == 0 {
         bail!("--chunk-size must be positive");
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use warden_lifecycle::{Config, Warden};
+use warden_lifecycle::Warden;
+use warden_registry::Config;
 
 use crate::cli::ServeArgs;
 use crate::http_server::{self, ConnectionLimits};
@@ -43,18 +44,18 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 anyhow::bail!("the alert webhook must be an http:// or https:// URL");
             }
-            Some(warden_lifecycle::Webhook { url: url.clone(), secret })
+            Some(warden_registry::Webhook { url: url.clone(), secret })
         }
         _ => None,
     };
     let artifact_signers = match &args.artifact_signers {
-        Some(path) => warden_lifecycle::signing::read_trusted_signers(path)?,
+        Some(path) => warden_registry::signing::read_trusted_signers(path)?,
         None => Vec::new(),
     };
     let external_trainers = args
         .external_trainers
         .iter()
-        .map(|t| t.parse::<warden_lifecycle::retraining::ExternalTrainer>())
+        .map(|t| t.parse::<warden_oversight::retraining::ExternalTrainer>())
         .collect::<Result<Vec<_>, _>>()?;
     let config = Config {
         artifact_signers,
@@ -138,7 +139,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     // No request is in flight any more: commit every queued decision before exiting.
     warden.scoring().flush().await.context("could not commit the decision log")?;
     // Sign what was appended since the last checkpoint, so the ledger's tail is covered too.
-    if let Err(err) = warden_lifecycle::ledger::checkpoint(&warden).await {
+    if let Err(err) = warden_proof::ledger::checkpoint(&warden).await {
         tracing::error!(error = %err, "final ledger checkpoint failed");
     }
     let _ = writeln!(std::io::stdout(), "warden stopped");

@@ -21,7 +21,7 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The server's TLS configuration from a PEM certificate chain and a PEM private key.
 pub(crate) fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    warden_lifecycle::install_tls_provider();
+    warden_registry::install_tls_provider();
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?
         .collect::<Result<_, _>>()

@@ -21,9 +21,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::Markup;
 use serde::Deserialize;
-use warden_lifecycle::auth::{Principal, authenticate};
-use warden_lifecycle::ledger::Verification;
-use warden_lifecycle::{Error, Warden};
+use warden_lifecycle::Warden;
+use warden_proof::ledger::Verification;
+use warden_registry::Error;
+use warden_registry::auth::{Principal, authenticate};
 
 use session::{LOGIN_COOKIE, SESSION_COOKIE, Sessions, cookie, same, set_cookie};
 
@@ -289,7 +290,7 @@ async fn inventory(
     viewer: Viewer,
     Query(query): Query<InventoryQuery>,
 ) -> Result<Response, PageError> {
-    let lines = warden_lifecycle::overview::inventory(&state.warden, &viewer.principal).await?;
+    let lines = warden_oversight::overview::inventory(&state.warden, &viewer.principal).await?;
     Ok(page(pages::inventory(&viewer, lines, &query)))
 }
 
@@ -338,7 +339,7 @@ async fn acknowledge(
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
     let comment = if form.comment.trim().is_empty() { "acknowledged on the dashboard" } else { form.comment.trim() };
-    warden_lifecycle::alerts::acknowledge(&state.warden, &viewer.principal, id, comment).await?;
+    warden_oversight::alerts::acknowledge(&state.warden, &viewer.principal, id, comment).await?;
     Ok(redirect("/ui/alerts"))
 }
 
@@ -350,7 +351,7 @@ async fn resolve(
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
-    warden_lifecycle::alerts::resolve_incident(&state.warden, &viewer.principal, id, &form.comment).await?;
+    warden_oversight::alerts::resolve_incident(&state.warden, &viewer.principal, id, &form.comment).await?;
     Ok(redirect("/ui/alerts"))
 }
 
@@ -380,7 +381,7 @@ async fn audit(
 
 fn spawn_verification(state: UiState, principal: Principal) {
     tokio::spawn(async move {
-        let result = warden_lifecycle::ledger::verify(&state.warden, &principal).await;
+        let result = warden_proof::ledger::verify(&state.warden, &principal).await;
         let mut status = state.verification.lock().unwrap_or_else(|e| e.into_inner());
         status.running = false;
         match result {
@@ -397,7 +398,7 @@ async fn verify(
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
-    let verification = warden_lifecycle::ledger::verify(&state.warden, &viewer.principal).await?;
+    let verification = warden_proof::ledger::verify(&state.warden, &viewer.principal).await?;
     state.verification.lock().unwrap_or_else(|e| e.into_inner()).last = Some((state.warden.now_micros(), verification));
     Ok(redirect("/ui/audit"))
 }

@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 use warden_core::{AlertState, IncidentState, MonitorKind, RiskTier, Severity};
-use warden_lifecycle::alerts::{Alert, Incident};
-use warden_lifecycle::auth::{Permission, Principal};
-use warden_lifecycle::governance::Approval;
-use warden_lifecycle::ledger::{CheckpointInfo, LedgerEntry};
-use warden_lifecycle::monitoring::Monitor;
-use warden_lifecycle::overview::{InventoryLine, Kpis, MonitorPoint};
-use warden_lifecycle::registry::{Model, Version};
-use warden_lifecycle::validation::ValidationReport;
-use warden_lifecycle::{Error, Result, Warden};
+use warden_lifecycle::Warden;
+use warden_oversight::alerts::{Alert, Incident};
+use warden_oversight::governance::Approval;
+use warden_oversight::monitoring::Monitor;
+use warden_oversight::overview::{InventoryLine, Kpis, MonitorPoint};
+use warden_oversight::validation::ValidationReport;
+use warden_proof::ledger::{CheckpointInfo, LedgerEntry};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::registry::{Model, Version};
+use warden_registry::{Error, Result};
 use warden_store::metadata::AliasAssignment;
 
 use super::charts::{self, Series, Threshold, XAxis, number};
@@ -247,7 +248,8 @@ impl ModelData {
         name: &str,
         version: Option<i64>,
     ) -> Result<ModelData> {
-        use warden_lifecycle::{governance, registry, validation};
+        use warden_oversight::{governance, validation};
+        use warden_registry::registry;
         let model = registry::get_model(warden, caller, name).await?;
         let versions = registry::list_versions(warden, caller, name).await?;
         let aliases = registry::current_aliases(warden, caller, name).await?;
@@ -429,7 +431,8 @@ pub(crate) struct MonitoringData {
 
 impl MonitoringData {
     pub(crate) async fn load(warden: &Warden, caller: &Principal, name: &str, days: i64) -> Result<MonitoringData> {
-        use warden_lifecycle::{alerts, monitoring, overview, registry};
+        use warden_oversight::{alerts, monitoring, overview};
+        use warden_registry::registry;
         let model = registry::get_model(warden, caller, name).await?;
         let monitors = monitoring::list(warden, caller, name).await?;
         let points = overview::monitor_series(warden, caller, name, days, 360).await?;
@@ -585,7 +588,7 @@ pub(crate) struct AlertsData {
 
 impl AlertsData {
     pub(crate) async fn load(warden: &Warden, caller: &Principal) -> Result<AlertsData> {
-        use warden_lifecycle::alerts;
+        use warden_oversight::alerts;
         let mut all = alerts::list(warden, caller, None, None).await?;
         all.truncate(200);
         let mut incidents = Vec::new();
@@ -672,7 +675,7 @@ const AUDIT_PAGE: u64 = 50;
 
 impl AuditData {
     pub(crate) async fn load(warden: &Warden, caller: &Principal, before: Option<u64>) -> Result<AuditData> {
-        use warden_lifecycle::ledger;
+        use warden_proof::ledger;
         let size = ledger::size(warden, caller).await?;
         let before = before.unwrap_or(size).min(size);
         let from = before.saturating_sub(AUDIT_PAGE);
@@ -738,7 +741,7 @@ pub(crate) struct BoardData {
 
 impl BoardData {
     pub(crate) async fn load(warden: &Warden, caller: &Principal, days: i64) -> Result<BoardData> {
-        use warden_lifecycle::{alerts, overview};
+        use warden_oversight::{alerts, overview};
         let kpis = overview::kpis(warden, caller, days).await?;
         let inventory = overview::inventory(warden, caller).await?;
         let incidents = allowed(alerts::incidents(warden, caller, Some("open")).await)?;

@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
-use warden_lifecycle::{governance, registry};
+use warden_oversight::governance;
+use warden_registry::registry;
 
 use super::AppState;
 use crate::error::ApiError;

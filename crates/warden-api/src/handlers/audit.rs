@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::extract::State;
-use warden_lifecycle::registry::{self, AuditQuery};
+use warden_registry::registry::{self, AuditQuery};
 
 use super::AppState;
 use crate::error::ApiError;

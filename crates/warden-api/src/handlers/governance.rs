@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use warden_lifecycle::governance::{self, PromotionRequest, Verdict};
-use warden_lifecycle::scenarios::{MAX_SCENARIO_BYTES, ScenarioFormat};
-use warden_lifecycle::validation::{self, ValidationRequest};
-use warden_lifecycle::{Error, registry};
+use warden_oversight::governance::{self, PromotionRequest, Verdict};
+use warden_oversight::scenarios::{MAX_SCENARIO_BYTES, ScenarioFormat};
+use warden_oversight::validation::{self, ValidationRequest};
+use warden_registry::{Error, registry};
 
 use super::versions::{METADATA_LIMIT, read_part, stage_field};
 use super::{AppState, to_json};
@@ -34,7 +34,7 @@ pub(crate) async fn validate(
     Path((name, version)): Path<(String, String)>,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<ValidationReportBody>), ApiError> {
-    caller.require(warden_lifecycle::auth::Permission::Validate)?;
+    caller.require(warden_registry::auth::Permission::Validate)?;
     registry::get_version(&warden, &caller, &name, &version).await?;
     let (mut metadata, mut data, mut scenarios) = (None, None, None);
     while let Some(field) = form.next_field().await? {

@@ -5,8 +5,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::Response;
-use warden_lifecycle::auth::Permission;
-use warden_lifecycle::ledger;
+use warden_proof::ledger;
+use warden_registry::auth::Permission;
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
@@ -89,7 +89,7 @@ pub(crate) async fn evidence(
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<EvidenceQuery>,
 ) -> Result<Response, ApiError> {
-    let bytes = warden_lifecycle::evidence::export(&warden, &caller, &name, query.from, query.to).await?;
+    let bytes = warden_proof::evidence::export(&warden, &caller, &name, query.from, query.to).await?;
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "application/x-tar")
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}-evidence.tar\""))

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use warden_lifecycle::registry::{self, ModelInput};
+use warden_registry::registry::{self, ModelInput};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -22,7 +22,7 @@ pub(crate) async fn create_model(
         name: body.name,
         description: body.description,
         owner: body.owner,
-        risk_tier: body.risk_tier.parse().map_err(warden_lifecycle::Error::from)?,
+        risk_tier: body.risk_tier.parse().map_err(warden_registry::Error::from)?,
         use_case: body.use_case,
         tags: body.tags,
     };

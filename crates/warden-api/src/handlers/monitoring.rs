@@ -2,9 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use warden_lifecycle::alerts;
-use warden_lifecycle::auth::Permission;
-use warden_lifecycle::monitoring::{self, MonitorChange};
+use warden_oversight::alerts;
+use warden_oversight::monitoring::{self, MonitorChange};
+use warden_registry::auth::Permission;
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
@@ -54,7 +54,7 @@ pub(crate) async fn evaluate_monitors(
     Caller(caller): Caller,
 ) -> Result<Json<EvaluationCount>, ApiError> {
     caller.require(Permission::ManageMonitors)?;
-    let evaluations = warden_lifecycle::round::run(&warden, monitoring::Round::Now).await?;
+    let evaluations = warden_oversight::round::run(&warden, monitoring::Round::Now).await?;
     Ok(Json(EvaluationCount { evaluations: evaluations.len() }))
 }
 

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use warden_lifecycle::overview;
+use warden_oversight::overview;
 
 use super::{AppState, to_json};
 use crate::error::ApiError;

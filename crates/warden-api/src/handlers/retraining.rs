@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use warden_lifecycle::retraining::{self, RetrainRequest, Trainer};
+use warden_oversight::retraining::{self, RetrainRequest, Trainer};
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
@@ -32,7 +32,7 @@ pub(crate) async fn retrain(
             options.max_depth = body.max_depth.unwrap_or(options.max_depth).clamp(1, 16);
             options.learning_rate = body.learning_rate.unwrap_or(options.learning_rate);
             if !(options.learning_rate > 0.0 && options.learning_rate <= 1.0) {
-                return Err(warden_lifecycle::Error::invalid("learning_rate must be in (0, 1]").into());
+                return Err(warden_registry::Error::invalid("learning_rate must be in (0, 1]").into());
             }
         }
         Trainer::External { .. } => {}
@@ -48,7 +48,7 @@ pub(crate) async fn retrain(
     // finishes and is recorded (`GET .../retrain` lists it) instead of stopping half-way.
     let job = tokio::spawn(async move { retraining::retrain(&warden, &caller, &name, request).await })
         .await
-        .map_err(|e| warden_lifecycle::Error::task("retraining job", e))??;
+        .map_err(|e| warden_registry::Error::task("retraining job", e))??;
     Ok((StatusCode::CREATED, to_json(job)?))
 }
 

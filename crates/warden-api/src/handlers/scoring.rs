@@ -5,7 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use warden_lifecycle::scoring::{self, Outcome};
+use warden_serving::scoring::{self, Outcome};
 
 use super::AppState;
 use crate::error::ApiError;

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use warden_lifecycle::auth;
+use warden_registry::auth;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -21,7 +21,7 @@ pub(crate) async fn create_token(
         match body.expires_at.as_deref() {
             None => None,
             Some(text) => Some(crate::wire::parse_timestamp(text).ok_or_else(|| {
-                warden_lifecycle::Error::invalid(format!("expires_at '{text}' is not an RFC 3339 time"))
+                warden_registry::Error::invalid(format!("expires_at '{text}' is not an RFC 3339 time"))
             })?),
         };
     let created = auth::create_token(&warden, &caller, &body.name, body.role.parse()?, expires_at).await?;

@@ -3,10 +3,11 @@ use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use warden_lifecycle::artifact_format::ArtifactFormat;
-use warden_lifecycle::dataset::ColumnPlan;
-use warden_lifecycle::registry::{self, FeatureSpec, Lineage, UnknownCategory, VersionRequest};
-use warden_lifecycle::{Error, Warden};
+use warden_lifecycle::Warden;
+use warden_registry::Error;
+use warden_registry::artifact_format::ArtifactFormat;
+use warden_registry::dataset::ColumnPlan;
+use warden_registry::registry::{self, FeatureSpec, Lineage, UnknownCategory, VersionRequest};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -19,7 +20,7 @@ pub(crate) const METADATA_LIMIT: usize = 1 << 20;
 pub(crate) async fn stage_field(
     warden: &Warden,
     mut field: axum::extract::multipart::Field<'_>,
-) -> Result<warden_lifecycle::registry::StagedFile, ApiError> {
+) -> Result<warden_registry::registry::StagedFile, ApiError> {
     let mut writer = warden.artifacts().stage(warden.config().max_upload_bytes).await.map_err(Error::from)?;
     while let Some(chunk) = field.chunk().await? {
         writer.write(&chunk).await.map_err(Error::from)?;
@@ -91,7 +92,7 @@ pub(crate) async fn register_version(
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<VersionBody>), ApiError> {
     // Refuse before reading uploads when the caller may not register or the model does not exist.
-    caller.require(warden_lifecycle::auth::Permission::WriteRegistry)?;
+    caller.require(warden_registry::auth::Permission::WriteRegistry)?;
     registry::get_model(&warden, &caller, &name).await?;
     let (mut metadata, mut artifact, mut reference) = (None, None, None);
     while let Some(field) = form.next_field().await? {
@@ -139,7 +140,7 @@ pub(crate) async fn register_version(
             parent_version: metadata.parent_version,
             artifact_signature: metadata
                 .artifact_signature
-                .map(|s| warden_lifecycle::signing::ArtifactSignature { signer: s.signer, signature: s.signature }),
+                .map(|s| warden_registry::signing::ArtifactSignature { signer: s.signer, signature: s.signature }),
         },
         serving: metadata.serving.map(crate::wire::lifecycle_serving_config).unwrap_or_default(),
         encodings: metadata.encodings,

@@ -490,11 +490,11 @@ mod slow {
             let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
             assert_eq!(
                 header("x-warden-signature"),
-                warden_lifecycle::notifications::signature(secret, body.as_bytes())
+                warden_oversight::notifications::signature(secret, body.as_bytes())
             );
             assert_ne!(
                 header("x-warden-signature"),
-                warden_lifecycle::notifications::signature("wrong", body.as_bytes())
+                warden_oversight::notifications::signature("wrong", body.as_bytes())
             );
             deliveries.push(header("x-warden-delivery"));
             let payload: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -337,6 +337,6 @@ pub fn json_of(output: &Output) -> serde_json::Value {
 
 /// An HTTP client for tests (the process's TLS provider installed first, as the CLI does).
 pub fn http_client() -> reqwest::Client {
-    warden_lifecycle::install_tls_provider();
+    warden_registry::install_tls_provider();
     reqwest::Client::new()
 }
