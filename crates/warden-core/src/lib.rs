@@ -1,8 +1,8 @@
 //! Warden's domain vocabulary: the words the lifecycle, the HTTP API and the CLI share. No I/O, no logic
 //! beyond naming, parsing and formatting.
 //!
-//! - [`Timestamp`]: a time, microseconds since the epoch inside, RFC 3339 UTC outside (one way to format it).
-//! - The closed sets: [`Severity`], [`AlertState`], [`IncidentState`], [`MonitorKind`], [`JobStatus`],
+//! - [`Timestamp`] (module `timestamp`): a time, microseconds since the epoch inside, RFC 3339 UTC outside (one way to format it).
+//! - The closed sets (module `enums`): [`Severity`], [`AlertState`], [`IncidentState`], [`MonitorKind`], [`JobStatus`],
 //!   [`Route`], [`RiskTier`], each with its exact wire strings.
 
 mod enums;
