@@ -43,11 +43,6 @@ impl Timestamp {
         Timestamp(self.0.div_euclid(1_000_000) * 1_000_000)
     }
 
-    /// The time now.
-    pub fn now() -> Self {
-        Self::from_datetime(OffsetDateTime::now_utc()).unwrap_or_default()
-    }
-
     /// The calendar time (UTC), or `None` when it is outside what `time` represents.
     pub fn to_datetime(self) -> Option<OffsetDateTime> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000).ok()

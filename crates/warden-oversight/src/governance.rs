@@ -405,7 +405,7 @@ async fn decide(
 ) -> Result<GateDecision> {
     let Evaluation { input, bundle, decision } = evaluate(warden, caller, version, alias).await?;
     let at = warden.now();
-    let decision_id = format!("dec_{:014x}{:016x}", at.max(0), rand::RngCore::next_u64(&mut rand::rng()));
+    let decision_id = format!("dec_{:014x}{:016x}", at.max(0), rand::Rng::next_u64(&mut rand::rng()));
     let input_sha256 = hex::encode(Sha256::digest(input.to_string().as_bytes()));
     let gate_decision = GateDecision {
         decision_id,

@@ -87,7 +87,7 @@ pub fn verify(trusted: &[TrustedSigner], signature: &ArtifactSignature, sha256_h
 /// A new Ed25519 signing key: its 32-byte seed and its public key, base64.
 pub fn new_key() -> ([u8; 32], String) {
     let mut seed = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
     let public = STANDARD.encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes());
     (seed, public)
 }

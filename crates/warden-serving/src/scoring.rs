@@ -368,7 +368,7 @@ pub fn in_canary_share(model: &str, request_id: &str, share: f64) -> bool {
 /// A time-ordered request id (microseconds, then 64 random bits), so the decision log's index on request
 /// ids grows at its end instead of at random pages.
 fn new_request_id(now: Micros) -> String {
-    format!("req_{:014x}{:016x}", now.max(0), rand::RngCore::next_u64(&mut rand::rng()))
+    format!("req_{:014x}{:016x}", now.max(0), rand::Rng::next_u64(&mut rand::rng()))
 }
 
 /// Scores checked rows on one version; the model runs them as one batch.

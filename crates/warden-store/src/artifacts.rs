@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use rand::RngCore;
+use rand::Rng;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
-use rand::RngCore;
+use rand::Rng;
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "warden_session";
