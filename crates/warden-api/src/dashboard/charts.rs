@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use maud::{Markup, PreEscaped};
+use warden_core::Timestamp;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 220.0;
@@ -76,8 +77,9 @@ pub(crate) fn number(value: f64) -> String {
     }
 }
 
+/// An axis tick: the month and day over spans of days, else the hour and minute (a shortened [`Timestamp`]).
 fn date_label(micros: f64, span_micros: f64) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000) else {
+    let Some(at) = Timestamp::from(micros as i64).to_datetime() else {
         return String::new();
     };
     if span_micros > 2.0 * 86_400e6 {
