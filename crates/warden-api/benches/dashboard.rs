@@ -196,7 +196,7 @@ fn main() {
             let started = Instant::now();
             let (warden, _) = Warden::open(Config::new(&path)).await.unwrap();
             seed_registry(&warden, models, versions).await;
-            let now = warden.now_micros();
+            let now = warden.now();
             drop(warden);
             let store = SqliteStore::open(&path.join("warden.db")).await.unwrap();
             seed_history(&store, models, days, now).await;

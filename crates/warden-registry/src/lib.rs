@@ -292,11 +292,6 @@ impl Registry {
         (self.clock)()
     }
 
-    /// The same as [`Registry::now`] (kept for callers outside the services).
-    pub fn now_micros(&self) -> Micros {
-        self.now()
-    }
-
     /// The blob store (the HTTP layer stages uploads in it).
     pub fn artifacts(&self) -> &dyn ArtifactStore {
         self.artifacts.as_ref()

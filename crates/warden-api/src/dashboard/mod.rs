@@ -306,7 +306,7 @@ async fn model(
     Query(query): Query<ModelQuery>,
 ) -> Result<Response, PageError> {
     let data = pages::ModelData::load(&state.warden, &viewer.principal, &name, query.version).await?;
-    Ok(page(pages::model(&viewer, &data, state.warden.now_micros())))
+    Ok(page(pages::model(&viewer, &data, state.warden.now())))
 }
 
 #[derive(Deserialize)]
@@ -369,7 +369,7 @@ async fn audit(
     // A verification older than a minute is refreshed in the background; the page shows the latest result.
     let status = {
         let mut status = state.verification.lock().unwrap_or_else(|e| e.into_inner());
-        let stale = status.last.as_ref().is_none_or(|(at, _)| state.warden.now_micros() - at > 60_000_000);
+        let stale = status.last.as_ref().is_none_or(|(at, _)| state.warden.now() - at > 60_000_000);
         if stale && !status.running {
             status.running = true;
             spawn_verification(state.clone(), viewer.principal.clone());
@@ -385,7 +385,7 @@ fn spawn_verification(state: UiState, principal: Principal) {
         let mut status = state.verification.lock().unwrap_or_else(|e| e.into_inner());
         status.running = false;
         match result {
-            Ok(verification) => status.last = Some((state.warden.now_micros(), verification)),
+            Ok(verification) => status.last = Some((state.warden.now(), verification)),
             Err(err) => tracing::warn!(error = %err, "dashboard ledger verification failed"),
         }
     });
@@ -399,7 +399,7 @@ async fn verify(
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
     let verification = warden_proof::ledger::verify(&state.warden, &viewer.principal).await?;
-    state.verification.lock().unwrap_or_else(|e| e.into_inner()).last = Some((state.warden.now_micros(), verification));
+    state.verification.lock().unwrap_or_else(|e| e.into_inner()).last = Some((state.warden.now(), verification));
     Ok(redirect("/ui/audit"))
 }
 
@@ -420,7 +420,7 @@ async fn summary(
 ) -> Result<Response, PageError> {
     let days = query.days.unwrap_or(90).clamp(1, 3650);
     let data = pages::BoardData::load(&state.warden, &viewer.principal, days).await?;
-    Ok(page(pages::summary(&viewer, &data, state.warden.now_micros())))
+    Ok(page(pages::summary(&viewer, &data, state.warden.now())))
 }
 
 #[cfg(test)]

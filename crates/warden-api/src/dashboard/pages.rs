@@ -436,7 +436,7 @@ impl MonitoringData {
         let model = registry::get_model(warden, caller, name).await?;
         let monitors = monitoring::list(warden, caller, name).await?;
         let points = overview::monitor_series(warden, caller, name, days, 360).await?;
-        let since = warden.now_micros() - days * 86_400_000_000;
+        let since = warden.now() - days * 86_400_000_000;
         let mut alerts = alerts::list(warden, caller, None, Some(name)).await?;
         alerts.retain(|a| a.opened_at >= since);
         Ok(MonitoringData { model, days, monitors, points, alerts })
