@@ -37,7 +37,7 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
         let artifact = if memory != *expected {
             Some(format!("the loaded artifact hashes to {memory}, the approved version's is {expected}"))
         } else {
-            match warden.artifacts.read(expected).await {
+            match warden.artifacts().read(expected).await {
                 Ok(bytes) => {
                     let stored = hex::encode(sha2::Sha256::digest(&bytes));
                     (stored != *expected).then(|| format!("the stored artifact hashes to {stored}, not {expected}"))

@@ -438,7 +438,7 @@ pub async fn validate(
     };
 
     // Stability: the reference data, scored by the same version, against this data.
-    let reference = warden.artifacts.read(&version.reference_sha256).await?;
+    let reference = warden.artifacts().read(&version.reference_sha256).await?;
     let staged = tempfile::NamedTempFile::new().map_err(|e| Error::io("temporary file", e))?;
     std::fs::write(staged.path(), &reference).map_err(|e| Error::io("temporary file", e))?;
     let (reference_path, schema_version) = (staged.path().to_path_buf(), version.clone());

@@ -174,8 +174,7 @@ pub const UNSEEN: i64 = i64::MIN;
 pub struct Registry {
     /// The metadata database. Stages above use it; the HTTP layer goes through the services.
     pub metadata: Arc<dyn MetadataStore>,
-    /// Artifact and reference blobs.
-    pub artifacts: Arc<dyn ArtifactStore>,
+    artifacts: Arc<dyn ArtifactStore>,
     clock: Clock,
     config: Config,
     /// Serialises "store blob, insert version, clean up on failure" so that cleaning up a failed
@@ -292,7 +291,7 @@ impl Registry {
         (self.clock)()
     }
 
-    /// The blob store (the HTTP layer stages uploads in it).
+    /// Artifact and reference blobs (the HTTP layer stages uploads in it).
     pub fn artifacts(&self) -> &dyn ArtifactStore {
         self.artifacts.as_ref()
     }

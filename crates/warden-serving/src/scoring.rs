@@ -241,7 +241,7 @@ async fn loaded_version(
     let unservable =
         |cause: String| Error::unavailable(format!("model '{model}' version {number} cannot be served: {cause}"));
     let bytes = registry
-        .artifacts
+        .artifacts()
         .read(&version.artifact_sha256)
         .await
         .map_err(|e| unservable(format!("its artifact cannot be read ({e})")))?;
@@ -258,7 +258,7 @@ async fn loaded_version(
             .map_err(|e| unservable(format!("its artifact signature fails: {e}")))?;
     }
     let reference = registry
-        .artifacts
+        .artifacts()
         .read(&version.reference_sha256)
         .await
         .map_err(|e| unservable(format!("its reference data cannot be read ({e})")))?;
