@@ -487,6 +487,22 @@ pub struct BatchResponseBody {
     pub results: Vec<ScoreResponseBody>,
 }
 
+/// The version a caller's scoring requests go to, with what a request must carry (a business application
+/// builds its requests from this, without reading the registry).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScoringSchemaBody {
+    /// Model name.
+    pub model: String,
+    /// The version that answers.
+    pub version: i64,
+    /// The route it answers on: champion, canary, or pinned (a person testing a version).
+    pub route: Route,
+    /// The input schema: the request's `features`.
+    pub features: Vec<Feature>,
+    /// Monitor-only attributes (protected attributes), sent as the request's `attributes`, never model inputs.
+    pub attributes: Vec<String>,
+}
+
 /// Which version answers: by default the routes (champion, canary); a number or alias pins one.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct ScoreQuery {

@@ -145,6 +145,9 @@ pub struct GroupFigures {
 /// Fairness for one protected attribute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AttributeFairness {
+    /// Which outcome the figures count as favourable, and who is qualified: approval (a score below the
+    /// threshold), a good outcome (label 0).
+    pub favourable_outcome: String,
     /// Lowest group approval rate over the highest.
     pub disparate_impact: Option<f64>,
     /// Highest minus lowest approval rate.

@@ -67,6 +67,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/policies/history", Needs(ReadRegistry)),
     ("POST", "/v1/models/{name}/score", NeedsOr(Score, ScorePinned)),
     ("POST", "/v1/models/{name}/score/batch", NeedsOr(Score, ScorePinned)),
+    ("GET", "/v1/models/{name}/score/schema", NeedsOr(Score, ScorePinned)),
     ("POST", "/v1/outcomes", Needs(RecordOutcomes)),
     ("GET", "/v1/models/{name}/decisions", Needs(ReadDecisions)),
     ("GET", "/v1/models/{name}/live", Needs(ReadDecisions)),

@@ -126,6 +126,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(governance::put_policies, governance::get_policies))
         .routes(routes!(governance::policy_history))
         .routes(routes!(scoring::score))
+        .routes(routes!(scoring::scoring_schema))
         .routes(routes!(scoring::record_outcomes))
         .routes(routes!(scoring::list_decisions))
         .routes(routes!(scoring::live_profiles))

@@ -373,6 +373,8 @@ async fn every_route_answers_as_the_document_says() {
         "attributes": {"sex": rows[0]["sex"]}})
     );
     call!(Method::POST, "/v1/models/credit/score", a, json!({"features": {"duration": "long"}}));
+    call!(Method::GET, "/v1/models/credit/score/schema", a, Value::Null);
+    call!(Method::GET, "/v1/models/credit/score/schema?version=99", a, Value::Null);
     let batch: Vec<Value> = rows
         .iter()
         .enumerate()

@@ -110,6 +110,10 @@ pub struct Calibration {
 /// Fairness of the decisions for one protected attribute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeFairness {
+    /// The convention the figures follow (`warden_stats::fairness::FAVOURABLE_OUTCOME`); reports stored before
+    /// it was named followed the same one.
+    #[serde(default = "favourable_outcome")]
+    pub favourable_outcome: String,
     /// Lowest group approval rate over the highest (four-fifths rule: at least 0.8).
     pub disparate_impact: Option<f64>,
     /// Highest minus lowest approval rate.
@@ -118,6 +122,10 @@ pub struct AttributeFairness {
     pub equalized_odds_difference: f64,
     /// Approval rate and row count per group.
     pub groups: BTreeMap<String, GroupFigures>,
+}
+
+fn favourable_outcome() -> String {
+    warden_stats::fairness::FAVOURABLE_OUTCOME.to_owned()
 }
 
 /// One group's figures.
@@ -372,11 +380,10 @@ fn figures(version: i64, labels: &[bool], scores: &[f64], threshold: f64) -> Fig
 }
 
 fn attribute_fairness(labels: &[bool], scores: &[f64], threshold: f64, groups: &[String]) -> Option<AttributeFairness> {
-    // Favourable outcome = approval; "qualified" = a good applicant (label 0).
-    let approved: Vec<bool> = scores.iter().map(|&s| s < threshold).collect();
-    let good: Vec<bool> = labels.iter().map(|&bad| !bad).collect();
-    let f = warden_stats::fairness::fairness(&good, &approved, groups.iter().map(String::as_str))?;
+    let declined: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+    let f = warden_stats::fairness::fairness_of_approvals(labels, &declined, groups.iter().map(String::as_str))?;
     Some(AttributeFairness {
+        favourable_outcome: warden_stats::fairness::FAVOURABLE_OUTCOME.to_owned(),
         disparate_impact: f.demographic_parity_ratio,
         approval_rate_difference: f.demographic_parity_difference,
         equalized_odds_difference: f.equalized_odds_difference,

@@ -391,8 +391,12 @@ pub struct MetricsOptions {
     /// Label column (0/1 or true/false). When the data file lacks it, performance is estimated (CBPE) from
     /// the reference, which must have it.
     pub label: Option<String>,
-    /// Predicted-label column; default `score >= threshold` at the first threshold.
+    /// Predicted-label column (1 or the positive decision's text: the bad event predicted, declined; 0 or the
+    /// negative decision's text); default `score >= threshold` at the first threshold.
     pub prediction: Option<String>,
+    /// The decisions' texts in a prediction column, as a version's serving configuration names them
+    /// (`warden score` writes them): (positive, negative), by default ("decline", "approve").
+    pub decisions: (String, String),
     /// Protected attribute columns for fairness.
     pub groups: Vec<String>,
     /// Thresholds for confusion metrics and fairness.
@@ -412,7 +416,8 @@ pub enum MetricsReport {
         metrics: warden_stats::metrics::BinaryMetrics,
         /// AUC with a 95% DeLong interval (`None` below the minimum class count).
         auc_interval: Option<warden_stats::metrics::AucInterval>,
-        /// Per attribute and threshold: fairness.
+        /// Per attribute and threshold: fairness under `warden_stats::fairness::FAVOURABLE_OUTCOME` (the
+        /// favourable outcome is approval, as in validation reports and fairness monitors).
         fairness: Vec<(String, f64, warden_stats::fairness::Fairness)>,
     },
     /// No labels: estimated from a labelled reference.
@@ -555,6 +560,25 @@ fn labels_of(values: &[f64], column: &str) -> Result<Vec<bool>> {
         .collect()
 }
 
+/// A prediction column: 1/0, true/false, or the decisions' texts (positive: the bad event predicted).
+fn predictions_of(values: &[Option<String>], column: &str, (positive, negative): &(String, String)) -> Result<Vec<bool>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v.as_deref() {
+            Some(t) if t == positive => Ok(true),
+            Some(t) if t == negative => Ok(false),
+            Some("1" | "1.0" | "true" | "True" | "TRUE") => Ok(true),
+            Some("0" | "0.0" | "false" | "False" | "FALSE") => Ok(false),
+            other => Err(Error::invalid(format!(
+                "row {}: prediction column '{column}' must be 1, 0, '{positive}' or '{negative}', found {}",
+                i + 1,
+                other.map_or("nothing".to_owned(), |t| format!("'{t}'"))
+            ))),
+        })
+        .collect()
+}
+
 fn scores_of(values: Vec<f64>, column: &str) -> Result<Vec<f64>> {
     if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
         return Err(Error::invalid(format!("row {}: score column '{column}' must be within [0, 1], found {v}", i + 1)));
@@ -575,8 +599,8 @@ struct ScoredFile {
 fn scored(path: &Path, options: &MetricsOptions, label: Option<&String>) -> Result<ScoredFile> {
     let mut names = vec![options.score.clone()];
     names.extend(label.cloned());
-    names.extend(options.prediction.clone());
     let texts_from = names.len();
+    names.extend(options.prediction.clone());
     names.extend(options.groups.iter().cloned());
     let numeric: Vec<bool> = (0..names.len()).map(|i| i < texts_from).collect();
     let mut columns = read_rows(path, &names, &numeric)?.into_iter();
@@ -594,7 +618,10 @@ fn scored(path: &Path, options: &MetricsOptions, label: Option<&String>) -> Resu
     };
     let threshold = options.thresholds.first().copied().unwrap_or(0.5);
     let predictions = match &options.prediction {
-        Some(p) => labels_of(&numbers(columns.next()), p)?,
+        Some(p) => match columns.next() {
+            Some(RowValues::Texts(t)) => predictions_of(&t, p, &options.decisions)?,
+            _ => unreachable!("text column"),
+        },
         None => scores.iter().map(|&s| s >= threshold).collect(),
     };
     let groups = columns
@@ -628,7 +655,8 @@ pub fn metrics_report(data: &Path, options: &MetricsOptions) -> Result<MetricsRe
                     Some(_) => predictions.clone(),
                     None => scores.iter().map(|&s| s >= t).collect(),
                 };
-                if let Some(f) = warden_stats::fairness::fairness(&labels, &predicted, group_names.iter().copied()) {
+                let fair = warden_stats::fairness::fairness_of_approvals(&labels, &predicted, group_names.iter().copied());
+                if let Some(f) = fair {
                     fairness.push((name.clone(), t, f));
                 }
             }

@@ -474,18 +474,7 @@ pub async fn score_batch(
     requests: Vec<ScoreRequest>,
     pinned: Option<&str>,
 ) -> Result<Vec<ScoreResponse>> {
-    // Scoring production traffic needs `Score`; a role holding only `ScorePinned` (validators) may score a
-    // version it names, and is always answered as a person testing.
-    let production_caller = caller.require(Permission::Score).is_ok();
-    if !production_caller {
-        caller.require(Permission::ScorePinned)?;
-        if pinned.is_none() {
-            return Err(Error::Forbidden(format!(
-                "role '{}' may score only a version it names (?version=N), for testing",
-                caller.role.as_str()
-            )));
-        }
-    }
+    let production_caller = scoring_caller(caller, pinned)?;
     let started = Instant::now();
     if requests.is_empty() {
         return Err(Error::invalid("the batch is empty"));
@@ -500,6 +489,76 @@ pub async fn score_batch(
         warden.scoring.metrics.error(label, error_kind(err));
     }
     result
+}
+
+/// Whether the caller scores production traffic (`Score`) rather than only a version it names
+/// (`ScorePinned`, validators: always answered as a person testing). Refused when it may do neither.
+fn scoring_caller(caller: &Principal, pinned: Option<&str>) -> Result<bool> {
+    if caller.require(Permission::Score).is_ok() {
+        return Ok(true);
+    }
+    caller.require(Permission::ScorePinned)?;
+    if pinned.is_none() {
+        return Err(Error::Forbidden(format!(
+            "role '{}' may score only a version it names (?version=N), for testing",
+            caller.role.as_str()
+        )));
+    }
+    Ok(false)
+}
+
+/// The version a named version or alias scores with and the route it answers on. A version serving a
+/// production alias answers as that alias (bulk scoring names the champion's number so an alias move cannot
+/// mix two versions in one file); any other is a person testing it: allowed to the roles that may, and marked
+/// `pinned`, never counted as production.
+async fn resolve_pinned(
+    warden: &Serving,
+    caller: &Principal,
+    production_caller: bool,
+    model: &str,
+    routes: &Routes,
+    name: &str,
+) -> Result<(Arc<LoadedVersion>, Route)> {
+    let number = warden_registry::registry::version_number(warden, model, name).await?;
+    let serving = |v: Option<&Arc<LoadedVersion>>| v.is_some_and(|v| v.version.number == number);
+    let route = if production_caller && serving(routes.champion.as_ref()) {
+        Route::Champion
+    } else if production_caller && serving(routes.canary.as_ref().map(|(v, _)| v)) {
+        Route::Canary
+    } else {
+        caller.require(Permission::ScorePinned).map_err(|_| {
+            Error::Forbidden(format!(
+                "role '{}' is answered only by versions in production: {model} version {number} is not serving a \
+                 production alias, and naming another version is for people testing it",
+                caller.role.as_str()
+            ))
+        })?;
+        Route::Pinned
+    };
+    Ok((loaded_version(warden, &warden.scoring, model, number).await?, route))
+}
+
+/// The version a caller's requests would be scored with (the champion, or the version or alias named, under
+/// the same rules as scoring) and the route it answers on: what a business application needs to build its
+/// requests (the input schema and the monitor-only attributes), without the right to read the registry.
+pub async fn scoring_version(
+    warden: &Serving,
+    caller: &Principal,
+    model: &str,
+    pinned: Option<&str>,
+) -> Result<(Version, Route)> {
+    let production_caller = scoring_caller(caller, pinned)?;
+    let routes = routes(warden, model).await?;
+    match pinned {
+        Some(name) => {
+            let (version, route) = resolve_pinned(warden, caller, production_caller, model, &routes, name).await?;
+            Ok((version.version.clone(), route))
+        }
+        None => match &routes.champion {
+            Some(champion) => Ok((champion.version.clone(), Route::Champion)),
+            None => Err(no_champion(warden, model).await),
+        },
+    }
 }
 
 fn error_kind(err: &Error) -> &'static str {
@@ -534,30 +593,9 @@ async fn score_inner(
              new id for a new request)"
         )));
     }
-    // A named version that is the one serving a production alias answers as that alias (bulk scoring names
-    // the champion's number so an alias move cannot mix two versions in one file). Any other is a person
-    // testing it: allowed to the roles that may, and marked `pinned`, never counted as production.
     let pinned = match pinned {
         None => None,
-        Some(name) => {
-            let number = warden_registry::registry::version_number(warden, model, name).await?;
-            let serving = |v: Option<&Arc<LoadedVersion>>| v.is_some_and(|v| v.version.number == number);
-            let route = if production_caller && serving(routes.champion.as_ref()) {
-                Route::Champion
-            } else if production_caller && serving(routes.canary.as_ref().map(|(v, _)| v)) {
-                Route::Canary
-            } else {
-                caller.require(Permission::ScorePinned).map_err(|_| {
-                    Error::Forbidden(format!(
-                        "role '{}' is answered only by versions in production: {model} version {number} is not \
-                         serving a production alias, and naming another version is for people testing it",
-                        caller.role.as_str()
-                    ))
-                })?;
-                Route::Pinned
-            };
-            Some((loaded_version(warden, &warden.scoring, model, number).await?, route))
-        }
+        Some(name) => Some(resolve_pinned(warden, caller, production_caller, model, &routes, name).await?),
     };
     let testing = matches!(pinned, Some((_, Route::Pinned)));
     let champion = match (&pinned, &routes.champion) {
@@ -569,8 +607,8 @@ async fn score_inner(
     // Route each request (every request has an id from here on), then check it against its version's schema.
     let now = warden.now();
     let mut assigned: Vec<(Arc<LoadedVersion>, Route, Checked)> = Vec::with_capacity(requests.len());
-    let mut errors: Option<Error> = None;
-    let many = requests.len() > 1;
+    let mut invalid: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
+    let total = requests.len();
     for (i, mut request) in requests.into_iter().enumerate() {
         let id = request.request_id.get_or_insert_with(|| new_request_id(now)).clone();
         let (version, route) = match (&pinned, &champion, &routes.canary) {
@@ -584,12 +622,16 @@ async fn score_inner(
             Err(fields) => {
                 // Schema violations on the scoring path are a data-quality figure of the version.
                 version.live.refused(now, fields.keys());
-                errors.get_or_insert_with(|| field_errors(fields, many.then_some(i)));
+                invalid.push((i, fields));
             }
         }
     }
-    if let Some(err) = errors {
-        return Err(err);
+    if !invalid.is_empty() {
+        return Err(if total == 1 {
+            field_errors(invalid.pop().expect("one invalid row").1, None)
+        } else {
+            batch_errors(invalid, total)
+        });
     }
 
     // Score per version (a batch usually has one), keeping request order.
@@ -642,6 +684,38 @@ async fn score_inner(
     // Answered only once committed: a decision the log cannot keep is refused (503), never acknowledged.
     warden.scoring.log.append(decisions.into_iter().map(|(v, d)| (v.live.clone(), d)).collect()).await?;
     Ok(results.into_iter().map(|r| r.expect("every request scored")).collect())
+}
+
+/// The most invalid rows of a batch one refusal lists; the rest are counted.
+pub const MAX_LISTED_ROWS: usize = 100;
+
+/// A batch refused for its invalid rows (0-based): every one up to [`MAX_LISTED_ROWS`] with its fields in
+/// `details.rows`, the count of the others in `details.unlisted_rows`; `details.row` and `details.fields` are
+/// the first's.
+fn batch_errors(invalid: Vec<(usize, BTreeMap<String, String>)>, total: usize) -> Error {
+    let count = invalid.len();
+    let fields = |errors: &BTreeMap<String, String>| -> Map<String, Value> {
+        errors.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()
+    };
+    let (first_row, first) = &invalid[0];
+    let first_text = first.iter().next().map(|(f, m)| format!("{f}: {m}")).unwrap_or_default();
+    let rows: Vec<Value> = invalid
+        .iter()
+        .take(MAX_LISTED_ROWS)
+        .map(|(row, errors)| serde_json::json!({"row": row, "fields": fields(errors)}))
+        .collect();
+    let message = format!(
+        "{count} of {total} rows are invalid, so none was scored; the first, row {first_row}: {} invalid field{}; {first_text}",
+        first.len(),
+        if first.len() == 1 { "" } else { "s" }
+    );
+    Error::invalid_with(
+        message,
+        serde_json::json!({
+            "row": first_row, "fields": fields(first), "rows": rows, "invalid_rows": count,
+            "unlisted_rows": count.saturating_sub(MAX_LISTED_ROWS),
+        }),
+    )
 }
 
 /// Why a model with no champion cannot answer: 503, naming the model and, when the champion was withdrawn,

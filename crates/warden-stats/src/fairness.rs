@@ -54,6 +54,24 @@ fn spread(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     (min, max)
 }
 
+/// Warden's convention for credit decisions, named wherever a fairness figure is shown: the favourable
+/// outcome is approval (a score below the decision threshold, the score being the probability of the bad
+/// event), and a qualified applicant is one whose outcome was good (label 0). Selection rates are approval
+/// rates, and the parity ratio is the lowest group approval rate over the highest.
+pub const FAVOURABLE_OUTCOME: &str = "approval (score below the threshold); qualified = good outcome (label 0)";
+
+/// [`fairness`] under [`FAVOURABLE_OUTCOME`]: `bad[i]` is the outcome (true = the bad event), `declined[i]`
+/// whether the score reached the threshold. `None` when there are no rows.
+pub fn fairness_of_approvals<'a>(
+    bad: &[bool],
+    declined: &[bool],
+    groups: impl Iterator<Item = &'a str>,
+) -> Option<Fairness> {
+    let good: Vec<bool> = bad.iter().map(|&b| !b).collect();
+    let approved: Vec<bool> = declined.iter().map(|&d| !d).collect();
+    fairness(&good, &approved, groups)
+}
+
 /// Fairness of predictions across groups. `None` when there are no rows.
 pub fn fairness<'a>(labels: &[bool], predicted: &[bool], groups: impl Iterator<Item = &'a str>) -> Option<Fairness> {
     // (count, selected, positives, true positives, negatives, false positives)

@@ -1,12 +1,12 @@
 //! `warden score`: a data file scored in bulk through the server's scoring path, so every row is checked,
-//! scored and logged exactly as live traffic is.
+//! scored and logged exactly as live traffic is; `warden outcomes`: a file of late outcomes posted in chunks.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use serde_json::{Map, Value, json};
 
-use crate::cli::ScoreArgs;
+use crate::cli::{OutcomesArgs, ScoreArgs};
 use crate::client::{Client, encode};
 
 struct Layout {
@@ -25,11 +25,11 @@ enum ColumnUse {
 
 fn plan_columns(
     header: &[String],
-    version: &warden_api_types::VersionBody,
+    version: &warden_api_types::ScoringSchemaBody,
     id_column: Option<&str>,
 ) -> anyhow::Result<Layout> {
-    let schema = &version.feature_schema;
-    let protected: Vec<&str> = version.reference.protected.iter().map(String::as_str).collect();
+    let schema = &version.features;
+    let protected: Vec<&str> = version.attributes.iter().map(String::as_str).collect();
     let kind = |name: &str| schema.iter().find(|f| f.name == name).map(|f| f.kind.as_str());
     if let Some(id) = id_column
         && !header.iter().any(|h| h == id)
@@ -86,8 +86,9 @@ fn request(layout: &Layout, row: &[Option<String>], explain: bool) -> Value {
 pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.connection)?;
     let model = encode(&args.model);
-    let version: warden_api_types::VersionBody =
-        client.get_as(&format!("/v1/models/{model}/versions/{}", encode(&args.version))).await?;
+    // What scoring needs of the version, under the scoring rules (a `scorer` may not read the registry).
+    let version: warden_api_types::ScoringSchemaBody =
+        client.get_as(&format!("/v1/models/{model}/score/schema?version={}", encode(&args.version))).await?;
     let number = version.version;
     // Pin the resolved number: an alias change during the run cannot mix two versions in one file.
     let path = format!("/v1/models/{model}/score/batch?version={number}");
@@ -124,12 +125,17 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
             body.push(b'\n');
         }
         let last_row = first_row + rows.len() - 1;
-        let response = client.post_bytes(&path, "application/x-ndjson", body).await.with_context(|| {
-            format!(
-                "rows {first_row}-{last_row} of {} (row numbers in the message count from 0 within these)",
-                args.input.display()
-            )
-        })?;
+        let response = match client.post_bytes(&path, "application/x-ndjson", body).await {
+            Ok(response) => response,
+            Err(err) => {
+                let file = args.input.display().to_string();
+                // Invalid rows are named by their place in the file, not in the batch.
+                match err.downcast_ref::<crate::client::ApiFailure>().and_then(|f| f.rows_in_file(first_row, &file)) {
+                    Some(failure) => return Err(failure.into()),
+                    None => return Err(err.context(format!("rows {first_row}-{last_row} of {file}"))),
+                }
+            }
+        };
         let response: warden_api_types::BatchResponseBody =
             serde_json::from_value(response).context("the server sent no results")?;
         let results = &response.results;
@@ -154,5 +160,99 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     reader.await?.map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
     writer.flush()?;
     eprintln!("scored {scored} rows with {} version {number}; wrote {}", args.model, out_path.display());
+    Ok(())
+}
+
+/// Where each outcome field is in the input's header.
+struct OutcomeColumns {
+    request_id: usize,
+    label: usize,
+    kind: Option<usize>,
+    amount: Option<usize>,
+}
+
+impl OutcomeColumns {
+    fn find(header: &[String], args: &OutcomesArgs) -> anyhow::Result<OutcomeColumns> {
+        let at = |name: &str, option: &str| {
+            header.iter().position(|h| h == name).with_context(|| format!("the input has no column '{name}' ({option})"))
+        };
+        Ok(OutcomeColumns {
+            request_id: at(&args.request_id_column, "--request-id-column")?,
+            label: at(&args.label_column, "--label-column")?,
+            kind: args.kind_column.as_deref().map(|c| at(c, "--kind-column")).transpose()?,
+            amount: args.amount_column.as_deref().map(|c| at(c, "--amount-column")).transpose()?,
+        })
+    }
+
+    /// One row as an outcome; `line` is its data row (from 1), for the message.
+    fn outcome(&self, row: &[Option<String>], line: usize) -> anyhow::Result<Value> {
+        let text = |at: usize| row.get(at).and_then(|c| c.as_deref()).map(str::trim).filter(|t| !t.is_empty());
+        let request_id = text(self.request_id).with_context(|| format!("row {line}: no request id"))?;
+        let label = match text(self.label) {
+            Some("1" | "1.0" | "true" | "True" | "TRUE") => 1,
+            Some("0" | "0.0" | "false" | "False" | "FALSE") => 0,
+            other => anyhow::bail!("row {line}: the label must be 0 or 1, found '{}'", other.unwrap_or("")),
+        };
+        let mut outcome = json!({"request_id": request_id, "label": label});
+        if let Some(kind) = self.kind.and_then(text) {
+            outcome["kind"] = json!(kind);
+        }
+        if let Some(amount) = self.amount.and_then(text) {
+            let amount: f64 =
+                amount.parse().ok().with_context(|| format!("row {line}: the amount '{amount}' is not a number"))?;
+            outcome["amount"] = json!(amount);
+        }
+        Ok(outcome)
+    }
+}
+
+/// Posts a file's outcomes in chunks. `POST /v1/outcomes` records a chunk whole or not at all, so when one is
+/// refused the rows before it stay recorded, it and the rows after it are not: the report says which.
+pub(crate) async fn outcomes(args: OutcomesArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.connection)?;
+    let (sender, mut chunks) = tokio::sync::mpsc::channel::<(Vec<String>, Vec<Vec<Option<String>>>)>(2);
+    let (input, batch_rows) = (args.input.clone(), args.batch_rows.clamp(1, 10_000));
+    let reader = tokio::task::spawn_blocking(move || {
+        warden_registry::dataset::for_each_chunk(&input, batch_rows, |header, rows| {
+            sender
+                .blocking_send((header.to_vec(), rows))
+                .map_err(|_| warden_registry::Error::failed("outcomes", "the posting task stopped"))
+        })
+    });
+    let file = args.input.display().to_string();
+    let (mut columns, mut first_row, mut recorded, mut requests) = (None, 1usize, 0usize, 0usize);
+    while let Some((header, rows)) = chunks.recv().await {
+        if columns.is_none() {
+            columns = Some(OutcomeColumns::find(&header, &args)?);
+        }
+        let c = columns.as_ref().expect("columns found on the first chunk");
+        let last_row = first_row + rows.len() - 1;
+        let not_recorded = |recorded: usize| {
+            format!(
+                "{file}: rows {first_row}-{last_row} were not recorded, nor any row after them; {}",
+                match recorded {
+                    0 => "nothing was recorded".to_owned(),
+                    n => format!("rows 1-{} were recorded ({n} outcomes)", first_row - 1),
+                }
+            )
+        };
+        let outcomes = rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| c.outcome(row, first_row + i))
+            .collect::<anyhow::Result<Vec<Value>>>()
+            .map_err(|e| e.context(not_recorded(recorded)))?;
+        let answer: warden_api_types::OutcomesRecorded = client
+            .json_as(reqwest::Method::POST, "/v1/outcomes", &json!({"outcomes": outcomes}))
+            .await
+            .map_err(|e| e.context(not_recorded(recorded)))?;
+        recorded += answer.recorded;
+        requests += 1;
+        eprintln!("rows {first_row}-{last_row}: {} outcomes recorded", answer.recorded);
+        first_row = last_row + 1;
+    }
+    reader.await?.map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    let chunks = if requests == 1 { "1 request".to_owned() } else { format!("{requests} requests") };
+    outln!("recorded {recorded} outcomes from {file} in {chunks}");
     Ok(())
 }

@@ -55,6 +55,9 @@ pub(crate) enum Command {
     Metrics(MetricsArgs),
     /// Score a CSV or Parquet file in bulk through the server's scoring path (every row logged).
     Score(ScoreArgs),
+    /// Post late outcomes (defaults, chargebacks) from a CSV or Parquet file, in chunks; each chunk is recorded
+    /// whole or not at all, and the report says which rows were recorded.
+    Outcomes(OutcomesArgs),
     /// Validate a version on labelled data; the report is stored with the version, immutable.
     Validate(ValidateArgs),
     /// Approve (or with --reject, reject) a version. Its registrant never can.
@@ -616,6 +619,30 @@ pub(crate) struct ScoreArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct OutcomesArgs {
+    /// The outcomes (CSV with header, or Parquet): a row per scored request.
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    /// Column holding the request id of the scored decision.
+    #[arg(long)]
+    pub(crate) request_id_column: String,
+    /// Column holding the outcome: 1 (or true) the bad event happened, 0 (or false) it did not.
+    #[arg(long)]
+    pub(crate) label_column: String,
+    /// Column holding the kind of event (default `default`).
+    #[arg(long)]
+    pub(crate) kind_column: Option<String>,
+    /// Column holding the amount involved (a non-negative number; empty for none).
+    #[arg(long)]
+    pub(crate) amount_column: Option<String>,
+    /// Outcomes per request to the server (at most 10,000), each recorded all or none.
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) batch_rows: usize,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct MetricsArgs {
     /// Scored data (CSV with header, or Parquet).
     #[arg(long)]
@@ -626,9 +653,16 @@ pub(crate) struct MetricsArgs {
     /// Label column (0/1). If the data lacks it, performance is estimated from --reference.
     #[arg(long)]
     pub(crate) label: Option<String>,
-    /// Predicted-label column (default: score >= the first threshold).
+    /// Predicted-label column: 1/0, or decisions as `warden score` writes them (see --positive-decision);
+    /// default: score >= the first threshold.
     #[arg(long)]
     pub(crate) prediction: Option<String>,
+    /// The text of a predicted positive (the bad event: a declined applicant) in the prediction column.
+    #[arg(long, default_value = "decline")]
+    pub(crate) positive_decision: String,
+    /// The text of a predicted negative (an approved applicant) in the prediction column.
+    #[arg(long, default_value = "approve")]
+    pub(crate) negative_decision: String,
     /// Protected attribute column for fairness (repeatable).
     #[arg(long = "group")]
     pub(crate) groups: Vec<String>,
@@ -641,9 +675,22 @@ pub(crate) struct MetricsArgs {
     /// Rows per estimation chunk.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) chunk_size: usize,
+    /// Exit 1 when the verdict reaches this level (for CI). The verdict: alert when a group's approval-rate
+    /// ratio is below 0.8 (the four-fifths rule) or a CBPE estimate leaves its thresholds, warn below 0.9.
+    #[arg(long, value_enum)]
+    pub(crate) fail_on: Option<FailOn>,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// The verdict at which `drift` and `metrics` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub(crate) enum FailOn {
+    /// A warning or an alert.
+    Warn,
+    /// An alert only.
+    Alert,
 }
 
 #[derive(Debug, Args)]
@@ -669,6 +716,9 @@ pub(crate) struct DriftArgs {
     /// Equal-frequency reference bins for PSI and Jensen-Shannon on numeric features (deciles by default).
     #[arg(long, default_value_t = 10)]
     pub(crate) bins: usize,
+    /// Exit 1 when any feature's verdict reaches this level (for CI).
+    #[arg(long, value_enum)]
+    pub(crate) fail_on: Option<FailOn>,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

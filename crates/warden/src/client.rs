@@ -15,6 +15,8 @@ pub(crate) struct ApiFailure {
     /// HTTP status, or `None` when the server was not reached.
     status: Option<u16>,
     message: String,
+    /// The error's `details`, or null.
+    details: Value,
 }
 
 impl ApiFailure {
@@ -24,6 +26,23 @@ impl ApiFailure {
             Some(status) if status < 500 => 1,
             _ => 3,
         }
+    }
+
+    /// A refused batch's invalid rows named by their place in the input file: the batch began at the file's
+    /// data row `first_row` (1-based). `None` when the refusal names no rows.
+    pub(crate) fn rows_in_file(&self, first_row: usize, file: &str) -> Option<ApiFailure> {
+        let rows = self.details["rows"].as_array()?;
+        let shifted: Vec<Value> = rows
+            .iter()
+            .map(|r| serde_json::json!({"row": first_row as u64 + r["row"].as_u64().unwrap_or(0), "fields": r["fields"]}))
+            .collect();
+        let count = self.details["invalid_rows"].as_u64().unwrap_or(rows.len() as u64);
+        let mut message = format!(
+            "{file}: {count} invalid {} (data rows, counting from 1), so this batch was not scored:",
+            if count == 1 { "row" } else { "rows" }
+        );
+        message.push_str(&invalid_rows(&shifted, &self.details["unlisted_rows"]));
+        Some(ApiFailure { status: self.status, message, details: self.details.clone() })
     }
 }
 
@@ -72,12 +91,17 @@ impl Client {
         let response = request.bearer_auth(&self.token).send().await.map_err(|e| ApiFailure {
             status: None,
             message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
+            details: Value::Null,
         })?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| ApiFailure { status: None, message: format!("connection to {} broke: {e}", self.base) })?;
+            .map_err(|e| ApiFailure {
+                status: None,
+                message: format!("connection to {} broke: {e}", self.base),
+                details: Value::Null,
+            })?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(body);
@@ -92,7 +116,12 @@ impl Client {
                 message.push_str(&format!("\n  - {reason}"));
             }
         }
-        Err(ApiFailure { status: Some(status.as_u16()), message }.into())
+        // A batch refused for its rows lists every invalid row the server named, then the count of the rest.
+        if let Some(rows) = body["error"]["details"]["rows"].as_array() {
+            message.push_str(&invalid_rows(rows, &body["error"]["details"]["unlisted_rows"]));
+        }
+        let details = body["error"]["details"].clone();
+        Err(ApiFailure { status: Some(status.as_u16()), message, details }.into())
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -106,14 +135,18 @@ impl Client {
     /// GETs a binary answer (an evidence bundle).
     pub(crate) async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let response = self.request(Method::GET, path).bearer_auth(&self.token).send().await.map_err(|e| {
-            ApiFailure { status: None, message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)) }
+            ApiFailure {
+                status: None,
+                message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
+                details: Value::Null,
+            }
         })?;
         let status = response.status();
         let bytes = response.bytes().await?.to_vec();
         if !status.is_success() {
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let message = body["error"]["message"].as_str().map_or_else(|| status.to_string(), str::to_owned);
-            return Err(ApiFailure { status: Some(status.as_u16()), message }.into());
+            return Err(ApiFailure { status: Some(status.as_u16()), message, details: Value::Null }.into());
         }
         Ok(bytes)
     }
@@ -123,11 +156,13 @@ impl Client {
         let response = self.request(Method::GET, path).send().await.map_err(|e| ApiFailure {
             status: None,
             message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
+            details: Value::Null,
         })?;
         let status = response.status();
         let text = response.text().await?;
         if !status.is_success() {
-            return Err(ApiFailure { status: Some(status.as_u16()), message: format!("{status}: {text}") }.into());
+            let message = format!("{status}: {text}");
+            return Err(ApiFailure { status: Some(status.as_u16()), message, details: Value::Null }.into());
         }
         Ok(text)
     }
@@ -172,6 +207,26 @@ impl Client {
     ) -> anyhow::Result<T> {
         typed(path, self.multipart(path, form).await?)
     }
+}
+
+/// The lines listing a refused batch's invalid rows: `row N: field: why; field: why`.
+fn invalid_rows(rows: &[Value], unlisted: &Value) -> String {
+    let mut text = String::new();
+    for row in rows {
+        let fields: Vec<String> = row["fields"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(field, why)| format!("{field}: {}", why.as_str().unwrap_or_default()))
+            .collect();
+        text.push_str(&format!("\n  row {}: {}", row["row"], fields.join("; ")));
+    }
+    match unlisted.as_u64() {
+        Some(0) | None => {}
+        Some(1) => text.push_str("\n  and 1 more invalid row"),
+        Some(n) => text.push_str(&format!("\n  and {n} more invalid rows")),
+    }
+    text
 }
 
 /// An answer as the type `warden-api-types` declares for it.

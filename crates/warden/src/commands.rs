@@ -10,7 +10,8 @@ use crate::client::{Client, encode};
 use crate::render::{self, Cell, cell, fields, table};
 use warden_api_types as api;
 
-/// Runs a command; the exit code on success (0, or 1 for a denying gate check or a failing policy test).
+/// Runs a command; the exit code on success (0, or 1 for a denying gate check, a failing policy test, or a
+/// `drift`/`metrics` verdict that reaches `--fail-on`).
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     let done = match cli.command {
         Command::Gate(command) => return crate::governance::gate(command).await,
@@ -23,9 +24,10 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Alias(command) => alias(command).await,
         Command::Token(command) => token(command).await,
         Command::Profile(args) => profile(args).await,
-        Command::Drift(args) => crate::reports::drift(args).await,
+        Command::Drift(args) => return crate::reports::drift(args).await,
         Command::Score(args) => crate::bulk::score(args).await,
-        Command::Metrics(args) => crate::reports::metrics(args).await,
+        Command::Outcomes(args) => crate::bulk::outcomes(args).await,
+        Command::Metrics(args) => return crate::reports::metrics(args).await,
         Command::Validate(args) => crate::governance::validate(args).await,
         Command::Approve(args) => crate::governance::approve(args).await,
         Command::Promote(args) => crate::governance::promote(args).await,

@@ -76,7 +76,9 @@ fn print_report(r: &api::ValidationReportBody) {
         num(Some(f.mean_score), 3)
     );
     if !r.fairness.is_empty() {
-        outln!("\nFairness (approvals)");
+        let conventions: std::collections::BTreeSet<&str> =
+            r.fairness.values().map(|a| a.favourable_outcome.as_str()).collect();
+        outln!("\nFairness (favourable outcome: {})", conventions.into_iter().collect::<Vec<_>>().join("; "));
         let rows: Vec<Vec<String>> = r
             .fairness
             .iter()

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use warden_registry::compare::{DriftOptions, drift_report};
 use warden_stats::report::{DriftBands, FeatureDrift, FeatureReport, Verdict};
 
-use crate::cli::{DriftArgs, MetricsArgs};
+use crate::cli::{DriftArgs, FailOn, MetricsArgs};
 use crate::render::{self, format_number, table};
 
 fn statistics_json(feature: &FeatureReport) -> Map<String, Value> {
@@ -46,7 +46,45 @@ fn pvalue(value: Option<f64>) -> String {
     }
 }
 
-pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
+/// The exit code for a verdict: 1 when it reaches `--fail-on` (said on stderr), else 0.
+fn exit_code(verdict: Verdict, fail_on: Option<FailOn>) -> u8 {
+    let level = match verdict {
+        Verdict::Alert => Some(FailOn::Alert),
+        Verdict::Warn => Some(FailOn::Warn),
+        Verdict::Ok | Verdict::Insufficient => None,
+    };
+    match (level, fail_on) {
+        (Some(level), Some(fail_on)) if level >= fail_on => {
+            eprintln!("verdict {} reaches --fail-on {}", verdict_name(verdict), verdict_name(fail_level(fail_on)));
+            1
+        }
+        _ => 0,
+    }
+}
+
+fn fail_level(fail_on: FailOn) -> Verdict {
+    match fail_on {
+        FailOn::Warn => Verdict::Warn,
+        FailOn::Alert => Verdict::Alert,
+    }
+}
+
+/// A verdict's wire name (`ok`, `warn`, `alert`, `insufficient`).
+fn verdict_name(verdict: Verdict) -> String {
+    serde_json::to_value(verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The worse of two verdicts (insufficient data counts as ok).
+fn worse(a: Verdict, b: Verdict) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Alert => 2,
+        Verdict::Warn => 1,
+        Verdict::Ok | Verdict::Insufficient => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
     if !(args.psi_warn > 0.0 && args.psi_warn < args.psi_alert) {
         bail!("--psi-warn must be positive and below --psi-alert");
     }
@@ -90,16 +128,18 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
         "features": report.features.len(), "alert": count(Verdict::Alert), "warn": count(Verdict::Warn),
         "ok": count(Verdict::Ok), "insufficient": count(Verdict::Insufficient),
     });
+    let verdict = report.features.iter().fold(Verdict::Ok, |v, f| worse(v, f.verdict));
     if args.json {
         let features: Map<String, Value> =
             report.features.iter().map(|f| (f.name.clone(), Value::Object(statistics_json(f)))).collect();
         render::json(&json!({
             "reference_rows": report.reference_rows, "current_rows": report.current_rows,
             "bands": { "psi_warn": args.psi_warn, "psi_alert": args.psi_alert, "bins": args.bins },
+            "verdict": verdict_name(verdict),
             "summary": summary, "quality": overall, "features": features,
             "extra_current_columns": report.extra_current_columns,
         }));
-        return Ok(());
+        return Ok(exit_code(verdict, args.fail_on));
     }
     outln!(
         "reference {} rows, current {} rows; verdict by PSI: warn >= {}, alert >= {}",
@@ -166,20 +206,76 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<()> {
     );
     outln!();
     outln!(
-        "{} features: {} alert, {} warn, {} ok, {} insufficient data",
-        report.features.len(),
+        "{}: {} alert, {} warn, {} ok, {} with insufficient data; verdict {}",
+        plural(report.features.len(), "feature", "features"),
         count(Verdict::Alert),
         count(Verdict::Warn),
         count(Verdict::Ok),
-        count(Verdict::Insufficient)
+        count(Verdict::Insufficient),
+        verdict_name(verdict).to_uppercase()
     );
     if !report.extra_current_columns.is_empty() {
         outln!("ignored current columns not in the reference: {}", report.extra_current_columns.join(", "));
     }
-    Ok(())
+    Ok(exit_code(verdict, args.fail_on))
 }
 
-pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
+/// `1 feature`, `2 features`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The approval-rate ratio below which `metrics` alerts (the four-fifths rule) and warns: the default bands of
+/// a `fairness` monitor's disparate impact.
+const FAIRNESS_ALERT: f64 = 0.8;
+const FAIRNESS_WARN: f64 = 0.9;
+
+/// The verdict of a metrics report and why: fairness by the approval-rate ratio, CBPE by its thresholds.
+fn metrics_verdict(report: &warden_registry::compare::MetricsReport) -> (Verdict, Vec<String>) {
+    use warden_registry::compare::MetricsReport;
+    let (mut verdict, mut reasons) = (Verdict::Ok, Vec::new());
+    match report {
+        MetricsReport::Realized { fairness, .. } => {
+            for (attribute, threshold, f) in fairness {
+                let Some(ratio) = f.demographic_parity_ratio else { continue };
+                let level = if ratio < FAIRNESS_ALERT {
+                    Verdict::Alert
+                } else if ratio < FAIRNESS_WARN {
+                    Verdict::Warn
+                } else {
+                    continue;
+                };
+                verdict = worse(verdict, level);
+                reasons.push(format!(
+                    "{}: approval-rate ratio by {attribute} at threshold {} is {} (warn below {FAIRNESS_WARN}, alert \
+                     below {FAIRNESS_ALERT})",
+                    verdict_name(level),
+                    format_number(*threshold),
+                    format_number(ratio)
+                ));
+            }
+        }
+        MetricsReport::Estimated { chunks, .. } => {
+            for (start, end, estimates) in chunks {
+                for estimate in estimates.iter().filter(|e| e.alert) {
+                    verdict = Verdict::Alert;
+                    let metric = serde_json::to_value(estimate.metric).ok();
+                    reasons.push(format!(
+                        "alert: rows {start}-{}: estimated {} {} outside its thresholds {} - {}",
+                        end - 1,
+                        metric.as_ref().and_then(Value::as_str).unwrap_or("metric"),
+                        format_number(estimate.value),
+                        format_number(estimate.lower_threshold),
+                        format_number(estimate.upper_threshold)
+                    ));
+                }
+            }
+        }
+    }
+    (verdict, reasons)
+}
+
+pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<u8> {
     use warden_registry::compare::{MetricsOptions, MetricsReport, metrics_report};
     if args.chunk_size == 0 {
         bail!("--chunk-size must be positive");
@@ -189,6 +285,7 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
         score: args.score.clone(),
         label: args.label.clone(),
         prediction: args.prediction.clone(),
+        decisions: (args.positive_decision.clone(), args.negative_decision.clone()),
         groups: args.groups.clone(),
         thresholds,
         reference: args.reference.clone(),
@@ -198,19 +295,24 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
     let report = tokio::task::spawn_blocking(move || metrics_report(&data, &options))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (verdict, reasons) = metrics_verdict(&report);
+    let code = exit_code(verdict, args.fail_on);
+    let favourable = warden_stats::fairness::FAVOURABLE_OUTCOME;
     match report {
         MetricsReport::Realized { metrics, auc_interval, fairness } => {
             if args.json {
                 let fairness: Vec<Value> = fairness
                     .iter()
                     .map(|(attribute, threshold, f)| {
-                        json!({ "attribute": attribute, "threshold": threshold, "four_fifths_rule_holds": f.four_fifths_rule_holds(), "fairness": f })
+                        json!({ "attribute": attribute, "threshold": threshold, "favourable_outcome": favourable,
+                                "four_fifths_rule_holds": f.four_fifths_rule_holds(), "fairness": f })
                     })
                     .collect();
-                render::json(
-                    &json!({ "mode": "realized", "metrics": metrics, "auc_interval": auc_interval, "fairness": fairness }),
-                );
-                return Ok(());
+                render::json(&json!({
+                    "mode": "realized", "metrics": metrics, "auc_interval": auc_interval, "fairness": fairness,
+                    "verdict": verdict_name(verdict), "verdict_reasons": reasons,
+                }));
+                return Ok(code);
             }
             outln!("{} rows, {} positive ({:.2}%)", metrics.n, metrics.n_pos, metrics.base_rate * 100.0);
             let auc = match (metrics.roc_auc, auc_interval) {
@@ -249,10 +351,15 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
                 })
                 .collect();
             table(&["THRESHOLD", "TN/FP/FN/TP", "ACCURACY", "PRECISION", "RECALL", "FPR", "F1", "SELECTED"], &rows);
+            if !fairness.is_empty() {
+                outln!();
+                outln!("fairness (favourable outcome: {favourable})");
+            }
             for (attribute, threshold, f) in &fairness {
                 outln!();
                 outln!(
-                    "fairness by {attribute} at {threshold}: parity difference {}, ratio {}{}, equalized odds {}, equal opportunity {}",
+                    "by {attribute} at threshold {}: approval-rate difference {}, ratio {}{}, equalized odds {}, equal opportunity {}",
+                    format_number(*threshold),
                     format_number(f.demographic_parity_difference),
                     cell(f.demographic_parity_ratio),
                     match f.four_fifths_rule_holds() {
@@ -276,7 +383,7 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                table(&["GROUP", "COUNT", "SELECTION", "TPR", "FPR"], &rows);
+                table(&["GROUP", "COUNT", "APPROVAL RATE", "TPR (GOOD)", "FPR (BAD)"], &rows);
             }
         }
         MetricsReport::Estimated { calibrated, chunks } => {
@@ -285,10 +392,11 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|(s, e, estimates)| json!({ "start": s, "end": e, "estimates": estimates }))
                     .collect();
-                render::json(
-                    &json!({ "mode": "estimated", "method": "cbpe", "calibrated": calibrated, "chunks": chunks }),
-                );
-                return Ok(());
+                render::json(&json!({
+                    "mode": "estimated", "method": "cbpe", "calibrated": calibrated, "chunks": chunks,
+                    "verdict": verdict_name(verdict), "verdict_reasons": reasons,
+                }));
+                return Ok(code);
             }
             outln!(
                 "no labels: performance estimated by CBPE from the labelled reference (scores {})",
@@ -316,5 +424,10 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<()> {
             table(&["ROWS", "METRIC", "ESTIMATE", "CONFIDENCE", "THRESHOLDS", ""], &rows);
         }
     }
-    Ok(())
+    outln!();
+    outln!("verdict {}", verdict_name(verdict).to_uppercase());
+    for reason in &reasons {
+        outln!("  {reason}");
+    }
+    Ok(code)
 }

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
     BatchResponseBody, DecisionBody, DecisionQuery, ErrorBody, LiveDriftBody, LiveProfileBody, OutcomesBody,
-    OutcomesRecorded, ScoreQuery, ScoreRequestBody, ScoreResponseBody, ToWire, score_request,
+    OutcomesRecorded, ScoreQuery, ScoreRequestBody, ScoreResponseBody, ScoringSchemaBody, ToWire, score_request,
 };
 
 /// Score one request: the champion answers (or the canary, for its share of request ids); a challenger is
@@ -31,6 +31,30 @@ pub(crate) async fn score(
 ) -> Result<Json<ScoreResponseBody>, ApiError> {
     let response = scoring::score(&warden, &caller, &name, score_request(body), query.version.as_deref()).await?;
     Ok(Json(response.to_wire()))
+}
+
+/// The version the caller's requests would be scored with (the champion, or `?version=`, under the rules of
+/// scoring) and what a request must carry: its input schema and monitor-only attributes. Bulk scoring reads
+/// it, so a business application needs no right to read the registry (scorer, data-scientist, admin;
+/// validators naming a version).
+#[utoipa::path(get, path = "/v1/models/{name}/score/schema", tag = "scoring",
+    params(ScoreQuery, ("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = ScoringSchemaBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn scoring_schema(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<ScoreQuery>,
+) -> Result<Json<ScoringSchemaBody>, ApiError> {
+    let (version, route) = scoring::scoring_version(&warden, &caller, &name, query.version.as_deref()).await?;
+    Ok(Json(ScoringSchemaBody {
+        model: version.model,
+        version: version.number,
+        route,
+        features: version.feature_schema.into_iter().map(ToWire::to_wire).collect(),
+        attributes: version.protected,
+    }))
 }
 
 /// Parses a batch: a JSON array, or NDJSON (one request per line) with `Content-Type: application/x-ndjson`.
