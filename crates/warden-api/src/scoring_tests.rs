@@ -273,6 +273,35 @@ async fn bad_input_is_refused_per_field_and_nothing_is_logged() {
     assert_eq!(body["error"]["details"]["row"], 2);
     assert!(app.decisions("credit").await.is_empty(), "refused requests leave no decision");
 
+    // Several bad rows: every one is named with its fields, up to the limit, and the rest are counted.
+    let mut twelve = good.clone();
+    twelve.insert("duration".into(), json!("twelve"));
+    let batch = json!([{"features": good}, {"features": bad}, {"features": good}, {"features": twelve}]);
+    let (status, body) = app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), batch).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let details = &body["error"]["details"];
+    assert_eq!(details["invalid_rows"], 2, "{body}");
+    let listed: Vec<&Value> = details["rows"].as_array().unwrap().iter().map(|r| &r["row"]).collect();
+    assert_eq!(listed, [&json!(1), &json!(3)], "{body}");
+    assert!(details["rows"][0]["fields"]["age"].as_str().is_some_and(|m| m.contains("required")), "{body}");
+    assert!(details["rows"][1]["fields"]["duration"].as_str().is_some_and(|m| m.contains("expected a number")));
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("2 of 4 rows are invalid"), "{body}");
+    let many: Vec<Value> = (0..150).map(|i| json!({"features": if i % 3 == 0 { &good } else { &twelve }})).collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(many)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let details = &body["error"]["details"];
+    assert_eq!(details["invalid_rows"], 100);
+    assert_eq!(details["rows"].as_array().unwrap().len(), 100, "at most 100 rows listed");
+    assert_eq!(details["rows"][99]["row"], 149, "the listed rows are the first 100 invalid ones");
+    assert_eq!(details["unlisted_rows"], 0);
+    let many: Vec<Value> = (0..130).map(|_| json!({"features": twelve})).collect();
+    let (_, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(many)).await;
+    assert_eq!(body["error"]["details"]["rows"].as_array().unwrap().len(), 100);
+    assert_eq!(body["error"]["details"]["unlisted_rows"], 30, "{}", body["error"]["details"]["invalid_rows"]);
+    assert!(app.decisions("credit").await.is_empty(), "refused requests leave no decision");
+
     // The same batch without the bad row, as NDJSON, scores in order.
     let ndjson: String = rows
         .iter()

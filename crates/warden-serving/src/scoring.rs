@@ -727,7 +727,7 @@ async fn no_champion(warden: &Serving, model: &str) -> Error {
         Some(a) => format!(
             "model '{model}' has no version in production: its champion was withdrawn by {} at {} ({})",
             a.assigned_by,
-            warden_core::Timestamp::from(a.assigned_at),
+            warden_core::Timestamp::from(a.assigned_at).whole_seconds(),
             a.reason
         ),
         None => format!("model '{model}' has no version in production: promote one to 'champion' through the gate"),

@@ -88,7 +88,11 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let model = encode(&args.model);
     // What scoring needs of the version, under the scoring rules (a `scorer` may not read the registry).
     let version: warden_api_types::ScoringSchemaBody =
-        client.get_as(&format!("/v1/models/{model}/score/schema?version={}", encode(&args.version))).await?;
+        client.get_as(&match &args.version {
+            Some(version) => format!("/v1/models/{model}/score/schema?version={}", encode(version)),
+            None => format!("/v1/models/{model}/score/schema"),
+        })
+        .await?;
     let number = version.version;
     // Pin the resolved number: an alias change during the run cannot mix two versions in one file.
     let path = format!("/v1/models/{model}/score/batch?version={number}");

@@ -602,9 +602,9 @@ pub(crate) struct ScoreArgs {
     /// Output CSV: the input columns plus request_id, version, score, decision (and contributions).
     #[arg(long)]
     pub(crate) output: PathBuf,
-    /// Version number or alias to score with.
-    #[arg(long, default_value = "champion")]
-    pub(crate) version: String,
+    /// Version number or alias to score with (default: the champion).
+    #[arg(long)]
+    pub(crate) version: Option<String>,
     /// Add one contribution column per feature (linear and tree models).
     #[arg(long)]
     pub(crate) explain: bool,

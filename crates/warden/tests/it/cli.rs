@@ -309,3 +309,134 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A token of `role` made by the admin: its secret.
+fn token_of(server: &Server, name: &str, role: &str) -> String {
+    let out = server.cli(&["token", "create", "--name", name, "--role", role]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+/// The first `rows` data rows of the German credit data, with a request id column, in `dir`.
+fn applications(dir: &std::path::Path, rows: usize) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(warden_testdata::path("datasets/german.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut csv = format!("application,{}\n", lines.next().unwrap());
+    for (i, line) in lines.take(rows).enumerate() {
+        csv.push_str(&format!("app-{i},{line}\n"));
+    }
+    let path = dir.join("applications.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn a_scorer_scores_a_file_in_bulk_and_posts_its_outcomes_in_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    serve_linear_credit(&server, dir.path());
+    let scorer = token_of(&server, "loan-app", "scorer");
+
+    // Bulk scoring is the business application's path: a scorer needs no right to read the registry.
+    let input = applications(dir.path(), 7);
+    let scored = dir.path().join("scored.csv");
+    let (input_arg, scored_arg) = (input.to_str().unwrap(), scored.to_str().unwrap());
+    let out = server.cli_as(
+        Some(&scorer),
+        &["score", "credit", "--input", input_arg, "--output", scored_arg, "--id-column", "application"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("scored 7 rows with credit version 1"), "{}", stderr(&out));
+    let log = server.get_json("/v1/models/credit/decisions?limit=100");
+    assert_eq!(log.as_array().unwrap().len(), 7);
+    assert!(log.as_array().unwrap().iter().all(|d| d["route"] == "champion"), "{log}");
+    // The registry itself stays closed to it.
+    let out = server.cli_as(Some(&scorer), &["model", "show", "credit", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // Outcomes from the scored file: the request ids and the German data's outcome (risk 0 is the bad event).
+    let outcomes = dir.path().join("outcomes.csv");
+    let mut reader = csv::Reader::from_path(&scored).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut text = String::from("id,defaulted,event,loss\n");
+    for record in reader.records().map(Result::unwrap) {
+        let bad = record[at("risk")] == *"0";
+        let loss = if bad { record[at("credit_amount")].to_owned() } else { String::new() };
+        text.push_str(&format!("{},{},default,{loss}\n", &record[at("request_id")], u8::from(bad)));
+    }
+    std::fs::write(&outcomes, &text).unwrap();
+    let outcomes_arg = outcomes.to_str().unwrap();
+    let post = |file: &str| {
+        server.cli_as(
+            Some(&scorer),
+            &[
+                "outcomes",
+                "--input",
+                file,
+                "--request-id-column",
+                "id",
+                "--label-column",
+                "defaulted",
+                "--kind-column",
+                "event",
+                "--amount-column",
+                "loss",
+                "--batch-rows",
+                "3",
+            ],
+        )
+    };
+    let out = post(outcomes_arg);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("recorded 7 outcomes from {outcomes_arg} in 3 requests"));
+    for chunk in ["rows 1-3: 3 outcomes recorded", "rows 4-6: 3 outcomes recorded", "rows 7-7: 1 outcomes recorded"] {
+        assert!(stderr(&out).contains(chunk), "{}", stderr(&out));
+    }
+
+    // A chunk with an id that was never scored is refused whole; the report says what was recorded and what not.
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[5] = lines[5].replacen("app-4", "app-unknown", 1);
+    let partly = dir.path().join("partly.csv");
+    std::fs::write(&partly, lines.join("\n")).unwrap();
+    let out = post(partly.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("rows 1-3: 3 outcomes recorded"), "{err}");
+    assert!(err.contains("rows 4-6 were not recorded, nor any row after them; rows 1-3 were recorded"), "{err}");
+    assert!(err.contains("app-unknown"), "the server's reason is shown: {err}");
+    // A label that is not 0 or 1 names its row before anything of its chunk is sent.
+    std::fs::write(&partly, text.replacen(",1,default", ",yes,default", 1)).unwrap();
+    let out = post(partly.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("the label must be 0 or 1, found 'yes'"), "{}", stderr(&out));
+    // A missing column is named with its option.
+    let out = server.cli_as(
+        Some(&scorer),
+        &["outcomes", "--input", outcomes_arg, "--request-id-column", "request", "--label-column", "defaulted"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no column 'request' (--request-id-column)"), "{}", stderr(&out));
+}
+
+#[test]
+fn alias_unset_withdraws_the_champion_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    serve_linear_credit(&server, dir.path());
+    let out = server.cli(&["alias", "unset", "credit", "champion"]);
+    assert_eq!(out.status.code(), Some(1), "a production alias needs a reason: {}", stderr(&out));
+    let out = server.cli(&["alias", "unset", "credit", "champion", "--reason", "INC-7: scores drifted"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let history = json_of(&server.cli(&["alias", "history", "credit", "champion", "--json"]));
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["version"].clone(), last["reason"].clone()), (serde_json::Value::Null, "INC-7: scores drifted".into()));
+    let out = server.cli(&["alias", "history", "credit", "champion"]);
+    assert!(stdout(&out).contains("(removed)") && stdout(&out).contains("INC-7: scores drifted"), "{}", stdout(&out));
+    // Scoring now answers that the model is out of production, and why.
+    let input = applications(dir.path(), 2);
+    let scored = dir.path().join("scored.csv");
+    let out = server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", scored.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "503: {}", stderr(&out));
+    assert!(stderr(&out).contains("withdrawn by token:admin") && stderr(&out).contains("INC-7: scores drifted"), "{}", stderr(&out));
+}

@@ -192,17 +192,23 @@ fn bulk_scoring_refuses_a_bad_cell_naming_its_rows_and_field_and_logs_nothing_of
     let input = model_fixture("german_test_raw.csv");
     let output = dir.path().join("scored.csv");
 
-    // A bad cell is refused with its rows and field named; nothing of that chunk is logged.
+    // Bad cells are refused each with its row (in the file) and field; nothing of that chunk is logged.
     let bad = dir.path().join("bad.csv");
     let text = std::fs::read_to_string(&input).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let mut fields: Vec<String> = lines[5].split(',').map(str::to_owned).collect();
-    fields[8] = "forty".into(); // duration
-    lines[5] = fields.join(",");
+    for (line, value) in [(5, "forty"), (9, "ten"), (200, "soon")] {
+        let mut fields: Vec<String> = lines[line].split(',').map(str::to_owned).collect();
+        fields[8] = value.into(); // duration
+        lines[line] = fields.join(",");
+    }
     std::fs::write(&bad, lines.join("\n")).unwrap();
     let out = server.cli(&["score", "credit", "--input", bad.to_str().unwrap(), "--output", output.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("rows 1-300") && stderr(&out).contains("expected a number"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("3 invalid rows (data rows, counting from 1), so this batch was not scored"), "{err}");
+    for row in [5, 9, 200] {
+        assert!(err.contains(&format!("\n  row {row}: duration: expected a number")), "{err}");
+    }
     assert_eq!(server.get_json("/v1/models/credit/decisions?limit=100000").as_array().unwrap().len(), 0);
 }
 
