@@ -440,3 +440,51 @@ fn alias_unset_withdraws_the_champion_with_its_reason() {
     assert_eq!(out.status.code(), Some(3), "503: {}", stderr(&out));
     assert!(stderr(&out).contains("withdrawn by token:admin") && stderr(&out).contains("INC-7: scores drifted"), "{}", stderr(&out));
 }
+
+#[test]
+fn validate_and_metrics_give_the_same_fairness_figure_under_one_named_convention() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    serve_linear_credit(&server, dir.path()); // threshold 0.3, protected sex
+    let german = warden_testdata::path("datasets/german.csv");
+    let german_arg = german.to_str().unwrap();
+    let validate = ["validate", "credit", "1", "--data", german_arg, "--target", "risk", "--bad-value", "0"];
+    let report = json_of(&server.cli(&[&validate[..], &["--json"]].concat()));
+    let by_sex = &report["fairness"]["sex"];
+    let convention = "approval (score below the threshold); qualified = good outcome (label 0)";
+    assert_eq!(by_sex["favourable_outcome"], convention, "{by_sex}");
+    let validated = by_sex["disparate_impact"].as_f64().unwrap();
+    let text = stdout(&server.cli(&validate));
+    assert!(text.contains(&format!("Fairness (favourable outcome: {convention})")), "{text}");
+
+    // The same rows scored through the same version, with the bad event as the label (risk 0 is bad).
+    let scored = dir.path().join("scored.csv");
+    let out = server.cli(&["score", "credit", "--input", german_arg, "--output", scored.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_path(&scored).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut labelled = String::from("score,decision,bad,sex\n");
+    for r in reader.records().map(Result::unwrap) {
+        let bad = u8::from(&r[at("risk")] == "0");
+        labelled.push_str(&format!("{},{},{bad},{}\n", &r[at("score")], &r[at("decision")], &r[at("sex")]));
+    }
+    let labelled_path = dir.path().join("labelled.csv");
+    std::fs::write(&labelled_path, labelled).unwrap();
+    let metrics = |extra: &[&str]| {
+        let data = labelled_path.to_str().unwrap();
+        let args = ["metrics", "--data", data, "--score", "score", "--label", "bad", "--group", "sex"];
+        server.cli(&[&args[..], extra].concat())
+    };
+    // From the scores at the version's threshold, and from the decisions `warden score` wrote.
+    for extra in [&["--threshold", "0.3"][..], &["--threshold", "0.3", "--prediction", "decision"][..]] {
+        let report = json_of(&metrics(&[extra, &["--json"]].concat()));
+        let fairness = &report["fairness"][0];
+        assert_eq!(fairness["favourable_outcome"], convention, "{report}");
+        let measured = fairness["fairness"]["demographic_parity_ratio"].as_f64().unwrap();
+        assert!((measured - validated).abs() < 1e-12, "{extra:?}: metrics {measured}, validate {validated}");
+        let text = stdout(&metrics(extra));
+        assert!(text.contains(&format!("fairness (favourable outcome: {convention})")), "{text}");
+        assert!(text.contains(&format!("ratio {}", format!("{validated:.6}").trim_end_matches('0'))), "{text}");
+    }
+}

@@ -239,3 +239,68 @@ fn metrics_refuse_unlabelled_data_without_a_reference_and_a_score_outside_0_1() 
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("within [0, 1]"), "{}", stderr(&out));
 }
+
+#[test]
+fn drift_fail_on_exits_1_once_the_verdict_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, same, shifted) = drift_tables(dir.path());
+    let drift = |current: &std::path::Path, extra: &[&str]| {
+        let args = ["drift", "--reference", reference.to_str().unwrap(), "--current", current.to_str().unwrap()];
+        Command::new(WARDEN).args(args).args(["--exclude", "id"]).args(extra).output().unwrap()
+    };
+    // The shifted income alerts: both levels fail, and without --fail-on the report still exits 0.
+    for (extra, code) in [(&[][..], 0), (&["--fail-on", "alert"][..], 1), (&["--fail-on", "warn"][..], 1)] {
+        let out = drift(&shifted, extra);
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains("verdict ALERT"), "{}", stdout(&out));
+    }
+    assert!(stderr(&drift(&shifted, &["--fail-on", "warn"])).contains("verdict alert reaches --fail-on warn"));
+    // With the alert band out of reach the same shift only warns: it fails `warn`, passes `alert`.
+    let out = drift(&shifted, &["--psi-alert", "1000", "--fail-on", "alert", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["verdict"], "warn");
+    assert_eq!(drift(&shifted, &["--psi-alert", "1000", "--fail-on", "warn"]).status.code(), Some(1));
+    // Unshifted data passes either level.
+    assert_eq!(drift(&same, &["--fail-on", "warn"]).status.code(), Some(0));
+    let out = drift(&same, &["--fail-on", "sometimes"]);
+    assert_eq!(out.status.code(), Some(2), "a level outside the closed set is a usage error");
+    assert!(stderr(&out).contains("possible values: warn, alert"), "{}", stderr(&out));
+}
+
+/// Scored rows of two groups whose approval rates (score below 0.5) are 0.9 and `second` (one row in ten
+/// is bad in each group).
+fn two_groups(path: &std::path::Path, second: f64) {
+    let mut csv = String::from("score,bad,group\n");
+    for (group, approved) in [("a", 0.9), ("b", second)] {
+        for i in 0..100 {
+            let score = if (i as f64) < approved * 100.0 { 0.2 } else { 0.7 };
+            csv.push_str(&format!("{score},{},{group}\n", u8::from(i % 10 == 0)));
+        }
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+#[test]
+fn metrics_fail_on_exits_1_once_the_fairness_verdict_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = |file: &std::path::Path, extra: &[&str]| {
+        let args = ["metrics", "--data", file.to_str().unwrap(), "--score", "score", "--label", "bad"];
+        Command::new(WARDEN).args(args).args(["--group", "group"]).args(extra).output().unwrap()
+    };
+    let (fails, warns, fair) = (dir.path().join("fails.csv"), dir.path().join("warns.csv"), dir.path().join("fair.csv"));
+    two_groups(&fails, 0.5); // ratio 0.5 / 0.9 = 0.56: below the four-fifths rule
+    two_groups(&warns, 0.8); // 0.89: a warning
+    two_groups(&fair, 0.88); // 0.98
+    for (file, verdict, on_warn, on_alert) in [(&fails, "alert", 1, 1), (&warns, "warn", 1, 0), (&fair, "ok", 0, 0)] {
+        let out = metrics(file, &["--json"]);
+        assert_eq!(out.status.code(), Some(0), "no --fail-on, no failure: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verdict"], verdict, "{report}");
+        assert_eq!(metrics(file, &["--fail-on", "warn"]).status.code(), Some(on_warn), "{verdict}");
+        assert_eq!(metrics(file, &["--fail-on", "alert"]).status.code(), Some(on_alert), "{verdict}");
+    }
+    let out = metrics(&fails, &["--fail-on", "alert"]);
+    let text = stdout(&out);
+    assert!(text.contains("verdict ALERT") && text.contains("approval-rate ratio by group at threshold 0.5 is 0.555556"), "{text}");
+    assert!(stderr(&out).contains("verdict alert reaches --fail-on alert"), "{}", stderr(&out));
+}
