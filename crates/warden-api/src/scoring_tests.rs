@@ -296,8 +296,7 @@ async fn bad_input_is_refused_per_field_and_nothing_is_logged() {
     assert_eq!(details["rows"][99]["row"], 149, "the listed rows are the first 100 invalid ones");
     assert_eq!(details["unlisted_rows"], 0);
     let many: Vec<Value> = (0..130).map(|_| json!({"features": twelve})).collect();
-    let (_, body) =
-        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(many)).await;
+    let (_, body) = app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(many)).await;
     assert_eq!(body["error"]["details"]["rows"].as_array().unwrap().len(), 100);
     assert_eq!(body["error"]["details"]["unlisted_rows"], 30, "{}", body["error"]["details"]["invalid_rows"]);
     assert!(app.decisions("credit").await.is_empty(), "refused requests leave no decision");

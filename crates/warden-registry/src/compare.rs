@@ -561,7 +561,11 @@ fn labels_of(values: &[f64], column: &str) -> Result<Vec<bool>> {
 }
 
 /// A prediction column: 1/0, true/false, or the decisions' texts (positive: the bad event predicted).
-fn predictions_of(values: &[Option<String>], column: &str, (positive, negative): &(String, String)) -> Result<Vec<bool>> {
+fn predictions_of(
+    values: &[Option<String>],
+    column: &str,
+    (positive, negative): &(String, String),
+) -> Result<Vec<bool>> {
     values
         .iter()
         .enumerate()
@@ -655,7 +659,8 @@ pub fn metrics_report(data: &Path, options: &MetricsOptions) -> Result<MetricsRe
                     Some(_) => predictions.clone(),
                     None => scores.iter().map(|&s| s >= t).collect(),
                 };
-                let fair = warden_stats::fairness::fairness_of_approvals(&labels, &predicted, group_names.iter().copied());
+                let fair =
+                    warden_stats::fairness::fairness_of_approvals(&labels, &predicted, group_names.iter().copied());
                 if let Some(f) = fair {
                     fairness.push((name.clone(), t, f));
                 }

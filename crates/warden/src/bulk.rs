@@ -87,8 +87,8 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.connection)?;
     let model = encode(&args.model);
     // What scoring needs of the version, under the scoring rules (a `scorer` may not read the registry).
-    let version: warden_api_types::ScoringSchemaBody =
-        client.get_as(&match &args.version {
+    let version: warden_api_types::ScoringSchemaBody = client
+        .get_as(&match &args.version {
             Some(version) => format!("/v1/models/{model}/score/schema?version={}", encode(version)),
             None => format!("/v1/models/{model}/score/schema"),
         })
@@ -178,7 +178,10 @@ struct OutcomeColumns {
 impl OutcomeColumns {
     fn find(header: &[String], args: &OutcomesArgs) -> anyhow::Result<OutcomeColumns> {
         let at = |name: &str, option: &str| {
-            header.iter().position(|h| h == name).with_context(|| format!("the input has no column '{name}' ({option})"))
+            header
+                .iter()
+                .position(|h| h == name)
+                .with_context(|| format!("the input has no column '{name}' ({option})"))
         };
         Ok(OutcomeColumns {
             request_id: at(&args.request_id_column, "--request-id-column")?,

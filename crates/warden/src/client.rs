@@ -94,14 +94,11 @@ impl Client {
             details: Value::Null,
         })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| ApiFailure {
-                status: None,
-                message: format!("connection to {} broke: {e}", self.base),
-                details: Value::Null,
-            })?;
+        let bytes = response.bytes().await.map_err(|e| ApiFailure {
+            status: None,
+            message: format!("connection to {} broke: {e}", self.base),
+            details: Value::Null,
+        })?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(body);
@@ -134,13 +131,12 @@ impl Client {
 
     /// GETs a binary answer (an evidence bundle).
     pub(crate) async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
-        let response = self.request(Method::GET, path).bearer_auth(&self.token).send().await.map_err(|e| {
-            ApiFailure {
+        let response =
+            self.request(Method::GET, path).bearer_auth(&self.token).send().await.map_err(|e| ApiFailure {
                 status: None,
                 message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
                 details: Value::Null,
-            }
-        })?;
+            })?;
         let status = response.status();
         let bytes = response.bytes().await?.to_vec();
         if !status.is_success() {

@@ -430,15 +430,23 @@ fn alias_unset_withdraws_the_champion_with_its_reason() {
     assert!(out.status.success(), "{}", stderr(&out));
     let history = json_of(&server.cli(&["alias", "history", "credit", "champion", "--json"]));
     let last = history.as_array().unwrap().last().unwrap().clone();
-    assert_eq!((last["version"].clone(), last["reason"].clone()), (serde_json::Value::Null, "INC-7: scores drifted".into()));
+    assert_eq!(
+        (last["version"].clone(), last["reason"].clone()),
+        (serde_json::Value::Null, "INC-7: scores drifted".into())
+    );
     let out = server.cli(&["alias", "history", "credit", "champion"]);
     assert!(stdout(&out).contains("(removed)") && stdout(&out).contains("INC-7: scores drifted"), "{}", stdout(&out));
     // Scoring now answers that the model is out of production, and why.
     let input = applications(dir.path(), 2);
     let scored = dir.path().join("scored.csv");
-    let out = server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", scored.to_str().unwrap()]);
+    let out =
+        server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", scored.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "503: {}", stderr(&out));
-    assert!(stderr(&out).contains("withdrawn by token:admin") && stderr(&out).contains("INC-7: scores drifted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("withdrawn by token:admin") && stderr(&out).contains("INC-7: scores drifted"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

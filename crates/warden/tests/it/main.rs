@@ -14,6 +14,7 @@ mod governance;
 mod ledger;
 mod object_storage;
 mod postgres_tls;
+mod readme;
 mod replicas;
 mod reports;
 mod scoring;

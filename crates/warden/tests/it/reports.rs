@@ -287,7 +287,8 @@ fn metrics_fail_on_exits_1_once_the_fairness_verdict_reaches_it() {
         let args = ["metrics", "--data", file.to_str().unwrap(), "--score", "score", "--label", "bad"];
         Command::new(WARDEN).args(args).args(["--group", "group"]).args(extra).output().unwrap()
     };
-    let (fails, warns, fair) = (dir.path().join("fails.csv"), dir.path().join("warns.csv"), dir.path().join("fair.csv"));
+    let (fails, warns, fair) =
+        (dir.path().join("fails.csv"), dir.path().join("warns.csv"), dir.path().join("fair.csv"));
     two_groups(&fails, 0.5); // ratio 0.5 / 0.9 = 0.56: below the four-fifths rule
     two_groups(&warns, 0.8); // 0.89: a warning
     two_groups(&fair, 0.88); // 0.98
@@ -301,6 +302,9 @@ fn metrics_fail_on_exits_1_once_the_fairness_verdict_reaches_it() {
     }
     let out = metrics(&fails, &["--fail-on", "alert"]);
     let text = stdout(&out);
-    assert!(text.contains("verdict ALERT") && text.contains("approval-rate ratio by group at threshold 0.5 is 0.555556"), "{text}");
+    assert!(
+        text.contains("verdict ALERT") && text.contains("approval-rate ratio by group at threshold 0.5 is 0.555556"),
+        "{text}"
+    );
     assert!(stderr(&out).contains("verdict alert reaches --fail-on alert"), "{}", stderr(&out));
 }
