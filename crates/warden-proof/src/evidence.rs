@@ -294,9 +294,11 @@ fn index_markdown(
         documents.len(),
         documents.iter().filter(|d| d.backed_by.is_some()).count()
     ));
-    out.push_str("## Ledger entries\n\n| entry | time (µs) | actor | action | subject |\n|---|---|---|---|---|\n");
+    out.push_str("## Ledger entries\n\n| entry | time (UTC) | actor | action | subject |\n|---|---|---|---|---|\n");
     for (e, _) in entries {
-        out.push_str(&format!("| {} | {} | {} | {} | {} |\n", e.index, e.at, e.actor, e.action, e.subject));
+        // For a person: to the second (each entry's exact time is in the bundle's ledger entries).
+        let at = warden_core::Timestamp::from_micros(e.at).whole_seconds();
+        out.push_str(&format!("| {} | {at} | {} | {} | {} |\n", e.index, e.actor, e.action, e.subject));
     }
     out.push_str("\n## Documents\n\n| document | SHA-256 | vouched for by |\n|---|---|---|\n");
     for d in documents {

@@ -56,7 +56,13 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
             let (e, c) = (&proof.entry, &proof.checkpoint);
             outln!("entry {}: {} {} by {}", e.index, e.action, e.subject, e.actor);
             outln!("leaf hash {}", e.leaf_hash);
-            outln!("checkpoint {} (tree size {}, root {})", c.id, c.tree_size, c.root);
+            outln!(
+                "checkpoint {} of {} (tree size {}, root {})",
+                c.id,
+                crate::render::micros_time(c.at),
+                c.tree_size,
+                c.root
+            );
             for (i, h) in proof.proof.iter().enumerate() {
                 outln!("  proof[{i}] {h}");
             }
@@ -70,9 +76,9 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
                 render::json(&report);
             } else if ok {
                 outln!(
-                    "ledger OK: {} entries, {} checkpoints verified in {:.2} s",
-                    report.entries,
-                    report.checkpoints,
+                    "ledger OK: {}, {} verified in {:.2} s",
+                    render::plural(report.entries, "entry", "entries"),
+                    render::plural(report.checkpoints, "checkpoint", "checkpoints"),
                     report.seconds
                 );
             } else {
@@ -86,7 +92,13 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
         AuditCommand::Checkpoint { connection } => {
             let c: api::CheckpointBody =
                 Client::new(&connection)?.json_as(Method::POST, "/v1/ledger/checkpoints", &json!({})).await?;
-            outln!("checkpoint {}: tree size {}, root {}", c.id, c.tree_size, c.root);
+            outln!(
+                "checkpoint {} signed at {}: tree size {}, root {}",
+                c.id,
+                crate::render::micros_time(c.at),
+                c.tree_size,
+                c.root
+            );
             out!("{}", c.note);
         }
         AuditCommand::Key { connection } => {

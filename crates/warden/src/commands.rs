@@ -176,7 +176,7 @@ fn print_version(v: &api::VersionBody) {
         ),
         ("code ref", lineage.code_ref.cell()),
         ("parent", lineage.parent_version.cell()),
-        ("hyperparameters", Value::Object(lineage.hyperparameters.clone()).to_string()),
+        ("hyperparameters", render::details(&Value::Object(lineage.hyperparameters.clone()))),
         ("created", format!("{} by {}", v.created_at.cell(), v.created_by.cell())),
     ]);
     outln!();
@@ -535,7 +535,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
             let set: api::MonitorBody =
                 Client::new(&connection)?.json_as(Method::PUT, &path, &Value::Object(change)).await?;
-            outln!("monitor {} of {model}: {}", set.name.cell(), serde_json::to_value(&set.config)?);
+            outln!("monitor {} of {model}: {}", set.name.cell(), render::details(&serde_json::to_value(&set.config)?));
         }
         MonitorCommand::Disable { model, monitor, connection } => {
             let path = format!("/v1/models/{}/monitors/{}", encode(&model), encode(&monitor));
@@ -851,8 +851,10 @@ async fn kpis(args: crate::cli::KpiArgs) -> anyhow::Result<()> {
         (
             "deployments",
             format!(
-                "{} ({:.1} per 30 days, {} automatic rollbacks)",
-                k.deployments, k.deployments_per_30_days, k.rollbacks
+                "{} ({:.1} per 30 days, {})",
+                k.deployments,
+                k.deployments_per_30_days,
+                render::plural(k.rollbacks, "automatic rollback", "automatic rollbacks")
             ),
         ),
         (
@@ -868,7 +870,12 @@ async fn kpis(args: crate::cli::KpiArgs) -> anyhow::Result<()> {
         ),
         (
             "policy adherence",
-            format!("{} ({} overrides in {} promotions)", share(k.policy_adherence), k.overrides, k.promotions),
+            format!(
+                "{} ({} in {})",
+                share(k.policy_adherence),
+                render::plural(k.overrides, "override", "overrides"),
+                render::plural(k.promotions, "promotion", "promotions")
+            ),
         ),
         ("incidents", format!("{} opened, {} open", k.incidents, k.open_incidents)),
     ]);
@@ -901,7 +908,7 @@ async fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
                     e.kind.cell(),
                     format!("alert {} {} {}", e.alert, e.monitor.cell(), e.feature.cell()),
                     e.actor.cell(),
-                    e.details.to_string(),
+                    render::details(&e.details),
                 ]
             })
             .collect();

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::*;
 use crate::client::{Client, encode};
-use crate::render::{self, Cell, fields, table};
+use crate::render::{self, Cell, fields, micros_time, table};
 use warden_api_types as api;
 
 fn version_path(model: &str, version: &str) -> String {
@@ -395,7 +395,7 @@ pub(crate) async fn policy(command: PolicyCommand) -> anyhow::Result<u8> {
                 fields(&[
                     ("bundle", bundle.number.cell()),
                     ("digest", bundle.digest.cell()),
-                    ("put in force", format!("{} by {}", bundle.created_at, bundle.created_by)),
+                    ("put in force", format!("{} by {}", micros_time(bundle.created_at), bundle.created_by)),
                 ]);
                 let rows: Vec<Vec<String>> =
                     bundle.files.iter().map(|(p, t)| vec![p.clone(), t.len().to_string()]).collect();
@@ -408,7 +408,7 @@ pub(crate) async fn policy(command: PolicyCommand) -> anyhow::Result<u8> {
                 Client::new(&connection)?.get_as("/v1/policies/history").await?;
             let rows: Vec<Vec<String>> = bundles
                 .iter()
-                .map(|b| vec![b.number.cell(), b.created_at.cell(), b.created_by.cell(), b.digest.cell()])
+                .map(|b| vec![b.number.cell(), micros_time(b.created_at), b.created_by.cell(), b.digest.cell()])
                 .collect();
             table(&["BUNDLE", "PUT IN FORCE", "BY", "DIGEST"], &rows);
             Ok(0)

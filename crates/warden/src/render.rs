@@ -163,3 +163,77 @@ pub(crate) fn peak_memory() -> String {
 pub(crate) fn micros_time(micros: i64) -> String {
     warden_core::Timestamp::from_micros(micros).whole_seconds().to_string()
 }
+
+/// `1 entry`, `2 entries`: a count with its noun.
+pub(crate) fn plural(count: impl Into<u64>, one: &str, many: &str) -> String {
+    let count = count.into();
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+/// Open-ended JSON (an event's details, a monitor's settings) for a person: `key value` pairs joined by
+/// commas, nested objects in parentheses, lists joined by commas; null and empty values are left out.
+pub(crate) fn details(value: &Value) -> String {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| !is_empty(v))
+            .map(|(k, v)| match v {
+                Value::Object(_) => format!("{} ({})", k.replace('_', " "), details(v)),
+                _ => format!("{} {}", k.replace('_', " "), details(v)),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Array(items) => {
+            let shown: Vec<String> = items.iter().map(details).collect();
+            if items.iter().all(|i| !i.is_object()) { shown.join(",") } else { shown.join("; ") }
+        }
+        Value::Bool(b) => {
+            if *b {
+                "yes".into()
+            } else {
+                "no".into()
+            }
+        }
+        other => cell(other),
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_empty),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn details_read_as_words_not_json() {
+        let event = json!({"value": 0.31, "refused": 0, "fields": {}, "note": null,
+                           "groups": {"female": [428, 306], "male": [612, 540]}, "done": false});
+        assert_eq!(details(&event), "done no, groups (female 428,306, male 612,540), refused 0, value 0.31");
+        assert_eq!(
+            details(&json!({"window_seconds": 600, "learned": {"k": 3.0}})),
+            "learned (k 3), window seconds 600"
+        );
+        assert_eq!(details(&json!({})), "");
+    }
+
+    #[test]
+    fn counts_take_the_right_noun() {
+        assert_eq!(plural(1u64, "rollback", "rollbacks"), "1 rollback");
+        assert_eq!(plural(0u64, "rollback", "rollbacks"), "0 rollbacks");
+        assert_eq!(plural(2u64, "override", "overrides"), "2 overrides");
+    }
+
+    #[test]
+    fn micros_read_as_utc_dates() {
+        assert_eq!(micros_time(1_764_892_800_123_456), "2025-12-05T00:00:00Z");
+    }
+}

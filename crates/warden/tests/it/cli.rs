@@ -496,3 +496,53 @@ fn validate_and_metrics_give_the_same_fairness_figure_under_one_named_convention
         assert!(text.contains(&format!("ratio {}", format!("{validated:.6}").trim_end_matches('0'))), "{text}");
     }
 }
+
+#[test]
+fn text_output_reads_as_words_dates_and_plurals() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    serve_linear_credit(&server, dir.path()); // one promotion, by override
+    let text = |args: &[&str]| {
+        let out = server.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let is_date = |s: &str| warden_core::Timestamp::parse(s).is_ok() && s.ends_with('Z');
+    let raw = |s: &str| s.contains("Some(") || s.contains('{') || s.contains("\":");
+
+    // Times a person reads are dates, never microseconds.
+    let policy = text(&["policy", "show"]);
+    let in_force = policy.lines().find(|l| l.starts_with("put in force:")).unwrap();
+    let when = in_force.split_whitespace().nth(3).unwrap();
+    assert!(is_date(when), "{policy}");
+    let history = text(&["policy", "history"]);
+    assert!(history.lines().nth(1).unwrap().split_whitespace().nth(1).is_some_and(is_date), "{history}");
+    let checkpoint = text(&["audit", "checkpoint"]);
+    let signed = checkpoint.split(" signed at ").nth(1).unwrap().split(':').take(3).collect::<Vec<_>>().join(":");
+    assert!(is_date(&signed), "{checkpoint}");
+
+    // Counts take their noun's number.
+    let kpis = text(&["kpis"]);
+    assert!(kpis.contains("0 automatic rollbacks") && kpis.contains("(1 override in 1 promotion)"), "{kpis}");
+    let verify = text(&["audit", "verify"]);
+    assert!(verify.contains(" entries, 1 checkpoint verified") || verify.contains(" checkpoints verified"), "{verify}");
+
+    // Open-ended settings and lineage read as words, not JSON or debug output.
+    let set = text(&["monitor", "set", "credit", "feature_drift", "--window-seconds", "300", "--warn", "0.1"]);
+    assert!(!raw(&set) && set.contains("window seconds 300") && set.contains("warn 0.1"), "{set}");
+    let artifact = dir.path().join("with-params.json");
+    std::fs::write(&artifact, r#"{"intercept": -1, "coefficients": {"duration": 0.02}}"#).unwrap();
+    register_german(&server, None, &artifact, "linear-json", &["--param", "C=0.5", "--param", "solver=lbfgs"]);
+    let version = text(&["model", "show", "credit", "2"]);
+    let params = version.lines().find(|l| l.starts_with("hyperparameters:")).unwrap();
+    assert!(!raw(params) && params.ends_with("C 0.5, solver lbfgs"), "{params}");
+    for args in [
+        &["model", "show", "credit"][..],
+        &["monitor", "list", "credit"],
+        &["inventory"],
+        &["alias", "history", "credit"],
+    ] {
+        let shown = text(args);
+        assert!(!shown.contains("Some(") && !shown.contains("\":"), "{args:?}: {shown}");
+    }
+}

@@ -516,6 +516,11 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
     rewrite(&bundle, &dir.path().join("copy.tar"), |f| files = f.clone());
     let index = String::from_utf8(files["index.md"].clone()).unwrap();
     assert!(index.starts_with("# Evidence bundle: credit"), "{index}");
+    // Times read as dates: the first entry's row shows its UTC time, not microseconds.
+    let mut lines = index.lines().skip_while(|l| !l.starts_with("| entry | time (UTC) |"));
+    let first_row = lines.nth(2).expect("an entry listed");
+    let time = first_row.split('|').nth(2).unwrap().trim();
+    assert!(warden_core::Timestamp::parse(time).is_ok() && time.ends_with('Z') && time.len() == 20, "{first_row}");
     let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     let documents = manifest["documents"].as_array().unwrap();
     let report_doc =
