@@ -164,7 +164,7 @@ mod slow {
         assert!(inventory.contains("credit-approval") && inventory.contains("medium"), "{inventory}");
         let kpis = support::stdout(&server.cli(&["kpis", "--days", "1"]));
         assert!(
-            kpis.contains("audit coverage") && kpis.contains("100.0%") && kpis.contains("1 automatic rollbacks"),
+            kpis.contains("audit coverage") && kpis.contains("100.0%") && kpis.contains("1 automatic rollback)"),
             "{kpis}"
         );
         // The demo's logged decisions and outcomes retrain a candidate from the command line.
