@@ -207,7 +207,7 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
     outln!();
     outln!(
         "{}: {} alert, {} warn, {} ok, {} with insufficient data; verdict {}",
-        plural(report.features.len(), "feature", "features"),
+        render::plural(report.features.len() as u64, "feature", "features"),
         count(Verdict::Alert),
         count(Verdict::Warn),
         count(Verdict::Ok),
@@ -218,11 +218,6 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
         outln!("ignored current columns not in the reference: {}", report.extra_current_columns.join(", "));
     }
     Ok(exit_code(verdict, args.fail_on))
-}
-
-/// `1 feature`, `2 features`.
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The approval-rate ratio below which `metrics` alerts (the four-fifths rule) and warns: the default bands of

@@ -62,9 +62,15 @@ fn gate_check_exits_0_on_allow_1_on_deny_2_on_error_and_promote_follows_it() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for part in
-        ["Discrimination", "AUC:", "95% CI", "Calibration", "Fairness (approvals)", "Stability", "MEAN |CONTRIBUTION|"]
-    {
+    for part in [
+        "Discrimination",
+        "AUC:",
+        "95% CI",
+        "Calibration",
+        "Fairness (favourable outcome: approval",
+        "Stability",
+        "MEAN |CONTRIBUTION|",
+    ] {
         assert!(text.contains(part), "{part} missing from\n{text}");
     }
     let out = server.cli_as(Some(&dana), &["approve", "credit", "1", "--comment", "mine"]);
