@@ -123,7 +123,6 @@ display_cells!(
     i32,
     u32,
     usize,
-    warden_core::Timestamp,
     warden_core::RiskTier,
     warden_core::Severity,
     warden_core::AlertState,
@@ -132,6 +131,13 @@ display_cells!(
     warden_core::JobStatus,
     warden_core::Route
 );
+
+/// A time as a person reads it: RFC 3339 in UTC, to the second (`--json` keeps the microseconds).
+impl Cell for warden_core::Timestamp {
+    fn cell(&self) -> String {
+        self.whole_seconds().to_string()
+    }
+}
 
 impl<T: Cell> Cell for Option<T> {
     fn cell(&self) -> String {
@@ -235,5 +241,6 @@ mod tests {
     #[test]
     fn micros_read_as_utc_dates() {
         assert_eq!(micros_time(1_764_892_800_123_456), "2025-12-05T00:00:00Z");
+        assert_eq!(warden_core::Timestamp::from_micros(1_764_892_800_123_456).cell(), "2025-12-05T00:00:00Z");
     }
 }
