@@ -183,8 +183,15 @@ pub(crate) fn details(value: &Value) -> String {
         Value::Object(map) => map
             .iter()
             .filter(|(_, v)| !is_empty(v))
-            .map(|(k, v)| match v {
-                Value::Object(_) => format!("{} ({})", k.replace('_', " "), details(v)),
+            .map(|(k, v)| match (k.strip_suffix("_micros"), v.as_i64()) {
+                // Microseconds: a time since the epoch as a date, a duration in seconds.
+                (Some(name), Some(micros)) if micros >= EPOCH_TIMES_FROM => {
+                    format!("{} {}", name.replace('_', " "), micros_time(micros))
+                }
+                (Some(name), Some(micros)) => {
+                    format!("{} {} s", name.replace('_', " "), format_number(micros as f64 / 1e6))
+                }
+                _ if v.is_object() => format!("{} ({})", k.replace('_', " "), details(v)),
                 _ => format!("{} {}", k.replace('_', " "), details(v)),
             })
             .collect::<Vec<_>>()
@@ -203,6 +210,9 @@ pub(crate) fn details(value: &Value) -> String {
         other => cell(other),
     }
 }
+
+/// Microsecond counts from this one on (1973) are times since the epoch, smaller ones durations.
+const EPOCH_TIMES_FROM: i64 = 100_000_000_000_000;
 
 fn is_empty(value: &Value) -> bool {
     match value {
@@ -229,6 +239,10 @@ mod tests {
             "learned (k 3), window seconds 600"
         );
         assert_eq!(details(&json!({})), "");
+        assert_eq!(
+            details(&json!({"detect_micros": 78_996, "opened_at_micros": 1_764_892_800_123_456_i64})),
+            "detect 0.078996 s, opened at 2025-12-05T00:00:00Z"
+        );
     }
 
     #[test]

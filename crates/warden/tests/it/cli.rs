@@ -536,11 +536,45 @@ fn text_output_reads_as_words_dates_and_plurals() {
     let version = text(&["model", "show", "credit", "2"]);
     let params = version.lines().find(|l| l.starts_with("hyperparameters:")).unwrap();
     assert!(!raw(params) && params.ends_with("C 0.5, solver lbfgs"), "{params}");
+    // An incident's timeline: its events' details as words. A performance monitor whose bands the labelled
+    // decisions are sure to breach opens one.
+    let input = applications(dir.path(), 40);
+    let scored = dir.path().join("scored.csv");
+    let (input_arg, scored_arg) = (input.to_str().unwrap(), scored.to_str().unwrap());
+    text(&["score", "credit", "--input", input_arg, "--output", scored_arg, "--id-column", "application"]);
+    let outcomes = dir.path().join("outcomes.csv");
+    let mut csv = String::from("id,bad\n");
+    for i in 0..40 {
+        csv.push_str(&format!("app-{i},{}\n", u8::from(i % 3 == 0)));
+    }
+    std::fs::write(&outcomes, csv).unwrap();
+    let scorer = token_of(&server, "loan-app", "scorer");
+    let post =
+        ["outcomes", "--input", outcomes.to_str().unwrap(), "--request-id-column", "id", "--label-column", "bad"];
+    let out = server.cli_as(Some(&scorer), &post);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bands =
+        ["--kind", "performance", "--statistic", "auc", "--warn", "0.99", "--alert", "0.98", "--min-decisions", "10"];
+    text(&[&["monitor", "set", "credit", "strict_auc"][..], &bands].concat());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let evaluated = runtime.block_on(async {
+        let url = format!("{}/v1/monitors/evaluate", server.url);
+        http_client().post(url).bearer_auth(server.admin_token()).send().await.unwrap().status()
+    });
+    assert!(evaluated.is_success(), "{evaluated}");
+    let incidents = server.get_json("/v1/incidents");
+    let id = incidents[0]["id"].to_string();
+    let incident = text(&["incidents", &id]);
+    assert!(incident.contains("strict_auc") && incident.contains("fired"), "{incident}");
+    assert!(!raw(&incident) && !incident.contains("micros"), "{incident}");
+
     for args in [
         &["model", "show", "credit"][..],
         &["monitor", "list", "credit"],
         &["inventory"],
         &["alias", "history", "credit"],
+        &["alerts"],
+        &["incidents"],
     ] {
         let shown = text(args);
         assert!(!shown.contains("Some(") && !shown.contains("\":"), "{args:?}: {shown}");
