@@ -566,7 +566,8 @@ fn legend_row(svg: &mut String, x: f64, y: f64, names: &[(&str, &str)]) {
             y,
             escape(name)
         );
-        x += 26.0 + text_width(name);
+        // Legend text is 11 px, a little wider than tick text.
+        x += 26.0 + text_width(name) * 1.12;
     }
 }
 
@@ -890,7 +891,7 @@ pub(crate) fn heat_map(
         WIDTH - RIGHT
     );
     x_labels(&mut svg, &frame, XAxis::Time);
-    heat_legend(&mut svg, left, height - 10.0, warn, alert);
+    heat_legend(&mut svg, 8.0, height - 10.0, warn, alert);
     close(svg)
 }
 
