@@ -127,6 +127,8 @@ struct Frame {
     x: (f64, f64),
     y: (f64, f64),
     left: f64,
+    /// The margin right of the plot (band labels sit there).
+    right: f64,
     /// The y of the x axis.
     bottom: f64,
     top: f64,
@@ -134,7 +136,7 @@ struct Frame {
 
 impl Frame {
     fn px(&self, x: f64) -> f64 {
-        self.left + (x - self.x.0) / (self.x.1 - self.x.0) * (WIDTH - self.left - RIGHT)
+        self.left + (x - self.x.0) / (self.x.1 - self.x.0) * (WIDTH - self.left - self.right)
     }
     fn py(&self, y: f64) -> f64 {
         self.bottom - (y - self.y.0) / (self.y.1 - self.y.0) * (self.bottom - self.top)
@@ -464,7 +466,7 @@ fn y_axis(svg: &mut String, frame: &Frame, ticks: &[(f64, String)]) {
             svg,
             r##"<line x1="{:.1}" x2="{}" y1="{py:.1}" y2="{py:.1}" stroke="#e3e6ea"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
             frame.left,
-            WIDTH - RIGHT,
+            WIDTH - frame.right,
             frame.left - 4.0,
             py + 3.5,
             escape(label)
@@ -475,7 +477,7 @@ fn y_axis(svg: &mut String, frame: &Frame, ticks: &[(f64, String)]) {
         r##"<line x1="{l:.1}" x2="{l:.1}" y1="{}" y2="{}" stroke="#9aa3ad"/><line x1="{l:.1}" x2="{}" y1="{b}" y2="{b}" stroke="#9aa3ad"/>"##,
         frame.top,
         frame.bottom,
-        WIDTH - RIGHT,
+        WIDTH - frame.right,
         l = frame.left,
         b = frame.bottom,
     );
@@ -483,7 +485,7 @@ fn y_axis(svg: &mut String, frame: &Frame, ticks: &[(f64, String)]) {
 
 /// The x axis's labels: times (with their dates beneath where they change) or numbers.
 fn x_labels(svg: &mut String, frame: &Frame, x_axis: XAxis) {
-    let plot = WIDTH - frame.left - RIGHT;
+    let plot = WIDTH - frame.left - frame.right;
     let labels: Vec<(f64, String, Option<String>)> = match x_axis {
         XAxis::Time => {
             let max = (plot / (12.0 * CHAR + 14.0)).floor() as usize;
@@ -624,6 +626,7 @@ pub(crate) fn line_chart(chart: &LineChart<'_>) -> Markup {
         x,
         y: (ticks[0].0, ticks[ticks.len() - 1].0),
         left: left_margin(&ticks),
+        right: band_margin(chart.thresholds),
         bottom: HEIGHT - BOTTOM,
         top: TOP,
     };
@@ -678,23 +681,31 @@ fn markers(svg: &mut String, frame: &Frame, markers: &[&Marker]) {
     }
 }
 
-/// Dashed lines at the thresholds, each labelled with its name and value at the right; labels closer than a
-/// line of text are moved apart.
+/// The right margin band labels need (none without bands).
+fn band_margin(thresholds: &[Threshold]) -> f64 {
+    thresholds.iter().map(|t| text_width(&band_label(t)) + 8.0).fold(RIGHT, f64::max)
+}
+
+fn band_label(t: &Threshold) -> String {
+    format!("{} {}", t.label, number(t.value))
+}
+
+/// Dashed lines at the thresholds, each labelled with its name and value right of the plot (where no series
+/// or marker runs); labels closer than a line of text are moved apart.
 fn thresholds(svg: &mut String, frame: &Frame, thresholds: &[Threshold]) {
     let lines: Vec<f64> = thresholds.iter().map(|t| frame.py(t.value)).collect();
-    let wanted: Vec<f64> = lines.iter().map(|y| y - 3.0).collect();
-    let placed = spread(&wanted, 11.0, frame.top + 9.0, frame.bottom - 2.0);
+    let wanted: Vec<f64> = lines.iter().map(|y| y + 3.5).collect();
+    let placed = spread(&wanted, 11.0, frame.top + 4.0, frame.bottom + 4.0);
     for ((t, line), label_y) in thresholds.iter().zip(lines).zip(placed) {
         let _ = write!(
             svg,
-            r#"<line x1="{:.1}" x2="{}" y1="{line:.1}" y2="{line:.1}" stroke="{}" stroke-dasharray="5 4"/><text x="{}" y="{label_y:.1}" text-anchor="end" class="band" fill="{}">{} {}</text>"#,
+            r#"<line x1="{:.1}" x2="{:.1}" y1="{line:.1}" y2="{line:.1}" stroke="{}" stroke-dasharray="5 4"/><text x="{:.1}" y="{label_y:.1}" class="band" fill="{}">{}</text>"#,
             frame.left,
-            WIDTH - RIGHT,
+            WIDTH - frame.right + 2.0,
             t.colour,
-            WIDTH - RIGHT - 2.0,
+            WIDTH - frame.right + 4.0,
             t.colour,
-            escape(t.label),
-            escape(&number(t.value))
+            escape(&band_label(t)),
         );
     }
 }
@@ -705,7 +716,8 @@ pub(crate) fn unit_curve(title: &str, points: &[(f64, f64)], x_label: &str, y_la
     let height = HEIGHT + LEGEND_ROW;
     open_sized(&mut svg, "chart", height, title);
     let ticks = number_ticks(0.0, 1.0, 6);
-    let frame = Frame { x: (0.0, 1.0), y: (0.0, 1.0), left: left_margin(&ticks), bottom: HEIGHT - BOTTOM, top: TOP };
+    let frame =
+        Frame { x: (0.0, 1.0), y: (0.0, 1.0), left: left_margin(&ticks), right: RIGHT, bottom: HEIGHT - BOTTOM, top: TOP };
     y_axis(&mut svg, &frame, &ticks);
     x_labels(&mut svg, &frame, XAxis::Number);
     polyline(&mut svg, &frame, &[(0.0, 0.0), (1.0, 1.0)], "#9aa3ad", r#"stroke-dasharray="4 4""#);
@@ -776,11 +788,12 @@ pub(crate) fn grouped_bars(
         x: (0.0, labels.len() as f64),
         y: (ticks[0].0, ticks[ticks.len() - 1].0),
         left: left_margin(&ticks),
+        right: band_margin(reference.as_slice()),
         bottom: HEIGHT - BOTTOM,
         top: TOP,
     };
     y_axis(&mut svg, &frame, &ticks);
-    let group = (WIDTH - frame.left - RIGHT) / labels.len() as f64;
+    let group = (WIDTH - frame.left - frame.right) / labels.len() as f64;
     let bar = (group * 0.8 / series.len().max(1) as f64).min(40.0);
     // Every label fits its group's width, cut short if need be; too many groups label every k-th.
     let chars = ((group * 0.95) / CHAR).floor() as usize;
@@ -857,7 +870,8 @@ pub(crate) fn heat_map(
     let label_chars = widest.min(((WIDTH / 3.0) / CHAR) as usize).max(4);
     let left = label_chars as f64 * CHAR + 10.0;
     let range = x_range.unwrap_or((columns[0], columns[columns.len() - 1]));
-    let frame = Frame { x: time_range(range.0, range.1), y: (0.0, 1.0), left, bottom: plot_bottom, top: TOP };
+    let frame =
+        Frame { x: time_range(range.0, range.1), y: (0.0, 1.0), left, right: RIGHT, bottom: plot_bottom, top: TOP };
     let spans = cell_spans(columns, frame.x);
     for (r, (name, values)) in rows.iter().enumerate() {
         let y = TOP + ROW * r as f64;
@@ -1021,6 +1035,7 @@ pub(crate) fn timeline(title: &str, lanes: &[(String, Vec<Segment>)], events: &[
         x: time_range(start, now.max(start)),
         y: (0.0, 1.0),
         left,
+        right: RIGHT,
         bottom: lanes_bottom + names_height,
         top: TOP,
     };
@@ -1313,7 +1328,7 @@ mod tests {
         let chart = LineChart { title: "t", series: &series, thresholds: &bands, markers: &[], x_axis: XAxis::Time, x_range: None };
         let svg = line_chart(&chart).0;
         let band_ys: Vec<f64> = svg
-            .match_indices("text-anchor=\"end\" class=\"band\"")
+            .match_indices("class=\"band\"")
             .map(|(i, _)| {
                 let before = &svg[..i];
                 let y = before.rsplit("y=\"").next().unwrap();

@@ -48,7 +48,9 @@ impl Move<'_> {
             (_, None) => format!("{} removed", a.alias),
         };
         let mut text = format!("{what} by {}", a.assigned_by);
-        if let Some(alert) = self.alert {
+        if let Some(alert) = self.alert
+            && !a.reason.contains(&format!("alert {alert}"))
+        {
             text.push_str(&format!(" on alert {alert}"));
         }
         if let Some(decision) = &a.decision_id {
@@ -206,7 +208,8 @@ mod tests {
         let told = read(&overridden).describe();
         assert!(told.contains("override") && told.contains("token:a") && told.contains("regulator deadline"));
         assert!(told.contains("d-1"), "the decision id: {told}");
-        assert!(read(&rollback).describe().contains("on alert 12"));
+        assert!(read(&rollback).describe().contains("alert 12"));
+        assert_eq!(read(&rollback).describe().matches("alert 12").count(), 1, "said once");
         let (_, events) = lanes(&history, 60.0);
         assert_eq!(events.len(), 4, "every move but the gated promotion");
         assert_eq!(events.iter().map(|e| e.lane).collect::<Vec<_>>(), vec![1, 0, 0, 1], "on their alias's lane");

@@ -456,19 +456,14 @@ impl MonitoringData {
         let mut alerts = alerts::list(warden, caller, None, Some(name)).await?;
         alerts.retain(|a| a.opened_at >= range.0);
         let history = registry::alias_history(warden, caller, name, None).await?;
-        let champion = history.iter().rev().find(|a| a.alias == "champion").and_then(|a| a.version);
         let mut shifts = None;
         if let Some(drift) = monitors.iter().find(|m| m.kind == MonitorKind::FeatureDrift) {
             let counted = |p: &&MonitorPoint| {
                 p.monitor == drift.name
                     && p.details["features"].as_object().is_some_and(|f| f.values().any(|k| k["figures"]["window"].is_object()))
             };
-            let latest = points
-                .iter()
-                .rev()
-                .filter(counted)
-                .find(|p| Some(p.version) == champion)
-                .or_else(|| points.iter().rev().find(counted));
+            // The latest evaluation, whichever version it judged: the traffic's features are what shifted.
+            let latest = points.iter().rev().find(counted);
             if let Some(point) = latest {
                 let version = registry::get_version(warden, caller, name, &point.version.to_string()).await?;
                 shifts = Some((point.clone(), distributions::shifts(point, &version.profile)));
@@ -626,9 +621,33 @@ fn latest_table(point: &MonitorPoint) -> Markup {
                 td { (key) }
                 td { (f["value"].as_f64().map_or("–".into(), number)) }
                 td { (f["status"].as_str().unwrap_or_default()) }
-                td { small { (compact(&f["figures"])) } }
+                td { small { (figures_text(&f["figures"])) } }
             } } } }
     }
+}
+
+/// A monitor's figures in words: names spaced, rates as percentages, groups as `female 306 of 428`,
+/// empty values left out.
+fn figures_text(figures: &Value) -> String {
+    let Some(map) = figures.as_object() else { return compact(figures) };
+    let group = |(name, counts): (&String, &Value)| match counts.as_array().map(Vec::as_slice) {
+        Some([Value::Number(n), Value::Number(favourable)]) => format!("{name} {favourable} of {n}"),
+        _ => format!("{name} {}", compact(counts)),
+    };
+    map.iter()
+        .filter_map(|(key, value)| {
+            let text = match value {
+                Value::Null => return None,
+                Value::Array(a) if a.is_empty() => return None,
+                Value::Object(o) if o.is_empty() => return None,
+                Value::Number(n) if key.ends_with("_rate") => percent(n.as_f64()?),
+                Value::Object(o) if key == "groups" => o.iter().map(group).collect::<Vec<_>>().join(", "),
+                other => compact(other),
+            };
+            Some(format!("{}: {text}", key.replace('_', " ")))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A JSON value in one line, numbers shortened.
@@ -903,6 +922,18 @@ pub(crate) fn summary(viewer: &Viewer, data: &BoardData, now: i64) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitor_figures_read_as_words() {
+        let figures = serde_json::json!({
+            "fields": {}, "refused": 0, "sample": 1215, "missing_rate": 0.25, "unseen_rate": null,
+            "groups": {"female": [428, 306], "male": [900, 800]}, "min_group_decisions": 10,
+        });
+        assert_eq!(
+            figures_text(&figures),
+            "groups: female 306 of 428, male 800 of 900; min group decisions: 10; missing rate: 25.0%; refused: 0; sample: 1215"
+        );
+    }
 
     #[test]
     fn durations_read_well() {
