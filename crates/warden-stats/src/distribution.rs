@@ -113,10 +113,7 @@ pub fn compare(reference: &ColumnSummary, window: &WindowCounts) -> Option<Distr
             let (reference_shares, current_shares) = binned_proportions(&r.bin_counts, r.missing, bins, *missing);
             let edges = &r.decile_edges;
             let mut labels: Vec<Bin> = (0..=edges.len())
-                .map(|i| Bin::Interval {
-                    above: i.checked_sub(1).map(|j| edges[j]),
-                    up_to: edges.get(i).copied(),
-                })
+                .map(|i| Bin::Interval { above: i.checked_sub(1).map(|j| edges[j]), up_to: edges.get(i).copied() })
                 .collect();
             if reference_shares.len() > labels.len() {
                 labels.push(Bin::Missing);
@@ -205,7 +202,10 @@ mod tests {
         assert_eq!(d.bins[0], Bin::Interval { above: None, up_to: Some(summary.decile_edges[0]) });
         assert_eq!(d.bins.last(), Some(&Bin::Interval { above: summary.decile_edges.last().copied(), up_to: None }));
         for (i, b) in d.bins.iter().enumerate().skip(1).take(summary.decile_edges.len() - 1) {
-            assert_eq!(b, &Bin::Interval { above: Some(summary.decile_edges[i - 1]), up_to: Some(summary.decile_edges[i]) });
+            assert_eq!(
+                b,
+                &Bin::Interval { above: Some(summary.decile_edges[i - 1]), up_to: Some(summary.decile_edges[i]) }
+            );
         }
         sums_to_one(&d.reference);
         sums_to_one(&d.current);
@@ -245,7 +245,11 @@ mod tests {
     #[test]
     fn a_categorical_window_is_compared_over_both_sides_categories() {
         let frequencies = BTreeMap::from([("female".to_owned(), 310), ("male".to_owned(), 690)]);
-        let column = ColumnSummary::Categorical(CategoricalSummary { count: 1000, missing: 0, frequencies: frequencies.clone() });
+        let column = ColumnSummary::Categorical(CategoricalSummary {
+            count: 1000,
+            missing: 0,
+            frequencies: frequencies.clone(),
+        });
         let current = BTreeMap::from([("male".to_owned(), 20), ("other".to_owned(), 5), ("female".to_owned(), 75)]);
         let d = compare(&column, &WindowCounts::Categorical { categories: current.clone(), missing: 3 }).unwrap();
         let names: Vec<(&str, bool)> = d
@@ -270,7 +274,8 @@ mod tests {
         let reference = BTreeMap::from([("a".to_owned(), 5)]);
         let mut counts: BTreeMap<String, u64> = (0..100).map(|i| (format!("id-{i:03}"), 1 + i as u64 % 3)).collect();
         counts.insert("a".into(), 7);
-        let WindowCounts::Categorical { categories, missing } = WindowCounts::categorical(&counts, &reference, 2) else {
+        let WindowCounts::Categorical { categories, missing } = WindowCounts::categorical(&counts, &reference, 2)
+        else {
             unreachable!()
         };
         assert_eq!(categories.len(), 1 + MAX_UNSEEN_KEPT + 1);

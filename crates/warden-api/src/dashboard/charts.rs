@@ -308,10 +308,9 @@ impl TimeFormat {
         let month = short_month(at.month());
         let day = format!("{} {month}", at.day());
         match self {
-            TimeFormat::Millis => (
-                format!("{:02}:{:02}:{:02}.{:03}", at.hour(), at.minute(), at.second(), at.millisecond()),
-                Some(day),
-            ),
+            TimeFormat::Millis => {
+                (format!("{:02}:{:02}:{:02}.{:03}", at.hour(), at.minute(), at.second(), at.millisecond()), Some(day))
+            }
             TimeFormat::Seconds => (format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second()), Some(day)),
             TimeFormat::Minutes => (format!("{:02}:{:02}", at.hour(), at.minute()), Some(day)),
             TimeFormat::Days => (day, Some(at.year().to_string())),
@@ -455,7 +454,8 @@ fn open_sized(svg: &mut String, class: &str, height: f64, title: &str) {
 }
 
 fn empty(svg: &mut String, y: f64, text: &str) {
-    let _ = write!(svg, r#"<text x="{}" y="{y}" text-anchor="middle" class="empty">{}</text>"#, WIDTH / 2.0, escape(text));
+    let _ =
+        write!(svg, r#"<text x="{}" y="{y}" text-anchor="middle" class="empty">{}</text>"#, WIDTH / 2.0, escape(text));
 }
 
 /// The y axis: gridlines and labels at the ticks.
@@ -497,9 +497,7 @@ fn x_labels(svg: &mut String, frame: &Frame, x_axis: XAxis) {
             }
             ticks.into_iter().map(|t| (t.at, t.label, t.context)).collect()
         }
-        XAxis::Number => {
-            number_ticks(frame.x.0, frame.x.1, 6).into_iter().map(|(x, label)| (x, label, None)).collect()
-        }
+        XAxis::Number => number_ticks(frame.x.0, frame.x.1, 6).into_iter().map(|(x, label)| (x, label, None)).collect(),
     };
     for (x, label, context) in labels {
         if x < frame.x.0 - 1e-9 * (frame.x.1 - frame.x.0).abs() || x > frame.x.1 + 1e-9 * (frame.x.1 - frame.x.0).abs()
@@ -593,11 +591,8 @@ fn y_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
 
 /// A line chart over time or numbers, with threshold lines and vertical markers (alerts, deployments).
 pub(crate) fn line_chart(chart: &LineChart<'_>) -> Markup {
-    let markers_shown: Vec<&Marker> = chart
-        .markers
-        .iter()
-        .filter(|m| chart.x_range.is_none_or(|(lo, hi)| (lo..=hi).contains(&m.at)))
-        .collect();
+    let markers_shown: Vec<&Marker> =
+        chart.markers.iter().filter(|m| chart.x_range.is_none_or(|(lo, hi)| (lo..=hi).contains(&m.at))).collect();
     let mut kinds: Vec<MarkerKind> = markers_shown.iter().map(|m| m.kind).collect();
     kinds.sort();
     kinds.dedup();
@@ -606,9 +601,9 @@ pub(crate) fn line_chart(chart: &LineChart<'_>) -> Markup {
     let mut svg = String::new();
     open_sized(&mut svg, "chart", height, chart.title);
     let data_x = bounds(chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
-    let xs = chart.x_range.or(data_x.map(|x| {
-        bounds([x.0, x.1].into_iter().chain(markers_shown.iter().map(|m| m.at))).unwrap_or(x)
-    }));
+    let xs = chart
+        .x_range
+        .or(data_x.map(|x| bounds([x.0, x.1].into_iter().chain(markers_shown.iter().map(|m| m.at))).unwrap_or(x)));
     let ys = bounds(
         chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).chain(chart.thresholds.iter().map(|t| t.value)),
     );
@@ -716,8 +711,14 @@ pub(crate) fn unit_curve(title: &str, points: &[(f64, f64)], x_label: &str, y_la
     let height = HEIGHT + LEGEND_ROW;
     open_sized(&mut svg, "chart", height, title);
     let ticks = number_ticks(0.0, 1.0, 6);
-    let frame =
-        Frame { x: (0.0, 1.0), y: (0.0, 1.0), left: left_margin(&ticks), right: RIGHT, bottom: HEIGHT - BOTTOM, top: TOP };
+    let frame = Frame {
+        x: (0.0, 1.0),
+        y: (0.0, 1.0),
+        left: left_margin(&ticks),
+        right: RIGHT,
+        bottom: HEIGHT - BOTTOM,
+        top: TOP,
+    };
     y_axis(&mut svg, &frame, &ticks);
     x_labels(&mut svg, &frame, XAxis::Number);
     polyline(&mut svg, &frame, &[(0.0, 0.0), (1.0, 1.0)], "#9aa3ad", r#"stroke-dasharray="4 4""#);
@@ -935,7 +936,11 @@ fn heat_legend(svg: &mut String, x: f64, y: f64, warn: f64, alert: f64) {
     const STEPS: usize = 24;
     const LENGTH: f64 = 240.0;
     let top = (alert * 1.5).max(warn * 2.0).max(1e-9);
-    let _ = write!(svg, r#"<g class="heat-legend"><text x="{x:.1}" y="{:.1}" class="legend">colour scale</text>"#, y - 12.0);
+    let _ = write!(
+        svg,
+        r#"<g class="heat-legend"><text x="{x:.1}" y="{:.1}" class="legend">colour scale</text>"#,
+        y - 12.0
+    );
     let start = x + 80.0;
     for i in 0..STEPS {
         let value = top * (i as f64 + 0.5) / STEPS as f64;
@@ -949,7 +954,8 @@ fn heat_legend(svg: &mut String, x: f64, y: f64, warn: f64, alert: f64) {
         );
     }
     let at = |v: f64| start + LENGTH * (v / top).clamp(0.0, 1.0);
-    let names = [("0".to_owned(), 0.0), (format!("warn {}", number(warn)), warn), (format!("alert {}", number(alert)), alert)];
+    let names =
+        [("0".to_owned(), 0.0), (format!("warn {}", number(warn)), warn), (format!("alert {}", number(alert)), alert)];
     let wanted: Vec<f64> = names.iter().map(|(_, v)| at(*v)).collect();
     let widths: f64 = names.iter().map(|(n, _)| text_width(n)).fold(0.0, f64::max);
     let placed = spread(&wanted, widths * 0.5 + 22.0, start, start + LENGTH + 40.0);
@@ -1122,12 +1128,7 @@ struct PlacedName {
 
 /// Lays the events' names out in up to three rows without overlaps; returns the rows used and, per event,
 /// where its name goes.
-fn place_event_names(
-    events: &[LaneEvent],
-    left: f64,
-    start: f64,
-    now: f64,
-) -> (usize, Vec<PlacedName>) {
+fn place_event_names(events: &[LaneEvent], left: f64, start: f64, now: f64) -> (usize, Vec<PlacedName>) {
     const ROWS: usize = 3;
     const GAP: f64 = 8.0;
     let (lo, hi) = time_range(start, now.max(start));
@@ -1156,9 +1157,11 @@ fn place_event_names(
             }
             None => {
                 // Every row is taken here: count it into the nearest shown name.
-                let host = row_last.iter().flatten().copied().max_by(|&a, &b| {
-                    events[a].marker.at.total_cmp(&events[b].marker.at)
-                });
+                let host = row_last
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .max_by(|&a, &b| events[a].marker.at.total_cmp(&events[b].marker.at));
                 if let Some(host) = host {
                     hidden[host].push(i);
                 }
@@ -1215,15 +1218,23 @@ mod tests {
     #[test]
     fn numeric_ticks_are_round_steps_of_one_two_or_five() {
         let ticks = number_ticks(0.0, 0.23, 6);
-        assert_eq!(ticks.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(), ["0", "0.05", "0.10", "0.15", "0.20", "0.25"]);
+        assert_eq!(
+            ticks.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(),
+            ["0", "0.05", "0.10", "0.15", "0.20", "0.25"]
+        );
         let ticks = number_ticks(3.0, 97.0, 6);
         assert_eq!(ticks.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(), ["0", "20", "40", "60", "80", "100"]);
-        for (lo, hi) in [(0.0, 1.0), (-3.7, 12.2), (0.013, 0.0171), (1e-9, 7e-9), (2.5e6, 9.1e7), (-1e12, 1e12), (17.0, 17.0)] {
+        for (lo, hi) in
+            [(0.0, 1.0), (-3.7, 12.2), (0.013, 0.0171), (1e-9, 7e-9), (2.5e6, 9.1e7), (-1e12, 1e12), (17.0, 17.0)]
+        {
             let ticks = number_ticks(lo, hi, 6);
             assert!(ticks.len() >= 2 && ticks.len() <= 6, "{lo}..{hi}: {ticks:?}");
             let step = ticks[1].0 - ticks[0].0;
             let slack = step * 1e-9;
-            assert!(ticks[0].0 <= lo + slack && ticks[ticks.len() - 1].0 >= hi - slack, "{lo}..{hi} covered: {ticks:?}");
+            assert!(
+                ticks[0].0 <= lo + slack && ticks[ticks.len() - 1].0 >= hi - slack,
+                "{lo}..{hi} covered: {ticks:?}"
+            );
             let mantissa = step / 10f64.powf(step.log10().floor());
             assert!([1.0, 2.0, 5.0, 10.0].iter().any(|m| (mantissa - m).abs() < 1e-6), "{lo}..{hi}: step {step}");
             let texts: Vec<&str> = ticks.iter().map(|t| t.1.as_str()).collect();
@@ -1251,7 +1262,14 @@ mod tests {
         let zero = number_ticks(0.0, 0.0, 6);
         assert!(zero[0].0 < 0.0 && zero[zero.len() - 1].0 > 0.0, "{zero:?}");
         let series = [Series { name: "psi", points: vec![(T0, 0.2), (T0 + 60e6, 0.2)] }];
-        let chart = LineChart { title: "flat", series: &series, thresholds: &[], markers: &[], x_axis: XAxis::Time, x_range: None };
+        let chart = LineChart {
+            title: "flat",
+            series: &series,
+            thresholds: &[],
+            markers: &[],
+            x_axis: XAxis::Time,
+            x_range: None,
+        };
         let svg = line_chart(&chart).0;
         assert!(svg.contains("<path d=\"M"), "the line is drawn");
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
@@ -1305,7 +1323,14 @@ mod tests {
         let ticks = time_ticks(T0 + 17e6, T0 + 17e6, 8);
         assert!(ticks.len() >= 2 && distinct(&labels(&ticks)), "{:?}", labels(&ticks));
         let series = [Series { name: "psi", points: vec![(T0, 0.05)] }];
-        let chart = LineChart { title: "one", series: &series, thresholds: &[], markers: &[], x_axis: XAxis::Time, x_range: None };
+        let chart = LineChart {
+            title: "one",
+            series: &series,
+            thresholds: &[],
+            markers: &[],
+            x_axis: XAxis::Time,
+            x_range: None,
+        };
         let svg = line_chart(&chart).0;
         assert!(svg.contains("<circle"), "a single point is drawn as a dot");
     }
@@ -1325,7 +1350,14 @@ mod tests {
             Threshold { value: 0.1, label: "warn", colour: "#e69f00" },
             Threshold { value: 0.11, label: "alert", colour: "#c0392b" },
         ];
-        let chart = LineChart { title: "t", series: &series, thresholds: &bands, markers: &[], x_axis: XAxis::Time, x_range: None };
+        let chart = LineChart {
+            title: "t",
+            series: &series,
+            thresholds: &bands,
+            markers: &[],
+            x_axis: XAxis::Time,
+            x_range: None,
+        };
         let svg = line_chart(&chart).0;
         let band_ys: Vec<f64> = svg
             .match_indices("class=\"band\"")
@@ -1390,7 +1422,8 @@ mod tests {
 
     #[test]
     fn empty_charts_say_so() {
-        let chart = LineChart { title: "x", series: &[], thresholds: &[], markers: &[], x_axis: XAxis::Time, x_range: None };
+        let chart =
+            LineChart { title: "x", series: &[], thresholds: &[], markers: &[], x_axis: XAxis::Time, x_range: None };
         assert!(line_chart(&chart).0.contains("no data yet"));
         assert!(heat_map("x", &[], &[], 0.1, 0.2, None).0.contains("no data yet"));
         assert!(timeline("x", &[], &[], 0.0).0.contains("never deployed"));
@@ -1407,7 +1440,8 @@ mod tests {
     #[test]
     fn a_heat_map_has_a_cell_per_value_a_colour_legend_and_whole_names() {
         let long = "checking_account_status_in_months_since_opening";
-        let rows = vec![(long.to_owned(), vec![Some(0.01), None, Some(0.4)]), ("sex".to_owned(), vec![None, None, None])];
+        let rows =
+            vec![(long.to_owned(), vec![Some(0.01), None, Some(0.4)]), ("sex".to_owned(), vec![None, None, None])];
         let svg = heat_map("drift", &rows, &[T0, T0 + 60e6, T0 + 120e6], 0.1, 0.25, None).0;
         let legend_start = svg.find("class=\"heat-legend\"").expect("a colour legend");
         assert_eq!(svg[..legend_start].matches("<rect").count(), 6, "a cell per value");
@@ -1428,7 +1462,14 @@ mod tests {
     #[test]
     fn bars_of_shares_read_as_percentages_and_long_labels_are_cut_short() {
         let labels: Vec<String> = vec!["a very long category name indeed".into(), "b".into()];
-        let svg = grouped_bars("shares", &labels, &[("reference", vec![0.7, 0.3]), ("current", vec![0.2, 0.8])], None, Values::Share).0;
+        let svg = grouped_bars(
+            "shares",
+            &labels,
+            &[("reference", vec![0.7, 0.3]), ("current", vec![0.2, 0.8])],
+            None,
+            Values::Share,
+        )
+        .0;
         assert!(svg.contains(">80%<"), "{svg}");
         assert!(svg.contains("<title>a very long category name indeed · current: 20.0%</title>"));
         assert!(svg.contains("class=\"legend\">reference<") && svg.contains("class=\"legend\">current<"));

@@ -41,7 +41,10 @@ pub(crate) fn shifts(point: &MonitorPoint, profile: &DatasetProfile) -> Vec<Feat
         })
         .collect();
     shifts.sort_by(|a, b| {
-        b.value.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.value.unwrap_or(f64::NEG_INFINITY)).then(a.feature.cmp(&b.feature))
+        b.value
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.value.unwrap_or(f64::NEG_INFINITY))
+            .then(a.feature.cmp(&b.feature))
     });
     shifts
 }
@@ -124,8 +127,7 @@ mod tests {
 
     fn profile() -> DatasetProfile {
         let ages: Vec<f64> = (0..1000).map(|i| 19.0 + (i % 57) as f64).collect();
-        let purposes: BTreeMap<String, u64> =
-            (0..20).map(|i| (format!("purpose-{i:02}"), 10 + i as u64)).collect();
+        let purposes: BTreeMap<String, u64> = (0..20).map(|i| (format!("purpose-{i:02}"), 10 + i as u64)).collect();
         DatasetProfile {
             rows: 1000,
             columns: vec![
@@ -174,7 +176,11 @@ mod tests {
     fn each_feature_is_compared_with_its_reference_over_the_references_bins() {
         let profile = profile();
         let shifts = shifts(&point(&profile), &profile);
-        assert_eq!(shifts.iter().map(|s| s.feature.as_str()).collect::<Vec<_>>(), ["age", "purpose"], "most drifted first; evaluations without counts are left out");
+        assert_eq!(
+            shifts.iter().map(|s| s.feature.as_str()).collect::<Vec<_>>(),
+            ["age", "purpose"],
+            "most drifted first; evaluations without counts are left out"
+        );
         let ColumnSummary::Numeric(age) = &profile.columns[0].summary else { unreachable!() };
         let d = &shifts[0].distribution;
         assert_eq!(d.bins.len(), age.decile_edges.len() + 2, "the reference's bins and a missing bin");

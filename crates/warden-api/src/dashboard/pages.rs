@@ -18,8 +18,8 @@ use warden_registry::{Error, Result};
 use warden_store::metadata::AliasAssignment;
 
 use super::charts::{self, LineChart, Marker, MarkerKind, Series, Threshold, XAxis, number};
-use super::distributions::{self, FeatureShift};
 use super::deployments;
+use super::distributions::{self, FeatureShift};
 use super::{InventoryQuery, VerificationStatus, Viewer};
 
 pub(crate) const STYLE: &str = include_str!("style.css");
@@ -460,7 +460,9 @@ impl MonitoringData {
         if let Some(drift) = monitors.iter().find(|m| m.kind == MonitorKind::FeatureDrift) {
             let counted = |p: &&MonitorPoint| {
                 p.monitor == drift.name
-                    && p.details["features"].as_object().is_some_and(|f| f.values().any(|k| k["figures"]["window"].is_object()))
+                    && p.details["features"]
+                        .as_object()
+                        .is_some_and(|f| f.values().any(|k| k["figures"]["window"].is_object()))
             };
             // The latest evaluation, whichever version it judged: the traffic's features are what shifted.
             let latest = points.iter().rev().find(counted);
