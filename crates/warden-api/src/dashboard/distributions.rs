@@ -214,4 +214,42 @@ mod tests {
         assert!(html.contains("class=\"legend\">reference<") && html.contains("class=\"legend\">current window<"));
         assert!(html.contains("1000 reference values, 304 in the window"), "{html}");
     }
+
+    /// End to end: a drifted stream scored, a monitor round, and the monitoring page draws how age shifted
+    /// beside the alert it raised.
+    #[tokio::test]
+    async fn the_monitoring_page_shows_how_the_evaluated_features_shifted() {
+        use axum::http::{Method, StatusCode};
+        use serde_json::Value;
+        use warden_registry::auth::{Principal, Role};
+
+        use super::super::Viewer;
+        use super::super::pages::{MonitoringData, monitoring};
+
+        let app = crate::tests::TestApp::new().await;
+        app.create_model("credit").await;
+        let metadata = json!({"format": "linear-json", "target": "risk", "protected": ["sex"]});
+        let artifact = warden_testdata::read("models/lr_german_linear.json");
+        let (status, body) = app.register("credit", metadata, &artifact, &crate::tests::german_csv()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let promote = json!({"alias": "champion", "override": true, "reason": "page test"});
+        let uri = "/v1/models/credit/versions/1/promote";
+        let (status, body) = app.json(Method::POST, uri, Some(&app.admin), promote).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let batch = Value::Array(crate::scoring_tests::older_applicants_batch());
+        let (status, body) = app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), batch).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let rita = Principal { name: "rita".into(), role: Role::RiskOfficer };
+        let data = MonitoringData::load(&app.warden, &rita, "credit", None).await.unwrap();
+        let html = monitoring(&Viewer { principal: rita, csrf: "c".into() }, &data).into_string();
+        assert!(html.contains("How features shifted"), "{html}");
+        let age = html.split("<figure class=\"distribution\">").find(|f| f.contains("<strong>age</strong>")).unwrap();
+        assert!(age.contains("<span class=\"bad\">alert</span>"), "{age}");
+        // Only applicants over 40 were scored: the reference's younger deciles are empty in the window.
+        assert!(age.contains("current window: 0.0%") && age.contains("reference: 10"), "{age}");
+        assert!(html.contains("class=\"marker alert\""), "the drift alert is marked on its chart");
+    }
 }
