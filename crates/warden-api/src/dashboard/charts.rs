@@ -1243,6 +1243,30 @@ mod tests {
     }
 
     #[test]
+    fn numeric_ticks_cover_and_label_many_ranges() {
+        let mut state: u64 = 42;
+        let mut next = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..5000 {
+            let scale = 10f64.powf(-12.0 + next() * 26.0);
+            let (a, b) = ((next() - 0.5) * scale, (next() - 0.3) * scale);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let ticks = number_ticks(lo, hi, 6);
+            assert!((2..=6).contains(&ticks.len()), "{lo}..{hi}: {ticks:?}");
+            let step = ticks[1].0 - ticks[0].0;
+            assert!(
+                ticks[0].0 <= lo + step * 1e-6 && ticks[ticks.len() - 1].0 >= hi - step * 1e-6,
+                "{lo}..{hi}: {ticks:?}"
+            );
+            let texts: Vec<&str> = ticks.iter().map(|t| t.1.as_str()).collect();
+            assert!(distinct(&texts), "{lo}..{hi}: {texts:?}");
+            assert!(texts.iter().all(|t| t.chars().count() <= 11), "{lo}..{hi}: {texts:?}");
+        }
+    }
+
+    #[test]
     fn tick_labels_stay_short_at_huge_and_tiny_magnitudes() {
         let huge: Vec<String> = number_ticks(0.0, 4.2e9, 6).into_iter().map(|t| t.1).collect();
         assert_eq!(huge, ["0", "1G", "2G", "3G", "4G", "5G"]);
@@ -1315,6 +1339,34 @@ mod tests {
                 })
                 .collect();
             assert!(distinct(&read.iter().map(String::as_str).collect::<Vec<_>>()), "{read:?}");
+        }
+    }
+
+    #[test]
+    fn time_ticks_read_well_over_many_ranges() {
+        // Spans from a millisecond to fifty years, starting anywhere from 1950 on (a fixed pseudo-random walk).
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..2000 {
+            let lo = -6.3e14 + next() * 3e15;
+            let span = 10f64.powf(3.0 + next() * 12.2);
+            let ticks = time_ticks(lo, lo + span, 7);
+            assert!((1..=7).contains(&ticks.len()), "{lo} +{span}: {:?}", labels(&ticks));
+            assert!(ticks.iter().all(|t| t.at >= lo - 1.0 && t.at <= lo + span + 1.0), "{lo} +{span}");
+            let mut date = String::new();
+            let read: Vec<String> = ticks
+                .iter()
+                .map(|t| {
+                    if let Some(c) = &t.context {
+                        date = c.clone();
+                    }
+                    format!("{date} {}", t.label)
+                })
+                .collect();
+            assert!(distinct(&read.iter().map(String::as_str).collect::<Vec<_>>()), "{lo} +{span}: {read:?}");
         }
     }
 
