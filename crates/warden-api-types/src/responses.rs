@@ -714,6 +714,30 @@ pub struct LiveFeatureDriftBody {
     pub out_of_range_rate: Option<f64>,
     /// Share of unseen categories.
     pub unseen_rate: Option<f64>,
+    /// The window's values counted over the reference's bins: with the version's profile (its decile edges
+    /// and bin counts, or category frequencies), the reference and current distributions.
+    pub window: WindowCountsBody,
+}
+
+/// A window's values of one feature counted over its reference's bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum WindowCountsBody {
+    /// A numeric feature: counts in the reference's right-closed decile bins (one more than its edges).
+    Numeric {
+        /// Count per bin.
+        bins: Vec<u64>,
+        /// Missing or non-finite values.
+        missing: u64,
+    },
+    /// A categorical feature: count per category (every reference category seen, the 20 most frequent
+    /// unseen ones, the other unseen ones pooled as `(other unseen categories)`).
+    Categorical {
+        /// Count per category.
+        categories: BTreeMap<String, u64>,
+        /// Missing values.
+        missing: u64,
+    },
 }
 
 /// Approvals per group of a protected attribute.

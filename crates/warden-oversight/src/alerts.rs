@@ -214,13 +214,25 @@ fn rollback_target(history: &[warden_store::metadata::AliasAssignment], system_a
         .find(|v| Some(*v) != current && !rolled_back_from.contains(v))
 }
 
+/// The reason an automatic action records on the alias it moves (and so in the audit trail).
+fn action_reason(action: &str, alert: i64, monitor: &str, feature: &str) -> String {
+    format!("automatic {action} on alert {alert}: {monitor} of '{feature}'")
+}
+
+/// The alert an automatic action was taken on, read back from the reason [`act`] recorded on the alias.
+pub fn alert_of_reason(reason: &str) -> Option<i64> {
+    let rest = reason.strip_prefix("automatic ")?;
+    let (_, rest) = rest.split_once(" on alert ")?;
+    rest.split(':').next()?.parse().ok()
+}
+
 /// Takes a monitor's automatic action on a critical alert, and records what it did on the alert.
 pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<()> {
     let (alert, action) = (&pending.alert, pending.action.as_str());
     use warden_registry::registry::{MoveCause, move_alias};
     let model = &alert.model_name;
     let system = Principal::system();
-    let reason = format!("automatic {action} on alert {}: {} of '{}'", alert.id, alert.monitor, alert.feature);
+    let reason = action_reason(action, alert.id, &alert.monitor, &alert.feature);
     let outcome = match action {
         "rollback" => {
             let history = warden.metadata.alias_history(model, Some("champion")).await?;
@@ -448,6 +460,15 @@ mod tests {
             decision_id: gated.then(|| "dec".into()),
             overridden: false,
         }
+    }
+
+    #[test]
+    fn the_alert_behind_an_automatic_move_is_read_back_from_its_reason() {
+        let reason = super::action_reason("rollback", 42, "drift", "age");
+        assert_eq!(super::alert_of_reason(&reason), Some(42));
+        assert_eq!(super::alert_of_reason(&super::action_reason("stop_canary", 7, "score: x", "")), Some(7));
+        assert_eq!(super::alert_of_reason("promoted after review of alert 3"), None);
+        assert_eq!(super::alert_of_reason(""), None);
     }
 
     #[test]

@@ -656,7 +656,12 @@ fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::
                     (MonitorKind::FeatureDrift, _) => f.psi,
                     _ => quality_value(f),
                 };
-                values.insert(name.clone(), (value, json!(f)));
+                let mut figures = json!(f);
+                if monitor.kind == MonitorKind::DataQuality {
+                    // The distribution is the drift monitor's to keep.
+                    figures.as_object_mut().map(|o| o.remove("window"));
+                }
+                values.insert(name.clone(), (value, figures));
             }
             if monitor.kind == MonitorKind::DataQuality {
                 // Schema violations: the share of requests the version's checks refused.
@@ -1142,6 +1147,7 @@ mod tests {
             reference_missing_rate: 0.01,
             out_of_range_rate: Some(0.0),
             unseen_rate: None,
+            window: warden_stats::distribution::WindowCounts::Numeric { bins: vec![10, 10], missing: 0 },
         };
         LiveDrift {
             version: 1,

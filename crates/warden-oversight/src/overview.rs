@@ -247,9 +247,20 @@ pub async fn monitor_series(
     days: i64,
     points: i64,
 ) -> Result<Vec<MonitorPoint>> {
+    let since = warden.now() - days.clamp(1, 3_650) * DAY_MICROS;
+    monitor_series_since(warden, caller, model, since, points).await
+}
+
+/// A model's monitor history since `since` (µs), about `points` per monitor, as [`monitor_series`].
+pub async fn monitor_series_since(
+    warden: &Oversight,
+    caller: &Principal,
+    model: &str,
+    since: i64,
+    points: i64,
+) -> Result<Vec<MonitorPoint>> {
     caller.require(Permission::ReadDecisions)?;
     get_model(warden, caller, model).await?;
-    let since = warden.now() - days.clamp(1, 3_650) * DAY_MICROS;
     Ok(warden
         .metadata
         .monitor_series(model, since, points.clamp(10, 10_000))

@@ -19,6 +19,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use warden_models::{Cell, Model};
+use warden_stats::distribution::WindowCounts;
 use warden_stats::profile::ColumnSummary;
 use warden_stats::window::GroupRateWindow;
 use warden_store::metadata::{Micros, NewDecision, NewOutcome};
@@ -916,6 +917,9 @@ pub struct LiveFeatureDrift {
     pub out_of_range_rate: Option<f64>,
     /// Share of values in categories the reference never had (categorical).
     pub unseen_rate: Option<f64>,
+    /// The window's values counted over the reference's bins (with the version's profile, the reference and
+    /// current distributions: `warden_stats::distribution::compare`).
+    pub window: WindowCounts,
 }
 
 /// A loaded version's recent traffic against its reference.
@@ -1056,6 +1060,7 @@ pub fn windows_drift(
                         reference_missing_rate: rate(r.missing, r.count + r.missing),
                         out_of_range_rate: Some(share(w.out_of_range)),
                         unseen_rate: None,
+                        window: WindowCounts::Numeric { bins: w.bin_counts.clone(), missing: w.missing + w.non_finite },
                     }
                 }
                 (FeatureWindow::Categorical(w), ColumnSummary::Categorical(r)) => {
@@ -1075,6 +1080,7 @@ pub fn windows_drift(
                         reference_missing_rate: rate(r.missing, r.count + r.missing),
                         out_of_range_rate: None,
                         unseen_rate: Some(share(drift.unseen_count)),
+                        window: WindowCounts::categorical(&w.counts, &r.frequencies, w.missing),
                     }
                 }
                 _ => return None,

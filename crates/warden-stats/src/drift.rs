@@ -105,7 +105,7 @@ fn split_missing(values: &[f64]) -> (Vec<f64>, u64) {
     (present, missing)
 }
 
-fn proportions(counts: &[u64], total: u64) -> Vec<f64> {
+pub(crate) fn proportions(counts: &[u64], total: u64) -> Vec<f64> {
     counts.iter().map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 }).collect()
 }
 
@@ -122,7 +122,8 @@ pub fn binned_js(ref_counts: &[u64], ref_missing: u64, cur_counts: &[u64], cur_m
     js_distance(&p_ref, &p_cur)
 }
 
-fn binned_proportions(
+/// The proportions [`binned_psi`] and [`binned_js`] compare: missing values as one more bin when either side has any.
+pub(crate) fn binned_proportions(
     ref_counts: &[u64],
     ref_missing: u64,
     cur_counts: &[u64],
@@ -239,14 +240,24 @@ pub fn chi2_two_rows(row0: &[u64], row1: &[u64]) -> Option<Chi2Test> {
     Some(Chi2Test { statistic, pvalue: chi2_sf(statistic, dof as f64), dof })
 }
 
-/// Categorical drift from category counts of each sample.
-pub fn categorical_drift(reference: &BTreeMap<String, u64>, current: &BTreeMap<String, u64>) -> CategoricalDrift {
+/// The union of both samples' categories in byte order, with each sample's count per category.
+pub(crate) fn category_counts(
+    reference: &BTreeMap<String, u64>,
+    current: &BTreeMap<String, u64>,
+) -> (Vec<String>, Vec<u64>, Vec<u64>) {
     let mut categories: Vec<String> = reference.keys().chain(current.keys()).cloned().collect();
     categories.sort();
     categories.dedup();
     let count = |map: &BTreeMap<String, u64>, c: &String| map.get(c).copied().unwrap_or(0);
-    let ref_counts: Vec<u64> = categories.iter().map(|c| count(reference, c)).collect();
-    let cur_counts: Vec<u64> = categories.iter().map(|c| count(current, c)).collect();
+    let ref_counts = categories.iter().map(|c| count(reference, c)).collect();
+    let cur_counts = categories.iter().map(|c| count(current, c)).collect();
+    (categories, ref_counts, cur_counts)
+}
+
+/// Categorical drift from category counts of each sample.
+pub fn categorical_drift(reference: &BTreeMap<String, u64>, current: &BTreeMap<String, u64>) -> CategoricalDrift {
+    let (categories, ref_counts, cur_counts) = category_counts(reference, current);
+    let count = |map: &BTreeMap<String, u64>, c: &String| map.get(c).copied().unwrap_or(0);
     let (n_ref, n_cur) = (ref_counts.iter().sum::<u64>(), cur_counts.iter().sum::<u64>());
     let (p_ref, p_cur) = (proportions(&ref_counts, n_ref), proportions(&cur_counts, n_cur));
     let unseen_categories: Vec<String> = categories.iter().filter(|c| count(reference, c) == 0).cloned().collect();

@@ -8,7 +8,8 @@ registration, the CLI's reports, validation and the live monitors all call it.
 - [`quantile`] (numpy's 'linear' quantiles, decile edges, right-closed bins) and [`profile`] (the reference
   profile computed at registration, built a cell at a time from any reader);
 - [`ks`] (scipy's `ks_2samp` with its exact and `kstwo.sf` p-values), [`drift`] (Wasserstein, PSI,
-  Jensen–Shannon, χ² via [`special`]), [`report`] (one feature's statistics, data quality and verdict);
+  Jensen–Shannon, χ² via [`special`]), [`distribution`] (reference and current shares over the same bins),
+  [`report`] (one feature's statistics, data quality and verdict);
 - [`metrics`] (scikit-learn's AUC, Brier, log loss, ECE, confusion metrics; DeLong's interval),
   [`fairness`] (fairlearn's group metrics), [`calibration`] (isotonic regression), [`cbpe`] (NannyML's
   label-free performance estimation);
@@ -29,6 +30,7 @@ mod golden_tests;
 
 pub mod calibration;
 pub mod cbpe;
+pub mod distribution;
 pub mod drift;
 pub mod fairness;
 pub mod ks;

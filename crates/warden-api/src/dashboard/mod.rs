@@ -7,6 +7,8 @@
 //! lifecycle function that checks the role, exactly as the API does.
 
 mod charts;
+mod deployments;
+mod distributions;
 mod pages;
 mod session;
 
@@ -314,14 +316,26 @@ struct DaysQuery {
     days: Option<i64>,
 }
 
+/// The monitoring page's window: hours or days; neither fits the data's age.
+#[derive(Deserialize)]
+struct WindowQuery {
+    days: Option<i64>,
+    hours: Option<i64>,
+}
+
 async fn monitoring(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(name): Path<String>,
-    Query(query): Query<DaysQuery>,
+    Query(query): Query<WindowQuery>,
 ) -> Result<Response, PageError> {
-    let days = query.days.unwrap_or(90).clamp(1, 3650);
-    let data = pages::MonitoringData::load(&state.warden, &viewer.principal, &name, days).await?;
+    const HOUR: i64 = 3_600_000_000;
+    let window = match (query.hours, query.days) {
+        (Some(hours), _) => Some(hours.clamp(1, 24 * 3650) * HOUR),
+        (None, Some(days)) => Some(days.clamp(1, 3650) * 24 * HOUR),
+        (None, None) => None,
+    };
+    let data = pages::MonitoringData::load(&state.warden, &viewer.principal, &name, window).await?;
     Ok(page(pages::monitoring(&viewer, &data)))
 }
 

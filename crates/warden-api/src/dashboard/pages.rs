@@ -17,7 +17,9 @@ use warden_registry::registry::{Model, Version};
 use warden_registry::{Error, Result};
 use warden_store::metadata::AliasAssignment;
 
-use super::charts::{self, Series, Threshold, XAxis, number};
+use super::charts::{self, LineChart, Marker, MarkerKind, Series, Threshold, XAxis, number};
+use super::deployments;
+use super::distributions::{self, FeatureShift};
 use super::{InventoryQuery, VerificationStatus, Viewer};
 
 pub(crate) const STYLE: &str = include_str!("style.css");
@@ -267,33 +269,11 @@ impl ModelData {
     }
 }
 
-fn deployment_lanes(history: &[AliasAssignment], now: f64) -> Vec<(String, Vec<(f64, f64, String)>)> {
-    let mut lanes: BTreeMap<&str, Vec<(f64, f64, String)>> = BTreeMap::new();
-    let mut open: BTreeMap<&str, (f64, i64)> = BTreeMap::new();
-    for a in history {
-        let at = a.assigned_at as f64;
-        if let Some((from, version)) = open.remove(a.alias.as_str()) {
-            lanes.entry(&a.alias).or_default().push((from, at, version.to_string()));
-        }
-        if let Some(version) = a.version {
-            open.insert(&a.alias, (at, version));
-        }
-        lanes.entry(&a.alias).or_default();
-    }
-    for (alias, (from, version)) in open {
-        lanes.entry(alias).or_default().push((from, now, version.to_string()));
-    }
-    // Champion first, then the others by name.
-    let mut ordered: Vec<(String, Vec<(f64, f64, String)>)> =
-        lanes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    ordered.sort_by_key(|(alias, _)| (alias != "champion", alias.clone()));
-    ordered
-}
-
 pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
     let m = &data.model;
     let name = &m.input.name;
-    let lanes = deployment_lanes(&data.history, now as f64);
+    let (lanes, events) = deployments::lanes(&data.history, now as f64);
+    let moves = deployments::notable(&data.history);
     layout(
         Some(viewer),
         name,
@@ -311,7 +291,13 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
             }
             p { a.button href={"/ui/models/" (name) "/monitoring"} { "Monitoring →" } }
             h2 { "Deployments" }
-            (charts::timeline("Which version each alias served when", &lanes, now as f64))
+            div.chart-scroll { (charts::timeline("Which version each alias served when", &lanes, &events, now as f64)) }
+            @if !moves.is_empty() {
+                ol.timeline #deployment-events { @for m in moves.iter().rev() { li {
+                    span.when { (when(m.assignment.assigned_at)) } " "
+                    strong { (m.kind.name()) } " · " (m.describe())
+                } } }
+            }
             h2 { "Versions and lineage" }
             table.data #versions {
                 thead { tr { th { "Version" } th { "Registered" } th { "Format" } th { "Artifact" } th { "Reference data" } th { "Training data" } th { "Code" } th { "Parent" } th { "Signed" } } }
@@ -423,23 +409,69 @@ fn validation_section(report: Option<&ValidationReport>) -> Markup {
 
 pub(crate) struct MonitoringData {
     model: Model,
-    days: i64,
+    /// The window asked for (µs); `None` fits the data's age.
+    window: Option<i64>,
+    /// The time range every chart shows: from the first evaluation shown (never before the window asked for)
+    /// to now, so that a young model's charts are not mostly empty and an old one's are not cut.
+    range: (i64, i64),
     monitors: Vec<Monitor>,
     points: Vec<MonitorPoint>,
     alerts: Vec<Alert>,
+    history: Vec<AliasAssignment>,
+    /// The feature-drift monitor's latest evaluation that kept window counts, and each feature's shift.
+    shifts: Option<(MonitorPoint, Vec<FeatureShift>)>,
 }
 
+/// How far back the monitoring page looks when no window is asked for.
+const DEFAULT_HORIZON: i64 = 365 * 86_400_000_000;
+const HOUR_MICROS: i64 = 3_600_000_000;
+
+/// The windows offered on the monitoring page: label and query.
+const WINDOWS: [(&str, &str, i64); 7] = [
+    ("1 h", "hours=1", HOUR_MICROS),
+    ("6 h", "hours=6", 6 * HOUR_MICROS),
+    ("1 d", "days=1", 24 * HOUR_MICROS),
+    ("7 d", "days=7", 7 * 24 * HOUR_MICROS),
+    ("30 d", "days=30", 30 * 24 * HOUR_MICROS),
+    ("90 d", "days=90", 90 * 24 * HOUR_MICROS),
+    ("1 y", "days=365", 365 * 24 * HOUR_MICROS),
+];
+
 impl MonitoringData {
-    pub(crate) async fn load(warden: &Warden, caller: &Principal, name: &str, days: i64) -> Result<MonitoringData> {
+    pub(crate) async fn load(
+        warden: &Warden,
+        caller: &Principal,
+        name: &str,
+        window: Option<i64>,
+    ) -> Result<MonitoringData> {
         use warden_oversight::{alerts, monitoring, overview};
         use warden_registry::registry;
         let model = registry::get_model(warden, caller, name).await?;
         let monitors = monitoring::list(warden, caller, name).await?;
-        let points = overview::monitor_series(warden, caller, name, days, 360).await?;
-        let since = warden.now() - days * 86_400_000_000;
+        let now = warden.now();
+        let since = now - window.unwrap_or(DEFAULT_HORIZON);
+        let points = overview::monitor_series_since(warden, caller, name, since, 360).await?;
+        let first = points.iter().map(|p| p.at).min().unwrap_or(now - window.unwrap_or(HOUR_MICROS));
+        let range = (first.max(since).min(now), now);
         let mut alerts = alerts::list(warden, caller, None, Some(name)).await?;
-        alerts.retain(|a| a.opened_at >= since);
-        Ok(MonitoringData { model, days, monitors, points, alerts })
+        alerts.retain(|a| a.opened_at >= range.0);
+        let history = registry::alias_history(warden, caller, name, None).await?;
+        let mut shifts = None;
+        if let Some(drift) = monitors.iter().find(|m| m.kind == MonitorKind::FeatureDrift) {
+            let counted = |p: &&MonitorPoint| {
+                p.monitor == drift.name
+                    && p.details["features"]
+                        .as_object()
+                        .is_some_and(|f| f.values().any(|k| k["figures"]["window"].is_object()))
+            };
+            // The latest evaluation, whichever version it judged: the traffic's features are what shifted.
+            let latest = points.iter().rev().find(counted);
+            if let Some(point) = latest {
+                let version = registry::get_version(warden, caller, name, &point.version.to_string()).await?;
+                shifts = Some((point.clone(), distributions::shifts(point, &version.profile)));
+            }
+        }
+        Ok(MonitoringData { model, window, range, monitors, points, alerts, history, shifts })
     }
 }
 
@@ -457,6 +489,8 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
         by_monitor.entry(p.monitor.as_str()).or_default().push(p);
     }
     let drift = data.monitors.iter().find(|m| m.kind == MonitorKind::FeatureDrift);
+    let deployments = deployments::markers(&data.history);
+    let (from, to) = data.range;
     layout(
         Some(viewer),
         &format!("{name} monitoring"),
@@ -464,12 +498,20 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
         html! {
             p.crumbs { a href="/ui" { "Inventory" } " › " a href={"/ui/models/" (name)} { (name) } " › monitoring" }
             h1 { "Monitoring: " (name) }
-            p { "Last " (data.days) " days · "
-                @for d in [1, 7, 30, 90] { a href={"/ui/models/" (name) "/monitoring?days=" (d)} { (d) " d" } " " } }
+            p #range { "Showing " (when(from)) " to " (when(to)) " (" (duration((to - from) as f64 / 1e6)) ") · "
+                a href={"/ui/models/" (name) "/monitoring"} class=[data.window.is_none().then_some("active")] { "all data" } " "
+                @for (label, query, micros) in WINDOWS {
+                    a href={"/ui/models/" (name) "/monitoring?" (query)} class=[(data.window == Some(micros)).then_some("active")] { (label) } " "
+                } }
             @if data.monitors.is_empty() { p.muted { "No monitors." } }
             @if let Some(drift) = drift {
                 h2 { "Feature drift over time" }
-                (drift_heat_map(drift, by_monitor.get(drift.name.as_str()).map(Vec::as_slice).unwrap_or_default()))
+                div.chart-scroll { (drift_heat_map(drift, by_monitor.get(drift.name.as_str()).map(Vec::as_slice).unwrap_or_default(), data.range)) }
+            }
+            @if let Some((point, shifts)) = &data.shifts {
+                h2 #feature-shifts { "How features shifted" }
+                p.muted { "The latest drift evaluation (" (when(point.at)) ", version " (point.version) "): the share of values in each bin of the version's reference data against the monitored window, over the bins PSI is computed on — the reference's deciles for numbers (each holds about a tenth of the reference), with missing values as one more bin, and the categories for categories." }
+                (distributions::figures(shifts))
             }
             h2 { "Monitors" }
             div.grid #monitor-charts {
@@ -488,7 +530,7 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
                             }
                             @if !monitor.enabled { " · " span.muted { "disabled" } }
                         }
-                        (monitor_chart(monitor, points, &data.alerts))
+                        div.chart-scroll { (monitor_chart(monitor, points, &data.alerts, &deployments, data.range)) }
                     }
                 }
             }
@@ -504,7 +546,15 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
     )
 }
 
-fn monitor_chart(monitor: &Monitor, points: &[&MonitorPoint], alerts: &[Alert]) -> Markup {
+/// A monitor's values over the page's range, its bands, the alerts it raised and every alias move
+/// (automatic rollbacks, overrides, manual moves, promotions) as markers.
+fn monitor_chart(
+    monitor: &Monitor,
+    points: &[&MonitorPoint],
+    alerts: &[Alert],
+    deployments: &[Marker],
+    range: (i64, i64),
+) -> Markup {
     let series =
         [Series { name: &monitor.name, points: points.iter().filter_map(|p| Some((p.at as f64, p.value?))).collect() }];
     let (warn, alert) =
@@ -513,16 +563,27 @@ fn monitor_chart(monitor: &Monitor, points: &[&MonitorPoint], alerts: &[Alert]) 
         Threshold { value: warn, label: "warn", colour: WARN },
         Threshold { value: alert, label: "alert", colour: ALERT },
     ];
-    let labels: Vec<(f64, String)> = alerts
+    let mut markers: Vec<Marker> = alerts
         .iter()
         .filter(|a| a.monitor == monitor.name)
-        .map(|a| (a.opened_at as f64, format!("alert {} ({}) on {}", a.id, a.severity, a.feature)))
+        .map(|a| Marker {
+            at: a.opened_at as f64,
+            kind: MarkerKind::Alert,
+            label: format!("alert {} ({}) on {} of version {}", a.id, a.severity, a.feature, a.version),
+        })
         .collect();
-    let markers: Vec<(f64, &str)> = labels.iter().map(|(x, l)| (*x, l.as_str())).collect();
-    charts::line_chart(&format!("{} over time", monitor.name), &series, &thresholds, &markers, XAxis::Time)
+    markers.extend(deployments.iter().cloned());
+    charts::line_chart(&LineChart {
+        title: &format!("{} over time", monitor.name),
+        series: &series,
+        thresholds: &thresholds,
+        markers: &markers,
+        x_axis: XAxis::Time,
+        x_range: Some((range.0 as f64, range.1 as f64)),
+    })
 }
 
-fn drift_heat_map(monitor: &Monitor, points: &[&MonitorPoint]) -> Markup {
+fn drift_heat_map(monitor: &Monitor, points: &[&MonitorPoint], range: (i64, i64)) -> Markup {
     let mut features: Vec<String> = points
         .iter()
         .flat_map(|p| p.details["features"].as_object().into_iter().flat_map(|f| f.keys().cloned()))
@@ -544,7 +605,14 @@ fn drift_heat_map(monitor: &Monitor, points: &[&MonitorPoint]) -> Markup {
         })
         .collect();
     let columns: Vec<f64> = points.iter().map(|p| p.at as f64).collect();
-    charts::heat_map("Feature drift by feature over time", &rows, &columns, monitor.config.warn, monitor.config.alert)
+    charts::heat_map(
+        "Feature drift by feature over time",
+        &rows,
+        &columns,
+        monitor.config.warn,
+        monitor.config.alert,
+        Some((range.0 as f64, range.1 as f64)),
+    )
 }
 
 fn latest_table(point: &MonitorPoint) -> Markup {
@@ -555,9 +623,33 @@ fn latest_table(point: &MonitorPoint) -> Markup {
                 td { (key) }
                 td { (f["value"].as_f64().map_or("–".into(), number)) }
                 td { (f["status"].as_str().unwrap_or_default()) }
-                td { small { (compact(&f["figures"])) } }
+                td { small { (figures_text(&f["figures"])) } }
             } } } }
     }
+}
+
+/// A monitor's figures in words: names spaced, rates as percentages, groups as `female 306 of 428`,
+/// empty values left out.
+fn figures_text(figures: &Value) -> String {
+    let Some(map) = figures.as_object() else { return compact(figures) };
+    let group = |(name, counts): (&String, &Value)| match counts.as_array().map(Vec::as_slice) {
+        Some([Value::Number(n), Value::Number(favourable)]) => format!("{name} {favourable} of {n}"),
+        _ => format!("{name} {}", compact(counts)),
+    };
+    map.iter()
+        .filter_map(|(key, value)| {
+            let text = match value {
+                Value::Null => return None,
+                Value::Array(a) if a.is_empty() => return None,
+                Value::Object(o) if o.is_empty() => return None,
+                Value::Number(n) if key.ends_with("_rate") => percent(n.as_f64()?),
+                Value::Object(o) if key == "groups" => o.iter().map(group).collect::<Vec<_>>().join(", "),
+                other => compact(other),
+            };
+            Some(format!("{}: {text}", key.replace('_', " ")))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A JSON value in one line, numbers shortened.
@@ -833,33 +925,16 @@ pub(crate) fn summary(viewer: &Viewer, data: &BoardData, now: i64) -> Markup {
 mod tests {
     use super::*;
 
-    fn assignment(alias: &str, version: Option<i64>, at: i64) -> AliasAssignment {
-        AliasAssignment {
-            model_name: "m".into(),
-            alias: alias.into(),
-            version,
-            assigned_at: at,
-            assigned_by: "token:a".into(),
-            reason: String::new(),
-            traffic: None,
-            decision_id: None,
-            overridden: false,
-        }
-    }
-
     #[test]
-    fn the_deployment_timeline_follows_every_move() {
-        let history = [
-            assignment("champion", Some(1), 0),
-            assignment("shadow", Some(2), 10),
-            assignment("champion", Some(2), 20),
-            assignment("shadow", None, 20),
-            assignment("champion", Some(1), 30),
-        ];
-        let lanes = deployment_lanes(&history, 40.0);
-        assert_eq!(lanes[0].0, "champion", "champion first");
-        assert_eq!(lanes[0].1, vec![(0.0, 20.0, "1".into()), (20.0, 30.0, "2".into()), (30.0, 40.0, "1".into())]);
-        assert_eq!(lanes[1], ("shadow".into(), vec![(10.0, 20.0, "2".into())]));
+    fn monitor_figures_read_as_words() {
+        let figures = serde_json::json!({
+            "fields": {}, "refused": 0, "sample": 1215, "missing_rate": 0.25, "unseen_rate": null,
+            "groups": {"female": [428, 306], "male": [900, 800]}, "min_group_decisions": 10,
+        });
+        assert_eq!(
+            figures_text(&figures),
+            "groups: female 306 of 428, male 800 of 900; min group decisions: 10; missing rate: 25.0%; refused: 0; sample: 1215"
+        );
     }
 
     #[test]
