@@ -494,6 +494,9 @@ pub struct MonitorChangeBody {
     /// Consecutive breaching evaluations before alerting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consecutive: Option<u32>,
+    /// Consecutive clean evaluations before an open alert resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_after: Option<u32>,
     /// Evaluated on the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -536,6 +539,8 @@ pub struct MonitorConfigBody {
     pub bad_value: Option<String>,
     /// Consecutive breaching evaluations before alerting.
     pub consecutive: u32,
+    /// Consecutive clean (`ok`) evaluations before an open alert resolves.
+    pub resolve_after: u32,
     /// What a critical alert does.
     pub action: String,
 }
