@@ -604,7 +604,7 @@ pub struct AlertBody {
     pub monitor: String,
     /// Feature (empty for the monitor as a whole).
     pub feature: String,
-    /// The version whose traffic raised it last.
+    /// The version whose traffic raised it (an alert never changes version).
     pub version: i64,
     /// Severity.
     pub severity: Severity,
@@ -614,7 +614,7 @@ pub struct AlertBody {
     pub opened_at: i64,
     /// Last change (µs).
     pub updated_at: i64,
-    /// The monitor's latest value.
+    /// The monitor's value when it fired, escalated or resolved.
     pub value: Option<f64>,
     /// Who acknowledged it.
     pub acknowledged_by: Option<String>,
@@ -633,9 +633,12 @@ pub struct AlertEventBody {
     pub kind: String,
     /// Who.
     pub actor: String,
-    /// Details (their shape depends on the kind).
+    /// Details (their shape depends on the kind; an `action`'s `outcome` is tagged by `result`:
+    /// `rolled_back`, `canary_stopped`, `retrained` or `not_possible` with its `reason`).
     #[schema(value_type = Value)]
     pub details: Value,
+    /// The event in words ("rollback not possible: no earlier gate-approved version to roll back to").
+    pub summary: String,
 }
 
 /// An alert with its events.
@@ -663,10 +666,14 @@ pub struct IncidentBody {
     pub opened_at: i64,
     /// When resolved (µs).
     pub resolved_at: Option<i64>,
-    /// Seconds from the first breaching window to the alert.
+    /// Seconds from the first decision of the first breaching window to the alert that opened it.
     pub time_to_detect_seconds: f64,
     /// Seconds from opening to resolution.
     pub time_to_resolve_seconds: Option<f64>,
+    /// Who resolved it by hand (none while open, or when it resolved with its alerts).
+    pub resolved_by: Option<String>,
+    /// Why they resolved it.
+    pub resolution: Option<String>,
 }
 
 /// An event of an incident's timeline.
@@ -681,12 +688,16 @@ pub struct IncidentEventBody {
     /// Details (their shape depends on the kind).
     #[schema(value_type = Value)]
     pub details: Value,
-    /// The alert's id.
-    pub alert: i64,
-    /// Its monitor.
+    /// The event in words.
+    pub summary: String,
+    /// The alert's id (none for the incident's own resolution).
+    pub alert: Option<i64>,
+    /// Its monitor (empty for the incident's own resolution).
     pub monitor: String,
     /// Its feature.
     pub feature: String,
+    /// The version the alert belongs to.
+    pub version: Option<i64>,
 }
 
 /// An incident with its timeline.

@@ -1,9 +1,17 @@
 /*!
-Alerts: raised by monitor evaluations, one open alert per model, monitor and feature.
+Alerts: raised by monitor evaluations, one open alert per model, monitor, feature and version (each version's
+evaluations open, escalate and resolve its own alerts; an alert never changes version).
 
-States: firing → acknowledged (by a person) → resolved (when the monitor sees the feature back within its
-bands). A `warn` result fires a `warning`, an `alert` result a `critical` alert; a warning that turns into an
-alert is escalated. `insufficient` results change nothing. Every transition is an alert event.
+States: firing → acknowledged (by a person) → resolved. A `warn` result fires a `warning`, an `alert` result a
+`critical` alert; a warning that turns into an alert is escalated. A monitor's `consecutive` breaching
+evaluations in a row fire (or escalate) an alert, and its `resolve_after` clean ones in a row resolve it, so
+that a figure hovering at a band does not open and close alerts over and over. `insufficient` and
+`unavailable` results change nothing. An alert of a version that no alias serves any more is resolved.
+Every transition is an alert event.
+
+Only alerts of a version serving a production alias (champion, canary) open incidents and take automatic
+actions: a shadow challenger's alerts are recorded as its own and touch neither. Resolving an incident by
+hand resolves its open alerts with it.
 */
 
 use std::collections::BTreeMap;
@@ -27,7 +35,7 @@ pub struct Alert {
     pub monitor: String,
     /// The feature (empty for the monitor as a whole).
     pub feature: String,
-    /// The version whose traffic raised it last.
+    /// The version whose traffic raised it (an alert never changes version).
     pub version: i64,
     pub severity: Severity,
     pub state: AlertState,
@@ -35,7 +43,7 @@ pub struct Alert {
     pub opened_at: i64,
     /// Last change (µs).
     pub updated_at: i64,
-    /// The monitor's latest value for it.
+    /// The monitor's value when it fired, escalated or resolved.
     pub value: Option<f64>,
     /// Who acknowledged it.
     pub acknowledged_by: Option<String>,
@@ -375,6 +383,7 @@ impl ActionOutcome {
 
 /// One line for people about an alert event (the timeline, the API's `summary`, the CLI and the dashboard).
 pub fn describe_event(kind: &str, actor: &str, details: &Value) -> String {
+    let actor = actor.strip_prefix("token:").unwrap_or(actor);
     let value = details["value"].as_f64().map(|v| format!(" at {v:.4}")).unwrap_or_default();
     let version = details["version"].as_i64().map(|v| format!(" on version {v}")).unwrap_or_default();
     let shadow = if details["shadow"] == true { " (shadow: no incident, no automatic action)" } else { "" };

@@ -634,12 +634,20 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                     h3 { "#" (incident.id) " " (incident.title) " "
                         @if incident.state == IncidentState::Open { span.bad { "open" } } @else { span.ok { "resolved" } } }
                     p { "Opened " (when(incident.opened_at)) " · time to detect " (duration(incident.time_to_detect_seconds))
+                        " (from the first decision of the first breaching window)"
                         @if let Some(s) = incident.time_to_resolve_seconds { " · resolved in " (duration(s)) } }
+                    @if let Some(by) = &incident.resolved_by {
+                        p.resolution { "Resolved by " strong { (by) } ": " (incident.resolution.as_deref().unwrap_or_default()) }
+                    }
                     ol.timeline { @for e in timeline { li {
                         span.when { (when(e["at"].as_i64().unwrap_or_default())) } " "
-                        strong { (e["kind"].as_str().unwrap_or_default()) } " · " (e["monitor"].as_str().unwrap_or_default()) " on '" (e["feature"].as_str().unwrap_or_default()) "' by " (e["actor"].as_str().unwrap_or_default())
-                        @let details = compact(&e["details"]);
-                        @if !details.is_empty() { " · " small { (details) } }
+                        strong { (e["kind"].as_str().unwrap_or_default()) } " · "
+                        @if let Some(alert) = e["alert"].as_i64() {
+                            "alert " (alert) " " (e["monitor"].as_str().unwrap_or_default()) " on '" (e["feature"].as_str().unwrap_or_default()) "'"
+                            @if let Some(v) = e["version"].as_i64() { " v" (v) }
+                            " · "
+                        }
+                        (e["summary"].as_str().unwrap_or_default())
                     } } }
                     @if can_act && incident.state == IncidentState::Open {
                         form.inline method="post" action={"/ui/incidents/" (incident.id) "/resolve"} {
