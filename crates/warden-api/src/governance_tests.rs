@@ -417,7 +417,8 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     let (_, alert) =
         app.json(Method::GET, &format!("/v1/alerts/{}", age_alert["id"]), Some(&app.admin), Value::Null).await;
     let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action event");
-    assert_eq!(action["details"]["outcome"], json!({"done": true, "from": 2, "to": 1}));
+    assert_eq!(action["details"]["outcome"], json!({"result": "rolled_back", "from": 2, "to": 1}));
+    assert_eq!(action["summary"], "rolled back: champion from version 2 to version 1", "{action}");
     let (_, events) =
         app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
     let rollback = events.as_array().unwrap().iter().find(|e| e["action"] == "model.rollback").expect("audited");

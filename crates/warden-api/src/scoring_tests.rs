@@ -546,12 +546,18 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     assert_eq!((status, acked["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{acked}");
     assert_eq!(app.json(Method::POST, &ack, Some(&app.admin), json!({})).await.0, StatusCode::CONFLICT);
 
-    // Back within the bands (looser limits here), the alert resolves itself.
+    // Back within the bands (looser limits here), the alert resolves itself after `resolve_after` clean
+    // evaluations in a row (3 by default), not at the first.
     let body = json!({"min_decisions": 100, "warn": 50.0, "alert": 100.0});
-    assert_eq!(app.json(Method::PUT, uri, Some(&app.admin), body).await.0, StatusCode::OK);
-    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let (status, changed) = app.json(Method::PUT, uri, Some(&app.admin), body).await;
+    assert_eq!((status, changed["config"]["resolve_after"].as_u64()), (StatusCode::OK, Some(3)), "{changed}");
+    for round in 1..=3 {
+        assert_eq!(evaluate().await.0, StatusCode::OK);
+        let (_, alert) = app.json(Method::GET, &format!("/v1/alerts/{id}"), Some(&app.admin), Value::Null).await;
+        let want = if round < 3 { "acknowledged" } else { "resolved" };
+        assert_eq!(alert["state"], want, "after {round} clean evaluations: {alert}");
+    }
     let (_, alert) = app.json(Method::GET, &format!("/v1/alerts/{id}"), Some(&app.admin), Value::Null).await;
-    assert_eq!(alert["state"], "resolved", "{alert}");
     let kinds: Vec<&str> = alert["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["fired", "acknowledged", "resolved"]);
     // The critical alerts opened one incident, resolved with them; its timeline holds their events.
@@ -564,8 +570,13 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     let timeline: Vec<&str> =
         incident["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert!(
-        timeline.starts_with(&["fired"]) && timeline.contains(&"acknowledged") && timeline.ends_with(&["resolved"])
+        timeline.starts_with(&["fired"])
+            && timeline.contains(&"acknowledged")
+            && timeline.ends_with(&["resolved", "incident_resolved"]),
+        "{incident}"
     );
+    // Resolved by its monitors, not by a person.
+    assert_eq!((incident["resolved_by"].as_str(), incident["resolution"].as_str()), (None, None), "{incident}");
     let (_, all) = app.json(Method::GET, "/v1/incidents", Some(&app.admin), Value::Null).await;
     assert_eq!(all.as_array().unwrap().len(), 1, "one incident per model at a time: {all}");
     // Prometheus sees the monitors and the alerts.

@@ -304,7 +304,11 @@ pub(crate) async fn apply(
         tracing::warn!(alert = id, model = %row.model_name, monitor = %row.monitor, feature = %row.feature,
             version = row.version, severity = %row.severity, kind, "alert");
         let row = AlertRow { id, ..row };
+        // An incident resolves by itself only when its monitors saw its alerts back within the bands: an alert
+        // that ended because its version stopped serving (a rollback) leaves the incident to a person.
+        let retired = event.details["reason"].is_string();
         if kind == "resolved"
+            && !retired
             && let Some(incident) = row.incident_id
         {
             warden.metadata.resolve_incident_if_clear(incident, now).await?;

@@ -511,7 +511,7 @@ mod slow {
         let id = fired.unwrap()["alert"]["id"].to_string();
         let alert = server.get_json(&format!("/v1/alerts/{id}"));
         let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
-        assert_eq!(action["details"]["outcome"]["done"], true, "{action}");
+        assert_eq!(action["details"]["outcome"]["result"], "rolled_back", "{action}");
         let champion = json_of(&server.cli(&["alias", "get", "credit", "champion", "--json"]));
         assert_eq!(champion["version"], 1, "{champion}");
         assert_eq!(champion["assigned_by"], "warden", "{champion}");
@@ -521,7 +521,8 @@ mod slow {
         assert!(shown.contains("fired") && shown.contains("action") && shown.contains("time to detect"), "{shown}");
         let record = server.get_json(&format!("/v1/incidents/{incident}"));
         let rollback = record["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
-        assert_eq!(rollback["details"]["outcome"]["done"], true, "{record}");
+        assert_eq!(rollback["details"]["outcome"]["result"], "rolled_back", "{record}");
+        assert!(shown.contains("rolled back: champion from version 2 to version 1"), "{shown}");
         let open = stdout(&server.cli(&["incidents", "--state", "open"]));
         assert!(open.contains("feature_drift") && open.contains("credit"), "{open}");
     }
