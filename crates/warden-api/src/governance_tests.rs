@@ -631,6 +631,22 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
     let (status, _) =
         app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "magic"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A challenger a person set is never replaced by a job: the candidate is registered, not deployed, and the
+    // job says why.
+    let (status, body) = app
+        .json(Method::PUT, "/v1/models/credit/aliases/challenger", Some(&app.admin), json!({"version": 2}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, job) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!((job["status"].as_str(), job["deployed_as"].as_str()), (Some("registered"), None), "{job}");
+    let log: Vec<&str> = job["log"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(log.iter().any(|l| l.contains("never replaces a challenger a person chose")), "{log:?}");
+    let (_, challenger) =
+        app.json(Method::GET, "/v1/models/credit/aliases/challenger", Some(&p.rita), Value::Null).await;
+    assert_eq!(challenger["version"], 2, "{challenger}");
+    assert_ne!(challenger["assigned_by"], "warden", "{challenger}");
 }
 
 /// An operator-configured training command: it gets the exported data at `{data}` and writes the model to
