@@ -765,7 +765,7 @@ fn outcome_values(
                         .find(|e| e.metric == wanted)
                 })
                 .flatten();
-            values.insert("model".into(), (estimate.map(|e| e.value), json!(estimate)));
+            values.insert("model".into(), (estimate.as_ref().map(|e| e.value), json!(estimate)));
         }
         (MonitorKind::Fairness, _) => {
             let attribute = config.attribute.clone().unwrap_or_default();
@@ -887,8 +887,14 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
             (Some(cbpe), MonitorKind::EstimatedPerformance) => {
                 let wanted = cbpe_metric(statistic);
-                let (_, _, low, high) =
+                let (_, _, thresholds) =
                     cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted");
+                // A reference too small to calibrate leaves the key without bands: `unavailable`, with the
+                // reason, never an alert.
+                let Some((low, high)) = thresholds.band() else {
+                    learned.problem = thresholds.problem();
+                    continue;
+                };
                 let sigma = (high - low) / 6.0;
                 Bands { warn: low + sigma, alert: low, lower_is_worse: true, learned: true }
             }
