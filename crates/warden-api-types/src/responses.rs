@@ -932,11 +932,13 @@ pub struct KpisBody {
     pub deployments_per_30_days: f64,
     /// Median hours from registration to production.
     pub median_hours_to_production: Option<f64>,
-    /// Median seconds to detect.
+    /// Median seconds to detect: from the first decision of the first breaching window to the alert that
+    /// opened the incident, over incidents opened in the period.
     pub median_seconds_to_detect: Option<f64>,
     /// Median seconds to resolve.
     pub median_seconds_to_resolve: Option<f64>,
-    /// Median drift detection seconds.
+    /// Median drift detection latency: seconds from the first decision of the first breaching window to the
+    /// alert, over drift monitors' alerts opened in the period.
     pub median_drift_detection_seconds: Option<f64>,
     /// Audited changes.
     pub audited_changes: u64,

@@ -714,7 +714,61 @@ pub async fn incident(warden: &Oversight, caller: &Principal, id: i64) -> Result
 mod tests {
     use warden_store::metadata::AliasAssignment;
 
-    use super::rollback_target;
+    use super::{ActionOutcome, describe_event, held, rollback_target, streak_start};
+    use serde_json::json;
+    use warden_store::metadata::MonitorEvaluation;
+
+    /// Ranks, newest first: 3 alert, 2 warn, 1 ok, 0 insufficient.
+    #[test]
+    fn hysteresis_fires_after_consecutive_breaches_and_resolves_after_clean_runs() {
+        // One breach fires at once by default, not with `consecutive` 2; two in a row fire at the lower level.
+        assert_eq!(held(&[3, 1, 1], 1, 3), (3, false));
+        assert_eq!(held(&[3, 1, 1], 2, 3), (0, false));
+        assert_eq!(held(&[3, 2, 1], 2, 3), (2, false));
+        assert_eq!(held(&[3, 3], 2, 3), (3, false));
+        assert_eq!(held(&[3], 2, 3), (0, false), "not enough history yet");
+        // A figure hovering at the band (ok, warn, ok, warn…) never counts three clean evaluations in a row.
+        let hovering = [1, 2, 1, 2, 1, 2];
+        assert!(!held(&hovering, 1, 3).1);
+        assert!(held(&[1, 1, 1, 2], 1, 3).1, "three clean in a row resolve");
+        assert!(!held(&[1, 0, 1, 2], 1, 3).1, "an insufficient evaluation breaks the run");
+        assert!(held(&[1, 2], 1, 1).1, "resolve_after 1: the first clean evaluation");
+    }
+
+    #[test]
+    fn the_first_breaching_window_is_the_oldest_of_the_current_run() {
+        let evaluation = |window_start: i64| MonitorEvaluation {
+            model_name: "credit".into(),
+            monitor: "feature_drift".into(),
+            at: window_start + 300,
+            version: 1,
+            window_start,
+            decisions: 500,
+            status: String::new(),
+            value: None,
+            details: json!({}),
+        };
+        let (a, b, c, d) = (evaluation(40), evaluation(30), evaluation(20), evaluation(10));
+        let ranks = vec![(3, &a), (2, &b), (3, &c), (1, &d)];
+        assert_eq!(streak_start(ranks.clone().into_iter(), 2), Some(20), "warn or worse since the window at 20");
+        assert_eq!(streak_start(ranks.into_iter(), 3), Some(40), "alert level only since 40");
+        assert_eq!(streak_start(vec![(1, &a)].into_iter(), 2), None);
+    }
+
+    #[test]
+    fn an_action_that_could_not_act_says_so_in_words() {
+        let not_possible = ActionOutcome::NotPossible { reason: "no earlier gate-approved version to roll back to".into() };
+        assert_eq!(not_possible.describe("rollback"), "rollback not possible: no earlier gate-approved version to roll back to");
+        let stored = json!({"action": "stop_canary", "outcome": {"result": "not_possible", "reason": "the model has no canary"}});
+        assert_eq!(describe_event("action", "warden", &stored), "stop canary not possible: the model has no canary");
+        let done = json!({"action": "rollback", "outcome": {"result": "rolled_back", "from": 2, "to": 1}});
+        assert_eq!(describe_event("action", "warden", &done), "rolled back: champion from version 2 to version 1");
+        // Recorded before outcomes were a closed set.
+        let legacy = json!({"action": "rollback", "outcome": {"done": false, "why": "no earlier gate-approved champion to roll back to"}});
+        assert_eq!(describe_event("action", "warden", &legacy), "rollback not possible: no earlier gate-approved champion to roll back to");
+        let resolved = json!({"incident": 4, "comment": "new campaign"});
+        assert_eq!(describe_event("resolved", "token:rita", &resolved), "resolved by rita with incident 4: new campaign");
+    }
 
     fn moved(version: i64, by: &str, gated: bool) -> AliasAssignment {
         AliasAssignment {

@@ -763,9 +763,9 @@ fn kpi_cards(k: &Kpis) -> Markup {
         div.cards #kpis {
             div.card { span.big { (format!("{:.1}", k.deployments_per_30_days)) } span { "deployments per 30 days (" (k.deployments) " in " (k.period_days) " d, " (k.rollbacks) " automatic rollbacks)" } }
             div.card { span.big { (or_dash(k.median_hours_to_production, |h| duration(h * 3600.0))) } span { "median registration → production" } }
-            div.card { span.big { (or_dash(k.median_seconds_to_detect, duration)) } span { "median time to detect" } }
+            div.card { span.big { (or_dash(k.median_seconds_to_detect, duration)) } span { "median time to detect" } small.definition { "from the first decision of the first breaching window to the alert that opened the incident" } }
             div.card { span.big { (or_dash(k.median_seconds_to_resolve, duration)) } span { "median time to resolve" } }
-            div.card { span.big { (or_dash(k.median_drift_detection_seconds, duration)) } span { "median drift detection latency" } }
+            div.card { span.big { (or_dash(k.median_drift_detection_seconds, duration)) } span { "median drift detection latency" } small.definition { "drift alerts: from the first decision of the first breaching window to the alert" } }
             div.card.(if k.audit_coverage.is_some_and(|c| c < 1.0) { "bad" } else { "good" }) { span.big #audit-coverage { (or_dash(k.audit_coverage, percent)) } span { "audit coverage (" (k.ledger_entries) " ledger entries / " (k.audited_changes) " changes)" } }
             div.card.(if k.overrides > 0 { "warn" } else { "" }) { span.big #policy-adherence { (or_dash(k.policy_adherence, percent)) } span { "policy adherence (" (k.overrides) " overrides in " (k.promotions) " promotions)" } }
             div.card.(if k.open_incidents > 0 { "bad" } else { "" }) { span.big { (k.open_incidents) } span { "open incidents (" (k.incidents) " opened in the period)" } }
