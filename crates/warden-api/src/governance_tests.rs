@@ -634,9 +634,8 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
 
     // A challenger a person set is never replaced by a job: the candidate is registered, not deployed, and the
     // job says why.
-    let (status, body) = app
-        .json(Method::PUT, "/v1/models/credit/aliases/challenger", Some(&app.admin), json!({"version": 2}))
-        .await;
+    let (status, body) =
+        app.json(Method::PUT, "/v1/models/credit/aliases/challenger", Some(&app.admin), json!({"version": 2})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, job) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");

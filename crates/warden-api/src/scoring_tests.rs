@@ -838,12 +838,14 @@ async fn a_shadow_challengers_alerts_are_its_own_and_a_champion_incident_is_reso
     assert_eq!(shadow_age["incident_id"], Value::Null, "a shadow alert opens no incident");
     let (_, shadow_events) =
         app.json(Method::GET, &format!("/v1/alerts/{}", shadow_age["id"]), Some(&app.admin), Value::Null).await;
-    let kinds: Vec<&str> = shadow_events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        shadow_events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["fired"], "no automatic action on a shadow alert: {shadow_events}");
     assert!(shadow_events["events"][0]["summary"].as_str().unwrap().contains("shadow"), "{shadow_events}");
     let (_, incidents) = app.json(Method::GET, "/v1/incidents", Some(&app.admin), Value::Null).await;
     assert_eq!(incidents, json!([]));
-    let (_, champion) = app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
     assert_eq!(champion["version"], v1);
 
     // Older applicants arrive and tight bands make the champion breach too: its alerts are its own, and the
@@ -872,7 +874,8 @@ async fn a_shadow_challengers_alerts_are_its_own_and_a_champion_incident_is_reso
     let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
     assert_eq!(action["details"]["outcome"]["result"], "not_possible", "{action}");
     assert_eq!(action["summary"], "rollback not possible: no earlier gate-approved version to roll back to");
-    let (_, champion) = app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
     assert_eq!(champion["version"], v1);
 
     // Time to detect runs from the first decision of the breaching window, not from the window's start
@@ -880,7 +883,8 @@ async fn a_shadow_challengers_alerts_are_its_own_and_a_champion_incident_is_reso
     let fired = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "fired").unwrap();
     let first_decision = fired["details"]["first_decision_at"].as_i64().unwrap();
     assert_eq!(fired["details"]["detect_micros"].as_i64().unwrap(), fired["at"].as_i64().unwrap() - first_decision);
-    let (_, incident) = app.json(Method::GET, &format!("/v1/incidents/{incident_id}"), Some(&app.admin), Value::Null).await;
+    let (_, incident) =
+        app.json(Method::GET, &format!("/v1/incidents/{incident_id}"), Some(&app.admin), Value::Null).await;
     assert!(incident["time_to_detect_seconds"].as_f64().unwrap() < 60.0, "{incident}");
     let (_, kpis) = app.json(Method::GET, "/v1/kpis?days=1", Some(&app.admin), Value::Null).await;
     assert!(kpis["median_drift_detection_seconds"].as_f64().unwrap() < 60.0, "{kpis}");
@@ -892,13 +896,16 @@ async fn a_shadow_challengers_alerts_are_its_own_and_a_champion_incident_is_reso
     let (status, resolved) = app.json(Method::POST, &resolve, Some(&rita), json!({"comment": why})).await;
     assert_eq!(status, StatusCode::OK, "{resolved}");
     assert_eq!((resolved["resolved_by"].as_str(), resolved["resolution"].as_str()), (Some("rita"), Some(why)));
-    let (_, incident) = app.json(Method::GET, &format!("/v1/incidents/{incident_id}"), Some(&app.admin), Value::Null).await;
+    let (_, incident) =
+        app.json(Method::GET, &format!("/v1/incidents/{incident_id}"), Some(&app.admin), Value::Null).await;
     let last = incident["timeline"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((last["kind"].as_str(), last["actor"].as_str()), (Some("incident_resolved"), Some("token:rita")));
     assert_eq!(last["summary"], format!("incident resolved by rita: {why}"));
     let after = alerts().await;
-    let open_production: Vec<&Value> =
-        after.iter().filter(|a| a["state"] != "resolved" && a["version"] == v1 && a["severity"] == "critical").collect();
+    let open_production: Vec<&Value> = after
+        .iter()
+        .filter(|a| a["state"] != "resolved" && a["version"] == v1 && a["severity"] == "critical")
+        .collect();
     assert!(open_production.is_empty(), "no critical alert stays open beside a resolved incident: {open_production:?}");
     let (_, resolved_alert) =
         app.json(Method::GET, &format!("/v1/alerts/{}", champion_age["id"]), Some(&app.admin), Value::Null).await;
@@ -908,7 +915,12 @@ async fn a_shadow_challengers_alerts_are_its_own_and_a_champion_incident_is_reso
     let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&app.admin), Value::Null).await;
     assert_eq!(inventory[0]["open_incidents"], 0, "{inventory}");
     let (_, audit) = app
-        .json(Method::GET, &format!("/v1/audit/events?subject=model/credit/incident/{incident_id}"), Some(&app.admin), Value::Null)
+        .json(
+            Method::GET,
+            &format!("/v1/audit/events?subject=model/credit/incident/{incident_id}"),
+            Some(&app.admin),
+            Value::Null,
+        )
         .await;
     let audited = audit.as_array().unwrap().iter().find(|e| e["action"] == "incident.resolve").expect("audited");
     assert_eq!(audited["payload"]["comment"], why);
@@ -922,7 +934,9 @@ async fn a_shadow_challengers_alerts_are_its_own_and_a_champion_incident_is_reso
     assert_ne!(reopened, incident_id);
 
     // The challenger leaves: its alerts resolve (saying why) and its series leave /metrics.
-    let series = |version: i64| format!(r#"warden_monitor_status{{model="credit",monitor="feature_drift",version="{version}"}}"#);
+    let series = |version: i64| {
+        format!(r#"warden_monitor_status{{model="credit",monitor="feature_drift",version="{version}"}}"#)
+    };
     let metrics = app.warden.scoring().metrics_text();
     assert!(metrics.contains(&series(v1)) && metrics.contains(&series(v2)), "{metrics}");
     let (status, _) =

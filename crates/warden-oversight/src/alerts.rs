@@ -202,9 +202,9 @@ pub(crate) async fn apply(
 
     for ((model, monitor, feature, version), (status, value, _)) in judged {
         let Some(m) = monitors.iter().find(|m| m.model == model && m.name == monitor) else { continue };
-        let current = open.iter().find(|a| {
-            a.model_name == model && a.monitor == monitor && a.feature == feature && a.version == version
-        });
+        let current = open
+            .iter()
+            .find(|a| a.model_name == model && a.monitor == monitor && a.feature == feature && a.version == version);
         if status == 0 || (status == 1 && current.is_none()) {
             continue; // insufficient or unavailable changes nothing; ok with nothing open neither
         }
@@ -263,7 +263,8 @@ pub(crate) async fn apply(
             (Some(a), 1) if clean => {
                 let row =
                     AlertRow { state: "resolved".into(), value, updated_at: now, resolved_at: Some(now), ..a.clone() };
-                let details = json!({ "value": value, "version": version, "clean_evaluations": m.config.resolve_after });
+                let details =
+                    json!({ "value": value, "version": version, "clean_evaluations": m.config.resolve_after });
                 (row, "resolved", details)
             }
             _ => continue,
@@ -287,7 +288,10 @@ pub(crate) async fn apply(
 
     for (mut row, kind, details) in transitions {
         let production = context.in_production(warden, &row.model_name, row.version).await?;
-        if matches!(kind, "fired" | "escalated") && row.severity == "critical" && row.incident_id.is_none() && production
+        if matches!(kind, "fired" | "escalated")
+            && row.severity == "critical"
+            && row.incident_id.is_none()
+            && production
         {
             // A critical alert on a production version opens its model's incident (or joins the open one).
             let title = format!("{} of '{}' on {} version {}", row.monitor, row.feature, row.model_name, row.version);
@@ -757,17 +761,27 @@ mod tests {
 
     #[test]
     fn an_action_that_could_not_act_says_so_in_words() {
-        let not_possible = ActionOutcome::NotPossible { reason: "no earlier gate-approved version to roll back to".into() };
-        assert_eq!(not_possible.describe("rollback"), "rollback not possible: no earlier gate-approved version to roll back to");
+        let not_possible =
+            ActionOutcome::NotPossible { reason: "no earlier gate-approved version to roll back to".into() };
+        assert_eq!(
+            not_possible.describe("rollback"),
+            "rollback not possible: no earlier gate-approved version to roll back to"
+        );
         let stored = json!({"action": "stop_canary", "outcome": {"result": "not_possible", "reason": "the model has no canary"}});
         assert_eq!(describe_event("action", "warden", &stored), "stop canary not possible: the model has no canary");
         let done = json!({"action": "rollback", "outcome": {"result": "rolled_back", "from": 2, "to": 1}});
         assert_eq!(describe_event("action", "warden", &done), "rolled back: champion from version 2 to version 1");
         // Recorded before outcomes were a closed set.
         let legacy = json!({"action": "rollback", "outcome": {"done": false, "why": "no earlier gate-approved champion to roll back to"}});
-        assert_eq!(describe_event("action", "warden", &legacy), "rollback not possible: no earlier gate-approved champion to roll back to");
+        assert_eq!(
+            describe_event("action", "warden", &legacy),
+            "rollback not possible: no earlier gate-approved champion to roll back to"
+        );
         let resolved = json!({"incident": 4, "comment": "new campaign"});
-        assert_eq!(describe_event("resolved", "token:rita", &resolved), "resolved by rita with incident 4: new campaign");
+        assert_eq!(
+            describe_event("resolved", "token:rita", &resolved),
+            "resolved by rita with incident 4: new campaign"
+        );
     }
 
     fn moved(version: i64, by: &str, gated: bool) -> AliasAssignment {

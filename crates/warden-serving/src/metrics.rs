@@ -136,7 +136,8 @@ impl ScoringMetrics {
             !stale
         });
         for route in warden_core::Route::NAMES {
-            let labels = VersionLabels { model: model.to_owned(), version: version.clone(), route: (*route).to_owned() };
+            let labels =
+                VersionLabels { model: model.to_owned(), version: version.clone(), route: (*route).to_owned() };
             self.scored.remove(&labels);
             self.latency.remove(&labels);
         }

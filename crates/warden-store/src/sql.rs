@@ -1162,14 +1162,12 @@ where
 
     async fn first_decision_at(&self, model_name: &str, version: i64, since: Micros) -> Result<Option<Micros>> {
         let model = self.model_id_of(model_name).await?;
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(at) FROM decisions WHERE model_id = $1 AND version = $2 AND at >= $3",
-        )
-        .bind(model)
-        .bind(version)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT MIN(at) FROM decisions WHERE model_id = $1 AND version = $2 AND at >= $3")
+            .bind(model)
+            .bind(version)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>> {

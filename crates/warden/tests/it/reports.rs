@@ -255,7 +255,10 @@ fn cbpe_on_a_reference_too_small_to_calibrate_says_so_instead_of_alerting() {
     assert!(text.contains("insufficient reference") && text.contains("too small to calibrate"), "{text}");
     let report = json_of(&warden(&[&args[..], &["--json"]].concat()));
     let estimate = &report["chunks"][0]["estimates"][0];
-    assert_eq!((estimate["status"].as_str(), &estimate["lower_threshold"]), (Some("insufficient"), &serde_json::Value::Null));
+    assert_eq!(
+        (estimate["status"].as_str(), &estimate["lower_threshold"]),
+        (Some("insufficient"), &serde_json::Value::Null)
+    );
 }
 
 #[test]
