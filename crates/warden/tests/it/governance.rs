@@ -525,5 +525,18 @@ mod slow {
         assert!(shown.contains("rolled back: champion from version 2 to version 1"), "{shown}");
         let open = stdout(&server.cli(&["incidents", "--state", "open"]));
         assert!(open.contains("feature_drift") && open.contains("credit"), "{open}");
+        let shown = stdout(&server.cli(&["alerts", &id]));
+        assert!(shown.contains("rolled back: champion from version 2 to version 1"), "{shown}");
+
+        // Resolved by hand: who and why, in the answer, in `incidents ID` and in the timeline.
+        let why = "older applicants are a new campaign";
+        let out = server.cli(&["resolve", &incident, "--comment", why]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains(why), "{}", stdout(&out));
+        let shown = stdout(&server.cli(&["incidents", &incident]));
+        assert!(shown.contains("resolved by") && shown.contains("incident_resolved"), "{shown}");
+        assert!(shown.contains(&format!("incident resolved by admin: {why}")), "{shown}");
+        let open = stdout(&server.cli(&["alerts", "--state", "open", "--model", "credit"]));
+        assert!(!open.contains("critical"), "resolved with the incident: {open}");
     }
 }
