@@ -877,4 +877,44 @@ mod tests {
         assert_eq!(duration(36_000.0), "10.0 h");
         assert_eq!(duration(864_000.0), "10.0 days");
     }
+
+    /// The incident section names who resolved an incident by hand and why, and reads each event in words.
+    #[test]
+    fn an_incident_resolved_by_hand_shows_who_and_why() {
+        let incident = Incident {
+            id: 4,
+            model: "credit".into(),
+            title: "feature_drift of 'age' on credit version 1".into(),
+            state: IncidentState::Resolved,
+            opened_at: 1_000_000,
+            resolved_at: Some(61_000_000),
+            time_to_detect_seconds: 2.5,
+            time_to_resolve_seconds: Some(60.0),
+            resolved_by: Some("rita".into()),
+            resolution: Some("a new campaign; pricing reviewed".into()),
+        };
+        let timeline = vec![
+            serde_json::json!({"at": 1_000_000, "kind": "action", "actor": "warden", "alert": 9, "monitor": "feature_drift",
+                "feature": "age", "version": 1, "details": {},
+                "summary": "rollback not possible: no earlier gate-approved version to roll back to"}),
+            serde_json::json!({"at": 61_000_000, "kind": "incident_resolved", "actor": "token:rita", "alert": null,
+                "monitor": "", "feature": "", "version": null, "details": {},
+                "summary": "incident resolved by rita: a new campaign; pricing reviewed"}),
+        ];
+        let viewer = Viewer {
+            principal: Principal { name: "vera".into(), role: warden_registry::auth::Role::Validator },
+            csrf: "x".into(),
+        };
+        let html =
+            alerts(&viewer, &AlertsData { alerts: Vec::new(), incidents: vec![(incident, timeline)] }).into_string();
+        assert!(html.contains("Resolved by <strong>rita</strong>: a new campaign; pricing reviewed"), "{html}");
+        assert!(html.contains("rollback not possible: no earlier gate-approved version to roll back to"), "{html}");
+        assert!(
+            html.contains("alert 9 feature_drift on &#39;age&#39; v1")
+                || html.contains("alert 9 feature_drift on 'age' v1"),
+            "{html}"
+        );
+        assert!(html.contains("from the first decision of the first breaching window"), "{html}");
+        assert!(!html.contains("done: false"), "{html}");
+    }
 }
