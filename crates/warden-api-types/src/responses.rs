@@ -497,6 +497,9 @@ pub struct MonitorChangeBody {
     /// Consecutive breaching evaluations before alerting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consecutive: Option<u32>,
+    /// Consecutive clean evaluations before an open alert resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_after: Option<u32>,
     /// Evaluated on the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -539,6 +542,8 @@ pub struct MonitorConfigBody {
     pub bad_value: Option<String>,
     /// Consecutive breaching evaluations before alerting.
     pub consecutive: u32,
+    /// Consecutive clean (`ok`) evaluations before an open alert resolves.
+    pub resolve_after: u32,
     /// What a critical alert does.
     pub action: String,
 }
@@ -602,7 +607,7 @@ pub struct AlertBody {
     pub monitor: String,
     /// Feature (empty for the monitor as a whole).
     pub feature: String,
-    /// The version whose traffic raised it last.
+    /// The version whose traffic raised it (an alert never changes version).
     pub version: i64,
     /// Severity.
     pub severity: Severity,
@@ -612,7 +617,7 @@ pub struct AlertBody {
     pub opened_at: i64,
     /// Last change (µs).
     pub updated_at: i64,
-    /// The monitor's latest value.
+    /// The monitor's value when it fired, escalated or resolved.
     pub value: Option<f64>,
     /// Who acknowledged it.
     pub acknowledged_by: Option<String>,
@@ -631,9 +636,12 @@ pub struct AlertEventBody {
     pub kind: String,
     /// Who.
     pub actor: String,
-    /// Details (their shape depends on the kind).
+    /// Details (their shape depends on the kind; an `action`'s `outcome` is tagged by `result`:
+    /// `rolled_back`, `canary_stopped`, `retrained` or `not_possible` with its `reason`).
     #[schema(value_type = Value)]
     pub details: Value,
+    /// The event in words ("rollback not possible: no earlier gate-approved version to roll back to").
+    pub summary: String,
 }
 
 /// An alert with its events.
@@ -661,10 +669,14 @@ pub struct IncidentBody {
     pub opened_at: i64,
     /// When resolved (µs).
     pub resolved_at: Option<i64>,
-    /// Seconds from the first breaching window to the alert.
+    /// Seconds from the first decision of the first breaching window to the alert that opened it.
     pub time_to_detect_seconds: f64,
     /// Seconds from opening to resolution.
     pub time_to_resolve_seconds: Option<f64>,
+    /// Who resolved it by hand (none while open, or when it resolved with its alerts).
+    pub resolved_by: Option<String>,
+    /// Why they resolved it.
+    pub resolution: Option<String>,
 }
 
 /// An event of an incident's timeline.
@@ -679,12 +691,16 @@ pub struct IncidentEventBody {
     /// Details (their shape depends on the kind).
     #[schema(value_type = Value)]
     pub details: Value,
-    /// The alert's id.
-    pub alert: i64,
-    /// Its monitor.
+    /// The event in words.
+    pub summary: String,
+    /// The alert's id (none for the incident's own resolution).
+    pub alert: Option<i64>,
+    /// Its monitor (empty for the incident's own resolution).
     pub monitor: String,
     /// Its feature.
     pub feature: String,
+    /// The version the alert belongs to.
+    pub version: Option<i64>,
 }
 
 /// An incident with its timeline.
@@ -943,11 +959,13 @@ pub struct KpisBody {
     pub deployments_per_30_days: f64,
     /// Median hours from registration to production.
     pub median_hours_to_production: Option<f64>,
-    /// Median seconds to detect.
+    /// Median seconds to detect: from the first decision of the first breaching window to the alert that
+    /// opened the incident, over incidents opened in the period.
     pub median_seconds_to_detect: Option<f64>,
     /// Median seconds to resolve.
     pub median_seconds_to_resolve: Option<f64>,
-    /// Median drift detection seconds.
+    /// Median drift detection latency: seconds from the first decision of the first breaching window to the
+    /// alert, over drift monitors' alerts opened in the period.
     pub median_drift_detection_seconds: Option<f64>,
     /// Audited changes.
     pub audited_changes: u64,

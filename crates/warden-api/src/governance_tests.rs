@@ -417,7 +417,8 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     let (_, alert) =
         app.json(Method::GET, &format!("/v1/alerts/{}", age_alert["id"]), Some(&app.admin), Value::Null).await;
     let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action event");
-    assert_eq!(action["details"]["outcome"], json!({"done": true, "from": 2, "to": 1}));
+    assert_eq!(action["details"]["outcome"], json!({"result": "rolled_back", "from": 2, "to": 1}));
+    assert_eq!(action["summary"], "rolled back: champion from version 2 to version 1", "{action}");
     let (_, events) =
         app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
     let rollback = events.as_array().unwrap().iter().find(|e| e["action"] == "model.rollback").expect("audited");
@@ -630,6 +631,21 @@ async fn a_drift_alert_retrains_a_challenger_that_is_validated_and_compared_in_s
     let (status, _) =
         app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({"trainer": "magic"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A challenger a person set is never replaced by a job: the candidate is registered, not deployed, and the
+    // job says why.
+    let (status, body) =
+        app.json(Method::PUT, "/v1/models/credit/aliases/challenger", Some(&app.admin), json!({"version": 2})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, job) = app.json(Method::POST, "/v1/models/credit/retrain", Some(&p.dana), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!((job["status"].as_str(), job["deployed_as"].as_str()), (Some("registered"), None), "{job}");
+    let log: Vec<&str> = job["log"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(log.iter().any(|l| l.contains("never replaces a challenger a person chose")), "{log:?}");
+    let (_, challenger) =
+        app.json(Method::GET, "/v1/models/credit/aliases/challenger", Some(&p.rita), Value::Null).await;
+    assert_eq!(challenger["version"], 2, "{challenger}");
+    assert_ne!(challenger["assigned_by"], "warden", "{challenger}");
 }
 
 /// An operator-configured training command: it gets the exported data at `{data}` and writes the model to

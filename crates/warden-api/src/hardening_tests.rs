@@ -212,6 +212,8 @@ async fn monitor_settings_over_their_documented_maximum_are_refused() {
         (json!({"learned": {"k": 1e300}}), "1 <= k <= 100"),
         (json!({"window_seconds": 9_999_999_999_999i64}), "window_seconds is 10 to 3600"),
         (json!({"consecutive": 4_000_000_000u32}), "consecutive is 1 to 60"),
+        (json!({"resolve_after": 0}), "resolve_after is 1 to 60"),
+        (json!({"resolve_after": 61}), "resolve_after is 1 to 60"),
     ];
     for (change, want) in cases {
         let (status, body) = app.json(Method::PUT, uri, Some(&app.admin), change.clone()).await;

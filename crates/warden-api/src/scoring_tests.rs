@@ -574,12 +574,18 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     assert_eq!((status, acked["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{acked}");
     assert_eq!(app.json(Method::POST, &ack, Some(&app.admin), json!({})).await.0, StatusCode::CONFLICT);
 
-    // Back within the bands (looser limits here), the alert resolves itself.
+    // Back within the bands (looser limits here), the alert resolves itself after `resolve_after` clean
+    // evaluations in a row (3 by default), not at the first.
     let body = json!({"min_decisions": 100, "warn": 50.0, "alert": 100.0});
-    assert_eq!(app.json(Method::PUT, uri, Some(&app.admin), body).await.0, StatusCode::OK);
-    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let (status, changed) = app.json(Method::PUT, uri, Some(&app.admin), body).await;
+    assert_eq!((status, changed["config"]["resolve_after"].as_u64()), (StatusCode::OK, Some(3)), "{changed}");
+    for round in 1..=3 {
+        assert_eq!(evaluate().await.0, StatusCode::OK);
+        let (_, alert) = app.json(Method::GET, &format!("/v1/alerts/{id}"), Some(&app.admin), Value::Null).await;
+        let want = if round < 3 { "acknowledged" } else { "resolved" };
+        assert_eq!(alert["state"], want, "after {round} clean evaluations: {alert}");
+    }
     let (_, alert) = app.json(Method::GET, &format!("/v1/alerts/{id}"), Some(&app.admin), Value::Null).await;
-    assert_eq!(alert["state"], "resolved", "{alert}");
     let kinds: Vec<&str> = alert["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["fired", "acknowledged", "resolved"]);
     // The critical alerts opened one incident, resolved with them; its timeline holds their events.
@@ -592,8 +598,13 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     let timeline: Vec<&str> =
         incident["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert!(
-        timeline.starts_with(&["fired"]) && timeline.contains(&"acknowledged") && timeline.ends_with(&["resolved"])
+        timeline.starts_with(&["fired"])
+            && timeline.contains(&"acknowledged")
+            && timeline.ends_with(&["resolved", "incident_resolved"]),
+        "{incident}"
     );
+    // Resolved by its monitors, not by a person.
+    assert_eq!((incident["resolved_by"].as_str(), incident["resolution"].as_str()), (None, None), "{incident}");
     let (_, all) = app.json(Method::GET, "/v1/incidents", Some(&app.admin), Value::Null).await;
     assert_eq!(all.as_array().unwrap().len(), 1, "one incident per model at a time: {all}");
     // Prometheus sees the monitors and the alerts.
@@ -797,4 +808,177 @@ async fn a_monitor_asking_for_consecutive_breaches_fires_only_when_the_breach_pe
     let fired = drift_alerts().await;
     let age = fired.iter().find(|a| a["feature"] == "age").expect("age alert after two breaches");
     assert_eq!(age["severity"], "critical");
+}
+
+/// The German reference restricted to applicants over 40, as CSV: a reference against which ordinary
+/// traffic looks drifted.
+fn older_reference_csv() -> Vec<u8> {
+    let text = String::from_utf8(german_csv()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let age = header.split(',').position(|h| h == "age").unwrap();
+    let older = lines.filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0);
+    std::iter::once(header).chain(older).collect::<Vec<_>>().join("\n").into_bytes()
+}
+
+/// Champion and shadow challenger: each version's alerts are its own (label and value), a challenger's alerts
+/// open no incident and take no action, a rollback that cannot happen says why, an incident resolved by hand
+/// records who and why and resolves its alerts with it (a breach that lasts opens a new one), and a version
+/// that leaves every alias takes its alerts and its `/metrics` series with it.
+#[tokio::test]
+async fn a_shadow_challengers_alerts_are_its_own_and_a_champion_incident_is_resolved_by_hand() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let artifact = fixture("lr_german_linear.json");
+    let v1 = app.serve_version("credit", german_metadata("linear-json"), &artifact).await;
+    app.alias("credit", "champion", json!({"version": v1})).await;
+    let (status, body) =
+        app.register("credit", german_metadata("linear-json"), &artifact, &older_reference_csv()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let v2 = body["version"].as_i64().unwrap();
+    app.alias("credit", "challenger", json!({"version": v2})).await;
+    for other in ["fairness_sex", "integrity", "performance", "score_drift", "data_quality"] {
+        let uri = format!("/v1/models/credit/monitors/{other}");
+        let (status, body) = app.json(Method::PUT, &uri, Some(&app.admin), json!({"enabled": false})).await;
+        assert_eq!(status, StatusCode::OK, "{other}: {body}");
+    }
+    let drift_uri = "/v1/models/credit/monitors/feature_drift";
+    let change = json!({"action": "rollback", "min_decisions": 100});
+    assert_eq!(app.json(Method::PUT, drift_uri, Some(&app.admin), change).await.0, StatusCode::OK);
+    let evaluate = || app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null);
+    let alerts = || async {
+        let (_, alerts) = app.json(Method::GET, "/v1/alerts?model=credit", Some(&app.admin), Value::Null).await;
+        alerts.as_array().unwrap().clone()
+    };
+    let age_alert = |alerts: &[Value], version: i64| {
+        alerts.iter().find(|a| a["feature"] == "age" && a["version"] == version && a["state"] != "resolved").cloned()
+    };
+
+    // Ordinary traffic: the champion sees its own reference, the challenger (in shadow) a drift.
+    let batch: Vec<Value> = german_rows().iter().map(|r| json!({"features": features(r)})).collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let first = alerts().await;
+    let shadow_age = age_alert(&first, v2).expect("the challenger's age alert");
+    assert!(first.iter().all(|a| a["version"] == v2), "only the challenger alerts: {first:?}");
+    assert_eq!(shadow_age["incident_id"], Value::Null, "a shadow alert opens no incident");
+    let (_, shadow_events) =
+        app.json(Method::GET, &format!("/v1/alerts/{}", shadow_age["id"]), Some(&app.admin), Value::Null).await;
+    let kinds: Vec<&str> =
+        shadow_events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["fired"], "no automatic action on a shadow alert: {shadow_events}");
+    assert!(shadow_events["events"][0]["summary"].as_str().unwrap().contains("shadow"), "{shadow_events}");
+    let (_, incidents) = app.json(Method::GET, "/v1/incidents", Some(&app.admin), Value::Null).await;
+    assert_eq!(incidents, json!([]));
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(champion["version"], v1);
+
+    // Older applicants arrive and tight bands make the champion breach too: its alerts are its own, and the
+    // challenger's alert keeps its version and its value.
+    let tight = json!({"warn": 0.001, "alert": 0.002});
+    assert_eq!(app.json(Method::PUT, drift_uri, Some(&app.admin), tight).await.0, StatusCode::OK);
+    let (status, body) = app
+        .json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(older_applicants_batch()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let second = alerts().await;
+    let champion_age = age_alert(&second, v1).expect("the champion's age alert");
+    let still_shadow = age_alert(&second, v2).expect("the challenger's alert is still open");
+    assert_eq!(
+        (&still_shadow["id"], &still_shadow["version"], &still_shadow["value"], &still_shadow["incident_id"]),
+        (&shadow_age["id"], &json!(v2), &shadow_age["value"], &Value::Null),
+        "another version's evaluation changes nothing on it: {still_shadow}"
+    );
+    assert_eq!(champion_age["severity"], "critical");
+    let incident_id = champion_age["incident_id"].as_i64().expect("a champion's critical alert opens an incident");
+
+    // The rollback it asked for was not possible, and says why in words.
+    let (_, alert) =
+        app.json(Method::GET, &format!("/v1/alerts/{}", champion_age["id"]), Some(&app.admin), Value::Null).await;
+    let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
+    assert_eq!(action["details"]["outcome"]["result"], "not_possible", "{action}");
+    assert_eq!(action["summary"], "rollback not possible: no earlier gate-approved version to roll back to");
+    let (_, champion) =
+        app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+    assert_eq!(champion["version"], v1);
+
+    // Time to detect runs from the first decision of the breaching window, not from the window's start
+    // (five minutes before the evaluation for this high-risk model).
+    let fired = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "fired").unwrap();
+    let first_decision = fired["details"]["first_decision_at"].as_i64().unwrap();
+    assert_eq!(fired["details"]["detect_micros"].as_i64().unwrap(), fired["at"].as_i64().unwrap() - first_decision);
+    let (_, incident) =
+        app.json(Method::GET, &format!("/v1/incidents/{incident_id}"), Some(&app.admin), Value::Null).await;
+    assert!(incident["time_to_detect_seconds"].as_f64().unwrap() < 60.0, "{incident}");
+    let (_, kpis) = app.json(Method::GET, "/v1/kpis?days=1", Some(&app.admin), Value::Null).await;
+    assert!(kpis["median_drift_detection_seconds"].as_f64().unwrap() < 60.0, "{kpis}");
+
+    // Resolved by hand: who and why are kept, and the champion's alerts are resolved with the incident.
+    let rita = app.token("rita", "risk-officer").await;
+    let why = "older applicants come from a new campaign; pricing reviewed";
+    let resolve = format!("/v1/incidents/{incident_id}/resolve");
+    let (status, resolved) = app.json(Method::POST, &resolve, Some(&rita), json!({"comment": why})).await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert_eq!((resolved["resolved_by"].as_str(), resolved["resolution"].as_str()), (Some("rita"), Some(why)));
+    let (_, incident) =
+        app.json(Method::GET, &format!("/v1/incidents/{incident_id}"), Some(&app.admin), Value::Null).await;
+    let last = incident["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["kind"].as_str(), last["actor"].as_str()), (Some("incident_resolved"), Some("token:rita")));
+    assert_eq!(last["summary"], format!("incident resolved by rita: {why}"));
+    let after = alerts().await;
+    let open_production: Vec<&Value> = after
+        .iter()
+        .filter(|a| a["state"] != "resolved" && a["version"] == v1 && a["severity"] == "critical")
+        .collect();
+    assert!(open_production.is_empty(), "no critical alert stays open beside a resolved incident: {open_production:?}");
+    let (_, resolved_alert) =
+        app.json(Method::GET, &format!("/v1/alerts/{}", champion_age["id"]), Some(&app.admin), Value::Null).await;
+    let event = resolved_alert["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((event["kind"].as_str(), event["actor"].as_str()), (Some("resolved"), Some("token:rita")));
+    assert_eq!(event["summary"], format!("resolved by rita with incident {incident_id}: {why}"));
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&app.admin), Value::Null).await;
+    assert_eq!(inventory[0]["open_incidents"], 0, "{inventory}");
+    let (_, audit) = app
+        .json(
+            Method::GET,
+            &format!("/v1/audit/events?subject=model/credit/incident/{incident_id}"),
+            Some(&app.admin),
+            Value::Null,
+        )
+        .await;
+    let audited = audit.as_array().unwrap().iter().find(|e| e["action"] == "incident.resolve").expect("audited");
+    assert_eq!(audited["payload"]["comment"], why);
+    assert!(audited["payload"]["resolved_alerts"].as_array().unwrap().contains(&champion_age["id"]), "{audited}");
+
+    // The breach lasts: the next round fires a new alert, which opens a new incident.
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let refired = age_alert(&alerts().await, v1).expect("the lasting breach fires again");
+    assert_ne!(refired["id"], champion_age["id"]);
+    let reopened = refired["incident_id"].as_i64().expect("in a new incident");
+    assert_ne!(reopened, incident_id);
+
+    // The challenger leaves: its alerts resolve (saying why) and its series leave /metrics.
+    let series = |version: i64| {
+        format!(r#"warden_monitor_status{{model="credit",monitor="feature_drift",version="{version}"}}"#)
+    };
+    let metrics = app.warden.scoring().metrics_text();
+    assert!(metrics.contains(&series(v1)) && metrics.contains(&series(v2)), "{metrics}");
+    let (status, _) =
+        app.json(Method::DELETE, "/v1/models/credit/aliases/challenger", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = app.warden.scoring().metrics_text();
+    assert!(metrics.contains(&series(v1)), "{metrics}");
+    assert!(!metrics.contains(&format!(r#"version="{v2}""#)), "no series of a version nothing serves: {metrics}");
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let (_, gone) =
+        app.json(Method::GET, &format!("/v1/alerts/{}", shadow_age["id"]), Some(&app.admin), Value::Null).await;
+    assert_eq!(gone["state"], "resolved", "{gone}");
+    let last = gone["events"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["summary"], format!("resolved: version {v2} no longer serves any alias"));
+    let metrics = app.warden.scoring().metrics_text();
+    assert!(!metrics.contains(&format!(r#"version="{v2}""#)), "{metrics}");
 }

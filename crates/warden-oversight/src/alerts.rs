@@ -1,14 +1,22 @@
 /*!
-Alerts: raised by monitor evaluations, one open alert per model, monitor and feature.
+Alerts: raised by monitor evaluations, one open alert per model, monitor, feature and version (each version's
+evaluations open, escalate and resolve its own alerts; an alert never changes version).
 
-States: firing → acknowledged (by a person) → resolved (when the monitor sees the feature back within its
-bands). A `warn` result fires a `warning`, an `alert` result a `critical` alert; a warning that turns into an
-alert is escalated. `insufficient` results change nothing. Every transition is an alert event.
+States: firing → acknowledged (by a person) → resolved. A `warn` result fires a `warning`, an `alert` result a
+`critical` alert; a warning that turns into an alert is escalated. A monitor's `consecutive` breaching
+evaluations in a row fire (or escalate) an alert, and its `resolve_after` clean ones in a row resolve it, so
+that a figure hovering at a band does not open and close alerts over and over. `insufficient` and
+`unavailable` results change nothing. An alert of a version that no alias serves any more is resolved.
+Every transition is an alert event.
+
+Only alerts of a version serving a production alias (champion, canary) open incidents and take automatic
+actions: a shadow challenger's alerts are recorded as its own and touch neither. Resolving an incident by
+hand resolves its open alerts with it.
 */
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use warden_core::{AlertState, IncidentState, Severity};
 use warden_store::metadata::{AlertEvent, AlertRow, MonitorEvaluation};
@@ -27,7 +35,7 @@ pub struct Alert {
     pub monitor: String,
     /// The feature (empty for the monitor as a whole).
     pub feature: String,
-    /// The version whose traffic raised it last.
+    /// The version whose traffic raised it (an alert never changes version).
     pub version: i64,
     pub severity: Severity,
     pub state: AlertState,
@@ -35,7 +43,7 @@ pub struct Alert {
     pub opened_at: i64,
     /// Last change (µs).
     pub updated_at: i64,
-    /// The monitor's latest value for it.
+    /// The monitor's value when it fired, escalated or resolved.
     pub value: Option<f64>,
     /// Who acknowledged it.
     pub acknowledged_by: Option<String>,
@@ -68,10 +76,11 @@ impl TryFrom<AlertRow> for Alert {
     }
 }
 
-/// (model, monitor, feature): what one open alert is about.
-type AlertKey = (String, String, String);
-/// The worst status rank seen in a round, the version that showed it, its value and its window's start.
-type Worst = (u8, i64, Option<f64>, i64);
+/// (model, monitor, feature, version): what one alert is about. An alert never changes version: each
+/// version's evaluations open, escalate and resolve its own alerts.
+type AlertKey = (String, String, String, i64);
+/// A key's status rank in this round, its value and its evaluation's window start.
+type Judged = (u8, Option<f64>, i64);
 
 fn rank(status: &str) -> u8 {
     match status {
@@ -88,6 +97,87 @@ pub(crate) struct PendingAction {
     action: String,
 }
 
+/// What the round knows of one model's recent evaluations and aliases (read once per model and monitor).
+#[derive(Default)]
+struct Context {
+    /// Per (model, monitor): recent evaluations, oldest first.
+    history: BTreeMap<(String, String), Vec<MonitorEvaluation>>,
+    /// Per model: the versions each current alias serves, and which of them serve a production alias.
+    aliases: BTreeMap<String, Vec<warden_store::metadata::AliasAssignment>>,
+}
+
+/// Evaluations read back to find a breach's streak and the clean evaluations before a resolution.
+const HISTORY: i64 = 500;
+
+impl Context {
+    async fn history(&mut self, warden: &Oversight, model: &str, monitor: &str) -> Result<&[MonitorEvaluation]> {
+        let key = (model.to_owned(), monitor.to_owned());
+        if !self.history.contains_key(&key) {
+            let rows = warden.metadata.monitor_evaluations(model, Some(monitor), HISTORY).await?;
+            self.history.insert(key.clone(), rows);
+        }
+        Ok(&self.history[&key])
+    }
+
+    async fn aliases(&mut self, warden: &Oversight, model: &str) -> Result<&[warden_store::metadata::AliasAssignment]> {
+        if !self.aliases.contains_key(model) {
+            let rows = warden.metadata.current_aliases(model).await?;
+            self.aliases.insert(model.to_owned(), rows);
+        }
+        Ok(&self.aliases[model])
+    }
+
+    /// Whether the version serves a production alias (champion or canary): only those alerts open incidents
+    /// and take automatic actions; a shadow challenger's alerts are its own.
+    async fn in_production(&mut self, warden: &Oversight, model: &str, version: i64) -> Result<bool> {
+        Ok(self.aliases(warden, model).await?.iter().any(|a| {
+            a.version == Some(version) && warden_registry::registry::PRODUCTION_ALIASES.contains(&a.alias.as_str())
+        }))
+    }
+
+    async fn serves(&mut self, warden: &Oversight, model: &str, version: i64) -> Result<bool> {
+        Ok(self.aliases(warden, model).await?.iter().any(|a| a.version == Some(version)))
+    }
+}
+
+/// The ranks of one key in its version's evaluations, newest first (evaluations with no result for the key are
+/// left out).
+fn ranks_newest_first<'a>(
+    history: &'a [MonitorEvaluation],
+    version: i64,
+    feature: &'a str,
+) -> impl Iterator<Item = (u8, &'a MonitorEvaluation)> + 'a {
+    history.iter().rev().filter(move |e| e.version == version).filter_map(move |e| {
+        let status = e.details["features"].get(feature)?["status"].as_str()?;
+        Some((rank(status), e))
+    })
+}
+
+/// What the hysteresis makes of a key's newest ranks (newest first, this round's included): the level a breach
+/// has held for `consecutive` evaluations in a row (0: not long enough), and whether the last `resolve_after`
+/// evaluations were all clean.
+fn held(ranks: &[u8], consecutive: usize, resolve_after: usize) -> (u8, bool) {
+    let breach = match ranks.get(..consecutive.max(1)) {
+        Some(last) => last.iter().copied().min().filter(|&r| r >= 2).unwrap_or(0),
+        None => 0,
+    };
+    let clean = ranks.get(..resolve_after.max(1)).is_some_and(|last| last.iter().all(|&r| r == 1));
+    (breach, clean)
+}
+
+/// The window start of the oldest evaluation in the current streak at `level` or worse (the first breaching
+/// window), newest-first ranks.
+fn streak_start<'a>(mut ranks: impl Iterator<Item = (u8, &'a MonitorEvaluation)>, level: u8) -> Option<i64> {
+    let mut start = None;
+    for (rank, e) in ranks.by_ref() {
+        if rank < level {
+            break;
+        }
+        start = Some(e.window_start);
+    }
+    start
+}
+
 /// Opens, escalates and resolves alerts from a round of evaluations; returns the actions their monitors ask
 /// for on critical alerts (the round takes them: an evaluation never moves an alias or trains a model).
 pub(crate) async fn apply(
@@ -95,53 +185,47 @@ pub(crate) async fn apply(
     monitors: &[crate::monitoring::Monitor],
     evaluations: &[MonitorEvaluation],
 ) -> Result<Vec<PendingAction>> {
-    // The worst result per (model, monitor, feature) over the versions evaluated in this round.
-    let mut worst: BTreeMap<AlertKey, Worst> = BTreeMap::new();
+    let mut judged: BTreeMap<AlertKey, Judged> = BTreeMap::new();
     for e in evaluations {
         let Some(features) = e.details["features"].as_object() else { continue };
         for (feature, result) in features {
             let status = rank(result["status"].as_str().unwrap_or_default());
-            let key = (e.model_name.clone(), e.monitor.clone(), feature.clone());
-            let entry = worst.entry(key).or_insert((0, e.version, None, e.window_start));
-            if status > entry.0 {
-                *entry = (status, e.version, result["value"].as_f64(), e.window_start);
-            }
+            let key = (e.model_name.clone(), e.monitor.clone(), feature.clone(), e.version);
+            judged.insert(key, (status, result["value"].as_f64(), e.window_start));
         }
-    }
-    // A monitor that asks for `consecutive` breaches fires (or escalates) only at the level held by each of
-    // its last `consecutive` evaluations of that version.
-    for ((model, monitor, feature), (status, version, _, _)) in worst.iter_mut() {
-        let Some(m) = monitors.iter().find(|m| m.model == *model && m.name == *monitor) else { continue };
-        let needed = m.config.consecutive.max(1) as usize;
-        if *status < 2 || needed == 1 {
-            continue;
-        }
-        let history = warden.metadata.monitor_evaluations(model, Some(monitor), (needed * 16) as i64).await?;
-        let recent: Vec<u8> = history
-            .iter()
-            .rev()
-            .filter(|e| e.version == *version)
-            .take(needed)
-            .map(|e| rank(e.details["features"][feature.as_str()]["status"].as_str().unwrap_or_default()))
-            .collect();
-        // Not held long enough: no change (an open alert is not resolved by a breach, either).
-        let held = if recent.len() < needed { 0 } else { recent.into_iter().min().unwrap_or(0) };
-        *status = if held < 2 { 0 } else { (*status).min(held) };
     }
     let open = warden.metadata.alerts(None, Some("open"), i64::MAX).await?;
     let now = warden.now();
+    let mut context = Context::default();
     let mut actions = Vec::new();
-    for ((model, monitor, feature), (status, version, value, window_start)) in worst {
-        let current = open.iter().find(|a| a.model_name == model && a.monitor == monitor && a.feature == feature);
-        let severity = match status {
-            3 => "critical",
-            2 => "warning",
-            _ => "",
+    let mut transitions: Vec<(AlertRow, &'static str, Value)> = Vec::new();
+
+    for ((model, monitor, feature, version), (status, value, _)) in judged {
+        let Some(m) = monitors.iter().find(|m| m.model == model && m.name == monitor) else { continue };
+        let current = open
+            .iter()
+            .find(|a| a.model_name == model && a.monitor == monitor && a.feature == feature && a.version == version);
+        if status == 0 || (status == 1 && current.is_none()) {
+            continue; // insufficient or unavailable changes nothing; ok with nothing open neither
+        }
+        let production = context.in_production(warden, &model, version).await?;
+        let history = context.history(warden, &model, &monitor).await?;
+        let ranks: Vec<u8> = ranks_newest_first(history, version, &feature).map(|(r, _)| r).take(120).collect();
+        let (breach, clean) = held(&ranks, m.config.consecutive as usize, m.config.resolve_after as usize);
+        let level = match status {
+            1 => 1,
+            _ => breach.min(status),
         };
-        let details = json!({ "value": value, "version": version, "detect_micros": now - window_start });
-        let (row, kind) = match (current, status) {
-            (None, 2 | 3) => (
-                AlertRow {
+        // Time to detect: from the first decision of the first window of the streak that breached.
+        let detect = |level: u8| {
+            let start = streak_start(ranks_newest_first(history, version, &feature), level);
+            start.unwrap_or(now)
+        };
+        let row = match (current, level) {
+            (None, 2 | 3) => {
+                let first = first_decision(warden, &model, version, detect(level)).await?;
+                let severity = if level == 3 { "critical" } else { "warning" };
+                let row = AlertRow {
                     id: 0,
                     model_name: model,
                     monitor,
@@ -155,37 +239,85 @@ pub(crate) async fn apply(
                     acknowledged_by: None,
                     resolved_at: None,
                     incident_id: None,
-                },
-                "fired",
-            ),
-            (Some(a), 3) if a.severity == "warning" => {
-                (AlertRow { severity: "critical".into(), version, value, updated_at: now, ..a.clone() }, "escalated")
+                };
+                let details = json!({ "value": value, "version": version, "severity": severity,
+                    "first_decision_at": first, "detect_micros": now - first });
+                (row, "fired", details)
             }
-            (Some(a), 1) => (
-                AlertRow { state: "resolved".into(), value, updated_at: now, resolved_at: Some(now), ..a.clone() },
-                "resolved",
-            ),
+            (Some(a), 3) if a.severity == "warning" => {
+                let first = first_decision(warden, &model, version, detect(3)).await?;
+                let row = AlertRow { severity: "critical".into(), value, updated_at: now, ..a.clone() };
+                let details = json!({ "value": value, "version": version, "severity": "critical",
+                    "first_decision_at": first, "detect_micros": now - first });
+                (row, "escalated", details)
+            }
+            (Some(a), 3) if a.severity == "critical" && a.incident_id.is_none() && production => {
+                // A shadow version's critical alert, still firing now that the version serves production.
+                let first = first_decision(warden, &model, version, detect(3)).await?;
+                let row = AlertRow { value, updated_at: now, ..a.clone() };
+                let details = json!({ "value": value, "version": version, "severity": "critical",
+                    "reason": format!("version {version} now serves a production alias"),
+                    "first_decision_at": first, "detect_micros": now - first });
+                (row, "escalated", details)
+            }
+            (Some(a), 1) if clean => {
+                let row =
+                    AlertRow { state: "resolved".into(), value, updated_at: now, resolved_at: Some(now), ..a.clone() };
+                let details =
+                    json!({ "value": value, "version": version, "clean_evaluations": m.config.resolve_after });
+                (row, "resolved", details)
+            }
             _ => continue,
         };
-        let mut row = row;
-        if matches!(kind, "fired" | "escalated") && row.severity == "critical" && row.incident_id.is_none() {
-            // A critical alert opens its model's incident (or joins the open one). Time to detect is counted
-            // from the start of the window that breached: an upper bound on the delay from the onset.
+        transitions.push(row);
+    }
+
+    // Alerts of versions no alias serves any more (rolled back, replaced, retired) have nothing left to watch.
+    let changed: Vec<i64> = transitions.iter().map(|(row, _, _)| row.id).filter(|&id| id != 0).collect();
+    for a in &open {
+        if !changed.contains(&a.id)
+            && monitors.iter().any(|m| m.model == a.model_name && m.name == a.monitor)
+            && !context.serves(warden, &a.model_name, a.version).await?
+        {
+            let row = AlertRow { state: "resolved".into(), updated_at: now, resolved_at: Some(now), ..a.clone() };
+            let details = json!({ "version": a.version,
+                "reason": format!("version {} no longer serves any alias", a.version) });
+            transitions.push((row, "resolved", details));
+        }
+    }
+
+    for (mut row, kind, details) in transitions {
+        let production = context.in_production(warden, &row.model_name, row.version).await?;
+        if matches!(kind, "fired" | "escalated")
+            && row.severity == "critical"
+            && row.incident_id.is_none()
+            && production
+        {
+            // A critical alert on a production version opens its model's incident (or joins the open one).
             let title = format!("{} of '{}' on {} version {}", row.monitor, row.feature, row.model_name, row.version);
-            let incident = warden.metadata.open_incident(&row.model_name, &title, now, now - window_start).await?;
+            let detect = details["detect_micros"].as_i64().unwrap_or_default();
+            let incident = warden.metadata.open_incident(&row.model_name, &title, now, detect).await?;
             row.incident_id = Some(incident.id);
+        }
+        let mut details = details;
+        if !production && kind != "resolved" {
+            details["shadow"] = json!(true);
         }
         let event = AlertEvent { at: now, kind: kind.into(), actor: SYSTEM.into(), details };
         let id = save(warden, &row, &event).await?;
         tracing::warn!(alert = id, model = %row.model_name, monitor = %row.monitor, feature = %row.feature,
-            severity = %row.severity, kind, "alert");
+            version = row.version, severity = %row.severity, kind, "alert");
         let row = AlertRow { id, ..row };
+        // An incident resolves by itself only when its monitors saw its alerts back within the bands: an alert
+        // that ended because its version stopped serving (a rollback) leaves the incident to a person.
+        let retired = event.details["reason"].is_string();
         if kind == "resolved"
+            && !retired
             && let Some(incident) = row.incident_id
         {
             warden.metadata.resolve_incident_if_clear(incident, now).await?;
         }
-        if matches!(kind, "fired" | "escalated") && row.severity == "critical" {
+        if matches!(kind, "fired" | "escalated") && row.severity == "critical" && production {
             let action = monitors
                 .iter()
                 .find(|m| m.model == row.model_name && m.name == row.monitor)
@@ -194,6 +326,12 @@ pub(crate) async fn apply(
         }
     }
     Ok(actions)
+}
+
+/// The first decision of a version at or after `since` (the start of the first breaching window); `since`
+/// itself when the log has none there (outcome-based windows start at a decision already).
+async fn first_decision(warden: &Oversight, model: &str, version: i64, since: i64) -> Result<i64> {
+    Ok(warden.metadata.first_decision_at(model, version, since).await?.unwrap_or(since))
 }
 
 /// The version an automatic rollback of the champion goes to: the latest champion before the current one that
@@ -226,6 +364,98 @@ pub fn alert_of_reason(reason: &str) -> Option<i64> {
     rest.split(':').next()?.parse().ok()
 }
 
+/// What an automatic action did: a closed set, so that one that could not act says why in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ActionOutcome {
+    /// The champion moved back.
+    RolledBack { from: i64, to: i64 },
+    /// The canary alias was removed.
+    CanaryStopped { version: i64 },
+    /// A retraining job ran (its status says how far it got).
+    Retrained { job: i64, status: warden_core::JobStatus, version: Option<i64>, error: Option<String> },
+    /// The action was not possible; nothing changed.
+    NotPossible { reason: String },
+}
+
+impl ActionOutcome {
+    /// One line for people: "rolled back: champion from version 2 to version 1", "rollback not possible: …".
+    pub fn describe(&self, action: &str) -> String {
+        match self {
+            ActionOutcome::RolledBack { from, to } => {
+                format!("rolled back: champion from version {from} to version {to}")
+            }
+            ActionOutcome::CanaryStopped { version } => format!("canary stopped: version {version} no longer serves"),
+            ActionOutcome::Retrained { job, status, version, error } => {
+                let mut text = format!("retraining job {job}: {status}");
+                if let Some(v) = version {
+                    text.push_str(&format!(", candidate version {v}"));
+                }
+                if let Some(e) = error {
+                    text.push_str(&format!(" ({e})"));
+                }
+                text
+            }
+            ActionOutcome::NotPossible { reason } => format!("{} not possible: {reason}", action.replace('_', " ")),
+        }
+    }
+}
+
+/// One line for people about an alert event (the timeline, the API's `summary`, the CLI and the dashboard).
+pub fn describe_event(kind: &str, actor: &str, details: &Value) -> String {
+    let actor = actor.strip_prefix("token:").unwrap_or(actor);
+    let value = details["value"].as_f64().map(|v| format!(" at {v:.4}")).unwrap_or_default();
+    let version = details["version"].as_i64().map(|v| format!(" on version {v}")).unwrap_or_default();
+    let shadow = if details["shadow"] == true { " (shadow: no incident, no automatic action)" } else { "" };
+    let text = |key: &str| details[key].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
+    match kind {
+        "fired" => {
+            let severity = text("severity").unwrap_or_else(|| "alert".into());
+            format!("{severity} fired{value}{version}{shadow}")
+        }
+        "escalated" => match text("reason") {
+            Some(reason) => format!("critical{value}: {reason}"),
+            None => format!("escalated to critical{value}{version}{shadow}"),
+        },
+        "acknowledged" => match text("comment") {
+            Some(comment) => format!("acknowledged by {actor}: {comment}"),
+            None => format!("acknowledged by {actor}"),
+        },
+        "resolved" => match (text("reason"), text("comment"), details["incident"].as_i64()) {
+            (Some(reason), _, _) => format!("resolved: {reason}"),
+            (None, Some(comment), Some(incident)) => {
+                format!("resolved by {actor} with incident {incident}: {comment}")
+            }
+            (None, Some(comment), None) => format!("resolved by {actor}: {comment}"),
+            _ => match details["clean_evaluations"].as_u64() {
+                Some(n) => format!("resolved: back within the bands{value} for {n} evaluation{}", plural(n)),
+                None => format!("resolved: back within the bands{value}"),
+            },
+        },
+        "action" => {
+            let action = details["action"].as_str().unwrap_or("action");
+            match serde_json::from_value::<ActionOutcome>(details["outcome"].clone()) {
+                Ok(outcome) => outcome.describe(action),
+                // Recorded before outcomes were a closed set.
+                Err(_) => match (details["outcome"]["done"].as_bool(), details["outcome"]["why"].as_str()) {
+                    (Some(false), Some(why)) => format!("{} not possible: {why}", action.replace('_', " ")),
+                    (Some(true), _) => format!("{} done", action.replace('_', " ")),
+                    _ => format!("{action}: {}", details["outcome"]),
+                },
+            }
+        }
+        "incident_resolved" => match text("comment") {
+            Some(comment) => format!("incident resolved by {actor}: {comment}"),
+            None => "incident resolved: every alert in it resolved".into(),
+        },
+        other => other.to_owned(),
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 /// Takes a monitor's automatic action on a critical alert, and records what it did on the alert.
 pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<()> {
     let (alert, action) = (&pending.alert, pending.action.as_str());
@@ -233,21 +463,24 @@ pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<(
     let model = &alert.model_name;
     let system = Principal::system();
     let reason = action_reason(action, alert.id, &alert.monitor, &alert.feature);
+    let not_possible = |reason: String| ActionOutcome::NotPossible { reason };
     let outcome = match action {
         "rollback" => {
             let history = warden.metadata.alias_history(model, Some("champion")).await?;
             let current = history.last().and_then(|a| a.version);
             let previous = rollback_target(&history, &system.actor());
             match (current, previous) {
-                (Some(current), _) if current != alert.version => {
-                    json!({ "done": false, "why": format!("champion is version {current}, not the alerting {}", alert.version) })
-                }
+                (None, _) => not_possible("the model has no champion".into()),
+                (Some(current), _) if current != alert.version => not_possible(format!(
+                    "the champion is version {current}, not the alerting version {}",
+                    alert.version
+                )),
                 (Some(current), Some(previous)) => {
                     let cause = MoveCause::Alert { alert_id: alert.id };
                     move_alias(warden, &system, model, "champion", Some(previous), &reason, None, cause).await?;
-                    json!({ "done": true, "from": current, "to": previous })
+                    ActionOutcome::RolledBack { from: current, to: previous }
                 }
-                _ => json!({ "done": false, "why": "no earlier gate-approved champion to roll back to" }),
+                (Some(_), None) => not_possible("no earlier gate-approved version to roll back to".into()),
             }
         }
         "stop_canary" => {
@@ -255,24 +488,27 @@ pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<(
             if canary == Some(alert.version) {
                 let cause = MoveCause::Alert { alert_id: alert.id };
                 move_alias(warden, &system, model, "canary", None, &reason, None, cause).await?;
-                json!({ "done": true, "stopped": alert.version })
+                ActionOutcome::CanaryStopped { version: alert.version }
             } else {
-                json!({ "done": false, "why": format!("the canary is not version {}", alert.version) })
+                not_possible(match canary {
+                    Some(v) => format!("the canary is version {v}, not the alerting version {}", alert.version),
+                    None => "the model has no canary".into(),
+                })
             }
         }
         "retrain" => {
             let request = crate::retraining::RetrainRequest { alert_id: Some(alert.id), ..Default::default() };
             match Box::pin(crate::retraining::retrain(warden, &system, model, request)).await {
                 Ok(job) => {
-                    json!({ "done": job.status != warden_core::JobStatus::Failed, "job": job.id, "status": job.status,
-                                   "version": job.version, "error": job.error })
+                    ActionOutcome::Retrained { job: job.id, status: job.status, version: job.version, error: job.error }
                 }
-                Err(err) => json!({ "done": false, "why": err.to_string() }),
+                Err(err) => not_possible(err.to_string()),
             }
         }
         _ => return Ok(()),
     };
-    tracing::warn!(alert = alert.id, model = %model, action, outcome = %outcome, "automatic action");
+    let summary = outcome.describe(action);
+    tracing::warn!(alert = alert.id, model = %model, action, outcome = %summary, "automatic action");
     let event = AlertEvent {
         at: warden.now(),
         kind: "action".into(),
@@ -283,20 +519,26 @@ pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<(
     Ok(())
 }
 
-/// Saves an alert with its event, queueing the notification in the same transaction when a webhook is set.
-async fn save(warden: &Oversight, alert: &AlertRow, event: &AlertEvent) -> Result<i64> {
-    let notify = warden.config().webhook.as_ref().map(|_| {
+/// The webhook notification of an alert event, when a webhook is set.
+fn notification(warden: &Oversight, alert: &AlertRow, event: &AlertEvent) -> Option<Value> {
+    warden.config().webhook.as_ref().map(|_| {
         json!({
             "event": event.kind,
             "at": event.at,
             "actor": event.actor,
             "details": event.details,
+            "summary": describe_event(&event.kind, &event.actor, &event.details),
             "alert": {
                 "id": alert.id, "model": alert.model_name, "monitor": alert.monitor, "feature": alert.feature,
                 "version": alert.version, "severity": alert.severity, "state": alert.state, "value": alert.value,
             },
         })
-    });
+    })
+}
+
+/// Saves an alert with its event, queueing the notification in the same transaction when a webhook is set.
+async fn save(warden: &Oversight, alert: &AlertRow, event: &AlertEvent) -> Result<i64> {
+    let notify = notification(warden, alert, event);
     let id = warden.metadata.save_alert(alert, event, notify.as_ref()).await?;
     Ok(id)
 }
@@ -327,7 +569,10 @@ pub async fn get(warden: &Oversight, caller: &Principal, id: i64) -> Result<(Ale
         .alert_events(id)
         .await?
         .into_iter()
-        .map(|e| json!({ "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details }))
+        .map(|e| {
+            let summary = describe_event(&e.kind, &e.actor, &e.details);
+            json!({ "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details, "summary": summary })
+        })
         .collect();
     Ok((alert.try_into()?, events))
 }
@@ -369,10 +614,14 @@ pub struct Incident {
     pub opened_at: i64,
     /// When resolved (µs).
     pub resolved_at: Option<i64>,
-    /// Seconds from the start of the first breaching window to the alert.
+    /// Seconds from the first decision of the first breaching window to the alert that opened it.
     pub time_to_detect_seconds: f64,
     /// Seconds from opening to resolution.
     pub time_to_resolve_seconds: Option<f64>,
+    /// Who resolved it by hand (none while open, or when it resolved with its alerts).
+    pub resolved_by: Option<String>,
+    /// Why they resolved it.
+    pub resolution: Option<String>,
 }
 
 impl TryFrom<warden_store::metadata::IncidentRow> for Incident {
@@ -388,11 +637,15 @@ impl TryFrom<warden_store::metadata::IncidentRow> for Incident {
             resolved_at: r.resolved_at,
             time_to_detect_seconds: r.detect_micros as f64 / 1e6,
             time_to_resolve_seconds: r.resolved_at.map(|t| (t - r.opened_at) as f64 / 1e6),
+            resolved_by: r.resolved_by,
+            resolution: r.resolution,
         })
     }
 }
 
-/// Resolves an open incident by hand (the alerts in it keep their own states), with the reason recorded.
+/// Resolves an open incident by hand, recording who and why. Its alerts still open are resolved with it
+/// (each with an event naming the person and the reason), so that no critical alert stays open outside an
+/// incident: if the monitor still sees the breach, a new alert fires and opens a new incident.
 pub async fn resolve_incident(warden: &Oversight, caller: &Principal, id: i64, comment: &str) -> Result<Incident> {
     caller.require(Permission::ManageMonitors)?;
     if comment.trim().is_empty() {
@@ -403,14 +656,29 @@ pub async fn resolve_incident(warden: &Oversight, caller: &Principal, id: i64, c
         return Err(Error::NotFound(format!("incident {id} not found")));
     };
     let now = warden.now();
+    let mut alerts = Vec::new();
+    for alert in warden.metadata.incident_alerts(id).await?.into_iter().filter(|a| a.state != "resolved") {
+        let row = AlertRow { state: "resolved".into(), updated_at: now, resolved_at: Some(now), ..alert };
+        let event = AlertEvent {
+            at: now,
+            kind: "resolved".into(),
+            actor: caller.actor(),
+            details: json!({ "incident": id, "comment": comment, "version": row.version }),
+        };
+        let notify = notification(warden, &row, &event);
+        alerts.push((row, event, notify));
+    }
+    let resolved_alerts: Vec<i64> = alerts.iter().map(|(a, _, _)| a.id).collect();
     let audit = warden_store::metadata::AuditEventDraft {
         at: now,
         actor: caller.actor(),
         action: "incident.resolve".into(),
         subject: format!("model/{}/incident/{id}", incident.model_name),
-        payload: json!({"incident": id, "comment": comment}),
+        payload: json!({"incident": id, "comment": comment, "resolved_by": caller.name, "resolved_alerts": resolved_alerts}),
     };
-    warden.metadata.resolve_incident(id, now, audit).await?.try_into()
+    let resolution =
+        warden_store::metadata::IncidentResolution { at: now, by: caller.name.clone(), comment: comment.to_owned() };
+    warden.metadata.resolve_incident(id, &resolution, &alerts, audit).await?.try_into()
 }
 
 /// Incidents, newest first (`open` or `resolved` when given).
@@ -425,19 +693,35 @@ pub async fn incidents(warden: &Oversight, caller: &Principal, state: Option<&st
 }
 
 /// One incident with its timeline: every event of its alerts (fired, actions, acknowledgements,
-/// resolution), in time order.
+/// resolution) and its own resolution by hand, in time order, each with a line for people (`summary`).
 pub async fn incident(warden: &Oversight, caller: &Principal, id: i64) -> Result<(Incident, Vec<Value>)> {
     caller.require(Permission::ReadDecisions)?;
     let row = warden.metadata.incident(id).await?.ok_or_else(|| Error::NotFound(format!("incident {id} not found")))?;
     let mut timeline = Vec::new();
     for alert in warden.metadata.incident_alerts(id).await? {
         for e in warden.metadata.alert_events(alert.id).await? {
+            let summary = describe_event(&e.kind, &e.actor, &e.details);
             timeline.push(json!({
-                "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details,
-                "alert": alert.id, "monitor": alert.monitor, "feature": alert.feature,
+                "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details, "summary": summary,
+                "alert": alert.id, "monitor": alert.monitor, "feature": alert.feature, "version": alert.version,
             }));
         }
     }
+    if let Some(at) = row.resolved_at {
+        let (actor, details) = match (&row.resolved_by, &row.resolution) {
+            (Some(by), comment) => (format!("token:{by}"), json!({ "resolved_by": by, "comment": comment })),
+            (None, _) => (SYSTEM.to_owned(), json!({})),
+        };
+        let summary = match &row.resolved_by {
+            Some(by) => describe_event("incident_resolved", by, &details),
+            None => describe_event("incident_resolved", SYSTEM, &details),
+        };
+        timeline.push(json!({
+            "at": at, "kind": "incident_resolved", "actor": actor, "details": details, "summary": summary,
+            "alert": null, "monitor": "", "feature": "", "version": null,
+        }));
+    }
+    // Stable: the incident's own resolution comes after the alert events of the same instant.
     timeline.sort_by_key(|e| e["at"].as_i64());
     Ok((row.try_into()?, timeline))
 }
@@ -446,7 +730,71 @@ pub async fn incident(warden: &Oversight, caller: &Principal, id: i64) -> Result
 mod tests {
     use warden_store::metadata::AliasAssignment;
 
-    use super::rollback_target;
+    use super::{ActionOutcome, describe_event, held, rollback_target, streak_start};
+    use serde_json::json;
+    use warden_store::metadata::MonitorEvaluation;
+
+    /// Ranks, newest first: 3 alert, 2 warn, 1 ok, 0 insufficient.
+    #[test]
+    fn hysteresis_fires_after_consecutive_breaches_and_resolves_after_clean_runs() {
+        // One breach fires at once by default, not with `consecutive` 2; two in a row fire at the lower level.
+        assert_eq!(held(&[3, 1, 1], 1, 3), (3, false));
+        assert_eq!(held(&[3, 1, 1], 2, 3), (0, false));
+        assert_eq!(held(&[3, 2, 1], 2, 3), (2, false));
+        assert_eq!(held(&[3, 3], 2, 3), (3, false));
+        assert_eq!(held(&[3], 2, 3), (0, false), "not enough history yet");
+        // A figure hovering at the band (ok, warn, ok, warn…) never counts three clean evaluations in a row.
+        let hovering = [1, 2, 1, 2, 1, 2];
+        assert!(!held(&hovering, 1, 3).1);
+        assert!(held(&[1, 1, 1, 2], 1, 3).1, "three clean in a row resolve");
+        assert!(!held(&[1, 0, 1, 2], 1, 3).1, "an insufficient evaluation breaks the run");
+        assert!(held(&[1, 2], 1, 1).1, "resolve_after 1: the first clean evaluation");
+    }
+
+    #[test]
+    fn the_first_breaching_window_is_the_oldest_of_the_current_run() {
+        let evaluation = |window_start: i64| MonitorEvaluation {
+            model_name: "credit".into(),
+            monitor: "feature_drift".into(),
+            at: window_start + 300,
+            version: 1,
+            window_start,
+            decisions: 500,
+            status: String::new(),
+            value: None,
+            details: json!({}),
+        };
+        let (a, b, c, d) = (evaluation(40), evaluation(30), evaluation(20), evaluation(10));
+        let ranks = vec![(3, &a), (2, &b), (3, &c), (1, &d)];
+        assert_eq!(streak_start(ranks.clone().into_iter(), 2), Some(20), "warn or worse since the window at 20");
+        assert_eq!(streak_start(ranks.into_iter(), 3), Some(40), "alert level only since 40");
+        assert_eq!(streak_start(vec![(1, &a)].into_iter(), 2), None);
+    }
+
+    #[test]
+    fn an_action_that_could_not_act_says_so_in_words() {
+        let not_possible =
+            ActionOutcome::NotPossible { reason: "no earlier gate-approved version to roll back to".into() };
+        assert_eq!(
+            not_possible.describe("rollback"),
+            "rollback not possible: no earlier gate-approved version to roll back to"
+        );
+        let stored = json!({"action": "stop_canary", "outcome": {"result": "not_possible", "reason": "the model has no canary"}});
+        assert_eq!(describe_event("action", "warden", &stored), "stop canary not possible: the model has no canary");
+        let done = json!({"action": "rollback", "outcome": {"result": "rolled_back", "from": 2, "to": 1}});
+        assert_eq!(describe_event("action", "warden", &done), "rolled back: champion from version 2 to version 1");
+        // Recorded before outcomes were a closed set.
+        let legacy = json!({"action": "rollback", "outcome": {"done": false, "why": "no earlier gate-approved champion to roll back to"}});
+        assert_eq!(
+            describe_event("action", "warden", &legacy),
+            "rollback not possible: no earlier gate-approved champion to roll back to"
+        );
+        let resolved = json!({"incident": 4, "comment": "new campaign"});
+        assert_eq!(
+            describe_event("resolved", "token:rita", &resolved),
+            "resolved by rita with incident 4: new campaign"
+        );
+    }
 
     fn moved(version: i64, by: &str, gated: bool) -> AliasAssignment {
         AliasAssignment {

@@ -146,6 +146,10 @@ pub struct MonitorConfig {
     /// Evaluations in a row that must breach a band before an alert fires or escalates (1: the first).
     #[serde(default = "default_consecutive")]
     pub consecutive: u32,
+    /// Evaluations in a row that must be back within the bands (`ok`) before an open alert resolves, so that a
+    /// figure hovering at a band does not open and close alerts over and over (1: the first clean one).
+    #[serde(default = "default_resolve_after")]
+    pub resolve_after: u32,
     /// What a critical alert does besides notifying: `notify` (nothing more), `rollback` (the champion goes
     /// back to the previous gate-approved champion) or `stop_canary` (the canary alias is removed).
     #[serde(default = "default_action")]
@@ -158,6 +162,13 @@ fn default_action() -> String {
 
 fn default_consecutive() -> u32 {
     1
+}
+
+/// Three clean evaluations (30 s at the default 10-second interval) before an alert resolves.
+pub const DEFAULT_RESOLVE_AFTER: u32 = 3;
+
+fn default_resolve_after() -> u32 {
+    DEFAULT_RESOLVE_AFTER
 }
 
 /// Actions a monitor can take.
@@ -178,6 +189,9 @@ impl MonitorConfig {
         }
         if !(1..=60).contains(&self.consecutive) {
             return Err(Error::invalid("consecutive is 1 to 60 evaluations"));
+        }
+        if !(1..=60).contains(&self.resolve_after) {
+            return Err(Error::invalid("resolve_after is 1 to 60 evaluations"));
         }
         if self.min_decisions == 0 || self.window_decisions == Some(0) {
             return Err(Error::invalid("min_decisions and window_decisions are at least 1"));
@@ -306,6 +320,7 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         target: None,
         bad_value: None,
         consecutive: default_consecutive(),
+        resolve_after: default_resolve_after(),
         action: default_action(),
     }
 }
@@ -432,6 +447,8 @@ pub struct MonitorChange {
     pub bad_value: Option<String>,
     /// Evaluations in a row that must breach before an alert fires.
     pub consecutive: Option<u32>,
+    /// Clean evaluations in a row before an open alert resolves.
+    pub resolve_after: Option<u32>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// `notify`, `rollback`, `stop_canary` or `retrain`.
@@ -514,6 +531,9 @@ pub async fn set(
     }
     if let Some(v) = change.consecutive {
         config.consecutive = v;
+    }
+    if let Some(v) = change.resolve_after {
+        config.resolve_after = v;
     }
     config.check(kind)?;
     let enabled = change.enabled.unwrap_or(enabled);
@@ -750,7 +770,7 @@ fn outcome_values(
                         .find(|e| e.metric == wanted)
                 })
                 .flatten();
-            values.insert("model".into(), (estimate.map(|e| e.value), json!(estimate)));
+            values.insert("model".into(), (estimate.as_ref().map(|e| e.value), json!(estimate)));
         }
         (MonitorKind::Fairness, _) => {
             let attribute = config.attribute.clone().unwrap_or_default();
@@ -872,8 +892,14 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
             (Some(cbpe), MonitorKind::EstimatedPerformance) => {
                 let wanted = cbpe_metric(statistic);
-                let (_, _, low, high) =
+                let (_, _, thresholds) =
                     cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted");
+                // A reference too small to calibrate leaves the key without bands: `unavailable`, with the
+                // reason, never an alert.
+                let Some((low, high)) = thresholds.band() else {
+                    learned.problem = thresholds.problem();
+                    continue;
+                };
                 let sigma = (high - low) / 6.0;
                 Bands { warn: low + sigma, alert: low, lower_is_worse: true, learned: true }
             }

@@ -111,11 +111,13 @@ pub struct Kpis {
     /// Median hours from a version's registration to its first production alias, over versions first put in
     /// production in the period.
     pub median_hours_to_production: Option<f64>,
-    /// Median seconds from the start of the first breaching window to the alert, over incidents opened in the period.
+    /// Median seconds from the first decision of the first breaching window to the alert that opened the
+    /// incident, over incidents opened in the period.
     pub median_seconds_to_detect: Option<f64>,
     /// Median seconds from opening to resolution, over incidents resolved in the period.
     pub median_seconds_to_resolve: Option<f64>,
-    /// Median seconds to detect, over alerts of drift monitors opened in the period.
+    /// Median seconds to detect (from the first decision of the first breaching window to the alert), over
+    /// alerts of drift monitors opened in the period.
     pub median_drift_detection_seconds: Option<f64>,
     /// Audited changes (every period) and how many have a ledger entry.
     pub audited_changes: u64,

@@ -6,7 +6,9 @@
 //! training-data lineage, and the file is its reference data), holds out a deterministic share of requests
 //! (by the hash of their ids) for validation, trains, registers the candidate with its parent and the alert
 //! that triggered it, validates it on the held-out rows, records the gate's decision for champion, and deploys
-//! it as `challenger` (scored in shadow on every request, never answering) when the only objections are the sign-offs people still have to give. Promotion to champion
+//! it as `challenger` (scored in shadow on every request, never answering) when the only objections are the
+//! sign-offs people still have to give and the challenger alias is not one a person set (a job replaces only
+//! a challenger a job deployed; otherwise it says so and leaves the candidate registered). Promotion to champion
 //! still goes through approvals and the gate. Jobs act as Warden itself; the person who asked is recorded.
 
 use std::collections::BTreeMap;
@@ -682,7 +684,18 @@ async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mu
     let decision = crate::governance::gate_check(warden, &system, model, &number, "champion").await?;
     job.gate_deny = decision.decision.deny.clone();
     let beyond_sign_off: Vec<&String> = job.gate_deny.iter().filter(|d| !awaits_sign_off(d)).collect();
-    if beyond_sign_off.is_empty() {
+    // A challenger a person chose stays: jobs only ever replace their own.
+    let current = current_aliases(warden, &system, model).await?.into_iter().find(|a| a.alias == "challenger");
+    let hand_set = current.filter(|a| a.version.is_some() && a.assigned_by != system.actor());
+    if let Some(held) = hand_set {
+        job.log.push(format!(
+            "not deployed: the challenger alias holds version {}, set by hand by {}; a retraining job never \
+             replaces a challenger a person chose (remove that alias, or deploy version {} by hand)",
+            held.version.unwrap_or_default(),
+            held.assigned_by,
+            version.number
+        ));
+    } else if beyond_sign_off.is_empty() {
         let reason = format!("retraining job: candidate from version {}", parent.number);
         warden_registry::registry::set_alias(warden, &system, model, "challenger", Some(version.number), &reason, None)
             .await?;

@@ -64,6 +64,8 @@ pub struct ScoringMetrics {
     monitor_value: Family<MonitorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     monitor_status: Family<MonitorLabels, Gauge>,
     open_alerts: Family<AlertLabels, Gauge>,
+    /// The monitor series written so far, so that a version's can be dropped when it stops serving.
+    monitor_series: std::sync::Mutex<std::collections::HashSet<MonitorLabels>>,
 }
 
 impl ScoringMetrics {
@@ -117,6 +119,27 @@ impl ScoringMetrics {
             monitor_value,
             monitor_status,
             open_alerts,
+            monitor_series: Default::default(),
+        }
+    }
+
+    /// Drops every series of a version that stopped serving (it left every alias): a stale
+    /// `warden_monitor_status` would keep alert rules firing on a version nothing serves.
+    pub fn forget_version(&self, model: &str, version: i64) {
+        let version = version.to_string();
+        self.monitor_series.lock().expect("metrics lock").retain(|labels| {
+            let stale = labels.model == model && labels.version == version;
+            if stale {
+                self.monitor_status.remove(labels);
+                self.monitor_value.remove(labels);
+            }
+            !stale
+        });
+        for route in warden_core::Route::NAMES {
+            let labels =
+                VersionLabels { model: model.to_owned(), version: version.clone(), route: (*route).to_owned() };
+            self.scored.remove(&labels);
+            self.latency.remove(&labels);
         }
     }
 
@@ -135,6 +158,7 @@ impl ScoringMetrics {
         if let Some(value) = value {
             self.monitor_value.get_or_create(&labels).set(value);
         }
+        self.monitor_series.lock().expect("metrics lock").insert(labels);
     }
 
     /// Sets the open-alert counts (every model and severity seen so far, zero when none is open).

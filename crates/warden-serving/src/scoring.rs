@@ -186,7 +186,18 @@ impl Scoring {
                 // A version no alias serves any more is unloaded (requests in flight keep their own handle):
                 // otherwise every version a canary ever pointed at would stay in memory, with its model,
                 // reference scores and live windows, for the life of the process.
-                self.versions.write().expect("versions lock").retain(|(m, v), _| m != model || routed.contains(v));
+                let mut unloaded = Vec::new();
+                self.versions.write().expect("versions lock").retain(|(m, v), _| {
+                    let keep = m != model || routed.contains(v);
+                    if !keep {
+                        unloaded.push(*v);
+                    }
+                    keep
+                });
+                // Its metrics go with it: nothing serves it, so no series may say how it is doing.
+                for version in unloaded {
+                    self.metrics.forget_version(model, version);
+                }
             }
             Err(err) => {
                 tracing::error!(model, error = %err, "could not rebuild routes; they will load on the next request");

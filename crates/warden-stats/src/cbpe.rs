@@ -6,6 +6,11 @@
 //! calibrated probabilities as expected true positives. Each estimate carries NannyML's sampling error
 //! (components fitted on the reference), confidence bounds at ±3 sampling errors, and alert thresholds at
 //! the mean ± 3 standard deviations of the realized reference-chunk values, clipped to [0, 1].
+//!
+//! Thresholds need a reference that spans several chunks: from fewer than [`MIN_THRESHOLD_CHUNKS`] realized
+//! chunk values, or values that are all equal, mean ± 3σ collapses to (nearly) one point and every estimate
+//! would fall outside it. Such a metric's thresholds are [`Thresholds::Insufficient`], and its estimates have
+//! the status [`CbpeStatus::Insufficient`] with the reason instead of an alert.
 
 use serde::{Deserialize, Serialize};
 
@@ -204,17 +209,75 @@ pub fn estimate_roc_auc(uncalibrated: &[f64], calibrated: &[f64]) -> f64 {
     area
 }
 
+/// Realized reference-chunk values needed to learn a metric's alert thresholds.
+pub const MIN_THRESHOLD_CHUNKS: usize = 3;
+
+/// A metric's alert thresholds, learned from the reference chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Thresholds {
+    /// Mean ± 3σ of the realized reference-chunk values, clipped to [0, 1].
+    Learned {
+        /// Alert below.
+        lower: f64,
+        /// Alert above.
+        upper: f64,
+    },
+    /// The reference is too small to calibrate thresholds: too few chunks with a realized value, or values
+    /// that are all equal.
+    Insufficient {
+        /// Reference chunks with a realized value.
+        chunks: usize,
+        /// Distinct values among them.
+        distinct_values: usize,
+    },
+}
+
+impl Thresholds {
+    /// Why there are no thresholds, in words.
+    pub fn problem(&self) -> Option<String> {
+        match *self {
+            Thresholds::Learned { .. } => None,
+            Thresholds::Insufficient { chunks, distinct_values } => Some(format!(
+                "the reference is too small to calibrate thresholds: {chunks} chunk(s) with a realized value \
+                 ({distinct_values} distinct), at least {MIN_THRESHOLD_CHUNKS} distinct needed (a larger reference or \
+                 a smaller chunk size)"
+            )),
+        }
+    }
+
+    /// The (lower, upper) band, when learned.
+    pub fn band(&self) -> Option<(f64, f64)> {
+        match *self {
+            Thresholds::Learned { lower, upper } => Some((lower, upper)),
+            Thresholds::Insufficient { .. } => None,
+        }
+    }
+}
+
+/// An estimate's verdict against its thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CbpeStatus {
+    /// Within the thresholds.
+    Ok,
+    /// Outside the thresholds.
+    Alert,
+    /// No thresholds: the reference is too small to calibrate them.
+    Insufficient,
+}
+
 /// CBPE fitted on a labelled reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CbpeModel {
     /// Calibration applied to scores before estimating (`None` when the scores are used as they are).
     pub calibrator: Option<IsotonicCalibrator>,
-    /// Per metric: sampling-error components and alert thresholds (lower, upper).
-    pub metrics: Vec<(CbpeMetric, SamplingErrorComponents, f64, f64)>,
+    /// Per metric: sampling-error components and alert thresholds.
+    pub metrics: Vec<(CbpeMetric, SamplingErrorComponents, Thresholds)>,
 }
 
 /// One metric's estimate for one chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CbpeEstimate {
     /// The metric.
     pub metric: CbpeMetric,
@@ -228,12 +291,15 @@ pub struct CbpeEstimate {
     pub upper_confidence_boundary: f64,
     /// `max(0, value - 3 · sampling_error)`.
     pub lower_confidence_boundary: f64,
-    /// Alert threshold above.
-    pub upper_threshold: f64,
+    /// Alert threshold above (none when the reference is too small to calibrate it).
+    pub upper_threshold: Option<f64>,
     /// Alert threshold below.
-    pub lower_threshold: f64,
-    /// The estimate lies outside the thresholds.
-    pub alert: bool,
+    pub lower_threshold: Option<f64>,
+    /// `alert` when the estimate lies outside the thresholds; `insufficient` without thresholds.
+    pub status: CbpeStatus,
+    /// Why the status is `insufficient`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Width of the confidence band, in sampling errors (NannyML's `SAMPLING_ERROR_RANGE`).
@@ -251,14 +317,17 @@ impl CbpeModel {
             .map(|metric| {
                 let components = sampling_components(metric, reference.scores, reference.predictions, labels);
                 let values: Vec<f64> = chunks.iter().filter_map(|c| realized(metric, c)).collect();
-                let (lower, upper) = if values.is_empty() {
-                    (0.0, 1.0)
+                let mut distinct = values.clone();
+                distinct.sort_by(f64::total_cmp);
+                distinct.dedup();
+                let thresholds = if values.len() < MIN_THRESHOLD_CHUNKS || distinct.len() < 2 {
+                    Thresholds::Insufficient { chunks: values.len(), distinct_values: distinct.len() }
                 } else {
                     let mean = values.iter().sum::<f64>() / values.len() as f64;
                     let deviation = SAMPLING_ERROR_RANGE * population_std(&values);
-                    ((mean - deviation).max(0.0), (mean + deviation).min(1.0))
+                    Thresholds::Learned { lower: (mean - deviation).max(0.0), upper: (mean + deviation).min(1.0) }
                 };
-                (metric, components, lower, upper)
+                (metric, components, thresholds)
             })
             .collect();
         Some(CbpeModel { calibrator, metrics })
@@ -272,9 +341,15 @@ impl CbpeModel {
         };
         self.metrics
             .iter()
-            .map(|&(metric, components, lower, upper)| {
+            .map(|&(metric, components, thresholds)| {
                 let value = estimated(metric, chunk.scores, &calibrated, chunk.predictions);
                 let sampling_error = components.for_rows(chunk.len());
+                let band = thresholds.band();
+                let status = match band {
+                    None => CbpeStatus::Insufficient,
+                    Some((lower, upper)) if value < lower || value > upper => CbpeStatus::Alert,
+                    Some(_) => CbpeStatus::Ok,
+                };
                 CbpeEstimate {
                     metric,
                     value,
@@ -282,9 +357,10 @@ impl CbpeModel {
                     sampling_error,
                     upper_confidence_boundary: (value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
                     lower_confidence_boundary: (value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
-                    upper_threshold: upper,
-                    lower_threshold: lower,
-                    alert: value < lower || value > upper,
+                    upper_threshold: band.map(|b| b.1),
+                    lower_threshold: band.map(|b| b.0),
+                    status,
+                    reason: thresholds.problem(),
                 }
             })
             .collect()
@@ -368,19 +444,51 @@ mod tests {
                     ("sampling_error", e.sampling_error),
                     ("upper_confidence_boundary", e.upper_confidence_boundary),
                     ("lower_confidence_boundary", e.lower_confidence_boundary),
-                    ("upper_threshold", e.upper_threshold),
-                    ("lower_threshold", e.lower_threshold),
+                    ("upper_threshold", e.upper_threshold.unwrap()),
+                    ("lower_threshold", e.lower_threshold.unwrap()),
                     ("realized", e.realized.unwrap()),
                 ] {
                     let want = w[field].as_f64().unwrap();
                     assert!((got - want).abs() <= 1e-4, "{what} {field}: {got} vs NannyML {want}");
                 }
-                assert_eq!(e.alert, w["alert"].as_bool().unwrap(), "{what} alert");
-                if e.alert && e.metric == CbpeMetric::RocAuc {
+                let alert = e.status == CbpeStatus::Alert;
+                assert_eq!(alert, w["alert"].as_bool().unwrap(), "{what} alert");
+                if alert && e.metric == CbpeMetric::RocAuc {
                     alerts.push(*start);
                 }
             }
         }
         assert_eq!(alerts, vec![130_000, 140_000], "the ROC AUC alerts NannyML raises");
+    }
+
+    /// A reference too small to calibrate (one chunk: its mean ± 3σ is a single point) says so for every
+    /// metric instead of alerting on every estimate; the same reference in enough chunks learns thresholds.
+    #[test]
+    fn a_reference_too_small_to_calibrate_is_insufficient_not_an_alert() {
+        let reference = employment("employment_MA_reference.csv");
+        let n = 300;
+        let rows = ScoredRows {
+            scores: &reference.scores[..n],
+            predictions: &reference.predictions[..n],
+            labels: Some(&reference.labels[..n]),
+        };
+        let chunk = ScoredRows { labels: None, ..rows.slice(0, 100) };
+        let one_chunk = CbpeModel::fit(rows, 10_000, None).unwrap();
+        for e in one_chunk.estimate(chunk) {
+            assert_eq!(e.status, CbpeStatus::Insufficient, "{:?}", e.metric);
+            assert_eq!((e.lower_threshold, e.upper_threshold), (None, None));
+            assert!(e.reason.as_deref().unwrap().contains("too small to calibrate"), "{:?}", e.reason);
+        }
+        assert_eq!(
+            one_chunk.metrics[0].2,
+            Thresholds::Insufficient { chunks: 1, distinct_values: 1 },
+            "one chunk of 300 rows"
+        );
+        let six_chunks = CbpeModel::fit(rows, 50, None).unwrap();
+        for e in six_chunks.estimate(chunk) {
+            assert_ne!(e.status, CbpeStatus::Insufficient, "{:?}", e.metric);
+            let (lower, upper) = (e.lower_threshold.unwrap(), e.upper_threshold.unwrap());
+            assert!(lower < upper, "{:?}: a band, not a point", e.metric);
+        }
     }
 }

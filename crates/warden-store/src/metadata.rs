@@ -269,10 +269,25 @@ pub struct IncidentRow {
     pub state: String,
     /// When (µs).
     pub opened_at: Micros,
-    /// Time to detect: from the start of the first breaching window to the alert (µs).
+    /// Time to detect: from the first decision of the first breaching window to the alert (µs).
     pub detect_micros: i64,
     /// When resolved (µs).
     pub resolved_at: Option<Micros>,
+    /// Who resolved it by hand (none when it resolved with its alerts).
+    pub resolved_by: Option<String>,
+    /// Why it was resolved by hand.
+    pub resolution: Option<String>,
+}
+
+/// Who resolved an incident by hand, when and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentResolution {
+    /// When (µs).
+    pub at: Micros,
+    /// The person (their token's name).
+    pub by: String,
+    /// Why.
+    pub comment: String,
 }
 
 /// One model's line in the inventory.
@@ -639,6 +654,8 @@ pub trait ServingStore: Send + Sync {
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
     /// Number of logged decisions of a model.
     async fn count_decisions(&self, model_name: &str) -> Result<i64>;
+    /// When the first decision of a version at or after `since` was made (through the model-version-time index).
+    async fn first_decision_at(&self, model_name: &str, version: i64, since: Micros) -> Result<Option<Micros>>;
     /// Which of `request_ids` already name a decision of the model (through the request-id index).
     async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>>;
     /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
@@ -740,9 +757,17 @@ pub trait OversightStore: Send + Sync {
     -> Result<IncidentRow>;
     /// Resolves an incident when none of its alerts is open any more; returns whether it did.
     async fn resolve_incident_if_clear(&self, id: i64, at: Micros) -> Result<bool>;
-    /// Resolves an open incident by hand, with its audit event. `NotFound` for an unknown id, `Conflict` when
-    /// it is already resolved.
-    async fn resolve_incident(&self, id: i64, at: Micros, audit: AuditEventDraft) -> Result<IncidentRow>;
+    /// Resolves an open incident by hand: records who and why, saves each of `alerts` (its open alerts,
+    /// resolved with it) with its event and notification as [`OversightStore::save_alert`] does, and appends
+    /// the incident's audit event, in one transaction. `NotFound` for an unknown id, `Conflict` when it is
+    /// already resolved.
+    async fn resolve_incident(
+        &self,
+        id: i64,
+        resolution: &IncidentResolution,
+        alerts: &[(AlertRow, AlertEvent, Option<Value>)],
+        audit: AuditEventDraft,
+    ) -> Result<IncidentRow>;
     /// One incident by id.
     async fn incident(&self, id: i64) -> Result<Option<IncidentRow>>;
     /// Incidents, newest first (`open` or `resolved` only when given).

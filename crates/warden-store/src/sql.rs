@@ -582,6 +582,103 @@ where
             .ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))
     }
 
+    /// Inserts or updates an alert with one event, its audit entry and its notification, in `tx`.
+    async fn save_alert_in(
+        tx: &mut Transaction<'static, D>,
+        alert: &AlertRow,
+        event: &AlertEvent,
+        notify: Option<&Value>,
+    ) -> Result<i64> {
+        let id = if alert.id == 0 {
+            let model = Self::model_id(tx, &alert.model_name).await?;
+            let inserted = sqlx::query_scalar(
+                "INSERT INTO alerts (model_id, monitor, feature, version, severity, state, opened_at, updated_at, value, \
+                 acknowledged_by, resolved_at, incident_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 RETURNING id",
+            )
+            .bind(model)
+            .bind(&alert.monitor)
+            .bind(&alert.feature)
+            .bind(alert.version)
+            .bind(&alert.severity)
+            .bind(&alert.state)
+            .bind(alert.opened_at)
+            .bind(alert.updated_at)
+            .bind(alert.value)
+            .bind(&alert.acknowledged_by)
+            .bind(alert.resolved_at)
+            .bind(alert.incident_id)
+            .fetch_one(&mut **tx)
+            .await;
+            match inserted {
+                Ok(id) => id,
+                Err(err) if is_unique_violation(&err) => {
+                    return Err(Error::Conflict(format!(
+                        "an alert of monitor '{}' on '{}' of version {} is already open",
+                        alert.monitor, alert.feature, alert.version
+                    )));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        } else {
+            let updated = sqlx::query(
+                "UPDATE alerts SET severity = $2, state = $3, updated_at = $4, value = $5, \
+                 acknowledged_by = $6, resolved_at = $7, incident_id = $8 WHERE id = $1",
+            )
+            .bind(alert.id)
+            .bind(&alert.severity)
+            .bind(&alert.state)
+            .bind(alert.updated_at)
+            .bind(alert.value)
+            .bind(&alert.acknowledged_by)
+            .bind(alert.resolved_at)
+            .bind(alert.incident_id)
+            .execute(&mut **tx)
+            .await?;
+            if D::rows_affected(&updated) == 0 {
+                return Err(Error::NotFound(format!("alert {} not found", alert.id)));
+            }
+            alert.id
+        };
+        sqlx::query("INSERT INTO alert_events (alert_id, at, kind, actor, details) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(event.at)
+            .bind(&event.kind)
+            .bind(&event.actor)
+            .bind(to_json(&event.details))
+            .execute(&mut **tx)
+            .await?;
+        // Alerts, their acknowledgements, actions and resolutions are audited writes too.
+        let audited = AuditEventDraft {
+            at: event.at,
+            actor: event.actor.clone(),
+            action: format!("alert.{}", event.kind),
+            subject: format!("model/{}/alert/{id}", alert.model_name),
+            payload: serde_json::json!({
+                "alert": id, "monitor": alert.monitor, "feature": alert.feature, "version": alert.version,
+                "severity": alert.severity, "state": alert.state, "value": alert.value,
+                "incident": alert.incident_id, "details": event.details,
+            }),
+        };
+        Self::append_audit(tx, &audited).await?;
+        if let Some(payload) = notify {
+            // A new alert's notification learns the id it was just given.
+            let mut payload = payload.clone();
+            if let Some(alert) = payload.get_mut("alert").and_then(Value::as_object_mut) {
+                alert.insert("id".into(), id.into());
+            }
+            sqlx::query(
+                "INSERT INTO notification_outbox (created_at, alert_id, payload, next_attempt_at) VALUES ($1, $2, $3, $1)",
+            )
+            .bind(event.at)
+            .bind(id)
+            .bind(to_json(&payload))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(id)
+    }
+
     /// Appends an audit event and its ledger entry in the caller's transaction: the ledger holds exactly what
     /// was committed, in commit order.
     async fn append_audit(tx: &mut Transaction<'static, D>, event: &AuditEventDraft) -> Result<()> {
@@ -1059,6 +1156,16 @@ where
     async fn count_decisions(&self, model_name: &str) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM decisions d JOIN models m ON m.id = d.model_id WHERE m.name = $1")
             .bind(model_name)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn first_decision_at(&self, model_name: &str, version: i64, since: Micros) -> Result<Option<Micros>> {
+        let model = self.model_id_of(model_name).await?;
+        Ok(sqlx::query_scalar("SELECT MIN(at) FROM decisions WHERE model_id = $1 AND version = $2 AND at >= $3")
+            .bind(model)
+            .bind(version)
+            .bind(since)
             .fetch_one(&self.pool)
             .await?)
     }
@@ -1553,94 +1660,7 @@ where
 
     async fn save_alert(&self, alert: &AlertRow, event: &AlertEvent, notify: Option<&Value>) -> Result<i64> {
         let mut tx = D::write_tx(self).await?;
-        let id = if alert.id == 0 {
-            let model = Self::model_id(&mut tx, &alert.model_name).await?;
-            let inserted = sqlx::query_scalar(
-                "INSERT INTO alerts (model_id, monitor, feature, version, severity, state, opened_at, updated_at, value, \
-                 acknowledged_by, resolved_at, incident_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 RETURNING id",
-            )
-            .bind(model)
-            .bind(&alert.monitor)
-            .bind(&alert.feature)
-            .bind(alert.version)
-            .bind(&alert.severity)
-            .bind(&alert.state)
-            .bind(alert.opened_at)
-            .bind(alert.updated_at)
-            .bind(alert.value)
-            .bind(&alert.acknowledged_by)
-            .bind(alert.resolved_at)
-            .bind(alert.incident_id)
-            .fetch_one(&mut *tx)
-            .await;
-            match inserted {
-                Ok(id) => id,
-                Err(err) if is_unique_violation(&err) => {
-                    return Err(Error::Conflict(format!(
-                        "an alert of monitor '{}' on '{}' is already open",
-                        alert.monitor, alert.feature
-                    )));
-                }
-                Err(err) => return Err(err.into()),
-            }
-        } else {
-            let updated = sqlx::query(
-                "UPDATE alerts SET version = $2, severity = $3, state = $4, updated_at = $5, value = $6, \
-                 acknowledged_by = $7, resolved_at = $8, incident_id = $9 WHERE id = $1",
-            )
-            .bind(alert.id)
-            .bind(alert.version)
-            .bind(&alert.severity)
-            .bind(&alert.state)
-            .bind(alert.updated_at)
-            .bind(alert.value)
-            .bind(&alert.acknowledged_by)
-            .bind(alert.resolved_at)
-            .bind(alert.incident_id)
-            .execute(&mut *tx)
-            .await?;
-            if D::rows_affected(&updated) == 0 {
-                return Err(Error::NotFound(format!("alert {} not found", alert.id)));
-            }
-            alert.id
-        };
-        sqlx::query("INSERT INTO alert_events (alert_id, at, kind, actor, details) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(event.at)
-            .bind(&event.kind)
-            .bind(&event.actor)
-            .bind(to_json(&event.details))
-            .execute(&mut *tx)
-            .await?;
-        // Alerts, their acknowledgements, actions and resolutions are audited writes too.
-        let audited = AuditEventDraft {
-            at: event.at,
-            actor: event.actor.clone(),
-            action: format!("alert.{}", event.kind),
-            subject: format!("model/{}/alert/{id}", alert.model_name),
-            payload: serde_json::json!({
-                "alert": id, "monitor": alert.monitor, "feature": alert.feature, "version": alert.version,
-                "severity": alert.severity, "state": alert.state, "value": alert.value,
-                "incident": alert.incident_id, "details": event.details,
-            }),
-        };
-        Self::append_audit(&mut tx, &audited).await?;
-        if let Some(payload) = notify {
-            // A new alert's notification learns the id it was just given.
-            let mut payload = payload.clone();
-            if let Some(alert) = payload.get_mut("alert").and_then(Value::as_object_mut) {
-                alert.insert("id".into(), id.into());
-            }
-            sqlx::query(
-                "INSERT INTO notification_outbox (created_at, alert_id, payload, next_attempt_at) VALUES ($1, $2, $3, $1)",
-            )
-            .bind(event.at)
-            .bind(id)
-            .bind(to_json(&payload))
-            .execute(&mut *tx)
-            .await?;
-        }
+        let id = Self::save_alert_in(&mut tx, alert, event, notify).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -1722,7 +1742,13 @@ where
         Ok(D::rows_affected(&done) == 1)
     }
 
-    async fn resolve_incident(&self, id: i64, at: Micros, audit: AuditEventDraft) -> Result<IncidentRow> {
+    async fn resolve_incident(
+        &self,
+        id: i64,
+        resolution: &IncidentResolution,
+        alerts: &[(AlertRow, AlertEvent, Option<Value>)],
+        audit: AuditEventDraft,
+    ) -> Result<IncidentRow> {
         let mut tx = D::write_tx(self).await?;
         let select =
             "SELECT i.*, m.name AS model_name FROM incidents i JOIN models m ON m.id = i.model_id WHERE i.id = $1";
@@ -1732,11 +1758,16 @@ where
         if incident.state != "open" {
             return Err(Error::Conflict(format!("incident {id} is already resolved")));
         }
-        sqlx::query("UPDATE incidents SET state = 'resolved', resolved_at = $2 WHERE id = $1")
+        sqlx::query("UPDATE incidents SET state = 'resolved', resolved_at = $2, resolved_by = $3, resolution = $4 WHERE id = $1")
             .bind(id)
-            .bind(at)
+            .bind(resolution.at)
+            .bind(&resolution.by)
+            .bind(&resolution.comment)
             .execute(&mut *tx)
             .await?;
+        for (alert, event, notify) in alerts {
+            Self::save_alert_in(&mut tx, alert, event, notify.as_ref()).await?;
+        }
         Self::append_audit(&mut tx, &audit).await?;
         let resolved = sqlx::query_as(select).bind(id).fetch_one(&mut *tx).await?;
         tx.commit().await?;

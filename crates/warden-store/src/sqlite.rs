@@ -190,6 +190,49 @@ mod tests {
     use crate::Error;
     use crate::metadata::*;
 
+    /// Alerts stored before an alert belonged to one version take back the version they fired on (an evaluation
+    /// of another version used to relabel them), and two versions may then each have an open alert.
+    #[tokio::test]
+    async fn migrated_alerts_take_back_the_version_they_fired_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        // The schema as it was before the migration, with one relabelled alert.
+        let before = dir.path().join("before");
+        std::fs::create_dir(&before).unwrap();
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().as_ref() < "0016" {
+                std::fs::copy(entry.path(), before.join(entry.file_name())).unwrap();
+            }
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:").unwrap().filename(&path).create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO models VALUES (1, 'credit', '', 'o', 'high', 'u', '[]', 0, 'a');
+             INSERT INTO alerts (id, model_id, monitor, feature, version, severity, state, opened_at, updated_at)
+                 VALUES (1, 1, 'feature_drift', 'age', 1, 'critical', 'firing', 0, 0);
+             INSERT INTO alert_events (alert_id, at, kind, actor, details)
+                 VALUES (1, 0, 'fired', 'warden', '{\"value\": 0.4, \"version\": 2}'),
+                        (1, 5, 'escalated', 'warden', '{\"value\": 0.5, \"version\": 1}');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let store = SqliteStore::open(&path).await.unwrap();
+        let alert = store.alert(1).await.unwrap().unwrap();
+        assert_eq!(alert.version, 2, "the version it fired on");
+        let mut other = AlertRow { id: 0, version: 1, ..alert };
+        other.model_name = "credit".into();
+        let event = AlertEvent { at: 9, kind: "fired".into(), actor: "warden".into(), details: Value::Null };
+        store.save_alert(&other, &event, None).await.expect("version 1 has an alert of its own");
+        let err = store.save_alert(&other, &event, None).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "one open alert per version: {err}");
+        let incident = store.open_incident("credit", "t", 1, 1).await.unwrap();
+        assert_eq!((incident.resolved_by, incident.resolution), (None, None));
+    }
+
     /// Audit events written before the ledger existed get the entries the append path would have given them.
     #[tokio::test]
     async fn backfilled_entries_equal_appended_ones() {

@@ -335,6 +335,8 @@ pub(crate) struct ResolveArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AlertsArgs {
+    /// Show this alert with its events.
+    pub(crate) id: Option<i64>,
     /// firing, acknowledged, resolved or open (firing and acknowledged).
     #[arg(long)]
     pub(crate) state: Option<String>,
@@ -420,6 +422,9 @@ pub(crate) enum MonitorCommand {
         /// Evaluations in a row that must breach a band before an alert fires (default 1).
         #[arg(long)]
         consecutive: Option<u32>,
+        /// Clean evaluations in a row before an open alert resolves (default 3).
+        #[arg(long)]
+        resolve_after: Option<u32>,
         /// Only this feature (repeat).
         #[arg(long = "feature")]
         features: Vec<String>,

@@ -43,7 +43,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
             let path = format!("/v1/incidents/{}/resolve", args.id);
             let incident: api::IncidentBody =
                 Client::new(&args.connection)?.json_as(Method::POST, &path, &json!({"comment": args.comment})).await?;
-            outln!("incident {} resolved", incident.id.cell());
+            outln!(
+                "incident {} resolved by {}: {}",
+                incident.id.cell(),
+                incident.resolved_by.as_deref().unwrap_or("-"),
+                incident.resolution.as_deref().unwrap_or("-")
+            );
             Ok(())
         }
         Command::Ack(args) => {
@@ -502,6 +507,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             target,
             bad_value,
             consecutive,
+            resolve_after,
             features,
             action,
             enable,
@@ -525,6 +531,7 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             put("target", json!(target));
             put("bad_value", json!(bad_value));
             put("consecutive", json!(consecutive));
+            put("resolve_after", json!(resolve_after));
             put("action", json!(action));
             if !features.is_empty() {
                 put("features", json!(features));
@@ -624,6 +631,28 @@ fn monitor_history_csv(history: &[api::MonitorEvaluationBody]) -> anyhow::Result
 }
 
 async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
+    if let Some(id) = args.id {
+        let alert: api::AlertWithEvents = Client::new(&args.connection)?.get_as(&format!("/v1/alerts/{id}")).await?;
+        if args.json {
+            render::json(&alert);
+            return Ok(());
+        }
+        let a = &alert.alert;
+        fields(&[
+            ("alert", format!("{} ({}, {})", a.id, a.state.cell(), a.severity.cell())),
+            ("model", format!("{} version {}", a.model, a.version)),
+            ("monitor", format!("{} on '{}'", a.monitor, a.feature)),
+            ("value", a.value.map_or("-".into(), |v| format!("{v:.4}"))),
+            ("incident", a.incident_id.map_or("-".into(), |i| i.to_string())),
+        ]);
+        let rows: Vec<Vec<String>> = alert
+            .events
+            .iter()
+            .map(|e| vec![crate::render::micros_time(e.at), e.kind.cell(), e.actor.cell(), e.summary.cell()])
+            .collect();
+        table(&["AT", "EVENT", "BY", "WHAT"], &rows);
+        return Ok(());
+    }
     let mut query = Vec::new();
     if let Some(state) = &args.state {
         query.push(format!("state={}", encode(state)));
@@ -898,21 +927,22 @@ async fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
             ("title", i.title.cell()),
             ("time to detect", seconds(Some(i.time_to_detect_seconds))),
             ("time to resolve", seconds(i.time_to_resolve_seconds)),
+            ("resolved by", i.resolved_by.as_deref().unwrap_or("-").to_owned()),
+            ("resolution", i.resolution.as_deref().unwrap_or("-").to_owned()),
         ]);
         let rows: Vec<Vec<String>> = incident
             .timeline
             .iter()
             .map(|e| {
-                vec![
-                    crate::render::micros_time(e.at),
-                    e.kind.cell(),
-                    format!("alert {} {} {}", e.alert, e.monitor.cell(), e.feature.cell()),
-                    e.actor.cell(),
-                    render::details(&e.details),
-                ]
+                let alert = match (e.alert, e.version) {
+                    (Some(id), Some(v)) => format!("alert {id} {} '{}' v{v}", e.monitor, e.feature),
+                    (Some(id), None) => format!("alert {id} {} '{}'", e.monitor, e.feature),
+                    _ => "incident".to_owned(),
+                };
+                vec![crate::render::micros_time(e.at), e.kind.cell(), alert, e.actor.cell(), e.summary.cell()]
             })
             .collect();
-        table(&["AT", "EVENT", "ALERT", "BY", "DETAILS"], &rows);
+        table(&["AT", "EVENT", "ABOUT", "BY", "WHAT"], &rows);
         return Ok(());
     }
     let path = match &args.state {

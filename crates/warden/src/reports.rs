@@ -410,13 +410,28 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<u8> {
                                 format_number(est.lower_confidence_boundary),
                                 format_number(est.upper_confidence_boundary)
                             ),
-                            format!("{} - {}", format_number(est.lower_threshold), format_number(est.upper_threshold)),
-                            if est.alert { "ALERT".into() } else { String::new() },
+                            match (est.lower_threshold, est.upper_threshold) {
+                                (Some(lower), Some(upper)) => {
+                                    format!("{} - {}", format_number(lower), format_number(upper))
+                                }
+                                _ => "-".into(),
+                            },
+                            match est.status {
+                                warden_stats::cbpe::CbpeStatus::Alert => "ALERT".into(),
+                                warden_stats::cbpe::CbpeStatus::Insufficient => "insufficient reference".into(),
+                                warden_stats::cbpe::CbpeStatus::Ok => String::new(),
+                            },
                         ]
                     })
                 })
                 .collect();
             table(&["ROWS", "METRIC", "ESTIMATE", "CONFIDENCE", "THRESHOLDS", ""], &rows);
+            // Every metric shares the reference's chunks: one reason says it for all.
+            let reasons: std::collections::BTreeSet<&str> =
+                chunks.iter().flat_map(|(_, _, e)| e.iter().filter_map(|e| e.reason.as_deref())).collect();
+            for reason in reasons {
+                outln!("no thresholds: {reason}");
+            }
         }
     }
     outln!();

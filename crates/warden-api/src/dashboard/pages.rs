@@ -726,12 +726,20 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                     h3 { "#" (incident.id) " " (incident.title) " "
                         @if incident.state == IncidentState::Open { span.bad { "open" } } @else { span.ok { "resolved" } } }
                     p { "Opened " (when(incident.opened_at)) " · time to detect " (duration(incident.time_to_detect_seconds))
+                        " (from the first decision of the first breaching window)"
                         @if let Some(s) = incident.time_to_resolve_seconds { " · resolved in " (duration(s)) } }
+                    @if let Some(by) = &incident.resolved_by {
+                        p.resolution { "Resolved by " strong { (by) } ": " (incident.resolution.as_deref().unwrap_or_default()) }
+                    }
                     ol.timeline { @for e in timeline { li {
                         span.when { (when(e["at"].as_i64().unwrap_or_default())) } " "
-                        strong { (e["kind"].as_str().unwrap_or_default()) } " · " (e["monitor"].as_str().unwrap_or_default()) " on '" (e["feature"].as_str().unwrap_or_default()) "' by " (e["actor"].as_str().unwrap_or_default())
-                        @let details = compact(&e["details"]);
-                        @if !details.is_empty() { " · " small { (details) } }
+                        strong { (e["kind"].as_str().unwrap_or_default()) } " · "
+                        @if let Some(alert) = e["alert"].as_i64() {
+                            "alert " (alert) " " (e["monitor"].as_str().unwrap_or_default()) " on '" (e["feature"].as_str().unwrap_or_default()) "'"
+                            @if let Some(v) = e["version"].as_i64() { " v" (v) }
+                            " · "
+                        }
+                        (e["summary"].as_str().unwrap_or_default())
                     } } }
                     @if can_act && incident.state == IncidentState::Open {
                         form.inline method="post" action={"/ui/incidents/" (incident.id) "/resolve"} {
@@ -847,9 +855,9 @@ fn kpi_cards(k: &Kpis) -> Markup {
         div.cards #kpis {
             div.card { span.big { (format!("{:.1}", k.deployments_per_30_days)) } span { "deployments per 30 days (" (k.deployments) " in " (k.period_days) " d, " (k.rollbacks) " automatic rollbacks)" } }
             div.card { span.big { (or_dash(k.median_hours_to_production, |h| duration(h * 3600.0))) } span { "median registration → production" } }
-            div.card { span.big { (or_dash(k.median_seconds_to_detect, duration)) } span { "median time to detect" } }
+            div.card { span.big { (or_dash(k.median_seconds_to_detect, duration)) } span { "median time to detect" } small.definition { "from the first decision of the first breaching window to the alert that opened the incident" } }
             div.card { span.big { (or_dash(k.median_seconds_to_resolve, duration)) } span { "median time to resolve" } }
-            div.card { span.big { (or_dash(k.median_drift_detection_seconds, duration)) } span { "median drift detection latency" } }
+            div.card { span.big { (or_dash(k.median_drift_detection_seconds, duration)) } span { "median drift detection latency" } small.definition { "drift alerts: from the first decision of the first breaching window to the alert" } }
             div.card.(if k.audit_coverage.is_some_and(|c| c < 1.0) { "bad" } else { "good" }) { span.big #audit-coverage { (or_dash(k.audit_coverage, percent)) } span { "audit coverage (" (k.ledger_entries) " ledger entries / " (k.audited_changes) " changes)" } }
             div.card.(if k.overrides > 0 { "warn" } else { "" }) { span.big #policy-adherence { (or_dash(k.policy_adherence, percent)) } span { "policy adherence (" (k.overrides) " overrides in " (k.promotions) " promotions)" } }
             div.card.(if k.open_incidents > 0 { "bad" } else { "" }) { span.big { (k.open_incidents) } span { "open incidents (" (k.incidents) " opened in the period)" } }
@@ -943,5 +951,45 @@ mod tests {
         assert_eq!(duration(600.0), "10 min");
         assert_eq!(duration(36_000.0), "10.0 h");
         assert_eq!(duration(864_000.0), "10.0 days");
+    }
+
+    /// The incident section names who resolved an incident by hand and why, and reads each event in words.
+    #[test]
+    fn an_incident_resolved_by_hand_shows_who_and_why() {
+        let incident = Incident {
+            id: 4,
+            model: "credit".into(),
+            title: "feature_drift of 'age' on credit version 1".into(),
+            state: IncidentState::Resolved,
+            opened_at: 1_000_000,
+            resolved_at: Some(61_000_000),
+            time_to_detect_seconds: 2.5,
+            time_to_resolve_seconds: Some(60.0),
+            resolved_by: Some("rita".into()),
+            resolution: Some("a new campaign; pricing reviewed".into()),
+        };
+        let timeline = vec![
+            serde_json::json!({"at": 1_000_000, "kind": "action", "actor": "warden", "alert": 9, "monitor": "feature_drift",
+                "feature": "age", "version": 1, "details": {},
+                "summary": "rollback not possible: no earlier gate-approved version to roll back to"}),
+            serde_json::json!({"at": 61_000_000, "kind": "incident_resolved", "actor": "token:rita", "alert": null,
+                "monitor": "", "feature": "", "version": null, "details": {},
+                "summary": "incident resolved by rita: a new campaign; pricing reviewed"}),
+        ];
+        let viewer = Viewer {
+            principal: Principal { name: "vera".into(), role: warden_registry::auth::Role::Validator },
+            csrf: "x".into(),
+        };
+        let html =
+            alerts(&viewer, &AlertsData { alerts: Vec::new(), incidents: vec![(incident, timeline)] }).into_string();
+        assert!(html.contains("Resolved by <strong>rita</strong>: a new campaign; pricing reviewed"), "{html}");
+        assert!(html.contains("rollback not possible: no earlier gate-approved version to roll back to"), "{html}");
+        assert!(
+            html.contains("alert 9 feature_drift on &#39;age&#39; v1")
+                || html.contains("alert 9 feature_drift on 'age' v1"),
+            "{html}"
+        );
+        assert!(html.contains("from the first decision of the first breaching window"), "{html}");
+        assert!(!html.contains("done: false"), "{html}");
     }
 }

@@ -517,7 +517,7 @@ mod slow {
         let id = fired.unwrap()["alert"]["id"].to_string();
         let alert = server.get_json(&format!("/v1/alerts/{id}"));
         let action = alert["events"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
-        assert_eq!(action["details"]["outcome"]["done"], true, "{action}");
+        assert_eq!(action["details"]["outcome"]["result"], "rolled_back", "{action}");
         let champion = json_of(&server.cli(&["alias", "get", "credit", "champion", "--json"]));
         assert_eq!(champion["version"], 1, "{champion}");
         assert_eq!(champion["assigned_by"], "warden", "{champion}");
@@ -527,8 +527,22 @@ mod slow {
         assert!(shown.contains("fired") && shown.contains("action") && shown.contains("time to detect"), "{shown}");
         let record = server.get_json(&format!("/v1/incidents/{incident}"));
         let rollback = record["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "action").expect("action");
-        assert_eq!(rollback["details"]["outcome"]["done"], true, "{record}");
+        assert_eq!(rollback["details"]["outcome"]["result"], "rolled_back", "{record}");
+        assert!(shown.contains("rolled back: champion from version 2 to version 1"), "{shown}");
         let open = stdout(&server.cli(&["incidents", "--state", "open"]));
         assert!(open.contains("feature_drift") && open.contains("credit"), "{open}");
+        let shown = stdout(&server.cli(&["alerts", &id]));
+        assert!(shown.contains("rolled back: champion from version 2 to version 1"), "{shown}");
+
+        // Resolved by hand: who and why, in the answer, in `incidents ID` and in the timeline.
+        let why = "older applicants are a new campaign";
+        let out = server.cli(&["resolve", &incident, "--comment", why]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains(why), "{}", stdout(&out));
+        let shown = stdout(&server.cli(&["incidents", &incident]));
+        assert!(shown.contains("resolved by") && shown.contains("incident_resolved"), "{shown}");
+        assert!(shown.contains(&format!("incident resolved by admin: {why}")), "{shown}");
+        let open = stdout(&server.cli(&["alerts", "--state", "open", "--model", "credit"]));
+        assert!(!open.contains("critical"), "resolved with the incident: {open}");
     }
 }

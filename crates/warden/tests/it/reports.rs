@@ -228,6 +228,40 @@ fn metrics_without_labels_are_estimated_from_the_labelled_reference() {
 }
 
 #[test]
+fn cbpe_on_a_reference_too_small_to_calibrate_says_so_instead_of_alerting() {
+    // 300 labelled rows make one chunk of the default 10,000: mean ± 3σ of one value is a point.
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small-reference.csv");
+    let text = std::fs::read_to_string(employment("employment_MA_reference.csv")).unwrap();
+    std::fs::write(&small, text.lines().take(301).collect::<Vec<_>>().join("\n")).unwrap();
+    let unlabelled = unlabelled(dir.path());
+    let args = [
+        "metrics",
+        "--data",
+        unlabelled.to_str().unwrap(),
+        "--score",
+        "predicted_probability",
+        "--prediction",
+        "prediction",
+        "--label",
+        "employed",
+        "--reference",
+        small.to_str().unwrap(),
+    ];
+    let out = warden(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("ALERT"), "{text}");
+    assert!(text.contains("insufficient reference") && text.contains("too small to calibrate"), "{text}");
+    let report = json_of(&warden(&[&args[..], &["--json"]].concat()));
+    let estimate = &report["chunks"][0]["estimates"][0];
+    assert_eq!(
+        (estimate["status"].as_str(), &estimate["lower_threshold"]),
+        (Some("insufficient"), &serde_json::Value::Null)
+    );
+}
+
+#[test]
 fn metrics_refuse_unlabelled_data_without_a_reference_and_a_score_outside_0_1() {
     let data = employment("employment_MA_reference.csv");
     let dir = tempfile::tempdir().unwrap();
