@@ -252,7 +252,7 @@ fn metrics_verdict(report: &warden_registry::compare::MetricsReport) -> (Verdict
         }
         MetricsReport::Estimated { chunks, .. } => {
             for (start, end, estimates) in chunks {
-                for estimate in estimates.iter().filter(|e| e.alert) {
+                for estimate in estimates.iter().filter(|e| e.status == warden_stats::cbpe::CbpeStatus::Alert) {
                     verdict = Verdict::Alert;
                     let metric = serde_json::to_value(estimate.metric).ok();
                     reasons.push(format!(
@@ -260,8 +260,8 @@ fn metrics_verdict(report: &warden_registry::compare::MetricsReport) -> (Verdict
                         end - 1,
                         metric.as_ref().and_then(Value::as_str).unwrap_or("metric"),
                         format_number(estimate.value),
-                        format_number(estimate.lower_threshold),
-                        format_number(estimate.upper_threshold)
+                        estimate.lower_threshold.map_or_else(|| "none".to_owned(), format_number),
+                        estimate.upper_threshold.map_or_else(|| "none".to_owned(), format_number)
                     ));
                 }
             }
