@@ -7,6 +7,8 @@
 //! lifecycle function that checks the role, exactly as the API does.
 
 mod charts;
+#[cfg(test)]
+mod page_tests;
 mod pages;
 mod session;
 
