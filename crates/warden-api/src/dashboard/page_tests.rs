@@ -268,7 +268,7 @@ async fn the_kpis_and_the_board_summary_list_the_periods_incidents_rollbacks_ove
             incidents.contains("Incidents in the last 30 days")
                 && incidents.contains("1 incident open")
                 && incidents.contains("credit")
-                && incidents.contains("version v2")
+                && incidents.contains("credit v2")
                 && incidents.contains("open"),
             "{path}: {incidents}"
         );

@@ -229,7 +229,7 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                 div.card { span.big { (in_production) } span { "with a champion in production" } }
                 div.card.(if open_alerts > 0 { "warn" } else { "" }) { span.big #open-alerts { (open_alerts) } span { (noun(open_alerts, "open alert", "open alerts")) } }
                 div.card.(if open_incidents > 0 { "bad" } else { "" }) { span.big { (open_incidents) } span { (noun(open_incidents, "open incident", "open incidents")) } }
-                div.card.(if denied > 0 { "warn" } else { "" }) { span.big { (denied) } span { "last gate decision denied" } }
+                div.card.(if denied > 0 { "warn" } else { "" }) { span.big { (denied) } span { (noun(denied as i128, "model whose last gate decision was denied", "models whose last gate decision was denied")) } }
             }
             form.filters method="get" action="/ui" {
                 label { "Risk tier " select name="tier" {
@@ -392,7 +392,7 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
             p { (m.input.description) }
             dl.facts {
                 dt { "Owner" } dd { (m.input.owner) }
-                dt { "Use" } dd { (m.input.use_case) }
+                dt { "Use" } dd { @if m.input.use_case.is_empty() { span.muted { "not stated" } } @else { (m.input.use_case) } }
                 dt { "Created" } dd { (when(m.created_at)) " by " (m.created_by) }
                 dt { "Aliases" } dd #aliases { @for a in &data.aliases { span.pill { (a.alias) " → v" (a.version.unwrap_or_default())
                     @if let Some(t) = a.traffic { " (" (percent(t)) ")" } } " " } }
@@ -434,7 +434,7 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                                 Some(other) => span.bad { (other) },
                                 None => "–",
                             } }
-                            td { (a.comment) }
+                            td.text { (a.comment) }
                         } } } }
                 }
                 h3 { "Gate decisions" }
@@ -896,9 +896,8 @@ fn period_events(events: &PeriodEvents) -> Markup {
                             td { (i.incident.id) }
                             td { (when(i.incident.opened_at)) }
                             td { (model_link(&i.incident.model, None))
-                                @if !i.versions.is_empty() { br; small { (noun(i.versions.len() as i128, "version ", "versions "))
-                                    (i.versions.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", ")) } } }
-                            td { (i.incident.title) }
+                                @if !i.versions.is_empty() { br; small { (i.versions.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", ")) } } }
+                            td.text { (i.incident.title) }
                             td { @match i.incident.resolved_at {
                                 Some(at) => { span.ok { "resolved" } " " (when(at)) },
                                 None => span.bad { "open" },
@@ -918,7 +917,7 @@ fn period_events(events: &PeriodEvents) -> Markup {
                         td { (r.alias) }
                         td { @if let Some(p) = r.previous { "v" (p) } @else { "–" } " → v" (r.version) }
                         td { (r.actor) }
-                        td { (r.reason) }
+                        td.text { (r.reason) }
                     } } } } }
             }
         }
@@ -932,7 +931,7 @@ fn period_events(events: &PeriodEvents) -> Markup {
                         td { (model_link(&o.model, Some(o.version))) }
                         td { (o.alias) }
                         td { (o.actor) }
-                        td { (o.reason) }
+                        td.text { (o.reason) }
                         td { code { (o.decision_id.as_deref().unwrap_or("–")) } }
                     } } } } }
             }
