@@ -653,22 +653,56 @@ fn latest_table(point: &MonitorPoint) -> Markup {
     }
 }
 
-/// A JSON value in one line, numbers shortened.
+/// Monitor figures (a JSON object) in one line people read: words for keys, numbers shortened, durations for
+/// `_micros`, yes/no, per-group counts as "306 of 428 favourable", and nothing for empty parts, so that no
+/// debug structure (`fields: {}`, `[428,306]`) reaches a page.
 fn compact(value: &Value) -> String {
     match value {
         Value::Object(map) => map
             .iter()
+            .filter(|(_, v)| !is_empty(v))
             .map(|(k, v)| match (k.strip_suffix("_micros"), v.as_f64()) {
-                (Some(name), Some(micros)) => format!("{name}: {}", duration(micros / 1e6)),
-                _ => format!("{k}: {}", compact(v)),
+                (Some(name), Some(micros)) => format!("{}: {}", words(name), duration(micros / 1e6)),
+                _ if k == "groups" && v.is_object() => format!("groups: {}", group_counts(v)),
+                _ if v.is_object() => format!("{} ({})", words(k), compact(v)),
+                _ => format!("{}: {}", words(k), compact(v)),
             })
             .collect::<Vec<_>>()
             .join(", "),
+        Value::Array(items) => items.iter().map(compact).collect::<Vec<_>>().join(", "),
         Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
+        Value::Bool(b) => (if *b { "yes" } else { "no" }).into(),
         Value::Null => "–".into(),
         Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.values().all(is_empty),
+        Value::Array(items) => items.is_empty(),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+/// `jensen_shannon` → "jensen shannon".
+fn words(key: &str) -> String {
+    key.replace('_', " ")
+}
+
+/// Per-group `[decisions, favourable]` pairs as "female 306 of 428 favourable; male …".
+fn group_counts(groups: &Value) -> String {
+    groups
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(group, counts)| match (counts[0].as_u64(), counts[1].as_u64()) {
+            (Some(decisions), Some(favourable)) => format!("{group} {favourable} of {decisions} favourable"),
+            _ => format!("{group} {}", compact(counts)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1050,6 +1084,36 @@ mod tests {
         assert_eq!(lanes[0].0, "champion", "champion first");
         assert_eq!(lanes[0].1, vec![(0.0, 20.0, "1".into()), (20.0, 30.0, "2".into()), (30.0, 40.0, "1".into())]);
         assert_eq!(lanes[1], ("shadow".into(), vec![(10.0, 20.0, "2".into())]));
+    }
+
+    #[test]
+    fn monitor_figures_read_as_words_not_debug_structures() {
+        let figures = serde_json::json!({
+            "groups": {"female": [428, 306], "male": [572, 420]},
+            "min_group_decisions": 50,
+            "fields": {},
+            "refused": 0,
+            "window_micros": 600_000_000,
+            "learned": true,
+            "bins": [0.1, 0.25],
+            "reference": null,
+        });
+        assert_eq!(
+            compact(&figures),
+            "bins: 0.1, 0.25, groups: female 306 of 428 favourable; male 420 of 572 favourable, learned: yes, \
+             min group decisions: 50, refused: 0, window: 10 min"
+        );
+        assert_eq!(compact(&serde_json::json!({"outcome": {"done": false, "why": "no earlier version"}})), "outcome (done: no, why: no earlier version)");
+    }
+
+    #[test]
+    fn counts_and_periods_read_in_the_singular_and_the_plural() {
+        assert_eq!(counted(1, "rollback", "rollbacks"), "1 rollback");
+        assert_eq!(counted(2u64, "rollback", "rollbacks"), "2 rollbacks");
+        assert_eq!(counted(0, "override", "overrides"), "0 overrides");
+        assert_eq!(counted(1, "entry", "entries"), "1 entry");
+        assert_eq!(period(1), "the last day");
+        assert_eq!(period(30), "the last 30 days");
     }
 
     #[test]
