@@ -34,6 +34,12 @@ fn when(micros: i64) -> String {
     }
 }
 
+/// A time in a page: [`when`] in a `<time>` element (kept on one line; its `datetime` for machines).
+fn date(micros: i64) -> Markup {
+    let at = warden_core::Timestamp::from_micros(micros);
+    html! { time datetime=(at.whole_seconds()) { (when(micros)) } }
+}
+
 fn duration(seconds: f64) -> String {
     match seconds {
         s if s < 120.0 => format!("{s:.0} s"),
@@ -260,7 +266,7 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                             td { @for (alias, v) in &l.challengers { span.pill { (alias) " v" (v) } " " } }
                             td { (l.versions) }
                             td { @if let Some(v) = &l.last_validation {
-                                "v" (v.version) " · AUC " (v.auc.map_or("–".into(), number)) br; small { (when(v.at)) }
+                                "v" (v.version) " · AUC " (v.auc.map_or("–".into(), number)) br; small { (date(v.at)) }
                             } @else { span.muted { "never" } } }
                             td { @if let Some(p) = &l.policy {
                                 @if p.allowed { span.ok { "allowed" } } @else { span.bad { "denied" } } " v" (p.version)
@@ -362,7 +368,7 @@ fn override_banner(data: &ModelData, version: i64) -> Markup {
             section.banner.override #override-banner {
                 h2 { "Version " (version) " went to " (moved.alias) " by an override of the gate" }
                 dl.facts {
-                    dt { "When" } dd { (when(moved.assigned_at)) }
+                    dt { "When" } dd { (date(moved.assigned_at)) }
                     dt { "Overridden by" } dd .actor { (moved.assigned_by) }
                     dt { "Reason" } dd .reason { (moved.reason) }
                     dt { "Gate decision" } dd { code .decision { (moved.decision_id.as_deref().unwrap_or("–")) } }
@@ -393,7 +399,7 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
             dl.facts {
                 dt { "Owner" } dd { (m.input.owner) }
                 dt { "Use" } dd { @if m.input.use_case.is_empty() { span.muted { "not stated" } } @else { (m.input.use_case) } }
-                dt { "Created" } dd { (when(m.created_at)) " by " (m.created_by) }
+                dt { "Created" } dd { (date(m.created_at)) " by " (m.created_by) }
                 dt { "Aliases" } dd #aliases { @for a in &data.aliases { span.pill { (a.alias) " → v" (a.version.unwrap_or_default())
                     @if let Some(t) = a.traffic { " (" (percent(t)) ")" } } " " } }
             }
@@ -410,7 +416,7 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                     tr class=[(Some(v.number) == data.selected).then_some("selected")] {
                         td { a href={"/ui/models/" (name) "?version=" (v.number)} { "v" (v.number) }
                             @if !overrides_of(&data.history, v.number).is_empty() { " " span.pill.override title="went to production by an override of the gate" { "override" } } }
-                        td { (when(v.created_at)) br; small { (v.created_by) } }
+                        td { (date(v.created_at)) br; small { (v.created_by) } }
                         td { (v.format.as_str()) }
                         td { code title=(v.artifact_sha256) { (short(&v.artifact_sha256)) } }
                         td { code title=(v.reference_sha256) { (short(&v.reference_sha256)) } br; small { (counted(v.profile.rows as i128, "row", "rows")) } }
@@ -428,7 +434,7 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                 @if data.approvals.is_empty() { p.muted { "No approvals yet." } } @else {
                     table.data #approvals { thead { tr { th { "When" } th { "Who" } th { "Role" } th { "Decision" } th { "Comment" } } }
                         tbody { @for a in &data.approvals { tr {
-                            td { (when(a.at)) } td { (a.by) } td { (a.role) }
+                            td { (date(a.at)) } td { (a.by) } td { (a.role) }
                             td { @match serde_json::to_value(a.decision).ok().and_then(|v| v.as_str().map(str::to_owned)).as_deref() {
                                 Some("approve") => span.ok { "approve" },
                                 Some(other) => span.bad { (other) },
@@ -443,7 +449,7 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                     Some(decisions) if decisions.is_empty() => p.muted { "The gate has not judged this version." },
                     Some(decisions) => table.data #gate { thead { tr { th { "When" } th { "Alias" } th { "Purpose" } th { "Decision" } th { "Reasons" } th { "Bundle" } } }
                         tbody { @for d in decisions.iter().rev() { tr {
-                            td { (when(d["at"].as_i64().unwrap_or_default())) }
+                            td { (date(d["at"].as_i64().unwrap_or_default())) }
                             td { (d["alias"].as_str().unwrap_or_default()) }
                             td { (d["purpose"].as_str().unwrap_or_default()) }
                             td { @if d["allow"].as_bool() == Some(true) { span.ok { "allow" } } @else { span.bad { "deny" } }
@@ -472,7 +478,7 @@ fn validation_section(report: Option<&ValidationReport>) -> Markup {
     let bins: Vec<String> = (0..20).map(|i| format!("{:.2}", i as f64 / 20.0)).collect();
     html! {
         h3 { "Validation" }
-        p { "Report " (r.id) " · " (when(r.created_at)) " by " (r.created_by) " · " (r.rows) " rows, bad rate " (percent(r.bad_rate)) " · data " code { (short(&r.data_sha256)) } }
+        p { "Report " (r.id) " · " (date(r.created_at)) " by " (r.created_by) " · " (counted(r.rows as i128, "row", "rows")) ", bad rate " (percent(r.bad_rate)) " · data " code { (short(&r.data_sha256)) } }
         div.cards #validation-figures {
             div.card { span.big { (d.auc.map_or("–".into(), number)) } span { "ROC AUC"
                 @if let Some(i) = d.auc_interval { " (" (number(i.lower)) "–" (number(i.upper)) ")" } } }
@@ -824,8 +830,8 @@ pub(crate) fn audit(viewer: &Viewer, data: &AuditData, status: &VerificationStat
             div.cards {
                 div.card { span.big #ledger-size { (data.size) } span { (noun(data.size, "entry", "entries")) } }
                 @match &status.last {
-                    Some((at, v)) if v.ok => div.card.good #verification { span.big { "verified" } span { (counted(v.entries, "entry", "entries")) ", " (counted(v.checkpoints, "checkpoint", "checkpoints")) " · " (when(*at)) } },
-                    Some((at, v)) => div.card.bad #verification { span.big { "FAILED" } span { "first bad entry " (v.first_bad_entry.map_or("–".into(), |e| e.to_string())) " · " (when(*at)) } },
+                    Some((at, v)) if v.ok => div.card.good #verification { span.big { "verified" } span { (counted(v.entries, "entry", "entries")) ", " (counted(v.checkpoints, "checkpoint", "checkpoints")) " · " (date(*at)) } },
+                    Some((at, v)) => div.card.bad #verification { span.big { "FAILED" } span { "first bad entry " (v.first_bad_entry.map_or("–".into(), |e| e.to_string())) " · " (date(*at)) } },
                     None => div.card #verification { span.big { "…" } span { "verification running" } },
                 }
             }
@@ -839,14 +845,14 @@ pub(crate) fn audit(viewer: &Viewer, data: &AuditData, status: &VerificationStat
             }
             h2 { "Latest signed checkpoint" }
             @if let Some(c) = &data.checkpoint {
-                p { "Covers " (counted(c.tree_size, "entry", "entries")) " · signed " (when(c.at)) }
+                p { "Covers " (counted(c.tree_size, "entry", "entries")) " · signed " (date(c.at)) }
                 pre.note #checkpoint { (c.note) }
             } @else { p.muted { "No checkpoint yet." } }
             p { "Verifier key: " code { (data.key) } }
             h2 { "Entries" }
             table.data #ledger { thead { tr { th { "#" } th { "When" } th { "Actor" } th { "Action" } th { "Subject" } th { "Leaf hash" } } }
                 tbody { @for e in &data.entries { tr {
-                    td { (e.entry.index) } td { (when(e.entry.at)) } td { (e.entry.actor) } td { (e.entry.action) } td { (e.entry.subject) }
+                    td { (e.entry.index) } td { (date(e.entry.at)) } td { (e.entry.actor) } td { (e.entry.action) } td { (e.entry.subject) }
                     td { code title=(e.leaf_hash) { (short(&e.leaf_hash)) } }
                 } } } }
             p.pager {
@@ -928,12 +934,12 @@ fn period_events(events: &PeriodEvents) -> Markup {
                     div.scroll { table.data { thead { tr { th { "#" } th { "Opened" } th { "Model" } th { "What" } th { "State" } } }
                         tbody { @for i in incidents { tr {
                             td { (i.incident.id) }
-                            td { (when(i.incident.opened_at)) }
+                            td { (date(i.incident.opened_at)) }
                             td { (model_link(&i.incident.model, None))
                                 @if !i.versions.is_empty() { br; small { (i.versions.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", ")) } } }
                             td.text { (i.incident.title) }
                             td { @match i.incident.resolved_at {
-                                Some(at) => { span.ok { "resolved" } " " (when(at)) },
+                                Some(at) => { span.ok { "resolved" } " " (date(at)) },
                                 None => span.bad { "open" },
                             } }
                         } } } } }
@@ -946,7 +952,7 @@ fn period_events(events: &PeriodEvents) -> Markup {
                 p { (counted(events.rollbacks.len() as i128, "rollback", "rollbacks")) "." }
                 div.scroll { table.data { thead { tr { th { "When" } th { "Model" } th { "Alias" } th { "From → to" } th { "By" } th { "Why" } } }
                     tbody { @for r in &events.rollbacks { tr {
-                        td { (when(r.at)) }
+                        td { (date(r.at)) }
                         td { (model_link(&r.model, Some(r.version))) }
                         td { (r.alias) }
                         td { @if let Some(p) = r.previous { "v" (p) } @else { "–" } " → v" (r.version) }
@@ -961,7 +967,7 @@ fn period_events(events: &PeriodEvents) -> Markup {
                 p { (counted(events.overrides.len() as i128, "override", "overrides")) "." }
                 div.scroll { table.data { thead { tr { th { "When" } th { "Model" } th { "Alias" } th { "By" } th { "Reason" } th { "Gate decision" } } }
                     tbody { @for o in &events.overrides { tr {
-                        td { (when(o.at)) }
+                        td { (date(o.at)) }
                         td { (model_link(&o.model, Some(o.version))) }
                         td { (o.alias) }
                         td { (o.actor) }
@@ -979,7 +985,7 @@ fn period_events(events: &PeriodEvents) -> Markup {
                     p { (counted(denied.len() as i128, "denied decision", "denied decisions")) "." }
                     div.scroll { table.data { thead { tr { th { "When" } th { "Model" } th { "Alias" } th { "Asked by" } th { "Reasons" } th { "Then" } } }
                         tbody { @for d in denied { tr {
-                            td { (when(d.at)) br; code { (d.decision_id) } }
+                            td { (date(d.at)) br; code { (d.decision_id) } }
                             td { (model_link(&d.model, Some(d.version))) }
                             td { (d.alias) br; small { (d.purpose) } }
                             td { (d.actor) }
@@ -1034,8 +1040,8 @@ pub(crate) fn summary(viewer: &Viewer, data: &BoardData, now: i64) -> Markup {
                 main {
                     p.noprint { a href={"/ui/kpis?days=" (k.period_days)} { "← Board KPIs" } }
                     h1 { "Model risk summary" }
-                    p #period { "Prepared " (when(now)) " by " (viewer.principal.name) ", for " strong { (period(k.period_days)) }
-                        " (since " (when(data.events.since)) "). Figures come from Warden's registry and its audit ledger." }
+                    p #period { "Prepared " (date(now)) " by " (viewer.principal.name) ", for " strong { (period(k.period_days)) }
+                        " (since " (date(data.events.since)) "). Figures come from Warden's registry and its audit ledger." }
                     (kpi_cards(k))
                     h2 { "Inventory" }
                     table.data { thead { tr { th { "Tier" } th { "Models" } th { "In production" } } }
