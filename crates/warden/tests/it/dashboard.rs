@@ -158,7 +158,11 @@ async fn script(client: &Client, code: &str) -> serde_json::Value {
 /// A screenshot of the whole page (the window made as tall as the page) at `width` CSS pixels, into `path`.
 async fn full_page(client: &Client, width: u32, path: &Path) {
     client.set_window_size(width, 900).await.unwrap();
-    let height = script(client, "return document.documentElement.scrollHeight").await.as_u64().unwrap();
+    // The window's height takes in the browser's own frame: add it to the page's.
+    let height = script(client, "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight")
+        .await
+        .as_u64()
+        .unwrap();
     client.set_window_size(width, (height as u32).clamp(600, 12_000)).await.unwrap();
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{}: not a PNG", path.display());
