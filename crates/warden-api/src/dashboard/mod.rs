@@ -360,7 +360,9 @@ async fn resolve(
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
-    warden_oversight::alerts::resolve_incident(&state.warden, &viewer.principal, id, &form.comment).await.on_page(&viewer)?;
+    warden_oversight::alerts::resolve_incident(&state.warden, &viewer.principal, id, &form.comment)
+        .await
+        .on_page(&viewer)?;
     Ok(redirect("/ui/alerts"))
 }
 

@@ -282,7 +282,9 @@ async fn the_kpis_and_the_board_summary_list_the_periods_incidents_rollbacks_ove
         );
         let overrides = text_of(&page, "period-overrides");
         assert!(
-            overrides.contains("1 override.") && overrides.contains("token:admin") && overrides.contains("hotfix for INC-7"),
+            overrides.contains("1 override.")
+                && overrides.contains("token:admin")
+                && overrides.contains("hotfix for INC-7"),
             "{path}: {overrides}"
         );
         let denied = text_of(&page, "period-denied");
@@ -303,7 +305,10 @@ async fn the_kpis_and_the_board_summary_list_the_periods_incidents_rollbacks_ove
     // A viewer reads the moves, and is told who may read incidents and gate decisions.
     let victor = scene.log_in("victor").await;
     let (_, page) = scene.page(&victor, "/ui/kpis?days=30").await;
-    assert!(text_of(&page, "period-incidents").contains("shown to the data-scientist, validator, risk-officer and admin roles"));
+    assert!(
+        text_of(&page, "period-incidents")
+            .contains("shown to the data-scientist, validator, risk-officer and admin roles")
+    );
     assert!(text_of(&page, "period-denied").contains("shown to the validator, risk-officer and admin roles"));
     assert!(text_of(&page, "period-overrides").contains("hotfix for INC-7"));
 }

@@ -1109,7 +1109,10 @@ mod tests {
             "bins: 0.1, 0.25, groups: female 306 of 428 favourable; male 420 of 572 favourable, learned: yes, \
              min group decisions: 50, refused: 0, window: 10 min"
         );
-        assert_eq!(compact(&serde_json::json!({"outcome": {"done": false, "why": "no earlier version"}})), "outcome (done: no, why: no earlier version)");
+        assert_eq!(
+            compact(&serde_json::json!({"outcome": {"done": false, "why": "no earlier version"}})),
+            "outcome (done: no, why: no earlier version)"
+        );
     }
 
     #[test]

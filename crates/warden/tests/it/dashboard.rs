@@ -159,10 +159,11 @@ async fn script(client: &Client, code: &str) -> serde_json::Value {
 async fn full_page(client: &Client, width: u32, path: &Path) {
     client.set_window_size(width, 900).await.unwrap();
     // The window's height takes in the browser's own frame: add it to the page's.
-    let height = script(client, "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight")
-        .await
-        .as_u64()
-        .unwrap();
+    let height =
+        script(client, "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight")
+            .await
+            .as_u64()
+            .unwrap();
     client.set_window_size(width, (height as u32).clamp(600, 12_000)).await.unwrap();
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{}: not a PNG", path.display());
@@ -193,10 +194,17 @@ const PRINTS_CLEANLY: &str = "const hidden = [...document.querySelectorAll('head
 /// override; a drift on version 2 that opens an incident and rolls the champion back to version 1. A second,
 /// high-risk model awaits validation. Returns the people's tokens by name.
 fn governed_scene(server: &Server, dir: &Path) -> Vec<(&'static str, &'static str, String)> {
-    let ok = |out: std::process::Output| assert!(out.status.success(), "{}{}", support::stdout(&out), support::stderr(&out));
+    let ok =
+        |out: std::process::Output| assert!(out.status.success(), "{}{}", support::stdout(&out), support::stderr(&out));
     ok(server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "medium"]));
     let mut people = vec![("admin", "admin", server.admin_token())];
-    for (name, role) in [("victor", "viewer"), ("dana", "data-scientist"), ("vera", "validator"), ("rita", "risk-officer"), ("sam", "scorer")] {
+    for (name, role) in [
+        ("victor", "viewer"),
+        ("dana", "data-scientist"),
+        ("vera", "validator"),
+        ("rita", "risk-officer"),
+        ("sam", "scorer"),
+    ] {
         let out = server.cli(&["token", "create", "--name", name, "--role", role]);
         people.push((name, role, support::stdout(&out).trim().to_owned()));
         ok(out);
@@ -207,7 +215,10 @@ fn governed_scene(server: &Server, dir: &Path) -> Vec<(&'static str, &'static st
     let artifact = warden_testdata::path("models/lr_german_linear.json");
     let lineage = ["--protected", "sex", "--code-ref", "git:4e1a2b", "--training-data", german];
     support::register_german(server, Some(&token("dana")), &artifact, "linear-json", &lineage);
-    ok(server.cli_as(Some(&token("vera")), &["validate", "credit", "1", "--data", german, "--target", "risk", "--bad-value", "0"]));
+    ok(server.cli_as(
+        Some(&token("vera")),
+        &["validate", "credit", "1", "--data", german, "--target", "risk", "--bad-value", "0"],
+    ));
     for (who, comment) in [("vera", "validation passed"), ("rita", "within appetite")] {
         ok(server.cli_as(Some(&token(who)), &["approve", "credit", "1", "--comment", comment]));
     }
@@ -217,7 +228,22 @@ fn governed_scene(server: &Server, dir: &Path) -> Vec<(&'static str, &'static st
     ok(server.cli(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "100", "--action", "rollback"]));
     ok(server.cli(&["model", "create", "card-fraud", "--owner", "fraud-ops", "--risk-tier", "high"]));
     let artifact_arg = artifact.to_str().unwrap();
-    ok(server.cli_as(Some(&token("dana")), &["model", "register", "card-fraud", "--artifact", artifact_arg, "--format", "linear-json", "--reference", german, "--target", "risk"]));
+    ok(server.cli_as(
+        Some(&token("dana")),
+        &[
+            "model",
+            "register",
+            "card-fraud",
+            "--artifact",
+            artifact_arg,
+            "--format",
+            "linear-json",
+            "--reference",
+            german,
+            "--target",
+            "risk",
+        ],
+    ));
     // Older applicants only: the age drift fires a critical alert, an incident, and the rollback.
     let text = std::fs::read_to_string(german).unwrap();
     let mut lines = text.lines();
@@ -230,11 +256,18 @@ fn governed_scene(server: &Server, dir: &Path) -> Vec<(&'static str, &'static st
     ok(server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let evaluated = runtime.block_on(
-        support::http_client().post(format!("{}/v1/monitors/evaluate", server.url)).bearer_auth(server.admin_token()).send(),
+        support::http_client()
+            .post(format!("{}/v1/monitors/evaluate", server.url))
+            .bearer_auth(server.admin_token())
+            .send(),
     );
     assert!(evaluated.unwrap().status().is_success());
     let champion = server.get_json("/v1/models/credit/aliases/champion");
-    assert_eq!((champion["version"].as_i64(), champion["assigned_by"].as_str()), (Some(1), Some("warden")), "{champion}");
+    assert_eq!(
+        (champion["version"].as_i64(), champion["assigned_by"].as_str()),
+        (Some(1), Some("warden")),
+        "{champion}"
+    );
     people
 }
 
@@ -450,7 +483,11 @@ mod slow {
                     assert!(!source.contains("Some(") && !source.contains("None"), "{role} on {path}: a debug value");
                     full_page(&client, 1400, &dir.join(format!("{file}-desktop.png"))).await;
                     full_page(&client, 420, &dir.join(format!("{file}-420px.png"))).await;
-                    assert_eq!(script(&client, FITS).await, json!(true), "{role} on {path}: wider than a 420 px screen");
+                    assert_eq!(
+                        script(&client, FITS).await,
+                        json!(true),
+                        "{role} on {path}: wider than a 420 px screen"
+                    );
                     if !is_refused && (path.starts_with("/ui/summary") || path.starts_with("/ui/kpis")) {
                         client.set_window_size(900, 900).await.unwrap();
                         assert!(script(&client, AS_PRINTED).await.as_u64().unwrap() > 3, "the print style sheet");
@@ -462,7 +499,12 @@ mod slow {
                 if *role != "scorer" {
                     client.goto(&format!("{url}/ui/models/credit?version=2")).await.unwrap();
                     let banner = text(&client, "#override-banner").await;
-                    assert!(banner.contains("token:admin") && banner.contains("hotfix for INC-7") && banner.contains("dec_"), "{banner}");
+                    assert!(
+                        banner.contains("token:admin")
+                            && banner.contains("hotfix for INC-7")
+                            && banner.contains("dec_"),
+                        "{banner}"
+                    );
                     client.goto(&format!("{url}/ui/kpis?days=30")).await.unwrap();
                     assert!(text(&client, "#period-rollbacks").await.contains("v2 → v1"));
                     assert!(text(&client, "#period-overrides").await.contains("hotfix for INC-7"));
