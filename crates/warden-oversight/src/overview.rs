@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use warden_store::metadata::DeploymentRow;
+use warden_store::metadata::{AliasAssignment, DeploymentRow, RecordKind};
 
 use crate::{Error, Oversight, Result};
 use warden_core::RiskTier;
@@ -143,13 +143,9 @@ pub async fn kpis(warden: &Oversight, caller: &Principal, days: i64) -> Result<K
     let now = warden.now();
     let since = now - days * DAY_MICROS;
     let deployments = warden.metadata.deployments(since).await?;
-    let production: Vec<&DeploymentRow> = deployments
-        .iter()
-        .filter(|d| PRODUCTION_ALIASES.contains(&d.assignment.alias.as_str()) && d.assignment.version.is_some())
-        .collect();
-    let system = Principal::system().actor();
-    let rollbacks = production.iter().filter(|d| d.assignment.assigned_by == system).count();
-    let people: Vec<&&DeploymentRow> = production.iter().filter(|d| d.assignment.assigned_by != system).collect();
+    let production: Vec<&DeploymentRow> = deployments.iter().filter(|d| is_production_move(&d.assignment)).collect();
+    let rollbacks = production.iter().filter(|d| is_rollback(&d.assignment)).count();
+    let people: Vec<&&DeploymentRow> = production.iter().filter(|d| !is_rollback(&d.assignment)).collect();
     let overrides = people.iter().filter(|d| d.assignment.overridden).count();
 
     // First production move of each version in the period (a version's earlier moves are before `since`, so
@@ -213,6 +209,174 @@ pub async fn kpis(warden: &Oversight, caller: &Principal, days: i64) -> Result<K
         incidents: in_period.len() as u64,
         open_incidents: incidents.iter().filter(|i| i.state == "open").count() as u64,
     })
+}
+
+/// A move of a production alias to a version (a removal is no deployment).
+fn is_production_move(assignment: &AliasAssignment) -> bool {
+    PRODUCTION_ALIASES.contains(&assignment.alias.as_str()) && assignment.version.is_some()
+}
+
+/// A production move Warden made itself: an automatic rollback.
+fn is_rollback(assignment: &AliasAssignment) -> bool {
+    assignment.assigned_by == Principal::system().actor()
+}
+
+/// What happened in a period that a model-risk reviewer must see, not only what is open now: the incidents,
+/// the automatic rollbacks, the promotions made against the gate and the gate's refusals. The KPIs count
+/// the same moves ([`kpis`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodEvents {
+    /// Days covered (up to now).
+    pub period_days: i64,
+    /// Start of the period (µs).
+    pub since: i64,
+    /// Incidents open at any time in the period (opened in it, or earlier and resolved in it or still open),
+    /// newest first; `None` when the caller's role may not read incidents.
+    pub incidents: Option<Vec<PeriodIncident>>,
+    /// Automatic rollbacks of a production alias, newest first.
+    pub rollbacks: Vec<ProductionMove>,
+    /// Promotions made against the gate's refusal, newest first.
+    pub overrides: Vec<ProductionMove>,
+    /// Gate decisions that refused a version, newest first; `None` when the caller's role may not read gate
+    /// decisions.
+    pub denied: Option<Vec<DeniedDecision>>,
+}
+
+/// An incident with the versions its alerts were raised on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodIncident {
+    pub incident: crate::alerts::Incident,
+    /// Versions whose traffic raised its alerts, ascending.
+    pub versions: Vec<i64>,
+}
+
+/// A move of a production alias, with the version it replaced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProductionMove {
+    pub model: String,
+    /// `champion` or `canary`.
+    pub alias: String,
+    /// The version moved to.
+    pub version: i64,
+    /// The version the alias served before, if any.
+    pub previous: Option<i64>,
+    /// When (µs).
+    pub at: i64,
+    /// Who (`warden` for automatic actions).
+    pub actor: String,
+    /// Why, as recorded with the move.
+    pub reason: String,
+    /// The gate decision the move went ahead on (refused, for an override).
+    pub decision_id: Option<String>,
+}
+
+/// A gate decision that refused a version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeniedDecision {
+    pub decision_id: String,
+    pub model: String,
+    pub version: i64,
+    /// The production alias the version would have moved to.
+    pub alias: String,
+    /// `check` or `promote`.
+    pub purpose: String,
+    /// When (µs).
+    pub at: i64,
+    /// Who asked.
+    pub actor: String,
+    /// The policies' reasons.
+    pub reasons: Vec<String>,
+    /// Whether an administrator promoted the version against this refusal.
+    pub overridden: bool,
+}
+
+/// The incidents, rollbacks, overrides and gate refusals of the last `days` days. Incidents need the right
+/// to read decisions and gate decisions the right to read the audit trail; a role without one gets `None`
+/// for that part, not an error.
+pub async fn period_events(warden: &Oversight, caller: &Principal, days: i64) -> Result<PeriodEvents> {
+    caller.require(Permission::ReadRegistry)?;
+    let days = days.clamp(1, 3_650);
+    let since = warden.now() - days * DAY_MICROS;
+
+    let mut previous: std::collections::HashMap<(String, String), Option<i64>> = std::collections::HashMap::new();
+    let (mut rollbacks, mut overrides) = (Vec::new(), Vec::new());
+    for d in warden.metadata.deployments(0).await? {
+        let a = d.assignment;
+        let key = (a.model_name.clone(), a.alias.clone());
+        let before = previous.insert(key, a.version).flatten();
+        let rollback = is_rollback(&a);
+        if a.assigned_at < since || !is_production_move(&a) || !(rollback || a.overridden) {
+            continue;
+        }
+        let moved = ProductionMove {
+            model: a.model_name,
+            alias: a.alias,
+            version: a.version.unwrap_or_default(),
+            previous: before,
+            at: a.assigned_at,
+            actor: a.assigned_by,
+            reason: a.reason,
+            decision_id: a.decision_id,
+        };
+        if rollback { rollbacks.push(moved) } else { overrides.push(moved) }
+    }
+    rollbacks.reverse();
+    overrides.reverse();
+
+    let incidents = if caller.require(Permission::ReadDecisions).is_ok() {
+        let mut listed = Vec::new();
+        for row in warden.metadata.incidents(None, 100_000).await? {
+            if row.resolved_at.is_some_and(|t| t < since) {
+                continue;
+            }
+            let mut versions: Vec<i64> =
+                warden.metadata.incident_alerts(row.id).await?.into_iter().map(|a| a.version).collect();
+            versions.sort_unstable();
+            versions.dedup();
+            listed.push(PeriodIncident { incident: row.try_into()?, versions });
+        }
+        listed.sort_by_key(|i| std::cmp::Reverse((i.incident.opened_at, i.incident.id)));
+        Some(listed)
+    } else {
+        None
+    };
+
+    let denied = if caller.require(Permission::ReadAudit).is_ok() {
+        let overridden: std::collections::HashSet<&str> =
+            overrides.iter().filter_map(|o| o.decision_id.as_deref()).collect();
+        let mut listed = Vec::new();
+        for model in warden.metadata.list_models().await? {
+            let name = &model.model.name;
+            for record in warden.metadata.version_records(RecordKind::PolicyDecision, name, None).await? {
+                let body = &record.body;
+                if record.at < since || body["allow"].as_bool() != Some(false) {
+                    continue;
+                }
+                let decision_id = body["decision_id"].as_str().unwrap_or_default().to_owned();
+                listed.push(DeniedDecision {
+                    overridden: overridden.contains(decision_id.as_str()),
+                    decision_id,
+                    model: record.model_name.clone(),
+                    version: record.version,
+                    alias: body["alias"].as_str().unwrap_or_default().to_owned(),
+                    purpose: body["purpose"].as_str().unwrap_or_default().to_owned(),
+                    at: record.at,
+                    actor: record.actor,
+                    reasons: body["deny"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r.as_str().map(str::to_owned))
+                        .collect(),
+                });
+            }
+        }
+        listed.sort_by_key(|d| std::cmp::Reverse(d.at));
+        Some(listed)
+    } else {
+        None
+    };
+    Ok(PeriodEvents { period_days: days, since, incidents, rollbacks, overrides, denied })
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {

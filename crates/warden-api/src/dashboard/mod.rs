@@ -9,6 +9,8 @@
 mod charts;
 mod deployments;
 mod distributions;
+#[cfg(test)]
+mod page_tests;
 mod pages;
 mod session;
 
@@ -79,6 +81,7 @@ pub fn router(warden: Arc<Warden>, options: DashboardOptions) -> Router {
 }
 
 /// A logged-in person: the principal their token stands for, and their session's cross-site token.
+#[derive(Clone)]
 pub(crate) struct Viewer {
     pub(crate) principal: Principal,
     pub(crate) csrf: String,
@@ -88,15 +91,20 @@ pub(crate) struct Viewer {
 pub(crate) enum PageError {
     /// Not logged in (or the session's token was revoked or expired): to the login page.
     Login(String),
-    /// A lifecycle error, shown as a page with its status.
-    Failed(Error),
+    /// A lifecycle error, shown as a page with its status (and, to a logged-in person, their navigation).
+    Failed(Error, Option<Viewer>),
     /// A form without the session's cross-site token, or posted from another site.
-    Forgery,
+    Forgery(Option<Viewer>),
 }
 
-impl From<Error> for PageError {
-    fn from(err: Error) -> Self {
-        PageError::Failed(err)
+/// A lifecycle result on a page: its error is shown to the person with their navigation and log-out button.
+trait OnPage<T> {
+    fn on_page(self, viewer: &Viewer) -> Result<T, PageError>;
+}
+
+impl<T> OnPage<T> for Result<T, Error> {
+    fn on_page(self, viewer: &Viewer) -> Result<T, PageError> {
+        self.map_err(|err| PageError::Failed(err, Some(viewer.clone())))
     }
 }
 
@@ -104,14 +112,15 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::Login(next) => redirect(&format!("/ui/login?next={}", encode_query(&next))),
-            PageError::Forgery => html(
+            PageError::Forgery(viewer) => html(
                 StatusCode::FORBIDDEN,
                 pages::error_page(
+                    viewer.as_ref(),
                     "Refused",
                     "This form did not come from this session's page. Reload the page and try again.",
                 ),
             ),
-            PageError::Failed(err) => {
+            PageError::Failed(err, viewer) => {
                 let (status, title) = match &err {
                     Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
                     Error::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
@@ -126,7 +135,7 @@ impl IntoResponse for PageError {
                 } else {
                     err.to_string()
                 };
-                html(status, pages::error_page(title, &message))
+                html(status, pages::error_page(viewer.as_ref(), title, &message))
             }
         }
     }
@@ -180,7 +189,7 @@ fn encode_query(text: &str) -> String {
 /// was posted from, from this host.
 fn check_form(headers: &HeaderMap, viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
     if !same(csrf, &viewer.csrf) || !same_origin(headers) {
-        return Err(PageError::Forgery);
+        return Err(PageError::Forgery(Some(viewer.clone())));
     }
     Ok(())
 }
@@ -239,7 +248,7 @@ struct LoginForm {
 async fn login(State(state): State<UiState>, headers: HeaderMap, axum::Form(form): axum::Form<LoginForm>) -> Response {
     let nonce_ok = cookie(&headers, LOGIN_COOKIE).is_some_and(|c| same(&c, &form.nonce)) && same_origin(&headers);
     if !nonce_ok {
-        return PageError::Forgery.into_response();
+        return PageError::Forgery(None).into_response();
     }
     let next = safe_next(form.next.as_deref());
     let secret = form.token.trim().to_owned();
@@ -292,7 +301,7 @@ async fn inventory(
     viewer: Viewer,
     Query(query): Query<InventoryQuery>,
 ) -> Result<Response, PageError> {
-    let lines = warden_oversight::overview::inventory(&state.warden, &viewer.principal).await?;
+    let lines = warden_oversight::overview::inventory(&state.warden, &viewer.principal).await.on_page(&viewer)?;
     Ok(page(pages::inventory(&viewer, lines, &query)))
 }
 
@@ -307,7 +316,7 @@ async fn model(
     Path(name): Path<String>,
     Query(query): Query<ModelQuery>,
 ) -> Result<Response, PageError> {
-    let data = pages::ModelData::load(&state.warden, &viewer.principal, &name, query.version).await?;
+    let data = pages::ModelData::load(&state.warden, &viewer.principal, &name, query.version).await.on_page(&viewer)?;
     Ok(page(pages::model(&viewer, &data, state.warden.now())))
 }
 
@@ -335,12 +344,12 @@ async fn monitoring(
         (None, Some(days)) => Some(days.clamp(1, 3650) * 24 * HOUR),
         (None, None) => None,
     };
-    let data = pages::MonitoringData::load(&state.warden, &viewer.principal, &name, window).await?;
+    let data = pages::MonitoringData::load(&state.warden, &viewer.principal, &name, window).await.on_page(&viewer)?;
     Ok(page(pages::monitoring(&viewer, &data)))
 }
 
 async fn alerts(State(state): State<UiState>, viewer: Viewer) -> Result<Response, PageError> {
-    let data = pages::AlertsData::load(&state.warden, &viewer.principal).await?;
+    let data = pages::AlertsData::load(&state.warden, &viewer.principal).await.on_page(&viewer)?;
     Ok(page(pages::alerts(&viewer, &data)))
 }
 
@@ -353,7 +362,7 @@ async fn acknowledge(
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
     let comment = if form.comment.trim().is_empty() { "acknowledged on the dashboard" } else { form.comment.trim() };
-    warden_oversight::alerts::acknowledge(&state.warden, &viewer.principal, id, comment).await?;
+    warden_oversight::alerts::acknowledge(&state.warden, &viewer.principal, id, comment).await.on_page(&viewer)?;
     Ok(redirect("/ui/alerts"))
 }
 
@@ -365,7 +374,9 @@ async fn resolve(
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
-    warden_oversight::alerts::resolve_incident(&state.warden, &viewer.principal, id, &form.comment).await?;
+    warden_oversight::alerts::resolve_incident(&state.warden, &viewer.principal, id, &form.comment)
+        .await
+        .on_page(&viewer)?;
     Ok(redirect("/ui/alerts"))
 }
 
@@ -379,7 +390,7 @@ async fn audit(
     viewer: Viewer,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
-    let data = pages::AuditData::load(&state.warden, &viewer.principal, query.before).await?;
+    let data = pages::AuditData::load(&state.warden, &viewer.principal, query.before).await.on_page(&viewer)?;
     // A verification older than a minute is refreshed in the background; the page shows the latest result.
     let status = {
         let mut status = state.verification.lock().unwrap_or_else(|e| e.into_inner());
@@ -412,7 +423,7 @@ async fn verify(
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Result<Response, PageError> {
     check_form(&headers, &viewer, &form.csrf)?;
-    let verification = warden_proof::ledger::verify(&state.warden, &viewer.principal).await?;
+    let verification = warden_proof::ledger::verify(&state.warden, &viewer.principal).await.on_page(&viewer)?;
     state.verification.lock().unwrap_or_else(|e| e.into_inner()).last = Some((state.warden.now(), verification));
     Ok(redirect("/ui/audit"))
 }
@@ -423,7 +434,7 @@ async fn kpis(
     Query(query): Query<DaysQuery>,
 ) -> Result<Response, PageError> {
     let days = query.days.unwrap_or(90).clamp(1, 3650);
-    let data = pages::BoardData::load(&state.warden, &viewer.principal, days).await?;
+    let data = pages::BoardData::load(&state.warden, &viewer.principal, days).await.on_page(&viewer)?;
     Ok(page(pages::kpis(&viewer, &data)))
 }
 
@@ -433,7 +444,7 @@ async fn summary(
     Query(query): Query<DaysQuery>,
 ) -> Result<Response, PageError> {
     let days = query.days.unwrap_or(90).clamp(1, 3650);
-    let data = pages::BoardData::load(&state.warden, &viewer.principal, days).await?;
+    let data = pages::BoardData::load(&state.warden, &viewer.principal, days).await.on_page(&viewer)?;
     Ok(page(pages::summary(&viewer, &data, state.warden.now())))
 }
 

@@ -9,7 +9,7 @@ use warden_lifecycle::Warden;
 use warden_oversight::alerts::{Alert, Incident};
 use warden_oversight::governance::Approval;
 use warden_oversight::monitoring::Monitor;
-use warden_oversight::overview::{InventoryLine, Kpis, MonitorPoint};
+use warden_oversight::overview::{InventoryLine, Kpis, MonitorPoint, PeriodEvents};
 use warden_oversight::validation::ValidationReport;
 use warden_proof::ledger::{CheckpointInfo, LedgerEntry};
 use warden_registry::auth::{Permission, Principal};
@@ -36,6 +36,12 @@ fn when(micros: i64) -> String {
     }
 }
 
+/// A time in a page: [`when`] in a `<time>` element (kept on one line; its `datetime` for machines).
+fn date(micros: i64) -> Markup {
+    let at = warden_core::Timestamp::from_micros(micros);
+    html! { time datetime=(at.whole_seconds()) { (when(micros)) } }
+}
+
 fn duration(seconds: f64) -> String {
     match seconds {
         s if s < 120.0 => format!("{s:.0} s"),
@@ -43,6 +49,22 @@ fn duration(seconds: f64) -> String {
         s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
         s => format!("{:.1} days", s / 86_400.0),
     }
+}
+
+/// A count with its noun: "1 rollback", "2 rollbacks".
+pub(crate) fn counted(n: impl Into<i128>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", noun(n, one, many))
+}
+
+/// The noun for a count shown apart from it.
+pub(crate) fn noun<'a>(n: impl Into<i128>, one: &'a str, many: &'a str) -> &'a str {
+    if n.into() == 1 { one } else { many }
+}
+
+/// A period as people say it: "the last day", "the last 30 days".
+pub(crate) fn period(days: i64) -> String {
+    if days == 1 { "the last day".into() } else { format!("the last {days} days") }
 }
 
 fn percent(share: f64) -> String {
@@ -66,6 +88,29 @@ fn allowed<T>(result: Result<T>) -> Result<Option<T>> {
     }
 }
 
+/// The dashboard's sections and the permission each one's page needs: a role is shown only those it may open.
+const SECTIONS: [(&str, &str, Permission); 4] = [
+    ("/ui", "Inventory", Permission::ReadRegistry),
+    ("/ui/alerts", "Alerts & incidents", Permission::ReadDecisions),
+    ("/ui/audit", "Audit", Permission::ReadAudit),
+    ("/ui/kpis", "Board KPIs", Permission::ReadRegistry),
+];
+
+/// The sections a principal may open, as (path, label).
+pub(crate) fn navigation(principal: &Principal) -> Vec<(&'static str, &'static str)> {
+    SECTIONS.iter().filter(|(_, _, needs)| may(principal, *needs)).map(|&(href, label, _)| (href, label)).collect()
+}
+
+/// The roles holding a permission, for sentences such as "shown to validator, risk-officer and admin".
+fn roles_holding(permission: Permission) -> String {
+    let names: Vec<&str> = permission.roles().iter().map(|r| r.as_str()).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => "no role".into(),
+    }
+}
+
 fn layout(viewer: Option<&Viewer>, title: &str, active: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -81,7 +126,7 @@ fn layout(viewer: Option<&Viewer>, title: &str, active: &str, body: Markup) -> M
                     a.brand href="/ui" { "Warden" }
                     @if let Some(viewer) = viewer {
                         nav {
-                            @for (href, label) in [("/ui", "Inventory"), ("/ui/alerts", "Alerts & incidents"), ("/ui/audit", "Audit"), ("/ui/kpis", "Board KPIs")] {
+                            @for (href, label) in navigation(&viewer.principal) {
                                 a href=(href) class=[(label == active).then_some("active")] { (label) }
                             }
                         }
@@ -98,15 +143,25 @@ fn layout(viewer: Option<&Viewer>, title: &str, active: &str, body: Markup) -> M
     }
 }
 
-pub(crate) fn error_page(title: &str, message: &str) -> Markup {
+/// A page that could not be served. A logged-in person keeps the navigation their role may use and the
+/// log-out button.
+pub(crate) fn error_page(viewer: Option<&Viewer>, title: &str, message: &str) -> Markup {
+    let sections = viewer.map(|v| navigation(&v.principal));
     layout(
-        None,
+        viewer,
         title,
         "",
         html! {
             h1 { (title) }
             p.error #error { (message) }
-            p { a href="/ui" { "Back to the inventory" } }
+            @match (&sections, viewer) {
+                (Some(sections), Some(v)) if sections.is_empty() => p #no-sections {
+                    "The dashboard has no page for the role " strong { (v.principal.role.as_str()) }
+                    " (a token for applications that score through the API). Log out and log in with a person's token."
+                },
+                (Some(sections), _) if !sections.iter().any(|(href, _)| *href == "/ui") => {},
+                _ => p { a href="/ui" { "Back to the inventory" } },
+            }
         },
     )
 }
@@ -178,11 +233,11 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
         html! {
             h1 { "Model inventory" }
             div.cards {
-                div.card { span.big #models-count { (lines.len()) } span { "models shown (of " (total) ")" } }
+                div.card { span.big #models-count { (lines.len()) } span { (noun(lines.len() as i128, "model", "models")) " shown (of " (total) ")" } }
                 div.card { span.big { (in_production) } span { "with a champion in production" } }
-                div.card.(if open_alerts > 0 { "warn" } else { "" }) { span.big #open-alerts { (open_alerts) } span { "open alerts" } }
-                div.card.(if open_incidents > 0 { "bad" } else { "" }) { span.big { (open_incidents) } span { "open incidents" } }
-                div.card.(if denied > 0 { "warn" } else { "" }) { span.big { (denied) } span { "last gate decision denied" } }
+                div.card.(if open_alerts > 0 { "warn" } else { "" }) { span.big #open-alerts { (open_alerts) } span { (noun(open_alerts, "open alert", "open alerts")) } }
+                div.card.(if open_incidents > 0 { "bad" } else { "" }) { span.big { (open_incidents) } span { (noun(open_incidents, "open incident", "open incidents")) } }
+                div.card.(if denied > 0 { "warn" } else { "" }) { span.big { (denied) } span { (noun(denied as i128, "model whose last gate decision was denied", "models whose last gate decision was denied")) } }
             }
             form.filters method="get" action="/ui" {
                 label { "Risk tier " select name="tier" {
@@ -213,7 +268,7 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                             td { @for (alias, v) in &l.challengers { span.pill { (alias) " v" (v) } " " } }
                             td { (l.versions) }
                             td { @if let Some(v) = &l.last_validation {
-                                "v" (v.version) " · AUC " (v.auc.map_or("–".into(), number)) br; small { (when(v.at)) }
+                                "v" (v.version) " · AUC " (v.auc.map_or("–".into(), number)) br; small { (date(v.at)) }
                             } @else { span.muted { "never" } } }
                             td { @if let Some(p) = &l.policy {
                                 @if p.allowed { span.ok { "allowed" } } @else { span.bad { "denied" } } " v" (p.version)
@@ -269,6 +324,45 @@ impl ModelData {
     }
 }
 
+/// The moves that put `version` in production against the gate's refusal, oldest first.
+fn overrides_of(history: &[AliasAssignment], version: i64) -> Vec<&AliasAssignment> {
+    history.iter().filter(|a| a.overridden && a.version == Some(version)).collect()
+}
+
+/// Whether the alias still serves what `moved` (an entry of `history`, oldest first) put there: no later move.
+fn still_serves(history: &[AliasAssignment], moved: &AliasAssignment) -> bool {
+    let Some(position) = history.iter().position(|a| std::ptr::eq(a, moved)) else { return false };
+    !history[position + 1..].iter().any(|a| a.alias == moved.alias)
+}
+
+/// A banner for each time the selected version went to production by an administrator's override: who, why,
+/// and the gate decision that was overridden (with its reasons when the role may read gate decisions).
+fn override_banner(data: &ModelData, version: i64) -> Markup {
+    let moves = overrides_of(&data.history, version);
+    html! {
+        @for moved in moves {
+            @let decision = moved.decision_id.as_deref().and_then(|id| {
+                data.gate.as_ref()?.iter().find(|d| d["decision_id"].as_str() == Some(id))
+            });
+            section.banner.override #override-banner {
+                h2 { "Version " (version) " went to " (moved.alias) " by an override of the gate" }
+                dl.facts {
+                    dt { "When" } dd { (date(moved.assigned_at)) }
+                    dt { "Overridden by" } dd .actor { (moved.assigned_by) }
+                    dt { "Reason" } dd .reason { (moved.reason) }
+                    dt { "Gate decision" } dd { code .decision { (moved.decision_id.as_deref().unwrap_or("–")) } }
+                    @if let Some(d) = decision {
+                        dt { "The gate refused because" } dd { ul.reasons {
+                            @for r in d["deny"].as_array().into_iter().flatten() { li { (r.as_str().unwrap_or_default()) } }
+                        } }
+                    }
+                    dt { "Now" } dd { @if still_serves(&data.history, moved) { "still serving as " (moved.alias) } @else { "no longer serving as " (moved.alias) } }
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
     let m = &data.model;
     let name = &m.input.name;
@@ -284,12 +378,15 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
             p { (m.input.description) }
             dl.facts {
                 dt { "Owner" } dd { (m.input.owner) }
-                dt { "Use" } dd { (m.input.use_case) }
-                dt { "Created" } dd { (when(m.created_at)) " by " (m.created_by) }
+                dt { "Use" } dd { @if m.input.use_case.is_empty() { span.muted { "not stated" } } @else { (m.input.use_case) } }
+                dt { "Created" } dd { (date(m.created_at)) " by " (m.created_by) }
                 dt { "Aliases" } dd #aliases { @for a in &data.aliases { span.pill { (a.alias) " → v" (a.version.unwrap_or_default())
                     @if let Some(t) = a.traffic { " (" (percent(t)) ")" } } " " } }
             }
-            p { a.button href={"/ui/models/" (name) "/monitoring"} { "Monitoring →" } }
+            @if let Some(number) = data.selected { (override_banner(data, number)) }
+            @if may(&viewer.principal, Permission::ReadDecisions) {
+                p { a.button href={"/ui/models/" (name) "/monitoring"} { "Monitoring →" } }
+            }
             h2 { "Deployments" }
             div.chart-scroll { (charts::timeline("Which version each alias served when", &lanes, &events, now as f64)) }
             @if !moves.is_empty() {
@@ -303,11 +400,12 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                 thead { tr { th { "Version" } th { "Registered" } th { "Format" } th { "Artifact" } th { "Reference data" } th { "Training data" } th { "Code" } th { "Parent" } th { "Signed" } } }
                 tbody { @for v in data.versions.iter().rev() {
                     tr class=[(Some(v.number) == data.selected).then_some("selected")] {
-                        td { a href={"/ui/models/" (name) "?version=" (v.number)} { "v" (v.number) } }
-                        td { (when(v.created_at)) br; small { (v.created_by) } }
+                        td { a href={"/ui/models/" (name) "?version=" (v.number)} { "v" (v.number) }
+                            @if !overrides_of(&data.history, v.number).is_empty() { " " span.pill.override title="went to production by an override of the gate" { "override" } } }
+                        td { (date(v.created_at)) br; small { (v.created_by) } }
                         td { (v.format.as_str()) }
                         td { code title=(v.artifact_sha256) { (short(&v.artifact_sha256)) } }
-                        td { code title=(v.reference_sha256) { (short(&v.reference_sha256)) } br; small { (v.profile.rows) " rows" } }
+                        td { code title=(v.reference_sha256) { (short(&v.reference_sha256)) } br; small { (counted(v.profile.rows as i128, "row", "rows")) } }
                         td { @if let Some(h) = &v.lineage.training_data_sha256 { code title=(h) { (short(h)) } } @else { span.muted { "–" } } }
                         td { (v.lineage.code_ref.clone().unwrap_or_else(|| "–".into())) }
                         td { @if let Some(p) = v.lineage.parent_version { "v" (p) } @else { "–" } }
@@ -322,13 +420,13 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                 @if data.approvals.is_empty() { p.muted { "No approvals yet." } } @else {
                     table.data #approvals { thead { tr { th { "When" } th { "Who" } th { "Role" } th { "Decision" } th { "Comment" } } }
                         tbody { @for a in &data.approvals { tr {
-                            td { (when(a.at)) } td { (a.by) } td { (a.role) }
+                            td { (date(a.at)) } td { (a.by) } td { (a.role) }
                             td { @match serde_json::to_value(a.decision).ok().and_then(|v| v.as_str().map(str::to_owned)).as_deref() {
                                 Some("approve") => span.ok { "approve" },
                                 Some(other) => span.bad { (other) },
                                 None => "–",
                             } }
-                            td { (a.comment) }
+                            td.text { (a.comment) }
                         } } } }
                 }
                 h3 { "Gate decisions" }
@@ -337,10 +435,11 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                     Some(decisions) if decisions.is_empty() => p.muted { "The gate has not judged this version." },
                     Some(decisions) => table.data #gate { thead { tr { th { "When" } th { "Alias" } th { "Purpose" } th { "Decision" } th { "Reasons" } th { "Bundle" } } }
                         tbody { @for d in decisions.iter().rev() { tr {
-                            td { (when(d["at"].as_i64().unwrap_or_default())) }
+                            td { (date(d["at"].as_i64().unwrap_or_default())) }
                             td { (d["alias"].as_str().unwrap_or_default()) }
                             td { (d["purpose"].as_str().unwrap_or_default()) }
-                            td { @if d["allow"].as_bool() == Some(true) { span.ok { "allow" } } @else { span.bad { "deny" } } }
+                            td { @if d["allow"].as_bool() == Some(true) { span.ok { "allow" } } @else { span.bad { "deny" } }
+                                br; code title="decision id" { (d["decision_id"].as_str().unwrap_or_default()) } }
                             td { ul.reasons {
                                 @for r in d["deny"].as_array().into_iter().flatten() { li.bad { (r.as_str().unwrap_or_default()) } }
                                 @for r in d["warn"].as_array().into_iter().flatten() { li.warn { (r.as_str().unwrap_or_default()) } }
@@ -365,7 +464,7 @@ fn validation_section(report: Option<&ValidationReport>) -> Markup {
     let bins: Vec<String> = (0..20).map(|i| format!("{:.2}", i as f64 / 20.0)).collect();
     html! {
         h3 { "Validation" }
-        p { "Report " (r.id) " · " (when(r.created_at)) " by " (r.created_by) " · " (r.rows) " rows, bad rate " (percent(r.bad_rate)) " · data " code { (short(&r.data_sha256)) } }
+        p { "Report " (r.id) " · " (date(r.created_at)) " by " (r.created_by) " · " (counted(r.rows as i128, "row", "rows")) ", bad rate " (percent(r.bad_rate)) " · data " code { (short(&r.data_sha256)) } }
         div.cards #validation-figures {
             div.card { span.big { (d.auc.map_or("–".into(), number)) } span { "ROC AUC"
                 @if let Some(i) = d.auc_interval { " (" (number(i.lower)) "–" (number(i.upper)) ")" } } }
@@ -623,51 +722,62 @@ fn latest_table(point: &MonitorPoint) -> Markup {
                 td { (key) }
                 td { (f["value"].as_f64().map_or("–".into(), number)) }
                 td { (f["status"].as_str().unwrap_or_default()) }
-                td { small { (figures_text(&f["figures"])) } }
+                td { small { (compact(&f["figures"])) } }
             } } } }
     }
 }
 
-/// A monitor's figures in words: names spaced, rates as percentages, groups as `female 306 of 428`,
-/// empty values left out.
-fn figures_text(figures: &Value) -> String {
-    let Some(map) = figures.as_object() else { return compact(figures) };
-    let group = |(name, counts): (&String, &Value)| match counts.as_array().map(Vec::as_slice) {
-        Some([Value::Number(n), Value::Number(favourable)]) => format!("{name} {favourable} of {n}"),
-        _ => format!("{name} {}", compact(counts)),
-    };
-    map.iter()
-        .filter_map(|(key, value)| {
-            let text = match value {
-                Value::Null => return None,
-                Value::Array(a) if a.is_empty() => return None,
-                Value::Object(o) if o.is_empty() => return None,
-                Value::Number(n) if key.ends_with("_rate") => percent(n.as_f64()?),
-                Value::Object(o) if key == "groups" => o.iter().map(group).collect::<Vec<_>>().join(", "),
-                other => compact(other),
-            };
-            Some(format!("{}: {text}", key.replace('_', " ")))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// A JSON value in one line, numbers shortened.
+/// Monitor figures (a JSON object) in one line people read: words for keys, numbers shortened, durations for
+/// `_micros`, yes/no, per-group counts as "306 of 428 favourable", and nothing for empty parts, so that no
+/// debug structure (`fields: {}`, `[428,306]`) reaches a page.
 fn compact(value: &Value) -> String {
     match value {
         Value::Object(map) => map
             .iter()
+            .filter(|(_, v)| !is_empty(v))
             .map(|(k, v)| match (k.strip_suffix("_micros"), v.as_f64()) {
-                (Some(name), Some(micros)) => format!("{name}: {}", duration(micros / 1e6)),
-                _ => format!("{k}: {}", compact(v)),
+                (Some(name), Some(micros)) => format!("{}: {}", words(name), duration(micros / 1e6)),
+                _ if k.ends_with("_rate") && v.is_number() => format!("{}: {}", words(k), percent(v.as_f64().unwrap_or_default())),
+                _ if k == "groups" && v.is_object() => format!("groups: {}", group_counts(v)),
+                _ if v.is_object() => format!("{} ({})", words(k), compact(v)),
+                _ => format!("{}: {}", words(k), compact(v)),
             })
             .collect::<Vec<_>>()
             .join(", "),
+        Value::Array(items) => items.iter().map(compact).collect::<Vec<_>>().join(", "),
         Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
+        Value::Bool(b) => (if *b { "yes" } else { "no" }).into(),
         Value::Null => "–".into(),
         Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.values().all(is_empty),
+        Value::Array(items) => items.is_empty(),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+/// `jensen_shannon` → "jensen shannon".
+fn words(key: &str) -> String {
+    key.replace('_', " ")
+}
+
+/// Per-group `[decisions, favourable]` pairs as "female 306 of 428 favourable; male …".
+fn group_counts(groups: &Value) -> String {
+    groups
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(group, counts)| match (counts[0].as_u64(), counts[1].as_u64()) {
+            (Some(decisions), Some(favourable)) => format!("{group} {favourable} of {decisions} favourable"),
+            _ => format!("{group} {}", compact(counts)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -795,10 +905,10 @@ pub(crate) fn audit(viewer: &Viewer, data: &AuditData, status: &VerificationStat
         html! {
             h1 { "Audit ledger" }
             div.cards {
-                div.card { span.big #ledger-size { (data.size) } span { "entries" } }
+                div.card { span.big #ledger-size { (data.size) } span { (noun(data.size, "entry", "entries")) } }
                 @match &status.last {
-                    Some((at, v)) if v.ok => div.card.good #verification { span.big { "verified" } span { (v.entries) " entries, " (v.checkpoints) " checkpoints · " (when(*at)) } },
-                    Some((at, v)) => div.card.bad #verification { span.big { "FAILED" } span { "first bad entry " (v.first_bad_entry.map_or("–".into(), |e| e.to_string())) " · " (when(*at)) } },
+                    Some((at, v)) if v.ok => div.card.good #verification { span.big { "verified" } span { (counted(v.entries, "entry", "entries")) ", " (counted(v.checkpoints, "checkpoint", "checkpoints")) " · " (date(*at)) } },
+                    Some((at, v)) => div.card.bad #verification { span.big { "FAILED" } span { "first bad entry " (v.first_bad_entry.map_or("–".into(), |e| e.to_string())) " · " (date(*at)) } },
                     None => div.card #verification { span.big { "…" } span { "verification running" } },
                 }
             }
@@ -812,14 +922,14 @@ pub(crate) fn audit(viewer: &Viewer, data: &AuditData, status: &VerificationStat
             }
             h2 { "Latest signed checkpoint" }
             @if let Some(c) = &data.checkpoint {
-                p { "Covers " (c.tree_size) " entries · signed " (when(c.at)) }
+                p { "Covers " (counted(c.tree_size, "entry", "entries")) " · signed " (date(c.at)) }
                 pre.note #checkpoint { (c.note) }
             } @else { p.muted { "No checkpoint yet." } }
             p { "Verifier key: " code { (data.key) } }
             h2 { "Entries" }
             table.data #ledger { thead { tr { th { "#" } th { "When" } th { "Actor" } th { "Action" } th { "Subject" } th { "Leaf hash" } } }
                 tbody { @for e in &data.entries { tr {
-                    td { (e.entry.index) } td { (when(e.entry.at)) } td { (e.entry.actor) } td { (e.entry.action) } td { (e.entry.subject) }
+                    td { (e.entry.index) } td { (date(e.entry.at)) } td { (e.entry.actor) } td { (e.entry.action) } td { (e.entry.subject) }
                     td { code title=(e.leaf_hash) { (short(&e.leaf_hash)) } }
                 } } } }
             p.pager {
@@ -836,31 +946,33 @@ pub(crate) fn audit(viewer: &Viewer, data: &AuditData, status: &VerificationStat
 pub(crate) struct BoardData {
     kpis: Kpis,
     inventory: Vec<InventoryLine>,
-    incidents: Option<Vec<Incident>>,
+    events: PeriodEvents,
 }
 
 impl BoardData {
     pub(crate) async fn load(warden: &Warden, caller: &Principal, days: i64) -> Result<BoardData> {
-        use warden_oversight::{alerts, overview};
+        use warden_oversight::overview;
         let kpis = overview::kpis(warden, caller, days).await?;
         let inventory = overview::inventory(warden, caller).await?;
-        let incidents = allowed(alerts::incidents(warden, caller, Some("open")).await)?;
-        Ok(BoardData { kpis, inventory, incidents })
+        let events = overview::period_events(warden, caller, days).await?;
+        Ok(BoardData { kpis, inventory, events })
     }
 }
 
 fn kpi_cards(k: &Kpis) -> Markup {
     let or_dash = |v: Option<f64>, f: fn(f64) -> String| v.map_or("–".into(), f);
+    let in_period = period(k.period_days);
     html! {
         div.cards #kpis {
-            div.card { span.big { (format!("{:.1}", k.deployments_per_30_days)) } span { "deployments per 30 days (" (k.deployments) " in " (k.period_days) " d, " (k.rollbacks) " automatic rollbacks)" } }
+            div.card { span.big { (format!("{:.1}", k.deployments_per_30_days)) } span { "deployments per 30 days ("
+                (counted(k.deployments, "deployment", "deployments")) " in " (in_period) ", " (counted(k.rollbacks, "automatic rollback", "automatic rollbacks")) ")" } }
             div.card { span.big { (or_dash(k.median_hours_to_production, |h| duration(h * 3600.0))) } span { "median registration → production" } }
             div.card { span.big { (or_dash(k.median_seconds_to_detect, duration)) } span { "median time to detect" } small.definition { "from the first decision of the first breaching window to the alert that opened the incident" } }
             div.card { span.big { (or_dash(k.median_seconds_to_resolve, duration)) } span { "median time to resolve" } }
             div.card { span.big { (or_dash(k.median_drift_detection_seconds, duration)) } span { "median drift detection latency" } small.definition { "drift alerts: from the first decision of the first breaching window to the alert" } }
-            div.card.(if k.audit_coverage.is_some_and(|c| c < 1.0) { "bad" } else { "good" }) { span.big #audit-coverage { (or_dash(k.audit_coverage, percent)) } span { "audit coverage (" (k.ledger_entries) " ledger entries / " (k.audited_changes) " changes)" } }
-            div.card.(if k.overrides > 0 { "warn" } else { "" }) { span.big #policy-adherence { (or_dash(k.policy_adherence, percent)) } span { "policy adherence (" (k.overrides) " overrides in " (k.promotions) " promotions)" } }
-            div.card.(if k.open_incidents > 0 { "bad" } else { "" }) { span.big { (k.open_incidents) } span { "open incidents (" (k.incidents) " opened in the period)" } }
+            div.card.(if k.audit_coverage.is_some_and(|c| c < 1.0) { "bad" } else { "good" }) { span.big #audit-coverage { (or_dash(k.audit_coverage, percent)) } span { "audit coverage (" (counted(k.ledger_entries, "ledger entry", "ledger entries")) " / " (counted(k.audited_changes, "change", "changes")) ")" } }
+            div.card.(if k.overrides > 0 { "warn" } else { "" }) { span.big #policy-adherence { (or_dash(k.policy_adherence, percent)) } span { "policy adherence (" (counted(k.overrides, "override", "overrides")) " in " (counted(k.promotions, "promotion", "promotions")) ")" } }
+            div.card.(if k.open_incidents > 0 { "bad" } else { "" }) { span.big { (k.open_incidents) } span { (noun(k.open_incidents, "open incident", "open incidents")) " (" (k.incidents) " opened in " (in_period) ")" } }
         }
     }
 }
@@ -875,6 +987,94 @@ fn tier_counts(inventory: &[InventoryLine]) -> Vec<(&'static str, usize, usize)>
         .collect()
 }
 
+fn model_link(model: &str, version: Option<i64>) -> Markup {
+    html! {
+        @match version {
+            Some(v) => a href={"/ui/models/" (model) "?version=" (v)} { (model) " v" (v) },
+            None => a href={"/ui/models/" (model)} { (model) },
+        }
+    }
+}
+
+/// What happened in the period, not only what is open now: incidents, automatic rollbacks, overrides and the
+/// gate's refusals, each with its date, model and version, who and why, linking to the model pages.
+fn period_events(events: &PeriodEvents) -> Markup {
+    let in_period = period(events.period_days);
+    html! {
+        section.period #period-incidents {
+            h2 { "Incidents in " (in_period) }
+            @match &events.incidents {
+                None => p.muted { "Incidents are shown to the " (roles_holding(Permission::ReadDecisions)) " roles." },
+                Some(incidents) if incidents.is_empty() => p.empty { "No incident was open in " (in_period) "." },
+                Some(incidents) => {
+                    p { (counted(incidents.len() as i128, "incident", "incidents")) " open at some time in " (in_period) "." }
+                    div.scroll { table.data { thead { tr { th { "#" } th { "Opened" } th { "Model" } th { "What" } th { "State" } } }
+                        tbody { @for i in incidents { tr {
+                            td { (i.incident.id) }
+                            td { (date(i.incident.opened_at)) }
+                            td { (model_link(&i.incident.model, None))
+                                @if !i.versions.is_empty() { br; small { (i.versions.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", ")) } } }
+                            td.text { (i.incident.title) }
+                            td { @match i.incident.resolved_at {
+                                Some(at) => { span.ok { "resolved" } " " (date(at)) },
+                                None => span.bad { "open" },
+                            } }
+                        } } } } }
+                }
+            }
+        }
+        section.period #period-rollbacks {
+            h2 { "Automatic rollbacks in " (in_period) }
+            @if events.rollbacks.is_empty() { p.empty { "No automatic rollback in " (in_period) "." } } @else {
+                p { (counted(events.rollbacks.len() as i128, "rollback", "rollbacks")) "." }
+                div.scroll { table.data { thead { tr { th { "When" } th { "Model" } th { "Alias" } th { "From → to" } th { "By" } th { "Why" } } }
+                    tbody { @for r in &events.rollbacks { tr {
+                        td { (date(r.at)) }
+                        td { (model_link(&r.model, Some(r.version))) }
+                        td { (r.alias) }
+                        td { @if let Some(p) = r.previous { "v" (p) } @else { "–" } " → v" (r.version) }
+                        td { (r.actor) }
+                        td.text { (r.reason) }
+                    } } } } }
+            }
+        }
+        section.period #period-overrides {
+            h2 { "Overrides of the gate in " (in_period) }
+            @if events.overrides.is_empty() { p.empty { "No promotion went against the gate in " (in_period) "." } } @else {
+                p { (counted(events.overrides.len() as i128, "override", "overrides")) "." }
+                div.scroll { table.data { thead { tr { th { "When" } th { "Model" } th { "Alias" } th { "By" } th { "Reason" } th { "Gate decision" } } }
+                    tbody { @for o in &events.overrides { tr {
+                        td { (date(o.at)) }
+                        td { (model_link(&o.model, Some(o.version))) }
+                        td { (o.alias) }
+                        td { (o.actor) }
+                        td.text { (o.reason) }
+                        td { code { (o.decision_id.as_deref().unwrap_or("–")) } }
+                    } } } } }
+            }
+        }
+        section.period #period-denied {
+            h2 { "Denied gate decisions in " (in_period) }
+            @match &events.denied {
+                None => p.muted { "Gate decisions are shown to the " (roles_holding(Permission::ReadAudit)) " roles." },
+                Some(denied) if denied.is_empty() => p.empty { "The gate refused nothing in " (in_period) "." },
+                Some(denied) => {
+                    p { (counted(denied.len() as i128, "denied decision", "denied decisions")) "." }
+                    div.scroll { table.data { thead { tr { th { "When" } th { "Model" } th { "Alias" } th { "Asked by" } th { "Reasons" } th { "Then" } } }
+                        tbody { @for d in denied { tr {
+                            td { (date(d.at)) br; code { (d.decision_id) } }
+                            td { (model_link(&d.model, Some(d.version))) }
+                            td { (d.alias) br; small { (d.purpose) } }
+                            td { (d.actor) }
+                            td { ul.reasons { @for r in &d.reasons { li { (r) } } } }
+                            td { @if d.overridden { span.warn { "overridden" } } @else { "not promoted" } }
+                        } } } } }
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn kpis(viewer: &Viewer, data: &BoardData) -> Markup {
     let k = &data.kpis;
     layout(
@@ -883,13 +1083,16 @@ pub(crate) fn kpis(viewer: &Viewer, data: &BoardData) -> Markup {
         "Board KPIs",
         html! {
             h1 { "Model risk KPIs" }
-            p { "Last " (k.period_days) " days · "
-                @for d in [30, 90, 365] { a href={"/ui/kpis?days=" (d)} { (d) " d" } " " }
+            p #period { "Figures for " strong { (period(k.period_days)) } " · "
+                @for d in [1, 7, 30, 90, 365] {
+                    @if d == k.period_days { strong { (d) " d" } } @else { a href={"/ui/kpis?days=" (d)} { (d) " d" } } " "
+                }
                 " · " a href={"/ui/summary?days=" (k.period_days)} #printable { "printable one-page summary" } }
             (kpi_cards(k))
             h2 { "Inventory by risk tier" }
-            table.data { thead { tr { th { "Tier" } th { "Models" } th { "In production" } } }
-                tbody { @for (t, n, live) in tier_counts(&data.inventory) { tr { td { (t) } td { (n) } td { (live) } } } } }
+            div.scroll { table.data { thead { tr { th { "Tier" } th { "Models" } th { "In production" } } }
+                tbody { @for (t, n, live) in tier_counts(&data.inventory) { tr { td { (t) } td { (n) } td { (live) } } } } } }
+            (period_events(&data.events))
         },
     )
 }
@@ -904,25 +1107,29 @@ pub(crate) fn summary(viewer: &Viewer, data: &BoardData, now: i64) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head { meta charset="utf-8"; title { "Model risk summary · Warden" } link rel="stylesheet" href="/ui/style.css"; }
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Model risk summary · Warden" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
             body.print {
                 main {
+                    p.noprint { a href={"/ui/kpis?days=" (k.period_days)} { "← Board KPIs" } }
                     h1 { "Model risk summary" }
-                    p { "Prepared " (when(now)) " for the last " (k.period_days) " days by " (viewer.principal.name) ". Figures come from Warden's registry and its audit ledger." }
+                    p #period { "Prepared " (date(now)) " by " (viewer.principal.name) ", for " strong { (period(k.period_days)) }
+                        " (since " (date(data.events.since)) "). Figures come from Warden's registry and its audit ledger." }
                     (kpi_cards(k))
                     h2 { "Inventory" }
                     table.data { thead { tr { th { "Tier" } th { "Models" } th { "In production" } } }
                         tbody { @for (t, n, live) in tier_counts(&data.inventory) { tr { td { (t) } td { (n) } td { (live) } } } } }
-                    h2 { "Needs attention" }
+                    h2 { "Needs attention now" }
                     @if attention.is_empty() { p { "No model has an open incident or a denied gate decision." } } @else {
-                        ul { @for l in attention { li { strong { (l.name) } " (" (l.risk_tier) "): "
-                            @if l.open_incidents > 0 { "open incident; " }
+                        ul { @for l in attention { li { (model_link(&l.name, None)) " (" (l.risk_tier) "): "
+                            @if l.open_incidents > 0 { (counted(l.open_incidents, "open incident", "open incidents")) "; " }
                             @if l.policy.as_ref().is_some_and(|p| !p.allowed) { "last gate decision denied" } } } }
                     }
-                    @if let Some(incidents) = &data.incidents { @if !incidents.is_empty() {
-                        h2 { "Open incidents" }
-                        ul { @for i in incidents { li { (i.model) ": " (i.title) " (opened " (when(i.opened_at)) ")" } } }
-                    } }
+                    (period_events(&data.events))
                 }
             }
         }
@@ -934,15 +1141,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn monitor_figures_read_as_words() {
+    fn monitor_figures_read_as_words_not_debug_structures() {
         let figures = serde_json::json!({
-            "fields": {}, "refused": 0, "sample": 1215, "missing_rate": 0.25, "unseen_rate": null,
-            "groups": {"female": [428, 306], "male": [900, 800]}, "min_group_decisions": 10,
+            "groups": {"female": [428, 306], "male": [572, 420]},
+            "min_group_decisions": 50,
+            "fields": {},
+            "refused": 0,
+            "window_micros": 600_000_000,
+            "learned": true,
+            "bins": [0.1, 0.25],
+            "reference": null,
         });
         assert_eq!(
-            figures_text(&figures),
-            "groups: female 306 of 428, male 800 of 900; min group decisions: 10; missing rate: 25.0%; refused: 0; sample: 1215"
+            compact(&figures),
+            "bins: 0.1, 0.25, groups: female 306 of 428 favourable; male 420 of 572 favourable, learned: yes, \
+             min group decisions: 50, refused: 0, window: 10 min"
         );
+        assert_eq!(
+            compact(&serde_json::json!({"outcome": {"done": false, "why": "no earlier version"}})),
+            "outcome (done: no, why: no earlier version)"
+        );
+    }
+
+    #[test]
+    fn counts_and_periods_read_in_the_singular_and_the_plural() {
+        assert_eq!(counted(1, "rollback", "rollbacks"), "1 rollback");
+        assert_eq!(counted(2u64, "rollback", "rollbacks"), "2 rollbacks");
+        assert_eq!(counted(0, "override", "overrides"), "0 overrides");
+        assert_eq!(counted(1, "entry", "entries"), "1 entry");
+        assert_eq!(period(1), "the last day");
+        assert_eq!(period(30), "the last 30 days");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The dashboard in a real browser (headless Chromium through ChromeDriver), on the live demo that the
+//! The dashboard in a real browser (headless Chromium through ChromeDriver). On the live demo that the
 //! README's first command starts: log in, every page renders with data, an alert acknowledged from the page,
-//! and a viewer refused what their role may not do. Screenshots of each page are kept in
-//! `target/tmp/dashboard-screenshots` as test artifacts.
+//! and a viewer refused what their role may not do. On a governed model (an override, a rollback, an
+//! incident): every page as every role, at desktop width and on a 420-pixel phone, and printed. Screenshots
+//! of each page are kept in `target/screenshots/` (`demo/`, and `roles/<role>/`) as CI artefacts.
 //!
 //! Chromium and ChromeDriver come from Debian; `scripts/install-browser.sh` installs them when they are
 //! missing (it needs root or sudo, as the test suite's machines have).
@@ -66,8 +67,10 @@ async fn browser(port: u16) -> Client {
     }
 }
 
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+/// `target/screenshots/<under>`, kept by CI as artefacts (`.ci/run` says where).
+fn screenshots(under: &str) -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("the target directory");
+    let dir = target.join("screenshots").join(under);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -75,7 +78,7 @@ fn screenshots() -> PathBuf {
 async fn shot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+    std::fs::write(screenshots("demo").join(format!("{name}.png")), png).unwrap();
 }
 
 async fn text(client: &Client, css: &str) -> String {
@@ -137,6 +140,156 @@ fn wait_for_rollback(server: &Server) {
         }
         assert!(Instant::now() < deadline, "the demo's champion was not rolled back in time");
         std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Logs in with a token whatever the role (a role without an inventory lands on a refusal page).
+async fn log_in_as(client: &Client, url: &str, token: &str) {
+    client.goto(&format!("{url}/ui/login")).await.unwrap();
+    client.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
+    client.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css("header.top form.who")).await.unwrap();
+}
+
+async fn script(client: &Client, code: &str) -> serde_json::Value {
+    client.execute(code, vec![]).await.unwrap_or_else(|e| panic!("{code}: {e}"))
+}
+
+/// A screenshot of the whole page (the window made as tall as the page) at `width` CSS pixels, into `path`.
+async fn full_page(client: &Client, width: u32, path: &Path) {
+    client.set_window_size(width, 900).await.unwrap();
+    // The window's height takes in the browser's own frame: add it to the page's.
+    let height =
+        script(client, "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight")
+            .await
+            .as_u64()
+            .unwrap();
+    client.set_window_size(width, (height as u32).clamp(600, 12_000)).await.unwrap();
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{}: not a PNG", path.display());
+    std::fs::write(path, png).unwrap();
+}
+
+/// The print style sheet applied on screen (the `@media print` rules as plain rules), so that the page can
+/// be checked and photographed as it prints; how many rules it has.
+const AS_PRINTED: &str = "const rules = [];
+    for (const sheet of document.styleSheets) for (const rule of sheet.cssRules)
+        if (rule.media && rule.media.mediaText === 'print') for (const inner of rule.cssRules) rules.push(inner.cssText);
+    const style = document.createElement('style');
+    style.textContent = rules.join('\\n');
+    document.head.appendChild(style);
+    return rules.length;";
+
+/// Whether nothing of the page is wider than the window (tables scroll inside their own box).
+const FITS: &str = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth";
+
+/// What a printed page must not show: navigation, buttons and forms; and its text is black on white.
+const PRINTS_CLEANLY: &str = "const hidden = [...document.querySelectorAll('header, nav, form, button, a.button')]
+        .every(e => e.offsetParent === null);
+    const body = getComputedStyle(document.body);
+    const text = [...document.querySelectorAll('main *')].every(e => getComputedStyle(e).color === 'rgb(0, 0, 0)');
+    return hidden && body.backgroundColor === 'rgb(255, 255, 255)' && text;";
+
+/// A governed model: version 1 through validation, approvals and the gate; version 2 by an administrator's
+/// override; a drift on version 2 that opens an incident and rolls the champion back to version 1. A second,
+/// high-risk model awaits validation. Returns the people's tokens by name.
+fn governed_scene(server: &Server, dir: &Path) -> Vec<(&'static str, &'static str, String)> {
+    let ok =
+        |out: std::process::Output| assert!(out.status.success(), "{}{}", support::stdout(&out), support::stderr(&out));
+    ok(server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "medium"]));
+    let mut people = vec![("admin", "admin", server.admin_token())];
+    for (name, role) in [
+        ("victor", "viewer"),
+        ("dana", "data-scientist"),
+        ("vera", "validator"),
+        ("rita", "risk-officer"),
+        ("sam", "scorer"),
+    ] {
+        let out = server.cli(&["token", "create", "--name", name, "--role", role]);
+        people.push((name, role, support::stdout(&out).trim().to_owned()));
+        ok(out);
+    }
+    let token = |name: &str| people.iter().find(|p| p.0 == name).unwrap().2.clone();
+    let german = warden_testdata::path("datasets/german.csv");
+    let german = german.to_str().unwrap();
+    let artifact = warden_testdata::path("models/lr_german_linear.json");
+    let lineage = ["--protected", "sex", "--code-ref", "git:4e1a2b", "--training-data", german];
+    support::register_german(server, Some(&token("dana")), &artifact, "linear-json", &lineage);
+    ok(server.cli_as(
+        Some(&token("vera")),
+        &["validate", "credit", "1", "--data", german, "--target", "risk", "--bad-value", "0"],
+    ));
+    for (who, comment) in [("vera", "validation passed"), ("rita", "within appetite")] {
+        ok(server.cli_as(Some(&token(who)), &["approve", "credit", "1", "--comment", comment]));
+    }
+    ok(server.cli_as(Some(&token("dana")), &["promote", "credit", "1", "--reason", "release 2026.11"]));
+    support::register_german(server, Some(&token("dana")), &artifact, "linear-json", &lineage);
+    ok(server.cli(&["promote", "credit", "2", "--override", "--reason", "hotfix for INC-7, validation to follow"]));
+    ok(server.cli(&["monitor", "set", "credit", "feature_drift", "--min-decisions", "100", "--action", "rollback"]));
+    ok(server.cli(&["model", "create", "card-fraud", "--owner", "fraud-ops", "--risk-tier", "high"]));
+    let artifact_arg = artifact.to_str().unwrap();
+    ok(server.cli_as(
+        Some(&token("dana")),
+        &[
+            "model",
+            "register",
+            "card-fraud",
+            "--artifact",
+            artifact_arg,
+            "--format",
+            "linear-json",
+            "--reference",
+            german,
+            "--target",
+            "risk",
+        ],
+    ));
+    // Older applicants only: the age drift fires a critical alert, an incident, and the rollback.
+    let text = std::fs::read_to_string(german).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let age = header.split(',').position(|c| c == "age").unwrap();
+    let older: Vec<&str> = lines.filter(|l| l.split(',').nth(age).unwrap().parse::<f64>().unwrap() > 40.0).collect();
+    let input = dir.join("older.csv");
+    std::fs::write(&input, format!("{header}\n{}\n", older.join("\n"))).unwrap();
+    let output = dir.join("scored.csv");
+    ok(server.cli(&["score", "credit", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let evaluated = runtime.block_on(
+        support::http_client()
+            .post(format!("{}/v1/monitors/evaluate", server.url))
+            .bearer_auth(server.admin_token())
+            .send(),
+    );
+    assert!(evaluated.unwrap().status().is_success());
+    let champion = server.get_json("/v1/models/credit/aliases/champion");
+    assert_eq!(
+        (champion["version"].as_i64(), champion["assigned_by"].as_str()),
+        (Some(1), Some("warden")),
+        "{champion}"
+    );
+    people
+}
+
+/// The pages walked, with a file name each and the roles refused each.
+const PAGES: [(&str, &str, &[&str]); 8] = [
+    ("1-inventory", "/ui", &["scorer"]),
+    ("2-model", "/ui/models/credit", &["scorer"]),
+    ("3-model-override", "/ui/models/credit?version=2", &["scorer"]),
+    ("4-monitoring", "/ui/models/credit/monitoring", &["viewer", "scorer"]),
+    ("5-alerts", "/ui/alerts", &["viewer", "scorer"]),
+    ("6-audit", "/ui/audit", &["viewer", "data-scientist", "scorer"]),
+    ("7-kpis", "/ui/kpis?days=30", &["scorer"]),
+    ("8-summary", "/ui/summary?days=30", &["scorer"]),
+];
+
+/// The navigation each role must see (and no more).
+fn sections(role: &str) -> &'static [&'static str] {
+    match role {
+        "viewer" => &["Inventory", "Board KPIs"],
+        "data-scientist" => &["Inventory", "Alerts & incidents", "Board KPIs"],
+        "scorer" => &[],
+        _ => &["Inventory", "Alerts & incidents", "Audit", "Board KPIs"],
     }
 }
 
@@ -240,7 +393,7 @@ mod slow {
 
             client.goto(&format!("{url}/ui/kpis")).await.unwrap();
             assert_eq!(text(&client, "#audit-coverage").await, "100.0%");
-            assert!(text(&client, "#kpis").await.contains("automatic rollbacks"));
+            assert!(text(&client, "#kpis").await.contains("automatic rollback"));
             shot(&client, "6-kpis").await;
             client.find(Locator::Id("printable")).await.unwrap().click().await.unwrap();
             client.wait().for_element(Locator::Css("body.print")).await.unwrap();
@@ -279,6 +432,89 @@ mod slow {
             // After logging out the session is gone: pages send to the login form again.
             client.goto(&format!("{url}/ui/kpis")).await.unwrap();
             assert!(client.current_url().await.unwrap().path().starts_with("/ui/login"));
+            client.close().await.unwrap();
+        });
+        drop(driver);
+    }
+
+    #[test]
+    fn every_page_reads_well_for_every_role_on_a_desktop_and_a_phone_and_in_print() {
+        let driver_path = chromedriver();
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(&dir.path().join("data"));
+        let people = governed_scene(&server, dir.path());
+        let port = free_port();
+        let driver = Driver(
+            Command::new(driver_path)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts"),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = browser(port).await;
+            let url = server.url.clone();
+            for (name, role, token) in &people {
+                let dir = screenshots(&format!("roles/{role}"));
+                log_in_as(&client, &url, token).await;
+                for (file, path, refused) in PAGES {
+                    client.set_window_size(1400, 900).await.unwrap();
+                    client.goto(&format!("{url}{path}")).await.unwrap();
+                    let is_refused = count(&client, "#error").await == 1;
+                    assert_eq!(is_refused, refused.contains(role), "{role} on {path}");
+                    if is_refused {
+                        assert!(text(&client, "#error").await.contains(role), "{role} on {path}: the page says why");
+                    }
+                    if path.starts_with("/ui/summary") && !is_refused {
+                        assert_eq!(count(&client, "header.top").await, 0, "the summary is a printable page");
+                        assert!(text(&client, "#period").await.contains("the last 30 days"));
+                    } else {
+                        let mut shown = Vec::new();
+                        for link in client.find_all(Locator::Css("header.top nav a")).await.unwrap() {
+                            shown.push(link.text().await.unwrap());
+                        }
+                        assert_eq!(shown, sections(role), "{role} on {path}: the navigation");
+                        assert_eq!(text(&client, "#whoami").await, format!("{name} · {role}"), "{role} on {path}");
+                        assert_eq!(count(&client, "header.top form.who button").await, 1, "{role} on {path}: log out");
+                    }
+                    let source = client.source().await.unwrap();
+                    assert!(!source.contains("Some(") && !source.contains("None"), "{role} on {path}: a debug value");
+                    full_page(&client, 1400, &dir.join(format!("{file}-desktop.png"))).await;
+                    full_page(&client, 420, &dir.join(format!("{file}-420px.png"))).await;
+                    assert_eq!(
+                        script(&client, FITS).await,
+                        json!(true),
+                        "{role} on {path}: wider than a 420 px screen"
+                    );
+                    if !is_refused && (path.starts_with("/ui/summary") || path.starts_with("/ui/kpis")) {
+                        client.set_window_size(900, 900).await.unwrap();
+                        assert!(script(&client, AS_PRINTED).await.as_u64().unwrap() > 3, "the print style sheet");
+                        assert_eq!(script(&client, PRINTS_CLEANLY).await, json!(true), "{role} on {path}: printed");
+                        full_page(&client, 800, &dir.join(format!("{file}-print.png"))).await;
+                    }
+                }
+                // What each role sees of governance on the pages it may open.
+                if *role != "scorer" {
+                    client.goto(&format!("{url}/ui/models/credit?version=2")).await.unwrap();
+                    let banner = text(&client, "#override-banner").await;
+                    assert!(
+                        banner.contains("token:admin")
+                            && banner.contains("hotfix for INC-7")
+                            && banner.contains("dec_"),
+                        "{banner}"
+                    );
+                    client.goto(&format!("{url}/ui/kpis?days=30")).await.unwrap();
+                    assert!(text(&client, "#period-rollbacks").await.contains("v2 → v1"));
+                    assert!(text(&client, "#period-overrides").await.contains("hotfix for INC-7"));
+                    let link = client.find(Locator::Css("#period-overrides a")).await.unwrap();
+                    assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("/ui/models/credit?version=2"));
+                }
+                client.set_window_size(1400, 900).await.unwrap();
+                client.goto(&format!("{url}/ui/kpis")).await.unwrap();
+                log_out(&client).await;
+            }
             client.close().await.unwrap();
         });
         drop(driver);

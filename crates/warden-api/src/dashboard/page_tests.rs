@@ -1,0 +1,328 @@
+//! The pages as each role reads them, in-process: a model whose second version went to production by an
+//! override and was rolled back by a drift incident, then every page fetched with each role's session.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::tests::{TestApp, german_csv, multipart};
+
+/// The roles that log in to the dashboard, with the sections each must see (and no other).
+const ROLES: [(&str, &str, &[&str]); 6] = [
+    ("victor", "viewer", &["Inventory", "Board KPIs"]),
+    ("dana", "data-scientist", &["Inventory", "Alerts &amp; incidents", "Board KPIs"]),
+    ("vera", "validator", &["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
+    ("rita", "risk-officer", &["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
+    ("admin", "admin", &["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
+    ("sam", "scorer", &[]),
+];
+
+const SECTIONS: [&str; 4] = ["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"];
+
+/// Every page of the scene, with the roles refused it.
+const PAGES: [(&str, &[&str]); 9] = [
+    ("/ui", &["scorer"]),
+    ("/ui/models/credit", &["scorer"]),
+    ("/ui/models/credit?version=2", &["scorer"]),
+    ("/ui/models/credit/monitoring", &["viewer", "scorer"]),
+    ("/ui/alerts", &["viewer", "scorer"]),
+    ("/ui/audit", &["viewer", "data-scientist", "scorer"]),
+    ("/ui/kpis", &["scorer"]),
+    ("/ui/kpis?days=1", &["scorer"]),
+    ("/ui/summary", &["scorer"]),
+];
+
+struct Scene {
+    app: TestApp,
+    router: Router,
+    /// Token secrets by person.
+    tokens: Vec<(&'static str, String)>,
+}
+
+impl Scene {
+    /// A fresh server with the roles' tokens and nothing else.
+    async fn empty() -> Scene {
+        let app = TestApp::new().await;
+        let router = crate::app(app.warden.clone());
+        let mut tokens = Vec::new();
+        for (name, role, _) in ROLES {
+            let secret = if role == "admin" { app.admin.clone() } else { app.token(name, role).await };
+            tokens.push((name, secret));
+        }
+        Scene { app, router, tokens }
+    }
+
+    /// High-risk `credit`: version 1 through validation, three approvals and the gate; version 2 by an
+    /// administrator's override; then a drift on version 2 opens an incident and rolls the champion back.
+    async fn governed() -> Scene {
+        let scene = Scene::empty().await;
+        let app = &scene.app;
+        app.create_model("credit").await;
+        let metadata = json!({"format": "linear-json", "target": "risk", "protected": ["sex"], "code_ref": "git:4f2a9c1",
+                              "training_data_sha256": "9".repeat(64), "training_data_rows": 700});
+        let artifact = warden_testdata::read("models/lr_german_linear.json");
+        let (status, body) = app.register("credit", metadata.clone(), &artifact, &german_csv()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let validation = json!({"target": "risk", "bad_value": "0"}).to_string();
+        let (content_type, form) =
+            multipart(&[("metadata", None, validation.as_bytes()), ("data", Some("validation.csv"), &german_csv())]);
+        let uri = "/v1/models/credit/versions/1/validations";
+        let (status, body) = app.send(Method::POST, uri, Some(scene.token("vera")), &content_type, form).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let second_validator = app.token("vic", "validator").await;
+        for token in [scene.token("vera"), &second_validator, scene.token("rita")] {
+            let approval = json!({"decision": "approve", "comment": "reviewed the report"});
+            let uri = "/v1/models/credit/versions/1/approvals";
+            let (status, body) = app.json(Method::POST, uri, Some(token), approval).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let promote = |version: i64, body: Value, token: String| async move {
+            let uri = format!("/v1/models/credit/versions/{version}/promote");
+            let (status, body) = app.json(Method::POST, &uri, Some(&token), body).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        };
+        promote(1, json!({"reason": "release 2026.11"}), scene.token("dana").to_owned()).await;
+        let (status, body) = app.register("credit", metadata, &artifact, &german_csv()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        promote(2, json!({"reason": "hotfix for INC-7", "override": true}), app.admin.clone()).await;
+        let uri = "/v1/models/credit/monitors/feature_drift";
+        let change = json!({"action": "rollback", "min_decisions": 100});
+        let (status, body) = app.json(Method::PUT, uri, Some(scene.token("rita")), change).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let batch = Value::Array(crate::scoring_tests::older_applicants_batch());
+        let (status, body) = app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), batch).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, champion) =
+            app.json(Method::GET, "/v1/models/credit/aliases/champion", Some(&app.admin), Value::Null).await;
+        assert_eq!((champion["version"].as_i64(), champion["assigned_by"].as_str()), (Some(1), Some("warden")));
+        scene
+    }
+
+    fn token(&self, name: &str) -> &str {
+        &self.tokens.iter().find(|(n, _)| *n == name).expect("a person of the scene").1
+    }
+
+    async fn call(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// Logs `name` in through the form; the session cookie.
+    async fn log_in(&self, name: &str) -> String {
+        let nonce = "n".repeat(64);
+        let form = format!("token={}&nonce={nonce}&next=/ui", self.token(name));
+        let request = Request::post("/ui/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(COOKIE, format!("warden_login={nonce}"))
+            .body(Body::from(form))
+            .unwrap();
+        let (status, headers, _) = self.call(request).await;
+        assert_eq!((status, headers.get(LOCATION).map(|l| l.to_str().unwrap())), (StatusCode::SEE_OTHER, Some("/ui")));
+        let session = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|c| c.to_str().unwrap())
+            .find(|c| c.starts_with("warden_session="))
+            .expect("a session cookie");
+        session.split(';').next().unwrap().to_owned()
+    }
+
+    async fn page(&self, cookie: &str, path: &str) -> (StatusCode, String) {
+        let request = Request::get(path).header(COOKIE, cookie).body(Body::empty()).unwrap();
+        let (status, _, body) = self.call(request).await;
+        (status, body)
+    }
+}
+
+/// The labels of the page's navigation.
+fn navigation(page: &str) -> Vec<&str> {
+    let Some(start) = page.find("<nav>") else { return Vec::new() };
+    let nav = &page[start..start + page[start..].find("</nav>").unwrap()];
+    SECTIONS.iter().copied().filter(|s| nav.contains(&format!(">{s}</a>"))).collect()
+}
+
+fn has_log_out(page: &str) -> bool {
+    page.contains(r#"action="/ui/logout""#) && page.contains("Log out")
+}
+
+/// The text of the element with `id` (to its matching closing tag), tags read as spaces.
+fn text_of(page: &str, id: &str) -> String {
+    let at = page.find(&format!(r#"id="{id}""#)).unwrap_or_else(|| panic!("no #{id}"));
+    let open = page[..at].rfind('<').unwrap();
+    let tag: String = page[open + 1..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let (opening, closing) = (format!("<{tag}"), format!("</{tag}>"));
+    let (mut depth, mut cursor) = (0usize, open);
+    let end = loop {
+        let next_open = page[cursor..].find(&opening).map(|i| cursor + i);
+        let next_close = cursor + page[cursor..].find(&closing).expect("a closing tag");
+        match next_open {
+            Some(o) if o < next_close => {
+                depth += 1;
+                cursor = o + opening.len();
+            }
+            _ => {
+                depth -= 1;
+                cursor = next_close + closing.len();
+                if depth == 0 {
+                    break next_close;
+                }
+            }
+        }
+    };
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in page[open..end].chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn every_role_sees_only_the_sections_it_may_open_and_a_refusal_keeps_them() {
+    let scene = Scene::governed().await;
+    for (name, role, sections) in ROLES {
+        let cookie = scene.log_in(name).await;
+        for (path, refused) in PAGES {
+            let (status, page) = scene.page(&cookie, path).await;
+            let expected = if refused.contains(&role) { StatusCode::FORBIDDEN } else { StatusCode::OK };
+            assert_eq!(status, expected, "{role} on {path}");
+            if path != "/ui/summary" {
+                assert_eq!(navigation(&page), sections, "{role} on {path}");
+                assert!(has_log_out(&page), "{role} on {path}: no log-out button");
+                assert!(page.contains(&format!("{name} · {role}")), "{role} on {path}: who is logged in");
+            }
+            if status == StatusCode::FORBIDDEN {
+                assert!(text_of(&page, "error").contains(role), "{role} on {path}: the page says why");
+            }
+            assert!(!page.contains("Some(") && !page.contains("None"), "{role} on {path}: a debug value");
+        }
+    }
+    // A scorer's token opens no page: the refusal says so and still offers to log out.
+    let cookie = scene.log_in("sam").await;
+    let (_, page) = scene.page(&cookie, "/ui").await;
+    assert!(text_of(&page, "no-sections").contains("no page for the role scorer"), "{page}");
+    // A forged form is refused on a page that keeps the navigation.
+    let cookie = scene.log_in("rita").await;
+    let request = Request::post("/ui/audit/verify")
+        .header(COOKIE, &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("csrf=forged"))
+        .unwrap();
+    let (status, _, page) = scene.call(request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(navigation(&page), ROLES[3].2);
+    assert!(has_log_out(&page));
+}
+
+#[tokio::test]
+async fn a_version_put_in_production_by_an_override_carries_a_banner_saying_who_why_and_which_decision() {
+    let scene = Scene::governed().await;
+    let uri = "/v1/models/credit/alias-history?alias=champion";
+    let (_, history) = scene.app.json(Method::GET, uri, Some(&scene.app.admin), Value::Null).await;
+    let overridden = history.as_array().unwrap().iter().find(|a| a["overridden"] == true).expect("the override");
+    let decision = overridden["decision_id"].as_str().unwrap();
+    for name in ["victor", "rita"] {
+        let cookie = scene.log_in(name).await;
+        let (status, page) = scene.page(&cookie, "/ui/models/credit?version=2").await;
+        assert_eq!(status, StatusCode::OK);
+        let banner = text_of(&page, "override-banner");
+        assert!(banner.contains("Version 2 went to champion by an override of the gate"), "{banner}");
+        assert!(banner.contains("Overridden by token:admin"), "{banner}");
+        assert!(banner.contains("Reason hotfix for INC-7"), "{banner}");
+        assert!(banner.contains(decision), "{banner}");
+        assert!(banner.contains("no longer serving as champion"), "rolled back since: {banner}");
+        // Who may read gate decisions also reads why the gate refused.
+        assert_eq!(banner.contains("no validation report"), name == "rita", "{banner}");
+        // The versions table marks the overridden version; version 1 (through the gate) has no banner.
+        assert!(text_of(&page, "versions").contains("v2 override"), "{page}");
+        let (_, first) = scene.page(&cookie, "/ui/models/credit?version=1").await;
+        assert!(!first.contains("override-banner"));
+    }
+}
+
+#[tokio::test]
+async fn the_kpis_and_the_board_summary_list_the_periods_incidents_rollbacks_overrides_and_refusals() {
+    let scene = Scene::governed().await;
+    let rita = scene.log_in("rita").await;
+    for path in ["/ui/kpis?days=30", "/ui/summary?days=30"] {
+        let (status, page) = scene.page(&rita, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(text_of(&page, "period").contains("the last 30 days"), "{path}: the period is named");
+        let incidents = text_of(&page, "period-incidents");
+        assert!(
+            incidents.contains("Incidents in the last 30 days")
+                && incidents.contains("1 incident open")
+                && incidents.contains("credit")
+                && incidents.contains("credit v2")
+                && incidents.contains("open"),
+            "{path}: {incidents}"
+        );
+        let rollbacks = text_of(&page, "period-rollbacks");
+        assert!(
+            rollbacks.contains("1 rollback.")
+                && rollbacks.contains("v2 → v1")
+                && rollbacks.contains("warden")
+                && rollbacks.contains("automatic rollback on alert"),
+            "{path}: {rollbacks}"
+        );
+        let overrides = text_of(&page, "period-overrides");
+        assert!(
+            overrides.contains("1 override.")
+                && overrides.contains("token:admin")
+                && overrides.contains("hotfix for INC-7"),
+            "{path}: {overrides}"
+        );
+        let denied = text_of(&page, "period-denied");
+        assert!(
+            denied.contains("1 denied decision.")
+                && denied.contains("credit v2")
+                && denied.contains("no validation report")
+                && denied.contains("overridden"),
+            "{path}: {denied}"
+        );
+        assert!(page.contains(r#"href="/ui/models/credit?version=2""#), "{path}: links to the version's page");
+        let cards = text_of(&page, "kpis");
+        assert!(
+            cards.contains("1 automatic rollback)") && cards.contains("1 override in 2 promotions"),
+            "{path}: {cards}"
+        );
+    }
+    // A viewer reads the moves, and is told who may read incidents and gate decisions.
+    let victor = scene.log_in("victor").await;
+    let (_, page) = scene.page(&victor, "/ui/kpis?days=30").await;
+    assert!(
+        text_of(&page, "period-incidents")
+            .contains("shown to the data-scientist, validator, risk-officer and admin roles")
+    );
+    assert!(text_of(&page, "period-denied").contains("shown to the validator, risk-officer and admin roles"));
+    assert!(text_of(&page, "period-overrides").contains("hotfix for INC-7"));
+}
+
+#[tokio::test]
+async fn an_empty_period_reads_as_such() {
+    let scene = Scene::empty().await;
+    let rita = scene.log_in("rita").await;
+    let (status, page) = scene.page(&rita, "/ui/kpis?days=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text_of(&page, "period").contains("Figures for the last day"), "{page}");
+    assert!(text_of(&page, "period-incidents").contains("No incident was open in the last day."));
+    assert!(text_of(&page, "period-rollbacks").contains("No automatic rollback in the last day."));
+    assert!(text_of(&page, "period-overrides").contains("No promotion went against the gate in the last day."));
+    assert!(text_of(&page, "period-denied").contains("The gate refused nothing in the last day."));
+    assert!(text_of(&page, "kpis").contains("0 deployments in the last day, 0 automatic rollbacks"));
+}
