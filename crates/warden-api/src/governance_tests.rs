@@ -124,9 +124,9 @@ async fn a_version_reaches_champion_only_through_validation_approvals_and_the_ga
     let auc = report["figures"]["discrimination"]["auc"].as_f64().unwrap();
     assert!((0.75..0.8).contains(&auc), "AUC {auc}");
 
-    // One person counts once; a data scientist cannot approve at all.
+    // One person counts once (a repeated approval is refused); a data scientist cannot approve at all.
     assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CREATED);
-    assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CREATED);
+    assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CONFLICT);
     assert_eq!(app.approve(&p.dana, v1, "approve").await.0, StatusCode::FORBIDDEN);
     let decision = app.gate(&p.dana, v1).await;
     assert_eq!(decision["allow"], false);
@@ -173,6 +173,36 @@ async fn a_version_reaches_champion_only_through_validation_approvals_and_the_ga
     assert_eq!(
         log.iter().map(|d| d["purpose"].as_str().unwrap()).collect::<Vec<_>>(),
         ["promote", "check", "check", "promote"]
+    );
+}
+
+#[tokio::test]
+async fn a_second_approval_by_the_same_person_is_refused_and_keeps_the_first_comment() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let uri = format!("/v1/models/credit/versions/{v1}/approvals");
+    let decide = |decision: &'static str, comment: &'static str| {
+        app.json(Method::POST, &uri, Some(&p.vera), json!({"decision": decision, "comment": comment}))
+    };
+    assert_eq!(decide("approve", "first look: fine").await.0, StatusCode::CREATED);
+    let (status, body) = decide("approve", "second look").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("vera already approved credit version 1 at 20"), "{message}");
+    assert!(message.contains("\"first look: fine\""), "the refusal names the earlier approval: {message}");
+    let (_, approvals) = app.json(Method::GET, &uri, Some(&p.vera), Value::Null).await;
+    assert_eq!(approvals.as_array().unwrap().len(), 1);
+    assert_eq!(approvals[0]["comment"], "first look: fine");
+
+    // A changed decision is a new decision with its own comment, and the one that counts.
+    assert_eq!(decide("reject", "found a leak").await.0, StatusCode::CREATED);
+    assert_eq!(decide("reject", "still leaking").await.0, StatusCode::CONFLICT);
+    let (_, approvals) = app.json(Method::GET, &uri, Some(&p.vera), Value::Null).await;
+    assert_eq!(
+        (approvals[0]["decision"].as_str(), approvals[0]["comment"].as_str()),
+        (Some("reject"), Some("found a leak"))
     );
 }
 

@@ -73,6 +73,11 @@ fn gate_check_exits_0_on_allow_1_on_deny_2_on_error_and_promote_follows_it() {
         let out = server.cli_as(Some(who), &["approve", "credit", "1", "--comment", comment]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
+    // Approving again is refused (409, exit 1) and names the standing approval, which keeps its comment.
+    let out = server.cli_as(Some(&vera), &["approve", "credit", "1", "--comment", "looked again"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("vera already approved credit version 1"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("validation passed"), "{}", stderr(&out));
 
     let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
