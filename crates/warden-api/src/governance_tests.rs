@@ -207,6 +207,49 @@ async fn a_second_approval_by_the_same_person_is_refused_and_keeps_the_first_com
 }
 
 #[tokio::test]
+async fn registration_warns_of_protected_inputs_and_validation_of_in_sample_data() {
+    use sha2::Digest;
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let german = german_csv();
+    let training_sha = hex::encode(sha2::Sha256::digest(&german));
+    let mut lineage = metadata();
+    lineage["training_data_sha256"] = json!(training_sha);
+    let csv = german_csv();
+    let (content_type, body) = multipart(&[
+        ("metadata", None, lineage.to_string().as_bytes()),
+        ("artifact", Some("model.json"), &lr_artifact()),
+        ("reference", Some("reference.csv"), &csv),
+    ]);
+    let (status, version) =
+        app.send(Method::POST, "/v1/models/credit/versions", Some(&p.dana), &content_type, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{version}");
+    // `age` is an input of the German credit models; `sex` is declared protected and is not an input.
+    let warnings = version["input_warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        (warnings[0]["column"].as_str(), warnings[0]["kind"].as_str()),
+        (Some("age"), Some("protected_attribute"))
+    );
+    let (_, shown) = app.json(Method::GET, "/v1/models/credit/versions/1", Some(&p.vera), Value::Null).await;
+    assert_eq!(shown["input_warnings"], version["input_warnings"], "the warning is kept with the version");
+
+    let (status, report) = app.validate(&p.vera, "credit", 1, &german).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{report}");
+    assert!(warnings[0].as_str().unwrap().starts_with("the validation data is the training data"), "{warnings:?}");
+    // Held-out rows (the last 300) are not the training data: no warning.
+    let text = String::from_utf8(german).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let holdout = format!("{}\n{}\n", lines[0], lines[lines.len() - 300..].join("\n"));
+    let (status, report) = app.validate(&p.vera, "credit", 1, holdout.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["warnings"], json!([]), "{report}");
+}
+
+#[tokio::test]
 async fn the_registrant_can_never_approve_their_own_version() {
     let app = TestApp::new().await;
     app.create_model("credit").await;
