@@ -311,9 +311,9 @@ async fn card_fraud(p: &People) -> anyhow::Result<i64> {
     for monitor in ["feature_drift", "score_drift", "data_quality"] {
         set_monitor(&p.rita, FRAUD, monitor, window.clone()).await?;
     }
-    // About 2% of payments are fraud: the AUC needs a few thousand labelled payments (some 60 frauds) to
+    // About 2% of payments are fraud: the AUC needs a few thousand labelled payments (some 55 frauds) to
     // mean anything.
-    set_monitor(&p.rita, FRAUD, "performance", json!({"window_decisions": 3000, "min_decisions": 3000})).await?;
+    set_monitor(&p.rita, FRAUD, "performance", json!({"window_decisions": 3000, "min_decisions": 2500})).await?;
     // Money at risk: the share of fraud value let through (outcomes carry each payment's amount), over the
     // last ten minutes. The model lets about 40% through at its threshold; 60% is a deterioration worth a
     // look, 75% an alert.
@@ -321,7 +321,7 @@ async fn card_fraud(p: &People) -> anyhow::Result<i64> {
         &p.rita,
         FRAUD,
         "money_at_risk",
-        json!({"statistic": "fraud_missed", "window_seconds": 600, "min_decisions": 3000, "warn": 0.6, "alert": 0.75}),
+        json!({"statistic": "fraud_missed", "window_seconds": 600, "min_decisions": 2500, "warn": 0.6, "alert": 0.75}),
     )
     .await?;
     Ok(version)
@@ -377,13 +377,13 @@ async fn collections(p: &People, uci: &UciCredit) -> anyhow::Result<i64> {
     ));
     // Performance is watched against the level accepted at validation, not the tier's gate minimum the
     // override set aside: a warning 0.06 below the validated AUC, an alert 0.10 below, on the newest 2,000
-    // labelled decisions (at least 1,500: the AUC of a few hundred varies by more than that).
+    // labelled decisions (at least 1,200: the AUC of a few hundred varies by more than that).
     let auc = report["figures"]["discrimination"]["auc"].as_f64().unwrap_or(0.65);
     set_monitor(
         &p.rita,
         COLLECTIONS,
         "performance",
-        json!({"warn": round3(auc - 0.06), "alert": round3(auc - 0.10), "window_decisions": 2000, "min_decisions": 1500}),
+        json!({"warn": round3(auc - 0.06), "alert": round3(auc - 0.10), "window_decisions": 2000, "min_decisions": 1200}),
     )
     .await?;
     let window = json!({"window_seconds": 120, "min_decisions": 600});
