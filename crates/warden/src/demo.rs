@@ -615,7 +615,7 @@ impl Source for LoanApplications {
         let mut attributes = Map::new();
         attributes.insert("sex".into(), json!(applicant.sex));
         let amount = features.get("credit_amount").and_then(Value::as_f64);
-        Request { features, attributes, bad: applicant.bad || (drifting && sequence % 3 == 0), amount }
+        Request { features, attributes, bad: applicant.bad || (drifting && sequence.is_multiple_of(3)), amount }
     }
 }
 
