@@ -258,10 +258,25 @@ pub struct VersionBody {
     pub lineage: LineageBody,
     /// Decision threshold and labels.
     pub serving: ServingConfig,
+    /// Warnings about the inputs found at registration: identifier-like or protected-looking columns.
+    #[serde(default)]
+    pub input_warnings: Vec<InputWarningBody>,
     /// When.
     pub created_at: Timestamp,
     /// Creator.
     pub created_by: String,
+}
+
+/// A warning about one input column of a version, found at registration and kept with it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InputWarningBody {
+    /// The input column.
+    pub column: String,
+    /// `identifier` (unique per reference row, or named like an id) or `protected_attribute` (declared
+    /// protected, or named like one).
+    pub kind: String,
+    /// What was found and what to do about it.
+    pub message: String,
 }
 
 /// Point an alias at a version.

@@ -254,6 +254,10 @@ pub struct ValidationReportBody {
     /// Stress scenarios.
     #[serde(default)]
     pub scenarios: Vec<ScenarioResult>,
+    /// What a reader must know before trusting the figures: the validation data's SHA-256 equal to the
+    /// training data's recorded in the lineage (in-sample figures), for one.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 // ---------------------------------------------------------------- governance

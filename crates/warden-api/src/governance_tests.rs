@@ -124,9 +124,9 @@ async fn a_version_reaches_champion_only_through_validation_approvals_and_the_ga
     let auc = report["figures"]["discrimination"]["auc"].as_f64().unwrap();
     assert!((0.75..0.8).contains(&auc), "AUC {auc}");
 
-    // One person counts once; a data scientist cannot approve at all.
+    // One person counts once (a repeated approval is refused); a data scientist cannot approve at all.
     assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CREATED);
-    assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CREATED);
+    assert_eq!(app.approve(&p.vera, v1, "approve").await.0, StatusCode::CONFLICT);
     assert_eq!(app.approve(&p.dana, v1, "approve").await.0, StatusCode::FORBIDDEN);
     let decision = app.gate(&p.dana, v1).await;
     assert_eq!(decision["allow"], false);
@@ -174,6 +174,79 @@ async fn a_version_reaches_champion_only_through_validation_approvals_and_the_ga
         log.iter().map(|d| d["purpose"].as_str().unwrap()).collect::<Vec<_>>(),
         ["promote", "check", "check", "promote"]
     );
+}
+
+#[tokio::test]
+async fn a_second_approval_by_the_same_person_is_refused_and_keeps_the_first_comment() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let uri = format!("/v1/models/credit/versions/{v1}/approvals");
+    let decide = |decision: &'static str, comment: &'static str| {
+        app.json(Method::POST, &uri, Some(&p.vera), json!({"decision": decision, "comment": comment}))
+    };
+    assert_eq!(decide("approve", "first look: fine").await.0, StatusCode::CREATED);
+    let (status, body) = decide("approve", "second look").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("vera already approved credit version 1 at 20"), "{message}");
+    assert!(message.contains("\"first look: fine\""), "the refusal names the earlier approval: {message}");
+    let (_, approvals) = app.json(Method::GET, &uri, Some(&p.vera), Value::Null).await;
+    assert_eq!(approvals.as_array().unwrap().len(), 1);
+    assert_eq!(approvals[0]["comment"], "first look: fine");
+
+    // A changed decision is a new decision with its own comment, and the one that counts.
+    assert_eq!(decide("reject", "found a leak").await.0, StatusCode::CREATED);
+    assert_eq!(decide("reject", "still leaking").await.0, StatusCode::CONFLICT);
+    let (_, approvals) = app.json(Method::GET, &uri, Some(&p.vera), Value::Null).await;
+    assert_eq!(
+        (approvals[0]["decision"].as_str(), approvals[0]["comment"].as_str()),
+        (Some("reject"), Some("found a leak"))
+    );
+}
+
+#[tokio::test]
+async fn registration_warns_of_protected_inputs_and_validation_of_in_sample_data() {
+    use sha2::Digest;
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let german = german_csv();
+    let training_sha = hex::encode(sha2::Sha256::digest(&german));
+    let mut lineage = metadata();
+    lineage["training_data_sha256"] = json!(training_sha);
+    let csv = german_csv();
+    let (content_type, body) = multipart(&[
+        ("metadata", None, lineage.to_string().as_bytes()),
+        ("artifact", Some("model.json"), &lr_artifact()),
+        ("reference", Some("reference.csv"), &csv),
+    ]);
+    let (status, version) =
+        app.send(Method::POST, "/v1/models/credit/versions", Some(&p.dana), &content_type, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{version}");
+    // `age` is an input of the German credit models; `sex` is declared protected and is not an input.
+    let warnings = version["input_warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        (warnings[0]["column"].as_str(), warnings[0]["kind"].as_str()),
+        (Some("age"), Some("protected_attribute"))
+    );
+    let (_, shown) = app.json(Method::GET, "/v1/models/credit/versions/1", Some(&p.vera), Value::Null).await;
+    assert_eq!(shown["input_warnings"], version["input_warnings"], "the warning is kept with the version");
+
+    let (status, report) = app.validate(&p.vera, "credit", 1, &german).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{report}");
+    assert!(warnings[0].as_str().unwrap().starts_with("the validation data is the training data"), "{warnings:?}");
+    // Held-out rows (the last 300) are not the training data: no warning.
+    let text = String::from_utf8(german).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let holdout = format!("{}\n{}\n", lines[0], lines[lines.len() - 300..].join("\n"));
+    let (status, report) = app.validate(&p.vera, "credit", 1, holdout.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["warnings"], json!([]), "{report}");
 }
 
 #[tokio::test]

@@ -141,6 +141,11 @@ pub(crate) fn version_body(v: Version, with_profile: bool) -> VersionBody {
             artifact_signer: v.lineage.artifact_signature.map(|s| s.signer),
         },
         serving: serving_config(v.serving),
+        input_warnings: v
+            .input_warnings
+            .into_iter()
+            .map(|w| InputWarningBody { column: w.column, kind: w.kind.as_str().into(), message: w.message })
+            .collect(),
         created_at: Timestamp::from_micros(v.created_at),
         created_by: v.created_by,
     }

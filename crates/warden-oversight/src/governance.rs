@@ -206,6 +206,16 @@ pub enum Verdict {
     Reject,
 }
 
+impl Verdict {
+    /// "approved" or "rejected", for messages.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approved",
+            Verdict::Reject => "rejected",
+        }
+    }
+}
+
 /// One person's decision on a version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Approval {
@@ -243,6 +253,22 @@ pub async fn approve(
         return Err(Error::invalid("an approval needs a comment (1-4096 characters)"));
     }
     warden_registry::text::check("comment", comment, warden_registry::text::LONG, warden_registry::text::Lines::Many)?;
+    // Repeating one's standing decision would make the first comment vanish from the latest decisions;
+    // a changed decision (approve, then reject) is recorded and becomes the one that counts.
+    if let Some(earlier) =
+        latest_approvals(warden, model, version.number).await?.into_iter().find(|a| a.by == caller.name)
+        && earlier.decision == decision
+    {
+        return Err(Error::Conflict(format!(
+            "{} already {} {model} version {} at {} (comment: {:?}); a decision is made once, and only a \
+             different decision replaces it",
+            caller.name,
+            earlier.decision.past_tense(),
+            version.number,
+            warden_core::Timestamp::from_micros(earlier.at),
+            earlier.comment
+        )));
+    }
     let approval = Approval {
         by: caller.name.clone(),
         role: caller.role.as_str().into(),

@@ -204,6 +204,9 @@ pub struct ValidationReport {
     /// Stress scenarios against the data as given.
     #[serde(default)]
     pub scenarios: Vec<ScenarioResult>,
+    /// What a reader must know before trusting the figures (validated on the training data, for one).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl ValidationReport {
@@ -237,6 +240,19 @@ impl ValidationReport {
             "champion_auc": self.champion.as_ref().and_then(|c| c.discrimination.auc),
         })
     }
+}
+
+/// Warnings about the validation data itself: the same bytes as the training data (by SHA-256, the
+/// fingerprint the version's lineage records) make every figure in-sample.
+fn data_warnings(version: &Version, data_sha256: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if version.lineage.training_data_sha256.as_deref() == Some(data_sha256) {
+        warnings.push(format!(
+            "the validation data is the training data (sha256 {data_sha256}, as recorded in the version's \
+             lineage): these figures are in-sample and overstate performance; validate on held-out data"
+        ));
+    }
+    warnings
 }
 
 fn default_bad_value() -> String {
@@ -495,13 +511,15 @@ pub async fn validate(
 
     let scenario_results = stress(warden, &version, &scenarios, &dataset.rows, &dataset.exposures, &scores).await?;
     let bad_rate = dataset.labels.iter().filter(|&&l| l).count() as f64 / dataset.labels.len() as f64;
+    let data_sha256 = data.blob().sha256.clone();
+    let warnings = data_warnings(&version, &data_sha256);
     let mut report = ValidationReport {
         id: 0,
         model: model.to_owned(),
         version: version.number,
         created_at: warden.now(),
         created_by: caller.actor(),
-        data_sha256: data.blob().sha256.clone(),
+        data_sha256,
         rows: scores.len() as u64,
         bad_rate,
         target: request.target,
@@ -514,6 +532,7 @@ pub async fn validate(
         explanation,
         champion,
         scenarios: scenario_results,
+        warnings,
     };
     let body = serde_json::to_value(&report).map_err(|e| Error::json("encoding report", e))?;
     let audit = warden_registry::registry::audit(

@@ -11,6 +11,8 @@ Warden's first stage: the service context every later stage builds on, and the r
 - [`dataset`], [`reference`], [`compare`]: reading reference data (CSV, Parquet; `parquet_pages` checks every
   page header first), the reference rows kept for monitoring, and local drift reports between two files.
 - [`artifact_format`], [`signing`]: the model formats Warden accepts and artifact signatures.
+- [`input_warnings`]: identifier-like and protected-looking inputs, found at registration and kept with the
+  version.
 - [`error`], [`text`]: the services' error type and the bounds on free text.
 
 Services check the caller's permission, validate input, and write through [`warden_store`], whose audited
@@ -35,6 +37,7 @@ pub mod binding;
 pub mod compare;
 pub mod dataset;
 pub mod error;
+pub mod input_warnings;
 pub mod leases;
 mod parquet_pages;
 pub mod reference;

@@ -363,6 +363,8 @@ pub struct Version {
     pub lineage: Lineage,
     /// Decision threshold and labels.
     pub serving: ServingConfig,
+    /// Warnings about the inputs, found at registration.
+    pub input_warnings: Vec<crate::input_warnings::InputWarning>,
     /// Creation time.
     pub created_at: Micros,
     /// Creator.
@@ -402,6 +404,7 @@ impl TryFrom<VersionRow> for Version {
                     .map(|(signer, signature)| crate::signing::ArtifactSignature { signer, signature }),
             },
             serving: serde_json::from_value(c.serving_config).map_err(|e| corrupt("serving config", e))?,
+            input_warnings: serde_json::from_value(c.input_warnings).map_err(|e| corrupt("input warnings", e))?,
             created_at: c.created_at,
             created_by: c.created_by,
         })
@@ -452,7 +455,8 @@ pub async fn register_version(
     let (artifact_path, reference_path) = (artifact.path().to_owned(), reference.path().to_owned());
     let (format, columns) = (request.format, request.columns.clone());
     let (encodings, unknown) = (request.encodings.clone(), request.unknown_category);
-    let profiled = tokio::task::spawn_blocking(move || -> Result<_> {
+    let protected = request.columns.protected.clone();
+    let (profiled, input_warnings) = tokio::task::spawn_blocking(move || -> Result<_> {
         let bytes = std::fs::read(&artifact_path).map_err(|e| Error::invalid(format!("cannot read artifact: {e}")))?;
         let model = format.load(&bytes)?;
         drop(bytes);
@@ -464,7 +468,8 @@ pub async fn register_version(
         let reference = crate::reference::MonitorReference::read(&reference_path, &profiled.feature_schema)?;
         crate::binding::score_reference(&model, &binding, &reference)
             .map_err(|e| Error::invalid(format!("artifact rejected: {e}")))?;
-        Ok(profiled)
+        let input_warnings = crate::input_warnings::input_warnings(&reference, &protected);
+        Ok((profiled, input_warnings))
     })
     .await
     .map_err(|e| Error::task("profiling", e))??;
@@ -494,6 +499,7 @@ pub async fn register_version(
         artifact_signer: lineage.artifact_signature.as_ref().map(|s| s.signer.clone()),
         artifact_signature: lineage.artifact_signature.as_ref().map(|s| s.signature.clone()),
         serving_config: serde_json::to_value(&request.serving).expect("serving config serialises"),
+        input_warnings: serde_json::to_value(&input_warnings).expect("warnings serialise"),
         created_at: warden.now(),
         created_by: caller.actor(),
     };
@@ -505,7 +511,7 @@ pub async fn register_version(
         "code_ref": lineage.code_ref, "hyperparameters": lineage.hyperparameters, "parent_version": lineage.parent_version,
         "artifact_signer": lineage.artifact_signature.as_ref().map(|s| &s.signer),
         "artifact_signature": lineage.artifact_signature.as_ref().map(|s| &s.signature),
-        "serving": request.serving,
+        "serving": request.serving, "input_warnings": input_warnings,
     });
     let (at, actor) = (warden.now(), caller.actor());
     let make_event = move |number: i64| AuditEventDraft {

@@ -103,6 +103,8 @@ pub struct NewVersion {
     pub artifact_signature: Option<String>,
     /// Serving configuration (JSON object: decision threshold, labels, reason count).
     pub serving_config: Value,
+    /// Warnings about the inputs found at registration (JSON array).
+    pub input_warnings: Value,
     /// Creation time.
     pub created_at: Micros,
     /// Creator.

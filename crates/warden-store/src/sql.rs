@@ -185,6 +185,7 @@ struct VersionColumns {
     artifact_signer: Option<String>,
     artifact_signature: Option<String>,
     serving_config: String,
+    input_warnings: String,
     created_at: Micros,
     created_by: String,
 }
@@ -213,6 +214,7 @@ impl VersionColumns {
                 artifact_signer: self.artifact_signer,
                 artifact_signature: self.artifact_signature,
                 serving_config: from_json(&self.serving_config, "versions.serving_config")?,
+                input_warnings: from_json(&self.input_warnings, "versions.input_warnings")?,
                 created_at: self.created_at,
                 created_by: self.created_by,
             },
@@ -938,9 +940,10 @@ where
             "INSERT INTO versions (model_id, version, artifact_sha256, artifact_size, format, feature_schema, \
              target_column, protected_columns, reference_sha256, reference_size, reference_format, \
              reference_profile, training_data_sha256, training_data_rows, code_ref, hyperparameters, \
-             parent_version, created_at, created_by, serving_config, artifact_signer, artifact_signature) \
+             parent_version, created_at, created_by, serving_config, artifact_signer, artifact_signature, \
+             input_warnings) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-             $21, $22)",
+             $21, $22, $23)",
         )
         .bind(id)
         .bind(number)
@@ -964,6 +967,7 @@ where
         .bind(to_json(&v.serving_config))
         .bind(&v.artifact_signer)
         .bind(&v.artifact_signature)
+        .bind(to_json(&v.input_warnings))
         .execute(&mut *tx)
         .await?;
         Self::append_audit(&mut tx, &audit(number)).await?;

@@ -350,6 +350,7 @@ mod tests {
             artifact_signer: None,
             artifact_signature: None,
             serving_config: Value::Object(Default::default()),
+            input_warnings: serde_json::json!([]),
             created_at: 1,
             created_by: "token:test".into(),
         }

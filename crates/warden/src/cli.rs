@@ -794,9 +794,10 @@ pub(crate) struct ServeArgs {
     /// reads `{data}` (CSV) and writes `{model}` in FORMAT (repeatable).
     #[arg(long = "external-trainer")]
     pub(crate) external_trainers: Vec<String>,
-    /// Start a live example on a fresh data directory (`warden-demo` unless --data-dir is given): two models
-    /// registered, validated, approved and promoted, steady traffic with outcomes, then a drift that fires
-    /// the monitors and rolls the champion back. Open the dashboard to watch.
+    /// Start a live example on a fresh data directory (`warden-demo` unless --data-dir is given): a portfolio
+    /// of four models (healthy, drifting, promoted by override, awaiting approval), steady traffic with
+    /// outcomes, then a drift that fires one model's monitors and rolls its champion back. Open the dashboard
+    /// to watch.
     #[arg(long)]
     pub(crate) demo: bool,
 }

@@ -183,6 +183,14 @@ fn print_version(v: &api::VersionBody) {
         ("parent", lineage.parent_version.cell()),
         ("hyperparameters", render::details(&Value::Object(lineage.hyperparameters.clone()))),
         ("created", format!("{} by {}", v.created_at.cell(), v.created_by.cell())),
+        (
+            "input warnings",
+            if v.input_warnings.is_empty() {
+                "none".into()
+            } else {
+                v.input_warnings.iter().map(|w| w.message.cell()).collect::<Vec<_>>().join("; ")
+            },
+        ),
     ]);
     outln!();
     print_profile(v.reference.profile.as_ref().unwrap_or(&Value::Null));
@@ -291,6 +299,10 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
             version.artifact.sha256.cell(),
             version.reference.rows.cell()
         );
+    }
+    // On stderr, so `--json` output stays one document and the warnings are seen either way.
+    for warning in &version.input_warnings {
+        eprintln!("warning: {}", warning.message.cell());
     }
     Ok(())
 }

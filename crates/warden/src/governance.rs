@@ -48,6 +48,9 @@ fn print_report(r: &api::ValidationReportBody) {
         ("target", format!("{} = {} is bad (bad rate {})", r.target, r.bad_value, num(Some(r.bad_rate), 3))),
         ("by", r.created_by.cell()),
     ]);
+    for warning in &r.warnings {
+        outln!("WARNING: {}", warning.cell());
+    }
     outln!("\nDiscrimination");
     let ci = match &d.auc_interval {
         None => String::new(),

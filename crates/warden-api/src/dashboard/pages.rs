@@ -415,6 +415,10 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
             }
             @if let Some(number) = data.selected {
                 h2 #selected-version { "Version " (number) }
+                @if let Some(v) = data.versions.iter().find(|v| v.number == number) && !v.input_warnings.is_empty() {
+                    h3 { "Input warnings (found at registration)" }
+                    ul.reasons #input-warnings { @for w in &v.input_warnings { li.warn { (w.message) } } }
+                }
                 (validation_section(data.report.as_ref()))
                 h3 { "Approvals" }
                 @if data.approvals.is_empty() { p.muted { "No approvals yet." } } @else {
@@ -465,6 +469,9 @@ fn validation_section(report: Option<&ValidationReport>) -> Markup {
     html! {
         h3 { "Validation" }
         p { "Report " (r.id) " · " (date(r.created_at)) " by " (r.created_by) " · " (counted(r.rows as i128, "row", "rows")) ", bad rate " (percent(r.bad_rate)) " · data " code { (short(&r.data_sha256)) } }
+        @if !r.warnings.is_empty() {
+            ul.reasons #validation-warnings { @for w in &r.warnings { li.warn { "Warning: " (w) } } }
+        }
         div.cards #validation-figures {
             div.card { span.big { (d.auc.map_or("–".into(), number)) } span { "ROC AUC"
                 @if let Some(i) = d.auc_interval { " (" (number(i.lower)) "–" (number(i.upper)) ")" } } }

@@ -89,12 +89,13 @@ pub(crate) async fn list_validations(
     to_json(validation::reports(&warden, &caller, &name, &version).await?)
 }
 
-/// Approve or reject a version (validator, risk-officer; never its registrant).
+/// Approve or reject a version (validator, risk-officer; never its registrant). Repeating one's standing
+/// decision is refused (409).
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/approvals", tag = "governance",
     request_body = ApprovalRequestBody,
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
     responses((status = 201, body = ApprovalBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn approve(
     State(warden): State<AppState>,
     Caller(caller): Caller,

@@ -73,12 +73,19 @@ fn gate_check_exits_0_on_allow_1_on_deny_2_on_error_and_promote_follows_it() {
     ] {
         assert!(text.contains(part), "{part} missing from\n{text}");
     }
+    // `setup` registered with the same file as training data.
+    assert!(text.contains("WARNING: the validation data is the training data (sha256 "), "{text}");
     let out = server.cli_as(Some(&dana), &["approve", "credit", "1", "--comment", "mine"]);
     assert_eq!(out.status.code(), Some(1), "a data scientist cannot approve");
     for (who, comment) in [(&vera, "validation passed"), (&rita, "within appetite")] {
         let out = server.cli_as(Some(who), &["approve", "credit", "1", "--comment", comment]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
+    // Approving again is refused (409, exit 1) and names the standing approval, which keeps its comment.
+    let out = server.cli_as(Some(&vera), &["approve", "credit", "1", "--comment", "looked again"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("vera already approved credit version 1"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("validation passed"), "{}", stderr(&out));
 
     let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -89,6 +96,54 @@ fn gate_check_exits_0_on_allow_1_on_deny_2_on_error_and_promote_follows_it() {
     assert!(stdout(&out).contains("credit@champion -> version 1 (gate allowed"), "{}", stdout(&out));
     let alias = json_of(&server.cli(&["alias", "get", "credit", "champion", "--json"]));
     assert_eq!((alias["version"].as_i64(), alias["overridden"].as_bool()), (Some(1), Some(false)));
+}
+
+#[test]
+fn registration_shows_and_keeps_warnings_about_identifier_and_protected_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    assert!(
+        server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "low"]).status.success()
+    );
+    // The German reference with an application number, unique per row, left in as an input.
+    let german = std::fs::read_to_string(warden_testdata::path("datasets/german.csv")).unwrap();
+    let numbered: String = german
+        .lines()
+        .enumerate()
+        .map(|(i, line)| if i == 0 { format!("application_no,{line}\n") } else { format!("{},{line}\n", 70_000 + i) })
+        .collect();
+    let reference = dir.path().join("numbered.csv");
+    std::fs::write(&reference, numbered).unwrap();
+    let out = server.cli(&[
+        "model",
+        "register",
+        "credit",
+        "--artifact",
+        model_fixture("lr_german_linear.json").to_str().unwrap(),
+        "--format",
+        "linear-json",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--target",
+        "risk",
+        "--protected",
+        "sex",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: input 'application_no' has a different value in each of the 1000 reference rows"),
+        "{err}"
+    );
+    assert!(err.contains("warning: input 'age' is named like a protected attribute (age)"), "{err}");
+    assert!(!err.contains("'credit_amount'"), "{err}");
+    let out = server.cli(&["model", "show", "credit", "1"]);
+    assert!(stdout(&out).contains("input warnings:"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("input 'application_no' has a different value"), "{}", stdout(&out));
+    let shown = json_of(&server.cli(&["model", "show", "credit", "1", "--json"]));
+    let kinds: Vec<&str> =
+        shown["input_warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["identifier", "protected_attribute"], "{shown}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod cli;
 mod crash;
 mod dashboard;
+mod demo;
 mod deploy;
 mod faults;
 mod governance;
