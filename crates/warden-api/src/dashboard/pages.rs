@@ -744,7 +744,9 @@ fn compact(value: &Value) -> String {
             .filter(|(_, v)| !is_empty(v))
             .map(|(k, v)| match (k.strip_suffix("_micros"), v.as_f64()) {
                 (Some(name), Some(micros)) => format!("{}: {}", words(name), duration(micros / 1e6)),
-                _ if k.ends_with("_rate") && v.is_number() => format!("{}: {}", words(k), percent(v.as_f64().unwrap_or_default())),
+                _ if k.ends_with("_rate") && v.is_number() => {
+                    format!("{}: {}", words(k), percent(v.as_f64().unwrap_or_default()))
+                }
                 _ if k == "groups" && v.is_object() => format!("groups: {}", group_counts(v)),
                 _ if v.is_object() => format!("{} ({})", words(k), compact(v)),
                 _ => format!("{}: {}", words(k), compact(v)),

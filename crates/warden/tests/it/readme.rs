@@ -274,12 +274,17 @@ fn fill(scene: &Scene, command: &str) -> String {
         // "the version it pointed at then": a time after this run's assignment.
         .replace("--at 2026-03-01T00:00:00Z", &format!("--at {now}"));
     // An alert and an incident of this run in place of the README's numbers.
-    if command.starts_with("warden ack 17") || command.contains("warden incidents 4") {
+    if command.starts_with("warden ack 17")
+        || command.starts_with("warden alerts 17")
+        || command.contains("warden incidents 4")
+    {
         let alerts = scene.server.get_json("/v1/alerts");
         let incidents = scene.server.get_json("/v1/incidents");
         let first = |list: &serde_json::Value| list.as_array().and_then(|l| l.last()).map(|a| a["id"].to_string());
         if let Some(alert) = first(&alerts) {
-            command = command.replace("warden ack 17", &format!("warden ack {alert}"));
+            command = command
+                .replace("warden ack 17", &format!("warden ack {alert}"))
+                .replace("warden alerts 17", &format!("warden alerts {alert}"));
         }
         if let Some(incident) = first(&incidents) {
             command = command.replace("warden incidents 4", &format!("warden incidents {incident}"));
@@ -334,8 +339,8 @@ fn prepare(scene: &Scene, command: &str) {
         std::fs::write(scene.file("repayments.csv"), csv).unwrap();
     } else if starts("warden policy test my-bundle/") {
         scene.run(None, "warden policy show --output my-bundle");
-    } else if starts("warden ack 17") {
-        // An alert to acknowledge: a monitor whose bands the outcomes posted above are sure to breach.
+    } else if starts("warden alerts 17") {
+        // An alert to read and acknowledge: a monitor whose bands the outcomes posted above are sure to breach.
         scene.run(None, "warden monitor set credit readme_auc --kind performance --statistic auc --warn 0.99 --alert 0.98 --min-decisions 10");
         let token = scene.server.admin_token();
         scene.run(
