@@ -143,6 +143,26 @@ fn wait_for_rollback(server: &Server) {
     }
 }
 
+/// Waits until an alert fires on the demo's credit model after the rollback: the version rolled back from no
+/// longer serves, so its alerts resolve; the drifted traffic then raises the restored champion's own.
+fn wait_for_firing_alert(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let aliases = server.get_json("/v1/models/credit-approval/aliases");
+        let champion =
+            aliases.as_array().into_iter().flatten().find(|a| a["alias"] == "champion").map(|a| a["version"].clone());
+        let alerts = server.get_json("/v1/alerts?state=open");
+        let firing = alerts.as_array().into_iter().flatten().any(|a| {
+            a["model"] == "credit-approval" && a["state"] == "firing" && Some(&a["version"]) == champion.as_ref()
+        });
+        if firing {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no alert fired on the restored champion: {alerts}");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
 /// Logs in with a token whatever the role (a role without an inventory lands on a refusal page).
 async fn log_in_as(client: &Client, url: &str, token: &str) {
     client.goto(&format!("{url}/ui/login")).await.unwrap();
@@ -331,6 +351,7 @@ mod slow {
         );
         let jobs = support::stdout(&server.cli_as(Some(&dana), &["retrain", "credit-approval", "--list"]));
         assert!(jobs.contains("builtin-lr") && jobs.contains("token:dana"), "{jobs}");
+        wait_for_firing_alert(&server);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let client = browser(port).await;
@@ -359,9 +380,10 @@ mod slow {
             shot(&client, "3-monitoring").await;
 
             client.goto(&format!("{url}/ui/alerts")).await.unwrap();
-            assert!(text(&client, "main").await.contains("automatic rollback") || text(&client, "main").await.contains("rollback"));
-            assert!(count(&client, "section.incident").await >= 1, "the drift opened an incident");
             shot(&client, "4-alerts").await;
+            let page = text(&client, "main").await;
+            assert!(page.contains("rolled back: champion from version 2 to version 1"), "{page}");
+            assert!(count(&client, "section.incident").await >= 1, "the drift opened an incident");
             // Acknowledge a firing alert from the page.
             let ack = client.find(Locator::Css("#open-alerts button.ack")).await.expect("a firing alert to acknowledge");
             let row = ack.find(Locator::XPath("./ancestor::tr")).await.unwrap();
