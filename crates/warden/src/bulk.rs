@@ -83,6 +83,27 @@ fn request(layout: &Layout, row: &[Option<String>], explain: bool) -> Value {
     request
 }
 
+/// A file's header and rows, a chunk of at most `batch_rows` (1 to 10,000) at a time.
+type Chunk = (Vec<String>, Vec<Vec<Option<String>>>);
+
+/// Reads `input` on a blocking thread, handing its chunks over a short queue to `task`, which posts them: the
+/// file is never read far ahead of what the server has taken.
+fn read_in_chunks(
+    input: PathBuf,
+    batch_rows: usize,
+    task: &'static str,
+) -> (tokio::sync::mpsc::Receiver<Chunk>, tokio::task::JoinHandle<warden_registry::Result<()>>) {
+    let (sender, chunks) = tokio::sync::mpsc::channel::<Chunk>(2);
+    let reader = tokio::task::spawn_blocking(move || {
+        warden_registry::dataset::for_each_chunk(&input, batch_rows.clamp(1, 10_000), |header, rows| {
+            sender
+                .blocking_send((header.to_vec(), rows))
+                .map_err(|_| warden_registry::Error::failed(task, "the task posting the rows stopped"))
+        })
+    });
+    (chunks, reader)
+}
+
 pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.connection)?;
     let model = encode(&args.model);
@@ -97,15 +118,7 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
     // Pin the resolved number: an alias change during the run cannot mix two versions in one file.
     let path = format!("/v1/models/{model}/score/batch?version={number}");
 
-    let (sender, mut chunks) = tokio::sync::mpsc::channel::<(Vec<String>, Vec<Vec<Option<String>>>)>(2);
-    let (input, batch_rows) = (args.input.clone(), args.batch_rows.clamp(1, 10_000));
-    let reader = tokio::task::spawn_blocking(move || {
-        warden_registry::dataset::for_each_chunk(&input, batch_rows, |header, rows| {
-            sender
-                .blocking_send((header.to_vec(), rows))
-                .map_err(|_| warden_registry::Error::failed("scoring", "the scoring task stopped"))
-        })
-    });
+    let (mut chunks, reader) = read_in_chunks(args.input.clone(), args.batch_rows, "scoring");
 
     let out_path: PathBuf = args.output.clone();
     let mut writer =
@@ -217,15 +230,7 @@ impl OutcomeColumns {
 /// refused the rows before it stay recorded, it and the rows after it are not: the report says which.
 pub(crate) async fn outcomes(args: OutcomesArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.connection)?;
-    let (sender, mut chunks) = tokio::sync::mpsc::channel::<(Vec<String>, Vec<Vec<Option<String>>>)>(2);
-    let (input, batch_rows) = (args.input.clone(), args.batch_rows.clamp(1, 10_000));
-    let reader = tokio::task::spawn_blocking(move || {
-        warden_registry::dataset::for_each_chunk(&input, batch_rows, |header, rows| {
-            sender
-                .blocking_send((header.to_vec(), rows))
-                .map_err(|_| warden_registry::Error::failed("outcomes", "the posting task stopped"))
-        })
-    });
+    let (mut chunks, reader) = read_in_chunks(args.input.clone(), args.batch_rows, "outcomes");
     let file = args.input.display().to_string();
     let (mut columns, mut first_row, mut recorded, mut requests) = (None, 1usize, 0usize, 0usize);
     while let Some((header, rows)) = chunks.recv().await {

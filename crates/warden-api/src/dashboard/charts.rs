@@ -1327,19 +1327,24 @@ mod tests {
             let ticks = time_ticks(lo, hi, 8);
             assert!(ticks.len() >= 2 && ticks.len() <= 8, "{lo}..{hi}: {:?}", labels(&ticks));
             assert!(ticks.iter().all(|t| t.at >= lo && t.at <= hi));
-            // Read as people read them, each label with the last date written under the axis, no two alike.
-            let mut date = String::new();
-            let read: Vec<String> = ticks
-                .iter()
-                .map(|t| {
-                    if let Some(c) = &t.context {
-                        date = c.clone();
-                    }
-                    format!("{date} {}", t.label)
-                })
-                .collect();
+            // No two alike, read as people read them.
+            let read = read_as_people_do(&ticks);
             assert!(distinct(&read.iter().map(String::as_str).collect::<Vec<_>>()), "{read:?}");
         }
+    }
+
+    /// Each label with the last date written under the axis before it.
+    fn read_as_people_do(ticks: &[TimeTick]) -> Vec<String> {
+        let mut date = String::new();
+        ticks
+            .iter()
+            .map(|t| {
+                if let Some(c) = &t.context {
+                    date = c.clone();
+                }
+                format!("{date} {}", t.label)
+            })
+            .collect()
     }
 
     #[test]
@@ -1356,16 +1361,7 @@ mod tests {
             let ticks = time_ticks(lo, lo + span, 7);
             assert!((1..=7).contains(&ticks.len()), "{lo} +{span}: {:?}", labels(&ticks));
             assert!(ticks.iter().all(|t| t.at >= lo - 1.0 && t.at <= lo + span + 1.0), "{lo} +{span}");
-            let mut date = String::new();
-            let read: Vec<String> = ticks
-                .iter()
-                .map(|t| {
-                    if let Some(c) = &t.context {
-                        date = c.clone();
-                    }
-                    format!("{date} {}", t.label)
-                })
-                .collect();
+            let read = read_as_people_do(&ticks);
             assert!(distinct(&read.iter().map(String::as_str).collect::<Vec<_>>()), "{lo} +{span}: {read:?}");
         }
     }

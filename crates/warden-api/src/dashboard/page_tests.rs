@@ -311,6 +311,22 @@ async fn the_kpis_and_the_board_summary_list_the_periods_incidents_rollbacks_ove
     );
     assert!(text_of(&page, "period-denied").contains("shown to the validator, risk-officer and admin roles"));
     assert!(text_of(&page, "period-overrides").contains("hotfix for INC-7"));
+
+    // Resolved by hand, the incident stays in the period's list with who resolved it and why.
+    let rita_principal =
+        warden_registry::auth::Principal { name: "rita".into(), role: warden_registry::auth::Role::RiskOfficer };
+    let incidents = warden_oversight::alerts::incidents(&scene.app.warden, &rita_principal, None).await.unwrap();
+    warden_oversight::alerts::resolve_incident(
+        &scene.app.warden,
+        &rita_principal,
+        incidents[0].id,
+        "feed fixed upstream",
+    )
+    .await
+    .unwrap();
+    let (_, page) = scene.page(&rita, "/ui/kpis?days=30").await;
+    let listed = text_of(&page, "period-incidents");
+    assert!(listed.contains("resolved") && listed.contains("by rita: feed fixed upstream"), "{listed}");
 }
 
 #[tokio::test]

@@ -823,7 +823,7 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
             @if open.is_empty() { p.muted #no-open-alerts { "Nothing is firing." } } @else {
                 table.data #open-alerts { thead { tr { th { "#" } th { "Opened" } th { "Model" } th { "Monitor" } th { "Key" } th { "Severity" } th { "State" } th { "Value" } th {} } }
                     tbody { @for a in &open { tr #{"alert-" (a.id)} {
-                        td { (a.id) } td { (when(a.opened_at)) }
+                        td { (a.id) } td { (date(a.opened_at)) }
                         td { a href={"/ui/models/" (a.model) "/monitoring"} { (a.model) } " v" (a.version) }
                         td { (a.monitor) } td { (a.feature) }
                         td { span class=(if a.severity == Severity::Critical { "bad" } else { "warn" }) { (a.severity) } }
@@ -872,8 +872,8 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
             h2 { "Recently resolved alerts" }
             table.data { thead { tr { th { "#" } th { "Model" } th { "Monitor" } th { "Key" } th { "Opened" } th { "Resolved" } } }
                 tbody { @for a in data.alerts.iter().filter(|a| a.state == AlertState::Resolved).take(50) { tr {
-                    td { (a.id) } td { (a.model) } td { (a.monitor) } td { (a.feature) } td { (when(a.opened_at)) }
-                    td { (a.resolved_at.map_or("–".into(), when)) }
+                    td { (a.id) } td { (a.model) " v" (a.version) } td { (a.monitor) } td { (a.feature) } td { (date(a.opened_at)) }
+                    td { @if let Some(at) = a.resolved_at { (date(at)) } @else { "–" } }
                 } } } }
         },
     )
@@ -1025,7 +1025,9 @@ fn period_events(events: &PeriodEvents) -> Markup {
                                 @if !i.versions.is_empty() { br; small { (i.versions.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", ")) } } }
                             td.text { (i.incident.title) }
                             td { @match i.incident.resolved_at {
-                                Some(at) => { span.ok { "resolved" } " " (date(at)) },
+                                Some(at) => { span.ok { "resolved" } " " (date(at))
+                                    @if let Some(by) = &i.incident.resolved_by { " by " (by.strip_prefix("token:").unwrap_or(by)) }
+                                    @if let Some(why) = &i.incident.resolution { ": " (why) } },
                                 None => span.bad { "open" },
                             } }
                         } } } } }
