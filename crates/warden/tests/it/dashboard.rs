@@ -19,6 +19,20 @@ use crate::support::{self, Server};
 
 struct Driver(Child);
 
+impl Driver {
+    /// ChromeDriver on a free port of 127.0.0.1; stopped when dropped.
+    fn start(path: &std::path::Path) -> (Driver, u16) {
+        let port = free_port();
+        let child = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        (Driver(child), port)
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -322,15 +336,7 @@ mod slow {
         let driver_path = chromedriver();
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start_with(&dir.path().join("demo"), &["--demo"]);
-        let port = free_port();
-        let driver = Driver(
-            Command::new(driver_path)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chromedriver starts"),
-        );
+        let (driver, port) = Driver::start(&driver_path);
         wait_for_rollback(&server);
         // The CLI reads the same inventory and KPIs as the pages.
         let inventory = support::stdout(&server.cli(&["inventory"]));
@@ -465,15 +471,7 @@ mod slow {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start(&dir.path().join("data"));
         let people = governed_scene(&server, dir.path());
-        let port = free_port();
-        let driver = Driver(
-            Command::new(driver_path)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chromedriver starts"),
-        );
+        let (driver, port) = Driver::start(&driver_path);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let client = browser(port).await;
