@@ -207,6 +207,30 @@ async fn a_second_approval_by_the_same_person_is_refused_and_keeps_the_first_com
 }
 
 #[tokio::test]
+async fn identical_approvals_racing_record_one() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let uri = format!("/v1/models/credit/versions/{v1}/approvals");
+    let decide = |comment: &'static str| {
+        app.json(Method::POST, &uri, Some(&p.vera), json!({"decision": "approve", "comment": comment}))
+    };
+    // Eight at once: the store checks under its write lock, so exactly one lands whatever the interleaving.
+    let results = futures_util::future::join_all((0..8).map(|_| decide("racing"))).await;
+    let statuses: Vec<StatusCode> = results.iter().map(|r| r.0).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 7, "{statuses:?}");
+    let records = app
+        .warden
+        .metadata
+        .version_records(warden_store::metadata::RecordKind::Approval, "credit", Some(v1))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "one approval stored");
+}
+
+#[tokio::test]
 async fn registration_warns_of_protected_inputs_and_validation_of_in_sample_data() {
     use sha2::Digest;
     let app = TestApp::new().await;

@@ -290,7 +290,8 @@ pub async fn approve(
         actor: caller.actor(),
         body,
     };
-    warden.metadata.append_version_record(RecordKind::Approval, record, Some(event)).await?;
+    // The store checks again under its write lock: of two identical decisions racing, one is recorded.
+    warden.metadata.append_decision(record, Some(event)).await?;
     Ok(approval)
 }
 

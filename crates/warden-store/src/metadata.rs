@@ -711,6 +711,10 @@ pub trait OversightStore: Send + Sync {
         record: VersionRecord,
         audit: Option<AuditEventDraft>,
     ) -> Result<VersionRecord>;
+    /// Appends a person's approval or rejection of a version unless their latest one on it has the same
+    /// `decision`: checked and written under the write lock, so two identical decisions racing record one.
+    /// `Conflict` when it repeats; `NotFound` when the version does not exist.
+    async fn append_decision(&self, record: VersionRecord, audit: Option<AuditEventDraft>) -> Result<VersionRecord>;
     /// Records of one kind for a version (or for every version of the model), oldest first.
     async fn version_records(
         &self,

@@ -584,6 +584,51 @@ where
             .ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))
     }
 
+    /// Appends a record about a version, with its audit event, in `tx`, and commits.
+    async fn insert_version_record(
+        mut tx: Transaction<'static, D>,
+        kind: RecordKind,
+        record: VersionRecord,
+        audit: Option<AuditEventDraft>,
+    ) -> Result<VersionRecord> {
+        let id = Self::model_id(&mut tx, &record.model_name).await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM versions WHERE model_id = $1 AND version = $2")
+                .bind(id)
+                .bind(record.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(Error::NotFound(format!("model '{}' has no version {}", record.model_name, record.version)));
+        }
+        // The table name comes from a closed enum, never from input.
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {} (model_id, version, at, actor, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            kind.table()
+        ));
+        let record_id: i64 = sqlx::query_scalar(sql)
+            .bind(id)
+            .bind(record.version)
+            .bind(record.at)
+            .bind(&record.actor)
+            .bind(to_json(&record.body))
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(audit) = &audit {
+            // The ledger entry carries the record's hash, so the record itself (a validation report, an
+            // approval, a gate decision) can be checked against the ledger in an evidence bundle.
+            let mut audit = audit.clone();
+            if let Value::Object(payload) = &mut audit.payload {
+                payload.insert("record".into(), Value::String(kind.table().into()));
+                payload.insert("record_id".into(), record_id.into());
+                payload.insert("document_sha256".into(), warden_ledger::payload_sha256(&record.body).into());
+            }
+            Self::append_audit(&mut tx, &audit).await?;
+        }
+        tx.commit().await?;
+        Ok(VersionRecord { id: record_id, ..record })
+    }
+
     /// Inserts or updates an alert with one event, its audit entry and its notification, in `tx`.
     async fn save_alert_in(
         tx: &mut Transaction<'static, D>,
@@ -1409,43 +1454,31 @@ where
         record: VersionRecord,
         audit: Option<AuditEventDraft>,
     ) -> Result<VersionRecord> {
+        let tx = D::write_tx(self).await?;
+        Self::insert_version_record(tx, kind, record, audit).await
+    }
+
+    async fn append_decision(&self, record: VersionRecord, audit: Option<AuditEventDraft>) -> Result<VersionRecord> {
         let mut tx = D::write_tx(self).await?;
         let id = Self::model_id(&mut tx, &record.model_name).await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM versions WHERE model_id = $1 AND version = $2")
-                .bind(id)
-                .bind(record.version)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Err(Error::NotFound(format!("model '{}' has no version {}", record.model_name, record.version)));
-        }
-        // The table name comes from a closed enum, never from input.
-        let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {} (model_id, version, at, actor, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            kind.table()
-        ));
-        let record_id: i64 = sqlx::query_scalar(sql)
-            .bind(id)
-            .bind(record.version)
-            .bind(record.at)
-            .bind(&record.actor)
-            .bind(to_json(&record.body))
-            .fetch_one(&mut *tx)
-            .await?;
-        if let Some(audit) = &audit {
-            // The ledger entry carries the record's hash, so the record itself (a validation report, an
-            // approval, a gate decision) can be checked against the ledger in an evidence bundle.
-            let mut audit = audit.clone();
-            if let Value::Object(payload) = &mut audit.payload {
-                payload.insert("record".into(), Value::String(kind.table().into()));
-                payload.insert("record_id".into(), record_id.into());
-                payload.insert("document_sha256".into(), warden_ledger::payload_sha256(&record.body).into());
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM approvals WHERE model_id = $1 AND version = $2 AND actor = $3 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .bind(record.version)
+        .bind(&record.actor)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(latest) = latest {
+            let latest: Value = from_json(&latest, "approvals.body")?;
+            if latest.get("decision") == record.body.get("decision") {
+                return Err(Error::Conflict(format!(
+                    "{} repeats its standing decision on model '{}' version {}",
+                    record.actor, record.model_name, record.version
+                )));
             }
-            Self::append_audit(&mut tx, &audit).await?;
         }
-        tx.commit().await?;
-        Ok(VersionRecord { id: record_id, ..record })
+        Self::insert_version_record(tx, RecordKind::Approval, record, audit).await
     }
 
     async fn version_records(
