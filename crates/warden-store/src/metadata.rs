@@ -746,7 +746,8 @@ pub trait OversightStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<MonitorEvaluation>>;
     /// A model's evaluations since `since`, about `points` per monitor: the time from the first to the last
-    /// evaluation is cut into `points` equal slices and the last evaluation of each slice is kept, oldest first
+    /// evaluation is cut into `points` equal slices and the last evaluation of each slice is kept for each
+    /// monitor and version, oldest first
     /// (a long history at the resolution a chart can show).
     async fn monitor_series(&self, model_name: &str, since: Micros, points: i64) -> Result<Vec<MonitorEvaluation>>;
     /// Alerts, newest first: of one state (`open` = firing or acknowledged) and model when given.

@@ -1658,7 +1658,7 @@ where
              JOIN monitors o ON o.id = e.monitor_id JOIN models m ON m.id = o.model_id \
              WHERE e.id IN (SELECT MAX(x.id) FROM monitor_evaluations x JOIN monitors xo ON xo.id = x.monitor_id \
                             JOIN models xm ON xm.id = xo.model_id \
-                            WHERE xm.name = $1 AND x.at >= $2 GROUP BY x.monitor_id, (x.at - $2) / $3) \
+                            WHERE xm.name = $1 AND x.at >= $2 GROUP BY x.monitor_id, x.version, (x.at - $2) / $3) \
              ORDER BY e.at, e.id",
         )
         .bind(model_name)

@@ -252,4 +252,61 @@ mod tests {
         assert!(age.contains("current window: 0.0%") && age.contains("reference: 10"), "{age}");
         assert!(html.contains("class=\"marker alert\""), "the drift alert is marked on its chart");
     }
+
+    /// A champion and a shadow challenger evaluated in the same minutes: each monitor chart draws one line per
+    /// version (the challenger's values never run into the champion's), and the heat map shows one version.
+    #[tokio::test]
+    async fn the_monitoring_page_keeps_each_versions_series_apart() {
+        use axum::http::{Method, StatusCode};
+        use warden_registry::auth::{Principal, Role};
+        use warden_store::metadata::MonitorEvaluation;
+
+        use super::super::Viewer;
+        use super::super::pages::{MonitoringData, monitoring};
+
+        let app = crate::tests::TestApp::new().await;
+        app.create_model("credit").await;
+        let metadata = json!({"format": "linear-json", "target": "risk", "protected": ["sex"]});
+        let artifact = warden_testdata::read("models/lr_german_linear.json");
+        for _ in 0..2 {
+            let (status, body) = app.register("credit", metadata.clone(), &artifact, &crate::tests::german_csv()).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let promote = json!({"alias": "champion", "override": true, "reason": "page test"});
+        let (status, body) =
+            app.json(Method::POST, "/v1/models/credit/versions/1/promote", Some(&app.admin), promote).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let now = app.warden.now();
+        let evaluation = |version: i64, minute: i64, value: f64| MonitorEvaluation {
+            model_name: "credit".into(),
+            monitor: "feature_drift".into(),
+            at: now - (10 - minute) * 60_000_000,
+            version,
+            window_start: now - (11 - minute) * 60_000_000,
+            decisions: 500,
+            status: "ok".into(),
+            value: Some(value),
+            details: json!({"features": {"age": {"value": value, "status": "ok"}}}),
+        };
+        // Both versions every minute; the challenger (2) is evaluated last in each minute.
+        let rows: Vec<MonitorEvaluation> =
+            (0..10).flat_map(|m| [evaluation(1, m, 0.02), evaluation(2, m, 0.4)]).collect();
+        app.warden.metadata.insert_monitor_evaluations(&rows).await.unwrap();
+
+        let rita = || Principal { name: "rita".into(), role: Role::RiskOfficer };
+        let data = MonitoringData::load(&app.warden, &rita(), "credit", None).await.unwrap();
+        let html = monitoring(&Viewer { principal: rita(), csrf: "c".into() }, &data).into_string();
+        let chart = html.split("<figure").find(|f| f.contains("feature_drift over time")).expect("the drift chart");
+        assert!(
+            chart.contains(">version 1<") && chart.contains(">version 2<"),
+            "a line and a legend entry per version: {chart}"
+        );
+        assert!(html.contains("Feature drift of version 2 by feature over time"), "the heat map names its version");
+        let series =
+            warden_oversight::overview::monitor_series_since(&app.warden, &rita(), "credit", now - 3_600_000_000, 360)
+                .await
+                .unwrap();
+        let champion_points = series.iter().filter(|p| p.monitor == "feature_drift" && p.version == 1).count();
+        assert_eq!(champion_points, 10, "the champion's evaluations are all kept beside the challenger's");
+    }
 }

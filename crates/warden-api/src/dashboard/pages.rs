@@ -661,8 +661,16 @@ fn monitor_chart(
     deployments: &[Marker],
     range: (i64, i64),
 ) -> Markup {
-    let series =
-        [Series { name: &monitor.name, points: points.iter().filter_map(|p| Some((p.at as f64, p.value?))).collect() }];
+    // One line per version: a shadow challenger's values never run into the champion's.
+    let mut by_version: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
+    for p in points {
+        if let Some(value) = p.value {
+            by_version.entry(p.version).or_default().push((p.at as f64, value));
+        }
+    }
+    let names: Vec<String> = by_version.keys().map(|v| format!("version {v}")).collect();
+    let series: Vec<Series> =
+        by_version.into_values().zip(&names).map(|(points, name)| Series { name, points }).collect();
     let (warn, alert) =
         points.iter().rev().find_map(|p| bands_of(p)).unwrap_or((monitor.config.warn, monitor.config.alert));
     let thresholds = [
@@ -690,6 +698,18 @@ fn monitor_chart(
 }
 
 fn drift_heat_map(monitor: &Monitor, points: &[&MonitorPoint], range: (i64, i64)) -> Markup {
+    // The version evaluated last (the one serving now, as a rule): one version's features per map.
+    let Some(version) = points.last().map(|p| p.version) else {
+        return charts::heat_map(
+            "Feature drift by feature over time",
+            &[],
+            &[],
+            monitor.config.warn,
+            monitor.config.alert,
+            None,
+        );
+    };
+    let points: Vec<&MonitorPoint> = points.iter().copied().filter(|p| p.version == version).collect();
     let mut features: Vec<String> = points
         .iter()
         .flat_map(|p| p.details["features"].as_object().into_iter().flat_map(|f| f.keys().cloned()))
@@ -712,7 +732,7 @@ fn drift_heat_map(monitor: &Monitor, points: &[&MonitorPoint], range: (i64, i64)
         .collect();
     let columns: Vec<f64> = points.iter().map(|p| p.at as f64).collect();
     charts::heat_map(
-        "Feature drift by feature over time",
+        &format!("Feature drift of version {version} by feature over time"),
         &rows,
         &columns,
         monitor.config.warn,
