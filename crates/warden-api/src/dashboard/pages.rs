@@ -570,8 +570,9 @@ impl MonitoringData {
                         .as_object()
                         .is_some_and(|f| f.values().any(|k| k["figures"]["window"].is_object()))
             };
-            // The latest evaluation, whichever version it judged: the traffic's features are what shifted.
-            let latest = points.iter().rev().find(counted);
+            // The latest evaluation of the version shown (the champion's when it was evaluated).
+            let shown = shown_version(&history, points.iter().filter(|p| counted(p)));
+            let latest = points.iter().rev().filter(|p| Some(p.version) == shown).find(counted);
             if let Some(point) = latest {
                 let version = registry::get_version(warden, caller, name, &point.version.to_string()).await?;
                 shifts = Some((point.clone(), distributions::shifts(point, &version.profile)));
@@ -579,6 +580,16 @@ impl MonitoringData {
         }
         Ok(MonitoringData { model, window, range, monitors, points, alerts, history, shifts })
     }
+}
+
+/// The version a per-version view shows: the one serving `champion` now when it has evaluations, else the
+/// version evaluated last (a model without a champion, or a champion not yet evaluated).
+fn shown_version<'a>(
+    history: &[AliasAssignment],
+    points: impl DoubleEndedIterator<Item = &'a MonitorPoint> + Clone,
+) -> Option<i64> {
+    let champion = history.iter().rev().find(|a| a.alias == "champion").and_then(|a| a.version);
+    champion.filter(|v| points.clone().any(|p| p.version == *v)).or_else(|| points.last().map(|p| p.version))
 }
 
 /// The bands a monitor's evaluation was judged against (those of its worst key).
@@ -612,7 +623,7 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
             @if data.monitors.is_empty() { p.muted { "No monitors." } }
             @if let Some(drift) = drift {
                 h2 { "Feature drift over time" }
-                div.chart-scroll { (drift_heat_map(drift, by_monitor.get(drift.name.as_str()).map(Vec::as_slice).unwrap_or_default(), data.range)) }
+                div.chart-scroll { (drift_heat_map(drift, by_monitor.get(drift.name.as_str()).map(Vec::as_slice).unwrap_or_default(), &data.history, data.range)) }
             }
             @if let Some((point, shifts)) = &data.shifts {
                 h2 #feature-shifts { "How features shifted" }
@@ -697,9 +708,14 @@ fn monitor_chart(
     })
 }
 
-fn drift_heat_map(monitor: &Monitor, points: &[&MonitorPoint], range: (i64, i64)) -> Markup {
-    // The version evaluated last (the one serving now, as a rule): one version's features per map.
-    let Some(version) = points.last().map(|p| p.version) else {
+fn drift_heat_map(
+    monitor: &Monitor,
+    points: &[&MonitorPoint],
+    history: &[AliasAssignment],
+    range: (i64, i64),
+) -> Markup {
+    // One version's features per map: the champion's, or the version evaluated last.
+    let Some(version) = shown_version(history, points.iter().copied()) else {
         return charts::heat_map(
             "Feature drift by feature over time",
             &[],
