@@ -428,7 +428,10 @@ pub fn describe_event(kind: &str, actor: &str, details: &Value) -> String {
             }
             (None, Some(comment), None) => format!("resolved by {actor}: {comment}"),
             _ => match details["clean_evaluations"].as_u64() {
-                Some(n) => format!("resolved: back within the bands{value} for {n} evaluation{}", plural(n)),
+                Some(n) => format!(
+                    "resolved: back within the bands{value} for {}",
+                    warden_core::words::counted(n, "evaluation", "evaluations")
+                ),
                 None => format!("resolved: back within the bands{value}"),
             },
         },
@@ -450,10 +453,6 @@ pub fn describe_event(kind: &str, actor: &str, details: &Value) -> String {
         },
         other => other.to_owned(),
     }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Takes a monitor's automatic action on a critical alert, and records what it did on the alert.

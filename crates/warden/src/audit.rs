@@ -4,6 +4,7 @@
 use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
+use warden_core::words::counted;
 use warden_ledger::merkle::{Hash, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteVerifier};
 
@@ -77,8 +78,8 @@ pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
             } else if ok {
                 outln!(
                     "ledger OK: {}, {} verified in {:.2} s",
-                    render::plural(report.entries, "entry", "entries"),
-                    render::plural(report.checkpoints, "checkpoint", "checkpoints"),
+                    counted(report.entries, "entry", "entries"),
+                    counted(report.checkpoints, "checkpoint", "checkpoints"),
                     report.seconds
                 );
             } else {

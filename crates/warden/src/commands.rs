@@ -4,6 +4,7 @@ use anyhow::Context;
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Map, Value, json};
+use warden_core::words::counted;
 
 use crate::cli::*;
 use crate::client::{Client, encode};
@@ -895,7 +896,7 @@ async fn kpis(args: crate::cli::KpiArgs) -> anyhow::Result<()> {
                 "{} ({:.1} per 30 days, {})",
                 k.deployments,
                 k.deployments_per_30_days,
-                render::plural(k.rollbacks, "automatic rollback", "automatic rollbacks")
+                counted(k.rollbacks, "automatic rollback", "automatic rollbacks")
             ),
         ),
         (
@@ -914,8 +915,8 @@ async fn kpis(args: crate::cli::KpiArgs) -> anyhow::Result<()> {
             format!(
                 "{} ({} in {})",
                 share(k.policy_adherence),
-                render::plural(k.overrides, "override", "overrides"),
-                render::plural(k.promotions, "promotion", "promotions")
+                counted(k.overrides, "override", "overrides"),
+                counted(k.promotions, "promotion", "promotions")
             ),
         ),
         ("incidents", format!("{} opened, {} open", k.incidents, k.open_incidents)),

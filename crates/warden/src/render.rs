@@ -170,12 +170,6 @@ pub(crate) fn micros_time(micros: i64) -> String {
     warden_core::Timestamp::from_micros(micros).whole_seconds().to_string()
 }
 
-/// `1 entry`, `2 entries`: a count with its noun.
-pub(crate) fn plural(count: impl Into<u64>, one: &str, many: &str) -> String {
-    let count = count.into();
-    format!("{count} {}", if count == 1 { one } else { many })
-}
-
 /// Open-ended JSON (an event's details, a monitor's settings) for a person: `key value` pairs joined by
 /// commas, nested objects in parentheses, lists joined by commas; null and empty values are left out.
 pub(crate) fn details(value: &Value) -> String {
@@ -243,13 +237,6 @@ mod tests {
             details(&json!({"detect_micros": 78_996, "opened_at_micros": 1_764_892_800_123_456_i64})),
             "detect 0.078996 s, opened at 2025-12-05T00:00:00Z"
         );
-    }
-
-    #[test]
-    fn counts_take_the_right_noun() {
-        assert_eq!(plural(1u64, "rollback", "rollbacks"), "1 rollback");
-        assert_eq!(plural(0u64, "rollback", "rollbacks"), "0 rollbacks");
-        assert_eq!(plural(2u64, "override", "overrides"), "2 overrides");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 use serde_json::{Map, Value, json};
+use warden_core::words::counted;
 use warden_registry::compare::{DriftOptions, drift_report};
 use warden_stats::report::{DriftBands, FeatureDrift, FeatureReport, Verdict};
 
@@ -207,7 +208,7 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
     outln!();
     outln!(
         "{}: {} alert, {} warn, {} ok, {} with insufficient data; verdict {}",
-        render::plural(report.features.len() as u64, "feature", "features"),
+        counted(report.features.len() as u64, "feature", "features"),
         count(Verdict::Alert),
         count(Verdict::Warn),
         count(Verdict::Ok),

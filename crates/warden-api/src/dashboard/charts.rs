@@ -1242,13 +1242,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn numeric_ticks_cover_and_label_many_ranges() {
-        let mut state: u64 = 42;
-        let mut next = || {
+    /// A fixed pseudo-random walk in [0, 1): the same ranges on every run.
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        }
+    }
+
+    #[test]
+    fn numeric_ticks_cover_and_label_many_ranges() {
+        let mut next = uniform(42);
         for _ in 0..5000 {
             let scale = 10f64.powf(-12.0 + next() * 26.0);
             let (a, b) = ((next() - 0.5) * scale, (next() - 0.3) * scale);
@@ -1350,11 +1355,7 @@ mod tests {
     #[test]
     fn time_ticks_read_well_over_many_ranges() {
         // Spans from a millisecond to fifty years, starting anywhere from 1950 on (a fixed pseudo-random walk).
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(0x9e37_79b9_7f4a_7c15);
         for _ in 0..2000 {
             let lo = -6.3e14 + next() * 3e15;
             let span = 10f64.powf(3.0 + next() * 12.2);

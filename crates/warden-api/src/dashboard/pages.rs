@@ -51,16 +51,7 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-/// A count with its noun: "1 rollback", "2 rollbacks".
-pub(crate) fn counted(n: impl Into<i128>, one: &str, many: &str) -> String {
-    let n = n.into();
-    format!("{n} {}", noun(n, one, many))
-}
-
-/// The noun for a count shown apart from it.
-pub(crate) fn noun<'a>(n: impl Into<i128>, one: &'a str, many: &'a str) -> &'a str {
-    if n.into() == 1 { one } else { many }
-}
+pub(crate) use warden_core::words::{counted, noun};
 
 /// A period as people say it: "the last day", "the last 30 days".
 pub(crate) fn period(days: i64) -> String {
