@@ -215,6 +215,7 @@ fn route(r: warden_serving::scoring::Route) -> Route {
         warden_serving::scoring::Route::Canary => Route::Canary,
         warden_serving::scoring::Route::Shadow => Route::Shadow,
         warden_serving::scoring::Route::Pinned => Route::Pinned,
+        warden_serving::scoring::Route::Unapproved => Route::Unapproved,
     }
 }
 

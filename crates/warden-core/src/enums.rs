@@ -161,6 +161,22 @@ closed_set! {
         Shadow = "shadow",
         /// A version named by the caller answered.
         Pinned = "pinned",
+        /// Decided outside Warden by a version no production alias held at the time: a governance breach.
+        Unapproved = "unapproved",
+    }
+}
+
+closed_set! {
+    /// How a logged decision arrived.
+    DecisionSource, "decision source" {
+        /// Warden scored it.
+        Scored = "scored",
+        /// Sent to `POST /v1/models/{name}/decisions` by the platform that made it.
+        Http = "http",
+        /// Logged by KServe's payload logger (a request and a response CloudEvent joined).
+        Kserve = "kserve",
+        /// Read from a Kafka topic.
+        Kafka = "kafka",
     }
 }
 
@@ -186,6 +202,7 @@ mod tests {
         check(MonitorKind::ALL);
         check(JobStatus::ALL);
         check(Route::ALL);
+        check(DecisionSource::ALL);
         assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
         assert_eq!(
             "extreme".parse::<RiskTier>().unwrap_err().to_string(),

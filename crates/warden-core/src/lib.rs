@@ -3,12 +3,14 @@
 //!
 //! - [`Timestamp`] (module `timestamp`): a time, microseconds since the epoch inside, RFC 3339 UTC outside (one way to format it).
 //! - The closed sets (module `enums`): [`Severity`], [`AlertState`], [`IncidentState`], [`MonitorKind`], [`JobStatus`],
-//!   [`Route`], [`RiskTier`], each with its exact wire strings.
+//!   [`Route`], [`DecisionSource`], [`RiskTier`], each with its exact wire strings.
 //! - Counts with their nouns (module `words`): [`words::counted`] ("1 rollback", "2 rollbacks").
 
 mod enums;
 mod timestamp;
 pub mod words;
 
-pub use enums::{AlertState, IncidentState, JobStatus, MonitorKind, RiskTier, Route, Severity, UnknownValue};
+pub use enums::{
+    AlertState, DecisionSource, IncidentState, JobStatus, MonitorKind, RiskTier, Route, Severity, UnknownValue,
+};
 pub use timestamp::{Timestamp, TimestampError};

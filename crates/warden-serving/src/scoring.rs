@@ -769,6 +769,7 @@ fn decision_record(
         score,
         decision: decision.to_owned(),
         latency_us: latency.as_micros() as i64,
+        source: warden_core::DecisionSource::Scored.as_str().to_owned(),
     }
 }
 

@@ -429,7 +429,8 @@ pub struct NewDecision {
     pub model_name: String,
     /// Version that scored.
     pub version: i64,
-    /// `champion`, `canary`, `shadow`, `batch` or `pinned`.
+    /// `champion`, `canary`, `shadow`, `batch`, `pinned`, or `unapproved` (an ingested decision of a version no
+    /// production alias held when it was made).
     pub route: String,
     /// The features as received (JSON object).
     pub features: Value,
@@ -439,8 +440,78 @@ pub struct NewDecision {
     pub score: f64,
     /// The decision.
     pub decision: String,
-    /// Time spent scoring, in microseconds.
+    /// Time spent scoring, in microseconds (0 when the decision was made elsewhere).
     pub latency_us: i64,
+    /// How it arrived: `scored` by Warden, or ingested over `http`, from `kserve`'s logger or from `kafka`.
+    /// An ingested decision is logged once per model, version and request id; a repeat is skipped.
+    pub source: String,
+}
+
+/// Moves a stream partition's stored position in the same transaction as the records consumed before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamAdvance {
+    /// The consumer group.
+    pub group: String,
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The next offset the consumer read from the store before consuming (`None`: none was stored). The
+    /// commit is refused when the stored position is no longer this one: another consumer moved it.
+    pub from: Option<i64>,
+    /// The next offset to consume after this commit.
+    pub to: i64,
+}
+
+/// A record that could not be ingested, with where it came from and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// When it was set aside.
+    pub at: Micros,
+    /// `http`, `kserve` or `kafka`.
+    pub source: String,
+    /// The topic, partition and offset it was read from (stream records).
+    pub topic: Option<String>,
+    /// See `topic`.
+    pub partition: Option<i32>,
+    /// See `topic`.
+    pub offset: Option<i64>,
+    /// The model it was meant for, when known.
+    pub model: Option<String>,
+    /// Why it could not be ingested.
+    pub reason: String,
+    /// The record as received (at most [`MAX_DEAD_LETTER_PAYLOAD`] bytes of it, lossy UTF-8).
+    pub payload: String,
+}
+
+/// Most bytes of a dead record's payload kept.
+pub const MAX_DEAD_LETTER_PAYLOAD: usize = 4096;
+
+/// What one stream commit writes in one transaction: decisions, outcomes, dead records and the positions
+/// reached. Outcomes whose request id has no decision are kept as dead records instead.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamCommit {
+    /// When it is committed (the positions' `updated_at`).
+    pub at: Micros,
+    /// Decisions to log.
+    pub decisions: Vec<NewDecision>,
+    /// Outcomes to record.
+    pub outcomes: Vec<NewOutcome>,
+    /// Records set aside.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Positions reached.
+    pub advances: Vec<StreamAdvance>,
+}
+
+/// What a stream commit stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCommitted {
+    /// Decisions logged (repeats of logged ones skipped).
+    pub decisions: u64,
+    /// Outcomes recorded.
+    pub outcomes: u64,
+    /// Dead records, those given and outcomes without a decision.
+    pub dead_letters: u64,
 }
 
 /// A ledger entry with its canonical text, rebuilt from its audit event.
@@ -650,8 +721,18 @@ pub trait RegistryStore: Send + Sync {
 /// Serving: the decision log, outcomes joined to it by request id, and replicas' live window buckets.
 #[async_trait]
 pub trait ServingStore: Send + Sync {
-    /// Appends decisions in one transaction (the decision log's group commit).
+    /// Appends decisions in one transaction (the decision log's group commit); an ingested decision already
+    /// logged (same model, version and request id) is skipped.
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()>;
+    /// Writes a stream commit in one transaction. `Conflict` (and nothing written) when a partition's stored
+    /// position is not the advance's `from`.
+    async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted>;
+    /// The stored next offset of each partition of `topic` consumed by `group`.
+    async fn stream_positions(&self, group: &str, topic: &str) -> Result<Vec<(i32, i64)>>;
+    /// Appends dead records.
+    async fn insert_dead_letters(&self, letters: &[DeadLetter]) -> Result<()>;
+    /// The newest dead records, newest first, at most `limit`, and how many there are in all.
+    async fn dead_letters(&self, limit: i64) -> Result<(Vec<DeadLetter>, i64)>;
     /// Decisions of a model, oldest first, at most `limit`, optionally of one request.
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
     /// Number of logged decisions of a model.

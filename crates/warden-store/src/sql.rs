@@ -382,6 +382,7 @@ struct DecisionColumns {
     score: f64,
     decision: String,
     latency_us: i64,
+    source: String,
 }
 
 impl DecisionColumns {
@@ -397,6 +398,7 @@ impl DecisionColumns {
             score: self.score,
             decision: self.decision,
             latency_us: self.latency_us,
+            source: self.source,
         })
     }
 }
@@ -542,6 +544,85 @@ where
     for<'r> Option<String>: Encode<'r, D>,
     for<'r> Option<&'r str>: Encode<'r, D>,
 {
+    /// Appends decisions in chunks of multi-row INSERTs (one round trip per chunk, not per decision); returns how
+    /// many were new (an ingested decision already logged is skipped).
+    async fn write_decisions(tx: &mut Transaction<'static, D>, decisions: &[NewDecision]) -> Result<u64> {
+        const ROWS_PER_STATEMENT: usize = 1000;
+        let mut ids: HashMap<&str, i64> = HashMap::new();
+        for d in decisions {
+            if !ids.contains_key(d.model_name.as_str()) {
+                let id = Self::model_id(tx, &d.model_name).await?;
+                ids.insert(&d.model_name, id);
+            }
+        }
+        let mut written = 0;
+        for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<D>::new(
+                "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
+                 decision, latency_us, source) ",
+            );
+            insert.push_values(chunk, |mut row, d| {
+                row.push_bind(d.at)
+                    .push_bind(d.request_id.as_str())
+                    .push_bind(ids[d.model_name.as_str()])
+                    .push_bind(d.version)
+                    .push_bind(d.route.as_str())
+                    .push_bind(to_json(&d.features))
+                    .push_bind(to_json(&d.attributes))
+                    .push_bind(d.score)
+                    .push_bind(d.decision.as_str())
+                    .push_bind(d.latency_us)
+                    .push_bind(d.source.as_str());
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            written += D::rows_affected(&insert.build().execute(&mut **tx).await?);
+        }
+        Ok(written)
+    }
+
+    async fn write_outcome(tx: &mut Transaction<'static, D>, o: &NewOutcome) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&o.request_id)
+        .bind(o.at)
+        .bind(o.label)
+        .bind(&o.kind)
+        .bind(o.amount)
+        .bind(&o.recorded_by)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_dead_letters(tx: &mut Transaction<'static, D>, letters: &[DeadLetter]) -> Result<()> {
+        for l in letters {
+            let mut payload = l.payload.as_str();
+            if payload.len() > MAX_DEAD_LETTER_PAYLOAD {
+                let mut end = MAX_DEAD_LETTER_PAYLOAD;
+                while !payload.is_char_boundary(end) {
+                    end -= 1;
+                }
+                payload = &payload[..end];
+            }
+            sqlx::query(
+                "INSERT INTO dead_letters (at, source, topic, partition, record_offset, model, reason, payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(l.at)
+            .bind(&l.source)
+            .bind(l.topic.as_deref())
+            .bind(l.partition.map(i64::from))
+            .bind(l.offset)
+            .bind(l.model.as_deref())
+            .bind(&l.reason)
+            .bind(payload)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// [`ProofStore::ledger_page`], a row at a time (slow on SQLite; for pages its aggregated read cannot split).
     pub(crate) async fn ledger_page_rows(&self, from: u64, to: u64) -> Result<Vec<(LedgerLeaf, Option<AuditRecord>)>> {
         let rows: Vec<LedgerJoined> = sqlx::query_as(
@@ -1156,37 +1237,132 @@ where
     for<'r> Option<&'r str>: Encode<'r, D>,
 {
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()> {
-        // Multi-row INSERTs: one round trip per chunk, not per decision.
-        const ROWS_PER_STATEMENT: usize = 1000;
         let mut tx = D::decision_tx(self).await?;
-        let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
-        for d in decisions {
-            if !ids.contains_key(d.model_name.as_str()) {
-                let id = Self::model_id(&mut tx, &d.model_name).await?;
-                ids.insert(&d.model_name, id);
-            }
-        }
-        for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<D>::new(
-                "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
-                 decision, latency_us) ",
-            );
-            insert.push_values(chunk, |mut row, d| {
-                row.push_bind(d.at)
-                    .push_bind(d.request_id.as_str())
-                    .push_bind(ids[d.model_name.as_str()])
-                    .push_bind(d.version)
-                    .push_bind(d.route.as_str())
-                    .push_bind(to_json(&d.features))
-                    .push_bind(to_json(&d.attributes))
-                    .push_bind(d.score)
-                    .push_bind(d.decision.as_str())
-                    .push_bind(d.latency_us);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
+        Self::write_decisions(&mut tx, decisions).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted> {
+        let mut tx = D::decision_tx(self).await?;
+        for advance in &commit.advances {
+            let stored: Option<i64> = sqlx::query_scalar(
+                "SELECT next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2 AND partition = $3",
+            )
+            .bind(&advance.group)
+            .bind(&advance.topic)
+            .bind(i64::from(advance.partition))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if stored != advance.from {
+                return Err(Error::Conflict(format!(
+                    "partition {} of topic '{}' is at offset {} for consumer group '{}', not {}: another consumer \
+                     moved it",
+                    advance.partition,
+                    advance.topic,
+                    stored.map_or("none".into(), |o| o.to_string()),
+                    advance.group,
+                    advance.from.map_or("none".into(), |o| o.to_string()),
+                )));
+            }
+            sqlx::query(
+                "INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer_group, topic, partition) \
+                 DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
+            )
+            .bind(&advance.group)
+            .bind(&advance.topic)
+            .bind(i64::from(advance.partition))
+            .bind(advance.to)
+            .bind(commit.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let decisions = Self::write_decisions(&mut tx, &commit.decisions).await?;
+        let mut dead_letters = commit.dead_letters.clone();
+        let mut outcomes = 0;
+        for o in &commit.outcomes {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM decisions WHERE request_id = $1 LIMIT 1")
+                    .bind(&o.request_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if found.is_none() {
+                dead_letters.push(DeadLetter {
+                    at: o.at,
+                    source: "kafka".into(),
+                    topic: None,
+                    partition: None,
+                    offset: None,
+                    model: None,
+                    reason: format!("no decision was logged for request id '{}'", o.request_id),
+                    payload: serde_json::json!({"request_id": o.request_id, "label": o.label, "kind": o.kind,
+                        "amount": o.amount})
+                    .to_string(),
+                });
+                continue;
+            }
+            Self::write_outcome(&mut tx, o).await?;
+            outcomes += 1;
+        }
+        Self::write_dead_letters(&mut tx, &dead_letters).await?;
+        tx.commit().await?;
+        Ok(StreamCommitted { decisions, outcomes, dead_letters: dead_letters.len() as u64 })
+    }
+
+    async fn stream_positions(&self, group: &str, topic: &str) -> Result<Vec<(i32, i64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT partition, next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2 \
+             ORDER BY partition",
+        )
+        .bind(group)
+        .bind(topic)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(p, o)| (p as i32, o)).collect())
+    }
+
+    async fn insert_dead_letters(&self, letters: &[DeadLetter]) -> Result<()> {
+        let mut tx = D::decision_tx(self).await?;
+        Self::write_dead_letters(&mut tx, letters).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dead_letters(&self, limit: i64) -> Result<(Vec<DeadLetter>, i64)> {
+        #[derive(FromRow)]
+        struct Row {
+            at: Micros,
+            source: String,
+            topic: Option<String>,
+            partition: Option<i64>,
+            record_offset: Option<i64>,
+            model: Option<String>,
+            reason: String,
+            payload: String,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT at, source, topic, partition, record_offset, model, reason, payload FROM dead_letters \
+             ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(&self.pool).await?;
+        let letters = rows
+            .into_iter()
+            .map(|r| DeadLetter {
+                at: r.at,
+                source: r.source,
+                topic: r.topic,
+                partition: r.partition.map(|p| p as i32),
+                offset: r.record_offset,
+                model: r.model,
+                reason: r.reason,
+                payload: r.payload,
+            })
+            .collect();
+        Ok((letters, total))
     }
 
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>> {
@@ -1261,17 +1437,7 @@ where
                 unknown.push(o.request_id.clone());
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&o.request_id)
-            .bind(o.at)
-            .bind(o.label)
-            .bind(&o.kind)
-            .bind(o.amount)
-            .bind(&o.recorded_by)
-            .execute(&mut *tx)
-            .await?;
+            Self::write_outcome(&mut tx, o).await?;
         }
         if !unknown.is_empty() {
             // Dropping the transaction rolls back: all outcomes or none.

@@ -378,6 +378,7 @@ mod tests {
             score: at as f64 / 100.0,
             decision: "approve".into(),
             latency_us: 5,
+            source: "scored".into(),
         }
     }
 
@@ -431,6 +432,44 @@ mod tests {
             [1_048, 1_047, 1_046, 1_045, 1_044, 1_043, 1_042, 1_041, 1_040]
         );
         assert!(all.iter().all(|o| o.label.is_none()));
+    }
+
+    /// A stream commit writes decisions, outcomes, dead records and positions together; a stale position
+    /// refuses the whole commit; an ingested decision logged twice is kept once.
+    #[tokio::test]
+    async fn stream_commits_are_atomic_and_ingested_decisions_are_logged_once() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        store.insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
+        let ingested = |id: &str| NewDecision { source: "kafka".into(), ..decision(id, 1, 10) };
+        let advance = |from, to| StreamAdvance { group: "g".into(), topic: "t".into(), partition: 0, from, to };
+        let commit = StreamCommit {
+            at: 7,
+            decisions: vec![ingested("k1"), ingested("k2"), ingested("k1")],
+            outcomes: vec![outcome("k1", 11, 1), outcome("nobody", 12, 0)],
+            dead_letters: vec![],
+            advances: vec![advance(None, 3)],
+        };
+        let done = store.commit_stream(&commit).await.unwrap();
+        assert_eq!(done, StreamCommitted { decisions: 2, outcomes: 1, dead_letters: 1 });
+        assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 3)]);
+        let (letters, total) = store.dead_letters(10).await.unwrap();
+        assert_eq!(total, 1);
+        assert!(letters[0].reason.contains("'nobody'"), "{letters:?}");
+
+        // The same records again from a consumer that read no position: refused, nothing written.
+        let err = store.commit_stream(&commit).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)) && err.to_string().contains("not none"), "{err}");
+        assert_eq!(store.count_decisions("a").await.unwrap(), 2);
+        // The same decisions without positions (an HTTP retry): skipped.
+        store.insert_decisions(&[ingested("k2"), ingested("k3")]).await.unwrap();
+        assert_eq!(store.count_decisions("a").await.unwrap(), 3);
+        // Scored decisions are not subject to it (a shadow answer shares its request id with the champion's).
+        store.insert_decisions(&[decision("s", 1, 1), decision("s", 1, 2)]).await.unwrap();
+        assert_eq!(store.count_decisions("a").await.unwrap(), 5);
+        let moved = StreamCommit { at: 8, advances: vec![advance(Some(3), 9)], ..Default::default() };
+        store.commit_stream(&moved).await.unwrap();
+        assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 9)]);
     }
 
     #[tokio::test]
