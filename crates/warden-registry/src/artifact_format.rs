@@ -19,12 +19,19 @@ pub enum ArtifactFormat {
     LightgbmText,
     /// Warden's JSON linear/scorecard format (see `warden_models::linear`).
     LinearJson,
+    /// A model served outside Warden: the artifact is a descriptor ([`crate::external::ExternalModel`]).
+    External,
 }
 
 impl ArtifactFormat {
     /// Every format.
-    pub const ALL: [ArtifactFormat; 4] =
-        [ArtifactFormat::Onnx, ArtifactFormat::XgboostJson, ArtifactFormat::LightgbmText, ArtifactFormat::LinearJson];
+    pub const ALL: [ArtifactFormat; 5] = [
+        ArtifactFormat::Onnx,
+        ArtifactFormat::XgboostJson,
+        ArtifactFormat::LightgbmText,
+        ArtifactFormat::LinearJson,
+        ArtifactFormat::External,
+    ];
 
     /// The format's name.
     pub fn as_str(self) -> &'static str {
@@ -33,25 +40,39 @@ impl ArtifactFormat {
             ArtifactFormat::XgboostJson => "xgboost-json",
             ArtifactFormat::LightgbmText => "lightgbm-text",
             ArtifactFormat::LinearJson => "linear-json",
+            ArtifactFormat::External => "external",
         }
     }
 
-    /// The inference crate's name for the format.
-    pub fn model_format(self) -> ModelFormat {
+    /// Whether the version is served outside Warden (no model Warden runs).
+    pub fn is_external(self) -> bool {
+        self == ArtifactFormat::External
+    }
+
+    /// The inference crate's name for the format; `None` for an external model.
+    pub fn model_format(self) -> Option<ModelFormat> {
         match self {
-            ArtifactFormat::Onnx => ModelFormat::Onnx,
-            ArtifactFormat::XgboostJson => ModelFormat::XgboostJson,
-            ArtifactFormat::LightgbmText => ModelFormat::LightgbmText,
-            ArtifactFormat::LinearJson => ModelFormat::LinearJson,
+            ArtifactFormat::Onnx => Some(ModelFormat::Onnx),
+            ArtifactFormat::XgboostJson => Some(ModelFormat::XgboostJson),
+            ArtifactFormat::LightgbmText => Some(ModelFormat::LightgbmText),
+            ArtifactFormat::LinearJson => Some(ModelFormat::LinearJson),
+            ArtifactFormat::External => None,
         }
     }
 
-    /// Loads `bytes` as a model of this format: the artifact is valid only if Warden can score it.
+    /// Loads `bytes` as a model of this format: the artifact is valid only if Warden can score it. An
+    /// external version has no model: `Refused`-style `Invalid` naming where its decisions come from.
     pub fn load(self, bytes: &[u8]) -> Result<Model> {
         if bytes.is_empty() {
             return Err(Error::invalid("artifact is empty"));
         }
-        Model::load(self.model_format(), bytes).map_err(|e| Error::invalid(format!("artifact rejected: {e}")))
+        let Some(format) = self.model_format() else {
+            return Err(Error::invalid(
+                "the version is served outside Warden (format 'external'): Warden has no model to run for it; its \
+                 decisions arrive through ingestion",
+            ));
+        };
+        Model::load(format, bytes).map_err(|e| Error::invalid(format!("artifact rejected: {e}")))
     }
 }
 

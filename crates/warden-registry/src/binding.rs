@@ -97,6 +97,13 @@ impl Binding {
         Ok(Binding { schema: schema.to_vec(), index, inputs })
     }
 
+    /// The schema's checks without a model (a version served outside Warden): requests are checked exactly as
+    /// for scoring, and there are no model inputs.
+    pub fn schema_only(schema: &[FeatureSpec]) -> Binding {
+        let index = schema.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
+        Binding { schema: schema.to_vec(), index, inputs: Vec::new() }
+    }
+
     /// Checks a request's features; returns one value per schema feature, or every problem by field.
     pub fn parse(&self, features: &Map<String, Value>) -> std::result::Result<Vec<Parsed>, BTreeMap<String, String>> {
         let mut errors = BTreeMap::new();

@@ -10,7 +10,8 @@ Warden's first stage: the service context every later stage builds on, and the r
 - [`binding`]: how a version's schema feeds its model (request checks and input cells).
 - [`dataset`], [`reference`], [`compare`]: reading reference data (CSV, Parquet; `parquet_pages` checks every
   page header first), the reference rows kept for monitoring, and local drift reports between two files.
-- [`artifact_format`], [`signing`]: the model formats Warden accepts and artifact signatures.
+- [`artifact_format`], [`signing`]: the model formats Warden accepts and artifact signatures; [`external`]: the
+  descriptor that is the artifact of a version served outside Warden.
 - [`input_warnings`]: identifier-like and protected-looking inputs, found at registration and kept with the
   version.
 - [`error`], [`text`]: the services' error type and the bounds on free text.
@@ -37,6 +38,7 @@ pub mod binding;
 pub mod compare;
 pub mod dataset;
 pub mod error;
+pub mod external;
 pub mod input_warnings;
 pub mod leases;
 mod parquet_pages;

@@ -123,6 +123,17 @@ impl MonitorReference {
         self.text(column, i).and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite())
     }
 
+    /// An external model's scores on these rows, from its score column (every row must carry one).
+    pub fn external_scores(&self, external: &crate::external::ExternalModel) -> Result<Vec<f64>> {
+        let column = self.others.get(&external.score_column).ok_or_else(|| {
+            crate::Error::invalid(format!(
+                "the reference data has no score column '{}' (the external model's scores)",
+                external.score_column
+            ))
+        })?;
+        external.scores(column.iter().map(Option::as_deref))
+    }
+
     /// Sets the scores and derives the score bins.
     pub fn set_scores(&mut self, scores: Vec<f64>) {
         let mut sorted: Vec<f64> = scores.iter().copied().filter(|s| s.is_finite()).collect();

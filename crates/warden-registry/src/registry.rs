@@ -429,6 +429,28 @@ fn check_lineage(lineage: &Lineage) -> Result<()> {
     Ok(())
 }
 
+/// Leaves an external model's score column out of its features; refused when it is also the target, a
+/// protected attribute or a declared feature.
+fn external_columns(external: &crate::external::ExternalModel, columns: &mut ColumnPlan) -> Result<()> {
+    let column = &external.score_column;
+    let clash = if columns.target.as_ref() == Some(column) {
+        Some("the target")
+    } else if columns.protected.contains(column) {
+        Some("a protected attribute")
+    } else if columns.schema.as_ref().is_some_and(|s| s.iter().any(|f| &f.name == column)) {
+        Some("a declared feature")
+    } else {
+        None
+    };
+    if let Some(clash) = clash {
+        return Err(Error::invalid(format!("the score column '{column}' cannot also be {clash}")));
+    }
+    if !columns.exclude.contains(column) {
+        columns.exclude.push(column.clone());
+    }
+    Ok(())
+}
+
 /// Registers a new version of a model from a staged artifact and staged reference data.
 ///
 /// The reference data is profiled, the artifact checked against its declared format, both blobs stored,
@@ -458,16 +480,34 @@ pub async fn register_version(
     let protected = request.columns.protected.clone();
     let (profiled, input_warnings) = tokio::task::spawn_blocking(move || -> Result<_> {
         let bytes = std::fs::read(&artifact_path).map_err(|e| Error::invalid(format!("cannot read artifact: {e}")))?;
-        let model = format.load(&bytes)?;
+        let mut columns = columns;
+        // An external version's artifact is its descriptor; its score column is the model's output, never a
+        // feature.
+        let model = match format.is_external() {
+            true => {
+                let external = crate::external::ExternalModel::parse(&bytes)?;
+                external_columns(&external, &mut columns)?;
+                Err(external)
+            }
+            false => Ok(format.load(&bytes)?),
+        };
         drop(bytes);
         let mut profiled = profile_file(&reference_path, &columns)?;
         apply_encodings(&mut profiled.feature_schema, &encodings, unknown)?;
-        // The model must be servable from this schema, and give every reference row a finite score: refused
-        // now rather than at the first request.
-        let binding = crate::binding::Binding::new(&model, &profiled.feature_schema)?;
         let reference = crate::reference::MonitorReference::read(&reference_path, &profiled.feature_schema)?;
-        crate::binding::score_reference(&model, &binding, &reference)
-            .map_err(|e| Error::invalid(format!("artifact rejected: {e}")))?;
+        match &model {
+            // The model must be servable from this schema, and give every reference row a finite score:
+            // refused now rather than at the first request.
+            Ok(model) => {
+                let binding = crate::binding::Binding::new(model, &profiled.feature_schema)?;
+                crate::binding::score_reference(model, &binding, &reference)
+                    .map_err(|e| Error::invalid(format!("artifact rejected: {e}")))?;
+            }
+            // The reference data must carry the model's score on every row.
+            Err(external) => {
+                reference.external_scores(external)?;
+            }
+        }
         let input_warnings = crate::input_warnings::input_warnings(&reference, &protected);
         Ok((profiled, input_warnings))
     })

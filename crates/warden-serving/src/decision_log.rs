@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 use warden_stats::profile::ColumnType;
 use warden_stats::window::{CategoricalWindow, GroupRateWindow, Mergeable, NumericWindow, TimeBuckets};
-use warden_store::metadata::{MetadataStore, NewDecision};
+use warden_store::metadata::{MetadataStore, NewDecision, StreamCommit, StreamCommitted};
 
 use crate::metrics::ScoringMetrics;
 use crate::{Error, Result};
@@ -44,10 +44,14 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 const RETRY_AFTER_SECS: u32 = 1;
 
 type Waiter = oneshot::Sender<std::result::Result<(), String>>;
+type StreamWaiter = oneshot::Sender<warden_store::Result<StreamCommitted>>;
 
 enum Message {
     /// Decisions to commit together; the waiter (none for shadow decisions) hears how the commit went.
     Decisions(Vec<(Arc<LiveProfile>, NewDecision)>, Option<Waiter>),
+    /// A stream's batch with its positions, committed in a transaction of its own (its position check may
+    /// refuse it, which must not refuse anybody else's decisions); the decisions' profiles in order.
+    Stream(Vec<Arc<LiveProfile>>, StreamCommit, StreamWaiter),
     Flush(Waiter),
 }
 
@@ -97,6 +101,19 @@ impl DecisionLog {
         })
     }
 
+    /// Commits a stream's batch (decisions, outcomes, dead records and the positions reached) in one
+    /// transaction of its own, then folds its decisions into their profiles. The store's error is returned as
+    /// is: `Conflict` when a position moved (the consumer re-reads it), anything else when it cannot commit.
+    pub async fn commit_stream(
+        &self,
+        lives: Vec<Arc<LiveProfile>>,
+        commit: StreamCommit,
+    ) -> Result<StreamCommitted> {
+        let (done, wait) = oneshot::channel();
+        self.sender.send(Message::Stream(lives, commit, done)).await.map_err(|_| stopped())?;
+        Ok(wait.await.map_err(|_| stopped())??)
+    }
+
     /// Queues a decision unless the queue is full (shadow traffic must never slow the answer down).
     pub(crate) fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
         self.sender.try_send(Message::Decisions(vec![(live, decision)], None)).is_ok()
@@ -143,6 +160,16 @@ async fn writer(
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
+                Message::Stream(stream_lives, commit, done) => {
+                    let outcome = store.commit_stream(&commit).await;
+                    if outcome.is_ok() {
+                        metrics.log_committed.inc_by(commit.decisions.len() as u64);
+                        for (live, decision) in stream_lives.iter().zip(&commit.decisions) {
+                            live.fold(decision);
+                        }
+                    }
+                    let _ = done.send(outcome);
+                }
                 Message::Decisions(decisions, waiter) => {
                     for (live, decision) in decisions {
                         lives.push(live);

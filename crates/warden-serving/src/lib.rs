@@ -4,6 +4,8 @@ monitors read.
 
 - [`scoring`]: routes by alias (champion, canary share, challenger in shadow, pinned versions), request
   checks through the registry's binding, scoring and explanations, late outcomes, live drift.
+- [`ingest`]: decisions made outside Warden (versions registered as external) taken into the same log, over
+  HTTP, from KServe's logger and from Kafka topics.
 - `decision_log`: the decision log's group commit (a decision is answered only once committed) and the
   live window profiles it folds decisions into.
 - [`replicas`]: what replicas sharing a database publish to each other (window buckets).
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use warden_registry::{AliasChange, AliasSubscriber, Registry};
 
 pub mod decision_log;
+pub mod ingest;
 pub mod metrics;
 pub mod replicas;
 pub mod scoring;

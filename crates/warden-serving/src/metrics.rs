@@ -23,6 +23,13 @@ struct ErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IngestLabels {
+    model: String,
+    source: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     method: String,
     path: String,
@@ -55,6 +62,7 @@ pub struct ScoringMetrics {
     scored: Family<VersionLabels, Counter>,
     latency: HistogramFamily<VersionLabels>,
     errors: Family<ErrorLabels, Counter>,
+    ingested: Family<IngestLabels, Counter>,
     http_requests: Family<HttpLabels, Counter>,
     http_latency: HistogramFamily<HttpLabels>,
     pub log_queue: Gauge,
@@ -74,6 +82,7 @@ impl ScoringMetrics {
         let scored = Family::<VersionLabels, Counter>::default();
         let latency = HistogramFamily::<VersionLabels>::new_with_constructor(latency_histogram);
         let errors = Family::<ErrorLabels, Counter>::default();
+        let ingested = Family::<IngestLabels, Counter>::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_latency = HistogramFamily::<HttpLabels>::new_with_constructor(latency_histogram);
         let (log_queue, log_committed, log_lost) = (Gauge::default(), Counter::default(), Counter::default());
@@ -81,6 +90,12 @@ impl ScoringMetrics {
         registry.register("scored_rows", "Rows scored, by model, version and route", scored.clone());
         registry.register("score_latency_seconds", "Time to check, score and queue a request", latency.clone());
         registry.register("score_errors", "Refused or failed score requests, by kind", errors.clone());
+        registry.register(
+            "ingested_decisions",
+            "Decisions made elsewhere, by model, source and outcome: logged (of them, unapproved: no production \
+             alias held the version), duplicate (already logged), dead (set aside with a reason)",
+            ingested.clone(),
+        );
         registry.register("http_requests", "HTTP requests by method, route and status", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request duration by route", http_latency.clone());
         registry.register("decision_log_queue", "Decisions waiting for the group commit", log_queue.clone());
@@ -110,6 +125,7 @@ impl ScoringMetrics {
             scored,
             latency,
             errors,
+            ingested,
             http_requests,
             http_latency,
             log_queue,
@@ -120,6 +136,25 @@ impl ScoringMetrics {
             monitor_status,
             open_alerts,
             monitor_series: Default::default(),
+        }
+    }
+
+    /// Counts an ingested batch.
+    pub fn ingested(&self, model: &str, source: &str, logged: usize, duplicates: usize, unapproved: usize) {
+        for (outcome, n) in [("logged", logged), ("duplicate", duplicates), ("unapproved", unapproved)] {
+            if n > 0 {
+                let labels =
+                    IngestLabels { model: model.to_owned(), source: source.to_owned(), outcome: outcome.to_owned() };
+                self.ingested.get_or_create(&labels).inc_by(n as u64);
+            }
+        }
+    }
+
+    /// Counts records set aside (dead letters) from a source.
+    pub fn dead_records(&self, model: &str, source: &str, n: usize) {
+        if n > 0 {
+            let labels = IngestLabels { model: model.to_owned(), source: source.to_owned(), outcome: "dead".into() };
+            self.ingested.get_or_create(&labels).inc_by(n as u64);
         }
     }
 

@@ -41,8 +41,11 @@ pub const MAX_OUTCOME_AMOUNT: f64 = 1e15;
 /// A version ready to score.
 pub struct LoadedVersion {
     pub version: Version,
-    model: Model,
-    binding: Binding,
+    /// The model Warden runs; `None` for a version served outside Warden (its decisions are ingested).
+    model: Option<Model>,
+    /// What an external version's descriptor says.
+    pub external: Option<warden_registry::external::ExternalModel>,
+    pub(crate) binding: Binding,
     pub live: Arc<LiveProfile>,
     /// The reference data with this version's scores (score drift, learned thresholds, CBPE).
     pub reference: Arc<MonitorReference>,
@@ -53,27 +56,58 @@ pub struct LoadedVersion {
 impl LoadedVersion {
     /// Loads the model, reads the reference data and scores it with the model (rows the version refuses are
     /// left unscored: NaN).
+    /// An external version's reference scores are its score column.
     fn load(version: Version, artifact: Vec<u8>, reference_path: &std::path::Path) -> Result<LoadedVersion> {
-        let model = version.format.load(&artifact)?;
-        let binding = Binding::new(&model, &version.feature_schema)?;
+        let (model, external, binding) = match version.format.is_external() {
+            true => {
+                let external = warden_registry::external::ExternalModel::parse(&artifact)?;
+                (None, Some(external), Binding::schema_only(&version.feature_schema))
+            }
+            false => {
+                let model = version.format.load(&artifact)?;
+                let binding = Binding::new(&model, &version.feature_schema)?;
+                (Some(model), None, binding)
+            }
+        };
         let mut reference = MonitorReference::read(reference_path, &version.feature_schema)?;
         let placeholder = Arc::new(LiveProfile::new(&version, &reference));
         let mut loaded = LoadedVersion {
             version,
             model,
+            external,
             binding,
             live: placeholder,
             reference: Arc::new(MonitorReference::default()),
             artifact,
         };
-        let scores = score_reference(&loaded.model, &loaded.binding, &reference)?;
+        let scores = match (&loaded.model, &loaded.external) {
+            (Some(model), _) => score_reference(model, &loaded.binding, &reference)?,
+            (None, Some(external)) => reference.external_scores(external)?,
+            (None, None) => unreachable!("a version has a model or a descriptor"),
+        };
         reference.set_scores(scores);
         loaded.live = Arc::new(LiveProfile::new(&loaded.version, &reference));
         loaded.reference = Arc::new(reference);
         Ok(loaded)
     }
 
-    fn decide(&self, score: f64) -> &str {
+    /// The model Warden runs for this version; `Conflict` for a version served outside Warden.
+    fn model(&self) -> Result<&Model> {
+        self.model.as_ref().ok_or_else(|| {
+            let version = &self.version;
+            let platform = self.external.as_ref().and_then(|e| e.platform.as_deref());
+            Error::Conflict(format!(
+                "model '{}' version {} is served outside Warden{}: Warden has no model to score it with; send the \
+                 decisions it makes to POST /v1/models/{}/decisions",
+                version.model,
+                version.number,
+                platform.map(|p| format!(" (on {p})")).unwrap_or_default(),
+                version.model
+            ))
+        })
+    }
+
+    pub(crate) fn decide(&self, score: f64) -> &str {
         let serving: &ServingConfig = &self.version.serving;
         if score >= serving.threshold { &serving.positive_decision } else { &serving.negative_decision }
     }
@@ -228,7 +262,7 @@ impl Scoring {
     }
 }
 
-async fn loaded_version(
+pub(crate) async fn loaded_version(
     registry: &Registry,
     scoring: &Scoring,
     model: &str,
@@ -390,7 +424,8 @@ type Scored = (f64, Option<(f64, Vec<f64>)>);
 fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
     let cells: Vec<Vec<Cell>> = rows.iter().map(|r| version.binding.cells(&r.values)).collect();
     let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
-    let predictions = version.model.predict(&refs).map_err(model_error)?;
+    let model = version.model()?;
+    let predictions = model.predict(&refs).map_err(model_error)?;
     let mut out = Vec::with_capacity(rows.len());
     for ((row, cells), prediction) in rows.iter().zip(&cells).zip(predictions) {
         if !prediction.score.is_finite() {
@@ -400,13 +435,13 @@ fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
             )));
         }
         let explanation = if row.explain {
-            if !version.model.can_explain() {
+            if !model.can_explain() {
                 return Err(Error::invalid(format!(
                     "version {} ({}) cannot explain its scores: explanations need a linear or tree model",
                     version.version.number, version.version.format
                 )));
             }
-            let e = version.model.explain(cells).map_err(model_error)?;
+            let e = model.explain(cells).map_err(model_error)?;
             Some((e.base, e.contributions))
         } else {
             None
@@ -446,7 +481,7 @@ pub async fn score_rows(
     explain: bool,
 ) -> Result<Vec<(f64, Option<BTreeMap<String, f64>>)>> {
     let version = loaded_version(warden, &warden.scoring, model, number).await?;
-    let explain = explain && version.model.can_explain();
+    let explain = explain && version.model()?.can_explain();
     tokio::task::spawn_blocking(move || {
         let mut checked = Vec::with_capacity(rows.len());
         for (i, features) in rows.into_iter().enumerate() {
@@ -642,7 +677,7 @@ async fn score_inner(
         return Err(if total == 1 {
             field_errors(invalid.pop().expect("one invalid row").1, None)
         } else {
-            batch_errors(invalid, total)
+            batch_errors(invalid, total, "scored")
         });
     }
 
@@ -689,6 +724,7 @@ async fn score_inner(
     // Shadow: the challenger scores the same requests; its answers are logged, never returned.
     if !testing
         && let Some(challenger) = &routes.challenger
+        && challenger.model.is_some()
         && !groups.iter().any(|(v, _, _)| Arc::ptr_eq(v, challenger))
     {
         shadow(warden, model, challenger, &assigned, now);
@@ -704,7 +740,7 @@ pub const MAX_LISTED_ROWS: usize = 100;
 /// A batch refused for its invalid rows (0-based): every one up to [`MAX_LISTED_ROWS`] with its fields in
 /// `details.rows`, the count of the others in `details.unlisted_rows`; `details.row` and `details.fields` are
 /// the first's.
-fn batch_errors(invalid: Vec<(usize, BTreeMap<String, String>)>, total: usize) -> Error {
+pub(crate) fn batch_errors(invalid: Vec<(usize, BTreeMap<String, String>)>, total: usize, verb: &str) -> Error {
     let count = invalid.len();
     let fields = |errors: &BTreeMap<String, String>| -> Map<String, Value> {
         errors.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()
@@ -717,7 +753,7 @@ fn batch_errors(invalid: Vec<(usize, BTreeMap<String, String>)>, total: usize) -
         .map(|(row, errors)| serde_json::json!({"row": row, "fields": fields(errors)}))
         .collect();
     let message = format!(
-        "{count} of {total} rows are invalid, so none was scored; the first, row {first_row}: {} invalid field{}; {first_text}",
+        "{count} of {total} rows are invalid, so none was {verb}; the first, row {first_row}: {} invalid field{}; {first_text}",
         first.len(),
         if first.len() == 1 { "" } else { "s" }
     );
@@ -834,6 +870,25 @@ pub struct Outcome {
     pub amount: Option<f64>,
 }
 
+/// What is wrong with an outcome, by field.
+pub(crate) fn outcome_errors(o: &Outcome) -> BTreeMap<&'static str, String> {
+    let mut errors = BTreeMap::new();
+    if o.request_id.is_empty() || o.request_id.len() > MAX_REQUEST_ID {
+        errors.insert("request_id", format!("must be 1-{MAX_REQUEST_ID} characters"));
+    }
+    if !(o.label == 0 || o.label == 1) {
+        errors.insert("label", "must be 0 or 1".to_owned());
+    }
+    if o.amount.is_some_and(|a| !(a.is_finite() && (0.0..=MAX_OUTCOME_AMOUNT).contains(&a))) {
+        errors.insert("amount", format!("must be a number from 0 to {MAX_OUTCOME_AMOUNT:e}"));
+    }
+    if o.kind.is_empty() || warden_registry::text::check("kind", &o.kind, 64, warden_registry::text::Lines::One).is_err()
+    {
+        errors.insert("kind", "must be 1-64 characters, no control characters".to_owned());
+    }
+    errors
+}
+
 /// Records late outcomes: all or none.
 pub async fn record_outcomes(warden: &Serving, caller: &Principal, outcomes: Vec<Outcome>) -> Result<usize> {
     caller.require(Permission::RecordOutcomes)?;
@@ -845,21 +900,7 @@ pub async fn record_outcomes(warden: &Serving, caller: &Principal, outcomes: Vec
     }
     let mut errors = BTreeMap::new();
     for (i, o) in outcomes.iter().enumerate() {
-        if o.request_id.is_empty() || o.request_id.len() > MAX_REQUEST_ID {
-            errors.insert(format!("outcomes[{i}].request_id"), format!("must be 1-{MAX_REQUEST_ID} characters"));
-        }
-        if !(o.label == 0 || o.label == 1) {
-            errors.insert(format!("outcomes[{i}].label"), "must be 0 or 1".to_owned());
-        }
-        if o.amount.is_some_and(|a| !(a.is_finite() && (0.0..=MAX_OUTCOME_AMOUNT).contains(&a))) {
-            errors
-                .insert(format!("outcomes[{i}].amount"), format!("must be a number from 0 to {MAX_OUTCOME_AMOUNT:e}"));
-        }
-        if o.kind.is_empty()
-            || warden_registry::text::check("kind", &o.kind, 64, warden_registry::text::Lines::One).is_err()
-        {
-            errors.insert(format!("outcomes[{i}].kind"), "must be 1-64 characters, no control characters".to_owned());
-        }
+        errors.extend(outcome_errors(o).into_iter().map(|(f, m)| (format!("outcomes[{i}].{f}"), m)));
     }
     if !errors.is_empty() {
         return Err(field_errors(errors, None));

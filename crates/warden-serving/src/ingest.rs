@@ -1,0 +1,492 @@
+/*!
+Decisions made outside Warden, by versions registered as served elsewhere (`--format external`), taken into
+the one decision log: over HTTP (`POST /v1/models/{name}/decisions`), from KServe's payload logger, and from
+Kafka topics. Every monitor, the retraining loop and the evidence bundle then read them like decisions Warden
+scored.
+
+- A decision record (one JSON object, [`DecisionRecord`]) names its `request_id`, `version`, `at` (when the
+  platform decided, RFC 3339), `features`, `attributes`, `score` and optionally `decision`. Its features are
+  checked against the version's schema exactly as scoring checks a request.
+- A batch lands whole or not at all: every bad row is reported with its index and field, and nothing of the
+  batch is logged. A request id already logged for the version is skipped and counted as a duplicate, so a
+  retried batch adds nothing.
+- Which alias the decision was made under is read from the alias history at its `at`: `champion`, `canary`,
+  `shadow` (the challenger), or `unapproved` when no production alias held the version then. An unapproved
+  decision is still logged; the monitor round raises a critical `unapproved_version_serving` alert for it.
+- Time: a decision more than [`FUTURE_TOLERANCE_MICROS`] ahead of the server's clock is refused. A late one
+  lands in the log, in the version's running totals, and in its 10-second bucket while that bucket is still
+  kept (the last hour), so the next monitor round's windows over that time include it; older than the kept
+  hour, it is in the log and in everything read from the log (performance on outcomes, CBPE, fairness on
+  outcomes, the evidence bundle), not in the live windows.
+*/
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use warden_core::{DecisionSource, Route, Timestamp};
+use warden_store::metadata::{
+    AliasAssignment, DeadLetter, MAX_DEAD_LETTER_PAYLOAD, Micros, NewDecision, NewOutcome, StreamAdvance, StreamCommit,
+    StreamCommitted,
+};
+
+use crate::decision_log::LiveProfile;
+use crate::scoring::LoadedVersion;
+use crate::{Error, Result, Serving};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::binding::{MAX_REQUEST_ID, ScoreRequest, check};
+
+/// Most decisions one batch may carry.
+pub const MAX_INGEST_ROWS: usize = 10_000;
+/// How far ahead of the server's clock a decision time may be (clocks of two platforms drift apart).
+pub const FUTURE_TOLERANCE_MICROS: i64 = 5 * 60 * 1_000_000;
+/// Largest decision record (bytes of JSON).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// One decision made elsewhere, as it arrives (HTTP body row, Kafka record).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRecord {
+    /// The platform's id of the request (joins outcomes to it).
+    pub request_id: String,
+    /// The version that decided.
+    pub version: i64,
+    /// When the platform decided.
+    pub at: Timestamp,
+    /// The model's inputs.
+    pub features: Map<String, Value>,
+    /// Monitor-only columns (protected attributes, exposure).
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+    /// The model's score: the probability of the bad event.
+    pub score: f64,
+    /// The decision made; when absent, the version's threshold gives it.
+    #[serde(default)]
+    pub decision: Option<String>,
+}
+
+impl DecisionRecord {
+    /// Reads one record; the error says what is wrong with the JSON (serde_json refuses nesting deeper than
+    /// 128 levels before building anything).
+    pub fn parse(bytes: &[u8]) -> std::result::Result<DecisionRecord, String> {
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(format!("the record is {} bytes; at most {MAX_RECORD_BYTES} are accepted", bytes.len()));
+        }
+        serde_json::from_slice(bytes).map_err(|e| format!("not a decision record: {e}"))
+    }
+}
+
+/// Reads a batch body: a JSON array of records, or NDJSON (one record per line, blank lines ignored). A row
+/// that does not parse is an error naming its index (0-based, as for every other row error).
+pub fn parse_batch(body: &[u8]) -> Result<Vec<DecisionRecord>> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    let mut rows = Vec::new();
+    let mut invalid: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
+    match start.map(|i| body[i]) {
+        None => return Err(Error::invalid("the body holds no decisions")),
+        Some(b'[') => {
+            let values: Vec<Box<serde_json::value::RawValue>> = serde_json::from_slice(body)
+                .map_err(|e| Error::invalid(format!("the body is not a JSON array of decisions: {e}")))?;
+            check_count(values.len())?;
+            for (i, value) in values.iter().enumerate() {
+                match DecisionRecord::parse(value.get().as_bytes()) {
+                    Ok(row) => rows.push(row),
+                    Err(e) => invalid.push((i, BTreeMap::from([("record".to_owned(), e)]))),
+                }
+            }
+        }
+        Some(_) => {
+            let lines = body.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+            for (i, line) in lines.enumerate() {
+                check_count(i + 1)?;
+                match DecisionRecord::parse(line) {
+                    Ok(row) => rows.push(row),
+                    Err(e) => invalid.push((i, BTreeMap::from([("record".to_owned(), e)]))),
+                }
+            }
+        }
+    }
+    let total = rows.len() + invalid.len();
+    if !invalid.is_empty() {
+        return Err(row_errors(invalid, total));
+    }
+    Ok(rows)
+}
+
+fn check_count(rows: usize) -> Result<()> {
+    if rows > MAX_INGEST_ROWS {
+        return Err(Error::invalid(format!("a batch holds at most {MAX_INGEST_ROWS} decisions")));
+    }
+    Ok(())
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Decisions logged.
+    pub logged: usize,
+    /// Decisions skipped because their request id was already logged for their version.
+    pub duplicates: usize,
+    /// Logged decisions of a version no production alias held at their time.
+    pub unapproved: usize,
+}
+
+/// A checked batch, ready for the log.
+pub(crate) struct Prepared {
+    pub(crate) rows: Vec<(Arc<LiveProfile>, NewDecision)>,
+    pub(crate) report: IngestReport,
+}
+
+/// Takes a batch of decisions made elsewhere into the decision log: all or none, returning once committed.
+pub async fn ingest(
+    warden: &Serving,
+    caller: &Principal,
+    model: &str,
+    source: DecisionSource,
+    records: Vec<DecisionRecord>,
+) -> Result<IngestReport> {
+    caller.require(Permission::Score)?;
+    let prepared = prepare(warden, model, source, records).await.map_err(|(_, err)| err)?;
+    let report = prepared.report;
+    warden.scoring.log.append(prepared.rows).await?;
+    warden.scoring.metrics.ingested(model, source.as_str(), report.logged, report.duplicates, report.unapproved);
+    Ok(report)
+}
+
+/// Checks a batch against the model's versions and the alias history; on failure also returns the bad rows
+/// (index, reason) so a stream can set exactly those aside.
+pub(crate) async fn prepare(
+    warden: &Serving,
+    model: &str,
+    source: DecisionSource,
+    records: Vec<DecisionRecord>,
+) -> std::result::Result<Prepared, (Vec<(usize, String)>, Error)> {
+    let whole = |err: Error| (Vec::new(), err);
+    if records.is_empty() {
+        return Err(whole(Error::invalid("the batch holds no decisions")));
+    }
+    check_count(records.len()).map_err(whole)?;
+    if warden.metadata.get_model(model).await.map_err(|e| whole(e.into()))?.is_none() {
+        return Err(whole(Error::NotFound(format!("model '{model}' not found"))));
+    }
+    let now = warden.now();
+    let mut versions: HashMap<i64, std::result::Result<Arc<LoadedVersion>, String>> = HashMap::new();
+    for number in records.iter().map(|r| r.version).collect::<HashSet<_>>() {
+        let loaded = match crate::scoring::loaded_version(warden, &warden.scoring, model, number).await {
+            Ok(v) if v.external.is_some() => Ok(v),
+            Ok(v) => Err(format!(
+                "version {number} is scored by Warden (format {}): only versions registered with --format external \
+                 take decisions made elsewhere",
+                v.version.format
+            )),
+            Err(Error::NotFound(m)) => Err(m),
+            Err(other) => return Err(whole(other)),
+        };
+        versions.insert(number, loaded);
+    }
+    let history = warden.metadata.alias_history(model, None).await.map_err(|e| whole(e.into()))?;
+    let logged: HashSet<String> = {
+        let ids: Vec<&str> = records.iter().map(|r| r.request_id.as_str()).collect();
+        warden.metadata.used_request_ids(model, &ids).await.map_err(|e| whole(e.into()))?.into_iter().collect()
+    };
+
+    let total = records.len();
+    let mut invalid: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
+    let mut seen: HashMap<(i64, String), usize> = HashMap::new();
+    let mut rows = Vec::with_capacity(total);
+    let mut report = IngestReport::default();
+    for (i, record) in records.into_iter().enumerate() {
+        let mut errors = BTreeMap::new();
+        let version = match &versions[&record.version] {
+            Ok(v) => Some(v.clone()),
+            Err(message) => {
+                errors.insert("version".to_owned(), message.clone());
+                None
+            }
+        };
+        if !record.score.is_finite() || !(0.0..=1.0).contains(&record.score) {
+            errors.insert("score".into(), format!("{} is not a probability in [0, 1]", record.score));
+        }
+        let at = i64::from(record.at);
+        if at > now + FUTURE_TOLERANCE_MICROS {
+            errors.insert(
+                "at".into(),
+                format!(
+                    "{} is in the future (the server's clock reads {}; at most {} minutes ahead are accepted)",
+                    record.at,
+                    Timestamp::from(now),
+                    FUTURE_TOLERANCE_MICROS / 60_000_000
+                ),
+            );
+        } else if at <= 0 {
+            errors.insert("at".into(), format!("{} is not a decision time", record.at));
+        }
+        if let Some(first) = seen.insert((record.version, record.request_id.clone()), i) {
+            errors.insert("request_id".into(), format!("'{}' is also row {first} of this batch", record.request_id));
+        }
+        let request = ScoreRequest {
+            request_id: Some(record.request_id.clone()),
+            features: record.features,
+            attributes: record.attributes,
+            explain: false,
+        };
+        let checked = match &version {
+            Some(v) => match check(&v.binding, request) {
+                Ok(c) => Some(c),
+                Err(fields) => {
+                    v.live.refused(at, fields.keys());
+                    errors.extend(fields);
+                    None
+                }
+            },
+            None => None,
+        };
+        if let (Some(v), Some(decision)) = (&version, &record.decision) {
+            let serving = &v.version.serving;
+            if decision != &serving.positive_decision && decision != &serving.negative_decision {
+                errors.insert(
+                    "decision".into(),
+                    format!(
+                        "'{decision}' is not one of version {}'s decisions ('{}', '{}')",
+                        record.version, serving.negative_decision, serving.positive_decision
+                    ),
+                );
+            }
+        }
+        if record.request_id.is_empty()
+            || record.request_id.len() > MAX_REQUEST_ID
+            || record.request_id.chars().any(char::is_control)
+        {
+            errors.insert("request_id".into(), format!("must be 1-{MAX_REQUEST_ID} printable characters"));
+        }
+        if !errors.is_empty() {
+            invalid.push((i, errors));
+            continue;
+        }
+        let (version, checked) = (version.expect("checked"), checked.expect("checked"));
+        if logged.contains(&record.request_id) {
+            report.duplicates += 1;
+            continue;
+        }
+        let route = route_at(&history, record.version, at);
+        if route == Route::Unapproved {
+            report.unapproved += 1;
+        }
+        let decision = record.decision.unwrap_or_else(|| version.decide(record.score).to_owned());
+        rows.push((
+            version.live.clone(),
+            NewDecision {
+                at,
+                request_id: record.request_id,
+                model_name: model.to_owned(),
+                version: record.version,
+                route: route.as_str().to_owned(),
+                features: Value::Object(checked.features),
+                attributes: Value::Object(checked.attributes),
+                score: record.score,
+                decision,
+                latency_us: 0,
+                source: source.as_str().to_owned(),
+            },
+        ));
+    }
+    if !invalid.is_empty() {
+        let reasons =
+            invalid.iter().map(|(i, fields)| (*i, fields.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))).collect();
+        return Err((reasons, row_errors(invalid, total)));
+    }
+    report.logged = rows.len();
+    Ok(Prepared { rows, report })
+}
+
+/// The route a decision of `version` made at `at` was made under: the production alias holding the version
+/// then, or `unapproved`.
+fn route_at(history: &[AliasAssignment], version: i64, at: Micros) -> Route {
+    let holder = |alias: &str| {
+        history.iter().filter(|a| a.alias == alias && a.assigned_at <= at).last().and_then(|a| a.version)
+            == Some(version)
+    };
+    if holder("champion") {
+        Route::Champion
+    } else if holder("canary") {
+        Route::Canary
+    } else if holder("challenger") {
+        Route::Shadow
+    } else {
+        Route::Unapproved
+    }
+}
+
+/// A batch refused for its bad rows (0-based): every one up to [`crate::scoring::MAX_LISTED_ROWS`] with its
+/// fields.
+fn row_errors(invalid: Vec<(usize, BTreeMap<String, String>)>, total: usize) -> Error {
+    crate::scoring::batch_errors(invalid, total, "logged")
+}
+
+/// What a stream's records are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Decision records ([`DecisionRecord`]).
+    Decisions,
+    /// Outcome records ([`OutcomeRecord`]).
+    Outcomes,
+}
+
+/// A late label as a stream carries it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRecord {
+    /// The decision's request id.
+    pub request_id: String,
+    /// 1 = the bad event happened, 0 = it did not.
+    pub label: i64,
+    /// What kind of event (`default`, `chargeback`, ...).
+    pub kind: String,
+    /// Amount involved, if any.
+    #[serde(default)]
+    pub amount: Option<f64>,
+}
+
+/// One record read from a stream partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRecord {
+    /// Partition.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// The record's value (`None`: a tombstone).
+    pub payload: Option<Vec<u8>>,
+}
+
+/// Takes a stream's batch into the log in one transaction with the positions it reaches: records that cannot
+/// be ingested (not JSON, not a record, refused by the version's checks, a model that does not exist) are kept
+/// as dead records with their offset and reason, and consumption goes on. `Conflict` when a position moved
+/// (another consumer took the partition; nothing was written); any other error: nothing was written, retry.
+pub async fn ingest_stream(
+    warden: &Serving,
+    model: &str,
+    kind: StreamKind,
+    topic: &str,
+    records: Vec<StreamRecord>,
+    advances: Vec<StreamAdvance>,
+) -> Result<StreamCommitted> {
+    let now = warden.now();
+    let dead = |record: &StreamRecord, reason: String| DeadLetter {
+        at: now,
+        source: DecisionSource::Kafka.as_str().to_owned(),
+        topic: Some(topic.to_owned()),
+        partition: Some(record.partition),
+        offset: Some(record.offset),
+        model: Some(model.to_owned()),
+        reason,
+        payload: record.payload.as_deref().map(payload_text).unwrap_or_default(),
+    };
+    let mut commit = StreamCommit { at: now, advances, ..Default::default() };
+    let mut lives = Vec::new();
+    let mut report = IngestReport::default();
+    match kind {
+        StreamKind::Outcomes => {
+            for record in &records {
+                let parsed = record
+                    .payload
+                    .as_deref()
+                    .ok_or_else(|| "the record has no value".to_owned())
+                    .and_then(|bytes| {
+                        if bytes.len() > MAX_RECORD_BYTES {
+                            return Err(format!("the record is {} bytes; at most {MAX_RECORD_BYTES}", bytes.len()));
+                        }
+                        serde_json::from_slice::<OutcomeRecord>(bytes).map_err(|e| format!("not an outcome record: {e}"))
+                    });
+                let outcome = parsed.and_then(|o| {
+                    let outcome = crate::scoring::Outcome {
+                        request_id: o.request_id,
+                        label: o.label,
+                        kind: o.kind,
+                        amount: o.amount,
+                    };
+                    let errors = crate::scoring::outcome_errors(&outcome);
+                    match errors.is_empty() {
+                        true => Ok(outcome),
+                        false => Err(errors.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ")),
+                    }
+                });
+                match outcome {
+                    Ok(o) => commit.outcomes.push(NewOutcome {
+                        request_id: o.request_id,
+                        at: now,
+                        label: o.label,
+                        kind: o.kind,
+                        amount: o.amount,
+                        recorded_by: format!("kafka:{topic}"),
+                    }),
+                    Err(reason) => commit.dead_letters.push(dead(record, reason)),
+                }
+            }
+            // Decisions of this stream's batch may still be queued: outcomes must find them.
+            warden.scoring.log.flush().await?;
+        }
+        StreamKind::Decisions => {
+            let mut good: Vec<(usize, DecisionRecord)> = Vec::with_capacity(records.len());
+            for (i, record) in records.iter().enumerate() {
+                let parsed = match record.payload.as_deref() {
+                    Some(bytes) => DecisionRecord::parse(bytes),
+                    None => Err("the record has no value".to_owned()),
+                };
+                match parsed {
+                    Ok(row) => good.push((i, row)),
+                    Err(reason) => commit.dead_letters.push(dead(&records[i], reason)),
+                }
+            }
+            // At most two passes: the first names every row the version's checks refuse, the second takes the
+            // rest.
+            for _ in 0..2 {
+                if good.is_empty() {
+                    break;
+                }
+                let rows: Vec<DecisionRecord> = good.iter().map(|(_, r)| r.clone()).collect();
+                match prepare(warden, model, DecisionSource::Kafka, rows).await {
+                    Ok(prepared) => {
+                        report = prepared.report;
+                        for (live, decision) in prepared.rows {
+                            lives.push(live);
+                            commit.decisions.push(decision);
+                        }
+                        good.clear();
+                    }
+                    Err((bad, _)) if !bad.is_empty() => {
+                        let bad: HashMap<usize, String> = bad.into_iter().collect();
+                        let mut kept = Vec::with_capacity(good.len());
+                        for (j, (i, row)) in good.into_iter().enumerate() {
+                            match bad.get(&j) {
+                                Some(reason) => commit.dead_letters.push(dead(&records[i], reason.clone())),
+                                None => kept.push((i, row)),
+                            }
+                        }
+                        good = kept;
+                    }
+                    Err((_, Error::NotFound(reason))) => {
+                        for (i, _) in good.drain(..) {
+                            commit.dead_letters.push(dead(&records[i], reason.clone()));
+                        }
+                    }
+                    Err((_, err)) => return Err(err),
+                }
+            }
+            for (i, _) in good {
+                commit.dead_letters.push(dead(&records[i], "refused twice by the version's checks".into()));
+            }
+        }
+    }
+    let dead_count = commit.dead_letters.len();
+    let committed = warden.scoring.log.commit_stream(lives, commit).await?;
+    let source = DecisionSource::Kafka.as_str();
+    warden.scoring.metrics.ingested(model, source, report.logged, report.duplicates, report.unapproved);
+    warden.scoring.metrics.dead_records(model, DecisionSource::Kafka.as_str(), dead_count);
+    Ok(committed)
+}
+
+/// A dead record's payload as kept: lossy UTF-8, at most [`MAX_DEAD_LETTER_PAYLOAD`] bytes of it.
+fn payload_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_DEAD_LETTER_PAYLOAD)]).into_owned()
+}
