@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-pub use warden_core::{AlertState, IncidentState, JobStatus, MonitorKind, RiskTier, Route, Severity, Timestamp};
+pub use warden_core::{
+    AlertState, DecisionSource, IncidentState, JobStatus, MonitorKind, RiskTier, Route, Severity, Timestamp,
+};
 
 mod responses;
 pub use responses::*;
@@ -566,7 +568,7 @@ pub struct DecisionBody {
     pub request_id: String,
     /// Version.
     pub version: i64,
-    /// champion, canary, shadow or pinned.
+    /// champion, canary, shadow, pinned, or unapproved (made elsewhere by a version no production alias held).
     pub route: Route,
     /// Features as received.
     #[schema(value_type = Value)]
@@ -578,8 +580,47 @@ pub struct DecisionBody {
     pub score: f64,
     /// Decision.
     pub decision: String,
-    /// Scoring latency, microseconds.
+    /// Scoring latency, microseconds (0 for a decision made elsewhere).
     pub latency_us: i64,
+    /// How the decision arrived: scored by Warden, or ingested over http, from kserve or from kafka.
+    pub source: DecisionSource,
+}
+
+/// A decision made outside Warden by a version registered as external: one element of the JSON array (or one
+/// line of NDJSON) sent to `POST /v1/models/{name}/decisions`, and the value of a Kafka decision record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRecordBody {
+    /// The platform's id of the request (outcomes join on it); logged once per version.
+    pub request_id: String,
+    /// The version that decided (registered with format `external`).
+    pub version: i64,
+    /// When the platform decided (at most 5 minutes ahead of the server's clock).
+    pub at: Timestamp,
+    /// The model's inputs, checked against the version's schema as scoring checks them.
+    #[schema(value_type = Object)]
+    pub features: serde_json::Map<String, Value>,
+    /// Monitor-only columns.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, Value>,
+    /// The model's score, a probability in [0, 1].
+    pub score: f64,
+    /// The decision made (one of the version's two); absent: the version's threshold gives it.
+    #[serde(default)]
+    pub decision: Option<String>,
+}
+
+/// What an ingested batch did (all of it is committed when this is returned).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IngestedBody {
+    /// Decisions logged.
+    pub logged: usize,
+    /// Decisions skipped: their request id was already logged for the model.
+    pub duplicates: usize,
+    /// Of the logged, those of a version no production alias held at their time (each raises the critical
+    /// `unapproved_version_serving` alert at the next monitor round).
+    pub unapproved: usize,
 }
 
 /// Query of the decision log.

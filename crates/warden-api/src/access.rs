@@ -70,6 +70,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/models/{name}/score/schema", NeedsOr(Score, ScorePinned)),
     ("POST", "/v1/outcomes", Needs(RecordOutcomes)),
     ("GET", "/v1/models/{name}/decisions", Needs(ReadDecisions)),
+    ("POST", "/v1/models/{name}/decisions", Needs(Score)),
     ("GET", "/v1/models/{name}/live", Needs(ReadDecisions)),
     ("GET", "/v1/models/{name}/live/drift", Needs(ReadDecisions)),
     ("GET", "/v1/models/{name}/monitors", Needs(ReadRegistry)),

@@ -128,7 +128,6 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::score))
         .routes(routes!(scoring::scoring_schema))
         .routes(routes!(scoring::record_outcomes))
-        .routes(routes!(scoring::list_decisions))
         .routes(routes!(scoring::live_profiles))
         .routes(routes!(scoring::live_drift))
         .routes(routes!(monitoring::list_monitors))
@@ -152,6 +151,8 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .layer(timeout(limits.request_timeout));
     let batches = OpenApiRouter::new()
         .routes(routes!(scoring::score_batch))
+        // One path, two methods: reading the log, and ingestion's batch-sized bodies.
+        .routes(routes!(scoring::list_decisions, scoring::ingest_decisions))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
         .layer(timeout(limits.upload_timeout));
     uploads.merge(json).merge(batches)
@@ -223,6 +224,8 @@ mod control_tests;
 mod governance_tests;
 #[cfg(test)]
 mod hardening_tests;
+#[cfg(test)]
+mod ingest_tests;
 #[cfg(test)]
 mod openapi_tests;
 #[cfg(test)]

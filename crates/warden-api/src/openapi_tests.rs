@@ -394,6 +394,29 @@ async fn every_route_answers_as_the_document_says() {
         .collect();
     call!(Method::POST, "/v1/outcomes", a, json!({"outcomes": labels}));
     call!(Method::POST, "/v1/outcomes", a, json!({"outcomes": [{"request_id": "nope", "label": 1}]}));
+    // Decisions made elsewhere: a version served outside Warden, its reference data carrying its scores.
+    call!(Method::POST, "/v1/models", a, json!({"name": "vendor", "owner": "retail-risk", "risk_tier": "low"}));
+    let scored_csv: String = String::from_utf8(csv.clone())
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, line)| if i == 0 { format!("{line},pd\n") } else { format!("{line},0.{}\n", i % 10) })
+        .collect();
+    let (content_type, body) = multipart(&[
+        (
+            "metadata",
+            None,
+            json!({"format": "external", "target": "risk", "protected": ["sex"]}).to_string().as_bytes(),
+        ),
+        ("artifact", Some("model.json"), br#"{"score_column": "pd", "platform": "kserve"}"#),
+        ("reference", Some("reference.csv"), scored_csv.as_bytes()),
+    ]);
+    let (status, _) = app.send(Method::POST, "/v1/models/vendor/versions", a, &content_type, body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let record = json!({"request_id": "e1", "version": 1, "at": "2026-01-01T00:00:00Z", "features": row,
+        "score": 0.2});
+    call!(Method::POST, "/v1/models/vendor/decisions", a, json!([record]));
+    call!(Method::POST, "/v1/models/credit/decisions", a, json!([record]));
     call!(Method::GET, "/v1/models/credit/decisions?limit=10", a, Value::Null);
     call!(Method::GET, "/v1/models/credit/decisions", v, Value::Null);
     call!(Method::GET, "/v1/models/credit/live", a, Value::Null);

@@ -259,6 +259,9 @@ impl ToWire for warden_registry::registry::NewDecision {
             score: d.score,
             decision: d.decision,
             latency_us: d.latency_us,
+            source: d.source.parse().map_err(|e| {
+                ApiError::from(warden_registry::Error::Inconsistent(format!("a logged decision's source: {e}")))
+            })?,
         })
     }
 }

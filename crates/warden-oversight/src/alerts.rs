@@ -276,6 +276,7 @@ pub(crate) async fn apply(
     let changed: Vec<i64> = transitions.iter().map(|(row, _, _)| row.id).filter(|&id| id != 0).collect();
     for a in &open {
         if !changed.contains(&a.id)
+            && a.feature != crate::integrity::UNAPPROVED_SERVING
             && monitors.iter().any(|m| m.model == a.model_name && m.name == a.monitor)
             && !context.serves(warden, &a.model_name, a.version).await?
         {
@@ -287,7 +288,9 @@ pub(crate) async fn apply(
     }
 
     for (mut row, kind, details) in transitions {
-        let production = context.in_production(warden, &row.model_name, row.version).await?;
+        // A version serving outside the gate answers production traffic by definition.
+        let production = row.feature == crate::integrity::UNAPPROVED_SERVING
+            || context.in_production(warden, &row.model_name, row.version).await?;
         if matches!(kind, "fired" | "escalated")
             && row.severity == "critical"
             && row.incident_id.is_none()

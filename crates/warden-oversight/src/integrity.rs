@@ -47,12 +47,41 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
         };
         checks.insert("artifact".into(), check(artifact));
         checks.insert("serving_config".into(), check(config_deviation(warden, &version.version).await?));
+        checks.insert(UNAPPROVED_SERVING.into(), unapproved_serving(warden, monitor, version.version.number).await?);
         evaluations.push(evaluation(monitor, version.version.number, at, checks));
     }
     if loaded.is_empty() {
         evaluations.push(evaluation(monitor, 0, at, shared));
     }
     Ok(evaluations)
+}
+
+/// The check (and alert) of decisions made outside Warden by a version no production alias held then.
+pub(crate) const UNAPPROVED_SERVING: &str = "unapproved_version_serving";
+
+/// Unapproved decisions of a version logged since this check last looked (it keeps the last decision id it
+/// saw in its result, `checked_through`): any is a critical deviation.
+async fn unapproved_serving(warden: &Oversight, monitor: &Monitor, version: i64) -> Result<Value> {
+    let previous = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 200).await?;
+    let after = previous
+        .iter()
+        .rev()
+        .filter(|e| e.version == version)
+        .find_map(|e| e.details["features"][UNAPPROVED_SERVING]["checked_through"].as_i64())
+        .unwrap_or(0);
+    let (count, first, through) = warden.metadata.unapproved_decisions(&monitor.model, version, after).await?;
+    Ok(match first {
+        Some(first) if count > 0 => json!({
+            "value": count as f64, "status": "alert", "checked_through": through,
+            "reason": format!(
+                "{} of version {version} made outside Warden while no production alias held it (the first at {}): \
+                 it serves without having passed the gate",
+                warden_core::words::counted(count as u64, "decision", "decisions"),
+                warden_core::Timestamp::from(first).whole_seconds()
+            ),
+        }),
+        _ => json!({"value": 0.0, "status": "ok", "checked_through": through}),
+    })
 }
 
 fn check(deviation: Option<String>) -> Value {

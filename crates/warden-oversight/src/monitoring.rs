@@ -1101,6 +1101,14 @@ pub enum Round {
 /// Evaluates every enabled monitor on each loaded version of its model, and stores the results; returns the
 /// monitors with their evaluations (the round owner, [`crate::round`], turns them into alerts and actions).
 pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Vec<Monitor>, Vec<MonitorEvaluation>)> {
+    // A platform serving a version no production alias holds is checked this round, and watched even when no
+    // version of its model was ever deployed (so the model has no monitors yet).
+    let unapproved = warden.scoring.take_unapproved();
+    for model in &unapproved {
+        if let Some(version) = warden_serving::scoring::loaded_versions(warden, model).pop() {
+            ensure_defaults(warden, &Principal::system(), model, &version.version).await?;
+        }
+    }
     let monitors: Vec<Monitor> = warden
         .metadata
         .monitors(None)
@@ -1121,7 +1129,7 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
         if monitor.kind == MonitorKind::Integrity {
             let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
             let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
-            if round == Round::Now || due {
+            if round == Round::Now || due || unapproved.contains(&monitor.model) {
                 evaluations.extend(crate::integrity::evaluate(warden, monitor, at).await?);
             }
             continue;

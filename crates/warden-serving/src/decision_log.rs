@@ -104,11 +104,7 @@ impl DecisionLog {
     /// Commits a stream's batch (decisions, outcomes, dead records and the positions reached) in one
     /// transaction of its own, then folds its decisions into their profiles. The store's error is returned as
     /// is: `Conflict` when a position moved (the consumer re-reads it), anything else when it cannot commit.
-    pub async fn commit_stream(
-        &self,
-        lives: Vec<Arc<LiveProfile>>,
-        commit: StreamCommit,
-    ) -> Result<StreamCommitted> {
+    pub async fn commit_stream(&self, lives: Vec<Arc<LiveProfile>>, commit: StreamCommit) -> Result<StreamCommitted> {
         let (done, wait) = oneshot::channel();
         self.sender.send(Message::Stream(lives, commit, done)).await.map_err(|_| stopped())?;
         Ok(wait.await.map_err(|_| stopped())??)

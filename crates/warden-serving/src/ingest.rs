@@ -151,6 +151,9 @@ pub async fn ingest(
     let report = prepared.report;
     warden.scoring.log.append(prepared.rows).await?;
     warden.scoring.metrics.ingested(model, source.as_str(), report.logged, report.duplicates, report.unapproved);
+    if report.unapproved > 0 {
+        warden.scoring.saw_unapproved(model);
+    }
     Ok(report)
 }
 
@@ -292,8 +295,10 @@ pub(crate) async fn prepare(
         ));
     }
     if !invalid.is_empty() {
-        let reasons =
-            invalid.iter().map(|(i, fields)| (*i, fields.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))).collect();
+        let reasons = invalid
+            .iter()
+            .map(|(i, fields)| (*i, fields.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ")))
+            .collect();
         return Err((reasons, row_errors(invalid, total)));
     }
     report.logged = rows.len();
@@ -388,15 +393,13 @@ pub async fn ingest_stream(
     match kind {
         StreamKind::Outcomes => {
             for record in &records {
-                let parsed = record
-                    .payload
-                    .as_deref()
-                    .ok_or_else(|| "the record has no value".to_owned())
-                    .and_then(|bytes| {
+                let parsed =
+                    record.payload.as_deref().ok_or_else(|| "the record has no value".to_owned()).and_then(|bytes| {
                         if bytes.len() > MAX_RECORD_BYTES {
                             return Err(format!("the record is {} bytes; at most {MAX_RECORD_BYTES}", bytes.len()));
                         }
-                        serde_json::from_slice::<OutcomeRecord>(bytes).map_err(|e| format!("not an outcome record: {e}"))
+                        serde_json::from_slice::<OutcomeRecord>(bytes)
+                            .map_err(|e| format!("not an outcome record: {e}"))
                     });
                 let outcome = parsed.and_then(|o| {
                     let outcome = crate::scoring::Outcome {
@@ -482,6 +485,9 @@ pub async fn ingest_stream(
     let committed = warden.scoring.log.commit_stream(lives, commit).await?;
     let source = DecisionSource::Kafka.as_str();
     warden.scoring.metrics.ingested(model, source, report.logged, report.duplicates, report.unapproved);
+    if report.unapproved > 0 {
+        warden.scoring.saw_unapproved(model);
+    }
     warden.scoring.metrics.dead_records(model, DecisionSource::Kafka.as_str(), dead_count);
     Ok(committed)
 }

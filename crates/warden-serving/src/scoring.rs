@@ -170,6 +170,9 @@ pub struct Scoring {
     last_retry: Mutex<Option<Instant>>,
     pub log: DecisionLog,
     pub metrics: Arc<ScoringMetrics>,
+    /// Models with decisions ingested as `unapproved` since the last monitor round took them (the round
+    /// checks them at once instead of at the integrity monitor's usual pace).
+    unapproved: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Scoring {
@@ -186,7 +189,18 @@ impl Scoring {
             last_retry: Mutex::new(None),
             log,
             metrics,
+            unapproved: Mutex::new(Default::default()),
         })
+    }
+
+    /// Notes that a model logged unapproved decisions.
+    pub(crate) fn saw_unapproved(&self, model: &str) {
+        self.unapproved.lock().expect("unapproved lock").insert(model.to_owned());
+    }
+
+    /// The models that logged unapproved decisions since the last call.
+    pub fn take_unapproved(&self) -> std::collections::BTreeSet<String> {
+        std::mem::take(&mut *self.unapproved.lock().expect("unapproved lock"))
     }
 
     /// Commits every queued decision (clean shutdown calls this after the last request finished).
@@ -882,7 +896,8 @@ pub(crate) fn outcome_errors(o: &Outcome) -> BTreeMap<&'static str, String> {
     if o.amount.is_some_and(|a| !(a.is_finite() && (0.0..=MAX_OUTCOME_AMOUNT).contains(&a))) {
         errors.insert("amount", format!("must be a number from 0 to {MAX_OUTCOME_AMOUNT:e}"));
     }
-    if o.kind.is_empty() || warden_registry::text::check("kind", &o.kind, 64, warden_registry::text::Lines::One).is_err()
+    if o.kind.is_empty()
+        || warden_registry::text::check("kind", &o.kind, 64, warden_registry::text::Lines::One).is_err()
     {
         errors.insert("kind", "must be 1-64 characters, no control characters".to_owned());
     }

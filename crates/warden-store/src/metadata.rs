@@ -727,6 +727,14 @@ pub trait ServingStore: Send + Sync {
     /// Writes a stream commit in one transaction. `Conflict` (and nothing written) when a partition's stored
     /// position is not the advance's `from`.
     async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted>;
+    /// Decisions of a version logged as `unapproved` with an id above `after`: how many, the earliest decision
+    /// time among them, and the largest id (`after` when none).
+    async fn unapproved_decisions(
+        &self,
+        model_name: &str,
+        version: i64,
+        after: i64,
+    ) -> Result<(i64, Option<Micros>, i64)>;
     /// The stored next offset of each partition of `topic` consumed by `group`.
     async fn stream_positions(&self, group: &str, topic: &str) -> Result<Vec<(i32, i64)>>;
     /// Appends dead records.

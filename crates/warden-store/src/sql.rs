@@ -1310,6 +1310,26 @@ where
         Ok(StreamCommitted { decisions, outcomes, dead_letters: dead_letters.len() as u64 })
     }
 
+    async fn unapproved_decisions(
+        &self,
+        model_name: &str,
+        version: i64,
+        after: i64,
+    ) -> Result<(i64, Option<Micros>, i64)> {
+        let model = self.model_id_of(model_name).await?;
+        // The id range first: the rows after the last check are few, whatever the log's size.
+        let (count, first, last): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(at), MAX(id) FROM decisions WHERE id > $1 AND model_id = $2 AND version = $3 \
+             AND route = 'unapproved'",
+        )
+        .bind(after)
+        .bind(model)
+        .bind(version)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((count, first, last.unwrap_or(after)))
+    }
+
     async fn stream_positions(&self, group: &str, topic: &str) -> Result<Vec<(i32, i64)>> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT partition, next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2 \

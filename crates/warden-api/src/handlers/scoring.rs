@@ -5,14 +5,17 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use warden_core::DecisionSource;
+use warden_serving::ingest;
 use warden_serving::scoring::{self, Outcome};
 
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    BatchResponseBody, DecisionBody, DecisionQuery, ErrorBody, LiveDriftBody, LiveProfileBody, OutcomesBody,
-    OutcomesRecorded, ScoreQuery, ScoreRequestBody, ScoreResponseBody, ScoringSchemaBody, ToWire, score_request,
+    BatchResponseBody, DecisionBody, DecisionQuery, DecisionRecordBody, ErrorBody, IngestedBody, LiveDriftBody,
+    LiveProfileBody, OutcomesBody, OutcomesRecorded, ScoreQuery, ScoreRequestBody, ScoreResponseBody,
+    ScoringSchemaBody, ToWire, score_request,
 };
 
 /// Score one request: the champion answers (or the canary, for its share of request ids); a challenger is
@@ -129,6 +132,36 @@ pub(crate) async fn score_batch(
     let requests = requests.into_iter().map(score_request).collect();
     let results = scoring::score_batch(&warden, &caller, &name, requests, query.version.as_deref()).await?;
     Ok(Json(BatchResponseBody { results: results.into_iter().map(ToWire::to_wire).collect() }))
+}
+
+/// Take in decisions made outside Warden by versions registered as external (the serving platform's scorer
+/// token, or an admin): a JSON array of decision records, or NDJSON (one per line). The batch is logged
+/// whole or not at all: every bad row is reported (422, `details.rows` with each row's index, 0-based, and
+/// fields). A request id already logged for the model is skipped and counted as a duplicate, so a retried
+/// batch adds nothing. Answered once committed.
+#[utoipa::path(post, path = "/v1/models/{name}/decisions", tag = "scoring", request_body = Vec<DecisionRecordBody>,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = IngestedBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn ingest_decisions(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestedBody>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!("a batch body is at most {} bytes", crate::BATCH_BODY_LIMIT))
+        } else {
+            ApiError::bad_request(format!("the batch body could not be read: {}", rejection.body_text()))
+        }
+    })?;
+    // Who may send is checked before the body is read as decisions.
+    caller.require(warden_registry::auth::Permission::Score).map_err(warden_registry::Error::from)?;
+    let records = ingest::parse_batch(&body)?;
+    let report = ingest::ingest(&warden, &caller, &name, DecisionSource::Http, records).await?;
+    Ok(Json(IngestedBody { logged: report.logged, duplicates: report.duplicates, unapproved: report.unapproved }))
 }
 
 /// Record late outcomes (default, chargeback) by request id: all or none (scorer, admin).
