@@ -50,6 +50,7 @@ fn main() {
                 target: Some("risk".into()),
                 protected: vec!["sex".into()],
                 exclude: Vec::new(),
+                score: None,
                 schema: None,
             },
             lineage: Lineage {

@@ -645,6 +645,7 @@ async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mu
             target: Some(LABEL_COLUMN.into()),
             protected: protected.clone(),
             exclude: Vec::new(),
+            score: None,
             schema: Some(schema.clone()),
         },
         lineage: Lineage {

@@ -24,6 +24,7 @@ use warden_store::metadata::{RecordKind, VersionRecord};
 use crate::scenarios::{Delta, Scenario, ScenarioResult};
 use crate::{Error, Oversight, Result};
 use warden_registry::auth::{Permission, Principal};
+use warden_registry::external::ExternalModel;
 use warden_registry::registry::{Version, get_version};
 
 /// Rows scored per model call while validating.
@@ -267,9 +268,17 @@ struct Dataset {
     labels: Vec<bool>,
     groups: BTreeMap<String, Vec<String>>,
     values: BTreeMap<String, FeatureValues>,
+    /// An external model's scores, read from its score column.
+    external_scores: Vec<f64>,
 }
 
-fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, protected: &[String]) -> Result<Dataset> {
+fn read_dataset(
+    path: &Path,
+    version: &Version,
+    target: Option<(&str, &str)>,
+    protected: &[String],
+    external: Option<&ExternalModel>,
+) -> Result<Dataset> {
     let schema = &version.feature_schema;
     let mut data = Dataset {
         rows: Vec::new(),
@@ -277,7 +286,9 @@ fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, pr
         labels: Vec::new(),
         groups: BTreeMap::new(),
         values: BTreeMap::new(),
+        external_scores: Vec::new(),
     };
+    let mut score_texts: Vec<Option<String>> = Vec::new();
     // Exposures are read with labels (validation data), not from reference data.
     let exposure =
         version.serving.exposure_column.as_deref().filter(|c| target.is_some() && !schema.iter().any(|f| f.name == *c));
@@ -309,6 +320,15 @@ fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, pr
             Some(c) => {
                 Some(position(c).ok_or_else(|| Error::invalid(format!("the data has no exposure column '{c}'")))?)
             }
+            None => None,
+        };
+        let score_at = match external {
+            Some(e) => Some(position(&e.score_column).ok_or_else(|| {
+                Error::invalid(format!(
+                    "the data has no score column '{}' (the external model's scores)",
+                    e.score_column
+                ))
+            })?),
             None => None,
         };
         let protected_at: Vec<(usize, &String)> = protected
@@ -362,6 +382,9 @@ fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, pr
                 };
                 data.labels.push(label);
             }
+            if let Some(at) = score_at {
+                score_texts.push(cells[at].clone());
+            }
             if let Some(at) = exposure_at {
                 data.exposures.push(cells[at].as_deref().and_then(|t| t.trim().parse::<f64>().ok()));
             }
@@ -373,7 +396,33 @@ fn read_dataset(path: &Path, version: &Version, target: Option<(&str, &str)>, pr
         }
         Ok(())
     })?;
+    if let Some(external) = external {
+        data.external_scores = external.scores(score_texts.iter().map(Option::as_deref))?;
+    }
     Ok(data)
+}
+
+/// The scores of a version on a data set, with per-feature contributions when asked and the model explains:
+/// run by Warden, or read from an external model's score column.
+async fn version_scores(
+    warden: &Oversight,
+    version: &Version,
+    data: &Dataset,
+    explain: bool,
+) -> Result<Vec<(f64, Option<BTreeMap<String, f64>>)>> {
+    if version.format.is_external() {
+        return Ok(data.external_scores.iter().map(|&s| (s, None)).collect());
+    }
+    warden_serving::scoring::score_rows(warden, &version.model, version.number, data.rows.clone(), explain).await
+}
+
+/// An external version's descriptor (its artifact); `None` for a version Warden runs.
+async fn external_model(warden: &Oversight, version: &Version) -> Result<Option<ExternalModel>> {
+    if !version.format.is_external() {
+        return Ok(None);
+    }
+    let bytes = warden.artifacts().read(&version.artifact_sha256).await?;
+    Ok(Some(ExternalModel::parse(&bytes)?))
 }
 
 fn figures(version: i64, labels: &[bool], scores: &[f64], threshold: f64) -> Figures {
@@ -426,12 +475,23 @@ pub async fn validate(
         Some((text, format)) => crate::scenarios::parse(text, *format, &version.feature_schema)?,
         None => Vec::new(),
     };
+    let external = external_model(warden, &version).await?;
+    if external.is_some() && !scenarios.is_empty() {
+        return Err(Error::invalid(format!(
+            "version {} is served outside Warden: stress scenarios re-score changed inputs, which needs a model \
+             Warden runs; validate it without scenarios",
+            version.number
+        )));
+    }
     let protected = if request.protected.is_empty() { version.protected.clone() } else { request.protected.clone() };
     let (path, schema_version) = (data.path().to_path_buf(), version.clone());
     let bad_value = request.bad_value.clone().unwrap_or_else(|| "1".into());
     let (target, protected_cols, bad) = (request.target.clone(), protected.clone(), bad_value.clone());
-    let dataset =
-        blocking(move || read_dataset(&path, &schema_version, Some((&target, &bad)), &protected_cols)).await?;
+    let data_external = external.clone();
+    let dataset = blocking(move || {
+        read_dataset(&path, &schema_version, Some((&target, &bad)), &protected_cols, data_external.as_ref())
+    })
+    .await?;
     if dataset.rows.len() < MIN_ROWS {
         return Err(Error::invalid(format!(
             "the validation data has {} rows; at least {MIN_ROWS} are needed",
@@ -445,7 +505,7 @@ pub async fn validate(
         )));
     }
     let threshold = version.serving.threshold;
-    let scored = warden_serving::scoring::score_rows(warden, model, version.number, dataset.rows.clone(), true).await?;
+    let scored = version_scores(warden, &version, &dataset, true).await?;
     let scores: Vec<f64> = scored.iter().map(|(s, _)| *s).collect();
     let explanation = if scored.iter().all(|(_, c)| c.is_some()) {
         let mut sums: BTreeMap<String, f64> = BTreeMap::new();
@@ -465,14 +525,13 @@ pub async fn validate(
     let staged = tempfile::NamedTempFile::new().map_err(|e| Error::io("temporary file", e))?;
     std::fs::write(staged.path(), &reference).map_err(|e| Error::io("temporary file", e))?;
     let (reference_path, schema_version) = (staged.path().to_path_buf(), version.clone());
-    let reference_data = blocking(move || read_dataset(&reference_path, &schema_version, None, &[])).await?;
+    let reference_external = external.clone();
+    let reference_data =
+        blocking(move || read_dataset(&reference_path, &schema_version, None, &[], reference_external.as_ref()))
+            .await?;
     drop(staged);
     let reference_scores: Vec<f64> =
-        warden_serving::scoring::score_rows(warden, model, version.number, reference_data.rows, false)
-            .await?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        version_scores(warden, &version, &reference_data, false).await?.into_iter().map(|(s, _)| s).collect();
     let bands = DriftBands::default();
     let mut reference_values = reference_data.values;
     let mut psi = BTreeMap::new();
@@ -498,13 +557,19 @@ pub async fn validate(
     let champion = match warden.metadata.alias_at(model, "champion", i64::MAX).await?.and_then(|a| a.version) {
         Some(champion) if champion != version.number => {
             let champion_version = get_version(warden, caller, model, &champion.to_string()).await?;
-            let rows = dataset.rows.clone();
-            let champion_scores: Vec<f64> = warden_serving::scoring::score_rows(warden, model, champion, rows, false)
-                .await?
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect();
-            Some(figures(champion, &dataset.labels, &champion_scores, champion_version.serving.threshold))
+            // An external champion's scores are not in this data (it carries the candidate's).
+            if champion_version.format.is_external() {
+                None
+            } else {
+                let rows = dataset.rows.clone();
+                let champion_scores: Vec<f64> =
+                    warden_serving::scoring::score_rows(warden, model, champion, rows, false)
+                        .await?
+                        .into_iter()
+                        .map(|(s, _)| s)
+                        .collect();
+                Some(figures(champion, &dataset.labels, &champion_scores, champion_version.serving.threshold))
+            }
         }
         _ => None,
     };

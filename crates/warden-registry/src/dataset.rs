@@ -55,6 +55,8 @@ pub struct ColumnPlan {
     pub protected: Vec<String>,
     /// Columns to leave out entirely (identifiers, timestamps).
     pub exclude: Vec<String>,
+    /// An external model's score column (left out of the features, and required).
+    pub score: Option<String>,
     /// The declared feature schema; `None` = every other column is a feature, types inferred.
     pub schema: Option<Vec<FeatureSpec>>,
 }
@@ -120,6 +122,10 @@ fn plan_columns(header: &[String], plan: &ColumnPlan) -> Result<(Vec<ColumnSpec>
             Err(Error::invalid(format!("column '{name}' is declared twice (again as {part})")))
         }
     };
+    if let Some(score) = &plan.score {
+        position(score, "the external model's score column")?;
+        claim(&mut claimed, score, "the external model's score column")?;
+    }
     for name in &plan.exclude {
         position(name, "excluded")?;
         claim(&mut claimed, name, "excluded")?;
@@ -624,6 +630,7 @@ mod tests {
             target: Some("bad".into()),
             protected: vec!["sex".into()],
             exclude: vec!["id".into()],
+            score: None,
             schema: None,
         };
         let data = profile_file(file.path(), &plan).unwrap();
@@ -682,6 +689,7 @@ mod tests {
             target: Some("employed".into()),
             protected: vec!["SEX".into(), "RAC1P".into()],
             exclude: vec!["id".into()],
+            score: None,
             schema: None,
         };
         let parquet = profile_file(&dir.join("employment_MA_reference.pq"), &plan);

@@ -429,28 +429,6 @@ fn check_lineage(lineage: &Lineage) -> Result<()> {
     Ok(())
 }
 
-/// Leaves an external model's score column out of its features; refused when it is also the target, a
-/// protected attribute or a declared feature.
-fn external_columns(external: &crate::external::ExternalModel, columns: &mut ColumnPlan) -> Result<()> {
-    let column = &external.score_column;
-    let clash = if columns.target.as_ref() == Some(column) {
-        Some("the target")
-    } else if columns.protected.contains(column) {
-        Some("a protected attribute")
-    } else if columns.schema.as_ref().is_some_and(|s| s.iter().any(|f| &f.name == column)) {
-        Some("a declared feature")
-    } else {
-        None
-    };
-    if let Some(clash) = clash {
-        return Err(Error::invalid(format!("the score column '{column}' cannot also be {clash}")));
-    }
-    if !columns.exclude.contains(column) {
-        columns.exclude.push(column.clone());
-    }
-    Ok(())
-}
-
 /// Registers a new version of a model from a staged artifact and staged reference data.
 ///
 /// The reference data is profiled, the artifact checked against its declared format, both blobs stored,
@@ -486,7 +464,7 @@ pub async fn register_version(
         let model = match format.is_external() {
             true => {
                 let external = crate::external::ExternalModel::parse(&bytes)?;
-                external_columns(&external, &mut columns)?;
+                columns.score = Some(external.score_column.clone());
                 Err(external)
             }
             false => Ok(format.load(&bytes)?),

@@ -858,12 +858,24 @@ pub(crate) enum ModelCommand {
 pub(crate) struct RegisterArgs {
     /// Model name.
     pub(crate) name: String,
-    /// The model artifact file.
-    #[arg(long)]
-    pub(crate) artifact: PathBuf,
-    /// onnx, xgboost-json, lightgbm-text or linear-json.
+    /// The model artifact file (not for --format external).
+    #[arg(long, required_unless_present = "score_column")]
+    pub(crate) artifact: Option<PathBuf>,
+    /// onnx, xgboost-json, lightgbm-text, linear-json, or external (a model served outside Warden).
     #[arg(long)]
     pub(crate) format: String,
+    /// External model: the reference (and validation) data column holding the model's scores.
+    #[arg(long, conflicts_with = "artifact")]
+    pub(crate) score_column: Option<String>,
+    /// External model: where it is served (kserve, sagemaker, a vendor's product).
+    #[arg(long, requires = "score_column")]
+    pub(crate) platform: Option<String>,
+    /// External model: its serving endpoint.
+    #[arg(long, requires = "score_column")]
+    pub(crate) endpoint: Option<String>,
+    /// External model: the vendor, for a model bought rather than built.
+    #[arg(long, requires = "score_column")]
+    pub(crate) vendor: Option<String>,
     /// Reference data (CSV with header, or Parquet).
     #[arg(long)]
     pub(crate) reference: PathBuf,

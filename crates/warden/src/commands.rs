@@ -283,9 +283,28 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         "artifact_signature": args.signer.as_ref().map(|signer| json!({"signer": signer, "signature": args.signature})),
         "serving": serving, "encodings": encodings, "unknown_category": args.unknown_category,
     });
+    // An external model's artifact is its descriptor, made here from the options that describe it.
+    let artifact = match (&args.artifact, &args.score_column, args.format == "external") {
+        (Some(path), None, false) => file_part(path).await?,
+        (None, Some(score_column), true) => {
+            let descriptor = warden_registry::external::ExternalModel {
+                score_column: score_column.clone(),
+                platform: args.platform.clone(),
+                endpoint: args.endpoint.clone(),
+                vendor: args.vendor.clone(),
+            };
+            Part::bytes(descriptor.to_bytes()).file_name("external-model.json")
+        }
+        (_, Some(_), false) => {
+            anyhow::bail!("--score-column describes a model served outside Warden: use --format external")
+        }
+        (_, None, true) => anyhow::bail!("--format external needs --score-column (the data column holding its scores)"),
+        (None, None, false) => anyhow::bail!("--artifact is needed for --format {}", args.format),
+        (Some(_), Some(_), _) => unreachable!("clap refuses --artifact with --score-column"),
+    };
     let form = Form::new()
         .part("metadata", Part::text(metadata.to_string()).mime_str("application/json")?)
-        .part("artifact", file_part(&args.artifact).await?)
+        .part("artifact", artifact)
         .part("reference", file_part(&args.reference).await?);
     let client = Client::new(&args.connection)?;
     let version: api::VersionBody =
@@ -431,6 +450,7 @@ async fn profile(args: ProfileArgs) -> anyhow::Result<()> {
         target: args.columns.target,
         protected: args.columns.protected,
         exclude: args.columns.exclude,
+        score: None,
         schema: None,
     };
     let file = args.file.clone();

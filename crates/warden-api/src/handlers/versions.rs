@@ -130,6 +130,7 @@ pub(crate) async fn register_version(
             target: metadata.target,
             protected: metadata.protected,
             exclude: metadata.exclude,
+            score: None,
             schema,
         },
         lineage: Lineage {

@@ -12,6 +12,7 @@ mod demo;
 mod deploy;
 mod faults;
 mod governance;
+mod ingest;
 mod ledger;
 mod object_storage;
 mod postgres_tls;
