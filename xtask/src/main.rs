@@ -3,6 +3,7 @@
 //! - `cargo run -p xtask -- bench drift [--reference-rows N] [--current-rows M] [--runs K] [--peer-runs P]`
 //! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
 //! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
+//! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS]`
 //!
 //! - `cargo run -p xtask -- architecture` (prints the crate dependency edges ARCHITECTURE.md must list)
 //!
@@ -51,9 +52,15 @@ fn main() -> anyhow::Result<()> {
             flag("--connections", 16)?,
             flag("--decisions", 10_000_000)?,
         ),
+        ["bench", "ingest"] => bench_ingest(
+            flag("--runs", 3)?,
+            flag("--seconds", 60)?,
+            flag("--connections", 2)?,
+            flag("--batch", 10_000)?,
+        ),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store | soak [options] | architecture (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest | soak [options] | architecture (see xtask/src/main.rs)"
         ),
     }
 }
@@ -1469,6 +1476,209 @@ fn bench_store(runs: usize, seconds: usize, connections: usize, decisions: usize
     for (name, loaded, times, evaluated) in &evaluation {
         let each: Vec<String> = times.iter().map(|t| format!("{t:.0}")).collect();
         println!("{name:<12} {loaded:>14.1} {:>16.1} {evaluated:>12}   {}", median_of(times), each.join(", "));
+    }
+    Ok(())
+}
+
+/// A vendor scorecard's probability for a German credit row (the benchmark's external model reports it).
+fn vendor_score(row: &std::collections::HashMap<&str, &str>) -> f64 {
+    let number = |name: &str| row[name].parse::<f64>().unwrap_or(0.0);
+    let checking = match row["checking_account"] {
+        "little" => 1.2,
+        "moderate" => 0.6,
+        "not_known" => -1.0,
+        _ => 0.0,
+    };
+    let z = -2.0 + 0.03 * number("duration") + 0.0001 * number("credit_amount") + checking;
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The German credit rows as decision records without their request id (`,"version":…}` and a newline: the
+/// id is put in front of each), and the reference data with the vendor's scores in `pd`.
+fn vendor_records(german: &Path, at: &str) -> anyhow::Result<(Vec<String>, String)> {
+    let text = std::fs::read_to_string(german)?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("header")?.split(',').collect();
+    let mut reference = format!("{},pd\n", header.join(","));
+    let mut tails = Vec::new();
+    for line in lines {
+        let row: std::collections::HashMap<&str, &str> = header.iter().copied().zip(line.split(',')).collect();
+        let score = vendor_score(&row);
+        reference.push_str(&format!("{line},{score}\n"));
+        let mut features = serde_json::Map::new();
+        for name in ["job", "credit_amount", "duration", "age"] {
+            features.insert(name.into(), serde_json::json!(row[name].parse::<f64>()?));
+        }
+        for name in ["housing", "saving_accounts", "checking_account", "purpose"] {
+            features.insert(name.into(), serde_json::json!(row[name]));
+        }
+        let record = serde_json::json!({"version": 1, "at": at, "features": features,
+            "attributes": {"sex": row["sex"]}, "score": score});
+        // `{"at":…}` without its opening brace: the request id goes first.
+        tails.push(format!("{}\n", &record.to_string()[1..]));
+    }
+    Ok((tails, reference))
+}
+
+/// Decisions made elsewhere sent to `POST /v1/models/{name}/decisions` as NDJSON batches, on SQLite and on
+/// PostgreSQL: decisions/s sustained, every one logged and folded into the live windows, peak memory; and
+/// whylogs profiling the same rows.
+fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let dir = root.join("target/bench/ingest");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let warden = release_warden(&root)?;
+    let postgres = bench_postgres(&root, &dir.join("postgres"))?;
+    psql(&format!("{postgres}/postgres"), "CREATE DATABASE ingest")?;
+    let german = root.join("crates/warden-testdata/data/datasets/german.csv");
+    let now_rfc3339 = {
+        let out = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output()?;
+        String::from_utf8(out.stdout)?.trim().to_owned()
+    };
+    let (tails, reference) = vendor_records(&german, &now_rfc3339)?;
+    let reference_path = dir.join("vendor.csv");
+    std::fs::write(&reference_path, &reference)?;
+
+    let backends = [
+        Backend { name: "SQLite", data: dir.join("sqlite"), database: None },
+        Backend { name: "PostgreSQL", data: dir.join("pg"), database: Some(format!("{postgres}/ingest")) },
+    ];
+    let mut table = Vec::new();
+    for backend in &backends {
+        let store_args = backend.args()?;
+        let args: Vec<&str> = store_args.iter().map(String::as_str).collect();
+        let (server, url) = start_warden(&warden, &backend.data, &args)?;
+        let cli = |args: &[&str]| run_cli(&warden, &url, &backend.data, args);
+        cli(&["model", "create", "vendor", "--owner", "retail-risk", "--risk-tier", "high"])?;
+        let reference = reference_path.to_str().context("path")?;
+        cli(&[
+            "model",
+            "register",
+            "vendor",
+            "--format",
+            "external",
+            "--score-column",
+            "pd",
+            "--platform",
+            "bench",
+            "--reference",
+            reference,
+            "--target",
+            "risk",
+            "--protected",
+            "sex",
+        ])?;
+        cli(&["promote", "vendor", "1", "--override", "--reason", "benchmark: ingestion only"])?;
+        let token = cli(&["token", "create", "--name", "platform", "--role", "scorer"])?.trim().to_owned();
+        let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
+
+        let (mut rates, mut limits) = (Vec::new(), Vec::new());
+        let mut sent_total = 0u64;
+        for run in 0..runs {
+            let started = Instant::now();
+            let workers: Vec<_> = (0..connections)
+                .map(|worker| {
+                    let (url, token, tails) = (url.clone(), token.clone(), tails.clone());
+                    std::thread::spawn(move || -> anyhow::Result<u64> {
+                        let mut connection = Connection::open(&url)?;
+                        let (mut sent, mut body) = (0u64, String::with_capacity(batch * 400));
+                        let mut sequence = 0usize;
+                        while started.elapsed().as_secs() < seconds as u64 {
+                            body.clear();
+                            for i in 0..batch {
+                                let tail = &tails[(sequence * batch + i) % tails.len()];
+                                body.push_str(&format!("{{\"request_id\":\"r{run}-{worker}-{sequence}-{i}\","));
+                                body.push_str(tail);
+                            }
+                            let status = connection.post("/v1/models/vendor/decisions", &token, &body)?;
+                            if status != 200 {
+                                bail!("ingestion answered {status}");
+                            }
+                            sent += batch as u64;
+                            sequence += 1;
+                        }
+                        Ok(sent)
+                    })
+                })
+                .collect();
+            let mut sent = 0;
+            for worker in workers {
+                sent += worker.join().map_err(|_| anyhow::anyhow!("a sender panicked"))??;
+            }
+            let elapsed = started.elapsed().as_secs_f64();
+            rates.push(sent as f64 / elapsed);
+            sent_total += sent;
+            limits.push(wrk_get(&format!("{url}/healthz"), 10, 16)?.rps);
+        }
+        let peak = vm_hwm_mib(server.0.id()).unwrap_or(f64::NAN);
+        let metrics = http_get(&format!("{url}/metrics"), &admin)?;
+        let logged = metrics
+            .lines()
+            .filter(|l| l.starts_with("warden_ingested_decisions_total{") && l.contains("outcome=\"logged\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64;
+        let live: serde_json::Value =
+            serde_json::from_str(&http_get(&format!("{url}/v1/models/vendor/live"), &admin)?)?;
+        let folded = live
+            .as_array()
+            .map_or(0, |v| v.iter().map(|p| p["profile"]["decisions"].as_u64().unwrap_or(0)).sum::<u64>());
+        drop(server);
+        table.push((backend.name, rates, limits, peak, sent_total, logged, folded));
+    }
+
+    // whylogs, the closest peer that profiles a stream of predictions: the same rows, the same batch size.
+    let python = root.join(".venv-whylogs/bin/python");
+    let mut peer = None;
+    if python.exists() {
+        let rows = dir.join("records.ndjson");
+        let mut out = BufWriter::new(std::fs::File::create(&rows)?);
+        for (i, tail) in tails.iter().cycle().take(200_000).enumerate() {
+            write!(out, "{{\"request_id\":\"p{i}\",{tail}")?;
+        }
+        out.flush()?;
+        drop(out);
+        let output = Command::new(&python)
+            .arg(root.join("scripts/peers/whylogs_profile.py"))
+            .arg(&rows)
+            .arg(batch.to_string())
+            .arg(runs.to_string())
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !output.status.success() {
+            bail!("the whylogs peer failed");
+        }
+        peer = Some(String::from_utf8(output.stdout)?);
+    }
+
+    println!(
+        "\ningestion over HTTP: NDJSON batches of {batch}, {connections} connections, {seconds} s x {runs} runs (medians; each run's value after)"
+    );
+    println!(
+        "{:<12} {:>14} {:>16} {:>11} {:>10} {:>10} {:>10}",
+        "store", "decisions/s", "/healthz req/s", "peak MiB", "sent", "logged", "folded"
+    );
+    for (name, rates, limits, peak, sent, logged, folded) in &table {
+        let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        let limit_runs: Vec<String> = limits.iter().map(|r| format!("{r:.0}")).collect();
+        println!(
+            "{name:<12} {:>14.0} {:>16.0} {:>11.0} {:>10} {:>10} {:>10}   runs: {} | /healthz: {}",
+            median_of(rates),
+            median_of(limits),
+            peak,
+            sent,
+            logged,
+            folded,
+            runs.join(", "),
+            limit_runs.join(", ")
+        );
+        if sent != logged || logged != folded {
+            bail!("{name}: {sent} sent, {logged} logged, {folded} folded into the windows");
+        }
+    }
+    match peer {
+        Some(text) => print!("{text}"),
+        None => println!("whylogs: not run (no .venv-whylogs: scripts/peers/setup_whylogs.sh installs it)"),
     }
     Ok(())
 }
