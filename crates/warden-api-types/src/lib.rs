@@ -616,7 +616,7 @@ pub struct DecisionRecordBody {
 pub struct IngestedBody {
     /// Decisions logged.
     pub logged: usize,
-    /// Decisions skipped: their request id was already logged for the model.
+    /// Decisions skipped: their request id was already ingested for their version.
     pub duplicates: usize,
     /// Of the logged, those of a version no production alias held at their time (each raises the critical
     /// `unapproved_version_serving` alert at the next monitor round).

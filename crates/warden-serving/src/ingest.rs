@@ -8,7 +8,7 @@ scored.
   platform decided, RFC 3339), `features`, `attributes`, `score` and optionally `decision`. Its features are
   checked against the version's schema exactly as scoring checks a request.
 - A batch lands whole or not at all: every bad row is reported with its index and field, and nothing of the
-  batch is logged. A request id already logged for the version is skipped and counted as a duplicate, so a
+  batch is logged. A request id already ingested for the version is skipped and counted as a duplicate, so a
   retried batch adds nothing.
 - Which alias the decision was made under is read from the alias history at its `at`: `champion`, `canary`,
   `shadow` (the challenger), or `unapproved` when no production alias held the version then. An unapproved
@@ -189,10 +189,12 @@ pub(crate) async fn prepare(
         versions.insert(number, loaded);
     }
     let history = warden.metadata.alias_history(model, None).await.map_err(|e| whole(e.into()))?;
-    let logged: HashSet<String> = {
-        let ids: Vec<&str> = records.iter().map(|r| r.request_id.as_str()).collect();
-        warden.metadata.used_request_ids(model, &ids).await.map_err(|e| whole(e.into()))?.into_iter().collect()
-    };
+    let mut logged: HashSet<(i64, String)> = HashSet::new();
+    for number in versions.keys() {
+        let ids: Vec<&str> = records.iter().filter(|r| r.version == *number).map(|r| r.request_id.as_str()).collect();
+        let found = warden.metadata.ingested_request_ids(model, *number, &ids).await.map_err(|e| whole(e.into()))?;
+        logged.extend(found.into_iter().map(|id| (*number, id)));
+    }
 
     let total = records.len();
     let mut invalid: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
@@ -268,7 +270,7 @@ pub(crate) async fn prepare(
             continue;
         }
         let (version, checked) = (version.expect("checked"), checked.expect("checked"));
-        if logged.contains(&record.request_id) {
+        if logged.contains(&(record.version, record.request_id.clone())) {
             report.duplicates += 1;
             continue;
         }

@@ -735,6 +735,22 @@ pub trait ServingStore: Send + Sync {
         version: i64,
         after: i64,
     ) -> Result<(i64, Option<Micros>, i64)>;
+    /// Keeps one half (`request` or `response`) of a KServe inference event until its other half arrives; a
+    /// half sent again is ignored. Returns the other half's body when it is already kept.
+    async fn put_kserve_half(
+        &self,
+        model_name: &str,
+        version: i64,
+        event_id: &str,
+        kind: &str,
+        at: Micros,
+        body: &str,
+    ) -> Result<Option<(Micros, String)>>;
+    /// Forgets both halves of an event (its decision is logged, or set aside).
+    async fn remove_kserve_event(&self, model_name: &str, version: i64, event_id: &str) -> Result<()>;
+    /// Per model: halves waiting for their other half received before `before` (request halves, response
+    /// halves), and the oldest one's time.
+    async fn kserve_waiting(&self, before: Micros) -> Result<Vec<(String, i64, i64, Option<Micros>)>>;
     /// The stored next offset of each partition of `topic` consumed by `group`.
     async fn stream_positions(&self, group: &str, topic: &str) -> Result<Vec<(i32, i64)>>;
     /// Appends dead records.
@@ -749,6 +765,9 @@ pub trait ServingStore: Send + Sync {
     async fn first_decision_at(&self, model_name: &str, version: i64, since: Micros) -> Result<Option<Micros>>;
     /// Which of `request_ids` already name a decision of the model (through the request-id index).
     async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>>;
+    /// Which of `request_ids` name a decision of the version ingested already (through the index that keeps
+    /// ingested decisions unique, whatever the log's size).
+    async fn ingested_request_ids(&self, model_name: &str, version: i64, request_ids: &[&str]) -> Result<Vec<String>>;
     /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
     async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
     /// Decisions of one version made at or after `since`, the newest `limit`, each with its latest outcome;

@@ -1310,6 +1310,27 @@ where
         Ok(StreamCommitted { decisions, outcomes, dead_letters: dead_letters.len() as u64 })
     }
 
+    async fn ingested_request_ids(&self, model_name: &str, version: i64, request_ids: &[&str]) -> Result<Vec<String>> {
+        let mut logged = Vec::new();
+        if request_ids.is_empty() {
+            return Ok(logged);
+        }
+        let model = self.model_id_of(model_name).await?;
+        for chunk in request_ids.chunks(1000) {
+            // `source <> 'scored'` is the unique index's own condition, so both databases look each id up in it.
+            let mut query =
+                QueryBuilder::<D>::new("SELECT request_id FROM decisions WHERE source <> 'scored' AND model_id = ");
+            query.push_bind(model).push(" AND version = ").push_bind(version).push(" AND request_id IN (");
+            let mut ids = query.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            query.push(")");
+            logged.extend(query.build_query_scalar::<String>().fetch_all(&self.pool).await?);
+        }
+        Ok(logged)
+    }
+
     async fn unapproved_decisions(
         &self,
         model_name: &str,
@@ -1328,6 +1349,67 @@ where
         .fetch_one(&self.pool)
         .await?;
         Ok((count, first, last.unwrap_or(after)))
+    }
+
+    async fn put_kserve_half(
+        &self,
+        model_name: &str,
+        version: i64,
+        event_id: &str,
+        kind: &str,
+        at: Micros,
+        body: &str,
+    ) -> Result<Option<(Micros, String)>> {
+        let model = self.model_id_of(model_name).await?;
+        let mut tx = D::decision_tx(self).await?;
+        sqlx::query(
+            "INSERT INTO kserve_events (model_id, version, event_id, kind, received_at, body) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(model)
+        .bind(version)
+        .bind(event_id)
+        .bind(kind)
+        .bind(at)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        let other: Option<(i64, String)> = sqlx::query_as(
+            "SELECT received_at, body FROM kserve_events WHERE model_id = $1 AND version = $2 AND event_id = $3 \
+             AND kind <> $4",
+        )
+        .bind(model)
+        .bind(version)
+        .bind(event_id)
+        .bind(kind)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(other)
+    }
+
+    async fn remove_kserve_event(&self, model_name: &str, version: i64, event_id: &str) -> Result<()> {
+        let model = self.model_id_of(model_name).await?;
+        sqlx::query("DELETE FROM kserve_events WHERE model_id = $1 AND version = $2 AND event_id = $3")
+            .bind(model)
+            .bind(version)
+            .bind(event_id)
+            .execute(&self.decision_log)
+            .await?;
+        Ok(())
+    }
+
+    async fn kserve_waiting(&self, before: Micros) -> Result<Vec<(String, i64, i64, Option<Micros>)>> {
+        let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT m.name, SUM(CASE WHEN k.kind = 'request' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN k.kind = 'response' THEN 1 ELSE 0 END), MIN(k.received_at) \
+             FROM kserve_events k JOIN models m ON m.id = k.model_id WHERE k.received_at < $1 \
+             GROUP BY m.name ORDER BY m.name",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 
     async fn stream_positions(&self, group: &str, topic: &str) -> Result<Vec<(i32, i64)>> {

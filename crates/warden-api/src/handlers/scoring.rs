@@ -137,7 +137,7 @@ pub(crate) async fn score_batch(
 /// Take in decisions made outside Warden by versions registered as external (the serving platform's scorer
 /// token, or an admin): a JSON array of decision records, or NDJSON (one per line). The batch is logged
 /// whole or not at all: every bad row is reported (422, `details.rows` with each row's index, 0-based, and
-/// fields). A request id already logged for the model is skipped and counted as a duplicate, so a retried
+/// fields). A request id already ingested for the version is skipped and counted as a duplicate, so a retried
 /// batch adds nothing. Answered once committed.
 #[utoipa::path(post, path = "/v1/models/{name}/decisions", tag = "scoring", request_body = Vec<DecisionRecordBody>,
     params(("name" = String, Path, description = "Model name")),
