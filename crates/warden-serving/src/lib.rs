@@ -10,6 +10,8 @@ monitors read.
   live window profiles it folds decisions into.
 - [`replicas`]: what replicas sharing a database publish to each other (window buckets).
 - `metrics`: the Prometheus exposition of scoring, HTTP and monitor figures.
+- [`kserve`]: KServe's payload logger read: its request and response CloudEvents parsed (pure, bounded) and
+  joined by their shared id into decisions made outside Warden.
 
 [`Serving`] wraps the registry's context and subscribes to its alias changes: routes are rebuilt before an
 alias write returns.
@@ -22,6 +24,7 @@ use warden_registry::{AliasChange, AliasSubscriber, Registry};
 
 pub mod decision_log;
 pub mod ingest;
+pub mod kserve;
 pub mod metrics;
 pub mod replicas;
 pub mod scoring;
