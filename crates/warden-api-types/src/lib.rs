@@ -611,6 +611,100 @@ pub struct DecisionRecordBody {
     pub decision: Option<String>,
 }
 
+/// What a KServe payload-logger event did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KserveEventBody {
+    /// `waiting` (kept until its other half arrives) or `logged` (joined; the decisions are committed).
+    pub status: String,
+    /// Decisions logged (0 while waiting).
+    pub logged: usize,
+    /// Decisions already ingested.
+    pub duplicates: usize,
+    /// Of the logged, those of a version no production alias held at their time.
+    pub unapproved: usize,
+}
+
+/// A record that could not be ingested.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetterBody {
+    /// When it was set aside.
+    pub at: Timestamp,
+    /// http, kserve or kafka.
+    pub source: String,
+    /// The topic, partition and offset it was read from (stream records).
+    pub topic: Option<String>,
+    /// See `topic`.
+    pub partition: Option<i32>,
+    /// See `topic`.
+    pub offset: Option<i64>,
+    /// The model it was meant for.
+    pub model: Option<String>,
+    /// Why it could not be ingested.
+    pub reason: String,
+    /// The record as received (its first 4 KiB).
+    pub payload: String,
+}
+
+/// KServe event halves of one model still waiting for their other half.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KserveWaitingBody {
+    /// Model.
+    pub model: String,
+    /// Requests without their response yet (KServe logs no response when the model server failed).
+    pub requests: i64,
+    /// Responses without their request yet.
+    pub responses: i64,
+    /// The oldest waiting half's arrival.
+    pub oldest: Option<Timestamp>,
+}
+
+/// One partition of a stream Warden consumes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StreamPartitionBody {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The next offset to consume (stored with the records before it).
+    pub position: Option<i64>,
+    /// The partition's end, when known.
+    pub high_watermark: Option<i64>,
+    /// Records not yet consumed.
+    pub lag: Option<i64>,
+}
+
+/// A stream consumer of this replica.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StreamBody {
+    /// Consumer group.
+    pub group: String,
+    /// Topic.
+    pub topic: String,
+    /// The model its records are for.
+    pub model: String,
+    /// Decisions or outcomes.
+    pub kind: String,
+    /// Whether the brokers answer.
+    pub connected: bool,
+    /// The last error (a broker down, a topic that does not exist).
+    pub last_error: Option<String>,
+    /// Its partitions assigned to this replica.
+    pub partitions: Vec<StreamPartitionBody>,
+}
+
+/// The state of ingestion: records set aside, KServe halves waiting, stream consumers and their lag.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IngestionBody {
+    /// Records set aside, in all.
+    pub dead_letters: i64,
+    /// The newest of them.
+    pub recent_dead_letters: Vec<DeadLetterBody>,
+    /// KServe halves waiting, per model.
+    pub kserve_waiting: Vec<KserveWaitingBody>,
+    /// Stream consumers of this replica.
+    pub streams: Vec<StreamBody>,
+}
+
 /// What an ingested batch did (all of it is committed when this is returned).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IngestedBody {

@@ -498,3 +498,178 @@ pub async fn ingest_stream(
 fn payload_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_DEAD_LETTER_PAYLOAD)]).into_owned()
 }
+
+/// What one KServe event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KserveOutcome {
+    /// Kept until its other half (the request's response, or the response's request) arrives.
+    Waiting,
+    /// Joined with its other half; the decisions are committed.
+    Logged(IngestReport),
+}
+
+/// Takes one CloudEvent of KServe's payload logger for a version registered as external: kept until its
+/// other half arrives (in either order, however far apart: the halves wait in the store), then joined by the
+/// event id into decisions and logged like any ingested batch, and the halves forgotten. A malformed event,
+/// or a pair the version's checks refuse, is kept as a dead record with its reason and refused (`Invalid`).
+pub async fn ingest_kserve_event<'h>(
+    warden: &Serving,
+    caller: &Principal,
+    model: &str,
+    version: i64,
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    body: &[u8],
+) -> Result<KserveOutcome> {
+    caller.require(Permission::Score)?;
+    let loaded = crate::scoring::loaded_version(warden, &warden.scoring, model, version).await?;
+    if loaded.external.is_none() {
+        return Err(Error::Conflict(format!(
+            "version {version} of '{model}' is scored by Warden: only versions registered with --format external take \
+             decisions made elsewhere"
+        )));
+    }
+    let now = warden.now();
+    let set_aside = |reason: String, payload: &[u8]| DeadLetter {
+        at: now,
+        source: DecisionSource::Kserve.as_str().to_owned(),
+        topic: None,
+        partition: None,
+        offset: None,
+        model: Some(model.to_owned()),
+        reason,
+        payload: payload_text(payload),
+    };
+    let event = match crate::kserve::parse_event(headers, body) {
+        Ok(event) => event,
+        Err(err) => {
+            let reason = format!("not a KServe inference event: {err}");
+            warden.metadata.insert_dead_letters(&[set_aside(reason.clone(), body)]).await?;
+            warden.scoring.metrics.dead_records(model, DecisionSource::Kserve.as_str(), 1);
+            return Err(Error::invalid(reason));
+        }
+    };
+    let at = event.time.map_or(now, i64::from);
+    let other = warden
+        .metadata
+        .put_kserve_half(model, version, &event.id, event.kind.as_str(), at, &event.data)
+        .await?;
+    let Some((other_at, other_data)) = other else { return Ok(KserveOutcome::Waiting) };
+    let other_kind = match event.kind {
+        crate::kserve::EventKind::Request => crate::kserve::EventKind::Response,
+        crate::kserve::EventKind::Response => crate::kserve::EventKind::Request,
+    };
+    // The decision was made when the request came in.
+    let decided_at = if event.kind == crate::kserve::EventKind::Request { at } else { other_at };
+    let features: Vec<String> = loaded.version.feature_schema.iter().map(|f| f.name.clone()).collect();
+    let joined = crate::kserve::KserveEvent::from_stored(&event.id, other_kind, &other_data)
+        .map_err(|e| e.to_string())
+        .and_then(|other| crate::kserve::join(&event, &other, &features).map_err(|e| e.to_string()));
+    let outcome = match joined {
+        Ok(decisions) => {
+            let records = decisions
+                .into_iter()
+                .map(|d| DecisionRecord {
+                    request_id: d.request_id,
+                    version,
+                    at: Timestamp::from(decided_at),
+                    features: d.features,
+                    attributes: Map::new(),
+                    score: d.score,
+                    decision: None,
+                })
+                .collect();
+            ingest(warden, caller, model, DecisionSource::Kserve, records).await
+        }
+        Err(reason) => Err(Error::invalid(format!("the request and response of event '{}' do not join: {reason}", event.id))),
+    };
+    match outcome {
+        Ok(report) => {
+            warden.metadata.remove_kserve_event(model, version, &event.id).await?;
+            Ok(KserveOutcome::Logged(report))
+        }
+        // A pair the version refuses is set aside (and forgotten: the same halves would be refused again).
+        Err(Error::Invalid { message, details }) => {
+            let payload = format!("{{\"{}\": {}, \"{}\": {}}}", event.kind, event.data, other_kind, other_data);
+            warden.metadata.insert_dead_letters(&[set_aside(message.clone(), payload.as_bytes())]).await?;
+            warden.scoring.metrics.dead_records(model, DecisionSource::Kserve.as_str(), 1);
+            warden.metadata.remove_kserve_event(model, version, &event.id).await?;
+            Err(Error::Invalid { message: format!("{message} (kept as a dead record)"), details })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// A stream consumer's state as this replica last saw it (its consumer publishes it with
+/// [`crate::scoring::Scoring::publish_stream`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamStatus {
+    /// Consumer group.
+    pub group: String,
+    /// Topic.
+    pub topic: String,
+    /// The model its records are for.
+    pub model: String,
+    /// What its records are.
+    pub kind: StreamKind,
+    /// Whether the brokers answer.
+    pub connected: bool,
+    /// The last error (a broker down, a topic that does not exist).
+    pub last_error: Option<String>,
+    /// Per partition assigned here: (partition, next offset stored, high watermark).
+    pub partitions: Vec<(i32, Option<i64>, Option<i64>)>,
+    /// Lag (records) above which the integrity monitor raises an alert.
+    pub lag_alert: i64,
+}
+
+impl StreamStatus {
+    /// A partition's lag, when both ends are known.
+    pub fn lag(position: Option<i64>, high_watermark: Option<i64>) -> Option<i64> {
+        Some((high_watermark? - position.unwrap_or(0)).max(0))
+    }
+
+    /// Why the stream needs attention, if it does: its brokers do not answer, or a partition's lag is above
+    /// the alert level.
+    pub fn deviation(&self) -> Option<String> {
+        if !self.connected {
+            return Some(format!(
+                "the brokers of topic '{}' do not answer ({}); lag grows until they do",
+                self.topic,
+                self.last_error.as_deref().unwrap_or("no error reported")
+            ));
+        }
+        let behind: Vec<String> = self
+            .partitions
+            .iter()
+            .filter_map(|(p, position, end)| Some((p, Self::lag(*position, *end)?)))
+            .filter(|(_, lag)| *lag > self.lag_alert)
+            .map(|(p, lag)| format!("partition {p} is {lag} records behind"))
+            .collect();
+        (!behind.is_empty()).then(|| {
+            format!("topic '{}': {} (alert above {})", self.topic, behind.join(", "), self.lag_alert)
+        })
+    }
+}
+
+/// The state of ingestion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestionStatus {
+    /// Records set aside, in all, and the newest of them.
+    pub dead_letters: (i64, Vec<DeadLetter>),
+    /// Per model: KServe request halves and response halves waiting, and the oldest one's arrival.
+    pub kserve_waiting: Vec<(String, i64, i64, Option<Micros>)>,
+    /// This replica's stream consumers.
+    pub streams: Vec<StreamStatus>,
+}
+
+/// Records set aside, KServe halves waiting, and this replica's stream consumers with their lag.
+pub async fn status(warden: &Serving, caller: &Principal, recent: i64) -> Result<IngestionStatus> {
+    caller.require(Permission::ReadDecisions)?;
+    Ok(IngestionStatus {
+        dead_letters: {
+            let (letters, total) = warden.metadata.dead_letters(recent.clamp(0, 1000)).await?;
+            (total, letters)
+        },
+        kserve_waiting: warden.metadata.kserve_waiting(Micros::MAX).await?,
+        streams: warden.scoring.streams(),
+    })
+}

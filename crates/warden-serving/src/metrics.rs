@@ -30,6 +30,19 @@ struct IngestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    group: String,
+    topic: String,
+    partition: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StreamLabels {
+    group: String,
+    topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     method: String,
     path: String,
@@ -63,6 +76,8 @@ pub struct ScoringMetrics {
     latency: HistogramFamily<VersionLabels>,
     errors: Family<ErrorLabels, Counter>,
     ingested: Family<IngestLabels, Counter>,
+    stream_lag: Family<PartitionLabels, Gauge>,
+    stream_connected: Family<StreamLabels, Gauge>,
     http_requests: Family<HttpLabels, Counter>,
     http_latency: HistogramFamily<HttpLabels>,
     pub log_queue: Gauge,
@@ -83,6 +98,8 @@ impl ScoringMetrics {
         let latency = HistogramFamily::<VersionLabels>::new_with_constructor(latency_histogram);
         let errors = Family::<ErrorLabels, Counter>::default();
         let ingested = Family::<IngestLabels, Counter>::default();
+        let stream_lag = Family::<PartitionLabels, Gauge>::default();
+        let stream_connected = Family::<StreamLabels, Gauge>::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_latency = HistogramFamily::<HttpLabels>::new_with_constructor(latency_histogram);
         let (log_queue, log_committed, log_lost) = (Gauge::default(), Counter::default(), Counter::default());
@@ -95,6 +112,16 @@ impl ScoringMetrics {
             "Decisions made elsewhere, by model, source and outcome: logged (of them, unapproved: no production \
              alias held the version), duplicate (already logged), dead (set aside with a reason)",
             ingested.clone(),
+        );
+        registry.register(
+            "stream_lag",
+            "Records of a partition not yet consumed (high watermark - stored position), by group, topic, partition",
+            stream_lag.clone(),
+        );
+        registry.register(
+            "stream_connected",
+            "Whether a stream consumer's brokers answer (1) or not (0)",
+            stream_connected.clone(),
         );
         registry.register("http_requests", "HTTP requests by method, route and status", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request duration by route", http_latency.clone());
@@ -126,6 +153,8 @@ impl ScoringMetrics {
             latency,
             errors,
             ingested,
+            stream_lag,
+            stream_connected,
             http_requests,
             http_latency,
             log_queue,
@@ -148,6 +177,21 @@ impl ScoringMetrics {
                 self.ingested.get_or_create(&labels).inc_by(n as u64);
             }
         }
+    }
+
+    /// A partition's lag (`None`: its end is not known yet, the series is left as it was).
+    pub fn stream_lag(&self, group: &str, topic: &str, partition: i32, lag: Option<i64>) {
+        if let Some(lag) = lag {
+            let labels =
+                PartitionLabels { group: group.to_owned(), topic: topic.to_owned(), partition: partition.to_string() };
+            self.stream_lag.get_or_create(&labels).set(lag);
+        }
+    }
+
+    /// Whether a stream's brokers answer.
+    pub fn stream_connected(&self, group: &str, topic: &str, connected: bool) {
+        let labels = StreamLabels { group: group.to_owned(), topic: topic.to_owned() };
+        self.stream_connected.get_or_create(&labels).set(i64::from(connected));
     }
 
     /// Counts records set aside (dead letters) from a source.

@@ -173,6 +173,8 @@ pub struct Scoring {
     /// Models with decisions ingested as `unapproved` since the last monitor round took them (the round
     /// checks them at once instead of at the integrity monitor's usual pace).
     unapproved: Mutex<std::collections::BTreeSet<String>>,
+    /// This replica's stream consumers, as they last published themselves, by (group, topic).
+    streams: Mutex<BTreeMap<(String, String), crate::ingest::StreamStatus>>,
 }
 
 impl Scoring {
@@ -190,6 +192,7 @@ impl Scoring {
             log,
             metrics,
             unapproved: Mutex::new(Default::default()),
+            streams: Mutex::new(Default::default()),
         })
     }
 
@@ -201,6 +204,22 @@ impl Scoring {
     /// The models that logged unapproved decisions since the last call.
     pub fn take_unapproved(&self) -> std::collections::BTreeSet<String> {
         std::mem::take(&mut *self.unapproved.lock().expect("unapproved lock"))
+    }
+
+    /// Records a stream consumer's state (its lag goes to the metrics too).
+    pub fn publish_stream(&self, status: crate::ingest::StreamStatus) {
+        for (partition, position, end) in &status.partitions {
+            let lag = crate::ingest::StreamStatus::lag(*position, *end);
+            self.metrics.stream_lag(&status.group, &status.topic, *partition, lag);
+        }
+        self.metrics.stream_connected(&status.group, &status.topic, status.connected);
+        let key = (status.group.clone(), status.topic.clone());
+        self.streams.lock().expect("streams lock").insert(key, status);
+    }
+
+    /// This replica's stream consumers.
+    pub fn streams(&self) -> Vec<crate::ingest::StreamStatus> {
+        self.streams.lock().expect("streams lock").values().cloned().collect()
     }
 
     /// Commits every queued decision (clean shutdown calls this after the last request finished).
