@@ -530,10 +530,9 @@ impl Context {
             .filter(|t| !present.contains(t.as_str()))
             .map(|t| (t.clone(), format!("topic '{t}' does not exist")))
             .collect();
-        for error in missing.values() {
+        for error in self.status.topic_errors(missing) {
             warn!(group = self.group, "{error}; its records are consumed once it is created");
         }
-        self.status.topic_errors(missing);
     }
 }
 
@@ -668,5 +667,15 @@ impl ConsumerContext for Context {
                 let _ = consumer.unassign();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_consumer_and_its_status_move_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<super::Consumer>();
+        shared::<crate::Status>();
     }
 }

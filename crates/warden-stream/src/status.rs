@@ -232,9 +232,14 @@ impl Status {
         !self.lock().topic_errors.is_empty()
     }
 
-    /// Sets the topics that cannot be consumed (the others' errors are cleared).
-    pub(crate) fn topic_errors(&self, errors: BTreeMap<String, String>) {
-        self.lock().topic_errors = errors;
+    /// Sets the topics that cannot be consumed (the others' errors are cleared); returns the errors that are
+    /// new.
+    pub(crate) fn topic_errors(&self, errors: BTreeMap<String, String>) -> Vec<String> {
+        let mut state = self.lock();
+        let new = errors.iter().filter(|(topic, _)| !state.topic_errors.contains_key(*topic)).map(|(_, e)| e.clone());
+        let new = new.collect();
+        state.topic_errors = errors;
+        new
     }
 }
 
