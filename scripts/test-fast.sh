@@ -6,4 +6,5 @@
 # binaries (e.g. a name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-kafka-deps.sh
 cargo test --workspace -- --skip slow:: "$@"
