@@ -661,8 +661,6 @@ pub struct KserveWaitingBody {
 /// One partition of a stream Warden consumes.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StreamPartitionBody {
-    /// Topic.
-    pub topic: String,
     /// Partition.
     pub partition: i32,
     /// The next offset to consume (stored with the records before it).

@@ -71,6 +71,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/v1/outcomes", Needs(RecordOutcomes)),
     ("GET", "/v1/models/{name}/decisions", Needs(ReadDecisions)),
     ("POST", "/v1/models/{name}/decisions", Needs(Score)),
+    ("POST", "/v1/models/{name}/versions/{version}/kserve-events", Needs(Score)),
+    ("GET", "/v1/ingestion", Needs(ReadDecisions)),
     ("GET", "/v1/models/{name}/live", Needs(ReadDecisions)),
     ("GET", "/v1/models/{name}/live/drift", Needs(ReadDecisions)),
     ("GET", "/v1/models/{name}/monitors", Needs(ReadRegistry)),

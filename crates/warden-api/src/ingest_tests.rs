@@ -376,3 +376,104 @@ async fn a_bad_batch_is_refused_whole_naming_every_bad_row_and_a_retry_adds_noth
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+/// KServe's payload logger: the response may come before its request; the pair is joined by `ce-id` into a
+/// decision; a request whose response never came stays visible; a malformed event is refused and kept.
+#[tokio::test]
+async fn kserve_logger_events_are_joined_by_their_id_in_either_order_and_bad_ones_are_kept_visible() {
+    let app = TestApp::new().await;
+    app.create_model("vendor").await;
+    let scores = app_scores(&app).await;
+    let external = app
+        .register_version_ok("vendor", metadata("external"), &descriptor("kserve"), &reference_with_scores(&scores))
+        .await;
+    app.override_alias("vendor", external, "champion").await;
+    let platform = app.token("kserve-agent", "scorer").await;
+    let rows = german_rows();
+    let uri = format!("/v1/models/vendor/versions/{external}/kserve-events");
+    let warden = app.warden.clone();
+    // Binary content mode, as KServe's agent sends (kserve pkg/logger/worker.go): ce-* headers, the model
+    // server's body as it was.
+    let send = |id: &str, kind: &str, body: Value| {
+        let uri = uri.clone();
+        let (id, kind, platform, warden) = (id.to_owned(), kind.to_owned(), platform.clone(), warden.clone());
+        async move {
+            let request = axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(&uri)
+                .header("authorization", format!("Bearer {platform}"))
+                .header("content-type", "application/json")
+                .header("ce-specversion", "1.0")
+                .header("ce-id", &id)
+                .header("ce-type", format!("org.kubeflow.serving.inference.{kind}"))
+                .header("ce-source", "http://localhost:9081/")
+                .header("ce-inferenceservicename", "credit-vendor")
+                .header("ce-namespace", "risk")
+                .header("ce-component", "predictor")
+                .header("ce-endpoint", "")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            let response = tower::ServiceExt::oneshot(crate::app(warden), request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let instance = |i: usize| Value::Object(features(&rows[i]));
+    // The response first, its request later.
+    let (status, body) = send("ev-1", "response", json!({"predictions": [scores[3]]})).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::ACCEPTED, Some("waiting")), "{body}");
+    let (status, body) = send("ev-1", "request", json!({"instances": [instance(3)]})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"status": "logged", "logged": 1, "duplicates": 0, "unapproved": 0}));
+    // A request of two instances, then its response: two decisions, `ce-id/0` and `ce-id/1`.
+    assert_eq!(send("ev-2", "request", json!({"instances": [instance(4), instance(5)]})).await.0, StatusCode::ACCEPTED);
+    let (status, body) = send("ev-2", "response", json!({"predictions": [scores[4], scores[5]]})).await;
+    assert_eq!((status, body["logged"].as_u64()), (StatusCode::OK, Some(2)), "{body}");
+    // A request that never gets its response.
+    assert_eq!(send("ev-3", "request", json!({"instances": [instance(6)]})).await.0, StatusCode::ACCEPTED);
+    // Malformed: an unknown type, and a pair whose counts differ (set aside once both halves are in).
+    let (status, body) = send("ev-4", "explanation", json!({"instances": []})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("ce-type"), "{body}");
+    assert_eq!(send("ev-5", "request", json!({"instances": [instance(7)]})).await.0, StatusCode::ACCEPTED);
+    let (status, body) = send("ev-5", "response", json!({"predictions": [0.1, 0.2]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("kept as a dead record"), "{body}");
+
+    let (_, log) = app.json(Method::GET, "/v1/models/vendor/decisions", Some(&app.admin), Value::Null).await;
+    let ids: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["request_id"].as_str().unwrap(), d["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ids, [("ev-1", "kserve"), ("ev-2/0", "kserve"), ("ev-2/1", "kserve")]);
+    assert_eq!(log[0]["score"], json!(scores[3]));
+    let (status, state) = app.json(Method::GET, "/v1/ingestion", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(state["dead_letters"], 2, "{state}");
+    assert_eq!(state["recent_dead_letters"][0]["source"], "kserve");
+    assert_eq!(
+        (
+            state["kserve_waiting"][0]["model"].as_str(),
+            state["kserve_waiting"][0]["requests"].as_i64(),
+            state["kserve_waiting"][0]["responses"].as_i64()
+        ),
+        (Some("vendor"), Some(1), Some(0)),
+        "{state}"
+    );
+    // A version Warden scores does not take logger events.
+    let scored =
+        app.register_version_ok("vendor", metadata("linear-json"), &warden_testdata::read(LINEAR), &german_csv()).await;
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &format!("/v1/models/vendor/versions/{scored}/kserve-events"),
+            Some(&platform),
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}

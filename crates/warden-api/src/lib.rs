@@ -129,6 +129,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::scoring_schema))
         .routes(routes!(scoring::record_outcomes))
         .routes(routes!(scoring::live_profiles))
+        .routes(routes!(scoring::ingestion))
         .routes(routes!(scoring::live_drift))
         .routes(routes!(monitoring::list_monitors))
         .routes(routes!(monitoring::set_monitor))
@@ -153,6 +154,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::score_batch))
         // One path, two methods: reading the log, and ingestion's batch-sized bodies.
         .routes(routes!(scoring::list_decisions, scoring::ingest_decisions))
+        .routes(routes!(scoring::kserve_event))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
         .layer(timeout(limits.upload_timeout));
     uploads.merge(json).merge(batches)

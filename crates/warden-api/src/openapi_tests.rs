@@ -417,6 +417,17 @@ async fn every_route_answers_as_the_document_says() {
         "score": 0.2});
     call!(Method::POST, "/v1/models/vendor/decisions", a, json!([record]));
     call!(Method::POST, "/v1/models/credit/decisions", a, json!([record]));
+    // KServe's logger in structured mode (the whole CloudEvent in the body).
+    let event = json!({"specversion": "1.0", "id": "ev-1", "type": "org.kubeflow.serving.inference.request",
+        "source": "http://localhost:9081/", "datacontenttype": "application/json", "data": {"instances": [row]}});
+    let uri = "/v1/models/vendor/versions/1/kserve-events";
+    let (status, _) =
+        app.send(Method::POST, uri, a, "application/cloudevents+json", event.to_string().into_bytes()).await;
+    calls.push((Method::POST, uri.into(), status));
+    let (status, _) = app.send(Method::POST, uri, a, "application/json", b"{}".to_vec()).await;
+    calls.push((Method::POST, uri.into(), status));
+    call!(Method::GET, "/v1/ingestion", a, Value::Null);
+    call!(Method::GET, "/v1/ingestion", v, Value::Null);
     call!(Method::GET, "/v1/models/credit/decisions?limit=10", a, Value::Null);
     call!(Method::GET, "/v1/models/credit/decisions", v, Value::Null);
     call!(Method::GET, "/v1/models/credit/live", a, Value::Null);

@@ -265,3 +265,61 @@ impl ToWire for warden_registry::registry::NewDecision {
         })
     }
 }
+
+impl ToWire for warden_serving::ingest::IngestionStatus {
+    type Wire = IngestionBody;
+    fn to_wire(self) -> IngestionBody {
+        let (total, letters) = self.dead_letters;
+        IngestionBody {
+            dead_letters: total,
+            recent_dead_letters: letters
+                .into_iter()
+                .map(|l| DeadLetterBody {
+                    at: Timestamp::from_micros(l.at),
+                    source: l.source,
+                    topic: l.topic,
+                    partition: l.partition,
+                    offset: l.offset,
+                    model: l.model,
+                    reason: l.reason,
+                    payload: l.payload,
+                })
+                .collect(),
+            kserve_waiting: self
+                .kserve_waiting
+                .into_iter()
+                .map(|(model, requests, responses, oldest)| KserveWaitingBody {
+                    model,
+                    requests,
+                    responses,
+                    oldest: oldest.map(Timestamp::from_micros),
+                })
+                .collect(),
+            streams: self
+                .streams
+                .into_iter()
+                .map(|s| StreamBody {
+                    group: s.group,
+                    topic: s.topic,
+                    model: s.model,
+                    kind: match s.kind {
+                        warden_serving::ingest::StreamKind::Decisions => "decisions".into(),
+                        warden_serving::ingest::StreamKind::Outcomes => "outcomes".into(),
+                    },
+                    connected: s.connected,
+                    last_error: s.last_error,
+                    partitions: s
+                        .partitions
+                        .into_iter()
+                        .map(|(partition, position, high_watermark)| StreamPartitionBody {
+                            partition,
+                            position,
+                            high_watermark,
+                            lag: warden_serving::ingest::StreamStatus::lag(position, high_watermark),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}

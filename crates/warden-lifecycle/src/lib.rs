@@ -9,7 +9,8 @@ warden_registry::Registry  →  warden_serving::Serving  →  warden_oversight::
 ```
 
 A service takes the lowest stage it needs, so `&Warden` works wherever a stage is asked for: callers import
-each service from its stage's crate. The [`scheduler`] runs all background work.
+each service from its stage's crate. The [`scheduler`] runs all background work; [`streams`] consumes Kafka
+topics into the decision log.
 */
 
 use std::ops::Deref;
@@ -21,6 +22,7 @@ use warden_registry::{Clock, Config, Registry, Result, auth, system_clock};
 use warden_serving::Serving;
 
 pub mod scheduler;
+pub mod streams;
 
 /// The running service: every stage, from the registry up to proof. Cheap to share behind an `Arc`.
 pub struct Warden {

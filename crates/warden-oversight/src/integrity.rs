@@ -5,7 +5,9 @@ At most every `window_seconds` the `integrity` monitor re-hashes every loaded ar
 memory, and the stored blob), compares each loaded version's serving configuration and schema with the
 stored version, the running routes with the current alias assignments (and those with how they were made:
 production aliases move only through the gate, an override or an automatic action), and the compiled
-policy bundle with the stored one. Any deviation is a critical result, so it opens an incident.
+policy bundle with the stored one; it also raises decisions made outside Warden by a version no production
+alias held (`unapproved_version_serving`) and, for a model fed by Kafka, brokers that do not answer or a lag
+above the alert level (`stream_lag`). Any deviation is a critical result, so it opens an incident.
 */
 
 use std::time::Duration;
@@ -28,6 +30,12 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
     shared.insert("policy_bundle".into(), check(crate::governance::bundle_deviation(warden).await?));
     // A production version this process cannot serve (artifact missing or corrupt) is a deviation too.
     shared.insert("serving".into(), check(warden.scoring.unservable().remove(model)));
+    // Streams this replica consumes for the model: brokers that do not answer, or a lag above its alert level.
+    let streams: Vec<String> =
+        warden.scoring.streams().iter().filter(|s| &s.model == model).filter_map(|s| s.deviation()).collect();
+    if warden.scoring.streams().iter().any(|s| &s.model == model) {
+        shared.insert(STREAM_LAG.into(), check((!streams.is_empty()).then(|| streams.join("; "))));
+    }
     let loaded = loaded_versions(warden, model);
     let mut evaluations = Vec::new();
     for version in &loaded {
@@ -55,6 +63,9 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
     }
     Ok(evaluations)
 }
+
+/// The check (and alert) of the Kafka streams feeding a model.
+pub(crate) const STREAM_LAG: &str = "stream_lag";
 
 /// The check (and alert) of decisions made outside Warden by a version no production alias held then.
 pub(crate) const UNAPPROVED_SERVING: &str = "unapproved_version_serving";

@@ -1129,7 +1129,10 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
         if monitor.kind == MonitorKind::Integrity {
             let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
             let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
-            if round == Round::Now || due || unapproved.contains(&monitor.model) {
+            // A stream falling behind or cut off is looked at every round until it recovers.
+            let stream_trouble =
+                warden.scoring.streams().iter().any(|s| s.model == monitor.model && s.deviation().is_some());
+            if round == Round::Now || due || unapproved.contains(&monitor.model) || stream_trouble {
                 evaluations.extend(crate::integrity::evaluate(warden, monitor, at).await?);
             }
             continue;

@@ -362,8 +362,10 @@ pub struct StreamRecord {
     pub partition: i32,
     /// Offset in the partition.
     pub offset: i64,
-    /// The record's value (`None`: a tombstone).
+    /// The record's value (`None`: a tombstone); for a record over the consumer's size limit, its head.
     pub payload: Option<Vec<u8>>,
+    /// The size of a record over the consumer's size limit (set aside whole).
+    pub oversized: Option<usize>,
 }
 
 /// Takes a stream's batch into the log in one transaction with the positions it reaches: records that cannot
@@ -395,8 +397,15 @@ pub async fn ingest_stream(
     match kind {
         StreamKind::Outcomes => {
             for record in &records {
-                let parsed =
-                    record.payload.as_deref().ok_or_else(|| "the record has no value".to_owned()).and_then(|bytes| {
+                let parsed = record
+                    .payload
+                    .as_deref()
+                    .filter(|_| record.oversized.is_none())
+                    .ok_or_else(|| match record.oversized {
+                        Some(len) => format!("the record is {len} bytes, over the consumer's limit"),
+                        None => "the record has no value".to_owned(),
+                    })
+                    .and_then(|bytes| {
                         if bytes.len() > MAX_RECORD_BYTES {
                             return Err(format!("the record is {} bytes; at most {MAX_RECORD_BYTES}", bytes.len()));
                         }
@@ -434,9 +443,10 @@ pub async fn ingest_stream(
         StreamKind::Decisions => {
             let mut good: Vec<(usize, DecisionRecord)> = Vec::with_capacity(records.len());
             for (i, record) in records.iter().enumerate() {
-                let parsed = match record.payload.as_deref() {
-                    Some(bytes) => DecisionRecord::parse(bytes),
-                    None => Err("the record has no value".to_owned()),
+                let parsed = match (record.oversized, record.payload.as_deref()) {
+                    (Some(len), _) => Err(format!("the record is {len} bytes, over the consumer's limit")),
+                    (None, Some(bytes)) => DecisionRecord::parse(bytes),
+                    (None, None) => Err("the record has no value".to_owned()),
                 };
                 match parsed {
                     Ok(row) => good.push((i, row)),
@@ -549,10 +559,8 @@ pub async fn ingest_kserve_event<'h>(
         }
     };
     let at = event.time.map_or(now, i64::from);
-    let other = warden
-        .metadata
-        .put_kserve_half(model, version, &event.id, event.kind.as_str(), at, &event.data)
-        .await?;
+    let other =
+        warden.metadata.put_kserve_half(model, version, &event.id, event.kind.as_str(), at, &event.data).await?;
     let Some((other_at, other_data)) = other else { return Ok(KserveOutcome::Waiting) };
     let other_kind = match event.kind {
         crate::kserve::EventKind::Request => crate::kserve::EventKind::Response,
@@ -580,7 +588,9 @@ pub async fn ingest_kserve_event<'h>(
                 .collect();
             ingest(warden, caller, model, DecisionSource::Kserve, records).await
         }
-        Err(reason) => Err(Error::invalid(format!("the request and response of event '{}' do not join: {reason}", event.id))),
+        Err(reason) => {
+            Err(Error::invalid(format!("the request and response of event '{}' do not join: {reason}", event.id)))
+        }
     };
     match outcome {
         Ok(report) => {
@@ -644,9 +654,8 @@ impl StreamStatus {
             .filter(|(_, lag)| *lag > self.lag_alert)
             .map(|(p, lag)| format!("partition {p} is {lag} records behind"))
             .collect();
-        (!behind.is_empty()).then(|| {
-            format!("topic '{}': {} (alert above {})", self.topic, behind.join(", "), self.lag_alert)
-        })
+        (!behind.is_empty())
+            .then(|| format!("topic '{}': {} (alert above {})", self.topic, behind.join(", "), self.lag_alert))
     }
 }
 

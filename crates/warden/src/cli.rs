@@ -794,6 +794,21 @@ pub(crate) struct ServeArgs {
     /// reads `{data}` (CSV) and writes `{model}` in FORMAT (repeatable).
     #[arg(long = "external-trainer")]
     pub(crate) external_trainers: Vec<String>,
+    /// Kafka brokers (`HOST:PORT[,HOST:PORT…]`) to consume decision and outcome records from.
+    #[arg(long, env = "WARDEN_KAFKA_BROKERS")]
+    pub(crate) kafka_brokers: Option<String>,
+    /// A topic of decision records and the model they are for: `TOPIC=MODEL` (repeatable).
+    #[arg(long = "kafka-topic", requires = "kafka_brokers", value_parser = topic_model)]
+    pub(crate) kafka_topics: Vec<(String, String)>,
+    /// A topic of outcome records and the model whose decisions they label: `TOPIC=MODEL` (repeatable).
+    #[arg(long = "kafka-outcomes-topic", requires = "kafka_brokers", value_parser = topic_model)]
+    pub(crate) kafka_outcomes_topics: Vec<(String, String)>,
+    /// The consumer group replicas share; each partition's position is kept per group in the database.
+    #[arg(long, default_value = "warden", requires = "kafka_brokers")]
+    pub(crate) kafka_group: String,
+    /// Lag (records behind, per partition) above which the integrity monitor raises an alert.
+    #[arg(long, default_value_t = 100_000, requires = "kafka_brokers")]
+    pub(crate) kafka_lag_alert: i64,
     /// Start a live example on a fresh data directory (`warden-demo` unless --data-dir is given): a portfolio
     /// of four models (healthy, drifting, promoted by override, awaiting approval), steady traffic with
     /// outcomes, then a drift that fires one model's monitors and rolls its champion back. Open the dashboard
@@ -1083,5 +1098,13 @@ mod lifetime_tests {
         for bad in ["", "d", "0d", "-5d", "5", "5w", "1.5h", "99999999999d"] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
+    }
+}
+
+/// `TOPIC=MODEL`.
+fn topic_model(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((topic, model)) if !topic.is_empty() && !model.is_empty() => Ok((topic.to_owned(), model.to_owned())),
+        _ => Err(format!("'{text}' is not TOPIC=MODEL")),
     }
 }

@@ -109,6 +109,30 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             ledger_checkpoint: Duration::from_secs(args.checkpoint_interval_seconds),
         },
     );
+    let streams = match &args.kafka_brokers {
+        Some(brokers) => {
+            if args.kafka_topics.is_empty() && args.kafka_outcomes_topics.is_empty() {
+                anyhow::bail!("--kafka-brokers needs at least one --kafka-topic or --kafka-outcomes-topic TOPIC=MODEL");
+            }
+            for (_, model) in args.kafka_topics.iter().chain(&args.kafka_outcomes_topics) {
+                if warden.metadata.get_model(model).await?.is_none() {
+                    anyhow::bail!("--kafka-topic names model '{model}', which does not exist");
+                }
+            }
+            let config = warden_lifecycle::streams::StreamConfig {
+                brokers: brokers.clone(),
+                group: args.kafka_group.clone(),
+                decisions: args.kafka_topics.clone(),
+                outcomes: args.kafka_outcomes_topics.clone(),
+                lag_alert: args.kafka_lag_alert,
+            };
+            Some(
+                warden_lifecycle::streams::Streams::start(warden.clone(), config)
+                    .context("cannot start the Kafka consumer")?,
+            )
+        }
+        None => None,
+    };
     let limits = warden_api::Limits {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         upload_timeout: Duration::from_secs(args.upload_timeout_seconds),
@@ -134,6 +158,9 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             });
             http_server::serve(listener, app, connections, shutdown_signal()).await;
         }
+    }
+    if let Some(streams) = streams {
+        streams.stop().await;
     }
     scheduler.stop();
     // No request is in flight any more: commit every queued decision before exiting.

@@ -13,9 +13,9 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    BatchResponseBody, DecisionBody, DecisionQuery, DecisionRecordBody, ErrorBody, IngestedBody, LiveDriftBody,
-    LiveProfileBody, OutcomesBody, OutcomesRecorded, ScoreQuery, ScoreRequestBody, ScoreResponseBody,
-    ScoringSchemaBody, ToWire, score_request,
+    BatchResponseBody, DecisionBody, DecisionQuery, DecisionRecordBody, ErrorBody, IngestedBody, IngestionBody,
+    KserveEventBody, LiveDriftBody, LiveProfileBody, OutcomesBody, OutcomesRecorded, ScoreQuery, ScoreRequestBody,
+    ScoreResponseBody, ScoringSchemaBody, ToWire, score_request,
 };
 
 /// Score one request: the champion answers (or the canary, for its share of request ids); a challenger is
@@ -162,6 +162,65 @@ pub(crate) async fn ingest_decisions(
     let records = ingest::parse_batch(&body)?;
     let report = ingest::ingest(&warden, &caller, &name, DecisionSource::Http, records).await?;
     Ok(Json(IngestedBody { logged: report.logged, duplicates: report.duplicates, unapproved: report.unapproved }))
+}
+
+/// KServe's payload logger for a version registered as external: point the InferenceService's
+/// `spec.predictor.logger.url` here. Each CloudEvent (binary or structured mode; V1 or V2 bodies) is kept until
+/// its other half arrives, in either order, then request and response are joined by `ce-id` into decisions
+/// and logged (200); a half still waiting answers 202. A malformed event, or a pair the version's checks
+/// refuse, is kept as a dead record (`GET /v1/ingestion`) and refused (422).
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/kserve-events", tag = "scoring",
+    request_body(content = Object, description = "A CloudEvent: binary mode (ce-* headers, the V1 or V2 \
+        inference body) or structured mode (application/cloudevents+json)"),
+    params(("name" = String, Path, description = "Model name"), ("version" = i64, Path, description = "Version")),
+    responses((status = 200, body = KserveEventBody), (status = 202, body = KserveEventBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub(crate) async fn kserve_event(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, i64)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<KserveEventBody>), ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!("an event body is at most {} bytes", crate::BATCH_BODY_LIMIT))
+        } else {
+            ApiError::bad_request(format!("the event body could not be read: {}", rejection.body_text()))
+        }
+    })?;
+    let headers = headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let outcome = ingest::ingest_kserve_event(&warden, &caller, &name, version, headers, &body).await?;
+    Ok(match outcome {
+        ingest::KserveOutcome::Waiting => (
+            StatusCode::ACCEPTED,
+            Json(KserveEventBody { status: "waiting".into(), logged: 0, duplicates: 0, unapproved: 0 }),
+        ),
+        ingest::KserveOutcome::Logged(r) => (
+            StatusCode::OK,
+            Json(KserveEventBody {
+                status: "logged".into(),
+                logged: r.logged,
+                duplicates: r.duplicates,
+                unapproved: r.unapproved,
+            }),
+        ),
+    })
+}
+
+/// The state of ingestion: records set aside (dead letters, newest first), KServe halves waiting for their
+/// other half (requests whose response never came), and this replica's Kafka consumers with each partition's
+/// position, end and lag (data-scientist, validator, risk-officer, admin).
+#[utoipa::path(get, path = "/v1/ingestion", tag = "scoring",
+    responses((status = 200, body = IngestionBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn ingestion(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<IngestionBody>, ApiError> {
+    let status = ingest::status(&warden, &caller, 50).await?;
+    Ok(Json(status.to_wire()))
 }
 
 /// Record late outcomes (default, chargeback) by request id: all or none (scorer, admin).
