@@ -103,7 +103,8 @@ const NOT_RUN: &[(&str, &str)] = &[
     ("warden serve --listen 0.0.0.0:8700", "replicas on PostgreSQL: tests/it/replicas.rs"),
     ("cargo run -p xtask -- bench", "benchmarks take minutes each and install peers"),
     ("cargo bench", "benchmarks take minutes each"),
-    ("scripts/peers/", "benchmark peers (Python, MLflow)"),
+    ("scripts/peers/", "benchmark peers (Python, MLflow, whylogs)"),
+    ("warden serve --kafka-brokers", "needs Kafka brokers: tests/it/ingest.rs runs it against librdkafka's mock cluster"),
 ];
 
 /// `[--json]` and `[--json | --csv]` are the README's notation for options: each command runs without them
@@ -262,6 +263,31 @@ fn write_files(dir: &Path) {
     )
     .unwrap();
     std::fs::write(dir.join("webhook.secret"), "a shared secret of the webhook receiver\n").unwrap();
+    // A vendor's model: the German data with its score of each row, and two decisions its platform made.
+    let mut vendor = header.join(",") + ",pd\n";
+    for (i, row) in rows.iter().enumerate() {
+        vendor.push_str(&format!("{},0.{}\n", row.join(","), 10 + i % 80));
+    }
+    std::fs::write(dir.join("vendor.csv"), vendor).unwrap();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let decisions: String = rows[..2]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut features = serde_json::Map::new();
+            for name in ["job", "credit_amount", "duration", "age"] {
+                features.insert(name.into(), serde_json::json!(r[at(name)].parse::<f64>().unwrap()));
+            }
+            for name in ["housing", "saving_accounts", "checking_account", "purpose"] {
+                features.insert(name.into(), serde_json::json!(r[at(name)]));
+            }
+            let record = serde_json::json!({"request_id": format!("acme-{i}"), "version": 1,
+                "at": "2026-11-30T09:00:00Z", "features": features, "attributes": {"sex": r[at("sex")]},
+                "score": 0.2});
+            format!("{record}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("decisions.ndjson"), decisions).unwrap();
 }
 
 /// The README's example values that stand for what the reader has: replaced by this run's.
