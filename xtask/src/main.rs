@@ -1532,11 +1532,7 @@ fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -
     let postgres = bench_postgres(&root, &dir.join("postgres"))?;
     psql(&format!("{postgres}/postgres"), "CREATE DATABASE ingest")?;
     let german = root.join("crates/warden-testdata/data/datasets/german.csv");
-    let now_rfc3339 = {
-        let out = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output()?;
-        String::from_utf8(out.stdout)?.trim().to_owned()
-    };
-    let (tails, reference) = vendor_records(&german, &now_rfc3339)?;
+    let (tails, reference) = vendor_records(&german, &rfc3339_now()?)?;
     let reference_path = dir.join("vendor.csv");
     std::fs::write(&reference_path, &reference)?;
 
@@ -1572,6 +1568,8 @@ fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -
         cli(&["promote", "vendor", "1", "--override", "--reason", "benchmark: ingestion only"])?;
         let token = cli(&["token", "create", "--name", "platform", "--role", "scorer"])?.trim().to_owned();
         let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
+        // Decided now, after the promotion: champion traffic.
+        let (tails, _) = vendor_records(&german, &rfc3339_now()?)?;
 
         let (mut rates, mut limits) = (Vec::new(), Vec::new());
         let mut sent_total = 0u64;
@@ -1680,5 +1678,194 @@ fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -
         Some(text) => print!("{text}"),
         None => println!("whylogs: not run (no .venv-whylogs: scripts/peers/setup_whylogs.sh installs it)"),
     }
+
+    // Kafka: a topic of 4 partitions on librdkafka's mock cluster (in this process, on 127.0.0.1), consumed
+    // by `serve --kafka-topic`; kill -9 in the middle, restart, then a new group replaying from offset 0.
+    println!(
+        "\ningestion from Kafka: {kafka_records} records on 4 partitions (librdkafka's mock cluster), runs: {runs}",
+        kafka_records = KAFKA_RECORDS
+    );
+    println!("{:<12} {:>14} {:>11} {:>12} {:>12} {:>14}", "store", "decisions/s", "peak MiB", "after kill -9", "replay adds", "dead records");
+    for backend in &backends {
+        let database = backend.database.as_ref().map(|_| format!("{postgres}/kafka{}", backend.name.len()));
+        if let Some(db) = &database {
+            psql(&format!("{postgres}/postgres"), &format!("CREATE DATABASE {}", db.rsplit('/').next().unwrap()))?;
+        }
+        let kafka = Backend { name: backend.name, data: dir.join(format!("kafka-{}", backend.name)), database };
+        let (rates, peak, after_kill, replay, dead) = bench_kafka(&warden, &kafka, &reference_path, runs)?;
+        let runs_text: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        println!(
+            "{:<12} {:>14.0} {:>11.0} {:>12} {:>12} {:>14}   runs: {}",
+            kafka.name,
+            median_of(&rates),
+            peak,
+            after_kill,
+            replay,
+            dead,
+            runs_text.join(", ")
+        );
+    }
     Ok(())
+}
+
+/// The time now, RFC 3339, whole seconds rounded up (so it is after anything done in this second).
+fn rfc3339_now() -> anyhow::Result<String> {
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let out = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output()?;
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+/// Records produced for each Kafka run.
+const KAFKA_RECORDS: usize = 2_000_000;
+
+/// One backend's Kafka runs: decisions/s of each run (a fresh topic consumed from the start, timed from the
+/// first decision logged to the last), the server's peak memory, what the log holds after a kill -9 in the
+/// middle and a restart (must be every record), what a new group replaying the topic adds (must be 0), and the
+/// dead records (the one bad record per run).
+fn bench_kafka(
+    warden: &Path,
+    backend: &Backend,
+    reference: &Path,
+    runs: usize,
+) -> anyhow::Result<(Vec<f64>, f64, String, String, u64)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let cluster = rdkafka::mocking::MockCluster::new(1)?;
+    let brokers = cluster.bootstrap_servers();
+    let store_args = backend.args()?;
+    let mut args: Vec<String> = store_args.clone();
+    // The models the topics feed must exist before `serve` consumes them.
+    {
+        let base: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (server, url) = start_warden(warden, &backend.data, &base)?;
+        let cli = |a: &[&str]| run_cli(warden, &url, &backend.data, a);
+        cli(&["model", "create", "vendor", "--owner", "retail-risk", "--risk-tier", "high"])?;
+        let reference = reference.to_str().context("path")?;
+        cli(&[
+            "model", "register", "vendor", "--format", "external", "--score-column", "pd", "--platform", "bench",
+            "--reference", reference, "--target", "risk", "--protected", "sex",
+        ])?;
+        cli(&["promote", "vendor", "1", "--override", "--reason", "benchmark: ingestion only"])?;
+        drop(server);
+    }
+    let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
+    let german = workspace_root().join("crates/warden-testdata/data/datasets/german.csv");
+    let (tails, _) = vendor_records(&german, &rfc3339_now()?)?;
+    let tails = &tails;
+    let (mut rates, mut peak, mut expected) = (Vec::new(), 0f64, 0u64);
+    let logged = |url: &str| -> anyhow::Result<u64> {
+        let metrics = http_get(&format!("{url}/metrics"), &admin)?;
+        Ok(metric_sum_where(&metrics, "warden_ingested_decisions_total", "outcome=\"logged\"") as u64)
+    };
+    let mut after_kill = String::from("-");
+    let mut replay_text = String::from("-");
+    // Run 0 is killed half-way (and not timed); runs 1..=runs are timed.
+    for run in 0..=runs {
+        let topic = format!("decisions-{run}");
+        cluster.create_topic(&topic, 4, 1)?;
+        let at_records = tails.iter().cycle().take(KAFKA_RECORDS).enumerate().map(|(i, tail)| {
+            (Some(format!("k{run}-{i}").into_bytes()), format!("{{\"request_id\":\"k{run}-{i}\",{tail}").into_bytes())
+        });
+        let bad = std::iter::once((None, b"not a decision record".to_vec()));
+        runtime.block_on(warden_stream::produce(&brokers, &topic, at_records.chain(bad)))?;
+        expected += KAFKA_RECORDS as u64;
+        args.truncate(store_args.len());
+        args.extend(["--kafka-brokers".into(), brokers.clone(), "--kafka-topic".into(), format!("{topic}=vendor")]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (mut server, url) = start_warden(warden, &backend.data, &argv)?;
+        let before = logged(&url)?;
+        let (mut first, mut last) = (None, Instant::now());
+        let mut killed = false;
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = logged(&url)?;
+            if now > before && first.is_none() {
+                first = Some((Instant::now(), now));
+            }
+            // The first run is killed half-way and restarted: the rest must arrive once.
+            if run == 0 && !killed && now >= before + KAFKA_RECORDS as u64 / 2 {
+                kill9(&mut server);
+                killed = true;
+                let restarted = start_warden(warden, &backend.data, &argv)?;
+                server = restarted.0;
+                let url2 = restarted.1;
+                // Wait for the rest on the new server, then compare the log with what was produced.
+                let deadline = Instant::now() + std::time::Duration::from_secs(600);
+                while Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    let lag = metric_sum_where(&http_get(&format!("{url2}/metrics"), &admin)?, "warden_stream_lag", "");
+                    let in_log = log_size(backend, &url2, &admin)?;
+                    if in_log >= expected && lag == 0.0 {
+                        break;
+                    }
+                }
+                after_kill = format!("{}/{}", log_size(backend, &url2, &admin)?, expected);
+                break;
+            }
+            if now >= before + KAFKA_RECORDS as u64 {
+                last = Instant::now();
+                break;
+            }
+        }
+        if !killed {
+            let (start, at_start) = first.context("nothing was logged")?;
+            rates.push((before + KAFKA_RECORDS as u64 - at_start) as f64 / (last - start).as_secs_f64());
+        }
+        peak = peak.max(vm_hwm_mib(server.0.id()).unwrap_or(0.0));
+        drop(server);
+        if run == runs {
+            // A new consumer group replays every topic from offset 0: nothing may be added.
+            let before_replay = expected;
+            args.extend(["--kafka-group".into(), "replay".into()]);
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (server, url) = start_warden(warden, &backend.data, &argv)?;
+            let deadline = Instant::now() + std::time::Duration::from_secs(600);
+            let mut duplicates = 0.0;
+            while Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let metrics = http_get(&format!("{url}/metrics"), &admin)?;
+                duplicates = metric_sum_where(&metrics, "warden_ingested_decisions_total", "outcome=\"duplicate\"");
+                if duplicates as usize >= KAFKA_RECORDS {
+                    break;
+                }
+            }
+            let in_log = log_size(backend, &url, &admin)?;
+            replay_text = format!("{} ({duplicates:.0} skipped)", in_log as i64 - before_replay as i64);
+            drop(server);
+        }
+    }
+    let dead = {
+        let argv: Vec<&str> = store_args.iter().map(String::as_str).collect();
+        let (server, url) = start_warden(warden, &backend.data, &argv)?;
+        let state: serde_json::Value = serde_json::from_str(&http_get(&format!("{url}/v1/ingestion"), &admin)?)?;
+        drop(server);
+        state["dead_letters"].as_u64().unwrap_or(0)
+    };
+    Ok((rates, peak, after_kill, replay_text, dead))
+}
+
+/// The decisions in the log of `vendor`, counted in the database.
+fn log_size(backend: &Backend, _url: &str, _admin: &str) -> anyhow::Result<u64> {
+    let sql = "SELECT COUNT(*) FROM decisions";
+    match &backend.database {
+        Some(db) => Ok(psql(db, sql)?.parse()?),
+        None => {
+            let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=60)\nprint(c.execute(sys.argv[2]).fetchone()[0])\n";
+            let out = Command::new("python3").args(["-c", script]).arg(backend.data.join("warden.db")).arg(sql).output()?;
+            Ok(String::from_utf8(out.stdout)?.trim().parse()?)
+        }
+    }
+}
+
+/// SIGKILL: the server gets no chance to flush or leave its consumer group.
+fn kill9(server: &mut Stopped) {
+    let _ = Command::new("kill").args(["-9", &server.0.id().to_string()]).status();
+    let _ = server.0.wait();
+}
+
+/// The sum of a metric's series whose labels contain `labels`.
+fn metric_sum_where(text: &str, name: &str, labels: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']) && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -342,3 +342,53 @@ async fn an_empty_period_reads_as_such() {
     assert!(text_of(&page, "period-denied").contains("The gate refused nothing in the last day."));
     assert!(text_of(&page, "kpis").contains("0 deployments in the last day, 0 automatic rollbacks"));
 }
+
+/// A model fed from outside Warden shows its Kafka partitions' lag (beyond the alert level marked), records
+/// set aside and KServe requests still waiting for their response; a model without such sources shows none.
+#[tokio::test]
+async fn the_monitoring_page_shows_stream_lag_dead_records_and_waiting_kserve_requests() {
+    let scene = Scene::empty().await;
+    scene.app.create_model("vendor").await;
+    scene.app.create_model("other").await;
+    scene.app.warden.scoring().publish_stream(warden_serving::ingest::StreamStatus {
+        group: "warden".into(),
+        topic: "loan-decisions".into(),
+        model: "vendor".into(),
+        kind: warden_serving::ingest::StreamKind::Decisions,
+        connected: false,
+        last_error: Some("all brokers down".into()),
+        partitions: vec![(0, Some(1_200), Some(1_250)), (1, Some(10), Some(250_010)), (2, None, None)],
+        lag_alert: 100_000,
+    });
+    let letter = warden_store::metadata::DeadLetter {
+        at: scene.app.warden.now(),
+        source: "kafka".into(),
+        topic: Some("loan-decisions".into()),
+        partition: Some(1),
+        offset: Some(7),
+        model: Some("vendor".into()),
+        reason: "not a decision record: expected value at line 1 column 1".into(),
+        payload: "garbage".into(),
+    };
+    scene.app.warden.metadata.insert_dead_letters(&[letter]).await.unwrap();
+    scene.app.warden.metadata.put_kserve_half("vendor", 1, "ev-1", "request", 1, "{}").await.unwrap();
+    let cookie = scene.log_in("rita").await;
+    let (status, page) = scene.page(&cookie, "/ui/models/vendor/monitoring").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let section = &page[page.find(r#"id="ingestion""#).expect("the ingestion section")..];
+    for part in [
+        "loan-decisions",
+        "brokers do not answer",
+        "all brokers down",
+        "partition 1 is 250000 records behind (alert above 100000)",
+        "loan-decisions/1@7",
+        "not a decision record",
+        "KServe: 1 request waiting for a response, 0 responses waiting for a request",
+    ] {
+        assert!(section.contains(part), "{part} missing from {section}");
+    }
+    assert!(section.contains(r#"<td class="num bad">250000</td>"#), "the lag beyond the alert level is marked");
+    assert!(section.contains(r#"<td class="num">50</td>"#), "{section}");
+    let (_, other) = scene.page(&cookie, "/ui/models/other/monitoring").await;
+    assert!(!other.contains(r#"id="ingestion""#), "no section without a source");
+}

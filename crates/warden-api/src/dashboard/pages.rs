@@ -517,6 +517,9 @@ pub(crate) struct MonitoringData {
     history: Vec<AliasAssignment>,
     /// The feature-drift monitor's latest evaluation that kept window counts, and each feature's shift.
     shifts: Option<(MonitorPoint, Vec<FeatureShift>)>,
+    /// Decisions made outside Warden: this replica's streams of the model, its dead records, KServe halves
+    /// waiting.
+    ingestion: warden_serving::ingest::IngestionStatus,
 }
 
 /// How far back the monitoring page looks when no window is asked for.
@@ -569,7 +572,72 @@ impl MonitoringData {
                 shifts = Some((point.clone(), distributions::shifts(point, &version.profile)));
             }
         }
-        Ok(MonitoringData { model, window, range, monitors, points, alerts, history, shifts })
+        let mut ingestion = warden_serving::ingest::status(warden, caller, 1000).await?;
+        ingestion.streams.retain(|s| s.model == name);
+        ingestion.dead_letters.1.retain(|l| l.model.as_deref() == Some(name));
+        ingestion.dead_letters.1.truncate(5);
+        ingestion.kserve_waiting.retain(|(model, ..)| model == name);
+        Ok(MonitoringData { model, window, range, monitors, points, alerts, history, shifts, ingestion })
+    }
+}
+
+/// Decisions made outside Warden, when the model has any source of them here: each stream partition's lag,
+/// the newest dead records, KServe halves waiting for their other half.
+fn ingestion(state: &warden_serving::ingest::IngestionStatus) -> Markup {
+    let letters = &state.dead_letters.1;
+    if state.streams.is_empty() && letters.is_empty() && state.kserve_waiting.is_empty() {
+        return html! {};
+    }
+    html! {
+        h2 #ingestion { "Decisions from outside Warden" }
+        @for stream in &state.streams {
+            p {
+                "Kafka topic " strong { (stream.topic) } " (" (match stream.kind {
+                    warden_serving::ingest::StreamKind::Decisions => "decisions",
+                    warden_serving::ingest::StreamKind::Outcomes => "outcomes",
+                }) ", group " (stream.group) "): "
+                @if stream.connected { span.ok { "brokers answer" } } @else { span.bad { "brokers do not answer" } }
+                @if let Some(error) = &stream.last_error { " · " span.muted { (error) } }
+                @if let Some(deviation) = stream.deviation() { " · " span.bad { (deviation) } }
+            }
+            table.stream-lag {
+                thead { tr { th { "partition" } th.num { "next offset" } th.num { "end" } th.num { "lag" } } }
+                tbody {
+                    @for (partition, position, end) in &stream.partitions {
+                        @let lag = warden_serving::ingest::StreamStatus::lag(*position, *end);
+                        tr {
+                            td { (partition) }
+                            td.num { (position.map_or("—".to_owned(), |p| p.to_string())) }
+                            td.num { (end.map_or("—".to_owned(), |e| e.to_string())) }
+                            td.num class=[lag.filter(|l| *l > stream.lag_alert).map(|_| "bad")] {
+                                (lag.map_or("—".to_owned(), |l| l.to_string()))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @for (_, requests, responses, oldest) in &state.kserve_waiting {
+            p #kserve-waiting {
+                "KServe: " (counted(*requests as u64, "request", "requests")) " waiting for a response, "
+                (counted(*responses as u64, "response", "responses")) " waiting for a request"
+                @if let Some(oldest) = oldest { " (the oldest since " (when(*oldest)) ")" }
+            }
+        }
+        @if !letters.is_empty() {
+            p { "Records set aside (newest first):" }
+            ul #dead-letters {
+                @for letter in letters {
+                    li {
+                        (when(letter.at)) " · " (letter.source)
+                        @if let (Some(topic), Some(partition), Some(offset)) = (&letter.topic, letter.partition, letter.offset) {
+                            " " (topic) "/" (partition) "@" (offset)
+                        }
+                        " · " (letter.reason)
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -621,6 +689,7 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
                 p.muted { "The latest drift evaluation (" (when(point.at)) ", version " (point.version) "): the share of values in each bin of the version's reference data against the monitored window, over the bins PSI is computed on — the reference's deciles for numbers (each holds about a tenth of the reference), with missing values as one more bin, and the categories for categories." }
                 (distributions::figures(shifts))
             }
+            (ingestion(&data.ingestion))
             h2 { "Monitors" }
             div.grid #monitor-charts {
                 @for monitor in &data.monitors {
