@@ -1685,7 +1685,10 @@ fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -
         "\ningestion from Kafka: {kafka_records} records on 4 partitions (librdkafka's mock cluster), runs: {runs}",
         kafka_records = KAFKA_RECORDS
     );
-    println!("{:<12} {:>14} {:>11} {:>12} {:>12} {:>14}", "store", "decisions/s", "peak MiB", "after kill -9", "replay adds", "dead records");
+    println!(
+        "{:<12} {:>14} {:>11} {:>12} {:>12} {:>14}",
+        "store", "decisions/s", "peak MiB", "after kill -9", "replay adds", "dead records"
+    );
     for backend in &backends {
         let database = backend.database.as_ref().map(|_| format!("{postgres}/kafka{}", backend.name.len()));
         if let Some(db) = &database {
@@ -1741,8 +1744,21 @@ fn bench_kafka(
         cli(&["model", "create", "vendor", "--owner", "retail-risk", "--risk-tier", "high"])?;
         let reference = reference.to_str().context("path")?;
         cli(&[
-            "model", "register", "vendor", "--format", "external", "--score-column", "pd", "--platform", "bench",
-            "--reference", reference, "--target", "risk", "--protected", "sex",
+            "model",
+            "register",
+            "vendor",
+            "--format",
+            "external",
+            "--score-column",
+            "pd",
+            "--platform",
+            "bench",
+            "--reference",
+            reference,
+            "--target",
+            "risk",
+            "--protected",
+            "sex",
         ])?;
         cli(&["promote", "vendor", "1", "--override", "--reason", "benchmark: ingestion only"])?;
         drop(server);
@@ -1850,7 +1866,8 @@ fn log_size(backend: &Backend, _url: &str, _admin: &str) -> anyhow::Result<u64> 
         Some(db) => Ok(psql(db, sql)?.parse()?),
         None => {
             let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=60)\nprint(c.execute(sys.argv[2]).fetchone()[0])\n";
-            let out = Command::new("python3").args(["-c", script]).arg(backend.data.join("warden.db")).arg(sql).output()?;
+            let out =
+                Command::new("python3").args(["-c", script]).arg(backend.data.join("warden.db")).arg(sql).output()?;
             Ok(String::from_utf8(out.stdout)?.trim().parse()?)
         }
     }

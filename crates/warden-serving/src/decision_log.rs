@@ -135,6 +135,8 @@ async fn writer(
 ) {
     let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
     let (mut waiters, mut flushes): (Vec<Waiter>, Vec<Waiter>) = (Vec::new(), Vec::new());
+    // Committed groups being folded into their profiles on the blocking pool, while the next group commits.
+    let mut folding: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut probe_at = 0i64;
     loop {
         let first = if health.failing.load(Ordering::Acquire) {
@@ -188,10 +190,22 @@ async fn writer(
                 Ok(()) => {
                     recovered(&health);
                     metrics.log_committed.inc_by(rows.len() as u64);
-                    // Pinned decisions (people testing a version) are logged but never count as production.
-                    for (live, decision) in lives.iter().zip(&rows).filter(|(_, d)| d.route != "pinned") {
-                        live.fold(decision);
-                    }
+                    // Folded on another thread: a group of thousands takes milliseconds, which the next
+                    // commit need not wait for. Pinned decisions (people testing a version) are logged but never
+                    // count as production.
+                    // Its callers hear once it is folded too, so what they read next includes it.
+                    let (group_lives, group_rows) = (std::mem::take(&mut lives), std::mem::take(&mut rows));
+                    let group_waiters = std::mem::take(&mut waiters);
+                    folding.retain(|fold| !fold.is_finished());
+                    folding.push(tokio::task::spawn_blocking(move || {
+                        for (live, decision) in group_lives.iter().zip(&group_rows).filter(|(_, d)| d.route != "pinned")
+                        {
+                            live.fold(decision);
+                        }
+                        for done in group_waiters {
+                            let _ = done.send(Ok(()));
+                        }
+                    }));
                 }
                 Err(err) => {
                     *health.last_error.lock().expect("health lock") = err.clone();
@@ -207,7 +221,16 @@ async fn writer(
             lives.clear();
             rows.clear();
         }
-        for done in waiters.drain(..).chain(flushes.drain(..)) {
+        for done in waiters.drain(..) {
+            let _ = done.send(outcome.clone());
+        }
+        // A flush returns once everything before it is committed and in the windows.
+        if !flushes.is_empty() {
+            for fold in folding.drain(..) {
+                let _ = fold.await;
+            }
+        }
+        for done in flushes.drain(..) {
             let _ = done.send(outcome.clone());
         }
     }

@@ -640,8 +640,9 @@ impl StreamStatus {
     /// Why the stream needs attention, if it does: its brokers do not answer, or a partition's lag is above
     /// the alert level.
     pub fn deviation(&self) -> Option<String> {
+        let mut reasons = Vec::new();
         if !self.connected {
-            return Some(format!(
+            reasons.push(format!(
                 "the brokers of topic '{}' do not answer ({}); lag grows until they do",
                 self.topic,
                 self.last_error.as_deref().unwrap_or("no error reported")
@@ -654,8 +655,10 @@ impl StreamStatus {
             .filter(|(_, lag)| *lag > self.lag_alert)
             .map(|(p, lag)| format!("partition {p} is {lag} records behind"))
             .collect();
-        (!behind.is_empty())
-            .then(|| format!("topic '{}': {} (alert above {})", self.topic, behind.join(", "), self.lag_alert))
+        if !behind.is_empty() {
+            reasons.push(format!("topic '{}': {} (alert above {})", self.topic, behind.join(", "), self.lag_alert));
+        }
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 }
 

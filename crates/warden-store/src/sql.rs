@@ -43,6 +43,13 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     fn leaf_hashes(store: &SqlStore<Self>, from: u64, to: u64) -> impl Future<Output = Result<Vec<u8>>> + Send;
     /// Rows a statement changed (each driver's result type has its own method).
     fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// Appends decisions in `tx` by the fastest statement the driver has, skipping ingested decisions already
+    /// logged; how many were new. `None`: the portable multi-row INSERT.
+    fn insert_decision_rows<'a>(
+        tx: &'a mut Transaction<'static, Self>,
+        decisions: &'a [NewDecision],
+        model_ids: &'a HashMap<&'a str, i64>,
+    ) -> Option<impl Future<Output = Result<u64>> + Send + 'a>;
 }
 
 /// The metadata store on a SQL database: [`crate::sqlite::SqliteStore`] or [`crate::postgres::PostgresStore`].
@@ -95,7 +102,7 @@ where
     }
 }
 
-fn to_json(value: &Value) -> String {
+pub(crate) fn to_json(value: &Value) -> String {
     value.to_string()
 }
 
@@ -554,6 +561,9 @@ where
                 let id = Self::model_id(tx, &d.model_name).await?;
                 ids.insert(&d.model_name, id);
             }
+        }
+        if let Some(insert) = D::insert_decision_rows(tx, decisions, &ids) {
+            return insert.await;
         }
         let mut written = 0;
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {

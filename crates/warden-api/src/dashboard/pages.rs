@@ -609,7 +609,7 @@ fn ingestion(state: &warden_serving::ingest::IngestionStatus) -> Markup {
                             td { (partition) }
                             td.num { (position.map_or("—".to_owned(), |p| p.to_string())) }
                             td.num { (end.map_or("—".to_owned(), |e| e.to_string())) }
-                            td.num class=[lag.filter(|l| *l > stream.lag_alert).map(|_| "bad")] {
+                            td.num.bad[lag.is_some_and(|l| l > stream.lag_alert)] {
                                 (lag.map_or("—".to_owned(), |l| l.to_string()))
                             }
                         }

@@ -104,7 +104,10 @@ const NOT_RUN: &[(&str, &str)] = &[
     ("cargo run -p xtask -- bench", "benchmarks take minutes each and install peers"),
     ("cargo bench", "benchmarks take minutes each"),
     ("scripts/peers/", "benchmark peers (Python, MLflow, whylogs)"),
-    ("warden serve --kafka-brokers", "needs Kafka brokers: tests/it/ingest.rs runs it against librdkafka's mock cluster"),
+    (
+        "warden serve --kafka-brokers",
+        "needs Kafka brokers: tests/it/ingest.rs runs it against librdkafka's mock cluster",
+    ),
 ];
 
 /// `[--json]` and `[--json | --csv]` are the README's notation for options: each command runs without them
