@@ -3,7 +3,7 @@
 //! - `cargo run -p xtask -- bench drift [--reference-rows N] [--current-rows M] [--runs K] [--peer-runs P]`
 //! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
 //! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
-//! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS]`
+//! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS] [--kafka-records N]`
 //!
 //! - `cargo run -p xtask -- architecture` (prints the crate dependency edges ARCHITECTURE.md must list)
 //!
@@ -57,6 +57,7 @@ fn main() -> anyhow::Result<()> {
             flag("--seconds", 60)?,
             flag("--connections", 2)?,
             flag("--batch", 10_000)?,
+            flag("--kafka-records", 2_000_000)?,
         ),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
@@ -1523,7 +1524,13 @@ fn vendor_records(german: &Path, at: &str) -> anyhow::Result<(Vec<String>, Strin
 /// Decisions made elsewhere sent to `POST /v1/models/{name}/decisions` as NDJSON batches, on SQLite and on
 /// PostgreSQL: decisions/s sustained, every one logged and folded into the live windows, peak memory; and
 /// whylogs profiling the same rows.
-fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -> anyhow::Result<()> {
+fn bench_ingest(
+    runs: usize,
+    seconds: usize,
+    connections: usize,
+    batch: usize,
+    kafka_records: usize,
+) -> anyhow::Result<()> {
     let root = workspace_root();
     let dir = root.join("target/bench/ingest");
     let _ = std::fs::remove_dir_all(&dir);
@@ -1682,8 +1689,7 @@ fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -
     // Kafka: a topic of 4 partitions on librdkafka's mock cluster (in this process, on 127.0.0.1), consumed
     // by `serve --kafka-topic`; kill -9 in the middle, restart, then a new group replaying from offset 0.
     println!(
-        "\ningestion from Kafka: {kafka_records} records on 4 partitions (librdkafka's mock cluster), runs: {runs}",
-        kafka_records = KAFKA_RECORDS
+        "\ningestion from Kafka: {kafka_records} records a run on 4 partitions (librdkafka's mock cluster), {runs} timed runs after one killed with kill -9 half-way"
     );
     println!(
         "{:<12} {:>14} {:>11} {:>12} {:>12} {:>14}",
@@ -1695,7 +1701,8 @@ fn bench_ingest(runs: usize, seconds: usize, connections: usize, batch: usize) -
             psql(&format!("{postgres}/postgres"), &format!("CREATE DATABASE {}", db.rsplit('/').next().unwrap()))?;
         }
         let kafka = Backend { name: backend.name, data: dir.join(format!("kafka-{}", backend.name)), database };
-        let (rates, peak, after_kill, replay, dead) = bench_kafka(&warden, &kafka, &reference_path, runs)?;
+        let (rates, peak, after_kill, replay, dead) =
+            bench_kafka(&warden, &kafka, &reference_path, runs, kafka_records)?;
         let runs_text: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
         println!(
             "{:<12} {:>14.0} {:>11.0} {:>12} {:>12} {:>14}   runs: {}",
@@ -1718,9 +1725,6 @@ fn rfc3339_now() -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
-/// Records produced for each Kafka run.
-const KAFKA_RECORDS: usize = 2_000_000;
-
 /// One backend's Kafka runs: decisions/s of each run (a fresh topic consumed from the start, timed from the
 /// first decision logged to the last), the server's peak memory, what the log holds after a kill -9 in the
 /// middle and a restart (must be every record), what a new group replaying the topic adds (must be 0), and the
@@ -1730,6 +1734,7 @@ fn bench_kafka(
     backend: &Backend,
     reference: &Path,
     runs: usize,
+    records: usize,
 ) -> anyhow::Result<(Vec<f64>, f64, String, String, u64)> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let cluster = rdkafka::mocking::MockCluster::new(1)?;
@@ -1778,12 +1783,12 @@ fn bench_kafka(
     for run in 0..=runs {
         let topic = format!("decisions-{run}");
         cluster.create_topic(&topic, 4, 1)?;
-        let at_records = tails.iter().cycle().take(KAFKA_RECORDS).enumerate().map(|(i, tail)| {
+        let at_records = tails.iter().cycle().take(records).enumerate().map(|(i, tail)| {
             (Some(format!("k{run}-{i}").into_bytes()), format!("{{\"request_id\":\"k{run}-{i}\",{tail}").into_bytes())
         });
         let bad = std::iter::once((None, b"not a decision record".to_vec()));
         runtime.block_on(warden_stream::produce(&brokers, &topic, at_records.chain(bad)))?;
-        expected += KAFKA_RECORDS as u64;
+        expected += records as u64;
         args.truncate(store_args.len());
         args.extend(["--kafka-brokers".into(), brokers.clone(), "--kafka-topic".into(), format!("{topic}=vendor")]);
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1798,7 +1803,7 @@ fn bench_kafka(
                 first = Some((Instant::now(), now));
             }
             // The first run is killed half-way and restarted: the rest must arrive once.
-            if run == 0 && !killed && now >= before + KAFKA_RECORDS as u64 / 2 {
+            if run == 0 && !killed && now >= before + records as u64 / 2 {
                 kill9(&mut server);
                 killed = true;
                 let restarted = start_warden(warden, &backend.data, &argv)?;
@@ -1817,14 +1822,14 @@ fn bench_kafka(
                 after_kill = format!("{}/{}", log_size(backend, &url2, &admin)?, expected);
                 break;
             }
-            if now >= before + KAFKA_RECORDS as u64 {
+            if now >= before + records as u64 {
                 last = Instant::now();
                 break;
             }
         }
         if !killed {
             let (start, at_start) = first.context("nothing was logged")?;
-            rates.push((before + KAFKA_RECORDS as u64 - at_start) as f64 / (last - start).as_secs_f64());
+            rates.push((before + records as u64 - at_start) as f64 / (last - start).as_secs_f64());
         }
         peak = peak.max(vm_hwm_mib(server.0.id()).unwrap_or(0.0));
         drop(server);
@@ -1840,7 +1845,7 @@ fn bench_kafka(
                 std::thread::sleep(std::time::Duration::from_millis(500));
                 let metrics = http_get(&format!("{url}/metrics"), &admin)?;
                 duplicates = metric_sum_where(&metrics, "warden_ingested_decisions_total", "outcome=\"duplicate\"");
-                if duplicates as usize >= KAFKA_RECORDS {
+                if duplicates as usize >= records {
                     break;
                 }
             }

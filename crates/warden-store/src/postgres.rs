@@ -80,6 +80,27 @@ impl Dialect for Postgres {
         result.rows_affected()
     }
 
+    /// The ids as one array joined to the unique index: with an IN list, a planner without fresh statistics
+    /// (a table that just grew) scans the table and compares each row with every id.
+    fn ingested_request_ids<'a>(
+        store: &'a PostgresStore,
+        model: i64,
+        version: i64,
+        request_ids: &'a [&'a str],
+    ) -> Option<impl Future<Output = Result<Vec<String>>> + Send + 'a> {
+        Some(async move {
+            Ok(sqlx::query_scalar(
+                "SELECT d.request_id FROM UNNEST($1::text[]) AS r(id) JOIN decisions d ON d.request_id = r.id \
+                 AND d.model_id = $2 AND d.version = $3 AND d.source <> 'scored'",
+            )
+            .bind(request_ids)
+            .bind(model)
+            .bind(version)
+            .fetch_all(&store.pool)
+            .await?)
+        })
+    }
+
     /// One statement of column arrays (`UNNEST`): a multi-row VALUES of thousands of rows spends most of its
     /// time binding and planning eleven parameters per row.
     fn insert_decision_rows<'a>(

@@ -50,6 +50,13 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
         decisions: &'a [NewDecision],
         model_ids: &'a HashMap<&'a str, i64>,
     ) -> Option<impl Future<Output = Result<u64>> + Send + 'a>;
+    /// [`ServingStore::ingested_request_ids`] by the driver's own lookup; `None`: the portable IN list.
+    fn ingested_request_ids<'a>(
+        store: &'a SqlStore<Self>,
+        model: i64,
+        version: i64,
+        request_ids: &'a [&'a str],
+    ) -> Option<impl Future<Output = Result<Vec<String>>> + Send + 'a>;
 }
 
 /// The metadata store on a SQL database: [`crate::sqlite::SqliteStore`] or [`crate::postgres::PostgresStore`].
@@ -1326,6 +1333,9 @@ where
             return Ok(logged);
         }
         let model = self.model_id_of(model_name).await?;
+        if let Some(lookup) = D::ingested_request_ids(self, model, version, request_ids) {
+            return lookup.await;
+        }
         for chunk in request_ids.chunks(1000) {
             // `source <> 'scored'` is the unique index's own condition, so both databases look each id up in it.
             let mut query =

@@ -151,6 +151,16 @@ impl Dialect for Sqlite {
         result.rows_affected()
     }
 
+    /// The IN list through the partial index, which SQLite's planner takes.
+    fn ingested_request_ids<'a>(
+        _store: &'a SqliteStore,
+        _model: i64,
+        _version: i64,
+        _request_ids: &'a [&'a str],
+    ) -> Option<impl Future<Output = Result<Vec<String>>> + Send + 'a> {
+        None::<std::future::Ready<Result<Vec<String>>>>
+    }
+
     /// The portable multi-row INSERT is SQLite's fastest.
     fn insert_decision_rows<'a>(
         _tx: &'a mut Transaction<'static, Sqlite>,
