@@ -1281,7 +1281,7 @@ where
         let decisions = Self::write_decisions(&mut tx, &commit.decisions).await?;
         let mut dead_letters = commit.dead_letters.clone();
         let mut outcomes = 0;
-        for o in &commit.outcomes {
+        for (o, unmatched) in &commit.outcomes {
             let found: Option<i64> =
                 sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM decisions WHERE request_id = $1 LIMIT 1")
                     .bind(&o.request_id)
@@ -1289,16 +1289,8 @@ where
                     .await?;
             if found.is_none() {
                 dead_letters.push(DeadLetter {
-                    at: o.at,
-                    source: "kafka".into(),
-                    topic: None,
-                    partition: None,
-                    offset: None,
-                    model: None,
                     reason: format!("no decision was logged for request id '{}'", o.request_id),
-                    payload: serde_json::json!({"request_id": o.request_id, "label": o.label, "kind": o.kind,
-                        "amount": o.amount})
-                    .to_string(),
+                    ..unmatched.clone()
                 });
                 continue;
             }
