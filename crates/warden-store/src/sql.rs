@@ -596,6 +596,9 @@ where
     }
 
     async fn write_dead_letters(tx: &mut Transaction<'static, D>, letters: &[DeadLetter]) -> Result<()> {
+        // PostgreSQL's text cannot hold NUL, which a record set aside may well carry (and its reason quote):
+        // kept as U+FFFD on both databases, as bytes that are not UTF-8 are.
+        let text = |s: &str| s.replace('\0', "\u{FFFD}");
         for l in letters {
             let mut payload = l.payload.as_str();
             if payload.len() > MAX_DEAD_LETTER_PAYLOAD {
@@ -605,6 +608,7 @@ where
                 }
                 payload = &payload[..end];
             }
+            let (reason, payload) = (text(&l.reason), text(payload));
             sqlx::query(
                 "INSERT INTO dead_letters (at, source, topic, partition, record_offset, model, reason, payload) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -615,7 +619,7 @@ where
             .bind(l.partition.map(i64::from))
             .bind(l.offset)
             .bind(l.model.as_deref())
-            .bind(&l.reason)
+            .bind(reason)
             .bind(payload)
             .execute(&mut **tx)
             .await?;
