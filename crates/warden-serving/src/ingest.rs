@@ -426,14 +426,18 @@ pub async fn ingest_stream(
                     }
                 });
                 match outcome {
-                    Ok(o) => commit.outcomes.push(NewOutcome {
-                        request_id: o.request_id,
-                        at: now,
-                        label: o.label,
-                        kind: o.kind,
-                        amount: o.amount,
-                        recorded_by: format!("kafka:{topic}"),
-                    }),
+                    Ok(o) => commit.outcomes.push((
+                        NewOutcome {
+                            request_id: o.request_id,
+                            at: now,
+                            label: o.label,
+                            kind: o.kind,
+                            amount: o.amount,
+                            recorded_by: format!("kafka:{topic}"),
+                        },
+                        // Kept instead (the store gives the reason) when no decision has the request id.
+                        dead(record, String::new()),
+                    )),
                     Err(reason) => commit.dead_letters.push(dead(record, reason)),
                 }
             }
@@ -493,14 +497,14 @@ pub async fn ingest_stream(
             }
         }
     }
-    let dead_count = commit.dead_letters.len();
     let committed = warden.scoring.log.commit_stream(lives, commit).await?;
     let source = DecisionSource::Kafka.as_str();
     warden.scoring.metrics.ingested(model, source, report.logged, report.duplicates, report.unapproved);
     if report.unapproved > 0 {
         warden.scoring.saw_unapproved(model);
     }
-    warden.scoring.metrics.dead_records(model, DecisionSource::Kafka.as_str(), dead_count);
+    // The store's count: outcomes without a decision are dead records too.
+    warden.scoring.metrics.dead_records(model, DecisionSource::Kafka.as_str(), committed.dead_letters as usize);
     Ok(committed)
 }
 

@@ -906,8 +906,9 @@ pub struct Outcome {
 /// What is wrong with an outcome, by field.
 pub(crate) fn outcome_errors(o: &Outcome) -> BTreeMap<&'static str, String> {
     let mut errors = BTreeMap::new();
-    if o.request_id.is_empty() || o.request_id.len() > MAX_REQUEST_ID {
-        errors.insert("request_id", format!("must be 1-{MAX_REQUEST_ID} characters"));
+    // Printable, as a decision's request id must be (so a control character, NUL among them, matches none).
+    if o.request_id.is_empty() || o.request_id.len() > MAX_REQUEST_ID || o.request_id.chars().any(char::is_control) {
+        errors.insert("request_id", format!("must be 1-{MAX_REQUEST_ID} printable characters"));
     }
     if !(o.label == 0 || o.label == 1) {
         errors.insert("label", "must be 0 or 1".to_owned());

@@ -495,8 +495,9 @@ pub struct StreamCommit {
     pub at: Micros,
     /// Decisions to log.
     pub decisions: Vec<NewDecision>,
-    /// Outcomes to record.
-    pub outcomes: Vec<NewOutcome>,
+    /// Outcomes to record, each with the dead record kept instead when no decision has its request id (where
+    /// it was read from; the store writes the reason).
+    pub outcomes: Vec<(NewOutcome, DeadLetter)>,
     /// Records set aside.
     pub dead_letters: Vec<DeadLetter>,
     /// Positions reached.

@@ -613,6 +613,9 @@ where
     }
 
     async fn write_dead_letters(tx: &mut Transaction<'static, D>, letters: &[DeadLetter]) -> Result<()> {
+        // PostgreSQL's text cannot hold NUL, which a record set aside may well carry (and its reason quote):
+        // kept as U+FFFD on both databases, as bytes that are not UTF-8 are.
+        let text = |s: &str| s.replace('\0', "\u{FFFD}");
         for l in letters {
             let mut payload = l.payload.as_str();
             if payload.len() > MAX_DEAD_LETTER_PAYLOAD {
@@ -622,6 +625,7 @@ where
                 }
                 payload = &payload[..end];
             }
+            let (reason, payload) = (text(&l.reason), text(payload));
             sqlx::query(
                 "INSERT INTO dead_letters (at, source, topic, partition, record_offset, model, reason, payload) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -632,7 +636,7 @@ where
             .bind(l.partition.map(i64::from))
             .bind(l.offset)
             .bind(l.model.as_deref())
-            .bind(&l.reason)
+            .bind(reason)
             .bind(payload)
             .execute(&mut **tx)
             .await?;
@@ -1298,7 +1302,7 @@ where
         let decisions = Self::write_decisions(&mut tx, &commit.decisions).await?;
         let mut dead_letters = commit.dead_letters.clone();
         let mut outcomes = 0;
-        for o in &commit.outcomes {
+        for (o, unmatched) in &commit.outcomes {
             let found: Option<i64> =
                 sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM decisions WHERE request_id = $1 LIMIT 1")
                     .bind(&o.request_id)
@@ -1306,16 +1310,8 @@ where
                     .await?;
             if found.is_none() {
                 dead_letters.push(DeadLetter {
-                    at: o.at,
-                    source: "kafka".into(),
-                    topic: None,
-                    partition: None,
-                    offset: None,
-                    model: None,
                     reason: format!("no decision was logged for request id '{}'", o.request_id),
-                    payload: serde_json::json!({"request_id": o.request_id, "label": o.label, "kind": o.kind,
-                        "amount": o.amount})
-                    .to_string(),
+                    ..unmatched.clone()
                 });
                 continue;
             }

@@ -465,10 +465,20 @@ mod tests {
         store.insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
         let ingested = |id: &str| NewDecision { source: "kafka".into(), ..decision(id, 1, 10) };
         let advance = |from, to| StreamAdvance { group: "g".into(), topic: "t".into(), partition: 0, from, to };
+        let read_at = |offset| DeadLetter {
+            at: 7,
+            source: "kafka".into(),
+            topic: Some("t".into()),
+            partition: Some(0),
+            offset: Some(offset),
+            model: Some("a".into()),
+            reason: String::new(),
+            payload: "{}".into(),
+        };
         let commit = StreamCommit {
             at: 7,
             decisions: vec![ingested("k1"), ingested("k2"), ingested("k1")],
-            outcomes: vec![outcome("k1", 11, 1), outcome("nobody", 12, 0)],
+            outcomes: vec![(outcome("k1", 11, 1), read_at(0)), (outcome("nobody", 12, 0), read_at(1))],
             dead_letters: vec![],
             advances: vec![advance(None, 3)],
         };
@@ -478,6 +488,7 @@ mod tests {
         let (letters, total) = store.dead_letters(10).await.unwrap();
         assert_eq!(total, 1);
         assert!(letters[0].reason.contains("'nobody'"), "{letters:?}");
+        assert_eq!((letters[0].topic.as_deref(), letters[0].offset), (Some("t"), Some(1)), "where it was read");
 
         // The same records again from a consumer that read no position: refused, nothing written.
         let err = store.commit_stream(&commit).await.unwrap_err();

@@ -76,6 +76,34 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     if startup.orphan_blobs_removed > 0 {
         tracing::warn!(count = startup.orphan_blobs_removed, "removed blobs left by an interrupted registration");
     }
+    let warden = Arc::new(warden);
+    // Kafka options are checked (and the consumer started) before the server announces it listens.
+    let streams = match &args.kafka_brokers {
+        Some(brokers) => {
+            if args.kafka_topics.is_empty() && args.kafka_outcomes_topics.is_empty() {
+                anyhow::bail!("--kafka-brokers needs at least one --kafka-topic or --kafka-outcomes-topic TOPIC=MODEL");
+            }
+            let decisions = args.kafka_topics.iter().map(|t| ("--kafka-topic", t));
+            let outcomes = args.kafka_outcomes_topics.iter().map(|t| ("--kafka-outcomes-topic", t));
+            for (flag, (_, model)) in decisions.chain(outcomes) {
+                if warden.metadata.get_model(model).await?.is_none() {
+                    anyhow::bail!("{flag} names model '{model}', which does not exist");
+                }
+            }
+            let config = warden_lifecycle::streams::StreamConfig {
+                brokers: brokers.clone(),
+                group: args.kafka_group.clone(),
+                decisions: args.kafka_topics.clone(),
+                outcomes: args.kafka_outcomes_topics.clone(),
+                lag_alert: args.kafka_lag_alert,
+            };
+            Some(
+                warden_lifecycle::streams::Streams::start(warden.clone(), config)
+                    .context("cannot start the Kafka consumer")?,
+            )
+        }
+        None => None,
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
@@ -101,7 +129,6 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         let url = format!("{scheme}://{address}");
         tokio::spawn(crate::demo::run(url, args.data_dir.clone()));
     }
-    let warden = Arc::new(warden);
     let scheduler = warden_lifecycle::scheduler::Scheduler::start(
         warden.clone(),
         warden_lifecycle::scheduler::Periods {
@@ -109,30 +136,6 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             ledger_checkpoint: Duration::from_secs(args.checkpoint_interval_seconds),
         },
     );
-    let streams = match &args.kafka_brokers {
-        Some(brokers) => {
-            if args.kafka_topics.is_empty() && args.kafka_outcomes_topics.is_empty() {
-                anyhow::bail!("--kafka-brokers needs at least one --kafka-topic or --kafka-outcomes-topic TOPIC=MODEL");
-            }
-            for (_, model) in args.kafka_topics.iter().chain(&args.kafka_outcomes_topics) {
-                if warden.metadata.get_model(model).await?.is_none() {
-                    anyhow::bail!("--kafka-topic names model '{model}', which does not exist");
-                }
-            }
-            let config = warden_lifecycle::streams::StreamConfig {
-                brokers: brokers.clone(),
-                group: args.kafka_group.clone(),
-                decisions: args.kafka_topics.clone(),
-                outcomes: args.kafka_outcomes_topics.clone(),
-                lag_alert: args.kafka_lag_alert,
-            };
-            Some(
-                warden_lifecycle::streams::Streams::start(warden.clone(), config)
-                    .context("cannot start the Kafka consumer")?,
-            )
-        }
-        None => None,
-    };
     let limits = warden_api::Limits {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         upload_timeout: Duration::from_secs(args.upload_timeout_seconds),

@@ -2,7 +2,9 @@
 //! data carrying its scores, let in by the gate the external pipeline calls, and its decisions sent over HTTP
 //! by the serving platform's scorer token.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::support::{self, *};
 
@@ -224,4 +226,577 @@ fn a_vendor_model_goes_through_validation_and_the_gate_and_its_platform_sends_it
     assert_eq!((breach["version"].as_i64(), breach["severity"].as_str()), (Some(2), Some("critical")), "{breach}");
     let log = server.get_json("/v1/models/vendor/decisions?request_id=k-rogue");
     assert_eq!((log[0]["route"].as_str(), log[0]["source"].as_str()), (Some("unapproved"), Some("http")), "{log}");
+}
+
+// Kafka: `warden serve --kafka-brokers … --kafka-topic TOPIC=MODEL` against librdkafka's mock cluster (a broker
+// inside this test process, listening on 127.0.0.1), the records produced by the test.
+
+type Cluster = rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>;
+
+/// A mock cluster of one broker (id 1) with `topics` (name, partitions).
+fn kafka_cluster(topics: &[(&str, i32)]) -> Cluster {
+    let cluster = Cluster::new(1).expect("mock cluster");
+    for (topic, partitions) in topics {
+        cluster.create_topic(topic, *partitions, 1).expect("topic");
+    }
+    cluster
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+}
+
+/// Produces (key, value) records, spread over the partitions by their keys' hash; waits for every
+/// acknowledgement.
+fn produce(brokers: &str, topic: &str, records: Vec<(String, Vec<u8>)>) {
+    let n = records.len() as u64;
+    let records = records.into_iter().map(|(key, value)| (Some(key.into_bytes()), value));
+    assert_eq!(block_on(warden_stream::produce(brokers, topic, records)).expect("produce"), n);
+}
+
+/// Produces one record to `partition`; its offset.
+fn produce_to(brokers: &str, topic: &str, partition: i32, value: &[u8]) -> i64 {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).set("acks", "all").create().unwrap();
+    let record = FutureRecord::<(), [u8]>::to(topic).partition(partition).payload(value);
+    let delivery = block_on(producer.send(record, Duration::from_secs(30))).map_err(|(e, _)| e).expect("delivered");
+    assert_eq!(delivery.partition, partition);
+    delivery.offset
+}
+
+/// The German credit data set's labels (1: bad credit, `risk` 0), in row order.
+fn german_labels() -> Vec<i64> {
+    let text = std::fs::read_to_string(warden_testdata::path("datasets/german.csv")).unwrap();
+    let mut lines = text.lines();
+    let at = lines.next().unwrap().split(',').position(|h| h == "risk").unwrap();
+    lines.map(|line| i64::from(line.split(',').nth(at).unwrap() == "0")).collect()
+}
+
+/// Creates `model` (medium risk) with version 1 registered as served elsewhere (the vendor's scores of the
+/// German credit data) and promoted to champion by an administrator's override; the rows its decision records
+/// are made of.
+fn promoted_vendor(server: &Server, dir: &Path, model: &str) -> Vec<serde_json::Value> {
+    let out = server.cli(&["model", "create", model, "--owner", "retail-risk", "--risk-tier", "medium"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (scored, rows) = scored_german(dir);
+    let scored = scored.to_str().unwrap();
+    let register = ["model", "register", model, "--format", "external", "--score-column", "pd"];
+    let out = server.cli(&[&register[..], &["--reference", scored, "--target", "risk", "--protected", "sex"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli(&["promote", model, "1", "--override", "--reason", "Kafka ingestion test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    rows
+}
+
+/// Decision records `from..to` of version 1, decided now: request id `{prefix}-{i}` (also the key), the
+/// features of German credit row `i % 1000`.
+fn decision_records(rows: &[serde_json::Value], prefix: &str, from: usize, to: usize) -> Vec<(String, Vec<u8>)> {
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+    let now = serde_json::json!(warden_core::Timestamp::from_micros(micros).to_string());
+    (from..to)
+        .map(|i| {
+            let mut record = rows[i % rows.len()].clone();
+            let id = format!("{prefix}-{i}");
+            record["request_id"] = serde_json::json!(id);
+            record["version"] = serde_json::json!(1);
+            record["at"] = now.clone();
+            (id, record.to_string().into_bytes())
+        })
+        .collect()
+}
+
+/// The options that make a server consume `brokers`.
+fn kafka_args<'a>(brokers: &'a str, options: &[&'a str]) -> Vec<&'a str> {
+    [&["--kafka-brokers", brokers][..], options].concat()
+}
+
+/// Stops a server as its supervisor would (SIGTERM) and waits for it to exit.
+fn stop(mut server: Server) {
+    server.signal("TERM");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "warden serve exited with {status}");
+}
+
+/// Waits until `done` holds, looking every 100 ms; fails after `limit` naming `what` and showing `show()`.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool, show: impl Fn() -> String) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}: {}", show());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn ingestion(server: &Server) -> serde_json::Value {
+    server.get_json("/v1/ingestion")
+}
+
+/// The status of the consumer of `topic` by `group` in `GET /v1/ingestion`.
+fn stream_of(ingestion: &serde_json::Value, group: &str, topic: &str) -> Option<serde_json::Value> {
+    ingestion["streams"].as_array()?.iter().find(|s| s["group"] == group && s["topic"] == topic).cloned()
+}
+
+/// The positions `group` has stored for `topic` (next offsets, summed over the partitions it holds): the
+/// records consumed.
+fn consumed(server: &Server, group: &str, topic: &str) -> i64 {
+    let Some(stream) = stream_of(&ingestion(server), group, topic) else { return 0 };
+    stream["partitions"].as_array().unwrap().iter().map(|p| p["position"].as_i64().unwrap_or(0)).sum()
+}
+
+/// Waits until `group` has consumed `records` records of `topic`.
+fn wait_consumed(server: &Server, group: &str, topic: &str, records: i64, limit: Duration) {
+    wait_until(
+        &format!("{records} records of '{topic}' consumed by group '{group}'"),
+        limit,
+        || consumed(server, group, topic) >= records,
+        || format!("{:#}", ingestion(server)),
+    );
+    assert_eq!(consumed(server, group, topic), records, "{:#}", ingestion(server));
+}
+
+/// The request ids of the model's logged decisions; fails if one is logged twice.
+fn logged_ids(server: &Server, model: &str) -> HashSet<String> {
+    let log = server.get_json(&format!("/v1/models/{model}/decisions?limit=100000"));
+    let ids: Vec<String> =
+        log.as_array().unwrap().iter().map(|d| d["request_id"].as_str().unwrap().to_owned()).collect();
+    let unique: HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(unique.len(), ids.len(), "a request id is logged more than once");
+    unique
+}
+
+fn metrics_text(server: &Server) -> String {
+    block_on(async {
+        let response = support::http_client()
+            .get(format!("{}/metrics", server.url))
+            .bearer_auth(server.admin_token())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "GET /metrics: {}", response.status());
+        response.text().await.unwrap()
+    })
+}
+
+/// The value of the series `name` with exactly `labels` in a Prometheus text exposition.
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    wanted.sort();
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, rest) = series.split_once('{').unwrap_or((series, "}"));
+        let mut got: Vec<String> =
+            rest.strip_suffix('}')?.split(',').filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        got.sort();
+        (series_name == name && got == wanted).then(|| value.parse().unwrap())
+    })
+}
+
+/// `warden_ingested_decisions_total` of `model` from Kafka with `outcome` (0 when the series is absent).
+fn ingested(text: &str, model: &str, outcome: &str) -> f64 {
+    let labels = [("model", model), ("source", "kafka"), ("outcome", outcome)];
+    metric(text, "warden_ingested_decisions_total", &labels).unwrap_or(0.0)
+}
+
+/// Dead letters read from `topic`, by (partition, offset), with their reasons.
+fn dead_letters_of(ingestion: &serde_json::Value, topic: &str) -> BTreeMap<(i64, i64), serde_json::Value> {
+    let letters = ingestion["recent_dead_letters"].as_array().unwrap();
+    letters
+        .iter()
+        .filter(|d| d["topic"] == topic)
+        .map(|d| ((d["partition"].as_i64().unwrap(), d["offset"].as_i64().unwrap()), d.clone()))
+        .collect()
+}
+
+/// The newest evaluation of a monitor history (the scheduled rounds evaluate too, and may store theirs last).
+fn newest(history: &serde_json::Value) -> Option<&serde_json::Value> {
+    history.as_array()?.iter().max_by_key(|e| e["at"].as_i64())
+}
+
+fn admin_post(server: &Server, path: &str) -> serde_json::Value {
+    let (status, body) = post(server, &server.admin_token(), path, "");
+    assert_eq!(status, 200, "POST {path}: {body}");
+    body
+}
+
+#[test]
+fn kafka_decisions_are_logged_once_and_bad_records_kept_as_dead_letters_with_their_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let rows = promoted_vendor(&server, dir.path(), "vendor");
+    stop(server);
+
+    let cluster = kafka_cluster(&[("decisions", 4)]);
+    let brokers = cluster.bootstrap_servers();
+    // Good records before and after the bad ones in every partition: consumption goes on past them.
+    produce(&brokers, "decisions", decision_records(&rows, "d", 0, 2_500));
+    let mut refused: serde_json::Value =
+        serde_json::from_slice(&decision_records(&rows, "refused", 0, 1)[0].1).unwrap();
+    refused["features"]["duration"] = serde_json::json!("many");
+    // Its reason quotes the category, NUL and all (which PostgreSQL's text cannot hold).
+    refused["features"]["housing"] = serde_json::json!("own\u{0}");
+    // Bytes that are not UTF-8, and a NUL.
+    let bad: Vec<(i32, Vec<u8>)> = vec![
+        (0, b"not json".to_vec()),
+        (1, br#"{"request_id": "cut-short", "version": 1"#.to_vec()),
+        (2, vec![0xff, 0xfe, 0x00, 0x01]),
+        (3, refused.to_string().into_bytes()),
+    ];
+    let bad: BTreeMap<(i64, i64), Vec<u8>> = bad
+        .into_iter()
+        .map(|(partition, value)| ((i64::from(partition), produce_to(&brokers, "decisions", partition, &value)), value))
+        .collect();
+    produce(&brokers, "decisions", decision_records(&rows, "d", 2_500, 5_000));
+
+    let started = Instant::now();
+    let server = Server::start_with(&data, &kafka_args(&brokers, &["--kafka-topic", "decisions=vendor"]));
+    wait_consumed(&server, "warden", "decisions", 5_004, Duration::from_secs(90));
+    eprintln!("5,004 records consumed in {:?}", started.elapsed());
+
+    // Every good record logged once, as Kafka-sourced decisions of the champion.
+    let expected: HashSet<String> = (0..5_000).map(|i| format!("d-{i}")).collect();
+    assert_eq!(logged_ids(&server, "vendor"), expected);
+    let one = server.get_json("/v1/models/vendor/decisions?request_id=d-4999");
+    assert_eq!((one[0]["source"].as_str(), one[0]["route"].as_str()), (Some("kafka"), Some("champion")), "{one}");
+
+    // The bad ones are dead letters with where they were read and why.
+    let status = ingestion(&server);
+    assert_eq!(status["dead_letters"], 4, "{status:#}");
+    let dead = dead_letters_of(&status, "decisions");
+    assert_eq!(dead.keys().collect::<Vec<_>>(), bad.keys().collect::<Vec<_>>(), "{status:#}");
+    for ((partition, offset), letter) in &dead {
+        let reason = letter["reason"].as_str().unwrap();
+        assert_eq!((letter["source"].as_str(), letter["model"].as_str()), (Some("kafka"), Some("vendor")), "{letter}");
+        if *partition == 3 {
+            assert!(reason.contains("duration") && reason.contains("category 'own\u{FFFD}'"), "{letter}");
+            assert_eq!(letter["payload"].as_str().unwrap(), String::from_utf8_lossy(&bad[&(3, *offset)]), "{letter}");
+        } else if *partition == 2 {
+            assert_eq!(letter["payload"], "\u{FFFD}\u{FFFD}\u{FFFD}\u{1}", "{letter}");
+            assert!(reason.starts_with("not a decision record"), "{letter}");
+        } else {
+            assert!(reason.starts_with("not a decision record"), "{letter}");
+        }
+    }
+    let stream = stream_of(&status, "warden", "decisions").unwrap();
+    assert_eq!(
+        (&stream["model"], &stream["kind"], &stream["connected"]),
+        (&"vendor".into(), &"decisions".into(), &true.into())
+    );
+    let partitions = stream["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 4, "{stream:#}");
+    for p in partitions {
+        // Records follow the bad one in each partition.
+        let position = p["position"].as_i64().unwrap();
+        let (_, offset) = bad.keys().find(|(partition, _)| Some(*partition) == p["partition"].as_i64()).unwrap();
+        assert!(position > offset + 1, "{p}");
+    }
+
+    // /metrics: the lag reaches 0 (the high watermarks arrive with librdkafka's statistics), the counters.
+    wait_until(
+        "the lag of every partition to be 0 on /metrics",
+        Duration::from_secs(30),
+        || {
+            let text = metrics_text(&server);
+            (0..4).all(|p| {
+                let partition = p.to_string();
+                let labels = [("group", "warden"), ("topic", "decisions"), ("partition", partition.as_str())];
+                metric(&text, "warden_stream_lag", &labels) == Some(0.0)
+            })
+        },
+        || metrics_text(&server).lines().filter(|l| l.starts_with("warden_stream")).collect::<Vec<_>>().join("\n"),
+    );
+    let text = metrics_text(&server);
+    assert_eq!(metric(&text, "warden_stream_connected", &[("group", "warden"), ("topic", "decisions")]), Some(1.0));
+    let counts = ["logged", "duplicate", "unapproved", "dead"].map(|outcome| ingested(&text, "vendor", outcome));
+    assert_eq!(counts, [5_000.0, 0.0, 0.0, 4.0]);
+    let status = ingestion(&server);
+    let stream = stream_of(&status, "warden", "decisions").unwrap();
+    for p in stream["partitions"].as_array().unwrap() {
+        assert_eq!((p["lag"].as_i64(), &p["position"]), (Some(0), &p["high_watermark"]), "{stream:#}");
+    }
+    stop(server);
+}
+
+#[test]
+fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_dead_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let rows = promoted_vendor(&server, dir.path(), "vendor");
+    stop(server);
+    let cluster = kafka_cluster(&[("decisions", 2), ("outcomes", 2)]);
+    let brokers = cluster.bootstrap_servers();
+    produce(&brokers, "decisions", decision_records(&rows, "o", 0, 600));
+    let options = ["--kafka-topic", "decisions=vendor", "--kafka-outcomes-topic", "outcomes=vendor"];
+    let server = Server::start_with(&data, &kafka_args(&brokers, &options));
+    wait_consumed(&server, "warden", "decisions", 600, Duration::from_secs(60));
+
+    // The platform's labels of the first 500 decisions, one for a request never logged and one malformed.
+    let labels = german_labels();
+    let outcomes = (0..500)
+        .map(|i| {
+            let id = format!("o-{i}");
+            let record = serde_json::json!({"request_id": id, "label": labels[i], "kind": "default"});
+            (id, record.to_string().into_bytes())
+        })
+        .collect();
+    produce(&brokers, "outcomes", outcomes);
+    let unknown = serde_json::json!({"request_id": "nobody", "label": 1, "kind": "default"}).to_string();
+    let unknown_at = produce_to(&brokers, "outcomes", 0, unknown.as_bytes());
+    let malformed = serde_json::json!({"request_id": "o-1", "label": 7, "kind": "default"}).to_string();
+    let malformed_at = produce_to(&brokers, "outcomes", 1, malformed.as_bytes());
+    let control = serde_json::json!({"request_id": "o-2\u{0}", "label": 1, "kind": "default"}).to_string();
+    let control_at = produce_to(&brokers, "outcomes", 1, control.as_bytes());
+    wait_consumed(&server, "warden", "outcomes", 503, Duration::from_secs(60));
+
+    let status = ingestion(&server);
+    let dead = dead_letters_of(&status, "outcomes");
+    let keys = [(0, unknown_at), (1, malformed_at), (1, control_at)];
+    assert_eq!(dead.keys().copied().collect::<Vec<_>>(), keys, "{status:#}");
+    let reason = |key| dead[&key]["reason"].as_str().unwrap().to_owned();
+    assert!(reason((0, unknown_at)).contains("no decision was logged for request id 'nobody'"), "{status:#}");
+    assert!(reason((1, malformed_at)).contains("label: must be 0 or 1"), "{status:#}");
+    assert!(reason((1, control_at)).contains("request_id: must be"), "{status:#}");
+    assert!(dead.values().all(|d| d["source"] == "kafka" && d["model"] == "vendor"), "{status:#}");
+    assert_eq!(status["dead_letters"], 3, "{status:#}");
+    assert_eq!(stream_of(&status, "warden", "outcomes").unwrap()["kind"], "outcomes");
+    assert_eq!(ingested(&metrics_text(&server), "vendor", "dead"), 3.0, "dead records on /metrics");
+
+    // The performance monitor reads the labelled decisions: 500 of them, and its AUC is theirs.
+    admin_post(&server, "/v1/monitors/evaluate");
+    let history = server.get_json("/v1/models/vendor/monitors/history?monitor=performance");
+    let latest = newest(&history).unwrap_or_else(|| panic!("no performance evaluation: {history}"));
+    assert_eq!(latest["decisions"], 500, "{latest:#}");
+    let bad: Vec<bool> = labels[..500].iter().map(|&l| l == 1).collect();
+    let scores: Vec<f64> = rows[..500].iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    let auc = warden_stats::metrics::roc_auc(&bad, &scores).unwrap();
+    let got = latest["value"].as_f64().unwrap_or_else(|| panic!("no AUC: {latest:#}"));
+    assert!((got - auc).abs() < 1e-12, "AUC {got} on the labelled decisions, {auc} expected");
+    stop(server);
+}
+
+#[test]
+fn a_kafka_topic_that_does_not_exist_is_reported_and_the_others_are_consumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let rows = promoted_vendor(&server, dir.path(), "vendor");
+    stop(server);
+    let cluster = kafka_cluster(&[("decisions", 2)]);
+    let brokers = cluster.bootstrap_servers();
+    produce(&brokers, "decisions", decision_records(&rows, "m", 0, 300));
+
+    let options = ["--kafka-topic", "decisions=vendor", "--kafka-outcomes-topic", "no-such-topic=vendor"];
+    let server = Server::start_with(&data, &kafka_args(&brokers, &options));
+    wait_consumed(&server, "warden", "decisions", 300, Duration::from_secs(60));
+    assert_eq!(logged_ids(&server, "vendor").len(), 300);
+    wait_until(
+        "the missing topic's error",
+        Duration::from_secs(30),
+        || {
+            let missing = stream_of(&ingestion(&server), "warden", "no-such-topic");
+            missing.is_some_and(|s| s["last_error"].as_str().is_some_and(|e| e.contains("'no-such-topic'")))
+        },
+        || format!("{:#}", ingestion(&server)),
+    );
+    let status = ingestion(&server);
+    let missing = stream_of(&status, "warden", "no-such-topic").unwrap();
+    assert_eq!(missing["last_error"], "topic 'no-such-topic' does not exist", "{missing:#}");
+    assert_eq!(missing["partitions"], serde_json::json!([]), "{missing:#}");
+    let decisions = stream_of(&status, "warden", "decisions").unwrap();
+    assert_eq!(decisions["connected"], true, "{decisions:#}");
+    stop(server);
+}
+
+/// Runs `warden serve` with `options` on `data` (and the suite's database); its output once it exits (killed
+/// after 60 s: a server that should have refused to start).
+fn serve_exits(data: &Path, options: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(WARDEN);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data).args(options);
+    if on_postgres() {
+        command.args(["--database", &database_for(data), "--ledger-key"]).arg(ledger_key_for(data));
+    }
+    let mut child = command
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("warden serve {options:?} is still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn bad_kafka_options_stop_the_server_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let out = server.cli(&["model", "create", "vendor", "--owner", "retail-risk", "--risk-tier", "medium"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stop(server);
+
+    let cases: [(&[&str], i32, &str); 7] = [
+        (&["--kafka-brokers", "127.0.0.1:9", "--kafka-topic", "nonsense"], 2, "'nonsense' is not TOPIC=MODEL"),
+        (&["--kafka-brokers", "127.0.0.1:9", "--kafka-topic", "=vendor"], 2, "'=vendor' is not TOPIC=MODEL"),
+        (&["--kafka-topic", "decisions=vendor"], 2, "--kafka-brokers"),
+        (&["--kafka-brokers", "127.0.0.1:9"], 1, "--kafka-brokers needs at least one --kafka-topic"),
+        (
+            &["--kafka-brokers", "127.0.0.1:9", "--kafka-topic", "decisions=nomodel"],
+            1,
+            "--kafka-topic names model 'nomodel', which does not exist",
+        ),
+        (
+            &["--kafka-brokers", "127.0.0.1:9", "--kafka-outcomes-topic", "outcomes=nomodel"],
+            1,
+            "--kafka-outcomes-topic names model 'nomodel', which does not exist",
+        ),
+        (
+            &["--kafka-brokers", "kafka.internal", "--kafka-topic", "decisions=vendor"],
+            1,
+            "broker 'kafka.internal' is not HOST:PORT",
+        ),
+    ];
+    for (options, code, message) in cases {
+        let out = serve_exits(&data, options);
+        assert_eq!(out.status.code(), Some(code), "{options:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{options:?}: {}", stderr(&out));
+        assert!(!stdout(&out).contains("warden listening"), "{options:?} announced it listens: {}", stdout(&out));
+    }
+}
+
+#[test]
+fn a_kafka_broker_outage_is_reported_and_alerted_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let rows = promoted_vendor(&server, dir.path(), "vendor");
+    stop(server);
+    let cluster = kafka_cluster(&[("decisions", 2)]);
+    let brokers = cluster.bootstrap_servers();
+    produce(&brokers, "decisions", decision_records(&rows, "b", 0, 1_000));
+    let server = Server::start_with(&data, &kafka_args(&brokers, &["--kafka-topic", "decisions=vendor"]));
+    wait_consumed(&server, "warden", "decisions", 1_000, Duration::from_secs(60));
+    let connected = |server: &Server| {
+        metric(&metrics_text(server), "warden_stream_connected", &[("group", "warden"), ("topic", "decisions")])
+    };
+    assert_eq!(connected(&server), Some(1.0));
+
+    cluster.broker_down(1).unwrap();
+    wait_until(
+        "the outage to show in /v1/ingestion",
+        Duration::from_secs(60),
+        || stream_of(&ingestion(&server), "warden", "decisions").is_some_and(|s| s["connected"] == false),
+        || format!("{:#}", ingestion(&server)),
+    );
+    let status = ingestion(&server);
+    let stream = stream_of(&status, "warden", "decisions").unwrap();
+    assert!(stream["last_error"].is_string(), "{stream:#}");
+    assert_eq!(connected(&server), Some(0.0));
+    // The integrity monitor raises it: a critical alert on the model, feature `stream_lag`.
+    admin_post(&server, "/v1/monitors/evaluate");
+    let alerts = server.get_json("/v1/alerts?state=firing");
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["feature"] == "stream_lag")
+        .unwrap_or_else(|| panic!("no stream_lag alert: {alerts:#}"));
+    let what = (alert["model"].as_str(), alert["monitor"].as_str(), alert["severity"].as_str());
+    assert_eq!(what, (Some("vendor"), Some("integrity"), Some("critical")), "{alert:#}");
+
+    // A producer started during the outage waits for the broker; once it is back, its records and the rest are
+    // consumed, each once.
+    let producer = std::thread::spawn({
+        let (brokers, records) = (brokers.clone(), decision_records(&rows, "b", 1_000, 2_000));
+        move || produce(&brokers, "decisions", records)
+    });
+    cluster.broker_up(1).unwrap();
+    producer.join().unwrap();
+    wait_consumed(&server, "warden", "decisions", 2_000, Duration::from_secs(90));
+    let expected: HashSet<String> = (0..2_000).map(|i| format!("b-{i}")).collect();
+    assert_eq!(logged_ids(&server, "vendor"), expected);
+    let text = metrics_text(&server);
+    let counts = ["logged", "duplicate", "dead"].map(|outcome| ingested(&text, "vendor", outcome));
+    assert_eq!(counts, [2_000.0, 0.0, 0.0]);
+    wait_until(
+        "the stream to show connected again",
+        Duration::from_secs(30),
+        || connected(&server) == Some(1.0),
+        || format!("{:#}", ingestion(&server)),
+    );
+    let status = ingestion(&server);
+    assert_eq!(stream_of(&status, "warden", "decisions").unwrap()["connected"], true);
+    // The next round finds the stream healthy again.
+    admin_post(&server, "/v1/monitors/evaluate");
+    let history = server.get_json("/v1/models/vendor/monitors/history?monitor=integrity");
+    let latest = newest(&history).unwrap();
+    assert_eq!(latest["details"]["features"]["stream_lag"]["status"], "ok", "{latest:#}");
+    stop(server);
+}
+
+mod slow {
+    use super::*;
+
+    #[test]
+    fn kafka_ingestion_survives_kill_9_and_a_new_group_replays_without_adding_decisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let server = Server::start(&data);
+        let rows = promoted_vendor(&server, dir.path(), "vendor");
+        stop(server);
+        let cluster = kafka_cluster(&[("decisions", 4)]);
+        let brokers = cluster.bootstrap_servers();
+        produce(&brokers, "decisions", decision_records(&rows, "k", 0, 20_000));
+        let options = ["--kafka-topic", "decisions=vendor"];
+
+        // SIGKILL as soon as the first batch is in.
+        let mut server = Server::start_with(&data, &kafka_args(&brokers, &options));
+        let start = Instant::now();
+        let before = loop {
+            let logged = ingested(&metrics_text(&server), "vendor", "logged");
+            if logged > 0.0 {
+                break logged;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "nothing was consumed in 60 s");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        server.signal("KILL");
+        let status = server.child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
+        assert!(before < 20_000.0, "the server was killed after consuming everything ({before})");
+        // Records keep arriving while it is down.
+        produce(&brokers, "decisions", decision_records(&rows, "k", 20_000, 22_000));
+
+        // The same data directory and options: it goes on from the positions stored with the decisions (the
+        // group first waits for the killed member's session to time out).
+        let started = Instant::now();
+        let server = Server::start_with(&data, &kafka_args(&brokers, &options));
+        wait_consumed(&server, "warden", "decisions", 22_000, Duration::from_secs(240));
+        eprintln!("consumption resumed and finished {:?} after the restart", started.elapsed());
+        let expected: HashSet<String> = (0..22_000).map(|i| format!("k-{i}")).collect();
+        assert_eq!(logged_ids(&server, "vendor"), expected);
+        let text = metrics_text(&server);
+        assert_eq!(ingested(&text, "vendor", "duplicate"), 0.0, "no record was handed on twice");
+        let after = ingested(&text, "vendor", "logged");
+        assert!(after > 0.0 && after <= 22_000.0 - before, "{before} logged before the kill, {after} after");
+        stop(server);
+
+        // A new consumer group has no positions: it reads the topic from offset 0 and adds nothing.
+        let mut replay = options.to_vec();
+        replay.extend(["--kafka-group", "other"]);
+        let server = Server::start_with(&data, &kafka_args(&brokers, &replay));
+        wait_consumed(&server, "other", "decisions", 22_000, Duration::from_secs(120));
+        assert_eq!(logged_ids(&server, "vendor"), expected);
+        let text = metrics_text(&server);
+        let counts = ["logged", "duplicate", "dead"].map(|outcome| ingested(&text, "vendor", outcome));
+        assert_eq!(counts, [0.0, 22_000.0, 0.0]);
+        stop(server);
+    }
 }
