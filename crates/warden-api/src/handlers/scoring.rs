@@ -120,13 +120,7 @@ pub(crate) async fn score_batch(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BatchResponseBody>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("a batch body is at most {} bytes", crate::BATCH_BODY_LIMIT))
-        } else {
-            ApiError::bad_request(format!("the batch body could not be read: {}", rejection.body_text()))
-        }
-    })?;
+    let body = batch_body(body, "a batch")?;
     let requests = parse_batch(&headers, &body)?;
     distinct_request_ids(&requests)?;
     let requests = requests.into_iter().map(score_request).collect();
@@ -150,13 +144,7 @@ pub(crate) async fn ingest_decisions(
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestedBody>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("a batch body is at most {} bytes", crate::BATCH_BODY_LIMIT))
-        } else {
-            ApiError::bad_request(format!("the batch body could not be read: {}", rejection.body_text()))
-        }
-    })?;
+    let body = batch_body(body, "a batch")?;
     // Who may send is checked before the body is read as decisions.
     caller.require(warden_registry::auth::Permission::Score).map_err(warden_registry::Error::from)?;
     let records = ingest::parse_batch(&body)?;
@@ -184,13 +172,7 @@ pub(crate) async fn kserve_event(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<KserveEventBody>), ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("an event body is at most {} bytes", crate::BATCH_BODY_LIMIT))
-        } else {
-            ApiError::bad_request(format!("the event body could not be read: {}", rejection.body_text()))
-        }
-    })?;
+    let body = batch_body(body, "an event")?;
     let headers = headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes()));
     let outcome = ingest::ingest_kserve_event(&warden, &caller, &name, version, headers, &body).await?;
     Ok(match outcome {
@@ -295,4 +277,16 @@ pub(crate) async fn live_drift(
 pub(crate) async fn metrics(State(warden): State<AppState>, Caller(_caller): Caller) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], warden.scoring().metrics_text())
         .into_response()
+}
+
+/// A batch-sized body, or why it could not be read (`what`: the body's name with its article, "a batch").
+fn batch_body(body: Result<Bytes, BytesRejection>, what: &str) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!("{what} body is at most {} bytes", crate::BATCH_BODY_LIMIT))
+        } else {
+            let noun = what.split_once(' ').map_or(what, |(_, noun)| noun);
+            ApiError::bad_request(format!("the {noun} body could not be read: {}", rejection.body_text()))
+        }
+    })
 }
