@@ -1552,27 +1552,8 @@ fn bench_ingest(
         let store_args = backend.args()?;
         let args: Vec<&str> = store_args.iter().map(String::as_str).collect();
         let (server, url) = start_warden(&warden, &backend.data, &args)?;
+        serve_vendor(&warden, &url, &backend.data, &reference_path)?;
         let cli = |args: &[&str]| run_cli(&warden, &url, &backend.data, args);
-        cli(&["model", "create", "vendor", "--owner", "retail-risk", "--risk-tier", "high"])?;
-        let reference = reference_path.to_str().context("path")?;
-        cli(&[
-            "model",
-            "register",
-            "vendor",
-            "--format",
-            "external",
-            "--score-column",
-            "pd",
-            "--platform",
-            "bench",
-            "--reference",
-            reference,
-            "--target",
-            "risk",
-            "--protected",
-            "sex",
-        ])?;
-        cli(&["promote", "vendor", "1", "--override", "--reason", "benchmark: ingestion only"])?;
         let token = cli(&["token", "create", "--name", "platform", "--role", "scorer"])?.trim().to_owned();
         let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
         // Decided now, after the promotion: champion traffic.
@@ -1725,6 +1706,33 @@ fn rfc3339_now() -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
+/// Creates the high-risk model `vendor`, registers it as an external model on `reference` (scores in `pd`,
+/// target risk, protected sex) and promotes version 1 by an override: the benchmark measures ingestion only.
+fn serve_vendor(warden: &Path, url: &str, data: &Path, reference: &Path) -> anyhow::Result<()> {
+    let cli = |args: &[&str]| run_cli(warden, url, data, args);
+    cli(&["model", "create", "vendor", "--owner", "retail-risk", "--risk-tier", "high"])?;
+    let reference = reference.to_str().context("path")?;
+    cli(&[
+        "model",
+        "register",
+        "vendor",
+        "--format",
+        "external",
+        "--score-column",
+        "pd",
+        "--platform",
+        "bench",
+        "--reference",
+        reference,
+        "--target",
+        "risk",
+        "--protected",
+        "sex",
+    ])?;
+    cli(&["promote", "vendor", "1", "--override", "--reason", "benchmark: ingestion only"])?;
+    Ok(())
+}
+
 /// One backend's Kafka runs: decisions/s of each run (a fresh topic consumed from the start, timed from the
 /// first decision logged to the last), the server's peak memory, what the log holds after a kill -9 in the
 /// middle and a restart (must be every record), what a new group replaying the topic adds (must be 0), and the
@@ -1745,27 +1753,7 @@ fn bench_kafka(
     {
         let base: Vec<&str> = args.iter().map(String::as_str).collect();
         let (server, url) = start_warden(warden, &backend.data, &base)?;
-        let cli = |a: &[&str]| run_cli(warden, &url, &backend.data, a);
-        cli(&["model", "create", "vendor", "--owner", "retail-risk", "--risk-tier", "high"])?;
-        let reference = reference.to_str().context("path")?;
-        cli(&[
-            "model",
-            "register",
-            "vendor",
-            "--format",
-            "external",
-            "--score-column",
-            "pd",
-            "--platform",
-            "bench",
-            "--reference",
-            reference,
-            "--target",
-            "risk",
-            "--protected",
-            "sex",
-        ])?;
-        cli(&["promote", "vendor", "1", "--override", "--reason", "benchmark: ingestion only"])?;
+        serve_vendor(warden, &url, &backend.data, reference)?;
         drop(server);
     }
     let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
@@ -1814,12 +1802,12 @@ fn bench_kafka(
                 while Instant::now() < deadline {
                     std::thread::sleep(std::time::Duration::from_millis(500));
                     let lag = metric_sum_where(&http_get(&format!("{url2}/metrics"), &admin)?, "warden_stream_lag", "");
-                    let in_log = log_size(backend, &url2, &admin)?;
+                    let in_log = log_size(backend)?;
                     if in_log >= expected && lag == 0.0 {
                         break;
                     }
                 }
-                after_kill = format!("{}/{}", log_size(backend, &url2, &admin)?, expected);
+                after_kill = format!("{}/{}", log_size(backend)?, expected);
                 break;
             }
             if now >= before + records as u64 {
@@ -1849,7 +1837,7 @@ fn bench_kafka(
                     break;
                 }
             }
-            let in_log = log_size(backend, &url, &admin)?;
+            let in_log = log_size(backend)?;
             replay_text = format!("{} ({duplicates:.0} skipped)", in_log as i64 - before_replay as i64);
             drop(server);
         }
@@ -1865,7 +1853,7 @@ fn bench_kafka(
 }
 
 /// The decisions in the log of `vendor`, counted in the database.
-fn log_size(backend: &Backend, _url: &str, _admin: &str) -> anyhow::Result<u64> {
+fn log_size(backend: &Backend) -> anyhow::Result<u64> {
     let sql = "SELECT COUNT(*) FROM decisions";
     match &backend.database {
         Some(db) => Ok(psql(db, sql)?.parse()?),
