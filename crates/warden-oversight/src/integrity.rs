@@ -31,10 +31,10 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
     // A production version this process cannot serve (artifact missing or corrupt) is a deviation too.
     shared.insert("serving".into(), check(warden.scoring.unservable().remove(model)));
     // Streams this replica consumes for the model: brokers that do not answer, or a lag above its alert level.
-    let streams: Vec<String> =
-        warden.scoring.streams().iter().filter(|s| &s.model == model).filter_map(|s| s.deviation()).collect();
-    if warden.scoring.streams().iter().any(|s| &s.model == model) {
-        shared.insert(STREAM_LAG.into(), check((!streams.is_empty()).then(|| streams.join("; "))));
+    let streams: Vec<_> = warden.scoring.streams().into_iter().filter(|s| &s.model == model).collect();
+    if !streams.is_empty() {
+        let deviations: Vec<String> = streams.iter().filter_map(|s| s.deviation()).collect();
+        shared.insert(STREAM_LAG.into(), check((!deviations.is_empty()).then(|| deviations.join("; "))));
     }
     let loaded = loaded_versions(warden, model);
     let mut evaluations = Vec::new();
