@@ -1670,7 +1670,7 @@ fn bench_ingest(
     // Kafka: a topic of 4 partitions on librdkafka's mock cluster (in this process, on 127.0.0.1), consumed
     // by `serve --kafka-topic`; kill -9 in the middle, restart, then a new group replaying from offset 0.
     println!(
-        "\ningestion from Kafka: {kafka_records} records a run on 4 partitions (librdkafka's mock cluster), {runs} timed runs after one killed with kill -9 half-way"
+        "\ningestion from Kafka: {kafka_records} records a run on 4 partitions (librdkafka's mock cluster, in this process: it keeps 5 MiB of a partition, so records are produced during the run, at most {BACKLOG} ahead), {runs} timed runs after one killed with kill -9 half-way"
     );
     println!(
         "{:<12} {:>14} {:>11} {:>12} {:>12} {:>14}",
@@ -1733,8 +1733,14 @@ fn serve_vendor(warden: &Path, url: &str, data: &Path, reference: &Path) -> anyh
     Ok(())
 }
 
-/// One backend's Kafka runs: decisions/s of each run (a fresh topic consumed from the start, timed from the
-/// first decision logged to the last), the server's peak memory, what the log holds after a kill -9 in the
+/// The topic's partitions (as the target names).
+const PARTITIONS: i32 = 4;
+/// Records produced at a time, and how far production may run ahead of what the server has logged.
+const CHUNK: usize = 5_000;
+const BACKLOG: u64 = 30_000;
+
+/// One backend's Kafka runs: decisions/s of each run (a fresh topic, produced while it is consumed, timed from
+/// the first decision logged to the last), the server's peak memory, what the log holds after a kill -9 in the
 /// middle and a restart (must be every record), what a new group replaying the topic adds (must be 0), and the
 /// dead records (the one bad record per run).
 fn bench_kafka(
@@ -1744,7 +1750,8 @@ fn bench_kafka(
     runs: usize,
     records: usize,
 ) -> anyhow::Result<(Vec<f64>, f64, String, String, u64)> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
     let cluster = rdkafka::mocking::MockCluster::new(1)?;
     let brokers = cluster.bootstrap_servers();
     let store_args = backend.args()?;
@@ -1759,7 +1766,7 @@ fn bench_kafka(
     let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
     let german = workspace_root().join("crates/warden-testdata/data/datasets/german.csv");
     let (tails, _) = vendor_records(&german, &rfc3339_now()?)?;
-    let tails = &tails;
+    let tails = Arc::new(tails);
     let (mut rates, mut peak, mut expected) = (Vec::new(), 0f64, 0u64);
     let logged = |url: &str| -> anyhow::Result<u64> {
         let metrics = http_get(&format!("{url}/metrics"), &admin)?;
@@ -1770,60 +1777,92 @@ fn bench_kafka(
     // Run 0 is killed half-way (and not timed); runs 1..=runs are timed.
     for run in 0..=runs {
         let topic = format!("decisions-{run}");
-        cluster.create_topic(&topic, 4, 1)?;
-        let at_records = tails.iter().cycle().take(records).enumerate().map(|(i, tail)| {
-            (Some(format!("k{run}-{i}").into_bytes()), format!("{{\"request_id\":\"k{run}-{i}\",{tail}").into_bytes())
-        });
-        let bad = std::iter::once((None, b"not a decision record".to_vec()));
-        runtime.block_on(warden_stream::produce(&brokers, &topic, at_records.chain(bad)))?;
-        expected += records as u64;
+        cluster.create_topic(&topic, PARTITIONS, 1)?;
         args.truncate(store_args.len());
         args.extend(["--kafka-brokers".into(), brokers.clone(), "--kafka-topic".into(), format!("{topic}=vendor")]);
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (mut server, url) = start_warden(warden, &backend.data, &argv)?;
-        let before = logged(&url)?;
+        let (mut server, mut url) = start_warden(warden, &backend.data, &argv)?;
+        let in_log_before = expected;
+        expected += records as u64;
+        // Produced while the server consumes, at most BACKLOG records ahead of it: the mock cluster keeps only
+        // 5 MiB of a partition (about 16,000 of these records) and drops the oldest beyond that.
+        let (produced, consumed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let producer = {
+            let (brokers, topic, tails) = (brokers.clone(), topic.clone(), tails.clone());
+            let (produced, consumed) = (produced.clone(), consumed.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                for from in (0..records).step_by(CHUNK) {
+                    while produced.load(Ordering::Acquire) > consumed.load(Ordering::Acquire) + BACKLOG {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    let to = (from + CHUNK).min(records);
+                    let chunk = (from..to).map(|i| {
+                        let tail = &tails[i % tails.len()];
+                        let id = format!("k{run}-{i}");
+                        (Some(id.clone().into_bytes()), format!("{{\"request_id\":\"{id}\",{tail}").into_bytes())
+                    });
+                    runtime.block_on(warden_stream::produce(&brokers, &topic, chunk))?;
+                    produced.store(to as u64, Ordering::Release);
+                }
+                let bad = std::iter::once((None, b"not a decision record".to_vec()));
+                runtime.block_on(warden_stream::produce(&brokers, &topic, bad))?;
+                Ok(())
+            })
+        };
+        // What this run's topic has put in the log: the server's count since it started, plus what the log
+        // held when it was restarted.
+        let (mut base, mut before) = (0u64, logged(&url)?);
         let (mut first, mut last) = (None, Instant::now());
         let mut killed = false;
+        let deadline = Instant::now() + std::time::Duration::from_secs(900);
         loop {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let now = logged(&url)?;
-            if now > before && first.is_none() {
+            if Instant::now() > deadline {
+                bail!("{} of {records} records logged after 900 s", consumed.load(Ordering::Acquire));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let now = base + logged(&url)? - before;
+            consumed.store(now, Ordering::Release);
+            if now > 0 && first.is_none() {
                 first = Some((Instant::now(), now));
             }
             // The first run is killed half-way and restarted: the rest must arrive once.
-            if run == 0 && !killed && now >= before + records as u64 / 2 {
+            if run == 0 && !killed && now >= records as u64 / 2 {
                 kill9(&mut server);
                 killed = true;
                 let restarted = start_warden(warden, &backend.data, &argv)?;
                 server = restarted.0;
-                let url2 = restarted.1;
-                // Wait for the rest on the new server, then compare the log with what was produced.
-                let deadline = Instant::now() + std::time::Duration::from_secs(600);
-                while Instant::now() < deadline {
-                    std::thread::sleep(std::time::Duration::from_millis(500));
-                    let lag = metric_sum_where(&http_get(&format!("{url2}/metrics"), &admin)?, "warden_stream_lag", "");
-                    let in_log = log_size(backend)?;
-                    if in_log >= expected && lag == 0.0 {
-                        break;
-                    }
-                }
-                after_kill = format!("{}/{}", log_size(backend)?, expected);
-                break;
+                url = restarted.1;
+                base = log_size(backend)? - in_log_before;
+                before = logged(&url)?;
+                continue;
             }
-            if now >= before + records as u64 {
+            if now >= records as u64 {
                 last = Instant::now();
                 break;
             }
         }
+        producer.join().map_err(|_| anyhow::anyhow!("the producer panicked"))??;
+        let expired = metric_sum_where(&http_get(&format!("{url}/metrics"), &admin)?, "warden_stream_expired_records", "");
+        if expired > 0.0 {
+            bail!("{expired} records expired from the mock cluster before they were stored: lower BACKLOG");
+        }
+        if killed {
+            after_kill = format!("{}/{}", log_size(backend)?, expected);
+        }
         if !killed {
             let (start, at_start) = first.context("nothing was logged")?;
-            rates.push((before + records as u64 - at_start) as f64 / (last - start).as_secs_f64());
+            rates.push((records as u64 - at_start) as f64 / (last - start).as_secs_f64());
         }
         peak = peak.max(vm_hwm_mib(server.0.id()).unwrap_or(0.0));
         drop(server);
         if run == runs {
             // A new consumer group replays every topic from offset 0: nothing may be added.
             let before_replay = expected;
+            args.truncate(store_args.len() + 2);
+            for run in 0..=runs {
+                args.extend(["--kafka-topic".into(), format!("decisions-{run}=vendor")]);
+            }
             args.extend(["--kafka-group".into(), "replay".into()]);
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
             let (server, url) = start_warden(warden, &backend.data, &argv)?;
@@ -1833,7 +1872,7 @@ fn bench_kafka(
                 std::thread::sleep(std::time::Duration::from_millis(500));
                 let metrics = http_get(&format!("{url}/metrics"), &admin)?;
                 duplicates = metric_sum_where(&metrics, "warden_ingested_decisions_total", "outcome=\"duplicate\"");
-                if duplicates as usize >= records {
+                if duplicates as u64 >= expected {
                     break;
                 }
             }

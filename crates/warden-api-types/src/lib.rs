@@ -688,6 +688,9 @@ pub struct StreamBody {
     pub last_error: Option<String>,
     /// Its partitions assigned to this replica.
     pub partitions: Vec<StreamPartitionBody>,
+    /// Records removed by the topic's retention before this replica stored them (since it started): their
+    /// decisions are not in the log.
+    pub expired: u64,
 }
 
 /// The state of ingestion: records set aside, KServe halves waiting, stream consumers and their lag.

@@ -109,7 +109,7 @@ fn body_for(method: &str, route: &str) -> Value {
 }
 
 /// A test app whose clock the test moves.
-async fn app_with_clock() -> (TestApp, Arc<AtomicI64>) {
+pub(crate) async fn app_with_clock() -> (TestApp, Arc<AtomicI64>) {
     let dir = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicI64::new(1_800_000_000_000_000));
     let clock = now.clone();

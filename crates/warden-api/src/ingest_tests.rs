@@ -263,6 +263,85 @@ async fn decisions_of_a_version_no_production_alias_holds_raise_a_critical_alert
     assert_eq!(still, 2, "{firing}");
 }
 
+/// Decisions older than the live windows (the last hour) land in the log and get their hour re-evaluated:
+/// the revised evaluation of every window-based monitor equals what the live round gives the same decisions
+/// sent on time.
+#[tokio::test]
+async fn late_decisions_older_than_the_live_windows_get_a_revised_evaluation_of_their_hour() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    let scores = app_scores(&app).await;
+    let reference = reference_with_scores(&scores);
+    let mut versions = HashMap::new();
+    for model in ["on-time", "late"] {
+        app.create_model(model).await;
+        let v = app.register_version_ok(model, metadata("external"), &descriptor("seldon"), &reference).await;
+        app.override_alias(model, v, "champion").await;
+        versions.insert(model, v);
+    }
+    let platform = app.token("seldon", "scorer").await;
+    let rows = german_rows();
+    let batch = |model: &str, at: &str| -> Vec<Value> {
+        rows.iter()
+            .enumerate()
+            .filter(|(_, r)| r["age"].parse::<f64>().unwrap() > 40.0)
+            .map(|(i, r)| {
+                json!({"request_id": format!("r-{i}"), "version": versions[model], "at": at, "features": features(r),
+                    "attributes": {"sex": r["sex"]}, "score": scores[i]})
+            })
+            .collect()
+    };
+    // Decided ten minutes after the promotion, sent three hours later (the platform's log shipper was down).
+    let promoted = clock.load(std::sync::atomic::Ordering::SeqCst);
+    let decided = promoted + 600_000_000;
+    clock.store(promoted + 3 * 3_600_000_000, std::sync::atomic::Ordering::SeqCst);
+    let late = batch("late", &warden_core::Timestamp::from(decided).to_string());
+    let (status, body) = app.ingest("late", &platform, &late).await;
+    assert_eq!((status, body["logged"].as_u64()), (StatusCode::OK, Some(late.len() as u64)), "{body}");
+    assert_eq!(body["unapproved"], 0, "the champion held the version when it decided: {body}");
+    let on_time = batch("on-time", &app.now_text());
+    let (status, body) = app.ingest("on-time", &platform, &on_time).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let history = |model: &str| {
+        let uri = format!("/v1/models/{model}/monitors/history?limit=1000");
+        let app = &app;
+        async move { app.json(Method::GET, &uri, Some(&app.admin), Value::Null).await.1 }
+    };
+    let hour = 3_600_000_000i64;
+    let start = decided.div_euclid(hour) * hour;
+    let (live, revised) = (history("on-time").await, history("late").await);
+    let revised: HashMap<&str, &Value> = revised
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["details"]["late_revision"].is_null())
+        .map(|e| (e["monitor"].as_str().unwrap(), e))
+        .collect();
+    let mut names: Vec<&str> = revised.keys().copied().collect();
+    names.sort();
+    assert_eq!(names, ["data_quality", "fairness_sex", "feature_drift", "money_at_risk", "score_drift"]);
+    for name in names {
+        let e = revised[name];
+        assert_eq!((e["window_start"].as_i64(), e["at"].as_i64()), (Some(start), Some(start + hour)), "{e}");
+        assert_eq!(e["decisions"].as_u64(), Some(late.len() as u64), "{e}");
+        let on_time = live.as_array().unwrap().iter().find(|l| l["monitor"] == name).unwrap();
+        for field in ["status", "value", "decisions"] {
+            assert_eq!(e[field], on_time[field], "{name}.{field}: on time {on_time} vs revised {e}");
+        }
+    }
+    // The live round of the late model saw nothing in its windows: no alert comes from the past hour.
+    let (_, firing) = app.json(Method::GET, "/v1/alerts?state=firing&model=late", Some(&app.admin), Value::Null).await;
+    assert_eq!(firing, json!([]));
+    // A second round has nothing new to revise.
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let again = history("late").await;
+    let count = again.as_array().unwrap().iter().filter(|e| !e["details"]["late_revision"].is_null()).count();
+    assert_eq!(count, 5);
+}
+
 async fn app_scores(app: &TestApp) -> Vec<f64> {
     app.create_model("oracle").await;
     let v =

@@ -318,6 +318,7 @@ impl ToWire for warden_serving::ingest::IngestionStatus {
                             lag: warden_serving::ingest::StreamStatus::lag(position, high_watermark),
                         })
                         .collect(),
+                    expired: s.expired,
                 })
                 .collect(),
         }

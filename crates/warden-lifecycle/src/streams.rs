@@ -28,6 +28,8 @@ pub struct StreamConfig {
     pub outcomes: Vec<(String, String)>,
     /// Lag (records, per partition) above which the integrity monitor raises an alert.
     pub lag_alert: i64,
+    /// Further librdkafka properties (TLS, SASL, session timeout).
+    pub properties: Vec<(String, String)>,
 }
 
 /// The running consumer and its status publisher.
@@ -47,7 +49,8 @@ impl Streams {
             topics.insert(topic.clone(), (model.clone(), StreamKind::Outcomes));
         }
         let names: Vec<String> = topics.keys().cloned().collect();
-        let consumer_config = warden_stream::Config::new(config.brokers.clone(), config.group.clone(), names);
+        let mut consumer_config = warden_stream::Config::new(config.brokers.clone(), config.group.clone(), names);
+        consumer_config.properties = config.properties.clone();
         let sink = Arc::new(DecisionLogSink { warden: warden.clone(), topics: topics.clone() });
         let consumer = warden_stream::Consumer::start(consumer_config, sink)?;
         let status = consumer.status();
@@ -72,6 +75,7 @@ impl Streams {
                         last_error: snapshot.topic_errors.get(topic).or(snapshot.last_error.as_ref()).cloned(),
                         partitions,
                         lag_alert: config.lag_alert,
+                        expired: snapshot.expired.get(topic).copied().unwrap_or(0),
                     });
                 }
             }

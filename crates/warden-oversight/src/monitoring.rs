@@ -6,7 +6,10 @@ A model gets default monitors from its risk tier when a version is first promote
 they can be changed or disabled (`warden monitor set|disable`). Each evaluation reads a window of each
 loaded version's traffic: the last `window_seconds` (10-second buckets), or with `window_decisions` the
 newest buckets holding at least that many decisions. Below `min_decisions` the result is `insufficient`,
-never an alert; when an input is missing (no LGD, no labelled reference) it is `unavailable`.
+never an alert; when an input is missing (no LGD, no labelled reference) it is `unavailable`. Decisions
+ingested later than the live windows reach (older than an hour) get their clock hour re-evaluated from the
+log in the next round: a revised evaluation at the hour's end, marked `details.late_revision`, kept as
+history without driving alerts.
 
 Kinds (`statistic` picks among the figures named; the first is the default):
 - `feature_drift` (`psi`, `jensen_shannon`): per feature against the version's reference profile (its deciles
@@ -1047,11 +1050,12 @@ fn judge(
     }
 }
 
-/// Evaluates one monitor on one loaded version.
-/// Live-window figures computed this round, by version and window: monitors with the same window share
-/// one merge of the buckets (merging holds the version's window lock, which the decision-log writer needs).
-type RoundWindows = std::collections::HashMap<(i64, Window), Arc<LiveDrift>>;
+/// Live-window figures computed this round, by model, version and window: monitors with the same window
+/// share one merge of the buckets (merging holds the version's window lock, which the decision-log writer
+/// needs).
+type RoundWindows = std::collections::HashMap<(String, i64, Window), Arc<LiveDrift>>;
 
+/// Evaluates one monitor on one loaded version.
 async fn evaluate_version(
     warden: &Oversight,
     monitor: &Monitor,
@@ -1076,12 +1080,13 @@ async fn evaluate_version(
         Some(n) => Window::Last(n),
         None => Window::Since(at - config.window_seconds * 1_000_000),
     };
-    let drift = match round.get(&(number, window)) {
+    let key = (monitor.model.clone(), number, window);
+    let drift = match round.get(&key) {
         Some(drift) => drift.clone(),
         None => {
             let others = warden_serving::replicas::other_buckets(warden, version, window).await?;
             let drift = Arc::new(warden_serving::scoring::version_drift(version, window, &others));
-            round.insert((number, window), drift.clone());
+            round.insert(key, drift.clone());
             drift
         }
     };
@@ -1120,8 +1125,9 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
     if monitors.is_empty() {
         return Ok((monitors, Vec::new()));
     }
-    // Every decision acknowledged so far is in the windows.
+    // Every decision acknowledged so far is in the windows (and in the log, for the late periods).
     warden.scoring.log.flush().await?;
+    let late = warden.scoring.take_late();
     let at = warden.now();
     let mut evaluations = Vec::new();
     let mut windows = RoundWindows::new();
@@ -1141,11 +1147,59 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
             evaluations.push(evaluate_version(warden, monitor, &version, at, &mut windows).await?);
         }
     }
-    warden.metadata.insert_monitor_evaluations(&evaluations).await?;
+    let revised = revise_late_periods(warden, &monitors, late).await?;
+    warden.metadata.insert_monitor_evaluations(&[&evaluations[..], &revised[..]].concat()).await?;
     for e in &evaluations {
         warden.scoring.metrics.monitor(&e.model_name, &e.monitor, e.version, &e.status, e.value);
     }
     Ok((monitors, evaluations))
+}
+
+/// Most decisions a late period's revision reads back from the log (the oldest of the period first).
+const MAX_LATE_ROWS: i64 = 200_000;
+
+/// Revised evaluations of the periods late decisions arrived for (decisions older than the live windows):
+/// each window-based monitor of the model over the period's decisions read back from the log, stored at the
+/// period's end with `details.late_revision`. They are history: alerts and actions follow the live rounds.
+/// Outcome-based figures need no revision, since they read the log each round.
+async fn revise_late_periods(
+    warden: &Oversight,
+    monitors: &[Monitor],
+    late: warden_serving::scoring::LatePeriods,
+) -> Result<Vec<MonitorEvaluation>> {
+    let mut revised = Vec::new();
+    for ((model, number), periods) in late {
+        let of_model: Vec<&Monitor> = monitors
+            .iter()
+            .filter(|m| m.model == model && m.kind != MonitorKind::Integrity)
+            .filter(|m| !reads_outcomes(m.kind, m.config.statistic(m.kind)))
+            .collect();
+        let loaded = warden_serving::scoring::loaded_versions(warden, &model);
+        let Some(version) = loaded.into_iter().find(|v| v.version.number == number) else { continue };
+        if of_model.is_empty() {
+            continue;
+        }
+        for start in periods {
+            let end = start + warden_serving::ingest::LATE_PERIOD_MICROS;
+            let rows = warden.metadata.decisions_between(&model, number, start, end, MAX_LATE_ROWS).await?;
+            let count = rows.len() as u64;
+            let windows = version.live.decision_windows(&rows);
+            let drift = warden_serving::scoring::windows_drift(&version, windows, count, start, None);
+            for monitor in &of_model {
+                let learned = learned_for(&warden.learned, monitor, &version).await?;
+                let values = live_values(monitor, &drift, &learned);
+                let mut evaluation = judge(monitor, number, end, start, count, values, &learned);
+                if let Value::Object(details) = &mut evaluation.details {
+                    details.insert(
+                        "late_revision".into(),
+                        json!({"period_start": start, "period_end": end, "read_limit_reached": count as i64 == MAX_LATE_ROWS}),
+                    );
+                }
+                revised.push(evaluation);
+            }
+        }
+    }
+    Ok(revised)
 }
 
 /// A model's evaluations (of one monitor when given), oldest first, the newest `limit`.

@@ -325,6 +325,8 @@ pub type RemoteBucket = (i64, u64, LiveWindows);
 pub const BUCKET_MICROS: i64 = 10_000_000;
 /// Buckets kept: one hour of recent traffic.
 const BUCKETS_KEPT: usize = 360;
+/// How far back the live windows reach; an older decision is late for them.
+pub const LIVE_SPAN_MICROS: i64 = BUCKET_MICROS * BUCKETS_KEPT as i64;
 /// Monitor-only attributes folded per decision (further ones are logged, not windowed).
 const MAX_ATTRIBUTES: usize = 16;
 
@@ -536,6 +538,16 @@ impl LiveProfile {
         for row in rows {
             let view = ReferenceRow { reference, row, features: reference.row(row), attributes };
             self.add(&mut windows, &view);
+        }
+        windows
+    }
+
+    /// Windows of decisions read back from the log (a late period's revision), as the live fold would have
+    /// built them; pinned decisions are left out as the fold leaves them out.
+    pub fn decision_windows(&self, decisions: &[NewDecision]) -> LiveWindows {
+        let mut windows = self.empty.clone();
+        for decision in decisions.iter().filter(|d| d.route != "pinned") {
+            self.add(&mut windows, decision);
         }
         windows
     }

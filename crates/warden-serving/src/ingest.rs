@@ -15,12 +15,14 @@ scored.
   decision is still logged; the monitor round raises a critical `unapproved_version_serving` alert for it.
 - Time: a decision more than [`FUTURE_TOLERANCE_MICROS`] ahead of the server's clock is refused. A late one
   lands in the log, in the version's running totals, and in its 10-second bucket while that bucket is still
-  kept (the last hour), so the next monitor round's windows over that time include it; older than the kept
+  kept (the last hour), so the next monitor round's windows over that time include it. Older than the kept
   hour, it is in the log and in everything read from the log (performance on outcomes, CBPE, fairness on
-  outcomes, the evidence bundle), not in the live windows.
+  outcomes, the evidence bundle), not in the live windows; its clock hour is noted
+  ([`crate::scoring::Scoring::take_late`]) and the next monitor round stores a revised evaluation of that
+  hour for every window-based monitor, computed from the hour's decisions read back from the log.
 */
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -43,6 +45,8 @@ pub const MAX_INGEST_ROWS: usize = 10_000;
 pub const FUTURE_TOLERANCE_MICROS: i64 = 5 * 60 * 1_000_000;
 /// Largest decision record (bytes of JSON).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+/// The period a late decision's revised evaluation covers: its clock hour.
+pub const LATE_PERIOD_MICROS: i64 = 3_600 * 1_000_000;
 
 /// One decision made elsewhere, as it arrives (HTTP body row, Kafka record).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -201,6 +205,7 @@ pub(crate) async fn prepare(
     let mut seen: HashMap<(i64, String), usize> = HashMap::new();
     let mut rows = Vec::with_capacity(total);
     let mut report = IngestReport::default();
+    let mut late = BTreeSet::new();
     for (i, record) in records.into_iter().enumerate() {
         let mut errors = BTreeMap::new();
         let version = match &versions[&record.version] {
@@ -278,6 +283,9 @@ pub(crate) async fn prepare(
         if route == Route::Unapproved {
             report.unapproved += 1;
         }
+        if at < now - crate::decision_log::LIVE_SPAN_MICROS {
+            late.insert((record.version, at.div_euclid(LATE_PERIOD_MICROS) * LATE_PERIOD_MICROS));
+        }
         let decision = record.decision.unwrap_or_else(|| version.decide(record.score).to_owned());
         rows.push((
             version.live.clone(),
@@ -304,6 +312,9 @@ pub(crate) async fn prepare(
         return Err((reasons, row_errors(invalid, total)));
     }
     report.logged = rows.len();
+    // Noted before the commit: a period revised for decisions that did not land reads the log and finds the
+    // same figures again.
+    warden.scoring.saw_late(model, late);
     Ok(Prepared { rows, report })
 }
 
@@ -633,6 +644,8 @@ pub struct StreamStatus {
     pub partitions: Vec<(i32, Option<i64>, Option<i64>)>,
     /// Lag (records) above which the integrity monitor raises an alert.
     pub lag_alert: i64,
+    /// Records removed by the topic's retention before this replica stored them (since it started).
+    pub expired: u64,
 }
 
 impl StreamStatus {
@@ -641,8 +654,8 @@ impl StreamStatus {
         Some((high_watermark? - position.unwrap_or(0)).max(0))
     }
 
-    /// Why the stream needs attention, if it does: its brokers do not answer, or a partition's lag is above
-    /// the alert level.
+    /// Why the stream needs attention, if it does: its brokers do not answer, a partition's lag is above the
+    /// alert level, or records expired from the topic before they were stored.
     pub fn deviation(&self) -> Option<String> {
         let mut reasons = Vec::new();
         if !self.connected {
@@ -661,6 +674,12 @@ impl StreamStatus {
             .collect();
         if !behind.is_empty() {
             reasons.push(format!("topic '{}': {} (alert above {})", self.topic, behind.join(", "), self.lag_alert));
+        }
+        if self.expired > 0 {
+            reasons.push(format!(
+                "{} records of topic '{}' expired from it before they were stored: their decisions are not in the log",
+                self.expired, self.topic
+            ));
         }
         (!reasons.is_empty()).then(|| reasons.join("; "))
     }

@@ -78,6 +78,7 @@ pub struct ScoringMetrics {
     ingested: Family<IngestLabels, Counter>,
     stream_lag: Family<PartitionLabels, Gauge>,
     stream_connected: Family<StreamLabels, Gauge>,
+    stream_expired: Family<StreamLabels, Gauge>,
     http_requests: Family<HttpLabels, Counter>,
     http_latency: HistogramFamily<HttpLabels>,
     pub log_queue: Gauge,
@@ -100,6 +101,7 @@ impl ScoringMetrics {
         let ingested = Family::<IngestLabels, Counter>::default();
         let stream_lag = Family::<PartitionLabels, Gauge>::default();
         let stream_connected = Family::<StreamLabels, Gauge>::default();
+        let stream_expired = Family::<StreamLabels, Gauge>::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_latency = HistogramFamily::<HttpLabels>::new_with_constructor(latency_histogram);
         let (log_queue, log_committed, log_lost) = (Gauge::default(), Counter::default(), Counter::default());
@@ -122,6 +124,12 @@ impl ScoringMetrics {
             "stream_connected",
             "Whether a stream consumer's brokers answer (1) or not (0)",
             stream_connected.clone(),
+        );
+        registry.register(
+            "stream_expired_records",
+            "Records removed by their topic's retention before this server stored them (since it started), by group \
+             and topic",
+            stream_expired.clone(),
         );
         registry.register("http_requests", "HTTP requests by method, route and status", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request duration by route", http_latency.clone());
@@ -155,6 +163,7 @@ impl ScoringMetrics {
             ingested,
             stream_lag,
             stream_connected,
+            stream_expired,
             http_requests,
             http_latency,
             log_queue,
@@ -188,10 +197,11 @@ impl ScoringMetrics {
         }
     }
 
-    /// Whether a stream's brokers answer.
-    pub fn stream_connected(&self, group: &str, topic: &str, connected: bool) {
+    /// Whether a stream's brokers answer, and how many of its records expired before they were stored.
+    pub fn stream_state(&self, group: &str, topic: &str, connected: bool, expired: u64) {
         let labels = StreamLabels { group: group.to_owned(), topic: topic.to_owned() };
         self.stream_connected.get_or_create(&labels).set(i64::from(connected));
+        self.stream_expired.get_or_create(&labels).set(expired.try_into().unwrap_or(i64::MAX));
     }
 
     /// Counts records set aside (dead letters) from a source.

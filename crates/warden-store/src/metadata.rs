@@ -760,6 +760,16 @@ pub trait ServingStore: Send + Sync {
     async fn dead_letters(&self, limit: i64) -> Result<(Vec<DeadLetter>, i64)>;
     /// Decisions of a model, oldest first, at most `limit`, optionally of one request.
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
+    /// Decisions of a version made in `[from, until)`, oldest first, at most `limit` (through the
+    /// model-version-time index).
+    async fn decisions_between(
+        &self,
+        model_name: &str,
+        version: i64,
+        from: Micros,
+        until: Micros,
+        limit: i64,
+    ) -> Result<Vec<NewDecision>>;
     /// Number of logged decisions of a model.
     async fn count_decisions(&self, model_name: &str) -> Result<i64>;
     /// When the first decision of a version at or after `since` was made (through the model-version-time index).

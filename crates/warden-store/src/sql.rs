@@ -1496,6 +1496,29 @@ where
         rows.into_iter().map(DecisionColumns::parse).collect()
     }
 
+    async fn decisions_between(
+        &self,
+        model_name: &str,
+        version: i64,
+        from: Micros,
+        until: Micros,
+        limit: i64,
+    ) -> Result<Vec<NewDecision>> {
+        let model = self.model_id_of(model_name).await?;
+        let rows: Vec<DecisionColumns> = sqlx::query_as(
+            "SELECT d.*, m.name AS model_name FROM decisions d JOIN models m ON m.id = d.model_id \
+             WHERE d.model_id = $1 AND d.version = $2 AND d.at >= $3 AND d.at < $4 ORDER BY d.at, d.id LIMIT $5",
+        )
+        .bind(model)
+        .bind(version)
+        .bind(from)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(DecisionColumns::parse).collect()
+    }
+
     async fn count_decisions(&self, model_name: &str) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM decisions d JOIN models m ON m.id = d.model_id WHERE m.name = $1")
             .bind(model_name)

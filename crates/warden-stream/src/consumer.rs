@@ -283,7 +283,7 @@ impl Context {
     }
 
     /// Appends a record of a held partition to its topic's batch.
-    fn accept(&self, message: &BorrowedMessage<'_>, max_record_bytes: usize) {
+    fn accept(&self, consumer: &BaseConsumer<Context>, message: &BorrowedMessage<'_>, max_record_bytes: usize) {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         let mut work = self.work();
         let Some(topic_work) = work.topics.get_mut(topic) else { return };
@@ -293,20 +293,37 @@ impl Context {
         if held.seek {
             return;
         }
-        if let Some(next) = held.next {
-            if offset < next {
-                return; // stored already
-            }
-            if held.fresh && offset > next {
-                info!(topic, partition, from = next, to = offset, "records no longer in the partition were skipped");
-            }
+        if held.next.is_some_and(|next| offset < next) {
+            return; // stored already
         }
+        let gap = (held.fresh && offset > held.next.unwrap_or(0)).then(|| held.next.unwrap_or(0));
         held.next = Some(offset + 1);
         held.fresh = false;
         let (record, bytes) = record(message, max_record_bytes);
         topic_work.records.push(record);
         topic_work.bytes += bytes;
         topic_work.since.get_or_insert_with(Instant::now);
+        drop(work);
+        if let Some(from) = gap {
+            self.expired(consumer, topic, partition, from, offset);
+        }
+    }
+
+    /// The first record read after positioning a partition at `from` is at `offset`: the records between were
+    /// removed by the topic's retention before they were stored (counted and logged), or were transaction
+    /// markers, which are not records (the broker's low watermark tells them apart).
+    fn expired(&self, consumer: &BaseConsumer<Context>, topic: &str, partition: i32, from: i64, offset: i64) {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)) {
+            Ok((low, _)) if low.min(offset) > from => {
+                let lost = low.min(offset) - from;
+                warn!(topic, partition, from, to = low.min(offset), "records expired from the topic before they were stored");
+                self.status.expired(topic, partition, lost as u64);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                warn!(topic, partition, from, to = offset, %error, "offsets were skipped; the low watermark is unknown")
+            }
+        }
     }
 
     /// When the pending batches must be committed (`None`: nothing pending).
@@ -588,7 +605,7 @@ fn run_loop(consumer: &BaseConsumer<Context>, config: &Config) -> Result<(), Err
             None => Duration::from_millis(100),
         };
         match consumer.poll(timeout) {
-            Some(Ok(message)) => context.accept(&message, config.max_record_bytes),
+            Some(Ok(message)) => context.accept(consumer, &message, config.max_record_bytes),
             Some(Err(KafkaError::PartitionEOF(_))) | None => {}
             Some(Err(KafkaError::MessageConsumptionFatal(code))) => {
                 return Err(Error::Kafka(KafkaError::MessageConsumptionFatal(code)));

@@ -46,6 +46,8 @@ pub struct StatusSnapshot {
     pub skipped: u64,
     /// Records the sink kept as dead records.
     pub dead: u64,
+    /// Records removed by their topic's retention before they were stored, by topic: lost to the log.
+    pub expired: BTreeMap<String, u64>,
     /// Batches committed.
     pub batches: u64,
     /// Batches the sink refused because another consumer had moved a position.
@@ -90,6 +92,7 @@ struct State {
     last_error: Option<String>,
     topic_errors: BTreeMap<String, String>,
     partitions: BTreeMap<(String, i32), Watermarks>,
+    expired: BTreeMap<String, u64>,
     counters: Counters,
 }
 
@@ -142,6 +145,7 @@ impl Status {
             ingested: c.ingested,
             skipped: c.skipped,
             dead: c.dead,
+            expired: state.expired.clone(),
             batches: c.batches,
             moved: c.moved,
             retries: c.retries,
@@ -197,6 +201,14 @@ impl Status {
         c.dead += done.dead;
         c.batches += 1;
         state.last_error = None;
+    }
+
+    pub(crate) fn expired(&self, topic: &str, partition: i32, records: u64) {
+        let mut state = self.lock();
+        *state.expired.entry(topic.to_owned()).or_default() += records;
+        state.last_error = Some(format!(
+            "{records} records of partition {partition} of topic '{topic}' expired before they were stored"
+        ));
     }
 
     pub(crate) fn moved(&self, error: &str) {

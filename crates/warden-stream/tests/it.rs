@@ -277,6 +277,41 @@ async fn restarts_and_replays_add_nothing() {
     replay.stop().await.unwrap();
 }
 
+/// A consumer down longer than the topic keeps its records finds its stored position below the partition's
+/// start: what was removed is counted as expired (not silently skipped) and the rest is stored. The mock
+/// cluster keeps at most 5 MiB of a partition, which stands in for `retention.ms`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_removed_by_retention_before_they_were_stored_are_counted_as_expired() {
+    let cluster = cluster(&[("decisions", 1)]);
+    let brokers = cluster.bootstrap_servers();
+    let padded = |from: usize, to: usize| {
+        (from..to).map(|i| {
+            let id = format!("decisions-{i}");
+            let value = format!(r#"{{"request_id":"{id}","pad":"{}"}}"#, "x".repeat(4_000));
+            (Some(id.into_bytes()), value.into_bytes())
+        })
+    };
+    produce(&brokers, "decisions", padded(0, 100)).await.unwrap();
+    let sink = Arc::new(MemorySink::default());
+    let first = Consumer::start(config(&brokers, "warden", &["decisions"]), sink.clone()).unwrap();
+    wait_for("100 decisions", Duration::from_secs(30), || sink.logged("decisions") == 100).await;
+    assert!(first.status().snapshot().expired.is_empty());
+    first.stop().await.unwrap();
+
+    // 12 MiB more while it is down: the partition's start moves past the stored position (100).
+    produce(&brokers, "decisions", padded(100, 3_100)).await.unwrap();
+    let client: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    let (low, high) = client.fetch_watermarks("decisions", 0, Duration::from_secs(5)).unwrap();
+    assert!(low > 100 && high == 3_100, "the mock cluster kept {low}..{high}");
+
+    let again = Consumer::start(config(&brokers, "warden", &["decisions"]), sink.clone()).unwrap();
+    let snapshot = caught_up(&again.status(), 1).await;
+    assert_eq!(snapshot.expired.get("decisions"), Some(&((low - 100) as u64)), "{snapshot:#?}");
+    assert_eq!(sink.logged("decisions"), 100 + (high - low) as usize);
+    assert_eq!(sink.positions("warden", "decisions"), BTreeMap::from([(0, high)]));
+    again.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_surviving_consumer_takes_over_the_partitions_of_one_that_died() {
     let cluster = cluster(&[("decisions", 4)]);

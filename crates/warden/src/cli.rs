@@ -809,6 +809,10 @@ pub(crate) struct ServeArgs {
     /// Lag (records behind, per partition) above which the integrity monitor raises an alert.
     #[arg(long, default_value_t = 100_000, requires = "kafka_brokers")]
     pub(crate) kafka_lag_alert: i64,
+    /// A librdkafka consumer property, `KEY=VALUE` (repeatable): TLS and SASL settings (`security.protocol`,
+    /// `ssl.ca.location`, `sasl.mechanisms`, …), `session.timeout.ms`. Offsets and the group are Warden's own.
+    #[arg(long = "kafka-property", requires = "kafka_brokers", value_parser = key_value)]
+    pub(crate) kafka_properties: Vec<(String, String)>,
     /// Start a live example on a fresh data directory (`warden-demo` unless --data-dir is given): a portfolio
     /// of four models (healthy, drifting, promoted by override, awaiting approval), steady traffic with
     /// outcomes, then a drift that fires one model's monitors and rolls its champion back. Open the dashboard
@@ -1102,6 +1106,13 @@ mod lifetime_tests {
 }
 
 /// `TOPIC=MODEL`.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
+}
+
 fn topic_model(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((topic, model)) if !topic.is_empty() && !model.is_empty() => Ok((topic.to_owned(), model.to_owned())),

@@ -96,6 +96,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
                 decisions: args.kafka_topics.clone(),
                 outcomes: args.kafka_outcomes_topics.clone(),
                 lag_alert: args.kafka_lag_alert,
+                properties: args.kafka_properties.clone(),
             };
             Some(
                 warden_lifecycle::streams::Streams::start(warden.clone(), config)

@@ -359,6 +359,7 @@ async fn the_monitoring_page_shows_stream_lag_dead_records_and_waiting_kserve_re
         last_error: Some("all brokers down".into()),
         partitions: vec![(0, Some(1_200), Some(1_250)), (1, Some(10), Some(250_010)), (2, None, None)],
         lag_alert: 100_000,
+        expired: 3,
     });
     let letter = warden_store::metadata::DeadLetter {
         at: scene.app.warden.now(),
@@ -381,6 +382,7 @@ async fn the_monitoring_page_shows_stream_lag_dead_records_and_waiting_kserve_re
         "brokers do not answer",
         "all brokers down",
         "partition 1 is 250000 records behind (alert above 100000)",
+        "3 records of topic 'loan-decisions' expired from it before they were stored",
         "loan-decisions/1@7",
         "not a decision record",
         "KServe: 1 request waiting for a response, 0 responses waiting for a request",

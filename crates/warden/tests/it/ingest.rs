@@ -644,7 +644,7 @@ fn bad_kafka_options_stop_the_server_with_a_clear_message() {
     assert!(out.status.success(), "{}", stderr(&out));
     stop(server);
 
-    let cases: [(&[&str], i32, &str); 7] = [
+    let cases: [(&[&str], i32, &str); 9] = [
         (&["--kafka-brokers", "127.0.0.1:9", "--kafka-topic", "nonsense"], 2, "'nonsense' is not TOPIC=MODEL"),
         (&["--kafka-brokers", "127.0.0.1:9", "--kafka-topic", "=vendor"], 2, "'=vendor' is not TOPIC=MODEL"),
         (&["--kafka-topic", "decisions=vendor"], 2, "--kafka-brokers"),
@@ -663,6 +663,16 @@ fn bad_kafka_options_stop_the_server_with_a_clear_message() {
             &["--kafka-brokers", "kafka.internal", "--kafka-topic", "decisions=vendor"],
             1,
             "broker 'kafka.internal' is not HOST:PORT",
+        ),
+        (
+            &["--kafka-brokers", "127.0.0.1:9", "--kafka-topic", "decisions=vendor", "--kafka-property", "acks"],
+            2,
+            "'acks' is not KEY=VALUE",
+        ),
+        (
+            &["--kafka-brokers", "127.0.0.1:9", "--kafka-topic", "decisions=vendor", "--kafka-property", "group.id=x"],
+            1,
+            "property 'group.id' is set by the consumer itself",
         ),
     ];
     for (options, code, message) in cases {
@@ -745,6 +755,53 @@ fn a_kafka_broker_outage_is_reported_and_alerted_and_loses_nothing() {
 
 mod slow {
     use super::*;
+
+    /// Partitions of `topic` this replica holds (as `GET /v1/ingestion` shows them).
+    fn held(server: &Server, topic: &str) -> usize {
+        stream_of(&ingestion(server), "warden", topic).map_or(0, |s| s["partitions"].as_array().unwrap().len())
+    }
+
+    #[test]
+    fn two_replicas_share_a_topic_and_when_one_is_killed_the_other_loses_and_repeats_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let server = Server::start(&data);
+        let rows = promoted_vendor(&server, dir.path(), "vendor");
+        stop(server);
+        let cluster = kafka_cluster(&[("decisions", 4)]);
+        let brokers = cluster.bootstrap_servers();
+        // One database (the same data directory), one consumer group; a short session so that the survivor
+        // takes the dead member's partitions within seconds.
+        let options = [
+            "--kafka-topic",
+            "decisions=vendor",
+            "--kafka-property",
+            "session.timeout.ms=6000",
+            "--kafka-property",
+            "heartbeat.interval.ms=500",
+        ];
+        let a = Server::start_with(&data, &kafka_args(&brokers, &options));
+        let mut b = Server::start_with(&data, &kafka_args(&brokers, &options));
+        let show = || format!("a: {:#}\nb: {:#}", ingestion(&a), ingestion(&b));
+        wait_until(
+            "each replica to hold two partitions",
+            Duration::from_secs(60),
+            || held(&a, "decisions") == 2 && held(&b, "decisions") == 2,
+            show,
+        );
+        produce(&brokers, "decisions", decision_records(&rows, "k", 0, 20_000));
+        wait_until("b to store records", Duration::from_secs(60), || consumed(&b, "warden", "decisions") > 0, show);
+        b.signal("KILL");
+        b.child.wait().unwrap();
+
+        // The survivor takes b's partitions at b's stored positions and finishes the topic.
+        wait_consumed(&a, "warden", "decisions", 20_000, Duration::from_secs(180));
+        assert_eq!(held(&a, "decisions"), 4);
+        let expected: HashSet<String> = (0..20_000).map(|i| format!("k-{i}")).collect();
+        assert_eq!(logged_ids(&a, "vendor"), expected);
+        assert_eq!(ingested(&metrics_text(&a), "vendor", "duplicate"), 0.0, "no record was handed on twice");
+        stop(a);
+    }
 
     #[test]
     fn kafka_ingestion_survives_kill_9_and_a_new_group_replays_without_adding_decisions() {
