@@ -1813,10 +1813,10 @@ fn bench_kafka(
         // What this run's topic has put in the log: the server's count since it started, plus what the log
         // held when it was restarted.
         let (mut base, mut before) = (0u64, logged(&url)?);
-        let (mut first, mut last) = (None, Instant::now());
+        let mut first = None;
         let mut killed = false;
         let deadline = Instant::now() + std::time::Duration::from_secs(900);
-        loop {
+        let last = loop {
             if Instant::now() > deadline {
                 bail!("{} of {records} records logged after 900 s", consumed.load(Ordering::Acquire));
             }
@@ -1838,10 +1838,9 @@ fn bench_kafka(
                 continue;
             }
             if now >= records as u64 {
-                last = Instant::now();
-                break;
+                break Instant::now();
             }
-        }
+        };
         producer.join().map_err(|_| anyhow::anyhow!("the producer panicked"))??;
         let expired = metric_sum_where(&http_get(&format!("{url}/metrics"), &admin)?, "warden_stream_expired_records", "");
         if expired > 0.0 {

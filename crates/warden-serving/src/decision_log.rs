@@ -43,7 +43,10 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// What a refused caller is told to wait before retrying (seconds).
 const RETRY_AFTER_SECS: u32 = 1;
 
-type Waiter = oneshot::Sender<std::result::Result<(), String>>;
+/// Hears which of its decisions were new (an ingested decision logged before is skipped), or why the group
+/// was refused.
+type Waiter = oneshot::Sender<std::result::Result<Vec<bool>, String>>;
+type FlushWaiter = oneshot::Sender<std::result::Result<(), String>>;
 type StreamWaiter = oneshot::Sender<warden_store::Result<StreamCommitted>>;
 
 enum Message {
@@ -52,7 +55,7 @@ enum Message {
     /// A stream's batch with its positions, committed in a transaction of its own (its position check may
     /// refuse it, which must not refuse anybody else's decisions); the decisions' profiles in order.
     Stream(Vec<Arc<LiveProfile>>, StreamCommit, StreamWaiter),
-    Flush(Waiter),
+    Flush(FlushWaiter),
 }
 
 /// Whether the log can commit, shared between the writer and readiness.
@@ -87,11 +90,12 @@ impl DecisionLog {
         self.health.failing.load(Ordering::Acquire).then(|| self.health.last_error.lock().expect("health lock").clone())
     }
 
-    /// Commits decisions, returning once they are on disk: `Unavailable` when the store refused them (none
-    /// of them is kept; the caller must not acknowledge them).
-    pub async fn append(&self, decisions: Vec<(Arc<LiveProfile>, NewDecision)>) -> Result<()> {
+    /// Commits decisions, returning once they are on disk and folded, with which of them were new (an
+    /// ingested decision logged before is skipped, and not folded again): `Unavailable` when the store refused
+    /// them (none of them is kept; the caller must not acknowledge them).
+    pub async fn append(&self, decisions: Vec<(Arc<LiveProfile>, NewDecision)>) -> Result<Vec<bool>> {
         if decisions.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let (done, wait) = oneshot::channel();
         self.sender.send(Message::Decisions(decisions, Some(done))).await.map_err(|_| stopped())?;
@@ -134,7 +138,8 @@ async fn writer(
     health: Arc<Health>,
 ) {
     let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
-    let (mut waiters, mut flushes): (Vec<Waiter>, Vec<Waiter>) = (Vec::new(), Vec::new());
+    // Each waiter with where its decisions start in the group and how many there are.
+    let (mut waiters, mut flushes): (Vec<(Waiter, usize, usize)>, Vec<FlushWaiter>) = (Vec::new(), Vec::new());
     // Committed groups being folded into their profiles on the blocking pool, while the next group commits.
     let mut folding: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut probe_at = 0i64;
@@ -160,20 +165,22 @@ async fn writer(
             match message {
                 Message::Stream(stream_lives, commit, done) => {
                     let outcome = store.commit_stream(&commit).await;
-                    if outcome.is_ok() {
-                        metrics.log_committed.inc_by(commit.decisions.len() as u64);
-                        for (live, decision) in stream_lives.iter().zip(&commit.decisions) {
+                    if let Ok(committed) = &outcome {
+                        metrics.log_committed.inc_by(committed.decisions);
+                        let decisions = stream_lives.iter().zip(&commit.decisions).zip(&committed.new_decisions);
+                        for ((live, decision), _) in decisions.filter(|(_, new)| **new) {
                             live.fold(decision);
                         }
                     }
                     let _ = done.send(outcome);
                 }
                 Message::Decisions(decisions, waiter) => {
+                    let (start, count) = (rows.len(), decisions.len());
                     for (live, decision) in decisions {
                         lives.push(live);
                         rows.push(decision);
                     }
-                    waiters.extend(waiter);
+                    waiters.extend(waiter.map(|w| (w, start, count)));
                 }
                 Message::Flush(done) => flushes.push(done),
             }
@@ -185,25 +192,24 @@ async fn writer(
         let mut outcome = Ok(());
         if !rows.is_empty() {
             let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
-            outcome = commit(store.as_ref(), &rows, retries).await;
-            match &outcome {
-                Ok(()) => {
+            match commit(store.as_ref(), &rows, retries).await {
+                Ok(new) => {
                     recovered(&health);
-                    metrics.log_committed.inc_by(rows.len() as u64);
+                    metrics.log_committed.inc_by(new.iter().filter(|n| **n).count() as u64);
                     // Folded on another thread: a group of thousands takes milliseconds, which the next
                     // commit need not wait for. Pinned decisions (people testing a version) are logged but never
-                    // count as production.
+                    // count as production, and a decision skipped as logged before is not counted twice.
                     // Its callers hear once it is folded too, so what they read next includes it.
                     let (group_lives, group_rows) = (std::mem::take(&mut lives), std::mem::take(&mut rows));
                     let group_waiters = std::mem::take(&mut waiters);
                     folding.retain(|fold| !fold.is_finished());
                     folding.push(tokio::task::spawn_blocking(move || {
-                        for (live, decision) in group_lives.iter().zip(&group_rows).filter(|(_, d)| d.route != "pinned")
-                        {
+                        let group = group_lives.iter().zip(&group_rows).zip(&new);
+                        for ((live, decision), _) in group.filter(|((_, d), n)| **n && d.route != "pinned") {
                             live.fold(decision);
                         }
-                        for done in group_waiters {
-                            let _ = done.send(Ok(()));
+                        for (done, start, count) in group_waiters {
+                            let _ = done.send(Ok(new[start..start + count].to_vec()));
                         }
                     }));
                 }
@@ -216,13 +222,14 @@ async fn writer(
                     let unacknowledged = rows.iter().filter(|d| d.route != "shadow").count();
                     metrics.log_refused.inc_by(unacknowledged as u64);
                     metrics.log_lost.inc_by((rows.len() - unacknowledged) as u64);
+                    outcome = Err(err);
                 }
             }
             lives.clear();
             rows.clear();
         }
-        for done in waiters.drain(..) {
-            let _ = done.send(outcome.clone());
+        for (done, _, _) in waiters.drain(..) {
+            let _ = done.send(outcome.clone().map(|()| Vec::new()));
         }
         // A flush returns once everything before it is committed and in the windows.
         if !flushes.is_empty() {
@@ -246,12 +253,12 @@ async fn commit(
     store: &dyn MetadataStore,
     rows: &[NewDecision],
     retries: &[Duration],
-) -> std::result::Result<(), String> {
+) -> std::result::Result<Vec<bool>, String> {
     let mut last = String::new();
     for pause in std::iter::once(Duration::ZERO).chain(retries.iter().copied()) {
         tokio::time::sleep(pause).await;
         match store.insert_decisions(rows).await {
-            Ok(()) => return Ok(()),
+            Ok(new) => return Ok(new),
             Err(err) => {
                 tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed");
                 last = err.to_string();

@@ -136,10 +136,21 @@ pub struct IngestReport {
     pub unapproved: usize,
 }
 
+impl IngestReport {
+    /// The report of rows the log said were `new` (or skipped as logged before), of which `unapproved` were.
+    fn of(new: &[bool], unapproved: &[bool]) -> IngestReport {
+        let logged = new.iter().filter(|n| **n).count();
+        IngestReport {
+            logged,
+            duplicates: new.len() - logged,
+            unapproved: new.iter().zip(unapproved).filter(|(n, u)| **n && **u).count(),
+        }
+    }
+}
+
 /// A checked batch, ready for the log.
 pub(crate) struct Prepared {
     pub(crate) rows: Vec<(Arc<LiveProfile>, NewDecision)>,
-    pub(crate) report: IngestReport,
 }
 
 /// Takes a batch of decisions made elsewhere into the decision log: all or none, returning once committed.
@@ -152,8 +163,9 @@ pub async fn ingest(
 ) -> Result<IngestReport> {
     caller.require(Permission::Score)?;
     let prepared = prepare(warden, model, source, records).await.map_err(|(_, err)| err)?;
-    let report = prepared.report;
-    warden.scoring.log.append(prepared.rows).await?;
+    let unapproved: Vec<bool> = prepared.rows.iter().map(|(_, d)| d.route == Route::Unapproved.as_str()).collect();
+    let new = warden.scoring.log.append(prepared.rows).await?;
+    let report = IngestReport::of(&new, &unapproved);
     warden.scoring.metrics.ingested(model, source.as_str(), report.logged, report.duplicates, report.unapproved);
     if report.unapproved > 0 {
         warden.scoring.saw_unapproved(model);
@@ -193,18 +205,11 @@ pub(crate) async fn prepare(
         versions.insert(number, loaded);
     }
     let history = warden.metadata.alias_history(model, None).await.map_err(|e| whole(e.into()))?;
-    let mut logged: HashSet<(i64, String)> = HashSet::new();
-    for number in versions.keys() {
-        let ids: Vec<&str> = records.iter().filter(|r| r.version == *number).map(|r| r.request_id.as_str()).collect();
-        let found = warden.metadata.ingested_request_ids(model, *number, &ids).await.map_err(|e| whole(e.into()))?;
-        logged.extend(found.into_iter().map(|id| (*number, id)));
-    }
 
     let total = records.len();
     let mut invalid: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
     let mut seen: HashMap<(i64, String), usize> = HashMap::new();
     let mut rows = Vec::with_capacity(total);
-    let mut report = IngestReport::default();
     let mut late = BTreeSet::new();
     for (i, record) in records.into_iter().enumerate() {
         let mut errors = BTreeMap::new();
@@ -275,14 +280,7 @@ pub(crate) async fn prepare(
             continue;
         }
         let (version, checked) = (version.expect("checked"), checked.expect("checked"));
-        if logged.contains(&(record.version, record.request_id.clone())) {
-            report.duplicates += 1;
-            continue;
-        }
         let route = route_at(&history, record.version, at);
-        if route == Route::Unapproved {
-            report.unapproved += 1;
-        }
         if at < now - crate::decision_log::LIVE_SPAN_MICROS {
             late.insert((record.version, at.div_euclid(LATE_PERIOD_MICROS) * LATE_PERIOD_MICROS));
         }
@@ -311,11 +309,10 @@ pub(crate) async fn prepare(
             .collect();
         return Err((reasons, row_errors(invalid, total)));
     }
-    report.logged = rows.len();
     // Noted before the commit: a period revised for decisions that did not land reads the log and finds the
     // same figures again.
     warden.scoring.saw_late(model, late);
-    Ok(Prepared { rows, report })
+    Ok(Prepared { rows })
 }
 
 /// The route a decision of `version` made at `at` was made under: the production alias holding the version
@@ -404,7 +401,6 @@ pub async fn ingest_stream(
     };
     let mut commit = StreamCommit { at: now, advances, ..Default::default() };
     let mut lives = Vec::new();
-    let mut report = IngestReport::default();
     match kind {
         StreamKind::Outcomes => {
             for record in &records {
@@ -477,7 +473,6 @@ pub async fn ingest_stream(
                 let rows: Vec<DecisionRecord> = good.iter().map(|(_, r)| r.clone()).collect();
                 match prepare(warden, model, DecisionSource::Kafka, rows).await {
                     Ok(prepared) => {
-                        report = prepared.report;
                         for (live, decision) in prepared.rows {
                             lives.push(live);
                             commit.decisions.push(decision);
@@ -508,7 +503,9 @@ pub async fn ingest_stream(
             }
         }
     }
+    let unapproved: Vec<bool> = commit.decisions.iter().map(|d| d.route == Route::Unapproved.as_str()).collect();
     let committed = warden.scoring.log.commit_stream(lives, commit).await?;
+    let report = IngestReport::of(&committed.new_decisions, &unapproved);
     let source = DecisionSource::Kafka.as_str();
     warden.scoring.metrics.ingested(model, source, report.logged, report.duplicates, report.unapproved);
     if report.unapproved > 0 {

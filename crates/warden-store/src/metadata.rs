@@ -505,9 +505,11 @@ pub struct StreamCommit {
 }
 
 /// What a stream commit stored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamCommitted {
-    /// Decisions logged (repeats of logged ones skipped).
+    /// Which of the commit's decisions were new, in order (repeats of logged ones are skipped).
+    pub new_decisions: Vec<bool>,
+    /// Decisions logged.
     pub decisions: u64,
     /// Outcomes recorded.
     pub outcomes: u64,
@@ -723,8 +725,9 @@ pub trait RegistryStore: Send + Sync {
 #[async_trait]
 pub trait ServingStore: Send + Sync {
     /// Appends decisions in one transaction (the decision log's group commit); an ingested decision already
-    /// logged (same model, version and request id) is skipped.
-    async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<()>;
+    /// logged (same model, version and request id) is skipped. Which of them were new, in order. `NotFound`
+    /// (nothing written) when a decision names a version that does not exist.
+    async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<Vec<bool>>;
     /// Writes a stream commit in one transaction. `Conflict` (and nothing written) when a partition's stored
     /// position is not the advance's `from`.
     async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted>;
@@ -776,9 +779,6 @@ pub trait ServingStore: Send + Sync {
     async fn first_decision_at(&self, model_name: &str, version: i64, since: Micros) -> Result<Option<Micros>>;
     /// Which of `request_ids` already name a decision of the model (through the request-id index).
     async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>>;
-    /// Which of `request_ids` name a decision of the version ingested already (through the index that keeps
-    /// ingested decisions unique, whatever the log's size).
-    async fn ingested_request_ids(&self, model_name: &str, version: i64, request_ids: &[&str]) -> Result<Vec<String>>;
     /// Appends outcomes in one transaction; refuses them all (naming them) if any request id has no decision.
     async fn insert_outcomes(&self, outcomes: &[NewOutcome]) -> Result<()>;
     /// Decisions of one version made at or after `since`, the newest `limit`, each with its latest outcome;

@@ -80,42 +80,21 @@ impl Dialect for Postgres {
         result.rows_affected()
     }
 
-    /// The ids as one array joined to the unique index: with an IN list, a planner without fresh statistics
-    /// (a table that just grew) scans the table and compares each row with every id.
-    fn ingested_request_ids<'a>(
-        store: &'a PostgresStore,
-        model: i64,
-        version: i64,
-        request_ids: &'a [&'a str],
-    ) -> Option<impl Future<Output = Result<Vec<String>>> + Send + 'a> {
-        Some(async move {
-            Ok(sqlx::query_scalar(
-                "SELECT d.request_id FROM UNNEST($1::text[]) AS r(id) JOIN decisions d ON d.request_id = r.id \
-                 AND d.model_id = $2 AND d.version = $3 AND d.source <> 'scored'",
-            )
-            .bind(request_ids)
-            .bind(model)
-            .bind(version)
-            .fetch_all(&store.pool)
-            .await?)
-        })
-    }
-
     /// One statement of column arrays (`UNNEST`): a multi-row VALUES of thousands of rows spends most of its
     /// time binding and planning eleven parameters per row.
     fn insert_decision_rows<'a>(
         tx: &'a mut Transaction<'static, Postgres>,
         decisions: &'a [NewDecision],
         model_ids: &'a HashMap<&'a str, i64>,
-    ) -> Option<impl Future<Output = Result<u64>> + Send + 'a> {
+    ) -> Option<impl Future<Output = Result<Vec<(i64, i64, String)>>> + Send + 'a> {
         Some(async move {
             let column = |f: &dyn Fn(&NewDecision) -> i64| decisions.iter().map(f).collect::<Vec<i64>>();
             let text = |f: &dyn Fn(&NewDecision) -> String| decisions.iter().map(f).collect::<Vec<String>>();
-            let result = sqlx::query(
+            let result = sqlx::query_as::<_, (i64, i64, String)>(
                 "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
                  decision, latency_us, source) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], \
                  $4::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], \
-                 $11::text[]) ON CONFLICT DO NOTHING",
+                 $11::text[]) ON CONFLICT DO NOTHING RETURNING model_id, version, request_id",
             )
             .bind(column(&|d| d.at))
             .bind(text(&|d| d.request_id.clone()))
@@ -128,9 +107,9 @@ impl Dialect for Postgres {
             .bind(text(&|d| d.decision.clone()))
             .bind(column(&|d| d.latency_us))
             .bind(text(&|d| d.source.clone()))
-            .execute(&mut **tx)
+            .fetch_all(&mut **tx)
             .await?;
-            Ok(result.rows_affected())
+            Ok(result)
         })
     }
 

@@ -151,23 +151,13 @@ impl Dialect for Sqlite {
         result.rows_affected()
     }
 
-    /// The IN list through the partial index, which SQLite's planner takes.
-    fn ingested_request_ids<'a>(
-        _store: &'a SqliteStore,
-        _model: i64,
-        _version: i64,
-        _request_ids: &'a [&'a str],
-    ) -> Option<impl Future<Output = Result<Vec<String>>> + Send + 'a> {
-        None::<std::future::Ready<Result<Vec<String>>>>
-    }
-
     /// The portable multi-row INSERT is SQLite's fastest.
     fn insert_decision_rows<'a>(
         _tx: &'a mut Transaction<'static, Sqlite>,
         _decisions: &'a [NewDecision],
         _model_ids: &'a HashMap<&'a str, i64>,
-    ) -> Option<impl Future<Output = Result<u64>> + Send + 'a> {
-        None::<std::future::Ready<Result<u64>>>
+    ) -> Option<impl Future<Output = Result<Vec<(i64, i64, String)>>> + Send + 'a> {
+        None::<std::future::Ready<Result<Vec<(i64, i64, String)>>>>
     }
 
     async fn leaf_hashes(store: &SqliteStore, from: u64, to: u64) -> Result<Vec<u8>> {
@@ -483,7 +473,8 @@ mod tests {
             advances: vec![advance(None, 3)],
         };
         let done = store.commit_stream(&commit).await.unwrap();
-        assert_eq!(done, StreamCommitted { decisions: 2, outcomes: 1, dead_letters: 1 });
+        let new_decisions = vec![true, true, false];
+        assert_eq!(done, StreamCommitted { new_decisions, decisions: 2, outcomes: 1, dead_letters: 1 });
         assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 3)]);
         let (letters, total) = store.dead_letters(10).await.unwrap();
         assert_eq!(total, 1);
@@ -494,11 +485,16 @@ mod tests {
         let err = store.commit_stream(&commit).await.unwrap_err();
         assert!(matches!(err, Error::Conflict(_)) && err.to_string().contains("not none"), "{err}");
         assert_eq!(store.count_decisions("a").await.unwrap(), 2);
-        // The same decisions without positions (an HTTP retry): skipped.
-        store.insert_decisions(&[ingested("k2"), ingested("k3")]).await.unwrap();
+        // The same decisions without positions (an HTTP retry): skipped, and said so row by row.
+        assert_eq!(store.insert_decisions(&[ingested("k2"), ingested("k3")]).await.unwrap(), [false, true]);
         assert_eq!(store.count_decisions("a").await.unwrap(), 3);
         // Scored decisions are not subject to it (a shadow answer shares its request id with the champion's).
-        store.insert_decisions(&[decision("s", 1, 1), decision("s", 1, 2)]).await.unwrap();
+        assert_eq!(store.insert_decisions(&[decision("s", 1, 1), decision("s", 1, 2)]).await.unwrap(), [true, true]);
+        assert_eq!(store.count_decisions("a").await.unwrap(), 5);
+        // A version that does not exist: nothing of the group is written.
+        let unknown = NewDecision { version: 9, ..ingested("k4") };
+        let err = store.insert_decisions(&[ingested("k5"), unknown]).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)) && err.to_string().contains("no version 9"), "{err}");
         assert_eq!(store.count_decisions("a").await.unwrap(), 5);
         let moved = StreamCommit { at: 8, advances: vec![advance(Some(3), 9)], ..Default::default() };
         store.commit_stream(&moved).await.unwrap();
