@@ -1670,7 +1670,7 @@ fn bench_ingest(
     // Kafka: a topic of 4 partitions on librdkafka's mock cluster (in this process, on 127.0.0.1), consumed
     // by `serve --kafka-topic`; kill -9 in the middle, restart, then a new group replaying from offset 0.
     println!(
-        "\ningestion from Kafka: {kafka_records} records a run on 4 partitions (librdkafka's mock cluster, in this process: it keeps 5 MiB of a partition, so records are produced during the run, at most {BACKLOG} ahead), {runs} timed runs after one killed with kill -9 half-way"
+        "\ningestion from Kafka: {kafka_records} records a run on 4 partitions (librdkafka's mock cluster, in this process: it keeps 5 MiB of a partition, so records arrive in rounds of {ROUND} produced while the server is idle; the rate is over the rounds' consumption), {runs} timed runs after one killed with kill -9 half-way"
     );
     println!(
         "{:<12} {:>14} {:>11} {:>12} {:>12} {:>14}",
@@ -1735,12 +1735,11 @@ fn serve_vendor(warden: &Path, url: &str, data: &Path, reference: &Path) -> anyh
 
 /// The topic's partitions (as the target names).
 const PARTITIONS: i32 = 4;
-/// Records produced at a time, and how far production may run ahead of what the server has logged.
-const CHUNK: usize = 5_000;
-const BACKLOG: u64 = 30_000;
+/// Records produced in one round, while the server is idle: they fit in the mock cluster's 5 MiB a partition.
+const ROUND: usize = 40_000;
 
-/// One backend's Kafka runs: decisions/s of each run (a fresh topic, produced while it is consumed, timed from
-/// the first decision logged to the last), the server's peak memory, what the log holds after a kill -9 in the
+/// One backend's Kafka runs: decisions/s of each run (a fresh topic, produced in rounds while the server is
+/// idle, timed over the rounds' consumption), the server's peak memory, what the log holds after a kill -9 in the
 /// middle and a restart (must be every record), what a new group replaying the topic adds (must be 0), and the
 /// dead records (the one bad record per run).
 fn bench_kafka(
@@ -1751,7 +1750,6 @@ fn bench_kafka(
     records: usize,
 ) -> anyhow::Result<(Vec<f64>, f64, String, String, u64)> {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
     let cluster = rdkafka::mocking::MockCluster::new(1)?;
     let brokers = cluster.bootstrap_servers();
     let store_args = backend.args()?;
@@ -1784,74 +1782,69 @@ fn bench_kafka(
         let (mut server, mut url) = start_warden(warden, &backend.data, &argv)?;
         let in_log_before = expected;
         expected += records as u64;
-        // Produced while the server consumes, at most BACKLOG records ahead of it: the mock cluster keeps only
-        // 5 MiB of a partition (about 16,000 of these records) and drops the oldest beyond that.
-        let (produced, consumed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let producer = {
-            let (brokers, topic, tails) = (brokers.clone(), topic.clone(), tails.clone());
-            let (produced, consumed) = (produced.clone(), consumed.clone());
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                for from in (0..records).step_by(CHUNK) {
-                    while produced.load(Ordering::Acquire) > consumed.load(Ordering::Acquire) + BACKLOG {
-                        std::thread::sleep(std::time::Duration::from_millis(5));
-                    }
-                    let to = (from + CHUNK).min(records);
-                    let chunk = (from..to).map(|i| {
-                        let tail = &tails[i % tails.len()];
-                        let id = format!("k{run}-{i}");
-                        (Some(id.clone().into_bytes()), format!("{{\"request_id\":\"{id}\",{tail}").into_bytes())
-                    });
-                    runtime.block_on(warden_stream::produce(&brokers, &topic, chunk))?;
-                    produced.store(to as u64, Ordering::Release);
-                }
-                let bad = std::iter::once((None, b"not a decision record".to_vec()));
-                runtime.block_on(warden_stream::produce(&brokers, &topic, bad))?;
-                Ok(())
-            })
-        };
+        // In rounds of ROUND records, each produced while the server is idle (the mock cluster keeps only
+        // 5 MiB of a partition, about 16,000 of these records, and drops the oldest beyond that), then
+        // consumed: the rate is the records over the consumption time summed over the rounds, from the first
+        // decision of a round logged to its last (so the producer, in this process, takes no time from it).
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         // What this run's topic has put in the log: the server's count since it started, plus what the log
         // held when it was restarted.
         let (mut base, mut before) = (0u64, logged(&url)?);
-        let mut first = None;
-        let mut killed = false;
-        let deadline = Instant::now() + std::time::Duration::from_secs(900);
-        let last = loop {
-            if Instant::now() > deadline {
-                bail!("{} of {records} records logged after 900 s", consumed.load(Ordering::Acquire));
+        let (mut killed, mut consuming, mut counted) = (false, std::time::Duration::ZERO, 0u64);
+        for from in (0..records).step_by(ROUND) {
+            let to = (from + ROUND).min(records);
+            let round = (from..to).map(|i| {
+                let tail = &tails[i % tails.len()];
+                let id = format!("k{run}-{i}");
+                (Some(id.clone().into_bytes()), format!("{{\"request_id\":\"{id}\",{tail}").into_bytes())
+            });
+            runtime.block_on(warden_stream::produce(&brokers, &topic, round))?;
+            if to == records {
+                let bad = std::iter::once((None, b"not a decision record".to_vec()));
+                runtime.block_on(warden_stream::produce(&brokers, &topic, bad))?;
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            let now = base + logged(&url)? - before;
-            consumed.store(now, Ordering::Release);
-            if now > 0 && first.is_none() {
-                first = Some((Instant::now(), now));
+            let deadline = Instant::now() + std::time::Duration::from_secs(300);
+            let mut first = None;
+            loop {
+                if Instant::now() > deadline {
+                    bail!("{} of {to} records logged after 300 s", base + logged(&url)? - before);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                let now = base + logged(&url)? - before;
+                if now > from as u64 && first.is_none() {
+                    first = Some((Instant::now(), now));
+                }
+                // The first run is killed half-way and restarted: the rest must arrive once.
+                if run == 0 && !killed && now >= records as u64 / 2 {
+                    kill9(&mut server);
+                    killed = true;
+                    let restarted = start_warden(warden, &backend.data, &argv)?;
+                    server = restarted.0;
+                    url = restarted.1;
+                    base = log_size(backend)? - in_log_before;
+                    before = logged(&url)?;
+                    first = None;
+                    continue;
+                }
+                if now >= to as u64 {
+                    if let Some((start, at_start)) = first {
+                        consuming += start.elapsed();
+                        counted += to as u64 - at_start;
+                    }
+                    break;
+                }
             }
-            // The first run is killed half-way and restarted: the rest must arrive once.
-            if run == 0 && !killed && now >= records as u64 / 2 {
-                kill9(&mut server);
-                killed = true;
-                let restarted = start_warden(warden, &backend.data, &argv)?;
-                server = restarted.0;
-                url = restarted.1;
-                base = log_size(backend)? - in_log_before;
-                before = logged(&url)?;
-                continue;
-            }
-            if now >= records as u64 {
-                break Instant::now();
-            }
-        };
-        producer.join().map_err(|_| anyhow::anyhow!("the producer panicked"))??;
-        let expired = metric_sum_where(&http_get(&format!("{url}/metrics"), &admin)?, "warden_stream_expired_records", "");
+        }
+        let expired =
+            metric_sum_where(&http_get(&format!("{url}/metrics"), &admin)?, "warden_stream_expired_records", "");
         if expired > 0.0 {
-            bail!("{expired} records expired from the mock cluster before they were stored: lower BACKLOG");
+            bail!("{expired} records expired from the mock cluster before they were stored: lower ROUND");
         }
         if killed {
             after_kill = format!("{}/{}", log_size(backend)?, expected);
         }
         if !killed {
-            let (start, at_start) = first.context("nothing was logged")?;
-            rates.push((records as u64 - at_start) as f64 / (last - start).as_secs_f64());
+            rates.push(counted as f64 / consuming.as_secs_f64());
         }
         peak = peak.max(vm_hwm_mib(server.0.id()).unwrap_or(0.0));
         drop(server);
@@ -1879,10 +1872,8 @@ fn bench_kafka(
                 }
             }
             let in_log = log_size(backend)?;
-            replay_text = format!(
-                "{} ({duplicates:.0} skipped, {expired:.0} gone)",
-                in_log as i64 - before_replay as i64
-            );
+            replay_text =
+                format!("{} ({duplicates:.0} skipped, {expired:.0} gone)", in_log as i64 - before_replay as i64);
             drop(server);
         }
     }

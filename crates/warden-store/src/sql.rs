@@ -44,12 +44,23 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     /// Rows a statement changed (each driver's result type has its own method).
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Appends decisions in `tx` by the fastest statement the driver has, skipping ingested decisions already
-    /// logged; the (model id, version, request id) of each row written. `None`: the portable multi-row INSERT.
+    /// logged; how many rows were written and, with `returning`, the key of each. `None`: the portable
+    /// multi-row INSERT.
     fn insert_decision_rows<'a>(
         tx: &'a mut Transaction<'static, Self>,
         decisions: &'a [NewDecision],
         model_ids: &'a HashMap<&'a str, i64>,
-    ) -> Option<impl Future<Output = Result<Vec<(i64, i64, String)>>> + Send + 'a>;
+        returning: bool,
+    ) -> Option<impl Future<Output = Result<Written>> + Send + 'a>;
+}
+
+/// What an INSERT of decisions wrote: how many rows, and (asked with `RETURNING`) the (model id, version,
+/// request id) of each.
+pub struct Written {
+    /// Rows written.
+    pub count: u64,
+    /// The key of each row written (empty unless asked for).
+    pub keys: Vec<(i64, i64, String)>,
 }
 
 /// Which of `decisions` were written, from the keys the INSERT returned: each returned key marks the first
@@ -579,7 +590,6 @@ where
     /// deleted or changed (a trigger refuses it), so one look per version here keeps what a foreign key
     /// checked row by row (PostgreSQL's per-row check cost 7 µs a decision).
     async fn write_decisions(tx: &mut Transaction<'static, D>, decisions: &[NewDecision]) -> Result<Vec<bool>> {
-        const ROWS_PER_STATEMENT: usize = 1000;
         let mut ids: HashMap<&str, i64> = HashMap::new();
         let mut versions: Vec<(&str, i64)> = Vec::new();
         for d in decisions {
@@ -592,19 +602,48 @@ where
             }
         }
         for (model, version) in versions {
-            let found: Option<i64> = sqlx::query_scalar("SELECT version FROM versions WHERE model_id = $1 AND version = $2")
-                .bind(ids[model])
-                .bind(version)
-                .fetch_optional(&mut **tx)
-                .await?;
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM versions WHERE model_id = $1 AND version = $2")
+                    .bind(ids[model])
+                    .bind(version)
+                    .fetch_optional(&mut **tx)
+                    .await?;
             if found.is_none() {
                 return Err(Error::NotFound(format!("model '{model}' has no version {version}")));
             }
         }
-        if let Some(insert) = D::insert_decision_rows(tx, decisions, &ids) {
-            return Ok(new_rows(decisions, &ids, insert.await?));
+        // Scored decisions never repeat one logged before; a batch of ingested ones rarely does. Written at full
+        // speed first; only when some were skipped is the batch written again saying which rows were new
+        // (`RETURNING` costs SQLite a quarter of its ingestion rate).
+        let all = decisions.len() as u64;
+        if decisions.iter().all(|d| d.source == "scored") {
+            Self::insert_rows(tx, decisions, &ids, false).await?;
+            return Ok(vec![true; decisions.len()]);
         }
-        let mut written = Vec::with_capacity(decisions.len());
+        sqlx::query("SAVEPOINT decision_batch").execute(&mut **tx).await?;
+        let written = Self::insert_rows(tx, decisions, &ids, false).await?;
+        if written.count < all {
+            sqlx::query("ROLLBACK TO SAVEPOINT decision_batch").execute(&mut **tx).await?;
+            let written = Self::insert_rows(tx, decisions, &ids, true).await?;
+            sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
+            return Ok(new_rows(decisions, &ids, written.keys));
+        }
+        sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
+        Ok(vec![true; decisions.len()])
+    }
+
+    /// One pass of INSERTs over `decisions` (see [`Dialect::insert_decision_rows`]).
+    async fn insert_rows(
+        tx: &mut Transaction<'static, D>,
+        decisions: &[NewDecision],
+        ids: &HashMap<&str, i64>,
+        returning: bool,
+    ) -> Result<Written> {
+        const ROWS_PER_STATEMENT: usize = 1000;
+        if let Some(insert) = D::insert_decision_rows(tx, decisions, ids, returning) {
+            return insert.await;
+        }
+        let mut written = Written { count: 0, keys: Vec::new() };
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<D>::new(
                 "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
@@ -623,10 +662,17 @@ where
                     .push_bind(d.latency_us)
                     .push_bind(d.source.as_str());
             });
-            insert.push(" ON CONFLICT DO NOTHING RETURNING model_id, version, request_id");
-            written.extend(insert.build_query_as::<(i64, i64, String)>().fetch_all(&mut **tx).await?);
+            insert.push(" ON CONFLICT DO NOTHING");
+            if returning {
+                insert.push(" RETURNING model_id, version, request_id");
+                let keys = insert.build_query_as::<(i64, i64, String)>().fetch_all(&mut **tx).await?;
+                written.count += keys.len() as u64;
+                written.keys.extend(keys);
+            } else {
+                written.count += D::rows_affected(&insert.build().execute(&mut **tx).await?);
+            }
         }
-        Ok(new_rows(decisions, &ids, written))
+        Ok(written)
     }
 
     async fn write_outcome(tx: &mut Transaction<'static, D>, o: &NewOutcome) -> Result<()> {

@@ -156,8 +156,9 @@ impl Dialect for Sqlite {
         _tx: &'a mut Transaction<'static, Sqlite>,
         _decisions: &'a [NewDecision],
         _model_ids: &'a HashMap<&'a str, i64>,
-    ) -> Option<impl Future<Output = Result<Vec<(i64, i64, String)>>> + Send + 'a> {
-        None::<std::future::Ready<Result<Vec<(i64, i64, String)>>>>
+        _returning: bool,
+    ) -> Option<impl Future<Output = Result<crate::sql::Written>> + Send + 'a> {
+        None::<std::future::Ready<Result<crate::sql::Written>>>
     }
 
     async fn leaf_hashes(store: &SqliteStore, from: u64, to: u64) -> Result<Vec<u8>> {

@@ -17,7 +17,7 @@ pub struct Config {
     /// The topics to consume. One that does not exist is reported in the status and looked for again every
     /// `topic_refresh`; the others are consumed meanwhile.
     pub topics: Vec<String>,
-    /// Most records in one sink commit (default 5,000).
+    /// Most records in one sink commit (default 10,000).
     pub batch_records: usize,
     /// Most bytes (keys, headers and values) in one sink commit (default 64 MiB); a single record may exceed it.
     pub batch_bytes: usize,
@@ -59,7 +59,7 @@ impl Config {
             brokers: brokers.into(),
             group: group.into(),
             topics,
-            batch_records: 5_000,
+            batch_records: 10_000,
             batch_bytes: 64 << 20,
             batch_wait: Duration::from_millis(50),
             max_record_bytes: 1 << 20,

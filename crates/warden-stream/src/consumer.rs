@@ -316,7 +316,13 @@ impl Context {
         match consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)) {
             Ok((low, _)) if low.min(offset) > from => {
                 let lost = low.min(offset) - from;
-                warn!(topic, partition, from, to = low.min(offset), "records expired from the topic before they were stored");
+                warn!(
+                    topic,
+                    partition,
+                    from,
+                    to = low.min(offset),
+                    "records expired from the topic before they were stored"
+                );
                 self.status.expired(topic, partition, lost as u64);
             }
             Ok(_) => {}

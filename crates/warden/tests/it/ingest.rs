@@ -308,6 +308,16 @@ fn decision_records(rows: &[serde_json::Value], prefix: &str, from: usize, to: u
         .collect()
 }
 
+/// The start of a Kafka test: a data directory whose model `vendor` has version 1 promoted (the server
+/// stopped again), the rows its records are made of, and a mock cluster with `topics` (name, partitions).
+fn vendor_and_cluster(dir: &Path, topics: &[(&str, i32)]) -> (std::path::PathBuf, Vec<serde_json::Value>, Cluster) {
+    let data = dir.join("data");
+    let server = Server::start(&data);
+    let rows = promoted_vendor(&server, dir, "vendor");
+    stop(server);
+    (data, rows, kafka_cluster(topics))
+}
+
 /// The options that make a server consume `brokers`.
 fn kafka_args<'a>(brokers: &'a str, options: &[&'a str]) -> Vec<&'a str> {
     [&["--kafka-brokers", brokers][..], options].concat()
@@ -423,12 +433,7 @@ fn admin_post(server: &Server, path: &str) -> serde_json::Value {
 #[test]
 fn kafka_decisions_are_logged_once_and_bad_records_kept_as_dead_letters_with_their_offsets() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start(&data);
-    let rows = promoted_vendor(&server, dir.path(), "vendor");
-    stop(server);
-
-    let cluster = kafka_cluster(&[("decisions", 4)]);
+    let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 4)]);
     let brokers = cluster.bootstrap_servers();
     // Good records before and after the bad ones in every partition: consumption goes on past them.
     produce(&brokers, "decisions", decision_records(&rows, "d", 0, 2_500));
@@ -522,11 +527,7 @@ fn kafka_decisions_are_logged_once_and_bad_records_kept_as_dead_letters_with_the
 #[test]
 fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_dead_letter() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start(&data);
-    let rows = promoted_vendor(&server, dir.path(), "vendor");
-    stop(server);
-    let cluster = kafka_cluster(&[("decisions", 2), ("outcomes", 2)]);
+    let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 2), ("outcomes", 2)]);
     let brokers = cluster.bootstrap_servers();
     produce(&brokers, "decisions", decision_records(&rows, "o", 0, 600));
     let options = ["--kafka-topic", "decisions=vendor", "--kafka-outcomes-topic", "outcomes=vendor"];
@@ -580,11 +581,7 @@ fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_d
 #[test]
 fn a_kafka_topic_that_does_not_exist_is_reported_and_the_others_are_consumed() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start(&data);
-    let rows = promoted_vendor(&server, dir.path(), "vendor");
-    stop(server);
-    let cluster = kafka_cluster(&[("decisions", 2)]);
+    let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 2)]);
     let brokers = cluster.bootstrap_servers();
     produce(&brokers, "decisions", decision_records(&rows, "m", 0, 300));
 
@@ -686,11 +683,7 @@ fn bad_kafka_options_stop_the_server_with_a_clear_message() {
 #[test]
 fn a_kafka_broker_outage_is_reported_and_alerted_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start(&data);
-    let rows = promoted_vendor(&server, dir.path(), "vendor");
-    stop(server);
-    let cluster = kafka_cluster(&[("decisions", 2)]);
+    let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 2)]);
     let brokers = cluster.bootstrap_servers();
     produce(&brokers, "decisions", decision_records(&rows, "b", 0, 1_000));
     let server = Server::start_with(&data, &kafka_args(&brokers, &["--kafka-topic", "decisions=vendor"]));
@@ -764,11 +757,7 @@ mod slow {
     #[test]
     fn two_replicas_share_a_topic_and_when_one_is_killed_the_other_loses_and_repeats_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let server = Server::start(&data);
-        let rows = promoted_vendor(&server, dir.path(), "vendor");
-        stop(server);
-        let cluster = kafka_cluster(&[("decisions", 4)]);
+        let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 4)]);
         let brokers = cluster.bootstrap_servers();
         // One database (the same data directory), one consumer group; a short session so that the survivor
         // takes the dead member's partitions within seconds.
@@ -806,11 +795,7 @@ mod slow {
     #[test]
     fn kafka_ingestion_survives_kill_9_and_a_new_group_replays_without_adding_decisions() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let server = Server::start(&data);
-        let rows = promoted_vendor(&server, dir.path(), "vendor");
-        stop(server);
-        let cluster = kafka_cluster(&[("decisions", 4)]);
+        let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 4)]);
         let brokers = cluster.bootstrap_servers();
         produce(&brokers, "decisions", decision_records(&rows, "k", 0, 20_000));
         let options = ["--kafka-topic", "decisions=vendor"];
