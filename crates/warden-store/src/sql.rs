@@ -90,11 +90,24 @@ pub struct SqlStore<D: Database> {
     pub(crate) pool: Pool<D>,
     /// The decision log's own connections (see each database's `open`).
     pub(crate) decision_log: Pool<D>,
+    /// Versions the decision log found to exist, with their model's id: versions are never deleted or changed,
+    /// so each is looked up once per process, not once per group.
+    pub(crate) known_versions: std::sync::Arc<std::sync::Mutex<HashMap<(String, i64), i64>>>,
+}
+
+impl<D: Database> SqlStore<D> {
+    pub(crate) fn with_pools(pool: Pool<D>, decision_log: Pool<D>) -> Self {
+        SqlStore { pool, decision_log, known_versions: Default::default() }
+    }
 }
 
 impl<D: Database> Clone for SqlStore<D> {
     fn clone(&self) -> Self {
-        SqlStore { pool: self.pool.clone(), decision_log: self.decision_log.clone() }
+        SqlStore {
+            pool: self.pool.clone(),
+            decision_log: self.decision_log.clone(),
+            known_versions: self.known_versions.clone(),
+        }
     }
 }
 
@@ -584,33 +597,44 @@ where
     for<'r> Option<String>: Encode<'r, D>,
     for<'r> Option<&'r str>: Encode<'r, D>,
 {
-    /// Appends decisions in chunks of multi-row INSERTs (one round trip per chunk, not per decision); returns how
-    /// many were new (an ingested decision already logged is skipped).
-    /// Writes decisions; which of them were new. Every version they name must exist: versions are never
-    /// deleted or changed (a trigger refuses it), so one look per version here keeps what a foreign key
-    /// checked row by row (PostgreSQL's per-row check cost 7 µs a decision).
-    async fn write_decisions(tx: &mut Transaction<'static, D>, decisions: &[NewDecision]) -> Result<Vec<bool>> {
+    /// Writes decisions; which of them were new (an ingested decision already logged is skipped). Every
+    /// version they name must exist: versions are never deleted or changed (a trigger refuses it), so one look
+    /// per version and process keeps what a foreign key checked row by row (PostgreSQL's per-row check cost
+    /// 7 µs a decision).
+    async fn write_decisions(&self, tx: &mut Transaction<'static, D>, decisions: &[NewDecision]) -> Result<Vec<bool>> {
         let mut ids: HashMap<&str, i64> = HashMap::new();
-        let mut versions: Vec<(&str, i64)> = Vec::new();
         for d in decisions {
-            if !ids.contains_key(d.model_name.as_str()) {
-                let id = Self::model_id(tx, &d.model_name).await?;
-                ids.insert(&d.model_name, id);
+            if ids.contains_key(d.model_name.as_str()) {
+                continue;
             }
-            if !versions.contains(&(d.model_name.as_str(), d.version)) {
-                versions.push((d.model_name.as_str(), d.version));
-            }
+            let known = self
+                .known_versions
+                .lock()
+                .expect("known versions lock")
+                .get(&(d.model_name.clone(), d.version))
+                .copied();
+            let id = match known {
+                Some(id) => id,
+                None => Self::model_id(tx, &d.model_name).await?,
+            };
+            ids.insert(&d.model_name, id);
         }
-        for (model, version) in versions {
+        for d in decisions {
+            let key = (d.model_name.clone(), d.version);
+            if self.known_versions.lock().expect("known versions lock").contains_key(&key) {
+                continue;
+            }
+            let id = ids[d.model_name.as_str()];
             let found: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM versions WHERE model_id = $1 AND version = $2")
-                    .bind(ids[model])
-                    .bind(version)
+                    .bind(id)
+                    .bind(d.version)
                     .fetch_optional(&mut **tx)
                     .await?;
             if found.is_none() {
-                return Err(Error::NotFound(format!("model '{model}' has no version {version}")));
+                return Err(Error::NotFound(format!("model '{}' has no version {}", d.model_name, d.version)));
             }
+            self.known_versions.lock().expect("known versions lock").insert(key, id);
         }
         // Scored decisions never repeat one logged before; a batch of ingested ones rarely does. Written at full
         // speed first; only when some were skipped is the batch written again saying which rows were new
@@ -1337,7 +1361,7 @@ where
 {
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<Vec<bool>> {
         let mut tx = D::decision_tx(self).await?;
-        let new = Self::write_decisions(&mut tx, decisions).await?;
+        let new = self.write_decisions(&mut tx, decisions).await?;
         tx.commit().await?;
         Ok(new)
     }
@@ -1377,7 +1401,7 @@ where
             .execute(&mut *tx)
             .await?;
         }
-        let new_decisions = Self::write_decisions(&mut tx, &commit.decisions).await?;
+        let new_decisions = self.write_decisions(&mut tx, &commit.decisions).await?;
         let mut dead_letters = commit.dead_letters.clone();
         let mut outcomes = 0;
         for (o, unmatched) in &commit.outcomes {

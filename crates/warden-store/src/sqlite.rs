@@ -55,7 +55,7 @@ impl SqlStore<Sqlite> {
             .min_connections(1)
             .connect_with(options.pragma("cache_size", "-65536"))
             .await?;
-        Ok(SqlStore { pool, decision_log })
+        Ok(SqlStore::with_pools(pool, decision_log))
     }
 }
 

@@ -333,6 +333,7 @@ mod slow {
 
     #[test]
     fn the_dashboard_shows_the_live_demo_and_enforces_roles() {
+        let _timing = crate::support::timing_sensitive();
         let driver_path = chromedriver();
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start_with(&dir.path().join("demo"), &["--demo"]);

@@ -48,6 +48,7 @@ mod slow {
 
     #[test]
     fn the_demo_shows_a_portfolio_stays_quiet_while_stable_and_alerts_on_the_drift() {
+        let _timing = crate::support::timing_sensitive();
         let dir = tempfile::tempdir().unwrap();
         let started = Instant::now();
         let server = Server::start_with(&dir.path().join("demo"), &["--demo"]);

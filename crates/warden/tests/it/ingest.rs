@@ -756,6 +756,7 @@ mod slow {
 
     #[test]
     fn two_replicas_share_a_topic_and_when_one_is_killed_the_other_loses_and_repeats_nothing() {
+        let _heavy = crate::support::heavy();
         let dir = tempfile::tempdir().unwrap();
         let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 4)]);
         let brokers = cluster.bootstrap_servers();
@@ -794,6 +795,7 @@ mod slow {
 
     #[test]
     fn kafka_ingestion_survives_kill_9_and_a_new_group_replays_without_adding_decisions() {
+        let _heavy = crate::support::heavy();
         let dir = tempfile::tempdir().unwrap();
         let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 4)]);
         let brokers = cluster.bootstrap_servers();

@@ -15,6 +15,19 @@ pub fn on_postgres() -> bool {
     std::env::var("WARDEN_TEST_DATABASE").is_ok_and(|v| v == "postgres")
 }
 
+/// Tests whose assertions depend on timing (the live demo's traffic must fill its windows in time) hold this
+/// shared; tests that load both cores for minutes (Kafka consumers taking thousands of records) hold it alone,
+/// so that the two never overlap. A panicking holder leaves it usable.
+static TIMING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn timing_sensitive() -> std::sync::RwLockReadGuard<'static, ()> {
+    TIMING.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn heavy() -> std::sync::RwLockWriteGuard<'static, ()> {
+    TIMING.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The PostgreSQL database of a data directory on the suite's PostgreSQL server, made on first use: a
 /// restarted server (same data directory) finds its database again.
 pub fn database_for(data_dir: &Path) -> String {
