@@ -1749,7 +1749,6 @@ fn bench_kafka(
     runs: usize,
     records: usize,
 ) -> anyhow::Result<(Vec<f64>, f64, String, String, u64)> {
-    use std::sync::Arc;
     let cluster = rdkafka::mocking::MockCluster::new(1)?;
     let brokers = cluster.bootstrap_servers();
     let store_args = backend.args()?;
@@ -1764,7 +1763,6 @@ fn bench_kafka(
     let admin = std::fs::read_to_string(backend.data.join("admin.token"))?.trim().to_owned();
     let german = workspace_root().join("crates/warden-testdata/data/datasets/german.csv");
     let (tails, _) = vendor_records(&german, &rfc3339_now()?)?;
-    let tails = Arc::new(tails);
     let (mut rates, mut peak, mut expected) = (Vec::new(), 0f64, 0u64);
     let logged = |url: &str| -> anyhow::Result<u64> {
         let metrics = http_get(&format!("{url}/metrics"), &admin)?;

@@ -602,39 +602,38 @@ where
     /// per version and process keeps what a foreign key checked row by row (PostgreSQL's per-row check cost
     /// 7 µs a decision).
     async fn write_decisions(&self, tx: &mut Transaction<'static, D>, decisions: &[NewDecision]) -> Result<Vec<bool>> {
-        let mut ids: HashMap<&str, i64> = HashMap::new();
+        // The distinct versions of the group (a group names one or a few), each looked up once per process.
+        let mut versions: Vec<(&str, i64)> = Vec::new();
         for d in decisions {
-            if ids.contains_key(d.model_name.as_str()) {
-                continue;
+            if !versions.contains(&(d.model_name.as_str(), d.version)) {
+                versions.push((d.model_name.as_str(), d.version));
             }
-            let known = self
-                .known_versions
-                .lock()
-                .expect("known versions lock")
-                .get(&(d.model_name.clone(), d.version))
-                .copied();
+        }
+        let mut ids: HashMap<&str, i64> = HashMap::new();
+        for (model, version) in versions {
+            let key = (model.to_owned(), version);
+            let known = self.known_versions.lock().expect("known versions lock").get(&key).copied();
             let id = match known {
                 Some(id) => id,
-                None => Self::model_id(tx, &d.model_name).await?,
+                None => {
+                    let id = match ids.get(model) {
+                        Some(id) => *id,
+                        None => Self::model_id(tx, model).await?,
+                    };
+                    let found: Option<i64> =
+                        sqlx::query_scalar("SELECT version FROM versions WHERE model_id = $1 AND version = $2")
+                            .bind(id)
+                            .bind(version)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                    if found.is_none() {
+                        return Err(Error::NotFound(format!("model '{model}' has no version {version}")));
+                    }
+                    self.known_versions.lock().expect("known versions lock").insert(key, id);
+                    id
+                }
             };
-            ids.insert(&d.model_name, id);
-        }
-        for d in decisions {
-            let key = (d.model_name.clone(), d.version);
-            if self.known_versions.lock().expect("known versions lock").contains_key(&key) {
-                continue;
-            }
-            let id = ids[d.model_name.as_str()];
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM versions WHERE model_id = $1 AND version = $2")
-                    .bind(id)
-                    .bind(d.version)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            if found.is_none() {
-                return Err(Error::NotFound(format!("model '{}' has no version {}", d.model_name, d.version)));
-            }
-            self.known_versions.lock().expect("known versions lock").insert(key, id);
+            ids.insert(model, id);
         }
         // Scored decisions never repeat one logged before; a batch of ingested ones rarely does. Written at full
         // speed first; only when some were skipped is the batch written again saying which rows were new
