@@ -10,6 +10,7 @@ alias held (`unapproved_version_serving`) and, for a model fed by Kafka, brokers
 above the alert level (`stream_lag`). Any deviation is a critical result, so it opens an incident.
 */
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -36,6 +37,9 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
         let deviations: Vec<String> = streams.iter().filter_map(|s| s.deviation()).collect();
         shared.insert(STREAM_LAG.into(), check((!deviations.is_empty()).then(|| deviations.join("; "))));
     }
+    // Every version with unapproved decisions is checked, loaded or not: a version no alias serves is
+    // unloaded here, and is exactly the one an external platform must not be answering with.
+    let (mut unapproved, checked_through) = unapproved_serving(warden, monitor).await?;
     let loaded = loaded_versions(warden, model);
     let mut evaluations = Vec::new();
     for version in &loaded {
@@ -55,11 +59,21 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
         };
         checks.insert("artifact".into(), check(artifact));
         checks.insert("serving_config".into(), check(config_deviation(warden, &version.version).await?));
-        checks.insert(UNAPPROVED_SERVING.into(), unapproved_serving(warden, monitor, version.version.number).await?);
-        evaluations.push(evaluation(monitor, version.version.number, at, checks));
+        let number = version.version.number;
+        let breach = unapproved.remove(&number).unwrap_or_else(|| json!({"value": 0.0, "status": "ok"}));
+        checks.insert(UNAPPROVED_SERVING.into(), with_checked_through(breach, checked_through));
+        evaluations.push(evaluation(monitor, number, at, checks));
     }
     if loaded.is_empty() {
-        evaluations.push(evaluation(monitor, 0, at, shared));
+        let mut checks = shared;
+        checks.insert(UNAPPROVED_SERVING.into(), json!({"value": 0.0, "status": "ok", "checked_through": checked_through}));
+        evaluations.push(evaluation(monitor, 0, at, checks));
+    }
+    // A version this process does not run: its evaluation carries the breach alone.
+    for (number, breach) in unapproved {
+        let mut checks = serde_json::Map::new();
+        checks.insert(UNAPPROVED_SERVING.into(), with_checked_through(breach, checked_through));
+        evaluations.push(evaluation(monitor, number, at, checks));
     }
     Ok(evaluations)
 }
@@ -70,29 +84,36 @@ pub(crate) const STREAM_LAG: &str = "stream_lag";
 /// The check (and alert) of decisions made outside Warden by a version no production alias held then.
 pub(crate) const UNAPPROVED_SERVING: &str = "unapproved_version_serving";
 
-/// Unapproved decisions of a version logged since this check last looked (it keeps the last decision id it
-/// saw in its result, `checked_through`): any is a critical deviation.
-async fn unapproved_serving(warden: &Oversight, monitor: &Monitor, version: i64) -> Result<Value> {
+/// Unapproved decisions of the model logged since this check last looked (every result keeps the last
+/// decision id it saw, `checked_through`), per version: any is a critical deviation. Also the new
+/// `checked_through`.
+async fn unapproved_serving(warden: &Oversight, monitor: &Monitor) -> Result<(BTreeMap<i64, Value>, i64)> {
     let previous = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 200).await?;
     let after = previous
         .iter()
-        .rev()
-        .filter(|e| e.version == version)
-        .find_map(|e| e.details["features"][UNAPPROVED_SERVING]["checked_through"].as_i64())
+        .filter_map(|e| e.details["features"][UNAPPROVED_SERVING]["checked_through"].as_i64())
+        .max()
         .unwrap_or(0);
-    let (count, first, through) = warden.metadata.unapproved_decisions(&monitor.model, version, after).await?;
-    Ok(match first {
-        Some(first) if count > 0 => json!({
-            "value": count as f64, "status": "alert", "checked_through": through,
-            "reason": format!(
-                "{} of version {version} made outside Warden while no production alias held it (the first at {}): \
+    let (versions, through) = warden.metadata.unapproved_decisions(&monitor.model, after).await?;
+    let breaches = versions
+        .into_iter()
+        .map(|v| {
+            let reason = format!(
+                "{} of version {} made outside Warden while no production alias held it (the first at {}): \
                  it serves without having passed the gate",
-                warden_core::words::counted(count as u64, "decision", "decisions"),
-                warden_core::Timestamp::from(first).whole_seconds()
-            ),
-        }),
-        _ => json!({"value": 0.0, "status": "ok", "checked_through": through}),
-    })
+                warden_core::words::counted(v.count as u64, "decision", "decisions"),
+                v.version,
+                warden_core::Timestamp::from(v.first).whole_seconds()
+            );
+            (v.version, json!({"value": v.count as f64, "status": "alert", "reason": reason}))
+        })
+        .collect();
+    Ok((breaches, through))
+}
+
+fn with_checked_through(mut check: Value, through: i64) -> Value {
+    check["checked_through"] = json!(through);
+    check
 }
 
 fn check(deviation: Option<String>) -> Value {

@@ -418,6 +418,17 @@ pub struct PolicyBundleRow {
     pub files: std::collections::BTreeMap<String, String>,
 }
 
+/// Decisions of one version logged as made outside the gate (`route = 'unapproved'`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnapprovedDecisions {
+    /// The version that made them.
+    pub version: i64,
+    /// How many.
+    pub count: i64,
+    /// The earliest decision time among them.
+    pub first: Micros,
+}
+
 /// One logged decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDecision {
@@ -731,14 +742,9 @@ pub trait ServingStore: Send + Sync {
     /// Writes a stream commit in one transaction. `Conflict` (and nothing written) when a partition's stored
     /// position is not the advance's `from`.
     async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted>;
-    /// Decisions of a version logged as `unapproved` with an id above `after`: how many, the earliest decision
-    /// time among them, and the largest id (`after` when none).
-    async fn unapproved_decisions(
-        &self,
-        model_name: &str,
-        version: i64,
-        after: i64,
-    ) -> Result<(i64, Option<Micros>, i64)>;
+    /// Decisions of a model logged as `unapproved` with an id above `after`, per version (ascending): how
+    /// many and the earliest decision time among them; and the largest id seen (`after` when none).
+    async fn unapproved_decisions(&self, model_name: &str, after: i64) -> Result<(Vec<UnapprovedDecisions>, i64)>;
     /// Keeps one half (`request` or `response`) of a KServe inference event until its other half arrives; a
     /// half sent again is ignored. Returns the other half's body when it is already kept.
     async fn put_kserve_half(

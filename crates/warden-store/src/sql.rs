@@ -1425,24 +1425,23 @@ where
         Ok(StreamCommitted { new_decisions, decisions, outcomes, dead_letters: dead_letters.len() as u64 })
     }
 
-    async fn unapproved_decisions(
-        &self,
-        model_name: &str,
-        version: i64,
-        after: i64,
-    ) -> Result<(i64, Option<Micros>, i64)> {
+    async fn unapproved_decisions(&self, model_name: &str, after: i64) -> Result<(Vec<UnapprovedDecisions>, i64)> {
         let model = self.model_id_of(model_name).await?;
         // The id range first: the rows after the last check are few, whatever the log's size.
-        let (count, first, last): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(at), MAX(id) FROM decisions WHERE id > $1 AND model_id = $2 AND version = $3 \
-             AND route = 'unapproved'",
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT version, COUNT(*), MIN(at), MAX(id) FROM decisions WHERE id > $1 AND model_id = $2 \
+             AND route = 'unapproved' GROUP BY version ORDER BY version",
         )
         .bind(after)
         .bind(model)
-        .bind(version)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok((count, first, last.unwrap_or(after)))
+        let through = rows.iter().map(|r| r.3).max().unwrap_or(after);
+        let versions = rows
+            .into_iter()
+            .map(|(version, count, first, _)| UnapprovedDecisions { version, count, first })
+            .collect();
+        Ok((versions, through))
     }
 
     async fn put_kserve_half(

@@ -213,6 +213,10 @@ fn a_vendor_model_goes_through_validation_and_the_gate_and_its_platform_sends_it
     // A validator may not send decisions.
     let (status, _) = send_decisions(&server, &vera, "vendor", &records[..1]);
     assert_eq!(status, 403);
+    // An alias change rebuilds the routes and unloads version 2 (loaded when its decision arrived): the
+    // breach is raised for a version this process does not run.
+    let out = server.cli_as(Some(&dana), &["alias", "set", "vendor", "staging", "1", "--reason", "retest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 
     let (status, body) = post(&server, &server.admin_token(), "/v1/monitors/evaluate", "");
     assert_eq!(status, 200, "{body}");
