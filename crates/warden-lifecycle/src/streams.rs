@@ -11,7 +11,7 @@ use std::time::Duration;
 use warden_registry::Error;
 use warden_serving::ingest::{self, StreamKind, StreamRecord, StreamStatus};
 use warden_store::metadata::StreamAdvance;
-use warden_stream::{Batch, Brokers, Committed, Payload, RecordSink, SinkError};
+use warden_stream::{Batch, Brokers, Committed, Payload, RecordSink, SinkError, Turn};
 
 use crate::Warden;
 
@@ -104,7 +104,7 @@ impl RecordSink for DecisionLogSink {
         self.warden.metadata.stream_positions(group, topic).await.map_err(|e| SinkError::Unavailable(e.to_string()))
     }
 
-    async fn commit(&self, batch: &Batch) -> Result<Committed, SinkError> {
+    async fn commit(&self, batch: &Batch, turn: Turn) -> Result<Committed, SinkError> {
         let Some((model, kind)) = self.topics.get(&batch.topic) else {
             return Err(SinkError::Fatal(format!("topic '{}' was not asked for", batch.topic)));
         };
@@ -114,8 +114,8 @@ impl RecordSink for DecisionLogSink {
             .map(|r| {
                 let (payload, oversized) = match &r.payload {
                     Payload::Null => (None, None),
-                    Payload::Bytes(bytes) => (Some(bytes.clone()), None),
-                    Payload::Oversized { len, head } => (Some(head.clone()), Some(*len)),
+                    Payload::Bytes(bytes) => (Some(bytes.as_slice()), None),
+                    Payload::Oversized { len, head } => (Some(head.as_slice()), Some(*len)),
                 };
                 StreamRecord { partition: r.partition, offset: r.offset, payload, oversized }
             })
@@ -132,7 +132,7 @@ impl RecordSink for DecisionLogSink {
             })
             .collect();
         let total = records.len() as u64;
-        match ingest::ingest_stream(&self.warden, model, *kind, &batch.topic, records, advances).await {
+        match ingest::ingest_stream(&self.warden, model, *kind, &batch.topic, records, advances, turn.wait()).await {
             Ok(done) => {
                 let ingested = done.decisions + done.outcomes;
                 Ok(Committed {

@@ -363,30 +363,33 @@ pub struct OutcomeRecord {
     pub amount: Option<f64>,
 }
 
-/// One record read from a stream partition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamRecord {
+/// One record read from a stream partition (borrowing the consumer's batch).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamRecord<'a> {
     /// Partition.
     pub partition: i32,
     /// Offset in the partition.
     pub offset: i64,
     /// The record's value (`None`: a tombstone); for a record over the consumer's size limit, its head.
-    pub payload: Option<Vec<u8>>,
+    pub payload: Option<&'a [u8]>,
     /// The size of a record over the consumer's size limit (set aside whole).
     pub oversized: Option<usize>,
 }
 
 /// Takes a stream's batch into the log in one transaction with the positions it reaches: records that cannot
 /// be ingested (not JSON, not a record, refused by the version's checks, a model that does not exist) are kept
-/// as dead records with their offset and reason, and consumption goes on. `Conflict` when a position moved
-/// (another consumer took the partition; nothing was written); any other error: nothing was written, retry.
+/// as dead records with their offset and reason, and consumption goes on. The records are checked first, then
+/// `turn` is awaited (the consumer's earlier batches are written before this one), then the batch is written.
+/// `Conflict` when a position moved (another consumer took the partition; nothing was written); any other
+/// error: nothing was written, retry.
 pub async fn ingest_stream(
     warden: &Serving,
     model: &str,
     kind: StreamKind,
     topic: &str,
-    records: Vec<StreamRecord>,
+    records: Vec<StreamRecord<'_>>,
     advances: Vec<StreamAdvance>,
+    turn: impl std::future::Future<Output = ()>,
 ) -> Result<StreamCommitted> {
     let now = warden.now();
     let dead = |record: &StreamRecord, reason: String| DeadLetter {
@@ -448,30 +451,31 @@ pub async fn ingest_stream(
                     Err(reason) => commit.dead_letters.push(dead(record, reason)),
                 }
             }
-            // Decisions of this stream's batch may still be queued: outcomes must find them.
-            warden.scoring.log.flush().await?;
         }
         StreamKind::Decisions => {
-            let mut good: Vec<(usize, DecisionRecord)> = Vec::with_capacity(records.len());
+            let parse = |record: &StreamRecord| match (record.oversized, record.payload) {
+                (Some(len), _) => Err(format!("the record is {len} bytes, over the consumer's limit")),
+                (None, Some(bytes)) => DecisionRecord::parse(bytes),
+                (None, None) => Err("the record has no value".to_owned()),
+            };
+            // The records that parse (their indices), and their rows.
+            let (mut good, mut rows) = (Vec::with_capacity(records.len()), Vec::with_capacity(records.len()));
             for (i, record) in records.iter().enumerate() {
-                let parsed = match (record.oversized, record.payload.as_deref()) {
-                    (Some(len), _) => Err(format!("the record is {len} bytes, over the consumer's limit")),
-                    (None, Some(bytes)) => DecisionRecord::parse(bytes),
-                    (None, None) => Err("the record has no value".to_owned()),
-                };
-                match parsed {
-                    Ok(row) => good.push((i, row)),
-                    Err(reason) => commit.dead_letters.push(dead(&records[i], reason)),
+                match parse(record) {
+                    Ok(row) => {
+                        good.push(i);
+                        rows.push(row);
+                    }
+                    Err(reason) => commit.dead_letters.push(dead(record, reason)),
                 }
             }
             // At most two passes: the first names every row the version's checks refuse, the second takes the
-            // rest.
+            // rest (parsed again: the rows went to the first pass, and a refusal is rare).
             for _ in 0..2 {
                 if good.is_empty() {
                     break;
                 }
-                let rows: Vec<DecisionRecord> = good.iter().map(|(_, r)| r.clone()).collect();
-                match prepare(warden, model, DecisionSource::Kafka, rows).await {
+                match prepare(warden, model, DecisionSource::Kafka, std::mem::take(&mut rows)).await {
                     Ok(prepared) => {
                         for (live, decision) in prepared.rows {
                             lives.push(live);
@@ -482,26 +486,38 @@ pub async fn ingest_stream(
                     Err((bad, _)) if !bad.is_empty() => {
                         let bad: HashMap<usize, String> = bad.into_iter().collect();
                         let mut kept = Vec::with_capacity(good.len());
-                        for (j, (i, row)) in good.into_iter().enumerate() {
+                        for (j, i) in good.into_iter().enumerate() {
                             match bad.get(&j) {
                                 Some(reason) => commit.dead_letters.push(dead(&records[i], reason.clone())),
-                                None => kept.push((i, row)),
+                                None => match parse(&records[i]) {
+                                    Ok(row) => {
+                                        kept.push(i);
+                                        rows.push(row);
+                                    }
+                                    Err(reason) => commit.dead_letters.push(dead(&records[i], reason)),
+                                },
                             }
                         }
                         good = kept;
                     }
                     Err((_, Error::NotFound(reason))) => {
-                        for (i, _) in good.drain(..) {
+                        for i in good.drain(..) {
                             commit.dead_letters.push(dead(&records[i], reason.clone()));
                         }
                     }
                     Err((_, err)) => return Err(err),
                 }
             }
-            for (i, _) in good {
+            for i in good {
                 commit.dead_letters.push(dead(&records[i], "refused twice by the version's checks".into()));
             }
         }
+    }
+    // Checked; the batches handed on before this one are written first.
+    turn.await;
+    if kind == StreamKind::Outcomes {
+        // Decisions of this stream's batch may still be queued: outcomes must find them.
+        warden.scoring.log.flush().await?;
     }
     let unapproved: Vec<bool> = commit.decisions.iter().map(|d| d.route == Route::Unapproved.as_str()).collect();
     let committed = warden.scoring.log.commit_stream(lives, commit).await?;

@@ -9,11 +9,14 @@
 //!   partition's next offset (one already stored) is skipped.
 //! - **A batch is committed** when it holds `batch_records` records or `batch_bytes` bytes, or its first
 //!   record has waited `batch_wait`: one sink commit per topic, with each partition's advance from the stored
-//!   position it started at to its last record's offset + 1. Success moves the stored positions.
-//!   `Moved`: the batch is dropped, the positions are read again and the partitions sought there, so records
-//!   another consumer stored are skipped and none is lost. `Unavailable`: the same batch is retried with
-//!   back-off (50 ms doubling to `retry_max`) and nothing else happens meanwhile. `Fatal`: the consumer stops
-//!   with the error.
+//!   position it started at to its last record's offset + 1. Commits run on the runtime while the loop reads
+//!   on: at most [`IN_FLIGHT`] at once, so one batch is checked while the one before it is written. A batch
+//!   handed on while another is in flight starts from where that one ends, and the sink writes it only
+//!   after that one has ended (its [`Turn`]). Results are taken oldest first. Success moves the stored positions. `Moved`: the batch, the batches
+//!   after it and every record read since are dropped, the positions are read again and the partitions
+//!   sought there, so records another consumer stored are skipped and none is lost. `Unavailable`: the same
+//!   batch is retried with back-off (50 ms doubling to `retry_max`) and nothing else is read meanwhile.
+//!   `Fatal`: the consumer stops with the error.
 //! - **Revocation**: the pending batch is committed once (so the next owner starts after it) unless the
 //!   assignment was lost or the consumer is being dropped, and the revoked partitions' records are dropped.
 //! - **Status**: librdkafka's statistics (every `status_interval`) give each partition's watermarks and each
@@ -22,7 +25,7 @@
 //! - **Stopping**: [`Consumer::stop`] commits the pending batch (once: a sink still unavailable loses nothing,
 //!   since nothing was acknowledged) and leaves the group; dropping a [`Consumer`] drops the batch unstored.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,7 +43,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use crate::sink::{Advance, Batch, OVERSIZED_HEAD_BYTES, Payload, Record, RecordSink, SinkError};
+use crate::sink::{Advance, Batch, Committed, OVERSIZED_HEAD_BYTES, Payload, Record, RecordSink, SinkError, Turn};
 use crate::status::{Brokers, Status};
 use crate::{Config, Error};
 
@@ -68,6 +71,8 @@ impl Consumer {
             control: control.clone(),
             retry_max: config.retry_max,
             work: Mutex::default(),
+            in_flight: Mutex::default(),
+            next_turn: Mutex::default(),
         };
         let consumer: BaseConsumer<Context> = config.client_config().create_with_context(context)?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
@@ -169,6 +174,19 @@ struct Context {
     control: Arc<Control>,
     retry_max: Duration,
     work: Mutex<Work>,
+    /// Batches whose commits are running on the runtime, oldest first.
+    in_flight: Mutex<VecDeque<InFlight>>,
+    /// Ends when the last commit handed on ends: the next one's [`Turn`].
+    next_turn: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+}
+
+/// Commits running at once: one batch is checked while the one before it is written.
+const IN_FLIGHT: usize = 2;
+
+/// A batch handed to the sink, and the task storing it.
+struct InFlight {
+    batch: Arc<Batch>,
+    task: tokio::task::JoinHandle<Result<Committed, SinkError>>,
 }
 
 #[derive(Default)]
@@ -219,6 +237,8 @@ struct Held {
     stored: Option<i64>,
     /// The next offset to accept (`None`: any, the partition is read from its beginning).
     next: Option<i64>,
+    /// Where the last batch handed to the sink leaves the partition, while it is in flight.
+    handed: Option<i64>,
     /// Whether no record has been accepted since the partition was positioned.
     fresh: bool,
     /// Whether the partition must still be sought to `stored`; its records are dropped until then.
@@ -227,7 +247,7 @@ struct Held {
 
 impl Held {
     fn at(stored: Option<i64>) -> Held {
-        Held { stored, next: stored, fresh: true, seek: false }
+        Held { stored, next: stored, handed: None, fresh: true, seek: false }
     }
 }
 
@@ -342,69 +362,183 @@ impl Context {
         work.topics.values().filter_map(|t| t.since).min().map(|since| since + config.batch_wait)
     }
 
-    /// Commits every topic's pending batch.
-    fn flush(&self, consumer: &BaseConsumer<Context>, retry: bool) -> Result<(), Error> {
+    /// Commits every topic's pending batch. `pipelined`: commits may be left running (the loop reads on
+    /// meanwhile); otherwise every commit has ended on return.
+    fn flush(&self, consumer: &BaseConsumer<Context>, retry: bool, pipelined: bool) -> Result<(), Error> {
         let topics: Vec<String> = self.work().topics.keys().cloned().collect();
         for topic in topics {
-            self.flush_topic(consumer, &topic, retry)?;
+            self.flush_topic(consumer, &topic, retry, pipelined)?;
+        }
+        if !pipelined {
+            self.settle_all(consumer, retry)?;
         }
         Ok(())
     }
 
-    /// Commits `topic`'s pending batch. A refused batch is dropped and the topic's partitions are sought back
-    /// to the stored positions (read again after `Moved`).
-    fn flush_topic(&self, consumer: &BaseConsumer<Context>, topic: &str, retry: bool) -> Result<(), Error> {
-        let batch = {
-            let mut work = self.work();
-            let Some(topic_work) = work.topics.get_mut(topic) else { return Ok(()) };
-            let records = topic_work.take_pending();
-            if records.is_empty() {
-                return Ok(());
-            }
-            let mut last = BTreeMap::new();
-            for record in &records {
-                last.insert(record.partition, record.offset);
-            }
-            let advances = last
-                .into_iter()
-                .map(|(partition, offset)| Advance {
-                    partition,
-                    from: topic_work.held.get(&partition).and_then(|h| h.stored),
-                    to: offset + 1,
-                })
-                .collect();
-            Batch { group: self.group.clone(), topic: topic.to_owned(), records, advances }
+    /// Hands `topic`'s pending batch to the sink once fewer than [`IN_FLIGHT`] commits run (`pipelined`), or
+    /// once none runs (and then waits for it).
+    fn flush_topic(
+        &self,
+        consumer: &BaseConsumer<Context>,
+        topic: &str,
+        retry: bool,
+        pipelined: bool,
+    ) -> Result<(), Error> {
+        let room = if pipelined { IN_FLIGHT } else { 1 };
+        while self.in_flight().len() >= room {
+            self.settle_oldest(consumer, retry)?;
+        }
+        let Some(batch) = self.take_batch(topic) else { return Ok(()) };
+        let batch = Arc::new(batch);
+        let sink = self.sink.clone();
+        let handed = batch.clone();
+        let (done, next) = tokio::sync::oneshot::channel();
+        let turn = match std::mem::replace(&mut *self.next_turn(), Some(next)) {
+            Some(previous) => Turn::after(previous),
+            None => Turn::now(),
         };
-        match self.call(consumer, retry, || self.sink.commit(&batch)) {
+        let task = self.runtime.spawn(async move {
+            let result = sink.commit(&handed, turn).await;
+            let _ = done.send(());
+            result
+        });
+        self.in_flight().push_back(InFlight { batch, task });
+        if !pipelined {
+            self.settle_all(consumer, retry)?;
+        }
+        Ok(())
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, VecDeque<InFlight>> {
+        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn next_turn(&self) -> MutexGuard<'_, Option<tokio::sync::oneshot::Receiver<()>>> {
+        self.next_turn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `topic`'s pending records as a batch, each partition advancing from where the batch in flight before
+    /// it leaves it, or else from its stored position.
+    fn take_batch(&self, topic: &str) -> Option<Batch> {
+        let mut work = self.work();
+        let topic_work = work.topics.get_mut(topic)?;
+        let records = topic_work.take_pending();
+        if records.is_empty() {
+            return None;
+        }
+        let mut last = BTreeMap::new();
+        for record in &records {
+            last.insert(record.partition, record.offset);
+        }
+        let advances = last
+            .into_iter()
+            .map(|(partition, offset)| {
+                let held = topic_work.held.get_mut(&partition);
+                let from = held.as_ref().and_then(|h| h.handed.or(h.stored));
+                if let Some(held) = held {
+                    held.handed = Some(offset + 1);
+                }
+                Advance { partition, from, to: offset + 1 }
+            })
+            .collect();
+        Some(Batch { group: self.group.clone(), topic: topic.to_owned(), records, advances })
+    }
+
+    /// Whether the oldest commit in flight has ended (its result is then taken without waiting).
+    fn oldest_ended(&self) -> bool {
+        self.in_flight().front().is_some_and(|f| f.task.is_finished())
+    }
+
+    /// Takes the result of every commit in flight, oldest first.
+    fn settle_all(&self, consumer: &BaseConsumer<Context>, retry: bool) -> Result<(), Error> {
+        while !self.in_flight().is_empty() {
+            self.settle_oldest(consumer, retry)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest commit in flight and acts on its result (retrying it while the sink is
+    /// unavailable, when `retry`). A refused batch is dropped with the batches after it and everything read
+    /// since, and the topic's partitions are sought back to the stored positions (read again after `Moved`).
+    fn settle_oldest(&self, consumer: &BaseConsumer<Context>, retry: bool) -> Result<(), Error> {
+        let Some(InFlight { batch, task }) = self.in_flight().pop_front() else { return Ok(()) };
+        let first = self.join(task);
+        let result = match first {
+            Err(SinkError::Unavailable(reason)) if retry && !self.control.stopping() => {
+                let error = SinkError::Unavailable(reason);
+                self.status.retrying(&error.to_string());
+                warn!(group = self.group, %error, retry_in = ?Duration::from_millis(50), "stream sink unavailable");
+                self.refresh_watermarks(consumer);
+                self.control.sleep(Duration::from_millis(50));
+                self.call(consumer, retry, || self.sink.commit(&batch, Turn::now()))
+            }
+            other => other,
+        };
+        let topic = batch.topic.as_str();
+        match result {
             Ok(done) => {
-                let mut work = self.work();
-                for advance in &batch.advances {
-                    if let Some(held) = work.held(topic, advance.partition) {
-                        held.stored = Some(advance.to);
+                self.stored(&batch, done);
+                Ok(())
+            }
+            Err(refusal @ (SinkError::Moved(_) | SinkError::Unavailable(_))) => {
+                // The batches after it start where it ends: they are refused too, unless another consumer
+                // stored exactly up to there (then they are stored, and count).
+                let later: Vec<InFlight> = self.in_flight().drain(..).collect();
+                let mut refused = BTreeSet::new();
+                for InFlight { batch, task } in later {
+                    match self.join(task) {
+                        Ok(done) => self.stored(&batch, done),
+                        Err(SinkError::Fatal(reason)) => return Err(Error::Sink(reason)),
+                        Err(_) => {
+                            refused.insert(batch.topic.clone());
+                        }
                     }
                 }
-                drop(work);
-                let positions: Vec<_> = batch.advances.iter().map(|a| (a.partition, a.to)).collect();
-                self.status.committed(topic, &positions, batch.records.len(), done);
-                debug!(topic, records = batch.records.len(), ?positions, "stream batch committed");
-                Ok(())
-            }
-            Err(SinkError::Moved(reason)) => {
-                warn!(
-                    group = self.group,
-                    topic, reason, "stream positions moved by another consumer; reading them again"
-                );
-                self.status.moved(&SinkError::Moved(reason).to_string());
-                let positions = if retry { self.positions(consumer, topic) } else { None };
+                refused.remove(topic);
+                for other in refused {
+                    self.reposition(&other, None);
+                }
+                let positions = match refusal {
+                    SinkError::Moved(reason) => {
+                        warn!(
+                            group = self.group,
+                            topic, reason, "stream positions moved by another consumer; reading them again"
+                        );
+                        self.status.moved(&SinkError::Moved(reason).to_string());
+                        if retry { self.positions(consumer, topic) } else { None }
+                    }
+                    _ => None,
+                };
                 self.reposition(topic, positions);
-                Ok(())
-            }
-            Err(SinkError::Unavailable(_)) => {
-                self.reposition(topic, None);
                 Ok(())
             }
             Err(SinkError::Fatal(reason)) => Err(Error::Sink(reason)),
         }
+    }
+
+    /// A commit task's result (a task that panicked or was cancelled is a fatal sink error).
+    fn join(&self, task: tokio::task::JoinHandle<Result<Committed, SinkError>>) -> Result<Committed, SinkError> {
+        self.runtime
+            .block_on(task)
+            .unwrap_or_else(|join| Err(SinkError::Fatal(format!("the sink's commit did not finish: {join}"))))
+    }
+
+    /// A batch the sink stored: its partitions' stored positions move to its advances.
+    fn stored(&self, batch: &Batch, done: Committed) {
+        let topic = batch.topic.as_str();
+        let mut work = self.work();
+        for advance in &batch.advances {
+            if let Some(held) = work.held(topic, advance.partition) {
+                held.stored = Some(advance.to);
+                if held.handed == Some(advance.to) {
+                    held.handed = None;
+                }
+            }
+        }
+        drop(work);
+        let positions: Vec<_> = batch.advances.iter().map(|a| (a.partition, a.to)).collect();
+        self.status.committed(topic, &positions, batch.records.len(), done);
+        debug!(topic, records = batch.records.len(), ?positions, "stream batch committed");
     }
 
     /// Drops `topic`'s pending records and marks its held partitions to be sought to their stored positions
@@ -459,6 +593,9 @@ impl Context {
 
     /// Drops every pending record (the consumer is being dropped).
     fn abandon(&self) {
+        for in_flight in self.in_flight().drain(..) {
+            in_flight.task.abort();
+        }
         for topic_work in self.work().topics.values_mut() {
             topic_work.take_pending();
         }
@@ -505,8 +642,11 @@ impl Context {
         if self.control.state() != ABORT && !consumer.assignment_lost() {
             // Hand over what was read: the next owner starts after it. One attempt; a refusal drops it.
             let topics: BTreeSet<&str> = partitions.iter().map(|(t, _)| t.as_str()).collect();
+            if let Err(error) = self.settle_all(consumer, false) {
+                self.fail(error);
+            }
             for topic in topics {
-                if let Err(error) = self.flush_topic(consumer, topic, false) {
+                if let Err(error) = self.flush_topic(consumer, topic, false, false) {
                     self.fail(error);
                 }
             }
@@ -598,7 +738,7 @@ fn run_loop(consumer: &BaseConsumer<Context>, config: &Config) -> Result<(), Err
         }
         match context.control.state() {
             RUN => {}
-            STOP => return context.flush(consumer, false),
+            STOP => return context.flush(consumer, false, false),
             _ => {
                 context.abandon();
                 return Ok(());
@@ -619,8 +759,11 @@ fn run_loop(consumer: &BaseConsumer<Context>, config: &Config) -> Result<(), Err
             // Errors of the consumer queue reach `ClientContext::error` too, which records them.
             Some(Err(_)) => {}
         }
+        while context.oldest_ended() {
+            context.settle_oldest(consumer, true)?;
+        }
         if context.due(config).is_some_and(|due| due <= Instant::now()) {
-            context.flush(consumer, true)?;
+            context.flush(consumer, true, true)?;
         }
         let check = std::mem::take(&mut context.work().check_topics);
         let missing = context.status.has_topic_errors();

@@ -9,7 +9,7 @@ positions another consumer has moved ([`SinkError::Moved`]). So a record is stor
 crash, restart or rebalance.
 
 - `sink`: the [`RecordSink`] trait, [`Batch`], [`Record`], [`Payload`], [`Advance`], [`Committed`],
-  [`SinkError`].
+  [`SinkError`], [`Turn`].
 - `config`: [`Config`], its defaults and checks.
 - `consumer`: [`Consumer`], a consumer group member on a thread of its own: its loop, batching, retries and
   rebalances are documented there.
@@ -21,7 +21,7 @@ crash, restart or rebalance.
 
 ```no_run
 use std::sync::Arc;
-use warden_stream::{Batch, Committed, Config, Consumer, RecordSink, SinkError};
+use warden_stream::{Batch, Committed, Config, Consumer, RecordSink, SinkError, Turn};
 
 struct Log;
 
@@ -30,8 +30,10 @@ impl RecordSink for Log {
     async fn positions(&self, _group: &str, _topic: &str) -> Result<Vec<(i32, i64)>, SinkError> {
         Ok(Vec::new()) // read from the database
     }
-    async fn commit(&self, batch: &Batch) -> Result<Committed, SinkError> {
-        // In one transaction: check each advance's `from`, store the records, move the positions.
+    async fn commit(&self, batch: &Batch, turn: Turn) -> Result<Committed, SinkError> {
+        // Check the records, wait for the commits before this one, then in one transaction: check each
+        // advance's `from`, store the records, move the positions.
+        turn.wait().await;
         Ok(Committed { ingested: batch.records.len() as u64, ..Committed::default() })
     }
 }
@@ -71,7 +73,7 @@ mod status;
 pub use config::Config;
 pub use consumer::Consumer;
 pub use produce::produce;
-pub use sink::{Advance, Batch, Committed, OVERSIZED_HEAD_BYTES, Payload, Record, RecordSink, SinkError};
+pub use sink::{Advance, Batch, Committed, OVERSIZED_HEAD_BYTES, Payload, Record, RecordSink, SinkError, Turn};
 pub use status::{Brokers, PartitionStatus, Status, StatusSnapshot};
 
 /// Why a consumer could not start or had to stop.

@@ -18,7 +18,34 @@ pub trait RecordSink: Send + Sync + 'static {
     /// and the reason (the sink decides: a payload that is not JSON, an [`Payload::Oversized`] one), and each
     /// partition's advance. Refuses the whole batch with [`SinkError::Moved`] when a partition's stored
     /// position is not the advance's `from`.
-    async fn commit(&self, batch: &Batch) -> Result<Committed, SinkError>;
+    ///
+    /// Two commits may run at once: the sink checks the batch, then waits for `turn` before it writes, so
+    /// batches reach the database in the order they were handed on.
+    async fn commit(&self, batch: &Batch, turn: Turn) -> Result<Committed, SinkError>;
+}
+
+/// Resolves once every commit handed to the sink before this one has ended (stored or refused).
+#[derive(Debug, Default)]
+pub struct Turn(Option<tokio::sync::oneshot::Receiver<()>>);
+
+impl Turn {
+    /// A turn that has come already (no commit before it is running).
+    pub fn now() -> Turn {
+        Turn(None)
+    }
+
+    /// A turn that comes when the commit holding `done`'s sender ends (or drops it).
+    pub(crate) fn after(done: tokio::sync::oneshot::Receiver<()>) -> Turn {
+        Turn(Some(done))
+    }
+
+    /// Waits for the turn.
+    pub async fn wait(self) {
+        if let Some(done) = self.0 {
+            // A dropped sender (the commit before it panicked or was abandoned) ends the wait too.
+            let _ = done.await;
+        }
+    }
 }
 
 /// Records of one topic read by one consumer group, with the positions they move the partitions to.

@@ -12,7 +12,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use warden_stream::{
-    Batch, Brokers, Committed, Config, Consumer, Payload, RecordSink, SinkError, StatusSnapshot, produce,
+    Batch, Brokers, Committed, Config, Consumer, Payload, RecordSink, SinkError, StatusSnapshot, Turn, produce,
 };
 
 /// How the test sink misbehaves.
@@ -24,6 +24,11 @@ struct Faults {
     steal_next: bool,
     /// Each commit takes this long (a slow database).
     delay: Duration,
+    /// The next commit answers `Unavailable` (nothing stored).
+    unavailable_next: bool,
+    /// Commits running now, and the most that ever ran at once.
+    running: usize,
+    most_running: usize,
 }
 
 /// The decision log, in memory.
@@ -118,10 +123,27 @@ impl RecordSink for MemorySink {
         Ok(MemorySink::positions(self, group, topic).into_iter().collect())
     }
 
-    async fn commit(&self, batch: &Batch) -> Result<Committed, SinkError> {
-        let delay = self.faults().delay;
+    async fn commit(&self, batch: &Batch, turn: Turn) -> Result<Committed, SinkError> {
+        let delay = {
+            let mut faults = self.faults();
+            faults.running += 1;
+            faults.most_running = faults.most_running.max(faults.running);
+            faults.delay
+        };
+        let result = self.commit_now(batch, delay, turn).await;
+        self.faults().running -= 1;
+        result
+    }
+}
+
+impl MemorySink {
+    async fn commit_now(&self, batch: &Batch, delay: Duration, turn: Turn) -> Result<Committed, SinkError> {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
+        }
+        turn.wait().await;
+        if std::mem::take(&mut self.faults().unavailable_next) {
+            return Err(SinkError::Unavailable("database restarting".into()));
         }
         if self.faults().unavailable {
             return Err(SinkError::Unavailable("database is down".into()));
@@ -262,7 +284,9 @@ async fn restarts_and_replays_add_nothing() {
     produce_range(&brokers, "decisions", 2_000, 2_001).await;
     wait_for("the new decision", Duration::from_secs(30), || sink.logged("decisions") == 2_001).await;
     assert_eq!(sink.handed("warden"), (2_001, 1));
-    assert_eq!(again.status().snapshot().records, 1);
+    // The consumer reads the commit's result on its next turn (the commit runs beside the loop).
+    let status = again.status();
+    wait_for("the commit's status", Duration::from_secs(5), || status.snapshot().records == 1).await;
     again.stop().await.unwrap();
 
     // A new group has no positions and replays the topic from offset 0: the sink sees every record again
@@ -359,6 +383,40 @@ async fn a_moved_position_loses_and_repeats_nothing() {
     assert_eq!(sink.handed("warden"), (4_000, 1), "the stolen batch's records were skipped, not handed again");
     assert_eq!(snapshot.skipped, 0);
     consumer.stop().await.unwrap();
+}
+
+/// Two commits run at once (one checked while the one before it is written). The first is refused while the
+/// second is in flight: the second, which starts where the first ends, is refused too, and every record is
+/// still stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_while_the_next_is_in_flight_loses_and_repeats_nothing() {
+    for fault in ["unavailable", "moved"] {
+        let cluster = cluster(&[("decisions", 2)]);
+        let brokers = cluster.bootstrap_servers();
+        produce_range(&brokers, "decisions", 0, 3_000).await;
+        let sink = Arc::new(MemorySink::default());
+        {
+            let mut faults = sink.faults();
+            faults.delay = Duration::from_millis(150);
+            match fault {
+                "unavailable" => faults.unavailable_next = true,
+                _ => faults.steal_next = true,
+            }
+        }
+        let mut small_batches = config(&brokers, "warden", &["decisions"]);
+        small_batches.batch_records = 500;
+
+        let consumer = Consumer::start(small_batches, sink.clone()).unwrap();
+        wait_for("3,000 decisions", Duration::from_secs(30), || sink.logged("decisions") == 3_000).await;
+        let snapshot = caught_up(&consumer.status(), 2).await;
+        assert_eq!(sink.faults().most_running, 2, "{fault}: two commits in flight, never more");
+        assert_eq!(sink.handed("warden"), (3_000, 1), "{fault}: every record handed once");
+        assert_eq!(sink.positions("warden", "decisions"), high_watermarks(&brokers, "decisions", 2));
+        if fault == "moved" {
+            assert_eq!(snapshot.moved, 1);
+        }
+        consumer.stop().await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
