@@ -66,7 +66,10 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
     }
     if loaded.is_empty() {
         let mut checks = shared;
-        checks.insert(UNAPPROVED_SERVING.into(), json!({"value": 0.0, "status": "ok", "checked_through": checked_through}));
+        checks.insert(
+            UNAPPROVED_SERVING.into(),
+            json!({"value": 0.0, "status": "ok", "checked_through": checked_through}),
+        );
         evaluations.push(evaluation(monitor, 0, at, checks));
     }
     // A version this process does not run: its evaluation carries the breach alone.

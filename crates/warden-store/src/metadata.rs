@@ -522,9 +522,10 @@ pub struct StreamCommitted {
     pub new_decisions: Vec<bool>,
     /// Decisions logged.
     pub decisions: u64,
-    /// Outcomes recorded.
+    /// Outcomes recorded (one already read from the same place of its topic is skipped).
     pub outcomes: u64,
-    /// Dead records, those given and outcomes without a decision.
+    /// Dead records kept, those given and outcomes without a decision (one already kept from the same place
+    /// of its topic, with the same payload, is skipped).
     pub dead_letters: u64,
 }
 

@@ -698,9 +698,16 @@ where
         Ok(written)
     }
 
-    async fn write_outcome(tx: &mut Transaction<'static, D>, o: &NewOutcome) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    /// Appends an outcome; one read from a stream names where (`read_from`: topic, partition, offset) and is
+    /// skipped when already kept from there. Whether it was appended.
+    async fn write_outcome(
+        tx: &mut Transaction<'static, D>,
+        o: &NewOutcome,
+        read_from: Option<(&str, i32, i64)>,
+    ) -> Result<bool> {
+        let written = sqlx::query(
+            "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by, topic, partition, record_offset) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         )
         .bind(&o.request_id)
         .bind(o.at)
@@ -708,15 +715,21 @@ where
         .bind(&o.kind)
         .bind(o.amount)
         .bind(&o.recorded_by)
+        .bind(read_from.map(|(topic, _, _)| topic))
+        .bind(read_from.map(|(_, partition, _)| i64::from(partition)))
+        .bind(read_from.map(|(_, _, offset)| offset))
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(D::rows_affected(&written) == 1)
     }
 
-    async fn write_dead_letters(tx: &mut Transaction<'static, D>, letters: &[DeadLetter]) -> Result<()> {
+    /// Appends dead records; one read from a stream and already kept from the same place with the same payload
+    /// is skipped. How many were appended.
+    async fn write_dead_letters(tx: &mut Transaction<'static, D>, letters: &[DeadLetter]) -> Result<u64> {
         // PostgreSQL's text cannot hold NUL, which a record set aside may well carry (and its reason quote):
         // kept as U+FFFD on both databases, as bytes that are not UTF-8 are.
         let text = |s: &str| s.replace('\0', "\u{FFFD}");
+        let mut written = 0;
         for l in letters {
             let mut payload = l.payload.as_str();
             if payload.len() > MAX_DEAD_LETTER_PAYLOAD {
@@ -727,9 +740,10 @@ where
                 payload = &payload[..end];
             }
             let (reason, payload) = (text(&l.reason), text(payload));
-            sqlx::query(
-                "INSERT INTO dead_letters (at, source, topic, partition, record_offset, model, reason, payload) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            let sha256 = l.offset.map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(payload.as_bytes())));
+            let done = sqlx::query(
+                "INSERT INTO dead_letters (at, source, topic, partition, record_offset, model, reason, payload, \
+                 payload_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
             )
             .bind(l.at)
             .bind(&l.source)
@@ -739,10 +753,12 @@ where
             .bind(l.model.as_deref())
             .bind(reason)
             .bind(payload)
+            .bind(sha256)
             .execute(&mut **tx)
             .await?;
+            written += D::rows_affected(&done);
         }
-        Ok(())
+        Ok(written)
     }
 
     /// [`ProofStore::ledger_page`], a row at a time (slow on SQLite; for pages its aggregated read cannot split).
@@ -1416,13 +1432,16 @@ where
                 });
                 continue;
             }
-            Self::write_outcome(&mut tx, o).await?;
-            outcomes += 1;
+            let read_from = unmatched.topic.as_deref().zip(unmatched.partition).zip(unmatched.offset);
+            let read_from = read_from.map(|((topic, partition), offset)| (topic, partition, offset));
+            if Self::write_outcome(&mut tx, o, read_from).await? {
+                outcomes += 1;
+            }
         }
-        Self::write_dead_letters(&mut tx, &dead_letters).await?;
+        let dead_letters = Self::write_dead_letters(&mut tx, &dead_letters).await?;
         tx.commit().await?;
         let decisions = new_decisions.iter().filter(|new| **new).count() as u64;
-        Ok(StreamCommitted { new_decisions, decisions, outcomes, dead_letters: dead_letters.len() as u64 })
+        Ok(StreamCommitted { new_decisions, decisions, outcomes, dead_letters })
     }
 
     async fn unapproved_decisions(&self, model_name: &str, after: i64) -> Result<(Vec<UnapprovedDecisions>, i64)> {
@@ -1437,10 +1456,8 @@ where
         .fetch_all(&self.pool)
         .await?;
         let through = rows.iter().map(|r| r.3).max().unwrap_or(after);
-        let versions = rows
-            .into_iter()
-            .map(|(version, count, first, _)| UnapprovedDecisions { version, count, first })
-            .collect();
+        let versions =
+            rows.into_iter().map(|(version, count, first, _)| UnapprovedDecisions { version, count, first }).collect();
         Ok((versions, through))
     }
 
@@ -1655,7 +1672,7 @@ where
                 unknown.push(o.request_id.clone());
                 continue;
             }
-            Self::write_outcome(&mut tx, o).await?;
+            Self::write_outcome(&mut tx, o, None).await?;
         }
         if !unknown.is_empty() {
             // Dropping the transaction rolls back: all outcomes or none.

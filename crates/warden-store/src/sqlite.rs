@@ -486,6 +486,43 @@ mod tests {
         let err = store.commit_stream(&commit).await.unwrap_err();
         assert!(matches!(err, Error::Conflict(_)) && err.to_string().contains("not none"), "{err}");
         assert_eq!(store.count_decisions("a").await.unwrap(), 2);
+        // A new group replaying the topic reads the same records at the same offsets: nothing is added, not
+        // the decisions, the outcome or the dead records (given, and an outcome without its decision).
+        let replay_advance = StreamAdvance { group: "replay".into(), ..advance(None, 3) };
+        let given = DeadLetter { reason: "not JSON".into(), payload: "{".into(), ..read_at(2) };
+        let first = StreamCommit { dead_letters: vec![given.clone()], advances: vec![], ..commit.clone() };
+        let first_done = store
+            .commit_stream(&StreamCommit {
+                advances: vec![StreamAdvance { group: "h".into(), ..advance(None, 3) }],
+                ..first
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (first_done.decisions, first_done.outcomes, first_done.dead_letters),
+            (0, 0, 1),
+            "only the new dead record"
+        );
+        let replay =
+            StreamCommit { dead_letters: vec![given.clone()], advances: vec![replay_advance], ..commit.clone() };
+        let done = store.commit_stream(&replay).await.unwrap();
+        assert_eq!(done, StreamCommitted { new_decisions: vec![false; 3], decisions: 0, outcomes: 0, dead_letters: 0 });
+        assert_eq!(store.dead_letters(10).await.unwrap().1, 2);
+        let outcomes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outcomes").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(outcomes, 1);
+        // A topic created again under the same name starts its offsets over: a different record there is kept.
+        let other = DeadLetter { payload: "[".into(), ..given };
+        let again = StreamAdvance { group: "replay".into(), ..advance(Some(3), 4) };
+        let done = store
+            .commit_stream(&StreamCommit {
+                at: 9,
+                dead_letters: vec![other],
+                advances: vec![again],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(done.dead_letters, 1);
         // The same decisions without positions (an HTTP retry): skipped, and said so row by row.
         assert_eq!(store.insert_decisions(&[ingested("k2"), ingested("k3")]).await.unwrap(), [false, true]);
         assert_eq!(store.count_decisions("a").await.unwrap(), 3);

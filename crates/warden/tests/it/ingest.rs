@@ -580,6 +580,23 @@ fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_d
     let got = latest["value"].as_f64().unwrap_or_else(|| panic!("no AUC: {latest:#}"));
     assert!((got - auc).abs() < 1e-12, "AUC {got} on the labelled decisions, {auc} expected");
     stop(server);
+
+    // A new consumer group replays both topics from offset 0: no decision, outcome or dead record is added.
+    let mut replay = options.to_vec();
+    replay.extend(["--kafka-group", "replay"]);
+    let server = Server::start_with(&data, &kafka_args(&brokers, &replay));
+    wait_consumed(&server, "replay", "decisions", 600, Duration::from_secs(60));
+    wait_consumed(&server, "replay", "outcomes", 503, Duration::from_secs(60));
+    let status = ingestion(&server);
+    assert_eq!(status["dead_letters"], 3, "{status:#}");
+    let text = metrics_text(&server);
+    let counts = ["logged", "duplicate", "dead"].map(|outcome| ingested(&text, "vendor", outcome));
+    assert_eq!(counts, [0.0, 600.0, 0.0]);
+    admin_post(&server, "/v1/monitors/evaluate");
+    let history = server.get_json("/v1/models/vendor/monitors/history?monitor=performance");
+    let latest = newest(&history).unwrap_or_else(|| panic!("no performance evaluation: {history}"));
+    assert_eq!(latest["decisions"], 500, "{latest:#}");
+    stop(server);
 }
 
 #[test]
