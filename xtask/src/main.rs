@@ -1611,6 +1611,12 @@ fn bench_ingest(
             .map_or(0, |v| v.iter().map(|p| p["profile"]["decisions"].as_u64().unwrap_or(0)).sum::<u64>());
         drop(server);
         table.push((backend.name, rates, limits, peak, sent_total, logged, folded));
+        // A minute of this traffic is gigabytes of log: freed before the next store's runs.
+        std::fs::remove_dir_all(&backend.data)?;
+        if let Some(database) = &backend.database {
+            let name = database.rsplit('/').next().unwrap();
+            psql(&format!("{postgres}/postgres"), &format!("DROP DATABASE {name}"))?;
+        }
     }
 
     // whylogs, the closest peer that profiles a stream of predictions: the same rows, the same batch size.
