@@ -385,10 +385,16 @@ pub struct CreatedTokenBody {
 /// The caller.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {
-    /// Token name.
+    /// The unique name: a token's name, or the identity provider's `issuer|subject`.
     pub name: String,
-    /// Role.
+    /// The roles, as `viewer, validator` (a token's one role).
     pub role: String,
+    /// The roles in force.
+    pub roles: Vec<String>,
+    /// `token` (one of Warden's bearer tokens) or `oidc` (a token of the identity provider).
+    pub via: String,
+    /// The identity provider's name for the caller, when it gives one.
+    pub display_name: Option<String>,
 }
 
 /// Audit events query.

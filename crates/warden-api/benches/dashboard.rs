@@ -29,7 +29,7 @@ const FEATURES: [&str; 8] =
     ["age", "checking_account", "credit_amount", "duration", "housing", "job", "purpose", "saving_accounts"];
 
 fn person(name: &str, role: Role) -> Principal {
-    Principal { name: name.into(), role }
+    Principal::token(name, role)
 }
 
 async fn staged(warden: &Warden, bytes: &[u8]) -> registry::StagedFile {

@@ -15,7 +15,7 @@ use warden_registry::dataset::ColumnPlan;
 use warden_registry::registry::{self, Lineage, ModelInput, RiskTier, ServingConfig, VersionRequest};
 
 fn principal(name: &str, role: Role) -> Principal {
-    Principal { name: name.into(), role }
+    Principal::token(name, role)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -55,7 +55,7 @@ fn main() {
         drop(store);
 
         let (warden, _) = Warden::open(Config::new(&path)).await.unwrap();
-        let admin = Principal { name: "bench".into(), role: Role::Admin };
+        let admin = Principal::token("bench", Role::Admin);
         let started = Instant::now();
         let checkpoint = ledger::checkpoint(&warden).await.unwrap();
         let checkpoint_seconds = started.elapsed().as_secs_f64();

@@ -271,7 +271,7 @@ pub async fn approve(
     }
     let approval = Approval {
         by: caller.name.clone(),
-        role: caller.role.as_str().into(),
+        role: caller.role_for(Permission::Approve).map_or_else(|| caller.roles_text(), |r| r.as_str().into()),
         decision,
         comment: comment.into(),
         at: warden.now(),

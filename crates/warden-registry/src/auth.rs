@@ -131,37 +131,87 @@ impl Permission {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The token's name.
+    /// Who, uniquely: a token's name, or the identity provider's `issuer|subject`. Approvals and separation of
+    /// duties compare it.
     pub name: String,
-    /// The token's role.
-    pub role: Role,
+    /// The roles in force: a token's one role, or those a person's groups grant (in [`Role::ALL`]'s order).
+    pub roles: Vec<Role>,
+    /// How the caller proved who it is.
+    pub via: Via,
+}
+
+/// How a caller proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// One of Warden's bearer tokens.
+    Token,
+    /// A JWT of the configured identity provider; the name it gives for people to read.
+    Provider {
+        /// `name`, `preferred_username`, `email` or the client's id, when the token has one.
+        display_name: Option<String>,
+    },
+    /// Warden itself.
+    System,
 }
 
 /// The name Warden acts under for automatic actions (no token can have it: token names have no parentheses).
 const SYSTEM_NAME: &str = "(warden)";
 
 impl Principal {
-    /// How the caller appears in audit events and `created_by` fields.
-    pub fn actor(&self) -> String {
-        if self.name == SYSTEM_NAME { "warden".into() } else { format!("token:{}", self.name) }
+    /// The holder of one of Warden's bearer tokens.
+    pub fn token(name: impl Into<String>, role: Role) -> Principal {
+        Principal { name: name.into(), roles: vec![role], via: Via::Token }
+    }
+
+    /// A caller the identity provider vouched for, with the roles its groups grant.
+    pub fn provider(identity: crate::identity::Identity, roles: Vec<Role>) -> Principal {
+        let name = identity.unique_name();
+        Principal { name, roles, via: Via::Provider { display_name: identity.display_name } }
     }
 
     /// Warden itself, for actions the monitors take without a person.
     pub fn system() -> Principal {
-        Principal { name: SYSTEM_NAME.into(), role: Role::Admin }
+        Principal { name: SYSTEM_NAME.into(), roles: vec![Role::Admin], via: Via::System }
     }
 
-    /// `Forbidden` unless the caller's role holds the permission.
+    /// How the caller appears in audit events and `created_by` fields.
+    pub fn actor(&self) -> String {
+        match self.via {
+            Via::System => "warden".into(),
+            Via::Token => format!("token:{}", self.name),
+            Via::Provider { .. } => format!("oidc:{}", self.name),
+        }
+    }
+
+    /// A name for people to read: the provider's display name, else the unique name.
+    pub fn display_name(&self) -> &str {
+        match &self.via {
+            Via::Provider { display_name: Some(display) } => display,
+            _ => &self.name,
+        }
+    }
+
+    /// The roles, as `viewer, validator`.
+    pub fn roles_text(&self) -> String {
+        self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The first of the caller's roles holding the permission (the role an act is recorded under).
+    pub fn role_for(&self, permission: Permission) -> Option<Role> {
+        self.roles.iter().copied().find(|r| permission.roles().contains(r))
+    }
+
+    /// `Forbidden` unless one of the caller's roles holds the permission.
     pub fn require(&self, permission: Permission) -> Result<()> {
-        if permission.roles().contains(&self.role) {
+        if self.role_for(permission).is_some() {
             Ok(())
         } else {
             let allowed: Vec<&str> = permission.roles().iter().map(|r| r.as_str()).collect();
-            Err(Error::Forbidden(format!(
-                "role '{}' may not do this (needs one of: {})",
-                self.role,
-                allowed.join(", ")
-            )))
+            let held = match self.roles.len() {
+                1 => format!("role '{}'", self.roles[0]),
+                _ => format!("roles '{}'", self.roles_text()),
+            };
+            Err(Error::Forbidden(format!("{held} may not do this (needs one of: {})", allowed.join(", "))))
         }
     }
 }
@@ -172,7 +222,7 @@ const SYSTEM_ACTOR: &str = "system";
 fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("wdn_{}", hex::encode(bytes))
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
 }
 
 fn secret_hash(secret: &str) -> String {
@@ -218,9 +268,42 @@ impl TokenCache {
     }
 }
 
-/// Resolves a bearer token to its principal. Unknown, expired and revoked tokens are `Unauthenticated`; the
-/// message never repeats the secret.
+/// Resolves a bearer token to its principal: one of Warden's tokens (`wdn_…`), or, when an identity provider
+/// is configured, a JWT it signed (roles from its groups; a person whose groups map to no role is
+/// `Forbidden`). Unknown, expired and revoked tokens, and JWTs failing a check, are `Unauthenticated` with
+/// the check's reason; the message never repeats the secret.
 pub async fn authenticate(warden: &Registry, secret: &str) -> Result<Principal> {
+    let identity = warden.config.identity.as_ref().zip(warden.verifier.as_ref());
+    match identity {
+        Some((config, verifier)) if !secret.starts_with(TOKEN_PREFIX) => {
+            if verifier.refresh_due() {
+                // The periodic refresh, off the request's path.
+                let verifier = verifier.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = verifier.refresh().await {
+                        tracing::warn!(%error, "identity provider keys could not be refreshed");
+                    }
+                });
+            }
+            let now = warden.now() / 1_000_000;
+            let identity = verifier.verify(secret, now).await.map_err(|refusal| {
+                tracing::info!(reason = %refusal, "identity provider token refused");
+                Error::Unauthenticated(refusal.to_string())
+            })?;
+            crate::identity::principal_of(config, identity)
+        }
+        Some((config, _)) if !config.oidc.token_login => Err(Error::Unauthenticated(
+            "Warden's own tokens are switched off here (token_login = false): use a token of the identity provider"
+                .into(),
+        )),
+        _ => token_principal(warden, secret).await,
+    }
+}
+
+/// Every secret of Warden's own tokens starts with this.
+const TOKEN_PREFIX: &str = "wdn_";
+
+async fn token_principal(warden: &Registry, secret: &str) -> Result<Principal> {
     let hash = secret_hash(secret);
     let now = warden.now();
     if let Some(principal) = warden.tokens.get(&hash, now) {
@@ -244,7 +327,7 @@ async fn lookup(warden: &Registry, hash: &str, now: Micros) -> Result<(Principal
         .role
         .parse()
         .map_err(|_| Error::Inconsistent(format!("token with unknown role {}", row.token.role)))?;
-    Ok((Principal { name: row.token.name, role }, row.token.expires_at))
+    Ok((Principal::token(row.token.name, role), row.token.expires_at))
 }
 
 /// A token as listed (never with its secret).
@@ -404,9 +487,9 @@ mod tests {
 
     #[test]
     fn permissions_follow_separation_of_duties() {
-        let viewer = Principal { name: "v".into(), role: Role::Viewer };
-        let scientist = Principal { name: "d".into(), role: Role::DataScientist };
-        let admin = Principal { name: "a".into(), role: Role::Admin };
+        let viewer = Principal::token("v", Role::Viewer);
+        let scientist = Principal::token("d", Role::DataScientist);
+        let admin = Principal::token("a", Role::Admin);
         assert!(viewer.require(Permission::ReadRegistry).is_ok());
         assert!(matches!(viewer.require(Permission::WriteRegistry), Err(Error::Forbidden(_))));
         assert!(scientist.require(Permission::WriteRegistry).is_ok());

@@ -39,6 +39,7 @@ pub mod compare;
 pub mod dataset;
 pub mod error;
 pub mod external;
+pub mod identity;
 pub mod input_warnings;
 pub mod leases;
 mod parquet_pages;
@@ -88,6 +89,8 @@ pub struct Config {
     /// Where artifacts live: `None` for the data directory, or an `s3://bucket/prefix` URL (credentials
     /// and endpoint from the `AWS_*` environment variables), which several replicas may share.
     pub artifacts: Option<String>,
+    /// The bank's identity provider, whose tokens are accepted besides (or instead of) Warden's own.
+    pub identity: Option<identity::IdentityConfig>,
 }
 
 /// A webhook sink for alert notifications.
@@ -117,6 +120,7 @@ impl Config {
             external_trainers: Vec::new(),
             database: None,
             artifacts: None,
+            identity: None,
         }
     }
 }
@@ -186,6 +190,8 @@ pub struct Registry {
     /// registration never removes a blob another registration is about to reference.
     pub blob_commit: tokio::sync::Mutex<()>,
     pub(crate) tokens: auth::TokenCache,
+    /// The identity provider's token verifier, when one is configured.
+    pub(crate) verifier: Option<Arc<identity::Verifier>>,
     /// This process's name among replicas sharing the database.
     replica: String,
     /// Parsed versions by (model, number): versions are immutable.
@@ -219,6 +225,17 @@ impl Registry {
             }
             Some(_) => return Err(Error::invalid("--artifacts must be an s3://bucket/prefix URL")),
         };
+        let verifier = config.identity.as_ref().map(|c| Arc::new(identity::Verifier::new(c.oidc.clone())));
+        if let Some(verifier) = &verifier {
+            // Unreachable now is not fatal: Warden's own tokens keep working (unless switched off), and the
+            // keys are asked for again when a provider's token arrives.
+            match verifier.refresh().await {
+                Ok(keys) => tracing::info!(issuer = %verifier.config().issuer, keys, "identity provider keys loaded"),
+                Err(error) => {
+                    tracing::warn!(%error, "identity provider unavailable; its tokens are refused until it answers")
+                }
+            }
+        }
         Ok(Registry {
             metadata,
             artifacts,
@@ -226,6 +243,7 @@ impl Registry {
             config,
             blob_commit: tokio::sync::Mutex::new(()),
             tokens: auth::TokenCache::default(),
+            verifier,
             replica: leases::replica_id(),
             versions: Default::default(),
             alias_subscribers: RwLock::new(Vec::new()),

@@ -828,7 +828,7 @@ mod tests {
         let clock_now = now.clone();
         let clock: crate::Clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
         let warden = Registry::open(Config::new(dir.path()), clock).await.unwrap();
-        let admin = Principal { name: "admin".into(), role: Role::Admin };
+        let admin = Principal::token("admin", Role::Admin);
         let input = ModelInput {
             name: "m".into(),
             description: String::new(),

@@ -604,7 +604,7 @@ fn scoring_caller(caller: &Principal, pinned: Option<&str>) -> Result<bool> {
     if pinned.is_none() {
         return Err(Error::Forbidden(format!(
             "role '{}' may score only a version it names (?version=N), for testing",
-            caller.role.as_str()
+            caller.roles_text()
         )));
     }
     Ok(false)
@@ -633,7 +633,7 @@ async fn resolve_pinned(
             Error::Forbidden(format!(
                 "role '{}' is answered only by versions in production: {model} version {number} is not serving a \
                  production alias, and naming another version is for people testing it",
-                caller.role.as_str()
+                caller.roles_text()
             ))
         })?;
         Route::Pinned

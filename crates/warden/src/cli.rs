@@ -759,6 +759,9 @@ pub(crate) struct ServeArgs {
     /// Trusted artifact signers: one `NAME BASE64-PUBLIC-KEY` per line (from `warden artifact keygen`).
     #[arg(long, env = "WARDEN_ARTIFACT_SIGNERS")]
     pub(crate) artifact_signers: Option<PathBuf>,
+    /// The bank's OpenID provider and how its groups map to roles (TOML: `[oidc]`, `[roles]`; see the README).
+    #[arg(long, env = "WARDEN_IDENTITY")]
+    pub(crate) identity: Option<PathBuf>,
     /// Requests per second each token may make (bursts of as many); more get 429 with Retry-After.
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) rate_limit: u32,

@@ -57,9 +57,11 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .map(|t| t.parse::<warden_oversight::retraining::ExternalTrainer>())
         .collect::<Result<Vec<_>, _>>()?;
+    let identity = args.identity.as_deref().map(warden_registry::identity::IdentityConfig::load).transpose()?;
     let config = Config {
         artifact_signers,
         external_trainers,
+        identity,
         max_upload_bytes: args.max_upload_bytes,
         webhook,
         ledger_key: args.ledger_key.clone(),

@@ -242,7 +242,7 @@ mod tests {
         let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
         assert_eq!(status, StatusCode::OK, "{body}");
 
-        let rita = Principal { name: "rita".into(), role: Role::RiskOfficer };
+        let rita = Principal::token("rita", Role::RiskOfficer);
         let data = MonitoringData::load(&app.warden, &rita, "credit", None).await.unwrap();
         let html = monitoring(&Viewer { principal: rita, csrf: "c".into() }, &data).into_string();
         assert!(html.contains("How features shifted"), "{html}");
@@ -293,7 +293,7 @@ mod tests {
             (0..10).flat_map(|m| [evaluation(1, m, 0.02), evaluation(2, m, 0.4)]).collect();
         app.warden.metadata.insert_monitor_evaluations(&rows).await.unwrap();
 
-        let rita = || Principal { name: "rita".into(), role: Role::RiskOfficer };
+        let rita = || Principal::token("rita", Role::RiskOfficer);
         let data = MonitoringData::load(&app.warden, &rita(), "credit", None).await.unwrap();
         let html = monitoring(&Viewer { principal: rita(), csrf: "c".into() }, &data).into_string();
         let chart = html.split("<figure").find(|f| f.contains("feature_drift over time")).expect("the drift chart");

@@ -313,8 +313,7 @@ async fn the_kpis_and_the_board_summary_list_the_periods_incidents_rollbacks_ove
     assert!(text_of(&page, "period-overrides").contains("hotfix for INC-7"));
 
     // Resolved by hand, the incident stays in the period's list with who resolved it and why.
-    let rita_principal =
-        warden_registry::auth::Principal { name: "rita".into(), role: warden_registry::auth::Role::RiskOfficer };
+    let rita_principal = warden_registry::auth::Principal::token("rita", warden_registry::auth::Role::RiskOfficer);
     let incidents = warden_oversight::alerts::incidents(&scene.app.warden, &rita_principal, None).await.unwrap();
     warden_oversight::alerts::resolve_incident(
         &scene.app.warden,

@@ -122,7 +122,7 @@ fn layout(viewer: Option<&Viewer>, title: &str, active: &str, body: Markup) -> M
                             }
                         }
                         form.who method="post" action="/ui/logout" {
-                            span #whoami { (viewer.principal.name) " · " (viewer.principal.role.as_str()) }
+                            span #whoami { (viewer.principal.display_name()) " · " (viewer.principal.roles_text()) }
                             input type="hidden" name="csrf" value=(viewer.csrf);
                             button type="submit" { "Log out" }
                         }
@@ -147,7 +147,7 @@ pub(crate) fn error_page(viewer: Option<&Viewer>, title: &str, message: &str) ->
             p.error #error { (message) }
             @match (&sections, viewer) {
                 (Some(sections), Some(v)) if sections.is_empty() => p #no-sections {
-                    "The dashboard has no page for the role " strong { (v.principal.role.as_str()) }
+                    "The dashboard has no page for the role " strong { (v.principal.roles_text()) }
                     " (a token for applications that score through the API). Log out and log in with a person's token."
                 },
                 (Some(sections), _) if !sections.iter().any(|(href, _)| *href == "/ui") => {},
@@ -1311,10 +1311,8 @@ mod tests {
                 "monitor": "", "feature": "", "version": null, "details": {},
                 "summary": "incident resolved by rita: a new campaign; pricing reviewed"}),
         ];
-        let viewer = Viewer {
-            principal: Principal { name: "vera".into(), role: warden_registry::auth::Role::Validator },
-            csrf: "x".into(),
-        };
+        let viewer =
+            Viewer { principal: Principal::token("vera", warden_registry::auth::Role::Validator), csrf: "x".into() };
         let html =
             alerts(&viewer, &AlertsData { alerts: Vec::new(), incidents: vec![(incident, timeline)] }).into_string();
         assert!(html.contains("Resolved by <strong>rita</strong>: a new campaign; pricing reviewed"), "{html}");

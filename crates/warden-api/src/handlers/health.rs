@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use super::AppState;
 use crate::extract::Caller;
 use crate::wire::{ErrorBody, Health, WhoAmI};
+use warden_registry::auth::Via;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()), responses((status = 200, body = Health)))]
@@ -25,9 +26,20 @@ pub(crate) async fn readyz(State(warden): State<AppState>) -> (StatusCode, Json<
     }
 }
 
-/// The caller's token name and role.
+/// Who the caller is: its unique name, roles, and how it proved it.
 #[utoipa::path(get, path = "/v1/whoami", tag = "tokens",
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
 pub(crate) async fn whoami(Caller(caller): Caller) -> Json<WhoAmI> {
-    Json(WhoAmI { name: caller.name, role: caller.role.as_str().into() })
+    let (via, display_name) = match &caller.via {
+        Via::Provider { display_name } => ("oidc", display_name.clone()),
+        Via::Token => ("token", None),
+        Via::System => ("system", None),
+    };
+    Json(WhoAmI {
+        role: caller.roles_text(),
+        roles: caller.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        via: via.into(),
+        display_name,
+        name: caller.name,
+    })
 }

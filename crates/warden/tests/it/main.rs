@@ -12,6 +12,7 @@ mod demo;
 mod deploy;
 mod faults;
 mod governance;
+mod identity;
 mod ingest;
 mod ledger;
 mod object_storage;

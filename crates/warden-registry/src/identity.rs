@@ -1,0 +1,631 @@
+//! People and applications known to the bank's OpenID provider: bearer JWTs (access tokens of applications'
+//! client-credentials grants, people's tokens for the CLI) validated against the provider's published keys,
+//! and Warden's roles from the token's groups claim.
+//!
+//! - [`IdentityConfig`]: `warden serve --identity FILE` (TOML): the provider, the audience Warden is, the
+//!   groups claim, group → roles, and whether Warden's own bearer tokens (`wdn_…`) still work (break-glass).
+//! - [`Verifier`]: a token's header names its key (`kid`) and algorithm; only asymmetric algorithms are
+//!   accepted (never `none`, never an HMAC, which a public key could forge), and the key's own algorithm must
+//!   be the header's. The keys come from the provider's discovery document's `jwks_uri`, cached; a `kid` not in
+//!   the cache makes one refresh (single-flight, at most every [`REFRESH_AT_MOST_EVERY`]), waited for only by
+//!   the requests carrying that `kid`: requests with known keys never wait. A provider unreachable at start
+//!   leaves the verifier without keys (its tokens refused with a reason) and is asked again on each refresh.
+//! - A refusal names the check that failed ([`Refusal`]), never the token.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::auth::{Principal, Role};
+use crate::{Error, Result};
+
+/// What `--identity FILE` configures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityConfig {
+    /// The provider.
+    pub oidc: OidcConfig,
+    /// Group (as the groups claim names it) → the roles it grants.
+    pub roles: BTreeMap<String, Vec<Role>>,
+}
+
+/// The OpenID provider and how Warden reads its tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcConfig {
+    /// The issuer URL: tokens' `iss` must be exactly this, and discovery is
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Warden's client id at the provider.
+    pub client_id: String,
+    /// The audience bearer tokens must carry (`aud`); the client id unless set.
+    pub audience: String,
+    /// The claim listing the caller's groups (or app roles): `groups` unless set.
+    pub groups_claim: String,
+    /// Whether Warden's own bearer tokens are accepted besides the provider's (break-glass use).
+    pub token_login: bool,
+}
+
+/// The TOML file as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityFile {
+    oidc: OidcFile,
+    #[serde(default)]
+    roles: BTreeMap<String, RolesValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcFile {
+    issuer: String,
+    client_id: String,
+    #[serde(default)]
+    client_secret_file: Option<String>,
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default)]
+    groups_claim: Option<String>,
+    #[serde(default)]
+    token_login: Option<bool>,
+}
+
+/// `"group" = "role"` or `"group" = ["role", …]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RolesValue {
+    One(String),
+    Several(Vec<String>),
+}
+
+/// Largest identity file read.
+const MAX_IDENTITY_FILE_BYTES: u64 = 1 << 20;
+
+impl IdentityConfig {
+    /// Reads and checks `--identity FILE`.
+    pub fn load(path: &Path) -> Result<IdentityConfig> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::invalid(format!("cannot read identity file {}: {e}", path.display())))?
+            .len();
+        if size > MAX_IDENTITY_FILE_BYTES {
+            return Err(Error::invalid(format!(
+                "identity file {} is {size} bytes; at most {MAX_IDENTITY_FILE_BYTES}",
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::invalid(format!("cannot read identity file {}: {e}", path.display())))?;
+        IdentityConfig::parse(&text).map_err(|e| Error::invalid(format!("identity file {}: {e}", path.display())))
+    }
+
+    /// Parses the TOML text of an identity file.
+    pub fn parse(text: &str) -> std::result::Result<IdentityConfig, String> {
+        let file: IdentityFile = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        let issuer = file.oidc.issuer.trim_end_matches('/').to_owned();
+        let url = reqwest::Url::parse(&issuer).map_err(|e| format!("[oidc] issuer '{issuer}' is not a URL: {e}"))?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(format!("[oidc] issuer '{issuer}' must be an https:// URL (http:// only on loopback)"));
+        }
+        if file.oidc.client_id.trim().is_empty() {
+            return Err("[oidc] client_id is empty".into());
+        }
+        let _ = file.oidc.client_secret_file; // read by the sign-in flow, which needs the secret
+        let mut roles = BTreeMap::new();
+        for (group, value) in file.roles {
+            let names = match value {
+                RolesValue::One(name) => vec![name],
+                RolesValue::Several(names) => names,
+            };
+            let parsed: std::result::Result<Vec<Role>, String> =
+                names.iter().map(|n| n.parse::<Role>().map_err(|e| format!("[roles] \"{group}\": {e}"))).collect();
+            let mut parsed = parsed?;
+            if parsed.is_empty() {
+                return Err(format!("[roles] \"{group}\" grants no role"));
+            }
+            parsed.sort_by_key(|r| r.as_str());
+            parsed.dedup();
+            roles.insert(group, parsed);
+        }
+        let audience = file.oidc.audience.unwrap_or_else(|| file.oidc.client_id.clone());
+        Ok(IdentityConfig {
+            oidc: OidcConfig {
+                issuer,
+                client_id: file.oidc.client_id,
+                audience,
+                groups_claim: file.oidc.groups_claim.unwrap_or_else(|| "groups".into()),
+                token_login: file.oidc.token_login.unwrap_or(true),
+            },
+            roles,
+        })
+    }
+
+    /// The roles `groups` grant, sorted, each once.
+    pub fn roles_of(&self, groups: &[String]) -> Vec<Role> {
+        let granted: BTreeSet<&'static str> =
+            groups.iter().filter_map(|g| self.roles.get(g)).flatten().map(|r| r.as_str()).collect();
+        Role::ALL.into_iter().filter(|r| granted.contains(r.as_str())).collect()
+    }
+}
+
+/// Why a bearer JWT was refused: the check that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not three base64url parts with a JSON header.
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    /// `alg` is `none`, an HMAC, or one Warden does not accept.
+    #[error("the token's algorithm {0} is not accepted (only RS256/384/512, PS256/384/512, ES256/384, EdDSA)")]
+    Algorithm(String),
+    /// No `kid` in the header.
+    #[error("the token's header names no key (kid)")]
+    NoKeyId,
+    /// The `kid` is not among the provider's keys, even after asking the provider again.
+    #[error("the token's key '{0}' is not among the identity provider's keys")]
+    UnknownKey(String),
+    /// The provider's keys could not be fetched (yet).
+    #[error("the identity provider's keys are unavailable: {0}")]
+    KeysUnavailable(String),
+    /// The key is for another algorithm than the header's.
+    #[error("the token's algorithm {header} does not match its key's ({key})")]
+    KeyAlgorithm { header: String, key: String },
+    /// The signature does not verify.
+    #[error("the token's signature does not verify against the identity provider's key")]
+    Signature,
+    /// `iss` is not the configured issuer.
+    #[error("the token was issued by '{0}', not by the configured identity provider")]
+    Issuer(String),
+    /// `aud` does not include Warden's audience.
+    #[error("the token is not meant for this service (its audience does not include '{0}')")]
+    Audience(String),
+    /// `exp` has passed.
+    #[error("the token expired at {0} (unix seconds)")]
+    Expired(i64),
+    /// `nbf` or `iat` is in the future.
+    #[error("the token is not valid before {0} (unix seconds)")]
+    NotYetValid(i64),
+    /// A claim the check needs is missing or of the wrong type.
+    #[error("the token's claim '{0}' is missing or malformed")]
+    Claim(String),
+}
+
+/// What a validated token says about its bearer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// A name for people to read: `name`, `preferred_username`, `email`, or the client (`azp`, `client_id`).
+    pub display_name: Option<String>,
+    /// The groups claim's entries.
+    pub groups: Vec<String>,
+}
+
+impl Identity {
+    /// The unique name of the bearer across providers: `issuer|subject`.
+    pub fn unique_name(&self) -> String {
+        format!("{}|{}", self.issuer, self.subject)
+    }
+}
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECONDS: i64 = 60;
+
+/// Refreshes of the provider's keys triggered by an unknown `kid` happen at most this often (a caller sending
+/// made-up key ids must not make Warden hammer the provider).
+pub const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+
+/// The keys are refreshed at least this often, so a key the provider withdrew stops being accepted.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(600);
+
+/// Largest token accepted (headers and claims included).
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Largest discovery document or key set read from the provider.
+const MAX_PROVIDER_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// One of the provider's keys.
+struct Key {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+}
+
+/// The provider's keys by `kid`, and when they were fetched.
+#[derive(Default)]
+struct Keys {
+    by_id: HashMap<String, Arc<Key>>,
+    fetched: Option<Instant>,
+    /// Why the last fetch failed, when it did.
+    error: Option<String>,
+}
+
+/// Validates bearer JWTs of one provider.
+pub struct Verifier {
+    config: OidcConfig,
+    http: reqwest::Client,
+    keys: RwLock<Keys>,
+    /// Held while the keys are fetched: one fetch at a time, which the others wait for.
+    refreshing: tokio::sync::Mutex<()>,
+    /// Tokens verified lately, by their SHA-256: an application sends the same access token until it expires,
+    /// and a signature check costs tens of microseconds.
+    verified: RwLock<HashMap<[u8; 32], Verified>>,
+}
+
+/// A token verified lately.
+struct Verified {
+    identity: Identity,
+    exp: i64,
+    at: Instant,
+}
+
+/// How long a verified token is trusted without checking its signature again (a key the provider withdraws
+/// stops being trusted within this, once the keys are refreshed).
+pub const VERIFIED_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Most tokens remembered as verified.
+const MAX_VERIFIED: usize = 10_000;
+
+impl Verifier {
+    /// A verifier with no keys yet: [`Verifier::refresh`] fetches them.
+    pub fn new(config: OidcConfig) -> Verifier {
+        crate::install_tls_provider();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client with a timeout and no redirects builds");
+        Verifier {
+            config,
+            http,
+            keys: RwLock::default(),
+            refreshing: tokio::sync::Mutex::new(()),
+            verified: RwLock::default(),
+        }
+    }
+
+    /// The provider's configuration.
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    /// Fetches the provider's discovery document and its key set, replacing the cached keys. A failure keeps
+    /// the keys there were and is returned (and shown by [`Verifier::keys_error`]).
+    pub async fn refresh(&self) -> std::result::Result<usize, String> {
+        let _one = self.refreshing.lock().await;
+        self.fetch_locked().await
+    }
+
+    /// Why the last fetch of the keys failed, if it did.
+    pub fn keys_error(&self) -> Option<String> {
+        self.keys.read().expect("keys lock").error.clone()
+    }
+
+    async fn fetch_locked(&self) -> std::result::Result<usize, String> {
+        let result = self.fetch().await;
+        let mut keys = self.keys.write().expect("keys lock");
+        keys.fetched = Some(Instant::now());
+        match result {
+            Ok(by_id) => {
+                let count = by_id.len();
+                // A key no longer published verifies nothing more, even remembered.
+                let withdrawn = keys.by_id.keys().any(|kid| !by_id.contains_key(kid));
+                keys.by_id = by_id;
+                keys.error = None;
+                if withdrawn {
+                    self.verified.write().expect("verified lock").clear();
+                }
+                Ok(count)
+            }
+            Err(error) => {
+                keys.error = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    async fn fetch(&self) -> std::result::Result<HashMap<String, Arc<Key>>, String> {
+        let discovery_url = format!("{}/.well-known/openid-configuration", self.config.issuer);
+        let discovery = self.get_json(&discovery_url).await?;
+        if discovery["issuer"].as_str().map(|i| i.trim_end_matches('/')) != Some(self.config.issuer.as_str()) {
+            return Err(format!(
+                "the discovery document at {discovery_url} names issuer {}, not {}",
+                discovery["issuer"], self.config.issuer
+            ));
+        }
+        let jwks_uri = discovery["jwks_uri"]
+            .as_str()
+            .ok_or_else(|| format!("the discovery document at {discovery_url} has no jwks_uri"))?;
+        let set: JwkSet = serde_json::from_value(self.get_json(jwks_uri).await?)
+            .map_err(|e| format!("the key set at {jwks_uri} is not a JWK set: {e}"))?;
+        Ok(keys_of(&set))
+    }
+
+    /// Replaces the cached keys with `set`'s (what a fetch does; for benchmarks and tests without a
+    /// provider). How many keys Warden verifies with.
+    pub fn load_keys(&self, set: &JwkSet) -> usize {
+        let by_id = keys_of(set);
+        let count = by_id.len();
+        let mut keys = self.keys.write().expect("keys lock");
+        keys.by_id = by_id;
+        keys.fetched = Some(Instant::now());
+        keys.error = None;
+        count
+    }
+
+    async fn get_json(&self, url: &str) -> std::result::Result<Value, String> {
+        let mut response = self.http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("GET {url}: {}", response.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
+            if body.len() + chunk.len() > MAX_PROVIDER_DOCUMENT_BYTES {
+                return Err(format!("GET {url}: the document is over {MAX_PROVIDER_DOCUMENT_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
+    }
+
+    /// Whether the keys are due for their periodic refresh.
+    pub fn refresh_due(&self) -> bool {
+        self.keys.read().expect("keys lock").fetched.is_none_or(|at| at.elapsed() >= REFRESH_EVERY)
+    }
+
+    /// The key named `kid`: from the cache, or after one refresh (waited for only by callers whose key is
+    /// not cached; at most one every [`REFRESH_AT_MOST_EVERY`]).
+    async fn key(&self, kid: &str) -> std::result::Result<Arc<Key>, Refusal> {
+        if let Some(key) = self.keys.read().expect("keys lock").by_id.get(kid) {
+            return Ok(key.clone());
+        }
+        {
+            let _one = self.refreshing.lock().await;
+            let (cached, recent) = {
+                let keys = self.keys.read().expect("keys lock");
+                let recent = keys.fetched.is_some_and(|at| at.elapsed() < REFRESH_AT_MOST_EVERY);
+                (keys.by_id.get(kid).cloned(), recent)
+            };
+            if let Some(key) = cached {
+                return Ok(key); // another caller's refresh brought it
+            }
+            if !recent {
+                let _ = self.fetch_locked().await;
+            }
+        }
+        let keys = self.keys.read().expect("keys lock");
+        match (keys.by_id.get(kid), &keys.error) {
+            (Some(key), _) => Ok(key.clone()),
+            (None, Some(error)) if keys.by_id.is_empty() => Err(Refusal::KeysUnavailable(error.clone())),
+            (None, _) => Err(Refusal::UnknownKey(kid.to_owned())),
+        }
+    }
+
+    /// Validates a bearer JWT at `now` (unix seconds): header, key, signature, issuer, audience, times. A
+    /// token verified in the last [`VERIFIED_LIFETIME`] is only checked for expiry.
+    pub async fn verify(&self, token: &str, now: i64) -> std::result::Result<Identity, Refusal> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Refusal::Malformed);
+        }
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(seen) = self.verified.read().expect("verified lock").get(&digest)
+            && seen.at.elapsed() < VERIFIED_LIFETIME
+        {
+            if now > seen.exp + LEEWAY_SECONDS {
+                return Err(Refusal::Expired(seen.exp));
+            }
+            return Ok(seen.identity.clone());
+        }
+        let (identity, exp) = self.verify_uncached(token, now).await?;
+        let mut verified = self.verified.write().expect("verified lock");
+        if verified.len() >= MAX_VERIFIED {
+            verified.retain(|_, v| v.at.elapsed() < VERIFIED_LIFETIME && now <= v.exp + LEEWAY_SECONDS);
+            if verified.len() >= MAX_VERIFIED {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, Verified { identity: identity.clone(), exp, at: Instant::now() });
+        Ok(identity)
+    }
+
+    /// [`Verifier::verify`] without the memory of verified tokens (what a token seen for the first time
+    /// costs); also the token's `exp`.
+    pub async fn verify_uncached(&self, token: &str, now: i64) -> std::result::Result<(Identity, i64), Refusal> {
+        // The algorithm first, as written: `none` and names no library knows are refused by name.
+        let alg = header_algorithm(token)?;
+        if !ACCEPTED.iter().any(|a| format!("{a:?}") == alg) {
+            return Err(Refusal::Algorithm(alg));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
+        let kid = header.kid.as_deref().ok_or(Refusal::NoKeyId)?;
+        let key = self.key(kid).await?;
+        if key.algorithm != header.alg {
+            return Err(Refusal::KeyAlgorithm {
+                header: format!("{:?}", header.alg),
+                key: format!("{:?}", key.algorithm),
+            });
+        }
+        // The signature here; the claims below, against Warden's clock and with messages of its own.
+        let mut validation = Validation::new(key.algorithm);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::InvalidSignature => Refusal::Signature,
+                ErrorKind::InvalidAlgorithm => Refusal::Algorithm(format!("{:?}", header.alg)),
+                _ => Refusal::Malformed,
+            }
+        })?;
+        self.check_claims(&data.claims, now)
+    }
+
+    fn check_claims(&self, claims: &Value, now: i64) -> std::result::Result<(Identity, i64), Refusal> {
+        let text = |name: &str| claims[name].as_str().map(str::to_owned);
+        let issuer = text("iss").ok_or_else(|| Refusal::Claim("iss".into()))?;
+        if issuer.trim_end_matches('/') != self.config.issuer {
+            return Err(Refusal::Issuer(issuer));
+        }
+        let audience_ok = match &claims["aud"] {
+            Value::String(one) => *one == self.config.audience,
+            Value::Array(many) => many.iter().any(|a| a.as_str() == Some(self.config.audience.as_str())),
+            _ => return Err(Refusal::Claim("aud".into())),
+        };
+        if !audience_ok {
+            return Err(Refusal::Audience(self.config.audience.clone()));
+        }
+        let exp = claims["exp"].as_i64().ok_or_else(|| Refusal::Claim("exp".into()))?;
+        if now > exp + LEEWAY_SECONDS {
+            return Err(Refusal::Expired(exp));
+        }
+        for name in ["nbf", "iat"] {
+            match &claims[name] {
+                Value::Null => {}
+                value => {
+                    let at = value.as_i64().ok_or_else(|| Refusal::Claim(name.into()))?;
+                    if at > now + LEEWAY_SECONDS {
+                        return Err(Refusal::NotYetValid(at));
+                    }
+                }
+            }
+        }
+        let subject = text("sub").filter(|s| !s.is_empty()).ok_or_else(|| Refusal::Claim("sub".into()))?;
+        let groups = match &claims[self.config.groups_claim.as_str()] {
+            Value::Null => Vec::new(),
+            Value::Array(items) => items
+                .iter()
+                .map(|g| g.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Refusal::Claim(self.config.groups_claim.clone()))?,
+            _ => return Err(Refusal::Claim(self.config.groups_claim.clone())),
+        };
+        let display_name = ["name", "preferred_username", "email", "azp", "client_id"].into_iter().find_map(text);
+        Ok((Identity { issuer, subject, display_name, groups }, exp))
+    }
+}
+
+/// The `alg` of a token's header, as written.
+fn header_algorithm(token: &str) -> std::result::Result<String, Refusal> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(Refusal::Malformed);
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).map_err(|_| Refusal::Malformed)?;
+    let header: Value = serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)?;
+    header["alg"].as_str().map(str::to_owned).ok_or(Refusal::Malformed)
+}
+
+/// The algorithms Warden verifies with: asymmetric only.
+const ACCEPTED: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The keys of a set Warden verifies with, by `kid` (keys for encryption, without a `kid`, or of a kind Warden
+/// does not verify with are skipped).
+fn keys_of(set: &JwkSet) -> HashMap<String, Arc<Key>> {
+    let mut by_id = HashMap::new();
+    for jwk in &set.keys {
+        let Some(kid) = jwk.common.key_id.clone() else { continue };
+        if let Some(key) = key_of(jwk) {
+            by_id.insert(kid, Arc::new(key));
+        }
+    }
+    by_id
+}
+
+/// A JWK as a verification key with its algorithm (the JWK's `alg`, or the one its key type implies).
+fn key_of(jwk: &Jwk) -> Option<Key> {
+    if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != jsonwebtoken::jwk::PublicKeyUse::Signature) {
+        return None;
+    }
+    let implied = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => Algorithm::ES256,
+            EllipticCurve::P384 => Algorithm::ES384,
+            _ => return None,
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+        // A shared secret (`oct`) is never a provider's public key; kinds jsonwebtoken adds later are skipped.
+        _ => return None,
+    };
+    let algorithm = match jwk.common.key_algorithm {
+        Some(named) => named.to_string().parse::<Algorithm>().ok()?,
+        None => implied,
+    };
+    if !ACCEPTED.contains(&algorithm) {
+        return None;
+    }
+    let decoding = DecodingKey::from_jwk(jwk).ok()?;
+    Some(Key { algorithm, decoding })
+}
+
+/// The principal of a validated identity: its roles are those its groups grant; none is `Forbidden`, naming
+/// the groups.
+pub fn principal_of(config: &IdentityConfig, identity: Identity) -> Result<Principal> {
+    let roles = config.roles_of(&identity.groups);
+    if roles.is_empty() {
+        let groups = if identity.groups.is_empty() {
+            format!("the token carries no '{}' claim", config.oidc.groups_claim)
+        } else {
+            format!("its groups ({}) map to none", identity.groups.join(", "))
+        };
+        return Err(Error::Forbidden(format!(
+            "{} is known to the identity provider but has no Warden role: {groups}",
+            identity.display_name.as_deref().unwrap_or(&identity.subject)
+        )));
+    }
+    Ok(Principal::provider(identity, roles))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_file_maps_groups_to_roles_and_refuses_what_it_does_not_know() {
+        let config = IdentityConfig::parse(
+            r#"
+            [oidc]
+            issuer = "https://login.example-bank.com/realms/staff/"
+            client_id = "warden"
+            client_secret_file = "/run/secrets/oidc"
+            token_login = false
+            [roles]
+            "mrm-validators" = "validator"
+            "retail-ds" = ["data-scientist", "viewer"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.oidc.issuer, "https://login.example-bank.com/realms/staff");
+        assert_eq!((config.oidc.audience.as_str(), config.oidc.groups_claim.as_str()), ("warden", "groups"));
+        assert!(!config.oidc.token_login);
+        let groups = ["retail-ds".to_owned(), "mrm-validators".to_owned(), "unmapped".to_owned()];
+        assert_eq!(config.roles_of(&groups), [Role::Viewer, Role::DataScientist, Role::Validator]);
+        assert_eq!(config.roles_of(&["unmapped".to_owned()]), []);
+
+        let refused = |text: &str| IdentityConfig::parse(text).unwrap_err();
+        let base = "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n";
+        assert!(refused(&format!("{base}[roles]\n\"g\" = \"wizard\"")).contains("unknown role 'wizard'"));
+        assert!(refused(&format!("{base}[roles]\n\"g\" = []")).contains("grants no role"));
+        assert!(refused(&format!("{base}surprise = 1")).contains("unknown field"));
+        assert!(refused("[oidc]\nissuer = \"http://idp.example\"\nclient_id = \"w\"").contains("https://"));
+        assert!(refused("[oidc]\nissuer = \"not a url\"\nclient_id = \"w\"").contains("not a URL"));
+    }
+}

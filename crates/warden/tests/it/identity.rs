@@ -1,0 +1,282 @@
+//! Tokens of the bank's identity provider (`warden serve --identity FILE`): a provider the test serves on
+//! 127.0.0.1 (its discovery document and a key set the test can change, counting fetches), and JWTs the test
+//! signs with the provider's keys, or forges.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::support::{self, Server};
+
+/// An OpenID provider's two documents, served on 127.0.0.1 until the test ends.
+struct Provider {
+    issuer: String,
+    keys: Arc<Mutex<Value>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl Provider {
+    fn start(keys: Value) -> Provider {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://{}/realms/staff", listener.local_addr().unwrap());
+        let keys = Arc::new(Mutex::new(keys));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (served_keys, served_fetches, base) = (keys.clone(), fetches.clone(), issuer.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request_line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                // The headers, up to the blank line.
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let body = if path.ends_with("/.well-known/openid-configuration") {
+                    json!({"issuer": base, "jwks_uri": format!("{base}/protocol/openid-connect/certs"),
+                        "authorization_endpoint": format!("{base}/auth"), "token_endpoint": format!("{base}/token")})
+                } else if path.ends_with("/certs") {
+                    served_fetches.fetch_add(1, Ordering::SeqCst);
+                    served_keys.lock().unwrap().clone()
+                } else {
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    continue;
+                };
+                let body = body.to_string();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(body.as_bytes());
+            }
+        });
+        Provider { issuer, keys, fetches }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// An EC P-256 key made for the test: its signing key and its public JWK.
+fn ec_key(kid: &str) -> (EncodingKey, Value) {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let point = pair.public_key_raw(); // 0x04 || x || y
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
+        "x": b64(&point[1..33]), "y": b64(&point[33..65])});
+    (EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap(), jwk)
+}
+
+/// The committed RSA test key (`warden-testdata/data/identity`) and its JWK (`kid` `rsa-1`).
+fn rsa_key() -> (EncodingKey, Value, Vec<u8>) {
+    let read = |name: &str| std::fs::read(warden_testdata::path(&format!("identity/{name}"))).unwrap();
+    let jwk: Value = serde_json::from_slice(&read("rsa-test-key.jwk.json")).unwrap();
+    (EncodingKey::from_rsa_pem(&read("rsa-test-key.pem")).unwrap(), jwk, read("rsa-test-key.pub.pem"))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Claims of a person of `issuer` for Warden's audience, valid for five minutes.
+fn claims(issuer: &str, subject: &str, groups: &[&str]) -> Value {
+    json!({"iss": issuer, "sub": subject, "aud": ["warden", "account"], "exp": now() + 300, "iat": now(),
+        "name": format!("{subject} (test)"), "groups": groups})
+}
+
+fn sign(key: &EncodingKey, alg: Algorithm, kid: &str, claims: &Value) -> String {
+    let header = Header { kid: Some(kid.into()), ..Header::new(alg) };
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+/// An identity file for `provider` with `extra` lines appended to `[oidc]`.
+fn identity_file(dir: &std::path::Path, issuer: &str, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("identity.toml");
+    let text = format!(
+        "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"warden\"\n{extra}\n[roles]\n\"mrm-validators\" = \"validator\"\n\
+         \"retail-ds\" = [\"data-scientist\", \"viewer\"]\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// GET `path` with `token`: the status and the body as JSON (`Null` when it is not).
+fn get(server: &Server, token: &str, path: &str) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response =
+            support::http_client().get(format!("{}{path}", server.url)).bearer_auth(token).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn provider_tokens_are_validated_and_their_groups_grant_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ec, ec_jwk) = ec_key("ec-1");
+    let (rsa, rsa_jwk, rsa_public_pem) = rsa_key();
+    let provider = Provider::start(json!({"keys": [ec_jwk, rsa_jwk]}));
+    let file = identity_file(dir.path(), &provider.issuer, "");
+    let server = Server::start_with(&dir.path().join("data"), &["--identity", file.to_str().unwrap()]);
+    assert_eq!(provider.fetches(), 1, "the keys are fetched once at start");
+
+    // A validator signed in through the provider, with an ES256 token and with an RS256 one.
+    let vera = claims(&provider.issuer, "u-1001", &["mrm-validators", "unrelated"]);
+    for token in [sign(&ec, Algorithm::ES256, "ec-1", &vera), sign(&rsa, Algorithm::RS256, "rsa-1", &vera)] {
+        let (status, me) = get(&server, &token, "/v1/whoami");
+        assert_eq!(status, 200, "{me}");
+        assert_eq!(me["name"], format!("{}|u-1001", provider.issuer));
+        assert_eq!((me["roles"].clone(), me["via"].as_str()), (json!(["validator"]), Some("oidc")), "{me}");
+        assert_eq!(me["display_name"], "u-1001 (test)");
+        assert_eq!(get(&server, &token, "/v1/audit/events").0, 200, "a validator reads the audit trail");
+        assert_eq!(get(&server, &token, "/v1/tokens").0, 403, "and nothing a validator may not");
+    }
+    // Several groups grant several roles.
+    let both = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-7", &["retail-ds", "mrm-validators"]));
+    let (_, me) = get(&server, &both, "/v1/whoami");
+    assert_eq!(me["roles"], json!(["viewer", "data-scientist", "validator"]), "{me}");
+    // Separation of duties compares the provider's subject: the person who registered a version cannot
+    // approve it through another token of theirs; another validator can, and is recorded by subject.
+    let out = server.cli(&["model", "create", "credit", "--owner", "retail-risk", "--risk-tier", "high"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let artifact = dir.path().join("linear.json");
+    std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02}}"#).unwrap();
+    support::register_german(&server, Some(&both), &artifact, "linear-json", &[]);
+    let again = sign(&rsa, Algorithm::RS256, "rsa-1", &claims(&provider.issuer, "u-7", &["mrm-validators"]));
+    let out = server.cli_as(Some(&again), &["approve", "credit", "1", "--comment", "looks fine"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains("the registrant of a version can never approve it"),
+        "{}",
+        support::stderr(&out)
+    );
+    let vera_token = sign(&ec, Algorithm::ES256, "ec-1", &vera);
+    let out = server.cli_as(Some(&vera_token), &["approve", "credit", "1", "--comment", "validated"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(
+        support::stdout(&out).contains(&format!("{}|u-1001 approved credit version 1 as validator", provider.issuer))
+    );
+
+    // No mapped group: known to the provider, no access, and the answer says why.
+    let outsider = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-9", &["canteen"]));
+    let (status, body) = get(&server, &outsider, "/v1/models");
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("its groups (canteen) map to none"), "{body}");
+    // Warden's own tokens still work (token_login is on by default).
+    assert_eq!(get(&server, &server.admin_token(), "/v1/tokens").0, 200);
+
+    // Forged tokens: each refused with 401 and the check that failed, never the token.
+    let mut forged: Vec<(&str, String, &str)> = Vec::new();
+    let (other, _) = ec_key("ec-1");
+    forged.push(("wrong signature", sign(&other, Algorithm::ES256, "ec-1", &vera), "signature does not verify"));
+    let mut c = vera.clone();
+    c["iss"] = json!("http://127.0.0.1:1/realms/evil");
+    forged.push((
+        "wrong issuer",
+        sign(&ec, Algorithm::ES256, "ec-1", &c),
+        "issued by 'http://127.0.0.1:1/realms/evil'",
+    ));
+    let mut c = vera.clone();
+    c["aud"] = json!("another-service");
+    forged.push(("wrong audience", sign(&ec, Algorithm::ES256, "ec-1", &c), "audience does not include 'warden'"));
+    let mut c = vera.clone();
+    c["exp"] = json!(now() - 3600);
+    forged.push(("expired", sign(&ec, Algorithm::ES256, "ec-1", &c), "expired at"));
+    let mut c = vera.clone();
+    c["nbf"] = json!(now() + 3600);
+    forged.push(("not yet valid", sign(&ec, Algorithm::ES256, "ec-1", &c), "not valid before"));
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let none = format!("{}.{}.", b64(&json!({"alg": "none", "kid": "rsa-1"})), b64(&vera));
+    forged.push(("alg none", none, "algorithm"));
+    let hmac = EncodingKey::from_secret(&rsa_public_pem).unwrap();
+    forged.push(("HS256 keyed with the public key", sign(&hmac, Algorithm::HS256, "rsa-1", &vera), "algorithm HS256"));
+    forged.push(("ES256 header on the RSA key", sign(&ec, Algorithm::ES256, "rsa-1", &vera), "does not match its key"));
+    forged.push(("unknown kid", sign(&ec, Algorithm::ES256, "nobody", &vera), "key 'nobody' is not among"));
+    let mut c = vera.clone();
+    c["groups"] = json!("mrm-validators");
+    forged.push(("groups not a list", sign(&ec, Algorithm::ES256, "ec-1", &c), "claim 'groups'"));
+    let mut c = vera.clone();
+    c.as_object_mut().unwrap().remove("sub");
+    forged.push(("no subject", sign(&ec, Algorithm::ES256, "ec-1", &c), "claim 'sub'"));
+    forged.push(("not a JWT", "eyJhbGciOi.garbage".into(), "not a well-formed JWT"));
+    for (what, token, reason) in &forged {
+        let (status, body) = get(&server, token, "/v1/whoami");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(message.contains(reason), "{what}: '{message}' should name '{reason}'");
+        assert!(!message.contains(&token[..token.len().min(20)]), "{what}: the message repeats the token");
+    }
+    // The keys were fetched at start, under ten seconds ago: the unknown kid made no fetch.
+    assert_eq!(provider.fetches(), 1, "unknown keys do not make Warden hammer the provider");
+
+    // The provider rotates in a new key: its first token makes Warden fetch the keys once (ten seconds after
+    // the last fetch), and the old key keeps working while it is published.
+    let (rotated, rotated_jwk) = ec_key("ec-2");
+    provider.keys.lock().unwrap()["keys"].as_array_mut().unwrap().push(rotated_jwk);
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    let fresh = sign(&rotated, Algorithm::ES256, "ec-2", &vera);
+    assert_eq!(get(&server, &fresh, "/v1/whoami").0, 200);
+    assert_eq!(get(&server, &fresh, "/v1/whoami").0, 200);
+    assert_eq!(provider.fetches(), 2, "the new key was fetched once");
+    let (status, _) = get(&server, &sign(&ec, Algorithm::ES256, "nobody-else", &vera), "/v1/whoami");
+    assert_eq!((status, provider.fetches()), (401, 2), "and a made-up one right after makes no fetch");
+    assert_eq!(get(&server, &sign(&ec, Algorithm::ES256, "ec-1", &vera), "/v1/whoami").0, 200);
+}
+
+#[test]
+fn an_unreachable_provider_leaves_break_glass_tokens_and_switching_them_off_leaves_only_the_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: Warden starts anyway and says why the provider's tokens are refused.
+    let unused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let file = identity_file(dir.path(), &format!("http://{unused}/realms/staff"), "");
+    let mut server = Server::start_with(&dir.path().join("data"), &["--identity", file.to_str().unwrap()]);
+    assert_eq!(get(&server, &server.admin_token(), "/v1/tokens").0, 200, "break-glass tokens keep working");
+    let (ec, _) = ec_key("ec-1");
+    let token = sign(&ec, Algorithm::ES256, "ec-1", &claims(&format!("http://{unused}/realms/staff"), "u-1", &[]));
+    let (status, body) = get(&server, &token, "/v1/whoami");
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("identity provider's keys are unavailable"), "{body}");
+    server.kill();
+
+    // token_login = false: Warden's own tokens are refused, the provider's accepted.
+    let (ec, jwk) = ec_key("ec-1");
+    let provider = Provider::start(json!({"keys": [jwk]}));
+    let file = identity_file(dir.path(), &provider.issuer, "token_login = false");
+    let server = Server::start_with(&dir.path().join("data"), &["--identity", file.to_str().unwrap()]);
+    let (status, body) = get(&server, &server.admin_token(), "/v1/tokens");
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("token_login = false"), "{body}");
+    let vera = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-1", &["mrm-validators"]));
+    assert_eq!(get(&server, &vera, "/v1/audit/events").0, 200);
+
+    // A bad identity file stops `serve` with the place named.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n[roles]\n\"g\" = \"wizard\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(support::WARDEN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("other"))
+        .arg("--identity")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = support::stderr(&out);
+    assert!(err.contains("bad.toml") && err.contains("unknown role 'wizard'"), "{err}");
+}
