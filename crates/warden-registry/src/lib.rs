@@ -3,7 +3,10 @@ Warden's first stage: the service context every later stage builds on, and the r
 
 - [`Registry`]: the stores, the clock, the configuration and this replica's name; the stages above
   ([`warden_serving`], then oversight and proof) wrap it and reach it through `Deref`.
-- [`auth`]: roles, permissions, bearer tokens (only their hashes are stored), the first-start admin token.
+- [`auth`]: roles, permissions, principals, bearer tokens (only their hashes are stored), the first-start
+  admin token.
+- [`identity`]: the bank's identity provider: its bearer JWTs validated against its published keys, and the
+  roles its groups map to.
 - [`leases`]: which replica runs a piece of scheduled work.
 - [`registry`]: models, immutable versions with lineage and reference profiles, aliases with history. Alias
   changes are published to subscribers ([`AliasSubscriber`]): serving rebuilds its routes from them.
