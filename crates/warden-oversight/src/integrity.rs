@@ -40,6 +40,11 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
     // Every version with unapproved decisions is checked, loaded or not: a version no alias serves is
     // unloaded here, and is exactly the one an external platform must not be answering with.
     let (mut unapproved, checked_through) = unapproved_serving(warden, monitor).await?;
+    let unapproved_check = |found: Option<Value>| {
+        let mut check = found.unwrap_or_else(|| json!({"value": 0.0, "status": "ok"}));
+        check["checked_through"] = json!(checked_through);
+        check
+    };
     let loaded = loaded_versions(warden, model);
     let mut evaluations = Vec::new();
     for version in &loaded {
@@ -60,22 +65,18 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
         checks.insert("artifact".into(), check(artifact));
         checks.insert("serving_config".into(), check(config_deviation(warden, &version.version).await?));
         let number = version.version.number;
-        let breach = unapproved.remove(&number).unwrap_or_else(|| json!({"value": 0.0, "status": "ok"}));
-        checks.insert(UNAPPROVED_SERVING.into(), with_checked_through(breach, checked_through));
+        checks.insert(UNAPPROVED_SERVING.into(), unapproved_check(unapproved.remove(&number)));
         evaluations.push(evaluation(monitor, number, at, checks));
     }
     if loaded.is_empty() {
         let mut checks = shared;
-        checks.insert(
-            UNAPPROVED_SERVING.into(),
-            json!({"value": 0.0, "status": "ok", "checked_through": checked_through}),
-        );
+        checks.insert(UNAPPROVED_SERVING.into(), unapproved_check(None));
         evaluations.push(evaluation(monitor, 0, at, checks));
     }
     // A version this process does not run: its evaluation carries the breach alone.
     for (number, breach) in unapproved {
         let mut checks = serde_json::Map::new();
-        checks.insert(UNAPPROVED_SERVING.into(), with_checked_through(breach, checked_through));
+        checks.insert(UNAPPROVED_SERVING.into(), unapproved_check(Some(breach)));
         evaluations.push(evaluation(monitor, number, at, checks));
     }
     Ok(evaluations)
@@ -112,11 +113,6 @@ async fn unapproved_serving(warden: &Oversight, monitor: &Monitor) -> Result<(BT
         })
         .collect();
     Ok((breaches, through))
-}
-
-fn with_checked_through(mut check: Value, through: i64) -> Value {
-    check["checked_through"] = json!(through);
-    check
 }
 
 fn check(deviation: Option<String>) -> Value {

@@ -280,7 +280,7 @@ pub async fn authenticate(warden: &Registry, secret: &str) -> Result<Principal> 
                 // The periodic refresh, off the request's path.
                 let verifier = verifier.clone();
                 tokio::spawn(async move {
-                    if let Err(error) = verifier.refresh().await {
+                    if let Some(Err(error)) = verifier.refresh_if_due().await {
                         tracing::warn!(%error, "identity provider keys could not be refreshed");
                     }
                 });

@@ -301,6 +301,16 @@ impl Verifier {
         self.fetch_locked().await
     }
 
+    /// The periodic refresh: fetches the keys when they are due, unless a fetch is running already. `None`:
+    /// nothing was fetched. Every request finding the keys due may call it; one of them fetches.
+    pub async fn refresh_if_due(&self) -> Option<std::result::Result<usize, String>> {
+        let _one = self.refreshing.try_lock().ok()?;
+        if !self.refresh_due() {
+            return None;
+        }
+        Some(self.fetch_locked().await)
+    }
+
     /// Why the last fetch of the keys failed, if it did.
     pub fn keys_error(&self) -> Option<String> {
         self.keys.read().expect("keys lock").error.clone()

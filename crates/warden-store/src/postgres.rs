@@ -53,13 +53,20 @@ impl SqlStore<Postgres> {
 
 /// Groups of at least this many decisions are written by COPY.
 const COPY_FROM_ROWS: usize = 500;
-const INSERT: &str = "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
-     decision, latency_us, source) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], \
-     $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], $11::text[]) ON CONFLICT DO NOTHING";
-const INSERT_RETURNING: &str = "INSERT INTO decisions (at, request_id, model_id, version, route, features, \
-     attributes, score, decision, latency_us, source) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], \
-     $4::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], $11::text[]) \
-     ON CONFLICT DO NOTHING RETURNING model_id, version, request_id";
+/// The INSERT of one statement of column arrays, followed by `$tail`.
+macro_rules! insert_unnest {
+    ($tail:literal) => {
+        concat!(
+            "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, decision, \
+             latency_us, source) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], \
+             $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], $11::text[]) \
+             ON CONFLICT DO NOTHING",
+            $tail
+        )
+    };
+}
+const INSERT: &str = insert_unnest!("");
+const INSERT_RETURNING: &str = insert_unnest!(" RETURNING model_id, version, request_id");
 
 /// Decisions as COPY's CSV rows, in the column order of the COPY statement: text fields quoted (a quote
 /// doubled), numbers as Rust prints them (a float's shortest form that reads back to the same value).

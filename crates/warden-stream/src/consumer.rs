@@ -12,11 +12,11 @@
 //!   position it started at to its last record's offset + 1. Commits run on the runtime while the loop reads
 //!   on: at most [`IN_FLIGHT`] at once, so one batch is checked while the one before it is written. A batch
 //!   handed on while another is in flight starts from where that one ends, and the sink writes it only
-//!   after that one has ended (its [`Turn`]). Results are taken oldest first. Success moves the stored positions. `Moved`: the batch, the batches
-//!   after it and every record read since are dropped, the positions are read again and the partitions
-//!   sought there, so records another consumer stored are skipped and none is lost. `Unavailable`: the same
-//!   batch is retried with back-off (50 ms doubling to `retry_max`) and nothing else is read meanwhile.
-//!   `Fatal`: the consumer stops with the error.
+//!   after that one has ended (its [`Turn`]). Results are taken oldest first. Success moves the stored
+//!   positions. `Moved`: the batch, the batches after it and every record read since are dropped, the
+//!   positions are read again and the partitions sought there, so records another consumer stored are
+//!   skipped and none is lost. `Unavailable`: the same batch is retried with back-off (50 ms doubling to
+//!   `retry_max`) and nothing else is read meanwhile. `Fatal`: the consumer stops with the error.
 //! - **Revocation**: the pending batch is committed once (so the next owner starts after it) unless the
 //!   assignment was lost or the consumer is being dropped, and the revoked partitions' records are dropped.
 //! - **Status**: librdkafka's statistics (every `status_interval`) give each partition's watermarks and each
@@ -269,9 +269,21 @@ impl Context {
         retry: bool,
         mut call: impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = Result<T, SinkError>> + Send + 'a>>,
     ) -> Result<T, SinkError> {
+        let first = self.runtime.block_on(call());
+        self.retry_unavailable(consumer, retry, first, call)
+    }
+
+    /// [`Context::call`] once the first answer (`result`) is in.
+    fn retry_unavailable<'a, T>(
+        &self,
+        consumer: &BaseConsumer<Context>,
+        retry: bool,
+        mut result: Result<T, SinkError>,
+        mut call: impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = Result<T, SinkError>> + Send + 'a>>,
+    ) -> Result<T, SinkError> {
         let mut wait = Duration::from_millis(50);
         loop {
-            match self.runtime.block_on(call()) {
+            match result {
                 Err(SinkError::Unavailable(reason)) => {
                     let error = SinkError::Unavailable(reason);
                     self.status.retrying(&error.to_string());
@@ -283,6 +295,7 @@ impl Context {
                     self.refresh_watermarks(consumer);
                     self.control.sleep(until.saturating_duration_since(Instant::now()));
                     wait = (wait * 2).min(self.retry_max.max(Duration::from_millis(50)));
+                    result = self.runtime.block_on(call());
                 }
                 other => return other,
             }
@@ -462,18 +475,9 @@ impl Context {
     /// since, and the topic's partitions are sought back to the stored positions (read again after `Moved`).
     fn settle_oldest(&self, consumer: &BaseConsumer<Context>, retry: bool) -> Result<(), Error> {
         let Some(InFlight { batch, task }) = self.in_flight().pop_front() else { return Ok(()) };
+        // Every batch before it has ended: a retry need not wait for a turn.
         let first = self.join(task);
-        let result = match first {
-            Err(SinkError::Unavailable(reason)) if retry && !self.control.stopping() => {
-                let error = SinkError::Unavailable(reason);
-                self.status.retrying(&error.to_string());
-                warn!(group = self.group, %error, retry_in = ?Duration::from_millis(50), "stream sink unavailable");
-                self.refresh_watermarks(consumer);
-                self.control.sleep(Duration::from_millis(50));
-                self.call(consumer, retry, || self.sink.commit(&batch, Turn::now()))
-            }
-            other => other,
-        };
+        let result = self.retry_unavailable(consumer, retry, first, || self.sink.commit(&batch, Turn::now()));
         let topic = batch.topic.as_str();
         match result {
             Ok(done) => {
