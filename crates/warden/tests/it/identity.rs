@@ -212,6 +212,10 @@ fn provider_tokens_are_validated_and_their_groups_grant_roles() {
     c.as_object_mut().unwrap().remove("sub");
     forged.push(("no subject", sign(&ec, Algorithm::ES256, "ec-1", &c), "claim 'sub'"));
     forged.push(("not a JWT", "eyJhbGciOi.garbage".into(), "not a well-formed JWT"));
+    // Over the 16 KiB a token may take: refused before any part of it is decoded.
+    let mut c = vera.clone();
+    c["padding"] = json!("x".repeat(20 * 1024));
+    forged.push(("oversized", sign(&ec, Algorithm::ES256, "ec-1", &c), "not a well-formed JWT"));
     for (what, token, reason) in &forged {
         let (status, body) = get(&server, token, "/v1/whoami");
         let message = body["error"]["message"].as_str().unwrap_or_default();
