@@ -389,8 +389,11 @@ pub struct WhoAmI {
     pub name: String,
     /// The roles, as `viewer, validator` (a token's one role).
     pub role: String,
-    /// The roles in force.
+    /// The roles held over the whole inventory.
     pub roles: Vec<String>,
+    /// Roles held over some models only, as `data-scientist over models tagged 'cards'`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
     /// `token` (one of Warden's bearer tokens) or `oidc` (a token of the identity provider).
     pub via: String,
     /// The identity provider's name for the caller, when it gives one.

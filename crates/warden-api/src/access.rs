@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use warden_lifecycle::Warden;
 use warden_registry::Error;
 use warden_registry::auth::{Permission, authenticate};
+use warden_registry::registry::narrowed_to;
 
 use crate::error::ApiError;
 
@@ -30,6 +31,9 @@ pub enum Rule {
     /// A valid token whose role holds the first permission, or the second, narrower one (the service decides
     /// what the narrower one allows: scoring only a version the caller names, for testing).
     NeedsOr(Permission, Permission),
+    /// Like `Needs`, but a role holding the permission over only some models (a scope) is let through too:
+    /// the service shows or accepts only models inside the caller's scopes (the inventory, creating a model).
+    InScope(Permission),
 }
 
 use Permission::*;
@@ -43,8 +47,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/ledger/key", Public),
     ("GET", "/v1/whoami", AnyRole),
     ("GET", "/metrics", AnyRole),
-    ("GET", "/v1/models", Needs(ReadRegistry)),
-    ("POST", "/v1/models", Needs(WriteRegistry)),
+    ("GET", "/v1/models", InScope(ReadRegistry)),
+    ("POST", "/v1/models", InScope(WriteRegistry)),
     ("GET", "/v1/models/{name}", Needs(ReadRegistry)),
     ("GET", "/v1/models/{name}/versions", Needs(ReadRegistry)),
     ("POST", "/v1/models/{name}/versions", Needs(WriteRegistry)),
@@ -85,7 +89,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/incidents", Needs(ReadDecisions)),
     ("GET", "/v1/incidents/{id}", Needs(ReadDecisions)),
     ("POST", "/v1/incidents/{id}/resolve", Needs(ManageMonitors)),
-    ("GET", "/v1/inventory", Needs(ReadRegistry)),
+    ("GET", "/v1/inventory", InScope(ReadRegistry)),
     ("GET", "/v1/kpis", Needs(ReadRegistry)),
     ("GET", "/v1/models/{name}/monitors/series", Needs(ReadDecisions)),
     ("POST", "/v1/models/{name}/retrain", Needs(WriteRegistry)),
@@ -108,6 +112,12 @@ pub const RULES: &[(&str, &str, Rule)] = &[
 /// The rule for a method and route pattern; `None` for an endpoint nobody listed (refused).
 pub fn rule(method: &Method, route: &str) -> Option<Rule> {
     RULES.iter().find(|(m, r, _)| *m == method.as_str() && *r == route).map(|(_, _, rule)| *rule)
+}
+
+/// The model a `/v1/models/{name}/…` route acts on: the path's segment where the pattern has `{name}`.
+fn model_of<'p>(route: &str, path: &'p str) -> Option<&'p str> {
+    let position = route.split('/').position(|segment| segment == "{name}")?;
+    route.starts_with("/v1/models/").then(|| path.split('/').nth(position)).flatten()
 }
 
 /// The bearer secret of a request, or why there is none. Never echoes the header. The scheme is
@@ -200,9 +210,19 @@ pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Req
         Ok(principal) => principal,
         Err(err) => return ApiError::from(err).into_response(),
     };
+    // A caller with roles scoped to some models acts on a model route with the roles that cover that model.
+    let principal = match route.as_deref().and_then(|route| model_of(route, request.uri().path())) {
+        Some(model) => match narrowed_to(warden, &principal, model).await {
+            Ok(narrowed) => narrowed,
+            Err(err) => return ApiError::from(err).into_response(),
+        },
+        None => principal,
+    };
     let allowed = match rule {
         Needs(permission) => principal.require(permission),
         NeedsOr(wide, narrow) => principal.require(wide).or_else(|_| principal.require(narrow)),
+        InScope(permission) if principal.holds_somewhere(permission) => Ok(()),
+        InScope(permission) => principal.require(permission),
         Public | AnyRole => Ok(()),
     };
     if let Err(err) = allowed {
@@ -229,6 +249,14 @@ pub(crate) async fn time_limit(State(limit): State<std::time::Duration>, request
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_route_names_its_model_and_other_routes_none() {
+        assert_eq!(model_of("/v1/models/{name}/score", "/v1/models/card-limit/score"), Some("card-limit"));
+        assert_eq!(model_of("/v1/models/{name}", "/v1/models/card-limit"), Some("card-limit"));
+        assert_eq!(model_of("/v1/models", "/v1/models"), None);
+        assert_eq!(model_of("/v1/tokens/{name}", "/v1/tokens/alice"), None, "a token's name is not a model");
+    }
 
     #[test]
     fn buckets_allow_the_rate_per_token_and_tell_when_to_retry() {

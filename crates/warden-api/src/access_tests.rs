@@ -76,8 +76,8 @@ fn the_table_lists_every_endpoint_with_the_rule_the_server_applies() {
             .map(|role| match rule {
                 Rule::Public => "public",
                 Rule::AnyRole => "any",
-                Rule::Needs(p) if p.roles().contains(&role.parse::<Role>().unwrap()) => "✓",
-                Rule::Needs(_) => "—",
+                Rule::Needs(p) | Rule::InScope(p) if p.roles().contains(&role.parse::<Role>().unwrap()) => "✓",
+                Rule::Needs(_) | Rule::InScope(_) => "—",
                 Rule::NeedsOr(p, _) if p.roles().contains(&role.parse::<Role>().unwrap()) => "✓",
                 Rule::NeedsOr(_, q) if q.roles().contains(&role.parse::<Role>().unwrap()) => "pinned",
                 Rule::NeedsOr(..) => "—",

@@ -671,13 +671,12 @@ pub async fn resolve_incident(warden: &Oversight, caller: &Principal, id: i64, c
         alerts.push((row, event, notify));
     }
     let resolved_alerts: Vec<i64> = alerts.iter().map(|(a, _, _)| a.id).collect();
-    let audit = warden_store::metadata::AuditEventDraft {
-        at: now,
-        actor: caller.actor(),
-        action: "incident.resolve".into(),
-        subject: format!("model/{}/incident/{id}", incident.model_name),
-        payload: json!({"incident": id, "comment": comment, "resolved_by": caller.name, "resolved_alerts": resolved_alerts}),
-    };
+    let audit = caller.audit_event(
+        now,
+        "incident.resolve",
+        format!("model/{}/incident/{id}", incident.model_name),
+        json!({"incident": id, "comment": comment, "resolved_by": caller.name, "resolved_alerts": resolved_alerts}),
+    );
     let resolution =
         warden_store::metadata::IncidentResolution { at: now, by: caller.name.clone(), comment: comment.to_owned() };
     warden.metadata.resolve_incident(id, &resolution, &alerts, audit).await?.try_into()

@@ -60,14 +60,17 @@ pub struct LastGate {
     pub allowed: bool,
 }
 
-/// Every model's inventory line, by name.
+/// Every model's inventory line, by name (a caller with scoped roles sees the models its scopes cover).
 pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLine>> {
-    caller.require(Permission::ReadRegistry)?;
+    if !caller.holds_somewhere(Permission::ReadRegistry) {
+        caller.require(Permission::ReadRegistry)?;
+    }
     warden
         .metadata
         .inventory()
         .await?
         .into_iter()
+        .filter(|row| warden_registry::registry::may_read(caller, &row.model))
         .map(|row| {
             let model = row.model.model;
             let champion = row.aliases.iter().find(|a| a.alias == "champion").and_then(|a| a.version);

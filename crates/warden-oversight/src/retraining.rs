@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use warden_stats::profile::ColumnType;
-use warden_store::metadata::{AuditEventDraft, TrainingRow};
+use warden_store::metadata::TrainingRow;
 pub use warden_train::gbt::GbtOptions;
 use warden_train::linear_model::{Column, Feature, train_logistic};
 
@@ -376,13 +376,12 @@ pub async fn set_schedule(
             })
         }
     };
-    let audit = AuditEventDraft {
-        at: now,
-        actor: caller.actor(),
-        action: "model.retrain_schedule".into(),
-        subject: format!("model/{model}"),
-        payload: json!({"trainer": row.as_ref().map(|r| &r.trainer), "every_seconds": row.as_ref().map(|r| r.every_seconds)}),
-    };
+    let audit = caller.audit_event(
+        now,
+        "model.retrain_schedule",
+        format!("model/{model}"),
+        json!({"trainer": row.as_ref().map(|r| &r.trainer), "every_seconds": row.as_ref().map(|r| r.every_seconds)}),
+    );
     warden.metadata.put_retrain_schedule(model, row.as_ref(), audit).await?;
     Ok(row.map(Schedule::from))
 }
@@ -516,15 +515,14 @@ pub async fn retrain(
     }
     job.seconds = started.elapsed().as_secs_f64();
     let body = serde_json::to_value(&job).map_err(|e| Error::json("encoding job", e))?;
-    let audit = AuditEventDraft {
-        at: warden.now(),
-        actor: caller.actor(),
-        action: "model.retrain".into(),
-        subject: format!("model/{model}"),
-        payload: json!({"trainer": job.trainer, "status": job.status, "version": job.version,
-                        "parent_version": job.parent_version, "alert_id": job.alert_id,
-                        "training_data_sha256": job.training_data_sha256}),
-    };
+    let audit = caller.audit_event(
+        warden.now(),
+        "model.retrain",
+        format!("model/{model}"),
+        json!({"trainer": job.trainer, "status": job.status, "version": job.version,
+               "parent_version": job.parent_version, "alert_id": job.alert_id,
+               "training_data_sha256": job.training_data_sha256}),
+    );
     job.id = warden.metadata.append_retrain_job(model, job.started_at, &body, audit).await?;
     Ok(job)
 }

@@ -134,10 +134,64 @@ pub struct Principal {
     /// Who, uniquely: a token's name, or the identity provider's `issuer|subject`. Approvals and separation of
     /// duties compare it.
     pub name: String,
-    /// The roles in force: a token's one role, or those a person's groups grant (in [`Role::ALL`]'s order).
+    /// The roles held over the whole inventory: a token's one role, or those a person's groups grant (in
+    /// [`Role::ALL`]'s order). [`Principal::require`] looks at these alone.
     pub roles: Vec<Role>,
+    /// Roles held only over some models. They count once the caller is narrowed to one model
+    /// ([`Principal::for_model`]), which the access layer does for every `/v1/models/{name}/…` route.
+    pub scoped: Vec<ScopedRole>,
     /// How the caller proved who it is.
     pub via: Via,
+}
+
+/// A role granted over a set of models rather than the whole inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedRole {
+    /// The role.
+    pub role: Role,
+    /// The models it applies to.
+    pub scope: ModelScope,
+}
+
+/// A set of models, by what the inventory records about them. Every criterion given must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ModelScope {
+    /// Models carrying this tag.
+    pub tagged: Option<String>,
+    /// Models whose accountable owner is this.
+    pub owned_by: Option<String>,
+}
+
+/// What a scope is matched against: the model's owner and tags as registered.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFacts<'a> {
+    /// The model's name (for messages).
+    pub name: &'a str,
+    /// Its accountable owner.
+    pub owner: &'a str,
+    /// Its tags.
+    pub tags: &'a [String],
+}
+
+impl ModelScope {
+    /// Whether the model is in the set.
+    pub fn covers(&self, model: ModelFacts<'_>) -> bool {
+        self.tagged.as_ref().is_none_or(|tag| model.tags.contains(tag))
+            && self.owned_by.as_ref().is_none_or(|owner| owner == model.owner)
+    }
+}
+
+impl fmt::Display for ModelScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("models")?;
+        if let Some(tag) = &self.tagged {
+            write!(f, " tagged '{tag}'")?;
+        }
+        if let Some(owner) = &self.owned_by {
+            write!(f, " owned by '{owner}'")?;
+        }
+        Ok(())
+    }
 }
 
 /// How a caller proved who it is.
@@ -160,18 +214,42 @@ const SYSTEM_NAME: &str = "(warden)";
 impl Principal {
     /// The holder of one of Warden's bearer tokens.
     pub fn token(name: impl Into<String>, role: Role) -> Principal {
-        Principal { name: name.into(), roles: vec![role], via: Via::Token }
+        Principal { name: name.into(), roles: vec![role], scoped: Vec::new(), via: Via::Token }
     }
 
-    /// A caller the identity provider vouched for, with the roles its groups grant.
-    pub fn provider(identity: crate::identity::Identity, roles: Vec<Role>) -> Principal {
+    /// A caller the identity provider vouched for, with the roles its groups grant over the whole inventory
+    /// and over some models.
+    pub fn provider(identity: crate::identity::Identity, roles: Vec<Role>, scoped: Vec<ScopedRole>) -> Principal {
         let name = identity.unique_name();
-        Principal { name, roles, via: Via::Provider { display_name: identity.display_name } }
+        Principal { name, roles, scoped, via: Via::Provider { display_name: identity.display_name } }
     }
 
     /// Warden itself, for actions the monitors take without a person.
     pub fn system() -> Principal {
-        Principal { name: SYSTEM_NAME.into(), roles: vec![Role::Admin], via: Via::System }
+        Principal { name: SYSTEM_NAME.into(), roles: vec![Role::Admin], scoped: Vec::new(), via: Via::System }
+    }
+
+    /// The caller acting on one model: the roles held over the whole inventory and those whose scope covers
+    /// the model, all then in force; scopes that do not cover it are dropped.
+    pub fn for_model(&self, model: ModelFacts<'_>) -> Principal {
+        let mut narrowed = self.without_scopes();
+        if self.scoped.iter().any(|s| s.scope.covers(model)) {
+            let covering: Vec<Role> =
+                self.scoped.iter().filter(|s| s.scope.covers(model)).map(|s| s.role).collect();
+            narrowed.roles = Role::ALL.into_iter().filter(|r| self.roles.contains(r) || covering.contains(r)).collect();
+        }
+        narrowed
+    }
+
+    /// The caller with only the roles held over the whole inventory (acting on a model that does not exist).
+    pub fn without_scopes(&self) -> Principal {
+        Principal { scoped: Vec::new(), ..self.clone() }
+    }
+
+    /// Whether one of the caller's roles holds the permission over the whole inventory or over some models
+    /// (listing the inventory shows a scoped caller its models; creating one must fall in a scope).
+    pub fn holds_somewhere(&self, permission: Permission) -> bool {
+        self.role_for(permission).is_some() || self.scoped.iter().any(|s| permission.roles().contains(&s.role))
     }
 
     /// How the caller appears in audit events and `created_by` fields.
@@ -191,6 +269,25 @@ impl Principal {
         }
     }
 
+    /// An audit event of an act by this caller: `actor` is its unique identity, and the payload (an object)
+    /// records under `acted_as` the name people read and the roles in force when it acted, so the ledger
+    /// entry built over the event vouches for them too.
+    pub fn audit_event(&self, at: Micros, action: &str, subject: String, mut payload: serde_json::Value) -> AuditEventDraft {
+        if let serde_json::Value::Object(fields) = &mut payload {
+            let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+            fields.insert("acted_as".into(), json!({ "display_name": self.display_name(), "roles": roles }));
+        }
+        AuditEventDraft { at, actor: self.actor(), action: action.into(), subject, payload }
+    }
+
+    /// The identity provider that vouched for the caller, when one did.
+    pub fn issuer(&self) -> Option<&str> {
+        match self.via {
+            Via::Provider { .. } => self.name.split_once('|').map(|(issuer, _)| issuer),
+            _ => None,
+        }
+    }
+
     /// The roles, as `viewer, validator`.
     pub fn roles_text(&self) -> String {
         self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
@@ -201,18 +298,30 @@ impl Principal {
         self.roles.iter().copied().find(|r| permission.roles().contains(r))
     }
 
-    /// `Forbidden` unless one of the caller's roles holds the permission.
+    /// `Forbidden` unless one of the caller's roles holds the permission over the whole inventory (or over
+    /// the model the caller was narrowed to with [`Principal::for_model`]).
     pub fn require(&self, permission: Permission) -> Result<()> {
         if self.role_for(permission).is_some() {
-            Ok(())
-        } else {
-            let allowed: Vec<&str> = permission.roles().iter().map(|r| r.as_str()).collect();
-            let held = match self.roles.len() {
-                1 => format!("role '{}'", self.roles[0]),
-                _ => format!("roles '{}'", self.roles_text()),
-            };
-            Err(Error::Forbidden(format!("{held} may not do this (needs one of: {})", allowed.join(", "))))
+            return Ok(());
         }
+        let allowed: Vec<&str> = permission.roles().iter().map(|r| r.as_str()).collect();
+        if let Some(scoped) = self.scoped.iter().find(|s| permission.roles().contains(&s.role)) {
+            return Err(Error::Forbidden(format!(
+                "role '{}' is granted only over {}, and this needs it over the model acted on or the whole inventory",
+                scoped.role, scoped.scope
+            )));
+        }
+        let needs = allowed.join(", ");
+        Err(Error::Forbidden(match self.roles.len() {
+            0 => format!("no role held here may do this (needs one of: {needs})"),
+            1 => format!("role '{}' may not do this (needs one of: {needs})", self.roles[0]),
+            _ => format!("roles '{}' may not do this (needs one of: {needs})", self.roles_text()),
+        }))
+    }
+
+    /// The scopes, as `data-scientist over models tagged 'cards'`, one per scoped role.
+    pub fn scopes_text(&self) -> Vec<String> {
+        self.scoped.iter().map(|s| format!("{} over {}", s.role, s.scope)).collect()
     }
 }
 
@@ -368,9 +477,10 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// Inserts a token; `creator` is `None` for the admin token Warden makes at first start.
 async fn insert_token(
     warden: &Registry,
-    actor: &str,
+    creator: Option<&Principal>,
     name: &str,
     role: Role,
     secret: &str,
@@ -381,26 +491,21 @@ async fn insert_token(
     if expires_at.is_some_and(|e| e <= now) {
         return Err(Error::invalid("a token's expiry must be in the future"));
     }
-    let row = warden
-        .metadata
-        .create_token(
-            NewToken {
-                name: name.to_owned(),
-                role: role.as_str().to_owned(),
-                secret_sha256: secret_hash(secret),
-                created_at: now,
-                created_by: actor.to_owned(),
-                expires_at,
-            },
-            AuditEventDraft {
-                at: now,
-                actor: actor.to_owned(),
-                action: "token.create".into(),
-                subject: format!("token/{name}"),
-                payload: json!({ "name": name, "role": role.as_str(), "expires_at": expires_at }),
-            },
-        )
-        .await?;
+    let (subject, payload) =
+        (format!("token/{name}"), json!({ "name": name, "role": role.as_str(), "expires_at": expires_at }));
+    let event = match creator {
+        Some(caller) => caller.audit_event(now, "token.create", subject, payload),
+        None => AuditEventDraft { at: now, actor: SYSTEM_ACTOR.into(), action: "token.create".into(), subject, payload },
+    };
+    let token = NewToken {
+        name: name.to_owned(),
+        role: role.as_str().to_owned(),
+        secret_sha256: secret_hash(secret),
+        created_at: now,
+        created_by: event.actor.clone(),
+        expires_at,
+    };
+    let row = warden.metadata.create_token(token, event).await?;
     Ok(CreatedToken { info: row.try_into()?, secret: secret.to_owned() })
 }
 
@@ -413,7 +518,7 @@ pub async fn create_token(
     expires_at: Option<Micros>,
 ) -> Result<CreatedToken> {
     caller.require(Permission::ManageTokens)?;
-    insert_token(warden, &caller.actor(), name, role, &new_secret(), expires_at).await
+    insert_token(warden, Some(caller), name, role, &new_secret(), expires_at).await
 }
 
 /// Lists every token, revoked ones included.
@@ -426,13 +531,7 @@ pub async fn list_tokens(warden: &Registry, caller: &Principal) -> Result<Vec<To
 pub async fn revoke_token(warden: &Registry, caller: &Principal, name: &str) -> Result<TokenInfo> {
     caller.require(Permission::ManageTokens)?;
     let now = warden.now();
-    let audit = AuditEventDraft {
-        at: now,
-        actor: caller.actor(),
-        action: "token.revoke".into(),
-        subject: format!("token/{name}"),
-        payload: json!({ "name": name }),
-    };
+    let audit = caller.audit_event(now, "token.revoke", format!("token/{name}"), json!({ "name": name }));
     let revoked = warden.metadata.revoke_token(name, now, &caller.actor(), audit).await?.try_into();
     warden.tokens.clear();
     revoked
@@ -451,7 +550,7 @@ pub async fn bootstrap_admin_token(warden: &Registry) -> Result<Option<PathBuf>>
     // The file is written before the token exists, so a crash in between never leaves an admin token
     // nobody can read; a stale file is simply overwritten on the next start.
     write_private_file(&path, &format!("{secret}\n"))?;
-    match insert_token(warden, SYSTEM_ACTOR, "admin", Role::Admin, &secret, None).await {
+    match insert_token(warden, None, "admin", Role::Admin, &secret, None).await {
         Ok(_) => Ok(Some(path)),
         // Another replica sharing the database made the first admin token at the same moment.
         Err(Error::Conflict(_)) => {
@@ -484,6 +583,39 @@ pub fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scoped_role_counts_only_on_the_models_its_scope_covers() {
+        let cards = ModelScope { tagged: Some("cards".into()), owned_by: None };
+        let caller = Principal {
+            name: "idp|ana".into(),
+            roles: vec![Role::Viewer],
+            scoped: vec![ScopedRole { role: Role::DataScientist, scope: cards }],
+            via: Via::Token,
+        };
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (card_tags, fraud_tags) = (tags(&["cards", "eu"]), tags(&["fraud"]));
+        let card_model = ModelFacts { name: "card-limit", owner: "cards-team", tags: &card_tags };
+        let fraud_model = ModelFacts { name: "fraud", owner: "fraud-team", tags: &fraud_tags };
+
+        let refused = caller.require(Permission::WriteRegistry).unwrap_err().to_string();
+        assert!(refused.contains("only over models tagged 'cards'"), "{refused}");
+        assert!(caller.holds_somewhere(Permission::WriteRegistry));
+        assert!(!caller.holds_somewhere(Permission::Approve));
+
+        let on_cards = caller.for_model(card_model);
+        assert_eq!(on_cards.roles, [Role::Viewer, Role::DataScientist]);
+        assert!(on_cards.require(Permission::Promote).is_ok());
+        let on_fraud = caller.for_model(fraud_model);
+        assert_eq!(on_fraud.roles, [Role::Viewer]);
+        assert!(on_fraud.require(Permission::ReadRegistry).is_ok());
+        assert!(on_fraud.require(Permission::Promote).is_err());
+        assert!(on_fraud.scoped.is_empty() && on_cards.scoped.is_empty(), "a narrowed caller cannot be narrowed again");
+
+        let owned = ModelScope { tagged: Some("cards".into()), owned_by: Some("cards-team".into()) };
+        assert!(owned.covers(card_model));
+        assert!(!ModelScope { owned_by: Some("risk".into()), ..owned }.covers(card_model), "every criterion holds");
+    }
 
     #[test]
     fn permissions_follow_separation_of_duties() {

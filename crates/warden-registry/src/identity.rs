@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest;
 
-use crate::auth::{Principal, Role};
+use crate::auth::{ModelScope, Principal, Role, ScopedRole};
 use crate::{Error, Result};
 
 /// What `--identity FILE` configures.
@@ -31,8 +31,21 @@ use crate::{Error, Result};
 pub struct IdentityConfig {
     /// The provider.
     pub oidc: OidcConfig,
-    /// Group (as the groups claim names it) → the roles it grants.
+    /// Group (as the groups claim names it) → the roles it grants over the whole inventory.
     pub roles: BTreeMap<String, Vec<Role>>,
+    /// Roles groups hold over some models only.
+    pub scopes: Vec<GroupScope>,
+}
+
+/// `[[scopes]]`: a group's role granted over a set of models.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupScope {
+    /// The group.
+    pub group: String,
+    /// The role, which holds only over `models`.
+    pub role: Role,
+    /// The models.
+    pub models: ModelScope,
 }
 
 /// The OpenID provider and how Warden reads its tokens.
@@ -58,6 +71,19 @@ struct IdentityFile {
     oidc: OidcFile,
     #[serde(default)]
     roles: BTreeMap<String, RolesValue>,
+    #[serde(default)]
+    scopes: Vec<ScopeFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeFile {
+    group: String,
+    role: String,
+    #[serde(default)]
+    models_tagged: Option<String>,
+    #[serde(default)]
+    models_owned_by: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +158,26 @@ impl IdentityConfig {
             parsed.dedup();
             roles.insert(group, parsed);
         }
+        let mut scopes = Vec::new();
+        for (n, scope) in file.scopes.into_iter().enumerate() {
+            let place = format!("[[scopes]] #{} (group \"{}\")", n + 1, scope.group);
+            let role: Role = scope.role.parse().map_err(|e| format!("{place}: {e}"))?;
+            let models = ModelScope { tagged: scope.models_tagged, owned_by: scope.models_owned_by };
+            if models.tagged.is_none() && models.owned_by.is_none() {
+                return Err(format!("{place} names no models: give models_tagged or models_owned_by"));
+            }
+            if [&models.tagged, &models.owned_by].into_iter().flatten().any(|v| v.trim().is_empty()) {
+                return Err(format!("{place}: an empty tag or owner would match no model"));
+            }
+            if roles.get(&scope.group).is_some_and(|held: &Vec<Role>| held.contains(&role)) {
+                return Err(format!(
+                    "{place}: [roles] already grants \"{}\" the role '{role}' over every model, so the scope would \
+                     narrow nothing; grant it in one place",
+                    scope.group
+                ));
+            }
+            scopes.push(GroupScope { group: scope.group, role, models });
+        }
         let audience = file.oidc.audience.unwrap_or_else(|| file.oidc.client_id.clone());
         Ok(IdentityConfig {
             oidc: OidcConfig {
@@ -142,6 +188,7 @@ impl IdentityConfig {
                 token_login: file.oidc.token_login.unwrap_or(true),
             },
             roles,
+            scopes,
         })
     }
 
@@ -150,6 +197,18 @@ impl IdentityConfig {
         let granted: BTreeSet<&'static str> =
             groups.iter().filter_map(|g| self.roles.get(g)).flatten().map(|r| r.as_str()).collect();
         Role::ALL.into_iter().filter(|r| granted.contains(r.as_str())).collect()
+    }
+
+    /// The roles `groups` hold over some models only.
+    pub fn scoped_roles_of(&self, groups: &[String]) -> Vec<ScopedRole> {
+        let mut scoped: Vec<ScopedRole> = self
+            .scopes
+            .iter()
+            .filter(|s| groups.contains(&s.group))
+            .map(|s| ScopedRole { role: s.role, scope: s.models.clone() })
+            .collect();
+        scoped.dedup();
+        scoped
     }
 }
 
@@ -590,7 +649,8 @@ fn key_of(jwk: &Jwk) -> Option<Key> {
 /// the groups.
 pub fn principal_of(config: &IdentityConfig, identity: Identity) -> Result<Principal> {
     let roles = config.roles_of(&identity.groups);
-    if roles.is_empty() {
+    let scoped = config.scoped_roles_of(&identity.groups);
+    if roles.is_empty() && scoped.is_empty() {
         let groups = if identity.groups.is_empty() {
             format!("the token carries no '{}' claim", config.oidc.groups_claim)
         } else {
@@ -601,7 +661,7 @@ pub fn principal_of(config: &IdentityConfig, identity: Identity) -> Result<Princ
             identity.display_name.as_deref().unwrap_or(&identity.subject)
         )));
     }
-    Ok(Principal::provider(identity, roles))
+    Ok(Principal::provider(identity, roles, scoped))
 }
 
 #[cfg(test)]
@@ -637,5 +697,33 @@ mod tests {
         assert!(refused(&format!("{base}surprise = 1")).contains("unknown field"));
         assert!(refused("[oidc]\nissuer = \"http://idp.example\"\nclient_id = \"w\"").contains("https://"));
         assert!(refused("[oidc]\nissuer = \"not a url\"\nclient_id = \"w\"").contains("not a URL"));
+    }
+
+    #[test]
+    fn scopes_grant_a_groups_role_over_some_models_and_ambiguous_ones_are_refused() {
+        let base = "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n";
+        let config = IdentityConfig::parse(&format!(
+            "{base}[roles]\n\"mrm\" = \"validator\"\n\
+             [[scopes]]\ngroup = \"cards-ds\"\nrole = \"data-scientist\"\nmodels_tagged = \"cards\"\n\
+             [[scopes]]\ngroup = \"retail-mrm\"\nrole = \"validator\"\nmodels_owned_by = \"retail-credit\"\n"
+        ))
+        .unwrap();
+        let groups = ["cards-ds".to_owned()];
+        assert_eq!(config.roles_of(&groups), []);
+        let scoped = config.scoped_roles_of(&groups);
+        assert_eq!(scoped.len(), 1);
+        assert_eq!((scoped[0].role, scoped[0].scope.to_string().as_str()), (Role::DataScientist, "models tagged 'cards'"));
+
+        let refused = |extra: &str| IdentityConfig::parse(&format!("{base}{extra}")).unwrap_err();
+        assert!(refused("[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\n").contains("names no models"));
+        assert!(refused("[[scopes]]\ngroup = \"g\"\nrole = \"wizard\"\nmodels_tagged = \"x\"\n").contains("unknown role"));
+        assert!(refused("[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_tagged = \" \"\n").contains("empty tag"));
+        assert!(
+            refused("[roles]\n\"g\" = \"viewer\"\n[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_tagged = \"x\"\n")
+                .contains("narrow nothing")
+        );
+        assert!(
+            refused("[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_in = \"x\"\n").contains("unknown field")
+        );
     }
 }

@@ -11,7 +11,7 @@ pub use warden_store::metadata::{AliasAssignment, AuditEvent, AuditQuery, Micros
 use warden_store::metadata::{AuditEventDraft, ModelRow, NewModel, NewVersion, VersionRow};
 
 use crate::artifact_format::ArtifactFormat;
-use crate::auth::{Permission, Principal};
+use crate::auth::{ModelFacts, Permission, Principal};
 use crate::dataset::{ColumnPlan, profile_file};
 use crate::text::{self, Lines};
 use crate::{Error, Registry, Result};
@@ -204,7 +204,7 @@ impl TryFrom<ModelRow> for Model {
 }
 
 pub fn audit(warden: &Registry, caller: &Principal, action: &str, subject: String, payload: Value) -> AuditEventDraft {
-    AuditEventDraft { at: warden.now(), actor: caller.actor(), action: action.into(), subject, payload }
+    caller.audit_event(warden.now(), action, subject, payload)
 }
 
 /// Most tags a model carries.
@@ -212,7 +212,16 @@ pub const MAX_TAGS: usize = 32;
 
 /// Creates a model.
 pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInput) -> Result<Model> {
-    caller.require(Permission::WriteRegistry)?;
+    if !caller.holds_somewhere(Permission::WriteRegistry) {
+        caller.require(Permission::WriteRegistry)?;
+    }
+    // A role scoped to some models registers only models inside its scope.
+    let new = ModelFacts { name: &input.name, owner: &input.owner, tags: &input.tags };
+    let caller = &caller.for_model(new);
+    caller.require(Permission::WriteRegistry).map_err(|err| match err {
+        Error::Forbidden(why) => Error::Forbidden(format!("model '{}' would fall outside your scopes: {why}", input.name)),
+        other => other,
+    })?;
     validate_name("model", &input.name)?;
     if input.owner.trim().is_empty() {
         return Err(Error::invalid("a model needs an owner"));
@@ -259,10 +268,35 @@ pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInp
     row.try_into()
 }
 
-/// Lists every model.
+/// Lists every model the caller may read (a caller with scoped roles sees the models its scopes cover).
 pub async fn list_models(warden: &Registry, caller: &Principal) -> Result<Vec<Model>> {
-    caller.require(Permission::ReadRegistry)?;
-    warden.metadata.list_models().await?.into_iter().map(Model::try_from).collect()
+    if !caller.holds_somewhere(Permission::ReadRegistry) {
+        caller.require(Permission::ReadRegistry)?;
+    }
+    let rows = warden.metadata.list_models().await?;
+    rows.into_iter().filter(|row| may_read(caller, row)).map(Model::try_from).collect()
+}
+
+/// Whether the caller may read the model (through a role over the inventory or a scope covering it).
+pub fn may_read(caller: &Principal, row: &ModelRow) -> bool {
+    caller.for_model(facts(row)).require(Permission::ReadRegistry).is_ok()
+}
+
+/// What scopes are matched against.
+pub fn facts(row: &ModelRow) -> ModelFacts<'_> {
+    ModelFacts { name: &row.model.name, owner: &row.model.owner, tags: &row.model.tags }
+}
+
+/// The caller acting on the named model: roles scoped to it now in force ([`Principal::for_model`]); a caller
+/// without scoped roles is returned as it is, without reading the store.
+pub async fn narrowed_to(warden: &Registry, caller: &Principal, model: &str) -> Result<Principal> {
+    if caller.scoped.is_empty() {
+        return Ok(caller.clone());
+    }
+    Ok(match warden.metadata.get_model(model).await? {
+        Some(row) => caller.for_model(facts(&row)),
+        None => caller.without_scopes(),
+    })
 }
 
 /// One model by name.
@@ -531,14 +565,9 @@ pub async fn register_version(
         "artifact_signature": lineage.artifact_signature.as_ref().map(|s| &s.signature),
         "serving": request.serving, "input_warnings": input_warnings,
     });
-    let (at, actor) = (warden.now(), caller.actor());
-    let make_event = move |number: i64| AuditEventDraft {
-        at,
-        actor: actor.clone(),
-        action: "version.register".into(),
-        subject: format!("model/{model}/{number}"),
-        payload: payload.clone(),
-    };
+    let at = warden.now();
+    let make_event =
+        move |number: i64| caller.audit_event(at, "version.register", format!("model/{model}/{number}"), payload.clone());
 
     // Blobs go in place before the row that refers to them, so an acknowledged version always has them.
     let _guard = warden.blob_commit.lock().await;

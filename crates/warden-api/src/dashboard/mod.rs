@@ -141,6 +141,15 @@ impl IntoResponse for PageError {
     }
 }
 
+impl Viewer {
+    /// The viewer on one model's pages: roles scoped to that model in force, as on the API's model routes.
+    async fn on_model(self, state: &UiState, model: &str) -> Result<Viewer, PageError> {
+        let principal =
+            warden_registry::registry::narrowed_to(&state.warden, &self.principal, model).await.on_page(&self)?;
+        Ok(Viewer { principal, ..self })
+    }
+}
+
 impl FromRequestParts<UiState> for Viewer {
     type Rejection = PageError;
 
@@ -316,6 +325,7 @@ async fn model(
     Path(name): Path<String>,
     Query(query): Query<ModelQuery>,
 ) -> Result<Response, PageError> {
+    let viewer = viewer.on_model(&state, &name).await?;
     let data = pages::ModelData::load(&state.warden, &viewer.principal, &name, query.version).await.on_page(&viewer)?;
     Ok(page(pages::model(&viewer, &data, state.warden.now())))
 }
@@ -344,6 +354,7 @@ async fn monitoring(
         (None, Some(days)) => Some(days.clamp(1, 3650) * 24 * HOUR),
         (None, None) => None,
     };
+    let viewer = viewer.on_model(&state, &name).await?;
     let data = pages::MonitoringData::load(&state.warden, &viewer.principal, &name, window).await.on_page(&viewer)?;
     Ok(page(pages::monitoring(&viewer, &data)))
 }

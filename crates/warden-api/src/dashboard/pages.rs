@@ -122,7 +122,15 @@ fn layout(viewer: Option<&Viewer>, title: &str, active: &str, body: Markup) -> M
                             }
                         }
                         form.who method="post" action="/ui/logout" {
-                            span #whoami { (viewer.principal.display_name()) " · " (viewer.principal.roles_text()) }
+                            span #whoami title=(viewer.principal.name) {
+                                (viewer.principal.display_name())
+                                @match viewer.principal.issuer() {
+                                    Some(issuer) => { " (signed in through " (issuer) ")" }
+                                    None => { " (Warden token)" }
+                                }
+                                " · " (viewer.principal.roles_text())
+                                @for scope in viewer.principal.scopes_text() { " · " (scope) }
+                            }
                             input type="hidden" name="csrf" value=(viewer.csrf);
                             button type="submit" { "Log out" }
                         }

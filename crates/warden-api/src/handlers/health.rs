@@ -38,6 +38,7 @@ pub(crate) async fn whoami(Caller(caller): Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
         role: caller.roles_text(),
         roles: caller.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        scopes: caller.scopes_text(),
         via: via.into(),
         display_name,
         name: caller.name,
