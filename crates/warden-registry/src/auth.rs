@@ -325,6 +325,11 @@ impl Principal {
     }
 }
 
+/// Equality of secrets that takes the same time wherever the strings differ.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Startup's own identity in audit events.
 const SYSTEM_ACTOR: &str = "system";
 
@@ -583,6 +588,12 @@ pub fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparison_of_secrets_is_exact() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd") && !same("abc", "ab") && !same("", "a"));
+    }
 
     #[test]
     fn a_scoped_role_counts_only_on_the_models_its_scope_covers() {

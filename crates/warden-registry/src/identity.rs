@@ -62,6 +62,27 @@ pub struct OidcConfig {
     pub groups_claim: String,
     /// Whether Warden's own bearer tokens are accepted besides the provider's (break-glass use).
     pub token_login: bool,
+    /// The file holding the client secret, as written (relative to the identity file).
+    pub client_secret_file: Option<String>,
+    /// The secret Warden authenticates to the provider's token endpoint with, read from
+    /// `client_secret_file` by [`IdentityConfig::load`]; a public client (PKCE alone) has none.
+    pub client_secret: Option<ClientSecret>,
+    /// Where the provider sends the browser back after sign-in: `https://warden.example/ui/login/oidc/callback`.
+    /// Unset, it is built from the address the browser used (fine on one host, wrong behind a proxy that
+    /// rewrites `Host`).
+    pub redirect_uri: Option<String>,
+    /// The provider's name on the dashboard's sign-in button: `display_name`, else the issuer's host.
+    pub display_name: String,
+}
+
+/// A client secret: never shown by `Debug`.
+#[derive(Clone, PartialEq)]
+pub struct ClientSecret(pub String);
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecret(…)")
+    }
 }
 
 /// The TOML file as written.
@@ -99,6 +120,10 @@ struct OidcFile {
     groups_claim: Option<String>,
     #[serde(default)]
     token_login: Option<bool>,
+    #[serde(default)]
+    redirect_uri: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
 }
 
 /// `"group" = "role"` or `"group" = ["role", …]`.
@@ -107,6 +132,22 @@ struct OidcFile {
 enum RolesValue {
     One(String),
     Several(Vec<String>),
+}
+
+/// Largest client secret file read.
+const MAX_SECRET_FILE_BYTES: u64 = 4096;
+
+fn read_client_secret(path: &Path) -> std::result::Result<ClientSecret, String> {
+    let size = std::fs::metadata(path).map_err(|e| format!("[oidc] client_secret_file {}: {e}", path.display()))?.len();
+    if size > MAX_SECRET_FILE_BYTES {
+        return Err(format!("[oidc] client_secret_file {} is {size} bytes; at most {MAX_SECRET_FILE_BYTES}", path.display()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("[oidc] client_secret_file {}: {e}", path.display()))?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(format!("[oidc] client_secret_file {} is empty", path.display()));
+    }
+    Ok(ClientSecret(secret.to_owned()))
 }
 
 /// Largest identity file read.
@@ -126,7 +167,14 @@ impl IdentityConfig {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::invalid(format!("cannot read identity file {}: {e}", path.display())))?;
-        IdentityConfig::parse(&text).map_err(|e| Error::invalid(format!("identity file {}: {e}", path.display())))
+        let place = |e: String| Error::invalid(format!("identity file {}: {e}", path.display()));
+        let mut config = IdentityConfig::parse(&text).map_err(place)?;
+        if let Some(secret_file) = &config.oidc.client_secret_file {
+            // Relative to the identity file, as a deployment's secrets usually sit beside it.
+            let secret_path = path.parent().unwrap_or(Path::new(".")).join(secret_file);
+            config.oidc.client_secret = Some(read_client_secret(&secret_path).map_err(place)?);
+        }
+        Ok(config)
     }
 
     /// Parses the TOML text of an identity file.
@@ -141,7 +189,18 @@ impl IdentityConfig {
         if file.oidc.client_id.trim().is_empty() {
             return Err("[oidc] client_id is empty".into());
         }
-        let _ = file.oidc.client_secret_file; // read by the sign-in flow, which needs the secret
+        let redirect_uri = match file.oidc.redirect_uri {
+            Some(uri) => {
+                let parsed =
+                    reqwest::Url::parse(&uri).map_err(|e| format!("[oidc] redirect_uri '{uri}' is not a URL: {e}"))?;
+                if parsed.path() != CALLBACK_PATH || parsed.query().is_some() {
+                    return Err(format!("[oidc] redirect_uri '{uri}' must end in {CALLBACK_PATH}, with no query"));
+                }
+                Some(uri)
+            }
+            None => None,
+        };
+        let display_name = file.oidc.display_name.unwrap_or_else(|| url.host_str().unwrap_or("the identity provider").to_owned());
         let mut roles = BTreeMap::new();
         for (group, value) in file.roles {
             let names = match value {
@@ -186,6 +245,10 @@ impl IdentityConfig {
                 audience,
                 groups_claim: file.oidc.groups_claim.unwrap_or_else(|| "groups".into()),
                 token_login: file.oidc.token_login.unwrap_or(true),
+                client_secret_file: file.oidc.client_secret_file,
+                client_secret: None,
+                redirect_uri,
+                display_name,
             },
             roles,
             scopes,
@@ -221,8 +284,8 @@ pub enum Refusal {
     /// `alg` is `none`, an HMAC, or one Warden does not accept.
     #[error("the token's algorithm {0} is not accepted (only RS256/384/512, PS256/384/512, ES256/384, EdDSA)")]
     Algorithm(String),
-    /// No `kid` in the header.
-    #[error("the token's header names no key (kid)")]
+    /// No `kid` in the header, and the provider publishes more than one key.
+    #[error("the token's header names no key (kid), and the identity provider has more than one")]
     NoKeyId,
     /// The `kid` is not among the provider's keys, even after asking the provider again.
     #[error("the token's key '{0}' is not among the identity provider's keys")]
@@ -251,6 +314,9 @@ pub enum Refusal {
     /// A claim the check needs is missing or of the wrong type.
     #[error("the token's claim '{0}' is missing or malformed")]
     Claim(String),
+    /// An ID token without the nonce its sign-in sent, or with another (a replayed token).
+    #[error("the ID token's nonce is {0} (a token of another sign-in, or replayed)")]
+    Nonce(&'static str),
 }
 
 /// What a validated token says about its bearer.
@@ -272,6 +338,9 @@ impl Identity {
         format!("{}|{}", self.issuer, self.subject)
     }
 }
+
+/// The dashboard's path the provider sends the browser back to.
+pub const CALLBACK_PATH: &str = "/ui/login/oidc/callback";
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: i64 = 60;
@@ -295,10 +364,25 @@ struct Key {
     decoding: DecodingKey,
 }
 
+/// Where the provider's discovery document says its sign-in endpoints are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Where the browser is sent to sign in.
+    pub authorization: String,
+    /// Where a sign-in's code is exchanged for tokens.
+    pub token: String,
+    /// Where the browser is sent to sign out (RP-initiated logout), if the provider has one.
+    pub end_session: Option<String>,
+    /// Where a device (the CLI) asks for a sign-in code, if the provider offers the device flow.
+    pub device_authorization: Option<String>,
+}
+
 /// The provider's keys by `kid`, and when they were fetched.
 #[derive(Default)]
 struct Keys {
     by_id: HashMap<String, Arc<Key>>,
+    /// The sign-in endpoints of the last discovery document read.
+    endpoints: Option<Endpoints>,
     fetched: Option<Instant>,
     /// Why the last fetch failed, when it did.
     error: Option<String>,
@@ -380,7 +464,8 @@ impl Verifier {
         let mut keys = self.keys.write().expect("keys lock");
         keys.fetched = Some(Instant::now());
         match result {
-            Ok(by_id) => {
+            Ok((by_id, endpoints)) => {
+                keys.endpoints = endpoints;
                 let count = by_id.len();
                 // A key no longer published verifies nothing more, even remembered.
                 let withdrawn = keys.by_id.keys().any(|kid| !by_id.contains_key(kid));
@@ -398,7 +483,7 @@ impl Verifier {
         }
     }
 
-    async fn fetch(&self) -> std::result::Result<HashMap<String, Arc<Key>>, String> {
+    async fn fetch(&self) -> std::result::Result<(HashMap<String, Arc<Key>>, Option<Endpoints>), String> {
         let discovery_url = format!("{}/.well-known/openid-configuration", self.config.issuer);
         let discovery = self.get_json(&discovery_url).await?;
         if discovery["issuer"].as_str().map(|i| i.trim_end_matches('/')) != Some(self.config.issuer.as_str()) {
@@ -412,7 +497,64 @@ impl Verifier {
             .ok_or_else(|| format!("the discovery document at {discovery_url} has no jwks_uri"))?;
         let set: JwkSet = serde_json::from_value(self.get_json(jwks_uri).await?)
             .map_err(|e| format!("the key set at {jwks_uri} is not a JWK set: {e}"))?;
-        Ok(keys_of(&set))
+        let text = |name: &str| discovery[name].as_str().map(str::to_owned);
+        // A provider without the code flow's endpoints still signs bearer tokens; sign-in is then unavailable.
+        let endpoints = text("authorization_endpoint").zip(text("token_endpoint")).map(|(authorization, token)| {
+            Endpoints {
+                authorization,
+                token,
+                end_session: text("end_session_endpoint"),
+                device_authorization: text("device_authorization_endpoint"),
+            }
+        });
+        Ok((keys_of(&set), endpoints))
+    }
+
+    /// The provider's sign-in endpoints, or why they are not known (the provider has not answered yet, or
+    /// its discovery document names none). A caller finding them unknown may ask [`Verifier::refresh`].
+    pub fn endpoints(&self) -> std::result::Result<Endpoints, String> {
+        let keys = self.keys.read().expect("keys lock");
+        match (&keys.endpoints, &keys.error) {
+            (Some(endpoints), _) => Ok(endpoints.clone()),
+            (None, Some(error)) => Err(error.clone()),
+            (None, None) => Err(format!(
+                "the discovery document of {} names no authorization and token endpoints",
+                self.config.issuer
+            )),
+        }
+    }
+
+    /// The sign-in endpoints; when they are not known, the provider is asked again first (unless it was asked
+    /// under [`REFRESH_AT_MOST_EVERY`] ago), so sign-in works again once a provider down at start answers.
+    pub async fn endpoints_or_retry(&self) -> std::result::Result<Endpoints, String> {
+        if let Ok(endpoints) = self.endpoints() {
+            return Ok(endpoints);
+        }
+        {
+            let _one = self.refreshing.lock().await;
+            let recent = self.keys.read().expect("keys lock").fetched.is_some_and(|at| at.elapsed() < REFRESH_AT_MOST_EVERY);
+            if !recent && self.endpoints().is_err() {
+                let _ = self.fetch_locked().await;
+            }
+        }
+        self.endpoints()
+    }
+
+    /// The HTTP client the provider is called with (timeouts, no redirects).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Reads a JSON answer of the provider, at most [`MAX_PROVIDER_DOCUMENT_BYTES`].
+    pub async fn read_json(&self, url: &str, mut response: reqwest::Response) -> std::result::Result<Value, String> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
+            if body.len() + chunk.len() > MAX_PROVIDER_DOCUMENT_BYTES {
+                return Err(format!("{url}: the answer is over {MAX_PROVIDER_DOCUMENT_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))
     }
 
     /// Replaces the cached keys with `set`'s (what a fetch does; for benchmarks and tests without a
@@ -428,18 +570,11 @@ impl Verifier {
     }
 
     async fn get_json(&self, url: &str) -> std::result::Result<Value, String> {
-        let mut response = self.http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+        let response = self.http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("GET {url}: {}", response.status()));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
-            if body.len() + chunk.len() > MAX_PROVIDER_DOCUMENT_BYTES {
-                return Err(format!("GET {url}: the document is over {MAX_PROVIDER_DOCUMENT_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
+        self.read_json(&format!("GET {url}"), response).await
     }
 
     /// Whether the keys are due for their periodic refresh.
@@ -475,6 +610,16 @@ impl Verifier {
         }
     }
 
+    /// The provider's one key, for a token that names none.
+    fn only_key(&self) -> std::result::Result<Arc<Key>, Refusal> {
+        let keys = self.keys.read().expect("keys lock");
+        match (keys.by_id.len(), &keys.error) {
+            (1, _) => Ok(keys.by_id.values().next().expect("one key").clone()),
+            (0, Some(error)) => Err(Refusal::KeysUnavailable(error.clone())),
+            _ => Err(Refusal::NoKeyId),
+        }
+    }
+
     /// Validates a bearer JWT at `now` (unix seconds): header, key, signature, issuer, audience, times. A
     /// token verified in the last [`VERIFIED_LIFETIME`] is only checked for expiry.
     pub async fn verify(&self, token: &str, now: i64) -> std::result::Result<Identity, Refusal> {
@@ -505,14 +650,38 @@ impl Verifier {
     /// [`Verifier::verify`] without the memory of verified tokens (what a token seen for the first time
     /// costs); also the token's `exp`.
     pub async fn verify_uncached(&self, token: &str, now: i64) -> std::result::Result<(Identity, i64), Refusal> {
+        let claims = self.verified_claims(token).await?;
+        self.check_claims(&claims, now, &self.config.audience)
+    }
+
+    /// Validates an ID token of a dashboard sign-in at `now`: as a bearer token, but its audience is Warden's
+    /// client id and its `nonce` must be the one the sign-in sent.
+    pub async fn verify_id_token(&self, token: &str, now: i64, nonce: &str) -> std::result::Result<Identity, Refusal> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Refusal::Malformed);
+        }
+        let claims = self.verified_claims(token).await?;
+        let (identity, _) = self.check_claims(&claims, now, &self.config.client_id)?;
+        match claims["nonce"].as_str() {
+            None => Err(Refusal::Nonce("missing")),
+            Some(sent) if crate::auth::same(sent, nonce) => Ok(identity),
+            Some(_) => Err(Refusal::Nonce("not this sign-in's")),
+        }
+    }
+
+    /// A token's claims once its algorithm, key and signature are checked.
+    async fn verified_claims(&self, token: &str) -> std::result::Result<Value, Refusal> {
         // The algorithm first, as written: `none` and names no library knows are refused by name.
         let alg = header_algorithm(token)?;
         if !ACCEPTED.iter().any(|a| format!("{a:?}") == alg) {
             return Err(Refusal::Algorithm(alg));
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
-        let kid = header.kid.as_deref().ok_or(Refusal::NoKeyId)?;
-        let key = self.key(kid).await?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.key(kid).await?,
+            // OpenID Connect Core §10.1: a provider with one key need not name it.
+            None => self.only_key()?,
+        };
         if key.algorithm != header.alg {
             return Err(Refusal::KeyAlgorithm {
                 header: format!("{:?}", header.alg),
@@ -533,22 +702,22 @@ impl Verifier {
                 _ => Refusal::Malformed,
             }
         })?;
-        self.check_claims(&data.claims, now)
+        Ok(data.claims)
     }
 
-    fn check_claims(&self, claims: &Value, now: i64) -> std::result::Result<(Identity, i64), Refusal> {
+    fn check_claims(&self, claims: &Value, now: i64, audience: &str) -> std::result::Result<(Identity, i64), Refusal> {
         let text = |name: &str| claims[name].as_str().map(str::to_owned);
         let issuer = text("iss").ok_or_else(|| Refusal::Claim("iss".into()))?;
         if issuer.trim_end_matches('/') != self.config.issuer {
             return Err(Refusal::Issuer(issuer));
         }
         let audience_ok = match &claims["aud"] {
-            Value::String(one) => *one == self.config.audience,
-            Value::Array(many) => many.iter().any(|a| a.as_str() == Some(self.config.audience.as_str())),
+            Value::String(one) => one == audience,
+            Value::Array(many) => many.iter().any(|a| a.as_str() == Some(audience)),
             _ => return Err(Refusal::Claim("aud".into())),
         };
         if !audience_ok {
-            return Err(Refusal::Audience(self.config.audience.clone()));
+            return Err(Refusal::Audience(audience.to_owned()));
         }
         let exp = claims["exp"].as_i64().ok_or_else(|| Refusal::Claim("exp".into()))?;
         if now > exp + LEEWAY_SECONDS {

@@ -6,7 +6,8 @@ Warden's first stage: the service context every later stage builds on, and the r
 - [`auth`]: roles, permissions, principals, bearer tokens (only their hashes are stored), the first-start
   admin token.
 - [`identity`]: the bank's identity provider: its bearer JWTs validated against its published keys, and the
-  roles its groups map to.
+  roles (over the whole inventory or scoped to some models) its groups map to; [`sign_in`]: the client's
+  half of signing people in through it (authorization code flow with PKCE for the dashboard, device flow).
 - [`leases`]: which replica runs a piece of scheduled work.
 - [`registry`]: models, immutable versions with lineage and reference profiles, aliases with history. Alias
   changes are published to subscribers ([`AliasSubscriber`]): serving rebuilds its routes from them.
@@ -48,6 +49,7 @@ pub mod leases;
 mod parquet_pages;
 pub mod reference;
 pub mod registry;
+pub mod sign_in;
 pub mod signing;
 pub mod text;
 
@@ -251,6 +253,11 @@ impl Registry {
             versions: Default::default(),
             alias_subscribers: RwLock::new(Vec::new()),
         })
+    }
+
+    /// The identity provider's configuration and token verifier, when `--identity` configured one.
+    pub fn identity(&self) -> Option<(&identity::IdentityConfig, &Arc<identity::Verifier>)> {
+        self.config.identity.as_ref().zip(self.verifier.as_ref())
     }
 
     /// Clears interrupted uploads and removes blobs no version refers to (left by a crash mid-registration).

@@ -2,9 +2,10 @@
 //! lifecycle services as the API and the CLI (no second way to the data).
 //!
 //! Pages are rendered on the server (maud templates, charts as inline SVG in `charts`), so they need no
-//! script, no build step and no network. A person logs in with their token, exchanged for a session cookie
-//! (`session`); every form carries the session's cross-site token, and every action goes through the
-//! lifecycle function that checks the role, exactly as the API does.
+//! script, no build step and no network. A person signs in through the bank's identity provider (`sso`) or
+//! logs in with a token, either exchanged for a session cookie (`session`); every form carries the session's
+//! cross-site token, and every action goes through the lifecycle function that checks the role, exactly as
+//! the API does.
 
 mod charts;
 mod deployments;
@@ -13,6 +14,7 @@ mod distributions;
 mod page_tests;
 mod pages;
 mod session;
+mod sso;
 
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +32,7 @@ use warden_proof::ledger::Verification;
 use warden_registry::Error;
 use warden_registry::auth::{Principal, authenticate};
 
-use session::{LOGIN_COOKIE, SESSION_COOKIE, Sessions, cookie, same, set_cookie};
+use session::{Credential, LOGIN_COOKIE, SESSION_COOKIE, Sessions, cookie, same, set_cookie};
 
 /// How the dashboard is served.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,6 +45,7 @@ pub struct DashboardOptions {
 pub(crate) struct UiState {
     warden: Arc<Warden>,
     sessions: Arc<Sessions>,
+    sign_ins: Arc<sso::SignIns>,
     secure: bool,
     /// The latest ledger verification and when it finished (µs); `None` while none has run.
     verification: Arc<Mutex<VerificationStatus>>,
@@ -59,12 +62,15 @@ pub fn router(warden: Arc<Warden>, options: DashboardOptions) -> Router {
     let state = UiState {
         warden,
         sessions: Arc::new(Sessions::default()),
+        sign_ins: Arc::default(),
         secure: options.secure_cookies,
         verification: Arc::default(),
     };
     Router::new()
         .route("/ui", get(inventory))
         .route("/ui/login", get(login_page).post(login))
+        .route("/ui/login/oidc", get(sso::begin))
+        .route("/ui/login/oidc/callback", get(sso::callback))
         .route("/ui/logout", post(logout))
         .route("/ui/models/{name}", get(model))
         .route("/ui/models/{name}/monitoring", get(monitoring))
@@ -158,10 +164,18 @@ impl FromRequestParts<UiState> for Viewer {
         let Some(session) = state.sessions.find(&parts.headers) else {
             return Err(PageError::Login(next));
         };
-        match authenticate(&state.warden, &session.secret).await {
+        let principal = match &session.credential {
+            Credential::Token(secret) => authenticate(&state.warden, secret).await,
+            // The roles from the groups as the mapping stands now.
+            Credential::Provider { identity, .. } => match state.warden.identity() {
+                Some((config, _)) => warden_registry::identity::principal_of(config, identity.clone()),
+                None => Err(Error::Unauthenticated("single sign-on is not configured".into())),
+            },
+        };
+        match principal {
             Ok(principal) => Ok(Viewer { principal, csrf: session.csrf }),
             Err(_) => {
-                // Revoked or expired since login: the session ends with it.
+                // Revoked or expired since login, or no longer granted a role: the session ends with it.
                 state.sessions.end(&parts.headers);
                 Err(PageError::Login(next))
             }
@@ -214,7 +228,7 @@ async fn style() -> Response {
 }
 
 #[derive(Deserialize, Default)]
-struct LoginQuery {
+pub(crate) struct LoginQuery {
     next: Option<String>,
     failed: Option<String>,
 }
@@ -241,7 +255,13 @@ fn safe_next(next: Option<&str>) -> String {
 async fn login_page(State(state): State<UiState>, Query(query): Query<LoginQuery>) -> Response {
     let nonce = session::random_id();
     let next = safe_next(query.next.as_deref());
-    let mut response = page(pages::login(&nonce, &next, query.failed.is_some()));
+    let identity = state.warden.identity().map(|(config, _)| config);
+    let options = pages::LoginOptions {
+        provider: identity.map(|c| c.oidc.display_name.as_str()),
+        token_login: identity.is_none_or(|c| c.oidc.token_login),
+        failed: query.failed.is_some(),
+    };
+    let mut response = page(pages::login(&nonce, &next, &options));
     let cookie = set_cookie(LOGIN_COOKIE, &nonce, std::time::Duration::from_secs(1800), state.secure);
     response.headers_mut().insert(SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
     response
@@ -265,7 +285,7 @@ async fn login(State(state): State<UiState>, headers: HeaderMap, axum::Form(form
         // The reason (unknown, revoked, expired) is not shown to whoever holds the form.
         return redirect(&format!("/ui/login?failed=1&next={}", encode_query(&next)));
     }
-    let id = state.sessions.start(secret);
+    let id = state.sessions.start(Credential::Token(secret));
     let mut response = redirect(&next);
     let headers = response.headers_mut();
     let session = set_cookie(SESSION_COOKIE, &id, session::session_max_age(), state.secure);
@@ -291,8 +311,13 @@ async fn logout(
     if let Err(err) = check_form(&headers, &viewer, &form.csrf) {
         return err.into_response();
     }
-    state.sessions.end(&headers);
-    let mut response = redirect("/ui/login");
+    let ended = state.sessions.end(&headers);
+    // Signed in through the provider: signed out there too (RP-initiated logout), which comes back here.
+    let provider = ended.and_then(|s| match s.credential {
+        Credential::Provider { id_token, .. } => sso::end_session_url(&state, &headers, &id_token),
+        Credential::Token(_) => None,
+    });
+    let mut response = redirect(provider.as_deref().unwrap_or("/ui/login"));
     let cleared = set_cookie(SESSION_COOKIE, "", std::time::Duration::ZERO, state.secure);
     response.headers_mut().insert(SET_COOKIE, cleared.parse().expect("cookie is ASCII"));
     response

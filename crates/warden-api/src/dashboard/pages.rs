@@ -128,7 +128,7 @@ fn layout(viewer: Option<&Viewer>, title: &str, active: &str, body: Markup) -> M
                                     Some(issuer) => { " (signed in through " (issuer) ")" }
                                     None => { " (Warden token)" }
                                 }
-                                " · " (viewer.principal.roles_text())
+                                @if !viewer.principal.roles.is_empty() { " · " (viewer.principal.roles_text()) }
                                 @for scope in viewer.principal.scopes_text() { " · " (scope) }
                             }
                             input type="hidden" name="csrf" value=(viewer.csrf);
@@ -165,7 +165,17 @@ pub(crate) fn error_page(viewer: Option<&Viewer>, title: &str, message: &str) ->
     )
 }
 
-pub(crate) fn login(nonce: &str, next: &str, failed: bool) -> Markup {
+/// What the log-in page offers.
+pub(crate) struct LoginOptions<'a> {
+    /// The identity provider's name, when single sign-on is configured.
+    pub(crate) provider: Option<&'a str>,
+    /// Whether Warden's own tokens may log in (off: single sign-on only).
+    pub(crate) token_login: bool,
+    /// A token was just refused.
+    pub(crate) failed: bool,
+}
+
+pub(crate) fn login(nonce: &str, next: &str, options: &LoginOptions<'_>) -> Markup {
     layout(
         None,
         "Log in",
@@ -173,15 +183,41 @@ pub(crate) fn login(nonce: &str, next: &str, failed: bool) -> Markup {
         html! {
             section.login {
                 h1 { "Log in to Warden" }
-                p { "Paste your Warden token. It stays on the server; your browser keeps only a session cookie." }
-                @if failed { p.error #login-failed { "That token was not accepted (unknown, revoked or expired)." } }
-                form method="post" action="/ui/login" {
-                    input type="hidden" name="nonce" value=(nonce);
-                    input type="hidden" name="next" value=(next);
-                    label for="token" { "Token" }
-                    input #token type="password" name="token" autocomplete="off" required;
-                    button #login type="submit" { "Log in" }
+                @if let Some(provider) = options.provider {
+                    p { a #sign-in.button href=(format!("/ui/login/oidc?next={}", super::encode_query(next))) {
+                        "Sign in with " (provider)
+                    } }
                 }
+                @if options.token_login {
+                    @if options.provider.is_some() {
+                        h2 { "Break-glass token" }
+                    }
+                    p { "Paste your Warden token. It stays on the server; your browser keeps only a session cookie." }
+                    @if options.failed { p.error #login-failed { "That token was not accepted (unknown, revoked or expired)." } }
+                    form method="post" action="/ui/login" {
+                        input type="hidden" name="nonce" value=(nonce);
+                        input type="hidden" name="next" value=(next);
+                        label for="token" { "Token" }
+                        input #token type="password" name="token" autocomplete="off" required;
+                        button #login type="submit" { "Log in" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Why signing in through the provider did not work, and the way back.
+pub(crate) fn sign_in_failed(title: &str, message: &str) -> Markup {
+    layout(
+        None,
+        title,
+        "",
+        html! {
+            section.login {
+                h1 { (title) }
+                p.error #sign-in-failed { (message) }
+                p { a href="/ui/login" { "Back to the log-in page" } }
             }
         },
     )

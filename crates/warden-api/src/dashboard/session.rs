@@ -1,8 +1,11 @@
-//! Dashboard sessions: a token exchanged once for a random session id in an HttpOnly, SameSite=Strict cookie
-//! (Secure when served over TLS), and a per-session token every form carries against cross-site forgery.
+//! Dashboard sessions: a token, or a sign-in through the identity provider, exchanged once for a random
+//! session id in an HttpOnly, SameSite=Strict cookie (Secure when served over TLS), and a per-session token
+//! every form carries against cross-site forgery.
 //!
-//! The token itself stays in server memory only: each request re-authenticates it, so revoking or expiring the
-//! token ends its sessions at once. Sessions live in memory and end at restart (people log in again).
+//! What the session stands for stays in server memory only. A token is re-authenticated on each request, so
+//! revoking or expiring it ends its sessions at once; a person signed in through the provider has their roles
+//! worked out from their groups on each request, so a changed mapping applies at once. Sessions live in
+//! memory and end at restart (people sign in again).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,11 +24,20 @@ const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// At most this many sessions are kept (the oldest go first).
 const MAX_SESSIONS: usize = 10_000;
 
+/// What a session stands for.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    /// The token it logged in with (never sent back to the browser).
+    Token(String),
+    /// A person the identity provider signed in, and the ID token (the hint for signing out at the provider).
+    Provider { identity: warden_registry::identity::Identity, id_token: String },
+}
+
 /// One logged-in browser.
 #[derive(Clone)]
 pub(crate) struct Session {
-    /// The token it logged in with (never sent back to the browser).
-    pub(crate) secret: String,
+    /// Who.
+    pub(crate) credential: Credential,
     /// Every form of this session carries it.
     pub(crate) csrf: String,
     created: Instant,
@@ -45,10 +57,10 @@ pub(crate) fn random_id() -> String {
 }
 
 impl Sessions {
-    /// Starts a session for a token that has just authenticated; returns its id.
-    pub(crate) fn start(&self, secret: String) -> String {
+    /// Starts a session for a token that has just authenticated, or a person just signed in; returns its id.
+    pub(crate) fn start(&self, credential: Credential) -> String {
         let id = random_id();
-        let session = Session { secret, csrf: random_id(), created: Instant::now() };
+        let session = Session { credential, csrf: random_id(), created: Instant::now() };
         let mut sessions = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, s| s.created.elapsed() < SESSION_LIFETIME);
         if sessions.len() >= MAX_SESSIONS
@@ -74,11 +86,10 @@ impl Sessions {
         }
     }
 
-    /// Ends the session behind a request's cookie.
-    pub(crate) fn end(&self, headers: &HeaderMap) {
-        if let Some(id) = cookie(headers, SESSION_COOKIE) {
-            self.by_id.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-        }
+    /// Ends the session behind a request's cookie; what it stood for.
+    pub(crate) fn end(&self, headers: &HeaderMap) -> Option<Session> {
+        let id = cookie(headers, SESSION_COOKIE)?;
+        self.by_id.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)
     }
 }
 
@@ -96,10 +107,17 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: Duration, secure: boo
     format!("{name}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}", max_age.as_secs())
 }
 
-/// Equality that takes the same time wherever the strings differ.
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The cookie binding a sign-in through the provider to the browser that began it. `SameSite=Lax`: the
+/// provider's redirect back is a cross-site navigation, on which a `Strict` cookie is not sent.
+pub(crate) fn set_sign_in_cookie(value: &str, max_age: Duration, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SIGN_IN_COOKIE}={value}; Path=/ui/login/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}", max_age.as_secs())
 }
+
+/// The sign-in cookie's name.
+pub(crate) const SIGN_IN_COOKIE: &str = "warden_sign_in";
+
+pub(crate) use warden_registry::auth::same;
 
 /// How long a session cookie lives in the browser.
 pub(crate) fn session_max_age() -> Duration {
@@ -120,10 +138,10 @@ mod tests {
     #[test]
     fn a_session_is_found_by_its_cookie_and_ended() {
         let sessions = Sessions::default();
-        let id = sessions.start("secret".into());
+        let id = sessions.start(Credential::Token("secret".into()));
         let request = headers(&format!("other=1; {SESSION_COOKIE}={id}"));
         let session = sessions.find(&request).unwrap();
-        assert_eq!(session.secret, "secret");
+        assert!(matches!(session.credential, Credential::Token(secret) if secret == "secret"));
         assert_eq!(session.csrf.len(), 64);
         assert!(sessions.find(&headers(&format!("{SESSION_COOKIE}={id}x"))).is_none());
         sessions.end(&request);
@@ -135,11 +153,5 @@ mod tests {
         let plain = set_cookie(SESSION_COOKIE, "abc", Duration::from_secs(60), false);
         assert_eq!(plain, "warden_session=abc; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=60");
         assert!(set_cookie(SESSION_COOKIE, "abc", Duration::from_secs(60), true).ends_with("; Secure"));
-    }
-
-    #[test]
-    fn comparison_is_exact() {
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd") && !same("abc", "ab") && !same("", "a"));
     }
 }

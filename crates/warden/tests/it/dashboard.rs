@@ -17,11 +17,11 @@ use serde_json::json;
 
 use crate::support::{self, Server};
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Driver {
     /// ChromeDriver on a free port of 127.0.0.1; stopped when dropped.
-    fn start(path: &std::path::Path) -> (Driver, u16) {
+    pub(crate) fn start(path: &std::path::Path) -> (Driver, u16) {
         let port = free_port();
         let child = Command::new(path)
             .arg(format!("--port={port}"))
@@ -40,7 +40,7 @@ impl Drop for Driver {
     }
 }
 
-fn chromedriver() -> PathBuf {
+pub(crate) fn chromedriver() -> PathBuf {
     let path = PathBuf::from("/usr/bin/chromedriver");
     if !path.exists() {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser.sh");
@@ -54,7 +54,7 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn browser(port: u16) -> Client {
+pub(crate) async fn browser(port: u16) -> Client {
     let capabilities = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -95,7 +95,7 @@ async fn shot(client: &Client, name: &str) {
     std::fs::write(screenshots("demo").join(format!("{name}.png")), png).unwrap();
 }
 
-async fn text(client: &Client, css: &str) -> String {
+pub(crate) async fn text(client: &Client, css: &str) -> String {
     client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
 }
 
@@ -497,7 +497,7 @@ mod slow {
                             shown.push(link.text().await.unwrap());
                         }
                         assert_eq!(shown, sections(role), "{role} on {path}: the navigation");
-                        assert_eq!(text(&client, "#whoami").await, format!("{name} · {role}"), "{role} on {path}");
+                        assert_eq!(text(&client, "#whoami").await, format!("{name} (Warden token) · {role}"), "{role} on {path}");
                         assert_eq!(count(&client, "header.top form.who button").await, 1, "{role} on {path}: log out");
                     }
                     let source = client.source().await.unwrap();

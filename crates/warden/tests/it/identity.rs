@@ -13,20 +13,31 @@ use serde_json::{Value, json};
 
 use crate::support::{self, Server};
 
-/// An OpenID provider's two documents, served on 127.0.0.1 until the test ends.
-struct Provider {
-    issuer: String,
-    keys: Arc<Mutex<Value>>,
+/// An OpenID provider on 127.0.0.1 until the test ends: its discovery document, its key set (which the test
+/// can change, counting fetches), and a token endpoint answering what the test sets (recording each form).
+pub(crate) struct Provider {
+    pub(crate) issuer: String,
+    pub(crate) keys: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
+    /// The token endpoint's next answer: status and body.
+    pub(crate) token_answer: Arc<Mutex<(u16, Value)>>,
+    /// The forms the token endpoint received, as sent.
+    pub(crate) token_forms: Arc<Mutex<Vec<String>>>,
 }
 
 impl Provider {
-    fn start(keys: Value) -> Provider {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    pub(crate) fn start(keys: Value) -> Provider {
+        Provider::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), keys)
+    }
+
+    pub(crate) fn start_on(listener: TcpListener, keys: Value) -> Provider {
         let issuer = format!("http://{}/realms/staff", listener.local_addr().unwrap());
         let keys = Arc::new(Mutex::new(keys));
         let fetches = Arc::new(AtomicUsize::new(0));
+        let token_answer = Arc::new(Mutex::new((500, json!({"error": "server_error"}))));
+        let token_forms = Arc::new(Mutex::new(Vec::new()));
         let (served_keys, served_fetches, base) = (keys.clone(), fetches.clone(), issuer.clone());
+        let (answer, forms) = (token_answer.clone(), token_forms.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -35,18 +46,29 @@ impl Provider {
                 if reader.read_line(&mut request_line).is_err() {
                     continue;
                 }
-                // The headers, up to the blank line.
-                let mut line = String::new();
+                // The headers, up to the blank line, and the body they announce.
+                let (mut line, mut length) = (String::new(), 0usize);
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
                     line.clear();
                 }
+                let mut form = vec![0u8; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut form);
                 let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let body = if path.ends_with("/.well-known/openid-configuration") {
-                    json!({"issuer": base, "jwks_uri": format!("{base}/protocol/openid-connect/certs"),
-                        "authorization_endpoint": format!("{base}/auth"), "token_endpoint": format!("{base}/token")})
+                let (status, body) = if path.ends_with("/.well-known/openid-configuration") {
+                    (200, json!({"issuer": base, "jwks_uri": format!("{base}/protocol/openid-connect/certs"),
+                        "authorization_endpoint": format!("{base}/auth"), "token_endpoint": format!("{base}/token"),
+                        "end_session_endpoint": format!("{base}/logout")}))
                 } else if path.ends_with("/certs") {
                     served_fetches.fetch_add(1, Ordering::SeqCst);
-                    served_keys.lock().unwrap().clone()
+                    (200, served_keys.lock().unwrap().clone())
+                } else if path.ends_with("/token") {
+                    forms.lock().unwrap().push(String::from_utf8_lossy(&form).into_owned());
+                    answer.lock().unwrap().clone()
                 } else {
                     let _ =
                         stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -54,14 +76,14 @@ impl Provider {
                 };
                 let body = body.to_string();
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
                 );
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(body.as_bytes());
             }
         });
-        Provider { issuer, keys, fetches }
+        Provider { issuer, keys, fetches, token_answer, token_forms }
     }
 
     fn fetches(&self) -> usize {
@@ -70,7 +92,7 @@ impl Provider {
 }
 
 /// An EC P-256 key made for the test: its signing key and its public JWK.
-fn ec_key(kid: &str) -> (EncodingKey, Value) {
+pub(crate) fn ec_key(kid: &str) -> (EncodingKey, Value) {
     let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let point = pair.public_key_raw(); // 0x04 || x || y
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -86,17 +108,17 @@ fn rsa_key() -> (EncodingKey, Value, Vec<u8>) {
     (EncodingKey::from_rsa_pem(&read("rsa-test-key.pem")).unwrap(), jwk, read("rsa-test-key.pub.pem"))
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// Claims of a person of `issuer` for Warden's audience, valid for five minutes.
-fn claims(issuer: &str, subject: &str, groups: &[&str]) -> Value {
+pub(crate) fn claims(issuer: &str, subject: &str, groups: &[&str]) -> Value {
     json!({"iss": issuer, "sub": subject, "aud": ["warden", "account"], "exp": now() + 300, "iat": now(),
         "name": format!("{subject} (test)"), "groups": groups})
 }
 
-fn sign(key: &EncodingKey, alg: Algorithm, kid: &str, claims: &Value) -> String {
+pub(crate) fn sign(key: &EncodingKey, alg: Algorithm, kid: &str, claims: &Value) -> String {
     let header = Header { kid: Some(kid.into()), ..Header::new(alg) };
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
@@ -205,6 +227,8 @@ fn provider_tokens_are_validated_and_their_groups_grant_roles() {
     forged.push(("HS256 keyed with the public key", sign(&hmac, Algorithm::HS256, "rsa-1", &vera), "algorithm HS256"));
     forged.push(("ES256 header on the RSA key", sign(&ec, Algorithm::ES256, "rsa-1", &vera), "does not match its key"));
     forged.push(("unknown kid", sign(&ec, Algorithm::ES256, "nobody", &vera), "key 'nobody' is not among"));
+    let unnamed = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &vera, &ec).unwrap();
+    forged.push(("no kid, two keys published", unnamed, "names no key (kid), and the identity provider has more than one"));
     let mut c = vera.clone();
     c["groups"] = json!("mrm-validators");
     forged.push(("groups not a list", sign(&ec, Algorithm::ES256, "ec-1", &c), "claim 'groups'"));
@@ -283,4 +307,138 @@ fn an_unreachable_provider_leaves_break_glass_tokens_and_switching_them_off_leav
     assert_eq!(out.status.code(), Some(1));
     let err = support::stderr(&out);
     assert!(err.contains("bad.toml") && err.contains("unknown role 'wizard'"), "{err}");
+}
+
+/// `method path` with `token` and a JSON body: the status and the body as JSON (`Null` when it is not).
+fn call(server: &Server, token: &str, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = support::http_client().request(method.clone(), format!("{}{path}", server.url)).bearer_auth(token);
+        if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+/// Scoped roles: every endpoint, called by a person holding `viewer` over the inventory and `data-scientist`
+/// over models tagged `cards`, answers on a cards model as for both roles and on any other model as for a
+/// viewer; a validator of retail credit's models sees and approves only those.
+#[test]
+fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
+    use warden_api::access::{RULES, Rule};
+    use warden_registry::auth::Role;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ec, jwk) = ec_key("ec-1");
+    let provider = Provider::start(json!({"keys": [jwk]}));
+    let file = dir.path().join("identity.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[oidc]\nissuer = \"{}\"\nclient_id = \"warden\"\n[roles]\n\"staff\" = \"viewer\"\n\
+             [[scopes]]\ngroup = \"cards-ds\"\nrole = \"data-scientist\"\nmodels_tagged = \"cards\"\n\
+             [[scopes]]\ngroup = \"retail-mrm\"\nrole = \"validator\"\nmodels_owned_by = \"retail-credit\"\n",
+            provider.issuer
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(&dir.path().join("data"), &["--identity", file.to_str().unwrap()]);
+    for (name, owner, tag) in [("card-limit", "cards-team", "cards"), ("fraud", "fraud-team", "fraud"), ("retail-pd", "retail-credit", "retail")] {
+        let out = server.cli(&["model", "create", name, "--owner", owner, "--risk-tier", "high", "--tag", tag]);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+    }
+    let carla = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-carla", &["staff", "cards-ds"]));
+    let (_, me) = get(&server, &carla, "/v1/whoami");
+    assert_eq!(me["roles"], json!(["viewer"]), "{me}");
+    assert_eq!(me["scopes"], json!(["data-scientist over models tagged 'cards'"]), "{me}");
+
+    let holds = |roles: &[Role], rule: Rule| match rule {
+        Rule::Public | Rule::AnyRole => true,
+        Rule::Needs(p) | Rule::InScope(p) => roles.iter().any(|r| p.roles().contains(r)),
+        Rule::NeedsOr(p, q) => roles.iter().any(|r| p.roles().contains(r) || q.roles().contains(r)),
+    };
+    let concrete = |route: &str, model: &str| {
+        route
+            .replace("{name}", model)
+            .replace("{version}", "9")
+            .replace("{alias}", "champion")
+            .replace("{monitor}", "feature_drift")
+            .replace("{id}", "999999")
+            .replace("{index}", "999999")
+    };
+    let mut checked = 0;
+    for &(method, route, rule) in RULES {
+        if rule == Rule::Public {
+            continue;
+        }
+        let cases: Vec<(String, Vec<Role>)> = if route.contains("{name}") && route.starts_with("/v1/models/") {
+            vec![
+                (concrete(route, "card-limit"), vec![Role::Viewer, Role::DataScientist]),
+                (concrete(route, "fraud"), vec![Role::Viewer]),
+                (concrete(route, "no-such-model"), vec![Role::Viewer]),
+            ]
+        } else if matches!(rule, Rule::InScope(_)) {
+            vec![(concrete(route, "x"), vec![Role::Viewer, Role::DataScientist])]
+        } else {
+            vec![(concrete(route, "x"), vec![Role::Viewer])]
+        };
+        for (path, roles) in cases {
+            let (status, body) = call(&server, &carla, method, &path, &json!({}));
+            let allowed = holds(&roles, rule);
+            assert_eq!(status != 403, allowed, "{method} {path} as carla ({roles:?}): {status} {body}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} calls");
+
+    // What the issue's examples promise, through the CLI: carla registers and creates only cards models.
+    let artifact = dir.path().join("linear.json");
+    std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02}}"#).unwrap();
+    let german = warden_testdata::path("datasets/german.csv");
+    let register = |model: &str| {
+        let args = ["model", "register", model, "--artifact", artifact.to_str().unwrap(), "--format", "linear-json",
+            "--reference", german.to_str().unwrap(), "--target", "risk"];
+        server.cli_as(Some(&carla), &args)
+    };
+    assert!(register("card-limit").status.success());
+    let out = register("fraud");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(support::stderr(&out).contains("role 'viewer' may not do this"), "{}", support::stderr(&out));
+    let create = |tag: &str| {
+        let body = json!({"name": format!("new-{tag}"), "owner": "o", "risk_tier": "low", "use_case": "u", "tags": [tag]});
+        call(&server, &carla, "POST", "/v1/models", &body)
+    };
+    assert_eq!(create("cards").0, 201);
+    let (status, body) = create("fraud");
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("would fall outside your scopes"), "{body}");
+
+    // A validator of retail credit's models: sees only those, and cannot approve a fraud model.
+    let rita = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-rita", &["retail-mrm"]));
+    let (status, models) = get(&server, &rita, "/v1/models");
+    assert_eq!(status, 200, "{models}");
+    let names: Vec<&str> = models.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["retail-pd"]);
+    let (_, inventory) = get(&server, &rita, "/v1/inventory");
+    assert_eq!(inventory.as_array().map(Vec::len), Some(1), "{inventory}");
+    let approve = json!({"decision": "approve", "comment": "validated"});
+    let (status, body) = call(&server, &rita, "POST", "/v1/models/card-limit/versions/1/approvals", &approve);
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no role held here"), "{body}");
+    assert_eq!(get(&server, &rita, "/v1/models/fraud").0, 403, "nor read a model outside her scope");
+    assert_eq!(get(&server, &rita, "/v1/policies").0, 403, "nor anything inventory-wide");
+    // The approval of a covered model goes through, recorded with her name and the roles then in force.
+    let out = server.cli(&["model", "register", "retail-pd", "--artifact", artifact.to_str().unwrap(), "--format",
+        "linear-json", "--reference", german.to_str().unwrap(), "--target", "risk"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let (status, body) = call(&server, &rita, "POST", "/v1/models/retail-pd/versions/1/approvals", &approve);
+    assert_eq!(status, 201, "{body}");
+    let events = server.get_json("/v1/audit/events?subject=model/retail-pd/1");
+    let approval = events.as_array().unwrap().iter().find(|e| e["action"] == "version.approve").expect("audited");
+    assert_eq!(approval["actor"], format!("oidc:{}|u-rita", provider.issuer));
+    assert_eq!(approval["payload"]["acted_as"], json!({"display_name": "u-rita (test)", "roles": ["validator"]}));
 }

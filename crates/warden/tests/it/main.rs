@@ -22,5 +22,6 @@ mod replicas;
 mod reports;
 mod scoring;
 mod security;
+mod sso;
 mod support;
 mod train;
