@@ -215,7 +215,12 @@ pub fn app_with_dashboard(warden: Arc<Warden>, limits: Limits, options: dashboar
         .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(warden)
         .merge(ui)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span of a request: method and path, never the query (a sign-in's callback carries its code there).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 #[cfg(test)]

@@ -233,7 +233,10 @@ fn the_callback_checks_state_pkce_and_the_id_token_and_refuses_forgeries_naming_
     drop(listener);
     let issuer = format!("http://{address}/realms/staff");
     let file = identity_file(dir.path(), &issuer, None);
-    let server = Server::start_with(&dir.path().join("data"), &["--identity", file.to_str().unwrap()]);
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server =
+        Server::start_logging(&dir.path().join("data"), &["--identity", file.to_str().unwrap()], "trace", Stdio::from(log));
     let url = &server.url;
 
     // Provider down: a clear page, and the break-glass token form still there.
@@ -347,4 +350,11 @@ fn the_callback_checks_state_pkce_and_the_id_token_and_refuses_forgeries_naming_
     assert_eq!(status, 403);
     assert!(page.contains("its groups (canteen) map to none"), "{page}");
     assert!(!page.contains("secret-code-123") && !page.contains("eyJ"), "{page}");
+    // Nor the server's log, at trace level: no code, no ID token, no PKCE verifier.
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.contains("sign-in refused"), "the refusals are logged");
+    let verifier = form["code_verifier"].clone();
+    for secret in ["secret-code-123", "the-code", "eyJ", verifier.as_str()] {
+        assert!(!logged.contains(secret), "the log holds '{secret}'");
+    }
 }
