@@ -400,6 +400,19 @@ pub struct WhoAmI {
     pub display_name: Option<String>,
 }
 
+/// The identity provider people sign in through, for clients that sign in themselves (`warden login`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IdentityProviderBody {
+    /// The issuer URL (discovery is below it).
+    pub issuer: String,
+    /// The client id the CLI signs in as (device authorization flow).
+    pub cli_client_id: String,
+    /// The provider's name for people.
+    pub display_name: String,
+    /// Whether Warden's own bearer tokens are accepted too.
+    pub token_login: bool,
+}
+
 /// Audit events query.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct AuditEventsQuery {

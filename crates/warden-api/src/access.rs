@@ -45,6 +45,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/readyz", Public),
     ("GET", "/v1/openapi.json", Public),
     ("GET", "/v1/ledger/key", Public),
+    ("GET", "/v1/identity-provider", Public),
     ("GET", "/v1/whoami", AnyRole),
     ("GET", "/metrics", AnyRole),
     ("GET", "/v1/models", InScope(ReadRegistry)),

@@ -104,6 +104,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::whoami))
+        .routes(routes!(health::identity_provider))
         .routes(routes!(models::create_model, models::list_models))
         .routes(routes!(models::get_model))
         .routes(routes!(versions::get_version))

@@ -73,6 +73,9 @@ pub struct OidcConfig {
     pub redirect_uri: Option<String>,
     /// The provider's name on the dashboard's sign-in button: `display_name`, else the issuer's host.
     pub display_name: String,
+    /// The client id the CLI's `warden login` signs in as (a public client of the device flow): `cli_client_id`,
+    /// else `client_id`.
+    pub cli_client_id: String,
 }
 
 /// A client secret: never shown by `Debug`.
@@ -124,6 +127,8 @@ struct OidcFile {
     redirect_uri: Option<String>,
     #[serde(default)]
     display_name: Option<String>,
+    #[serde(default)]
+    cli_client_id: Option<String>,
 }
 
 /// `"group" = "role"` or `"group" = ["role", …]`.
@@ -238,6 +243,7 @@ impl IdentityConfig {
             scopes.push(GroupScope { group: scope.group, role, models });
         }
         let audience = file.oidc.audience.unwrap_or_else(|| file.oidc.client_id.clone());
+        let cli_client_id = file.oidc.cli_client_id.unwrap_or_else(|| file.oidc.client_id.clone());
         Ok(IdentityConfig {
             oidc: OidcConfig {
                 issuer,
@@ -249,6 +255,7 @@ impl IdentityConfig {
                 client_secret: None,
                 redirect_uri,
                 display_name,
+                cli_client_id,
             },
             roles,
             scopes,

@@ -47,6 +47,12 @@ pub(crate) enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Sign in through the bank's identity provider (device flow); later commands use the sign-in.
+    Login(LoginArgs),
+    /// Forget this server's sign-in.
+    Logout(Connection),
+    /// Who the server takes you for: name, roles and scopes.
+    Whoami(Connection),
     /// Profile a CSV or Parquet file locally, as registration would (no server needed).
     Profile(ProfileArgs),
     /// Compare a current data file with a reference file: drift per feature and data quality (local).
@@ -1047,6 +1053,18 @@ pub(crate) enum TokenCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The provider's issuer URL (by default, the one the server names at /v1/identity-provider).
+    #[arg(long)]
+    pub(crate) issuer: Option<String>,
+    /// The client id to sign in as (with --issuer).
+    #[arg(long)]
+    pub(crate) client_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]

@@ -61,19 +61,33 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// A client with the caller's token: `--token` (or `WARDEN_TOKEN`), else the sign-in `warden login` kept
+    /// for this server, else the local data directory's admin token file.
     pub(crate) fn new(connection: &Connection) -> anyhow::Result<Self> {
         let token = match &connection.token {
             Some(token) => token.clone(),
-            None => {
-                let path = connection.data_dir.join("admin.token");
-                std::fs::read_to_string(&path)
-                    .with_context(|| {
-                        format!("no token given (WARDEN_TOKEN or --token) and cannot read {}", path.display())
-                    })?
-                    .trim()
-                    .to_owned()
-            }
+            None => match crate::login::saved_token(&connection.url)? {
+                Some(token) => token,
+                None => {
+                    let path = connection.data_dir.join("admin.token");
+                    std::fs::read_to_string(&path)
+                        .with_context(|| {
+                            format!(
+                                "no token given (WARDEN_TOKEN or --token), not signed in (warden login), and cannot \
+                                 read {}",
+                                path.display()
+                            )
+                        })?
+                        .trim()
+                        .to_owned()
+                }
+            },
         };
+        Self::with_token(connection, token)
+    }
+
+    /// A client sending `token` (none when it is empty: public endpoints).
+    pub(crate) fn with_token(connection: &Connection, token: String) -> anyhow::Result<Self> {
         warden_registry::install_tls_provider();
         let mut builder = reqwest::Client::builder();
         if let Some(path) = &connection.ca_cert {
@@ -88,7 +102,8 @@ impl Client {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let response = request.bearer_auth(&self.token).send().await.map_err(|e| ApiFailure {
+        let request = if self.token.is_empty() { request } else { request.bearer_auth(&self.token) };
+        let response = request.send().await.map_err(|e| ApiFailure {
             status: None,
             message: format!("cannot reach Warden at {}: {}", self.base, root_cause(&e)),
             details: Value::Null,

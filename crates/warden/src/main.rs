@@ -24,6 +24,7 @@ mod commands;
 mod demo;
 mod governance;
 mod http_server;
+mod login;
 mod render;
 mod reports;
 mod serve;

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 
 use super::AppState;
 use crate::extract::Caller;
-use crate::wire::{ErrorBody, Health, WhoAmI};
+use crate::wire::{ErrorBody, Health, IdentityProviderBody, WhoAmI};
 use warden_registry::auth::Via;
 
 /// Liveness: the process answers.
@@ -24,6 +24,23 @@ pub(crate) async fn readyz(State(warden): State<AppState>) -> (StatusCode, Json<
             (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable".into() }))
         }
     }
+}
+
+/// The identity provider people sign in through (404 when none is configured): what `warden login` needs.
+#[utoipa::path(get, path = "/v1/identity-provider", tag = "tokens", security(()),
+    responses((status = 200, body = IdentityProviderBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn identity_provider(
+    State(warden): State<AppState>,
+) -> Result<Json<IdentityProviderBody>, crate::error::ApiError> {
+    let (config, _) = warden
+        .identity()
+        .ok_or_else(|| warden_registry::Error::NotFound("no identity provider is configured (serve --identity)".into()))?;
+    Ok(Json(IdentityProviderBody {
+        issuer: config.oidc.issuer.clone(),
+        cli_client_id: config.oidc.cli_client_id.clone(),
+        display_name: config.oidc.display_name.clone(),
+        token_login: config.oidc.token_login,
+    }))
 }
 
 /// Who the caller is: its unique name, roles, and how it proved it.

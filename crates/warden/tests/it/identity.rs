@@ -21,8 +21,14 @@ pub(crate) struct Provider {
     fetches: Arc<AtomicUsize>,
     /// The token endpoint's next answer: status and body.
     pub(crate) token_answer: Arc<Mutex<(u16, Value)>>,
+    /// Answers the token endpoint gives first, in order, before `token_answer`.
+    pub(crate) token_queue: Arc<Mutex<std::collections::VecDeque<(u16, Value)>>>,
     /// The forms the token endpoint received, as sent.
     pub(crate) token_forms: Arc<Mutex<Vec<String>>>,
+    /// The device authorization endpoint's answer.
+    pub(crate) device_answer: Arc<Mutex<(u16, Value)>>,
+    /// The forms it received.
+    pub(crate) device_forms: Arc<Mutex<Vec<String>>>,
 }
 
 impl Provider {
@@ -36,8 +42,12 @@ impl Provider {
         let fetches = Arc::new(AtomicUsize::new(0));
         let token_answer = Arc::new(Mutex::new((500, json!({"error": "server_error"}))));
         let token_forms = Arc::new(Mutex::new(Vec::new()));
+        let token_queue = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let device_answer = Arc::new(Mutex::new((400, json!({"error": "unauthorized_client"}))));
+        let device_forms = Arc::new(Mutex::new(Vec::new()));
         let (served_keys, served_fetches, base) = (keys.clone(), fetches.clone(), issuer.clone());
-        let (answer, forms) = (token_answer.clone(), token_forms.clone());
+        let (answer, forms, queue) = (token_answer.clone(), token_forms.clone(), token_queue.clone());
+        let (device, device_seen) = (device_answer.clone(), device_forms.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -62,13 +72,18 @@ impl Provider {
                 let (status, body) = if path.ends_with("/.well-known/openid-configuration") {
                     (200, json!({"issuer": base, "jwks_uri": format!("{base}/protocol/openid-connect/certs"),
                         "authorization_endpoint": format!("{base}/auth"), "token_endpoint": format!("{base}/token"),
-                        "end_session_endpoint": format!("{base}/logout")}))
+                        "end_session_endpoint": format!("{base}/logout"),
+                        "device_authorization_endpoint": format!("{base}/device")}))
                 } else if path.ends_with("/certs") {
                     served_fetches.fetch_add(1, Ordering::SeqCst);
                     (200, served_keys.lock().unwrap().clone())
                 } else if path.ends_with("/token") {
                     forms.lock().unwrap().push(String::from_utf8_lossy(&form).into_owned());
-                    answer.lock().unwrap().clone()
+                    let queued = queue.lock().unwrap().pop_front();
+                    queued.unwrap_or_else(|| answer.lock().unwrap().clone())
+                } else if path.ends_with("/device") {
+                    device_seen.lock().unwrap().push(String::from_utf8_lossy(&form).into_owned());
+                    device.lock().unwrap().clone()
                 } else {
                     let _ =
                         stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -83,7 +98,7 @@ impl Provider {
                 let _ = stream.write_all(body.as_bytes());
             }
         });
-        Provider { issuer, keys, fetches, token_answer, token_forms }
+        Provider { issuer, keys, fetches, token_answer, token_queue, token_forms, device_answer, device_forms }
     }
 
     fn fetches(&self) -> usize {
@@ -441,4 +456,75 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     let approval = events.as_array().unwrap().iter().find(|e| e["action"] == "version.approve").expect("audited");
     assert_eq!(approval["actor"], format!("oidc:{}|u-rita", provider.issuer));
     assert_eq!(approval["payload"]["acted_as"], json!({"display_name": "u-rita (test)", "roles": ["validator"]}));
+}
+
+/// The form fields of a recorded request body.
+fn form_fields(body: &str) -> std::collections::HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://x/?{body}")).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// `warden login`: the device flow against the provider the server names, the token kept for later commands
+/// (readable by the user alone), logging out, an expired sign-in, and a provider refusing the device flow.
+#[test]
+fn the_cli_signs_in_with_the_device_flow_and_later_commands_use_the_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ec, jwk) = ec_key("ec-1");
+    let provider = Provider::start(json!({"keys": [jwk]}));
+    let file = identity_file(dir.path(), &provider.issuer, "cli_client_id = \"warden-cli\"");
+    let data = dir.path().join("data");
+    let server = Server::start_with(&data, &["--identity", file.to_str().unwrap()]);
+
+    // The person confirms after the CLI has polled twice.
+    *provider.device_answer.lock().unwrap() = (200, json!({"device_code": "dev-123", "user_code": "WDKB-QRTZ",
+        "verification_uri": format!("{}/device-verify", provider.issuer), "interval": 1, "expires_in": 60}));
+    for _ in 0..2 {
+        provider.token_queue.lock().unwrap().push_back((400, json!({"error": "authorization_pending"})));
+    }
+    let mut person = claims(&provider.issuer, "u-77", &["mrm-validators"]);
+    person["aud"] = json!("warden");
+    *provider.token_answer.lock().unwrap() =
+        (200, json!({"access_token": sign(&ec, Algorithm::ES256, "ec-1", &person), "expires_in": 300, "token_type": "Bearer"}));
+    let out = server.cli(&["login"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(support::stderr(&out).contains("/device-verify and enter the code WDKB-QRTZ"), "{}", support::stderr(&out));
+    assert!(support::stdout(&out).contains("as u-77 (test) (validator)"), "{}", support::stdout(&out));
+    let device = form_fields(&provider.device_forms.lock().unwrap()[0]);
+    assert_eq!((device["client_id"].as_str(), device["scope"].as_str()), ("warden-cli", "openid profile email"));
+    let polls = provider.token_forms.lock().unwrap().clone();
+    assert_eq!(polls.len(), 3, "two pending answers, then the token");
+    let poll = form_fields(&polls[2]);
+    assert_eq!(poll["grant_type"], "urn:ietf:params:oauth:grant-type:device_code");
+    assert_eq!((poll["device_code"].as_str(), poll["client_id"].as_str()), ("dev-123", "warden-cli"));
+
+    // Later commands without a token are the person, not the data directory's admin.
+    let out = server.cli(&["whoami"]);
+    let me = support::stdout(&out);
+    assert!(me.starts_with(&format!("{}|u-77", provider.issuer)) && me.contains("roles: validator"), "{me}");
+    let credentials = data.with_extension("cli-config").join("credentials.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&credentials).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    // An expired sign-in says what to do instead of acting as someone else.
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&credentials).unwrap()).unwrap();
+    let key = saved["servers"].as_object().unwrap().keys().next().unwrap().clone();
+    saved["servers"][&key]["expires_at"] = json!(now() - 10);
+    std::fs::write(&credentials, saved.to_string()).unwrap();
+    let out = server.cli(&["whoami"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(support::stderr(&out).contains("has expired: run `warden login` again"), "{}", support::stderr(&out));
+
+    // Logging out forgets it: the admin token file applies again.
+    let out = server.cli(&["logout"]);
+    assert!(support::stdout(&out).contains("signed "), "{}", support::stdout(&out));
+    assert!(support::stdout(&server.cli(&["whoami"])).starts_with("admin"));
+
+    // A provider refusing the device flow: a clear error, nothing kept.
+    *provider.device_answer.lock().unwrap() = (400, json!({"error": "unauthorized_client"}));
+    let out = server.cli(&["login"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(support::stderr(&out).contains("400 Bad Request unauthorized_client"), "{}", support::stderr(&out));
+    assert!(!std::fs::read_to_string(&credentials).unwrap().contains("u-77"));
 }

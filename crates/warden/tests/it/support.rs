@@ -273,6 +273,8 @@ impl Server {
             .args(args)
             .env("WARDEN_URL", &self.url)
             .env("WARDEN_DATA_DIR", &self.data_dir)
+            // `warden login` keeps sign-ins here: never the home directory of whoever runs the tests.
+            .env("WARDEN_CONFIG_DIR", self.data_dir.with_extension("cli-config"))
             .env_remove("WARDEN_TOKEN");
         if let Some(token) = token {
             command.env("WARDEN_TOKEN", token);
