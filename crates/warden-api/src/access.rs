@@ -209,13 +209,13 @@ pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Req
     };
     let principal = match principal {
         Ok(principal) => principal,
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return refuse(request, err).await,
     };
     // A caller with roles scoped to some models acts on a model route with the roles that cover that model.
     let principal = match route.as_deref().and_then(|route| model_of(route, request.uri().path())) {
         Some(model) => match narrowed_to(warden, &principal, model).await {
             Ok(narrowed) => narrowed,
-            Err(err) => return ApiError::from(err).into_response(),
+            Err(err) => return refuse(request, err).await,
         },
         None => principal,
     };
@@ -227,7 +227,7 @@ pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Req
         Public | AnyRole => Ok(()),
     };
     if let Err(err) = allowed {
-        return ApiError::from(err).into_response();
+        return refuse(request, err).await;
     }
     if let Err(wait) = state.limiter.take(&principal.name, std::time::Instant::now()) {
         let mut response = ApiError::rate_limited(state.limiter.per_second).into_response();
@@ -236,6 +236,18 @@ pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Req
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// Most of a refused request's body read (and dropped) before answering.
+const DRAINED_AT_MOST: usize = 8 << 20;
+
+/// The refusal of a request, after reading (never parsing) up to [`DRAINED_AT_MOST`] of its body for at most
+/// two seconds: a client still sending an upload when the answer comes would otherwise find the connection
+/// reset under it, and report a broken connection instead of the refusal.
+async fn refuse(request: Request, err: Error) -> Response {
+    let drain = axum::body::to_bytes(request.into_body(), DRAINED_AT_MOST);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+    ApiError::from(err).into_response()
 }
 
 /// Middleware: answers 408 when the handler has not finished within the limit. Dropping the handler rolls

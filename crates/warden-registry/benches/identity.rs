@@ -4,7 +4,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use warden_registry::identity::{OidcConfig, Verifier};
+use warden_registry::identity::{IdentityConfig, Verifier};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(warden_testdata::path(&format!("identity/{name}"))).unwrap()
@@ -19,13 +19,7 @@ fn token(key: &EncodingKey, alg: Algorithm, kid: &str, issuer: &str) -> String {
 
 fn identity(c: &mut Criterion) {
     let issuer = "https://login.example-bank.com/realms/staff";
-    let config = OidcConfig {
-        issuer: issuer.into(),
-        client_id: "warden".into(),
-        audience: "warden".into(),
-        groups_claim: "groups".into(),
-        token_login: true,
-    };
+    let config = IdentityConfig::parse(&format!("[oidc]\nissuer = \"{issuer}\"\nclient_id = \"warden\"\n")).unwrap().oidc;
     let verifier = Verifier::new(config);
     let jwk = |name: &str| serde_json::from_slice::<serde_json::Value>(&fixture(name)).unwrap();
     let set: JwkSet = serde_json::from_value(

@@ -421,7 +421,7 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     };
     assert!(register("card-limit").status.success());
     let out = register("fraud");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
     assert!(support::stderr(&out).contains("role 'viewer' may not do this"), "{}", support::stderr(&out));
     let create = |tag: &str| {
         let body = json!({"name": format!("new-{tag}"), "owner": "o", "risk_tier": "low", "use_case": "u", "tags": [tag]});
