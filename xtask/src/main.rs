@@ -4,6 +4,7 @@
 //! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
 //! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
 //! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS] [--kafka-records N]`
+//! - `cargo run -p xtask -- bench identity [--runs K] [--requests N]`
 //!
 //! - `cargo run -p xtask -- architecture` (prints the crate dependency edges ARCHITECTURE.md must list)
 //!
@@ -59,9 +60,10 @@ fn main() -> anyhow::Result<()> {
             flag("--batch", 10_000)?,
             flag("--kafka-records", 2_000_000)?,
         ),
+        ["bench", "identity"] => bench_identity(flag("--runs", 5)?, flag("--requests", 20_000)?),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest | soak [options] | architecture (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity | soak [options] | architecture (see xtask/src/main.rs)"
         ),
     }
 }
@@ -812,6 +814,17 @@ impl Connection {
             self.host,
             body.len()
         )?;
+        self.answer()
+    }
+
+    /// GETs `path` without a token; the status.
+    fn get(&mut self, path: &str) -> anyhow::Result<u16> {
+        write!(self.writer, "GET {path} HTTP/1.1\r\nhost: {}\r\n\r\n", self.host)?;
+        self.answer()
+    }
+
+    /// Reads one answer whole; its status.
+    fn answer(&mut self) -> anyhow::Result<u16> {
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
         let status: u16 = line.split_whitespace().nth(1).context("status line")?.parse()?;
@@ -1917,4 +1930,143 @@ fn metric_sum_where(text: &str, name: &str, labels: &str) -> f64 {
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']) && l.contains(labels))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Serves an OpenID provider's discovery document and key set on 127.0.0.1 (the committed test keys) until
+/// the process ends; its issuer URL.
+fn serve_test_provider(keys: serde_json::Value) -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let issuer = format!("http://{}", listener.local_addr()?);
+    let base = issuer.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("a socket clones"));
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let body = if request.contains("/.well-known/openid-configuration") {
+                serde_json::json!({"issuer": base, "jwks_uri": format!("{base}/certs")})
+            } else {
+                keys.clone()
+            }
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok(issuer)
+}
+
+/// Latency of one request after another on one keep-alive connection: microseconds per request.
+fn latencies(connection: &mut Connection, count: usize, mut send: impl FnMut(&mut Connection, usize) -> anyhow::Result<u16>) -> anyhow::Result<Vec<f64>> {
+    let mut micros = Vec::with_capacity(count);
+    for i in 0..count {
+        let started = Instant::now();
+        let status = send(connection, i)?;
+        micros.push(started.elapsed().as_secs_f64() * 1e6);
+        if status != 200 {
+            bail!("request {i} answered {status}");
+        }
+    }
+    Ok(micros)
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * p).round() as usize]
+}
+
+/// What a bearer JWT of the identity provider adds to a scoring request: one keep-alive connection, one
+/// request after another, the same scoring request with a Warden token, with a JWT the application reuses
+/// (RS256, ES256), and with a JWT never seen before per request; `/healthz` is the no-op limit. Medians over
+/// `runs` runs of each mode's p50.
+fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let root = workspace_root();
+    let dir = root.join("target/bench/identity");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let fixture = |name: &str| std::fs::read(root.join("crates/warden-testdata/data/identity").join(name));
+    let jwk = |name: &str| -> anyhow::Result<serde_json::Value> { Ok(serde_json::from_slice(&fixture(name)?)?) };
+    let issuer = serve_test_provider(
+        serde_json::json!({"keys": [jwk("rsa-test-key.jwk.json")?, jwk("ec-test-key.jwk.json")?]}),
+    )?;
+    let identity = dir.join("identity.toml");
+    std::fs::write(&identity, format!("[oidc]\nissuer = \"{issuer}\"\nclient_id = \"warden\"\n[roles]\n\"loan-apps\" = \"scorer\"\n"))?;
+    let warden = release_warden(&root)?;
+    let data = dir.join("data");
+    let (server, url) = start_warden(&warden, &data, &["--identity", identity.to_str().context("path")?])?;
+    let german = root.join("crates/warden-testdata/data/datasets/german.csv");
+    let model = root.join("crates/warden-testdata/data/models/lr_german_linear.json");
+    let (token, _admin) = promote_credit(&warden, &url, &data, &german, &model, "linear-json", "benchmark")?;
+
+    let rsa = EncodingKey::from_rsa_pem(&fixture("rsa-test-key.pem")?)?;
+    let ec = EncodingKey::from_ec_pem(&fixture("ec-test-key.pem")?)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let sign = |key: &EncodingKey, alg: Algorithm, kid: &str, n: usize| -> anyhow::Result<String> {
+        let claims = serde_json::json!({"iss": issuer, "sub": format!("loan-app-{n}"), "aud": "warden",
+            "exp": now + 3600, "iat": now, "azp": "loan-app", "groups": ["loan-apps"]});
+        Ok(jsonwebtoken::encode(&Header { kid: Some(kid.into()), ..Header::new(alg) }, &claims, key)?)
+    };
+    let reused_rs = sign(&rsa, Algorithm::RS256, "rsa-1", 0)?;
+    let reused_es = sign(&ec, Algorithm::ES256, "ec-1", 0)?;
+    // Tokens never seen before: fewer (RSA signing is slow here), distinct per request and run.
+    let fresh_count = (requests / 10).max(100);
+    let mut fresh_rs = Vec::new();
+    let mut fresh_es = Vec::new();
+    for i in 0..fresh_count * runs {
+        fresh_rs.push(sign(&rsa, Algorithm::RS256, "rsa-1", i + 1)?);
+        fresh_es.push(sign(&ec, Algorithm::ES256, "ec-1", i + 1)?);
+    }
+    let body = serde_json::json!({"features": {"duration": 24, "credit_amount": 4000, "job": 2, "age": 35,
+        "housing": "own", "saving_accounts": "little", "checking_account": "moderate", "purpose": "car"},
+        "attributes": {"sex": "female"}})
+    .to_string();
+    let path = "/v1/models/credit/score";
+    let mut connection = Connection::open(&url)?;
+    // Warm-up: the model loaded, the reused tokens verified once.
+    latencies(&mut connection, 2_000, |c, _| c.post(path, &token, &body))?;
+    for jwt in [&reused_rs, &reused_es] {
+        latencies(&mut connection, 100, |c, _| c.post(path, jwt, &body))?;
+    }
+
+    let modes = ["/healthz (no-op limit)", "Warden token", "JWT reused, RS256", "JWT reused, ES256",
+        "JWT first seen, RS256", "JWT first seen, ES256"];
+    let mut p50: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut p99: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    for run in 0..runs {
+        let fresh = run * fresh_count..(run + 1) * fresh_count;
+        let mut measured = vec![
+            latencies(&mut connection, requests, |c, _| c.get("/healthz"))?,
+            latencies(&mut connection, requests, |c, _| c.post(path, &token, &body))?,
+            latencies(&mut connection, requests, |c, _| c.post(path, &reused_rs, &body))?,
+            latencies(&mut connection, requests, |c, _| c.post(path, &reused_es, &body))?,
+            latencies(&mut connection, fresh_count, |c, i| c.post(path, &fresh_rs[fresh.start + i], &body))?,
+            latencies(&mut connection, fresh_count, |c, i| c.post(path, &fresh_es[fresh.start + i], &body))?,
+        ];
+        for (m, values) in measured.iter_mut().enumerate() {
+            p50[m].push(percentile(values, 0.5));
+            p99[m].push(percentile(values, 0.99));
+        }
+    }
+    drop(server);
+    println!("\nsingle-row scoring, one keep-alive connection, {requests} requests per mode ({fresh_count} first-seen), {runs} runs");
+    println!("{:<26} {:>12} {:>12}   runs (p50 µs)", "caller", "p50 µs", "p99 µs");
+    for (m, name) in modes.iter().enumerate() {
+        let runs_text: Vec<String> = p50[m].iter().map(|v| format!("{v:.1}")).collect();
+        println!("{name:<26} {:>12.1} {:>12.1}   {}", median_of(&p50[m]), median_of(&p99[m]), runs_text.join(", "));
+    }
+    let base = median_of(&p50[1]);
+    for (m, name) in modes.iter().enumerate().skip(2) {
+        let added: Vec<String> = p50[m].iter().zip(&p50[1]).map(|(j, w)| format!("{:.1}", j - w)).collect();
+        println!("{name}: adds {:.1} µs at the median over a Warden token (per run: {})", median_of(&p50[m]) - base, added.join(", "));
+    }
+    Ok(())
 }

@@ -354,6 +354,9 @@ pub struct CreateToken {
     /// RFC 3339; after this time the token no longer authenticates. Absent: it does not expire.
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// A person of the identity provider (`issuer|subject`) the token is tied to: acts through it are theirs.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// A token (never its secret).
@@ -371,6 +374,9 @@ pub struct TokenBody {
     pub revoked_at: Option<Timestamp>,
     /// When it expires (null: never).
     pub expires_at: Option<Timestamp>,
+    /// The person (`issuer|subject`) it is tied to (null: the token is its own identity).
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// A new token with its secret, shown this once.

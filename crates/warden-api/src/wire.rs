@@ -180,6 +180,7 @@ impl ToWire for TokenInfo {
             created_by: t.created_by,
             revoked_at: t.revoked_at.map(Timestamp::from_micros),
             expires_at: t.expires_at.map(Timestamp::from_micros),
+            subject: t.subject,
         }
     }
 }

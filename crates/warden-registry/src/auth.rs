@@ -197,8 +197,14 @@ impl fmt::Display for ModelScope {
 /// How a caller proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
-    /// One of Warden's bearer tokens.
+    /// One of Warden's bearer tokens, its own identity.
     Token,
+    /// One of Warden's bearer tokens tied to a person of the identity provider: the principal's name is the
+    /// person's `issuer|subject`, so what they do through it is theirs.
+    PersonalToken {
+        /// The token's name.
+        token: String,
+    },
     /// A JWT of the configured identity provider; the name it gives for people to read.
     Provider {
         /// `name`, `preferred_username`, `email` or the client's id, when the token has one.
@@ -257,7 +263,7 @@ impl Principal {
         match self.via {
             Via::System => "warden".into(),
             Via::Token => format!("token:{}", self.name),
-            Via::Provider { .. } => format!("oidc:{}", self.name),
+            Via::Provider { .. } | Via::PersonalToken { .. } => format!("oidc:{}", self.name),
         }
     }
 
@@ -265,6 +271,7 @@ impl Principal {
     pub fn display_name(&self) -> &str {
         match &self.via {
             Via::Provider { display_name: Some(display) } => display,
+            Via::PersonalToken { token } => token,
             _ => &self.name,
         }
     }
@@ -275,7 +282,11 @@ impl Principal {
     pub fn audit_event(&self, at: Micros, action: &str, subject: String, mut payload: serde_json::Value) -> AuditEventDraft {
         if let serde_json::Value::Object(fields) = &mut payload {
             let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
-            fields.insert("acted_as".into(), json!({ "display_name": self.display_name(), "roles": roles }));
+            let mut acted_as = json!({ "display_name": self.display_name(), "roles": roles });
+            if let Via::PersonalToken { token } = &self.via {
+                acted_as["token"] = json!(token);
+            }
+            fields.insert("acted_as".into(), acted_as);
         }
         AuditEventDraft { at, actor: self.actor(), action: action.into(), subject, payload }
     }
@@ -441,7 +452,16 @@ async fn lookup(warden: &Registry, hash: &str, now: Micros) -> Result<(Principal
         .role
         .parse()
         .map_err(|_| Error::Inconsistent(format!("token with unknown role {}", row.token.role)))?;
-    Ok((Principal::token(row.token.name, role), row.token.expires_at))
+    let principal = match row.token.subject {
+        Some(subject) => Principal {
+            name: subject,
+            roles: vec![role],
+            scoped: Vec::new(),
+            via: Via::PersonalToken { token: row.token.name },
+        },
+        None => Principal::token(row.token.name, role),
+    };
+    Ok((principal, row.token.expires_at))
 }
 
 /// A token as listed (never with its secret).
@@ -457,6 +477,8 @@ pub struct TokenInfo {
     pub revoked_at: Option<Micros>,
     /// Expiry time; `None`: it does not expire.
     pub expires_at: Option<Micros>,
+    /// The person (`issuer|subject`) it is tied to, if any.
+    pub subject: Option<String>,
 }
 
 impl TryFrom<TokenRow> for TokenInfo {
@@ -468,6 +490,7 @@ impl TryFrom<TokenRow> for TokenInfo {
             created_at: row.token.created_at,
             created_by: row.token.created_by,
             revoked_at: row.revoked_at,
+            subject: row.token.subject,
             expires_at: row.token.expires_at,
         })
     }
@@ -490,17 +513,24 @@ async fn insert_token(
     role: Role,
     secret: &str,
     expires_at: Option<Micros>,
+    subject: Option<&str>,
 ) -> Result<CreatedToken> {
     validate_name("token", name)?;
     let now = warden.now();
     if expires_at.is_some_and(|e| e <= now) {
         return Err(Error::invalid("a token's expiry must be in the future"));
     }
-    let (subject, payload) =
-        (format!("token/{name}"), json!({ "name": name, "role": role.as_str(), "expires_at": expires_at }));
+    let (audited, payload) =
+        (format!("token/{name}"), json!({ "name": name, "role": role.as_str(), "expires_at": expires_at, "subject": subject }));
     let event = match creator {
-        Some(caller) => caller.audit_event(now, "token.create", subject, payload),
-        None => AuditEventDraft { at: now, actor: SYSTEM_ACTOR.into(), action: "token.create".into(), subject, payload },
+        Some(caller) => caller.audit_event(now, "token.create", audited, payload),
+        None => AuditEventDraft {
+            at: now,
+            actor: SYSTEM_ACTOR.into(),
+            action: "token.create".into(),
+            subject: audited,
+            payload,
+        },
     };
     let token = NewToken {
         name: name.to_owned(),
@@ -509,21 +539,37 @@ async fn insert_token(
         created_at: now,
         created_by: event.actor.clone(),
         expires_at,
+        subject: subject.map(str::to_owned),
     };
     let row = warden.metadata.create_token(token, event).await?;
     Ok(CreatedToken { info: row.try_into()?, secret: secret.to_owned() })
 }
 
-/// Creates a token with a role, valid until `expires_at` when given.
+/// Creates a token with a role, valid until `expires_at` when given; tied to a person of the identity
+/// provider when `subject` (`issuer|subject`) is given, so that acts through it are that person's.
 pub async fn create_token(
     warden: &Registry,
     caller: &Principal,
     name: &str,
     role: Role,
     expires_at: Option<Micros>,
+    subject: Option<&str>,
 ) -> Result<CreatedToken> {
     caller.require(Permission::ManageTokens)?;
-    insert_token(warden, Some(caller), name, role, &new_secret(), expires_at).await
+    if let Some(subject) = subject {
+        let issuer = warden.identity().map(|(config, _)| config.oidc.issuer.as_str());
+        let ok = issuer.is_some_and(|issuer| {
+            subject.strip_prefix(issuer).and_then(|rest| rest.strip_prefix('|')).is_some_and(|sub| !sub.is_empty())
+        });
+        if !ok {
+            return Err(Error::invalid(match issuer {
+                Some(issuer) => format!("a token can be tied only to a person of {issuer}: '{issuer}|SUBJECT'"),
+                None => "a token can be tied to a person only when an identity provider is configured".into(),
+            }));
+        }
+        crate::text::check("subject", subject, crate::text::SHORT, crate::text::Lines::One)?;
+    }
+    insert_token(warden, Some(caller), name, role, &new_secret(), expires_at, subject).await
 }
 
 /// Lists every token, revoked ones included.
@@ -555,7 +601,7 @@ pub async fn bootstrap_admin_token(warden: &Registry) -> Result<Option<PathBuf>>
     // The file is written before the token exists, so a crash in between never leaves an admin token
     // nobody can read; a stale file is simply overwritten on the next start.
     write_private_file(&path, &format!("{secret}\n"))?;
-    match insert_token(warden, None, "admin", Role::Admin, &secret, None).await {
+    match insert_token(warden, None, "admin", Role::Admin, &secret, None, None).await {
         Ok(_) => Ok(Some(path)),
         // Another replica sharing the database made the first admin token at the same moment.
         Err(Error::Conflict(_)) => {

@@ -638,6 +638,9 @@ pub struct NewToken {
     pub created_by: String,
     /// After this time the token no longer authenticates; `None`: it does not expire.
     pub expires_at: Option<Micros>,
+    /// The identity provider's `issuer|subject` the token is tied to (a person's personal token); `None`: the
+    /// token is its own identity.
+    pub subject: Option<String>,
 }
 
 /// A stored token.

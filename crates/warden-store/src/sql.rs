@@ -1044,8 +1044,8 @@ where
     async fn create_token(&self, token: NewToken, audit: AuditEventDraft) -> Result<TokenRow> {
         let mut tx = D::write_tx(self).await?;
         let inserted = sqlx::query_scalar(
-            "INSERT INTO tokens (name, role, secret_sha256, created_at, created_by, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO tokens (name, role, secret_sha256, created_at, created_by, expires_at, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&token.name)
         .bind(&token.role)
@@ -1053,6 +1053,7 @@ where
         .bind(token.created_at)
         .bind(&token.created_by)
         .bind(token.expires_at)
+        .bind(&token.subject)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {

@@ -664,9 +664,11 @@ mod tests {
             created_at: 1,
             created_by: "x".into(),
             expires_at: Some(99),
+            subject: Some("https://idp|u-1".into()),
         };
         store.create_token(token, audit("token.create", "token/ci")).await.unwrap();
         assert!(store.find_token("h").await.unwrap().unwrap().revoked_at.is_none());
+        assert_eq!(store.find_token("h").await.unwrap().unwrap().token.subject.as_deref(), Some("https://idp|u-1"));
         assert_eq!(store.find_token("h").await.unwrap().unwrap().token.expires_at, Some(99));
         store.revoke_token("ci", 5, "x", audit("token.revoke", "token/ci")).await.unwrap();
         assert_eq!(store.find_token("h").await.unwrap().unwrap().revoked_at, Some(5));

@@ -1032,6 +1032,9 @@ pub(crate) enum TokenCommand {
         /// Expiry as an RFC 3339 time.
         #[arg(long)]
         expires_at: Option<String>,
+        /// Tie the token to a person of the identity provider (`ISSUER|SUBJECT`): what it does is theirs.
+        #[arg(long = "for")]
+        subject: Option<String>,
         #[command(flatten)]
         connection: Connection,
         /// Print JSON.

@@ -400,7 +400,7 @@ async fn alias(command: AliasCommand) -> anyhow::Result<()> {
 
 async fn token(command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { name, role, expires_in, expires_at, connection, json } => {
+        TokenCommand::Create { name, role, expires_in, expires_at, subject, connection, json } => {
             let expires_at = match expires_in {
                 Some(lifetime) => Some(
                     warden_core::Timestamp::from_datetime(time::OffsetDateTime::now_utc() + lifetime)
@@ -410,7 +410,11 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 None => expires_at,
             };
             let created: api::CreatedTokenBody = Client::new(&connection)?
-                .json_as(Method::POST, "/v1/tokens", &json!({"name": name, "role": role, "expires_at": expires_at}))
+                .json_as(
+                    Method::POST,
+                    "/v1/tokens",
+                    &json!({"name": name, "role": role, "expires_at": expires_at, "subject": subject}),
+                )
                 .await?;
             if json {
                 render::json(&created);
@@ -438,10 +442,11 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                             t.created_by.cell(),
                             t.expires_at.cell(),
                             t.revoked_at.cell(),
+                            t.subject.cell(),
                         ]
                     })
                     .collect();
-                table(&["NAME", "ROLE", "CREATED", "BY", "EXPIRES", "REVOKED"], &rows);
+                table(&["NAME", "ROLE", "CREATED", "BY", "EXPIRES", "REVOKED", "FOR"], &rows);
             }
         }
     }

@@ -50,6 +50,7 @@ pub(crate) async fn whoami(Caller(caller): Caller) -> Json<WhoAmI> {
     let (via, display_name) = match &caller.via {
         Via::Provider { display_name } => ("oidc", display_name.clone()),
         Via::Token => ("token", None),
+        Via::PersonalToken { token } => ("token", Some(format!("token '{token}'"))),
         Via::System => ("system", None),
     };
     Json(WhoAmI {

@@ -24,7 +24,8 @@ pub(crate) async fn create_token(
                 warden_registry::Error::invalid(format!("expires_at '{text}' is not an RFC 3339 time"))
             })?),
         };
-    let created = auth::create_token(&warden, &caller, &body.name, body.role.parse()?, expires_at).await?;
+    let created =
+        auth::create_token(&warden, &caller, &body.name, body.role.parse()?, expires_at, body.subject.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(CreatedTokenBody { secret: created.secret, token: created.info.to_wire() })))
 }
 

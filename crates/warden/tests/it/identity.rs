@@ -200,6 +200,20 @@ fn provider_tokens_are_validated_and_their_groups_grant_roles() {
         "{}",
         support::stderr(&out)
     );
+    // A personal token tied to the same person is that person too: their approval through it is refused.
+    let subject = format!("{}|u-7", provider.issuer);
+    let out = server.cli(&["token", "create", "--name", "u7-cli", "--role", "validator", "--for", &subject]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let personal = support::stdout(&out).trim().to_owned();
+    let (_, me) = get(&server, &personal, "/v1/whoami");
+    assert_eq!((me["name"].as_str(), me["via"].as_str()), (Some(subject.as_str()), Some("token")), "{me}");
+    let out = server.cli_as(Some(&personal), &["approve", "credit", "1", "--comment", "through my token"]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
+    assert!(support::stderr(&out).contains("the registrant of a version can never approve it"));
+    // A token is tied only to a person of the configured provider.
+    let out = server.cli(&["token", "create", "--name", "stray", "--role", "viewer", "--for", "https://other.idp|u-7"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(support::stderr(&out).contains("can be tied only to a person of"), "{}", support::stderr(&out));
     let vera_token = sign(&ec, Algorithm::ES256, "ec-1", &vera);
     let out = server.cli_as(Some(&vera_token), &["approve", "credit", "1", "--comment", "validated"]);
     assert!(out.status.success(), "{}", support::stderr(&out));

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::identity::{Provider, claims, ec_key, now, sign};
-use crate::support::{self, Server};
+use crate::support::Server;
 
 /// `oidc-provider-mock` on a free port of 127.0.0.1, stopped when dropped.
 struct MockProvider {
@@ -44,6 +44,9 @@ impl MockProvider {
             .spawn()
             .expect("oidc-provider-mock starts");
         let issuer = format!("http://127.0.0.1:{port}");
+        // Held from here, so a failure below still stops the provider.
+        let provider = MockProvider { child, issuer };
+        let issuer = &provider.issuer;
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
             || http(&format!("{issuer}/.well-known/openid-configuration"), "GET", None).0 != 200
@@ -51,7 +54,7 @@ impl MockProvider {
             assert!(Instant::now() < deadline, "oidc-provider-mock did not answer on {issuer}");
             std::thread::sleep(Duration::from_millis(200));
         }
-        MockProvider { child, issuer }
+        provider
     }
 
     /// Sets the claims the provider puts in `subject`'s ID token.
@@ -148,9 +151,15 @@ mod slow {
             // Signing out ends the session and signs out at the provider, which sends the browser back to
             // the log-in page.
             client.find(Locator::Css("header form.who button")).await.unwrap().click().await.unwrap();
-            client.wait().for_element(Locator::Css("form button[type=submit]")).await.unwrap();
-            let at = client.current_url().await.unwrap();
-            assert!(at.as_str().starts_with(&provider.issuer), "at the provider's end-session page: {at}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let at = client.current_url().await.unwrap();
+                if at.as_str().starts_with(&provider.issuer) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "not at the provider's end-session page: {at}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             client.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
             client.wait().for_element(Locator::Id("sign-in")).await.unwrap();
             assert_eq!(client.current_url().await.unwrap().path(), "/ui/login");
