@@ -4,7 +4,7 @@
 //! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
 //! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
 //! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS] [--kafka-records N]`
-//! - `cargo run -p xtask -- bench identity [--runs K] [--requests N]`
+//! - `cargo run -p xtask -- bench identity [--runs K] [--rounds N]`
 //!
 //! - `cargo run -p xtask -- architecture` (prints the crate dependency edges ARCHITECTURE.md must list)
 //!
@@ -60,7 +60,7 @@ fn main() -> anyhow::Result<()> {
             flag("--batch", 10_000)?,
             flag("--kafka-records", 2_000_000)?,
         ),
-        ["bench", "identity"] => bench_identity(flag("--runs", 5)?, flag("--requests", 20_000)?),
+        ["bench", "identity"] => bench_identity(flag("--runs", 5)?, flag("--rounds", 5_000)?),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
             "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity | soak [options] | architecture (see xtask/src/main.rs)"
@@ -820,6 +820,12 @@ impl Connection {
     /// GETs `path` without a token; the status.
     fn get(&mut self, path: &str) -> anyhow::Result<u16> {
         write!(self.writer, "GET {path} HTTP/1.1\r\nhost: {}\r\n\r\n", self.host)?;
+        self.answer()
+    }
+
+    /// GETs `path` with `token`; the status.
+    fn get_as(&mut self, path: &str, token: &str) -> anyhow::Result<u16> {
+        write!(self.writer, "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\r\n", self.host)?;
         self.answer()
     }
 
@@ -1964,16 +1970,13 @@ fn serve_test_provider(keys: serde_json::Value) -> anyhow::Result<String> {
     Ok(issuer)
 }
 
-/// Latency of one request after another on one keep-alive connection: microseconds per request.
-fn latencies(connection: &mut Connection, count: usize, mut send: impl FnMut(&mut Connection, usize) -> anyhow::Result<u16>) -> anyhow::Result<Vec<f64>> {
-    let mut micros = Vec::with_capacity(count);
-    for i in 0..count {
-        let started = Instant::now();
-        let status = send(connection, i)?;
-        micros.push(started.elapsed().as_secs_f64() * 1e6);
-        if status != 200 {
-            bail!("request {i} answered {status}");
-        }
+/// Times one request: microseconds, and an error unless it answered 200.
+fn timed(send: impl FnOnce() -> anyhow::Result<u16>) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let status = send()?;
+    let micros = started.elapsed().as_secs_f64() * 1e6;
+    if status != 200 {
+        bail!("a request answered {status}");
     }
     Ok(micros)
 }
@@ -1983,10 +1986,10 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[((values.len() - 1) as f64 * p).round() as usize]
 }
 
-/// What a bearer JWT of the identity provider adds to a scoring request: one keep-alive connection, one
-/// request after another, the same scoring request with a Warden token, with a JWT the application reuses
-/// (RS256, ES256), and with a JWT never seen before per request; `/healthz` is the no-op limit. Medians over
-/// `runs` runs of each mode's p50.
+/// What a bearer JWT of the identity provider adds to a request: one keep-alive connection, one request
+/// after another, the same scoring request (and `/v1/whoami`, authentication alone) with a Warden token, with
+/// a JWT the application reuses (RS256, ES256), and with a JWT never seen before; `/healthz` is the no-op
+/// limit. Medians over `runs` runs of each mode's p50.
 fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let root = workspace_root();
@@ -2017,11 +2020,11 @@ fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
     };
     let reused_rs = sign(&rsa, Algorithm::RS256, "rsa-1", 0)?;
     let reused_es = sign(&ec, Algorithm::ES256, "ec-1", 0)?;
-    // Tokens never seen before: fewer (RSA signing is slow here), distinct per request and run.
-    let fresh_count = (requests / 10).max(100);
+    // Tokens never seen before: one in ten rounds, distinct per request.
+    let fresh_count = 2 * (requests / 10 + 1) * runs;
     let mut fresh_rs = Vec::new();
     let mut fresh_es = Vec::new();
-    for i in 0..fresh_count * runs {
+    for i in 0..fresh_count {
         fresh_rs.push(sign(&rsa, Algorithm::RS256, "rsa-1", i + 1)?);
         fresh_es.push(sign(&ec, Algorithm::ES256, "ec-1", i + 1)?);
     }
@@ -2029,44 +2032,59 @@ fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
         "housing": "own", "saving_accounts": "little", "checking_account": "moderate", "purpose": "car"},
         "attributes": {"sex": "female"}})
     .to_string();
-    let path = "/v1/models/credit/score";
+    let score = "/v1/models/credit/score";
     let mut connection = Connection::open(&url)?;
     // Warm-up: the model loaded, the reused tokens verified once.
-    latencies(&mut connection, 2_000, |c, _| c.post(path, &token, &body))?;
-    for jwt in [&reused_rs, &reused_es] {
-        latencies(&mut connection, 100, |c, _| c.post(path, jwt, &body))?;
+    for _ in 0..1_000 {
+        for caller in [&token, &reused_rs, &reused_es] {
+            timed(|| connection.post(score, caller, &body))?;
+        }
     }
 
-    let modes = ["/healthz (no-op limit)", "Warden token", "JWT reused, RS256", "JWT reused, ES256",
-        "JWT first seen, RS256", "JWT first seen, ES256"];
+    // Each round sends one request of every mode, so drift of the machine falls on all modes alike; a token
+    // never seen before goes out every tenth round.
+    let modes = ["/healthz (no-op limit)", "whoami, Warden token", "whoami, JWT reused RS256",
+        "whoami, JWT first seen RS256", "score, Warden token", "score, JWT reused RS256", "score, JWT reused ES256",
+        "score, JWT first seen RS256", "score, JWT first seen ES256"];
     let mut p50: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut p99: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
-    for run in 0..runs {
-        let fresh = run * fresh_count..(run + 1) * fresh_count;
-        let mut measured = vec![
-            latencies(&mut connection, requests, |c, _| c.get("/healthz"))?,
-            latencies(&mut connection, requests, |c, _| c.post(path, &token, &body))?,
-            latencies(&mut connection, requests, |c, _| c.post(path, &reused_rs, &body))?,
-            latencies(&mut connection, requests, |c, _| c.post(path, &reused_es, &body))?,
-            latencies(&mut connection, fresh_count, |c, i| c.post(path, &fresh_rs[fresh.start + i], &body))?,
-            latencies(&mut connection, fresh_count, |c, i| c.post(path, &fresh_es[fresh.start + i], &body))?,
-        ];
+    let mut fresh = 0;
+    for _ in 0..runs {
+        let mut measured: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        for round in 0..requests {
+            measured[0].push(timed(|| connection.get("/healthz"))?);
+            measured[1].push(timed(|| connection.get_as("/v1/whoami", &token))?);
+            measured[2].push(timed(|| connection.get_as("/v1/whoami", &reused_rs))?);
+            measured[4].push(timed(|| connection.post(score, &token, &body))?);
+            measured[5].push(timed(|| connection.post(score, &reused_rs, &body))?);
+            measured[6].push(timed(|| connection.post(score, &reused_es, &body))?);
+            if round % 10 == 0 {
+                measured[3].push(timed(|| connection.get_as("/v1/whoami", &fresh_rs[fresh]))?);
+                measured[7].push(timed(|| connection.post(score, &fresh_rs[fresh + 1], &body))?);
+                measured[8].push(timed(|| connection.post(score, &fresh_es[fresh], &body))?);
+                fresh += 2;
+            }
+        }
         for (m, values) in measured.iter_mut().enumerate() {
             p50[m].push(percentile(values, 0.5));
             p99[m].push(percentile(values, 0.99));
         }
     }
     drop(server);
-    println!("\nsingle-row scoring, one keep-alive connection, {requests} requests per mode ({fresh_count} first-seen), {runs} runs");
-    println!("{:<26} {:>12} {:>12}   runs (p50 µs)", "caller", "p50 µs", "p99 µs");
+    println!("\none keep-alive connection, {requests} rounds per run ({} with first-seen tokens), {runs} runs", requests / 10);
+    println!("{:<32} {:>10} {:>10}   runs (p50 µs)", "request", "p50 µs", "p99 µs");
     for (m, name) in modes.iter().enumerate() {
         let runs_text: Vec<String> = p50[m].iter().map(|v| format!("{v:.1}")).collect();
-        println!("{name:<26} {:>12.1} {:>12.1}   {}", median_of(&p50[m]), median_of(&p99[m]), runs_text.join(", "));
+        println!("{name:<32} {:>10.1} {:>10.1}   {}", median_of(&p50[m]), median_of(&p99[m]), runs_text.join(", "));
     }
-    let base = median_of(&p50[1]);
-    for (m, name) in modes.iter().enumerate().skip(2) {
-        let added: Vec<String> = p50[m].iter().zip(&p50[1]).map(|(j, w)| format!("{:.1}", j - w)).collect();
-        println!("{name}: adds {:.1} µs at the median over a Warden token (per run: {})", median_of(&p50[m]) - base, added.join(", "));
+    for (m, base) in [(2, 1), (3, 1), (5, 4), (6, 4), (7, 4), (8, 4)] {
+        let added: Vec<String> = p50[m].iter().zip(&p50[base]).map(|(j, w)| format!("{:.1}", j - w)).collect();
+        println!(
+            "{}: adds {:.1} µs at the median over a Warden token (per run: {})",
+            modes[m],
+            median_of(&p50[m]) - median_of(&p50[base]),
+            added.join(", ")
+        );
     }
     Ok(())
 }

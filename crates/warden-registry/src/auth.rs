@@ -398,7 +398,7 @@ impl TokenCache {
 /// `Forbidden`). Unknown, expired and revoked tokens, and JWTs failing a check, are `Unauthenticated` with
 /// the check's reason; the message never repeats the secret.
 pub async fn authenticate(warden: &Registry, secret: &str) -> Result<Principal> {
-    let identity = warden.config.identity.as_ref().zip(warden.verifier.as_ref());
+    let identity = warden.identity();
     match identity {
         Some((config, verifier)) if !secret.starts_with(TOKEN_PREFIX) => {
             if verifier.refresh_due() {
@@ -415,7 +415,7 @@ pub async fn authenticate(warden: &Registry, secret: &str) -> Result<Principal> 
                 tracing::info!(reason = %refusal, "identity provider token refused");
                 Error::Unauthenticated(refusal.to_string())
             })?;
-            crate::identity::principal_of(config, identity)
+            crate::identity::principal_of(&config, identity)
         }
         Some((config, _)) if !config.oidc.token_login => Err(Error::Unauthenticated(
             "Warden's own tokens are switched off here (token_login = false): use a token of the identity provider"
@@ -557,7 +557,8 @@ pub async fn create_token(
 ) -> Result<CreatedToken> {
     caller.require(Permission::ManageTokens)?;
     if let Some(subject) = subject {
-        let issuer = warden.identity().map(|(config, _)| config.oidc.issuer.as_str());
+        let config = warden.identity().map(|(config, _)| config);
+        let issuer = config.as_ref().map(|config| config.oidc.issuer.as_str());
         let ok = issuer.is_some_and(|issuer| {
             subject.strip_prefix(issuer).and_then(|rest| rest.strip_prefix('|')).is_some_and(|sub| !sub.is_empty())
         });

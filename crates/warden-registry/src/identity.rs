@@ -35,6 +35,8 @@ pub struct IdentityConfig {
     pub roles: BTreeMap<String, Vec<Role>>,
     /// Roles groups hold over some models only.
     pub scopes: Vec<GroupScope>,
+    /// The file it was read from ([`IdentityConfig::load`]), watched for changes.
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// `[[scopes]]`: a group's role granted over a set of models.
@@ -179,6 +181,7 @@ impl IdentityConfig {
             let secret_path = path.parent().unwrap_or(Path::new(".")).join(secret_file);
             config.oidc.client_secret = Some(read_client_secret(&secret_path).map_err(place)?);
         }
+        config.source = Some(path.to_owned());
         Ok(config)
     }
 
@@ -259,6 +262,7 @@ impl IdentityConfig {
             },
             roles,
             scopes,
+            source: None,
         })
     }
 
@@ -343,6 +347,74 @@ impl Identity {
     /// The unique name of the bearer across providers: `issuer|subject`.
     pub fn unique_name(&self) -> String {
         format!("{}|{}", self.issuer, self.subject)
+    }
+}
+
+/// The identity configuration in force, read again from its file when the file changes: a changed group →
+/// role mapping or scope applies from the next request (the file is looked at at most once a second). The
+/// `[oidc]` section is fixed at start: a change to it is logged and ignored until a restart, since the
+/// verifier's keys and endpoints belong to that provider. A file that no longer reads keeps the mapping in
+/// force and logs why.
+pub struct LiveIdentity {
+    config: RwLock<Arc<IdentityConfig>>,
+    path: Option<std::path::PathBuf>,
+    /// When this was made: the clock `next_check` counts from.
+    started: Instant,
+    /// When to look at the file next (milliseconds after `started`): most requests read only this.
+    next_check: std::sync::atomic::AtomicU64,
+    /// The file's modification time when last looked at; held while looking.
+    modified: std::sync::Mutex<Option<std::time::SystemTime>>,
+}
+
+/// How often the identity file is looked at for changes.
+pub const RELOAD_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+impl LiveIdentity {
+    /// The configuration as loaded; `path` is the file to watch (none: fixed).
+    pub fn new(config: IdentityConfig, path: Option<std::path::PathBuf>) -> LiveIdentity {
+        let modified = path.as_deref().and_then(|p| std::fs::metadata(p).ok()?.modified().ok());
+        LiveIdentity {
+            config: RwLock::new(Arc::new(config)),
+            path,
+            started: Instant::now(),
+            next_check: std::sync::atomic::AtomicU64::new(RELOAD_CHECK_EVERY.as_millis() as u64),
+            modified: std::sync::Mutex::new(modified),
+        }
+    }
+
+    /// The configuration in force now.
+    pub fn current(&self) -> Arc<IdentityConfig> {
+        if let Some(path) = &self.path {
+            self.reload_if_changed(path);
+        }
+        self.config.read().expect("identity config lock").clone()
+    }
+
+    fn reload_if_changed(&self, path: &Path) {
+        use std::sync::atomic::Ordering;
+        let now = self.started.elapsed().as_millis() as u64;
+        if now < self.next_check.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(mut seen) = self.modified.try_lock() else { return }; // another request is looking
+        self.next_check.store(now + RELOAD_CHECK_EVERY.as_millis() as u64, Ordering::Relaxed);
+        let modified = std::fs::metadata(path).ok().and_then(|m| m.modified().ok());
+        if modified == *seen {
+            return;
+        }
+        *seen = modified;
+        match IdentityConfig::load(path) {
+            Ok(mut fresh) => {
+                let mut config = self.config.write().expect("identity config lock");
+                if fresh.oidc != config.oidc {
+                    tracing::warn!(file = %path.display(), "[oidc] changed: it applies after a restart; the roles and scopes apply now");
+                    fresh.oidc = config.oidc.clone();
+                }
+                tracing::info!(file = %path.display(), groups = fresh.roles.len(), scopes = fresh.scopes.len(), "identity file read again");
+                *config = Arc::new(fresh);
+            }
+            Err(error) => tracing::error!(%error, "the changed identity file was not applied; the mapping in force stays"),
+        }
     }
 }
 

@@ -197,6 +197,8 @@ pub struct Registry {
     pub(crate) tokens: auth::TokenCache,
     /// The identity provider's token verifier, when one is configured.
     pub(crate) verifier: Option<Arc<identity::Verifier>>,
+    /// The identity configuration in force (read again when its file changes).
+    live_identity: Option<identity::LiveIdentity>,
     /// This process's name among replicas sharing the database.
     replica: String,
     /// Parsed versions by (model, number): versions are immutable.
@@ -241,6 +243,10 @@ impl Registry {
                 }
             }
         }
+        let live_identity = config.identity.clone().map(|c| {
+            let source = c.source.clone();
+            identity::LiveIdentity::new(c, source)
+        });
         Ok(Registry {
             metadata,
             artifacts,
@@ -249,6 +255,7 @@ impl Registry {
             blob_commit: tokio::sync::Mutex::new(()),
             tokens: auth::TokenCache::default(),
             verifier,
+            live_identity,
             replica: leases::replica_id(),
             versions: Default::default(),
             alias_subscribers: RwLock::new(Vec::new()),
@@ -256,8 +263,8 @@ impl Registry {
     }
 
     /// The identity provider's configuration and token verifier, when `--identity` configured one.
-    pub fn identity(&self) -> Option<(&identity::IdentityConfig, &Arc<identity::Verifier>)> {
-        self.config.identity.as_ref().zip(self.verifier.as_ref())
+    pub fn identity(&self) -> Option<(Arc<identity::IdentityConfig>, &Arc<identity::Verifier>)> {
+        self.live_identity.as_ref().map(identity::LiveIdentity::current).zip(self.verifier.as_ref())
     }
 
     /// Clears interrupted uploads and removes blobs no version refers to (left by a crash mid-registration).

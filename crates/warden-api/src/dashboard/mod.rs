@@ -168,7 +168,7 @@ impl FromRequestParts<UiState> for Viewer {
             Credential::Token(secret) => authenticate(&state.warden, secret).await,
             // The roles from the groups as the mapping stands now.
             Credential::Provider { identity, .. } => match state.warden.identity() {
-                Some((config, _)) => warden_registry::identity::principal_of(config, identity.clone()),
+                Some((config, _)) => warden_registry::identity::principal_of(&config, identity.clone()),
                 None => Err(Error::Unauthenticated("single sign-on is not configured".into())),
             },
         };
@@ -257,8 +257,8 @@ async fn login_page(State(state): State<UiState>, Query(query): Query<LoginQuery
     let next = safe_next(query.next.as_deref());
     let identity = state.warden.identity().map(|(config, _)| config);
     let options = pages::LoginOptions {
-        provider: identity.map(|c| c.oidc.display_name.as_str()),
-        token_login: identity.is_none_or(|c| c.oidc.token_login),
+        provider: identity.as_ref().map(|c| c.oidc.display_name.as_str()),
+        token_login: identity.as_ref().is_none_or(|c| c.oidc.token_login),
         failed: query.failed.is_some(),
     };
     let mut response = page(pages::login(&nonce, &next, &options));

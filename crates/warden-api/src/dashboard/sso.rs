@@ -73,6 +73,17 @@ fn redirect_uri(config: &IdentityConfig, headers: &HeaderMap, secure: bool) -> O
     authority_like.then(|| format!("{}://{host}{CALLBACK_PATH}", if secure { "https" } else { "http" }))
 }
 
+/// The configured redirect URI's origin when this request came to another host (`None` when it is this host,
+/// or none is configured): a sign-in must begin where the provider will send the browser back, or the
+/// browser's cookie binding it would be on the wrong host.
+fn elsewhere(config: &IdentityConfig, headers: &HeaderMap) -> Option<String> {
+    let configured = config.oidc.redirect_uri.as_deref()?;
+    let origin = configured.strip_suffix(CALLBACK_PATH)?;
+    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    (!host.eq_ignore_ascii_case(authority)).then(|| origin.to_owned())
+}
+
 /// `GET /ui/login/oidc`: begins a sign-in and sends the browser to the provider.
 pub(crate) async fn begin(State(state): State<UiState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
     let Some((config, verifier)) = state.warden.identity() else {
@@ -91,7 +102,12 @@ pub(crate) async fn begin(State(state): State<UiState>, headers: HeaderMap, Quer
             ),
         );
     }
-    let Some(redirect_uri) = redirect_uri(config, &headers, state.secure) else {
+    if let Some(origin) = elsewhere(&config, &headers) {
+        // Begin again at the address the provider returns to.
+        let next = safe_next(query.next.as_deref());
+        return redirect(&format!("{origin}/ui/login/oidc?next={}", super::encode_query(&next)));
+    }
+    let Some(redirect_uri) = redirect_uri(&config, &headers, state.secure) else {
         return failed(StatusCode::BAD_REQUEST, "Refused", "The request does not say which host it was sent to.");
     };
     let started = match sign_in::start(verifier, &redirect_uri) {
@@ -141,6 +157,17 @@ pub(crate) async fn callback(
             &format!("{} refused the sign-in ({}{description}).", config.oidc.display_name, clip(error)),
         );
     }
+    if let Some(origin) = elsewhere(&config, &headers) {
+        let here = headers.get(HOST).and_then(|h| h.to_str().ok()).map(clip).unwrap_or_default();
+        return failed(
+            StatusCode::BAD_REQUEST,
+            "Refused",
+            &format!(
+                "This sign-in came back to {here}, but Warden's redirect URI is at {origin}: the provider's client \
+                 and [oidc] redirect_uri must name the same address."
+            ),
+        );
+    }
     let Some(returned) = query.state.as_deref() else {
         return failed(StatusCode::BAD_REQUEST, "Refused", "The identity provider's answer carries no state.");
     };
@@ -170,7 +197,7 @@ pub(crate) async fn callback(
             return failed(StatusCode::BAD_GATEWAY, "Not signed in", &err.to_string());
         }
     };
-    let principal = match principal_of(config, signed_in.identity.clone()) {
+    let principal = match principal_of(&config, signed_in.identity.clone()) {
         Ok(principal) => principal,
         Err(Error::Forbidden(why)) => return failed(StatusCode::FORBIDDEN, "No access", &why),
         Err(err) => return failed(StatusCode::INTERNAL_SERVER_ERROR, "Not signed in", &err.to_string()),
@@ -205,7 +232,7 @@ pub(crate) async fn callback(
 /// (RP-initiated logout), which sends them back to the log-in page; `None` when the provider has none.
 pub(crate) fn end_session_url(state: &UiState, headers: &HeaderMap, id_token: &str) -> Option<String> {
     let (config, verifier) = state.warden.identity()?;
-    let callback = redirect_uri(config, headers, state.secure)?;
+    let callback = redirect_uri(&config, headers, state.secure)?;
     let back = format!("{}/ui/login", callback.strip_suffix(CALLBACK_PATH)?);
     sign_in::end_session_url(verifier, id_token, &back)
 }
@@ -243,5 +270,21 @@ mod tests {
         assert_eq!(redirect_uri(&configured, &headers, false).unwrap(), "https://warden.bank/ui/login/oidc/callback");
         let wrong = "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"w\"\nredirect_uri = \"https://w.bank/elsewhere\"\n";
         assert!(IdentityConfig::parse(wrong).unwrap_err().contains("must end in /ui/login/oidc/callback"));
+    }
+
+    #[test]
+    fn a_request_at_another_host_than_the_redirect_uris_is_sent_there() {
+        let configured = IdentityConfig::parse(
+            "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n\
+             redirect_uri = \"https://warden.bank:8443/ui/login/oidc/callback\"\n",
+        )
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, "warden.bank:8443".parse().unwrap());
+        assert_eq!(elsewhere(&configured, &headers), None);
+        headers.insert(HOST, "10.0.0.7:8700".parse().unwrap());
+        assert_eq!(elsewhere(&configured, &headers).as_deref(), Some("https://warden.bank:8443"));
+        let unconfigured = IdentityConfig::parse("[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n").unwrap();
+        assert_eq!(elsewhere(&unconfigured, &headers), None);
     }
 }

@@ -226,6 +226,18 @@ fn provider_tokens_are_validated_and_their_groups_grant_roles() {
     let (status, body) = get(&server, &outsider, "/v1/models");
     assert_eq!(status, 403, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("its groups (canteen) map to none"), "{body}");
+    // The mapping is configuration: granting "canteen" a role in the file applies from the next request
+    // (the file is looked at once a second); a file that no longer reads leaves the mapping in force.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{text}\"canteen\" = \"viewer\"\n")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(get(&server, &outsider, "/v1/models").0, 200, "the new mapping applies");
+    std::fs::write(&file, format!("{text}\"canteen\" = \"wizard\"\n")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(get(&server, &outsider, "/v1/models").0, 200, "a broken file changes nothing");
+    std::fs::write(&file, &text).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(get(&server, &outsider, "/v1/models").0, 403, "and the mapping back applies");
     // Warden's own tokens still work (token_login is on by default).
     assert_eq!(get(&server, &server.admin_token(), "/v1/tokens").0, 200);
 
