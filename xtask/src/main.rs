@@ -2049,20 +2049,33 @@ fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
     let mut p50: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut p99: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut fresh = 0;
+    let mut order = StdRng::seed_from_u64(7);
     for _ in 0..runs {
         let mut measured: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
         for round in 0..requests {
             measured[0].push(timed(|| connection.get("/healthz"))?);
-            measured[1].push(timed(|| connection.get_as("/v1/whoami", &token))?);
-            measured[2].push(timed(|| connection.get_as("/v1/whoami", &reused_rs))?);
-            measured[4].push(timed(|| connection.post(score, &token, &body))?);
-            measured[5].push(timed(|| connection.post(score, &reused_rs, &body))?);
-            measured[6].push(timed(|| connection.post(score, &reused_es, &body))?);
-            if round % 10 == 0 {
-                measured[3].push(timed(|| connection.get_as("/v1/whoami", &fresh_rs[fresh]))?);
-                measured[7].push(timed(|| connection.post(score, &fresh_rs[fresh + 1], &body))?);
-                measured[8].push(timed(|| connection.post(score, &fresh_es[fresh], &body))?);
+            // A random order each round: a scoring request right after another waits on the decision log's
+            // previous commit, which a fixed order would put on the same modes every time.
+            let fresh_now = round % 10 == 0;
+            let mut sends: Vec<(usize, &str, bool)> = vec![(1, token.as_str(), false), (2, reused_rs.as_str(), false)];
+            if fresh_now {
+                sends.push((3, fresh_rs[fresh].as_str(), false));
+            }
+            sends.extend([(4, token.as_str(), true), (5, reused_rs.as_str(), true), (6, reused_es.as_str(), true)]);
+            if fresh_now {
+                sends.extend([(7, fresh_rs[fresh + 1].as_str(), true), (8, fresh_es[fresh].as_str(), true)]);
                 fresh += 2;
+            }
+            for i in (1..sends.len()).rev() {
+                sends.swap(i, order.random_range(0..=i));
+            }
+            for (mode, caller, scoring) in sends {
+                let micros = if scoring {
+                    timed(|| connection.post(score, caller, &body))?
+                } else {
+                    timed(|| connection.get_as("/v1/whoami", caller))?
+                };
+                measured[mode].push(micros);
             }
         }
         for (m, values) in measured.iter_mut().enumerate() {

@@ -1,0 +1,173 @@
+"""The client against a real server: every API operation has its method, errors carry the server's code,
+tokens come from where the CLI finds them, and a notebook's work (train, register with lineage, gate,
+promote, score a DataFrame, read decisions and drift) gives the numbers scikit-learn gives."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import GERMAN
+from warden_client import Client, WardenError
+
+NUMERIC = ["job", "credit_amount", "duration", "age"]
+CATEGORICAL = ["housing", "saving_accounts", "checking_account", "purpose"]
+
+
+def test_every_operation_of_the_api_has_a_method(server):
+    api = httpx.get(f"{server.url}/v1/openapi.json").json()
+    operations = {
+        operation["operationId"]
+        for item in api["paths"].values()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "delete", "patch")
+    }
+    assert len(operations) > 60
+    missing = sorted(op for op in operations if not callable(getattr(Client, op, None)))
+    assert missing == [], f"operations without a client method: {missing}"
+
+
+def test_errors_carry_the_servers_status_code_and_message(server):
+    warden = Client(server.url, token=server.admin_token)
+    with pytest.raises(WardenError) as refused:
+        warden.get_model("no-such-model")
+    assert refused.value.status == 404
+    assert "no-such-model" in refused.value.message
+    with pytest.raises(WardenError) as unauthenticated:
+        Client(server.url, token="wdn_" + "0" * 64).list_models()
+    assert unauthenticated.value.status == 401
+    assert "invalid token" in unauthenticated.value.message
+
+
+def test_the_token_comes_from_where_the_cli_finds_it(server, monkeypatch, tmp_path):
+    monkeypatch.delenv("WARDEN_TOKEN", raising=False)
+    monkeypatch.setenv("WARDEN_CONFIG_DIR", str(tmp_path / "config"))
+    assert Client(server.url, data_dir=server.data_dir).whoami()["name"] == "admin"
+    monkeypatch.setenv("WARDEN_TOKEN", "wdn_" + "1" * 64)
+    with pytest.raises(WardenError):
+        Client(server.url, data_dir=server.data_dir).whoami()
+    monkeypatch.delenv("WARDEN_TOKEN")
+    # A sign-in kept by `warden login` comes before the admin token file; an expired one says so.
+    (tmp_path / "config").mkdir()
+    credentials = {"servers": {server.url: {"token": server.admin_token, "expires_at": None, "name": "kept"}}}
+    (tmp_path / "config/credentials.json").write_text(json.dumps(credentials))
+    assert Client(server.url, data_dir=tmp_path / "nowhere").whoami()["name"] == "admin"
+    credentials["servers"][server.url]["expires_at"] = int(time.time()) - 5
+    (tmp_path / "config/credentials.json").write_text(json.dumps(credentials))
+    with pytest.raises(WardenError, match="has expired"):
+        Client(server.url, data_dir=tmp_path / "nowhere")
+    with pytest.raises(WardenError, match="not signed in"):
+        Client("http://127.0.0.1:9", data_dir=tmp_path / "nowhere")
+
+
+def german() -> pd.DataFrame:
+    frame = pd.read_csv(GERMAN, keep_default_na=False, na_values=[""])
+    for column in CATEGORICAL:
+        frame[column] = frame[column].fillna("")
+    return frame
+
+
+def pipeline():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    return Pipeline([
+        ("prep", ColumnTransformer([
+            ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), NUMERIC),
+            ("cat", Pipeline([("impute", SimpleImputer(strategy="most_frequent", missing_values="")),
+                              ("onehot", OneHotEncoder(handle_unknown="ignore"))]), CATEGORICAL),
+        ])),
+        ("lr", LogisticRegression(max_iter=1000, C=0.5)),
+    ])
+
+
+def test_a_notebook_registers_a_pipeline_with_lineage_and_scores_a_dataframe(server):
+    warden = Client(server.url, token=server.admin_token)
+    frame = german()
+    features = frame[NUMERIC + CATEGORICAL].copy()
+    features[NUMERIC] = features[NUMERIC].astype("float32")
+    model = pipeline().fit(features, frame["risk"])
+
+    warden.create_model("credit-nb", owner="retail-risk", risk_tier="medium", use_case="consumer loans")
+    reference = frame[NUMERIC + CATEGORICAL + ["sex", "risk"]]
+    version = warden.register("credit-nb", model, reference=reference, target="risk", protected=["sex"],
+                              training_data=frame, code_ref="notebook@1")
+    assert version["version"] == 1
+    assert version["format"] == "onnx"
+    lineage = version["lineage"]
+    training = io.StringIO()
+    frame.to_csv(training, index=False)
+    assert lineage["training_data_sha256"] == hashlib.sha256(training.getvalue().encode()).hexdigest()
+    assert lineage["training_data_rows"] == len(frame)
+    assert lineage["hyperparameters"]["C"] == 0.5
+    assert lineage["code_ref"] == "notebook@1"
+
+    # The gate says why not; the admin promotes against it with a reason, as an emergency would.
+    decision = warden.gate_check("credit-nb", 1)
+    assert decision["allow"] is False and decision["deny"], decision
+    warden.promote("credit-nb", 1, override=True, reason="notebook test")
+
+    scored = warden.score_frame("credit-nb", reference.drop(columns=["risk"]).head(200), attributes=["sex"])
+    expected = model.predict_proba(features.head(200))[:, 1]
+    assert isinstance(scored, pd.DataFrame) and len(scored) == 200
+    assert np.max(np.abs(scored["score"].to_numpy() - expected)) <= 1e-6
+
+    decisions = warden.list_decisions("credit-nb", limit=500)
+    assert isinstance(decisions, pd.DataFrame) and len(decisions) == 200
+    drift = warden.live_drift("credit-nb", seconds=3600)
+    assert isinstance(drift, pd.DataFrame)
+    events = warden.list_events(subject="model/credit-nb")
+    assert "version.register" in set(events["action"])
+
+
+def test_a_conversion_that_disagrees_with_scikit_learn_is_not_uploaded(server):
+    warden = Client(server.url, token=server.admin_token)
+    frame = german()
+    features = frame[NUMERIC + CATEGORICAL].copy()
+    features[NUMERIC] = features[NUMERIC].astype("float32")
+    model = pipeline().fit(features, frame["risk"])
+    warden.create_model("credit-strict", owner="retail-risk", risk_tier="low", use_case="test")
+    # No conversion is exact to a negative tolerance: the check runs, and refuses before anything is sent.
+    with pytest.raises(ValueError, match="not registered"):
+        warden.register("credit-strict", model, reference=frame[NUMERIC + CATEGORICAL + ["risk"]], target="risk",
+                        tolerance=-1.0)
+    assert warden.list_versions("credit-strict") == []
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_boosters_are_registered_in_their_text_formats_and_score_as_they_predict(server, library):
+    warden = Client(server.url, token=server.admin_token)
+    frame = german()
+    columns = ["duration", "credit_amount", "age", "job"]
+    x = frame[columns].astype("float64")
+    y = 1 - frame["risk"]
+    if library == "xgboost":
+        import xgboost
+
+        model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, learning_rate=0.3).fit(x, y)
+        expected_format = "xgboost-json"
+    else:
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1).fit(x, y)
+        expected_format = "lightgbm-text"
+    name = f"credit-{library}"
+    warden.create_model(name, owner="retail-risk", risk_tier="low", use_case="test")
+    reference = frame[columns + ["risk"]]
+    version = warden.register(name, model, reference=reference, target="risk")
+    assert version["format"] == expected_format
+    assert version["lineage"]["hyperparameters"]["n_estimators"] == 20
+    warden.promote(name, 1, override=True, reason="booster test")
+    scored = warden.score_frame(name, frame[columns].head(100))
+    expected = model.predict_proba(x.head(100))[:, 1]
+    assert np.max(np.abs(scored["score"].to_numpy() - expected)) <= 1e-6
