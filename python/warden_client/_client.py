@@ -133,7 +133,7 @@ class Client:
         """Registers a version from an artifact's bytes, a reference data file's bytes (CSV or Parquet) and
         the metadata (`format`, `target`, `protected`, lineage, …). `register` builds all three."""
         files = [
-            ("metadata", ("metadata.json", json.dumps(metadata).encode(), "application/json")),
+            ("metadata", ("metadata.json", json.dumps(metadata, allow_nan=False).encode(), "application/json")),
             ("artifact", ("artifact", artifact, "application/octet-stream")),
             ("reference", (reference_name, reference, "application/octet-stream")),
         ]
@@ -198,7 +198,7 @@ class Client:
     def promote(self, model: str, version: int | str, *, alias: str = "champion", override: bool = False,
                 reason: str = "", traffic: float | None = None) -> dict:
         """Moves a production alias through the gate (`override=True` with a `reason`: against it, admin only)."""
-        body = _query(alias=alias, override_gate=override, reason=reason, traffic=traffic)
+        body = _query(alias=alias, override=override, reason=reason, traffic=traffic)
         return self._call("POST", f"/v1/models/{_seg(model)}/versions/{_seg(version)}/promote", json_body=body)
 
     def get_policies(self) -> dict:
@@ -218,7 +218,7 @@ class Client:
         body = _query(features=features, attributes=attributes, request_id=request_id)
         return self._call("POST", f"/v1/models/{_seg(model)}/score", json_body=body, params=_query(version=version))
 
-    def score_batch(self, model: str, requests: list[dict], *, version: int | str | None = None) -> list:
+    def score_batch(self, model: str, requests: list[dict], *, version: int | str | None = None) -> dict:
         return self._call("POST", f"/v1/models/{_seg(model)}/score/batch", json_body=requests,
                           params=_query(version=version))
 
@@ -402,5 +402,5 @@ class Client:
                 if attributes:
                     request["attributes"] = {k: row[k] for k in attributes if k in row}
                 requests.append(request)
-            answers.extend(self.score_batch(model, requests, version=version))
+            answers.extend(self.score_batch(model, requests, version=version)["results"])
         return _frame(answers, as_frame)

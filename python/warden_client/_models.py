@@ -60,8 +60,13 @@ def feature_columns(reference, target, protected, exclude) -> list[str]:
 
 
 def _json_params(params: dict) -> dict:
-    """The hyperparameters that are JSON (numbers, text, booleans, None)."""
-    return {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    """The hyperparameters that are JSON (finite numbers, text, booleans, None)."""
+    def is_json(v):
+        if isinstance(v, float):
+            return math.isfinite(v)
+        return isinstance(v, (int, str, bool)) or v is None
+
+    return {k: v for k, v in params.items() if is_json(v)}
 
 
 def pack(artifact, reference, features: list[str], format: str | None, tolerance: float) -> Packed:
