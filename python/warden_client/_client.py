@@ -117,9 +117,9 @@ class Client:
     # Registry
 
     def create_model(self, name: str, *, owner: str, risk_tier: str, use_case: str = "", description: str = "",
-                     tags: list[str] | None = None) -> dict:
+                     business_line: str = "", tags: list[str] | None = None) -> dict:
         body = {"name": name, "owner": owner, "risk_tier": risk_tier, "use_case": use_case,
-                "description": description, "tags": tags or []}
+                "description": description, "business_line": business_line, "tags": tags or []}
         return self._call("POST", "/v1/models", json_body=body)
 
     def list_models(self) -> list:

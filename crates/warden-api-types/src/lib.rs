@@ -70,6 +70,9 @@ pub struct CreateModel {
     /// Business use, e.g. retail credit origination.
     #[serde(default)]
     pub use_case: String,
+    /// The business line it serves, e.g. cards (roles can be scoped to one).
+    #[serde(default)]
+    pub business_line: String,
     /// Labels.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -88,6 +91,9 @@ pub struct ModelBody {
     pub risk_tier: RiskTier,
     /// Use case.
     pub use_case: String,
+    /// The business line it serves (empty: not said).
+    #[serde(default)]
+    pub business_line: String,
     /// Tags.
     pub tags: Vec<String>,
     /// When.

@@ -52,6 +52,7 @@ async fn seed_registry(warden: &Warden, models: usize, versions: i64) {
             owner: format!("team-{}", m % 7),
             risk_tier: tier,
             use_case: "consumer credit".into(),
+            business_line: "retail".into(),
             tags: vec![],
         };
         registry::create_model(warden, &admin, input).await.unwrap();

@@ -66,6 +66,7 @@ impl ToWire for Model {
             owner: m.input.owner,
             risk_tier: m.input.risk_tier.as_str().parse().expect("the lifecycle's tiers are the wire's"),
             use_case: m.input.use_case,
+            business_line: m.input.business_line,
             tags: m.input.tags,
             created_at: Timestamp::from_micros(m.created_at),
             created_by: m.created_by,

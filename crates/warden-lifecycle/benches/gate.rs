@@ -41,6 +41,7 @@ fn main() {
             owner: "retail-risk".into(),
             risk_tier: RiskTier::High,
             use_case: "credit origination".into(),
+            business_line: "retail".into(),
             tags: Vec::new(),
         };
         registry::create_model(&warden, &dana, input).await.unwrap();

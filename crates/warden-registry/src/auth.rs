@@ -160,6 +160,8 @@ pub struct ModelScope {
     pub tagged: Option<String>,
     /// Models whose accountable owner is this.
     pub owned_by: Option<String>,
+    /// Models serving this business line.
+    pub business_line: Option<String>,
 }
 
 /// What a scope is matched against: the model's owner and tags as registered.
@@ -169,6 +171,8 @@ pub struct ModelFacts<'a> {
     pub name: &'a str,
     /// Its accountable owner.
     pub owner: &'a str,
+    /// The business line it serves.
+    pub business_line: &'a str,
     /// Its tags.
     pub tags: &'a [String],
 }
@@ -178,6 +182,7 @@ impl ModelScope {
     pub fn covers(&self, model: ModelFacts<'_>) -> bool {
         self.tagged.as_ref().is_none_or(|tag| model.tags.contains(tag))
             && self.owned_by.as_ref().is_none_or(|owner| owner == model.owner)
+            && self.business_line.as_ref().is_none_or(|line| line == model.business_line)
     }
 }
 
@@ -189,6 +194,9 @@ impl fmt::Display for ModelScope {
         }
         if let Some(owner) = &self.owned_by {
             write!(f, " owned by '{owner}'")?;
+        }
+        if let Some(line) = &self.business_line {
+            write!(f, " of business line '{line}'")?;
         }
         Ok(())
     }
@@ -644,7 +652,7 @@ mod tests {
 
     #[test]
     fn a_scoped_role_counts_only_on_the_models_its_scope_covers() {
-        let cards = ModelScope { tagged: Some("cards".into()), owned_by: None };
+        let cards = ModelScope { tagged: Some("cards".into()), ..ModelScope::default() };
         let caller = Principal {
             name: "idp|ana".into(),
             roles: vec![Role::Viewer],
@@ -653,8 +661,8 @@ mod tests {
         };
         let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let (card_tags, fraud_tags) = (tags(&["cards", "eu"]), tags(&["fraud"]));
-        let card_model = ModelFacts { name: "card-limit", owner: "cards-team", tags: &card_tags };
-        let fraud_model = ModelFacts { name: "fraud", owner: "fraud-team", tags: &fraud_tags };
+        let card_model = ModelFacts { name: "card-limit", owner: "cards-team", business_line: "cards", tags: &card_tags };
+        let fraud_model = ModelFacts { name: "fraud", owner: "fraud-team", business_line: "payments", tags: &fraud_tags };
 
         let refused = caller.require(Permission::WriteRegistry).unwrap_err().to_string();
         assert!(refused.contains("only over models tagged 'cards'"), "{refused}");
@@ -670,9 +678,12 @@ mod tests {
         assert!(on_fraud.require(Permission::Promote).is_err());
         assert!(on_fraud.scoped.is_empty() && on_cards.scoped.is_empty(), "a narrowed caller cannot be narrowed again");
 
-        let owned = ModelScope { tagged: Some("cards".into()), owned_by: Some("cards-team".into()) };
+        let owned = ModelScope { tagged: Some("cards".into()), owned_by: Some("cards-team".into()), business_line: None };
         assert!(owned.covers(card_model));
-        assert!(!ModelScope { owned_by: Some("risk".into()), ..owned }.covers(card_model), "every criterion holds");
+        assert!(!ModelScope { owned_by: Some("risk".into()), ..owned.clone() }.covers(card_model), "every criterion holds");
+        let line = ModelScope { business_line: Some("payments".into()), ..ModelScope::default() };
+        assert!(line.covers(fraud_model) && !line.covers(card_model));
+        assert_eq!(line.to_string(), "models of business line 'payments'");
     }
 
     #[test]

@@ -110,6 +110,8 @@ struct ScopeFile {
     models_tagged: Option<String>,
     #[serde(default)]
     models_owned_by: Option<String>,
+    #[serde(default)]
+    models_in_business_line: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -229,12 +231,19 @@ impl IdentityConfig {
         for (n, scope) in file.scopes.into_iter().enumerate() {
             let place = format!("[[scopes]] #{} (group \"{}\")", n + 1, scope.group);
             let role: Role = scope.role.parse().map_err(|e| format!("{place}: {e}"))?;
-            let models = ModelScope { tagged: scope.models_tagged, owned_by: scope.models_owned_by };
-            if models.tagged.is_none() && models.owned_by.is_none() {
-                return Err(format!("{place} names no models: give models_tagged or models_owned_by"));
+            let models = ModelScope {
+                tagged: scope.models_tagged,
+                owned_by: scope.models_owned_by,
+                business_line: scope.models_in_business_line,
+            };
+            let criteria = [&models.tagged, &models.owned_by, &models.business_line];
+            if criteria.iter().all(|c| c.is_none()) {
+                return Err(format!(
+                    "{place} names no models: give models_tagged, models_owned_by or models_in_business_line"
+                ));
             }
-            if [&models.tagged, &models.owned_by].into_iter().flatten().any(|v| v.trim().is_empty()) {
-                return Err(format!("{place}: an empty tag or owner would match no model"));
+            if criteria.into_iter().flatten().any(|v| v.trim().is_empty()) {
+                return Err(format!("{place}: an empty tag, owner or business line would match no model"));
             }
             if roles.get(&scope.group).is_some_and(|held: &Vec<Role>| held.contains(&role)) {
                 return Err(format!(

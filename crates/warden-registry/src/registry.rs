@@ -166,6 +166,8 @@ pub struct ModelInput {
     pub risk_tier: RiskTier,
     /// Business use.
     pub use_case: String,
+    /// The business line it serves (retail credit, cards…); empty when not said.
+    pub business_line: String,
     /// Labels.
     pub tags: Vec<String>,
 }
@@ -194,6 +196,7 @@ impl TryFrom<ModelRow> for Model {
                 owner: m.owner,
                 risk_tier: m.risk_tier.parse()?,
                 use_case: m.use_case,
+                business_line: m.business_line,
                 tags: m.tags,
             },
             created_at: m.created_at,
@@ -216,7 +219,12 @@ pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInp
         caller.require(Permission::WriteRegistry)?;
     }
     // A role scoped to some models registers only models inside its scope.
-    let new = ModelFacts { name: &input.name, owner: &input.owner, tags: &input.tags };
+    let new = ModelFacts {
+        name: &input.name,
+        owner: &input.owner,
+        business_line: &input.business_line,
+        tags: &input.tags,
+    };
     let caller = &caller.for_model(new);
     caller.require(Permission::WriteRegistry).map_err(|err| match err {
         Error::Forbidden(why) => Error::Forbidden(format!("model '{}' would fall outside your scopes: {why}", input.name)),
@@ -228,6 +236,7 @@ pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInp
     }
     text::check("owner", &input.owner, text::SHORT, Lines::One)?;
     text::check("use case", &input.use_case, text::SHORT, Lines::One)?;
+    text::check("business line", &input.business_line, text::SHORT, Lines::One)?;
     text::check("description", &input.description, text::LONG, Lines::Many)?;
     if input.tags.len() > MAX_TAGS {
         return Err(Error::invalid(format!("a model has at most {MAX_TAGS} tags (got {})", input.tags.len())));
@@ -246,7 +255,8 @@ pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInp
         format!("model/{}", input.name),
         json!({
             "name": input.name, "description": input.description, "owner": input.owner,
-            "risk_tier": input.risk_tier.as_str(), "use_case": input.use_case, "tags": input.tags,
+            "risk_tier": input.risk_tier.as_str(), "use_case": input.use_case, "business_line": input.business_line,
+            "tags": input.tags,
         }),
     );
     let row = warden
@@ -258,6 +268,7 @@ pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInp
                 owner: input.owner.clone(),
                 risk_tier: input.risk_tier.as_str().into(),
                 use_case: input.use_case.clone(),
+                business_line: input.business_line.clone(),
                 tags: input.tags.clone(),
                 created_at: now,
                 created_by: caller.actor(),
@@ -284,7 +295,12 @@ pub fn may_read(caller: &Principal, row: &ModelRow) -> bool {
 
 /// What scopes are matched against.
 pub fn facts(row: &ModelRow) -> ModelFacts<'_> {
-    ModelFacts { name: &row.model.name, owner: &row.model.owner, tags: &row.model.tags }
+    ModelFacts {
+        name: &row.model.name,
+        owner: &row.model.owner,
+        business_line: &row.model.business_line,
+        tags: &row.model.tags,
+    }
 }
 
 /// The caller acting on the named model: roles scoped to it now in force ([`Principal::for_model`]); a caller
@@ -864,6 +880,7 @@ mod tests {
             owner: "o".into(),
             risk_tier: RiskTier::Low,
             use_case: String::new(),
+            business_line: String::new(),
             tags: vec![],
         };
         create_model(&warden, &admin, input).await.unwrap();

@@ -45,6 +45,8 @@ pub struct NewModel {
     pub risk_tier: String,
     /// The business use.
     pub use_case: String,
+    /// The business line it serves (empty: not said).
+    pub business_line: String,
     /// Labels.
     pub tags: Vec<String>,
     /// Creation time.

@@ -188,6 +188,7 @@ struct ModelColumns {
     owner: String,
     risk_tier: String,
     use_case: String,
+    business_line: String,
     tags: String,
     created_at: Micros,
     created_by: String,
@@ -204,6 +205,7 @@ impl ModelColumns {
                 owner: self.owner,
                 risk_tier: self.risk_tier,
                 use_case: self.use_case,
+                business_line: self.business_line,
                 tags: from_json(&self.tags, "models.tags")?,
                 created_at: self.created_at,
                 created_by: self.created_by,
@@ -213,7 +215,7 @@ impl ModelColumns {
     }
 }
 
-const MODEL_COLUMNS: &str = "m.id, m.name, m.description, m.owner, m.risk_tier, m.use_case, m.tags, m.created_at, \
+const MODEL_COLUMNS: &str = "m.id, m.name, m.description, m.owner, m.risk_tier, m.use_case, m.business_line, m.tags, m.created_at, \
      m.created_by, (SELECT MAX(v.version) FROM versions v WHERE v.model_id = m.id) AS latest_version";
 
 #[derive(FromRow)]
@@ -1143,14 +1145,15 @@ where
     async fn create_model(&self, model: NewModel, audit: AuditEventDraft) -> Result<ModelRow> {
         let mut tx = D::write_tx(self).await?;
         let inserted = sqlx::query_scalar(
-            "INSERT INTO models (name, description, owner, risk_tier, use_case, tags, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO models (name, description, owner, risk_tier, use_case, business_line, tags, created_at, \
+             created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(&model.name)
         .bind(&model.description)
         .bind(&model.owner)
         .bind(&model.risk_tier)
         .bind(&model.use_case)
+        .bind(&model.business_line)
         .bind(to_json(&Value::from(model.tags.clone())))
         .bind(model.created_at)
         .bind(&model.created_by)

@@ -337,6 +337,7 @@ mod tests {
             owner: "risk".into(),
             risk_tier: "high".into(),
             use_case: "credit".into(),
+            business_line: "retail".into(),
             tags: vec!["retail".into()],
             created_at: 1,
             created_by: "token:test".into(),

@@ -849,6 +849,9 @@ pub(crate) enum ModelCommand {
         /// Business use.
         #[arg(long, default_value = "")]
         use_case: String,
+        /// The business line it serves (roles can be scoped to one).
+        #[arg(long, default_value = "")]
+        business_line: String,
         /// Label (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,

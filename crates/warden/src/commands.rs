@@ -73,6 +73,7 @@ fn print_model(model: &api::ModelBody) {
         ("owner", model.owner.cell()),
         ("risk tier", model.risk_tier.cell()),
         ("use case", model.use_case.cell()),
+        ("business line", model.business_line.cell()),
         ("tags", model.tags.cell()),
         ("latest version", model.latest_version.cell()),
         ("created", format!("{} by {}", model.created_at.cell(), model.created_by.cell())),
@@ -81,10 +82,10 @@ fn print_model(model: &api::ModelBody) {
 
 async fn model(command: ModelCommand) -> anyhow::Result<()> {
     match command {
-        ModelCommand::Create { name, owner, risk_tier, description, use_case, tags, connection, json } => {
+        ModelCommand::Create { name, owner, risk_tier, description, use_case, business_line, tags, connection, json } => {
             let client = Client::new(&connection)?;
             let body = json!({"name": name, "owner": owner, "risk_tier": risk_tier, "description": description,
-                              "use_case": use_case, "tags": tags});
+                              "use_case": use_case, "business_line": business_line, "tags": tags});
             let model: api::ModelBody = client.json_as(Method::POST, "/v1/models", &body).await?;
             if json {
                 render::json(&model);

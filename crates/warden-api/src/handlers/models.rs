@@ -24,6 +24,7 @@ pub(crate) async fn create_model(
         owner: body.owner,
         risk_tier: body.risk_tier.parse().map_err(warden_registry::Error::from)?,
         use_case: body.use_case,
+        business_line: body.business_line,
         tags: body.tags,
     };
     Ok((StatusCode::CREATED, Json(registry::create_model(&warden, &caller, input).await?.to_wire())))

@@ -382,14 +382,21 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
         format!(
             "[oidc]\nissuer = \"{}\"\nclient_id = \"warden\"\n[roles]\n\"staff\" = \"viewer\"\n\
              [[scopes]]\ngroup = \"cards-ds\"\nrole = \"data-scientist\"\nmodels_tagged = \"cards\"\n\
-             [[scopes]]\ngroup = \"retail-mrm\"\nrole = \"validator\"\nmodels_owned_by = \"retail-credit\"\n",
+             [[scopes]]\ngroup = \"retail-mrm\"\nrole = \"validator\"\nmodels_owned_by = \"retail-credit\"\n\
+             [[scopes]]\ngroup = \"payments-mrm\"\nrole = \"validator\"\nmodels_in_business_line = \"payments\"\n",
             provider.issuer
         ),
     )
     .unwrap();
     let server = Server::start_with(&dir.path().join("data"), &["--identity", file.to_str().unwrap()]);
-    for (name, owner, tag) in [("card-limit", "cards-team", "cards"), ("fraud", "fraud-team", "fraud"), ("retail-pd", "retail-credit", "retail")] {
-        let out = server.cli(&["model", "create", name, "--owner", owner, "--risk-tier", "high", "--tag", tag]);
+    for (name, owner, tag, line) in [
+        ("card-limit", "cards-team", "cards", "cards"),
+        ("fraud", "fraud-team", "fraud", "payments"),
+        ("retail-pd", "retail-credit", "retail", "retail"),
+    ] {
+        let out = server.cli(&[
+            "model", "create", name, "--owner", owner, "--risk-tier", "high", "--tag", tag, "--business-line", line,
+        ]);
         assert!(out.status.success(), "{}", support::stderr(&out));
     }
     let carla = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-carla", &["staff", "cards-ds"]));
@@ -471,6 +478,12 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     assert_eq!(status, 403, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("no role held here"), "{body}");
     assert_eq!(get(&server, &rita, "/v1/models/fraud").0, 403, "nor read a model outside her scope");
+    // A validator of the payments business line sees the fraud model alone.
+    let paul = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-paul", &["payments-mrm"]));
+    let (_, models) = get(&server, &paul, "/v1/models");
+    let names: Vec<&str> = models.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fraud"]);
+    assert_eq!(get(&server, &paul, "/v1/models/fraud").1["business_line"], "payments");
     assert_eq!(get(&server, &rita, "/v1/policies").0, 403, "nor anything inventory-wide");
     // The approval of a covered model goes through, recorded with her name and the roles then in force.
     let out = server.cli(&["model", "register", "retail-pd", "--artifact", artifact.to_str().unwrap(), "--format",
