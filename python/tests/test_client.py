@@ -91,12 +91,17 @@ def pipeline():
     ])
 
 
-def test_a_notebook_registers_a_pipeline_with_lineage_and_scores_a_dataframe(server):
-    warden = Client(server.url, token=server.admin_token)
+def fitted():
+    """The German credit data, its model inputs, and the pipeline fitted on them."""
     frame = german()
     features = frame[NUMERIC + CATEGORICAL].copy()
     features[NUMERIC] = features[NUMERIC].astype("float32")
-    model = pipeline().fit(features, frame["risk"])
+    return frame, features, pipeline().fit(features, frame["risk"])
+
+
+def test_a_notebook_registers_a_pipeline_with_lineage_and_scores_a_dataframe(server):
+    warden = Client(server.url, token=server.admin_token)
+    frame, features, model = fitted()
 
     warden.create_model("credit-nb", owner="retail-risk", risk_tier="medium", use_case="consumer loans")
     reference = frame[NUMERIC + CATEGORICAL + ["sex", "risk"]]
@@ -132,10 +137,7 @@ def test_a_notebook_registers_a_pipeline_with_lineage_and_scores_a_dataframe(ser
 
 def test_a_conversion_that_disagrees_with_scikit_learn_is_not_uploaded(server):
     warden = Client(server.url, token=server.admin_token)
-    frame = german()
-    features = frame[NUMERIC + CATEGORICAL].copy()
-    features[NUMERIC] = features[NUMERIC].astype("float32")
-    model = pipeline().fit(features, frame["risk"])
+    frame, _, model = fitted()
     warden.create_model("credit-strict", owner="retail-risk", risk_tier="low", use_case="test")
     # No conversion is exact to a negative tolerance: the check runs, and refuses before anything is sent.
     with pytest.raises(ValueError, match="not registered"):

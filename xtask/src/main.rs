@@ -2002,7 +2002,10 @@ fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
         serde_json::json!({"keys": [jwk("rsa-test-key.jwk.json")?, jwk("ec-test-key.jwk.json")?]}),
     )?;
     let identity = dir.join("identity.toml");
-    std::fs::write(&identity, format!("[oidc]\nissuer = \"{issuer}\"\nclient_id = \"warden\"\n[roles]\n\"loan-apps\" = \"scorer\"\n"))?;
+    std::fs::write(
+        &identity,
+        format!("[oidc]\nissuer = \"{issuer}\"\nclient_id = \"warden\"\n[roles]\n\"loan-apps\" = \"scorer\"\n"),
+    )?;
     let warden = release_warden(&root)?;
     let data = dir.join("data");
     let (server, url) = start_warden(&warden, &data, &["--identity", identity.to_str().context("path")?])?;
@@ -2043,9 +2046,17 @@ fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
 
     // Each round sends one request of every mode, so drift of the machine falls on all modes alike; a token
     // never seen before goes out every tenth round.
-    let modes = ["/healthz (no-op limit)", "whoami, Warden token", "whoami, JWT reused RS256",
-        "whoami, JWT first seen RS256", "score, Warden token", "score, JWT reused RS256", "score, JWT reused ES256",
-        "score, JWT first seen RS256", "score, JWT first seen ES256"];
+    let modes = [
+        "/healthz (no-op limit)",
+        "whoami, Warden token",
+        "whoami, JWT reused RS256",
+        "whoami, JWT first seen RS256",
+        "score, Warden token",
+        "score, JWT reused RS256",
+        "score, JWT reused ES256",
+        "score, JWT first seen RS256",
+        "score, JWT first seen ES256",
+    ];
     let mut p50: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut p99: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut fresh = 0;
@@ -2084,7 +2095,10 @@ fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
         }
     }
     drop(server);
-    println!("\none keep-alive connection, {requests} rounds per run ({} with first-seen tokens), {runs} runs", requests / 10);
+    println!(
+        "\none keep-alive connection, {requests} rounds per run ({} with first-seen tokens), {runs} runs",
+        requests / 10
+    );
     println!("{:<32} {:>10} {:>10}   runs (p50 µs)", "request", "p50 µs", "p99 µs");
     for (m, name) in modes.iter().enumerate() {
         let runs_text: Vec<String> = p50[m].iter().map(|v| format!("{v:.1}")).collect();

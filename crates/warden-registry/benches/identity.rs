@@ -19,7 +19,8 @@ fn token(key: &EncodingKey, alg: Algorithm, kid: &str, issuer: &str) -> String {
 
 fn identity(c: &mut Criterion) {
     let issuer = "https://login.example-bank.com/realms/staff";
-    let config = IdentityConfig::parse(&format!("[oidc]\nissuer = \"{issuer}\"\nclient_id = \"warden\"\n")).unwrap().oidc;
+    let config =
+        IdentityConfig::parse(&format!("[oidc]\nissuer = \"{issuer}\"\nclient_id = \"warden\"\n")).unwrap().oidc;
     let verifier = Verifier::new(config);
     let jwk = |name: &str| serde_json::from_slice::<serde_json::Value>(&fixture(name)).unwrap();
     let set: JwkSet = serde_json::from_value(

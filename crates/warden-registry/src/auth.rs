@@ -248,8 +248,7 @@ impl Principal {
     pub fn for_model(&self, model: ModelFacts<'_>) -> Principal {
         let mut narrowed = self.without_scopes();
         if self.scoped.iter().any(|s| s.scope.covers(model)) {
-            let covering: Vec<Role> =
-                self.scoped.iter().filter(|s| s.scope.covers(model)).map(|s| s.role).collect();
+            let covering: Vec<Role> = self.scoped.iter().filter(|s| s.scope.covers(model)).map(|s| s.role).collect();
             narrowed.roles = Role::ALL.into_iter().filter(|r| self.roles.contains(r) || covering.contains(r)).collect();
         }
         narrowed
@@ -287,7 +286,13 @@ impl Principal {
     /// An audit event of an act by this caller: `actor` is its unique identity, and the payload (an object)
     /// records under `acted_as` the name people read and the roles in force when it acted, so the ledger
     /// entry built over the event vouches for them too.
-    pub fn audit_event(&self, at: Micros, action: &str, subject: String, mut payload: serde_json::Value) -> AuditEventDraft {
+    pub fn audit_event(
+        &self,
+        at: Micros,
+        action: &str,
+        subject: String,
+        mut payload: serde_json::Value,
+    ) -> AuditEventDraft {
         if let serde_json::Value::Object(fields) = &mut payload {
             let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
             let mut acted_as = json!({ "display_name": self.display_name(), "roles": roles });
@@ -528,8 +533,10 @@ async fn insert_token(
     if expires_at.is_some_and(|e| e <= now) {
         return Err(Error::invalid("a token's expiry must be in the future"));
     }
-    let (audited, payload) =
-        (format!("token/{name}"), json!({ "name": name, "role": role.as_str(), "expires_at": expires_at, "subject": subject }));
+    let (audited, payload) = (
+        format!("token/{name}"),
+        json!({ "name": name, "role": role.as_str(), "expires_at": expires_at, "subject": subject }),
+    );
     let event = match creator {
         Some(caller) => caller.audit_event(now, "token.create", audited, payload),
         None => AuditEventDraft {
@@ -661,8 +668,10 @@ mod tests {
         };
         let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let (card_tags, fraud_tags) = (tags(&["cards", "eu"]), tags(&["fraud"]));
-        let card_model = ModelFacts { name: "card-limit", owner: "cards-team", business_line: "cards", tags: &card_tags };
-        let fraud_model = ModelFacts { name: "fraud", owner: "fraud-team", business_line: "payments", tags: &fraud_tags };
+        let card_model =
+            ModelFacts { name: "card-limit", owner: "cards-team", business_line: "cards", tags: &card_tags };
+        let fraud_model =
+            ModelFacts { name: "fraud", owner: "fraud-team", business_line: "payments", tags: &fraud_tags };
 
         let refused = caller.require(Permission::WriteRegistry).unwrap_err().to_string();
         assert!(refused.contains("only over models tagged 'cards'"), "{refused}");
@@ -678,9 +687,13 @@ mod tests {
         assert!(on_fraud.require(Permission::Promote).is_err());
         assert!(on_fraud.scoped.is_empty() && on_cards.scoped.is_empty(), "a narrowed caller cannot be narrowed again");
 
-        let owned = ModelScope { tagged: Some("cards".into()), owned_by: Some("cards-team".into()), business_line: None };
+        let owned =
+            ModelScope { tagged: Some("cards".into()), owned_by: Some("cards-team".into()), business_line: None };
         assert!(owned.covers(card_model));
-        assert!(!ModelScope { owned_by: Some("risk".into()), ..owned.clone() }.covers(card_model), "every criterion holds");
+        assert!(
+            !ModelScope { owned_by: Some("risk".into()), ..owned.clone() }.covers(card_model),
+            "every criterion holds"
+        );
         let line = ModelScope { business_line: Some("payments".into()), ..ModelScope::default() };
         assert!(line.covers(fraud_model) && !line.covers(card_model));
         assert_eq!(line.to_string(), "models of business line 'payments'");

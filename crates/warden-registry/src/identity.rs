@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest;
@@ -149,9 +149,13 @@ const MAX_SECRET_FILE_BYTES: u64 = 4096;
 fn read_client_secret(path: &Path) -> std::result::Result<ClientSecret, String> {
     let size = std::fs::metadata(path).map_err(|e| format!("[oidc] client_secret_file {}: {e}", path.display()))?.len();
     if size > MAX_SECRET_FILE_BYTES {
-        return Err(format!("[oidc] client_secret_file {} is {size} bytes; at most {MAX_SECRET_FILE_BYTES}", path.display()));
+        return Err(format!(
+            "[oidc] client_secret_file {} is {size} bytes; at most {MAX_SECRET_FILE_BYTES}",
+            path.display()
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("[oidc] client_secret_file {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("[oidc] client_secret_file {}: {e}", path.display()))?;
     let secret = text.trim();
     if secret.is_empty() {
         return Err(format!("[oidc] client_secret_file {} is empty", path.display()));
@@ -210,7 +214,8 @@ impl IdentityConfig {
             }
             None => None,
         };
-        let display_name = file.oidc.display_name.unwrap_or_else(|| url.host_str().unwrap_or("the identity provider").to_owned());
+        let display_name =
+            file.oidc.display_name.unwrap_or_else(|| url.host_str().unwrap_or("the identity provider").to_owned());
         let mut roles = BTreeMap::new();
         for (group, value) in file.roles {
             let names = match value {
@@ -422,7 +427,9 @@ impl LiveIdentity {
                 tracing::info!(file = %path.display(), groups = fresh.roles.len(), scopes = fresh.scopes.len(), "identity file read again");
                 *config = Arc::new(fresh);
             }
-            Err(error) => tracing::error!(%error, "the changed identity file was not applied; the mapping in force stays"),
+            Err(error) => {
+                tracing::error!(%error, "the changed identity file was not applied; the mapping in force stays")
+            }
         }
     }
 }
@@ -625,14 +632,13 @@ impl Verifier {
             .map_err(|e| format!("the key set at {jwks_uri} is not a JWK set: {e}"))?;
         let text = |name: &str| discovery[name].as_str().map(str::to_owned);
         // A provider without the code flow's endpoints still signs bearer tokens; sign-in is then unavailable.
-        let endpoints = text("authorization_endpoint").zip(text("token_endpoint")).map(|(authorization, token)| {
-            Endpoints {
+        let endpoints =
+            text("authorization_endpoint").zip(text("token_endpoint")).map(|(authorization, token)| Endpoints {
                 authorization,
                 token,
                 end_session: text("end_session_endpoint"),
                 device_authorization: text("device_authorization_endpoint"),
-            }
-        });
+            });
         Ok((keys_of(&set), endpoints))
     }
 
@@ -658,7 +664,8 @@ impl Verifier {
         }
         {
             let _one = self.refreshing.lock().await;
-            let recent = self.keys.read().expect("keys lock").fetched.is_some_and(|at| at.elapsed() < REFRESH_AT_MOST_EVERY);
+            let recent =
+                self.keys.read().expect("keys lock").fetched.is_some_and(|at| at.elapsed() < REFRESH_AT_MOST_EVERY);
             if !recent && self.endpoints().is_err() {
                 let _ = self.fetch_locked().await;
             }
@@ -1004,18 +1011,23 @@ mod tests {
         assert_eq!(config.roles_of(&groups), []);
         let scoped = config.scoped_roles_of(&groups);
         assert_eq!(scoped.len(), 1);
-        assert_eq!((scoped[0].role, scoped[0].scope.to_string().as_str()), (Role::DataScientist, "models tagged 'cards'"));
+        assert_eq!(
+            (scoped[0].role, scoped[0].scope.to_string().as_str()),
+            (Role::DataScientist, "models tagged 'cards'")
+        );
 
         let refused = |extra: &str| IdentityConfig::parse(&format!("{base}{extra}")).unwrap_err();
         assert!(refused("[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\n").contains("names no models"));
-        assert!(refused("[[scopes]]\ngroup = \"g\"\nrole = \"wizard\"\nmodels_tagged = \"x\"\n").contains("unknown role"));
+        assert!(
+            refused("[[scopes]]\ngroup = \"g\"\nrole = \"wizard\"\nmodels_tagged = \"x\"\n").contains("unknown role")
+        );
         assert!(refused("[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_tagged = \" \"\n").contains("empty tag"));
         assert!(
-            refused("[roles]\n\"g\" = \"viewer\"\n[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_tagged = \"x\"\n")
-                .contains("narrow nothing")
+            refused(
+                "[roles]\n\"g\" = \"viewer\"\n[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_tagged = \"x\"\n"
+            )
+            .contains("narrow nothing")
         );
-        assert!(
-            refused("[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_in = \"x\"\n").contains("unknown field")
-        );
+        assert!(refused("[[scopes]]\ngroup = \"g\"\nrole = \"viewer\"\nmodels_in = \"x\"\n").contains("unknown field"));
     }
 }

@@ -219,15 +219,13 @@ pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInp
         caller.require(Permission::WriteRegistry)?;
     }
     // A role scoped to some models registers only models inside its scope.
-    let new = ModelFacts {
-        name: &input.name,
-        owner: &input.owner,
-        business_line: &input.business_line,
-        tags: &input.tags,
-    };
+    let new =
+        ModelFacts { name: &input.name, owner: &input.owner, business_line: &input.business_line, tags: &input.tags };
     let caller = &caller.for_model(new);
     caller.require(Permission::WriteRegistry).map_err(|err| match err {
-        Error::Forbidden(why) => Error::Forbidden(format!("model '{}' would fall outside your scopes: {why}", input.name)),
+        Error::Forbidden(why) => {
+            Error::Forbidden(format!("model '{}' would fall outside your scopes: {why}", input.name))
+        }
         other => other,
     })?;
     validate_name("model", &input.name)?;
@@ -582,8 +580,9 @@ pub async fn register_version(
         "serving": request.serving, "input_warnings": input_warnings,
     });
     let at = warden.now();
-    let make_event =
-        move |number: i64| caller.audit_event(at, "version.register", format!("model/{model}/{number}"), payload.clone());
+    let make_event = move |number: i64| {
+        caller.audit_event(at, "version.register", format!("model/{model}/{number}"), payload.clone())
+    };
 
     // Blobs go in place before the row that refers to them, so an acknowledged version always has them.
     let _guard = warden.blob_commit.lock().await;

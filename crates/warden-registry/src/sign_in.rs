@@ -78,8 +78,8 @@ pub fn start(verifier: &Verifier, redirect_uri: &str) -> Result<Started, SignInE
         code_verifier: random_value(),
         redirect_uri: redirect_uri.to_owned(),
     };
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(pending.code_verifier.as_bytes()));
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(pending.code_verifier.as_bytes()));
     let mut url = reqwest::Url::parse(&endpoints.authorization)
         .map_err(|e| SignInError::Unavailable(format!("the authorization endpoint is not a URL: {e}")))?;
     url.query_pairs_mut()
@@ -138,16 +138,7 @@ enum TokenAnswer {
 /// there is one, else `client_id` in the form, as a public client).
 async fn token_request(verifier: &Verifier, form: &[(&str, &str)]) -> Result<Value, TokenAnswer> {
     let endpoints = verifier.endpoints().map_err(TokenAnswer::Failed)?;
-    let config = verifier.config();
-    let mut fields: Vec<(&str, &str)> = form.to_vec();
-    let mut request = verifier.http().post(&endpoints.token);
-    match &config.client_secret {
-        Some(secret) => request = request.basic_auth(&config.client_id, Some(&secret.0)),
-        None => fields.push(("client_id", config.client_id.as_str())),
-    }
-    let response = request
-        .form(&fields)
-        .send()
+    let response = post_as_client(verifier, &endpoints.token, form)
         .await
         .map_err(|e| TokenAnswer::Failed(format!("the token endpoint did not answer: {e}")))?;
     let status = response.status();
@@ -162,6 +153,23 @@ async fn token_request(verifier: &Verifier, form: &[(&str, &str)]) -> Result<Val
         "authorization_pending" | "slow_down" => Err(TokenAnswer::Pending(why)),
         _ => Err(TokenAnswer::Failed(why)),
     }
+}
+
+/// POSTs a form to one of the provider's endpoints as Warden's client: HTTP Basic with the secret when there
+/// is one, else `client_id` in the form (a public client).
+async fn post_as_client(
+    verifier: &Verifier,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<reqwest::Response, reqwest::Error> {
+    let config = verifier.config();
+    let mut fields: Vec<(&str, &str)> = form.to_vec();
+    let mut request = verifier.http().post(url);
+    match &config.client_secret {
+        Some(secret) => request = request.basic_auth(&config.client_id, Some(&secret.0)),
+        None => fields.push(("client_id", config.client_id.as_str())),
+    }
+    request.form(&fields).send().await
 }
 
 /// A provider's text in a message: at most 200 characters, no control characters.
@@ -192,16 +200,7 @@ pub async fn start_device(verifier: &Verifier) -> Result<DeviceStarted, SignInEr
     let url = endpoints.device_authorization.ok_or_else(|| {
         SignInError::Unavailable("the identity provider does not offer the device authorization flow".into())
     })?;
-    let config = verifier.config();
-    let mut fields = vec![("scope", SCOPES)];
-    let mut request = verifier.http().post(&url);
-    match &config.client_secret {
-        Some(secret) => request = request.basic_auth(&config.client_id, Some(&secret.0)),
-        None => fields.push(("client_id", config.client_id.as_str())),
-    }
-    let response = request
-        .form(&fields)
-        .send()
+    let response = post_as_client(verifier, &url, &[("scope", SCOPES)])
         .await
         .map_err(|e| SignInError::Exchange(format!("the device authorization endpoint did not answer: {e}")))?;
     let status = response.status();
@@ -212,9 +211,10 @@ pub async fn start_device(verifier: &Verifier) -> Result<DeviceStarted, SignInEr
         return Err(SignInError::Exchange(format!("{status} {}", clip(error))));
     }
     let text = |name: &str| {
-        body[name].as_str().map(str::to_owned).ok_or_else(|| {
-            SignInError::Exchange(format!("the device authorization answer has no {name}"))
-        })
+        body[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| SignInError::Exchange(format!("the device authorization answer has no {name}")))
     };
     Ok(DeviceStarted {
         user_code: text("user_code")?,

@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import a model version from elsewhere (MLflow's model registry).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Sign in through the bank's identity provider (device flow); later commands use the sign-in.
     Login(LoginArgs),
     /// Forget this server's sign-in.
@@ -1059,6 +1062,36 @@ pub(crate) enum TokenCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// A version of an MLflow model registry: its onnx, xgboost (JSON) or lightgbm flavour, signature, input
+    /// example (as reference data unless --reference) and run (parameters, metrics, git commit, datasets).
+    Mlflow(ImportMlflowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportMlflowArgs {
+    /// The MLflow tracking server, e.g. http://mlflow.internal:5000.
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    pub(crate) tracking_uri: String,
+    /// models:/NAME/VERSION or models:/NAME@ALIAS.
+    pub(crate) model_uri: String,
+    /// The Warden model to register it under (default: MLflow's name); it must exist.
+    #[arg(long = "as")]
+    pub(crate) as_model: Option<String>,
+    /// Reference data (CSV or Parquet); default: the input example MLflow logged with the model.
+    #[arg(long)]
+    pub(crate) reference: Option<std::path::PathBuf>,
+    /// Target column of the reference data.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Protected attribute column (repeatable; monitored, never scored).
+    #[arg(long)]
+    pub(crate) protected: Vec<String>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Model(command) => model(command).await,
         Command::Alias(command) => alias(command).await,
         Command::Token(command) => token(command).await,
+        Command::Import(ImportCommand::Mlflow(args)) => crate::mlflow::import(args).await,
         Command::Login(args) => crate::login::login(args).await,
         Command::Logout(connection) => crate::login::logout(&connection),
         Command::Whoami(connection) => crate::login::whoami(&connection).await,
@@ -82,7 +83,17 @@ fn print_model(model: &api::ModelBody) {
 
 async fn model(command: ModelCommand) -> anyhow::Result<()> {
     match command {
-        ModelCommand::Create { name, owner, risk_tier, description, use_case, business_line, tags, connection, json } => {
+        ModelCommand::Create {
+            name,
+            owner,
+            risk_tier,
+            description,
+            use_case,
+            business_line,
+            tags,
+            connection,
+            json,
+        } => {
             let client = Client::new(&connection)?;
             let body = json!({"name": name, "owner": owner, "risk_tier": risk_tier, "description": description,
                               "use_case": use_case, "business_line": business_line, "tags": tags});

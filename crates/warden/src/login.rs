@@ -88,9 +88,12 @@ pub(crate) fn saved_token(url: &str) -> anyhow::Result<Option<String>> {
 pub(crate) async fn login(args: LoginArgs) -> anyhow::Result<()> {
     let url = server_key(&args.connection.url);
     let provider = match (args.issuer, args.client_id) {
-        (Some(issuer), Some(client_id)) => {
-            api::IdentityProviderBody { display_name: issuer.clone(), issuer, cli_client_id: client_id, token_login: true }
-        }
+        (Some(issuer), Some(client_id)) => api::IdentityProviderBody {
+            display_name: issuer.clone(),
+            issuer,
+            cli_client_id: client_id,
+            token_login: true,
+        },
         (None, None) => public_get(&args.connection, "/v1/identity-provider").await?,
         _ => bail!("give both --issuer and --client-id, or neither (to ask the server)"),
     };
@@ -113,7 +116,9 @@ pub(crate) async fn login(args: LoginArgs) -> anyhow::Result<()> {
             "To sign in to {url}, open {complete}\n(or {} and enter the code {})",
             started.verification_uri, started.user_code
         ),
-        None => eprintln!("To sign in to {url}, open {} and enter the code {}", started.verification_uri, started.user_code),
+        None => {
+            eprintln!("To sign in to {url}, open {} and enter the code {}", started.verification_uri, started.user_code)
+        }
     }
     let deadline = std::time::Instant::now() + started.expires_in;
     let mut interval = started.interval;

@@ -25,6 +25,7 @@ mod demo;
 mod governance;
 mod http_server;
 mod login;
+mod mlflow;
 mod render;
 mod reports;
 mod serve;

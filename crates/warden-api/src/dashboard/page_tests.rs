@@ -204,7 +204,10 @@ async fn every_role_sees_only_the_sections_it_may_open_and_a_refusal_keeps_them(
             if path != "/ui/summary" {
                 assert_eq!(navigation(&page), sections, "{role} on {path}");
                 assert!(has_log_out(&page), "{role} on {path}: no log-out button");
-                assert!(page.contains(&format!("{name} (Warden token) · {role}")), "{role} on {path}: who is logged in");
+                assert!(
+                    page.contains(&format!("{name} (Warden token) · {role}")),
+                    "{role} on {path}: who is logged in"
+                );
             }
             if status == StatusCode::FORBIDDEN {
                 assert!(text_of(&page, "error").contains(role), "{role} on {path}: the page says why");

@@ -111,7 +111,10 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: Duration, secure: boo
 /// provider's redirect back is a cross-site navigation, on which a `Strict` cookie is not sent.
 pub(crate) fn set_sign_in_cookie(value: &str, max_age: Duration, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SIGN_IN_COOKIE}={value}; Path=/ui/login/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}", max_age.as_secs())
+    format!(
+        "{SIGN_IN_COOKIE}={value}; Path=/ui/login/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        max_age.as_secs()
+    )
 }
 
 /// The sign-in cookie's name.

@@ -85,7 +85,11 @@ fn elsewhere(config: &IdentityConfig, headers: &HeaderMap) -> Option<String> {
 }
 
 /// `GET /ui/login/oidc`: begins a sign-in and sends the browser to the provider.
-pub(crate) async fn begin(State(state): State<UiState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+pub(crate) async fn begin(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let Some((config, verifier)) = state.warden.identity() else {
         return failed(StatusCode::NOT_FOUND, "Not configured", "Single sign-on is not configured on this server.");
     };
@@ -116,7 +120,11 @@ pub(crate) async fn begin(State(state): State<UiState>, headers: HeaderMap, Quer
     };
     let cookie = set_sign_in_cookie(&started.pending.state, SIGN_IN_LIFETIME, state.secure);
     if !state.sign_ins.put(started.pending, safe_next(query.next.as_deref())) {
-        return failed(StatusCode::SERVICE_UNAVAILABLE, "Busy", "Too many sign-ins are in progress; try again shortly.");
+        return failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy",
+            "Too many sign-ins are in progress; try again shortly.",
+        );
     }
     let mut response = redirect(&started.url);
     response.headers_mut().insert(SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
@@ -180,7 +188,11 @@ pub(crate) async fn callback(
         );
     }
     let Some((pending, next)) = state.sign_ins.take(returned) else {
-        return failed(StatusCode::BAD_REQUEST, "Refused", "This sign-in expired or was already completed. Start again.");
+        return failed(
+            StatusCode::BAD_REQUEST,
+            "Refused",
+            "This sign-in expired or was already completed. Start again.",
+        );
     };
     let Some(code) = query.code.as_deref() else {
         return failed(StatusCode::BAD_REQUEST, "Refused", "The identity provider's answer carries no code.");
@@ -203,9 +215,7 @@ pub(crate) async fn callback(
         Err(err) => return failed(StatusCode::INTERNAL_SERVER_ERROR, "Not signed in", &err.to_string()),
     };
     tracing::info!(who = %principal.name, roles = %principal.roles_text(), "signed in through the identity provider");
-    let id = state
-        .sessions
-        .start(Credential::Provider { identity: signed_in.identity, id_token: signed_in.id_token });
+    let id = state.sessions.start(Credential::Provider { identity: signed_in.identity, id_token: signed_in.id_token });
     // A page of this site moves on to `next`: the redirect from the provider was a cross-site navigation, on
     // which the browser would not send the new SameSite=Strict session cookie if it were redirected again.
     let page = html! {
@@ -256,7 +266,8 @@ mod tests {
 
     #[test]
     fn the_redirect_uri_is_the_configured_one_or_this_host_and_never_a_made_up_host() {
-        let config = IdentityConfig::parse("[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n").unwrap();
+        let config =
+            IdentityConfig::parse("[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n").unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(HOST, "warden.bank:8700".parse().unwrap());
         assert_eq!(redirect_uri(&config, &headers, true).unwrap(), "https://warden.bank:8700/ui/login/oidc/callback");
@@ -284,7 +295,8 @@ mod tests {
         assert_eq!(elsewhere(&configured, &headers), None);
         headers.insert(HOST, "10.0.0.7:8700".parse().unwrap());
         assert_eq!(elsewhere(&configured, &headers).as_deref(), Some("https://warden.bank:8443"));
-        let unconfigured = IdentityConfig::parse("[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n").unwrap();
+        let unconfigured =
+            IdentityConfig::parse("[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n").unwrap();
         assert_eq!(elsewhere(&unconfigured, &headers), None);
     }
 }

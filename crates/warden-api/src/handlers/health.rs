@@ -32,9 +32,9 @@ pub(crate) async fn readyz(State(warden): State<AppState>) -> (StatusCode, Json<
 pub(crate) async fn identity_provider(
     State(warden): State<AppState>,
 ) -> Result<Json<IdentityProviderBody>, crate::error::ApiError> {
-    let (config, _) = warden
-        .identity()
-        .ok_or_else(|| warden_registry::Error::NotFound("no identity provider is configured (serve --identity)".into()))?;
+    let (config, _) = warden.identity().ok_or_else(|| {
+        warden_registry::Error::NotFound("no identity provider is configured (serve --identity)".into())
+    })?;
     Ok(Json(IdentityProviderBody {
         issuer: config.oidc.issuer.clone(),
         cli_client_id: config.oidc.cli_client_id.clone(),

@@ -25,7 +25,8 @@ pub(crate) async fn create_token(
             })?),
         };
     let created =
-        auth::create_token(&warden, &caller, &body.name, body.role.parse()?, expires_at, body.subject.as_deref()).await?;
+        auth::create_token(&warden, &caller, &body.name, body.role.parse()?, expires_at, body.subject.as_deref())
+            .await?;
     Ok((StatusCode::CREATED, Json(CreatedTokenBody { secret: created.secret, token: created.info.to_wire() })))
 }
 

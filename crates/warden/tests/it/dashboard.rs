@@ -366,7 +366,7 @@ mod slow {
 
             // A risk officer: reads everything, may acknowledge alerts.
             log_in(&client, &url, &demo_token(&server, "rita")).await;
-            assert_eq!(text(&client, "#whoami").await, "rita · risk-officer");
+            assert_eq!(text(&client, "#whoami").await, "rita (Warden token) · risk-officer");
             assert!(text(&client, "#inventory").await.contains("credit-approval"));
             assert_eq!(count(&client, "#inventory tbody tr").await, 4, "the demo's portfolio");
             shot(&client, "1-inventory").await;
@@ -497,7 +497,11 @@ mod slow {
                             shown.push(link.text().await.unwrap());
                         }
                         assert_eq!(shown, sections(role), "{role} on {path}: the navigation");
-                        assert_eq!(text(&client, "#whoami").await, format!("{name} (Warden token) · {role}"), "{role} on {path}");
+                        assert_eq!(
+                            text(&client, "#whoami").await,
+                            format!("{name} (Warden token) · {role}"),
+                            "{role} on {path}"
+                        );
                         assert_eq!(count(&client, "header.top form.who button").await, 1, "{role} on {path}: log out");
                     }
                     let source = client.source().await.unwrap();

@@ -70,10 +70,13 @@ impl Provider {
                 let _ = std::io::Read::read_exact(&mut reader, &mut form);
                 let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
                 let (status, body) = if path.ends_with("/.well-known/openid-configuration") {
-                    (200, json!({"issuer": base, "jwks_uri": format!("{base}/protocol/openid-connect/certs"),
+                    (
+                        200,
+                        json!({"issuer": base, "jwks_uri": format!("{base}/protocol/openid-connect/certs"),
                         "authorization_endpoint": format!("{base}/auth"), "token_endpoint": format!("{base}/token"),
                         "end_session_endpoint": format!("{base}/logout"),
-                        "device_authorization_endpoint": format!("{base}/device")}))
+                        "device_authorization_endpoint": format!("{base}/device")}),
+                    )
                 } else if path.ends_with("/certs") {
                     served_fetches.fetch_add(1, Ordering::SeqCst);
                     (200, served_keys.lock().unwrap().clone())
@@ -269,7 +272,11 @@ fn provider_tokens_are_validated_and_their_groups_grant_roles() {
     forged.push(("ES256 header on the RSA key", sign(&ec, Algorithm::ES256, "rsa-1", &vera), "does not match its key"));
     forged.push(("unknown kid", sign(&ec, Algorithm::ES256, "nobody", &vera), "key 'nobody' is not among"));
     let unnamed = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &vera, &ec).unwrap();
-    forged.push(("no kid, two keys published", unnamed, "names no key (kid), and the identity provider has more than one"));
+    forged.push((
+        "no kid, two keys published",
+        unnamed,
+        "names no key (kid), and the identity provider has more than one",
+    ));
     let mut c = vera.clone();
     c["groups"] = json!("mrm-validators");
     forged.push(("groups not a list", sign(&ec, Algorithm::ES256, "ec-1", &c), "claim 'groups'"));
@@ -355,7 +362,8 @@ fn call(server: &Server, token: &str, method: &str, path: &str, body: &Value) ->
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = support::http_client().request(method.clone(), format!("{}{path}", server.url)).bearer_auth(token);
+        let mut request =
+            support::http_client().request(method.clone(), format!("{}{path}", server.url)).bearer_auth(token);
         if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
             request = request.json(body);
         }
@@ -395,7 +403,17 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
         ("retail-pd", "retail-credit", "retail", "retail"),
     ] {
         let out = server.cli(&[
-            "model", "create", name, "--owner", owner, "--risk-tier", "high", "--tag", tag, "--business-line", line,
+            "model",
+            "create",
+            name,
+            "--owner",
+            owner,
+            "--risk-tier",
+            "high",
+            "--tag",
+            tag,
+            "--business-line",
+            line,
         ]);
         assert!(out.status.success(), "{}", support::stderr(&out));
     }
@@ -448,8 +466,19 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02}}"#).unwrap();
     let german = warden_testdata::path("datasets/german.csv");
     let register = |model: &str| {
-        let args = ["model", "register", model, "--artifact", artifact.to_str().unwrap(), "--format", "linear-json",
-            "--reference", german.to_str().unwrap(), "--target", "risk"];
+        let args = [
+            "model",
+            "register",
+            model,
+            "--artifact",
+            artifact.to_str().unwrap(),
+            "--format",
+            "linear-json",
+            "--reference",
+            german.to_str().unwrap(),
+            "--target",
+            "risk",
+        ];
         server.cli_as(Some(&carla), &args)
     };
     assert!(register("card-limit").status.success());
@@ -457,7 +486,8 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
     assert!(support::stderr(&out).contains("role 'viewer' may not do this"), "{}", support::stderr(&out));
     let create = |tag: &str| {
-        let body = json!({"name": format!("new-{tag}"), "owner": "o", "risk_tier": "low", "use_case": "u", "tags": [tag]});
+        let body =
+            json!({"name": format!("new-{tag}"), "owner": "o", "risk_tier": "low", "use_case": "u", "tags": [tag]});
         call(&server, &carla, "POST", "/v1/models", &body)
     };
     assert_eq!(create("cards").0, 201);
@@ -486,8 +516,19 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     assert_eq!(get(&server, &paul, "/v1/models/fraud").1["business_line"], "payments");
     assert_eq!(get(&server, &rita, "/v1/policies").0, 403, "nor anything inventory-wide");
     // The approval of a covered model goes through, recorded with her name and the roles then in force.
-    let out = server.cli(&["model", "register", "retail-pd", "--artifact", artifact.to_str().unwrap(), "--format",
-        "linear-json", "--reference", german.to_str().unwrap(), "--target", "risk"]);
+    let out = server.cli(&[
+        "model",
+        "register",
+        "retail-pd",
+        "--artifact",
+        artifact.to_str().unwrap(),
+        "--format",
+        "linear-json",
+        "--reference",
+        german.to_str().unwrap(),
+        "--target",
+        "risk",
+    ]);
     assert!(out.status.success(), "{}", support::stderr(&out));
     let (status, body) = call(&server, &rita, "POST", "/v1/models/retail-pd/versions/1/approvals", &approve);
     assert_eq!(status, 201, "{body}");
@@ -499,7 +540,11 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
 
 /// The form fields of a recorded request body.
 fn form_fields(body: &str) -> std::collections::HashMap<String, String> {
-    reqwest::Url::parse(&format!("http://x/?{body}")).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    reqwest::Url::parse(&format!("http://x/?{body}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// `warden login`: the device flow against the provider the server names, the token kept for later commands
@@ -514,15 +559,20 @@ fn the_cli_signs_in_with_the_device_flow_and_later_commands_use_the_sign_in() {
     let server = Server::start_with(&data, &["--identity", file.to_str().unwrap()]);
 
     // The person confirms after the CLI has polled twice.
-    *provider.device_answer.lock().unwrap() = (200, json!({"device_code": "dev-123", "user_code": "WDKB-QRTZ",
-        "verification_uri": format!("{}/device-verify", provider.issuer), "interval": 1, "expires_in": 60}));
+    *provider.device_answer.lock().unwrap() = (
+        200,
+        json!({"device_code": "dev-123", "user_code": "WDKB-QRTZ",
+        "verification_uri": format!("{}/device-verify", provider.issuer), "interval": 1, "expires_in": 60}),
+    );
     for _ in 0..2 {
         provider.token_queue.lock().unwrap().push_back((400, json!({"error": "authorization_pending"})));
     }
     let mut person = claims(&provider.issuer, "u-77", &["mrm-validators"]);
     person["aud"] = json!("warden");
-    *provider.token_answer.lock().unwrap() =
-        (200, json!({"access_token": sign(&ec, Algorithm::ES256, "ec-1", &person), "expires_in": 300, "token_type": "Bearer"}));
+    *provider.token_answer.lock().unwrap() = (
+        200,
+        json!({"access_token": sign(&ec, Algorithm::ES256, "ec-1", &person), "expires_in": 300, "token_type": "Bearer"}),
+    );
     let out = server.cli(&["login"]);
     assert!(out.status.success(), "{}", support::stderr(&out));
     assert!(support::stderr(&out).contains("/device-verify and enter the code WDKB-QRTZ"), "{}", support::stderr(&out));

@@ -15,6 +15,7 @@ mod governance;
 mod identity;
 mod ingest;
 mod ledger;
+mod mlflow;
 mod object_storage;
 mod postgres_tls;
 mod readme;

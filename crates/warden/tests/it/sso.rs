@@ -72,7 +72,12 @@ impl Drop for MockProvider {
 }
 
 /// One request without following redirects: status, headers, body.
-fn request(url: &str, method: &str, json_body: Option<Value>, cookies: &str) -> (u16, reqwest::header::HeaderMap, String) {
+fn request(
+    url: &str,
+    method: &str,
+    json_body: Option<Value>,
+    cookies: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     warden_registry::install_tls_provider();
     runtime.block_on(async {
@@ -123,7 +128,10 @@ mod slow {
     fn people_sign_in_to_the_dashboard_through_a_real_provider_and_out_again() {
         let driver_path = chromedriver();
         let provider = MockProvider::start();
-        provider.user("vera", json!({"name": "Vera Validator", "email": "vera@bank.example", "groups": ["mrm-validators"]}));
+        provider.user(
+            "vera",
+            json!({"name": "Vera Validator", "email": "vera@bank.example", "groups": ["mrm-validators"]}),
+        );
         provider.user("carl", json!({"name": "Carl Cards", "groups": ["cards-ds"]}));
         provider.user("olga", json!({"name": "Olga Outsider", "groups": ["canteen"]}));
         let dir = tempfile::tempdir().unwrap();
@@ -174,7 +182,10 @@ mod slow {
             let landed = client.current_url().await.unwrap();
             assert_eq!((landed.host_str(), landed.path()), (Some("127.0.0.1"), "/ui"));
             let who = text(&client, "#whoami").await;
-            let expected = format!("Carl Cards (signed in through {}) · data-scientist over models tagged 'cards'", provider.issuer);
+            let expected = format!(
+                "Carl Cards (signed in through {}) · data-scientist over models tagged 'cards'",
+                provider.issuer
+            );
             assert_eq!(who, expected);
             client.delete_all_cookies().await.unwrap();
 
@@ -244,8 +255,12 @@ fn the_callback_checks_state_pkce_and_the_id_token_and_refuses_forgeries_naming_
     let file = identity_file(dir.path(), &issuer, None);
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let server =
-        Server::start_logging(&dir.path().join("data"), &["--identity", file.to_str().unwrap()], "trace", Stdio::from(log));
+    let server = Server::start_logging(
+        &dir.path().join("data"),
+        &["--identity", file.to_str().unwrap()],
+        "trace",
+        Stdio::from(log),
+    );
     let url = &server.url;
 
     // Provider down: a clear page, and the break-glass token form still there.
@@ -272,7 +287,9 @@ fn the_callback_checks_state_pkce_and_the_id_token_and_refuses_forgeries_naming_
         edit(&mut c);
         sign(&key, Algorithm::ES256, "ec-1", &c)
     };
-    let answer = |token: String| *provider.token_answer.lock().unwrap() = (200, json!({"id_token": token, "access_token": "opaque"}));
+    let answer = |token: String| {
+        *provider.token_answer.lock().unwrap() = (200, json!({"id_token": token, "access_token": "opaque"}))
+    };
 
     // The right answer: a session, and a page of this site moving on to where the person was going.
     answer(id_token(&begun, &|_| {}));
@@ -293,7 +310,8 @@ fn the_callback_checks_state_pkce_and_the_id_token_and_refuses_forgeries_naming_
             .collect();
     assert_eq!((form["grant_type"].as_str(), form["code"].as_str()), ("authorization_code", "the-code"));
     assert_eq!(form["redirect_uri"], params["redirect_uri"]);
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(form["code_verifier"].as_bytes()));
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(form["code_verifier"].as_bytes()));
     assert_eq!(challenge, params["code_challenge"]);
 
     // The same answer again (a replay): refused.
@@ -311,10 +329,24 @@ fn the_callback_checks_state_pkce_and_the_id_token_and_refuses_forgeries_naming_
     // Forged or wrong ID tokens, each refused with 401 and the check named.
     let first_nonce = begun.params["nonce"].clone();
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
-        ("no nonce", Box::new(|c| { c.as_object_mut().unwrap().remove("nonce"); }), "nonce is missing"),
-        ("another sign-in's nonce", Box::new(move |c| c["nonce"] = json!(first_nonce.clone())), "nonce is not this sign-in's"),
+        (
+            "no nonce",
+            Box::new(|c| {
+                c.as_object_mut().unwrap().remove("nonce");
+            }),
+            "nonce is missing",
+        ),
+        (
+            "another sign-in's nonce",
+            Box::new(move |c| c["nonce"] = json!(first_nonce.clone())),
+            "nonce is not this sign-in's",
+        ),
         ("another audience", Box::new(|c| c["aud"] = json!("another-app")), "audience does not include 'warden'"),
-        ("another issuer", Box::new(|c| c["iss"] = json!("http://127.0.0.1:1/evil")), "issued by 'http://127.0.0.1:1/evil'"),
+        (
+            "another issuer",
+            Box::new(|c| c["iss"] = json!("http://127.0.0.1:1/evil")),
+            "issued by 'http://127.0.0.1:1/evil'",
+        ),
         ("expired", Box::new(|c| c["exp"] = json!(now() - 3600)), "expired at"),
     ];
     for (what, edit, reason) in &cases {

@@ -1,0 +1,177 @@
+//! The MLflow bridge against a real MLflow 3 tracking server (`mlflow server` on SQLite, on 127.0.0.1, from a
+//! virtual environment `scripts/install-mlflow.sh` makes on first use), with models the test logs itself
+//! (`warden-testdata/data/mlflow/log_models.py`): an ONNX pipeline, an XGBoost booster saved as JSON, a
+//! LightGBM booster, and a pickled scikit-learn model. Imported versions must score what MLflow's own pyfunc
+//! predicts to 1e-6, carry the run's lineage, and the pickle must be refused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{self, Server};
+
+struct MlflowServer(Child);
+
+impl Drop for MlflowServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mlflow_venv() -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("the target directory").to_owned();
+    let venv = target.join("tools/mlflow");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-mlflow.sh");
+    let status = Command::new("bash").arg(&script).arg(&venv).status().expect("the install script runs");
+    assert!(status.success(), "{} failed: the MLflow bridge test needs MLflow", script.display());
+    venv
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `mlflow server` on SQLite with its artifact proxy, on a free port; its URL.
+fn start_mlflow(venv: &Path, dir: &Path) -> (MlflowServer, String) {
+    let port = free_port();
+    let child = Command::new(venv.join("bin/mlflow"))
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+        .arg("--backend-store-uri")
+        .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
+        .arg("--artifacts-destination")
+        .arg(dir.join("artifacts"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mlflow server starts");
+    let server = MlflowServer(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "mlflow server did not listen on {url}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    (server, url)
+}
+
+fn post(server: &Server, path: &str, body: &Value) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = support::http_client()
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(server.admin_token())
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "POST {path}: {}", response.status());
+        response.json().await.unwrap()
+    })
+}
+
+mod slow {
+    use super::*;
+
+    #[test]
+    fn mlflow_versions_import_with_their_lineage_and_score_as_mlflow_predicts() {
+        let venv = mlflow_venv();
+        let dir = tempfile::tempdir().unwrap();
+        let (_mlflow, tracking) = start_mlflow(&venv, dir.path());
+        let out = dir.path().join("logged");
+        let script = warden_testdata::path("mlflow/log_models.py");
+        let german = warden_testdata::path("datasets/german.csv");
+        let logged =
+            Command::new(venv.join("bin/python")).arg(&script).arg(&tracking).arg(&german).arg(&out).output().unwrap();
+        assert!(logged.status.success(), "{}", String::from_utf8_lossy(&logged.stderr));
+        let expected: Value = serde_json::from_slice(&std::fs::read(out.join("expected.json")).unwrap()).unwrap();
+        let reference = out.join("reference.csv");
+
+        let server = Server::start(&dir.path().join("data"));
+        for model in ["credit-onnx", "credit-xgb", "credit-lgb", "credit-pickle"] {
+            let made = server.cli(&["model", "create", model, "--owner", "retail-risk", "--risk-tier", "medium"]);
+            assert!(made.status.success(), "{}", support::stderr(&made));
+        }
+        // The ONNX pipeline with the reference data given; the boosters with their logged input examples.
+        let import = |uri: &str, extra: &[&str]| {
+            let mut args = vec!["import", "mlflow", "--tracking-uri", tracking.as_str(), uri];
+            args.extend_from_slice(extra);
+            server.cli(&args)
+        };
+        let onnx = import("models:/credit-onnx/1", &["--reference", reference.to_str().unwrap(), "--target", "risk"]);
+        assert!(onnx.status.success(), "{}", support::stderr(&onnx));
+        assert!(support::stdout(&onnx).contains("imported models:/credit-onnx/1 (onnx) as credit-onnx version 1"));
+        for uri in ["models:/credit-xgb/1", "models:/credit-lgb/1"] {
+            let out = import(uri, &[]);
+            assert!(out.status.success(), "{uri}: {}", support::stderr(&out));
+        }
+
+        // The run's lineage came along.
+        let version = server.get_json("/v1/models/credit-onnx/versions/1");
+        let lineage = &version["lineage"];
+        assert_eq!(lineage["code_ref"], "git:4f2a9c1d");
+        assert_eq!(lineage["hyperparameters"]["C"], json!(0.7));
+        assert_eq!(lineage["hyperparameters"]["mlflow.metric.train_auc"], json!(0.79));
+        assert_eq!(lineage["hyperparameters"]["mlflow.model_uri"], "models:/credit-onnx/1");
+        assert!(lineage["hyperparameters"]["mlflow.dataset.german-train.digest"].is_string(), "{lineage}");
+        let xgb = server.get_json("/v1/models/credit-xgb/versions/1");
+        assert_eq!(xgb["format"], "xgboost-json");
+        let schema: Vec<&str> =
+            xgb["feature_schema"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert_eq!(schema, ["job", "credit_amount", "duration", "age"], "the signature's columns");
+
+        // Each scores the rows as MLflow's pyfunc predicts them.
+        for (model, numeric_only) in [("credit-onnx", false), ("credit-xgb", true), ("credit-lgb", true)] {
+            let promoted = server.cli(&["promote", model, "1", "--override", "--reason", "MLflow import test"]);
+            assert!(promoted.status.success(), "{}", support::stderr(&promoted));
+            let requests: Vec<Value> = csv_rows(&reference, numeric_only);
+            let answer = post(&server, &format!("/v1/models/{model}/score/batch"), &Value::Array(requests));
+            let scores: Vec<f64> =
+                answer["results"].as_array().unwrap().iter().map(|r| r["score"].as_f64().unwrap()).collect();
+            let wanted: Vec<f64> = expected[model].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            assert_eq!(scores.len(), wanted.len());
+            let worst = scores.iter().zip(&wanted).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(worst <= 1e-6, "{model}: scores differ from MLflow's pyfunc by up to {worst}");
+        }
+
+        // A pickle is refused with the way out; a version that does not exist and an unreachable server say so.
+        let pickle = import("models:/credit-pickle/1", &[]);
+        assert_eq!(pickle.status.code(), Some(1));
+        assert!(support::stderr(&pickle).contains("never loads"), "{}", support::stderr(&pickle));
+        let missing = import("models:/credit-onnx/9", &[]);
+        assert_eq!(missing.status.code(), Some(1));
+        assert!(
+            support::stderr(&missing).contains("RESOURCE_DOES_NOT_EXIST")
+                || support::stderr(&missing).contains("not found")
+        );
+        let nowhere = server.cli(&["import", "mlflow", "--tracking-uri", "http://127.0.0.1:9", "models:/x/1"]);
+        assert_eq!(nowhere.status.code(), Some(1));
+        assert!(support::stderr(&nowhere).contains("cannot reach the MLflow tracking server"));
+        assert_eq!(server.get_json("/v1/models/credit-pickle/versions").as_array().map(Vec::len), Some(0));
+    }
+}
+
+/// The first 200 data rows of the reference file as scoring requests (numeric columns only, for the boosters).
+fn csv_rows(path: &Path, numeric_only: bool) -> Vec<Value> {
+    let numeric = ["job", "credit_amount", "duration", "age"];
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .take(200)
+        .map(|record| {
+            let record = record.unwrap();
+            let mut features = serde_json::Map::new();
+            for (name, value) in headers.iter().zip(record.iter()) {
+                if name == "risk" || (numeric_only && !numeric.contains(&name)) {
+                    continue;
+                }
+                let cell = if numeric.contains(&name) { json!(value.parse::<f64>().unwrap()) } else { json!(value) };
+                features.insert(name.to_owned(), cell);
+            }
+            json!({"features": features})
+        })
+        .collect()
+}
