@@ -388,6 +388,16 @@ class Client:
             metadata["parent_version"] = parent_version
         return self.register_version(model, artifact=packed.bytes, reference=reference_bytes, metadata=metadata)
 
+    def import_mlflow(self, tracking_uri: str, model_uri: str, *, as_model: str | None = None, reference=None,
+                      target: str | None = None, protected: list[str] | tuple = ()) -> dict:
+        """Registers a version of MLflow's model registry (`models:/NAME/VERSION` or `models:/NAME@ALIAS`) as
+        `warden import mlflow` does, with one more flavour: a scikit-learn model is loaded here by MLflow and
+        converted to ONNX (checked against scikit-learn) before anything is sent. The Warden model must exist."""
+        from ._mlflow import import_mlflow
+
+        return import_mlflow(self, tracking_uri, model_uri, as_model=as_model, reference=reference, target=target,
+                             protected=protected)
+
     def score_frame(self, model: str, frame, *, attributes: list[str] | tuple = (), version: int | str | None = None,
                     chunk: int = 10_000, as_frame: bool = True):
         """Scores every row of a DataFrame through the batch route (`attributes` columns are sent as

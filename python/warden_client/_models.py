@@ -90,6 +90,12 @@ def pack(artifact, reference, features: list[str], format: str | None, tolerance
     raise TypeError(f"cannot register a {type(artifact).__name__}: give a scikit-learn, XGBoost or LightGBM model, or bytes")
 
 
+def _takes_columns(model) -> bool:
+    """Whether a scikit-learn model starts by picking named columns (a ColumnTransformer, first in a Pipeline)."""
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    return type(first).__name__ == "ColumnTransformer"
+
+
 def _sklearn_to_onnx(model, reference, features: list[str], tolerance: float) -> Packed:
     import numpy as np
     import onnxruntime
@@ -98,6 +104,15 @@ def _sklearn_to_onnx(model, reference, features: list[str], tolerance: float) ->
 
     frame = reference[features]
     numeric = {c for c in features if frame[c].dtype.kind in "biuf"}
+    if not _takes_columns(model):
+        # A bare estimator reads one matrix; Warden feeds named columns: a pass-through column step joins them.
+        if numeric != set(features):
+            raise ValueError("a bare estimator over text columns cannot be converted: register a Pipeline that encodes them")
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import Pipeline
+
+        columns = ColumnTransformer([("columns", "passthrough", features)]).fit(frame.astype("float32"))
+        model = Pipeline([("columns", columns), ("model", model)])
     types = [(c, FloatTensorType([None, 1]) if c in numeric else StringTensorType([None, 1])) for c in features]
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     onnx = to_onnx(model, initial_types=types, options={id(final): {"zipmap": False}})
