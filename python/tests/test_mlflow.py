@@ -59,7 +59,7 @@ def test_imported_boosters_score_as_mlflow_predicts_and_carry_the_runs_lineage(s
     tracking, expected = mlflow_server
     warden = Client(server.url, token=server.admin_token)
     numeric = rows()[NUMERIC].astype("float64")
-    for name in ["credit-xgb", "credit-lgb"]:
+    for name in ["credit-xgb", "credit-xgb-ubj", "credit-lgb"]:
         warden.create_model(f"py-{name}", owner="retail-risk", risk_tier="low", use_case="test")
         version = warden.import_mlflow(tracking, f"models:/{name}/1", as_model=f"py-{name}")
         assert version["lineage"]["hyperparameters"]["mlflow.model_uri"] == f"models:/{name}/1"

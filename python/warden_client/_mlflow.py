@@ -108,9 +108,10 @@ def import_mlflow(client, tracking_uri: str, model_uri: str, *, as_model: str | 
     if "onnx" in flavors:
         return client.register(target_model, mlflow.artifact(root, flavors["onnx"].get("data", "model.onnx")),
                                format="onnx", **common)
-    if "xgboost" in flavors and flavors["xgboost"].get("model_format") == "json":
-        return client.register(target_model, mlflow.artifact(root, flavors["xgboost"].get("data", "model.json")),
-                               format="xgboost-json", **common)
+    xgboost_format = flavors.get("xgboost", {}).get("model_format")
+    if xgboost_format in ("json", "ubj"):
+        return client.register(target_model, mlflow.artifact(root, flavors["xgboost"].get("data", f"model.{xgboost_format}")),
+                               format=f"xgboost-{xgboost_format}", **common)
     if "lightgbm" in flavors and flavors["lightgbm"].get("model_class", "lightgbm.basic.Booster") == "lightgbm.basic.Booster":
         return client.register(target_model, mlflow.artifact(root, flavors["lightgbm"].get("data", "model.lgb")),
                                format="lightgbm-text", **common)

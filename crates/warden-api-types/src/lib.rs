@@ -131,7 +131,7 @@ pub struct Feature {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterVersionMetadata {
-    /// onnx, xgboost-json, lightgbm-text or linear-json.
+    /// onnx, xgboost-json, xgboost-ubj, lightgbm-text or linear-json.
     pub format: String,
     /// Target column of the reference data.
     #[serde(default)]

@@ -106,6 +106,20 @@ fn xgboost_margins_are_bit_exact_float32() {
 }
 
 #[test]
+fn xgboost_ubjson_scores_what_its_json_scores_bit_for_bit() {
+    let json = load(ModelFormat::XgboostJson, "xgb_german.json");
+    let ubj = load(ModelFormat::XgboostUbj, "xgb_german.ubj");
+    assert_eq!(json.inputs(), ubj.inputs());
+    for set in SETS {
+        let rows = encoded_rows(set);
+        let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+        assert_eq!(json.predict(&refs).unwrap(), ubj.predict(&refs).unwrap(), "{set}");
+        let expected = format!("german_{set}_expected_xgb.csv");
+        check_trees(&ubj, &rows, &expected, ("proba_1", "margin", "shap_", "shap_expected_value"));
+    }
+}
+
+#[test]
 fn xgboost_2_json_dialect_matches() {
     let model = load(ModelFormat::XgboostJson, "xgb_german_xgb2.json");
     for set in SETS {

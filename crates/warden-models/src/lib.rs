@@ -6,8 +6,9 @@ format reproduces its producing library's own predictions (see `models/` in ward
 
 - ONNX through tract (`onnx`), with the ONNX-ML operators tract lacks (Imputer, Scaler, OneHotEncoder,
   LabelEncoder, ZipMap, TreeEnsembleRegressor) added as extension operators in [`onnx_ml`];
-- XGBoost's native JSON (`xgboost`: float32 arithmetic emulated bit for bit) and LightGBM's text model
-  (`lightgbm`), both evaluated by one tree engine with TreeSHAP (`trees`);
+- XGBoost's native JSON (`xgboost`: float32 arithmetic emulated bit for bit), or its UBJSON (read by
+  [`ubjson`] into the same structure), and LightGBM's text model (`lightgbm`), both evaluated by one tree
+  engine with TreeSHAP (`trees`);
 - Warden's own linear/scorecard JSON ([`linear`]).
 
 [`safety`] screens the bytes before any parser runs (pickles, archives, compressed files are refused).
@@ -31,6 +32,7 @@ pub use onnx::MAX_ONNX_TENSOR_BYTES;
 pub mod onnx_ml;
 pub mod safety;
 mod trees;
+pub mod ubjson;
 pub use trees::{MAX_FEATURES, MAX_TREE_DEPTH};
 mod xgboost;
 
@@ -91,6 +93,8 @@ pub enum ModelFormat {
     Onnx,
     /// XGBoost's native JSON (`Booster.save_model("model.json")`).
     XgboostJson,
+    /// XGBoost's UBJSON, its default from 2.1 (`Booster.save_model("model.ubj")`).
+    XgboostUbj,
     /// LightGBM's text model (`Booster.save_model("model.txt")`).
     LightgbmText,
     /// Warden's linear/scorecard JSON.
@@ -170,8 +174,11 @@ impl Model {
                 let inputs = model.inputs();
                 (Engine::Linear(model), inputs, false)
             }
-            ModelFormat::XgboostJson => {
-                let (ensemble, names) = xgboost::parse(bytes)?;
+            ModelFormat::XgboostJson | ModelFormat::XgboostUbj => {
+                let (ensemble, names) = match format {
+                    ModelFormat::XgboostUbj => xgboost::parse_ubj(bytes)?,
+                    _ => xgboost::parse(bytes)?,
+                };
                 let (positional, n) = (names.is_none(), ensemble.n_features);
                 (Engine::Trees(ensemble), number_inputs(names, n), positional)
             }

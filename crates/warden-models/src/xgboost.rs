@@ -89,6 +89,17 @@ fn base_score(text: &str) -> Result<f32, ModelError> {
 /// Parses a model; returns the ensemble and its feature names (when saved with them).
 pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Option<Vec<String>>), ModelError> {
     let file: File = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    from_file(file)
+}
+
+/// The same model saved as UBJSON (XGBoost's default from 2.1).
+pub(crate) fn parse_ubj(bytes: &[u8]) -> Result<(Ensemble, Option<Vec<String>>), ModelError> {
+    let value = crate::ubjson::to_value(bytes).map_err(|e| invalid(e.to_string()))?;
+    let file: File = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    from_file(file)
+}
+
+fn from_file(file: File) -> Result<(Ensemble, Option<Vec<String>>), ModelError> {
     let learner = file.learner;
     if learner.gradient_booster.name != "gbtree" {
         return Err(unsupported(format!("booster '{}' (only gbtree is supported)", learner.gradient_booster.name)));

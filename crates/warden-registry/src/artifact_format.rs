@@ -15,6 +15,8 @@ pub enum ArtifactFormat {
     Onnx,
     /// XGBoost's native JSON (`Booster.save_model("model.json")`).
     XgboostJson,
+    /// XGBoost's UBJSON, its default from 2.1 (`Booster.save_model("model.ubj")`).
+    XgboostUbj,
     /// LightGBM's text model (`Booster.save_model("model.txt")`).
     LightgbmText,
     /// Warden's JSON linear/scorecard format (see `warden_models::linear`).
@@ -25,9 +27,10 @@ pub enum ArtifactFormat {
 
 impl ArtifactFormat {
     /// Every format.
-    pub const ALL: [ArtifactFormat; 5] = [
+    pub const ALL: [ArtifactFormat; 6] = [
         ArtifactFormat::Onnx,
         ArtifactFormat::XgboostJson,
+        ArtifactFormat::XgboostUbj,
         ArtifactFormat::LightgbmText,
         ArtifactFormat::LinearJson,
         ArtifactFormat::External,
@@ -38,6 +41,7 @@ impl ArtifactFormat {
         match self {
             ArtifactFormat::Onnx => "onnx",
             ArtifactFormat::XgboostJson => "xgboost-json",
+            ArtifactFormat::XgboostUbj => "xgboost-ubj",
             ArtifactFormat::LightgbmText => "lightgbm-text",
             ArtifactFormat::LinearJson => "linear-json",
             ArtifactFormat::External => "external",
@@ -54,6 +58,7 @@ impl ArtifactFormat {
         match self {
             ArtifactFormat::Onnx => Some(ModelFormat::Onnx),
             ArtifactFormat::XgboostJson => Some(ModelFormat::XgboostJson),
+            ArtifactFormat::XgboostUbj => Some(ModelFormat::XgboostUbj),
             ArtifactFormat::LightgbmText => Some(ModelFormat::LightgbmText),
             ArtifactFormat::LinearJson => Some(ModelFormat::LinearJson),
             ArtifactFormat::External => None,

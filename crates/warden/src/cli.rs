@@ -895,7 +895,7 @@ pub(crate) struct RegisterArgs {
     /// The model artifact file (not for --format external).
     #[arg(long, required_unless_present = "score_column")]
     pub(crate) artifact: Option<PathBuf>,
-    /// onnx, xgboost-json, lightgbm-text, linear-json, or external (a model served outside Warden).
+    /// onnx, xgboost-json, xgboost-ubj, lightgbm-text, linear-json, or external (a model served outside Warden).
     #[arg(long)]
     pub(crate) format: String,
     /// External model: the reference (and validation) data column holding the model's scores.

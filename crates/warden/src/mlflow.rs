@@ -3,7 +3,8 @@
 //! (`get-download-uri`, artifacts proxied by the tracking server), its `MLmodel` (flavours, signature, input
 //! example) and its run (parameters, metrics, git commit, dataset digests).
 //!
-//! Only flavours Warden reads without running code are taken: `onnx`, `xgboost` saved as JSON, `lightgbm`. A
+//! Only flavours Warden reads without running code are taken: `onnx`, `xgboost` saved as JSON or UBJSON,
+//! `lightgbm` boosters. A
 //! scikit-learn or pyfunc-only model is a pickle: refused with the way to convert it on the client (the Python
 //! client's `import_mlflow` converts scikit-learn to ONNX there). Nothing is unpickled.
 
@@ -121,9 +122,10 @@ fn flavour(mlmodel: &serde_yaml_ng::Value) -> anyhow::Result<Flavour> {
         let file = data("xgboost", &format!("model.{format}"));
         return match format {
             "json" => Ok(Flavour { format: "xgboost-json", file }),
+            "ubj" => Ok(Flavour { format: "xgboost-ubj", file }),
             other => bail!(
-                "the xgboost flavour is saved as '{other}'; Warden reads XGBoost's JSON: log it with \
-                 mlflow.xgboost.log_model(..., model_format=\"json\")"
+                "the xgboost flavour is saved as '{other}' (XGBoost's legacy binary); Warden reads its JSON and \
+                 UBJSON: log it with mlflow.xgboost.log_model(..., model_format=\"ubj\")"
             ),
         };
     }
@@ -360,8 +362,10 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(refused.contains("sklearn, python_function") && refused.contains("never loads"), "{refused}");
-        let ubj = flavour(&yaml("flavors:\n  xgboost: {data: model.ubj, model_format: ubj}\n")).err().unwrap();
-        assert!(ubj.to_string().contains("model_format=\"json\""));
+        let ubj = flavour(&yaml("flavors:\n  xgboost: {data: model.ubj, model_format: ubj}\n")).unwrap();
+        assert_eq!((ubj.format, ubj.file.as_str()), ("xgboost-ubj", "model.ubj"));
+        let legacy = flavour(&yaml("flavors:\n  xgboost: {data: model.xgb, model_format: xgb}\n")).err().unwrap();
+        assert!(legacy.to_string().contains("legacy binary"));
         let estimator =
             flavour(&yaml("flavors:\n  lightgbm: {data: model.lgb, model_class: lightgbm.sklearn.LGBMClassifier}\n"));
         assert!(estimator.err().unwrap().to_string().contains("log its booster"));

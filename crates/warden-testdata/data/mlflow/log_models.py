@@ -2,8 +2,9 @@
 MLflow's own pyfunc predicts for them.
 
 Usage: python log_models.py TRACKING_URI GERMAN_CSV OUT_DIR
-Registers credit-onnx (a scikit-learn pipeline through skl2onnx, per-column inputs, with a DataFrame input
-example and signature), credit-xgb (an XGBoost booster saved as JSON), credit-lgb (a LightGBM booster) and
+Registers credit-onnx (a scikit-learn pipeline through skl2onnx, per-column inputs), credit-xgb (an XGBoost
+booster saved as JSON, with an input example and its signature), credit-xgb-ubj (the same saved as UBJSON),
+credit-lgb (a LightGBM booster) and
 credit-pickle (a scikit-learn model, pickled only). OUT_DIR/reference.csv holds the rows scored;
 OUT_DIR/expected.json holds pyfunc's P(bad) per model for them.
 """
@@ -72,6 +73,13 @@ with mlflow.start_run():
     mlflow.xgboost.log_model(booster, name="model", model_format="json", input_example=numeric.head(20),
                              registered_model_name="credit-xgb")
 expected["credit-xgb"] = [float(p) for p in mlflow.pyfunc.load_model("models:/credit-xgb/1").predict(numeric.head(200))]
+# The same booster in UBJSON, XGBoost's default format from 2.1.
+with mlflow.start_run():
+    mlflow.xgboost.log_model(booster, name="model", model_format="ubj", input_example=numeric.head(20),
+                             registered_model_name="credit-xgb-ubj")
+expected["credit-xgb-ubj"] = [
+    float(p) for p in mlflow.pyfunc.load_model("models:/credit-xgb-ubj/1").predict(numeric.head(200))
+]
 
 # A LightGBM booster.
 lgb = lightgbm.train({"objective": "binary", "num_leaves": 7, "verbose": -1}, lightgbm.Dataset(numeric, label=bad), 20)

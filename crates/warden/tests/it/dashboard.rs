@@ -442,7 +442,7 @@ mod slow {
 
             // A viewer: reads the inventory, is refused alerts and their actions.
             log_in(&client, &url, &demo_token(&server, "victor")).await;
-            assert_eq!(text(&client, "#whoami").await, "victor · viewer");
+            assert_eq!(text(&client, "#whoami").await, "victor (Warden token) · viewer");
             client.goto(&format!("{url}/ui/alerts")).await.unwrap();
             assert!(text(&client, "#error").await.contains("viewer"), "the page says why");
             shot(&client, "8-viewer-refused").await;

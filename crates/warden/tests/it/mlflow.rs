@@ -1,7 +1,7 @@
 //! The MLflow bridge against a real MLflow 3 tracking server (`mlflow server` on SQLite, on 127.0.0.1, from a
 //! virtual environment `scripts/install-mlflow.sh` makes on first use), with models the test logs itself
-//! (`warden-testdata/data/mlflow/log_models.py`): an ONNX pipeline, an XGBoost booster saved as JSON, a
-//! LightGBM booster, and a pickled scikit-learn model. Imported versions must score what MLflow's own pyfunc
+//! (`warden-testdata/data/mlflow/log_models.py`): an ONNX pipeline, an XGBoost booster saved as JSON and as
+//! UBJSON, a LightGBM booster, and a pickled scikit-learn model. Imported versions must score what MLflow's own pyfunc
 //! predicts to 1e-6, carry the run's lineage, and the pickle must be refused.
 
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ mod slow {
         let reference = out.join("reference.csv");
 
         let server = Server::start(&dir.path().join("data"));
-        for model in ["credit-onnx", "credit-xgb", "credit-lgb", "credit-pickle"] {
+        for model in ["credit-onnx", "credit-xgb", "credit-xgb-ubj", "credit-lgb", "credit-pickle"] {
             let made = server.cli(&["model", "create", model, "--owner", "retail-risk", "--risk-tier", "medium"]);
             assert!(made.status.success(), "{}", support::stderr(&made));
         }
@@ -103,7 +103,7 @@ mod slow {
         let onnx = import("models:/credit-onnx/1", &["--reference", reference.to_str().unwrap(), "--target", "risk"]);
         assert!(onnx.status.success(), "{}", support::stderr(&onnx));
         assert!(support::stdout(&onnx).contains("imported models:/credit-onnx/1 (onnx) as credit-onnx version 1"));
-        for uri in ["models:/credit-xgb/1", "models:/credit-lgb/1"] {
+        for uri in ["models:/credit-xgb/1", "models:/credit-xgb-ubj/1", "models:/credit-lgb/1"] {
             let out = import(uri, &[]);
             assert!(out.status.success(), "{uri}: {}", support::stderr(&out));
         }
@@ -123,7 +123,10 @@ mod slow {
         assert_eq!(schema, ["job", "credit_amount", "duration", "age"], "the signature's columns");
 
         // Each scores the rows as MLflow's pyfunc predicts them.
-        for (model, numeric_only) in [("credit-onnx", false), ("credit-xgb", true), ("credit-lgb", true)] {
+        assert_eq!(server.get_json("/v1/models/credit-xgb-ubj/versions/1")["format"], "xgboost-ubj");
+        for (model, numeric_only) in
+            [("credit-onnx", false), ("credit-xgb", true), ("credit-xgb-ubj", true), ("credit-lgb", true)]
+        {
             let promoted = server.cli(&["promote", model, "1", "--override", "--reason", "MLflow import test"]);
             assert!(promoted.status.success(), "{}", support::stderr(&promoted));
             let requests: Vec<Value> = csv_rows(&reference, numeric_only);
