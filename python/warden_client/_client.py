@@ -178,8 +178,9 @@ class Client:
             files.append(("scenarios", ("scenarios.yaml", scenarios, "application/octet-stream")))
         return self._call("POST", f"/v1/models/{_seg(model)}/versions/{_seg(version)}/validations", files=files)
 
-    def list_validations(self, model: str, version: int | str) -> list:
-        return self._call("GET", f"/v1/models/{_seg(model)}/versions/{_seg(version)}/validations")
+    def list_validations(self, model: str, version: int | str, *, as_frame: bool = True):
+        """The version's validation reports, one row each (figures flattened into columns) as a DataFrame."""
+        return _frame(self._call("GET", f"/v1/models/{_seg(model)}/versions/{_seg(version)}/validations"), as_frame)
 
     def approve(self, model: str, version: int | str, *, comment: str, decision: str = "approve") -> dict:
         body = {"decision": decision, "comment": comment}
