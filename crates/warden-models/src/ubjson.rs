@@ -78,7 +78,9 @@ impl<'a> Reader<'a> {
 
     /// The value whose type `marker` names.
     fn value_of(&mut self, marker: u8, depth: usize) -> Result<Value, UbjsonError> {
-        let number = |n: Option<Number>, r: &Self| n.map(Value::Number).map_or_else(|| r.fail("a number that is not finite"), Ok);
+        let number = |n: Option<Number>, r: &Self| {
+            n.map(Value::Number).map_or_else(|| r.fail("a number that is not finite"), Ok)
+        };
         Ok(match marker {
             b'Z' => Value::Null,
             b'T' => Value::Bool(true),

@@ -154,13 +154,7 @@ fn identity_file(dir: &std::path::Path, issuer: &str, extra: &str) -> std::path:
 
 /// GET `path` with `token`: the status and the body as JSON (`Null` when it is not).
 fn get(server: &Server, token: &str, path: &str) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let response =
-            support::http_client().get(format!("{}{path}", server.url)).bearer_auth(token).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    })
+    call(server, token, "GET", path, &Value::Null)
 }
 
 #[test]
@@ -464,23 +458,8 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     // What the issue's examples promise, through the CLI: carla registers and creates only cards models.
     let artifact = dir.path().join("linear.json");
     std::fs::write(&artifact, r#"{"intercept": -2, "coefficients": {"duration": 0.02}}"#).unwrap();
-    let german = warden_testdata::path("datasets/german.csv");
-    let register = |model: &str| {
-        let args = [
-            "model",
-            "register",
-            model,
-            "--artifact",
-            artifact.to_str().unwrap(),
-            "--format",
-            "linear-json",
-            "--reference",
-            german.to_str().unwrap(),
-            "--target",
-            "risk",
-        ];
-        server.cli_as(Some(&carla), &args)
-    };
+    let register =
+        |model: &str| support::register_german_as(&server, Some(&carla), model, &artifact, "linear-json", &[]);
     assert!(register("card-limit").status.success());
     let out = register("fraud");
     assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
@@ -516,19 +495,7 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     assert_eq!(get(&server, &paul, "/v1/models/fraud").1["business_line"], "payments");
     assert_eq!(get(&server, &rita, "/v1/policies").0, 403, "nor anything inventory-wide");
     // The approval of a covered model goes through, recorded with her name and the roles then in force.
-    let out = server.cli(&[
-        "model",
-        "register",
-        "retail-pd",
-        "--artifact",
-        artifact.to_str().unwrap(),
-        "--format",
-        "linear-json",
-        "--reference",
-        german.to_str().unwrap(),
-        "--target",
-        "risk",
-    ]);
+    let out = support::register_german_as(&server, None, "retail-pd", &artifact, "linear-json", &[]);
     assert!(out.status.success(), "{}", support::stderr(&out));
     let (status, body) = call(&server, &rita, "POST", "/v1/models/retail-pd/versions/1/approvals", &approve);
     assert_eq!(status, 201, "{body}");

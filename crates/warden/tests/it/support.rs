@@ -315,12 +315,25 @@ impl Drop for Server {
 /// Registers the next version of `credit` on the German credit reference data (target `risk`), as `token` (the
 /// admin's when `None`), with `extra` options.
 pub fn register_german(server: &Server, token: Option<&str>, artifact: &Path, format: &str, extra: &[&str]) {
+    let out = register_german_as(server, token, "credit", artifact, format, extra);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Registers `artifact` as a version of `model` on the German credit reference data (target `risk`), as
+/// `token`'s holder; the CLI's output, whether it succeeded or not.
+pub fn register_german_as(
+    server: &Server,
+    token: Option<&str>,
+    model: &str,
+    artifact: &Path,
+    format: &str,
+    extra: &[&str],
+) -> Output {
     let german = warden_testdata::path("datasets/german.csv");
-    let mut args = vec!["model", "register", "credit", "--artifact", artifact.to_str().unwrap(), "--format", format];
+    let mut args = vec!["model", "register", model, "--artifact", artifact.to_str().unwrap(), "--format", format];
     args.extend(["--reference", german.to_str().unwrap(), "--target", "risk"]);
     args.extend_from_slice(extra);
-    let out = server.cli_as(token, &args);
-    assert!(out.status.success(), "{}", stderr(&out));
+    server.cli_as(token, &args)
 }
 
 /// Creates `credit` with a linear champion on the German credit reference data (threshold 0.3, protected
