@@ -212,12 +212,14 @@ pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Req
         Err(err) => return refuse(request, err).await,
     };
     // A caller with roles scoped to some models acts on a model route with the roles that cover that model.
-    let principal = match route.as_deref().and_then(|route| model_of(route, request.uri().path())) {
-        Some(model) => match narrowed_to(warden, &principal, model).await {
+    let model = route.as_deref().and_then(|route| model_of(route, request.uri().path()));
+    let principal = match model {
+        // Callers without scoped roles (every token, most people) go on as they are, without a store read.
+        Some(model) if !principal.scoped.is_empty() => match narrowed_to(warden, &principal, model).await {
             Ok(narrowed) => narrowed,
             Err(err) => return refuse(request, err).await,
         },
-        None => principal,
+        _ => principal,
     };
     let allowed = match rule {
         Needs(permission) => principal.require(permission),
