@@ -4,15 +4,26 @@ machine, with MLflow itself, and converted to ONNX by `register`: the server nev
 
 from __future__ import annotations
 
-import io
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from ._errors import WardenError
 
 _MAX_DOCUMENT_BYTES = 4 << 20
+# A path segment that neither URL parsing nor the server reads as going elsewhere.
+_PLAIN = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _shown(uri: str) -> str:
+    """A tracking URI as recorded: without the user, password or query it may carry."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 class _Mlflow:
@@ -24,7 +35,7 @@ class _Mlflow:
         try:
             response = self.http.get(f"{self.base}{path}", params=params)
         except httpx.HTTPError as err:
-            raise WardenError(None, "mlflow", f"cannot reach the MLflow tracking server at {self.base}: {err}") from err
+            raise WardenError(None, "mlflow", f"cannot reach the MLflow tracking server at {_shown(self.base)}: {err}") from err
         if response.status_code >= 400:
             try:
                 message = response.json().get("message", response.text[:200])
@@ -37,9 +48,11 @@ class _Mlflow:
         return json.loads(self.get(path, params))
 
     def artifact(self, root: str, file: str) -> bytes:
-        if any(segment in ("", "..") for segment in file.split("/")):
-            raise WardenError(None, "mlflow", f"MLmodel names the file '{file}', which leaves the model's directory")
-        return self.get(f"/api/2.0/mlflow-artifacts/artifacts/{root.rstrip('/')}/{file}")
+        root = root.rstrip("/")
+        for what, text in (("the model's directory", root), ("MLmodel's file", file)):
+            if not all(_PLAIN.fullmatch(segment) and segment not in (".", "..") for segment in text.split("/")):
+                raise WardenError(None, "mlflow", f"{what} '{text}' is not a plain relative path: refused")
+        return self.get(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{file}")
 
 
 def _model_version(mlflow: _Mlflow, model_uri: str) -> dict:
@@ -63,7 +76,7 @@ def _lineage(run: dict, model_uri: str, tracking: str) -> tuple[dict, str | None
         except ValueError:
             value = param["value"]
         params[param["key"]] = value
-    params["mlflow.tracking_uri"] = tracking
+    params["mlflow.tracking_uri"] = _shown(tracking)
     params["mlflow.model_uri"] = model_uri
     params["mlflow.run_id"] = run.get("info", {}).get("run_id")
     for metric in run.get("data", {}).get("metrics", []):

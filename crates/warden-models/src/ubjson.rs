@@ -1,14 +1,25 @@
 //! Universal Binary JSON (draft 12), as XGBoost ≥ 2.1 writes its models by default (`.ubj`), read into a
 //! `serde_json::Value` so the JSON model reader takes it from there.
 //!
-//! Hostile input is bounded: nesting at most [`MAX_DEPTH`], and a container's declared count never allocates
-//! more than the bytes left could hold (typed containers of zero-width elements are refused).
+//! Hostile input is bounded: at most [`MAX_UBJSON_BYTES`] read, nesting at most [`MAX_DEPTH`], a container's
+//! declared count never allocates more than the bytes left could hold (typed containers of zero-width elements
+//! are refused), and the decoded values may take at most [`MEMORY_FACTOR`] times the input's size in memory (a
+//! byte can become a 32-byte `Value`: without this, a 1-byte-per-element array would multiply its size by 32).
 //! No crate reads UBJSON's optimized (typed, counted) containers; the format is small.
 
 use serde_json::{Map, Number, Value};
 
 /// Deepest nesting read (XGBoost's models nest about six levels).
 pub const MAX_DEPTH: usize = 64;
+
+/// Largest UBJSON read: far above any credit or fraud booster (a thousand trees of 256 leaves is ~10 MiB).
+pub const MAX_UBJSON_BYTES: usize = 64 << 20;
+
+/// The decoded values' memory, at most this many times the input's size (plus 1 MiB).
+pub const MEMORY_FACTOR: usize = 16;
+
+/// What one decoded value is charged (the size of a `serde_json::Value`), besides its text.
+const VALUE_COST: usize = std::mem::size_of::<Value>();
 
 /// Why bytes are not UBJSON Warden reads.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -23,6 +34,8 @@ pub struct UbjsonError {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Bytes of memory the values decoded so far may still take.
+    budget: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -69,6 +82,7 @@ impl<'a> Reader<'a> {
 
     fn text(&mut self) -> Result<String, UbjsonError> {
         let length = self.length()?;
+        self.charge(length)?;
         let bytes = self.take(length)?;
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.to_owned()),
@@ -76,8 +90,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Charges `bytes` of decoded memory against the budget.
+    fn charge(&mut self, bytes: usize) -> Result<(), UbjsonError> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => {
+                self.fail(format!("the values would take more than {MEMORY_FACTOR} times the input's size in memory"))
+            }
+        }
+    }
+
     /// The value whose type `marker` names.
     fn value_of(&mut self, marker: u8, depth: usize) -> Result<Value, UbjsonError> {
+        self.charge(VALUE_COST)?;
         let number = |n: Option<Number>, r: &Self| {
             n.map(Value::Number).map_or_else(|| r.fail("a number that is not finite"), Ok)
         };
@@ -94,7 +122,10 @@ impl<'a> Reader<'a> {
                 let v = f64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes"));
                 number(Number::from_f64(v), self)?
             }
-            b'C' => Value::String(char::from(self.byte()?).to_string()),
+            b'C' => {
+                self.charge(1)?;
+                Value::String(char::from(self.byte()?).to_string())
+            }
             b'S' | b'H' => Value::String(self.text()?),
             b'[' => self.array(depth + 1)?,
             b'{' => self.object(depth + 1)?,
@@ -178,6 +209,7 @@ impl<'a> Reader<'a> {
         let (kind, count) = self.header()?;
         let mut fields = Map::new();
         let field = |r: &mut Self, fields: &mut Map<String, Value>| -> Result<(), UbjsonError> {
+            r.charge(VALUE_COST)?; // the map's entry
             let key = r.text()?;
             let value = match kind {
                 Some(marker) => r.value_of(marker, depth)?,
@@ -209,7 +241,14 @@ impl<'a> Reader<'a> {
 
 /// Reads one UBJSON value filling `bytes` whole.
 pub fn to_value(bytes: &[u8]) -> Result<Value, UbjsonError> {
-    let mut reader = Reader { bytes, at: 0 };
+    if bytes.len() > MAX_UBJSON_BYTES {
+        return Err(UbjsonError {
+            at: 0,
+            message: format!("{} bytes; a UBJSON model may have at most {MAX_UBJSON_BYTES}", bytes.len()),
+        });
+    }
+    let budget = bytes.len().saturating_mul(MEMORY_FACTOR).saturating_add(1 << 20);
+    let mut reader = Reader { bytes, at: 0, budget };
     let value = reader.value(0)?;
     if reader.at != bytes.len() {
         return reader.fail("bytes after the value");
@@ -249,5 +288,20 @@ mod tests {
         assert!(to_value(&[b'S', b'U', 5, b'a']).unwrap_err().message.contains("5 bytes announced"));
         assert!(to_value(&[b'T', b'T']).unwrap_err().message.contains("bytes after the value"));
         assert_eq!(to_value(&[b'S', b'i', 0xff]).unwrap_err().message, "negative length -1");
+    }
+
+    #[test]
+    fn one_byte_elements_cannot_multiply_the_memory_they_take() {
+        // 4 MiB of typed uint8 and char elements: each would be a 32-byte value, 128 MiB, over 16x the input.
+        for kind in [b'U', b'C'] {
+            let count = 4u32 << 20;
+            let mut bytes = vec![b'[', b'$', kind, b'#', b'l'];
+            bytes.extend(count.to_be_bytes());
+            bytes.extend(std::iter::repeat_n(b'a', count as usize));
+            let refused = to_value(&bytes).unwrap_err();
+            assert!(refused.message.contains("times the input's size in memory"), "{refused}");
+        }
+        // And an oversized input is refused before a byte is decoded.
+        assert!(to_value(&vec![b'Z'; MAX_UBJSON_BYTES + 1]).unwrap_err().message.contains("at most"));
     }
 }

@@ -339,6 +339,9 @@ pub enum Refusal {
     /// A claim the check needs is missing or of the wrong type.
     #[error("the token's claim '{0}' is missing or malformed")]
     Claim(String),
+    /// An ID token (it carries a `nonce`) sent as a bearer token.
+    #[error("the token is an ID token (it carries a nonce): the API takes the identity provider's access tokens")]
+    IdTokenAsBearer,
     /// An ID token without the nonce its sign-in sent, or with another (a replayed token).
     #[error("the ID token's nonce is {0} (a token of another sign-in, or replayed)")]
     Nonce(&'static str),
@@ -784,6 +787,11 @@ impl Verifier {
     /// costs); also the token's `exp`.
     pub async fn verify_uncached(&self, token: &str, now: i64) -> std::result::Result<(Identity, i64), Refusal> {
         let claims = self.verified_claims(token).await?;
+        if claims.get("nonce").is_some() {
+            // A dashboard sign-in's ID token (its audience is the client id, often the API's too): not a key to
+            // the API, which would outlive the session it was issued for.
+            return Err(Refusal::IdTokenAsBearer);
+        }
         self.check_claims(&claims, now, &self.config.audience)
     }
 
@@ -877,6 +885,8 @@ impl Verifier {
             _ => return Err(Refusal::Claim(self.config.groups_claim.clone())),
         };
         let display_name = ["name", "preferred_username", "email", "azp", "client_id"].into_iter().find_map(text);
+        // The configured issuer, not the token's spelling of it (a trailing `/`): one person, one name.
+        let issuer = self.config.issuer.clone();
         Ok((Identity { issuer, subject, display_name, groups }, exp))
     }
 }
@@ -894,12 +904,13 @@ const ACCEPTED: [Algorithm; 9] = [
     Algorithm::EdDSA,
 ];
 
-/// The keys of a set Warden verifies with, by `kid` (keys for encryption, without a `kid`, or of a kind Warden
-/// does not verify with are skipped).
+/// The keys of a set Warden verifies with, by `kid` (keys for encryption or of a kind Warden does not verify
+/// with are skipped).
 fn keys_of(set: &JwkSet) -> HashMap<String, Arc<Key>> {
     let mut by_id = HashMap::new();
     for jwk in &set.keys {
-        let Some(kid) = jwk.common.key_id.clone() else { continue };
+        // A key without `kid` is kept under "": a provider with one key may name it nowhere.
+        let kid = jwk.common.key_id.clone().unwrap_or_default();
         if let Some(key) = key_of(jwk) {
             by_id.insert(kid, Arc::new(key));
         }

@@ -521,7 +521,7 @@ async fn set_monitor(rita: &Client, model: &str, monitor: &str, change: Value) -
 }
 
 /// Writes a file only its owner may read (on Unix, created with mode 0600).
-pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -60,8 +60,16 @@ fn write_credentials(credentials: &Credentials) -> anyhow::Result<PathBuf> {
     // Written beside and renamed over: a crash leaves the old file or the new one, never half of one.
     let staged = dir.join(".credentials.json.new");
     let _ = std::fs::remove_file(&staged);
-    crate::demo::write_private(&staged, &serde_json::to_string_pretty(credentials)?)
-        .with_context(|| format!("cannot write {}", staged.display()))?;
+    // Created afresh (never through a link someone put there), readable by the user alone.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(
+        &mut options.open(&staged).with_context(|| format!("cannot create {}", staged.display()))?,
+        serde_json::to_string_pretty(credentials)?.as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", staged.display()))?;
     std::fs::rename(&staged, &path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
@@ -97,6 +105,12 @@ pub(crate) async fn login(args: LoginArgs) -> anyhow::Result<()> {
         (None, None) => public_get(&args.connection, "/v1/identity-provider").await?,
         _ => bail!("give both --issuer and --client-id, or neither (to ask the server)"),
     };
+    // The issuer comes from an unauthenticated answer: signing in is only offered over TLS (or on loopback).
+    let issuer_url = reqwest::Url::parse(&provider.issuer).context("the identity provider's issuer is not a URL")?;
+    let loopback = matches!(issuer_url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if issuer_url.scheme() != "https" && !loopback {
+        bail!("the identity provider {} is not an https:// URL: refusing to sign in through it", provider.issuer);
+    }
     let verifier = Verifier::new(OidcConfig {
         issuer: provider.issuer.trim_end_matches('/').to_owned(),
         client_id: provider.cli_client_id.clone(),

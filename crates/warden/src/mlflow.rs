@@ -56,18 +56,20 @@ struct Mlflow {
 impl Mlflow {
     async fn get(&self, path: &str, query: &[(&str, &str)], limit: usize) -> anyhow::Result<Vec<u8>> {
         let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), query)
-            .with_context(|| format!("'{}' is not a URL", self.base))?;
+            .with_context(|| format!("'{}' is not a URL", shown(&self.base)))?;
         let mut response = self
             .http
             .get(url.clone())
             .send()
             .await
-            .with_context(|| format!("cannot reach the MLflow tracking server at {}", self.base))?;
+            .with_context(|| format!("cannot reach the MLflow tracking server at {}", shown(&self.base)))?;
         let status = response.status();
+        // An error answer is read only as far as its message needs.
+        let limit = if status.is_success() { limit } else { MAX_DOCUMENT_BYTES };
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.with_context(|| format!("reading {url}"))? {
+        while let Some(chunk) = response.chunk().await.with_context(|| format!("reading {path}"))? {
             if body.len() + chunk.len() > limit {
-                bail!("{url}: more than {limit} bytes");
+                bail!("MLflow's answer to {path} is over {limit} bytes");
             }
             body.extend_from_slice(&chunk);
         }
@@ -76,7 +78,8 @@ impl Mlflow {
             let text = message["message"]
                 .as_str()
                 .map(str::to_owned)
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
             bail!("MLflow answered {status} to {path}: {text}");
         }
         Ok(body)
@@ -87,13 +90,37 @@ impl Mlflow {
         serde_json::from_slice(&body).with_context(|| format!("MLflow's answer to {path} is not JSON"))
     }
 
-    /// A file under a `mlflow-artifacts:/` URI, through the tracking server's artifact proxy.
+    /// A file under a `mlflow-artifacts:/` URI, through the tracking server's artifact proxy. The model's
+    /// directory and the file's name are plain path segments (letters, digits, `.`, `_`, `-`): nothing that
+    /// URL parsing or the server could read as going elsewhere (`..`, `%2e`, `\\`, `?`, `#`).
     async fn artifact(&self, root: &str, file: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
         let path = root.trim_end_matches('/');
-        if file.split('/').any(|segment| segment == ".." || segment.is_empty()) {
-            bail!("MLmodel names the file '{file}', which leaves the model's directory");
+        for (what, text) in [("the model's directory", path), ("MLmodel's file", file)] {
+            let plain = |segment: &str| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            };
+            if !text.split('/').all(plain) {
+                bail!("{what} '{text}' is not a plain relative path: refused");
+            }
         }
         self.get(&format!("/api/2.0/mlflow-artifacts/artifacts/{path}/{file}"), &[], limit).await
+    }
+}
+
+/// A tracking URI as recorded and shown: without the user, password or query it may carry.
+fn shown(uri: &str) -> String {
+    match reqwest::Url::parse(uri) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.as_str().trim_end_matches('/').to_owned()
+        }
+        Err(_) => "(not a URL)".to_owned(),
     }
 }
 
@@ -236,7 +263,7 @@ fn lineage_of(run: &Value, model_uri: &str, tracking: &str) -> (Map<String, Valu
             hyperparameters.insert(key.into(), parsed.unwrap_or_else(|| json!(value)));
         }
     }
-    hyperparameters.insert("mlflow.tracking_uri".into(), json!(tracking));
+    hyperparameters.insert("mlflow.tracking_uri".into(), json!(shown(tracking)));
     hyperparameters.insert("mlflow.model_uri".into(), json!(model_uri));
     hyperparameters.insert("mlflow.run_id".into(), run["info"]["run_id"].clone());
     for metric in run["data"]["metrics"].as_array().into_iter().flatten() {
@@ -371,6 +398,22 @@ mod tests {
         assert!(estimator.err().unwrap().to_string().contains("log its booster"));
         let onnx = flavour(&yaml("flavors:\n  onnx: {data: model.onnx}\n  python_function: {}\n")).unwrap();
         assert_eq!((onnx.format, onnx.file.as_str()), ("onnx", "model.onnx"));
+    }
+
+    #[test]
+    fn a_tracking_uri_is_recorded_without_its_credentials() {
+        assert_eq!(shown("https://ana:s3cret@mlflow.bank:5000/?token=x"), "https://mlflow.bank:5000");
+        assert_eq!(shown("http://127.0.0.1:5000"), "http://127.0.0.1:5000");
+    }
+
+    #[tokio::test]
+    async fn artifact_names_that_could_leave_the_models_directory_are_refused_before_any_request() {
+        warden_registry::install_tls_provider();
+        let mlflow = Mlflow { http: reqwest::Client::new(), base: "http://127.0.0.1:9".into() };
+        for file in ["../x", "%2e%2e/x", "a\\..\\b", "m?x=1", "m#f", "/abs", "a//b", "./m"] {
+            let refused = mlflow.artifact("0/models/m-1/artifacts", file, 10).await.unwrap_err().to_string();
+            assert!(refused.contains("not a plain relative path"), "{file}: {refused}");
+        }
     }
 
     #[test]

@@ -35,17 +35,19 @@ pub(crate) struct SignIns {
 }
 
 impl SignIns {
-    /// Keeps a sign-in until the browser returns; `false` when too many are in progress.
-    fn put(&self, pending: Pending, next: String) -> bool {
+    /// Keeps a sign-in until the browser returns. When too many are in progress the oldest is dropped: a
+    /// flood of sign-ins nobody finishes cannot lock real people out, only make the flood's own go stale.
+    fn put(&self, pending: Pending, next: String) {
         let mut all = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         if all.len() >= MAX_PENDING {
             all.retain(|_, (_, _, began)| began.elapsed() < SIGN_IN_LIFETIME);
-            if all.len() >= MAX_PENDING {
-                return false;
+            if all.len() >= MAX_PENDING
+                && let Some(oldest) = all.iter().min_by_key(|(_, (_, _, began))| *began).map(|(s, _)| s.clone())
+            {
+                all.remove(&oldest);
             }
         }
         all.insert(pending.state.clone(), (pending, next, Instant::now()));
-        true
     }
 
     /// The sign-in `state` names, once: taking it ends it.
@@ -73,17 +75,6 @@ fn redirect_uri(config: &IdentityConfig, headers: &HeaderMap, secure: bool) -> O
     authority_like.then(|| format!("{}://{host}{CALLBACK_PATH}", if secure { "https" } else { "http" }))
 }
 
-/// The configured redirect URI's origin when this request came to another host (`None` when it is this host,
-/// or none is configured): a sign-in must begin where the provider will send the browser back, or the
-/// browser's cookie binding it would be on the wrong host.
-fn elsewhere(config: &IdentityConfig, headers: &HeaderMap) -> Option<String> {
-    let configured = config.oidc.redirect_uri.as_deref()?;
-    let origin = configured.strip_suffix(CALLBACK_PATH)?;
-    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    (!host.eq_ignore_ascii_case(authority)).then(|| origin.to_owned())
-}
-
 /// `GET /ui/login/oidc`: begins a sign-in and sends the browser to the provider.
 pub(crate) async fn begin(
     State(state): State<UiState>,
@@ -106,11 +97,6 @@ pub(crate) async fn begin(
             ),
         );
     }
-    if let Some(origin) = elsewhere(&config, &headers) {
-        // Begin again at the address the provider returns to.
-        let next = safe_next(query.next.as_deref());
-        return redirect(&format!("{origin}/ui/login/oidc?next={}", super::encode_query(&next)));
-    }
     let Some(redirect_uri) = redirect_uri(&config, &headers, state.secure) else {
         return failed(StatusCode::BAD_REQUEST, "Refused", "The request does not say which host it was sent to.");
     };
@@ -119,13 +105,7 @@ pub(crate) async fn begin(
         Err(err) => return failed(StatusCode::SERVICE_UNAVAILABLE, "Single sign-on is unavailable", &err.to_string()),
     };
     let cookie = set_sign_in_cookie(&started.pending.state, SIGN_IN_LIFETIME, state.secure);
-    if !state.sign_ins.put(started.pending, safe_next(query.next.as_deref())) {
-        return failed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Busy",
-            "Too many sign-ins are in progress; try again shortly.",
-        );
-    }
+    state.sign_ins.put(started.pending, safe_next(query.next.as_deref()));
     let mut response = redirect(&started.url);
     response.headers_mut().insert(SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
     response
@@ -165,17 +145,6 @@ pub(crate) async fn callback(
             &format!("{} refused the sign-in ({}{description}).", config.oidc.display_name, clip(error)),
         );
     }
-    if let Some(origin) = elsewhere(&config, &headers) {
-        let here = headers.get(HOST).and_then(|h| h.to_str().ok()).map(clip).unwrap_or_default();
-        return failed(
-            StatusCode::BAD_REQUEST,
-            "Refused",
-            &format!(
-                "This sign-in came back to {here}, but Warden's redirect URI is at {origin}: the provider's client \
-                 and [oidc] redirect_uri must name the same address."
-            ),
-        );
-    }
     let Some(returned) = query.state.as_deref() else {
         return failed(StatusCode::BAD_REQUEST, "Refused", "The identity provider's answer carries no state.");
     };
@@ -184,7 +153,8 @@ pub(crate) async fn callback(
         return failed(
             StatusCode::BAD_REQUEST,
             "Refused",
-            "This sign-in did not begin in this browser (its state does not match). Start again.",
+            "This sign-in did not begin in this browser (its state does not match), or it began at another \
+             address than [oidc] redirect_uri names. Start again.",
         );
     }
     let Some((pending, next)) = state.sign_ins.take(returned) else {
@@ -258,7 +228,7 @@ mod tests {
     #[test]
     fn a_sign_in_is_taken_once() {
         let sign_ins = SignIns::default();
-        assert!(sign_ins.put(pending("s1"), "/ui/audit".into()));
+        sign_ins.put(pending("s1"), "/ui/audit".into());
         assert_eq!(sign_ins.take("s1").map(|(p, next)| (p.state, next)), Some(("s1".into(), "/ui/audit".into())));
         assert!(sign_ins.take("s1").is_none(), "a replayed answer finds nothing");
         assert!(sign_ins.take("unknown").is_none());
@@ -281,22 +251,5 @@ mod tests {
         assert_eq!(redirect_uri(&configured, &headers, false).unwrap(), "https://warden.bank/ui/login/oidc/callback");
         let wrong = "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"w\"\nredirect_uri = \"https://w.bank/elsewhere\"\n";
         assert!(IdentityConfig::parse(wrong).unwrap_err().contains("must end in /ui/login/oidc/callback"));
-    }
-
-    #[test]
-    fn a_request_at_another_host_than_the_redirect_uris_is_sent_there() {
-        let configured = IdentityConfig::parse(
-            "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n\
-             redirect_uri = \"https://warden.bank:8443/ui/login/oidc/callback\"\n",
-        )
-        .unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, "warden.bank:8443".parse().unwrap());
-        assert_eq!(elsewhere(&configured, &headers), None);
-        headers.insert(HOST, "10.0.0.7:8700".parse().unwrap());
-        assert_eq!(elsewhere(&configured, &headers).as_deref(), Some("https://warden.bank:8443"));
-        let unconfigured =
-            IdentityConfig::parse("[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"warden\"\n").unwrap();
-        assert_eq!(elsewhere(&unconfigured, &headers), None);
     }
 }

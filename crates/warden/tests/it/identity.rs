@@ -278,6 +278,9 @@ fn provider_tokens_are_validated_and_their_groups_grant_roles() {
     c.as_object_mut().unwrap().remove("sub");
     forged.push(("no subject", sign(&ec, Algorithm::ES256, "ec-1", &c), "claim 'sub'"));
     forged.push(("not a JWT", "eyJhbGciOi.garbage".into(), "not a well-formed JWT"));
+    let mut c = vera.clone();
+    c["nonce"] = json!("from-a-sign-in");
+    forged.push(("an ID token as a bearer token", sign(&ec, Algorithm::ES256, "ec-1", &c), "is an ID token"));
     // Over the 16 KiB a token may take: refused before any part of it is decoded.
     let mut c = vera.clone();
     c["padding"] = json!("x".repeat(20 * 1024));
