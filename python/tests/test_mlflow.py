@@ -5,6 +5,8 @@ predicts, and the pickled scikit-learn model, which the server would refuse, is 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,22 +34,26 @@ def mlflow_server(tmp_path_factory):
          "--workers", "1", "--backend-store-uri", f"sqlite:///{directory / 'mlflow.db'}",
          "--artifacts-destination", str(directory / "artifacts")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # Its own process group: the job consumers it starts outlive it unless the group is stopped.
+        start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "mlflow server did not listen"
-            time.sleep(0.3)
-    out = directory / "logged"
-    script = REPO / "crates/warden-testdata/data/mlflow/log_models.py"
-    subprocess.run([sys.executable, str(script), url, str(GERMAN), str(out)], check=True, capture_output=True)
-    yield url, json.loads((out / "expected.json").read_text())
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "mlflow server did not listen"
+                time.sleep(0.3)
+        out = directory / "logged"
+        script = REPO / "crates/warden-testdata/data/mlflow/log_models.py"
+        subprocess.run([sys.executable, str(script), url, str(GERMAN), str(out)], check=True, capture_output=True)
+        yield url, json.loads((out / "expected.json").read_text())
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def rows() -> pd.DataFrame:

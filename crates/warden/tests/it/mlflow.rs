@@ -5,6 +5,7 @@
 //! predicts to 1e-6, carry the run's lineage, and the pickle must be refused.
 
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,11 +13,14 @@ use serde_json::{Value, json};
 
 use crate::support::{self, Server};
 
+/// `mlflow server` and the workers it starts (its job consumers outlive it if only it is killed): one process
+/// group, stopped whole when dropped.
 struct MlflowServer(Child);
 
 impl Drop for MlflowServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
     }
 }
@@ -43,6 +47,7 @@ fn start_mlflow(venv: &Path, dir: &Path) -> (MlflowServer, String) {
         .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
         .arg("--artifacts-destination")
         .arg(dir.join("artifacts"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
