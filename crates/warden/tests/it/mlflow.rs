@@ -4,8 +4,8 @@
 //! UBJSON, a LightGBM booster, and a pickled scikit-learn model. Imported versions must score what MLflow's own pyfunc
 //! predicts to 1e-6, carry the run's lineage, and the pickle must be refused.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
