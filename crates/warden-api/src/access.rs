@@ -224,8 +224,7 @@ pub(crate) async fn authorize(State(state): State<AccessState>, mut request: Req
     let allowed = match rule {
         Needs(permission) => principal.require(permission),
         NeedsOr(wide, narrow) => principal.require(wide).or_else(|_| principal.require(narrow)),
-        InScope(permission) if principal.holds_somewhere(permission) => Ok(()),
-        InScope(permission) => principal.require(permission),
+        InScope(permission) => principal.require_somewhere(permission),
         Public | AnyRole => Ok(()),
     };
     if let Err(err) = allowed {

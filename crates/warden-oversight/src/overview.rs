@@ -62,9 +62,7 @@ pub struct LastGate {
 
 /// Every model's inventory line, by name (a caller with scoped roles sees the models its scopes cover).
 pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLine>> {
-    if !caller.holds_somewhere(Permission::ReadRegistry) {
-        caller.require(Permission::ReadRegistry)?;
-    }
+    caller.require_somewhere(Permission::ReadRegistry)?;
     warden
         .metadata
         .inventory()

@@ -343,6 +343,12 @@ impl Principal {
         }))
     }
 
+    /// `Forbidden` unless a role holds the permission over the whole inventory or over some models (what
+    /// [`Principal::holds_somewhere`] says), with [`Principal::require`]'s reason when none does.
+    pub fn require_somewhere(&self, permission: Permission) -> Result<()> {
+        if self.holds_somewhere(permission) { Ok(()) } else { self.require(permission) }
+    }
+
     /// The scopes, as `data-scientist over models tagged 'cards'`, one per scoped role.
     pub fn scopes_text(&self) -> Vec<String> {
         self.scoped.iter().map(|s| format!("{} over {}", s.role, s.scope)).collect()

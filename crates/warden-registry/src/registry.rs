@@ -215,9 +215,7 @@ pub const MAX_TAGS: usize = 32;
 
 /// Creates a model.
 pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInput) -> Result<Model> {
-    if !caller.holds_somewhere(Permission::WriteRegistry) {
-        caller.require(Permission::WriteRegistry)?;
-    }
+    caller.require_somewhere(Permission::WriteRegistry)?;
     // A role scoped to some models registers only models inside its scope.
     let new =
         ModelFacts { name: &input.name, owner: &input.owner, business_line: &input.business_line, tags: &input.tags };
@@ -279,9 +277,7 @@ pub async fn create_model(warden: &Registry, caller: &Principal, input: ModelInp
 
 /// Lists every model the caller may read (a caller with scoped roles sees the models its scopes cover).
 pub async fn list_models(warden: &Registry, caller: &Principal) -> Result<Vec<Model>> {
-    if !caller.holds_somewhere(Permission::ReadRegistry) {
-        caller.require(Permission::ReadRegistry)?;
-    }
+    caller.require_somewhere(Permission::ReadRegistry)?;
     let rows = warden.metadata.list_models().await?;
     rows.into_iter().filter(|row| may_read(caller, row)).map(Model::try_from).collect()
 }

@@ -172,7 +172,8 @@ async fn post_as_client(
     request.form(&fields).send().await
 }
 
-/// A provider's text in a message: at most 200 characters, no control characters.
+/// A text from another system (an identity provider, MLflow) in a message: at most 200 characters, no control
+/// characters.
 pub fn clip(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(200).collect()
 }

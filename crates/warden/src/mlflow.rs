@@ -79,7 +79,7 @@ impl Mlflow {
                 .as_str()
                 .map(str::to_owned)
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+            let text = warden_registry::sign_in::clip(&text);
             bail!("MLflow answered {status} to {path}: {text}");
         }
         Ok(body)

@@ -58,6 +58,11 @@ impl SignIns {
     }
 }
 
+/// The page for a sign-in route of a server without an identity provider.
+fn not_configured() -> Response {
+    failed(StatusCode::NOT_FOUND, "Not configured", "Single sign-on is not configured on this server.")
+}
+
 /// A page explaining why signing in did not work, with the way back to the log-in page.
 fn failed(status: StatusCode, title: &str, message: &str) -> Response {
     html_response(status, pages::sign_in_failed(title, message))
@@ -81,9 +86,7 @@ pub(crate) async fn begin(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let Some((config, verifier)) = state.warden.identity() else {
-        return failed(StatusCode::NOT_FOUND, "Not configured", "Single sign-on is not configured on this server.");
-    };
+    let Some((config, verifier)) = state.warden.identity() else { return not_configured() };
     if let Err(why) = verifier.endpoints_or_retry().await {
         tracing::warn!(issuer = %config.oidc.issuer, error = %why, "single sign-on unavailable");
         let break_glass = if config.oidc.token_login { " Administrators can still log in with a token." } else { "" };
@@ -126,9 +129,7 @@ pub(crate) async fn callback(
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let Some((config, verifier)) = state.warden.identity() else {
-        return failed(StatusCode::NOT_FOUND, "Not configured", "Single sign-on is not configured on this server.");
-    };
+    let Some((config, verifier)) = state.warden.identity() else { return not_configured() };
     if let Some(error) = &query.error {
         // A refusal starts nothing, so it is shown even without a state (some providers leave it out); a
         // sign-in it names ends here.
