@@ -98,3 +98,31 @@ def test_an_unknown_version_is_an_error_naming_mlflows_answer(server, mlflow_ser
     warden = Client(server.url, token=server.admin_token)
     with pytest.raises(WardenError, match="MLflow answered 404"):
         warden.import_mlflow(tracking, "models:/credit-xgb/99", as_model="py-credit-xgb")
+
+
+def test_the_runs_evaluation_dataset_is_the_reference_and_warden_tags_name_the_target(server, mlflow_server, tmp_path):
+    import mlflow
+    import xgboost
+    from mlflow import MlflowClient
+
+    tracking, _ = mlflow_server
+    mlflow.set_tracking_uri(tracking)
+    frame = rows()
+    numeric = frame[NUMERIC].astype("float64")
+    evaluation = tmp_path / "eval.csv"
+    frame[NUMERIC + ["risk"]].head(300).to_csv(evaluation, index=False)
+    MlflowClient().create_registered_model("py-eval", tags={"warden.target": "risk"})
+    booster = xgboost.train({"objective": "binary:logistic", "max_depth": 2}, xgboost.DMatrix(numeric, label=1 - frame["risk"]), 5)
+    with mlflow.start_run():
+        mlflow.log_artifact(str(evaluation), "data")
+        path = mlflow.get_artifact_uri("data/eval.csv").removeprefix("mlflow-artifacts:/")
+        source = f"{tracking}/api/2.0/mlflow-artifacts/artifacts/{path}"
+        dataset = mlflow.data.from_pandas(frame[NUMERIC + ["risk"]].head(300), source=source, name="eval")
+        mlflow.log_input(dataset, context="evaluation")
+        mlflow.xgboost.log_model(booster, name="model", model_format="json", registered_model_name="py-eval")
+
+    warden = Client(server.url, token=server.admin_token)
+    warden.create_model("py-eval", owner="retail-risk", risk_tier="medium")
+    version = warden.import_mlflow(tracking, "models:/py-eval/1")
+    assert version["reference"]["rows"] == 300, "the evaluation dataset, not an input example"
+    assert version["reference"]["target"] == "risk", "from the registered model's warden.target tag"

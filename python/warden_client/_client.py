@@ -113,6 +113,13 @@ class Client:
     def metrics(self) -> str:
         return self._call("GET", "/metrics")
 
+    def mlflow_webhook(self, body: bytes, *, delivery_id: str, timestamp: str, signature: str) -> dict:
+        """Hands Warden one delivery of MLflow's registry webhook as MLflow sent it (to replay one MLflow gave
+        up on): the signature, not a token, is its credential."""
+        headers = {"content-type": "application/json", "x-mlflow-delivery-id": delivery_id,
+                   "x-mlflow-timestamp": timestamp, "x-mlflow-signature": signature}
+        return self._call("POST", "/v1/integrations/mlflow/webhook", content=body, headers=headers, public=True)
+
     # -----------------------------------------------------------------------------------------------------
     # Registry
 

@@ -90,6 +90,31 @@ def _lineage(run: dict, model_uri: str, tracking: str) -> tuple[dict, str | None
     return params, (f"git:{commit}" if commit else None)
 
 
+def _evaluation_dataset(mlflow: _Mlflow, run: dict):
+    """The file of the run's dataset logged with context `evaluation`, when the tracking server holds it (a
+    `mlflow-artifacts:/` URI or a URL of this server's artifact proxy); sources elsewhere are not fetched."""
+    proxy = f"{mlflow.base}/api/2.0/mlflow-artifacts/artifacts/"
+    for entry in run.get("inputs", {}).get("dataset_inputs", []):
+        if {t["key"]: t["value"] for t in entry.get("tags", [])}.get("mlflow.data.context") != "evaluation":
+            continue
+        try:
+            source = json.loads(entry.get("dataset", {}).get("source", "{}"))
+        except ValueError:
+            continue
+        uri, url = source.get("uri", ""), source.get("url", "")
+        path = (uri[len("mlflow-artifacts:/"):] if uri.startswith("mlflow-artifacts:/")
+                else url[len(proxy):] if url.startswith(proxy) else None)
+        if path and path.lower().endswith((".csv", ".parquet")):
+            import io
+
+            import pandas as pd
+
+            directory, _, file = path.rpartition("/")
+            data = io.BytesIO(mlflow.artifact(directory, file))
+            return pd.read_parquet(data) if path.lower().endswith(".parquet") else pd.read_csv(data)
+    return None
+
+
 def import_mlflow(client, tracking_uri: str, model_uri: str, *, as_model: str | None = None, reference=None,
                   target: str | None = None, protected=(), timeout: float = 300.0) -> dict:
     import yaml
@@ -106,10 +131,20 @@ def import_mlflow(client, tracking_uri: str, model_uri: str, *, as_model: str | 
     canonical = f"models:/{name}/{number}"
     run = mlflow.json("/api/2.0/mlflow/runs/get", {"run_id": version["run_id"]})["run"] if version.get("run_id") else {}
     params, code_ref = _lineage(run, canonical, mlflow.base)
+    # The command line's columns, else the version's (or registered model's) `warden.*` tags.
+    tags = {t["key"]: t["value"] for t in version.get("tags", [])}
+    registered = mlflow.json("/api/2.0/mlflow/registered-models/get", {"name": name})["registered_model"]
+    tags = {t["key"]: t["value"] for t in registered.get("tags", [])} | tags
+    if target is None:
+        target = tags.get("warden.target")
+    if not protected and "warden.protected" in tags:
+        protected = [p.strip() for p in tags["warden.protected"].split(",") if p.strip()]
+    if reference is None:
+        reference = _evaluation_dataset(mlflow, run)
     if reference is None:
         example = mlmodel.get("saved_input_example_info", {}).get("artifact_path")
         if example is None:
-            raise WardenError(None, "mlflow", "the model logged no input example: give reference data")
+            raise WardenError(None, "mlflow", "the model logged no input example or evaluation dataset: give reference data")
         import pandas as pd
 
         document = json.loads(mlflow.artifact(root, example))

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
-    AlertState, DecisionSource, IncidentState, JobStatus, MonitorKind, RiskTier, Route, Severity, Timestamp,
+    AlertState, DecisionSource, IncidentState, JobStatus, MonitorKind, RiskTier, Route, Severity, StreamKind, Timestamp,
 };
 
 mod responses;
@@ -715,7 +715,7 @@ pub struct StreamBody {
     /// The model its records are for.
     pub model: String,
     /// Decisions or outcomes.
-    pub kind: String,
+    pub kind: StreamKind,
     /// Whether the brokers answer.
     pub connected: bool,
     /// The last error (a broker down, a topic that does not exist).
@@ -738,6 +738,9 @@ pub struct IngestionBody {
     pub kserve_waiting: Vec<KserveWaitingBody>,
     /// Stream consumers of this replica.
     pub streams: Vec<StreamBody>,
+    /// Outcomes read from a stream before their decisions were logged, waiting for them (recorded by the
+    /// monitor round after the decision arrives; set aside after seven days).
+    pub pending_outcomes: i64,
 }
 
 /// What an ingested batch did (all of it is committed when this is returned).

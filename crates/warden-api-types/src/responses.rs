@@ -1006,3 +1006,33 @@ pub struct MonitorPointBody {
     #[schema(value_type = Value)]
     pub details: Value,
 }
+
+/// What one delivery of MLflow's registry webhook came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MlflowDeliveryOutcome {
+    /// The MLflow version is now a candidate version of the Warden model of the same name.
+    Imported,
+    /// An earlier delivery imported that MLflow version already.
+    AlreadyRegistered,
+    /// Nothing to do (another event, or no Warden model of that name); `reason` says which.
+    Ignored,
+    /// This delivery was answered before (MLflow resent it).
+    Duplicate,
+}
+
+/// The answer to a delivery of MLflow's registry webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MlflowDeliveryBody {
+    /// What it came to.
+    pub outcome: MlflowDeliveryOutcome,
+    /// The Warden model, when a version was imported or found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The Warden version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Why nothing was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}

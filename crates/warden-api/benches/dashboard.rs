@@ -139,7 +139,7 @@ async fn seed_history(store: &SqliteStore, models: usize, days: i64, now: i64) {
                 details: json!({ "features": features }),
             });
         }
-        store.insert_monitor_evaluations(&batch).await.unwrap();
+        store.insert_monitor_evaluations(&batch, &[]).await.unwrap();
     }
     for m in 0..models {
         let model = format!("model-{m:03}");

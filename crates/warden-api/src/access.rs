@@ -46,6 +46,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/openapi.json", Public),
     ("GET", "/v1/ledger/key", Public),
     ("GET", "/v1/identity-provider", Public),
+    // The delivery's HMAC signature is its credential, checked by the service.
+    ("POST", "/v1/integrations/mlflow/webhook", Public),
     ("GET", "/v1/whoami", AnyRole),
     ("GET", "/metrics", AnyRole),
     ("GET", "/v1/models", InScope(ReadRegistry)),

@@ -158,7 +158,12 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::kserve_event))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
         .layer(timeout(limits.upload_timeout));
-    uploads.merge(json).merge(batches)
+    // Deliveries are small, but answering one downloads a model from MLflow.
+    let integrations = OpenApiRouter::new()
+        .routes(routes!(integrations::mlflow_webhook))
+        .layer(DefaultBodyLimit::max(warden_registry::mlflow::MAX_DELIVERY_BYTES))
+        .layer(timeout(limits.upload_timeout));
+    uploads.merge(json).merge(batches).merge(integrations)
 }
 
 fn document(mut api: OpenApi) -> OpenApi {
@@ -234,6 +239,8 @@ mod governance_tests;
 mod hardening_tests;
 #[cfg(test)]
 mod ingest_tests;
+#[cfg(test)]
+mod mlflow_tests;
 #[cfg(test)]
 mod openapi_tests;
 #[cfg(test)]

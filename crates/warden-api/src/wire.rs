@@ -273,6 +273,7 @@ impl ToWire for warden_serving::ingest::IngestionStatus {
     fn to_wire(self) -> IngestionBody {
         let (total, letters) = self.dead_letters;
         IngestionBody {
+            pending_outcomes: self.pending_outcomes,
             dead_letters: total,
             recent_dead_letters: letters
                 .into_iter()
@@ -304,10 +305,7 @@ impl ToWire for warden_serving::ingest::IngestionStatus {
                     group: s.group,
                     topic: s.topic,
                     model: s.model,
-                    kind: match s.kind {
-                        warden_serving::ingest::StreamKind::Decisions => "decisions".into(),
-                        warden_serving::ingest::StreamKind::Outcomes => "outcomes".into(),
-                    },
+                    kind: s.kind,
                     connected: s.connected,
                     last_error: s.last_error,
                     partitions: s

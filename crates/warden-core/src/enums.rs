@@ -180,6 +180,16 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// What a consumed stream's records are.
+    StreamKind, "stream kind" {
+        /// Decision records.
+        Decisions = "decisions",
+        /// Outcome records.
+        Outcomes = "outcomes",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +213,7 @@ mod tests {
         check(JobStatus::ALL);
         check(Route::ALL);
         check(DecisionSource::ALL);
+        check(StreamKind::ALL);
         assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
         assert_eq!(
             "extreme".parse::<RiskTier>().unwrap_err().to_string(),

@@ -134,7 +134,8 @@ impl RecordSink for DecisionLogSink {
         let total = records.len() as u64;
         match ingest::ingest_stream(&self.warden, model, *kind, &batch.topic, records, advances, turn.wait()).await {
             Ok(done) => {
-                let ingested = done.decisions + done.outcomes;
+                // An outcome waiting for its decision is stored too.
+                let ingested = done.decisions + done.outcomes + done.pending_outcomes;
                 Ok(Committed {
                     ingested,
                     skipped: total.saturating_sub(ingested + done.dead_letters),

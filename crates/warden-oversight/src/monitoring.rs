@@ -1094,6 +1094,9 @@ async fn evaluate_version(
     Ok(judge(monitor, number, at, drift.since, drift.decisions, values, &learned))
 }
 
+/// How long an outcome read from a stream waits for its decision before it is set aside (a dead record).
+pub const PENDING_OUTCOME_MICROS: i64 = 7 * 86_400 * 1_000_000;
+
 /// When monitors are evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Round {
@@ -1106,6 +1109,12 @@ pub enum Round {
 /// Evaluates every enabled monitor on each loaded version of its model, and stores the results; returns the
 /// monitors with their evaluations (the round owner, [`crate::round`], turns them into alerts and actions).
 pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Vec<Monitor>, Vec<MonitorEvaluation>)> {
+    // Outcomes that arrived before their decisions count from the round after the decisions did.
+    let now = warden.now();
+    let settled = warden.metadata.settle_pending_outcomes(now, now - PENDING_OUTCOME_MICROS).await?;
+    if settled.expired > 0 {
+        tracing::warn!(expired = settled.expired, "outcomes whose decisions never came were set aside");
+    }
     // A platform serving a version no production alias holds is checked this round, and watched even when no
     // version of its model was ever deployed (so the model has no monitors yet).
     let unapproved = warden.scoring.take_unapproved();
@@ -1127,7 +1136,7 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
     }
     // Every decision acknowledged so far is in the windows (and in the log, for the late periods).
     warden.scoring.log.flush().await?;
-    let late = warden.scoring.take_late();
+    let late = warden.metadata.late_periods(LATE_PERIODS_PER_ROUND).await?;
     let at = warden.now();
     let mut evaluations = Vec::new();
     let mut windows = RoundWindows::new();
@@ -1147,13 +1156,17 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
             evaluations.push(evaluate_version(warden, monitor, &version, at, &mut windows).await?);
         }
     }
-    let revised = revise_late_periods(warden, &monitors, late).await?;
-    warden.metadata.insert_monitor_evaluations(&[&evaluations[..], &revised[..]].concat()).await?;
+    let revised = revise_late_periods(warden, &monitors, &late).await?;
+    // The notes read are cleared with the revisions they led to (a period with nothing to revise too).
+    warden.metadata.insert_monitor_evaluations(&[&evaluations[..], &revised[..]].concat(), &late).await?;
     for e in &evaluations {
         warden.scoring.metrics.monitor(&e.model_name, &e.monitor, e.version, &e.status, e.value);
     }
     Ok((monitors, evaluations))
 }
+
+/// Most late periods one round revises (each reads the period back from the log); the rest wait for the next.
+const LATE_PERIODS_PER_ROUND: i64 = 24;
 
 /// Most decisions a late period's revision reads back from the log (the oldest of the period first).
 const MAX_LATE_ROWS: i64 = 200_000;
@@ -1165,38 +1178,37 @@ const MAX_LATE_ROWS: i64 = 200_000;
 async fn revise_late_periods(
     warden: &Oversight,
     monitors: &[Monitor],
-    late: warden_serving::scoring::LatePeriods,
+    late: &[warden_store::metadata::LatePeriod],
 ) -> Result<Vec<MonitorEvaluation>> {
     let mut revised = Vec::new();
-    for ((model, number), periods) in late {
+    for period in late {
+        let (model, number, start) = (&period.model_name, period.version, period.start);
         let of_model: Vec<&Monitor> = monitors
             .iter()
-            .filter(|m| m.model == model && m.kind != MonitorKind::Integrity)
+            .filter(|m| &m.model == model && m.kind != MonitorKind::Integrity)
             .filter(|m| !reads_outcomes(m.kind, m.config.statistic(m.kind)))
             .collect();
-        let loaded = warden_serving::scoring::loaded_versions(warden, &model);
+        let loaded = warden_serving::scoring::loaded_versions(warden, model);
         let Some(version) = loaded.into_iter().find(|v| v.version.number == number) else { continue };
         if of_model.is_empty() {
             continue;
         }
-        for start in periods {
-            let end = start + warden_serving::ingest::LATE_PERIOD_MICROS;
-            let rows = warden.metadata.decisions_between(&model, number, start, end, MAX_LATE_ROWS).await?;
-            let count = rows.len() as u64;
-            let windows = version.live.decision_windows(&rows);
-            let drift = warden_serving::scoring::windows_drift(&version, windows, count, start, None);
-            for monitor in &of_model {
-                let learned = learned_for(&warden.learned, monitor, &version).await?;
-                let values = live_values(monitor, &drift, &learned);
-                let mut evaluation = judge(monitor, number, end, start, count, values, &learned);
-                if let Value::Object(details) = &mut evaluation.details {
-                    details.insert(
-                        "late_revision".into(),
-                        json!({"period_start": start, "period_end": end, "read_limit_reached": count as i64 == MAX_LATE_ROWS}),
-                    );
-                }
-                revised.push(evaluation);
+        let end = start + warden_serving::ingest::LATE_PERIOD_MICROS;
+        let rows = warden.metadata.decisions_between(model, number, start, end, MAX_LATE_ROWS).await?;
+        let count = rows.len() as u64;
+        let windows = version.live.decision_windows(&rows);
+        let drift = warden_serving::scoring::windows_drift(&version, windows, count, start, None);
+        for monitor in &of_model {
+            let learned = learned_for(&warden.learned, monitor, &version).await?;
+            let values = live_values(monitor, &drift, &learned);
+            let mut evaluation = judge(monitor, number, end, start, count, values, &learned);
+            if let Value::Object(details) = &mut evaluation.details {
+                details.insert(
+                    "late_revision".into(),
+                    json!({"period_start": start, "period_end": end, "read_limit_reached": count as i64 == MAX_LATE_ROWS}),
+                );
             }
+            revised.push(evaluation);
         }
     }
     Ok(revised)

@@ -218,6 +218,9 @@ pub enum Via {
         /// `name`, `preferred_username`, `email` or the client's id, when the token has one.
         display_name: Option<String>,
     },
+    /// A delivery of MLflow's registry webhook, signed with the configured secret; the name is the tracking
+    /// server's URL.
+    Mlflow,
     /// Warden itself.
     System,
 }
@@ -269,6 +272,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match self.via {
             Via::System => "warden".into(),
+            Via::Mlflow => format!("mlflow:{}", self.name),
             Via::Token => format!("token:{}", self.name),
             Via::Provider { .. } | Via::PersonalToken { .. } => format!("oidc:{}", self.name),
         }

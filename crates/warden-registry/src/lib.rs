@@ -9,6 +9,8 @@ Warden's first stage: the service context every later stage builds on, and the r
   roles (over the whole inventory or scoped to some models) its groups map to; [`sign_in`]: the client's
   half of signing people in through it (authorization code flow with PKCE for the dashboard, device flow).
 - [`leases`]: which replica runs a piece of scheduled work.
+- [`mlflow`]: MLflow's model registry as a source of versions: read over its REST API (`warden import
+  mlflow`), and its signed registry webhooks, which make a new MLflow version a candidate.
 - [`registry`]: models, immutable versions with lineage and reference profiles, aliases with history. Alias
   changes are published to subscribers ([`AliasSubscriber`]): serving rebuilds its routes from them.
 - [`binding`]: how a version's schema feeds its model (request checks and input cells).
@@ -46,6 +48,7 @@ pub mod external;
 pub mod identity;
 pub mod input_warnings;
 pub mod leases;
+pub mod mlflow;
 mod parquet_pages;
 pub mod reference;
 pub mod registry;
@@ -96,6 +99,8 @@ pub struct Config {
     pub artifacts: Option<String>,
     /// The bank's identity provider, whose tokens are accepted besides (or instead of) Warden's own.
     pub identity: Option<identity::IdentityConfig>,
+    /// The MLflow tracking server whose registry webhooks make candidate versions.
+    pub mlflow: Option<mlflow::MlflowConfig>,
 }
 
 /// A webhook sink for alert notifications.
@@ -126,6 +131,7 @@ impl Config {
             database: None,
             artifacts: None,
             identity: None,
+            mlflow: None,
         }
     }
 }
@@ -204,6 +210,8 @@ pub struct Registry {
     /// Parsed versions by (model, number): versions are immutable.
     pub versions: RwLock<std::collections::HashMap<(String, i64), registry::Version>>,
     alias_subscribers: RwLock<Vec<Arc<dyn AliasSubscriber>>>,
+    /// MLflow webhook deliveries answered lately.
+    pub(crate) mlflow_deliveries: mlflow::Deliveries,
 }
 
 impl Registry {
@@ -259,6 +267,7 @@ impl Registry {
             replica: leases::replica_id(),
             versions: Default::default(),
             alias_subscribers: RwLock::new(Vec::new()),
+            mlflow_deliveries: mlflow::Deliveries::default(),
         })
     }
 

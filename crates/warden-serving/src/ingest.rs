@@ -17,16 +17,20 @@ scored.
   lands in the log, in the version's running totals, and in its 10-second bucket while that bucket is still
   kept (the last hour), so the next monitor round's windows over that time include it. Older than the kept
   hour, it is in the log and in everything read from the log (performance on outcomes, CBPE, fairness on
-  outcomes, the evidence bundle), not in the live windows; its clock hour is noted
-  ([`crate::scoring::Scoring::take_late`]) and the next monitor round stores a revised evaluation of that
-  hour for every window-based monitor, computed from the hour's decisions read back from the log.
+  outcomes, the evidence bundle), not in the live windows; its clock hour is noted in the store in the
+  transaction that logs it ([`NewDecision::late_period`]), and the next monitor round (on whichever replica
+  runs it) stores a revised evaluation of that hour for every window-based monitor, computed from the hour's
+  decisions read back from the log, and clears the note in the same transaction: a crash in between loses
+  no revision.
 */
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+/// What a stream's records are ([`DecisionRecord`]s or [`OutcomeRecord`]s).
+pub use warden_core::StreamKind;
 use warden_core::{DecisionSource, Route, Timestamp};
 use warden_store::metadata::{
     AliasAssignment, DeadLetter, MAX_DEAD_LETTER_PAYLOAD, Micros, NewDecision, NewOutcome, StreamAdvance, StreamCommit,
@@ -210,7 +214,6 @@ pub(crate) async fn prepare(
     let mut invalid: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
     let mut seen: HashMap<(i64, String), usize> = HashMap::new();
     let mut rows = Vec::with_capacity(total);
-    let mut late = BTreeSet::new();
     for (i, record) in records.into_iter().enumerate() {
         let mut errors = BTreeMap::new();
         let version = match &versions[&record.version] {
@@ -281,9 +284,8 @@ pub(crate) async fn prepare(
         }
         let (version, checked) = (version.expect("checked"), checked.expect("checked"));
         let route = route_at(&history, record.version, at);
-        if at < now - crate::decision_log::LIVE_SPAN_MICROS {
-            late.insert((record.version, at.div_euclid(LATE_PERIOD_MICROS) * LATE_PERIOD_MICROS));
-        }
+        let late_period = (at < now - crate::decision_log::LIVE_SPAN_MICROS)
+            .then(|| at.div_euclid(LATE_PERIOD_MICROS) * LATE_PERIOD_MICROS);
         let decision = record.decision.unwrap_or_else(|| version.decide(record.score).to_owned());
         rows.push((
             version.live.clone(),
@@ -299,6 +301,7 @@ pub(crate) async fn prepare(
                 decision,
                 latency_us: 0,
                 source: source.as_str().to_owned(),
+                late_period,
             },
         ));
     }
@@ -309,9 +312,6 @@ pub(crate) async fn prepare(
             .collect();
         return Err((reasons, row_errors(invalid, total)));
     }
-    // Noted before the commit: a period revised for decisions that did not land reads the log and finds the
-    // same figures again.
-    warden.scoring.saw_late(model, late);
     Ok(Prepared { rows })
 }
 
@@ -337,15 +337,6 @@ fn route_at(history: &[AliasAssignment], version: i64, at: Micros) -> Route {
 /// fields.
 fn row_errors(invalid: Vec<(usize, BTreeMap<String, String>)>, total: usize) -> Error {
     crate::scoring::batch_errors(invalid, total, "logged")
-}
-
-/// What a stream's records are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
-    /// Decision records ([`DecisionRecord`]).
-    Decisions,
-    /// Outcome records ([`OutcomeRecord`]).
-    Outcomes,
 }
 
 /// A late label as a stream carries it.
@@ -707,6 +698,8 @@ pub struct IngestionStatus {
     pub kserve_waiting: Vec<(String, i64, i64, Option<Micros>)>,
     /// This replica's stream consumers.
     pub streams: Vec<StreamStatus>,
+    /// Outcomes read from a stream that wait for their decisions.
+    pub pending_outcomes: i64,
 }
 
 /// Records set aside, KServe halves waiting, and this replica's stream consumers with their lag.
@@ -719,5 +712,6 @@ pub async fn status(warden: &Serving, caller: &Principal, recent: i64) -> Result
         },
         kserve_waiting: warden.metadata.kserve_waiting(Micros::MAX).await?,
         streams: warden.scoring.streams(),
+        pending_outcomes: warden.metadata.pending_outcome_count().await?,
     })
 }

@@ -29,7 +29,13 @@
 //! - V2 (Open Inference Protocol) request `{"inputs": [...]}`: either one tensor of shape `[n, features]` in
 //!   schema order (`[n]` for a one-feature schema), or one input per feature, named after it, of shape `[n]`
 //!   or `[n, 1]` (what KServe's pandas codec, `"content_type": "pd"`, sends). Tensor data may be flat or
-//!   nested; binary tensor data is not read.
+//!   nested, or binary: the Open Inference Protocol's binary data extension (Triton's, which KServe's V2
+//!   servers accept) sends the JSON header, then each tensor whose `parameters.binary_data_size` is set as
+//!   raw little-endian bytes, in order. The logger posts the body byte for byte without the
+//!   `Inference-Header-Content-Length` header, so the header is read as the body's first JSON value and the
+//!   bytes after it are cut by each tensor's `binary_data_size` ([`binary_tensors`]); the event's data is
+//!   kept as the equivalent JSON. BOOL, the signed and unsigned integers, FP32, FP64 and BYTES are read;
+//!   FP16 and BF16 are refused naming the tensor.
 //! - V1 response `{"predictions": [...]}`: per instance a number, `[p]`, `[p0, p1]` (the positive class,
 //!   index 1, is the score) or an object with a `probability` member holding one of those.
 //! - V2 response `{"outputs": [...], "model_version": ...}`: the only output, or among several the one named
@@ -39,7 +45,8 @@
 //! it was found. A binary classifier's *label* (`predict` rather than `predict_proba`) passes as a score of 0
 //! or 1; nothing in the payload tells the two apart.
 //!
-//! **Budget.** Every event is held to [`MAX_BODY_BYTES`], [`MAX_DEPTH`] levels of nesting (checked by a scan
+//! **Budget.** Every event is held to [`MAX_BODY_BYTES`] ([`MAX_STORED_BYTES`] once binary tensors are
+//! written as JSON, and [`MAX_BINARY_ELEMENTS`] elements decoded), [`MAX_DEPTH`] levels of nesting (checked by a scan
 //! before any parser runs; serde_json's own recursion limit, 128, is never reached), [`MAX_INSTANCES`] rows,
 //! ids of at most [`MAX_EVENT_ID`] bytes and other attributes of at most [`MAX_ATTRIBUTE`] bytes.
 
@@ -59,6 +66,11 @@ pub const RESPONSE_TYPE: &str = "org.kubeflow.serving.inference.response";
 
 /// Largest event body read (4 MiB): 10,000 rows of 50 features written with 8 bytes each.
 pub const MAX_BODY_BYTES: usize = 4 << 20;
+/// Largest event data kept while the other half is awaited: binary tensors are kept as JSON, which is larger
+/// (an FP32 element takes 4 bytes, its JSON number up to 18 characters).
+pub const MAX_STORED_BYTES: usize = 8 * MAX_BODY_BYTES;
+/// Most tensor elements decoded from one event's binary data (10,000 rows of 100 features).
+pub const MAX_BINARY_ELEMENTS: usize = 1_000_000;
 /// Deepest nesting of arrays and objects in a body, the envelope included in structured mode. A V2 request
 /// with nested tensor data needs 5.
 pub const MAX_DEPTH: usize = 32;
@@ -347,7 +359,7 @@ impl KserveEvent {
     /// Rebuilds a half kept while it waited for the other one, from its id, kind and [`KserveEvent::data`];
     /// the attributes that were used to route it (service, namespace, …) are not kept.
     pub fn from_stored(id: &str, kind: EventKind, data: &str) -> Result<KserveEvent, EventError> {
-        if data.len() > MAX_BODY_BYTES {
+        if data.len() > MAX_STORED_BYTES {
             return Err(EventError::TooLarge { bytes: data.len() });
         }
         check_id(id, "the stored id")?;
@@ -459,12 +471,7 @@ fn parse_binary(headers: Headers, body: &[u8]) -> Result<KserveEvent, EventError
     let kind = kind_of(required(headers.kind, "header ce-type")?, "header ce-type")?;
     let source = required(headers.source, "header ce-source")?;
     let time = headers.time.map(|t| timestamp(&t, "header ce-time")).transpose()?;
-    let data = std::str::from_utf8(body).map_err(|e| EventError::NotJson {
-        content_type: headers.content_type.clone(),
-        reason: format!("not UTF-8 ({e})"),
-    })?;
-    let value: Value = serde_json::from_str(data)
-        .map_err(|e| EventError::NotJson { content_type: headers.content_type.clone(), reason: e.to_string() })?;
+    let (data, value) = read_data(body, headers.content_type.as_deref())?;
     let (body, model_version) = parse_payload(kind, value)?;
     Ok(KserveEvent {
         id,
@@ -476,7 +483,7 @@ fn parse_binary(headers: Headers, body: &[u8]) -> Result<KserveEvent, EventError
         component: non_empty(headers.component),
         endpoint: non_empty(headers.endpoint),
         model_version,
-        data: data.to_owned(),
+        data,
         body,
     })
 }
@@ -522,13 +529,7 @@ fn parse_structured(body: &[u8]) -> Result<KserveEvent, EventError> {
                 .decode(encoded.as_bytes())
                 .map_err(|e| data_error("data_base64", format!("not Base64 ({e})")))?;
             check_depth(&bytes, "data_base64")?;
-            let text = String::from_utf8(bytes).map_err(|e| EventError::NotJson {
-                content_type: content_type.clone(),
-                reason: format!("not UTF-8 ({e})"),
-            })?;
-            let value = serde_json::from_str(&text)
-                .map_err(|e| EventError::NotJson { content_type: content_type.clone(), reason: e.to_string() })?;
-            (text, value)
+            read_data(&bytes, content_type.as_deref())?
         }
         (None, Some(_)) => return Err(data_error("data_base64", "not a string".into())),
         // Data of a JSON content type (or none) is the JSON value itself (JSON event format, §3.1.2).
@@ -558,6 +559,168 @@ fn parse_structured(body: &[u8]) -> Result<KserveEvent, EventError> {
         data,
         body,
     })
+}
+
+/// An event's data: JSON, or the binary data extension's JSON header followed by tensor bytes. Returns the
+/// data as JSON text (what is kept while the other half is awaited) and its value.
+fn read_data(bytes: &[u8], content_type: Option<&str>) -> Result<(String, Value), EventError> {
+    let not_json = |reason: String| EventError::NotJson { content_type: content_type.map(str::to_owned), reason };
+    // serde's own words for what is wrong with the whole (nothing there, or something after the value).
+    let complaint = || serde_json::from_slice::<Value>(bytes).err().map_or_else(String::new, |e| e.to_string());
+    let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let value = match values.next() {
+        Some(Ok(value)) => value,
+        Some(Err(e)) => return Err(not_json(e.to_string())),
+        None => return Err(not_json(complaint())),
+    };
+    let rest = &bytes[values.byte_offset()..];
+    // Binary only when a tensor says so: its bytes may well look like whitespace.
+    if !declares_binary(&value) {
+        if !rest.iter().all(u8::is_ascii_whitespace) {
+            return Err(not_json(complaint()));
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text.trim().to_owned(),
+            Err(e) => return Err(not_json(format!("not UTF-8 ({e})"))),
+        };
+        return Ok((text, value));
+    }
+    let value = binary_tensors(value, rest)?;
+    let text = value.to_string();
+    if text.len() > MAX_STORED_BYTES {
+        return Err(EventError::TooLarge { bytes: text.len() });
+    }
+    Ok((text, value))
+}
+
+/// Whether a V2 header gives any tensor's data as binary (`parameters.binary_data_size`).
+fn declares_binary(header: &Value) -> bool {
+    ["inputs", "outputs"].iter().any(|key| {
+        header.get(key).and_then(Value::as_array).is_some_and(|tensors| {
+            tensors.iter().any(|t| t.get("parameters").and_then(|p| p.get("binary_data_size")).is_some())
+        })
+    })
+}
+
+/// The binary data extension: each tensor of `inputs` (or `outputs`) whose `parameters.binary_data_size` is
+/// set takes that many bytes of `binary`, in order, as its `data`. Every byte must be taken.
+fn binary_tensors(mut header: Value, mut binary: &[u8]) -> Result<Value, EventError> {
+    let key = if header.get("inputs").is_some() { "inputs" } else { "outputs" };
+    let Some(tensors) = header.get_mut(key).and_then(Value::as_array_mut) else {
+        return Err(data_error("data", "bytes follow the JSON, and it has no inputs or outputs to hold them".into()));
+    };
+    let field = |i: usize| format!("{key}[{i}]");
+    let mut decoded = 0usize;
+    for (i, tensor) in tensors.iter_mut().enumerate() {
+        let Some(object) = tensor.as_object_mut() else { continue };
+        let size = match object.get_mut("parameters").and_then(Value::as_object_mut) {
+            Some(parameters) => match parameters.remove("binary_data_size") {
+                None => continue,
+                Some(size) => size.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| {
+                    data_error(&format!("{}.parameters.binary_data_size", field(i)), "not a byte count".into())
+                })?,
+            },
+            None => continue,
+        };
+        if object.contains_key("data") {
+            return Err(data_error(&format!("{}.data", field(i)), "given as well as binary_data_size".into()));
+        }
+        if size > binary.len() {
+            return Err(data_error(
+                &format!("{}.parameters.binary_data_size", field(i)),
+                format!("{size} bytes, but {} are left after the JSON", binary.len()),
+            ));
+        }
+        let (bytes, rest) = binary.split_at(size);
+        binary = rest;
+        let datatype = object.get("datatype").and_then(Value::as_str).unwrap_or_default().to_owned();
+        // The shape says how many elements: checked before anything is decoded.
+        let elements = object
+            .get("shape")
+            .and_then(Value::as_array)
+            .and_then(|dims| dims.iter().try_fold(1usize, |n, d| n.checked_mul(usize::try_from(d.as_u64()?).ok()?)))
+            .ok_or_else(|| data_error(&format!("{}.shape", field(i)), "not an array of dimensions".into()))?;
+        decoded += elements;
+        if decoded > MAX_BINARY_ELEMENTS {
+            return Err(data_error(
+                &format!("{}.shape", field(i)),
+                format!("{decoded} elements; an event's binary data holds at most {MAX_BINARY_ELEMENTS}"),
+            ));
+        }
+        if let Some(width) = element_width(&datatype)
+            && elements.checked_mul(width) != Some(size)
+        {
+            return Err(data_error(
+                &format!("{}.parameters.binary_data_size", field(i)),
+                format!("{size} bytes, but {elements} {datatype} elements take {}", elements.saturating_mul(width)),
+            ));
+        }
+        let data =
+            decode_tensor(&datatype, bytes).map_err(|reason| data_error(&format!("{}.data", field(i)), reason))?;
+        object.insert("data".into(), Value::Array(data));
+    }
+    if !binary.is_empty() {
+        return Err(data_error("data", format!("{} bytes after the last binary tensor", binary.len())));
+    }
+    Ok(header)
+}
+
+/// The bytes of one element of a fixed-width datatype (`None` for BYTES and types not read).
+fn element_width(datatype: &str) -> Option<usize> {
+    match datatype.to_ascii_uppercase().as_str() {
+        "BOOL" | "UINT8" | "INT8" => Some(1),
+        "UINT16" | "INT16" => Some(2),
+        "UINT32" | "INT32" | "FP32" => Some(4),
+        "UINT64" | "INT64" | "FP64" => Some(8),
+        _ => None,
+    }
+}
+
+/// Little-endian tensor bytes of a datatype as JSON values.
+fn decode_tensor(datatype: &str, bytes: &[u8]) -> Result<Vec<Value>, String> {
+    fn fixed<const N: usize>(
+        bytes: &[u8],
+        to: impl Fn([u8; N]) -> Result<Value, String>,
+    ) -> Result<Vec<Value>, String> {
+        if bytes.len() % N != 0 {
+            return Err(format!("{} bytes is not a whole number of {N}-byte elements", bytes.len()));
+        }
+        bytes.chunks_exact(N).map(|c| to(c.try_into().expect("chunks of N"))).collect()
+    }
+    let float = |v: f64| serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| format!("{v} is not finite"));
+    let int = |v: i64| Ok(Value::from(v));
+    match datatype.to_ascii_uppercase().as_str() {
+        "BOOL" => fixed::<1>(bytes, |[b]| Ok(Value::Bool(b != 0))),
+        "UINT8" => fixed::<1>(bytes, |[b]| int(i64::from(b))),
+        "INT8" => fixed::<1>(bytes, |b| int(i64::from(i8::from_le_bytes(b)))),
+        "UINT16" => fixed::<2>(bytes, |b| int(i64::from(u16::from_le_bytes(b)))),
+        "INT16" => fixed::<2>(bytes, |b| int(i64::from(i16::from_le_bytes(b)))),
+        "UINT32" => fixed::<4>(bytes, |b| int(i64::from(u32::from_le_bytes(b)))),
+        "INT32" => fixed::<4>(bytes, |b| int(i64::from(i32::from_le_bytes(b)))),
+        "UINT64" => fixed::<8>(bytes, |b| Ok(Value::from(u64::from_le_bytes(b)))),
+        "INT64" => fixed::<8>(bytes, |b| int(i64::from_le_bytes(b))),
+        "FP32" => fixed::<4>(bytes, |b| float(f64::from(f32::from_le_bytes(b)))),
+        "FP64" => fixed::<8>(bytes, |b| float(f64::from_le_bytes(b))),
+        "BYTES" => {
+            // Each element: a 4-byte little-endian length, then that many bytes (text here).
+            let (mut rest, mut out) = (bytes, Vec::new());
+            while !rest.is_empty() {
+                let Some((length, tail)) = rest.split_first_chunk::<4>() else {
+                    return Err("a BYTES element's length is cut short".into());
+                };
+                let length = u32::from_le_bytes(*length) as usize;
+                if length > tail.len() {
+                    return Err(format!("a BYTES element of {length} bytes, but {} are left", tail.len()));
+                }
+                let (element, tail) = tail.split_at(length);
+                let text = std::str::from_utf8(element).map_err(|_| "a BYTES element is not UTF-8 text".to_owned())?;
+                out.push(Value::String(text.to_owned()));
+                rest = tail;
+            }
+            Ok(out)
+        }
+        other => Err(format!("binary data of datatype {other:?} is not read (BOOL, integers, FP32, FP64, BYTES are)")),
+    }
 }
 
 /// Reads an inference payload of the event's kind.
@@ -758,7 +921,7 @@ fn parse_tensor(tensor: Value, field: &str) -> Result<Tensor, EventError> {
             flatten(data, &mut flat).map_err(|reason| data_error(&data_field, reason))?;
             flat
         }
-        None => return Err(data_error(&data_field, "missing (binary tensor data is not read)".into())),
+        None => return Err(EventError::Missing(data_field)),
     };
     let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     if elements != Some(data.len()) {
@@ -913,7 +1076,13 @@ fn check_depth(bytes: &[u8], place: &str) -> Result<(), EventError> {
                     return Err(EventError::TooDeep { place: place.into(), at });
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                // The first value is complete: what follows is binary tensor data (or not JSON at all).
+                if depth == 0 {
+                    return Ok(());
+                }
+            }
             _ => {}
         }
     }
@@ -1363,11 +1532,115 @@ scores outputs[1].data [0.8, 0.4]
             r#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,2,3]}]}"#,
             "error: inputs[0].data: 3 elements for shape [2, 2]",
         );
+        // Binary size declared, no bytes after the JSON.
         check(
             V2_REQUEST_HEADERS,
             r#"{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}"#,
-            "error: inputs[0].data: missing (binary tensor data is not read)",
+            "error: inputs[0].parameters.binary_data_size: 8 bytes, but 0 are left after the JSON",
         );
+        check(
+            V2_REQUEST_HEADERS,
+            r#"{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32"}]}"#,
+            "error: inputs[0].data is missing",
+        );
+    }
+
+    /// The binary data extension: the iris request and a probability response with their tensors as raw
+    /// little-endian bytes after the JSON header (as Triton's and KServe's V2 clients send them with
+    /// `binary_data`), read as the same decisions as their JSON forms.
+    #[test]
+    fn kserve_v2_binary_tensors() {
+        fn with_bytes(header: &str, tensors: &[&[u8]]) -> Vec<u8> {
+            let mut body = header.as_bytes().to_vec();
+            tensors.iter().for_each(|t| body.extend_from_slice(t));
+            body
+        }
+        let parse_bytes = |headers: HeaderList, body: &[u8]| {
+            parse_event(headers.iter().map(|&(name, value)| (name, value.as_bytes())), body)
+        };
+        let fp32: Vec<u8> = [6.8f32, 2.8, 4.8, 1.4, 6.0, 3.4, 4.5, 1.6].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let header =
+            r#"{"inputs":[{"name":"input-0","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":32}}]}"#;
+        let request = parse_bytes(V2_REQUEST_HEADERS, &with_bytes(header, &[&fp32])).unwrap();
+        let fp64: Vec<u8> = [0.1f64, 0.9, 0.75, 0.25].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let header = r#"{"model_name":"sklearn-irisv2","outputs":[{"name":"output-0","shape":[2,2],"datatype":"FP64","parameters":{"binary_data_size":32}}]}"#;
+        let response = parse_bytes(V2_RESPONSE_HEADERS, &with_bytes(header, &[&fp64])).unwrap();
+        // FP32 values as f32 holds them (6.8f32 is 6.800000190734863), exactly as a JSON client sending f32 would.
+        let json_request = event(
+            V2_REQUEST_HEADERS,
+            &format!(
+                r#"{{"inputs":[{{"name":"input-0","shape":[2,4],"datatype":"FP32","data":{}}}]}}"#,
+                serde_json::to_string(&[6.8f32, 2.8, 4.8, 1.4, 6.0, 3.4, 4.5, 1.6].map(f64::from)).unwrap()
+            ),
+        );
+        let features: Vec<String> = IRIS.iter().map(|f| f.to_string()).collect();
+        let binary = join(&request, &response, &features).unwrap();
+        let json = join(&json_request, &event(V2_RESPONSE_HEADERS, V2_PROBA_RESPONSE), &features).unwrap();
+        assert_eq!(binary, json);
+        // What is kept while the other half is awaited is JSON, and reads back the same.
+        let kept = KserveEvent::from_stored(&request.id, EventKind::Request, &request.data).unwrap();
+        assert_eq!(join(&kept, &response, &features).unwrap(), json);
+
+        // Several inputs, one per feature, BYTES and INT64 among them, taken in order.
+        let text: Vec<u8> =
+            ["Reg", "IR1"].iter().flat_map(|t| [&(t.len() as u32).to_le_bytes()[..], t.as_bytes()].concat()).collect();
+        let ints: Vec<u8> = [8450i64, 9600].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let header = format!(
+            r#"{{"inputs":[{{"name":"LotShape","shape":[2],"datatype":"BYTES","parameters":{{"binary_data_size":{}}}}},{{"name":"LotArea","shape":[2],"datatype":"INT64","parameters":{{"binary_data_size":16}}}}]}}"#,
+            text.len()
+        );
+        let named = parse_bytes(V2_REQUEST_HEADERS, &with_bytes(&header, &[&text, &ints])).unwrap();
+        assert!(
+            named.data.contains(r#""data":["Reg","IR1"]"#) && named.data.contains(r#""data":[8450,9600]"#),
+            "{}",
+            named.data
+        );
+
+        // A '[' among the bytes is not nesting; bytes that do not add up are refused naming the tensor.
+        let brackets = [b'['; 32];
+        let header =
+            r#"{"inputs":[{"name":"x","shape":[4,2],"datatype":"FP32","parameters":{"binary_data_size":32}}]}"#;
+        assert!(parse_bytes(V2_REQUEST_HEADERS, &with_bytes(header, &[&brackets])).is_ok());
+        let refused = |header: &str, bytes: &[u8]| {
+            parse_bytes(V2_REQUEST_HEADERS, &with_bytes(header, &[bytes])).unwrap_err().to_string()
+        };
+        let header =
+            r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":64}}]}"#;
+        assert_eq!(
+            refused(header, &fp32),
+            "inputs[0].parameters.binary_data_size: 64 bytes, but 32 are left after the JSON"
+        );
+        let header =
+            r#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","parameters":{"binary_data_size":16}}]}"#;
+        assert_eq!(refused(header, &fp32), "data: 16 bytes after the last binary tensor");
+        let header =
+            r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":30}}]}"#;
+        assert_eq!(
+            refused(header, &fp32[..30]),
+            "inputs[0].parameters.binary_data_size: 30 bytes, but 8 FP32 elements take 32"
+        );
+        // A shape far larger than the bytes is refused before anything is decoded.
+        let header =
+            r#"{"inputs":[{"name":"x","shape":[10000,1000],"datatype":"UINT8","parameters":{"binary_data_size":4}}]}"#;
+        assert!(refused(header, &[0; 4]).contains("10000000 elements"), "{}", refused(header, &[0; 4]));
+        // Bytes that look like whitespace are data when a tensor declares them.
+        let header =
+            r#"{"inputs":[{"name":"x","shape":[1,2],"datatype":"UINT8","parameters":{"binary_data_size":2}}]}"#;
+        let spaces = parse_bytes(V2_REQUEST_HEADERS, &with_bytes(header, &[&[b' ', b'\n']])).unwrap();
+        assert!(spaces.data.contains(r#""data":[32,10]"#), "{}", spaces.data);
+        let header =
+            r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP16","parameters":{"binary_data_size":16}}]}"#;
+        assert!(refused(header, &fp32[..16]).contains(r#"datatype "FP16" is not read"#));
+        let header = r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","data":[1,2,3,4,5,6,7,8]}]}"#;
+        assert!(refused(header, &fp32).contains("trailing characters"), "no tensor declares the bytes");
+        let header = r#"{"inputs":[{"name":"x","shape":[2],"datatype":"FP64","parameters":{"binary_data_size":16}}]}"#;
+        let nan: Vec<u8> = [f64::NAN, 1.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert!(refused(header, &nan).contains("NaN is not finite"));
+        let header = r#"{"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","parameters":{"binary_data_size":6}}]}"#;
+        assert!(refused(header, &[200, 0, 0, 0, b'a', b'b']).contains("a BYTES element of 200 bytes, but 2 are left"));
+        // Bytes after a V1 body: nothing holds them.
+        let v1 = r#"{"instances":[[1,2]]}"#;
+        assert!(refused(v1, &[1, 2]).contains("trailing characters"));
     }
 
     #[test]

@@ -173,8 +173,6 @@ pub struct Scoring {
     /// Models with decisions ingested as `unapproved` since the last monitor round took them (the round
     /// checks them at once instead of at the integrity monitor's usual pace).
     unapproved: Mutex<std::collections::BTreeSet<String>>,
-    /// Periods of each (model, version) that late decisions arrived for since the monitor round last took them.
-    late: Mutex<LatePeriods>,
     /// This replica's stream consumers, as they last published themselves, by (group, topic).
     streams: Mutex<BTreeMap<(String, String), crate::ingest::StreamStatus>>,
 }
@@ -194,7 +192,6 @@ impl Scoring {
             log,
             metrics,
             unapproved: Mutex::new(Default::default()),
-            late: Mutex::new(Default::default()),
             streams: Mutex::new(Default::default()),
         })
     }
@@ -202,23 +199,6 @@ impl Scoring {
     /// Notes that a model logged unapproved decisions.
     pub(crate) fn saw_unapproved(&self, model: &str) {
         self.unapproved.lock().expect("unapproved lock").insert(model.to_owned());
-    }
-
-    /// Notes the periods (version, period start) of a model that received decisions older than the live
-    /// windows.
-    pub(crate) fn saw_late(&self, model: &str, periods: std::collections::BTreeSet<(i64, i64)>) {
-        if periods.is_empty() {
-            return;
-        }
-        let mut late = self.late.lock().expect("late lock");
-        for (version, start) in periods {
-            late.entry((model.to_owned(), version)).or_default().insert(start);
-        }
-    }
-
-    /// The periods late decisions arrived for since the last call, by model and version.
-    pub fn take_late(&self) -> LatePeriods {
-        std::mem::take(&mut *self.late.lock().expect("late lock"))
     }
 
     /// The models that logged unapproved decisions since the last call.
@@ -428,9 +408,6 @@ pub async fn load_production_routes(warden: &Serving) -> Result<()> {
     }
     Ok(())
 }
-
-/// Periods (their starts, µs) that late decisions arrived for, by model and version.
-pub type LatePeriods = std::collections::BTreeMap<(String, i64), std::collections::BTreeSet<i64>>;
 
 /// What a model's routes serve: (champion, canary and its share, challenger) version numbers.
 pub type RouteNumbers = (Option<i64>, Option<(i64, f64)>, Option<i64>);
@@ -862,6 +839,7 @@ fn decision_record(
         decision: decision.to_owned(),
         latency_us: latency.as_micros() as i64,
         source: warden_core::DecisionSource::Scored.as_str().to_owned(),
+        late_period: None,
     }
 }
 

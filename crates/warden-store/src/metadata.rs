@@ -458,6 +458,23 @@ pub struct NewDecision {
     /// How it arrived: `scored` by Warden, or ingested over `http`, from `kserve`'s logger or from `kafka`.
     /// An ingested decision is logged once per model, version and request id; a repeat is skipped.
     pub source: String,
+    /// For a decision older than the live windows, the start of its period: noted (a [`LatePeriod`]) in the
+    /// transaction that logs it, so the period's evaluations are revised even if the process dies next.
+    pub late_period: Option<Micros>,
+}
+
+/// A period of a version that decisions older than the live windows arrived for, waiting for a monitor round
+/// to store revised evaluations of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatePeriod {
+    /// Model name.
+    pub model_name: String,
+    /// The version the decisions are of.
+    pub version: i64,
+    /// The period's start (µs since the epoch).
+    pub start: Micros,
+    /// Grows with every note of the period: a round clears the period only if no note came after its read.
+    pub generation: i64,
 }
 
 /// Moves a stream partition's stored position in the same transaction as the records consumed before it.
@@ -508,8 +525,8 @@ pub struct StreamCommit {
     pub at: Micros,
     /// Decisions to log.
     pub decisions: Vec<NewDecision>,
-    /// Outcomes to record, each with the dead record kept instead when no decision has its request id (where
-    /// it was read from; the store writes the reason).
+    /// Outcomes to record, each with where it was read from (a [`DeadLetter`] without a reason): kept waiting
+    /// there when no decision has its request id yet.
     pub outcomes: Vec<(NewOutcome, DeadLetter)>,
     /// Records set aside.
     pub dead_letters: Vec<DeadLetter>,
@@ -526,9 +543,20 @@ pub struct StreamCommitted {
     pub decisions: u64,
     /// Outcomes recorded (one already read from the same place of its topic is skipped).
     pub outcomes: u64,
-    /// Dead records kept, those given and outcomes without a decision (one already kept from the same place
-    /// of its topic, with the same payload, is skipped).
+    /// Outcomes kept waiting for their decision ([`ServingStore::settle_pending_outcomes`]).
+    pub pending_outcomes: u64,
+    /// Dead records kept (one already kept from the same place of its topic, with the same payload, is
+    /// skipped).
     pub dead_letters: u64,
+}
+
+/// What settling the outcomes that waited for their decisions did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingSettled {
+    /// Recorded as outcomes: their decisions are logged now.
+    pub recorded: u64,
+    /// Set aside as dead records: no decision came in time.
+    pub expired: u64,
 }
 
 /// A ledger entry with its canonical text, rebuilt from its audit event.
@@ -746,8 +774,13 @@ pub trait ServingStore: Send + Sync {
     /// (nothing written) when a decision names a version that does not exist.
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<Vec<bool>>;
     /// Writes a stream commit in one transaction. `Conflict` (and nothing written) when a partition's stored
-    /// position is not the advance's `from`.
+    /// position is not the advance's `from`. An outcome whose request id no decision has yet is kept waiting.
     async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted>;
+    /// In one transaction: records the waiting outcomes whose decisions are logged now, and sets aside (dead
+    /// records, at `now`) those read before `expire_before` that still have none.
+    async fn settle_pending_outcomes(&self, now: Micros, expire_before: Micros) -> Result<PendingSettled>;
+    /// How many outcomes wait for their decisions.
+    async fn pending_outcome_count(&self) -> Result<i64>;
     /// Decisions of a model logged as `unapproved` with an id above `after`, per version (ascending): how
     /// many and the earliest decision time among them; and the largest id seen (`after` when none).
     async fn unapproved_decisions(&self, model_name: &str, after: i64) -> Result<(Vec<UnapprovedDecisions>, i64)>;
@@ -867,8 +900,13 @@ pub trait OversightStore: Send + Sync {
     async fn put_monitor(&self, monitor: MonitorRow, audit: Option<AuditEventDraft>) -> Result<MonitorRow>;
     /// The monitors of a model (every model when `None`), by model and name.
     async fn monitors(&self, model_name: Option<&str>) -> Result<Vec<MonitorRow>>;
-    /// Appends evaluations in one transaction.
-    async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation]) -> Result<()>;
+    /// Appends evaluations in one transaction, clearing the late periods they revise (those not noted again since
+    /// they were read).
+    async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation], revised: &[LatePeriod])
+    -> Result<()>;
+    /// At most `limit` of the late periods waiting for revision, by model, version and start (the order they
+    /// are noted in, so a round clearing them and ingestion noting them lock rows in the same order).
+    async fn late_periods(&self, limit: i64) -> Result<Vec<LatePeriod>>;
     /// A model's evaluations (of one monitor when given), newest last, at most `limit` of the newest.
     async fn monitor_evaluations(
         &self,

@@ -454,6 +454,7 @@ impl DecisionColumns {
             decision: self.decision,
             latency_us: self.latency_us,
             source: self.source,
+            late_period: None,
         })
     }
 }
@@ -543,6 +544,12 @@ impl From<ShadowColumns> for ShadowPair {
             label: c.label.map(|l| l == 1),
         }
     }
+}
+
+/// A record's text as both databases keep it: PostgreSQL's text cannot hold NUL, which a record read from a
+/// stream may well carry (and a reason may quote), so NUL is kept as U+FFFD, as bytes that are not UTF-8 are.
+fn without_nul(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 /// A ledger entry left-joined to its audit event (whose columns are NULL when it is gone).
@@ -637,6 +644,24 @@ where
             };
             ids.insert(model, id);
         }
+        // Late periods are noted with the decisions, so a round never reads a note before its decisions.
+        let mut late: Vec<(i64, i64, Micros)> = decisions
+            .iter()
+            .filter_map(|d| d.late_period.map(|start| (ids[d.model_name.as_str()], d.version, start)))
+            .collect();
+        late.sort_unstable();
+        late.dedup();
+        for (model_id, version, start) in late {
+            sqlx::query(
+                "INSERT INTO late_periods (model_id, version, period_start, generation) VALUES ($1, $2, $3, 1) \
+                 ON CONFLICT (model_id, version, period_start) DO UPDATE SET generation = late_periods.generation + 1",
+            )
+            .bind(model_id)
+            .bind(version)
+            .bind(start)
+            .execute(&mut **tx)
+            .await?;
+        }
         // Scored decisions never repeat one logged before; a batch of ingested ones rarely does. Written at full
         // speed first; only when some were skipped is the batch written again saying which rows were new
         // (`RETURNING` costs SQLite a quarter of its ingestion rate).
@@ -728,9 +753,6 @@ where
     /// Appends dead records; one read from a stream and already kept from the same place with the same payload
     /// is skipped. How many were appended.
     async fn write_dead_letters(tx: &mut Transaction<'static, D>, letters: &[DeadLetter]) -> Result<u64> {
-        // PostgreSQL's text cannot hold NUL, which a record set aside may well carry (and its reason quote):
-        // kept as U+FFFD on both databases, as bytes that are not UTF-8 are.
-        let text = |s: &str| s.replace('\0', "\u{FFFD}");
         let mut written = 0;
         for l in letters {
             let mut payload = l.payload.as_str();
@@ -741,7 +763,7 @@ where
                 }
                 payload = &payload[..end];
             }
-            let (reason, payload) = (text(&l.reason), text(payload));
+            let (reason, payload) = (without_nul(&l.reason), without_nul(payload));
             let sha256 = l.offset.map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(payload.as_bytes())));
             let done = sqlx::query(
                 "INSERT INTO dead_letters (at, source, topic, partition, record_offset, model, reason, payload, \
@@ -1422,22 +1444,46 @@ where
         }
         let new_decisions = self.write_decisions(&mut tx, &commit.decisions).await?;
         let mut dead_letters = commit.dead_letters.clone();
-        let mut outcomes = 0;
+        let (mut outcomes, mut pending_outcomes) = (0, 0);
         for (o, unmatched) in &commit.outcomes {
             let found: Option<i64> =
                 sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM decisions WHERE request_id = $1 LIMIT 1")
                     .bind(&o.request_id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if found.is_none() {
-                dead_letters.push(DeadLetter {
-                    reason: format!("no decision was logged for request id '{}'", o.request_id),
-                    ..unmatched.clone()
-                });
-                continue;
-            }
             let read_from = unmatched.topic.as_deref().zip(unmatched.partition).zip(unmatched.offset);
             let read_from = read_from.map(|((topic, partition), offset)| (topic, partition, offset));
+            if found.is_none() {
+                match read_from {
+                    // Its decision may be behind it on another topic: kept until it comes.
+                    Some((topic, partition, offset)) => {
+                        let kept = sqlx::query(
+                            "INSERT INTO pending_outcomes (request_id, at, label, kind, amount, recorded_by, topic, \
+                             partition, record_offset, model, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                             $10, $11) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(&o.request_id)
+                        .bind(o.at)
+                        .bind(o.label)
+                        .bind(&o.kind)
+                        .bind(o.amount)
+                        .bind(&o.recorded_by)
+                        .bind(topic)
+                        .bind(i64::from(partition))
+                        .bind(offset)
+                        .bind(unmatched.model.as_deref())
+                        .bind(without_nul(&unmatched.payload))
+                        .execute(&mut *tx)
+                        .await?;
+                        pending_outcomes += D::rows_affected(&kept);
+                    }
+                    None => dead_letters.push(DeadLetter {
+                        reason: format!("no decision was logged for request id '{}'", o.request_id),
+                        ..unmatched.clone()
+                    }),
+                }
+                continue;
+            }
             if Self::write_outcome(&mut tx, o, read_from).await? {
                 outcomes += 1;
             }
@@ -1445,7 +1491,66 @@ where
         let dead_letters = Self::write_dead_letters(&mut tx, &dead_letters).await?;
         tx.commit().await?;
         let decisions = new_decisions.iter().filter(|new| **new).count() as u64;
-        Ok(StreamCommitted { new_decisions, decisions, outcomes, dead_letters })
+        Ok(StreamCommitted { new_decisions, decisions, outcomes, pending_outcomes, dead_letters })
+    }
+
+    async fn settle_pending_outcomes(&self, now: Micros, expire_before: Micros) -> Result<PendingSettled> {
+        // At most this many of each per call; the rest wait for the next round.
+        const SETTLE_ROWS: i64 = 10_000;
+        let mut tx = D::decision_tx(self).await?;
+        // The rows are chosen once, then moved by id: on PostgreSQL each statement sees the decisions committed
+        // by then, so a second WHERE EXISTS could remove a row the first never copied.
+        let matched: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM pending_outcomes p WHERE EXISTS (SELECT 1 FROM decisions d \
+             WHERE d.request_id = p.request_id) ORDER BY id LIMIT $1",
+        )
+        .bind(SETTLE_ROWS)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut recorded = 0;
+        for id in &matched {
+            let written = sqlx::query(
+                "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by, topic, partition, \
+                 record_offset) SELECT request_id, at, label, kind, amount, recorded_by, topic, partition, \
+                 record_offset FROM pending_outcomes WHERE id = $1 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            recorded += D::rows_affected(&written);
+            sqlx::query("DELETE FROM pending_outcomes WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        let expired: Vec<(i64, String, String, i64, i64, Option<String>, String)> = sqlx::query_as(
+            "SELECT id, request_id, topic, partition, record_offset, model, payload FROM pending_outcomes \
+             WHERE at < $1 ORDER BY id LIMIT $2",
+        )
+        .bind(expire_before)
+        .bind(SETTLE_ROWS)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, ..) in &expired {
+            sqlx::query("DELETE FROM pending_outcomes WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        let letters: Vec<DeadLetter> = expired
+            .into_iter()
+            .map(|(_, request_id, topic, partition, offset, model, payload)| DeadLetter {
+                at: now,
+                source: "kafka".into(),
+                topic: Some(topic),
+                partition: i32::try_from(partition).ok(),
+                offset: Some(offset),
+                model,
+                reason: format!("no decision was logged for request id '{request_id}' while its outcome waited"),
+                payload,
+            })
+            .collect();
+        Self::write_dead_letters(&mut tx, &letters).await?;
+        tx.commit().await?;
+        Ok(PendingSettled { recorded, expired: letters.len() as u64 })
+    }
+
+    async fn pending_outcome_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM pending_outcomes").fetch_one(&self.pool).await?)
     }
 
     async fn unapproved_decisions(&self, model_name: &str, after: i64) -> Result<(Vec<UnapprovedDecisions>, i64)> {
@@ -2000,8 +2105,24 @@ where
         .collect()
     }
 
-    async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation]) -> Result<()> {
+    async fn insert_monitor_evaluations(
+        &self,
+        evaluations: &[MonitorEvaluation],
+        revised: &[LatePeriod],
+    ) -> Result<()> {
         let mut tx = D::write_tx(self).await?;
+        for period in revised {
+            sqlx::query(
+                "DELETE FROM late_periods WHERE model_id = (SELECT id FROM models WHERE name = $1) AND version = $2 \
+                 AND period_start = $3 AND generation = $4",
+            )
+            .bind(&period.model_name)
+            .bind(period.version)
+            .bind(period.start)
+            .bind(period.generation)
+            .execute(&mut *tx)
+            .await?;
+        }
         for e in evaluations {
             sqlx::query(
                 "INSERT INTO monitor_evaluations (monitor_id, at, version, window_start, decisions, status, value, \
@@ -2022,6 +2143,20 @@ where
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn late_periods(&self, limit: i64) -> Result<Vec<LatePeriod>> {
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT m.name, l.version, l.period_start, l.generation FROM late_periods l \
+             JOIN models m ON m.id = l.model_id ORDER BY l.model_id, l.version, l.period_start LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(model_name, version, start, generation)| LatePeriod { model_name, version, start, generation })
+            .collect())
     }
 
     async fn monitor_evaluations(

@@ -306,7 +306,7 @@ mod tests {
         };
         let all: Vec<MonitorEvaluation> =
             (0..1000).flat_map(|s| [evaluation("drift", s), evaluation("quality", s)]).collect();
-        store.insert_monitor_evaluations(&all).await.unwrap();
+        store.insert_monitor_evaluations(&all, &[]).await.unwrap();
 
         let series = store.monitor_series("credit", 0, 10).await.unwrap();
         let drift: Vec<f64> = series.iter().filter(|e| e.monitor == "drift").map(|e| e.value.unwrap()).collect();
@@ -393,6 +393,7 @@ mod tests {
             decision: "approve".into(),
             latency_us: 5,
             source: "scored".into(),
+            late_period: None,
         }
     }
 
@@ -448,6 +449,88 @@ mod tests {
         assert!(all.iter().all(|o| o.label.is_none()));
     }
 
+    /// A late decision's period is noted in the transaction that logs it, survives a restart, and is cleared
+    /// only by a round that read its latest note.
+    #[tokio::test]
+    async fn late_periods_are_noted_with_their_decisions_and_cleared_only_as_read() {
+        let (dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        store.insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
+        let late =
+            |id: &str, period| NewDecision { source: "http".into(), late_period: Some(period), ..decision(id, 1, 10) };
+        store.insert_decisions(&[late("l1", 0), late("l2", 0), decision("s1", 1, 20)]).await.unwrap();
+        // A batch that fails after its notes were written (a route the log refuses) leaves none of them.
+        let refused = NewDecision { route: "nowhere".into(), ..late("l3", 3_600) };
+        assert!(store.insert_decisions(&[late("l4", 3_600), refused]).await.is_err());
+        let noted = store.late_periods(100).await.unwrap();
+        let first = LatePeriod { model_name: "a".into(), version: 1, start: 0, generation: 1 };
+        assert_eq!(noted, [first.clone()]);
+
+        // After a restart the note is still there; a later note of the same period raises its generation.
+        drop(store);
+        let store = SqliteStore::open(&dir.path().join("warden.db")).await.unwrap();
+        assert_eq!(store.late_periods(100).await.unwrap(), [first.clone()]);
+        store.insert_decisions(&[late("l5", 0)]).await.unwrap();
+        // A round that read the first note does not clear the second.
+        store.insert_monitor_evaluations(&[], &[first.clone()]).await.unwrap();
+        let second = LatePeriod { generation: 2, ..first };
+        assert_eq!(store.late_periods(100).await.unwrap(), [second.clone()]);
+        store.insert_monitor_evaluations(&[], &[second]).await.unwrap();
+        assert_eq!(store.late_periods(100).await.unwrap(), []);
+    }
+
+    /// An outcome read before its decision waits: recorded once the decision is logged, set aside as a dead
+    /// record when none comes in time, in one transaction each.
+    #[tokio::test]
+    async fn outcomes_ahead_of_their_decisions_wait_for_them() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        store.insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
+        let read_at = |offset| DeadLetter {
+            at: 7,
+            source: "kafka".into(),
+            topic: Some("outcomes".into()),
+            partition: Some(0),
+            offset: Some(offset),
+            model: Some("a".into()),
+            reason: String::new(),
+            payload: format!("{{\"offset\": {offset}}}"),
+        };
+        let early = |id: &str, at, offset| (outcome(id, at, 1), read_at(offset));
+        let commit = StreamCommit {
+            at: 7,
+            outcomes: vec![early("late-decision", 100, 0), early("never", 5, 1)],
+            ..Default::default()
+        };
+        assert_eq!(store.commit_stream(&commit).await.unwrap().pending_outcomes, 2);
+        let labelled = |store: &SqliteStore| {
+            let pool = store.pool.clone();
+            async move { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outcomes").fetch_one(&pool).await.unwrap() }
+        };
+        // Nothing to settle yet, and nothing old enough to give up on.
+        assert_eq!(store.settle_pending_outcomes(200, 0).await.unwrap(), PendingSettled::default());
+        store
+            .insert_decisions(&[NewDecision { source: "kafka".into(), ..decision("late-decision", 1, 90) }])
+            .await
+            .unwrap();
+        assert_eq!(store.settle_pending_outcomes(200, 0).await.unwrap(), PendingSettled { recorded: 1, expired: 0 });
+        assert_eq!(labelled(&store).await, 1);
+        let scored = store.scored_outcomes("a", 1, 0, 10, true).await.unwrap();
+        assert_eq!((scored.len(), scored[0].label), (1, Some(true)), "the decision is labelled now");
+        // The other never gets its decision: past the deadline it is a dead record, and no longer waits.
+        assert_eq!(store.settle_pending_outcomes(300, 50).await.unwrap(), PendingSettled { recorded: 0, expired: 1 });
+        assert_eq!(store.pending_outcome_count().await.unwrap(), 0);
+        let (letters, total) = store.dead_letters(10).await.unwrap();
+        assert_eq!(total, 1);
+        assert!(letters[0].reason.contains("'never'"), "{letters:?}");
+        assert_eq!((letters[0].topic.as_deref(), letters[0].offset, letters[0].at), (Some("outcomes"), Some(1), 300));
+        // The recorded outcome read again (a replay) is not recorded twice.
+        let replay = StreamCommit { at: 8, outcomes: vec![early("late-decision", 100, 0)], ..Default::default() };
+        let done = store.commit_stream(&replay).await.unwrap();
+        assert_eq!((done.outcomes, done.pending_outcomes), (0, 0));
+        assert_eq!(labelled(&store).await, 1);
+    }
+
     /// A stream commit writes decisions, outcomes, dead records and positions together; a stale position
     /// refuses the whole commit; an ingested decision logged twice is kept once.
     #[tokio::test]
@@ -476,19 +559,18 @@ mod tests {
         };
         let done = store.commit_stream(&commit).await.unwrap();
         let new_decisions = vec![true, true, false];
-        assert_eq!(done, StreamCommitted { new_decisions, decisions: 2, outcomes: 1, dead_letters: 1 });
+        let pending =
+            StreamCommitted { new_decisions, decisions: 2, outcomes: 1, pending_outcomes: 1, dead_letters: 0 };
+        assert_eq!(done, pending, "the outcome without its decision waits for it");
         assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 3)]);
-        let (letters, total) = store.dead_letters(10).await.unwrap();
-        assert_eq!(total, 1);
-        assert!(letters[0].reason.contains("'nobody'"), "{letters:?}");
-        assert_eq!((letters[0].topic.as_deref(), letters[0].offset), (Some("t"), Some(1)), "where it was read");
+        assert_eq!(store.pending_outcome_count().await.unwrap(), 1);
 
         // The same records again from a consumer that read no position: refused, nothing written.
         let err = store.commit_stream(&commit).await.unwrap_err();
         assert!(matches!(err, Error::Conflict(_)) && err.to_string().contains("not none"), "{err}");
         assert_eq!(store.count_decisions("a").await.unwrap(), 2);
         // A new group replaying the topic reads the same records at the same offsets: nothing is added, not
-        // the decisions, the outcome or the dead records (given, and an outcome without its decision).
+        // the decisions, the outcome, the one waiting, or the dead record given.
         let replay_advance = StreamAdvance { group: "replay".into(), ..advance(None, 3) };
         let given = DeadLetter { reason: "not JSON".into(), payload: "{".into(), ..read_at(2) };
         let first = StreamCommit { dead_letters: vec![given.clone()], advances: vec![], ..commit.clone() };
@@ -507,8 +589,9 @@ mod tests {
         let replay =
             StreamCommit { dead_letters: vec![given.clone()], advances: vec![replay_advance], ..commit.clone() };
         let done = store.commit_stream(&replay).await.unwrap();
-        assert_eq!(done, StreamCommitted { new_decisions: vec![false; 3], decisions: 0, outcomes: 0, dead_letters: 0 });
-        assert_eq!(store.dead_letters(10).await.unwrap().1, 2);
+        assert_eq!(done, StreamCommitted { new_decisions: vec![false; 3], ..Default::default() });
+        assert_eq!(store.dead_letters(10).await.unwrap().1, 1);
+        assert_eq!(store.pending_outcome_count().await.unwrap(), 1);
         let outcomes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outcomes").fetch_one(&store.pool).await.unwrap();
         assert_eq!(outcomes, 1);
         // A topic created again under the same name starts its offsets over: a different record there is kept.

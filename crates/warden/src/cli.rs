@@ -792,6 +792,13 @@ pub(crate) struct ServeArgs {
     /// File holding the webhook's shared secret.
     #[arg(long, requires = "alert_webhook")]
     pub(crate) alert_webhook_secret_file: Option<PathBuf>,
+    /// The MLflow tracking server whose registry webhooks make candidate versions (POSTed to
+    /// /v1/integrations/mlflow/webhook; needs --mlflow-webhook-secret-file).
+    #[arg(long, env = "WARDEN_MLFLOW_TRACKING_URI", requires = "mlflow_webhook_secret_file")]
+    pub(crate) mlflow_tracking_uri: Option<String>,
+    /// File holding the secret MLflow signs its webhook deliveries with.
+    #[arg(long, requires = "mlflow_tracking_uri")]
+    pub(crate) mlflow_webhook_secret_file: Option<PathBuf>,
     /// Seconds between monitor evaluations.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) monitor_interval_seconds: u64,

@@ -34,17 +34,22 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let webhook = match (&args.alert_webhook, &args.alert_webhook_secret_file) {
         (Some(url), Some(file)) => {
-            let secret = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read the webhook secret file {}", file.display()))?
-                .trim()
-                .to_owned();
-            if secret.len() < 16 {
-                anyhow::bail!("the webhook secret in {} is shorter than 16 characters", file.display());
-            }
+            let secret = read_secret(file)?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 anyhow::bail!("the alert webhook must be an http:// or https:// URL");
             }
             Some(warden_registry::Webhook { url: url.clone(), secret })
+        }
+        _ => None,
+    };
+    let mlflow = match (&args.mlflow_tracking_uri, &args.mlflow_webhook_secret_file) {
+        (Some(uri), Some(file)) => {
+            // Checked now, not at the first delivery.
+            warden_registry::mlflow::Tracking::new(uri)?;
+            Some(warden_registry::mlflow::MlflowConfig {
+                tracking_uri: uri.clone(),
+                webhook_secret: read_secret(file)?,
+            })
         }
         _ => None,
     };
@@ -62,6 +67,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         artifact_signers,
         external_trainers,
         identity,
+        mlflow,
         max_upload_bytes: args.max_upload_bytes,
         webhook,
         ledger_key: args.ledger_key.clone(),
@@ -193,4 +199,16 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// A shared secret from its file: trimmed, at least 16 characters.
+fn read_secret(file: &std::path::Path) -> anyhow::Result<String> {
+    let secret = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the webhook secret file {}", file.display()))?
+        .trim()
+        .to_owned();
+    if secret.len() < 16 {
+        anyhow::bail!("the webhook secret in {} is shorter than 16 characters", file.display());
+    }
+    Ok(secret)
 }

@@ -291,7 +291,7 @@ mod tests {
         // Both versions every minute; the challenger (2) is evaluated last in each minute.
         let rows: Vec<MonitorEvaluation> =
             (0..10).flat_map(|m| [evaluation(1, m, 0.02), evaluation(2, m, 0.4)]).collect();
-        app.warden.metadata.insert_monitor_evaluations(&rows).await.unwrap();
+        app.warden.metadata.insert_monitor_evaluations(&rows, &[]).await.unwrap();
 
         let rita = || Principal::token("rita", Role::RiskOfficer);
         let data = MonitoringData::load(&app.warden, &rita(), "credit", None).await.unwrap();

@@ -356,7 +356,7 @@ async fn the_monitoring_page_shows_stream_lag_dead_records_and_waiting_kserve_re
         group: "warden".into(),
         topic: "loan-decisions".into(),
         model: "vendor".into(),
-        kind: warden_serving::ingest::StreamKind::Decisions,
+        kind: warden_core::StreamKind::Decisions,
         connected: false,
         last_error: Some("all brokers down".into()),
         partitions: vec![(0, Some(1_200), Some(1_250)), (1, Some(10), Some(250_010)), (2, None, None)],

@@ -629,17 +629,18 @@ impl MonitoringData {
 /// the newest dead records, KServe halves waiting for their other half.
 fn ingestion(state: &warden_serving::ingest::IngestionStatus) -> Markup {
     let letters = &state.dead_letters.1;
-    if state.streams.is_empty() && letters.is_empty() && state.kserve_waiting.is_empty() {
+    if state.streams.is_empty() && letters.is_empty() && state.kserve_waiting.is_empty() && state.pending_outcomes == 0
+    {
         return html! {};
     }
     html! {
         h2 #ingestion { "Decisions from outside Warden" }
+        @if state.pending_outcomes > 0 {
+            p { (warden_core::words::counted(state.pending_outcomes, "outcome", "outcomes")) " read before their decisions, waiting for them" }
+        }
         @for stream in &state.streams {
             p {
-                "Kafka topic " strong { (stream.topic) } " (" (match stream.kind {
-                    warden_serving::ingest::StreamKind::Decisions => "decisions",
-                    warden_serving::ingest::StreamKind::Outcomes => "outcomes",
-                }) ", group " (stream.group) "): "
+                "Kafka topic " strong { (stream.topic) } " (" (stream.kind.as_str()) ", group " (stream.group) "): "
                 @if stream.connected { span.ok { "brokers answer" } } @else { span.bad { "brokers do not answer" } }
                 @if let Some(error) = &stream.last_error { " · " span.muted { (error) } }
                 @if let Some(deviation) = stream.deviation() { " · " span.bad { (deviation) } }

@@ -52,6 +52,7 @@ pub(crate) async fn whoami(Caller(caller): Caller) -> Json<WhoAmI> {
         Via::Token => ("token", None),
         Via::PersonalToken { token } => ("token", Some(format!("token '{token}'"))),
         Via::System => ("system", None),
+        Via::Mlflow => ("mlflow", None),
     };
     Json(WhoAmI {
         role: caller.roles_text(),

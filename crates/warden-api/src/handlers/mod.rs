@@ -4,6 +4,7 @@ pub(crate) mod aliases;
 pub(crate) mod audit;
 pub(crate) mod governance;
 pub(crate) mod health;
+pub(crate) mod integrations;
 pub(crate) mod ledger;
 pub(crate) mod models;
 pub(crate) mod monitoring;

@@ -529,7 +529,7 @@ fn kafka_decisions_are_logged_once_and_bad_records_kept_as_dead_letters_with_the
 }
 
 #[test]
-fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_dead_letter() {
+fn kafka_outcomes_label_ingested_decisions_and_one_ahead_of_its_decision_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 2), ("outcomes", 2)]);
     let brokers = cluster.bootstrap_servers();
@@ -538,7 +538,7 @@ fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_d
     let server = Server::start_with(&data, &kafka_args(&brokers, &options));
     wait_consumed(&server, "warden", "decisions", 600, Duration::from_secs(60));
 
-    // The platform's labels of the first 500 decisions, one for a request never logged and one malformed.
+    // The platform's labels of the first 500 decisions, one for a decision not logged yet, and two malformed.
     let labels = german_labels();
     let outcomes = (0..500)
         .map(|i| {
@@ -548,8 +548,8 @@ fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_d
         })
         .collect();
     produce(&brokers, "outcomes", outcomes);
-    let unknown = serde_json::json!({"request_id": "nobody", "label": 1, "kind": "default"}).to_string();
-    let unknown_at = produce_to(&brokers, "outcomes", 0, unknown.as_bytes());
+    let early = serde_json::json!({"request_id": "o-600", "label": 1, "kind": "default"}).to_string();
+    produce_to(&brokers, "outcomes", 0, early.as_bytes());
     let malformed = serde_json::json!({"request_id": "o-1", "label": 7, "kind": "default"}).to_string();
     let malformed_at = produce_to(&brokers, "outcomes", 1, malformed.as_bytes());
     let control = serde_json::json!({"request_id": "o-2\u{0}", "label": 1, "kind": "default"}).to_string();
@@ -558,16 +558,16 @@ fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_d
 
     let status = ingestion(&server);
     let dead = dead_letters_of(&status, "outcomes");
-    let keys = [(0, unknown_at), (1, malformed_at), (1, control_at)];
+    let keys = [(1, malformed_at), (1, control_at)];
     assert_eq!(dead.keys().copied().collect::<Vec<_>>(), keys, "{status:#}");
     let reason = |key| dead[&key]["reason"].as_str().unwrap().to_owned();
-    assert!(reason((0, unknown_at)).contains("no decision was logged for request id 'nobody'"), "{status:#}");
     assert!(reason((1, malformed_at)).contains("label: must be 0 or 1"), "{status:#}");
     assert!(reason((1, control_at)).contains("request_id: must be"), "{status:#}");
     assert!(dead.values().all(|d| d["source"] == "kafka" && d["model"] == "vendor"), "{status:#}");
-    assert_eq!(status["dead_letters"], 3, "{status:#}");
+    assert_eq!(status["dead_letters"], 2, "{status:#}");
+    assert_eq!(status["pending_outcomes"], 1, "the outcome ahead of its decision waits: {status:#}");
     assert_eq!(stream_of(&status, "warden", "outcomes").unwrap()["kind"], "outcomes");
-    assert_eq!(ingested(&metrics_text(&server), "vendor", "dead"), 3.0, "dead records on /metrics");
+    assert_eq!(ingested(&metrics_text(&server), "vendor", "dead"), 2.0, "dead records on /metrics");
 
     // The performance monitor reads the labelled decisions: 500 of them, and its AUC is theirs.
     admin_post(&server, "/v1/monitors/evaluate");
@@ -579,23 +579,35 @@ fn kafka_outcomes_label_ingested_decisions_and_one_for_an_unknown_request_is_a_d
     let auc = warden_stats::metrics::roc_auc(&bad, &scores).unwrap();
     let got = latest["value"].as_f64().unwrap_or_else(|| panic!("no AUC: {latest:#}"));
     assert!((got - auc).abs() < 1e-12, "AUC {got} on the labelled decisions, {auc} expected");
+
+    // Its decision arrives: the next round records the waiting outcome, and the monitor reads 501.
+    produce(&brokers, "decisions", decision_records(&rows, "o", 600, 601));
+    wait_consumed(&server, "warden", "decisions", 601, Duration::from_secs(60));
+    admin_post(&server, "/v1/monitors/evaluate");
+    assert_eq!(ingestion(&server)["pending_outcomes"], 0);
+    let history = server.get_json("/v1/models/vendor/monitors/history?monitor=performance");
+    assert_eq!(newest(&history).unwrap()["decisions"], 501, "{history:#}");
     stop(server);
 
     // A new consumer group replays both topics from offset 0: no decision, outcome or dead record is added.
     let mut replay = options.to_vec();
     replay.extend(["--kafka-group", "replay"]);
     let server = Server::start_with(&data, &kafka_args(&brokers, &replay));
-    wait_consumed(&server, "replay", "decisions", 600, Duration::from_secs(60));
+    wait_consumed(&server, "replay", "decisions", 601, Duration::from_secs(60));
     wait_consumed(&server, "replay", "outcomes", 503, Duration::from_secs(60));
     let status = ingestion(&server);
-    assert_eq!(status["dead_letters"], 3, "{status:#}");
+    assert_eq!(
+        (&status["dead_letters"], &status["pending_outcomes"]),
+        (&serde_json::json!(2), &serde_json::json!(0)),
+        "{status:#}"
+    );
     let text = metrics_text(&server);
     let counts = ["logged", "duplicate", "dead"].map(|outcome| ingested(&text, "vendor", outcome));
-    assert_eq!(counts, [0.0, 600.0, 0.0]);
+    assert_eq!(counts, [0.0, 601.0, 0.0]);
     admin_post(&server, "/v1/monitors/evaluate");
     let history = server.get_json("/v1/models/vendor/monitors/history?monitor=performance");
     let latest = newest(&history).unwrap_or_else(|| panic!("no performance evaluation: {history}"));
-    assert_eq!(latest["decisions"], 500, "{latest:#}");
+    assert_eq!(latest["decisions"], 501, "{latest:#}");
     stop(server);
 }
 
@@ -866,4 +878,52 @@ mod slow {
         assert_eq!(counts, [0.0, 22_000.0, 0.0]);
         stop(server);
     }
+}
+
+/// Decisions three hours old, consumed from a topic, then `kill -9` before any monitor round: after the
+/// restart the round still stores the revised evaluations of their hour, since the hour was noted with them.
+#[test]
+fn a_late_decisions_hour_is_revised_after_a_kill_before_the_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 1)]);
+    let brokers = cluster.bootstrap_servers();
+    let hour = 3_600_000_000i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+    let decided = warden_core::Timestamp::from_micros(now - 3 * hour).to_string();
+    let late: Vec<(String, Vec<u8>)> = decision_records(&rows, "late", 0, 300)
+        .into_iter()
+        .map(|(id, bytes)| {
+            let mut record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            record["at"] = serde_json::json!(decided);
+            (id, record.to_string().into_bytes())
+        })
+        .collect();
+    // No scheduled round but the one at start, before anything is consumed.
+    let options = ["--kafka-topic", "decisions=vendor", "--monitor-interval-seconds", "3600"];
+    let mut server = Server::start_with(&data, &kafka_args(&brokers, &options));
+    std::thread::sleep(Duration::from_secs(1));
+    produce(&brokers, "decisions", late);
+    wait_consumed(&server, "warden", "decisions", 300, Duration::from_secs(60));
+    let before = server.get_json("/v1/models/vendor/monitors/history?limit=1000");
+    let revised_before = before.as_array().unwrap().iter().filter(|e| !e["details"]["late_revision"].is_null()).count();
+    assert_eq!(revised_before, 0, "no round may have revised the hour before the kill: {before:#}");
+    server.signal("KILL");
+    let _ = server.child.wait();
+
+    let server = Server::start(&data);
+    admin_post(&server, "/v1/monitors/evaluate");
+    let history = server.get_json("/v1/models/vendor/monitors/history?limit=1000");
+    let revised: Vec<&serde_json::Value> =
+        history.as_array().unwrap().iter().filter(|e| !e["details"]["late_revision"].is_null()).collect();
+    assert!(!revised.is_empty(), "no revision after the restart: {history:#}");
+    let start = (now - 3 * hour).div_euclid(hour) * hour;
+    for e in &revised {
+        assert_eq!((e["window_start"].as_i64(), e["decisions"].as_u64()), (Some(start), Some(300)), "{e:#}");
+    }
+    // Revised once: a second round has nothing left to revise.
+    admin_post(&server, "/v1/monitors/evaluate");
+    let again = server.get_json("/v1/models/vendor/monitors/history?limit=1000");
+    let count = again.as_array().unwrap().iter().filter(|e| !e["details"]["late_revision"].is_null()).count();
+    assert_eq!(count, revised.len());
+    stop(server);
 }

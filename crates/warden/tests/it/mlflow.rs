@@ -2,7 +2,9 @@
 //! virtual environment `scripts/install-mlflow.sh` makes on first use), with models the test logs itself
 //! (`warden-testdata/data/mlflow/log_models.py`): an ONNX pipeline, an XGBoost booster saved as JSON and as
 //! UBJSON, a LightGBM booster, and a pickled scikit-learn model. Imported versions must score what MLflow's own pyfunc
-//! predicts to 1e-6, carry the run's lineage, and the pickle must be refused.
+//! predicts to 1e-6, carry the run's lineage, and the pickle must be refused. Then MLflow's registry webhook,
+//! pointed at Warden, must make a new MLflow version a Warden candidate by itself, with its evaluation dataset
+//! as reference data, and every delivery audited.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -47,6 +49,11 @@ fn start_mlflow(venv: &Path, dir: &Path) -> (MlflowServer, String) {
         .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
         .arg("--artifacts-destination")
         .arg(dir.join("artifacts"))
+        // MLflow delivers webhooks only over https to public addresses unless told otherwise.
+        .env("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
+        .env("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+        // It caches each event's webhooks for a minute: the webhook the test adds must count at once.
+        .env("MLFLOW_WEBHOOK_CACHE_TTL", "1")
         .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -94,8 +101,13 @@ mod slow {
         let expected: Value = serde_json::from_slice(&std::fs::read(out.join("expected.json")).unwrap()).unwrap();
         let reference = out.join("reference.csv");
 
-        let server = Server::start(&dir.path().join("data"));
-        for model in ["credit-onnx", "credit-xgb", "credit-xgb-ubj", "credit-lgb", "credit-pickle"] {
+        let secret_file = dir.path().join("mlflow-webhook.secret");
+        std::fs::write(&secret_file, format!("{WEBHOOK_SECRET}\n")).unwrap();
+        let server = Server::start_with(
+            &dir.path().join("data"),
+            &["--mlflow-tracking-uri", &tracking, "--mlflow-webhook-secret-file", secret_file.to_str().unwrap()],
+        );
+        for model in ["credit-onnx", "credit-xgb", "credit-xgb-ubj", "credit-lgb", "credit-pickle", "credit-hook"] {
             let made = server.cli(&["model", "create", model, "--owner", "retail-risk", "--risk-tier", "medium"]);
             assert!(made.status.success(), "{}", support::stderr(&made));
         }
@@ -158,8 +170,86 @@ mod slow {
         assert_eq!(nowhere.status.code(), Some(1));
         assert!(support::stderr(&nowhere).contains("cannot reach the MLflow tracking server"));
         assert_eq!(server.get_json("/v1/models/credit-pickle/versions").as_array().map(Vec::len), Some(0));
+
+        webhooks_make_candidates(&venv, &tracking, &server, &out);
+    }
+
+    /// MLflow's webhook, pointed at Warden: a new version of a model Warden has becomes its candidate, with the
+    /// evaluation dataset its run logged as reference data and the registered model's `warden.target` tag; an
+    /// alias set on it later finds it registered; a model Warden does not have is left alone. Each delivery is
+    /// audited as the tracking server's identity.
+    fn webhooks_make_candidates(venv: &Path, tracking: &str, server: &Server, out: &Path) {
+        let script = warden_testdata::path("mlflow/hook_models.py");
+        let german = warden_testdata::path("datasets/german.csv");
+        let hooked = Command::new(venv.join("bin/python"))
+            .arg(&script)
+            .args([tracking, server.url.as_str(), WEBHOOK_SECRET])
+            .arg(&german)
+            .arg(out)
+            .env("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
+            .env("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+            .output()
+            .unwrap();
+        assert!(hooked.status.success(), "{}", String::from_utf8_lossy(&hooked.stderr));
+
+        // Deliveries are sent after MLflow answers: wait for the three to be audited.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let deliveries = loop {
+            let events = server.get_json("/v1/audit/events?limit=10000");
+            let deliveries: Vec<Value> =
+                events.as_array().unwrap().iter().filter(|e| e["action"] == "mlflow.delivery").cloned().collect();
+            if deliveries.len() >= 3 {
+                break deliveries;
+            }
+            assert!(Instant::now() < deadline, "MLflow's deliveries did not arrive: {deliveries:#?}");
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        let mut outcomes: Vec<(String, String)> = deliveries
+            .iter()
+            .map(|e| {
+                (
+                    e["payload"]["mlflow_model_uri"].as_str().unwrap().into(),
+                    e["payload"]["outcome"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        outcomes.sort();
+        assert_eq!(
+            outcomes,
+            [
+                ("models:/credit-hook/1".to_owned(), "already_registered".to_owned()),
+                ("models:/credit-hook/1".to_owned(), "imported".to_owned()),
+                ("models:/not-in-warden/1".to_owned(), "ignored".to_owned()),
+            ],
+            "{deliveries:#?}"
+        );
+        let actor = format!("mlflow:{tracking}");
+        assert!(deliveries.iter().all(|e| e["actor"] == actor.as_str()), "{deliveries:#?}");
+
+        let version = server.get_json("/v1/models/credit-hook/versions/1");
+        assert_eq!(version["format"], "xgboost-ubj");
+        assert_eq!(version["created_by"], actor.as_str());
+        assert_eq!(version["reference"]["target"], "risk", "from the registered model's warden.target tag");
+        assert_eq!(version["lineage"]["hyperparameters"]["mlflow.model_uri"], "models:/credit-hook/1");
+        assert_eq!(version["lineage"]["hyperparameters"]["max_depth"], json!(2.0));
+        // The evaluation dataset (all 1,000 rows), not an input example, is the reference.
+        assert_eq!(version["reference"]["rows"], json!(1000), "{}", version["reference"]);
+        assert_eq!(server.get_json("/v1/models/credit-hook/versions").as_array().map(Vec::len), Some(1));
+
+        let promoted = server.cli(&["promote", "credit-hook", "1", "--override", "--reason", "MLflow webhook test"]);
+        assert!(promoted.status.success(), "{}", support::stderr(&promoted));
+        let requests = csv_rows(&out.join("eval.csv"), true);
+        let answer = post(server, "/v1/models/credit-hook/score/batch", &Value::Array(requests));
+        let scores: Vec<f64> =
+            answer["results"].as_array().unwrap().iter().map(|r| r["score"].as_f64().unwrap()).collect();
+        let wanted: Vec<f64> = serde_json::from_slice(&std::fs::read(out.join("hook-expected.json")).unwrap()).unwrap();
+        assert_eq!(scores.len(), wanted.len());
+        let worst = scores.iter().zip(&wanted).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-6, "credit-hook: scores differ from MLflow's pyfunc by up to {worst}");
     }
 }
+
+const WEBHOOK_SECRET: &str = "mlflow-webhook-secret-for-the-test";
 
 /// The first 200 data rows of the reference file as scoring requests (numeric columns only, for the boosters).
 fn csv_rows(path: &Path, numeric_only: bool) -> Vec<Value> {
