@@ -59,6 +59,10 @@ fn main() -> anyhow::Result<()> {
             flag("--connections", 2)?,
             flag("--batch", 10_000)?,
             flag("--kafka-records", 2_000_000)?,
+            match args.iter().position(|a| a == "--store") {
+                Some(i) => Some(args.get(i + 1).context("--store needs sqlite or postgresql")?.to_lowercase()),
+                None => None,
+            },
         ),
         ["bench", "identity"] => bench_identity(flag("--runs", 5)?, flag("--rounds", 5_000)?),
         ["soak", ..] => soak(flag("--minutes", 10)?),
@@ -1549,6 +1553,7 @@ fn bench_ingest(
     connections: usize,
     batch: usize,
     kafka_records: usize,
+    only_store: Option<String>,
 ) -> anyhow::Result<()> {
     let root = workspace_root();
     let dir = root.join("target/bench/ingest");
@@ -1566,8 +1571,14 @@ fn bench_ingest(
         Backend { name: "SQLite", data: dir.join("sqlite"), database: None },
         Backend { name: "PostgreSQL", data: dir.join("pg"), database: Some(format!("{postgres}/ingest")) },
     ];
+    // `--store` measures one store alone.
+    let backends: Vec<&Backend> =
+        backends.iter().filter(|b| only_store.as_ref().is_none_or(|only| b.name.to_lowercase() == *only)).collect();
+    if backends.is_empty() {
+        bail!("--store takes sqlite or postgresql");
+    }
     let mut table = Vec::new();
-    for backend in &backends {
+    for backend in backends.iter().copied() {
         let store_args = backend.args()?;
         let args: Vec<&str> = store_args.iter().map(String::as_str).collect();
         let (server, url) = start_warden(&warden, &backend.data, &args)?;
@@ -1701,7 +1712,7 @@ fn bench_ingest(
         "{:<12} {:>14} {:>11} {:>12} {:>12} {:>14}",
         "store", "decisions/s", "peak MiB", "after kill -9", "replay adds", "dead records"
     );
-    for backend in &backends {
+    for backend in backends.iter().copied() {
         let database = backend.database.as_ref().map(|_| format!("{postgres}/kafka{}", backend.name.len()));
         if let Some(db) = &database {
             psql(&format!("{postgres}/postgres"), &format!("CREATE DATABASE {}", db.rsplit('/').next().unwrap()))?;

@@ -5,7 +5,7 @@ window profiles.
 Durability contract: a decision is acknowledged to the caller only once it is committed (SQLite in WAL mode
 with `synchronous=FULL`, or PostgreSQL with synchronous commit), so `SIGKILL` or a power cut loses no
 decision that was answered. The writer commits, in one transaction, everything that queued while the
-previous commit ran, so concurrent callers share one sync. When the store refuses a commit (a full disk, a
+earlier commits ran (two run at once), so concurrent callers share one sync. When the store refuses a commit (a full disk, a
 lost connection) after a short retry, every caller of that group is refused (`Unavailable`: the API's 503
 with `Retry-After`), nothing of it is kept, and the log reports itself unhealthy, so `/readyz` says not
 ready; while unhealthy it tries each new group once and, when idle, rewrites a probe row every second, and
@@ -36,6 +36,9 @@ use warden_registry::registry::Version;
 const QUEUE_CAPACITY: usize = 65_536;
 /// Most decisions in one transaction (a scoring batch is never split).
 const MAX_GROUP: usize = 4_096;
+/// Groups committing at once: PostgreSQL writes each on a connection of its own, so one group's COPY runs
+/// while the next is serialised (one at a time left a core idle); SQLite takes them in turn.
+const COMMITS_IN_FLIGHT: usize = 2;
 /// Pauses between commit attempts while the log is healthy; a failure after the last one refuses the group.
 const RETRY_BACKOFF: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
 /// While the log cannot commit and no decision arrives, how often it tries the probe row.
@@ -140,7 +143,8 @@ async fn writer(
     let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
     // Each waiter with where its decisions start in the group and how many there are.
     let (mut waiters, mut flushes): (Vec<(Waiter, usize, usize)>, Vec<FlushWaiter>) = (Vec::new(), Vec::new());
-    // Committed groups being folded into their profiles on the blocking pool, while the next group commits.
+    // Groups being committed, at most COMMITS_IN_FLIGHT; each hands its folding (on the blocking pool) on.
+    let mut commits: tokio::task::JoinSet<Option<tokio::task::JoinHandle<()>>> = tokio::task::JoinSet::new();
     let mut folding: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut probe_at = 0i64;
     loop {
@@ -189,56 +193,88 @@ async fn writer(
             }
         }
         metrics.log_queue.set(receiver.len() as i64);
-        let mut outcome = Ok(());
         if !rows.is_empty() {
-            let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
-            match commit(store.as_ref(), &rows, retries).await {
-                Ok(new) => {
-                    recovered(&health);
-                    metrics.log_committed.inc_by(new.iter().filter(|n| **n).count() as u64);
-                    // Folded on another thread: a group of thousands takes milliseconds, which the next
-                    // commit need not wait for. Pinned decisions (people testing a version) are logged but never
-                    // count as production, and a decision skipped as logged before is not counted twice.
-                    // Its callers hear once it is folded too, so what they read next includes it.
-                    let (group_lives, group_rows) = (std::mem::take(&mut lives), std::mem::take(&mut rows));
-                    let group_waiters = std::mem::take(&mut waiters);
-                    folding.retain(|fold| !fold.is_finished());
-                    folding.push(tokio::task::spawn_blocking(move || {
-                        let group = group_lives.iter().zip(&group_rows).zip(&new);
-                        for ((live, decision), _) in group.filter(|((_, d), n)| **n && d.route != "pinned") {
-                            live.fold(decision);
-                        }
-                        for (done, start, count) in group_waiters {
-                            let _ = done.send(Ok(new[start..start + count].to_vec()));
-                        }
-                    }));
-                }
-                Err(err) => {
-                    *health.last_error.lock().expect("health lock") = err.clone();
-                    if !health.failing.swap(true, Ordering::AcqRel) {
-                        tracing::error!(error = %err, "the decision log cannot commit: scoring answers 503");
-                    }
-                    // Callers are told; only decisions nobody waits for (shadow) are lost.
-                    let unacknowledged = rows.iter().filter(|d| d.route != "shadow").count();
-                    metrics.log_refused.inc_by(unacknowledged as u64);
-                    metrics.log_lost.inc_by((rows.len() - unacknowledged) as u64);
-                    outcome = Err(err);
+            while commits.len() >= COMMITS_IN_FLIGHT {
+                if let Some(Ok(Some(fold))) = commits.join_next().await {
+                    folding.push(fold);
                 }
             }
-            lives.clear();
-            rows.clear();
-        }
-        for (done, _, _) in waiters.drain(..) {
-            let _ = done.send(outcome.clone().map(|()| Vec::new()));
+            folding.retain(|fold| !fold.is_finished());
+            let group = Group {
+                lives: std::mem::take(&mut lives),
+                rows: std::mem::take(&mut rows),
+                waiters: std::mem::take(&mut waiters),
+            };
+            commits.spawn(commit_group(store.clone(), metrics.clone(), health.clone(), group));
         }
         // A flush returns once everything before it is committed and in the windows.
         if !flushes.is_empty() {
+            let mut outcome = Ok(());
+            while let Some(joined) = commits.join_next().await {
+                if let Ok(Some(fold)) = joined {
+                    folding.push(fold);
+                }
+            }
+            if health.failing.load(Ordering::Acquire) {
+                outcome = Err(health.last_error.lock().expect("health lock").clone());
+            }
             for fold in folding.drain(..) {
                 let _ = fold.await;
             }
+            for done in flushes.drain(..) {
+                let _ = done.send(outcome.clone());
+            }
         }
-        for done in flushes.drain(..) {
-            let _ = done.send(outcome.clone());
+    }
+    while commits.join_next().await.is_some() {}
+}
+
+/// Decisions committed in one transaction, with their profiles and who waits for them.
+struct Group {
+    lives: Vec<Arc<LiveProfile>>,
+    rows: Vec<NewDecision>,
+    waiters: Vec<(Waiter, usize, usize)>,
+}
+
+/// Commits a group; once committed, folds it on the blocking pool (returned: a flush waits for it) and its
+/// callers hear once it is folded, so what they read next includes it. Refused: every caller is told.
+async fn commit_group(
+    store: Arc<dyn MetadataStore>,
+    metrics: Arc<ScoringMetrics>,
+    health: Arc<Health>,
+    group: Group,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let Group { lives, rows, waiters } = group;
+    let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
+    match commit(store.as_ref(), &rows, retries).await {
+        Ok(new) => {
+            recovered(&health);
+            metrics.log_committed.inc_by(new.iter().filter(|n| **n).count() as u64);
+            // Pinned decisions (people testing a version) are logged but never count as production, and a
+            // decision skipped as logged before is not counted twice.
+            Some(tokio::task::spawn_blocking(move || {
+                let group = lives.iter().zip(&rows).zip(&new);
+                for ((live, decision), _) in group.filter(|((_, d), n)| **n && d.route != "pinned") {
+                    live.fold(decision);
+                }
+                for (done, start, count) in waiters {
+                    let _ = done.send(Ok(new[start..start + count].to_vec()));
+                }
+            }))
+        }
+        Err(err) => {
+            *health.last_error.lock().expect("health lock") = err.clone();
+            if !health.failing.swap(true, Ordering::AcqRel) {
+                tracing::error!(error = %err, "the decision log cannot commit: scoring answers 503");
+            }
+            // Callers are told; only decisions nobody waits for (shadow) are lost.
+            let unacknowledged = rows.iter().filter(|d| d.route != "shadow").count();
+            metrics.log_refused.inc_by(unacknowledged as u64);
+            metrics.log_lost.inc_by((rows.len() - unacknowledged) as u64);
+            for (done, _, _) in waiters {
+                let _ = done.send(Err(err.clone()));
+            }
+            None
         }
     }
 }
