@@ -5,7 +5,8 @@ window profiles.
 Durability contract: a decision is acknowledged to the caller only once it is committed (SQLite in WAL mode
 with `synchronous=FULL`, or PostgreSQL with synchronous commit), so `SIGKILL` or a power cut loses no
 decision that was answered. The writer commits, in one transaction, everything that queued while the
-earlier commits ran (two run at once), so concurrent callers share one sync. When the store refuses a commit (a full disk, a
+earlier commits ran (as many run at once as the store has decision-log connections: PostgreSQL two, SQLite
+one), so concurrent callers share one sync. When the store refuses a commit (a full disk, a
 lost connection) after a short retry, every caller of that group is refused (`Unavailable`: the API's 503
 with `Retry-After`), nothing of it is kept, and the log reports itself unhealthy, so `/readyz` says not
 ready; while unhealthy it tries each new group once and, when idle, rewrites a probe row every second, and
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinError;
 use warden_stats::profile::ColumnType;
 use warden_stats::window::{CategoricalWindow, GroupRateWindow, Mergeable, NumericWindow, TimeBuckets};
 use warden_store::metadata::{MetadataStore, NewDecision, StreamCommit, StreamCommitted};
@@ -36,9 +38,6 @@ use warden_registry::registry::Version;
 const QUEUE_CAPACITY: usize = 65_536;
 /// Most decisions in one transaction (a scoring batch is never split).
 const MAX_GROUP: usize = 4_096;
-/// Groups committing at once: PostgreSQL writes each on a connection of its own, so one group's COPY runs
-/// while the next is serialised (one at a time left a core idle); SQLite takes them in turn.
-const COMMITS_IN_FLIGHT: usize = 2;
 /// Pauses between commit attempts while the log is healthy; a failure after the last one refuses the group.
 const RETRY_BACKOFF: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
 /// While the log cannot commit and no decision arrives, how often it tries the probe row.
@@ -122,7 +121,8 @@ impl DecisionLog {
         self.sender.try_send(Message::Decisions(vec![(live, decision)], None)).is_ok()
     }
 
-    /// Returns once every decision queued before the call is committed.
+    /// Returns once every decision queued before the call is committed and folded; an error when a group still
+    /// being committed when the call came was refused.
     pub async fn flush(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.sender.send(Message::Flush(done)).await.map_err(|_| stopped())?;
@@ -143,11 +143,16 @@ async fn writer(
     let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
     // Each waiter with where its decisions start in the group and how many there are.
     let (mut waiters, mut flushes): (Vec<(Waiter, usize, usize)>, Vec<FlushWaiter>) = (Vec::new(), Vec::new());
-    // Groups being committed, at most COMMITS_IN_FLIGHT; each hands its folding (on the blocking pool) on.
-    let mut commits: tokio::task::JoinSet<Option<tokio::task::JoinHandle<()>>> = tokio::task::JoinSet::new();
-    let mut folding: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    // Groups being committed (as many as the store commits at once), each handing its folding on; the folds
+    // run on the blocking pool while the next groups commit.
+    let in_flight = store.decision_log_connections().max(1);
+    let mut commits = Commits::default();
     let mut probe_at = 0i64;
     loop {
+        // A slot first, then the group: it takes in everything that queued while the earlier commits ran.
+        while commits.running.len() >= in_flight {
+            commits.reap_one().await;
+        }
         let first = if health.failing.load(Ordering::Acquire) {
             match tokio::time::timeout(PROBE_INTERVAL, receiver.recv()).await {
                 Ok(message) => message,
@@ -186,7 +191,11 @@ async fn writer(
                     }
                     waiters.extend(waiter.map(|w| (w, start, count)));
                 }
-                Message::Flush(done) => flushes.push(done),
+                Message::Flush(done) => {
+                    // Groups refused before the flush came have told their callers already.
+                    commits.forget_ended();
+                    flushes.push(done);
+                }
             }
             if rows.len() < MAX_GROUP {
                 next = receiver.try_recv().ok();
@@ -194,39 +203,78 @@ async fn writer(
         }
         metrics.log_queue.set(receiver.len() as i64);
         if !rows.is_empty() {
-            while commits.len() >= COMMITS_IN_FLIGHT {
-                if let Some(Ok(Some(fold))) = commits.join_next().await {
-                    folding.push(fold);
-                }
-            }
-            folding.retain(|fold| !fold.is_finished());
             let group = Group {
                 lives: std::mem::take(&mut lives),
                 rows: std::mem::take(&mut rows),
                 waiters: std::mem::take(&mut waiters),
             };
-            commits.spawn(commit_group(store.clone(), metrics.clone(), health.clone(), group));
+            commits.running.spawn(commit_group(store.clone(), metrics.clone(), health.clone(), group));
         }
-        // A flush returns once everything before it is committed and in the windows.
+        // A flush returns once everything before it is committed and in the windows, with the first refusal
+        // among them.
         if !flushes.is_empty() {
-            let mut outcome = Ok(());
-            while let Some(joined) = commits.join_next().await {
-                if let Ok(Some(fold)) = joined {
-                    folding.push(fold);
-                }
-            }
-            if health.failing.load(Ordering::Acquire) {
-                outcome = Err(health.last_error.lock().expect("health lock").clone());
-            }
-            for fold in folding.drain(..) {
-                let _ = fold.await;
-            }
+            let outcome = commits.settle().await;
             for done in flushes.drain(..) {
                 let _ = done.send(outcome.clone());
             }
         }
     }
-    while commits.join_next().await.is_some() {}
+    let _ = commits.settle().await;
+}
+
+/// The writer's commits in flight, the folds they handed on, and the first refusal a flush must hear of.
+#[derive(Default)]
+struct Commits {
+    running: tokio::task::JoinSet<std::result::Result<tokio::task::JoinHandle<()>, String>>,
+    folding: Vec<tokio::task::JoinHandle<()>>,
+    refused: Option<String>,
+}
+
+impl Commits {
+    /// Waits for one commit to end.
+    async fn reap_one(&mut self) {
+        if let Some(ended) = self.running.join_next().await {
+            self.note(ended);
+        }
+        self.folding.retain(|fold| !fold.is_finished());
+    }
+
+    fn note(
+        &mut self,
+        ended: std::result::Result<std::result::Result<tokio::task::JoinHandle<()>, String>, JoinError>,
+    ) {
+        match ended {
+            Ok(Ok(fold)) => self.folding.push(fold),
+            Ok(Err(refused)) => {
+                self.refused.get_or_insert(refused);
+            }
+            Err(panicked) => {
+                // Its callers hear that the writer stopped (their answer channel is gone); the flush hears it too.
+                tracing::error!(error = %panicked, "a decision log commit panicked");
+                self.refused.get_or_insert(format!("a commit panicked: {panicked}"));
+            }
+        }
+    }
+
+    /// Takes in the commits that have ended and forgets their refusals.
+    fn forget_ended(&mut self) {
+        while let Some(ended) = self.running.try_join_next() {
+            self.note(ended);
+        }
+        self.refused = None;
+    }
+
+    /// Waits for every commit and fold; the first refusal among the commits that ended since the last
+    /// [`Commits::forget_ended`], if any.
+    async fn settle(&mut self) -> std::result::Result<(), String> {
+        while let Some(ended) = self.running.join_next().await {
+            self.note(ended);
+        }
+        for fold in self.folding.drain(..) {
+            let _ = fold.await;
+        }
+        self.refused.take().map_or(Ok(()), Err)
+    }
 }
 
 /// Decisions committed in one transaction, with their profiles and who waits for them.
@@ -237,13 +285,14 @@ struct Group {
 }
 
 /// Commits a group; once committed, folds it on the blocking pool (returned: a flush waits for it) and its
-/// callers hear once it is folded, so what they read next includes it. Refused: every caller is told.
+/// callers hear once it is folded, so what they read next includes it. Refused: every caller is told, and so
+/// is the next flush.
 async fn commit_group(
     store: Arc<dyn MetadataStore>,
     metrics: Arc<ScoringMetrics>,
     health: Arc<Health>,
     group: Group,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> std::result::Result<tokio::task::JoinHandle<()>, String> {
     let Group { lives, rows, waiters } = group;
     let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
     match commit(store.as_ref(), &rows, retries).await {
@@ -252,7 +301,7 @@ async fn commit_group(
             metrics.log_committed.inc_by(new.iter().filter(|n| **n).count() as u64);
             // Pinned decisions (people testing a version) are logged but never count as production, and a
             // decision skipped as logged before is not counted twice.
-            Some(tokio::task::spawn_blocking(move || {
+            Ok(tokio::task::spawn_blocking(move || {
                 let group = lives.iter().zip(&rows).zip(&new);
                 for ((live, decision), _) in group.filter(|((_, d), n)| **n && d.route != "pinned") {
                     live.fold(decision);
@@ -274,7 +323,7 @@ async fn commit_group(
             for (done, _, _) in waiters {
                 let _ = done.send(Err(err.clone()));
             }
-            None
+            Err(err)
         }
     }
 }

@@ -715,6 +715,10 @@ pub trait CoreStore: Send + Sync {
     /// Whether the database takes a commit on the decision log's connection (a row rewritten with a page of
     /// data): what the decision log tries while it cannot commit, to learn that it can again.
     async fn probe_write(&self, at: i64) -> Result<()>;
+    /// How many decision-log commits the store runs at once (each on a connection of its own).
+    fn decision_log_connections(&self) -> usize {
+        1
+    }
     /// Creates a token. `Conflict` when the name is taken.
     async fn create_token(&self, token: NewToken, audit: AuditEventDraft) -> Result<TokenRow>;
     /// The token whose secret hashes to this value, revoked or not.

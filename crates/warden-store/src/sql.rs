@@ -28,6 +28,8 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     const VALIDATED_AUC: &'static str;
     /// Whether a gate decision (`p`) allowed: 1, 0, or NULL without one.
     const GATE_ALLOW: &'static str;
+    /// Connections of the decision log's pool: how many of its commits run at once.
+    const DECISION_LOG_CONNECTIONS: u32;
 
     /// A transaction for an audited write, holding the database's write lock.
     fn write_tx(store: &SqlStore<Self>) -> impl Future<Output = Result<Transaction<'static, Self>>> + Send;
@@ -1047,6 +1049,10 @@ where
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn decision_log_connections(&self) -> usize {
+        D::DECISION_LOG_CONNECTIONS as usize
     }
 
     async fn probe_write(&self, at: i64) -> Result<()> {

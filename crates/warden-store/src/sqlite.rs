@@ -51,7 +51,7 @@ impl SqlStore<Sqlite> {
         // one open transaction, and every later BEGIN on it fails) is closed and replaced, never reused.
         let decision_log = SqlitePoolOptions::new()
             .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
-            .max_connections(1)
+            .max_connections(Sqlite::DECISION_LOG_CONNECTIONS)
             .min_connections(1)
             .connect_with(options.pragma("cache_size", "-65536"))
             .await?;
@@ -67,6 +67,8 @@ impl Dialect for Sqlite {
     const DECISIONS_BY_REQUEST: &'static str = "decisions d INDEXED BY decisions_by_request";
     const VALIDATED_AUC: &'static str = "json_extract(r.body, '$.figures.discrimination.auc')";
     const GATE_ALLOW: &'static str = "json_extract(p.body, '$.allow')";
+    /// One writer at a time is all SQLite has.
+    const DECISION_LOG_CONNECTIONS: u32 = 1;
 
     /// Writes take the database lock up front, so concurrent writers queue instead of failing to upgrade.
     async fn write_tx(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
