@@ -17,5 +17,5 @@ fi
 echo "installing Debian's ${packages[*]} to build librdkafka" >&2
 run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
-run apt-get update -qq >&2
-run apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2
+run flock /tmp/warden-apt.lock apt-get update -qq >&2
+run flock /tmp/warden-apt.lock apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2

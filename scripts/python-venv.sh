@@ -8,8 +8,8 @@ shift
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
     run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
     export DEBIAN_FRONTEND=noninteractive
-    run apt-get update -qq
-    run apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+    run flock /tmp/warden-apt.lock apt-get update -qq
+    run flock /tmp/warden-apt.lock apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
 fi
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"

@@ -13,8 +13,8 @@ bin=$(server_bin)
 if [ -z "$bin" ] || [ ! -x "$bin/postgres" ]; then
     echo "installing Debian's postgresql for the tests" >&2
     sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
-    $sudo_ apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >&2
+    $sudo_ flock /tmp/warden-apt.lock apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo_ flock /tmp/warden-apt.lock apt-get install -y -qq postgresql >&2
     bin=$(server_bin)
 fi
 

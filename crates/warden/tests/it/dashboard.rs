@@ -41,8 +41,12 @@ impl Drop for Driver {
 }
 
 pub(crate) fn chromedriver() -> PathBuf {
+    // Tests asking at once wait for one install (a second apt-get beside it failed on the package lock, and
+    // the driver appears on disk before the browser is configured).
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let path = PathBuf::from("/usr/bin/chromedriver");
-    if !path.exists() {
+    if !path.exists() || !Path::new("/usr/bin/chromium").exists() {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser.sh");
         let status = Command::new("bash").arg(&script).status().expect("the browser install script runs");
         assert!(status.success(), "{} failed: the dashboard tests need Chromium and ChromeDriver", script.display());
