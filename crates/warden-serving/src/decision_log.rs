@@ -222,10 +222,13 @@ async fn writer(
     let _ = commits.settle().await;
 }
 
+/// How a group's commit ended: its fold, under way, or why the store refused it.
+type CommitEnd = std::result::Result<tokio::task::JoinHandle<()>, String>;
+
 /// The writer's commits in flight, the folds they handed on, and the first refusal a flush must hear of.
 #[derive(Default)]
 struct Commits {
-    running: tokio::task::JoinSet<std::result::Result<tokio::task::JoinHandle<()>, String>>,
+    running: tokio::task::JoinSet<CommitEnd>,
     folding: Vec<tokio::task::JoinHandle<()>>,
     refused: Option<String>,
 }
@@ -239,10 +242,7 @@ impl Commits {
         self.folding.retain(|fold| !fold.is_finished());
     }
 
-    fn note(
-        &mut self,
-        ended: std::result::Result<std::result::Result<tokio::task::JoinHandle<()>, String>, JoinError>,
-    ) {
+    fn note(&mut self, ended: std::result::Result<CommitEnd, JoinError>) {
         match ended {
             Ok(Ok(fold)) => self.folding.push(fold),
             Ok(Err(refused)) => {
@@ -292,7 +292,7 @@ async fn commit_group(
     metrics: Arc<ScoringMetrics>,
     health: Arc<Health>,
     group: Group,
-) -> std::result::Result<tokio::task::JoinHandle<()>, String> {
+) -> CommitEnd {
     let Group { lives, rows, waiters } = group;
     let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
     match commit(store.as_ref(), &rows, retries).await {
