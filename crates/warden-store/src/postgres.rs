@@ -68,36 +68,44 @@ macro_rules! insert_unnest {
 const INSERT: &str = insert_unnest!("");
 const INSERT_RETURNING: &str = insert_unnest!(" RETURNING model_id, version, request_id");
 
-/// Decisions as COPY's CSV rows, in the column order of the COPY statement: text fields quoted (a quote
-/// doubled), numbers as Rust prints them (a float's shortest form that reads back to the same value).
-fn csv_rows(decisions: &[NewDecision], model_ids: &HashMap<&str, i64>) -> Vec<u8> {
-    use std::io::Write;
-    fn quoted(out: &mut Vec<u8>, text: &str) {
-        out.push(b'"');
-        for byte in text.bytes() {
-            if byte == b'"' {
-                out.push(b'"');
-            }
-            out.push(byte);
-        }
-        out.push(b'"');
+/// Decisions as rows of COPY's binary format, in the column order of the COPY statement: each field its
+/// length and its bytes (text as UTF-8, integers and floats big-endian), so nothing is quoted here or parsed
+/// back there, and a score arrives to the last bit.
+fn binary_rows(decisions: &[NewDecision], model_ids: &HashMap<&str, i64>) -> Vec<u8> {
+    const COLUMNS: i16 = 11;
+    // A field's length is an i32: text here comes from bounded request bodies and records, far below 2 GiB.
+    fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
     }
-    let mut out = Vec::with_capacity(decisions.len() * 512);
+    fn json(out: &mut Vec<u8>, value: &serde_json::Value) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        // Writing a JSON value into memory cannot fail; the text is the one `to_json` gives.
+        let _ = serde_json::to_writer(&mut *out, value);
+        let len = (out.len() - start - 4) as i32;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    let mut out = Vec::with_capacity(21 + decisions.len() * 512);
+    // Signature, flags (no OIDs), no header extension.
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
     for d in decisions {
-        let _ = write!(out, "{},", d.at);
-        quoted(&mut out, &d.request_id);
-        let _ = write!(out, ",{},{},", model_ids[d.model_name.as_str()], d.version);
-        quoted(&mut out, &d.route);
-        out.push(b',');
-        quoted(&mut out, &crate::sql::to_json(&d.features));
-        out.push(b',');
-        quoted(&mut out, &crate::sql::to_json(&d.attributes));
-        let _ = write!(out, ",{},", d.score);
-        quoted(&mut out, &d.decision);
-        let _ = write!(out, ",{},", d.latency_us);
-        quoted(&mut out, &d.source);
-        out.push(b'\n');
+        out.extend_from_slice(&COLUMNS.to_be_bytes());
+        field(&mut out, &d.at.to_be_bytes());
+        field(&mut out, d.request_id.as_bytes());
+        field(&mut out, &model_ids[d.model_name.as_str()].to_be_bytes());
+        field(&mut out, &d.version.to_be_bytes());
+        field(&mut out, d.route.as_bytes());
+        json(&mut out, &d.features);
+        json(&mut out, &d.attributes);
+        field(&mut out, &d.score.to_bits().to_be_bytes());
+        field(&mut out, d.decision.as_bytes());
+        field(&mut out, &d.latency_us.to_be_bytes());
+        field(&mut out, d.source.as_bytes());
     }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
     out
 }
 
@@ -105,6 +113,10 @@ impl Dialect for Postgres {
     /// Sequence numbers are given under the write lock: the next one follows the largest.
     const LAST_AUDIT_SEQ: &'static str = "SELECT COALESCE(MAX(seq), 0) FROM audit_events";
     const DECISIONS_BY_REQUEST: &'static str = "decisions d";
+    /// A lateral subquery the planner may not flatten (`OFFSET 0`): it runs once per outcome, through the
+    /// request id index.
+    const DECISIONS_OF_OUTCOME: &'static str =
+        "LATERAL (SELECT * FROM decisions d WHERE d.request_id = o.request_id OFFSET 0) d";
     const VALIDATED_AUC: &'static str =
         "CAST(CAST(r.body AS jsonb) #>> '{figures,discrimination,auc}' AS DOUBLE PRECISION)";
     const GATE_ALLOW: &'static str = "CASE WHEN p.body IS NULL THEN NULL \
@@ -172,10 +184,10 @@ impl Dialect for Postgres {
             let mut copy = tx
                 .copy_in_raw(
                     "COPY decisions (at, request_id, model_id, version, route, features, attributes, score, \
-                     decision, latency_us, source) FROM STDIN WITH (FORMAT csv)",
+                     decision, latency_us, source) FROM STDIN WITH (FORMAT binary)",
                 )
                 .await?;
-            copy.send(csv_rows(decisions, model_ids)).await?;
+            copy.send(binary_rows(decisions, model_ids)).await?;
             match copy.finish().await {
                 Ok(count) => Ok(crate::sql::Written { count, keys: Vec::new() }),
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {

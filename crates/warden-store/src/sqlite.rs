@@ -65,6 +65,8 @@ impl Dialect for Sqlite {
          WHERE name = 'audit_events'), 0), COALESCE((SELECT MAX(seq) FROM audit_events), 0))";
     /// Through the index by name: SQLite's planner otherwise scans the log.
     const DECISIONS_BY_REQUEST: &'static str = "decisions d INDEXED BY decisions_by_request";
+    /// CROSS JOIN fixes SQLite's join order: the outcomes outside.
+    const DECISIONS_OF_OUTCOME: &'static str = "decisions d INDEXED BY decisions_by_request";
     const VALIDATED_AUC: &'static str = "json_extract(r.body, '$.figures.discrimination.auc')";
     const GATE_ALLOW: &'static str = "json_extract(p.body, '$.allow')";
     /// One writer at a time is all SQLite has.
@@ -246,6 +248,63 @@ mod tests {
         assert!(matches!(err, Error::Conflict(_)), "one open alert per version: {err}");
         let incident = store.open_incident("credit", "t", 1, 1).await.unwrap();
         assert_eq!((incident.resolved_by, incident.resolution), (None, None));
+    }
+
+    /// A log written under the two request id indexes keeps its rows and its rule under the one that replaced
+    /// them: scored decisions sharing a request id are left alone, an ingested one is still logged once.
+    #[tokio::test]
+    async fn the_merged_request_index_keeps_the_logged_once_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let before = dir.path().join("before");
+        std::fs::create_dir(&before).unwrap();
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().as_ref() < "0024" {
+                std::fs::copy(entry.path(), before.join(entry.file_name())).unwrap();
+            }
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .unwrap()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(false);
+        let pool = SqlitePoolOptions::new().connect_with(options.clone()).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
+        let row = |id: &str, version: i64, source: &str| {
+            format!("(1, '{id}', 1, {version}, 'champion', '{{}}', '{{}}', 0.5, 'approve', 0, '{source}')")
+        };
+        let rows = [row("s", 1, "scored"), row("s", 1, "scored"), row("k", 1, "http"), row("k", 2, "http")];
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, decision, \
+             latency_us, source) VALUES {}",
+            rows.join(", ")
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        drop(SqliteStore::open(&path).await.unwrap());
+        // Without foreign keys, as before: the rows name a model and versions this file does not hold.
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        let indexes: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert!(!indexes.iter().any(|i| i == "decisions_ingested_once"), "{indexes:?}");
+        let insert = |id: &str, version: i64, source: &str| {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
+                 decision, latency_us, source) VALUES {} ON CONFLICT DO NOTHING",
+                row(id, version, source)
+            )))
+            .execute(&pool)
+        };
+        assert_eq!(insert("k", 1, "kafka").await.unwrap().rows_affected(), 0, "logged once");
+        assert_eq!(insert("k", 3, "kafka").await.unwrap().rows_affected(), 1, "another version");
+        assert_eq!(insert("s", 1, "scored").await.unwrap().rows_affected(), 1, "scored: not constrained");
+        assert_eq!(insert("k", 1, "scored").await.unwrap().rows_affected(), 1, "scored under an ingested id");
     }
 
     /// Audit events written before the ledger existed get the entries the append path would have given them.
@@ -614,12 +673,13 @@ mod tests {
         assert_eq!(store.count_decisions("a").await.unwrap(), 3);
         // Scored decisions are not subject to it (a shadow answer shares its request id with the champion's).
         assert_eq!(store.insert_decisions(&[decision("s", 1, 1), decision("s", 1, 2)]).await.unwrap(), [true, true]);
-        assert_eq!(store.count_decisions("a").await.unwrap(), 5);
+        assert_eq!(store.insert_decisions(&[decision("k1", 1, 3)]).await.unwrap(), [true], "an ingested id, scored");
+        assert_eq!(store.count_decisions("a").await.unwrap(), 6);
         // A version that does not exist: nothing of the group is written.
         let unknown = NewDecision { version: 9, ..ingested("k4") };
         let err = store.insert_decisions(&[ingested("k5"), unknown]).await.unwrap_err();
         assert!(matches!(err, Error::NotFound(_)) && err.to_string().contains("no version 9"), "{err}");
-        assert_eq!(store.count_decisions("a").await.unwrap(), 5);
+        assert_eq!(store.count_decisions("a").await.unwrap(), 6);
         let moved = StreamCommit { at: 8, advances: vec![advance(Some(3), 9)], ..Default::default() };
         store.commit_stream(&moved).await.unwrap();
         assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 9)]);

@@ -203,6 +203,33 @@ fn a_vendor_model_goes_through_validation_and_the_gate_and_its_platform_sends_it
         .collect();
     let (status, body) = send_decisions(&server, &platform, "vendor", &records);
     assert_eq!((status, &body), (200, &serde_json::json!({"logged": 50, "duplicates": 0, "unapproved": 0})));
+    // A batch large enough for PostgreSQL's bulk path (COPY) reads back exactly as sent: request ids with
+    // quotes, a backslash, a comma and non-ASCII, features and attributes as JSON, scores to the last bit.
+    let bulk: Vec<serde_json::Value> = rows
+        .iter()
+        .cycle()
+        .take(1_200)
+        .enumerate()
+        .map(|(i, r)| {
+            let mut record = r.clone();
+            record["request_id"] = serde_json::json!(format!("b-\"{i}\",\\N ß€"));
+            record["version"] = serde_json::json!(1);
+            record["at"] = now.clone();
+            record["score"] = serde_json::json!(r["score"].as_f64().unwrap() * (1.0 - 1e-9 * i as f64));
+            record
+        })
+        .collect();
+    let (status, body) = send_decisions(&server, &platform, "vendor", &bulk);
+    assert_eq!((status, body["logged"].as_i64()), (200, Some(1_200)), "{body}");
+    let log = server.get_json("/v1/models/vendor/decisions?limit=100000");
+    let logged: std::collections::HashMap<&str, &serde_json::Value> =
+        log.as_array().unwrap().iter().map(|d| (d["request_id"].as_str().unwrap(), d)).collect();
+    for sent in &bulk {
+        let got = logged[sent["request_id"].as_str().unwrap()];
+        assert_eq!(got["score"].as_f64().unwrap().to_bits(), sent["score"].as_f64().unwrap().to_bits(), "{got}");
+        assert_eq!((&got["features"], &got["attributes"]), (&sent["features"], &sent["attributes"]), "{got}");
+        assert_eq!((got["source"].as_str(), got["route"].as_str()), (Some("http"), Some("champion")), "{got}");
+    }
     let version = json_of(&server.cli_as(Some(&dana), &register));
     assert_eq!(version["version"], 2);
     let mut rogue = records[0].clone();
