@@ -150,6 +150,15 @@ impl From<warden_store::Error> for Error {
             warden_store::Error::Conflict(m) => Error::Conflict(m),
             warden_store::Error::NotFound(m) => Error::NotFound(m),
             warden_store::Error::TooLarge { limit } => Error::TooLarge { limit },
+            // A transient fault of the database, not of the request: 503 with a retry hint, so a sender (a
+            // serving platform, a pipeline) backs off and sends again rather than giving up.
+            other if other.is_unreachable() => {
+                tracing::warn!(error = %other, "the metadata database is unreachable");
+                Error::Unavailable {
+                    message: "the metadata database cannot be reached; try again shortly".into(),
+                    retry_after: Some(5),
+                }
+            }
             other => Error::Store(other),
         }
     }

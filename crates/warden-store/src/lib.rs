@@ -75,6 +75,24 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the database could not be reached (connection refused or lost, no connection free in time, the
+    /// server shutting down or starting): the same request may succeed once it is back.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Database(err) => match err {
+                sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+                // SQLSTATE class 08 (connection exception) and 57P01-57P03 (shut down, crashed, starting).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// Result alias for the store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -37,7 +37,9 @@ impl SqlStore<Postgres> {
         let pool = PgPoolOptions::new()
             .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
+            // While the database is unreachable a request waits this long for a connection, then is refused
+            // (503): within the timeouts senders put on their calls, so they learn the outcome.
+            .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
         MIGRATIONS.run(&pool).await?;
@@ -51,7 +53,8 @@ impl SqlStore<Postgres> {
     }
 }
 
-/// Groups of at least this many decisions are written by COPY.
+/// Groups of at least this many decisions are written by COPY (the ingestion tests send batches of 600 and
+/// 1,200 to reach it).
 const COPY_FROM_ROWS: usize = 500;
 /// The INSERT of one statement of column arrays, followed by `$tail`.
 macro_rules! insert_unnest {

@@ -22,7 +22,7 @@ use crate::{Error, Result};
 pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     /// The largest audit sequence number ever given (the next one follows it).
     const LAST_AUDIT_SEQ: &'static str;
-    /// The decision log as `d`, joined by request id through its index.
+    /// The decision log as `d`, looked up by request id through its index.
     const DECISIONS_BY_REQUEST: &'static str;
     /// The decisions of each outcome `o` (by request id) as `d`, read per outcome: the outcomes drive the join,
     /// whatever the planner believes of the log's size (a plan that walks the log for outcomes that are not

@@ -954,3 +954,68 @@ fn a_late_decisions_hour_is_revised_after_a_kill_before_the_round() {
     assert_eq!(count, revised.len());
     stop(server);
 }
+
+/// PostgreSQL going away under ingestion (stopped at once, as when its machine is lost): a batch sent
+/// meanwhile is refused with 503 and nothing of it is kept, readiness says the store is gone, and the server
+/// recovers by itself when the database is back; every decision acknowledged before is in the log, and the
+/// refused batch sent again lands whole.
+#[test]
+fn decisions_sent_while_the_database_is_gone_are_refused_with_503_and_land_whole_when_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let postgres = support::OwnPostgres::start("lost-database");
+    let database = postgres.database("warden");
+    let data = dir.path().join("data");
+    let key = support::ledger_key_for(&data);
+    let server = Server::start_with(&data, &["--database", &database, "--ledger-key", key.to_str().unwrap()]);
+    let rows = promoted_vendor(&server, dir.path(), "vendor");
+    let platform = token(&server, "platform", "scorer");
+    // 600 rows a batch: the bulk path (COPY) on PostgreSQL.
+    let batch = |prefix: &str| -> Vec<serde_json::Value> {
+        decision_records(&rows, prefix, 0, 600)
+            .into_iter()
+            .map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap())
+            .collect()
+    };
+    let (status, body) = send_decisions(&server, &platform, "vendor", &batch("a"));
+    assert_eq!((status, body["logged"].as_i64()), (200, Some(600)), "{body}");
+
+    postgres.stop();
+    let (status, body) = send_decisions(&server, &platform, "vendor", &batch("b"));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    wait_until(
+        "readiness to report the database gone",
+        Duration::from_secs(30),
+        || ready(&server) == 503,
+        || format!("{:?}", status_of(&server, "/readyz")),
+    );
+
+    postgres.start_again();
+    wait_until(
+        "readiness again",
+        Duration::from_secs(60),
+        || ready(&server) == 200,
+        || format!("{:?}", status_of(&server, "/readyz")),
+    );
+    let (status, body) = send_decisions(&server, &platform, "vendor", &batch("b"));
+    assert_eq!(
+        (status, &body),
+        (200, &serde_json::json!({"logged": 600, "duplicates": 0, "unapproved": 0})),
+        "nothing of the refused batch was kept"
+    );
+    let ids = logged_ids(&server, "vendor");
+    assert_eq!(ids.len(), 1_200);
+    assert!(ids.contains("a-0") && ids.contains("b-599"), "both batches whole");
+}
+
+/// The status and body of an unauthenticated GET.
+fn status_of(server: &Server, path: &str) -> (u16, String) {
+    block_on(async {
+        let response = support::http_client().get(format!("{}{path}", server.url)).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
+}
+
+fn ready(server: &Server) -> u16 {
+    status_of(server, "/readyz").0
+}

@@ -58,6 +58,66 @@ pub fn start_postgres_server(name: &str, env: &[(&str, &str)]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A PostgreSQL server of one test's own, which the test stops and starts again (the database going away).
+pub struct OwnPostgres {
+    /// `postgres://warden@127.0.0.1:PORT`.
+    pub url: String,
+    data: PathBuf,
+}
+
+impl OwnPostgres {
+    /// Durable (fsync, synchronous commit), as production's: what it acknowledged survives its crash.
+    pub fn start(name: &str) -> OwnPostgres {
+        let url = start_postgres_server(name, &[("WARDEN_PG_DURABLE", "1")]);
+        let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}/data", std::process::id()));
+        OwnPostgres { url, data }
+    }
+
+    /// A new database on this server; its URL.
+    pub fn database(&self, name: &str) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let pool = sqlx::PgPool::connect(&format!("{}/postgres", self.url)).await.expect("test PostgreSQL answers");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+            pool.close().await;
+        });
+        format!("{}/{name}", self.url)
+    }
+
+    /// Stops the server at once (`immediate`: as if its machine went away, no goodbye to the clients).
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "immediate", "stop"]);
+    }
+
+    /// Starts the stopped server again, on the same port with the same options (`postmaster.opts`).
+    pub fn start_again(&self) {
+        self.pg_ctl(&["-w", "-t", "60", "-l", self.data.with_file_name("server.log").to_str().unwrap(), "restart"]);
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .map(|e| e.unwrap().path().join("bin/pg_ctl"))
+            .filter(|p| p.exists())
+            .max()
+            .expect("PostgreSQL's pg_ctl");
+        // PostgreSQL refuses to run as root: as the user the package made, as scripts/test-postgres.sh does.
+        let mut command = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        let status = command.arg("-D").arg(&self.data).args(args).stdout(Stdio::null()).status().unwrap();
+        assert!(status.success(), "pg_ctl {args:?} failed");
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
 /// The ledger key of a data directory on PostgreSQL (which needs one named): a file beside the directory,
 /// made on first use, so the directory itself stays as the test made it.
 pub fn ledger_key_for(data_dir: &Path) -> PathBuf {
