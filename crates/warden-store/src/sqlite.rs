@@ -207,6 +207,22 @@ mod tests {
     use crate::Error;
     use crate::metadata::*;
 
+    /// A database (`options` names its file) with the schema as it was before migration `first_missing`: the
+    /// migrations numbered below it applied, in a copy of them under `dir`.
+    async fn schema_before(dir: &Path, first_missing: &str, options: SqliteConnectOptions) -> sqlx::SqlitePool {
+        let before = dir.join("before");
+        std::fs::create_dir(&before).unwrap();
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().as_ref() < first_missing {
+                std::fs::copy(entry.path(), before.join(entry.file_name())).unwrap();
+            }
+        }
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
+        pool
+    }
+
     /// Alerts stored before an alert belonged to one version take back the version they fired on (an evaluation
     /// of another version used to relabel them), and two versions may then each have an open alert.
     #[tokio::test]
@@ -214,17 +230,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         // The schema as it was before the migration, with one relabelled alert.
-        let before = dir.path().join("before");
-        std::fs::create_dir(&before).unwrap();
-        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name().to_string_lossy().as_ref() < "0016" {
-                std::fs::copy(entry.path(), before.join(entry.file_name())).unwrap();
-            }
-        }
         let options = SqliteConnectOptions::from_str("sqlite:").unwrap().filename(&path).create_if_missing(true);
-        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
-        sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
+        let pool = schema_before(dir.path(), "0016", options).await;
         sqlx::raw_sql(
             "INSERT INTO models VALUES (1, 'credit', '', 'o', 'high', 'u', '[]', 0, 'a');
              INSERT INTO alerts (id, model_id, monitor, feature, version, severity, state, opened_at, updated_at)
@@ -256,21 +263,12 @@ mod tests {
     async fn the_merged_request_index_keeps_the_logged_once_rule() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        let before = dir.path().join("before");
-        std::fs::create_dir(&before).unwrap();
-        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name().to_string_lossy().as_ref() < "0024" {
-                std::fs::copy(entry.path(), before.join(entry.file_name())).unwrap();
-            }
-        }
         let options = SqliteConnectOptions::from_str("sqlite:")
             .unwrap()
             .filename(&path)
             .create_if_missing(true)
             .foreign_keys(false);
-        let pool = SqlitePoolOptions::new().connect_with(options.clone()).await.unwrap();
-        sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
+        let pool = schema_before(dir.path(), "0024", options.clone()).await;
         let row = |id: &str, version: i64, source: &str| {
             format!("(1, '{id}', 1, {version}, 'champion', '{{}}', '{{}}', 0.5, 'approve', 0, '{source}')")
         };
