@@ -66,7 +66,7 @@ impl Dialect for Sqlite {
     /// Through the index by name: SQLite's planner otherwise scans the log.
     const DECISIONS_BY_REQUEST: &'static str = "decisions d INDEXED BY decisions_by_request";
     /// CROSS JOIN fixes SQLite's join order: the outcomes outside.
-    const DECISIONS_OF_OUTCOME: &'static str = "decisions d INDEXED BY decisions_by_request";
+    const DECISIONS_OF_OUTCOME: &'static str = Self::DECISIONS_BY_REQUEST;
     const VALIDATED_AUC: &'static str = "json_extract(r.body, '$.figures.discrimination.auc')";
     const GATE_ALLOW: &'static str = "json_extract(p.body, '$.allow')";
     /// One writer at a time is all SQLite has.

@@ -99,13 +99,9 @@ fn status_of(server: &Server, method: reqwest::Method, path: &str, body: Option<
     })
 }
 
-fn ready(server: &Server) -> u16 {
-    status_of(server, reqwest::Method::GET, "/readyz", None).0
-}
-
 fn wait_ready(server: &Server, within: Duration) {
     let started = Instant::now();
-    while ready(server) != 200 {
+    while server.ready() != 200 {
         assert!(started.elapsed() < within, "not ready again within {within:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -140,7 +136,7 @@ fn a_full_disk_refuses_scoring_with_503_loses_nothing_answered_and_recovers_by_i
 
     let before = score_many(&server, 200, "before");
     assert!(before.iter().all(|a| a.status == 200), "{:?}", before.iter().find(|a| a.status != 200));
-    assert_eq!(ready(&server), 200);
+    assert_eq!(server.ready(), 200);
 
     let filler = fill(&mount.path);
     let during = score_many(&server, 400, "full");
@@ -151,7 +147,7 @@ fn a_full_disk_refuses_scoring_with_503_loses_nothing_answered_and_recovers_by_i
         assert_eq!(answer.retry_after.as_deref(), Some("1"), "{answer:?}");
         assert!(answer.body.contains("the decision log cannot commit"), "{answer:?}");
     }
-    assert_eq!(ready(&server), 503, "readiness says not ready while the log cannot commit");
+    assert_eq!(server.ready(), 503, "readiness says not ready while the log cannot commit");
     // Audited writes and outcomes fail loudly too, never a silent success.
     let (status, body) = status_of(
         &server,
@@ -215,7 +211,7 @@ fn a_champion_whose_artifact_is_missing_or_corrupt_makes_the_server_not_ready_un
             _ => std::fs::write(&blob, br#"{"intercept": 9, "coefficients": {"duration": 1}}"#).unwrap(),
         }
         let mut server = Server::start(&data);
-        assert_eq!(ready(&server), 503, "{fault}: ready with an unservable champion");
+        assert_eq!(server.ready(), 503, "{fault}: ready with an unservable champion");
         let answers = score_many(&server, 4, fault);
         for answer in &answers {
             assert_eq!(answer.status, 503, "{fault}: {answer:?}");

@@ -187,20 +187,9 @@ fn a_vendor_model_goes_through_validation_and_the_gate_and_its_platform_sends_it
 
     // The platform's identity sends what the model decided; version 2, registered but never let in, too.
     let platform = token(&server, "kserve-credit", "scorer");
-    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
-    let now = serde_json::json!(warden_core::Timestamp::from_micros(micros).to_string());
-    let records: Vec<serde_json::Value> = rows
-        .iter()
-        .take(50)
-        .enumerate()
-        .map(|(i, r)| {
-            let mut record = r.clone();
-            record["request_id"] = serde_json::json!(format!("k-{i}"));
-            record["version"] = serde_json::json!(1);
-            record["at"] = now.clone();
-            record
-        })
-        .collect();
+    let now = now_at();
+    let records: Vec<serde_json::Value> =
+        rows.iter().take(50).enumerate().map(|(i, r)| vendor_decision(r, format!("k-{i}"), &now)).collect();
     let (status, body) = send_decisions(&server, &platform, "vendor", &records);
     assert_eq!((status, &body), (200, &serde_json::json!({"logged": 50, "duplicates": 0, "unapproved": 0})));
     // A batch large enough for PostgreSQL's bulk path (COPY) reads back exactly as sent: request ids with
@@ -211,10 +200,7 @@ fn a_vendor_model_goes_through_validation_and_the_gate_and_its_platform_sends_it
         .take(1_200)
         .enumerate()
         .map(|(i, r)| {
-            let mut record = r.clone();
-            record["request_id"] = serde_json::json!(format!("b-\"{i}\",\\N ß€"));
-            record["version"] = serde_json::json!(1);
-            record["at"] = now.clone();
+            let mut record = vendor_decision(r, format!("b-\"{i}\",\\N ß€"), &now);
             record["score"] = serde_json::json!(r["score"].as_f64().unwrap() * (1.0 - 1e-9 * i as f64));
             record
         })
@@ -322,20 +308,33 @@ fn promoted_vendor(server: &Server, dir: &Path, model: &str) -> Vec<serde_json::
     rows
 }
 
-/// Decision records `from..to` of version 1, decided now: request id `{prefix}-{i}` (also the key), the
-/// features of German credit row `i % 1000`.
-fn decision_records(rows: &[serde_json::Value], prefix: &str, from: usize, to: usize) -> Vec<(String, Vec<u8>)> {
+/// The time now, as a decision record's `at`.
+fn now_at() -> serde_json::Value {
     let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
-    let now = serde_json::json!(warden_core::Timestamp::from_micros(micros).to_string());
-    (from..to)
-        .map(|i| {
-            let mut record = rows[i % rows.len()].clone();
-            let id = format!("{prefix}-{i}");
-            record["request_id"] = serde_json::json!(id);
-            record["version"] = serde_json::json!(1);
-            record["at"] = now.clone();
-            (id, record.to_string().into_bytes())
-        })
+    serde_json::json!(warden_core::Timestamp::from_micros(micros).to_string())
+}
+
+/// A scored German credit row (`scored_german`) as a decision record of version 1 with `request_id`, decided `at`.
+fn vendor_decision(row: &serde_json::Value, request_id: String, at: &serde_json::Value) -> serde_json::Value {
+    let mut record = row.clone();
+    record["request_id"] = serde_json::json!(request_id);
+    record["version"] = serde_json::json!(1);
+    record["at"] = at.clone();
+    record
+}
+
+/// Decision records `from..to` of version 1, decided now: request id `{prefix}-{i}`, the features of German
+/// credit row `i % 1000`.
+fn vendor_decisions(rows: &[serde_json::Value], prefix: &str, from: usize, to: usize) -> Vec<serde_json::Value> {
+    let now = now_at();
+    (from..to).map(|i| vendor_decision(&rows[i % rows.len()], format!("{prefix}-{i}"), &now)).collect()
+}
+
+/// The same records as Kafka records: the request id (also the key) and the JSON.
+fn decision_records(rows: &[serde_json::Value], prefix: &str, from: usize, to: usize) -> Vec<(String, Vec<u8>)> {
+    vendor_decisions(rows, prefix, from, to)
+        .into_iter()
+        .map(|record| (record["request_id"].as_str().unwrap().to_owned(), record.to_string().into_bytes()))
         .collect()
 }
 
@@ -970,12 +969,7 @@ fn decisions_sent_while_the_database_is_gone_are_refused_with_503_and_land_whole
     let rows = promoted_vendor(&server, dir.path(), "vendor");
     let platform = token(&server, "platform", "scorer");
     // 600 rows a batch: the bulk path (COPY) on PostgreSQL.
-    let batch = |prefix: &str| -> Vec<serde_json::Value> {
-        decision_records(&rows, prefix, 0, 600)
-            .into_iter()
-            .map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap())
-            .collect()
-    };
+    let batch = |prefix: &str| vendor_decisions(&rows, prefix, 0, 600);
     let (status, body) = send_decisions(&server, &platform, "vendor", &batch("a"));
     assert_eq!((status, body["logged"].as_i64()), (200, Some(600)), "{body}");
 
@@ -983,20 +977,11 @@ fn decisions_sent_while_the_database_is_gone_are_refused_with_503_and_land_whole
     let (status, body) = send_decisions(&server, &platform, "vendor", &batch("b"));
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
-    wait_until(
-        "readiness to report the database gone",
-        Duration::from_secs(30),
-        || ready(&server) == 503,
-        || format!("{:?}", status_of(&server, "/readyz")),
-    );
+    let readiness = || format!("/readyz answers {}", server.ready());
+    wait_until("readiness to report the database gone", Duration::from_secs(30), || server.ready() == 503, readiness);
 
     postgres.start_again();
-    wait_until(
-        "readiness again",
-        Duration::from_secs(60),
-        || ready(&server) == 200,
-        || format!("{:?}", status_of(&server, "/readyz")),
-    );
+    wait_until("readiness again", Duration::from_secs(60), || server.ready() == 200, readiness);
     let (status, body) = send_decisions(&server, &platform, "vendor", &batch("b"));
     assert_eq!(
         (status, &body),
@@ -1006,16 +991,4 @@ fn decisions_sent_while_the_database_is_gone_are_refused_with_503_and_land_whole
     let ids = logged_ids(&server, "vendor");
     assert_eq!(ids.len(), 1_200);
     assert!(ids.contains("a-0") && ids.contains("b-599"), "both batches whole");
-}
-
-/// The status and body of an unauthenticated GET.
-fn status_of(server: &Server, path: &str) -> (u16, String) {
-    block_on(async {
-        let response = support::http_client().get(format!("{}{path}", server.url)).send().await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    })
-}
-
-fn ready(server: &Server) -> u16 {
-    status_of(server, "/readyz").0
 }

@@ -45,7 +45,7 @@ pub fn database_for(data_dir: &Path) -> String {
 /// stopped when the test binary exits); its base URL, `postgres://warden@127.0.0.1:PORT`.
 pub fn start_postgres_server(name: &str, env: &[(&str, &str)]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-postgres.sh");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let dir = postgres_server_dir(name);
     let out = Command::new("bash")
         .arg(script)
         .arg(&dir)
@@ -56,6 +56,11 @@ pub fn start_postgres_server(name: &str, env: &[(&str, &str)]) -> String {
         .expect("scripts/test-postgres.sh runs");
     assert!(out.status.success(), "the test PostgreSQL server did not start");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Where the test PostgreSQL server `name` of this test binary keeps its files (`data/`, `server.log`).
+fn postgres_server_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()))
 }
 
 /// A PostgreSQL server of one test's own, which the test stops and starts again (the database going away).
@@ -69,7 +74,7 @@ impl OwnPostgres {
     /// Durable (fsync, synchronous commit), as production's: what it acknowledged survives its crash.
     pub fn start(name: &str) -> OwnPostgres {
         let url = start_postgres_server(name, &[("WARDEN_PG_DURABLE", "1")]);
-        let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}/data", std::process::id()));
+        let data = postgres_server_dir(name).join("data");
         OwnPostgres { url, data }
     }
 
@@ -343,6 +348,14 @@ impl Server {
     }
 
     /// GET over plain HTTP with the admin token; the body as JSON.
+    /// What `/readyz` answers (no credentials: a load balancer's probe).
+    pub fn ready(&self) -> u16 {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            http_client().get(format!("{}/readyz", self.url)).send().await.unwrap().status().as_u16()
+        })
+    }
+
     pub fn get_json(&self, path: &str) -> serde_json::Value {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
