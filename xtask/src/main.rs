@@ -3,7 +3,7 @@
 //! - `cargo run -p xtask -- bench drift [--reference-rows N] [--current-rows M] [--runs K] [--peer-runs P]`
 //! - `cargo run -p xtask -- bench serve [--runs K] [--seconds S] [--connections C]`
 //! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
-//! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS] [--kafka-records N]`
+//! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS] [--kafka-records N] [--store sqlite|postgresql] [--only http|kafka]`
 //! - `cargo run -p xtask -- bench identity [--runs K] [--rounds N]`
 //!
 //! - `cargo run -p xtask -- architecture` (prints the crate dependency edges ARCHITECTURE.md must list)
@@ -63,6 +63,10 @@ fn main() -> anyhow::Result<()> {
             flag("--kafka-records", 2_000_000)?,
             match args.iter().position(|a| a == "--store") {
                 Some(i) => Some(args.get(i + 1).context("--store needs sqlite or postgresql")?.to_lowercase()),
+                None => None,
+            },
+            match args.iter().position(|a| a == "--only") {
+                Some(i) => Some(args.get(i + 1).context("--only needs http or kafka")?.to_lowercase()),
                 None => None,
             },
         ),
@@ -1556,7 +1560,15 @@ fn bench_ingest(
     batch: usize,
     kafka_records: usize,
     only_store: Option<String>,
+    only_source: Option<String>,
 ) -> anyhow::Result<()> {
+    // `--only` measures one source alone.
+    let (http, kafka) = match only_source.as_deref() {
+        None => (true, true),
+        Some("http") => (true, false),
+        Some("kafka") => (false, true),
+        Some(other) => bail!("--only takes http or kafka, not '{other}'"),
+    };
     let root = workspace_root();
     let dir = root.join("target/bench/ingest");
     let _ = std::fs::remove_dir_all(&dir);
@@ -1580,7 +1592,7 @@ fn bench_ingest(
         bail!("--store takes sqlite or postgresql");
     }
     let mut table = Vec::new();
-    for backend in backends.iter().copied() {
+    for backend in backends.iter().copied().filter(|_| http) {
         let store_args = backend.args()?;
         let args: Vec<&str> = store_args.iter().map(String::as_str).collect();
         let (server, url) = start_warden(&warden, &backend.data, &args)?;
@@ -1654,7 +1666,7 @@ fn bench_ingest(
     // whylogs, the closest peer that profiles a stream of predictions: the same rows, the same batch size.
     let python = root.join(".venv-whylogs/bin/python");
     let mut peer = None;
-    if python.exists() {
+    if http && python.exists() {
         let rows = dir.join("records.ndjson");
         let mut out = BufWriter::new(std::fs::File::create(&rows)?);
         for (i, tail) in tails.iter().cycle().take(200_000).enumerate() {
@@ -1675,34 +1687,39 @@ fn bench_ingest(
         peer = Some(String::from_utf8(output.stdout)?);
     }
 
-    println!(
-        "\ningestion over HTTP: NDJSON batches of {batch}, {connections} connections, {seconds} s x {runs} runs (medians; each run's value after)"
-    );
-    println!(
-        "{:<12} {:>14} {:>16} {:>11} {:>10} {:>10} {:>10}",
-        "store", "decisions/s", "/healthz req/s", "peak MiB", "sent", "logged", "folded"
-    );
-    for (name, rates, limits, peak, sent, logged, folded) in &table {
-        let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
-        let limit_runs: Vec<String> = limits.iter().map(|r| format!("{r:.0}")).collect();
+    if http {
         println!(
-            "{name:<12} {:>14.0} {:>16.0} {:>11.0} {:>10} {:>10} {:>10}   runs: {} | /healthz: {}",
-            median_of(rates),
-            median_of(limits),
-            peak,
-            sent,
-            logged,
-            folded,
-            runs.join(", "),
-            limit_runs.join(", ")
+            "\ningestion over HTTP: NDJSON batches of {batch}, {connections} connections, {seconds} s x {runs} runs (medians; each run's value after)"
         );
-        if sent != logged || logged != folded {
-            bail!("{name}: {sent} sent, {logged} logged, {folded} folded into the windows");
+        println!(
+            "{:<12} {:>14} {:>16} {:>11} {:>10} {:>10} {:>10}",
+            "store", "decisions/s", "/healthz req/s", "peak MiB", "sent", "logged", "folded"
+        );
+        for (name, rates, limits, peak, sent, logged, folded) in &table {
+            let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+            let limit_runs: Vec<String> = limits.iter().map(|r| format!("{r:.0}")).collect();
+            println!(
+                "{name:<12} {:>14.0} {:>16.0} {:>11.0} {:>10} {:>10} {:>10}   runs: {} | /healthz: {}",
+                median_of(rates),
+                median_of(limits),
+                peak,
+                sent,
+                logged,
+                folded,
+                runs.join(", "),
+                limit_runs.join(", ")
+            );
+            if sent != logged || logged != folded {
+                bail!("{name}: {sent} sent, {logged} logged, {folded} folded into the windows");
+            }
+        }
+        match peer {
+            Some(text) => print!("{text}"),
+            None => println!("whylogs: not run (no .venv-whylogs: scripts/peers/setup_whylogs.sh installs it)"),
         }
     }
-    match peer {
-        Some(text) => print!("{text}"),
-        None => println!("whylogs: not run (no .venv-whylogs: scripts/peers/setup_whylogs.sh installs it)"),
+    if !kafka {
+        return Ok(());
     }
 
     // Kafka: a topic of 4 partitions on librdkafka's mock cluster (in this process, on 127.0.0.1), consumed

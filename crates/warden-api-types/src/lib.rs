@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
-    AlertState, DecisionSource, IncidentState, JobStatus, MonitorKind, RiskTier, Route, Severity, StreamKind, Timestamp,
+    AlertState, DecisionSource, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind,
+    RiskTier, Route, Severity, StreamKind, Timestamp,
 };
 
 mod responses;
@@ -888,6 +889,65 @@ pub struct AcknowledgeBody {
 pub struct IncidentsQuery {
     /// open or resolved.
     pub state: Option<String>,
+}
+
+/// A finding to raise against a model.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaiseFindingBody {
+    /// The version it concerns (absent: every version of the model).
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// What it records.
+    pub kind: FindingKind,
+    /// How grave it is; its due date follows from it.
+    pub severity: FindingSeverity,
+    /// A line.
+    pub title: String,
+    /// What was found.
+    #[serde(default)]
+    pub description: String,
+    /// Who must remediate it (default: the model's owner).
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// A proposed remediation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeRemediationBody {
+    /// How the finding is remediated.
+    pub remediation: String,
+}
+
+/// Closing a finding as remediated.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseFindingBody {
+    /// What shows it remediated (a document, a report, the version that fixes it).
+    pub evidence: String,
+}
+
+/// Accepting a finding as a limitation, or granting a policy exception that covers it, until an expiry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UntilBody {
+    /// Until when (RFC 3339).
+    pub until: Timestamp,
+    /// Why.
+    pub reason: String,
+}
+
+/// Which findings to list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct FindingsQuery {
+    /// One model's.
+    pub model: Option<String>,
+    /// In one state.
+    pub state: Option<FindingState>,
+    /// Only those unresolved past their due date.
+    #[serde(default)]
+    pub overdue: bool,
 }
 
 /// The period of the KPIs.

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use warden_core::{AlertState, IncidentState, JobStatus, MonitorKind, RiskTier, Severity};
+use warden_core::{
+    AlertState, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind, RiskTier, Severity,
+};
 
 /// A version's decision threshold and labels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -681,6 +683,59 @@ pub struct IncidentBody {
     pub resolved_by: Option<String>,
     /// Why they resolved it.
     pub resolution: Option<String>,
+}
+
+/// A finding as it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FindingBody {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// The version it concerns (none: every version).
+    pub version: Option<i64>,
+    /// What it records.
+    pub kind: FindingKind,
+    /// How grave it is.
+    pub severity: FindingSeverity,
+    /// A line.
+    pub title: String,
+    /// What was found.
+    pub description: String,
+    /// Who must remediate it.
+    pub owner: String,
+    /// Where it is in its life.
+    pub state: FindingState,
+    /// Who raised it.
+    pub raised_by: String,
+    /// When (µs).
+    pub raised_at: i64,
+    /// When it must be remediated by (µs).
+    pub due_at: i64,
+    /// Whether it is unresolved past its due date.
+    pub overdue: bool,
+    /// The proposed remediation.
+    pub remediation: Option<String>,
+    /// Who proposed it.
+    pub remediation_by: Option<String>,
+    /// Who closed it.
+    pub closed_by: Option<String>,
+    /// When (µs).
+    pub closed_at: Option<i64>,
+    /// What shows it remediated.
+    pub evidence: Option<String>,
+    /// Who accepted it as a limitation.
+    pub accepted_by: Option<String>,
+    /// Until when (µs).
+    pub accepted_until: Option<i64>,
+    /// Who granted the policy exception covering it.
+    pub exception_by: Option<String>,
+    /// Until when (µs).
+    pub exception_until: Option<i64>,
+    /// Why.
+    pub exception_reason: Option<String>,
+    /// When it last changed (µs).
+    pub updated_at: i64,
 }
 
 /// An event of an incident's timeline.

@@ -101,6 +101,12 @@ fn body_for(method: &str, route: &str) -> Value {
         ("PUT", "/v1/models/{name}/monitors/{monitor}") => json!({"kind": "feature_drift"}),
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
         ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
+        ("POST", "/v1/models/{name}/findings") => json!({"kind": "validation", "severity": "low", "title": "t"}),
+        ("POST", "/v1/findings/{id}/propose") => json!({"remediation": "r"}),
+        ("POST", "/v1/findings/{id}/close") => json!({"evidence": "e"}),
+        ("POST", "/v1/findings/{id}/accept" | "/v1/findings/{id}/except") => {
+            json!({"until": "2099-01-01T00:00:00Z", "reason": "r"})
+        }
         ("PUT", "/v1/models/{name}/retrain/schedule") => json!({"every_hours": 24}),
         ("POST", "/v1/tokens") => json!({"name": "matrix-token", "role": "viewer"}),
         ("PUT", "/v1/policies") => json!({"files": {}}),

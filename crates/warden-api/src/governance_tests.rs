@@ -867,3 +867,180 @@ async fn a_retraining_schedule_runs_when_due_and_moves_on() {
     let audited = events.as_array().unwrap().iter().filter(|e| e["action"] == "model.retrain_schedule").count();
     assert_eq!(audited, 2, "set and cleared");
 }
+
+/// RFC 3339 text of a time on the test clock.
+fn at(micros: i64) -> String {
+    warden_core::Timestamp::from_micros(micros).to_string()
+}
+
+#[tokio::test]
+async fn a_high_finding_blocks_the_gate_until_an_exception_covers_it_and_again_when_it_lapses() {
+    const HOUR: i64 = 3_600 * 1_000_000;
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    let now = || clock.load(std::sync::atomic::Ordering::SeqCst);
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
+    for who in [&p.vera, &p.victor, &p.rita] {
+        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
+    }
+    assert_eq!(app.gate(&p.dana, v1).await["allow"], true);
+
+    // Raised by a validator (a data scientist may not); due in 30 days by the default bundle's data.
+    let raise = json!({"version": v1, "kind": "validation", "severity": "high", "title": "unstable on recent vintages",
+                       "description": "AUC 0.71 on 2026Q3 applications"});
+    let (status, refused) = app.json(Method::POST, "/v1/models/credit/findings", Some(&p.dana), raise.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, finding) = app.json(Method::POST, "/v1/models/credit/findings", Some(&p.vera), raise).await;
+    assert_eq!(status, StatusCode::CREATED, "{finding}");
+    let id = finding["id"].as_i64().unwrap();
+    assert_eq!((finding["state"].as_str(), finding["owner"].as_str()), (Some("open"), Some("retail-risk")));
+    assert_eq!(finding["due_at"].as_i64().unwrap(), now() + 30 * 24 * HOUR);
+    let gate = app.gate(&p.dana, v1).await;
+    assert!(denies(&gate, &format!("finding {id} (validation, high) is unresolved")), "{gate}");
+
+    // A policy exception covers it until its expiry, with a warning; then the gate denies again.
+    let uri = format!("/v1/findings/{id}/except");
+    let until = json!({"until": at(now() + HOUR), "reason": "remediation scheduled for the next release"});
+    assert_eq!(app.json(Method::POST, &uri, Some(&p.vera), until.clone()).await.0, StatusCode::FORBIDDEN);
+    let past = json!({"until": at(now() - HOUR), "reason": "r"});
+    assert_eq!(app.json(Method::POST, &uri, Some(&p.rita), past).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, excepted) = app.json(Method::POST, &uri, Some(&p.rita), until).await;
+    assert_eq!(status, StatusCode::OK, "{excepted}");
+    let gate = app.gate(&p.dana, v1).await;
+    assert_eq!(gate["allow"], true, "{gate}");
+    assert!(gate["warn"].to_string().contains("covered by a policy exception"), "{gate}");
+    clock.fetch_add(2 * HOUR, std::sync::atomic::Ordering::SeqCst);
+    let gate = app.gate(&p.dana, v1).await;
+    assert!(denies(&gate, &format!("finding {id} (validation, high) is unresolved")), "{gate}");
+
+    // Remediation proposed by the developer, closed by a validator with evidence; the proposer may not close.
+    let (status, proposed) = app
+        .json(
+            Method::POST,
+            &format!("/v1/findings/{id}/propose"),
+            Some(&p.dana),
+            json!({"remediation": "retrain on 2026"}),
+        )
+        .await;
+    assert_eq!((status, proposed["state"].as_str()), (StatusCode::OK, Some("remediation_proposed")), "{proposed}");
+    assert!(denies(&app.gate(&p.dana, v1).await, &format!("finding {id}")));
+    let close = json!({"evidence": "validation report 2 of version 1"});
+    let (status, empty) =
+        app.json(Method::POST, &format!("/v1/findings/{id}/close"), Some(&p.vera), json!({"evidence": " "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{empty}");
+    let (status, closed) =
+        app.json(Method::POST, &format!("/v1/findings/{id}/close"), Some(&p.vera), close.clone()).await;
+    assert_eq!((status, closed["state"].as_str()), (StatusCode::OK, Some("closed")), "{closed}");
+    assert_eq!(closed["closed_by"], "token:vera");
+    assert_eq!(app.gate(&p.dana, v1).await["allow"], true);
+    // Closing twice is a conflict, not a second record.
+    assert_eq!(
+        app.json(Method::POST, &format!("/v1/findings/{id}/close"), Some(&p.vera), close).await.0,
+        StatusCode::CONFLICT
+    );
+
+    // Every change is an audit event carrying the finding as it then stood.
+    let uri = format!("/v1/audit/events?subject=model/credit/finding/{id}");
+    let (status, events) = app.json(Method::GET, &uri, Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    let trail: Vec<(&str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["payload"]["finding"]["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("finding.raise", "open"),
+            ("finding.except", "open"),
+            ("finding.propose", "remediation_proposed"),
+            ("finding.close", "closed")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn findings_keep_duties_apart_and_refuse_bad_input_whole() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    let now = clock.load(std::sync::atomic::Ordering::SeqCst);
+    app.create_model("credit").await;
+    // The admin registers this version: it may not raise or close a validation finding on it.
+    let v1 = app.register_as(&app.admin, "credit", metadata(), &lr_artifact()).await;
+    let p = people(&app).await;
+    let raise = |kind: &str, severity: &str| json!({"version": v1, "kind": kind, "severity": severity, "title": "t"});
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/findings", Some(&app.admin), raise("validation", "low")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("you registered version 1"), "{body}");
+
+    let (status, finding) =
+        app.json(Method::POST, "/v1/models/credit/findings", Some(&p.vera), raise("validation", "critical")).await;
+    assert_eq!(status, StatusCode::CREATED, "{finding}");
+    assert_eq!(finding["due_at"].as_i64().unwrap(), now + 2 * 86_400 * 1_000_000, "critical: 2 days");
+    let id = finding["id"].as_i64().unwrap();
+    let close = json!({"evidence": "fixed"});
+    let (status, body) =
+        app.json(Method::POST, &format!("/v1/findings/{id}/close"), Some(&app.admin), close.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the registrant closes no validation finding: {body}");
+
+    // Whoever proposed the remediation does not close it either.
+    let (status, vuln) =
+        app.json(Method::POST, "/v1/models/credit/findings", Some(&p.vera), raise("vulnerability", "high")).await;
+    assert_eq!(status, StatusCode::CREATED, "{vuln}");
+    let vuln = vuln["id"].as_i64().unwrap();
+    let proposal = json!({"remediation": "upgrade openssl"});
+    assert_eq!(
+        app.json(Method::POST, &format!("/v1/findings/{vuln}/propose"), Some(&app.admin), proposal).await.0,
+        StatusCode::OK
+    );
+    let (status, body) =
+        app.json(Method::POST, &format!("/v1/findings/{vuln}/close"), Some(&app.admin), close.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        app.json(Method::POST, &format!("/v1/findings/{vuln}/close"), Some(&p.vera), close).await.0,
+        StatusCode::OK
+    );
+
+    // Bad input names the field and stores nothing.
+    for (body, field) in [
+        (json!({"kind": "rumour", "severity": "high", "title": "t"}), "kind"),
+        (json!({"kind": "validation", "severity": "dire", "title": "t"}), "severity"),
+        (json!({"kind": "validation", "severity": "high", "title": ""}), "title"),
+        (json!({"kind": "validation", "severity": "high", "title": "t", "colour": "red"}), "colour"),
+    ] {
+        let (status, refused) = app.json(Method::POST, "/v1/models/credit/findings", Some(&p.vera), body).await;
+        assert!(status.is_client_error(), "{refused}");
+        assert!(refused.to_string().contains(field), "{field}: {refused}");
+    }
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/v1/models/credit/findings",
+            Some(&p.vera),
+            json!({"version": 9, "kind": "validation", "severity": "high", "title": "t"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/v1/models/absent/findings",
+            Some(&p.vera),
+            json!({"kind": "validation", "severity": "high", "title": "t"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed) = app.json(Method::GET, "/v1/findings?model=credit", Some(&p.dana), Value::Null).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let (_, open) = app.json(Method::GET, "/v1/findings?model=credit&state=open", Some(&p.dana), Value::Null).await;
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+
+    // Past its due date, a finding still open is overdue.
+    clock.fetch_add(3 * 86_400 * 1_000_000, std::sync::atomic::Ordering::SeqCst);
+    let (_, overdue) = app.json(Method::GET, "/v1/findings?overdue=true", Some(&p.dana), Value::Null).await;
+    let ids: Vec<i64> = overdue.as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [id], "{overdue}");
+}

@@ -190,6 +190,50 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// What a finding records.
+    FindingKind, "finding kind" {
+        /// A weakness a validator found in the model or its development.
+        Validation = "validation",
+        /// A known limit of the model's use, accepted knowingly.
+        Limitation = "limitation",
+        /// A departure from policy allowed for a time.
+        PolicyException = "policy_exception",
+        /// A vulnerability a scanner reported in the scoring service, its image or its dependencies.
+        Vulnerability = "vulnerability",
+        /// A critical breach a monitor raised.
+        MonitoringBreach = "monitoring_breach",
+    }
+}
+
+closed_set! {
+    /// How grave a finding is; its due date follows from it (policy data).
+    FindingSeverity, "finding severity" {
+        /// Minor.
+        Low = "low",
+        /// To be remediated in the normal course.
+        Medium = "medium",
+        /// Blocks promotion while open, unless an exception covers it.
+        High = "high",
+        /// Blocks promotion while open, unless an exception covers it; due within days.
+        Critical = "critical",
+    }
+}
+
+closed_set! {
+    /// Where a finding is in its life.
+    FindingState, "finding state" {
+        /// Raised, not yet remediated.
+        Open = "open",
+        /// The owner says how it is remediated; a validator has yet to close it.
+        RemediationProposed = "remediation_proposed",
+        /// Remediated, with the evidence.
+        Closed = "closed",
+        /// Accepted as a limitation until its expiry.
+        Accepted = "accepted",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +258,9 @@ mod tests {
         check(Route::ALL);
         check(DecisionSource::ALL);
         check(StreamKind::ALL);
+        check(FindingKind::ALL);
+        check(FindingSeverity::ALL);
+        check(FindingState::ALL);
         assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
         assert_eq!(
             "extreme".parse::<RiskTier>().unwrap_err().to_string(),

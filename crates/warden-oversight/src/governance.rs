@@ -54,7 +54,7 @@ impl From<PolicyBundleRow> for PolicyBundleInfo {
     }
 }
 
-fn policy_error(err: PolicyError) -> Error {
+pub(crate) fn policy_error(err: PolicyError) -> Error {
     match &err {
         PolicyError::Syntax { file, line, message } => Error::Invalid {
             message: err.to_string(),
@@ -142,7 +142,7 @@ pub async fn policy_bundles(warden: &Oversight, caller: &Principal) -> Result<Ve
 
 /// The bundle in force, compiled. The compiled gate is kept while the bundle number in the store is
 /// unchanged, so another process putting a bundle in force is noticed at the next decision.
-async fn gate_in_force(warden: &Oversight) -> Result<(BundleInForce, Arc<std::sync::Mutex<Gate>>)> {
+pub(crate) async fn gate_in_force(warden: &Oversight) -> Result<(BundleInForce, Arc<std::sync::Mutex<Gate>>)> {
     let number = warden
         .metadata
         .policy_bundle_number()
@@ -191,7 +191,7 @@ pub(crate) async fn bundle_deviation(warden: &Oversight) -> Result<Option<String
 
 /// Which bundle decided.
 #[derive(Debug, Clone)]
-struct BundleInForce {
+pub(crate) struct BundleInForce {
     number: i64,
     digest: String,
 }
@@ -321,7 +321,7 @@ async fn latest_approvals(warden: &Oversight, model: &str, number: i64) -> Resul
     Ok(latest)
 }
 
-/// Builds the documented input document `{model, version, validation, approvals, target, now}`.
+/// Builds the documented input document `{model, version, validation, approvals, target, findings, now}`.
 pub(crate) async fn gate_input(
     warden: &Oversight,
     caller: &Principal,
@@ -329,11 +329,12 @@ pub(crate) async fn gate_input(
     alias: &str,
 ) -> Result<Value> {
     // Independent reads, concurrently: the input's latency is the slowest read, not their sum.
-    let (model, reports, approvals, current) = tokio::try_join!(
+    let (model, reports, approvals, current, findings) = tokio::try_join!(
         get_model(warden, caller, &version.model),
         crate::validation::latest_report(warden, &version.model, version.number),
         latest_approvals(warden, &version.model, version.number),
         async { Ok(warden.metadata.alias_at(&version.model, alias, i64::MAX).await?) },
+        crate::findings::gate_view(warden, &version.model, version.number),
     )?;
     let validation = reports.map_or(Value::Null, |r| r.policy_view());
     let current = current.and_then(|a| a.version);
@@ -360,6 +361,7 @@ pub(crate) async fn gate_input(
             "by": a.by, "role": a.role, "decision": a.decision, "comment": a.comment, "at": a.at / 1_000_000,
         })).collect::<Vec<_>>(),
         "target": { "alias": alias, "current_version": current },
+        "findings": findings,
         "now": warden.now() / 1_000_000,
     }))
 }

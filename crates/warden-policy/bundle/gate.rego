@@ -1,6 +1,6 @@
 # Warden's default promotion gate.
 #
-# Input: {model, version, validation, approvals, target, now} (documented in POLICIES.md).
+# Input: {model, version, validation, approvals, target, findings, now} (documented in POLICIES.md).
 # Limits: data.warden.limits (limits.json), so a bank can tighten them without editing rules.
 # Decision (conftest's convention): the version may be promoted when `deny` is empty; `warn` is advisory.
 package warden.gate
@@ -11,7 +11,7 @@ tier := input.model.risk_tier
 
 # --- the input itself ---------------------------------------------------------------------------------------
 
-required_sections := ["model", "version", "validation", "approvals", "target", "now"]
+required_sections := ["model", "version", "validation", "approvals", "target", "findings", "now"]
 
 deny contains sprintf("input.%s is missing: the gate cannot decide without it", [section]) if {
 	some section in required_sections
@@ -126,6 +126,36 @@ deny contains sprintf("the validation report is %d days old; the limit is %d day
 deny contains "the validation report is of another version" if {
 	is_object(input.validation)
 	input.validation.version != input.version.number
+}
+
+# --- findings -----------------------------------------------------------------------------------------------
+
+# Days a finding has before it is due, by severity: Warden reads this when a finding is raised.
+finding_due_days := limits.finding_due_days
+
+# Open, remediation proposed, or accepted as a limitation whose acceptance has expired.
+unresolved(f) if f.state in {"open", "remediation_proposed"}
+
+unresolved(f) if {
+	f.state == "accepted"
+	not f.accepted_until > input.now
+}
+
+# A policy exception covers a finding until its expiry.
+excepted(f) if f.exception_until > input.now
+
+deny contains sprintf("finding %v (%s, %s) is unresolved: %s", [f.id, f.kind, f.severity, f.title]) if {
+	some f in input.findings
+	f.severity in {"high", "critical"}
+	unresolved(f)
+	not excepted(f)
+}
+
+warn contains sprintf("finding %v (%s, %s) is covered by a policy exception until %v", [f.id, f.kind, f.severity, f.exception_until]) if {
+	some f in input.findings
+	f.severity in {"high", "critical"}
+	unresolved(f)
+	excepted(f)
 }
 
 # --- approvals ----------------------------------------------------------------------------------------------

@@ -21,6 +21,10 @@ good := {
 		{"by": "rita", "role": "risk-officer", "decision": "approve", "comment": "ok"},
 	],
 	"target": {"alias": "champion"},
+	"findings": [
+		{"id": 1, "kind": "validation", "severity": "medium", "state": "open", "title": "thin segment", "due_at": 1707000000},
+		{"id": 2, "kind": "vulnerability", "severity": "critical", "state": "closed", "title": "CVE-2024-3094", "due_at": 1700100000},
+	],
 	"now": 1700086400,
 }
 
@@ -130,4 +134,45 @@ test_signed_artifact_passes_where_the_tier_requires_signing if {
 
 test_unsigned_artifact_passes_where_no_tier_requires_signing if {
 	count(gate.deny) == 0 with input as good with data.warden.limits.signed_artifacts_required_for as ["medium"]
+}
+
+high_open := {"id": 3, "kind": "validation", "severity": "high", "state": "open", "title": "unstable in recent vintages", "due_at": 1702000000}
+
+test_an_unresolved_high_finding_is_refused if {
+	some msg in gate.deny with input as replaced("findings", [high_open])
+	contains(msg, "finding 3 (validation, high) is unresolved")
+}
+
+test_a_proposed_remediation_still_refuses if {
+	some msg in gate.deny with input as replaced("findings", [object.union(high_open, {"state": "remediation_proposed"})])
+	contains(msg, "finding 3")
+}
+
+covered := object.union(high_open, {"exception_until": 1700090000})
+
+test_an_exception_covers_a_finding if {
+	count(gate.deny) == 0 with input as replaced("findings", [covered])
+}
+
+test_an_exception_warns if {
+	some msg in gate.warn with input as replaced("findings", [covered])
+	contains(msg, "covered by a policy exception")
+}
+
+test_a_lapsed_exception_is_refused if {
+	some refusal in gate.deny with input as object.union(good, {"findings": [covered], "now": 1700090000})
+	contains(refusal, "finding 3")
+}
+
+test_an_accepted_limitation_passes_until_it_expires if {
+	accepted := object.union(high_open, {"state": "accepted", "accepted_until": 1700090000})
+	count(gate.deny) == 0 with input as replaced("findings", [accepted])
+	expired := object.union(good, {"findings": [accepted], "now": 1700090001})
+	some msg in gate.deny with input as expired
+	contains(msg, "finding 3")
+}
+
+test_a_missing_findings_section_is_refused if {
+	some msg in gate.deny with input as object.remove(good, ["findings"])
+	contains(msg, "input.findings is missing")
 }

@@ -163,6 +163,23 @@ impl Gate {
         Ok(Decision { allow: deny.is_empty(), deny, warn })
     }
 
+    /// How many days a finding of `severity` has before it is due, as the bundle's `finding_due_days` rule (an
+    /// object of severity to days, normally the policy data's `warden.limits.finding_due_days`) says: `None`
+    /// when the bundle defines no such rule or no whole, non-negative number of days for the severity.
+    pub fn finding_due_days(&mut self, severity: &str) -> Result<Option<i64>, PolicyError> {
+        const RULE: &str = "finding_due_days";
+        self.engine.set_input(Value::new_object());
+        let days = self
+            .engine
+            .eval_rule(format!("{GATE_PACKAGE}.{RULE}"))
+            .map_err(|e| evaluation_error(RULE, &e, e.downcast_ref()))?;
+        let days = match days {
+            Value::Object(by_severity) => by_severity.get(&Value::from(severity)).cloned(),
+            _ => None,
+        };
+        Ok(days.and_then(|d| d.as_i64().ok()).filter(|d| *d >= 0))
+    }
+
     fn messages(&mut self, rule: &str) -> Result<Vec<String>, PolicyError> {
         let value = self
             .engine

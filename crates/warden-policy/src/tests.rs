@@ -12,6 +12,7 @@ fn good_input() -> serde_json::Value {
         "approvals": [{"by": "vera", "role": "validator", "decision": "approve", "comment": "fine"},
                       {"by": "rita", "role": "risk-officer", "decision": "approve", "comment": "fine"}],
         "target": {"alias": "champion"},
+        "findings": [],
         "now": 1_700_100_000
     })
 }
@@ -55,7 +56,7 @@ fn an_empty_input_is_denied_with_reasons_not_an_engine_error() {
     let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
     let decision = gate.decide(&json!({})).unwrap();
     assert!(!decision.allow);
-    for section in ["model", "version", "validation", "approvals", "target", "now"] {
+    for section in ["model", "version", "validation", "approvals", "target", "findings", "now"] {
         let want = format!("input.{section} is missing: the gate cannot decide without it");
         assert!(decision.deny.contains(&want), "{want} not in {:?}", decision.deny);
     }

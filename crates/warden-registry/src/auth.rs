@@ -102,6 +102,14 @@ pub enum Permission {
     OverrideGate,
     /// Create, change and disable monitors.
     ManageMonitors,
+    /// Raise findings against models (second line of defence).
+    RaiseFindings,
+    /// Propose how a finding is remediated (the model's developers).
+    ProposeRemediation,
+    /// Close findings as remediated, with evidence.
+    CloseFindings,
+    /// Accept findings as limitations and grant policy exceptions, each until an expiry.
+    GrantExceptions,
 }
 
 impl Permission {
@@ -124,6 +132,10 @@ impl Permission {
             Permission::Promote => &[DataScientist, Admin],
             Permission::OverrideGate => &[Admin],
             Permission::ManageMonitors => &[Validator, RiskOfficer, Admin],
+            Permission::RaiseFindings => &[Validator, RiskOfficer, Admin],
+            Permission::ProposeRemediation => &[DataScientist, Admin],
+            Permission::CloseFindings => &[Validator, RiskOfficer, Admin],
+            Permission::GrantExceptions => &[RiskOfficer, Admin],
         }
     }
 }

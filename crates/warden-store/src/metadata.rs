@@ -283,6 +283,58 @@ pub struct IncidentRow {
     pub resolution: Option<String>,
 }
 
+/// A finding as it stands (the closed sets are `warden_core`'s `FindingKind`, `FindingSeverity` and
+/// `FindingState`, as text). Every change to it is an audit event carrying it whole.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct FindingRow {
+    /// Id (0 until stored).
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// The version it concerns (`None`: every version of the model).
+    pub version: Option<i64>,
+    /// What it records.
+    pub kind: String,
+    /// How grave it is.
+    pub severity: String,
+    /// A line.
+    pub title: String,
+    /// What was found.
+    pub description: String,
+    /// Who must remediate it.
+    pub owner: String,
+    /// Where it is in its life.
+    pub state: String,
+    /// Who raised it.
+    pub raised_by: String,
+    /// When (µs).
+    pub raised_at: Micros,
+    /// When it must be remediated by (µs).
+    pub due_at: Micros,
+    /// The owner's proposed remediation.
+    pub remediation: Option<String>,
+    /// Who proposed it.
+    pub remediation_by: Option<String>,
+    /// Who closed it.
+    pub closed_by: Option<String>,
+    /// When (µs).
+    pub closed_at: Option<Micros>,
+    /// What shows it remediated.
+    pub evidence: Option<String>,
+    /// Who accepted it as a limitation.
+    pub accepted_by: Option<String>,
+    /// Until when (µs); then it counts as open again.
+    pub accepted_until: Option<Micros>,
+    /// Who granted the policy exception that covers it.
+    pub exception_by: Option<String>,
+    /// Until when (µs); then the gate reads it again.
+    pub exception_until: Option<Micros>,
+    /// Why the exception was granted.
+    pub exception_reason: Option<String>,
+    /// When it last changed (µs).
+    pub updated_at: Micros,
+}
+
 /// Who resolved an incident by hand, when and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentResolution {
@@ -954,6 +1006,18 @@ pub trait OversightStore: Send + Sync {
     async fn incidents(&self, state: Option<&str>, limit: i64) -> Result<Vec<IncidentRow>>;
     /// Alerts of an incident, oldest first.
     async fn incident_alerts(&self, id: i64) -> Result<Vec<AlertRow>>;
+    /// Stores a new finding (its `id` is ignored) with its audit event in one transaction: the event's subject
+    /// gets `/{id}` appended and its payload the stored finding as `finding`. `NotFound` when the model or
+    /// the version does not exist.
+    async fn insert_finding(&self, finding: &FindingRow, audit: AuditEventDraft) -> Result<FindingRow>;
+    /// Replaces a finding by `finding` when its state is still `expected` (`Conflict` otherwise: somebody
+    /// changed it first; `NotFound` for an unknown id), with its audit event, whose payload gets the finding
+    /// after the change as `finding`, in one transaction.
+    async fn update_finding(&self, finding: &FindingRow, expected: &str, audit: AuditEventDraft) -> Result<FindingRow>;
+    /// One finding by id.
+    async fn finding(&self, id: i64) -> Result<Option<FindingRow>>;
+    /// Findings, newest first: of one model when `model` is given, in one state when `state` is.
+    async fn findings(&self, model: Option<&str>, state: Option<&str>) -> Result<Vec<FindingRow>>;
     /// Undelivered notifications due at `now`, oldest first.
     async fn due_notifications(&self, now: Micros, limit: i64) -> Result<Vec<OutboxRow>>;
     /// Records a delivery attempt: delivered at `delivered_at`, or failed with `error` and retried at `retry_at`.

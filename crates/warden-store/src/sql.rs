@@ -154,6 +154,10 @@ where
     }
 }
 
+/// One finding with its model's name, by id.
+const FINDING_SELECT: &str =
+    "SELECT f.*, m.name AS model_name FROM findings f JOIN models m ON m.id = f.model_id WHERE f.id = $1";
+
 pub(crate) fn to_json(value: &Value) -> String {
     value.to_string()
 }
@@ -834,6 +838,22 @@ where
     }
 
     /// Appends a record about a version, with its audit event, in `tx`, and commits.
+    /// A finding's audit event, with the finding as it now stands in its payload (`finding`).
+    async fn append_finding_audit(
+        tx: &mut Transaction<'static, D>,
+        finding: &FindingRow,
+        mut audit: AuditEventDraft,
+    ) -> Result<()> {
+        // Strings and integers only: serialising cannot fail.
+        let document = serde_json::to_value(finding).expect("a finding serialises");
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("finding".into(), document);
+        } else {
+            audit.payload = serde_json::json!({ "finding": document });
+        }
+        Self::append_audit(tx, &audit).await
+    }
+
     async fn insert_version_record(
         mut tx: Transaction<'static, D>,
         kind: RecordKind,
@@ -2392,6 +2412,118 @@ where
              WHERE a.incident_id = $1 ORDER BY a.id",
         )
         .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn insert_finding(&self, finding: &FindingRow, mut audit: AuditEventDraft) -> Result<FindingRow> {
+        let mut tx = D::write_tx(self).await?;
+        let model_id = Self::model_id(&mut tx, &finding.model_name).await?;
+        if let Some(version) = finding.version {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM versions WHERE model_id = $1 AND version = $2")
+                    .bind(model_id)
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                return Err(Error::NotFound(format!("model '{}' has no version {version}", finding.model_name)));
+            }
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO findings (model_id, version, kind, severity, title, description, owner, state, raised_by, \
+             raised_at, due_at, remediation, remediation_by, closed_by, closed_at, evidence, accepted_by, \
+             accepted_until, exception_by, exception_until, exception_reason, updated_at) VALUES ($1, $2, $3, $4, \
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
+        )
+        .bind(model_id)
+        .bind(finding.version)
+        .bind(&finding.kind)
+        .bind(&finding.severity)
+        .bind(&finding.title)
+        .bind(&finding.description)
+        .bind(&finding.owner)
+        .bind(&finding.state)
+        .bind(&finding.raised_by)
+        .bind(finding.raised_at)
+        .bind(finding.due_at)
+        .bind(finding.remediation.as_deref())
+        .bind(finding.remediation_by.as_deref())
+        .bind(finding.closed_by.as_deref())
+        .bind(finding.closed_at)
+        .bind(finding.evidence.as_deref())
+        .bind(finding.accepted_by.as_deref())
+        .bind(finding.accepted_until)
+        .bind(finding.exception_by.as_deref())
+        .bind(finding.exception_until)
+        .bind(finding.exception_reason.as_deref())
+        .bind(finding.updated_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = FindingRow { id, ..finding.clone() };
+        audit.subject = format!("{}/{id}", audit.subject);
+        Self::append_finding_audit(&mut tx, &stored, audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn update_finding(&self, finding: &FindingRow, expected: &str, audit: AuditEventDraft) -> Result<FindingRow> {
+        let mut tx = D::write_tx(self).await?;
+        let updated = sqlx::query(
+            "UPDATE findings SET severity = $3, title = $4, description = $5, owner = $6, state = $7, due_at = $8, \
+             remediation = $9, remediation_by = $10, closed_by = $11, closed_at = $12, evidence = $13, \
+             accepted_by = $14, accepted_until = $15, exception_by = $16, exception_until = $17, \
+             exception_reason = $18, updated_at = $19 WHERE id = $1 AND state = $2",
+        )
+        .bind(finding.id)
+        .bind(expected)
+        .bind(&finding.severity)
+        .bind(&finding.title)
+        .bind(&finding.description)
+        .bind(&finding.owner)
+        .bind(&finding.state)
+        .bind(finding.due_at)
+        .bind(finding.remediation.as_deref())
+        .bind(finding.remediation_by.as_deref())
+        .bind(finding.closed_by.as_deref())
+        .bind(finding.closed_at)
+        .bind(finding.evidence.as_deref())
+        .bind(finding.accepted_by.as_deref())
+        .bind(finding.accepted_until)
+        .bind(finding.exception_by.as_deref())
+        .bind(finding.exception_until)
+        .bind(finding.exception_reason.as_deref())
+        .bind(finding.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&updated) == 0 {
+            let state: Option<String> = sqlx::query_scalar("SELECT state FROM findings WHERE id = $1")
+                .bind(finding.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match state {
+                None => Error::NotFound(format!("no finding {}", finding.id)),
+                Some(state) => Error::Conflict(format!("finding {} is {state} now, no longer {expected}", finding.id)),
+            });
+        }
+        let stored = sqlx::query_as::<_, FindingRow>(FINDING_SELECT).bind(finding.id).fetch_one(&mut *tx).await?;
+        Self::append_finding_audit(&mut tx, &stored, audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn finding(&self, id: i64) -> Result<Option<FindingRow>> {
+        sqlx::query_as::<_, FindingRow>(FINDING_SELECT).bind(id).fetch_optional(&self.pool).await.map_err(Error::from)
+    }
+
+    async fn findings(&self, model: Option<&str>, state: Option<&str>) -> Result<Vec<FindingRow>> {
+        sqlx::query_as::<_, FindingRow>(
+            "SELECT f.*, m.name AS model_name FROM findings f JOIN models m ON m.id = f.model_id \
+             WHERE ($1 IS NULL OR m.name = $1) AND ($2 IS NULL OR f.state = $2) ORDER BY f.id DESC",
+        )
+        .bind(model)
+        .bind(state)
         .fetch_all(&self.pool)
         .await
         .map_err(Error::from)

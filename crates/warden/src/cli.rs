@@ -108,9 +108,118 @@ pub(crate) enum Command {
     /// Evidence bundles: export a model's whole history, verify one offline.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Findings against models: raise, list, show, propose a remediation, close, accept as a limitation,
+    /// grant a policy exception.
+    #[command(subcommand)]
+    Findings(FindingsCommand),
     /// Artifact signing keys and signatures (offline, no server).
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FindingsCommand {
+    /// Findings, newest first.
+    List {
+        /// Only this model's.
+        #[arg(long)]
+        model: Option<String>,
+        /// Only in this state: open, remediation_proposed, closed or accepted.
+        #[arg(long)]
+        state: Option<warden_core::FindingState>,
+        /// Only those unresolved past their due date.
+        #[arg(long)]
+        overdue: bool,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One finding.
+    Show {
+        /// Finding id.
+        id: i64,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Raise a finding against a model or one of its versions; its due date follows from its severity.
+    Raise {
+        /// Model name.
+        model: String,
+        /// The version it concerns (default: every version of the model).
+        #[arg(long)]
+        version: Option<i64>,
+        /// validation, limitation, policy_exception, vulnerability or monitoring_breach.
+        #[arg(long)]
+        kind: warden_core::FindingKind,
+        /// low, medium, high or critical.
+        #[arg(long)]
+        severity: warden_core::FindingSeverity,
+        /// A line.
+        #[arg(long)]
+        title: String,
+        /// What was found.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Who must remediate it (default: the model's owner).
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Propose how an open finding is remediated.
+    Propose {
+        /// Finding id.
+        id: i64,
+        /// How.
+        #[arg(long)]
+        remediation: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Close a finding as remediated, with the evidence.
+    Close {
+        /// Finding id.
+        id: i64,
+        /// What shows it remediated.
+        #[arg(long)]
+        evidence: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Accept an open finding as a limitation until a time.
+    Accept {
+        /// Finding id.
+        id: i64,
+        /// Until when (RFC 3339).
+        #[arg(long)]
+        until: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Grant a policy exception covering an unresolved finding until a time: the gate passes over it until then.
+    Except {
+        /// Finding id.
+        id: i64,
+        /// Until when (RFC 3339).
+        #[arg(long)]
+        until: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,7 @@ mod cli;
 mod client;
 mod commands;
 mod demo;
+mod findings;
 mod governance;
 mod http_server;
 mod login;

@@ -129,7 +129,10 @@ display_cells!(
     warden_core::IncidentState,
     warden_core::MonitorKind,
     warden_core::JobStatus,
-    warden_core::Route
+    warden_core::Route,
+    warden_core::FindingKind,
+    warden_core::FindingSeverity,
+    warden_core::FindingState
 );
 
 /// A time as a person reads it: RFC 3339 in UTC, to the second (`--json` keeps the microseconds).

@@ -2,6 +2,7 @@
 
 pub(crate) mod aliases;
 pub(crate) mod audit;
+pub(crate) mod findings;
 pub(crate) mod governance;
 pub(crate) mod health;
 pub(crate) mod integrations;

@@ -601,3 +601,52 @@ mod slow {
         assert!(!open.contains("critical"), "resolved with the incident: {open}");
     }
 }
+
+#[test]
+fn findings_from_the_cli_block_the_gate_until_closed_and_bad_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (dana, vera, rita) = setup(&server);
+    promote_through_the_gate(&server, &(dana.clone(), vera.clone(), rita.clone()));
+
+    let raise = ["findings", "raise", "credit", "--version", "1", "--kind", "validation", "--severity", "high"];
+    let out = server.cli_as(Some(&vera), &[&raise[..], &["--title", "thin segment", "--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = json_of(&out)["id"].as_i64().unwrap();
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("finding {id} (validation, high) is unresolved: thin segment")),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = server.cli_as(Some(&dana), &["findings", "list", "--model", "credit"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&out);
+    assert!(listed.contains("thin segment") && listed.contains("open") && listed.contains("retail-risk"), "{listed}");
+
+    let out = server.cli_as(Some(&dana), &["findings", "close", &id.to_string(), "--evidence", "mine"]);
+    assert_eq!(out.status.code(), Some(1), "a data scientist closes nothing");
+    let out = server.cli_as(Some(&dana), &["findings", "propose", &id.to_string(), "--remediation", "more data"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli_as(Some(&vera), &["findings", "close", &id.to_string(), "--evidence", "report 2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("finding {id}: closed"));
+    let out = server.cli_as(Some(&dana), &["findings", "show", &id.to_string()]);
+    assert!(stdout(&out).contains("report 2") && stdout(&out).contains("token:vera"), "{}", stdout(&out));
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A value outside the closed set is refused before anything is sent.
+    let out = server.cli_as(
+        Some(&vera),
+        &["findings", "raise", "credit", "--kind", "rumour", "--severity", "high", "--title", "t"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown finding kind 'rumour'"), "{}", stderr(&out));
+    let out =
+        server.cli_as(Some(&rita), &["findings", "except", "999", "--until", "2099-01-01T00:00:00Z", "--reason", "r"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no finding 999"), "{}", stderr(&out));
+}

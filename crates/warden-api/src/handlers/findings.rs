@@ -1,0 +1,119 @@
+//! Findings: raise, list, show, and move through their life (propose, close, accept, except).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use warden_oversight::findings::{self, NewFinding};
+
+use super::{AppState, to_json};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::wire::{
+    CloseFindingBody, ErrorBody, FindingBody, FindingsQuery, ProposeRemediationBody, RaiseFindingBody, UntilBody,
+};
+
+/// Raise a finding against a model or one of its versions (validator, risk-officer, admin); its due date
+/// follows from its severity by the policy in force.
+#[utoipa::path(post, path = "/v1/models/{name}/findings", tag = "findings", request_body = RaiseFindingBody,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 201, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn raise(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<RaiseFindingBody>,
+) -> Result<(StatusCode, Json<FindingBody>), ApiError> {
+    let new = NewFinding {
+        version: body.version,
+        kind: body.kind,
+        severity: body.severity,
+        title: body.title,
+        description: body.description,
+        owner: body.owner,
+    };
+    Ok((StatusCode::CREATED, to_json(findings::raise(&warden, &caller, &name, new).await?)?))
+}
+
+/// Findings, newest first (`model`, `state` and `overdue` narrow them).
+#[utoipa::path(get, path = "/v1/findings", tag = "findings", params(FindingsQuery),
+    responses((status = 200, body = Vec<FindingBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<FindingsQuery>,
+) -> Result<Json<Vec<FindingBody>>, ApiError> {
+    to_json(findings::list(&warden, &caller, query.model.as_deref(), query.state, query.overdue).await?)
+}
+
+/// One finding.
+#[utoipa::path(get, path = "/v1/findings/{id}", tag = "findings",
+    params(("id" = i64, Path, description = "Finding id")),
+    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<FindingBody>, ApiError> {
+    to_json(findings::get(&warden, &caller, id).await?)
+}
+
+/// Propose how an open finding is remediated (data-scientist, admin).
+#[utoipa::path(post, path = "/v1/findings/{id}/propose", tag = "findings", request_body = ProposeRemediationBody,
+    params(("id" = i64, Path, description = "Finding id")),
+    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn propose(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ProposeRemediationBody>,
+) -> Result<Json<FindingBody>, ApiError> {
+    to_json(findings::propose(&warden, &caller, id, &body.remediation).await?)
+}
+
+/// Close a finding as remediated, with the evidence (validator, risk-officer, admin; never the version's
+/// registrant for a validation finding, nor whoever proposed the remediation).
+#[utoipa::path(post, path = "/v1/findings/{id}/close", tag = "findings", request_body = CloseFindingBody,
+    params(("id" = i64, Path, description = "Finding id")),
+    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn close(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<CloseFindingBody>,
+) -> Result<Json<FindingBody>, ApiError> {
+    to_json(findings::close(&warden, &caller, id, &body.evidence).await?)
+}
+
+/// Accept an open finding as a limitation until an expiry, with the reason (risk-officer, admin).
+#[utoipa::path(post, path = "/v1/findings/{id}/accept", tag = "findings", request_body = UntilBody,
+    params(("id" = i64, Path, description = "Finding id")),
+    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn accept(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<UntilBody>,
+) -> Result<Json<FindingBody>, ApiError> {
+    to_json(findings::accept(&warden, &caller, id, body.until.micros(), &body.reason).await?)
+}
+
+/// Grant a policy exception covering an unresolved finding until an expiry, with the reason (risk-officer,
+/// admin): the gate passes over the finding until then.
+#[utoipa::path(post, path = "/v1/findings/{id}/except", tag = "findings", request_body = UntilBody,
+    params(("id" = i64, Path, description = "Finding id")),
+    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn except(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<UntilBody>,
+) -> Result<Json<FindingBody>, ApiError> {
+    to_json(findings::except(&warden, &caller, id, body.until.micros(), &body.reason).await?)
+}

@@ -1,0 +1,397 @@
+/*!
+Findings: what the second line records against a model and follows to its end — validation findings,
+limitations, policy exceptions, vulnerabilities and monitoring breaches.
+
+- A finding is raised with a kind, a severity, a title and a description, on one version or the whole model;
+  its due date follows from its severity by the policy in force (`finding_due_days` in the bundle's data).
+- Its life: `open` → `remediation_proposed` (the owner says how) → `closed` (a validator, with the evidence),
+  or `accepted` as a limitation until an expiry (a risk officer). A risk officer may grant a policy exception
+  that covers an open finding until an expiry.
+- Separation of duties, in code: a version's registrant never raises or closes a validation finding on it,
+  and the person who proposed a remediation never closes the finding.
+- Every change is one audited write: the finding as it then stands is in its ledger entry's payload.
+- The gate reads the findings that concern a version (`gate_view`); the default bundle denies promotion while
+  a high or critical one is unresolved and no unexpired exception covers it.
+*/
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use warden_core::{FindingKind, FindingSeverity, FindingState};
+use warden_store::metadata::FindingRow;
+
+use crate::{Error, Oversight, Result};
+use warden_registry::auth::{Permission, Principal};
+use warden_registry::registry::{audit, get_model, get_version};
+use warden_registry::text::{self, Lines};
+
+/// Days a finding of each severity has when the policy in force does not say (the shipped bundle's figures).
+const DEFAULT_DUE_DAYS: [(FindingSeverity, i64); 4] = [
+    (FindingSeverity::Critical, 2),
+    (FindingSeverity::High, 30),
+    (FindingSeverity::Medium, 90),
+    (FindingSeverity::Low, 180),
+];
+
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+/// A finding as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// The version it concerns (`None`: every version).
+    pub version: Option<i64>,
+    /// What it records.
+    pub kind: FindingKind,
+    /// How grave it is.
+    pub severity: FindingSeverity,
+    /// A line.
+    pub title: String,
+    /// What was found.
+    pub description: String,
+    /// Who must remediate it.
+    pub owner: String,
+    /// Where it is in its life.
+    pub state: FindingState,
+    /// Who raised it.
+    pub raised_by: String,
+    /// When (µs since the epoch).
+    pub raised_at: i64,
+    /// When it must be remediated by (µs).
+    pub due_at: i64,
+    /// Whether it is unresolved past its due date now.
+    pub overdue: bool,
+    /// The proposed remediation.
+    pub remediation: Option<String>,
+    /// Who proposed it.
+    pub remediation_by: Option<String>,
+    /// Who closed it.
+    pub closed_by: Option<String>,
+    /// When (µs).
+    pub closed_at: Option<i64>,
+    /// What shows it remediated.
+    pub evidence: Option<String>,
+    /// Who accepted it as a limitation.
+    pub accepted_by: Option<String>,
+    /// Until when (µs).
+    pub accepted_until: Option<i64>,
+    /// Who granted the exception covering it.
+    pub exception_by: Option<String>,
+    /// Until when (µs).
+    pub exception_until: Option<i64>,
+    /// Why.
+    pub exception_reason: Option<String>,
+    /// When it last changed (µs).
+    pub updated_at: i64,
+}
+
+impl Finding {
+    fn of(row: FindingRow, now: i64) -> Result<Finding> {
+        let corrupt =
+            |what: &str, value: &str| Error::Inconsistent(format!("finding {}: stored {what} '{value}'", row.id));
+        let kind = FindingKind::from_str(&row.kind).map_err(|_| corrupt("kind", &row.kind))?;
+        let severity = FindingSeverity::from_str(&row.severity).map_err(|_| corrupt("severity", &row.severity))?;
+        let state = FindingState::from_str(&row.state).map_err(|_| corrupt("state", &row.state))?;
+        let overdue = unresolved(state, row.accepted_until, now) && row.due_at < now;
+        Ok(Finding {
+            id: row.id,
+            model: row.model_name,
+            version: row.version,
+            kind,
+            severity,
+            title: row.title,
+            description: row.description,
+            owner: row.owner,
+            state,
+            raised_by: row.raised_by,
+            raised_at: row.raised_at,
+            due_at: row.due_at,
+            overdue,
+            remediation: row.remediation,
+            remediation_by: row.remediation_by,
+            closed_by: row.closed_by,
+            closed_at: row.closed_at,
+            evidence: row.evidence,
+            accepted_by: row.accepted_by,
+            accepted_until: row.accepted_until,
+            exception_by: row.exception_by,
+            exception_until: row.exception_until,
+            exception_reason: row.exception_reason,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Whether a finding still needs remediating at `now`: open, proposed, or accepted past its expiry.
+fn unresolved(state: FindingState, accepted_until: Option<i64>, now: i64) -> bool {
+    match state {
+        FindingState::Open | FindingState::RemediationProposed => true,
+        FindingState::Accepted => accepted_until.is_none_or(|until| until <= now),
+        FindingState::Closed => false,
+    }
+}
+
+/// What a new finding says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFinding {
+    /// The version it concerns (`None`: every version of the model).
+    pub version: Option<i64>,
+    /// What it records.
+    pub kind: FindingKind,
+    /// How grave.
+    pub severity: FindingSeverity,
+    /// A line.
+    pub title: String,
+    /// What was found.
+    pub description: String,
+    /// Who must remediate it (default: the model's owner).
+    pub owner: Option<String>,
+}
+
+/// Raises a finding on a model (or one of its versions); its due date follows from its severity.
+pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: NewFinding) -> Result<Finding> {
+    caller.require(Permission::RaiseFindings)?;
+    text::check("title", &new.title, text::SHORT, Lines::One)?;
+    if new.title.trim().is_empty() {
+        return Err(Error::invalid("title: a finding needs a title"));
+    }
+    text::check("description", &new.description, text::LONG, Lines::Many)?;
+    if let Some(owner) = &new.owner {
+        text::check("owner", owner, text::SHORT, Lines::One)?;
+    }
+    let found = get_model(warden, caller, model).await?;
+    if let Some(number) = new.version {
+        let version = get_version(warden, caller, model, &number.to_string()).await?;
+        if new.kind == FindingKind::Validation && version.created_by == caller.actor() {
+            return Err(Error::Forbidden(format!(
+                "you registered version {number} of '{model}': its validation findings are raised by somebody else"
+            )));
+        }
+    }
+    let now = warden.now();
+    let days = due_days(warden, new.severity).await?;
+    let row = FindingRow {
+        id: 0,
+        model_name: model.to_owned(),
+        version: new.version,
+        kind: new.kind.as_str().to_owned(),
+        severity: new.severity.as_str().to_owned(),
+        title: new.title,
+        description: new.description,
+        owner: new.owner.unwrap_or(found.input.owner),
+        state: FindingState::Open.as_str().to_owned(),
+        raised_by: caller.actor(),
+        raised_at: now,
+        due_at: now + days * DAY_MICROS,
+        remediation: None,
+        remediation_by: None,
+        closed_by: None,
+        closed_at: None,
+        evidence: None,
+        accepted_by: None,
+        accepted_until: None,
+        exception_by: None,
+        exception_until: None,
+        exception_reason: None,
+        updated_at: now,
+    };
+    let event = audit(warden, caller, "finding.raise", format!("model/{model}/finding"), json!({}));
+    let stored = warden.metadata.insert_finding(&row, event).await?;
+    Finding::of(stored, now)
+}
+
+/// One finding.
+pub async fn get(warden: &Oversight, caller: &Principal, id: i64) -> Result<Finding> {
+    caller.require(Permission::ReadRegistry)?;
+    let row = stored(warden, id).await?;
+    // Reading it needs the right to read its model.
+    get_model(warden, caller, &row.model_name).await?;
+    Finding::of(row, warden.now())
+}
+
+/// Findings, newest first: of one model and in one state when given; `overdue` keeps those past due.
+pub async fn list(
+    warden: &Oversight,
+    caller: &Principal,
+    model: Option<&str>,
+    state: Option<FindingState>,
+    overdue: bool,
+) -> Result<Vec<Finding>> {
+    caller.require(Permission::ReadRegistry)?;
+    if let Some(model) = model {
+        get_model(warden, caller, model).await?;
+    }
+    let now = warden.now();
+    let rows = warden.metadata.findings(model, state.map(FindingState::as_str)).await?;
+    let all: Result<Vec<Finding>> = rows.into_iter().map(|row| Finding::of(row, now)).collect();
+    Ok(all?.into_iter().filter(|f| !overdue || f.overdue).collect())
+}
+
+/// The owner proposes how an open finding is remediated.
+pub async fn propose(warden: &Oversight, caller: &Principal, id: i64, remediation: &str) -> Result<Finding> {
+    caller.require(Permission::ProposeRemediation)?;
+    required("remediation", remediation)?;
+    let row = stored(warden, id).await?;
+    let state = state_of(&row)?;
+    if state != FindingState::Open {
+        return Err(Error::Conflict(format!("finding {id} is {state}: only an open finding takes a remediation")));
+    }
+    let now = warden.now();
+    let changed = FindingRow {
+        state: FindingState::RemediationProposed.as_str().to_owned(),
+        remediation: Some(remediation.to_owned()),
+        remediation_by: Some(caller.actor()),
+        updated_at: now,
+        ..row.clone()
+    };
+    write(warden, caller, "finding.propose", &row, changed, json!({})).await
+}
+
+/// A validator closes a finding as remediated, with the evidence.
+pub async fn close(warden: &Oversight, caller: &Principal, id: i64, evidence: &str) -> Result<Finding> {
+    caller.require(Permission::CloseFindings)?;
+    required("evidence", evidence)?;
+    let row = stored(warden, id).await?;
+    let state = state_of(&row)?;
+    if !matches!(state, FindingState::Open | FindingState::RemediationProposed) {
+        return Err(Error::Conflict(format!("finding {id} is {state}: only an open finding can be closed")));
+    }
+    if let Some(number) = row.version
+        && row.kind == FindingKind::Validation.as_str()
+    {
+        let version = get_version(warden, caller, &row.model_name, &number.to_string()).await?;
+        if version.created_by == caller.actor() {
+            return Err(Error::Forbidden(format!(
+                "you registered version {number} of '{}': its validation findings are closed by somebody else",
+                row.model_name
+            )));
+        }
+    }
+    if row.remediation_by.as_ref().is_some_and(|by| *by == caller.actor()) {
+        return Err(Error::Forbidden(format!("you proposed finding {id}'s remediation: somebody else must close it")));
+    }
+    let now = warden.now();
+    let changed = FindingRow {
+        state: FindingState::Closed.as_str().to_owned(),
+        closed_by: Some(caller.actor()),
+        closed_at: Some(now),
+        evidence: Some(evidence.to_owned()),
+        updated_at: now,
+        ..row.clone()
+    };
+    write(warden, caller, "finding.close", &row, changed, json!({})).await
+}
+
+/// A risk officer accepts an open finding as a limitation until `until` (µs), with the reason.
+pub async fn accept(warden: &Oversight, caller: &Principal, id: i64, until: i64, reason: &str) -> Result<Finding> {
+    caller.require(Permission::GrantExceptions)?;
+    required("reason", reason)?;
+    let now = warden.now();
+    future("until", until, now)?;
+    let row = stored(warden, id).await?;
+    let state = state_of(&row)?;
+    if !matches!(state, FindingState::Open | FindingState::RemediationProposed) {
+        return Err(Error::Conflict(format!("finding {id} is {state}: only an open finding can be accepted")));
+    }
+    let changed = FindingRow {
+        state: FindingState::Accepted.as_str().to_owned(),
+        accepted_by: Some(caller.actor()),
+        accepted_until: Some(until),
+        updated_at: now,
+        ..row.clone()
+    };
+    write(warden, caller, "finding.accept", &row, changed, json!({ "reason": reason })).await
+}
+
+/// A risk officer grants a policy exception covering an unresolved finding until `until` (µs): the gate
+/// passes over it until then.
+pub async fn except(warden: &Oversight, caller: &Principal, id: i64, until: i64, reason: &str) -> Result<Finding> {
+    caller.require(Permission::GrantExceptions)?;
+    required("reason", reason)?;
+    let now = warden.now();
+    future("until", until, now)?;
+    let row = stored(warden, id).await?;
+    let state = state_of(&row)?;
+    if !unresolved(state, row.accepted_until, now) {
+        return Err(Error::Conflict(format!("finding {id} is {state}: it needs no exception")));
+    }
+    let changed = FindingRow {
+        exception_by: Some(caller.actor()),
+        exception_until: Some(until),
+        exception_reason: Some(reason.to_owned()),
+        updated_at: now,
+        ..row.clone()
+    };
+    write(warden, caller, "finding.except", &row, changed, json!({})).await
+}
+
+/// The findings that concern `version` of `model`, as the gate's input holds them (times in Unix seconds):
+/// `{id, kind, severity, state, title, due_at, accepted_until, exception_until}`.
+pub(crate) async fn gate_view(warden: &Oversight, model: &str, version: i64) -> Result<Value> {
+    let rows = warden.metadata.findings(Some(model), None).await?;
+    let seconds = |micros: Option<i64>| micros.map(|m| m.div_euclid(1_000_000));
+    let concerning = rows.into_iter().filter(|r| r.version.is_none_or(|v| v == version));
+    Ok(Value::Array(
+        concerning
+            .map(|r| {
+                json!({
+                    "id": r.id, "kind": r.kind, "severity": r.severity, "state": r.state, "title": r.title,
+                    "due_at": r.due_at.div_euclid(1_000_000),
+                    "accepted_until": seconds(r.accepted_until),
+                    "exception_until": seconds(r.exception_until),
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// Days a finding of `severity` has: the policy in force's figure, else the shipped default.
+async fn due_days(warden: &Oversight, severity: FindingSeverity) -> Result<i64> {
+    let (_, gate) = crate::governance::gate_in_force(warden).await?;
+    let days =
+        gate.lock().expect("gate lock").finding_due_days(severity.as_str()).map_err(crate::governance::policy_error)?;
+    Ok(days.unwrap_or_else(|| DEFAULT_DUE_DAYS.iter().find(|(s, _)| *s == severity).map_or(30, |(_, d)| *d)))
+}
+
+async fn stored(warden: &Oversight, id: i64) -> Result<FindingRow> {
+    warden.metadata.finding(id).await?.ok_or_else(|| Error::NotFound(format!("no finding {id}")))
+}
+
+fn state_of(row: &FindingRow) -> Result<FindingState> {
+    FindingState::from_str(&row.state)
+        .map_err(|_| Error::Inconsistent(format!("finding {}: stored state '{}'", row.id, row.state)))
+}
+
+fn required(field: &str, value: &str) -> Result<()> {
+    text::check(field, value, text::LONG, Lines::Many)?;
+    if value.trim().is_empty() {
+        return Err(Error::invalid(format!("{field}: required")));
+    }
+    Ok(())
+}
+
+fn future(field: &str, at: i64, now: i64) -> Result<()> {
+    if at <= now {
+        return Err(Error::invalid(format!("{field}: {} is not in the future", warden_core::Timestamp::from(at))));
+    }
+    Ok(())
+}
+
+/// Stores a change of `before` into `after` with its audit event (the finding after it goes in the payload).
+async fn write(
+    warden: &Oversight,
+    caller: &Principal,
+    action: &str,
+    before: &FindingRow,
+    after: FindingRow,
+    payload: Value,
+) -> Result<Finding> {
+    let subject = format!("model/{}/finding/{}", before.model_name, before.id);
+    let event = audit(warden, caller, action, subject, payload);
+    let stored = warden.metadata.update_finding(&after, &before.state, event).await?;
+    Finding::of(stored, warden.now())
+}

@@ -1,0 +1,127 @@
+//! `warden findings …`: findings against models, through the API.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::cli::FindingsCommand;
+use crate::client::{Client, encode};
+use crate::render::{self, Cell, fields, micros_time, table};
+use warden_api_types as api;
+
+pub(crate) async fn findings(command: FindingsCommand) -> anyhow::Result<()> {
+    match command {
+        FindingsCommand::List { model, state, overdue, connection, json } => {
+            let mut query = Vec::new();
+            if let Some(model) = &model {
+                query.push(format!("model={}", encode(model)));
+            }
+            if let Some(state) = state {
+                query.push(format!("state={state}"));
+            }
+            if overdue {
+                query.push("overdue=true".to_owned());
+            }
+            let path =
+                if query.is_empty() { "/v1/findings".to_owned() } else { format!("/v1/findings?{}", query.join("&")) };
+            let found: Vec<api::FindingBody> = Client::new(&connection)?.get_as(&path).await?;
+            if json {
+                render::json(&found);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = found
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.id.cell(),
+                        f.model.clone(),
+                        f.version.map_or("all".into(), |v| v.to_string()),
+                        f.kind.cell(),
+                        f.severity.cell(),
+                        f.state.cell(),
+                        format!("{}{}", micros_time(f.due_at), if f.overdue { " (overdue)" } else { "" }),
+                        f.owner.clone(),
+                        f.title.clone(),
+                    ]
+                })
+                .collect();
+            table(&["ID", "MODEL", "VERSION", "KIND", "SEVERITY", "STATE", "DUE", "OWNER", "TITLE"], &rows);
+        }
+        FindingsCommand::Show { id, connection, json } => {
+            let found: api::FindingBody = Client::new(&connection)?.get_as(&format!("/v1/findings/{id}")).await?;
+            if json {
+                render::json(&found);
+            } else {
+                show(&found);
+            }
+        }
+        FindingsCommand::Raise { model, version, kind, severity, title, description, owner, connection, json } => {
+            let body = json!({
+                "version": version, "kind": kind, "severity": severity, "title": title,
+                "description": description, "owner": owner,
+            });
+            let path = format!("/v1/models/{}/findings", encode(&model));
+            let raised: api::FindingBody = Client::new(&connection)?.json_as(Method::POST, &path, &body).await?;
+            if json {
+                render::json(&raised);
+            } else {
+                outln!(
+                    "raised finding {} on {model}: {} {}, due {}",
+                    raised.id,
+                    raised.severity,
+                    raised.kind,
+                    micros_time(raised.due_at)
+                );
+            }
+        }
+        FindingsCommand::Propose { id, remediation, connection } => {
+            let body = json!({ "remediation": remediation });
+            let changed = change(&connection, id, "propose", &body).await?;
+            outln!("finding {id}: {}", changed.state);
+        }
+        FindingsCommand::Close { id, evidence, connection } => {
+            let changed = change(&connection, id, "close", &json!({ "evidence": evidence })).await?;
+            outln!("finding {id}: {}", changed.state);
+        }
+        FindingsCommand::Accept { id, until, reason, connection } => {
+            let changed = change(&connection, id, "accept", &json!({ "until": until, "reason": reason })).await?;
+            let until = changed.accepted_until.map_or("-".into(), micros_time);
+            outln!("finding {id}: accepted as a limitation until {until}");
+        }
+        FindingsCommand::Except { id, until, reason, connection } => {
+            let changed = change(&connection, id, "except", &json!({ "until": until, "reason": reason })).await?;
+            let until = changed.exception_until.map_or("-".into(), micros_time);
+            outln!("finding {id}: a policy exception covers it until {until}");
+        }
+    }
+    Ok(())
+}
+
+async fn change(
+    connection: &crate::cli::Connection,
+    id: i64,
+    action: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<api::FindingBody> {
+    Client::new(connection)?.json_as(Method::POST, &format!("/v1/findings/{id}/{action}"), body).await
+}
+
+fn show(f: &api::FindingBody) {
+    let optional = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
+    let time = |value: Option<i64>| value.map_or("-".into(), micros_time);
+    fields(&[
+        ("finding", format!("{} ({}, {}, {})", f.id, f.kind, f.severity, f.state)),
+        ("model", format!("{} {}", f.model, f.version.map_or("(every version)".into(), |v| format!("version {v}")))),
+        ("title", f.title.clone()),
+        ("description", f.description.clone()),
+        ("owner", f.owner.clone()),
+        ("raised", format!("{} by {}", micros_time(f.raised_at), f.raised_by)),
+        ("due", format!("{}{}", micros_time(f.due_at), if f.overdue { " (overdue)" } else { "" })),
+        ("remediation", format!("{} ({})", optional(&f.remediation), optional(&f.remediation_by))),
+        ("closed", format!("{} by {}: {}", time(f.closed_at), optional(&f.closed_by), optional(&f.evidence))),
+        ("accepted until", format!("{} by {}", time(f.accepted_until), optional(&f.accepted_by))),
+        (
+            "exception until",
+            format!("{} by {}: {}", time(f.exception_until), optional(&f.exception_by), optional(&f.exception_reason)),
+        ),
+    ]);
+}
