@@ -39,8 +39,13 @@ use warden_registry::auth::{Permission, Principal};
 pub const FORMAT: &str = "warden-evidence/1";
 
 /// Folders of records, each of which must be vouched for by a ledger entry.
-const RECORD_FOLDERS: [&str; 4] =
-    ["documents/validations/", "documents/approvals/", "documents/gate-decisions/", "documents/policies/"];
+const RECORD_FOLDERS: [&str; 5] = [
+    "documents/validations/",
+    "documents/approvals/",
+    "documents/gate-decisions/",
+    "documents/policies/",
+    "documents/findings/",
+];
 
 /// The text the manifest's signature covers.
 fn manifest_note(model: &str, manifest: &[u8], index: &[u8]) -> String {
@@ -165,6 +170,15 @@ pub async fn export(
             let backed = backing("document_sha256", &payload_sha256(&r.body)).map(|i| (i, "document_sha256"));
             documents.push(json_document(format!("documents/{folder}/{}-v{}.json", r.id, r.version), &r.body, backed));
         }
+    }
+    // Each finding as it stands, vouched for by the entry of its last change (made in the period).
+    for finding in warden.metadata.findings(Some(model), None).await? {
+        if !in_period(finding.updated_at) {
+            continue;
+        }
+        let value = serde_json::to_value(&finding).map_err(|e| Error::json("encoding a finding", e))?;
+        let backed = backing("document_sha256", &payload_sha256(&value)).map(|i| (i, "document_sha256"));
+        documents.push(json_document(format!("documents/findings/{}.json", finding.id), &value, backed));
     }
     for bundle in warden_oversight::governance::policy_bundles(warden, &Principal::system()).await? {
         let backed = backing("digest", &bundle.digest).map(|i| (i, "digest"));

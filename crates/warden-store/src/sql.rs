@@ -838,7 +838,8 @@ where
     }
 
     /// Appends a record about a version, with its audit event, in `tx`, and commits.
-    /// A finding's audit event, with the finding as it now stands in its payload (`finding`).
+    /// A finding's audit event, with the finding as it now stands in its payload (`finding`) and that
+    /// document's SHA-256 (`document_sha256`, as for validation reports), which vouches for it in evidence.
     async fn append_finding_audit(
         tx: &mut Transaction<'static, D>,
         finding: &FindingRow,
@@ -846,10 +847,13 @@ where
     ) -> Result<()> {
         // Strings and integers only: serialising cannot fail.
         let document = serde_json::to_value(finding).expect("a finding serialises");
+        let sha256 = warden_ledger::payload_sha256(&document);
+        if !audit.payload.is_object() {
+            audit.payload = serde_json::json!({});
+        }
         if let Value::Object(payload) = &mut audit.payload {
             payload.insert("finding".into(), document);
-        } else {
-            audit.payload = serde_json::json!({ "finding": document });
+            payload.insert("document_sha256".into(), sha256.into());
         }
         Self::append_audit(tx, &audit).await
     }

@@ -638,6 +638,29 @@ fn findings_from_the_cli_block_the_gate_until_closed_and_bad_input_exits_2() {
     let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
+    // The evidence bundle holds the finding as it stands, vouched for by the entry of its last change.
+    let key_file = dir.path().join("ledger.pub");
+    std::fs::write(&key_file, stdout(&server.cli(&["audit", "key"])).trim()).unwrap();
+    let bundle = dir.path().join("credit.tar");
+    let out = server.cli(&["evidence", "export", "credit", "--out", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli(&["evidence", "verify", bundle.to_str().unwrap(), "--key", key_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let mut files = std::collections::BTreeMap::new();
+    for file in tar::Archive::new(std::fs::File::open(&bundle).unwrap()).entries().unwrap() {
+        let mut file = file.unwrap();
+        let path = file.path().unwrap().to_string_lossy().into_owned();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+        files.insert(path, text);
+    }
+    let path = format!("documents/findings/{id}.json");
+    let document: serde_json::Value = serde_json::from_str(&files[&path]).unwrap();
+    assert_eq!((document["state"].as_str(), document["evidence"].as_str()), (Some("closed"), Some("report 2")));
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    let listed = manifest["documents"].as_array().unwrap().iter().find(|d| d["path"] == path.as_str()).unwrap();
+    assert_eq!(listed["backed_by"], "document_sha256", "{listed}");
+
     // A value outside the closed set is refused before anything is sent.
     let out = server.cli_as(
         Some(&vera),
