@@ -568,6 +568,16 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     // An incident is resolved by hand with a reason, once, by a role that manages monitors.
     let (_, incidents) = app.json(Method::GET, "/v1/incidents?state=open", Some(&p.rita), Value::Null).await;
     let id = incidents[0]["id"].as_i64().unwrap();
+    // The breach that opened it is a critical finding on the version it was found on, raised by Warden.
+    let (_, findings) = app.json(Method::GET, "/v1/findings?model=credit", Some(&p.rita), Value::Null).await;
+    let breaches: Vec<&Value> =
+        findings.as_array().unwrap().iter().filter(|f| f["kind"] == "monitoring_breach").collect();
+    assert_eq!(breaches.len(), 1, "{findings}");
+    assert_eq!(
+        (breaches[0]["severity"].as_str(), breaches[0]["version"].as_i64(), breaches[0]["raised_by"].as_str()),
+        (Some("critical"), age_alert["version"].as_i64(), Some("warden"))
+    );
+    assert_eq!(breaches[0]["description"], format!("a critical alert opened incident {id}"));
     let resolve = format!("/v1/incidents/{id}/resolve");
     let (status, _) = app.json(Method::POST, &resolve, Some(&p.dana), json!({"comment": "fixed"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -10,6 +10,7 @@ limitations, policy exceptions, vulnerabilities and monitoring breaches.
 - Separation of duties, in code: a version's registrant never raises or closes a validation finding on it,
   and the person who proposed a remediation never closes the finding.
 - Every change is one audited write: the finding as it then stands is in its ledger entry's payload.
+- A critical monitoring breach that opens an incident raises a critical finding on its version by itself.
 - The gate reads the findings that concern a version (`gate_view`); the default bundle denies promotion while
   a high or critical one is unresolved and no unexpired exception covers it.
 */
@@ -202,6 +203,23 @@ pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: New
     let event = audit(warden, caller, "finding.raise", format!("model/{model}/finding"), json!({}));
     let stored = warden.metadata.insert_finding(&row, event).await?;
     Finding::of(stored, now)
+}
+
+/// The critical monitoring breach that opened incident `incident` on a production version, as a critical
+/// finding on that version (raised by Warden): the version is not promoted again until it is closed or an
+/// exception covers it. A failure is logged, never allowed to stop the monitor round that found the breach.
+pub(crate) async fn raise_breach(warden: &Oversight, model: &str, version: i64, title: &str, incident: i64) {
+    let new = NewFinding {
+        version: Some(version),
+        kind: FindingKind::MonitoringBreach,
+        severity: FindingSeverity::Critical,
+        title: title.chars().take(text::SHORT).collect(),
+        description: format!("a critical alert opened incident {incident}"),
+        owner: None,
+    };
+    if let Err(error) = raise(warden, &Principal::system(), model, new).await {
+        tracing::error!(model, version, incident, %error, "the breach's finding was not recorded");
+    }
 }
 
 /// One finding.
