@@ -1053,4 +1053,23 @@ async fn findings_keep_duties_apart_and_refuse_bad_input_whole() {
     let (_, overdue) = app.json(Method::GET, "/v1/findings?overdue=true", Some(&p.dana), Value::Null).await;
     let ids: Vec<i64> = overdue.as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [id], "{overdue}");
+
+    // Accepted as a limitation, it is not overdue until the acceptance expires; then it may be renewed, and a
+    // limitation is closed once remediated.
+    const DAY: i64 = 86_400 * 1_000_000;
+    let later = |days: i64| at(clock.load(std::sync::atomic::Ordering::SeqCst) + days * DAY);
+    let accept = format!("/v1/findings/{id}/accept");
+    let (status, accepted) =
+        app.json(Method::POST, &accept, Some(&p.rita), json!({"until": later(1), "reason": "manual review"})).await;
+    assert_eq!((status, accepted["state"].as_str()), (StatusCode::OK, Some("accepted")), "{accepted}");
+    let (_, overdue) = app.json(Method::GET, "/v1/findings?overdue=true", Some(&p.dana), Value::Null).await;
+    assert_eq!(overdue.as_array().unwrap().len(), 0, "{overdue}");
+    clock.fetch_add(2 * DAY, std::sync::atomic::Ordering::SeqCst);
+    let (_, overdue) = app.json(Method::GET, "/v1/findings?overdue=true", Some(&p.dana), Value::Null).await;
+    assert_eq!(overdue.as_array().unwrap().len(), 1, "the acceptance expired: {overdue}");
+    let renew = json!({"until": later(30), "reason": "renewed"});
+    assert_eq!(app.json(Method::POST, &accept, Some(&p.rita), renew).await.0, StatusCode::OK);
+    let (status, closed) =
+        app.json(Method::POST, &format!("/v1/findings/{id}/close"), Some(&p.vera), json!({"evidence": "v2"})).await;
+    assert_eq!((status, closed["state"].as_str()), (StatusCode::OK, Some("closed")), "{closed}");
 }

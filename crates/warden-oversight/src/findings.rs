@@ -269,14 +269,15 @@ pub async fn propose(warden: &Oversight, caller: &Principal, id: i64, remediatio
     write(warden, caller, "finding.propose", &row, changed, json!({})).await
 }
 
-/// A validator closes a finding as remediated, with the evidence.
+/// A validator closes a finding as remediated (an accepted limitation too, once a version fixes it), with the
+/// evidence.
 pub async fn close(warden: &Oversight, caller: &Principal, id: i64, evidence: &str) -> Result<Finding> {
     caller.require(Permission::CloseFindings)?;
     required("evidence", evidence)?;
     let row = stored(warden, id).await?;
     let state = state_of(&row)?;
-    if !matches!(state, FindingState::Open | FindingState::RemediationProposed) {
-        return Err(Error::Conflict(format!("finding {id} is {state}: only an open finding can be closed")));
+    if state == FindingState::Closed {
+        return Err(Error::Conflict(format!("finding {id} is closed already")));
     }
     if let Some(number) = row.version
         && row.kind == FindingKind::Validation.as_str()
@@ -304,7 +305,7 @@ pub async fn close(warden: &Oversight, caller: &Principal, id: i64, evidence: &s
     write(warden, caller, "finding.close", &row, changed, json!({})).await
 }
 
-/// A risk officer accepts an open finding as a limitation until `until` (µs), with the reason.
+/// A risk officer accepts an unresolved finding as a limitation until `until` (µs), with the reason.
 pub async fn accept(warden: &Oversight, caller: &Principal, id: i64, until: i64, reason: &str) -> Result<Finding> {
     caller.require(Permission::GrantExceptions)?;
     required("reason", reason)?;
@@ -312,8 +313,9 @@ pub async fn accept(warden: &Oversight, caller: &Principal, id: i64, until: i64,
     future("until", until, now)?;
     let row = stored(warden, id).await?;
     let state = state_of(&row)?;
-    if !matches!(state, FindingState::Open | FindingState::RemediationProposed) {
-        return Err(Error::Conflict(format!("finding {id} is {state}: only an open finding can be accepted")));
+    // An acceptance that has expired may be renewed.
+    if !unresolved(state, row.accepted_until, now) {
+        return Err(Error::Conflict(format!("finding {id} is {state}: only an unresolved finding can be accepted")));
     }
     let changed = FindingRow {
         state: FindingState::Accepted.as_str().to_owned(),
