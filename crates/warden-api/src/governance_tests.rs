@@ -568,16 +568,22 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     // An incident is resolved by hand with a reason, once, by a role that manages monitors.
     let (_, incidents) = app.json(Method::GET, "/v1/incidents?state=open", Some(&p.rita), Value::Null).await;
     let id = incidents[0]["id"].as_i64().unwrap();
-    // The breach that opened it is a critical finding on the version it was found on, raised by Warden.
+    // Each version's breach in it is a critical finding on that version, raised by Warden once.
     let (_, findings) = app.json(Method::GET, "/v1/findings?model=credit", Some(&p.rita), Value::Null).await;
-    let breaches: Vec<&Value> =
-        findings.as_array().unwrap().iter().filter(|f| f["kind"] == "monitoring_breach").collect();
-    assert_eq!(breaches.len(), 1, "{findings}");
+    let mut breaches: Vec<(Option<i64>, Option<&str>, Option<&str>, Option<&str>)> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "monitoring_breach")
+        .map(|f| (f["version"].as_i64(), f["severity"].as_str(), f["raised_by"].as_str(), f["description"].as_str()))
+        .collect();
+    breaches.sort();
+    let description = format!("a critical alert opened incident {id}");
     assert_eq!(
-        (breaches[0]["severity"].as_str(), breaches[0]["version"].as_i64(), breaches[0]["raised_by"].as_str()),
-        (Some("critical"), age_alert["version"].as_i64(), Some("warden"))
+        breaches,
+        [1, 2].map(|v| (Some(v), Some("critical"), Some("warden"), Some(description.as_str()))),
+        "{findings}"
     );
-    assert_eq!(breaches[0]["description"], format!("a critical alert opened incident {id}"));
     let resolve = format!("/v1/incidents/{id}/resolve");
     let (status, _) = app.json(Method::POST, &resolve, Some(&p.dana), json!({"comment": "fixed"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -1013,6 +1019,25 @@ async fn findings_keep_duties_apart_and_refuse_bad_input_whole() {
         app.json(Method::POST, &format!("/v1/findings/{vuln}/close"), Some(&p.vera), close).await.0,
         StatusCode::OK
     );
+
+    // Nor does the registrant raise one on the whole model, or decide on any finding of its version; nobody
+    // raises a monitoring breach by hand.
+    let whole = json!({"kind": "validation", "severity": "low", "title": "t"});
+    assert_eq!(
+        app.json(Method::POST, "/v1/models/credit/findings", Some(&app.admin), whole).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let until = json!({"until": at(now + 86_400 * 1_000_000), "reason": "r"});
+    let except = format!("/v1/findings/{id}/except");
+    assert_eq!(app.json(Method::POST, &except, Some(&app.admin), until).await.0, StatusCode::FORBIDDEN);
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/credit/findings", Some(&p.vera), raise("monitoring_breach", "high")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // An exception lasts no longer than the policy's 90 days.
+    let long = json!({"until": at(now + 91 * 86_400 * 1_000_000), "reason": "r"});
+    let (status, body) = app.json(Method::POST, &except, Some(&p.rita), long).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("more than the policy's 90 days ahead"), "{body}");
 
     // Bad input names the field and stores nothing.
     for (body, field) in [

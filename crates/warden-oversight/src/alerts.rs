@@ -301,9 +301,7 @@ pub(crate) async fn apply(
             let detect = details["detect_micros"].as_i64().unwrap_or_default();
             let incident = warden.metadata.open_incident(&row.model_name, &title, now, detect).await?;
             row.incident_id = Some(incident.id);
-            if incident.opened_at == now {
-                crate::findings::raise_breach(warden, &row.model_name, row.version, &title, incident.id).await;
-            }
+            crate::findings::raise_breach(warden, &row.model_name, row.version, &title, incident.id).await;
         }
         let mut details = details;
         if !production && kind != "resolved" {

@@ -4,11 +4,14 @@ limitations, policy exceptions, vulnerabilities and monitoring breaches.
 
 - A finding is raised with a kind, a severity, a title and a description, on one version or the whole model;
   its due date follows from its severity by the policy in force (`finding_due_days` in the bundle's data).
-- Its life: `open` → `remediation_proposed` (the owner says how) → `closed` (a validator, with the evidence),
-  or `accepted` as a limitation until an expiry (a risk officer). A risk officer may grant a policy exception
-  that covers an open finding until an expiry.
-- Separation of duties, in code: a version's registrant never raises or closes a validation finding on it,
-  and the person who proposed a remediation never closes the finding.
+- Its life: `open` → `remediation_proposed` (the developers say how) → `closed` (a validator, with the
+  evidence; also straight from `open`, or from `accepted`), or `accepted` as a limitation until an expiry (a
+  risk officer; renewable once expired). A risk officer may grant a policy exception that covers an
+  unresolved finding until an expiry; neither lasts longer than the policy's `finding_exception_max_days`.
+- Separation of duties, in code: whoever registered a version the finding concerns (any version, for a
+  finding on the whole model) never raises a validation finding on it, never closes a finding on it, and
+  never accepts or excepts one; whoever proposed a remediation never closes the finding; monitoring breaches
+  are raised by Warden only.
 - Every change is one audited write: the finding as it then stands is in its ledger entry's payload.
 - A critical monitoring breach that opens an incident raises a critical finding on its version by itself.
 - The gate reads the findings that concern a version (`gate_view`); the default bundle denies promotion while
@@ -24,7 +27,7 @@ use warden_store::metadata::FindingRow;
 
 use crate::{Error, Oversight, Result};
 use warden_registry::auth::{Permission, Principal};
-use warden_registry::registry::{audit, get_model, get_version};
+use warden_registry::registry::{get_model, list_versions};
 use warden_registry::text::{self, Lines};
 
 /// Days a finding of each severity has when the policy in force does not say (the shipped bundle's figures).
@@ -36,6 +39,9 @@ const DEFAULT_DUE_DAYS: [(FindingSeverity, i64); 4] = [
 ];
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+/// The longest an exception or acceptance lasts when the policy in force does not say (the shipped figure).
+const DEFAULT_EXCEPTION_MAX_DAYS: i64 = 90;
 
 /// A finding as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -165,13 +171,16 @@ pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: New
         text::check("owner", owner, text::SHORT, Lines::One)?;
     }
     let found = get_model(warden, caller, model).await?;
-    if let Some(number) = new.version {
-        let version = get_version(warden, caller, model, &number.to_string()).await?;
-        if new.kind == FindingKind::Validation && version.created_by == caller.actor() {
-            return Err(Error::Forbidden(format!(
-                "you registered version {number} of '{model}': its validation findings are raised by somebody else"
-            )));
-        }
+    if new.kind == FindingKind::MonitoringBreach && caller.actor() != Principal::system().actor() {
+        return Err(Error::Forbidden("monitoring breaches are raised by Warden's monitors, not by hand".into()));
+    }
+    let registered = registered_by(warden, caller, model, new.version).await?;
+    if new.kind == FindingKind::Validation
+        && let Some(number) = registered
+    {
+        return Err(Error::Forbidden(format!(
+            "you registered version {number} of '{model}': its validation findings are raised by somebody else"
+        )));
     }
     let now = warden.now();
     let days = due_days(warden, new.severity).await?;
@@ -187,7 +196,10 @@ pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: New
         state: FindingState::Open.as_str().to_owned(),
         raised_by: caller.actor(),
         raised_at: now,
-        due_at: now + days * DAY_MICROS,
+        due_at: days
+            .checked_mul(DAY_MICROS)
+            .and_then(|span| now.checked_add(span))
+            .ok_or_else(|| Error::invalid(format!("the policy's {days} days to remediate are too many")))?,
         remediation: None,
         remediation_by: None,
         closed_by: None,
@@ -199,22 +211,41 @@ pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: New
         exception_until: None,
         exception_reason: None,
         updated_at: now,
+        revision: 1,
     };
-    let event = audit(warden, caller, "finding.raise", format!("model/{model}/finding"), json!({}));
+    // The event's time is the finding's: the evidence bundle's period selects both alike.
+    let event = caller.audit_event(now, "finding.raise", format!("model/{model}/finding"), json!({}));
     let stored = warden.metadata.insert_finding(&row, event).await?;
     Finding::of(stored, now)
 }
 
-/// The critical monitoring breach that opened incident `incident` on a production version, as a critical
-/// finding on that version (raised by Warden): the version is not promoted again until it is closed or an
-/// exception covers it. A failure is logged, never allowed to stop the monitor round that found the breach.
+/// A critical monitoring breach of a production version, which opened incident `incident` or joined it, as a
+/// critical finding on that version (raised by Warden, once per incident and version): the version is not
+/// promoted again until it is closed or an exception covers it. A failure is logged, never allowed to stop
+/// the monitor round that found the breach (a crash between the alert and the finding loses the finding).
 pub(crate) async fn raise_breach(warden: &Oversight, model: &str, version: i64, title: &str, incident: i64) {
+    let description = format!("a critical alert opened incident {incident}");
+    // One finding per incident and version: later critical alerts of the version join it.
+    let known = match warden.metadata.findings(Some(model), None).await {
+        Ok(rows) => rows.iter().any(|r| {
+            r.kind == FindingKind::MonitoringBreach.as_str()
+                && r.version == Some(version)
+                && r.description == description
+        }),
+        Err(error) => {
+            tracing::error!(model, version, incident, %error, "the breach's finding was not recorded");
+            return;
+        }
+    };
+    if known {
+        return;
+    }
     let new = NewFinding {
         version: Some(version),
         kind: FindingKind::MonitoringBreach,
         severity: FindingSeverity::Critical,
         title: title.chars().take(text::SHORT).collect(),
-        description: format!("a critical alert opened incident {incident}"),
+        description,
         owner: None,
     };
     if let Err(error) = raise(warden, &Principal::system(), model, new).await {
@@ -264,6 +295,7 @@ pub async fn propose(warden: &Oversight, caller: &Principal, id: i64, remediatio
         remediation: Some(remediation.to_owned()),
         remediation_by: Some(caller.actor()),
         updated_at: now,
+        revision: row.revision + 1,
         ..row.clone()
     };
     write(warden, caller, "finding.propose", &row, changed, json!({})).await
@@ -279,16 +311,11 @@ pub async fn close(warden: &Oversight, caller: &Principal, id: i64, evidence: &s
     if state == FindingState::Closed {
         return Err(Error::Conflict(format!("finding {id} is closed already")));
     }
-    if let Some(number) = row.version
-        && row.kind == FindingKind::Validation.as_str()
-    {
-        let version = get_version(warden, caller, &row.model_name, &number.to_string()).await?;
-        if version.created_by == caller.actor() {
-            return Err(Error::Forbidden(format!(
-                "you registered version {number} of '{}': its validation findings are closed by somebody else",
-                row.model_name
-            )));
-        }
+    if let Some(number) = registered_by(warden, caller, &row.model_name, row.version).await? {
+        return Err(Error::Forbidden(format!(
+            "you registered version {number} of '{}': findings on it are closed by somebody else",
+            row.model_name
+        )));
     }
     if row.remediation_by.as_ref().is_some_and(|by| *by == caller.actor()) {
         return Err(Error::Forbidden(format!("you proposed finding {id}'s remediation: somebody else must close it")));
@@ -300,6 +327,7 @@ pub async fn close(warden: &Oversight, caller: &Principal, id: i64, evidence: &s
         closed_at: Some(now),
         evidence: Some(evidence.to_owned()),
         updated_at: now,
+        revision: row.revision + 1,
         ..row.clone()
     };
     write(warden, caller, "finding.close", &row, changed, json!({})).await
@@ -310,8 +338,14 @@ pub async fn accept(warden: &Oversight, caller: &Principal, id: i64, until: i64,
     caller.require(Permission::GrantExceptions)?;
     required("reason", reason)?;
     let now = warden.now();
-    future("until", until, now)?;
     let row = stored(warden, id).await?;
+    expiry(warden, until, now).await?;
+    if let Some(number) = registered_by(warden, caller, &row.model_name, row.version).await? {
+        return Err(Error::Forbidden(format!(
+            "you registered version {number} of '{}': somebody else decides on its findings",
+            row.model_name
+        )));
+    }
     let state = state_of(&row)?;
     // An acceptance that has expired may be renewed.
     if !unresolved(state, row.accepted_until, now) {
@@ -322,6 +356,7 @@ pub async fn accept(warden: &Oversight, caller: &Principal, id: i64, until: i64,
         accepted_by: Some(caller.actor()),
         accepted_until: Some(until),
         updated_at: now,
+        revision: row.revision + 1,
         ..row.clone()
     };
     write(warden, caller, "finding.accept", &row, changed, json!({ "reason": reason })).await
@@ -333,8 +368,14 @@ pub async fn except(warden: &Oversight, caller: &Principal, id: i64, until: i64,
     caller.require(Permission::GrantExceptions)?;
     required("reason", reason)?;
     let now = warden.now();
-    future("until", until, now)?;
     let row = stored(warden, id).await?;
+    expiry(warden, until, now).await?;
+    if let Some(number) = registered_by(warden, caller, &row.model_name, row.version).await? {
+        return Err(Error::Forbidden(format!(
+            "you registered version {number} of '{}': somebody else decides on its findings",
+            row.model_name
+        )));
+    }
     let state = state_of(&row)?;
     if !unresolved(state, row.accepted_until, now) {
         return Err(Error::Conflict(format!("finding {id} is {state}: it needs no exception")));
@@ -344,6 +385,7 @@ pub async fn except(warden: &Oversight, caller: &Principal, id: i64, until: i64,
         exception_until: Some(until),
         exception_reason: Some(reason.to_owned()),
         updated_at: now,
+        revision: row.revision + 1,
         ..row.clone()
     };
     write(warden, caller, "finding.except", &row, changed, json!({})).await
@@ -394,14 +436,52 @@ fn required(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn future(field: &str, at: i64, now: i64) -> Result<()> {
-    if at <= now {
-        return Err(Error::invalid(format!("{field}: {} is not in the future", warden_core::Timestamp::from(at))));
+/// An expiry in the future and no further ahead than the policy's `finding_exception_max_days` (90 days
+/// when the bundle in force sets none).
+async fn expiry(warden: &Oversight, until: i64, now: i64) -> Result<()> {
+    if until <= now {
+        return Err(Error::invalid(format!("until: {} is not in the future", warden_core::Timestamp::from(until))));
+    }
+    let (_, gate) = crate::governance::gate_in_force(warden).await?;
+    let max_days = gate
+        .lock()
+        .expect("gate lock")
+        .finding_exception_max_days()
+        .map_err(crate::governance::policy_error)?
+        .unwrap_or(DEFAULT_EXCEPTION_MAX_DAYS);
+    if (until - now) / DAY_MICROS >= max_days {
+        return Err(Error::invalid(format!(
+            "until: {} is more than the policy's {max_days} days ahead",
+            warden_core::Timestamp::from(until)
+        )));
     }
     Ok(())
 }
 
-/// Stores a change of `before` into `after` with its audit event (the finding after it goes in the payload).
+/// The version the caller registered among those a finding concerns (`version`, or every version of the
+/// model when `None`): whoever registered a version does not judge findings on it.
+async fn registered_by(
+    warden: &Oversight,
+    caller: &Principal,
+    model: &str,
+    version: Option<i64>,
+) -> Result<Option<i64>> {
+    let actor = caller.actor();
+    let versions = list_versions(warden, caller, model).await?;
+    if let Some(number) = version
+        && !versions.iter().any(|v| v.number == number)
+    {
+        return Err(Error::NotFound(format!("model '{model}' has no version {number}")));
+    }
+    Ok(versions
+        .iter()
+        .filter(|v| version.is_none_or(|n| n == v.number))
+        .find(|v| v.created_by == actor)
+        .map(|v| v.number))
+}
+
+/// Stores a change of `before` into `after` with its audit event (the finding after it goes in the payload),
+/// the event at the change's time.
 async fn write(
     warden: &Oversight,
     caller: &Principal,
@@ -411,7 +491,7 @@ async fn write(
     payload: Value,
 ) -> Result<Finding> {
     let subject = format!("model/{}/finding/{}", before.model_name, before.id);
-    let event = audit(warden, caller, action, subject, payload);
-    let stored = warden.metadata.update_finding(&after, &before.state, event).await?;
+    let event = caller.audit_event(after.updated_at, action, subject, payload);
+    let stored = warden.metadata.update_finding(&after, event).await?;
     Finding::of(stored, warden.now())
 }

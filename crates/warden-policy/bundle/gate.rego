@@ -130,8 +130,11 @@ deny contains "the validation report is of another version" if {
 
 # --- findings -----------------------------------------------------------------------------------------------
 
-# Days a finding has before it is due, by severity: Warden reads this when a finding is raised.
+# Days a finding has before it is due, by severity, and the longest an exception or an accepted limitation may
+# last: Warden reads these when a finding is raised, excepted or accepted.
 finding_due_days := limits.finding_due_days
+
+finding_exception_max_days := limits.finding_exception_max_days
 
 # Open, remediation proposed, or accepted as a limitation whose acceptance has expired.
 unresolved(f) if f.state in {"open", "remediation_proposed"}
@@ -156,6 +159,13 @@ warn contains sprintf("finding %v (%s, %s) is covered by a policy exception unti
 	f.severity in {"high", "critical"}
 	unresolved(f)
 	excepted(f)
+}
+
+warn contains sprintf("finding %v (%s, %s) is accepted as a limitation until %v", [f.id, f.kind, f.severity, f.accepted_until]) if {
+	some f in input.findings
+	f.severity in {"high", "critical"}
+	f.state == "accepted"
+	f.accepted_until > input.now
 }
 
 # --- approvals ----------------------------------------------------------------------------------------------

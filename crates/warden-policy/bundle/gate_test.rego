@@ -164,6 +164,12 @@ test_a_lapsed_exception_is_refused if {
 	contains(refusal, "finding 3")
 }
 
+test_an_accepted_limitation_warns if {
+	accepted := object.union(high_open, {"state": "accepted", "accepted_until": 1700090000})
+	some msg in gate.warn with input as replaced("findings", [accepted])
+	contains(msg, "accepted as a limitation")
+}
+
 test_an_accepted_limitation_passes_until_it_expires if {
 	accepted := object.union(high_open, {"state": "accepted", "accepted_until": 1700090000})
 	count(gate.deny) == 0 with input as replaced("findings", [accepted])

@@ -117,6 +117,11 @@ impl Bundle {
     }
 }
 
+/// A whole, non-negative number of days.
+fn whole_days(value: &Value) -> Option<i64> {
+    value.as_i64().ok().filter(|d| *d >= 0)
+}
+
 /// A gate decision in conftest's convention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Decision {
@@ -167,17 +172,28 @@ impl Gate {
     /// object of severity to days, normally the policy data's `warden.limits.finding_due_days`) says: `None`
     /// when the bundle defines no such rule or no whole, non-negative number of days for the severity.
     pub fn finding_due_days(&mut self, severity: &str) -> Result<Option<i64>, PolicyError> {
-        const RULE: &str = "finding_due_days";
-        self.engine.set_input(Value::new_object());
-        let days = self
-            .engine
-            .eval_rule(format!("{GATE_PACKAGE}.{RULE}"))
-            .map_err(|e| evaluation_error(RULE, &e, e.downcast_ref()))?;
-        let days = match days {
-            Value::Object(by_severity) => by_severity.get(&Value::from(severity)).cloned(),
+        Ok(match self.rule_value("finding_due_days")? {
+            Some(Value::Object(by_severity)) => by_severity.get(&Value::from(severity)).and_then(whole_days),
             _ => None,
-        };
-        Ok(days.and_then(|d| d.as_i64().ok()).filter(|d| *d >= 0))
+        })
+    }
+
+    /// The longest a policy exception or an accepted limitation may last, in days, as the bundle's
+    /// `finding_exception_max_days` rule says: `None` when the bundle defines none.
+    pub fn finding_exception_max_days(&mut self) -> Result<Option<i64>, PolicyError> {
+        Ok(self.rule_value("finding_exception_max_days")?.as_ref().and_then(whole_days))
+    }
+
+    /// The value of one of the gate package's rules; `None` when the bundle does not define it (a query, not
+    /// `eval_rule`, which refuses a rule that is not there).
+    fn rule_value(&mut self, rule: &str) -> Result<Option<Value>, PolicyError> {
+        self.engine.set_input(Value::new_object());
+        let results = self
+            .engine
+            .eval_query(format!("{GATE_PACKAGE}.{rule}"), false)
+            .map_err(|e| evaluation_error(rule, &e, e.downcast_ref()))?;
+        let value = results.result.into_iter().next().and_then(|r| r.expressions.into_iter().next()).map(|e| e.value);
+        Ok(value.filter(|v| *v != Value::Undefined))
     }
 
     fn messages(&mut self, rule: &str) -> Result<Vec<String>, PolicyError> {

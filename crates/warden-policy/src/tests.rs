@@ -280,3 +280,16 @@ fn nesting_beyond_the_limit_is_a_syntax_error_naming_the_line_and_strings_do_not
         format!("package warden.gate\n# {}\ndeny contains \"{}\" if {{ false }}\n", "(".repeat(100), "[".repeat(100));
     Gate::compile(&bundle(&[("gate.rego", &text)])).unwrap();
 }
+
+#[test]
+fn finding_limits_come_from_the_bundle_and_are_absent_from_one_without_them() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    assert_eq!(gate.finding_due_days("critical").unwrap(), Some(2));
+    assert_eq!(gate.finding_due_days("low").unwrap(), Some(180));
+    assert_eq!(gate.finding_due_days("extreme").unwrap(), None);
+    assert_eq!(gate.finding_exception_max_days().unwrap(), Some(90));
+    let bare = bundle(&[("gate.rego", "package warden.gate\n\ndeny contains \"never\" if false\n")]);
+    let mut gate = Gate::compile(&bare).unwrap();
+    assert_eq!(gate.finding_due_days("critical").unwrap(), None);
+    assert_eq!(gate.finding_exception_max_days().unwrap(), None);
+}

@@ -333,6 +333,8 @@ pub struct FindingRow {
     pub exception_reason: Option<String>,
     /// When it last changed (µs).
     pub updated_at: Micros,
+    /// 1 when raised, one more with every change.
+    pub revision: i64,
 }
 
 /// Who resolved an incident by hand, when and why.
@@ -1006,14 +1008,16 @@ pub trait OversightStore: Send + Sync {
     async fn incidents(&self, state: Option<&str>, limit: i64) -> Result<Vec<IncidentRow>>;
     /// Alerts of an incident, oldest first.
     async fn incident_alerts(&self, id: i64) -> Result<Vec<AlertRow>>;
-    /// Stores a new finding (its `id` is ignored) with its audit event in one transaction: the event's subject
+    /// Stores a new finding (its `id` and `revision` are given by the store: revision 1) with its audit event in
+    /// one transaction: the event's subject
     /// gets `/{id}` appended and its payload the stored finding as `finding`. `NotFound` when the model or
     /// the version does not exist.
     async fn insert_finding(&self, finding: &FindingRow, audit: AuditEventDraft) -> Result<FindingRow>;
-    /// Replaces a finding by `finding` when its state is still `expected` (`Conflict` otherwise: somebody
-    /// changed it first; `NotFound` for an unknown id), with its audit event, whose payload gets the finding
-    /// after the change as `finding`, in one transaction.
-    async fn update_finding(&self, finding: &FindingRow, expected: &str, audit: AuditEventDraft) -> Result<FindingRow>;
+    /// Replaces a finding by `finding` (its `revision` one more than the stored one) when the stored revision is
+    /// still `finding.revision - 1` (`Conflict` otherwise: somebody changed it first; `NotFound` for an
+    /// unknown id), with its audit event, whose payload gets the finding after the change as `finding`, in one
+    /// transaction.
+    async fn update_finding(&self, finding: &FindingRow, audit: AuditEventDraft) -> Result<FindingRow>;
     /// One finding by id.
     async fn finding(&self, id: i64) -> Result<Option<FindingRow>>;
     /// Findings, newest first: of one model when `model` is given, in one state when `state` is.

@@ -2438,8 +2438,9 @@ where
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO findings (model_id, version, kind, severity, title, description, owner, state, raised_by, \
              raised_at, due_at, remediation, remediation_by, closed_by, closed_at, evidence, accepted_by, \
-             accepted_until, exception_by, exception_until, exception_reason, updated_at) VALUES ($1, $2, $3, $4, \
-             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
+             accepted_until, exception_by, exception_until, exception_reason, updated_at, revision) VALUES ($1, $2, \
+             $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1) \
+             RETURNING id",
         )
         .bind(model_id)
         .bind(finding.version)
@@ -2465,23 +2466,23 @@ where
         .bind(finding.updated_at)
         .fetch_one(&mut *tx)
         .await?;
-        let stored = FindingRow { id, ..finding.clone() };
+        let stored = FindingRow { id, revision: 1, ..finding.clone() };
         audit.subject = format!("{}/{id}", audit.subject);
         Self::append_finding_audit(&mut tx, &stored, audit).await?;
         tx.commit().await?;
         Ok(stored)
     }
 
-    async fn update_finding(&self, finding: &FindingRow, expected: &str, audit: AuditEventDraft) -> Result<FindingRow> {
+    async fn update_finding(&self, finding: &FindingRow, audit: AuditEventDraft) -> Result<FindingRow> {
         let mut tx = D::write_tx(self).await?;
         let updated = sqlx::query(
             "UPDATE findings SET severity = $3, title = $4, description = $5, owner = $6, state = $7, due_at = $8, \
              remediation = $9, remediation_by = $10, closed_by = $11, closed_at = $12, evidence = $13, \
              accepted_by = $14, accepted_until = $15, exception_by = $16, exception_until = $17, \
-             exception_reason = $18, updated_at = $19 WHERE id = $1 AND state = $2",
+             exception_reason = $18, updated_at = $19, revision = $2 WHERE id = $1 AND revision = $2 - 1",
         )
         .bind(finding.id)
-        .bind(expected)
+        .bind(finding.revision)
         .bind(&finding.severity)
         .bind(&finding.title)
         .bind(&finding.description)
@@ -2502,13 +2503,13 @@ where
         .execute(&mut *tx)
         .await?;
         if D::rows_affected(&updated) == 0 {
-            let state: Option<String> = sqlx::query_scalar("SELECT state FROM findings WHERE id = $1")
+            let stored: Option<i64> = sqlx::query_scalar("SELECT revision FROM findings WHERE id = $1")
                 .bind(finding.id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            return Err(match state {
+            return Err(match stored {
                 None => Error::NotFound(format!("no finding {}", finding.id)),
-                Some(state) => Error::Conflict(format!("finding {} is {state} now, no longer {expected}", finding.id)),
+                Some(_) => Error::Conflict(format!("finding {} was changed meanwhile: read it again", finding.id)),
             });
         }
         let stored = sqlx::query_as::<_, FindingRow>(FINDING_SELECT).bind(finding.id).fetch_one(&mut *tx).await?;

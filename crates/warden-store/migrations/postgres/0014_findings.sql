@@ -25,6 +25,7 @@ CREATE TABLE findings (
     exception_until   BIGINT,
     exception_reason  TEXT,
     updated_at        BIGINT NOT NULL,
+    revision          BIGINT NOT NULL,
     FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version)
 );
 CREATE INDEX findings_by_model ON findings (model_id, state);

@@ -27,6 +27,8 @@ CREATE TABLE findings (
     exception_until   INTEGER,
     exception_reason  TEXT,
     updated_at        INTEGER NOT NULL,
+    -- 1, 2, ...: every change names the revision it read, so two changes never both land.
+    revision          INTEGER NOT NULL,
     FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version)
 );
 CREATE INDEX findings_by_model ON findings (model_id, state);
