@@ -198,7 +198,7 @@ pub(crate) enum FindingsCommand {
     Accept {
         /// Finding id.
         id: i64,
-        /// Until when (RFC 3339).
+        /// Until when: RFC 3339, or a span from now (`30d`, `12h`).
         #[arg(long)]
         until: String,
         /// Why.
@@ -211,7 +211,7 @@ pub(crate) enum FindingsCommand {
     Except {
         /// Finding id.
         id: i64,
-        /// Until when (RFC 3339).
+        /// Until when: RFC 3339, or a span from now (`30d`, `12h`).
         #[arg(long)]
         until: String,
         /// Why.

@@ -83,17 +83,30 @@ pub(crate) async fn findings(command: FindingsCommand) -> anyhow::Result<()> {
             outln!("finding {id}: {}", changed.state);
         }
         FindingsCommand::Accept { id, until, reason, connection } => {
+            let until = expiry(&until)?;
             let changed = change(&connection, id, "accept", &json!({ "until": until, "reason": reason })).await?;
             let until = changed.accepted_until.map_or("-".into(), micros_time);
             outln!("finding {id}: accepted as a limitation until {until}");
         }
         FindingsCommand::Except { id, until, reason, connection } => {
+            let until = expiry(&until)?;
             let changed = change(&connection, id, "except", &json!({ "until": until, "reason": reason })).await?;
             let until = changed.exception_until.map_or("-".into(), micros_time);
             outln!("finding {id}: a policy exception covers it until {until}");
         }
     }
     Ok(())
+}
+
+/// `--until`: an RFC 3339 time, or a span from now in days or hours (`30d`, `12h`), as RFC 3339.
+fn expiry(text: &str) -> anyhow::Result<String> {
+    let span = |unit: char, micros: i64| text.strip_suffix(unit)?.parse::<i64>().ok()?.checked_mul(micros);
+    let Some(span) = span('d', 86_400_000_000).or_else(|| span('h', 3_600_000_000)) else {
+        return Ok(text.to_owned());
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_micros() as i64;
+    let until = now.checked_add(span).ok_or_else(|| anyhow::anyhow!("--until {text} is too far ahead"))?;
+    Ok(warden_core::Timestamp::from_micros(until).to_string())
 }
 
 async fn change(
