@@ -470,6 +470,30 @@ async fn every_route_answers_as_the_document_says() {
     call!(Method::GET, "/v1/incidents/999999", a, Value::Null);
     call!(Method::POST, "/v1/incidents/999999/resolve", a, json!({"comment": "?"}));
 
+    // Findings.
+    let val = Some(validator.as_str());
+    let ro = Some(risk.as_str());
+    let raise = json!({"kind": "limitation", "severity": "medium", "title": "thin data for young applicants"});
+    let (_, finding) = call!(Method::POST, "/v1/models/credit/findings", val, raise);
+    call!(Method::POST, "/v1/models/credit/findings", val, json!({"kind": "rumour", "severity": "low", "title": "t"}));
+    call!(Method::GET, "/v1/findings?model=credit&state=open", a, Value::Null);
+    call!(Method::GET, "/v1/findings?state=sleeping", a, Value::Null);
+    call!(Method::GET, "/v1/findings/999999", a, Value::Null);
+    let id = finding["id"].as_i64().expect("a finding was raised");
+    let tomorrow = warden_core::Timestamp::from_micros(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64 + 86_400_000_000,
+    )
+    .to_string();
+    call!(Method::GET, format!("/v1/findings/{id}"), a, Value::Null);
+    call!(Method::POST, format!("/v1/findings/{id}/propose"), a, json!({"remediation": "collect more"}));
+    call!(Method::POST, format!("/v1/findings/{id}/except"), ro, json!({"until": tomorrow, "reason": "r"}));
+    call!(Method::POST, format!("/v1/findings/{id}/accept"), ro, json!({"until": tomorrow, "reason": "r"}));
+    call!(Method::POST, format!("/v1/findings/{id}/close"), val, json!({"evidence": "more data"}));
+    call!(Method::POST, format!("/v1/findings/{id}/close"), val, json!({"evidence": "again"}));
+    for action in ["propose", "except", "accept"] {
+        call!(Method::POST, format!("/v1/findings/{id}/{action}"), ro, json!({"until": "soon"}));
+    }
+
     // Retraining.
     call!(Method::POST, "/v1/models/credit/retrain", a, json!({}));
     call!(Method::POST, "/v1/models/credit/retrain", a, json!({"trainer": "nope"}));

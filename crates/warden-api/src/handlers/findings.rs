@@ -16,7 +16,7 @@ use crate::wire::{
 /// follows from its severity by the policy in force.
 #[utoipa::path(post, path = "/v1/models/{name}/findings", tag = "findings", request_body = RaiseFindingBody,
     params(("name" = String, Path, description = "Model name")),
-    responses((status = 201, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn raise(
     State(warden): State<AppState>,
@@ -37,7 +37,7 @@ pub(crate) async fn raise(
 
 /// Findings, newest first (`model`, `state` and `overdue` narrow them).
 #[utoipa::path(get, path = "/v1/findings", tag = "findings", params(FindingsQuery),
-    responses((status = 200, body = Vec<FindingBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<FindingBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn list(
     State(warden): State<AppState>,
@@ -63,8 +63,9 @@ pub(crate) async fn get(
 /// Propose how an open finding is remediated (data-scientist, admin).
 #[utoipa::path(post, path = "/v1/findings/{id}/propose", tag = "findings", request_body = ProposeRemediationBody,
     params(("id" = i64, Path, description = "Finding id")),
-    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn propose(
     State(warden): State<AppState>,
     Caller(caller): Caller,
@@ -78,8 +79,9 @@ pub(crate) async fn propose(
 /// registrant for a validation finding, nor whoever proposed the remediation).
 #[utoipa::path(post, path = "/v1/findings/{id}/close", tag = "findings", request_body = CloseFindingBody,
     params(("id" = i64, Path, description = "Finding id")),
-    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn close(
     State(warden): State<AppState>,
     Caller(caller): Caller,
@@ -92,8 +94,9 @@ pub(crate) async fn close(
 /// Accept an open finding as a limitation until an expiry, with the reason (risk-officer, admin).
 #[utoipa::path(post, path = "/v1/findings/{id}/accept", tag = "findings", request_body = UntilBody,
     params(("id" = i64, Path, description = "Finding id")),
-    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn accept(
     State(warden): State<AppState>,
     Caller(caller): Caller,
@@ -107,8 +110,9 @@ pub(crate) async fn accept(
 /// admin): the gate passes over the finding until then.
 #[utoipa::path(post, path = "/v1/findings/{id}/except", tag = "findings", request_body = UntilBody,
     params(("id" = i64, Path, description = "Finding id")),
-    responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn except(
     State(warden): State<AppState>,
     Caller(caller): Caller,
