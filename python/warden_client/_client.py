@@ -298,6 +298,45 @@ class Client:
     def resolve_incident(self, incident_id: int, *, comment: str) -> dict:
         return self._call("POST", f"/v1/incidents/{_seg(incident_id)}/resolve", json_body={"comment": comment})
 
+    # Findings
+
+    def raise_finding(
+        self,
+        model: str,
+        *,
+        kind: str,
+        severity: str,
+        title: str,
+        description: str = "",
+        version: int | None = None,
+        owner: str | None = None,
+    ) -> dict:
+        body = {"kind": kind, "severity": severity, "title": title, "description": description,
+                "version": version, "owner": owner}
+        return self._call("POST", f"/v1/models/{_seg(model)}/findings", json_body=body)
+
+    def list_findings(self, *, model: str | None = None, state: str | None = None, overdue: bool = False) -> list:
+        return self._call("GET", "/v1/findings", params=_query(model=model, state=state, overdue="true" if overdue else None))
+
+    def get_finding(self, finding_id: int) -> dict:
+        return self._call("GET", f"/v1/findings/{_seg(finding_id)}")
+
+    def propose_remediation(self, finding_id: int, *, remediation: str) -> dict:
+        return self._call("POST", f"/v1/findings/{_seg(finding_id)}/propose", json_body={"remediation": remediation})
+
+    def close_finding(self, finding_id: int, *, evidence: str) -> dict:
+        return self._call("POST", f"/v1/findings/{_seg(finding_id)}/close", json_body={"evidence": evidence})
+
+    def accept_finding(self, finding_id: int, *, until: str, reason: str) -> dict:
+        """Accepts the finding as a limitation until `until` (RFC 3339)."""
+        body = {"until": until, "reason": reason}
+        return self._call("POST", f"/v1/findings/{_seg(finding_id)}/accept", json_body=body)
+
+    def except_finding(self, finding_id: int, *, until: str, reason: str) -> dict:
+        """Grants a policy exception covering the finding until `until` (RFC 3339)."""
+        body = {"until": until, "reason": reason}
+        return self._call("POST", f"/v1/findings/{_seg(finding_id)}/except", json_body=body)
+
     def inventory(self, *, as_frame: bool = False):
         return _frame(self._call("GET", "/v1/inventory"), as_frame)
 

@@ -18,7 +18,7 @@ use crate::wire::{
     params(("name" = String, Path, description = "Model name")),
     responses((status = 201, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub(crate) async fn raise(
+pub(crate) async fn raise_finding(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
@@ -39,7 +39,7 @@ pub(crate) async fn raise(
 #[utoipa::path(get, path = "/v1/findings", tag = "findings", params(FindingsQuery),
     responses((status = 200, body = Vec<FindingBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub(crate) async fn list(
+pub(crate) async fn list_findings(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<FindingsQuery>,
@@ -52,7 +52,7 @@ pub(crate) async fn list(
     params(("id" = i64, Path, description = "Finding id")),
     responses((status = 200, body = FindingBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
-pub(crate) async fn get(
+pub(crate) async fn get_finding(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
@@ -66,7 +66,7 @@ pub(crate) async fn get(
     responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub(crate) async fn propose(
+pub(crate) async fn propose_remediation(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
@@ -82,7 +82,7 @@ pub(crate) async fn propose(
     responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub(crate) async fn close(
+pub(crate) async fn close_finding(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
@@ -97,7 +97,7 @@ pub(crate) async fn close(
     responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub(crate) async fn accept(
+pub(crate) async fn accept_finding(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
@@ -113,7 +113,7 @@ pub(crate) async fn accept(
     responses((status = 200, body = FindingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub(crate) async fn except(
+pub(crate) async fn except_finding(
     State(warden): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<i64>,
