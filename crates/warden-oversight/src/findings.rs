@@ -335,22 +335,8 @@ pub async fn close(warden: &Oversight, caller: &Principal, id: i64, evidence: &s
 
 /// A risk officer accepts an unresolved finding as a limitation until `until` (µs), with the reason.
 pub async fn accept(warden: &Oversight, caller: &Principal, id: i64, until: i64, reason: &str) -> Result<Finding> {
-    caller.require(Permission::GrantExceptions)?;
-    required("reason", reason)?;
-    let now = warden.now();
-    let row = stored(warden, id).await?;
-    expiry(warden, until, now).await?;
-    if let Some(number) = registered_by(warden, caller, &row.model_name, row.version).await? {
-        return Err(Error::Forbidden(format!(
-            "you registered version {number} of '{}': somebody else decides on its findings",
-            row.model_name
-        )));
-    }
-    let state = state_of(&row)?;
     // An acceptance that has expired may be renewed.
-    if !unresolved(state, row.accepted_until, now) {
-        return Err(Error::Conflict(format!("finding {id} is {state}: only an unresolved finding can be accepted")));
-    }
+    let (row, now) = to_decide(warden, caller, id, until, reason, "only an unresolved finding can be accepted").await?;
     let changed = FindingRow {
         state: FindingState::Accepted.as_str().to_owned(),
         accepted_by: Some(caller.actor()),
@@ -365,6 +351,29 @@ pub async fn accept(warden: &Oversight, caller: &Principal, id: i64, until: i64,
 /// A risk officer grants a policy exception covering an unresolved finding until `until` (µs): the gate
 /// passes over it until then.
 pub async fn except(warden: &Oversight, caller: &Principal, id: i64, until: i64, reason: &str) -> Result<Finding> {
+    let (row, now) = to_decide(warden, caller, id, until, reason, "it needs no exception").await?;
+    let changed = FindingRow {
+        exception_by: Some(caller.actor()),
+        exception_until: Some(until),
+        exception_reason: Some(reason.to_owned()),
+        updated_at: now,
+        revision: row.revision + 1,
+        ..row.clone()
+    };
+    write(warden, caller, "finding.except", &row, changed, json!({})).await
+}
+
+/// The unresolved finding a risk officer accepts or excepts until `until`, with the time now: the caller may
+/// grant, gives a reason and an expiry the policy allows, and did not register a version it concerns.
+/// `Conflict` (with `refusal`) when the finding is resolved.
+async fn to_decide(
+    warden: &Oversight,
+    caller: &Principal,
+    id: i64,
+    until: i64,
+    reason: &str,
+    refusal: &str,
+) -> Result<(FindingRow, i64)> {
     caller.require(Permission::GrantExceptions)?;
     required("reason", reason)?;
     let now = warden.now();
@@ -378,17 +387,9 @@ pub async fn except(warden: &Oversight, caller: &Principal, id: i64, until: i64,
     }
     let state = state_of(&row)?;
     if !unresolved(state, row.accepted_until, now) {
-        return Err(Error::Conflict(format!("finding {id} is {state}: it needs no exception")));
+        return Err(Error::Conflict(format!("finding {id} is {state}: {refusal}")));
     }
-    let changed = FindingRow {
-        exception_by: Some(caller.actor()),
-        exception_until: Some(until),
-        exception_reason: Some(reason.to_owned()),
-        updated_at: now,
-        revision: row.revision + 1,
-        ..row.clone()
-    };
-    write(warden, caller, "finding.except", &row, changed, json!({})).await
+    Ok((row, now))
 }
 
 /// The findings that concern `version` of `model`, as the gate's input holds them (times in Unix seconds):
