@@ -31,11 +31,14 @@ impl std::error::Error for UnknownValue {}
 /// Defines a closed set: a fieldless enum with serde, `ToSchema`, `as_str`, `ALL`, `Display` and `FromStr`.
 macro_rules! closed_set {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        closed_set! { $(#[$meta])* $name, $what, "snake_case" { $($(#[$vmeta])* $variant = $text,)+ } }
+    };
+    ($(#[$meta:meta])* $name:ident, $what:literal, $case:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        // Each text is its variant's name in snake_case (the test below holds serde to `as_str`); the
-        // OpenAPI derive reads `rename_all`, not a literal passed through this macro.
-        #[serde(rename_all = "snake_case")]
+        // Each text is its variant's name in `$case` (snake_case unless given; the test below holds serde to
+        // `as_str`); the OpenAPI derive reads `rename_all`, not a literal per variant.
+        #[serde(rename_all = $case)]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+
         }
@@ -234,6 +237,20 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// The scanner report formats findings are imported from (their names as scanners' users write them).
+    ScanFormat, "scan format", "kebab-case" {
+        /// SARIF 2.1.0 (static analysis: Bandit, CodeQL, Semgrep; Trivy and Grype can write it too).
+        Sarif = "sarif",
+        /// A CycloneDX document's vulnerabilities (VEX), spec 1.4 to 1.7.
+        CyclonedxVex = "cyclonedx-vex",
+        /// Trivy's JSON report (schema version 2): images, file systems, repositories.
+        Trivy = "trivy",
+        /// Grype's JSON report.
+        Grype = "grype",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +278,7 @@ mod tests {
         check(FindingKind::ALL);
         check(FindingSeverity::ALL);
         check(FindingState::ALL);
+        check(ScanFormat::ALL);
         assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
         assert_eq!(
             "extreme".parse::<RiskTier>().unwrap_err().to_string(),
