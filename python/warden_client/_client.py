@@ -315,6 +315,16 @@ class Client:
                 "version": version, "owner": owner}
         return self._call("POST", f"/v1/models/{_seg(model)}/findings", json_body=body)
 
+    def import_findings(self, model: str, version: int, report: bytes | str, *, format: str) -> dict:
+        """Imports a scanner report (`format`: sarif, cyclonedx-vex, trivy or grype) as it was written:
+        bytes, or the path of the file."""
+        if isinstance(report, str):
+            with open(report, "rb") as f:
+                report = f.read()
+        return self._call("POST", f"/v1/models/{_seg(model)}/versions/{_seg(version)}/findings/import",
+                          params=_query(format=format), content=report,
+                          headers={"Content-Type": "application/json"})
+
     def list_findings(self, *, model: str | None = None, state: str | None = None, overdue: bool = False) -> list:
         return self._call("GET", "/v1/findings", params=_query(model=model, state=state, overdue="true" if overdue else None))
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
     AlertState, DecisionSource, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind,
-    RiskTier, Route, Severity, StreamKind, Timestamp,
+    RiskTier, Route, ScanFormat, Severity, StreamKind, Timestamp,
 };
 
 mod responses;
@@ -948,6 +948,13 @@ pub struct FindingsQuery {
     /// Only those unresolved past their due date.
     #[serde(default)]
     pub overdue: bool,
+}
+
+/// The format of a scanner report being imported.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ImportFindingsQuery {
+    /// `sarif`, `cyclonedx-vex`, `trivy` or `grype`.
+    pub format: ScanFormat,
 }
 
 /// The period of the KPIs.

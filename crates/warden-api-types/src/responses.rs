@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use warden_core::{
-    AlertState, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind, RiskTier, Severity,
+    AlertState, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind, RiskTier,
+    ScanFormat, Severity,
 };
 
 /// A version's decision threshold and labels.
@@ -736,6 +737,32 @@ pub struct FindingBody {
     pub exception_reason: Option<String>,
     /// When it last changed (µs).
     pub updated_at: i64,
+    /// The scan an imported vulnerability came from (format, tool and target).
+    pub scan_scope: Option<String>,
+    /// What makes it the same finding from one import of its scan to the next (rule and location).
+    pub scan_key: Option<String>,
+}
+
+/// What importing a scanner report did to a version's findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScanImportBody {
+    /// The report's format.
+    pub format: ScanFormat,
+    /// The scanner, as the report names it.
+    pub tool: String,
+    /// What it scanned, as the report names it.
+    pub target: String,
+    /// The scan this import follows up (format, tool and target): its findings that the report no longer has
+    /// are closed.
+    pub scope: String,
+    /// SHA-256 of the report's bytes (hex).
+    pub report_sha256: String,
+    /// Findings raised: reported now, unresolved in no earlier import of this scan.
+    pub raised: Vec<FindingBody>,
+    /// Findings of this scan's earlier imports that the report no longer has, closed as remediated.
+    pub closed: Vec<FindingBody>,
+    /// Ids of this scan's findings reported again, left as they are.
+    pub still_reported: Vec<i64>,
 }
 
 /// An event of an incident's timeline.

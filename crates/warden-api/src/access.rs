@@ -93,6 +93,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/incidents/{id}", Needs(ReadDecisions)),
     ("POST", "/v1/incidents/{id}/resolve", Needs(ManageMonitors)),
     ("POST", "/v1/models/{name}/findings", Needs(RaiseFindings)),
+    ("POST", "/v1/models/{name}/versions/{version}/findings/import", Needs(RaiseFindings)),
     ("GET", "/v1/findings", Needs(ReadRegistry)),
     ("GET", "/v1/findings/{id}", Needs(ReadRegistry)),
     ("POST", "/v1/findings/{id}/propose", Needs(ProposeRemediation)),

@@ -1098,3 +1098,140 @@ async fn findings_keep_duties_apart_and_refuse_bad_input_whole() {
         app.json(Method::POST, &format!("/v1/findings/{id}/close"), Some(&p.vera), json!({"evidence": "v2"})).await;
     assert_eq!((status, closed["state"].as_str()), (StatusCode::OK, Some("closed")), "{closed}");
 }
+
+/// Imports a scanner report from the test data on `version` of `credit` as `who`.
+async fn import_report(app: &TestApp, who: &str, version: i64, format: &str, file: &str) -> (StatusCode, Value) {
+    let uri = format!("/v1/models/credit/versions/{version}/findings/import?format={format}");
+    app.send(Method::POST, &uri, Some(who), "application/json", warden_testdata::read(&format!("scans/{file}"))).await
+}
+
+#[tokio::test]
+async fn scanner_reports_raise_each_vulnerability_once_close_what_a_later_scan_lacks_and_block_the_gate() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    let now = clock.load(std::sync::atomic::Ordering::SeqCst);
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
+    for who in [&p.vera, &p.victor, &p.rita] {
+        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
+    }
+    assert_eq!(app.gate(&p.dana, v1).await["allow"], true);
+
+    // Trivy on the Python dependencies the model was trained with: two Werkzeug CVEs, high and medium.
+    let (status, import) = import_report(&app, &p.vera, v1, "trivy", "trivy-pip.json").await;
+    assert_eq!(status, StatusCode::OK, "{import}");
+    assert_eq!(import["scope"], "trivy:trivy:testdata/fixtures/repo/pip");
+    let raised = import["raised"].as_array().unwrap();
+    let shown: Vec<(&str, &str, &str)> = raised
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["severity"].as_str().unwrap(), f["scan_key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("vulnerability", "high", "CVE-2019-14806 at requirements.txt: Werkzeug@0.11"),
+            ("vulnerability", "medium", "CVE-2020-28724 at requirements.txt: Werkzeug@0.11"),
+        ]
+    );
+    assert_eq!(raised[0]["due_at"].as_i64().unwrap(), now + 30 * 86_400 * 1_000_000, "high: 30 days");
+    let high = raised[0]["id"].as_i64().unwrap();
+    let gate = app.gate(&p.dana, v1).await;
+    assert!(denies(&gate, &format!("finding {high} (vulnerability, high) is unresolved")), "{gate}");
+
+    // The same report again raises nothing: both are still reported.
+    let (status, again) = import_report(&app, &p.vera, v1, "trivy", "trivy-pip.json").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!((again["raised"].as_array().unwrap().len(), again["still_reported"].as_array().unwrap().len()), (0, 2));
+
+    // Bandit on the scoring service, then a later scan without B108: its finding is closed as remediated, with
+    // the report as the evidence; the Trivy scan's findings are another scan's and stay open.
+    let (status, first) = import_report(&app, &p.vera, v1, "sarif", "bandit-mlflow-scoring-server.sarif").await;
+    assert_eq!((status, first["raised"].as_array().unwrap().len()), (StatusCode::OK, 4), "{first}");
+    let b108 = first["raised"].as_array().unwrap().iter().find(|f| f["title"].as_str().unwrap().contains("temp"));
+    let b108 = b108.expect("bandit's B108 finding")["id"].as_i64().unwrap();
+    let later = "bandit-mlflow-scoring-server-without-b108.sarif";
+    assert_eq!(import_report(&app, &p.dana, v1, "sarif", later).await.0, StatusCode::FORBIDDEN, "a data scientist");
+    // A version's registrant may import raising findings, but not a later scan that would close one.
+    let v2 = app.register_as(&app.admin, "credit", metadata(), &lr_artifact()).await;
+    let full = "bandit-mlflow-scoring-server.sarif";
+    assert_eq!(import_report(&app, &app.admin, v2, "sarif", full).await.0, StatusCode::OK);
+    let (status, refused) = import_report(&app, &app.admin, v2, "sarif", later).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("an import that closes findings"), "{refused}");
+    let (status, second) = import_report(&app, &p.vera, v1, "sarif", later).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let closed = second["closed"].as_array().unwrap();
+    assert_eq!(closed.len(), 1, "{second}");
+    assert_eq!((closed[0]["id"].as_i64(), closed[0]["state"].as_str()), (Some(b108), Some("closed")));
+    let evidence = closed[0]["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("absent from the Bandit 1.9.4 report")
+            && evidence.contains(second["report_sha256"].as_str().unwrap()),
+        "{evidence}"
+    );
+    let (_, open) = app.json(Method::GET, "/v1/findings?model=credit&state=open", Some(&p.vera), Value::Null).await;
+    assert_eq!(open.as_array().unwrap().len(), 2 + 3 + 4, "version 1's five, version 2's four: {open}");
+
+    // Every change is in the audit trail, the import with its report's hash.
+    let (_, events) =
+        app.json(Method::GET, "/v1/audit/events?subject=model/credit&limit=1000", Some(&app.admin), Value::Null).await;
+    let imports: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["action"] == "finding.import").collect();
+    assert_eq!(imports.len(), 5, "one event per import that landed");
+    assert!(imports.iter().any(|e| e["payload"]["closed"] == json!([b108])), "{imports:?}");
+}
+
+#[tokio::test]
+async fn a_scanner_report_that_is_not_what_it_claims_or_names_no_such_version_stores_nothing() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    for (format, file, status, words) in [
+        (
+            "grype",
+            "trivy-pip.json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the report is not grype: \"matches\" is missing (it looks like trivy)",
+        ),
+        (
+            "cyclonedx-vex",
+            "bandit-mlflow-scoring-server.sarif",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "(it looks like sarif)",
+        ),
+        ("docx", "trivy-pip.json", StatusCode::BAD_REQUEST, "format"),
+    ] {
+        let (got, body) = import_report(&app, &p.vera, v1, format, file).await;
+        assert_eq!(got, status, "{format} {file}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(words), "{body}");
+    }
+    let (got, body) = import_report(&app, &p.vera, 9, "trivy", "trivy-pip.json").await;
+    assert_eq!(got, StatusCode::NOT_FOUND, "{body}");
+    let uri = format!("/v1/models/credit/versions/{v1}/findings/import?format=trivy");
+    let broken = br#"{"SchemaVersion": 2, "ArtifactName": "img", "Results": [{"Target": "t", "Vulnerabilities": [
+        {"VulnerabilityID": "CVE-1", "PkgName": "a", "Severity": "LOW"}, {"VulnerabilityID": "CVE-2", "Severity": "HIGH"}]}]}"#;
+    let (got, body) = app.send(Method::POST, &uri, Some(&p.vera), "application/json", broken.to_vec()).await;
+    assert_eq!(got, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at Results[0].Vulnerabilities[1]: missing field `PkgName`")
+    );
+    let viewer = app.token("vic", "viewer").await;
+    assert_eq!(import_report(&app, &viewer, v1, "trivy", "trivy-pip.json").await.0, StatusCode::FORBIDDEN);
+    let (_, stored) = app.json(Method::GET, "/v1/findings?model=credit", Some(&app.admin), Value::Null).await;
+    assert_eq!(stored, json!([]), "nothing refused was stored");
+    // Two imports of one report at once: whichever comes second either finds both findings or is refused
+    // whole (409); never four findings.
+    let (first, second) = tokio::join!(
+        import_report(&app, &p.victor, v1, "trivy", "trivy-pip.json"),
+        import_report(&app, &p.vera, v1, "trivy", "trivy-pip.json")
+    );
+    let statuses = [first.0, second.0];
+    assert!(statuses.contains(&StatusCode::OK), "{first:?} {second:?}");
+    assert!(statuses.iter().all(|s| [StatusCode::OK, StatusCode::CONFLICT].contains(s)), "{first:?} {second:?}");
+    let (_, stored) = app.json(Method::GET, "/v1/findings?model=credit", Some(&app.admin), Value::Null).await;
+    assert_eq!(stored.as_array().unwrap().len(), 2, "{stored}");
+}

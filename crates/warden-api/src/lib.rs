@@ -163,6 +163,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         // One path, two methods: reading the log, and ingestion's batch-sized bodies.
         .routes(routes!(scoring::list_decisions, scoring::ingest_decisions))
         .routes(routes!(scoring::kserve_event))
+        .routes(routes!(findings::import_findings))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
         .layer(timeout(limits.upload_timeout));
     // Deliveries are small, but answering one downloads a model from MLflow.

@@ -493,6 +493,17 @@ async fn every_route_answers_as_the_document_says() {
     for action in ["propose", "except", "accept"] {
         call!(Method::POST, format!("/v1/findings/{id}/{action}"), ro, json!({"until": "soon"}));
     }
+    let report = warden_testdata::read("scans/trivy-pip.json");
+    for (uri, body) in [
+        ("/v1/models/credit/versions/1/findings/import?format=trivy", report.clone()),
+        ("/v1/models/credit/versions/1/findings/import?format=sarif", report.clone()),
+        ("/v1/models/credit/versions/1/findings/import?format=docx", report.clone()),
+        ("/v1/models/credit/versions/9/findings/import?format=trivy", report.clone()),
+        ("/v1/models/credit/versions/1/findings/import?format=grype", b"not json".to_vec()),
+    ] {
+        let (status, _) = app.send(Method::POST, uri, val, "application/json", body).await;
+        calls.push((Method::POST, uri.into(), status));
+    }
 
     // Retraining.
     call!(Method::POST, "/v1/models/credit/retrain", a, json!({}));

@@ -33,11 +33,12 @@ macro_rules! closed_set {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         closed_set! { $(#[$meta])* $name, $what, "snake_case" { $($(#[$vmeta])* $variant = $text,)+ } }
     };
-    ($(#[$meta:meta])* $name:ident, $what:literal, $case:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $case:tt { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         // Each text is its variant's name in `$case` (snake_case unless given; the test below holds serde to
-        // `as_str`); the OpenAPI derive reads `rename_all`, not a literal per variant.
+        // `as_str`); the OpenAPI derive reads `rename_all`, not a literal per variant, and only as a plain token
+        // (`tt`: a `literal` fragment reaches it wrapped, and is ignored).
         #[serde(rename_all = $case)]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+

@@ -22,7 +22,9 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use warden_core::{FindingKind, FindingSeverity, FindingState};
+use sha2::{Digest, Sha256};
+use warden_core::{FindingKind, FindingSeverity, FindingState, ScanFormat};
+use warden_scans::ScanFinding;
 use warden_store::metadata::FindingRow;
 
 use crate::{Error, Oversight, Result};
@@ -94,6 +96,10 @@ pub struct Finding {
     pub exception_reason: Option<String>,
     /// When it last changed (µs).
     pub updated_at: i64,
+    /// The scan an imported vulnerability came from (format, tool and target).
+    pub scan_scope: Option<String>,
+    /// What makes it the same finding from one import of its scan to the next (rule and location).
+    pub scan_key: Option<String>,
 }
 
 impl Finding {
@@ -129,6 +135,8 @@ impl Finding {
             exception_until: row.exception_until,
             exception_reason: row.exception_reason,
             updated_at: row.updated_at,
+            scan_scope: row.scan_scope,
+            scan_key: row.scan_key,
         })
     }
 }
@@ -212,6 +220,8 @@ pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: New
         exception_reason: None,
         updated_at: now,
         revision: 1,
+        scan_scope: None,
+        scan_key: None,
     };
     // The event's time is the finding's: the evidence bundle's period selects both alike.
     let event = caller.audit_event(now, "finding.raise", format!("model/{model}/finding"), json!({}));
@@ -251,6 +261,160 @@ pub(crate) async fn raise_breach(warden: &Oversight, model: &str, version: i64, 
     if let Err(error) = raise(warden, &Principal::system(), model, new).await {
         tracing::error!(model, version, incident, %error, "the breach's finding was not recorded");
     }
+}
+
+/// What importing a scanner report did to a version's findings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanImport {
+    /// The report's format.
+    pub format: ScanFormat,
+    /// The scanner, as the report names it.
+    pub tool: String,
+    /// What it scanned, as the report names it.
+    pub target: String,
+    /// The scan this import replaces the previous import of (format, tool and target).
+    pub scope: String,
+    /// SHA-256 of the report's bytes, as imported (hex).
+    pub report_sha256: String,
+    /// Findings the report raised: reported now, unresolved before in no import of this scan.
+    pub raised: Vec<Finding>,
+    /// Findings of this scan's earlier imports the report no longer has: closed as remediated.
+    pub closed: Vec<Finding>,
+    /// Findings of this scan's earlier imports reported again (their ids): they stay as they are.
+    pub still_reported: Vec<i64>,
+}
+
+/// Imports a scanner report on `version` of `model`: each vulnerability it reports becomes a finding, once per
+/// rule and location however many imports report it; an unresolved finding of an earlier import of the same
+/// scan that this one does not report is closed as remediated, the report being the evidence. The whole import
+/// is one transaction with an event per finding and one for the import (its report's SHA-256, what it raised
+/// and closed); the report itself is not kept.
+pub async fn import(
+    warden: &Oversight,
+    caller: &Principal,
+    model: &str,
+    version: i64,
+    format: ScanFormat,
+    report: &[u8],
+) -> Result<ScanImport> {
+    caller.require(Permission::RaiseFindings)?;
+    let found = get_model(warden, caller, model).await?;
+    // NotFound for a version the model does not have, before the report is read.
+    let registered = registered_by(warden, caller, model, Some(version)).await?;
+    let read = warden_scans::read(format, report).map_err(|e| Error::invalid(e.to_string()))?;
+    let scope = read.scope();
+    let report_sha256 = hex::encode(Sha256::digest(report));
+    let now = warden.now();
+
+    let earlier: Vec<FindingRow> = warden
+        .metadata
+        .findings(Some(model), None)
+        .await?
+        .into_iter()
+        .filter(|r| r.version == Some(version) && r.scan_scope.as_deref() == Some(&scope))
+        .filter(|r| r.state != FindingState::Closed.as_str())
+        .collect();
+    let reported: std::collections::HashSet<String> = read.findings.iter().map(ScanFinding::key).collect();
+    let known: std::collections::HashMap<&str, i64> =
+        earlier.iter().filter_map(|r| Some((r.scan_key.as_deref()?, r.id))).collect();
+
+    let mut due = std::collections::HashMap::new();
+    let mut raised = Vec::new();
+    for finding in read.findings.iter().filter(|f| !known.contains_key(f.key().as_str())) {
+        let days = match due.get(&finding.severity) {
+            Some(&days) => days,
+            None => *due.entry(finding.severity).or_insert(due_days(warden, finding.severity).await?),
+        };
+        let row = FindingRow {
+            id: 0,
+            model_name: model.to_owned(),
+            version: Some(version),
+            kind: FindingKind::Vulnerability.as_str().to_owned(),
+            severity: finding.severity.as_str().to_owned(),
+            title: finding.title.lines().next().unwrap_or("").to_owned(),
+            description: format!(
+                "{}\n\nReported by {} at {}.",
+                finding.description,
+                read.tool,
+                if finding.location.is_empty() { &read.target } else { &finding.location }
+            ),
+            owner: found.input.owner.clone(),
+            state: FindingState::Open.as_str().to_owned(),
+            raised_by: caller.actor(),
+            raised_at: now,
+            due_at: now.saturating_add(days.saturating_mul(DAY_MICROS)),
+            remediation: None,
+            remediation_by: None,
+            closed_by: None,
+            closed_at: None,
+            evidence: None,
+            accepted_by: None,
+            accepted_until: None,
+            exception_by: None,
+            exception_until: None,
+            exception_reason: None,
+            updated_at: now,
+            revision: 1,
+            scan_scope: Some(scope.clone()),
+            scan_key: Some(finding.key()),
+        };
+        let payload = json!({ "report_sha256": report_sha256 });
+        raised.push((row, caller.audit_event(now, "finding.raise", format!("model/{model}/finding"), payload)));
+    }
+
+    let evidence = format!(
+        "absent from the {} report of {} imported at {} (SHA-256 {report_sha256})",
+        read.tool,
+        if read.target.is_empty() { "the same scan" } else { &read.target },
+        warden_core::Timestamp::from(now)
+    );
+    let mut closed = Vec::new();
+    let mut still_reported = Vec::new();
+    for row in earlier {
+        if row.scan_key.as_ref().is_some_and(|key| reported.contains(key)) {
+            still_reported.push(row.id);
+            continue;
+        }
+        let changed = FindingRow {
+            state: FindingState::Closed.as_str().to_owned(),
+            closed_by: Some(caller.actor()),
+            closed_at: Some(now),
+            evidence: Some(evidence.clone()),
+            updated_at: now,
+            revision: row.revision + 1,
+            ..row.clone()
+        };
+        let subject = format!("model/{model}/finding/{}", row.id);
+        let payload = json!({ "report_sha256": report_sha256 });
+        closed.push((changed, caller.audit_event(now, "finding.close", subject, payload)));
+    }
+    if !closed.is_empty()
+        && let Some(number) = registered
+    {
+        return Err(Error::Forbidden(format!(
+            "you registered version {number} of '{model}': an import that closes findings on it comes from somebody else"
+        )));
+    }
+
+    let summary = json!({
+        "format": format, "tool": read.tool, "target": read.target, "scope": scope, "report_sha256": report_sha256,
+        "raised": raised.iter().map(|(r, _)| r.scan_key.clone()).collect::<Vec<_>>(),
+        "closed": closed.iter().map(|(r, _)| r.id).collect::<Vec<_>>(),
+        "still_reported": still_reported,
+    });
+    let event = caller.audit_event(now, "finding.import", format!("model/{model}/version/{version}/scan"), summary);
+    let (raised, closed) = warden.metadata.import_findings(raised, closed, event).await?;
+    let shown = |rows: Vec<FindingRow>| rows.into_iter().map(|r| Finding::of(r, now)).collect::<Result<Vec<_>>>();
+    Ok(ScanImport {
+        format,
+        tool: read.tool,
+        target: read.target,
+        scope,
+        report_sha256,
+        raised: shown(raised)?,
+        closed: shown(closed)?,
+        still_reported,
+    })
 }
 
 /// One finding.

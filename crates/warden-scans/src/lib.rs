@@ -11,6 +11,9 @@ serde_json's 128 levels; titles, locations and descriptions are cut to [`TITLE_C
 [`DESCRIPTION_CHARS`]. A report that is not the format it claims is refused, naming the format it looks like; one
 that breaks its format is refused naming the place (`runs[0].results[3].ruleId`).
 
+Modules: `peek` (the first look at the top-level keys), then one reader per format: `sarif`, `cyclonedx`,
+`trivy`, `grype`.
+
 What counts as a finding: a SARIF result of kind `fail` that is neither suppressed nor absent from its baseline;
 a CycloneDX vulnerability whose analysis does not say it is resolved, a false positive or not affecting (one
 finding per affected component); every Trivy vulnerability, failed misconfiguration and secret; every Grype

@@ -335,6 +335,13 @@ pub struct FindingRow {
     pub updated_at: Micros,
     /// 1 when raised, one more with every change.
     pub revision: i64,
+    /// The scan an imported finding came from (`trivy:trivy:registry/scoring:1.4`); `None` when raised by hand.
+    /// Left out of the finding's document when `None`, as it was before imports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_scope: Option<String>,
+    /// What makes an imported finding the same from one import of its scan to the next (rule and location).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_key: Option<String>,
 }
 
 /// Who resolved an incident by hand, when and why.
@@ -1018,6 +1025,17 @@ pub trait OversightStore: Send + Sync {
     /// unknown id), with its audit event, whose payload gets the finding after the change as `finding`, in one
     /// transaction.
     async fn update_finding(&self, finding: &FindingRow, audit: AuditEventDraft) -> Result<FindingRow>;
+    /// Applies a scanner report's import to a version in one transaction: stores `raised` (as
+    /// `insert_finding` does, each with its event), applies `closed` (as `update_finding` does) and appends
+    /// `import`, the import's own event. Nothing is stored when any part fails: `Conflict` when another change
+    /// got there first (a finding changed meanwhile, or the same unresolved scan finding raised by a concurrent
+    /// import). Returns the raised and the closed findings as stored.
+    async fn import_findings(
+        &self,
+        raised: Vec<(FindingRow, AuditEventDraft)>,
+        closed: Vec<(FindingRow, AuditEventDraft)>,
+        import: AuditEventDraft,
+    ) -> Result<(Vec<FindingRow>, Vec<FindingRow>)>;
     /// One finding by id.
     async fn finding(&self, id: i64) -> Result<Option<FindingRow>>;
     /// Findings, newest first: of one model when `model` is given, in one state when `state` is.

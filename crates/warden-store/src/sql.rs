@@ -858,6 +858,122 @@ where
         Self::append_audit(tx, &audit).await
     }
 
+    /// Stores a new finding with its audit event in `tx` (see `insert_finding`).
+    async fn insert_finding_in(
+        tx: &mut Transaction<'static, D>,
+        finding: &FindingRow,
+        mut audit: AuditEventDraft,
+    ) -> Result<FindingRow> {
+        let model_id = Self::model_id(tx, &finding.model_name).await?;
+        if let Some(version) = finding.version {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM versions WHERE model_id = $1 AND version = $2")
+                    .bind(model_id)
+                    .bind(version)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if exists.is_none() {
+                return Err(Error::NotFound(format!("model '{}' has no version {version}", finding.model_name)));
+            }
+        }
+        let inserted = sqlx::query_scalar(
+            "INSERT INTO findings (model_id, version, kind, severity, title, description, owner, state, raised_by, \
+             raised_at, due_at, remediation, remediation_by, closed_by, closed_at, evidence, accepted_by, \
+             accepted_until, exception_by, exception_until, exception_reason, updated_at, revision, scan_scope, \
+             scan_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22, 1, $23, $24) RETURNING id",
+        )
+        .bind(model_id)
+        .bind(finding.version)
+        .bind(&finding.kind)
+        .bind(&finding.severity)
+        .bind(&finding.title)
+        .bind(&finding.description)
+        .bind(&finding.owner)
+        .bind(&finding.state)
+        .bind(&finding.raised_by)
+        .bind(finding.raised_at)
+        .bind(finding.due_at)
+        .bind(finding.remediation.as_deref())
+        .bind(finding.remediation_by.as_deref())
+        .bind(finding.closed_by.as_deref())
+        .bind(finding.closed_at)
+        .bind(finding.evidence.as_deref())
+        .bind(finding.accepted_by.as_deref())
+        .bind(finding.accepted_until)
+        .bind(finding.exception_by.as_deref())
+        .bind(finding.exception_until)
+        .bind(finding.exception_reason.as_deref())
+        .bind(finding.updated_at)
+        .bind(finding.scan_scope.as_deref())
+        .bind(finding.scan_key.as_deref())
+        .fetch_one(&mut **tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(id) => id,
+            Err(err) if is_unique_violation(&err) => {
+                return Err(Error::Conflict(format!(
+                    "'{}' is already an unresolved finding of this scan: another import raised it meanwhile",
+                    finding.scan_key.as_deref().unwrap_or(&finding.title)
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let stored = FindingRow { id, revision: 1, ..finding.clone() };
+        audit.subject = format!("{}/{id}", audit.subject);
+        Self::append_finding_audit(tx, &stored, audit).await?;
+        Ok(stored)
+    }
+
+    /// Replaces a finding whose stored revision is still `finding.revision - 1`, with its audit event, in `tx`
+    /// (see `update_finding`).
+    async fn update_finding_in(
+        tx: &mut Transaction<'static, D>,
+        finding: &FindingRow,
+        audit: AuditEventDraft,
+    ) -> Result<FindingRow> {
+        let updated = sqlx::query(
+            "UPDATE findings SET severity = $3, title = $4, description = $5, owner = $6, state = $7, due_at = $8, \
+             remediation = $9, remediation_by = $10, closed_by = $11, closed_at = $12, evidence = $13, \
+             accepted_by = $14, accepted_until = $15, exception_by = $16, exception_until = $17, \
+             exception_reason = $18, updated_at = $19, revision = $2 WHERE id = $1 AND revision = $2 - 1",
+        )
+        .bind(finding.id)
+        .bind(finding.revision)
+        .bind(&finding.severity)
+        .bind(&finding.title)
+        .bind(&finding.description)
+        .bind(&finding.owner)
+        .bind(&finding.state)
+        .bind(finding.due_at)
+        .bind(finding.remediation.as_deref())
+        .bind(finding.remediation_by.as_deref())
+        .bind(finding.closed_by.as_deref())
+        .bind(finding.closed_at)
+        .bind(finding.evidence.as_deref())
+        .bind(finding.accepted_by.as_deref())
+        .bind(finding.accepted_until)
+        .bind(finding.exception_by.as_deref())
+        .bind(finding.exception_until)
+        .bind(finding.exception_reason.as_deref())
+        .bind(finding.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        if D::rows_affected(&updated) == 0 {
+            let stored: Option<i64> = sqlx::query_scalar("SELECT revision FROM findings WHERE id = $1")
+                .bind(finding.id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            return Err(match stored {
+                None => Error::NotFound(format!("no finding {}", finding.id)),
+                Some(_) => Error::Conflict(format!("finding {} was changed meanwhile: read it again", finding.id)),
+            });
+        }
+        let stored = sqlx::query_as::<_, FindingRow>(FINDING_SELECT).bind(finding.id).fetch_one(&mut **tx).await?;
+        Self::append_finding_audit(tx, &stored, audit).await?;
+        Ok(stored)
+    }
+
     async fn insert_version_record(
         mut tx: Transaction<'static, D>,
         kind: RecordKind,
@@ -2421,101 +2537,38 @@ where
         .map_err(Error::from)
     }
 
-    async fn insert_finding(&self, finding: &FindingRow, mut audit: AuditEventDraft) -> Result<FindingRow> {
+    async fn insert_finding(&self, finding: &FindingRow, audit: AuditEventDraft) -> Result<FindingRow> {
         let mut tx = D::write_tx(self).await?;
-        let model_id = Self::model_id(&mut tx, &finding.model_name).await?;
-        if let Some(version) = finding.version {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM versions WHERE model_id = $1 AND version = $2")
-                    .bind(model_id)
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_none() {
-                return Err(Error::NotFound(format!("model '{}' has no version {version}", finding.model_name)));
-            }
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO findings (model_id, version, kind, severity, title, description, owner, state, raised_by, \
-             raised_at, due_at, remediation, remediation_by, closed_by, closed_at, evidence, accepted_by, \
-             accepted_until, exception_by, exception_until, exception_reason, updated_at, revision) VALUES ($1, $2, \
-             $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1) \
-             RETURNING id",
-        )
-        .bind(model_id)
-        .bind(finding.version)
-        .bind(&finding.kind)
-        .bind(&finding.severity)
-        .bind(&finding.title)
-        .bind(&finding.description)
-        .bind(&finding.owner)
-        .bind(&finding.state)
-        .bind(&finding.raised_by)
-        .bind(finding.raised_at)
-        .bind(finding.due_at)
-        .bind(finding.remediation.as_deref())
-        .bind(finding.remediation_by.as_deref())
-        .bind(finding.closed_by.as_deref())
-        .bind(finding.closed_at)
-        .bind(finding.evidence.as_deref())
-        .bind(finding.accepted_by.as_deref())
-        .bind(finding.accepted_until)
-        .bind(finding.exception_by.as_deref())
-        .bind(finding.exception_until)
-        .bind(finding.exception_reason.as_deref())
-        .bind(finding.updated_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let stored = FindingRow { id, revision: 1, ..finding.clone() };
-        audit.subject = format!("{}/{id}", audit.subject);
-        Self::append_finding_audit(&mut tx, &stored, audit).await?;
+        let stored = Self::insert_finding_in(&mut tx, finding, audit).await?;
         tx.commit().await?;
         Ok(stored)
     }
 
     async fn update_finding(&self, finding: &FindingRow, audit: AuditEventDraft) -> Result<FindingRow> {
         let mut tx = D::write_tx(self).await?;
-        let updated = sqlx::query(
-            "UPDATE findings SET severity = $3, title = $4, description = $5, owner = $6, state = $7, due_at = $8, \
-             remediation = $9, remediation_by = $10, closed_by = $11, closed_at = $12, evidence = $13, \
-             accepted_by = $14, accepted_until = $15, exception_by = $16, exception_until = $17, \
-             exception_reason = $18, updated_at = $19, revision = $2 WHERE id = $1 AND revision = $2 - 1",
-        )
-        .bind(finding.id)
-        .bind(finding.revision)
-        .bind(&finding.severity)
-        .bind(&finding.title)
-        .bind(&finding.description)
-        .bind(&finding.owner)
-        .bind(&finding.state)
-        .bind(finding.due_at)
-        .bind(finding.remediation.as_deref())
-        .bind(finding.remediation_by.as_deref())
-        .bind(finding.closed_by.as_deref())
-        .bind(finding.closed_at)
-        .bind(finding.evidence.as_deref())
-        .bind(finding.accepted_by.as_deref())
-        .bind(finding.accepted_until)
-        .bind(finding.exception_by.as_deref())
-        .bind(finding.exception_until)
-        .bind(finding.exception_reason.as_deref())
-        .bind(finding.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        if D::rows_affected(&updated) == 0 {
-            let stored: Option<i64> = sqlx::query_scalar("SELECT revision FROM findings WHERE id = $1")
-                .bind(finding.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            return Err(match stored {
-                None => Error::NotFound(format!("no finding {}", finding.id)),
-                Some(_) => Error::Conflict(format!("finding {} was changed meanwhile: read it again", finding.id)),
-            });
-        }
-        let stored = sqlx::query_as::<_, FindingRow>(FINDING_SELECT).bind(finding.id).fetch_one(&mut *tx).await?;
-        Self::append_finding_audit(&mut tx, &stored, audit).await?;
+        let stored = Self::update_finding_in(&mut tx, finding, audit).await?;
         tx.commit().await?;
         Ok(stored)
+    }
+
+    async fn import_findings(
+        &self,
+        raised: Vec<(FindingRow, AuditEventDraft)>,
+        closed: Vec<(FindingRow, AuditEventDraft)>,
+        import: AuditEventDraft,
+    ) -> Result<(Vec<FindingRow>, Vec<FindingRow>)> {
+        let mut tx = D::write_tx(self).await?;
+        let mut stored_raised = Vec::with_capacity(raised.len());
+        for (finding, audit) in raised {
+            stored_raised.push(Self::insert_finding_in(&mut tx, &finding, audit).await?);
+        }
+        let mut stored_closed = Vec::with_capacity(closed.len());
+        for (finding, audit) in closed {
+            stored_closed.push(Self::update_finding_in(&mut tx, &finding, audit).await?);
+        }
+        Self::append_audit(&mut tx, &import).await?;
+        tx.commit().await?;
+        Ok((stored_raised, stored_closed))
     }
 
     async fn finding(&self, id: i64) -> Result<Option<FindingRow>> {

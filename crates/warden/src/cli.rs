@@ -174,6 +174,26 @@ pub(crate) enum FindingsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import a scanner report on a version: each vulnerability becomes a finding (once per rule and
+    /// location); findings of the same scan's earlier imports that the report no longer has are closed.
+    Import {
+        /// Model name.
+        #[arg(long)]
+        model: String,
+        /// The version scanned.
+        #[arg(long)]
+        version: i64,
+        /// sarif, cyclonedx-vex, trivy or grype.
+        #[arg(long)]
+        format: warden_core::ScanFormat,
+        /// The report, as the scanner wrote it.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Propose how an open finding is remediated.
     Propose {
         /// Finding id.

@@ -73,6 +73,38 @@ pub(crate) async fn findings(command: FindingsCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        FindingsCommand::Import { model, version, format, file, connection, json } => {
+            let report = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let path = format!("/v1/models/{}/versions/{version}/findings/import?format={format}", encode(&model));
+            let answer = Client::new(&connection)?.post_bytes(&path, "application/json", report).await?;
+            let import: api::ScanImportBody = serde_json::from_value(answer)?;
+            if json {
+                render::json(&import);
+                return Ok(());
+            }
+            let target = if import.target.is_empty() { String::new() } else { format!(" of {}", import.target) };
+            outln!(
+                "{}{target}: {} raised, {} closed as remediated, {} still reported",
+                import.tool,
+                import.raised.len(),
+                import.closed.len(),
+                import.still_reported.len()
+            );
+            let rows: Vec<Vec<String>> = import
+                .raised
+                .iter()
+                .map(|f| vec!["raised".into(), f.id.cell(), f.severity.cell(), micros_time(f.due_at), f.title.clone()])
+                .chain(
+                    import
+                        .closed
+                        .iter()
+                        .map(|f| vec!["closed".into(), f.id.cell(), f.severity.cell(), "-".into(), f.title.clone()]),
+                )
+                .collect();
+            if !rows.is_empty() {
+                table(&["", "ID", "SEVERITY", "DUE", "TITLE"], &rows);
+            }
+        }
         FindingsCommand::Propose { id, remediation, connection } => {
             let body = json!({ "remediation": remediation });
             let changed = change(&connection, id, "propose", &body).await?;

@@ -1,6 +1,9 @@
-//! Findings: raise, list, show, and move through their life (propose, close, accept, except).
+//! Findings: raise, import from scanner reports, list, show, and move through their life (propose, close,
+//! accept, except).
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use warden_oversight::findings::{self, NewFinding};
@@ -9,7 +12,8 @@ use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    CloseFindingBody, ErrorBody, FindingBody, FindingsQuery, ProposeRemediationBody, RaiseFindingBody, UntilBody,
+    CloseFindingBody, ErrorBody, FindingBody, FindingsQuery, ImportFindingsQuery, ProposeRemediationBody,
+    RaiseFindingBody, ScanImportBody, UntilBody,
 };
 
 /// Raise a finding against a model or one of its versions (validator, risk-officer, admin); its due date
@@ -120,4 +124,24 @@ pub(crate) async fn except_finding(
     ApiJson(body): ApiJson<UntilBody>,
 ) -> Result<Json<FindingBody>, ApiError> {
     to_json(findings::except(&warden, &caller, id, body.until.micros(), &body.reason).await?)
+}
+
+/// Import a scanner report (SARIF, CycloneDX VEX, Trivy or Grype JSON; the body is the report as the scanner
+/// wrote it) on a version (validator, risk-officer, admin): each vulnerability becomes a finding once per rule
+/// and location; findings of this scan's earlier imports that the report no longer has are closed as
+/// remediated. One transaction: a refused report stores nothing.
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/findings/import", tag = "findings",
+    params(("name" = String, Path, description = "Model name"), ("version" = i64, Path, description = "Version number"), ImportFindingsQuery),
+    request_body(content = String, content_type = "application/json", description = "The scanner's report, as it wrote it (at most 64 MiB)"),
+    responses((status = 200, body = ScanImportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn import_findings(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version)): Path<(String, i64)>,
+    ApiQuery(query): ApiQuery<ImportFindingsQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ScanImportBody>, ApiError> {
+    let report = super::scoring::batch_body(body, "a scanner report")?;
+    to_json(findings::import(&warden, &caller, &name, version, query.format, &report).await?)
 }

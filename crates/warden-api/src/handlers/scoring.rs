@@ -280,7 +280,7 @@ pub(crate) async fn metrics(State(warden): State<AppState>, Caller(_caller): Cal
 }
 
 /// A batch-sized body, or why it could not be read (`what`: the body's name with its article, "a batch").
-fn batch_body(body: Result<Bytes, BytesRejection>, what: &str) -> Result<Bytes, ApiError> {
+pub(crate) fn batch_body(body: Result<Bytes, BytesRejection>, what: &str) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(format!("{what} body is at most {} bytes", crate::BATCH_BODY_LIMIT))

@@ -638,6 +638,44 @@ fn findings_from_the_cli_block_the_gate_until_closed_and_bad_input_exits_2() {
     let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
+    // Scanner reports: Trivy on the training dependencies raises two vulnerabilities (the high one blocks the
+    // gate); a later Bandit scan of the scoring service without B108 closes that finding as remediated.
+    let report = |name: &str| warden_testdata::path(&format!("scans/{name}")).to_string_lossy().into_owned();
+    let import = |format: &str, file: &str| {
+        let args = ["findings", "import", "--model", "credit", "--version", "1", "--format", format, file];
+        server.cli_as(Some(&vera), &args)
+    };
+    let out = import("trivy", &report("trivy-pip.json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .starts_with("Trivy of testdata/fixtures/repo/pip: 2 raised, 0 closed as remediated, 0 still reported"),
+        "{}",
+        stdout(&out)
+    );
+    let out = server.cli_as(Some(&dana), &["gate", "check", "credit", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("(vulnerability, high) is unresolved"), "{}", stdout(&out));
+    assert!(import("sarif", &report("bandit-mlflow-scoring-server.sarif")).status.success());
+    let out = import("sarif", &report("bandit-mlflow-scoring-server-without-b108.sarif"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Bandit 1.9.4: 0 raised, 1 closed as remediated, 3 still reported"),
+        "{}",
+        stdout(&out)
+    );
+    // A report that is not the format named, or a format Warden does not read.
+    let out = import("grype", &report("trivy-pip.json"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the report is not grype: \"matches\" is missing (it looks like trivy)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = import("docx", &report("trivy-pip.json"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown scan format 'docx'"), "{}", stderr(&out));
+
     // The evidence bundle holds the finding as it stands, vouched for by the entry of its last change.
     let key_file = dir.path().join("ledger.pub");
     std::fs::write(&key_file, stdout(&server.cli(&["audit", "key"])).trim()).unwrap();
@@ -660,6 +698,21 @@ fn findings_from_the_cli_block_the_gate_until_closed_and_bad_input_exits_2() {
     let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
     let listed = manifest["documents"].as_array().unwrap().iter().find(|d| d["path"] == path.as_str()).unwrap();
     assert_eq!(listed["backed_by"], "document_sha256", "{listed}");
+    // Imported findings too, the one a later scan closed with its evidence.
+    let imported: Vec<serde_json::Value> = files
+        .iter()
+        .filter(|(path, _)| path.starts_with("documents/findings/"))
+        .map(|(_, text)| serde_json::from_str(text).unwrap())
+        .filter(|d: &serde_json::Value| d["scan_key"].is_string())
+        .collect();
+    assert_eq!(imported.len(), 6, "two from Trivy, four from Bandit");
+    let closed: Vec<&serde_json::Value> = imported.iter().filter(|d| d["state"] == "closed").collect();
+    assert_eq!(closed.len(), 1);
+    assert!(
+        closed[0]["evidence"].as_str().unwrap().starts_with("absent from the Bandit 1.9.4 report"),
+        "{}",
+        closed[0]
+    );
 
     // A value outside the closed set is refused before anything is sent.
     let out = server.cli_as(

@@ -266,6 +266,7 @@ fn write_files(dir: &Path) {
     )
     .unwrap();
     std::fs::write(dir.join("webhook.secret"), "a shared secret of the webhook receiver\n").unwrap();
+    std::fs::copy(warden_testdata::path("scans/bandit-mlflow-scoring-server.sarif"), dir.join("bandit.sarif")).unwrap();
     // A vendor's model: the German data with its score of each row, and two decisions its platform made.
     let mut vendor = header.join(",") + ",pd\n";
     for (i, row) in rows.iter().enumerate() {
