@@ -1069,6 +1069,78 @@ pub struct KpisBody {
     pub incidents: u64,
     /// Open incidents.
     pub open_incidents: u64,
+    /// Findings: unresolved by severity, age and model, overdue, and time to remediate over the period.
+    pub findings: FindingKpisBody,
+}
+
+/// Unresolved findings by severity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SeverityCountsBody {
+    /// Low.
+    pub low: u64,
+    /// Medium.
+    pub medium: u64,
+    /// High.
+    pub high: u64,
+    /// Critical.
+    pub critical: u64,
+}
+
+/// Unresolved findings by the days since they were raised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgeCountsBody {
+    /// Under 7 days.
+    pub under_7_days: u64,
+    /// 7 to 30 days.
+    pub from_7_to_30_days: u64,
+    /// 30 to 90 days.
+    pub from_30_to_90_days: u64,
+    /// 90 days or more.
+    pub over_90_days: u64,
+}
+
+/// How long findings of one kind and severity took to remediate over the period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RemediationTimeBody {
+    /// Kind.
+    pub kind: FindingKind,
+    /// Severity.
+    pub severity: FindingSeverity,
+    /// Findings closed in the period.
+    pub closed: u64,
+    /// Mean hours from raised to closed (none when none closed).
+    pub mean_hours: Option<f64>,
+    /// The target, where the board has one (critical vulnerabilities: 48 hours).
+    pub target_hours: Option<f64>,
+    /// Of those closed, how many within the target.
+    pub within_target: Option<u64>,
+}
+
+/// A model's unresolved and overdue findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ModelFindingsBody {
+    /// Model.
+    pub model: String,
+    /// Unresolved now.
+    pub open: u64,
+    /// Of which past due.
+    pub overdue: u64,
+}
+
+/// The board's findings figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FindingKpisBody {
+    /// Unresolved now, by severity.
+    pub open_by_severity: SeverityCountsBody,
+    /// Unresolved now, by age.
+    pub open_by_age: AgeCountsBody,
+    /// Unresolved past their due date now.
+    pub overdue: u64,
+    /// Mean time to remediate by kind and severity over findings closed in the period (always a row for
+    /// critical vulnerabilities, with their 48-hour target).
+    pub time_to_remediate: Vec<RemediationTimeBody>,
+    /// Models with unresolved findings, most first.
+    pub per_model: Vec<ModelFindingsBody>,
 }
 
 /// One point of a monitor's history.

@@ -976,6 +976,17 @@ async fn a_high_finding_blocks_the_gate_until_an_exception_covers_it_and_again_w
             ("finding.close", "closed")
         ]
     );
+
+    // The board: remediated in the period, two hours after it was raised; nothing unresolved.
+    let (_, kpis) = app.json(Method::GET, "/v1/kpis?days=30", Some(&p.dana), Value::Null).await;
+    let findings = &kpis["findings"];
+    let row = findings["time_to_remediate"].as_array().unwrap().iter().find(|r| r["kind"] == "validation").unwrap();
+    assert_eq!((row["severity"].as_str(), row["closed"].as_u64()), (Some("high"), Some(1)), "{kpis}");
+    assert_eq!(row["mean_hours"].as_f64(), Some(2.0), "{row}");
+    let target = findings["time_to_remediate"].as_array().unwrap().iter().find(|r| r["kind"] == "vulnerability");
+    assert_eq!(target.unwrap()["target_hours"].as_f64(), Some(48.0), "{kpis}");
+    assert_eq!(findings["open_by_severity"], json!({"low": 0, "medium": 0, "high": 0, "critical": 0}));
+    assert_eq!((findings["overdue"].as_u64(), findings["per_model"].clone()), (Some(0), json!([])));
 }
 
 #[tokio::test]

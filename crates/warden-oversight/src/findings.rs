@@ -29,7 +29,7 @@ use warden_store::metadata::FindingRow;
 
 use crate::{Error, Oversight, Result};
 use warden_registry::auth::{Permission, Principal};
-use warden_registry::registry::{get_model, list_versions};
+use warden_registry::registry::{get_model, list_models, list_versions};
 use warden_registry::text::{self, Lines};
 
 /// Days a finding of each severity has when the policy in force does not say (the shipped bundle's figures).
@@ -419,7 +419,7 @@ pub async fn import(
 
 /// One finding.
 pub async fn get(warden: &Oversight, caller: &Principal, id: i64) -> Result<Finding> {
-    caller.require(Permission::ReadRegistry)?;
+    caller.require_somewhere(Permission::ReadRegistry)?;
     let row = stored(warden, id).await?;
     // Reading it needs the right to read its model.
     get_model(warden, caller, &row.model_name).await?;
@@ -434,12 +434,14 @@ pub async fn list(
     state: Option<FindingState>,
     overdue: bool,
 ) -> Result<Vec<Finding>> {
-    caller.require(Permission::ReadRegistry)?;
-    if let Some(model) = model {
-        get_model(warden, caller, model).await?;
-    }
+    // The models the caller may read (a scoped role reads only its scope's).
+    let readable: std::collections::HashSet<String> = match model {
+        Some(model) => std::iter::once(get_model(warden, caller, model).await?.input.name).collect(),
+        None => list_models(warden, caller).await?.into_iter().map(|m| m.input.name).collect(),
+    };
     let now = warden.now();
-    let rows = warden.metadata.findings(model, state.map(FindingState::as_str)).await?;
+    let mut rows = warden.metadata.findings(model, state.map(FindingState::as_str)).await?;
+    rows.retain(|row| readable.contains(&row.model_name));
     let all: Result<Vec<Finding>> = rows.into_iter().map(|row| Finding::of(row, now)).collect();
     Ok(all?.into_iter().filter(|f| !overdue || f.overdue).collect())
 }
@@ -554,6 +556,140 @@ async fn to_decide(
         return Err(Error::Conflict(format!("finding {id} is {state}: {refusal}")));
     }
     Ok((row, now))
+}
+
+/// The remediation target the board draws for critical vulnerabilities (hours from raised to closed), as the
+/// DevSecOps practice measures it.
+pub const CRITICAL_VULNERABILITY_TARGET_HOURS: f64 = 48.0;
+
+/// Unresolved findings by severity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SeverityCounts {
+    /// Low.
+    pub low: u64,
+    /// Medium.
+    pub medium: u64,
+    /// High.
+    pub high: u64,
+    /// Critical.
+    pub critical: u64,
+}
+
+/// Unresolved findings by the days since they were raised.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgeCounts {
+    /// Under 7 days.
+    pub under_7_days: u64,
+    /// 7 to 30 days.
+    pub from_7_to_30_days: u64,
+    /// 30 to 90 days.
+    pub from_30_to_90_days: u64,
+    /// 90 days or more.
+    pub over_90_days: u64,
+}
+
+/// How long findings of one kind and severity took to remediate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemediationTime {
+    /// Kind.
+    pub kind: FindingKind,
+    /// Severity.
+    pub severity: FindingSeverity,
+    /// Findings closed in the period.
+    pub closed: u64,
+    /// Mean hours from raised to closed (`None`: none closed).
+    pub mean_hours: Option<f64>,
+    /// The target, where the board has one (critical vulnerabilities: 48 hours).
+    pub target_hours: Option<f64>,
+    /// Of those closed, how many within the target.
+    pub within_target: Option<u64>,
+}
+
+/// A model's unresolved and overdue findings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelFindings {
+    /// Model.
+    pub model: String,
+    /// Unresolved now.
+    pub open: u64,
+    /// Of which past due.
+    pub overdue: u64,
+}
+
+/// The board's findings figures: what is unresolved now (by severity, age and model, and how much is overdue)
+/// and how long remediation took over the period (closed findings, by kind and severity).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FindingKpis {
+    /// Unresolved now, by severity.
+    pub open_by_severity: SeverityCounts,
+    /// Unresolved now, by age.
+    pub open_by_age: AgeCounts,
+    /// Unresolved past their due date now.
+    pub overdue: u64,
+    /// Mean time to remediate, by kind and severity, over findings closed in the period (and always a row for
+    /// critical vulnerabilities, with their target).
+    pub time_to_remediate: Vec<RemediationTime>,
+    /// Models with unresolved findings, most first.
+    pub per_model: Vec<ModelFindings>,
+}
+
+/// The findings figures at `now`, remediation over findings closed since `since` (µs).
+pub(crate) async fn kpis(warden: &Oversight, since: i64, now: i64) -> Result<FindingKpis> {
+    let rows = warden.metadata.findings(None, None).await?;
+    let mut k = FindingKpis::default();
+    let mut per_model: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+    let mut remediation: std::collections::BTreeMap<(FindingKind, FindingSeverity), Vec<f64>> =
+        std::collections::BTreeMap::new();
+    remediation.insert((FindingKind::Vulnerability, FindingSeverity::Critical), Vec::new());
+    for row in rows {
+        let f = Finding::of(row, now)?;
+        if unresolved(f.state, f.accepted_until, now) {
+            let severity = match f.severity {
+                FindingSeverity::Low => &mut k.open_by_severity.low,
+                FindingSeverity::Medium => &mut k.open_by_severity.medium,
+                FindingSeverity::High => &mut k.open_by_severity.high,
+                FindingSeverity::Critical => &mut k.open_by_severity.critical,
+            };
+            *severity += 1;
+            let age = match (now - f.raised_at) / DAY_MICROS {
+                ..7 => &mut k.open_by_age.under_7_days,
+                7..30 => &mut k.open_by_age.from_7_to_30_days,
+                30..90 => &mut k.open_by_age.from_30_to_90_days,
+                _ => &mut k.open_by_age.over_90_days,
+            };
+            *age += 1;
+            k.overdue += u64::from(f.overdue);
+            let entry = per_model.entry(f.model.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += u64::from(f.overdue);
+        }
+        if f.state == FindingState::Closed
+            && let Some(closed_at) = f.closed_at.filter(|&at| at >= since)
+        {
+            let hours = (closed_at - f.raised_at) as f64 / 3.6e9;
+            remediation.entry((f.kind, f.severity)).or_default().push(hours);
+        }
+    }
+    k.time_to_remediate = remediation
+        .into_iter()
+        .map(|((kind, severity), hours)| {
+            let target = (kind == FindingKind::Vulnerability && severity == FindingSeverity::Critical)
+                .then_some(CRITICAL_VULNERABILITY_TARGET_HOURS);
+            RemediationTime {
+                kind,
+                severity,
+                closed: hours.len() as u64,
+                mean_hours: (!hours.is_empty()).then(|| hours.iter().sum::<f64>() / hours.len() as f64),
+                target_hours: target,
+                within_target: target.map(|t| hours.iter().filter(|&&h| h <= t).count() as u64),
+            }
+        })
+        .collect();
+    let mut per_model: Vec<ModelFindings> =
+        per_model.into_iter().map(|(model, (open, overdue))| ModelFindings { model, open, overdue }).collect();
+    per_model.sort_by(|a, b| b.open.cmp(&a.open).then_with(|| a.model.cmp(&b.model)));
+    k.per_model = per_model;
+    Ok(k)
 }
 
 /// The findings that concern `version` of `model`, as the gate's input holds them (times in Unix seconds):

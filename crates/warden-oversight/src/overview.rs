@@ -135,6 +135,8 @@ pub struct Kpis {
     pub incidents: u64,
     /// Incidents still open.
     pub open_incidents: u64,
+    /// Findings: unresolved by severity, age and model, overdue, and time to remediate over the period.
+    pub findings: crate::findings::FindingKpis,
 }
 
 /// The governance figures over the last `days` days.
@@ -209,6 +211,7 @@ pub async fn kpis(warden: &Oversight, caller: &Principal, days: i64) -> Result<K
         policy_adherence: (!people.is_empty()).then(|| 1.0 - overrides as f64 / people.len() as f64),
         incidents: in_period.len() as u64,
         open_incidents: incidents.iter().filter(|i| i.state == "open").count() as u64,
+        findings: crate::findings::kpis(warden, since, now).await?,
     })
 }
 

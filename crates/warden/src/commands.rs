@@ -962,6 +962,41 @@ async fn kpis(args: crate::cli::KpiArgs) -> anyhow::Result<()> {
         ),
         ("incidents", format!("{} opened, {} open", k.incidents, k.open_incidents)),
     ]);
+    let f = &k.findings;
+    let open = &f.open_by_severity;
+    let age = &f.open_by_age;
+    let mut lines = vec![
+        (
+            "open findings".to_owned(),
+            format!(
+                "{} critical, {} high, {} medium, {} low ({} overdue)",
+                open.critical, open.high, open.medium, open.low, f.overdue
+            ),
+        ),
+        (
+            "open findings' age".to_owned(),
+            format!(
+                "{} under 7 days, {} 7-30, {} 30-90, {} over 90",
+                age.under_7_days, age.from_7_to_30_days, age.from_30_to_90_days, age.over_90_days
+            ),
+        ),
+    ];
+    for r in &f.time_to_remediate {
+        let mean = r.mean_hours.map_or("-".into(), |h| format!("{h:.1} h mean"));
+        let target = match (r.target_hours, r.within_target) {
+            (Some(t), Some(within)) => format!(", target {t:.0} h: {within} of {} within", r.closed),
+            _ => String::new(),
+        };
+        lines.push((
+            format!("remediation: {} {}", r.severity, r.kind),
+            format!("{mean} over {} closed{target}", r.closed),
+        ));
+    }
+    for m in &f.per_model {
+        lines.push((format!("findings of {}", m.model), format!("{} open, {} overdue", m.open, m.overdue)));
+    }
+    let borrowed: Vec<(&str, String)> = lines.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    fields(&borrowed);
     Ok(())
 }
 

@@ -74,6 +74,7 @@ pub fn router(warden: Arc<Warden>, options: DashboardOptions) -> Router {
         .route("/ui/logout", post(logout))
         .route("/ui/models/{name}", get(model))
         .route("/ui/models/{name}/monitoring", get(monitoring))
+        .route("/ui/findings", get(findings))
         .route("/ui/alerts", get(alerts))
         .route("/ui/alerts/{id}/acknowledge", post(acknowledge))
         .route("/ui/incidents/{id}/resolve", post(resolve))
@@ -382,6 +383,16 @@ async fn monitoring(
     let viewer = viewer.on_model(&state, &name).await?;
     let data = pages::MonitoringData::load(&state.warden, &viewer.principal, &name, window).await.on_page(&viewer)?;
     Ok(page(pages::monitoring(&viewer, &data)))
+}
+
+async fn findings(
+    State(state): State<UiState>,
+    viewer: Viewer,
+    Query(filter): Query<pages::FindingsFilter>,
+) -> Result<Response, PageError> {
+    let all =
+        warden_oversight::findings::list(&state.warden, &viewer.principal, None, None, false).await.on_page(&viewer)?;
+    Ok(page(pages::findings(&viewer, &all, &filter)))
 }
 
 async fn alerts(State(state): State<UiState>, viewer: Viewer) -> Result<Response, PageError> {

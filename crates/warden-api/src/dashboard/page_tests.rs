@@ -12,19 +12,21 @@ use crate::tests::{TestApp, german_csv, multipart};
 
 /// The roles that log in to the dashboard, with the sections each must see (and no other).
 const ROLES: [(&str, &str, &[&str]); 6] = [
-    ("victor", "viewer", &["Inventory", "Board KPIs"]),
-    ("dana", "data-scientist", &["Inventory", "Alerts &amp; incidents", "Board KPIs"]),
-    ("vera", "validator", &["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
-    ("rita", "risk-officer", &["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
-    ("admin", "admin", &["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
+    ("victor", "viewer", &["Inventory", "Findings", "Board KPIs"]),
+    ("dana", "data-scientist", &["Inventory", "Findings", "Alerts &amp; incidents", "Board KPIs"]),
+    ("vera", "validator", &["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
+    ("rita", "risk-officer", &["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
+    ("admin", "admin", &["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
     ("sam", "scorer", &[]),
 ];
 
-const SECTIONS: [&str; 4] = ["Inventory", "Alerts &amp; incidents", "Audit", "Board KPIs"];
+const SECTIONS: [&str; 5] = ["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"];
 
 /// Every page of the scene, with the roles refused it.
-const PAGES: [(&str, &[&str]); 9] = [
+const PAGES: [(&str, &[&str]); 11] = [
     ("/ui", &["scorer"]),
+    ("/ui/findings", &["scorer"]),
+    ("/ui/findings?model=credit&severity=&owner=&state=open&overdue=true", &["scorer"]),
     ("/ui/models/credit", &["scorer"]),
     ("/ui/models/credit?version=2", &["scorer"]),
     ("/ui/models/credit/monitoring", &["viewer", "scorer"]),
@@ -395,4 +397,47 @@ async fn the_monitoring_page_shows_stream_lag_dead_records_and_waiting_kserve_re
     assert!(section.contains(r#"<td class="num">50</td>"#), "{section}");
     let (_, other) = scene.page(&cookie, "/ui/models/other/monitoring").await;
     assert!(!other.contains(r#"id="ingestion""#), "no section without a source");
+}
+
+#[tokio::test]
+async fn findings_show_on_their_page_filtered_on_the_model_page_and_in_the_board_kpis() {
+    let scene = Scene::governed().await;
+    let app = &scene.app;
+    // A scanner report on version 1 (a high and a medium vulnerability) besides the breach the drift raised.
+    let uri = "/v1/models/credit/versions/1/findings/import?format=trivy";
+    let report = warden_testdata::read("scans/trivy-pip.json");
+    let (status, body) = app.send(Method::POST, uri, Some(scene.token("vera")), "application/json", report).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = scene.log_in("victor").await;
+
+    let (status, page) = scene.page(&cookie, "/ui/findings").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = text_of(&page, "findings");
+    assert!(table.contains("CVE-2019-14806") || table.contains("insufficient debugger PIN"), "{table}");
+    assert!(table.contains("monitoring_breach") && table.contains("critical"), "the drift's breach: {table}");
+    assert_eq!(text_of(&page, "findings-count"), "3 findings of 3.");
+    let (_, high) = scene.page(&cookie, "/ui/findings?model=credit&severity=high&owner=&state=&overdue=").await;
+    assert!(high.contains("findings-count"), "{high}");
+    assert_eq!(text_of(&high, "findings-count"), "1 finding of 3.");
+    let (_, overdue) = scene.page(&cookie, "/ui/findings?overdue=true").await;
+    assert_eq!(text_of(&overdue, "findings-count"), "0 findings of 3.");
+    let (status, _) = scene.page(&cookie, "/ui/findings?severity=extreme").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a severity outside the set");
+
+    // The model page lists the selected version's findings with their due dates.
+    let (_, model) = scene.page(&cookie, "/ui/models/credit?version=1").await;
+    let version = text_of(&model, "version-findings");
+    assert!(version.contains("vulnerability") && version.contains("retail-risk"), "{version}");
+    assert!(!version.contains("monitoring_breach"), "the breach is version 2's: {version}");
+
+    // The board: unresolved by severity, the critical-vulnerability target row, findings per model.
+    let (_, kpis) = scene.page(&cookie, "/ui/kpis").await;
+    assert_eq!(text_of(&kpis, "open-findings"), "3");
+    assert!(text_of(&kpis, "finding-kpis").contains("1 critical, 1 high, 1 medium, 0 low"), "{kpis}");
+    let remediation = text_of(&kpis, "time-to-remediate");
+    assert!(remediation.contains("vulnerability critical 0 – 2.0 days 0 of 0"), "{remediation}");
+    assert_eq!(
+        text_of(&kpis, "findings-per-model"),
+        "Unresolved findings per model Model Unresolved Overdue credit 3 0"
+    );
 }

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
-use warden_core::{AlertState, IncidentState, MonitorKind, RiskTier, Severity};
+use warden_core::{AlertState, FindingSeverity, FindingState, IncidentState, MonitorKind, RiskTier, Severity};
 use warden_lifecycle::Warden;
 use warden_oversight::alerts::{Alert, Incident};
+use warden_oversight::findings::{Finding, FindingKpis};
 use warden_oversight::governance::Approval;
 use warden_oversight::monitoring::Monitor;
 use warden_oversight::overview::{InventoryLine, Kpis, MonitorPoint, PeriodEvents};
@@ -80,8 +81,9 @@ fn allowed<T>(result: Result<T>) -> Result<Option<T>> {
 }
 
 /// The dashboard's sections and the permission each one's page needs: a role is shown only those it may open.
-const SECTIONS: [(&str, &str, Permission); 4] = [
+const SECTIONS: [(&str, &str, Permission); 5] = [
     ("/ui", "Inventory", Permission::ReadRegistry),
+    ("/ui/findings", "Findings", Permission::ReadRegistry),
     ("/ui/alerts", "Alerts & incidents", Permission::ReadDecisions),
     ("/ui/audit", "Audit", Permission::ReadAudit),
     ("/ui/kpis", "Board KPIs", Permission::ReadRegistry),
@@ -331,6 +333,8 @@ pub(crate) struct ModelData {
     approvals: Vec<Approval>,
     /// `None` when the role may not read gate decisions.
     gate: Option<Vec<Value>>,
+    /// The model's findings, newest first.
+    findings: Vec<Finding>,
 }
 
 impl ModelData {
@@ -355,7 +359,8 @@ impl ModelData {
             approvals = governance::approvals(warden, caller, name, &text).await?;
             gate = allowed(governance::gate_decisions(warden, caller, name, &text).await)?;
         }
-        Ok(ModelData { model, versions, aliases, history, selected, report, approvals, gate })
+        let findings = warden_oversight::findings::list(warden, caller, Some(name), None, false).await?;
+        Ok(ModelData { model, versions, aliases, history, selected, report, approvals, gate, findings })
     }
 }
 
@@ -468,6 +473,8 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                             td.text { (a.comment) }
                         } } } }
                 }
+                h3 { "Findings on this version" }
+                (findings_table(data.findings.iter().filter(|f| f.version.is_none_or(|v| v == number)), "version-findings", false))
                 h3 { "Gate decisions" }
                 @match &data.gate {
                     None => p.muted { "Gate decisions are shown to validators, risk officers and administrators." },
@@ -487,6 +494,112 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                         } } } },
                 }
             }
+        },
+    )
+}
+
+/// Findings as a table: id, kind, severity, state, due date (overdue marked), owner, title, and (when asked)
+/// the model and version.
+fn findings_table<'a>(findings: impl Iterator<Item = &'a Finding>, id: &str, with_model: bool) -> Markup {
+    let findings: Vec<&Finding> = findings.collect();
+    html! {
+        @if findings.is_empty() { p.muted.empty #{(id) "-none"} { "No findings." } } @else {
+            div.scroll { table.data #(id) {
+                thead { tr { th { "#" } @if with_model { th { "Model" } } th { "Kind" } th { "Severity" } th { "State" } th { "Due" } th { "Owner" } th { "Title" } } }
+                tbody { @for f in &findings { tr #{"finding-" (f.id)} {
+                    td { (f.id) }
+                    @if with_model { td { (model_link(&f.model, f.version)) } }
+                    td { (f.kind) }
+                    td { span class=(match f.severity { FindingSeverity::Critical | FindingSeverity::High => "bad", FindingSeverity::Medium => "warn", FindingSeverity::Low => "" }) { (f.severity) } }
+                    td.state { (f.state)
+                        @if let Some(until) = f.exception_until { br; small { "exception until " (date(until)) } }
+                        @if let (FindingState::Accepted, Some(until)) = (f.state, f.accepted_until) { br; small { "until " (date(until)) } } }
+                    td { @if f.state == FindingState::Closed { "–" } @else {
+                        (date(f.due_at)) @if f.overdue { " " span.bad.overdue { "overdue" } } } }
+                    td { (f.owner) }
+                    td.text { (f.title) @if let Some(evidence) = &f.evidence { br; small { "evidence: " (evidence) } } }
+                } } }
+            } }
+        }
+    }
+}
+
+/// Which findings the findings page shows.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct FindingsFilter {
+    pub(crate) model: Option<String>,
+    #[serde(default, deserialize_with = "any_when_empty")]
+    pub(crate) severity: Option<FindingSeverity>,
+    pub(crate) owner: Option<String>,
+    #[serde(default, deserialize_with = "any_when_empty")]
+    pub(crate) state: Option<FindingState>,
+    #[serde(default, deserialize_with = "checked")]
+    pub(crate) overdue: bool,
+}
+
+/// A checkbox: "true" (or "on") when ticked; absent or empty when not.
+fn checked<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<bool, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("" | "false") => Ok(false),
+        Some("true" | "on") => Ok(true),
+        Some(other) => Err(serde::de::Error::custom(format!("overdue: '{other}' is not true or false"))),
+    }
+}
+
+/// A filter's select sends "" for "any".
+fn any_when_empty<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+impl FindingsFilter {
+    fn keeps(&self, f: &Finding) -> bool {
+        self.model.as_deref().is_none_or(|m| m.is_empty() || f.model == m)
+            && self.severity.is_none_or(|s| f.severity == s)
+            && self.owner.as_deref().is_none_or(|o| o.is_empty() || f.owner == o)
+            && self.state.is_none_or(|s| f.state == s)
+            && (!self.overdue || f.overdue)
+    }
+}
+
+pub(crate) fn findings(viewer: &Viewer, all: &[Finding], filter: &FindingsFilter) -> Markup {
+    let shown: Vec<&Finding> = all.iter().filter(|f| filter.keeps(f)).collect();
+    let mut models: Vec<&str> = all.iter().map(|f| f.model.as_str()).collect();
+    models.sort_unstable();
+    models.dedup();
+    let mut owners: Vec<&str> = all.iter().map(|f| f.owner.as_str()).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let selected = |value: &str, current: Option<&str>| current == Some(value);
+    layout(
+        Some(viewer),
+        "Findings",
+        "Findings",
+        html! {
+            h1 { "Findings" }
+            form.filters #findings-filter method="get" action="/ui/findings" {
+                label { "Model " select name="model" { option value="" { "any" }
+                    @for m in &models { option value=(m) selected[selected(m, filter.model.as_deref())] { (m) } } } }
+                label { "Severity " select name="severity" { option value="" { "any" }
+                    @for s in FindingSeverity::ALL { option value=(s) selected[filter.severity == Some(*s)] { (s) } } } }
+                label { "Owner " select name="owner" { option value="" { "any" }
+                    @for o in &owners { option value=(o) selected[selected(o, filter.owner.as_deref())] { (o) } } } }
+                label { "State " select name="state" { option value="" { "any" }
+                    @for s in FindingState::ALL { option value=(s) selected[filter.state == Some(*s)] { (s) } } } }
+                label { input type="checkbox" name="overdue" value="true" checked[filter.overdue]; " overdue only" }
+                button type="submit" { "Filter" }
+            }
+            p #findings-count { (counted(shown.len() as i128, "finding", "findings")) " of " (all.len()) "." }
+            (findings_table(shown.into_iter(), "findings", true))
         },
     )
 }
@@ -1127,6 +1240,44 @@ fn kpi_cards(k: &Kpis) -> Markup {
     }
 }
 
+/// The findings figures: unresolved by severity and age, overdue, time to remediate against its target, and
+/// the models with the most unresolved findings (each linking to the findings page, filtered).
+fn finding_kpis(f: &FindingKpis, period_days: i64) -> Markup {
+    let open = &f.open_by_severity;
+    let age = &f.open_by_age;
+    let hours = |h: Option<f64>| h.map_or("–".into(), |h| duration(h * 3600.0));
+    html! {
+        section #finding-kpis {
+            h2 { "Findings" }
+            div.cards {
+                div.card.(if open.critical + open.high > 0 { "bad" } else { "" }) {
+                    span.big #open-findings { (open.critical + open.high + open.medium + open.low) }
+                    span { "unresolved: " (open.critical) " critical, " (open.high) " high, " (open.medium) " medium, " (open.low) " low" } }
+                div.card.(if f.overdue > 0 { "bad" } else { "good" }) {
+                    span.big #overdue-findings { a href="/ui/findings?overdue=true" { (f.overdue) } }
+                    span { "overdue (unresolved past the due date its severity set)" } }
+                div.card { span.big { (age.over_90_days) } span { "unresolved for 90 days or more ("
+                    (age.under_7_days) " under 7 days, " (age.from_7_to_30_days) " 7–30, " (age.from_30_to_90_days) " 30–90)" } }
+            }
+            div.scroll { table.data #time-to-remediate {
+                caption { "Time to remediate, over findings closed in " (period(period_days)) }
+                thead { tr { th { "Kind" } th { "Severity" } th { "Closed" } th { "Mean" } th { "Target" } th { "Within target" } } }
+                tbody { @for r in &f.time_to_remediate {
+                    tr.(if r.target_hours.is_some() && r.within_target.is_some_and(|w| w < r.closed) { "bad" } else { "" }) {
+                        td { (r.kind) } td { (r.severity) } td { (r.closed) } td { (hours(r.mean_hours)) }
+                        td { (hours(r.target_hours)) }
+                        td { @match r.within_target { Some(w) => (format!("{w} of {}", r.closed)), None => "–" } } } } } } }
+            @if !f.per_model.is_empty() {
+                div.scroll { table.data #findings-per-model {
+                    caption { "Unresolved findings per model" }
+                    thead { tr { th { "Model" } th { "Unresolved" } th { "Overdue" } } }
+                    tbody { @for m in &f.per_model { tr {
+                        td { a href={"/ui/findings?model=" (m.model)} { (m.model) } } td { (m.open) } td { (m.overdue) } } } } } }
+            }
+        }
+    }
+}
+
 fn tier_counts(inventory: &[InventoryLine]) -> Vec<(&'static str, usize, usize)> {
     RiskTier::ALL
         .iter()
@@ -1241,6 +1392,7 @@ pub(crate) fn kpis(viewer: &Viewer, data: &BoardData) -> Markup {
                 }
                 " · " a href={"/ui/summary?days=" (k.period_days)} #printable { "printable one-page summary" } }
             (kpi_cards(k))
+            (finding_kpis(&k.findings, k.period_days))
             h2 { "Inventory by risk tier" }
             div.scroll { table.data { thead { tr { th { "Tier" } th { "Models" } th { "In production" } } }
                 tbody { @for (t, n, live) in tier_counts(&data.inventory) { tr { td { (t) } td { (n) } td { (live) } } } } } }
@@ -1272,6 +1424,7 @@ pub(crate) fn summary(viewer: &Viewer, data: &BoardData, now: i64) -> Markup {
                     p #period { "Prepared " (date(now)) " by " (viewer.principal.name) ", for " strong { (period(k.period_days)) }
                         " (since " (date(data.events.since)) "). Figures come from Warden's registry and its audit ledger." }
                     (kpi_cards(k))
+                    (finding_kpis(&k.findings, k.period_days))
                     h2 { "Inventory" }
                     table.data { thead { tr { th { "Tier" } th { "Models" } th { "In production" } } }
                         tbody { @for (t, n, live) in tier_counts(&data.inventory) { tr { td { (t) } td { (n) } td { (live) } } } } }

@@ -310,8 +310,9 @@ fn governed_scene(server: &Server, dir: &Path) -> Vec<(&'static str, &'static st
 }
 
 /// The pages walked, with a file name each and the roles refused each.
-const PAGES: [(&str, &str, &[&str]); 8] = [
+const PAGES: [(&str, &str, &[&str]); 9] = [
     ("1-inventory", "/ui", &["scorer"]),
+    ("9-findings", "/ui/findings", &["scorer"]),
     ("2-model", "/ui/models/credit", &["scorer"]),
     ("3-model-override", "/ui/models/credit?version=2", &["scorer"]),
     ("4-monitoring", "/ui/models/credit/monitoring", &["viewer", "scorer"]),
@@ -324,10 +325,10 @@ const PAGES: [(&str, &str, &[&str]); 8] = [
 /// The navigation each role must see (and no more).
 fn sections(role: &str) -> &'static [&'static str] {
     match role {
-        "viewer" => &["Inventory", "Board KPIs"],
-        "data-scientist" => &["Inventory", "Alerts & incidents", "Board KPIs"],
+        "viewer" => &["Inventory", "Findings", "Board KPIs"],
+        "data-scientist" => &["Inventory", "Findings", "Alerts & incidents", "Board KPIs"],
         "scorer" => &[],
-        _ => &["Inventory", "Alerts & incidents", "Audit", "Board KPIs"],
+        _ => &["Inventory", "Findings", "Alerts & incidents", "Audit", "Board KPIs"],
     }
 }
 
