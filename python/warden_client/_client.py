@@ -315,6 +315,10 @@ class Client:
                 "version": version, "owner": owner}
         return self._call("POST", f"/v1/models/{_seg(model)}/findings", json_body=body)
 
+    def retire_model(self, model: str, *, reason: str) -> dict:
+        """Retires a model (a high tier one: asks, and a second person's call confirms)."""
+        return self._call("POST", f"/v1/models/{_seg(model)}/retire", json_body={"reason": reason})
+
     def import_findings(self, model: str, version: int, report: bytes | str, *, format: str) -> dict:
         """Imports a scanner report (`format`: sarif, cyclonedx-vex, trivy or grype) as it was written:
         bytes, or the path of the file."""

@@ -103,6 +103,34 @@ pub struct ModelBody {
     pub created_by: String,
     /// Highest version number.
     pub latest_version: Option<i64>,
+    /// Its retirement, when asked for or done (none: in service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retirement: Option<RetirementBody>,
+}
+
+/// A model's retirement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RetirementBody {
+    /// `requested` (a high tier model waits for a second person) or `retired`.
+    pub state: String,
+    /// Who asked for it.
+    pub requested_by: String,
+    /// When.
+    pub requested_at: Timestamp,
+    /// Why.
+    pub reason: String,
+    /// Who retired it.
+    pub retired_by: Option<String>,
+    /// When it was retired: from then on it serves, ingests and takes new versions no more.
+    pub retired_at: Option<Timestamp>,
+}
+
+/// Why a model is retired.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireBody {
+    /// Why (required).
+    pub reason: String,
 }
 
 /// One feature of the input schema.

@@ -1030,6 +1030,10 @@ pub struct InventoryLineBody {
     pub open_alerts: i64,
     /// Open incidents.
     pub open_incidents: i64,
+    /// When it was retired (µs); none while in service.
+    pub retired_at: Option<i64>,
+    /// Who asked for its retirement while a second person has yet to confirm it (high tier).
+    pub retirement_requested_by: Option<String>,
 }
 
 /// Governance KPIs.

@@ -92,6 +92,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/incidents", Needs(ReadDecisions)),
     ("GET", "/v1/incidents/{id}", Needs(ReadDecisions)),
     ("POST", "/v1/incidents/{id}/resolve", Needs(ManageMonitors)),
+    ("POST", "/v1/models/{name}/retire", Needs(RetireModels)),
     ("POST", "/v1/models/{name}/findings", Needs(RaiseFindings)),
     ("POST", "/v1/models/{name}/versions/{version}/findings/import", Needs(RaiseFindings)),
     ("GET", "/v1/findings", Needs(ReadRegistry)),

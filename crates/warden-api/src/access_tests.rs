@@ -101,6 +101,7 @@ fn body_for(method: &str, route: &str) -> Value {
         ("PUT", "/v1/models/{name}/monitors/{monitor}") => json!({"kind": "feature_drift"}),
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
         ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
+        ("POST", "/v1/models/{name}/retire") => json!({"reason": "r"}),
         ("POST", "/v1/models/{name}/findings") => json!({"kind": "validation", "severity": "low", "title": "t"}),
         ("POST", "/v1/findings/{id}/propose") => json!({"remediation": "r"}),
         ("POST", "/v1/findings/{id}/close") => json!({"evidence": "e"}),

@@ -1246,3 +1246,114 @@ async fn a_scanner_report_that_is_not_what_it_claims_or_names_no_such_version_st
     let (_, stored) = app.json(Method::GET, "/v1/findings?model=credit", Some(&app.admin), Value::Null).await;
     assert_eq!(stored.as_array().unwrap().len(), 2, "{stored}");
 }
+
+/// One scoring request of the German data on `model` (a version named with `?version=N` when `pinned`).
+async fn score_one(app: &TestApp, token: &str, model: &str, pinned: Option<i64>) -> (StatusCode, Value) {
+    use crate::scoring_tests::{features, german_rows};
+    let row = &german_rows()[0];
+    let uri = match pinned {
+        Some(v) => format!("/v1/models/{model}/score?version={v}"),
+        None => format!("/v1/models/{model}/score"),
+    };
+    app.json(Method::POST, &uri, Some(token), json!({"features": features(row), "attributes": {"sex": row["sex"]}}))
+        .await
+}
+
+#[tokio::test]
+async fn a_retired_model_serves_ingests_and_registers_nothing_and_keeps_its_records() {
+    let app = TestApp::new().await;
+    let p = people(&app).await;
+    let body = json!({"name": "scorecard", "owner": "cards", "risk_tier": "medium", "use_case": "limits"});
+    assert_eq!(app.json(Method::POST, "/v1/models", Some(&app.admin), body).await.0, StatusCode::CREATED);
+    let v1 = app.register_as(&p.dana, "scorecard", metadata(), &lr_artifact()).await;
+    let promote = json!({"reason": "pilot", "override": true});
+    let uri = format!("/v1/models/scorecard/versions/{v1}/promote");
+    assert_eq!(app.json(Method::POST, &uri, Some(&app.admin), promote).await.0, StatusCode::OK);
+    assert_eq!(score_one(&app, &app.admin, "scorecard", None).await.0, StatusCode::OK);
+
+    // Only risk officers and admins retire, and only with a reason.
+    let retire = |reason: &str| json!({"reason": reason});
+    let uri = "/v1/models/scorecard/retire";
+    assert_eq!(app.json(Method::POST, uri, Some(&p.dana), retire("done")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.json(Method::POST, uri, Some(&p.rita), retire("  ")).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    // Medium tier: one person retires it.
+    let (status, retired) = app.json(Method::POST, uri, Some(&p.rita), retire("replaced by scorecard-2")).await;
+    assert_eq!(status, StatusCode::OK, "{retired}");
+    assert_eq!(retired["retirement"]["state"], "retired");
+    assert_eq!(retired["retirement"]["retired_by"], "token:rita");
+
+    // Scoring answers 410 naming the retirement, a named version too; nothing new is registered or promoted.
+    let (status, refused) = score_one(&app, &app.admin, "scorecard", None).await;
+    assert_eq!(status, StatusCode::GONE, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("was retired by token:rita") && message.contains("replaced by scorecard-2"), "{message}");
+    assert_eq!(score_one(&app, &p.vera, "scorecard", Some(v1)).await.0, StatusCode::GONE);
+    let csv = german_csv();
+    let (content_type, form) = multipart(&[
+        ("metadata", None, metadata().to_string().as_bytes()),
+        ("artifact", Some("model.json"), &lr_artifact()),
+        ("reference", Some("reference.csv"), &csv),
+    ]);
+    let (status, body) =
+        app.send(Method::POST, "/v1/models/scorecard/versions", Some(&p.dana), &content_type, form).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    let again = json!({"reason": "again", "override": true});
+    let uri = format!("/v1/models/scorecard/versions/{v1}/promote");
+    assert_eq!(app.json(Method::POST, &uri, Some(&app.admin), again).await.0, StatusCode::GONE);
+    let uri = "/v1/models/scorecard/retire";
+    assert_eq!(app.json(Method::POST, uri, Some(&app.admin), retire("twice")).await.0, StatusCode::CONFLICT);
+
+    // Its records stay: the champion's removal is on the alias history, the decision log and the evidence
+    // bundle are there, and the inventory lists it as retired.
+    let (_, history) =
+        app.json(Method::GET, "/v1/models/scorecard/alias-history?alias=champion", Some(&app.admin), Value::Null).await;
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["version"].clone(), last["reason"].as_str()),
+        (Value::Null, Some("retired: replaced by scorecard-2"))
+    );
+    let (status, decisions) =
+        app.json(Method::GET, "/v1/models/scorecard/decisions", Some(&app.admin), Value::Null).await;
+    assert_eq!((status, decisions.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{decisions}");
+    let (status, _) = app.send(Method::GET, "/v1/models/scorecard/evidence", Some(&app.admin), "", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.dana), Value::Null).await;
+    let line = inventory.as_array().unwrap().iter().find(|l| l["name"] == "scorecard").unwrap();
+    assert!(line["retired_at"].as_i64().is_some() && line["champion"].is_null(), "{line}");
+    let (_, events) = app
+        .json(Method::GET, "/v1/audit/events?subject=model/scorecard&limit=100", Some(&app.admin), Value::Null)
+        .await;
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.ends_with(&["model.retire", "alias.retire"]), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_high_tier_model_is_retired_by_two_different_people() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let promote = json!({"reason": "pilot", "override": true});
+    assert_eq!(app.promote(&app.admin, v1, promote).await.0, StatusCode::OK);
+
+    let uri = "/v1/models/credit/retire";
+    let (status, asked) = app.json(Method::POST, uri, Some(&p.rita), json!({"reason": "decommissioned"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
+    assert_eq!(
+        (asked["retirement"]["state"].as_str(), asked["retirement"]["requested_by"].as_str()),
+        (Some("requested"), Some("token:rita"))
+    );
+    assert_eq!(score_one(&app, &app.admin, "credit", None).await.0, StatusCode::OK, "asked for is not retired");
+    // The one who asked does not confirm.
+    let (status, body) = app.json(Method::POST, uri, Some(&p.rita), json!({"reason": "confirm"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("retired by a second person"), "{body}");
+    let (status, done) = app.json(Method::POST, uri, Some(&app.admin), json!({"reason": "confirmed"})).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let r = &done["retirement"];
+    assert_eq!(
+        (r["state"].as_str(), r["requested_by"].as_str(), r["retired_by"].as_str(), r["reason"].as_str()),
+        (Some("retired"), Some("token:rita"), Some("token:admin"), Some("decommissioned"))
+    );
+    assert_eq!(score_one(&app, &app.admin, "credit", None).await.0, StatusCode::GONE);
+}

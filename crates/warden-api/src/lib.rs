@@ -107,6 +107,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(health::identity_provider))
         .routes(routes!(models::create_model, models::list_models))
         .routes(routes!(models::get_model))
+        .routes(routes!(models::retire_model))
         .routes(routes!(versions::get_version))
         .routes(routes!(versions::get_artifact))
         .routes(routes!(aliases::list_aliases))

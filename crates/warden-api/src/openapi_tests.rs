@@ -545,6 +545,25 @@ async fn every_route_answers_as_the_document_says() {
     calls.push((Method::GET, "/v1/models/credit/evidence".into(), status));
     call!(Method::GET, "/v1/models/none/evidence", a, Value::Null);
 
+    // Retirement, last: `credit` is high tier, so a risk officer asks and the administrator confirms; then
+    // scoring, ingestion and registration answer 410.
+    call!(Method::POST, "/v1/models/credit/retire", ro, json!({"reason": " "}));
+    call!(Method::POST, "/v1/models/credit/retire", ro, json!({"reason": "replaced by credit-2027"}));
+    call!(Method::POST, "/v1/models/credit/retire", ro, json!({"reason": "again"}));
+    call!(Method::POST, "/v1/models/none/retire", ro, json!({"reason": "r"}));
+    call!(Method::POST, "/v1/models/credit/retire", a, json!({"reason": "confirmed"}));
+    call!(Method::POST, "/v1/models/credit/retire", a, json!({"reason": "twice"}));
+    call!(Method::POST, "/v1/models/credit/score", a, json!({"features": {}}));
+    call!(Method::POST, "/v1/models/credit/score/batch", a, json!([{"features": {}}]));
+    call!(Method::GET, "/v1/models/credit/score/schema", a, Value::Null);
+    let (status, _) =
+        call!(Method::POST, "/v1/models/vendor/retire", ro, json!({"reason": "the vendor contract ended"}));
+    assert_eq!(status, StatusCode::OK, "a low tier model is retired at once");
+    let (status, _) = call!(Method::POST, "/v1/models/vendor/decisions", a, json!([record]));
+    assert_eq!(status, StatusCode::GONE, "a retired model ingests nothing");
+    let (status, _) = app.send(Method::GET, "/v1/models/credit/evidence", a, "", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK, "a retired model's evidence is still exported");
+
     // Every status seen is declared; every operation answered a success and an error.
     let doc = &checker().doc;
     let mut undeclared = Vec::new();

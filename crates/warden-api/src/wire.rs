@@ -71,8 +71,22 @@ impl ToWire for Model {
             created_at: Timestamp::from_micros(m.created_at),
             created_by: m.created_by,
             latest_version: m.latest_version,
+            retirement: retirement_body(&m.retirement),
         }
     }
+}
+
+/// A model's retirement on the wire (`None`: in service).
+pub(crate) fn retirement_body(r: &warden_store::metadata::ModelRetirement) -> Option<RetirementBody> {
+    let (by, at) = (r.requested_by.clone()?, r.requested_at?);
+    Some(RetirementBody {
+        state: if r.retired_at.is_some() { "retired" } else { "requested" }.into(),
+        requested_by: by,
+        requested_at: Timestamp::from_micros(at),
+        reason: r.reason.clone().unwrap_or_default(),
+        retired_by: r.retired_by.clone(),
+        retired_at: r.retired_at.map(Timestamp::from_micros),
+    })
 }
 
 impl ToWire for FeatureSpec {

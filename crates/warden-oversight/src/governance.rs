@@ -585,6 +585,10 @@ pub async fn promote(
         }
     }
     let version = get_version(warden, caller, model, number).await?;
+    // A retired model is refused before the gate judges anything.
+    if let Some(row) = warden.metadata.get_model(model).await? {
+        warden_registry::registry::refuse_if_retired(&row)?;
+    }
     let previous_version = warden.metadata.alias_at(model, alias, i64::MAX).await?.and_then(|a| a.version);
     let decision = decide(warden, caller, &version, alias, "promote").await?;
     let overridden = !decision.decision.allow;

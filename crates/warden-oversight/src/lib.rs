@@ -10,7 +10,7 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`alerts`]: alerts and incidents from evaluations, and the automatic actions they ask for.
 - [`round`]: a monitor round, the one place where evaluation, alerts and actions meet, in that order.
 - [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
-- [`overview`]: the portfolio overview.
+- [`overview`]: the portfolio overview. [`retirement`]: retiring a model (four eyes for the high tier).
 */
 
 use std::ops::Deref;
@@ -24,6 +24,7 @@ mod integrity;
 pub mod monitoring;
 pub mod notifications;
 pub mod overview;
+pub mod retirement;
 pub mod retraining;
 pub mod round;
 pub mod scenarios;

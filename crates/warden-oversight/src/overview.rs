@@ -36,6 +36,10 @@ pub struct InventoryLine {
     /// Alerts firing or acknowledged.
     pub open_alerts: i64,
     pub open_incidents: i64,
+    /// When it was retired (µs): retired models are listed apart.
+    pub retired_at: Option<i64>,
+    /// Who asked for its retirement, while a second person has yet to confirm it (high tier).
+    pub retirement_requested_by: Option<String>,
 }
 
 /// The latest validation report of a model.
@@ -70,6 +74,7 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
         .into_iter()
         .filter(|row| warden_registry::registry::may_read(caller, &row.model))
         .map(|row| {
+            let retirement = row.model.retirement.clone();
             let model = row.model.model;
             let champion = row.aliases.iter().find(|a| a.alias == "champion").and_then(|a| a.version);
             let challengers = row
@@ -92,6 +97,8 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
                 challengers,
                 last_validation: row.last_validation.map(|(version, at, auc)| LastValidation { version, at, auc }),
                 policy: row.last_gate.map(|(version, at, allowed)| LastGate { version, at, allowed }),
+                retired_at: retirement.retired_at,
+                retirement_requested_by: retirement.requested_by.filter(|_| retirement.retired_at.is_none()),
                 open_alerts: row.open_alerts,
                 open_incidents: row.open_incidents,
             })

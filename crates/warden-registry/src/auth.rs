@@ -110,6 +110,8 @@ pub enum Permission {
     CloseFindings,
     /// Accept findings as limitations and grant policy exceptions, each until an expiry.
     GrantExceptions,
+    /// Retire a model (a high tier one needs a second person to confirm).
+    RetireModels,
 }
 
 impl Permission {
@@ -136,6 +138,7 @@ impl Permission {
             Permission::ProposeRemediation => &[DataScientist, Admin],
             Permission::CloseFindings => &[Validator, RiskOfficer, Admin],
             Permission::GrantExceptions => &[RiskOfficer, Admin],
+            Permission::RetireModels => &[RiskOfficer, Admin],
         }
     }
 }

@@ -25,6 +25,9 @@ pub enum Error {
     /// The write clashes with existing state.
     #[error("{0}")]
     Conflict(String),
+    /// The model is retired: it serves, ingests and takes new versions no more (its records stay).
+    #[error("{0}")]
+    Gone(String),
     /// A control refused the operation (the promotion gate); `details` carries every reason.
     #[error("{message}")]
     Refused {

@@ -183,6 +183,29 @@ pub struct Model {
     pub created_by: String,
     /// Highest version number, if any.
     pub latest_version: Option<i64>,
+    /// Its retirement, requested or done.
+    pub retirement: warden_store::metadata::ModelRetirement,
+}
+
+impl Model {
+    /// Whether it is retired.
+    pub fn retired(&self) -> bool {
+        self.retirement.retired_at.is_some()
+    }
+}
+
+/// `Gone` naming the retirement when the model is retired.
+pub fn refuse_if_retired(row: &ModelRow) -> Result<()> {
+    let r = &row.retirement;
+    match (r.retired_at, &r.retired_by) {
+        (Some(at), Some(by)) => Err(Error::Gone(format!(
+            "model '{}' was retired by {by} at {} ({}): it serves, ingests and takes new versions no more",
+            row.model.name,
+            warden_core::Timestamp::from(at).whole_seconds(),
+            r.reason.as_deref().unwrap_or("no reason given")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl TryFrom<ModelRow> for Model {
@@ -202,6 +225,7 @@ impl TryFrom<ModelRow> for Model {
             created_at: m.created_at,
             created_by: m.created_by,
             latest_version: row.latest_version,
+            retirement: row.retirement,
         })
     }
 }
@@ -488,6 +512,7 @@ pub async fn register_version(
 ) -> Result<Version> {
     caller.require(Permission::WriteRegistry)?;
     let model_row = model_row(warden, model).await?;
+    refuse_if_retired(&model_row)?;
     check_lineage(&request.lineage)?;
     request.serving.check()?;
     if let Some(parent) = request.lineage.parent_version
@@ -721,6 +746,8 @@ pub enum MoveCause {
     Alert { alert_id: i64 },
     /// A person with the authority to promote took a production alias away, with a reason.
     Withdrawal,
+    /// The model's retirement took the alias away.
+    Retirement,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -743,6 +770,9 @@ pub async fn move_alias(
             return Err(Error::invalid("a traffic share needs a version"));
         }
     }
+    if version.is_some() {
+        refuse_if_retired(&model_row(warden, model).await?)?;
+    }
     let current = warden.metadata.alias_at(model, alias, Micros::MAX).await?;
     if version.is_none() && current.as_ref().is_none_or(|a| a.version.is_none()) {
         return Err(Error::NotFound(format!("model '{model}' has no alias '{alias}'")));
@@ -753,14 +783,17 @@ pub async fn move_alias(
         (None, MoveCause::Alert { .. }) => "alias.stop",
         (Some(_), MoveCause::Manual) => "alias.set",
         (None, MoveCause::Withdrawal) => "model.withdraw",
-        (Some(_), MoveCause::Withdrawal) => unreachable!("a withdrawal removes the alias"),
+        (None, MoveCause::Retirement) => "alias.retire",
+        (Some(_), MoveCause::Withdrawal | MoveCause::Retirement) => {
+            return Err(Error::invalid("a withdrawal or a retirement removes the alias; it names no version"));
+        }
         (None, _) => "alias.delete",
     };
     let subject = format!("model/{model}/alias/{alias}");
     let (decision_id, overridden, alert_id) = match &cause {
         MoveCause::Gate { decision_id, overridden } => (Some(decision_id.clone()), *overridden, None),
         MoveCause::Alert { alert_id } => (None, false, Some(*alert_id)),
-        MoveCause::Manual | MoveCause::Withdrawal => (None, false, None),
+        MoveCause::Manual | MoveCause::Withdrawal | MoveCause::Retirement => (None, false, None),
     };
     // "Which version at time T" needs assignment times that never go backwards, even if the wall clock does.
     let assigned_at = current.as_ref().map_or(warden.now(), |c| warden.now().max(c.assigned_at));

@@ -190,8 +190,9 @@ pub(crate) async fn prepare(
         return Err(whole(Error::invalid("the batch holds no decisions")));
     }
     check_count(records.len()).map_err(whole)?;
-    if warden.metadata.get_model(model).await.map_err(|e| whole(e.into()))?.is_none() {
-        return Err(whole(Error::NotFound(format!("model '{model}' not found"))));
+    match warden.metadata.get_model(model).await.map_err(|e| whole(e.into()))? {
+        None => return Err(whole(Error::NotFound(format!("model '{model}' not found")))),
+        Some(row) => warden_registry::registry::refuse_if_retired(&row).map_err(whole)?,
     }
     let now = warden.now();
     let mut versions: HashMap<i64, std::result::Result<Arc<LoadedVersion>, String>> = HashMap::new();
@@ -491,7 +492,8 @@ pub async fn ingest_stream(
                         }
                         good = kept;
                     }
-                    Err((_, Error::NotFound(reason))) => {
+                    // No such model, or a retired one: nothing of this batch will ever land.
+                    Err((_, Error::NotFound(reason) | Error::Gone(reason))) => {
                         for i in good.drain(..) {
                             commit.dead_letters.push(dead(&records[i], reason.clone()));
                         }

@@ -121,6 +121,8 @@ struct Routes {
     champion: Option<Arc<LoadedVersion>>,
     canary: Option<(Arc<LoadedVersion>, f64)>,
     challenger: Option<Arc<LoadedVersion>>,
+    /// Why nothing is served, not even a version a caller names: the model is retired.
+    retired: Option<String>,
 }
 
 /// One reason code: a feature that pushed the score toward the positive decision (decline).
@@ -354,8 +356,14 @@ pub(crate) async fn loaded_version(
 }
 
 async fn build_routes(registry: &Registry, scoring: &Scoring, model: &str) -> Result<Routes> {
+    let mut routes = Routes { champion: None, canary: None, challenger: None, retired: None };
+    if let Some(row) = registry.metadata.get_model(model).await?
+        && let Err(Error::Gone(why)) = warden_registry::registry::refuse_if_retired(&row)
+    {
+        routes.retired = Some(why);
+        return Ok(routes);
+    }
     let aliases = registry.metadata.current_aliases(model).await?;
-    let mut routes = Routes { champion: None, canary: None, challenger: None };
     for alias in aliases {
         let Some(number) = alias.version else { continue };
         match alias.alias.as_str() {
@@ -376,7 +384,16 @@ async fn build_routes(registry: &Registry, scoring: &Scoring, model: &str) -> Re
     Ok(routes)
 }
 
+/// The routes that answer a model's traffic; `Gone` when it is retired.
 async fn routes(warden: &Serving, model: &str) -> Result<Routes> {
+    let routes = current_routes(warden, model).await?;
+    match &routes.retired {
+        Some(why) => Err(Error::Gone(why.clone())),
+        None => Ok(routes),
+    }
+}
+
+async fn current_routes(warden: &Serving, model: &str) -> Result<Routes> {
     if let Some(r) = warden.scoring.routes.read().expect("routes lock").get(model) {
         return Ok(r.clone());
     }
@@ -647,6 +664,7 @@ fn error_kind(err: &Error) -> &'static str {
         Error::NotFound(_) => "not_found",
         Error::Unauthenticated(_) | Error::Forbidden(_) => "auth",
         Error::Conflict(_) | Error::Refused { .. } => "conflict",
+        Error::Gone(_) => "gone",
         Error::TooLarge { .. } => "too_large",
         Error::Unavailable { .. } => "unavailable",
         _ => "internal",

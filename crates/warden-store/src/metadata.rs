@@ -64,6 +64,23 @@ pub struct ModelRow {
     pub model: NewModel,
     /// Highest version number, if any version exists.
     pub latest_version: Option<i64>,
+    /// Its retirement, requested or done (all `None`: in service).
+    pub retirement: ModelRetirement,
+}
+
+/// A model's retirement: who asked and why, then who retired it (the same person below the high tier).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelRetirement {
+    /// Who asked for it.
+    pub requested_by: Option<String>,
+    /// When (µs).
+    pub requested_at: Option<Micros>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Who retired it (for a high tier model, a second person).
+    pub retired_by: Option<String>,
+    /// When (µs): from then on it serves and ingests nothing.
+    pub retired_at: Option<Micros>,
 }
 
 /// A version to insert. The store assigns its number.
@@ -819,6 +836,26 @@ pub trait RegistryStore: Send + Sync {
     async fn get_version(&self, model_name: &str, version: i64) -> Result<Option<VersionRow>>;
     /// Whether any version refers to this blob as artifact or reference data.
     async fn blob_referenced(&self, sha256: &str) -> Result<bool>;
+    /// Records that `by` asks for the model's retirement at `at` for `reason`, with its audit event.
+    /// `Conflict` when it is retired or a retirement is already asked for.
+    async fn request_retirement(
+        &self,
+        name: &str,
+        by: &str,
+        at: Micros,
+        reason: &str,
+        audit: AuditEventDraft,
+    ) -> Result<ModelRow>;
+    /// Retires the model at `at` by `by` (recording the request too when none is pending, with `reason`), with
+    /// its audit event. `Conflict` when it is retired already.
+    async fn retire_model(
+        &self,
+        name: &str,
+        by: &str,
+        at: Micros,
+        reason: &str,
+        audit: AuditEventDraft,
+    ) -> Result<ModelRow>;
     /// Appends an alias assignment (or removal). The version, if any, must exist.
     async fn assign_alias(&self, assignment: AliasAssignment, audit: AuditEventDraft) -> Result<AliasAssignment>;
     /// The alias's assignment in force at `at` (latest at or before it), removal included.

@@ -203,6 +203,11 @@ struct ModelColumns {
     created_at: Micros,
     created_by: String,
     latest_version: Option<i64>,
+    retirement_requested_by: Option<String>,
+    retirement_requested_at: Option<Micros>,
+    retirement_reason: Option<String>,
+    retired_by: Option<String>,
+    retired_at: Option<Micros>,
 }
 
 impl ModelColumns {
@@ -221,12 +226,20 @@ impl ModelColumns {
                 created_by: self.created_by,
             },
             latest_version: self.latest_version,
+            retirement: ModelRetirement {
+                requested_by: self.retirement_requested_by,
+                requested_at: self.retirement_requested_at,
+                reason: self.retirement_reason,
+                retired_by: self.retired_by,
+                retired_at: self.retired_at,
+            },
         })
     }
 }
 
 const MODEL_COLUMNS: &str = "m.id, m.name, m.description, m.owner, m.risk_tier, m.use_case, m.business_line, m.tags, m.created_at, \
-     m.created_by, (SELECT MAX(v.version) FROM versions v WHERE v.model_id = m.id) AS latest_version";
+     m.created_by, (SELECT MAX(v.version) FROM versions v WHERE v.model_id = m.id) AS latest_version, \
+     m.retirement_requested_by, m.retirement_requested_at, m.retirement_reason, m.retired_by, m.retired_at";
 
 #[derive(FromRow)]
 struct VersionColumns {
@@ -974,6 +987,27 @@ where
         Ok(stored)
     }
 
+    /// A model read in `tx`.
+    async fn model_in(tx: &mut Transaction<'static, D>, name: &str) -> Result<ModelRow> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {MODEL_COLUMNS} FROM models m WHERE m.name = $1"));
+        let row: Option<ModelColumns> = sqlx::query_as(sql).bind(name).fetch_optional(&mut **tx).await?;
+        row.ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))?.parse()
+    }
+
+    /// Why a retirement change touched no row: no such model, retired already, or a request pending.
+    async fn retirement_refusal(tx: &mut Transaction<'static, D>, name: &str) -> Error {
+        match Self::model_in(tx, name).await {
+            Err(err) => err,
+            Ok(row) => match (row.retirement.retired_at, row.retirement.requested_by) {
+                (Some(_), _) => Error::Conflict(format!("model '{name}' is retired already")),
+                (None, Some(by)) => {
+                    Error::Conflict(format!("model '{name}''s retirement is already asked for by {by}"))
+                }
+                (None, None) => Error::Conflict(format!("model '{name}' changed meanwhile: try again")),
+            },
+        }
+    }
+
     async fn insert_version_record(
         mut tx: Transaction<'static, D>,
         kind: RecordKind,
@@ -1340,7 +1374,7 @@ where
         };
         Self::append_audit(&mut tx, &audit).await?;
         tx.commit().await?;
-        Ok(ModelRow { id, model, latest_version: None })
+        Ok(ModelRow { id, model, latest_version: None, retirement: ModelRetirement::default() })
     }
 
     async fn list_models(&self) -> Result<Vec<ModelRow>> {
@@ -1447,6 +1481,64 @@ where
         Ok(found.is_some())
     }
 
+    async fn request_retirement(
+        &self,
+        name: &str,
+        by: &str,
+        at: Micros,
+        reason: &str,
+        audit: AuditEventDraft,
+    ) -> Result<ModelRow> {
+        let mut tx = D::write_tx(self).await?;
+        let updated = sqlx::query(
+            "UPDATE models SET retirement_requested_by = $2, retirement_requested_at = $3, retirement_reason = $4 \
+             WHERE name = $1 AND retired_at IS NULL AND retirement_requested_at IS NULL",
+        )
+        .bind(name)
+        .bind(by)
+        .bind(at)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&updated) == 0 {
+            return Err(Self::retirement_refusal(&mut tx, name).await);
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        let row = Self::model_in(&mut tx, name).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn retire_model(
+        &self,
+        name: &str,
+        by: &str,
+        at: Micros,
+        reason: &str,
+        audit: AuditEventDraft,
+    ) -> Result<ModelRow> {
+        let mut tx = D::write_tx(self).await?;
+        let updated = sqlx::query(
+            "UPDATE models SET retired_by = $2, retired_at = $3, \
+             retirement_requested_by = COALESCE(retirement_requested_by, $2), \
+             retirement_requested_at = COALESCE(retirement_requested_at, $3), \
+             retirement_reason = COALESCE(retirement_reason, $4) WHERE name = $1 AND retired_at IS NULL",
+        )
+        .bind(name)
+        .bind(by)
+        .bind(at)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&updated) == 0 {
+            return Err(Self::retirement_refusal(&mut tx, name).await);
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        let row = Self::model_in(&mut tx, name).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
     async fn assign_alias(
         &self,
         mut assignment: AliasAssignment,
@@ -1531,7 +1623,13 @@ where
     }
 
     async fn alias_generation(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM alias_assignments").fetch_one(&self.pool).await?)
+        // A retirement changes what a model serves too (nothing, not even a pinned version): it counts.
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) + (SELECT COUNT(*) FROM models WHERE retired_at IS NOT NULL) \
+             FROM alias_assignments",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 }
 

@@ -1000,6 +1000,20 @@ pub(crate) enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Retire a model: it stops serving (scoring answers 410), ingesting and taking new versions; its records
+    /// stay. A high tier model needs a second person to run this again to confirm.
+    Retire {
+        /// Model name.
+        name: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Register a new version from an artifact and reference data.
     Register(RegisterArgs),
     /// List models.

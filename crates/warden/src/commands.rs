@@ -79,7 +79,26 @@ fn print_model(model: &api::ModelBody) {
         ("tags", model.tags.cell()),
         ("latest version", model.latest_version.cell()),
         ("created", format!("{} by {}", model.created_at.cell(), model.created_by.cell())),
+        ("retirement", retirement_text(model.retirement.as_ref())),
     ]);
+}
+
+/// A model's retirement in words ("-" while in service).
+fn retirement_text(r: Option<&api::RetirementBody>) -> String {
+    match r {
+        None => "-".into(),
+        Some(r) => match (&r.retired_by, &r.retired_at) {
+            (Some(by), Some(at)) => {
+                format!("retired {} by {by} ({}; asked by {})", at.cell(), r.reason, r.requested_by)
+            }
+            _ => format!(
+                "asked {} by {} ({}); a second person confirms it",
+                r.requested_at.cell(),
+                r.requested_by,
+                r.reason
+            ),
+        },
+    }
 }
 
 async fn model(command: ModelCommand) -> anyhow::Result<()> {
@@ -105,6 +124,16 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
                 outln!("created model {}", model.name.cell());
             }
         }
+        ModelCommand::Retire { name, reason, connection, json } => {
+            let path = format!("/v1/models/{}/retire", encode(&name));
+            let model: api::ModelBody =
+                Client::new(&connection)?.json_as(Method::POST, &path, &json!({ "reason": reason })).await?;
+            if json {
+                render::json(&model);
+            } else {
+                outln!("{}: {}", model.name, retirement_text(model.retirement.as_ref()));
+            }
+        }
         ModelCommand::Register(args) => register(args).await?,
         ModelCommand::List { connection, json } => {
             let models: Vec<api::ModelBody> = Client::new(&connection)?.get_as("/v1/models").await?;
@@ -121,10 +150,15 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
                             m.latest_version.cell(),
                             m.use_case.cell(),
                             m.created_at.cell(),
+                            match &m.retirement {
+                                None => "in service".into(),
+                                Some(r) if r.retired_at.is_some() => "retired".into(),
+                                Some(_) => "retirement asked".into(),
+                            },
                         ]
                     })
                     .collect();
-                table(&["NAME", "RISK", "OWNER", "LATEST", "USE CASE", "CREATED"], &rows);
+                table(&["NAME", "RISK", "OWNER", "LATEST", "USE CASE", "CREATED", "STATE"], &rows);
             }
         }
         ModelCommand::Show { name, version: None, connection, json } => {

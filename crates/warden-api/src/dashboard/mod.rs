@@ -133,6 +133,7 @@ impl IntoResponse for PageError {
                     Error::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
                     Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Not accepted"),
                     Error::Conflict(_) => (StatusCode::CONFLICT, "Not possible now"),
+                    Error::Gone(_) => (StatusCode::GONE, "Retired"),
                     Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "Not logged in"),
                     _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
                 };

@@ -441,3 +441,30 @@ async fn findings_show_on_their_page_filtered_on_the_model_page_and_in_the_board
         "Unresolved findings per model Model Unresolved Overdue credit 3 0"
     );
 }
+
+#[tokio::test]
+async fn a_retired_model_is_listed_apart_and_its_page_says_who_retired_it() {
+    let scene = Scene::governed().await;
+    let (status, body) = scene
+        .app
+        .json(Method::POST, "/v1/models/credit/retire", Some(scene.token("rita")), json!({"reason": "replaced"}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "high tier: asked, {body}");
+    let cookie = scene.log_in("victor").await;
+    let (_, page) = scene.page(&cookie, "/ui/models/credit").await;
+    assert!(text_of(&page, "retirement-asked").contains("Retirement asked by token:rita"), "{page}");
+    let (status, body) = scene
+        .app
+        .json(Method::POST, "/v1/models/credit/retire", Some(&scene.app.admin), json!({"reason": "confirmed"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, inventory) = scene.page(&cookie, "/ui").await;
+    assert!(!text_of(&inventory, "inventory").contains("credit"), "in service lists it no more");
+    assert!(text_of(&inventory, "retired").contains("credit"), "{inventory}");
+    let (_, page) = scene.page(&cookie, "/ui/models/credit").await;
+    let banner = text_of(&page, "retired-banner");
+    assert!(
+        banner.contains("by token:admin") && banner.contains("replaced") && banner.contains("asked by token:rita"),
+        "{banner}"
+    );
+}

@@ -229,6 +229,10 @@ pub(crate) fn sign_in_failed(title: &str, message: &str) -> Markup {
 // Inventory
 
 pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &InventoryQuery) -> Markup {
+    // Retired models are listed apart, under the table of those in service.
+    let (retired, in_service): (Vec<InventoryLine>, Vec<InventoryLine>) =
+        lines.into_iter().partition(|l| l.retired_at.is_some());
+    lines = in_service;
     let total = lines.len();
     let tier = query.tier.as_deref().filter(|t| !t.is_empty());
     let text = query.q.as_deref().map(str::to_lowercase).filter(|t| !t.is_empty());
@@ -311,10 +315,23 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                                 @if p.allowed { span.ok { "allowed" } } @else { span.bad { "denied" } } " v" (p.version)
                             } @else { span.muted { "not gated" } } }
                             td { span class=[(l.open_alerts > 0).then_some("warn")] { (l.open_alerts) } " / "
-                                 span class=[(l.open_incidents > 0).then_some("bad")] { (l.open_incidents) } }
+                                 span class=[(l.open_incidents > 0).then_some("bad")] { (l.open_incidents) }
+                                 @if let Some(by) = &l.retirement_requested_by { br; small.warn { "retirement asked by " (by) } } }
                         }
                     }
                 }
+            }
+            @if !retired.is_empty() {
+                h2 { "Retired models" }
+                p.muted { "They serve, ingest and take new versions no more; every record and their evidence bundles stay." }
+                div.scroll { table.data #retired {
+                    thead { tr { th { "Model" } th { "Tier" } th { "Owner" } th { "Versions" } th { "Retired" } } }
+                    tbody { @for l in &retired { tr {
+                        td { a href={"/ui/models/" (l.name)} { (l.name) } br; small { (l.use_case) } }
+                        td { (l.risk_tier) } td { (l.owner) } td { (l.versions) }
+                        td { (l.retired_at.map(date).unwrap_or_default()) }
+                    } } }
+                } }
             }
         },
     )
@@ -415,6 +432,15 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
         html! {
             p.crumbs { a href="/ui" { "Inventory" } " › " (name) }
             h1 { (name) " " span class={"tier " (m.input.risk_tier.as_str())} { (m.input.risk_tier.as_str()) } }
+            @let r = &m.retirement;
+            @if let (Some(at), Some(by)) = (r.retired_at, &r.retired_by) {
+                div.banner.bad #retired-banner { strong { "Retired " (date(at)) " by " (by) } ": "
+                    (r.reason.clone().unwrap_or_default()) " (asked by " (r.requested_by.clone().unwrap_or_default())
+                    "). It serves, ingests and takes new versions no more; its records and evidence stay." }
+            } @else if let Some(by) = &r.requested_by {
+                div.banner.warn #retirement-asked { strong { "Retirement asked by " (by) } ": "
+                    (r.reason.clone().unwrap_or_default()) "; a second person confirms it." }
+            }
             p { (m.input.description) }
             dl.facts {
                 dt { "Owner" } dd { (m.input.owner) }

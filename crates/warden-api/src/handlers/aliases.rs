@@ -14,7 +14,7 @@ use crate::wire::{
 #[utoipa::path(put, path = "/v1/models/{name}/aliases/{alias}", tag = "aliases", request_body = SetAlias,
     params(("name" = String, Path, description = "Model name"), ("alias" = String, Path, description = "Alias")),
     responses((status = 200, body = AliasBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn set_alias(
     State(warden): State<AppState>,
     Caller(caller): Caller,

@@ -156,7 +156,7 @@ pub(crate) async fn gate_decisions(
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/promote", tag = "governance", request_body = PromoteBody,
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Number or alias")),
     responses((status = 200, body = PromotionBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn promote(
     State(warden): State<AppState>,
     Caller(caller): Caller,

@@ -6,7 +6,7 @@ use warden_registry::registry::{self, ModelInput};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
-use crate::wire::{CreateModel, ErrorBody, ModelBody, ToWire};
+use crate::wire::{CreateModel, ErrorBody, ModelBody, RetireBody, ToWire};
 
 /// Create a model (data-scientist, admin).
 #[utoipa::path(post, path = "/v1/models", tag = "registry", request_body = CreateModel,
@@ -49,4 +49,27 @@ pub(crate) async fn get_model(
     Path(name): Path<String>,
 ) -> Result<Json<ModelBody>, ApiError> {
     Ok(Json(registry::get_model(&warden, &caller, &name).await?.to_wire()))
+}
+
+/// Retire a model (risk-officer, admin): it stops serving (scoring answers 410), ingesting and taking new
+/// versions; every record stays. A high tier model needs two people: the first call asks (202), a second
+/// person's call retires it (200).
+#[utoipa::path(post, path = "/v1/models/{name}/retire", tag = "registry", request_body = RetireBody,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = ModelBody), (status = 202, body = ModelBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn retire_model(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<RetireBody>,
+) -> Result<(StatusCode, Json<ModelBody>), ApiError> {
+    use warden_oversight::retirement::{self, Retired};
+    let (state, model) = retirement::retire(&warden, &caller, &name, &body.reason).await?;
+    let status = match state {
+        Retired::Requested => StatusCode::ACCEPTED,
+        Retired::Retired => StatusCode::OK,
+    };
+    Ok((status, Json(model.to_wire())))
 }

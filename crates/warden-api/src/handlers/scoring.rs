@@ -23,7 +23,7 @@ use crate::wire::{
 #[utoipa::path(post, path = "/v1/models/{name}/score", tag = "scoring", request_body = ScoreRequestBody,
     params(ScoreQuery, ("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ScoreResponseBody), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn score(
     State(warden): State<AppState>,
@@ -43,7 +43,7 @@ pub(crate) async fn score(
 #[utoipa::path(get, path = "/v1/models/{name}/score/schema", tag = "scoring",
     params(ScoreQuery, ("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ScoringSchemaBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn scoring_schema(
     State(warden): State<AppState>,
     Caller(caller): Caller,
@@ -110,7 +110,7 @@ fn distinct_request_ids(requests: &[ScoreRequestBody]) -> Result<(), ApiError> {
 #[utoipa::path(post, path = "/v1/models/{name}/score/batch", tag = "scoring", request_body = Vec<ScoreRequestBody>,
     params(ScoreQuery, ("name" = String, Path, description = "Model name")),
     responses((status = 200, body = BatchResponseBody), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn score_batch(
     State(warden): State<AppState>,
@@ -136,7 +136,7 @@ pub(crate) async fn score_batch(
 #[utoipa::path(post, path = "/v1/models/{name}/decisions", tag = "scoring", request_body = Vec<DecisionRecordBody>,
     params(("name" = String, Path, description = "Model name")),
     responses((status = 200, body = IngestedBody), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn ingest_decisions(
     State(warden): State<AppState>,
@@ -162,7 +162,7 @@ pub(crate) async fn ingest_decisions(
         inference body) or structured mode (application/cloudevents+json)"),
     params(("name" = String, Path, description = "Model name"), ("version" = i64, Path, description = "Version")),
     responses((status = 200, body = KserveEventBody), (status = 202, body = KserveEventBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub(crate) async fn kserve_event(

@@ -83,7 +83,7 @@ fn unknown_rule(text: Option<&str>) -> Result<Option<UnknownCategory>, ApiError>
     params(("name" = String, Path, description = "Model name")),
     request_body(content = RegisterVersionForm, content_type = "multipart/form-data"),
     responses((status = 201, body = VersionBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn register_version(
     State(warden): State<AppState>,

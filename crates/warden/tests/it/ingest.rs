@@ -551,6 +551,21 @@ fn kafka_decisions_are_logged_once_and_bad_records_kept_as_dead_letters_with_the
     for p in stream["partitions"].as_array().unwrap() {
         assert_eq!((p["lag"].as_i64(), &p["position"]), (Some(0), &p["high_watermark"]), "{stream:#}");
     }
+
+    // Once the model is retired, what its stream still carries is set aside as dead records naming the
+    // retirement; the consumer goes on past them.
+    let out = server.cli(&["model", "retire", "vendor", "--reason", "the vendor contract ended"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    produce(&brokers, "decisions", decision_records(&rows, "late", 0, 10));
+    wait_consumed(&server, "warden", "decisions", 5_014, Duration::from_secs(60));
+    assert_eq!(logged_ids(&server, "vendor").len(), 5_000, "nothing more logged");
+    let status = ingestion(&server);
+    assert_eq!(status["dead_letters"], 14, "{status:#}");
+    let retired = dead_letters_of(&status, "decisions")
+        .values()
+        .filter(|l| l["reason"].as_str().unwrap().contains("was retired by token:admin"))
+        .count();
+    assert_eq!(retired, 10, "{status:#}");
     stop(server);
 }
 
