@@ -139,6 +139,8 @@ closed_set! {
         MoneyAtRisk = "money_at_risk",
         /// Deviations of the decision log from what the model would answer.
         Integrity = "integrity",
+        /// Days past the model's revalidation due date (its tier's frequency since its latest validation).
+        Revalidation = "revalidation",
     }
 }
 

@@ -329,12 +329,13 @@ pub(crate) async fn gate_input(
     alias: &str,
 ) -> Result<Value> {
     // Independent reads, concurrently: the input's latency is the slowest read, not their sum.
-    let (model, reports, approvals, current, findings) = tokio::try_join!(
+    let (model, reports, approvals, current, findings, revalidation) = tokio::try_join!(
         get_model(warden, caller, &version.model),
         crate::validation::latest_report(warden, &version.model, version.number),
         latest_approvals(warden, &version.model, version.number),
         async { Ok(warden.metadata.alias_at(&version.model, alias, i64::MAX).await?) },
         crate::findings::gate_view(warden, &version.model, version.number),
+        crate::revalidation::status(warden, &version.model, warden.now()),
     )?;
     let validation = reports.map_or(Value::Null, |r| r.policy_view());
     let current = current.and_then(|a| a.version);
@@ -342,6 +343,10 @@ pub(crate) async fn gate_input(
         "model": {
             "name": model.input.name, "owner": model.input.owner,
             "risk_tier": model.input.risk_tier.as_str(), "use_case": model.input.use_case,
+            "revalidation": {
+                "due_at": revalidation.due_at / 1_000_000, "overdue": revalidation.overdue,
+                "frequency_days": revalidation.frequency_days, "required": revalidation.required,
+            },
         },
         "version": {
             "number": version.number,

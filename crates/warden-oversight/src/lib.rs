@@ -11,6 +11,7 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`round`]: a monitor round, the one place where evaluation, alerts and actions meet, in that order.
 - [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
 - [`overview`]: the portfolio overview. [`retirement`]: retiring a model (four eyes for the high tier).
+  [`revalidation`]: each model's revalidation schedule, which its `revalidation` monitor watches.
 */
 
 use std::ops::Deref;
@@ -25,6 +26,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod overview;
 pub mod retirement;
+pub mod revalidation;
 pub mod retraining;
 pub mod round;
 pub mod scenarios;

@@ -58,6 +58,7 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
         MonitorKind::MoneyAtRisk => &["expected_loss", "fraud_missed"],
         MonitorKind::DataQuality => &["worst"],
         MonitorKind::Integrity => &["deviations"],
+        MonitorKind::Revalidation => &["days_to_due"],
     }
 }
 
@@ -67,6 +68,7 @@ fn lower_is_worse(kind: MonitorKind, statistic: &str) -> bool {
         (kind, statistic),
         (MonitorKind::Performance, "auc")
             | (MonitorKind::EstimatedPerformance, _)
+            | (MonitorKind::Revalidation, _)
             | (MonitorKind::Fairness, "disparate_impact")
     )
 }
@@ -309,6 +311,8 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
             (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions)
         }
         MonitorKind::Integrity => ((1.0, 1.0), 60, None, 1),
+        // Days to the due date (lower is worse): a warning 30 days ahead, an alert once it is past; hourly.
+        MonitorKind::Revalidation => ((30.0, 0.0), 3600, None, 1),
     };
     MonitorConfig {
         window_seconds,
@@ -336,6 +340,7 @@ pub fn defaults(tier: RiskTier) -> Vec<(MonitorKind, MonitorConfig)> {
         MonitorKind::DataQuality,
         MonitorKind::Performance,
         MonitorKind::Integrity,
+        MonitorKind::Revalidation,
     ]
     .into_iter()
     .map(|kind| (kind, default_config(tier, kind)))
@@ -562,7 +567,7 @@ pub(crate) struct Bands {
 }
 
 impl Bands {
-    fn of(monitor: &Monitor) -> Bands {
+    pub(crate) fn of(monitor: &Monitor) -> Bands {
         let c = &monitor.config;
         Bands {
             warn: c.warn,
@@ -572,7 +577,7 @@ impl Bands {
         }
     }
 
-    fn status(&self, v: f64) -> &'static str {
+    pub(crate) fn status(&self, v: f64) -> &'static str {
         let beyond = |limit: f64| match (self.lower_is_worse, self.learned) {
             (true, true) => v < limit,
             (true, false) => v <= limit,
@@ -1152,6 +1157,14 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
             }
             continue;
         }
+        if monitor.kind == MonitorKind::Revalidation {
+            let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
+            let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
+            if round == Round::Now || due {
+                evaluations.push(crate::revalidation::evaluate(warden, monitor, at).await?);
+            }
+            continue;
+        }
         for version in warden_serving::scoring::loaded_versions(warden, &monitor.model) {
             evaluations.push(evaluate_version(warden, monitor, &version, at, &mut windows).await?);
         }
@@ -1185,7 +1198,7 @@ async fn revise_late_periods(
         let (model, number, start) = (&period.model_name, period.version, period.start);
         let of_model: Vec<&Monitor> = monitors
             .iter()
-            .filter(|m| &m.model == model && m.kind != MonitorKind::Integrity)
+            .filter(|m| &m.model == model && !matches!(m.kind, MonitorKind::Integrity | MonitorKind::Revalidation))
             .filter(|m| !reads_outcomes(m.kind, m.config.statistic(m.kind)))
             .collect();
         let loaded = warden_serving::scoring::loaded_versions(warden, model);

@@ -168,6 +168,17 @@ warn contains sprintf("finding %v (%s, %s) is accepted as a limitation until %v"
 	f.accepted_until > input.now
 }
 
+# --- revalidation ------------------------------------------------------------------------------------------
+
+# Days between a model's validations, by tier: Warden reads these for each model's due date.
+revalidation_days := limits.revalidation_days
+
+# A model past its revalidation due date is promoted only once a version is validated again (which moves the
+# date): input.model.revalidation is {due_at, overdue, frequency_days, required} (times in Unix seconds).
+deny contains sprintf("model %s is overdue for revalidation (due %v, every %v days for a %s-risk model): validate it again first", [input.model.name, input.model.revalidation.due_at, input.model.revalidation.frequency_days, tier]) if {
+	input.model.revalidation.overdue == true
+}
+
 # --- approvals ----------------------------------------------------------------------------------------------
 
 # Distinct approvers per role; the registrant never counts (Warden refuses such approvals too).

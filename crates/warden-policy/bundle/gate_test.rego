@@ -182,3 +182,19 @@ test_a_missing_findings_section_is_refused if {
 	some msg in gate.deny with input as object.remove(good, ["findings"])
 	contains(msg, "input.findings is missing")
 }
+
+test_a_model_overdue_for_revalidation_is_not_promoted if {
+	overdue := {"due_at": 1690000000, "overdue": true, "frequency_days": 365, "required": null}
+	model := object.union(good.model, {"revalidation": overdue})
+	some msg in gate.deny with input as replaced("model", model)
+	contains(msg, "model credit is overdue for revalidation (due 1690000000, every 365 days for a high-risk model)")
+}
+
+test_a_model_within_its_revalidation_schedule_passes if {
+	in_time := {"due_at": 1731000000, "overdue": false, "frequency_days": 365, "required": null}
+	count(gate.deny) == 0 with input as replaced("model", object.union(good.model, {"revalidation": in_time}))
+}
+
+test_the_revalidation_frequency_is_policy_data if {
+	gate.revalidation_days == {"high": 365, "medium": 730, "low": 1095}
+}

@@ -178,6 +178,16 @@ impl Gate {
         })
     }
 
+    /// Days between a model's validations for its tier, as the bundle's `revalidation_days` rule (an object of
+    /// tier to days, normally the policy data's `warden.limits.revalidation_days`) says: `None` when the
+    /// bundle defines no such rule or no whole, non-negative number of days for the tier.
+    pub fn revalidation_days(&mut self, tier: &str) -> Result<Option<i64>, PolicyError> {
+        Ok(match self.rule_value("revalidation_days")? {
+            Some(Value::Object(by_tier)) => by_tier.get(&Value::from(tier)).and_then(whole_days),
+            _ => None,
+        })
+    }
+
     /// The longest a policy exception or an accepted limitation may last, in days, as the bundle's
     /// `finding_exception_max_days` rule says: `None` when the bundle defines none.
     pub fn finding_exception_max_days(&mut self) -> Result<Option<i64>, PolicyError> {
