@@ -1034,6 +1034,23 @@ pub struct InventoryLineBody {
     pub retired_at: Option<i64>,
     /// Who asked for its retirement while a second person has yet to confirm it (high tier).
     pub retirement_requested_by: Option<String>,
+    /// Its revalidation schedule (none once retired).
+    pub revalidation: Option<RevalidationBody>,
+}
+
+/// A model's revalidation schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RevalidationBody {
+    /// Days between validations for its tier (policy data `revalidation_days`).
+    pub frequency_days: i64,
+    /// Its latest validation report, of any version (µs).
+    pub last_validated_at: Option<i64>,
+    /// When it must be validated again (µs).
+    pub due_at: i64,
+    /// Whether that is past.
+    pub overdue: bool,
+    /// Why it must be revalidated sooner: a version registered since its latest validation.
+    pub required: Option<String>,
 }
 
 /// Governance KPIs.

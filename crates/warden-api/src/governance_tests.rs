@@ -1357,3 +1357,53 @@ async fn a_high_tier_model_is_retired_by_two_different_people() {
     );
     assert_eq!(score_one(&app, &app.admin, "credit", None).await.0, StatusCode::GONE);
 }
+
+#[tokio::test]
+async fn an_overdue_model_raises_its_revalidation_alert_and_the_gate_denies_until_a_version_is_validated() {
+    const DAY: i64 = 86_400 * 1_000_000;
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
+    for who in [&p.vera, &p.victor, &p.rita] {
+        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
+    }
+    assert_eq!(app.promote(&p.dana, v1, json!({"reason": "release"})).await.0, StatusCode::OK);
+    let line =
+        |inventory: &Value| inventory.as_array().unwrap().iter().find(|l| l["name"] == "credit").unwrap().clone();
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.dana), Value::Null).await;
+    let schedule = line(&inventory)["revalidation"].clone();
+    let validated = schedule["last_validated_at"].as_i64().unwrap();
+    assert_eq!(
+        (schedule["frequency_days"].as_i64(), schedule["due_at"].as_i64()),
+        (Some(365), Some(validated + 365 * DAY))
+    );
+    assert_eq!((schedule["overdue"].as_bool(), schedule["required"].clone()), (Some(false), Value::Null), "{schedule}");
+
+    // A year and a day later: the revalidation monitor alerts (critical: an incident, and the breach's finding).
+    clock.fetch_add(366 * DAY, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await.0, StatusCode::OK);
+    let (_, alerts) = app.json(Method::GET, "/v1/alerts?state=open", Some(&p.rita), Value::Null).await;
+    let alert =
+        alerts.as_array().unwrap().iter().find(|a| a["monitor"] == "revalidation").expect("a revalidation alert");
+    assert_eq!((alert["severity"].as_str(), alert["version"].as_i64()), (Some("critical"), Some(v1)), "{alert}");
+    assert!(alert["value"].as_f64().unwrap() < 0.0, "days to due, past: {alert}");
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.dana), Value::Null).await;
+    assert_eq!(line(&inventory)["revalidation"]["overdue"], true);
+    // The gate refuses to move the overdue model's versions.
+    let gate = app.gate(&p.dana, v1).await;
+    assert!(denies(&gate, "model credit is overdue for revalidation"), "{gate}");
+
+    // A new version is a material change: required until validated; validating it moves the due date.
+    let v2 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.dana), Value::Null).await;
+    let required = line(&inventory)["revalidation"]["required"].clone();
+    assert_eq!(required, json!(format!("version {v2} was registered after the latest validation")));
+    assert_eq!(app.validate(&p.vera, "credit", v2, &german_csv()).await.0, StatusCode::CREATED);
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.dana), Value::Null).await;
+    let schedule = line(&inventory)["revalidation"].clone();
+    assert_eq!((schedule["overdue"].as_bool(), schedule["required"].clone()), (Some(false), Value::Null), "{schedule}");
+    let gate = app.gate(&p.dana, v2).await;
+    assert!(!denies(&gate, "model credit is overdue"), "{gate}");
+}

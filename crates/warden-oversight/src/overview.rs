@@ -40,6 +40,8 @@ pub struct InventoryLine {
     pub retired_at: Option<i64>,
     /// Who asked for its retirement, while a second person has yet to confirm it (high tier).
     pub retirement_requested_by: Option<String>,
+    /// Its revalidation schedule: when it is due, whether that is past, and why it is required sooner.
+    pub revalidation: Option<crate::revalidation::Revalidation>,
 }
 
 /// The latest validation report of a model.
@@ -67,6 +69,15 @@ pub struct LastGate {
 /// Every model's inventory line, by name (a caller with scoped roles sees the models its scopes cover).
 pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLine>> {
     caller.require_somewhere(Permission::ReadRegistry)?;
+    let mut lines = lines(warden, caller).await?;
+    let now = warden.now();
+    for line in lines.iter_mut().filter(|l| l.retired_at.is_none()) {
+        line.revalidation = Some(crate::revalidation::status(warden, &line.name, now).await?);
+    }
+    Ok(lines)
+}
+
+async fn lines(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLine>> {
     warden
         .metadata
         .inventory()
@@ -97,6 +108,7 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
                 challengers,
                 last_validation: row.last_validation.map(|(version, at, auc)| LastValidation { version, at, auc }),
                 policy: row.last_gate.map(|(version, at, allowed)| LastGate { version, at, allowed }),
+                revalidation: None,
                 retired_at: retirement.retired_at,
                 retirement_requested_by: retirement.requested_by.filter(|_| retirement.retired_at.is_none()),
                 open_alerts: row.open_alerts,

@@ -50,11 +50,8 @@ pub async fn status(warden: &Oversight, model: &str, now: i64) -> Result<Revalid
         .get_model(model)
         .await?
         .ok_or_else(|| crate::Error::NotFound(format!("model '{model}' not found")))?;
-    let tier: RiskTier = row
-        .model
-        .risk_tier
-        .parse()
-        .map_err(|e| crate::Error::Inconsistent(format!("stored model {model}: {e}")))?;
+    let tier: RiskTier =
+        row.model.risk_tier.parse().map_err(|e| crate::Error::Inconsistent(format!("stored model {model}: {e}")))?;
     let (_, gate) = crate::governance::gate_in_force(warden).await?;
     let days = gate
         .lock()

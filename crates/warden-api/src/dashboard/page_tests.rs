@@ -429,6 +429,12 @@ async fn findings_show_on_their_page_filtered_on_the_model_page_and_in_the_board
     let version = text_of(&model, "version-findings");
     assert!(version.contains("vulnerability") && version.contains("retail-risk"), "{version}");
     assert!(!version.contains("monitoring_breach"), "the breach is version 2's: {version}");
+    let schedule = text_of(&model, "revalidation");
+    assert!(schedule.starts_with("every 365 days; last validated") && !schedule.contains("overdue"), "{schedule}");
+    assert!(
+        schedule.contains("revalidation required: version 2 was registered after the latest validation"),
+        "{schedule}"
+    );
 
     // The board: unresolved by severity, the critical-vulnerability target row, findings per model.
     let (_, kpis) = scene.page(&cookie, "/ui/kpis").await;

@@ -316,7 +316,11 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                             } @else { span.muted { "not gated" } } }
                             td { span class=[(l.open_alerts > 0).then_some("warn")] { (l.open_alerts) } " / "
                                  span class=[(l.open_incidents > 0).then_some("bad")] { (l.open_incidents) }
-                                 @if let Some(by) = &l.retirement_requested_by { br; small.warn { "retirement asked by " (by) } } }
+                                 @if let Some(by) = &l.retirement_requested_by { br; small.warn { "retirement asked by " (by) } }
+                                 @if let Some(r) = &l.revalidation {
+                                     @if r.overdue { br; small.bad.revalidation-overdue { "revalidation overdue since " (date(r.due_at)) } }
+                                     @else if let Some(why) = &r.required { br; small.warn { "revalidation required: " (why) } }
+                                 } }
                         }
                     }
                 }
@@ -352,6 +356,8 @@ pub(crate) struct ModelData {
     gate: Option<Vec<Value>>,
     /// The model's findings, newest first.
     findings: Vec<Finding>,
+    /// Its revalidation schedule.
+    revalidation: warden_oversight::revalidation::Revalidation,
 }
 
 impl ModelData {
@@ -377,7 +383,8 @@ impl ModelData {
             gate = allowed(governance::gate_decisions(warden, caller, name, &text).await)?;
         }
         let findings = warden_oversight::findings::list(warden, caller, Some(name), None, false).await?;
-        Ok(ModelData { model, versions, aliases, history, selected, report, approvals, gate, findings })
+        let revalidation = warden_oversight::revalidation::status(warden, name, warden.now()).await?;
+        Ok(ModelData { model, versions, aliases, history, selected, report, approvals, gate, findings, revalidation })
     }
 }
 
@@ -446,6 +453,12 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                 dt { "Owner" } dd { (m.input.owner) }
                 dt { "Use" } dd { @if m.input.use_case.is_empty() { span.muted { "not stated" } } @else { (m.input.use_case) } }
                 dt { "Created" } dd { (date(m.created_at)) " by " (m.created_by) }
+                @let r = &data.revalidation;
+                dt { "Revalidation" } dd #revalidation {
+                    "every " (r.frequency_days) " days; last validated " @match r.last_validated_at { Some(at) => (date(at)), None => "never" }
+                    "; due " (date(r.due_at))
+                    @if r.overdue { " " span.bad { "overdue" } }
+                    @if let Some(why) = &r.required { " · " span.warn { "revalidation required: " (why) } } }
                 dt { "Aliases" } dd #aliases { @for a in &data.aliases { span.pill { (a.alias) " → v" (a.version.unwrap_or_default())
                     @if let Some(t) = a.traffic { " (" (percent(t)) ")" } } " " } }
             }
