@@ -315,18 +315,32 @@ class Client:
                 "version": version, "owner": owner}
         return self._call("POST", f"/v1/models/{_seg(model)}/findings", json_body=body)
 
+    def list_attestations(self, *, model: str | None = None, overdue: bool = False) -> list:
+        return self._call("GET", "/v1/attestations", params=_query(model=model, overdue="true" if overdue else None))
+
+    def submit_attestation(self, attestation_id: int, *, still_used_as_documented: bool, limitations_hold: bool,
+                           comment: str = "") -> dict:
+        body = {"still_used_as_documented": still_used_as_documented, "limitations_hold": limitations_hold,
+                "comment": comment}
+        return self._call("POST", f"/v1/attestations/{_seg(attestation_id)}/submit", json_body=body)
+
+    def review_attestation(self, attestation_id: int, *, accept: bool, comment: str = "") -> dict:
+        return self._call("POST", f"/v1/attestations/{_seg(attestation_id)}/review",
+                          json_body={"accept": accept, "comment": comment})
+
     def retire_model(self, model: str, *, reason: str) -> dict:
         """Retires a model (a high tier one: asks, and a second person's call confirms)."""
         return self._call("POST", f"/v1/models/{_seg(model)}/retire", json_body={"reason": reason})
 
-    def import_findings(self, model: str, version: int, report: bytes | str, *, format: str) -> dict:
+    def import_findings(self, model: str, version: int, report: bytes | str, *, format: str,
+                        target: str | None = None) -> dict:
         """Imports a scanner report (`format`: sarif, cyclonedx-vex, trivy or grype) as it was written:
         bytes, or the path of the file."""
         if isinstance(report, str):
             with open(report, "rb") as f:
                 report = f.read()
         return self._call("POST", f"/v1/models/{_seg(model)}/versions/{_seg(version)}/findings/import",
-                          params=_query(format=format), content=report,
+                          params=_query(format=format, target=target), content=report,
                           headers={"Content-Type": "application/json"})
 
     def list_findings(self, *, model: str | None = None, state: str | None = None, overdue: bool = False) -> list:

@@ -978,11 +978,48 @@ pub struct FindingsQuery {
     pub overdue: bool,
 }
 
+/// An owner's attestation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitAttestationBody {
+    /// The model is still used as documented.
+    pub still_used_as_documented: bool,
+    /// Its limitations still hold.
+    pub limitations_hold: bool,
+    /// What changed (required when either is false).
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// A review of a submitted attestation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewAttestationBody {
+    /// Accept (true) or reject (false).
+    pub accept: bool,
+    /// Why (required to reject).
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Which attestations to list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct AttestationsQuery {
+    /// One model's.
+    pub model: Option<String>,
+    /// Only those unresolved past their due date.
+    #[serde(default)]
+    pub overdue: bool,
+}
+
 /// The format of a scanner report being imported.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ImportFindingsQuery {
     /// `sarif`, `cyclonedx-vex`, `trivy` or `grype`.
     pub format: ScanFormat,
+    /// What was scanned, when the report does not say or to tell two scans of one tool apart (a later import
+    /// of the same format, tool and target closes what it no longer reports).
+    pub target: Option<String>,
 }
 
 /// The period of the KPIs.

@@ -1092,6 +1092,43 @@ pub struct KpisBody {
     pub open_incidents: u64,
     /// Findings: unresolved by severity, age and model, overdue, and time to remediate over the period.
     pub findings: FindingKpisBody,
+    /// Owner attestations unresolved now.
+    pub open_attestations: u64,
+    /// Of which past their due date.
+    pub overdue_attestations: u64,
+}
+
+/// An owner attestation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttestationBody {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// When it opened (µs).
+    pub opened_at: i64,
+    /// When it must be submitted and accepted by (µs).
+    pub due_at: i64,
+    /// `open`, `submitted`, `accepted` or `rejected`.
+    pub state: String,
+    /// Whether it is unresolved past its due date.
+    pub overdue: bool,
+    /// The owner's side says the model is still used as documented.
+    pub still_used_as_documented: Option<bool>,
+    /// ... and its limitations still hold.
+    pub limitations_hold: Option<bool>,
+    /// Their comment.
+    pub comment: Option<String>,
+    /// Who submitted it.
+    pub submitted_by: Option<String>,
+    /// When (µs).
+    pub submitted_at: Option<i64>,
+    /// Who reviewed it.
+    pub reviewed_by: Option<String>,
+    /// When (µs).
+    pub reviewed_at: Option<i64>,
+    /// What the reviewer said.
+    pub review_comment: Option<String>,
 }
 
 /// Unresolved findings by severity.

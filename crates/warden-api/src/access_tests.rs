@@ -102,6 +102,8 @@ fn body_for(method: &str, route: &str) -> Value {
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
         ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
         ("POST", "/v1/models/{name}/retire") => json!({"reason": "r"}),
+        ("POST", "/v1/attestations/{id}/submit") => json!({"still_used_as_documented": true, "limitations_hold": true}),
+        ("POST", "/v1/attestations/{id}/review") => json!({"accept": true}),
         ("POST", "/v1/models/{name}/findings") => json!({"kind": "validation", "severity": "low", "title": "t"}),
         ("POST", "/v1/findings/{id}/propose") => json!({"remediation": "r"}),
         ("POST", "/v1/findings/{id}/close") => json!({"evidence": "e"}),

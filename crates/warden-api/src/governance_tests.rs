@@ -1407,3 +1407,154 @@ async fn an_overdue_model_raises_its_revalidation_alert_and_the_gate_denies_unti
     let gate = app.gate(&p.dana, v2).await;
     assert!(!denies(&gate, "model credit is overdue"), "{gate}");
 }
+
+#[tokio::test]
+async fn attestations_open_on_schedule_are_submitted_by_the_first_line_and_reviewed_by_the_second() {
+    const DAY: i64 = 86_400 * 1_000_000;
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    let start = clock.load(std::sync::atomic::Ordering::SeqCst);
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    assert_eq!(app.promote(&app.admin, v1, json!({"reason": "pilot", "override": true})).await.0, StatusCode::OK);
+    let app = &app;
+    let evaluate = || async { app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await };
+    let list = |who: String| async move {
+        app.json(Method::GET, "/v1/attestations?model=credit", Some(&who), Value::Null).await.1
+    };
+
+    // High tier: every 90 days, opened 30 days ahead: nothing yet at day 59, one at day 61 due at day 90.
+    clock.store(start + 59 * DAY, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    assert_eq!(list(p.vera.clone()).await, json!([]));
+    clock.store(start + 61 * DAY, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    assert_eq!(evaluate().await.0, StatusCode::OK, "a second round opens no second one");
+    let opened = list(p.vera.clone()).await;
+    assert_eq!(opened.as_array().unwrap().len(), 1, "{opened}");
+    let id = opened[0]["id"].as_i64().unwrap();
+    assert_eq!((opened[0]["state"].as_str(), opened[0]["due_at"].as_i64()), (Some("open"), Some(start + 90 * DAY)));
+
+    // Past due it is overdue, on the board too.
+    clock.store(start + 91 * DAY, std::sync::atomic::Ordering::SeqCst);
+    let (_, kpis) = app.json(Method::GET, "/v1/kpis", Some(&p.rita), Value::Null).await;
+    assert_eq!(
+        (kpis["open_attestations"].as_u64(), kpis["overdue_attestations"].as_u64()),
+        (Some(1), Some(1)),
+        "{kpis}"
+    );
+    let (_, overdue) = app.json(Method::GET, "/v1/attestations?overdue=true", Some(&p.rita), Value::Null).await;
+    assert_eq!(overdue.as_array().unwrap().len(), 1);
+
+    // Submitted by the first line; a change needs words; reviewed by the second, never by the submitter.
+    let submit = format!("/v1/attestations/{id}/submit");
+    let review = format!("/v1/attestations/{id}/review");
+    let changed = json!({"still_used_as_documented": false, "limitations_hold": true});
+    assert_eq!(app.json(Method::POST, &submit, Some(&p.dana), changed).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.json(
+            Method::POST,
+            &submit,
+            Some(&p.vera),
+            json!({"still_used_as_documented": true, "limitations_hold": true})
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let fine = json!({"still_used_as_documented": true, "limitations_hold": true, "comment": "unchanged"});
+    let (status, submitted) = app.json(Method::POST, &submit, Some(&app.admin), fine.clone()).await;
+    assert_eq!((status, submitted["state"].as_str()), (StatusCode::OK, Some("submitted")), "{submitted}");
+    let (status, body) = app.json(Method::POST, &review, Some(&app.admin), json!({"accept": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the submitter does not review: {body}");
+    assert_eq!(
+        app.json(Method::POST, &review, Some(&p.vera), json!({"accept": false})).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, rejected) = app
+        .json(Method::POST, &review, Some(&p.vera), json!({"accept": false, "comment": "the cut-off changed in May"}))
+        .await;
+    assert_eq!((status, rejected["state"].as_str()), (StatusCode::OK, Some("rejected")), "{rejected}");
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &submit,
+            Some(&p.dana),
+            json!({"still_used_as_documented": false,
+        "limitations_hold": true, "comment": "cut-off moved to 0.45 in May; documentation updated"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, accepted) = app.json(Method::POST, &review, Some(&p.rita), json!({"accept": true})).await;
+    assert_eq!(
+        (status, accepted["state"].as_str(), accepted["reviewed_by"].as_str()),
+        (StatusCode::OK, Some("accepted"), Some("token:rita"))
+    );
+    assert_eq!(accepted["still_used_as_documented"], false);
+    assert_eq!(app.json(Method::POST, &review, Some(&p.vera), json!({"accept": true})).await.0, StatusCode::CONFLICT);
+    let (_, kpis) = app.json(Method::GET, "/v1/kpis", Some(&p.rita), Value::Null).await;
+    assert_eq!((kpis["open_attestations"].as_u64(), kpis["overdue_attestations"].as_u64()), (Some(0), Some(0)));
+
+    // The next one is due 90 days after the acceptance.
+    clock.store(start + 91 * DAY + 61 * DAY, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(evaluate().await.0, StatusCode::OK);
+    let all = list(p.vera.clone()).await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    assert_eq!((all[0]["state"].as_str(), all[0]["due_at"].as_i64()), (Some("open"), Some(start + 181 * DAY)));
+    // Every change is audited with the attestation as it stood.
+    let uri = format!("/v1/audit/events?subject=model/credit/attestation/{id}");
+    let (_, events) = app.json(Method::GET, &uri, Some(&app.admin), Value::Null).await;
+    let trail: Vec<&str> =
+        events.as_array().unwrap().iter().map(|e| e["payload"]["attestation"]["state"].as_str().unwrap()).collect();
+    assert_eq!(trail, ["open", "submitted", "rejected", "submitted", "accepted"]);
+}
+
+#[tokio::test]
+async fn an_import_closes_only_its_own_scans_findings_and_keeps_the_duties_of_closing() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    let app = &app;
+    let import = |who: &str, target: &str, file: &str| {
+        let uri = format!("/v1/models/credit/versions/{v1}/findings/import?format=sarif&target={target}");
+        let who = who.to_owned();
+        let file = file.to_owned();
+        async move {
+            app.send(
+                Method::POST,
+                &uri,
+                Some(&who),
+                "application/json",
+                warden_testdata::read(&format!("scans/{file}")),
+            )
+            .await
+        }
+    };
+    let (full, later) = ("bandit-mlflow-scoring-server.sarif", "bandit-mlflow-scoring-server-without-b108.sarif");
+    let (status, first) = import(&p.vera, "scoring-service", full).await;
+    assert_eq!((status, first["scope"].as_str()), (StatusCode::OK, Some("sarif:bandit:scoring-service")), "{first}");
+    // A scan of another target closes nothing of this one's.
+    let (status, other) = import(&p.vera, "batch-job", later).await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    assert_eq!((other["raised"].as_array().unwrap().len(), other["closed"].as_array().unwrap().len()), (3, 0));
+    // Whoever proposed a finding's remediation does not close it by importing the scan that lacks it.
+    let b108 = first["raised"].as_array().unwrap().iter().find(|f| f["scan_key"].as_str().unwrap().starts_with("B108"));
+    let b108 = b108.unwrap()["id"].as_i64().unwrap();
+    let proposal = json!({"remediation": "use tempfile.mkdtemp"});
+    assert_eq!(
+        app.json(Method::POST, &format!("/v1/findings/{b108}/propose"), Some(&app.admin), proposal).await.0,
+        StatusCode::OK
+    );
+    let (status, refused) = import(&app.admin, "scoring-service", later).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("proposed finding"), "{refused}");
+    let (status, closed) = import(&p.rita, "scoring-service", later).await;
+    assert_eq!((status, closed["closed"][0]["id"].as_i64()), (StatusCode::OK, Some(b108)), "{closed}");
+
+    // A revalidation monitor only notifies: no rollback, retraining or learned bands.
+    let uri = "/v1/models/credit/monitors/revalidation";
+    let (status, body) =
+        app.json(Method::PUT, uri, Some(&p.rita), json!({"kind": "revalidation", "action": "rollback"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}

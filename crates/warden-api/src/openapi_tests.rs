@@ -493,6 +493,17 @@ async fn every_route_answers_as_the_document_says() {
     for action in ["propose", "except", "accept"] {
         call!(Method::POST, format!("/v1/findings/{id}/{action}"), ro, json!({"until": "soon"}));
     }
+    call!(Method::GET, "/v1/attestations?model=credit&overdue=true", a, Value::Null);
+    call!(Method::GET, "/v1/attestations?overdue=maybe", a, Value::Null);
+    call!(
+        Method::POST,
+        "/v1/attestations/999999/submit",
+        a,
+        json!({"still_used_as_documented": true, "limitations_hold": true})
+    );
+    call!(Method::POST, "/v1/attestations/999999/submit", a, json!({"still_used_as_documented": "yes"}));
+    call!(Method::POST, "/v1/attestations/999999/review", ro, json!({"accept": true}));
+    call!(Method::POST, "/v1/attestations/999999/review", ro, json!({}));
     let report = warden_testdata::read("scans/trivy-pip.json");
     for (uri, body) in [
         ("/v1/models/credit/versions/1/findings/import?format=trivy", report.clone()),
@@ -561,6 +572,13 @@ async fn every_route_answers_as_the_document_says() {
     assert_eq!(status, StatusCode::OK, "a low tier model is retired at once");
     let (status, _) = call!(Method::POST, "/v1/models/vendor/decisions", a, json!([record]));
     assert_eq!(status, StatusCode::GONE, "a retired model ingests nothing");
+    let event = json!({"specversion": "1.0", "id": "ev-2", "type": "org.kubeflow.serving.inference.request",
+        "source": "http://localhost:9081/", "datacontenttype": "application/json", "data": {"instances": [row]}});
+    let uri = "/v1/models/vendor/versions/1/kserve-events";
+    let (status, _) =
+        app.send(Method::POST, uri, a, "application/cloudevents+json", event.to_string().into_bytes()).await;
+    calls.push((Method::POST, uri.into(), status));
+    assert_eq!(status, StatusCode::GONE, "nor either half of a KServe event");
     let (status, _) = app.send(Method::GET, "/v1/models/credit/evidence", a, "", Vec::new()).await;
     assert_eq!(status, StatusCode::OK, "a retired model's evidence is still exported");
 
@@ -596,11 +614,13 @@ async fn every_route_answers_as_the_document_says() {
     // An alert or incident to read, acknowledge or resolve needs traffic that drifts for a while: those
     // successes are checked (by the same hook) in the monitoring and governance tests. The identity provider
     // is answered only with one configured: `warden login` reads it in crates/warden/tests/it/identity.rs; the
-    // MLflow webhook likewise, in mlflow_tests.rs.
+    // MLflow webhook likewise, in mlflow_tests.rs. An attestation opens 30 days before it is due: submitting
+    // and reviewing one succeed (under the same hook) in governance_tests.rs, which moves the clock.
     let no_success: Vec<_> = no_success
         .into_iter()
         .filter(|(_, route)| {
-            !route.starts_with("/v1/alerts/{id}")
+            !route.starts_with("/v1/attestations/{id}")
+                && !route.starts_with("/v1/alerts/{id}")
                 && !route.starts_with("/v1/incidents/{id}")
                 && route != "/v1/identity-provider"
                 && route != "/v1/integrations/mlflow/webhook"

@@ -295,15 +295,27 @@ pub async fn import(
     model: &str,
     version: i64,
     format: ScanFormat,
-    report: &[u8],
+    target: Option<&str>,
+    report: Vec<u8>,
 ) -> Result<ScanImport> {
     caller.require(Permission::RaiseFindings)?;
     let found = get_model(warden, caller, model).await?;
     // NotFound for a version the model does not have, before the report is read.
     let registered = registered_by(warden, caller, model, Some(version)).await?;
-    let read = warden_scans::read(format, report).map_err(|e| Error::invalid(e.to_string()))?;
+    if let Some(target) = target {
+        text::check("target", target, text::SHORT, Lines::One)?;
+    }
+    let report_sha256 = hex::encode(Sha256::digest(&report));
+    // Reading up to 64 MiB is CPU work: off the async workers.
+    let mut read = tokio::task::spawn_blocking(move || warden_scans::read(format, &report))
+        .await
+        .map_err(|e| Error::task("reading the scanner report", e))?
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    // The caller names what was scanned when the report does not (or to tell two scans of one tool apart).
+    if let Some(target) = target.filter(|t| !t.trim().is_empty()) {
+        read.target = target.trim().to_owned();
+    }
     let scope = read.scope();
-    let report_sha256 = hex::encode(Sha256::digest(report));
     let now = warden.now();
 
     let earlier: Vec<FindingRow> = warden
@@ -388,12 +400,21 @@ pub async fn import(
         let payload = json!({ "report_sha256": report_sha256 });
         closed.push((changed, caller.audit_event(now, "finding.close", subject, payload)));
     }
-    if !closed.is_empty()
-        && let Some(number) = registered
-    {
-        return Err(Error::Forbidden(format!(
-            "you registered version {number} of '{model}': an import that closes findings on it comes from somebody else"
-        )));
+    if !closed.is_empty() {
+        // Closing is closing, whoever imports: the rights and the separation of duties of `close`.
+        caller.require(Permission::CloseFindings)?;
+        if let Some(number) = registered {
+            return Err(Error::Forbidden(format!(
+                "you registered version {number} of '{model}': an import that closes findings on it comes from somebody else"
+            )));
+        }
+        let actor = caller.actor();
+        if let Some((row, _)) = closed.iter().find(|(row, _)| row.remediation_by.as_deref() == Some(actor.as_str())) {
+            return Err(Error::Forbidden(format!(
+                "you proposed finding {}'s remediation: an import that closes it comes from somebody else",
+                row.id
+            )));
+        }
     }
 
     let summary = json!({

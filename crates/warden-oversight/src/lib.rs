@@ -5,6 +5,7 @@ Warden's oversight stage: what the second line of defence does with models and w
   the serving path's own checks.
 - [`governance`]: policy bundles, approvals, and the promotion gate every production alias passes.
 - [`findings`]: findings, limitations and policy exceptions against models, which the gate reads.
+  [`attestations`]: the owners' periodic attestations, opened on schedule and reviewed by the second line.
 - [`monitoring`]: monitor configuration and evaluation (drift, data quality, performance, fairness, money at
   risk, integrity via `integrity`), with learned bands it caches itself ([`monitoring::LearnedCache`]).
 - [`alerts`]: alerts and incidents from evaluations, and the automatic actions they ask for.
@@ -19,6 +20,7 @@ use std::ops::Deref;
 use warden_serving::Serving;
 
 pub mod alerts;
+pub mod attestations;
 pub mod findings;
 pub mod governance;
 mod integrity;

@@ -201,6 +201,11 @@ impl MonitorConfig {
         if self.min_decisions == 0 || self.window_decisions == Some(0) {
             return Err(Error::invalid("min_decisions and window_decisions are at least 1"));
         }
+        // A schedule is not traffic: rolling back, retraining or stopping a canary answers nothing about it,
+        // and there is no distribution to learn bands from.
+        if kind == MonitorKind::Revalidation && (self.action != default_action() || self.learned.is_some()) {
+            return Err(Error::invalid("a revalidation monitor notifies only (action notify) and has static bands"));
+        }
         for (setting, value) in [
             ("window_decisions", self.window_decisions),
             ("min_decisions", Some(self.min_decisions)),
@@ -376,7 +381,18 @@ pub(crate) async fn ensure_defaults(
     model: &str,
     version: &warden_registry::registry::Version,
 ) -> Result<()> {
-    if !warden.metadata.monitors(Some(model)).await?.is_empty() {
+    let existing = warden.metadata.monitors(Some(model)).await?;
+    if !existing.is_empty() {
+        // A model deployed before the revalidation monitor existed gets it at its next promotion.
+        if !existing.iter().any(|m| m.kind == MonitorKind::Revalidation.as_str()) {
+            let tier = get_model(warden, caller, model).await?.input.risk_tier;
+            let (kind, config) = (MonitorKind::Revalidation, default_config(tier, MonitorKind::Revalidation));
+            let name = kind.as_str();
+            let monitor = row(model, name, kind, &config, true, warden.now(), &caller.actor());
+            let payload = json!({ "kind": kind, "config": config });
+            let event = audit(warden, caller, "monitor.default", format!("model/{model}/monitor/{name}"), payload);
+            warden.metadata.put_monitor(monitor, Some(event)).await?;
+        }
         return Ok(());
     }
     let tier = get_model(warden, caller, model).await?.input.risk_tier;
@@ -1161,7 +1177,11 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
             let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
             let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
             if round == Round::Now || due {
-                evaluations.push(crate::revalidation::evaluate(warden, monitor, at).await?);
+                // One model's schedule that cannot be read (a custom bundle's bad figure) stops no other monitor.
+                match crate::revalidation::evaluate(warden, monitor, at).await {
+                    Ok(evaluation) => evaluations.extend(evaluation),
+                    Err(error) => tracing::error!(model = %monitor.model, %error, "revalidation not evaluated"),
+                }
             }
             continue;
         }

@@ -156,6 +156,9 @@ pub struct Kpis {
     pub open_incidents: u64,
     /// Findings: unresolved by severity, age and model, overdue, and time to remediate over the period.
     pub findings: crate::findings::FindingKpis,
+    /// Owner attestations unresolved now, and of those past due.
+    pub open_attestations: u64,
+    pub overdue_attestations: u64,
 }
 
 /// The governance figures over the last `days` days.
@@ -210,6 +213,7 @@ pub async fn kpis(warden: &Oversight, caller: &Principal, days: i64) -> Result<K
         }
     }
 
+    let attestations = crate::attestations::counts(warden, now).await?;
     let audited_changes = warden.metadata.audit_event_count().await?;
     let ledger_entries = warden.metadata.ledger_size().await?;
     Ok(Kpis {
@@ -231,6 +235,8 @@ pub async fn kpis(warden: &Oversight, caller: &Principal, days: i64) -> Result<K
         incidents: in_period.len() as u64,
         open_incidents: incidents.iter().filter(|i| i.state == "open").count() as u64,
         findings: crate::findings::kpis(warden, since, now).await?,
+        open_attestations: attestations.0,
+        overdue_attestations: attestations.1,
     })
 }
 

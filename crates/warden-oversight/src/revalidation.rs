@@ -4,10 +4,12 @@
 //! that report is a material change (a new artifact, features or reference data): the model shows
 //! "revalidation required" until a version is validated again.
 //!
-//! The `revalidation` monitor (one of every tier's defaults) evaluates it hourly: its value is the days to
-//! the due date (negative once past), warning 30 days ahead and alerting once due, so an overdue model raises
-//! an alert (a webhook, an incident, and the critical finding that makes the default gate deny its
-//! promotions until it is revalidated). The gate's input also carries it (`model.revalidation`).
+//! The `revalidation` monitor (one of every tier's defaults; added at the next promotion to a model deployed
+//! before it existed) evaluates it hourly while the model has a champion and is in service: its value is the
+//! days to the due date (negative once past), warning 30 days ahead and alerting once due, so an overdue model
+//! raises a critical alert on its champion's version (a webhook, an incident, and a monitoring-breach finding
+//! on that version). It only notifies. The gate's input carries the schedule (`model.revalidation`), and the
+//! default bundle denies promotions of an overdue model.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -73,32 +75,35 @@ pub async fn status(warden: &Oversight, model: &str, now: i64) -> Result<Revalid
 }
 
 /// The `revalidation` monitor's evaluation of its model at `at`: days to the due date (negative once past),
-/// judged against the monitor's bands, on the champion's version (0 when none).
-pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> Result<MonitorEvaluation> {
-    let status = status(warden, &monitor.model, at).await?;
-    let version = warden
+/// judged against the monitor's bands, on the champion's version. None for a model with no champion (nothing
+/// in production to revalidate) or a retired one.
+pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> Result<Option<MonitorEvaluation>> {
+    let retired = warden.metadata.get_model(&monitor.model).await?.is_none_or(|m| m.retirement.retired_at.is_some());
+    let champion = warden
         .metadata
         .current_aliases(&monitor.model)
         .await?
         .into_iter()
         .find(|a| a.alias == "champion")
-        .and_then(|a| a.version)
-        .unwrap_or(0);
+        .and_then(|a| a.version);
+    let Some(version) = champion.filter(|_| !retired) else { return Ok(None) };
+    let status = status(warden, &monitor.model, at).await?;
     let days_to_due = (status.due_at - at) as f64 / DAY_MICROS as f64;
     let judged = Bands::of(monitor).status(days_to_due);
     let figures: Value = json!({
         "due_at": status.due_at, "last_validated_at": status.last_validated_at,
         "frequency_days": status.frequency_days, "required": status.required,
     });
-    Ok(MonitorEvaluation {
+    Ok(Some(MonitorEvaluation {
         model_name: monitor.model.clone(),
         monitor: monitor.name.clone(),
         at,
         version,
-        window_start: status.last_validated_at.unwrap_or(at),
+        // No decisions are judged: the time to detect is not measured back to any.
+        window_start: at,
         decisions: 0,
         status: judged.into(),
         value: Some(days_to_due),
         details: json!({ "features": { "schedule": { "value": days_to_due, "status": judged, "figures": figures } } }),
-    })
+    }))
 }

@@ -11,6 +11,10 @@ use crate::{Oversight, Result, alerts};
 
 /// Runs one round and returns its evaluations.
 pub async fn run(warden: &Oversight, round: Round) -> Result<Vec<MonitorEvaluation>> {
+    // Attestations falling due open with the round (a failure is logged: monitoring goes on).
+    if let Err(error) = crate::attestations::open_due(warden, warden.now()).await {
+        tracing::error!(%error, "attestations could not be opened this round");
+    }
     let (monitors, evaluations) = monitoring::evaluate_all(warden, round).await?;
     if monitors.is_empty() {
         return Ok(evaluations);

@@ -173,6 +173,9 @@ warn contains sprintf("finding %v (%s, %s) is accepted as a limitation until %v"
 # Days between a model's validations, by tier: Warden reads these for each model's due date.
 revalidation_days := limits.revalidation_days
 
+# Days between a model's owner attestations, by tier: Warden opens one 30 days before each is due.
+attestation_days := limits.attestation_days
+
 # A model past its revalidation due date is promoted only once a version is validated again (which moves the
 # date): input.model.revalidation is {due_at, overdue, frequency_days, required} (times in Unix seconds).
 deny contains sprintf("model %s is overdue for revalidation (due %v, every %v days for a %s-risk model): validate it again first", [input.model.name, input.model.revalidation.due_at, input.model.revalidation.frequency_days, tier]) if {

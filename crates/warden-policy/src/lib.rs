@@ -188,6 +188,15 @@ impl Gate {
         })
     }
 
+    /// Days between a model's owner attestations for its tier, as the bundle's `attestation_days` rule says:
+    /// `None` when the bundle defines no such rule or no whole, non-negative number of days for the tier.
+    pub fn attestation_days(&mut self, tier: &str) -> Result<Option<i64>, PolicyError> {
+        Ok(match self.rule_value("attestation_days")? {
+            Some(Value::Object(by_tier)) => by_tier.get(&Value::from(tier)).and_then(whole_days),
+            _ => None,
+        })
+    }
+
     /// The longest a policy exception or an accepted limitation may last, in days, as the bundle's
     /// `finding_exception_max_days` rule says: `None` when the bundle defines none.
     pub fn finding_exception_max_days(&mut self) -> Result<Option<i64>, PolicyError> {

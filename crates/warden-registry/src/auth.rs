@@ -112,6 +112,10 @@ pub enum Permission {
     GrantExceptions,
     /// Retire a model (a high tier one needs a second person to confirm).
     RetireModels,
+    /// Submit a model's periodic attestation (the first line: it is still used as documented).
+    SubmitAttestations,
+    /// Accept or reject a submitted attestation (the second line).
+    ReviewAttestations,
 }
 
 impl Permission {
@@ -139,6 +143,8 @@ impl Permission {
             Permission::CloseFindings => &[Validator, RiskOfficer, Admin],
             Permission::GrantExceptions => &[RiskOfficer, Admin],
             Permission::RetireModels => &[RiskOfficer, Admin],
+            Permission::SubmitAttestations => &[DataScientist, Admin],
+            Permission::ReviewAttestations => &[Validator, RiskOfficer, Admin],
         }
     }
 }

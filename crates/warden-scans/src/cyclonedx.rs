@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use warden_core::{FindingSeverity, ScanFormat};
 
-use crate::{Report, ScanError, ScanFinding, parse, severity_score, severity_word};
+use crate::{DESCRIPTION_CHARS, Findings, Report, ScanError, TITLE_CHARS, cut, parse, severity_score, severity_word};
 
 /// The analysis states that say a vulnerability needs no remediation here.
 const SETTLED: [&str; 4] = ["resolved", "resolved_with_pedigree", "false_positive", "not_affected"];
@@ -115,39 +115,39 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
     stack.extend(bom.metadata.as_ref().and_then(|m| m.component.as_ref()));
     while let Some(component) = stack.pop() {
         if let Some(reference) = &component.bom_ref {
-            by_ref.insert(reference, component.describe());
+            by_ref.insert(reference, cut(&component.describe(), TITLE_CHARS));
         }
         stack.extend(component.components.iter());
     }
-    let target = bom.metadata.as_ref().and_then(|m| m.component.as_ref()).map(Component::describe).unwrap_or_default();
-    let mut findings = Vec::new();
+    let target = bom
+        .metadata
+        .as_ref()
+        .and_then(|m| m.component.as_ref())
+        .map(|c| cut(&c.describe(), TITLE_CHARS))
+        .unwrap_or_default();
+    let mut findings = Findings::default();
     for (i, v) in bom.vulnerabilities.iter().enumerate() {
         if v.analysis.as_ref().and_then(|a| a.state.as_deref()).is_some_and(|s| SETTLED.contains(&s)) {
             continue;
         }
         let severity = severity(v, i)?;
+        // Cut once: it goes into a finding per affected component.
         let mut description = [&v.description, &v.detail, &v.recommendation]
             .into_iter()
             .flatten()
-            .map(String::as_str)
+            .map(|text| cut(text, DESCRIPTION_CHARS))
             .collect::<Vec<_>>()
             .join("\n");
         if description.is_empty() {
             description = v.id.clone();
         }
-        let locations: Vec<String> = if v.affects.is_empty() {
-            vec![target.clone()]
-        } else {
-            v.affects.iter().map(|a| affected(&by_ref, &a.reference)).collect()
-        };
-        for location in locations {
-            findings.push(ScanFinding {
-                rule: v.id.clone(),
-                title: format!("{} in {location}", v.id),
-                location,
-                severity,
-                description: description.clone(),
-            });
+        let id = cut(&v.id, TITLE_CHARS);
+        if v.affects.is_empty() {
+            findings.push(&id, &target, severity, &format!("{id} in {target}"), &description)?;
+        }
+        for a in &v.affects {
+            let location = cut(&affected(&by_ref, &a.reference), TITLE_CHARS);
+            findings.push(&id, &location, severity, &format!("{id} in {location}"), &description)?;
         }
     }
     let tools: Vec<String> = match bom.metadata.as_ref().and_then(|m| m.tools.as_ref()) {
@@ -161,7 +161,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
         None => Vec::new(),
     };
     let tool = if tools.is_empty() { "CycloneDX".to_owned() } else { tools.join(", ") };
-    Ok(Report { format: ScanFormat::CyclonedxVex, tool, target, findings })
+    Ok(Report { format: ScanFormat::CyclonedxVex, tool, target, findings: findings.0 })
 }
 
 /// What an `affects` reference names.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use warden_core::ScanFormat;
 
-use crate::{Report, ScanError, ScanFinding, parse, severity_word};
+use crate::{Findings, Report, ScanError, parse, severity_word};
 
 #[derive(Deserialize)]
 struct GrypeReport {
@@ -89,7 +89,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
             reason: format!("\"descriptor.name\" is \"{}\", not \"grype\"", report.descriptor.name),
         });
     }
-    let mut findings = Vec::new();
+    let mut findings = Findings::default();
     for (i, m) in report.matches.iter().enumerate() {
         let v = &m.vulnerability;
         let a = &m.artifact;
@@ -111,13 +111,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
         if let Some(source) = &v.data_source {
             description = format!("{description}\n{source}");
         }
-        findings.push(ScanFinding {
-            rule: v.id.clone(),
-            location,
-            severity,
-            title: format!("{} in {} {}", v.id, a.name, a.version),
-            description,
-        });
+        findings.push(&v.id, &location, severity, &format!("{} in {} {}", v.id, a.name, a.version), &description)?;
     }
     let tool = match &report.descriptor.version {
         Some(version) => format!("grype {version}"),
@@ -129,5 +123,5 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
         Some(Target::Path { path }) => path,
         Some(Target::Other(_)) | None => String::new(),
     };
-    Ok(Report { format: ScanFormat::Grype, tool, target, findings })
+    Ok(Report { format: ScanFormat::Grype, tool, target, findings: findings.0 })
 }

@@ -6,9 +6,10 @@ Scanner reports read into vulnerability findings.
 one [`ScanFinding`] per distinct rule and location. Each format is read by serde structs that follow its
 published JSON schema and keep only what a finding needs; everything else is skipped unread.
 
-The budget: at most [`MAX_REPORT_BYTES`] in, at most [`MAX_FINDINGS`] findings out, JSON nested no deeper than
-serde_json's 128 levels; titles, locations and descriptions are cut to [`TITLE_CHARS`] and
-[`DESCRIPTION_CHARS`]. A report that is not the format it claims is refused, naming the format it looks like; one
+The budget: at most [`MAX_REPORT_BYTES`] in, at most [`MAX_FINDINGS`] findings (counted before de-duplication,
+and refused as soon as the count passes it), JSON nested no deeper than serde_json's 128 levels; titles,
+locations and descriptions are cut to [`TITLE_CHARS`] and [`DESCRIPTION_CHARS`] as each finding is made, so a
+long text repeated across findings is never copied whole. A report that is not the format it claims is refused, naming the format it looks like; one
 that breaks its format is refused naming the place (`runs[0].results[3].ruleId`).
 
 Modules: `peek` (the first look at the top-level keys), then one reader per format: `sarif`, `cyclonedx`,
@@ -33,7 +34,7 @@ use warden_core::{FindingSeverity, ScanFormat};
 
 /// The largest report read (the API's batch body limit).
 pub const MAX_REPORT_BYTES: usize = 64 << 20;
-/// The most findings one report may hold, after de-duplication.
+/// The most findings one report may hold (before de-duplication).
 pub const MAX_FINDINGS: usize = 10_000;
 /// The longest title, rule or location kept, in characters.
 pub const TITLE_CHARS: usize = 200;
@@ -58,7 +59,10 @@ impl Report {
     /// version) and the target. A finding of an earlier import of the same scope that a later one does not
     /// report is remediated.
     pub fn scope(&self) -> String {
-        let tool = self.tool.split_whitespace().next().unwrap_or("").to_lowercase();
+        // Every tool of the report (a SARIF file may hold several runs), without versions.
+        let tools: Vec<String> =
+            self.tool.split(", ").filter_map(|t| t.split_whitespace().next()).map(str::to_lowercase).collect();
+        let tool = tools.join("+");
         if self.target.is_empty() {
             format!("{}:{tool}", self.format)
         } else {
@@ -153,25 +157,43 @@ fn distinct(findings: Vec<ScanFinding>) -> Result<Vec<ScanFinding>, ScanError> {
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut kept: Vec<ScanFinding> = Vec::new();
     for found in findings {
-        let found = ScanFinding {
-            rule: cut(&found.rule, TITLE_CHARS),
-            location: cut(&found.location, TITLE_CHARS),
-            title: cut(&found.title, TITLE_CHARS),
-            description: cut(&found.description, DESCRIPTION_CHARS),
-            ..found
-        };
         match index.get(&found.key()) {
             Some(&at) => kept[at].severity = kept[at].severity.max(found.severity),
             None => {
-                if kept.len() == MAX_FINDINGS {
-                    return Err(ScanError::TooMany { limit: MAX_FINDINGS });
-                }
                 index.insert(found.key(), kept.len());
                 kept.push(found);
             }
         }
     }
     Ok(kept)
+}
+
+/// The findings of a report as its reader makes them: each cut to the budget as it is added, and refused
+/// once there are more than [`MAX_FINDINGS`].
+#[derive(Default)]
+struct Findings(Vec<ScanFinding>);
+
+impl Findings {
+    fn push(
+        &mut self,
+        rule: &str,
+        location: &str,
+        severity: FindingSeverity,
+        title: &str,
+        description: &str,
+    ) -> Result<(), ScanError> {
+        if self.0.len() == MAX_FINDINGS {
+            return Err(ScanError::TooMany { limit: MAX_FINDINGS });
+        }
+        self.0.push(ScanFinding {
+            rule: cut(rule, TITLE_CHARS),
+            location: cut(location, TITLE_CHARS),
+            severity,
+            title: cut(title, TITLE_CHARS),
+            description: cut(description, DESCRIPTION_CHARS),
+        });
+        Ok(())
+    }
 }
 
 /// Deserialises `bytes` as `T`, naming the place where they stop matching it.
@@ -191,12 +213,12 @@ fn parse<T: DeserializeOwned>(format: ScanFormat, bytes: &[u8]) -> Result<T, Sca
     })
 }
 
-/// At most `chars` characters of `text`, trimmed, with an ellipsis when cut.
+/// At most `chars` characters of `text`, trimmed, with an ellipsis when cut: only the first `chars`
+/// characters are ever looked at, so cutting a long text costs no more than a short one.
 fn cut(text: &str, chars: usize) -> String {
-    let text = text.trim();
     match text.char_indices().nth(chars) {
-        None => text.to_owned(),
-        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.trim().to_owned(),
+        Some((end, _)) => format!("{}…", text[..end].trim()),
     }
 }
 

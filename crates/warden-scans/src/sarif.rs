@@ -8,7 +8,14 @@
 use serde::Deserialize;
 use warden_core::{FindingSeverity, ScanFormat};
 
-use crate::{Report, ScanError, ScanFinding, first_line, parse, severity_score, severity_word};
+use std::collections::HashMap;
+
+use crate::{
+    DESCRIPTION_CHARS, Findings, Report, ScanError, TITLE_CHARS, cut, first_line, parse, severity_score, severity_word,
+};
+
+/// The most runs a report may hold.
+const MAX_RUNS: usize = 1_000;
 
 #[derive(Deserialize)]
 struct Log {
@@ -222,16 +229,27 @@ impl Location {
 
 pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
     let log: Log = parse(ScanFormat::Sarif, bytes)?;
+    if log.runs.len() > MAX_RUNS {
+        return Err(ScanError::Invalid {
+            claimed: ScanFormat::Sarif,
+            path: "runs".into(),
+            message: format!("{} runs; a report holds at most {MAX_RUNS}", log.runs.len()),
+        });
+    }
     let mut tools = Vec::new();
     let mut targets = Vec::new();
-    let mut findings = Vec::new();
+    let mut findings = Findings::default();
     for (r, run) in log.runs.iter().enumerate() {
         let driver = &run.tool.driver;
+        let rules: HashMap<&str, &Rule> = driver.rules.iter().map(|rule| (rule.id.as_str(), rule)).collect();
         let version = driver.semantic_version.as_ref().or(driver.version.as_ref());
-        let tool = match version {
-            Some(v) => format!("{} {v}", driver.name),
-            None => driver.name.clone(),
-        };
+        let tool = cut(
+            &match version {
+                Some(v) => format!("{} {v}", driver.name),
+                None => driver.name.clone(),
+            },
+            TITLE_CHARS,
+        );
         if !tools.contains(&tool) {
             tools.push(tool);
         }
@@ -240,23 +258,27 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
             .as_ref()
             .and_then(|a| a.id.clone())
             .or_else(|| run.properties.as_ref().and_then(|p| p.image_name.clone()));
-        if let Some(target) = target
+        if let Some(target) = target.map(|t| cut(&t, TITLE_CHARS))
             && !targets.contains(&target)
         {
             targets.push(target);
         }
         for (i, result) in run.results.iter().flatten().enumerate() {
             let place = format!("runs[{r}].results[{i}]");
-            if let Some(found) = finding(driver, result, &place)? {
-                findings.push(found);
-            }
+            finding(driver, &rules, result, &place, &mut findings)?;
         }
     }
-    Ok(Report { format: ScanFormat::Sarif, tool: tools.join(", "), target: targets.join(", "), findings })
+    Ok(Report { format: ScanFormat::Sarif, tool: tools.join(", "), target: targets.join(", "), findings: findings.0 })
 }
 
-/// The finding a result reports (`None` for results that pass, are suppressed or have gone from the baseline).
-fn finding(driver: &Driver, result: &SarifResult, place: &str) -> Result<Option<ScanFinding>, ScanError> {
+/// Adds the finding a result reports (none for results that pass, are suppressed or have gone from the baseline).
+fn finding(
+    driver: &Driver,
+    rules: &HashMap<&str, &Rule>,
+    result: &SarifResult,
+    place: &str,
+    findings: &mut Findings,
+) -> Result<(), ScanError> {
     let invalid = |path: &str, message: String| ScanError::Invalid {
         claimed: ScanFormat::Sarif,
         path: format!("{place}.{path}"),
@@ -266,7 +288,7 @@ fn finding(driver: &Driver, result: &SarifResult, place: &str) -> Result<Option<
         || result.baseline_state.as_deref() == Some("absent")
         || result.suppressions.iter().any(|s| s.status.as_deref().is_none_or(|status| status == "accepted"))
     {
-        return Ok(None);
+        return Ok(());
     }
     let index = result.rule_index.or_else(|| result.rule.as_ref().and_then(|r| r.index));
     let rule = match index {
@@ -281,7 +303,7 @@ fn finding(driver: &Driver, result: &SarifResult, place: &str) -> Result<Option<
         .or_else(|| result.rule.as_ref().and_then(|r| r.id.clone()))
         .or_else(|| rule.map(|r| r.id.clone()))
         .ok_or_else(|| invalid("ruleId", "the result names no rule".into()))?;
-    let rule = rule.or_else(|| driver.rules.iter().find(|r| r.id == id));
+    let rule = rule.or_else(|| rules.get(id.as_str()).copied());
     let score = [result.properties.as_ref(), rule.and_then(|r| r.properties.as_ref())]
         .into_iter()
         .flatten()
@@ -305,15 +327,16 @@ fn finding(driver: &Driver, result: &SarifResult, place: &str) -> Result<Option<
         .and_then(|d| d.text.as_deref())
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| first_line(message));
-    let mut description = message.to_owned();
-    if description.trim().is_empty()
-        && let Some(full) = rule.and_then(|r| r.full_description.as_ref()).and_then(|d| d.text.clone())
+    // The rule's texts are shared by its results: cut before they are copied into each.
+    let mut description = cut(message, DESCRIPTION_CHARS);
+    if description.is_empty()
+        && let Some(full) = rule.and_then(|r| r.full_description.as_ref()).and_then(|d| d.text.as_deref())
     {
-        description = full;
+        description = cut(full, DESCRIPTION_CHARS);
     }
     if let Some(help) = rule.and_then(|r| r.help_uri.as_deref()) {
-        description = format!("{description}\n{help}");
+        description = format!("{description}\n{}", cut(help, TITLE_CHARS));
     }
     let location = result.locations.iter().find_map(Location::describe).unwrap_or_default();
-    Ok(Some(ScanFinding { rule: id, location, severity, title: title.to_owned(), description }))
+    findings.push(&id, &location, severity, &cut(title, TITLE_CHARS), &description)
 }

@@ -216,3 +216,26 @@ fn a_report_with_more_findings_than_the_budget_is_refused() {
     let report = format!(r#"{{"matches": [{}], "descriptor": {{"name": "grype"}}}}"#, matches.join(","));
     assert_eq!(read(ScanFormat::Grype, report.as_bytes()).unwrap_err(), ScanError::TooMany { limit: MAX_FINDINGS });
 }
+
+#[test]
+fn a_long_text_shared_by_many_findings_is_cut_before_it_is_copied() {
+    // One vulnerability affecting 5,000 components with a 1 MiB description: 5 GiB if copied whole.
+    let description = "x".repeat(1 << 20);
+    let affects: Vec<String> = (0..5_000).map(|i| format!(r#"{{"ref": "c{i}"}}"#)).collect();
+    let vex = format!(
+        r#"{{"bomFormat": "CycloneDX", "specVersion": "1.5", "vulnerabilities": [{{"id": "CVE-1", "description": "{description}", "affects": [{}]}}]}}"#,
+        affects.join(",")
+    );
+    let started = std::time::Instant::now();
+    let report = read(ScanFormat::CyclonedxVex, vex.as_bytes()).unwrap();
+    assert_eq!(report.findings.len(), 5_000);
+    assert!(report.findings.iter().all(|f| f.description.chars().count() == crate::DESCRIPTION_CHARS + 1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    // More than the budget of findings, counted before de-duplication, is refused.
+    let many: Vec<String> = (0..=MAX_FINDINGS).map(|_| r#"{"ref": "same"}"#.to_owned()).collect();
+    let vex = format!(
+        r#"{{"bomFormat": "CycloneDX", "specVersion": "1.5", "vulnerabilities": [{{"id": "CVE-1", "affects": [{}]}}]}}"#,
+        many.join(",")
+    );
+    assert_eq!(read(ScanFormat::CyclonedxVex, vex.as_bytes()).unwrap_err(), ScanError::TooMany { limit: MAX_FINDINGS });
+}

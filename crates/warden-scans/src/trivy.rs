@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use warden_core::{FindingSeverity, ScanFormat};
 
-use crate::{Report, ScanError, ScanFinding, parse, severity_word};
+use crate::{Findings, Report, ScanError, TITLE_CHARS, cut, parse, severity_word};
 
 #[derive(Deserialize)]
 struct TrivyReport {
@@ -86,9 +86,10 @@ struct Secret {
 
 pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
     let report: TrivyReport = parse(ScanFormat::Trivy, bytes)?;
-    let mut findings = Vec::new();
+    let mut findings = Findings::default();
     for (r, result) in report.results.iter().flatten().enumerate() {
-        let target = &result.target;
+        // Cut once: it goes into every finding of the result.
+        let target = &cut(&result.target, TITLE_CHARS);
         for (i, v) in result.vulnerabilities.iter().flatten().enumerate() {
             let severity = severity(&v.severity, &format!("Results[{r}].Vulnerabilities[{i}].Severity"))?;
             let installed = v.installed.as_deref().unwrap_or("");
@@ -103,13 +104,8 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
             if let Some(url) = &v.url {
                 description = format!("{description}\n{url}");
             }
-            findings.push(ScanFinding {
-                rule: v.id.clone(),
-                location,
-                severity,
-                title: v.title.clone().unwrap_or_else(|| format!("{} in {} {installed}", v.id, v.package)),
-                description,
-            });
+            let title = v.title.clone().unwrap_or_else(|| format!("{} in {} {installed}", v.id, v.package));
+            findings.push(&v.id, &location, severity, &title, &description)?;
         }
         for (i, m) in result.misconfigurations.iter().flatten().enumerate() {
             if m.status.as_deref().is_some_and(|s| s != "FAIL") {
@@ -121,16 +117,11 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
                 None => target.clone(),
             };
             let message = m.message.clone().unwrap_or_default();
-            findings.push(ScanFinding {
-                rule: m.id.clone(),
-                location,
-                severity,
-                title: m.title.clone().unwrap_or_else(|| m.id.clone()),
-                description: match &m.resolution {
-                    Some(resolution) => format!("{message}\n{resolution}"),
-                    None => message,
-                },
-            });
+            let description = match &m.resolution {
+                Some(resolution) => format!("{message}\n{resolution}"),
+                None => message,
+            };
+            findings.push(&m.id, &location, severity, m.title.as_deref().unwrap_or(&m.id), &description)?;
         }
         for (i, s) in result.secrets.iter().flatten().enumerate() {
             let severity = severity(&s.severity, &format!("Results[{r}].Secrets[{i}].Severity"))?;
@@ -139,16 +130,10 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Report, ScanError> {
                 None => target.clone(),
             };
             let title = s.title.clone().unwrap_or_else(|| s.rule.clone());
-            findings.push(ScanFinding {
-                rule: s.rule.clone(),
-                location,
-                severity,
-                description: format!("a secret ({title}) in {target}"),
-                title,
-            });
+            findings.push(&s.rule, &location, severity, &title, &format!("a secret ({title}) in {target}"))?;
         }
     }
-    Ok(Report { format: ScanFormat::Trivy, tool: "Trivy".into(), target: report.artifact_name, findings })
+    Ok(Report { format: ScanFormat::Trivy, tool: "Trivy".into(), target: report.artifact_name, findings: findings.0 })
 }
 
 fn severity(word: &str, path: &str) -> Result<FindingSeverity, ScanError> {

@@ -552,6 +552,11 @@ pub async fn ingest_kserve_event<'h>(
     body: &[u8],
 ) -> Result<KserveOutcome> {
     caller.require(Permission::Score)?;
+    // A retired model takes neither half of an event.
+    match warden.metadata.get_model(model).await? {
+        None => return Err(Error::NotFound(format!("model '{model}' not found"))),
+        Some(row) => warden_registry::registry::refuse_if_retired(&row)?,
+    }
     let loaded = crate::scoring::loaded_version(warden, &warden.scoring, model, version).await?;
     if loaded.external.is_none() {
         return Err(Error::Conflict(format!(

@@ -166,6 +166,13 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -
     serde_json::from_str(text).map_err(|source| Error::Corrupt { column, source })
 }
 
+/// What the unique index of unresolved imported findings holds: SHA-256 of the scan's scope and the key.
+fn scan_fingerprint(finding: &FindingRow) -> Option<String> {
+    use sha2::Digest;
+    let (scope, key) = (finding.scan_scope.as_deref()?, finding.scan_key.as_deref()?);
+    Some(hex::encode(sha2::Sha256::digest(format!("{scope}\n{key}").as_bytes())))
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -893,8 +900,8 @@ where
             "INSERT INTO findings (model_id, version, kind, severity, title, description, owner, state, raised_by, \
              raised_at, due_at, remediation, remediation_by, closed_by, closed_at, evidence, accepted_by, \
              accepted_until, exception_by, exception_until, exception_reason, updated_at, revision, scan_scope, \
-             scan_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, 1, $23, $24) RETURNING id",
+             scan_key, scan_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25) RETURNING id",
         )
         .bind(model_id)
         .bind(finding.version)
@@ -920,6 +927,7 @@ where
         .bind(finding.updated_at)
         .bind(finding.scan_scope.as_deref())
         .bind(finding.scan_key.as_deref())
+        .bind(scan_fingerprint(finding))
         .fetch_one(&mut **tx)
         .await;
         let id: i64 = match inserted {
@@ -1006,6 +1014,22 @@ where
                 (None, None) => Error::Conflict(format!("model '{name}' changed meanwhile: try again")),
             },
         }
+    }
+
+    /// An attestation's audit event, with the attestation as it now stands in its payload (`attestation`).
+    async fn append_attestation_audit(
+        tx: &mut Transaction<'static, D>,
+        attestation: &AttestationRow,
+        mut audit: AuditEventDraft,
+    ) -> Result<()> {
+        let document = serde_json::to_value(attestation).expect("an attestation serialises");
+        if !audit.payload.is_object() {
+            audit.payload = serde_json::json!({});
+        }
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("attestation".into(), document);
+        }
+        Self::append_audit(tx, &audit).await
     }
 
     async fn insert_version_record(
@@ -1522,7 +1546,8 @@ where
             "UPDATE models SET retired_by = $2, retired_at = $3, \
              retirement_requested_by = COALESCE(retirement_requested_by, $2), \
              retirement_requested_at = COALESCE(retirement_requested_at, $3), \
-             retirement_reason = COALESCE(retirement_reason, $4) WHERE name = $1 AND retired_at IS NULL",
+             retirement_reason = COALESCE(retirement_reason, $4) WHERE name = $1 AND retired_at IS NULL \
+             AND NOT (risk_tier = 'high' AND (retirement_requested_by IS NULL OR retirement_requested_by = $2))",
         )
         .bind(name)
         .bind(by)
@@ -2667,6 +2692,80 @@ where
         Self::append_audit(&mut tx, &import).await?;
         tx.commit().await?;
         Ok((stored_raised, stored_closed))
+    }
+
+    async fn open_attestation(
+        &self,
+        attestation: &AttestationRow,
+        mut audit: AuditEventDraft,
+    ) -> Result<AttestationRow> {
+        let mut tx = D::write_tx(self).await?;
+        let model_id = Self::model_id(&mut tx, &attestation.model_name).await?;
+        let inserted = sqlx::query_scalar(
+            "INSERT INTO attestations (model_id, opened_at, due_at, state, revision) VALUES ($1, $2, $3, $4, 1) \
+             RETURNING id",
+        )
+        .bind(model_id)
+        .bind(attestation.opened_at)
+        .bind(attestation.due_at)
+        .bind(&attestation.state)
+        .fetch_one(&mut *tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(id) => id,
+            Err(err) if is_unique_violation(&err) => {
+                return Err(Error::Conflict(format!(
+                    "model '{}' has an unresolved attestation already",
+                    attestation.model_name
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let stored = AttestationRow { id, revision: 1, ..attestation.clone() };
+        audit.subject = format!("{}/{id}", audit.subject);
+        Self::append_attestation_audit(&mut tx, &stored, audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn update_attestation(&self, attestation: &AttestationRow, audit: AuditEventDraft) -> Result<AttestationRow> {
+        let mut tx = D::write_tx(self).await?;
+        let updated = sqlx::query(
+            "UPDATE attestations SET state = $3, statement = $4, submitted_by = $5, submitted_at = $6, \
+             reviewed_by = $7, reviewed_at = $8, review_comment = $9, revision = $2 \
+             WHERE id = $1 AND revision = $2 - 1",
+        )
+        .bind(attestation.id)
+        .bind(attestation.revision)
+        .bind(&attestation.state)
+        .bind(attestation.statement.as_deref())
+        .bind(attestation.submitted_by.as_deref())
+        .bind(attestation.submitted_at)
+        .bind(attestation.reviewed_by.as_deref())
+        .bind(attestation.reviewed_at)
+        .bind(attestation.review_comment.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&updated) == 0 {
+            return Err(Error::Conflict(format!(
+                "attestation {} was changed meanwhile: read it again",
+                attestation.id
+            )));
+        }
+        Self::append_attestation_audit(&mut tx, attestation, audit).await?;
+        tx.commit().await?;
+        Ok(attestation.clone())
+    }
+
+    async fn attestations(&self, model: Option<&str>) -> Result<Vec<AttestationRow>> {
+        sqlx::query_as::<_, AttestationRow>(
+            "SELECT a.*, m.name AS model_name FROM attestations a JOIN models m ON m.id = a.model_id \
+             WHERE ($1 IS NULL OR m.name = $1) ORDER BY a.id DESC",
+        )
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
     }
 
     async fn finding(&self, id: i64) -> Result<Option<FindingRow>> {

@@ -112,9 +112,72 @@ pub(crate) enum Command {
     /// grant a policy exception.
     #[command(subcommand)]
     Findings(FindingsCommand),
+    /// Owner attestations: list them, submit one (the model is still used as documented, its limitations
+    /// still hold), review a submitted one.
+    #[command(subcommand)]
+    Attest(AttestCommand),
     /// Artifact signing keys and signatures (offline, no server).
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AttestCommand {
+    /// Attestations, newest first.
+    List {
+        /// One model's.
+        #[arg(long)]
+        model: Option<String>,
+        /// Only those unresolved past their due date.
+        #[arg(long)]
+        overdue: bool,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit an open (or rejected) attestation.
+    Submit {
+        /// Attestation id.
+        id: i64,
+        /// Whether the model is still used as documented (yes or no).
+        #[arg(long, value_parser = yes_no, action = clap::ArgAction::Set)]
+        used_as_documented: bool,
+        /// Whether its limitations still hold (yes or no).
+        #[arg(long, value_parser = yes_no, action = clap::ArgAction::Set)]
+        limitations_hold: bool,
+        /// What changed (required when either is no).
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Accept or reject a submitted attestation.
+    Review {
+        /// Attestation id.
+        id: i64,
+        /// Accept it.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        accept: bool,
+        /// Reject it (with --comment saying why).
+        #[arg(long)]
+        reject: bool,
+        /// Why.
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+/// `yes` or `no`.
+fn yes_no(text: &str) -> Result<bool, String> {
+    match text {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(format!("'{other}' is not yes or no")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +249,10 @@ pub(crate) enum FindingsCommand {
         /// sarif, cyclonedx-vex, trivy or grype.
         #[arg(long)]
         format: warden_core::ScanFormat,
+        /// What was scanned, when the report does not say (Bandit's SARIF) or to tell two scans of one tool
+        /// apart: a later import of the same format, tool and target closes what it no longer reports.
+        #[arg(long)]
+        target: Option<String>,
         /// The report, as the scanner wrote it.
         file: std::path::PathBuf,
         #[command(flatten)]

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cli::FindingsCommand;
+use crate::cli::{AttestCommand, FindingsCommand};
 use crate::client::{Client, encode};
 use crate::render::{self, Cell, fields, micros_time, table};
 use warden_api_types as api;
@@ -73,9 +73,12 @@ pub(crate) async fn findings(command: FindingsCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        FindingsCommand::Import { model, version, format, file, connection, json } => {
+        FindingsCommand::Import { model, version, format, target, file, connection, json } => {
             let report = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let path = format!("/v1/models/{}/versions/{version}/findings/import?format={format}", encode(&model));
+            let mut path = format!("/v1/models/{}/versions/{version}/findings/import?format={format}", encode(&model));
+            if let Some(target) = &target {
+                path.push_str(&format!("&target={}", encode(target)));
+            }
             let answer = Client::new(&connection)?.post_bytes(&path, "application/json", report).await?;
             let import: api::ScanImportBody = serde_json::from_value(answer)?;
             if json {
@@ -169,4 +172,54 @@ fn show(f: &api::FindingBody) {
             format!("{} by {}: {}", time(f.exception_until), optional(&f.exception_by), optional(&f.exception_reason)),
         ),
     ]);
+}
+
+/// `warden attest …`: owner attestations, through the API.
+pub(crate) async fn attest(command: AttestCommand) -> anyhow::Result<()> {
+    match command {
+        AttestCommand::List { model, overdue, connection, json } => {
+            let mut query = Vec::new();
+            if let Some(model) = &model {
+                query.push(format!("model={}", encode(model)));
+            }
+            if overdue {
+                query.push("overdue=true".to_owned());
+            }
+            let path = format!("/v1/attestations?{}", query.join("&"));
+            let found: Vec<api::AttestationBody> = Client::new(&connection)?.get_as(&path).await?;
+            if json {
+                render::json(&found);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = found
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.cell(),
+                        a.model.clone(),
+                        a.state.clone(),
+                        format!("{}{}", micros_time(a.due_at), if a.overdue { " (overdue)" } else { "" }),
+                        a.submitted_by.clone().unwrap_or_else(|| "-".into()),
+                        a.reviewed_by.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            table(&["ID", "MODEL", "STATE", "DUE", "SUBMITTED BY", "REVIEWED BY"], &rows);
+        }
+        AttestCommand::Submit { id, used_as_documented, limitations_hold, comment, connection } => {
+            let body = json!({
+                "still_used_as_documented": used_as_documented, "limitations_hold": limitations_hold, "comment": comment,
+            });
+            let path = format!("/v1/attestations/{id}/submit");
+            let done: api::AttestationBody = Client::new(&connection)?.json_as(Method::POST, &path, &body).await?;
+            outln!("attestation {id} of {}: {}", done.model, done.state);
+        }
+        AttestCommand::Review { id, accept, reject: _, comment, connection } => {
+            let path = format!("/v1/attestations/{id}/review");
+            let body = json!({ "accept": accept, "comment": comment });
+            let done: api::AttestationBody = Client::new(&connection)?.json_as(Method::POST, &path, &body).await?;
+            outln!("attestation {id} of {}: {}", done.model, done.state);
+        }
+    }
+    Ok(())
 }

@@ -12,8 +12,8 @@ use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    CloseFindingBody, ErrorBody, FindingBody, FindingsQuery, ImportFindingsQuery, ProposeRemediationBody,
-    RaiseFindingBody, ScanImportBody, UntilBody,
+    AttestationBody, AttestationsQuery, CloseFindingBody, ErrorBody, FindingBody, FindingsQuery, ImportFindingsQuery,
+    ProposeRemediationBody, RaiseFindingBody, ReviewAttestationBody, ScanImportBody, SubmitAttestationBody, UntilBody,
 };
 
 /// Raise a finding against a model or one of its versions (validator, risk-officer, admin); its due date
@@ -143,5 +143,48 @@ pub(crate) async fn import_findings(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ScanImportBody>, ApiError> {
     let report = super::scoring::batch_body(body, "a scanner report")?;
-    to_json(findings::import(&warden, &caller, &name, version, query.format, &report).await?)
+    let target = query.target.as_deref();
+    to_json(findings::import(&warden, &caller, &name, version, query.format, target, Vec::from(report)).await?)
+}
+
+/// Owner attestations, newest first (`model` and `overdue` narrow them).
+#[utoipa::path(get, path = "/v1/attestations", tag = "findings", params(AttestationsQuery),
+    responses((status = 200, body = Vec<AttestationBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_attestations(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<AttestationsQuery>,
+) -> Result<Json<Vec<AttestationBody>>, ApiError> {
+    to_json(warden_oversight::attestations::list(&warden, &caller, query.model.as_deref(), query.overdue).await?)
+}
+
+/// Submit an open (or rejected) attestation: the model is still used as documented, its limitations still
+/// hold (data-scientist, admin).
+#[utoipa::path(post, path = "/v1/attestations/{id}/submit", tag = "findings", request_body = SubmitAttestationBody,
+    params(("id" = i64, Path, description = "Attestation id")),
+    responses((status = 200, body = AttestationBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn submit_attestation(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<SubmitAttestationBody>,
+) -> Result<Json<AttestationBody>, ApiError> {
+    use warden_oversight::attestations::submit;
+    to_json(submit(&warden, &caller, id, body.still_used_as_documented, body.limitations_hold, &body.comment).await?)
+}
+
+/// Accept or reject a submitted attestation (validator, risk-officer, admin; never the one who submitted it).
+#[utoipa::path(post, path = "/v1/attestations/{id}/review", tag = "findings", request_body = ReviewAttestationBody,
+    params(("id" = i64, Path, description = "Attestation id")),
+    responses((status = 200, body = AttestationBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn review_attestation(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ReviewAttestationBody>,
+) -> Result<Json<AttestationBody>, ApiError> {
+    to_json(warden_oversight::attestations::review(&warden, &caller, id, body.accept, &body.comment).await?)
 }

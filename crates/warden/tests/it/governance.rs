@@ -676,6 +676,18 @@ fn findings_from_the_cli_block_the_gate_until_closed_and_bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown scan format 'docx'"), "{}", stderr(&out));
 
+    // Attestations from the command line: none open yet (one opens 30 days before it is due); answers that are
+    // not yes or no are refused before anything is sent, an unknown id by the server.
+    let out = server.cli_as(Some(&vera), &["attest", "list", "--model", "credit"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ID") && !stdout(&out).contains("open"), "{}", stdout(&out));
+    let submit = ["attest", "submit", "999", "--used-as-documented", "maybe", "--limitations-hold", "yes"];
+    assert_eq!(server.cli_as(Some(&dana), &submit).status.code(), Some(2));
+    let submit = ["attest", "submit", "999", "--used-as-documented", "yes", "--limitations-hold", "yes"];
+    let out = server.cli_as(Some(&dana), &submit);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no attestation 999"), "{}", stderr(&out));
+
     // The evidence bundle holds the finding as it stands, vouched for by the entry of its last change.
     let key_file = dir.path().join("ledger.pub");
     std::fs::write(&key_file, stdout(&server.cli(&["audit", "key"])).trim()).unwrap();
