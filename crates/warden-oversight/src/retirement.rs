@@ -7,7 +7,7 @@
 use serde_json::json;
 use warden_core::RiskTier;
 use warden_registry::auth::{Permission, Principal};
-use warden_registry::registry::{self, Model, MoveCause};
+use warden_registry::registry::{self, Model};
 use warden_registry::text::{self, Lines};
 
 use crate::{Error, Oversight, Result};
@@ -63,14 +63,8 @@ pub async fn retire(warden: &Oversight, caller: &Principal, model: &str, reason:
         format!("model/{model}"),
         json!({ "reason": reason, "requested_by": pending, "risk_tier": found.input.risk_tier.as_str() }),
     );
+    // The model and its aliases in one transaction; serving answers 410 from here on (its routes know).
     let row = warden.metadata.retire_model(model, &actor, now, reason, event).await?;
-    // The aliases go; serving answers 410 from here on whatever they said (its routes know the retirement).
-    for alias in warden.metadata.current_aliases(model).await? {
-        if alias.version.is_some() {
-            let why = format!("retired: {reason}");
-            registry::move_alias(warden, caller, model, &alias.alias, None, &why, None, MoveCause::Retirement).await?;
-        }
-    }
     warden.publish_alias_change(warden_registry::AliasChange::Model(model.to_owned())).await;
     Ok((Retired::Retired, Model::try_from(row)?))
 }

@@ -746,8 +746,6 @@ pub enum MoveCause {
     Alert { alert_id: i64 },
     /// A person with the authority to promote took a production alias away, with a reason.
     Withdrawal,
-    /// The model's retirement took the alias away.
-    Retirement,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -783,9 +781,8 @@ pub async fn move_alias(
         (None, MoveCause::Alert { .. }) => "alias.stop",
         (Some(_), MoveCause::Manual) => "alias.set",
         (None, MoveCause::Withdrawal) => "model.withdraw",
-        (None, MoveCause::Retirement) => "alias.retire",
-        (Some(_), MoveCause::Withdrawal | MoveCause::Retirement) => {
-            return Err(Error::invalid("a withdrawal or a retirement removes the alias; it names no version"));
+        (Some(_), MoveCause::Withdrawal) => {
+            return Err(Error::invalid("a withdrawal removes the alias; it names no version"));
         }
         (None, _) => "alias.delete",
     };
@@ -793,7 +790,7 @@ pub async fn move_alias(
     let (decision_id, overridden, alert_id) = match &cause {
         MoveCause::Gate { decision_id, overridden } => (Some(decision_id.clone()), *overridden, None),
         MoveCause::Alert { alert_id } => (None, false, Some(*alert_id)),
-        MoveCause::Manual | MoveCause::Withdrawal | MoveCause::Retirement => (None, false, None),
+        MoveCause::Manual | MoveCause::Withdrawal => (None, false, None),
     };
     // "Which version at time T" needs assignment times that never go backwards, even if the wall clock does.
     let assigned_at = current.as_ref().map_or(warden.now(), |c| warden.now().max(c.assigned_at));

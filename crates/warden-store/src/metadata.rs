@@ -876,7 +876,8 @@ pub trait RegistryStore: Send + Sync {
         audit: AuditEventDraft,
     ) -> Result<ModelRow>;
     /// Retires the model at `at` by `by` (recording the request too when none is pending, with `reason`), with
-    /// its audit event. `Conflict` when it is retired already, or when it is high tier and nobody else asked for
+    /// its audit event, and removes every alias it still has (each removal with its `alias.retire` event), in one
+    /// transaction. `Conflict` when it is retired already, or when it is high tier and nobody else asked for
     /// its retirement (four eyes, kept here too so no caller can skip them).
     async fn retire_model(
         &self,

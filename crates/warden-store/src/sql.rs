@@ -1559,6 +1559,39 @@ where
             return Err(Self::retirement_refusal(&mut tx, name).await);
         }
         Self::append_audit(&mut tx, &audit).await?;
+        // Its aliases go in the same transaction: a retired model never keeps one, whatever fails after.
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{ALIAS_SELECT} WHERE m.name = $1 AND a.version IS NOT NULL AND a.id = (SELECT MAX(b.id) \
+             FROM alias_assignments b WHERE b.model_id = a.model_id AND b.alias = a.alias) ORDER BY a.alias"
+        ));
+        let current = sqlx::query_as::<_, AliasAssignment>(sql).bind(name).fetch_all(&mut *tx).await?;
+        let model_id = Self::model_id(&mut tx, name).await?;
+        for alias in current {
+            let why = format!("retired: {reason}");
+            let at = at.max(alias.assigned_at);
+            sqlx::query(
+                "INSERT INTO alias_assignments (model_id, alias, version, assigned_at, assigned_by, reason, traffic, \
+                 decision_id, override) VALUES ($1, $2, NULL, $3, $4, $5, NULL, NULL, 0)",
+            )
+            .bind(model_id)
+            .bind(&alias.alias)
+            .bind(at)
+            .bind(by)
+            .bind(&why)
+            .execute(&mut *tx)
+            .await?;
+            let event = AuditEventDraft {
+                at,
+                actor: by.to_owned(),
+                action: "alias.retire".into(),
+                subject: format!("model/{name}/alias/{}", alias.alias),
+                payload: serde_json::json!({
+                    "version": null, "previous": alias.version, "reason": why, "traffic": null,
+                    "decision_id": null, "override": false, "alert_id": null,
+                }),
+            };
+            Self::append_audit(&mut tx, &event).await?;
+        }
         let row = Self::model_in(&mut tx, name).await?;
         tx.commit().await?;
         Ok(row)
