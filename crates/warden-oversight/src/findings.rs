@@ -192,37 +192,12 @@ pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: New
     }
     let now = warden.now();
     let days = due_days(warden, new.severity).await?;
-    let row = FindingRow {
-        id: 0,
-        model_name: model.to_owned(),
-        version: new.version,
-        kind: new.kind.as_str().to_owned(),
-        severity: new.severity.as_str().to_owned(),
-        title: new.title,
-        description: new.description,
-        owner: new.owner.unwrap_or(found.input.owner),
-        state: FindingState::Open.as_str().to_owned(),
-        raised_by: caller.actor(),
-        raised_at: now,
-        due_at: days
-            .checked_mul(DAY_MICROS)
-            .and_then(|span| now.checked_add(span))
-            .ok_or_else(|| Error::invalid(format!("the policy's {days} days to remediate are too many")))?,
-        remediation: None,
-        remediation_by: None,
-        closed_by: None,
-        closed_at: None,
-        evidence: None,
-        accepted_by: None,
-        accepted_until: None,
-        exception_by: None,
-        exception_until: None,
-        exception_reason: None,
-        updated_at: now,
-        revision: 1,
-        scan_scope: None,
-        scan_key: None,
-    };
+    let due_at = days
+        .checked_mul(DAY_MICROS)
+        .and_then(|span| now.checked_add(span))
+        .ok_or_else(|| Error::invalid(format!("the policy's {days} days to remediate are too many")))?;
+    let owner = new.owner.clone().unwrap_or(found.input.owner);
+    let row = open_row(model, &new, owner, caller.actor(), now, due_at);
     // The event's time is the finding's: the evidence bundle's period selects both alike.
     let event = caller.audit_event(now, "finding.raise", format!("model/{model}/finding"), json!({}));
     let stored = warden.metadata.insert_finding(&row, event).await?;
@@ -337,12 +312,10 @@ pub async fn import(
             Some(&days) => days,
             None => *due.entry(finding.severity).or_insert(due_days(warden, finding.severity).await?),
         };
-        let row = FindingRow {
-            id: 0,
-            model_name: model.to_owned(),
+        let new = NewFinding {
             version: Some(version),
-            kind: FindingKind::Vulnerability.as_str().to_owned(),
-            severity: finding.severity.as_str().to_owned(),
+            kind: FindingKind::Vulnerability,
+            severity: finding.severity,
             title: finding.title.lines().next().unwrap_or("").to_owned(),
             description: format!(
                 "{}\n\nReported by {} at {}.",
@@ -350,25 +323,13 @@ pub async fn import(
                 read.tool,
                 if finding.location.is_empty() { &read.target } else { &finding.location }
             ),
-            owner: found.input.owner.clone(),
-            state: FindingState::Open.as_str().to_owned(),
-            raised_by: caller.actor(),
-            raised_at: now,
-            due_at: now.saturating_add(days.saturating_mul(DAY_MICROS)),
-            remediation: None,
-            remediation_by: None,
-            closed_by: None,
-            closed_at: None,
-            evidence: None,
-            accepted_by: None,
-            accepted_until: None,
-            exception_by: None,
-            exception_until: None,
-            exception_reason: None,
-            updated_at: now,
-            revision: 1,
+            owner: None,
+        };
+        let due_at = now.saturating_add(days.saturating_mul(DAY_MICROS));
+        let row = FindingRow {
             scan_scope: Some(scope.clone()),
             scan_key: Some(finding.key()),
+            ..open_row(model, &new, found.input.owner.clone(), caller.actor(), now, due_at)
         };
         let payload = json!({ "report_sha256": report_sha256 });
         raised.push((row, caller.audit_event(now, "finding.raise", format!("model/{model}/finding"), payload)));
@@ -436,6 +397,38 @@ pub async fn import(
         closed: shown(closed)?,
         still_reported,
     })
+}
+
+/// A new finding's row: open, raised by `raised_by` at `now`, due at `due_at`, owned by `owner`.
+fn open_row(model: &str, new: &NewFinding, owner: String, raised_by: String, now: i64, due_at: i64) -> FindingRow {
+    FindingRow {
+        id: 0,
+        model_name: model.to_owned(),
+        version: new.version,
+        kind: new.kind.as_str().to_owned(),
+        severity: new.severity.as_str().to_owned(),
+        title: new.title.clone(),
+        description: new.description.clone(),
+        owner,
+        state: FindingState::Open.as_str().to_owned(),
+        raised_by,
+        raised_at: now,
+        due_at,
+        remediation: None,
+        remediation_by: None,
+        closed_by: None,
+        closed_at: None,
+        evidence: None,
+        accepted_by: None,
+        accepted_until: None,
+        exception_by: None,
+        exception_until: None,
+        exception_reason: None,
+        updated_at: now,
+        revision: 1,
+        scan_scope: None,
+        scan_key: None,
+    }
 }
 
 /// One finding.
