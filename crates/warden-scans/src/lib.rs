@@ -84,12 +84,19 @@ pub struct ScanFinding {
     pub title: String,
     /// What the scanner says of it (the fix, when it names one).
     pub description: String,
+    /// The scanner's own identity of the result across scans, when it gives one (SARIF `fingerprints` or
+    /// `partialFingerprints`, which survive a line moving): it stands for the location in the key.
+    pub fingerprint: Option<String>,
 }
 
 impl ScanFinding {
-    /// What makes two reports' findings the same finding: the rule and the location.
+    /// What makes two reports' findings the same finding: the rule and the location (or the scanner's
+    /// fingerprint of it).
     pub fn key(&self) -> String {
-        format!("{} at {}", self.rule, self.location)
+        match &self.fingerprint {
+            Some(fingerprint) => format!("{} at {fingerprint}", self.rule),
+            None => format!("{} at {}", self.rule, self.location),
+        }
     }
 }
 
@@ -191,8 +198,16 @@ impl Findings {
             severity,
             title: cut(title, TITLE_CHARS),
             description: cut(description, DESCRIPTION_CHARS),
+            fingerprint: None,
         });
         Ok(())
+    }
+
+    /// Gives the finding just pushed the scanner's fingerprint.
+    fn fingerprinted(&mut self, fingerprint: Option<String>) {
+        if let Some(last) = self.0.last_mut() {
+            last.fingerprint = fingerprint.map(|f| cut(&f, TITLE_CHARS));
+        }
     }
 }
 

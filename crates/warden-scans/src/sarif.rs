@@ -153,6 +153,10 @@ struct SarifResult {
     suppressions: Vec<Suppression>,
     #[serde(default, rename = "baselineState")]
     baseline_state: Option<String>,
+    #[serde(default)]
+    fingerprints: std::collections::BTreeMap<String, String>,
+    #[serde(default, rename = "partialFingerprints")]
+    partial_fingerprints: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -338,5 +342,11 @@ fn finding(
         description = format!("{description}\n{}", cut(help, TITLE_CHARS));
     }
     let location = result.locations.iter().find_map(Location::describe).unwrap_or_default();
-    findings.push(&id, &location, severity, &cut(title, TITLE_CHARS), &description)
+    findings.push(&id, &location, severity, &cut(title, TITLE_CHARS), &description)?;
+    // Full fingerprints first, then partial ones, each by name: the first found names the result.
+    let fingerprint = [&result.fingerprints, &result.partial_fingerprints]
+        .into_iter()
+        .find_map(|all| all.iter().next().map(|(name, value)| format!("{name}={value}")));
+    findings.fingerprinted(fingerprint);
+    Ok(())
 }

@@ -239,3 +239,20 @@ fn a_long_text_shared_by_many_findings_is_cut_before_it_is_copied() {
     );
     assert_eq!(read(ScanFormat::CyclonedxVex, vex.as_bytes()).unwrap_err(), ScanError::TooMany { limit: MAX_FINDINGS });
 }
+
+#[test]
+fn a_sarif_fingerprint_keeps_a_finding_the_same_when_its_line_moves() {
+    let report = |line: u32| {
+        format!(
+            r#"{{"version": "2.1.0", "runs": [{{"tool": {{"driver": {{"name": "CodeQL"}}}}, "results": [
+                {{"ruleId": "py/sql-injection", "message": {{"text": "query built from user input"}},
+                  "partialFingerprints": {{"primaryLocationLineHash": "39fa2ee980eb94b0:1"}},
+                  "locations": [{{"physicalLocation": {{"artifactLocation": {{"uri": "app.py"}}, "region": {{"startLine": {line}}}}}}}]}}]}}]}}"#
+        )
+    };
+    let before = read(ScanFormat::Sarif, report(10).as_bytes()).unwrap();
+    let after = read(ScanFormat::Sarif, report(14).as_bytes()).unwrap();
+    assert_eq!(after.findings[0].location, "app.py:14");
+    assert_eq!(before.findings[0].key(), after.findings[0].key());
+    assert_eq!(after.findings[0].key(), "py/sql-injection at primaryLocationLineHash=39fa2ee980eb94b0:1");
+}
