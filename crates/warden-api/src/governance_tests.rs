@@ -1401,11 +1401,19 @@ async fn an_overdue_model_raises_its_revalidation_alert_and_the_gate_denies_unti
     let required = line(&inventory)["revalidation"]["required"].clone();
     assert_eq!(required, json!(format!("version {v2} was registered after the latest validation")));
     assert_eq!(app.validate(&p.vera, "credit", v2, &german_csv()).await.0, StatusCode::CREATED);
+    // Validating another version moves nothing for the one in production: still overdue.
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.dana), Value::Null).await;
+    assert_eq!(line(&inventory)["revalidation"]["overdue"], true, "{inventory}");
+    // The gate judges the promoted version by its own report: the new one goes through and takes over.
+    for who in [&p.vera, &p.victor, &p.rita] {
+        assert_eq!(app.approve(who, v2, "approve").await.0, StatusCode::CREATED);
+    }
+    let gate = app.gate(&p.dana, v2).await;
+    assert!(!denies(&gate, "model credit is overdue"), "{gate}");
+    assert_eq!(app.promote(&p.dana, v2, json!({"reason": "revalidated"})).await.0, StatusCode::OK);
     let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.dana), Value::Null).await;
     let schedule = line(&inventory)["revalidation"].clone();
     assert_eq!((schedule["overdue"].as_bool(), schedule["required"].clone()), (Some(false), Value::Null), "{schedule}");
-    let gate = app.gate(&p.dana, v2).await;
-    assert!(!denies(&gate, "model credit is overdue"), "{gate}");
 }
 
 #[tokio::test]

@@ -335,7 +335,8 @@ pub(crate) async fn gate_input(
         latest_approvals(warden, &version.model, version.number),
         async { Ok(warden.metadata.alias_at(&version.model, alias, i64::MAX).await?) },
         crate::findings::gate_view(warden, &version.model, version.number),
-        crate::revalidation::status(warden, &version.model, warden.now()),
+        // The promoted version's own schedule: a fresh validation lets a new version replace an overdue one.
+        crate::revalidation::status(warden, &version.model, Some(version.number), warden.now()),
     )?;
     let validation = reports.map_or(Value::Null, |r| r.policy_view());
     let current = current.and_then(|a| a.version);

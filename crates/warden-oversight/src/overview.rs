@@ -72,7 +72,7 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
     let mut lines = lines(warden, caller).await?;
     let now = warden.now();
     for line in lines.iter_mut().filter(|l| l.retired_at.is_none()) {
-        line.revalidation = Some(crate::revalidation::status(warden, &line.name, now).await?);
+        line.revalidation = Some(crate::revalidation::status(warden, &line.name, None, now).await?);
     }
     Ok(lines)
 }

@@ -1,8 +1,9 @@
-//! Periodic revalidation: every model is validated again within its tier's frequency (policy data
-//! `revalidation_days`: a year for the high tier, two for medium, three for low by default), counted from its
-//! latest validation report of any version (from its creation when it has none). A version registered after
-//! that report is a material change (a new artifact, features or reference data): the model shows
-//! "revalidation required" until a version is validated again.
+//! Periodic revalidation: the version a model serves is validated again within its tier's frequency (policy
+//! data `revalidation_days`: a year for the high tier, two for medium, three for low by default), counted from
+//! that version's latest validation report (from the model's creation when it has none). Validating another
+//! version moves nothing until that version is promoted: the gate judges a promotion by the promoted
+//! version's own report. A version registered after the served version's latest report is a material change
+//! (a new artifact, features or reference data): the model shows "revalidation required".
 //!
 //! The `revalidation` monitor (one of every tier's defaults; added at the next promotion to a model deployed
 //! before it existed) evaluates it hourly while the model has a champion and is in service: its value is the
@@ -45,8 +46,9 @@ pub struct Revalidation {
     pub required: Option<String>,
 }
 
-/// The model's revalidation status at `now`.
-pub async fn status(warden: &Oversight, model: &str, now: i64) -> Result<Revalidation> {
+/// The model's revalidation status at `now`, counted from the validations of `version` (`None`: the
+/// champion's version, else any version while nothing is in production).
+pub async fn status(warden: &Oversight, model: &str, version: Option<i64>, now: i64) -> Result<Revalidation> {
     let row = warden
         .metadata
         .get_model(model)
@@ -61,7 +63,17 @@ pub async fn status(warden: &Oversight, model: &str, now: i64) -> Result<Revalid
         .revalidation_days(tier.as_str())
         .map_err(crate::governance::policy_error)?
         .unwrap_or_else(|| default_days(tier));
-    let reports = warden.metadata.version_records(RecordKind::ValidationReport, model, None).await?;
+    let version = match version {
+        Some(number) => Some(number),
+        None => warden
+            .metadata
+            .current_aliases(model)
+            .await?
+            .into_iter()
+            .find(|a| a.alias == "champion")
+            .and_then(|a| a.version),
+    };
+    let reports = warden.metadata.version_records(RecordKind::ValidationReport, model, version).await?;
     let last = reports.iter().map(|r| r.at).max();
     let due_at = last.unwrap_or(row.model.created_at).saturating_add(days.saturating_mul(DAY_MICROS));
     let versions = warden.metadata.list_versions(model).await?;
@@ -87,7 +99,7 @@ pub(crate) async fn evaluate(warden: &Oversight, monitor: &Monitor, at: i64) -> 
         .find(|a| a.alias == "champion")
         .and_then(|a| a.version);
     let Some(version) = champion.filter(|_| !retired) else { return Ok(None) };
-    let status = status(warden, &monitor.model, at).await?;
+    let status = status(warden, &monitor.model, Some(version), at).await?;
     let days_to_due = (status.due_at - at) as f64 / DAY_MICROS as f64;
     let judged = Bands::of(monitor).status(days_to_due);
     let figures: Value = json!({

@@ -383,7 +383,7 @@ impl ModelData {
             gate = allowed(governance::gate_decisions(warden, caller, name, &text).await)?;
         }
         let findings = warden_oversight::findings::list(warden, caller, Some(name), None, false).await?;
-        let revalidation = warden_oversight::revalidation::status(warden, name, warden.now()).await?;
+        let revalidation = warden_oversight::revalidation::status(warden, name, None, warden.now()).await?;
         Ok(ModelData { model, versions, aliases, history, selected, report, approvals, gate, findings, revalidation })
     }
 }
