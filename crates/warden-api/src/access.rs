@@ -32,7 +32,8 @@ pub enum Rule {
     /// what the narrower one allows: scoring only a version the caller names, for testing).
     NeedsOr(Permission, Permission),
     /// Like `Needs`, but a role holding the permission over only some models (a scope) is let through too:
-    /// the service shows or accepts only models inside the caller's scopes (the inventory, creating a model).
+    /// the service shows or accepts only models inside the caller's scopes (the inventory, creating a model,
+    /// findings and attestations).
     InScope(Permission),
 }
 
@@ -95,13 +96,13 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/v1/models/{name}/retire", Needs(RetireModels)),
     ("POST", "/v1/models/{name}/findings", Needs(RaiseFindings)),
     ("POST", "/v1/models/{name}/versions/{version}/findings/import", Needs(RaiseFindings)),
-    ("GET", "/v1/findings", Needs(ReadRegistry)),
-    ("GET", "/v1/findings/{id}", Needs(ReadRegistry)),
+    ("GET", "/v1/findings", InScope(ReadRegistry)),
+    ("GET", "/v1/findings/{id}", InScope(ReadRegistry)),
     ("POST", "/v1/findings/{id}/propose", Needs(ProposeRemediation)),
     ("POST", "/v1/findings/{id}/close", Needs(CloseFindings)),
     ("POST", "/v1/findings/{id}/accept", Needs(GrantExceptions)),
     ("POST", "/v1/findings/{id}/except", Needs(GrantExceptions)),
-    ("GET", "/v1/attestations", Needs(ReadRegistry)),
+    ("GET", "/v1/attestations", InScope(ReadRegistry)),
     ("POST", "/v1/attestations/{id}/submit", Needs(SubmitAttestations)),
     ("POST", "/v1/attestations/{id}/review", Needs(ReviewAttestations)),
     ("GET", "/v1/inventory", InScope(ReadRegistry)),

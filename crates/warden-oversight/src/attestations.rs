@@ -221,7 +221,10 @@ pub async fn list(
     overdue: bool,
 ) -> Result<Vec<Attestation>> {
     let readable: std::collections::HashSet<String> = match model {
-        Some(model) => std::iter::once(get_model(warden, caller, model).await?.input.name).collect(),
+        Some(model) => {
+            let narrowed = warden_registry::registry::narrowed_to(warden, caller, model).await?;
+            std::iter::once(get_model(warden, &narrowed, model).await?.input.name).collect()
+        }
         None => {
             warden_registry::registry::list_models(warden, caller).await?.into_iter().map(|m| m.input.name).collect()
         }

@@ -29,7 +29,7 @@ use warden_store::metadata::FindingRow;
 
 use crate::{Error, Oversight, Result};
 use warden_registry::auth::{Permission, Principal};
-use warden_registry::registry::{get_model, list_models, list_versions};
+use warden_registry::registry::{get_model, list_models, list_versions, narrowed_to};
 use warden_registry::text::{self, Lines};
 
 /// Days a finding of each severity has when the policy in force does not say (the shipped bundle's figures).
@@ -435,8 +435,9 @@ fn open_row(model: &str, new: &NewFinding, owner: String, raised_by: String, now
 pub async fn get(warden: &Oversight, caller: &Principal, id: i64) -> Result<Finding> {
     caller.require_somewhere(Permission::ReadRegistry)?;
     let row = stored(warden, id).await?;
-    // Reading it needs the right to read its model.
-    get_model(warden, caller, &row.model_name).await?;
+    // Reading it needs the right to read its model (a scoped role: a scope covering it).
+    let narrowed = narrowed_to(warden, caller, &row.model_name).await?;
+    get_model(warden, &narrowed, &row.model_name).await?;
     Finding::of(row, warden.now())
 }
 
@@ -450,7 +451,10 @@ pub async fn list(
 ) -> Result<Vec<Finding>> {
     // The models the caller may read (a scoped role reads only its scope's).
     let readable: std::collections::HashSet<String> = match model {
-        Some(model) => std::iter::once(get_model(warden, caller, model).await?.input.name).collect(),
+        Some(model) => {
+            let narrowed = narrowed_to(warden, caller, model).await?;
+            std::iter::once(get_model(warden, &narrowed, model).await?.input.name).collect()
+        }
         None => list_models(warden, caller).await?.into_iter().map(|m| m.input.name).collect(),
     };
     let now = warden.now();

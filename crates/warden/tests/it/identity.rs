@@ -506,6 +506,22 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     let approval = events.as_array().unwrap().iter().find(|e| e["action"] == "version.approve").expect("audited");
     assert_eq!(approval["actor"], format!("oidc:{}|u-rita", provider.issuer));
     assert_eq!(approval["payload"]["acted_as"], json!({"display_name": "u-rita (test)", "roles": ["validator"]}));
+
+    // Findings are read within the scope too: paul lists the fraud model's, and not the retail one's.
+    let mut raised = Vec::new();
+    for model in ["fraud", "retail-pd"] {
+        let raise =
+            ["findings", "raise", model, "--kind", "limitation", "--severity", "low", "--title", "thin data", "--json"];
+        let out = server.cli(&raise);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        raised.push(serde_json::from_str::<Value>(&support::stdout(&out)).unwrap()["id"].as_i64().unwrap());
+    }
+    let (status, listed) = get(&server, &paul, "/v1/findings");
+    assert_eq!(status, 200, "{listed}");
+    let models: Vec<&str> = listed.as_array().unwrap().iter().map(|f| f["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["fraud"], "{listed}");
+    assert_eq!(get(&server, &paul, &format!("/v1/findings/{}", raised[0])).0, 200);
+    assert_eq!(get(&server, &paul, &format!("/v1/findings/{}", raised[1])).0, 403, "outside his scope");
 }
 
 /// The form fields of a recorded request body.
