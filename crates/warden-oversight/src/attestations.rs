@@ -220,15 +220,7 @@ pub async fn list(
     model: Option<&str>,
     overdue: bool,
 ) -> Result<Vec<Attestation>> {
-    let readable: std::collections::HashSet<String> = match model {
-        Some(model) => {
-            let narrowed = warden_registry::registry::narrowed_to(warden, caller, model).await?;
-            std::iter::once(get_model(warden, &narrowed, model).await?.input.name).collect()
-        }
-        None => {
-            warden_registry::registry::list_models(warden, caller).await?.into_iter().map(|m| m.input.name).collect()
-        }
-    };
+    let readable = crate::findings::readable_models(warden, caller, model).await?;
     let now = warden.now();
     Ok(warden
         .metadata

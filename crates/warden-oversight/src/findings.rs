@@ -449,19 +449,28 @@ pub async fn list(
     state: Option<FindingState>,
     overdue: bool,
 ) -> Result<Vec<Finding>> {
-    // The models the caller may read (a scoped role reads only its scope's).
-    let readable: std::collections::HashSet<String> = match model {
-        Some(model) => {
-            let narrowed = narrowed_to(warden, caller, model).await?;
-            std::iter::once(get_model(warden, &narrowed, model).await?.input.name).collect()
-        }
-        None => list_models(warden, caller).await?.into_iter().map(|m| m.input.name).collect(),
-    };
+    let readable = readable_models(warden, caller, model).await?;
     let now = warden.now();
     let mut rows = warden.metadata.findings(model, state.map(FindingState::as_str)).await?;
     rows.retain(|row| readable.contains(&row.model_name));
     let all: Result<Vec<Finding>> = rows.into_iter().map(|row| Finding::of(row, now)).collect();
     Ok(all?.into_iter().filter(|f| !overdue || f.overdue).collect())
+}
+
+/// The models whose records the caller may read: `model` alone when given (refused when it may not read it),
+/// else every model its roles or scopes cover.
+pub(crate) async fn readable_models(
+    warden: &Oversight,
+    caller: &Principal,
+    model: Option<&str>,
+) -> Result<std::collections::HashSet<String>> {
+    Ok(match model {
+        Some(model) => {
+            let narrowed = narrowed_to(warden, caller, model).await?;
+            std::iter::once(get_model(warden, &narrowed, model).await?.input.name).collect()
+        }
+        None => list_models(warden, caller).await?.into_iter().map(|m| m.input.name).collect(),
+    })
 }
 
 /// The owner proposes how an open finding is remediated.

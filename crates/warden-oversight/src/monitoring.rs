@@ -1163,8 +1163,7 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
     let mut windows = RoundWindows::new();
     for monitor in &monitors {
         if monitor.kind == MonitorKind::Integrity {
-            let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
-            let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
+            let due = schedule_due(warden, monitor, at).await?;
             // A stream falling behind or cut off is looked at every round until it recovers.
             let stream_trouble =
                 warden.scoring.streams().iter().any(|s| s.model == monitor.model && s.deviation().is_some());
@@ -1174,8 +1173,7 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
             continue;
         }
         if monitor.kind == MonitorKind::Revalidation {
-            let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
-            let due = last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000);
+            let due = schedule_due(warden, monitor, at).await?;
             if round == Round::Now || due {
                 // One model's schedule that cannot be read (a custom bundle's bad figure) stops no other monitor.
                 match crate::revalidation::evaluate(warden, monitor, at).await {
@@ -1196,6 +1194,13 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
         warden.scoring.metrics.monitor(&e.model_name, &e.monitor, e.version, &e.status, e.value);
     }
     Ok((monitors, evaluations))
+}
+
+/// Whether a monitor that runs on its own schedule (not per window of traffic) is due at `at`: never
+/// evaluated, or last evaluated `window_seconds` ago or more.
+async fn schedule_due(warden: &Oversight, monitor: &Monitor, at: i64) -> Result<bool> {
+    let last = warden.metadata.monitor_evaluations(&monitor.model, Some(&monitor.name), 1).await?;
+    Ok(last.first().is_none_or(|e| at - e.at >= monitor.config.window_seconds * 1_000_000))
 }
 
 /// Most late periods one round revises (each reads the period back from the log); the rest wait for the next.

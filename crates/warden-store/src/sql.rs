@@ -309,6 +309,14 @@ impl VersionColumns {
 
 const VERSION_SELECT: &str = "SELECT m.name AS model_name, v.* FROM versions v JOIN models m ON m.id = v.model_id";
 
+/// Each alias's latest assignment of the model named `$1`, removed aliases left out, by alias name.
+fn current_aliases_sql() -> String {
+    format!(
+        "{ALIAS_SELECT} WHERE m.name = $1 AND a.version IS NOT NULL AND a.id = (SELECT MAX(b.id) \
+         FROM alias_assignments b WHERE b.model_id = a.model_id AND b.alias = a.alias) ORDER BY a.alias"
+    )
+}
+
 const ALIAS_SELECT: &str = "SELECT m.name AS model_name, a.alias, a.version, a.assigned_at, a.assigned_by, a.reason, \
      a.traffic, a.decision_id, a.override FROM alias_assignments a JOIN models m ON m.id = a.model_id";
 
@@ -1560,10 +1568,7 @@ where
         }
         Self::append_audit(&mut tx, &audit).await?;
         // Its aliases go in the same transaction: a retired model never keeps one, whatever fails after.
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{ALIAS_SELECT} WHERE m.name = $1 AND a.version IS NOT NULL AND a.id = (SELECT MAX(b.id) \
-             FROM alias_assignments b WHERE b.model_id = a.model_id AND b.alias = a.alias) ORDER BY a.alias"
-        ));
+        let sql = sqlx::AssertSqlSafe(current_aliases_sql());
         let current = sqlx::query_as::<_, AliasAssignment>(sql).bind(name).fetch_all(&mut *tx).await?;
         let model_id = Self::model_id(&mut tx, name).await?;
         for alias in current {
@@ -1661,10 +1666,7 @@ where
     }
 
     async fn current_aliases(&self, model_name: &str) -> Result<Vec<AliasAssignment>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{ALIAS_SELECT} WHERE m.name = $1 AND a.version IS NOT NULL AND a.id = (SELECT MAX(b.id) \
-             FROM alias_assignments b WHERE b.model_id = a.model_id AND b.alias = a.alias) ORDER BY a.alias"
-        ));
+        let sql = sqlx::AssertSqlSafe(current_aliases_sql());
         sqlx::query_as::<_, AliasAssignment>(sql).bind(model_name).fetch_all(&self.pool).await.map_err(Error::from)
     }
 
