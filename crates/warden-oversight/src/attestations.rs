@@ -249,13 +249,7 @@ async fn attestation_days(warden: &Oversight, tier: RiskTier) -> Result<i64> {
 }
 
 async fn stored(warden: &Oversight, caller: &Principal, id: i64) -> Result<AttestationRow> {
-    let row = warden
-        .metadata
-        .attestations(None)
-        .await?
-        .into_iter()
-        .find(|a| a.id == id)
-        .ok_or_else(|| Error::NotFound(format!("no attestation {id}")))?;
+    let row = warden.metadata.attestation(id).await?.ok_or_else(|| Error::NotFound(format!("no attestation {id}")))?;
     // Acting on it needs the right to read its model.
     get_model(warden, caller, &row.model_name).await?;
     Ok(row)

@@ -1114,6 +1114,8 @@ pub trait OversightStore: Send + Sync {
     async fn update_attestation(&self, attestation: &AttestationRow, audit: AuditEventDraft) -> Result<AttestationRow>;
     /// Attestations, newest first (of one model when given).
     async fn attestations(&self, model: Option<&str>) -> Result<Vec<AttestationRow>>;
+    /// One attestation by id.
+    async fn attestation(&self, id: i64) -> Result<Option<AttestationRow>>;
     /// Findings, newest first: of one model when `model` is given, in one state when `state` is.
     async fn findings(&self, model: Option<&str>, state: Option<&str>) -> Result<Vec<FindingRow>>;
     /// Undelivered notifications due at `now`, oldest first.

@@ -2792,6 +2792,16 @@ where
         Ok(attestation.clone())
     }
 
+    async fn attestation(&self, id: i64) -> Result<Option<AttestationRow>> {
+        sqlx::query_as::<_, AttestationRow>(
+            "SELECT a.*, m.name AS model_name FROM attestations a JOIN models m ON m.id = a.model_id WHERE a.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
     async fn attestations(&self, model: Option<&str>) -> Result<Vec<AttestationRow>> {
         sqlx::query_as::<_, AttestationRow>(
             "SELECT a.*, m.name AS model_name FROM attestations a JOIN models m ON m.id = a.model_id \
