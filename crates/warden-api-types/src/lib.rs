@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
     AlertState, DecisionSource, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind,
-    RiskTier, Route, ScanFormat, Severity, StreamKind, Timestamp,
+    RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
 };
 
 mod responses;
@@ -131,6 +131,43 @@ pub struct RetirementBody {
 pub struct RetireBody {
     /// Why (required).
     pub reason: String,
+}
+
+/// Values to write into a model's inventory fields, and fields to remove.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFieldsBody {
+    /// Field → value, validated against the inventory schema in force.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub set: Map<String, Value>,
+    /// Fields to remove.
+    #[serde(default)]
+    pub unset: Vec<String>,
+}
+
+/// A tier override, or (`tier` null) clearing it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierOverrideBody {
+    /// The tier to hold whatever the fields say; null clears the override.
+    pub tier: Option<RiskTier>,
+    /// Why (required).
+    pub reason: String,
+}
+
+/// Which inventory lines to show.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct InventoryQuery {
+    /// Inventory field filters, `name=value` pairs separated by `;` (a field matches when its value as text
+    /// equals the value, or when it is a list holding it).
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    pub filter: Option<String>,
+    /// Text found, in any case, in the name, owner, use case or any field's value.
+    pub q: Option<String>,
+    /// Only this tier.
+    pub tier: Option<RiskTier>,
 }
 
 /// One feature of the input schema.

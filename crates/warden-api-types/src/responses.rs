@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use warden_core::{
     AlertState, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind, RiskTier,
-    ScanFormat, Severity,
+    ScanFormat, Severity, TierBasis,
 };
 
 /// A version's decision threshold and labels.
@@ -1036,6 +1036,68 @@ pub struct InventoryLineBody {
     pub retirement_requested_by: Option<String>,
     /// Its revalidation schedule (none once retired).
     pub revalidation: Option<RevalidationBody>,
+    /// How its tier was set: declared at registration, computed from its inventory fields, or overridden.
+    pub tier_basis: TierBasis,
+    /// The organisation's inventory fields (an object).
+    #[schema(value_type = Object)]
+    pub fields: Value,
+    /// Why its fields are not valid against the inventory schema in force (one put after they were written).
+    pub out_of_schema: Option<String>,
+}
+
+/// The organisation's inventory schema in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InventorySchemaBody {
+    /// 1, 2, ... in the order they were put in force.
+    pub number: i64,
+    /// The JSON Schema.
+    #[schema(value_type = Object)]
+    pub schema: Value,
+    /// Its fields, in the schema's order.
+    pub fields: Vec<String>,
+    /// The fields whose change is material (`"x-warden-material": true`): the model must be revalidated.
+    pub material: Vec<String>,
+    /// Who put it in force.
+    pub put_by: String,
+    /// When (µs).
+    pub put_at: i64,
+}
+
+/// A model's tier, how it was set, and what the tiering rules in force compute now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ModelTierBody {
+    /// Model.
+    pub model: String,
+    /// The tier in force.
+    pub tier: RiskTier,
+    /// How it was set.
+    pub basis: TierBasis,
+    /// The tiering rules' reasons, or the override's reason.
+    pub reasons: Vec<String>,
+    /// Who set it (none: as registered).
+    pub set_by: Option<String>,
+    /// When (µs).
+    pub set_at: Option<i64>,
+    /// What the policy bundle in force computes from the fields now (none: its rules decide nothing for them).
+    pub computed: Option<ComputedTierBody>,
+    /// The model's inventory fields.
+    #[schema(value_type = Object)]
+    pub fields: Value,
+    /// The latest change to a material field (µs).
+    pub material_change_at: Option<i64>,
+    /// What changed.
+    pub material_change: Option<String>,
+}
+
+/// A tier the policy bundle's tiering rules computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ComputedTierBody {
+    /// The tier.
+    pub tier: RiskTier,
+    /// The facts that decided it.
+    pub reasons: Vec<String>,
+    /// The bundle whose rules computed it.
+    pub bundle: i64,
 }
 
 /// A model's revalidation schedule.
@@ -1049,7 +1111,8 @@ pub struct RevalidationBody {
     pub due_at: i64,
     /// Whether that is past.
     pub overdue: bool,
-    /// Why it must be revalidated sooner: a version registered since its latest validation.
+    /// Why it must be revalidated sooner: a version registered, or a material inventory field changed, since its
+    /// latest validation.
     pub required: Option<String>,
 }
 

@@ -28,7 +28,7 @@ fn access_table() -> Vec<Row> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ACCESS.md");
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
-        .filter(|l| ["| GET ", "| POST ", "| PUT ", "| DELETE "].iter().any(|m| l.starts_with(m)))
+        .filter(|l| ["| GET ", "| POST ", "| PUT ", "| PATCH ", "| DELETE "].iter().any(|m| l.starts_with(m)))
         .map(|l| {
             let cells: Vec<String> = l.trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect();
             assert_eq!(cells.len(), 2 + ROLES.len(), "malformed row: {l}");
@@ -102,6 +102,11 @@ fn body_for(method: &str, route: &str) -> Value {
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
         ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
         ("POST", "/v1/models/{name}/retire") => json!({"reason": "r"}),
+        ("PATCH", "/v1/models/{name}/fields") => json!({"set": {"business_line": "cards"}}),
+        ("PUT", "/v1/models/{name}/tier") => json!({"tier": "high", "reason": "r"}),
+        ("PUT", "/v1/inventory/fields") => {
+            json!({"type": "object", "properties": {"business_line": {"type": "string"}}})
+        }
         ("POST", "/v1/attestations/{id}/submit") => json!({"still_used_as_documented": true, "limitations_hold": true}),
         ("POST", "/v1/attestations/{id}/review") => json!({"accept": true}),
         ("POST", "/v1/models/{name}/findings") => json!({"kind": "validation", "severity": "low", "title": "t"}),

@@ -556,6 +556,36 @@ async fn every_route_answers_as_the_document_says() {
     calls.push((Method::GET, "/v1/models/credit/evidence".into(), status));
     call!(Method::GET, "/v1/models/none/evidence", a, Value::Null);
 
+    // Inventory fields and tiering: the schema, a model's fields (the default tiering keeps `credit` high), an
+    // override and its clearing.
+    call!(Method::GET, "/v1/inventory/fields", a, Value::Null);
+    call!(Method::PATCH, "/v1/models/credit/fields", ro, json!({"set": {"exposure": 1}}));
+    call!(Method::PUT, "/v1/inventory/fields", ro, json!({"type": "object"}));
+    let schema = json!({"type": "object", "properties": {
+        "exposure": {"type": "number", "minimum": 0},
+        "intended_use": {"type": "string", "x-warden-material": true}}});
+    call!(Method::PUT, "/v1/inventory/fields", ro, schema);
+    call!(Method::GET, "/v1/inventory/fields", a, Value::Null);
+    call!(
+        Method::PATCH,
+        "/v1/models/credit/fields",
+        ro,
+        json!({"set": {"exposure": 250000000, "intended_use": "loans"}})
+    );
+    call!(Method::PATCH, "/v1/models/credit/fields", ro, json!({"set": {"exposure": -1}}));
+    call!(Method::PATCH, "/v1/models/credit/fields", ro, json!({"set": 1}));
+    call!(Method::PATCH, "/v1/models/none/fields", ro, json!({"set": {"exposure": 1}}));
+    call!(Method::GET, "/v1/inventory?where=intended_use=loans&q=LOA&tier=high", a, Value::Null);
+    call!(Method::GET, "/v1/inventory?where=intended_use", a, Value::Null);
+    call!(Method::GET, "/v1/models/credit/tier", a, Value::Null);
+    call!(Method::GET, "/v1/models/none/tier", a, Value::Null);
+    call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": null, "reason": "not overridden"}));
+    call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": "low", "reason": " "}));
+    call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": "extreme", "reason": "r"}));
+    call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": "low", "reason": "pilot with ten customers"}));
+    call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": null, "reason": "pilot over"}));
+    call!(Method::PUT, "/v1/models/none/tier", ro, json!({"tier": "low", "reason": "r"}));
+
     // Retirement, last: `credit` is high tier, so a risk officer asks and the administrator confirms; then
     // scoring, ingestion and registration answer 410.
     call!(Method::POST, "/v1/models/credit/retire", ro, json!({"reason": " "}));
@@ -566,6 +596,8 @@ async fn every_route_answers_as_the_document_says() {
     call!(Method::POST, "/v1/models/credit/retire", a, json!({"reason": "twice"}));
     call!(Method::POST, "/v1/models/credit/score", a, json!({"features": {}}));
     call!(Method::POST, "/v1/models/credit/score/batch", a, json!([{"features": {}}]));
+    call!(Method::PATCH, "/v1/models/credit/fields", ro, json!({"set": {"exposure": 1}}));
+    call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": "low", "reason": "retired"}));
     call!(Method::GET, "/v1/models/credit/score/schema", a, Value::Null);
     let (status, _) =
         call!(Method::POST, "/v1/models/vendor/retire", ro, json!({"reason": "the vendor contract ended"}));

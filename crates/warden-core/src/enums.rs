@@ -89,6 +89,18 @@ closed_set! {
 }
 
 closed_set! {
+    /// How a model's risk tier was set.
+    TierBasis, "tier basis" {
+        /// Declared at registration (no tiering rule decided otherwise since).
+        Declared = "declared",
+        /// Computed from the model's inventory fields by the policy bundle's tiering rules.
+        Computed = "computed",
+        /// Set by a person over the computed tier, with a reason.
+        Override = "override",
+    }
+}
+
+closed_set! {
     /// How bad an alert is.
     Severity, "severity" {
         /// Over the warning threshold.

@@ -100,7 +100,13 @@ pub async fn put_policy_bundle(
 ) -> Result<PolicyBundleInfo> {
     caller.require(Permission::ManagePolicies)?;
     let bundle = Bundle::from_files(files).map_err(policy_error)?;
-    Gate::compile(&bundle).map_err(policy_error)?;
+    let mut gate = Gate::compile(&bundle).map_err(policy_error)?;
+    // Its tiering rules must give every model a tier it knows (or none) before it is in force.
+    for row in warden.metadata.list_models().await? {
+        if let Err(why) = crate::inventory::tiering_of(&mut gate, &row, &row.inventory.fields) {
+            return Err(Error::invalid(format!("the bundle's tiering rules fail: {why}; it was not put in force")));
+        }
+    }
     let failed: Vec<Value> = warden_policy::run_tests(&bundle)
         .map_err(policy_error)?
         .into_iter()
@@ -123,6 +129,8 @@ pub async fn put_policy_bundle(
     let event = audit(warden, caller, "policy.put", "policy".into(), json!({ "digest": row.digest }));
     let stored = warden.metadata.append_policy_bundle(row, event).await?;
     *warden.governance.current.lock().await = None;
+    // Tiers follow the new rules (each change audited with the monitors it retunes).
+    crate::inventory::retier_all(warden, caller).await?;
     Ok(stored.into())
 }
 
@@ -192,7 +200,7 @@ pub(crate) async fn bundle_deviation(warden: &Oversight) -> Result<Option<String
 /// Which bundle decided.
 #[derive(Debug, Clone)]
 pub(crate) struct BundleInForce {
-    number: i64,
+    pub(crate) number: i64,
     digest: String,
 }
 

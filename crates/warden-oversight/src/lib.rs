@@ -11,6 +11,8 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`alerts`]: alerts and incidents from evaluations, and the automatic actions they ask for.
 - [`round`]: a monitor round, the one place where evaluation, alerts and actions meet, in that order.
 - [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
+- [`inventory`]: the organisation's inventory fields (a JSON Schema) and each model's materiality tier,
+  computed from them by the policy bundle's tiering rules or overridden with a reason.
 - [`overview`]: the portfolio overview. [`retirement`]: retiring a model (four eyes for the high tier).
   [`revalidation`]: each model's revalidation schedule, which its `revalidation` monitor watches.
 */
@@ -24,6 +26,7 @@ pub mod attestations;
 pub mod findings;
 pub mod governance;
 mod integrity;
+pub mod inventory;
 pub mod monitoring;
 pub mod notifications;
 pub mod overview;

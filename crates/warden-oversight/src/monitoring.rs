@@ -372,6 +372,29 @@ fn row(
     }
 }
 
+/// The model's monitors still on `from`'s defaults, set to `to`'s (a fairness monitor keeps its attribute);
+/// monitors someone tuned are left out. The caller writes them with the tier change.
+pub(crate) async fn retuned_for_tier(
+    warden: &Oversight,
+    model: &str,
+    from: RiskTier,
+    to: RiskTier,
+    at: i64,
+    by: &str,
+) -> Result<Vec<MonitorRow>> {
+    let mut retuned = Vec::new();
+    for stored in warden.metadata.monitors(Some(model)).await? {
+        let enabled = stored.enabled;
+        let monitor = Monitor::try_from(stored)?;
+        let attribute = monitor.config.attribute.clone();
+        let default = |tier| MonitorConfig { attribute: attribute.clone(), ..default_config(tier, monitor.kind) };
+        if monitor.config == default(from) && default(from) != default(to) {
+            retuned.push(row(model, &monitor.name, monitor.kind, &default(to), enabled, at, by));
+        }
+    }
+    Ok(retuned)
+}
+
 /// Gives a model its tier's default monitors unless it has monitors already (a first deployment); besides
 /// the tier's, a fairness monitor per protected attribute of the deployed version (declared at registration
 /// or validated), and money at risk when the version prices its approvals (LGD and exposure column).

@@ -7,7 +7,7 @@ use serde_json::Value;
 use warden_store::metadata::{AliasAssignment, DeploymentRow, RecordKind};
 
 use crate::{Error, Oversight, Result};
-use warden_core::RiskTier;
+use warden_core::{RiskTier, TierBasis};
 use warden_registry::auth::{Permission, Principal};
 use warden_registry::registry::{PRODUCTION_ALIASES, get_model};
 
@@ -42,6 +42,61 @@ pub struct InventoryLine {
     pub retirement_requested_by: Option<String>,
     /// Its revalidation schedule: when it is due, whether that is past, and why it is required sooner.
     pub revalidation: Option<crate::revalidation::Revalidation>,
+    /// How its tier was set.
+    pub tier_basis: TierBasis,
+    /// The organisation's inventory fields.
+    pub fields: serde_json::Value,
+    /// Why its fields are not valid against the schema in force (one put after they were written).
+    pub out_of_schema: Option<String>,
+}
+
+/// Which inventory lines to show: every filter must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InventoryFilter {
+    /// Inventory fields and their values: a field matches when its value, as text (a string without its
+    /// quotes), equals the value, or when it is a list holding it.
+    pub fields: Vec<(String, String)>,
+    /// Text found, in any case, in the name, owner, use case or any field's value.
+    pub search: Option<String>,
+    pub tier: Option<RiskTier>,
+}
+
+fn text_of(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Parses `name=value` pairs separated by `;` (the API's `where`), refusing a pair without a name.
+pub fn parse_field_filters(text: &str) -> Result<Vec<(String, String)>> {
+    text.split(';')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.to_owned())),
+            _ => Err(Error::invalid(format!("where: '{pair}' is not name=value"))),
+        })
+        .collect()
+}
+
+impl InventoryFilter {
+    /// Whether `line` passes every filter.
+    pub fn matches(&self, line: &InventoryLine) -> bool {
+        let field_matches = |(name, wanted): &(String, String)| match line.fields.get(name) {
+            Some(serde_json::Value::Array(items)) => items.iter().any(|item| text_of(item) == *wanted),
+            Some(value) => text_of(value) == *wanted,
+            None => false,
+        };
+        let searched = self.search.as_ref().is_none_or(|text| {
+            let text = text.to_lowercase();
+            let values = line.fields.as_object().into_iter().flat_map(|f| f.values()).map(text_of);
+            [line.name.clone(), line.owner.clone(), line.use_case.clone()]
+                .into_iter()
+                .chain(values)
+                .any(|v| v.to_lowercase().contains(&text))
+        });
+        self.fields.iter().all(field_matches) && searched && self.tier.is_none_or(|t| t == line.risk_tier)
+    }
 }
 
 /// The latest validation report of a model.
@@ -71,8 +126,12 @@ pub async fn inventory(warden: &Oversight, caller: &Principal) -> Result<Vec<Inv
     caller.require_somewhere(Permission::ReadRegistry)?;
     let mut lines = lines(warden, caller).await?;
     let now = warden.now();
-    for line in lines.iter_mut().filter(|l| l.retired_at.is_none()) {
-        line.revalidation = Some(crate::revalidation::status(warden, &line.name, None, now).await?);
+    let schema = crate::inventory::checker(warden).await?;
+    for line in lines.iter_mut() {
+        line.out_of_schema = crate::inventory::out_of_schema(schema.as_ref(), &line.fields);
+        if line.retired_at.is_none() {
+            line.revalidation = Some(crate::revalidation::status(warden, &line.name, None, now).await?);
+        }
     }
     Ok(lines)
 }
@@ -94,10 +153,10 @@ async fn lines(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLi
                 .filter(|a| a.alias != "champion")
                 .filter_map(|a| Some((a.alias.clone(), a.version?)))
                 .collect();
-            let risk_tier = model
-                .risk_tier
-                .parse()
-                .map_err(|e| Error::Inconsistent(format!("stored model {}: {e}", model.name)))?;
+            let corrupt =
+                |e: warden_core::UnknownValue| Error::Inconsistent(format!("stored model {}: {e}", model.name));
+            let risk_tier = model.risk_tier.parse().map_err(corrupt)?;
+            let tier_basis = row.model.inventory.tier_basis.parse().map_err(corrupt)?;
             Ok(InventoryLine {
                 name: model.name,
                 risk_tier,
@@ -113,6 +172,9 @@ async fn lines(warden: &Oversight, caller: &Principal) -> Result<Vec<InventoryLi
                 retirement_requested_by: retirement.requested_by.filter(|_| retirement.retired_at.is_none()),
                 open_alerts: row.open_alerts,
                 open_incidents: row.open_incidents,
+                tier_basis,
+                fields: row.model.inventory.fields.clone(),
+                out_of_schema: None,
             })
         })
         .collect()

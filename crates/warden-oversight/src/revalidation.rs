@@ -3,7 +3,8 @@
 //! that version's latest validation report (from the model's creation when it has none). Validating another
 //! version moves nothing until that version is promoted: the gate judges a promotion by the promoted
 //! version's own report. A version registered after the served version's latest report is a material change
-//! (a new artifact, features or reference data): the model shows "revalidation required".
+//! (a new artifact, features or reference data), and so is a change to an inventory field the organisation's
+//! schema marks material (a changed intended use): the model shows "revalidation required".
 //!
 //! The `revalidation` monitor (one of every tier's defaults; added at the next promotion to a model deployed
 //! before it existed) evaluates it hourly while the model has a champion and is in service: its value is the
@@ -42,7 +43,8 @@ pub struct Revalidation {
     pub due_at: i64,
     /// Whether that is past.
     pub overdue: bool,
-    /// Why it must be revalidated before its due date: a version registered after its latest validation.
+    /// Why it must be revalidated before its due date: a version registered, or a material inventory field
+    /// changed, after its latest validation.
     pub required: Option<String>,
 }
 
@@ -78,10 +80,13 @@ pub async fn status(warden: &Oversight, model: &str, version: Option<i64>, now: 
     let due_at = last.unwrap_or(row.model.created_at).saturating_add(days.saturating_mul(DAY_MICROS));
     let versions = warden.metadata.list_versions(model).await?;
     let newer = versions.iter().filter(|v| last.is_none_or(|at| v.content.created_at > at)).map(|v| v.version).max();
+    let material = (row.inventory.material_change_at.zip(row.inventory.material_change.as_ref()))
+        .filter(|(at, _)| last.is_none_or(|last| *at > last))
+        .map(|(_, what)| format!("{what} after the latest validation"));
     let required = match (newer, last) {
         (Some(n), Some(_)) => Some(format!("version {n} was registered after the latest validation")),
         (Some(n), None) => Some(format!("version {n} has never been validated")),
-        (None, _) => None,
+        (None, _) => material,
     };
     Ok(Revalidation { frequency_days: days, last_validated_at: last, due_at, overdue: now > due_at, required })
 }

@@ -91,6 +91,8 @@ impl Bundle {
             ("gate.rego", include_str!("../bundle/gate.rego")),
             ("gate_test.rego", include_str!("../bundle/gate_test.rego")),
             ("limits.json", include_str!("../bundle/limits.json")),
+            ("tiering.rego", include_str!("../bundle/tiering.rego")),
+            ("tiering_test.rego", include_str!("../bundle/tiering_test.rego")),
         ];
         Bundle { files: files.into_iter().map(|(p, t)| (p.to_owned(), t.to_owned())).collect() }
     }
@@ -120,6 +122,16 @@ impl Bundle {
 /// A whole, non-negative number of days.
 fn whole_days(value: &Value) -> Option<i64> {
     value.as_i64().ok().filter(|d| *d >= 0)
+}
+
+/// The package holding a bundle's materiality tiering (optional: without it, models keep their declared tier).
+pub const TIERING_PACKAGE: &str = "data.warden.tiering";
+
+/// A tier the bundle's tiering rules computed from a model's inventory fields, with the facts that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Tiering {
+    pub tier: String,
+    pub reasons: Vec<String>,
 }
 
 /// A gate decision in conftest's convention.
@@ -163,9 +175,26 @@ impl Gate {
     pub fn decide(&mut self, input: &serde_json::Value) -> Result<Decision, PolicyError> {
         let input = Value::from_json_str(&input.to_string()).map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
         self.engine.set_input(input);
-        let deny = self.messages("deny")?;
-        let warn = self.messages("warn")?;
+        let deny = self.messages(GATE_PACKAGE, "deny")?;
+        let warn = self.messages(GATE_PACKAGE, "warn")?;
         Ok(Decision { allow: deny.is_empty(), deny, warn })
+    }
+
+    /// The materiality tier the bundle's `warden.tiering` rules compute for `input` (`{model: {..., fields}}`),
+    /// with their `reasons`: `None` when the bundle has no tiering rules or they decide nothing for this input.
+    /// The tier is returned as the rules wrote it; the caller checks it is one it knows.
+    pub fn tiering(&mut self, input: &serde_json::Value) -> Result<Option<Tiering>, PolicyError> {
+        let input = Value::from_json_str(&input.to_string()).map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        self.engine.set_input(input);
+        let tier = match self.query(TIERING_PACKAGE, "tier")? {
+            None => return Ok(None),
+            Some(Value::String(tier)) => tier.to_string(),
+            Some(other) => {
+                return Err(PolicyError::Evaluation(format!("tier must be a string, not {}", json_text(&other))));
+            }
+        };
+        let reasons = self.messages(TIERING_PACKAGE, "reasons")?;
+        Ok(Some(Tiering { tier, reasons }))
     }
 
     /// How many days a finding of `severity` has before it is due, as the bundle's `finding_due_days` rule (an
@@ -207,18 +236,23 @@ impl Gate {
     /// `eval_rule`, which refuses a rule that is not there).
     fn rule_value(&mut self, rule: &str) -> Result<Option<Value>, PolicyError> {
         self.engine.set_input(Value::new_object());
+        self.query(GATE_PACKAGE, rule)
+    }
+
+    /// A rule's value with the input set; `None` when it is undefined or its package is not in the bundle.
+    fn query(&mut self, package: &str, rule: &str) -> Result<Option<Value>, PolicyError> {
         let results = self
             .engine
-            .eval_query(format!("{GATE_PACKAGE}.{rule}"), false)
+            .eval_query(format!("{package}.{rule}"), false)
             .map_err(|e| evaluation_error(rule, &e, e.downcast_ref()))?;
         let value = results.result.into_iter().next().and_then(|r| r.expressions.into_iter().next()).map(|e| e.value);
         Ok(value.filter(|v| *v != Value::Undefined))
     }
 
-    fn messages(&mut self, rule: &str) -> Result<Vec<String>, PolicyError> {
+    fn messages(&mut self, package: &str, rule: &str) -> Result<Vec<String>, PolicyError> {
         let value = self
             .engine
-            .eval_rule(format!("{GATE_PACKAGE}.{rule}"))
+            .eval_rule(format!("{package}.{rule}"))
             .map_err(|e| evaluation_error(rule, &e, e.downcast_ref()))?;
         let items: Vec<Value> = match value {
             Value::Undefined => return Ok(Vec::new()),

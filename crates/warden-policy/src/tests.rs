@@ -27,7 +27,37 @@ fn the_default_bundle_passes_its_own_unit_tests() {
     let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert!(outcomes.len() >= 15, "only {} tests found", outcomes.len());
-    assert!(outcomes.iter().all(|o| o.name.starts_with("warden.gate_test.test_")));
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.name.starts_with("warden.gate_test.test_") || o.name.starts_with("warden.tiering_test.test_"))
+    );
+    assert!(outcomes.iter().any(|o| o.name.starts_with("warden.tiering_test.test_")));
+}
+
+#[test]
+fn the_default_tiering_computes_a_tier_with_its_reasons_from_inventory_fields() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    let of = |fields: serde_json::Value| json!({"model": {"name": "credit", "fields": fields}});
+    let tiering = gate.tiering(&of(json!({"exposure": 20_000_000, "customer_impact": "low"}))).unwrap().unwrap();
+    assert_eq!(tiering.tier, "medium");
+    assert_eq!(tiering.reasons, ["exposure 20000000 is at least 10000000"]);
+    let tiering = gate.tiering(&of(json!({"eu_ai_act_high_risk": true}))).unwrap().unwrap();
+    assert_eq!((tiering.tier.as_str(), tiering.reasons.len()), ("high", 1));
+    assert_eq!(gate.tiering(&of(json!({"business_line": "cards"}))).unwrap(), None);
+    // The gate still decides as before on the same engine.
+    assert!(gate.decide(&good_input()).unwrap().allow);
+}
+
+#[test]
+fn a_bundle_without_tiering_rules_decides_no_tier_and_a_non_string_tier_is_refused() {
+    let gate_only = "package warden.gate\n\ndeny contains \"no\" if false\n";
+    let mut gate = Gate::compile(&bundle(&[("gate.rego", gate_only)])).unwrap();
+    assert_eq!(gate.tiering(&json!({"model": {"fields": {"exposure": 1}}})).unwrap(), None);
+    let numeric = "package warden.tiering\n\ntier := 3\n";
+    let mut gate = Gate::compile(&bundle(&[("gate.rego", gate_only), ("tiering.rego", numeric)])).unwrap();
+    let err = gate.tiering(&json!({"model": {}})).unwrap_err();
+    assert_eq!(err.to_string(), "policy evaluation failed: tier must be a string, not 3");
 }
 
 #[test]

@@ -116,6 +116,12 @@ pub enum Permission {
     SubmitAttestations,
     /// Accept or reject a submitted attestation (the second line).
     ReviewAttestations,
+    /// Put the organisation's inventory schema (its custom fields) in force.
+    ManageInventorySchema,
+    /// Write a model's inventory fields (its tier follows them through the policy's tiering rules).
+    EditInventoryFields,
+    /// Override a model's computed risk tier, with a reason.
+    OverrideTier,
 }
 
 impl Permission {
@@ -145,6 +151,9 @@ impl Permission {
             Permission::RetireModels => &[RiskOfficer, Admin],
             Permission::SubmitAttestations => &[DataScientist, Admin],
             Permission::ReviewAttestations => &[Validator, RiskOfficer, Admin],
+            Permission::ManageInventorySchema => &[RiskOfficer, Admin],
+            Permission::EditInventoryFields => &[DataScientist, RiskOfficer, Admin],
+            Permission::OverrideTier => &[RiskOfficer, Admin],
         }
     }
 }

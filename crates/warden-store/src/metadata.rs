@@ -66,6 +66,58 @@ pub struct ModelRow {
     pub latest_version: Option<i64>,
     /// Its retirement, requested or done (all `None`: in service).
     pub retirement: ModelRetirement,
+    /// Its inventory fields and how its tier was set.
+    pub inventory: ModelInventory,
+}
+
+/// A model's inventory record beyond its registration: the organisation's fields, how its risk tier was set,
+/// and its latest material change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInventory {
+    /// The organisation's fields (a JSON object valid against the schema in force when written).
+    pub fields: Value,
+    /// `declared` (at registration), `computed` (by the bundle's tiering rules) or `override`.
+    pub tier_basis: String,
+    /// The tiering rules' reasons, or the override's reason.
+    pub tier_reasons: Vec<String>,
+    /// Who last set the tier (`None`: as registered).
+    pub tier_set_by: Option<String>,
+    /// When (µs).
+    pub tier_set_at: Option<Micros>,
+    /// When a field the schema marks material last changed (µs), and what changed.
+    pub material_change_at: Option<Micros>,
+    /// What changed.
+    pub material_change: Option<String>,
+    /// Grows with every change of the above: a write based on an older read is refused.
+    pub revision: i64,
+}
+
+impl Default for ModelInventory {
+    fn default() -> Self {
+        ModelInventory {
+            fields: Value::Object(Default::default()),
+            tier_basis: "declared".into(),
+            tier_reasons: Vec::new(),
+            tier_set_by: None,
+            tier_set_at: None,
+            material_change_at: None,
+            material_change: None,
+            revision: 0,
+        }
+    }
+}
+
+/// The organisation's inventory schema as put in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventorySchemaRow {
+    /// 1, 2, ... in the order they were put in force; the highest is in force.
+    pub number: i64,
+    /// The JSON Schema.
+    pub schema: Value,
+    /// Who put it in force.
+    pub put_by: String,
+    /// When (µs).
+    pub put_at: Micros,
 }
 
 /// A model's retirement: who asked and why, then who retired it (the same person below the high tier).
@@ -887,6 +939,26 @@ pub trait RegistryStore: Send + Sync {
         reason: &str,
         audit: AuditEventDraft,
     ) -> Result<ModelRow>;
+    /// Writes a model's risk tier and inventory record (its `revision` is the one read: `Conflict` when the model
+    /// changed since), together with monitors retuned for the new tier and the audit events, in one transaction.
+    async fn update_model_inventory(
+        &self,
+        name: &str,
+        risk_tier: &str,
+        inventory: &ModelInventory,
+        monitors: &[MonitorRow],
+        audit: &[AuditEventDraft],
+    ) -> Result<ModelRow>;
+    /// Puts an inventory schema in force, with its audit event.
+    async fn put_inventory_schema(
+        &self,
+        schema: &Value,
+        by: &str,
+        at: Micros,
+        audit: AuditEventDraft,
+    ) -> Result<InventorySchemaRow>;
+    /// The inventory schema in force, if any was put.
+    async fn inventory_schema(&self) -> Result<Option<InventorySchemaRow>>;
     /// Appends an alias assignment (or removal). The version, if any, must exist.
     async fn assign_alias(&self, assignment: AliasAssignment, audit: AuditEventDraft) -> Result<AliasAssignment>;
     /// The alias's assignment in force at `at` (latest at or before it), removal included.

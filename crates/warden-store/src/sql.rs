@@ -215,6 +215,14 @@ struct ModelColumns {
     retirement_reason: Option<String>,
     retired_by: Option<String>,
     retired_at: Option<Micros>,
+    fields: String,
+    tier_basis: String,
+    tier_reasons: String,
+    tier_set_by: Option<String>,
+    tier_set_at: Option<Micros>,
+    material_change_at: Option<Micros>,
+    material_change: Option<String>,
+    inventory_revision: i64,
 }
 
 impl ModelColumns {
@@ -240,13 +248,25 @@ impl ModelColumns {
                 retired_by: self.retired_by,
                 retired_at: self.retired_at,
             },
+            inventory: ModelInventory {
+                fields: from_json(&self.fields, "models.fields")?,
+                tier_basis: self.tier_basis,
+                tier_reasons: from_json(&self.tier_reasons, "models.tier_reasons")?,
+                tier_set_by: self.tier_set_by,
+                tier_set_at: self.tier_set_at,
+                material_change_at: self.material_change_at,
+                material_change: self.material_change,
+                revision: self.inventory_revision,
+            },
         })
     }
 }
 
 const MODEL_COLUMNS: &str = "m.id, m.name, m.description, m.owner, m.risk_tier, m.use_case, m.business_line, m.tags, m.created_at, \
      m.created_by, (SELECT MAX(v.version) FROM versions v WHERE v.model_id = m.id) AS latest_version, \
-     m.retirement_requested_by, m.retirement_requested_at, m.retirement_reason, m.retired_by, m.retired_at";
+     m.retirement_requested_by, m.retirement_requested_at, m.retirement_reason, m.retired_by, m.retired_at, \
+     m.fields, m.tier_basis, m.tier_reasons, m.tier_set_by, m.tier_set_at, m.material_change_at, m.material_change, \
+     m.inventory_revision";
 
 #[derive(FromRow)]
 struct VersionColumns {
@@ -1010,6 +1030,27 @@ where
         row.ok_or_else(|| Error::NotFound(format!("model '{name}' not found")))?.parse()
     }
 
+    /// Creates or replaces a monitor (by model and name) inside `tx`.
+    async fn upsert_monitor(tx: &mut Transaction<'static, D>, monitor: &MonitorRow) -> Result<()> {
+        let id = Self::model_id(tx, &monitor.model_name).await?;
+        sqlx::query(
+            "INSERT INTO monitors (model_id, name, kind, config, enabled, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (model_id, name) DO UPDATE SET kind = excluded.kind, \
+             config = excluded.config, enabled = excluded.enabled, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(id)
+        .bind(&monitor.name)
+        .bind(&monitor.kind)
+        .bind(to_json(&monitor.config))
+        .bind(monitor.enabled as i64)
+        .bind(monitor.updated_at)
+        .bind(&monitor.updated_by)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Why a retirement change touched no row: no such model, retired already, or a request pending.
     async fn retirement_refusal(tx: &mut Transaction<'static, D>, name: &str) -> Error {
         match Self::model_in(tx, name).await {
@@ -1406,7 +1447,13 @@ where
         };
         Self::append_audit(&mut tx, &audit).await?;
         tx.commit().await?;
-        Ok(ModelRow { id, model, latest_version: None, retirement: ModelRetirement::default() })
+        Ok(ModelRow {
+            id,
+            model,
+            latest_version: None,
+            retirement: ModelRetirement::default(),
+            inventory: ModelInventory::default(),
+        })
     }
 
     async fn list_models(&self) -> Result<Vec<ModelRow>> {
@@ -1600,6 +1647,82 @@ where
         let row = Self::model_in(&mut tx, name).await?;
         tx.commit().await?;
         Ok(row)
+    }
+
+    async fn update_model_inventory(
+        &self,
+        name: &str,
+        risk_tier: &str,
+        inventory: &ModelInventory,
+        monitors: &[MonitorRow],
+        audit: &[AuditEventDraft],
+    ) -> Result<ModelRow> {
+        let mut tx = D::write_tx(self).await?;
+        let updated = sqlx::query(
+            "UPDATE models SET risk_tier = $2, fields = $3, tier_basis = $4, tier_reasons = $5, tier_set_by = $6, \
+             tier_set_at = $7, material_change_at = $8, material_change = $9, \
+             inventory_revision = inventory_revision + 1 WHERE name = $1 AND inventory_revision = $10",
+        )
+        .bind(name)
+        .bind(risk_tier)
+        .bind(to_json(&inventory.fields))
+        .bind(&inventory.tier_basis)
+        .bind(to_json(&Value::from(inventory.tier_reasons.clone())))
+        .bind(inventory.tier_set_by.as_deref())
+        .bind(inventory.tier_set_at)
+        .bind(inventory.material_change_at)
+        .bind(inventory.material_change.as_deref())
+        .bind(inventory.revision)
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&updated) == 0 {
+            // No such model (NotFound), or another write came first.
+            Self::model_in(&mut tx, name).await?;
+            return Err(Error::Conflict(format!(
+                "model '{name}''s inventory record changed while this change was made: read it again and retry"
+            )));
+        }
+        for monitor in monitors {
+            Self::upsert_monitor(&mut tx, monitor).await?;
+        }
+        for event in audit {
+            Self::append_audit(&mut tx, event).await?;
+        }
+        let row = Self::model_in(&mut tx, name).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn put_inventory_schema(
+        &self,
+        schema: &Value,
+        by: &str,
+        at: Micros,
+        audit: AuditEventDraft,
+    ) -> Result<InventorySchemaRow> {
+        let mut tx = D::write_tx(self).await?;
+        let number: i64 = sqlx::query_scalar(
+            "INSERT INTO inventory_schemas (schema, put_by, put_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(to_json(schema))
+        .bind(by)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(InventorySchemaRow { number, schema: schema.clone(), put_by: by.into(), put_at: at })
+    }
+
+    async fn inventory_schema(&self) -> Result<Option<InventorySchemaRow>> {
+        let row: Option<(i64, String, String, Micros)> =
+            sqlx::query_as("SELECT id, schema, put_by, put_at FROM inventory_schemas ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(number, schema, put_by, put_at)| {
+            Ok(InventorySchemaRow { number, schema: from_json(&schema, "inventory_schemas.schema")?, put_by, put_at })
+        })
+        .transpose()
     }
 
     async fn assign_alias(
@@ -2379,22 +2502,7 @@ where
 
     async fn put_monitor(&self, monitor: MonitorRow, audit: Option<AuditEventDraft>) -> Result<MonitorRow> {
         let mut tx = D::write_tx(self).await?;
-        let id = Self::model_id(&mut tx, &monitor.model_name).await?;
-        sqlx::query(
-            "INSERT INTO monitors (model_id, name, kind, config, enabled, updated_at, updated_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (model_id, name) DO UPDATE SET kind = excluded.kind, \
-             config = excluded.config, enabled = excluded.enabled, updated_at = excluded.updated_at, \
-             updated_by = excluded.updated_by",
-        )
-        .bind(id)
-        .bind(&monitor.name)
-        .bind(&monitor.kind)
-        .bind(to_json(&monitor.config))
-        .bind(monitor.enabled as i64)
-        .bind(monitor.updated_at)
-        .bind(&monitor.updated_by)
-        .execute(&mut *tx)
-        .await?;
+        Self::upsert_monitor(&mut tx, &monitor).await?;
         if let Some(audit) = &audit {
             Self::append_audit(&mut tx, audit).await?;
         }

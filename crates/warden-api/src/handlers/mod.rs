@@ -6,6 +6,7 @@ pub(crate) mod findings;
 pub(crate) mod governance;
 pub(crate) mod health;
 pub(crate) mod integrations;
+pub(crate) mod inventory;
 pub(crate) mod ledger;
 pub(crate) mod models;
 pub(crate) mod monitoring;

@@ -7,17 +7,28 @@ use warden_oversight::overview;
 use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
-use crate::wire::{ErrorBody, InventoryLineBody, KpiQuery, KpisBody, MonitorPointBody, MonitorSeriesQuery};
+use crate::wire::{
+    ErrorBody, InventoryLineBody, InventoryQuery, KpiQuery, KpisBody, MonitorPointBody, MonitorSeriesQuery,
+};
 
 /// Every model with its tier, owner, champion and challengers, last validation, last gate decision, open
-/// alerts and incidents.
-#[utoipa::path(get, path = "/v1/inventory", tag = "overview",
-    responses((status = 200, body = Vec<InventoryLineBody>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// alerts and incidents, and its inventory fields (`where`, `q` and `tier` narrow them).
+#[utoipa::path(get, path = "/v1/inventory", tag = "overview", params(InventoryQuery),
+    responses((status = 200, body = Vec<InventoryLineBody>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn inventory(
     State(warden): State<AppState>,
     Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<InventoryQuery>,
 ) -> Result<Json<Vec<InventoryLineBody>>, ApiError> {
-    to_json(overview::inventory(&warden, &caller).await?)
+    let filter = overview::InventoryFilter {
+        fields: overview::parse_field_filters(query.filter.as_deref().unwrap_or_default())?,
+        search: query.q.filter(|q| !q.is_empty()),
+        tier: query.tier,
+    };
+    let mut lines = overview::inventory(&warden, &caller).await?;
+    lines.retain(|line| filter.matches(line));
+    to_json(lines)
 }
 
 /// Governance KPIs over the last `days` days (default 90).
