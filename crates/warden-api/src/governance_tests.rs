@@ -1566,3 +1566,154 @@ async fn an_import_closes_only_its_own_scans_findings_and_keeps_the_duties_of_cl
         app.json(Method::PUT, uri, Some(&p.rita), json!({"kind": "revalidation", "action": "rollback"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+/// The inventory schema a risk officer puts in force in the tiering tests.
+fn inventory_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "business_line": {"enum": ["retail", "cards", "corporate"]},
+        "exposure": {"type": "number", "minimum": 0},
+        "eu_ai_act_high_risk": {"type": "boolean"},
+        "intended_use": {"type": "string", "maxLength": 200, "x-warden-material": true}}})
+}
+
+#[tokio::test]
+async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_override_needs_a_reason() {
+    let app = TestApp::new().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
+    for who in [&p.vera, &p.victor, &p.rita] {
+        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
+    }
+    assert_eq!(app.promote(&p.dana, v1, json!({"reason": "release"})).await.0, StatusCode::OK);
+    // A validator tunes one monitor by hand: tier changes leave it alone.
+    let (status, body) =
+        app.json(Method::PUT, "/v1/models/credit/monitors/score_drift", Some(&p.vera), json!({"warn": 0.12})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let monitor = |monitors: &Value, name: &str| -> Value {
+        monitors.as_array().unwrap().iter().find(|m| m["name"] == name).unwrap()["config"].clone()
+    };
+    let monitors = async || app.json(Method::GET, "/v1/models/credit/monitors", Some(&p.rita), Value::Null).await.1;
+    let tier = async || app.json(Method::GET, "/v1/models/credit/tier", Some(&p.dana), Value::Null).await.1;
+    let fields = |body: Value| json!({"set": body});
+    let uri = "/v1/models/credit/fields";
+
+    // No schema yet: nothing to validate against.
+    let (status, body) = app.json(Method::PATCH, uri, Some(&p.dana), fields(json!({"exposure": 1}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("no inventory schema is in force"), "{body}");
+    // Only risk officers and administrators put the schema; a schema that is not an object schema is refused.
+    let put = async |who: &str, schema: Value| app.json(Method::PUT, "/v1/inventory/fields", Some(who), schema).await;
+    assert_eq!(put(&p.dana, inventory_schema()).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = put(&p.rita, json!({"type": "object", "properties": {"a": {"type": "nonsense"}}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("not a valid JSON Schema"), "{body}");
+    let (status, body) =
+        put(&p.rita, json!({"type": "object", "properties": {"a": {"x-warden-material": "yes"}}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("schema.properties.a.x-warden-material"), "{body}");
+    let (status, body) = put(&p.rita, inventory_schema()).await;
+    assert_eq!((status, body["number"].as_i64()), (StatusCode::OK, Some(1)), "{body}");
+    assert_eq!(body["material"], json!(["intended_use"]));
+
+    // Unknown fields and values outside the schema are refused naming the field; nothing is stored.
+    let (status, body) = app.json(Method::PATCH, uri, Some(&p.dana), fields(json!({"legal_entity": "Bank plc"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("unknown inventory field 'legal_entity'"), "{body}");
+    let bad = fields(json!({"business_line": "mortgages", "exposure": -5}));
+    let (status, body) = app.json(Method::PATCH, uri, Some(&p.dana), bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let named: Vec<&str> =
+        body["error"]["details"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(named.len(), 2, "{body}");
+    assert!(named.contains(&"business_line") && named.contains(&"exposure"), "{body}");
+    assert_eq!(tier().await["fields"], json!({}));
+    let viewer = app.token("vic", "viewer").await;
+    assert_eq!(
+        app.json(Method::PATCH, uri, Some(&viewer), fields(json!({"exposure": 1}))).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // The fields say low: the tier moves, with the rules' reasons; the monitors on the high tier's defaults
+    // take the low tier's (the tuned one stays); revalidation is every three years; the new intended use is a
+    // material change.
+    let written = fields(json!({"business_line": "retail", "exposure": 5_000_000, "intended_use": "consumer loans"}));
+    let (status, body) = app.json(Method::PATCH, uri, Some(&p.dana), written).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["tier"].as_str(), body["basis"].as_str()), (Some("low"), Some("computed")), "{body}");
+    assert_eq!(body["reasons"], json!(["exposure 5000000 is below 10000000"]));
+    assert_eq!(body["computed"]["tier"], "low");
+    let after = monitors().await;
+    assert_eq!(monitor(&after, "feature_drift")["window_seconds"], 1800, "{after}");
+    assert_eq!(monitor(&after, "score_drift")["window_seconds"], 300, "tuned by hand: {after}");
+    let (_, inventory) = app.json(Method::GET, "/v1/inventory", Some(&p.rita), Value::Null).await;
+    let line = inventory.as_array().unwrap().iter().find(|l| l["name"] == "credit").unwrap().clone();
+    assert_eq!((line["risk_tier"].as_str(), line["tier_basis"].as_str()), (Some("low"), Some("computed")));
+    assert_eq!(line["revalidation"]["frequency_days"], 1095);
+    let required = line["revalidation"]["required"].as_str().unwrap();
+    assert!(required.contains("intended_use: (none) → \"consumer loans\""), "{required}");
+    let (_, events) =
+        app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&app.admin), Value::Null).await;
+    let change = events.as_array().unwrap().iter().find(|e| e["action"] == "model.tier").expect("a model.tier event");
+    assert_eq!((change["payload"]["from"].as_str(), change["payload"]["to"].as_str()), (Some("high"), Some("low")));
+    assert!(change["payload"]["monitors_retuned"].as_array().unwrap().contains(&json!("feature_drift")), "{change}");
+
+    // An override needs a risk officer and a reason; it holds whatever the fields say, until it is cleared.
+    let put_tier =
+        async |who: &str, body: Value| app.json(Method::PUT, "/v1/models/credit/tier", Some(who), body).await;
+    let high = json!({"tier": "high", "reason": "a pilot on vulnerable customers"});
+    assert_eq!(put_tier(&p.dana, high.clone()).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = put_tier(&p.rita, json!({"tier": "high", "reason": "  "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = put_tier(&p.rita, high).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["tier"].as_str(), body["basis"].as_str()), (Some("high"), Some("override")), "{body}");
+    assert_eq!(
+        (body["reasons"][0].as_str(), body["set_by"].as_str()),
+        (Some("a pilot on vulnerable customers"), Some("token:rita"))
+    );
+    assert_eq!(monitor(&monitors().await, "feature_drift")["window_seconds"], 300);
+    let (_, body) = app.json(Method::PATCH, uri, Some(&p.dana), fields(json!({"exposure": 1}))).await;
+    assert_eq!((body["tier"].as_str(), body["computed"]["tier"].as_str()), (Some("high"), Some("low")), "{body}");
+    let (status, body) = put_tier(&p.rita, json!({"tier": null, "reason": "pilot over"})).await;
+    assert_eq!(
+        (status, body["tier"].as_str(), body["basis"].as_str()),
+        (StatusCode::OK, Some("low"), Some("computed"))
+    );
+    let (status, _) = put_tier(&p.rita, json!({"tier": null, "reason": "again"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to clear");
+
+    // The inventory filters by field, text and tier.
+    let names = async |query: &str| -> Vec<String> {
+        let (status, body) = app.json(Method::GET, &format!("/v1/inventory?{query}"), Some(&p.rita), Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body.as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names("where=business_line=retail;exposure=1").await, ["credit"]);
+    assert!(names("where=business_line=cards").await.is_empty());
+    assert_eq!(names("q=CONSUMER").await, ["credit"]);
+    assert!(names("tier=high").await.is_empty());
+    let (status, _) = app.json(Method::GET, "/v1/inventory?where=exposure", Some(&p.rita), Value::Null).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A bundle put in force re-tiers every model by its rules; one whose rules give an unknown tier is refused.
+    app.json(Method::PATCH, uri, Some(&p.dana), fields(json!({"exposure": 5_000_000}))).await;
+    let (_, current) = app.json(Method::GET, "/v1/policies", Some(&p.rita), Value::Null).await;
+    let mut files = current["files"].as_object().unwrap().clone();
+    let mut broken = files.clone();
+    broken.insert("tiering.rego".into(), json!("package warden.tiering\n\ntier := \"extreme\"\n"));
+    broken.remove("tiering_test.rego");
+    let (status, body) = app.json(Method::PUT, "/v1/policies", Some(&p.rita), json!({"files": broken})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("unknown risk tier 'extreme'"), "{body}");
+    let lower =
+        files["limits.json"].as_str().unwrap().replace("\"medium_exposure\": 10000000", "\"medium_exposure\": 1000000");
+    files.insert("limits.json".into(), json!(lower));
+    files.remove("tiering_test.rego");
+    let (status, body) = app.json(Method::PUT, "/v1/policies", Some(&p.rita), json!({"files": files})).await;
+    assert_eq!((status, body["number"].as_i64()), (StatusCode::CREATED, Some(2)), "{body}");
+    let now = tier().await;
+    assert_eq!((now["tier"].as_str(), now["computed"]["bundle"].as_i64()), (Some("medium"), Some(2)), "{now}");
+    assert_eq!(now["reasons"], json!(["exposure 5000000 is at least 1000000"]));
+}

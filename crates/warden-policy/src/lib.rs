@@ -193,7 +193,11 @@ impl Gate {
                 return Err(PolicyError::Evaluation(format!("tier must be a string, not {}", json_text(&other))));
             }
         };
-        let reasons = self.messages(TIERING_PACKAGE, "reasons")?;
+        // Reasons are optional: a bundle's rules may decide a tier without saying why.
+        let reasons = match self.query(TIERING_PACKAGE, "reasons")? {
+            Some(value) => messages_of("reasons", value)?,
+            None => Vec::new(),
+        };
         Ok(Some(Tiering { tier, reasons }))
     }
 
@@ -254,44 +258,50 @@ impl Gate {
             .engine
             .eval_rule(format!("{package}.{rule}"))
             .map_err(|e| evaluation_error(rule, &e, e.downcast_ref()))?;
-        let items: Vec<Value> = match value {
-            Value::Undefined => return Ok(Vec::new()),
-            Value::Set(set) => set.iter().cloned().collect(),
-            Value::Array(array) => array.iter().cloned().collect(),
-            other => {
-                return Err(PolicyError::Evaluation(format!(
-                    "{rule} must be a set of messages, not {}",
-                    json_text(&other)
-                )));
-            }
-        };
-        if items.len() > MAX_MESSAGES {
-            return Err(PolicyError::Evaluation(format!(
-                "{rule} holds {} messages; the limit is {MAX_MESSAGES}",
-                items.len()
-            )));
-        }
-        let mut messages = Vec::with_capacity(items.len());
-        for item in items {
-            match &item {
-                Value::String(text) => messages.push(text.to_string()),
-                Value::Object(fields) => match fields.get(&Value::from("msg")) {
-                    Some(Value::String(text)) => messages.push(text.to_string()),
-                    _ => messages.push(json_text(&item)),
-                },
-                other => messages.push(json_text(other)),
-            }
-        }
-        if let Some(long) = messages.iter().find(|m| m.len() > MAX_MESSAGE_BYTES) {
-            return Err(PolicyError::Evaluation(format!(
-                "{rule} holds a message of {} bytes; the limit is {MAX_MESSAGE_BYTES}",
-                long.len()
-            )));
-        }
-        messages.sort();
-        messages.dedup();
-        Ok(messages)
+        messages_of(rule, value)
     }
+}
+
+/// A set (or array) of messages: strings, or objects with a `msg`; sorted, duplicates dropped, within the
+/// budget of count and length.
+fn messages_of(rule: &str, value: Value) -> Result<Vec<String>, PolicyError> {
+    let items: Vec<Value> = match value {
+        Value::Undefined => return Ok(Vec::new()),
+        Value::Set(set) => set.iter().cloned().collect(),
+        Value::Array(array) => array.iter().cloned().collect(),
+        other => {
+            return Err(PolicyError::Evaluation(format!(
+                "{rule} must be a set of messages, not {}",
+                json_text(&other)
+            )));
+        }
+    };
+    if items.len() > MAX_MESSAGES {
+        return Err(PolicyError::Evaluation(format!(
+            "{rule} holds {} messages; the limit is {MAX_MESSAGES}",
+            items.len()
+        )));
+    }
+    let mut messages = Vec::with_capacity(items.len());
+    for item in items {
+        match &item {
+            Value::String(text) => messages.push(text.to_string()),
+            Value::Object(fields) => match fields.get(&Value::from("msg")) {
+                Some(Value::String(text)) => messages.push(text.to_string()),
+                _ => messages.push(json_text(&item)),
+            },
+            other => messages.push(json_text(other)),
+        }
+    }
+    if let Some(long) = messages.iter().find(|m| m.len() > MAX_MESSAGE_BYTES) {
+        return Err(PolicyError::Evaluation(format!(
+            "{rule} holds a message of {} bytes; the limit is {MAX_MESSAGE_BYTES}",
+            long.len()
+        )));
+    }
+    messages.sort();
+    messages.dedup();
+    Ok(messages)
 }
 
 /// An evaluation error, naming the rule; the time limit is told apart from the rule's own failures.

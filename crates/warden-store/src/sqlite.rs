@@ -859,6 +859,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_inventory_write_based_on_an_older_read_is_refused_and_stores_nothing() {
+        let (_dir, store) = fresh().await;
+        let created = store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        let read = created.inventory.clone();
+        let mut first = read.clone();
+        first.fields = serde_json::json!({"exposure": 1});
+        first.tier_basis = "computed".into();
+        let written =
+            store.update_model_inventory("a", "low", &first, &[], &[audit("model.tier", "model/a")]).await.unwrap();
+        assert_eq!((written.model.risk_tier.as_str(), written.inventory.revision), ("low", 1));
+        assert_eq!(written.inventory.fields, serde_json::json!({"exposure": 1}));
+        // A second writer that read revision 0 loses, and leaves no event behind.
+        let mut second = read;
+        second.fields = serde_json::json!({"exposure": 2});
+        let events = store.audit_events(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len();
+        let err = store.update_model_inventory("a", "high", &second, &[], &[audit("model.tier", "model/a")]).await;
+        assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
+        assert_eq!(store.audit_events(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len(), events);
+        let now = store.get_model("a").await.unwrap().unwrap();
+        assert_eq!((now.model.risk_tier.as_str(), now.inventory.fields["exposure"].as_i64()), ("low", Some(1)));
+        let err = store.update_model_inventory("nope", "low", &first, &[], &[]).await;
+        assert!(matches!(err, Err(Error::NotFound(_))), "{err:?}");
+    }
+
+    #[tokio::test]
     async fn an_exact_bundle_number_is_taken_once_and_zero_means_next() {
         let (_dir, store) = fresh().await;
         let bundle = |number: i64| PolicyBundleRow {
