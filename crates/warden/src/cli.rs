@@ -430,12 +430,54 @@ pub(crate) struct IncidentsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct InventoryArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<InventoryCommand>,
+    /// Only models whose inventory field has this value (a list field: holds it); repeatable, all must match.
+    #[arg(long = "where", value_name = "NAME=VALUE")]
+    pub(crate) filters: Vec<String>,
+    /// Only models whose name, owner, use case or a field's value contains this text (any case).
+    #[arg(long)]
+    pub(crate) search: Option<String>,
+    /// Only models of this tier (high, medium or low).
+    #[arg(long)]
+    pub(crate) tier: Option<String>,
     #[command(flatten)]
     pub(crate) connection: Connection,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum InventoryCommand {
+    /// The organisation's inventory fields: a JSON Schema of what is recorded for every model.
+    #[command(subcommand)]
+    Fields(InventoryFieldsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum InventoryFieldsCommand {
+    /// Put a JSON Schema of the organisation's fields in force (risk officer, admin): an object schema whose
+    /// `properties` are the fields; `"x-warden-material": true` marks a field whose change is material.
+    Put {
+        /// The schema (JSON).
+        file: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the schema in force.
+    Show {
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -1075,6 +1117,44 @@ pub(crate) enum ModelCommand {
         /// Why.
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a model's inventory fields, or write them (validated against the schema in force; the tier
+    /// follows them through the policy's tiering rules).
+    Fields {
+        /// Model name.
+        name: String,
+        /// A value to write (JSON, or text when it is not JSON: `--set exposure=5000000 --set
+        /// business_line=retail`); repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// A field to remove; repeatable.
+        #[arg(long, value_name = "NAME")]
+        unset: Vec<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a model's tier, how it was set and what the policy computes from its fields; or override it
+    /// (risk officer, admin) with a reason, or clear the override.
+    Tier {
+        /// Model name.
+        name: String,
+        /// The tier to hold whatever the fields say: high, medium or low.
+        #[arg(long = "override", value_name = "TIER", requires = "reason", conflicts_with = "clear_override")]
+        override_tier: Option<String>,
+        /// Go back to the tier the policy computes.
+        #[arg(long, requires = "reason")]
+        clear_override: bool,
+        /// Why (required with --override and --clear-override).
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         connection: Connection,
         /// Print JSON.

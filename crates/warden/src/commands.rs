@@ -41,7 +41,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Monitor(command) => monitor(command).await,
         Command::Alerts(args) => alerts(args).await,
         Command::Incidents(args) => incidents(args).await,
-        Command::Inventory(args) => inventory(args).await,
+        Command::Inventory(args) => crate::inventory::inventory(args).await,
         Command::Retrain(args) => retrain(args).await,
         Command::Challenger(args) => challenger(args).await,
         Command::Train(args) => train_local(args).await,
@@ -134,6 +134,13 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
             } else {
                 outln!("{}: {}", model.name, retirement_text(model.retirement.as_ref()));
             }
+        }
+        ModelCommand::Fields { name, set, unset, connection, json } => {
+            crate::inventory::model_fields(&name, &set, unset, &connection, json).await?
+        }
+        ModelCommand::Tier { name, override_tier, clear_override, reason, connection, json } => {
+            crate::inventory::model_tier(&name, override_tier.as_deref(), clear_override, reason, &connection, json)
+                .await?
         }
         ModelCommand::Register(args) => register(args).await?,
         ModelCommand::List { connection, json } => {
@@ -773,44 +780,6 @@ async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         })
         .collect();
     table(&["ID", "STATE", "SEVERITY", "MODEL", "MONITOR", "FEATURE", "VALUE", "OPENED"], &rows);
-    Ok(())
-}
-
-async fn inventory(args: crate::cli::InventoryArgs) -> anyhow::Result<()> {
-    let lines: Vec<api::InventoryLineBody> = Client::new(&args.connection)?.get_as("/v1/inventory").await?;
-    if args.json {
-        render::json(&lines);
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = lines
-        .iter()
-        .map(|l| {
-            let challengers: Vec<String> =
-                l.challengers.iter().map(|api::Challenger(alias, version)| format!("{alias}:{version}")).collect();
-            let validation = match &l.last_validation {
-                Some(v) => format!("v{} AUC {}", v.version, v.auc.map_or("-".into(), |a| format!("{a:.3}"))),
-                None => "-".into(),
-            };
-            let policy = match &l.policy {
-                Some(p) => format!("{} v{}", if p.allowed { "allowed" } else { "denied" }, p.version),
-                None => "-".into(),
-            };
-            vec![
-                l.name.cell(),
-                l.risk_tier.cell(),
-                l.owner.cell(),
-                l.champion.map_or("-".into(), |v| v.to_string()),
-                challengers.join(" "),
-                validation,
-                policy,
-                format!("{}/{}", l.open_alerts, l.open_incidents),
-            ]
-        })
-        .collect();
-    table(
-        &["MODEL", "TIER", "OWNER", "CHAMPION", "CHALLENGERS", "LAST VALIDATION", "POLICY", "ALERTS/INCIDENTS"],
-        &rows,
-    );
     Ok(())
 }
 

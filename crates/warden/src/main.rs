@@ -25,6 +25,7 @@ mod demo;
 mod findings;
 mod governance;
 mod http_server;
+mod inventory;
 mod login;
 mod mlflow;
 mod render;

@@ -276,8 +276,9 @@ fn default_bundle() -> PathBuf {
 
 /// A copy of the default bundle in `dir`.
 fn copy_of_the_default_bundle(dir: &Path) {
-    for file in ["gate.rego", "gate_test.rego", "limits.json"] {
-        std::fs::copy(default_bundle().join(file), dir.join(file)).unwrap();
+    for entry in std::fs::read_dir(default_bundle()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
 }
 
@@ -287,6 +288,7 @@ fn policy_test_runs_a_bundles_rego_tests() {
     let out = std::process::Command::new(support::WARDEN).args(["policy", "test"]).arg(&bundle).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("PASS warden.gate_test.test_low_auc_is_refused"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("PASS warden.tiering_test.test_the_highest_fact_wins"), "{}", stdout(&out));
     assert!(stdout(&out).contains(" passed, 0 failed"), "{}", stdout(&out));
 }
 

@@ -265,6 +265,16 @@ fn write_files(dir: &Path) {
         "[[scenario]]\nname = \"recession\"\nchanges = [\"credit_amount *= 1.2\", \"duration += 6\", \"housing = 'rent'\"]\n",
     )
     .unwrap();
+    std::fs::write(
+        dir.join("fields.json"),
+        serde_json::json!({"type": "object", "properties": {
+            "business_line": {"enum": ["retail", "cards", "corporate"]},
+            "exposure": {"type": "number", "minimum": 0},
+            "eu_ai_act_high_risk": {"type": "boolean"},
+            "intended_use": {"type": "string", "maxLength": 200, "x-warden-material": true}}})
+        .to_string(),
+    )
+    .unwrap();
     std::fs::write(dir.join("webhook.secret"), "a shared secret of the webhook receiver\n").unwrap();
     std::fs::copy(warden_testdata::path("scans/bandit-mlflow-scoring-server.sarif"), dir.join("bandit.sarif")).unwrap();
     // A vendor's model: the German data with its score of each row, and two decisions its platform made.
