@@ -173,3 +173,27 @@ def test_boosters_are_registered_in_their_text_formats_and_score_as_they_predict
     scored = warden.score_frame(name, frame[columns].head(100))
     expected = model.predict_proba(x.head(100))[:, 1]
     assert np.max(np.abs(scored["score"].to_numpy() - expected)) <= 1e-6
+
+
+def test_inventory_fields_set_the_tier_and_filter_the_inventory(server):
+    warden = Client(server.url, token=server.admin_token)
+    warden.create_model("tiered", owner="cards-risk", risk_tier="low", use_case="fraud screening")
+    schema = {"type": "object", "properties": {"business_line": {"enum": ["retail", "cards"]},
+                                               "exposure": {"type": "number", "minimum": 0}}}
+    assert warden.put_inventory_schema(schema)["fields"] == ["business_line", "exposure"]
+    assert warden.inventory_schema()["schema"] == schema
+    with pytest.raises(WardenError) as refused:
+        warden.set_model_fields("tiered", set={"vendor": "acme"})
+    assert refused.value.status == 422
+    assert "unknown inventory field 'vendor'" in refused.value.message
+    tier = warden.set_model_fields("tiered", set={"business_line": "cards", "exposure": 150_000_000})
+    assert (tier["tier"], tier["basis"]) == ("high", "computed")
+    assert warden.model_tier("tiered")["reasons"] == ["exposure 150000000 is at least 100000000"]
+    overridden = warden.override_model_tier("tiered", tier="medium", reason="exposure capped by the committee")
+    assert (overridden["tier"], overridden["basis"], overridden["computed"]["tier"]) == ("medium", "override", "high")
+    assert warden.override_model_tier("tiered", tier=None, reason="cap lifted")["tier"] == "high"
+    names = [line["name"] for line in warden.inventory(where={"business_line": "cards"}, tier="high")]
+    assert names == ["tiered"]
+    assert warden.inventory(where={"business_line": "retail"}) == []
+    frame = warden.inventory(q="FRAUD SCREEN", as_frame=True)
+    assert list(frame["name"]) == ["tiered"]

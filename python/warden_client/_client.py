@@ -365,8 +365,31 @@ class Client:
         body = {"until": until, "reason": reason}
         return self._call("POST", f"/v1/findings/{_seg(finding_id)}/except", json_body=body)
 
-    def inventory(self, *, as_frame: bool = False):
-        return _frame(self._call("GET", "/v1/inventory"), as_frame)
+    def inventory(self, *, where: dict | None = None, q: str | None = None, tier: str | None = None,
+                  as_frame: bool = False):
+        """Every model's inventory line; `where` keeps those whose fields have these values, `q` those
+        holding the text, `tier` those of that tier."""
+        filters = ";".join(f"{name}={value}" for name, value in (where or {}).items()) or None
+        return _frame(self._call("GET", "/v1/inventory", params=_query(where=filters, q=q, tier=tier)), as_frame)
+
+    def inventory_schema(self) -> dict:
+        """The organisation's inventory schema in force (a JSON Schema of the fields kept for every model)."""
+        return self._call("GET", "/v1/inventory/fields")
+
+    def put_inventory_schema(self, schema: dict) -> dict:
+        return self._call("PUT", "/v1/inventory/fields", json_body=schema)
+
+    def set_model_fields(self, model: str, *, set: dict | None = None, unset: list | None = None) -> dict:
+        """Writes a model's inventory fields (validated against the schema in force); returns its tier."""
+        body = {"set": set or {}, "unset": unset or []}
+        return self._call("PATCH", f"/v1/models/{_seg(model)}/fields", json_body=body)
+
+    def model_tier(self, model: str) -> dict:
+        return self._call("GET", f"/v1/models/{_seg(model)}/tier")
+
+    def override_model_tier(self, model: str, *, tier: str | None, reason: str) -> dict:
+        """Overrides the model's tier with a reason; `tier=None` clears the override."""
+        return self._call("PUT", f"/v1/models/{_seg(model)}/tier", json_body={"tier": tier, "reason": reason})
 
     def kpis(self, *, days: int | None = None) -> dict:
         return self._call("GET", "/v1/kpis", params=_query(days=days))
