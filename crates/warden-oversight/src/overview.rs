@@ -61,7 +61,8 @@ pub struct InventoryFilter {
     pub tier: Option<RiskTier>,
 }
 
-fn text_of(value: &serde_json::Value) -> String {
+/// A field's value as text: a string without its quotes, anything else as JSON (numbers exactly as stored).
+pub fn field_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -83,13 +84,13 @@ impl InventoryFilter {
     /// Whether `line` passes every filter.
     pub fn matches(&self, line: &InventoryLine) -> bool {
         let field_matches = |(name, wanted): &(String, String)| match line.fields.get(name) {
-            Some(serde_json::Value::Array(items)) => items.iter().any(|item| text_of(item) == *wanted),
-            Some(value) => text_of(value) == *wanted,
+            Some(serde_json::Value::Array(items)) => items.iter().any(|item| field_text(item) == *wanted),
+            Some(value) => field_text(value) == *wanted,
             None => false,
         };
         let searched = self.search.as_ref().is_none_or(|text| {
             let text = text.to_lowercase();
-            let values = line.fields.as_object().into_iter().flat_map(|f| f.values()).map(text_of);
+            let values = line.fields.as_object().into_iter().flat_map(|f| f.values()).map(field_text);
             [line.name.clone(), line.owner.clone(), line.use_case.clone()]
                 .into_iter()
                 .chain(values)

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
-use warden_core::{AlertState, FindingSeverity, FindingState, IncidentState, MonitorKind, RiskTier, Severity};
+use warden_core::{
+    AlertState, FindingSeverity, FindingState, IncidentState, MonitorKind, RiskTier, Severity, TierBasis,
+};
 use warden_lifecycle::Warden;
 use warden_oversight::alerts::{Alert, Incident};
 use warden_oversight::findings::{Finding, FindingKpis};
@@ -235,15 +237,22 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
     lines = in_service;
     let total = lines.len();
     let tier = query.tier.as_deref().filter(|t| !t.is_empty());
-    let text = query.q.as_deref().map(str::to_lowercase).filter(|t| !t.is_empty());
-    lines.retain(|l| tier.is_none_or(|t| l.risk_tier.as_str() == t));
-    if let Some(text) = &text {
-        lines.retain(|l| {
-            l.name.to_lowercase().contains(text)
-                || l.owner.to_lowercase().contains(text)
-                || l.use_case.to_lowercase().contains(text)
-        });
-    }
+    let field = query.field.as_deref().filter(|f| !f.is_empty());
+    // The API's filter, so the page and `GET /v1/inventory` agree; a tier or field filter that does not parse
+    // shows nothing, and says why.
+    let fields = field.map(warden_oversight::overview::parse_field_filters).transpose();
+    let parsed_tier = tier.map(str::parse::<RiskTier>).transpose();
+    let bad_filter = match (&fields, &parsed_tier) {
+        (Err(err), _) => Some(err.to_string()),
+        (_, Err(err)) => Some(err.to_string()),
+        _ => None,
+    };
+    let filter = warden_oversight::overview::InventoryFilter {
+        fields: fields.unwrap_or_default().unwrap_or_default(),
+        search: query.q.clone().filter(|q| !q.is_empty()),
+        tier: parsed_tier.unwrap_or_default(),
+    };
+    lines.retain(|l| bad_filter.is_none() && filter.matches(l));
     match query.sort.as_deref().unwrap_or("name") {
         "tier" => lines.sort_by(|a, b| a.risk_tier.cmp(&b.risk_tier).then(a.name.cmp(&b.name))),
         "alerts" => lines.sort_by(|a, b| {
@@ -265,6 +274,9 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
         if let Some(q) = &query.q {
             href.push_str(&format!("&q={}", super::encode_query(q)));
         }
+        if let Some(f) = field {
+            href.push_str(&format!("&field={}", super::encode_query(f)));
+        }
         href
     };
     layout(
@@ -285,10 +297,12 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                     option value="" { "any" }
                     @for t in ["high", "medium", "low"] { option value=(t) selected[tier == Some(t)] { (t) } }
                 } }
-                label { "Search " input type="search" name="q" value=(query.q.clone().unwrap_or_default()) placeholder="name, owner, use"; }
+                label { "Search " input type="search" name="q" value=(query.q.clone().unwrap_or_default()) placeholder="name, owner, use, fields"; }
+                label { "Fields " input type="text" name="field" value=(field.unwrap_or_default()) placeholder="business_line=retail;exposure=1000"; }
                 input type="hidden" name="sort" value=(query.sort.clone().unwrap_or_default());
                 button type="submit" { "Filter" }
             }
+            @if let Some(why) = &bad_filter { p.bad #filter-error { (why) } }
             table.data #inventory {
                 thead { tr {
                     th { a href=(sort_link("name")) { "Model" } }
@@ -298,12 +312,14 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                     th { a href=(sort_link("validated")) { "Last validation" } }
                     th { "Policy" }
                     th { a href=(sort_link("alerts")) { "Alerts / incidents" } }
+                    th { "Fields" }
                 } }
                 tbody {
                     @for l in &lines {
                         tr {
                             td { a href={"/ui/models/" (l.name)} { (l.name) } br; small { (l.use_case) } }
-                            td { span class={"tier " (l.risk_tier)} { (l.risk_tier) } }
+                            td { span class={"tier " (l.risk_tier)} { (l.risk_tier) }
+                                 @if l.tier_basis != TierBasis::Declared { br; small { (l.tier_basis) } } }
                             td { (l.owner) }
                             td { @if let Some(v) = l.champion { "v" (v) } @else { span.muted { "none" } } }
                             td { @for (alias, v) in &l.challengers { span.pill { (alias) " v" (v) } " " } }
@@ -321,6 +337,8 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                                      @if r.overdue { br; small.bad.revalidation-overdue { "revalidation overdue since " (date(r.due_at)) } }
                                      @else if let Some(why) = &r.required { br; small.warn { "revalidation required: " (why) } }
                                  } }
+                            td.fields { (field_list(&l.fields))
+                                 @if let Some(why) = &l.out_of_schema { br; small.warn.out-of-schema { "out of schema: " (why) } } }
                         }
                     }
                 }
@@ -341,6 +359,13 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
     )
 }
 
+/// A model's inventory fields, `name: value` each.
+fn field_list(fields: &Value) -> Markup {
+    html! { @for (name, value) in fields.as_object().into_iter().flatten() {
+        span.pill { (name) ": " (warden_oversight::overview::field_text(value)) } " "
+    } }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Model
 
@@ -358,6 +383,8 @@ pub(crate) struct ModelData {
     findings: Vec<Finding>,
     /// Its revalidation schedule.
     revalidation: warden_oversight::revalidation::Revalidation,
+    /// Its tier, how it was set, and its inventory fields.
+    tier: warden_oversight::inventory::ModelTier,
 }
 
 impl ModelData {
@@ -384,7 +411,20 @@ impl ModelData {
         }
         let findings = warden_oversight::findings::list(warden, caller, Some(name), None, false).await?;
         let revalidation = warden_oversight::revalidation::status(warden, name, None, warden.now()).await?;
-        Ok(ModelData { model, versions, aliases, history, selected, report, approvals, gate, findings, revalidation })
+        let tier = warden_oversight::inventory::tier(warden, caller, name).await?;
+        Ok(ModelData {
+            model,
+            versions,
+            aliases,
+            history,
+            selected,
+            report,
+            approvals,
+            gate,
+            findings,
+            revalidation,
+            tier,
+        })
     }
 }
 
@@ -453,6 +493,15 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                 dt { "Owner" } dd { (m.input.owner) }
                 dt { "Use" } dd { @if m.input.use_case.is_empty() { span.muted { "not stated" } } @else { (m.input.use_case) } }
                 dt { "Created" } dd { (date(m.created_at)) " by " (m.created_by) }
+                @let t = &data.tier;
+                dt { "Tier" } dd #tier {
+                    (t.tier) " (" (t.basis)
+                    @if let (Some(by), Some(at)) = (&t.set_by, t.set_at) { " by " (by) " " (date(at)) } ")"
+                    @if !t.reasons.is_empty() { ": " (t.reasons.join("; ")) }
+                    @if let Some(c) = t.computed.as_ref().filter(|c| c.tier != t.tier) {
+                        " · " span.warn { "the policy computes " (c.tier) " (" (c.reasons.join("; ")) ")" } } }
+                dt { "Inventory fields" } dd #inventory-fields {
+                    @if is_empty(&t.fields) { span.muted { "none recorded" } } @else { (field_list(&t.fields)) } }
                 @let r = &data.revalidation;
                 dt { "Revalidation" } dd #revalidation {
                     "every " (r.frequency_days) " days; last validated " @match r.last_validated_at { Some(at) => (date(at)), None => "never" }
