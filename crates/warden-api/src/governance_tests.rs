@@ -1674,6 +1674,12 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
         (Some("a pilot on vulnerable customers"), Some("token:rita"))
     );
     assert_eq!(monitor(&monitors().await, "feature_drift")["window_seconds"], 300);
+    // The gate counts approvals by the tier in force: one validator is enough for a low tier model, not a high.
+    let v2 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    assert_eq!(app.validate(&p.vera, "credit", v2, &german_csv()).await.0, StatusCode::CREATED);
+    assert_eq!(app.approve(&p.vera, v2, "approve").await.0, StatusCode::CREATED);
+    let decision = app.gate(&p.dana, v2).await;
+    assert!(denies(&decision, "high-risk models need 2 approval(s) from the validator role; 1 given"), "{decision}");
     let (_, body) = app.json(Method::PATCH, uri, Some(&p.dana), fields(json!({"exposure": 1}))).await;
     assert_eq!((body["tier"].as_str(), body["computed"]["tier"].as_str()), (Some("high"), Some("low")), "{body}");
     let (status, body) = put_tier(&p.rita, json!({"tier": null, "reason": "pilot over"})).await;
@@ -1681,6 +1687,8 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
         (status, body["tier"].as_str(), body["basis"].as_str()),
         (StatusCode::OK, Some("low"), Some("computed"))
     );
+    let decision = app.gate(&p.dana, v2).await;
+    assert!(!decision["deny"].to_string().contains("approval(s)"), "low tier: one validator suffices: {decision}");
     let (status, _) = put_tier(&p.rita, json!({"tier": null, "reason": "again"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "nothing to clear");
 
