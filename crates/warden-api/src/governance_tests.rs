@@ -93,6 +93,17 @@ async fn people(app: &TestApp) -> People {
     }
 }
 
+/// A version of `credit` registered by dana, validated by vera and approved by vera, victor and rita: all a
+/// high tier promotion needs.
+async fn ready_for_the_gate(app: &TestApp, p: &People) -> i64 {
+    let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+    assert_eq!(app.validate(&p.vera, "credit", version, &german_csv()).await.0, StatusCode::CREATED);
+    for who in [&p.vera, &p.victor, &p.rita] {
+        assert_eq!(app.approve(who, version, "approve").await.0, StatusCode::CREATED);
+    }
+    version
+}
+
 fn denies(decision: &Value, prefix: &str) -> bool {
     decision["deny"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().starts_with(prefix))
 }
@@ -896,11 +907,7 @@ async fn a_high_finding_blocks_the_gate_until_an_exception_covers_it_and_again_w
     let now = || clock.load(std::sync::atomic::Ordering::SeqCst);
     app.create_model("credit").await;
     let p = people(&app).await;
-    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
-    for who in [&p.vera, &p.victor, &p.rita] {
-        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
-    }
+    let v1 = ready_for_the_gate(&app, &p).await;
     assert_eq!(app.gate(&p.dana, v1).await["allow"], true);
 
     // Raised by a validator (a data scientist may not); due in 30 days by the default bundle's data.
@@ -1122,11 +1129,7 @@ async fn scanner_reports_raise_each_vulnerability_once_close_what_a_later_scan_l
     let now = clock.load(std::sync::atomic::Ordering::SeqCst);
     app.create_model("credit").await;
     let p = people(&app).await;
-    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
-    for who in [&p.vera, &p.victor, &p.rita] {
-        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
-    }
+    let v1 = ready_for_the_gate(&app, &p).await;
     assert_eq!(app.gate(&p.dana, v1).await["allow"], true);
 
     // Trivy on the Python dependencies the model was trained with: two Werkzeug CVEs, high and medium.
@@ -1364,11 +1367,7 @@ async fn an_overdue_model_raises_its_revalidation_alert_and_the_gate_denies_unti
     let (app, clock) = crate::access_tests::app_with_clock().await;
     app.create_model("credit").await;
     let p = people(&app).await;
-    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
-    for who in [&p.vera, &p.victor, &p.rita] {
-        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
-    }
+    let v1 = ready_for_the_gate(&app, &p).await;
     assert_eq!(app.promote(&p.dana, v1, json!({"reason": "release"})).await.0, StatusCode::OK);
     let line =
         |inventory: &Value| inventory.as_array().unwrap().iter().find(|l| l["name"] == "credit").unwrap().clone();
@@ -1581,11 +1580,7 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
     let app = TestApp::new().await;
     app.create_model("credit").await;
     let p = people(&app).await;
-    let v1 = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-    assert_eq!(app.validate(&p.vera, "credit", v1, &german_csv()).await.0, StatusCode::CREATED);
-    for who in [&p.vera, &p.victor, &p.rita] {
-        assert_eq!(app.approve(who, v1, "approve").await.0, StatusCode::CREATED);
-    }
+    let v1 = ready_for_the_gate(&app, &p).await;
     assert_eq!(app.promote(&p.dana, v1, json!({"reason": "release"})).await.0, StatusCode::OK);
     // A validator tunes one monitor by hand: tier changes leave it alone.
     let (status, body) =
