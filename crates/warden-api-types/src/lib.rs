@@ -146,11 +146,12 @@ pub struct InventoryFieldsBody {
     pub unset: Vec<String>,
 }
 
-/// A tier override, or (`tier` null) clearing it.
+/// A tier override, or (`tier` null) following the rules again.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierOverrideBody {
-    /// The tier to hold whatever the fields say; null clears the override.
+    /// The tier to hold whatever the fields say; null follows the rules again (clears an override, or applies
+    /// a lower computed tier that a field write could not).
     pub tier: Option<RiskTier>,
     /// Why (required).
     pub reason: String,

@@ -1053,7 +1053,7 @@ pub struct InventorySchemaBody {
     /// The JSON Schema.
     #[schema(value_type = Object)]
     pub schema: Value,
-    /// Its fields, in the schema's order.
+    /// Its fields, by name.
     pub fields: Vec<String>,
     /// The fields whose change is material (`"x-warden-material": true`): the model must be revalidated.
     pub material: Vec<String>,
@@ -1078,8 +1078,11 @@ pub struct ModelTierBody {
     pub set_by: Option<String>,
     /// When (µs).
     pub set_at: Option<i64>,
-    /// What the policy bundle in force computes from the fields now (none: its rules decide nothing for them).
+    /// What the policy bundle in force computes from the fields now (none: its rules decide nothing for them,
+    /// or fail).
     pub computed: Option<ComputedTierBody>,
+    /// Why the tiering rules fail for the fields, when they do.
+    pub computed_error: Option<String>,
     /// The model's inventory fields.
     #[schema(value_type = Object)]
     pub fields: Value,

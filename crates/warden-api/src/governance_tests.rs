@@ -1608,6 +1608,24 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
         put(&p.rita, json!({"type": "object", "properties": {"a": {"x-warden-material": "yes"}}})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().starts_with("schema.properties.a.x-warden-material"), "{body}");
+    let refs =
+        json!({"type": "object", "$defs": {"d": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/d"}}});
+    let (status, body) = put(&p.rita, refs).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("schema.properties.a.$ref: the inventory schema may not use $ref"),
+        "{body}"
+    );
+    let mut deep = json!({"type": "string"});
+    for _ in 0..40 {
+        deep = json!({"allOf": [deep]});
+    }
+    let (status, body) = put(&p.rita, json!({"type": "object", "properties": {"a": deep}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("nests deeper than 32 levels"), "{body}");
     let (status, body) = put(&p.rita, inventory_schema()).await;
     assert_eq!((status, body["number"].as_i64()), (StatusCode::OK, Some(1)), "{body}");
     assert_eq!(body["material"], json!(["intended_use"]));
@@ -1630,15 +1648,24 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
         StatusCode::FORBIDDEN
     );
 
-    // The fields say low: the tier moves, with the rules' reasons; the monitors on the high tier's defaults
-    // take the low tier's (the tuned one stays); revalidation is every three years; the new intended use is a
-    // material change.
+    // The fields say low. A data scientist's write does not lower the tier: the lower one shows beside it.
     let written = fields(json!({"business_line": "retail", "exposure": 5_000_000, "intended_use": "consumer loans"}));
     let (status, body) = app.json(Method::PATCH, uri, Some(&p.dana), written).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!((body["tier"].as_str(), body["basis"].as_str()), (Some("low"), Some("computed")), "{body}");
-    assert_eq!(body["reasons"], json!(["exposure 5000000 is below 10000000"]));
+    assert_eq!((body["tier"].as_str(), body["basis"].as_str()), (Some("high"), Some("declared")), "{body}");
     assert_eq!(body["computed"]["tier"], "low");
+    assert_eq!(body["computed"]["reasons"], json!(["exposure 5000000 is below 10000000"]));
+    // A risk officer applies it: the monitors on the high tier's defaults take the low tier's (the tuned one
+    // stays); revalidation is every three years; the new intended use is a material change.
+    let put_tier =
+        async |who: &str, body: Value| app.json(Method::PUT, "/v1/models/credit/tier", Some(who), body).await;
+    let (status, body) = put_tier(&p.rita, json!({"tier": null, "reason": "the exposure is small"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["tier"].as_str(), body["basis"].as_str()), (Some("low"), Some("computed")), "{body}");
+    assert_eq!(
+        body["reasons"],
+        json!(["exposure 5000000 is below 10000000", "applied by token:rita: the exposure is small"])
+    );
     let after = monitors().await;
     assert_eq!(monitor(&after, "feature_drift")["window_seconds"], 1800, "{after}");
     assert_eq!(monitor(&after, "score_drift")["window_seconds"], 300, "tuned by hand: {after}");
@@ -1653,10 +1680,9 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
     let change = events.as_array().unwrap().iter().find(|e| e["action"] == "model.tier").expect("a model.tier event");
     assert_eq!((change["payload"]["from"].as_str(), change["payload"]["to"].as_str()), (Some("high"), Some("low")));
     assert!(change["payload"]["monitors_retuned"].as_array().unwrap().contains(&json!("feature_drift")), "{change}");
+    assert_eq!(change["actor"], "token:rita");
 
     // An override needs a risk officer and a reason; it holds whatever the fields say, until it is cleared.
-    let put_tier =
-        async |who: &str, body: Value| app.json(Method::PUT, "/v1/models/credit/tier", Some(who), body).await;
     let high = json!({"tier": "high", "reason": "a pilot on vulnerable customers"});
     assert_eq!(put_tier(&p.dana, high.clone()).await.0, StatusCode::FORBIDDEN);
     let (status, body) = put_tier(&p.rita, json!({"tier": "high", "reason": "  "})).await;
@@ -1685,7 +1711,7 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
     let decision = app.gate(&p.dana, v2).await;
     assert!(!decision["deny"].to_string().contains("approval(s)"), "low tier: one validator suffices: {decision}");
     let (status, _) = put_tier(&p.rita, json!({"tier": null, "reason": "again"})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "nothing to clear");
+    assert_eq!(status, StatusCode::CONFLICT, "it follows the rules already");
 
     // The inventory filters by field, text and tier.
     let names = async |query: &str| -> Vec<String> {
@@ -1719,4 +1745,25 @@ async fn a_models_tier_follows_its_inventory_fields_through_the_policy_and_an_ov
     let now = tier().await;
     assert_eq!((now["tier"].as_str(), now["computed"]["bundle"].as_i64()), (Some("medium"), Some(2)), "{now}");
     assert_eq!(now["reasons"], json!(["exposure 5000000 is at least 1000000"]));
+
+    // Rules that fail for the fields a write brings refuse the write (422), and store nothing.
+    let mut failing = files.clone();
+    let rules = failing["tiering.rego"].as_str().unwrap().to_owned();
+    failing.insert("tiering.rego".into(), json!(rules + "\ntier := \"extreme\" if fields.exposure >= 1000000000000\n"));
+    let (status, body) = app.json(Method::PUT, "/v1/policies", Some(&p.rita), json!({"files": failing})).await;
+    assert_eq!((status, body["number"].as_i64()), (StatusCode::CREATED, Some(3)), "{body}");
+    let (status, body) = app.json(Method::PATCH, uri, Some(&p.dana), fields(json!({"exposure": 2e12}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("the policy's tiering rules fail"), "{body}");
+    assert_eq!(tier().await["fields"]["exposure"], 5_000_000);
+
+    // Whoever lowered a model from the high tier does not retire it alone.
+    put_tier(&p.rita, json!({"tier": "high", "reason": "back under review"})).await;
+    let (status, body) = put_tier(&p.rita, json!({"tier": "low", "reason": "review closed"})).await;
+    assert_eq!((status, body["tier"].as_str()), (StatusCode::OK, Some("low")), "{body}");
+    let retire = json!({"reason": "replaced"});
+    let (status, body) = app.json(Method::POST, "/v1/models/credit/retire", Some(&p.rita), retire.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "asked, not retired: {body}");
+    let (status, body) = app.json(Method::POST, "/v1/models/credit/retire", Some(&app.admin), retire).await;
+    assert_eq!(status, StatusCode::OK, "a second person confirms: {body}");
 }

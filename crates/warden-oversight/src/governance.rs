@@ -102,10 +102,14 @@ pub async fn put_policy_bundle(
     let bundle = Bundle::from_files(files).map_err(policy_error)?;
     let mut gate = Gate::compile(&bundle).map_err(policy_error)?;
     // Its tiering rules must give every model a tier it knows (or none) before it is in force.
+    let mut tiers = std::collections::HashMap::new();
     for row in warden.metadata.list_models().await? {
-        if let Err(why) = crate::inventory::tiering_of(&mut gate, &row, &row.inventory.fields) {
-            return Err(Error::invalid(format!("the bundle's tiering rules fail: {why}; it was not put in force")));
-        }
+        match crate::inventory::tiering_of(&mut gate, &row, &row.inventory.fields) {
+            Ok(computed) => tiers.insert(row.model.name.clone(), computed),
+            Err(why) => {
+                return Err(Error::invalid(format!("the bundle's tiering rules fail: {why}; it was not put in force")));
+            }
+        };
     }
     let failed: Vec<Value> = warden_policy::run_tests(&bundle)
         .map_err(policy_error)?
@@ -130,7 +134,7 @@ pub async fn put_policy_bundle(
     let stored = warden.metadata.append_policy_bundle(row, event).await?;
     *warden.governance.current.lock().await = None;
     // Tiers follow the new rules (each change audited with the monitors it retunes).
-    crate::inventory::retier_all(warden, caller).await?;
+    crate::inventory::retier_all(warden, caller, stored.number, tiers).await;
     Ok(stored.into())
 }
 

@@ -8,11 +8,16 @@
 //! shows "revalidation required" until the version it serves is validated again.
 //!
 //! The tier follows the fields: the policy bundle's tiering rules (package `warden.tiering`) compute it, with
-//! their reasons, on every write of the fields and when a bundle is put in force. A risk officer may override
-//! it with a reason, and clear the override. Every tier change is an audited write carrying from, to, basis and
-//! reasons; in the same transaction, the model's monitors still on the old tier's defaults take the new tier's
-//! (a monitor someone tuned is left as it is). The tier then drives the gate's approvals and thresholds, the
-//! revalidation and attestation frequencies, and four-eyes retirement, all of which read it.
+//! their reasons, on every write of the fields and when a bundle is put in force; when they decide nothing,
+//! the model has the tier declared at its registration. A tier goes down only by the second line: a field
+//! write by someone who may not override tiers raises the tier but never lowers it (the lower computed tier
+//! shows beside it until a risk officer applies it). A risk officer may override the tier with a reason, and
+//! go back to the rules. Every tier change is an audited write carrying from, to, basis and reasons; in the
+//! same transaction, the model's monitors still on the old tier's defaults take the new tier's (a monitor
+//! someone tuned meanwhile makes the change fail, to be tried again). The tier then drives the gate's approvals
+//! and thresholds, the revalidation and attestation frequencies, and four-eyes retirement, all of which read it.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -28,12 +33,24 @@ use crate::{Error, Oversight, Result};
 pub const MAX_SCHEMA_BYTES: usize = 64 << 10;
 /// Most properties a schema defines.
 pub const MAX_PROPERTIES: usize = 200;
+/// Most JSON values (objects, arrays, scalars) a schema holds, and its deepest nesting.
+pub const MAX_SCHEMA_NODES: usize = 5_000;
+pub const MAX_SCHEMA_DEPTH: usize = 32;
 /// Largest set of one model's fields, as JSON text.
 pub const MAX_FIELDS_BYTES: usize = 16 << 10;
 /// Most validation errors reported for one write.
 const MAX_REPORTED_ERRORS: usize = 20;
+/// Most field filters one inventory query holds.
+pub const MAX_FIELD_FILTERS: usize = 32;
+/// Largest compiled regular expression (and lazy-DFA cache) a `pattern` may take.
+const MAX_PATTERN_BYTES: usize = 1 << 20;
 /// The property keyword marking a field whose change is material.
 pub const MATERIAL: &str = "x-warden-material";
+/// Keywords refused in a schema: references can make validation exponential (a chain of definitions each
+/// referring twice to the one before) and deep enough to exhaust the stack, and `jsonschema` compiles the
+/// `patternProperties` under `unevaluated*` with a backtracking engine whatever the pattern options say.
+const REFUSED_KEYWORDS: &[&str] =
+    &["$ref", "$dynamicRef", "$recursiveRef", "unevaluatedProperties", "unevaluatedItems"];
 
 /// The inventory schema in force.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,7 +59,7 @@ pub struct InventorySchema {
     pub number: i64,
     /// The JSON Schema.
     pub schema: Value,
-    /// Its fields, in the schema's order.
+    /// Its fields, by name.
     pub fields: Vec<String>,
     /// The fields whose change is material.
     pub material: Vec<String>,
@@ -58,14 +75,15 @@ struct Compiled {
     material: Vec<String>,
 }
 
-/// Checks the shape and budget of a schema and compiles it. No reference is resolved outside the schema
-/// (the crate is built without its HTTP and file resolvers), and patterns run on the linear-time `regex`
-/// engine, so a hostile pattern cannot backtrack.
+/// Checks the shape and budget of a schema and compiles it. Nothing is resolved outside the schema (the crate
+/// is built without its HTTP and file resolvers, and references are refused), and patterns run on the
+/// linear-time `regex` engine within a size limit, so validation is linear in the schema and the fields.
 fn compile(schema: &Value) -> Result<Compiled> {
     let size = schema.to_string().len();
     if size > MAX_SCHEMA_BYTES {
         return Err(Error::invalid(format!("the inventory schema is {size} bytes; the limit is {MAX_SCHEMA_BYTES}")));
     }
+    check_schema_budget(schema)?;
     let Some(object) = schema.as_object() else {
         return Err(Error::invalid("the inventory schema must be a JSON object (a JSON Schema)"));
     };
@@ -95,11 +113,65 @@ fn compile(schema: &Value) -> Result<Compiled> {
             }
         }
     }
+    let patterns = jsonschema::PatternOptions::regex().size_limit(MAX_PATTERN_BYTES).dfa_size_limit(MAX_PATTERN_BYTES);
     let validator = jsonschema::options()
-        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .with_pattern_options(patterns)
         .build(schema)
         .map_err(|e| Error::invalid(format!("the inventory schema is not a valid JSON Schema: {e}")))?;
     Ok(Compiled { validator, fields: properties.keys().cloned().collect(), material })
+}
+
+/// Walks the schema (an explicit stack: no recursion) counting its values and their depth, refusing the
+/// keywords in [`REFUSED_KEYWORDS`] and naming where they stand.
+fn check_schema_budget(schema: &Value) -> Result<()> {
+    let mut stack = vec![(schema, 1usize, String::from("schema"))];
+    let mut nodes = 0usize;
+    while let Some((value, depth, at)) = stack.pop() {
+        nodes += 1;
+        if nodes > MAX_SCHEMA_NODES {
+            return Err(Error::invalid(format!("the inventory schema holds more than {MAX_SCHEMA_NODES} values")));
+        }
+        if depth > MAX_SCHEMA_DEPTH {
+            return Err(Error::invalid(format!(
+                "{at}: the inventory schema nests deeper than {MAX_SCHEMA_DEPTH} levels"
+            )));
+        }
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    if REFUSED_KEYWORDS.contains(&key.as_str()) {
+                        return Err(Error::invalid(format!(
+                            "{at}.{key}: the inventory schema may not use {key} (refused: {})",
+                            REFUSED_KEYWORDS.join(", ")
+                        )));
+                    }
+                    stack.push((inner, depth + 1, format!("{at}.{key}")));
+                }
+            }
+            Value::Array(items) => {
+                stack.extend(items.iter().enumerate().map(|(i, inner)| (inner, depth + 1, format!("{at}[{i}]"))));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Refuses text a person could not read as written (control or bidirectional characters), anywhere in a
+/// field's value, naming the field.
+fn check_texts(fields: &Map<String, Value>) -> Result<()> {
+    for (name, value) in fields {
+        let mut stack = vec![value];
+        while let Some(value) = stack.pop() {
+            match value {
+                Value::String(s) => text::check(&format!("inventory field '{name}'"), s, text::LONG, Lines::Many)?,
+                Value::Array(items) => stack.extend(items),
+                Value::Object(map) => stack.extend(map.values()),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Compiled {
@@ -111,6 +183,7 @@ impl Compiled {
                 "the inventory fields are {size} bytes; the limit is {MAX_FIELDS_BYTES}"
             )));
         }
+        check_texts(fields)?;
         let mut errors: Vec<Value> = fields
             .keys()
             .filter(|name| !self.fields.contains(name))
@@ -202,8 +275,10 @@ pub struct ModelTier {
     /// Who set it and when (µs); `None`: as registered.
     pub set_by: Option<String>,
     pub set_at: Option<i64>,
-    /// What the bundle in force computes from the fields now (`None`: its rules decide nothing for them).
+    /// What the bundle in force computes from the fields now (`None`: its rules decide nothing for them, or
+    /// fail: `computed_error` says why).
     pub computed: Option<Computed>,
+    pub computed_error: Option<String>,
     /// The model's inventory fields.
     pub fields: Value,
     /// The latest change to a material field (µs), and what changed.
@@ -220,13 +295,20 @@ pub struct Computed {
     pub bundle: i64,
 }
 
-/// What the tiering rules of the bundle in force compute for `row` with `fields`.
-async fn compute(warden: &Oversight, row: &ModelRow, fields: &Value) -> Result<Option<Computed>> {
+/// What the rules computed, or why they failed.
+type Computation = std::result::Result<Option<Computed>, String>;
+
+/// A tier, how it is set, and why.
+type Next = (RiskTier, TierBasis, Vec<String>);
+
+/// What the tiering rules of the bundle in force compute for `row` with `fields`, with that bundle's number.
+async fn compute(warden: &Oversight, row: &ModelRow, fields: &Value) -> Result<(i64, Computation)> {
     let (bundle, gate) = crate::governance::gate_in_force(warden).await?;
     let computed = tiering_of(&mut gate.lock().expect("gate lock"), row, fields);
-    computed.map(|c| c.map(|(tier, reasons)| Computed { tier, reasons, bundle: bundle.number })).map_err(|why| {
-        Error::failed("the policy bundle's tiering rules", format!("policy bundle {}: {why}", bundle.number))
-    })
+    let computed = computed
+        .map(|c| c.map(|(tier, reasons)| Computed { tier, reasons, bundle: bundle.number }))
+        .map_err(|why| format!("policy bundle {}: {why}", bundle.number));
+    Ok((bundle.number, computed))
 }
 
 /// What `gate`'s tiering rules compute for `row` with `fields`, or why they cannot.
@@ -250,9 +332,31 @@ fn stored_tier(row: &ModelRow) -> Result<(RiskTier, TierBasis)> {
     Ok((row.model.risk_tier.parse().map_err(corrupt)?, row.inventory.tier_basis.parse().map_err(corrupt)?))
 }
 
-fn view(row: &ModelRow, computed: Option<Computed>) -> Result<ModelTier> {
+/// The tier a model has when its rules decide `computed`: theirs, else the one declared at registration.
+fn following_the_rules(row: &ModelRow, computed: Option<&Computed>) -> Result<Next> {
+    Ok(match computed {
+        Some(c) => (c.tier, TierBasis::Computed, c.reasons.clone()),
+        None => {
+            let declared = row.inventory.declared_tier.parse().map_err(|e: warden_core::UnknownValue| {
+                Error::Inconsistent(format!("stored model {}: declared {e}", row.model.name))
+            })?;
+            (declared, TierBasis::Declared, vec!["the tiering rules decide nothing for its fields".into()])
+        }
+    })
+}
+
+/// Whether `to` is less material than `from` (the closed set runs high, medium, low).
+fn lowers(from: RiskTier, to: RiskTier) -> bool {
+    to > from
+}
+
+fn view(row: &ModelRow, computed: Computation) -> Result<ModelTier> {
     let (tier, basis) = stored_tier(row)?;
     let inventory = &row.inventory;
+    let (computed, computed_error) = match computed {
+        Ok(computed) => (computed, None),
+        Err(why) => (None, Some(why)),
+    };
     Ok(ModelTier {
         model: row.model.name.clone(),
         tier,
@@ -261,6 +365,7 @@ fn view(row: &ModelRow, computed: Option<Computed>) -> Result<ModelTier> {
         set_by: inventory.tier_set_by.clone(),
         set_at: inventory.tier_set_at,
         computed,
+        computed_error,
         fields: inventory.fields.clone(),
         material_change_at: inventory.material_change_at,
         material_change: inventory.material_change.clone(),
@@ -271,7 +376,7 @@ fn view(row: &ModelRow, computed: Option<Computed>) -> Result<ModelTier> {
 pub async fn tier(warden: &Oversight, caller: &Principal, model: &str) -> Result<ModelTier> {
     registry::get_model(warden, caller, model).await?;
     let row = model_row(warden, model).await?;
-    let computed = compute(warden, &row, &row.inventory.fields).await?;
+    let (_, computed) = compute(warden, &row, &row.inventory.fields).await?;
     view(&row, computed)
 }
 
@@ -290,7 +395,7 @@ pub struct FieldsChange {
 }
 
 /// Writes a model's inventory fields, validated against the schema in force, and moves its tier as the
-/// tiering rules compute it (unless it is overridden).
+/// tiering rules compute it: unless it is overridden, and downwards only for a caller who may override tiers.
 pub async fn set_fields(
     warden: &Oversight,
     caller: &Principal,
@@ -336,7 +441,10 @@ pub async fn set_fields(
     }
     let fields = Value::Object(fields);
     inventory.fields = fields.clone();
-    let computed = compute(warden, &row, &fields).await?;
+    let (bundle, computed) = compute(warden, &row, &fields).await?;
+    let computed = computed.map_err(|why| {
+        Error::invalid(format!("the policy's tiering rules fail for these fields ({why}); nothing was stored"))
+    })?;
     let event = audit(
         warden,
         caller,
@@ -347,21 +455,23 @@ pub async fn set_fields(
             "material_change": (!changed.is_empty()).then(|| inventory.material_change.clone()),
         }),
     );
-    let (tier, basis) = stored_tier(&row)?;
-    let next = match (&computed, basis) {
-        (_, TierBasis::Override) | (None, _) => None,
-        (Some(c), _) => Some((c.tier, TierBasis::Computed, c.reasons.clone())),
+    let current = stored_tier(&row)?;
+    // An override holds; a lower tier waits for someone who may override tiers.
+    let next = match current.1 {
+        TierBasis::Override => None,
+        _ => Some(following_the_rules(&row, computed.as_ref())?)
+            .filter(|next| !lowers(current.0, next.0) || caller.require(Permission::OverrideTier).is_ok()),
     };
-    let written = apply(warden, caller, &row, inventory, (tier, basis), next, vec![event]).await?;
-    view(&written, computed)
+    let written = apply(warden, caller, &row, inventory, current, next, Some(bundle), vec![event]).await?;
+    view(&written, Ok(computed))
 }
 
 fn shown(value: Option<&Value>) -> String {
     value.map_or_else(|| "(none)".into(), Value::to_string)
 }
 
-/// Overrides the model's tier for `reason`, or (`None`) clears the override: the tier goes back to what the
-/// rules compute, or to the declared one when they decide nothing.
+/// Overrides the model's tier for `reason`, or (`None`) follows the rules again: the tier they compute (a lower
+/// one a field write could not apply included), or the declared one when they decide nothing.
 pub async fn override_tier(
     warden: &Oversight,
     caller: &Principal,
@@ -378,51 +488,90 @@ pub async fn override_tier(
     let row = model_row(warden, model).await?;
     registry::refuse_if_retired(&row)?;
     let current = stored_tier(&row)?;
-    let computed = compute(warden, &row, &row.inventory.fields).await?;
-    let next = match to {
-        Some(tier) => (tier, TierBasis::Override, vec![reason.to_owned()]),
-        None if current.1 != TierBasis::Override => {
-            return Err(Error::Conflict(format!("model '{model}''s tier is not overridden")));
+    let (bundle, computed) = compute(warden, &row, &row.inventory.fields).await?;
+    let (next, bundle) = match to {
+        Some(tier) => ((tier, TierBasis::Override, vec![reason.to_owned()]), None),
+        None => {
+            let rules = computed.as_ref().map_err(|why| {
+                Error::invalid(format!("the policy's tiering rules fail for this model's fields ({why})"))
+            })?;
+            let mut next = following_the_rules(&row, rules.as_ref())?;
+            if (next.0, next.1) == (current.0, current.1) {
+                return Err(Error::Conflict(format!("model '{model}''s tier already follows the rules")));
+            }
+            next.2.push(format!("applied by {}: {reason}", caller.actor()));
+            (next, Some(bundle))
         }
-        None => match &computed {
-            Some(c) => (c.tier, TierBasis::Computed, c.reasons.clone()),
-            None => (current.0, TierBasis::Declared, vec![format!("override cleared: {reason}")]),
-        },
     };
-    let written = apply(warden, caller, &row, row.inventory.clone(), current, Some(next), Vec::new()).await?;
+    let written = apply(warden, caller, &row, row.inventory.clone(), current, Some(next), bundle, Vec::new()).await?;
     view(&written, computed)
 }
 
-/// After a policy bundle is put in force: every model in service whose tier is not overridden takes the tier
-/// the new rules compute (a model they decide nothing for keeps its tier). Returns the models whose tier moved.
-pub(crate) async fn retier_all(warden: &Oversight, caller: &Principal) -> Result<Vec<String>> {
+/// After bundle `bundle` is put in force: every model in service whose tier is not overridden takes the tier
+/// its rules compute (`computed`, by model, worked out before the bundle went in force), or its declared tier
+/// when they decide nothing. A model changed meanwhile is read and computed again; one that still cannot be
+/// written is logged and left for its next change. Returns the models whose tier moved.
+pub(crate) async fn retier_all(
+    warden: &Oversight,
+    caller: &Principal,
+    bundle: i64,
+    mut computed: HashMap<String, Option<(RiskTier, Vec<String>)>>,
+) -> Vec<String> {
     let mut moved = Vec::new();
-    for row in warden.metadata.list_models().await? {
-        let current = stored_tier(&row)?;
-        if current.1 == TierBasis::Override || row.retirement.retired_at.is_some() {
-            continue;
+    let mut names: Vec<String> = computed.keys().cloned().collect();
+    names.sort();
+    for name in names {
+        let mut precomputed = computed.remove(&name);
+        for attempt in 1..=3 {
+            match retier(warden, caller, &name, bundle, precomputed.take()).await {
+                Ok(true) => moved.push(name.clone()),
+                Ok(false) => {}
+                Err(Error::Conflict(_)) if attempt < 3 => continue,
+                Err(error) => tracing::error!(model = %name, %error, "re-tiering under the new policy bundle failed"),
+            }
+            break;
         }
-        let Some(computed) = compute(warden, &row, &row.inventory.fields).await? else { continue };
-        let next = (computed.tier, TierBasis::Computed, computed.reasons);
-        if (next.0, next.1, &next.2) == (current.0, current.1, &row.inventory.tier_reasons) {
-            continue;
-        }
-        let name = row.model.name.clone();
-        apply(warden, caller, &row, row.inventory.clone(), current, Some(next), Vec::new()).await?;
-        moved.push(name);
     }
-    Ok(moved)
+    moved
+}
+
+/// One model's re-tiering under bundle `bundle`: with its precomputed tier, else computed now.
+async fn retier(
+    warden: &Oversight,
+    caller: &Principal,
+    name: &str,
+    bundle: i64,
+    precomputed: Option<Option<(RiskTier, Vec<String>)>>,
+) -> Result<bool> {
+    let row = model_row(warden, name).await?;
+    let current = stored_tier(&row)?;
+    if current.1 == TierBasis::Override || row.retirement.retired_at.is_some() {
+        return Ok(false);
+    }
+    let computed = match precomputed {
+        Some(computed) => computed.map(|(tier, reasons)| Computed { tier, reasons, bundle }),
+        None => compute(warden, &row, &row.inventory.fields).await?.1.map_err(Error::invalid)?,
+    };
+    let next = following_the_rules(&row, computed.as_ref())?;
+    if (next.0, next.1, &next.2) == (current.0, current.1, &row.inventory.tier_reasons) {
+        return Ok(false);
+    }
+    apply(warden, caller, &row, row.inventory.clone(), current, Some(next), Some(bundle), Vec::new()).await?;
+    Ok(true)
 }
 
 /// Writes `inventory` and, when `next` differs from `current`, the new tier with its `model.tier` event and
-/// the model's monitors retuned from the old tier's defaults to the new one's, all in one transaction.
+/// the model's monitors retuned from the old tier's defaults to the new one's, all in one transaction; with
+/// `bundle`, only while that policy bundle is in force.
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     warden: &Oversight,
     caller: &Principal,
     row: &ModelRow,
     mut inventory: ModelInventory,
     current: (RiskTier, TierBasis),
-    next: Option<(RiskTier, TierBasis, Vec<String>)>,
+    next: Option<Next>,
+    bundle: Option<i64>,
     mut events: Vec<AuditEventDraft>,
 ) -> Result<ModelRow> {
     let model = &row.model.name;
@@ -442,18 +591,27 @@ async fn apply(
             format!("model/{model}"),
             json!({
                 "from": current.0, "to": to, "from_basis": current.1, "basis": basis, "reasons": reasons,
-                "monitors_retuned": monitors.iter().map(|m| &m.name).collect::<Vec<_>>(),
+                "monitors_retuned": monitors.iter().map(|m| &m.monitor.name).collect::<Vec<_>>(),
             }),
         ));
-        for monitor in &monitors {
+        for retune in &monitors {
             events.push(audit(
                 warden,
                 caller,
                 "monitor.default",
-                format!("model/{model}/monitor/{}", monitor.name),
-                json!({ "kind": monitor.kind, "config": monitor.config, "tier": to }),
+                format!("model/{model}/monitor/{}", retune.monitor.name),
+                json!({ "kind": retune.monitor.kind, "config": retune.monitor.config, "tier": to }),
             ));
         }
+        let lowered_from = inventory.tier_lowered_from.as_deref().and_then(|t| t.parse::<RiskTier>().ok());
+        inventory.tier_lowered_from = if lowers(current.0, to) {
+            // The most material tier it was lowered from, across successive lowerings.
+            Some(lowered_from.map_or(current.0, |before| before.min(current.0)).as_str().to_owned())
+        } else if lowered_from.is_some_and(|before| to <= before) {
+            None
+        } else {
+            inventory.tier_lowered_from.clone()
+        };
         tier = to;
         inventory.tier_basis = basis.as_str().into();
         inventory.tier_reasons = reasons;
@@ -463,5 +621,5 @@ async fn apply(
     if events.is_empty() {
         return Ok(row.clone());
     }
-    Ok(warden.metadata.update_model_inventory(model, tier.as_str(), &inventory, &monitors, &events).await?)
+    Ok(warden.metadata.update_model_inventory(model, tier.as_str(), &inventory, bundle, &monitors, &events).await?)
 }

@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, Weak};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use warden_stats::cbpe::{CbpeMetric, CbpeModel, ScoredRows};
-use warden_store::metadata::{MonitorEvaluation, MonitorRow, ScoredOutcome};
+use warden_store::metadata::{MonitorEvaluation, MonitorRetune, MonitorRow, ScoredOutcome};
 
 use crate::{Error, Oversight, Result};
 use warden_core::MonitorKind;
@@ -373,7 +373,8 @@ fn row(
 }
 
 /// The model's monitors still on `from`'s defaults, set to `to`'s (a fairness monitor keeps its attribute);
-/// monitors someone tuned are left out. The caller writes them with the tier change.
+/// monitors someone tuned are left out. The caller writes them with the tier change, each only if its settings
+/// are still those read here.
 pub(crate) async fn retuned_for_tier(
     warden: &Oversight,
     model: &str,
@@ -381,15 +382,16 @@ pub(crate) async fn retuned_for_tier(
     to: RiskTier,
     at: i64,
     by: &str,
-) -> Result<Vec<MonitorRow>> {
+) -> Result<Vec<MonitorRetune>> {
     let mut retuned = Vec::new();
     for stored in warden.metadata.monitors(Some(model)).await? {
-        let enabled = stored.enabled;
+        let (enabled, read) = (stored.enabled, stored.config.clone());
         let monitor = Monitor::try_from(stored)?;
         let attribute = monitor.config.attribute.clone();
         let default = |tier| MonitorConfig { attribute: attribute.clone(), ..default_config(tier, monitor.kind) };
         if monitor.config == default(from) && default(from) != default(to) {
-            retuned.push(row(model, &monitor.name, monitor.kind, &default(to), enabled, at, by));
+            let monitor = row(model, &monitor.name, monitor.kind, &default(to), enabled, at, by);
+            retuned.push(MonitorRetune { monitor, from: read });
         }
     }
     Ok(retuned)

@@ -69,15 +69,27 @@ pub fn field_text(value: &serde_json::Value) -> String {
     }
 }
 
-/// Parses `name=value` pairs separated by `;` (the API's `where`), refusing a pair without a name.
+/// Parses `name=value` pairs separated by `;` (the API's `where`; names and values trimmed, repeats dropped),
+/// refusing a pair without a name and more than [`crate::inventory::MAX_FIELD_FILTERS`] pairs.
 pub fn parse_field_filters(text: &str) -> Result<Vec<(String, String)>> {
-    text.split(';')
+    let mut filters: Vec<(String, String)> = text
+        .split(';')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.to_owned())),
+            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.trim().to_owned())),
             _ => Err(Error::invalid(format!("where: '{pair}' is not name=value"))),
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    filters.sort();
+    filters.dedup();
+    if filters.len() > crate::inventory::MAX_FIELD_FILTERS {
+        return Err(Error::invalid(format!(
+            "where: {} filters; the limit is {}",
+            filters.len(),
+            crate::inventory::MAX_FIELD_FILTERS
+        )));
+    }
+    Ok(filters)
 }
 
 impl InventoryFilter {

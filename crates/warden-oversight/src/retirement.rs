@@ -1,7 +1,9 @@
 //! Retiring a model: it stops serving (scoring answers `410 Gone` naming the retirement, a named version
 //! included), ingesting decisions made elsewhere, and taking new versions or aliases; every record it has stays,
 //! and its evidence bundle can still be exported. A low or medium tier model is retired by one risk officer or
-//! administrator; a high tier one needs two different people: the first asks, the second confirms. Each step is
+//! administrator; a high tier one needs two different people: the first asks, the second confirms. So does a
+//! model whose tier the caller lowered from high (an override, or fields they wrote), so that lowering a tier
+//! is never a way around the second person. Each step is
 //! an audited write; the aliases the model still had are removed, each with its own event.
 
 use serde_json::json;
@@ -38,13 +40,19 @@ pub async fn retire(warden: &Oversight, caller: &Principal, model: &str, reason:
     let now = warden.now();
     let actor = caller.actor();
     let pending = found.retirement.requested_by.clone();
-    if found.input.risk_tier == RiskTier::High && pending.is_none() {
+    // Whoever lowered a high tier does not retire the model alone either.
+    let row = warden.metadata.get_model(model).await?;
+    let inventory = row.ok_or_else(|| Error::NotFound(format!("model '{model}' not found")))?.inventory;
+    let lowered_by_caller =
+        inventory.tier_lowered_from.as_deref() == Some("high") && inventory.tier_set_by.as_deref() == Some(&actor);
+    if (found.input.risk_tier == RiskTier::High || lowered_by_caller) && pending.is_none() {
         let event = registry::audit(
             warden,
             caller,
             "model.retire_request",
             format!("model/{model}"),
-            json!({ "reason": reason, "risk_tier": "high" }),
+            json!({ "reason": reason, "risk_tier": found.input.risk_tier.as_str(),
+                "lowered_from_high_by_requester": lowered_by_caller }),
         );
         let row = warden.metadata.request_retirement(model, &actor, now, reason, event).await?;
         return Ok((Retired::Requested, Model::try_from(row)?));

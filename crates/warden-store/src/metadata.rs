@@ -76,6 +76,10 @@ pub struct ModelRow {
 pub struct ModelInventory {
     /// The organisation's fields (a JSON object valid against the schema in force when written).
     pub fields: Value,
+    /// The tier given at registration: the model's tier when no rule or override decides.
+    pub declared_tier: String,
+    /// The tier the latest change lowered the model from (`None` after a change that raised it).
+    pub tier_lowered_from: Option<String>,
     /// `declared` (at registration), `computed` (by the bundle's tiering rules) or `override`.
     pub tier_basis: String,
     /// The tiering rules' reasons, or the override's reason.
@@ -92,10 +96,13 @@ pub struct ModelInventory {
     pub revision: i64,
 }
 
-impl Default for ModelInventory {
-    fn default() -> Self {
+impl ModelInventory {
+    /// A new model's record: its declared tier, nothing else yet.
+    pub fn declared(tier: &str) -> Self {
         ModelInventory {
             fields: Value::Object(Default::default()),
+            declared_tier: tier.to_owned(),
+            tier_lowered_from: None,
             tier_basis: "declared".into(),
             tier_reasons: Vec::new(),
             tier_set_by: None,
@@ -105,6 +112,15 @@ impl Default for ModelInventory {
             revision: 0,
         }
     }
+}
+
+/// A monitor's settings moved from one tier's defaults to another's: written only if they are still `from`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorRetune {
+    /// The monitor with its new settings.
+    pub monitor: MonitorRow,
+    /// The settings it had when read.
+    pub from: Value,
 }
 
 /// The organisation's inventory schema as put in force.
@@ -929,8 +945,8 @@ pub trait RegistryStore: Send + Sync {
     ) -> Result<ModelRow>;
     /// Retires the model at `at` by `by` (recording the request too when none is pending, with `reason`), with
     /// its audit event, and removes every alias it still has (each removal with its `alias.retire` event), in one
-    /// transaction. `Conflict` when it is retired already, or when it is high tier and nobody else asked for
-    /// its retirement (four eyes, kept here too so no caller can skip them).
+    /// transaction. `Conflict` when it is retired already, or when it is high tier (or `by` lowered it from
+    /// high) and nobody else asked for its retirement (four eyes, kept here too so no caller can skip them).
     async fn retire_model(
         &self,
         name: &str,
@@ -939,14 +955,17 @@ pub trait RegistryStore: Send + Sync {
         reason: &str,
         audit: AuditEventDraft,
     ) -> Result<ModelRow>;
-    /// Writes a model's risk tier and inventory record (its `revision` is the one read: `Conflict` when the model
-    /// changed since), together with monitors retuned for the new tier and the audit events, in one transaction.
+    /// Writes a model's risk tier and inventory record, together with monitors retuned for the new tier and the
+    /// audit events, in one transaction. `Conflict` (nothing written) when the model changed since it was read
+    /// (its `revision`), is retired, another policy bundle than `bundle` (the one whose rules computed the tier)
+    /// is in force, or a monitor's settings are no longer the ones the retune started from.
     async fn update_model_inventory(
         &self,
         name: &str,
         risk_tier: &str,
         inventory: &ModelInventory,
-        monitors: &[MonitorRow],
+        bundle: Option<i64>,
+        monitors: &[MonitorRetune],
         audit: &[AuditEventDraft],
     ) -> Result<ModelRow>;
     /// Puts an inventory schema in force, with its audit event.

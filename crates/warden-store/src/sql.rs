@@ -216,6 +216,8 @@ struct ModelColumns {
     retired_by: Option<String>,
     retired_at: Option<Micros>,
     fields: String,
+    declared_tier: Option<String>,
+    tier_lowered_from: Option<String>,
     tier_basis: String,
     tier_reasons: String,
     tier_set_by: Option<String>,
@@ -227,6 +229,8 @@ struct ModelColumns {
 
 impl ModelColumns {
     fn parse(self) -> Result<ModelRow> {
+        // Only a hand-edited row lacks its declared tier: the tier it has is the best guess.
+        let declared_tier = self.declared_tier.unwrap_or_else(|| self.risk_tier.clone());
         Ok(ModelRow {
             id: self.id,
             model: NewModel {
@@ -250,6 +254,8 @@ impl ModelColumns {
             },
             inventory: ModelInventory {
                 fields: from_json(&self.fields, "models.fields")?,
+                declared_tier,
+                tier_lowered_from: self.tier_lowered_from,
                 tier_basis: self.tier_basis,
                 tier_reasons: from_json(&self.tier_reasons, "models.tier_reasons")?,
                 tier_set_by: self.tier_set_by,
@@ -265,7 +271,7 @@ impl ModelColumns {
 const MODEL_COLUMNS: &str = "m.id, m.name, m.description, m.owner, m.risk_tier, m.use_case, m.business_line, m.tags, m.created_at, \
      m.created_by, (SELECT MAX(v.version) FROM versions v WHERE v.model_id = m.id) AS latest_version, \
      m.retirement_requested_by, m.retirement_requested_at, m.retirement_reason, m.retired_by, m.retired_at, \
-     m.fields, m.tier_basis, m.tier_reasons, m.tier_set_by, m.tier_set_at, m.material_change_at, m.material_change, \
+     m.fields, m.declared_tier, m.tier_lowered_from, m.tier_basis, m.tier_reasons, m.tier_set_by, m.tier_set_at, m.material_change_at, m.material_change, \
      m.inventory_revision";
 
 #[derive(FromRow)]
@@ -1425,7 +1431,7 @@ where
         let mut tx = D::write_tx(self).await?;
         let inserted = sqlx::query_scalar(
             "INSERT INTO models (name, description, owner, risk_tier, use_case, business_line, tags, created_at, \
-             created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             created_by, declared_tier) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $4) RETURNING id",
         )
         .bind(&model.name)
         .bind(&model.description)
@@ -1449,10 +1455,10 @@ where
         tx.commit().await?;
         Ok(ModelRow {
             id,
-            model,
             latest_version: None,
             retirement: ModelRetirement::default(),
-            inventory: ModelInventory::default(),
+            inventory: ModelInventory::declared(&model.risk_tier),
+            model,
         })
     }
 
@@ -1602,7 +1608,8 @@ where
              retirement_requested_by = COALESCE(retirement_requested_by, $2), \
              retirement_requested_at = COALESCE(retirement_requested_at, $3), \
              retirement_reason = COALESCE(retirement_reason, $4) WHERE name = $1 AND retired_at IS NULL \
-             AND NOT (risk_tier = 'high' AND (retirement_requested_by IS NULL OR retirement_requested_by = $2))",
+             AND NOT ((risk_tier = 'high' OR COALESCE(tier_lowered_from = 'high' AND tier_set_by = $2, FALSE)) \
+             AND (retirement_requested_by IS NULL OR retirement_requested_by = $2))",
         )
         .bind(name)
         .bind(by)
@@ -1654,14 +1661,16 @@ where
         name: &str,
         risk_tier: &str,
         inventory: &ModelInventory,
-        monitors: &[MonitorRow],
+        bundle: Option<i64>,
+        monitors: &[MonitorRetune],
         audit: &[AuditEventDraft],
     ) -> Result<ModelRow> {
         let mut tx = D::write_tx(self).await?;
         let updated = sqlx::query(
             "UPDATE models SET risk_tier = $2, fields = $3, tier_basis = $4, tier_reasons = $5, tier_set_by = $6, \
-             tier_set_at = $7, material_change_at = $8, material_change = $9, \
-             inventory_revision = inventory_revision + 1 WHERE name = $1 AND inventory_revision = $10",
+             tier_set_at = $7, material_change_at = $8, material_change = $9, tier_lowered_from = $12, \
+             inventory_revision = inventory_revision + 1 WHERE name = $1 AND inventory_revision = $10 \
+             AND retired_at IS NULL AND ($11 IS NULL OR $11 = (SELECT MAX(number) FROM policy_bundles))",
         )
         .bind(name)
         .bind(risk_tier)
@@ -1673,17 +1682,41 @@ where
         .bind(inventory.material_change_at)
         .bind(inventory.material_change.as_deref())
         .bind(inventory.revision)
+        .bind(bundle)
+        .bind(inventory.tier_lowered_from.as_deref())
         .execute(&mut *tx)
         .await?;
         if D::rows_affected(&updated) == 0 {
-            // No such model (NotFound), or another write came first.
-            Self::model_in(&mut tx, name).await?;
+            // No such model (NotFound), retired, or another write or policy bundle came first.
+            let row = Self::model_in(&mut tx, name).await?;
+            if row.retirement.retired_at.is_some() {
+                return Err(Error::Conflict(format!("model '{name}' is retired")));
+            }
             return Err(Error::Conflict(format!(
-                "model '{name}''s inventory record changed while this change was made: read it again and retry"
+                "model '{name}''s inventory record or the policy bundle in force changed while this change was \
+                 made: try again"
             )));
         }
-        for monitor in monitors {
-            Self::upsert_monitor(&mut tx, monitor).await?;
+        for retune in monitors {
+            let m = &retune.monitor;
+            let retuned = sqlx::query(
+                "UPDATE monitors SET config = $3, updated_at = $4, updated_by = $5 WHERE config = $6 \
+                 AND name = $2 AND model_id = (SELECT id FROM models WHERE name = $1)",
+            )
+            .bind(&m.model_name)
+            .bind(&m.name)
+            .bind(to_json(&m.config))
+            .bind(m.updated_at)
+            .bind(&m.updated_by)
+            .bind(to_json(&retune.from))
+            .execute(&mut *tx)
+            .await?;
+            if D::rows_affected(&retuned) == 0 {
+                return Err(Error::Conflict(format!(
+                    "monitor '{}' of model '{name}' changed while its tier changed: try again",
+                    m.name
+                )));
+            }
         }
         for event in audit {
             Self::append_audit(&mut tx, event).await?;

@@ -863,23 +863,54 @@ mod tests {
         let (_dir, store) = fresh().await;
         let created = store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
         let read = created.inventory.clone();
+        assert_eq!(read.declared_tier, created.model.risk_tier);
+        let events =
+            async || store.audit_events(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len();
+        let monitor = |config: serde_json::Value| MonitorRow {
+            model_name: "a".into(),
+            name: "drift".into(),
+            kind: "feature_drift".into(),
+            config,
+            enabled: true,
+            updated_at: 1,
+            updated_by: "warden".into(),
+        };
+        store.put_monitor(monitor(serde_json::json!({"window_seconds": 300})), None).await.unwrap();
+        let retune = |from: serde_json::Value| MonitorRetune {
+            monitor: monitor(serde_json::json!({"window_seconds": 1800})),
+            from,
+        };
         let mut first = read.clone();
         first.fields = serde_json::json!({"exposure": 1});
         first.tier_basis = "computed".into();
-        let written =
-            store.update_model_inventory("a", "low", &first, &[], &[audit("model.tier", "model/a")]).await.unwrap();
+        let tier_event = [audit("model.tier", "model/a")];
+
+        // A monitor whose settings are not those the retune read, or another bundle in force: nothing is written.
+        let stale = [retune(serde_json::json!({"window_seconds": 600}))];
+        let before = events().await;
+        let err = store.update_model_inventory("a", "low", &first, None, &stale, &tier_event).await;
+        assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
+        let err = store.update_model_inventory("a", "low", &first, Some(99), &[], &tier_event).await;
+        assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
+        assert_eq!(events().await, before);
+        assert_eq!(store.get_model("a").await.unwrap().unwrap().inventory.revision, 0);
+
+        let retuned = [retune(serde_json::json!({"window_seconds": 300}))];
+        let written = store.update_model_inventory("a", "low", &first, None, &retuned, &tier_event).await.unwrap();
         assert_eq!((written.model.risk_tier.as_str(), written.inventory.revision), ("low", 1));
         assert_eq!(written.inventory.fields, serde_json::json!({"exposure": 1}));
+        assert_eq!(store.monitors(Some("a")).await.unwrap()[0].config["window_seconds"], 1800);
         // A second writer that read revision 0 loses, and leaves no event behind.
         let mut second = read;
         second.fields = serde_json::json!({"exposure": 2});
-        let events = store.audit_events(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len();
-        let err = store.update_model_inventory("a", "high", &second, &[], &[audit("model.tier", "model/a")]).await;
+        let before = events().await;
+        let err = store.update_model_inventory("a", "high", &second, None, &[], &tier_event).await;
         assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
-        assert_eq!(store.audit_events(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len(), events);
+        assert_eq!(events().await, before);
         let now = store.get_model("a").await.unwrap().unwrap();
         assert_eq!((now.model.risk_tier.as_str(), now.inventory.fields["exposure"].as_i64()), ("low", Some(1)));
-        let err = store.update_model_inventory("nope", "low", &first, &[], &[]).await;
+        assert_eq!(now.inventory.declared_tier, created.model.risk_tier, "the declared tier stays");
+        let err = store.update_model_inventory("nope", "low", &first, None, &[], &[]).await;
         assert!(matches!(err, Err(Error::NotFound(_))), "{err:?}");
     }
 

@@ -435,8 +435,8 @@ pub(crate) struct InventoryArgs {
     #[command(subcommand)]
     pub(crate) command: Option<InventoryCommand>,
     /// Only models whose inventory field has this value (a list field: holds it); repeatable, all must match.
-    #[arg(long = "where", value_name = "NAME=VALUE")]
-    pub(crate) filters: Vec<String>,
+    #[arg(long = "where", value_name = "NAME=VALUE", value_parser = key_value)]
+    pub(crate) filters: Vec<(String, String)>,
     /// Only models whose name, owner, use case or a field's value contains this text (any case).
     #[arg(long)]
     pub(crate) search: Option<String>,
@@ -1130,8 +1130,8 @@ pub(crate) enum ModelCommand {
         name: String,
         /// A value to write (JSON, or text when it is not JSON: `--set exposure=5000000 --set
         /// business_line=retail`); repeatable.
-        #[arg(long = "set", value_name = "NAME=VALUE")]
-        set: Vec<String>,
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = key_value)]
+        set: Vec<(String, String)>,
         /// A field to remove; repeatable.
         #[arg(long, value_name = "NAME")]
         unset: Vec<String>,
@@ -1141,18 +1141,19 @@ pub(crate) enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show a model's tier, how it was set and what the policy computes from its fields; or override it
-    /// (risk officer, admin) with a reason, or clear the override.
+    /// Show a model's tier, how it was set and what the policy computes from its fields; or (risk officer,
+    /// admin, with a reason) override it, or have it follow the rules again.
     Tier {
         /// Model name.
         name: String,
         /// The tier to hold whatever the fields say: high, medium or low.
-        #[arg(long = "override", value_name = "TIER", requires = "reason", conflicts_with = "clear_override")]
+        #[arg(long = "override", value_name = "TIER", requires = "reason", conflicts_with = "follow_rules")]
         override_tier: Option<String>,
-        /// Go back to the tier the policy computes.
+        /// Take the tier the policy computes (or the declared one when it decides nothing): clears an override,
+        /// or applies a lower tier that a data scientist's field write could not.
         #[arg(long, requires = "reason")]
-        clear_override: bool,
-        /// Why (required with --override and --clear-override).
+        follow_rules: bool,
+        /// Why (required with --override and --follow-rules).
         #[arg(long)]
         reason: Option<String>,
         #[command(flatten)]

@@ -138,8 +138,8 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
         ModelCommand::Fields { name, set, unset, connection, json } => {
             crate::inventory::model_fields(&name, &set, unset, &connection, json).await?
         }
-        ModelCommand::Tier { name, override_tier, clear_override, reason, connection, json } => {
-            crate::inventory::model_tier(&name, override_tier.as_deref(), clear_override, reason, &connection, json)
+        ModelCommand::Tier { name, override_tier, follow_rules, reason, connection, json } => {
+            crate::inventory::model_tier(&name, override_tier.as_deref(), follow_rules, reason, &connection, json)
                 .await?
         }
         ModelCommand::Register(args) => register(args).await?,
@@ -284,8 +284,13 @@ fn parse_param(text: &str) -> anyhow::Result<(String, Value)> {
     if key.is_empty() {
         anyhow::bail!("--param '{text}' has an empty key");
     }
-    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-    Ok((key.to_owned(), value))
+    Ok((key.to_owned(), json_or_text(value)))
+}
+
+/// A command-line value: JSON when it parses as JSON (`5000000`, `true`, `["a","b"]`, `"123"` for text that
+/// looks like a number), else the text itself.
+pub(crate) fn json_or_text(value: &str) -> Value {
+    serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()))
 }
 
 async fn file_part(path: &std::path::Path) -> anyhow::Result<Part> {

@@ -16,12 +16,11 @@ pub(crate) async fn inventory(args: InventoryArgs) -> anyhow::Result<()> {
     }
     let mut query = Vec::new();
     if !args.filters.is_empty() {
-        for filter in &args.filters {
-            if !filter.contains('=') || filter.contains(';') {
-                anyhow::bail!("--where {filter}: expected NAME=VALUE (without ';')");
-            }
+        if let Some((name, value)) = args.filters.iter().find(|(name, value)| format!("{name}{value}").contains(';')) {
+            anyhow::bail!("--where {name}={value}: a filter cannot hold ';'");
         }
-        query.push(format!("where={}", encode(&args.filters.join(";"))));
+        let pairs: Vec<String> = args.filters.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        query.push(format!("where={}", encode(&pairs.join(";"))));
     }
     if let Some(text) = &args.search {
         query.push(format!("q={}", encode(text)));
@@ -114,18 +113,9 @@ async fn schema(command: InventoryFieldsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A `--set NAME=VALUE` value: JSON when it parses as JSON, else the text itself.
-fn set_value(pair: &str) -> anyhow::Result<(String, Value)> {
-    let Some((name, value)) = pair.split_once('=').filter(|(name, _)| !name.is_empty()) else {
-        anyhow::bail!("--set {pair}: expected NAME=VALUE");
-    };
-    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-    Ok((name.to_owned(), value))
-}
-
 pub(crate) async fn model_fields(
     name: &str,
-    set: &[String],
+    set: &[(String, String)],
     unset: Vec<String>,
     connection: &Connection,
     json: bool,
@@ -134,7 +124,8 @@ pub(crate) async fn model_fields(
     let tier: api::ModelTierBody = if set.is_empty() && unset.is_empty() {
         client.get_as(&format!("/v1/models/{}/tier", encode(name))).await?
     } else {
-        let set: Map<String, Value> = set.iter().map(|pair| set_value(pair)).collect::<anyhow::Result<_>>()?;
+        let set: Map<String, Value> =
+            set.iter().map(|(name, value)| (name.clone(), crate::commands::json_or_text(value))).collect();
         let path = format!("/v1/models/{}/fields", encode(name));
         client.json_as(Method::PATCH, &path, &json!({"set": set, "unset": unset})).await?
     };
@@ -145,14 +136,14 @@ pub(crate) async fn model_fields(
 pub(crate) async fn model_tier(
     name: &str,
     override_tier: Option<&str>,
-    clear_override: bool,
+    follow_rules: bool,
     reason: Option<String>,
     connection: &Connection,
     json: bool,
 ) -> anyhow::Result<()> {
     let client = Client::new(connection)?;
     let path = format!("/v1/models/{}/tier", encode(name));
-    let tier: api::ModelTierBody = match (override_tier, clear_override) {
+    let tier: api::ModelTierBody = match (override_tier, follow_rules) {
         (None, false) => client.get_as(&path).await?,
         (to, _) => {
             let to: Option<api::RiskTier> =
@@ -173,9 +164,10 @@ fn show_tier(tier: &api::ModelTierBody, json: bool) {
         (Some(by), Some(at)) => format!(" by {by} at {}", render::micros_time(at)),
         _ => String::new(),
     };
-    let computed = match &tier.computed {
-        Some(c) => format!("{} by policy bundle {} ({})", c.tier.as_str(), c.bundle, c.reasons.join("; ")),
-        None => "nothing (the policy's tiering rules decide nothing for these fields)".into(),
+    let computed = match (&tier.computed, &tier.computed_error) {
+        (Some(c), _) => format!("{} by policy bundle {} ({})", c.tier.as_str(), c.bundle, c.reasons.join("; ")),
+        (None, Some(why)) => format!("the policy's tiering rules fail: {why}"),
+        (None, None) => "nothing (the policy's tiering rules decide nothing for these fields)".into(),
     };
     let mut lines = vec![
         ("model", tier.model.clone()),

@@ -329,7 +329,8 @@ async fn logout(
 pub(crate) struct InventoryQuery {
     pub(crate) tier: Option<String>,
     pub(crate) q: Option<String>,
-    /// Inventory field filters, `name=value;name=value`.
+    /// Inventory field filters, `name=value;name=value` (the API's `where`).
+    #[serde(rename = "where")]
     pub(crate) field: Option<String>,
     pub(crate) sort: Option<String>,
 }

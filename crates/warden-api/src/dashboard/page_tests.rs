@@ -484,21 +484,21 @@ async fn the_inventory_shows_and_filters_by_fields_and_the_model_page_says_how_i
     assert_eq!(status, StatusCode::OK, "{body}");
     let fields = json!({"set": {"business_line": "retail", "exposure": 20_000_000}});
     let (status, body) =
-        scene.app.json(Method::PATCH, "/v1/models/credit/fields", Some(scene.token("dana")), fields).await;
+        scene.app.json(Method::PATCH, "/v1/models/credit/fields", Some(scene.token("rita")), fields).await;
     assert_eq!((status, body["tier"].as_str()), (StatusCode::OK, Some("medium")), "{body}");
     let cookie = scene.log_in("victor").await;
     let (_, inventory) = scene.page(&cookie, "/ui").await;
     let table = text_of(&inventory, "inventory");
     assert!(table.contains("medium computed") && table.contains("business_line: retail exposure: 20000000"), "{table}");
-    let (_, filtered) = scene.page(&cookie, "/ui?field=business_line%3Dcards").await;
+    let (_, filtered) = scene.page(&cookie, "/ui?where=business_line%3Dcards").await;
     assert!(!text_of(&filtered, "inventory").contains("credit"), "{filtered}");
-    let (_, filtered) = scene.page(&cookie, "/ui?q=RETAIL&field=exposure%3D20000000").await;
+    let (_, filtered) = scene.page(&cookie, "/ui?q=RETAIL&where=exposure%3D20000000").await;
     assert!(text_of(&filtered, "inventory").contains("credit"), "{filtered}");
-    let (_, refused) = scene.page(&cookie, "/ui?field=exposure").await;
+    let (_, refused) = scene.page(&cookie, "/ui?where=exposure").await;
     assert_eq!(text_of(&refused, "filter-error"), "where: 'exposure' is not name=value");
     let (_, page) = scene.page(&cookie, "/ui/models/credit").await;
     let tier = text_of(&page, "tier");
-    assert!(tier.starts_with("medium (computed by token:dana "), "{tier}");
+    assert!(tier.starts_with("medium (computed by token:rita "), "{tier}");
     assert!(tier.ends_with("): exposure 20000000 is at least 10000000"), "{tier}");
     assert_eq!(text_of(&page, "inventory-fields"), "business_line: retail exposure: 20000000");
 }

@@ -275,7 +275,7 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
             href.push_str(&format!("&q={}", super::encode_query(q)));
         }
         if let Some(f) = field {
-            href.push_str(&format!("&field={}", super::encode_query(f)));
+            href.push_str(&format!("&where={}", super::encode_query(f)));
         }
         href
     };
@@ -298,7 +298,7 @@ pub(crate) fn inventory(viewer: &Viewer, mut lines: Vec<InventoryLine>, query: &
                     @for t in ["high", "medium", "low"] { option value=(t) selected[tier == Some(t)] { (t) } }
                 } }
                 label { "Search " input type="search" name="q" value=(query.q.clone().unwrap_or_default()) placeholder="name, owner, use, fields"; }
-                label { "Fields " input type="text" name="field" value=(field.unwrap_or_default()) placeholder="business_line=retail;exposure=1000"; }
+                label { "Fields " input type="text" name="where" value=(field.unwrap_or_default()) placeholder="business_line=retail;exposure=1000"; }
                 input type="hidden" name="sort" value=(query.sort.clone().unwrap_or_default());
                 button type="submit" { "Filter" }
             }
@@ -499,7 +499,8 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                     @if let (Some(by), Some(at)) = (&t.set_by, t.set_at) { " by " (by) " " (date(at)) } ")"
                     @if !t.reasons.is_empty() { ": " (t.reasons.join("; ")) }
                     @if let Some(c) = t.computed.as_ref().filter(|c| c.tier != t.tier) {
-                        " · " span.warn { "the policy computes " (c.tier) " (" (c.reasons.join("; ")) ")" } } }
+                        " · " span.warn { "the policy computes " (c.tier) " (" (c.reasons.join("; ")) ")" } }
+                    @if let Some(why) = &t.computed_error { " · " span.bad { "the tiering rules fail: " (why) } } }
                 dt { "Inventory fields" } dd #inventory-fields {
                     @if is_empty(&t.fields) { span.muted { "none recorded" } } @else { (field_list(&t.fields)) } }
                 @let r = &data.revalidation;

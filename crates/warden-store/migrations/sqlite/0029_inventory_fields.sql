@@ -9,6 +9,12 @@ CREATE TABLE inventory_schemas (
     put_at  INTEGER NOT NULL
 );
 ALTER TABLE models ADD COLUMN fields TEXT NOT NULL DEFAULT '{}';
+-- The tier given at registration, which the model goes back to when no rule or override decides.
+ALTER TABLE models ADD COLUMN declared_tier TEXT CHECK (declared_tier IN ('high', 'medium', 'low'));
+UPDATE models SET declared_tier = risk_tier;
+-- The tier a change lowered the model from (cleared when a change raises it): whoever lowered a high tier does
+-- not retire the model alone.
+ALTER TABLE models ADD COLUMN tier_lowered_from TEXT;
 ALTER TABLE models ADD COLUMN tier_basis TEXT NOT NULL DEFAULT 'declared'
     CHECK (tier_basis IN ('declared', 'computed', 'override'));
 -- JSON array: the tiering rules' reasons, or the override's reason.
