@@ -195,6 +195,7 @@ pub(crate) async fn apply(
         }
     }
     let open = warden.metadata.alerts(None, Some("open"), i64::MAX).await?;
+    crate::findings::raise_missing_breaches(warden, &open).await;
     let now = warden.now();
     let mut context = Context::default();
     let mut actions = Vec::new();
@@ -297,7 +298,7 @@ pub(crate) async fn apply(
             && production
         {
             // A critical alert on a production version opens its model's incident (or joins the open one).
-            let title = format!("{} of '{}' on {} version {}", row.monitor, row.feature, row.model_name, row.version);
+            let title = crate::findings::breach_title(&row);
             let detect = details["detect_micros"].as_i64().unwrap_or_default();
             let incident = warden.metadata.open_incident(&row.model_name, &title, now, detect).await?;
             row.incident_id = Some(incident.id);

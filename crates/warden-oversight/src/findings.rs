@@ -18,6 +18,7 @@ limitations, policy exceptions, vulnerabilities and monitoring breaches.
   a high or critical one is unresolved and no unexpired exception covers it.
 */
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -25,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use warden_core::{FindingKind, FindingSeverity, FindingState, ScanFormat};
 use warden_scans::ScanFinding;
-use warden_store::metadata::FindingRow;
+use warden_store::metadata::{AlertRow, FindingRow};
 
 use crate::{Error, Oversight, Result};
 use warden_registry::auth::{Permission, Principal};
@@ -204,12 +205,56 @@ pub async fn raise(warden: &Oversight, caller: &Principal, model: &str, new: New
     Finding::of(stored, now)
 }
 
+/// What a breach finding of `incident` says: the mark that it exists (one per incident and version).
+fn breach_description(incident: i64) -> String {
+    format!("a critical alert opened incident {incident}")
+}
+
+/// The breach findings that open critical alerts with an incident should have and lack, raised now: a write
+/// that failed, or a stop, between an incident and its finding is healed by the next round. One read of a
+/// model's findings covers all its alerts; raising is idempotent (one finding per incident and version, in
+/// any state, so a closed one is not raised again).
+pub(crate) async fn raise_missing_breaches(warden: &Oversight, open: &[AlertRow]) {
+    let mut by_model: BTreeMap<&str, Vec<&AlertRow>> = BTreeMap::new();
+    for alert in open.iter().filter(|a| a.severity == "critical" && a.incident_id.is_some()) {
+        by_model.entry(alert.model_name.as_str()).or_default().push(alert);
+    }
+    for (model, alerts) in by_model {
+        let known = match warden.metadata.findings(Some(model), None).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::error!(model, %error, "the breach findings could not be checked");
+                continue;
+            }
+        };
+        let mut raised: Vec<(i64, i64)> = Vec::new();
+        for alert in alerts {
+            let Some(incident) = alert.incident_id else { continue };
+            let description = breach_description(incident);
+            let exists = known.iter().any(|r| {
+                r.kind == FindingKind::MonitoringBreach.as_str()
+                    && r.version == Some(alert.version)
+                    && r.description == description
+            });
+            if !exists && !raised.contains(&(alert.version, incident)) {
+                raised.push((alert.version, incident));
+                raise_breach(warden, model, alert.version, &breach_title(alert), incident).await;
+            }
+        }
+    }
+}
+
+/// A breach finding's title: what breached, on which version.
+pub(crate) fn breach_title(alert: &AlertRow) -> String {
+    format!("{} of '{}' on {} version {}", alert.monitor, alert.feature, alert.model_name, alert.version)
+}
+
 /// A critical monitoring breach of a production version, which opened incident `incident` or joined it, as a
 /// critical finding on that version (raised by Warden, once per incident and version): the version is not
 /// promoted again until it is closed or an exception covers it. A failure is logged, never allowed to stop
-/// the monitor round that found the breach (a crash between the alert and the finding loses the finding).
+/// the monitor round that found the breach: the next round raises the finding ([`raise_missing_breaches`]).
 pub(crate) async fn raise_breach(warden: &Oversight, model: &str, version: i64, title: &str, incident: i64) {
-    let description = format!("a critical alert opened incident {incident}");
+    let description = breach_description(incident);
     // One finding per incident and version: later critical alerts of the version join it.
     let known = match warden.metadata.findings(Some(model), None).await {
         Ok(rows) => rows.iter().any(|r| {

@@ -234,26 +234,6 @@ fn profile_of_a_missing_file_exits_1() {
     assert_eq!(bad.status.code(), Some(1));
 }
 
-/// Runs SQL against the server's database while the server is stopped (a record written by an older release,
-/// before free text was checked).
-fn write_directly(data: &std::path::Path, statement: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let statement = sqlx::AssertSqlSafe(statement.to_owned());
-        if on_postgres() {
-            let pool =
-                sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&database_for(data)).await.unwrap();
-            sqlx::query(statement).execute(&pool).await.unwrap();
-            pool.close().await;
-        } else {
-            let url = format!("sqlite://{}", data.join("warden.db").display());
-            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-            sqlx::query(statement).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-    });
-}
-
 /// A stopped server's data directory with 40 models, one of them (`m1`) with an owner written straight into
 /// the database: an escape sequence and 100,000 characters. The server restarted on it.
 fn server_with_a_hostile_owner(data: &std::path::Path) -> Server {
@@ -266,7 +246,7 @@ fn server_with_a_hostile_owner(data: &std::path::Path) -> Server {
     let _ = server.child.wait();
     let (escape, long) =
         if on_postgres() { ("chr(27)", "repeat('x', 100000)") } else { ("char(27)", "printf('%.*c', 100000, 'x')") };
-    write_directly(data, &format!("UPDATE models SET owner = 'evil' || {escape} || '[2J' || {long} WHERE name = 'm1'"));
+    execute_sql(data, &format!("UPDATE models SET owner = 'evil' || {escape} || '[2J' || {long} WHERE name = 'm1'"));
     Server::start(data)
 }
 

@@ -1,5 +1,6 @@
 //! Faults injected into a running server: a full disk under the data directory (a small tmpfs, filled and
-//! freed), and a champion whose artifact is missing or corrupt at start. Each checks that nothing answered
+//! freed), a champion whose artifact is missing or corrupt at start, and a database refusing one table's
+//! writes. Each checks that nothing answered
 //! 200 is lost, that readiness tells the truth, and that the server recovers by itself when the fault clears.
 
 use std::path::{Path, PathBuf};
@@ -241,4 +242,62 @@ fn a_champion_whose_artifact_is_missing_or_corrupt_makes_the_server_not_ready_un
         let _ = server.child.wait();
         server.kill();
     }
+}
+
+/// The store refuses finding writes (a trigger) while a critical alert opens an incident on the champion: the
+/// alert and the incident stand, the breach finding is missing; once writes are accepted again, the next round
+/// raises it, once.
+#[test]
+fn a_breach_finding_lost_to_a_failed_write_is_raised_by_the_next_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    serve_linear_credit(&server, dir.path());
+    // Findings refused by the database itself, as a full or failing disk would refuse them.
+    if on_postgres() {
+        execute_sql(
+            &data,
+            "CREATE FUNCTION refuse_findings() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected: findings refused'; END $$",
+        );
+        execute_sql(
+            &data,
+            "CREATE TRIGGER refuse_findings BEFORE INSERT ON findings FOR EACH ROW EXECUTE FUNCTION refuse_findings()",
+        );
+    } else {
+        execute_sql(
+            &data,
+            "CREATE TRIGGER refuse_findings BEFORE INSERT ON findings BEGIN SELECT RAISE(ABORT, 'injected'); END",
+        );
+    }
+    // The champion's stored artifact changes under it: the integrity monitor's alert is critical.
+    let blob = champion_blob(&server, &data);
+    let original = std::fs::read(&blob).unwrap();
+    std::fs::write(&blob, br#"{"intercept": 9, "coefficients": {"duration": 1}}"#).unwrap();
+    let evaluate = || {
+        let (status, body) = status_of(&server, reqwest::Method::POST, "/v1/monitors/evaluate", None);
+        assert_eq!(status, 200, "{body}");
+    };
+    evaluate();
+    let alerts = server.get_json("/v1/alerts?model=credit");
+    let alert = alerts.as_array().unwrap().iter().find(|a| a["monitor"] == "integrity").expect("an integrity alert");
+    let incident = alert["incident_id"].as_i64().unwrap_or_else(|| panic!("an incident: {alert}"));
+    let breaches = || -> Vec<serde_json::Value> {
+        let findings = server.get_json("/v1/findings?model=credit");
+        findings.as_array().unwrap().iter().filter(|f| f["kind"] == "monitoring_breach").cloned().collect()
+    };
+    assert!(breaches().is_empty(), "the write was refused");
+
+    execute_sql(
+        &data,
+        if on_postgres() { "DROP TRIGGER refuse_findings ON findings" } else { "DROP TRIGGER refuse_findings" },
+    );
+    evaluate();
+    evaluate();
+    let raised = breaches();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!((raised[0]["severity"].as_str(), raised[0]["version"].as_i64()), (Some("critical"), Some(1)));
+    assert_eq!(raised[0]["description"], format!("a critical alert opened incident {incident}"));
+    std::fs::write(&blob, &original).unwrap();
+    server.kill();
 }

@@ -441,3 +441,23 @@ pub fn http_client() -> reqwest::Client {
     warden_registry::install_tls_provider();
     reqwest::Client::new()
 }
+
+/// Runs one SQL statement against the server's database, beside the server: to write a record as an older
+/// release did, or to inject a fault (a trigger refusing writes).
+pub fn execute_sql(data: &std::path::Path, statement: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if on_postgres() {
+            let pool =
+                sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&database_for(data)).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let url = format!("sqlite://{}", data.join("warden.db").display());
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    });
+}
