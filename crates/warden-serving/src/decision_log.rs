@@ -108,8 +108,10 @@ impl DecisionLog {
     }
 
     /// Commits a stream's batch (decisions, outcomes, dead records and the positions reached) in one
-    /// transaction of its own, then folds its decisions into their profiles. The store's error is returned as
-    /// is: `Conflict` when a position moved (the consumer re-reads it), anything else when it cannot commit.
+    /// transaction of its own, returning once it is committed; its decisions are folded into their profiles
+    /// right after, while the next batch commits ([`DecisionLog::flush`] waits for the folds). The store's error
+    /// is returned as is: `Conflict` when a position moved (the consumer re-reads it), anything else when it
+    /// cannot commit.
     pub async fn commit_stream(&self, lives: Vec<Arc<LiveProfile>>, commit: StreamCommit) -> Result<StreamCommitted> {
         let (done, wait) = oneshot::channel();
         self.sender.send(Message::Stream(lives, commit, done)).await.map_err(|_| stopped())?;
@@ -176,10 +178,15 @@ async fn writer(
                     let outcome = store.commit_stream(&commit).await;
                     if let Ok(committed) = &outcome {
                         metrics.log_committed.inc_by(committed.decisions);
-                        let decisions = stream_lives.iter().zip(&commit.decisions).zip(&committed.new_decisions);
-                        for ((live, decision), _) in decisions.filter(|(_, new)| **new) {
-                            live.fold(decision);
-                        }
+                        // Folded on the blocking pool while the next batch commits (the consumer's next turn
+                        // comes with the commit); a flush, and so every monitor round, waits for it.
+                        let new = committed.new_decisions.clone();
+                        let decisions = commit.decisions;
+                        commits.folding.retain(|fold| !fold.is_finished());
+                        commits.folding.push(tokio::task::spawn_blocking(move || {
+                            let decisions = stream_lives.iter().zip(&decisions).zip(&new);
+                            fold_all(decisions.filter(|(_, new)| **new).map(|(d, _)| d));
+                        }));
                     }
                     let _ = done.send(outcome);
                 }
@@ -277,6 +284,19 @@ impl Commits {
     }
 }
 
+/// Folds decisions into their profiles, taking a profile's lock once for each run of decisions sharing it
+/// (a batch is mostly one version's), not once per decision.
+fn fold_all<'a>(decisions: impl Iterator<Item = (&'a Arc<LiveProfile>, &'a NewDecision)>) {
+    let mut decisions = decisions.peekable();
+    while let Some((live, first)) = decisions.next() {
+        let mut state = live.state.lock().expect("live profile lock");
+        live.fold_locked(&mut state, first);
+        while let Some((_, next)) = decisions.next_if(|(other, _)| Arc::ptr_eq(other, live)) {
+            live.fold_locked(&mut state, next);
+        }
+    }
+}
+
 /// Decisions committed in one transaction, with their profiles and who waits for them.
 struct Group {
     lives: Vec<Arc<LiveProfile>>,
@@ -303,9 +323,7 @@ async fn commit_group(
             // decision skipped as logged before is not counted twice.
             Ok(tokio::task::spawn_blocking(move || {
                 let group = lives.iter().zip(&rows).zip(&new);
-                for ((live, decision), _) in group.filter(|((_, d), n)| **n && d.route != "pinned") {
-                    live.fold(decision);
-                }
+                fold_all(group.filter(|((_, d), n)| **n && d.route != "pinned").map(|(d, _)| d));
                 for (done, start, count) in waiters {
                     let _ = done.send(Ok(new[start..start + count].to_vec()));
                 }
@@ -587,9 +605,7 @@ impl LiveProfile {
         }
     }
 
-    fn fold(&self, decision: &NewDecision) {
-        let mut guard = self.state.lock().expect("live profile lock");
-        let state = &mut *guard;
+    fn fold_locked(&self, state: &mut LiveState, decision: &NewDecision) {
         state.decisions += 1;
         *state.by_decision.entry(decision.decision.clone()).or_default() += 1;
         *state.by_route.entry(decision.route.clone()).or_default() += 1;
