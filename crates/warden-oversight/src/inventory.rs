@@ -374,14 +374,19 @@ fn view(row: &ModelRow, computed: Computation) -> Result<ModelTier> {
 
 /// A model's tier and fields.
 pub async fn tier(warden: &Oversight, caller: &Principal, model: &str) -> Result<ModelTier> {
-    registry::get_model(warden, caller, model).await?;
-    let row = model_row(warden, model).await?;
+    let row = readable_row(warden, caller, model).await?;
     let (_, computed) = compute(warden, &row, &row.inventory.fields).await?;
     view(&row, computed)
 }
 
 async fn model_row(warden: &Oversight, model: &str) -> Result<ModelRow> {
     warden.metadata.get_model(model).await?.ok_or_else(|| Error::NotFound(format!("model '{model}' not found")))
+}
+
+/// The model's stored row for a caller who may read the registry (what `registry::get_model` checks), read once.
+async fn readable_row(warden: &Oversight, caller: &Principal, model: &str) -> Result<ModelRow> {
+    caller.require(Permission::ReadRegistry)?;
+    model_row(warden, model).await
 }
 
 /// What a write of a model's fields changes: values to set, fields to remove.
@@ -403,8 +408,7 @@ pub async fn set_fields(
     change: FieldsChange,
 ) -> Result<ModelTier> {
     caller.require(Permission::EditInventoryFields)?;
-    registry::get_model(warden, caller, model).await?;
-    let row = model_row(warden, model).await?;
+    let row = readable_row(warden, caller, model).await?;
     registry::refuse_if_retired(&row)?;
     if change.set.is_empty() && change.unset.is_empty() {
         return Err(Error::invalid("nothing to change: give fields to set or to unset"));
@@ -484,8 +488,7 @@ pub async fn override_tier(
     if reason.trim().is_empty() {
         return Err(Error::invalid("reason: a tier override needs a reason"));
     }
-    registry::get_model(warden, caller, model).await?;
-    let row = model_row(warden, model).await?;
+    let row = readable_row(warden, caller, model).await?;
     registry::refuse_if_retired(&row)?;
     let current = stored_tier(&row)?;
     let (bundle, computed) = compute(warden, &row, &row.inventory.fields).await?;

@@ -30,7 +30,12 @@ pub async fn retire(warden: &Oversight, caller: &Principal, model: &str, reason:
     if reason.trim().is_empty() {
         return Err(Error::invalid("reason: a retirement needs a reason"));
     }
-    let found = registry::get_model(warden, caller, model).await?;
+    // Read once: the model and its inventory record (who last lowered its tier).
+    caller.require(Permission::ReadRegistry)?;
+    let row = warden.metadata.get_model(model).await?;
+    let row = row.ok_or_else(|| Error::NotFound(format!("model '{model}' not found")))?;
+    let inventory = row.inventory.clone();
+    let found = Model::try_from(row)?;
     if let (Some(by), Some(at)) = (&found.retirement.retired_by, found.retirement.retired_at) {
         return Err(Error::Conflict(format!(
             "model '{model}' was retired by {by} at {}",
@@ -41,8 +46,6 @@ pub async fn retire(warden: &Oversight, caller: &Principal, model: &str, reason:
     let actor = caller.actor();
     let pending = found.retirement.requested_by.clone();
     // Whoever lowered a high tier does not retire the model alone either.
-    let row = warden.metadata.get_model(model).await?;
-    let inventory = row.ok_or_else(|| Error::NotFound(format!("model '{model}' not found")))?.inventory;
     let lowered_by_caller =
         inventory.tier_lowered_from.as_deref() == Some("high") && inventory.tier_set_by.as_deref() == Some(&actor);
     if (found.input.risk_tier == RiskTier::High || lowered_by_caller) && pending.is_none() {
