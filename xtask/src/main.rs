@@ -587,12 +587,18 @@ fn http_post(url: &str, body: &str, token: Option<&str>) -> anyhow::Result<serde
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// A GET with `token` to the server under test, answered 200; its body. In this process: the benchmarks poll
+/// `/metrics` every few milliseconds, and a `curl` process each time took a quarter of a core from the server
+/// they measure.
 fn http_get(url: &str, token: &str) -> anyhow::Result<String> {
-    let out = Command::new("curl").args(["-sf", "-H", &format!("Authorization: Bearer {token}"), url]).output()?;
-    if !out.status.success() {
-        bail!("GET {url} failed");
+    let path = url.trim_start_matches("http://").find('/').map_or("/", |i| &url.trim_start_matches("http://")[i..]);
+    let mut connection = Connection::open(url)?;
+    connection.send_get(path, token)?;
+    let (status, body) = connection.answer_with_body()?;
+    if status != 200 {
+        bail!("GET {url} failed: {status}");
     }
-    Ok(String::from_utf8(out.stdout)?)
+    Ok(String::from_utf8(body)?)
 }
 
 /// Sums a Prometheus counter over all its label sets.
@@ -835,12 +841,22 @@ impl Connection {
 
     /// GETs `path` with `token`; the status.
     fn get_as(&mut self, path: &str, token: &str) -> anyhow::Result<u16> {
-        write!(self.writer, "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\r\n", self.host)?;
+        self.send_get(path, token)?;
         self.answer()
+    }
+
+    fn send_get(&mut self, path: &str, token: &str) -> anyhow::Result<()> {
+        write!(self.writer, "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\r\n", self.host)?;
+        Ok(())
     }
 
     /// Reads one answer whole; its status.
     fn answer(&mut self) -> anyhow::Result<u16> {
+        Ok(self.answer_with_body()?.0)
+    }
+
+    /// Reads one answer whole; its status and body.
+    fn answer_with_body(&mut self) -> anyhow::Result<(u16, Vec<u8>)> {
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
         let status: u16 = line.split_whitespace().nth(1).context("status line")?.parse()?;
@@ -858,9 +874,9 @@ impl Connection {
                 length = value.trim().parse()?;
             }
         }
-        let mut sink = vec![0; length];
-        std::io::Read::read_exact(&mut self.reader, &mut sink)?;
-        Ok(status)
+        let mut body = vec![0; length];
+        std::io::Read::read_exact(&mut self.reader, &mut body)?;
+        Ok((status, body))
     }
 }
 

@@ -16,6 +16,7 @@ they are dropped, and counted, when the queue is full or their commit fails. On 
 commits the rest.
 */
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -459,8 +460,8 @@ struct LiveState {
 trait RowView {
     fn value(&self, feature: &str) -> Option<&Value>;
     fn score(&self) -> f64;
-    /// Calls `f(attribute, group)` for each monitor-only attribute.
-    fn attributes(&self, f: &mut dyn FnMut(&str, &str));
+    /// Each monitor-only attribute and the row's group of it.
+    fn attributes(&self) -> Vec<(&str, Cow<'_, str>)>;
 }
 
 impl RowView for NewDecision {
@@ -470,16 +471,23 @@ impl RowView for NewDecision {
     fn score(&self) -> f64 {
         self.score
     }
-    fn attributes(&self, f: &mut dyn FnMut(&str, &str)) {
-        let Some(attributes) = self.attributes.as_object() else { return };
-        for (name, value) in attributes.iter().take(MAX_ATTRIBUTES) {
-            match value {
-                Value::String(s) => f(name, s),
-                Value::Number(n) => f(name, &n.to_string()),
-                Value::Bool(b) => f(name, if *b { "true" } else { "false" }),
-                _ => {}
-            }
-        }
+    fn attributes(&self) -> Vec<(&str, Cow<'_, str>)> {
+        let Some(attributes) = self.attributes.as_object() else { return Vec::new() };
+        attributes
+            .iter()
+            .take(MAX_ATTRIBUTES)
+            .filter_map(|(name, value)| Some((name.as_str(), group(value)?)))
+            .collect()
+    }
+}
+
+/// A monitor-only attribute's value as a group name (text, number or boolean; anything else is no group).
+fn group(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
     }
 }
 
@@ -498,11 +506,32 @@ impl RowView for ReferenceRow<'_> {
     fn score(&self) -> f64 {
         self.reference.scores[self.row]
     }
-    fn attributes(&self, f: &mut dyn FnMut(&str, &str)) {
+    fn attributes(&self) -> Vec<(&str, Cow<'_, str>)> {
+        let mut groups = Vec::with_capacity(self.attributes.len());
         for name in self.attributes {
             if let Some(group) = self.reference.text(name, self.row) {
-                f(name, &group);
+                groups.push((name.as_str(), Cow::Owned(group)));
             }
+        }
+        groups
+    }
+}
+
+/// A row's values as the windows take them: the features in the profile's order, the monitor-only groups,
+/// and the exposure (read only when the version prices approvals; `Some(None)`: missing or not finite).
+struct RowValues<'a> {
+    score: f64,
+    features: Vec<Option<&'a Value>>,
+    groups: Vec<(&'a str, Cow<'a, str>)>,
+    exposure: Option<Option<f64>>,
+}
+
+/// Adds one to `key`'s count, allocating the key only the first time it is seen.
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
         }
     }
 }
@@ -576,11 +605,21 @@ impl LiveProfile {
         }
     }
 
-    fn add(&self, windows: &mut LiveWindows, row: &dyn RowView) {
-        let score = row.score();
+    /// What the windows take from a row, read once (a decision goes into its running totals and its bucket).
+    fn read<'a>(&self, row: &'a dyn RowView) -> RowValues<'a> {
+        let exposure = self.money.as_ref().map(|(_, column)| row.value(column).and_then(Value::as_f64));
+        RowValues {
+            score: row.score(),
+            features: self.features.iter().map(|f| row.value(f.name.as_str())).collect(),
+            groups: row.attributes(),
+            exposure: exposure.map(|e| e.filter(|v| v.is_finite())),
+        }
+    }
+
+    fn add(&self, windows: &mut LiveWindows, row: &RowValues) {
+        let score = row.score;
         windows.score.add(score, &self.score_bins.0, self.score_bins.1);
-        for (feature, window) in self.features.iter().zip(&mut windows.features) {
-            let value = row.value(feature.name.as_str());
+        for ((feature, window), value) in self.features.iter().zip(&mut windows.features).zip(&row.features) {
             match (window, &feature.numeric) {
                 (FeatureWindow::Numeric(w), Some((edges, range))) => {
                     w.add(value.and_then(Value::as_f64).unwrap_or(f64::NAN), edges, *range)
@@ -590,14 +629,16 @@ impl LiveProfile {
             }
         }
         let approved = score < self.threshold;
-        row.attributes(&mut |name, group| match windows.approvals.get_mut(name) {
-            Some(w) => w.add(group, approved),
-            None => windows.approvals.entry(name.to_owned()).or_default().add(group, approved),
-        });
+        for (name, group) in &row.groups {
+            match windows.approvals.get_mut(*name) {
+                Some(w) => w.add(group, approved),
+                None => windows.approvals.entry((*name).to_owned()).or_default().add(group, approved),
+            }
+        }
         if approved {
             windows.approved += 1;
-            if let Some((lgd, column)) = &self.money {
-                match row.value(column).and_then(Value::as_f64).filter(|v| v.is_finite()) {
+            if let (Some((lgd, _)), Some(exposure)) = (&self.money, row.exposure) {
+                match exposure {
                     Some(exposure) => windows.expected_loss += score * lgd * exposure,
                     None => windows.exposure_missing += 1,
                 }
@@ -607,13 +648,14 @@ impl LiveProfile {
 
     fn fold_locked(&self, state: &mut LiveState, decision: &NewDecision) {
         state.decisions += 1;
-        *state.by_decision.entry(decision.decision.clone()).or_default() += 1;
-        *state.by_route.entry(decision.route.clone()).or_default() += 1;
+        count(&mut state.by_decision, &decision.decision);
+        count(&mut state.by_route, &decision.route);
         state.first_at = Some(state.first_at.map_or(decision.at, |t| t.min(decision.at)));
         state.last_at = Some(state.last_at.map_or(decision.at, |t| t.max(decision.at)));
-        self.add(&mut state.total, decision);
+        let row = self.read(decision);
+        self.add(&mut state.total, &row);
         if let Some(bucket) = state.recent.record(decision.at) {
-            self.add(bucket, decision);
+            self.add(bucket, &row);
         }
     }
 
@@ -645,7 +687,7 @@ impl LiveProfile {
         let mut windows = self.empty.clone();
         for row in rows {
             let view = ReferenceRow { reference, row, features: reference.row(row), attributes };
-            self.add(&mut windows, &view);
+            self.add(&mut windows, &self.read(&view));
         }
         windows
     }
@@ -655,7 +697,7 @@ impl LiveProfile {
     pub fn decision_windows(&self, decisions: &[NewDecision]) -> LiveWindows {
         let mut windows = self.empty.clone();
         for decision in decisions.iter().filter(|d| d.route != "pinned") {
-            self.add(&mut windows, decision);
+            self.add(&mut windows, &self.read(decision));
         }
         windows
     }

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 /// What a stream's records are ([`DecisionRecord`]s or [`OutcomeRecord`]s).
 pub use warden_core::StreamKind;
@@ -53,8 +54,7 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 pub const LATE_PERIOD_MICROS: i64 = 3_600 * 1_000_000;
 
 /// One decision made elsewhere, as it arrives (HTTP body row, Kafka record).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DecisionRecord {
     /// The platform's id of the request (joins outcomes to it).
     pub request_id: String,
@@ -64,14 +64,31 @@ pub struct DecisionRecord {
     pub at: Timestamp,
     /// The model's inputs.
     pub features: Map<String, Value>,
+    /// The JSON text `features` was read from: the log stores it as it came (serialising the object again
+    /// would cost as much as reading it).
+    pub features_text: Option<Box<str>>,
     /// Monitor-only columns (protected attributes, exposure).
-    #[serde(default)]
     pub attributes: Map<String, Value>,
     /// The model's score: the probability of the bad event.
     pub score: f64,
     /// The decision made; when absent, the version's threshold gives it.
-    #[serde(default)]
     pub decision: Option<String>,
+}
+
+/// A decision record as read, its features still JSON text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordText<'a> {
+    request_id: String,
+    version: i64,
+    at: Timestamp,
+    #[serde(borrow)]
+    features: &'a RawValue,
+    #[serde(default)]
+    attributes: Map<String, Value>,
+    score: f64,
+    #[serde(default)]
+    decision: Option<String>,
 }
 
 impl DecisionRecord {
@@ -81,7 +98,19 @@ impl DecisionRecord {
         if bytes.len() > MAX_RECORD_BYTES {
             return Err(format!("the record is {} bytes; at most {MAX_RECORD_BYTES} are accepted", bytes.len()));
         }
-        serde_json::from_slice(bytes).map_err(|e| format!("not a decision record: {e}"))
+        let record: RecordText = serde_json::from_slice(bytes).map_err(|e| format!("not a decision record: {e}"))?;
+        let features =
+            serde_json::from_str(record.features.get()).map_err(|e| format!("not a decision record: features: {e}"))?;
+        Ok(DecisionRecord {
+            request_id: record.request_id,
+            version: record.version,
+            at: record.at,
+            features,
+            features_text: Some(record.features.get().into()),
+            attributes: record.attributes,
+            score: record.score,
+            decision: record.decision,
+        })
     }
 }
 
@@ -297,6 +326,7 @@ pub(crate) async fn prepare(
                 version: record.version,
                 route: route.as_str().to_owned(),
                 features: Value::Object(checked.features),
+                features_text: record.features_text,
                 attributes: Value::Object(checked.attributes),
                 score: record.score,
                 decision,
@@ -607,6 +637,7 @@ pub async fn ingest_kserve_event<'h>(
                     version,
                     at: Timestamp::from(decided_at),
                     features: d.features,
+                    features_text: None,
                     attributes: Map::new(),
                     score: d.score,
                     decision: None,

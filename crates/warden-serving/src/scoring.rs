@@ -852,6 +852,7 @@ fn decision_record(
         version: version.version.number,
         route: route.as_str().to_owned(),
         features: Value::Object(row.features.clone()),
+        features_text: None,
         attributes: Value::Object(row.attributes.clone()),
         score,
         decision: decision.to_owned(),

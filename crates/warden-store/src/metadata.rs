@@ -622,6 +622,9 @@ pub struct NewDecision {
     pub route: String,
     /// The features as received (JSON object).
     pub features: Value,
+    /// The JSON text `features` was read from, when the caller kept it: written as it came instead of
+    /// serialising `features` again (ingestion keeps it). It holds the same object as `features`.
+    pub features_text: Option<Box<str>>,
     /// Monitor-only attributes (JSON object).
     pub attributes: Value,
     /// The score.
@@ -636,6 +639,16 @@ pub struct NewDecision {
     /// For a decision older than the live windows, the start of its period: noted (a [`LatePeriod`]) in the
     /// transaction that logs it, so the period's evaluations are revised even if the process dies next.
     pub late_period: Option<Micros>,
+}
+
+impl NewDecision {
+    /// The features as the log stores them: the text they were read from, else `features` serialised.
+    pub fn features_json(&self) -> std::borrow::Cow<'_, str> {
+        match &self.features_text {
+            Some(text) => std::borrow::Cow::Borrowed(text),
+            None => std::borrow::Cow::Owned(self.features.to_string()),
+        }
+    }
 }
 
 /// A period of a version that decisions older than the live windows arrived for, waiting for a monitor round

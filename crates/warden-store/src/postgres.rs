@@ -101,7 +101,7 @@ fn binary_rows(decisions: &[NewDecision], model_ids: &HashMap<&str, i64>) -> Vec
         field(&mut out, &model_ids[d.model_name.as_str()].to_be_bytes());
         field(&mut out, &d.version.to_be_bytes());
         field(&mut out, d.route.as_bytes());
-        json(&mut out, &d.features);
+        field(&mut out, d.features_json().as_bytes());
         json(&mut out, &d.attributes);
         field(&mut out, &d.score.to_bits().to_be_bytes());
         field(&mut out, d.decision.as_bytes());
@@ -168,7 +168,7 @@ impl Dialect for Postgres {
                     .bind(column(&|d| model_ids[d.model_name.as_str()]))
                     .bind(column(&|d| d.version))
                     .bind(text(&|d| d.route.clone()))
-                    .bind(text(&|d| crate::sql::to_json(&d.features)))
+                    .bind(text(&|d| d.features_json().into_owned()))
                     .bind(text(&|d| crate::sql::to_json(&d.attributes)))
                     .bind(decisions.iter().map(|d| d.score).collect::<Vec<f64>>())
                     .bind(text(&|d| d.decision.clone()))

@@ -513,6 +513,7 @@ impl DecisionColumns {
             version: self.version,
             route: self.route,
             features: from_json(&self.features, "decisions.features")?,
+            features_text: None,
             attributes: from_json(&self.attributes, "decisions.attributes")?,
             score: self.score,
             decision: self.decision,
@@ -769,7 +770,7 @@ where
                     .push_bind(ids[d.model_name.as_str()])
                     .push_bind(d.version)
                     .push_bind(d.route.as_str())
-                    .push_bind(to_json(&d.features))
+                    .push_bind(d.features_json().into_owned())
                     .push_bind(to_json(&d.attributes))
                     .push_bind(d.score)
                     .push_bind(d.decision.as_str())

@@ -447,6 +447,7 @@ mod tests {
             version,
             route: "champion".into(),
             features: serde_json::json!({"x": at}),
+            features_text: None,
             attributes: serde_json::json!({}),
             score: at as f64 / 100.0,
             decision: "approve".into(),
@@ -465,6 +466,27 @@ mod tests {
             amount: None,
             recorded_by: "token:test".into(),
         }
+    }
+
+    /// Features kept as the text they came in are stored as that text; others are serialised.
+    #[tokio::test]
+    async fn features_read_as_text_are_stored_as_that_text() {
+        let (_dir, store) = fresh().await;
+        store.create_model(model("a"), audit("model.create", "model/a")).await.unwrap();
+        store.insert_version("a", version("x"), &|n| audit("version.register", &format!("model/a/{n}"))).await.unwrap();
+        let as_sent = "{ \"x\" : 7,\"b\":[1, 2] }";
+        let kept = NewDecision {
+            features: serde_json::from_str(as_sent).unwrap(),
+            features_text: Some(as_sent.into()),
+            ..decision("kept", 1, 10)
+        };
+        store.insert_decisions(&[kept, decision("serialised", 1, 11)]).await.unwrap();
+        let stored: Vec<(String, String)> =
+            sqlx::query_as("SELECT request_id, features FROM decisions ORDER BY request_id")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(stored, [("kept".into(), as_sent.into()), ("serialised".into(), "{\"x\":11}".into())]);
     }
 
     /// The labelled decisions of one version since a time, newest first, each with its latest outcome.
