@@ -443,6 +443,11 @@ class Client:
         return self._call("GET", f"/v1/models/{_seg(model)}/evidence", params=_query(**{"from": start, "to": end}),
                           raw=True).content
 
+    def docs(self, model: str, *, template: str = "model-documentation", version: int | None = None) -> str:
+        """A model document written from the ledger (HTML; check it with `warden docs verify`)."""
+        return self._call("GET", f"/v1/models/{_seg(model)}/docs", params=_query(template=template, version=version),
+                          raw=True).text
+
     def create_token(self, name: str, *, role: str, expires_at: str | None = None, subject: str | None = None) -> dict:
         body = _query(name=name, role=role, expires_at=expires_at, subject=subject)
         return self._call("POST", "/v1/tokens", json_body=body)

@@ -512,6 +512,15 @@ pub struct EvidenceQuery {
     pub to: Option<i64>,
 }
 
+/// Which document to write, of which version.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct DocsQuery {
+    /// The template: `model-documentation`.
+    pub template: String,
+    /// The version (default: the latest).
+    pub version: Option<i64>,
+}
+
 /// Ledger entries query.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct LedgerQuery {

@@ -122,6 +122,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(ledger::list_checkpoints, ledger::make_checkpoint))
         .routes(routes!(ledger::verify))
         .routes(routes!(ledger::evidence))
+        .routes(routes!(ledger::docs))
         .routes(routes!(governance::approve, governance::list_approvals))
         .routes(routes!(governance::gate_check, governance::gate_decisions))
         .routes(routes!(governance::promote))

@@ -555,6 +555,11 @@ async fn every_route_answers_as_the_document_says() {
     let (status, _) = app.send(Method::GET, "/v1/models/credit/evidence", a, "", Vec::new()).await;
     calls.push((Method::GET, "/v1/models/credit/evidence".into(), status));
     call!(Method::GET, "/v1/models/none/evidence", a, Value::Null);
+    let docs = "/v1/models/credit/docs?template=model-documentation";
+    let (status, _) = app.send(Method::GET, docs, a, "", Vec::new()).await;
+    calls.push((Method::GET, docs.into(), status));
+    call!(Method::GET, "/v1/models/credit/docs?template=novel", a, Value::Null);
+    call!(Method::GET, "/v1/models/none/docs?template=model-documentation", a, Value::Null);
 
     // Inventory fields and tiering: the schema, a model's fields (the default tiering keeps `credit` high), an
     // override and its clearing.

@@ -80,59 +80,14 @@ pub async fn export(
     caller.require(Permission::ReadAudit)?;
     let record = warden_registry::registry::get_model(warden, caller, model).await?;
     let in_period = |at: i64| from.is_none_or(|f| at >= f) && to.is_none_or(|t| at <= t);
-    // Sign the ledger as it is now: every entry below is covered.
-    let checkpoint = crate::ledger::checkpoint(warden).await?;
-
-    // The entries concerned: the model's subjects and policy changes.
-    let mut rows = Vec::new();
-    for subject in [format!("model/{model}/"), format!("model/{model}"), "policy".to_owned()] {
-        let mut start = 0;
-        loop {
-            let page = warden.metadata.ledger_entries(Some(&subject), start, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            start = last.index + 1;
-            rows.extend(page);
-        }
-    }
-    rows.sort_by_key(|r| r.index);
-    rows.dedup_by_key(|r| r.index);
-    rows.retain(|r| r.index < checkpoint.tree_size);
-    let mut entries = Vec::new();
-    for row in rows {
-        let entry = Entry::parse(&row.entry).map_err(|e| {
-            Error::failed(format!("ledger entry {} is corrupt: run `warden audit verify`", row.index), e)
-        })?;
-        if in_period(entry.at) {
-            let payload = warden
-                .metadata
-                .audit_records(row.audit_seq, 1)
-                .await?
-                .into_iter()
-                .find(|r| r.seq == row.audit_seq)
-                .ok_or_else(|| {
-                    Error::Inconsistent(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
-                })?
-                .payload;
-            let payload: Value =
-                serde_json::from_str(&payload).map_err(|e| Error::json(format!("audit event {}", row.audit_seq), e))?;
-            entries.push((entry, payload));
-        }
-    }
-    let leaves = {
-        let bytes = warden.metadata.ledger_leaf_hashes(0, checkpoint.tree_size).await?;
-        bytes.chunks_exact(32).map(|c| <Hash>::try_from(c).expect("32 bytes")).collect::<Vec<_>>()
-    };
-    if leaves.len() as u64 != checkpoint.tree_size {
-        return Err(Error::Inconsistent("the ledger is shorter than its checkpoint: run `warden audit verify`".into()));
-    }
-    let tree = Tree::from_leaf_hashes(leaves);
+    let ledger = ModelLedger::read(warden, model).await?;
+    let checkpoint = &ledger.checkpoint;
+    let entries: Vec<&(Entry, Value)> = ledger.entries.iter().filter(|(e, _)| in_period(e.at)).collect();
 
     let mut documents: Vec<Document> = Vec::new();
     let mut entries_json = Vec::new();
-    for (entry, payload) in &entries {
-        let proof = tree
-            .inclusion_proof(entry.index, checkpoint.tree_size)
-            .map_err(|e| Error::failed("building an inclusion proof", e))?;
+    for (entry, payload) in entries.iter().copied() {
+        let proof = ledger.proof(entry.index)?;
         entries_json.push(json!({
             "index": entry.index,
             "canonical": entry.canonical(),
@@ -282,9 +237,73 @@ pub async fn export(
     archive.into_inner().map_err(|e| Error::io("writing the evidence archive", e))
 }
 
+/// The ledger as a model's documents cite it: a checkpoint signed now, the entries of the model's subjects
+/// and of policy changes it covers (each with its audit payload), and the tree that proves them.
+pub(crate) struct ModelLedger {
+    pub(crate) checkpoint: crate::ledger::CheckpointInfo,
+    pub(crate) entries: Vec<(Entry, Value)>,
+    tree: Tree,
+}
+
+impl ModelLedger {
+    pub(crate) async fn read(warden: &Proof, model: &str) -> Result<ModelLedger> {
+        // Sign the ledger as it is now: every entry below is covered.
+        let checkpoint = crate::ledger::checkpoint(warden).await?;
+        let mut rows = Vec::new();
+        for subject in [format!("model/{model}/"), format!("model/{model}"), "policy".to_owned()] {
+            let mut start = 0;
+            loop {
+                let page = warden.metadata.ledger_entries(Some(&subject), start, 10_000).await?;
+                let Some(last) = page.last() else { break };
+                start = last.index + 1;
+                rows.extend(page);
+            }
+        }
+        rows.sort_by_key(|r| r.index);
+        rows.dedup_by_key(|r| r.index);
+        rows.retain(|r| r.index < checkpoint.tree_size);
+        let mut entries = Vec::new();
+        for row in rows {
+            let entry = Entry::parse(&row.entry).map_err(|e| {
+                Error::failed(format!("ledger entry {} is corrupt: run `warden audit verify`", row.index), e)
+            })?;
+            let payload = warden
+                .metadata
+                .audit_records(row.audit_seq, 1)
+                .await?
+                .into_iter()
+                .find(|r| r.seq == row.audit_seq)
+                .ok_or_else(|| {
+                    Error::Inconsistent(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
+                })?
+                .payload;
+            let payload: Value =
+                serde_json::from_str(&payload).map_err(|e| Error::json(format!("audit event {}", row.audit_seq), e))?;
+            entries.push((entry, payload));
+        }
+        let leaves = {
+            let bytes = warden.metadata.ledger_leaf_hashes(0, checkpoint.tree_size).await?;
+            bytes.chunks_exact(32).map(|c| <Hash>::try_from(c).expect("32 bytes")).collect::<Vec<_>>()
+        };
+        if leaves.len() as u64 != checkpoint.tree_size {
+            return Err(Error::Inconsistent(
+                "the ledger is shorter than its checkpoint: run `warden audit verify`".into(),
+            ));
+        }
+        Ok(ModelLedger { checkpoint, entries, tree: Tree::from_leaf_hashes(leaves) })
+    }
+
+    /// The inclusion proof of entry `index` against the checkpoint.
+    pub(crate) fn proof(&self, index: u64) -> Result<Vec<Hash>> {
+        self.tree
+            .inclusion_proof(index, self.checkpoint.tree_size)
+            .map_err(|e| Error::failed("building an inclusion proof", e))
+    }
+}
+
 fn index_markdown(
     manifest: &Value,
-    entries: &[(Entry, Value)],
+    entries: &[&(Entry, Value)],
     documents: &[Document],
     deployments: usize,
     evaluations: usize,
@@ -309,7 +328,7 @@ fn index_markdown(
         documents.iter().filter(|d| d.backed_by.is_some()).count()
     ));
     out.push_str("## Ledger entries\n\n| entry | time (UTC) | actor | action | subject |\n|---|---|---|---|---|\n");
-    for (e, _) in entries {
+    for (e, _) in entries.iter().copied() {
         // For a person: to the second (each entry's exact time is in the bundle's ledger entries).
         let at = warden_core::Timestamp::from_micros(e.at).whole_seconds();
         out.push_str(&format!("| {} | {at} | {} | {} | {} |\n", e.index, e.actor, e.action, e.subject));

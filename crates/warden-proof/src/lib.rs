@@ -4,12 +4,15 @@ Warden's proof stage: showing afterwards what happened.
 - [`ledger`]: the audit ledger service: signed checkpoints over the Merkle log the store appends to,
   inclusion and consistency proofs, and `audit verify` (every record vouched for by an entry).
 - [`evidence`]: evidence bundles for a model version, each file listed in a signed manifest.
+- [`docs`]: model documents written from the ledger, every figure citing the entry that vouches for it,
+  and their offline check.
 */
 
 use std::ops::Deref;
 
 use warden_oversight::Oversight;
 
+pub mod docs;
 pub mod evidence;
 pub mod ledger;
 

@@ -8,7 +8,7 @@ use warden_core::words::counted;
 use warden_ledger::merkle::{Hash, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteVerifier};
 
-use crate::cli::{AuditCommand, EvidenceCommand};
+use crate::cli::{AuditCommand, DocsCommand, EvidenceCommand};
 use crate::client::{Client, encode};
 use crate::render::{self, Cell, table};
 use warden_api_types as api;
@@ -139,6 +139,67 @@ pub(crate) fn check_proof(proof: &Value, key: &str) -> anyhow::Result<()> {
 /// Microseconds since the epoch of an RFC 3339 time.
 fn micros(text: &str) -> anyhow::Result<i64> {
     Ok(warden_core::Timestamp::parse(text)?.micros())
+}
+
+/// Runs a docs command; the exit code (1 when a document does not check out).
+pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
+    match command {
+        DocsCommand::Generate { model, version, template, out, connection } => {
+            let mut path = format!("/v1/models/{}/docs?template={}", encode(&model), encode(&template));
+            if let Some(v) = version {
+                path.push_str(&format!("&version={v}"));
+            }
+            let bytes = Client::new(&connection)?.get_bytes(&path).await?;
+            let html = String::from_utf8(bytes).context("the server sent a document that is not UTF-8")?;
+            let report = warden_proof::docs::verify_document(&html, None);
+            let version = report.version.context("the document names no version")?;
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot make {}", out.display()))?;
+            let file = out.join(format!("{model}-v{version}-{template}.html"));
+            // All or nothing: write beside the target, then rename.
+            let partial = file.with_extension("partial");
+            std::fs::write(&partial, &html).with_context(|| format!("cannot write {}", partial.display()))?;
+            std::fs::rename(&partial, &file).with_context(|| format!("cannot write {}", file.display()))?;
+            outln!(
+                "{template} of {model} version {version} written to {}: {} figures citing {} ledger entries",
+                file.display(),
+                report.figures,
+                report.entries
+            );
+        }
+        DocsCommand::Verify { file, key, json } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let html = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", file.display()))?;
+            let key = match key {
+                Some(k) if std::path::Path::new(&k).is_file() => Some(std::fs::read_to_string(&k)?.trim().to_owned()),
+                other => other,
+            };
+            let report = warden_proof::docs::verify_document(&html, key.as_deref());
+            if json {
+                render::json(&serde_json::to_value(&report)?);
+            } else if report.ok {
+                outln!(
+                    "document OK: {} of {} version {} — {} figures, each equal to what its entry vouches for; {} entries proved against the signed checkpoint{}",
+                    report.template,
+                    report.model,
+                    report.version.unwrap_or_default(),
+                    report.figures,
+                    report.entries,
+                    if report.key_from_document {
+                        "; checked with the document's own key (pass --key to use one you trust)"
+                    } else {
+                        ""
+                    }
+                );
+            } else {
+                outln!("DOCUMENT DOES NOT CHECK OUT: {}", file.display());
+                for problem in &report.problems {
+                    outln!("  - {problem}");
+                }
+            }
+            return Ok(if report.ok { 0 } else { 1 });
+        }
+    }
+    Ok(0)
 }
 
 /// Runs an evidence command; the exit code (1 when a bundle does not check out).

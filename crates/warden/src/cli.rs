@@ -108,6 +108,10 @@ pub(crate) enum Command {
     /// Evidence bundles: export a model's whole history, verify one offline.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Model documents written from the ledger, every figure citing its entry: generate one, verify one
+    /// offline.
+    #[command(subcommand)]
+    Docs(DocsCommand),
     /// Findings against models: raise, list, show, propose a remediation, close, accept as a limitation,
     /// grant a policy exception.
     #[command(subcommand)]
@@ -354,6 +358,38 @@ pub(crate) enum EvidenceCommand {
         file: PathBuf,
         /// The ledger's verifier key you trust (the key itself, or a file holding it); without it the
         /// bundle's own key is used and the report says so.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DocsCommand {
+    /// Write a model document (HTML) into a folder, as NAME-vVERSION-TEMPLATE.html.
+    Generate {
+        /// Model name.
+        model: String,
+        /// The version (default: the latest).
+        version: Option<i64>,
+        /// The template.
+        #[arg(long, default_value = "model-documentation")]
+        template: String,
+        /// The folder to write it into (made if missing).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Check a document offline, with no server: each figure against the ledger entry it cites; exit 1
+    /// naming each figure that does not check out.
+    Verify {
+        /// The document (HTML).
+        file: PathBuf,
+        /// The ledger's verifier key you trust (the key itself, or a file holding it); without it the
+        /// document's own key is used and the report says so.
         #[arg(long)]
         key: Option<String>,
         /// Print JSON.

@@ -12,7 +12,8 @@ use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
 use crate::wire::{
-    CheckpointBody, ErrorBody, EvidenceQuery, InclusionProofBody, LedgerEntryBody, LedgerQuery, VerificationBody,
+    CheckpointBody, DocsQuery, ErrorBody, EvidenceQuery, InclusionProofBody, LedgerEntryBody, LedgerQuery,
+    VerificationBody,
 };
 
 /// The ledger's verifier key (`<name>+<key id>+<base64 Ed25519 key>`, C2SP signed-note format), public.
@@ -75,6 +76,28 @@ pub(crate) async fn verify(
     Caller(caller): Caller,
 ) -> Result<Json<VerificationBody>, ApiError> {
     to_json(ledger::verify(&warden, &caller).await?)
+}
+
+/// A model document written from the ledger (HTML): every figure cites the entry that vouches for it, and
+/// the document ends with the signed checkpoint and the cited entries' proofs (`warden docs verify`).
+#[utoipa::path(get, path = "/v1/models/{name}/docs", tag = "ledger",
+    params(("name" = String, Path, description = "Model name"), DocsQuery),
+    responses((status = 200, description = "HTML document", content_type = "text/html"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn docs(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<DocsQuery>,
+) -> Result<Response, ApiError> {
+    let template: warden_proof::docs::Template = query.template.parse()?;
+    let document = warden_proof::docs::generate(&warden, &caller, &name, query.version, template).await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", document.file_name))
+        .body(Body::from(document.html))
+        .expect("valid response"))
 }
 
 /// A model's evidence bundle (tar): documents, ledger entries with inclusion proofs, the signed checkpoint,

@@ -663,3 +663,120 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
     let out = verify(&dir.path().join("junk.tar"), &key);
     assert!(!out.status.success());
 }
+
+/// The figure of `html` cited at `pointer`: its whole markup.
+fn figure_at<'a>(html: &'a str, pointer: &str) -> &'a str {
+    let at = html.find(&format!("data-pointer=\"{pointer}\"")).unwrap_or_else(|| panic!("no figure at {pointer}"));
+    let start = html[..at].rfind("<data class=\"figure\"").unwrap();
+    let end = at + html[at..].find("</data>").unwrap() + "</data>".len();
+    &html[start..end]
+}
+
+#[test]
+fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("data"));
+    populate(&server);
+    let vera = stdout(&server.cli(&["token", "create", "--name", "vera3", "--role", "validator"])).trim().to_owned();
+    let german = warden_testdata::path("datasets/german.csv");
+    let out = server.cli_as(
+        Some(&vera),
+        &[
+            "validate",
+            "credit",
+            "1",
+            "--data",
+            german.to_str().unwrap(),
+            "--target",
+            "risk",
+            "--bad-value",
+            "0",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let validation: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let auc = &validation["figures"]["discrimination"]["auc"];
+    assert!(auc.is_f64(), "{validation}");
+    let out = server.cli_as(Some(&vera), &["approve", "credit", "1", "--comment", "sound"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = dir.path().join("docs");
+    let out = server.cli(&["docs", "generate", "credit", "--out", docs.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = docs.join("credit-v1-model-documentation.html");
+    let html = std::fs::read_to_string(&file).unwrap();
+    // Every section the template promises, and the figures equal to the stored records.
+    for section in [
+        "purpose",
+        "tier",
+        "lineage",
+        "performance",
+        "fairness",
+        "stability",
+        "stress",
+        "findings",
+        "approvals",
+        "deployment",
+        "monitoring",
+    ] {
+        assert!(html.contains(&format!("<h2 id=\"{section}\">")), "section {section} missing");
+    }
+    let auc_figure = figure_at(&html, "/figures/discrimination/auc");
+    assert!(auc_figure.contains(&format!("value=\"{auc}\"")), "{auc_figure} is not {auc}");
+    assert!(auc_figure.ends_with(&format!(">{:.4}</data>", auc.as_f64().unwrap())), "{auc_figure}");
+    assert!(figure_at(&html, "/comment").ends_with(">sound</data>"));
+    let unknown = server.cli(&["docs", "generate", "credit", "--template", "novel", "--out", docs.to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("no template 'novel'"), "{}", stderr(&unknown));
+    let key = stdout(&server.cli(&["audit", "key"])).trim().to_owned();
+    // Offline: the server is gone.
+    server.kill();
+
+    let verify = |html: &str, key: &str| {
+        let path = dir.path().join("checked.html");
+        std::fs::write(&path, html).unwrap();
+        let out = std::process::Command::new(support::WARDEN)
+            .args(["docs", "verify", path.to_str().unwrap(), "--key", key])
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out))
+    };
+    let (code, text) = verify(&html, &key);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("document OK: model-documentation of credit version 1"), "{text}");
+    let shown_auc = format!("{:.4}", auc.as_f64().unwrap());
+    let edited_text = auc_figure.replace(&format!(">{shown_auc}<"), ">0.9999<");
+    let edited_both = edited_text.replace(&format!("value=\"{auc}\""), "value=\"0.9999\"");
+    let appendix_at = html.find("id=\"warden-ledger\"").unwrap();
+    let record_auc = format!("\"auc\":{auc}");
+    assert!(html[appendix_at..].contains(&record_auc), "the appendix holds the report");
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("the shown AUC edited", html.replace(auc_figure, &edited_text), "where the vouched value shows"),
+        ("the AUC and its value edited", html.replace(auc_figure, &edited_both), "as vouched for"),
+        (
+            "the report in the appendix edited too",
+            html.replace(auc_figure, &edited_both).replace(&record_auc, "\"auc\":0.9999"),
+            "does not hash to its name",
+        ),
+        (
+            "the citation moved to another entry",
+            html.replace(auc_figure, &auc_figure.replace("data-entry=\"", "data-entry=\"9")),
+            "cites an entry the appendix does not prove",
+        ),
+    ];
+    for (case, tampered, expect) in cases {
+        let (code, text) = verify(&tampered, &key);
+        assert_eq!(code, Some(1), "{case}: {text}");
+        assert!(text.contains(expect), "{case}: {text}");
+    }
+    let other_key = {
+        let other = tempfile::tempdir().unwrap();
+        let mut s = Server::start(&other.path().join("data"));
+        let k = stdout(&s.cli(&["audit", "key"])).trim().to_owned();
+        s.kill();
+        k
+    };
+    let (code, text) = verify(&html, &other_key);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the checkpoint"), "{text}");
+}

@@ -1,0 +1,681 @@
+/*!
+Model documents written from the ledger: every figure in them cites the entry that vouches for it, and
+[`verify_document`] checks each one offline.
+
+- A template ([`Template`]) is a minijinja file; it receives the model's facts as figures already rendered
+  (see [`FIGURE_TAG`]), so whatever a template writes, a figure reaches the page only with its citation.
+- A figure is `<data class="figure" value="V" data-entry="N" data-pointer="P" [data-record="S"]>shown</data>`:
+  `V` is the canonical JSON of the value, `N` the ledger entry, `P` a JSON pointer into the entry's audit
+  payload or, with `data-record`, into the record whose SHA-256 `S` the payload carries (a validation
+  report), and `shown` is [`shown`]`(V)`.
+- The document ends with an appendix (`<script type="application/json" id="warden-ledger">`): the signed
+  checkpoint, each cited entry with its inclusion proof and payload, and each cited record.
+
+[`verify_document`] opens the checkpoint with the ledger key the reader trusts, proves each entry into it,
+checks each payload and record against its entry, and then each figure: its value against what its entry
+vouches for, and its shown text against that value. An edited number, an edited citation, an edited
+payload or record are each caught; text that is not a figure is not vouched for.
+*/
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use warden_ledger::merkle::{Hash, verify_inclusion};
+use warden_ledger::note::{Checkpoint, NoteVerifier};
+use warden_ledger::{Entry, canonical_json, payload_sha256};
+use warden_store::metadata::RecordKind;
+
+use crate::evidence::ModelLedger;
+use crate::{Error, Proof, Result};
+use warden_registry::auth::{Permission, Principal};
+
+/// The appendix format's name.
+pub const FORMAT: &str = "warden-document/1";
+/// How a figure starts in the markup (the verifier reads nothing else as a figure).
+pub const FIGURE_TAG: &str = "<data class=\"figure\" ";
+const APPENDIX_OPEN: &str = "<script type=\"application/json\" id=\"warden-ledger\">";
+const APPENDIX_CLOSE: &str = "</script>";
+/// Largest document `verify_document` reads.
+pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
+/// Most figures a document may cite.
+const MAX_FIGURES: usize = 200_000;
+/// Longest inclusion proof (a tree of 2^64 entries).
+const MAX_PROOF: usize = 64;
+
+/// The documents Warden writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    /// Development and validation document (SR 26-2, PRA SS1/23).
+    ModelDocumentation,
+}
+
+impl Template {
+    pub const ALL: [Template; 1] = [Template::ModelDocumentation];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::ModelDocumentation => "model-documentation",
+        }
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Template::ModelDocumentation => include_str!("../templates/model-documentation.html"),
+        }
+    }
+}
+
+impl std::str::FromStr for Template {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Template> {
+        Template::ALL.into_iter().find(|t| t.as_str() == name).ok_or_else(|| {
+            let names: Vec<&str> = Template::ALL.iter().map(|t| t.as_str()).collect();
+            Error::invalid(format!("no template '{name}': Warden writes {}", names.join(", ")))
+        })
+    }
+}
+
+/// A written document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// `NAME-vVERSION-TEMPLATE.html`.
+    pub file_name: String,
+    pub html: String,
+    /// Figures cited.
+    pub figures: usize,
+}
+
+/// How a value is shown: numbers to four decimals (integers whole), booleans as yes/no, text as it is,
+/// lists in brackets, nothing as a dash. The verifier shows the vouched value the same way.
+pub fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "—".into(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) => format!("{f:.4}"),
+            _ => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(shown).collect::<Vec<_>>().join(", ")),
+        Value::Object(_) => canonical_json(value),
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// The entries and records a document cites, and the figures it renders.
+struct Citations<'a> {
+    ledger: &'a ModelLedger,
+    entries: BTreeSet<u64>,
+    records: BTreeMap<String, Value>,
+    figures: usize,
+}
+
+impl<'a> Citations<'a> {
+    /// A figure from entry `index`'s payload at `pointer` (absent: a dash, cited all the same).
+    fn payload(&mut self, index: u64, pointer: &str) -> minijinja::Value {
+        let payload = self.payload_of(index);
+        let value = payload.pointer(pointer).cloned().unwrap_or(Value::Null);
+        self.figure(index, pointer, None, &value)
+    }
+
+    /// A figure from the record entry `index` vouches for (its `document_sha256`), at `pointer`.
+    fn record(&mut self, index: u64, body: &Value, pointer: &str) -> minijinja::Value {
+        let sha = payload_sha256(body);
+        self.records.insert(sha.clone(), body.clone());
+        let value = body.pointer(pointer).cloned().unwrap_or(Value::Null);
+        self.figure(index, pointer, Some(&sha), &value)
+    }
+
+    fn payload_of(&self, index: u64) -> &'a Value {
+        static NULL: Value = Value::Null;
+        self.ledger.entries.iter().find(|(e, _)| e.index == index).map_or(&NULL, |(_, p)| p)
+    }
+
+    fn figure(&mut self, index: u64, pointer: &str, record: Option<&str>, value: &Value) -> minijinja::Value {
+        self.entries.insert(index);
+        self.figures += 1;
+        let record = record.map(|sha| format!(" data-record=\"{sha}\"")).unwrap_or_default();
+        minijinja::Value::from_safe_string(format!(
+            "{FIGURE_TAG}value=\"{}\" data-entry=\"{index}\" data-pointer=\"{}\"{record}>{}</data>",
+            escape(&canonical_json(value)),
+            escape(pointer),
+            escape(&shown(value))
+        ))
+    }
+
+    /// The appendix: the checkpoint, the cited entries with their proofs and payloads, the cited records.
+    fn appendix(&self, key: &str, header: Value) -> Result<String> {
+        let mut entries = Vec::new();
+        for (entry, payload) in self.ledger.entries.iter().filter(|(e, _)| self.entries.contains(&e.index)) {
+            let proof = self.ledger.proof(entry.index)?;
+            entries.push(json!({
+                "index": entry.index,
+                "canonical": entry.canonical(),
+                "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+                "payload": payload,
+            }));
+        }
+        let mut appendix = header;
+        appendix["format"] = FORMAT.into();
+        appendix["key"] = key.into();
+        appendix["checkpoint"] = self.ledger.checkpoint.note.clone().into();
+        appendix["entries"] = entries.into();
+        appendix["records"] = json!(self.records);
+        // `<` only occurs inside JSON strings: escaped, no `</script>` can end the appendix early.
+        let text = serde_json::to_string(&appendix).map_err(|e| Error::json("encoding the appendix", e))?;
+        Ok(format!("{APPENDIX_OPEN}{}{APPENDIX_CLOSE}", text.replace('<', "\\u003c")))
+    }
+}
+
+/// The newest entry of `action` on `subject` (exact) whose payload passes `keep`.
+fn latest<'a>(
+    ledger: &'a ModelLedger,
+    action: &str,
+    subject: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Option<&'a (Entry, Value)> {
+    ledger.entries.iter().rev().find(|(e, p)| e.action == action && e.subject == subject && keep(p))
+}
+
+/// Writes `template` for `model` (its latest version when `version` is None).
+pub async fn generate(
+    warden: &Proof,
+    caller: &Principal,
+    model: &str,
+    version: Option<i64>,
+    template: Template,
+) -> Result<Document> {
+    caller.require(Permission::ReadAudit)?;
+    let record = warden_registry::registry::get_model(warden, caller, model).await?;
+    let version = match version.or(record.latest_version) {
+        Some(v) => v,
+        None => return Err(Error::NotFound(format!("model '{model}' has no version to document"))),
+    };
+    warden_registry::registry::get_version(warden, caller, model, &version.to_string()).await?;
+    let ledger = ModelLedger::read(warden, model).await?;
+    let mut cite = Citations { ledger: &ledger, entries: BTreeSet::new(), records: BTreeMap::new(), figures: 0 };
+    let model_subject = format!("model/{model}");
+    let version_subject = format!("model/{model}/{version}");
+    let mut context = BTreeMap::<&str, minijinja::Value>::new();
+
+    // Purpose and intended use: as the model was registered.
+    if let Some((entry, _)) = latest(&ledger, "model.create", &model_subject, |_| true) {
+        let i = entry.index;
+        let fields = ["name", "description", "owner", "use_case", "business_line", "risk_tier"];
+        let purpose: BTreeMap<&str, minijinja::Value> =
+            fields.iter().map(|f| (*f, cite.payload(i, &format!("/{f}")))).collect();
+        context.insert("purpose", minijinja::Value::from_serialize(&purpose));
+    }
+    // Tier and materiality: the last tier decision, else the tier declared at registration.
+    if let Some((entry, _)) = latest(&ledger, "model.tier", &model_subject, |_| true) {
+        let i = entry.index;
+        let tier: BTreeMap<&str, minijinja::Value> = [("tier", "/to"), ("basis", "/basis"), ("reasons", "/reasons")]
+            .into_iter()
+            .map(|(name, pointer)| (name, cite.payload(i, pointer)))
+            .collect();
+        context.insert("tier", minijinja::Value::from_serialize(&tier));
+    }
+    // Data and lineage: the version's registration.
+    if let Some((entry, _)) = latest(&ledger, "version.register", &version_subject, |_| true) {
+        let i = entry.index;
+        let fields = [
+            "format",
+            "artifact_sha256",
+            "target",
+            "training_data_sha256",
+            "training_data_rows",
+            "reference_sha256",
+            "reference_rows",
+            "code_ref",
+            "parent_version",
+            "protected",
+        ];
+        let lineage: BTreeMap<&str, minijinja::Value> =
+            fields.iter().map(|f| (*f, cite.payload(i, &format!("/{f}")))).collect();
+        context.insert("lineage", minijinja::Value::from_serialize(&lineage));
+    }
+    // Performance, calibration, fairness, stability, stress: the latest validation report of the version
+    // that an entry vouches for.
+    let reports = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(version)).await?;
+    let vouched = reports.iter().rev().find_map(|r| {
+        let sha = payload_sha256(&r.body);
+        latest(&ledger, "version.validate", &version_subject, |p| p["document_sha256"].as_str() == Some(&sha))
+            .map(|(e, _)| (e.index, &r.body))
+    });
+    if let Some((i, body)) = vouched {
+        let mut figure = |pointer: &str| cite.record(i, body, pointer);
+        let mut validation = BTreeMap::<String, minijinja::Value>::new();
+        for (name, pointer) in [
+            ("rows", "/rows"),
+            ("bad_rate", "/bad_rate"),
+            ("data_sha256", "/data_sha256"),
+            ("threshold", "/threshold"),
+            ("auc", "/figures/discrimination/auc"),
+            ("auc_lower", "/figures/discrimination/auc_interval/lower"),
+            ("auc_upper", "/figures/discrimination/auc_interval/upper"),
+            ("auc_level", "/figures/discrimination/auc_interval/level"),
+            ("gini", "/figures/discrimination/gini"),
+            ("ks", "/figures/discrimination/ks"),
+            ("brier", "/figures/calibration/brier"),
+            ("log_loss", "/figures/calibration/log_loss"),
+            ("ece", "/figures/calibration/ece"),
+            ("approval_rate", "/figures/approval_rate"),
+            ("max_feature_psi", "/stability/max_feature_psi"),
+            ("score_psi", "/stability/score_psi"),
+            ("created_by", "/created_by"),
+        ] {
+            validation.insert(name.into(), figure(pointer));
+        }
+        let mut fairness = Vec::new();
+        for attribute in body["fairness"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+        {
+            let at = |f: &str| format!("/fairness/{}/{f}", pointer_token(&attribute));
+            fairness.push(BTreeMap::from([
+                ("attribute", minijinja::Value::from(attribute.clone())),
+                ("disparate_impact", figure(&at("disparate_impact"))),
+                ("approval_rate_difference", figure(&at("approval_rate_difference"))),
+                ("equalized_odds_difference", figure(&at("equalized_odds_difference"))),
+            ]));
+        }
+        let features = body["stability"]["psi"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+        let mut stability = Vec::new();
+        for feature in features.unwrap_or_default() {
+            stability.push(BTreeMap::from([
+                ("feature", minijinja::Value::from(feature.clone())),
+                ("psi", figure(&format!("/stability/psi/{}", pointer_token(&feature)))),
+            ]));
+        }
+        let mut scenarios = Vec::new();
+        for n in 0..body["scenarios"].as_array().map_or(0, Vec::len) {
+            scenarios.push(BTreeMap::from([
+                ("name", figure(&format!("/scenarios/{n}/name"))),
+                ("approval_rate", figure(&format!("/scenarios/{n}/approval_rate"))),
+                ("mean_pd", figure(&format!("/scenarios/{n}/mean_pd"))),
+            ]));
+        }
+        context.insert("validation", minijinja::Value::from_serialize(&validation));
+        context.insert("fairness", minijinja::Value::from_serialize(&fairness));
+        context.insert("scenarios", minijinja::Value::from_serialize(&scenarios));
+        context.insert("stability", minijinja::Value::from_serialize(&stability));
+    }
+    // Approvals and gate decisions of the version.
+    let mut approvals = Vec::new();
+    let mut gates = Vec::new();
+    for (entry, _) in ledger.entries.iter().filter(|(e, _)| e.subject == version_subject) {
+        let i = entry.index;
+        match entry.action.as_str() {
+            "version.approve" | "version.reject" => approvals.push(BTreeMap::from([
+                ("decision", cite.payload(i, "/decision")),
+                ("by", cite.payload(i, "/by")),
+                ("role", cite.payload(i, "/role")),
+                ("comment", cite.payload(i, "/comment")),
+            ])),
+            "gate.decide" => gates.push(BTreeMap::from([
+                ("alias", cite.payload(i, "/alias")),
+                ("purpose", cite.payload(i, "/purpose")),
+                ("allow", cite.payload(i, "/allow")),
+                ("deny", cite.payload(i, "/deny")),
+                ("bundle_number", cite.payload(i, "/bundle_number")),
+            ])),
+            _ => {}
+        }
+    }
+    context.insert("approvals", minijinja::Value::from_serialize(&approvals));
+    context.insert("gates", minijinja::Value::from_serialize(&gates));
+    // Deployment history: every move of a production alias.
+    let alias_prefix = format!("model/{model}/alias/");
+    let mut deployments = Vec::new();
+    for (entry, _) in ledger.entries.iter().filter(|(e, _)| e.subject.starts_with(&alias_prefix)) {
+        let i = entry.index;
+        deployments.push(BTreeMap::from([
+            ("at", minijinja::Value::from(warden_core::Timestamp::from_micros(entry.at).whole_seconds().to_string())),
+            ("action", minijinja::Value::from(entry.action.clone())),
+            ("alias", minijinja::Value::from(entry.subject[alias_prefix.len()..].to_owned())),
+            ("version", cite.payload(i, "/version")),
+            ("reason", cite.payload(i, "/reason")),
+            ("override", cite.payload(i, "/override")),
+        ]));
+    }
+    context.insert("deployments", minijinja::Value::from_serialize(&deployments));
+    // Limitations and open findings: each finding as its last entry left it.
+    let mut findings = BTreeMap::<i64, BTreeMap<&str, minijinja::Value>>::new();
+    let finding_entries: Vec<&(Entry, Value)> =
+        ledger.entries.iter().filter(|(e, p)| e.action.starts_with("finding.") && p["finding"].is_object()).collect();
+    for (entry, payload) in finding_entries.iter().rev() {
+        let Some(id) = payload["finding"]["id"].as_i64() else { continue };
+        if findings.contains_key(&id) || payload["finding"]["model_name"].as_str() != Some(model) {
+            continue;
+        }
+        let i = entry.index;
+        findings.insert(
+            id,
+            BTreeMap::from([
+                ("id", minijinja::Value::from(id)),
+                ("severity", cite.payload(i, "/finding/severity")),
+                ("title", cite.payload(i, "/finding/title")),
+                ("state", cite.payload(i, "/finding/state")),
+                ("owner", cite.payload(i, "/finding/owner")),
+            ]),
+        );
+    }
+    context.insert("findings", minijinja::Value::from_serialize(findings.values().collect::<Vec<_>>()));
+    // The monitoring plan: each monitor as it was last set.
+    let monitor_prefix = format!("model/{model}/monitor/");
+    let mut monitors = BTreeMap::<String, BTreeMap<&str, minijinja::Value>>::new();
+    for (entry, _) in ledger.entries.iter().rev().filter(|(e, _)| e.subject.starts_with(&monitor_prefix)) {
+        let name = entry.subject[monitor_prefix.len()..].to_owned();
+        if monitors.contains_key(&name) || !entry.action.starts_with("monitor.") {
+            continue;
+        }
+        let i = entry.index;
+        // A default monitor is set enabled; its payload has no `enabled`.
+        let enabled = match entry.action.as_str() {
+            "monitor.default" => minijinja::Value::from("yes (default)"),
+            _ => cite.payload(i, "/enabled"),
+        };
+        monitors.insert(
+            name.clone(),
+            BTreeMap::from([
+                ("name", minijinja::Value::from(name)),
+                ("kind", cite.payload(i, "/kind")),
+                ("enabled", enabled),
+                ("window_seconds", cite.payload(i, "/config/window_seconds")),
+                ("warn", cite.payload(i, "/config/warn")),
+                ("alert", cite.payload(i, "/config/alert")),
+            ]),
+        );
+    }
+    context.insert("monitors", minijinja::Value::from_serialize(monitors.values().collect::<Vec<_>>()));
+
+    let header = json!({"model": model, "version": version, "template": template.as_str()});
+    let generated_at = warden_core::Timestamp::from_micros(warden.now()).whole_seconds().to_string();
+    context.insert("model", model.into());
+    context.insert("version", version.into());
+    context.insert("generated_at", generated_at.into());
+    context.insert("checkpoint_size", ledger.checkpoint.tree_size.into());
+    context.insert("key", crate::ledger::public_key(warden).into());
+    context.insert("figure_count", cite.figures.into());
+    let appendix = cite.appendix(&crate::ledger::public_key(warden), header)?;
+    context.insert("appendix", minijinja::Value::from_safe_string(appendix));
+
+    let mut environment = minijinja::Environment::new();
+    environment.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    environment
+        .add_template(template.as_str(), template.source())
+        .map_err(|e| Error::failed(format!("template '{}'", template.as_str()), e))?;
+    let html = environment
+        .get_template(template.as_str())
+        .and_then(|t| t.render(&context))
+        .map_err(|e| Error::failed(format!("rendering template '{}'", template.as_str()), e))?;
+    Ok(Document { file_name: format!("{model}-v{version}-{}.html", template.as_str()), html, figures: cite.figures })
+}
+
+/// A key as one JSON pointer token (RFC 6901).
+fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// What [`verify_document`] found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DocumentReport {
+    pub ok: bool,
+    pub model: String,
+    pub version: Option<i64>,
+    pub template: String,
+    /// Figures checked, and entries and records proved.
+    pub figures: usize,
+    pub entries: usize,
+    pub records: usize,
+    /// The document's own key was used (no key given): it proves consistency, not origin.
+    pub key_from_document: bool,
+    pub problems: Vec<String>,
+}
+
+/// Checks a document offline: see the module documentation. `key` is the ledger's verifier key the
+/// reader trusts (without it, the document's own, which proves nothing about who wrote it).
+pub fn verify_document(html: &str, key: Option<&str>) -> DocumentReport {
+    let mut report = DocumentReport::default();
+    let problems = check(html, key, &mut report);
+    report.ok = problems.is_empty();
+    report.problems = problems;
+    report
+}
+
+fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<String> {
+    if html.len() > MAX_DOCUMENT_BYTES {
+        return vec![format!("the document is {} bytes; at most {MAX_DOCUMENT_BYTES} are read", html.len())];
+    }
+    let Some(start) = html.rfind(APPENDIX_OPEN) else {
+        return vec!["the document has no ledger appendix (script#warden-ledger)".into()];
+    };
+    let body = &html[..start];
+    let rest = &html[start + APPENDIX_OPEN.len()..];
+    let Some(end) = rest.find(APPENDIX_CLOSE) else { return vec!["the ledger appendix is not closed".into()] };
+    let appendix: Value = match serde_json::from_str(&rest[..end]) {
+        Ok(v) => v,
+        Err(e) => return vec![format!("the ledger appendix is not JSON: {e}")],
+    };
+    if appendix["format"] != FORMAT {
+        return vec![format!("the appendix is not {FORMAT}")];
+    }
+    report.model = appendix["model"].as_str().unwrap_or_default().to_owned();
+    report.version = appendix["version"].as_i64();
+    report.template = appendix["template"].as_str().unwrap_or_default().to_owned();
+    let key = match key {
+        Some(k) => k.to_owned(),
+        None => {
+            report.key_from_document = true;
+            appendix["key"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    let checkpoint = match NoteVerifier::parse(&key)
+        .map_err(|e| format!("the key: {e}"))
+        .and_then(|v| {
+            v.open(appendix["checkpoint"].as_str().unwrap_or_default())
+                .map(str::to_owned)
+                .map_err(|e| format!("the checkpoint: {e}"))
+        })
+        .and_then(|text| Checkpoint::parse(&text).map_err(|e| format!("the checkpoint: {e}")))
+    {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    // Entries proved into the checkpoint, with their payloads.
+    let mut payloads = BTreeMap::<u64, &Value>::new();
+    for item in appendix["entries"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let at = format!("appendix entry {}", item["index"]);
+        let Some(entry) = item["canonical"].as_str().and_then(|c| Entry::parse(c).ok()) else {
+            problems.push(format!("{at}: not a canonical ledger entry"));
+            continue;
+        };
+        let proof: Option<Vec<Hash>> = item["proof"].as_array().filter(|p| p.len() <= MAX_PROOF).and_then(|p| {
+            p.iter()
+                .map(|h| h.as_str().and_then(|h| hex::decode(h).ok()).and_then(|b| Hash::try_from(b).ok()))
+                .collect()
+        });
+        let Some(proof) = proof else {
+            problems.push(format!("{at}: its inclusion proof is not a list of at most {MAX_PROOF} hashes"));
+            continue;
+        };
+        if let Err(e) = verify_inclusion(entry.index, checkpoint.size, &entry.leaf_hash(), &proof, &checkpoint.root) {
+            problems.push(format!("entry {}: not in the signed checkpoint: {e}", entry.index));
+            continue;
+        }
+        if payload_sha256(&item["payload"]) != entry.payload_sha256 {
+            problems.push(format!("entry {}: its payload is not the one the entry vouches for", entry.index));
+            continue;
+        }
+        payloads.insert(entry.index, &item["payload"]);
+    }
+    report.entries = payloads.len();
+    // Records, each by its SHA-256.
+    let mut records = BTreeMap::<&str, &Value>::new();
+    for (sha, body) in appendix["records"].as_object().into_iter().flatten() {
+        if payload_sha256(body) == *sha {
+            records.insert(sha, body);
+        } else {
+            problems.push(format!("record {sha}: its content does not hash to its name"));
+        }
+    }
+    report.records = records.len();
+    // Figures.
+    let mut from = 0;
+    while let Some(found) = body[from..].find(FIGURE_TAG) {
+        let tag_start = from + found;
+        if report.figures == MAX_FIGURES {
+            problems.push(format!("more than {MAX_FIGURES} figures"));
+            break;
+        }
+        report.figures += 1;
+        let Some(figure) = Figure::parse(&body[tag_start..]) else {
+            problems.push(format!("the figure at byte {tag_start} is not well formed"));
+            from = tag_start + FIGURE_TAG.len();
+            continue;
+        };
+        from = tag_start + figure.length;
+        let place = format!("figure {} (entry {}, {})", report.figures, figure.entry, figure.pointer);
+        let Some(payload) = payloads.get(&figure.entry) else {
+            problems.push(format!("{place}: cites an entry the appendix does not prove"));
+            continue;
+        };
+        let source = match &figure.record {
+            None => Some(*payload),
+            Some(sha) if payload["document_sha256"].as_str() == Some(sha.as_str()) => {
+                records.get(sha.as_str()).copied()
+            }
+            Some(_) => {
+                problems.push(format!("{place}: its record is not the one the entry vouches for"));
+                continue;
+            }
+        };
+        let Some(source) = source else {
+            problems.push(format!("{place}: its record is not in the appendix"));
+            continue;
+        };
+        let vouched = source.pointer(&figure.pointer).cloned().unwrap_or(Value::Null);
+        if canonical_json(&vouched) != figure.value {
+            problems.push(format!(
+                "{place}: the value {} is not {} as vouched for",
+                figure.value,
+                canonical_json(&vouched)
+            ));
+        } else if shown(&vouched) != figure.shown {
+            problems.push(format!(
+                "{place}: shows '{}' where the vouched value shows '{}'",
+                figure.shown,
+                shown(&vouched)
+            ));
+        }
+    }
+    problems
+}
+
+/// One figure as read from the markup.
+struct Figure {
+    value: String,
+    entry: u64,
+    pointer: String,
+    record: Option<String>,
+    shown: String,
+    /// Bytes from the tag's start to the end of `</data>`.
+    length: usize,
+}
+
+impl Figure {
+    /// Reads the figure `text` starts with: its attributes (`name="value"`, no others) and its text.
+    fn parse(text: &str) -> Option<Figure> {
+        let mut rest = &text[FIGURE_TAG.len()..];
+        let mut attributes = BTreeMap::new();
+        loop {
+            rest = rest.trim_start();
+            if let Some(after) = rest.strip_prefix('>') {
+                rest = after;
+                break;
+            }
+            let (name, after) = rest.split_once("=\"")?;
+            let (value, after) = after.split_once('"')?;
+            if name.contains(['>', '<', ' ']) || attributes.insert(name, unescape(value)).is_some() {
+                return None;
+            }
+            rest = after;
+        }
+        let (shown, _) = rest.split_once("</data>")?;
+        if shown.contains('<') {
+            return None;
+        }
+        let length = text.len() - rest.len() + shown.len() + "</data>".len();
+        Some(Figure {
+            value: attributes.remove("value")?,
+            entry: attributes.remove("data-entry")?.parse().ok()?,
+            pointer: attributes.remove("data-pointer")?,
+            record: attributes.remove("data-record"),
+            shown: unescape(shown),
+            length,
+        })
+        .filter(|_| attributes.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_shown_as_the_verifier_shows_them() {
+        assert_eq!(shown(&json!(0.812345)), "0.8123");
+        assert_eq!(shown(&json!(12)), "12");
+        assert_eq!(shown(&json!([0.7, 0.9])), "[0.7000, 0.9000]");
+        assert_eq!(shown(&json!(null)), "—");
+        assert_eq!(shown(&json!(true)), "yes");
+    }
+
+    #[test]
+    fn a_figure_reads_back_as_written() {
+        let markup = format!(
+            "{FIGURE_TAG}value=\"&quot;a&lt;b&quot;\" data-entry=\"7\" data-pointer=\"/x~1y\" data-record=\"ab\">a&lt;b</data> tail"
+        );
+        let figure = Figure::parse(&markup).expect("well formed");
+        assert_eq!(
+            (
+                figure.value.as_str(),
+                figure.entry,
+                figure.pointer.as_str(),
+                figure.record.as_deref(),
+                figure.shown.as_str()
+            ),
+            ("\"a<b\"", 7, "/x~1y", Some("ab"), "a<b")
+        );
+        assert_eq!(&markup[figure.length..], " tail");
+        for bad in [
+            format!("{FIGURE_TAG}value=\"1\" data-entry=\"7\">1</data>"),
+            format!("{FIGURE_TAG}value=\"1\" data-entry=\"x\" data-pointer=\"/a\">1</data>"),
+            format!("{FIGURE_TAG}value=\"1\" data-entry=\"7\" data-pointer=\"/a\" onclick=\"x\">1</data>"),
+            format!("{FIGURE_TAG}value=\"1\" data-entry=\"7\" data-pointer=\"/a\">1<b>2</b></data>"),
+            format!("{FIGURE_TAG}value=\"1\" data-entry=\"7\" data-pointer=\"/a\">1"),
+        ] {
+            assert!(Figure::parse(&bad).is_none(), "{bad}");
+        }
+    }
+}
