@@ -144,7 +144,7 @@ fn micros(text: &str) -> anyhow::Result<i64> {
 /// Runs a docs command; the exit code (1 when a document does not check out).
 pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
     match command {
-        DocsCommand::Generate { model, version, template, out, connection } => {
+        DocsCommand::Generate { model, version, template, out, no_pdf, chromium, connection } => {
             let mut path = format!("/v1/models/{}/docs?template={}", encode(&model), encode(&template));
             if let Some(v) = version {
                 path.push_str(&format!("&version={v}"));
@@ -165,6 +165,11 @@ pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
                 report.figures,
                 report.entries
             );
+            if !no_pdf {
+                let pdf = file.with_extension("pdf");
+                print_pdf(&chromium, &file, &pdf).await?;
+                outln!("printed to {}", pdf.display());
+            }
         }
         DocsCommand::Verify { file, key, json } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -200,6 +205,58 @@ pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Prints `html` to `pdf` with headless Chromium, within a minute. The document loads nothing and runs no
+/// script (its appendix is JSON data), so Chromium runs without its sandbox (which needs a user namespace
+/// that containers often lack) and without network.
+async fn print_pdf(chromium: &std::path::Path, html: &std::path::Path, pdf: &std::path::Path) -> anyhow::Result<()> {
+    let html = std::fs::canonicalize(html)?;
+    let partial = pdf.with_extension("pdf.partial");
+    // A profile of its own, removed after: nothing of the user's browser is read or changed.
+    let profile = std::env::temp_dir().join(format!("warden-print-{}", std::process::id()));
+    std::fs::create_dir_all(&profile).context("cannot make a profile folder for Chromium")?;
+    let printed = run_chromium(chromium, &html, &partial, &profile).await;
+    let _ = std::fs::remove_dir_all(&profile);
+    printed?;
+    std::fs::rename(&partial, pdf).with_context(|| format!("cannot write {}", pdf.display()))?;
+    Ok(())
+}
+
+async fn run_chromium(
+    chromium: &std::path::Path,
+    html: &std::path::Path,
+    partial: &std::path::Path,
+    profile: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut command = tokio::process::Command::new(chromium);
+    command
+        .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-pdf-header-footer"])
+        .args(["--disable-background-networking", "--proxy-server=127.0.0.1:9", "--no-first-run"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--print-to-pdf={}", partial.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = command.spawn().with_context(|| {
+        format!(
+            "the HTML is written; printing the PDF needs Chromium ({} did not start: install it, pass --chromium \
+             PATH, or --no-pdf)",
+            chromium.display()
+        )
+    })?;
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .context("Chromium did not print the PDF within 60 s")??;
+    let printed = std::fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+    if !output.status.success() || printed == 0 {
+        let _ = std::fs::remove_file(partial);
+        let said = String::from_utf8_lossy(&output.stderr);
+        bail!("Chromium did not print the PDF ({}): {}", output.status, said.lines().last().unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// Runs an evidence command; the exit code (1 when a bundle does not check out).

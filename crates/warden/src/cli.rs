@@ -380,6 +380,12 @@ pub(crate) enum DocsCommand {
         /// The folder to write it into (made if missing).
         #[arg(long)]
         out: PathBuf,
+        /// Write the HTML only (no PDF, no Chromium needed).
+        #[arg(long)]
+        no_pdf: bool,
+        /// The Chromium that prints the PDF.
+        #[arg(long, env = "WARDEN_CHROMIUM", default_value = "chromium")]
+        chromium: PathBuf,
         #[command(flatten)]
         connection: Connection,
     },

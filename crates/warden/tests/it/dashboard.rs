@@ -46,7 +46,7 @@ pub(crate) fn chromedriver() -> PathBuf {
     static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _installing = INSTALL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let path = PathBuf::from("/usr/bin/chromedriver");
-    if !path.exists() || !Path::new("/usr/bin/chromium").exists() {
+    if !path.exists() || !Path::new("/usr/bin/chromium").exists() || !Path::new("/usr/bin/pdftotext").exists() {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser.sh");
         let status = Command::new("bash").arg(&script).status().expect("the browser install script runs");
         assert!(status.success(), "{} failed: the dashboard tests need Chromium and ChromeDriver", script.display());

@@ -701,9 +701,24 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     let out = server.cli_as(Some(&vera), &["approve", "credit", "1", "--comment", "sound"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let docs = dir.path().join("docs");
+    // Chromium prints the PDF (and poppler reads it back).
+    crate::dashboard::chromedriver();
     let out = server.cli(&["docs", "generate", "credit", "--out", docs.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let file = docs.join("credit-v1-model-documentation.html");
+    let pdf = docs.join("credit-v1-model-documentation.pdf");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"), "a PDF");
+    let pdfinfo = std::process::Command::new("pdfinfo").arg(&pdf).output().unwrap();
+    let pages: u32 = stdout(&pdfinfo)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("pdfinfo names the pages");
+    assert!(pages >= 2, "eleven sections fill more than a page: {pages}");
+    let text = stdout(&std::process::Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap());
+    let shown_auc = format!("{:.4}", auc.as_f64().unwrap());
+    assert!(text.contains("Model documentation: credit, version 1"), "{text}");
+    assert!(text.contains(&format!("AUC {shown_auc}")) || text.contains(&shown_auc), "{text}");
     let html = std::fs::read_to_string(&file).unwrap();
     // Every section the template promises, and the figures equal to the stored records.
     for section in [
@@ -726,6 +741,14 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     assert!(auc_figure.ends_with(&format!(">{:.4}</data>", auc.as_f64().unwrap())), "{auc_figure}");
     assert!(figure_at(&html, "/comment").ends_with(">sound</data>"));
     let unknown = server.cli(&["docs", "generate", "credit", "--template", "novel", "--out", docs.to_str().unwrap()]);
+    let no_browser =
+        server.cli(&["docs", "generate", "credit", "--chromium", "/nonexistent", "--out", docs.to_str().unwrap()]);
+    assert_eq!(no_browser.status.code(), Some(1));
+    assert!(
+        stderr(&no_browser).contains("the HTML is written; printing the PDF needs Chromium"),
+        "{}",
+        stderr(&no_browser)
+    );
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("no template 'novel'"), "{}", stderr(&unknown));
     let key = stdout(&server.cli(&["audit", "key"])).trim().to_owned();
@@ -744,7 +767,6 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     let (code, text) = verify(&html, &key);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.starts_with("document OK: model-documentation of credit version 1"), "{text}");
-    let shown_auc = format!("{:.4}", auc.as_f64().unwrap());
     let edited_text = auc_figure.replace(&format!(">{shown_auc}<"), ">0.9999<");
     let edited_both = edited_text.replace(&format!("value=\"{auc}\""), "value=\"0.9999\"");
     let appendix_at = html.find("id=\"warden-ledger\"").unwrap();

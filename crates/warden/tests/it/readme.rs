@@ -413,6 +413,9 @@ fn prepare(scene: &Scene, command: &str) {
         }
     } else if starts("warden evidence verify credit.tar --key ledger.pub") {
         scene.run(None, "warden audit key > ledger.pub");
+    } else if starts("warden docs generate") {
+        // The PDF is printed by Chromium.
+        crate::dashboard::chromedriver();
     }
 }
 
