@@ -214,6 +214,18 @@ pub async fn generate(
     };
     warden_registry::registry::get_version(warden, caller, model, &version.to_string()).await?;
     let ledger = ModelLedger::read(warden, model).await?;
+    render(warden, model, version, template, &ledger).await
+}
+
+/// Writes `template` for `version` of `model` from `ledger` (read by the caller, who checked the rights).
+pub(crate) async fn render(
+    warden: &Proof,
+    model: &str,
+    version: i64,
+    template: Template,
+    ledger: &ModelLedger,
+) -> Result<Document> {
+    let ledger = ledger;
     let mut cite = Citations { ledger: &ledger, entries: BTreeSet::new(), records: BTreeMap::new(), figures: 0 };
     let model_subject = format!("model/{model}");
     let version_subject = format!("model/{model}/{version}");

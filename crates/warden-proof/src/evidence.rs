@@ -13,7 +13,8 @@ Layout:
 - `documents/` — validation reports, approvals and gate decisions (their SHA-256 is in their entry's
   payload), policy bundles (their digest is), the version registrations (the payloads themselves), and
   views made at export time: the model record, deployment history, monitors and their history, alerts,
-  incidents.
+  incidents; and `documents/docs/` the latest version's model documentation ([`crate::docs`]), whose
+  figures cite the entries of the bundle and are checked against them.
 
 [`verify_bundle`] checks it: the checkpoint's and the manifest's signatures (with a key given by the
 auditor, or the bundle's own), each entry's leaf hash and inclusion proof, each payload against its entry,
@@ -139,6 +140,16 @@ pub async fn export(
         let backed = backing("digest", &bundle.digest).map(|i| (i, "digest"));
         let value = serde_json::to_value(&bundle).map_err(|e| Error::json("encoding bundle", e))?;
         documents.push(json_document(format!("documents/policies/{}.json", bundle.number), &value, backed));
+    }
+    // The model documentation of the latest version, its figures citing the entries above.
+    if let Some(version) = record.latest_version {
+        let template = crate::docs::Template::ModelDocumentation;
+        let document = crate::docs::render(warden, model, version, template, &ledger).await?;
+        documents.push(Document {
+            path: format!("documents/docs/{}", document.file_name),
+            bytes: document.html.into_bytes(),
+            backed_by: None,
+        });
     }
     // Views made now (each of their changes is also an entry above).
     let system = Principal::system();
@@ -499,6 +510,11 @@ pub fn verify_bundle(files: &BTreeMap<String, Vec<u8>>, key: Option<&str>) -> Bu
         };
         if d["sha256"].as_str() != Some(sha256_hex(bytes).as_str()) {
             problems.push(format!("{path} does not match its SHA-256 in the manifest"));
+        }
+        // A model document: each figure against the entry it cites, under the same key.
+        if path.starts_with("documents/docs/") {
+            let checked = crate::docs::verify_document(&String::from_utf8_lossy(bytes), Some(&key_text));
+            problems.extend(checked.problems.into_iter().map(|p| format!("{path}: {p}")));
         }
         let Some(index) = d["ledger_entry"].as_u64() else {
             if RECORD_FOLDERS.iter().any(|folder| path.starts_with(folder)) {

@@ -528,6 +528,7 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
     assert_eq!(report_doc["backed_by"], "document_sha256", "{report_doc}");
     let report_path = report_doc["path"].as_str().unwrap().to_owned();
     for path in [
+        "documents/docs/credit-v1-model-documentation.html",
         "documents/deployments.json",
         "documents/monitor-history.json",
         "documents/alerts.json",
@@ -567,6 +568,19 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
                 }
             }),
             "does not match what ledger entry",
+        ),
+        (
+            "the model documentation's AUC edited and the manifest updated to match",
+            Box::new(|f| {
+                let path = "documents/docs/credit-v1-model-documentation.html";
+                let html = String::from_utf8(f[path].clone()).unwrap();
+                let auc = figure_at(&html, "/figures/discrimination/auc").to_owned();
+                let shown = &auc[auc.find('>').unwrap() + 1..auc.rfind("</data>").unwrap()];
+                let edited = auc.replace(&format!(">{shown}<"), ">0.9999<");
+                assert_ne!(auc, edited);
+                rehash(f, path, html.replace(&auc, &edited).into_bytes());
+            }),
+            "where the vouched value shows",
         ),
         (
             "an entry's payload changed",
