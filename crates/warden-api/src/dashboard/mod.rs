@@ -74,6 +74,7 @@ pub fn router(warden: Arc<Warden>, options: DashboardOptions) -> Router {
         .route("/ui/logout", post(logout))
         .route("/ui/models/{name}", get(model))
         .route("/ui/models/{name}/monitoring", get(monitoring))
+        .route("/ui/models/{name}/docs", get(docs))
         .route("/ui/findings", get(findings))
         .route("/ui/alerts", get(alerts))
         .route("/ui/alerts/{id}/acknowledge", post(acknowledge))
@@ -358,6 +359,23 @@ async fn model(
     let viewer = viewer.on_model(&state, &name).await?;
     let data = pages::ModelData::load(&state.warden, &viewer.principal, &name, query.version).await.on_page(&viewer)?;
     Ok(page(pages::model(&viewer, &data, state.warden.now())))
+}
+
+/// The model documentation of the version asked for (the latest by default), as written for the CLI and
+/// the API: the browser shows and prints it.
+async fn docs(
+    State(state): State<UiState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    Query(query): Query<ModelQuery>,
+) -> Result<Response, PageError> {
+    let viewer = viewer.on_model(&state, &name).await?;
+    let template = warden_proof::docs::Template::ModelDocumentation;
+    let document = warden_proof::docs::generate(&state.warden, &viewer.principal, &name, query.version, template)
+        .await
+        .on_page(&viewer)?;
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "text/html; charset=utf-8"), (CACHE_CONTROL, "no-store")], document.html)
+        .into_response())
 }
 
 #[derive(Deserialize)]

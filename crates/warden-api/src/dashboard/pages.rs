@@ -513,8 +513,14 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                     @if let Some(t) = a.traffic { " (" (percent(t)) ")" } } " " } }
             }
             @if let Some(number) = data.selected { (override_banner(data, number)) }
-            @if may(&viewer.principal, Permission::ReadDecisions) {
-                p { a.button href={"/ui/models/" (name) "/monitoring"} { "Monitoring →" } }
+            p {
+                @if may(&viewer.principal, Permission::ReadDecisions) {
+                    a.button href={"/ui/models/" (name) "/monitoring"} { "Monitoring →" } " "
+                }
+                @if may(&viewer.principal, Permission::ReadAudit) {
+                    @let version = data.selected.map(|v| format!("?version={v}")).unwrap_or_default();
+                    a.button #model-docs href={"/ui/models/" (name) "/docs" (version)} { "Model documentation →" }
+                }
             }
             h2 { "Deployments" }
             div.chart-scroll { (charts::timeline("Which version each alias served when", &lanes, &events, now as f64)) }

@@ -384,6 +384,12 @@ mod slow {
             assert_eq!(count(&client, "#approvals tbody tr").await, 2, "validator and risk officer");
             assert!(text(&client, "#gate").await.contains("allow"));
             shot(&client, "2-model").await;
+            // The model documentation, from the page's button: written from the ledger, every figure cited.
+            client.find(Locator::Id("model-docs")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css("h2#monitoring")).await.unwrap();
+            assert!(text(&client, "h1").await.starts_with("Model documentation: credit-approval"));
+            assert!(count(&client, "data.figure").await > 30, "figures with their citations");
+            assert!(text(&client, "#performance + p").await.contains("Validated by"));
 
             client.goto(&format!("{url}/ui/models/credit-approval/monitoring")).await.unwrap();
             assert!(count(&client, "svg.heat rect").await > 8, "a drift heat map with cells");
