@@ -5,6 +5,7 @@
 //! - `cargo run -p xtask -- bench onset [--runs K] [--rate DECISIONS_PER_S] [--interval MONITOR_S] [--consecutive N]`
 //! - `cargo run -p xtask -- bench ingest [--runs K] [--seconds S] [--connections C] [--batch ROWS] [--kafka-records N] [--store sqlite|postgresql] [--only http|kafka]`
 //! - `cargo run -p xtask -- bench identity [--runs K] [--rounds N]`
+//! - `cargo run -p xtask -- bench docs [--runs K]`
 //!
 //! - `cargo run -p xtask -- architecture` (prints the crate dependency edges ARCHITECTURE.md must list)
 //!
@@ -71,9 +72,10 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         ["bench", "identity"] => bench_identity(flag("--runs", 5)?, flag("--rounds", 5_000)?),
+        ["bench", "docs"] => bench_docs(flag("--runs", 5)?),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity | soak [options] | architecture (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity|docs | soak [options] | architecture (see xtask/src/main.rs)"
         ),
     }
 }
@@ -2035,6 +2037,63 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
 /// What a bearer JWT of the identity provider adds to a request: one keep-alive connection, one request
 /// after another, the same scoring request (and `/v1/whoami`, authentication alone) with a Warden token, with
 /// a JWT the application reuses (RS256, ES256), and with a JWT never seen before; `/healthz` is the no-op
+/// The model documentation of the demo's champion model (its full history: versions, validations,
+/// approvals, promotions, a rollback, monitors): the HTML as the server writes it, and HTML and PDF as
+/// `warden docs generate` writes them (Chromium printing), each run timed beside `/healthz` (the no-op limit).
+fn bench_docs(runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let dir = root.join("target/bench/docs");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let warden = release_warden(&root)?;
+    let data = dir.join("data");
+    let (_server, url) = start_warden(&warden, &data, &["--demo"])?;
+    let admin = std::fs::read_to_string(data.join("admin.token"))?.trim().to_owned();
+    let path = "/v1/models/credit-approval/docs?template=model-documentation";
+    // The demo has written its history once the champion's document cites a validation.
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    let html = loop {
+        match http_get(&format!("{url}{path}"), &admin) {
+            Ok(html) if html.contains("Validated by") && html.contains("rollback") => break html,
+            _ if Instant::now() > deadline => bail!("the demo wrote no validated, rolled-back champion in 600 s"),
+            _ => std::thread::sleep(std::time::Duration::from_secs(2)),
+        }
+    };
+    let figures = html.matches("<data class=\"figure\"").count();
+    let (mut served, mut limit, mut cli) = (Vec::new(), Vec::new(), Vec::new());
+    let mut connection = Connection::open(&url)?;
+    for _ in 0..runs {
+        limit.push(timed(|| connection.get("/healthz"))? / 1e3);
+        served.push(timed(|| connection.get_as(path, &admin))? / 1e3);
+        let out = dir.join("out");
+        let started = Instant::now();
+        let status = Command::new(&warden)
+            .args(["docs", "generate", "credit-approval", "--out", out.to_str().context("path")?, "--url", &url])
+            .env("WARDEN_TOKEN", &admin)
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("warden docs generate failed (is Chromium installed? scripts/install-browser.sh)");
+        }
+        cli.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let show = |v: &[f64]| v.iter().map(|ms| format!("{ms:.2}")).collect::<Vec<_>>().join(" / ");
+    println!(
+        "\nmodel documentation of the demo's credit-approval ({figures} figures, {} KiB of HTML), {runs} runs",
+        html.len() / 1024
+    );
+    println!("{:<44} {:>10}   runs (ms)", "", "median ms");
+    for (name, values) in [
+        ("/healthz (no-op limit)", &mut limit),
+        ("GET docs: HTML written by the server", &mut served),
+        ("warden docs generate: HTML and PDF", &mut cli),
+    ] {
+        let shown = show(values);
+        println!("{name:<44} {:>10.2}   {shown}", median(values));
+    }
+    Ok(())
+}
+
 /// limit. Medians over `runs` runs of each mode's p50.
 fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};

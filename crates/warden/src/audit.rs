@@ -141,6 +141,14 @@ fn micros(text: &str) -> anyhow::Result<i64> {
     Ok(warden_core::Timestamp::parse(text)?.micros())
 }
 
+/// The ledger key given to an offline check: the key itself, or a file holding it.
+fn trusted_key(key: Option<String>) -> anyhow::Result<Option<String>> {
+    Ok(match key {
+        Some(k) if std::path::Path::new(&k).is_file() => Some(std::fs::read_to_string(&k)?.trim().to_owned()),
+        other => other,
+    })
+}
+
 /// Runs a docs command; the exit code (1 when a document does not check out).
 pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
     match command {
@@ -174,10 +182,7 @@ pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
         DocsCommand::Verify { file, key, json } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let html = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", file.display()))?;
-            let key = match key {
-                Some(k) if std::path::Path::new(&k).is_file() => Some(std::fs::read_to_string(&k)?.trim().to_owned()),
-                other => other,
-            };
+            let key = trusted_key(key)?;
             let report = warden_proof::docs::verify_document(&html, key.as_deref());
             if json {
                 render::json(&serde_json::to_value(&report)?);
@@ -289,10 +294,7 @@ pub(crate) async fn evidence(command: EvidenceCommand) -> anyhow::Result<u8> {
         EvidenceCommand::Verify { file, key, json } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let files = warden_proof::evidence::read_archive(&bytes)?;
-            let key = match key {
-                Some(k) if std::path::Path::new(&k).is_file() => Some(std::fs::read_to_string(&k)?.trim().to_owned()),
-                other => other,
-            };
+            let key = trusted_key(key)?;
             let report = warden_proof::evidence::verify_bundle(&files, key.as_deref());
             if json {
                 render::json(&serde_json::to_value(&report)?);
