@@ -515,8 +515,8 @@ pub struct EvidenceQuery {
 /// Which document to write, of which version.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct DocsQuery {
-    /// The template: `model-documentation`.
-    pub template: String,
+    /// The template: `model-documentation` (the default).
+    pub template: Option<String>,
     /// The version (default: the latest).
     pub version: Option<i64>,
 }

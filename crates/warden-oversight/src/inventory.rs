@@ -603,7 +603,10 @@ async fn apply(
                 caller,
                 "monitor.default",
                 format!("model/{model}/monitor/{}", retune.monitor.name),
-                json!({ "kind": retune.monitor.kind, "config": retune.monitor.config, "tier": to }),
+                json!({
+                    "kind": retune.monitor.kind, "config": retune.monitor.config, "enabled": retune.monitor.enabled,
+                    "tier": to,
+                }),
             ));
         }
         let lowered_from = inventory.tier_lowered_from.as_deref().and_then(|t| t.parse::<RiskTier>().ok());

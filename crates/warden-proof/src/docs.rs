@@ -11,10 +11,13 @@ Model documents written from the ledger: every figure in them cites the entry th
 - The document ends with an appendix (`<script type="application/json" id="warden-ledger">`): the signed
   checkpoint, each cited entry with its inclusion proof and payload, and each cited record.
 
-[`verify_document`] opens the checkpoint with the ledger key the reader trusts, proves each entry into it,
-checks each payload and record against its entry, and then each figure: its value against what its entry
-vouches for, and its shown text against that value. An edited number, an edited citation, an edited
-payload or record are each caught; text that is not a figure is not vouched for.
+[`verify_document`] opens the checkpoint with the ledger key the reader trusts, proves each entry into it
+(and that it is about the document's model), checks each payload and record against its entry, and then
+each figure: its value against what its entry vouches for at its pointer, and its shown text against that
+value. An edited number, an edited payload or record, and a citation of an entry the appendix does not
+prove are each caught. Not caught: a figure re-pointed at another value its entries vouch for, a figure
+removed or written in another form, and text that is not a figure (labels, headings); closing that needs
+the verifier to render the document again from its verified appendix and compare, which is not built.
 */
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +45,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
 const MAX_FIGURES: usize = 200_000;
 /// Longest inclusion proof (a tree of 2^64 entries).
 const MAX_PROOF: usize = 64;
+/// Problems listed before the check stops.
+const MAX_PROBLEMS: usize = 100;
+/// Longest figure element (tag, value and text) the scanner reads.
+const MAX_FIGURE_BYTES: usize = 16 * 1024;
 
 /// The documents Warden writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,7 +362,7 @@ pub(crate) async fn render(
     }
     context.insert("approvals", minijinja::Value::from_serialize(&approvals));
     context.insert("gates", minijinja::Value::from_serialize(&gates));
-    // Deployment history: every move of a production alias.
+    // Deployment history: every move of an alias.
     let alias_prefix = format!("model/{model}/alias/");
     let mut deployments = Vec::new();
     for (entry, _) in ledger.entries.iter().filter(|(e, _)| e.subject.starts_with(&alias_prefix)) {
@@ -395,15 +402,15 @@ pub(crate) async fn render(
     // The monitoring plan: each monitor as it was last set.
     let monitor_prefix = format!("model/{model}/monitor/");
     let mut monitors = BTreeMap::<String, BTreeMap<&str, minijinja::Value>>::new();
-    for (entry, _) in ledger.entries.iter().rev().filter(|(e, _)| e.subject.starts_with(&monitor_prefix)) {
+    for (entry, payload) in ledger.entries.iter().rev().filter(|(e, _)| e.subject.starts_with(&monitor_prefix)) {
         let name = entry.subject[monitor_prefix.len()..].to_owned();
         if monitors.contains_key(&name) || !entry.action.starts_with("monitor.") {
             continue;
         }
         let i = entry.index;
-        // A default monitor is set enabled; its payload has no `enabled`.
-        let enabled = match entry.action.as_str() {
-            "monitor.default" => minijinja::Value::from("yes (default)"),
+        // A monitor set up by default is enabled (its entry says so only when a retune kept it disabled).
+        let enabled = match payload.get("enabled") {
+            None if entry.action == "monitor.default" => minijinja::Value::from("yes (default)"),
             _ => cite.payload(i, "/enabled"),
         };
         monitors.insert(
@@ -478,12 +485,17 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
     if html.len() > MAX_DOCUMENT_BYTES {
         return vec![format!("the document is {} bytes; at most {MAX_DOCUMENT_BYTES} are read", html.len())];
     }
-    let Some(start) = html.rfind(APPENDIX_OPEN) else {
+    let Some(start) = html.find(APPENDIX_OPEN) else {
         return vec!["the document has no ledger appendix (script#warden-ledger)".into()];
     };
     let body = &html[..start];
     let rest = &html[start + APPENDIX_OPEN.len()..];
     let Some(end) = rest.find(APPENDIX_CLOSE) else { return vec!["the ledger appendix is not closed".into()] };
+    // Nothing a reader sees may follow the appendix, where no figure would be checked.
+    let after: String = rest[end + APPENDIX_CLOSE.len()..].split_whitespace().collect();
+    if after != "</body></html>" {
+        return vec!["the document goes on after its ledger appendix".into()];
+    }
     let appendix: Value = match serde_json::from_str(&rest[..end]) {
         Ok(v) => v,
         Err(e) => return vec![format!("the ledger appendix is not JSON: {e}")],
@@ -539,6 +551,14 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
             problems.push(format!("entry {}: its payload is not the one the entry vouches for", entry.index));
             continue;
         }
+        let own = format!("model/{}", report.model);
+        let of_model = entry.subject == own
+            || entry.subject.starts_with(&format!("{own}/"))
+            || item["payload"]["finding"]["model_name"].as_str() == Some(report.model.as_str());
+        if !of_model {
+            problems.push(format!("entry {}: it is about {}, not model {}", entry.index, entry.subject, report.model));
+            continue;
+        }
         payloads.insert(entry.index, &item["payload"]);
     }
     report.entries = payloads.len();
@@ -561,6 +581,10 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
             break;
         }
         report.figures += 1;
+        if problems.len() >= MAX_PROBLEMS {
+            problems.push(format!("more than {MAX_PROBLEMS} problems: the rest are not listed"));
+            break;
+        }
         let Some(figure) = Figure::parse(&body[tag_start..]) else {
             problems.push(format!("the figure at byte {tag_start} is not well formed"));
             from = tag_start + FIGURE_TAG.len();
@@ -586,22 +610,37 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
             problems.push(format!("{place}: its record is not in the appendix"));
             continue;
         };
-        let vouched = source.pointer(&figure.pointer).cloned().unwrap_or(Value::Null);
-        if canonical_json(&vouched) != figure.value {
-            problems.push(format!(
+        let vouched = source.pointer(&figure.pointer).unwrap_or(&Value::Null);
+        // Scalars and short lists are what figures show: a pointer at a whole report is refused unread.
+        let vouched_text = match vouched {
+            Value::Object(_) => None,
+            Value::Array(items) if items.len() > 64 => None,
+            other => Some(canonical_json(other)),
+        };
+        match vouched_text {
+            None => problems.push(format!("{place}: cites a whole object or a long list, not a figure")),
+            Some(text) if text != figure.value => problems.push(format!(
                 "{place}: the value {} is not {} as vouched for",
-                figure.value,
-                canonical_json(&vouched)
-            ));
-        } else if shown(&vouched) != figure.shown {
-            problems.push(format!(
+                clip(&figure.value),
+                clip(&text)
+            )),
+            Some(_) if shown(vouched) != figure.shown => problems.push(format!(
                 "{place}: shows '{}' where the vouched value shows '{}'",
-                figure.shown,
-                shown(&vouched)
-            ));
+                clip(&figure.shown),
+                clip(&shown(vouched))
+            )),
+            Some(_) => {}
         }
     }
     problems
+}
+
+/// At most this much of a text in a problem.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// One figure as read from the markup.
@@ -618,6 +657,12 @@ struct Figure {
 impl Figure {
     /// Reads the figure `text` starts with: its attributes (`name="value"`, no others) and its text.
     fn parse(text: &str) -> Option<Figure> {
+        // Searches stay within one figure's reach: a malformed tag costs at most this much.
+        let mut end = text.len().min(MAX_FIGURE_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let text = &text[..end];
         let mut rest = &text[FIGURE_TAG.len()..];
         let mut attributes = BTreeMap::new();
         loop {

@@ -14,7 +14,8 @@ Layout:
   payload), policy bundles (their digest is), the version registrations (the payloads themselves), and
   views made at export time: the model record, deployment history, monitors and their history, alerts,
   incidents; and `documents/docs/` the latest version's model documentation ([`crate::docs`]), whose
-  figures cite the entries of the bundle and are checked against them.
+  figures cite ledger entries (of any time: the period does not bound the document) proved in its own
+  appendix, under the bundle's key.
 
 [`verify_bundle`] checks it: the checkpoint's and the manifest's signatures (with a key given by the
 auditor, or the bundle's own), each entry's leaf hash and inclusion proof, each payload against its entry,
@@ -511,8 +512,8 @@ pub fn verify_bundle(files: &BTreeMap<String, Vec<u8>>, key: Option<&str>) -> Bu
         if d["sha256"].as_str() != Some(sha256_hex(bytes).as_str()) {
             problems.push(format!("{path} does not match its SHA-256 in the manifest"));
         }
-        // A model document: each figure against the entry it cites, under the same key.
-        if path.starts_with("documents/docs/") {
+        // A model document: each figure against the entry it cites, under the same key (once per path).
+        if path.starts_with("documents/docs/") && !listed[..listed.len() - 1].contains(&path) {
             let checked = crate::docs::verify_document(&String::from_utf8_lossy(bytes), Some(&key_text));
             problems.extend(checked.problems.into_iter().map(|p| format!("{path}: {p}")));
         }

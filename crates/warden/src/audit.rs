@@ -174,6 +174,13 @@ pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
                 report.entries
             );
             if !no_pdf {
+                // Chromium prints only a document whose figures check out against its own appendix.
+                if !report.ok {
+                    bail!(
+                        "the HTML is written, but its figures do not check out ({}): no PDF printed",
+                        report.problems.first().map(String::as_str).unwrap_or_default()
+                    );
+                }
                 let pdf = file.with_extension("pdf");
                 print_pdf(&chromium, &file, &pdf).await?;
                 outln!("printed to {}", pdf.display());
@@ -212,15 +219,18 @@ pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Prints `html` to `pdf` with headless Chromium, within a minute. The document loads nothing and runs no
-/// script (its appendix is JSON data), so Chromium runs without its sandbox (which needs a user namespace
-/// that containers often lack) and without network.
+/// Prints `html` to `pdf` with headless Chromium, within a minute. The document's content policy lets it
+/// load nothing and run no script, and Chromium has no network, so it runs without its sandbox (which needs
+/// a user namespace that containers often lack). Turning scripts off in Chromium itself stops headless
+/// printing, so the policy is what keeps them out.
 async fn print_pdf(chromium: &std::path::Path, html: &std::path::Path, pdf: &std::path::Path) -> anyhow::Result<()> {
     let html = std::fs::canonicalize(html)?;
     let partial = pdf.with_extension("pdf.partial");
     // A profile of its own, removed after: nothing of the user's browser is read or changed.
-    let profile = std::env::temp_dir().join(format!("warden-print-{}", std::process::id()));
-    std::fs::create_dir_all(&profile).context("cannot make a profile folder for Chromium")?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let profile = std::env::temp_dir().join(format!("warden-print-{}-{nanos}", std::process::id()));
+    // A new folder, never one made before by someone else.
+    std::fs::create_dir(&profile).context("cannot make a profile folder for Chromium")?;
     let printed = run_chromium(chromium, &html, &partial, &profile).await;
     let _ = std::fs::remove_dir_all(&profile);
     printed?;
@@ -240,7 +250,11 @@ async fn run_chromium(
         .args(["--disable-background-networking", "--proxy-server=127.0.0.1:9", "--no-first-run"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--print-to-pdf={}", partial.display()))
-        .arg(format!("file://{}", html.display()))
+        .arg(
+            reqwest::Url::from_file_path(html)
+                .map_err(|()| anyhow::anyhow!("{} is not a file path", html.display()))?
+                .as_str(),
+        )
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -795,6 +795,20 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
             "does not hash to its name",
         ),
         (
+            "a paragraph added after the appendix",
+            html.replace("</body>", "<p>AUC 0.99, approved by the board</p></body>"),
+            "goes on after its ledger appendix",
+        ),
+        (
+            "twenty thousand malformed figures",
+            html.replacen(
+                "<h2 id=\"purpose\">",
+                &format!("{}<h2 id=\"purpose\">", "<data class=\"figure\" x>".repeat(20_000)),
+                1,
+            ),
+            "more than 100 problems",
+        ),
+        (
             "the citation moved to another entry",
             html.replace(auc_figure, &auc_figure.replace("data-entry=\"", "data-entry=\"9")),
             "cites an entry the appendix does not prove",
