@@ -154,9 +154,11 @@ impl<'a> Citations<'a> {
         self.figure(index, pointer, Some(&sha), &value)
     }
 
+    /// Entry `index`'s payload (the ledger's entries are in index order).
     fn payload_of(&self, index: u64) -> &'a Value {
         static NULL: Value = Value::Null;
-        self.ledger.entries.iter().find(|(e, _)| e.index == index).map_or(&NULL, |(_, p)| p)
+        let entries = &self.ledger.entries;
+        entries.binary_search_by_key(&index, |(e, _)| e.index).map_or(&NULL, |at| &entries[at].1)
     }
 
     fn figure(&mut self, index: u64, pointer: &str, record: Option<&str>, value: &Value) -> minijinja::Value {
@@ -232,14 +234,13 @@ pub(crate) async fn render(
     template: Template,
     ledger: &ModelLedger,
 ) -> Result<Document> {
-    let ledger = ledger;
-    let mut cite = Citations { ledger: &ledger, entries: BTreeSet::new(), records: BTreeMap::new(), figures: 0 };
+    let mut cite = Citations { ledger, entries: BTreeSet::new(), records: BTreeMap::new(), figures: 0 };
     let model_subject = format!("model/{model}");
     let version_subject = format!("model/{model}/{version}");
     let mut context = BTreeMap::<&str, minijinja::Value>::new();
 
     // Purpose and intended use: as the model was registered.
-    if let Some((entry, _)) = latest(&ledger, "model.create", &model_subject, |_| true) {
+    if let Some((entry, _)) = latest(ledger, "model.create", &model_subject, |_| true) {
         let i = entry.index;
         let fields = ["name", "description", "owner", "use_case", "business_line", "risk_tier"];
         let purpose: BTreeMap<&str, minijinja::Value> =
@@ -247,7 +248,7 @@ pub(crate) async fn render(
         context.insert("purpose", minijinja::Value::from_serialize(&purpose));
     }
     // Tier and materiality: the last tier decision, else the tier declared at registration.
-    if let Some((entry, _)) = latest(&ledger, "model.tier", &model_subject, |_| true) {
+    if let Some((entry, _)) = latest(ledger, "model.tier", &model_subject, |_| true) {
         let i = entry.index;
         let tier: BTreeMap<&str, minijinja::Value> = [("tier", "/to"), ("basis", "/basis"), ("reasons", "/reasons")]
             .into_iter()
@@ -256,7 +257,7 @@ pub(crate) async fn render(
         context.insert("tier", minijinja::Value::from_serialize(&tier));
     }
     // Data and lineage: the version's registration.
-    if let Some((entry, _)) = latest(&ledger, "version.register", &version_subject, |_| true) {
+    if let Some((entry, _)) = latest(ledger, "version.register", &version_subject, |_| true) {
         let i = entry.index;
         let fields = [
             "format",
@@ -279,7 +280,7 @@ pub(crate) async fn render(
     let reports = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(version)).await?;
     let vouched = reports.iter().rev().find_map(|r| {
         let sha = payload_sha256(&r.body);
-        latest(&ledger, "version.validate", &version_subject, |p| p["document_sha256"].as_str() == Some(&sha))
+        latest(ledger, "version.validate", &version_subject, |p| p["document_sha256"].as_str() == Some(&sha))
             .map(|(e, _)| (e.index, &r.body))
     });
     if let Some((i, body)) = vouched {
@@ -433,9 +434,10 @@ pub(crate) async fn render(
     context.insert("version", version.into());
     context.insert("generated_at", generated_at.into());
     context.insert("checkpoint_size", ledger.checkpoint.tree_size.into());
-    context.insert("key", crate::ledger::public_key(warden).into());
+    let key = crate::ledger::public_key(warden);
+    context.insert("key", key.clone().into());
     context.insert("figure_count", cite.figures.into());
-    let appendix = cite.appendix(&crate::ledger::public_key(warden), header)?;
+    let appendix = cite.appendix(&key, header)?;
     context.insert("appendix", minijinja::Value::from_safe_string(appendix));
 
     let mut environment = minijinja::Environment::new();

@@ -271,6 +271,7 @@ impl ModelLedger {
                 rows.extend(page);
             }
         }
+        // In index order (documents find an entry by binary search).
         rows.sort_by_key(|r| r.index);
         rows.dedup_by_key(|r| r.index);
         rows.retain(|r| r.index < checkpoint.tree_size);
