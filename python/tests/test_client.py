@@ -197,3 +197,75 @@ def test_inventory_fields_set_the_tier_and_filter_the_inventory(server):
     assert warden.inventory(where={"business_line": "retail"}) == []
     frame = warden.inventory(q="FRAUD SCREEN", as_frame=True)
     assert list(frame["name"]) == ["tiered"]
+
+
+def test_a_version_exports_as_cyclonedx_and_spdx_that_their_reference_libraries_read(server):
+    """CycloneDX: cyclonedx-python-lib's strict validator finds the ML-BOM valid against the 1.6 schema, and
+    its model reads it and writes it back valid with the same components, hashes and dependencies (the
+    library does not model `modelCard`: the schema check covers it). SPDX: the 3.0.1 bindings generated
+    from the specification's model read every element (each property type-checked) and write them back
+    (which checks every required property)."""
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.output.json import JsonV1Dot6
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+    from spdx_python_model import v3_0_1 as spdx
+
+    admin = Client(server.url, token=server.admin_token)
+    frame, _, model = fitted()
+    admin.create_model("credit-bom", owner="retail-risk", risk_tier="high", use_case="consumer loans")
+    reference = frame[NUMERIC + CATEGORICAL + ["sex", "risk"]]
+    admin.register("credit-bom", model, reference=reference, target="risk", protected=["sex"],
+                   training_data=frame, code_ref="notebook@2")
+    validator = Client(server.url, token=admin.create_token("vic-bom", role="validator")["secret"])
+    held_out = io.StringIO()
+    reference.to_csv(held_out, index=False)
+    report = validator.validate("credit-bom", 1, data=held_out.getvalue().encode(), metadata={"target": "risk"})
+    auc = report["figures"]["discrimination"]["auc"]
+
+    bom = admin.export("credit-bom", 1, "cyclonedx")
+    strict = JsonStrictValidator(SchemaVersion.V1_6)
+    assert strict.validate_str(json.dumps(bom)) is None
+    broken = json.loads(json.dumps(bom))
+    broken["components"][0]["modelCard"]["modelParameters"]["approach"]["type"] = "guesswork"
+    assert strict.validate_str(json.dumps(broken)) is not None, "the validator refuses what the schema does"
+    metrics = bom["components"][0]["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
+    assert next(m for m in metrics if m["type"] == "AUC")["value"] == json.dumps(auc)
+    read = Bom.from_json(bom)
+    written = json.loads(JsonV1Dot6(read).output_as_string())
+    assert strict.validate_str(json.dumps(written)) is None
+
+    def components(document):
+        return {c["bom-ref"]: (c["type"], c["name"], c.get("version"), json.dumps(c["hashes"]))
+                for c in document["components"]}
+
+    def dependencies(document):
+        return {d["ref"]: sorted(d.get("dependsOn", [])) for d in document["dependencies"]}
+
+    assert components(written) == components(bom)
+    assert dependencies(written) == dependencies(bom)
+    assert written["serialNumber"] == bom["serialNumber"]
+    assert admin.export("credit-bom", 1, "cyclonedx")["serialNumber"] != bom["serialNumber"], "new for each BOM"
+
+    document = admin.export("credit-bom", 1, "spdx")
+    objects = spdx.SHACLObjectSet()
+    spdx.JSONLDDeserializer().deserialize_data(document, objects)
+    packages = list(objects.foreach_type(spdx.ai_AIPackage))
+    assert len(packages) == 1
+    package = packages[0]
+    assert package.name == "credit-bom" and package.software_packageVersion == "1"
+    assert {e.key: e.value for e in package.ai_metric}["AUC"] == json.dumps(auc)
+    assert package.ai_safetyRiskAssessment.endswith("/high")
+    datasets = list(objects.foreach_type(spdx.dataset_DatasetPackage))
+    assert len(datasets) == 3, "training, reference and validation data"
+    kinds = sorted(r.relationshipType.rsplit("/", 1)[-1] for r in objects.foreach_type(spdx.Relationship))
+    assert kinds == ["testedOn", "trainedOn"]
+    out = io.BytesIO()
+    spdx.JSONLDSerializer().write(objects, out)
+    again = spdx.SHACLObjectSet()
+    spdx.JSONLDDeserializer().deserialize_data(json.loads(out.getvalue()), again)
+    assert len(list(again.foreach())) == len(list(objects.foreach()))
+
+    with pytest.raises(WardenError) as refused:
+        admin.export("credit-bom", 1, "sbom")
+    assert refused.value.status == 422 and "no export format 'sbom'" in str(refused.value)

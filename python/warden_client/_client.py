@@ -448,6 +448,12 @@ class Client:
         return self._call("GET", f"/v1/models/{_seg(model)}/docs", params=_query(template=template, version=version),
                           raw=True).text
 
+    def export(self, model: str, version: int, format: str) -> dict:
+        """A version as a CycloneDX 1.6 ML-BOM (`format="cyclonedx"`) or an SPDX 3.0.1 document with the AI
+        and Dataset profiles (`format="spdx"`), written from the ledger."""
+        path = f"/v1/models/{_seg(model)}/versions/{int(version)}/exports/{_seg(format)}"
+        return self._call("GET", path, raw=True).json()
+
     def create_token(self, name: str, *, role: str, expires_at: str | None = None, subject: str | None = None) -> dict:
         body = _query(name=name, role=role, expires_at=expires_at, subject=subject)
         return self._call("POST", "/v1/tokens", json_body=body)

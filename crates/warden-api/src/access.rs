@@ -126,6 +126,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/v1/ledger/verify", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/evidence", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/docs", Needs(ReadAudit)),
+    ("GET", "/v1/models/{name}/versions/{version}/exports/{format}", Needs(ReadAudit)),
     ("POST", "/v1/tokens", Needs(ManageTokens)),
     ("GET", "/v1/tokens", Needs(ManageTokens)),
     ("DELETE", "/v1/tokens/{name}", Needs(ManageTokens)),

@@ -560,6 +560,15 @@ async fn every_route_answers_as_the_document_says() {
     calls.push((Method::GET, docs.into(), status));
     call!(Method::GET, "/v1/models/credit/docs?template=novel", a, Value::Null);
     call!(Method::GET, "/v1/models/none/docs?template=model-documentation", a, Value::Null);
+    for format in ["cyclonedx", "spdx"] {
+        let path = format!("/v1/models/credit/versions/1/exports/{format}");
+        let (status, _) = app.send(Method::GET, &path, a, "", Vec::new()).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        calls.push((Method::GET, path, status));
+    }
+    call!(Method::GET, "/v1/models/credit/versions/1/exports/sbom", a, Value::Null);
+    call!(Method::GET, "/v1/models/credit/versions/99/exports/spdx", a, Value::Null);
+    call!(Method::GET, "/v1/models/credit/versions/one/exports/spdx", a, Value::Null);
 
     // Inventory fields and tiering: the schema, a model's fields (the default tiering keeps `credit` high), an
     // override and its clearing.

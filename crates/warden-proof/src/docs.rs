@@ -198,13 +198,46 @@ impl<'a> Citations<'a> {
 }
 
 /// The newest entry of `action` on `subject` (exact) whose payload passes `keep`.
-fn latest<'a>(
+pub(crate) fn latest<'a>(
     ledger: &'a ModelLedger,
     action: &str,
     subject: &str,
     keep: impl Fn(&Value) -> bool,
 ) -> Option<&'a (Entry, Value)> {
     ledger.entries.iter().rev().find(|(e, p)| e.action == action && e.subject == subject && keep(p))
+}
+
+/// The latest validation report of `version` that an entry vouches for (its `document_sha256`): that entry's
+/// index and the report.
+pub(crate) async fn vouched_report(
+    warden: &Proof,
+    ledger: &ModelLedger,
+    model: &str,
+    version: i64,
+) -> Result<Option<(u64, Value)>> {
+    let version_subject = format!("model/{model}/{version}");
+    let reports = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(version)).await?;
+    Ok(reports.into_iter().rev().find_map(|r| {
+        let sha = payload_sha256(&r.body);
+        let (entry, _) =
+            latest(ledger, "version.validate", &version_subject, |p| p["document_sha256"].as_str() == Some(&sha))?;
+        Some((entry.index, r.body))
+    }))
+}
+
+/// Each finding of `model` as its last entry left it, by finding id.
+pub(crate) fn latest_findings<'a>(ledger: &'a ModelLedger, model: &str) -> Vec<&'a (Entry, Value)> {
+    let mut findings = BTreeMap::<i64, &(Entry, Value)>::new();
+    for row @ (entry, payload) in ledger.entries.iter().rev() {
+        let finding = &payload["finding"];
+        if !entry.action.starts_with("finding.") || finding["model_name"].as_str() != Some(model) {
+            continue;
+        }
+        if let Some(id) = finding["id"].as_i64() {
+            findings.entry(id).or_insert(row);
+        }
+    }
+    findings.into_values().collect()
 }
 
 /// Writes `template` for `model` (its latest version when `version` is None).
@@ -277,13 +310,9 @@ pub(crate) async fn render(
     }
     // Performance, calibration, fairness, stability, stress: the latest validation report of the version
     // that an entry vouches for.
-    let reports = warden.metadata.version_records(RecordKind::ValidationReport, model, Some(version)).await?;
-    let vouched = reports.iter().rev().find_map(|r| {
-        let sha = payload_sha256(&r.body);
-        latest(ledger, "version.validate", &version_subject, |p| p["document_sha256"].as_str() == Some(&sha))
-            .map(|(e, _)| (e.index, &r.body))
-    });
-    if let Some((i, body)) = vouched {
+    let vouched = vouched_report(warden, ledger, model, version).await?;
+    if let Some((i, body)) = &vouched {
+        let (i, body) = (*i, body);
         let mut figure = |pointer: &str| cite.record(i, body, pointer);
         let mut validation = BTreeMap::<String, minijinja::Value>::new();
         for (name, pointer) in [
@@ -379,27 +408,18 @@ pub(crate) async fn render(
     }
     context.insert("deployments", minijinja::Value::from_serialize(&deployments));
     // Limitations and open findings: each finding as its last entry left it.
-    let mut findings = BTreeMap::<i64, BTreeMap<&str, minijinja::Value>>::new();
-    let finding_entries: Vec<&(Entry, Value)> =
-        ledger.entries.iter().filter(|(e, p)| e.action.starts_with("finding.") && p["finding"].is_object()).collect();
-    for (entry, payload) in finding_entries.iter().rev() {
-        let Some(id) = payload["finding"]["id"].as_i64() else { continue };
-        if findings.contains_key(&id) || payload["finding"]["model_name"].as_str() != Some(model) {
-            continue;
-        }
+    let mut findings = Vec::new();
+    for (entry, payload) in latest_findings(ledger, model) {
         let i = entry.index;
-        findings.insert(
-            id,
-            BTreeMap::from([
-                ("id", minijinja::Value::from(id)),
-                ("severity", cite.payload(i, "/finding/severity")),
-                ("title", cite.payload(i, "/finding/title")),
-                ("state", cite.payload(i, "/finding/state")),
-                ("owner", cite.payload(i, "/finding/owner")),
-            ]),
-        );
+        findings.push(BTreeMap::from([
+            ("id", minijinja::Value::from(payload["finding"]["id"].as_i64())),
+            ("severity", cite.payload(i, "/finding/severity")),
+            ("title", cite.payload(i, "/finding/title")),
+            ("state", cite.payload(i, "/finding/state")),
+            ("owner", cite.payload(i, "/finding/owner")),
+        ]));
     }
-    context.insert("findings", minijinja::Value::from_serialize(findings.values().collect::<Vec<_>>()));
+    context.insert("findings", minijinja::Value::from_serialize(&findings));
     // The monitoring plan: each monitor as it was last set.
     let monitor_prefix = format!("model/{model}/monitor/");
     let mut monitors = BTreeMap::<String, BTreeMap<&str, minijinja::Value>>::new();

@@ -6,6 +6,8 @@ Warden's proof stage: showing afterwards what happened.
 - [`evidence`]: evidence bundles for a model version, each file listed in a signed manifest.
 - [`docs`]: model documents written from the ledger, every figure citing the entry that vouches for it,
   and their offline check.
+- [`exports`]: a version as a CycloneDX 1.6 ML-BOM and as an SPDX 3.0.1 document (AI and Dataset profiles),
+  written from what the ledger vouches for.
 */
 
 use std::ops::Deref;
@@ -14,6 +16,7 @@ use warden_oversight::Oversight;
 
 pub mod docs;
 pub mod evidence;
+pub mod exports;
 pub mod ledger;
 
 pub use warden_registry::{Error, Result};

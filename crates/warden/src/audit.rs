@@ -8,7 +8,7 @@ use warden_core::words::counted;
 use warden_ledger::merkle::{Hash, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteVerifier};
 
-use crate::cli::{AuditCommand, DocsCommand, EvidenceCommand};
+use crate::cli::{AuditCommand, DocsCommand, EvidenceCommand, ExportArgs};
 use crate::client::{Client, encode};
 use crate::render::{self, Cell, table};
 use warden_api_types as api;
@@ -147,6 +147,27 @@ fn trusted_key(key: Option<String>) -> anyhow::Result<Option<String>> {
         Some(k) if std::path::Path::new(&k).is_file() => Some(std::fs::read_to_string(&k)?.trim().to_owned()),
         other => other,
     })
+}
+
+/// Writes a version's export (CycloneDX or SPDX) to `--out`, whole or not at all.
+pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let ExportArgs { format, model, version, out, connection } = args;
+    let path = format!("/v1/models/{}/versions/{version}/exports/{}", encode(&model), encode(&format));
+    let bytes = Client::new(&connection)?.get_bytes(&path).await?;
+    let document: serde_json::Value =
+        serde_json::from_slice(&bytes).context("the server sent an export that is not JSON")?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot make {}", parent.display()))?;
+    }
+    let partial = out.with_extension("partial");
+    std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, &out).with_context(|| format!("cannot write {}", out.display()))?;
+    let what = match format.as_str() {
+        "cyclonedx" => format!("CycloneDX {} ML-BOM", document["specVersion"].as_str().unwrap_or("?")),
+        _ => "SPDX 3.0.1 document (AI and Dataset profiles)".to_owned(),
+    };
+    outln!("{what} of {model} version {version} written to {}", out.display());
+    Ok(())
 }
 
 /// Runs a docs command; the exit code (1 when a document does not check out).

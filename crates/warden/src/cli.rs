@@ -112,6 +112,9 @@ pub(crate) enum Command {
     /// offline.
     #[command(subcommand)]
     Docs(DocsCommand),
+    /// A version as a standard machine-readable export written from the ledger: a CycloneDX 1.6 ML-BOM or an
+    /// SPDX 3.0.1 document (AI and Dataset profiles).
+    Export(ExportArgs),
     /// Findings against models: raise, list, show, propose a remediation, close, accept as a limitation,
     /// grant a policy exception.
     #[command(subcommand)]
@@ -402,6 +405,22 @@ pub(crate) enum DocsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// `cyclonedx` or `spdx`.
+    #[arg(value_parser = ["cyclonedx", "spdx"])]
+    pub format: String,
+    /// Model name.
+    pub model: String,
+    /// Version number.
+    pub version: i64,
+    /// The file to write (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub connection: Connection,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit(command) => return crate::audit::audit(command).await,
         Command::Evidence(command) => return crate::audit::evidence(command).await,
         Command::Docs(command) => return crate::audit::docs(command).await,
+        Command::Export(args) => crate::audit::export(args).await,
         Command::Findings(command) => crate::findings::findings(command).await,
         Command::Attest(command) => crate::findings::attest(command).await,
         Command::Artifact(command) => artifact(command).await,

@@ -101,6 +101,30 @@ pub(crate) async fn docs(
         .expect("valid response"))
 }
 
+/// A version as a machine-readable export written from what the ledger vouches for: `cyclonedx` (a CycloneDX
+/// 1.6 ML-BOM, JSON) or `spdx` (SPDX 3.0.1 JSON-LD with the AI and Dataset profiles).
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/exports/{format}", tag = "ledger",
+    params(("name" = String, Path, description = "Model name"), ("version" = i64, Path, description = "Version number"),
+        ("format" = String, Path, description = "`cyclonedx` or `spdx`")),
+    responses((status = 200, description = "The export: CycloneDX JSON, or SPDX JSON-LD",
+            content(("application/vnd.cyclonedx+json"), ("application/ld+json"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn export(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path((name, version, format)): Path<(String, i64, String)>,
+) -> Result<Response, ApiError> {
+    let format: warden_proof::exports::ExportFormat = format.parse()?;
+    let export = warden_proof::exports::export(&warden, &caller, &name, version, format).await?;
+    let body = serde_json::to_vec_pretty(&export.document).expect("a JSON value serialises");
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, format.media_type())
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.file_name))
+        .body(Body::from(body))
+        .expect("valid response"))
+}
+
 /// A model's evidence bundle (tar): documents, ledger entries with inclusion proofs, the signed checkpoint,
 /// and an index; `from`/`to` bound the period (µs since the epoch).
 #[utoipa::path(get, path = "/v1/models/{name}/evidence", tag = "ledger",

@@ -714,6 +714,7 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     assert!(auc.is_f64(), "{validation}");
     let out = server.cli_as(Some(&vera), &["approve", "credit", "1", "--comment", "sound"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    exports_present_the_vouched_facts(&server, dir.path(), &validation);
     let docs = dir.path().join("docs");
     // Chromium prints the PDF (and poppler reads it back).
     crate::dashboard::chromedriver();
@@ -829,4 +830,90 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     let (code, text) = verify(&html, &other_key);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("the checkpoint"), "{text}");
+}
+
+/// `warden export`: the CycloneDX ML-BOM validates against the published CycloneDX 1.6 schema, and both
+/// exports present the registration's hashes and the validation's figures, citing the entries that vouch
+/// for them.
+fn exports_present_the_vouched_facts(server: &Server, dir: &Path, validation: &serde_json::Value) {
+    use serde_json::Value;
+    use sha2::Digest;
+    let export = |format: &str| -> Value {
+        let file = dir.join("exports").join(format!("credit-v1.{format}.json"));
+        let out = server.cli(&["export", format, "credit", "1", "--out", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+    };
+    let schemas = warden_testdata::path("schemas/cyclonedx");
+    let schema =
+        |name: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(schemas.join(name)).unwrap()).unwrap() };
+    let validator = ["spdx.SNAPSHOT.schema.json", "jsf-0.82.SNAPSHOT.schema.json"]
+        .into_iter()
+        .fold(jsonschema::options(), |options, name| {
+            let uri = format!("http://cyclonedx.org/schema/{name}");
+            options.with_resource(uri, jsonschema::Resource::from_contents(schema(name)))
+        })
+        .build(&schema("bom-1.6.SNAPSHOT.schema.json"))
+        .expect("the CycloneDX 1.6 schema compiles");
+
+    let bom = export("cyclonedx");
+    let errors: Vec<String> = validator.iter_errors(&bom).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema is not a rubber stamp: a model component of a type CycloneDX does not have is refused.
+    let mut broken = bom.clone();
+    broken["components"][0]["type"] = "model".into();
+    assert!(!validator.is_valid(&broken));
+
+    let artifact = std::fs::read(warden_testdata::path("models/lr_german_linear.json")).unwrap();
+    let artifact_sha = hex::encode(sha2::Sha256::digest(&artifact));
+    let model = &bom["components"][0];
+    assert_eq!(model["type"], "machine-learning-model");
+    assert_eq!(model["hashes"][0]["content"], artifact_sha.as_str(), "the artifact as registered");
+    let metrics = model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"].as_array().unwrap();
+    let auc = metrics.iter().find(|m| m["type"] == "AUC").expect("the AUC");
+    let discrimination = &validation["figures"]["discrimination"];
+    assert_eq!(auc["value"], discrimination["auc"].to_string());
+    assert_eq!(auc["confidenceInterval"]["lowerBound"], discrimination["auc_interval"]["lower"].to_string());
+    assert_eq!(auc["confidenceInterval"]["upperBound"], discrimination["auc_interval"]["upper"].to_string());
+    let datasets: Vec<&Value> = bom["components"].as_array().unwrap()[1..].iter().collect();
+    let validation_data = datasets.iter().find(|c| c["bom-ref"].as_str().unwrap().ends_with("/validation")).unwrap();
+    assert_eq!(validation_data["hashes"][0]["content"], validation["data_sha256"]);
+    assert_eq!(
+        bom["dependencies"][0]["dependsOn"].as_array().unwrap().len(),
+        datasets.len(),
+        "the model depends on each dataset"
+    );
+    // The validation's figures cite the entry that vouches for the report: that entry is `version.validate`
+    // of this version, its payload the report's hash.
+    let property = |name: &str| {
+        let properties = model["properties"].as_array().unwrap();
+        properties.iter().find(|p| p["name"] == name).map(|p| p["value"].as_str().unwrap().to_owned())
+    };
+    let cited = property("warden:ledger:version.validate").expect("the validation's entry is cited");
+    let (index, leaf) = cited.split_once(':').unwrap();
+    let out = server.cli(&["audit", "log", "--subject", "model/credit/1", "--json"]);
+    let entries: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let entry = entries.as_array().unwrap().iter().find(|e| e["index"].to_string() == index).expect("the cited entry");
+    assert_eq!(entry["action"], "version.validate", "{entry}");
+    assert_eq!(entry["leaf_hash"], leaf, "{entry}");
+    assert_eq!(property("warden:risk-tier").as_deref(), Some("medium"));
+
+    let spdx = export("spdx");
+    assert_eq!(spdx["@context"], "https://spdx.org/rdf/3.0.1/spdx-context.jsonld");
+    let graph = spdx["@graph"].as_array().unwrap();
+    let of_type = |t: &str| graph.iter().filter(|e| e["type"] == t).collect::<Vec<_>>();
+    let package = of_type("ai_AIPackage")[0];
+    assert_eq!(package["verifiedUsing"][0]["hashValue"], artifact_sha.as_str());
+    assert_eq!(package["ai_safetyRiskAssessment"], "medium");
+    let metric = |key: &str| package["ai_metric"].as_array().unwrap().iter().find(|m| m["key"] == key).cloned();
+    assert_eq!(metric("AUC").unwrap()["value"], discrimination["auc"].to_string());
+    let relationships: Vec<&str> =
+        of_type("Relationship").iter().map(|r| r["relationshipType"].as_str().unwrap()).collect();
+    assert!(relationships.contains(&"testedOn"), "{relationships:?}");
+    let document = of_type("SpdxDocument")[0];
+    assert_eq!(document["rootElement"][0], package["spdxId"]);
+    assert_eq!(of_type("dataset_DatasetPackage").len(), datasets.len());
+
+    let unknown = server.cli(&["export", "sbom", "credit", "1", "--out", dir.join("x.json").to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(2), "clap refuses a format it does not know");
 }
