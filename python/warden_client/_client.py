@@ -454,6 +454,11 @@ class Client:
         path = f"/v1/models/{_seg(model)}/versions/{int(version)}/exports/{_seg(format)}"
         return self._call("GET", path, raw=True).json()
 
+    def traceability(self, model: str, *, framework: str) -> dict:
+        """The model's regulatory traceability matrix: each requirement of `framework` (`sr-26-2`, `ss1-23`,
+        `eu-ai-act`) with the ledger entries that evidence it, or "no evidence"."""
+        return self._call("GET", f"/v1/models/{_seg(model)}/traceability", params=_query(framework=framework))
+
     def create_token(self, name: str, *, role: str, expires_at: str | None = None, subject: str | None = None) -> dict:
         body = _query(name=name, role=role, expires_at=expires_at, subject=subject)
         return self._call("POST", "/v1/tokens", json_body=body)

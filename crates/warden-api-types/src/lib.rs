@@ -521,6 +521,13 @@ pub struct DocsQuery {
     pub version: Option<i64>,
 }
 
+/// Which framework a traceability matrix is drawn for.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct TraceabilityQuery {
+    /// `sr-26-2`, `ss1-23` or `eu-ai-act`.
+    pub framework: String,
+}
+
 /// Ledger entries query.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct LedgerQuery {

@@ -424,6 +424,49 @@ pub struct InclusionProofBody {
     pub key: String,
 }
 
+/// A model's regulatory traceability matrix for one framework.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceabilityBody {
+    pub model: String,
+    /// `sr-26-2`, `ss1-23` or `eu-ai-act`.
+    pub framework: String,
+    pub framework_title: String,
+    /// The size of the signed checkpoint the entries were read under.
+    pub ledger_size: u64,
+    pub requirements: Vec<TracedRequirementBody>,
+    /// Requirements with no evidence.
+    pub gaps: usize,
+}
+
+/// One requirement of a framework and the entries that evidence it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TracedRequirementBody {
+    pub id: String,
+    pub title: String,
+    /// The kinds of record looked for.
+    pub looked_for: Vec<String>,
+    /// The model's entries of those kinds.
+    pub entries: usize,
+    /// The newest of them (at most five).
+    pub latest: Vec<TracedEntryBody>,
+    /// `evidenced` or `no evidence`.
+    pub status: String,
+}
+
+/// A ledger entry a matrix cites.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TracedEntryBody {
+    pub index: u64,
+    pub action: String,
+    pub subject: String,
+    /// µs since the epoch.
+    pub at: i64,
+    pub actor: String,
+}
+
 /// The outcome of a verification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VerificationBody {

@@ -127,6 +127,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/models/{name}/evidence", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/docs", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/versions/{version}/exports/{format}", Needs(ReadAudit)),
+    ("GET", "/v1/models/{name}/traceability", Needs(ReadAudit)),
     ("POST", "/v1/tokens", Needs(ManageTokens)),
     ("GET", "/v1/tokens", Needs(ManageTokens)),
     ("DELETE", "/v1/tokens/{name}", Needs(ManageTokens)),

@@ -124,6 +124,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(ledger::evidence))
         .routes(routes!(ledger::docs))
         .routes(routes!(ledger::export))
+        .routes(routes!(ledger::traceability))
         .routes(routes!(governance::approve, governance::list_approvals))
         .routes(routes!(governance::gate_check, governance::gate_decisions))
         .routes(routes!(governance::promote))

@@ -569,6 +569,10 @@ async fn every_route_answers_as_the_document_says() {
     call!(Method::GET, "/v1/models/credit/versions/1/exports/sbom", a, Value::Null);
     call!(Method::GET, "/v1/models/credit/versions/99/exports/spdx", a, Value::Null);
     call!(Method::GET, "/v1/models/credit/versions/one/exports/spdx", a, Value::Null);
+    call!(Method::GET, "/v1/models/credit/traceability?framework=eu-ai-act", a, Value::Null);
+    call!(Method::GET, "/v1/models/credit/traceability?framework=iso-42001", a, Value::Null);
+    call!(Method::GET, "/v1/models/credit/traceability", a, Value::Null);
+    call!(Method::GET, "/v1/models/none/traceability?framework=ss1-23", a, Value::Null);
 
     // Inventory fields and tiering: the schema, a model's fields (the default tiering keeps `credit` high), an
     // override and its clearing.

@@ -8,6 +8,8 @@ Warden's proof stage: showing afterwards what happened.
   and their offline check.
 - [`exports`]: a version as a CycloneDX 1.6 ML-BOM and as an SPDX 3.0.1 document (AI and Dataset profiles),
   written from what the ledger vouches for.
+- [`traceability`]: a model's regulatory traceability matrix: each requirement of a framework with the
+  ledger entries that evidence it, or "no evidence".
 */
 
 use std::ops::Deref;
@@ -18,6 +20,7 @@ pub mod docs;
 pub mod evidence;
 pub mod exports;
 pub mod ledger;
+pub mod traceability;
 
 pub use warden_registry::{Error, Result};
 

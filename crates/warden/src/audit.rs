@@ -8,7 +8,7 @@ use warden_core::words::counted;
 use warden_ledger::merkle::{Hash, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteVerifier};
 
-use crate::cli::{AuditCommand, DocsCommand, EvidenceCommand, ExportArgs};
+use crate::cli::{AuditCommand, DocsCommand, EvidenceCommand, ExportArgs, TraceabilityArgs};
 use crate::client::{Client, encode};
 use crate::render::{self, Cell, table};
 use warden_api_types as api;
@@ -168,6 +168,29 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     };
     outln!("{what} of {model} version {version} written to {}", out.display());
     Ok(())
+}
+
+/// Prints a model's traceability matrix; exit 1 when a requirement has no evidence.
+pub(crate) async fn traceability(args: TraceabilityArgs) -> anyhow::Result<u8> {
+    let TraceabilityArgs { model, framework, json, connection } = args;
+    let path = format!("/v1/models/{}/traceability?framework={}", encode(&model), encode(&framework));
+    let value = Client::new(&connection)?.get(&path).await?;
+    let matrix: api::TraceabilityBody = serde_json::from_value(value.clone())?;
+    if json {
+        render::json(&value);
+    } else {
+        outln!("{}: {} — {}", matrix.model, matrix.framework_title, counted(matrix.gaps as i128, "gap", "gaps"));
+        let rows: Vec<Vec<String>> = matrix
+            .requirements
+            .iter()
+            .map(|r| {
+                let latest: Vec<String> = r.latest.iter().map(|e| format!("#{} {}", e.index, e.action)).collect();
+                vec![r.id.cell(), r.title.cell(), r.status.cell(), r.entries.to_string(), latest.join(", ").cell()]
+            })
+            .collect();
+        table(&["REQUIREMENT", "TITLE", "STATUS", "ENTRIES", "LATEST"], &rows);
+    }
+    Ok(u8::from(matrix.gaps > 0))
 }
 
 /// Runs a docs command; the exit code (1 when a document does not check out).

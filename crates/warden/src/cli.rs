@@ -115,6 +115,9 @@ pub(crate) enum Command {
     /// A version as a standard machine-readable export written from the ledger: a CycloneDX 1.6 ML-BOM or an
     /// SPDX 3.0.1 document (AI and Dataset profiles).
     Export(ExportArgs),
+    /// A model's regulatory traceability matrix: each requirement of a framework with the ledger entries that
+    /// evidence it, or "no evidence"; exit 1 when any requirement has none.
+    Traceability(TraceabilityArgs),
     /// Findings against models: raise, list, show, propose a remediation, close, accept as a limitation,
     /// grant a policy exception.
     #[command(subcommand)]
@@ -419,6 +422,20 @@ pub(crate) struct ExportArgs {
     /// The file to write (JSON).
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TraceabilityArgs {
+    /// Model name.
+    pub model: String,
+    /// The framework: `sr-26-2`, `ss1-23` or `eu-ai-act`.
+    #[arg(long, value_parser = ["sr-26-2", "ss1-23", "eu-ai-act"])]
+    pub framework: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub connection: Connection,
 }

@@ -20,6 +20,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Evidence(command) => return crate::audit::evidence(command).await,
         Command::Docs(command) => return crate::audit::docs(command).await,
         Command::Export(args) => crate::audit::export(args).await,
+        Command::Traceability(args) => return crate::audit::traceability(args).await,
         Command::Findings(command) => crate::findings::findings(command).await,
         Command::Attest(command) => crate::findings::attest(command).await,
         Command::Artifact(command) => artifact(command).await,

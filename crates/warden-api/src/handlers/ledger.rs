@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
 use crate::wire::{
     CheckpointBody, DocsQuery, ErrorBody, EvidenceQuery, InclusionProofBody, LedgerEntryBody, LedgerQuery,
-    VerificationBody,
+    TraceabilityBody, TraceabilityQuery, VerificationBody,
 };
 
 /// The ledger's verifier key (`<name>+<key id>+<base64 Ed25519 key>`, C2SP signed-note format), public.
@@ -123,6 +123,22 @@ pub(crate) async fn export(
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.file_name))
         .body(Body::from(body))
         .expect("valid response"))
+}
+
+/// A model's regulatory traceability matrix: each requirement of the framework with the ledger entries that
+/// evidence it, or "no evidence".
+#[utoipa::path(get, path = "/v1/models/{name}/traceability", tag = "ledger",
+    params(("name" = String, Path, description = "Model name"), TraceabilityQuery),
+    responses((status = 200, body = TraceabilityBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn traceability(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<TraceabilityQuery>,
+) -> Result<Json<TraceabilityBody>, ApiError> {
+    let framework: warden_proof::traceability::Framework = query.framework.parse()?;
+    to_json(warden_proof::traceability::matrix(&warden, &caller, &name, framework).await?)
 }
 
 /// A model's evidence bundle (tar): documents, ledger entries with inclusion proofs, the signed checkpoint,

@@ -715,6 +715,7 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     let out = server.cli_as(Some(&vera), &["approve", "credit", "1", "--comment", "sound"]);
     assert!(out.status.success(), "{}", stderr(&out));
     exports_present_the_vouched_facts(&server, dir.path(), &validation);
+    traceability_names_the_evidence_and_the_gaps(&server);
     let docs = dir.path().join("docs");
     // Chromium prints the PDF (and poppler reads it back).
     crate::dashboard::chromedriver();
@@ -916,4 +917,61 @@ fn exports_present_the_vouched_facts(server: &Server, dir: &Path, validation: &s
 
     let unknown = server.cli(&["export", "sbom", "credit", "1", "--out", dir.join("x.json").to_str().unwrap()]);
     assert_eq!(unknown.status.code(), Some(2), "clap refuses a format it does not know");
+}
+
+/// `warden traceability`: each requirement with the entries that evidence it; a requirement with none is a gap
+/// (exit 1) until a record of its kind is written.
+fn traceability_names_the_evidence_and_the_gaps(server: &Server) {
+    let matrix = |framework: &str| {
+        let out = server.cli(&["traceability", "credit", "--framework", framework, "--json"]);
+        let matrix: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        (out.status.code(), matrix)
+    };
+    let row = |matrix: &serde_json::Value, id: &str| {
+        matrix["requirements"].as_array().unwrap().iter().find(|r| r["id"] == id).cloned().unwrap()
+    };
+    let actions = |row: &serde_json::Value| -> Vec<String> {
+        row["latest"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
+    };
+    // The tier was declared at registration; no tiering decision or inventory field backs it yet.
+    let (code, sr) = matrix("sr-26-2");
+    assert_eq!(code, Some(1), "{sr}");
+    assert_eq!(row(&sr, "materiality")["status"], "no evidence", "{sr}");
+    assert_eq!(row(&sr, "limitations")["status"], "no evidence", "no finding was ever raised");
+    assert_eq!(sr["gaps"], 2, "{sr}");
+    assert_eq!(actions(&row(&sr, "governance"))[..1], ["model.promote"], "the promotion");
+    let validation = row(&sr, "validation");
+    assert_eq!(validation["status"], "evidenced");
+    assert_eq!(actions(&validation)[..2], ["version.approve", "version.validate"], "{validation}");
+    assert_eq!(row(&sr, "outcomes-analysis")["status"], "evidenced", "the default performance monitor");
+    let (_, eu) = matrix("eu-ai-act");
+    assert_eq!(actions(&row(&eu, "art-14")), ["version.approve"]);
+    // The text view names the gap.
+    let text = stdout(&server.cli(&["traceability", "credit", "--framework", "sr-26-2"]));
+    assert!(text.contains("materiality") && text.contains("no evidence"), "{text}");
+
+    let out = server.cli(&["model", "tier", "credit", "--override", "high", "--reason", "traceability test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli(&[
+        "findings",
+        "raise",
+        "credit",
+        "--kind",
+        "limitation",
+        "--severity",
+        "low",
+        "--title",
+        "thin-file applicants",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, sr) = matrix("sr-26-2");
+    let materiality = row(&sr, "materiality");
+    assert_eq!(materiality["status"], "evidenced", "{materiality}");
+    assert_eq!(actions(&materiality), ["model.tier"]);
+    assert_eq!(actions(&row(&sr, "limitations")), ["finding.raise"]);
+    assert_eq!(sr["gaps"], 0, "{sr}");
+    assert_eq!(server.cli(&["traceability", "credit", "--framework", "sr-26-2"]).status.code(), Some(0));
+
+    let unknown = server.cli(&["traceability", "credit", "--framework", "iso-42001"]);
+    assert_eq!(unknown.status.code(), Some(2));
 }
