@@ -515,7 +515,7 @@ pub struct EvidenceQuery {
 /// Which document to write, of which version.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct DocsQuery {
-    /// The template: `model-documentation` (the default).
+    /// The template: `model-documentation` (the default) or `eu-ai-act-annex-iv`.
     pub template: Option<String>,
     /// The version (default: the latest).
     pub version: Option<i64>,

@@ -55,20 +55,24 @@ const MAX_FIGURE_BYTES: usize = 16 * 1024;
 pub enum Template {
     /// Development and validation document (SR 26-2, PRA SS1/23).
     ModelDocumentation,
+    /// Technical documentation of a high-risk AI system (EU AI Act Annex IV).
+    EuAiActAnnexIv,
 }
 
 impl Template {
-    pub const ALL: [Template; 1] = [Template::ModelDocumentation];
+    pub const ALL: [Template; 2] = [Template::ModelDocumentation, Template::EuAiActAnnexIv];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Template::ModelDocumentation => "model-documentation",
+            Template::EuAiActAnnexIv => "eu-ai-act-annex-iv",
         }
     }
 
     fn source(self) -> &'static str {
         match self {
             Template::ModelDocumentation => include_str!("../templates/model-documentation.html"),
+            Template::EuAiActAnnexIv => include_str!("../templates/eu-ai-act-annex-iv.html"),
         }
     }
 }
@@ -443,6 +447,7 @@ pub(crate) async fn render(
                 ("window_seconds", cite.payload(i, "/config/window_seconds")),
                 ("warn", cite.payload(i, "/config/warn")),
                 ("alert", cite.payload(i, "/config/alert")),
+                ("action", cite.payload(i, "/config/action")),
             ]),
         );
     }

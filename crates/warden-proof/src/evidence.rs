@@ -13,8 +13,8 @@ Layout:
 - `documents/` — validation reports, approvals and gate decisions (their SHA-256 is in their entry's
   payload), policy bundles (their digest is), the version registrations (the payloads themselves), and
   views made at export time: the model record, deployment history, monitors and their history, alerts,
-  incidents; and `documents/docs/` the latest version's model documentation ([`crate::docs`]), whose
-  figures cite ledger entries (of any time: the period does not bound the document) proved in its own
+  incidents; and `documents/docs/` the latest version's documents ([`crate::docs`]: the model documentation
+  and the EU AI Act Annex IV technical documentation), whose figures cite ledger entries (of any time: the period does not bound the document) proved in its own
   appendix, under the bundle's key.
 
 [`verify_bundle`] checks it: the checkpoint's and the manifest's signatures (with a key given by the
@@ -142,15 +142,16 @@ pub async fn export(
         let value = serde_json::to_value(&bundle).map_err(|e| Error::json("encoding bundle", e))?;
         documents.push(json_document(format!("documents/policies/{}.json", bundle.number), &value, backed));
     }
-    // The model documentation of the latest version, its figures citing the entries above.
+    // The latest version's documents (each template), their figures citing the entries above.
     if let Some(version) = record.latest_version {
-        let template = crate::docs::Template::ModelDocumentation;
-        let document = crate::docs::render(warden, model, version, template, &ledger).await?;
-        documents.push(Document {
-            path: format!("documents/docs/{}", document.file_name),
-            bytes: document.html.into_bytes(),
-            backed_by: None,
-        });
+        for template in crate::docs::Template::ALL {
+            let document = crate::docs::render(warden, model, version, template, &ledger).await?;
+            documents.push(Document {
+                path: format!("documents/docs/{}", document.file_name),
+                bytes: document.html.into_bytes(),
+                backed_by: None,
+            });
+        }
     }
     // Views made now (each of their changes is also an entry above).
     let system = Principal::system();

@@ -380,7 +380,7 @@ pub(crate) enum DocsCommand {
         model: String,
         /// The version (default: the latest).
         version: Option<i64>,
-        /// The template.
+        /// The template: `model-documentation` or `eu-ai-act-annex-iv`.
         #[arg(long, default_value = "model-documentation")]
         template: String,
         /// The folder to write it into (made if missing).

@@ -529,6 +529,7 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
     let report_path = report_doc["path"].as_str().unwrap().to_owned();
     for path in [
         "documents/docs/credit-v1-model-documentation.html",
+        "documents/docs/credit-v1-eu-ai-act-annex-iv.html",
         "documents/deployments.json",
         "documents/monitor-history.json",
         "documents/alerts.json",
@@ -756,6 +757,24 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     assert!(auc_figure.contains(&format!("value=\"{auc}\"")), "{auc_figure} is not {auc}");
     assert!(auc_figure.ends_with(&format!(">{:.4}</data>", auc.as_f64().unwrap())), "{auc_figure}");
     assert!(figure_at(&html, "/comment").ends_with(">sound</data>"));
+    // The EU AI Act's Annex IV from the same entries: its sections, the same AUC, the monitors' actions.
+    let out = server.cli(&[
+        "docs",
+        "generate",
+        "credit",
+        "--template",
+        "eu-ai-act-annex-iv",
+        "--no-pdf",
+        "--out",
+        docs.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let annex = std::fs::read_to_string(docs.join("credit-v1-eu-ai-act-annex-iv.html")).unwrap();
+    for section in ["general", "development", "functioning", "metrics", "risk", "changes", "standards", "post-market"] {
+        assert!(annex.contains(&format!("<h2 id=\"{section}\">")), "Annex IV section {section} missing");
+    }
+    assert_eq!(figure_at(&annex, "/figures/discrimination/auc"), auc_figure);
+    assert!(figure_at(&annex, "/config/action").ends_with(">notify</data>"), "the default monitors notify");
     let unknown = server.cli(&["docs", "generate", "credit", "--template", "novel", "--out", docs.to_str().unwrap()]);
     let no_browser =
         server.cli(&["docs", "generate", "credit", "--chromium", "/nonexistent", "--out", docs.to_str().unwrap()]);
@@ -783,6 +802,9 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     let (code, text) = verify(&html, &key);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.starts_with("document OK: model-documentation of credit version 1"), "{text}");
+    let (code, text) = verify(&annex, &key);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("document OK: eu-ai-act-annex-iv of credit version 1"), "{text}");
     let edited_text = auc_figure.replace(&format!(">{shown_auc}<"), ">0.9999<");
     let edited_both = edited_text.replace(&format!("value=\"{auc}\""), "value=\"0.9999\"");
     let appendix_at = html.find("id=\"warden-ledger\"").unwrap();
