@@ -255,11 +255,12 @@ def test_a_version_exports_as_cyclonedx_and_spdx_that_their_reference_libraries_
     package = packages[0]
     assert package.name == "credit-bom" and package.software_packageVersion == "1"
     assert {e.key: e.value for e in package.ai_metric}["AUC"] == json.dumps(auc)
-    assert package.ai_safetyRiskAssessment.endswith("/high")
+    assert "Model risk tier: high" in package.comment
+    assert package.suppliedBy.name == "retail-risk"
     datasets = list(objects.foreach_type(spdx.dataset_DatasetPackage))
     assert len(datasets) == 3, "training, reference and validation data"
     kinds = sorted(r.relationshipType.rsplit("/", 1)[-1] for r in objects.foreach_type(spdx.Relationship))
-    assert kinds == ["testedOn", "trainedOn"]
+    assert kinds == ["other", "testedOn", "trainedOn"]
     out = io.BytesIO()
     spdx.JSONLDSerializer().write(objects, out)
     again = spdx.SHACLObjectSet()

@@ -139,7 +139,6 @@ struct Citations<'a> {
     ledger: &'a ModelLedger,
     entries: BTreeSet<u64>,
     records: BTreeMap<String, Value>,
-    figures: usize,
 }
 
 impl<'a> Citations<'a> {
@@ -167,7 +166,6 @@ impl<'a> Citations<'a> {
 
     fn figure(&mut self, index: u64, pointer: &str, record: Option<&str>, value: &Value) -> minijinja::Value {
         self.entries.insert(index);
-        self.figures += 1;
         let record = record.map(|sha| format!(" data-record=\"{sha}\"")).unwrap_or_default();
         minijinja::Value::from_safe_string(format!(
             "{FIGURE_TAG}value=\"{}\" data-entry=\"{index}\" data-pointer=\"{}\"{record}>{}</data>",
@@ -229,6 +227,20 @@ pub(crate) async fn vouched_report(
     }))
 }
 
+/// Each monitor of `model` as its last `monitor.*` entry left it, by name.
+pub(crate) fn latest_monitors<'a, 'm>(ledger: &'a ModelLedger, model: &'m str) -> Vec<(&'a str, &'a (Entry, Value))> {
+    let prefix = format!("model/{model}/monitor/");
+    let mut monitors = BTreeMap::<&str, &(Entry, Value)>::new();
+    for row @ (entry, _) in ledger.entries.iter().rev() {
+        if let Some(name) = entry.subject.strip_prefix(&prefix)
+            && entry.action.starts_with("monitor.")
+        {
+            monitors.entry(name).or_insert(row);
+        }
+    }
+    monitors.into_iter().collect()
+}
+
 /// Each finding of `model` as its last entry left it, by finding id.
 pub(crate) fn latest_findings<'a>(ledger: &'a ModelLedger, model: &str) -> Vec<&'a (Entry, Value)> {
     let mut findings = BTreeMap::<i64, &(Entry, Value)>::new();
@@ -271,7 +283,7 @@ pub(crate) async fn render(
     template: Template,
     ledger: &ModelLedger,
 ) -> Result<Document> {
-    let mut cite = Citations { ledger, entries: BTreeSet::new(), records: BTreeMap::new(), figures: 0 };
+    let mut cite = Citations { ledger, entries: BTreeSet::new(), records: BTreeMap::new() };
     let model_subject = format!("model/{model}");
     let version_subject = format!("model/{model}/{version}");
     let mut context = BTreeMap::<&str, minijinja::Value>::new();
@@ -425,33 +437,25 @@ pub(crate) async fn render(
     }
     context.insert("findings", minijinja::Value::from_serialize(&findings));
     // The monitoring plan: each monitor as it was last set.
-    let monitor_prefix = format!("model/{model}/monitor/");
-    let mut monitors = BTreeMap::<String, BTreeMap<&str, minijinja::Value>>::new();
-    for (entry, payload) in ledger.entries.iter().rev().filter(|(e, _)| e.subject.starts_with(&monitor_prefix)) {
-        let name = entry.subject[monitor_prefix.len()..].to_owned();
-        if monitors.contains_key(&name) || !entry.action.starts_with("monitor.") {
-            continue;
-        }
+    let mut monitors = Vec::new();
+    for (name, (entry, payload)) in latest_monitors(ledger, model) {
         let i = entry.index;
         // A monitor set up by default is enabled (its entry says so only when a retune kept it disabled).
         let enabled = match payload.get("enabled") {
             None if entry.action == "monitor.default" => minijinja::Value::from("yes (default)"),
             _ => cite.payload(i, "/enabled"),
         };
-        monitors.insert(
-            name.clone(),
-            BTreeMap::from([
-                ("name", minijinja::Value::from(name)),
-                ("kind", cite.payload(i, "/kind")),
-                ("enabled", enabled),
-                ("window_seconds", cite.payload(i, "/config/window_seconds")),
-                ("warn", cite.payload(i, "/config/warn")),
-                ("alert", cite.payload(i, "/config/alert")),
-                ("action", cite.payload(i, "/config/action")),
-            ]),
-        );
+        monitors.push(BTreeMap::from([
+            ("name", minijinja::Value::from(name)),
+            ("kind", cite.payload(i, "/kind")),
+            ("enabled", enabled),
+            ("window_seconds", cite.payload(i, "/config/window_seconds")),
+            ("warn", cite.payload(i, "/config/warn")),
+            ("alert", cite.payload(i, "/config/alert")),
+            ("action", cite.payload(i, "/config/action")),
+        ]));
     }
-    context.insert("monitors", minijinja::Value::from_serialize(monitors.values().collect::<Vec<_>>()));
+    context.insert("monitors", minijinja::Value::from_serialize(&monitors));
 
     let header = json!({"model": model, "version": version, "template": template.as_str()});
     let generated_at = warden_core::Timestamp::from_micros(warden.now()).whole_seconds().to_string();
@@ -461,7 +465,6 @@ pub(crate) async fn render(
     context.insert("checkpoint_size", ledger.checkpoint.tree_size.into());
     let key = crate::ledger::public_key(warden);
     context.insert("key", key.clone().into());
-    context.insert("figure_count", cite.figures.into());
     let appendix = cite.appendix(&key, header)?;
     context.insert("appendix", minijinja::Value::from_safe_string(appendix));
 
@@ -474,11 +477,13 @@ pub(crate) async fn render(
         .get_template(template.as_str())
         .and_then(|t| t.render(&context))
         .map_err(|e| Error::failed(format!("rendering template '{}'", template.as_str()), e))?;
-    Ok(Document { file_name: format!("{model}-v{version}-{}.html", template.as_str()), html, figures: cite.figures })
+    // The figures the page shows (a template need not show every one prepared for it).
+    let figures = html.matches(FIGURE_TAG).count();
+    Ok(Document { file_name: format!("{model}-v{version}-{}.html", template.as_str()), html, figures })
 }
 
 /// A key as one JSON pointer token (RFC 6901).
-fn pointer_token(key: &str) -> String {
+pub(crate) fn pointer_token(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 

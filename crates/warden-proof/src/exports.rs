@@ -17,13 +17,17 @@ and an SPDX 3.0.1 document with the AI and Dataset profiles.
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use warden_core::FindingState;
-use warden_ledger::Entry;
+use warden_core::{FindingState, MonitorKind};
+use warden_ledger::{Entry, payload_sha256};
+use warden_registry::artifact_format::ArtifactFormat;
 
-use crate::docs::{latest, latest_findings, vouched_report};
+use crate::docs::{latest, latest_findings, latest_monitors, pointer_token, vouched_report};
 use crate::evidence::ModelLedger;
 use crate::{Error, Proof, Result};
 use warden_registry::auth::{Permission, Principal};
+
+/// Hyperparameters an export lists (the registration's own limits bound them; this bounds the export).
+const MAX_HYPERPARAMETERS: usize = 200;
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +120,6 @@ struct Facts<'a> {
     validation: Option<(&'a Entry, &'a Value)>,
     /// The findings not closed (open, being remediated, accepted), each as its last entry left it.
     findings: Vec<&'a (Entry, Value)>,
-    /// The version's latest gate decision.
-    gate: Option<&'a (Entry, Value)>,
     /// The fairness monitors as last set (and not disabled): name and entry.
     fairness_monitors: Vec<(&'a str, &'a Entry)>,
 }
@@ -143,17 +145,12 @@ impl<'a> Facts<'a> {
             // An accepted finding is a limitation the bank lives with: only a closed one is left out.
             .filter(|(_, p)| p["finding"]["state"].as_str() != Some(FindingState::Closed.as_str()))
             .collect();
-        let monitor_prefix = format!("model/{model}/monitor/");
-        let mut monitors = BTreeMap::<&str, &(Entry, Value)>::new();
-        for row @ (entry, _) in ledger.entries.iter().rev() {
-            if let Some(name) = entry.subject.strip_prefix(&monitor_prefix) {
-                monitors.entry(name).or_insert(row);
-            }
-        }
-        let fairness_monitors = monitors
+        let fairness_monitors = latest_monitors(ledger, model)
             .into_iter()
             .filter(|(_, (entry, p))| {
-                entry.action != "monitor.disable" && p["kind"] == "fairness" && p["enabled"] != Value::Bool(false)
+                entry.action != "monitor.disable"
+                    && p["kind"] == MonitorKind::Fairness.as_str()
+                    && p["enabled"] != Value::Bool(false)
             })
             .map(|(name, (entry, _))| (name, entry))
             .collect();
@@ -165,7 +162,6 @@ impl<'a> Facts<'a> {
             tier: latest(ledger, "model.tier", &model_subject, |_| true),
             validation,
             findings,
-            gate: latest(ledger, "gate.decide", &version_subject, |_| true),
             fairness_monitors,
         })
     }
@@ -226,7 +222,7 @@ impl<'a> Facts<'a> {
         attributes
             .into_iter()
             .map(|attribute| {
-                let token = attribute.replace('~', "~0").replace('/', "~1");
+                let token = pointer_token(&attribute);
                 let at = |f: &str| self.figure(&format!("/fairness/{token}/{f}"));
                 let figures = (at("disparate_impact"), at("approval_rate_difference"), at("equalized_odds_difference"));
                 (attribute, figures.0, figures.1, figures.2)
@@ -251,22 +247,30 @@ impl<'a> Facts<'a> {
             .collect()
     }
 
-    /// What checks fairness, as the ledger records it: the version's latest gate decision and the fairness
-    /// monitors set; `None` when it records neither.
+    /// The fairness monitors watching the model now, as the ledger records them; `None` when there are none.
     fn fairness_controls(&self) -> Option<String> {
-        let mut controls = Vec::new();
-        if let Some((_, p)) = self.gate {
-            let verdict = if p["allow"] == Value::Bool(true) { "allowed" } else { "denied" };
-            let bundle = p["bundle_number"].as_i64().map(|n| format!(" (policy bundle {n})")).unwrap_or_default();
-            controls.push(format!(
-                "the promotion gate{bundle} evaluated the validation's figures and {verdict} the version"
-            ));
+        let names: Vec<&str> = self.fairness_monitors.iter().map(|(name, _)| *name).collect();
+        (!names.is_empty())
+            .then(|| format!("live fairness monitors alert on a breach of their bands: {}", names.join(", ")))
+    }
+
+    /// The model family the artifact's format implies.
+    fn model_family(&self) -> &'static str {
+        let format = self.registration("format").as_str().and_then(|f| f.parse::<ArtifactFormat>().ok());
+        match format {
+            Some(ArtifactFormat::LinearJson) => "linear model (logistic regression or scorecard)",
+            Some(ArtifactFormat::XgboostJson | ArtifactFormat::XgboostUbj | ArtifactFormat::LightgbmText) => {
+                "gradient-boosted decision trees"
+            }
+            Some(ArtifactFormat::Onnx) => "ONNX graph (model type not recorded)",
+            Some(ArtifactFormat::External) => "served outside Warden (model type not recorded)",
+            None => "not recorded",
         }
-        if !self.fairness_monitors.is_empty() {
-            let names: Vec<&str> = self.fairness_monitors.iter().map(|(name, _)| *name).collect();
-            controls.push(format!("live fairness monitors: {}", names.join(", ")));
-        }
-        (!controls.is_empty()).then(|| controls.join("; "))
+    }
+
+    /// The SHA-256 of the validation report the figures come from (its entry's `document_sha256`).
+    fn report_sha256(&self) -> Option<String> {
+        self.validation.map(|(_, body)| payload_sha256(body))
     }
 
     /// The entries the export was written from: (fact, entry).
@@ -283,9 +287,6 @@ impl<'a> Facts<'a> {
         }
         for finding in self.findings.iter().copied() {
             cited.push(("finding", &finding.0));
-        }
-        if let Some((entry, _)) = self.gate {
-            cited.push(("gate.decide", entry));
         }
         for (_, entry) in &self.fairness_monitors {
             cited.push(("monitor", *entry));
@@ -357,8 +358,11 @@ fn cyclonedx(facts: &Facts, created: &str, serial: &str) -> Value {
     if let Some(signer) = facts.registration("artifact_signer").as_str() {
         properties.push(property("warden:artifact-signer", signer));
     }
+    if let Some(sha) = facts.report_sha256() {
+        properties.push(property("warden:validation-report-sha256", sha));
+    }
     if let Some(hyperparameters) = facts.registration("hyperparameters").as_object() {
-        for (name, value) in hyperparameters {
+        for (name, value) in hyperparameters.iter().take(MAX_HYPERPARAMETERS) {
             let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
             properties.push(property(&format!("warden:hyperparameter:{name}"), text));
         }
@@ -413,9 +417,6 @@ fn cyclonedx(facts: &Facts, created: &str, serial: &str) -> Value {
         })
         .collect();
     let mut considerations = Map::new();
-    if let Some(owner) = facts.purpose("owner") {
-        considerations.insert("users".into(), json!([owner]));
-    }
     if let Some(use_case) = facts.purpose("use_case") {
         considerations.insert("useCases".into(), json!([use_case]));
     }
@@ -434,7 +435,7 @@ fn cyclonedx(facts: &Facts, created: &str, serial: &str) -> Value {
     let mut model_parameters = json!({
         "approach": {"type": "supervised"},
         "task": "binary classification",
-        "architectureFamily": format,
+        "architectureFamily": facts.model_family(),
         "modelArchitecture": format,
         "datasets": datasets.iter().map(|(role, _, _)| json!({"ref": data_ref(role)})).collect::<Vec<_>>(),
         "outputs": [{"format": "probability"}],
@@ -521,8 +522,7 @@ fn spdx(facts: &Facts, created: &str) -> Value {
         "software_primaryPurpose": "model",
         "software_downloadLocation": "NOASSERTION",
         "releaseTime": registered_at,
-        "suppliedBy": agent,
-        "ai_typeOfModel": [facts.registration("format").as_str().unwrap_or("unknown")],
+        "ai_typeOfModel": [facts.model_family()],
     });
     if let Some(sha) = facts.registration("artifact_sha256").as_str() {
         model["verifiedUsing"] = sha256(sha);
@@ -548,6 +548,7 @@ fn spdx(facts: &Facts, created: &str) -> Value {
     if let Some(hyperparameters) = facts.registration("hyperparameters").as_object().filter(|h| !h.is_empty()) {
         let entries: Vec<Value> = hyperparameters
             .iter()
+            .take(MAX_HYPERPARAMETERS)
             .map(|(name, value)| entry(name, value.as_str().map_or_else(|| value.to_string(), str::to_owned)))
             .collect();
         model["ai_hyperparameter"] = json!(entries);
@@ -555,10 +556,6 @@ fn spdx(facts: &Facts, created: &str) -> Value {
     let limitations = facts.limitations();
     if !limitations.is_empty() {
         model["ai_limitation"] = limitations.join("\n").into();
-    }
-    if let Some(tier) = facts.risk_tier() {
-        // SPDX's scale is the EU AI Act's: serious, high, medium, low.
-        model["ai_safetyRiskAssessment"] = tier.into();
     }
     let protected = facts.registration("protected").as_array().is_some_and(|a| !a.is_empty());
     model["ai_useSensitivePersonalInformation"] = if protected { "yes" } else { "noAssertion" }.into();
@@ -572,6 +569,12 @@ fn spdx(facts: &Facts, created: &str) -> Value {
     if !training.is_empty() {
         model["ai_informationAboutTraining"] = training.join("; ").into();
     }
+    // The bank's model-risk tier is not SPDX's safety risk assessment (a product-safety scale): it goes in
+    // the comment, with the fairness figures.
+    let mut comments = Vec::new();
+    if let Some(tier) = facts.risk_tier() {
+        comments.push(format!("Model risk tier: {tier}."));
+    }
     let fairness: Vec<String> = facts
         .fairness()
         .into_iter()
@@ -584,7 +587,19 @@ fn spdx(facts: &Facts, created: &str) -> Value {
         })
         .collect();
     if !fairness.is_empty() {
-        model["comment"] = format!("Fairness on the validation data: {}", fairness.join("; ")).into();
+        comments.push(format!("Fairness on the validation data: {}.", fairness.join("; ")));
+    }
+    if !comments.is_empty() {
+        model["comment"] = comments.join(" ").into();
+    }
+    let mut elements = vec![agent.clone(), id("tool/warden"), id("model")];
+    let mut owner_agent = None;
+    if let Some(owner) = facts.purpose("owner") {
+        let owner_id = id("agent/owner");
+        model["suppliedBy"] = owner_id.clone().into();
+        owner_agent =
+            Some(json!({"type": "Organization", "spdxId": owner_id, "creationInfo": creation, "name": owner}));
+        elements.push(owner_id);
     }
 
     let mut graph = vec![
@@ -595,7 +610,7 @@ fn spdx(facts: &Facts, created: &str) -> Value {
                "name": format!("warden {}", env!("CARGO_PKG_VERSION"))}),
         model,
     ];
-    let mut elements = vec![agent.clone(), id("tool/warden"), id("model")];
+    graph.extend(owner_agent);
     let mut by_role = BTreeMap::<&str, Vec<String>>::new();
     for (role, sha, rows) in facts.datasets() {
         let dataset_id = id(&format!("data/{role}"));
@@ -606,9 +621,6 @@ fn spdx(facts: &Facts, created: &str) -> Value {
             "name": format!("{} {role} data", facts.model),
             "software_primaryPurpose": "data",
             "software_downloadLocation": "NOASSERTION",
-            "releaseTime": registered_at,
-            "builtTime": registered_at,
-            "originatedBy": [agent],
             "verifiedUsing": sha256(sha),
             "dataset_datasetType": ["structured"],
         });
@@ -620,17 +632,29 @@ fn spdx(facts: &Facts, created: &str) -> Value {
         }
         elements.push(dataset_id.clone());
         graph.push(dataset);
-        let relationship = if role == "training" { "trainedOn" } else { "testedOn" };
+        // The reference data is the monitors' baseline, not a test set: related as `other`, with a comment.
+        let relationship = match role {
+            "training" => "trainedOn",
+            "validation" => "testedOn",
+            _ => "other",
+        };
         by_role.entry(relationship).or_default().push(dataset_id);
     }
     for (kind, to) in by_role {
         let relationship_id = id(&format!("relationship/{kind}"));
-        graph.push(json!({"type": "Relationship", "spdxId": relationship_id, "creationInfo": creation,
-                          "from": id("model"), "relationshipType": kind, "to": to}));
+        let mut relationship = json!({"type": "Relationship", "spdxId": relationship_id, "creationInfo": creation,
+                                      "from": id("model"), "relationshipType": kind, "to": to});
+        if kind == "other" {
+            relationship["comment"] = "the reference data the live monitors compare production against".into();
+        }
+        graph.push(relationship);
         elements.push(relationship_id);
     }
-    let citations: Vec<String> =
+    let mut citations: Vec<String> =
         facts.citations().into_iter().map(|(fact, entry)| format!("{fact} {}", cite(entry))).collect();
+    if let Some(sha) = facts.report_sha256() {
+        citations.push(format!("the figures are the validation report's of SHA-256 {sha}"));
+    }
     graph.push(json!({
         "type": "SpdxDocument",
         "spdxId": id("document"),

@@ -13,6 +13,8 @@ that evidence it, or "no evidence", so a risk officer sees the gaps before an ex
   and "no evidence" only when it holds nothing of the kinds named.
 */
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 use serde_json::Value;
 use warden_core::{FindingKind, MonitorKind};
@@ -28,7 +30,7 @@ const LISTED: usize = 5;
 /// The frameworks a matrix can be drawn for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framework {
-    /// Interagency Guidance on Model Risk Management (Federal Reserve SR 26-2, OCC, FDIC; 2026).
+    /// Supervisory Guidance on Model Risk Management (Federal Reserve SR 26-2, with the OCC and FDIC; 2026).
     Sr26_2,
     /// PRA Supervisory Statement SS1/23, model risk management principles for banks.
     Ss1_23,
@@ -49,7 +51,7 @@ impl Framework {
 
     fn title(self) -> &'static str {
         match self {
-            Framework::Sr26_2 => "SR 26-2, Interagency Guidance on Model Risk Management",
+            Framework::Sr26_2 => "SR 26-2, Supervisory Guidance on Model Risk Management",
             Framework::Ss1_23 => "PRA SS1/23, Model risk management principles for banks",
             Framework::EuAiAct => "EU AI Act, high-risk AI systems (Art. 9-15, 72)",
         }
@@ -82,19 +84,21 @@ enum Evidence {
     Action(&'static str),
     /// Entries whose action starts with this.
     Actions(&'static str),
-    /// Monitor settings (`monitor.*`) of one of these kinds.
+    /// Settings of monitors of one of these kinds that are enabled now (a disabled monitor watches nothing).
     Monitors(&'static [MonitorKind]),
     /// Findings (`finding.*`) of this kind.
     Findings(FindingKind),
 }
 
 impl Evidence {
-    fn matches(self, entry: &Entry, payload: &Value) -> bool {
+    /// Whether the entry evidences this; `disabled` holds the subjects of monitors disabled now.
+    fn matches(self, entry: &Entry, payload: &Value, disabled: &HashSet<&str>) -> bool {
         match self {
             Evidence::Action(action) => entry.action == action,
             Evidence::Actions(prefix) => entry.action.starts_with(prefix),
             Evidence::Monitors(kinds) => {
                 entry.action.starts_with("monitor.")
+                    && !disabled.contains(entry.subject.as_str())
                     && payload["kind"].as_str().is_some_and(|k| kinds.iter().any(|kind| kind.as_str() == k))
             }
             Evidence::Findings(kind) => {
@@ -172,8 +176,8 @@ const SR_26_2: &[Requirement] = &[
         title: "Governance, policies and controls: use only as approved",
         evidence: &[
             Evidence::Action("gate.decide"),
-            Evidence::Action("policy.put"),
             Evidence::Action("model.promote"),
+            Evidence::Action("model.withdraw"),
             Evidence::Actions("alias."),
         ],
     },
@@ -192,8 +196,8 @@ const SS1_23: &[Requirement] = &[
     },
     Requirement {
         id: "principle-2",
-        title: "Principle 2, governance: accountability and policy for model use",
-        evidence: &[Evidence::Action("policy.put"), Evidence::Action("gate.decide"), Evidence::Actions("attestation.")],
+        title: "Principle 2, governance",
+        evidence: &[Evidence::Action("gate.decide"), Evidence::Actions("attestation.")],
     },
     Requirement {
         id: "principle-3",
@@ -206,7 +210,7 @@ const SS1_23: &[Requirement] = &[
     },
     Requirement {
         id: "principle-4",
-        title: "Principle 4, independent model validation and ongoing performance monitoring",
+        title: "Principle 4, independent model validation",
         evidence: &[
             Evidence::Action("version.validate"),
             Evidence::Action("version.approve"),
@@ -221,6 +225,7 @@ const SS1_23: &[Requirement] = &[
         evidence: &[
             Evidence::Actions("finding."),
             Evidence::Action("model.rollback"),
+            Evidence::Action("model.withdraw"),
             Evidence::Actions("incident."),
             Evidence::Actions("alert."),
         ],
@@ -248,10 +253,12 @@ const EU_AI_ACT: &[Requirement] = &[
     },
     Requirement {
         id: "art-12",
-        title: "Art. 12, record-keeping: automatic logging over the system's lifetime",
+        title: "Art. 12, record-keeping: events logged over the system's lifetime (the ledger's entries of its \
+                deployments and alerts; each decision is in the decision log, which the ledger does not hold)",
         evidence: &[
             Evidence::Action("model.promote"),
             Evidence::Action("model.rollback"),
+            Evidence::Action("model.withdraw"),
             Evidence::Actions("alias."),
             Evidence::Actions("alert."),
         ],
@@ -268,7 +275,7 @@ const EU_AI_ACT: &[Requirement] = &[
             Evidence::Action("version.approve"),
             Evidence::Action("version.reject"),
             Evidence::Action("alert.acknowledged"),
-            Evidence::Action("model.rollback"),
+            Evidence::Action("model.withdraw"),
         ],
     },
     Requirement {
@@ -283,7 +290,7 @@ const EU_AI_ACT: &[Requirement] = &[
     Requirement {
         id: "art-72",
         title: "Art. 72, post-market monitoring",
-        evidence: &[Evidence::Actions("monitor."), Evidence::Actions("alert."), Evidence::Actions("incident.")],
+        evidence: &[Evidence::Monitors(MonitorKind::ALL), Evidence::Actions("alert."), Evidence::Actions("incident.")],
     },
 ];
 
@@ -334,7 +341,13 @@ pub async fn matrix(warden: &Proof, caller: &Principal, model: &str, framework: 
 }
 
 fn draw(ledger: &ModelLedger, model: &str, framework: Framework) -> Matrix {
-    // Policy bundles are everyone's: the ledger read holds them with the model's own entries.
+    let disabled: HashSet<&str> = crate::docs::latest_monitors(ledger, model)
+        .into_iter()
+        .filter(|(_, (entry, payload))| entry.action == "monitor.disable" || payload["enabled"] == Value::Bool(false))
+        .map(|(_, (entry, _))| entry.subject.as_str())
+        .collect();
+    // Policy bundles are everyone's (the ledger read holds them beside the model's entries): no requirement
+    // counts them as this model's evidence.
     let requirements: Vec<TracedRequirement> = framework
         .requirements()
         .iter()
@@ -342,7 +355,8 @@ fn draw(ledger: &ModelLedger, model: &str, framework: Framework) -> Matrix {
             let matching: Vec<&Entry> = ledger
                 .entries
                 .iter()
-                .filter(|(entry, payload)| requirement.evidence.iter().any(|e| e.matches(entry, payload)))
+                .filter(|(entry, _)| entry.subject != "policy")
+                .filter(|(entry, payload)| requirement.evidence.iter().any(|e| e.matches(entry, payload, &disabled)))
                 .map(|(entry, _)| entry)
                 .collect();
             let latest = matching

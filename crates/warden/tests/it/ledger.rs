@@ -770,7 +770,18 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let annex = std::fs::read_to_string(docs.join("credit-v1-eu-ai-act-annex-iv.html")).unwrap();
-    for section in ["general", "development", "functioning", "metrics", "risk", "changes", "standards", "post-market"] {
+    let sections = [
+        "general",
+        "development",
+        "functioning",
+        "metrics",
+        "risk",
+        "changes",
+        "standards",
+        "conformity",
+        "post-market",
+    ];
+    for section in sections {
         assert!(annex.contains(&format!("<h2 id=\"{section}\">")), "Annex IV section {section} missing");
     }
     assert_eq!(figure_at(&annex, "/figures/discrimination/auc"), auc_figure);
@@ -927,12 +938,13 @@ fn exports_present_the_vouched_facts(server: &Server, dir: &Path, validation: &s
     let of_type = |t: &str| graph.iter().filter(|e| e["type"] == t).collect::<Vec<_>>();
     let package = of_type("ai_AIPackage")[0];
     assert_eq!(package["verifiedUsing"][0]["hashValue"], artifact_sha.as_str());
-    assert_eq!(package["ai_safetyRiskAssessment"], "medium");
+    assert!(package["comment"].as_str().unwrap().contains("Model risk tier: medium"), "{package}");
+    assert!(package.get("ai_safetyRiskAssessment").is_none(), "a model-risk tier is not a product-safety grade");
     let metric = |key: &str| package["ai_metric"].as_array().unwrap().iter().find(|m| m["key"] == key).cloned();
     assert_eq!(metric("AUC").unwrap()["value"], discrimination["auc"].to_string());
     let relationships: Vec<&str> =
         of_type("Relationship").iter().map(|r| r["relationshipType"].as_str().unwrap()).collect();
-    assert!(relationships.contains(&"testedOn"), "{relationships:?}");
+    assert!(relationships.contains(&"testedOn") && relationships.contains(&"other"), "{relationships:?}");
     let document = of_type("SpdxDocument")[0];
     assert_eq!(document["rootElement"][0], package["spdxId"]);
     assert_eq!(of_type("dataset_DatasetPackage").len(), datasets.len());
