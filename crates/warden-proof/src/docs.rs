@@ -49,6 +49,12 @@ const MAX_PROOF: usize = 64;
 const MAX_PROBLEMS: usize = 100;
 /// Longest figure element (tag, value and text) the scanner reads.
 const MAX_FIGURE_BYTES: usize = 16 * 1024;
+/// Largest template a bank may add, and how many.
+pub const MAX_TEMPLATE_BYTES: usize = 256 * 1024;
+pub const MAX_TEMPLATES: usize = 32;
+/// The instructions one rendering may run (minijinja's fuel): a shipped document takes a few thousand; a
+/// template that loops without end stops here with an error naming it.
+const RENDER_FUEL: u64 = 5_000_000;
 
 /// The documents Warden writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +81,51 @@ impl Template {
             Template::EuAiActAnnexIv => include_str!("../templates/eu-ai-act-annex-iv.html"),
         }
     }
+}
+
+/// Checks a template a bank adds: its name (lowercase letters, digits and dashes, not a shipped template's),
+/// its size, and that it compiles; the error names what is wrong and where.
+pub fn check_template(name: &str, source: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(Error::invalid(format!(
+            "template name '{name}': 1-64 lowercase letters, digits and dashes (the file is NAME.html)"
+        )));
+    }
+    if Template::ALL.iter().any(|t| t.as_str() == name) {
+        return Err(Error::invalid(format!("template '{name}' is one Warden ships: name the bank's another way")));
+    }
+    if source.len() > MAX_TEMPLATE_BYTES {
+        return Err(Error::invalid(format!(
+            "template '{name}' is {} bytes; at most {MAX_TEMPLATE_BYTES} are accepted",
+            source.len()
+        )));
+    }
+    let mut environment = minijinja::Environment::new();
+    environment
+        .add_template(name, source)
+        .map_err(|e| Error::invalid(format!("template '{name}' does not compile: {e}")))?;
+    Ok(())
+}
+
+/// The source of the template named `name`: one Warden ships, or one the bank added.
+fn template_source<'a>(warden: &'a Proof, name: &str) -> Result<&'a str> {
+    if let Ok(shipped) = name.parse::<Template>() {
+        return Ok(shipped.source());
+    }
+    let added = &warden.config().document_templates;
+    added.iter().find(|t| t.name == name).map(|t| t.source.as_str()).ok_or_else(|| {
+        let names = template_names(warden);
+        Error::invalid(format!("no template '{name}': this server writes {}", names.join(", ")))
+    })
+}
+
+/// Every template this server writes: Warden's, then the bank's.
+pub fn template_names(warden: &Proof) -> Vec<String> {
+    let shipped = Template::ALL.iter().map(|t| t.as_str().to_owned());
+    shipped.chain(warden.config().document_templates.iter().map(|t| t.name.clone())).collect()
 }
 
 impl std::str::FromStr for Template {
@@ -262,9 +313,10 @@ pub async fn generate(
     caller: &Principal,
     model: &str,
     version: Option<i64>,
-    template: Template,
+    template: &str,
 ) -> Result<Document> {
     caller.require(Permission::ReadAudit)?;
+    template_source(warden, template)?;
     let record = warden_registry::registry::get_model(warden, caller, model).await?;
     let version = match version.or(record.latest_version) {
         Some(v) => v,
@@ -280,9 +332,10 @@ pub(crate) async fn render(
     warden: &Proof,
     model: &str,
     version: i64,
-    template: Template,
+    template: &str,
     ledger: &ModelLedger,
 ) -> Result<Document> {
+    let source = template_source(warden, template)?;
     let mut cite = Citations { ledger, entries: BTreeSet::new(), records: BTreeMap::new() };
     let model_subject = format!("model/{model}");
     let version_subject = format!("model/{model}/{version}");
@@ -457,7 +510,7 @@ pub(crate) async fn render(
     }
     context.insert("monitors", minijinja::Value::from_serialize(&monitors));
 
-    let header = json!({"model": model, "version": version, "template": template.as_str()});
+    let header = json!({"model": model, "version": version, "template": template});
     let generated_at = warden_core::Timestamp::from_micros(warden.now()).whole_seconds().to_string();
     context.insert("model", model.into());
     context.insert("version", version.into());
@@ -470,16 +523,26 @@ pub(crate) async fn render(
 
     let mut environment = minijinja::Environment::new();
     environment.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    environment
-        .add_template(template.as_str(), template.source())
-        .map_err(|e| Error::failed(format!("template '{}'", template.as_str()), e))?;
-    let html = environment
-        .get_template(template.as_str())
-        .and_then(|t| t.render(&context))
-        .map_err(|e| Error::failed(format!("rendering template '{}'", template.as_str()), e))?;
+    environment.set_fuel(Some(RENDER_FUEL));
+    environment.add_template(template, source).map_err(|e| Error::failed(format!("template '{template}'"), e))?;
+    let html = environment.get_template(template).and_then(|t| t.render(&context)).map_err(|e| {
+        if e.kind() == minijinja::ErrorKind::OutOfFuel {
+            Error::invalid(format!(
+                "template '{template}' ran past its budget of {RENDER_FUEL} instructions: it loops too much"
+            ))
+        } else {
+            Error::failed(format!("rendering template '{template}'"), e)
+        }
+    })?;
+    if html.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::invalid(format!(
+            "template '{template}' wrote {} bytes; a document is at most {MAX_DOCUMENT_BYTES}",
+            html.len()
+        )));
+    }
     // The figures the page shows (a template need not show every one prepared for it).
     let figures = html.matches(FIGURE_TAG).count();
-    Ok(Document { file_name: format!("{model}-v{version}-{}.html", template.as_str()), html, figures })
+    Ok(Document { file_name: format!("{model}-v{version}-{template}.html"), html, figures })
 }
 
 /// A key as one JSON pointer token (RFC 6901).

@@ -144,8 +144,8 @@ pub async fn export(
     }
     // The latest version's documents (each template), their figures citing the entries above.
     if let Some(version) = record.latest_version {
-        for template in crate::docs::Template::ALL {
-            let document = crate::docs::render(warden, model, version, template, &ledger).await?;
+        for template in crate::docs::template_names(warden) {
+            let document = crate::docs::render(warden, model, version, &template, &ledger).await?;
             documents.push(Document {
                 path: format!("documents/docs/{}", document.file_name),
                 bytes: document.html.into_bytes(),

@@ -101,6 +101,15 @@ pub struct Config {
     pub identity: Option<identity::IdentityConfig>,
     /// The MLflow tracking server whose registry webhooks make candidate versions.
     pub mlflow: Option<mlflow::MlflowConfig>,
+    /// Document templates the bank added (`serve --document-templates DIR`), beside the ones Warden ships.
+    pub document_templates: Vec<DocumentTemplate>,
+}
+
+/// A document template the bank added: a minijinja file, named by its file's stem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentTemplate {
+    pub name: String,
+    pub source: String,
 }
 
 /// A webhook sink for alert notifications.
@@ -132,6 +141,7 @@ impl Config {
             artifacts: None,
             identity: None,
             mlflow: None,
+            document_templates: Vec::new(),
         }
     }
 }

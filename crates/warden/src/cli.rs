@@ -1084,6 +1084,10 @@ pub(crate) struct ServeArgs {
     /// Trusted artifact signers: one `NAME BASE64-PUBLIC-KEY` per line (from `warden artifact keygen`).
     #[arg(long, env = "WARDEN_ARTIFACT_SIGNERS")]
     pub(crate) artifact_signers: Option<PathBuf>,
+    /// A folder of the bank's document templates: each NAME.html (minijinja, at most 256 KiB, at most 32) is
+    /// a template `warden docs generate --template NAME` writes, its figures cited like the shipped ones.
+    #[arg(long, env = "WARDEN_DOCUMENT_TEMPLATES")]
+    pub(crate) document_templates: Option<PathBuf>,
     /// The bank's OpenID provider and how its groups map to roles (TOML: `[oidc]`, `[roles]`; see the README).
     #[arg(long, env = "WARDEN_IDENTITY")]
     pub(crate) identity: Option<PathBuf>,

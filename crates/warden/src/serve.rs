@@ -63,11 +63,16 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .map(|t| t.parse::<warden_oversight::retraining::ExternalTrainer>())
         .collect::<Result<Vec<_>, _>>()?;
     let identity = args.identity.as_deref().map(warden_registry::identity::IdentityConfig::load).transpose()?;
+    let document_templates = match &args.document_templates {
+        Some(dir) => read_document_templates(dir)?,
+        None => Vec::new(),
+    };
     let config = Config {
         artifact_signers,
         external_trainers,
         identity,
         mlflow,
+        document_templates,
         max_upload_bytes: args.max_upload_bytes,
         webhook,
         ledger_key: args.ledger_key.clone(),
@@ -211,4 +216,32 @@ fn read_secret(file: &std::path::Path) -> anyhow::Result<String> {
         anyhow::bail!("the webhook secret in {} is shorter than 16 characters", file.display());
     }
     Ok(secret)
+}
+
+/// The bank's document templates in `dir`: each `NAME.html`, checked (name, size, compiles) before the server
+/// starts; other files are refused, so a misnamed template is not silently left out.
+fn read_document_templates(dir: &std::path::Path) -> anyhow::Result<Vec<warden_registry::DocumentTemplate>> {
+    use warden_proof::docs::{MAX_TEMPLATE_BYTES, MAX_TEMPLATES, check_template};
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read the templates folder {}", dir.display()))?;
+    let mut templates = Vec::new();
+    for entry in entries {
+        let path = entry.with_context(|| format!("cannot read the templates folder {}", dir.display()))?.path();
+        let name = match (path.extension().and_then(|e| e.to_str()), path.file_stem().and_then(|s| s.to_str())) {
+            (Some("html"), Some(stem)) => stem.to_owned(),
+            _ => anyhow::bail!("{}: a document template is a NAME.html file", path.display()),
+        };
+        if templates.len() == MAX_TEMPLATES {
+            anyhow::bail!("{}: at most {MAX_TEMPLATES} document templates", dir.display());
+        }
+        let size = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
+        if size > MAX_TEMPLATE_BYTES as u64 {
+            anyhow::bail!("{}: {size} bytes; a template is at most {MAX_TEMPLATE_BYTES}", path.display());
+        }
+        let source = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        check_template(&name, &source).with_context(|| path.display().to_string())?;
+        templates.push(warden_registry::DocumentTemplate { name, source });
+    }
+    templates.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(templates)
 }

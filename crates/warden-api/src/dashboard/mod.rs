@@ -370,7 +370,7 @@ async fn docs(
     Query(query): Query<ModelQuery>,
 ) -> Result<Response, PageError> {
     let viewer = viewer.on_model(&state, &name).await?;
-    let template = warden_proof::docs::Template::ModelDocumentation;
+    let template = warden_proof::docs::Template::ModelDocumentation.as_str();
     let document = warden_proof::docs::generate(&state.warden, &viewer.principal, &name, query.version, template)
         .await
         .on_page(&viewer)?;

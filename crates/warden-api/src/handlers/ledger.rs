@@ -91,8 +91,7 @@ pub(crate) async fn docs(
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<DocsQuery>,
 ) -> Result<Response, ApiError> {
-    let template: warden_proof::docs::Template =
-        query.template.as_deref().unwrap_or(warden_proof::docs::Template::ModelDocumentation.as_str()).parse()?;
+    let template = query.template.as_deref().unwrap_or(warden_proof::docs::Template::ModelDocumentation.as_str());
     let document = warden_proof::docs::generate(&warden, &caller, &name, query.version, template).await?;
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")

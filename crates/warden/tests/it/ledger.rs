@@ -1009,3 +1009,69 @@ fn traceability_names_the_evidence_and_the_gaps(server: &Server) {
     let unknown = server.cli(&["traceability", "credit", "--framework", "iso-42001"]);
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn a_bank_template_is_written_and_checked_like_the_shipped_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("board-summary.html"),
+        "<!doctype html><html><head><title>Board summary</title></head><body>\
+         <h1>Board summary: {{ model }}, version {{ version }}</h1>\
+         <p>Owner {{ purpose.owner }}; tier declared {{ purpose.risk_tier }}.</p>{{ appendix }}</body></html>",
+    )
+    .unwrap();
+    // Four nested loops over the 80-odd characters of the key: some 40 million steps.
+    let runaway = "{% for a in key %}{% for b in key %}{% for c in key %}{% for d in key %}x{% endfor %}{% endfor %}\
+                   {% endfor %}{% endfor %}{{ appendix }}";
+    std::fs::write(templates.join("runaway.html"), runaway).unwrap();
+    let mut server =
+        Server::start_with(&dir.path().join("data"), &["--document-templates", templates.to_str().unwrap()]);
+    populate(&server);
+    let docs = dir.path().join("docs");
+    let generate = |template: &str| {
+        server.cli(&["docs", "generate", "credit", "--template", template, "--no-pdf", "--out", docs.to_str().unwrap()])
+    };
+    let out = generate("board-summary");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(docs.join("credit-v1-board-summary.html")).unwrap();
+    assert!(figure_at(&html, "/owner").ends_with(">retail-risk</data>"), "the bank's template cites its figures");
+    assert!(figure_at(&html, "/risk_tier").ends_with(">medium</data>"));
+    let out = generate("runaway");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("template 'runaway' ran past its budget"), "{}", stderr(&out));
+    let out = generate("novel");
+    assert!(
+        stderr(&out).contains("model-documentation, eu-ai-act-annex-iv, board-summary, runaway"),
+        "{}",
+        stderr(&out)
+    );
+    let key = stdout(&server.cli(&["audit", "key"])).trim().to_owned();
+    server.kill();
+    let out = std::process::Command::new(support::WARDEN)
+        .args(["docs", "verify", docs.join("credit-v1-board-summary.html").to_str().unwrap(), "--key", &key])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("document OK: board-summary of credit version 1"), "{}", stdout(&out));
+
+    // A template that does not compile, or a file that is not NAME.html, stops the server before it starts.
+    for (file, text, expect) in [
+        ("broken.html", "{% if %}", "does not compile"),
+        ("notes.txt", "hello", "a document template is a NAME.html file"),
+        ("model-documentation.html", "x", "is one Warden ships"),
+    ] {
+        let bad = dir.path().join(format!("bad-{file}"));
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join(file), text).unwrap();
+        let out = std::process::Command::new(support::WARDEN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--document-templates", bad.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(file) && stderr(&out).contains(expect), "{file}: {}", stderr(&out));
+    }
+}
