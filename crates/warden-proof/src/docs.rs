@@ -56,6 +56,25 @@ pub const MAX_TEMPLATES: usize = 32;
 /// template that loops without end stops here with an error naming it.
 const RENDER_FUEL: u64 = 5_000_000;
 
+/// A validation report's performance figures, as documents and exports present them: (template key, label,
+/// JSON pointer into the report). The AUC's interval is at [`AUC_INTERVAL`].
+pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 9] = [
+    ("auc", "AUC", "/figures/discrimination/auc"),
+    ("gini", "Gini", "/figures/discrimination/gini"),
+    ("ks", "KS", "/figures/discrimination/ks"),
+    ("brier", "Brier score", "/figures/calibration/brier"),
+    ("log_loss", "Log loss", "/figures/calibration/log_loss"),
+    ("ece", "Expected calibration error", "/figures/calibration/ece"),
+    ("approval_rate", "Approval rate", "/figures/approval_rate"),
+    ("max_feature_psi", "Maximum feature PSI", "/stability/max_feature_psi"),
+    ("score_psi", "Score PSI", "/stability/score_psi"),
+];
+/// Where the AUC's interval bounds are in a validation report (`lower`, `upper`, `level` below it).
+pub(crate) const AUC_INTERVAL: &str = "/figures/discrimination/auc_interval";
+/// A validation report's fairness figures of each protected attribute, under `/fairness/ATTRIBUTE/`.
+pub(crate) const FAIRNESS_FIGURES: [&str; 3] =
+    ["disparate_impact", "approval_rate_difference", "equalized_odds_difference"];
+
 /// The documents Warden writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Template {
@@ -384,37 +403,26 @@ pub(crate) async fn render(
         let (i, body) = (*i, body);
         let mut figure = |pointer: &str| cite.record(i, body, pointer);
         let mut validation = BTreeMap::<String, minijinja::Value>::new();
-        for (name, pointer) in [
-            ("rows", "/rows"),
-            ("bad_rate", "/bad_rate"),
-            ("data_sha256", "/data_sha256"),
-            ("threshold", "/threshold"),
-            ("auc", "/figures/discrimination/auc"),
-            ("auc_lower", "/figures/discrimination/auc_interval/lower"),
-            ("auc_upper", "/figures/discrimination/auc_interval/upper"),
-            ("auc_level", "/figures/discrimination/auc_interval/level"),
-            ("gini", "/figures/discrimination/gini"),
-            ("ks", "/figures/discrimination/ks"),
-            ("brier", "/figures/calibration/brier"),
-            ("log_loss", "/figures/calibration/log_loss"),
-            ("ece", "/figures/calibration/ece"),
-            ("approval_rate", "/figures/approval_rate"),
-            ("max_feature_psi", "/stability/max_feature_psi"),
-            ("score_psi", "/stability/score_psi"),
-            ("created_by", "/created_by"),
-        ] {
+        for (name, pointer) in
+            [("rows", "/rows"), ("bad_rate", "/bad_rate"), ("data_sha256", "/data_sha256"), ("threshold", "/threshold")]
+        {
             validation.insert(name.into(), figure(pointer));
         }
+        for (key, _, pointer) in PERFORMANCE_FIGURES {
+            validation.insert(key.into(), figure(pointer));
+        }
+        for bound in ["lower", "upper", "level"] {
+            validation.insert(format!("auc_{bound}"), figure(&format!("{AUC_INTERVAL}/{bound}")));
+        }
+        validation.insert("created_by".into(), figure("/created_by"));
         let mut fairness = Vec::new();
         for attribute in body["fairness"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
         {
-            let at = |f: &str| format!("/fairness/{}/{f}", pointer_token(&attribute));
-            fairness.push(BTreeMap::from([
-                ("attribute", minijinja::Value::from(attribute.clone())),
-                ("disparate_impact", figure(&at("disparate_impact"))),
-                ("approval_rate_difference", figure(&at("approval_rate_difference"))),
-                ("equalized_odds_difference", figure(&at("equalized_odds_difference"))),
-            ]));
+            let mut row = BTreeMap::from([("attribute", minijinja::Value::from(attribute.clone()))]);
+            for name in FAIRNESS_FIGURES {
+                row.insert(name, figure(&format!("/fairness/{}/{name}", pointer_token(&attribute))));
+            }
+            fairness.push(row);
         }
         let features = body["stability"]["psi"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
         let mut stability = Vec::new();

@@ -21,7 +21,10 @@ use warden_core::{FindingState, MonitorKind};
 use warden_ledger::{Entry, payload_sha256};
 use warden_registry::artifact_format::ArtifactFormat;
 
-use crate::docs::{latest, latest_findings, latest_monitors, pointer_token, vouched_report};
+use crate::docs::{
+    AUC_INTERVAL, FAIRNESS_FIGURES, PERFORMANCE_FIGURES, latest, latest_findings, latest_monitors, pointer_token,
+    vouched_report,
+};
 use crate::evidence::ModelLedger;
 use crate::{Error, Proof, Result};
 use warden_registry::auth::{Permission, Principal};
@@ -191,26 +194,15 @@ impl<'a> Facts<'a> {
 
     /// The validation's performance figures: (metric, value, lower, upper).
     fn metrics(&self) -> Vec<(&'static str, String, Option<String>, Option<String>)> {
-        let interval = |bound: &str| self.figure(&format!("/figures/discrimination/auc_interval/{bound}"));
-        let mut metrics = Vec::new();
-        if let Some(auc) = self.figure("/figures/discrimination/auc") {
-            metrics.push(("AUC", auc, interval("lower"), interval("upper")));
-        }
-        for (name, pointer) in [
-            ("Gini", "/figures/discrimination/gini"),
-            ("KS", "/figures/discrimination/ks"),
-            ("Brier score", "/figures/calibration/brier"),
-            ("Log loss", "/figures/calibration/log_loss"),
-            ("Expected calibration error", "/figures/calibration/ece"),
-            ("Approval rate", "/figures/approval_rate"),
-            ("Maximum feature PSI", "/stability/max_feature_psi"),
-            ("Score PSI", "/stability/score_psi"),
-        ] {
-            if let Some(value) = self.figure(pointer) {
-                metrics.push((name, value, None, None));
-            }
-        }
-        metrics
+        let interval = |bound: &str| self.figure(&format!("{AUC_INTERVAL}/{bound}"));
+        PERFORMANCE_FIGURES
+            .into_iter()
+            .filter_map(|(key, label, pointer)| {
+                let value = self.figure(pointer)?;
+                let (lower, upper) = if key == "auc" { (interval("lower"), interval("upper")) } else { (None, None) };
+                Some((label, value, lower, upper))
+            })
+            .collect()
     }
 
     /// Fairness per protected attribute: (attribute, disparate impact, approval rate difference, equalised
@@ -223,9 +215,8 @@ impl<'a> Facts<'a> {
             .into_iter()
             .map(|attribute| {
                 let token = pointer_token(&attribute);
-                let at = |f: &str| self.figure(&format!("/fairness/{token}/{f}"));
-                let figures = (at("disparate_impact"), at("approval_rate_difference"), at("equalized_odds_difference"));
-                (attribute, figures.0, figures.1, figures.2)
+                let [di, ard, eod] = FAIRNESS_FIGURES.map(|f| self.figure(&format!("/fairness/{token}/{f}")));
+                (attribute, di, ard, eod)
             })
             .collect()
     }
