@@ -106,20 +106,52 @@ impl Binding {
 
     /// Checks a request's features; returns one value per schema feature, or every problem by field.
     pub fn parse(&self, features: &Map<String, Value>) -> std::result::Result<Vec<Parsed>, BTreeMap<String, String>> {
+        let (given, unknown) = self.given(features);
+        self.check_given(&given, &unknown)
+    }
+
+    /// A features object's values in schema order, and the names the schema does not declare (sorted).
+    pub fn given(&self, features: &Map<String, Value>) -> (Vec<Given>, Vec<String>) {
+        let mut unknown: Vec<String> =
+            features.keys().filter(|name| !self.index.contains_key(*name)).cloned().collect();
+        unknown.sort_unstable();
+        let given = self.schema.iter().map(|f| features.get(&f.name).map_or(Given::Absent, Given::of)).collect();
+        (given, unknown)
+    }
+
+    /// Reads a request's features from their JSON text straight into schema order, without building a JSON
+    /// object: one value per schema feature (the last one given, as a JSON object keeps it) and the names the
+    /// schema does not declare (sorted). [`Binding::check_given`] then checks them exactly as [`Binding::parse`] checks
+    /// an object. `Err` when the text is not a JSON object (serde_json's own nesting limit applies).
+    pub fn read_features(&self, text: &str) -> std::result::Result<(Vec<Given>, Vec<String>), serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let read = serde::de::DeserializeSeed::deserialize(FeaturesSeed { binding: self }, &mut deserializer)?;
+        deserializer.end()?;
+        Ok(read)
+    }
+
+    /// Checks features read per schema feature ([`Binding::read_features`]) with the names of any the schema
+    /// does not declare: one value per schema feature, or every problem by field.
+    pub fn check_given(
+        &self,
+        given: &[Given],
+        unknown: &[impl AsRef<str>],
+    ) -> std::result::Result<Vec<Parsed>, BTreeMap<String, String>> {
         let mut errors = BTreeMap::new();
-        for name in features.keys() {
-            if !self.index.contains_key(name) {
-                errors.insert(name.clone(), "unknown feature: the version's schema does not declare it".to_owned());
-            }
+        for name in unknown {
+            errors.insert(
+                name.as_ref().to_owned(),
+                "unknown feature: the version's schema does not declare it".to_owned(),
+            );
         }
         let mut values = Vec::with_capacity(self.schema.len());
-        for feature in &self.schema {
-            let parsed = match features.get(&feature.name) {
-                None | Some(Value::Null) if feature.nullable => Ok(Parsed::Missing),
-                None | Some(Value::Null) => {
+        for (feature, value) in self.schema.iter().zip(given) {
+            let parsed = match value {
+                Given::Absent | Given::Null if feature.nullable => Ok(Parsed::Missing),
+                Given::Absent | Given::Null => {
                     Err("required: the feature is missing and the schema does not allow that".into())
                 }
-                Some(value) => parse_value(feature, value),
+                value => parse_value(feature, value),
             };
             match parsed {
                 Ok(p) => values.push(p),
@@ -159,17 +191,172 @@ pub enum Parsed {
     Missing,
 }
 
-fn parse_value(feature: &FeatureSpec, value: &Value) -> std::result::Result<Parsed, String> {
+/// One feature's value as the request gave it, before the schema's checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Given {
+    /// Not in the request.
+    Absent,
+    /// JSON `null`.
+    Null,
+    /// A JSON number (as `f64`, as serde_json reads one).
+    Number(f64),
+    /// A JSON string.
+    Text(String),
+    /// A boolean, array or object: what it is, as an error names it.
+    Other(&'static str),
+}
+
+impl Given {
+    fn of(value: &Value) -> Given {
+        match value {
+            Value::Null => Given::Null,
+            Value::Number(n) => Given::Number(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => Given::Text(s.clone()),
+            other => Given::Other(kind_of(other)),
+        }
+    }
+
+    /// The number given, if it is one.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Given::Number(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// The text given, if it is text.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Given::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Given::Absent | Given::Null => "null",
+            Given::Number(_) => "a number",
+            Given::Text(_) => "a string",
+            Given::Other(kind) => kind,
+        }
+    }
+}
+
+/// Reads a features object into schema order ([`Binding::read_features`]).
+struct FeaturesSeed<'b> {
+    binding: &'b Binding,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FeaturesSeed<'_> {
+    type Value = (Vec<Given>, Vec<String>);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FeaturesSeed<'_> {
+    type Value = (Vec<Given>, Vec<String>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object of features")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut given = vec![Given::Absent; self.binding.schema.len()];
+        let mut unknown = std::collections::BTreeSet::new();
+        while let Some(FeatureName(name)) = map.next_key()? {
+            match self.binding.index.get(name.as_ref()) {
+                Some(&i) => given[i] = map.next_value::<GivenValue>()?.0,
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    unknown.insert(name.into_owned());
+                }
+            }
+        }
+        Ok((given, unknown.into_iter().collect()))
+    }
+}
+
+/// A key of a features object, borrowed from the text when it has no escapes.
+struct FeatureName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for FeatureName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = FeatureName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a feature's name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> std::result::Result<FeatureName<'de>, E> {
+                Ok(FeatureName(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> std::result::Result<FeatureName<'de>, E> {
+                Ok(FeatureName(std::borrow::Cow::Owned(s.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
+/// A feature's value read from JSON text.
+struct GivenValue(Given);
+
+impl<'de> serde::Deserialize<'de> for GivenValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(GivenVisitor)
+    }
+}
+
+struct GivenVisitor;
+
+impl<'de> serde::de::Visitor<'de> for GivenVisitor {
+    type Value = GivenValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a feature's value")
+    }
+    fn visit_unit<E>(self) -> std::result::Result<GivenValue, E> {
+        Ok(GivenValue(Given::Null))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<GivenValue, E> {
+        Ok(GivenValue(Given::Other("a boolean")))
+    }
+    fn visit_i64<E>(self, x: i64) -> std::result::Result<GivenValue, E> {
+        Ok(GivenValue(Given::Number(x as f64)))
+    }
+    fn visit_u64<E>(self, x: u64) -> std::result::Result<GivenValue, E> {
+        Ok(GivenValue(Given::Number(x as f64)))
+    }
+    fn visit_f64<E>(self, x: f64) -> std::result::Result<GivenValue, E> {
+        Ok(GivenValue(Given::Number(x)))
+    }
+    fn visit_str<E>(self, s: &str) -> std::result::Result<GivenValue, E> {
+        Ok(GivenValue(Given::Text(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> std::result::Result<GivenValue, E> {
+        Ok(GivenValue(Given::Text(s)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<GivenValue, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(GivenValue(Given::Other("an array")))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<GivenValue, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(GivenValue(Given::Other("an object")))
+    }
+}
+
+fn parse_value(feature: &FeatureSpec, value: &Given) -> std::result::Result<Parsed, String> {
     match feature.kind {
         ColumnType::Numeric => match value {
-            Value::Number(n) => match n.as_f64() {
-                Some(x) if x.is_finite() => Ok(Parsed::Number(x)),
-                _ => Err("expected a finite number".into()),
-            },
-            other => Err(format!("expected a number, got {}", kind_of(other))),
+            Given::Number(x) if x.is_finite() => Ok(Parsed::Number(*x)),
+            Given::Number(_) => Err("expected a finite number".into()),
+            other => Err(format!("expected a number, got {}", other.kind())),
         },
         ColumnType::Categorical => match value {
-            Value::String(category) => {
+            Given::Text(category) => {
                 let known = match (&feature.encoding, &feature.categories) {
                     (Some(codes), _) => codes.contains_key(category),
                     (None, Some(categories)) => categories.iter().any(|c| c == category),
@@ -183,7 +370,7 @@ fn parse_value(feature: &FeatureSpec, value: &Value) -> std::result::Result<Pars
                     }
                 }
             }
-            other => Err(format!("expected a category (a string), got {}", kind_of(other))),
+            other => Err(format!("expected a category (a string), got {}", other.kind())),
         },
     }
 }
@@ -254,18 +441,24 @@ pub struct Checked {
     pub explain: bool,
 }
 
-fn check_envelope(request: &ScoreRequest) -> std::result::Result<(), BTreeMap<String, String>> {
+/// Checks what surrounds the features: the request id and the attributes (`has_feature`: whether the request
+/// gives a feature of that name).
+fn check_envelope(
+    request_id: Option<&str>,
+    attributes: &Map<String, Value>,
+    has_feature: impl Fn(&str) -> bool,
+) -> std::result::Result<(), BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
-    if let Some(id) = &request.request_id
+    if let Some(id) = request_id
         && (id.is_empty() || id.len() > MAX_REQUEST_ID || id.chars().any(char::is_control))
     {
         errors.insert("request_id".into(), format!("must be 1-{MAX_REQUEST_ID} printable characters"));
     }
-    if request.attributes.len() > MAX_ATTRIBUTES {
+    if attributes.len() > MAX_ATTRIBUTES {
         errors.insert("attributes".into(), format!("at most {MAX_ATTRIBUTES} attributes"));
     }
-    for (name, value) in &request.attributes {
-        if request.features.contains_key(name) {
+    for (name, value) in attributes {
+        if has_feature(name) {
             errors.insert(
                 format!("attributes.{name}"),
                 "also given as a feature: attributes never reach the model".into(),
@@ -292,17 +485,25 @@ pub fn field_errors(errors: BTreeMap<String, String>, row: Option<usize>) -> Err
     Error::Invalid { message, details }
 }
 
-pub fn check(binding: &Binding, request: ScoreRequest) -> std::result::Result<Checked, BTreeMap<String, String>> {
-    let envelope = check_envelope(&request);
-    let values = binding.parse(&request.features);
-    let values = match (envelope, values) {
-        (Ok(()), Ok(values)) => values,
+/// Merges two checks' outcomes: the value when both passed, else every problem of both.
+fn both<T>(
+    envelope: std::result::Result<(), BTreeMap<String, String>>,
+    values: std::result::Result<T, BTreeMap<String, String>>,
+) -> std::result::Result<T, BTreeMap<String, String>> {
+    match (envelope, values) {
+        (Ok(()), Ok(values)) => Ok(values),
         (Err(mut a), Err(b)) => {
             a.extend(b);
-            return Err(a);
+            Err(a)
         }
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+pub fn check(binding: &Binding, request: ScoreRequest) -> std::result::Result<Checked, BTreeMap<String, String>> {
+    let envelope =
+        check_envelope(request.request_id.as_deref(), &request.attributes, |name| request.features.contains_key(name));
+    let values = both(envelope, binding.parse(&request.features))?;
     Ok(Checked {
         request_id: request.request_id.unwrap_or_default(),
         values,
@@ -310,6 +511,23 @@ pub fn check(binding: &Binding, request: ScoreRequest) -> std::result::Result<Ch
         attributes: request.attributes,
         explain: request.explain,
     })
+}
+
+/// [`check`] of a request whose features were read into schema order ([`Binding::read_features`] or
+/// [`Binding::given`]), with the names the schema does not declare (sorted): their checked values, or every problem by
+/// field, exactly as [`check`] reports them.
+pub fn check_given(
+    binding: &Binding,
+    request_id: Option<&str>,
+    given: &[Given],
+    unknown: &[String],
+    attributes: &Map<String, Value>,
+) -> std::result::Result<Vec<Parsed>, BTreeMap<String, String>> {
+    let has_feature = |name: &str| match binding.index.get(name) {
+        Some(&i) => given[i] != Given::Absent,
+        None => unknown.binary_search_by(|u| u.as_str().cmp(name)).is_ok(),
+    };
+    both(check_envelope(request_id, attributes, has_feature), binding.check_given(given, unknown))
 }
 
 /// Checks one request against a schema and scores it with a model, as the serving path does, without a
@@ -333,5 +551,65 @@ pub fn model_error(err: warden_models::ModelError) -> Error {
     match err {
         warden_models::ModelError::BadInput(message) => Error::invalid(message),
         other => Error::failed("the model failed", other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading features from their text must check them exactly as checking the parsed object does: same
+    /// values, same problems, same messages.
+    #[test]
+    fn features_read_from_text_are_checked_as_the_object_is() {
+        let schema: Vec<FeatureSpec> = serde_json::from_value(json!([
+            {"name": "amount", "type": "numeric"},
+            {"name": "age", "type": "numeric", "nullable": true},
+            {"name": "purpose", "type": "categorical", "categories": ["car", "education"]},
+            {"name": "housing", "type": "categorical", "categories": ["own", "rent"], "unknown_category": "missing"},
+            {"name": "job", "type": "categorical", "nullable": true},
+        ]))
+        .unwrap();
+        let binding = Binding::schema_only(&schema);
+        let cases = [
+            r#"{"amount": 1200, "age": 35, "purpose": "car", "housing": "own", "job": "skilled"}"#,
+            r#"{"amount": 1.5e3, "purpose": "education", "housing": "castle"}"#,
+            r#"{"amount": "1200", "purpose": "boat", "housing": 3, "job": true, "extra": 1, "more": [1, {"a": 2}]}"#,
+            r#"{"age": null, "purpose": null, "housing": {"x": 1}, "job": null}"#,
+            r#"{"amount": 5, "amount": 7, "purpose": "car", "housing": "rent", "extra": 1, "extra": 2}"#,
+            r#"{"am\u006fu\nnt": 1, "amount": -0.0, "purpose": "c\u0061r", "housing": "own"}"#,
+            r#"{"amount": 18446744073709551615, "purpose": "car", "housing": "own", "job": ""}"#,
+            r#"{}"#,
+        ];
+        for text in cases {
+            let object: Map<String, Value> = serde_json::from_str(text).unwrap();
+            let (given, unknown) = binding.read_features(text).unwrap();
+            assert_eq!((given.clone(), unknown.clone()), binding.given(&object), "{text}");
+            assert_eq!(binding.check_given(&given, &unknown), binding.parse(&object), "{text}");
+            for attributes in [json!({}), json!({"amount": 1, "extra": "x", "sex": "f"}), json!({"sex": [1]})] {
+                let attributes = attributes.as_object().unwrap().clone();
+                let request = ScoreRequest {
+                    request_id: Some("r-1".into()),
+                    features: object.clone(),
+                    attributes: attributes.clone(),
+                    explain: false,
+                };
+                let expected = check(&binding, request).map(|c| c.values);
+                assert_eq!(check_given(&binding, Some("r-1"), &given, &unknown, &attributes), expected, "{text}");
+            }
+        }
+        // Not an object, or not JSON: an error, never a panic.
+        for text in [r#"[1, 2]"#, r#""amount""#, r#"{"amount": 1"#, r#"{"amount": 1} x"#] {
+            assert!(binding.read_features(text).is_err(), "{text}");
+        }
+        // A deeply nested value is skipped without recursion (serde_json ignores values iteratively) and
+        // refused by the checks.
+        let deep = format!(r#"{{"amount": {}1{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
+        let (given, _) = binding.read_features(&deep).unwrap();
+        assert_eq!(given[0], Given::Other("an array"));
+        assert_eq!(
+            binding.check_given(&given, &[] as &[String]).unwrap_err()["amount"],
+            "expected a number, got an array"
+        );
     }
 }

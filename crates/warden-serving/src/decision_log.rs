@@ -28,10 +28,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinError;
 use warden_stats::profile::ColumnType;
 use warden_stats::window::{CategoricalWindow, GroupRateWindow, Mergeable, NumericWindow, TimeBuckets};
-use warden_store::metadata::{MetadataStore, NewDecision, StreamCommit, StreamCommitted};
+use warden_store::metadata::{MetadataStore, NewDecision, StreamCommit, StreamCommitted, StreamTurn};
 
 use crate::metrics::ScoringMetrics;
 use crate::{Error, Result};
+use warden_registry::binding::Given;
 use warden_registry::reference::MonitorReference;
 use warden_registry::registry::Version;
 
@@ -54,10 +55,10 @@ type StreamWaiter = oneshot::Sender<warden_store::Result<StreamCommitted>>;
 
 enum Message {
     /// Decisions to commit together; the waiter (none for shadow decisions) hears how the commit went.
-    Decisions(Vec<(Arc<LiveProfile>, NewDecision)>, Option<Waiter>),
+    Decisions(Vec<(Fold, NewDecision)>, Option<Waiter>),
     /// A stream's batch with its positions, committed in a transaction of its own (its position check may
     /// refuse it, which must not refuse anybody else's decisions); the decisions' profiles in order.
-    Stream(Vec<Arc<LiveProfile>>, StreamCommit, StreamWaiter),
+    Stream(Vec<Fold>, StreamCommit, StreamWaiter),
     Flush(FlushWaiter),
 }
 
@@ -96,7 +97,7 @@ impl DecisionLog {
     /// Commits decisions, returning once they are on disk and folded, with which of them were new (an
     /// ingested decision logged before is skipped, and not folded again): `Unavailable` when the store refused
     /// them (none of them is kept; the caller must not acknowledge them).
-    pub async fn append(&self, decisions: Vec<(Arc<LiveProfile>, NewDecision)>) -> Result<Vec<bool>> {
+    pub(crate) async fn append(&self, decisions: Vec<(Fold, NewDecision)>) -> Result<Vec<bool>> {
         if decisions.is_empty() {
             return Ok(Vec::new());
         }
@@ -110,18 +111,25 @@ impl DecisionLog {
 
     /// Commits a stream's batch (decisions, outcomes, dead records and the positions reached) in one
     /// transaction of its own, returning once it is committed; its decisions are folded into their profiles
-    /// right after, while the next batch commits ([`DecisionLog::flush`] waits for the folds). The store's error
-    /// is returned as is: `Conflict` when a position moved (the consumer re-reads it), anything else when it
-    /// cannot commit.
-    pub async fn commit_stream(&self, lives: Vec<Arc<LiveProfile>>, commit: StreamCommit) -> Result<StreamCommitted> {
+    /// right after, while the next batch commits ([`DecisionLog::flush`] waits for the folds). `queued` is
+    /// dropped once the batch is queued: the stream's next batch, queued after it, may then be written while
+    /// this one is, and its positions move after this one's. The store's error is returned as is: `Conflict`
+    /// when a position moved (the consumer re-reads it), anything else when it cannot commit.
+    pub(crate) async fn commit_stream(
+        &self,
+        lives: Vec<Fold>,
+        commit: StreamCommit,
+        queued: impl Send,
+    ) -> Result<StreamCommitted> {
         let (done, wait) = oneshot::channel();
         self.sender.send(Message::Stream(lives, commit, done)).await.map_err(|_| stopped())?;
+        drop(queued);
         Ok(wait.await.map_err(|_| stopped())??)
     }
 
     /// Queues a decision unless the queue is full (shadow traffic must never slow the answer down).
     pub(crate) fn try_append(&self, live: Arc<LiveProfile>, decision: NewDecision) -> bool {
-        self.sender.try_send(Message::Decisions(vec![(live, decision)], None)).is_ok()
+        self.sender.try_send(Message::Decisions(vec![(Fold::of(live), decision)], None)).is_ok()
     }
 
     /// Returns once every decision queued before the call is committed and folded; an error when a group still
@@ -143,7 +151,7 @@ async fn writer(
     metrics: Arc<ScoringMetrics>,
     health: Arc<Health>,
 ) {
-    let (mut lives, mut rows): (Vec<Arc<LiveProfile>>, Vec<NewDecision>) = (Vec::new(), Vec::new());
+    let (mut lives, mut rows): (Vec<Fold>, Vec<NewDecision>) = (Vec::new(), Vec::new());
     // Each waiter with where its decisions start in the group and how many there are.
     let (mut waiters, mut flushes): (Vec<(Waiter, usize, usize)>, Vec<FlushWaiter>) = (Vec::new(), Vec::new());
     // Groups being committed (as many as the store commits at once), each handing its folding on; the folds
@@ -151,6 +159,8 @@ async fn writer(
     let in_flight = store.decision_log_connections().max(1);
     let mut commits = Commits::default();
     let mut probe_at = 0i64;
+    // Ends when the last stream commit handed on ends: the next one's turn to move positions.
+    let mut stream_turn: Option<oneshot::Receiver<()>> = None;
     loop {
         // A slot first, then the group: it takes in everything that queued while the earlier commits ran.
         while commits.running.len() >= in_flight {
@@ -176,20 +186,21 @@ async fn writer(
         while let Some(message) = next.take() {
             match message {
                 Message::Stream(stream_lives, commit, done) => {
-                    let outcome = store.commit_stream(&commit).await;
-                    if let Ok(committed) = &outcome {
-                        metrics.log_committed.inc_by(committed.decisions);
-                        // Folded on the blocking pool while the next batch commits (the consumer's next turn
-                        // comes with the commit); a flush, and so every monitor round, waits for it.
-                        let new = committed.new_decisions.clone();
-                        let decisions = commit.decisions;
-                        commits.folding.retain(|fold| !fold.is_finished());
-                        commits.folding.push(tokio::task::spawn_blocking(move || {
-                            let decisions = stream_lives.iter().zip(&decisions).zip(&new);
-                            fold_all(decisions.filter(|(_, new)| **new).map(|(d, _)| d));
-                        }));
-                    }
-                    let _ = done.send(outcome);
+                    // Written at once with the stream batch before it (each on a connection of its own); its
+                    // positions move once that one's commit has ended.
+                    let (ended, next_turn) = oneshot::channel::<()>();
+                    let turn = std::mem::replace(&mut stream_turn, Some(next_turn));
+                    let turn: StreamTurn = Box::pin(async move {
+                        if let Some(before) = turn {
+                            // Ended, or its task is gone: either way the positions are read as stored.
+                            let _ = before.await;
+                        }
+                    });
+                    let task = commit_stream(store.clone(), metrics.clone(), stream_lives, commit, turn, done, ended);
+                    commits.running.spawn(task);
+                    // It takes a slot: the next message waits for one.
+                    next = None;
+                    continue;
                 }
                 Message::Decisions(decisions, waiter) => {
                     let (start, count) = (rows.len(), decisions.len());
@@ -230,8 +241,9 @@ async fn writer(
     let _ = commits.settle().await;
 }
 
-/// How a group's commit ended: its fold, under way, or why the store refused it.
-type CommitEnd = std::result::Result<tokio::task::JoinHandle<()>, String>;
+/// How a commit ended: its fold, under way (none for a refused stream batch: its consumer hears why), or why
+/// the store refused a group.
+type CommitEnd = std::result::Result<Option<tokio::task::JoinHandle<()>>, String>;
 
 /// The writer's commits in flight, the folds they handed on, and the first refusal a flush must hear of.
 #[derive(Default)]
@@ -252,7 +264,7 @@ impl Commits {
 
     fn note(&mut self, ended: std::result::Result<CommitEnd, JoinError>) {
         match ended {
-            Ok(Ok(fold)) => self.folding.push(fold),
+            Ok(Ok(fold)) => self.folding.extend(fold),
             Ok(Err(refused)) => {
                 self.refused.get_or_insert(refused);
             }
@@ -287,20 +299,63 @@ impl Commits {
 
 /// Folds decisions into their profiles, taking a profile's lock once for each run of decisions sharing it
 /// (a batch is mostly one version's), not once per decision.
-fn fold_all<'a>(decisions: impl Iterator<Item = (&'a Arc<LiveProfile>, &'a NewDecision)>) {
+fn fold_all<'a>(decisions: impl Iterator<Item = (&'a Fold, &'a NewDecision)>) {
     let mut decisions = decisions.peekable();
-    while let Some((live, first)) = decisions.next() {
+    while let Some((fold, first)) = decisions.next() {
+        let live = &fold.live;
         let mut state = live.state.lock().expect("live profile lock");
-        live.fold_locked(&mut state, first);
-        while let Some((_, next)) = decisions.next_if(|(other, _)| Arc::ptr_eq(other, live)) {
-            live.fold_locked(&mut state, next);
+        live.fold_locked(&mut state, first, fold.given.as_deref());
+        while let Some((next_fold, next)) = decisions.next_if(|(other, _)| Arc::ptr_eq(&other.live, live)) {
+            live.fold_locked(&mut state, next, next_fold.given.as_deref());
         }
     }
 }
 
+/// Where a decision is folded once it is logged: its version's live profile, with the decision's features
+/// in the profile's order when they were read straight from a record's text (the decision's `features` is
+/// then not an object, and the fold reads these instead).
+pub(crate) struct Fold {
+    pub(crate) live: Arc<LiveProfile>,
+    pub(crate) given: Option<Vec<Given>>,
+}
+
+impl Fold {
+    /// A decision whose `features` object the fold reads.
+    pub(crate) fn of(live: Arc<LiveProfile>) -> Fold {
+        Fold { live, given: None }
+    }
+}
+
+/// Commits a stream's batch, its positions moving after `turn`; `ended` is dropped once its commit has ended
+/// (the next stream batch's turn). Committed, its decisions are folded on the blocking pool while the next
+/// batch commits (a flush, and so every monitor round, waits for the fold).
+async fn commit_stream(
+    store: Arc<dyn MetadataStore>,
+    metrics: Arc<ScoringMetrics>,
+    lives: Vec<Fold>,
+    commit: StreamCommit,
+    turn: StreamTurn,
+    done: StreamWaiter,
+    ended: oneshot::Sender<()>,
+) -> CommitEnd {
+    let outcome = store.commit_stream_after(&commit, turn).await;
+    drop(ended);
+    let fold = outcome.as_ref().ok().map(|committed| {
+        metrics.log_committed.inc_by(committed.decisions);
+        let new = committed.new_decisions.clone();
+        let decisions = commit.decisions;
+        tokio::task::spawn_blocking(move || {
+            let decisions = lives.iter().zip(&decisions).zip(&new);
+            fold_all(decisions.filter(|(_, new)| **new).map(|(d, _)| d));
+        })
+    });
+    let _ = done.send(outcome);
+    Ok(fold)
+}
+
 /// Decisions committed in one transaction, with their profiles and who waits for them.
 struct Group {
-    lives: Vec<Arc<LiveProfile>>,
+    lives: Vec<Fold>,
     rows: Vec<NewDecision>,
     waiters: Vec<(Waiter, usize, usize)>,
 }
@@ -322,13 +377,13 @@ async fn commit_group(
             metrics.log_committed.inc_by(new.iter().filter(|n| **n).count() as u64);
             // Pinned decisions (people testing a version) are logged but never count as production, and a
             // decision skipped as logged before is not counted twice.
-            Ok(tokio::task::spawn_blocking(move || {
+            Ok(Some(tokio::task::spawn_blocking(move || {
                 let group = lives.iter().zip(&rows).zip(&new);
                 fold_all(group.filter(|((_, d), n)| **n && d.route != "pinned").map(|(d, _)| d));
                 for (done, start, count) in waiters {
                     let _ = done.send(Ok(new[start..start + count].to_vec()));
                 }
-            }))
+            })))
         }
         Err(err) => {
             *health.last_error.lock().expect("health lock") = err.clone();
@@ -456,6 +511,46 @@ struct LiveState {
     published: BTreeMap<i64, (u64, u64)>,
 }
 
+/// A value as the windows take it: a number, a text, or neither (missing, null, anything else).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell<'a> {
+    Number(f64),
+    Text(&'a str),
+    Neither,
+}
+
+impl<'a> Cell<'a> {
+    fn of(value: Option<&'a Value>) -> Cell<'a> {
+        match value {
+            Some(Value::Number(n)) => n.as_f64().map_or(Cell::Neither, Cell::Number),
+            Some(Value::String(s)) => Cell::Text(s),
+            _ => Cell::Neither,
+        }
+    }
+
+    fn given(value: &'a Given) -> Cell<'a> {
+        match value {
+            Given::Number(x) => Cell::Number(*x),
+            Given::Text(s) => Cell::Text(s),
+            Given::Absent | Given::Null | Given::Other(_) => Cell::Neither,
+        }
+    }
+
+    fn number(self) -> Option<f64> {
+        match self {
+            Cell::Number(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    fn text(self) -> Option<&'a str> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// One scored row as the windows read it: a logged decision, or a reference row replayed.
 trait RowView {
     fn value(&self, feature: &str) -> Option<&Value>;
@@ -521,7 +616,7 @@ impl RowView for ReferenceRow<'_> {
 /// and the exposure (read only when the version prices approvals; `Some(None)`: missing or not finite).
 struct RowValues<'a> {
     score: f64,
-    features: Vec<Option<&'a Value>>,
+    features: Vec<Cell<'a>>,
     groups: Vec<(&'a str, Cow<'a, str>)>,
     exposure: Option<Option<f64>>,
 }
@@ -610,8 +705,35 @@ impl LiveProfile {
         let exposure = self.money.as_ref().map(|(_, column)| row.value(column).and_then(Value::as_f64));
         RowValues {
             score: row.score(),
-            features: self.features.iter().map(|f| row.value(f.name.as_str())).collect(),
+            features: self.features.iter().map(|f| Cell::of(row.value(f.name.as_str()))).collect(),
             groups: row.attributes(),
+            exposure: exposure.map(|e| e.filter(|v| v.is_finite())),
+        }
+    }
+
+    /// [`LiveProfile::read`] of a decision whose features were read into the profile's order (`given`): a
+    /// feature it does not give is looked for among its attributes, as for any decision.
+    fn read_given<'a>(&self, decision: &'a NewDecision, given: &'a [Given]) -> RowValues<'a> {
+        let attribute = |name: &str| decision.attributes.get(name);
+        let features = self
+            .features
+            .iter()
+            .zip(given)
+            .map(|(f, g)| match g {
+                Given::Absent => Cell::of(attribute(&f.name)),
+                g => Cell::given(g),
+            })
+            .collect();
+        let exposure = self.money.as_ref().map(|(_, column)| {
+            match self.features.iter().position(|f| f.name == *column).map(|i| &given[i]) {
+                Some(Given::Absent) | None => attribute(column).and_then(Value::as_f64),
+                Some(g) => g.number(),
+            }
+        });
+        RowValues {
+            score: decision.score,
+            features,
+            groups: decision.attributes(),
             exposure: exposure.map(|e| e.filter(|v| v.is_finite())),
         }
     }
@@ -622,9 +744,9 @@ impl LiveProfile {
         for ((feature, window), value) in self.features.iter().zip(&mut windows.features).zip(&row.features) {
             match (window, &feature.numeric) {
                 (FeatureWindow::Numeric(w), Some((edges, range))) => {
-                    w.add(value.and_then(Value::as_f64).unwrap_or(f64::NAN), edges, *range)
+                    w.add(value.number().unwrap_or(f64::NAN), edges, *range)
                 }
-                (FeatureWindow::Categorical(w), _) => w.add(value.and_then(Value::as_str)),
+                (FeatureWindow::Categorical(w), _) => w.add(value.text()),
                 (FeatureWindow::Numeric(_), None) => unreachable!("numeric windows are made for numeric features"),
             }
         }
@@ -646,13 +768,16 @@ impl LiveProfile {
         }
     }
 
-    fn fold_locked(&self, state: &mut LiveState, decision: &NewDecision) {
+    fn fold_locked(&self, state: &mut LiveState, decision: &NewDecision, given: Option<&[Given]>) {
         state.decisions += 1;
         count(&mut state.by_decision, &decision.decision);
         count(&mut state.by_route, &decision.route);
         state.first_at = Some(state.first_at.map_or(decision.at, |t| t.min(decision.at)));
         state.last_at = Some(state.last_at.map_or(decision.at, |t| t.max(decision.at)));
-        let row = self.read(decision);
+        let row = match given {
+            Some(given) if given.len() == self.features.len() => self.read_given(decision, given),
+            _ => self.read(decision),
+        };
         self.add(&mut state.total, &row);
         if let Some(bucket) = state.recent.record(decision.at) {
             self.add(bucket, &row);

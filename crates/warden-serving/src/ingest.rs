@@ -38,11 +38,11 @@ use warden_store::metadata::{
     StreamCommitted,
 };
 
-use crate::decision_log::LiveProfile;
+use crate::decision_log::Fold;
 use crate::scoring::LoadedVersion;
 use crate::{Error, Result, Serving};
 use warden_registry::auth::{Permission, Principal};
-use warden_registry::binding::{MAX_REQUEST_ID, ScoreRequest, check};
+use warden_registry::binding::{Binding, Given, MAX_REQUEST_ID, check_given};
 
 /// Most decisions one batch may carry.
 pub const MAX_INGEST_ROWS: usize = 10_000;
@@ -63,16 +63,24 @@ pub struct DecisionRecord {
     /// When the platform decided.
     pub at: Timestamp,
     /// The model's inputs.
-    pub features: Map<String, Value>,
-    /// The JSON text `features` was read from: the log stores it as it came (serialising the object again
-    /// would cost as much as reading it).
-    pub features_text: Option<Box<str>>,
+    pub features: RecordFeatures,
     /// Monitor-only columns (protected attributes, exposure).
     pub attributes: Map<String, Value>,
     /// The model's score: the probability of the bad event.
     pub score: f64,
     /// The decision made; when absent, the version's threshold gives it.
     pub decision: Option<String>,
+}
+
+/// A decision's features as they arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordFeatures {
+    /// The JSON text of an object, as a record carried it: checked while it is read straight into the
+    /// version's feature order (no JSON object is built), and logged as it came (serialising an object again
+    /// would cost as much as reading it).
+    Text(Box<str>),
+    /// An object (a KServe request's instance joined to the schema's names).
+    Object(Map<String, Value>),
 }
 
 /// A decision record as read, its features still JSON text.
@@ -99,14 +107,16 @@ impl DecisionRecord {
             return Err(format!("the record is {} bytes; at most {MAX_RECORD_BYTES} are accepted", bytes.len()));
         }
         let record: RecordText = serde_json::from_slice(bytes).map_err(|e| format!("not a decision record: {e}"))?;
-        let features =
-            serde_json::from_str(record.features.get()).map_err(|e| format!("not a decision record: features: {e}"))?;
+        // Valid JSON (serde_json read it); read into the version's features once the version is known.
+        let features = record.features.get();
+        if !features.starts_with('{') {
+            return Err(format!("not a decision record: features: expected an object, got `{features:.40}`"));
+        }
         Ok(DecisionRecord {
             request_id: record.request_id,
             version: record.version,
             at: record.at,
-            features,
-            features_text: Some(record.features.get().into()),
+            features: RecordFeatures::Text(features.into()),
             attributes: record.attributes,
             score: record.score,
             decision: record.decision,
@@ -183,7 +193,7 @@ impl IngestReport {
 
 /// A checked batch, ready for the log.
 pub(crate) struct Prepared {
-    pub(crate) rows: Vec<(Arc<LiveProfile>, NewDecision)>,
+    pub(crate) rows: Vec<(Fold, NewDecision)>,
 }
 
 /// Takes a batch of decisions made elsewhere into the decision log: all or none, returning once committed.
@@ -273,15 +283,9 @@ pub(crate) async fn prepare(
         if let Some(first) = seen.insert((record.version, record.request_id.clone()), i) {
             errors.insert("request_id".into(), format!("'{}' is also row {first} of this batch", record.request_id));
         }
-        let request = ScoreRequest {
-            request_id: Some(record.request_id.clone()),
-            features: record.features,
-            attributes: record.attributes,
-            explain: false,
-        };
         let checked = match &version {
-            Some(v) => match check(&v.binding, request) {
-                Ok(c) => Some(c),
+            Some(v) => match check_record(&v.binding, &record.request_id, &record.features, &record.attributes) {
+                Ok(given) => Some(given),
                 Err(fields) => {
                     v.live.refused(at, fields.keys());
                     errors.extend(fields);
@@ -317,17 +321,21 @@ pub(crate) async fn prepare(
         let late_period = (at < now - crate::decision_log::LIVE_SPAN_MICROS)
             .then(|| at.div_euclid(LATE_PERIOD_MICROS) * LATE_PERIOD_MICROS);
         let decision = record.decision.unwrap_or_else(|| version.decide(record.score).to_owned());
+        let (features, features_text) = match record.features {
+            RecordFeatures::Text(text) => (Value::Null, Some(text)),
+            RecordFeatures::Object(object) => (Value::Object(object), None),
+        };
         rows.push((
-            version.live.clone(),
+            Fold { live: version.live.clone(), given: Some(checked) },
             NewDecision {
                 at,
                 request_id: record.request_id,
                 model_name: model.to_owned(),
                 version: record.version,
                 route: route.as_str().to_owned(),
-                features: Value::Object(checked.features),
-                features_text: record.features_text,
-                attributes: Value::Object(checked.attributes),
+                features,
+                features_text,
+                attributes: Value::Object(record.attributes),
                 score: record.score,
                 decision,
                 latency_us: 0,
@@ -344,6 +352,24 @@ pub(crate) async fn prepare(
         return Err((reasons, row_errors(invalid, total)));
     }
     Ok(Prepared { rows })
+}
+
+/// Checks a record's features and attributes against the version's schema as scoring checks a request
+/// ([`warden_registry::binding::check`]): its features in the schema's order, or every problem by field.
+fn check_record(
+    binding: &Binding,
+    request_id: &str,
+    features: &RecordFeatures,
+    attributes: &Map<String, Value>,
+) -> std::result::Result<Vec<Given>, BTreeMap<String, String>> {
+    let (given, unknown) = match features {
+        RecordFeatures::Text(text) => binding
+            .read_features(text)
+            .map_err(|e| BTreeMap::from([("features".to_owned(), format!("not an object of features: {e}"))]))?,
+        RecordFeatures::Object(object) => binding.given(object),
+    };
+    check_given(binding, Some(request_id), &given, &unknown, attributes)?;
+    Ok(given)
 }
 
 /// The route a decision of `version` made at `at` was made under: the production alias holding the version
@@ -401,17 +427,18 @@ pub struct StreamRecord<'a> {
 /// Takes a stream's batch into the log in one transaction with the positions it reaches: records that cannot
 /// be ingested (not JSON, not a record, refused by the version's checks, a model that does not exist) are kept
 /// as dead records with their offset and reason, and consumption goes on. The records are checked first, then
-/// `turn` is awaited (the consumer's earlier batches are written before this one), then the batch is written.
-/// `Conflict` when a position moved (another consumer took the partition; nothing was written); any other
-/// error: nothing was written, retry.
-pub async fn ingest_stream(
+/// `turn` is awaited (the consumer's earlier batches are queued for the log before this one), then the batch
+/// is queued, what the turn gave is dropped (the consumer's next batch may be queued), and the batch is
+/// written. `Conflict` when a position moved (another consumer took the partition; nothing was written); any
+/// other error: nothing was written, retry.
+pub async fn ingest_stream<Next: Send>(
     warden: &Serving,
     model: &str,
     kind: StreamKind,
     topic: &str,
     records: Vec<StreamRecord<'_>>,
     advances: Vec<StreamAdvance>,
-    turn: impl std::future::Future<Output = ()>,
+    turn: impl std::future::Future<Output = Next>,
 ) -> Result<StreamCommitted> {
     let now = warden.now();
     let dead = |record: &StreamRecord, reason: String| DeadLetter {
@@ -537,13 +564,13 @@ pub async fn ingest_stream(
         }
     }
     // Checked; the batches handed on before this one are written first.
-    turn.await;
+    let next = turn.await;
     if kind == StreamKind::Outcomes {
         // Decisions of this stream's batch may still be queued: outcomes must find them.
         warden.scoring.log.flush().await?;
     }
     let unapproved: Vec<bool> = commit.decisions.iter().map(|d| d.route == Route::Unapproved.as_str()).collect();
-    let committed = warden.scoring.log.commit_stream(lives, commit).await?;
+    let committed = warden.scoring.log.commit_stream(lives, commit, next).await?;
     let report = IngestReport::of(&committed.new_decisions, &unapproved);
     let source = DecisionSource::Kafka.as_str();
     warden.scoring.metrics.ingested(model, source, report.logged, report.duplicates, report.unapproved);
@@ -636,8 +663,7 @@ pub async fn ingest_kserve_event<'h>(
                     request_id: d.request_id,
                     version,
                     at: Timestamp::from(decided_at),
-                    features: d.features,
-                    features_text: None,
+                    features: RecordFeatures::Object(d.features),
                     attributes: Map::new(),
                     score: d.score,
                     decision: None,

@@ -24,7 +24,7 @@ use warden_stats::profile::ColumnSummary;
 use warden_stats::window::GroupRateWindow;
 use warden_store::metadata::{Micros, NewDecision, NewOutcome};
 
-use crate::decision_log::{DecisionLog, LiveProfile, LiveWindows, RemoteBucket};
+use crate::decision_log::{DecisionLog, Fold, LiveProfile, LiveWindows, RemoteBucket};
 use crate::metrics::ScoringMetrics;
 use crate::{Error, Result, Serving};
 use warden_registry::Registry;
@@ -781,7 +781,7 @@ async fn score_inner(
         shadow(warden, model, challenger, &assigned, now);
     }
     // Answered only once committed: a decision the log cannot keep is refused (503), never acknowledged.
-    warden.scoring.log.append(decisions.into_iter().map(|(v, d)| (v.live.clone(), d)).collect()).await?;
+    warden.scoring.log.append(decisions.into_iter().map(|(v, d)| (Fold::of(v.live.clone()), d)).collect()).await?;
     Ok(results.into_iter().map(|r| r.expect("every request scored")).collect())
 }
 

@@ -620,10 +620,11 @@ pub struct NewDecision {
     /// `champion`, `canary`, `shadow`, `batch`, `pinned`, or `unapproved` (an ingested decision of a version no
     /// production alias held when it was made).
     pub route: String,
-    /// The features as received (JSON object).
+    /// The features as received (JSON object); `Null` when `features_text` holds them.
     pub features: Value,
-    /// The JSON text `features` was read from, when the caller kept it: written as it came instead of
-    /// serialising `features` again (ingestion keeps it). It holds the same object as `features`.
+    /// The features' JSON text as received, when the caller kept it (ingestion reads a record's features
+    /// straight from it and never builds the object): written as it came. Read back from the log, a decision's
+    /// `features` is the object and this is `None`.
     pub features_text: Option<Box<str>>,
     /// Monitor-only attributes (JSON object).
     pub attributes: Value,
@@ -721,6 +722,9 @@ pub struct StreamCommit {
     /// Positions reached.
     pub advances: Vec<StreamAdvance>,
 }
+
+/// Resolves when the commit before a stream commit has ended ([`ServingStore::commit_stream_after`]).
+pub type StreamTurn = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// What a stream commit stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1012,7 +1016,14 @@ pub trait ServingStore: Send + Sync {
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<Vec<bool>>;
     /// Writes a stream commit in one transaction. `Conflict` (and nothing written) when a partition's stored
     /// position is not the advance's `from`. An outcome whose request id no decision has yet is kept waiting.
-    async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted>;
+    async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted> {
+        self.commit_stream_after(commit, Box::pin(std::future::ready(()))).await
+    }
+    /// [`ServingStore::commit_stream`], writing the records at once and awaiting `turn` (the commit of the
+    /// stream's batch before this one ending) before it checks and moves the positions: two batches of a
+    /// stream are written at once, and their positions still move in order. A batch whose turn comes with
+    /// the positions not where it starts (the batch before it was refused) is refused too (`Conflict`).
+    async fn commit_stream_after(&self, commit: &StreamCommit, turn: StreamTurn) -> Result<StreamCommitted>;
     /// In one transaction: records the waiting outcomes whose decisions are logged now, and sets aside (dead
     /// records, at `now`) those read before `expire_before` that still have none.
     async fn settle_pending_outcomes(&self, now: Micros, expire_before: Micros) -> Result<PendingSettled>;

@@ -1872,41 +1872,8 @@ where
         Ok(new)
     }
 
-    async fn commit_stream(&self, commit: &StreamCommit) -> Result<StreamCommitted> {
+    async fn commit_stream_after(&self, commit: &StreamCommit, turn: StreamTurn) -> Result<StreamCommitted> {
         let mut tx = D::decision_tx(self).await?;
-        for advance in &commit.advances {
-            let stored: Option<i64> = sqlx::query_scalar(
-                "SELECT next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2 AND partition = $3",
-            )
-            .bind(&advance.group)
-            .bind(&advance.topic)
-            .bind(i64::from(advance.partition))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if stored != advance.from {
-                return Err(Error::Conflict(format!(
-                    "partition {} of topic '{}' is at offset {} for consumer group '{}', not {}: another consumer \
-                     moved it",
-                    advance.partition,
-                    advance.topic,
-                    stored.map_or("none".into(), |o| o.to_string()),
-                    advance.group,
-                    advance.from.map_or("none".into(), |o| o.to_string()),
-                )));
-            }
-            sqlx::query(
-                "INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer_group, topic, partition) \
-                 DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
-            )
-            .bind(&advance.group)
-            .bind(&advance.topic)
-            .bind(i64::from(advance.partition))
-            .bind(advance.to)
-            .bind(commit.at)
-            .execute(&mut *tx)
-            .await?;
-        }
         let new_decisions = self.write_decisions(&mut tx, &commit.decisions).await?;
         let mut dead_letters = commit.dead_letters.clone();
         let (mut outcomes, mut pending_outcomes) = (0, 0);
@@ -1954,6 +1921,52 @@ where
             }
         }
         let dead_letters = Self::write_dead_letters(&mut tx, &dead_letters).await?;
+        // The records are written; the positions move once the batch before this one has committed (or was
+        // refused, and then this one is refused here too).
+        turn.await;
+        for advance in &commit.advances {
+            let stored: Option<i64> = sqlx::query_scalar(
+                "SELECT next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2 AND partition = $3",
+            )
+            .bind(&advance.group)
+            .bind(&advance.topic)
+            .bind(i64::from(advance.partition))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let moved = || {
+                Error::Conflict(format!(
+                    "partition {} of topic '{}' is at offset {} for consumer group '{}', not {}: another consumer \
+                     moved it",
+                    advance.partition,
+                    advance.topic,
+                    stored.map_or("none".into(), |o| o.to_string()),
+                    advance.group,
+                    advance.from.map_or("none".into(), |o| o.to_string()),
+                ))
+            };
+            if stored != advance.from {
+                return Err(moved());
+            }
+            // Compare and set: a consumer elsewhere that moved the position after the read above (its
+            // transaction committed while this one waited for the row) leaves it unchanged here.
+            let set = sqlx::query(
+                "INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer_group, topic, partition) \
+                 DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at \
+                 WHERE stream_offsets.next_offset = $6",
+            )
+            .bind(&advance.group)
+            .bind(&advance.topic)
+            .bind(i64::from(advance.partition))
+            .bind(advance.to)
+            .bind(commit.at)
+            .bind(advance.from)
+            .execute(&mut *tx)
+            .await?;
+            if D::rows_affected(&set) != 1 {
+                return Err(moved());
+            }
+        }
         tx.commit().await?;
         let decisions = new_decisions.iter().filter(|new| **new).count() as u64;
         Ok(StreamCommitted { new_decisions, decisions, outcomes, pending_outcomes, dead_letters })

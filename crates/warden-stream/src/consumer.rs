@@ -10,9 +10,9 @@
 //! - **A batch is committed** when it holds `batch_records` records or `batch_bytes` bytes, or its first
 //!   record has waited `batch_wait`: one sink commit per topic, with each partition's advance from the stored
 //!   position it started at to its last record's offset + 1. Commits run on the runtime while the loop reads
-//!   on: at most [`IN_FLIGHT`] at once, so one batch is checked while the one before it is written. A batch
-//!   handed on while another is in flight starts from where that one ends, and the sink writes it only
-//!   after that one has ended (its [`Turn`]). Results are taken oldest first. Success moves the stored
+//!   on: at most [`IN_FLIGHT`] at once, so one batch is checked while the two before it are written. A batch
+//!   handed on while another is in flight starts from where that one ends, and the sink sends it to the
+//!   database only after that one is on its way there (its [`Turn`]). Results are taken oldest first. Success moves the stored
 //!   positions. `Moved`: the batch, the batches after it and every record read since are dropped, the
 //!   positions are read again and the partitions sought there, so records another consumer stored are
 //!   skipped and none is lost. `Unavailable`: the same batch is retried with back-off (50 ms doubling to
@@ -176,12 +176,12 @@ struct Context {
     work: Mutex<Work>,
     /// Batches whose commits are running on the runtime, oldest first.
     in_flight: Mutex<VecDeque<InFlight>>,
-    /// Ends when the last commit handed on ends: the next one's [`Turn`].
+    /// Ends when the last commit handed on hands off: the next one's [`Turn`].
     next_turn: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
-/// Commits running at once: one batch is checked while the one before it is written.
-const IN_FLIGHT: usize = 2;
+/// Commits running at once: one batch is checked while the two before it are written.
+const IN_FLIGHT: usize = 3;
 
 /// A batch handed to the sink, and the task storing it.
 struct InFlight {
@@ -405,16 +405,10 @@ impl Context {
         let batch = Arc::new(batch);
         let sink = self.sink.clone();
         let handed = batch.clone();
-        let (done, next) = tokio::sync::oneshot::channel();
-        let turn = match std::mem::replace(&mut *self.next_turn(), Some(next)) {
-            Some(previous) => Turn::after(previous),
-            None => Turn::now(),
-        };
-        let task = self.runtime.spawn(async move {
-            let result = sink.commit(&handed, turn).await;
-            let _ = done.send(());
-            result
-        });
+        let (handoff, next) = tokio::sync::oneshot::channel();
+        let turn = Turn::between(std::mem::replace(&mut *self.next_turn(), Some(next)), handoff);
+        // The next batch's turn comes when the sink drops the handoff, at the latest when the commit ends.
+        let task = self.runtime.spawn(async move { sink.commit(&handed, turn).await });
         self.in_flight().push_back(InFlight { batch, task });
         if !pipelined {
             self.settle_all(consumer, retry)?;

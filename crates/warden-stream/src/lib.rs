@@ -9,7 +9,7 @@ positions another consumer has moved ([`SinkError::Moved`]). So a record is stor
 crash, restart or rebalance.
 
 - `sink`: the [`RecordSink`] trait, [`Batch`], [`Record`], [`Payload`], [`Advance`], [`Committed`],
-  [`SinkError`], [`Turn`].
+  [`SinkError`], [`Turn`], [`Handoff`].
 - `config`: [`Config`], its defaults and checks.
 - `consumer`: [`Consumer`], a consumer group member on a thread of its own: its loop, batching, retries and
   rebalances are documented there.
@@ -32,8 +32,8 @@ impl RecordSink for Log {
     }
     async fn commit(&self, batch: &Batch, turn: Turn) -> Result<Committed, SinkError> {
         // Check the records, wait for the commits before this one, then in one transaction: check each
-        // advance's `from`, store the records, move the positions.
-        turn.wait().await;
+        // advance's `from`, store the records, move the positions; the next batch's turn comes at the end.
+        let _next = turn.wait().await;
         Ok(Committed { ingested: batch.records.len() as u64, ..Committed::default() })
     }
 }
@@ -73,7 +73,9 @@ mod status;
 pub use config::Config;
 pub use consumer::Consumer;
 pub use produce::produce;
-pub use sink::{Advance, Batch, Committed, OVERSIZED_HEAD_BYTES, Payload, Record, RecordSink, SinkError, Turn};
+pub use sink::{
+    Advance, Batch, Committed, Handoff, OVERSIZED_HEAD_BYTES, Payload, Record, RecordSink, SinkError, Turn,
+};
 pub use status::{Brokers, PartitionStatus, Status, StatusSnapshot};
 
 /// Why a consumer could not start or had to stop.

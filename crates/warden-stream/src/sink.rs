@@ -19,32 +19,49 @@ pub trait RecordSink: Send + Sync + 'static {
     /// partition's advance. Refuses the whole batch with [`SinkError::Moved`] when a partition's stored
     /// position is not the advance's `from`.
     ///
-    /// Two commits may run at once: the sink checks the batch, then waits for `turn` before it writes, so
-    /// batches reach the database in the order they were handed on.
+    /// Several commits may run at once: the sink checks the batch, then waits for `turn`, which returns once
+    /// the commits handed on before this one have reached the database (or ended), and hands back the
+    /// [`Handoff`] that lets the next commit in: the sink drops it once this batch is on its way to the
+    /// database behind the earlier ones (holding it to the end of the commit is always correct), so batches
+    /// reach the database in the order they were handed on.
     async fn commit(&self, batch: &Batch, turn: Turn) -> Result<Committed, SinkError>;
 }
 
-/// Resolves once every commit handed to the sink before this one has ended (stored or refused).
+/// A commit's place in line: waits for the commit handed on before it ([`Turn::wait`]), and lets the next
+/// one in when the [`Handoff`] it returns is dropped.
 #[derive(Debug, Default)]
-pub struct Turn(Option<tokio::sync::oneshot::Receiver<()>>);
+pub struct Turn {
+    before: Option<tokio::sync::oneshot::Receiver<()>>,
+    next: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Held while a commit is not yet on its way to the database; dropping it is the next commit's turn.
+#[derive(Debug)]
+#[must_use = "the next commit's turn comes when the handoff is dropped: hold it until the batch is queued"]
+pub struct Handoff(#[allow(dead_code)] Option<tokio::sync::oneshot::Sender<()>>);
 
 impl Turn {
-    /// A turn that has come already (no commit before it is running).
+    /// A turn that has come already, with nobody after it.
     pub fn now() -> Turn {
-        Turn(None)
+        Turn::default()
     }
 
-    /// A turn that comes when the commit holding `done`'s sender ends (or drops it).
-    pub(crate) fn after(done: tokio::sync::oneshot::Receiver<()>) -> Turn {
-        Turn(Some(done))
+    /// A turn that comes when the commit holding `before`'s sender hands off (or ends, or drops it), and hands
+    /// off to the commit waiting on `next`.
+    pub(crate) fn between(
+        before: Option<tokio::sync::oneshot::Receiver<()>>,
+        next: tokio::sync::oneshot::Sender<()>,
+    ) -> Turn {
+        Turn { before, next: Some(next) }
     }
 
-    /// Waits for the turn.
-    pub async fn wait(self) {
-        if let Some(done) = self.0 {
+    /// Waits for the turn; the next commit's turn comes when the returned handoff is dropped.
+    pub async fn wait(self) -> Handoff {
+        if let Some(before) = self.before {
             // A dropped sender (the commit before it panicked or was abandoned) ends the wait too.
-            let _ = done.await;
+            let _ = before.await;
         }
+        Handoff(self.next)
     }
 }
 
