@@ -21,9 +21,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value, json};
+use tokio::sync::oneshot::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinError;
 use warden_stats::profile::ColumnType;
@@ -159,14 +160,20 @@ async fn writer(
     let in_flight = store.decision_log_connections().max(1);
     let mut commits = Commits::default();
     let mut probe_at = 0i64;
-    // Ends when the last stream commit handed on ends: the next one's turn to move positions.
-    let mut stream_turn: Option<oneshot::Receiver<()>> = None;
+    // Ends when the last stream commit handed on ends: the next one's turn to move positions; and that
+    // commit's decision keys.
+    let (mut stream_turn, mut stream_keys): (Option<oneshot::Receiver<()>>, HashSet<u64>) = Default::default();
+    let key_hasher = std::hash::RandomState::new();
+    // A stream batch that came after decisions of the group being gathered: it waits for the next slot.
+    let mut held: Option<Message> = None;
     loop {
         // A slot first, then the group: it takes in everything that queued while the earlier commits ran.
         while commits.running.len() >= in_flight {
             commits.reap_one().await;
         }
-        let first = if health.failing.load(Ordering::Acquire) {
+        let first = if let Some(message) = held.take() {
+            Some(message)
+        } else if health.failing.load(Ordering::Acquire) {
             match tokio::time::timeout(PROBE_INTERVAL, receiver.recv()).await {
                 Ok(message) => message,
                 Err(_) => {
@@ -185,9 +192,31 @@ async fn writer(
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
+                // The group gathered so far takes this slot; the stream batch waits for the next.
+                message @ Message::Stream(..) if !rows.is_empty() => {
+                    held = Some(message);
+                    break;
+                }
                 Message::Stream(stream_lives, commit, done) => {
                     // Written at once with the stream batch before it (each on a connection of its own); its
-                    // positions move once that one's commit has ended.
+                    // positions move once that one's commit has ended. Not when the two share a decision key
+                    // (a producer's retry across the batches' boundary): each would wait for the other's
+                    // row, one in the database and one here, so this one waits for that one first.
+                    let keys = decision_keys(&commit.decisions, &key_hasher);
+                    // A receiver that has seen its end must not be awaited again: an ended one is let go.
+                    let running = match stream_turn.as_mut().map(oneshot::Receiver::try_recv) {
+                        Some(Err(TryRecvError::Empty)) => true,
+                        _ => {
+                            stream_turn = None;
+                            false
+                        }
+                    };
+                    if running && !keys.is_disjoint(&stream_keys) {
+                        if let Some(before) = stream_turn.take() {
+                            let _ = before.await;
+                        }
+                    }
+                    stream_keys = keys;
                     let (ended, next_turn) = oneshot::channel::<()>();
                     let turn = std::mem::replace(&mut stream_turn, Some(next_turn));
                     let turn: StreamTurn = Box::pin(async move {
@@ -295,6 +324,21 @@ impl Commits {
         }
         self.refused.take().map_or(Ok(()), Err)
     }
+}
+
+/// A hash of each decision's key in the log (model, version, request id): two stream batches sharing one must
+/// not be written at once.
+/// (`state`: one hasher for every batch of the writer).
+fn decision_keys(decisions: &[NewDecision], state: &std::hash::RandomState) -> HashSet<u64> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    decisions
+        .iter()
+        .map(|d| {
+            let mut hasher = state.build_hasher();
+            (&d.model_name, d.version, &d.request_id).hash(&mut hasher);
+            hasher.finish()
+        })
+        .collect()
 }
 
 /// Folds decisions into their profiles, taking a profile's lock once for each run of decisions sharing it

@@ -100,8 +100,10 @@ struct RecordText<'a> {
 }
 
 impl DecisionRecord {
-    /// Reads one record; the error says what is wrong with the JSON (serde_json refuses nesting deeper than
-    /// 128 levels before building anything).
+    /// Reads one record of at most [`MAX_RECORD_BYTES`]; the error says what is wrong with the JSON. The
+    /// attributes are built (serde_json refuses nesting deeper than 128 levels first); the features stay
+    /// text, skipped without recursion here and read into the version's features when it is known (a nested
+    /// value there is refused by the version's checks).
     pub fn parse(bytes: &[u8]) -> std::result::Result<DecisionRecord, String> {
         if bytes.len() > MAX_RECORD_BYTES {
             return Err(format!("the record is {} bytes; at most {MAX_RECORD_BYTES} are accepted", bytes.len()));

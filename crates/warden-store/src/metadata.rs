@@ -1020,9 +1020,11 @@ pub trait ServingStore: Send + Sync {
         self.commit_stream_after(commit, Box::pin(std::future::ready(()))).await
     }
     /// [`ServingStore::commit_stream`], writing the records at once and awaiting `turn` (the commit of the
-    /// stream's batch before this one ending) before it checks and moves the positions: two batches of a
-    /// stream are written at once, and their positions still move in order. A batch whose turn comes with
-    /// the positions not where it starts (the batch before it was refused) is refused too (`Conflict`).
+    /// stream's batch before this one ending) before it notes late periods and checks and moves the
+    /// positions: two batches of a stream are written at once, and their positions still move in order. A
+    /// batch continuing a partition the batch before it failed to move is refused (`Conflict`). The caller
+    /// must not run two batches at once that share a decision key (each would wait for the other's row); on
+    /// PostgreSQL a lock wait longer than 10 s is refused as a safeguard.
     async fn commit_stream_after(&self, commit: &StreamCommit, turn: StreamTurn) -> Result<StreamCommitted>;
     /// In one transaction: records the waiting outcomes whose decisions are logged now, and sets aside (dead
     /// records, at `now`) those read before `expire_before` that still have none.

@@ -127,6 +127,8 @@ impl Dialect for Postgres {
     /// Two groups commit at once: one group's rows are written while the next is serialised (one at a time
     /// left a quarter of two cores idle).
     const DECISION_LOG_CONNECTIONS: u32 = 2;
+    /// Two stream commits run at once; a lock one waits for longer than this is refused (and retried).
+    const STREAM_LOCK_TIMEOUT: Option<&'static str> = Some("SET LOCAL lock_timeout = '10s'");
 
     /// A write transaction holding the write lock.
     async fn write_tx(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {

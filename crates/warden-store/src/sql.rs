@@ -34,6 +34,9 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     const GATE_ALLOW: &'static str;
     /// Connections of the decision log's pool: how many of its commits run at once.
     const DECISION_LOG_CONNECTIONS: u32;
+    /// The statement bounding how long a stream commit waits for a row lock (none where commits never run
+    /// at once).
+    const STREAM_LOCK_TIMEOUT: Option<&'static str>;
 
     /// A transaction for an audited write, holding the database's write lock.
     fn write_tx(store: &SqlStore<Self>) -> impl Future<Output = Result<Transaction<'static, Self>>> + Send;
@@ -675,7 +678,14 @@ where
     /// version they name must exist: versions are never deleted or changed (a trigger refuses it), so one look
     /// per version and process keeps what a foreign key checked row by row (PostgreSQL's per-row check cost
     /// 7 µs a decision).
-    async fn write_decisions(&self, tx: &mut Transaction<'static, D>, decisions: &[NewDecision]) -> Result<Vec<bool>> {
+    /// Also returns the models' ids (the late periods of a stream's batch are noted after its turn, with
+    /// them); `note_late` notes them here.
+    async fn write_decisions<'a>(
+        &self,
+        tx: &mut Transaction<'static, D>,
+        decisions: &'a [NewDecision],
+        note_late: bool,
+    ) -> Result<(Vec<bool>, HashMap<&'a str, i64>)> {
         // The distinct versions of the group (a group names one or a few), each looked up once per process.
         let mut versions: Vec<(&str, i64)> = Vec::new();
         for d in decisions {
@@ -709,7 +719,37 @@ where
             };
             ids.insert(model, id);
         }
-        // Late periods are noted with the decisions, so a round never reads a note before its decisions.
+        if note_late {
+            Self::note_late_periods(tx, decisions, &ids).await?;
+        }
+        // Scored decisions never repeat one logged before; a batch of ingested ones rarely does. Written at full
+        // speed first; only when some were skipped is the batch written again saying which rows were new
+        // (`RETURNING` costs SQLite a quarter of its ingestion rate).
+        let all = decisions.len() as u64;
+        if decisions.iter().all(|d| d.source == "scored") {
+            Self::insert_rows(tx, decisions, &ids, false).await?;
+            return Ok((vec![true; decisions.len()], ids));
+        }
+        sqlx::query("SAVEPOINT decision_batch").execute(&mut **tx).await?;
+        let written = Self::insert_rows(tx, decisions, &ids, false).await?;
+        if written.count < all {
+            sqlx::query("ROLLBACK TO SAVEPOINT decision_batch").execute(&mut **tx).await?;
+            let written = Self::insert_rows(tx, decisions, &ids, true).await?;
+            sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
+            let new = new_rows(decisions, &ids, written.keys);
+            return Ok((new, ids));
+        }
+        sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
+        Ok((vec![true; decisions.len()], ids))
+    }
+
+    /// Notes the late periods of decisions written in the same transaction (`ids`: their models' ids), so a
+    /// round never reads a note before its decisions.
+    async fn note_late_periods(
+        tx: &mut Transaction<'static, D>,
+        decisions: &[NewDecision],
+        ids: &HashMap<&str, i64>,
+    ) -> Result<()> {
         let mut late: Vec<(i64, i64, Micros)> = decisions
             .iter()
             .filter_map(|d| d.late_period.map(|start| (ids[d.model_name.as_str()], d.version, start)))
@@ -727,24 +767,7 @@ where
             .execute(&mut **tx)
             .await?;
         }
-        // Scored decisions never repeat one logged before; a batch of ingested ones rarely does. Written at full
-        // speed first; only when some were skipped is the batch written again saying which rows were new
-        // (`RETURNING` costs SQLite a quarter of its ingestion rate).
-        let all = decisions.len() as u64;
-        if decisions.iter().all(|d| d.source == "scored") {
-            Self::insert_rows(tx, decisions, &ids, false).await?;
-            return Ok(vec![true; decisions.len()]);
-        }
-        sqlx::query("SAVEPOINT decision_batch").execute(&mut **tx).await?;
-        let written = Self::insert_rows(tx, decisions, &ids, false).await?;
-        if written.count < all {
-            sqlx::query("ROLLBACK TO SAVEPOINT decision_batch").execute(&mut **tx).await?;
-            let written = Self::insert_rows(tx, decisions, &ids, true).await?;
-            sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
-            return Ok(new_rows(decisions, &ids, written.keys));
-        }
-        sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
-        Ok(vec![true; decisions.len()])
+        Ok(())
     }
 
     /// One pass of INSERTs over `decisions` (see [`Dialect::insert_decision_rows`]).
@@ -1867,14 +1890,20 @@ where
 {
     async fn insert_decisions(&self, decisions: &[NewDecision]) -> Result<Vec<bool>> {
         let mut tx = D::decision_tx(self).await?;
-        let new = self.write_decisions(&mut tx, decisions).await?;
+        let (new, _) = self.write_decisions(&mut tx, decisions, true).await?;
         tx.commit().await?;
         Ok(new)
     }
 
     async fn commit_stream_after(&self, commit: &StreamCommit, turn: StreamTurn) -> Result<StreamCommitted> {
         let mut tx = D::decision_tx(self).await?;
-        let new_decisions = self.write_decisions(&mut tx, &commit.decisions).await?;
+        if let Some(bound) = D::STREAM_LOCK_TIMEOUT {
+            // A batch holding rows while it waits for its turn can hold what the batch before it needs (the
+            // decision log writes two at once only when their keys differ, see `commit_stream_after`): a wait
+            // on a lock ends here as an error the consumer retries, never as a hang.
+            sqlx::query(bound).execute(&mut *tx).await?;
+        }
+        let (new_decisions, ids) = self.write_decisions(&mut tx, &commit.decisions, false).await?;
         let mut dead_letters = commit.dead_letters.clone();
         let (mut outcomes, mut pending_outcomes) = (0, 0);
         for (o, unmatched) in &commit.outcomes {
@@ -1921,9 +1950,12 @@ where
             }
         }
         let dead_letters = Self::write_dead_letters(&mut tx, &dead_letters).await?;
-        // The records are written; the positions move once the batch before this one has committed (or was
-        // refused, and then this one is refused here too).
+        // The records are written; the late periods are noted and the positions move once the batch before
+        // this one has committed (or was refused: then a partition this one continues is not where it starts,
+        // and it is refused below). The late-period rows come after the turn: consecutive batches of a backlog
+        // note the same hour, and the later one must not hold that row while it waits for the earlier.
         turn.await;
+        Self::note_late_periods(&mut tx, &commit.decisions, &ids).await?;
         for advance in &commit.advances {
             let stored: Option<i64> = sqlx::query_scalar(
                 "SELECT next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2 AND partition = $3",

@@ -71,6 +71,7 @@ impl Dialect for Sqlite {
     const GATE_ALLOW: &'static str = "json_extract(p.body, '$.allow')";
     /// One writer at a time is all SQLite has.
     const DECISION_LOG_CONNECTIONS: u32 = 1;
+    const STREAM_LOCK_TIMEOUT: Option<&'static str> = None;
 
     /// Writes take the database lock up front, so concurrent writers queue instead of failing to upgrade.
     async fn write_tx(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
@@ -703,6 +704,33 @@ mod tests {
         let moved = StreamCommit { at: 8, advances: vec![advance(Some(3), 9)], ..Default::default() };
         store.commit_stream(&moved).await.unwrap();
         assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 9)]);
+
+        // A batch's records are written at once, its positions only once its turn comes (the batch before it
+        // has committed).
+        let (turn_comes, turn) = tokio::sync::oneshot::channel::<()>();
+        let next = StreamCommit {
+            at: 10,
+            decisions: vec![ingested("k6")],
+            advances: vec![advance(Some(9), 12)],
+            ..Default::default()
+        };
+        let writer = store.clone();
+        let batch = tokio::spawn(async move {
+            writer
+                .commit_stream_after(
+                    &next,
+                    Box::pin(async move {
+                        let _ = turn.await;
+                    }),
+                )
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!batch.is_finished(), "it waits for its turn");
+        assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 9)]);
+        turn_comes.send(()).unwrap();
+        assert_eq!(batch.await.unwrap().unwrap().decisions, 1);
+        assert_eq!(store.stream_positions("g", "t").await.unwrap(), [(0, 12)]);
     }
 
     #[tokio::test]

@@ -569,6 +569,33 @@ fn kafka_decisions_are_logged_once_and_bad_records_kept_as_dead_letters_with_the
     stop(server);
 }
 
+/// A producer's retries repeat records across the consumer's batches: on PostgreSQL two batches of a stream
+/// are written at once, and two that share a request id would each wait for the other's row; the log writes
+/// them one after the other, and every repeat is skipped (or set aside, when it lands in its original's
+/// batch).
+#[test]
+fn kafka_records_repeated_across_batches_are_logged_once_without_stalling() {
+    let dir = tempfile::tempdir().unwrap();
+    // Four partitions: the mock cluster keeps 5 MiB of each (these 20,000 records are 6 MiB).
+    let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 4)]);
+    let brokers = cluster.bootstrap_servers();
+    // d-0 to d-9,999 (a batch of 10,000), then d-5,000 to d-9,999 again (each in its original's partition,
+    // keyed by its request id) and on to d-14,999.
+    produce(&brokers, "decisions", decision_records(&rows, "d", 0, 10_000));
+    produce(&brokers, "decisions", decision_records(&rows, "d", 5_000, 15_000));
+    let server = Server::start_with(&data, &kafka_args(&brokers, &["--kafka-topic", "decisions=vendor"]));
+    wait_consumed(&server, "warden", "decisions", 20_000, Duration::from_secs(120));
+    let expected: HashSet<String> = (0..15_000).map(|i| format!("d-{i}")).collect();
+    let logged_ids = logged_ids(&server, "vendor");
+    let mut missing: Vec<&String> = expected.difference(&logged_ids).collect();
+    missing.sort();
+    assert_eq!((logged_ids.len(), missing.len()), (15_000, 0), "missing {:?}", &missing[..missing.len().min(20)]);
+    let text = metrics_text(&server);
+    let [logged, duplicate, dead] = ["logged", "duplicate", "dead"].map(|outcome| ingested(&text, "vendor", outcome));
+    assert_eq!((logged, duplicate + dead), (15_000.0, 5_000.0), "duplicates {duplicate}, dead {dead}");
+    stop(server);
+}
+
 #[test]
 fn kafka_outcomes_label_ingested_decisions_and_one_ahead_of_its_decision_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
