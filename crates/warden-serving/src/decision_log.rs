@@ -326,9 +326,8 @@ impl Commits {
     }
 }
 
-/// A hash of each decision's key in the log (model, version, request id): two stream batches sharing one must
-/// not be written at once.
-/// (`state`: one hasher for every batch of the writer).
+/// A hash of each decision's key in the log (model, version, request id), by the writer's one `state`: two
+/// stream batches sharing one must not be written at once.
 fn decision_keys(decisions: &[NewDecision], state: &std::hash::RandomState) -> HashSet<u64> {
     use std::hash::{BuildHasher, Hash, Hasher};
     decisions
@@ -685,6 +684,8 @@ pub struct LiveProfile {
     threshold: f64,
     /// LGD and exposure column, when the version can price its approvals.
     money: Option<(f64, String)>,
+    /// The position among `features` of the exposure column, when it is a feature.
+    exposure_feature: Option<usize>,
     empty: LiveWindows,
     state: Mutex<LiveState>,
 }
@@ -724,12 +725,15 @@ impl LiveProfile {
             refused_fields: BTreeMap::new(),
         };
         let serving = &version.serving;
+        let exposure_feature =
+            serving.exposure_column.as_ref().and_then(|column| features.iter().position(|f| f.name == *column));
         LiveProfile {
             features,
             score_bins,
             reference_score_counts: reference_scores.bin_counts,
             threshold: serving.threshold,
             money: serving.lgd.zip(serving.exposure_column.clone()),
+            exposure_feature,
             state: Mutex::new(LiveState {
                 decisions: 0,
                 by_decision: Default::default(),
@@ -759,7 +763,7 @@ impl LiveProfile {
     /// feature it does not give is looked for among its attributes, as for any decision.
     fn read_given<'a>(&self, decision: &'a NewDecision, given: &'a [Given]) -> RowValues<'a> {
         let attribute = |name: &str| decision.attributes.get(name);
-        let features = self
+        let features: Vec<Cell> = self
             .features
             .iter()
             .zip(given)
@@ -768,11 +772,10 @@ impl LiveProfile {
                 g => Cell::given(g),
             })
             .collect();
-        let exposure = self.money.as_ref().map(|(_, column)| {
-            match self.features.iter().position(|f| f.name == *column).map(|i| &given[i]) {
-                Some(Given::Absent) | None => attribute(column).and_then(Value::as_f64),
-                Some(g) => g.number(),
-            }
+        // The exposure as its feature's cell was read (from the features, else the attributes).
+        let exposure = self.money.as_ref().map(|(_, column)| match self.exposure_feature {
+            Some(i) => features[i].number(),
+            None => attribute(column).and_then(Value::as_f64),
         });
         RowValues {
             score: decision.score,
