@@ -270,3 +270,9 @@ def test_a_version_exports_as_cyclonedx_and_spdx_that_their_reference_libraries_
     with pytest.raises(WardenError) as refused:
         admin.export("credit-bom", 1, "sbom")
     assert refused.value.status == 422 and "no export format 'sbom'" in str(refused.value)
+
+    report = admin.docs("credit-bom", template="monitoring-report", period="last-7-days")
+    assert "<h1>Ongoing monitoring report: credit-bom</h1>" in report and 'id="warden-ledger"' in report
+    with pytest.raises(WardenError) as refused:
+        admin.docs("credit-bom", template="monitoring-report", period="2026-13")
+    assert refused.value.status == 422 and "period '2026-13'" in str(refused.value)

@@ -443,10 +443,12 @@ class Client:
         return self._call("GET", f"/v1/models/{_seg(model)}/evidence", params=_query(**{"from": start, "to": end}),
                           raw=True).content
 
-    def docs(self, model: str, *, template: str = "model-documentation", version: int | None = None) -> str:
-        """A model document written from the ledger (HTML; check it with `warden docs verify`)."""
-        return self._call("GET", f"/v1/models/{_seg(model)}/docs", params=_query(template=template, version=version),
-                          raw=True).text
+    def docs(self, model: str, *, template: str = "model-documentation", version: int | None = None,
+             period: str | None = None) -> str:
+        """A model document written from the ledger (HTML; check it with `warden docs verify`). `period` is what
+        a `monitoring-report` covers: `YYYY-MM`, `YYYY-QN` or `last-N-days` (default `last-30-days`)."""
+        return self._call("GET", f"/v1/models/{_seg(model)}/docs",
+                          params=_query(template=template, version=version, period=period), raw=True).text
 
     def export(self, model: str, version: int, format: str) -> dict:
         """A version as a CycloneDX 1.6 ML-BOM (`format="cyclonedx"`) or an SPDX 3.0.1 document with the AI

@@ -2034,9 +2034,6 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[((values.len() - 1) as f64 * p).round() as usize]
 }
 
-/// What a bearer JWT of the identity provider adds to a request: one keep-alive connection, one request
-/// after another, the same scoring request (and `/v1/whoami`, authentication alone) with a Warden token, with
-/// a JWT the application reuses (RS256, ES256), and with a JWT never seen before; `/healthz` is the no-op
 /// The model documentation of the demo's champion model (its full history: versions, validations,
 /// approvals, promotions, a rollback, monitors): the HTML as the server writes it, and HTML and PDF as
 /// `warden docs generate` writes them (Chromium printing), each run timed beside `/healthz` (the no-op limit).
@@ -2094,6 +2091,9 @@ fn bench_docs(runs: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a bearer JWT of the identity provider adds to a request: one keep-alive connection, one request
+/// after another, the same scoring request (and `/v1/whoami`, authentication alone) with a Warden token, with
+/// a JWT the application reuses (RS256, ES256), and with a JWT never seen before; `/healthz` is the no-op
 /// limit. Medians over `runs` runs of each mode's p50.
 fn bench_identity(runs: usize, requests: usize) -> anyhow::Result<()> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};

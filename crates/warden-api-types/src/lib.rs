@@ -515,10 +515,13 @@ pub struct EvidenceQuery {
 /// Which document to write, of which version.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct DocsQuery {
-    /// The template: `model-documentation` (the default) or `eu-ai-act-annex-iv`.
+    /// The template: `model-documentation` (the default), `eu-ai-act-annex-iv`, `monitoring-report`, or one
+    /// the bank added.
     pub template: Option<String>,
     /// The version (default: the latest).
     pub version: Option<i64>,
+    /// The period a monitoring report covers: `YYYY-MM`, `YYYY-QN` or `last-N-days` (default `last-30-days`).
+    pub period: Option<String>,
 }
 
 /// Which framework a traceability matrix is drawn for.

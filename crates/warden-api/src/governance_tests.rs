@@ -484,6 +484,129 @@ async fn stress_scenarios_report_approval_rate_mean_pd_and_expected_loss() {
     assert_eq!(listed.as_array().unwrap().len(), 2);
 }
 
+/// Monitor rounds over three hours of the test's clock: each hour's evaluations are vouched for by one
+/// `monitor.hour` entry hashing the stored rows, and the monitoring report cites those entries, the alert,
+/// the rollback and the incident, each figure checking out offline and an edited one caught.
+#[tokio::test]
+async fn hourly_entries_vouch_for_the_evaluations_and_the_monitoring_report_cites_them() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use warden_oversight::vouching;
+    const HOUR: i64 = 3_600 * 1_000_000;
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    app.create_model("credit").await;
+    let p = people(&app).await;
+    for _ in 0..2 {
+        let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+        app.validate(&p.vera, "credit", version, &german_csv()).await;
+        for who in [&p.vera, &p.victor, &p.rita] {
+            assert_eq!(app.approve(who, version, "approve").await.0, StatusCode::CREATED);
+        }
+        assert_eq!(app.promote(&p.dana, version, json!({"reason": "release"})).await.0, StatusCode::OK);
+    }
+    let change = json!({"action": "rollback", "min_decisions": 100});
+    let (status, body) = app.json(Method::PUT, "/v1/models/credit/monitors/feature_drift", Some(&p.rita), change).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let start = clock.load(SeqCst);
+    // Round 1 (hour 0): version 2 answers older applicants only, alerts and is rolled back.
+    let round = || async {
+        let batch = crate::scoring_tests::older_applicants_batch();
+        let (status, body) =
+            app.json(Method::POST, "/v1/models/credit/score/batch", Some(&app.admin), Value::Array(batch)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await.0,
+            StatusCode::OK
+        );
+    };
+    round().await;
+    let hours = || async {
+        let uri = "/v1/audit/events?subject=model/credit";
+        let (_, events) = app.json(Method::GET, uri, Some(&app.admin), Value::Null).await;
+        events.as_array().unwrap().iter().filter(|e| e["action"] == vouching::ACTION).cloned().collect::<Vec<_>>()
+    };
+    assert!(hours().await.is_empty(), "nothing of a past hour to vouch for yet");
+    // Rounds 2 and 3 in hour 1: the first vouches for hour 0's rows, the second writes no entry.
+    clock.store(start + HOUR, SeqCst);
+    round().await;
+    round().await;
+    // Round 4 in hour 2 vouches for hour 1's two rounds.
+    clock.store(start + 2 * HOUR + 1, SeqCst);
+    round().await;
+    let entries = hours().await;
+    assert_eq!(entries.len(), 2, "one entry per model and hour: {entries:?}");
+    // Each entry hashes exactly the rows stored after the one before it, read back from the store.
+    let stored = app.warden.metadata.monitor_evaluations_after("credit", 0, 100_000).await.unwrap();
+    let mut after = 0;
+    for entry in &entries {
+        let payload = &entry["payload"];
+        let through = payload["through_id"].as_i64().unwrap();
+        let rows: Vec<_> = stored.iter().filter(|(id, _)| *id > after && *id <= through).cloned().collect();
+        assert_eq!(payload["rows"].as_u64(), Some(rows.len() as u64), "{payload}");
+        let sha = warden_ledger::payload_sha256(&vouching::rows_record(&rows));
+        assert_eq!(payload["rows_sha256"].as_str(), Some(sha.as_str()), "the stored rows hash as vouched");
+        after = through;
+    }
+    let (first, second) = (&entries[0]["payload"], &entries[1]["payload"]);
+    assert!(first["to"].as_i64().unwrap() < start + HOUR, "hour 0's rounds only: {first}");
+    assert!(second["from"].as_i64().unwrap() >= start + HOUR && second["to"].as_i64().unwrap() < start + 2 * HOUR);
+    let drift = |payload: &Value, version: i64| {
+        let monitors = payload["monitors"].as_array().unwrap();
+        monitors.iter().find(|m| m["monitor"] == "feature_drift" && m["version"] == version).cloned().unwrap()
+    };
+    assert_eq!(drift(first, 2)["alert"].as_u64(), Some(1), "{first}");
+    assert_eq!(drift(second, 1)["evaluations"].as_u64(), Some(2), "{second}");
+
+    // The report of the last day: its sections, the figures equal to the entries, checked offline.
+    let principal = warden_registry::auth::Principal::system();
+    let report =
+        warden_proof::docs::generate(&app.warden, &principal, "credit", None, "monitoring-report", Some("last-1-days"))
+            .await
+            .unwrap();
+    let html = &report.html;
+    for section in ["results", "drift", "alerts", "incidents", "rollbacks", "findings", "outcomes", "plan"] {
+        assert!(html.contains(&format!("<h2 id=\"{section}\">")), "section {section} missing");
+    }
+    let highest = [drift(first, 2)["max"].as_f64().unwrap()];
+    let shown = format!(">{:.4}</data>", highest[0]);
+    assert!(html.contains(&shown), "the highest drift of version 2 is shown: {shown}");
+    assert!(html.contains("<td>model.rollback</td>"), "the rollback is listed");
+    assert!(html.contains("<td>alert.fired</td>") && html.contains("<td>incident.open</td>"));
+    // Hour 0: version 2's feature and score drift; hour 1: version 1's.
+    assert!(html.contains("<p>4 monitor-hours warned or alerted.</p>"), "the breaches are counted");
+    assert!(!html.contains("None"), "no fact is shown as None");
+    // The dashboard's charts: one per monitor with values (drift, quality, integrity, revalidation), alerts
+    // flagged on the feature drift chart.
+    assert!(html.contains("aria-label=\"feature_drift: the last value of each hour\""), "the drift chart");
+    assert!(html.matches("<svg class=\"chart").count() >= 4, "a chart per monitor with values");
+    assert!(html.contains("class=\"marker alert\""), "alerts marked");
+    let key = warden_proof::ledger::public_key(&app.warden);
+    let checked = warden_proof::docs::verify_document(html, Some(&key));
+    assert!(checked.ok, "{:?}", checked.problems);
+    assert!(checked.figures > 20 && checked.entries >= 4, "{checked:?}");
+    let at = html.find(&shown).unwrap();
+    let tampered = format!("{}>0.0001</data>{}", &html[..at], &html[at + shown.len()..]);
+    let checked = warden_proof::docs::verify_document(&tampered, Some(&key));
+    assert!(!checked.ok && checked.problems[0].contains("where the vouched value shows"), "{:?}", checked.problems);
+    // A period before the rounds has no results; a bad period is refused naming the forms.
+    let before =
+        warden_proof::docs::generate(&app.warden, &principal, "credit", None, "monitoring-report", Some("2020-01"))
+            .await
+            .unwrap();
+    assert!(before.html.contains("No monitor warned or alerted in the period"));
+    let uri = "/v1/models/credit/docs?template=monitoring-report&period=2026-13";
+    let (status, body) = app.json(Method::GET, uri, Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("YYYY-QN"), "{body}");
+    // The model documentation shows each monitor's last vouched result.
+    let documentation =
+        warden_proof::docs::generate(&app.warden, &principal, "credit", None, "model-documentation", None)
+            .await
+            .unwrap();
+    assert!(documentation.html.contains("data-pointer=\"/monitors/"), "last results cited");
+    assert!(documentation.html.contains("aria-label=\"ROC curve\""), "the validation's ROC curve is drawn");
+    assert!(warden_proof::docs::verify_document(&documentation.html, Some(&key)).ok);
+}
+
 #[tokio::test]
 async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved_version() {
     let app = TestApp::new().await;

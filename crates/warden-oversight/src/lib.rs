@@ -10,6 +10,7 @@ Warden's oversight stage: what the second line of defence does with models and w
   risk, integrity via `integrity`), with learned bands it caches itself ([`monitoring::LearnedCache`]).
 - [`alerts`]: alerts and incidents from evaluations, and the automatic actions they ask for.
 - [`round`]: a monitor round, the one place where evaluation, alerts and actions meet, in that order.
+- [`vouching`]: one `monitor.hour` ledger entry per model an hour, vouching for the evaluations stored.
 - [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
 - [`inventory`]: the organisation's inventory fields (a JSON Schema) and each model's materiality tier,
   computed from them by the policy bundle's tiering rules or overridden with a reason.
@@ -36,6 +37,7 @@ pub mod revalidation;
 pub mod round;
 pub mod scenarios;
 pub mod validation;
+pub mod vouching;
 
 pub use warden_registry::{Error, Result};
 

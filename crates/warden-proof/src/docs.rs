@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use warden_ledger::merkle::{Hash, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteVerifier};
 use warden_ledger::{Entry, canonical_json, payload_sha256};
+use warden_oversight::vouching;
 use warden_store::metadata::RecordKind;
 
 use crate::evidence::ModelLedger;
@@ -82,15 +83,18 @@ pub enum Template {
     ModelDocumentation,
     /// Technical documentation of a high-risk AI system (EU AI Act Annex IV).
     EuAiActAnnexIv,
+    /// Periodic ongoing-monitoring report of a model over a [`Period`].
+    MonitoringReport,
 }
 
 impl Template {
-    pub const ALL: [Template; 2] = [Template::ModelDocumentation, Template::EuAiActAnnexIv];
+    pub const ALL: [Template; 3] = [Template::ModelDocumentation, Template::EuAiActAnnexIv, Template::MonitoringReport];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Template::ModelDocumentation => "model-documentation",
             Template::EuAiActAnnexIv => "eu-ai-act-annex-iv",
+            Template::MonitoringReport => "monitoring-report",
         }
     }
 
@@ -98,6 +102,7 @@ impl Template {
         match self {
             Template::ModelDocumentation => include_str!("../templates/model-documentation.html"),
             Template::EuAiActAnnexIv => include_str!("../templates/eu-ai-act-annex-iv.html"),
+            Template::MonitoringReport => include_str!("../templates/monitoring-report.html"),
         }
     }
 }
@@ -166,6 +171,61 @@ pub struct Document {
     pub html: String,
     /// Figures cited.
     pub figures: usize,
+}
+
+/// The time a monitoring report covers: from `from` (inclusive) to `to` (exclusive), µs since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub from: i64,
+    pub to: i64,
+    /// As asked for (`2026-11`, `2026-Q4`, `last-30-days`).
+    pub label: String,
+}
+
+/// Longest period a report covers, in days (ten years).
+const MAX_PERIOD_DAYS: i64 = 3660;
+const DAY_MICROS: i64 = 86_400_000_000;
+
+impl Period {
+    /// The period asked for: `YYYY-MM` (a calendar month, UTC), `YYYY-QN` (a calendar quarter) or
+    /// `last-N-days` (the N days up to `now`); by default the last 30 days.
+    pub fn parse(text: Option<&str>, now: i64) -> Result<Period> {
+        let label = text.unwrap_or("last-30-days");
+        let bad = || {
+            Error::invalid(format!(
+                "period '{label}': give YYYY-MM (a month), YYYY-QN (a quarter) or last-N-days (N from 1 to {MAX_PERIOD_DAYS})"
+            ))
+        };
+        if let Some(days) = label.strip_prefix("last-").and_then(|r| r.strip_suffix("-days")) {
+            let days: i64 = days.parse().ok().filter(|d| (1..=MAX_PERIOD_DAYS).contains(d)).ok_or_else(bad)?;
+            return Ok(Period { from: now - days * DAY_MICROS, to: now, label: label.to_owned() });
+        }
+        let (year, rest) = label.split_once('-').ok_or_else(bad)?;
+        let year: i32 = year.parse().ok().filter(|y| (1970..=9998).contains(y)).ok_or_else(bad)?;
+        let (first_month, months) = match rest.strip_prefix('Q') {
+            Some(q) => match q.parse::<u8>() {
+                Ok(q @ 1..=4) => (3 * q - 2, 3),
+                _ => return Err(bad()),
+            },
+            None if rest.len() == 2 => match rest.parse::<u8>() {
+                Ok(m @ 1..=12) => (m, 1),
+                _ => return Err(bad()),
+            },
+            None => return Err(bad()),
+        };
+        let start = |year: i32, month: u8| -> Result<i64> {
+            let month = time::Month::try_from(month).map_err(|_| bad())?;
+            let date = time::Date::from_calendar_date(year, month, 1).map_err(|_| bad())?;
+            Ok(date.midnight().assume_utc().unix_timestamp() * 1_000_000)
+        };
+        let next = first_month + months;
+        let (end_year, end_month) = if next > 12 { (year + 1, next - 12) } else { (year, next) };
+        Ok(Period { from: start(year, first_month)?, to: start(end_year, end_month)?, label: label.to_owned() })
+    }
+
+    fn contains(&self, at: i64) -> bool {
+        (self.from..self.to).contains(&at)
+    }
 }
 
 /// How a value is shown: numbers to four decimals (integers whole), booleans as yes/no, text as it is,
@@ -333,9 +393,11 @@ pub async fn generate(
     model: &str,
     version: Option<i64>,
     template: &str,
+    period: Option<&str>,
 ) -> Result<Document> {
     caller.require(Permission::ReadAudit)?;
     template_source(warden, template)?;
+    let period = Period::parse(period, warden.now())?;
     let record = warden_registry::registry::get_model(warden, caller, model).await?;
     let version = match version.or(record.latest_version) {
         Some(v) => v,
@@ -343,7 +405,7 @@ pub async fn generate(
     };
     warden_registry::registry::get_version(warden, caller, model, &version.to_string()).await?;
     let ledger = ModelLedger::read(warden, model).await?;
-    render(warden, model, version, template, &ledger).await
+    render(warden, model, version, template, &ledger, &period).await
 }
 
 /// Writes `template` for `version` of `model` from `ledger` (read by the caller, who checked the rights).
@@ -353,6 +415,7 @@ pub(crate) async fn render(
     version: i64,
     template: &str,
     ledger: &ModelLedger,
+    period: &Period,
 ) -> Result<Document> {
     let source = template_source(warden, template)?;
     let mut cite = Citations { ledger, entries: BTreeSet::new(), records: BTreeMap::new() };
@@ -440,6 +503,7 @@ pub(crate) async fn render(
                 ("mean_pd", figure(&format!("/scenarios/{n}/mean_pd"))),
             ]));
         }
+        context.insert("validation_charts", minijinja::Value::from_serialize(report_charts(body)));
         context.insert("validation", minijinja::Value::from_serialize(&validation));
         context.insert("fairness", minijinja::Value::from_serialize(&fairness));
         context.insert("scenarios", minijinja::Value::from_serialize(&scenarios));
@@ -506,8 +570,20 @@ pub(crate) async fn render(
             None if entry.action == "monitor.default" => minijinja::Value::from("yes (default)"),
             _ => cite.payload(i, "/enabled"),
         };
+        // What its evaluations of this version came to in the last hour vouched for.
+        let (last, last_status, last_hour) = match latest_hour_result(ledger, model, name, version) {
+            Some((entry, n)) => (
+                cite.payload(entry.index, &format!("/monitors/{n}/last")),
+                cite.payload(entry.index, &format!("/monitors/{n}/last_status")),
+                minijinja::Value::from(time_text(entry.at)),
+            ),
+            None => (absent(), absent(), minijinja::Value::from(())),
+        };
         monitors.push(BTreeMap::from([
             ("name", minijinja::Value::from(name)),
+            ("last", last),
+            ("last_status", last_status),
+            ("last_hour", last_hour),
             ("kind", cite.payload(i, "/kind")),
             ("enabled", enabled),
             ("window_seconds", cite.payload(i, "/config/window_seconds")),
@@ -517,6 +593,10 @@ pub(crate) async fn render(
         ]));
     }
     context.insert("monitors", minijinja::Value::from_serialize(&monitors));
+    // The period's monitoring results: for the monitoring report and the bank's own templates.
+    if template.parse::<Template>().is_err() || template == Template::MonitoringReport.as_str() {
+        monitoring_results(&mut cite, ledger, model, period, &mut context);
+    }
 
     let header = json!({"model": model, "version": version, "template": template});
     let generated_at = warden_core::Timestamp::from_micros(warden.now()).whole_seconds().to_string();
@@ -524,6 +604,14 @@ pub(crate) async fn render(
     context.insert("version", version.into());
     context.insert("generated_at", generated_at.into());
     context.insert("checkpoint_size", ledger.checkpoint.tree_size.into());
+    context.insert(
+        "period",
+        minijinja::Value::from_serialize(BTreeMap::from([
+            ("label", period.label.clone()),
+            ("from", time_text(period.from)),
+            ("to", time_text(period.to)),
+        ])),
+    );
     let key = crate::ledger::public_key(warden);
     context.insert("key", key.clone().into());
     let appendix = cite.appendix(&key, header)?;
@@ -551,6 +639,275 @@ pub(crate) async fn render(
     // The figures the page shows (a template need not show every one prepared for it).
     let figures = html.matches(FIGURE_TAG).count();
     Ok(Document { file_name: format!("{model}-v{version}-{template}.html"), html, figures })
+}
+
+/// The validation report's ROC curve and reliability diagram, drawn as the dashboard draws them (inline
+/// SVG). They carry no figures: the report they are drawn from is in the appendix, cited by the figures.
+fn report_charts(report: &Value) -> BTreeMap<&'static str, minijinja::Value> {
+    let pairs = |items: Option<&Vec<Value>>, x: &dyn Fn(&Value) -> Option<f64>, y: &dyn Fn(&Value) -> Option<f64>| {
+        items.into_iter().flatten().filter_map(|p| Some((x(p)?, y(p)?))).collect::<Vec<(f64, f64)>>()
+    };
+    let roc =
+        pairs(report.pointer("/figures/discrimination/roc").and_then(Value::as_array), &|p| p[0].as_f64(), &|p| {
+            p[1].as_f64()
+        });
+    let reliability = pairs(
+        report.pointer("/figures/calibration/reliability").and_then(Value::as_array),
+        &|b| b["mean_pred"].as_f64(),
+        &|b| b["mean_true"].as_f64(),
+    );
+    let svg = |markup: maud::Markup| minijinja::Value::from_safe_string(markup.into_string());
+    BTreeMap::from([
+        ("roc", svg(warden_charts::unit_curve("ROC curve", &roc, "false positive rate", "true positive rate"))),
+        (
+            "reliability",
+            svg(warden_charts::unit_curve("Reliability diagram", &reliability, "mean score", "observed bad rate")),
+        ),
+    ])
+}
+
+/// Each monitor's hourly results over the period as the dashboard charts a monitor (one line per version,
+/// the last value of each hour), with the monitor's bands as last set and a marker at each alert fired.
+fn monitor_charts(
+    series: &BTreeMap<String, BTreeMap<i64, Vec<(f64, f64)>>>,
+    bands: &BTreeMap<&str, (Option<f64>, Option<f64>)>,
+    alerts: &[(String, f64, String)],
+    period: &Period,
+) -> Vec<BTreeMap<&'static str, minijinja::Value>> {
+    use warden_charts::{ALERT, LineChart, Marker, MarkerKind, Series, Threshold, WARN, XAxis};
+    let mut charts = Vec::new();
+    for (monitor, versions) in series {
+        let names: Vec<String> = versions.keys().map(|v| format!("version {v}")).collect();
+        let lines: Vec<Series> =
+            versions.values().zip(&names).map(|(points, name)| Series { name, points: points.clone() }).collect();
+        let mut thresholds = Vec::new();
+        if let Some((warn, alert)) = bands.get(monitor.as_str()) {
+            thresholds.extend(warn.map(|value| Threshold { value, label: "warn", colour: WARN }));
+            thresholds.extend(alert.map(|value| Threshold { value, label: "alert", colour: ALERT }));
+        }
+        let markers: Vec<Marker> = alerts
+            .iter()
+            .filter(|(m, _, _)| m == monitor)
+            .map(|(_, at, label)| Marker { at: *at, kind: MarkerKind::Alert, label: label.clone() })
+            .collect();
+        let title = format!("{monitor}: the last value of each hour");
+        let svg = warden_charts::line_chart(&LineChart {
+            title: &title,
+            series: &lines,
+            thresholds: &thresholds,
+            markers: &markers,
+            x_axis: XAxis::Time,
+            x_range: Some((period.from as f64, period.to as f64)),
+        });
+        charts.push(BTreeMap::from([
+            ("monitor", minijinja::Value::from(monitor.clone())),
+            ("svg", minijinja::Value::from_safe_string(svg.into_string())),
+        ]));
+    }
+    charts
+}
+
+/// What a table cell shows for a fact no entry records (as a figure shows a recorded null).
+fn absent() -> minijinja::Value {
+    minijinja::Value::from("—")
+}
+
+/// A time (µs) as UTC text to the second.
+pub(crate) fn time_text(at: i64) -> String {
+    warden_core::Timestamp::from_micros(at).whole_seconds().to_string()
+}
+
+/// The newest `monitor.hour` entry of `model` with a result of monitor `name` on `version`, and the result's
+/// position in its `monitors`.
+fn latest_hour_result<'a>(
+    ledger: &'a ModelLedger,
+    model: &str,
+    name: &str,
+    version: i64,
+) -> Option<(&'a Entry, usize)> {
+    let subject = format!("model/{model}");
+    ledger.entries.iter().rev().filter(|(e, _)| e.action == vouching::ACTION && e.subject == subject).find_map(
+        |(entry, payload)| {
+            let results = payload["monitors"].as_array()?;
+            let n = results.iter().position(|r| r["monitor"] == name && r["version"] == version)?;
+            Some((entry, n))
+        },
+    )
+}
+
+/// Most rows of the hours a monitor warned or alerted in that a report lists (the count of all is given).
+const MAX_BREACH_ROWS: usize = 500;
+
+/// What the `monitor.hour` entries of `period` say of each monitor and version, the hours they warned or
+/// alerted in, and the period's alerts, incidents, alias moves and finding changes, each figure cited.
+/// Totals over hours (evaluations, warnings, alerts) are sums of cited figures, shown as text.
+fn monitoring_results(
+    cite: &mut Citations<'_>,
+    ledger: &ModelLedger,
+    model: &str,
+    period: &Period,
+    context: &mut BTreeMap<&str, minijinja::Value>,
+) {
+    #[derive(Default)]
+    struct Results {
+        hours: u64,
+        evaluations: u64,
+        warn: u64,
+        alert: u64,
+        insufficient: u64,
+        /// (value, entry, position) of the lowest and highest.
+        lowest: Option<(f64, u64, usize)>,
+        highest: Option<(f64, u64, usize)>,
+        last: Option<(u64, usize)>,
+    }
+    let subject = format!("model/{model}");
+    let plan = latest_monitors(ledger, model);
+    let kinds: BTreeMap<&str, String> =
+        plan.iter().map(|(name, (_, p))| (*name, p["kind"].as_str().unwrap_or_default().to_owned())).collect();
+    let bands: BTreeMap<&str, (Option<f64>, Option<f64>)> = plan
+        .iter()
+        .map(|(name, (_, p))| (*name, (p["config"]["warn"].as_f64(), p["config"]["alert"].as_f64())))
+        .collect();
+    let mut fired = Vec::new();
+    let mut results = BTreeMap::<(String, i64), Results>::new();
+    let mut series = BTreeMap::<String, BTreeMap<i64, Vec<(f64, f64)>>>::new();
+    let mut breaches = Vec::new();
+    let mut breach_hours = 0usize;
+    let mut hours = 0u64;
+    for (entry, payload) in ledger.entries.iter().filter(|(e, _)| e.action == vouching::ACTION && e.subject == subject)
+    {
+        // An entry belongs to the period its last round ran in.
+        let Some(to) = payload["to"].as_i64() else { continue };
+        if !period.contains(to) {
+            continue;
+        }
+        hours += 1;
+        for (n, item) in payload["monitors"].as_array().into_iter().flatten().enumerate() {
+            let key = (item["monitor"].as_str().unwrap_or_default().to_owned(), item["version"].as_i64().unwrap_or(0));
+            let count = |status: &str| item[status].as_u64().unwrap_or(0);
+            let r = results.entry(key.clone()).or_default();
+            r.hours += 1;
+            r.evaluations += count("evaluations");
+            r.warn += count("warn");
+            r.alert += count("alert");
+            r.insufficient += count("insufficient");
+            if let Some(v) = item["min"].as_f64()
+                && r.lowest.is_none_or(|(low, _, _)| v < low)
+            {
+                r.lowest = Some((v, entry.index, n));
+            }
+            if let Some(v) = item["max"].as_f64()
+                && r.highest.is_none_or(|(high, _, _)| v > high)
+            {
+                r.highest = Some((v, entry.index, n));
+            }
+            if count("evaluations") > 0 {
+                r.last = Some((entry.index, n));
+                if let (Some(at), Some(last)) = (item["last_at"].as_i64(), item["last"].as_f64()) {
+                    series.entry(key.0.clone()).or_default().entry(key.1).or_default().push((at as f64, last));
+                }
+            }
+            if count("warn") + count("alert") > 0 {
+                breach_hours += 1;
+                if breaches.len() < MAX_BREACH_ROWS {
+                    let i = entry.index;
+                    breaches.push(BTreeMap::from([
+                        ("from", minijinja::Value::from(payload["from"].as_i64().map(time_text))),
+                        ("to", minijinja::Value::from(time_text(to))),
+                        ("monitor", minijinja::Value::from(key.0.clone())),
+                        ("version", minijinja::Value::from(key.1)),
+                        ("evaluations", cite.payload(i, &format!("/monitors/{n}/evaluations"))),
+                        ("warn", cite.payload(i, &format!("/monitors/{n}/warn"))),
+                        ("alert", cite.payload(i, &format!("/monitors/{n}/alert"))),
+                        ("min", cite.payload(i, &format!("/monitors/{n}/min"))),
+                        ("max", cite.payload(i, &format!("/monitors/{n}/max"))),
+                    ]));
+                }
+            }
+        }
+    }
+    let (mut rows, mut outcomes) = (Vec::new(), Vec::new());
+    for ((monitor, version), r) in results {
+        let figure = |cite: &mut Citations<'_>, at: Option<(u64, usize)>, field: &str| match at {
+            Some((i, n)) => cite.payload(i, &format!("/monitors/{n}/{field}")),
+            None => absent(),
+        };
+        let kind = kinds.get(monitor.as_str()).cloned().unwrap_or_default();
+        let outcome_based = kind == "performance" || kind == "estimated_performance";
+        let row = BTreeMap::from([
+            ("lowest", figure(cite, r.lowest.map(|(_, i, n)| (i, n)), "min")),
+            ("highest", figure(cite, r.highest.map(|(_, i, n)| (i, n)), "max")),
+            ("last", figure(cite, r.last, "last")),
+            ("last_status", figure(cite, r.last, "last_status")),
+            ("monitor", minijinja::Value::from(monitor)),
+            ("kind", minijinja::Value::from(kind)),
+            ("version", minijinja::Value::from(version)),
+            ("hours", minijinja::Value::from(r.hours)),
+            ("evaluations", minijinja::Value::from(r.evaluations)),
+            ("warn", minijinja::Value::from(r.warn)),
+            ("alert", minijinja::Value::from(r.alert)),
+            ("insufficient", minijinja::Value::from(r.insufficient)),
+        ]);
+        if outcome_based { outcomes.push(row) } else { rows.push(row) }
+    }
+    // Alerts, incidents, alias moves (rollbacks among them) and findings of the period, in ledger order.
+    let (mut alerts, mut incidents, mut moves, mut findings) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let alias_prefix = format!("{subject}/alias/");
+    for (entry, payload) in ledger.entries.iter().filter(|(e, _)| period.contains(e.at)) {
+        let i = entry.index;
+        let at = minijinja::Value::from(time_text(entry.at));
+        let action = minijinja::Value::from(entry.action.clone());
+        if entry.action.starts_with("alert.") && entry.subject.starts_with(&format!("{subject}/alert/")) {
+            let mut row = BTreeMap::from([("at", at), ("action", action)]);
+            for field in ["alert", "monitor", "feature", "version", "severity", "value", "incident"] {
+                row.insert(field, cite.payload(i, &format!("/{field}")));
+            }
+            if entry.action == "alert.fired" {
+                let label = format!(
+                    "alert {} ({}) on {} of version {}",
+                    payload["alert"],
+                    payload["severity"].as_str().unwrap_or_default(),
+                    payload["feature"].as_str().unwrap_or_default(),
+                    payload["version"]
+                );
+                fired.push((payload["monitor"].as_str().unwrap_or_default().to_owned(), entry.at as f64, label));
+            }
+            alerts.push(row);
+        } else if entry.action.starts_with("incident.") && entry.subject.starts_with(&format!("{subject}/incident/")) {
+            let mut row = BTreeMap::from([("at", at), ("action", action)]);
+            row.insert("incident", cite.payload(i, "/incident"));
+            for field in ["title", "comment", "resolved_by"] {
+                let cited = payload.get(field).is_some().then(|| cite.payload(i, &format!("/{field}")));
+                row.insert(field, cited.unwrap_or_else(absent));
+            }
+            incidents.push(row);
+        } else if let Some(alias) = entry.subject.strip_prefix(&alias_prefix) {
+            moves.push(BTreeMap::from([
+                ("at", at),
+                ("action", action),
+                ("alias", minijinja::Value::from(alias.to_owned())),
+                ("version", cite.payload(i, "/version")),
+                ("reason", cite.payload(i, "/reason")),
+            ]));
+        } else if entry.action.starts_with("finding.") && payload["finding"]["model_name"].as_str() == Some(model) {
+            let mut row = BTreeMap::from([("at", at), ("action", action)]);
+            for field in ["id", "severity", "title", "state"] {
+                row.insert(field, cite.payload(i, &format!("/finding/{field}")));
+            }
+            findings.push(row);
+        }
+    }
+    context.insert("monitor_charts", minijinja::Value::from_serialize(monitor_charts(&series, &bands, &fired, period)));
+    context.insert("hours", hours.into());
+    context.insert("results", minijinja::Value::from_serialize(&rows));
+    context.insert("breaches", minijinja::Value::from_serialize(&breaches));
+    context.insert("outcomes", minijinja::Value::from_serialize(&outcomes));
+    context.insert("breach_hours", breach_hours.into());
+    context.insert("breaches_listed", breaches.len().into());
+    context.insert("alerts", minijinja::Value::from_serialize(&alerts));
+    context.insert("incidents", minijinja::Value::from_serialize(&incidents));
+    context.insert("alias_moves", minijinja::Value::from_serialize(&moves));
+    context.insert("finding_changes", minijinja::Value::from_serialize(&findings));
 }
 
 /// A key as one JSON pointer token (RFC 6901).
@@ -809,6 +1166,24 @@ mod tests {
         assert_eq!(shown(&json!([0.7, 0.9])), "[0.7000, 0.9000]");
         assert_eq!(shown(&json!(null)), "—");
         assert_eq!(shown(&json!(true)), "yes");
+    }
+
+    #[test]
+    fn periods_are_months_quarters_or_recent_days_and_others_are_refused() {
+        // 2026-11-15T00:00:00Z.
+        let now = 1_794_700_800_000_000;
+        let month = Period::parse(Some("2026-11"), now).unwrap();
+        assert_eq!((month.from, month.to), (1_793_491_200_000_000, 1_796_083_200_000_000));
+        let quarter = Period::parse(Some("2026-Q4"), now).unwrap();
+        assert_eq!((quarter.from, quarter.to), (1_790_812_800_000_000, 1_798_761_600_000_000), "October to January");
+        let days = Period::parse(None, now).unwrap();
+        assert_eq!((days.from, days.to, days.label.as_str()), (now - 30 * DAY_MICROS, now, "last-30-days"));
+        assert!(days.contains(now - 1) && !days.contains(now));
+        for bad in ["2026-13", "2026-Q5", "2026-1", "last-0-days", "last-99999-days", "yesterday", "1969-01", "2026-Q"]
+        {
+            let error = Period::parse(Some(bad), now).unwrap_err().to_string();
+            assert!(error.contains(&format!("period '{bad}'")) && error.contains("YYYY-QN"), "{error}");
+        }
     }
 
     #[test]

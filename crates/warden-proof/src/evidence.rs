@@ -144,8 +144,13 @@ pub async fn export(
     }
     // The latest version's documents (each template), their figures citing the entries above.
     if let Some(version) = record.latest_version {
+        // The monitoring report covers the bundle's period.
+        let to = to.map_or(warden.now(), |t| t.saturating_add(1));
+        let from = from.unwrap_or(0);
+        let label = format!("{} to {}", crate::docs::time_text(from), crate::docs::time_text(to));
+        let period = crate::docs::Period { from, to, label };
         for template in crate::docs::template_names(warden) {
-            let document = crate::docs::render(warden, model, version, &template, &ledger).await?;
+            let document = crate::docs::render(warden, model, version, &template, &ledger, &period).await?;
             documents.push(Document {
                 path: format!("documents/docs/{}", document.file_name),
                 bytes: document.html.into_bytes(),

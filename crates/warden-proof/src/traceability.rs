@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use warden_core::{FindingKind, MonitorKind};
 use warden_ledger::Entry;
+use warden_oversight::vouching;
 
 use crate::evidence::ModelLedger;
 use crate::{Error, Proof, Result};
@@ -164,7 +165,7 @@ const SR_26_2: &[Requirement] = &[
     Requirement {
         id: "ongoing-monitoring",
         title: "Ongoing monitoring: inputs, outputs and stability watched against thresholds",
-        evidence: &[Evidence::Monitors(STABILITY), Evidence::Actions("alert.")],
+        evidence: &[Evidence::Monitors(STABILITY), Evidence::Action(vouching::ACTION), Evidence::Actions("alert.")],
     },
     Requirement {
         id: "outcomes-analysis",
@@ -227,6 +228,7 @@ const SS1_23: &[Requirement] = &[
             Evidence::Action("model.rollback"),
             Evidence::Action("model.withdraw"),
             Evidence::Actions("incident."),
+            Evidence::Action(vouching::ACTION),
             Evidence::Actions("alert."),
         ],
     },
@@ -260,6 +262,7 @@ const EU_AI_ACT: &[Requirement] = &[
             Evidence::Action("model.rollback"),
             Evidence::Action("model.withdraw"),
             Evidence::Actions("alias."),
+            Evidence::Action(vouching::ACTION),
             Evidence::Actions("alert."),
         ],
     },
@@ -290,7 +293,12 @@ const EU_AI_ACT: &[Requirement] = &[
     Requirement {
         id: "art-72",
         title: "Art. 72, post-market monitoring",
-        evidence: &[Evidence::Monitors(MonitorKind::ALL), Evidence::Actions("alert."), Evidence::Actions("incident.")],
+        evidence: &[
+            Evidence::Monitors(MonitorKind::ALL),
+            Evidence::Action(vouching::ACTION),
+            Evidence::Actions("alert."),
+            Evidence::Actions("incident."),
+        ],
     },
 ];
 

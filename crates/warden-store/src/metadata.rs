@@ -652,6 +652,17 @@ impl NewDecision {
     }
 }
 
+/// How far a model's monitor evaluations are vouched for by `monitor.hour` ledger entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorVouch {
+    /// Model name.
+    pub model_name: String,
+    /// The last evaluation id vouched for (0: none).
+    pub through_id: i64,
+    /// The start of the hour (µs) of the round that vouched for them (0: never).
+    pub hour_start: Micros,
+}
+
 /// A period of a version that decisions older than the live windows arrived for, waiting for a monitor round
 /// to store revised evaluations of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1154,6 +1165,25 @@ pub trait OversightStore: Send + Sync {
     /// they were read).
     async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation], revised: &[LatePeriod])
     -> Result<()>;
+    /// Models with evaluations stored after their last `monitor.hour` entry, whose last entry is of an hour
+    /// before `hour_start` (µs): each with how far it is vouched for (0: never).
+    async fn unvouched_monitor_models(&self, hour_start: Micros) -> Result<Vec<MonitorVouch>>;
+    /// A model's evaluations stored after id `after_id`, by id, at most `limit`: each with its id.
+    async fn monitor_evaluations_after(
+        &self,
+        model_name: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, MonitorEvaluation)>>;
+    /// Records that `vouch.model_name`'s evaluations through `vouch.through_id` are vouched for by `audit` (its
+    /// ledger entry), in one transaction, if they were vouched through `after_id` (0: never) until now; `false`
+    /// (nothing written) if another round moved it first.
+    async fn vouch_monitor_evaluations(
+        &self,
+        vouch: &MonitorVouch,
+        after_id: i64,
+        audit: AuditEventDraft,
+    ) -> Result<bool>;
     /// At most `limit` of the late periods waiting for revision, by model, version and start (the order they
     /// are noted in, so a round clearing them and ingestion noting them lock rows in the same order).
     async fn late_periods(&self, limit: i64) -> Result<Vec<LatePeriod>>;

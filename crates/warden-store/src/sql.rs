@@ -2643,6 +2643,83 @@ where
         Ok(())
     }
 
+    async fn unvouched_monitor_models(&self, hour_start: Micros) -> Result<Vec<MonitorVouch>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT m.name, COALESCE(v.through_id, 0), COALESCE(v.hour_start, 0) FROM models m \
+             LEFT JOIN monitor_vouches v ON v.model_id = m.id \
+             WHERE COALESCE(v.hour_start, 0) < $1 AND EXISTS (SELECT 1 FROM monitor_evaluations e \
+               JOIN monitors o ON o.id = e.monitor_id WHERE o.model_id = m.id AND e.id > COALESCE(v.through_id, 0)) \
+             ORDER BY m.name",
+        )
+        .bind(hour_start)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(model_name, through_id, hour_start)| MonitorVouch { model_name, through_id, hour_start })
+            .collect())
+    }
+
+    async fn monitor_evaluations_after(
+        &self,
+        model_name: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, MonitorEvaluation)>> {
+        #[derive(FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            columns: EvaluationColumns,
+            id: i64,
+        }
+        sqlx::query_as::<_, Row>(
+            "SELECT m.name AS model_name, o.name AS monitor, e.* FROM monitor_evaluations e \
+             JOIN monitors o ON o.id = e.monitor_id JOIN models m ON m.id = o.model_id \
+             WHERE m.name = $1 AND e.id > $2 ORDER BY e.id LIMIT $3",
+        )
+        .bind(model_name)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.id, row.columns.parse()?)))
+        .collect()
+    }
+
+    async fn vouch_monitor_evaluations(
+        &self,
+        vouch: &MonitorVouch,
+        after_id: i64,
+        audit: AuditEventDraft,
+    ) -> Result<bool> {
+        let mut tx = D::write_tx(self).await?;
+        let model_id: Option<i64> = sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
+            .bind(&vouch.model_name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(model_id) = model_id else { return Err(Error::NotFound(format!("model '{}'", vouch.model_name))) };
+        let current: Option<i64> = sqlx::query_scalar("SELECT through_id FROM monitor_vouches WHERE model_id = $1")
+            .bind(model_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if current.unwrap_or(0) != after_id {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO monitor_vouches (model_id, through_id, hour_start) VALUES ($1, $2, $3) \
+             ON CONFLICT (model_id) DO UPDATE SET through_id = excluded.through_id, hour_start = excluded.hour_start",
+        )
+        .bind(model_id)
+        .bind(vouch.through_id)
+        .bind(vouch.hour_start)
+        .execute(&mut *tx)
+        .await?;
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn late_periods(&self, limit: i64) -> Result<Vec<LatePeriod>> {
         let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
             "SELECT m.name, l.version, l.period_start, l.generation FROM late_periods l \

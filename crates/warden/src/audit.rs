@@ -196,10 +196,13 @@ pub(crate) async fn traceability(args: TraceabilityArgs) -> anyhow::Result<u8> {
 /// Runs a docs command; the exit code (1 when a document does not check out).
 pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
     match command {
-        DocsCommand::Generate { model, version, template, out, no_pdf, chromium, connection } => {
+        DocsCommand::Generate { model, version, template, period, out, no_pdf, chromium, connection } => {
             let mut path = format!("/v1/models/{}/docs?template={}", encode(&model), encode(&template));
             if let Some(v) = version {
                 path.push_str(&format!("&version={v}"));
+            }
+            if let Some(p) = &period {
+                path.push_str(&format!("&period={}", encode(p)));
             }
             let bytes = Client::new(&connection)?.get_bytes(&path).await?;
             let html = String::from_utf8(bytes).context("the server sent a document that is not UTF-8")?;

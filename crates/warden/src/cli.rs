@@ -380,9 +380,14 @@ pub(crate) enum DocsCommand {
         model: String,
         /// The version (default: the latest).
         version: Option<i64>,
-        /// The template: `model-documentation` or `eu-ai-act-annex-iv`.
+        /// The template: `model-documentation`, `eu-ai-act-annex-iv`, `monitoring-report`, or one the bank
+        /// added to the server.
         #[arg(long, default_value = "model-documentation")]
         template: String,
+        /// The period a monitoring report covers: `YYYY-MM` (a month), `YYYY-QN` (a quarter) or
+        /// `last-N-days` (default `last-30-days`).
+        #[arg(long)]
+        period: Option<String>,
         /// The folder to write it into (made if missing).
         #[arg(long)]
         out: PathBuf,

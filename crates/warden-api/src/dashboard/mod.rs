@@ -7,7 +7,7 @@
 //! cross-site token, and every action goes through the lifecycle function that checks the role, exactly as
 //! the API does.
 
-mod charts;
+use warden_charts as charts;
 mod deployments;
 mod distributions;
 #[cfg(test)]
@@ -361,17 +361,24 @@ async fn model(
     Ok(page(pages::model(&viewer, &data, state.warden.now())))
 }
 
-/// The model documentation of the version asked for (the latest by default), as written for the CLI and
-/// the API: the browser shows and prints it.
+#[derive(Deserialize)]
+struct DocsPageQuery {
+    version: Option<i64>,
+    template: Option<String>,
+}
+
+/// A document of the version asked for (the latest by default; the model documentation unless another
+/// template is named), as written for the CLI and the API: the browser shows and prints it.
 async fn docs(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(name): Path<String>,
-    Query(query): Query<ModelQuery>,
+    Query(query): Query<DocsPageQuery>,
 ) -> Result<Response, PageError> {
     let viewer = viewer.on_model(&state, &name).await?;
-    let template = warden_proof::docs::Template::ModelDocumentation.as_str();
-    let document = warden_proof::docs::generate(&state.warden, &viewer.principal, &name, query.version, template)
+    let shipped = warden_proof::docs::Template::ModelDocumentation.as_str();
+    let template = query.template.as_deref().unwrap_or(shipped);
+    let document = warden_proof::docs::generate(&state.warden, &viewer.principal, &name, query.version, template, None)
         .await
         .on_page(&viewer)?;
     Ok((StatusCode::OK, [(CONTENT_TYPE, "text/html; charset=utf-8"), (CACHE_CONTROL, "no-store")], document.html)

@@ -20,15 +20,12 @@ use warden_registry::registry::{Model, Version};
 use warden_registry::{Error, Result};
 use warden_store::metadata::AliasAssignment;
 
-use super::charts::{self, LineChart, Marker, MarkerKind, Series, Threshold, XAxis, number};
+use super::charts::{self, ALERT, LineChart, Marker, MarkerKind, Series, Threshold, WARN, XAxis, number};
 use super::deployments;
 use super::distributions::{self, FeatureShift};
 use super::{InventoryQuery, VerificationStatus, Viewer};
 
 pub(crate) const STYLE: &str = include_str!("style.css");
-
-const WARN: &str = "#E69F00";
-const ALERT: &str = "#C0392B";
 
 /// A time as people read it (UTC): the RFC 3339 form of [`Timestamp`] to the second, with a space for the `T`.
 fn when(micros: i64) -> String {
@@ -519,7 +516,9 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
                 }
                 @if may(&viewer.principal, Permission::ReadAudit) {
                     @let version = data.selected.map(|v| format!("?version={v}")).unwrap_or_default();
-                    a.button #model-docs href={"/ui/models/" (name) "/docs" (version)} { "Model documentation →" }
+                    a.button #model-docs href={"/ui/models/" (name) "/docs" (version)} { "Model documentation →" } " "
+                    a.button #monitoring-report href={"/ui/models/" (name) "/docs?template=monitoring-report"} {
+                        "Monitoring report, last 30 days →" }
                 }
             }
             h2 { "Deployments" }

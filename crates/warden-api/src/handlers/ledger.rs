@@ -92,7 +92,8 @@ pub(crate) async fn docs(
     ApiQuery(query): ApiQuery<DocsQuery>,
 ) -> Result<Response, ApiError> {
     let template = query.template.as_deref().unwrap_or(warden_proof::docs::Template::ModelDocumentation.as_str());
-    let document = warden_proof::docs::generate(&warden, &caller, &name, query.version, template).await?;
+    let document =
+        warden_proof::docs::generate(&warden, &caller, &name, query.version, template, query.period.as_deref()).await?;
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", document.file_name))

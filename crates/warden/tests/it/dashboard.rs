@@ -390,6 +390,13 @@ mod slow {
             assert!(text(&client, "h1").await.starts_with("Model documentation: credit-approval"));
             assert!(count(&client, "data.figure").await > 30, "figures with their citations");
             assert!(text(&client, "#performance + p").await.contains("Validated by"));
+            // The monitoring report of the last 30 days, from the model page's other button.
+            client.back().await.unwrap();
+            client.find(Locator::Id("monitoring-report")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css("h2#plan")).await.unwrap();
+            assert!(text(&client, "h1").await.starts_with("Ongoing monitoring report: credit-approval"));
+            assert!(text(&client, "h2#rollbacks + table").await.contains("model.rollback"), "the rollback is listed");
+            assert!(count(&client, "data.figure").await > 10, "alerts, rollback and plan cited");
 
             client.goto(&format!("{url}/ui/models/credit-approval/monitoring")).await.unwrap();
             assert!(count(&client, "svg.heat rect").await > 8, "a drift heat map with cells");

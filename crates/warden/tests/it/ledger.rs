@@ -530,6 +530,7 @@ fn an_evidence_bundle_verifies_offline_and_every_tampering_with_it_is_named() {
     for path in [
         "documents/docs/credit-v1-model-documentation.html",
         "documents/docs/credit-v1-eu-ai-act-annex-iv.html",
+        "documents/docs/credit-v1-monitoring-report.html",
         "documents/deployments.json",
         "documents/monitor-history.json",
         "documents/alerts.json",

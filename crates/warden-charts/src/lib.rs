@@ -23,26 +23,30 @@ const CHAR: f64 = 6.0;
 /// Height of the legend row under a chart.
 const LEGEND_ROW: f64 = 18.0;
 
+/// The warning and alert bands' colours.
+pub const WARN: &str = "#E69F00";
+pub const ALERT: &str = "#C0392B";
+
 /// Series colours (colour-blind safe, Okabe–Ito).
-pub(crate) const PALETTE: [&str; 6] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
+pub const PALETTE: [&str; 6] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
 
 /// A horizontal band drawn behind a series (warn and alert thresholds).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Threshold {
-    pub(crate) value: f64,
-    pub(crate) label: &'static str,
-    pub(crate) colour: &'static str,
+pub struct Threshold {
+    pub value: f64,
+    pub label: &'static str,
+    pub colour: &'static str,
 }
 
 /// One line of a line chart.
-pub(crate) struct Series<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) points: Vec<(f64, f64)>,
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub points: Vec<(f64, f64)>,
 }
 
 /// How to label the x axis.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum XAxis {
+pub enum XAxis {
     /// Microseconds since the epoch, labelled as dates.
     Time,
     /// Plain numbers.
@@ -51,7 +55,7 @@ pub(crate) enum XAxis {
 
 /// What a vertical marker on a chart (or an event on the deployment timeline) records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum MarkerKind {
+pub enum MarkerKind {
     /// An alert opened.
     Alert,
     /// Warden rolled the champion back on an alert.
@@ -91,7 +95,7 @@ impl MarkerKind {
     }
 
     /// What the legend calls it.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             MarkerKind::Alert => "alert",
             MarkerKind::Rollback => "automatic rollback",
@@ -105,22 +109,22 @@ impl MarkerKind {
 
 /// A vertical marker at a point of the x axis.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Marker {
-    pub(crate) at: f64,
-    pub(crate) kind: MarkerKind,
+pub struct Marker {
+    pub at: f64,
+    pub kind: MarkerKind,
     /// The whole description (a tooltip on the chart).
-    pub(crate) label: String,
+    pub label: String,
 }
 
 /// A line chart: its series, bands, markers and axes.
-pub(crate) struct LineChart<'a> {
-    pub(crate) title: &'a str,
-    pub(crate) series: &'a [Series<'a>],
-    pub(crate) thresholds: &'a [Threshold],
-    pub(crate) markers: &'a [Marker],
-    pub(crate) x_axis: XAxis,
+pub struct LineChart<'a> {
+    pub title: &'a str,
+    pub series: &'a [Series<'a>],
+    pub thresholds: &'a [Threshold],
+    pub markers: &'a [Marker],
+    pub x_axis: XAxis,
     /// The x range shown (so that charts of one page share a time axis); `None` fits the data.
-    pub(crate) x_range: Option<(f64, f64)>,
+    pub x_range: Option<(f64, f64)>,
 }
 
 struct Frame {
@@ -162,7 +166,7 @@ fn text_width(text: &str) -> f64 {
 }
 
 /// A readable number: at most four significant digits.
-pub(crate) fn number(value: f64) -> String {
+pub fn number(value: f64) -> String {
     if !value.is_finite() {
         return "–".into();
     }
@@ -188,7 +192,7 @@ fn nice_step(raw: f64) -> f64 {
 
 /// Round ticks covering `[lo, hi]`: the first at or below `lo`, the last at or above `hi`, at most `max` of
 /// them (at least two), each with its label. An empty range is widened around its value.
-pub(crate) fn number_ticks(lo: f64, hi: f64, max: usize) -> Vec<(f64, String)> {
+pub fn number_ticks(lo: f64, hi: f64, max: usize) -> Vec<(f64, String)> {
     let max = max.max(2);
     let (mut lo, mut hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
     if !(lo.is_finite() && hi.is_finite()) {
@@ -332,15 +336,15 @@ enum TimeStep {
 
 /// A time tick: where (µs), its label, and the context to write under it (only where it changes).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TimeTick {
-    pub(crate) at: f64,
-    pub(crate) label: String,
-    pub(crate) context: Option<String>,
+pub struct TimeTick {
+    pub at: f64,
+    pub label: String,
+    pub context: Option<String>,
 }
 
 /// Ticks at round times inside `[lo, hi]` (µs since the epoch), at most `max`, labelled in the format the step
 /// needs. An empty range is widened to a minute around its time.
-pub(crate) fn time_ticks(lo: f64, hi: f64, max: usize) -> Vec<TimeTick> {
+pub fn time_ticks(lo: f64, hi: f64, max: usize) -> Vec<TimeTick> {
     let (lo, hi) = time_range(lo, hi);
     let (lo, hi) = (lo as i64, hi as i64);
     let span = hi - lo;
@@ -416,7 +420,7 @@ fn month_ticks(lo: i64, hi: i64, step: i64) -> Vec<i64> {
 
 /// Spreads labels wanted at `wanted` so that neighbours are at least `gap` apart inside `[min, max]`, moving
 /// each as little as it can; the result is in the order given.
-pub(crate) fn spread(wanted: &[f64], gap: f64, min: f64, max: f64) -> Vec<f64> {
+pub fn spread(wanted: &[f64], gap: f64, min: f64, max: f64) -> Vec<f64> {
     let mut order: Vec<usize> = (0..wanted.len()).collect();
     order.sort_by(|&a, &b| wanted[a].total_cmp(&wanted[b]));
     let mut placed: Vec<f64> = order.iter().map(|&i| wanted[i].clamp(min, max)).collect();
@@ -590,7 +594,7 @@ fn y_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
 }
 
 /// A line chart over time or numbers, with threshold lines and vertical markers (alerts, deployments).
-pub(crate) fn line_chart(chart: &LineChart<'_>) -> Markup {
+pub fn line_chart(chart: &LineChart<'_>) -> Markup {
     let markers_shown: Vec<&Marker> =
         chart.markers.iter().filter(|m| chart.x_range.is_none_or(|(lo, hi)| (lo..=hi).contains(&m.at))).collect();
     let mut kinds: Vec<MarkerKind> = markers_shown.iter().map(|m| m.kind).collect();
@@ -706,7 +710,7 @@ fn thresholds(svg: &mut String, frame: &Frame, thresholds: &[Threshold]) {
 }
 
 /// A curve on the unit square with its diagonal (ROC, reliability).
-pub(crate) fn unit_curve(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str) -> Markup {
+pub fn unit_curve(title: &str, points: &[(f64, f64)], x_label: &str, y_label: &str) -> Markup {
     let mut svg = String::new();
     let height = HEIGHT + LEGEND_ROW;
     open_sized(&mut svg, "chart", height, title);
@@ -742,7 +746,7 @@ pub(crate) fn unit_curve(title: &str, points: &[(f64, f64)], x_label: &str, y_la
 
 /// How the values of a bar chart read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Values {
+pub enum Values {
     /// Plain numbers (counts, rates).
     Number,
     /// Shares of a whole, written as percentages.
@@ -750,17 +754,12 @@ pub(crate) enum Values {
 }
 
 /// Grouped vertical bars: one group per label, one bar per series.
-pub(crate) fn bar_chart(
-    title: &str,
-    labels: &[String],
-    series: &[(&str, Vec<f64>)],
-    reference: Option<Threshold>,
-) -> Markup {
+pub fn bar_chart(title: &str, labels: &[String], series: &[(&str, Vec<f64>)], reference: Option<Threshold>) -> Markup {
     grouped_bars(title, labels, series, reference, Values::Number)
 }
 
 /// Grouped vertical bars, with values read as `values` says.
-pub(crate) fn grouped_bars(
+pub fn grouped_bars(
     title: &str,
     labels: &[String],
     series: &[(&str, Vec<f64>)],
@@ -848,7 +847,7 @@ fn percent_label(share: f64, step: f64) -> String {
 
 /// A heat map: one row per name, one column per time (µs); cells coloured by value between `warn` and
 /// `alert`, with a colour legend. `x_range` is the time range shown (`None` fits the columns).
-pub(crate) fn heat_map(
+pub fn heat_map(
     title: &str,
     rows: &[(String, Vec<Option<f64>>)],
     columns: &[f64],
@@ -999,26 +998,26 @@ fn heat_colour(value: f64, warn: f64, alert: f64) -> String {
 
 /// One segment of a timeline lane: an alias on a version from `from` to `to` (µs).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Segment {
-    pub(crate) from: f64,
-    pub(crate) to: f64,
-    pub(crate) version: String,
+pub struct Segment {
+    pub from: f64,
+    pub to: f64,
+    pub version: String,
 }
 
 /// An event on a timeline lane.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct LaneEvent {
-    pub(crate) lane: usize,
-    pub(crate) marker: Marker,
+pub struct LaneEvent {
+    pub lane: usize,
+    pub marker: Marker,
     /// A few words drawn under the lanes ("override → v3"); the marker's label is the tooltip.
-    pub(crate) short: String,
+    pub short: String,
 }
 
 /// Which version each alias served when: one lane per alias, one segment per assignment, and the events
 /// (overrides, rollbacks, manual moves) flagged on their lanes and named in rows beneath. Names that would
 /// overlap go to the next row (three rows); past that, neighbours are counted into the name before them
 /// ("+2"), whose tooltip lists them.
-pub(crate) fn timeline(title: &str, lanes: &[(String, Vec<Segment>)], events: &[LaneEvent], now: f64) -> Markup {
+pub fn timeline(title: &str, lanes: &[(String, Vec<Segment>)], events: &[LaneEvent], now: f64) -> Markup {
     const LANE: f64 = 26.0;
     const EVENT_ROW: f64 = 14.0;
     let start = lanes.iter().flat_map(|l| l.1.iter().map(|s| s.from)).fold(f64::INFINITY, f64::min);
