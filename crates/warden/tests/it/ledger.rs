@@ -1044,7 +1044,7 @@ fn a_bank_template_is_written_and_checked_like_the_shipped_ones() {
     assert!(stderr(&out).contains("template 'runaway' ran past its budget"), "{}", stderr(&out));
     let out = generate("novel");
     assert!(
-        stderr(&out).contains("model-documentation, eu-ai-act-annex-iv, board-summary, runaway"),
+        stderr(&out).contains("model-documentation, eu-ai-act-annex-iv, monitoring-report, board-summary, runaway"),
         "{}",
         stderr(&out)
     );
