@@ -23,7 +23,7 @@ each document against the manifest and, when ledger-backed, against its entry; a
 approval, gate decision, policy bundle) that no entry vouches for is a problem.
 */
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use serde::Serialize;
@@ -281,21 +281,18 @@ impl ModelLedger {
         rows.sort_by_key(|r| r.index);
         rows.dedup_by_key(|r| r.index);
         rows.retain(|r| r.index < checkpoint.tree_size);
+        // The entries' audit events, read together (one query per few hundred, not one per entry).
+        let seqs: Vec<i64> = rows.iter().map(|r| r.audit_seq).collect();
+        let mut payloads: HashMap<i64, String> =
+            warden.metadata.audit_records_of(&seqs).await?.into_iter().map(|r| (r.seq, r.payload)).collect();
         let mut entries = Vec::new();
         for row in rows {
             let entry = Entry::parse(&row.entry).map_err(|e| {
                 Error::failed(format!("ledger entry {} is corrupt: run `warden audit verify`", row.index), e)
             })?;
-            let payload = warden
-                .metadata
-                .audit_records(row.audit_seq, 1)
-                .await?
-                .into_iter()
-                .find(|r| r.seq == row.audit_seq)
-                .ok_or_else(|| {
-                    Error::Inconsistent(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
-                })?
-                .payload;
+            let payload = payloads.remove(&row.audit_seq).ok_or_else(|| {
+                Error::Inconsistent(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
+            })?;
             let payload: Value =
                 serde_json::from_str(&payload).map_err(|e| Error::json(format!("audit event {}", row.audit_seq), e))?;
             entries.push((entry, payload));

@@ -1330,6 +1330,8 @@ pub trait ProofStore: Send + Sync {
     async fn unrecorded_audit_events(&self, limit: i64) -> Result<Vec<i64>>;
     /// Audit events from sequence number `from_seq` on, at most `limit`, in order.
     async fn audit_records(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
+    /// The audit events with these sequence numbers (those that exist), in order.
+    async fn audit_records_of(&self, seqs: &[i64]) -> Result<Vec<AuditRecord>>;
     /// Stores a signed checkpoint.
     async fn append_checkpoint(&self, checkpoint: CheckpointRow) -> Result<CheckpointRow>;
     /// Every checkpoint, oldest first.

@@ -3408,6 +3408,23 @@ where
         .map_err(Error::from)
     }
 
+    async fn audit_records_of(&self, seqs: &[i64]) -> Result<Vec<AuditRecord>> {
+        let mut records = Vec::with_capacity(seqs.len());
+        for chunk in seqs.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<D>::new(
+                "SELECT seq, at, actor, action, subject, payload FROM audit_events WHERE seq IN (",
+            );
+            let mut list = query.separated(", ");
+            for seq in chunk {
+                list.push_bind(*seq);
+            }
+            query.push(")");
+            records.extend(query.build_query_as::<AuditRecord>().fetch_all(&self.pool).await?);
+        }
+        records.sort_by_key(|r| r.seq);
+        Ok(records)
+    }
+
     async fn append_checkpoint(&self, checkpoint: CheckpointRow) -> Result<CheckpointRow> {
         let mut tx = D::write_tx(self).await?;
         let id: i64 = sqlx::query_scalar(
