@@ -276,3 +276,8 @@ def test_a_version_exports_as_cyclonedx_and_spdx_that_their_reference_libraries_
     with pytest.raises(WardenError) as refused:
         admin.docs("credit-bom", template="monitoring-report", period="2026-13")
     assert refused.value.status == 422 and "period '2026-13'" in str(refused.value)
+    inventory = admin.inventory_docs(period="2026-Q4")
+    assert "<h1>Ongoing monitoring report: the inventory</h1>" in inventory and 'id="model-credit-bom"' in inventory
+    with pytest.raises(WardenError) as refused:
+        admin.inventory_docs(template="model-documentation")
+    assert refused.value.status == 422 and "written per model" in str(refused.value)

@@ -450,6 +450,11 @@ class Client:
         return self._call("GET", f"/v1/models/{_seg(model)}/docs",
                           params=_query(template=template, version=version, period=period), raw=True).text
 
+    def inventory_docs(self, *, template: str = "monitoring-report", period: str | None = None) -> str:
+        """The monitoring report of every model in the inventory over `period` (HTML, checked like a model's
+        documents by `warden docs verify`)."""
+        return self._call("GET", "/v1/inventory/docs", params=_query(template=template, period=period), raw=True).text
+
     def export(self, model: str, version: int, format: str) -> dict:
         """A version as a CycloneDX 1.6 ML-BOM (`format="cyclonedx"`) or an SPDX 3.0.1 document with the AI
         and Dataset profiles (`format="spdx"`), written from the ledger."""

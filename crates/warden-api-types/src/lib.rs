@@ -524,6 +524,15 @@ pub struct DocsQuery {
     pub period: Option<String>,
 }
 
+/// The inventory's document and its period.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct InventoryDocsQuery {
+    /// The template: `monitoring-report` (the one document written for the whole inventory).
+    pub template: Option<String>,
+    /// The period it covers: `YYYY-MM`, `YYYY-QN` or `last-N-days` (default `last-30-days`).
+    pub period: Option<String>,
+}
+
 /// Which framework a traceability matrix is drawn for.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct TraceabilityQuery {

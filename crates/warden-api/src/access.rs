@@ -126,6 +126,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/v1/ledger/verify", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/evidence", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/docs", Needs(ReadAudit)),
+    ("GET", "/v1/inventory/docs", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/versions/{version}/exports/{format}", Needs(ReadAudit)),
     ("GET", "/v1/models/{name}/traceability", Needs(ReadAudit)),
     ("POST", "/v1/tokens", Needs(ManageTokens)),

@@ -597,6 +597,25 @@ async fn hourly_entries_vouch_for_the_evaluations_and_the_monitoring_report_cite
     let (status, body) = app.json(Method::GET, uri, Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("YYYY-QN"), "{body}");
+    // The inventory's report: the same sections for each model, checked the same way.
+    app.create_model("fraud").await;
+    let inventory =
+        warden_proof::docs::generate_inventory(&app.warden, &principal, "monitoring-report", None).await.unwrap();
+    let html = &inventory.html;
+    assert_eq!(inventory.file_name, "inventory-monitoring-report.html");
+    assert!(html.contains("<h1>Ongoing monitoring report: the inventory</h1>"));
+    for model in ["credit", "fraud"] {
+        assert!(html.contains(&format!("<h2 id=\"model-{model}\" class=\"model\">")), "{model}'s section");
+    }
+    assert!(html.contains("<h3 id=\"credit-drift\">") && html.contains(&shown), "credit's drift, cited");
+    assert!(!html.contains("<svg"), "no charts in the inventory's report");
+    let checked = warden_proof::docs::verify_document(html, Some(&key));
+    assert!(checked.ok && checked.inventory, "{:?}", checked.problems);
+    let at = html.find(&shown).unwrap();
+    let tampered = format!("{}>0.0001</data>{}", &html[..at], &html[at + shown.len()..]);
+    assert!(!warden_proof::docs::verify_document(&tampered, Some(&key)).ok);
+    let refused = warden_proof::docs::generate_inventory(&app.warden, &principal, "model-documentation", None).await;
+    assert!(refused.unwrap_err().to_string().contains("written per model"));
     // The model documentation shows each monitor's last vouched result.
     let documentation =
         warden_proof::docs::generate(&app.warden, &principal, "credit", None, "model-documentation", None)

@@ -123,6 +123,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(ledger::verify))
         .routes(routes!(ledger::evidence))
         .routes(routes!(ledger::docs))
+        .routes(routes!(ledger::inventory_docs))
         .routes(routes!(ledger::export))
         .routes(routes!(ledger::traceability))
         .routes(routes!(governance::approve, governance::list_approvals))

@@ -560,6 +560,12 @@ async fn every_route_answers_as_the_document_says() {
     calls.push((Method::GET, docs.into(), status));
     call!(Method::GET, "/v1/models/credit/docs?template=novel", a, Value::Null);
     call!(Method::GET, "/v1/models/none/docs?template=model-documentation", a, Value::Null);
+    let inventory = "/v1/inventory/docs?period=last-7-days";
+    let (status, _) = app.send(Method::GET, inventory, a, "", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK, "{inventory}");
+    calls.push((Method::GET, inventory.into(), status));
+    call!(Method::GET, "/v1/inventory/docs?template=eu-ai-act-annex-iv", a, Value::Null);
+    call!(Method::GET, "/v1/inventory/docs?period=2026-13", v, Value::Null);
     for format in ["cyclonedx", "spdx"] {
         let path = format!("/v1/models/credit/versions/1/exports/{format}");
         let (status, _) = app.send(Method::GET, &path, a, "", Vec::new()).await;

@@ -595,13 +595,75 @@ pub(crate) async fn render(
     context.insert("monitors", minijinja::Value::from_serialize(&monitors));
     // The period's monitoring results: for the monitoring report and the bank's own templates.
     if template.parse::<Template>().is_err() || template == Template::MonitoringReport.as_str() {
-        monitoring_results(&mut cite, ledger, model, period, &mut context);
+        let mut results = BTreeMap::new();
+        monitoring_results(&mut cite, ledger, model, period, Scope::Model, &mut results);
+        results.insert("name", model.into());
+        results.insert("prefix", "".into());
+        results.insert("heading", "h2".into());
+        context.insert("models", minijinja::Value::from_serialize([&results]));
+        context.extend(results);
     }
-
-    let header = json!({"model": model, "version": version, "template": template});
-    let generated_at = warden_core::Timestamp::from_micros(warden.now()).whole_seconds().to_string();
     context.insert("model", model.into());
     context.insert("version", version.into());
+    let header = json!({"model": model, "version": version, "template": template});
+    let document = finish(warden, template, source, ledger, period, cite, header, context)?;
+    Ok(Document { file_name: format!("{model}-v{version}-{template}.html"), ..document })
+}
+
+/// Writes the monitoring report of every model in the inventory over `period` (`template` is
+/// `monitoring-report`): each model's results, breaches, alerts, incidents, alias moves and finding changes,
+/// each figure cited; at most [`MAX_INVENTORY_ROWS`] breaching hours and alert events listed per model.
+pub async fn generate_inventory(
+    warden: &Proof,
+    caller: &Principal,
+    template: &str,
+    period: Option<&str>,
+) -> Result<Document> {
+    caller.require(Permission::ReadAudit)?;
+    if template != Template::MonitoringReport.as_str() {
+        return Err(Error::invalid(format!(
+            "the inventory has one document, '{}'; '{template}' is written per model",
+            Template::MonitoringReport.as_str()
+        )));
+    }
+    let period = Period::parse(period, warden.now())?;
+    let models = warden_registry::registry::list_models(warden, caller).await?;
+    let ledger = ModelLedger::read_subjects(warden, &["model/".to_owned(), "policy".to_owned()]).await?;
+    let mut cite = Citations { ledger: &ledger, entries: BTreeSet::new(), records: BTreeMap::new() };
+    let mut sections = Vec::new();
+    for model in &models {
+        let name = model.input.name.as_str();
+        let mut results = BTreeMap::new();
+        monitoring_results(&mut cite, &ledger, name, &period, Scope::Inventory, &mut results);
+        results.insert("name", name.into());
+        results.insert("prefix", format!("{name}-").into());
+        results.insert("heading", "h3".into());
+        sections.push(results);
+    }
+    let mut context = BTreeMap::new();
+    context.insert("inventory", true.into());
+    context.insert("model_count", models.len().into());
+    context.insert("models", minijinja::Value::from_serialize(&sections));
+    let header = json!({"model": "", "scope": "inventory", "template": template});
+    let source = Template::MonitoringReport.source();
+    let document = finish(warden, template, source, &ledger, &period, cite, header, context)?;
+    Ok(Document { file_name: format!("inventory-{template}.html"), ..document })
+}
+
+/// Renders `source` with `context` and what every document has (period, time written, checkpoint, key, the
+/// appendix of what `cite` cited), within the template budget.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    warden: &Proof,
+    template: &str,
+    source: &str,
+    ledger: &ModelLedger,
+    period: &Period,
+    cite: Citations<'_>,
+    header: Value,
+    mut context: BTreeMap<&str, minijinja::Value>,
+) -> Result<Document> {
+    let generated_at = warden_core::Timestamp::from_micros(warden.now()).whole_seconds().to_string();
     context.insert("generated_at", generated_at.into());
     context.insert("checkpoint_size", ledger.checkpoint.tree_size.into());
     context.insert(
@@ -638,7 +700,7 @@ pub(crate) async fn render(
     }
     // The figures the page shows (a template need not show every one prepared for it).
     let figures = html.matches(FIGURE_TAG).count();
-    Ok(Document { file_name: format!("{model}-v{version}-{template}.html"), html, figures })
+    Ok(Document { file_name: String::new(), html, figures })
 }
 
 /// The validation report's ROC curve and reliability diagram, drawn as the dashboard draws them (inline
@@ -735,6 +797,26 @@ fn latest_hour_result<'a>(
     )
 }
 
+/// What a monitoring report covers: one model, or every model of the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Model,
+    Inventory,
+}
+
+impl Scope {
+    /// Most rows of breaching hours, and of alert events, listed per model (all are counted).
+    fn listed(self) -> usize {
+        match self {
+            Scope::Model => MAX_BREACH_ROWS,
+            Scope::Inventory => MAX_INVENTORY_ROWS,
+        }
+    }
+}
+
+/// Rows listed per model in an inventory's report (its appendix holds each cited entry).
+const MAX_INVENTORY_ROWS: usize = 50;
+
 /// Most rows of the hours a monitor warned or alerted in that a report lists (the count of all is given).
 const MAX_BREACH_ROWS: usize = 500;
 
@@ -746,8 +828,10 @@ fn monitoring_results(
     ledger: &ModelLedger,
     model: &str,
     period: &Period,
+    scope: Scope,
     context: &mut BTreeMap<&str, minijinja::Value>,
 ) {
+    let listed = scope.listed();
     #[derive(Default)]
     struct Results {
         hours: u64,
@@ -809,7 +893,7 @@ fn monitoring_results(
             }
             if count("warn") + count("alert") > 0 {
                 breach_hours += 1;
-                if breaches.len() < MAX_BREACH_ROWS {
+                if breaches.len() < listed {
                     let i = entry.index;
                     breaches.push(BTreeMap::from([
                         ("from", minijinja::Value::from(payload["from"].as_i64().map(time_text))),
@@ -852,6 +936,7 @@ fn monitoring_results(
     }
     // Alerts, incidents, alias moves (rollbacks among them) and findings of the period, in ledger order.
     let (mut alerts, mut incidents, mut moves, mut findings) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut alert_events = 0usize;
     let alias_prefix = format!("{subject}/alias/");
     for (entry, payload) in ledger.entries.iter().filter(|(e, _)| period.contains(e.at)) {
         let i = entry.index;
@@ -872,7 +957,10 @@ fn monitoring_results(
                 );
                 fired.push((payload["monitor"].as_str().unwrap_or_default().to_owned(), entry.at as f64, label));
             }
-            alerts.push(row);
+            alert_events += 1;
+            if alerts.len() < listed {
+                alerts.push(row);
+            }
         } else if entry.action.starts_with("incident.") && entry.subject.starts_with(&format!("{subject}/incident/")) {
             let mut row = BTreeMap::from([("at", at), ("action", action)]);
             row.insert("incident", cite.payload(i, "/incident"));
@@ -897,7 +985,15 @@ fn monitoring_results(
             findings.push(row);
         }
     }
-    context.insert("monitor_charts", minijinja::Value::from_serialize(monitor_charts(&series, &bands, &fired, period)));
+    // An inventory's report leaves the charts out: a hundred models' would outgrow the document.
+    if scope == Scope::Model {
+        context.insert(
+            "monitor_charts",
+            minijinja::Value::from_serialize(monitor_charts(&series, &bands, &fired, period)),
+        );
+    }
+    context.insert("alert_events", alert_events.into());
+    context.insert("alerts_listed", alerts.len().into());
     context.insert("hours", hours.into());
     context.insert("results", minijinja::Value::from_serialize(&rows));
     context.insert("breaches", minijinja::Value::from_serialize(&breaches));
@@ -922,6 +1018,8 @@ pub struct DocumentReport {
     pub model: String,
     pub version: Option<i64>,
     pub template: String,
+    /// The document covers every model of the inventory (its entries may be about any model).
+    pub inventory: bool,
     /// Figures checked, and entries and records proved.
     pub figures: usize,
     pub entries: usize,
@@ -966,6 +1064,7 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
     report.model = appendix["model"].as_str().unwrap_or_default().to_owned();
     report.version = appendix["version"].as_i64();
     report.template = appendix["template"].as_str().unwrap_or_default().to_owned();
+    report.inventory = appendix["scope"] == "inventory";
     let key = match key {
         Some(k) => k.to_owned(),
         None => {
@@ -1012,11 +1111,16 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
             continue;
         }
         let own = format!("model/{}", report.model);
-        let of_model = entry.subject == own
-            || entry.subject.starts_with(&format!("{own}/"))
-            || item["payload"]["finding"]["model_name"].as_str() == Some(report.model.as_str());
+        let of_model = if report.inventory {
+            entry.subject.starts_with("model/") || item["payload"]["finding"]["model_name"].is_string()
+        } else {
+            entry.subject == own
+                || entry.subject.starts_with(&format!("{own}/"))
+                || item["payload"]["finding"]["model_name"].as_str() == Some(report.model.as_str())
+        };
         if !of_model {
-            problems.push(format!("entry {}: it is about {}, not model {}", entry.index, entry.subject, report.model));
+            let about = if report.inventory { "a model".to_owned() } else { format!("model {}", report.model) };
+            problems.push(format!("entry {}: it is about {}, not {about}", entry.index, entry.subject));
             continue;
         }
         payloads.insert(entry.index, &item["payload"]);

@@ -265,13 +265,18 @@ pub(crate) struct ModelLedger {
 
 impl ModelLedger {
     pub(crate) async fn read(warden: &Proof, model: &str) -> Result<ModelLedger> {
+        Self::read_subjects(warden, &[format!("model/{model}/"), format!("model/{model}"), "policy".to_owned()]).await
+    }
+
+    /// The entries of these subjects (a prefix ending in `/`, or one subject), under a checkpoint signed now.
+    pub(crate) async fn read_subjects(warden: &Proof, subjects: &[String]) -> Result<ModelLedger> {
         // Sign the ledger as it is now: every entry below is covered.
         let checkpoint = crate::ledger::checkpoint(warden).await?;
         let mut rows = Vec::new();
-        for subject in [format!("model/{model}/"), format!("model/{model}"), "policy".to_owned()] {
+        for subject in subjects {
             let mut start = 0;
             loop {
-                let page = warden.metadata.ledger_entries(Some(&subject), start, 10_000).await?;
+                let page = warden.metadata.ledger_entries(Some(subject), start, 10_000).await?;
                 let Some(last) = page.last() else { break };
                 start = last.index + 1;
                 rows.extend(page);

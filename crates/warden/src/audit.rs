@@ -196,8 +196,13 @@ pub(crate) async fn traceability(args: TraceabilityArgs) -> anyhow::Result<u8> {
 /// Runs a docs command; the exit code (1 when a document does not check out).
 pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
     match command {
-        DocsCommand::Generate { model, version, template, period, out, no_pdf, chromium, connection } => {
-            let mut path = format!("/v1/models/{}/docs?template={}", encode(&model), encode(&template));
+        DocsCommand::Generate { model, version, inventory, template, period, out, no_pdf, chromium, connection } => {
+            let mut path = match &model {
+                Some(model) if !inventory => {
+                    format!("/v1/models/{}/docs?template={}", encode(model), encode(&template))
+                }
+                _ => format!("/v1/inventory/docs?template={}", encode(&template)),
+            };
             if let Some(v) = version {
                 path.push_str(&format!("&version={v}"));
             }
@@ -207,15 +212,21 @@ pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
             let bytes = Client::new(&connection)?.get_bytes(&path).await?;
             let html = String::from_utf8(bytes).context("the server sent a document that is not UTF-8")?;
             let report = warden_proof::docs::verify_document(&html, None);
-            let version = report.version.context("the document names no version")?;
+            let (name, what) = match (&model, report.version) {
+                (Some(model), Some(version)) if !inventory => {
+                    (format!("{model}-v{version}-{template}.html"), format!("{template} of {model} version {version}"))
+                }
+                (Some(_), None) if !inventory => bail!("the document names no version"),
+                _ => (format!("inventory-{template}.html"), format!("{template} of the inventory")),
+            };
             std::fs::create_dir_all(&out).with_context(|| format!("cannot make {}", out.display()))?;
-            let file = out.join(format!("{model}-v{version}-{template}.html"));
+            let file = out.join(name);
             // All or nothing: write beside the target, then rename.
             let partial = file.with_extension("partial");
             std::fs::write(&partial, &html).with_context(|| format!("cannot write {}", partial.display()))?;
             std::fs::rename(&partial, &file).with_context(|| format!("cannot write {}", file.display()))?;
             outln!(
-                "{template} of {model} version {version} written to {}: {} figures citing {} ledger entries",
+                "{what} written to {}: {} figures citing {} ledger entries",
                 file.display(),
                 report.figures,
                 report.entries
@@ -241,11 +252,14 @@ pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
             if json {
                 render::json(&serde_json::to_value(&report)?);
             } else if report.ok {
+                let of = if report.inventory {
+                    "the inventory".to_owned()
+                } else {
+                    format!("{} version {}", report.model, report.version.unwrap_or_default())
+                };
                 outln!(
-                    "document OK: {} of {} version {} — {} figures, each equal to what its entry vouches for; {} entries proved against the signed checkpoint{}",
+                    "document OK: {} of {of} — {} figures, each equal to what its entry vouches for; {} entries proved against the signed checkpoint{}",
                     report.template,
-                    report.model,
-                    report.version.unwrap_or_default(),
                     report.figures,
                     report.entries,
                     if report.key_from_document {

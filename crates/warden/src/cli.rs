@@ -374,12 +374,17 @@ pub(crate) enum EvidenceCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DocsCommand {
-    /// Write a model document (HTML) into a folder, as NAME-vVERSION-TEMPLATE.html.
+    /// Write a model document (HTML) into a folder, as NAME-vVERSION-TEMPLATE.html, or the inventory's
+    /// monitoring report (`--inventory`), as inventory-monitoring-report.html.
     Generate {
         /// Model name.
-        model: String,
+        #[arg(required_unless_present = "inventory")]
+        model: Option<String>,
         /// The version (default: the latest).
         version: Option<i64>,
+        /// The monitoring report of every model in the inventory instead of one model's document.
+        #[arg(long, conflicts_with_all = ["model", "version"])]
+        inventory: bool,
         /// The template: `model-documentation`, `eu-ai-act-annex-iv`, `monitoring-report`, or one the bank
         /// added to the server.
         #[arg(long, default_value = "model-documentation")]

@@ -12,8 +12,8 @@ use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Caller};
 use crate::wire::{
-    CheckpointBody, DocsQuery, ErrorBody, EvidenceQuery, InclusionProofBody, LedgerEntryBody, LedgerQuery,
-    TraceabilityBody, TraceabilityQuery, VerificationBody,
+    CheckpointBody, DocsQuery, ErrorBody, EvidenceQuery, InclusionProofBody, InventoryDocsQuery, LedgerEntryBody,
+    LedgerQuery, TraceabilityBody, TraceabilityQuery, VerificationBody,
 };
 
 /// The ledger's verifier key (`<name>+<key id>+<base64 Ed25519 key>`, C2SP signed-note format), public.
@@ -94,6 +94,25 @@ pub(crate) async fn docs(
     let template = query.template.as_deref().unwrap_or(warden_proof::docs::Template::ModelDocumentation.as_str());
     let document =
         warden_proof::docs::generate(&warden, &caller, &name, query.version, template, query.period.as_deref()).await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", document.file_name))
+        .body(Body::from(document.html))
+        .expect("valid response"))
+}
+
+/// The monitoring report of every model in the inventory over a period (HTML), written from the ledger like
+/// a model's documents: each figure cites its entry, checked offline by `warden docs verify`.
+#[utoipa::path(get, path = "/v1/inventory/docs", tag = "ledger", params(InventoryDocsQuery),
+    responses((status = 200, description = "HTML document", content_type = "text/html"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn inventory_docs(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<InventoryDocsQuery>,
+) -> Result<Response, ApiError> {
+    let template = query.template.as_deref().unwrap_or(warden_proof::docs::Template::MonitoringReport.as_str());
+    let document = warden_proof::docs::generate_inventory(&warden, &caller, template, query.period.as_deref()).await?;
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", document.file_name))

@@ -26,3 +26,4 @@ mod security;
 mod sso;
 mod support;
 mod train;
+mod vouching;
