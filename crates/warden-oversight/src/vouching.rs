@@ -19,9 +19,9 @@ pub const ACTION: &str = "monitor.hour";
 /// Most evaluations one entry vouches for (a model with more in an hour gets several entries that round).
 const MAX_ROWS: i64 = 100_000;
 
-/// Vouches for the evaluations of every model not vouched for in the hour `at` falls in; how many entries it
-/// wrote. Called by the round before it stores its own evaluations, so an entry covers whole rounds of the
-/// hours before.
+/// Vouches for the evaluations of every model not vouched for in the hour `at` falls in (a model first
+/// evaluated in this hour waits for the next); how many entries it wrote. Called by the round before it
+/// stores its own evaluations, so an entry covers whole rounds of the hours before.
 pub(crate) async fn vouch(warden: &Oversight, at: Micros) -> Result<usize> {
     let hour_start = at - at.rem_euclid(HOUR_MICROS);
     let mut written = 0;

@@ -1165,8 +1165,9 @@ pub trait OversightStore: Send + Sync {
     /// they were read).
     async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation], revised: &[LatePeriod])
     -> Result<()>;
-    /// Models with evaluations stored after their last `monitor.hour` entry, whose last entry is of an hour
-    /// before `hour_start` (µs): each with how far it is vouched for (0: never).
+    /// Models whose last `monitor.hour` entry (if any) is of an hour before `hour_start` (µs) and that have
+    /// evaluations stored after it, some of a time before `hour_start` (a model first evaluated this hour
+    /// waits for the next): each with how far it is vouched for (0: never).
     async fn unvouched_monitor_models(&self, hour_start: Micros) -> Result<Vec<MonitorVouch>>;
     /// A model's evaluations stored after id `after_id`, by id, at most `limit`: each with its id.
     async fn monitor_evaluations_after(

@@ -53,6 +53,7 @@ async fn deployed(warden: &Warden) {
         unknown_category: None,
     };
     request.columns.target = Some("risk".into());
+    request.columns.protected = vec!["sex".into()];
     request.lineage.code_ref = Some("git:4f2a9c1".into());
     request.lineage.training_data_sha256 = Some("9".repeat(64));
     request.lineage.training_data_rows = Some(700);
@@ -96,11 +97,17 @@ fn applications(older: bool) -> Vec<Map<String, Value>> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_hour_of_evaluations_is_vouched_for_once_by_an_entry_hashing_the_stored_rows() {
+#[test]
+fn each_hour_of_evaluations_is_vouched_for_once_by_an_entry_hashing_the_stored_rows() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // The database is made before the service's runtime starts (making it runs a runtime of its own).
     let config = Config { database: on_postgres().then(|| database_for(&data)), ..Config::new(&data) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(vouched_hours(config));
+}
+
+async fn vouched_hours(config: Config) {
     let start = 1_800_000_000_000_000 - 1_800_000_000_000_000 % HOUR;
     let now = Arc::new(AtomicI64::new(start));
     let clock = now.clone();
