@@ -484,6 +484,19 @@ async fn stress_scenarios_report_approval_rate_mean_pd_and_expected_loss() {
     assert_eq!(listed.as_array().unwrap().len(), 2);
 }
 
+/// Versions 1 and 2 of `credit`, each validated, approved by three and promoted to champion in turn.
+async fn release_two_versions(app: &TestApp, p: &People) {
+    for _ in 0..2 {
+        let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
+        app.validate(&p.vera, "credit", version, &german_csv()).await;
+        for who in [&p.vera, &p.victor, &p.rita] {
+            assert_eq!(app.approve(who, version, "approve").await.0, StatusCode::CREATED);
+        }
+        let (status, body) = app.promote(&p.dana, version, json!({"reason": "release"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
 /// Monitor rounds over three hours of the test's clock: each hour's evaluations are vouched for by one
 /// `monitor.hour` entry hashing the stored rows, and the monitoring report cites those entries, the alert,
 /// the rollback and the incident, each figure checking out offline and an edited one caught.
@@ -495,14 +508,7 @@ async fn hourly_entries_vouch_for_the_evaluations_and_the_monitoring_report_cite
     let (app, clock) = crate::access_tests::app_with_clock().await;
     app.create_model("credit").await;
     let p = people(&app).await;
-    for _ in 0..2 {
-        let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-        app.validate(&p.vera, "credit", version, &german_csv()).await;
-        for who in [&p.vera, &p.victor, &p.rita] {
-            assert_eq!(app.approve(who, version, "approve").await.0, StatusCode::CREATED);
-        }
-        assert_eq!(app.promote(&p.dana, version, json!({"reason": "release"})).await.0, StatusCode::OK);
-    }
+    release_two_versions(&app, &p).await;
     let change = json!({"action": "rollback", "min_decisions": 100});
     let (status, body) = app.json(Method::PUT, "/v1/models/credit/monitors/feature_drift", Some(&p.rita), change).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -631,15 +637,7 @@ async fn a_critical_drift_alert_rolls_the_champion_back_to_the_previous_approved
     let app = TestApp::new().await;
     app.create_model("credit").await;
     let p = people(&app).await;
-    for _ in 0..2 {
-        let version = app.register_as(&p.dana, "credit", metadata(), &lr_artifact()).await;
-        app.validate(&p.vera, "credit", version, &german_csv()).await;
-        for who in [&p.vera, &p.victor, &p.rita] {
-            assert_eq!(app.approve(who, version, "approve").await.0, StatusCode::CREATED);
-        }
-        let (status, body) = app.promote(&p.dana, version, json!({"reason": "release"})).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    release_two_versions(&app, &p).await;
     let uri = "/v1/models/credit/monitors/feature_drift";
     let change = json!({"action": "rollback", "min_decisions": 100});
     let (status, body) = app.json(Method::PUT, uri, Some(&p.rita), change).await;
