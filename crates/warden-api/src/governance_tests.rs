@@ -620,6 +620,27 @@ async fn hourly_entries_vouch_for_the_evaluations_and_the_monitoring_report_cite
     let at = html.find(&shown).unwrap();
     let tampered = format!("{}>0.0001</data>{}", &html[..at], &html[at + shown.len()..]);
     assert!(!warden_proof::docs::verify_document(&tampered, Some(&key)).ok);
+    // A figure of credit's copied into fraud's section is caught; so is a model's document claiming the
+    // inventory's scope (to cite other models' entries).
+    let figure = &html[html.find("<data class=\"figure\"").unwrap()..];
+    let figure = &figure[..figure.find("</data>").unwrap() + "</data>".len()];
+    let fraud = "<h2 id=\"model-fraud\" class=\"model\">Model fraud</h2>";
+    let moved = html.replacen(fraud, &format!("{fraud}<p>{figure}</p>"), 1);
+    let checked = warden_proof::docs::verify_document(&moved, Some(&key));
+    assert!(
+        checked.problems.iter().any(|p| p.contains("about model credit in the section of model fraud")),
+        "{:?}",
+        checked.problems
+    );
+    let format = "\"format\":\"warden-document/1\"";
+    assert!(report.html.contains(format));
+    let widened = report.html.replacen(format, &format!("{format},\"scope\":\"inventory\""), 1);
+    let checked = warden_proof::docs::verify_document(&widened, Some(&key));
+    assert!(
+        !checked.ok && checked.problems[0].contains("covers the inventory, yet names a model"),
+        "{:?}",
+        checked.problems
+    );
     let refused = warden_proof::docs::generate_inventory(&app.warden, &principal, "model-documentation", None).await;
     assert!(refused.unwrap_err().to_string().contains("written per model"));
     // The model documentation shows each monitor's last vouched result.

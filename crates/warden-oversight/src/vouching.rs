@@ -16,8 +16,9 @@ use crate::{Oversight, Result};
 pub const HOUR_MICROS: i64 = 3_600_000_000;
 /// The action of the entries.
 pub const ACTION: &str = "monitor.hour";
-/// Most evaluations one entry vouches for (a model with more in an hour gets several entries that round).
-const MAX_ROWS: i64 = 100_000;
+/// Most evaluations one entry vouches for, and one round reads per model: a model with more waiting (after an
+/// upgrade, or a ledger that could not be written for a while) catches up one entry per round.
+const MAX_ROWS: i64 = 20_000;
 
 /// Vouches for the evaluations of every model not vouched for in the hour `at` falls in (a model first
 /// evaluated in this hour waits for the next); how many entries it wrote. Called by the round before it
@@ -26,27 +27,21 @@ pub(crate) async fn vouch(warden: &Oversight, at: Micros) -> Result<usize> {
     let hour_start = at - at.rem_euclid(HOUR_MICROS);
     let mut written = 0;
     for vouched in warden.metadata.unvouched_monitor_models(hour_start).await? {
-        let mut after = vouched.through_id;
-        loop {
-            let rows = warden.metadata.monitor_evaluations_after(&vouched.model_name, after, MAX_ROWS).await?;
-            let Some(&(through_id, _)) = rows.last() else { break };
-            let event = AuditEventDraft {
-                at,
-                actor: "warden".into(),
-                action: ACTION.into(),
-                subject: format!("model/{}", vouched.model_name),
-                payload: summary(hour_start, &rows),
-            };
-            let next = MonitorVouch { model_name: vouched.model_name.clone(), through_id, hour_start };
-            // Another replica's round vouched first: its entry covers these rows.
-            if !warden.metadata.vouch_monitor_evaluations(&next, after, event).await? {
-                break;
-            }
+        let rows = warden.metadata.monitor_evaluations_after(&vouched.model_name, vouched.through_id, MAX_ROWS).await?;
+        let Some(&(through_id, _)) = rows.last() else { continue };
+        let event = AuditEventDraft {
+            at,
+            actor: "warden".into(),
+            action: ACTION.into(),
+            subject: format!("model/{}", vouched.model_name),
+            payload: summary(hour_start, &rows),
+        };
+        // A full batch leaves the model due again next round, for the rows after it.
+        let hour = if rows.len() as i64 == MAX_ROWS { vouched.hour_start } else { hour_start };
+        let next = MonitorVouch { model_name: vouched.model_name.clone(), through_id, hour_start: hour };
+        // `false`: another replica's round vouched first, and its entry covers these rows.
+        if warden.metadata.vouch_monitor_evaluations(&next, vouched.through_id, event).await? {
             written += 1;
-            after = through_id;
-            if (rows.len() as i64) < MAX_ROWS {
-                break;
-            }
         }
     }
     Ok(written)

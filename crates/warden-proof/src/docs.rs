@@ -40,6 +40,9 @@ pub const FORMAT: &str = "warden-document/1";
 pub const FIGURE_TAG: &str = "<data class=\"figure\" ";
 const APPENDIX_OPEN: &str = "<script type=\"application/json\" id=\"warden-ledger\">";
 const APPENDIX_CLOSE: &str = "</script>";
+/// How a model's section of the inventory's report starts (`model-NAME"`): the verifier ties each figure after
+/// it to that model.
+const SECTION_TAG: &str = "<h2 id=\"model-";
 /// Largest document `verify_document` reads.
 pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
 /// Most figures a document may cite.
@@ -226,6 +229,16 @@ impl Period {
     fn contains(&self, at: i64) -> bool {
         (self.from..self.to).contains(&at)
     }
+
+    /// Whether a monitoring report of this period reads `entry`: an entry of the period, an hourly entry
+    /// written up to a day after it (the period's last hour is vouched for in the next), or a monitor's setting
+    /// of any time (the plan the results are judged against). Months of other hourly entries are not read.
+    fn needs(&self, entry: &Entry) -> bool {
+        if entry.action == vouching::ACTION {
+            return (self.from..self.to.saturating_add(DAY_MICROS)).contains(&entry.at);
+        }
+        self.contains(entry.at) || entry.action.starts_with("monitor.")
+    }
 }
 
 /// How a value is shown: numbers to four decimals (integers whole), booleans as yes/no, text as it is,
@@ -404,7 +417,12 @@ pub async fn generate(
         None => return Err(Error::NotFound(format!("model '{model}' has no version to document"))),
     };
     warden_registry::registry::get_version(warden, caller, model, &version.to_string()).await?;
-    let ledger = ModelLedger::read(warden, model).await?;
+    let subjects = ModelLedger::subjects_of(model);
+    let ledger = if template == Template::MonitoringReport.as_str() {
+        ModelLedger::read_subjects(warden, &subjects, &|e| period.needs(e)).await?
+    } else {
+        ModelLedger::read_subjects(warden, &subjects, &|_| true).await?
+    };
     render(warden, model, version, template, &ledger, &period).await
 }
 
@@ -497,11 +515,14 @@ pub(crate) async fn render(
         }
         let mut scenarios = Vec::new();
         for n in 0..body["scenarios"].as_array().map_or(0, Vec::len) {
-            scenarios.push(BTreeMap::from([
-                ("name", figure(&format!("/scenarios/{n}/name"))),
-                ("approval_rate", figure(&format!("/scenarios/{n}/approval_rate"))),
-                ("mean_pd", figure(&format!("/scenarios/{n}/mean_pd"))),
-            ]));
+            // Each measure as given, under the scenario, and the change.
+            let mut row = BTreeMap::from([("name".to_owned(), figure(&format!("/scenarios/{n}/name")))]);
+            for measure in ["approval_rate", "mean_pd"] {
+                for (suffix, part) in [("", "stressed"), ("_baseline", "baseline"), ("_change", "change")] {
+                    row.insert(format!("{measure}{suffix}"), figure(&format!("/scenarios/{n}/{measure}/{part}")));
+                }
+            }
+            scenarios.push(row);
         }
         context.insert("validation_charts", minijinja::Value::from_serialize(report_charts(body)));
         context.insert("validation", minijinja::Value::from_serialize(&validation));
@@ -628,7 +649,8 @@ pub async fn generate_inventory(
     }
     let period = Period::parse(period, warden.now())?;
     let models = warden_registry::registry::list_models(warden, caller).await?;
-    let ledger = ModelLedger::read_subjects(warden, &["model/".to_owned(), "policy".to_owned()]).await?;
+    let subjects = ["model/".to_owned(), "policy".to_owned()];
+    let ledger = ModelLedger::read_subjects(warden, &subjects, &|e| period.needs(e)).await?;
     let mut cite = Citations { ledger: &ledger, entries: BTreeSet::new(), records: BTreeMap::new() };
     let mut sections = Vec::new();
     for model in &models {
@@ -791,7 +813,9 @@ fn latest_hour_result<'a>(
     ledger.entries.iter().rev().filter(|(e, _)| e.action == vouching::ACTION && e.subject == subject).find_map(
         |(entry, payload)| {
             let results = payload["monitors"].as_array()?;
-            let n = results.iter().position(|r| r["monitor"] == name && r["version"] == version)?;
+            let n = results.iter().position(|r| {
+                r["monitor"] == name && r["version"] == version && r["evaluations"].as_u64().unwrap_or(0) > 0
+            })?;
             Some((entry, n))
         },
     )
@@ -822,7 +846,8 @@ const MAX_BREACH_ROWS: usize = 500;
 
 /// What the `monitor.hour` entries of `period` say of each monitor and version, the hours they warned or
 /// alerted in, and the period's alerts, incidents, alias moves and finding changes, each figure cited.
-/// Totals over hours (evaluations, warnings, alerts) are sums of cited figures, shown as text.
+/// Totals over hours (evaluations, warnings, alerts) are counted from the same entries and shown as text,
+/// which the verifier does not check (it checks figures, each against one entry).
 fn monitoring_results(
     cite: &mut Citations<'_>,
     ledger: &ModelLedger,
@@ -1065,6 +1090,18 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
     report.version = appendix["version"].as_i64();
     report.template = appendix["template"].as_str().unwrap_or_default().to_owned();
     report.inventory = appendix["scope"] == "inventory";
+    // Only the inventory's monitoring report, naming no model, may cite entries of any model (each in its
+    // model's section, checked below).
+    if report.inventory
+        && (!report.model.is_empty()
+            || report.version.is_some()
+            || report.template != Template::MonitoringReport.as_str())
+    {
+        return vec![
+            "the appendix says the document covers the inventory, yet names a model, a version or another template"
+                .into(),
+        ];
+    }
     let key = match key {
         Some(k) => k.to_owned(),
         None => {
@@ -1087,6 +1124,8 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
     let mut problems = Vec::new();
     // Entries proved into the checkpoint, with their payloads.
     let mut payloads = BTreeMap::<u64, &Value>::new();
+    // The model each proved entry is about (an inventory's figure must cite its own section's model).
+    let mut models_of = BTreeMap::<u64, String>::new();
     for item in appendix["entries"].as_array().map(Vec::as_slice).unwrap_or_default() {
         let at = format!("appendix entry {}", item["index"]);
         let Some(entry) = item["canonical"].as_str().and_then(|c| Entry::parse(c).ok()) else {
@@ -1123,6 +1162,9 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
             problems.push(format!("entry {}: it is about {}, not {about}", entry.index, entry.subject));
             continue;
         }
+        let about = entry.subject.strip_prefix("model/").map(|rest| rest.split('/').next().unwrap_or_default());
+        let about = about.or(item["payload"]["finding"]["model_name"].as_str()).unwrap_or_default();
+        models_of.insert(entry.index, about.to_owned());
         payloads.insert(entry.index, &item["payload"]);
     }
     report.entries = payloads.len();
@@ -1136,6 +1178,17 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
         }
     }
     report.records = records.len();
+    // An inventory's model sections: where each starts, and its model.
+    let sections: Vec<(usize, &str)> = if report.inventory {
+        body.match_indices(SECTION_TAG)
+            .filter_map(|(at, _)| {
+                let name = body[at + SECTION_TAG.len()..].split('"').next()?;
+                Some((at, name))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     // Figures.
     let mut from = 0;
     while let Some(found) = body[from..].find(FIGURE_TAG) {
@@ -1156,6 +1209,18 @@ fn check(html: &str, key: Option<&str>, report: &mut DocumentReport) -> Vec<Stri
         };
         from = tag_start + figure.length;
         let place = format!("figure {} (entry {}, {})", report.figures, figure.entry, figure.pointer);
+        if report.inventory {
+            let section = sections.iter().rev().find(|(at, _)| *at < tag_start).map(|(_, name)| *name);
+            let about = models_of.get(&figure.entry).map(String::as_str);
+            if section.is_none() || about.is_some_and(|m| Some(m) != section) {
+                problems.push(format!(
+                    "{place}: cites an entry about model {} in the section of {}",
+                    about.unwrap_or("?"),
+                    section.map_or("no model".to_owned(), |s| format!("model {s}"))
+                ));
+                continue;
+            }
+        }
         let Some(payload) = payloads.get(&figure.entry) else {
             problems.push(format!("{place}: cites an entry the appendix does not prove"));
             continue;

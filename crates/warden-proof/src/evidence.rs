@@ -146,7 +146,7 @@ pub async fn export(
     if let Some(version) = record.latest_version {
         // The monitoring report covers the bundle's period.
         let to = to.map_or(warden.now(), |t| t.saturating_add(1));
-        let from = from.unwrap_or(0);
+        let from = from.or_else(|| ledger.entries.first().map(|(e, _)| e.at)).unwrap_or(0);
         let label = format!("{} to {}", crate::docs::time_text(from), crate::docs::time_text(to));
         let period = crate::docs::Period { from, to, label };
         for template in crate::docs::template_names(warden) {
@@ -265,11 +265,21 @@ pub(crate) struct ModelLedger {
 
 impl ModelLedger {
     pub(crate) async fn read(warden: &Proof, model: &str) -> Result<ModelLedger> {
-        Self::read_subjects(warden, &[format!("model/{model}/"), format!("model/{model}"), "policy".to_owned()]).await
+        Self::read_subjects(warden, &Self::subjects_of(model), &|_| true).await
     }
 
-    /// The entries of these subjects (a prefix ending in `/`, or one subject), under a checkpoint signed now.
-    pub(crate) async fn read_subjects(warden: &Proof, subjects: &[String]) -> Result<ModelLedger> {
+    /// The subjects a model's ledger holds: the model's own, and the policy bundles.
+    pub(crate) fn subjects_of(model: &str) -> [String; 3] {
+        [format!("model/{model}/"), format!("model/{model}"), "policy".to_owned()]
+    }
+
+    /// The entries of these subjects (a prefix ending in `/`, or one subject) that `keep` keeps, with their
+    /// payloads (read for those kept only), under a checkpoint signed now.
+    pub(crate) async fn read_subjects(
+        warden: &Proof,
+        subjects: &[String],
+        keep: &(dyn Fn(&Entry) -> bool + Sync),
+    ) -> Result<ModelLedger> {
         // Sign the ledger as it is now: every entry below is covered.
         let checkpoint = crate::ledger::checkpoint(warden).await?;
         let mut rows = Vec::new();
@@ -286,15 +296,21 @@ impl ModelLedger {
         rows.sort_by_key(|r| r.index);
         rows.dedup_by_key(|r| r.index);
         rows.retain(|r| r.index < checkpoint.tree_size);
-        // The entries' audit events, read together (one query per few hundred, not one per entry).
-        let seqs: Vec<i64> = rows.iter().map(|r| r.audit_seq).collect();
-        let mut payloads: HashMap<i64, String> =
-            warden.metadata.audit_records_of(&seqs).await?.into_iter().map(|r| (r.seq, r.payload)).collect();
-        let mut entries = Vec::new();
+        let mut kept = Vec::new();
         for row in rows {
             let entry = Entry::parse(&row.entry).map_err(|e| {
                 Error::failed(format!("ledger entry {} is corrupt: run `warden audit verify`", row.index), e)
             })?;
+            if keep(&entry) {
+                kept.push((row, entry));
+            }
+        }
+        // The entries' audit events, read together (one query per few hundred, not one per entry).
+        let seqs: Vec<i64> = kept.iter().map(|(r, _)| r.audit_seq).collect();
+        let mut payloads: HashMap<i64, String> =
+            warden.metadata.audit_records_of(&seqs).await?.into_iter().map(|r| (r.seq, r.payload)).collect();
+        let mut entries = Vec::new();
+        for (row, entry) in kept {
             let payload = payloads.remove(&row.audit_seq).ok_or_else(|| {
                 Error::Inconsistent(format!("audit event {} of entry {} is missing", row.audit_seq, row.index))
             })?;

@@ -1165,9 +1165,11 @@ pub trait OversightStore: Send + Sync {
     /// they were read).
     async fn insert_monitor_evaluations(&self, evaluations: &[MonitorEvaluation], revised: &[LatePeriod])
     -> Result<()>;
-    /// Models whose last `monitor.hour` entry (if any) is of an hour before `hour_start` (µs) and that have
-    /// evaluations stored after it, some of a time before `hour_start` (a model first evaluated this hour
-    /// waits for the next): each with how far it is vouched for (0: never).
+    /// Models with an enabled monitor whose last `monitor.hour` entry (if any) is of an hour before
+    /// `hour_start` (µs) and that have evaluations stored after it, some of a time before `hour_start` (a
+    /// model first evaluated this hour waits for the next): each with how far it is vouched for (0: never).
+    /// A model with no enabled monitor is left out: its last rows wait until one is enabled again, and no
+    /// round searches the evaluations stored since for it.
     async fn unvouched_monitor_models(&self, hour_start: Micros) -> Result<Vec<MonitorVouch>>;
     /// A model's evaluations stored after id `after_id`, by id, at most `limit`: each with its id.
     async fn monitor_evaluations_after(

@@ -2647,7 +2647,9 @@ where
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT m.name, COALESCE(v.through_id, 0), COALESCE(v.hour_start, 0) FROM models m \
              LEFT JOIN monitor_vouches v ON v.model_id = m.id \
-             WHERE COALESCE(v.hour_start, 0) < $1 AND EXISTS (SELECT 1 FROM monitor_evaluations e \
+             WHERE COALESCE(v.hour_start, 0) < $1 \
+             AND EXISTS (SELECT 1 FROM monitors mo WHERE mo.model_id = m.id AND mo.enabled = 1) \
+             AND EXISTS (SELECT 1 FROM monitor_evaluations e \
                JOIN monitors o ON o.id = e.monitor_id WHERE o.model_id = m.id AND e.id > COALESCE(v.through_id, 0) \
                AND e.at < $1) \
              ORDER BY m.name",

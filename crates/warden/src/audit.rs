@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use warden_core::words::counted;
 use warden_ledger::merkle::{Hash, verify_inclusion};
 use warden_ledger::note::{Checkpoint, NoteVerifier};
+use warden_proof::docs::Template;
 
 use crate::cli::{AuditCommand, DocsCommand, EvidenceCommand, ExportArgs, TraceabilityArgs};
 use crate::client::{Client, encode};
@@ -197,6 +198,10 @@ pub(crate) async fn traceability(args: TraceabilityArgs) -> anyhow::Result<u8> {
 pub(crate) async fn docs(command: DocsCommand) -> anyhow::Result<u8> {
     match command {
         DocsCommand::Generate { model, version, inventory, template, period, out, no_pdf, chromium, connection } => {
+            let template = template.unwrap_or_else(|| {
+                let default = if inventory { Template::MonitoringReport } else { Template::ModelDocumentation };
+                default.as_str().to_owned()
+            });
             let mut path = match &model {
                 Some(model) if !inventory => {
                     format!("/v1/models/{}/docs?template={}", encode(model), encode(&template))

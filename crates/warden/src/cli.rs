@@ -385,10 +385,10 @@ pub(crate) enum DocsCommand {
         /// The monitoring report of every model in the inventory instead of one model's document.
         #[arg(long, conflicts_with_all = ["model", "version"])]
         inventory: bool,
-        /// The template: `model-documentation`, `eu-ai-act-annex-iv`, `monitoring-report`, or one the bank
-        /// added to the server.
-        #[arg(long, default_value = "model-documentation")]
-        template: String,
+        /// The template: `model-documentation` (a model's default), `eu-ai-act-annex-iv`, `monitoring-report`
+        /// (the inventory's default and only one), or one the bank added to the server.
+        #[arg(long)]
+        template: Option<String>,
         /// The period a monitoring report covers: `YYYY-MM` (a month), `YYYY-QN` (a quarter) or
         /// `last-N-days` (default `last-30-days`).
         #[arg(long)]

@@ -695,6 +695,8 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     populate(&server);
     let vera = stdout(&server.cli(&["token", "create", "--name", "vera3", "--role", "validator"])).trim().to_owned();
     let german = warden_testdata::path("datasets/german.csv");
+    let scenarios = dir.path().join("scenarios.toml");
+    std::fs::write(&scenarios, "[[scenario]]\nname = \"longer loans\"\nchanges = [\"duration *= 1.5\"]\n").unwrap();
     let out = server.cli_as(
         Some(&vera),
         &[
@@ -707,6 +709,8 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
             "risk",
             "--bad-value",
             "0",
+            "--scenarios",
+            scenarios.to_str().unwrap(),
             "--json",
         ],
     );
@@ -758,6 +762,10 @@ fn a_model_document_cites_every_figure_and_an_edited_one_is_caught() {
     assert!(auc_figure.contains(&format!("value=\"{auc}\"")), "{auc_figure} is not {auc}");
     assert!(auc_figure.ends_with(&format!(">{:.4}</data>", auc.as_f64().unwrap())), "{auc_figure}");
     assert!(figure_at(&html, "/comment").ends_with(">sound</data>"));
+    // A stress scenario's measures as given, stressed and their change, each a figure of the report.
+    let stressed = &validation["scenarios"][0]["approval_rate"]["stressed"];
+    assert!(figure_at(&html, "/scenarios/0/approval_rate/stressed").contains(&format!("value=\"{stressed}\"")));
+    assert!(figure_at(&html, "/scenarios/0/name").ends_with(">longer loans</data>"));
     // The EU AI Act's Annex IV from the same entries: its sections, the same AUC, the monitors' actions.
     let out = server.cli(&[
         "docs",
