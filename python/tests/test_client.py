@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import GERMAN
+from conftest import GERMAN, REPO
 from warden_client import Client, WardenError
 
 NUMERIC = ["job", "credit_amount", "duration", "age"]
@@ -65,6 +65,26 @@ def test_the_token_comes_from_where_the_cli_finds_it(server, monkeypatch, tmp_pa
         Client(server.url, data_dir=tmp_path / "nowhere")
     with pytest.raises(WardenError, match="not signed in"):
         Client("http://127.0.0.1:9", data_dir=tmp_path / "nowhere")
+
+
+SPDX = REPO / "crates/warden-testdata/data/schemas/spdx"
+
+
+def assert_spdx_valid(document: dict) -> None:
+    """Checks an SPDX 3.0.1 document against the published JSON schema (draft 2020-12) and, read as RDF with
+    the published JSON-LD context, against the SHACL shapes of the SPDX model (pySHACL)."""
+    import jsonschema
+    import pyshacl
+    import rdflib
+
+    schema = json.loads((SPDX / "schema.json").read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=str)
+    assert not errors, f"schema: {errors[0].message}"
+    local = dict(document, **{"@context": json.loads((SPDX / "spdx-context.jsonld").read_text())["@context"]})
+    data = rdflib.Graph().parse(data=json.dumps(local), format="json-ld")
+    shapes = rdflib.Graph().parse(SPDX / "spdx-model.ttl", format="turtle")
+    conforms, _, text = pyshacl.validate(data, shacl_graph=shapes, ont_graph=shapes, inference="none")
+    assert conforms, f"SHACL: {text[:2000]}"
 
 
 def german() -> pd.DataFrame:
@@ -266,6 +286,18 @@ def test_a_version_exports_as_cyclonedx_and_spdx_that_their_reference_libraries_
     again = spdx.SHACLObjectSet()
     spdx.JSONLDDeserializer().deserialize_data(json.loads(out.getvalue()), again)
     assert len(list(again.foreach())) == len(list(objects.foreach()))
+    # The SPDX 3.0.1 JSON schema and the model's SHACL shapes, as published with the specification.
+    assert_spdx_valid(document)
+    # Each check can fail: a package without its creation information fails the schema; a relationship from
+    # an element the document does not hold (any IRI passes the schema) fails the shapes.
+    broken = json.loads(json.dumps(document))
+    del next(e for e in broken["@graph"] if e["type"] == "ai_AIPackage")["creationInfo"]
+    with pytest.raises(AssertionError, match="^schema"):
+        assert_spdx_valid(broken)
+    dangling = json.loads(json.dumps(document))
+    next(e for e in dangling["@graph"] if e["type"] == "Relationship")["from"] = "https://example.invalid/none"
+    with pytest.raises(AssertionError, match="^SHACL"):
+        assert_spdx_valid(dangling)
 
     with pytest.raises(WardenError) as refused:
         admin.export("credit-bom", 1, "sbom")

@@ -943,6 +943,19 @@ fn exports_present_the_vouched_facts(server: &Server, dir: &Path, validation: &s
 
     let spdx = export("spdx");
     assert_eq!(spdx["@context"], "https://spdx.org/rdf/3.0.1/spdx-context.jsonld");
+    // The SPDX 3.0.1 JSON schema as published with the specification (draft 2020-12); a package without its
+    // creation information is refused.
+    let spdx_schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(warden_testdata::path("schemas/spdx/schema.json")).unwrap())
+            .unwrap();
+    let spdx_validator = jsonschema::validator_for(&spdx_schema).expect("the SPDX 3.0.1 schema compiles");
+    let errors: Vec<String> =
+        spdx_validator.iter_errors(&spdx).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut broken = spdx.clone();
+    let at = broken["@graph"].as_array().unwrap().iter().position(|e| e["type"] == "ai_AIPackage").unwrap();
+    broken["@graph"][at].as_object_mut().unwrap().remove("creationInfo");
+    assert!(!spdx_validator.is_valid(&broken));
     let graph = spdx["@graph"].as_array().unwrap();
     let of_type = |t: &str| graph.iter().filter(|e| e["type"] == t).collect::<Vec<_>>();
     let package = of_type("ai_AIPackage")[0];
