@@ -1215,7 +1215,7 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
     let revised = revise_late_periods(warden, &monitors, &late).await?;
     // The hours before this one are vouched for before its evaluations are stored. Monitoring goes on when the
     // ledger cannot be written: the rows wait for the next round's entry.
-    if let Err(error) = crate::vouching::vouch(warden, at).await {
+    if let Err(error) = crate::vouching::vouch(warden, at, crate::vouching::MAX_ROWS).await {
         tracing::error!(%error, "monitor evaluations not vouched for this round");
     }
     // The notes read are cleared with the revisions they led to (a period with nothing to revise too).

@@ -18,16 +18,17 @@ pub const HOUR_MICROS: i64 = 3_600_000_000;
 pub const ACTION: &str = "monitor.hour";
 /// Most evaluations one entry vouches for, and one round reads per model: a model with more waiting (after an
 /// upgrade, or a ledger that could not be written for a while) catches up one entry per round.
-const MAX_ROWS: i64 = 20_000;
+pub const MAX_ROWS: i64 = 20_000;
 
 /// Vouches for the evaluations of every model not vouched for in the hour `at` falls in (a model first
-/// evaluated in this hour waits for the next); how many entries it wrote. Called by the round before it
-/// stores its own evaluations, so an entry covers whole rounds of the hours before.
-pub(crate) async fn vouch(warden: &Oversight, at: Micros) -> Result<usize> {
+/// evaluated in this hour waits for the next), at most `max_rows` of each model ([`MAX_ROWS`] in a round):
+/// how many entries it wrote. The round calls it before it stores its own evaluations, so an entry covers
+/// whole rounds of the hours before.
+pub async fn vouch(warden: &Oversight, at: Micros, max_rows: i64) -> Result<usize> {
     let hour_start = at - at.rem_euclid(HOUR_MICROS);
     let mut written = 0;
     for vouched in warden.metadata.unvouched_monitor_models(hour_start).await? {
-        let rows = warden.metadata.monitor_evaluations_after(&vouched.model_name, vouched.through_id, MAX_ROWS).await?;
+        let rows = warden.metadata.monitor_evaluations_after(&vouched.model_name, vouched.through_id, max_rows).await?;
         let Some(&(through_id, _)) = rows.last() else { continue };
         let event = AuditEventDraft {
             at,
@@ -37,7 +38,7 @@ pub(crate) async fn vouch(warden: &Oversight, at: Micros) -> Result<usize> {
             payload: summary(hour_start, &rows),
         };
         // A full batch leaves the model due again next round, for the rows after it.
-        let hour = if rows.len() as i64 == MAX_ROWS { vouched.hour_start } else { hour_start };
+        let hour = if rows.len() as i64 == max_rows { vouched.hour_start } else { hour_start };
         let next = MonitorVouch { model_name: vouched.model_name.clone(), through_id, hour_start: hour };
         // `false`: another replica's round vouched first, and its entry covers these rows.
         if warden.metadata.vouch_monitor_evaluations(&next, vouched.through_id, event).await? {

@@ -15,11 +15,15 @@ use warden_registry::auth::{Principal, Role};
 use warden_registry::binding::ScoreRequest;
 use warden_registry::registry::{self, ModelInput, RiskTier, VersionRequest};
 use warden_store::metadata::{AuditEventDraft, AuditQuery, MonitorVouch};
-use warden_store::prelude::*;
 
 use crate::support::{database_for, on_postgres};
 
 const HOUR: i64 = 3_600_000_000;
+
+/// The evaluations of `credit` stored after id `after`.
+async fn stored_after(warden: &Warden, after: i64) -> Vec<(i64, warden_store::metadata::MonitorEvaluation)> {
+    warden.metadata.monitor_evaluations_after("credit", after, 100_000).await.unwrap()
+}
 
 async fn staged(warden: &Warden, bytes: &[u8]) -> registry::StagedFile {
     let mut writer = warden.artifacts().stage(1 << 30).await.unwrap();
@@ -169,6 +173,43 @@ async fn vouched_hours(config: Config) {
     };
     assert!(!warden.metadata.vouch_monitor_evaluations(&stale, 0, event).await.unwrap(), "compare and set");
     assert_eq!(hourly(warden.metadata.audit_events(&query).await.unwrap()).len(), 2, "nothing written");
+
+    // A backlog is caught up a bounded batch an entry: hour 2's rows, at most 5 a call, leave the model due
+    // after each full batch, each batch hashing exactly its rows.
+    let due = |w: Vec<MonitorVouch>| w.into_iter().map(|v| (v.through_id, v.hour_start)).collect::<Vec<_>>();
+    let backlog = stored_after(&warden, after).await;
+    let mut batches = 0;
+    loop {
+        let written = vouching::vouch(&warden, start + 3 * HOUR, 5).await.unwrap();
+        let waiting = due(warden.metadata.unvouched_monitor_models(start + 3 * HOUR).await.unwrap());
+        if written == 0 {
+            break;
+        }
+        batches += 1;
+        assert!(batches <= backlog.len().div_ceil(5), "each call vouches for up to 5 rows");
+        let entry = hourly(warden.metadata.audit_events(&query).await.unwrap()).pop().unwrap();
+        let through = entry.payload["through_id"].as_i64().unwrap();
+        let rows: Vec<_> = backlog.iter().filter(|(id, _)| *id > after && *id <= through).cloned().collect();
+        assert!(!rows.is_empty() && rows.len() <= 5);
+        let sha = warden_ledger::payload_sha256(&vouching::rows_record(&rows));
+        assert_eq!(entry.payload["rows_sha256"].as_str(), Some(sha.as_str()));
+        assert_eq!(!waiting.is_empty(), rows.len() == 5, "due again after a full batch only: {waiting:?}");
+        after = through;
+    }
+    assert_eq!(batches, backlog.len().div_ceil(5), "{} rows", backlog.len());
+    assert_eq!(after, backlog.last().unwrap().0, "every row of the backlog vouched for");
+
+    // A model with no enabled monitor is not searched: its rows wait.
+    for round in 0..2 {
+        now.store(start + 4 * HOUR + round * 60_000_000, Ordering::SeqCst);
+        warden_oversight::round::run(&warden, Round::Now).await.unwrap();
+    }
+    let admin = Principal::token("admin", Role::Admin);
+    for monitor in warden_oversight::monitoring::list(&warden, &admin, "credit").await.unwrap() {
+        let off = warden_oversight::monitoring::MonitorChange { enabled: Some(false), ..Default::default() };
+        warden_oversight::monitoring::set(&warden, &admin, "credit", &monitor.name, off).await.unwrap();
+    }
+    assert!(warden.metadata.unvouched_monitor_models(start + 5 * HOUR).await.unwrap().is_empty());
 
     // The month's report cites them and checks out against the ledger's key.
     let report = warden_proof::docs::generate(
