@@ -149,6 +149,13 @@ def test_a_notebook_registers_a_pipeline_with_lineage_and_scores_a_dataframe(ser
 
     decisions = warden.list_decisions("credit-nb", limit=500)
     assert isinstance(decisions, pd.DataFrame) and len(decisions) == 200
+    # A person reverses one decision; the review comes back with it.
+    first = decisions.iloc[0]
+    review = warden.review_decision("credit-nb", first["request_id"], action="reverse", reason_code="model_error",
+                                    note="checked by hand")
+    assert review["decision_before"] == first["decision"] and review["decision"] != first["decision"], review
+    again = warden.list_decisions("credit-nb", request_id=first["request_id"], as_frame=False)
+    assert [r["id"] for r in again[0]["reviews"]] == [review["id"]]
     drift = warden.live_drift("credit-nb", seconds=3600)
     assert isinstance(drift, pd.DataFrame)
     events = warden.list_events(subject="model/credit-nb")

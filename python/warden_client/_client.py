@@ -241,6 +241,15 @@ class Client:
         rows = self._call("GET", f"/v1/models/{_seg(model)}/decisions", params=_query(limit=limit, request_id=request_id))
         return _frame(rows, as_frame)
 
+    def review_decision(self, model: str, request_id: str, *, action: str, reason_code: str,
+                        decision: str | None = None, note: str = "") -> dict:
+        """Reviews one decision: `action` is confirm, override (to `decision`) or reverse, with one of the
+        policy's reason codes. The decision's reviews come back with it from `list_decisions`."""
+        body = {"model": model, "action": action, "reason_code": reason_code, "note": note}
+        if decision is not None:
+            body["decision"] = decision
+        return self._call("POST", f"/v1/decisions/{_seg(request_id)}/review", json_body=body)
+
     def ingest_decisions(self, model: str, records: list[dict]) -> dict:
         return self._call("POST", f"/v1/models/{_seg(model)}/decisions", json_body=records)
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
     AlertState, DecisionSource, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind,
-    RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
+    ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
 };
 
 mod responses;
@@ -713,6 +713,57 @@ pub struct DecisionBody {
     pub latency_us: i64,
     /// How the decision arrived: scored by Warden, or ingested over http, from kserve or from kafka.
     pub source: DecisionSource,
+    /// People's reviews of it, oldest first: the latest says how the decision stands.
+    #[serde(default)]
+    pub reviews: Vec<DecisionReviewBody>,
+}
+
+/// A person's review of a decision (human oversight): append-only, audited.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DecisionReviewBody {
+    /// Id.
+    pub id: i64,
+    /// Model.
+    pub model: String,
+    /// The version that made the decision.
+    pub version: i64,
+    /// The decision's request id.
+    pub request_id: String,
+    /// When the decision was made.
+    pub decision_at: Timestamp,
+    /// When it was reviewed.
+    pub at: Timestamp,
+    /// Who reviewed it.
+    pub reviewer: String,
+    /// confirm, override or reverse.
+    pub action: ReviewAction,
+    /// The decision before this review (the model's, or an earlier review's).
+    pub decision_before: String,
+    /// The decision after it.
+    pub decision: String,
+    /// One of the policy's reason codes.
+    pub reason_code: String,
+    /// The reviewer's text.
+    pub note: String,
+}
+
+/// A review of one decision: `POST /v1/decisions/{request_id}/review`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequestBody {
+    /// The model whose decision it is.
+    pub model: String,
+    /// confirm (it stands), override (it becomes `decision`) or reverse (it becomes the other of its version's
+    /// two decisions).
+    pub action: ReviewAction,
+    /// The new decision, for an override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// One of the reason codes of the policy in force (`review.reason_codes`).
+    pub reason_code: String,
+    /// Free text.
+    #[serde(default)]
+    pub note: String,
 }
 
 /// A decision made outside Warden by a version registered as external: one element of the JSON array (or one

@@ -79,6 +79,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/v1/outcomes", Needs(RecordOutcomes)),
     ("GET", "/v1/models/{name}/decisions", Needs(ReadDecisions)),
     ("POST", "/v1/models/{name}/decisions", Needs(Score)),
+    // The model is in the body: the service narrows a scoped reviewer to it.
+    ("POST", "/v1/decisions/{request_id}/review", InScope(ReviewDecisions)),
     ("POST", "/v1/models/{name}/versions/{version}/kserve-events", Needs(Score)),
     ("GET", "/v1/ingestion", Needs(ReadDecisions)),
     ("GET", "/v1/models/{name}/live", Needs(ReadDecisions)),

@@ -14,7 +14,7 @@ use warden_registry::auth::Role;
 use crate::access::{RULES, Rule};
 use crate::tests::TestApp;
 
-const ROLES: [&str; 6] = ["viewer", "data-scientist", "validator", "risk-officer", "admin", "scorer"];
+const ROLES: [&str; 7] = ["viewer", "data-scientist", "validator", "risk-officer", "admin", "scorer", "reviewer"];
 
 /// One row of ACCESS.md: method, route, and per role `public`, `any`, `✓` or `—`.
 #[derive(Debug)]
@@ -46,6 +46,7 @@ fn concrete(route: &str) -> String {
         .replace("{monitor}", "feature_drift")
         .replace("{id}", "999999")
         .replace("{index}", "999999")
+        .replace("{request_id}", "absent-request")
 }
 
 /// The table agrees with the router's rules, and both list exactly the endpoints the server has.
@@ -117,6 +118,9 @@ fn body_for(method: &str, route: &str) -> Value {
         }
         ("PUT", "/v1/models/{name}/retrain/schedule") => json!({"every_hours": 24}),
         ("POST", "/v1/tokens") => json!({"name": "matrix-token", "role": "viewer"}),
+        ("POST", "/v1/decisions/{request_id}/review") => {
+            json!({"model": "absent-model", "action": "confirm", "reason_code": "other"})
+        }
         ("PUT", "/v1/policies") => json!({"files": {}}),
         _ => Value::Null,
     }

@@ -170,6 +170,7 @@ async fn ingested_decisions_give_every_monitor_the_values_of_the_same_decisions_
             "feature_drift",
             "integrity",
             "money_at_risk",
+            "override_rate",
             "performance",
             "revalidation",
             "score_drift"

@@ -173,6 +173,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::score_batch))
         // One path, two methods: reading the log, and ingestion's batch-sized bodies.
         .routes(routes!(scoring::list_decisions, scoring::ingest_decisions))
+        .routes(routes!(scoring::review_decision))
         .routes(routes!(scoring::kserve_event))
         .routes(routes!(findings::import_findings))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
@@ -262,6 +263,8 @@ mod ingest_tests;
 mod mlflow_tests;
 #[cfg(test)]
 mod openapi_tests;
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod scoring_tests;
 #[cfg(test)]

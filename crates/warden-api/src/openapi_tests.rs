@@ -428,8 +428,14 @@ async fn every_route_answers_as_the_document_says() {
     calls.push((Method::POST, uri.into(), status));
     call!(Method::GET, "/v1/ingestion", a, Value::Null);
     call!(Method::GET, "/v1/ingestion", v, Value::Null);
-    call!(Method::GET, "/v1/models/credit/decisions?limit=10", a, Value::Null);
+    let (_, logged) = call!(Method::GET, "/v1/models/credit/decisions?limit=10", a, Value::Null);
     call!(Method::GET, "/v1/models/credit/decisions", v, Value::Null);
+    let request_id = logged[0]["request_id"].as_str().expect("credit has decisions").to_owned();
+    let review = json!({"model": "credit", "action": "reverse", "reason_code": "model_error", "note": "n"});
+    call!(Method::POST, format!("/v1/decisions/{request_id}/review"), a, review.clone());
+    call!(Method::POST, format!("/v1/decisions/{request_id}/review"), v, review.clone());
+    call!(Method::POST, "/v1/decisions/no-such-request/review", a, review);
+    call!(Method::GET, format!("/v1/models/credit/decisions?request_id={request_id}"), a, Value::Null);
     call!(Method::GET, "/v1/models/credit/live", a, Value::Null);
     call!(Method::GET, "/v1/models/none/live", a, Value::Null);
     call!(Method::GET, "/v1/models/credit/live/drift?seconds=60", a, Value::Null);

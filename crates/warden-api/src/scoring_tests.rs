@@ -512,12 +512,21 @@ async fn a_deployed_model_gets_default_monitors_that_flag_drift_and_keep_a_histo
     // The tier's monitors, and fairness on the attribute the version declared protected.
     assert_eq!(
         names,
-        ["data_quality", "fairness_sex", "feature_drift", "integrity", "performance", "revalidation", "score_drift"]
+        [
+            "data_quality",
+            "fairness_sex",
+            "feature_drift",
+            "integrity",
+            "override_rate",
+            "performance",
+            "revalidation",
+            "score_drift"
+        ]
     );
     assert_eq!(monitors[2]["config"]["window_seconds"], 300, "high risk: five-minute windows");
     assert_eq!(monitors[1]["config"]["attribute"], "sex");
     // This test follows the two input monitors; the others have tests of their own.
-    for other in ["fairness_sex", "integrity", "performance", "revalidation", "score_drift"] {
+    for other in ["fairness_sex", "integrity", "override_rate", "performance", "revalidation", "score_drift"] {
         let uri = format!("/v1/models/credit/monitors/{other}");
         let (status, body) = app.json(Method::PUT, &uri, Some(&app.admin), json!({"enabled": false})).await;
         assert_eq!(status, StatusCode::OK, "{other}: {body}");

@@ -258,10 +258,31 @@ impl ToWire for warden_serving::scoring::ScoreResponse {
     }
 }
 
-impl ToWire for warden_registry::registry::NewDecision {
+impl ToWire for warden_oversight::reviews::DecisionReview {
+    type Wire = DecisionReviewBody;
+    fn to_wire(self) -> DecisionReviewBody {
+        let r = self;
+        DecisionReviewBody {
+            id: r.id,
+            model: r.model,
+            version: r.version,
+            request_id: r.request_id,
+            decision_at: Timestamp::from_micros(r.decision_at),
+            at: Timestamp::from_micros(r.at),
+            reviewer: r.reviewer,
+            action: r.action,
+            decision_before: r.decision_before,
+            decision: r.decision,
+            reason_code: r.reason_code,
+            note: r.note,
+        }
+    }
+}
+
+impl ToWire for (warden_registry::registry::NewDecision, Vec<warden_oversight::reviews::DecisionReview>) {
     type Wire = Result<DecisionBody, ApiError>;
     fn to_wire(self) -> Result<DecisionBody, ApiError> {
-        let d = self;
+        let (d, reviews) = self;
         let route = d.route.parse::<Route>().map_err(|e| {
             ApiError::from(warden_registry::Error::Inconsistent(format!("a logged decision's route: {e}")))
         })?;
@@ -278,6 +299,7 @@ impl ToWire for warden_registry::registry::NewDecision {
             source: d.source.parse().map_err(|e| {
                 ApiError::from(warden_registry::Error::Inconsistent(format!("a logged decision's source: {e}")))
             })?,
+            reviews: reviews.into_iter().map(ToWire::to_wire).collect(),
         })
     }
 }

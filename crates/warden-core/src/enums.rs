@@ -153,6 +153,20 @@ closed_set! {
         Integrity = "integrity",
         /// Days past the model's revalidation due date (its tier's frequency since its latest validation).
         Revalidation = "revalidation",
+        /// The share of reviewed decisions whose reviewer overrode or reversed them.
+        OverrideRate = "override_rate",
+    }
+}
+
+closed_set! {
+    /// What a person's review does to a decision.
+    ReviewAction, "review action" {
+        /// The decision stands as it is.
+        Confirm = "confirm",
+        /// The decision is replaced by another the reviewer names.
+        Override = "override",
+        /// The decision is turned into the other of its version's two decisions.
+        Reverse = "reverse",
     }
 }
 
@@ -294,6 +308,7 @@ mod tests {
         check(FindingSeverity::ALL);
         check(FindingState::ALL);
         check(ScanFormat::ALL);
+        check(ReviewAction::ALL);
         assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
         assert_eq!(
             "extreme".parse::<RiskTier>().unwrap_err().to_string(),

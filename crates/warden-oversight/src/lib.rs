@@ -11,6 +11,8 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`alerts`]: alerts and incidents from evaluations, and the automatic actions they ask for.
 - [`round`]: a monitor round, the one place where evaluation, alerts and actions meet, in that order.
 - [`vouching`]: one `monitor.hour` ledger entry per model an hour, vouching for the evaluations stored.
+- [`reviews`]: people's reviews of single decisions (confirm, override, reverse), which the `override_rate`
+  monitor watches and retraining may take as labels.
 - [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
 - [`inventory`]: the organisation's inventory fields (a JSON Schema) and each model's materiality tier,
   computed from them by the policy bundle's tiering rules or overridden with a reason.
@@ -34,6 +36,7 @@ pub mod overview;
 pub mod retirement;
 pub mod retraining;
 pub mod revalidation;
+pub mod reviews;
 pub mod round;
 pub mod scenarios;
 pub mod validation;

@@ -27,6 +27,10 @@ Kinds (`statistic` picks among the figures named; the first is the default):
   was approved.
 - `integrity`: the loaded artifacts re-hashed, the running routes, serving configuration and policy bundle
   against the approved state in the store; any deviation is critical.
+- `override_rate`: the share of the version's decisions reviewed in the window (each by its latest review)
+  that a reviewer overrode or reversed, for the model and, with `attribute`, per value of that decision
+  attribute or feature; `min_decisions` counts reviewed decisions. A high rate says the model is wrong or is
+  being worked around.
 
 Thresholds are static bands (`warn`, `alert`; for figures where lower is worse — AUC, estimated
 performance, disparate impact — the result is `warn` at or below `warn`), or with `learned` the bands of
@@ -59,6 +63,7 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
         MonitorKind::DataQuality => &["worst"],
         MonitorKind::Integrity => &["deviations"],
         MonitorKind::Revalidation => &["days_to_due"],
+        MonitorKind::OverrideRate => &["override_rate"],
     }
 }
 
@@ -82,6 +87,12 @@ fn reads_outcomes(kind: MonitorKind, statistic: &str) -> bool {
             | (MonitorKind::Fairness, "equal_opportunity")
             | (MonitorKind::MoneyAtRisk, "fraud_missed")
     )
+}
+
+/// Figures read from the store each round (outcomes, reviews) rather than the live windows: their windows may
+/// reach back a year, and late periods need no revision.
+fn reads_store(kind: MonitorKind, statistic: &str) -> bool {
+    reads_outcomes(kind, statistic) || kind == MonitorKind::OverrideRate
 }
 
 /// The data-quality key of schema violations on the scoring path.
@@ -185,9 +196,11 @@ impl MonitorConfig {
             return Err(Error::invalid(format!("unknown action '{}' (expected {})", self.action, ACTIONS.join(", "))));
         }
         let statistic = self.statistic(kind);
-        if reads_outcomes(kind, statistic) {
+        if reads_store(kind, statistic) {
             if !(10..=MAX_OUTCOME_WINDOW_SECONDS).contains(&self.window_seconds) {
-                return Err(Error::invalid("window_seconds is 10 seconds to 365 days for outcome-based figures"));
+                return Err(Error::invalid(
+                    "window_seconds is 10 seconds to 365 days for outcome-based figures and override rates",
+                ));
             }
         } else if !(10..=3600).contains(&self.window_seconds) {
             return Err(Error::invalid("window_seconds is 10 to 3600 (the live windows keep an hour)"));
@@ -205,6 +218,14 @@ impl MonitorConfig {
         // and there is no distribution to learn bands from.
         if kind == MonitorKind::Revalidation && (self.action != default_action() || self.learned.is_some()) {
             return Err(Error::invalid("a revalidation monitor notifies only (action notify) and has static bands"));
+        }
+        // The reference data holds no reviews to learn a band from, and a count window of reviews is the
+        // reviews of a time window.
+        if kind == MonitorKind::OverrideRate && (self.learned.is_some() || self.window_decisions.is_some()) {
+            return Err(Error::invalid(
+                "an override_rate monitor has static bands and a time window (window_seconds), not learned bands or \
+                 window_decisions",
+            ));
         }
         for (setting, value) in [
             ("window_decisions", self.window_decisions),
@@ -318,6 +339,18 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         MonitorKind::Integrity => ((1.0, 1.0), 60, None, 1),
         // Days to the due date (lower is worse): a warning 30 days ahead, an alert once it is past; hourly.
         MonitorKind::Revalidation => ((30.0, 0.0), 3600, None, 1),
+        // A tenth of reviewed decisions overridden is a warning, a fifth an alert (high tier), over 30 days of
+        // reviews, once at least 20 to 50 decisions were reviewed.
+        MonitorKind::OverrideRate => (
+            row((0.10, 0.20), (0.15, 0.25), (0.20, 0.30)),
+            30 * 86_400,
+            None,
+            match tier {
+                RiskTier::High => 20,
+                RiskTier::Medium => 30,
+                RiskTier::Low => 50,
+            },
+        ),
     };
     MonitorConfig {
         window_seconds,
@@ -346,6 +379,7 @@ pub fn defaults(tier: RiskTier) -> Vec<(MonitorKind, MonitorConfig)> {
         MonitorKind::Performance,
         MonitorKind::Integrity,
         MonitorKind::Revalidation,
+        MonitorKind::OverrideRate,
     ]
     .into_iter()
     .map(|kind| (kind, default_config(tier, kind)))
@@ -1112,6 +1146,20 @@ async fn evaluate_version(
     let config = &monitor.config;
     let learned = learned_for(&warden.learned, monitor, version).await?;
     let number = version.version.number;
+    if monitor.kind == MonitorKind::OverrideRate {
+        let since = at - config.window_seconds * 1_000_000;
+        let rates =
+            crate::reviews::override_rates(warden, &monitor.model, number, since, config.attribute.as_deref()).await?;
+        let reviewed = rates.iter().find(|(key, _, _)| key == "model").map_or(0, |r| r.1);
+        let values: Values = rates
+            .into_iter()
+            .map(|(key, reviewed, overridden)| {
+                let rate = (reviewed > 0).then(|| overridden as f64 / reviewed as f64);
+                (key, (rate, json!({"sample": reviewed, "reviewed": reviewed, "overridden": overridden})))
+            })
+            .collect();
+        return Ok(judge(monitor, number, at, since.max(0), reviewed, Ok(values), &learned));
+    }
     if reads_outcomes(monitor.kind, config.statistic(monitor.kind)) {
         let since = if config.window_decisions.is_some() { i64::MIN } else { at - config.window_seconds * 1_000_000 };
         let limit = config.window_decisions.unwrap_or(MAX_OUTCOME_ROWS).min(MAX_OUTCOME_ROWS) as i64;
@@ -1254,7 +1302,7 @@ async fn revise_late_periods(
         let of_model: Vec<&Monitor> = monitors
             .iter()
             .filter(|m| &m.model == model && !matches!(m.kind, MonitorKind::Integrity | MonitorKind::Revalidation))
-            .filter(|m| !reads_outcomes(m.kind, m.config.statistic(m.kind)))
+            .filter(|m| !reads_store(m.kind, m.config.statistic(m.kind)))
             .collect();
         let loaded = warden_serving::scoring::loaded_versions(warden, model);
         let Some(version) = loaded.into_iter().find(|v| v.version.number == number) else { continue };

@@ -2,7 +2,8 @@
 //! the same controls as any other.
 //!
 //! A job reads the labelled decisions of the model's serving routes (the features exactly as they were logged
-//! at decision time, the latest outcome of each request), exports them as CSV (its SHA-256 is the candidate's
+//! at decision time, the latest outcome of each request; where the policy's `review.labels_from_reviews` says
+//! so, also the reviewed decisions without an outcome, labelled by their latest review), exports them as CSV (its SHA-256 is the candidate's
 //! training-data lineage, and the file is its reference data), holds out a deterministic share of requests
 //! (by the hash of their ids) for validation, trains, registers the candidate with its parent and the alert
 //! that triggered it, validates it on the held-out rows, records the gate's decision for champion, and deploys
@@ -556,8 +557,25 @@ async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mu
     let parent = get_version(warden, &system, model, &parent_number.to_string()).await?;
     job.parent_version = Some(parent.number);
 
-    let rows = warden.metadata.training_rows(model, request.since.unwrap_or(i64::MIN), MAX_ROWS).await?;
-    job.log.push(format!("read {} labelled decisions", rows.len()));
+    let since = request.since.unwrap_or(i64::MIN);
+    let mut rows = warden.metadata.training_rows(model, since, MAX_ROWS).await?;
+    // Where the policy says so, reviewed decisions without an outcome are labelled by their review.
+    let reviewed = crate::reviews::training_rows(warden, model, since, MAX_ROWS).await?;
+    if reviewed.is_empty() {
+        job.log.push(format!("read {} labelled decisions", rows.len()));
+    } else {
+        job.log.push(format!(
+            "read {} labelled decisions ({} labelled by outcomes, {} by their reviews, as the policy allows)",
+            rows.len() + reviewed.len(),
+            rows.len(),
+            reviewed.len()
+        ));
+        rows.extend(reviewed);
+        // The newest MAX_ROWS of both, oldest first, as either read alone.
+        rows.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.request_id.cmp(&b.request_id)));
+        let excess = rows.len().saturating_sub(MAX_ROWS as usize);
+        rows.drain(..excess);
+    }
     let (train, holdout): (Vec<&TrainingRow>, Vec<&TrainingRow>) =
         rows.iter().partition(|r| !held_out(&r.request_id, request.holdout));
     job.training_rows = train.len();

@@ -182,6 +182,13 @@ deny contains sprintf("model %s is overdue for revalidation (due %v, every %v da
 	input.model.revalidation.overdue == true
 }
 
+# --- human oversight of decisions --------------------------------------------------------------------------
+
+# The reason codes a decision review may give, whether the person whose review set a decision's current state
+# may review it again (false: somebody else does), and whether retraining may take a reviewed decision as the
+# label of a decision with no outcome: Warden reads these at each review and each retraining job.
+review := limits.review
+
 # --- approvals ----------------------------------------------------------------------------------------------
 
 # Distinct approvers per role; the registrant never counts (Warden refuses such approvals too).

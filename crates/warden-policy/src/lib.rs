@@ -124,6 +124,35 @@ fn whole_days(value: &Value) -> Option<i64> {
     value.as_i64().ok().filter(|d| *d >= 0)
 }
 
+/// Most reason codes a bundle's review policy lists.
+pub const MAX_REASON_CODES: usize = 200;
+/// Longest reason code.
+pub const MAX_REASON_CODE_LEN: usize = 64;
+
+fn is_reason_code(code: &str) -> bool {
+    (1..=MAX_REASON_CODE_LEN).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// How decisions are reviewed (human oversight), from the bundle's `review` rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewPolicy {
+    /// The reason codes a review may give.
+    pub reason_codes: Vec<String>,
+    /// Whether the person whose review set a decision's current state may review it again.
+    pub self_review: bool,
+    /// Whether retraining takes a reviewed decision without an outcome as a label.
+    pub labels_from_reviews: bool,
+}
+
+impl Default for ReviewPolicy {
+    /// The shipped bundle's figures, for a bundle without the rule: `other` is the only code, a second person
+    /// reviews a decision someone's review set, and reviews are not labels.
+    fn default() -> Self {
+        ReviewPolicy { reason_codes: vec!["other".into()], self_review: false, labels_from_reviews: false }
+    }
+}
+
 /// The package holding a bundle's materiality tiering (optional: without it, models keep their declared tier).
 pub const TIERING_PACKAGE: &str = "data.warden.tiering";
 
@@ -234,6 +263,52 @@ impl Gate {
     /// `finding_exception_max_days` rule says: `None` when the bundle defines none.
     pub fn finding_exception_max_days(&mut self) -> Result<Option<i64>, PolicyError> {
         Ok(self.rule_value("finding_exception_max_days")?.as_ref().and_then(whole_days))
+    }
+
+    /// How decisions are reviewed, as the bundle's `review` rule (normally the policy data's
+    /// `warden.limits.review`) says; a bundle without the rule, or without one of its fields, gets
+    /// [`ReviewPolicy::default`]'s value for it. A malformed field is an error naming it, not a default.
+    pub fn review_policy(&mut self) -> Result<ReviewPolicy, PolicyError> {
+        let mut policy = ReviewPolicy::default();
+        let Some(value) = self.rule_value("review")? else { return Ok(policy) };
+        let Value::Object(fields) = value else {
+            return Err(PolicyError::Evaluation(format!("review must be an object, not {}", json_text(&value))));
+        };
+        let flag = |name: &str, default: bool| match fields.get(&Value::from(name)) {
+            None => Ok(default),
+            Some(Value::Bool(flag)) => Ok(*flag),
+            Some(other) => {
+                Err(PolicyError::Evaluation(format!("review.{name} must be true or false, not {}", json_text(other))))
+            }
+        };
+        policy.self_review = flag("self_review", policy.self_review)?;
+        policy.labels_from_reviews = flag("labels_from_reviews", policy.labels_from_reviews)?;
+        if let Some(codes) = fields.get(&Value::from("reason_codes")) {
+            let Value::Array(codes) = codes else {
+                return Err(PolicyError::Evaluation(format!(
+                    "review.reason_codes must be a list of codes, not {}",
+                    json_text(codes)
+                )));
+            };
+            if codes.is_empty() || codes.len() > MAX_REASON_CODES {
+                return Err(PolicyError::Evaluation(format!(
+                    "review.reason_codes holds 1 to {MAX_REASON_CODES} codes, not {}",
+                    codes.len()
+                )));
+            }
+            policy.reason_codes = codes
+                .iter()
+                .map(|code| match code {
+                    Value::String(code) if is_reason_code(code) => Ok(code.to_string()),
+                    other => Err(PolicyError::Evaluation(format!(
+                        "review.reason_codes: {} is not a code (1 to {MAX_REASON_CODE_LEN} lower-case letters, digits, \
+                         '_' or '-')",
+                        json_text(other)
+                    ))),
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(policy)
     }
 
     /// The value of one of the gate package's rules; `None` when the bundle does not define it (a query, not

@@ -323,3 +323,32 @@ fn finding_limits_come_from_the_bundle_and_are_absent_from_one_without_them() {
     assert_eq!(gate.finding_due_days("critical").unwrap(), None);
     assert_eq!(gate.finding_exception_max_days().unwrap(), None);
 }
+
+#[test]
+fn the_review_policy_comes_from_the_bundle_and_a_malformed_one_is_named() {
+    let mut gate = Gate::compile(&Bundle::default_bundle()).unwrap();
+    let policy = gate.review_policy().unwrap();
+    assert!(policy.reason_codes.contains(&"model_error".to_owned()), "{policy:?}");
+    assert!(!policy.self_review && !policy.labels_from_reviews);
+    let bare = bundle(&[("gate.rego", "package warden.gate\n\ndeny contains \"never\" if false\n")]);
+    assert_eq!(Gate::compile(&bare).unwrap().review_policy().unwrap(), ReviewPolicy::default());
+    let with = |rule: &str| {
+        let text = format!("package warden.gate\n\nreview := {rule}\n");
+        Gate::compile(&bundle(&[("gate.rego", &text)])).unwrap().review_policy()
+    };
+    let own = with(r#"{"reason_codes": ["a-1", "b_2"], "self_review": true}"#).unwrap();
+    assert_eq!(
+        (own.reason_codes, own.self_review, own.labels_from_reviews),
+        (vec!["a-1".into(), "b_2".into()], true, false)
+    );
+    for (rule, message) in [
+        (r#""yes""#, r#"review must be an object, not "yes""#),
+        (r#"{"self_review": 1}"#, "review.self_review must be true or false, not 1"),
+        (r#"{"reason_codes": "other"}"#, r#"review.reason_codes must be a list of codes, not "other""#),
+        (r#"{"reason_codes": []}"#, "review.reason_codes holds 1 to 200 codes, not 0"),
+        (r#"{"reason_codes": ["Bad Code"]}"#, r#"review.reason_codes: "Bad Code" is not a code"#),
+    ] {
+        let PolicyError::Evaluation(error) = with(rule).unwrap_err() else { panic!("{rule}") };
+        assert!(error.starts_with(message), "{rule}: {error}");
+    }
+}

@@ -30,12 +30,21 @@ pub enum Role {
     Admin,
     /// A business application: scores requests and reports outcomes, nothing else.
     Scorer,
+    /// A person in the business who reviews single decisions (confirms, overrides or reverses them).
+    Reviewer,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 6] =
-        [Role::Viewer, Role::DataScientist, Role::Validator, Role::RiskOfficer, Role::Admin, Role::Scorer];
+    pub const ALL: [Role; 7] = [
+        Role::Viewer,
+        Role::DataScientist,
+        Role::Validator,
+        Role::RiskOfficer,
+        Role::Admin,
+        Role::Scorer,
+        Role::Reviewer,
+    ];
 
     /// The role's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
@@ -46,6 +55,7 @@ impl Role {
             Role::RiskOfficer => "risk-officer",
             Role::Admin => "admin",
             Role::Scorer => "scorer",
+            Role::Reviewer => "reviewer",
         }
     }
 }
@@ -122,6 +132,8 @@ pub enum Permission {
     EditInventoryFields,
     /// Override a model's computed risk tier, with a reason.
     OverrideTier,
+    /// Confirm, override or reverse a single decision (human oversight).
+    ReviewDecisions,
 }
 
 impl Permission {
@@ -129,7 +141,7 @@ impl Permission {
     pub fn roles(self) -> &'static [Role] {
         use Role::*;
         match self {
-            Permission::ReadRegistry => &[Viewer, DataScientist, Validator, RiskOfficer, Admin],
+            Permission::ReadRegistry => &[Viewer, DataScientist, Validator, RiskOfficer, Admin, Reviewer],
             Permission::WriteRegistry => &[DataScientist, Admin],
             Permission::SetAlias => &[DataScientist, Admin],
             Permission::ManageTokens => &[Admin],
@@ -137,7 +149,7 @@ impl Permission {
             Permission::Score => &[Scorer, DataScientist, Admin],
             Permission::ScorePinned => &[DataScientist, Validator, Admin],
             Permission::RecordOutcomes => &[Scorer, Admin],
-            Permission::ReadDecisions => &[DataScientist, Validator, RiskOfficer, Admin],
+            Permission::ReadDecisions => &[DataScientist, Validator, RiskOfficer, Admin, Reviewer],
             Permission::Validate => &[Validator, Admin],
             Permission::Approve => &[Validator, RiskOfficer, Admin],
             Permission::ManagePolicies => &[RiskOfficer, Admin],
@@ -154,6 +166,7 @@ impl Permission {
             Permission::ManageInventorySchema => &[RiskOfficer, Admin],
             Permission::EditInventoryFields => &[DataScientist, RiskOfficer, Admin],
             Permission::OverrideTier => &[RiskOfficer, Admin],
+            Permission::ReviewDecisions => &[Reviewer, Admin],
         }
     }
 }

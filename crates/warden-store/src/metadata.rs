@@ -516,6 +516,70 @@ pub struct TrainingRow {
     pub label: bool,
 }
 
+/// A person's review of one decision (human oversight): append-only, the latest says how the decision stands.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct DecisionReviewRow {
+    /// The store's id (0 for a new review).
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// The version that made the decision.
+    pub version: i64,
+    /// The decision's request id.
+    pub request_id: String,
+    /// When the decision was made (µs).
+    pub decision_at: Micros,
+    /// When it was reviewed (µs).
+    pub at: Micros,
+    /// Who reviewed it (a unique name).
+    pub reviewer: String,
+    /// `confirm`, `override` or `reverse`.
+    pub action: String,
+    /// The decision as it stood before this review (the model's, or an earlier review's).
+    pub decision_before: String,
+    /// The decision as it stands after.
+    pub decision: String,
+    /// One of the policy's reason codes.
+    pub reason_code: String,
+    /// The reviewer's free text.
+    pub note: String,
+}
+
+/// A review read with the decision it reviews, for the override-rate monitor.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ReviewOfDecision {
+    /// The decision's request id.
+    pub request_id: String,
+    /// When it was reviewed (µs).
+    pub at: Micros,
+    /// The decision the model made.
+    pub model_decision: String,
+    /// The decision as this review left it.
+    pub decision: String,
+    /// The decision's attributes as logged (JSON text; `{}` unless asked for).
+    pub attributes: String,
+    /// The decision's features as logged (JSON text; `{}` unless asked for).
+    pub features: String,
+}
+
+/// A reviewed production decision with no outcome, for training on reviews: the decision as its latest review
+/// left it stands in for the label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewedDecision {
+    /// When the decision was made (µs).
+    pub at: Micros,
+    /// The request.
+    pub request_id: String,
+    /// The version that decided.
+    pub version: i64,
+    /// The features as logged.
+    pub features: Value,
+    /// The attributes as logged.
+    pub attributes: Value,
+    /// The decision as the latest review left it.
+    pub decision: String,
+}
+
 /// One request scored by a production route and by the shadow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShadowPair {
@@ -1266,6 +1330,37 @@ pub trait OversightStore: Send + Sync {
     async fn attestations(&self, model: Option<&str>) -> Result<Vec<AttestationRow>>;
     /// One attestation by id.
     async fn attestation(&self, id: i64) -> Result<Option<AttestationRow>>;
+    /// Appends a review of a decision if the latest review of that decision (model and request id) is still
+    /// `latest_id` (`None`: it has none), with its audit event, in one transaction: `Conflict` when another
+    /// review came first.
+    async fn append_decision_review(
+        &self,
+        review: &DecisionReviewRow,
+        latest_id: Option<i64>,
+        audit: AuditEventDraft,
+    ) -> Result<DecisionReviewRow>;
+    /// Reviews of a model's decisions, oldest first, at most `limit`: of one request id when given, and of
+    /// decisions made between `decided.0` and `decided.1` (µs, both included).
+    async fn decision_reviews(
+        &self,
+        model_name: &str,
+        request_id: Option<&str>,
+        decided: (Micros, Micros),
+        limit: i64,
+    ) -> Result<Vec<DecisionReviewRow>>;
+    /// Reviews of a version's decisions made at or after `since` (review time), newest first, at most
+    /// `limit`, each with the model's decision; with the decision's attributes and features when `segments`.
+    async fn reviews_of_decisions(
+        &self,
+        model_name: &str,
+        version: i64,
+        since: Micros,
+        limit: i64,
+        segments: bool,
+    ) -> Result<Vec<ReviewOfDecision>>;
+    /// A model's production decisions (champion, canary) made at or after `since` that were reviewed and have
+    /// no outcome, each as its latest review left it: the newest `limit`, oldest first.
+    async fn reviewed_decisions(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ReviewedDecision>>;
     /// Findings, newest first: of one model when `model` is given, in one state when `state` is.
     async fn findings(&self, model: Option<&str>, state: Option<&str>) -> Result<Vec<FindingRow>>;
     /// Undelivered notifications due at `now`, oldest first.

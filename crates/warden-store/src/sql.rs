@@ -3069,6 +3069,144 @@ where
         .map_err(Error::from)
     }
 
+    async fn append_decision_review(
+        &self,
+        review: &DecisionReviewRow,
+        latest_id: Option<i64>,
+        audit: AuditEventDraft,
+    ) -> Result<DecisionReviewRow> {
+        let mut tx = D::write_tx(self).await?;
+        let model = Self::model_id(&mut tx, &review.model_name).await?;
+        let latest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM decision_reviews WHERE model_id = $1 AND request_id = $2")
+                .bind(model)
+                .bind(&review.request_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if latest != latest_id {
+            return Err(Error::Conflict(format!(
+                "decision '{}' of model '{}' was reviewed meanwhile: read its reviews again",
+                review.request_id, review.model_name
+            )));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO decision_reviews (model_id, version, request_id, decision_at, at, reviewer, action, \
+             decision_before, decision, reason_code, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             RETURNING id",
+        )
+        .bind(model)
+        .bind(review.version)
+        .bind(&review.request_id)
+        .bind(review.decision_at)
+        .bind(review.at)
+        .bind(&review.reviewer)
+        .bind(&review.action)
+        .bind(&review.decision_before)
+        .bind(&review.decision)
+        .bind(&review.reason_code)
+        .bind(&review.note)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = DecisionReviewRow { id, ..review.clone() };
+        let mut audit = audit;
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("review".into(), serde_json::to_value(&stored).expect("a review serialises"));
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn decision_reviews(
+        &self,
+        model_name: &str,
+        request_id: Option<&str>,
+        decided: (Micros, Micros),
+        limit: i64,
+    ) -> Result<Vec<DecisionReviewRow>> {
+        let model = self.model_id_of(model_name).await?;
+        sqlx::query_as::<_, DecisionReviewRow>(
+            "SELECT r.*, m.name AS model_name FROM decision_reviews r JOIN models m ON m.id = r.model_id \
+             WHERE r.model_id = $1 AND ($2 IS NULL OR r.request_id = $2) AND r.decision_at >= $3 \
+               AND r.decision_at <= $4 ORDER BY r.id LIMIT $5",
+        )
+        .bind(model)
+        .bind(request_id)
+        .bind(decided.0)
+        .bind(decided.1)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn reviews_of_decisions(
+        &self,
+        model_name: &str,
+        version: i64,
+        since: Micros,
+        limit: i64,
+        segments: bool,
+    ) -> Result<Vec<ReviewOfDecision>> {
+        let model = self.model_id_of(model_name).await?;
+        // The reviews drive the join (few), each decision found through the request id index.
+        let decisions = D::DECISIONS_BY_REQUEST;
+        sqlx::query_as::<_, ReviewOfDecision>(sqlx::AssertSqlSafe(format!(
+            "SELECT r.request_id, r.at, d.decision AS model_decision, r.decision, \
+                    CASE WHEN CAST($5 AS BIGINT) = 1 THEN d.attributes ELSE '{{}}' END AS attributes, \
+                    CASE WHEN CAST($5 AS BIGINT) = 1 THEN d.features ELSE '{{}}' END AS features \
+             FROM decision_reviews r CROSS JOIN {decisions} \
+             WHERE r.model_id = $1 AND r.version = $2 AND r.at >= $3 \
+               AND d.request_id = r.request_id AND d.model_id = r.model_id AND d.version = r.version \
+               AND d.at = r.decision_at AND d.route <> 'shadow' \
+             ORDER BY r.id DESC LIMIT $4",
+        )))
+        .bind(model)
+        .bind(version)
+        .bind(since)
+        .bind(limit)
+        .bind(i64::from(segments))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn reviewed_decisions(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ReviewedDecision>> {
+        let model = self.model_id_of(model_name).await?;
+        let decisions = D::DECISIONS_BY_REQUEST;
+        let rows: Vec<(Micros, String, i64, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT d.at, d.request_id, d.version, d.features, d.attributes, r.decision \
+             FROM decision_reviews r CROSS JOIN {decisions} \
+             WHERE r.model_id = $1 AND r.decision_at >= $2 \
+               AND r.id = (SELECT MAX(r2.id) FROM decision_reviews r2 \
+                           WHERE r2.model_id = r.model_id AND r2.request_id = r.request_id) \
+               AND d.request_id = r.request_id AND d.model_id = r.model_id AND d.version = r.version \
+               AND d.at = r.decision_at AND d.route IN ('champion', 'canary') \
+               AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.request_id = r.request_id) \
+             ORDER BY d.at DESC, d.id DESC LIMIT $3",
+        )))
+        .bind(model)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut reviewed = rows
+            .into_iter()
+            .map(|(at, request_id, version, features, attributes, decision)| {
+                Ok(ReviewedDecision {
+                    at,
+                    request_id,
+                    version,
+                    features: from_json(&features, "decisions.features")?,
+                    attributes: from_json(&attributes, "decisions.attributes")?,
+                    decision,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        reviewed.reverse();
+        Ok(reviewed)
+    }
+
     async fn attestations(&self, model: Option<&str>) -> Result<Vec<AttestationRow>> {
         sqlx::query_as::<_, AttestationRow>(
             "SELECT a.*, m.name AS model_name FROM attestations a JOIN models m ON m.id = a.model_id \

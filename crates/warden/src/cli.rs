@@ -94,6 +94,10 @@ pub(crate) enum Command {
     Kpis(KpiArgs),
     /// Resolve an open incident by hand, with the reason.
     Resolve(ResolveArgs),
+    /// Review one decision (human oversight): confirm it, override it with another decision or reverse it, with
+    /// one of the policy's reason codes. Without --confirm, --override or --reverse: show the decision and its
+    /// reviews.
+    Review(ReviewArgs),
     /// Train a candidate from the logged decisions and their outcomes; it is registered, validated, gated and,
     /// when only sign-offs remain, deployed as challenger (shadow). `--list` shows the model's jobs.
     Retrain(RetrainArgs),
@@ -664,6 +668,35 @@ pub(crate) struct ResolveArgs {
     /// Why it is resolved (required).
     #[arg(long)]
     pub(crate) comment: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("review_action").args(["confirm", "override_with", "reverse"]))]
+pub(crate) struct ReviewArgs {
+    /// Model name.
+    pub(crate) model: String,
+    /// The decision's request id.
+    pub(crate) request_id: String,
+    /// The decision stands.
+    #[arg(long, requires = "reason")]
+    pub(crate) confirm: bool,
+    /// The decision becomes this one.
+    #[arg(long = "override", value_name = "DECISION", requires = "reason")]
+    pub(crate) override_with: Option<String>,
+    /// The decision becomes the other of its version's two decisions.
+    #[arg(long, requires = "reason")]
+    pub(crate) reverse: bool,
+    /// One of the policy's reason codes (the policy bundle's `review.reason_codes`).
+    #[arg(long, requires = "review_action")]
+    pub(crate) reason: Option<String>,
+    /// Free text.
+    #[arg(long, default_value = "", requires = "review_action")]
+    pub(crate) note: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) connection: Connection,
 }
@@ -1419,7 +1452,7 @@ pub(crate) enum TokenCommand {
         /// Unique name.
         #[arg(long)]
         name: String,
-        /// viewer, data-scientist, validator, risk-officer, admin or scorer.
+        /// viewer, data-scientist, validator, risk-officer, admin, scorer or reviewer.
         #[arg(long)]
         role: String,
         /// Lifetime, from now: a number with s, m, h or d (`90d`, `12h`). Default: no expiry.

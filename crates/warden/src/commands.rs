@@ -61,6 +61,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
             );
             Ok(())
         }
+        Command::Review(args) => review(args).await,
         Command::Ack(args) => {
             let path = format!("/v1/alerts/{}/acknowledge", args.id);
             let alert: api::AlertBody =
@@ -70,6 +71,77 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     };
     done.map(|()| 0)
+}
+
+/// `warden review`: records a review, or shows the decision with its reviews.
+async fn review(args: ReviewArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.connection)?;
+    let action = match (args.confirm, &args.override_with, args.reverse) {
+        (true, _, _) => Some("confirm"),
+        (_, Some(_), _) => Some("override"),
+        (_, _, true) => Some("reverse"),
+        _ => None,
+    };
+    if let (Some(action), Some(reason)) = (action, &args.reason) {
+        let body = json!({"model": args.model, "action": action, "decision": args.override_with,
+                          "reason_code": reason, "note": args.note});
+        let path = format!("/v1/decisions/{}/review", encode(&args.request_id));
+        let review: api::DecisionReviewBody = client.json_as(Method::POST, &path, &body).await?;
+        if args.json {
+            outln!("{}", serde_json::to_string_pretty(&review)?);
+        } else {
+            outln!(
+                "decision {} of {} v{}: {} by {} ({}): {} -> {}",
+                review.request_id.cell(),
+                review.model.cell(),
+                review.version,
+                review.action,
+                review.reviewer.cell(),
+                review.reason_code.cell(),
+                review.decision_before.cell(),
+                review.decision.cell()
+            );
+        }
+        return Ok(());
+    }
+    let path = format!("/v1/models/{}/decisions?request_id={}", encode(&args.model), encode(&args.request_id));
+    let decisions: Vec<api::DecisionBody> = client.get_as(&path).await?;
+    if decisions.is_empty() {
+        anyhow::bail!("model '{}' has no decision with request id '{}'", args.model, args.request_id);
+    }
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&decisions)?);
+        return Ok(());
+    }
+    for d in &decisions {
+        let stands = d.reviews.last().map_or(&d.decision, |r| &r.decision);
+        fields(&[
+            ("request id", d.request_id.cell()),
+            ("version", format!("{} ({})", d.version, d.route)),
+            ("decided", d.at.cell()),
+            ("score", format!("{:.6}", d.score)),
+            ("model's decision", d.decision.cell()),
+            ("stands as", stands.cell()),
+        ]);
+        let rows: Vec<Vec<String>> = d
+            .reviews
+            .iter()
+            .map(|r| {
+                vec![
+                    r.at.cell(),
+                    r.reviewer.cell(),
+                    r.action.to_string(),
+                    format!("{} -> {}", r.decision_before.cell(), r.decision.cell()),
+                    r.reason_code.cell(),
+                    r.note.cell(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            table(&["reviewed", "reviewer", "action", "decision", "reason", "note"], &rows);
+        }
+    }
+    Ok(())
 }
 
 fn print_model(model: &api::ModelBody) {

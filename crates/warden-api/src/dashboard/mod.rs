@@ -75,6 +75,8 @@ pub fn router(warden: Arc<Warden>, options: DashboardOptions) -> Router {
         .route("/ui/models/{name}", get(model))
         .route("/ui/models/{name}/monitoring", get(monitoring))
         .route("/ui/models/{name}/docs", get(docs))
+        .route("/ui/models/{name}/decisions", get(decisions))
+        .route("/ui/models/{name}/decisions/review", post(review_decision))
         .route("/ui/findings", get(findings))
         .route("/ui/alerts", get(alerts))
         .route("/ui/alerts/{id}/acknowledge", post(acknowledge))
@@ -412,6 +414,59 @@ async fn monitoring(
     let viewer = viewer.on_model(&state, &name).await?;
     let data = pages::MonitoringData::load(&state.warden, &viewer.principal, &name, window).await.on_page(&viewer)?;
     Ok(page(pages::monitoring(&viewer, &data)))
+}
+
+#[derive(Deserialize)]
+struct DecisionQuery {
+    request_id: Option<String>,
+}
+
+async fn decisions(
+    State(state): State<UiState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    Query(query): Query<DecisionQuery>,
+) -> Result<Response, PageError> {
+    let viewer = viewer.on_model(&state, &name).await?;
+    let request_id = query.request_id.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let data =
+        pages::DecisionsData::load(&state.warden, &viewer.principal, &name, request_id).await.on_page(&viewer)?;
+    Ok(page(pages::decisions(&viewer, &data)))
+}
+
+#[derive(Deserialize)]
+struct ReviewForm {
+    csrf: String,
+    request_id: String,
+    action: String,
+    #[serde(default)]
+    decision: String,
+    reason_code: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn review_decision(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    axum::Form(form): axum::Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_form(&headers, &viewer, &form.csrf)?;
+    let action =
+        form.action.parse::<warden_core::ReviewAction>().map_err(|e| warden_registry::Error::invalid(e.to_string()));
+    let input = warden_oversight::reviews::ReviewInput {
+        model: name.clone(),
+        action: action.on_page(&viewer)?,
+        decision: Some(form.decision.trim().to_owned()).filter(|d| !d.is_empty()),
+        reason_code: form.reason_code,
+        note: form.note,
+    };
+    warden_oversight::reviews::review(&state.warden, &viewer.principal, &form.request_id, input)
+        .await
+        .on_page(&viewer)?;
+    Ok(redirect(&format!("/ui/models/{}/decisions?request_id={}", encode_query(&name), encode_query(&form.request_id))))
 }
 
 async fn findings(

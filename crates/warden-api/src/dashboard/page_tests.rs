@@ -11,27 +11,30 @@ use tower::ServiceExt;
 use crate::tests::{TestApp, german_csv, multipart};
 
 /// The roles that log in to the dashboard, with the sections each must see (and no other).
-const ROLES: [(&str, &str, &[&str]); 6] = [
+const ROLES: [(&str, &str, &[&str]); 7] = [
     ("victor", "viewer", &["Inventory", "Findings", "Board KPIs"]),
     ("dana", "data-scientist", &["Inventory", "Findings", "Alerts &amp; incidents", "Board KPIs"]),
     ("vera", "validator", &["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
     ("rita", "risk-officer", &["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
     ("admin", "admin", &["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"]),
     ("sam", "scorer", &[]),
+    ("ravi", "reviewer", &["Inventory", "Findings", "Alerts &amp; incidents", "Board KPIs"]),
 ];
 
 const SECTIONS: [&str; 5] = ["Inventory", "Findings", "Alerts &amp; incidents", "Audit", "Board KPIs"];
 
 /// Every page of the scene, with the roles refused it.
-const PAGES: [(&str, &[&str]); 11] = [
+const PAGES: [(&str, &[&str]); 13] = [
     ("/ui", &["scorer"]),
     ("/ui/findings", &["scorer"]),
     ("/ui/findings?model=credit&severity=&owner=&state=open&overdue=true", &["scorer"]),
     ("/ui/models/credit", &["scorer"]),
     ("/ui/models/credit?version=2", &["scorer"]),
     ("/ui/models/credit/monitoring", &["viewer", "scorer"]),
+    ("/ui/models/credit/decisions", &["viewer", "scorer"]),
+    ("/ui/models/credit/decisions?request_id=no-such-request", &["viewer", "scorer"]),
     ("/ui/alerts", &["viewer", "scorer"]),
-    ("/ui/audit", &["viewer", "data-scientist", "scorer"]),
+    ("/ui/audit", &["viewer", "data-scientist", "scorer", "reviewer"]),
     ("/ui/kpis", &["scorer"]),
     ("/ui/kpis?days=1", &["scorer"]),
     ("/ui/summary", &["scorer"]),
@@ -312,7 +315,7 @@ async fn the_kpis_and_the_board_summary_list_the_periods_incidents_rollbacks_ove
     let (_, page) = scene.page(&victor, "/ui/kpis?days=30").await;
     assert!(
         text_of(&page, "period-incidents")
-            .contains("shown to the data-scientist, validator, risk-officer and admin roles")
+            .contains("shown to the data-scientist, validator, risk-officer, admin and reviewer roles")
     );
     assert!(text_of(&page, "period-denied").contains("shown to the validator, risk-officer and admin roles"));
     assert!(text_of(&page, "period-overrides").contains("hotfix for INC-7"));
@@ -501,4 +504,55 @@ async fn the_inventory_shows_and_filters_by_fields_and_the_model_page_says_how_i
     assert!(tier.starts_with("medium (computed by token:rita "), "{tier}");
     assert!(tier.ends_with("): exposure 20000000 is at least 10000000"), "{tier}");
     assert_eq!(text_of(&page, "inventory-fields"), "business_line: retail exposure: 20000000");
+}
+
+/// The value of the first hidden `csrf` input of a page.
+fn csrf_of(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).expect("a form") + r#"name="csrf" value=""#.len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_reviewer_looks_a_decision_up_and_overrides_it_through_the_form() {
+    let scene = Scene::governed().await;
+    let (_, log) =
+        scene.app.json(Method::GET, "/v1/models/credit/decisions?limit=1", Some(&scene.app.admin), Value::Null).await;
+    let (request_id, made) = (log[0]["request_id"].as_str().unwrap(), log[0]["decision"].as_str().unwrap());
+    let path = format!("/ui/models/credit/decisions?request_id={request_id}");
+    let cookie = scene.log_in("ravi").await;
+    let (status, page) = scene.page(&cookie, &path).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Not reviewed.") && page.contains(r#"class="review""#), "{page}");
+    let post = |cookie: String, form: String| {
+        Request::post("/ui/models/credit/decisions/review")
+            .header(COOKIE, cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let form = |csrf: &str, reason: &str| {
+        format!("csrf={csrf}&request_id={request_id}&action=override&decision=refer&reason_code={reason}&note=payslips")
+    };
+    // A reason code the policy does not list is refused on a page saying so; nothing is recorded.
+    let (status, _, refused) = scene.call(post(cookie.clone(), form(&csrf_of(&page), "hunch"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.contains("not one of the policy&#39;s reason codes")
+            || refused.contains("not one of the policy's reason codes"),
+        "{refused}"
+    );
+    let (status, headers, _) = scene.call(post(cookie.clone(), form(&csrf_of(&page), "affordability"))).await;
+    assert_eq!(
+        (status, headers.get(LOCATION).and_then(|l| l.to_str().ok())),
+        (StatusCode::SEE_OTHER, Some(path.as_str()))
+    );
+    let (_, page) = scene.page(&cookie, &path).await;
+    let reviews = text_of(&page, "decision-v2");
+    assert!(reviews.contains("token:ravi") && reviews.contains(&format!("{made} → refer")), "{reviews}");
+    assert!(reviews.contains("affordability") && reviews.contains("payslips"), "{reviews}");
+    // A validator reads it and is told who reviews decisions; no form.
+    let cookie = scene.log_in("vera").await;
+    let (_, page) = scene.page(&cookie, &path).await;
+    assert!(!page.contains(r#"class="review""#), "{page}");
+    assert!(page.contains("Decisions are reviewed by the reviewer and admin roles."), "{page}");
 }

@@ -13,6 +13,7 @@ use warden_oversight::findings::{Finding, FindingKpis};
 use warden_oversight::governance::Approval;
 use warden_oversight::monitoring::Monitor;
 use warden_oversight::overview::{InventoryLine, Kpis, MonitorPoint, PeriodEvents};
+use warden_oversight::reviews::DecisionReview;
 use warden_oversight::validation::ValidationReport;
 use warden_proof::ledger::{CheckpointInfo, LedgerEntry};
 use warden_registry::auth::{Permission, Principal};
@@ -513,6 +514,7 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
             p {
                 @if may(&viewer.principal, Permission::ReadDecisions) {
                     a.button href={"/ui/models/" (name) "/monitoring"} { "Monitoring →" } " "
+                    a.button #decisions href={"/ui/models/" (name) "/decisions"} { "Decisions and reviews →" } " "
                 }
                 @if may(&viewer.principal, Permission::ReadAudit) {
                     @let version = data.selected.map(|v| format!("?version={v}")).unwrap_or_default();
@@ -1616,5 +1618,129 @@ mod tests {
         );
         assert!(html.contains("from the first decision of the first breaching window"), "{html}");
         assert!(!html.contains("done: false"), "{html}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Decisions and their reviews
+
+/// A decision looked up by request id, with its reviews, and what a review may say.
+pub(crate) struct DecisionsData {
+    model: String,
+    request_id: Option<String>,
+    decisions: Vec<(warden_store::metadata::NewDecision, Vec<DecisionReview>)>,
+    /// The policy's reason codes, for the review form.
+    reason_codes: Vec<String>,
+}
+
+impl DecisionsData {
+    pub(crate) async fn load(
+        warden: &Warden,
+        principal: &Principal,
+        model: &str,
+        request_id: Option<&str>,
+    ) -> Result<DecisionsData> {
+        warden_registry::registry::get_model(warden, principal, model).await?;
+        let decisions = match request_id {
+            Some(request_id) => {
+                warden_oversight::reviews::decisions_with_reviews(warden, principal, model, Some(request_id), 100)
+                    .await?
+            }
+            None => {
+                principal.require(Permission::ReadDecisions)?;
+                Vec::new()
+            }
+        };
+        let reason_codes = warden_oversight::reviews::policy(warden).await?.reason_codes;
+        Ok(DecisionsData {
+            model: model.to_owned(),
+            request_id: request_id.map(str::to_owned),
+            decisions,
+            reason_codes,
+        })
+    }
+}
+
+pub(crate) fn decisions(viewer: &Viewer, data: &DecisionsData) -> Markup {
+    let name = &data.model;
+    let can_review = may(&viewer.principal, Permission::ReviewDecisions);
+    layout(
+        Some(viewer),
+        &format!("{name} decisions"),
+        "Inventory",
+        html! {
+            p.crumbs { a href="/ui" { "Inventory" } " › " a href={"/ui/models/" (name)} { (name) } " › decisions" }
+            h1 { "Decisions: " (name) }
+            form.inline #lookup method="get" action={"/ui/models/" (name) "/decisions"} {
+                label { "Request id " input type="text" name="request_id" value=[data.request_id.as_deref()] required; }
+                button type="submit" { "Look up" }
+            }
+            @if let Some(request_id) = &data.request_id {
+                @if data.decisions.is_empty() {
+                    p.muted #no-decision { "No decision of " (name) " has request id '" (request_id) "'." }
+                }
+                @for (decision, reviews) in &data.decisions {
+                    @let answered = !["shadow", "pinned"].contains(&decision.route.as_str());
+                    @let stands = reviews.last().map_or(decision.decision.as_str(), |r| r.decision.as_str());
+                    section.decision id={"decision-v" (decision.version)} {
+                        h2 { "Version " (decision.version) " · " (decision.route) }
+                        table.facts { tbody {
+                            tr { th { "Decided" } td { (when(decision.at)) } }
+                            tr { th { "Score" } td { (number(decision.score)) } }
+                            tr { th { "Model's decision" } td { (decision.decision) } }
+                            tr { th { "Stands as" } td.stands { strong { (stands) }
+                                @if !reviews.is_empty() { " (after " (warden_core::words::counted(reviews.len() as u64, "review", "reviews")) ")" } } }
+                            tr { th { "Arrived" } td { (decision.source) } }
+                        } }
+                        h3 { "Features" }
+                        table.data.features { tbody {
+                            @if let Value::Object(features) = &decision.features { @for (key, value) in features {
+                                tr { th { (key) } td { (value_text(value)) } }
+                            } }
+                        } }
+                        @if let Value::Object(attributes) = &decision.attributes { @if !attributes.is_empty() {
+                            h3 { "Attributes" }
+                            table.data.attributes { tbody { @for (key, value) in attributes {
+                                tr { th { (key) } td { (value_text(value)) } }
+                            } } }
+                        } }
+                        h3 { "Reviews" }
+                        @if reviews.is_empty() { p.muted.no-reviews { "Not reviewed." } } @else {
+                            table.data.reviews { thead { tr { th { "When" } th { "Reviewer" } th { "Action" } th { "Decision" } th { "Reason" } th { "Note" } } }
+                                tbody { @for r in reviews { tr {
+                                    td { (date(r.at)) } td { (r.reviewer) } td { (r.action) }
+                                    td { (r.decision_before) " → " (r.decision) } td { (r.reason_code) } td { (r.note) }
+                                } } } }
+                        }
+                        @if !answered {
+                            p.muted { "A " (decision.route) " decision answered nobody and is not reviewed." }
+                        } @else if can_review {
+                            form.review method="post" action={"/ui/models/" (name) "/decisions/review"} {
+                                input type="hidden" name="csrf" value=(viewer.csrf);
+                                input type="hidden" name="request_id" value=(decision.request_id);
+                                label { "Action " select name="action" {
+                                    option value="confirm" { "confirm" } option value="override" { "override" } option value="reverse" { "reverse" }
+                                } }
+                                label { "New decision (override) " input type="text" name="decision"; }
+                                label { "Reason " select name="reason_code" { @for code in &data.reason_codes { option value=(code) { (code) } } } }
+                                label { "Note " textarea name="note" rows="2" {} }
+                                button type="submit" { "Record review" }
+                            }
+                        } @else {
+                            p.muted { "Decisions are reviewed by the " (roles_holding(Permission::ReviewDecisions)) " roles." }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A feature or attribute value as text (strings without their quotes).
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "–".into(),
+        other => other.to_string(),
     }
 }

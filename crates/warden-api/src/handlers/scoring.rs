@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warden_core::DecisionSource;
+use warden_oversight::reviews;
 use warden_serving::ingest;
 use warden_serving::scoring::{self, Outcome};
 
@@ -13,9 +14,9 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    BatchResponseBody, DecisionBody, DecisionQuery, DecisionRecordBody, ErrorBody, IngestedBody, IngestionBody,
-    KserveEventBody, LiveDriftBody, LiveProfileBody, OutcomesBody, OutcomesRecorded, ScoreQuery, ScoreRequestBody,
-    ScoreResponseBody, ScoringSchemaBody, ToWire, score_request,
+    BatchResponseBody, DecisionBody, DecisionQuery, DecisionRecordBody, DecisionReviewBody, ErrorBody, IngestedBody,
+    IngestionBody, KserveEventBody, LiveDriftBody, LiveProfileBody, OutcomesBody, OutcomesRecorded, ReviewRequestBody,
+    ScoreQuery, ScoreRequestBody, ScoreResponseBody, ScoringSchemaBody, ToWire, score_request,
 };
 
 /// Score one request: the champion answers (or the canary, for its share of request ids); a challenger is
@@ -236,8 +237,33 @@ pub(crate) async fn list_decisions(
     ApiQuery(query): ApiQuery<DecisionQuery>,
 ) -> Result<Json<Vec<DecisionBody>>, ApiError> {
     let limit = query.limit.unwrap_or(1000);
-    let rows = scoring::decisions(&warden, &caller, &name, query.request_id.as_deref(), limit).await?;
+    let rows = reviews::decisions_with_reviews(&warden, &caller, &name, query.request_id.as_deref(), limit).await?;
     Ok(Json(rows.into_iter().map(ToWire::to_wire).collect::<Result<_, _>>()?))
+}
+
+/// Review one decision the production routes answered: confirm it, override it with another decision, or
+/// reverse it, with one of the policy's reason codes (reviewer, admin). Append-only and audited; the person
+/// whose review set the decision's current state may not review it again unless the policy allows it.
+#[utoipa::path(post, path = "/v1/decisions/{request_id}/review", tag = "scoring", request_body = ReviewRequestBody,
+    params(("request_id" = String, Path, description = "The decision's request id")),
+    responses((status = 201, body = DecisionReviewBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub(crate) async fn review_decision(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(request_id): Path<String>,
+    ApiJson(body): ApiJson<ReviewRequestBody>,
+) -> Result<(StatusCode, Json<DecisionReviewBody>), ApiError> {
+    let input = reviews::ReviewInput {
+        model: body.model,
+        action: body.action,
+        decision: body.decision,
+        reason_code: body.reason_code,
+        note: body.note,
+    };
+    let review = reviews::review(&warden, &caller, &request_id, input).await?;
+    Ok((StatusCode::CREATED, Json(review.to_wire())))
 }
 
 /// Live window profiles of the model's loaded versions since they were loaded.

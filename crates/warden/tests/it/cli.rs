@@ -560,3 +560,70 @@ fn text_output_reads_as_words_dates_and_plurals() {
         assert!(!shown.contains("Some(") && !shown.contains("\":"), "{args:?}: {shown}");
     }
 }
+
+#[test]
+fn a_reviewer_overrides_a_decision_from_the_command_line_and_a_second_person_confirms_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    serve_linear_credit(&server, dir.path());
+    let input = applications(dir.path(), 3);
+    let scored = dir.path().join("scored.csv");
+    let out = server.cli(&[
+        "score",
+        "credit",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+        "--id-column",
+        "application",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let made =
+        server.get_json("/v1/models/credit/decisions?request_id=app-0")[0]["decision"].as_str().unwrap().to_owned();
+    let (rob, ria) = (token_of(&server, "rob", "reviewer"), token_of(&server, "ria", "reviewer"));
+    let review = |token: &str, args: &[&str]| {
+        let mut all = vec!["review", "credit", "app-0"];
+        all.extend_from_slice(args);
+        server.cli_as(Some(token), &all)
+    };
+
+    let out = review(&rob, &["--override", "refer", "--reason", "affordability", "--note", "needs payslips"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("override by token:rob (affordability)") && said.contains(&format!("{made} -> refer")),
+        "{said}"
+    );
+    // Rob set its state: a second person confirms it.
+    let out = review(&rob, &["--confirm", "--reason", "other"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("somebody else"), "{}", stderr(&out));
+    let out = review(&ria, &["--reverse", "--reason", "model_error"]);
+    assert_eq!(out.status.code(), Some(1), "refer has no opposite: {}", stderr(&out));
+    let out = review(&ria, &["--confirm", "--reason", "other", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json_of(&out)["decision"], "refer");
+
+    // Without an action: the decision and its reviews.
+    let out = review(&rob, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(shown.contains("stands as") && shown.contains("refer"), "{shown}");
+    assert!(shown.contains("token:rob") && shown.contains("token:ria") && shown.contains("payslips"), "{shown}");
+    let out = review(&rob, &["--json"]);
+    let decisions = json_of(&out);
+    let reviews = decisions[0]["reviews"].as_array().unwrap();
+    assert_eq!(reviews.iter().map(|r| r["action"].as_str().unwrap()).collect::<Vec<_>>(), ["override", "confirm"]);
+
+    // Bad input: a decision that does not exist, a reason without an action, an action without a reason.
+    let out = server.cli_as(Some(&rob), &["review", "credit", "no-such", "--confirm", "--reason", "other"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no decision with request id 'no-such'"), "{}", stderr(&out));
+    assert_eq!(review(&rob, &["--reason", "other"]).status.code(), Some(2));
+    assert_eq!(review(&rob, &["--confirm"]).status.code(), Some(2));
+    assert_eq!(review(&rob, &["--confirm", "--reverse", "--reason", "other"]).status.code(), Some(2));
+    // Nothing more was written.
+    let log = server.get_json("/v1/models/credit/decisions?request_id=app-0");
+    assert_eq!(log[0]["reviews"].as_array().unwrap().len(), 2, "{log}");
+}

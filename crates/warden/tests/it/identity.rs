@@ -432,6 +432,7 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
             .replace("{monitor}", "feature_drift")
             .replace("{id}", "999999")
             .replace("{index}", "999999")
+            .replace("{request_id}", "r-1")
     };
     let mut checked = 0;
     for &(method, route, rule) in RULES {
