@@ -337,6 +337,21 @@ class Client:
         return self._call("POST", f"/v1/attestations/{_seg(attestation_id)}/review",
                           json_body={"accept": accept, "comment": comment})
 
+    def suspend_model(self, model: str, *, reason: str, fallback: str = "refer",
+                      fallback_version: int | None = None) -> dict:
+        """The stop switch: the model's fallback (decline, refer, or a gate-approved `fallback_version`) answers
+        its production traffic on every replica until it is resumed."""
+        body = {"reason": reason, "fallback": fallback}
+        if fallback_version is not None:
+            body["fallback_version"] = fallback_version
+        return self._call("POST", f"/v1/models/{_seg(model)}/suspend", json_body=body)
+
+    def resume_model(self, model: str, *, reason: str) -> dict:
+        return self._call("POST", f"/v1/models/{_seg(model)}/resume", json_body={"reason": reason})
+
+    def model_suspension(self, model: str) -> dict:
+        return self._call("GET", f"/v1/models/{_seg(model)}/suspension")
+
     def retire_model(self, model: str, *, reason: str) -> dict:
         """Retires a model (a high tier one: asks, and a second person's call confirms)."""
         return self._call("POST", f"/v1/models/{_seg(model)}/retire", json_body={"reason": reason})

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
-    AlertState, DecisionSource, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind,
-    ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
+    AlertState, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus,
+    MonitorKind, ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
 };
 
 mod responses;
@@ -131,6 +131,38 @@ pub struct RetirementBody {
 pub struct RetireBody {
     /// Why (required).
     pub reason: String,
+}
+
+/// Suspending a model: `POST /v1/models/{name}/suspend`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendBody {
+    /// Why (required).
+    pub reason: String,
+    /// What answers instead: decline, refer, or version (with `fallback_version`).
+    pub fallback: FallbackKind,
+    /// The version a `version` fallback answers with (one the gate let into the champion alias before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_version: Option<i64>,
+}
+
+/// A model's stop-switch state.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SuspensionBody {
+    /// Model.
+    pub model: String,
+    /// Whether its fallback answers production traffic.
+    pub suspended: bool,
+    /// Who suspended or resumed it last.
+    pub by: Option<String>,
+    /// When.
+    pub at: Option<Timestamp>,
+    /// Why.
+    pub reason: Option<String>,
+    /// While suspended: the fallback.
+    pub fallback: Option<FallbackKind>,
+    /// The version a `version` fallback answers with.
+    pub fallback_version: Option<i64>,
 }
 
 /// Values to write into a model's inventory fields, and fields to remove.
@@ -609,11 +641,12 @@ pub struct ScoreResponseBody {
     pub model: String,
     /// Version that answered.
     pub version: i64,
-    /// champion, canary or pinned.
+    /// champion, canary, pinned, or fallback (the model is suspended: its fallback answered).
     pub route: Route,
-    /// Score (probability of the bad event).
-    pub score: f64,
-    /// Decision from the version's threshold.
+    /// Score (probability of the bad event); absent when a suspended model's fallback answered without a
+    /// model (decline, refer).
+    pub score: Option<f64>,
+    /// Decision from the version's threshold, or the fallback's.
     pub decision: String,
     /// Top reasons toward the positive decision (with explain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -705,8 +738,8 @@ pub struct DecisionBody {
     /// Monitor-only attributes.
     #[schema(value_type = Value)]
     pub attributes: Value,
-    /// Score.
-    pub score: f64,
+    /// Score; absent for a fallback answered without a model while the model was suspended.
+    pub score: Option<f64>,
     /// Decision.
     pub decision: String,
     /// Scoring latency, microseconds (0 for a decision made elsewhere).

@@ -102,7 +102,8 @@ fn body_for(method: &str, route: &str) -> Value {
         ("PUT", "/v1/models/{name}/monitors/{monitor}") => json!({"kind": "feature_drift"}),
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
         ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
-        ("POST", "/v1/models/{name}/retire") => json!({"reason": "r"}),
+        ("POST", "/v1/models/{name}/retire" | "/v1/models/{name}/resume") => json!({"reason": "r"}),
+        ("POST", "/v1/models/{name}/suspend") => json!({"reason": "r", "fallback": "refer"}),
         ("PATCH", "/v1/models/{name}/fields") => json!({"set": {"business_line": "cards"}}),
         ("PUT", "/v1/models/{name}/tier") => json!({"tier": "high", "reason": "r"}),
         ("PUT", "/v1/inventory/fields") => {

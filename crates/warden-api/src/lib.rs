@@ -108,6 +108,10 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(models::create_model, models::list_models))
         .routes(routes!(models::get_model))
         .routes(routes!(models::retire_model))
+        .routes(routes!(models::suspend_model))
+        .routes(routes!(models::resume_model))
+        .routes(routes!(models::model_suspension))
+        .routes(routes!(scoring::review_decision))
         .routes(routes!(versions::get_version))
         .routes(routes!(versions::get_artifact))
         .routes(routes!(aliases::list_aliases))
@@ -173,7 +177,6 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(scoring::score_batch))
         // One path, two methods: reading the log, and ingestion's batch-sized bodies.
         .routes(routes!(scoring::list_decisions, scoring::ingest_decisions))
-        .routes(routes!(scoring::review_decision))
         .routes(routes!(scoring::kserve_event))
         .routes(routes!(findings::import_findings))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
@@ -264,7 +267,7 @@ mod mlflow_tests;
 #[cfg(test)]
 mod openapi_tests;
 #[cfg(test)]
-mod review_tests;
+mod oversight_tests;
 #[cfg(test)]
 mod scoring_tests;
 #[cfg(test)]

@@ -616,6 +616,26 @@ async fn every_route_answers_as_the_document_says() {
     call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": null, "reason": "pilot over"}));
     call!(Method::PUT, "/v1/models/none/tier", ro, json!({"tier": "low", "reason": "r"}));
 
+    // The stop switch: suspended, scored by its fallback (no score), resumed.
+    call!(Method::GET, "/v1/models/credit/suspension", v, Value::Null);
+    call!(Method::GET, "/v1/models/none/suspension", v, Value::Null);
+    call!(Method::POST, "/v1/models/credit/suspend", ro, json!({"reason": "r", "fallback": "version"}));
+    call!(Method::POST, "/v1/models/credit/suspend", ro, json!({"reason": "r", "fallback": "halt"}));
+    call!(Method::POST, "/v1/models/credit/suspend", v, json!({"reason": "r", "fallback": "refer"}));
+    call!(Method::POST, "/v1/models/none/suspend", ro, json!({"reason": "r", "fallback": "refer"}));
+    call!(Method::POST, "/v1/models/credit/suspend", ro, json!({"reason": "kill switch drill", "fallback": "refer"}));
+    call!(Method::POST, "/v1/models/credit/suspend", ro, json!({"reason": "again", "fallback": "refer"}));
+    call!(Method::GET, "/v1/models/credit/suspension", v, Value::Null);
+    let (status, answered) = call!(Method::POST, "/v1/models/credit/score", a, json!({"features": row}));
+    assert_eq!(
+        (status, answered["route"].as_str(), answered["decision"].as_str()),
+        (StatusCode::OK, Some("fallback"), Some("refer"))
+    );
+    assert!(answered["score"].is_null(), "{answered}");
+    call!(Method::GET, "/v1/models/credit/decisions?limit=100000", a, Value::Null);
+    call!(Method::POST, "/v1/models/credit/resume", ro, json!({"reason": "drill over"}));
+    call!(Method::POST, "/v1/models/credit/resume", ro, json!({"reason": "again"}));
+
     // Retirement, last: `credit` is high tier, so a risk officer asks and the administrator confirms; then
     // scoring, ingestion and registration answer 410.
     call!(Method::POST, "/v1/models/credit/retire", ro, json!({"reason": " "}));

@@ -232,6 +232,7 @@ fn route(r: warden_serving::scoring::Route) -> Route {
         warden_serving::scoring::Route::Shadow => Route::Shadow,
         warden_serving::scoring::Route::Pinned => Route::Pinned,
         warden_serving::scoring::Route::Unapproved => Route::Unapproved,
+        warden_serving::scoring::Route::Fallback => Route::Fallback,
     }
 }
 
@@ -244,7 +245,7 @@ impl ToWire for warden_serving::scoring::ScoreResponse {
             model: r.model,
             version: r.version,
             route: route(r.route),
-            score: r.score,
+            score: (!r.score.is_nan()).then_some(r.score),
             decision: r.decision,
             reasons: r.reasons.map(|reasons| {
                 reasons
@@ -254,6 +255,21 @@ impl ToWire for warden_serving::scoring::ScoreResponse {
             }),
             contributions: r.contributions,
             base: r.base,
+        }
+    }
+}
+
+impl ToWire for warden_oversight::suspension::Suspension {
+    type Wire = SuspensionBody;
+    fn to_wire(self) -> SuspensionBody {
+        SuspensionBody {
+            model: self.model,
+            suspended: self.suspended,
+            by: self.by,
+            at: self.at.map(Timestamp::from_micros),
+            reason: self.reason,
+            fallback: self.fallback,
+            fallback_version: self.fallback_version,
         }
     }
 }
@@ -293,7 +309,7 @@ impl ToWire for (warden_registry::registry::NewDecision, Vec<warden_oversight::r
             route,
             features: d.features,
             attributes: d.attributes,
-            score: d.score,
+            score: (!d.score.is_nan()).then_some(d.score),
             decision: d.decision,
             latency_us: d.latency_us,
             source: d.source.parse().map_err(|e| {

@@ -159,6 +159,18 @@ closed_set! {
 }
 
 closed_set! {
+    /// What a suspended model answers instead of its production versions.
+    FallbackKind, "fallback" {
+        /// The champion's adverse decision (`decline` by default), without scoring.
+        Decline = "decline",
+        /// `refer`: to manual review, without scoring.
+        Refer = "refer",
+        /// A named version the gate let into the champion alias before, which scores instead.
+        Version = "version",
+    }
+}
+
+closed_set! {
     /// What a person's review does to a decision.
     ReviewAction, "review action" {
         /// The decision stands as it is.
@@ -195,6 +207,9 @@ closed_set! {
         Pinned = "pinned",
         /// Decided outside Warden by a version no production alias held at the time: a governance breach.
         Unapproved = "unapproved",
+        /// Answered by the model's fallback while it was suspended (the stop switch), not by its production
+        /// versions.
+        Fallback = "fallback",
     }
 }
 
@@ -309,6 +324,7 @@ mod tests {
         check(FindingState::ALL);
         check(ScanFormat::ALL);
         check(ReviewAction::ALL);
+        check(FallbackKind::ALL);
         assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
         assert_eq!(
             "extreme".parse::<RiskTier>().unwrap_err().to_string(),

@@ -377,6 +377,8 @@ pub enum ActionOutcome {
     RolledBack { from: i64, to: i64 },
     /// The canary alias was removed.
     CanaryStopped { version: i64 },
+    /// The model was suspended: its fallback answers until someone resumes it.
+    Suspended { fallback: warden_core::FallbackKind },
     /// A retraining job ran (its status says how far it got).
     Retrained { job: i64, status: warden_core::JobStatus, version: Option<i64>, error: Option<String> },
     /// The action was not possible; nothing changed.
@@ -391,6 +393,9 @@ impl ActionOutcome {
                 format!("rolled back: champion from version {from} to version {to}")
             }
             ActionOutcome::CanaryStopped { version } => format!("canary stopped: version {version} no longer serves"),
+            ActionOutcome::Suspended { fallback } => {
+                format!("model suspended: its fallback ({fallback}) answers until someone resumes it")
+            }
             ActionOutcome::Retrained { job, status, version, error } => {
                 let mut text = format!("retraining job {job}: {status}");
                 if let Some(v) = version {
@@ -498,6 +503,22 @@ pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<(
                     Some(v) => format!("the canary is version {v}, not the alerting version {}", alert.version),
                     None => "the model has no canary".into(),
                 })
+            }
+        }
+        "suspend" => {
+            let champion = warden.metadata.alias_at(model, "champion", i64::MAX).await?.and_then(|a| a.version);
+            if champion != Some(alert.version) {
+                not_possible(match champion {
+                    Some(v) => format!("the champion is version {v}, not the alerting version {}", alert.version),
+                    None => "the model has no champion".into(),
+                })
+            } else {
+                let fallback = warden_core::FallbackKind::Refer;
+                match crate::suspension::suspend(warden, &system, model, &reason, fallback, None).await {
+                    Ok(_) => ActionOutcome::Suspended { fallback },
+                    Err(Error::Conflict(why)) => not_possible(why),
+                    Err(err) => return Err(err),
+                }
             }
         }
         "retrain" => {

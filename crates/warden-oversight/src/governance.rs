@@ -111,6 +111,10 @@ pub async fn put_policy_bundle(
             }
         };
     }
+    // Its review settings must read, or every review and retraining job would fail once it is in force.
+    if let Err(why) = gate.review_policy() {
+        return Err(Error::invalid(format!("the bundle's review settings fail: {why}; it was not put in force")));
+    }
     let failed: Vec<Value> = warden_policy::run_tests(&bundle)
         .map_err(policy_error)?
         .into_iter()

@@ -13,6 +13,7 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`vouching`]: one `monitor.hour` ledger entry per model an hour, vouching for the evaluations stored.
 - [`reviews`]: people's reviews of single decisions (confirm, override, reverse), which the `override_rate`
   monitor watches and retraining may take as labels.
+- [`suspension`]: the stop switch: a suspended model's fallback answers on every replica.
 - [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
 - [`inventory`]: the organisation's inventory fields (a JSON Schema) and each model's materiality tier,
   computed from them by the policy bundle's tiering rules or overridden with a reason.
@@ -39,6 +40,7 @@ pub mod revalidation;
 pub mod reviews;
 pub mod round;
 pub mod scenarios;
+pub mod suspension;
 pub mod validation;
 pub mod vouching;
 

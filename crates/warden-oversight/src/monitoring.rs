@@ -167,7 +167,8 @@ pub struct MonitorConfig {
     #[serde(default = "default_resolve_after")]
     pub resolve_after: u32,
     /// What a critical alert does besides notifying: `notify` (nothing more), `rollback` (the champion goes
-    /// back to the previous gate-approved champion) or `stop_canary` (the canary alias is removed).
+    /// back to the previous gate-approved champion), `stop_canary` (the canary alias is removed), `retrain`, or
+    /// `suspend` (the stop switch, with `refer` as the fallback).
     #[serde(default = "default_action")]
     pub action: String,
 }
@@ -188,7 +189,7 @@ fn default_resolve_after() -> u32 {
 }
 
 /// Actions a monitor can take.
-pub const ACTIONS: [&str; 4] = ["notify", "rollback", "stop_canary", "retrain"];
+pub const ACTIONS: [&str; 5] = ["notify", "rollback", "stop_canary", "retrain", "suspend"];
 
 impl MonitorConfig {
     fn check(&self, kind: MonitorKind) -> Result<()> {
@@ -442,10 +443,13 @@ pub(crate) async fn ensure_defaults(
 ) -> Result<()> {
     let existing = warden.metadata.monitors(Some(model)).await?;
     if !existing.is_empty() {
-        // A model deployed before the revalidation monitor existed gets it at its next promotion.
-        if !existing.iter().any(|m| m.kind == MonitorKind::Revalidation.as_str()) {
+        // A model deployed before the revalidation or override-rate monitor existed gets it at its next promotion.
+        for kind in [MonitorKind::Revalidation, MonitorKind::OverrideRate] {
+            if existing.iter().any(|m| m.kind == kind.as_str() || m.name == kind.as_str()) {
+                continue;
+            }
             let tier = get_model(warden, caller, model).await?.input.risk_tier;
-            let (kind, config) = (MonitorKind::Revalidation, default_config(tier, MonitorKind::Revalidation));
+            let config = default_config(tier, kind);
             let name = kind.as_str();
             let monitor = row(model, name, kind, &config, true, warden.now(), &caller.actor());
             let payload = json!({ "kind": kind, "config": config });

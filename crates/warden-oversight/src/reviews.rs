@@ -25,8 +25,10 @@ use crate::{Error, Oversight, Result};
 
 /// Most reviews one decision keeps (a decision reviewed more often is a dispute to settle elsewhere).
 pub const MAX_REVIEWS_PER_DECISION: i64 = 100;
-/// Most reviews an override-rate evaluation reads (the newest).
+/// Most reviews an override-rate evaluation or a page of decisions reads.
 pub const MAX_REVIEWS_READ: i64 = 50_000;
+/// Most segments an override-rate evaluation keeps apart; the decisions of the rest count under `(other)`.
+pub const MAX_SEGMENTS: usize = 100;
 
 /// What a reviewer asks.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +101,7 @@ pub async fn review(
     input: ReviewInput,
 ) -> Result<DecisionReview> {
     let model = input.model.as_str();
+    text::check("model", model, text::SHORT, Lines::One)?;
     let caller = &narrowed_to(warden, caller, model).await?;
     caller.require(Permission::ReviewDecisions)?;
     text::check("request_id", request_id, text::SHORT, Lines::One)?;
@@ -123,6 +126,8 @@ pub async fn review(
         .metadata
         .decision_reviews(model, Some(request_id), (decision.at, decision.at), MAX_REVIEWS_PER_DECISION)
         .await?;
+    // Another decision of this request id made at the same time (a version served elsewhere) is not this one.
+    let earlier: Vec<DecisionReviewRow> = earlier.into_iter().filter(|r| r.version == decision.version).collect();
     let latest = earlier.last();
     if earlier.len() as i64 >= MAX_REVIEWS_PER_DECISION {
         return Err(Error::Conflict(format!(
@@ -209,6 +214,12 @@ async fn answered_decision(
     request_id: &str,
 ) -> Result<NewDecision> {
     let decisions = warden_serving::scoring::decisions(warden, caller, model, Some(request_id), 100).await?;
+    if decisions.len() == 100 {
+        return Err(Error::Conflict(format!(
+            "model '{model}' logged 100 or more decisions with request id '{request_id}': which one is meant is not \
+             clear, so none is reviewed"
+        )));
+    }
     let (answered, others): (Vec<NewDecision>, Vec<NewDecision>) =
         decisions.into_iter().partition(|d| !["shadow", "pinned"].contains(&d.route.as_str()));
     match answered.into_iter().last() {
@@ -234,10 +245,17 @@ pub async fn decisions_with_reviews(
     let (Some(first), Some(last)) = (decisions.iter().map(|d| d.at).min(), decisions.iter().map(|d| d.at).max()) else {
         return Ok(Vec::new());
     };
-    // One read for the page: the reviews of decisions made in its time span.
-    let limit = (decisions.len() as i64).saturating_mul(MAX_REVIEWS_PER_DECISION);
+    // One read for the page: the reviews of decisions made in its time span (other decisions' too, when
+    // decisions arrived out of time order), within a bound that says so rather than drop some.
+    let rows = warden.metadata.decision_reviews(model, request_id, (first, last), MAX_REVIEWS_READ).await?;
+    if rows.len() as i64 >= MAX_REVIEWS_READ {
+        return Err(Error::invalid(format!(
+            "the decisions asked for span {MAX_REVIEWS_READ} reviews or more: ask for fewer decisions (limit) or \
+             one request id"
+        )));
+    }
     let mut by_decision: HashMap<(String, i64, i64), Vec<DecisionReview>> = HashMap::new();
-    for row in warden.metadata.decision_reviews(model, request_id, (first, last), limit).await? {
+    for row in rows {
         let review = DecisionReview::try_from(row)?;
         by_decision.entry((review.request_id.clone(), review.version, review.decision_at)).or_default().push(review);
     }
@@ -275,8 +293,12 @@ pub(crate) async fn override_rates(
         whole.0 += 1;
         whole.1 += overridden;
         if let Some(attribute) = attribute {
-            let value = segment_value(&row.attributes, &row.features, attribute);
-            let segment = counts.entry(format!("{attribute}={value}")).or_default();
+            let mut key = format!("{attribute}={}", segment_value(&row.attributes, &row.features, attribute));
+            // "model" and the segments so far, then "(other)": a continuous attribute makes no more keys.
+            if !counts.contains_key(&key) && counts.len() > MAX_SEGMENTS {
+                key = format!("{attribute}=(other)");
+            }
+            let segment = counts.entry(key).or_default();
             segment.0 += 1;
             segment.1 += overridden;
         }

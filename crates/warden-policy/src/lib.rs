@@ -328,11 +328,10 @@ impl Gate {
         Ok(value.filter(|v| *v != Value::Undefined))
     }
 
+    /// A rule's messages; none when the bundle does not define the rule (conftest's convention: a bundle may
+    /// have `deny` rules and no `warn` ones).
     fn messages(&mut self, package: &str, rule: &str) -> Result<Vec<String>, PolicyError> {
-        let value = self
-            .engine
-            .eval_rule(format!("{package}.{rule}"))
-            .map_err(|e| evaluation_error(rule, &e, e.downcast_ref()))?;
+        let value = self.query(package, rule)?.unwrap_or(Value::Undefined);
         messages_of(rule, value)
     }
 }

@@ -352,3 +352,12 @@ fn the_review_policy_comes_from_the_bundle_and_a_malformed_one_is_named() {
         assert!(error.starts_with(message), "{rule}: {error}");
     }
 }
+
+#[test]
+fn a_bundle_without_warn_rules_decides_with_no_warnings() {
+    let mut gate =
+        Gate::compile(&bundle(&[("gate.rego", "package warden.gate\n\ndeny contains \"no\" if input.x\n")])).unwrap();
+    let decision = gate.decide(&json!({"x": true})).unwrap();
+    assert_eq!((decision.allow, decision.deny, decision.warn), (false, vec!["no".to_owned()], Vec::<String>::new()));
+    assert!(gate.decide(&json!({"x": false})).unwrap().allow);
+}

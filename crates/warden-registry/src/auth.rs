@@ -134,6 +134,8 @@ pub enum Permission {
     OverrideTier,
     /// Confirm, override or reverse a single decision (human oversight).
     ReviewDecisions,
+    /// Suspend a model (the stop switch: its fallback answers) and resume it.
+    SuspendModels,
 }
 
 impl Permission {
@@ -167,6 +169,7 @@ impl Permission {
             Permission::EditInventoryFields => &[DataScientist, RiskOfficer, Admin],
             Permission::OverrideTier => &[RiskOfficer, Admin],
             Permission::ReviewDecisions => &[Reviewer, Admin],
+            Permission::SuspendModels => &[RiskOfficer, Admin],
         }
     }
 }

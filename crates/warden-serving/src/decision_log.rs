@@ -345,10 +345,12 @@ fn decision_keys(decisions: &[NewDecision], state: &std::hash::RandomState) -> H
 fn fold_all<'a>(decisions: impl Iterator<Item = (&'a Fold, &'a NewDecision)>) {
     let mut decisions = decisions.peekable();
     while let Some((fold, first)) = decisions.next() {
-        let live = &fold.live;
+        let Some(live) = &fold.live else { continue };
         let mut state = live.state.lock().expect("live profile lock");
         live.fold_locked(&mut state, first, fold.given.as_deref());
-        while let Some((next_fold, next)) = decisions.next_if(|(other, _)| Arc::ptr_eq(&other.live, live)) {
+        while let Some((next_fold, next)) =
+            decisions.next_if(|(other, _)| other.live.as_ref().is_some_and(|l| Arc::ptr_eq(l, live)))
+        {
             live.fold_locked(&mut state, next, next_fold.given.as_deref());
         }
     }
@@ -358,14 +360,20 @@ fn fold_all<'a>(decisions: impl Iterator<Item = (&'a Fold, &'a NewDecision)>) {
 /// in the profile's order when they were read straight from a record's text (the decision's `features` is
 /// then not an object, and the fold reads these instead).
 pub(crate) struct Fold {
-    pub(crate) live: Arc<LiveProfile>,
+    /// `None`: the decision is in no live window (a fallback answered while the model was suspended).
+    pub(crate) live: Option<Arc<LiveProfile>>,
     pub(crate) given: Option<Vec<Given>>,
 }
 
 impl Fold {
     /// A decision whose `features` object the fold reads.
     pub(crate) fn of(live: Arc<LiveProfile>) -> Fold {
-        Fold { live, given: None }
+        Fold { live: Some(live), given: None }
+    }
+
+    /// A decision folded into no live window.
+    pub(crate) fn none() -> Fold {
+        Fold { live: None, given: None }
     }
 }
 

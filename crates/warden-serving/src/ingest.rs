@@ -328,7 +328,7 @@ pub(crate) async fn prepare(
             RecordFeatures::Object(object) => (Value::Object(object), None),
         };
         rows.push((
-            Fold { live: version.live.clone(), given: Some(checked) },
+            Fold { live: Some(version.live.clone()), given: Some(checked) },
             NewDecision {
                 at,
                 request_id: record.request_id,

@@ -115,6 +115,29 @@ impl LoadedVersion {
 
 pub use warden_core::Route;
 
+/// What a suspended model answers with instead of its production versions.
+#[derive(Clone)]
+pub enum Fallback {
+    /// The champion's adverse decision (its `positive_decision`, `decline` by default), without scoring.
+    Decline,
+    /// `refer`: to a person (manual review), without scoring.
+    Refer,
+    /// A version the gate let into the alias before, which scores instead.
+    Version(Arc<LoadedVersion>),
+}
+
+/// A model's suspension as its routes carry it.
+pub struct Suspended {
+    /// Who suspended it, when (µs) and why.
+    pub by: String,
+    pub at: Micros,
+    pub reason: String,
+    pub fallback: Fallback,
+}
+
+/// The decision a fallback without a model answers.
+pub const REFER_DECISION: &str = "refer";
+
 /// A model's routes as of the last alias change.
 #[derive(Clone)]
 struct Routes {
@@ -123,6 +146,8 @@ struct Routes {
     challenger: Option<Arc<LoadedVersion>>,
     /// Why nothing is served, not even a version a caller names: the model is retired.
     retired: Option<String>,
+    /// The stop switch: while set, production traffic is answered by the fallback, never the aliases.
+    suspended: Option<Arc<Suspended>>,
 }
 
 /// One reason code: a feature that pushed the score toward the positive decision (decline).
@@ -356,12 +381,28 @@ pub(crate) async fn loaded_version(
 }
 
 async fn build_routes(registry: &Registry, scoring: &Scoring, model: &str) -> Result<Routes> {
-    let mut routes = Routes { champion: None, canary: None, challenger: None, retired: None };
+    let mut routes = Routes { champion: None, canary: None, challenger: None, retired: None, suspended: None };
     if let Some(row) = registry.metadata.get_model(model).await?
         && let Err(Error::Gone(why)) = warden_registry::registry::refuse_if_retired(&row)
     {
         routes.retired = Some(why);
         return Ok(routes);
+    }
+    if let Some(latest) = registry.metadata.suspensions(model).await?.pop()
+        && latest.action == "suspend"
+    {
+        let fallback = match (latest.fallback.as_deref(), latest.fallback_version) {
+            (Some("version"), Some(number)) => {
+                Fallback::Version(loaded_version(registry, scoring, model, number).await?)
+            }
+            (Some("refer"), _) => Fallback::Refer,
+            (Some("decline"), _) => Fallback::Decline,
+            (other, _) => {
+                return Err(Error::Inconsistent(format!("model '{model}''s suspension has no fallback ({other:?})")));
+            }
+        };
+        routes.suspended =
+            Some(Arc::new(Suspended { by: latest.actor, at: latest.at, reason: latest.reason, fallback }));
     }
     let aliases = registry.metadata.current_aliases(model).await?;
     for alias in aliases {
@@ -696,6 +737,12 @@ async fn score_inner(
         Some(name) => Some(resolve_pinned(warden, caller, production_caller, model, &routes, name).await?),
     };
     let testing = matches!(pinned, Some((_, Route::Pinned)));
+    // The stop switch: production traffic gets the fallback; a person testing a version still may.
+    if let Some(suspended) = &routes.suspended
+        && !testing
+    {
+        return answer_fallback(warden, model, &routes, suspended, requests, (warden.now(), started)).await;
+    }
     let champion = match (&pinned, &routes.champion) {
         (Some(_), _) => None,
         (None, Some(c)) => Some(c.clone()),
@@ -783,6 +830,79 @@ async fn score_inner(
     // Answered only once committed: a decision the log cannot keep is refused (503), never acknowledged.
     warden.scoring.log.append(decisions.into_iter().map(|(v, d)| (Fold::of(v.live.clone()), d)).collect()).await?;
     Ok(results.into_iter().map(|r| r.expect("every request scored")).collect())
+}
+
+/// Answers production requests while the model is suspended: the fallback version scores them, or each gets
+/// the fixed decision; logged on route `fallback` (under the version that scored, else the suspended champion's
+/// number, with no score) and folded into no live window. Requests are checked against the schema of the
+/// version that would have answered (the fallback version's, else the champion's).
+async fn answer_fallback(
+    warden: &Serving,
+    model: &str,
+    routes: &Routes,
+    suspended: &Suspended,
+    requests: Vec<ScoreRequest>,
+    (now, started): (Micros, Instant),
+) -> Result<Vec<ScoreResponse>> {
+    let checked_by = match (&suspended.fallback, &routes.champion) {
+        (Fallback::Version(version), _) => version.clone(),
+        (_, Some(champion)) => champion.clone(),
+        (_, None) => return Err(no_champion(warden, model).await),
+    };
+    let total = requests.len();
+    let mut rows = Vec::with_capacity(total);
+    let mut invalid = Vec::new();
+    for (i, mut request) in requests.into_iter().enumerate() {
+        request.request_id.get_or_insert_with(|| new_request_id(now));
+        match check(&checked_by.binding, request) {
+            Ok(checked) => rows.push(checked),
+            Err(fields) => invalid.push((i, fields)),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(if total == 1 {
+            field_errors(invalid.pop().expect("one invalid row").1, None)
+        } else {
+            batch_errors(invalid, total, "answered")
+        });
+    }
+    let scored: Vec<Scored> = match &suspended.fallback {
+        Fallback::Version(version) => run(version, &rows.iter().collect::<Vec<_>>())?,
+        Fallback::Decline | Fallback::Refer => rows.iter().map(|_| (f64::NAN, None)).collect(),
+    };
+    let latency = started.elapsed();
+    let mut decisions = Vec::with_capacity(rows.len());
+    let mut answers = Vec::with_capacity(rows.len());
+    for (row, (score, explanation)) in rows.iter().zip(scored) {
+        let decision = match &suspended.fallback {
+            Fallback::Version(version) => version.decide(score).to_owned(),
+            Fallback::Decline => checked_by.version.serving.positive_decision.clone(),
+            Fallback::Refer => REFER_DECISION.to_owned(),
+        };
+        let (contributions, reasons, base) = match explanation {
+            Some((base, c)) => {
+                let (by_feature, reasons) = explain(&checked_by, row, &c);
+                (Some(by_feature), Some(reasons), Some(base))
+            }
+            None => (None, None, None),
+        };
+        let record = decision_record(now, model, &checked_by, Route::Fallback, row, score, &decision, latency);
+        decisions.push((Fold::none(), record));
+        answers.push(ScoreResponse {
+            request_id: row.request_id.clone(),
+            model: model.to_owned(),
+            version: checked_by.version.number,
+            route: Route::Fallback,
+            score,
+            decision,
+            reasons,
+            contributions,
+            base,
+        });
+    }
+    warden.scoring.metrics.scored(model, checked_by.version.number, Route::Fallback.as_str(), answers.len(), latency);
+    warden.scoring.log.append(decisions).await?;
+    Ok(answers)
 }
 
 /// The most invalid rows of a batch one refusal lists; the rest are counted.

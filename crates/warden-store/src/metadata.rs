@@ -136,6 +136,28 @@ pub struct InventorySchemaRow {
     pub put_at: Micros,
 }
 
+/// A suspension or a resumption of a model (the stop switch): append-only, the latest says whether the model
+/// is suspended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct SuspensionRow {
+    /// The store's id (0 for a new row).
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// When (µs).
+    pub at: Micros,
+    /// Who.
+    pub actor: String,
+    /// `suspend` or `resume`.
+    pub action: String,
+    /// Why.
+    pub reason: String,
+    /// A suspension's fallback: `decline`, `refer` or `version`; `None` for a resumption.
+    pub fallback: Option<String>,
+    /// The version a `version` fallback answers with.
+    pub fallback_version: Option<i64>,
+}
+
 /// A model's retirement: who asked and why, then who retired it (the same person below the high tier).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelRetirement {
@@ -692,7 +714,8 @@ pub struct NewDecision {
     pub features_text: Option<Box<str>>,
     /// Monitor-only attributes (JSON object).
     pub attributes: Value,
-    /// The score.
+    /// The score; NaN for a fallback answered without a model (`decline`, `refer`), which the log stores as no
+    /// score.
     pub score: f64,
     /// The decision.
     pub decision: String,
@@ -707,6 +730,11 @@ pub struct NewDecision {
 }
 
 impl NewDecision {
+    /// The score as the log stores it: none (NaN in memory) for a fallback answered without a model.
+    pub fn stored_score(&self) -> Option<f64> {
+        (!self.score.is_nan()).then_some(self.score)
+    }
+
     /// The features as the log stores them: the text they were read from, else `features` serialised.
     pub fn features_json(&self) -> std::borrow::Cow<'_, str> {
         match &self.features_text {
@@ -1035,6 +1063,17 @@ pub trait RegistryStore: Send + Sync {
         reason: &str,
         audit: AuditEventDraft,
     ) -> Result<ModelRow>;
+    /// Appends a suspension or resumption of a model if its latest one is still `latest_id` (`None`: it has
+    /// none), with its audit event, in one transaction: `Conflict` when another came first. Replicas learn it
+    /// through [`RegistryStore::alias_generation`].
+    async fn append_suspension(
+        &self,
+        row: &SuspensionRow,
+        latest_id: Option<i64>,
+        audit: AuditEventDraft,
+    ) -> Result<SuspensionRow>;
+    /// A model's suspensions and resumptions, oldest first.
+    async fn suspensions(&self, model_name: &str) -> Result<Vec<SuspensionRow>>;
     /// Retires the model at `at` by `by` (recording the request too when none is pending, with `reason`), with
     /// its audit event, and removes every alias it still has (each removal with its `alias.retire` event), in one
     /// transaction. `Conflict` when it is retired already, or when it is high tier (or `by` lowered it from
@@ -1078,7 +1117,8 @@ pub trait RegistryStore: Send + Sync {
     async fn current_aliases(&self, model_name: &str) -> Result<Vec<AliasAssignment>>;
     /// The full history of one alias, or of all aliases, oldest first.
     async fn alias_history(&self, model_name: &str, alias: Option<&str>) -> Result<Vec<AliasAssignment>>;
-    /// A number that grows whenever any alias of any model changes (replicas poll it to rebuild routes).
+    /// A number that grows whenever any alias of any model changes, a model is retired, suspended or resumed
+    /// (replicas poll it to rebuild routes).
     async fn alias_generation(&self) -> Result<i64>;
 }
 
@@ -1134,7 +1174,7 @@ pub trait ServingStore: Send + Sync {
     /// Decisions of a model, oldest first, at most `limit`, optionally of one request.
     async fn decisions(&self, model_name: &str, request_id: Option<&str>, limit: i64) -> Result<Vec<NewDecision>>;
     /// Decisions of a version made in `[from, until)`, oldest first, at most `limit` (through the
-    /// model-version-time index).
+    /// model-version-time index); fallbacks answered while the model was suspended are not the version's.
     async fn decisions_between(
         &self,
         model_name: &str,
@@ -1330,9 +1370,9 @@ pub trait OversightStore: Send + Sync {
     async fn attestations(&self, model: Option<&str>) -> Result<Vec<AttestationRow>>;
     /// One attestation by id.
     async fn attestation(&self, id: i64) -> Result<Option<AttestationRow>>;
-    /// Appends a review of a decision if the latest review of that decision (model and request id) is still
-    /// `latest_id` (`None`: it has none), with its audit event, in one transaction: `Conflict` when another
-    /// review came first.
+    /// Appends a review of a decision if the latest review of that decision (model, request id, version and
+    /// decision time) is still `latest_id` (`None`: it has none), with its audit event, in one transaction:
+    /// `Conflict` when another review came first.
     async fn append_decision_review(
         &self,
         review: &DecisionReviewRow,

@@ -103,7 +103,10 @@ fn binary_rows(decisions: &[NewDecision], model_ids: &HashMap<&str, i64>) -> Vec
         field(&mut out, d.route.as_bytes());
         field(&mut out, d.features_json().as_bytes());
         json(&mut out, &d.attributes);
-        field(&mut out, &d.score.to_bits().to_be_bytes());
+        match d.stored_score() {
+            Some(score) => field(&mut out, &score.to_bits().to_be_bytes()),
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
         field(&mut out, d.decision.as_bytes());
         field(&mut out, &d.latency_us.to_be_bytes());
         field(&mut out, d.source.as_bytes());
@@ -172,7 +175,7 @@ impl Dialect for Postgres {
                     .bind(text(&|d| d.route.clone()))
                     .bind(text(&|d| d.features_json().into_owned()))
                     .bind(text(&|d| crate::sql::to_json(&d.attributes)))
-                    .bind(decisions.iter().map(|d| d.score).collect::<Vec<f64>>())
+                    .bind(decisions.iter().map(NewDecision::stored_score).collect::<Vec<Option<f64>>>())
                     .bind(text(&|d| d.decision.clone()))
                     .bind(column(&|d| d.latency_us))
                     .bind(text(&|d| d.source.clone()));

@@ -501,7 +501,7 @@ struct DecisionColumns {
     route: String,
     features: String,
     attributes: String,
-    score: f64,
+    score: Option<f64>,
     decision: String,
     latency_us: i64,
     source: String,
@@ -518,7 +518,7 @@ impl DecisionColumns {
             features: from_json(&self.features, "decisions.features")?,
             features_text: None,
             attributes: from_json(&self.attributes, "decisions.attributes")?,
-            score: self.score,
+            score: self.score.unwrap_or(f64::NAN),
             decision: self.decision,
             latency_us: self.latency_us,
             source: self.source,
@@ -795,7 +795,7 @@ where
                     .push_bind(d.route.as_str())
                     .push_bind(d.features_json().into_owned())
                     .push_bind(to_json(&d.attributes))
-                    .push_bind(d.score)
+                    .push_bind(d.stored_score())
                     .push_bind(d.decision.as_str())
                     .push_bind(d.latency_us)
                     .push_bind(d.source.as_str());
@@ -1618,6 +1618,59 @@ where
         Ok(row)
     }
 
+    async fn append_suspension(
+        &self,
+        row: &SuspensionRow,
+        latest_id: Option<i64>,
+        audit: AuditEventDraft,
+    ) -> Result<SuspensionRow> {
+        let mut tx = D::write_tx(self).await?;
+        let model = Self::model_id(&mut tx, &row.model_name).await?;
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM model_suspensions WHERE model_id = $1")
+            .bind(model)
+            .fetch_one(&mut *tx)
+            .await?;
+        if latest != latest_id {
+            return Err(Error::Conflict(format!(
+                "model '{}' was suspended or resumed meanwhile: read its state again",
+                row.model_name
+            )));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO model_suspensions (model_id, at, actor, action, reason, fallback, fallback_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(model)
+        .bind(row.at)
+        .bind(&row.actor)
+        .bind(&row.action)
+        .bind(&row.reason)
+        .bind(row.fallback.as_deref())
+        .bind(row.fallback_version)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = SuspensionRow { id, ..row.clone() };
+        let mut audit = audit;
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("suspension".into(), serde_json::to_value(&stored).expect("a suspension serialises"));
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn suspensions(&self, model_name: &str) -> Result<Vec<SuspensionRow>> {
+        let model = self.model_id_of(model_name).await?;
+        sqlx::query_as::<_, SuspensionRow>(
+            "SELECT s.*, m.name AS model_name FROM model_suspensions s JOIN models m ON m.id = s.model_id \
+             WHERE s.model_id = $1 ORDER BY s.id",
+        )
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
     async fn retire_model(
         &self,
         name: &str,
@@ -1863,10 +1916,11 @@ where
     }
 
     async fn alias_generation(&self) -> Result<i64> {
-        // A retirement changes what a model serves too (nothing, not even a pinned version): it counts.
+        // A retirement changes what a model serves too (nothing, not even a pinned version), and so does a
+        // suspension or a resumption (the fallback, or the aliases again): they count.
         Ok(sqlx::query_scalar(
             "SELECT COALESCE(MAX(id), 0) + (SELECT COUNT(*) FROM models WHERE retired_at IS NOT NULL) \
-             FROM alias_assignments",
+             + (SELECT COALESCE(MAX(id), 0) FROM model_suspensions) FROM alias_assignments",
         )
         .fetch_one(&self.pool)
         .await?)
@@ -2220,7 +2274,8 @@ where
         let model = self.model_id_of(model_name).await?;
         let rows: Vec<DecisionColumns> = sqlx::query_as(
             "SELECT d.*, m.name AS model_name FROM decisions d JOIN models m ON m.id = d.model_id \
-             WHERE d.model_id = $1 AND d.version = $2 AND d.at >= $3 AND d.at < $4 ORDER BY d.at, d.id LIMIT $5",
+             WHERE d.model_id = $1 AND d.version = $2 AND d.at >= $3 AND d.at < $4 AND d.route <> 'fallback' \
+             ORDER BY d.at, d.id LIMIT $5",
         )
         .bind(model)
         .bind(version)
@@ -2323,13 +2378,13 @@ where
                  CROSS JOIN {decisions_of_outcome} WHERE d.request_id = o.request_id \
                  AND o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = o.request_id) \
                  AND d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
-                 AND d.route != 'pinned' ORDER BY d.at DESC LIMIT $4"
+                 AND d.route NOT IN ('pinned', 'fallback') ORDER BY d.at DESC LIMIT $4"
             )
         } else {
             "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM decisions d \
              LEFT JOIN outcomes o ON o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = d.request_id) \
              WHERE d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
-             AND d.route != 'pinned' ORDER BY d.at DESC LIMIT $4"
+             AND d.route NOT IN ('pinned', 'fallback') ORDER BY d.at DESC LIMIT $4"
                 .to_owned()
         };
         let rows: Vec<ScoredColumns> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -3077,12 +3132,16 @@ where
     ) -> Result<DecisionReviewRow> {
         let mut tx = D::write_tx(self).await?;
         let model = Self::model_id(&mut tx, &review.model_name).await?;
-        let latest: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM decision_reviews WHERE model_id = $1 AND request_id = $2")
-                .bind(model)
-                .bind(&review.request_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let latest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(id) FROM decision_reviews WHERE model_id = $1 AND request_id = $2 AND version = $3 \
+             AND decision_at = $4",
+        )
+        .bind(model)
+        .bind(&review.request_id)
+        .bind(review.version)
+        .bind(review.decision_at)
+        .fetch_one(&mut *tx)
+        .await?;
         if latest != latest_id {
             return Err(Error::Conflict(format!(
                 "decision '{}' of model '{}' was reviewed meanwhile: read its reviews again",

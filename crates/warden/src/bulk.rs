@@ -160,8 +160,9 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
             let mut record: Vec<String> = row.iter().map(|c| c.clone().unwrap_or_default()).collect();
             record.push(result.request_id.clone());
             record.push(result.version.to_string());
-            // As JSON writes it (the shortest text that reads back as the same number).
-            record.push(Value::from(result.score).to_string());
+            // As JSON writes it (the shortest text that reads back as the same number); empty for a suspended
+            // model's fallback that scored nothing.
+            record.push(result.score.map(|s| Value::from(s).to_string()).unwrap_or_default());
             record.push(result.decision.clone());
             if args.explain {
                 for f in &l.features {

@@ -1234,6 +1234,40 @@ pub(crate) enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The stop switch: every replica stops answering the model's production traffic with its versions and
+    /// answers the fallback instead (decline, refer, or a version the gate let into the champion alias before),
+    /// logged on route `fallback`, until it is resumed. Without --reason: show whether it is suspended.
+    Suspend {
+        /// Model name.
+        name: String,
+        /// Why (required to suspend).
+        #[arg(long)]
+        reason: Option<String>,
+        /// decline, refer or version.
+        #[arg(long, default_value = "refer", requires = "reason")]
+        fallback: String,
+        /// The version a `version` fallback answers with.
+        #[arg(long, requires = "reason")]
+        fallback_version: Option<i64>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a suspended model: its aliases answer again.
+    Resume {
+        /// Model name.
+        name: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Retire a model: it stops serving (scoring answers 410), ingesting and taking new versions; its records
     /// stay. A high tier model needs a second person to run this again to confirm.
     Retire {

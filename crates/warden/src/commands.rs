@@ -119,7 +119,7 @@ async fn review(args: ReviewArgs) -> anyhow::Result<()> {
             ("request id", d.request_id.cell()),
             ("version", format!("{} ({})", d.version, d.route)),
             ("decided", d.at.cell()),
-            ("score", format!("{:.6}", d.score)),
+            ("score", d.score.map_or("-".into(), |s| format!("{s:.6}"))),
             ("model's decision", d.decision.cell()),
             ("stands as", stands.cell()),
         ]);
@@ -142,6 +142,26 @@ async fn review(args: ReviewArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn print_suspension(state: &api::SuspensionBody, json: bool) {
+    if json {
+        render::json(state);
+        return;
+    }
+    let by = format!("{} at {} ({})", state.by.cell(), state.at.cell(), state.reason.cell());
+    if state.suspended {
+        let fallback = match (&state.fallback, state.fallback_version) {
+            (Some(f), Some(v)) => format!("{f} {v}"),
+            (Some(f), None) => f.to_string(),
+            (None, _) => "-".into(),
+        };
+        outln!("{}: suspended by {by}; its fallback answers: {fallback}", state.model);
+    } else if state.by.is_some() {
+        outln!("{}: in service (resumed by {by})", state.model);
+    } else {
+        outln!("{}: in service (never suspended)", state.model);
+    }
 }
 
 fn print_model(model: &api::ModelBody) {
@@ -199,6 +219,23 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
             } else {
                 outln!("created model {}", model.name.cell());
             }
+        }
+        ModelCommand::Suspend { name, reason, fallback, fallback_version, connection, json } => {
+            let client = Client::new(&connection)?;
+            let state: api::SuspensionBody = match reason {
+                Some(reason) => {
+                    let body = json!({"reason": reason, "fallback": fallback, "fallback_version": fallback_version});
+                    client.json_as(Method::POST, &format!("/v1/models/{}/suspend", encode(&name)), &body).await?
+                }
+                None => client.get_as(&format!("/v1/models/{}/suspension", encode(&name))).await?,
+            };
+            print_suspension(&state, json);
+        }
+        ModelCommand::Resume { name, reason, connection, json } => {
+            let path = format!("/v1/models/{}/resume", encode(&name));
+            let state: api::SuspensionBody =
+                Client::new(&connection)?.json_as(Method::POST, &path, &json!({ "reason": reason })).await?;
+            print_suspension(&state, json);
         }
         ModelCommand::Retire { name, reason, connection, json } => {
             let path = format!("/v1/models/{}/retire", encode(&name));

@@ -6,7 +6,7 @@ use warden_registry::registry::{self, ModelInput};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
-use crate::wire::{CreateModel, ErrorBody, ModelBody, RetireBody, ToWire};
+use crate::wire::{CreateModel, ErrorBody, ModelBody, RetireBody, SuspendBody, SuspensionBody, ToWire};
 
 /// Create a model (data-scientist, admin).
 #[utoipa::path(post, path = "/v1/models", tag = "registry", request_body = CreateModel,
@@ -49,6 +49,55 @@ pub(crate) async fn get_model(
     Path(name): Path<String>,
 ) -> Result<Json<ModelBody>, ApiError> {
     Ok(Json(registry::get_model(&warden, &caller, &name).await?.to_wire()))
+}
+
+/// Suspend a model (risk-officer, admin): the stop switch. Every replica stops answering production traffic
+/// with its versions within a second and answers the fallback instead (decline, refer, or a version the gate
+/// let into the champion alias before), logged on route `fallback`.
+#[utoipa::path(post, path = "/v1/models/{name}/suspend", tag = "registry", request_body = SuspendBody,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = SuspensionBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn suspend_model(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<SuspendBody>,
+) -> Result<Json<SuspensionBody>, ApiError> {
+    use warden_oversight::suspension;
+    let state =
+        suspension::suspend(&warden, &caller, &name, &body.reason, body.fallback, body.fallback_version).await?;
+    Ok(Json(state.to_wire()))
+}
+
+/// Resume a suspended model (risk-officer, admin): its aliases answer again.
+#[utoipa::path(post, path = "/v1/models/{name}/resume", tag = "registry", request_body = RetireBody,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = SuspensionBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn resume_model(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<RetireBody>,
+) -> Result<Json<SuspensionBody>, ApiError> {
+    let state = warden_oversight::suspension::resume(&warden, &caller, &name, &body.reason).await?;
+    Ok(Json(state.to_wire()))
+}
+
+/// A model's stop-switch state: whether it is suspended, by whom, why, and its fallback.
+#[utoipa::path(get, path = "/v1/models/{name}/suspension", tag = "registry",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = SuspensionBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn model_suspension(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<SuspensionBody>, ApiError> {
+    Ok(Json(warden_oversight::suspension::state(&warden, &caller, &name).await?.to_wire()))
 }
 
 /// Retire a model (risk-officer, admin): it stops serving (scoring answers 410), ingesting and taking new

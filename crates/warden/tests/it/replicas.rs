@@ -144,6 +144,53 @@ mod slow {
     }
 
     #[test]
+    fn a_suspension_on_one_replica_stops_the_other_within_a_second_and_a_resumption_restarts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, _) = two_replicas(dir.path(), &[]);
+        create_credit_model(&a);
+        register_logistic(&a);
+        let promoted = a.cli(&["promote", "credit", "1", "--override", "--reason", "replica test"]);
+        assert!(promoted.status.success(), "{}", stderr(&promoted));
+        let token = a.admin_token();
+        let client = support::http_client();
+        assert_eq!(score_once(&client, &b, &token, 0)["route"], "champion");
+        let mut delays = Vec::new();
+        for (round, (args, route)) in [
+            (vec!["model", "suspend", "credit", "--reason", "stop drill", "--fallback", "refer"], "fallback"),
+            (vec!["model", "resume", "credit", "--reason", "drill over"], "champion"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let out = a.cli(&args);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let started = Instant::now();
+            let mut i = 0;
+            loop {
+                i += 1;
+                let answer = score_once(&client, &b, &token, 1000 * (round + 1) + i);
+                if answer["route"] == route {
+                    if route == "fallback" {
+                        assert_eq!(answer["decision"], "refer", "{answer}");
+                    }
+                    break;
+                }
+                assert!(started.elapsed() < Duration::from_secs(1), "replica B still answers {answer} after 1 s");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            delays.push(started.elapsed());
+        }
+        eprintln!("the stop switch and its release reached the other replica after {delays:?}");
+        let state = json_of(&b.cli(&["model", "suspend", "credit", "--json"]));
+        assert_eq!((state["suspended"].as_bool(), state["by"].as_str()), (Some(false), Some("token:admin")), "{state}");
+        // Both replicas logged their fallback answers, marked, in the one shared log.
+        let log = b.get_json("/v1/models/credit/decisions?limit=100000");
+        let fallbacks: Vec<&serde_json::Value> =
+            log.as_array().unwrap().iter().filter(|d| d["route"] == "fallback").collect();
+        assert!(!fallbacks.is_empty() && fallbacks.iter().all(|d| d["score"].is_null() && d["decision"] == "refer"));
+    }
+
+    #[test]
     fn two_replicas_appending_at_full_speed_never_fork_the_ledger() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b, _) = two_replicas(dir.path(), &["--checkpoint-interval-seconds", "1"]);

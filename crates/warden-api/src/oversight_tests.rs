@@ -1,6 +1,8 @@
-//! Human oversight of single decisions through the router: reviews confirm, override and reverse answered
-//! decisions under the policy's reason codes and four-eyes rule, are audited and ledgered, come back with the
-//! decision, feed the override-rate monitor and, where the policy says so, retraining's labels.
+//! Human oversight through the router. Reviews confirm, override and reverse answered decisions under the
+//! policy's reason codes and its rule that a second person reviews what another's review set, are audited and
+//! ledgered, come back with the decision, feed the override-rate monitor and, where the policy says so,
+//! retraining's labels. The stop switch suspends a model: its fallback answers, marked in the log, until it is
+//! resumed, by a person or by a monitor's action.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -47,6 +49,14 @@ impl Scene {
     async fn review(&self, token: &str, request_id: &str, body: Value) -> (StatusCode, Value) {
         let uri = format!("/v1/decisions/{request_id}/review");
         self.app.json(Method::POST, &uri, Some(token), body).await
+    }
+
+    /// The decision logged for `request_id` on `route`.
+    async fn decision_on(&self, request_id: &str, route: &str) -> Value {
+        let uri = format!("/v1/models/credit/decisions?request_id={request_id}");
+        let (status, body) = self.app.json(Method::GET, &uri, Some(&self.rob), Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body.as_array().unwrap().iter().find(|d| d["route"] == route).cloned().unwrap_or_else(|| panic!("{body}"))
     }
 
     async fn decision(&self, request_id: &str) -> Value {
@@ -252,6 +262,13 @@ async fn reviews_are_labels_only_where_the_policy_says_so() {
 
     let (_, current) = s.app.json(Method::GET, "/v1/policies", Some(&s.app.admin), Value::Null).await;
     let mut files = current["files"].as_object().unwrap().clone();
+    // A malformed review setting is refused when the bundle is put, naming it; nothing changes.
+    let mut broken = files.clone();
+    let bad = files["limits.json"].as_str().unwrap().replace("\"self_review\": false", "\"self_review\": \"no\"");
+    broken.insert("limits.json".into(), json!(bad));
+    let (status, body) = s.app.json(Method::PUT, "/v1/policies", Some(&s.app.admin), json!({"files": broken})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("review.self_review must be true or false"), "{body}");
     let limits = files["limits.json"]
         .as_str()
         .unwrap()
@@ -266,4 +283,185 @@ async fn reviews_are_labels_only_where_the_policy_says_so() {
     let declined_0 = s.decision("req-0").await["decision"] == "decline";
     let declined_1 = s.decision("req-1").await["decision"] == "decline";
     assert_eq!(labels, [("req-0", !declined_0), ("req-1", declined_1)]);
+}
+
+async fn suspend(s: &Scene, token: &str, body: Value) -> (StatusCode, Value) {
+    s.app.json(Method::POST, "/v1/models/credit/suspend", Some(token), body).await
+}
+
+/// Decisions in the champion's live window.
+async fn live_decisions(s: &Scene) -> Option<u64> {
+    let (_, live) = s.app.json(Method::GET, "/v1/models/credit/live", Some(&s.app.admin), Value::Null).await;
+    live[0]["profile"]["decisions"].as_u64()
+}
+
+async fn score_one(s: &Scene, request_id: &str) -> Value {
+    let body =
+        json!({"request_id": request_id, "features": features(&german_rows()[100]), "attributes": {"sex": "male"}});
+    let (status, answer) = s.app.json(Method::POST, "/v1/models/credit/score", Some(&s.app.admin), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+#[tokio::test]
+async fn a_suspended_model_answers_its_fallback_marked_in_the_log_until_it_is_resumed() {
+    let s = scene().await;
+    let rita = s.app.token("rita", "risk-officer").await;
+    let folded = live_decisions(&s).await;
+    assert_eq!(folded, Some(40), "the scene's decisions are in the live window");
+
+    // Only risk officers and administrators hold the switch; a reason is required.
+    let refer = json!({"reason": "affordability rule breach under investigation", "fallback": "refer"});
+    assert_eq!(suspend(&s, &s.dana, refer.clone()).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = suspend(&s, &rita, json!({"reason": " ", "fallback": "refer"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, state) = suspend(&s, &rita, refer.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!((state["suspended"].as_bool(), state["fallback"].as_str()), (Some(true), Some("refer")));
+    let (status, body) = suspend(&s, &rita, refer.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("suspended already, by token:rita"), "{body}");
+
+    // Production traffic gets the fallback, with no score, logged on route `fallback`, in no live window.
+    let answer = score_one(&s, "while-suspended").await;
+    assert_eq!((answer["route"].as_str(), answer["decision"].as_str()), (Some("fallback"), Some("refer")), "{answer}");
+    assert!(answer["score"].is_null(), "{answer}");
+    let logged = s.decision_on("while-suspended", "fallback").await;
+    assert_eq!((logged["version"].as_i64(), logged["score"].is_null()), (Some(1), true), "{logged}");
+    assert_eq!(live_decisions(&s).await, folded, "a fallback is not the model's traffic");
+
+    // Declining instead answers the champion's adverse decision.
+    let (status, _) =
+        s.app.json(Method::POST, "/v1/models/credit/resume", Some(&rita), json!({"reason": "switch fallback"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = suspend(&s, &rita, json!({"reason": "decline all", "fallback": "decline"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(score_one(&s, "declined").await["decision"], "decline");
+
+    // Resumed, the champion answers again; both acts are audited with their reasons.
+    let (status, state) = s
+        .app
+        .json(Method::POST, "/v1/models/credit/resume", Some(&rita), json!({"reason": "fixed in release 12"}))
+        .await;
+    assert_eq!((status, state["suspended"].as_bool()), (StatusCode::OK, Some(false)), "{state}");
+    let (status, body) =
+        s.app.json(Method::POST, "/v1/models/credit/resume", Some(&rita), json!({"reason": "again"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(score_one(&s, "after").await["route"], "champion");
+    let (_, events) =
+        s.app.json(Method::GET, "/v1/audit/events?subject=model/credit", Some(&s.app.admin), Value::Null).await;
+    let acts: Vec<(&str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["subject"] == "model/credit" && ["model.suspend", "model.resume"].contains(&e["action"].as_str().unwrap())
+        })
+        .map(|e| (e["action"].as_str().unwrap(), e["payload"]["suspension"]["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        acts,
+        [
+            ("model.suspend", "affordability rule breach under investigation"),
+            ("model.resume", "switch fallback"),
+            ("model.suspend", "decline all"),
+            ("model.resume", "fixed in release 12")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_version_fallback_must_have_passed_the_gate_and_then_scores_instead() {
+    let s = scene().await;
+    // Version 1 went in by an override: it never passed the gate, so it is no fallback.
+    let metadata = json!({"format": "linear-json", "target": "risk", "protected": ["sex"]});
+    let artifact = warden_testdata::read("models/lr_german_linear.json");
+    assert_eq!(s.app.register("credit", metadata.clone(), &artifact, &german_csv()).await.0, StatusCode::CREATED);
+    // A bundle whose gate allows everything (and has no warn rules): versions 2 and 3 go in through it.
+    let (_, current) = s.app.json(Method::GET, "/v1/policies", Some(&s.app.admin), Value::Null).await;
+    let mut files = current["files"].as_object().unwrap().clone();
+    files.insert("gate.rego".into(), json!("package warden.gate\n\ndeny contains \"never\" if false\n"));
+    files.remove("gate_test.rego");
+    let (status, body) = s.app.json(Method::PUT, "/v1/policies", Some(&s.app.admin), json!({"files": files})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(s.app.register("credit", metadata, &artifact, &german_csv()).await.0, StatusCode::CREATED);
+    for version in [2, 3] {
+        let uri = format!("/v1/models/credit/versions/{version}/promote");
+        let (status, body) = s.app.json(Method::POST, &uri, Some(&s.app.admin), json!({"reason": "gated"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let version = |n: i64| json!({"reason": "r", "fallback": "version", "fallback_version": n});
+    for (body, message) in [
+        (version(1), "never let into the champion alias by the gate"),
+        (version(3), "is the champion being suspended"),
+        (json!({"reason": "r", "fallback": "version"}), "names the version that answers"),
+        (json!({"reason": "r", "fallback": "refer", "fallback_version": 2}), "scores with no version"),
+    ] {
+        let (status, answer) = suspend(&s, &s.app.admin, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains(message), "{body}: {answer}");
+    }
+    let (_, state) = s.app.json(Method::GET, "/v1/models/credit/suspension", Some(&s.rob), Value::Null).await;
+    assert_eq!(state["suspended"], false, "nothing was written: {state}");
+    let (status, state) = suspend(&s, &s.app.admin, version(2)).await;
+    assert_eq!((status, state["fallback_version"].as_i64()), (StatusCode::OK, Some(2)), "{state}");
+    let answer = score_one(&s, "fallback-scored").await;
+    assert_eq!((answer["route"].as_str(), answer["version"].as_i64()), (Some("fallback"), Some(2)), "{answer}");
+    assert!(answer["score"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{answer}");
+    assert_eq!(s.decision_on("fallback-scored", "fallback").await["version"], 2);
+}
+
+#[tokio::test]
+async fn a_monitor_whose_action_is_suspend_stops_the_model_on_a_critical_alert() {
+    let s = scene().await;
+    let change = json!({"action": "suspend", "min_decisions": 100});
+    let (status, body) =
+        s.app.json(Method::PUT, "/v1/models/credit/monitors/feature_drift", Some(&s.app.admin), change).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let batch = Value::Array(crate::scoring_tests::older_applicants_batch());
+    let (status, body) = s.app.json(Method::POST, "/v1/models/credit/score/batch", Some(&s.app.admin), batch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = s.app.json(Method::POST, "/v1/monitors/evaluate", Some(&s.app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, state) = s.app.json(Method::GET, "/v1/models/credit/suspension", Some(&s.app.admin), Value::Null).await;
+    assert_eq!((state["suspended"].as_bool(), state["fallback"].as_str()), (Some(true), Some("refer")), "{state}");
+    assert!(state["reason"].as_str().unwrap().starts_with("automatic suspend on alert"), "{state}");
+    assert_eq!(score_one(&s, "after-the-alert").await["route"], "fallback");
+}
+
+#[tokio::test]
+async fn a_review_written_against_a_stale_state_is_refused_whole() {
+    let s = scene().await;
+    let body = json!({"model": "credit", "action": "confirm", "reason_code": "other"});
+    let (status, first) = s.review(&s.rob, "req-5", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // A second review that read the decision before the first was written: the compare and set refuses it.
+    let stale = warden_store::metadata::DecisionReviewRow {
+        id: 0,
+        model_name: "credit".into(),
+        version: 1,
+        request_id: "req-5".into(),
+        decision_at: first["decision_at"]
+            .as_str()
+            .and_then(|t| warden_core::Timestamp::parse(t).ok())
+            .unwrap()
+            .micros(),
+        at: 0,
+        reviewer: "token:ria".into(),
+        action: "override".into(),
+        decision_before: first["decision"].as_str().unwrap().into(),
+        decision: "refer".into(),
+        reason_code: "other".into(),
+        note: String::new(),
+    };
+    let event = warden_store::metadata::AuditEventDraft {
+        at: 0,
+        actor: "token:ria".into(),
+        action: "decision.review".into(),
+        subject: "model/credit/decision/req-5".into(),
+        payload: json!({}),
+    };
+    let refused = s.app.warden.metadata.append_decision_review(&stale, None, event).await.unwrap_err();
+    assert!(matches!(refused, warden_store::Error::Conflict(_)), "{refused}");
+    assert_eq!(s.decision("req-5").await["reviews"].as_array().unwrap().len(), 1, "nothing written");
 }
