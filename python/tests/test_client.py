@@ -156,6 +156,13 @@ def test_a_notebook_registers_a_pipeline_with_lineage_and_scores_a_dataframe(ser
     assert review["decision_before"] == first["decision"] and review["decision"] != first["decision"], review
     again = warden.list_decisions("credit-nb", request_id=first["request_id"], as_frame=False)
     assert [r["id"] for r in again[0]["reviews"]] == [review["id"]]
+    # The stop switch: a fallback answers (no score), marked; resumed, the champion answers again.
+    assert warden.suspend_model("credit-nb", reason="notebook drill", fallback="refer")["suspended"] is True
+    row = reference.drop(columns=["risk", "sex"]).dropna().iloc[0]
+    answered = warden.score("credit-nb", {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+    assert (answered["route"], answered["decision"], answered["score"]) == ("fallback", "refer", None), answered
+    assert warden.model_suspension("credit-nb")["fallback"] == "refer"
+    assert warden.resume_model("credit-nb", reason="drill over")["suspended"] is False
     drift = warden.live_drift("credit-nb", seconds=3600)
     assert isinstance(drift, pd.DataFrame)
     events = warden.list_events(subject="model/credit-nb")
