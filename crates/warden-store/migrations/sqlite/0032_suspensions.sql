@@ -19,12 +19,14 @@ CREATE TRIGGER model_suspensions_append_only_d BEFORE DELETE ON model_suspension
 BEGIN SELECT RAISE(ABORT, 'suspensions are append-only'); END;
 
 -- The decision log's `route` gains `fallback` (answered while the model was suspended), and a fallback that
--- scores nothing (decline, refer) has no score.
+-- scores nothing (decline, refer) has no score. Rebuilt, it drops its per-row foreign keys, as PostgreSQL's did
+-- (its migration 0007): versions are never deleted or changed, and the decision log's one writer checks each
+-- version once (`known_versions`), which keeps what the keys kept without a lookup per row.
 CREATE TABLE decisions_fallback (
     id          INTEGER PRIMARY KEY,
     at          INTEGER NOT NULL,
     request_id  TEXT    NOT NULL,
-    model_id    INTEGER NOT NULL REFERENCES models (id),
+    model_id    INTEGER NOT NULL,
     version     INTEGER NOT NULL,
     route       TEXT    NOT NULL
         CHECK (route IN ('champion', 'canary', 'shadow', 'batch', 'pinned', 'unapproved', 'fallback')),
@@ -33,8 +35,7 @@ CREATE TABLE decisions_fallback (
     score       REAL,
     decision    TEXT    NOT NULL,
     latency_us  INTEGER NOT NULL,
-    source      TEXT    NOT NULL DEFAULT 'scored' CHECK (source IN ('scored', 'http', 'kserve', 'kafka')),
-    FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version)
+    source      TEXT    NOT NULL DEFAULT 'scored' CHECK (source IN ('scored', 'http', 'kserve', 'kafka'))
 );
 INSERT INTO decisions_fallback (id, at, request_id, model_id, version, route, features, attributes, score, decision,
                                 latency_us, source)
