@@ -556,3 +556,19 @@ async fn a_reviewer_looks_a_decision_up_and_overrides_it_through_the_form() {
     assert!(!page.contains(r#"class="review""#), "{page}");
     assert!(page.contains("Decisions are reviewed by the reviewer and admin roles."), "{page}");
 }
+
+#[tokio::test]
+async fn a_suspended_model_carries_a_banner_saying_who_why_and_what_answers() {
+    let scene = Scene::governed().await;
+    let cookie = scene.log_in("victor").await;
+    let (_, page) = scene.page(&cookie, "/ui/models/credit").await;
+    assert!(!page.contains("suspended-banner"), "not suspended yet");
+    let body = json!({"reason": "complaints about refusals", "fallback": "refer"});
+    let (status, state) =
+        scene.app.json(Method::POST, "/v1/models/credit/suspend", Some(scene.token("rita")), body).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    let (_, page) = scene.page(&cookie, "/ui/models/credit").await;
+    let banner = text_of(&page, "suspended-banner");
+    assert!(banner.contains("by token:rita") && banner.contains("complaints about refusals"), "{banner}");
+    assert!(banner.contains("fallback (refer)"), "{banner}");
+}

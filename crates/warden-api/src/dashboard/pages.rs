@@ -383,6 +383,8 @@ pub(crate) struct ModelData {
     revalidation: warden_oversight::revalidation::Revalidation,
     /// Its tier, how it was set, and its inventory fields.
     tier: warden_oversight::inventory::ModelTier,
+    /// The stop switch's state.
+    suspension: warden_oversight::suspension::Suspension,
 }
 
 impl ModelData {
@@ -410,6 +412,7 @@ impl ModelData {
         let findings = warden_oversight::findings::list(warden, caller, Some(name), None, false).await?;
         let revalidation = warden_oversight::revalidation::status(warden, name, None, warden.now()).await?;
         let tier = warden_oversight::inventory::tier(warden, caller, name).await?;
+        let suspension = warden_oversight::suspension::state(warden, caller, name).await?;
         Ok(ModelData {
             model,
             versions,
@@ -422,6 +425,7 @@ impl ModelData {
             findings,
             revalidation,
             tier,
+            suspension,
         })
     }
 }
@@ -485,6 +489,18 @@ pub(crate) fn model(viewer: &Viewer, data: &ModelData, now: i64) -> Markup {
             } @else if let Some(by) = &r.requested_by {
                 div.banner.warn #retirement-asked { strong { "Retirement asked by " (by) } ": "
                     (r.reason.clone().unwrap_or_default()) "; a second person confirms it." }
+            }
+            @let s = &data.suspension;
+            @if s.suspended {
+                div.banner.bad #suspended-banner {
+                    strong { "Suspended " (date(s.at.unwrap_or_default())) " by " (s.by.clone().unwrap_or_default()) } ": "
+                    (s.reason.clone().unwrap_or_default()) ". Its production traffic is answered by its fallback ("
+                    @match (s.fallback, s.fallback_version) {
+                        (Some(f), Some(v)) => { (f) " " (v) }
+                        (Some(f), None) => { (f) }
+                        (None, _) => { "none" }
+                    }
+                    "), logged on route fallback, until it is resumed (warden model resume)." }
             }
             p { (m.input.description) }
             dl.facts {

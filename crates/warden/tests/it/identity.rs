@@ -388,7 +388,8 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
             "[oidc]\nissuer = \"{}\"\nclient_id = \"warden\"\n[roles]\n\"staff\" = \"viewer\"\n\
              [[scopes]]\ngroup = \"cards-ds\"\nrole = \"data-scientist\"\nmodels_tagged = \"cards\"\n\
              [[scopes]]\ngroup = \"retail-mrm\"\nrole = \"validator\"\nmodels_owned_by = \"retail-credit\"\n\
-             [[scopes]]\ngroup = \"payments-mrm\"\nrole = \"validator\"\nmodels_in_business_line = \"payments\"\n",
+             [[scopes]]\ngroup = \"payments-mrm\"\nrole = \"validator\"\nmodels_in_business_line = \"payments\"\n\
+             [[scopes]]\ngroup = \"cards-review\"\nrole = \"reviewer\"\nmodels_tagged = \"cards\"\n",
             provider.issuer
         ),
     )
@@ -477,6 +478,14 @@ fn scoped_roles_hold_on_the_models_their_scope_covers_and_nowhere_else() {
     let (status, body) = create("fraud");
     assert_eq!(status, 403, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("would fall outside your scopes"), "{body}");
+
+    // A reviewer of cards models reviews their decisions (this one has none: 404), never a fraud model's (403).
+    let rhea = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-rhea", &["cards-review"]));
+    let review = |model: &str| json!({"model": model, "action": "confirm", "reason_code": "other"});
+    let (status, body) = call(&server, &rhea, "POST", "/v1/decisions/r-1/review", &review("card-limit"));
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = call(&server, &rhea, "POST", "/v1/decisions/r-1/review", &review("fraud"));
+    assert_eq!(status, 403, "{body}");
 
     // A validator of retail credit's models: sees only those, and cannot approve a fraud model.
     let rita = sign(&ec, Algorithm::ES256, "ec-1", &claims(&provider.issuer, "u-rita", &["retail-mrm"]));
