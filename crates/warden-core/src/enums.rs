@@ -159,6 +159,60 @@ closed_set! {
 }
 
 closed_set! {
+    /// The framework an incident is classified under, each with its reporting clock.
+    Framework, "framework" {
+        /// A major ICT-related incident under DORA (Regulation (EU) 2022/2554, Art. 19).
+        Dora = "dora",
+        /// A serious incident under the EU AI Act (Art. 73).
+        AiAct = "ai_act",
+        /// The firm's own severity: no authority's clock.
+        Internal = "internal",
+    }
+}
+
+closed_set! {
+    /// A report to an authority about a classified incident.
+    ReportKind, "report kind" {
+        /// DORA's initial notification.
+        Initial = "initial",
+        /// DORA's intermediate report (it may be updated: the latest counts).
+        Intermediate = "intermediate",
+        /// DORA's final report.
+        Final = "final",
+        /// The AI Act's serious-incident report.
+        Report = "report",
+    }
+}
+
+closed_set! {
+    /// Where a report owed to an authority stands.
+    ReportStage, "report stage" {
+        /// Its clock runs.
+        Running = "running",
+        /// A quarter of its span (at most a day) is left.
+        DueSoon = "due_soon",
+        /// Its due time has passed and it was not submitted.
+        Overdue = "overdue",
+        /// Submitted in time.
+        Submitted = "submitted",
+        /// Submitted after its due time.
+        SubmittedLate = "submitted_late",
+    }
+}
+
+closed_set! {
+    /// Why an AI Act serious incident is reported sooner than 15 days (Art. 73(3) and (4)).
+    AiActGround, "AI Act ground" {
+        /// A person died: 10 days.
+        Death = "death",
+        /// A widespread infringement or a serious disruption of critical infrastructure: 2 days.
+        WidespreadOrCriticalInfrastructure = "widespread_or_critical_infrastructure",
+        /// Any other serious incident: 15 days.
+        Other = "other",
+    }
+}
+
+closed_set! {
     /// What a suspended model answers instead of its production versions.
     FallbackKind, "fallback" {
         /// The champion's adverse decision (`decline` by default), without scoring.
@@ -325,6 +379,10 @@ mod tests {
         check(ScanFormat::ALL);
         check(ReviewAction::ALL);
         check(FallbackKind::ALL);
+        check(Framework::ALL);
+        check(ReportKind::ALL);
+        check(AiActGround::ALL);
+        check(ReportStage::ALL);
         assert_eq!(MonitorKind::EstimatedPerformance.as_str(), "estimated_performance");
         assert_eq!(
             "extreme".parse::<RiskTier>().unwrap_err().to_string(),

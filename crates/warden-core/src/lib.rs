@@ -4,7 +4,7 @@
 //! - [`Timestamp`] (module `timestamp`): a time, microseconds since the epoch inside, RFC 3339 UTC outside (one way to format it).
 //! - The closed sets (module `enums`): [`Severity`], [`AlertState`], [`IncidentState`], [`MonitorKind`], [`JobStatus`],
 //!   [`Route`], [`DecisionSource`], [`StreamKind`], [`RiskTier`], [`TierBasis`], [`FindingKind`], [`FindingSeverity`],
-//!   [`FindingState`], [`ScanFormat`], [`ReviewAction`], [`FallbackKind`], each with its exact wire strings.
+//!   [`FindingState`], [`ScanFormat`], [`ReviewAction`], [`FallbackKind`], [`Framework`], [`ReportKind`], [`AiActGround`], each with its exact wire strings.
 //! - Counts with their nouns (module `words`): [`words::counted`] ("1 rollback", "2 rollbacks").
 
 mod enums;
@@ -12,7 +12,8 @@ mod timestamp;
 pub mod words;
 
 pub use enums::{
-    AlertState, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus,
-    MonitorKind, ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, UnknownValue,
+    AiActGround, AlertState, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState, Framework,
+    IncidentState, JobStatus, MonitorKind, ReportKind, ReportStage, ReviewAction, RiskTier, Route, ScanFormat,
+    Severity, StreamKind, TierBasis, UnknownValue,
 };
 pub use timestamp::{Timestamp, TimestampError};

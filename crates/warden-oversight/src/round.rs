@@ -15,6 +15,10 @@ pub async fn run(warden: &Oversight, round: Round) -> Result<Vec<MonitorEvaluati
     if let Err(error) = crate::attestations::open_due(warden, warden.now()).await {
         tracing::error!(%error, "attestations could not be opened this round");
     }
+    // Reports to authorities falling due, or lapsed, are reminded of with the round, once each.
+    if let Err(error) = crate::clocks::remind(warden, warden.now()).await {
+        tracing::error!(%error, "incident report reminders could not be sent this round");
+    }
     let (monitors, evaluations) = monitoring::evaluate_all(warden, round).await?;
     if monitors.is_empty() {
         return Ok(evaluations);

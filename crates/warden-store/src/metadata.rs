@@ -647,6 +647,71 @@ pub struct AlertEvent {
     pub details: Value,
 }
 
+/// An incident's classification under a framework (append-only: the latest per framework counts).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct ClassificationRow {
+    /// The store's id (0 for a new one).
+    pub id: i64,
+    /// The incident.
+    pub incident_id: i64,
+    /// When it was recorded (µs), and by whom.
+    pub at: Micros,
+    /// Who recorded it.
+    pub actor: String,
+    /// `dora`, `ai_act` or `internal`.
+    pub framework: String,
+    /// When the incident was classified (µs), as the person says.
+    pub classified_at: Micros,
+    /// When the firm became aware of it (µs).
+    pub aware_at: Micros,
+    /// The AI Act's ground (`death`, `widespread_or_critical_infrastructure`, `other`).
+    pub ground: Option<String>,
+    /// The internal severity, for `internal`.
+    pub severity: Option<String>,
+    /// Free text.
+    pub note: String,
+}
+
+/// A report submitted to an authority about a classified incident (append-only).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct IncidentReportRow {
+    /// The store's id (0 for a new one).
+    pub id: i64,
+    /// The incident.
+    pub incident_id: i64,
+    /// When it was recorded (µs).
+    pub at: Micros,
+    /// Who recorded it.
+    pub actor: String,
+    /// `dora` or `ai_act`.
+    pub framework: String,
+    /// `initial`, `intermediate`, `final` or `report`.
+    pub kind: String,
+    /// When it was submitted to the authority (µs).
+    pub submitted_at: Micros,
+    /// The authority's reference, or the firm's.
+    pub reference: String,
+    /// SHA-256 of the content submitted, when given.
+    pub content_sha256: Option<String>,
+}
+
+/// A reminder that a report is due soon, or overdue: sent once per stage and due time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportReminder {
+    /// The incident.
+    pub incident_id: i64,
+    /// The framework and report.
+    pub framework: String,
+    /// The report.
+    pub kind: String,
+    /// `due_soon` or `overdue`.
+    pub stage: String,
+    /// The due time it is about (µs).
+    pub due_at: Micros,
+    /// When sent (µs).
+    pub at: Micros,
+}
+
 /// A notification waiting in (or delivered from) the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -1370,6 +1435,38 @@ pub trait OversightStore: Send + Sync {
     async fn attestations(&self, model: Option<&str>) -> Result<Vec<AttestationRow>>;
     /// One attestation by id.
     async fn attestation(&self, id: i64) -> Result<Option<AttestationRow>>;
+    /// Appends an incident's classification with its audit event, in one transaction. `NotFound` when the
+    /// incident does not exist.
+    async fn append_incident_classification(
+        &self,
+        row: &ClassificationRow,
+        audit: AuditEventDraft,
+    ) -> Result<ClassificationRow>;
+    /// Appends a report submitted about an incident with its audit event, in one transaction. `Conflict` when
+    /// a report of that framework and kind (other than an intermediate one, which is updated) is recorded
+    /// already.
+    async fn append_incident_report(
+        &self,
+        row: &IncidentReportRow,
+        audit: AuditEventDraft,
+    ) -> Result<IncidentReportRow>;
+    /// Classifications (of one incident when given; else of incidents opened since `opened_since`), oldest
+    /// first.
+    async fn incident_classifications(
+        &self,
+        incident_id: Option<i64>,
+        opened_since: Micros,
+    ) -> Result<Vec<ClassificationRow>>;
+    /// An incident's reports, oldest first.
+    async fn incident_reports(&self, incident_id: i64) -> Result<Vec<IncidentReportRow>>;
+    /// Records a reminder with its audit event and, for the incident's first alert, a webhook notification
+    /// (`payload`), in one transaction: `false` (nothing written) when it was sent already.
+    async fn remind_incident_report(
+        &self,
+        reminder: &ReportReminder,
+        audit: AuditEventDraft,
+        payload: Option<Value>,
+    ) -> Result<bool>;
     /// Appends a review of a decision if the latest review of that decision (model, request id, version and
     /// decision time) is still `latest_id` (`None`: it has none), with its audit event, in one transaction:
     /// `Conflict` when another review came first.

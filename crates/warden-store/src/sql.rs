@@ -3124,6 +3124,156 @@ where
         .map_err(Error::from)
     }
 
+    async fn append_incident_classification(
+        &self,
+        row: &ClassificationRow,
+        audit: AuditEventDraft,
+    ) -> Result<ClassificationRow> {
+        let mut tx = D::write_tx(self).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM incidents WHERE id = $1")
+            .bind(row.incident_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(Error::NotFound(format!("no incident {}", row.incident_id)));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO incident_classifications (incident_id, at, actor, framework, classified_at, aware_at, ground, \
+             severity, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(row.incident_id)
+        .bind(row.at)
+        .bind(&row.actor)
+        .bind(&row.framework)
+        .bind(row.classified_at)
+        .bind(row.aware_at)
+        .bind(row.ground.as_deref())
+        .bind(row.severity.as_deref())
+        .bind(&row.note)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = ClassificationRow { id, ..row.clone() };
+        let mut audit = audit;
+        if let Value::Object(payload) = &mut audit.payload {
+            payload
+                .insert("classification".into(), serde_json::to_value(&stored).expect("a classification serialises"));
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn append_incident_report(
+        &self,
+        row: &IncidentReportRow,
+        audit: AuditEventDraft,
+    ) -> Result<IncidentReportRow> {
+        let mut tx = D::write_tx(self).await?;
+        if row.kind != "intermediate" {
+            let earlier: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM incident_reports WHERE incident_id = $1 AND framework = $2 AND kind = $3",
+            )
+            .bind(row.incident_id)
+            .bind(&row.framework)
+            .bind(&row.kind)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(earlier) = earlier {
+                return Err(Error::Conflict(format!(
+                    "incident {}'s {} {} report is recorded already (report {earlier})",
+                    row.incident_id, row.framework, row.kind
+                )));
+            }
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO incident_reports (incident_id, at, actor, framework, kind, submitted_at, reference, \
+             content_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(row.incident_id)
+        .bind(row.at)
+        .bind(&row.actor)
+        .bind(&row.framework)
+        .bind(&row.kind)
+        .bind(row.submitted_at)
+        .bind(&row.reference)
+        .bind(row.content_sha256.as_deref())
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = IncidentReportRow { id, ..row.clone() };
+        let mut audit = audit;
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("report".into(), serde_json::to_value(&stored).expect("a report serialises"));
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn incident_classifications(
+        &self,
+        incident_id: Option<i64>,
+        opened_since: Micros,
+    ) -> Result<Vec<ClassificationRow>> {
+        sqlx::query_as::<_, ClassificationRow>(
+            "SELECT c.* FROM incident_classifications c JOIN incidents i ON i.id = c.incident_id \
+             WHERE ($1 IS NULL OR c.incident_id = $1) AND i.opened_at >= $2 ORDER BY c.id",
+        )
+        .bind(incident_id)
+        .bind(opened_since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn incident_reports(&self, incident_id: i64) -> Result<Vec<IncidentReportRow>> {
+        sqlx::query_as::<_, IncidentReportRow>("SELECT * FROM incident_reports WHERE incident_id = $1 ORDER BY id")
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::from)
+    }
+
+    async fn remind_incident_report(
+        &self,
+        reminder: &ReportReminder,
+        audit: AuditEventDraft,
+        payload: Option<Value>,
+    ) -> Result<bool> {
+        let mut tx = D::write_tx(self).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO incident_reminders (incident_id, framework, kind, stage, due_at, at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(reminder.incident_id)
+        .bind(&reminder.framework)
+        .bind(&reminder.kind)
+        .bind(&reminder.stage)
+        .bind(reminder.due_at)
+        .bind(reminder.at)
+        .execute(&mut *tx)
+        .await?;
+        if D::rows_affected(&inserted) == 0 {
+            return Ok(false);
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        let first_alert: Option<i64> = sqlx::query_scalar("SELECT MIN(id) FROM alerts WHERE incident_id = $1")
+            .bind(reminder.incident_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if let (Some(payload), Some(alert)) = (payload, first_alert) {
+            sqlx::query(
+                "INSERT INTO notification_outbox (created_at, alert_id, payload, next_attempt_at) VALUES ($1, $2, $3, $1)",
+            )
+            .bind(reminder.at)
+            .bind(alert)
+            .bind(to_json(&payload))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn append_decision_review(
         &self,
         review: &DecisionReviewRow,
