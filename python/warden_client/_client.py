@@ -337,6 +337,23 @@ class Client:
         return self._call("POST", f"/v1/attestations/{_seg(attestation_id)}/review",
                           json_body={"accept": accept, "comment": comment})
 
+    def classify_incident(self, incident_id: int, *, framework: str, classified_at: str,
+                          aware_at: str | None = None, ground: str | None = None, severity: str | None = None,
+                          note: str = "") -> dict:
+        """Classifies an incident (dora, ai_act, internal); the answer is its regulatory clocks."""
+        body = {"framework": framework, "classified_at": classified_at, "note": note}
+        body.update({k: v for k, v in {"aware_at": aware_at, "ground": ground, "severity": severity}.items() if v})
+        return self._call("POST", f"/v1/incidents/{_seg(incident_id)}/classify", json_body=body)
+
+    def record_incident_report(self, incident_id: int, *, framework: str, kind: str, reference: str,
+                               submitted_at: str | None = None, content_sha256: str | None = None) -> dict:
+        body = {"framework": framework, "kind": kind, "reference": reference}
+        body.update({k: v for k, v in {"submitted_at": submitted_at, "content_sha256": content_sha256}.items() if v})
+        return self._call("POST", f"/v1/incidents/{_seg(incident_id)}/reports", json_body=body)
+
+    def incident_clocks(self, incident_id: int) -> dict:
+        return self._call("GET", f"/v1/incidents/{_seg(incident_id)}/clocks")
+
     def suspend_model(self, model: str, *, reason: str, fallback: str = "refer",
                       fallback_version: int | None = None) -> dict:
         """The stop switch: the model's fallback (decline, refer, or a gate-approved `fallback_version`) answers

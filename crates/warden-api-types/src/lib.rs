@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
-    AlertState, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus,
-    MonitorKind, ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
+    AiActGround, AlertState, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState, Framework,
+    IncidentState, JobStatus, MonitorKind, ReportKind, ReportStage, ReviewAction, RiskTier, Route, ScanFormat,
+    Severity, StreamKind, TierBasis, Timestamp,
 };
 
 mod responses;
@@ -131,6 +132,122 @@ pub struct RetirementBody {
 pub struct RetireBody {
     /// Why (required).
     pub reason: String,
+}
+
+/// Classifying an incident: `POST /v1/incidents/{id}/classify`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyBody {
+    /// dora (a major ICT-related incident), ai_act (a serious incident) or internal.
+    pub framework: Framework,
+    /// When it was classified: required (the clocks run from it); not in the future.
+    pub classified_at: Option<Timestamp>,
+    /// When the firm became aware of it; default: when Warden opened the incident.
+    #[serde(default)]
+    pub aware_at: Option<Timestamp>,
+    /// AI Act only: death (10 days), widespread_or_critical_infrastructure (2 days) or other (15 days).
+    #[serde(default)]
+    pub ground: Option<AiActGround>,
+    /// Internal only (required there): the firm's severity.
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A report submitted to an authority: `POST /v1/incidents/{id}/reports`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSubmittedBody {
+    /// dora or ai_act.
+    pub framework: Framework,
+    /// initial, intermediate or final (DORA); report (AI Act).
+    pub kind: ReportKind,
+    /// When it was submitted; default now (not in the future).
+    #[serde(default)]
+    pub submitted_at: Option<Timestamp>,
+    /// The authority's reference, or the firm's.
+    pub reference: String,
+    /// SHA-256 of the content submitted.
+    #[serde(default)]
+    pub content_sha256: Option<String>,
+}
+
+/// An incident's classification under a framework.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClassificationBody {
+    /// Id.
+    pub id: i64,
+    /// When recorded.
+    pub at: Timestamp,
+    /// Who recorded it.
+    pub actor: String,
+    /// The framework.
+    pub framework: Framework,
+    /// When it was classified.
+    pub classified_at: Timestamp,
+    /// When the firm became aware.
+    pub aware_at: Timestamp,
+    /// The AI Act's ground.
+    pub ground: Option<AiActGround>,
+    /// The internal severity.
+    pub severity: Option<String>,
+    /// Free text.
+    pub note: String,
+}
+
+/// A report recorded as submitted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubmittedReportBody {
+    /// Id.
+    pub id: i64,
+    /// When recorded.
+    pub at: Timestamp,
+    /// Who recorded it.
+    pub actor: String,
+    /// The framework.
+    pub framework: Framework,
+    /// The report.
+    pub kind: ReportKind,
+    /// When it was submitted.
+    pub submitted_at: Timestamp,
+    /// The reference.
+    pub reference: String,
+    /// SHA-256 of its content.
+    pub content_sha256: Option<String>,
+}
+
+/// A report a classification owes, and where it stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OwedReportBody {
+    /// The framework.
+    pub framework: Framework,
+    /// The report.
+    pub kind: ReportKind,
+    /// When it is due.
+    pub due_at: Timestamp,
+    /// From what the due time is counted.
+    pub basis: String,
+    /// Its latest submission.
+    pub submitted_at: Option<Timestamp>,
+    /// running, due_soon, overdue, submitted or submitted_late.
+    pub stage: ReportStage,
+    /// Seconds to its due time (negative: past it).
+    pub seconds_left: i64,
+}
+
+/// An incident's regulatory clocks.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentClocksBody {
+    /// The incident.
+    pub incident_id: i64,
+    /// The latest classification per framework.
+    pub classifications: Vec<ClassificationBody>,
+    /// Reports recorded as submitted, oldest first.
+    pub reports: Vec<SubmittedReportBody>,
+    /// The reports owed, in the order they are due.
+    pub owed: Vec<OwedReportBody>,
 }
 
 /// Suspending a model: `POST /v1/models/{name}/suspend`.

@@ -102,6 +102,10 @@ fn body_for(method: &str, route: &str) -> Value {
         ("PUT", "/v1/models/{name}/monitors/{monitor}") => json!({"kind": "feature_drift"}),
         ("POST", "/v1/alerts/{id}/acknowledge") => json!({"comment": "c"}),
         ("POST", "/v1/incidents/{id}/resolve") => json!({"comment": "c"}),
+        ("POST", "/v1/incidents/{id}/classify") => {
+            json!({"framework": "dora", "classified_at": "2020-01-01T00:00:00Z"})
+        }
+        ("POST", "/v1/incidents/{id}/reports") => json!({"framework": "dora", "kind": "initial", "reference": "r"}),
         ("POST", "/v1/models/{name}/retire" | "/v1/models/{name}/resume") => json!({"reason": "r"}),
         ("POST", "/v1/models/{name}/suspend") => json!({"reason": "r", "fallback": "refer"}),
         ("PATCH", "/v1/models/{name}/fields") => json!({"set": {"business_line": "cards"}}),

@@ -616,6 +616,21 @@ async fn every_route_answers_as_the_document_says() {
     call!(Method::PUT, "/v1/models/credit/tier", ro, json!({"tier": null, "reason": "pilot over"}));
     call!(Method::PUT, "/v1/models/none/tier", ro, json!({"tier": "low", "reason": "r"}));
 
+    // Regulators' clocks on an incident that does not exist.
+    call!(
+        Method::POST,
+        "/v1/incidents/999999/classify",
+        ro,
+        json!({"framework": "dora", "classified_at": "2026-01-01T00:00:00Z"})
+    );
+    call!(
+        Method::POST,
+        "/v1/incidents/999999/reports",
+        ro,
+        json!({"framework": "dora", "kind": "initial", "reference": "r"})
+    );
+    call!(Method::GET, "/v1/incidents/999999/clocks", a, Value::Null);
+
     // The stop switch: suspended, scored by its fallback (no score), resumed.
     call!(Method::GET, "/v1/models/credit/suspension", v, Value::Null);
     call!(Method::GET, "/v1/models/none/suspension", v, Value::Null);

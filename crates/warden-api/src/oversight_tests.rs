@@ -465,3 +465,103 @@ async fn a_review_written_against_a_stale_state_is_refused_whole() {
     assert!(matches!(refused, warden_store::Error::Conflict(_)), "{refused}");
     assert_eq!(s.decision("req-5").await["reviews"].as_array().unwrap().len(), 1, "nothing written");
 }
+
+/// `credit`'s champion drifts: a critical feature-drift alert opens an incident; its id.
+async fn incident(s: &Scene) -> i64 {
+    let change = json!({"min_decisions": 100});
+    let (status, body) =
+        s.app.json(Method::PUT, "/v1/models/credit/monitors/feature_drift", Some(&s.app.admin), change).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let batch = Value::Array(crate::scoring_tests::older_applicants_batch());
+    let (status, body) = s.app.json(Method::POST, "/v1/models/credit/score/batch", Some(&s.app.admin), batch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = s.app.json(Method::POST, "/v1/monitors/evaluate", Some(&s.app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, incidents) = s.app.json(Method::GET, "/v1/incidents", Some(&s.app.admin), Value::Null).await;
+    incidents[0]["id"].as_i64().unwrap_or_else(|| panic!("an incident: {incidents}"))
+}
+
+/// The time `hours` ago (the test app runs on the real clock).
+fn ago(hours: i64) -> String {
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+    crate::wire::timestamp(micros - hours * 3_600_000_000)
+}
+
+#[tokio::test]
+async fn a_classified_incident_runs_the_regulators_clocks_and_records_its_reports() {
+    let s = scene().await;
+    let id = incident(&s).await;
+    let rita = s.app.token("rita", "risk-officer").await;
+    let classify = |body: Value| {
+        let (app, rita) = (&s.app, rita.clone());
+        async move { app.json(Method::POST, &format!("/v1/incidents/{id}/classify"), Some(&rita), body).await }
+    };
+    // A classification has a time, not in the future; only an internal one has a severity.
+    for (body, message) in [
+        (json!({"framework": "dora"}), "a classification has a time"),
+        (json!({"framework": "dora", "classified_at": ago(-2)}), "cannot start in the future"),
+        (json!({"framework": "dora", "classified_at": ago(3), "aware_at": ago(1)}), "after the firm became aware"),
+        (json!({"framework": "internal", "classified_at": ago(1), "aware_at": ago(2)}), "names the firm's severity"),
+        (
+            json!({"framework": "dora", "classified_at": ago(1), "aware_at": ago(2), "ground": "death"}),
+            "only an AI Act classification",
+        ),
+    ] {
+        let (status, answer) = classify(body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains(message), "{body}: {answer}");
+    }
+    let (status, answer) =
+        s.app.json(Method::GET, &format!("/v1/incidents/{id}/clocks"), Some(&s.rob), Value::Null).await;
+    assert_eq!(
+        (status, answer["owed"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0)),
+        "nothing written: {answer}"
+    );
+
+    // DORA: aware 2 h ago, classified 1 h ago: the initial notification is due in 3 h (4 h after classifying).
+    let (status, clocks) = classify(json!({"framework": "dora", "classified_at": ago(1), "aware_at": ago(2)})).await;
+    assert_eq!(status, StatusCode::OK, "{clocks}");
+    let owed = clocks["owed"].as_array().unwrap();
+    let kinds: Vec<&str> = owed.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["initial", "intermediate", "final"]);
+    let left = owed[0]["seconds_left"].as_i64().unwrap();
+    assert!((3 * 3600 - 60..=3 * 3600).contains(&left), "{left}");
+    assert_eq!(owed[0]["stage"], "running");
+
+    // The initial notification is submitted: recorded once, and the intermediate clock runs from it.
+    let initial = json!({"framework": "dora", "kind": "initial", "reference": "DORA-2026-0042"});
+    let uri = format!("/v1/incidents/{id}/reports");
+    let (status, clocks) = s.app.json(Method::POST, &uri, Some(&rita), initial.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{clocks}");
+    assert_eq!(clocks["owed"][0]["stage"], "submitted");
+    let submitted = warden_core::Timestamp::parse(clocks["owed"][0]["submitted_at"].as_str().unwrap()).unwrap();
+    let intermediate = warden_core::Timestamp::parse(clocks["owed"][1]["due_at"].as_str().unwrap()).unwrap();
+    assert_eq!(intermediate.micros() - submitted.micros(), 72 * 3_600_000_000);
+    let (status, body) = s.app.json(Method::POST, &uri, Some(&rita), initial).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let ai_act = json!({"framework": "ai_act", "kind": "report", "reference": "r"});
+    let (status, body) = s.app.json(Method::POST, &uri, Some(&rita), ai_act).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("owes no ai_act report"), "{body}");
+
+    // AI Act, critical infrastructure, aware 3 days ago: 2 days, overdue. The round reminds once.
+    let (status, clocks) = classify(json!({"framework": "ai_act", "classified_at": ago(60), "aware_at": ago(72),
+        "ground": "widespread_or_critical_infrastructure"}))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{clocks}");
+    let report = clocks["owed"].as_array().unwrap().iter().find(|o| o["framework"] == "ai_act").unwrap().clone();
+    assert_eq!(
+        (report["stage"].as_str(), report["seconds_left"].as_i64().map(|s| s < 0)),
+        (Some("overdue"), Some(true))
+    );
+    let now = s.app.warden.now();
+    assert_eq!(warden_oversight::clocks::remind(&s.app.warden, now).await.unwrap(), 1, "the AI Act report");
+    assert_eq!(warden_oversight::clocks::remind(&s.app.warden, now).await.unwrap(), 0, "once");
+    let (_, events) = s
+        .app
+        .json(Method::GET, &format!("/v1/audit/events?subject=incident/{id}"), Some(&s.app.admin), Value::Null)
+        .await;
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["incident.classify", "incident.report", "incident.classify", "incident.report_overdue"]);
+}

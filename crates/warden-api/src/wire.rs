@@ -259,6 +259,61 @@ impl ToWire for warden_serving::scoring::ScoreResponse {
     }
 }
 
+impl ToWire for warden_oversight::clocks::IncidentClocks {
+    type Wire = Result<IncidentClocksBody, ApiError>;
+    fn to_wire(self) -> Result<IncidentClocksBody, ApiError> {
+        let corrupt =
+            |e: warden_core::UnknownValue| ApiError::from(warden_registry::Error::Inconsistent(format!("stored: {e}")));
+        let classifications = self
+            .classifications
+            .into_iter()
+            .map(|c| {
+                Ok(ClassificationBody {
+                    id: c.id,
+                    at: Timestamp::from_micros(c.at),
+                    actor: c.actor,
+                    framework: c.framework.parse().map_err(corrupt)?,
+                    classified_at: Timestamp::from_micros(c.classified_at),
+                    aware_at: Timestamp::from_micros(c.aware_at),
+                    ground: c.ground.as_deref().map(str::parse).transpose().map_err(corrupt)?,
+                    severity: c.severity,
+                    note: c.note,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        let reports = self
+            .reports
+            .into_iter()
+            .map(|r| {
+                Ok(SubmittedReportBody {
+                    id: r.id,
+                    at: Timestamp::from_micros(r.at),
+                    actor: r.actor,
+                    framework: r.framework.parse().map_err(corrupt)?,
+                    kind: r.kind.parse().map_err(corrupt)?,
+                    submitted_at: Timestamp::from_micros(r.submitted_at),
+                    reference: r.reference,
+                    content_sha256: r.content_sha256,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        let owed = self
+            .owed
+            .into_iter()
+            .map(|(o, stage, seconds_left)| OwedReportBody {
+                framework: o.framework,
+                kind: o.kind,
+                due_at: Timestamp::from_micros(o.due_at),
+                basis: o.basis.to_owned(),
+                submitted_at: o.submitted_at.map(Timestamp::from_micros),
+                stage,
+                seconds_left,
+            })
+            .collect();
+        Ok(IncidentClocksBody { incident_id: self.incident_id, classifications, reports, owed })
+    }
+}
+
 impl ToWire for warden_oversight::suspension::Suspension {
     type Wire = SuspensionBody;
     fn to_wire(self) -> SuspensionBody {

@@ -130,9 +130,80 @@ pub(crate) enum Command {
     /// still hold), review a submitted one.
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Incidents on regulators' clocks: classify one (DORA, the AI Act, an internal severity), record a report
+    /// as submitted to the authority, show what is owed and when.
+    #[command(subcommand)]
+    Clocks(ClocksCommand),
     /// Artifact signing keys and signatures (offline, no server).
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClocksCommand {
+    /// The reports an incident owes, when each is due, what is left, and those submitted.
+    Show {
+        /// Incident id.
+        id: i64,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Classify an incident: its clocks start from the classification's time.
+    Classify {
+        /// Incident id.
+        id: i64,
+        /// dora, ai_act or internal.
+        #[arg(long)]
+        framework: String,
+        /// When it was classified (RFC 3339).
+        #[arg(long)]
+        classified_at: String,
+        /// When the firm became aware (RFC 3339; default: when the incident opened).
+        #[arg(long)]
+        aware_at: Option<String>,
+        /// AI Act: death, widespread_or_critical_infrastructure or other.
+        #[arg(long)]
+        ground: Option<String>,
+        /// Internal: the firm's severity.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a report as submitted to the authority.
+    Report {
+        /// Incident id.
+        id: i64,
+        /// dora or ai_act.
+        #[arg(long)]
+        framework: String,
+        /// initial, intermediate or final (DORA); report (AI Act).
+        #[arg(long)]
+        kind: String,
+        /// The authority's reference (or the firm's).
+        #[arg(long)]
+        reference: String,
+        /// When it was submitted (RFC 3339; default now).
+        #[arg(long)]
+        submitted_at: Option<String>,
+        /// SHA-256 of the content submitted.
+        #[arg(long)]
+        content_sha256: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Traceability(args) => return crate::audit::traceability(args).await,
         Command::Findings(command) => crate::findings::findings(command).await,
         Command::Attest(command) => crate::findings::attest(command).await,
+        Command::Clocks(command) => clocks(command).await,
         Command::Artifact(command) => artifact(command).await,
         Command::Policy(command) => return crate::governance::policy(command).await,
         Command::Serve(args) => crate::serve::serve(args).await,
@@ -71,6 +72,67 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     };
     done.map(|()| 0)
+}
+
+/// `warden clocks`: an incident's regulatory clocks.
+async fn clocks(command: ClocksCommand) -> anyhow::Result<()> {
+    let (state, json): (api::IncidentClocksBody, bool) = match command {
+        ClocksCommand::Show { id, connection, json } => {
+            (Client::new(&connection)?.get_as(&format!("/v1/incidents/{id}/clocks")).await?, json)
+        }
+        ClocksCommand::Classify {
+            id,
+            framework,
+            classified_at,
+            aware_at,
+            ground,
+            severity,
+            note,
+            connection,
+            json,
+        } => {
+            let body = json!({"framework": framework, "classified_at": classified_at, "aware_at": aware_at,
+                              "ground": ground, "severity": severity, "note": note});
+            let path = format!("/v1/incidents/{id}/classify");
+            (Client::new(&connection)?.json_as(Method::POST, &path, &body).await?, json)
+        }
+        ClocksCommand::Report { id, framework, kind, reference, submitted_at, content_sha256, connection, json } => {
+            let body = json!({"framework": framework, "kind": kind, "reference": reference,
+                              "submitted_at": submitted_at, "content_sha256": content_sha256});
+            let path = format!("/v1/incidents/{id}/reports");
+            (Client::new(&connection)?.json_as(Method::POST, &path, &body).await?, json)
+        }
+    };
+    if json {
+        render::json(&state);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = state
+        .owed
+        .iter()
+        .map(|o| {
+            let left = o.seconds_left;
+            let left = if left < 0 {
+                format!("{} h over", -left / 3600)
+            } else {
+                format!("{} h {} min", left / 3600, left % 3600 / 60)
+            };
+            vec![
+                o.framework.to_string(),
+                o.kind.to_string(),
+                o.due_at.cell(),
+                o.stage.to_string(),
+                left,
+                o.submitted_at.cell(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        outln!("incident {}: not classified under a framework with a clock", state.incident_id);
+    } else {
+        table(&["framework", "report", "due", "stage", "left", "submitted"], &rows);
+    }
+    Ok(())
 }
 
 /// `warden review`: records a review, or shows the decision with its reviews.

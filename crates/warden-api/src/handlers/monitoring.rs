@@ -2,17 +2,18 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use warden_oversight::alerts;
+use axum::http::StatusCode;
 use warden_oversight::monitoring::{self, MonitorChange};
+use warden_oversight::{alerts, clocks};
 use warden_registry::auth::Permission;
 
 use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    AcknowledgeBody, AlertBody, AlertWithEvents, AlertsQuery, ErrorBody, EvaluationCount, IncidentBody,
-    IncidentWithTimeline, IncidentsQuery, MonitorBody, MonitorChangeBody, MonitorEvaluationBody, MonitorHistoryQuery,
-    retype,
+    AcknowledgeBody, AlertBody, AlertWithEvents, AlertsQuery, ClassifyBody, ErrorBody, EvaluationCount, IncidentBody,
+    IncidentClocksBody, IncidentWithTimeline, IncidentsQuery, MonitorBody, MonitorChangeBody, MonitorEvaluationBody,
+    MonitorHistoryQuery, ReportSubmittedBody, ToWire, retype,
 };
 
 /// A model's monitors.
@@ -110,6 +111,72 @@ pub(crate) async fn acknowledge_alert(
     ApiJson(body): ApiJson<AcknowledgeBody>,
 ) -> Result<Json<AlertBody>, ApiError> {
     to_json(alerts::acknowledge(&warden, &caller, id, &body.comment).await?)
+}
+
+/// Classify an incident under a framework (validator, risk-officer, admin): DORA's major ICT-related
+/// incident, the AI Act's serious incident, or the firm's own severity. The answer is its clocks: each report
+/// owed to the authority, when it is due and what is left.
+#[utoipa::path(post, path = "/v1/incidents/{id}/classify", tag = "monitoring", request_body = ClassifyBody,
+    params(("id" = i64, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentClocksBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn classify_incident(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ClassifyBody>,
+) -> Result<Json<IncidentClocksBody>, ApiError> {
+    let input = clocks::ClassifyInput {
+        framework: body.framework,
+        classified_at: body.classified_at.map(|t| t.micros()),
+        aware_at: body.aware_at.map(|t| t.micros()),
+        ground: body.ground,
+        severity: body.severity,
+        note: body.note,
+    };
+    Ok(Json(clocks::classify(&warden, &caller, id, input).await?.to_wire()?))
+}
+
+/// Record a report as submitted to the authority (validator, risk-officer, admin).
+#[utoipa::path(post, path = "/v1/incidents/{id}/reports", tag = "monitoring", request_body = ReportSubmittedBody,
+    params(("id" = i64, Path, description = "Incident id")),
+    responses((status = 201, body = IncidentClocksBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn record_incident_report(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ReportSubmittedBody>,
+) -> Result<(StatusCode, Json<IncidentClocksBody>), ApiError> {
+    let submitted_at = body.submitted_at.map(|t| t.micros());
+    let state = clocks::record_report(
+        &warden,
+        &caller,
+        id,
+        body.framework,
+        body.kind,
+        submitted_at,
+        &body.reference,
+        body.content_sha256,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(state.to_wire()?)))
+}
+
+/// An incident's regulatory clocks: its classifications, the reports they owe, each report's due time,
+/// stage and seconds left, and the reports recorded as submitted.
+#[utoipa::path(get, path = "/v1/incidents/{id}/clocks", tag = "monitoring",
+    params(("id" = i64, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentClocksBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn incident_clocks(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<IncidentClocksBody>, ApiError> {
+    Ok(Json(clocks::clocks(&warden, &caller, id).await?.to_wire()?))
 }
 
 /// Resolve an open incident by hand, with the reason (validator, risk-officer, admin).

@@ -627,3 +627,17 @@ fn a_reviewer_overrides_a_decision_from_the_command_line_and_a_second_person_con
     let log = server.get_json("/v1/models/credit/decisions?request_id=app-0");
     assert_eq!(log[0]["reviews"].as_array().unwrap().len(), 2, "{log}");
 }
+
+#[test]
+fn the_clocks_command_names_an_unknown_incident_and_a_time_that_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let out = server.cli(&["clocks", "show", "999"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no incident 999"), "{}", stderr(&out));
+    let out = server.cli(&["clocks", "classify", "999", "--framework", "dora", "--classified-at", "yesterday"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("classified_at"), "{}", stderr(&out));
+    let out = server.cli(&["clocks", "classify", "999", "--framework", "dora"]);
+    assert_eq!(out.status.code(), Some(2), "a classification needs its time: {}", stderr(&out));
+}
