@@ -572,3 +572,21 @@ async fn a_suspended_model_carries_a_banner_saying_who_why_and_what_answers() {
     assert!(banner.contains("by token:rita") && banner.contains("complaints about refusals"), "{banner}");
     assert!(banner.contains("fallback (refer)"), "{banner}");
 }
+
+#[tokio::test]
+async fn a_classified_incident_shows_the_reports_it_owes_with_the_time_left() {
+    let scene = Scene::governed().await;
+    let (_, incidents) = scene.app.json(Method::GET, "/v1/incidents", Some(&scene.app.admin), Value::Null).await;
+    let id = incidents[0]["id"].as_i64().expect("the scene's drift opened an incident");
+    let now = scene.app.warden.now();
+    let body = json!({"framework": "dora", "classified_at": crate::wire::timestamp(now - 3_600_000_000),
+                      "aware_at": crate::wire::timestamp(now - 7_200_000_000)});
+    let uri = format!("/v1/incidents/{id}/classify");
+    let (status, clocks) = scene.app.json(Method::POST, &uri, Some(scene.token("rita")), body).await;
+    assert_eq!(status, StatusCode::OK, "{clocks}");
+    let cookie = scene.log_in("dana").await;
+    let (_, page) = scene.page(&cookie, "/ui/alerts").await;
+    let table = text_of(&page, &format!("clocks-{id}"));
+    assert!(table.contains("dora initial") && table.contains("running"), "{table}");
+    assert!(table.contains("dora final") && table.contains("4 h after classification"), "{table}");
+}

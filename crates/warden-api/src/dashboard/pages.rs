@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 use warden_core::{
-    AlertState, FindingSeverity, FindingState, IncidentState, MonitorKind, RiskTier, Severity, TierBasis,
+    AlertState, FindingSeverity, FindingState, IncidentState, MonitorKind, ReportStage, RiskTier, Severity, TierBasis,
 };
 use warden_lifecycle::Warden;
 use warden_oversight::alerts::{Alert, Incident};
@@ -1161,6 +1161,8 @@ fn group_counts(groups: &Value) -> String {
 pub(crate) struct AlertsData {
     alerts: Vec<Alert>,
     incidents: Vec<(Incident, Vec<Value>)>,
+    /// Each listed incident's regulatory clocks, by incident id.
+    clocks: BTreeMap<i64, warden_oversight::clocks::IncidentClocks>,
 }
 
 impl AlertsData {
@@ -1169,10 +1171,12 @@ impl AlertsData {
         let mut all = alerts::list(warden, caller, None, None).await?;
         all.truncate(200);
         let mut incidents = Vec::new();
+        let mut clocks = BTreeMap::new();
         for incident in alerts::incidents(warden, caller, None).await?.into_iter().take(20) {
+            clocks.insert(incident.id, warden_oversight::clocks::clocks(warden, caller, incident.id).await?);
             incidents.push(alerts::incident(warden, caller, incident.id).await?);
         }
-        Ok(AlertsData { alerts: all, incidents })
+        Ok(AlertsData { alerts: all, incidents, clocks })
     }
 }
 
@@ -1226,6 +1230,22 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                         }
                         (e["summary"].as_str().unwrap_or_default())
                     } } }
+                    @if let Some(clocks) = data.clocks.get(&incident.id).filter(|c| !c.owed.is_empty()) {
+                        table.data.clocks id={"clocks-" (incident.id)} {
+                            thead { tr { th { "Report owed" } th { "Due" } th { "Stage" } th { "Left" } th { "Basis" } } }
+                            tbody { @for (owed, stage, left) in &clocks.owed { tr {
+                                td { (owed.framework) " " (owed.kind) } td { (date(owed.due_at)) }
+                                td { span class=(match stage {
+                                    ReportStage::Overdue | ReportStage::SubmittedLate => "bad",
+                                    ReportStage::DueSoon => "warn",
+                                    _ => "ok",
+                                }) { (stage) } }
+                                td { @if matches!(stage, ReportStage::Submitted | ReportStage::SubmittedLate) { "–" }
+                                     @else if *left < 0 { (duration(-*left as f64)) " over" } @else { (duration(*left as f64)) } }
+                                td.muted { (owed.basis) }
+                            } } }
+                        }
+                    }
                     @if can_act && incident.state == IncidentState::Open {
                         form.inline method="post" action={"/ui/incidents/" (incident.id) "/resolve"} {
                             input type="hidden" name="csrf" value=(viewer.csrf);
@@ -1623,8 +1643,11 @@ mod tests {
         ];
         let viewer =
             Viewer { principal: Principal::token("vera", warden_registry::auth::Role::Validator), csrf: "x".into() };
-        let html =
-            alerts(&viewer, &AlertsData { alerts: Vec::new(), incidents: vec![(incident, timeline)] }).into_string();
+        let html = alerts(
+            &viewer,
+            &AlertsData { alerts: Vec::new(), incidents: vec![(incident, timeline)], clocks: BTreeMap::new() },
+        )
+        .into_string();
         assert!(html.contains("Resolved by <strong>rita</strong>: a new campaign; pricing reviewed"), "{html}");
         assert!(html.contains("rollback not possible: no earlier gate-approved version to roll back to"), "{html}");
         assert!(
