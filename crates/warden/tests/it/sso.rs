@@ -47,7 +47,8 @@ impl MockProvider {
         // Held from here, so a failure below still stops the provider.
         let provider = MockProvider { child, issuer };
         let issuer = &provider.issuer;
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A Python program: on a loaded 2-core machine its start has taken over 30 s.
+        let deadline = Instant::now() + Duration::from_secs(90);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
             || http(&format!("{issuer}/.well-known/openid-configuration"), "GET", None).0 != 200
         {
