@@ -111,11 +111,10 @@ async fn clocks(command: ClocksCommand) -> anyhow::Result<()> {
         .owed
         .iter()
         .map(|o| {
-            let left = o.seconds_left;
-            let left = if left < 0 {
-                format!("{} h over", -left / 3600)
-            } else {
-                format!("{} h {} min", left / 3600, left % 3600 / 60)
+            let left = match (o.stage, o.seconds_left) {
+                (api::ReportStage::Submitted | api::ReportStage::SubmittedLate, _) => "-".to_owned(),
+                (_, left) if left < 0 => format!("{} h over", -left / 3600),
+                (_, left) => format!("{} h {} min", left / 3600, left % 3600 / 60),
             };
             vec![
                 o.framework.to_string(),

@@ -547,6 +547,24 @@ fn text_output_reads_as_words_dates_and_plurals() {
     let incident = text(&["incidents", &id]);
     assert!(incident.contains("strict_auc") && incident.contains("fired"), "{incident}");
     assert!(!raw(&incident) && !incident.contains("micros"), "{incident}");
+    // Its regulators' clocks: classified as a DORA major incident an hour ago (aware two hours ago), the
+    // initial notification runs for three more hours; recorded as submitted, it is.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+    let hours_ago = |h: i64| warden_core::Timestamp::from_micros(now - h * 3_600_000_000).to_string();
+    let (classified, aware) = (hours_ago(1), hours_ago(2));
+    let clocks =
+        text(&["clocks", "classify", &id, "--framework", "dora", "--classified-at", &classified, "--aware-at", &aware]);
+    let initial = clocks.lines().find(|l| l.starts_with("dora") && l.contains("initial")).unwrap_or_default();
+    assert!(initial.contains("running") && initial.contains("2 h 5"), "about three hours left: {clocks}");
+    let reported =
+        text(&["clocks", "report", &id, "--framework", "dora", "--kind", "initial", "--reference", "DORA-1"]);
+    let words = |table: &str| -> Vec<String> {
+        let line = table.lines().find(|l| l.starts_with("dora") && l.contains("initial")).unwrap_or_default();
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    assert_eq!(words(&reported)[3..5], ["submitted", "-"], "{reported}");
+    let shown = text(&["clocks", "show", &id]);
+    assert_eq!(words(&shown), words(&reported), "shown as recorded: {shown}");
 
     for args in [
         &["model", "show", "credit"][..],
