@@ -414,15 +414,7 @@ async fn a_version_fallback_must_have_passed_the_gate_and_then_scores_instead() 
 #[tokio::test]
 async fn a_monitor_whose_action_is_suspend_stops_the_model_on_a_critical_alert() {
     let s = scene().await;
-    let change = json!({"action": "suspend", "min_decisions": 100});
-    let (status, body) =
-        s.app.json(Method::PUT, "/v1/models/credit/monitors/feature_drift", Some(&s.app.admin), change).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let batch = Value::Array(crate::scoring_tests::older_applicants_batch());
-    let (status, body) = s.app.json(Method::POST, "/v1/models/credit/score/batch", Some(&s.app.admin), batch).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = s.app.json(Method::POST, "/v1/monitors/evaluate", Some(&s.app.admin), Value::Null).await;
-    assert_eq!(status, StatusCode::OK);
+    drift(&s, json!({"action": "suspend", "min_decisions": 100})).await;
     let (_, state) = s.app.json(Method::GET, "/v1/models/credit/suspension", Some(&s.app.admin), Value::Null).await;
     assert_eq!((state["suspended"].as_bool(), state["fallback"].as_str()), (Some(true), Some("refer")), "{state}");
     assert!(state["reason"].as_str().unwrap().starts_with("automatic suspend on alert"), "{state}");
@@ -466,9 +458,9 @@ async fn a_review_written_against_a_stale_state_is_refused_whole() {
     assert_eq!(s.decision("req-5").await["reviews"].as_array().unwrap().len(), 1, "nothing written");
 }
 
-/// `credit`'s champion drifts: a critical feature-drift alert opens an incident; its id.
-async fn incident(s: &Scene) -> i64 {
-    let change = json!({"min_decisions": 100});
+/// `credit`'s feature-drift monitor changed by `change`, then its champion drifts (the reference's older
+/// applicants only) and a round runs: a critical alert.
+async fn drift(s: &Scene, change: Value) {
     let (status, body) =
         s.app.json(Method::PUT, "/v1/models/credit/monitors/feature_drift", Some(&s.app.admin), change).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -477,6 +469,11 @@ async fn incident(s: &Scene) -> i64 {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = s.app.json(Method::POST, "/v1/monitors/evaluate", Some(&s.app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// `credit`'s champion drifts: a critical feature-drift alert opens an incident; its id.
+async fn incident(s: &Scene) -> i64 {
+    drift(s, json!({"min_decisions": 100})).await;
     let (_, incidents) = s.app.json(Method::GET, "/v1/incidents", Some(&s.app.admin), Value::Null).await;
     incidents[0]["id"].as_i64().unwrap_or_else(|| panic!("an incident: {incidents}"))
 }
