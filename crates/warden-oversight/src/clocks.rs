@@ -61,13 +61,17 @@ pub struct Owed {
     pub basis: &'static str,
     /// When the clock started (µs): the span a reminder's lead is a quarter of.
     pub since: i64,
-    /// The latest submission of this report (µs).
+    /// The latest submission of this report (µs): the next report's clock runs from it.
     pub submitted_at: Option<i64>,
+    /// The first submission (µs): whether the report was in time is judged on it (a DORA intermediate report
+    /// updated later was still in time).
+    pub first_submitted_at: Option<i64>,
 }
 
 /// The reports a classification owes, in the order they are due. Pure: times in, due times out.
 pub fn owed(c: &Classified, submitted: &[Submitted]) -> Vec<Owed> {
     let latest = |kind: ReportKind| submitted.iter().filter(|s| s.kind == kind).map(|s| s.submitted_at).max();
+    let first = |kind: ReportKind| submitted.iter().filter(|s| s.kind == kind).map(|s| s.submitted_at).min();
     let report = |kind, since: i64, due_at, basis| Owed {
         framework: c.framework,
         kind,
@@ -75,6 +79,7 @@ pub fn owed(c: &Classified, submitted: &[Submitted]) -> Vec<Owed> {
         basis,
         since,
         submitted_at: latest(kind),
+        first_submitted_at: first(kind),
     };
     match c.framework {
         Framework::Dora => {
@@ -131,7 +136,7 @@ fn add_month(micros: i64) -> i64 {
 /// The stage a report is in at `now`: submitted, overdue, due soon (a quarter of its span, at most a day,
 /// left) or running.
 pub fn stage(owed: &Owed, now: i64) -> ReportStage {
-    match owed.submitted_at {
+    match owed.first_submitted_at {
         Some(at) if at <= owed.due_at => ReportStage::Submitted,
         Some(_) => ReportStage::SubmittedLate,
         None if now >= owed.due_at => ReportStage::Overdue,
@@ -451,7 +456,19 @@ mod tests {
         let a_day_before = final_report.due_at - DAY;
         assert_eq!(stage(final_report, a_day_before - 1), ReportStage::Running, "a month's quarter is capped at a day");
         assert_eq!(stage(final_report, a_day_before), ReportStage::DueSoon);
-        let late = Owed { submitted_at: Some(initial.due_at + 1), ..initial.clone() };
+        let late = Owed {
+            submitted_at: Some(initial.due_at + 1),
+            first_submitted_at: Some(initial.due_at + 1),
+            ..initial.clone()
+        };
         assert_eq!(stage(&late, 0), ReportStage::SubmittedLate);
+        // An intermediate report in time and updated later stays in time.
+        let submitted = [
+            Submitted { kind: ReportKind::Initial, submitted_at: at("2026-03-02T11:30:00Z") },
+            Submitted { kind: ReportKind::Intermediate, submitted_at: at("2026-03-04T10:00:00Z") },
+            Submitted { kind: ReportKind::Intermediate, submitted_at: at("2026-03-31T10:00:00Z") },
+        ];
+        let intermediate = &owed(&c, &submitted)[1];
+        assert_eq!(stage(intermediate, at("2026-04-01T00:00:00Z")), ReportStage::Submitted);
     }
 }

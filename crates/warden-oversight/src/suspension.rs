@@ -114,6 +114,12 @@ pub async fn suspend(
         }
         (FallbackKind::Version, Some(number)) => {
             let gated = champions.iter().any(|a| a.version == Some(number) && a.decision_id.is_some() && !a.overridden);
+            let version = registry::get_version(warden, &Principal::system(), model, &number.to_string()).await?;
+            if version.format == warden_registry::artifact_format::ArtifactFormat::External {
+                return Err(Error::invalid(format!(
+                    "fallback_version: version {number} is served outside Warden, which has no model to answer with"
+                )));
+            }
             if !gated {
                 return Err(Error::invalid(format!(
                     "fallback_version: version {number} was never let into the champion alias by the gate (an \

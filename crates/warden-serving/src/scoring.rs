@@ -269,12 +269,20 @@ impl Scoring {
     pub(crate) async fn routes_changed(&self, registry: &Registry, model: &str) {
         match build_routes(registry, self, model).await {
             Ok(routes) => {
-                let routed: Vec<i64> =
-                    [routes.champion.as_ref(), routes.canary.as_ref().map(|(v, _)| v), routes.challenger.as_ref()]
-                        .into_iter()
-                        .flatten()
-                        .map(|v| v.version.number)
-                        .collect();
+                let fallback = routes.suspended.as_ref().and_then(|s| match &s.fallback {
+                    Fallback::Version(version) => Some(version),
+                    Fallback::Decline | Fallback::Refer => None,
+                });
+                let routed: Vec<i64> = [
+                    routes.champion.as_ref(),
+                    routes.canary.as_ref().map(|(v, _)| v),
+                    routes.challenger.as_ref(),
+                    fallback,
+                ]
+                .into_iter()
+                .flatten()
+                .map(|v| v.version.number)
+                .collect();
                 self.routes.write().expect("routes lock").insert(model.to_owned(), routes);
                 self.unservable.write().expect("unservable lock").remove(model);
                 // A version no alias serves any more is unloaded (requests in flight keep their own handle):

@@ -1485,8 +1485,8 @@ pub trait OversightStore: Send + Sync {
         decided: (Micros, Micros),
         limit: i64,
     ) -> Result<Vec<DecisionReviewRow>>;
-    /// Reviews of a version's decisions made at or after `since` (review time), newest first, at most
-    /// `limit`, each with the model's decision; with the decision's attributes and features when `segments`.
+    /// Reviews of a version's own decisions (not shadow or fallback ones) made at or after `since` (review
+    /// time), newest first, at most `limit`, each with the model's decision; with the decision's attributes and features when `segments`.
     async fn reviews_of_decisions(
         &self,
         model_name: &str,

@@ -2296,12 +2296,14 @@ where
 
     async fn first_decision_at(&self, model_name: &str, version: i64, since: Micros) -> Result<Option<Micros>> {
         let model = self.model_id_of(model_name).await?;
-        Ok(sqlx::query_scalar("SELECT MIN(at) FROM decisions WHERE model_id = $1 AND version = $2 AND at >= $3")
-            .bind(model)
-            .bind(version)
-            .bind(since)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(at) FROM decisions WHERE model_id = $1 AND version = $2 AND at >= $3 AND route <> 'fallback'",
+        )
+        .bind(model)
+        .bind(version)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn used_request_ids(&self, model_name: &str, request_ids: &[&str]) -> Result<Vec<String>> {
@@ -3367,7 +3369,7 @@ where
              FROM decision_reviews r CROSS JOIN {decisions} \
              WHERE r.model_id = $1 AND r.version = $2 AND r.at >= $3 \
                AND d.request_id = r.request_id AND d.model_id = r.model_id AND d.version = r.version \
-               AND d.at = r.decision_at AND d.route <> 'shadow' \
+               AND d.at = r.decision_at AND d.route NOT IN ('shadow', 'fallback') \
              ORDER BY r.id DESC LIMIT $4",
         )))
         .bind(model)
