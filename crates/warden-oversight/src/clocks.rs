@@ -295,14 +295,23 @@ async fn clocks_of(warden: &Oversight, incident_id: i64, now: i64) -> Result<Inc
     let all = warden.metadata.incident_classifications(Some(incident_id), i64::MIN).await?;
     let reports = warden.metadata.incident_reports(incident_id).await?;
     let classifications = latest_per_framework(all);
-    let mut owed_now = Vec::new();
-    for c in &classifications {
-        for o in owed(&classified(c)?, &submitted_of(&reports, &c.framework)?) {
-            let stage = stage(&o, now);
-            owed_now.push((o.clone(), stage, (o.due_at - now).div_euclid(1_000_000)));
-        }
-    }
+    let owed_now = owed_by(&classifications, &reports)?
+        .into_iter()
+        .map(|o| {
+            let (stage, left) = (stage(&o, now), (o.due_at - now).div_euclid(1_000_000));
+            (o, stage, left)
+        })
+        .collect();
     Ok(IncidentClocks { incident_id, classifications, reports, owed: owed_now })
+}
+
+/// The reports the classifications in force owe, each under its own framework's submissions.
+fn owed_by(classifications: &[ClassificationRow], reports: &[IncidentReportRow]) -> Result<Vec<Owed>> {
+    let mut all = Vec::new();
+    for c in classifications {
+        all.extend(owed(&classified(c)?, &submitted_of(reports, &c.framework)?));
+    }
+    Ok(all)
 }
 
 fn latest_per_framework(all: Vec<ClassificationRow>) -> Vec<ClassificationRow> {
@@ -346,42 +355,40 @@ pub async fn remind(warden: &Oversight, now: i64) -> Result<usize> {
     let mut sent = 0;
     for (incident_id, rows) in by_incident {
         let reports = warden.metadata.incident_reports(incident_id).await?;
-        for c in latest_per_framework(rows) {
-            for o in owed(&classified(&c)?, &submitted_of(&reports, &c.framework)?) {
-                let stage = match stage(&o, now) {
-                    ReportStage::DueSoon => "due_soon",
-                    ReportStage::Overdue => "overdue",
-                    _ => continue,
-                };
-                let reminder = ReportReminder {
-                    incident_id,
-                    framework: o.framework.as_str().to_owned(),
-                    kind: o.kind.as_str().to_owned(),
-                    stage: stage.to_owned(),
-                    due_at: o.due_at,
-                    at: now,
-                };
-                let due = warden_core::Timestamp::from_micros(o.due_at).whole_seconds();
-                let summary = match stage {
-                    "overdue" => format!("incident {incident_id}: the {} {} report was due {due}", o.framework, o.kind),
-                    _ => format!("incident {incident_id}: the {} {} report is due {due}", o.framework, o.kind),
-                };
-                let details = json!({"incident": incident_id, "framework": o.framework, "kind": o.kind,
+        for o in owed_by(&latest_per_framework(rows), &reports)? {
+            let stage = match stage(&o, now) {
+                ReportStage::DueSoon => "due_soon",
+                ReportStage::Overdue => "overdue",
+                _ => continue,
+            };
+            let reminder = ReportReminder {
+                incident_id,
+                framework: o.framework.as_str().to_owned(),
+                kind: o.kind.as_str().to_owned(),
+                stage: stage.to_owned(),
+                due_at: o.due_at,
+                at: now,
+            };
+            let due = warden_core::Timestamp::from_micros(o.due_at).whole_seconds();
+            let summary = match stage {
+                "overdue" => format!("incident {incident_id}: the {} {} report was due {due}", o.framework, o.kind),
+                _ => format!("incident {incident_id}: the {} {} report is due {due}", o.framework, o.kind),
+            };
+            let details = json!({"incident": incident_id, "framework": o.framework, "kind": o.kind,
                     "stage": stage, "due_at": o.due_at, "basis": o.basis});
-                let event = Principal::system().audit_event(
-                    now,
-                    &format!("incident.report_{stage}"),
-                    format!("incident/{incident_id}"),
-                    details.clone(),
-                );
-                let payload = warden.config().webhook.as_ref().map(|_| {
-                    json!({"event": format!("report_{stage}"), "at": now, "actor": "warden", "details": details,
+            let event = Principal::system().audit_event(
+                now,
+                &format!("incident.report_{stage}"),
+                format!("incident/{incident_id}"),
+                details.clone(),
+            );
+            let payload = warden.config().webhook.as_ref().map(|_| {
+                json!({"event": format!("report_{stage}"), "at": now, "actor": "warden", "details": details,
                         "summary": summary})
-                });
-                if warden.metadata.remind_incident_report(&reminder, event, payload).await? {
-                    tracing::warn!(incident = incident_id, framework = %o.framework, kind = %o.kind, stage, "{summary}");
-                    sent += 1;
-                }
+            });
+            if warden.metadata.remind_incident_report(&reminder, event, payload).await? {
+                tracing::warn!(incident = incident_id, framework = %o.framework, kind = %o.kind, stage, "{summary}");
+                sent += 1;
             }
         }
     }
