@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
-    AiActGround, AlertState, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState, Framework,
-    IncidentState, JobStatus, MonitorKind, ReportKind, ReportStage, ReviewAction, RiskTier, Route, ScanFormat,
-    Severity, StreamKind, TierBasis, Timestamp,
+    AiActGround, AlertState, DataPurgeKind, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState,
+    Framework, IncidentState, JobStatus, MonitorKind, Protection, ReportKind, ReportStage, ReviewAction, RiskTier,
+    Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
 };
 
 mod responses;
@@ -280,6 +280,94 @@ pub struct SuspensionBody {
     pub fallback: Option<FallbackKind>,
     /// The version a `version` fallback answers with.
     pub fallback_version: Option<i64>,
+}
+
+/// How long a model's data is kept, in days after the decision; absent keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// Whole decisions (with their features and outcomes); at least the policy bundle's floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions_days: Option<u32>,
+    /// Features and attributes; the decision's time, version, score and decision stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features_days: Option<u32>,
+    /// Outcomes, counted from their decision's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcomes_days: Option<u32>,
+}
+
+/// A model's personal data: fields kept tokenised or encrypted, and the attribute naming the person.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalDataBody {
+    /// Feature or attribute → `tokenise` or `encrypt` (a model input only `encrypt`).
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, Protection>,
+    /// The attribute naming the person (always tokenised), which an erasure finds the person's decisions by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_key: Option<String>,
+}
+
+/// Declaring a model's data policy: `PUT /v1/models/{name}/data-policy`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataPolicyPutBody {
+    #[serde(default)]
+    pub retention: RetentionBody,
+    #[serde(default)]
+    pub personal: PersonalDataBody,
+    /// Why (required).
+    pub reason: String,
+}
+
+/// One purge of a retention period or one erasure of a person's data from a model's decisions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DataPurgeBody {
+    pub id: i64,
+    pub model: String,
+    pub at: Timestamp,
+    /// Who (`system:retention` for the scheduler).
+    pub actor: String,
+    pub kind: DataPurgeKind,
+    /// A retention purge: it took decisions made before this time.
+    pub before: Option<Timestamp>,
+    /// Rows taken (decisions, or outcomes).
+    pub rows: i64,
+    /// SHA-256 of the rows' text as they were, in id order (see the README's "Retention and personal data").
+    pub sha256: String,
+}
+
+/// A model's data policy in force, and its purges and erasures.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DataPolicyBody {
+    pub model: String,
+    pub retention: RetentionBody,
+    pub personal: PersonalDataBody,
+    /// Who declared it, when and why (null before any declaration: everything kept, in clear).
+    pub declared_by: Option<String>,
+    pub declared_at: Option<Timestamp>,
+    pub reason: Option<String>,
+    /// The least the policy bundle in force lets decisions be kept, in days.
+    pub min_decision_days: u32,
+    /// Purges and erasures, oldest first.
+    pub purges: Vec<DataPurgeBody>,
+}
+
+/// Erasing one person's data: `POST /v1/subjects/erase`. The key travels in the body, never in a URL.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    /// The person's subject key, as the business application sends it (e.g. a customer number).
+    pub subject_key: String,
+    /// Why (the erasure request's reference).
+    pub reason: String,
+}
+
+/// What an erasure took: one record per model.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErasureBody {
+    pub erased: Vec<DataPurgeBody>,
 }
 
 /// Values to write into a model's inventory fields, and fields to remove.

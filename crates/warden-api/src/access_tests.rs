@@ -108,6 +108,8 @@ fn body_for(method: &str, route: &str) -> Value {
         ("POST", "/v1/incidents/{id}/reports") => json!({"framework": "dora", "kind": "initial", "reference": "r"}),
         ("POST", "/v1/models/{name}/retire" | "/v1/models/{name}/resume") => json!({"reason": "r"}),
         ("POST", "/v1/models/{name}/suspend") => json!({"reason": "r", "fallback": "refer"}),
+        ("PUT", "/v1/models/{name}/data-policy") => json!({"retention": {"decisions_days": 400}, "reason": "r"}),
+        ("POST", "/v1/subjects/erase") => json!({"subject_key": "nobody", "reason": "r"}),
         ("PATCH", "/v1/models/{name}/fields") => json!({"set": {"business_line": "cards"}}),
         ("PUT", "/v1/models/{name}/tier") => json!({"tier": "high", "reason": "r"}),
         ("PUT", "/v1/inventory/fields") => {

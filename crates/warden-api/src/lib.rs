@@ -111,6 +111,8 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(models::suspend_model))
         .routes(routes!(models::resume_model))
         .routes(routes!(models::model_suspension))
+        .routes(routes!(models::get_data_policy, models::put_data_policy))
+        .routes(routes!(models::erase_subject))
         .routes(routes!(scoring::review_decision))
         .routes(routes!(versions::get_version))
         .routes(routes!(versions::get_artifact))

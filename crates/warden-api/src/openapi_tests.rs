@@ -651,6 +651,31 @@ async fn every_route_answers_as_the_document_says() {
     call!(Method::POST, "/v1/models/credit/resume", ro, json!({"reason": "drill over"}));
     call!(Method::POST, "/v1/models/credit/resume", ro, json!({"reason": "again"}));
 
+    // A data policy: refused below the bundle's floor, for an unknown field, or to a validator; then declared,
+    // and one person's data erased once (a second erasure finds nothing).
+    call!(Method::GET, "/v1/models/credit/data-policy", v, Value::Null);
+    call!(Method::GET, "/v1/models/none/data-policy", v, Value::Null);
+    call!(
+        Method::PUT,
+        "/v1/models/credit/data-policy",
+        ro,
+        json!({"retention": {"decisions_days": 30}, "reason": "r"})
+    );
+    call!(Method::PUT, "/v1/models/credit/data-policy", ro, json!({"retention": {"days": 30}, "reason": "r"}));
+    call!(Method::PUT, "/v1/models/credit/data-policy", v, json!({"reason": "r"}));
+    call!(Method::PUT, "/v1/models/none/data-policy", ro, json!({"reason": "r"}));
+    let policy = json!({"retention": {"decisions_days": 2557, "features_days": 365},
+        "personal": {"subject_key": "customer"}, "reason": "credit files are kept seven years"});
+    let (status, declared) = call!(Method::PUT, "/v1/models/credit/data-policy", ro, policy);
+    assert_eq!((status, declared["min_decision_days"].as_u64()), (StatusCode::OK, Some(183)), "{declared}");
+    call!(Method::POST, "/v1/models/credit/score", a, json!({"features": row, "attributes": {"customer": "C-77"}}));
+    call!(Method::POST, "/v1/subjects/erase", ro, json!({"subject_key": "", "reason": "r"}));
+    call!(Method::POST, "/v1/subjects/erase", v, json!({"subject_key": "C-77", "reason": "r"}));
+    let (status, erased) =
+        call!(Method::POST, "/v1/subjects/erase", ro, json!({"subject_key": "C-77", "reason": "request 2026-118"}));
+    assert_eq!((status, erased["erased"][0]["rows"].as_i64()), (StatusCode::OK, Some(1)), "{erased}");
+    call!(Method::POST, "/v1/subjects/erase", ro, json!({"subject_key": "C-77", "reason": "again"}));
+
     // Retirement, last: `credit` is high tier, so a risk officer asks and the administrator confirms; then
     // scoring, ingestion and registration answer 410.
     call!(Method::POST, "/v1/models/credit/retire", ro, json!({"reason": " "}));

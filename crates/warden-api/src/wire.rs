@@ -314,6 +314,72 @@ impl ToWire for warden_oversight::clocks::IncidentClocks {
     }
 }
 
+impl ToWire for warden_registry::personal_data::DataPolicy {
+    type Wire = (RetentionBody, PersonalDataBody);
+    fn to_wire(self) -> (RetentionBody, PersonalDataBody) {
+        let (r, p) = (self.retention, self.personal);
+        (
+            RetentionBody {
+                decisions_days: r.decisions_days,
+                features_days: r.features_days,
+                outcomes_days: r.outcomes_days,
+            },
+            PersonalDataBody { fields: p.fields, subject_key: p.subject_key },
+        )
+    }
+}
+
+/// The policy a `PUT /v1/models/{name}/data-policy` body declares.
+pub(crate) fn data_policy(body: DataPolicyPutBody) -> (warden_registry::personal_data::DataPolicy, String) {
+    use warden_registry::personal_data::{DataPolicy, PersonalData, Retention};
+    let (r, p) = (body.retention, body.personal);
+    let policy = DataPolicy {
+        retention: Retention {
+            decisions_days: r.decisions_days,
+            features_days: r.features_days,
+            outcomes_days: r.outcomes_days,
+        },
+        personal: PersonalData { fields: p.fields, subject_key: p.subject_key },
+    };
+    (policy, body.reason)
+}
+
+impl ToWire for warden_store::metadata::DataPurgeRow {
+    type Wire = Result<DataPurgeBody, ApiError>;
+    fn to_wire(self) -> Result<DataPurgeBody, ApiError> {
+        let kind = self.kind.parse::<DataPurgeKind>().map_err(|e| {
+            ApiError::from(warden_registry::Error::Inconsistent(format!("stored purge {}: {e}", self.id)))
+        })?;
+        Ok(DataPurgeBody {
+            id: self.id,
+            model: self.model_name,
+            at: Timestamp::from_micros(self.at),
+            actor: self.actor,
+            kind,
+            before: self.before.map(Timestamp::from_micros),
+            rows: self.rows,
+            sha256: self.sha256,
+        })
+    }
+}
+
+impl ToWire for warden_oversight::retention::DataPolicyView {
+    type Wire = Result<DataPolicyBody, ApiError>;
+    fn to_wire(self) -> Result<DataPolicyBody, ApiError> {
+        let (retention, personal) = self.policy.to_wire();
+        Ok(DataPolicyBody {
+            model: self.model,
+            retention,
+            personal,
+            declared_by: self.declared_by,
+            declared_at: self.declared_at.map(Timestamp::from_micros),
+            reason: self.reason,
+            min_decision_days: self.min_decision_days,
+            purges: self.purges.into_iter().map(ToWire::to_wire).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
 impl ToWire for warden_oversight::suspension::Suspension {
     type Wire = SuspensionBody;
     fn to_wire(self) -> SuspensionBody {

@@ -225,6 +225,30 @@ closed_set! {
 }
 
 closed_set! {
+    /// How a personal field is kept at rest.
+    Protection, "protection" {
+        /// A keyed hash: equal values match, the value cannot be read back.
+        Tokenise = "tokenise",
+        /// AES-256-GCM: read back only with the key.
+        Encrypt = "encrypt",
+    }
+}
+
+closed_set! {
+    /// What a purge or an erasure took from the decision log.
+    DataPurgeKind, "purge kind" {
+        /// Whole decisions past their retention.
+        Decisions = "decisions",
+        /// Features and attributes past their retention.
+        Features = "features",
+        /// Outcomes past their retention.
+        Outcomes = "outcomes",
+        /// One person's features and attributes, on request.
+        Erasure = "erasure",
+    }
+}
+
+closed_set! {
     /// What a person's review does to a decision.
     ReviewAction, "review action" {
         /// The decision stands as it is.
@@ -379,6 +403,8 @@ mod tests {
         check(ScanFormat::ALL);
         check(ReviewAction::ALL);
         check(FallbackKind::ALL);
+        check(Protection::ALL);
+        check(DataPurgeKind::ALL);
         check(Framework::ALL);
         check(ReportKind::ALL);
         check(AiActGround::ALL);

@@ -12,8 +12,8 @@ mod timestamp;
 pub mod words;
 
 pub use enums::{
-    AiActGround, AlertState, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState, Framework,
-    IncidentState, JobStatus, MonitorKind, ReportKind, ReportStage, ReviewAction, RiskTier, Route, ScanFormat,
-    Severity, StreamKind, TierBasis, UnknownValue,
+    AiActGround, AlertState, DataPurgeKind, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState,
+    Framework, IncidentState, JobStatus, MonitorKind, Protection, ReportKind, ReportStage, ReviewAction, RiskTier,
+    Route, ScanFormat, Severity, StreamKind, TierBasis, UnknownValue,
 };
 pub use timestamp::{Timestamp, TimestampError};

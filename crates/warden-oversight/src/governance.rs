@@ -115,6 +115,10 @@ pub async fn put_policy_bundle(
     if let Err(why) = gate.review_policy() {
         return Err(Error::invalid(format!("the bundle's review settings fail: {why}; it was not put in force")));
     }
+    // So must its retention floor, or no data policy could be declared once it is in force.
+    if let Err(why) = gate.min_decision_retention_days() {
+        return Err(Error::invalid(format!("the bundle's retention floor fails: {why}; it was not put in force")));
+    }
     let failed: Vec<Value> = warden_policy::run_tests(&bundle)
         .map_err(policy_error)?
         .into_iter()

@@ -15,6 +15,8 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`reviews`]: people's reviews of single decisions (confirm, override, reverse), which the `override_rate`
   monitor watches and retraining may take as labels.
 - [`suspension`]: the stop switch: a suspended model's fallback answers on every replica.
+- [`retention`]: each model's data policy (retention, personal fields, subject key), the purges the rounds
+  make under it, and erasing one person's data.
 - [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
 - [`inventory`]: the organisation's inventory fields (a JSON Schema) and each model's materiality tier,
   computed from them by the policy bundle's tiering rules or overridden with a reason.
@@ -36,6 +38,7 @@ pub mod inventory;
 pub mod monitoring;
 pub mod notifications;
 pub mod overview;
+pub mod retention;
 pub mod retirement;
 pub mod retraining;
 pub mod revalidation;

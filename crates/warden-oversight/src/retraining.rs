@@ -576,6 +576,20 @@ async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mu
         let excess = rows.len().saturating_sub(MAX_ROWS as usize);
         rows.drain(..excess);
     }
+    // Decisions whose data a retention purge or an erasure took are left out; encrypted personal inputs are
+    // read back with the key.
+    let logged = rows.len();
+    rows.retain(|r| r.features.as_object().is_some_and(|f| !f.is_empty()));
+    if rows.len() < logged {
+        job.log.push(format!("left out {} decisions whose data was purged or erased", logged - rows.len()));
+    }
+    for row in &mut rows {
+        for values in [&mut row.features, &mut row.attributes] {
+            if let Value::Object(values) = values {
+                warden.personal_data_key.reveal(values)?;
+            }
+        }
+    }
     let (train, holdout): (Vec<&TrainingRow>, Vec<&TrainingRow>) =
         rows.iter().partition(|r| !held_out(&r.request_id, request.holdout));
     job.training_rows = train.len();

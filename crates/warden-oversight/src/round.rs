@@ -19,6 +19,10 @@ pub async fn run(warden: &Oversight, round: Round) -> Result<Vec<MonitorEvaluati
     if let Err(error) = crate::clocks::remind(warden, warden.now()).await {
         tracing::error!(%error, "incident report reminders could not be sent this round");
     }
+    // Data past its models' retention goes, a bounded amount a round.
+    if let Err(error) = crate::retention::enforce(warden, warden.now()).await {
+        tracing::error!(%error, "data past its retention could not be purged this round");
+    }
     let (monitors, evaluations) = monitoring::evaluate_all(warden, round).await?;
     if monitors.is_empty() {
         return Ok(evaluations);

@@ -136,6 +136,12 @@ finding_due_days := limits.finding_due_days
 
 finding_exception_max_days := limits.finding_exception_max_days
 
+# --- data retention -----------------------------------------------------------------------------------------
+
+# The least a model's data policy may keep its decisions, in days (EU AI Act Art. 26(6): a deployer keeps the
+# logs at least six months): Warden reads it when a data policy is declared.
+min_decision_retention_days := limits.min_decision_retention_days
+
 # Open, remediation proposed, or accepted as a limitation whose acceptance has expired.
 unresolved(f) if f.state in {"open", "remediation_proposed"}
 

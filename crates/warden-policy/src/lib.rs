@@ -265,6 +265,22 @@ impl Gate {
         Ok(self.rule_value("finding_exception_max_days")?.as_ref().and_then(whole_days))
     }
 
+    /// The least number of days a model's data policy may keep its decisions, as the bundle's
+    /// `min_decision_retention_days` rule says: `None` when the bundle defines none; a value that is not a
+    /// whole number of days from 1 to 36,500 is an error naming the rule.
+    pub fn min_decision_retention_days(&mut self) -> Result<Option<u32>, PolicyError> {
+        match self.rule_value("min_decision_retention_days")? {
+            None => Ok(None),
+            Some(value) => match value.as_i64().ok() {
+                Some(days) if (1..=36_500).contains(&days) => Ok(Some(days as u32)),
+                _ => Err(PolicyError::Evaluation(format!(
+                    "min_decision_retention_days must be a whole number of days from 1 to 36500, not {}",
+                    json_text(&value)
+                ))),
+            },
+        }
+    }
+
     /// How decisions are reviewed, as the bundle's `review` rule (normally the policy data's
     /// `warden.limits.review`) says; a bundle without the rule, or without one of its fields, gets
     /// [`ReviewPolicy::default`]'s value for it. A malformed field is an error naming it, not a default.

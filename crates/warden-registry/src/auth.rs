@@ -136,6 +136,8 @@ pub enum Permission {
     ReviewDecisions,
     /// Suspend a model (the stop switch: its fallback answers) and resume it.
     SuspendModels,
+    /// Declare a model's data policy (retention, personal fields) and erase a person's data.
+    ManageDataPolicy,
 }
 
 impl Permission {
@@ -170,6 +172,7 @@ impl Permission {
             Permission::OverrideTier => &[RiskOfficer, Admin],
             Permission::ReviewDecisions => &[Reviewer, Admin],
             Permission::SuspendModels => &[RiskOfficer, Admin],
+            Permission::ManageDataPolicy => &[RiskOfficer, Admin],
         }
     }
 }

@@ -20,6 +20,8 @@ Warden's first stage: the service context every later stage builds on, and the r
   descriptor that is the artifact of a version served outside Warden.
 - [`input_warnings`]: identifier-like and protected-looking inputs, found at registration and kept with the
   version.
+- [`personal_data`]: a model's data policy (retention, personal fields, the subject key) and the key
+  personal data is tokenised or encrypted with.
 - [`error`], [`text`]: the services' error type and the bounds on free text.
 
 Services check the caller's permission, validate input, and write through [`warden_store`], whose audited
@@ -50,6 +52,7 @@ pub mod input_warnings;
 pub mod leases;
 pub mod mlflow;
 mod parquet_pages;
+pub mod personal_data;
 pub mod reference;
 pub mod registry;
 pub mod sign_in;
@@ -87,6 +90,9 @@ pub struct Config {
     pub webhook: Option<Webhook>,
     /// The ledger's Ed25519 seed file (default: `ledger.key` in the data directory, made at first start).
     pub ledger_key: Option<PathBuf>,
+    /// The key personal data is kept under (default: `personal-data.key` in the data directory, made at
+    /// first start).
+    pub personal_data_key: Option<PathBuf>,
     /// Signers whose artifact signatures are accepted (none: a signed registration is refused).
     pub artifact_signers: Vec<signing::TrustedSigner>,
     /// Training commands retraining jobs may run (`external:NAME`).
@@ -135,6 +141,7 @@ impl Config {
             max_upload_bytes: 1 << 30,
             webhook: None,
             ledger_key: None,
+            personal_data_key: None,
             artifact_signers: Vec::new(),
             external_trainers: Vec::new(),
             database: None,
@@ -222,6 +229,8 @@ pub struct Registry {
     alias_subscribers: RwLock<Vec<Arc<dyn AliasSubscriber>>>,
     /// MLflow webhook deliveries answered lately.
     pub(crate) mlflow_deliveries: mlflow::Deliveries,
+    /// The key personal data is tokenised and encrypted with.
+    pub personal_data_key: Arc<personal_data::PersonalDataKey>,
 }
 
 impl Registry {
@@ -261,6 +270,8 @@ impl Registry {
                 }
             }
         }
+        let personal_data_key =
+            Arc::new(personal_data::PersonalDataKey::load(&config.data_dir, config.personal_data_key.as_deref())?);
         let live_identity = config.identity.clone().map(|c| {
             let source = c.source.clone();
             identity::LiveIdentity::new(c, source)
@@ -278,6 +289,7 @@ impl Registry {
             versions: Default::default(),
             alias_subscribers: RwLock::new(Vec::new()),
             mlflow_deliveries: mlflow::Deliveries::default(),
+            personal_data_key,
         })
     }
 

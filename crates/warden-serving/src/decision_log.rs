@@ -32,6 +32,7 @@ use warden_stats::window::{CategoricalWindow, GroupRateWindow, Mergeable, Numeri
 use warden_store::metadata::{MetadataStore, NewDecision, StreamCommit, StreamCommitted, StreamTurn};
 
 use crate::metrics::ScoringMetrics;
+use crate::protection::Protections;
 use crate::{Error, Result};
 use warden_registry::binding::Given;
 use warden_registry::reference::MonitorReference;
@@ -74,20 +75,27 @@ struct Health {
 pub struct DecisionLog {
     sender: mpsc::Sender<Message>,
     health: Arc<Health>,
+    /// Personal data policies, applied to what is written.
+    pub protections: Arc<Protections>,
 }
 
 impl DecisionLog {
     /// Starts the writer on its own thread and runtime: serialising and folding a group of thousands of
     /// decisions takes milliseconds, which must not hold up a worker that answers requests.
-    pub fn start(store: Arc<dyn MetadataStore>, metrics: Arc<ScoringMetrics>) -> std::io::Result<DecisionLog> {
+    pub fn start(
+        store: Arc<dyn MetadataStore>,
+        metrics: Arc<ScoringMetrics>,
+        protections: Arc<Protections>,
+    ) -> std::io::Result<DecisionLog> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let health = Arc::new(Health::default());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let writer_health = health.clone();
+        let writer_protections = protections.clone();
         std::thread::Builder::new()
             .name("decision-log".into())
-            .spawn(move || runtime.block_on(writer(store, receiver, metrics, writer_health)))?;
-        Ok(DecisionLog { sender, health })
+            .spawn(move || runtime.block_on(writer(store, receiver, metrics, writer_health, writer_protections)))?;
+        Ok(DecisionLog { sender, health, protections })
     }
 
     /// Why the log cannot commit now, if it cannot.
@@ -151,6 +159,7 @@ async fn writer(
     mut receiver: mpsc::Receiver<Message>,
     metrics: Arc<ScoringMetrics>,
     health: Arc<Health>,
+    protections: Arc<Protections>,
 ) {
     let (mut lives, mut rows): (Vec<Fold>, Vec<NewDecision>) = (Vec::new(), Vec::new());
     // Each waiter with where its decisions start in the group and how many there are.
@@ -225,7 +234,15 @@ async fn writer(
                             let _ = before.await;
                         }
                     });
-                    let task = commit_stream(store.clone(), metrics.clone(), stream_lives, commit, turn, done, ended);
+                    let task = commit_stream(
+                        (store.clone(), protections.clone()),
+                        metrics.clone(),
+                        stream_lives,
+                        commit,
+                        turn,
+                        done,
+                        ended,
+                    );
                     commits.running.spawn(task);
                     // It takes a slot: the next message waits for one.
                     next = None;
@@ -256,7 +273,8 @@ async fn writer(
                 rows: std::mem::take(&mut rows),
                 waiters: std::mem::take(&mut waiters),
             };
-            commits.running.spawn(commit_group(store.clone(), metrics.clone(), health.clone(), group));
+            let store = (store.clone(), protections.clone());
+            commits.running.spawn(commit_group(store, metrics.clone(), health.clone(), group));
         }
         // A flush returns once everything before it is committed and in the windows, with the first refusal
         // among them.
@@ -381,7 +399,7 @@ impl Fold {
 /// (the next stream batch's turn). Committed, its decisions are folded on the blocking pool while the next
 /// batch commits (a flush, and so every monitor round, waits for the fold).
 async fn commit_stream(
-    store: Arc<dyn MetadataStore>,
+    (store, protections): (Arc<dyn MetadataStore>, Arc<Protections>),
     metrics: Arc<ScoringMetrics>,
     lives: Vec<Fold>,
     commit: StreamCommit,
@@ -389,7 +407,14 @@ async fn commit_stream(
     done: StreamWaiter,
     ended: oneshot::Sender<()>,
 ) -> CommitEnd {
-    let outcome = store.commit_stream_after(&commit, turn).await;
+    let outcome = match protections.protect(store.as_ref(), &commit.decisions).await {
+        Ok(None) => store.commit_stream_after(&commit, turn).await,
+        Ok(Some(decisions)) => {
+            let protected = StreamCommit { decisions, ..commit.clone() };
+            store.commit_stream_after(&protected, turn).await
+        }
+        Err(err) => Err(err),
+    };
     drop(ended);
     let fold = outcome.as_ref().ok().map(|committed| {
         metrics.log_committed.inc_by(committed.decisions);
@@ -415,14 +440,14 @@ struct Group {
 /// callers hear once it is folded, so what they read next includes it. Refused: every caller is told, and so
 /// is the next flush.
 async fn commit_group(
-    store: Arc<dyn MetadataStore>,
+    (store, protections): (Arc<dyn MetadataStore>, Arc<Protections>),
     metrics: Arc<ScoringMetrics>,
     health: Arc<Health>,
     group: Group,
 ) -> CommitEnd {
     let Group { lives, rows, waiters } = group;
     let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
-    match commit(store.as_ref(), &rows, retries).await {
+    match commit(store.as_ref(), &protections, &rows, retries).await {
         Ok(new) => {
             recovered(&health);
             metrics.log_committed.inc_by(new.iter().filter(|n| **n).count() as u64);
@@ -461,13 +486,22 @@ fn recovered(health: &Health) {
 
 async fn commit(
     store: &dyn MetadataStore,
+    protections: &Protections,
     rows: &[NewDecision],
     retries: &[Duration],
 ) -> std::result::Result<Vec<bool>, String> {
     let mut last = String::new();
     for pause in std::iter::once(Duration::ZERO).chain(retries.iter().copied()) {
         tokio::time::sleep(pause).await;
-        match store.insert_decisions(rows).await {
+        let protected = match protections.protect(store, rows).await {
+            Ok(protected) => protected,
+            Err(err) => {
+                tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed");
+                last = err.to_string();
+                continue;
+            }
+        };
+        match store.insert_decisions(protected.as_deref().unwrap_or(rows)).await {
             Ok(new) => return Ok(new),
             Err(err) => {
                 tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed");

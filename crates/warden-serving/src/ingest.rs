@@ -343,6 +343,7 @@ pub(crate) async fn prepare(
                 latency_us: 0,
                 source: source.as_str().to_owned(),
                 late_period,
+                subject: None,
             },
         ));
     }

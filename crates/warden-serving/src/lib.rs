@@ -7,7 +7,8 @@ monitors read.
 - [`ingest`]: decisions made outside Warden (versions registered as external) taken into the same log, over
   HTTP, from KServe's logger and from Kafka topics.
 - `decision_log`: the decision log's group commit (a decision is answered only once committed) and the
-  live window profiles it folds decisions into.
+  live window profiles it folds decisions into; [`protection`]: personal fields tokenised or encrypted before
+  the log writes them.
 - [`replicas`]: what replicas sharing a database publish to each other (window buckets).
 - `metrics`: the Prometheus exposition of scoring, HTTP and monitor figures.
 - [`kserve`]: KServe's payload logger read: its request and response CloudEvents parsed (pure, bounded) and
@@ -26,6 +27,7 @@ pub mod decision_log;
 pub mod ingest;
 pub mod kserve;
 pub mod metrics;
+pub mod protection;
 pub mod replicas;
 pub mod scoring;
 
@@ -41,7 +43,7 @@ pub struct Serving {
 impl Serving {
     /// Starts the decision log's writer and subscribes to the registry's alias changes.
     pub fn new(registry: Registry) -> Result<Serving> {
-        let scoring = Arc::new(scoring::Scoring::start(registry.metadata.clone())?);
+        let scoring = Arc::new(scoring::Scoring::start(registry.metadata.clone(), registry.personal_data_key.clone())?);
         registry.subscribe_aliases(scoring.clone());
         Ok(Serving { registry, scoring })
     }

@@ -206,9 +206,13 @@ pub struct Scoring {
 
 impl Scoring {
     /// Starts the decision log's writer on the store.
-    pub fn start(store: Arc<dyn warden_store::metadata::MetadataStore>) -> Result<Scoring> {
+    pub fn start(
+        store: Arc<dyn warden_store::metadata::MetadataStore>,
+        key: Arc<warden_registry::personal_data::PersonalDataKey>,
+    ) -> Result<Scoring> {
         let metrics = Arc::new(ScoringMetrics::new());
-        let log = DecisionLog::start(store, metrics.clone())
+        let protections = Arc::new(crate::protection::Protections::new(key));
+        let log = DecisionLog::start(store, metrics.clone(), protections)
             .map_err(|e| Error::io("cannot start the decision log writer", e))?;
         Ok(Scoring {
             routes: RwLock::new(HashMap::new()),
@@ -267,6 +271,7 @@ impl Scoring {
     /// Called after an alias changes: rebuilds the model's routes (loading any new version first, so no
     /// request waits for a load), then swaps them in.
     pub(crate) async fn routes_changed(&self, registry: &Registry, model: &str) {
+        self.log.protections.forget(model);
         match build_routes(registry, self, model).await {
             Ok(routes) => {
                 let fallback = routes.suspended.as_ref().and_then(|s| match &s.fallback {
@@ -987,6 +992,7 @@ fn decision_record(
         latency_us: latency.as_micros() as i64,
         source: warden_core::DecisionSource::Scored.as_str().to_owned(),
         late_period: None,
+        subject: None,
     }
 }
 

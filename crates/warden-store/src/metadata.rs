@@ -136,6 +136,69 @@ pub struct InventorySchemaRow {
     pub put_at: Micros,
 }
 
+/// A model's data policy as declared: append-only, the latest is in force.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct DataPolicyRow {
+    /// The store's id (0 for a new row).
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// When (µs).
+    pub at: Micros,
+    /// Who declared it.
+    pub actor: String,
+    /// The policy (JSON, `warden_registry::personal_data::DataPolicy`).
+    pub policy: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a purge or an erasure takes from the decision log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeKind {
+    /// Whole decisions made before the time (and nothing else of them stays).
+    Decisions,
+    /// Features and attributes of decisions made before the time.
+    Features,
+    /// Outcomes of decisions made before the time.
+    Outcomes,
+}
+
+impl PurgeKind {
+    /// As `data_purges.kind` stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurgeKind::Decisions => "decisions",
+            PurgeKind::Features => "features",
+            PurgeKind::Outcomes => "outcomes",
+        }
+    }
+}
+
+/// One purge of a retention period, or one erasure of a person's data from one model's decisions: what went,
+/// vouched for by its SHA-256 (see `data_purges` in the migrations for the rows' text).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct DataPurgeRow {
+    /// The store's id.
+    pub id: i64,
+    /// Model name.
+    pub model_name: String,
+    /// When (µs).
+    pub at: Micros,
+    /// Who (the scheduler is `system:retention`).
+    pub actor: String,
+    /// `decisions`, `features`, `outcomes` or `erasure`.
+    pub kind: String,
+    /// A retention purge: it took decisions made before this time (µs).
+    pub before: Option<Micros>,
+    /// An erasure: the subject key's token.
+    pub subject: Option<String>,
+    /// Rows taken (decisions, or outcomes).
+    pub rows: i64,
+    /// SHA-256 (hex) of the rows' text as they were, in id order.
+    pub sha256: String,
+}
+
 /// A suspension or a resumption of a model (the stop switch): append-only, the latest says whether the model
 /// is suspended.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
@@ -792,6 +855,9 @@ pub struct NewDecision {
     /// For a decision older than the live windows, the start of its period: noted (a [`LatePeriod`]) in the
     /// transaction that logs it, so the period's evaluations are revised even if the process dies next.
     pub late_period: Option<Micros>,
+    /// The token of the person the decision names (its model's subject key), noted with it so an erasure finds
+    /// it; `None` when its model declares no subject key. Never read back from the log.
+    pub subject: Option<String>,
 }
 
 impl NewDecision {
@@ -1139,6 +1205,19 @@ pub trait RegistryStore: Send + Sync {
     ) -> Result<SuspensionRow>;
     /// A model's suspensions and resumptions, oldest first.
     async fn suspensions(&self, model_name: &str) -> Result<Vec<SuspensionRow>>;
+    /// Appends a model's data policy if its latest one is still `latest_id`, with its audit event, in one
+    /// transaction: `Conflict` when another came first. Replicas learn it through
+    /// [`RegistryStore::alias_generation`].
+    async fn put_data_policy(
+        &self,
+        row: &DataPolicyRow,
+        latest_id: Option<i64>,
+        audit: AuditEventDraft,
+    ) -> Result<DataPolicyRow>;
+    /// A model's data policies, oldest first.
+    async fn data_policies(&self, model_name: &str) -> Result<Vec<DataPolicyRow>>;
+    /// Every model's data policy in force.
+    async fn data_policies_in_force(&self) -> Result<Vec<DataPolicyRow>>;
     /// Retires the model at `at` by `by` (recording the request too when none is pending, with `reason`), with
     /// its audit event, and removes every alias it still has (each removal with its `alias.retire` event), in one
     /// transaction. `Conflict` when it is retired already, or when it is high tier (or `by` lowered it from
@@ -1498,6 +1577,31 @@ pub trait OversightStore: Send + Sync {
     /// A model's production decisions (champion, canary) made at or after `since` that were reviewed and have
     /// no outcome, each as its latest review left it: the newest `limit`, oldest first.
     async fn reviewed_decisions(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ReviewedDecision>>;
+    /// Purges up to `limit` of a model's rows of `kind` (the oldest first) for decisions made before `before`,
+    /// recording the purge (its rows' SHA-256) with its audit event in the same transaction; `None` when
+    /// nothing is left to purge. A replica purging the same rows meanwhile makes this one take none.
+    async fn purge(
+        &self,
+        model_name: &str,
+        kind: PurgeKind,
+        before: Micros,
+        limit: i64,
+        at: Micros,
+        actor: &str,
+        audit: AuditEventDraft,
+    ) -> Result<Option<DataPurgeRow>>;
+    /// Erases the features and attributes of every decision naming `subject` (a subject key's token), one
+    /// recorded erasure per model, each with its audit event (`audit` builds it from the model's name), in one
+    /// transaction, and forgets which decisions named the subject. `NotFound` when no decision names it.
+    async fn erase_subject(
+        &self,
+        subject: &str,
+        at: Micros,
+        actor: &str,
+        audit: &(dyn for<'n> Fn(&'n str) -> AuditEventDraft + Send + Sync),
+    ) -> Result<Vec<DataPurgeRow>>;
+    /// A model's purges and erasures, oldest first.
+    async fn data_purges(&self, model_name: &str) -> Result<Vec<DataPurgeRow>>;
     /// Findings, newest first: of one model when `model` is given, in one state when `state` is.
     async fn findings(&self, model: Option<&str>, state: Option<&str>) -> Result<Vec<FindingRow>>;
     /// Undelivered notifications due at `now`, oldest first.

@@ -10,6 +10,7 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use sha2::Digest as _;
 use sqlx::error::BoxDynError;
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type,
@@ -523,6 +524,7 @@ impl DecisionColumns {
             latency_us: self.latency_us,
             source: self.source,
             late_period: None,
+            subject: None,
         })
     }
 }
@@ -726,21 +728,48 @@ where
         // speed first; only when some were skipped is the batch written again saying which rows were new
         // (`RETURNING` costs SQLite a quarter of its ingestion rate).
         let all = decisions.len() as u64;
-        if decisions.iter().all(|d| d.source == "scored") {
+        let new = if decisions.iter().all(|d| d.source == "scored") {
             Self::insert_rows(tx, decisions, &ids, false).await?;
-            return Ok((vec![true; decisions.len()], ids));
+            vec![true; decisions.len()]
+        } else {
+            sqlx::query("SAVEPOINT decision_batch").execute(&mut **tx).await?;
+            let written = Self::insert_rows(tx, decisions, &ids, false).await?;
+            if written.count < all {
+                sqlx::query("ROLLBACK TO SAVEPOINT decision_batch").execute(&mut **tx).await?;
+                let written = Self::insert_rows(tx, decisions, &ids, true).await?;
+                sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
+                new_rows(decisions, &ids, written.keys)
+            } else {
+                sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
+                vec![true; decisions.len()]
+            }
+        };
+        Self::note_subjects(tx, decisions, &new, &ids).await?;
+        Ok((new, ids))
+    }
+
+    /// Notes which person each new decision names (its subject key's token), so an erasure finds them.
+    async fn note_subjects(
+        tx: &mut Transaction<'static, D>,
+        decisions: &[NewDecision],
+        new: &[bool],
+        ids: &HashMap<&str, i64>,
+    ) -> Result<()> {
+        let named: Vec<&NewDecision> =
+            decisions.iter().zip(new).filter(|(d, new)| **new && d.subject.is_some()).map(|(d, _)| d).collect();
+        for chunk in named.chunks(1000) {
+            let mut insert =
+                QueryBuilder::<D>::new("INSERT INTO decision_subjects (subject, model_id, version, request_id) ");
+            insert.push_values(chunk, |mut row, d| {
+                row.push_bind(d.subject.as_deref().expect("named"))
+                    .push_bind(ids[d.model_name.as_str()])
+                    .push_bind(d.version)
+                    .push_bind(d.request_id.as_str());
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            insert.build().execute(&mut **tx).await?;
         }
-        sqlx::query("SAVEPOINT decision_batch").execute(&mut **tx).await?;
-        let written = Self::insert_rows(tx, decisions, &ids, false).await?;
-        if written.count < all {
-            sqlx::query("ROLLBACK TO SAVEPOINT decision_batch").execute(&mut **tx).await?;
-            let written = Self::insert_rows(tx, decisions, &ids, true).await?;
-            sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
-            let new = new_rows(decisions, &ids, written.keys);
-            return Ok((new, ids));
-        }
-        sqlx::query("RELEASE SAVEPOINT decision_batch").execute(&mut **tx).await?;
-        Ok((vec![true; decisions.len()], ids))
+        Ok(())
     }
 
     /// Notes the late periods of decisions written in the same transaction (`ids`: their models' ids), so a
@@ -768,6 +797,63 @@ where
             .await?;
         }
         Ok(())
+    }
+
+    /// Records a purge or an erasure of `ids` (their rows' hash given).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_purge(
+        tx: &mut Transaction<'static, D>,
+        (model, model_name): (i64, &str),
+        at: Micros,
+        actor: &str,
+        kind: &str,
+        before: Option<Micros>,
+        subject: Option<&str>,
+        ids: &[i64],
+        sha256: String,
+    ) -> Result<DataPurgeRow> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO data_purges (model_id, at, actor, kind, before, subject, rows, sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(model)
+        .bind(at)
+        .bind(actor)
+        .bind(kind)
+        .bind(before)
+        .bind(subject)
+        .bind(ids.len() as i64)
+        .bind(&sha256)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(DataPurgeRow {
+            id,
+            model_name: model_name.to_owned(),
+            at,
+            actor: actor.to_owned(),
+            kind: kind.to_owned(),
+            before,
+            subject: subject.map(str::to_owned),
+            rows: ids.len() as i64,
+            sha256,
+        })
+    }
+
+    /// Runs `statement` (ending in `IN `) over `ids`, a thousand at a time, then `close`; the rows it touched.
+    async fn by_ids(tx: &mut Transaction<'static, D>, statement: &str, ids: &[i64], close: &str) -> Result<u64> {
+        let mut done = 0;
+        for chunk in ids.chunks(1000) {
+            let mut query = QueryBuilder::<D>::new(statement);
+            query.push("(");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            query.push(close);
+            done += D::rows_affected(&query.build().execute(&mut **tx).await?);
+        }
+        Ok(done)
     }
 
     /// One pass of INSERTs over `decisions` (see [`Dialect::insert_decision_rows`]).
@@ -1671,6 +1757,66 @@ where
         .map_err(Error::from)
     }
 
+    async fn put_data_policy(
+        &self,
+        row: &DataPolicyRow,
+        latest_id: Option<i64>,
+        audit: AuditEventDraft,
+    ) -> Result<DataPolicyRow> {
+        let mut tx = D::write_tx(self).await?;
+        let model = Self::model_id(&mut tx, &row.model_name).await?;
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM data_policies WHERE model_id = $1")
+            .bind(model)
+            .fetch_one(&mut *tx)
+            .await?;
+        if latest != latest_id {
+            return Err(Error::Conflict(format!(
+                "model '{}''s data policy changed meanwhile: read it again",
+                row.model_name
+            )));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO data_policies (model_id, at, actor, policy, reason) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(model)
+        .bind(row.at)
+        .bind(&row.actor)
+        .bind(&row.policy)
+        .bind(&row.reason)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored = DataPolicyRow { id, ..row.clone() };
+        let mut audit = audit;
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("data_policy".into(), serde_json::to_value(&stored).expect("a data policy serialises"));
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn data_policies(&self, model_name: &str) -> Result<Vec<DataPolicyRow>> {
+        let model = self.model_id_of(model_name).await?;
+        sqlx::query_as::<_, DataPolicyRow>(
+            "SELECT p.*, m.name AS model_name FROM data_policies p JOIN models m ON m.id = p.model_id \
+             WHERE p.model_id = $1 ORDER BY p.id",
+        )
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn data_policies_in_force(&self) -> Result<Vec<DataPolicyRow>> {
+        sqlx::query_as::<_, DataPolicyRow>(
+            "SELECT p.*, m.name AS model_name FROM data_policies p JOIN models m ON m.id = p.model_id \
+             WHERE p.id = (SELECT MAX(id) FROM data_policies q WHERE q.model_id = p.model_id) ORDER BY m.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
     async fn retire_model(
         &self,
         name: &str,
@@ -1917,10 +2063,12 @@ where
 
     async fn alias_generation(&self) -> Result<i64> {
         // A retirement changes what a model serves too (nothing, not even a pinned version), and so does a
-        // suspension or a resumption (the fallback, or the aliases again): they count.
+        // suspension or a resumption (the fallback, or the aliases again): they count, as does a data policy
+        // (what the decision log protects).
         Ok(sqlx::query_scalar(
             "SELECT COALESCE(MAX(id), 0) + (SELECT COUNT(*) FROM models WHERE retired_at IS NOT NULL) \
-             + (SELECT COALESCE(MAX(id), 0) FROM model_suspensions) FROM alias_assignments",
+             + (SELECT COALESCE(MAX(id), 0) FROM model_suspensions) \
+             + (SELECT COALESCE(MAX(id), 0) FROM data_policies) FROM alias_assignments",
         )
         .fetch_one(&self.pool)
         .await?)
@@ -3382,6 +3530,159 @@ where
         .map_err(Error::from)
     }
 
+    async fn purge(
+        &self,
+        model_name: &str,
+        kind: PurgeKind,
+        before: Micros,
+        limit: i64,
+        at: Micros,
+        actor: &str,
+        audit: AuditEventDraft,
+    ) -> Result<Option<DataPurgeRow>> {
+        let mut tx = D::write_tx(self).await?;
+        let model = Self::model_id(&mut tx, model_name).await?;
+        // The rows as they are, oldest first, and the text their hash is over.
+        let (ids, text): (Vec<i64>, String) = match kind {
+            PurgeKind::Outcomes => {
+                let rows: Vec<(i64, String, i64, i64, Option<f64>)> = sqlx::query_as(
+                    "SELECT o.id, o.request_id, o.at, o.label, o.amount FROM outcomes o \
+                     WHERE EXISTS (SELECT 1 FROM decisions d WHERE d.request_id = o.request_id \
+                                   AND d.model_id = $1 AND d.at < $2) ORDER BY o.id LIMIT $3",
+                )
+                .bind(model)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                let text = rows
+                    .iter()
+                    .map(|(id, r, at, label, amount)| purge_line(&[&id, r, &at, &label, &opt(amount)]))
+                    .collect();
+                (rows.into_iter().map(|r| r.0).collect(), text)
+            }
+            PurgeKind::Decisions | PurgeKind::Features => {
+                let blank =
+                    if kind == PurgeKind::Features { " AND (features <> '{}' OR attributes <> '{}')" } else { "" };
+                let rows: Vec<DecisionContent> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT id, at, request_id, version, features, attributes, score, decision FROM decisions \
+                     WHERE model_id = $1 AND at < $2{blank} ORDER BY id LIMIT $3"
+                )))
+                .bind(model)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                let text = rows.iter().map(DecisionContent::line).collect();
+                (rows.into_iter().map(|r| r.0).collect(), text)
+            }
+        };
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        let row = Self::record_purge(
+            &mut tx,
+            (model, model_name),
+            at,
+            actor,
+            kind.as_str(),
+            Some(before),
+            None,
+            &ids,
+            sha256,
+        )
+        .await?;
+        let (table, change) = match kind {
+            PurgeKind::Outcomes => ("outcomes", "DELETE FROM outcomes WHERE id IN "),
+            PurgeKind::Decisions => ("decisions", "DELETE FROM decisions WHERE id IN "),
+            PurgeKind::Features => {
+                ("decisions", "UPDATE decisions SET features = '{}', attributes = '{}' WHERE id IN ")
+            }
+        };
+        if kind != PurgeKind::Outcomes {
+            // Their data gone, the decisions name nobody an erasure could find.
+            let forget = format!(
+                "DELETE FROM decision_subjects WHERE model_id = {model} AND request_id IN \
+                 (SELECT request_id FROM {table} WHERE id IN "
+            );
+            Self::by_ids(&mut tx, &forget, &ids, ")").await?;
+        }
+        let done = Self::by_ids(&mut tx, change, &ids, "").await?;
+        if done != ids.len() as u64 {
+            // Another replica took some of them meanwhile: its purge recorded them.
+            return Ok(None);
+        }
+        let mut audit = audit;
+        if let Value::Object(payload) = &mut audit.payload {
+            payload.insert("purge".into(), serde_json::to_value(&row).expect("a purge serialises"));
+        }
+        Self::append_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(Some(row))
+    }
+
+    async fn erase_subject(
+        &self,
+        subject: &str,
+        at: Micros,
+        actor: &str,
+        audit: &(dyn for<'n> Fn(&'n str) -> AuditEventDraft + Send + Sync),
+    ) -> Result<Vec<DataPurgeRow>> {
+        let mut tx = D::write_tx(self).await?;
+        let models: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT DISTINCT s.model_id, m.name FROM decision_subjects s JOIN models m ON m.id = s.model_id \
+             WHERE s.subject = $1 ORDER BY m.name",
+        )
+        .bind(subject)
+        .fetch_all(&mut *tx)
+        .await?;
+        if models.is_empty() {
+            return Err(Error::NotFound("no decision names this subject key (or its data was erased already)".into()));
+        }
+        let mut erased = Vec::new();
+        for (model, name) in models {
+            let rows: Vec<DecisionContent> = sqlx::query_as(
+                "SELECT d.id, d.at, d.request_id, d.version, d.features, d.attributes, d.score, d.decision \
+                 FROM decision_subjects s JOIN decisions d ON d.model_id = s.model_id AND d.version = s.version \
+                 AND d.request_id = s.request_id WHERE s.subject = $1 AND s.model_id = $2 ORDER BY d.id",
+            )
+            .bind(subject)
+            .bind(model)
+            .fetch_all(&mut *tx)
+            .await?;
+            let text: String = rows.iter().map(DecisionContent::line).collect();
+            let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+            let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            let row =
+                Self::record_purge(&mut tx, (model, &name), at, actor, "erasure", None, Some(subject), &ids, sha256)
+                    .await?;
+            Self::by_ids(&mut tx, "UPDATE decisions SET features = '{}', attributes = '{}' WHERE id IN ", &ids, "")
+                .await?;
+            let mut event = audit(&name);
+            if let Value::Object(payload) = &mut event.payload {
+                payload.insert("erasure".into(), serde_json::to_value(&row).expect("an erasure serialises"));
+            }
+            Self::append_audit(&mut tx, &event).await?;
+            erased.push(row);
+        }
+        sqlx::query("DELETE FROM decision_subjects WHERE subject = $1").bind(subject).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(erased)
+    }
+
+    async fn data_purges(&self, model_name: &str) -> Result<Vec<DataPurgeRow>> {
+        let model = self.model_id_of(model_name).await?;
+        sqlx::query_as::<_, DataPurgeRow>(
+            "SELECT p.*, m.name AS model_name FROM data_purges p JOIN models m ON m.id = p.model_id \
+             WHERE p.model_id = $1 ORDER BY p.id",
+        )
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)
+    }
+
     async fn reviewed_decisions(&self, model_name: &str, since: Micros, limit: i64) -> Result<Vec<ReviewedDecision>> {
         let model = self.model_id_of(model_name).await?;
         let decisions = D::DECISIONS_BY_REQUEST;
@@ -3795,4 +4096,29 @@ where
     async fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
         sqlx::query_as("SELECT * FROM ledger_checkpoints ORDER BY id").fetch_all(&self.pool).await.map_err(Error::from)
     }
+}
+
+/// A decision's content as a purge or an erasure hashes it.
+#[derive(sqlx::FromRow)]
+struct DecisionContent(i64, Micros, String, i64, String, String, Option<f64>, String);
+
+impl DecisionContent {
+    /// `id \t at \t request_id \t version \t features \t attributes \t score \t decision \n`, the score in
+    /// Rust's shortest round-trip form (`null` for none).
+    fn line(&self) -> String {
+        let DecisionContent(id, at, request_id, version, features, attributes, score, decision) = self;
+        purge_line(&[id, at, request_id, version, features, attributes, &opt(score), decision])
+    }
+}
+
+/// An `Option<f64>` as a purge hashes it.
+fn opt(value: &Option<f64>) -> String {
+    value.map_or_else(|| "null".to_owned(), |v| v.to_string())
+}
+
+/// Fields joined by tabs, ending in a newline.
+fn purge_line(fields: &[&dyn std::fmt::Display]) -> String {
+    let mut line = fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\t");
+    line.push('\n');
+    line
 }

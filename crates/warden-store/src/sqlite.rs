@@ -455,6 +455,7 @@ mod tests {
             latency_us: 5,
             source: "scored".into(),
             late_period: None,
+            subject: None,
         }
     }
 

@@ -6,7 +6,10 @@ use warden_registry::registry::{self, ModelInput};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
-use crate::wire::{CreateModel, ErrorBody, ModelBody, RetireBody, SuspendBody, SuspensionBody, ToWire};
+use crate::wire::{
+    CreateModel, DataPolicyBody, DataPolicyPutBody, EraseBody, ErasureBody, ErrorBody, ModelBody, RetireBody,
+    SuspendBody, SuspensionBody, ToWire,
+};
 
 /// Create a model (data-scientist, admin).
 #[utoipa::path(post, path = "/v1/models", tag = "registry", request_body = CreateModel,
@@ -98,6 +101,53 @@ pub(crate) async fn model_suspension(
     Path(name): Path<String>,
 ) -> Result<Json<SuspensionBody>, ApiError> {
     Ok(Json(warden_oversight::suspension::state(&warden, &caller, &name).await?.to_wire()))
+}
+
+/// A model's data policy in force (retention, personal fields, subject key) and its purges and erasures.
+#[utoipa::path(get, path = "/v1/models/{name}/data-policy", tag = "registry",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = DataPolicyBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_data_policy(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<DataPolicyBody>, ApiError> {
+    Ok(Json(warden_oversight::retention::get(&warden, &caller, &name).await?.to_wire()?))
+}
+
+/// Declare a model's data policy (risk-officer, admin): how long its decisions, features and outcomes are
+/// kept (decisions at least the policy bundle's floor), which inputs are personal (kept tokenised or
+/// encrypted) and which attribute names the person. Applied to the decisions logged from now on.
+#[utoipa::path(put, path = "/v1/models/{name}/data-policy", tag = "registry", request_body = DataPolicyPutBody,
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, body = DataPolicyBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn put_data_policy(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<DataPolicyPutBody>,
+) -> Result<Json<DataPolicyBody>, ApiError> {
+    let (policy, reason) = crate::wire::data_policy(body);
+    Ok(Json(warden_oversight::retention::declare(&warden, &caller, &name, policy, &reason).await?.to_wire()?))
+}
+
+/// Erase one person's data (risk-officer, admin): every decision naming the subject key loses its features and
+/// attributes, in every model; each model's erasure is recorded with the SHA-256 of what went, and audited.
+/// 404 when no decision names the key.
+#[utoipa::path(post, path = "/v1/subjects/erase", tag = "registry", request_body = EraseBody,
+    responses((status = 200, body = ErasureBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn erase_subject(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<EraseBody>,
+) -> Result<Json<ErasureBody>, ApiError> {
+    let erased = warden_oversight::retention::erase(&warden, &caller, &body.subject_key, &body.reason).await?;
+    Ok(Json(ErasureBody { erased: erased.into_iter().map(ToWire::to_wire).collect::<Result<_, _>>()? }))
 }
 
 /// Retire a model (risk-officer, admin): it stops serving (scoring answers 410), ingesting and taking new
