@@ -98,6 +98,10 @@ pub(crate) enum Command {
     /// one of the policy's reason codes. Without --confirm, --override or --reverse: show the decision and its
     /// reviews.
     Review(ReviewArgs),
+    /// Erase one person's data (right to erasure): every decision naming the subject key, in every model whose
+    /// data policy declares one, loses its features and attributes; each model's erasure is recorded with the
+    /// SHA-256 of what went, and audited. Exit 1 when no decision names the key.
+    Erase(EraseArgs),
     /// Train a candidate from the logged decisions and their outcomes; it is registered, validated, gated and,
     /// when only sign-offs remain, deployed as challenger (shadow). `--list` shows the model's jobs.
     Retrain(RetrainArgs),
@@ -773,6 +777,21 @@ pub(crate) struct ReviewArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct EraseArgs {
+    /// The person's subject key, as the business application sends it (e.g. a customer number).
+    #[arg(long)]
+    pub(crate) subject_key: String,
+    /// Why (the erasure request's reference).
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct AlertsArgs {
     /// Show this alert with its events.
     pub(crate) id: Option<i64>,
@@ -1240,6 +1259,10 @@ pub(crate) struct ServeArgs {
     /// start with mode 0600.
     #[arg(long)]
     pub(crate) ledger_key: Option<PathBuf>,
+    /// The key personal data is tokenised and encrypted with (32 bytes of hex); default `personal-data.key` in
+    /// the data directory, made at first start with mode 0600. Replicas sharing a database share it.
+    #[arg(long)]
+    pub(crate) personal_data_key: Option<PathBuf>,
     /// Seconds between signed ledger checkpoints.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) checkpoint_interval_seconds: u64,
@@ -1320,6 +1343,24 @@ pub(crate) enum ModelCommand {
         /// The version a `version` fallback answers with.
         #[arg(long, requires = "reason")]
         fallback_version: Option<i64>,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A model's data policy: how long its decisions, features and outcomes are kept, which inputs are personal
+    /// (kept tokenised or encrypted) and which attribute names the person; with its purges and erasures. With
+    /// --file (JSON with `retention` and `personal`) and --reason: declare it.
+    DataPolicy {
+        /// Model name.
+        name: String,
+        /// The policy to declare, as JSON.
+        #[arg(long, requires = "reason")]
+        file: Option<PathBuf>,
+        /// Why (required to declare).
+        #[arg(long, requires = "file")]
+        reason: Option<String>,
         #[command(flatten)]
         connection: Connection,
         /// Print JSON.

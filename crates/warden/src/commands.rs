@@ -63,6 +63,19 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(())
         }
         Command::Review(args) => review(args).await,
+        Command::Erase(args) => {
+            let body = json!({"subject_key": args.subject_key, "reason": args.reason});
+            let erased: api::ErasureBody =
+                Client::new(&args.connection)?.json_as(Method::POST, "/v1/subjects/erase", &body).await?;
+            if args.json {
+                render::json(&erased);
+            } else {
+                for e in &erased.erased {
+                    outln!("{}: erased the data of {} decisions (sha256 {})", e.model, e.rows, e.sha256);
+                }
+            }
+            Ok(())
+        }
         Command::Ack(args) => {
             let path = format!("/v1/alerts/{}/acknowledge", args.id);
             let alert: api::AlertBody =
@@ -225,6 +238,40 @@ fn print_suspension(state: &api::SuspensionBody, json: bool) {
     }
 }
 
+fn print_data_policy(state: &api::DataPolicyBody, json: bool) {
+    if json {
+        render::json(state);
+        return;
+    }
+    let days = |d: Option<u32>| d.map_or_else(|| "kept".to_owned(), |d| format!("{d} days"));
+    let r = &state.retention;
+    let personal: Vec<String> = state.personal.fields.iter().map(|(f, p)| format!("{f} ({p})")).collect();
+    let declared = match &state.declared_by {
+        Some(by) => format!("by {by} at {} ({})", state.declared_at.cell(), state.reason.cell()),
+        None => "never: everything is kept, in clear".into(),
+    };
+    fields(&[
+        ("model", state.model.cell()),
+        ("declared", declared),
+        ("decisions", format!("{} (the policy's floor: {} days)", days(r.decisions_days), state.min_decision_days)),
+        ("features", days(r.features_days)),
+        ("outcomes", days(r.outcomes_days)),
+        ("personal fields", if personal.is_empty() { "none".into() } else { personal.join(", ") }),
+        ("subject key", state.personal.subject_key.cell()),
+    ]);
+    if !state.purges.is_empty() {
+        let rows: Vec<Vec<String>> = state
+            .purges
+            .iter()
+            .map(|p| {
+                vec![p.at.cell(), p.kind.to_string(), p.before.cell(), p.rows.cell(), p.actor.cell(), p.sha256.cell()]
+            })
+            .collect();
+        outln!();
+        render::table(&["at", "kind", "before", "rows", "by", "sha256"], &rows);
+    }
+}
+
 fn print_model(model: &api::ModelBody) {
     fields(&[
         ("name", model.name.cell()),
@@ -291,6 +338,28 @@ async fn model(command: ModelCommand) -> anyhow::Result<()> {
                 None => client.get_as(&format!("/v1/models/{}/suspension", encode(&name))).await?,
             };
             print_suspension(&state, json);
+        }
+        ModelCommand::DataPolicy { name, file, reason, connection, json } => {
+            let client = Client::new(&connection)?;
+            let path = format!("/v1/models/{}/data-policy", encode(&name));
+            let state: api::DataPolicyBody = match (file, reason) {
+                (Some(file), Some(reason)) => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read the data policy {}", file.display()))?;
+                    let mut body: serde_json::Value =
+                        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+                    let Some(fields) = body.as_object_mut() else {
+                        anyhow::bail!(
+                            "{}: a data policy is a JSON object with `retention` and `personal`",
+                            file.display()
+                        );
+                    };
+                    fields.insert("reason".into(), json!(reason));
+                    client.json_as(Method::PUT, &path, &body).await?
+                }
+                _ => client.get_as(&path).await?,
+            };
+            print_data_policy(&state, json);
         }
         ModelCommand::Resume { name, reason, connection, json } => {
             let path = format!("/v1/models/{}/resume", encode(&name));

@@ -76,6 +76,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         max_upload_bytes: args.max_upload_bytes,
         webhook,
         ledger_key: args.ledger_key.clone(),
+        personal_data_key: args.personal_data_key.clone(),
         database: args.database.clone(),
         artifacts: args.artifacts.clone(),
         ..Config::new(&args.data_dir)

@@ -21,6 +21,7 @@ mod postgres_tls;
 mod readme;
 mod replicas;
 mod reports;
+mod retention;
 mod scoring;
 mod security;
 mod sso;

@@ -32,7 +32,7 @@ async fn staged(warden: &Warden, bytes: &[u8]) -> registry::StagedFile {
 }
 
 /// Registers, validates, approves and promotes version 1 of `credit` (the German credit logistic regression).
-async fn deployed(warden: &Warden) {
+pub(crate) async fn deployed(warden: &Warden) {
     let (dana, vera, rita) = (
         Principal::token("dana", Role::DataScientist),
         Principal::token("vera", Role::Validator),
@@ -76,7 +76,7 @@ async fn deployed(warden: &Warden) {
 }
 
 /// The German credit applications' features (older applicants only when `older`).
-fn applications(older: bool) -> Vec<Map<String, Value>> {
+pub(crate) fn applications(older: bool) -> Vec<Map<String, Value>> {
     let text = String::from_utf8(warden_testdata::read("datasets/german.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
