@@ -163,6 +163,18 @@ def test_a_notebook_registers_a_pipeline_with_lineage_and_scores_a_dataframe(ser
     assert (answered["route"], answered["decision"], answered["score"]) == ("fallback", "refer", None), answered
     assert warden.model_suspension("credit-nb")["fallback"] == "refer"
     assert warden.resume_model("credit-nb", reason="drill over")["suspended"] is False
+    # A data policy names the person; scored, their data is erased once, and the second erasure is a 404.
+    policy = warden.put_data_policy("credit-nb", reason="notebook drill", retention={"decisions_days": 400},
+                                   personal={"subject_key": "customer"})
+    assert policy["personal"]["subject_key"] == "customer" and policy["min_decision_days"] == 183, policy
+    features = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    warden.score("credit-nb", features, attributes={"customer": "N-1"})
+    erased = warden.erase_subject("N-1", reason="notebook request")
+    assert [(e["kind"], e["rows"]) for e in erased["erased"]] == [("erasure", 1)], erased
+    with pytest.raises(WardenError) as refused:
+        warden.erase_subject("N-1", reason="again")
+    assert refused.value.status == 404
+    assert [p["kind"] for p in warden.get_data_policy("credit-nb")["purges"]] == ["erasure"]
     drift = warden.live_drift("credit-nb", seconds=3600)
     assert isinstance(drift, pd.DataFrame)
     events = warden.list_events(subject="model/credit-nb")

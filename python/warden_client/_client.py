@@ -369,6 +369,21 @@ class Client:
     def model_suspension(self, model: str) -> dict:
         return self._call("GET", f"/v1/models/{_seg(model)}/suspension")
 
+    def get_data_policy(self, model: str) -> dict:
+        """The model's data policy in force (retention, personal fields, subject key) and its purges."""
+        return self._call("GET", f"/v1/models/{_seg(model)}/data-policy")
+
+    def put_data_policy(self, model: str, *, reason: str, retention: dict | None = None,
+                        personal: dict | None = None) -> dict:
+        """Declares the model's data policy: `retention` (`decisions_days`, `features_days`, `outcomes_days`)
+        and `personal` (`fields`: name -> "tokenise" or "encrypt"; `subject_key`)."""
+        body = {"reason": reason, "retention": retention or {}, "personal": personal or {}}
+        return self._call("PUT", f"/v1/models/{_seg(model)}/data-policy", json_body=body)
+
+    def erase_subject(self, subject_key: str, *, reason: str) -> dict:
+        """Erases one person's data from every model's decisions (the key travels in the body)."""
+        return self._call("POST", "/v1/subjects/erase", json_body={"subject_key": subject_key, "reason": reason})
+
     def retire_model(self, model: str, *, reason: str) -> dict:
         """Retires a model (a high tier one: asks, and a second person's call confirms)."""
         return self._call("POST", f"/v1/models/{_seg(model)}/retire", json_body={"reason": reason})

@@ -1,5 +1,7 @@
 //! A monitor round: evaluate every enabled monitor and store the evaluations, turn them into alerts and
 //! incidents, then take the automatic actions critical alerts ask for (rollback, stop the canary, retrain).
+//! Before it, the round's housekeeping: attestations falling due, report reminders, and purges of data past
+//! its retention.
 //! Each step is its own module's; only the round calls them in this order, so an evaluation never acts.
 
 use std::collections::BTreeMap;

@@ -566,6 +566,32 @@ fn text_output_reads_as_words_dates_and_plurals() {
     let shown = text(&["clocks", "show", &id]);
     assert_eq!(words(&shown), words(&reported), "shown as recorded: {shown}");
 
+    // A data policy, declared from a file and shown in words; below the floor, or erasing a key no decision
+    // names, exits 1 saying why, and the policy stays as it was.
+    let policy = dir.path().join("policy.json");
+    let write = |value: serde_json::Value| std::fs::write(&policy, value.to_string()).unwrap();
+    write(serde_json::json!({"retention": {"decisions_days": 2557, "features_days": 365},
+                 "personal": {"fields": {"age": "encrypt"}, "subject_key": "customer"}}));
+    let declared = text(&["model", "data-policy", "credit", "--file", policy.to_str().unwrap(), "--reason", "7 years"]);
+    assert!(
+        declared.contains("2557 days (the policy's floor: 183 days)") && declared.contains("age (encrypt)"),
+        "{declared}"
+    );
+    assert!(declared.contains("outcomes") && declared.contains("kept") && !raw(&declared), "{declared}");
+    write(serde_json::json!({"retention": {"decisions_days": 30}}));
+    let out = server.cli(&["model", "data-policy", "credit", "--file", policy.to_str().unwrap(), "--reason", "short"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("retention.decisions_days: 30 days is shorter than the 183 days"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(text(&["model", "data-policy", "credit"]), declared, "unchanged");
+    let out = server.cli(&["erase", "--subject-key", "C-404", "--reason", "request 9"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no decision names this subject key"), "{}", stderr(&out));
+    assert_eq!(server.cli(&["erase", "--subject-key", "C-404"]).status.code(), Some(2), "an erasure says why");
+
     for args in [
         &["model", "show", "credit"][..],
         &["monitor", "list", "credit"],
