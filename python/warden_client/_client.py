@@ -354,6 +354,11 @@ class Client:
     def incident_clocks(self, incident_id: int) -> dict:
         return self._call("GET", f"/v1/incidents/{_seg(incident_id)}/clocks")
 
+    def dora_report(self, incident_id: int, *, kind: str) -> dict:
+        """A DORA report's content (`kind`: initial, intermediate or final) in the ESAs' template fields;
+        `to_complete` lists the fields the firm fills in."""
+        return self._call("GET", f"/v1/incidents/{_seg(incident_id)}/dora-report", params={"kind": kind})
+
     def suspend_model(self, model: str, *, reason: str, fallback: str = "refer",
                       fallback_version: int | None = None) -> dict:
         """The stop switch: the model's fallback (decline, refer, or a gate-approved `fallback_version`) answers

@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 pub use warden_core::{
     AiActGround, AlertState, DataPurgeKind, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState,
-    Framework, IncidentState, JobStatus, MonitorKind, Protection, ReportKind, ReportStage, ReviewAction, RiskTier,
-    Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
+    Framework, IncidentState, JobStatus, MonitorKind, Protection, ReportFieldSource, ReportKind, ReportStage,
+    ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, Timestamp,
 };
 
 mod responses;
@@ -1265,6 +1265,47 @@ pub struct AcknowledgeBody {
     /// What is being done about it.
     #[serde(default)]
     pub comment: String,
+}
+
+/// Which DORA report to assemble.
+#[derive(Debug, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DoraReportQuery {
+    /// initial, intermediate or final.
+    pub kind: ReportKind,
+}
+
+/// One data field of a DORA incident report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DoraFieldBody {
+    pub key: String,
+    /// The template's name for it.
+    pub label: String,
+    /// Null when the firm completes it.
+    #[schema(value_type = Value)]
+    pub value: Value,
+    pub source: ReportFieldSource,
+}
+
+/// One section of a DORA incident report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DoraSectionBody {
+    pub title: String,
+    pub fields: Vec<DoraFieldBody>,
+}
+
+/// A DORA major incident report's content, in the ESAs' template fields, as Warden can fill them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DoraReportBody {
+    pub incident_id: i64,
+    pub kind: ReportKind,
+    pub generated_at: Timestamp,
+    /// The affected period the decision figures cover.
+    pub period_from: Timestamp,
+    pub period_to: Timestamp,
+    pub sections: Vec<DoraSectionBody>,
+    /// The keys of the fields the firm completes before submission.
+    pub to_complete: Vec<String>,
 }
 
 /// Which incidents to list.

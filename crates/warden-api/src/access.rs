@@ -98,6 +98,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/v1/incidents/{id}/classify", Needs(ManageMonitors)),
     ("POST", "/v1/incidents/{id}/reports", Needs(ManageMonitors)),
     ("GET", "/v1/incidents/{id}/clocks", Needs(ReadDecisions)),
+    ("GET", "/v1/incidents/{id}/dora-report", Needs(ReadDecisions)),
     ("POST", "/v1/models/{name}/retire", Needs(RetireModels)),
     ("POST", "/v1/models/{name}/suspend", Needs(SuspendModels)),
     ("POST", "/v1/models/{name}/resume", Needs(SuspendModels)),

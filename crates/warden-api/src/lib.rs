@@ -156,6 +156,7 @@ fn routes(max_upload_bytes: u64, limits: Limits) -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(monitoring::classify_incident))
         .routes(routes!(monitoring::record_incident_report))
         .routes(routes!(monitoring::incident_clocks))
+        .routes(routes!(monitoring::dora_report))
         .routes(routes!(findings::raise_finding))
         .routes(routes!(findings::list_findings))
         .routes(routes!(findings::get_finding))

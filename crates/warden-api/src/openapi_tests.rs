@@ -630,6 +630,8 @@ async fn every_route_answers_as_the_document_says() {
         json!({"framework": "dora", "kind": "initial", "reference": "r"})
     );
     call!(Method::GET, "/v1/incidents/999999/clocks", a, Value::Null);
+    call!(Method::GET, "/v1/incidents/999999/dora-report?kind=initial", a, Value::Null);
+    call!(Method::GET, "/v1/incidents/999999/dora-report?kind=annual", a, Value::Null);
 
     // The stop switch: suspended, scored by its fallback (no score), resumed.
     call!(Method::GET, "/v1/models/credit/suspension", v, Value::Null);

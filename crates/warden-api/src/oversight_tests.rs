@@ -515,6 +515,15 @@ async fn a_classified_incident_runs_the_regulators_clocks_and_records_its_report
         (StatusCode::OK, Some(0)),
         "nothing written: {answer}"
     );
+    let dora = |kind: &'static str| {
+        let (app, rob) = (&s.app, s.rob.clone());
+        async move {
+            app.json(Method::GET, &format!("/v1/incidents/{id}/dora-report?kind={kind}"), Some(&rob), Value::Null).await
+        }
+    };
+    let (status, answer) = dora("initial").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("not classified as a DORA"), "{answer}");
 
     // DORA: aware 2 h ago, classified 1 h ago: the initial notification is due in 3 h (4 h after classifying).
     let (status, clocks) = classify(json!({"framework": "dora", "classified_at": ago(1), "aware_at": ago(2)})).await;
@@ -537,6 +546,30 @@ async fn a_classified_incident_runs_the_regulators_clocks_and_records_its_report
     assert_eq!(intermediate.micros() - submitted.micros(), 72 * 3_600_000_000);
     let (status, body) = s.app.json(Method::POST, &uri, Some(&rita), initial).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // The intermediate report's content: the initial notification's fields and its own, the authority's
+    // reference from the report recorded, the decisions of the affected period counted; what only the firm
+    // knows is listed for it to complete. A kind DORA does not owe, or one that does not exist, is refused.
+    let (status, report) = dora("intermediate").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let titles: Vec<&str> =
+        report["sections"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap()).collect();
+    assert_eq!(titles[1..], ["Initial notification", "Intermediate report"]);
+    let field = |key: &str| {
+        let fields = report["sections"].as_array().unwrap().iter().flat_map(|s| s["fields"].as_array().unwrap());
+        fields.into_iter().find(|f| f["key"] == key).unwrap_or_else(|| panic!("{key}: {report}")).clone()
+    };
+    assert_eq!(field("incident_reference_code_provided_by_the_competent_authority")["value"], "DORA-2026-0042");
+    assert_eq!(field("date_and_time_of_classification")["source"], "classification");
+    let transactions = field("number_of_affected_transactions");
+    assert!(transactions["value"].as_i64().unwrap() > 0, "{transactions}");
+    assert_eq!(transactions["source"], "decision_log");
+    let to_complete: Vec<&str> =
+        report["to_complete"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert!(to_complete.contains(&"name_of_the_entity_submitting_the_report"), "{to_complete:?}");
+    assert!(!to_complete.contains(&"number_of_affected_transactions"), "{to_complete:?}");
+    assert_eq!(dora("report").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(dora("annual").await.0, StatusCode::BAD_REQUEST);
     let ai_act = json!({"framework": "ai_act", "kind": "report", "reference": "r"});
     let (status, body) = s.app.json(Method::POST, &uri, Some(&rita), ai_act).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

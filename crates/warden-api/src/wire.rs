@@ -380,6 +380,38 @@ impl ToWire for warden_oversight::retention::DataPolicyView {
     }
 }
 
+impl ToWire for warden_oversight::dora::DoraReport {
+    type Wire = DoraReportBody;
+    fn to_wire(self) -> DoraReportBody {
+        let sections = self
+            .sections
+            .into_iter()
+            .map(|s| DoraSectionBody {
+                title: s.title.to_owned(),
+                fields: s
+                    .fields
+                    .into_iter()
+                    .map(|f| DoraFieldBody {
+                        key: f.key.to_owned(),
+                        label: f.label.to_owned(),
+                        value: f.value,
+                        source: f.source,
+                    })
+                    .collect(),
+            })
+            .collect();
+        DoraReportBody {
+            incident_id: self.incident_id,
+            kind: self.kind,
+            generated_at: Timestamp::from_micros(self.generated_at),
+            period_from: Timestamp::from_micros(self.period_from),
+            period_to: Timestamp::from_micros(self.period_to),
+            sections,
+            to_complete: self.to_complete.into_iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
 impl ToWire for warden_oversight::suspension::Suspension {
     type Wire = SuspensionBody;
     fn to_wire(self) -> SuspensionBody {

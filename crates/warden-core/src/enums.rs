@@ -225,6 +225,24 @@ closed_set! {
 }
 
 closed_set! {
+    /// Who fills a field of a report to an authority.
+    ReportFieldSource, "report field source" {
+        /// The incident and its timeline.
+        Incident = "incident",
+        /// The classification recorded on the incident.
+        Classification = "classification",
+        /// Reports recorded as submitted.
+        Reports = "reports",
+        /// The model's inventory record and versions.
+        Registry = "registry",
+        /// The decision log, over the affected period.
+        DecisionLog = "decision_log",
+        /// Only the firm knows it: to be completed before submission.
+        Firm = "firm",
+    }
+}
+
+closed_set! {
     /// How a personal field is kept at rest.
     Protection, "protection" {
         /// A keyed hash: equal values match, the value cannot be read back.
@@ -404,6 +422,7 @@ mod tests {
         check(ReviewAction::ALL);
         check(FallbackKind::ALL);
         check(Protection::ALL);
+        check(ReportFieldSource::ALL);
         check(DataPurgeKind::ALL);
         check(Framework::ALL);
         check(ReportKind::ALL);

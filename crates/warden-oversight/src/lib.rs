@@ -9,7 +9,8 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`monitoring`]: monitor configuration and evaluation (drift, data quality, performance, fairness, money at
   risk, integrity via `integrity`), with learned bands it caches itself ([`monitoring::LearnedCache`]).
 - [`alerts`]: alerts and incidents from evaluations, and the automatic actions they ask for. [`clocks`]:
-  incidents classified under DORA, the AI Act or an internal severity, the reports each owes and when.
+  incidents classified under DORA, the AI Act or an internal severity, the reports each owes and when;
+  [`dora`]: a DORA report's content in the ESAs' template fields, filled from what Warden holds.
 - [`round`]: a monitor round, the one place where evaluation, alerts and actions meet, in that order.
 - [`vouching`]: one `monitor.hour` ledger entry per model an hour, vouching for the evaluations stored.
 - [`reviews`]: people's reviews of single decisions (confirm, override, reverse), which the `override_rate`
@@ -31,6 +32,7 @@ use warden_serving::Serving;
 pub mod alerts;
 pub mod attestations;
 pub mod clocks;
+pub mod dora;
 pub mod findings;
 pub mod governance;
 mod integrity;

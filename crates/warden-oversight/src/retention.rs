@@ -87,6 +87,14 @@ async fn view(
     })
 }
 
+/// The model's data policy in force, as declared (the default when none was).
+pub async fn declared(warden: &Oversight, model: &str) -> Result<DataPolicy> {
+    match warden.metadata.data_policies(model).await?.pop() {
+        Some(row) => parse(&row),
+        None => Ok(DataPolicy::default()),
+    }
+}
+
 fn parse(row: &DataPolicyRow) -> Result<DataPolicy> {
     serde_json::from_str(&row.policy)
         .map_err(|e| Error::Inconsistent(format!("stored data policy {} of model '{}': {e}", row.id, row.model_name)))

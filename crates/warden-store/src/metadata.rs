@@ -199,6 +199,26 @@ pub struct DataPurgeRow {
     pub sha256: String,
 }
 
+/// A model's production decisions of one version and decision in a period (see
+/// [`OversightStore::period_decisions`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodDecisions {
+    /// The version that decided (or, for a fallback, the one logged).
+    pub version: i64,
+    /// The decision.
+    pub decision: String,
+    /// Whether they were answered by a suspended model's fallback.
+    pub fallback: bool,
+    /// How many.
+    pub count: i64,
+    /// How many had an exposure (a number under the exposure column).
+    pub with_exposure: i64,
+    /// Σ exposure over them.
+    pub exposure: f64,
+    /// Σ score × exposure over them (expected loss before LGD, for the approved).
+    pub score_exposure: f64,
+}
+
 /// A suspension or a resumption of a model (the stop switch): append-only, the latest says whether the model
 /// is suspended.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
@@ -1602,6 +1622,17 @@ pub trait OversightStore: Send + Sync {
     ) -> Result<Vec<DataPurgeRow>>;
     /// A model's purges and erasures, oldest first.
     async fn data_purges(&self, model_name: &str) -> Result<Vec<DataPurgeRow>>;
+    /// A model's production decisions made in `[from, to)` (shadow and pinned left out), by version, decision
+    /// and whether a fallback answered, with the exposure `exposure_column` (a feature or attribute) holds.
+    async fn period_decisions(
+        &self,
+        model_name: &str,
+        from: Micros,
+        to: Micros,
+        exposure_column: &str,
+    ) -> Result<Vec<PeriodDecisions>>;
+    /// How many different people (subject tokens) a model's production decisions in `[from, to)` name.
+    async fn period_subjects(&self, model_name: &str, from: Micros, to: Micros) -> Result<i64>;
     /// Findings, newest first: of one model when `model` is given, in one state when `state` is.
     async fn findings(&self, model: Option<&str>, state: Option<&str>) -> Result<Vec<FindingRow>>;
     /// Undelivered notifications due at `now`, oldest first.

@@ -127,6 +127,11 @@ impl Dialect for Postgres {
         "CAST(CAST(r.body AS jsonb) #>> '{figures,discrimination,auc}' AS DOUBLE PRECISION)";
     const GATE_ALLOW: &'static str = "CASE WHEN p.body IS NULL THEN NULL \
          WHEN CAST(p.body AS jsonb) ->> 'allow' = 'true' THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END";
+    const EXPOSURE: &'static str = "COALESCE(\
+         CASE WHEN jsonb_typeof(CAST(d.features AS jsonb) -> CAST($4 AS TEXT)) = 'number' \
+         THEN CAST(CAST(d.features AS jsonb) ->> CAST($4 AS TEXT) AS DOUBLE PRECISION) END, \
+         CASE WHEN jsonb_typeof(CAST(d.attributes AS jsonb) -> CAST($4 AS TEXT)) = 'number' \
+         THEN CAST(CAST(d.attributes AS jsonb) ->> CAST($4 AS TEXT) AS DOUBLE PRECISION) END)";
     /// Two groups commit at once: one group's rows are written while the next is serialised (one at a time
     /// left a quarter of two cores idle).
     const DECISION_LOG_CONNECTIONS: u32 = 2;

@@ -33,6 +33,9 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     const VALIDATED_AUC: &'static str;
     /// Whether a gate decision (`p`) allowed: 1, 0, or NULL without one.
     const GATE_ALLOW: &'static str;
+    /// A decision's exposure: the number its features, else its attributes, hold under the key bound as `$4`
+    /// (NULL when neither holds a number).
+    const EXPOSURE: &'static str;
     /// Connections of the decision log's pool: how many of its commits run at once.
     const DECISION_LOG_CONNECTIONS: u32;
     /// The statement bounding how long a stream commit waits for a row lock (none where commits never run
@@ -3669,6 +3672,53 @@ where
         sqlx::query("DELETE FROM decision_subjects WHERE subject = $1").bind(subject).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(erased)
+    }
+
+    async fn period_decisions(
+        &self,
+        model_name: &str,
+        from: Micros,
+        to: Micros,
+        exposure_column: &str,
+    ) -> Result<Vec<PeriodDecisions>> {
+        let model = self.model_id_of(model_name).await?;
+        let exposure = D::EXPOSURE;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT d.version, d.decision, CASE WHEN d.route = 'fallback' THEN 1 ELSE 0 END AS fallback, \
+                    COUNT(*), COUNT({exposure}), SUM(1.0 * {exposure}), SUM(d.score * {exposure}) \
+             FROM decisions d WHERE d.model_id = $1 AND d.at >= $2 AND d.at < $3 \
+               AND d.route NOT IN ('shadow', 'pinned') \
+             GROUP BY d.version, d.decision, CASE WHEN d.route = 'fallback' THEN 1 ELSE 0 END \
+             ORDER BY d.version, d.decision, 3"
+        ));
+        let rows: Vec<(i64, String, i64, i64, i64, Option<f64>, Option<f64>)> =
+            sqlx::query_as(sql).bind(model).bind(from).bind(to).bind(exposure_column).fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(version, decision, fallback, count, with_exposure, exposure, score_exposure)| PeriodDecisions {
+                version,
+                decision,
+                fallback: fallback == 1,
+                count,
+                with_exposure,
+                exposure: exposure.unwrap_or(0.0),
+                score_exposure: score_exposure.unwrap_or(0.0),
+            })
+            .collect())
+    }
+
+    async fn period_subjects(&self, model_name: &str, from: Micros, to: Micros) -> Result<i64> {
+        let model = self.model_id_of(model_name).await?;
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT s.subject) FROM decision_subjects s JOIN decisions d ON d.model_id = s.model_id \
+             AND d.version = s.version AND d.request_id = s.request_id \
+             WHERE s.model_id = $1 AND d.at >= $2 AND d.at < $3 AND d.route NOT IN ('shadow', 'pinned')",
+        )
+        .bind(model)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn data_purges(&self, model_name: &str) -> Result<Vec<DataPurgeRow>> {

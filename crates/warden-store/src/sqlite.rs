@@ -69,6 +69,11 @@ impl Dialect for Sqlite {
     const DECISIONS_OF_OUTCOME: &'static str = Self::DECISIONS_BY_REQUEST;
     const VALIDATED_AUC: &'static str = "json_extract(r.body, '$.figures.discrimination.auc')";
     const GATE_ALLOW: &'static str = "json_extract(p.body, '$.allow')";
+    const EXPOSURE: &'static str = "COALESCE(\
+         CASE WHEN json_type(d.features, '$.\"' || $4 || '\"') IN ('integer', 'real') \
+         THEN json_extract(d.features, '$.\"' || $4 || '\"') END, \
+         CASE WHEN json_type(d.attributes, '$.\"' || $4 || '\"') IN ('integer', 'real') \
+         THEN json_extract(d.attributes, '$.\"' || $4 || '\"') END)";
     /// One writer at a time is all SQLite has.
     const DECISION_LOG_CONNECTIONS: u32 = 1;
     const STREAM_LOCK_TIMEOUT: Option<&'static str> = None;

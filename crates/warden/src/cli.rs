@@ -155,6 +155,22 @@ pub(crate) enum ClocksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A DORA report's content (initial, intermediate or final) in the ESAs' template fields, filled from the
+    /// incident, its timeline, the model and its decisions in the affected period; the fields only the firm
+    /// knows are marked to complete. `--json` writes what is submitted (its SHA-256 goes with `clocks report
+    /// --content-sha256`).
+    DoraReport {
+        /// Incident id.
+        id: i64,
+        /// initial, intermediate or final.
+        #[arg(long)]
+        kind: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Classify an incident: its clocks start from the classification's time.
     Classify {
         /// Incident id.

@@ -90,6 +90,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// `warden clocks`: an incident's regulatory clocks.
 async fn clocks(command: ClocksCommand) -> anyhow::Result<()> {
     let (state, json): (api::IncidentClocksBody, bool) = match command {
+        ClocksCommand::DoraReport { id, kind, connection, json } => {
+            let path = format!("/v1/incidents/{id}/dora-report?kind={}", encode(&kind));
+            let report: api::DoraReportBody = Client::new(&connection)?.get_as(&path).await?;
+            print_dora_report(&report, json);
+            return Ok(());
+        }
         ClocksCommand::Show { id, connection, json } => {
             (Client::new(&connection)?.get_as(&format!("/v1/incidents/{id}/clocks")).await?, json)
         }
@@ -235,6 +241,46 @@ fn print_suspension(state: &api::SuspensionBody, json: bool) {
         outln!("{}: in service (resumed by {by})", state.model);
     } else {
         outln!("{}: in service (never suspended)", state.model);
+    }
+}
+
+fn print_dora_report(report: &api::DoraReportBody, json: bool) {
+    if json {
+        render::json(report);
+        return;
+    }
+    outln!(
+        "DORA {} report, incident {}: decisions from {} to {}; {} fields to complete",
+        report.kind,
+        report.incident_id,
+        report.period_from,
+        report.period_to,
+        report.to_complete.len()
+    );
+    for section in &report.sections {
+        outln!();
+        outln!("{}", section.title);
+        for field in &section.fields {
+            let value = if field.value.is_null() { "(to complete)".to_owned() } else { in_words(&field.value, 0) };
+            outln!("  {}: {value}  [{}]", field.label, field.source);
+        }
+    }
+}
+
+/// A field's value as a person reads it: lists joined with "; ", objects as "key value" pairs; deeper than
+/// three levels, JSON (the report's values are never that deep).
+fn in_words(value: &serde_json::Value, depth: usize) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "none".into(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) if depth < 3 => items.iter().map(|v| in_words(v, depth + 1)).collect::<Vec<_>>().join("; "),
+        Value::Object(fields) if depth < 3 => fields
+            .iter()
+            .map(|(k, v)| format!("{} {}", k.replace('_', " "), in_words(v, depth + 1)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
     }
 }
 

@@ -81,6 +81,7 @@ pub fn router(warden: Arc<Warden>, options: DashboardOptions) -> Router {
         .route("/ui/alerts", get(alerts))
         .route("/ui/alerts/{id}/acknowledge", post(acknowledge))
         .route("/ui/incidents/{id}/resolve", post(resolve))
+        .route("/ui/incidents/{id}/dora-report", get(dora_report))
         .route("/ui/audit", get(audit))
         .route("/ui/audit/verify", post(verify))
         .route("/ui/kpis", get(kpis))
@@ -495,6 +496,22 @@ async fn acknowledge(
     let comment = if form.comment.trim().is_empty() { "acknowledged on the dashboard" } else { form.comment.trim() };
     warden_oversight::alerts::acknowledge(&state.warden, &viewer.principal, id, comment).await.on_page(&viewer)?;
     Ok(redirect("/ui/alerts"))
+}
+
+#[derive(Deserialize)]
+struct DoraReportPageQuery {
+    kind: warden_core::ReportKind,
+}
+
+async fn dora_report(
+    State(state): State<UiState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Query(query): Query<DoraReportPageQuery>,
+) -> Result<Response, PageError> {
+    let report =
+        warden_oversight::dora::report(&state.warden, &viewer.principal, id, query.kind).await.on_page(&viewer)?;
+    Ok(page(pages::dora_report(&viewer, &report)))
 }
 
 async fn resolve(

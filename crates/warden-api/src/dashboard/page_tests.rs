@@ -589,4 +589,19 @@ async fn a_classified_incident_shows_the_reports_it_owes_with_the_time_left() {
     let table = text_of(&page, &format!("clocks-{id}"));
     assert!(table.contains("dora initial") && table.contains("running"), "{table}");
     assert!(table.contains("dora final") && table.contains("4 h after classification"), "{table}");
+    // Each DORA report's content opens as a page to print: filled fields with their source, the firm's marked.
+    let link = format!("/ui/incidents/{id}/dora-report?kind=intermediate");
+    assert!(page.contains(&link.replace('&', "&amp;")), "the clocks table links the report's fields");
+    let (status, report) = scene.page(&cookie, &link).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let row = text_of(&report, "dora-date_and_time_of_classification");
+    assert!(row.contains(&crate::wire::timestamp(now - 3_600_000_000)) && row.contains("classification"), "{row}");
+    let row = text_of(&report, "dora-number_of_affected_transactions");
+    assert!(row.contains("decision_log") && !row.contains("to complete"), "{row}");
+    assert!(text_of(&report, "dora-name_of_the_entity_submitting_the_report").contains("to complete"));
+    assert!(report.contains(r#"class="to-complete""#) && !report.contains("Some("), "{report}");
+    let (status, _) = scene.page(&scene.log_in("victor").await, &link).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer reads no incident");
+    let (status, refused) = scene.page(&cookie, &format!("/ui/incidents/{id}/dora-report?kind=report")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
 }

@@ -1232,7 +1232,7 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                     } } }
                     @if let Some(clocks) = data.clocks.get(&incident.id).filter(|c| !c.owed.is_empty()) {
                         table.data.clocks id={"clocks-" (incident.id)} {
-                            thead { tr { th { "Report owed" } th { "Due" } th { "Stage" } th { "Left" } th { "Basis" } } }
+                            thead { tr { th { "Report owed" } th { "Due" } th { "Stage" } th { "Left" } th { "Basis" } th { "Content" } } }
                             tbody { @for (owed, stage, left) in &clocks.owed { tr {
                                 td { (owed.framework) " " (owed.kind) } td { (date(owed.due_at)) }
                                 td { span class=(match stage {
@@ -1243,6 +1243,9 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                                 td { @if matches!(stage, ReportStage::Submitted | ReportStage::SubmittedLate) { "–" }
                                      @else if *left < 0 { (duration(-*left as f64)) " over" } @else { (duration(*left as f64)) } }
                                 td.muted { (owed.basis) }
+                                td { @if owed.framework == warden_core::Framework::Dora {
+                                    a.dora-report href={"/ui/incidents/" (incident.id) "/dora-report?kind=" (owed.kind)} { "fields" }
+                                } }
                             } } }
                         }
                     }
@@ -1261,6 +1264,36 @@ pub(crate) fn alerts(viewer: &Viewer, data: &AlertsData) -> Markup {
                     td { (a.id) } td { (a.model) " v" (a.version) } td { (a.monitor) } td { (a.feature) } td { (date(a.opened_at)) }
                     td { @if let Some(at) = a.resolved_at { (date(at)) } @else { "–" } }
                 } } } }
+        },
+    )
+}
+
+/// A DORA report's content, to print: each section's fields with who filled them; the firm's to complete
+/// are marked.
+pub(crate) fn dora_report(viewer: &Viewer, report: &warden_oversight::dora::DoraReport) -> Markup {
+    let title = format!("DORA {} report, incident {}", report.kind, report.incident_id);
+    let shown = |value: &Value| match value {
+        Value::Null => "to complete".to_owned(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    layout(
+        Some(viewer),
+        &title,
+        "Alerts & incidents",
+        html! {
+            h1 { (title) }
+            p { "Assembled " (when(report.generated_at)) " from Warden's records; the decision figures cover "
+                (when(report.period_from)) " to " (when(report.period_to)) ". "
+                (report.to_complete.len()) " fields are the firm's to complete before submission." }
+            @for section in &report.sections {
+                h2 { (section.title) }
+                table.data.dora-fields { thead { tr { th { "Field" } th { "Value" } th { "Source" } } }
+                    tbody { @for f in &section.fields { tr id={"dora-" (f.key)} class=[f.value.is_null().then_some("to-complete")] {
+                        td { (f.label) } td { (shown(&f.value)) } td.muted { (f.source) }
+                    } } } }
+            }
+            p.noprint { a href="/ui/alerts" { "Back to alerts and incidents" } " · print this page for the submission file" }
         },
     )
 }

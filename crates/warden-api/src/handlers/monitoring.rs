@@ -11,9 +11,9 @@ use super::{AppState, to_json};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::wire::{
-    AcknowledgeBody, AlertBody, AlertWithEvents, AlertsQuery, ClassifyBody, ErrorBody, EvaluationCount, IncidentBody,
-    IncidentClocksBody, IncidentWithTimeline, IncidentsQuery, MonitorBody, MonitorChangeBody, MonitorEvaluationBody,
-    MonitorHistoryQuery, ReportSubmittedBody, ToWire, retype,
+    AcknowledgeBody, AlertBody, AlertWithEvents, AlertsQuery, ClassifyBody, DoraReportBody, DoraReportQuery, ErrorBody,
+    EvaluationCount, IncidentBody, IncidentClocksBody, IncidentWithTimeline, IncidentsQuery, MonitorBody,
+    MonitorChangeBody, MonitorEvaluationBody, MonitorHistoryQuery, ReportSubmittedBody, ToWire, retype,
 };
 
 /// A model's monitors.
@@ -177,6 +177,23 @@ pub(crate) async fn incident_clocks(
     Path(id): Path<i64>,
 ) -> Result<Json<IncidentClocksBody>, ApiError> {
     Ok(Json(clocks::clocks(&warden, &caller, id).await?.to_wire()?))
+}
+
+/// A DORA major incident report's content (`kind`: initial, intermediate or final) in the ESAs' template
+/// fields, filled from the incident, its timeline, the affected model and its decisions in the affected period;
+/// the fields only the firm knows are listed in `to_complete`. 422 when the incident is not classified under
+/// DORA.
+#[utoipa::path(get, path = "/v1/incidents/{id}/dora-report", tag = "monitoring",
+    params(("id" = i64, Path, description = "Incident id"), DoraReportQuery),
+    responses((status = 200, body = DoraReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn dora_report(
+    State(warden): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+    ApiQuery(query): ApiQuery<DoraReportQuery>,
+) -> Result<Json<DoraReportBody>, ApiError> {
+    Ok(Json(warden_oversight::dora::report(&warden, &caller, id, query.kind).await?.to_wire()))
 }
 
 /// Resolve an open incident by hand, with the reason (validator, risk-officer, admin).

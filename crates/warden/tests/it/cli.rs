@@ -565,6 +565,18 @@ fn text_output_reads_as_words_dates_and_plurals() {
     assert_eq!(words(&reported)[3..5], ["submitted", "-"], "{reported}");
     let shown = text(&["clocks", "show", &id]);
     assert_eq!(words(&shown), words(&reported), "shown as recorded: {shown}");
+    // The intermediate report's content in words; as JSON, what is submitted, whose hash the report records.
+    let content = text(&["clocks", "dora-report", &id, "--kind", "intermediate"]);
+    assert!(content.contains("Incident reference code provided by the competent authority: DORA-1"), "{content}");
+    assert!(content.contains("Number of affected transactions: 40  [decision_log]"), "{content}");
+    assert!(content.contains("Name of the entity submitting the report: (to complete)  [firm]"), "{content}");
+    assert!(!raw(&content), "{content}");
+    let out = server.cli(&["clocks", "dora-report", &id, "--kind", "intermediate", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json_of(&out)["kind"], "intermediate");
+    let out = server.cli(&["clocks", "dora-report", &id, "--kind", "quarterly"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("quarterly"), "{}", stderr(&out));
 
     // A data policy, declared from a file and shown in words; below the floor, or erasing a key no decision
     // names, exits 1 saying why, and the policy stays as it was.
