@@ -225,6 +225,56 @@ closed_set! {
 }
 
 closed_set! {
+    /// A service notifications are routed to.
+    ReceiverKind, "receiver kind" {
+        /// A JSON POST signed with HMAC-SHA256 (`X-Warden-Signature`).
+        Webhook = "webhook",
+        /// A Slack incoming webhook.
+        Slack = "slack",
+        /// PagerDuty's Events API v2.
+        Pagerduty = "pagerduty",
+        /// A Jira issue created over its REST API.
+        Jira = "jira",
+        /// A ServiceNow incident created over its Table API.
+        Servicenow = "servicenow",
+    }
+}
+
+closed_set! {
+    /// What a notification is about.
+    NotificationEvent, "notification event" {
+        /// An alert fired.
+        AlertFired = "alert_fired",
+        /// An alert escalated to critical.
+        AlertEscalated = "alert_escalated",
+        /// A person acknowledged an alert.
+        AlertAcknowledged = "alert_acknowledged",
+        /// An alert resolved.
+        AlertResolved = "alert_resolved",
+        /// An automatic action was taken on an alert.
+        AlertAction = "alert_action",
+        /// A report to an authority falls due soon.
+        ReportDueSoon = "report_due_soon",
+        /// A report to an authority is overdue.
+        ReportOverdue = "report_overdue",
+        /// A version was registered.
+        VersionRegistered = "version_registered",
+        /// The gate let a version into a production alias.
+        VersionPromoted = "version_promoted",
+        /// A version was promoted against the gate's decision.
+        VersionPromotedByOverride = "version_promoted_by_override",
+        /// A monitor rolled a production alias back.
+        ModelRolledBack = "model_rolled_back",
+        /// A model was suspended (the stop switch).
+        ModelSuspended = "model_suspended",
+        /// A suspended model was resumed.
+        ModelResumed = "model_resumed",
+        /// A model was retired.
+        ModelRetired = "model_retired",
+    }
+}
+
+closed_set! {
     /// Who fills a field of a report to an authority.
     ReportFieldSource, "report field source" {
         /// The incident and its timeline.
@@ -422,6 +472,8 @@ mod tests {
         check(ReviewAction::ALL);
         check(FallbackKind::ALL);
         check(Protection::ALL);
+        check(ReceiverKind::ALL);
+        check(NotificationEvent::ALL);
         check(ReportFieldSource::ALL);
         check(DataPurgeKind::ALL);
         check(Framework::ALL);

@@ -13,7 +13,7 @@ pub mod words;
 
 pub use enums::{
     AiActGround, AlertState, DataPurgeKind, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState,
-    Framework, IncidentState, JobStatus, MonitorKind, Protection, ReportFieldSource, ReportKind, ReportStage,
-    ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, UnknownValue,
+    Framework, IncidentState, JobStatus, MonitorKind, NotificationEvent, Protection, ReceiverKind, ReportFieldSource,
+    ReportKind, ReportStage, ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, UnknownValue,
 };
 pub use timestamp::{Timestamp, TimestampError};

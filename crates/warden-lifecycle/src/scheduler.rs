@@ -7,6 +7,7 @@ its own:
 | `monitor-evaluation`   | `--monitor-interval-seconds`    | one replica | always                        |
 | `ledger-checkpoint`    | `--checkpoint-interval-seconds` | one replica | always                        |
 | `webhook-delivery`     | 1 s                             | one replica | always (idle without webhook) |
+| `notification-routing` | 1 s                             | one replica | always (idle without routes)  |
 | `retraining-schedules` | 60 s                            | one replica | always                        |
 | `window-publishing`    | 1 s                             | none        | database shared               |
 | `alias-watch`          | 250 ms                          | none        | database shared               |
@@ -19,7 +20,7 @@ its own:
 - **Failures**: a failed run is logged with the job's name; the next tick runs it again.
 
 Every job is a function of the stages; the round it runs is its module's (`round::run`, `ledger::checkpoint`,
-`notifications::deliver_due`, `retraining::run_due`, `replicas::publish_windows`,
+`notifications::deliver_due`, `routing::route_new` and `routing::deliver_due`, `retraining::run_due`, `replicas::publish_windows`,
 `Registry::watch_alias_generation`).
 */
 
@@ -114,9 +115,17 @@ pub fn jobs(periods: Periods) -> Vec<Job> {
     warden_registry::install_tls_provider();
     match notifications::client() {
         Ok(client) => {
+            let routed = client.clone();
             jobs.push(job("webhook-delivery", Duration::from_secs(1), Lease::OneReplica, false, move |warden| {
                 let client = client.clone();
                 async move { notifications::deliver_due(&warden, &client).await.map(|_| ()) }
+            }));
+            jobs.push(job("notification-routing", Duration::from_secs(1), Lease::OneReplica, false, move |warden| {
+                let client = routed.clone();
+                async move {
+                    warden_oversight::routing::route_new(&warden).await?;
+                    warden_oversight::routing::deliver_due(&warden, &client).await.map(|_| ())
+                }
             }))
         }
         Err(err) => tracing::error!(error = %err, "cannot build the webhook client; notifications stay queued"),
@@ -193,6 +202,7 @@ mod tests {
                 ("window-publishing", Lease::EveryReplica, true),
                 ("alias-watch", Lease::EveryReplica, true),
                 ("webhook-delivery", Lease::OneReplica, false),
+                ("notification-routing", Lease::OneReplica, false),
             ]
         );
         for job in &jobs {

@@ -544,9 +544,10 @@ pub(crate) async fn act(warden: &Oversight, pending: &PendingAction) -> Result<(
     Ok(())
 }
 
-/// The webhook notification of an alert event, when a webhook is set.
+/// The notification of an alert event, when a webhook or notification routes are set.
 fn notification(warden: &Oversight, alert: &AlertRow, event: &AlertEvent) -> Option<Value> {
-    warden.config().webhook.as_ref().map(|_| {
+    let routed = warden.config().webhook.is_some() || warden.config().notification_routes.is_some();
+    routed.then(|| {
         json!({
             "event": event.kind,
             "at": event.at,

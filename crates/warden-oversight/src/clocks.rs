@@ -382,7 +382,8 @@ pub async fn remind(warden: &Oversight, now: i64) -> Result<usize> {
                 format!("incident/{incident_id}"),
                 details.clone(),
             );
-            let payload = warden.config().webhook.as_ref().map(|_| {
+            let routed = warden.config().webhook.is_some() || warden.config().notification_routes.is_some();
+            let payload = routed.then(|| {
                 json!({"event": format!("report_{stage}"), "at": now, "actor": "warden", "details": details,
                         "summary": summary})
             });

@@ -18,7 +18,8 @@ Warden's oversight stage: what the second line of defence does with models and w
 - [`suspension`]: the stop switch: a suspended model's fallback answers on every replica.
 - [`retention`]: each model's data policy (retention, personal fields, subject key), the purges the rounds
   make under it, and erasing one person's data.
-- [`notifications`]: the webhook outbox. [`retraining`]: retraining jobs and schedules.
+- [`notifications`]: the webhook outbox. [`routing`]: events routed to receivers (signed webhooks, Slack,
+  PagerDuty, Jira, ServiceNow) by the rules of `serve --notification-routes`. [`retraining`]: retraining jobs and schedules.
 - [`inventory`]: the organisation's inventory fields (a JSON Schema) and each model's materiality tier,
   computed from them by the policy bundle's tiering rules or overridden with a reason.
 - [`overview`]: the portfolio overview. [`retirement`]: retiring a model (four eyes for the high tier).
@@ -46,6 +47,7 @@ pub mod retraining;
 pub mod revalidation;
 pub mod reviews;
 pub mod round;
+pub mod routing;
 pub mod scenarios;
 pub mod suspension;
 pub mod validation;

@@ -20,6 +20,8 @@ Warden's first stage: the service context every later stage builds on, and the r
   descriptor that is the artifact of a version served outside Warden.
 - [`input_warnings`]: identifier-like and protected-looking inputs, found at registration and kept with the
   version.
+- [`routing`]: notification receivers (signed webhook, Slack, PagerDuty, Jira, ServiceNow) and the rules
+  routing events to them.
 - [`personal_data`]: a model's data policy (retention, personal fields, the subject key) and the key
   personal data is tokenised or encrypted with.
 - [`error`], [`text`]: the services' error type and the bounds on free text.
@@ -55,6 +57,7 @@ mod parquet_pages;
 pub mod personal_data;
 pub mod reference;
 pub mod registry;
+pub mod routing;
 pub mod sign_in;
 pub mod signing;
 pub mod text;
@@ -88,6 +91,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Where alert notifications are POSTed, signed with HMAC-SHA256.
     pub webhook: Option<Webhook>,
+    /// Receivers and the rules routing alert, report and governance events to them.
+    pub notification_routes: Option<routing::Routes>,
     /// The ledger's Ed25519 seed file (default: `ledger.key` in the data directory, made at first start).
     pub ledger_key: Option<PathBuf>,
     /// The key personal data is kept under (default: `personal-data.key` in the data directory, made at
@@ -140,6 +145,7 @@ impl Config {
             data_dir: data_dir.into(),
             max_upload_bytes: 1 << 30,
             webhook: None,
+            notification_routes: None,
             ledger_key: None,
             personal_data_key: None,
             artifact_signers: Vec::new(),

@@ -814,6 +814,50 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
 }
 
+/// A routed notification to queue: one receiver, one source event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    /// The receiver's name (from the routes file).
+    pub receiver: String,
+    /// `alert` (an outbox row) or `audit` (an audit event).
+    pub source: &'static str,
+    /// The outbox id or the audit seq.
+    pub source_id: i64,
+    /// The `NotificationEvent`.
+    pub event: String,
+    /// The event as routed.
+    pub payload: Value,
+}
+
+/// A routed notification and how its delivery stands.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeliveryRow {
+    /// Id (the delivery id receivers see, prefixed `r`).
+    pub id: i64,
+    /// When it was routed (µs).
+    pub created_at: Micros,
+    /// The receiver's name.
+    pub receiver: String,
+    /// `alert` or `audit`.
+    pub source: String,
+    /// The outbox id or the audit seq.
+    pub source_id: i64,
+    /// The `NotificationEvent`.
+    pub event: String,
+    /// The event as routed.
+    pub payload: Value,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Not before this time (µs).
+    pub next_attempt_at: Micros,
+    /// When delivered (µs).
+    pub delivered_at: Option<Micros>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// What the receiver answered on success (an issue key, an incident number).
+    pub response: Option<String>,
+}
+
 /// A stored policy bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyBundleRow {
@@ -1622,6 +1666,37 @@ pub trait OversightStore: Send + Sync {
     ) -> Result<Vec<DataPurgeRow>>;
     /// A model's purges and erasures, oldest first.
     async fn data_purges(&self, model_name: &str) -> Result<Vec<DataPurgeRow>>;
+    /// Where the notification router has read a source to (`None`: never).
+    async fn notification_cursor(&self, name: &str) -> Result<Option<i64>>;
+    /// The newest alert outbox id and audit seq (0 when none): where a router that never ran starts.
+    async fn notification_sources_end(&self) -> Result<(i64, i64)>;
+    /// Alert outbox rows after `after_id`, oldest first.
+    async fn outbox_after(&self, after_id: i64, limit: i64) -> Result<Vec<OutboxRow>>;
+    /// Moves a cursor from `from` (`None`: it does not exist yet) to `to` and queues the deliveries routed from
+    /// what lay between, in one transaction; `false`, writing nothing, when the cursor is elsewhere (another
+    /// replica routed it).
+    async fn route_notifications(
+        &self,
+        name: &str,
+        from: Option<i64>,
+        to: i64,
+        deliveries: &[NewDelivery],
+        at: Micros,
+    ) -> Result<bool>;
+    /// Routed deliveries due at `now`, oldest first.
+    async fn due_deliveries(&self, now: Micros, limit: i64) -> Result<Vec<DeliveryRow>>;
+    /// Records one delivery attempt: delivered at `delivered_at` (with the receiver's `response`), or failed with
+    /// `error` and retried at `retry_at`.
+    async fn record_routed_delivery(
+        &self,
+        id: i64,
+        delivered_at: Option<Micros>,
+        error: Option<&str>,
+        retry_at: Micros,
+        response: Option<&str>,
+    ) -> Result<()>;
+    /// Routed deliveries, newest first: to one receiver when named.
+    async fn deliveries(&self, receiver: Option<&str>, limit: i64) -> Result<Vec<DeliveryRow>>;
     /// A model's production decisions made in `[from, to)` (shadow and pinned left out), by version, decision
     /// and whether a fallback answered, with the exposure `exposure_column` (a feature or attribute) holds.
     async fn period_decisions(

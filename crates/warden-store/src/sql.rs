@@ -457,6 +457,41 @@ impl OutboxColumns {
 }
 
 #[derive(FromRow)]
+struct DeliveryColumns {
+    id: i64,
+    created_at: Micros,
+    receiver: String,
+    source: String,
+    source_id: i64,
+    event: String,
+    payload: String,
+    attempts: i64,
+    next_attempt_at: Micros,
+    delivered_at: Option<Micros>,
+    last_error: Option<String>,
+    response: Option<String>,
+}
+
+impl DeliveryColumns {
+    fn parse(self) -> Result<DeliveryRow> {
+        Ok(DeliveryRow {
+            id: self.id,
+            created_at: self.created_at,
+            receiver: self.receiver,
+            source: self.source,
+            source_id: self.source_id,
+            event: self.event,
+            payload: from_json(&self.payload, "notification_deliveries.payload")?,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at,
+            delivered_at: self.delivered_at,
+            last_error: self.last_error,
+            response: self.response,
+        })
+    }
+}
+
+#[derive(FromRow)]
 struct BundleColumns {
     number: i64,
     created_at: Micros,
@@ -3672,6 +3707,131 @@ where
         sqlx::query("DELETE FROM decision_subjects WHERE subject = $1").bind(subject).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(erased)
+    }
+
+    async fn notification_cursor(&self, name: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT position FROM notification_cursors WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn notification_sources_end(&self) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM notification_outbox), \
+                    (SELECT COALESCE(MAX(seq), 0) FROM audit_events)",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn outbox_after(&self, after_id: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+        sqlx::query_as::<_, OutboxColumns>("SELECT * FROM notification_outbox WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(OutboxColumns::parse)
+            .collect()
+    }
+
+    async fn route_notifications(
+        &self,
+        name: &str,
+        from: Option<i64>,
+        to: i64,
+        deliveries: &[NewDelivery],
+        at: Micros,
+    ) -> Result<bool> {
+        let mut tx = D::write_tx(self).await?;
+        let moved = match from {
+            None => sqlx::query(
+                "INSERT INTO notification_cursors (name, position) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(to)
+            .execute(&mut *tx)
+            .await
+            .map(|r| D::rows_affected(&r))?,
+            Some(from) => {
+                sqlx::query("UPDATE notification_cursors SET position = $3 WHERE name = $1 AND position = $2")
+                    .bind(name)
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|r| D::rows_affected(&r))?
+            }
+        };
+        if moved == 0 {
+            return Ok(false);
+        }
+        for d in deliveries {
+            sqlx::query(
+                "INSERT INTO notification_deliveries (created_at, receiver, source, source_id, event, payload, \
+                 next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $1) ON CONFLICT DO NOTHING",
+            )
+            .bind(at)
+            .bind(&d.receiver)
+            .bind(d.source)
+            .bind(d.source_id)
+            .bind(&d.event)
+            .bind(to_json(&d.payload))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn due_deliveries(&self, now: Micros, limit: i64) -> Result<Vec<DeliveryRow>> {
+        sqlx::query_as::<_, DeliveryColumns>(
+            "SELECT * FROM notification_deliveries WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(DeliveryColumns::parse)
+        .collect()
+    }
+
+    async fn record_routed_delivery(
+        &self,
+        id: i64,
+        delivered_at: Option<Micros>,
+        error: Option<&str>,
+        retry_at: Micros,
+        response: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE notification_deliveries SET attempts = attempts + 1, delivered_at = $2, last_error = $3, \
+             next_attempt_at = $4, response = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(delivered_at)
+        .bind(error)
+        .bind(retry_at)
+        .bind(response)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, receiver: Option<&str>, limit: i64) -> Result<Vec<DeliveryRow>> {
+        sqlx::query_as::<_, DeliveryColumns>(
+            "SELECT * FROM notification_deliveries WHERE (CAST($1 AS TEXT) IS NULL OR receiver = CAST($1 AS TEXT)) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(receiver)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(DeliveryColumns::parse)
+        .collect()
     }
 
     async fn period_decisions(

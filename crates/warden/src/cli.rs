@@ -1261,6 +1261,10 @@ pub(crate) struct ServeArgs {
     /// File holding the webhook's shared secret.
     #[arg(long, requires = "alert_webhook")]
     pub(crate) alert_webhook_secret_file: Option<PathBuf>,
+    /// Receivers (signed webhook, Slack, PagerDuty, Jira, ServiceNow) and the rules routing alert, report and
+    /// governance events to them, by event, model, tier and severity (YAML or JSON; see the README).
+    #[arg(long)]
+    pub(crate) notification_routes: Option<PathBuf>,
     /// The MLflow tracking server whose registry webhooks make candidate versions (POSTed to
     /// /v1/integrations/mlflow/webhook; needs --mlflow-webhook-secret-file).
     #[arg(long, env = "WARDEN_MLFLOW_TRACKING_URI", requires = "mlflow_webhook_secret_file")]

@@ -53,6 +53,8 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let notification_routes =
+        args.notification_routes.as_deref().map(warden_registry::routing::Routes::load).transpose()?;
     let artifact_signers = match &args.artifact_signers {
         Some(path) => warden_registry::signing::read_trusted_signers(path)?,
         None => Vec::new(),
@@ -75,6 +77,7 @@ pub(crate) async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         document_templates,
         max_upload_bytes: args.max_upload_bytes,
         webhook,
+        notification_routes,
         ledger_key: args.ledger_key.clone(),
         personal_data_key: args.personal_data_key.clone(),
         database: args.database.clone(),

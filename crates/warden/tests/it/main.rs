@@ -22,6 +22,7 @@ mod readme;
 mod replicas;
 mod reports;
 mod retention;
+mod routing;
 mod scoring;
 mod security;
 mod sso;
