@@ -710,7 +710,7 @@ fn a_kafka_topic_that_does_not_exist_is_reported_and_the_others_are_consumed() {
 
 /// Runs `warden serve` with `options` on `data` (and the suite's database); its output once it exits (killed
 /// after 60 s: a server that should have refused to start).
-fn serve_exits(data: &Path, options: &[&str]) -> std::process::Output {
+pub(crate) fn serve_exits(data: &Path, options: &[&str]) -> std::process::Output {
     let mut command = std::process::Command::new(WARDEN);
     command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data).args(options);
     if on_postgres() {

@@ -327,3 +327,25 @@ async fn routed(config: Config, calls: Arc<Mutex<Vec<Call>>>) {
         deliveries.iter().filter(|d| d.receiver == "risk-slack").count()
     );
 }
+
+#[test]
+fn a_routes_file_that_does_not_hold_stops_the_server_naming_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("routes.yaml");
+    let cases = [
+        ("routes: [{receivers: [nobody]}]", "routes[0].receivers: no receiver is named 'nobody'"),
+        (
+            "receivers: [{name: pd, kind: pagerduty, routing_key_file: /nonexistent/key}]",
+            "receivers[0].routing_key_file: cannot read",
+        ),
+        ("receivers: [{name: x, kind: slack, url: 'https://x', colour: red}]", "unknown field `colour`"),
+    ];
+    for (text, message) in cases {
+        std::fs::write(&file, text).unwrap();
+        let out = crate::ingest::serve_exits(&data, &["--notification-routes", file.to_str().unwrap()]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {said}");
+        assert!(said.contains(message) && said.contains("routes.yaml"), "{text}: {said}");
+    }
+}
