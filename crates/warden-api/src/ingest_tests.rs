@@ -273,6 +273,24 @@ async fn decisions_of_a_version_no_production_alias_holds_raise_a_critical_alert
     let (_, firing) = app.json(Method::GET, "/v1/alerts?state=firing", Some(&app.admin), Value::Null).await;
     let still = firing.as_array().unwrap().iter().filter(|a| a["feature"] == "unapproved_version_serving").count();
     assert_eq!(still, 2, "{firing}");
+
+    // The stop switch binds the platform too: the champion's decisions made while the model is suspended are
+    // unapproved; resumed, they are the champion's again.
+    let rita = app.token("rita", "risk-officer").await;
+    let suspend = json!({"reason": "complaints", "fallback": "refer"});
+    let (status, body) = app.json(Method::POST, "/v1/models/vendor/suspend", Some(&rita), suspend).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut during = decision(5, approved);
+    during["at"] = json!(app.now_text());
+    let (status, body) = app.ingest("vendor", &platform, &[during]).await;
+    assert_eq!((status, body["unapproved"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    let resume = json!({"reason": "fixed"});
+    let (status, body) = app.json(Method::POST, "/v1/models/vendor/resume", Some(&rita), resume).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut after = decision(6, approved);
+    after["at"] = json!(app.now_text());
+    let (status, body) = app.ingest("vendor", &platform, &[after]).await;
+    assert_eq!((status, body["unapproved"].as_u64()), (StatusCode::OK, Some(0)), "{body}");
 }
 
 /// Decisions older than the live windows (the last hour) land in the log and get their hour re-evaluated:

@@ -329,6 +329,14 @@ async fn a_suspended_model_answers_its_fallback_marked_in_the_log_until_it_is_re
     let logged = s.decision_on("while-suspended", "fallback").await;
     assert_eq!((logged["version"].as_i64(), logged["score"].is_null()), (Some(1), true), "{logged}");
     assert_eq!(live_decisions(&s).await, folded, "a fallback is not the model's traffic");
+    // What a business application reads before sending says the fallback answers, and whose schema checks.
+    let (status, schema) =
+        s.app.json(Method::GET, "/v1/models/credit/score/schema", Some(&s.app.admin), Value::Null).await;
+    assert_eq!(
+        (status, schema["route"].as_str(), schema["version"].as_i64()),
+        (StatusCode::OK, Some("fallback"), Some(1)),
+        "{schema}"
+    );
 
     // Declining instead answers the champion's adverse decision.
     let (status, _) =

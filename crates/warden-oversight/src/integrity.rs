@@ -103,8 +103,8 @@ async fn unapproved_serving(warden: &Oversight, monitor: &Monitor) -> Result<(BT
         .into_iter()
         .map(|v| {
             let reason = format!(
-                "{} of version {} made outside Warden while no production alias held it (the first at {}): \
-                 it serves without having passed the gate",
+                "{} of version {} made outside Warden while no production alias held it, or while the model was \
+                 suspended (the first at {}): it serves without having passed the gate, or against the stop switch",
                 warden_core::words::counted(v.count as u64, "decision", "decisions"),
                 v.version,
                 warden_core::Timestamp::from(v.first).whole_seconds()

@@ -35,7 +35,7 @@ pub use warden_core::StreamKind;
 use warden_core::{DecisionSource, Route, Timestamp};
 use warden_store::metadata::{
     AliasAssignment, DeadLetter, MAX_DEAD_LETTER_PAYLOAD, Micros, NewDecision, NewOutcome, StreamAdvance, StreamCommit,
-    StreamCommitted,
+    StreamCommitted, SuspensionRow,
 };
 
 use crate::decision_log::Fold;
@@ -251,6 +251,7 @@ pub(crate) async fn prepare(
         versions.insert(number, loaded);
     }
     let history = warden.metadata.alias_history(model, None).await.map_err(|e| whole(e.into()))?;
+    let suspensions = warden.metadata.suspensions(model).await.map_err(|e| whole(e.into()))?;
 
     let total = records.len();
     let mut invalid: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
@@ -319,7 +320,7 @@ pub(crate) async fn prepare(
             continue;
         }
         let (version, checked) = (version.expect("checked"), checked.expect("checked"));
-        let route = route_at(&history, record.version, at);
+        let route = route_at(&history, &suspensions, record.version, at);
         let late_period = (at < now - crate::decision_log::LIVE_SPAN_MICROS)
             .then(|| at.div_euclid(LATE_PERIOD_MICROS) * LATE_PERIOD_MICROS);
         let decision = record.decision.unwrap_or_else(|| version.decide(record.score).to_owned());
@@ -377,12 +378,17 @@ fn check_record(
 
 /// The route a decision of `version` made at `at` was made under: the production alias holding the version
 /// then, or `unapproved`.
-fn route_at(history: &[AliasAssignment], version: i64, at: Micros) -> Route {
+fn route_at(history: &[AliasAssignment], suspensions: &[SuspensionRow], version: i64, at: Micros) -> Route {
     let holder = |alias: &str| {
         history.iter().filter(|a| a.alias == alias && a.assigned_at <= at).last().and_then(|a| a.version)
             == Some(version)
     };
-    if holder("champion") {
+    // While the model was suspended no production version was let answer: the platform's decisions then were
+    // made outside the controls, as a version no alias held.
+    let suspended = suspensions.iter().filter(|s| s.at <= at).last().is_some_and(|s| s.action == "suspend");
+    if suspended && (holder("champion") || holder("canary")) {
+        Route::Unapproved
+    } else if holder("champion") {
         Route::Champion
     } else if holder("canary") {
         Route::Canary

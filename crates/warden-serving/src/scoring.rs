@@ -705,9 +705,13 @@ pub async fn scoring_version(
             let (version, route) = resolve_pinned(warden, caller, production_caller, model, &routes, name).await?;
             Ok((version.version.clone(), route))
         }
-        None => match &routes.champion {
-            Some(champion) => Ok((champion.version.clone(), Route::Champion)),
-            None => Err(no_champion(warden, model).await),
+        // Suspended: the fallback answers, and requests are checked by its version (a version fallback's) or
+        // the champion's schema.
+        None => match (routes.suspended.as_ref().map(|s| &s.fallback), &routes.champion) {
+            (Some(Fallback::Version(version)), _) => Ok((version.version.clone(), Route::Fallback)),
+            (Some(_), Some(champion)) => Ok((champion.version.clone(), Route::Fallback)),
+            (None, Some(champion)) => Ok((champion.version.clone(), Route::Champion)),
+            (_, None) => Err(no_champion(warden, model).await),
         },
     }
 }
