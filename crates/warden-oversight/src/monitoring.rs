@@ -710,6 +710,24 @@ fn text_of(value: &Value) -> Option<String> {
     }
 }
 
+/// Rows read back from the log with their encrypted personal fields opened (a value that does not open stays
+/// as it is), so a fairness group or an exposure reads as it was scored.
+fn revealed_outcomes(warden: &Oversight, mut rows: Vec<ScoredOutcome>) -> Vec<ScoredOutcome> {
+    for row in &mut rows {
+        open_personal(warden, [&mut row.features, &mut row.attributes]);
+    }
+    rows
+}
+
+/// Opens the encrypted values of a stored decision's features and attributes.
+fn open_personal(warden: &Oversight, objects: [&mut Value; 2]) {
+    for values in objects {
+        if let Value::Object(values) = values {
+            warden.personal_data_key.reveal_what_opens(values);
+        }
+    }
+}
+
 fn labelled_from_log(rows: Vec<ScoredOutcome>, config: &MonitorConfig, version: &LoadedVersion) -> Vec<Labelled> {
     let exposure = version.version.serving.exposure_column.as_deref();
     let field = |row: &ScoredOutcome, name: &str| row.attributes.get(name).or_else(|| row.features.get(name)).cloned();
@@ -1170,7 +1188,7 @@ async fn evaluate_version(
         let labelled_only = monitor.kind != MonitorKind::EstimatedPerformance;
         let rows = warden.metadata.scored_outcomes(&monitor.model, number, since, limit, labelled_only).await?;
         let window_start = rows.last().map_or(since.max(0), |r| r.at);
-        let rows = labelled_from_log(rows, config, version);
+        let rows = labelled_from_log(revealed_outcomes(warden, rows), config, version);
         let values = outcome_values(monitor, &rows, version.version.serving.threshold, &learned);
         return Ok(judge(monitor, number, at, window_start, rows.len() as u64, values, &learned));
     }
@@ -1314,7 +1332,10 @@ async fn revise_late_periods(
             continue;
         }
         let end = start + warden_serving::ingest::LATE_PERIOD_MICROS;
-        let rows = warden.metadata.decisions_between(model, number, start, end, MAX_LATE_ROWS).await?;
+        let mut rows = warden.metadata.decisions_between(model, number, start, end, MAX_LATE_ROWS).await?;
+        for row in &mut rows {
+            open_personal(warden, [&mut row.features, &mut row.attributes]);
+        }
         let count = rows.len() as u64;
         let windows = version.live.decision_windows(&rows);
         let drift = warden_serving::scoring::windows_drift(&version, windows, count, start, None);

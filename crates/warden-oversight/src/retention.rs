@@ -127,6 +127,13 @@ pub async fn declare(
     features.dedup();
     let floor = floor(warden).await?;
     policy.check(floor, &features)?;
+    if policy.protects() {
+        let key = &warden.personal_data_key;
+        let claimed = warden.metadata.claim_personal_data_key(key.fingerprint()).await?;
+        if claimed != key.fingerprint() {
+            return Err(Error::Conflict(key.mismatch(&claimed)));
+        }
+    }
     let latest = warden.metadata.data_policies(model).await?.pop();
     let row = DataPolicyRow {
         id: 0,
@@ -143,47 +150,61 @@ pub async fn declare(
     view(warden, model, Some(stored), floor).await
 }
 
-/// Purges what every model's retention let go by `now`: outcomes, then features, then whole decisions, each a
-/// bounded number of batches a round. Returns the purges made.
+/// Purges what every model's retention let go by `now`: outcomes, then features, then whole decisions (each
+/// with its outcomes), each a bounded number of batches a round. Decisions are kept at least the floor of the
+/// policy bundle in force now, even if the policy was declared under a lower one. A model whose purge fails is
+/// logged and the others go on. Returns the purges made.
 pub async fn enforce(warden: &Oversight, now: Micros) -> Result<Vec<DataPurgeRow>> {
     let mut made = Vec::new();
-    for row in warden.metadata.data_policies_in_force().await? {
-        let policy = parse(&row)?;
-        let r = policy.retention;
-        let kinds = [
-            (PurgeKind::Outcomes, r.outcomes_days),
-            (PurgeKind::Features, r.features_days),
-            (PurgeKind::Decisions, r.decisions_days),
-        ];
-        for (kind, days) in kinds {
-            let Some(days) = days else { continue };
-            let before = now - i64::from(days) * DAY_MICROS;
-            for _ in 0..PURGES_PER_ROUND {
-                let event = registry::audit(
-                    warden,
-                    &Principal::system(),
-                    "retention.purge",
-                    format!("model/{}", row.model_name),
-                    json!({ "retention_days": days }),
-                );
-                let purged = warden
-                    .metadata
-                    .purge(&row.model_name, kind, before, PURGE_BATCH, now, RETENTION_ACTOR, event)
-                    .await?;
-                match purged {
-                    Some(purge) => {
-                        let full = purge.rows == PURGE_BATCH;
-                        made.push(purge);
-                        if !full {
-                            break;
-                        }
-                    }
-                    None => break,
-                }
-            }
+    let policies = warden.metadata.data_policies_in_force().await?;
+    if policies.is_empty() {
+        return Ok(made);
+    }
+    let floor = floor(warden).await?;
+    for row in policies {
+        if let Err(error) = enforce_one(warden, &row, floor, now, &mut made).await {
+            tracing::error!(model = %row.model_name, %error, "data past its retention could not be purged");
         }
     }
     Ok(made)
+}
+
+async fn enforce_one(
+    warden: &Oversight,
+    row: &DataPolicyRow,
+    floor: RetentionFloor,
+    now: Micros,
+    made: &mut Vec<DataPurgeRow>,
+) -> Result<()> {
+    let r = parse(row)?.retention;
+    let decisions_days = r.decisions_days.map(|d| d.max(floor.min_decision_days));
+    let kinds = [
+        (PurgeKind::Outcomes, r.outcomes_days),
+        (PurgeKind::Features, r.features_days),
+        (PurgeKind::Decisions, decisions_days),
+    ];
+    for (kind, days) in kinds {
+        let Some(days) = days else { continue };
+        let before = now - i64::from(days) * DAY_MICROS;
+        for _ in 0..PURGES_PER_ROUND {
+            let event = registry::audit(
+                warden,
+                &Principal::system(),
+                "retention.purge",
+                format!("model/{}", row.model_name),
+                json!({ "retention_days": days }),
+            );
+            let purged =
+                warden.metadata.purge(&row.model_name, kind, before, PURGE_BATCH, now, RETENTION_ACTOR, event).await?;
+            let Some(purge) = purged else { break };
+            let full = purge.rows == PURGE_BATCH;
+            made.push(purge);
+            if !full {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Erases one person's data: every decision whose subject key is `subject_key` loses its features and

@@ -119,7 +119,20 @@ fn alert_event(kind: &str) -> Option<NotificationEvent> {
 
 /// Routes what arrived since the last call; returns the deliveries queued.
 pub async fn route_new(warden: &Oversight) -> Result<usize> {
-    let Some(routes) = warden.config().notification_routes.clone() else { return Ok(0) };
+    let Some(routes) = warden.config().notification_routes.clone() else {
+        // Without routes, cursors left by an earlier configuration move to the end, once a process: routes
+        // turned on again start from then, not from when they were turned off.
+        static SKIPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !SKIPPED.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let (outbox_end, audit_end) = warden.metadata.notification_sources_end().await?;
+            for (name, end) in [(ALERTS_CURSOR, outbox_end), (AUDIT_CURSOR, audit_end)] {
+                if let Some(at) = warden.metadata.notification_cursor(name).await? {
+                    warden.metadata.route_notifications(name, Some(at), end, &[], warden.now()).await?;
+                }
+            }
+        }
+        return Ok(0);
+    };
     let mut tiers: HashMap<String, Option<RiskTier>> = HashMap::new();
     let mut queued = 0;
     let (outbox_end, audit_end) = warden.metadata.notification_sources_end().await?;
@@ -447,7 +460,8 @@ async fn send(
     for (name, value) in outgoing.headers {
         request = request.header(name, value);
     }
-    let response = request.send().await.map_err(|e| e.to_string())?;
+    // Without the URL: a Slack or webhook URL is itself the secret.
+    let response = request.send().await.map_err(|e| e.without_url().to_string())?;
     let status = response.status();
     // The answer is read within a bound: a receiver's body is never trusted to be small.
     let body = read_bounded(response, 64 * 1024).await.unwrap_or_default();

@@ -278,6 +278,13 @@ impl Registry {
         }
         let personal_data_key =
             Arc::new(personal_data::PersonalDataKey::load(&config.data_dir, config.personal_data_key.as_deref())?);
+        // A replica with another key than the one the database's personal data was protected with would write
+        // tokens no erasure finds and ciphertext nobody reads back.
+        if let Some(claimed) = metadata.personal_data_key_fingerprint().await?
+            && claimed != personal_data_key.fingerprint()
+        {
+            return Err(Error::invalid(personal_data_key.mismatch(&claimed)));
+        }
         let live_identity = config.identity.clone().map(|c| {
             let source = c.source.clone();
             identity::LiveIdentity::new(c, source)

@@ -174,6 +174,7 @@ fn invalid(message: impl Into<String>) -> Error {
 pub struct PersonalDataKey {
     token: hmac::Key,
     sealing: LessSafeKey,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for PersonalDataKey {
@@ -190,7 +191,8 @@ impl PersonalDataKey {
         let token = hmac::Key::new(hmac::HMAC_SHA256, derive(b"warden personal data: token v1").as_ref());
         let sealing = derive(b"warden personal data: encrypt v1");
         let sealing = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, sealing.as_ref()).expect("32 bytes"));
-        PersonalDataKey { token, sealing }
+        let fingerprint = hex::encode(&derive(b"warden personal data: fingerprint v1").as_ref()[..16]);
+        PersonalDataKey { token, sealing, fingerprint }
     }
 
     /// Loads the key from `path`, or from `personal-data.key` in the data directory (made at first start):
@@ -212,6 +214,21 @@ impl PersonalDataKey {
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| invalid(format!("personal data key {} is not 32 bytes of hex", path.display())))?;
         Ok(PersonalDataKey::from_secret(&secret))
+    }
+
+    /// What names the key without revealing it (a keyed hash of a fixed label): every replica's must be the
+    /// one the database claimed.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The refusal of a key that is not the one the database's personal data was protected with.
+    pub fn mismatch(&self, claimed: &str) -> String {
+        format!(
+            "the personal data key (fingerprint {}) is not the one this database's personal data is protected with \
+             (fingerprint {claimed}): give every replica the same --personal-data-key",
+            self.fingerprint
+        )
     }
 
     /// The token of a value: `tok:` and the keyed hash's first 24 bytes, base64url. A JSON value's text is
@@ -285,6 +302,21 @@ impl PersonalDataKey {
         subject
     }
 
+    /// Opens every encrypted value of `values` it can (what monitors read back from the log); one that does not
+    /// open stays as it is. How many did not.
+    pub fn reveal_what_opens(&self, values: &mut Map<String, Value>) -> usize {
+        let mut shut = 0;
+        for value in values.values_mut() {
+            if let Some(text) = value.as_str().filter(|t| t.starts_with(ENCRYPTED_PREFIX)) {
+                match self.decrypt(text) {
+                    Ok(opened) => *value = opened,
+                    Err(_) => shut += 1,
+                }
+            }
+        }
+        shut
+    }
+
     /// Features as stored, with every encrypted value read back (what retraining scores on); tokens stay.
     pub fn reveal(&self, features: &mut Map<String, Value>) -> Result<()> {
         for value in features.values_mut() {
@@ -319,6 +351,8 @@ mod tests {
         assert_eq!(a.token(&json!("C-1001")), a.subject_token("C-1001"));
         assert_ne!(a.token(&json!("C-1001")), a.token(&json!("C-1002")));
         assert_ne!(a.token(&json!("C-1001")), b.token(&json!("C-1001")));
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint(), PersonalDataKey::from_secret(&[7; 32]).fingerprint());
         assert!(a.token(&json!(42)).starts_with(TOKEN_PREFIX));
         // A number and the string of its digits name the same person.
         assert_eq!(a.token(&json!(42)), a.subject_token("42"));

@@ -15,8 +15,8 @@ routes:
 ```
 
 A rule matches an event when every list it gives holds the event's value (an empty or absent list matches
-anything); an event goes to every receiver of every rule it matches, once each. Secrets are read from files,
-never from the routes file itself. The file is read once, at start, within a budget (1 MiB, 64 receivers,
+anything); an event goes to every receiver of every rule it matches, once each. Secrets are read from files
+(a Slack or webhook URL, itself a secret, from `url_file` as well as `url`). The file is read once, at start, within a budget (1 MiB, 64 receivers,
 256 rules, 64 names a list), and refused whole, naming the place, when anything in it is wrong.
 */
 
@@ -151,13 +151,16 @@ impl Routes {
             if receivers.iter().any(|known| known.name == r.name) {
                 return Err(format!("{at}.name: '{}' is named twice", r.name));
             }
-            let url = match (r.kind, r.url) {
-                (ReceiverKind::Pagerduty, None) => PAGERDUTY_EVENTS_URL.to_owned(),
-                (_, Some(url)) => url,
-                (kind, None) => return Err(format!("{at}.url: a {kind} receiver names its URL")),
+            // A Slack or webhook URL is itself a secret: it may come from a file too.
+            let url = match (r.kind, r.url, r.url_file) {
+                (_, Some(_), Some(_)) => return Err(format!("{at}: url or url_file, not both")),
+                (_, None, Some(file)) => secret(Path::new(&file)).map_err(|e| format!("{at}.url_file: {e}"))?,
+                (ReceiverKind::Pagerduty, None, None) => PAGERDUTY_EVENTS_URL.to_owned(),
+                (_, Some(url), None) => url,
+                (kind, None, None) => return Err(format!("{at}.url: a {kind} receiver names its URL (or url_file)")),
             };
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
-                return Err(format!("{at}.url: '{url}' is not an http(s) URL"));
+                return Err(format!("{at}.url: not an http(s) URL"));
             }
             let (secret_field, needed) = match r.kind {
                 ReceiverKind::Webhook => ("secret_file", true),
@@ -248,6 +251,7 @@ struct FileReceiver {
     name: String,
     kind: ReceiverKind,
     url: Option<String>,
+    url_file: Option<String>,
     secret_file: Option<String>,
     routing_key_file: Option<String>,
     token_file: Option<String>,
@@ -335,6 +339,11 @@ routes:
         );
         assert!(refused("receivers: [{name: a, kind: pagerduty, routing_key_file: short}]").contains("32 characters"));
         assert!(refused("receivers: [{name: a, kind: slack, url: 'ftp://x'}]").contains("receivers[0].url"));
+        assert!(refused("receivers: [{name: a, kind: slack, url: 'https://x', url_file: u}]").contains("not both"));
+        let from_file = Routes::parse("receivers: [{name: a, kind: slack, url_file: hook}]", &|_| {
+            Ok("https://hooks.example/T/B/X".into())
+        });
+        assert_eq!(from_file.unwrap().receivers[0].url, "https://hooks.example/T/B/X");
         assert!(
             refused("receivers: [{name: a, kind: jira, url: 'https://x', token_file: t, user: u}]")
                 .contains(".project")

@@ -419,7 +419,8 @@ async fn commit_stream(
     let fold = outcome.as_ref().ok().map(|committed| {
         metrics.log_committed.inc_by(committed.decisions);
         let new = committed.new_decisions.clone();
-        let decisions = commit.decisions;
+        let mut decisions = commit.decisions;
+        protections.strip_identifiers(&mut decisions);
         tokio::task::spawn_blocking(move || {
             let decisions = lives.iter().zip(&decisions).zip(&new);
             fold_all(decisions.filter(|(_, new)| **new).map(|(d, _)| d));
@@ -445,10 +446,11 @@ async fn commit_group(
     health: Arc<Health>,
     group: Group,
 ) -> CommitEnd {
-    let Group { lives, rows, waiters } = group;
+    let Group { lives, mut rows, waiters } = group;
     let retries: &[Duration] = if health.failing.load(Ordering::Acquire) { &[] } else { &RETRY_BACKOFF };
     match commit(store.as_ref(), &protections, &rows, retries).await {
         Ok(new) => {
+            protections.strip_identifiers(&mut rows);
             recovered(&health);
             metrics.log_committed.inc_by(new.iter().filter(|n| **n).count() as u64);
             // Pinned decisions (people testing a version) are logged but never count as production, and a
@@ -491,17 +493,22 @@ async fn commit(
     retries: &[Duration],
 ) -> std::result::Result<Vec<bool>, String> {
     let mut last = String::new();
+    // Protected once: a retry writes the same tokens and ciphertext.
+    let mut protected: Option<Option<Vec<NewDecision>>> = None;
     for pause in std::iter::once(Duration::ZERO).chain(retries.iter().copied()) {
         tokio::time::sleep(pause).await;
-        let protected = match protections.protect(store, rows).await {
-            Ok(protected) => protected,
-            Err(err) => {
-                tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed");
-                last = err.to_string();
-                continue;
+        if protected.is_none() {
+            match protections.protect(store, rows).await {
+                Ok(done) => protected = Some(done),
+                Err(err) => {
+                    tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed");
+                    last = err.to_string();
+                    continue;
+                }
             }
-        };
-        match store.insert_decisions(protected.as_deref().unwrap_or(rows)).await {
+        }
+        let written = protected.as_ref().and_then(|p| p.as_deref()).unwrap_or(rows);
+        match store.insert_decisions(written).await {
             Ok(new) => return Ok(new),
             Err(err) => {
                 tracing::warn!(error = %err, rows = rows.len(), "decision log commit failed");

@@ -97,6 +97,7 @@ impl AliasSubscriber for scoring::Scoring {
         match change {
             AliasChange::Model(model) => self.routes_changed(registry, model).await,
             AliasChange::Elsewhere => {
+                self.log.protections.forget_all();
                 for model in self.routed_models() {
                     self.routes_changed(registry, &model).await;
                 }

@@ -3,8 +3,16 @@
 //! noted ([`warden_registry::personal_data`]). The live windows fold the decisions as they came, in memory: a
 //! monitor sees the values, the store never does.
 //!
+//! The windows never fold the subject key or a tokenised attribute ([`Protections::strip_identifiers`]): a
+//! window's groups would hold one person each, and replicas publish windows to the database. Encrypted fields
+//! are folded by value, as monitors need them (a fairness group, an input's categories): counts over many
+//! decisions, never one person's record.
+//!
 //! Each model's policy is read from the store the first time the writer meets the model, and forgotten when
-//! the model's routes change (a new policy moves the alias generation every replica watches).
+//! the model's routes change, or, for a change made on another replica, at its next look at the alias
+//! generation (a new policy moves it). Before protecting anything the writer checks that its key is the one
+//! the database claimed: a replica with another key refuses the decisions rather than write what nobody else
+//! can match or read back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,11 +27,53 @@ pub struct Protections {
     /// Model → its personal data policy (`None`: it protects nothing), and a count of forgets, so a policy read
     /// before a forget is not kept after it.
     policies: Mutex<(HashMap<String, Option<Arc<PersonalData>>>, u64)>,
+    /// Whether the key was found to be the database's.
+    key_checked: std::sync::atomic::AtomicBool,
 }
 
 impl Protections {
     pub fn new(key: Arc<PersonalDataKey>) -> Protections {
-        Protections { key, policies: Mutex::new((HashMap::new(), 0)) }
+        Protections { key, policies: Mutex::new((HashMap::new(), 0)), key_checked: Default::default() }
+    }
+
+    /// Reads every model's policy again (a change made on another replica, of a model this one may not route).
+    pub fn forget_all(&self) {
+        let mut policies = self.policies.lock().expect("policies lock");
+        policies.0.clear();
+        policies.1 += 1;
+    }
+
+    /// Removes from decisions about to be folded into the windows the attributes that name a person (the subject
+    /// key and tokenised fields), for the models whose policy this log knows.
+    pub(crate) fn strip_identifiers(&self, rows: &mut [NewDecision]) {
+        let policies = self.policies.lock().expect("policies lock");
+        if policies.0.values().all(Option::is_none) {
+            return;
+        }
+        for row in rows {
+            let Some(Some(policy)) = policies.0.get(&row.model_name) else { continue };
+            let Some(attributes) = row.attributes.as_object_mut() else { continue };
+            attributes.retain(|name, _| {
+                policy.subject_key.as_deref() != Some(name.as_str())
+                    && policy.fields.get(name) != Some(&warden_registry::personal_data::Protection::Tokenise)
+            });
+        }
+    }
+
+    async fn check_key(&self, store: &dyn MetadataStore) -> warden_store::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.key_checked.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match store.personal_data_key_fingerprint().await? {
+            Some(claimed) if claimed != self.key.fingerprint() => {
+                Err(warden_store::Error::Conflict(self.key.mismatch(&claimed)))
+            }
+            _ => {
+                self.key_checked.store(true, Ordering::Release);
+                Ok(())
+            }
+        }
     }
 
     /// Reads the model's policy again at its next decision.
@@ -71,6 +121,7 @@ impl Protections {
         if policies.iter().all(|(_, p)| p.is_none()) {
             return Ok(None);
         }
+        self.check_key(store).await?;
         let mut protected = Vec::with_capacity(rows.len());
         for d in rows {
             let policy = policies.iter().find(|(m, _)| *m == d.model_name).and_then(|(_, p)| p.as_ref());

@@ -1280,6 +1280,10 @@ pub trait RegistryStore: Send + Sync {
     ) -> Result<DataPolicyRow>;
     /// A model's data policies, oldest first.
     async fn data_policies(&self, model_name: &str) -> Result<Vec<DataPolicyRow>>;
+    /// The fingerprint of the key personal data is protected with, once a data policy claimed one.
+    async fn personal_data_key_fingerprint(&self) -> Result<Option<String>>;
+    /// Claims `fingerprint` as the personal data key's unless one is claimed already; the one in force.
+    async fn claim_personal_data_key(&self, fingerprint: &str) -> Result<String>;
     /// Every model's data policy in force.
     async fn data_policies_in_force(&self) -> Result<Vec<DataPolicyRow>>;
     /// Retires the model at `at` by `by` (recording the request too when none is pending, with `reason`), with

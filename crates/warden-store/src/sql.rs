@@ -1845,6 +1845,24 @@ where
         .map_err(Error::from)
     }
 
+    async fn personal_data_key_fingerprint(&self) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT fingerprint FROM personal_data_key WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn claim_personal_data_key(&self, fingerprint: &str) -> Result<String> {
+        let mut tx = D::write_tx(self).await?;
+        sqlx::query("INSERT INTO personal_data_key (id, fingerprint) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(fingerprint)
+            .execute(&mut *tx)
+            .await?;
+        let claimed: String =
+            sqlx::query_scalar("SELECT fingerprint FROM personal_data_key WHERE id = 1").fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
     async fn data_policies_in_force(&self) -> Result<Vec<DataPolicyRow>> {
         sqlx::query_as::<_, DataPolicyRow>(
             "SELECT p.*, m.name AS model_name FROM data_policies p JOIN models m ON m.id = p.model_id \
@@ -3593,10 +3611,7 @@ where
                 .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?;
-                let text = rows
-                    .iter()
-                    .map(|(id, r, at, label, amount)| purge_line(&[&id, r, &at, &label, &opt(amount)]))
-                    .collect();
+                let text = rows.iter().map(outcome_line).collect();
                 (rows.into_iter().map(|r| r.0).collect(), text)
             }
             PurgeKind::Decisions | PurgeKind::Features => {
@@ -3638,6 +3653,45 @@ where
                 ("decisions", "UPDATE decisions SET features = '{}', attributes = '{}' WHERE id IN ")
             }
         };
+        let mut outcomes_purge = None;
+        if kind == PurgeKind::Decisions {
+            // A decision goes with its outcomes (a purge of their own, recorded with the same time): none is left
+            // that no later purge could find.
+            let mut outcomes: Vec<OutcomeContent> = Vec::new();
+            for chunk in ids.chunks(1000) {
+                let mut query = QueryBuilder::<D>::new(
+                    "SELECT o.id, o.request_id, o.at, o.label, o.amount FROM outcomes o WHERE o.request_id IN \
+                     (SELECT request_id FROM decisions WHERE id IN (",
+                );
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                query.push("))");
+                outcomes.extend(query.build_query_as::<OutcomeContent>().fetch_all(&mut *tx).await?);
+            }
+            outcomes.sort_by_key(|o| o.0);
+            outcomes.dedup_by_key(|o| o.0);
+            if !outcomes.is_empty() {
+                let text: String = outcomes.iter().map(outcome_line).collect();
+                let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+                let outcome_ids: Vec<i64> = outcomes.iter().map(|o| o.0).collect();
+                let purge = Self::record_purge(
+                    &mut tx,
+                    (model, model_name),
+                    at,
+                    actor,
+                    PurgeKind::Outcomes.as_str(),
+                    Some(before),
+                    None,
+                    &outcome_ids,
+                    sha256,
+                )
+                .await?;
+                Self::by_ids(&mut tx, "DELETE FROM outcomes WHERE id IN ", &outcome_ids, "").await?;
+                outcomes_purge = Some(purge);
+            }
+        }
         if kind != PurgeKind::Outcomes {
             // Their data gone, the decisions name nobody an erasure could find.
             let forget = format!(
@@ -3654,6 +3708,9 @@ where
         let mut audit = audit;
         if let Value::Object(payload) = &mut audit.payload {
             payload.insert("purge".into(), serde_json::to_value(&row).expect("a purge serialises"));
+            if let Some(outcomes) = &outcomes_purge {
+                payload.insert("outcomes_purge".into(), serde_json::to_value(outcomes).expect("a purge serialises"));
+            }
         }
         Self::append_audit(&mut tx, &audit).await?;
         tx.commit().await?;
@@ -3697,6 +3754,23 @@ where
                     .await?;
             Self::by_ids(&mut tx, "UPDATE decisions SET features = '{}', attributes = '{}' WHERE id IN ", &ids, "")
                 .await?;
+            for chunk in rows.chunks(500) {
+                let mut query = QueryBuilder::<D>::new("DELETE FROM decision_subjects WHERE subject = ");
+                query.push_bind(subject).push(" AND model_id = ").push_bind(model).push(" AND (");
+                for (i, r) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        query.push(" OR ");
+                    }
+                    query
+                        .push("(version = ")
+                        .push_bind(r.3)
+                        .push(" AND request_id = ")
+                        .push_bind(r.2.clone())
+                        .push(")");
+                }
+                query.push(")");
+                query.build().execute(&mut *tx).await?;
+            }
             let mut event = audit(&name);
             if let Value::Object(payload) = &mut event.payload {
                 payload.insert("erasure".into(), serde_json::to_value(&row).expect("an erasure serialises"));
@@ -3704,7 +3778,6 @@ where
             Self::append_audit(&mut tx, &event).await?;
             erased.push(row);
         }
-        sqlx::query("DELETE FROM decision_subjects WHERE subject = $1").bind(subject).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(erased)
     }
@@ -3844,11 +3917,13 @@ where
         let model = self.model_id_of(model_name).await?;
         let exposure = D::EXPOSURE;
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT d.version, d.decision, CASE WHEN d.route = 'fallback' THEN 1 ELSE 0 END AS fallback, \
+            "SELECT d.version, d.decision, \
+                    CASE WHEN d.route = 'fallback' THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS fallback, \
                     COUNT(*), COUNT({exposure}), SUM(1.0 * {exposure}), SUM(d.score * {exposure}) \
              FROM decisions d WHERE d.model_id = $1 AND d.at >= $2 AND d.at < $3 \
                AND d.route NOT IN ('shadow', 'pinned') \
-             GROUP BY d.version, d.decision, CASE WHEN d.route = 'fallback' THEN 1 ELSE 0 END \
+             GROUP BY d.version, d.decision, \
+                      CASE WHEN d.route = 'fallback' THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END \
              ORDER BY d.version, d.decision, 3"
         ));
         let rows: Vec<(i64, String, i64, i64, i64, Option<f64>, Option<f64>)> =
@@ -4319,6 +4394,14 @@ impl DecisionContent {
         let DecisionContent(id, at, request_id, version, features, attributes, score, decision) = self;
         purge_line(&[id, at, request_id, version, features, attributes, &opt(score), decision])
     }
+}
+
+/// An outcome's content as a purge hashes it: id, request id, time, label, amount.
+type OutcomeContent = (i64, String, i64, i64, Option<f64>);
+
+/// `id \t request_id \t at \t label \t amount \n`.
+fn outcome_line((id, request_id, at, label, amount): &OutcomeContent) -> String {
+    purge_line(&[id, request_id, at, label, &opt(amount)])
 }
 
 /// An `Option<f64>` as a purge hashes it.

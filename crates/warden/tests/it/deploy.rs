@@ -64,13 +64,14 @@ fn the_database_url_and_the_signing_key_come_from_the_secret() {
     let (_, pod, container) = deployment_parts(&docs);
     // The database URL and the signing key come from the Secret, never from plain values.
     let secret = of_kind(&docs, "Secret");
-    for key in ["database-url", "ledger-key"] {
+    for key in ["database-url", "ledger-key", "personal-data-key"] {
         assert!(secret["stringData"][key].is_string(), "the Secret holds {key}");
     }
     let database = container["env"].as_sequence().unwrap().iter().find(|e| e["name"] == "WARDEN_DATABASE_URL").unwrap();
     assert_eq!(database["valueFrom"]["secretKeyRef"]["key"], "database-url");
     let key_volume = pod["volumes"].as_sequence().unwrap().iter().find(|v| v["name"] == "ledger-key").unwrap();
     assert_eq!(key_volume["secret"]["items"][0]["key"], "ledger-key");
+    assert_eq!(key_volume["secret"]["items"][1]["key"], "personal-data-key", "every replica holds the same key");
 }
 
 #[test]

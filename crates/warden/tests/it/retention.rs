@@ -196,6 +196,8 @@ async fn retained(config: Config, data: &Path) {
         explain: false,
     });
     warden_serving::scoring::score_batch(&warden, &scorer, "credit", later.collect(), None).await.unwrap();
+    let outcome = Outcome { request_id: "later-1".into(), label: 1, kind: "default".into(), amount: Some(900.0) };
+    warden_serving::scoring::record_outcomes(&warden, &scorer, vec![outcome]).await.unwrap();
     warden_oversight::round::run(&warden, Round::Now).await.unwrap();
     assert!(warden.metadata.data_purges("credit").await.unwrap().iter().all(|p| p.kind == "erasure"));
 
@@ -226,15 +228,28 @@ async fn retained(config: Config, data: &Path) {
     warden_oversight::round::run(&warden, Round::Now).await.unwrap();
     assert_eq!(warden.metadata.data_purges("credit").await.unwrap().len(), 4, "nothing left to purge");
 
+    // A policy keeping outcomes as long as their decisions: a decision purged takes its outcome with it, in a
+    // purge of its own recorded beside the decisions'.
+    let longer = policy(json!({"retention": {"decisions_days": 200}, "personal": {"subject_key": "customer"}}));
+    retention::declare(&warden, &rita, "credit", longer, "outcomes go with their decisions").await.unwrap();
+    now.store(start + 301 * DAY, Ordering::SeqCst);
+    warden_oversight::round::run(&warden, Round::Now).await.unwrap();
+    let purges = warden.metadata.data_purges("credit").await.unwrap();
+    let kinds: Vec<(&str, i64)> = purges[4..].iter().map(|p| (p.kind.as_str(), p.rows)).collect();
+    assert_eq!(kinds, [("outcomes", 1), ("decisions", 5)]);
+    assert!(stored(data).await.is_empty());
+    assert_eq!(raw(data, "DELETE FROM outcomes").await, Ok(0), "no outcome left behind");
+
     // Every purge and the erasure is an audit event carrying its record, in the ledger, which verifies.
     let query = AuditQuery { subject: Some("model/credit".into()), limit: 10_000, ..Default::default() };
     let events = warden.metadata.audit_events(&query).await.unwrap();
     let recorded: Vec<(&str, &str)> = events
         .iter()
         .filter_map(|e| {
-            let record = e.event.payload.get("purge").or_else(|| e.event.payload.get("erasure"))?;
-            Some((e.event.action.as_str(), record["sha256"].as_str()?))
+            let records = ["outcomes_purge", "purge", "erasure"].into_iter().filter_map(|k| e.event.payload.get(k));
+            Some(records.map(|r| (e.event.action.as_str(), r["sha256"].as_str().unwrap())).collect::<Vec<_>>())
         })
+        .flatten()
         .collect();
     let expected: Vec<(&str, &str)> = purges
         .iter()
