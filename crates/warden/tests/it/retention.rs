@@ -236,7 +236,7 @@ async fn retained(config: Config, data: &Path) {
     warden_oversight::round::run(&warden, Round::Now).await.unwrap();
     let purges = warden.metadata.data_purges("credit").await.unwrap();
     let kinds: Vec<(&str, i64)> = purges[4..].iter().map(|p| (p.kind.as_str(), p.rows)).collect();
-    assert_eq!(kinds, [("outcomes", 1), ("decisions", 5)]);
+    assert_eq!(kinds, [("decisions", 5), ("outcomes", 1)]);
     assert!(stored(data).await.is_empty());
     assert_eq!(raw(data, "DELETE FROM outcomes").await, Ok(0), "no outcome left behind");
 
@@ -246,7 +246,7 @@ async fn retained(config: Config, data: &Path) {
     let recorded: Vec<(&str, &str)> = events
         .iter()
         .filter_map(|e| {
-            let records = ["outcomes_purge", "purge", "erasure"].into_iter().filter_map(|k| e.event.payload.get(k));
+            let records = ["purge", "outcomes_purge", "erasure"].into_iter().filter_map(|k| e.event.payload.get(k));
             Some(records.map(|r| (e.event.action.as_str(), r["sha256"].as_str().unwrap())).collect::<Vec<_>>())
         })
         .flatten()
