@@ -260,4 +260,15 @@ async fn retained(config: Config, data: &Path) {
     warden_proof::ledger::checkpoint(&warden).await.unwrap();
     let verified = warden_proof::ledger::verify(&warden, &admin).await.unwrap();
     assert!(verified.ok, "{:?}", verified.problems);
+    // The model's evidence bundle, purges and erasure included, verifies offline with the ledger's key.
+    let bundle = warden_proof::evidence::export(&warden, &admin, "credit", None, None).await.unwrap();
+    let files = warden_proof::evidence::read_archive(&bundle).unwrap();
+    let key = warden_proof::ledger::public_key(&warden);
+    let report = warden_proof::evidence::verify_bundle(&files, Some(&key));
+    assert!(report.ok && !report.key_from_bundle, "{:?}", report.problems);
+    let entries = String::from_utf8(
+        files.iter().find(|(p, _)| p.as_str() == "ledger/entries.json").map(|(_, b)| b.clone()).unwrap_or_default(),
+    )
+    .unwrap();
+    assert!(entries.contains("retention.purge") && entries.contains("subject.erase"), "the bundle carries them");
 }
