@@ -296,9 +296,14 @@ pub fn render(receiver: &Receiver, id: i64, routed: &RoutedEvent) -> Outgoing {
     let model = routed.model.as_deref().unwrap_or("-");
     let severity = routed.severity.map_or("info".to_owned(), |s| s.to_string());
     let title = clip(&format!("[Warden {severity}] {model}: {}", routed.summary), 250);
-    let basic = |user: &Option<String>| {
-        let pair = format!("{}:{}", user.as_deref().unwrap_or_default(), receiver.secret);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    // Jira and ServiceNow: JSON both ways, basic authentication with the account and its secret.
+    let ticket_headers = || {
+        let pair = format!("{}:{}", receiver.user.as_deref().unwrap_or_default(), receiver.secret);
+        vec![
+            ("Content-Type", "application/json".to_owned()),
+            ("Accept", "application/json".to_owned()),
+            ("Authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))),
+        ]
     };
     let description = format!(
         "{}\n\nEvent: {}\nModel: {model}\nTier: {}\nSeverity: {severity}\nAt: {when}\nKey: {}\n\nDetails:\n{}",
@@ -368,11 +373,7 @@ pub fn render(receiver: &Receiver, id: i64, routed: &RoutedEvent) -> Outgoing {
             }});
             Outgoing {
                 url: format!("{}/rest/api/2/issue", receiver.url),
-                headers: vec![
-                    json_type,
-                    ("Accept", "application/json".into()),
-                    ("Authorization", basic(&receiver.user)),
-                ],
+                headers: ticket_headers(),
                 body: body.to_string(),
             }
         }
@@ -389,11 +390,7 @@ pub fn render(receiver: &Receiver, id: i64, routed: &RoutedEvent) -> Outgoing {
             });
             Outgoing {
                 url: format!("{}/api/now/table/incident", receiver.url),
-                headers: vec![
-                    json_type,
-                    ("Accept", "application/json".into()),
-                    ("Authorization", basic(&receiver.user)),
-                ],
+                headers: ticket_headers(),
                 body: body.to_string(),
             }
         }

@@ -39,21 +39,7 @@ pub(crate) struct LedgerKey {
 impl LedgerKey {
     /// Loads the seed from `path`, or from `ledger.key` in the data directory (made at first start).
     pub(crate) fn load(data_dir: &Path, path: Option<&Path>) -> Result<LedgerKey> {
-        let default = data_dir.join("ledger.key");
-        let path = path.unwrap_or(&default);
-        if !path.exists() {
-            if path != default {
-                return Err(Error::invalid(format!("ledger key file {} does not exist", path.display())));
-            }
-            let seed: [u8; 32] = rand::random();
-            warden_registry::auth::write_private_file(path, &format!("{}\n", hex::encode(seed)))?;
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read ledger key {}", path.display()), e))?;
-        let seed: [u8; 32] = hex::decode(text.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| Error::invalid(format!("ledger key {} is not 32 bytes of hex", path.display())))?;
+        let seed = warden_registry::auth::read_or_make_key(&data_dir.join("ledger.key"), path, "ledger key")?;
         let probe =
             NoteSigner::new("warden-ledger", &seed).map_err(|e| Error::failed("the ledger key does not load", e))?;
         let name = format!("warden-ledger/{}", &hex::encode(Sha256::digest(probe.public_key()))[..16]);

@@ -687,6 +687,25 @@ pub async fn bootstrap_admin_token(warden: &Registry) -> Result<Option<PathBuf>>
     }
 }
 
+/// A 32-byte key kept as hex: read from `given`, else from `default`, which is made (random, mode 0600) when it
+/// does not exist yet. `what` names the key in errors ("ledger key", "personal data key").
+pub fn read_or_make_key(default: &std::path::Path, given: Option<&std::path::Path>, what: &str) -> Result<[u8; 32]> {
+    let path = given.unwrap_or(default);
+    if !path.exists() {
+        if path != default {
+            return Err(Error::invalid(format!("{what} file {} does not exist", path.display())));
+        }
+        let secret: [u8; 32] = rand::random();
+        write_private_file(path, &format!("{}\n", hex::encode(secret)))?;
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("cannot read the {what} {}", path.display()), e))?;
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Error::invalid(format!("{what} {} is not 32 bytes of hex", path.display())))
+}
+
 pub fn write_private_file(path: &std::path::Path, contents: &str) -> Result<()> {
     use std::io::Write;
     #[cfg(unix)]

@@ -198,21 +198,7 @@ impl PersonalDataKey {
     /// Loads the key from `path`, or from `personal-data.key` in the data directory (made at first start):
     /// 32 bytes as hex.
     pub fn load(data_dir: &Path, path: Option<&Path>) -> Result<PersonalDataKey> {
-        let default = data_dir.join("personal-data.key");
-        let path = path.unwrap_or(&default);
-        if !path.exists() {
-            if path != default {
-                return Err(invalid(format!("personal data key file {} does not exist", path.display())));
-            }
-            let secret: [u8; 32] = rand::random();
-            crate::auth::write_private_file(path, &format!("{}\n", hex::encode(secret)))?;
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read the personal data key {}", path.display()), e))?;
-        let secret: [u8; 32] = hex::decode(text.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| invalid(format!("personal data key {} is not 32 bytes of hex", path.display())))?;
+        let secret = crate::auth::read_or_make_key(&data_dir.join("personal-data.key"), path, "personal data key")?;
         Ok(PersonalDataKey::from_secret(&secret))
     }
 
