@@ -351,8 +351,7 @@ pub async fn report(warden: &Oversight, caller: &Principal, incident_id: i64, ki
         .incident_classifications(Some(incident_id), i64::MIN)
         .await?
         .into_iter()
-        .filter(|c| c.framework == Framework::Dora.as_str())
-        .next_back()
+        .rfind(|c| c.framework == Framework::Dora.as_str())
         .ok_or_else(|| {
             Error::invalid(format!(
                 "incident {incident_id} is not classified as a DORA major ICT-related incident: classify it first \

@@ -181,11 +181,7 @@ pub async fn route_new(warden: &Oversight) -> Result<usize> {
         };
         deliveries.extend(deliveries_for(&routes, &routed, "alert", row.id));
     }
-    if from.is_none() || to != from.unwrap_or_default() {
-        if warden.metadata.route_notifications(ALERTS_CURSOR, from, to, &deliveries, warden.now()).await? {
-            queued += deliveries.len();
-        }
-    }
+    queued += advance(warden, ALERTS_CURSOR, from, to, &deliveries).await?;
 
     // Registry and governance events.
     let from = warden.metadata.notification_cursor(AUDIT_CURSOR).await?;
@@ -223,12 +219,24 @@ pub async fn route_new(warden: &Oversight) -> Result<usize> {
         };
         deliveries.extend(deliveries_for(&routes, &routed, "audit", e.seq));
     }
-    if from.is_none() || to != from.unwrap_or_default() {
-        if warden.metadata.route_notifications(AUDIT_CURSOR, from, to, &deliveries, warden.now()).await? {
-            queued += deliveries.len();
-        }
-    }
+    queued += advance(warden, AUDIT_CURSOR, from, to, &deliveries).await?;
     Ok(queued)
+}
+
+/// Moves a cursor from `from` to `to` with the deliveries routed between (nothing when it has not moved); how
+/// many were queued (none when another replica moved it first).
+async fn advance(
+    warden: &Oversight,
+    name: &str,
+    from: Option<i64>,
+    to: i64,
+    deliveries: &[NewDelivery],
+) -> Result<usize> {
+    if from == Some(to) {
+        return Ok(0);
+    }
+    let moved = warden.metadata.route_notifications(name, from, to, deliveries, warden.now()).await?;
+    Ok(if moved { deliveries.len() } else { 0 })
 }
 
 async fn tier_of(

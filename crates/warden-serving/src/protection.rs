@@ -21,12 +21,15 @@ use serde_json::{Map, Value};
 use warden_registry::personal_data::{DataPolicy, PersonalData, PersonalDataKey};
 use warden_store::metadata::{MetadataStore, NewDecision};
 
+/// Model → its personal data policy (`None`: it protects nothing).
+type PolicyCache = HashMap<String, Option<Arc<PersonalData>>>;
+
 /// The key and the models' policies, as the decision log applies them.
 pub struct Protections {
     key: Arc<PersonalDataKey>,
     /// Model → its personal data policy (`None`: it protects nothing), and a count of forgets, so a policy read
     /// before a forget is not kept after it.
-    policies: Mutex<(HashMap<String, Option<Arc<PersonalData>>>, u64)>,
+    policies: Mutex<(PolicyCache, u64)>,
     /// Whether the key was found to be the database's.
     key_checked: std::sync::atomic::AtomicBool,
 }
