@@ -202,3 +202,28 @@ fn employment_metrics_and_fairness_match_by_period() {
         }
     }
 }
+
+/// scikit-learn's regression metrics (`stats/golden/regression.json`, from `scripts/fixtures/regression_metrics.py`):
+/// a least-squares fit on German credit and the edge cases where its conventions decide, to 1e-9 relative.
+#[test]
+fn regression_metrics_match_scikit_learn() {
+    let golden: serde_json::Value =
+        serde_json::from_str(&warden_testdata::read_to_string("stats/golden/regression.json")).unwrap();
+    let numbers = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>();
+    let cases = golden["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 5);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let got = crate::regression::regression_metrics(&numbers(&case["y_true"]), &numbers(&case["y_pred"])).unwrap();
+        for (figure, value) in
+            [("mae", got.mae), ("mse", got.mse), ("rmse", got.rmse), ("mape", got.mape), ("r2", got.r2)]
+        {
+            let expected = case[figure].as_f64().unwrap();
+            let tolerance = 1e-9 * expected.abs().max(1.0);
+            assert!(
+                (value - expected).abs() <= tolerance,
+                "{name} {figure}: {value} against scikit-learn's {expected}"
+            );
+        }
+    }
+}
