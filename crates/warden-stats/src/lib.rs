@@ -12,7 +12,8 @@ registration, the CLI's reports, validation and the live monitors all call it.
   [`report`] (one feature's statistics, data quality and verdict);
 - [`metrics`] (scikit-learn's AUC, Brier, log loss, ECE, confusion metrics; DeLong's interval),
   [`fairness`] (fairlearn's group metrics), [`calibration`] (isotonic regression), [`cbpe`] (NannyML's
-  label-free performance estimation), [`regression`] (scikit-learn's MAE, RMSE, MAPE and R²);
+  label-free performance estimation), [`regression`] (scikit-learn's MAE, RMSE, MAPE and R²), [`multiclass`] (one-vs-rest and macro AUC,
+  accuracy, the confusion matrix);
 - [`window`] (mergeable live-window profiles with a DDSketch, kept in time buckets) and [`sort`] (radix sort
   for floats, which drift on millions of rows spends most of its time in).
 
@@ -35,6 +36,7 @@ pub mod drift;
 pub mod fairness;
 pub mod ks;
 pub mod metrics;
+pub mod multiclass;
 pub mod profile;
 pub mod quantile;
 pub mod regression;
