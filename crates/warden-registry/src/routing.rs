@@ -364,4 +364,15 @@ routes:
         let many = format!("routes: [{}]", vec!["{receivers: [a]}"; MAX_RULES + 1].join(", "));
         assert!(refused(&many).contains("at most 256 rules"));
     }
+
+    #[test]
+    fn a_file_over_the_size_budget_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.yaml");
+        std::fs::write(&path, format!("# {}\n", "x".repeat(MAX_FILE_BYTES as usize))).unwrap();
+        let refused = Routes::load(&path).unwrap_err().to_string();
+        assert!(refused.contains("routes.yaml") && refused.contains("over the 1048576-byte limit"), "{refused}");
+        std::fs::write(&path, "routes: []\n").unwrap();
+        assert_eq!(Routes::load(&path).unwrap(), Routes::default());
+    }
 }
