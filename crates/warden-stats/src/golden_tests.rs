@@ -261,3 +261,118 @@ fn multiclass_metrics_match_scikit_learn() {
     let confusion: Vec<Vec<u64>> = serde_json::from_value(golden["confusion_matrix"].clone()).unwrap();
     assert_eq!(got.confusion, confusion);
 }
+
+/// Columns of a golden CSV (no quoting; an empty cell is missing), keeping the rows `keep` says.
+fn golden_csv(relative: &str, keep: impl Fn(usize, &[&str]) -> bool) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = warden_testdata::read_to_string(relative);
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_owned).collect();
+    let mut columns = vec![Vec::new(); header.len()];
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        if keep(i, &cells) {
+            for (column, cell) in columns.iter_mut().zip(cells) {
+                column.push(cell.to_owned());
+            }
+        }
+    }
+    (header, columns)
+}
+
+type TypedColumns = Vec<(Vec<f64>, Vec<Option<String>>)>;
+
+fn borrowed(typed: &TypedColumns) -> Vec<Vec<Option<&str>>> {
+    typed.iter().map(|(_, texts)| texts.iter().map(|t| t.as_deref()).collect()).collect()
+}
+
+fn views<'a>(
+    names: &[&str],
+    categorical: &[&str],
+    typed: &'a TypedColumns,
+    text: &'a [Vec<Option<&'a str>>],
+) -> Vec<crate::reconstruction::ColumnValues<'a>> {
+    use crate::reconstruction::ColumnValues;
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| if categorical.contains(n) { ColumnValues::Categorical(&text[j]) } else { ColumnValues::Numeric(&typed[j].0) })
+        .collect()
+}
+
+/// NannyML 0.13.1's data reconstruction drift on three cases, to 1e-6 (the golden file's `chunks`).
+#[test]
+fn reconstruction_drift_matches_nannyml() {
+    use crate::reconstruction::{Bands, ColumnValues, ErrorWindow, ReconstructionModel};
+    let golden: Value = serde_json::from_str(&warden_testdata::read_to_string("stats/golden/reconstruction.json")).unwrap();
+    for (name, case) in golden["cases"].as_object().unwrap() {
+        let names: Vec<&str> = case["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        let categorical: Vec<&str> =
+            case["categorical"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        // The employment case splits the shipped reference CSV at row 30,000; the others carry a period column.
+        let period_of = |header: &[String], i: usize, cells: &[&str]| match header.iter().position(|h| h == "period") {
+            Some(p) => cells[p] == "reference",
+            None => i < 30_000,
+        };
+        let file = match case["inputs"].as_str().unwrap() {
+            f if f.ends_with(".csv") => format!("stats/golden/{f}"),
+            _ => "datasets/employment_MA_reference.csv".into(),
+        };
+        let header = golden_csv(&file, |_, _| false).0;
+        let side = |reference: bool| golden_csv(&file, |i, cells| period_of(&header, i, cells) == reference).1;
+        let (reference, analysis) = (side(true), side(false));
+        let typed = |table: &[Vec<String>]| -> TypedColumns {
+            names
+                .iter()
+                .map(|n| {
+                    let column = &table[header.iter().position(|h| h == n).unwrap()];
+                    if categorical.contains(n) {
+                        (Vec::new(), column.iter().map(|c| (!c.is_empty()).then(|| c.clone())).collect())
+                    } else {
+                        (column.iter().map(|c| c.parse().unwrap_or(f64::NAN)).collect(), Vec::new())
+                    }
+                })
+                .collect()
+        };
+        let (reference, analysis) = (typed(&reference), typed(&analysis));
+        let (reference_text, analysis_text) = (borrowed(&reference), borrowed(&analysis));
+        let (reference_views, analysis_views) =
+            (views(&names, &categorical, &reference, &reference_text), views(&names, &categorical, &analysis, &analysis_text));
+        let named: Vec<(&str, ColumnValues)> = names.iter().copied().zip(reference_views.iter().copied()).collect();
+        let model = ReconstructionModel::fit(&named, crate::reconstruction::DEFAULT_VARIANCE_SHARE).unwrap();
+        assert_eq!(model.kept as u64, case["n_components"].as_u64().unwrap(), "{name}: components kept");
+        let chunk_size = case["chunk_size"].as_u64().unwrap() as usize;
+        let chunks = |errors: Vec<f64>| -> Vec<ErrorWindow> {
+            errors
+                .chunks(chunk_size)
+                .map(|c| {
+                    let mut w = ErrorWindow::default();
+                    c.iter().for_each(|&e| w.add(e));
+                    w
+                })
+                .collect()
+        };
+        let mut windows = chunks(model.errors(&reference_views));
+        let reference_values: Vec<f64> = windows.iter().map(|w| w.chunk().unwrap().value).collect();
+        let bands = Bands::from_reference(&reference_values, 3.0).unwrap();
+        windows.extend(chunks(model.errors(&analysis_views)));
+        let want = case["chunks"].as_array().unwrap();
+        assert_eq!(windows.len(), want.len(), "{name}: chunks");
+        let close = |what: &str, got: f64, want: &Value| {
+            let want = want.as_f64().unwrap();
+            assert!((got - want).abs() <= 1e-6, "{name} {what}: {got} vs NannyML {want}");
+        };
+        for (i, (window, want)) in windows.iter().zip(want).enumerate() {
+            let figures = window.chunk().unwrap();
+            close(&format!("chunk {i} value"), figures.value, &want["value"]);
+            close(&format!("chunk {i} sampling error"), figures.sampling_error, &want["sampling_error"]);
+            close(&format!("chunk {i} upper bound"), figures.upper_confidence_boundary, &want["upper_confidence_boundary"]);
+            close(&format!("chunk {i} lower bound"), figures.lower_confidence_boundary, &want["lower_confidence_boundary"]);
+            close(&format!("chunk {i} upper threshold"), bands.upper, &want["upper_threshold"]);
+            match bands.lower {
+                Some(lower) => close(&format!("chunk {i} lower threshold"), lower, &want["lower_threshold"]),
+                None => assert!(want["lower_threshold"].is_null(), "{name} chunk {i}: NannyML keeps a lower band"),
+            }
+            assert_eq!(bands.alert(figures.value), want["alert"].as_bool().unwrap(), "{name} chunk {i} alert");
+        }
+    }
+}

@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod multiclass;
 pub mod profile;
 pub mod quantile;
+pub mod reconstruction;
 pub mod regression;
 pub mod report;
 pub mod sort;
