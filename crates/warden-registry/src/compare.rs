@@ -699,3 +699,103 @@ pub fn metrics_report(data: &Path, options: &MetricsOptions) -> Result<MetricsRe
         .collect();
     Ok(MetricsReport::Estimated { calibrated, chunks })
 }
+
+/// Multivariate drift of a current file against a reference file: NannyML's data reconstruction error per
+/// chunk of rows (see `warden_stats::reconstruction`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReconstructionReport {
+    /// The features, numeric and categorical, the PCA was fitted on.
+    pub features: Vec<String>,
+    /// Principal components kept, and the share of the reference's variance they explain.
+    pub components: usize,
+    pub explained_variance: f64,
+    /// Rows per chunk.
+    pub chunk_size: usize,
+    /// Bands from the reference chunks (mean ± 3σ); `None` with fewer than two reference chunks.
+    pub bands: Option<warden_stats::reconstruction::Bands>,
+    /// Each chunk of the reference, then of the current data, with whether it lies outside the bands.
+    pub reference: Vec<ReconstructionChunk>,
+    pub current: Vec<ReconstructionChunk>,
+}
+
+/// One chunk's reconstruction error.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReconstructionChunk {
+    /// First and last row (0-based, inclusive) in its file.
+    pub start: usize,
+    pub end: usize,
+    #[serde(flatten)]
+    pub figures: warden_stats::reconstruction::ChunkFigures,
+    pub alert: bool,
+}
+
+/// Most rows of one side the multivariate report reads (it holds every feature of every row: 8 bytes a
+/// numeric cell; a categorical cell its text).
+pub const MAX_RECONSTRUCTION_ROWS: usize = 5_000_000;
+
+/// The reconstruction error of `current` against `reference` over these features (each with the kind the
+/// drift report gave it), in chunks of `chunk_size` rows (default: a tenth of the reference).
+pub fn reconstruction_report(
+    reference: &Path,
+    current: &Path,
+    features: &[(String, warden_stats::profile::ColumnType)],
+    chunk_size: Option<usize>,
+    variance_share: f64,
+) -> Result<ReconstructionReport> {
+    use warden_stats::reconstruction::{Bands, ColumnValues, ErrorWindow, ReconstructionModel};
+    let schema: Vec<crate::registry::FeatureSpec> = features
+        .iter()
+        .map(|(name, kind)| crate::registry::FeatureSpec {
+            name: name.clone(),
+            kind: *kind,
+            categories: None,
+            nullable: true,
+            encoding: None,
+            unknown_category: Default::default(),
+        })
+        .collect();
+    let read = |path: &Path| -> Result<crate::reference::MonitorReference> {
+        let data = crate::reference::MonitorReference::read_bounded(path, &schema, MAX_RECONSTRUCTION_ROWS)?;
+        Ok(data)
+    };
+    let (reference_data, current_data) = (read(reference)?, read(current)?);
+    let (reference_texts, current_texts) = (reference_data.category_texts(), current_data.category_texts());
+    let named = reference_data.feature_columns(&reference_texts);
+    let reference_views: Vec<ColumnValues> = named.iter().map(|(_, v)| *v).collect();
+    let model = ReconstructionModel::fit(&named, variance_share).map_err(|e| Error::invalid(e.to_string()))?;
+    let size = chunk_size.unwrap_or_else(|| reference_data.len().div_ceil(10)).max(1);
+    let chunked = |errors: Vec<f64>| -> Vec<(usize, usize, ErrorWindow)> {
+        errors
+            .chunks(size)
+            .enumerate()
+            .map(|(i, c)| {
+                let mut window = ErrorWindow::default();
+                c.iter().for_each(|&e| window.add(e));
+                (i * size, i * size + c.len() - 1, window)
+            })
+            .collect()
+    };
+    let reference_chunks = chunked(model.errors(&reference_views));
+    let values: Vec<f64> = reference_chunks.iter().filter_map(|(_, _, w)| w.chunk()).map(|f| f.value).collect();
+    let bands = (values.len() >= 2).then(|| Bands::from_reference(&values, 3.0)).flatten();
+    let judged = |chunks: Vec<(usize, usize, ErrorWindow)>| -> Vec<ReconstructionChunk> {
+        chunks
+            .into_iter()
+            .filter_map(|(start, end, w)| {
+                let figures = w.chunk()?;
+                Some(ReconstructionChunk { start, end, figures, alert: bands.is_some_and(|b| b.alert(figures.value)) })
+            })
+            .collect()
+    };
+    let current_views: Vec<ColumnValues> =
+        current_data.feature_columns(&current_texts).into_iter().map(|(_, v)| v).collect();
+    Ok(ReconstructionReport {
+        features: model.names().to_vec(),
+        components: model.kept,
+        explained_variance: model.explained_variance_ratio[..model.kept].iter().sum(),
+        chunk_size: size,
+        bands,
+        reference: judged(reference_chunks),
+        current: judged(chunked(model.errors(&current_views))),
+    })
+}

@@ -55,7 +55,13 @@ impl MonitorReference {
 
     /// Reads the feature and other columns of a CSV or Parquet file; scores are filled in by the caller.
     pub fn read(path: &Path, schema: &[FeatureSpec]) -> Result<MonitorReference> {
+        Self::read_bounded(path, schema, usize::MAX)
+    }
+
+    /// [`MonitorReference::read`], refusing a file of more than `max_rows` rows.
+    pub fn read_bounded(path: &Path, schema: &[FeatureSpec], max_rows: usize) -> Result<MonitorReference> {
         let mut reference = MonitorReference::default();
+        let mut rows_read = 0usize;
         let mut positions: Vec<Option<usize>> = Vec::new();
         let mut other_positions: Vec<(usize, String)> = Vec::new();
         crate::dataset::for_each_chunk(path, 8_192, |header, chunk| {
@@ -74,6 +80,13 @@ impl MonitorReference {
                         reference.others.insert(h.clone(), Vec::new());
                     }
                 }
+            }
+            rows_read += chunk.len();
+            if rows_read > max_rows {
+                return Err(crate::Error::invalid(format!(
+                    "{} has more than {max_rows} rows, the most this reads",
+                    path.display()
+                )));
             }
             for cells in chunk {
                 let text = |i: Option<usize>| {
@@ -100,6 +113,37 @@ impl MonitorReference {
         });
         reference.scores = vec![f64::NAN; rows];
         Ok(reference)
+    }
+
+    /// Each categorical feature's values as text slices (an empty list for a numeric feature), for
+    /// [`MonitorReference::feature_columns`].
+    pub fn category_texts(&self) -> Vec<Vec<Option<&str>>> {
+        self.features
+            .iter()
+            .map(|(_, c)| match c {
+                ReferenceColumn::Categorical(v) => v.iter().map(Option::as_deref).collect(),
+                ReferenceColumn::Numeric(_) => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The feature columns by name, as the statistics core reads whole columns.
+    pub fn feature_columns<'a>(
+        &'a self,
+        texts: &'a [Vec<Option<&'a str>>],
+    ) -> Vec<(&'a str, warden_stats::reconstruction::ColumnValues<'a>)> {
+        use warden_stats::reconstruction::ColumnValues;
+        self.features
+            .iter()
+            .zip(texts)
+            .map(|((name, c), t)| {
+                let values = match c {
+                    ReferenceColumn::Numeric(v) => ColumnValues::Numeric(v),
+                    ReferenceColumn::Categorical(_) => ColumnValues::Categorical(t),
+                };
+                (name.as_str(), values)
+            })
+            .collect()
     }
 
     /// Row `i`'s features, as a scoring request carries them.

@@ -295,7 +295,13 @@ fn views<'a>(
     names
         .iter()
         .enumerate()
-        .map(|(j, n)| if categorical.contains(n) { ColumnValues::Categorical(&text[j]) } else { ColumnValues::Numeric(&typed[j].0) })
+        .map(|(j, n)| {
+            if categorical.contains(n) {
+                ColumnValues::Categorical(&text[j])
+            } else {
+                ColumnValues::Numeric(&typed[j].0)
+            }
+        })
         .collect()
 }
 
@@ -303,7 +309,8 @@ fn views<'a>(
 #[test]
 fn reconstruction_drift_matches_nannyml() {
     use crate::reconstruction::{Bands, ColumnValues, ErrorWindow, ReconstructionModel};
-    let golden: Value = serde_json::from_str(&warden_testdata::read_to_string("stats/golden/reconstruction.json")).unwrap();
+    let golden: Value =
+        serde_json::from_str(&warden_testdata::read_to_string("stats/golden/reconstruction.json")).unwrap();
     for (name, case) in golden["cases"].as_object().unwrap() {
         let names: Vec<&str> = case["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
         let categorical: Vec<&str> =
@@ -335,8 +342,10 @@ fn reconstruction_drift_matches_nannyml() {
         };
         let (reference, analysis) = (typed(&reference), typed(&analysis));
         let (reference_text, analysis_text) = (borrowed(&reference), borrowed(&analysis));
-        let (reference_views, analysis_views) =
-            (views(&names, &categorical, &reference, &reference_text), views(&names, &categorical, &analysis, &analysis_text));
+        let (reference_views, analysis_views) = (
+            views(&names, &categorical, &reference, &reference_text),
+            views(&names, &categorical, &analysis, &analysis_text),
+        );
         let named: Vec<(&str, ColumnValues)> = names.iter().copied().zip(reference_views.iter().copied()).collect();
         let model = ReconstructionModel::fit(&named, crate::reconstruction::DEFAULT_VARIANCE_SHARE).unwrap();
         assert_eq!(model.kept as u64, case["n_components"].as_u64().unwrap(), "{name}: components kept");
@@ -365,8 +374,16 @@ fn reconstruction_drift_matches_nannyml() {
             let figures = window.chunk().unwrap();
             close(&format!("chunk {i} value"), figures.value, &want["value"]);
             close(&format!("chunk {i} sampling error"), figures.sampling_error, &want["sampling_error"]);
-            close(&format!("chunk {i} upper bound"), figures.upper_confidence_boundary, &want["upper_confidence_boundary"]);
-            close(&format!("chunk {i} lower bound"), figures.lower_confidence_boundary, &want["lower_confidence_boundary"]);
+            close(
+                &format!("chunk {i} upper bound"),
+                figures.upper_confidence_boundary,
+                &want["upper_confidence_boundary"],
+            );
+            close(
+                &format!("chunk {i} lower bound"),
+                figures.lower_confidence_boundary,
+                &want["lower_confidence_boundary"],
+            );
             close(&format!("chunk {i} upper threshold"), bands.upper, &want["upper_threshold"]);
             match bands.lower {
                 Some(lower) => close(&format!("chunk {i} lower threshold"), lower, &want["lower_threshold"]),

@@ -196,7 +196,10 @@ impl Bands {
 
 impl ReconstructionModel {
     /// Fits the encoding, scaler and PCA on the reference columns, keeping components up to `variance_share`.
-    pub fn fit(columns: &[(&str, ColumnValues)], variance_share: f64) -> Result<ReconstructionModel, ReconstructionError> {
+    pub fn fit(
+        columns: &[(&str, ColumnValues)],
+        variance_share: f64,
+    ) -> Result<ReconstructionModel, ReconstructionError> {
         let d = columns.len();
         if !(2..=MAX_COLUMNS).contains(&d) {
             return Err(ReconstructionError::Columns(d));
@@ -252,8 +255,7 @@ impl ReconstructionModel {
         for a in 0..d {
             for b in a..d {
                 let (ma, mb) = (model.pca_mean[a], model.pca_mean[b]);
-                let sum: f64 =
-                    standardised[a].iter().zip(&standardised[b]).map(|(x, y)| (x - ma) * (y - mb)).sum();
+                let sum: f64 = standardised[a].iter().zip(&standardised[b]).map(|(x, y)| (x - ma) * (y - mb)).sum();
                 covariance[(a, b)] = sum / (count - 1.0);
                 covariance[(b, a)] = covariance[(a, b)];
             }
@@ -275,7 +277,10 @@ impl ReconstructionModel {
             }
         }
         model.kept = kept;
-        model.components = order[..kept].iter().flat_map(|&i| eigen.eigenvectors.column(i).iter().copied().collect::<Vec<_>>()).collect();
+        model.components = order[..kept]
+            .iter()
+            .flat_map(|&i| eigen.eigenvectors.column(i).iter().copied().collect::<Vec<_>>())
+            .collect();
         Ok(model)
     }
 
@@ -391,8 +396,11 @@ mod tests {
         let fit = |columns: &[(&str, ColumnValues)]| ReconstructionModel::fit(columns, 0.65).unwrap_err().to_string();
         assert!(fit(&[("a", ColumnValues::Numeric(&x))]).contains("2 to 256 columns"));
         assert!(fit(&[("a", ColumnValues::Numeric(&x)), ("b", ColumnValues::Numeric(&short))]).contains("'b'"));
-        assert!(fit(&[("a", ColumnValues::Numeric(&x)), ("b", ColumnValues::Numeric(&empty))]).contains("'b' has no value"));
-        let share = ReconstructionModel::fit(&[("a", ColumnValues::Numeric(&x)), ("b", ColumnValues::Numeric(&x))], 1.0);
+        assert!(
+            fit(&[("a", ColumnValues::Numeric(&x)), ("b", ColumnValues::Numeric(&empty))]).contains("'b' has no value")
+        );
+        let share =
+            ReconstructionModel::fit(&[("a", ColumnValues::Numeric(&x)), ("b", ColumnValues::Numeric(&x))], 1.0);
         assert!(share.unwrap_err().to_string().contains("variance share"));
     }
 }

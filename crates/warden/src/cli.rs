@@ -1198,6 +1198,17 @@ pub(crate) struct DriftArgs {
     /// Exit 1 when any feature's verdict reaches this level (for CI).
     #[arg(long, value_enum)]
     pub(crate) fail_on: Option<FailOn>,
+    /// Also measure multivariate drift: NannyML's data reconstruction error (a PCA fitted on the reference)
+    /// per chunk of rows, alerting outside the reference chunks' mean ± 3σ. Holds every feature of both files
+    /// in memory.
+    #[arg(long)]
+    pub(crate) multivariate: bool,
+    /// Rows per chunk of the multivariate drift (default: a tenth of the reference).
+    #[arg(long, requires = "multivariate")]
+    pub(crate) chunk_size: Option<usize>,
+    /// Share of the reference's variance the principal components keep (NannyML's default 0.65).
+    #[arg(long, requires = "multivariate", default_value_t = warden_stats::reconstruction::DEFAULT_VARIANCE_SHARE)]
+    pub(crate) variance_share: f64,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

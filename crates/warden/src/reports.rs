@@ -3,7 +3,8 @@
 use anyhow::bail;
 use serde_json::{Map, Value, json};
 use warden_core::words::counted;
-use warden_registry::compare::{DriftOptions, drift_report};
+use warden_registry::compare::{DriftOptions, drift_report, reconstruction_report};
+use warden_stats::profile::ColumnType;
 use warden_stats::report::{DriftBands, FeatureDrift, FeatureReport, Verdict};
 
 use crate::cli::{DriftArgs, FailOn, MetricsArgs};
@@ -97,11 +98,41 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
         exclude: args.exclude.clone(),
         bands: DriftBands { psi_warn: args.psi_warn, psi_alert: args.psi_alert, bins: args.bins },
     };
+    if args.multivariate && !(args.variance_share > 0.0 && args.variance_share < 1.0) {
+        bail!("--variance-share is between 0 and 1, exclusive");
+    }
+    if args.chunk_size == Some(0) {
+        bail!("--chunk-size is at least 1");
+    }
     let (reference, current) = (args.reference.clone(), args.current.clone());
     let started = std::time::Instant::now();
     let report = tokio::task::spawn_blocking(move || drift_report(&reference, &current, &options))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let multivariate = if args.multivariate {
+        let features: Vec<(String, ColumnType)> = report
+            .features
+            .iter()
+            .map(|f| {
+                let kind = match f.drift {
+                    FeatureDrift::Numeric(_) => ColumnType::Numeric,
+                    FeatureDrift::Categorical(_) => ColumnType::Categorical,
+                };
+                (f.name.clone(), kind)
+            })
+            .collect();
+        let (reference, current) = (args.reference.clone(), args.current.clone());
+        let (chunk_size, share) = (args.chunk_size, args.variance_share);
+        Some(
+            tokio::task::spawn_blocking(move || {
+                reconstruction_report(&reference, &current, &features, chunk_size, share)
+            })
+            .await?
+            .map_err(|e| anyhow::anyhow!("multivariate drift: {e}"))?,
+        )
+    } else {
+        None
+    };
     if args.timing {
         eprintln!(
             "compared {} x {} rows, {} features in {:.3} s; peak memory {}",
@@ -129,7 +160,10 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
         "features": report.features.len(), "alert": count(Verdict::Alert), "warn": count(Verdict::Warn),
         "ok": count(Verdict::Ok), "insufficient": count(Verdict::Insufficient),
     });
-    let verdict = report.features.iter().fold(Verdict::Ok, |v, f| worse(v, f.verdict));
+    let mut verdict = report.features.iter().fold(Verdict::Ok, |v, f| worse(v, f.verdict));
+    if multivariate.as_ref().is_some_and(|m| m.current.iter().any(|c| c.alert)) {
+        verdict = Verdict::Alert;
+    }
     if args.json {
         let features: Map<String, Value> =
             report.features.iter().map(|f| (f.name.clone(), Value::Object(statistics_json(f)))).collect();
@@ -139,6 +173,7 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
             "verdict": verdict_name(verdict),
             "summary": summary, "quality": overall, "features": features,
             "extra_current_columns": report.extra_current_columns,
+            "multivariate": multivariate,
         }));
         return Ok(exit_code(verdict, args.fail_on));
     }
@@ -218,7 +253,46 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
     if !report.extra_current_columns.is_empty() {
         outln!("ignored current columns not in the reference: {}", report.extra_current_columns.join(", "));
     }
+    if let Some(m) = &multivariate {
+        print_multivariate(m);
+    }
     Ok(exit_code(verdict, args.fail_on))
+}
+
+fn print_multivariate(m: &warden_registry::compare::ReconstructionReport) {
+    outln!();
+    outln!(
+        "multivariate drift (data reconstruction error): {} principal components of {} features keep {:.1}% of \
+         the reference's variance; chunks of {} rows",
+        m.components,
+        m.features.len(),
+        m.explained_variance * 100.0,
+        m.chunk_size
+    );
+    match &m.bands {
+        Some(b) => outln!(
+            "bands from {} reference chunks: {} to {}",
+            m.reference.len(),
+            b.lower.map_or("-".into(), format_number),
+            format_number(b.upper)
+        ),
+        None => outln!("fewer than 2 reference chunks: no bands, no alert"),
+    }
+    let rows: Vec<Vec<String>> = m
+        .current
+        .iter()
+        .map(|c| {
+            vec![
+                format!("{}-{}", c.start, c.end),
+                format_number(c.figures.value),
+                cell(Some(c.figures.sampling_error).filter(|v| v.is_finite())),
+                if c.alert { "ALERT".into() } else { "OK".into() },
+            ]
+        })
+        .collect();
+    table(&["CURRENT ROWS", "ERROR", "SAMPLING ERROR", "VERDICT"], &rows);
+    let alerts = m.current.iter().filter(|c| c.alert).count();
+    outln!("{} of {} current chunks outside the bands", alerts, m.current.len());
 }
 
 /// The approval-rate ratio below which `metrics` alerts (the four-fifths rule) and warns: the default bands of

@@ -134,6 +134,70 @@ fn drift_on_real_data_across_formats() {
     assert_eq!(report["features"]["SEX"]["type"], "categorical");
 }
 
+/// `rows` rows of four standard normal features (x0 and x1 correlated by `rho`, a fixed seed per file) and a
+/// region, as CSV.
+fn correlated(path: &std::path::Path, rows: usize, rho: f64, seed: u64) {
+    let mut state = seed;
+    let mut uniform = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut normal = move || (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+    let mut csv = String::from("id,x0,x1,x2,x3,region\n");
+    for i in 0..rows {
+        let (a, b, c, d) = (normal(), normal(), normal(), normal());
+        let x1 = rho * a + (1.0 - rho * rho).sqrt() * b;
+        let region = ["north", "south", "east"][i % 3];
+        csv.push_str(&format!("{i},{a:.6},{x1:.6},{c:.6},{d:.6},{region}\n"));
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+#[test]
+fn multivariate_drift_sees_a_turned_correlation_that_every_feature_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, same, turned) =
+        (dir.path().join("ref.csv"), dir.path().join("same.csv"), dir.path().join("turned.csv"));
+    correlated(&reference, 10_000, 0.8, 1);
+    correlated(&same, 4_000, 0.8, 2);
+    correlated(&turned, 4_000, -0.8, 3);
+    let multivariate = ["--multivariate", "--chunk-size", "1000"];
+    let report = drift_json(&reference, &turned, &multivariate);
+    for feature in ["x0", "x1", "x2", "x3", "region"] {
+        assert_eq!(report["features"][feature]["verdict"], "ok", "{feature}: every marginal is unchanged: {report}");
+    }
+    let m = &report["multivariate"];
+    assert_eq!(m["features"].as_array().unwrap().len(), 5, "{m}");
+    assert_eq!(m["reference"].as_array().unwrap().len(), 10);
+    let current = m["current"].as_array().unwrap();
+    assert_eq!(current.len(), 4);
+    assert!(current.iter().all(|c| c["alert"] == true), "every turned chunk is outside the bands: {m}");
+    assert_eq!(report["verdict"], "alert");
+    let upper = m["bands"]["upper"].as_f64().unwrap();
+    assert!(current.iter().all(|c| c["value"].as_f64().unwrap() > upper));
+    // The same relation: no chunk outside the bands.
+    let report = drift_json(&reference, &same, &multivariate);
+    assert!(report["multivariate"]["current"].as_array().unwrap().iter().all(|c| c["alert"] == false), "{report}");
+    assert_eq!(report["verdict"], "ok");
+    // `--fail-on alert` fails on the multivariate alert alone, and the text report names it.
+    let out = warden(&[
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        turned.to_str().unwrap(),
+        "--exclude",
+        "id",
+        "--multivariate",
+        "--chunk-size",
+        "1000",
+        "--fail-on",
+        "alert",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("4 of 4 current chunks outside the bands"), "{}", stdout(&out));
+}
+
 #[test]
 fn drift_rejects_bad_input_with_a_clear_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -150,6 +214,16 @@ fn drift_rejects_bad_input_with_a_clear_reason() {
         (vec!["--current", reference.to_str().unwrap(), "--psi-warn", "0.5", "--psi-alert", "0.2"], "--psi-warn"),
         (vec!["--current", reference.to_str().unwrap(), "--categorical", "nope"], "no column 'nope'"),
         (vec!["--current", reference.to_str().unwrap(), "--bins", "1"], "--bins"),
+        (
+            vec!["--current", reference.to_str().unwrap(), "--multivariate", "--variance-share", "1.5"],
+            "--variance-share is between 0 and 1",
+        ),
+        (vec!["--current", reference.to_str().unwrap(), "--multivariate", "--chunk-size", "0"], "--chunk-size"),
+        // One feature left: no relation between features to reconstruct.
+        (
+            vec!["--current", reference.to_str().unwrap(), "--multivariate", "--exclude", "region", "--exclude", "id"],
+            "multivariate drift: reconstruction drift needs 2 to 256 columns (got 1)",
+        ),
     ];
     for (extra, message) in cases {
         let mut args = vec!["drift", "--reference", reference.to_str().unwrap()];
