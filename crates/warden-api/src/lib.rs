@@ -271,6 +271,8 @@ mod ingest_tests;
 #[cfg(test)]
 mod mlflow_tests;
 #[cfg(test)]
+mod monitoring_depth_tests;
+#[cfg(test)]
 mod openapi_tests;
 #[cfg(test)]
 mod oversight_tests;

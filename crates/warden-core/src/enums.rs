@@ -139,6 +139,8 @@ closed_set! {
         FeatureDrift = "feature_drift",
         /// Drift of the score.
         ScoreDrift = "score_drift",
+        /// Drift of the relations between features: NannyML's data reconstruction error.
+        MultivariateDrift = "multivariate_drift",
         /// Missing values, out-of-range values, unseen categories.
         DataQuality = "data_quality",
         /// Discrimination and calibration once outcomes arrive.

@@ -15,6 +15,9 @@ Kinds (`statistic` picks among the figures named; the first is the default):
 - `feature_drift` (`psi`, `jensen_shannon`): per feature against the version's reference profile (its deciles
   or categories, missing values as one more bin).
 - `score_drift` (`psi`, `jensen_shannon`): the version's scores against its scores on the reference data.
+- `multivariate_drift` (`reconstruction_error`): the mean reconstruction error of the window's decisions under
+  NannyML's PCA fitted on the reference (`warden_stats::reconstruction`), installed on the version's windows at
+  the first evaluation; bands learned from reference chunks by default.
 - `data_quality`: per feature, the largest of the missing-rate increase over the reference, the
   out-of-range share (numeric) and the unseen-category share (categorical).
 - `performance` (`auc`, `brier`, `ece`): on decisions whose outcomes have arrived (`POST /v1/outcomes`).
@@ -56,6 +59,7 @@ use warden_serving::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window
 fn statistics(kind: MonitorKind) -> &'static [&'static str] {
     match kind {
         MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => &["psi", "jensen_shannon"],
+        MonitorKind::MultivariateDrift => &["reconstruction_error"],
         MonitorKind::Performance => &["auc", "brier", "ece"],
         MonitorKind::EstimatedPerformance => &["auc", "accuracy", "precision", "recall", "f1"],
         MonitorKind::Fairness => &["disparate_impact", "equal_opportunity"],
@@ -262,6 +266,15 @@ impl MonitorConfig {
                 "learned thresholds need 1 <= k <= {MAX_LEARNED_K} and a positive chunk_size"
             )));
         }
+        if kind == MonitorKind::MultivariateDrift && self.learned.is_none() && self.warn <= 0.0 {
+            return Err(Error::invalid(
+                "a multivariate_drift monitor learns its bands from the reference (learned), or needs a positive warn \
+                 band: the reconstruction error's scale is the data's",
+            ));
+        }
+        if kind == MonitorKind::MultivariateDrift && self.features.as_ref().is_some_and(|f| f.len() < 2) {
+            return Err(Error::invalid("a multivariate_drift monitor watches at least 2 features"));
+        }
         if kind == MonitorKind::Fairness && self.attribute.as_deref().is_none_or(str::is_empty) {
             return Err(Error::invalid("a fairness monitor needs an attribute"));
         }
@@ -325,6 +338,8 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => {
             (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions)
         }
+        // The error's scale is the data's: the bands are learned (below), the static ones unused.
+        MonitorKind::MultivariateDrift => ((0.0, 0.0), window_seconds, None, min_decisions),
         MonitorKind::DataQuality => {
             (row((0.02, 0.05), (0.05, 0.10), (0.05, 0.10)), window_seconds, None, min_decisions)
         }
@@ -360,7 +375,8 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         statistic: None,
         warn,
         alert,
-        learned: None,
+        // NannyML's bands: the reference chunks' mean ± 3σ.
+        learned: (kind == MonitorKind::MultivariateDrift).then_some(LearnedThresholds { k: 3.0, chunk_size: None }),
         features: None,
         attribute: None,
         target: None,
@@ -685,6 +701,9 @@ pub(crate) struct Learned {
     baseline: Option<f64>,
     /// CBPE fitted on the labelled reference.
     cbpe: Option<CbpeModel>,
+    /// The multivariate model fitted on the reference and installed on the version's windows: its key, the
+    /// components kept and the share of variance they explain.
+    reconstruction: Option<(String, usize, f64)>,
     /// Why something could not be learned.
     problem: Option<String>,
 }
@@ -795,6 +814,27 @@ fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::
                 let figures = json!({"refused": drift.refused, "fields": drift.refused_fields, "sample": asked});
                 values.insert(SCHEMA_KEY.into(), (share, figures));
             }
+        }
+        MonitorKind::MultivariateDrift => {
+            let (key, components, explained) = learned.reconstruction.clone().ok_or_else(|| {
+                learned.problem.clone().unwrap_or_else(|| "no multivariate model was fitted on the reference".into())
+            })?;
+            let window = drift.reconstruction.get(&key).copied().unwrap_or_default();
+            let figures = window.chunk();
+            let mut details = json!({
+                "sample": window.count,
+                "components": components,
+                "explained_variance": explained,
+                "features": key.split('\u{1f}').collect::<Vec<_>>(),
+            });
+            if let Some(f) = &figures {
+                details["sampling_error"] = json!(f.sampling_error.is_finite().then_some(f.sampling_error));
+                details["upper_confidence_boundary"] =
+                    json!(f.upper_confidence_boundary.is_finite().then_some(f.upper_confidence_boundary));
+                details["lower_confidence_boundary"] =
+                    json!(f.lower_confidence_boundary.is_finite().then_some(f.lower_confidence_boundary));
+            }
+            values.insert("model".into(), (figures.map(|f| f.value), details));
         }
         MonitorKind::ScoreDrift => {
             let value = if statistic == "jensen_shannon" { drift.score_jensen_shannon } else { drift.score_psi };
@@ -912,6 +952,15 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     let threshold = version.version.serving.threshold;
     let attributes: Vec<String> = config.attribute.iter().cloned().collect();
     let mut learned = Learned::default();
+    if kind == MonitorKind::MultivariateDrift {
+        match fit_reconstruction(config, version) {
+            Ok(fitted) => learned.reconstruction = Some(fitted),
+            Err(problem) => {
+                learned.problem = Some(problem);
+                return learned;
+            }
+        }
+    }
     if kind == MonitorKind::MoneyAtRisk {
         let all = version.live.reference_windows(reference, 0..reference.len(), &attributes);
         let drift = warden_serving::scoring::windows_drift(version, all, reference.len() as u64, 0, None);
@@ -1018,6 +1067,37 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
         learned.bands.insert(key, bands);
     }
     learned
+}
+
+/// Fits NannyML's reconstruction model on the version's reference features (the monitor's `features`, else
+/// all) and installs it on the version's windows, which fold each decision's error from then on.
+fn fit_reconstruction(
+    config: &MonitorConfig,
+    version: &LoadedVersion,
+) -> std::result::Result<(String, usize, f64), String> {
+    let texts = version.reference.category_texts();
+    let columns: Vec<_> = version
+        .reference
+        .feature_columns(&texts)
+        .into_iter()
+        .filter(|(name, _)| config.features.as_ref().is_none_or(|only| only.iter().any(|f| f == name)))
+        .collect();
+    if let Some(only) = &config.features
+        && let Some(unknown) = only.iter().find(|f| !columns.iter().any(|(name, _)| name == f))
+    {
+        return Err(format!("'{unknown}' is not a feature of the version"));
+    }
+    let model = warden_stats::reconstruction::ReconstructionModel::fit(
+        &columns,
+        warden_stats::reconstruction::DEFAULT_VARIANCE_SHARE,
+    )
+    .map_err(|e| e.to_string())?;
+    // The unit separator: no feature name holds it.
+    let key = model.names().join("\u{1f}");
+    let explained = model.explained_variance_ratio[..model.kept].iter().sum();
+    let kept = model.kept;
+    version.live.install_reconstruction(&key, Arc::new(model))?;
+    Ok((key, kept, explained))
 }
 
 fn cbpe_metric(statistic: &str) -> CbpeMetric {
@@ -1405,6 +1485,7 @@ mod tests {
             expected_loss: None,
             refused: 0,
             refused_fields: BTreeMap::new(),
+            reconstruction: BTreeMap::new(),
         }
     }
 

@@ -128,8 +128,13 @@ struct Requirement {
 }
 
 /// Monitors of the inputs, the outputs and the log.
-const STABILITY: &[MonitorKind] =
-    &[MonitorKind::FeatureDrift, MonitorKind::ScoreDrift, MonitorKind::DataQuality, MonitorKind::Integrity];
+const STABILITY: &[MonitorKind] = &[
+    MonitorKind::FeatureDrift,
+    MonitorKind::ScoreDrift,
+    MonitorKind::MultivariateDrift,
+    MonitorKind::DataQuality,
+    MonitorKind::Integrity,
+];
 /// Monitors of performance, on outcomes or estimated before them.
 const PERFORMANCE: &[MonitorKind] = &[MonitorKind::Performance, MonitorKind::EstimatedPerformance];
 

@@ -28,6 +28,7 @@ use tokio::sync::oneshot::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinError;
 use warden_stats::profile::ColumnType;
+use warden_stats::reconstruction::{ErrorWindow, ReconstructionModel};
 use warden_stats::window::{CategoricalWindow, GroupRateWindow, Mergeable, NumericWindow, TimeBuckets};
 use warden_store::metadata::{MetadataStore, NewDecision, StreamCommit, StreamCommitted, StreamTurn};
 
@@ -551,6 +552,9 @@ pub struct LiveWindows {
     /// Requests refused by the version's schema checks (never logged as decisions), and per field.
     pub refused: u64,
     pub refused_fields: BTreeMap<String, u64>,
+    /// Reconstruction errors per installed multivariate model (by its key), from the moment it was installed.
+    #[serde(default)]
+    pub reconstruction: BTreeMap<String, ErrorWindow>,
 }
 
 impl Mergeable for LiveWindows {
@@ -573,6 +577,9 @@ impl Mergeable for LiveWindows {
         for (field, n) in &other.refused_fields {
             *self.refused_fields.entry(field.clone()).or_default() += n;
         }
+        for (key, window) in &other.reconstruction {
+            self.reconstruction.entry(key.clone()).or_default().merge(window);
+        }
     }
 }
 
@@ -587,6 +594,17 @@ const BUCKETS_KEPT: usize = 360;
 pub const LIVE_SPAN_MICROS: i64 = BUCKET_MICROS * BUCKETS_KEPT as i64;
 /// Monitor-only attributes folded per decision (further ones are logged, not windowed).
 const MAX_ATTRIBUTES: usize = 16;
+/// Multivariate models one version folds (each costs every decision a projection).
+pub const MAX_RECONSTRUCTIONS: usize = 4;
+
+/// A multivariate drift model whose reconstruction error each decision adds to the windows.
+#[derive(Debug, Clone)]
+struct InstalledReconstruction {
+    key: String,
+    model: Arc<ReconstructionModel>,
+    /// The position among the profile's features of each of the model's columns.
+    columns: Vec<usize>,
+}
 
 #[derive(Debug)]
 struct LiveState {
@@ -601,6 +619,8 @@ struct LiveState {
     last_at: Option<i64>,
     /// What each bucket held when it was last published for other replicas: (decisions, refusals).
     published: BTreeMap<i64, (u64, u64)>,
+    /// Multivariate models folded, installed by the monitors that watch them.
+    reconstructions: Vec<InstalledReconstruction>,
 }
 
 /// A value as the windows take it: a number, a text, or neither (missing, null, anything else).
@@ -772,6 +792,7 @@ impl LiveProfile {
             exposure_missing: 0,
             refused: 0,
             refused_fields: BTreeMap::new(),
+            reconstruction: BTreeMap::new(),
         };
         let serving = &version.serving;
         let exposure_feature =
@@ -792,6 +813,7 @@ impl LiveProfile {
                 first_at: None,
                 last_at: None,
                 published: BTreeMap::new(),
+                reconstructions: Vec::new(),
             }),
             empty,
         }
@@ -834,7 +856,19 @@ impl LiveProfile {
         }
     }
 
-    fn add(&self, windows: &mut LiveWindows, row: &RowValues) {
+    fn add(&self, windows: &mut LiveWindows, row: &RowValues, reconstructions: &[InstalledReconstruction]) {
+        let mut scratch = Vec::new();
+        for installed in reconstructions {
+            let error = installed.model.row_error(&mut scratch, |j| match row.features[installed.columns[j]] {
+                Cell::Number(x) => warden_stats::reconstruction::Cell::Number(x),
+                Cell::Text(s) => warden_stats::reconstruction::Cell::Text(s),
+                Cell::Neither => warden_stats::reconstruction::Cell::Missing,
+            });
+            match windows.reconstruction.get_mut(&installed.key) {
+                Some(w) => w.add(error),
+                None => windows.reconstruction.entry(installed.key.clone()).or_default().add(error),
+            }
+        }
         let score = row.score;
         windows.score.add(score, &self.score_bins.0, self.score_bins.1);
         for ((feature, window), value) in self.features.iter().zip(&mut windows.features).zip(&row.features) {
@@ -874,9 +908,9 @@ impl LiveProfile {
             Some(given) if given.len() == self.features.len() => self.read_given(decision, given),
             _ => self.read(decision),
         };
-        self.add(&mut state.total, &row);
+        self.add(&mut state.total, &row, &state.reconstructions);
         if let Some(bucket) = state.recent.record(decision.at) {
-            self.add(bucket, &row);
+            self.add(bucket, &row, &state.reconstructions);
         }
     }
 
@@ -906,9 +940,10 @@ impl LiveProfile {
         attributes: &[String],
     ) -> LiveWindows {
         let mut windows = self.empty.clone();
+        let reconstructions = self.reconstructions();
         for row in rows {
             let view = ReferenceRow { reference, row, features: reference.row(row), attributes };
-            self.add(&mut windows, &self.read(&view));
+            self.add(&mut windows, &self.read(&view), &reconstructions);
         }
         windows
     }
@@ -917,10 +952,43 @@ impl LiveProfile {
     /// built them; pinned decisions are left out as the fold leaves them out.
     pub fn decision_windows(&self, decisions: &[NewDecision]) -> LiveWindows {
         let mut windows = self.empty.clone();
+        let reconstructions = self.reconstructions();
         for decision in decisions.iter().filter(|d| d.route != "pinned") {
-            self.add(&mut windows, &self.read(decision));
+            self.add(&mut windows, &self.read(decision), &reconstructions);
         }
         windows
+    }
+
+    fn reconstructions(&self) -> Vec<InstalledReconstruction> {
+        self.state.lock().expect("live profile lock").reconstructions.clone()
+    }
+
+    /// Folds a multivariate model's reconstruction error into the windows from now on, under `key` (installing
+    /// the same key again changes nothing). Refused when a column is not a feature, or when the version folds
+    /// [`MAX_RECONSTRUCTIONS`] models already.
+    pub fn install_reconstruction(
+        &self,
+        key: &str,
+        model: Arc<ReconstructionModel>,
+    ) -> std::result::Result<(), String> {
+        let columns = model
+            .names()
+            .iter()
+            .map(|name| {
+                self.features.iter().position(|f| f.name == *name).ok_or_else(|| format!("'{name}' is not a feature"))
+            })
+            .collect::<std::result::Result<Vec<usize>, String>>()?;
+        let mut state = self.state.lock().expect("live profile lock");
+        if state.reconstructions.iter().any(|r| r.key == key) {
+            return Ok(());
+        }
+        if state.reconstructions.len() >= MAX_RECONSTRUCTIONS {
+            return Err(format!(
+                "the version folds {MAX_RECONSTRUCTIONS} multivariate models already (one per distinct feature list)"
+            ));
+        }
+        state.reconstructions.push(InstalledReconstruction { key: key.to_owned(), model, columns });
+        Ok(())
     }
 
     /// The windows of the decisions made at or after `since` (µs), and how many decisions they hold, with

@@ -1194,6 +1194,10 @@ pub struct LiveDrift {
     pub refused: u64,
     /// Refusals per field.
     pub refused_fields: BTreeMap<String, u64>,
+    /// Reconstruction errors per multivariate model installed on the version (by its key); the multivariate
+    /// monitor's evaluations publish their figures.
+    #[serde(skip_serializing)]
+    pub reconstruction: BTreeMap<String, warden_stats::reconstruction::ErrorWindow>,
 }
 
 /// Drift of the last `seconds` of live traffic (at most an hour) of each loaded version of a model, with the
@@ -1350,6 +1354,7 @@ pub fn windows_drift(
         approvals: windows.approvals,
         refused: windows.refused,
         refused_fields: windows.refused_fields,
+        reconstruction: windows.reconstruction,
         expected_loss: (priced && decisions > 0).then(|| windows.expected_loss / decisions as f64),
     }
 }

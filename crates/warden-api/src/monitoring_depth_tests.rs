@@ -1,0 +1,140 @@
+//! Monitoring beyond one feature at a time, through the router: the multivariate (reconstruction error)
+//! monitor on live traffic.
+
+use std::sync::atomic::Ordering::SeqCst;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::tests::TestApp;
+
+/// Four standard normal features, x0 and x1 correlated by `rho` (a fixed generator per `seed`).
+pub(crate) fn correlated_rows(rows: usize, rho: f64, seed: u64) -> Vec<[f64; 4]> {
+    let mut state = seed;
+    let mut uniform = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut normal = move || (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+    (0..rows)
+        .map(|_| {
+            let (a, b, c, d) = (normal(), normal(), normal(), normal());
+            let round = |v: f64| (v * 1e4).round() / 1e4;
+            [round(a), round(rho * a + (1.0 - rho * rho).sqrt() * b), round(c), round(d)]
+        })
+        .collect()
+}
+
+// x0 and x1 are inputs the score does not weigh, so the score's own distribution stays as it was too.
+const MODEL: &[u8] = br#"{"intercept": -1.0, "coefficients": {"x0": 0.0, "x1": 0.0, "x2": -0.2, "x3": 0.1}}"#;
+
+/// `mv` v1 (linear, on x0…x3) serving as champion, its reference 5,000 rows with x0 and x1 correlated 0.8.
+async fn correlated_model(app: &TestApp) {
+    app.create_model("mv").await;
+    let mut reference = String::from("x0,x1,x2,x3,y\n");
+    for (i, r) in correlated_rows(5_000, 0.8, 11).iter().enumerate() {
+        reference.push_str(&format!("{},{},{},{},{}\n", r[0], r[1], r[2], r[3], i % 2));
+    }
+    let metadata = json!({"format": "linear-json", "target": "y"});
+    let (status, body) = app.register("mv", metadata, MODEL, reference.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let promote = json!({"reason": "monitoring tests", "override": true});
+    let (status, body) = app.json(Method::POST, "/v1/models/mv/versions/1/promote", Some(&app.admin), promote).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn score_rows(app: &TestApp, rows: &[[f64; 4]], prefix: &str) {
+    let batch: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            json!({"request_id": format!("{prefix}-{i}"), "features": {"x0": r[0], "x1": r[1], "x2": r[2], "x3": r[3]}})
+        })
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/mv/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// The newest evaluation of each monitor of `mv`.
+async fn latest(app: &TestApp) -> std::collections::BTreeMap<String, Value> {
+    let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, history) =
+        app.json(Method::GET, "/v1/models/mv/monitors/history", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    history.as_array().unwrap().iter().map(|e| (e["monitor"].as_str().unwrap().to_owned(), e.clone())).collect()
+}
+
+/// A correlation turned around, with every feature's own distribution unchanged, raises the multivariate
+/// monitor while feature and score drift stay quiet; the same relation keeps it within its learned bands.
+#[tokio::test]
+async fn a_turned_correlation_raises_the_multivariate_monitor_and_no_univariate_one() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    correlated_model(&app).await;
+    let change = json!({"kind": "multivariate_drift", "window_seconds": 60, "min_decisions": 500});
+    let (status, monitor) =
+        app.json(Method::PUT, "/v1/models/mv/monitors/multivariate", Some(&app.admin), change).await;
+    assert_eq!(status, StatusCode::OK, "{monitor}");
+    assert_eq!(monitor["config"]["learned"]["k"], 3.0, "NannyML's bands by default: {monitor}");
+    // The univariate monitors look at the same minute.
+    for name in ["feature_drift", "score_drift", "data_quality"] {
+        let uri = format!("/v1/models/mv/monitors/{name}");
+        let (status, body) = app.json(Method::PUT, &uri, Some(&app.admin), json!({"window_seconds": 60})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The model is fitted and installed at the first round; until then no decision carries an error.
+    let first = latest(&app).await;
+    assert_eq!(first["multivariate"]["status"], "insufficient", "{}", first["multivariate"]);
+
+    score_rows(&app, &correlated_rows(1_000, 0.8, 12), "same").await;
+    let same = latest(&app).await;
+    let m = &same["multivariate"];
+    assert_eq!(m["status"], "ok", "the same relation stays within the bands: {m}");
+    let figures = &m["details"]["features"]["model"];
+    assert_eq!(figures["figures"]["sample"], 1000, "{figures}");
+    assert_eq!(figures["figures"]["features"], json!(["x0", "x1", "x2", "x3"]));
+    assert!(figures["bands"]["alert"].as_f64().unwrap() > figures["value"].as_f64().unwrap());
+    assert_eq!(m["details"]["learned"]["chunks"], 10, "ten reference chunks of 500: {m}");
+
+    // Two minutes on, the turned relation.
+    clock.fetch_add(120 * 1_000_000, SeqCst);
+    score_rows(&app, &correlated_rows(1_000, -0.8, 13), "turned").await;
+    let turned = latest(&app).await;
+    assert_eq!(turned["multivariate"]["status"], "alert", "{}", turned["multivariate"]);
+    assert_eq!(turned["multivariate"]["decisions"], 1000);
+    for name in ["feature_drift", "score_drift", "data_quality"] {
+        assert_eq!(turned[name]["status"], "ok", "{name} sees no change in any one distribution: {}", turned[name]);
+    }
+    let (_, alerts) = app.json(Method::GET, "/v1/alerts?model=mv", Some(&app.admin), Value::Null).await;
+    let monitors: Vec<&str> = alerts.as_array().unwrap().iter().map(|a| a["monitor"].as_str().unwrap()).collect();
+    assert_eq!(monitors, ["multivariate"], "{alerts}");
+}
+
+#[tokio::test]
+async fn a_multivariate_monitor_refuses_what_it_cannot_watch() {
+    let app = TestApp::new().await;
+    correlated_model(&app).await;
+    let cases = [
+        (json!({"kind": "multivariate_drift", "features": ["x0"]}), "at least 2 features"),
+        (json!({"kind": "multivariate_drift", "learned": {"k": 0}}), "learns its bands from the reference"),
+        (json!({"kind": "multivariate_drift", "statistic": "psi"}), "no statistic 'psi'"),
+    ];
+    for (change, message) in cases {
+        let (status, body) =
+            app.json(Method::PUT, "/v1/models/mv/monitors/mvd", Some(&app.admin), change.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{change}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(message), "{change}: {body}");
+    }
+    // A feature the version does not have: the monitor is kept, and its evaluation says why it is unavailable.
+    let change = json!({"kind": "multivariate_drift", "features": ["x0", "salary"]});
+    let (status, body) = app.json(Method::PUT, "/v1/models/mv/monitors/mvd", Some(&app.admin), change).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let evaluations = latest(&app).await;
+    let mvd = &evaluations["mvd"];
+    assert_eq!(mvd["status"], "unavailable", "{mvd}");
+    assert!(
+        mvd["details"]["features"]["model"]["reason"].as_str().unwrap().contains("'salary' is not a feature"),
+        "{mvd}"
+    );
+}
