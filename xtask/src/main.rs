@@ -72,10 +72,11 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         ["bench", "identity"] => bench_identity(flag("--runs", 5)?, flag("--rounds", 5_000)?),
+        ["bench", "reconstruction"] => bench_reconstruction(flag("--rows", 1_000_000)?, flag("--runs", 3)?),
         ["bench", "docs"] => bench_docs(flag("--runs", 5)?),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity|docs | soak [options] | architecture (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity|docs|reconstruction | soak [options] | architecture (see xtask/src/main.rs)"
         ),
     }
 }
@@ -700,6 +701,114 @@ fn start_mlflow(root: &Path, model: &Path, workers: usize) -> anyhow::Result<(Ml
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     bail!("mlflow did not come up on {url}")
+}
+
+/// Multivariate drift (data reconstruction error) of `rows` analysis rows against `rows` reference rows of 20
+/// numeric features (Parquet, 1% missing, the first pair's correlation turned in the second half), chunks of
+/// 10,000: `warden drift --multivariate` against NannyML's `DataReconstructionDriftCalculator` on the same
+/// files, `runs` times each, in one run of this command.
+fn bench_reconstruction(rows: usize, runs: usize) -> anyhow::Result<()> {
+    const CHUNK: usize = 10_000;
+    let root = workspace_root();
+    let python = root.join(".venv-nannyml/bin/python");
+    if !python.exists() {
+        let status = Command::new("bash").arg(root.join("scripts/peers/setup_nannyml.sh")).status()?;
+        if !status.success() {
+            bail!("installing NannyML failed (scripts/peers/setup_nannyml.sh)");
+        }
+    }
+    let script = root.join("scripts/peers/nannyml_reconstruction.py");
+    let dir = root.join(format!("target/bench/reconstruction_{rows}"));
+    let (reference, analysis) = (dir.join("reference.parquet"), dir.join("analysis.parquet"));
+    if !reference.exists() || !analysis.exists() {
+        eprintln!("generating {} ...", dir.display());
+        let status = Command::new(&python).arg(&script).arg("--make").arg(rows.to_string()).arg(&dir).status()?;
+        if !status.success() {
+            bail!("generating the data failed");
+        }
+    }
+    let warden = release_warden(&root)?;
+    let seconds_after = |text: &str, marker: &str| -> anyhow::Result<f64> {
+        let rest = text.split(marker).nth(1).context("no multivariate timing line")?;
+        Ok(rest.split(' ').next().context("timing")?.parse()?)
+    };
+    let (mut read, mut computed, mut last) = (Vec::new(), Vec::new(), None);
+    let (mut peer_read, mut peer_computed, mut theirs) = (Vec::new(), Vec::new(), serde_json::Value::Null);
+    for _ in 0..runs {
+        let out = Command::new(&warden)
+            .arg("drift")
+            .arg("--reference")
+            .arg(&reference)
+            .arg("--current")
+            .arg(&analysis)
+            .args(["--multivariate", "--chunk-size", &CHUNK.to_string(), "--json", "--timing"])
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            bail!("warden drift failed: {stderr}");
+        }
+        let line = stderr.lines().find(|l| l.starts_with("multivariate drift:")).context("no multivariate timing")?;
+        read.push(seconds_after(line, " rows in ")?);
+        computed.push(seconds_after(line, "fitted and computed in ")?);
+        last = Some(out.stdout);
+        let out = Command::new(&python).arg(&script).arg(&reference).arg(&analysis).arg(CHUNK.to_string()).output()?;
+        if !out.status.success() {
+            bail!("NannyML failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        theirs = serde_json::from_slice(&out.stdout)?;
+        peer_read.push(theirs["read_seconds"].as_f64().unwrap_or(f64::NAN));
+        peer_computed.push(
+            theirs["fit_seconds"].as_f64().unwrap_or(f64::NAN)
+                + theirs["calculate_seconds"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    let ours: serde_json::Value = serde_json::from_slice(&last.context("no run")?)?;
+    let current = ours["multivariate"]["current"].as_array().context("no multivariate chunks")?;
+    let values: Vec<f64> = current.iter().filter_map(|c| c["value"].as_f64()).collect();
+    let peer_values: Vec<f64> =
+        theirs["values"].as_array().context("no NannyML values")?.iter().filter_map(|v| v.as_f64()).collect();
+    let alerts: Vec<bool> = current.iter().map(|c| c["alert"] == true).collect();
+    let peer_alerts: Vec<bool> =
+        theirs["alerts"].as_array().context("no NannyML alerts")?.iter().map(|v| v == true).collect();
+    let worst = values.iter().zip(&peer_values).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let each = |v: &[f64]| v.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(" / ");
+    println!();
+    println!(
+        "data: {rows} reference rows and {rows} analysis rows x 20 numeric features (Parquet, 1% missing), chunks of {CHUNK}"
+    );
+    println!("cores: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!();
+    println!(
+        "| step | Warden median s | runs | NannyML {} median s | runs | NannyML / Warden |",
+        theirs["nannyml"].as_str().unwrap_or("?")
+    );
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| fit on the reference + errors of both sides | {:.3} | {} | {:.3} | {} | {:.1}x |",
+        median_of(&computed),
+        each(&computed),
+        median_of(&peer_computed),
+        each(&peer_computed),
+        median_of(&peer_computed) / median_of(&computed)
+    );
+    println!(
+        "| reading both Parquet files | {:.3} | {} | {:.3} | {} | {:.1}x |",
+        median_of(&read),
+        each(&read),
+        median_of(&peer_read),
+        each(&peer_read),
+        median_of(&peer_read) / median_of(&read)
+    );
+    println!();
+    println!(
+        "components kept: Warden {}, NannyML {}; {} analysis chunks each, largest |difference| of a chunk's error {worst:.2e}; alerts agree on {} of {}",
+        ours["multivariate"]["components"],
+        theirs["components"],
+        values.len(),
+        alerts.iter().zip(&peer_alerts).filter(|(a, b)| a == b).count(),
+        alerts.len().max(peer_alerts.len())
+    );
+    Ok(())
 }
 
 fn median_of(values: &[f64]) -> f64 {

@@ -550,6 +550,16 @@ pub struct MonitorChangeBody {
     /// Consecutive clean evaluations before an open alert resolves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve_after: Option<u32>,
+    /// Split by the value of this decision attribute or feature (drift and data quality): each segment gets
+    /// its own figures, bands and alerts; `""` stops splitting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_by: Option<String>,
+    /// Most segments with figures of their own (1 to 50, default 20); later values share `(other)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_segments: Option<u32>,
+    /// Below this many decisions a segment is `insufficient` (default `min_decisions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_segment_decisions: Option<u64>,
     /// Evaluated on the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -594,6 +604,16 @@ pub struct MonitorConfigBody {
     pub consecutive: u32,
     /// Consecutive clean (`ok`) evaluations before an open alert resolves.
     pub resolve_after: u32,
+    /// Split by the value of this decision attribute or feature (drift and data quality): each segment gets
+    /// its own figures, bands and alerts;
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_by: Option<String>,
+    /// Most segments with figures of their own (1 to 50, default 20); later values share `(other)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_segments: Option<u32>,
+    /// Below this many decisions a segment is `insufficient` (default `min_decisions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_segment_decisions: Option<u64>,
     /// What a critical alert does.
     pub action: String,
 }

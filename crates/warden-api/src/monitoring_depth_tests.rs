@@ -138,3 +138,128 @@ async fn a_multivariate_monitor_refuses_what_it_cannot_watch() {
         "{mvd}"
     );
 }
+
+const CHANNELS: [&str; 10] = ["web", "branch", "phone", "partner", "mobile", "broker", "agent", "kiosk", "mail", "app"];
+
+/// `seg` v1 serving as champion: the model on x0…x3, its reference 5,000 rows over ten channels (a column left
+/// out of the features; live decisions carry it as an attribute).
+async fn channel_model(app: &TestApp) {
+    app.create_model("seg").await;
+    let mut reference = String::from("x0,x1,x2,x3,channel,y\n");
+    for (i, r) in correlated_rows(5_000, 0.0, 21).iter().enumerate() {
+        reference.push_str(&format!("{},{},{},{},{},{}\n", r[0], r[1], r[2], r[3], CHANNELS[i % 10], i % 2));
+    }
+    let metadata = json!({"format": "linear-json", "target": "y", "exclude": ["channel"]});
+    let (status, body) = app.register("seg", metadata, MODEL, reference.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let promote = json!({"reason": "monitoring tests", "override": true});
+    let (status, body) = app.json(Method::POST, "/v1/models/seg/versions/1/promote", Some(&app.admin), promote).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Drift confined to one channel raises that segment's alert, named with it, and neither the overall figures
+/// nor any other segment's; the model page shows the segment × time heat map.
+#[tokio::test]
+async fn drift_in_one_segment_alerts_that_segment_and_not_the_whole() {
+    let app = TestApp::new().await;
+    channel_model(&app).await;
+    let change = json!({"segment_by": "channel", "min_segment_decisions": 100, "warn": 0.2, "alert": 0.4});
+    let (status, monitor) =
+        app.json(Method::PUT, "/v1/models/seg/monitors/feature_drift", Some(&app.admin), change).await;
+    assert_eq!(status, StatusCode::OK, "{monitor}");
+    assert_eq!(monitor["config"]["segment_by"], "channel", "{monitor}");
+    // The segmentation is installed at the first round: decisions from then on are split.
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    // 5,000 decisions like the reference, except that the web channel's x2 moved by two standard deviations.
+    let batch: Vec<Value> = correlated_rows(5_000, 0.0, 22)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let channel = CHANNELS[i % 10];
+            let x2 = if channel == "web" { r[2] + 2.0 } else { r[2] };
+            json!({"request_id": format!("s-{i}"), "features": {"x0": r[0], "x1": r[1], "x2": x2, "x3": r[3]},
+                   "attributes": {"channel": channel}})
+        })
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/seg/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let uri = "/v1/models/seg/monitors/history?monitor=feature_drift&limit=1";
+    let (_, history) = app.json(Method::GET, uri, Some(&app.admin), Value::Null).await;
+    let keys = &history[0]["details"]["features"];
+    let web = &keys["channel=web"];
+    assert_eq!(web["status"], "alert", "{web}");
+    assert_eq!(web["figures"]["worst"], "x2", "{web}");
+    assert_eq!(web["figures"]["sample"], 500);
+    assert_eq!(web["figures"]["baseline"], "segment", "the web rows of the reference: {web}");
+    for feature in ["x0", "x1", "x2", "x3"] {
+        assert_eq!(
+            keys[feature]["status"], "ok",
+            "{feature} over every channel stays within the bands: {}",
+            keys[feature]
+        );
+    }
+    for channel in &CHANNELS[1..] {
+        let key = format!("channel={channel}");
+        assert_eq!(keys[&key]["status"], "ok", "{key}: {}", keys[&key]);
+    }
+    let (_, alerts) = app.json(Method::GET, "/v1/alerts?model=seg", Some(&app.admin), Value::Null).await;
+    let raised: Vec<(&str, &str)> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["monitor"].as_str().unwrap(), a["feature"].as_str().unwrap()))
+        .collect();
+    assert_eq!(raised, [("feature_drift", "channel=web")], "{alerts}");
+}
+
+#[tokio::test]
+async fn segments_are_bounded_and_refused_where_they_do_not_apply() {
+    let app = TestApp::new().await;
+    channel_model(&app).await;
+    let cases = [
+        (json!({"kind": "performance", "segment_by": "channel"}), "segments split feature_drift"),
+        (json!({"kind": "feature_drift", "segment_by": "channel", "max_segments": 51}), "max_segments is 1 to 50"),
+        (
+            json!({"kind": "feature_drift", "segment_by": "channel", "min_segment_decisions": 0}),
+            "min_segment_decisions is 1",
+        ),
+        (json!({"kind": "feature_drift", "segment_by": "channel", "learned": {"k": 3}}), "static bands"),
+        (json!({"kind": "feature_drift", "segment_by": " "}), "segment_by names an attribute"),
+    ];
+    for (change, message) in cases {
+        let (status, body) =
+            app.json(Method::PUT, "/v1/models/seg/monitors/segmented", Some(&app.admin), change.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{change}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(message), "{change}: {body}");
+    }
+    // Three segments at most: the reference's most frequent channels (ties by name), the rest in "(other)".
+    let change =
+        json!({"kind": "score_drift", "segment_by": "channel", "max_segments": 3, "min_segment_decisions": 10});
+    let (status, body) = app.json(Method::PUT, "/v1/models/seg/monitors/segmented", Some(&app.admin), change).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let batch: Vec<Value> = correlated_rows(300, 0.0, 23)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            json!({"request_id": format!("b-{i}"), "features": {"x0": r[0], "x1": r[1], "x2": r[2], "x3": r[3]},
+                   "attributes": {"channel": CHANNELS[i % 10]}})
+        })
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/seg/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let uri = "/v1/models/seg/monitors/history?monitor=segmented&limit=1";
+    let (_, history) = app.json(Method::GET, uri, Some(&app.admin), Value::Null).await;
+    let keys: Vec<&String> = history[0]["details"]["features"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["channel=(other)", "channel=agent", "channel=app", "channel=branch", "score"], "{history}");
+    let other = &history[0]["details"]["features"]["channel=(other)"];
+    assert_eq!(other["figures"]["sample"], 210, "seven channels' decisions share it: {other}");
+}

@@ -170,6 +170,18 @@ pub struct MonitorConfig {
     /// figure hovering at a band does not open and close alerts over and over (1: the first clean one).
     #[serde(default = "default_resolve_after")]
     pub resolve_after: u32,
+    /// Split by the value of this decision attribute or feature (`feature_drift`, `score_drift`,
+    /// `data_quality`): each segment gets its own figures (named `key[attribute=segment]`), bands and alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_by: Option<String>,
+    /// Most segments with figures of their own (1 to [`MAX_SEGMENTS`], default [`DEFAULT_MAX_SEGMENTS`]): the
+    /// reference's most frequent values first, then values as live traffic brings them; the rest share
+    /// `(other)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_segments: Option<u32>,
+    /// Below this many decisions a segment's figures are `insufficient` (default `min_decisions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_segment_decisions: Option<u64>,
     /// What a critical alert does besides notifying: `notify` (nothing more), `rollback` (the champion goes
     /// back to the previous gate-approved champion), `stop_canary` (the canary alias is removed), `retrain`, or
     /// `suspend` (the stop switch, with `refer` as the fallback).
@@ -191,6 +203,10 @@ pub const DEFAULT_RESOLVE_AFTER: u32 = 3;
 fn default_resolve_after() -> u32 {
     DEFAULT_RESOLVE_AFTER
 }
+
+/// Segments a segmented monitor names unless told otherwise.
+pub const DEFAULT_MAX_SEGMENTS: u32 = 20;
+pub use warden_serving::decision_log::MAX_SEGMENTS;
 
 /// Actions a monitor can take.
 pub const ACTIONS: [&str; 5] = ["notify", "rollback", "stop_canary", "retrain", "suspend"];
@@ -265,6 +281,38 @@ impl MonitorConfig {
             return Err(Error::invalid(format!(
                 "learned thresholds need 1 <= k <= {MAX_LEARNED_K} and a positive chunk_size"
             )));
+        }
+        if let Some(attribute) = &self.segment_by {
+            if !matches!(kind, MonitorKind::FeatureDrift | MonitorKind::ScoreDrift | MonitorKind::DataQuality) {
+                return Err(Error::invalid(format!(
+                    "segments split feature_drift, score_drift and data_quality monitors, not {kind}"
+                )));
+            }
+            if attribute.trim().is_empty() || attribute.len() > 256 {
+                return Err(Error::invalid("segment_by names an attribute or feature (1 to 256 characters)"));
+            }
+            if self.learned.is_some() {
+                return Err(Error::invalid(
+                    "a segmented monitor has static bands: each segment is judged by them (learned bands are the \
+                     whole reference's)",
+                ));
+            }
+        }
+        if let Some(max) = self.max_segments
+            && !(1..=MAX_SEGMENTS as u32).contains(&max)
+        {
+            return Err(Error::invalid_with(
+                format!("max_segments is 1 to {MAX_SEGMENTS} (got {max})"),
+                serde_json::json!({"field": "max_segments", "limit": MAX_SEGMENTS}),
+            ));
+        }
+        if let Some(min) = self.min_segment_decisions
+            && !(1..=MAX_DECISIONS).contains(&min)
+        {
+            return Err(Error::invalid_with(
+                format!("min_segment_decisions is 1 to {MAX_DECISIONS} (got {min})"),
+                serde_json::json!({"field": "min_segment_decisions", "limit": MAX_DECISIONS}),
+            ));
         }
         if kind == MonitorKind::MultivariateDrift && self.learned.is_none() && self.warn <= 0.0 {
             return Err(Error::invalid(
@@ -383,6 +431,9 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         bad_value: None,
         consecutive: default_consecutive(),
         resolve_after: default_resolve_after(),
+        segment_by: None,
+        max_segments: None,
+        min_segment_decisions: None,
         action: default_action(),
     }
 }
@@ -552,6 +603,12 @@ pub struct MonitorChange {
     pub consecutive: Option<u32>,
     /// Clean evaluations in a row before an open alert resolves.
     pub resolve_after: Option<u32>,
+    /// Split by this attribute or feature (`""`: no longer split).
+    pub segment_by: Option<String>,
+    /// Most segments with figures of their own.
+    pub max_segments: Option<u32>,
+    /// Below this many decisions a segment is insufficient.
+    pub min_segment_decisions: Option<u64>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// `notify`, `rollback`, `stop_canary` or `retrain`.
@@ -638,6 +695,15 @@ pub async fn set(
     if let Some(v) = change.resolve_after {
         config.resolve_after = v;
     }
+    if let Some(v) = change.segment_by.clone() {
+        config.segment_by = (!v.is_empty()).then_some(v);
+    }
+    if let Some(v) = change.max_segments {
+        config.max_segments = Some(v);
+    }
+    if let Some(v) = change.min_segment_decisions {
+        config.min_segment_decisions = Some(v);
+    }
     config.check(kind)?;
     let enabled = change.enabled.unwrap_or(enabled);
     let stored = row(model, name, kind, &config, enabled, warden.now(), &caller.actor());
@@ -704,6 +770,8 @@ pub(crate) struct Learned {
     /// The multivariate model fitted on the reference and installed on the version's windows: its key, the
     /// components kept and the share of variance they explain.
     reconstruction: Option<(String, usize, f64)>,
+    /// A segmented monitor's baselines: the reference rows of each segment, replayed through the windows.
+    segment_baselines: BTreeMap<String, warden_serving::decision_log::SegmentWindows>,
     /// Why something could not be learned.
     problem: Option<String>,
 }
@@ -952,6 +1020,17 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     let threshold = version.version.serving.threshold;
     let attributes: Vec<String> = config.attribute.iter().cloned().collect();
     let mut learned = Learned::default();
+    if let Some(attribute) = &config.segment_by {
+        let max = config.max_segments.unwrap_or(DEFAULT_MAX_SEGMENTS) as usize;
+        let seeded = frequent_values(reference, attribute, max);
+        let segmentation = warden_serving::decision_log::Segmentation::new(attribute, max, seeded);
+        if let Err(problem) = version.live.install_segmentation(segmentation) {
+            learned.problem = Some(problem);
+            return learned;
+        }
+        let mut all = version.live.reference_windows(reference, 0..reference.len(), &[]);
+        learned.segment_baselines = all.segments.remove(attribute).unwrap_or_default();
+    }
     if kind == MonitorKind::MultivariateDrift {
         match fit_reconstruction(config, version) {
             Ok(fitted) => learned.reconstruction = Some(fitted),
@@ -1176,7 +1255,9 @@ fn judge(
             for (key, (value, figures)) in values {
                 // A key may carry its own sample (refused requests are not decisions); the reference has no
                 // refusals to learn from, so schema violations keep the static bands.
-                let enough = figures["sample"].as_u64().map_or(enough, |n| n >= config.min_decisions);
+                // A segment's key carries its own minimum.
+                let minimum = figures["min_sample"].as_u64().unwrap_or(config.min_decisions);
+                let enough = figures["sample"].as_u64().map_or(enough, |n| n >= minimum);
                 let bands = if config.learned.is_some() && key != SCHEMA_KEY {
                     learned.bands.get(&key).copied()
                 } else {
@@ -1286,8 +1367,72 @@ async fn evaluate_version(
             drift
         }
     };
-    let values = live_values(monitor, &drift, &learned);
+    let mut values = live_values(monitor, &drift, &learned);
+    if let (Some(attribute), Ok(values)) = (&config.segment_by, &mut values) {
+        values.extend(segment_values(monitor, version, &drift, &learned, attribute));
+    }
     Ok(judge(monitor, number, at, drift.since, drift.decisions, values, &learned))
+}
+
+/// A segmented monitor's figure per segment, keyed `attribute=segment`: the segment's windows against the
+/// reference rows of the same segment (the whole reference when it holds fewer than the segment minimum),
+/// the worst feature's value for drift and data quality, with every feature's value in the figures.
+fn segment_values(
+    monitor: &Monitor,
+    version: &LoadedVersion,
+    drift: &LiveDrift,
+    learned: &Learned,
+    attribute: &str,
+) -> Values {
+    let config = &monitor.config;
+    let minimum = config.min_segment_decisions.unwrap_or(config.min_decisions);
+    let lower = lower_is_worse(monitor.kind, config.statistic(monitor.kind));
+    let mut values = Values::new();
+    for (segment, windows) in drift.segments.get(attribute).into_iter().flatten() {
+        let baseline = learned.segment_baselines.get(segment).filter(|b| b.decisions >= minimum);
+        let figures = warden_serving::scoring::segment_drift(
+            version,
+            windows.windows.clone(),
+            windows.decisions,
+            drift.since,
+            baseline.map(|b| &b.windows),
+        );
+        let Ok(per_key) = live_values(monitor, &figures, learned) else { continue };
+        let mut by_key = serde_json::Map::new();
+        let mut worst: Option<(String, f64)> = None;
+        for (key, (value, _)) in per_key.into_iter().filter(|(key, _)| key != SCHEMA_KEY) {
+            if let Some(v) = value
+                && worst.as_ref().is_none_or(|(_, w)| if lower { v < *w } else { v > *w })
+            {
+                worst = Some((key.clone(), v));
+            }
+            by_key.insert(key, json!(value));
+        }
+        let details = json!({
+            "segment": segment,
+            "sample": windows.decisions,
+            "min_sample": minimum,
+            "baseline": if baseline.is_some() { "segment" } else { "reference" },
+            "worst": worst.as_ref().map(|(key, _)| key),
+            "values": by_key,
+        });
+        values.insert(format!("{attribute}={segment}"), (worst.map(|(_, v)| v), details));
+    }
+    values
+}
+
+/// The reference's most frequent values of a column, at most `max` (ties by name): a segmentation's first
+/// segments.
+fn frequent_values(reference: &warden_registry::reference::MonitorReference, column: &str, max: usize) -> Vec<String> {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for i in 0..reference.len() {
+        if let Some(value) = reference.text(column, i) {
+            *counts.entry(value).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(String, u64)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.into_iter().take(max).map(|(value, _)| value).collect()
 }
 
 /// How long an outcome read from a stream waits for its decision before it is set aside (a dead record).
@@ -1486,6 +1631,7 @@ mod tests {
             refused: 0,
             refused_fields: BTreeMap::new(),
             reconstruction: BTreeMap::new(),
+            segments: BTreeMap::new(),
         }
     }
 

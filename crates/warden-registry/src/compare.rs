@@ -733,16 +733,12 @@ pub struct ReconstructionChunk {
 /// numeric cell; a categorical cell its text).
 pub const MAX_RECONSTRUCTION_ROWS: usize = 5_000_000;
 
-/// The reconstruction error of `current` against `reference` over these features (each with the kind the
-/// drift report gave it), in chunks of `chunk_size` rows (default: a tenth of the reference).
-pub fn reconstruction_report(
-    reference: &Path,
-    current: &Path,
+/// The feature columns of a data file as the multivariate report reads them (each feature with the kind the
+/// drift report gave it): every row in memory, refused past [`MAX_RECONSTRUCTION_ROWS`].
+pub fn read_features(
+    path: &Path,
     features: &[(String, warden_stats::profile::ColumnType)],
-    chunk_size: Option<usize>,
-    variance_share: f64,
-) -> Result<ReconstructionReport> {
-    use warden_stats::reconstruction::{Bands, ColumnValues, ErrorWindow, ReconstructionModel};
+) -> Result<crate::reference::MonitorReference> {
     let schema: Vec<crate::registry::FeatureSpec> = features
         .iter()
         .map(|(name, kind)| crate::registry::FeatureSpec {
@@ -754,11 +750,18 @@ pub fn reconstruction_report(
             unknown_category: Default::default(),
         })
         .collect();
-    let read = |path: &Path| -> Result<crate::reference::MonitorReference> {
-        let data = crate::reference::MonitorReference::read_bounded(path, &schema, MAX_RECONSTRUCTION_ROWS)?;
-        Ok(data)
-    };
-    let (reference_data, current_data) = (read(reference)?, read(current)?);
+    crate::reference::MonitorReference::read_bounded(path, &schema, MAX_RECONSTRUCTION_ROWS)
+}
+
+/// The reconstruction error of the current rows against the reference rows (both from [`read_features`]), in
+/// chunks of `chunk_size` rows (default: a tenth of the reference).
+pub fn reconstruction_report(
+    reference_data: &crate::reference::MonitorReference,
+    current_data: &crate::reference::MonitorReference,
+    chunk_size: Option<usize>,
+    variance_share: f64,
+) -> Result<ReconstructionReport> {
+    use warden_stats::reconstruction::{Bands, ColumnValues, ErrorWindow, ReconstructionModel};
     let (reference_texts, current_texts) = (reference_data.category_texts(), current_data.category_texts());
     let named = reference_data.feature_columns(&reference_texts);
     let reference_views: Vec<ColumnValues> = named.iter().map(|(_, v)| *v).collect();

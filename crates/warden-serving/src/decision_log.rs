@@ -529,14 +529,14 @@ struct LiveFeature {
 }
 
 /// One feature's window.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum FeatureWindow {
     Numeric(NumericWindow),
     Categorical(CategoricalWindow),
 }
 
 /// Every window of a version over some stretch of decisions: all of them, or one time bucket.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveWindows {
     pub(crate) features: Vec<FeatureWindow>,
     /// Scores, on the reference scores' deciles.
@@ -555,6 +555,17 @@ pub struct LiveWindows {
     /// Reconstruction errors per installed multivariate model (by its key), from the moment it was installed.
     #[serde(default)]
     pub reconstruction: BTreeMap<String, ErrorWindow>,
+    /// Per installed segmentation (by attribute), per segment: the windows of its decisions (features and
+    /// score, bins only), from the moment it was installed.
+    #[serde(default)]
+    pub segments: BTreeMap<String, BTreeMap<String, SegmentWindows>>,
+}
+
+/// One segment's decisions and their windows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentWindows {
+    pub decisions: u64,
+    pub windows: LiveWindows,
 }
 
 impl Mergeable for LiveWindows {
@@ -580,6 +591,20 @@ impl Mergeable for LiveWindows {
         for (key, window) in &other.reconstruction {
             self.reconstruction.entry(key.clone()).or_default().merge(window);
         }
+        for (attribute, segments) in &other.segments {
+            let mine = self.segments.entry(attribute.clone()).or_default();
+            for (segment, theirs) in segments {
+                match mine.get_mut(segment) {
+                    Some(w) => {
+                        w.decisions += theirs.decisions;
+                        w.windows.merge_from(&theirs.windows);
+                    }
+                    None => {
+                        mine.insert(segment.clone(), theirs.clone());
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -596,6 +621,52 @@ pub const LIVE_SPAN_MICROS: i64 = BUCKET_MICROS * BUCKETS_KEPT as i64;
 const MAX_ATTRIBUTES: usize = 16;
 /// Multivariate models one version folds (each costs every decision a projection).
 pub const MAX_RECONSTRUCTIONS: usize = 4;
+
+/// Segmentations one version folds (each keeps a window per segment in every bucket).
+pub const MAX_SEGMENTATIONS: usize = 4;
+/// Most segments of one segmentation with windows of their own; the values beyond share one.
+pub const MAX_SEGMENTS: usize = 50;
+/// The segment of values beyond a segmentation's own.
+pub const OTHER_SEGMENT: &str = "(other)";
+/// The segment of decisions without a value of the attribute.
+pub const MISSING_SEGMENT: &str = "(missing)";
+
+/// Decisions split by the value of an attribute or feature: the first `max` values seen (the reference's
+/// most frequent first) get windows of their own, later ones share [`OTHER_SEGMENT`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segmentation {
+    pub attribute: String,
+    pub max: usize,
+    known: Vec<String>,
+}
+
+impl Segmentation {
+    /// A segmentation by `attribute` with its first segments already named (at most `max` of them taken).
+    pub fn new(attribute: &str, max: usize, mut seeded: Vec<String>) -> Segmentation {
+        seeded.truncate(max);
+        Segmentation { attribute: attribute.to_owned(), max, known: seeded }
+    }
+
+    /// The segment of a value, naming a new one while there is room when `grow`.
+    fn segment(&mut self, value: Option<&str>, grow: bool) -> String {
+        let value = value.unwrap_or(MISSING_SEGMENT);
+        if self.known.iter().any(|k| k == value) {
+            return value.to_owned();
+        }
+        if grow && self.known.len() < self.max {
+            self.known.push(value.to_owned());
+            return value.to_owned();
+        }
+        OTHER_SEGMENT.to_owned()
+    }
+}
+
+/// What each decision folds besides the version's own windows, installed by the monitors that read it.
+#[derive(Debug, Clone, Default)]
+struct Extras {
+    reconstructions: Vec<InstalledReconstruction>,
+    segmentations: Vec<Segmentation>,
+}
 
 /// A multivariate drift model whose reconstruction error each decision adds to the windows.
 #[derive(Debug, Clone)]
@@ -619,8 +690,8 @@ struct LiveState {
     last_at: Option<i64>,
     /// What each bucket held when it was last published for other replicas: (decisions, refusals).
     published: BTreeMap<i64, (u64, u64)>,
-    /// Multivariate models folded, installed by the monitors that watch them.
-    reconstructions: Vec<InstalledReconstruction>,
+    /// Multivariate models and segmentations folded, installed by the monitors that read them.
+    extras: Extras,
 }
 
 /// A value as the windows take it: a number, a text, or neither (missing, null, anything else).
@@ -669,6 +740,8 @@ trait RowView {
     fn score(&self) -> f64;
     /// Each monitor-only attribute and the row's group of it.
     fn attributes(&self) -> Vec<(&str, Cow<'_, str>)>;
+    /// The row's value of a feature or attribute as a group name (a segment).
+    fn group_of(&self, name: &str) -> Option<Cow<'_, str>>;
 }
 
 impl RowView for NewDecision {
@@ -685,6 +758,9 @@ impl RowView for NewDecision {
             .take(MAX_ATTRIBUTES)
             .filter_map(|(name, value)| Some((name.as_str(), group(value)?)))
             .collect()
+    }
+    fn group_of(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.value(name).and_then(group)
     }
 }
 
@@ -721,6 +797,9 @@ impl RowView for ReferenceRow<'_> {
             }
         }
         groups
+    }
+    fn group_of(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.reference.text(name, self.row).map(Cow::Owned)
     }
 }
 
@@ -793,6 +872,7 @@ impl LiveProfile {
             refused: 0,
             refused_fields: BTreeMap::new(),
             reconstruction: BTreeMap::new(),
+            segments: BTreeMap::new(),
         };
         let serving = &version.serving;
         let exposure_feature =
@@ -813,7 +893,7 @@ impl LiveProfile {
                 first_at: None,
                 last_at: None,
                 published: BTreeMap::new(),
-                reconstructions: Vec::new(),
+                extras: Extras::default(),
             }),
             empty,
         }
@@ -856,9 +936,25 @@ impl LiveProfile {
         }
     }
 
-    fn add(&self, windows: &mut LiveWindows, row: &RowValues, reconstructions: &[InstalledReconstruction]) {
+    /// Folds a row into `windows`, and into its segment's windows of each segmentation (`segments`: the row's
+    /// segment of each, in order).
+    fn add(&self, windows: &mut LiveWindows, row: &RowValues, extras: &Extras, segments: &[String]) {
+        for (segmentation, segment) in extras.segmentations.iter().zip(segments) {
+            let of_attribute = match windows.segments.get_mut(&segmentation.attribute) {
+                Some(s) => s,
+                None => windows.segments.entry(segmentation.attribute.clone()).or_default(),
+            };
+            let window = match of_attribute.get_mut(segment) {
+                Some(w) => w,
+                None => of_attribute
+                    .entry(segment.clone())
+                    .or_insert_with(|| SegmentWindows { decisions: 0, windows: self.empty.clone() }),
+            };
+            window.decisions += 1;
+            self.add_features(&mut window.windows, row, false);
+        }
         let mut scratch = Vec::new();
-        for installed in reconstructions {
+        for installed in &extras.reconstructions {
             let error = installed.model.row_error(&mut scratch, |j| match row.features[installed.columns[j]] {
                 Cell::Number(x) => warden_stats::reconstruction::Cell::Number(x),
                 Cell::Text(s) => warden_stats::reconstruction::Cell::Text(s),
@@ -869,17 +965,8 @@ impl LiveProfile {
                 None => windows.reconstruction.entry(installed.key.clone()).or_default().add(error),
             }
         }
+        self.add_features(windows, row, true);
         let score = row.score;
-        windows.score.add(score, &self.score_bins.0, self.score_bins.1);
-        for ((feature, window), value) in self.features.iter().zip(&mut windows.features).zip(&row.features) {
-            match (window, &feature.numeric) {
-                (FeatureWindow::Numeric(w), Some((edges, range))) => {
-                    w.add(value.number().unwrap_or(f64::NAN), edges, *range)
-                }
-                (FeatureWindow::Categorical(w), _) => w.add(value.text()),
-                (FeatureWindow::Numeric(_), None) => unreachable!("numeric windows are made for numeric features"),
-            }
-        }
         let approved = score < self.threshold;
         for (name, group) in &row.groups {
             match windows.approvals.get_mut(*name) {
@@ -898,6 +985,32 @@ impl LiveProfile {
         }
     }
 
+    /// Folds the row's score and features (with the quantile sketches when `sketch`).
+    fn add_features(&self, windows: &mut LiveWindows, row: &RowValues, sketch: bool) {
+        let add = |w: &mut NumericWindow, value: f64, edges: &[f64], range: (f64, f64)| {
+            if sketch {
+                w.add(value, edges, range)
+            } else {
+                w.add_unsketched(value, edges, range);
+            }
+        };
+        add(&mut windows.score, row.score, &self.score_bins.0, self.score_bins.1);
+        for ((feature, window), value) in self.features.iter().zip(&mut windows.features).zip(&row.features) {
+            match (window, &feature.numeric) {
+                (FeatureWindow::Numeric(w), Some((edges, range))) => {
+                    add(w, value.number().unwrap_or(f64::NAN), edges, *range)
+                }
+                (FeatureWindow::Categorical(w), _) => w.add(value.text()),
+                (FeatureWindow::Numeric(_), None) => unreachable!("numeric windows are made for numeric features"),
+            }
+        }
+    }
+
+    /// The row's segment of each segmentation, naming new segments while there is room when `grow`.
+    fn segments_of(segmentations: &mut [Segmentation], row: &dyn RowView, grow: bool) -> Vec<String> {
+        segmentations.iter_mut().map(|s| s.segment(row.group_of(&s.attribute).as_deref(), grow)).collect()
+    }
+
     fn fold_locked(&self, state: &mut LiveState, decision: &NewDecision, given: Option<&[Given]>) {
         state.decisions += 1;
         count(&mut state.by_decision, &decision.decision);
@@ -908,9 +1021,10 @@ impl LiveProfile {
             Some(given) if given.len() == self.features.len() => self.read_given(decision, given),
             _ => self.read(decision),
         };
-        self.add(&mut state.total, &row, &state.reconstructions);
+        let segments = Self::segments_of(&mut state.extras.segmentations, decision, true);
+        self.add(&mut state.total, &row, &state.extras, &segments);
         if let Some(bucket) = state.recent.record(decision.at) {
-            self.add(bucket, &row, &state.reconstructions);
+            self.add(bucket, &row, &state.extras, &segments);
         }
     }
 
@@ -940,10 +1054,11 @@ impl LiveProfile {
         attributes: &[String],
     ) -> LiveWindows {
         let mut windows = self.empty.clone();
-        let reconstructions = self.reconstructions();
+        let mut extras = self.extras();
         for row in rows {
             let view = ReferenceRow { reference, row, features: reference.row(row), attributes };
-            self.add(&mut windows, &self.read(&view), &reconstructions);
+            let segments = Self::segments_of(&mut extras.segmentations, &view, false);
+            self.add(&mut windows, &self.read(&view), &extras, &segments);
         }
         windows
     }
@@ -952,15 +1067,38 @@ impl LiveProfile {
     /// built them; pinned decisions are left out as the fold leaves them out.
     pub fn decision_windows(&self, decisions: &[NewDecision]) -> LiveWindows {
         let mut windows = self.empty.clone();
-        let reconstructions = self.reconstructions();
+        let mut extras = self.extras();
         for decision in decisions.iter().filter(|d| d.route != "pinned") {
-            self.add(&mut windows, &self.read(decision), &reconstructions);
+            let segments = Self::segments_of(&mut extras.segmentations, decision, false);
+            self.add(&mut windows, &self.read(decision), &extras, &segments);
         }
         windows
     }
 
-    fn reconstructions(&self) -> Vec<InstalledReconstruction> {
-        self.state.lock().expect("live profile lock").reconstructions.clone()
+    fn extras(&self) -> Extras {
+        self.state.lock().expect("live profile lock").extras.clone()
+    }
+
+    /// Splits the windows by `segmentation` from now on (installing the same attribute again changes nothing;
+    /// the first installed keeps its segments). Refused when the version splits by [`MAX_SEGMENTATIONS`]
+    /// attributes already.
+    pub fn install_segmentation(&self, segmentation: Segmentation) -> std::result::Result<(), String> {
+        let mut state = self.state.lock().expect("live profile lock");
+        let installed = &mut state.extras.segmentations;
+        if installed.iter().any(|s| s.attribute == segmentation.attribute) {
+            return Ok(());
+        }
+        if installed.len() >= MAX_SEGMENTATIONS {
+            return Err(format!("the version is split by {MAX_SEGMENTATIONS} attributes already"));
+        }
+        installed.push(segmentation);
+        Ok(())
+    }
+
+    /// The segments a segmentation by `attribute` names so far (`None`: not installed).
+    pub fn segment_names(&self, attribute: &str) -> Option<Vec<String>> {
+        let state = self.state.lock().expect("live profile lock");
+        state.extras.segmentations.iter().find(|s| s.attribute == attribute).map(|s| s.known.clone())
     }
 
     /// Folds a multivariate model's reconstruction error into the windows from now on, under `key` (installing
@@ -979,15 +1117,15 @@ impl LiveProfile {
             })
             .collect::<std::result::Result<Vec<usize>, String>>()?;
         let mut state = self.state.lock().expect("live profile lock");
-        if state.reconstructions.iter().any(|r| r.key == key) {
+        if state.extras.reconstructions.iter().any(|r| r.key == key) {
             return Ok(());
         }
-        if state.reconstructions.len() >= MAX_RECONSTRUCTIONS {
+        if state.extras.reconstructions.len() >= MAX_RECONSTRUCTIONS {
             return Err(format!(
                 "the version folds {MAX_RECONSTRUCTIONS} multivariate models already (one per distinct feature list)"
             ));
         }
-        state.reconstructions.push(InstalledReconstruction { key: key.to_owned(), model, columns });
+        state.extras.reconstructions.push(InstalledReconstruction { key: key.to_owned(), model, columns });
         Ok(())
     }
 

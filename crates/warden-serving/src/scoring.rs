@@ -1198,6 +1198,9 @@ pub struct LiveDrift {
     /// monitor's evaluations publish their figures.
     #[serde(skip_serializing)]
     pub reconstruction: BTreeMap<String, warden_stats::reconstruction::ErrorWindow>,
+    /// Each segmentation's segments with their windows (segmented monitors compare each with its baseline).
+    #[serde(skip_serializing)]
+    pub segments: BTreeMap<String, BTreeMap<String, crate::decision_log::SegmentWindows>>,
 }
 
 /// Drift of the last `seconds` of live traffic (at most an hour) of each loaded version of a model, with the
@@ -1280,6 +1283,29 @@ pub fn windows_drift(
     since: i64,
     held_out: Option<&LiveWindows>,
 ) -> LiveDrift {
+    drift_against(version, windows, decisions, since, None, held_out)
+}
+
+/// Figures of one segment's windows against the reference rows of that segment (`baseline`, replayed through
+/// the same windows), or against the whole reference without one.
+pub fn segment_drift(
+    version: &LoadedVersion,
+    windows: LiveWindows,
+    decisions: u64,
+    since: i64,
+    baseline: Option<&LiveWindows>,
+) -> LiveDrift {
+    drift_against(version, windows, decisions, since, baseline, None)
+}
+
+fn drift_against(
+    version: &LoadedVersion,
+    windows: LiveWindows,
+    decisions: u64,
+    since: i64,
+    baseline: Option<&LiveWindows>,
+    held_out: Option<&LiveWindows>,
+) -> LiveDrift {
     use crate::decision_log::FeatureWindow;
     let profile = &version.version.profile;
     let share = |part: u64| if decisions == 0 { 0.0 } else { part as f64 / decisions as f64 };
@@ -1294,27 +1320,42 @@ pub fn windows_drift(
         .filter_map(|(i, (name, window))| {
             let reference = &profile.columns.iter().find(|c| c.name == name)?.summary;
             let held = held_out.map(|h| &h.features[i]);
+            let base = baseline.map(|b| &b.features[i]);
             let drift = match (window, reference) {
                 (FeatureWindow::Numeric(w), ColumnSummary::Numeric(r)) => {
-                    let (counts, missing) = match held {
-                        Some(FeatureWindow::Numeric(h)) => (
-                            minus(&r.bin_counts, Some(&h.bin_counts)),
-                            r.missing.saturating_sub(h.missing + h.non_finite),
-                        ),
+                    let (all, all_missing) = match base {
+                        Some(FeatureWindow::Numeric(b)) => (b.bin_counts.clone(), b.missing + b.non_finite),
                         _ => (r.bin_counts.clone(), r.missing),
+                    };
+                    let reference_missing_rate = rate(all_missing, all.iter().sum::<u64>() + all_missing);
+                    let (counts, missing) = match held {
+                        Some(FeatureWindow::Numeric(h)) => {
+                            (minus(&all, Some(&h.bin_counts)), all_missing.saturating_sub(h.missing + h.non_finite))
+                        }
+                        _ => (all, all_missing),
                     };
                     LiveFeatureDrift {
                         psi: binned(decisions, warden_stats::drift::binned_psi, (&counts, missing), &w),
                         jensen_shannon: binned(decisions, warden_stats::drift::binned_js, (&counts, missing), &w),
                         missing_rate: share(w.missing + w.non_finite),
-                        reference_missing_rate: rate(r.missing, r.count + r.missing),
+                        reference_missing_rate: match base {
+                            Some(_) => reference_missing_rate,
+                            None => rate(r.missing, r.count + r.missing),
+                        },
                         out_of_range_rate: Some(share(w.out_of_range)),
                         unseen_rate: None,
                         window: WindowCounts::Numeric { bins: w.bin_counts.clone(), missing: w.missing + w.non_finite },
                     }
                 }
                 (FeatureWindow::Categorical(w), ColumnSummary::Categorical(r)) => {
-                    let mut frequencies = r.frequencies.clone();
+                    let (mut frequencies, reference_missing_rate) = match base {
+                        Some(FeatureWindow::Categorical(b)) => {
+                            let counted = b.counts.values().sum::<u64>();
+                            (b.counts.clone(), rate(b.missing, counted + b.missing))
+                        }
+                        _ => (r.frequencies.clone(), rate(r.missing, r.count + r.missing)),
+                    };
+                    let shown = frequencies.clone();
                     if let Some(FeatureWindow::Categorical(h)) = held {
                         for (category, n) in &h.counts {
                             if let Some(f) = frequencies.get_mut(category) {
@@ -1327,10 +1368,10 @@ pub fn windows_drift(
                         psi: (decisions > 0).then_some(drift.psi),
                         jensen_shannon: (decisions > 0).then_some(drift.js_distance),
                         missing_rate: share(w.missing),
-                        reference_missing_rate: rate(r.missing, r.count + r.missing),
+                        reference_missing_rate,
                         out_of_range_rate: None,
                         unseen_rate: Some(share(drift.unseen_count)),
-                        window: WindowCounts::categorical(&w.counts, &r.frequencies, w.missing),
+                        window: WindowCounts::categorical(&w.counts, &shown, w.missing),
                     }
                 }
                 _ => return None,
@@ -1338,7 +1379,9 @@ pub fn windows_drift(
             Some((name, drift))
         })
         .collect();
-    let reference_scores = minus(&version.live.reference_score_counts, held_out.map(|h| h.score.bin_counts.as_slice()));
+    let all_scores =
+        baseline.map_or_else(|| version.live.reference_score_counts.clone(), |b| b.score.bin_counts.clone());
+    let reference_scores = minus(&all_scores, held_out.map(|h| h.score.bin_counts.as_slice()));
     let scored = if windows.score.count > 0 { decisions } else { 0 };
     let score_psi = binned(scored, warden_stats::drift::binned_psi, (&reference_scores, 0), &windows.score);
     let score_jensen_shannon = binned(scored, warden_stats::drift::binned_js, (&reference_scores, 0), &windows.score);
@@ -1355,6 +1398,7 @@ pub fn windows_drift(
         refused: windows.refused,
         refused_fields: windows.refused_fields,
         reconstruction: windows.reconstruction,
+        segments: windows.segments,
         expected_loss: (priced && decisions > 0).then(|| windows.expected_loss / decisions as f64),
     }
 }

@@ -148,13 +148,21 @@ impl NumericWindow {
 
     /// Adds a value; NaN counts as missing. `edges` and the reference range are the reference profile's.
     pub fn add(&mut self, value: f64, edges: &[f64], reference_range: (f64, f64)) {
+        if self.add_unsketched(value, edges, reference_range) {
+            self.sketch.add(value);
+        }
+    }
+
+    /// [`NumericWindow::add`] leaving the quantile sketch out (a segment's windows keep the bins only, so that
+    /// many segments stay small); whether the value was a finite number.
+    pub fn add_unsketched(&mut self, value: f64, edges: &[f64], reference_range: (f64, f64)) -> bool {
         if value.is_nan() {
             self.missing += 1;
-            return;
+            return false;
         }
         if value.is_infinite() {
             self.non_finite += 1;
-            return;
+            return false;
         }
         self.count += 1;
         self.sum += value;
@@ -165,7 +173,7 @@ impl NumericWindow {
         if value < reference_range.0 || value > reference_range.1 {
             self.out_of_range += 1;
         }
-        self.sketch.add(value);
+        true
     }
 
     /// Adds another window of the same feature.

@@ -899,6 +899,16 @@ pub(crate) enum MonitorCommand {
         /// Clean evaluations in a row before an open alert resolves (default 3).
         #[arg(long)]
         resolve_after: Option<u32>,
+        /// Split by the value of this decision attribute or feature (drift and data quality): each segment gets
+        /// its own figures, bands and alerts ("" stops splitting).
+        #[arg(long)]
+        segment_by: Option<String>,
+        /// Most segments with figures of their own (1 to 50, default 20); later values share "(other)".
+        #[arg(long)]
+        max_segments: Option<u32>,
+        /// Below this many decisions a segment is insufficient (default: --min-decisions).
+        #[arg(long)]
+        min_segment_decisions: Option<u64>,
         /// Only this feature (repeat).
         #[arg(long = "feature")]
         features: Vec<String>,

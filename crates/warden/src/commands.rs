@@ -897,6 +897,9 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             bad_value,
             consecutive,
             resolve_after,
+            segment_by,
+            max_segments,
+            min_segment_decisions,
             features,
             action,
             enable,
@@ -921,6 +924,9 @@ async fn monitor(command: MonitorCommand) -> anyhow::Result<()> {
             put("bad_value", json!(bad_value));
             put("consecutive", json!(consecutive));
             put("resolve_after", json!(resolve_after));
+            put("segment_by", json!(segment_by));
+            put("max_segments", json!(max_segments));
+            put("min_segment_decisions", json!(min_segment_decisions));
             put("action", json!(action));
             if !features.is_empty() {
                 put("features", json!(features));

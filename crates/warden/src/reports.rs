@@ -3,7 +3,7 @@
 use anyhow::bail;
 use serde_json::{Map, Value, json};
 use warden_core::words::counted;
-use warden_registry::compare::{DriftOptions, drift_report, reconstruction_report};
+use warden_registry::compare::{DriftOptions, drift_report, read_features, reconstruction_report};
 use warden_stats::profile::ColumnType;
 use warden_stats::report::{DriftBands, FeatureDrift, FeatureReport, Verdict};
 
@@ -122,10 +122,23 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
             })
             .collect();
         let (reference, current) = (args.reference.clone(), args.current.clone());
-        let (chunk_size, share) = (args.chunk_size, args.variance_share);
+        let (chunk_size, share, timing) = (args.chunk_size, args.variance_share, args.timing);
         Some(
             tokio::task::spawn_blocking(move || {
-                reconstruction_report(&reference, &current, &features, chunk_size, share)
+                let started = std::time::Instant::now();
+                let (reference, current) = (read_features(&reference, &features)?, read_features(&current, &features)?);
+                let read = started.elapsed();
+                let report = reconstruction_report(&reference, &current, chunk_size, share)?;
+                if timing {
+                    eprintln!(
+                        "multivariate drift: read {} x {} rows in {:.3} s, fitted and computed in {:.3} s",
+                        reference.len(),
+                        current.len(),
+                        read.as_secs_f64(),
+                        (started.elapsed() - read).as_secs_f64()
+                    );
+                }
+                Ok::<_, warden_registry::Error>(report)
             })
             .await?
             .map_err(|e| anyhow::anyhow!("multivariate drift: {e}"))?,
