@@ -73,10 +73,16 @@ fn main() -> anyhow::Result<()> {
         ),
         ["bench", "identity"] => bench_identity(flag("--runs", 5)?, flag("--rounds", 5_000)?),
         ["bench", "reconstruction"] => bench_reconstruction(flag("--rows", 1_000_000)?, flag("--runs", 3)?),
+        ["bench", "segments"] => bench_segments(
+            flag("--runs", 3)?,
+            flag("--seconds", 15)?,
+            flag("--connections", 16)?,
+            flag("--segments", 20)?,
+        ),
         ["bench", "docs"] => bench_docs(flag("--runs", 5)?),
         ["soak", ..] => soak(flag("--minutes", 10)?),
         _ => bail!(
-            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity|docs|reconstruction | soak [options] | architecture (see xtask/src/main.rs)"
+            "usage: cargo run -p xtask -- bench profile|drift|serve|onset|train|store|ingest|identity|docs|reconstruction|segments | soak [options] | architecture (see xtask/src/main.rs)"
         ),
     }
 }
@@ -540,6 +546,28 @@ fn wrk(
     wrk_run(url, Some(&lua), seconds, connections)
 }
 
+/// Runs wrk POSTing `bodies` in turn, one per request.
+fn wrk_rotating(
+    url: &str,
+    bodies: &[String],
+    token: &str,
+    seconds: usize,
+    connections: usize,
+    dir: &Path,
+) -> anyhow::Result<LoadResult> {
+    let quoted: Vec<String> =
+        bodies.iter().map(|b| format!("\"{}\"", b.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         wrk.headers[\"Authorization\"] = \"Bearer {token}\"\nlocal bodies = {{{}}}\nlocal i = 0\n\
+         request = function()\n  i = i + 1\n  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])\nend\n",
+        quoted.join(", ")
+    );
+    let lua = dir.join("rotating.lua");
+    std::fs::write(&lua, script)?;
+    wrk_run(url, Some(&lua), seconds, connections)
+}
+
 /// `GET url` under wrk: the server's own limit on this machine when `url` is a no-op endpoint (`/healthz`).
 fn wrk_get(url: &str, seconds: usize, connections: usize) -> anyhow::Result<LoadResult> {
     wrk_run(url, None, seconds, connections)
@@ -899,6 +927,112 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
         medians[0] / medians[2],
         committed,
         answered
+    );
+    Ok(())
+}
+
+/// Scoring throughput with and without a segmented feature-drift monitor: two servers with the same model
+/// (the German credit ONNX export), one whose `feature_drift` is split by a `channel` attribute into
+/// `segments` segments, loaded in turn with requests that rotate over the channels; the no-op `/healthz` as
+/// the machine's limit in the same run.
+fn bench_segments(runs: usize, seconds: usize, connections: usize, segments: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let python = root.join(".venv-mlflow/bin/python");
+    if !python.exists() {
+        bail!("no .venv-mlflow: run scripts/peers/setup_mlflow.sh first");
+    }
+    let dir = root.join("target/bench/segments");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let german = root.join("crates/warden-testdata/data/datasets/german.csv");
+    let status =
+        Command::new(&python).arg(root.join("scripts/peers/mlflow_model.py")).arg(&german).arg(&dir).status()?;
+    if !status.success() {
+        bail!("training the model failed");
+    }
+    let request: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("request.json"))?)?;
+    let bodies: Vec<String> = (0..segments)
+        .map(|c| {
+            serde_json::json!({"features": request["features"], "attributes": {"channel": format!("ch{c:02}")}})
+                .to_string()
+        })
+        .collect();
+    let warden = release_warden(&root)?;
+    let mut servers = Vec::new();
+    for name in ["whole", "segmented"] {
+        let data = dir.join(name);
+        let (server, url) = start_warden(&warden, &data, &[])?;
+        let (token, admin) =
+            promote_credit(&warden, &url, &data, &german, &dir.join("model.onnx"), "onnx", "benchmark: segments")?;
+        servers.push((name, server, url, data, token, admin));
+    }
+    {
+        let (_, _, url, data, _, admin) = &servers[1];
+        run_cli(
+            &warden,
+            url,
+            data,
+            &[
+                "monitor",
+                "set",
+                "credit",
+                "feature_drift",
+                "--segment-by",
+                "channel",
+                "--max-segments",
+                &segments.to_string(),
+                "--min-segment-decisions",
+                "100",
+            ],
+        )?;
+        // The segmentation is installed at the next round.
+        http_post(&format!("{url}/v1/monitors/evaluate"), "{}", Some(admin))?;
+    }
+    let (mut whole, mut segmented, mut noop) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        // Alternate which server goes first, so neither always follows the other's load.
+        let order: [usize; 2] = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let (_, _, url, _, token, _) = &servers[i];
+            let result =
+                wrk_rotating(&format!("{url}/v1/models/credit/score"), &bodies, token, seconds, connections, &dir)?;
+            if i == 0 { whole.push(result) } else { segmented.push(result) }
+        }
+        noop.push(wrk_get(&format!("{}/healthz", servers[0].2), seconds, connections)?);
+    }
+    // The segmented server's latest feature-drift evaluation names every segment.
+    let (_, _, url, _, _, admin) = &servers[1];
+    http_post(&format!("{url}/v1/monitors/evaluate"), "{}", Some(admin))?;
+    let history: serde_json::Value = serde_json::from_str(&http_get(
+        &format!("{url}/v1/models/credit/monitors/history?monitor=feature_drift&limit=1"),
+        admin,
+    )?)?;
+    let keys = history[0]["details"]["features"]
+        .as_object()
+        .map_or(0, |f| f.keys().filter(|k| k.starts_with("channel=")).count());
+    let peaks: Vec<String> =
+        servers.iter().map(|s| vm_hwm_mib(s.1.0.id()).map_or("-".into(), |m| format!("{m:.0} MiB"))).collect();
+    println!(
+        "\nsingle-row scoring, {connections} connections, wrk -t1, {seconds} s x {runs} runs (medians), requests rotating over {segments} channels"
+    );
+    println!("{:<46} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
+    let mut medians = Vec::new();
+    for (name, results) in [
+        (format!("Warden, feature_drift whole (peak {})", peaks[0]), &whole),
+        (format!("Warden, feature_drift in {segments} segments (peak {})", peaks[1]), &segmented),
+        ("no-op /healthz (the limit)".to_owned(), &noop),
+    ] {
+        let summary = LoadSummary::of(results);
+        println!(
+            "{name:<46} {:>12.0} {:>10.3} {:>10.3} {:>9}   runs (req/s / p99 ms): {}",
+            summary.rps, summary.p50_ms, summary.p99_ms, summary.failed, summary.runs
+        );
+        medians.push(summary.rps);
+    }
+    println!(
+        "segmented / whole throughput: {:.3} (a request costs {:.2}x the time with segments); segment keys in the last evaluation: {keys}",
+        medians[1] / medians[0],
+        medians[0] / medians[1]
     );
     Ok(())
 }

@@ -214,6 +214,23 @@ async fn drift_in_one_segment_alerts_that_segment_and_not_the_whole() {
         .map(|a| (a["monitor"].as_str().unwrap(), a["feature"].as_str().unwrap()))
         .collect();
     assert_eq!(raised, [("feature_drift", "channel=web")], "{alerts}");
+    // The monitoring page: the segment × time heat map, a row per segment, and the feature map without them.
+    use warden_registry::auth::{Principal, Role};
+    let rita = || Principal::token("rita", Role::RiskOfficer);
+    let data = crate::dashboard::MonitoringData::load(&app.warden, &rita(), "seg", None).await.unwrap();
+    let viewer = crate::dashboard::Viewer { principal: rita(), csrf: "c".into() };
+    let html = crate::dashboard::monitoring(&viewer, &data).into_string();
+    assert!(html.contains("Segments of feature_drift by channel over time"), "the segments' section");
+    let heat = html
+        .split("<svg")
+        .find(|svg| svg.contains("feature_drift of version 1 by segment of channel over time"))
+        .expect("the segment heat map");
+    for channel in CHANNELS {
+        assert!(heat.contains(&format!(">channel={channel}<")), "a row for {channel}");
+    }
+    let features =
+        html.split("<svg").find(|svg| svg.contains("Feature drift of version 1 by feature over time")).unwrap();
+    assert!(features.contains(">x2<") && !features.contains("channel=web"), "segments stay out of the feature map");
 }
 
 #[tokio::test]

@@ -750,7 +750,56 @@ pub fn read_features(
             unknown_category: Default::default(),
         })
         .collect();
+    let numeric = features.iter().all(|(_, kind)| *kind == warden_stats::profile::ColumnType::Numeric);
+    if numeric && DataFormat::detect(path)? == DataFormat::Parquet {
+        // Column by column and in parallel, without making text of every cell.
+        let columns = parallel_map(features.to_vec(), |(name, _)| {
+            crate::dataset::parquet_guard(path, || read_parquet_numbers(path, &name)).map(|v| (name, v))
+        })?;
+        let rows = columns.first().map_or(0, |(_, v)| v.len());
+        let mut data = crate::reference::MonitorReference::default();
+        data.features = columns.into_iter().map(|(n, v)| (n, crate::reference::ReferenceColumn::Numeric(v))).collect();
+        data.scores = vec![f64::NAN; rows];
+        return Ok(data);
+    }
     crate::reference::MonitorReference::read_bounded(path, &schema, MAX_RECONSTRUCTION_ROWS)
+}
+
+/// A numeric Parquet column, one value per row (`NaN` for a null), refused past [`MAX_RECONSTRUCTION_ROWS`].
+fn read_parquet_numbers(path: &Path, name: &str) -> Result<Vec<f64>> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));
+    let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
+    let index = builder
+        .schema()
+        .fields()
+        .iter()
+        .position(|f| f.name() == name)
+        .ok_or_else(|| Error::invalid(format!("{} has no column '{name}'", path.display())))?;
+    let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
+    if rows > MAX_RECONSTRUCTION_ROWS {
+        return Err(Error::invalid(format!(
+            "{} has more than {MAX_RECONSTRUCTION_ROWS} rows, the most this reads",
+            path.display()
+        )));
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| bad(&e))?;
+    let mut values = Vec::with_capacity(rows);
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        let array = batch.column(0);
+        let numeric = for_each_number(array, |_, value| {
+            values.push(value.unwrap_or(f64::NAN));
+            Ok(())
+        })?;
+        if !numeric {
+            return Err(unsupported(name, array.data_type()));
+        }
+    }
+    Ok(values)
 }
 
 /// The reconstruction error of the current rows against the reference rows (both from [`read_features`]), in

@@ -58,7 +58,7 @@ impl ColumnValues<'_> {
     }
 }
 
-/// One cell of a row being scored.
+/// One cell of a row being scored (a number that is not finite counts as missing).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell<'a> {
     /// A number (`NaN` is missing); read as a category in a categorical column.
@@ -324,8 +324,9 @@ fn cell_of<'a>(values: &ColumnValues<'a>, i: usize) -> Cell<'a> {
 
 fn encode(encoding: &Encoding, cell: Cell) -> f64 {
     match encoding {
+        // An infinity is missing too (scikit-learn refuses one outright).
         Encoding::Numeric { mean } => match cell {
-            Cell::Number(x) if !x.is_nan() => x,
+            Cell::Number(x) if x.is_finite() => x,
             _ => *mean,
         },
         Encoding::Categorical { shares, most_frequent_share } => {
@@ -342,7 +343,7 @@ fn encode(encoding: &Encoding, cell: Cell) -> f64 {
 fn fit_encoding(name: &str, values: &ColumnValues, n: usize) -> Result<Encoding, ReconstructionError> {
     match values {
         ColumnValues::Numeric(v) => {
-            let present: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+            let present: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
             if present.is_empty() {
                 return Err(ReconstructionError::Empty(name.to_owned()));
             }

@@ -13,6 +13,8 @@ mod distributions;
 #[cfg(test)]
 mod page_tests;
 mod pages;
+#[cfg(test)]
+pub(crate) use pages::{MonitoringData, monitoring};
 mod session;
 mod sso;
 

@@ -952,7 +952,12 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
             @if data.monitors.is_empty() { p.muted { "No monitors." } }
             @if let Some(drift) = drift {
                 h2 { "Feature drift over time" }
-                div.chart-scroll { (drift_heat_map(drift, by_monitor.get(drift.name.as_str()).map(Vec::as_slice).unwrap_or_default(), &data.history, data.range)) }
+                div.chart-scroll { (drift_heat_map(drift, by_monitor.get(drift.name.as_str()).map(Vec::as_slice).unwrap_or_default(), &data.history, data.range, HeatRows::Features)) }
+            }
+            @for monitor in data.monitors.iter().filter(|m| m.config.segment_by.is_some()) {
+                h2.segments { "Segments of " (monitor.name) " by " (monitor.config.segment_by.as_deref().unwrap_or_default()) " over time" }
+                p.muted { "Each segment against the reference rows of the same segment (the whole reference when it holds fewer than the segment minimum); a cell is the worst feature's value, empty below the segment minimum." }
+                div.chart-scroll { (drift_heat_map(monitor, by_monitor.get(monitor.name.as_str()).map(Vec::as_slice).unwrap_or_default(), &data.history, data.range, HeatRows::Segments)) }
             }
             @if let Some((point, shifts)) = &data.shifts {
                 h2 #feature-shifts { "How features shifted" }
@@ -1038,27 +1043,45 @@ fn monitor_chart(
     })
 }
 
+/// Which keys of a monitor's evaluations a heat map shows as rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HeatRows {
+    /// The features (and other whole-traffic keys).
+    Features,
+    /// The segments of a segmented monitor.
+    Segments,
+}
+
 fn drift_heat_map(
     monitor: &Monitor,
     points: &[&MonitorPoint],
     history: &[AliasAssignment],
     range: (i64, i64),
+    rows_shown: HeatRows,
 ) -> Markup {
-    // One version's features per map: the champion's, or the version evaluated last.
+    let (what, by) = match rows_shown {
+        HeatRows::Features => ("Feature drift".to_owned(), "by feature".to_owned()),
+        HeatRows::Segments => (
+            monitor.name.clone(),
+            format!("by segment of {}", monitor.config.segment_by.as_deref().unwrap_or_default()),
+        ),
+    };
+    // One version's keys per map: the champion's, or the version evaluated last.
     let Some(version) = shown_version(history, points.iter().copied()) else {
-        return charts::heat_map(
-            "Feature drift by feature over time",
-            &[],
-            &[],
-            monitor.config.warn,
-            monitor.config.alert,
-            None,
-        );
+        let title = format!("{what} {by} over time");
+        return charts::heat_map(&title, &[], &[], monitor.config.warn, monitor.config.alert, None);
     };
     let points: Vec<&MonitorPoint> = points.iter().copied().filter(|p| p.version == version).collect();
+    let is_segment = |key: &Value| key["figures"]["segment"].is_string();
     let mut features: Vec<String> = points
         .iter()
-        .flat_map(|p| p.details["features"].as_object().into_iter().flat_map(|f| f.keys().cloned()))
+        .flat_map(|p| {
+            p.details["features"]
+                .as_object()
+                .into_iter()
+                .flat_map(|f| f.iter().filter(|(_, k)| is_segment(k) == (rows_shown == HeatRows::Segments)))
+                .map(|(name, _)| name.clone())
+        })
         .collect();
     features.sort();
     features.dedup();
@@ -1078,7 +1101,7 @@ fn drift_heat_map(
         .collect();
     let columns: Vec<f64> = points.iter().map(|p| p.at as f64).collect();
     charts::heat_map(
-        &format!("Feature drift of version {version} by feature over time"),
+        &format!("{what} of version {version} {by} over time"),
         &rows,
         &columns,
         monitor.config.warn,
