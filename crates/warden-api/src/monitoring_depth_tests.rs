@@ -219,7 +219,7 @@ async fn drift_in_one_segment_alerts_that_segment_and_not_the_whole() {
     let rita = || Principal::token("rita", Role::RiskOfficer);
     let data = crate::dashboard::MonitoringData::load(&app.warden, &rita(), "seg", None).await.unwrap();
     let viewer = crate::dashboard::Viewer { principal: rita(), csrf: "c".into() };
-    let html = crate::dashboard::monitoring(&viewer, &data).into_string();
+    let html = crate::dashboard::monitoring_page(&viewer, &data).into_string();
     assert!(html.contains("Segments of feature_drift by channel over time"), "the segments' section");
     let heat = html
         .split("<svg")
@@ -279,4 +279,40 @@ async fn segments_are_bounded_and_refused_where_they_do_not_apply() {
     assert_eq!(keys, ["channel=(other)", "channel=agent", "channel=app", "channel=branch", "score"], "{history}");
     let other = &history[0]["details"]["features"]["channel=(other)"];
     assert_eq!(other["figures"]["sample"], 210, "seven channels' decisions share it: {other}");
+}
+
+/// The model starts deciding by x2 more than it did: its contributions' distribution moves and the
+/// explanation-drift monitor says so for x2 alone, by PSI and by the mean absolute contribution.
+#[tokio::test]
+async fn explanation_drift_names_the_feature_whose_contributions_moved() {
+    let app = TestApp::new().await;
+    correlated_model(&app).await;
+    for (name, statistic) in [("reasons", "psi"), ("reasons_size", "mean_abs_shift")] {
+        let change = json!({"kind": "explanation_drift", "statistic": statistic, "window_seconds": 600, "min_decisions": 500,
+                            "warn": 0.2, "alert": 0.5});
+        let uri = format!("/v1/models/mv/monitors/{name}");
+        let (status, body) = app.json(Method::PUT, &uri, Some(&app.admin), change).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let shifted: Vec<[f64; 4]> =
+        correlated_rows(1_000, 0.8, 31).into_iter().map(|r| [r[0], r[1], r[2] + 1.5, r[3]]).collect();
+    score_rows(&app, &shifted, "shifted").await;
+    let evaluations = latest(&app).await;
+    for name in ["reasons", "reasons_size"] {
+        let keys = &evaluations[name]["details"]["features"];
+        assert_eq!(keys["x2"]["status"], "alert", "{name}: {}", keys["x2"]);
+        assert_eq!(keys["x2"]["figures"]["sample"], 1000);
+        assert_eq!(keys["x3"]["status"], "ok", "{name}: {}", keys["x3"]);
+        assert_eq!(keys["x0"]["figures"]["reference_mean_abs"], 0.0, "x0 weighs nothing: {}", keys["x0"]);
+    }
+    let shift = evaluations["reasons_size"]["details"]["features"]["x2"]["value"].as_f64().unwrap();
+    assert!(shift > 0.5, "x2's mean absolute contribution grew: {shift}");
+    // Refused: learned bands and count windows.
+    for change in [
+        json!({"kind": "explanation_drift", "learned": {"k": 3}}),
+        json!({"kind": "explanation_drift", "window_decisions": 10}),
+    ] {
+        let (status, body) = app.json(Method::PUT, "/v1/models/mv/monitors/bad", Some(&app.admin), change).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
 }

@@ -141,6 +141,8 @@ closed_set! {
         ScoreDrift = "score_drift",
         /// Drift of the relations between features: NannyML's data reconstruction error.
         MultivariateDrift = "multivariate_drift",
+        /// Drift of each feature's contribution to the score (the reasons the model decides by).
+        ExplanationDrift = "explanation_drift",
         /// Missing values, out-of-range values, unseen categories.
         DataQuality = "data_quality",
         /// Discrimination and calibration once outcomes arrive.

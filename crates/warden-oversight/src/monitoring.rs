@@ -15,6 +15,10 @@ Kinds (`statistic` picks among the figures named; the first is the default):
 - `feature_drift` (`psi`, `jensen_shannon`): per feature against the version's reference profile (its deciles
   or categories, missing values as one more bin).
 - `score_drift` (`psi`, `jensen_shannon`): the version's scores against its scores on the reference data.
+- `explanation_drift` (`psi`, `mean_abs_shift`): for a model Warden explains, each feature's contribution to
+  the score over the window's decisions (at most the first 2,000, explained at evaluation) against its
+  contributions on the reference (the first 5,000 rows): PSI over the reference contributions' deciles, or the
+  relative change of the mean absolute contribution; evaluated once per `window_seconds` (hourly by default).
 - `multivariate_drift` (`reconstruction_error`): the mean reconstruction error of the window's decisions under
   NannyML's PCA fitted on the reference (`warden_stats::reconstruction`), installed on the version's windows at
   the first evaluation; bands learned from reference chunks by default.
@@ -60,6 +64,7 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
     match kind {
         MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => &["psi", "jensen_shannon"],
         MonitorKind::MultivariateDrift => &["reconstruction_error"],
+        MonitorKind::ExplanationDrift => &["psi", "mean_abs_shift"],
         MonitorKind::Performance => &["auc", "brier", "ece"],
         MonitorKind::EstimatedPerformance => &["auc", "accuracy", "precision", "recall", "f1"],
         MonitorKind::Fairness => &["disparate_impact", "equal_opportunity"],
@@ -96,8 +101,13 @@ fn reads_outcomes(kind: MonitorKind, statistic: &str) -> bool {
 /// Figures read from the store each round (outcomes, reviews) rather than the live windows: their windows may
 /// reach back a year, and late periods need no revision.
 fn reads_store(kind: MonitorKind, statistic: &str) -> bool {
-    reads_outcomes(kind, statistic) || kind == MonitorKind::OverrideRate
+    reads_outcomes(kind, statistic) || matches!(kind, MonitorKind::OverrideRate | MonitorKind::ExplanationDrift)
 }
+
+/// Most decisions of a window an explanation-drift evaluation explains (the window's first).
+pub const MAX_EXPLAINED_DECISIONS: i64 = 2_000;
+/// Most reference rows explained for its baseline (the reference's first).
+pub const MAX_EXPLAINED_REFERENCE_ROWS: usize = 5_000;
 
 /// The data-quality key of schema violations on the scoring path.
 const SCHEMA_KEY: &str = "(schema)";
@@ -314,6 +324,12 @@ impl MonitorConfig {
                 serde_json::json!({"field": "min_segment_decisions", "limit": MAX_DECISIONS}),
             ));
         }
+        if kind == MonitorKind::ExplanationDrift && (self.learned.is_some() || self.window_decisions.is_some()) {
+            return Err(Error::invalid(
+                "an explanation_drift monitor has static bands and a time window (window_seconds), not learned \
+                 bands or window_decisions",
+            ));
+        }
         if kind == MonitorKind::MultivariateDrift && self.learned.is_none() && self.warn <= 0.0 {
             return Err(Error::invalid(
                 "a multivariate_drift monitor learns its bands from the reference (learned), or needs a positive warn \
@@ -388,6 +404,8 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         }
         // The error's scale is the data's: the bands are learned (below), the static ones unused.
         MonitorKind::MultivariateDrift => ((0.0, 0.0), window_seconds, None, min_decisions),
+        // PSI of the contributions, on drift's bands; hourly, over the last hour's decisions.
+        MonitorKind::ExplanationDrift => (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), 3600, None, min_decisions),
         MonitorKind::DataQuality => {
             (row((0.02, 0.05), (0.05, 0.10), (0.05, 0.10)), window_seconds, None, min_decisions)
         }
@@ -770,10 +788,91 @@ pub(crate) struct Learned {
     /// The multivariate model fitted on the reference and installed on the version's windows: its key, the
     /// components kept and the share of variance they explain.
     reconstruction: Option<(String, usize, f64)>,
+    /// An explanation-drift monitor's baseline: each feature's contributions on the reference.
+    explanations: BTreeMap<String, ContributionBaseline>,
     /// A segmented monitor's baselines: the reference rows of each segment, replayed through the windows.
     segment_baselines: BTreeMap<String, warden_serving::decision_log::SegmentWindows>,
     /// Why something could not be learned.
     problem: Option<String>,
+}
+
+/// One feature's contributions on the reference: their decile edges, the reference's counts in those bins,
+/// and their mean absolute value.
+#[derive(Debug, Clone)]
+struct ContributionBaseline {
+    edges: Vec<f64>,
+    counts: Vec<u64>,
+    mean_abs: f64,
+}
+
+impl ContributionBaseline {
+    /// Each feature's baseline from the explained rows (rows that could not be explained left out).
+    fn of(explained: &[Option<BTreeMap<String, f64>>]) -> BTreeMap<String, ContributionBaseline> {
+        let mut by_feature: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for row in explained.iter().flatten() {
+            for (feature, c) in row {
+                by_feature.entry(feature.clone()).or_default().push(*c);
+            }
+        }
+        by_feature
+            .into_iter()
+            .map(|(feature, mut values)| {
+                values.sort_by(f64::total_cmp);
+                let edges = warden_stats::quantile::decile_edges_sorted(&values);
+                let counts = Self::binned(&edges, &values);
+                let mean_abs = values.iter().map(|v| v.abs()).sum::<f64>() / values.len() as f64;
+                (feature, ContributionBaseline { edges, counts, mean_abs })
+            })
+            .collect()
+    }
+
+    fn binned(edges: &[f64], values: &[f64]) -> Vec<u64> {
+        let mut counts = vec![0u64; edges.len() + 1];
+        for &v in values {
+            counts[warden_stats::quantile::bin_index(edges, v)] += 1;
+        }
+        counts
+    }
+}
+
+/// Values of an explanation-drift monitor: per feature, the PSI of the window's contributions over the
+/// reference's contribution deciles, or the relative shift of their mean absolute value.
+fn explanation_values(
+    monitor: &Monitor,
+    explained: &[Option<BTreeMap<String, f64>>],
+    learned: &Learned,
+) -> std::result::Result<Values, String> {
+    if learned.explanations.is_empty() {
+        return Err(learned.problem.clone().unwrap_or_else(|| "the reference could not be explained".into()));
+    }
+    let statistic = monitor.config.statistic(monitor.kind);
+    let rows: Vec<&BTreeMap<String, f64>> = explained.iter().flatten().collect();
+    let mut values = Values::new();
+    for (feature, baseline) in &learned.explanations {
+        if monitor.config.features.as_ref().is_some_and(|only| !only.contains(feature)) {
+            continue;
+        }
+        let live: Vec<f64> = rows.iter().filter_map(|r| r.get(feature).copied()).collect();
+        let (psi, shift, mean_abs) = if live.is_empty() {
+            (None, None, None)
+        } else {
+            let counts = ContributionBaseline::binned(&baseline.edges, &live);
+            let psi = warden_stats::drift::binned_psi(&baseline.counts, 0, &counts, 0);
+            let mean_abs = live.iter().map(|v| v.abs()).sum::<f64>() / live.len() as f64;
+            let shift = (baseline.mean_abs > 0.0).then(|| (mean_abs - baseline.mean_abs).abs() / baseline.mean_abs);
+            (Some(psi), shift, Some(mean_abs))
+        };
+        let value = if statistic == "mean_abs_shift" { shift } else { psi };
+        let figures = json!({
+            "psi": psi,
+            "mean_abs_shift": shift,
+            "window_mean_abs": mean_abs,
+            "reference_mean_abs": baseline.mean_abs,
+            "sample": live.len(),
+        });
+        values.insert(feature.clone(), (value, figures));
+    }
+    Ok(values)
 }
 
 /// One decision with what outcome-based figures need.
@@ -1020,6 +1119,14 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     let threshold = version.version.serving.threshold;
     let attributes: Vec<String> = config.attribute.iter().cloned().collect();
     let mut learned = Learned::default();
+    if kind == MonitorKind::ExplanationDrift {
+        let rows = (0..reference.len().min(MAX_EXPLAINED_REFERENCE_ROWS)).map(|i| reference.row(i)).collect();
+        match warden_serving::scoring::contributions_of(version, rows) {
+            Ok(explained) => learned.explanations = ContributionBaseline::of(&explained),
+            Err(problem) => learned.problem = Some(problem.to_string()),
+        }
+        return learned;
+    }
     if let Some(attribute) = &config.segment_by {
         let max = config.max_segments.unwrap_or(DEFAULT_MAX_SEGMENTS) as usize;
         let seeded = frequent_values(reference, attribute, max);
@@ -1329,6 +1436,35 @@ async fn evaluate_version(
     let config = &monitor.config;
     let learned = learned_for(&warden.learned, monitor, version).await?;
     let number = version.version.number;
+    if monitor.kind == MonitorKind::ExplanationDrift {
+        let since = at - config.window_seconds * 1_000_000;
+        let mut rows =
+            warden.metadata.decisions_between(&monitor.model, number, since, at + 1, MAX_EXPLAINED_DECISIONS).await?;
+        for row in &mut rows {
+            open_personal(warden, [&mut row.features, &mut row.attributes]);
+        }
+        let features: Vec<serde_json::Map<String, Value>> = rows
+            .into_iter()
+            .filter(|d| d.route != "pinned")
+            .map(|d| match d.features {
+                Value::Object(features) => features,
+                _ => serde_json::Map::new(),
+            })
+            .collect();
+        let loaded = version.clone();
+        let explained =
+            tokio::task::spawn_blocking(move || warden_serving::scoring::contributions_of(&loaded, features))
+                .await
+                .map_err(|e| Error::task("explaining", e))?;
+        let (values, count) = match explained {
+            Ok(explained) => {
+                let count = explained.iter().flatten().count() as u64;
+                (explanation_values(monitor, &explained, &learned), count)
+            }
+            Err(problem) => (Err(problem.to_string()), 0),
+        };
+        return Ok(judge(monitor, number, at, since.max(0), count, values, &learned));
+    }
     if monitor.kind == MonitorKind::OverrideRate {
         let since = at - config.window_seconds * 1_000_000;
         let rates =
@@ -1501,6 +1637,13 @@ pub(crate) async fn evaluate_all(warden: &Oversight, round: Round) -> Result<(Ve
                     Err(error) => tracing::error!(model = %monitor.model, %error, "revalidation not evaluated"),
                 }
             }
+            continue;
+        }
+        // Explaining a window's decisions costs: once per window, or on request.
+        if monitor.kind == MonitorKind::ExplanationDrift
+            && round != Round::Now
+            && !schedule_due(warden, monitor, at).await?
+        {
             continue;
         }
         for version in warden_serving::scoring::loaded_versions(warden, &monitor.model) {

@@ -132,6 +132,7 @@ const STABILITY: &[MonitorKind] = &[
     MonitorKind::FeatureDrift,
     MonitorKind::ScoreDrift,
     MonitorKind::MultivariateDrift,
+    MonitorKind::ExplanationDrift,
     MonitorKind::DataQuality,
     MonitorKind::Integrity,
 ];

@@ -605,6 +605,36 @@ pub async fn score_rows(
     .map_err(|e| Error::task("scoring", e))?
 }
 
+/// Per-feature contributions of rows on a loaded version (blocking: runs the model), for the rows that pass
+/// its schema checks (the others are `None`); an error when the model cannot explain.
+pub fn contributions_of(
+    version: &LoadedVersion,
+    rows: Vec<Map<String, Value>>,
+) -> Result<Vec<Option<BTreeMap<String, f64>>>> {
+    if !version.model()?.can_explain() {
+        return Err(Error::invalid(format!(
+            "version {} ({}) cannot explain its scores: explanations need a linear or tree model",
+            version.version.number, version.version.format
+        )));
+    }
+    let checked: Vec<Option<Checked>> = rows
+        .into_iter()
+        .map(|features| {
+            let request = ScoreRequest { request_id: None, features, attributes: Map::new(), explain: true };
+            check(&version.binding, request).ok()
+        })
+        .collect();
+    let valid: Vec<&Checked> = checked.iter().flatten().collect();
+    let mut explained = Vec::with_capacity(valid.len());
+    for chunk in valid.chunks(MAX_BATCH_ROWS) {
+        for (row, (_, explanation)) in chunk.iter().zip(run(version, chunk)?) {
+            explained.push(explanation.map(|(_, c)| explain(version, row, &c).0));
+        }
+    }
+    let mut explained = explained.into_iter();
+    Ok(checked.iter().map(|c| c.as_ref().and_then(|_| explained.next().flatten())).collect())
+}
+
 /// Scores one request (`pinned`: a version number or alias chosen by the caller instead of the routes).
 pub async fn score(
     warden: &Serving,
