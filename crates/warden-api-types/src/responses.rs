@@ -170,6 +170,29 @@ pub struct Stability {
     pub max_feature_psi: f64,
     /// PSI of the score.
     pub score_psi: f64,
+    /// Multivariate drift of the validation data (NannyML's reconstruction error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multivariate: Option<MultivariateStability>,
+    /// Per feature, the relative change of the mean absolute contribution from the reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation_shift: Option<BTreeMap<String, f64>>,
+}
+
+/// The validation data's reconstruction error against the reference's chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MultivariateStability {
+    /// Mean reconstruction error of the validation rows.
+    pub reconstruction_error: f64,
+    /// Mean reconstruction error of the reference rows.
+    pub reference_error: f64,
+    /// Upper band (reference chunks' mean + 3σ).
+    pub upper_band: Option<f64>,
+    /// Lower band, when above 0.
+    pub lower_band: Option<f64>,
+    /// Outside the bands.
+    pub alert: bool,
+    /// Principal components kept.
+    pub components: usize,
 }
 
 /// Data quality of one feature.

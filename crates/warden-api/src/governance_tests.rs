@@ -395,6 +395,15 @@ async fn a_validation_report_is_complete_and_bad_data_is_refused_with_its_line()
     // Validated on its own reference data: nothing moved.
     assert!(report["stability"]["max_feature_psi"].as_f64().unwrap() < 1e-9);
     assert!(report["stability"]["score_psi"].as_f64().unwrap() < 1e-9);
+    let multivariate = &report["stability"]["multivariate"];
+    let (error, reference) =
+        (multivariate["reconstruction_error"].as_f64().unwrap(), multivariate["reference_error"].as_f64().unwrap());
+    assert!(error > 0.0 && (error - reference).abs() < 1e-12, "the same rows, the same error: {multivariate}");
+    assert!(multivariate["upper_band"].is_null(), "one chunk of the reference's size: no bands: {multivariate}");
+    assert_eq!(multivariate["alert"], false);
+    let shifts = report["stability"]["explanation_shift"].as_object().unwrap();
+    assert_eq!(shifts.len(), 8, "{shifts:?}");
+    assert!(shifts.values().all(|v| v.as_f64().unwrap() < 1e-9), "nothing decides differently: {shifts:?}");
     assert_eq!(report["explanation"].as_object().unwrap().len(), 8, "a linear model explains every feature");
     assert_eq!(report["data_quality"]["age"]["missing"], 0);
 

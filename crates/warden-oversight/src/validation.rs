@@ -146,6 +146,103 @@ pub struct Stability {
     pub max_feature_psi: f64,
     /// PSI of the score on this data against the score on the reference data.
     pub score_psi: f64,
+    /// Multivariate drift of this data against the reference (NannyML's reconstruction error); `None` for
+    /// fewer than two features, or a reference it cannot be fitted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multivariate: Option<MultivariateStability>,
+    /// Per feature, the relative change of the mean absolute contribution from the reference to this data
+    /// (models Warden explains): explanation drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation_shift: Option<BTreeMap<String, f64>>,
+}
+
+/// The validation data's reconstruction error under a PCA fitted on the reference, against the reference's
+/// own chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultivariateStability {
+    /// Mean reconstruction error of the validation rows.
+    pub reconstruction_error: f64,
+    /// Mean reconstruction error of the reference rows.
+    pub reference_error: f64,
+    /// The bands: the reference in chunks of the validation data's size, mean ± 3σ of their errors (`None`
+    /// with fewer than two chunks).
+    pub upper_band: Option<f64>,
+    pub lower_band: Option<f64>,
+    /// Whether the validation data's error lies outside the bands.
+    pub alert: bool,
+    /// Principal components kept (0.65 of the reference's variance).
+    pub components: usize,
+}
+
+/// Multivariate drift of `rows` against `reference` over the version's features.
+fn multivariate_stability(
+    version: &Version,
+    reference: &[Map<String, Value>],
+    rows: &[Map<String, Value>],
+) -> Option<MultivariateStability> {
+    use warden_stats::reconstruction::{Bands, ColumnValues, ErrorWindow, ReconstructionModel};
+    type Owned = (Vec<f64>, Vec<Option<String>>);
+    let owned = |rows: &[Map<String, Value>]| -> Vec<Owned> {
+        version
+            .feature_schema
+            .iter()
+            .map(|f| match f.kind {
+                ColumnType::Numeric => (
+                    rows.iter().map(|r| r.get(&f.name).and_then(Value::as_f64).unwrap_or(f64::NAN)).collect(),
+                    Vec::new(),
+                ),
+                ColumnType::Categorical => (
+                    Vec::new(),
+                    rows.iter()
+                        .map(|r| match r.get(&f.name) {
+                            Some(Value::String(s)) => Some(s.clone()),
+                            Some(Value::Number(n)) => Some(n.to_string()),
+                            Some(Value::Bool(b)) => Some(b.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+            })
+            .collect()
+    };
+    let (reference_owned, rows_owned) = (owned(reference), owned(rows));
+    fn texts(owned: &[Owned]) -> Vec<Vec<Option<&str>>> {
+        owned.iter().map(|(_, t)| t.iter().map(|v| v.as_deref()).collect()).collect()
+    }
+    fn views<'a>(kinds: &[ColumnType], owned: &'a [Owned], texts: &'a [Vec<Option<&'a str>>]) -> Vec<ColumnValues<'a>> {
+        kinds
+            .iter()
+            .enumerate()
+            .map(|(j, kind)| match kind {
+                ColumnType::Numeric => ColumnValues::Numeric(&owned[j].0),
+                ColumnType::Categorical => ColumnValues::Categorical(&texts[j]),
+            })
+            .collect()
+    }
+    let kinds: Vec<ColumnType> = version.feature_schema.iter().map(|f| f.kind).collect();
+    let (reference_texts, rows_texts) = (texts(&reference_owned), texts(&rows_owned));
+    let reference_views = views(&kinds, &reference_owned, &reference_texts);
+    let named: Vec<(&str, ColumnValues)> =
+        version.feature_schema.iter().map(|f| f.name.as_str()).zip(reference_views.iter().copied()).collect();
+    let model = ReconstructionModel::fit(&named, warden_stats::reconstruction::DEFAULT_VARIANCE_SHARE).ok()?;
+    let window = |errors: &[f64]| {
+        let mut w = ErrorWindow::default();
+        errors.iter().for_each(|&e| w.add(e));
+        w
+    };
+    let reference_errors = model.errors(&reference_views);
+    let current = window(&model.errors(&views(&kinds, &rows_owned, &rows_texts))).chunk()?;
+    let chunk_values: Vec<f64> =
+        reference_errors.chunks(rows.len().max(1)).filter_map(|c| window(c).chunk()).map(|f| f.value).collect();
+    let bands = (chunk_values.len() >= 2).then(|| Bands::from_reference(&chunk_values, 3.0)).flatten();
+    Some(MultivariateStability {
+        reconstruction_error: current.value,
+        reference_error: window(&reference_errors).chunk()?.value,
+        upper_band: bands.map(|b| b.upper),
+        lower_band: bands.and_then(|b| b.lower),
+        alert: bands.is_some_and(|b| b.alert(current.value)),
+        components: model.kept,
+    })
 }
 
 /// One version's figures on the validation data.
@@ -530,8 +627,30 @@ pub async fn validate(
         blocking(move || read_dataset(&reference_path, &schema_version, None, &[], reference_external.as_ref()))
             .await?;
     drop(staged);
-    let reference_scores: Vec<f64> =
-        version_scores(warden, &version, &reference_data, false).await?.into_iter().map(|(s, _)| s).collect();
+    let reference_scored = version_scores(warden, &version, &reference_data, explanation.is_some()).await?;
+    let explanation_shift = explanation.as_ref().and_then(|live: &BTreeMap<String, f64>| {
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        for (_, contributions) in &reference_scored {
+            for (feature, c) in contributions.as_ref()? {
+                *sums.entry(feature.clone()).or_default() += c.abs();
+            }
+        }
+        let n = reference_scored.len().max(1) as f64;
+        Some(
+            live.iter()
+                .filter_map(|(feature, &mean)| {
+                    let reference = sums.get(feature)? / n;
+                    (reference > 0.0).then(|| (feature.clone(), (mean - reference).abs() / reference))
+                })
+                .collect(),
+        )
+    });
+    let reference_scores: Vec<f64> = reference_scored.into_iter().map(|(s, _)| s).collect();
+    let multivariate = {
+        let (schema_version, reference_rows, rows) =
+            (version.clone(), reference_data.rows.clone(), dataset.rows.clone());
+        blocking(move || Ok(multivariate_stability(&schema_version, &reference_rows, &rows))).await?
+    };
     let bands = DriftBands::default();
     let mut reference_values = reference_data.values;
     let mut psi = BTreeMap::new();
@@ -592,7 +711,7 @@ pub async fn validate(
         threshold,
         figures: figures(version.number, &dataset.labels, &scores, threshold),
         fairness,
-        stability: Stability { psi, max_feature_psi, score_psi },
+        stability: Stability { psi, max_feature_psi, score_psi, multivariate, explanation_shift },
         data_quality,
         explanation,
         champion,

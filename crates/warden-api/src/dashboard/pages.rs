@@ -741,6 +741,12 @@ fn validation_section(report: Option<&ValidationReport>) -> Markup {
             div.card { span.big { (number(f.calibration.ece)) } span { "ECE" } }
             div.card { span.big { (percent(f.approval_rate)) } span { "approved at " (number(r.threshold)) } }
             div.card { span.big { (number(r.stability.max_feature_psi)) } span { "largest feature PSI" } }
+            @if let Some(m) = &r.stability.multivariate {
+                div.card #multivariate { span.big { (number(m.reconstruction_error)) } span { "reconstruction error (reference " (number(m.reference_error)) @if m.alert { ", " span.bad { "outside its bands" } } ")" } }
+            }
+            @if let Some(worst) = r.stability.explanation_shift.as_ref().and_then(|s| s.iter().max_by(|a, b| a.1.total_cmp(b.1))) {
+                div.card #explanation-shift { span.big { (percent(*worst.1)) } span { "largest change in a feature's mean |contribution| (" (worst.0) ")" } }
+            }
         }
         div.grid {
             figure { figcaption { "ROC curve" } (charts::unit_curve("ROC curve", &d.roc, "false positive rate", "true positive rate")) }

@@ -380,6 +380,8 @@ mod slow {
             assert_eq!(count(&client, "#versions tbody tr").await, 3, "the two demo versions and the retrained candidate");
             assert!(text(&client, "#versions").await.contains("git:demo/credit-models@v1"));
             assert!(text(&client, "#validation-figures").await.contains("ROC AUC"));
+            assert!(text(&client, "#multivariate").await.contains("reconstruction error (reference"));
+            assert!(text(&client, "#explanation-shift").await.contains("mean |contribution|"));
             assert!(count(&client, "svg.chart").await >= 5, "timeline, ROC, reliability, scores, fairness");
             assert_eq!(count(&client, "#approvals tbody tr").await, 2, "validator and risk officer");
             assert!(text(&client, "#gate").await.contains("allow"));
