@@ -62,7 +62,7 @@ const RENDER_FUEL: u64 = 5_000_000;
 
 /// A validation report's performance figures, as documents and exports present them: (template key, label,
 /// JSON pointer into the report). The AUC's interval is at [`AUC_INTERVAL`].
-pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 9] = [
+pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 10] = [
     ("auc", "AUC", "/figures/discrimination/auc"),
     ("gini", "Gini", "/figures/discrimination/gini"),
     ("ks", "KS", "/figures/discrimination/ks"),
@@ -72,6 +72,7 @@ pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 9] = [
     ("approval_rate", "Approval rate", "/figures/approval_rate"),
     ("max_feature_psi", "Maximum feature PSI", "/stability/max_feature_psi"),
     ("score_psi", "Score PSI", "/stability/score_psi"),
+    ("reconstruction_error", "Reconstruction error (multivariate drift)", "/stability/multivariate/reconstruction_error"),
 ];
 /// Where the AUC's interval bounds are in a validation report (`lower`, `upper`, `level` below it).
 pub(crate) const AUC_INTERVAL: &str = "/figures/discrimination/auc_interval";
