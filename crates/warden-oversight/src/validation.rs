@@ -334,6 +334,9 @@ impl ValidationReport {
             "psi": self.stability.psi,
             "max_feature_psi": self.stability.max_feature_psi,
             "score_psi": self.stability.score_psi,
+            "reconstruction_error": self.stability.multivariate.as_ref().map(|m| m.reconstruction_error),
+            "multivariate_alert": self.stability.multivariate.as_ref().map(|m| m.alert),
+            "max_explanation_shift": self.stability.explanation_shift.as_ref().and_then(|s| s.values().copied().reduce(f64::max)),
             "fairness": fairness,
             "champion_auc": self.champion.as_ref().and_then(|c| c.discrimination.auc),
         })

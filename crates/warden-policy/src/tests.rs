@@ -361,3 +361,17 @@ fn a_bundle_without_warn_rules_decides_with_no_warnings() {
     assert_eq!((decision.allow, decision.deny, decision.warn), (false, vec!["no".to_owned()], Vec::<String>::new()));
     assert!(gate.decide(&json!({"x": false})).unwrap().allow);
 }
+
+/// POLICIES.md's example rule over the validation's multivariate drift compiles and decides as it reads.
+#[test]
+fn a_bundle_can_deny_on_the_validations_multivariate_drift() {
+    let rule = "package warden.gate\n\ndeny contains \"multivariate drift\" if input.validation.multivariate_alert\n";
+    let mut gate = Gate::compile(&bundle(&[("gate.rego", rule)])).unwrap();
+    let mut input = good_input();
+    input["validation"]["multivariate_alert"] = json!(false);
+    assert!(gate.decide(&input).unwrap().allow);
+    input["validation"]["multivariate_alert"] = json!(true);
+    let decision = gate.decide(&input).unwrap();
+    assert!(!decision.allow);
+    assert_eq!(decision.deny, ["multivariate drift"]);
+}

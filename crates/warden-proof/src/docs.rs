@@ -72,7 +72,11 @@ pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 10] = [
     ("approval_rate", "Approval rate", "/figures/approval_rate"),
     ("max_feature_psi", "Maximum feature PSI", "/stability/max_feature_psi"),
     ("score_psi", "Score PSI", "/stability/score_psi"),
-    ("reconstruction_error", "Reconstruction error (multivariate drift)", "/stability/multivariate/reconstruction_error"),
+    (
+        "reconstruction_error",
+        "Reconstruction error (multivariate drift)",
+        "/stability/multivariate/reconstruction_error",
+    ),
 ];
 /// Where the AUC's interval bounds are in a validation report (`lower`, `upper`, `level` below it).
 pub(crate) const AUC_INTERVAL: &str = "/figures/discrimination/auc_interval";
