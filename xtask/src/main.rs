@@ -991,7 +991,7 @@ fn bench_segments(runs: usize, seconds: usize, connections: usize, segments: usi
     let (mut whole, mut segmented, mut noop) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         // Alternate which server goes first, so neither always follows the other's load.
-        let order: [usize; 2] = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        let order: [usize; 2] = if run.is_multiple_of(2) { [0, 1] } else { [1, 0] };
         for i in order {
             let (_, _, url, _, token, _) = &servers[i];
             let result =

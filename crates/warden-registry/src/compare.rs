@@ -757,10 +757,11 @@ pub fn read_features(
             crate::dataset::parquet_guard(path, || read_parquet_numbers(path, &name)).map(|v| (name, v))
         })?;
         let rows = columns.first().map_or(0, |(_, v)| v.len());
-        let mut data = crate::reference::MonitorReference::default();
-        data.features = columns.into_iter().map(|(n, v)| (n, crate::reference::ReferenceColumn::Numeric(v))).collect();
-        data.scores = vec![f64::NAN; rows];
-        return Ok(data);
+        return Ok(crate::reference::MonitorReference {
+            features: columns.into_iter().map(|(n, v)| (n, crate::reference::ReferenceColumn::Numeric(v))).collect(),
+            scores: vec![f64::NAN; rows],
+            ..Default::default()
+        });
     }
     crate::reference::MonitorReference::read_bounded(path, &schema, MAX_RECONSTRUCTION_ROWS)
 }
