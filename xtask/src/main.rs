@@ -844,24 +844,32 @@ fn median_of(values: &[f64]) -> f64 {
     median(&mut v)
 }
 
-/// Warden (ONNX export, every decision logged) against `mlflow models serve` on the same scikit-learn
-/// logistic regression, single-row requests, keep-alive, `connections` connections, wrk with one thread.
-fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Result<()> {
-    let root = workspace_root();
+/// A fresh `target/bench/NAME` holding the German credit scikit-learn pipeline trained in the MLflow peers'
+/// environment and its ONNX export (`model.onnx`), with one applicant's request (`request.json`): the directory,
+/// the data file and the request.
+fn german_onnx_model(root: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf, serde_json::Value)> {
     let python = root.join(".venv-mlflow/bin/python");
     if !python.exists() {
         bail!("no .venv-mlflow: run scripts/peers/setup_mlflow.sh first");
     }
-    let dir = root.join("target/bench/serve");
+    let dir = root.join("target/bench").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let german = root.join("crates/warden-testdata/data/datasets/german.csv");
     let status =
         Command::new(&python).arg(root.join("scripts/peers/mlflow_model.py")).arg(&german).arg(&dir).status()?;
     if !status.success() {
-        bail!("training the peer model failed");
+        bail!("training the model failed");
     }
-    let request: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("request.json"))?)?;
+    let request = serde_json::from_slice(&std::fs::read(dir.join("request.json"))?)?;
+    Ok((dir, german, request))
+}
+
+/// Warden (ONNX export, every decision logged) against `mlflow models serve` on the same scikit-learn
+/// logistic regression, single-row requests, keep-alive, `connections` connections, wrk with one thread.
+fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let (dir, german, request) = german_onnx_model(&root, "serve")?;
     let expected = request["expected_score"].as_f64().context("expected score")?;
     let warden_body = serde_json::json!({"features": request["features"]}).to_string();
     let mlflow_body = serde_json::json!({"dataframe_records": [request["features"]]}).to_string();
@@ -937,20 +945,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
 /// the machine's limit in the same run.
 fn bench_segments(runs: usize, seconds: usize, connections: usize, segments: usize) -> anyhow::Result<()> {
     let root = workspace_root();
-    let python = root.join(".venv-mlflow/bin/python");
-    if !python.exists() {
-        bail!("no .venv-mlflow: run scripts/peers/setup_mlflow.sh first");
-    }
-    let dir = root.join("target/bench/segments");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let german = root.join("crates/warden-testdata/data/datasets/german.csv");
-    let status =
-        Command::new(&python).arg(root.join("scripts/peers/mlflow_model.py")).arg(&german).arg(&dir).status()?;
-    if !status.success() {
-        bail!("training the model failed");
-    }
-    let request: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("request.json"))?)?;
+    let (dir, german, request) = german_onnx_model(&root, "segments")?;
     let bodies: Vec<String> = (0..segments)
         .map(|c| {
             serde_json::json!({"features": request["features"], "attributes": {"channel": format!("ch{c:02}")}})
