@@ -72,11 +72,12 @@ async fn latest(app: &TestApp) -> std::collections::BTreeMap<String, Value> {
 async fn a_turned_correlation_raises_the_multivariate_monitor_and_no_univariate_one() {
     let (app, clock) = crate::access_tests::app_with_clock().await;
     correlated_model(&app).await;
-    let change = json!({"kind": "multivariate_drift", "window_seconds": 60, "min_decisions": 500});
+    let change = json!({"kind": "multivariate_drift"});
     let (status, monitor) =
         app.json(Method::PUT, "/v1/models/mv/monitors/multivariate", Some(&app.admin), change).await;
     assert_eq!(status, StatusCode::OK, "{monitor}");
     assert_eq!(monitor["config"]["learned"]["k"], 3.0, "NannyML's bands by default: {monitor}");
+    assert_eq!(monitor["config"]["window_decisions"], 1000, "judged on windows of the chunks' size: {monitor}");
     // The univariate monitors look at the same minute.
     for name in ["feature_drift", "score_drift", "data_quality"] {
         let uri = format!("/v1/models/mv/monitors/{name}");
@@ -95,7 +96,7 @@ async fn a_turned_correlation_raises_the_multivariate_monitor_and_no_univariate_
     assert_eq!(figures["figures"]["sample"], 1000, "{figures}");
     assert_eq!(figures["figures"]["features"], json!(["x0", "x1", "x2", "x3"]));
     assert!(figures["bands"]["alert"].as_f64().unwrap() > figures["value"].as_f64().unwrap());
-    assert_eq!(m["details"]["learned"]["chunks"], 10, "ten reference chunks of 500: {m}");
+    assert_eq!(m["details"]["learned"]["chunks"], 5, "five reference chunks of 1,000: {m}");
 
     // Two minutes on, the turned relation.
     clock.fetch_add(120 * 1_000_000, SeqCst);
@@ -119,6 +120,8 @@ async fn a_multivariate_monitor_refuses_what_it_cannot_watch() {
         (json!({"kind": "multivariate_drift", "features": ["x0"]}), "at least 2 features"),
         (json!({"kind": "multivariate_drift", "learned": {"k": 0}}), "learns its bands from the reference"),
         (json!({"kind": "multivariate_drift", "statistic": "psi"}), "no statistic 'psi'"),
+        (json!({"kind": "multivariate_drift", "min_decisions": 200}), "judges windows of its reference chunks' size"),
+        (json!({"kind": "multivariate_drift", "window_decisions": 0}), "judges windows of its reference chunks' size"),
     ];
     for (change, message) in cases {
         let (status, body) =

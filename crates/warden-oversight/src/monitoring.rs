@@ -330,6 +330,17 @@ impl MonitorConfig {
                  bands or window_decisions",
             ));
         }
+        if kind == MonitorKind::MultivariateDrift
+            && let Some(learned) = &self.learned
+        {
+            let window = self.window_decisions.unwrap_or(0);
+            if window == 0 || self.min_decisions < window || learned.chunk_size.is_some_and(|c| c != window) {
+                return Err(Error::invalid(
+                    "a multivariate_drift monitor with learned bands judges windows of its reference chunks' size: \
+                     it needs window_decisions, min_decisions at least window_decisions, and no other chunk_size",
+                ));
+            }
+        }
         if kind == MonitorKind::MultivariateDrift && self.learned.is_none() && self.warn <= 0.0 {
             return Err(Error::invalid(
                 "a multivariate_drift monitor learns its bands from the reference (learned), or needs a positive warn \
@@ -402,8 +413,9 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
         MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => {
             (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), window_seconds, None, min_decisions)
         }
-        // The error's scale is the data's: the bands are learned (below), the static ones unused.
-        MonitorKind::MultivariateDrift => ((0.0, 0.0), window_seconds, None, min_decisions),
+        // The error's scale is the data's: the bands are learned (below) from reference chunks of the window's
+        // size (a chunk's mean error varies less the larger it is), the static ones unused.
+        MonitorKind::MultivariateDrift => ((0.0, 0.0), 3600, Some(1_000), 1_000),
         // PSI of the contributions, on drift's bands; hourly, over the last hour's decisions.
         MonitorKind::ExplanationDrift => (row((0.10, 0.20), (0.10, 0.25), (0.15, 0.30)), 3600, None, min_decisions),
         MonitorKind::DataQuality => {
@@ -1001,7 +1013,7 @@ fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::
                 details["lower_confidence_boundary"] =
                     json!(f.lower_confidence_boundary.is_finite().then_some(f.lower_confidence_boundary));
             }
-            values.insert("model".into(), (figures.map(|f| f.value), details));
+            values.insert("model".into(), (figures.map(|f| f.value).filter(|v| v.is_finite()), details));
         }
         MonitorKind::ScoreDrift => {
             let value = if statistic == "jensen_shannon" { drift.score_jensen_shannon } else { drift.score_psi };
@@ -1503,11 +1515,26 @@ async fn evaluate_version(
             drift
         }
     };
-    let mut values = live_values(monitor, &drift, &learned);
-    if let (Some(attribute), Ok(values)) = (&config.segment_by, &mut values) {
-        values.extend(segment_values(monitor, version, &drift, &learned, attribute));
-    }
+    let values = with_segments(monitor, version, &drift, &learned);
     Ok(judge(monitor, number, at, drift.since, drift.decisions, values, &learned))
+}
+
+/// A live-window figure's values, with each segment's when the monitor is segmented (a segmentation that could
+/// not be installed makes the evaluation `unavailable`, with the reason).
+fn with_segments(
+    monitor: &Monitor,
+    version: &LoadedVersion,
+    drift: &LiveDrift,
+    learned: &Learned,
+) -> std::result::Result<Values, String> {
+    let mut values = live_values(monitor, drift, learned)?;
+    if let Some(attribute) = &monitor.config.segment_by {
+        if let Some(problem) = &learned.problem {
+            return Err(problem.clone());
+        }
+        values.extend(segment_values(monitor, version, drift, learned, attribute));
+    }
+    Ok(values)
 }
 
 /// A segmented monitor's figure per segment, keyed `attribute=segment`: the segment's windows against the
@@ -1561,10 +1588,16 @@ fn segment_values(
 /// segments.
 fn frequent_values(reference: &warden_registry::reference::MonitorReference, column: &str, max: usize) -> Vec<String> {
     let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut missing = 0u64;
     for i in 0..reference.len() {
-        if let Some(value) = reference.text(column, i) {
-            *counts.entry(value).or_default() += 1;
+        match reference.text(column, i) {
+            Some(value) => *counts.entry(value).or_default() += 1,
+            None => missing += 1,
         }
+    }
+    // Rows without a value are a segment of their own, when the reference has the column at all.
+    if !counts.is_empty() && missing > 0 {
+        counts.insert(warden_serving::decision_log::MISSING_SEGMENT.into(), missing);
     }
     let mut ranked: Vec<(String, u64)> = counts.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -1709,7 +1742,7 @@ async fn revise_late_periods(
         let drift = warden_serving::scoring::windows_drift(&version, windows, count, start, None);
         for monitor in &of_model {
             let learned = learned_for(&warden.learned, monitor, &version).await?;
-            let values = live_values(monitor, &drift, &learned);
+            let values = with_segments(monitor, &version, &drift, &learned);
             let mut evaluation = judge(monitor, number, end, start, count, values, &learned);
             if let Value::Object(details) = &mut evaluation.details {
                 details.insert(

@@ -164,8 +164,8 @@ pub struct MultivariateStability {
     pub reconstruction_error: f64,
     /// Mean reconstruction error of the reference rows.
     pub reference_error: f64,
-    /// The bands: the reference in chunks of the validation data's size, mean ± 3σ of their errors (`None`
-    /// with fewer than two chunks).
+    /// The bands: the reference in whole chunks of the validation data's size, mean ± 3σ of their errors
+    /// (`None` with fewer than 5 such chunks).
     pub upper_band: Option<f64>,
     pub lower_band: Option<f64>,
     /// Whether the validation data's error lies outside the bands.
@@ -173,6 +173,9 @@ pub struct MultivariateStability {
     /// Principal components kept (0.65 of the reference's variance).
     pub components: usize,
 }
+
+/// Reference chunks of the validation data's size needed before its multivariate error is judged by bands.
+const MIN_BAND_CHUNKS: usize = 5;
 
 /// Multivariate drift of `rows` against `reference` over the version's features.
 fn multivariate_stability(
@@ -232,9 +235,11 @@ fn multivariate_stability(
     };
     let reference_errors = model.errors(&reference_views);
     let current = window(&model.errors(&views(&kinds, &rows_owned, &rows_texts))).chunk()?;
+    // Whole chunks only, and enough of them for a σ worth judging by.
+    let size = rows.len().max(1);
     let chunk_values: Vec<f64> =
-        reference_errors.chunks(rows.len().max(1)).filter_map(|c| window(c).chunk()).map(|f| f.value).collect();
-    let bands = (chunk_values.len() >= 2).then(|| Bands::from_reference(&chunk_values, 3.0)).flatten();
+        reference_errors.chunks_exact(size).filter_map(|c| window(c).chunk()).map(|f| f.value).collect();
+    let bands = (chunk_values.len() >= MIN_BAND_CHUNKS).then(|| Bands::from_reference(&chunk_values, 3.0)).flatten();
     Some(MultivariateStability {
         reconstruction_error: current.value,
         reference_error: window(&reference_errors).chunk()?.value,

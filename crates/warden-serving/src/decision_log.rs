@@ -936,9 +936,25 @@ impl LiveProfile {
         }
     }
 
+    /// Each installed multivariate model's reconstruction error of a row (computed once per decision).
+    fn errors_of(extras: &Extras, row: &RowValues) -> Vec<f64> {
+        let mut scratch = Vec::new();
+        extras
+            .reconstructions
+            .iter()
+            .map(|installed| {
+                installed.model.row_error(&mut scratch, |j| match row.features[installed.columns[j]] {
+                    Cell::Number(x) => warden_stats::reconstruction::Cell::Number(x),
+                    Cell::Text(s) => warden_stats::reconstruction::Cell::Text(s),
+                    Cell::Neither => warden_stats::reconstruction::Cell::Missing,
+                })
+            })
+            .collect()
+    }
+
     /// Folds a row into `windows`, and into its segment's windows of each segmentation (`segments`: the row's
-    /// segment of each, in order).
-    fn add(&self, windows: &mut LiveWindows, row: &RowValues, extras: &Extras, segments: &[String]) {
+    /// segment of each, in order), with its reconstruction error under each installed model (`errors`).
+    fn add(&self, windows: &mut LiveWindows, row: &RowValues, extras: &Extras, segments: &[String], errors: &[f64]) {
         for (segmentation, segment) in extras.segmentations.iter().zip(segments) {
             let of_attribute = match windows.segments.get_mut(&segmentation.attribute) {
                 Some(s) => s,
@@ -953,13 +969,7 @@ impl LiveProfile {
             window.decisions += 1;
             self.add_features(&mut window.windows, row, false);
         }
-        let mut scratch = Vec::new();
-        for installed in &extras.reconstructions {
-            let error = installed.model.row_error(&mut scratch, |j| match row.features[installed.columns[j]] {
-                Cell::Number(x) => warden_stats::reconstruction::Cell::Number(x),
-                Cell::Text(s) => warden_stats::reconstruction::Cell::Text(s),
-                Cell::Neither => warden_stats::reconstruction::Cell::Missing,
-            });
+        for (installed, &error) in extras.reconstructions.iter().zip(errors) {
             match windows.reconstruction.get_mut(&installed.key) {
                 Some(w) => w.add(error),
                 None => windows.reconstruction.entry(installed.key.clone()).or_default().add(error),
@@ -1022,9 +1032,10 @@ impl LiveProfile {
             _ => self.read(decision),
         };
         let segments = Self::segments_of(&mut state.extras.segmentations, decision, true);
-        self.add(&mut state.total, &row, &state.extras, &segments);
+        let errors = Self::errors_of(&state.extras, &row);
+        self.add(&mut state.total, &row, &state.extras, &segments, &errors);
         if let Some(bucket) = state.recent.record(decision.at) {
-            self.add(bucket, &row, &state.extras, &segments);
+            self.add(bucket, &row, &state.extras, &segments, &errors);
         }
     }
 
@@ -1058,7 +1069,9 @@ impl LiveProfile {
         for row in rows {
             let view = ReferenceRow { reference, row, features: reference.row(row), attributes };
             let segments = Self::segments_of(&mut extras.segmentations, &view, false);
-            self.add(&mut windows, &self.read(&view), &extras, &segments);
+            let row = self.read(&view);
+            let errors = Self::errors_of(&extras, &row);
+            self.add(&mut windows, &row, &extras, &segments, &errors);
         }
         windows
     }
@@ -1070,7 +1083,9 @@ impl LiveProfile {
         let mut extras = self.extras();
         for decision in decisions.iter().filter(|d| d.route != "pinned") {
             let segments = Self::segments_of(&mut extras.segmentations, decision, false);
-            self.add(&mut windows, &self.read(decision), &extras, &segments);
+            let row = self.read(decision);
+            let errors = Self::errors_of(&extras, &row);
+            self.add(&mut windows, &row, &extras, &segments, &errors);
         }
         windows
     }

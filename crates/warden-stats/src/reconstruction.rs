@@ -108,8 +108,12 @@ pub struct ErrorWindow {
 }
 
 impl ErrorWindow {
-    /// Adds one row's error.
+    /// Adds one row's error; an error that is not finite (a value so extreme its square overflows) is left
+    /// out, as it would make every later figure NaN.
     pub fn add(&mut self, error: f64) {
+        if !error.is_finite() {
+            return;
+        }
         self.count += 1;
         let delta = error - self.mean;
         self.mean += delta / self.count as f64;
@@ -146,7 +150,12 @@ impl ErrorWindow {
             value: self.mean,
             sampling_error,
             upper_confidence_boundary: self.mean + 3.0 * sampling_error,
-            lower_confidence_boundary: (self.mean - 3.0 * sampling_error).max(0.0),
+            // NaN for a single row, as NannyML's `np.maximum` keeps it (`f64::max` would give 0).
+            lower_confidence_boundary: if sampling_error.is_nan() {
+                f64::NAN
+            } else {
+                (self.mean - 3.0 * sampling_error).max(0.0)
+            },
         })
     }
 }
@@ -241,7 +250,9 @@ impl ReconstructionModel {
             .map(|(j, column)| {
                 let mean = column.iter().sum::<f64>() / count;
                 let variance = column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / count;
-                let scale = if variance > 0.0 { variance.sqrt() } else { 1.0 };
+                // scikit-learn's `_is_constant_feature`: a variance within rounding of zero scales by 1.
+                let bound = count * f64::EPSILON * variance + (count * mean * f64::EPSILON).powi(2);
+                let scale = if variance > bound { variance.sqrt() } else { 1.0 };
                 model.means[j] = mean;
                 model.scales[j] = scale;
                 column.into_iter().map(|v| (v - mean) / scale).collect()
@@ -297,9 +308,11 @@ impl ReconstructionModel {
             let value = encode(&self.encodings[j], cell(j));
             scratch.push((value - self.means[j]) / self.scales[j] - self.pca_mean[j]);
         }
-        let mut residual = scratch.clone();
+        // The row, then its residual, side by side in the scratch.
+        scratch.extend_from_within(..);
+        let (row, residual) = scratch.split_at_mut(d);
         for component in self.components.chunks_exact(d) {
-            let projection: f64 = component.iter().zip(scratch.iter()).map(|(c, z)| c * z).sum();
+            let projection: f64 = component.iter().zip(row.iter()).map(|(c, z)| c * z).sum();
             for (r, c) in residual.iter_mut().zip(component) {
                 *r -= projection * c;
             }
@@ -387,6 +400,41 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.count, whole.count);
         assert!((a.mean - whole.mean).abs() < 1e-12 && (a.m2 - whole.m2).abs() < 1e-9, "{a:?} {whole:?}");
+    }
+
+    #[test]
+    fn an_overflowing_row_is_left_out_and_a_single_row_has_no_bounds() {
+        let x: Vec<f64> = (0..50).map(|i| f64::from(i)).collect();
+        let y: Vec<f64> = (0..50).map(|i| f64::from(i * i % 17)).collect();
+        let model =
+            ReconstructionModel::fit(&[("x", ColumnValues::Numeric(&x)), ("y", ColumnValues::Numeric(&y))], 0.65)
+                .unwrap();
+        let mut scratch = Vec::new();
+        let huge = model.row_error(&mut scratch, |j| Cell::Number(if j == 0 { 1e200 } else { 1.0 }));
+        assert!(!huge.is_finite());
+        let mut window = ErrorWindow::default();
+        window.add(huge);
+        window.add(1.5);
+        assert_eq!(window.count, 1, "the overflowing row is left out");
+        let figures = window.chunk().unwrap();
+        assert_eq!(figures.value, 1.5);
+        assert!(figures.sampling_error.is_nan() && figures.lower_confidence_boundary.is_nan(), "{figures:?}");
+    }
+
+    #[test]
+    fn a_constant_column_within_rounding_scales_by_one_as_scikit_learn_does() {
+        // 0.3 summed and divided gives a variance of rounding size, not 0.
+        let constant = vec![0.3; 1000];
+        let x: Vec<f64> = (0..1000).map(|i| f64::from(i % 7)).collect();
+        let model = ReconstructionModel::fit(
+            &[("c", ColumnValues::Numeric(&constant)), ("x", ColumnValues::Numeric(&x))],
+            0.65,
+        )
+        .unwrap();
+        assert_eq!(model.scales[0], 1.0);
+        let mut scratch = Vec::new();
+        let error = model.row_error(&mut scratch, |j| Cell::Number(if j == 0 { 0.4 } else { 3.0 }));
+        assert!(error < 10.0, "an off-constant value is a small error, not a 1e16 one: {error}");
     }
 
     #[test]

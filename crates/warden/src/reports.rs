@@ -121,6 +121,10 @@ pub(crate) async fn drift(args: DriftArgs) -> anyhow::Result<u8> {
                 (f.name.clone(), kind)
             })
             .collect();
+        let limit = warden_stats::reconstruction::MAX_COLUMNS;
+        if !(2..=limit).contains(&features.len()) {
+            bail!("multivariate drift: reconstruction drift needs 2 to {limit} columns (got {})", features.len());
+        }
         let (reference, current) = (args.reference.clone(), args.current.clone());
         let (chunk_size, share, timing) = (args.chunk_size, args.variance_share, args.timing);
         Some(
