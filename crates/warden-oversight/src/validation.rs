@@ -509,6 +509,19 @@ fn read_dataset(
 
 /// The scores of a version on a data set, with per-feature contributions when asked and the model explains:
 /// run by Warden, or read from an external model's score column.
+/// The mean absolute contribution of each feature over scored rows: the global explanation; `None` when a
+/// row carries no contributions (a model that cannot explain).
+fn mean_abs_contributions(scored: &[(f64, Option<BTreeMap<String, f64>>)]) -> Option<BTreeMap<String, f64>> {
+    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+    for (_, contributions) in scored {
+        for (feature, c) in contributions.as_ref()? {
+            *sums.entry(feature.clone()).or_default() += c.abs();
+        }
+    }
+    let n = scored.len() as f64;
+    Some(sums.into_iter().map(|(f, s)| (f, s / n)).collect())
+}
+
 async fn version_scores(
     warden: &Oversight,
     version: &Version,
@@ -612,18 +625,7 @@ pub async fn validate(
     let threshold = version.serving.threshold;
     let scored = version_scores(warden, &version, &dataset, true).await?;
     let scores: Vec<f64> = scored.iter().map(|(s, _)| *s).collect();
-    let explanation = if scored.iter().all(|(_, c)| c.is_some()) {
-        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-        for (_, contributions) in &scored {
-            for (feature, c) in contributions.as_ref().expect("checked above") {
-                *sums.entry(feature.clone()).or_default() += c.abs();
-            }
-        }
-        let n = scored.len() as f64;
-        Some(sums.into_iter().map(|(f, s)| (f, s / n)).collect())
-    } else {
-        None
-    };
+    let explanation = mean_abs_contributions(&scored);
 
     // Stability: the reference data, scored by the same version, against this data.
     let reference = warden.artifacts().read(&version.reference_sha256).await?;
@@ -636,23 +638,15 @@ pub async fn validate(
             .await?;
     drop(staged);
     let reference_scored = version_scores(warden, &version, &reference_data, explanation.is_some()).await?;
-    let explanation_shift = explanation.as_ref().and_then(|live: &BTreeMap<String, f64>| {
-        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-        for (_, contributions) in &reference_scored {
-            for (feature, c) in contributions.as_ref()? {
-                *sums.entry(feature.clone()).or_default() += c.abs();
-            }
-        }
-        let n = reference_scored.len().max(1) as f64;
-        Some(
+    let explanation_shift =
+        explanation.as_ref().zip(mean_abs_contributions(&reference_scored)).map(|(live, reference)| {
             live.iter()
                 .filter_map(|(feature, &mean)| {
-                    let reference = sums.get(feature)? / n;
+                    let reference = *reference.get(feature)?;
                     (reference > 0.0).then(|| (feature.clone(), (mean - reference).abs() / reference))
                 })
-                .collect(),
-        )
-    });
+                .collect()
+        });
     let reference_scores: Vec<f64> = reference_scored.into_iter().map(|(s, _)| s).collect();
     let multivariate = {
         let (schema_version, reference_rows, rows) =
