@@ -273,31 +273,62 @@ fn read_parquet_column(path: &Path, name: &str, categorical: bool, kind: Option<
     crate::dataset::parquet_guard(path, || read_parquet_column_unguarded(path, name, categorical, kind))
 }
 
+/// One column of a Parquet file, read alone.
+struct ParquetColumn<'a> {
+    path: &'a Path,
+    /// Rows, from the file's metadata.
+    rows: usize,
+    /// Whether the column is stored as numbers.
+    stored_numeric: bool,
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+}
+
+impl<'a> ParquetColumn<'a> {
+    fn open(path: &'a Path, name: &str) -> Result<ParquetColumn<'a>> {
+        use parquet::arrow::ProjectionMask;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| malformed(path, &e))?;
+        let index = builder
+            .schema()
+            .fields()
+            .iter()
+            .position(|f| f.name() == name)
+            .ok_or_else(|| Error::invalid(format!("{} has no column '{name}'", path.display())))?;
+        let stored_numeric = builder.schema().field(index).data_type().is_numeric();
+        let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+        let reader =
+            builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| malformed(path, &e))?;
+        Ok(ParquetColumn { path, rows, stored_numeric, reader })
+    }
+
+    /// The column's values, a batch at a time.
+    fn arrays(self) -> impl Iterator<Item = Result<ArrayRef>> + 'a {
+        let path = self.path;
+        self.reader.map(move |batch| batch.map(|b| b.column(0).clone()).map_err(|e| malformed(path, &e)))
+    }
+}
+
+fn malformed(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()))
+}
+
 fn read_parquet_column_unguarded(
     path: &Path,
     name: &str,
     categorical: bool,
     kind: Option<Kind>,
 ) -> Result<FeatureValues> {
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));
-    let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
-    let index = builder.schema().fields().iter().position(|f| f.name() == name).expect("checked");
-    let stored_numeric = builder.schema().field(index).data_type().is_numeric();
-    let numeric = kind.map_or(stored_numeric && !categorical, |k| k == Kind::Numeric);
-    let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| bad(&e))?;
+    let column = ParquetColumn::open(path, name)?;
+    let numeric = kind.map_or(column.stored_numeric && !categorical, |k| k == Kind::Numeric);
     let mut acc = if numeric {
-        Accumulator::Numeric { values: Vec::with_capacity(rows), non_finite: 0, type_violations: 0 }
+        Accumulator::Numeric { values: Vec::with_capacity(column.rows), non_finite: 0, type_violations: 0 }
     } else {
         Accumulator::Categorical { counts: BTreeMap::new(), missing: 0 }
     };
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(&e))?;
-        let array = batch.column(0);
+    for array in column.arrays() {
+        let array = &array?;
         if numeric && array.data_type().is_numeric() {
             push_numbers(&mut acc, array, name)?;
         } else {
@@ -768,30 +799,16 @@ pub fn read_features(
 
 /// A numeric Parquet column, one value per row (`NaN` for a null), refused past [`MAX_RECONSTRUCTION_ROWS`].
 fn read_parquet_numbers(path: &Path, name: &str) -> Result<Vec<f64>> {
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let bad = |e: &dyn std::fmt::Display| Error::invalid(format!("{}: malformed Parquet file: {e}", path.display()));
-    let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
-    let index = builder
-        .schema()
-        .fields()
-        .iter()
-        .position(|f| f.name() == name)
-        .ok_or_else(|| Error::invalid(format!("{} has no column '{name}'", path.display())))?;
-    let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
-    if rows > MAX_RECONSTRUCTION_ROWS {
+    let column = ParquetColumn::open(path, name)?;
+    if column.rows > MAX_RECONSTRUCTION_ROWS {
         return Err(Error::invalid(format!(
             "{} has more than {MAX_RECONSTRUCTION_ROWS} rows, the most this reads",
             path.display()
         )));
     }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| bad(&e))?;
-    let mut values = Vec::with_capacity(rows);
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(&e))?;
-        let array = batch.column(0);
+    let mut values = Vec::with_capacity(column.rows);
+    for array in column.arrays() {
+        let array = &array?;
         let numeric = for_each_number(array, |_, value| {
             values.push(value.unwrap_or(f64::NAN));
             Ok(())
