@@ -365,15 +365,22 @@ fn bench_train(rows: usize, runs: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_runs: usize) -> anyhow::Result<()> {
-    let root = workspace_root();
-    let python = root.join(".venv/bin/python");
+/// The Python of a peer environment (`venv` in the workspace), installed by `scripts/peers/SETUP` first when
+/// it is missing.
+fn peer_python(root: &Path, venv: &str, setup: &str) -> anyhow::Result<PathBuf> {
+    let python = root.join(venv).join("bin/python");
     if !python.exists() {
-        let status = Command::new("bash").arg(root.join("scripts/peers/setup.sh")).status()?;
+        let status = Command::new("bash").arg(root.join("scripts/peers").join(setup)).status()?;
         if !status.success() {
-            bail!("installing the peer tools failed (scripts/peers/setup.sh)");
+            bail!("installing the peer tools failed (scripts/peers/{setup})");
         }
     }
+    Ok(python)
+}
+
+fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let python = peer_python(&root, ".venv", "setup.sh")?;
     let dir = root.join("target/bench/drift");
     let reference = dir.join(format!("reference_{reference_rows}.parquet"));
     let current = dir.join(format!("current_{current_rows}.parquet"));
@@ -738,13 +745,7 @@ fn start_mlflow(root: &Path, model: &Path, workers: usize) -> anyhow::Result<(Ml
 fn bench_reconstruction(rows: usize, runs: usize) -> anyhow::Result<()> {
     const CHUNK: usize = 10_000;
     let root = workspace_root();
-    let python = root.join(".venv-nannyml/bin/python");
-    if !python.exists() {
-        let status = Command::new("bash").arg(root.join("scripts/peers/setup_nannyml.sh")).status()?;
-        if !status.success() {
-            bail!("installing NannyML failed (scripts/peers/setup_nannyml.sh)");
-        }
-    }
+    let python = peer_python(&root, ".venv-nannyml", "setup_nannyml.sh")?;
     let script = root.join("scripts/peers/nannyml_reconstruction.py");
     let dir = root.join(format!("target/bench/reconstruction_{rows}"));
     let (reference, analysis) = (dir.join("reference.parquet"), dir.join("analysis.parquet"));
