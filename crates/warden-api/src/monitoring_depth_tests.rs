@@ -44,24 +44,39 @@ async fn correlated_model(app: &TestApp) {
 }
 
 async fn score_rows(app: &TestApp, rows: &[[f64; 4]], prefix: &str) {
+    score_on(app, "mv", rows, prefix, None).await;
+}
+
+/// Scores `rows` on `model`, the i-th on channel `channels[i % len]` when given.
+async fn score_on(app: &TestApp, model: &str, rows: &[[f64; 4]], prefix: &str, channels: Option<&[&str]>) {
     let batch: Vec<Value> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            json!({"request_id": format!("{prefix}-{i}"), "features": {"x0": r[0], "x1": r[1], "x2": r[2], "x3": r[3]}})
+            let mut request = json!({"request_id": format!("{prefix}-{i}"),
+                                     "features": {"x0": r[0], "x1": r[1], "x2": r[2], "x3": r[3]}});
+            if let Some(channels) = channels {
+                request["attributes"] = json!({"channel": channels[i % channels.len()]});
+            }
+            request
         })
         .collect();
-    let (status, body) =
-        app.json(Method::POST, "/v1/models/mv/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    let uri = format!("/v1/models/{model}/score/batch");
+    let (status, body) = app.json(Method::POST, &uri, Some(&app.admin), Value::Array(batch)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// The newest evaluation of each monitor of `mv`.
 async fn latest(app: &TestApp) -> std::collections::BTreeMap<String, Value> {
+    latest_of(app, "mv").await
+}
+
+/// A round of every monitor now, then the newest evaluation of each monitor of `model`.
+async fn latest_of(app: &TestApp, model: &str) -> std::collections::BTreeMap<String, Value> {
     let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, history) =
-        app.json(Method::GET, "/v1/models/mv/monitors/history", Some(&app.admin), Value::Null).await;
+    let uri = format!("/v1/models/{model}/monitors/history");
+    let (status, history) = app.json(Method::GET, &uri, Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{history}");
     history.as_array().unwrap().iter().map(|e| (e["monitor"].as_str().unwrap().to_owned(), e.clone())).collect()
 }
@@ -175,24 +190,14 @@ async fn drift_in_one_segment_alerts_that_segment_and_not_the_whole() {
     let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::OK);
     // 5,000 decisions like the reference, except that the web channel's x2 moved by two standard deviations.
-    let batch: Vec<Value> = correlated_rows(5_000, 0.0, 22)
-        .iter()
+    let rows: Vec<[f64; 4]> = correlated_rows(5_000, 0.0, 22)
+        .into_iter()
         .enumerate()
-        .map(|(i, r)| {
-            let channel = CHANNELS[i % 10];
-            let x2 = if channel == "web" { r[2] + 2.0 } else { r[2] };
-            json!({"request_id": format!("s-{i}"), "features": {"x0": r[0], "x1": r[1], "x2": x2, "x3": r[3]},
-                   "attributes": {"channel": channel}})
-        })
+        .map(|(i, r)| if CHANNELS[i % 10] == "web" { [r[0], r[1], r[2] + 2.0, r[3]] } else { r })
         .collect();
-    let (status, body) =
-        app.json(Method::POST, "/v1/models/seg/score/batch", Some(&app.admin), Value::Array(batch)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
-    assert_eq!(status, StatusCode::OK);
-    let uri = "/v1/models/seg/monitors/history?monitor=feature_drift&limit=1";
-    let (_, history) = app.json(Method::GET, uri, Some(&app.admin), Value::Null).await;
-    let keys = &history[0]["details"]["features"];
+    score_on(&app, "seg", &rows, "s", Some(&CHANNELS)).await;
+    let evaluations = latest_of(&app, "seg").await;
+    let keys = &evaluations["feature_drift"]["details"]["features"];
     let web = &keys["channel=web"];
     assert_eq!(web["status"], "alert", "{web}");
     assert_eq!(web["figures"]["worst"], "x2", "{web}");
@@ -263,24 +268,12 @@ async fn segments_are_bounded_and_refused_where_they_do_not_apply() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::OK);
-    let batch: Vec<Value> = correlated_rows(300, 0.0, 23)
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            json!({"request_id": format!("b-{i}"), "features": {"x0": r[0], "x1": r[1], "x2": r[2], "x3": r[3]},
-                   "attributes": {"channel": CHANNELS[i % 10]}})
-        })
-        .collect();
-    let (status, body) =
-        app.json(Method::POST, "/v1/models/seg/score/batch", Some(&app.admin), Value::Array(batch)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
-    assert_eq!(status, StatusCode::OK);
-    let uri = "/v1/models/seg/monitors/history?monitor=segmented&limit=1";
-    let (_, history) = app.json(Method::GET, uri, Some(&app.admin), Value::Null).await;
-    let keys: Vec<&String> = history[0]["details"]["features"].as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["channel=(other)", "channel=agent", "channel=app", "channel=branch", "score"], "{history}");
-    let other = &history[0]["details"]["features"]["channel=(other)"];
+    score_on(&app, "seg", &correlated_rows(300, 0.0, 23), "b", Some(&CHANNELS)).await;
+    let evaluations = latest_of(&app, "seg").await;
+    let features = &evaluations["segmented"]["details"]["features"];
+    let keys: Vec<&String> = features.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["channel=(other)", "channel=agent", "channel=app", "channel=branch", "score"], "{features}");
+    let other = &features["channel=(other)"];
     assert_eq!(other["figures"]["sample"], 210, "seven channels' decisions share it: {other}");
 }
 
