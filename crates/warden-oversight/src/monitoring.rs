@@ -831,19 +831,11 @@ impl ContributionBaseline {
             .map(|(feature, mut values)| {
                 values.sort_by(f64::total_cmp);
                 let edges = warden_stats::quantile::decile_edges_sorted(&values);
-                let counts = Self::binned(&edges, &values);
+                let counts = warden_stats::quantile::bin_counts_sorted(&values, &edges);
                 let mean_abs = values.iter().map(|v| v.abs()).sum::<f64>() / values.len() as f64;
                 (feature, ContributionBaseline { edges, counts, mean_abs })
             })
             .collect()
-    }
-
-    fn binned(edges: &[f64], values: &[f64]) -> Vec<u64> {
-        let mut counts = vec![0u64; edges.len() + 1];
-        for &v in values {
-            counts[warden_stats::quantile::bin_index(edges, v)] += 1;
-        }
-        counts
     }
 }
 
@@ -864,11 +856,12 @@ fn explanation_values(
         if monitor.config.features.as_ref().is_some_and(|only| !only.contains(feature)) {
             continue;
         }
-        let live: Vec<f64> = rows.iter().filter_map(|r| r.get(feature).copied()).collect();
+        let mut live: Vec<f64> = rows.iter().filter_map(|r| r.get(feature).copied()).collect();
+        live.sort_by(f64::total_cmp);
         let (psi, shift, mean_abs) = if live.is_empty() {
             (None, None, None)
         } else {
-            let counts = ContributionBaseline::binned(&baseline.edges, &live);
+            let counts = warden_stats::quantile::bin_counts_sorted(&live, &baseline.edges);
             let psi = warden_stats::drift::binned_psi(&baseline.counts, 0, &counts, 0);
             let mean_abs = live.iter().map(|v| v.abs()).sum::<f64>() / live.len() as f64;
             let shift = (baseline.mean_abs > 0.0).then(|| (mean_abs - baseline.mean_abs).abs() / baseline.mean_abs);
