@@ -1110,11 +1110,6 @@ impl LiveProfile {
         Ok(())
     }
 
-    /// The segments a segmentation by `attribute` names so far (`None`: not installed).
-    pub fn segment_names(&self, attribute: &str) -> Option<Vec<String>> {
-        let state = self.state.lock().expect("live profile lock");
-        state.extras.segmentations.iter().find(|s| s.attribute == attribute).map(|s| s.known.clone())
-    }
 
     /// Folds a multivariate model's reconstruction error into the windows from now on, under `key` (installing
     /// the same key again changes nothing). Refused when a column is not a feature, or when the version folds
