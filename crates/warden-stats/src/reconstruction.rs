@@ -404,7 +404,7 @@ mod tests {
 
     #[test]
     fn an_overflowing_row_is_left_out_and_a_single_row_has_no_bounds() {
-        let x: Vec<f64> = (0..50).map(|i| f64::from(i)).collect();
+        let x: Vec<f64> = (0..50).map(f64::from).collect();
         let y: Vec<f64> = (0..50).map(|i| f64::from(i * i % 17)).collect();
         let model =
             ReconstructionModel::fit(&[("x", ColumnValues::Numeric(&x)), ("y", ColumnValues::Numeric(&y))], 0.65)
