@@ -920,16 +920,7 @@ fn bench_serve(runs: usize, seconds: usize, connections: usize) -> anyhow::Resul
     println!(
         "\nsingle-row scoring, {connections} connections, keep-alive, wrk -t1, {seconds} s x {runs} runs (medians)"
     );
-    println!("{:<44} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
-    let mut medians = Vec::new();
-    for (name, results) in &rows {
-        let summary = LoadSummary::of(results);
-        println!(
-            "{name:<44} {:>12.0} {:>10.3} {:>10.3} {:>9}   runs (req/s / p99 ms): {}",
-            summary.rps, summary.p50_ms, summary.p99_ms, summary.failed, summary.runs
-        );
-        medians.push(summary.rps);
-    }
+    let medians = load_table(&rows, 44);
     println!(
         "Warden / MLflow: {:.0}x (1 worker), {:.0}x (2 workers); decisions logged {} for {} requests wrk counted",
         medians[0] / medians[1],
@@ -1011,26 +1002,34 @@ fn bench_segments(runs: usize, seconds: usize, connections: usize, segments: usi
     println!(
         "\nsingle-row scoring, {connections} connections, wrk -t1, {seconds} s x {runs} runs (medians), requests rotating over {segments} channels"
     );
-    println!("{:<46} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
-    let mut medians = Vec::new();
-    for (name, results) in [
-        (format!("Warden, feature_drift whole (peak {})", peaks[0]), &whole),
-        (format!("Warden, feature_drift in {segments} segments (peak {})", peaks[1]), &segmented),
-        ("no-op /healthz (the limit)".to_owned(), &noop),
-    ] {
-        let summary = LoadSummary::of(results);
-        println!(
-            "{name:<46} {:>12.0} {:>10.3} {:>10.3} {:>9}   runs (req/s / p99 ms): {}",
-            summary.rps, summary.p50_ms, summary.p99_ms, summary.failed, summary.runs
-        );
-        medians.push(summary.rps);
-    }
+    let rows = [
+        (format!("Warden, feature_drift whole (peak {})", peaks[0]), whole),
+        (format!("Warden, feature_drift in {segments} segments (peak {})", peaks[1]), segmented),
+        ("no-op /healthz (the limit)".to_owned(), noop),
+    ];
+    let medians = load_table(&rows, 46);
     println!(
         "segmented / whole throughput: {:.3} (a request costs {:.2}x the time with segments); segment keys in the last evaluation: {keys}",
         medians[1] / medians[0],
         medians[0] / medians[1]
     );
     Ok(())
+}
+
+/// Prints a table of load runs, a row per server named in a column `width` wide (median requests/s, p50, p99,
+/// failures, and each run's requests/s and p99); the medians of requests/s, in order.
+fn load_table(rows: &[(String, Vec<LoadResult>)], width: usize) -> Vec<f64> {
+    println!("{:<width$} {:>12} {:>10} {:>10} {:>9}", "server", "requests/s", "p50 ms", "p99 ms", "non-2xx");
+    rows.iter()
+        .map(|(name, results)| {
+            let summary = LoadSummary::of(results);
+            println!(
+                "{name:<width$} {:>12.0} {:>10.3} {:>10.3} {:>9}   runs (req/s / p99 ms): {}",
+                summary.rps, summary.p50_ms, summary.p99_ms, summary.failed, summary.runs
+            );
+            summary.rps
+        })
+        .collect()
 }
 
 /// The decisions the server has committed to its log, once they reach `answered` or after `polls` tenths of
