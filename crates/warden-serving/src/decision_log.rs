@@ -1110,7 +1110,6 @@ impl LiveProfile {
         Ok(())
     }
 
-
     /// Folds a multivariate model's reconstruction error into the windows from now on, under `key` (installing
     /// the same key again changes nothing). Refused when a column is not a feature, or when the version folds
     /// [`MAX_RECONSTRUCTIONS`] models already.

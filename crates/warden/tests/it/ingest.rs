@@ -900,26 +900,40 @@ mod slow {
         let dir = tempfile::tempdir().unwrap();
         let (data, rows, cluster) = vendor_and_cluster(dir.path(), &[("decisions", 4)]);
         let brokers = cluster.bootstrap_servers();
-        produce(&brokers, "decisions", decision_records(&rows, "k", 0, 20_000));
         let options = ["--kafka-topic", "decisions=vendor"];
 
-        // SIGKILL as soon as the first batch is in.
+        // Records arrive 500 at a time while the server consumes, so that however fast the machine, the
+        // SIGKILL that follows the first stored batch lands with records still to come.
         let mut server = Server::start_with(&data, &kafka_args(&brokers, &options));
-        let start = Instant::now();
-        let before = loop {
-            let logged = ingested(&metrics_text(&server), "vendor", "logged");
-            if logged > 0.0 {
-                break logged;
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "nothing was consumed in 60 s");
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        server.signal("KILL");
+        let killed = std::sync::atomic::AtomicBool::new(false);
+        let (before, produced) = std::thread::scope(|scope| {
+            let producer = scope.spawn(|| {
+                let mut produced = 0;
+                while produced < 20_000 && !killed.load(std::sync::atomic::Ordering::SeqCst) {
+                    produce(&brokers, "decisions", decision_records(&rows, "k", produced, produced + 500));
+                    produced += 500;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                produced
+            });
+            let start = Instant::now();
+            let before = loop {
+                let logged = ingested(&metrics_text(&server), "vendor", "logged");
+                if logged > 0.0 {
+                    break logged;
+                }
+                assert!(start.elapsed() < Duration::from_secs(60), "nothing was consumed in 60 s");
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            server.signal("KILL");
+            killed.store(true, std::sync::atomic::Ordering::SeqCst);
+            (before, producer.join().unwrap())
+        });
         let status = server.child.wait().unwrap();
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
-        assert!(before < 20_000.0, "the server was killed after consuming everything ({before})");
+        assert!(before < produced as f64, "the server was killed after consuming everything ({before} of {produced})");
         // Records keep arriving while it is down.
-        produce(&brokers, "decisions", decision_records(&rows, "k", 20_000, 22_000));
+        produce(&brokers, "decisions", decision_records(&rows, "k", produced, 22_000));
 
         // The same data directory and options: it goes on from the positions stored with the decisions (the
         // group first waits for the killed member's session to time out).
