@@ -186,9 +186,14 @@ fn estimated(metric: CbpeMetric, uncalibrated: &[f64], calibrated: &[f64], predi
 
 /// NannyML's `estimate_roc_auc`: rank by uncalibrated score (descending), cumulate calibrated probabilities
 /// as expected true positives, round the cumulative counts to 5 decimals, integrate by trapezoids.
+///
+/// NannyML reverses an ascending numpy argsort, whose order among tied scores the CPU's sort kernel decides;
+/// this is that order with a stable sort (ties end in reverse row order). It matters only where tied scores
+/// have different calibrated probabilities (multiclass, after row normalisation).
 pub fn estimate_roc_auc(uncalibrated: &[f64], calibrated: &[f64]) -> f64 {
     let mut order: Vec<usize> = (0..uncalibrated.len()).collect();
-    order.sort_by(|&a, &b| uncalibrated[b].total_cmp(&uncalibrated[a]));
+    order.sort_by(|&a, &b| uncalibrated[a].total_cmp(&uncalibrated[b]));
+    order.reverse();
     let round5 = |v: f64| (v * 1e5).round_ties_even() / 1e5;
     let mut tps = Vec::with_capacity(order.len() + 1);
     let mut fps = Vec::with_capacity(order.len() + 1);
@@ -234,6 +239,20 @@ pub enum Thresholds {
 }
 
 impl Thresholds {
+    /// Mean ± 3σ of the realized reference-chunk `values`, clipped to [0, 1]; insufficient from fewer than
+    /// [`MIN_THRESHOLD_CHUNKS`] values or values that are all equal.
+    pub fn learn(values: &[f64]) -> Thresholds {
+        let mut distinct = values.to_vec();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        if values.len() < MIN_THRESHOLD_CHUNKS || distinct.len() < 2 {
+            return Thresholds::Insufficient { chunks: values.len(), distinct_values: distinct.len() };
+        }
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let deviation = SAMPLING_ERROR_RANGE * population_std(values);
+        Thresholds::Learned { lower: (mean - deviation).max(0.0), upper: (mean + deviation).min(1.0) }
+    }
+
     /// Why there are no thresholds, in words.
     pub fn problem(&self) -> Option<String> {
         match *self {
@@ -317,17 +336,7 @@ impl CbpeModel {
             .map(|metric| {
                 let components = sampling_components(metric, reference.scores, reference.predictions, labels);
                 let values: Vec<f64> = chunks.iter().filter_map(|c| realized(metric, c)).collect();
-                let mut distinct = values.clone();
-                distinct.sort_by(f64::total_cmp);
-                distinct.dedup();
-                let thresholds = if values.len() < MIN_THRESHOLD_CHUNKS || distinct.len() < 2 {
-                    Thresholds::Insufficient { chunks: values.len(), distinct_values: distinct.len() }
-                } else {
-                    let mean = values.iter().sum::<f64>() / values.len() as f64;
-                    let deviation = SAMPLING_ERROR_RANGE * population_std(&values);
-                    Thresholds::Learned { lower: (mean - deviation).max(0.0), upper: (mean + deviation).min(1.0) }
-                };
-                (metric, components, thresholds)
+                (metric, components, Thresholds::learn(&values))
             })
             .collect();
         Some(CbpeModel { calibrator, metrics })
@@ -344,26 +353,40 @@ impl CbpeModel {
             .map(|&(metric, components, thresholds)| {
                 let value = estimated(metric, chunk.scores, &calibrated, chunk.predictions);
                 let sampling_error = components.for_rows(chunk.len());
-                let band = thresholds.band();
-                let status = match band {
-                    None => CbpeStatus::Insufficient,
-                    Some((lower, upper)) if value < lower || value > upper => CbpeStatus::Alert,
-                    Some(_) => CbpeStatus::Ok,
-                };
-                CbpeEstimate {
-                    metric,
-                    value,
-                    realized: realized(metric, &chunk),
-                    sampling_error,
-                    upper_confidence_boundary: (value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
-                    lower_confidence_boundary: (value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
-                    upper_threshold: band.map(|b| b.1),
-                    lower_threshold: band.map(|b| b.0),
-                    status,
-                    reason: thresholds.problem(),
-                }
+                CbpeEstimate::judged(metric, value, realized(metric, &chunk), sampling_error, thresholds)
             })
             .collect()
+    }
+}
+
+impl CbpeEstimate {
+    /// An estimate with its confidence bounds (±3 sampling errors, within [0, 1]) and its verdict against
+    /// `thresholds`.
+    pub(crate) fn judged(
+        metric: CbpeMetric,
+        value: f64,
+        realized: Option<f64>,
+        sampling_error: f64,
+        thresholds: Thresholds,
+    ) -> CbpeEstimate {
+        let band = thresholds.band();
+        let status = match band {
+            None => CbpeStatus::Insufficient,
+            Some((lower, upper)) if value < lower || value > upper => CbpeStatus::Alert,
+            Some(_) => CbpeStatus::Ok,
+        };
+        CbpeEstimate {
+            metric,
+            value,
+            realized,
+            sampling_error,
+            upper_confidence_boundary: (value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
+            lower_confidence_boundary: (value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
+            upper_threshold: band.map(|b| b.1),
+            lower_threshold: band.map(|b| b.0),
+            status,
+            reason: thresholds.problem(),
+        }
     }
 }
 

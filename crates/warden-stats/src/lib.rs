@@ -13,7 +13,7 @@ registration, the CLI's reports, validation and the live monitors all call it.
 - [`metrics`] (scikit-learn's AUC, Brier, log loss, ECE, confusion metrics; DeLong's interval),
   [`fairness`] (fairlearn's group metrics), [`calibration`] (isotonic regression), [`cbpe`] (NannyML's
   label-free performance estimation), [`regression`] (scikit-learn's MAE, RMSE, MAPE and R²), [`multiclass`] (one-vs-rest and macro AUC,
-  accuracy, the confusion matrix), [`reconstruction`] (NannyML's data reconstruction drift, multivariate);
+  accuracy, the confusion matrix), [`multiclass_cbpe`] (NannyML's CBPE for multiclass classifiers), [`reconstruction`] (NannyML's data reconstruction drift, multivariate);
 - [`window`] (mergeable live-window profiles with a DDSketch, kept in time buckets) and [`sort`] (radix sort
   for floats, which drift on millions of rows spends most of its time in).
 
@@ -37,6 +37,7 @@ pub mod fairness;
 pub mod ks;
 pub mod metrics;
 pub mod multiclass;
+pub mod multiclass_cbpe;
 pub mod profile;
 pub mod quantile;
 pub mod reconstruction;
