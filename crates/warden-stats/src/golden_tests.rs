@@ -229,7 +229,8 @@ fn regression_metrics_match_scikit_learn() {
 }
 
 /// scikit-learn's multiclass metrics (`stats/golden/multiclass.json`, from `scripts/fixtures/multiclass_metrics.py`)
-/// on a 6,000-row chunk of NannyML's multiclass credit-card set: AUCs to 1e-9, accuracy and counts exact.
+/// on a 6,000-row chunk of NannyML's multiclass credit-card set: AUCs to 1e-9, macro precision, recall and F1 to
+/// 1e-12, accuracy and counts exact.
 #[test]
 fn multiclass_metrics_match_scikit_learn() {
     let golden: serde_json::Value =
@@ -260,6 +261,12 @@ fn multiclass_metrics_match_scikit_learn() {
     assert_eq!(got.accuracy, golden["accuracy"].as_f64().unwrap());
     let confusion: Vec<Vec<u64>> = serde_json::from_value(golden["confusion_matrix"].clone()).unwrap();
     assert_eq!(got.confusion, confusion);
+    for (name, value) in
+        [("precision_macro", got.precision_macro), ("recall_macro", got.recall_macro), ("f1_macro", got.f1_macro)]
+    {
+        let expected = golden[name].as_f64().unwrap();
+        assert!((value - expected).abs() <= 1e-12, "{name}: {value} against scikit-learn's {expected}");
+    }
 }
 
 /// Columns of a golden CSV (no quoting; an empty cell is missing), keeping the rows `keep` says.

@@ -1,6 +1,7 @@
 //! Multiclass classifiers on outcomes, as scikit-learn computes them: each class's one-vs-rest AUC (the binary
 //! [`crate::metrics::roc_auc`] of "this class" against the class's probability), their unweighted mean
-//! (`roc_auc_score(multi_class="ovr", average="macro")`), accuracy and the confusion matrix.
+//! (`roc_auc_score(multi_class="ovr", average="macro")`), accuracy, the confusion matrix, and macro precision,
+//! recall and F1 (`average="macro"`, a class with nothing to divide by counting 0, as `zero_division` does).
 
 use serde::Serialize;
 
@@ -19,6 +20,12 @@ pub struct MulticlassMetrics {
     pub accuracy: f64,
     /// `confusion[actual][predicted]` counts.
     pub confusion: Vec<Vec<u64>>,
+    /// Unweighted mean of the classes' precision.
+    pub precision_macro: f64,
+    /// Unweighted mean of the classes' recall.
+    pub recall_macro: f64,
+    /// Unweighted mean of the classes' F1.
+    pub f1_macro: f64,
 }
 
 /// The figures of `predicted` classes and `probabilities` (one row per outcome, one column per class) against
@@ -54,7 +61,26 @@ pub fn multiclass_metrics(
         confusion[a][p] += 1;
     }
     let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
-    Some(MulticlassMetrics { n, auc_per_class, auc_macro, accuracy: correct as f64 / n as f64, confusion })
+    let ratio = |num: u64, den: u64| if den == 0 { 0.0 } else { num as f64 / den as f64 };
+    let macro_mean = |per_class: &dyn Fn(u64, u64, u64) -> f64| {
+        let sum: f64 = (0..classes)
+            .map(|c| {
+                let predicted: u64 = (0..classes).map(|a| confusion[a][c]).sum();
+                per_class(confusion[c][c], predicted, confusion[c].iter().sum())
+            })
+            .sum();
+        sum / classes as f64
+    };
+    Some(MulticlassMetrics {
+        n,
+        auc_per_class,
+        auc_macro,
+        accuracy: correct as f64 / n as f64,
+        precision_macro: macro_mean(&|tp, predicted, _| ratio(tp, predicted)),
+        recall_macro: macro_mean(&|tp, _, actual| ratio(tp, actual)),
+        f1_macro: macro_mean(&|tp, predicted, actual| ratio(2 * tp, predicted + actual)),
+        confusion,
+    })
 }
 
 #[cfg(test)]
@@ -77,5 +103,9 @@ mod tests {
         assert_eq!(m.auc_macro, None);
         assert_eq!(m.confusion, vec![vec![1, 1, 0], vec![0, 1, 0], vec![0, 0, 0]]);
         assert!((m.accuracy - 2.0 / 3.0).abs() < 1e-15);
+        // Class 2 is neither predicted nor an outcome: its precision, recall and F1 count 0.
+        assert!((m.precision_macro - (1.0 + 0.5 + 0.0) / 3.0).abs() < 1e-15);
+        assert!((m.recall_macro - (0.5 + 1.0 + 0.0) / 3.0).abs() < 1e-15);
+        assert!((m.f1_macro - (2.0 / 3.0 + 2.0 / 3.0 + 0.0) / 3.0).abs() < 1e-15);
     }
 }

@@ -241,22 +241,12 @@ fn realized(metric: CbpeMetric, classes: usize, rows: &ClassRows<'_>) -> Option<
         return None;
     }
     let figures = multiclass_metrics(classes, labels, rows.predictions, rows.probabilities)?;
-    if metric == CbpeMetric::Accuracy {
-        return Some(figures.accuracy);
-    }
-    let confusion = &figures.confusion;
-    let ratio = |num: u64, den: u64| if den == 0 { 0.0 } else { num as f64 / den as f64 };
-    let per_class = (0..classes).map(|c| {
-        let tp = confusion[c][c];
-        let predicted: u64 = (0..classes).map(|a| confusion[a][c]).sum();
-        let actual: u64 = confusion[c].iter().sum();
-        match metric {
-            CbpeMetric::Precision => ratio(tp, predicted),
-            CbpeMetric::Recall => ratio(tp, actual),
-            _ => ratio(2 * tp, predicted + actual),
-        }
-    });
-    Some(per_class.sum::<f64>() / classes as f64)
+    Some(match metric {
+        CbpeMetric::Accuracy => figures.accuracy,
+        CbpeMetric::Precision => figures.precision_macro,
+        CbpeMetric::Recall => figures.recall_macro,
+        _ => figures.f1_macro,
+    })
 }
 
 /// The metric estimated from calibrated, row-normalised probabilities.
