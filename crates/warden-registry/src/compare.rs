@@ -49,7 +49,7 @@ pub struct DriftReport {
     pub extra_current_columns: Vec<String>,
 }
 
-fn header(path: &Path, format: DataFormat) -> Result<Vec<String>> {
+pub(crate) fn header(path: &Path, format: DataFormat) -> Result<Vec<String>> {
     let open = || File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())));
     match format {
         DataFormat::Csv => {
@@ -461,13 +461,13 @@ pub enum MetricsReport {
 }
 
 /// One column of a file, per row.
-enum RowValues {
+pub(crate) enum RowValues {
     Numbers(Vec<f64>),
     Texts(Vec<Option<String>>),
 }
 
 /// Reads whole columns per row: `numeric[i]` says whether column i is parsed as numbers (errors name the line).
-fn read_rows(path: &Path, names: &[String], numeric: &[bool]) -> Result<Vec<RowValues>> {
+pub(crate) fn read_rows(path: &Path, names: &[String], numeric: &[bool]) -> Result<Vec<RowValues>> {
     let format = DataFormat::detect(path)?;
     let available = header(path, format)?;
     if let Some(missing) = names.iter().find(|n| !available.contains(n)) {

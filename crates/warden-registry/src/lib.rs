@@ -15,7 +15,8 @@ Warden's first stage: the service context every later stage builds on, and the r
   changes are published to subscribers ([`AliasSubscriber`]): serving rebuilds its routes from them.
 - [`binding`]: how a version's schema feeds its model (request checks and input cells).
 - [`dataset`], [`reference`], [`compare`]: reading reference data (CSV, Parquet; `parquet_pages` checks every
-  page header first), the reference rows kept for monitoring, and local drift reports between two files.
+  page header first), the reference rows kept for monitoring, and local drift reports between two files;
+  [`task_metrics`]: the performance reports of multiclass classifiers and regressors on a scored file.
 - [`artifact_format`], [`signing`]: the model formats Warden accepts and artifact signatures; [`external`]: the
   descriptor that is the artifact of a version served outside Warden.
 - [`input_warnings`]: identifier-like and protected-looking inputs, found at registration and kept with the
@@ -60,6 +61,7 @@ pub mod registry;
 pub mod routing;
 pub mod sign_in;
 pub mod signing;
+pub mod task_metrics;
 pub mod text;
 
 pub use error::{Error, Result};

@@ -1137,13 +1137,23 @@ pub(crate) struct MetricsArgs {
     #[arg(long)]
     pub(crate) data: PathBuf,
     /// Score column: probability of the positive class.
-    #[arg(long)]
-    pub(crate) score: String,
-    /// Label column (0/1). If the data lacks it, performance is estimated from --reference.
+    #[arg(long, required_unless_present = "class_scores")]
+    pub(crate) score: Option<String>,
+    /// A multiclass classifier: one class and the column holding its probability, as CLASS=COLUMN (repeat
+    /// for every class). --prediction and --label then hold class names.
+    #[arg(
+        long = "class-score",
+        value_parser = key_value,
+        conflicts_with_all = ["score", "groups", "thresholds"]
+    )]
+    pub(crate) class_scores: Vec<(String, String)>,
+    /// Label column (0/1; class names with --class-score). If the data lacks it, performance is estimated
+    /// from --reference.
     #[arg(long)]
     pub(crate) label: Option<String>,
     /// Predicted-label column: 1/0, or decisions as `warden score` writes them (see --positive-decision);
-    /// default: score >= the first threshold.
+    /// default: score >= the first threshold. With --class-score, the predicted class; default: the class
+    /// with the highest probability.
     #[arg(long)]
     pub(crate) prediction: Option<String>,
     /// The text of a predicted positive (the bad event: a declined applicant) in the prediction column.

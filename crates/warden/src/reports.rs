@@ -367,9 +367,13 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<u8> {
     if args.chunk_size == 0 {
         bail!("--chunk-size must be positive");
     }
+    if !args.class_scores.is_empty() {
+        return multiclass_metrics(args).await;
+    }
+    let score = args.score.clone().expect("clap requires --score without --class-score");
     let thresholds = if args.thresholds.is_empty() { vec![0.5] } else { args.thresholds.clone() };
     let options = MetricsOptions {
-        score: args.score.clone(),
+        score,
         label: args.label.clone(),
         prediction: args.prediction.clone(),
         decisions: (args.positive_decision.clone(), args.negative_decision.clone()),
@@ -489,38 +493,168 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<u8> {
                 "no labels: performance estimated by CBPE from the labelled reference (scores {})",
                 if calibrated { "recalibrated with isotonic regression" } else { "used as they are" }
             );
-            let rows: Vec<Vec<String>> = chunks
-                .iter()
-                .flat_map(|(s, e, estimates)| {
-                    estimates.iter().map(move |est| {
-                        vec![
-                            format!("{s}-{}", e - 1),
-                            serde_json::to_value(est.metric).unwrap().as_str().unwrap().to_owned(),
-                            format_number(est.value),
-                            format!(
-                                "{} - {}",
-                                format_number(est.lower_confidence_boundary),
-                                format_number(est.upper_confidence_boundary)
-                            ),
-                            match (est.lower_threshold, est.upper_threshold) {
-                                (Some(lower), Some(upper)) => {
-                                    format!("{} - {}", format_number(lower), format_number(upper))
-                                }
-                                _ => "-".into(),
-                            },
-                            match est.status {
-                                warden_stats::cbpe::CbpeStatus::Alert => "ALERT".into(),
-                                warden_stats::cbpe::CbpeStatus::Insufficient => "insufficient reference".into(),
-                                warden_stats::cbpe::CbpeStatus::Ok => String::new(),
-                            },
-                        ]
-                    })
-                })
-                .collect();
+            let rows: Vec<Vec<String>> = chunks.iter().flat_map(|(s, e, est)| estimate_rows(*s, *e, est)).collect();
             table(&["ROWS", "METRIC", "ESTIMATE", "CONFIDENCE", "THRESHOLDS", ""], &rows);
             // Every metric shares the reference's chunks: one reason says it for all.
             let reasons: std::collections::BTreeSet<&str> =
                 chunks.iter().flat_map(|(_, _, e)| e.iter().filter_map(|e| e.reason.as_deref())).collect();
+            for reason in reasons {
+                outln!("no thresholds: {reason}");
+            }
+        }
+    }
+    outln!();
+    outln!("verdict {}", verdict_name(verdict).to_uppercase());
+    for reason in &reasons {
+        outln!("  {reason}");
+    }
+    Ok(code)
+}
+
+/// Name of a CBPE metric as JSON spells it.
+fn metric_name(metric: warden_stats::cbpe::CbpeMetric) -> String {
+    serde_json::to_value(metric).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The estimates of one chunk as table rows: rows, metric, estimate, confidence, thresholds, status.
+fn estimate_rows(start: usize, end: usize, estimates: &[warden_stats::cbpe::CbpeEstimate]) -> Vec<Vec<String>> {
+    estimates
+        .iter()
+        .map(|est| {
+            vec![
+                format!("{start}-{}", end - 1),
+                metric_name(est.metric),
+                format_number(est.value),
+                format!(
+                    "{} - {}",
+                    format_number(est.lower_confidence_boundary),
+                    format_number(est.upper_confidence_boundary)
+                ),
+                match (est.lower_threshold, est.upper_threshold) {
+                    (Some(lower), Some(upper)) => format!("{} - {}", format_number(lower), format_number(upper)),
+                    _ => "-".into(),
+                },
+                match est.status {
+                    warden_stats::cbpe::CbpeStatus::Alert => "ALERT".into(),
+                    warden_stats::cbpe::CbpeStatus::Insufficient => "insufficient reference".into(),
+                    warden_stats::cbpe::CbpeStatus::Ok => String::new(),
+                },
+            ]
+        })
+        .collect()
+}
+
+/// `warden metrics --class-score ...`: a multiclass classifier's figures on outcomes, or CBPE estimates and
+/// predicted-class drift against a labelled reference.
+async fn multiclass_metrics(args: MetricsArgs) -> anyhow::Result<u8> {
+    use warden_registry::task_metrics::{MulticlassOptions, MulticlassReport, multiclass_report};
+    let options = MulticlassOptions {
+        classes: args.class_scores.clone(),
+        prediction: args.prediction.clone(),
+        label: args.label.clone(),
+        reference: args.reference.clone(),
+        chunk_size: args.chunk_size,
+    };
+    let data = args.data.clone();
+    let report = tokio::task::spawn_blocking(move || multiclass_report(&data, &options))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut verdict = Verdict::Ok;
+    let mut reasons = Vec::new();
+    if let MulticlassReport::Estimated { chunks, .. } = &report {
+        for chunk in chunks {
+            let rows = format!("rows {}-{}", chunk.start, chunk.end - 1);
+            for estimate in chunk.estimates.iter().filter(|e| e.status == warden_stats::cbpe::CbpeStatus::Alert) {
+                verdict = Verdict::Alert;
+                reasons.push(format!(
+                    "alert: {rows}: estimated {} {} outside its thresholds {} - {}",
+                    metric_name(estimate.metric),
+                    format_number(estimate.value),
+                    estimate.lower_threshold.map_or_else(|| "none".to_owned(), format_number),
+                    estimate.upper_threshold.map_or_else(|| "none".to_owned(), format_number)
+                ));
+            }
+            let drift = &chunk.prediction_drift;
+            if matches!(drift.verdict, Verdict::Alert | Verdict::Warn) {
+                verdict = worse(verdict, drift.verdict);
+                reasons.push(format!(
+                    "{}: {rows}: predicted classes drifted (PSI {})",
+                    verdict_name(drift.verdict),
+                    format_number(drift.psi())
+                ));
+            }
+        }
+    }
+    let code = exit_code(verdict, args.fail_on);
+    match report {
+        MulticlassReport::Realized { classes, metrics } => {
+            if args.json {
+                render::json(&json!({
+                    "mode": "realized", "task": "multiclass", "classes": classes, "metrics": metrics,
+                    "verdict": verdict_name(verdict), "verdict_reasons": reasons,
+                }));
+                return Ok(code);
+            }
+            outln!("{} rows, {} classes", metrics.n, classes.len());
+            render::fields(&[
+                ("ROC AUC (macro, one-vs-rest)", cell(metrics.auc_macro)),
+                ("accuracy", format_number(metrics.accuracy)),
+                ("precision (macro)", format_number(metrics.precision_macro)),
+                ("recall (macro)", format_number(metrics.recall_macro)),
+                ("F1 (macro)", format_number(metrics.f1_macro)),
+            ]);
+            outln!();
+            let rows: Vec<Vec<String>> = classes
+                .iter()
+                .enumerate()
+                .map(|(i, class)| {
+                    let mut row = vec![class.clone(), cell(metrics.auc_per_class[i])];
+                    row.extend(metrics.confusion[i].iter().map(u64::to_string));
+                    row
+                })
+                .collect();
+            let mut headers = vec!["ACTUAL \\ PREDICTED".to_owned(), "AUC (ONE-VS-REST)".to_owned()];
+            headers.extend(classes.iter().map(|c| c.to_uppercase()));
+            let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+            table(&headers, &rows);
+        }
+        MulticlassReport::Estimated { classes, calibrated, chunks } => {
+            if args.json {
+                let chunks: Vec<Value> = chunks
+                    .iter()
+                    .map(|c| {
+                        json!({ "start": c.start, "end": c.end, "estimates": c.estimates,
+                                "prediction_drift": c.prediction_drift })
+                    })
+                    .collect();
+                render::json(&json!({
+                    "mode": "estimated", "task": "multiclass", "method": "cbpe", "classes": classes,
+                    "calibrated": calibrated, "chunks": chunks,
+                    "verdict": verdict_name(verdict), "verdict_reasons": reasons,
+                }));
+                return Ok(code);
+            }
+            let recalibrated: Vec<&str> =
+                classes.iter().zip(&calibrated).filter(|(_, c)| **c).map(|(n, _)| n.as_str()).collect();
+            outln!(
+                "no outcomes: performance estimated by multiclass CBPE from the labelled reference (recalibrated: {})",
+                if recalibrated.is_empty() { "no class".to_owned() } else { recalibrated.join(", ") }
+            );
+            let rows: Vec<Vec<String>> =
+                chunks.iter().flat_map(|c| estimate_rows(c.start, c.end, &c.estimates)).collect();
+            table(&["ROWS", "METRIC (MACRO)", "ESTIMATE", "CONFIDENCE", "THRESHOLDS", ""], &rows);
+            outln!();
+            let rows: Vec<Vec<String>> = chunks
+                .iter()
+                .map(|c| {
+                    let drift = &c.prediction_drift;
+                    vec![format!("{}-{}", c.start, c.end - 1), format_number(drift.psi()), verdict_name(drift.verdict)]
+                })
+                .collect();
+            outln!("predicted classes against the reference's");
+            table(&["ROWS", "PSI", "VERDICT"], &rows);
+            let reasons: std::collections::BTreeSet<&str> =
+                chunks.iter().flat_map(|c| c.estimates.iter().filter_map(|e| e.reason.as_deref())).collect();
             for reason in reasons {
                 outln!("no thresholds: {reason}");
             }

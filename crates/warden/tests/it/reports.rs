@@ -451,3 +451,121 @@ fn metrics_fail_on_exits_1_once_the_fairness_verdict_reaches_it() {
     );
     assert!(stderr(&out).contains("verdict alert reaches --fail-on alert"), "{}", stderr(&out));
 }
+
+/// NannyML's multiclass credit-card rows as the golden files hold them (classes as 0, 1, 2), the first `rows`
+/// data rows, with or without the outcome column.
+fn credit_cards(dir: &std::path::Path, side: &str, rows: usize, with_outcome: bool) -> std::path::PathBuf {
+    let text = warden_testdata::read_to_string(&format!("stats/golden/multiclass_cbpe_{side}.csv"));
+    let keep = |line: &str| if with_outcome { line.to_owned() } else { line.rsplit_once(',').unwrap().0.to_owned() };
+    let path = dir.join(format!("{side}-{rows}-{with_outcome}.csv"));
+    std::fs::write(&path, text.lines().take(rows + 1).map(keep).collect::<Vec<_>>().join("\n")).unwrap();
+    path
+}
+
+const CLASS_SCORES: [&str; 6] = [
+    "--class-score",
+    "0=y_pred_proba_highstreet_card",
+    "--class-score",
+    "1=y_pred_proba_prepaid_card",
+    "--class-score",
+    "2=y_pred_proba_upmarket_card",
+];
+
+#[test]
+fn multiclass_metrics_on_outcomes_match_scikit_learn_through_the_cli() {
+    // The first reference chunk: NannyML's realized figures for it are scikit-learn's macro metrics.
+    let dir = tempfile::tempdir().unwrap();
+    let data = credit_cards(dir.path(), "reference", 6000, true);
+    let golden: serde_json::Value =
+        serde_json::from_str(&warden_testdata::read_to_string("stats/golden/multiclass_cbpe.json")).unwrap();
+    let want = &golden["chunks"][0];
+    let args = [
+        &["metrics", "--data", data.to_str().unwrap()][..],
+        &CLASS_SCORES,
+        &["--prediction", "y_pred", "--label", "y_true"],
+    ]
+    .concat();
+    let report = json_of(&warden(&[&args[..], &["--json"]].concat()));
+    assert_eq!((report["mode"].as_str(), report["task"].as_str()), (Some("realized"), Some("multiclass")));
+    let metrics = &report["metrics"];
+    for (field, golden_name) in [
+        ("auc_macro", "roc_auc"),
+        ("accuracy", "accuracy"),
+        ("precision_macro", "precision"),
+        ("recall_macro", "recall"),
+        ("f1_macro", "f1"),
+    ] {
+        let (got, expected) = (metrics[field].as_f64().unwrap(), want[golden_name]["realized"].as_f64().unwrap());
+        assert!((got - expected).abs() < 1e-9, "{field}: {got} against {expected}");
+    }
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(metrics["confusion"].clone()).unwrap();
+    assert_eq!(confusion.iter().flatten().sum::<u64>(), 6000);
+    let text = stdout(&warden(&args));
+    assert!(text.contains("F1 (macro)") && text.contains("AUC (ONE-VS-REST)"), "{text}");
+}
+
+#[test]
+fn multiclass_metrics_without_outcomes_estimate_by_cbpe_and_alert_on_the_shifted_half() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = credit_cards(dir.path(), "reference", 30_000, true);
+    let analysis = credit_cards(dir.path(), "analysis", 60_000, false);
+    let args = [
+        &["metrics", "--data", analysis.to_str().unwrap()][..],
+        &CLASS_SCORES,
+        &["--prediction", "y_pred", "--label", "y_true", "--reference", reference.to_str().unwrap()],
+        &["--chunk-size", "6000"],
+    ]
+    .concat();
+    let out = warden(&[&args[..], &["--json"]].concat());
+    let report = json_of(&out);
+    assert_eq!(report["method"], "cbpe");
+    let chunks = report["chunks"].as_array().unwrap();
+    assert_eq!(chunks.len(), 10);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let estimates = chunk["estimates"].as_array().unwrap();
+        assert_eq!(estimates.len(), 5, "AUC, accuracy, precision, recall and F1");
+        let alerts = estimates.iter().filter(|e| e["status"] == "alert").count();
+        // NannyML alerts on every metric of the last five chunks and on none of the first five.
+        assert_eq!(alerts, if i < 5 { 0 } else { 5 }, "chunk {i}: {chunk:#}");
+        let auc = estimates.iter().find(|e| e["metric"] == "roc_auc").unwrap()["value"].as_f64().unwrap();
+        let nannyml = if i < 5 { 0.907 } else { 0.818 };
+        assert!((auc - nannyml).abs() < 0.005, "chunk {i}: estimated AUC {auc}");
+        assert!(chunk["prediction_drift"]["drift"]["chi2"]["pvalue"].is_number(), "{chunk:#}");
+    }
+    assert_eq!(report["verdict"], "alert");
+    let out = warden(&[&args[..], &["--fail-on", "alert"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("predicted classes against the reference's"));
+}
+
+#[test]
+fn multiclass_metrics_refuse_an_unknown_class_one_class_and_a_binary_score_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = credit_cards(dir.path(), "reference", 100, true);
+    let data = data.to_str().unwrap();
+    // Only classes 0 and 1 are named: the outcome 2 is not one of them.
+    let out = warden(&[
+        "metrics",
+        "--data",
+        data,
+        "--class-score",
+        "0=y_pred_proba_highstreet_card",
+        "--class-score",
+        "1=y_pred_proba_prepaid_card",
+        "--label",
+        "y_true",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("column 'y_true' holds '2', which is not one of the classes (0, 1)"),
+        "{}",
+        stderr(&out)
+    );
+    let out =
+        warden(&["metrics", "--data", data, "--class-score", "0=y_pred_proba_highstreet_card", "--label", "y_true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("at least two classes"), "{}", stderr(&out));
+    let out =
+        warden(&[&["metrics", "--data", data, "--score", "y_pred_proba_highstreet_card"][..], &CLASS_SCORES].concat());
+    assert_eq!(out.status.code(), Some(2), "clap refuses --score with --class-score");
+}
