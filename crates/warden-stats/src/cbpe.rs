@@ -221,7 +221,7 @@ pub const MIN_THRESHOLD_CHUNKS: usize = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Thresholds {
-    /// Mean ± 3σ of the realized reference-chunk values, clipped to [0, 1].
+    /// Mean ± 3σ of the realized reference-chunk values, clipped to the metric's limits ([0, 1] for CBPE).
     Learned {
         /// Alert below.
         lower: f64,
@@ -242,6 +242,11 @@ impl Thresholds {
     /// Mean ± 3σ of the realized reference-chunk `values`, clipped to [0, 1]; insufficient from fewer than
     /// [`MIN_THRESHOLD_CHUNKS`] values or values that are all equal.
     pub fn learn(values: &[f64]) -> Thresholds {
+        Thresholds::learn_within(values, Some(0.0), Some(1.0))
+    }
+
+    /// As [`Thresholds::learn`], clipped to the metric's own limits (none: unbounded on that side).
+    pub fn learn_within(values: &[f64], lower_limit: Option<f64>, upper_limit: Option<f64>) -> Thresholds {
         let mut distinct = values.to_vec();
         distinct.sort_by(f64::total_cmp);
         distinct.dedup();
@@ -250,7 +255,10 @@ impl Thresholds {
         }
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let deviation = SAMPLING_ERROR_RANGE * population_std(values);
-        Thresholds::Learned { lower: (mean - deviation).max(0.0), upper: (mean + deviation).min(1.0) }
+        Thresholds::Learned {
+            lower: lower_limit.map_or(mean - deviation, |limit| (mean - deviation).max(limit)),
+            upper: upper_limit.map_or(mean + deviation, |limit| (mean + deviation).min(limit)),
+        }
     }
 
     /// Why there are no thresholds, in words.

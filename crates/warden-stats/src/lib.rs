@@ -12,7 +12,8 @@ registration, the CLI's reports, validation and the live monitors all call it.
   [`report`] (one feature's statistics, data quality and verdict);
 - [`metrics`] (scikit-learn's AUC, Brier, log loss, ECE, confusion metrics; DeLong's interval),
   [`fairness`] (fairlearn's group metrics), [`calibration`] (isotonic regression), [`cbpe`] (NannyML's
-  label-free performance estimation), [`regression`] (scikit-learn's MAE, RMSE, MAPE and R²), [`multiclass`] (one-vs-rest and macro AUC,
+  label-free performance estimation), [`regression`] (scikit-learn's MAE, RMSE, MAPE and R²), [`dle`] (NannyML's direct loss
+  estimation for regression models, without outcomes), [`multiclass`] (one-vs-rest and macro AUC,
   accuracy, the confusion matrix), [`multiclass_cbpe`] (NannyML's CBPE for multiclass classifiers), [`reconstruction`] (NannyML's data reconstruction drift, multivariate);
 - [`window`] (mergeable live-window profiles with a DDSketch, kept in time buckets) and [`sort`] (radix sort
   for floats, which drift on millions of rows spends most of its time in).
@@ -32,6 +33,7 @@ mod golden_tests;
 pub mod calibration;
 pub mod cbpe;
 pub mod distribution;
+pub mod dle;
 pub mod drift;
 pub mod fairness;
 pub mod ks;

@@ -1,11 +1,12 @@
-//! Gradient-boosted trees for a binary outcome (logistic loss), grown depth-wise on histograms as XGBoost's
-//! `hist` method grows them, and written as XGBoost's JSON model so Warden serves them with TreeSHAP.
+//! Gradient-boosted trees for a binary outcome (logistic loss, [`fit`]) or a number (squared error,
+//! [`fit_regression`]), grown depth-wise on histograms as XGBoost's `hist` method grows them, and written as
+//! XGBoost's JSON model so Warden serves them with TreeSHAP.
 //!
 //! Each feature is cut into at most `max_bins` bins at its quantiles (every distinct value is a bin when
 //! there are few); a node's split is the bin boundary with the largest gain
 //! `½[G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)]`, missing values going to the side that gains more (the
 //! default direction); a leaf's value is `−η·G/(H+λ)`. The first margin is the log-odds of the label mean
-//! (XGBoost's `boost_from_average`). Thresholds are exported as the float32 value of the first bin on the right,
+//! for a binary outcome and the target's mean for a number (XGBoost's `boost_from_average`). Thresholds are exported as the float32 value of the first bin on the right,
 //! so `x < threshold` sends a row left exactly as in training.
 
 use serde_json::{Value, json};
@@ -48,9 +49,19 @@ enum Node {
     Split { feature: usize, threshold: f32, default_left: bool, left: usize, right: usize, hessian: f64 },
 }
 
+/// What the trees learn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Objective {
+    /// A binary outcome: margins are log-odds (`binary:logistic`).
+    Logistic,
+    /// A number: margins are the prediction (`reg:squarederror`).
+    SquaredError,
+}
+
 /// A trained ensemble.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Booster {
+    objective: Objective,
     base_score: f64,
     trees: Vec<Vec<Node>>,
     features: usize,
@@ -95,35 +106,59 @@ fn sigmoid(z: f64) -> f64 {
 
 /// Trains on `columns` (column-major; NaN = missing) and `labels` (true = the event).
 pub fn fit(columns: &[Vec<f64>], labels: &[bool], options: GbtOptions) -> Result<Booster, TrainError> {
-    let n = labels.len();
+    let positives = labels.iter().filter(|&&y| y).count();
+    if !labels.is_empty() && (positives == 0 || positives == labels.len()) {
+        return Err(TrainError::Data("the labels have only one class".into()));
+    }
+    let targets: Vec<f64> = labels.iter().map(|&y| f64::from(u8::from(y))).collect();
+    boost(columns, &targets, Objective::Logistic, options)
+}
+
+/// Trains on `columns` (column-major; NaN = missing) to predict `targets` under squared error.
+pub fn fit_regression(columns: &[Vec<f64>], targets: &[f64], options: GbtOptions) -> Result<Booster, TrainError> {
+    if targets.iter().any(|t| !t.is_finite()) {
+        return Err(TrainError::Data("a target is not finite".into()));
+    }
+    boost(columns, targets, Objective::SquaredError, options)
+}
+
+fn boost(
+    columns: &[Vec<f64>],
+    targets: &[f64],
+    objective: Objective,
+    options: GbtOptions,
+) -> Result<Booster, TrainError> {
+    let n = targets.len();
     if n == 0 || columns.is_empty() {
         return Err(TrainError::Data("no training rows or no features".into()));
     }
     if let Some((j, c)) = columns.iter().enumerate().find(|(_, c)| c.len() != n) {
-        return Err(TrainError::Data(format!("column {j} has {} values for {n} labels", c.len())));
+        return Err(TrainError::Data(format!("column {j} has {} values for {n} targets", c.len())));
     }
     if columns.iter().flatten().any(|v| v.is_infinite()) {
         return Err(TrainError::Data("a feature holds an infinite value".into()));
-    }
-    let positives = labels.iter().filter(|&&y| y).count();
-    if positives == 0 || positives == n {
-        return Err(TrainError::Data("the labels have only one class".into()));
     }
     if !(2..=u16::MAX as usize - 1).contains(&options.max_bins) {
         return Err(TrainError::Data("max_bins must be between 2 and 65,534".into()));
     }
     let binned: Vec<Binned> = columns.iter().map(|c| bin_feature(c, options.max_bins)).collect();
-    let base_score = positives as f64 / n as f64;
-    let base_margin = (base_score / (1.0 - base_score)).ln();
+    let base_score = targets.iter().sum::<f64>() / n as f64;
+    let base_margin = match objective {
+        Objective::Logistic => (base_score / (1.0 - base_score)).ln(),
+        Objective::SquaredError => base_score,
+    };
     let mut margins = vec![base_margin; n];
     let mut trees = Vec::with_capacity(options.n_estimators);
     for _ in 0..options.n_estimators {
         let (gradients, hessians): (Vec<f64>, Vec<f64>) = margins
             .iter()
-            .zip(labels)
-            .map(|(&m, &y)| {
-                let p = sigmoid(m);
-                (p - f64::from(u8::from(y)), (p * (1.0 - p)).max(1e-16))
+            .zip(targets)
+            .map(|(&m, &y)| match objective {
+                Objective::Logistic => {
+                    let p = sigmoid(m);
+                    (p - y, (p * (1.0 - p)).max(1e-16))
+                }
+                Objective::SquaredError => (m - y, 1.0),
             })
             .unzip();
         let mut nodes = Vec::new();
@@ -135,7 +170,7 @@ pub fn fit(columns: &[Vec<f64>], labels: &[bool], options: GbtOptions) -> Result
         }
         trees.push(nodes);
     }
-    Ok(Booster { base_score, trees, features: columns.len() })
+    Ok(Booster { objective, base_score, trees, features: columns.len() })
 }
 
 /// The leaf a training row reaches (by its bins) and its value.
@@ -238,9 +273,13 @@ fn grow(
 }
 
 impl Booster {
-    /// The probability of the event for one row (NaN = missing), as XGBoost computes it (float32 sums).
+    /// The probability of the event for one row (NaN = missing), or the predicted number for a regression, as
+    /// XGBoost computes it (float32 sums).
     pub fn predict(&self, row: &[f64]) -> f64 {
-        let mut margin = (self.base_score / (1.0 - self.base_score)).ln() as f32;
+        let mut margin = match self.objective {
+            Objective::Logistic => (self.base_score / (1.0 - self.base_score)).ln() as f32,
+            Objective::SquaredError => self.base_score as f32,
+        };
         for nodes in &self.trees {
             let mut at = 0;
             loop {
@@ -257,7 +296,10 @@ impl Booster {
                 }
             }
         }
-        sigmoid(f64::from(margin))
+        match self.objective {
+            Objective::Logistic => sigmoid(f64::from(margin)),
+            Objective::SquaredError => f64::from(margin),
+        }
     }
 
     /// The model as XGBoost's JSON (`Booster.save_model`), readable by Warden's XGBoost reader.
@@ -321,7 +363,10 @@ impl Booster {
                     "base_score": format!("[{:E}]", self.base_score as f32), "boost_from_average": "1",
                     "num_class": "0", "num_feature": self.features.to_string(), "num_target": "1",
                 },
-                "objective": {"name": "binary:logistic", "reg_loss_param": {"scale_pos_weight": "1"}},
+                "objective": match self.objective {
+                    Objective::Logistic => json!({"name": "binary:logistic", "reg_loss_param": {"scale_pos_weight": "1"}}),
+                    Objective::SquaredError => json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}}),
+                },
             },
             "version": [3, 2, 0],
         })

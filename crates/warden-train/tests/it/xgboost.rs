@@ -111,3 +111,41 @@ mod slow {
         assert!((ours - theirs).abs() <= 0.01, "trainer {ours} vs XGBoost {theirs}");
     }
 }
+
+/// Squared error: a noiseless function of two features (one with missing values) is learned closely, and
+/// Warden's XGBoost reader serves the exported model with the trainer's own predictions.
+#[test]
+fn a_regression_is_learned_and_served_as_trained() {
+    use warden_train::gbt::fit_regression;
+    let rows = 4_000;
+    let x1: Vec<f64> = (0..rows).map(|i| f64::from(i % 100)).collect();
+    let x2: Vec<f64> = (0..rows).map(|i| if i % 13 == 0 { f64::NAN } else { f64::from((i * 7) % 50) }).collect();
+    let target = |a: f64, b: f64| {
+        3.0 * a
+            + if b.is_nan() {
+                40.0
+            } else if b >= 25.0 {
+                100.0
+            } else {
+                0.0
+            }
+    };
+    let y: Vec<f64> = x1.iter().zip(&x2).map(|(&a, &b)| target(a, b)).collect();
+    let options = GbtOptions { learning_rate: 0.3, n_estimators: 200, ..GbtOptions::default() };
+    let booster = fit_regression(&[x1.clone(), x2.clone()], &y, options).unwrap();
+    let predictions: Vec<f64> = (0..rows as usize).map(|i| booster.predict(&[x1[i], x2[i]])).collect();
+    let rmse = (predictions.iter().zip(&y).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / rows as f64).sqrt();
+    assert!(rmse < 2.0, "RMSE {rmse} on a target spanning 0-397");
+    assert!((booster.predict(&[10.0, f64::NAN]) - 70.0).abs() < 3.0, "missing x2 learned as its own level");
+
+    let document = booster.to_xgboost_json(&["x1".into(), "x2".into()]).to_string();
+    let model = Model::load(ModelFormat::XgboostJson, document.as_bytes()).unwrap();
+    let cells: Vec<Vec<Cell>> = (0..rows as usize)
+        .map(|i| [x1[i], x2[i]].iter().map(|&v| if v.is_nan() { Cell::Missing } else { Cell::Number(v) }).collect())
+        .collect();
+    let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
+    for (served, trained) in model.predict(&refs).unwrap().iter().zip(&predictions) {
+        assert!((served.score - trained).abs() <= 1e-3, "served {} vs trained {trained}", served.score);
+    }
+    assert!(fit_regression(&[vec![1.0]], &[f64::INFINITY], options).is_err());
+}
