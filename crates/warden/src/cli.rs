@@ -1147,8 +1147,15 @@ pub(crate) struct MetricsArgs {
         conflicts_with_all = ["score", "groups", "thresholds"]
     )]
     pub(crate) class_scores: Vec<(String, String)>,
-    /// Label column (0/1; class names with --class-score). If the data lacks it, performance is estimated
-    /// from --reference.
+    /// A regression model: --score is the predicted value and --label the actual one. Without outcomes,
+    /// performance is estimated by direct loss estimation (DLE) from --reference, learning from --feature.
+    #[arg(long, conflicts_with_all = ["class_scores", "groups", "thresholds", "prediction"])]
+    pub(crate) regression: bool,
+    /// A feature column DLE's loss models learn from, with the prediction (repeatable; with --regression).
+    #[arg(long = "feature", requires = "regression")]
+    pub(crate) features: Vec<String>,
+    /// Label column (0/1; class names with --class-score; numbers with --regression). If the data lacks
+    /// it, performance is estimated from --reference.
     #[arg(long)]
     pub(crate) label: Option<String>,
     /// Predicted-label column: 1/0, or decisions as `warden score` writes them (see --positive-decision);

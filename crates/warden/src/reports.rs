@@ -370,6 +370,9 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<u8> {
     if !args.class_scores.is_empty() {
         return multiclass_metrics(args).await;
     }
+    if args.regression {
+        return regression_metrics(args).await;
+    }
     let score = args.score.clone().expect("clap requires --score without --class-score");
     let thresholds = if args.thresholds.is_empty() { vec![0.5] } else { args.thresholds.clone() };
     let options = MetricsOptions {
@@ -516,30 +519,45 @@ fn metric_name(metric: warden_stats::cbpe::CbpeMetric) -> String {
     serde_json::to_value(metric).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// The estimates of one chunk as table rows: rows, metric, estimate, confidence, thresholds, status.
+/// One estimate as a table row: rows, metric, estimate, confidence, thresholds, status.
+fn estimate_cells(
+    (start, end): (usize, usize),
+    metric: String,
+    value: f64,
+    (lower_bound, upper_bound): (f64, f64),
+    thresholds: (Option<f64>, Option<f64>),
+    status: warden_stats::cbpe::CbpeStatus,
+) -> Vec<String> {
+    vec![
+        format!("{start}-{}", end - 1),
+        metric,
+        format_number(value),
+        format!("{} - {}", format_number(lower_bound), format_number(upper_bound)),
+        match thresholds {
+            (Some(lower), Some(upper)) => format!("{} - {}", format_number(lower), format_number(upper)),
+            _ => "-".into(),
+        },
+        match status {
+            warden_stats::cbpe::CbpeStatus::Alert => "ALERT".into(),
+            warden_stats::cbpe::CbpeStatus::Insufficient => "insufficient reference".into(),
+            warden_stats::cbpe::CbpeStatus::Ok => String::new(),
+        },
+    ]
+}
+
+/// The CBPE estimates of one chunk as table rows.
 fn estimate_rows(start: usize, end: usize, estimates: &[warden_stats::cbpe::CbpeEstimate]) -> Vec<Vec<String>> {
     estimates
         .iter()
         .map(|est| {
-            vec![
-                format!("{start}-{}", end - 1),
+            estimate_cells(
+                (start, end),
                 metric_name(est.metric),
-                format_number(est.value),
-                format!(
-                    "{} - {}",
-                    format_number(est.lower_confidence_boundary),
-                    format_number(est.upper_confidence_boundary)
-                ),
-                match (est.lower_threshold, est.upper_threshold) {
-                    (Some(lower), Some(upper)) => format!("{} - {}", format_number(lower), format_number(upper)),
-                    _ => "-".into(),
-                },
-                match est.status {
-                    warden_stats::cbpe::CbpeStatus::Alert => "ALERT".into(),
-                    warden_stats::cbpe::CbpeStatus::Insufficient => "insufficient reference".into(),
-                    warden_stats::cbpe::CbpeStatus::Ok => String::new(),
-                },
-            ]
+                est.value,
+                (est.lower_confidence_boundary, est.upper_confidence_boundary),
+                (est.lower_threshold, est.upper_threshold),
+                est.status,
+            )
         })
         .collect()
 }
@@ -666,4 +684,133 @@ async fn multiclass_metrics(args: MetricsArgs) -> anyhow::Result<u8> {
         outln!("  {reason}");
     }
     Ok(code)
+}
+
+/// `warden metrics --regression`: a regression model's figures on outcomes, or DLE estimates and prediction
+/// drift against a labelled reference.
+async fn regression_metrics(args: MetricsArgs) -> anyhow::Result<u8> {
+    use warden_registry::task_metrics::{RegressionOptions, RegressionReport, regression_report};
+    let options = RegressionOptions {
+        prediction: args.score.clone().expect("clap requires --score without --class-score"),
+        label: args.label.clone(),
+        features: args.features.clone(),
+        reference: args.reference.clone(),
+        chunk_size: args.chunk_size,
+    };
+    let data = args.data.clone();
+    let report = tokio::task::spawn_blocking(move || regression_report(&data, &options))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut verdict = Verdict::Ok;
+    let mut reasons = Vec::new();
+    if let RegressionReport::Estimated { chunks, .. } = &report {
+        for chunk in chunks {
+            let rows = format!("rows {}-{}", chunk.start, chunk.end - 1);
+            for estimate in chunk.estimates.iter().filter(|e| e.status == warden_stats::cbpe::CbpeStatus::Alert) {
+                verdict = Verdict::Alert;
+                reasons.push(format!(
+                    "alert: {rows}: estimated {} {} outside its thresholds {} - {}",
+                    loss_metric_name(estimate.metric),
+                    format_number(estimate.value),
+                    estimate.lower_threshold.map_or_else(|| "none".to_owned(), format_number),
+                    estimate.upper_threshold.map_or_else(|| "none".to_owned(), format_number)
+                ));
+            }
+            let drift = &chunk.prediction_drift;
+            if matches!(drift.verdict, Verdict::Alert | Verdict::Warn) {
+                verdict = worse(verdict, drift.verdict);
+                reasons.push(format!(
+                    "{}: {rows}: predictions drifted (PSI {})",
+                    verdict_name(drift.verdict),
+                    format_number(drift.psi())
+                ));
+            }
+        }
+    }
+    let code = exit_code(verdict, args.fail_on);
+    match report {
+        RegressionReport::Realized { metrics } => {
+            if args.json {
+                render::json(&json!({
+                    "mode": "realized", "task": "regression", "metrics": metrics,
+                    "verdict": verdict_name(verdict), "verdict_reasons": reasons,
+                }));
+                return Ok(code);
+            }
+            outln!("{} rows", metrics.n);
+            render::fields(&[
+                ("MAE", format_number(metrics.mae)),
+                ("MSE", format_number(metrics.mse)),
+                ("RMSE", format_number(metrics.rmse)),
+                ("MAPE", format_number(metrics.mape)),
+                ("R²", format_number(metrics.r2)),
+            ]);
+        }
+        RegressionReport::Estimated { inputs, chunks } => {
+            if args.json {
+                let chunks: Vec<Value> = chunks
+                    .iter()
+                    .map(|c| {
+                        json!({ "start": c.start, "end": c.end, "estimates": c.estimates,
+                                "prediction_drift": c.prediction_drift })
+                    })
+                    .collect();
+                render::json(&json!({
+                    "mode": "estimated", "task": "regression", "method": "dle", "inputs": inputs,
+                    "chunks": chunks, "verdict": verdict_name(verdict), "verdict_reasons": reasons,
+                }));
+                return Ok(code);
+            }
+            outln!(
+                "no outcomes: performance estimated by direct loss estimation (loss models trained on the reference, \
+                 reading {} and the prediction)",
+                inputs.features.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            let rows: Vec<Vec<String>> = chunks
+                .iter()
+                .flat_map(|c| {
+                    c.estimates.iter().map(move |est| {
+                        estimate_cells(
+                            (c.start, c.end),
+                            loss_metric_name(est.metric),
+                            est.value,
+                            (est.lower_confidence_boundary, est.upper_confidence_boundary),
+                            (est.lower_threshold, est.upper_threshold),
+                            est.status,
+                        )
+                    })
+                })
+                .collect();
+            table(&["ROWS", "METRIC", "ESTIMATE", "CONFIDENCE", "THRESHOLDS", ""], &rows);
+            outln!();
+            outln!("predictions against the reference's");
+            let rows: Vec<Vec<String>> = chunks
+                .iter()
+                .map(|c| {
+                    vec![
+                        format!("{}-{}", c.start, c.end - 1),
+                        format_number(c.prediction_drift.psi()),
+                        verdict_name(c.prediction_drift.verdict),
+                    ]
+                })
+                .collect();
+            table(&["ROWS", "PSI", "VERDICT"], &rows);
+            let reasons: std::collections::BTreeSet<&str> =
+                chunks.iter().flat_map(|c| c.estimates.iter().filter_map(|e| e.reason.as_deref())).collect();
+            for reason in reasons {
+                outln!("no thresholds: {reason}");
+            }
+        }
+    }
+    outln!();
+    outln!("verdict {}", verdict_name(verdict).to_uppercase());
+    for reason in &reasons {
+        outln!("  {reason}");
+    }
+    Ok(code)
+}
+
+/// Name of a DLE metric as JSON spells it.
+fn loss_metric_name(metric: warden_stats::dle::LossMetric) -> String {
+    serde_json::to_value(metric).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
