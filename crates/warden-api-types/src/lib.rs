@@ -909,6 +909,10 @@ pub struct OutcomeBody {
     /// Amount involved.
     #[serde(default)]
     pub amount: Option<f64>,
+    /// The realized value a regression model predicted (the loss given default, the exposure at default,
+    /// the income).
+    #[serde(default)]
+    pub value: Option<f64>,
 }
 
 /// Late labels to record (all or none).

@@ -312,3 +312,93 @@ async fn explanation_drift_names_the_feature_whose_contributions_moved() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
 }
+
+// A loss-given-default model: identity link, LGD = 0.45 + 0.05·x2; `ead` (the exposure) does not move it.
+const LGD_MODEL: &[u8] = br#"{"link": "identity", "intercept": 0.45, "coefficients": {"x2": 0.05, "ead": 0.0}}"#;
+
+/// `lgd` v1 serving as champion, its reference 1,000 rows with realized LGDs near the predictions, priced by
+/// its `ead` column.
+async fn lgd_model(app: &TestApp) {
+    app.create_model("lgd").await;
+    let mut reference = String::from("x2,ead,y\n");
+    for (i, r) in correlated_rows(1_000, 0.0, 21).iter().enumerate() {
+        let realized = 0.45 + 0.05 * r[2] + if i % 2 == 0 { 0.01 } else { -0.01 };
+        reference.push_str(&format!("{},{},{realized}\n", r[2], 1_000 + i));
+    }
+    let metadata = json!({"format": "linear-json", "target": "y", "serving": {"lgd": 0.45, "exposure_column": "ead"}});
+    let (status, body) = app.register("lgd", metadata, LGD_MODEL, reference.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let promote = json!({"reason": "monitoring tests", "override": true});
+    let (status, body) = app.json(Method::POST, "/v1/models/lgd/versions/1/promote", Some(&app.admin), promote).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Scores 200 loans named `{prefix}-i` and records each one's realized LGD: the prediction plus `bias`,
+/// ± 0.01.
+async fn lgd_decisions_with_outcomes(app: &TestApp, prefix: &str, bias: f64) {
+    let rows = correlated_rows(200, 0.0, 22);
+    let batch: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"request_id": format!("{prefix}-{i}"), "features": {"x2": r[2], "ead": 10_000.0}}))
+        .collect();
+    let (status, scored) =
+        app.json(Method::POST, "/v1/models/lgd/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{scored}");
+    let outcomes: Vec<Value> = scored["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, decision)| {
+            let predicted = decision["score"].as_f64().unwrap();
+            let noise = if i % 2 == 0 { 0.01 } else { -0.01 };
+            json!({"request_id": format!("{prefix}-{i}"), "label": 1, "value": predicted + bias + noise})
+        })
+        .collect();
+    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
+    assert_eq!((status, &body["recorded"]), (StatusCode::CREATED, &json!(200)), "{body}");
+}
+
+/// A regression model's live performance on realized values (MAE against scikit-learn's definition) and its
+/// money at risk: LGDs realized 0.2 above the predictions raise both, and the loss is under-provisioned by
+/// 0.2 of every loan's exposure.
+#[tokio::test]
+async fn a_regression_models_realized_values_raise_its_error_and_its_expected_loss_error() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    lgd_model(&app).await;
+    let mae = json!({"kind": "performance", "statistic": "mae", "warn": 0.05, "alert": 0.1,
+                     "window_seconds": 86_400, "window_decisions": 200, "min_decisions": 100});
+    let (status, body) = app.json(Method::PUT, "/v1/models/lgd/monitors/lgd_mae", Some(&app.admin), mae).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let money = json!({"kind": "money_at_risk", "statistic": "expected_loss_error", "warn": 0.1, "alert": 0.2,
+                       "window_seconds": 86_400, "window_decisions": 200, "min_decisions": 100});
+    let (status, body) = app.json(Method::PUT, "/v1/models/lgd/monitors/lgd_money", Some(&app.admin), money).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // MAE's bands need warn <= alert: a lower-is-worse ordering is refused.
+    let reversed = json!({"kind": "performance", "statistic": "mae", "warn": 0.1, "alert": 0.05});
+    let (status, body) = app.json(Method::PUT, "/v1/models/lgd/monitors/bad", Some(&app.admin), reversed).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    lgd_decisions_with_outcomes(&app, "calm", 0.0).await;
+    let calm = latest_of(&app, "lgd").await;
+    let figures = &calm["lgd_mae"]["details"]["features"]["model"];
+    assert_eq!(calm["lgd_mae"]["status"], "ok", "{}", calm["lgd_mae"]);
+    assert!((figures["value"].as_f64().unwrap() - 0.01).abs() < 1e-9, "every error is 0.01: {figures}");
+    assert_eq!(figures["figures"]["with_values"], 200);
+    assert_eq!(calm["lgd_money"]["status"], "ok", "{}", calm["lgd_money"]);
+
+    clock.fetch_add(120 * 1_000_000, SeqCst);
+    lgd_decisions_with_outcomes(&app, "worse", 0.2).await;
+    let worse = latest_of(&app, "lgd").await;
+    let mae = &worse["lgd_mae"];
+    assert_eq!(mae["status"], "alert", "{mae}");
+    let value = mae["details"]["features"]["model"]["value"].as_f64().unwrap();
+    assert!((value - 0.2).abs() < 0.011, "the newest 200 decisions err by 0.2 ± 0.01: {value}");
+    let money = &worse["lgd_money"]["details"]["features"]["model"];
+    assert_eq!(worse["lgd_money"]["status"], "alert", "{}", worse["lgd_money"]);
+    let (predicted, realized) =
+        (money["figures"]["predicted_loss"].as_f64().unwrap(), money["figures"]["realized_loss"].as_f64().unwrap());
+    assert!((realized - predicted - 200.0 * 0.2 * 10_000.0).abs() < 1e-6, "0.2 of each 10,000 exposure: {money}");
+    assert_eq!(money["figures"]["under_provisioned"], true);
+}

@@ -24,14 +24,17 @@ Kinds (`statistic` picks among the figures named; the first is the default):
   the first evaluation; bands learned from reference chunks by default.
 - `data_quality`: per feature, the largest of the missing-rate increase over the reference, the
   out-of-range share (numeric) and the unseen-category share (categorical).
-- `performance` (`auc`, `brier`, `ece`): on decisions whose outcomes have arrived (`POST /v1/outcomes`).
+- `performance` (`auc`, `brier`, `ece`): on decisions whose outcomes have arrived (`POST /v1/outcomes`); for a
+  regression model (`mae`, `rmse`, `mape`, `r2`, scikit-learn's): on decisions whose outcome carries the
+  realized `value`.
 - `estimated_performance` (`auc`, `accuracy`, `precision`, `recall`, `f1`): CBPE before outcomes arrive,
   fitted on the reference data's `target` column.
 - `fairness` (`disparate_impact`, `equal_opportunity`) over the groups of `attribute`: approval-rate ratio on
   live traffic; true-positive-rate gap among good outcomes once they arrive.
-- `money_at_risk` (`expected_loss`, `fraud_missed`): mean PD × LGD × EAD of approved decisions relative to the
-  reference's (+0.25 = a quarter more loss per decision); or the share of the value of bad outcomes that
-  was approved.
+- `money_at_risk` (`expected_loss`, `fraud_missed`, `expected_loss_error`): mean PD × LGD × EAD of approved
+  decisions relative to the reference's (+0.25 = a quarter more loss per decision); or the share of the value
+  of bad outcomes that was approved; or, for a regression model (LGD, EAD), |Σ predicted − Σ realized| over
+  Σ realized, each decision's value weighed by its exposure when the version names an exposure column.
 - `integrity`: the loaded artifacts re-hashed, the running routes, serving configuration and policy bundle
   against the approved state in the store; any deviation is critical.
 - `override_rate`: the share of the version's decisions reviewed in the window (each by its latest review)
@@ -56,7 +59,7 @@ use warden_store::metadata::{MonitorEvaluation, MonitorRetune, MonitorRow, Score
 use crate::{Error, Oversight, Result};
 use warden_core::MonitorKind;
 use warden_registry::auth::{Permission, Principal};
-use warden_registry::registry::{RiskTier, audit, get_model};
+use warden_registry::registry::{RiskTier, ServingConfig, audit, get_model};
 use warden_serving::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window};
 
 /// The statistics each kind offers, the default first.
@@ -65,10 +68,10 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
         MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => &["psi", "jensen_shannon"],
         MonitorKind::MultivariateDrift => &["reconstruction_error"],
         MonitorKind::ExplanationDrift => &["psi", "mean_abs_shift"],
-        MonitorKind::Performance => &["auc", "brier", "ece"],
+        MonitorKind::Performance => &["auc", "brier", "ece", "mae", "rmse", "mape", "r2"],
         MonitorKind::EstimatedPerformance => &["auc", "accuracy", "precision", "recall", "f1"],
         MonitorKind::Fairness => &["disparate_impact", "equal_opportunity"],
-        MonitorKind::MoneyAtRisk => &["expected_loss", "fraud_missed"],
+        MonitorKind::MoneyAtRisk => &["expected_loss", "fraud_missed", "expected_loss_error"],
         MonitorKind::DataQuality => &["worst"],
         MonitorKind::Integrity => &["deviations"],
         MonitorKind::Revalidation => &["days_to_due"],
@@ -80,7 +83,7 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
 fn lower_is_worse(kind: MonitorKind, statistic: &str) -> bool {
     matches!(
         (kind, statistic),
-        (MonitorKind::Performance, "auc")
+        (MonitorKind::Performance, "auc" | "r2")
             | (MonitorKind::EstimatedPerformance, _)
             | (MonitorKind::Revalidation, _)
             | (MonitorKind::Fairness, "disparate_impact")
@@ -94,7 +97,7 @@ fn reads_outcomes(kind: MonitorKind, statistic: &str) -> bool {
         (MonitorKind::Performance, _)
             | (MonitorKind::EstimatedPerformance, _)
             | (MonitorKind::Fairness, "equal_opportunity")
-            | (MonitorKind::MoneyAtRisk, "fraud_missed")
+            | (MonitorKind::MoneyAtRisk, "fraud_missed" | "expected_loss_error")
     )
 }
 
@@ -887,6 +890,10 @@ struct Labelled {
     label: Option<bool>,
     group: Option<String>,
     amount: Option<f64>,
+    /// The realized value a regression model predicted.
+    value: Option<f64>,
+    /// The exposure column's value.
+    exposure: Option<f64>,
 }
 
 /// Per key: the value (or none) and the figures behind it.
@@ -928,6 +935,8 @@ fn labelled_from_log(rows: Vec<ScoredOutcome>, config: &MonitorConfig, version: 
             label: row.label,
             group: config.attribute.as_deref().and_then(|a| field(&row, a)).as_ref().and_then(text_of),
             amount: row.amount.or_else(|| exposure.and_then(|e| field(&row, e)).and_then(|v| v.as_f64())),
+            value: row.value,
+            exposure: exposure.and_then(|e| field(&row, e)).and_then(|v| v.as_f64()),
         })
         .collect()
 }
@@ -952,6 +961,8 @@ fn labelled_reference(version: &LoadedVersion, config: &MonitorConfig) -> std::r
                 .map(|v| v == bad || v.parse::<f64>().ok().zip(bad.parse::<f64>().ok()).is_some_and(|(v, b)| v == b)),
             group: config.attribute.as_deref().and_then(|a| reference.text(a, i)),
             amount: exposure.and_then(|e| reference.number(e, i)),
+            value: reference.number(target, i),
+            exposure: exposure.and_then(|e| reference.number(e, i)),
         })
         .collect())
 }
@@ -1049,16 +1060,48 @@ fn quality_value(f: &LiveFeatureDrift) -> Option<f64> {
 fn outcome_values(
     monitor: &Monitor,
     rows: &[Labelled],
-    threshold: f64,
+    serving: &ServingConfig,
     learned: &Learned,
 ) -> std::result::Result<Values, String> {
+    let threshold = serving.threshold;
     let config = &monitor.config;
     let statistic = config.statistic(monitor.kind);
     let labelled: Vec<&Labelled> = rows.iter().filter(|r| r.label.is_some()).collect();
     let labels: Vec<bool> = labelled.iter().map(|r| r.label == Some(true)).collect();
     let scores: Vec<f64> = labelled.iter().map(|r| r.score).collect();
     let mut values = Values::new();
+    // A regression model's figures: the decisions whose outcome carries the realized value.
+    let valued: Vec<&Labelled> = rows.iter().filter(|r| r.value.is_some()).collect();
+    let actual: Vec<f64> = valued.iter().filter_map(|r| r.value).collect();
+    let predicted: Vec<f64> = valued.iter().map(|r| r.score).collect();
     match (monitor.kind, statistic) {
+        (MonitorKind::Performance, metric @ ("mae" | "rmse" | "mape" | "r2")) => {
+            let figures = warden_stats::regression::regression_metrics(&actual, &predicted);
+            let value = figures.map(|f| match metric {
+                "mae" => f.mae,
+                "rmse" => f.rmse,
+                "mape" => f.mape,
+                _ => f.r2,
+            });
+            values.insert("model".into(), (value, json!({"with_values": valued.len(), "figures": figures})));
+        }
+        (MonitorKind::MoneyAtRisk, "expected_loss_error") => {
+            // Each decision's error in money: a predicted rate (an LGD model's) weighs by the decision's
+            // exposure when the version names an exposure column; a predicted amount (EAD, a fraud loss) is money.
+            let weight = |r: &Labelled| if serving.exposure_column.is_some() { r.exposure.unwrap_or(0.0) } else { 1.0 };
+            let (mut predicted_loss, mut realized_loss) = (0.0, 0.0);
+            for r in &valued {
+                predicted_loss += r.score * weight(r);
+                realized_loss += r.value.unwrap_or_default() * weight(r);
+            }
+            let error = predicted_loss - realized_loss;
+            let value = (realized_loss > 0.0).then(|| error.abs() / realized_loss);
+            let figures = json!({
+                "with_values": valued.len(), "predicted_loss": predicted_loss, "realized_loss": realized_loss,
+                "error": error, "under_provisioned": error < 0.0,
+            });
+            values.insert("model".into(), (value, figures));
+        }
         (MonitorKind::Performance, metric) => {
             let value = match metric {
                 "auc" => warden_stats::metrics::roc_auc(&labels, &scores),
@@ -1206,7 +1249,7 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     for c in 0..chunks {
         let range = c * size..(c + 1) * size;
         let values = match &labelled {
-            Some(Ok(rows)) => outcome_values(monitor, &rows[range], threshold, &learned),
+            Some(Ok(rows)) => outcome_values(monitor, &rows[range], &version.version.serving, &learned),
             _ => {
                 let windows = version.live.reference_windows(reference, range, &attributes);
                 let drift =
@@ -1491,7 +1534,7 @@ async fn evaluate_version(
         let rows = warden.metadata.scored_outcomes(&monitor.model, number, since, limit, labelled_only).await?;
         let window_start = rows.last().map_or(since.max(0), |r| r.at);
         let rows = labelled_from_log(revealed_outcomes(warden, rows), config, version);
-        let values = outcome_values(monitor, &rows, version.version.serving.threshold, &learned);
+        let values = outcome_values(monitor, &rows, &version.version.serving, &learned);
         return Ok(judge(monitor, number, at, window_start, rows.len() as u64, values, &learned));
     }
     let window = match config.window_decisions {

@@ -418,6 +418,9 @@ pub struct OutcomeRecord {
     /// Amount involved, if any.
     #[serde(default)]
     pub amount: Option<f64>,
+    /// The realized value a regression model predicted, if any.
+    #[serde(default)]
+    pub value: Option<f64>,
 }
 
 /// One record read from a stream partition (borrowing the consumer's batch).
@@ -486,6 +489,7 @@ pub async fn ingest_stream<Next: Send>(
                         label: o.label,
                         kind: o.kind,
                         amount: o.amount,
+                        value: o.value,
                     };
                     let errors = crate::scoring::outcome_errors(&outcome);
                     match errors.is_empty() {
@@ -501,6 +505,7 @@ pub async fn ingest_stream<Next: Send>(
                             label: o.label,
                             kind: o.kind,
                             amount: o.amount,
+                            value: o.value,
                             recorded_by: format!("kafka:{topic}"),
                         },
                         // Kept instead (the store gives the reason) when no decision has the request id.

@@ -1089,6 +1089,8 @@ pub struct Outcome {
     pub kind: String,
     /// Amount involved (loss, chargeback value), if any.
     pub amount: Option<f64>,
+    /// The realized value a regression model predicted (loss given default, exposure, income), if any.
+    pub value: Option<f64>,
 }
 
 /// What is wrong with an outcome, by field.
@@ -1103,6 +1105,9 @@ pub(crate) fn outcome_errors(o: &Outcome) -> BTreeMap<&'static str, String> {
     }
     if o.amount.is_some_and(|a| !(a.is_finite() && (0.0..=MAX_OUTCOME_AMOUNT).contains(&a))) {
         errors.insert("amount", format!("must be a number from 0 to {MAX_OUTCOME_AMOUNT:e}"));
+    }
+    if o.value.is_some_and(|v| !(v.is_finite() && v.abs() <= MAX_OUTCOME_AMOUNT)) {
+        errors.insert("value", format!("must be a finite number of magnitude at most {MAX_OUTCOME_AMOUNT:e}"));
     }
     if o.kind.is_empty()
         || warden_registry::text::check("kind", &o.kind, 64, warden_registry::text::Lines::One).is_err()
@@ -1140,6 +1145,7 @@ pub async fn record_outcomes(warden: &Serving, caller: &Principal, outcomes: Vec
             label: o.label,
             kind: o.kind,
             amount: o.amount,
+            value: o.value,
             recorded_by: by.clone(),
         })
         .collect();

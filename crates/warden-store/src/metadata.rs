@@ -1124,6 +1124,8 @@ pub struct ScoredOutcome {
     pub label: Option<bool>,
     /// The outcome's amount, when given.
     pub amount: Option<f64>,
+    /// The realized value a regression model predicted, when given.
+    pub value: Option<f64>,
 }
 
 /// A late label for a scored request.
@@ -1139,6 +1141,8 @@ pub struct NewOutcome {
     pub kind: String,
     /// Amount involved, if any.
     pub amount: Option<f64>,
+    /// The realized value a regression model predicted (loss given default, exposure, income), if any.
+    pub value: Option<f64>,
     /// Who recorded it.
     pub recorded_by: String,
 }

@@ -575,6 +575,7 @@ struct ScoredColumns {
     attributes: String,
     label: Option<i64>,
     amount: Option<f64>,
+    value: Option<f64>,
 }
 
 impl ScoredColumns {
@@ -586,6 +587,7 @@ impl ScoredColumns {
             attributes: from_json(&self.attributes, "decisions.attributes")?,
             label: self.label.map(|l| l == 1),
             amount: self.amount,
+            value: self.value,
         })
     }
 }
@@ -945,14 +947,15 @@ where
         read_from: Option<(&str, i32, i64)>,
     ) -> Result<bool> {
         let written = sqlx::query(
-            "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by, topic, partition, record_offset) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            "INSERT INTO outcomes (request_id, at, label, kind, amount, value, recorded_by, topic, partition, \
+             record_offset) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(&o.request_id)
         .bind(o.at)
         .bind(o.label)
         .bind(&o.kind)
         .bind(o.amount)
+        .bind(o.value)
         .bind(&o.recorded_by)
         .bind(read_from.map(|(topic, _, _)| topic))
         .bind(read_from.map(|(_, partition, _)| i64::from(partition)))
@@ -2177,15 +2180,16 @@ where
                     // Its decision may be behind it on another topic: kept until it comes.
                     Some((topic, partition, offset)) => {
                         let kept = sqlx::query(
-                            "INSERT INTO pending_outcomes (request_id, at, label, kind, amount, recorded_by, topic, \
-                             partition, record_offset, model, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                             $10, $11) ON CONFLICT DO NOTHING",
+                            "INSERT INTO pending_outcomes (request_id, at, label, kind, amount, value, recorded_by, \
+                             topic, partition, record_offset, model, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                             $9, $10, $11, $12) ON CONFLICT DO NOTHING",
                         )
                         .bind(&o.request_id)
                         .bind(o.at)
                         .bind(o.label)
                         .bind(&o.kind)
                         .bind(o.amount)
+                        .bind(o.value)
                         .bind(&o.recorded_by)
                         .bind(topic)
                         .bind(i64::from(partition))
@@ -2278,8 +2282,8 @@ where
         let mut recorded = 0;
         for id in &matched {
             let written = sqlx::query(
-                "INSERT INTO outcomes (request_id, at, label, kind, amount, recorded_by, topic, partition, \
-                 record_offset) SELECT request_id, at, label, kind, amount, recorded_by, topic, partition, \
+                "INSERT INTO outcomes (request_id, at, label, kind, amount, value, recorded_by, topic, partition, \
+                 record_offset) SELECT request_id, at, label, kind, amount, value, recorded_by, topic, partition, \
                  record_offset FROM pending_outcomes WHERE id = $1 ON CONFLICT DO NOTHING",
             )
             .bind(id)
@@ -2580,14 +2584,14 @@ where
         let sql = if labelled_only {
             let decisions_of_outcome = D::DECISIONS_OF_OUTCOME;
             format!(
-                "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM outcomes o \
+                "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount, o.value FROM outcomes o \
                  CROSS JOIN {decisions_of_outcome} WHERE d.request_id = o.request_id \
                  AND o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = o.request_id) \
                  AND d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
                  AND d.route NOT IN ('pinned', 'fallback') ORDER BY d.at DESC LIMIT $4"
             )
         } else {
-            "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount FROM decisions d \
+            "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount, o.value FROM decisions d \
              LEFT JOIN outcomes o ON o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = d.request_id) \
              WHERE d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
              AND d.route NOT IN ('pinned', 'fallback') ORDER BY d.at DESC LIMIT $4"

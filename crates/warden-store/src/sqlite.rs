@@ -471,6 +471,7 @@ mod tests {
             label,
             kind: "default".into(),
             amount: None,
+            value: None,
             recorded_by: "token:test".into(),
         }
     }

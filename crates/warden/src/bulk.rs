@@ -187,6 +187,7 @@ struct OutcomeColumns {
     label: usize,
     kind: Option<usize>,
     amount: Option<usize>,
+    value: Option<usize>,
 }
 
 impl OutcomeColumns {
@@ -202,6 +203,7 @@ impl OutcomeColumns {
             label: at(&args.label_column, "--label-column")?,
             kind: args.kind_column.as_deref().map(|c| at(c, "--kind-column")).transpose()?,
             amount: args.amount_column.as_deref().map(|c| at(c, "--amount-column")).transpose()?,
+            value: args.value_column.as_deref().map(|c| at(c, "--value-column")).transpose()?,
         })
     }
 
@@ -222,6 +224,11 @@ impl OutcomeColumns {
             let amount: f64 =
                 amount.parse().ok().with_context(|| format!("row {line}: the amount '{amount}' is not a number"))?;
             outcome["amount"] = json!(amount);
+        }
+        if let Some(value) = self.value.and_then(text) {
+            let value: f64 =
+                value.parse().ok().with_context(|| format!("row {line}: the value '{value}' is not a number"))?;
+            outcome["value"] = json!(value);
         }
         Ok(outcome)
     }

@@ -1124,6 +1124,10 @@ pub(crate) struct OutcomesArgs {
     /// Column holding the amount involved (a non-negative number; empty for none).
     #[arg(long)]
     pub(crate) amount_column: Option<String>,
+    /// Column holding the realized value a regression model predicted (the loss given default, the exposure,
+    /// the income; empty for none).
+    #[arg(long)]
+    pub(crate) value_column: Option<String>,
     /// Outcomes per request to the server (at most 10,000), each recorded all or none.
     #[arg(long, default_value_t = 5000)]
     pub(crate) batch_rows: usize,
