@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use warden_core::{
-    AlertState, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, MonitorKind, RiskTier,
+    AlertState, FindingKind, FindingSeverity, FindingState, IncidentState, JobStatus, ModelTask, MonitorKind, RiskTier,
     ScanFormat, Severity, TierBasis,
 };
 
@@ -17,7 +17,10 @@ use warden_core::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServingConfig {
-    /// Scores at or above it get the positive decision (default 0.5).
+    /// What the score is: `binary_classification` (default; a probability) or `regression` (a predicted value).
+    #[serde(default, skip_serializing_if = "ModelTask::is_binary")]
+    pub task: ModelTask,
+    /// Scores at or above it get the positive decision (default 0.5; in [0, 1] unless a regression).
     #[serde(default = "default_threshold")]
     pub threshold: f64,
     /// The decision for a score at or above the threshold (default `decline`).
@@ -109,6 +112,28 @@ pub struct Calibration {
     pub reliability: Vec<CalibrationBin>,
 }
 
+/// A regression model's figures on realized values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RegressionFigures {
+    /// Rows.
+    pub n: usize,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Mean squared error.
+    pub mse: f64,
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute percentage error (a fraction).
+    pub mape: f64,
+    /// Coefficient of determination.
+    pub r2: f64,
+    /// Σ predicted − Σ realized, weighed by each row's exposure when the version names an exposure column;
+    /// negative: under-provisioned.
+    pub expected_loss_error: f64,
+    /// |expected_loss_error| over Σ realized (weighed likewise).
+    pub relative_expected_loss_error: Option<f64>,
+}
+
 /// The score distribution by outcome, 20 bins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ScoreHistogram {
@@ -123,10 +148,14 @@ pub struct ScoreHistogram {
 pub struct Figures {
     /// Version number.
     pub version: i64,
-    /// Discrimination.
+    /// Discrimination (for a regression model, of its decision rule: a realized value at or above the
+    /// threshold counts as the bad event).
     pub discrimination: Discrimination,
-    /// Calibration.
-    pub calibration: Calibration,
+    /// Calibration (null for a regression model: a predicted value is not a probability).
+    pub calibration: Option<Calibration>,
+    /// A regression model's figures on the realized values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<RegressionFigures>,
     /// Share approved.
     pub approval_rate: f64,
     /// Mean score.

@@ -1,5 +1,6 @@
 //! Monitoring beyond one feature at a time, through the router: the multivariate (reconstruction error)
-//! monitor on live traffic.
+//! monitor on live traffic, segments, explanation drift, and a regression model's monitors, validation and
+//! gate.
 
 use std::sync::atomic::Ordering::SeqCst;
 
@@ -325,7 +326,8 @@ async fn lgd_model(app: &TestApp) {
         let realized = 0.45 + 0.05 * r[2] + if i % 2 == 0 { 0.01 } else { -0.01 };
         reference.push_str(&format!("{},{},{realized}\n", r[2], 1_000 + i));
     }
-    let metadata = json!({"format": "linear-json", "target": "y", "serving": {"lgd": 0.45, "exposure_column": "ead"}});
+    let metadata = json!({"format": "linear-json", "target": "y",
+                          "serving": {"task": "regression", "lgd": 0.45, "exposure_column": "ead"}});
     let (status, body) = app.register("lgd", metadata, LGD_MODEL, reference.as_bytes()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let promote = json!({"reason": "monitoring tests", "override": true});
@@ -401,4 +403,95 @@ async fn a_regression_models_realized_values_raise_its_error_and_its_expected_lo
         (money["figures"]["predicted_loss"].as_f64().unwrap(), money["figures"]["realized_loss"].as_f64().unwrap());
     assert!((realized - predicted - 200.0 * 0.2 * 10_000.0).abs() < 1e-6, "0.2 of each 10,000 exposure: {money}");
     assert_eq!(money["figures"]["under_provisioned"], true);
+}
+
+/// Validation data for `lgd`: 300 loans, each realized LGD the prediction plus `bias` ± 0.02, exposures 1,000
+/// to 1,299; with the predictions.
+fn lgd_validation_data(bias: f64) -> (String, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut csv = String::from("x2,ead,y\n");
+    let (mut predicted, mut realized, mut exposures) = (vec![], vec![], vec![]);
+    for (i, r) in correlated_rows(300, 0.0, 31).iter().enumerate() {
+        let prediction = 0.45 + 0.05 * r[2];
+        let value = prediction + bias + if i % 2 == 0 { 0.02 } else { -0.02 };
+        let ead = 1_000.0 + i as f64;
+        csv.push_str(&format!("{},{ead},{value}\n", r[2]));
+        predicted.push(prediction);
+        realized.push(value);
+        exposures.push(ead);
+    }
+    (csv, predicted, realized, exposures)
+}
+
+/// The gate's refusals for `lgd` v1.
+async fn lgd_gate_denials(app: &TestApp) -> Vec<String> {
+    let (status, decision) =
+        app.json(Method::POST, "/v1/models/lgd/versions/1/gate", Some(&app.admin), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{decision}");
+    decision["deny"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect()
+}
+
+async fn validate_lgd(app: &TestApp, data: &str) -> Value {
+    let metadata = json!({"target": "y"}).to_string();
+    let (content_type, body) = crate::tests::multipart(&[
+        ("metadata", None, metadata.as_bytes()),
+        ("data", Some("validation.csv"), data.as_bytes()),
+    ]);
+    let (status, report) =
+        app.send(Method::POST, "/v1/models/lgd/versions/1/validations", Some(&app.admin), &content_type, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    report
+}
+
+/// A regression model is validated on its realized values: MAE, RMSE, R² and the expected-loss error (each
+/// loan's error times its exposure) as figured here from the same rows, no calibration, and the gate judges
+/// it on them (its default limits in policy data), not on AUC.
+#[tokio::test]
+async fn a_regression_model_is_validated_and_gated_on_its_realized_values() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    lgd_model(&app).await;
+    let (data, predicted, realized, exposures) = lgd_validation_data(0.0);
+    let report = validate_lgd(&app, &data).await;
+    let figures = &report["figures"];
+    assert!(figures["calibration"].is_null(), "a predicted LGD is not a probability: {figures}");
+    let regression = &figures["regression"];
+    let n = predicted.len() as f64;
+    let mae = predicted.iter().zip(&realized).map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
+    let sse: f64 = predicted.iter().zip(&realized).map(|(p, y)| (p - y).powi(2)).sum();
+    let mean = realized.iter().sum::<f64>() / n;
+    let sst: f64 = realized.iter().map(|y| (y - mean).powi(2)).sum();
+    let error: f64 = (0..predicted.len()).map(|i| (predicted[i] - realized[i]) * exposures[i]).sum();
+    for (field, expected) in
+        [("mae", mae), ("rmse", (sse / n).sqrt()), ("r2", 1.0 - sse / sst), ("expected_loss_error", error)]
+    {
+        let got = regression[field].as_f64().unwrap();
+        assert!((got - expected).abs() < 1e-9 * expected.abs().max(1.0), "{field}: {got} against {expected}");
+    }
+    assert!((mae - 0.02).abs() < 1e-12);
+    assert_eq!(report["bad_value"], ">= 0.5", "the decision rule's bad event: {report}");
+    // The model page shows the figures on realized values, and no calibration.
+    let stored: warden_oversight::validation::ValidationReport = serde_json::from_value(report.clone()).unwrap();
+    let html = crate::dashboard::validation_section(Some(&stored)).into_string();
+    assert!(html.contains("MAE on realized values") && html.contains("expected-loss error"), "{html}");
+    assert!(!html.contains("Brier") && !html.contains("Reliability"), "{html}");
+
+    let denied = lgd_gate_denials(&app).await;
+    assert!(
+        !denied.iter().any(|m| m.contains("AUC")
+            || m.starts_with("validation.")
+            || m.contains("R²")
+            || m.contains("expected-loss")),
+        "{denied:?}"
+    );
+
+    // Realized LGDs 0.2 above every prediction: the loss is under-provisioned by far more than the limit.
+    clock.fetch_add(60 * 1_000_000, SeqCst);
+    let (data, _, _, _) = lgd_validation_data(0.2);
+    let worse = validate_lgd(&app, &data).await;
+    assert!(
+        worse["figures"]["regression"]["expected_loss_error"].as_f64().unwrap() < 0.0,
+        "{}",
+        worse["figures"]["regression"]
+    );
+    let denied = lgd_gate_denials(&app).await;
+    assert!(denied.iter().any(|m| m.starts_with("the expected-loss error is 0.")), "{denied:?}");
 }

@@ -109,6 +109,7 @@ impl ToWire for FeatureSpec {
 /// A lifecycle serving configuration as its body.
 pub(crate) fn serving_config(s: warden_registry::registry::ServingConfig) -> ServingConfig {
     ServingConfig {
+        task: s.task,
         threshold: s.threshold,
         positive_decision: s.positive_decision,
         negative_decision: s.negative_decision,
@@ -121,6 +122,7 @@ pub(crate) fn serving_config(s: warden_registry::registry::ServingConfig) -> Ser
 /// A serving configuration body as the lifecycle's.
 pub(crate) fn lifecycle_serving_config(s: ServingConfig) -> warden_registry::registry::ServingConfig {
     warden_registry::registry::ServingConfig {
+        task: s.task,
         threshold: s.threshold,
         positive_decision: s.positive_decision,
         negative_decision: s.negative_decision,

@@ -133,6 +133,25 @@ closed_set! {
 }
 
 closed_set! {
+    /// What a version's score is.
+    #[derive(Default)]
+    ModelTask, "model task" {
+        /// The probability of the bad event (default, fraud): validated on 0/1 outcomes.
+        #[default]
+        BinaryClassification = "binary_classification",
+        /// A predicted value (loss given default, exposure at default, income): validated on realized values.
+        Regression = "regression",
+    }
+}
+
+impl ModelTask {
+    /// Whether the score is a probability of the bad event (the default, left out of stored configurations).
+    pub fn is_binary(&self) -> bool {
+        *self == ModelTask::BinaryClassification
+    }
+}
+
+closed_set! {
     /// What a monitor watches.
     MonitorKind, "monitor kind" {
         /// Drift of each feature against the reference data.
@@ -465,6 +484,7 @@ mod tests {
         check(AlertState::ALL);
         check(IncidentState::ALL);
         check(MonitorKind::ALL);
+        check(ModelTask::ALL);
         check(JobStatus::ALL);
         check(Route::ALL);
         check(DecisionSource::ALL);

@@ -2,7 +2,7 @@
 //! beyond naming, parsing and formatting.
 //!
 //! - [`Timestamp`] (module `timestamp`): a time, microseconds since the epoch inside, RFC 3339 UTC outside (one way to format it).
-//! - The closed sets (module `enums`): [`Severity`], [`AlertState`], [`IncidentState`], [`MonitorKind`], [`JobStatus`],
+//! - The closed sets (module `enums`): [`Severity`], [`AlertState`], [`IncidentState`], [`ModelTask`], [`MonitorKind`], [`JobStatus`],
 //!   [`Route`], [`DecisionSource`], [`StreamKind`], [`RiskTier`], [`TierBasis`], [`FindingKind`], [`FindingSeverity`],
 //!   [`FindingState`], [`ScanFormat`], [`ReviewAction`], [`FallbackKind`], [`Framework`], [`ReportKind`], [`AiActGround`], each with its exact wire strings.
 //! - Counts with their nouns (module `words`): [`words::counted`] ("1 rollback", "2 rollbacks").
@@ -13,7 +13,8 @@ pub mod words;
 
 pub use enums::{
     AiActGround, AlertState, DataPurgeKind, DecisionSource, FallbackKind, FindingKind, FindingSeverity, FindingState,
-    Framework, IncidentState, JobStatus, MonitorKind, NotificationEvent, Protection, ReceiverKind, ReportFieldSource,
-    ReportKind, ReportStage, ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind, TierBasis, UnknownValue,
+    Framework, IncidentState, JobStatus, ModelTask, MonitorKind, NotificationEvent, Protection, ReceiverKind,
+    ReportFieldSource, ReportKind, ReportStage, ReviewAction, RiskTier, Route, ScanFormat, Severity, StreamKind,
+    TierBasis, UnknownValue,
 };
 pub use timestamp::{Timestamp, TimestampError};

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use warden_core::ModelTask;
 use warden_stats::metrics::{AucInterval, CalibrationBin};
 use warden_stats::profile::{ColumnType, is_missing_token};
 use warden_stats::report::{DriftBands, FeatureReport, FeatureValues, Quality, feature_report};
@@ -250,13 +251,32 @@ fn multivariate_stability(
     })
 }
 
+/// A regression model's figures on realized values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RegressionFigures {
+    /// MAE, MSE, RMSE, MAPE and R² (scikit-learn's).
+    #[serde(flatten)]
+    pub metrics: warden_stats::regression::RegressionMetrics,
+    /// Σ predicted − Σ realized, each row weighed by its exposure when the version names an exposure column
+    /// (a predicted rate times the exposure is money); negative: the loss is under-provisioned.
+    pub expected_loss_error: f64,
+    /// `|expected_loss_error|` over Σ realized (weighed likewise); `None` when that sum is not positive.
+    pub relative_expected_loss_error: Option<f64>,
+}
+
 /// One version's figures on the validation data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
     /// Version number.
     pub version: i64,
+    /// For a regression model, of its decision rule: a realized value at or above the decision threshold
+    /// counts as the bad event.
     pub discrimination: Discrimination,
-    pub calibration: Calibration,
+    /// `None` for a regression model (a predicted value is not a probability).
+    pub calibration: Option<Calibration>,
+    /// A regression model's figures on the realized values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<RegressionFigures>,
     /// Share of rows whose score is below the threshold (approved).
     pub approval_rate: f64,
     /// Mean score (predicted probability of the bad event).
@@ -329,12 +349,18 @@ impl ValidationReport {
             "created_at": self.created_at / 1_000_000,
             "created_by": self.created_by,
             "rows": self.rows,
+            "task": if self.figures.regression.is_some() { "regression" } else { "binary_classification" },
             "auc": d.auc,
             "auc_lower": d.auc_interval.map(|i| i.lower),
             "gini": d.gini,
             "ks": d.ks,
-            "brier": self.figures.calibration.brier,
-            "ece": self.figures.calibration.ece,
+            "brier": self.figures.calibration.as_ref().map(|c| c.brier),
+            "ece": self.figures.calibration.as_ref().map(|c| c.ece),
+            "mae": self.figures.regression.map(|r| r.metrics.mae),
+            "rmse": self.figures.regression.map(|r| r.metrics.rmse),
+            "mape": self.figures.regression.map(|r| r.metrics.mape),
+            "r2": self.figures.regression.map(|r| r.metrics.r2),
+            "relative_expected_loss_error": self.figures.regression.and_then(|r| r.relative_expected_loss_error),
             "approval_rate": self.figures.approval_rate,
             "psi": self.stability.psi,
             "max_feature_psi": self.stability.max_feature_psi,
@@ -371,6 +397,8 @@ struct Dataset {
     /// The exposure column's values when it is not a feature (a feature's are in `rows`).
     exposures: Vec<Option<f64>>,
     labels: Vec<bool>,
+    /// A regression model's realized values (its labels are then the values at or above the threshold).
+    realized: Vec<f64>,
     groups: BTreeMap<String, Vec<String>>,
     values: BTreeMap<String, FeatureValues>,
     /// An external model's scores, read from its score column.
@@ -389,6 +417,7 @@ fn read_dataset(
         rows: Vec::new(),
         exposures: Vec::new(),
         labels: Vec::new(),
+        realized: Vec::new(),
         groups: BTreeMap::new(),
         values: BTreeMap::new(),
         external_scores: Vec::new(),
@@ -473,7 +502,20 @@ fn read_dataset(
                 }
                 row.insert(feature.name.clone(), value);
             }
-            if let (Some(at), Some((name, bad))) = (target_at, target) {
+            if let (Some(at), Some((name, _))) = (target_at, target)
+                && version.serving.task == ModelTask::Regression
+            {
+                let text = cells[at].as_deref().map(str::trim).filter(|t| !is_missing_token(t));
+                let value = text.and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite()).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "line {line}, target column '{name}': a regression's realized value must be a finite \
+                         number, found {}",
+                        text.map_or("nothing".to_owned(), |t| format!("'{t}'"))
+                    ))
+                })?;
+                data.realized.push(value);
+                data.labels.push(value >= version.serving.threshold);
+            } else if let (Some(at), Some((name, bad))) = (target_at, target) {
                 let label = match cells[at].as_deref().map(str::trim).filter(|t| !is_missing_token(t)) {
                     Some(value) => {
                         value == bad
@@ -543,8 +585,49 @@ async fn external_model(warden: &Oversight, version: &Version) -> Result<Option<
     Ok(Some(ExternalModel::parse(&bytes)?))
 }
 
-fn figures(version: i64, labels: &[bool], scores: &[f64], threshold: f64) -> Figures {
+/// A regression model's figures: its predictions against the realized values, each row's error weighed by
+/// `weights` (the exposures) when given.
+fn regression_figures(realized: &[f64], predicted: &[f64], weights: Option<&[f64]>) -> Option<RegressionFigures> {
+    let metrics = warden_stats::regression::regression_metrics(realized, predicted)?;
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let predicted_loss: f64 = predicted.iter().enumerate().map(|(i, p)| p * weight(i)).sum();
+    let realized_loss: f64 = realized.iter().enumerate().map(|(i, y)| y * weight(i)).sum();
+    let error = predicted_loss - realized_loss;
+    Some(RegressionFigures {
+        metrics,
+        expected_loss_error: error,
+        relative_expected_loss_error: (realized_loss > 0.0).then(|| error.abs() / realized_loss),
+    })
+}
+
+/// Each row's exposure when the version names an exposure column (a feature's value, else the column read
+/// beside the features; 0 when missing).
+fn exposures(version: &Version, dataset: &Dataset) -> Option<Vec<f64>> {
+    let column = version.serving.exposure_column.as_deref()?;
+    Some(
+        (0..dataset.rows.len())
+            .map(|i| {
+                dataset
+                    .exposures
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .or_else(|| dataset.rows[i].get(column)?.as_f64())
+                    .unwrap_or(0.0)
+            })
+            .collect(),
+    )
+}
+
+fn figures(
+    version: i64,
+    labels: &[bool],
+    scores: &[f64],
+    threshold: f64,
+    regression: Option<RegressionFigures>,
+) -> Figures {
     let m = warden_stats::metrics::binary_metrics(labels, scores, &[]);
+    let probability = regression.is_none();
     let n = scores.len().max(1) as f64;
     Figures {
         version,
@@ -555,10 +638,16 @@ fn figures(version: i64, labels: &[bool], scores: &[f64], threshold: f64) -> Fig
             ks: m.ks_separation,
             roc: thin(warden_stats::metrics::roc_curve(labels, scores).unwrap_or_default(), ROC_POINTS),
         },
-        calibration: Calibration { brier: m.brier, log_loss: m.log_loss, ece: m.ece, reliability: m.ece_bins },
+        calibration: probability.then_some(Calibration {
+            brier: m.brier,
+            log_loss: m.log_loss,
+            ece: m.ece,
+            reliability: m.ece_bins,
+        }),
+        regression,
         approval_rate: scores.iter().filter(|&&s| s < threshold).count() as f64 / n,
         mean_score: scores.iter().sum::<f64>() / n,
-        score_histogram: Some(ScoreHistogram::of(labels, scores)),
+        score_histogram: probability.then(|| ScoreHistogram::of(labels, scores)),
     }
 }
 
@@ -606,7 +695,7 @@ pub async fn validate(
     let bad_value = request.bad_value.clone().unwrap_or_else(|| "1".into());
     let (target, protected_cols, bad) = (request.target.clone(), protected.clone(), bad_value.clone());
     let data_external = external.clone();
-    let dataset = blocking(move || {
+    let mut dataset = blocking(move || {
         read_dataset(&path, &schema_version, Some((&target, &bad)), &protected_cols, data_external.as_ref())
     })
     .await?;
@@ -616,7 +705,8 @@ pub async fn validate(
             dataset.rows.len()
         )));
     }
-    if dataset.labels.iter().all(|&l| l) || dataset.labels.iter().all(|&l| !l) {
+    let regression = version.serving.task == ModelTask::Regression;
+    if !regression && (dataset.labels.iter().all(|&l| l) || dataset.labels.iter().all(|&l| !l)) {
         return Err(Error::invalid(format!(
             "the target column '{}' holds one class only (bad value '{bad_value}')",
             request.target
@@ -657,7 +747,7 @@ pub async fn validate(
     let mut reference_values = reference_data.values;
     let mut psi = BTreeMap::new();
     let mut data_quality = BTreeMap::new();
-    for (name, current) in dataset.values {
+    for (name, current) in std::mem::take(&mut dataset.values) {
         let reference = reference_values.remove(&name).expect("same schema");
         let report: FeatureReport = feature_report(&name, reference, current, bands);
         psi.insert(name.clone(), report.psi());
@@ -689,7 +779,19 @@ pub async fn validate(
                         .into_iter()
                         .map(|(s, _)| s)
                         .collect();
-                Some(figures(champion, &dataset.labels, &champion_scores, champion_version.serving.threshold))
+                let champion_regression = regression
+                    .then(|| {
+                        let weights = exposures(&champion_version, &dataset);
+                        regression_figures(&dataset.realized, &champion_scores, weights.as_deref())
+                    })
+                    .flatten();
+                Some(figures(
+                    champion,
+                    &dataset.labels,
+                    &champion_scores,
+                    champion_version.serving.threshold,
+                    champion_regression,
+                ))
             }
         }
         _ => None,
@@ -697,6 +799,11 @@ pub async fn validate(
 
     let scenario_results = stress(warden, &version, &scenarios, &dataset.rows, &dataset.exposures, &scores).await?;
     let bad_rate = dataset.labels.iter().filter(|&&l| l).count() as f64 / dataset.labels.len() as f64;
+    let own_regression = regression
+        .then(|| regression_figures(&dataset.realized, &scores, exposures(&version, &dataset).as_deref()))
+        .flatten();
+    // A regression's bad event is its decision rule's: a realized value at or above the threshold.
+    let bad_value = if regression { format!(">= {threshold}") } else { bad_value };
     let data_sha256 = data.blob().sha256.clone();
     let warnings = data_warnings(&version, &data_sha256);
     let mut report = ValidationReport {
@@ -711,7 +818,7 @@ pub async fn validate(
         target: request.target,
         bad_value,
         threshold,
-        figures: figures(version.number, &dataset.labels, &scores, threshold),
+        figures: figures(version.number, &dataset.labels, &scores, threshold, own_regression),
         fairness,
         stability: Stability { psi, max_feature_psi, score_psi, multivariate, explanation_shift },
         data_quality,

@@ -26,9 +26,16 @@ deny contains sprintf("input.model.risk_tier '%v' is not one of high, medium, lo
 # A number the validation must carry: missing or null is a refusal with the field's name, never a silent pass.
 validation_number(field) := input.validation[field] if is_number(input.validation[field])
 
+# A regression model (LGD, EAD, income) is judged on its realized values, not on AUC and calibration.
+regression if input.validation.task == "regression"
+
+required_numbers := ["r2", "relative_expected_loss_error", "max_feature_psi", "score_psi"] if {
+	regression
+} else := ["auc", "ece", "max_feature_psi", "score_psi"]
+
 deny contains sprintf("validation.%s is missing: validate the version (warden validate) before promoting it", [field]) if {
 	is_object(input.validation)
-	some field in ["auc", "ece", "max_feature_psi", "score_psi"]
+	some field in required_numbers
 	not validation_number(field)
 }
 
@@ -40,17 +47,33 @@ deny contains "no validation report: validate the version (warden validate) befo
 # --- discrimination ---------------------------------------------------------------------------------------
 
 deny contains sprintf("AUC %.3f is below the minimum %.2f for a %s-risk model", [auc, minimum, tier]) if {
+	not regression
 	auc := validation_number("auc")
 	minimum := limits.min_auc[tier]
 	auc < minimum
 }
 
 warn contains sprintf("the AUC's lower 95%% bound %.3f is below the minimum %.2f for a %s-risk model", [lower, minimum, tier]) if {
+	not regression
 	lower := input.validation.auc_lower
 	is_number(lower)
 	minimum := limits.min_auc[tier]
 	validation_number("auc") >= minimum
 	lower < minimum
+}
+
+# --- regression models, on their realized values ------------------------------------------------------------
+
+deny contains sprintf("R² %.3f on the realized values is below the minimum %.2f", [r2, limits.regression.min_r2]) if {
+	regression
+	r2 := validation_number("r2")
+	r2 < limits.regression.min_r2
+}
+
+deny contains sprintf("the expected-loss error is %.3f of the realized loss, above the limit %.2f", [error, limits.regression.max_relative_expected_loss_error]) if {
+	regression
+	error := validation_number("relative_expected_loss_error")
+	error > limits.regression.max_relative_expected_loss_error
 }
 
 # --- stability ----------------------------------------------------------------------------------------------

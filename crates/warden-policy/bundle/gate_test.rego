@@ -40,6 +40,35 @@ test_low_auc_is_refused if {
 	contains(msg, "AUC 0.700 is below the minimum 0.75")
 }
 
+# A regression model's validation: no AUC or calibration, its figures on the realized values instead.
+regression_good := object.union(
+	object.remove(good, ["validation"]),
+	{"validation": object.union(object.remove(good.validation, ["auc", "auc_lower", "ece"]), {
+		"task": "regression", "mae": 0.05, "r2": 0.71, "relative_expected_loss_error": 0.04,
+	})},
+)
+
+test_a_regression_is_judged_on_its_realized_values if {
+	count(gate.deny) == 0 with input as regression_good
+}
+
+test_a_regression_with_a_low_r2_is_refused if {
+	some msg in gate.deny with input as object.union(regression_good, {"validation": object.union(regression_good.validation, {"r2": 0.3})})
+	contains(msg, "R² 0.300 on the realized values is below the minimum 0.50")
+}
+
+test_a_regression_that_underprovisions_is_refused if {
+	worse := object.union(regression_good, {"validation": object.union(regression_good.validation, {"relative_expected_loss_error": 0.2})})
+	some msg in gate.deny with input as worse
+	contains(msg, "expected-loss error is 0.200 of the realized loss")
+}
+
+test_a_regression_without_its_figures_is_refused if {
+	without := object.union(object.remove(regression_good, ["validation"]), {"validation": object.remove(regression_good.validation, ["r2"])})
+	some msg in gate.deny with input as without
+	contains(msg, "validation.r2 is missing")
+}
+
 test_low_tier_accepts_lower_auc if {
 	bad_auc := object.union(good, {"validation": object.union(good.validation, {"auc": 0.70})})
 	low := object.union(bad_auc, {"model": object.union(good.model, {"risk_tier": "low"})})

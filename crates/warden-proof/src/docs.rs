@@ -62,7 +62,7 @@ const RENDER_FUEL: u64 = 5_000_000;
 
 /// A validation report's performance figures, as documents and exports present them: (template key, label,
 /// JSON pointer into the report). The AUC's interval is at [`AUC_INTERVAL`].
-pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 10] = [
+pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 15] = [
     ("auc", "AUC", "/figures/discrimination/auc"),
     ("gini", "Gini", "/figures/discrimination/gini"),
     ("ks", "KS", "/figures/discrimination/ks"),
@@ -70,6 +70,11 @@ pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 10] = [
     ("log_loss", "Log loss", "/figures/calibration/log_loss"),
     ("ece", "Expected calibration error", "/figures/calibration/ece"),
     ("approval_rate", "Approval rate", "/figures/approval_rate"),
+    ("mae", "Mean absolute error (realized values)", "/figures/regression/mae"),
+    ("rmse", "Root mean squared error (realized values)", "/figures/regression/rmse"),
+    ("mape", "Mean absolute percentage error (realized values)", "/figures/regression/mape"),
+    ("r2", "R² (realized values)", "/figures/regression/r2"),
+    ("expected_loss_error", "Expected-loss error (predicted − realized)", "/figures/regression/expected_loss_error"),
     ("max_feature_psi", "Maximum feature PSI", "/stability/max_feature_psi"),
     ("score_psi", "Score PSI", "/stability/score_psi"),
     (
@@ -497,6 +502,8 @@ pub(crate) async fn render(
         for (key, _, pointer) in PERFORMANCE_FIGURES {
             validation.insert(key.into(), figure(pointer));
         }
+        validation
+            .insert("is_regression".into(), minijinja::Value::from(body.pointer("/figures/regression").is_some()));
         for bound in ["lower", "upper", "level"] {
             validation.insert(format!("auc_{bound}"), figure(&format!("{AUC_INTERVAL}/{bound}")));
         }

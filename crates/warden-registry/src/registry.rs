@@ -79,7 +79,11 @@ impl UnknownCategory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServingConfig {
-    /// Scores at or above the threshold get `positive_decision`.
+    /// What the score is.
+    #[serde(default, skip_serializing_if = "warden_core::ModelTask::is_binary")]
+    pub task: warden_core::ModelTask,
+    /// Scores at or above the threshold get `positive_decision` (a probability in [0, 1]; for a regression,
+    /// any finite value of the prediction).
     #[serde(default = "default_threshold")]
     pub threshold: f64,
     /// The decision for scores at or above the threshold (the score is the probability of the bad event).
@@ -115,6 +119,7 @@ fn default_reason_count() -> usize {
 impl Default for ServingConfig {
     fn default() -> Self {
         ServingConfig {
+            task: warden_core::ModelTask::BinaryClassification,
             threshold: default_threshold(),
             positive_decision: default_positive(),
             negative_decision: default_negative(),
@@ -127,8 +132,13 @@ impl Default for ServingConfig {
 
 impl ServingConfig {
     fn check(&self) -> Result<()> {
-        if !(self.threshold.is_finite() && (0.0..=1.0).contains(&self.threshold)) {
-            return Err(Error::invalid(format!("decision threshold {} is not in [0, 1]", self.threshold)));
+        let probability = self.task.is_binary();
+        if !(self.threshold.is_finite() && (!probability || (0.0..=1.0).contains(&self.threshold))) {
+            return Err(Error::invalid(format!(
+                "decision threshold {} is not {}",
+                self.threshold,
+                if probability { "in [0, 1]" } else { "a finite number" }
+            )));
         }
         for d in [&self.positive_decision, &self.negative_decision] {
             if d.trim().is_empty() || d.len() > 64 {

@@ -2,10 +2,10 @@
 //! computes it: MAPE divides by `max(|y|, ε)` with ε the float64 machine epsilon, and R² follows
 //! `r2_score(force_finite=True)` (a constant target gives 1 when every prediction is exact, else 0).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The figures of one set of predictions against their outcomes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RegressionMetrics {
     /// Pairs counted.
     pub n: usize,

@@ -59,19 +59,35 @@ fn print_report(r: &api::ValidationReportBody) {
         }
     };
     fields(&[("AUC", format!("{}{ci}", num(d.auc, 4))), ("Gini", num(d.gini, 4)), ("KS", num(d.ks, 4))]);
-    let c = &f.calibration;
-    outln!("\nCalibration");
-    fields(&[("Brier", num(Some(c.brier), 4)), ("ECE", num(Some(c.ece), 4)), ("log loss", num(Some(c.log_loss), 4))]);
-    let bins: Vec<Vec<String>> = c
-        .reliability
-        .iter()
-        .filter(|b| b.n > 0)
-        .map(|b| {
-            let lo = b.bin as f64 / 10.0;
-            vec![format!("{lo:.1}–{:.1}", lo + 0.1), b.n.cell(), num(b.mean_pred, 3), num(b.mean_true, 3)]
-        })
-        .collect();
-    table(&["SCORE BIN", "ROWS", "MEAN SCORE", "BAD RATE"], &bins);
+    if let Some(g) = &f.regression {
+        outln!("\nOn the realized values ({} rows)", g.n);
+        fields(&[
+            ("MAE", num(Some(g.mae), 4)),
+            ("RMSE", num(Some(g.rmse), 4)),
+            ("MAPE", num(Some(g.mape), 4)),
+            ("R²", num(Some(g.r2), 4)),
+            ("expected-loss error", num(Some(g.expected_loss_error), 2)),
+            ("relative", num(g.relative_expected_loss_error, 4)),
+        ]);
+    }
+    if let Some(c) = &f.calibration {
+        outln!("\nCalibration");
+        fields(&[
+            ("Brier", num(Some(c.brier), 4)),
+            ("ECE", num(Some(c.ece), 4)),
+            ("log loss", num(Some(c.log_loss), 4)),
+        ]);
+        let bins: Vec<Vec<String>> = c
+            .reliability
+            .iter()
+            .filter(|b| b.n > 0)
+            .map(|b| {
+                let lo = b.bin as f64 / 10.0;
+                vec![format!("{lo:.1}–{:.1}", lo + 0.1), b.n.cell(), num(b.mean_pred, 3), num(b.mean_true, 3)]
+            })
+            .collect();
+        table(&["SCORE BIN", "ROWS", "MEAN SCORE", "BAD RATE"], &bins);
+    }
     outln!(
         "\nDecisions at threshold {}: approval rate {}, mean score {}",
         num(Some(r.threshold), 2),
@@ -149,8 +165,8 @@ fn print_report(r: &api::ValidationReportBody) {
             num(cd.auc, 4),
             num(cd.gini, 4),
             num(cd.ks, 4),
-            num(Some(champion.calibration.brier), 4),
-            num(Some(champion.calibration.ece), 4),
+            num(champion.calibration.as_ref().map(|c| c.brier), 4),
+            num(champion.calibration.as_ref().map(|c| c.ece), 4),
             num(Some(champion.approval_rate), 3)
         );
     }

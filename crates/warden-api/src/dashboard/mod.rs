@@ -14,7 +14,7 @@ mod distributions;
 mod page_tests;
 mod pages;
 #[cfg(test)]
-pub(crate) use pages::{MonitoringData, monitoring as monitoring_page};
+pub(crate) use pages::{MonitoringData, monitoring as monitoring_page, validation_section};
 mod session;
 mod sso;
 

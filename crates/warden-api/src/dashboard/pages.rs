@@ -716,14 +716,17 @@ pub(crate) fn findings(viewer: &Viewer, all: &[Finding], filter: &FindingsFilter
     )
 }
 
-fn validation_section(report: Option<&ValidationReport>) -> Markup {
+pub(crate) fn validation_section(report: Option<&ValidationReport>) -> Markup {
     let Some(r) = report else {
         return html! { h3 { "Validation" } p.muted #no-validation { "This version has not been validated." } };
     };
     let f = &r.figures;
     let d = &f.discrimination;
-    let reliability: Vec<(f64, f64)> =
-        f.calibration.reliability.iter().filter_map(|b| Some((b.mean_pred?, b.mean_true?))).collect();
+    let reliability: Vec<(f64, f64)> = f
+        .calibration
+        .iter()
+        .flat_map(|c| c.reliability.iter().filter_map(|b| Some((b.mean_pred?, b.mean_true?))))
+        .collect();
     let histogram = f.score_histogram.as_ref();
     let bins: Vec<String> = (0..20).map(|i| format!("{:.2}", i as f64 / 20.0)).collect();
     html! {
@@ -737,8 +740,18 @@ fn validation_section(report: Option<&ValidationReport>) -> Markup {
                 @if let Some(i) = d.auc_interval { " (" (number(i.lower)) "–" (number(i.upper)) ")" } } }
             div.card { span.big { (d.gini.map_or("–".into(), number)) } span { "Gini" } }
             div.card { span.big { (d.ks.map_or("–".into(), number)) } span { "KS" } }
-            div.card { span.big { (number(f.calibration.brier)) } span { "Brier" } }
-            div.card { span.big { (number(f.calibration.ece)) } span { "ECE" } }
+            @if let Some(c) = &f.calibration {
+                div.card { span.big { (number(c.brier)) } span { "Brier" } }
+                div.card { span.big { (number(c.ece)) } span { "ECE" } }
+            }
+            @if let Some(g) = &f.regression {
+                div.card #regression-mae { span.big { (number(g.metrics.mae)) } span { "MAE on realized values" } }
+                div.card { span.big { (number(g.metrics.rmse)) } span { "RMSE" } }
+                div.card { span.big { (number(g.metrics.mape)) } span { "MAPE" } }
+                div.card { span.big { (number(g.metrics.r2)) } span { "R²" } }
+                div.card #expected-loss-error { span.big { (number(g.expected_loss_error)) } span { "expected-loss error (predicted − realized"
+                    @if g.expected_loss_error < 0.0 { ", " span.bad { "under-provisioned" } } ")" } }
+            }
             div.card { span.big { (percent(f.approval_rate)) } span { "approved at " (number(r.threshold)) } }
             div.card { span.big { (number(r.stability.max_feature_psi)) } span { "largest feature PSI" } }
             @if let Some(m) = &r.stability.multivariate {
@@ -750,7 +763,9 @@ fn validation_section(report: Option<&ValidationReport>) -> Markup {
         }
         div.grid {
             figure { figcaption { "ROC curve" } (charts::unit_curve("ROC curve", &d.roc, "false positive rate", "true positive rate")) }
-            figure { figcaption { "Reliability" } (charts::unit_curve("Reliability diagram", &reliability, "mean score", "observed bad rate")) }
+            @if f.calibration.is_some() {
+                figure { figcaption { "Reliability" } (charts::unit_curve("Reliability diagram", &reliability, "mean score", "observed bad rate")) }
+            }
             @if let Some(h) = histogram {
                 figure { figcaption { "Score distribution" }
                     (charts::bar_chart("Score distribution by outcome", &bins, &[("good", h.good.iter().map(|&c| c as f64).collect()), ("bad", h.bad.iter().map(|&c| c as f64).collect())], None)) }
