@@ -320,18 +320,26 @@ const LGD_MODEL: &[u8] = br#"{"link": "identity", "intercept": 0.45, "coefficien
 /// `lgd` v1 serving as champion, its reference 1,000 rows with realized LGDs near the predictions, priced by
 /// its `ead` column.
 async fn lgd_model(app: &TestApp) {
-    app.create_model("lgd").await;
+    lgd_model_erring(app, "lgd", &|_| 0.01).await;
+}
+
+/// `name` v1 (the LGD model) serving as champion, its reference 1,000 rows each realized the prediction ±
+/// `error(x2)` (alternately above and below), priced by its `ead` column.
+async fn lgd_model_erring(app: &TestApp, name: &str, error: &dyn Fn(f64) -> f64) {
+    app.create_model(name).await;
     let mut reference = String::from("x2,ead,y\n");
     for (i, r) in correlated_rows(1_000, 0.0, 21).iter().enumerate() {
-        let realized = 0.45 + 0.05 * r[2] + if i % 2 == 0 { 0.01 } else { -0.01 };
+        let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+        let realized = 0.45 + 0.05 * r[2] + sign * error(r[2]);
         reference.push_str(&format!("{},{},{realized}\n", r[2], 1_000 + i));
     }
     let metadata = json!({"format": "linear-json", "target": "y",
                           "serving": {"task": "regression", "lgd": 0.45, "exposure_column": "ead"}});
-    let (status, body) = app.register("lgd", metadata, LGD_MODEL, reference.as_bytes()).await;
+    let (status, body) = app.register(name, metadata, LGD_MODEL, reference.as_bytes()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let promote = json!({"reason": "monitoring tests", "override": true});
-    let (status, body) = app.json(Method::POST, "/v1/models/lgd/versions/1/promote", Some(&app.admin), promote).await;
+    let uri = format!("/v1/models/{name}/versions/1/promote");
+    let (status, body) = app.json(Method::POST, &uri, Some(&app.admin), promote).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -494,4 +502,50 @@ async fn a_regression_model_is_validated_and_gated_on_its_realized_values() {
     );
     let denied = lgd_gate_denials(&app).await;
     assert!(denied.iter().any(|m| m.starts_with("the expected-loss error is 0.")), "{denied:?}");
+}
+
+/// Scores loans with the given x2 on `lgd2`, each of exposure 5,000.
+async fn score_lgd2(app: &TestApp, x2: Vec<f64>, prefix: &str) {
+    let batch: Vec<Value> = x2
+        .iter()
+        .enumerate()
+        .map(|(i, x2)| json!({"request_id": format!("{prefix}-{i}"), "features": {"x2": x2, "ead": 5_000.0}}))
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/lgd2/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Direct loss estimation on live traffic, before any outcome: the reference's errors grow with |x2|, so when
+/// applicants come with |x2| near 2 the estimated MAE rises past its band while no outcome has arrived.
+#[tokio::test]
+async fn dle_estimates_a_regressions_error_from_its_inputs_before_outcomes_arrive() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    lgd_model_erring(&app, "lgd2", &|x2| 0.01 + 0.05 * x2.abs()).await;
+    let dle = json!({"kind": "estimated_performance", "statistic": "mae", "warn": 0.07, "alert": 0.09,
+                     "window_seconds": 86_400, "window_decisions": 300, "min_decisions": 100});
+    let (status, body) = app.json(Method::PUT, "/v1/models/lgd2/monitors/dle", Some(&app.admin), dle).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // As the reference: |x2| about 0.8 on average, an error of about 0.05.
+    score_lgd2(&app, correlated_rows(300, 0.0, 41).iter().map(|r| r[2]).collect(), "calm").await;
+    let calm = latest_of(&app, "lgd2").await;
+    let figures = &calm["dle"]["details"]["features"]["model"];
+    assert_eq!(calm["dle"]["status"], "ok", "{}", calm["dle"]);
+    let estimate = figures["value"].as_f64().unwrap();
+    assert!((estimate - 0.05).abs() < 0.01, "estimated MAE {estimate} against about 0.05: {figures}");
+    assert_eq!(figures["figures"]["metric"], "mae", "{figures}");
+    assert!(figures["figures"]["sampling_error"].as_f64().unwrap() > 0.0);
+
+    // Applicants with |x2| near 2: the true error is about 0.11, and no outcome is known yet.
+    clock.fetch_add(120 * 1_000_000, SeqCst);
+    let far: Vec<f64> = correlated_rows(300, 0.0, 42)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| if i % 2 == 0 { 2.0 } else { -2.0 } + 0.2 * r[2])
+        .collect();
+    score_lgd2(&app, far, "far").await;
+    let shifted = latest_of(&app, "lgd2").await;
+    let value = shifted["dle"]["details"]["features"]["model"]["value"].as_f64().unwrap();
+    assert_eq!(shifted["dle"]["status"], "alert", "estimated MAE {value}: {}", shifted["dle"]);
+    assert!((value - 0.11).abs() < 0.02, "estimated MAE {value} against about 0.11");
 }

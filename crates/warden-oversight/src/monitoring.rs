@@ -28,7 +28,9 @@ Kinds (`statistic` picks among the figures named; the first is the default):
   regression model (`mae`, `rmse`, `mape`, `r2`, scikit-learn's): on decisions whose outcome carries the
   realized `value`.
 - `estimated_performance` (`auc`, `accuracy`, `precision`, `recall`, `f1`): CBPE before outcomes arrive,
-  fitted on the reference data's `target` column.
+  fitted on the reference data's `target` column; for a regression model (`mae`, `mse`, `rmse`, `mape`):
+  NannyML's direct loss estimation, its loss models trained on the reference's features, predictions and
+  realized values (`warden_registry::task_metrics`), run on the window's decisions.
 - `fairness` (`disparate_impact`, `equal_opportunity`) over the groups of `attribute`: approval-rate ratio on
   live traffic; true-positive-rate gap among good outcomes once they arrive.
 - `money_at_risk` (`expected_loss`, `fraud_missed`, `expected_loss_error`): mean PD × LGD × EAD of approved
@@ -53,7 +55,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use warden_registry::task_metrics::LossEncoding;
 use warden_stats::cbpe::{CbpeMetric, CbpeModel, ScoredRows};
+use warden_stats::dle::{DleEstimate, DleModel, LossMetric, RowLoss};
 use warden_store::metadata::{MonitorEvaluation, MonitorRetune, MonitorRow, ScoredOutcome};
 
 use crate::{Error, Oversight, Result};
@@ -69,7 +73,9 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
         MonitorKind::MultivariateDrift => &["reconstruction_error"],
         MonitorKind::ExplanationDrift => &["psi", "mean_abs_shift"],
         MonitorKind::Performance => &["auc", "brier", "ece", "mae", "rmse", "mape", "r2"],
-        MonitorKind::EstimatedPerformance => &["auc", "accuracy", "precision", "recall", "f1"],
+        MonitorKind::EstimatedPerformance => {
+            &["auc", "accuracy", "precision", "recall", "f1", "mae", "mse", "rmse", "mape"]
+        }
         MonitorKind::Fairness => &["disparate_impact", "equal_opportunity"],
         MonitorKind::MoneyAtRisk => &["expected_loss", "fraud_missed", "expected_loss_error"],
         MonitorKind::DataQuality => &["worst"],
@@ -84,7 +90,7 @@ fn lower_is_worse(kind: MonitorKind, statistic: &str) -> bool {
     matches!(
         (kind, statistic),
         (MonitorKind::Performance, "auc" | "r2")
-            | (MonitorKind::EstimatedPerformance, _)
+            | (MonitorKind::EstimatedPerformance, "auc" | "accuracy" | "precision" | "recall" | "f1")
             | (MonitorKind::Revalidation, _)
             | (MonitorKind::Fairness, "disparate_impact")
     )
@@ -800,6 +806,8 @@ pub(crate) struct Learned {
     baseline: Option<f64>,
     /// CBPE fitted on the labelled reference.
     cbpe: Option<CbpeModel>,
+    /// A regression's direct loss estimation fitted on the reference's realized values.
+    dle: Option<LiveDle>,
     /// The multivariate model fitted on the reference and installed on the version's windows: its key, the
     /// components kept and the share of variance they explain.
     reconstruction: Option<(String, usize, f64)>,
@@ -886,6 +894,8 @@ fn explanation_values(
 /// One decision with what outcome-based figures need.
 #[derive(Debug, Clone)]
 struct Labelled {
+    /// The version's features as text, in its schema's order, when a regression's loss models read them.
+    cells: Vec<Option<String>>,
     score: f64,
     label: Option<bool>,
     group: Option<String>,
@@ -931,6 +941,11 @@ fn labelled_from_log(rows: Vec<ScoredOutcome>, config: &MonitorConfig, version: 
     let field = |row: &ScoredOutcome, name: &str| row.attributes.get(name).or_else(|| row.features.get(name)).cloned();
     rows.into_iter()
         .map(|row| Labelled {
+            cells: if reads_loss_inputs(config) {
+                version.version.feature_schema.iter().map(|f| row.features.get(&f.name).and_then(text_of)).collect()
+            } else {
+                Vec::new()
+            },
             score: row.score,
             label: row.label,
             group: config.attribute.as_deref().and_then(|a| field(&row, a)).as_ref().and_then(text_of),
@@ -955,6 +970,11 @@ fn labelled_reference(version: &LoadedVersion, config: &MonitorConfig) -> std::r
     Ok((0..reference.len())
         .filter(|&i| reference.scores[i].is_finite())
         .map(|i| Labelled {
+            cells: if reads_loss_inputs(config) {
+                version.version.feature_schema.iter().map(|f| reference.text(&f.name, i)).collect()
+            } else {
+                Vec::new()
+            },
             score: reference.scores[i],
             label: reference
                 .text(target, i)
@@ -1116,6 +1136,15 @@ fn outcome_values(
             let bad = labels.iter().filter(|&&y| y).count();
             values.insert("model".into(), (value, json!({"labelled": labels.len(), "bad": bad})));
         }
+        (MonitorKind::EstimatedPerformance, metric) if loss_metric(metric).is_some() => {
+            let dle = learned.dle.as_ref().ok_or_else(|| {
+                learned.problem.clone().unwrap_or_else(|| "DLE could not be fitted on the reference".into())
+            })?;
+            let estimate = (!rows.is_empty())
+                .then(|| dle.estimate(loss_metric(metric).expect("a loss metric"), rows))
+                .transpose()?;
+            values.insert("model".into(), (estimate.as_ref().map(|e| e.value), json!(estimate)));
+        }
         (MonitorKind::EstimatedPerformance, metric) => {
             let cbpe = learned.cbpe.as_ref().ok_or_else(|| {
                 learned.problem.clone().unwrap_or_else(|| "CBPE could not be fitted on the reference".into())
@@ -1204,7 +1233,19 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     // The labelled reference is read only for what uses it: CBPE and learned bands.
     let needs_labels = outcomes && (kind == MonitorKind::EstimatedPerformance || config.learned.is_some());
     let labelled = if needs_labels { Some(labelled_reference(version, config)) } else { None };
-    if kind == MonitorKind::EstimatedPerformance {
+    if kind == MonitorKind::EstimatedPerformance && loss_metric(statistic).is_some() {
+        match &labelled {
+            Some(Ok(rows)) => {
+                let names: Vec<String> = version.version.feature_schema.iter().map(|f| f.name.clone()).collect();
+                match LiveDle::fit(rows, &names, chunk_size(config, rows.len())) {
+                    Ok(dle) => learned.dle = Some(dle),
+                    Err(problem) => learned.problem = Some(problem),
+                }
+            }
+            Some(Err(problem)) => learned.problem = Some(problem.clone()),
+            None => {}
+        }
+    } else if kind == MonitorKind::EstimatedPerformance {
         match &labelled {
             Some(Ok(rows)) => {
                 let labels: Vec<bool> = rows.iter().map(|r| r.label == Some(true)).collect();
@@ -1276,6 +1317,19 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     for (key, values) in per_key {
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let std = warden_stats::profile::population_std(&values);
+        let dle_thresholds = learned.dle.as_ref().zip(loss_metric(statistic)).map(|(dle, metric)| {
+            dle.model.metrics.iter().find(|m| m.0 == metric).map(|m| m.2).expect("every metric is fitted")
+        });
+        if let Some(thresholds) = dle_thresholds {
+            // DLE's own thresholds: the realized reference chunks' mean ± 3σ, not below 0; higher is worse.
+            let Some((low, high)) = thresholds.band() else {
+                learned.problem = thresholds.problem();
+                continue;
+            };
+            let sigma = (high - low) / 6.0;
+            learned.bands.insert(key, Bands { warn: high - sigma, alert: high, lower_is_worse: false, learned: true });
+            continue;
+        }
         let bands = match (&learned.cbpe, kind) {
             // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
             (Some(cbpe), MonitorKind::EstimatedPerformance) => {
@@ -1332,6 +1386,73 @@ fn fit_reconstruction(
     let kept = model.kept;
     version.live.install_reconstruction(&key, Arc::new(model))?;
     Ok((key, kept, explained))
+}
+
+/// The DLE metric a statistic names, when it is one.
+fn loss_metric(statistic: &str) -> Option<LossMetric> {
+    match statistic {
+        "mae" => Some(LossMetric::Mae),
+        "mse" => Some(LossMetric::Mse),
+        "rmse" => Some(LossMetric::Rmse),
+        "mape" => Some(LossMetric::Mape),
+        _ => None,
+    }
+}
+
+/// Whether a monitor estimates a regression's performance (DLE), whose loss models read each decision's
+/// features.
+fn reads_loss_inputs(config: &MonitorConfig) -> bool {
+    loss_metric(config.statistic(MonitorKind::EstimatedPerformance)).is_some()
+}
+
+/// Direct loss estimation for a live regression model: its loss models trained on the reference's realized
+/// values (`warden_registry::task_metrics`) and DLE's reference components and thresholds.
+#[derive(Debug)]
+struct LiveDle {
+    model: DleModel,
+    encoding: LossEncoding,
+    loss_models: BTreeMap<RowLoss, warden_train::gbt::Booster>,
+}
+
+impl LiveDle {
+    /// Fits on the labelled reference rows (each with its realized value and feature texts).
+    fn fit(rows: &[Labelled], names: &[String], chunk_size: usize) -> std::result::Result<LiveDle, String> {
+        let rows: Vec<&Labelled> = rows.iter().filter(|r| r.value.is_some()).collect();
+        if rows.is_empty() {
+            return Err("the reference has no realized values in its target column".into());
+        }
+        if rows.len() > warden_registry::task_metrics::MAX_DLE_REFERENCE_ROWS {
+            return Err(format!(
+                "the reference has {} rows; DLE trains on at most {}",
+                rows.len(),
+                warden_registry::task_metrics::MAX_DLE_REFERENCE_ROWS
+            ));
+        }
+        let actual: Vec<f64> = rows.iter().filter_map(|r| r.value).collect();
+        let predicted: Vec<f64> = rows.iter().map(|r| r.score).collect();
+        let model = DleModel::fit(&actual, &predicted, chunk_size).map_err(|e| e.to_string())?;
+        let cells = feature_cells(&rows, names.len());
+        let encoding = LossEncoding::fit(names, &cells);
+        let columns = encoding.encode(&"the reference", &cells, &predicted).map_err(|e| e.to_string())?;
+        let loss_models = warden_registry::task_metrics::train_loss_models(&columns, &actual, &predicted)
+            .map_err(|e| e.to_string())?;
+        Ok(LiveDle { model, encoding, loss_models })
+    }
+
+    /// The estimate of `metric` over decisions.
+    fn estimate(&self, metric: LossMetric, rows: &[Labelled]) -> std::result::Result<DleEstimate, String> {
+        let refs: Vec<&Labelled> = rows.iter().collect();
+        let cells = feature_cells(&refs, self.encoding.features.len());
+        let predicted: Vec<f64> = rows.iter().map(|r| r.score).collect();
+        let columns = self.encoding.encode(&"the decision log", &cells, &predicted).map_err(|e| e.to_string())?;
+        let losses = warden_registry::task_metrics::row_losses(&self.loss_models, &columns);
+        self.model.estimate(metric, &losses[&metric.row_loss()], None).map_err(|e| e.to_string())
+    }
+}
+
+/// The feature texts of rows, column by column.
+fn feature_cells(rows: &[&Labelled], features: usize) -> Vec<Vec<Option<String>>> {
+    (0..features).map(|f| rows.iter().map(|r| r.cells.get(f).cloned().flatten()).collect()).collect()
 }
 
 fn cbpe_metric(statistic: &str) -> CbpeMetric {

@@ -307,8 +307,13 @@ impl LossEncoding {
     }
 
     /// The loss models' input columns (each feature, then `predictions`); a number feature's cell that is not
-    /// a number is refused with its row.
-    pub fn encode(&self, path: &Path, cells: &[Vec<Option<String>>], predictions: &[f64]) -> Result<Vec<Vec<f64>>> {
+    /// a number is refused with its row, `source` naming where the rows came from.
+    pub fn encode(
+        &self,
+        source: &dyn std::fmt::Display,
+        cells: &[Vec<Option<String>>],
+        predictions: &[f64],
+    ) -> Result<Vec<Vec<f64>>> {
         let mut columns = Vec::with_capacity(self.features.len() + 1);
         for ((name, input), column) in self.features.iter().zip(cells) {
             let encoded = column
@@ -319,8 +324,7 @@ impl LossEncoding {
                     (LossInput::Number, Some(text)) => {
                         text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
                             Error::invalid(format!(
-                                "{}: row {}: feature '{name}' is numeric in the reference, found '{text}'",
-                                path.display(),
+                                "{source}: row {}: feature '{name}' is numeric in the reference, found '{text}'",
                                 i + 1
                             ))
                         })
@@ -349,6 +353,43 @@ pub fn loss_model_options() -> warden_train::gbt::GbtOptions {
         min_child_weight: 20.0,
         max_bins: 255,
     }
+}
+
+/// Loss models trained on encoded reference `columns` (column-major) for each row loss of `actual` against
+/// `predicted`, with [`loss_model_options`].
+pub fn train_loss_models(
+    columns: &[Vec<f64>],
+    actual: &[f64],
+    predicted: &[f64],
+) -> std::result::Result<BTreeMap<RowLoss, warden_train::gbt::Booster>, warden_train::TrainError> {
+    RowLoss::ALL
+        .into_iter()
+        .map(|loss| {
+            let targets: Vec<f64> = actual.iter().zip(predicted).map(|(&y, &p)| loss.of(y, p)).collect();
+            Ok((loss, warden_train::gbt::fit_regression(columns, &targets, loss_model_options())?))
+        })
+        .collect()
+}
+
+/// Each row loss's model outputs on every row of encoded `columns`.
+pub fn row_losses(
+    models: &BTreeMap<RowLoss, warden_train::gbt::Booster>,
+    columns: &[Vec<f64>],
+) -> BTreeMap<RowLoss, Vec<f64>> {
+    let rows = columns.first().map_or(0, Vec::len);
+    models
+        .iter()
+        .map(|(&loss, booster)| {
+            let mut row = vec![0.0; columns.len()];
+            let outputs = (0..rows)
+                .map(|i| {
+                    row.iter_mut().zip(columns).for_each(|(cell, column)| *cell = column[i]);
+                    booster.predict(&row)
+                })
+                .collect();
+            (loss, outputs)
+        })
+        .collect()
 }
 
 /// DLE's estimates per chunk of rows, from each row loss's model outputs on every row (`row_losses`) and the
@@ -441,23 +482,11 @@ pub fn regression_report(data: &Path, options: &RegressionOptions) -> Result<Reg
     let dle = DleModel::fit(outcomes, &reference_file.predictions, options.chunk_size)
         .map_err(|e| Error::invalid(format!("{}: {e}", reference.display())))?;
     let inputs = LossEncoding::fit(&options.features, &reference_file.features);
-    let training = inputs.encode(reference, &reference_file.features, &reference_file.predictions)?;
-    let current = inputs.encode(data, &file.features, &file.predictions)?;
-    let mut row_losses = BTreeMap::new();
-    for loss in RowLoss::ALL {
-        let targets: Vec<f64> =
-            outcomes.iter().zip(&reference_file.predictions).map(|(&y, &p)| loss.of(y, p)).collect();
-        let booster = warden_train::gbt::fit_regression(&training, &targets, loss_model_options())
-            .map_err(|e| Error::invalid(format!("{}: the loss model cannot be trained: {e}", reference.display())))?;
-        let mut row = vec![0.0; current.len()];
-        let outputs: Vec<f64> = (0..file.predictions.len())
-            .map(|i| {
-                row.iter_mut().zip(&current).for_each(|(cell, column)| *cell = column[i]);
-                booster.predict(&row)
-            })
-            .collect();
-        row_losses.insert(loss, outputs);
-    }
+    let training = inputs.encode(&reference.display(), &reference_file.features, &reference_file.predictions)?;
+    let current = inputs.encode(&data.display(), &file.features, &file.predictions)?;
+    let models = train_loss_models(&training, outcomes, &reference_file.predictions)
+        .map_err(|e| Error::invalid(format!("{}: the loss models cannot be trained: {e}", reference.display())))?;
+    let row_losses = row_losses(&models, &current);
     let reference_predictions =
         FeatureValues::Numeric { values: reference_file.predictions.clone(), non_finite: 0, type_violations: 0 };
     let chunks = dle_chunks(&dle, &row_losses, None, file.predictions.len(), options.chunk_size)?
@@ -540,7 +569,7 @@ mod tests {
         ];
         let mut checked = 0;
         for (period, file) in [("reference", &reference), ("analysis", &analysis)] {
-            let columns = encoding.encode(&path(period), &file.features, &file.predictions).unwrap();
+            let columns = encoding.encode(&path(period).display(), &file.features, &file.predictions).unwrap();
             let row_losses: BTreeMap<RowLoss, Vec<f64>> =
                 RowLoss::ALL.into_iter().map(|loss| (loss, nannyml_losses(loss, &columns))).collect();
             let outcomes = (file.outcomes.as_deref().unwrap(), file.predictions.as_slice());
