@@ -294,6 +294,9 @@ pub struct ValidationReportBody {
     pub bad_value: String,
     /// The version's decision threshold.
     pub threshold: f64,
+    /// What the version's score is: `binary_classification` or `regression`.
+    #[serde(default)]
+    pub task: ModelTask,
     /// This version's figures.
     pub figures: Figures,
     /// Per protected attribute.

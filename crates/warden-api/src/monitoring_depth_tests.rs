@@ -334,7 +334,7 @@ async fn lgd_model_erring(app: &TestApp, name: &str, error: &dyn Fn(f64) -> f64)
         reference.push_str(&format!("{},{},{realized}\n", r[2], 1_000 + i));
     }
     let metadata = json!({"format": "linear-json", "target": "y",
-                          "serving": {"task": "regression", "lgd": 0.45, "exposure_column": "ead"}});
+                          "serving": {"task": "regression", "exposure_column": "ead"}});
     let (status, body) = app.register(name, metadata, LGD_MODEL, reference.as_bytes()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let promote = json!({"reason": "monitoring tests", "override": true});
@@ -377,6 +377,16 @@ async fn lgd_decisions_with_outcomes(app: &TestApp, prefix: &str, bias: f64) {
 async fn a_regression_models_realized_values_raise_its_error_and_its_expected_loss_error() {
     let (app, clock) = crate::access_tests::app_with_clock().await;
     lgd_model(&app).await;
+    // Its defaults judge realized values: R² and the expected-loss error, not AUC.
+    let (status, monitors) = app.json(Method::GET, "/v1/models/lgd/monitors", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{monitors}");
+    let statistic = |name: &str| {
+        let monitor =
+            monitors.as_array().unwrap().iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("{monitors}"));
+        monitor["config"]["statistic"].as_str().map(str::to_owned)
+    };
+    assert_eq!(statistic("performance").as_deref(), Some("r2"));
+    assert_eq!(statistic("money_at_risk").as_deref(), Some("expected_loss_error"));
     let mae = json!({"kind": "performance", "statistic": "mae", "warn": 0.05, "alert": 0.1,
                      "window_seconds": 86_400, "window_decisions": 200, "min_decisions": 100});
     let (status, body) = app.json(Method::PUT, "/v1/models/lgd/monitors/lgd_mae", Some(&app.admin), mae).await;

@@ -30,7 +30,8 @@ Kinds (`statistic` picks among the figures named; the first is the default):
 - `estimated_performance` (`auc`, `accuracy`, `precision`, `recall`, `f1`): CBPE before outcomes arrive,
   fitted on the reference data's `target` column; for a regression model (`mae`, `mse`, `rmse`, `mape`):
   NannyML's direct loss estimation, its loss models trained on the reference's features, predictions and
-  realized values (`warden_registry::task_metrics`), run on the window's decisions.
+  realized values (`warden_registry::task_metrics`, on the reference's first [`MAX_LIVE_DLE_ROWS`] rows, in
+  the first round), run on the window's decisions.
 - `fairness` (`disparate_impact`, `equal_opportunity`) over the groups of `attribute`: approval-rate ratio on
   live traffic; true-positive-rate gap among good outcomes once they arrive.
 - `money_at_risk` (`expected_loss`, `fraud_missed`, `expected_loss_error`): mean PD × LGD × EAD of approved
@@ -477,6 +478,19 @@ pub fn default_config(tier: RiskTier, kind: MonitorKind) -> MonitorConfig {
     }
 }
 
+/// A default monitor of a regression model: its figure on realized values, `statistic` with (`warn`, `alert`),
+/// over the newest 1,000 decisions with a realized value.
+fn regression_default(config: MonitorConfig, statistic: &str, (warn, alert): (f64, f64)) -> MonitorConfig {
+    MonitorConfig {
+        statistic: Some(statistic.to_owned()),
+        warn,
+        alert,
+        window_seconds: MAX_OUTCOME_WINDOW_SECONDS,
+        window_decisions: Some(1_000),
+        ..config
+    }
+}
+
 /// The monitors every deployed model of this tier gets.
 pub fn defaults(tier: RiskTier) -> Vec<(MonitorKind, MonitorConfig)> {
     [
@@ -578,7 +592,19 @@ pub(crate) async fn ensure_defaults(
             MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, MonitorKind::Fairness) };
         monitors.push((format!("fairness_{attribute}"), MonitorKind::Fairness, config));
     }
-    if version.serving.lgd.is_some() && version.serving.exposure_column.is_some() {
+    if version.serving.task == warden_core::ModelTask::Regression {
+        // A predicted value is judged on realized values: R² and the expected-loss error, at the default gate's
+        // limits (R² at least 0.5, the expected-loss error at most a tenth of the realized loss).
+        for (name, kind, config) in &mut monitors {
+            if *kind == MonitorKind::Performance {
+                *config = regression_default(config.clone(), "r2", (0.6, 0.5));
+                *name = "performance".into();
+            }
+        }
+        let money =
+            regression_default(default_config(tier, MonitorKind::MoneyAtRisk), "expected_loss_error", (0.05, 0.10));
+        monitors.push(("money_at_risk".into(), MonitorKind::MoneyAtRisk, money));
+    } else if version.serving.lgd.is_some() && version.serving.exposure_column.is_some() {
         monitors.push((
             "money_at_risk".into(),
             MonitorKind::MoneyAtRisk,
@@ -936,12 +962,17 @@ fn open_personal(warden: &Oversight, objects: [&mut Value; 2]) {
     }
 }
 
-fn labelled_from_log(rows: Vec<ScoredOutcome>, config: &MonitorConfig, version: &LoadedVersion) -> Vec<Labelled> {
+fn labelled_from_log(
+    rows: Vec<ScoredOutcome>,
+    kind: MonitorKind,
+    config: &MonitorConfig,
+    version: &LoadedVersion,
+) -> Vec<Labelled> {
     let exposure = version.version.serving.exposure_column.as_deref();
     let field = |row: &ScoredOutcome, name: &str| row.attributes.get(name).or_else(|| row.features.get(name)).cloned();
     rows.into_iter()
         .map(|row| Labelled {
-            cells: if reads_loss_inputs(config) {
+            cells: if reads_loss_inputs(kind, config) {
                 version.version.feature_schema.iter().map(|f| row.features.get(&f.name).and_then(text_of)).collect()
             } else {
                 Vec::new()
@@ -957,7 +988,11 @@ fn labelled_from_log(rows: Vec<ScoredOutcome>, config: &MonitorConfig, version: 
 }
 
 /// The reference rows with their outcomes from the `target` column.
-fn labelled_reference(version: &LoadedVersion, config: &MonitorConfig) -> std::result::Result<Vec<Labelled>, String> {
+fn labelled_reference(
+    version: &LoadedVersion,
+    kind: MonitorKind,
+    config: &MonitorConfig,
+) -> std::result::Result<Vec<Labelled>, String> {
     let reference = &version.reference;
     let target = config.target.as_deref().or(version.version.target.as_deref()).ok_or(
         "outcome-based figures learn from the reference data's outcomes: the version has no target column; set the monitor's",
@@ -970,7 +1005,7 @@ fn labelled_reference(version: &LoadedVersion, config: &MonitorConfig) -> std::r
     Ok((0..reference.len())
         .filter(|&i| reference.scores[i].is_finite())
         .map(|i| Labelled {
-            cells: if reads_loss_inputs(config) {
+            cells: if reads_loss_inputs(kind, config) {
                 version.version.feature_schema.iter().map(|f| reference.text(&f.name, i)).collect()
             } else {
                 Vec::new()
@@ -1103,7 +1138,8 @@ fn outcome_values(
                 "mape" => f.mape,
                 _ => f.r2,
             });
-            values.insert("model".into(), (value, json!({"with_values": valued.len(), "figures": figures})));
+            let figures = json!({"with_values": valued.len(), "sample": valued.len(), "figures": figures});
+            values.insert("model".into(), (value, figures));
         }
         (MonitorKind::MoneyAtRisk, "expected_loss_error") => {
             // Each decision's error in money: a predicted rate (an LGD model's) weighs by the decision's
@@ -1117,8 +1153,8 @@ fn outcome_values(
             let error = predicted_loss - realized_loss;
             let value = (realized_loss > 0.0).then(|| error.abs() / realized_loss);
             let figures = json!({
-                "with_values": valued.len(), "predicted_loss": predicted_loss, "realized_loss": realized_loss,
-                "error": error, "under_provisioned": error < 0.0,
+                "with_values": valued.len(), "sample": valued.len(), "predicted_loss": predicted_loss,
+                "realized_loss": realized_loss, "error": error, "under_provisioned": error < 0.0,
             });
             values.insert("model".into(), (value, figures));
         }
@@ -1232,7 +1268,7 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
     let outcomes = reads_outcomes(kind, statistic);
     // The labelled reference is read only for what uses it: CBPE and learned bands.
     let needs_labels = outcomes && (kind == MonitorKind::EstimatedPerformance || config.learned.is_some());
-    let labelled = if needs_labels { Some(labelled_reference(version, config)) } else { None };
+    let labelled = if needs_labels { Some(labelled_reference(version, kind, config)) } else { None };
     if kind == MonitorKind::EstimatedPerformance && loss_metric(statistic).is_some() {
         match &labelled {
             Some(Ok(rows)) => {
@@ -1326,8 +1362,9 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
                 learned.problem = thresholds.problem();
                 continue;
             };
-            let sigma = (high - low) / 6.0;
-            learned.bands.insert(key, Bands { warn: high - sigma, alert: high, lower_is_worse: false, learned: true });
+            // Warn one standard deviation of the reference chunks' estimates below the alert (k − 1 of k).
+            let warn = (high - std).max(low);
+            learned.bands.insert(key, Bands { warn, alert: high, lower_is_worse: false, learned: true });
             continue;
         }
         let bands = match (&learned.cbpe, kind) {
@@ -1401,9 +1438,12 @@ fn loss_metric(statistic: &str) -> Option<LossMetric> {
 
 /// Whether a monitor estimates a regression's performance (DLE), whose loss models read each decision's
 /// features.
-fn reads_loss_inputs(config: &MonitorConfig) -> bool {
-    loss_metric(config.statistic(MonitorKind::EstimatedPerformance)).is_some()
+fn reads_loss_inputs(kind: MonitorKind, config: &MonitorConfig) -> bool {
+    kind == MonitorKind::EstimatedPerformance && loss_metric(config.statistic(kind)).is_some()
 }
+
+/// Most reference rows a live DLE monitor trains its loss models on (the reference's first).
+pub const MAX_LIVE_DLE_ROWS: usize = 100_000;
 
 /// Direct loss estimation for a live regression model: its loss models trained on the reference's realized
 /// values (`warden_registry::task_metrics`) and DLE's reference components and thresholds.
@@ -1421,17 +1461,13 @@ impl LiveDle {
         if rows.is_empty() {
             return Err("the reference has no realized values in its target column".into());
         }
-        if rows.len() > warden_registry::task_metrics::MAX_DLE_REFERENCE_ROWS {
-            return Err(format!(
-                "the reference has {} rows; DLE trains on at most {}",
-                rows.len(),
-                warden_registry::task_metrics::MAX_DLE_REFERENCE_ROWS
-            ));
-        }
+        // Training runs in the monitor round: its first rows bound the time (about a second per 100,000 rows
+        // and loss model in a release build).
+        let rows = &rows[..rows.len().min(MAX_LIVE_DLE_ROWS)];
         let actual: Vec<f64> = rows.iter().filter_map(|r| r.value).collect();
         let predicted: Vec<f64> = rows.iter().map(|r| r.score).collect();
         let model = DleModel::fit(&actual, &predicted, chunk_size).map_err(|e| e.to_string())?;
-        let cells = feature_cells(&rows, names.len());
+        let cells = feature_cells(rows, names.len());
         let encoding = LossEncoding::fit(names, &cells);
         let columns = encoding.encode(&"the reference", &cells, &predicted).map_err(|e| e.to_string())?;
         let loss_models = warden_registry::task_metrics::train_loss_models(&columns, &actual, &predicted)
@@ -1654,7 +1690,7 @@ async fn evaluate_version(
         let labelled_only = monitor.kind != MonitorKind::EstimatedPerformance;
         let rows = warden.metadata.scored_outcomes(&monitor.model, number, since, limit, labelled_only).await?;
         let window_start = rows.last().map_or(since.max(0), |r| r.at);
-        let rows = labelled_from_log(revealed_outcomes(warden, rows), config, version);
+        let rows = labelled_from_log(revealed_outcomes(warden, rows), monitor.kind, config, version);
         let values = outcome_values(monitor, &rows, &version.version.serving, &learned);
         return Ok(judge(monitor, number, at, window_start, rows.len() as u64, values, &learned));
     }

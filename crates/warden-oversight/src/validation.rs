@@ -311,6 +311,9 @@ pub struct ValidationReport {
     pub bad_value: String,
     /// The version's decision threshold.
     pub threshold: f64,
+    /// What the version's score is (reports stored before tasks existed are binary classifiers').
+    #[serde(default)]
+    pub task: ModelTask,
     /// This version's figures.
     pub figures: Figures,
     /// Per protected attribute.
@@ -349,7 +352,7 @@ impl ValidationReport {
             "created_at": self.created_at / 1_000_000,
             "created_by": self.created_by,
             "rows": self.rows,
-            "task": if self.figures.regression.is_some() { "regression" } else { "binary_classification" },
+            "task": self.task,
             "auc": d.auc,
             "auc_lower": d.auc_interval.map(|i| i.lower),
             "gini": d.gini,
@@ -544,7 +547,8 @@ fn read_dataset(
         Ok(())
     })?;
     if let Some(external) = external {
-        data.external_scores = external.scores(score_texts.iter().map(Option::as_deref))?;
+        data.external_scores =
+            external.scores(score_texts.iter().map(Option::as_deref), version.serving.task.is_binary())?;
     }
     Ok(data)
 }
@@ -818,6 +822,7 @@ pub async fn validate(
         target: request.target,
         bad_value,
         threshold,
+        task: version.serving.task,
         figures: figures(version.number, &dataset.labels, &scores, threshold, own_regression),
         fairness,
         stability: Stability { psi, max_feature_psi, score_psi, multivariate, explanation_shift },

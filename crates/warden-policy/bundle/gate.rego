@@ -29,7 +29,7 @@ validation_number(field) := input.validation[field] if is_number(input.validatio
 # A regression model (LGD, EAD, income) is judged on its realized values, not on AUC and calibration.
 regression if input.validation.task == "regression"
 
-required_numbers := ["r2", "relative_expected_loss_error", "max_feature_psi", "score_psi"] if {
+required_numbers := ["r2", "max_feature_psi", "score_psi"] if {
 	regression
 } else := ["auc", "ece", "max_feature_psi", "score_psi"]
 
@@ -68,6 +68,18 @@ deny contains sprintf("R² %.3f on the realized values is below the minimum %.2f
 	regression
 	r2 := validation_number("r2")
 	r2 < limits.regression.min_r2
+}
+
+deny contains "the relative expected-loss error is undefined: the validation's realized values sum to zero or less" if {
+	regression
+	is_object(input.validation)
+	not validation_number("relative_expected_loss_error")
+}
+
+deny contains sprintf("policy data has no warden.limits.regression.%s: the gate cannot judge a regression without it", [limit]) if {
+	regression
+	some limit in ["min_r2", "max_relative_expected_loss_error"]
+	not is_number(limits.regression[limit])
 }
 
 deny contains sprintf("the expected-loss error is %.3f of the realized loss, above the limit %.2f", [error, limits.regression.max_relative_expected_loss_error]) if {

@@ -69,6 +69,17 @@ test_a_regression_without_its_figures_is_refused if {
 	contains(msg, "validation.r2 is missing")
 }
 
+test_a_regression_with_an_undefined_expected_loss_error_is_refused_with_the_reason if {
+	without := object.union(object.remove(regression_good, ["validation"]), {"validation": object.remove(regression_good.validation, ["relative_expected_loss_error"])})
+	some msg in gate.deny with input as without
+	contains(msg, "realized values sum to zero or less")
+}
+
+test_a_regression_without_its_limits_in_policy_data_is_refused if {
+	some msg in gate.deny with input as regression_good with data.warden.limits.regression as {}
+	contains(msg, "no warden.limits.regression.min_r2")
+}
+
 test_low_tier_accepts_lower_auc if {
 	bad_auc := object.union(good, {"validation": object.union(good.validation, {"auc": 0.70})})
 	low := object.union(bad_auc, {"model": object.union(good.model, {"risk_tier": "low"})})

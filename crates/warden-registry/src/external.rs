@@ -78,7 +78,9 @@ impl ExternalModel {
 
     /// The scores of a data file's rows: every row must carry a probability in [0, 1]. `rows` yields each
     /// row's text in the score column; errors name the 1-based data line (header = line 1).
-    pub fn scores<'a>(&self, rows: impl IntoIterator<Item = Option<&'a str>>) -> Result<Vec<f64>> {
+    /// `probabilities`: the version's task is binary classification, so each score must lie in [0, 1]; a
+    /// regression's scores are any finite numbers.
+    pub fn scores<'a>(&self, rows: impl IntoIterator<Item = Option<&'a str>>, probabilities: bool) -> Result<Vec<f64>> {
         let mut scores = Vec::new();
         for (i, text) in rows.into_iter().enumerate() {
             let line = i + 2;
@@ -89,10 +91,13 @@ impl ExternalModel {
             let score: f64 = text.parse().map_err(|_| {
                 Error::invalid(format!("line {line}, score column '{column}': expected a number, found '{text}'"))
             })?;
-            if !(0.0..=1.0).contains(&score) {
+            if probabilities && !(0.0..=1.0).contains(&score) {
                 return Err(Error::invalid(format!(
                     "line {line}, score column '{column}': {text} is not a probability in [0, 1]"
                 )));
+            }
+            if !score.is_finite() {
+                return Err(Error::invalid(format!("line {line}, score column '{column}': {text} is not finite")));
             }
             scores.push(score);
         }
@@ -103,6 +108,14 @@ impl ExternalModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_regressions_scores_are_any_finite_numbers() {
+        let d = ExternalModel::parse(br#"{"score_column": "s"}"#).unwrap();
+        assert_eq!(d.scores([Some("1234.5"), Some("-2")], false).unwrap(), [1234.5, -2.0]);
+        assert!(d.scores([Some("1234.5")], true).unwrap_err().to_string().contains("not a probability"));
+        assert!(d.scores([Some("inf")], false).unwrap_err().to_string().contains("not finite"));
+    }
 
     #[test]
     fn descriptors_round_trip_and_refuse_what_they_do_not_know() {
@@ -131,14 +144,14 @@ mod tests {
     #[test]
     fn scores_must_be_probabilities_on_every_row() {
         let d = ExternalModel { score_column: "pd".into(), platform: None, endpoint: None, vendor: None };
-        assert_eq!(d.scores([Some("0.25"), Some(" 1 ")]).unwrap(), [0.25, 1.0]);
+        assert_eq!(d.scores([Some("0.25"), Some(" 1 ")], true).unwrap(), [0.25, 1.0]);
         for (rows, expected) in [
             (vec![Some("0.1"), None], "line 3, score column 'pd': the model's score is missing"),
             (vec![Some("high")], "expected a number, found 'high'"),
             (vec![Some("1.5")], "1.5 is not a probability"),
             (vec![Some("NaN")], "NaN is not a probability"),
         ] {
-            let err = d.scores(rows).unwrap_err().to_string();
+            let err = d.scores(rows, true).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
     }

@@ -168,14 +168,18 @@ impl MonitorReference {
     }
 
     /// An external model's scores on these rows, from its score column (every row must carry one).
-    pub fn external_scores(&self, external: &crate::external::ExternalModel) -> Result<Vec<f64>> {
+    pub fn external_scores(
+        &self,
+        external: &crate::external::ExternalModel,
+        task: warden_core::ModelTask,
+    ) -> Result<Vec<f64>> {
         let column = self.others.get(&external.score_column).ok_or_else(|| {
             crate::Error::invalid(format!(
                 "the reference data has no score column '{}' (the external model's scores)",
                 external.score_column
             ))
         })?;
-        external.scores(column.iter().map(Option::as_deref))
+        external.scores(column.iter().map(Option::as_deref), task.is_binary())
     }
 
     /// Sets the scores and derives the score bins.

@@ -157,7 +157,11 @@ impl ServingConfig {
         {
             return Err(Error::invalid(format!("loss given default {lgd} is not in [0, 1]")));
         }
-        if self.lgd.is_some() != self.exposure_column.is_some() {
+        // A probability of default prices a decision with both; a regression (an LGD model) weighs its errors by
+        // the exposure alone.
+        let priced = self.lgd.is_some() == self.exposure_column.is_some();
+        let weighed = self.task == warden_core::ModelTask::Regression && self.lgd.is_none();
+        if !(priced || weighed) {
             return Err(Error::invalid("expected loss needs both a loss given default and an exposure column"));
         }
         Ok(())
@@ -535,6 +539,7 @@ pub async fn register_version(
     let (format, columns) = (request.format, request.columns.clone());
     let (encodings, unknown) = (request.encodings.clone(), request.unknown_category);
     let protected = request.columns.protected.clone();
+    let task = request.serving.task;
     let (profiled, input_warnings) = tokio::task::spawn_blocking(move || -> Result<_> {
         let bytes = std::fs::read(&artifact_path).map_err(|e| Error::invalid(format!("cannot read artifact: {e}")))?;
         let mut columns = columns;
@@ -562,7 +567,7 @@ pub async fn register_version(
             }
             // The reference data must carry the model's score on every row.
             Err(external) => {
-                reference.external_scores(external)?;
+                reference.external_scores(external, task)?;
             }
         }
         let input_warnings = crate::input_warnings::input_warnings(&reference, &protected);

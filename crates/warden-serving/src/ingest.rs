@@ -266,8 +266,10 @@ pub(crate) async fn prepare(
                 None
             }
         };
-        if !record.score.is_finite() || !(0.0..=1.0).contains(&record.score) {
-            errors.insert("score".into(), format!("{} is not a probability in [0, 1]", record.score));
+        let probability = version.as_ref().is_none_or(|v| v.version.serving.task.is_binary());
+        if !record.score.is_finite() || (probability && !(0.0..=1.0).contains(&record.score)) {
+            let expected = if probability { "a probability in [0, 1]" } else { "a finite number" };
+            errors.insert("score".into(), format!("{} is not {expected}", record.score));
         }
         let at = i64::from(record.at);
         if at > now + FUTURE_TOLERANCE_MICROS {

@@ -82,7 +82,7 @@ impl LoadedVersion {
         };
         let scores = match (&loaded.model, &loaded.external) {
             (Some(model), _) => score_reference(model, &loaded.binding, &reference)?,
-            (None, Some(external)) => reference.external_scores(external)?,
+            (None, Some(external)) => reference.external_scores(external, loaded.version.serving.task)?,
             (None, None) => unreachable!("a version has a model or a descriptor"),
         };
         reference.set_scores(scores);

@@ -329,6 +329,16 @@ pub struct CbpeEstimate {
     pub reason: Option<String>,
 }
 
+/// Why an estimate or its sampling error is undefined (NannyML reports NaN for both).
+pub(crate) fn undefined_reason(value: f64) -> &'static str {
+    if value.is_finite() {
+        "the sampling error is undefined: a class the metric averages over never occurs where the reference \
+         measures it"
+    } else {
+        "the estimate is undefined for this chunk: a class has no expected positive in it"
+    }
+}
+
 /// Width of the confidence band, in sampling errors (NannyML's `SAMPLING_ERROR_RANGE`).
 pub const SAMPLING_ERROR_RANGE: f64 = 3.0;
 
@@ -378,22 +388,28 @@ impl CbpeEstimate {
         thresholds: Thresholds,
     ) -> CbpeEstimate {
         let band = thresholds.band();
-        let status = match band {
-            None => CbpeStatus::Insufficient,
-            Some((lower, upper)) if value < lower || value > upper => CbpeStatus::Alert,
-            Some(_) => CbpeStatus::Ok,
+        let (status, reason) = match band {
+            // An estimate that cannot be formed (a class with no expected positive in the chunk) or has no
+            // sampling error (a class the reference never predicted) is never judged.
+            _ if !(value.is_finite() && sampling_error.is_finite()) => {
+                (CbpeStatus::Insufficient, Some(undefined_reason(value).to_owned()))
+            }
+            None => (CbpeStatus::Insufficient, thresholds.problem()),
+            Some((lower, upper)) if value < lower || value > upper => (CbpeStatus::Alert, None),
+            Some(_) => (CbpeStatus::Ok, None),
         };
+        let bound = |b: f64| if b.is_finite() { b } else { value };
         CbpeEstimate {
             metric,
             value,
             realized,
             sampling_error,
-            upper_confidence_boundary: (value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
-            lower_confidence_boundary: (value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
+            upper_confidence_boundary: bound(value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
+            lower_confidence_boundary: bound(value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
             upper_threshold: band.map(|b| b.1),
             lower_threshold: band.map(|b| b.0),
             status,
-            reason: thresholds.problem(),
+            reason,
         }
     }
 }

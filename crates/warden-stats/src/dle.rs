@@ -193,22 +193,28 @@ impl DleModel {
         let value = if metric == LossMetric::Rmse { mean.sqrt() } else { mean };
         let sampling_error = components.for_rows(metric, row_losses.len());
         let band = thresholds.band();
-        let status = match band {
-            None => CbpeStatus::Insufficient,
-            Some((lower, upper)) if value < lower || value > upper => CbpeStatus::Alert,
-            Some(_) => CbpeStatus::Ok,
+        let (status, reason) = match band {
+            // RMSE's sampling error divides by the reference's mean squared error: none for a perfect reference.
+            _ if !sampling_error.is_finite() => (
+                CbpeStatus::Insufficient,
+                Some("the sampling error is undefined: the reference's predictions have no error".to_owned()),
+            ),
+            None => (CbpeStatus::Insufficient, thresholds.problem()),
+            Some((lower, upper)) if value < lower || value > upper => (CbpeStatus::Alert, None),
+            Some(_) => (CbpeStatus::Ok, None),
         };
+        let spread = if sampling_error.is_finite() { SAMPLING_ERROR_RANGE * sampling_error } else { 0.0 };
         Ok(DleEstimate {
             metric,
             value,
             realized: outcomes.and_then(|(actual, predicted)| metric.realized(actual, predicted)),
             sampling_error,
-            upper_confidence_boundary: value + SAMPLING_ERROR_RANGE * sampling_error,
-            lower_confidence_boundary: (value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
+            upper_confidence_boundary: value + spread,
+            lower_confidence_boundary: (value - spread).max(0.0),
             upper_threshold: band.map(|b| b.1),
             lower_threshold: band.map(|b| b.0),
             status,
-            reason: thresholds.problem(),
+            reason,
         })
     }
 }
@@ -238,6 +244,11 @@ mod tests {
         assert!(mae.lower_threshold.unwrap() >= 0.0, "thresholds are not below 0");
         assert!(model.estimate(LossMetric::Mae, &[f64::NAN], None).is_err());
         assert!(DleModel::fit(&[1.0], &[1.0, 2.0], 10).is_err());
+        // A reference without error: RMSE's sampling error is undefined, so its estimates are never judged.
+        let perfect = DleModel::fit(&actual, &actual, 10).unwrap();
+        let estimate = perfect.estimate(LossMetric::Rmse, &[1.0, 1.0], None).unwrap();
+        assert_eq!(estimate.status, CbpeStatus::Insufficient);
+        assert!(estimate.upper_confidence_boundary.is_finite(), "{estimate:?}");
         // One chunk of reference: its thresholds cannot be learned, so estimates are insufficient, never alerts.
         let small = DleModel::fit(&actual[..10], &predicted[..10], 10).unwrap();
         let estimate = small.estimate(LossMetric::Mae, &[100.0], None).unwrap();

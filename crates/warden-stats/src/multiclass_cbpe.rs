@@ -486,6 +486,13 @@ mod tests {
         let narrow = vec![vec![0.5, 0.5]];
         let error = model.estimate(ClassRows { probabilities: &narrow, predictions: &[0], labels: None }).unwrap_err();
         assert_eq!(error.to_string(), "row 0 does not have 3 finite probabilities");
+        // Class 2 is never predicted on the reference: precision's sampling error is undefined, so the estimate
+        // is not judged, and its bounds are not made up.
+        let estimates = model.estimate(ClassRows { labels: None, ..rows }).unwrap();
+        let precision = estimates.iter().find(|e| e.metric == CbpeMetric::Precision).unwrap();
+        assert_eq!(precision.status, crate::cbpe::CbpeStatus::Insufficient, "{precision:?}");
+        assert!(precision.reason.as_deref().unwrap().contains("sampling error is undefined"));
+        assert_eq!(precision.upper_confidence_boundary, precision.value.min(1.0));
         // A row whose calibrated probabilities sum to 0 counts as uniform.
         assert_eq!(model.calibrate(&[vec![0.0, 0.0, 0.0]]), vec![vec![1.0 / 3.0; 3]]);
     }

@@ -3605,8 +3605,8 @@ where
         // The rows as they are, oldest first, and the text their hash is over.
         let (ids, text): (Vec<i64>, String) = match kind {
             PurgeKind::Outcomes => {
-                let rows: Vec<(i64, String, i64, i64, Option<f64>)> = sqlx::query_as(
-                    "SELECT o.id, o.request_id, o.at, o.label, o.amount FROM outcomes o \
+                let rows: Vec<OutcomeContent> = sqlx::query_as(
+                    "SELECT o.id, o.request_id, o.at, o.label, o.amount, o.value FROM outcomes o \
                      WHERE EXISTS (SELECT 1 FROM decisions d WHERE d.request_id = o.request_id \
                                    AND d.model_id = $1 AND d.at < $2) ORDER BY o.id LIMIT $3",
                 )
@@ -3664,7 +3664,7 @@ where
             let mut outcomes: Vec<OutcomeContent> = Vec::new();
             for chunk in ids.chunks(1000) {
                 let mut query = QueryBuilder::<D>::new(
-                    "SELECT o.id, o.request_id, o.at, o.label, o.amount FROM outcomes o WHERE o.request_id IN \
+                    "SELECT o.id, o.request_id, o.at, o.label, o.amount, o.value FROM outcomes o WHERE o.request_id IN \
                      (SELECT request_id FROM decisions WHERE id IN (",
                 );
                 let mut list = query.separated(", ");
@@ -4400,12 +4400,16 @@ impl DecisionContent {
     }
 }
 
-/// An outcome's content as a purge hashes it: id, request id, time, label, amount.
-type OutcomeContent = (i64, String, i64, i64, Option<f64>);
+/// An outcome's content as a purge hashes it: id, request id, time, label, amount, realized value.
+type OutcomeContent = (i64, String, i64, i64, Option<f64>, Option<f64>);
 
-/// `id \t request_id \t at \t label \t amount \n`.
-fn outcome_line((id, request_id, at, label, amount): &OutcomeContent) -> String {
-    purge_line(&[id, request_id, at, label, &opt(amount)])
+/// `id \t request_id \t at \t label \t amount \n`, with `\t value` before the newline when the outcome carries a
+/// realized value (so the lines of outcomes without one are what they were before values existed).
+fn outcome_line((id, request_id, at, label, amount, value): &OutcomeContent) -> String {
+    match value {
+        Some(_) => purge_line(&[id, request_id, at, label, &opt(amount), &opt(value)]),
+        None => purge_line(&[id, request_id, at, label, &opt(amount)]),
+    }
 }
 
 /// An `Option<f64>` as a purge hashes it.

@@ -519,6 +519,39 @@ fn metric_name(metric: warden_stats::cbpe::CbpeMetric) -> String {
     serde_json::to_value(metric).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
+/// An estimate outside its thresholds: (metric, value, lower threshold, upper threshold).
+type OutsideThresholds = (String, f64, Option<f64>, Option<f64>);
+
+/// The verdict of chunked estimates, with its reasons: an estimate outside its thresholds alerts; the drift of
+/// the chunk's `predicted` (what the model answered) warns or alerts by its PSI band.
+fn chunk_verdict<'a>(
+    chunks: impl Iterator<Item = (usize, usize, Vec<OutsideThresholds>, &'a FeatureReport)>,
+    predicted: &str,
+) -> (Verdict, Vec<String>) {
+    let (mut verdict, mut reasons) = (Verdict::Ok, Vec::new());
+    for (start, end, alerts, drift) in chunks {
+        let rows = format!("rows {start}-{}", end - 1);
+        for (metric, value, lower, upper) in alerts {
+            verdict = Verdict::Alert;
+            reasons.push(format!(
+                "alert: {rows}: estimated {metric} {} outside its thresholds {} - {}",
+                format_number(value),
+                lower.map_or_else(|| "none".to_owned(), format_number),
+                upper.map_or_else(|| "none".to_owned(), format_number)
+            ));
+        }
+        if matches!(drift.verdict, Verdict::Alert | Verdict::Warn) {
+            verdict = worse(verdict, drift.verdict);
+            reasons.push(format!(
+                "{}: {rows}: {predicted} drifted (PSI {})",
+                verdict_name(drift.verdict),
+                format_number(drift.psi())
+            ));
+        }
+    }
+    (verdict, reasons)
+}
+
 /// One estimate as a table row: rows, metric, estimate, confidence, thresholds, status.
 fn estimate_cells(
     (start, end): (usize, usize),
@@ -577,32 +610,17 @@ async fn multiclass_metrics(args: MetricsArgs) -> anyhow::Result<u8> {
     let report = tokio::task::spawn_blocking(move || multiclass_report(&data, &options))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut verdict = Verdict::Ok;
-    let mut reasons = Vec::new();
-    if let MulticlassReport::Estimated { chunks, .. } = &report {
-        for chunk in chunks {
-            let rows = format!("rows {}-{}", chunk.start, chunk.end - 1);
-            for estimate in chunk.estimates.iter().filter(|e| e.status == warden_stats::cbpe::CbpeStatus::Alert) {
-                verdict = Verdict::Alert;
-                reasons.push(format!(
-                    "alert: {rows}: estimated {} {} outside its thresholds {} - {}",
-                    metric_name(estimate.metric),
-                    format_number(estimate.value),
-                    estimate.lower_threshold.map_or_else(|| "none".to_owned(), format_number),
-                    estimate.upper_threshold.map_or_else(|| "none".to_owned(), format_number)
-                ));
-            }
-            let drift = &chunk.prediction_drift;
-            if matches!(drift.verdict, Verdict::Alert | Verdict::Warn) {
-                verdict = worse(verdict, drift.verdict);
-                reasons.push(format!(
-                    "{}: {rows}: predicted classes drifted (PSI {})",
-                    verdict_name(drift.verdict),
-                    format_number(drift.psi())
-                ));
-            }
-        }
-    }
+    let (verdict, reasons) = match &report {
+        MulticlassReport::Estimated { chunks, .. } => chunk_verdict(
+            chunks.iter().map(|c| {
+                let alerts = c.estimates.iter().filter(|e| e.status == warden_stats::cbpe::CbpeStatus::Alert);
+                let alerts = alerts.map(|e| (metric_name(e.metric), e.value, e.lower_threshold, e.upper_threshold));
+                (c.start, c.end, alerts.collect(), &c.prediction_drift)
+            }),
+            "predicted classes",
+        ),
+        MulticlassReport::Realized { .. } => (Verdict::Ok, Vec::new()),
+    };
     let code = exit_code(verdict, args.fail_on);
     match report {
         MulticlassReport::Realized { classes, metrics } => {
@@ -701,32 +719,18 @@ async fn regression_metrics(args: MetricsArgs) -> anyhow::Result<u8> {
     let report = tokio::task::spawn_blocking(move || regression_report(&data, &options))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut verdict = Verdict::Ok;
-    let mut reasons = Vec::new();
-    if let RegressionReport::Estimated { chunks, .. } = &report {
-        for chunk in chunks {
-            let rows = format!("rows {}-{}", chunk.start, chunk.end - 1);
-            for estimate in chunk.estimates.iter().filter(|e| e.status == warden_stats::cbpe::CbpeStatus::Alert) {
-                verdict = Verdict::Alert;
-                reasons.push(format!(
-                    "alert: {rows}: estimated {} {} outside its thresholds {} - {}",
-                    loss_metric_name(estimate.metric),
-                    format_number(estimate.value),
-                    estimate.lower_threshold.map_or_else(|| "none".to_owned(), format_number),
-                    estimate.upper_threshold.map_or_else(|| "none".to_owned(), format_number)
-                ));
-            }
-            let drift = &chunk.prediction_drift;
-            if matches!(drift.verdict, Verdict::Alert | Verdict::Warn) {
-                verdict = worse(verdict, drift.verdict);
-                reasons.push(format!(
-                    "{}: {rows}: predictions drifted (PSI {})",
-                    verdict_name(drift.verdict),
-                    format_number(drift.psi())
-                ));
-            }
-        }
-    }
+    let (verdict, reasons) = match &report {
+        RegressionReport::Estimated { chunks, .. } => chunk_verdict(
+            chunks.iter().map(|c| {
+                let alerts = c.estimates.iter().filter(|e| e.status == warden_stats::cbpe::CbpeStatus::Alert);
+                let alerts =
+                    alerts.map(|e| (loss_metric_name(e.metric), e.value, e.lower_threshold, e.upper_threshold));
+                (c.start, c.end, alerts.collect(), &c.prediction_drift)
+            }),
+            "predictions",
+        ),
+        RegressionReport::Realized { .. } => (Verdict::Ok, Vec::new()),
+    };
     let code = exit_code(verdict, args.fail_on);
     match report {
         RegressionReport::Realized { metrics } => {
