@@ -14,7 +14,7 @@ registration, the CLI's reports, validation and the live monitors all call it.
   [`fairness`] (fairlearn's group metrics), [`calibration`] (isotonic regression), [`cbpe`] (NannyML's
   label-free performance estimation), [`regression`] (scikit-learn's MAE, RMSE, MAPE and R²), [`dle`] (NannyML's direct loss
   estimation for regression models, without outcomes), [`multiclass`] (one-vs-rest and macro AUC,
-  accuracy, the confusion matrix), [`multiclass_cbpe`] (NannyML's CBPE for multiclass classifiers), [`reconstruction`] (NannyML's data reconstruction drift, multivariate);
+  accuracy, the confusion matrix, macro precision, recall and F1), [`multiclass_cbpe`] (NannyML's CBPE for multiclass classifiers), [`reconstruction`] (NannyML's data reconstruction drift, multivariate);
 - [`window`] (mergeable live-window profiles with a DDSketch, kept in time buckets) and [`sort`] (radix sort
   for floats, which drift on millions of rows spends most of its time in).
 
