@@ -568,7 +568,26 @@ fn text_output_reads_as_words_dates_and_plurals() {
     // The intermediate report's content in words; as JSON, what is submitted, whose hash the report records.
     let content = text(&["clocks", "dora-report", &id, "--kind", "intermediate"]);
     assert!(content.contains("Incident reference code provided by the competent authority: DORA-1"), "{content}");
-    assert!(content.contains("Number of affected transactions: 40  [decision_log]"), "{content}");
+    // The count is the decision log's over the period the report states (from the first decision of the
+    // breaching window to now).
+    let period: Vec<warden_core::Timestamp> = content
+        .lines()
+        .next()
+        .and_then(|head| head.split("decisions from ").nth(1))
+        .and_then(|rest| rest.split(';').next())
+        .map(|span| span.split(" to ").filter_map(|t| warden_core::Timestamp::parse(t).ok()).collect())
+        .unwrap_or_default();
+    assert_eq!(period.len(), 2, "{content}");
+    let (from, to) = (period[0].micros(), period[1].micros());
+    let log = server.get_json("/v1/models/credit/decisions?limit=1000");
+    let in_period = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| warden_core::Timestamp::parse(d["at"].as_str()?).ok())
+        .filter(|at| (from..to).contains(&at.micros()))
+        .count();
+    assert!(content.contains(&format!("Number of affected transactions: {in_period}  [decision_log]")), "{content}");
     assert!(content.contains("Name of the entity submitting the report: (to complete)  [firm]"), "{content}");
     assert!(!raw(&content), "{content}");
     let out = server.cli(&["clocks", "dora-report", &id, "--kind", "intermediate", "--json"]);
