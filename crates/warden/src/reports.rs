@@ -73,7 +73,28 @@ fn fail_level(fail_on: FailOn) -> Verdict {
 
 /// A verdict's wire name (`ok`, `warn`, `alert`, `insufficient`).
 fn verdict_name(verdict: Verdict) -> String {
-    serde_json::to_value(verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    wire_name(verdict)
+}
+
+/// A closed set's value as its JSON spells it (a verdict, a CBPE or DLE metric).
+fn wire_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The verdict and its reasons, last in a report's text.
+fn print_verdict(verdict: Verdict, reasons: &[String]) {
+    outln!();
+    outln!("verdict {}", verdict_name(verdict).to_uppercase());
+    for reason in reasons {
+        outln!("  {reason}");
+    }
+}
+
+/// Why estimates have no thresholds, once per distinct reason (every metric shares the reference's chunks).
+fn print_threshold_problems<'a>(reasons: impl Iterator<Item = &'a str>) {
+    for reason in reasons.collect::<std::collections::BTreeSet<&str>>() {
+        outln!("no thresholds: {reason}");
+    }
 }
 
 /// The worse of two verdicts (insufficient data counts as ok).
@@ -498,25 +519,16 @@ pub(crate) async fn metrics(args: MetricsArgs) -> anyhow::Result<u8> {
             );
             let rows: Vec<Vec<String>> = chunks.iter().flat_map(|(s, e, est)| estimate_rows(*s, *e, est)).collect();
             table(&["ROWS", "METRIC", "ESTIMATE", "CONFIDENCE", "THRESHOLDS", ""], &rows);
-            // Every metric shares the reference's chunks: one reason says it for all.
-            let reasons: std::collections::BTreeSet<&str> =
-                chunks.iter().flat_map(|(_, _, e)| e.iter().filter_map(|e| e.reason.as_deref())).collect();
-            for reason in reasons {
-                outln!("no thresholds: {reason}");
-            }
+            print_threshold_problems(chunks.iter().flat_map(|(_, _, e)| e.iter().filter_map(|e| e.reason.as_deref())));
         }
     }
-    outln!();
-    outln!("verdict {}", verdict_name(verdict).to_uppercase());
-    for reason in &reasons {
-        outln!("  {reason}");
-    }
+    print_verdict(verdict, &reasons);
     Ok(code)
 }
 
 /// Name of a CBPE metric as JSON spells it.
 fn metric_name(metric: warden_stats::cbpe::CbpeMetric) -> String {
-    serde_json::to_value(metric).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    wire_name(metric)
 }
 
 /// An estimate outside its thresholds: (metric, value, lower threshold, upper threshold).
@@ -689,18 +701,12 @@ async fn multiclass_metrics(args: MetricsArgs) -> anyhow::Result<u8> {
                 .collect();
             outln!("predicted classes against the reference's");
             table(&["ROWS", "PSI", "VERDICT"], &rows);
-            let reasons: std::collections::BTreeSet<&str> =
-                chunks.iter().flat_map(|c| c.estimates.iter().filter_map(|e| e.reason.as_deref())).collect();
-            for reason in reasons {
-                outln!("no thresholds: {reason}");
-            }
+            print_threshold_problems(
+                chunks.iter().flat_map(|c| c.estimates.iter().filter_map(|e| e.reason.as_deref())),
+            );
         }
     }
-    outln!();
-    outln!("verdict {}", verdict_name(verdict).to_uppercase());
-    for reason in &reasons {
-        outln!("  {reason}");
-    }
+    print_verdict(verdict, &reasons);
     Ok(code)
 }
 
@@ -799,22 +805,16 @@ async fn regression_metrics(args: MetricsArgs) -> anyhow::Result<u8> {
                 })
                 .collect();
             table(&["ROWS", "PSI", "VERDICT"], &rows);
-            let reasons: std::collections::BTreeSet<&str> =
-                chunks.iter().flat_map(|c| c.estimates.iter().filter_map(|e| e.reason.as_deref())).collect();
-            for reason in reasons {
-                outln!("no thresholds: {reason}");
-            }
+            print_threshold_problems(
+                chunks.iter().flat_map(|c| c.estimates.iter().filter_map(|e| e.reason.as_deref())),
+            );
         }
     }
-    outln!();
-    outln!("verdict {}", verdict_name(verdict).to_uppercase());
-    for reason in &reasons {
-        outln!("  {reason}");
-    }
+    print_verdict(verdict, &reasons);
     Ok(code)
 }
 
 /// Name of a DLE metric as JSON spells it.
 fn loss_metric_name(metric: warden_stats::dle::LossMetric) -> String {
-    serde_json::to_value(metric).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    wire_name(metric)
 }
