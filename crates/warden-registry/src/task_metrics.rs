@@ -190,6 +190,7 @@ pub fn multiclass_report(data: &Path, options: &MulticlassOptions) -> Result<Mul
             other => Error::invalid(format!("{}: {other}", reference.display())),
         })?;
     let rows = file.rows();
+    let reference_counts = prediction_counts(&reference_file.predictions, &classes);
     let chunks = chunk_ranges(file.predictions.len(), options.chunk_size)
         .into_iter()
         .map(|(start, end)| {
@@ -201,7 +202,7 @@ pub fn multiclass_report(data: &Path, options: &MulticlassOptions) -> Result<Mul
             let estimates = model.estimate(chunk).map_err(|e| Error::invalid(e.to_string()))?;
             let prediction_drift = feature_report(
                 "predicted class",
-                prediction_counts(&reference_file.predictions, &classes),
+                reference_counts.clone(),
                 prediction_counts(chunk.predictions, &classes),
                 DriftBands::default(),
             );

@@ -303,18 +303,19 @@ pub struct CbpeModel {
     pub metrics: Vec<(CbpeMetric, SamplingErrorComponents, Thresholds)>,
 }
 
-/// One metric's estimate for one chunk.
+/// One metric's estimate for one chunk, with its bounds and its verdict: CBPE's ([`CbpeEstimate`]) and direct
+/// loss estimation's ([`crate::dle::DleEstimate`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CbpeEstimate {
+pub struct Estimate<M> {
     /// The metric.
-    pub metric: CbpeMetric,
+    pub metric: M,
     /// Estimated value.
     pub value: f64,
-    /// Value computed from labels, when the chunk has them.
+    /// Value computed from outcomes, when the chunk has them.
     pub realized: Option<f64>,
     /// Sampling error of the estimate.
     pub sampling_error: f64,
-    /// `min(1, value + 3 · sampling_error)`.
+    /// `value + 3 · sampling_error`, at most the metric's upper limit (1 for CBPE's; DLE's have none).
     pub upper_confidence_boundary: f64,
     /// `max(0, value - 3 · sampling_error)`.
     pub lower_confidence_boundary: f64,
@@ -328,6 +329,9 @@ pub struct CbpeEstimate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+
+/// A CBPE metric's estimate for one chunk.
+pub type CbpeEstimate = Estimate<CbpeMetric>;
 
 /// Why an estimate or its sampling error is undefined (NannyML reports NaN for both).
 pub(crate) fn undefined_reason(value: f64) -> &'static str {
@@ -371,40 +375,43 @@ impl CbpeModel {
             .map(|&(metric, components, thresholds)| {
                 let value = estimated(metric, chunk.scores, &calibrated, chunk.predictions);
                 let sampling_error = components.for_rows(chunk.len());
-                CbpeEstimate::judged(metric, value, realized(metric, &chunk), sampling_error, thresholds)
+                let undefined = undefined_reason(value);
+                let estimate = (value, sampling_error);
+                Estimate::judged(metric, estimate, realized(metric, &chunk), thresholds, Some(1.0), undefined)
             })
             .collect()
     }
 }
 
-impl CbpeEstimate {
-    /// An estimate with its confidence bounds (±3 sampling errors, within [0, 1]) and its verdict against
-    /// `thresholds`.
+impl<M> Estimate<M> {
+    /// An estimate with its confidence bounds (±3 sampling errors, within 0 and `upper_limit`) and its verdict
+    /// against `thresholds`. An estimate or sampling error that is not finite is never judged: its status is
+    /// `insufficient` with `undefined` as the reason, and its bounds are the value itself.
     pub(crate) fn judged(
-        metric: CbpeMetric,
-        value: f64,
+        metric: M,
+        (value, sampling_error): (f64, f64),
         realized: Option<f64>,
-        sampling_error: f64,
         thresholds: Thresholds,
-    ) -> CbpeEstimate {
+        upper_limit: Option<f64>,
+        undefined: &str,
+    ) -> Estimate<M> {
         let band = thresholds.band();
         let (status, reason) = match band {
-            // An estimate that cannot be formed (a class with no expected positive in the chunk) or has no
-            // sampling error (a class the reference never predicted) is never judged.
             _ if !(value.is_finite() && sampling_error.is_finite()) => {
-                (CbpeStatus::Insufficient, Some(undefined_reason(value).to_owned()))
+                (CbpeStatus::Insufficient, Some(undefined.to_owned()))
             }
             None => (CbpeStatus::Insufficient, thresholds.problem()),
             Some((lower, upper)) if value < lower || value > upper => (CbpeStatus::Alert, None),
             Some(_) => (CbpeStatus::Ok, None),
         };
         let bound = |b: f64| if b.is_finite() { b } else { value };
-        CbpeEstimate {
+        let upper = bound(value + SAMPLING_ERROR_RANGE * sampling_error);
+        Estimate {
             metric,
             value,
             realized,
             sampling_error,
-            upper_confidence_boundary: bound(value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
+            upper_confidence_boundary: upper_limit.map_or(upper, |limit| upper.min(limit)),
             lower_confidence_boundary: bound(value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
             upper_threshold: band.map(|b| b.1),
             lower_threshold: band.map(|b| b.0),

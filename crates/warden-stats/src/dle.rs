@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cbpe::{CbpeStatus, SAMPLING_ERROR_RANGE, Thresholds, chunk_ranges};
+use crate::cbpe::{Estimate, Thresholds, chunk_ranges};
 use crate::profile::population_std;
 use crate::regression::regression_metrics;
 
@@ -108,31 +108,8 @@ pub struct DleModel {
     pub metrics: Vec<(LossMetric, LossSamplingError, Thresholds)>,
 }
 
-/// One metric's estimate for one chunk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DleEstimate {
-    /// The metric.
-    pub metric: LossMetric,
-    /// Estimated value.
-    pub value: f64,
-    /// Value computed from outcomes, when the chunk has them.
-    pub realized: Option<f64>,
-    /// Sampling error of the estimate.
-    pub sampling_error: f64,
-    /// `value + 3 · sampling_error`.
-    pub upper_confidence_boundary: f64,
-    /// `max(0, value − 3 · sampling_error)`.
-    pub lower_confidence_boundary: f64,
-    /// Alert threshold above (none when the reference is too small to calibrate it).
-    pub upper_threshold: Option<f64>,
-    /// Alert threshold below.
-    pub lower_threshold: Option<f64>,
-    /// `alert` outside the thresholds; `insufficient` without thresholds.
-    pub status: CbpeStatus,
-    /// Why the status is `insufficient`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
+/// A DLE metric's estimate for one chunk (no upper limit on its bounds).
+pub type DleEstimate = Estimate<LossMetric>;
 
 /// Why DLE cannot be fitted or cannot estimate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -192,36 +169,17 @@ impl DleModel {
         let mean = row_losses.iter().map(|&v| v.max(0.0)).sum::<f64>() / row_losses.len() as f64;
         let value = if metric == LossMetric::Rmse { mean.sqrt() } else { mean };
         let sampling_error = components.for_rows(metric, row_losses.len());
-        let band = thresholds.band();
-        let (status, reason) = match band {
-            // RMSE's sampling error divides by the reference's mean squared error: none for a perfect reference.
-            _ if !sampling_error.is_finite() => (
-                CbpeStatus::Insufficient,
-                Some("the sampling error is undefined: the reference's predictions have no error".to_owned()),
-            ),
-            None => (CbpeStatus::Insufficient, thresholds.problem()),
-            Some((lower, upper)) if value < lower || value > upper => (CbpeStatus::Alert, None),
-            Some(_) => (CbpeStatus::Ok, None),
-        };
-        let spread = if sampling_error.is_finite() { SAMPLING_ERROR_RANGE * sampling_error } else { 0.0 };
-        Ok(DleEstimate {
-            metric,
-            value,
-            realized: outcomes.and_then(|(actual, predicted)| metric.realized(actual, predicted)),
-            sampling_error,
-            upper_confidence_boundary: value + spread,
-            lower_confidence_boundary: (value - spread).max(0.0),
-            upper_threshold: band.map(|b| b.1),
-            lower_threshold: band.map(|b| b.0),
-            status,
-            reason,
-        })
+        // RMSE's sampling error divides by the reference's mean squared error: none for a perfect reference.
+        let undefined = "the sampling error is undefined: the reference's predictions have no error";
+        let realized = outcomes.and_then(|(actual, predicted)| metric.realized(actual, predicted));
+        Ok(Estimate::judged(metric, (value, sampling_error), realized, *thresholds, None, undefined))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cbpe::CbpeStatus;
 
     #[test]
     fn row_losses_and_their_estimates_follow_nannyml() {

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::{IsotonicCalibrator, needs_calibration};
-use crate::cbpe::{CbpeEstimate, CbpeMetric, Thresholds, chunk_ranges, estimate_roc_auc};
+use crate::cbpe::{CbpeEstimate, CbpeMetric, Estimate, Thresholds, chunk_ranges, estimate_roc_auc, undefined_reason};
 use crate::multiclass::multiclass_metrics;
 use crate::profile::population_std;
 
@@ -341,7 +341,9 @@ impl MulticlassCbpeModel {
             .map(|(metric, error, thresholds)| {
                 let value = estimated(*metric, self.classes, &chunk, &calibrated);
                 let realized = realized(*metric, self.classes, &chunk);
-                CbpeEstimate::judged(*metric, value, realized, error.for_rows(chunk.len()), *thresholds)
+                let estimate = (value, error.for_rows(chunk.len()));
+                let undefined = undefined_reason(value);
+                Estimate::judged(*metric, estimate, realized, *thresholds, Some(1.0), undefined)
             })
             .collect())
     }

@@ -452,14 +452,19 @@ fn metrics_fail_on_exits_1_once_the_fairness_verdict_reaches_it() {
     assert!(stderr(&out).contains("verdict alert reaches --fail-on alert"), "{}", stderr(&out));
 }
 
-/// NannyML's multiclass credit-card rows as the golden files hold them (classes as 0, 1, 2), the first `rows`
-/// data rows, with or without the outcome column.
-fn credit_cards(dir: &std::path::Path, side: &str, rows: usize, with_outcome: bool) -> std::path::PathBuf {
-    let text = warden_testdata::read_to_string(&format!("stats/golden/multiclass_cbpe_{side}.csv"));
+/// The first `rows` data rows of the golden CSV `stats/golden/{name}.csv` written into `dir`, without the
+/// outcome column (the last) unless `with_outcome`.
+fn golden_rows(dir: &std::path::Path, name: &str, rows: usize, with_outcome: bool) -> std::path::PathBuf {
+    let text = warden_testdata::read_to_string(&format!("stats/golden/{name}.csv"));
     let keep = |line: &str| if with_outcome { line.to_owned() } else { line.rsplit_once(',').unwrap().0.to_owned() };
-    let path = dir.join(format!("{side}-{rows}-{with_outcome}.csv"));
+    let path = dir.join(format!("{name}-{rows}-{with_outcome}.csv"));
     std::fs::write(&path, text.lines().take(rows + 1).map(keep).collect::<Vec<_>>().join("\n")).unwrap();
     path
+}
+
+/// NannyML's multiclass credit-card rows as the golden files hold them (classes as 0, 1, 2).
+fn credit_cards(dir: &std::path::Path, side: &str, rows: usize, with_outcome: bool) -> std::path::PathBuf {
+    golden_rows(dir, &format!("multiclass_cbpe_{side}"), rows, with_outcome)
 }
 
 const CLASS_SCORES: [&str; 6] = [
@@ -570,14 +575,9 @@ fn multiclass_metrics_refuse_an_unknown_class_one_class_and_a_binary_score_besid
     assert_eq!(out.status.code(), Some(2), "clap refuses --score with --class-score");
 }
 
-/// NannyML's car price rows as the DLE golden files hold them: the first `rows` data rows, and without the
-/// outcome column (the last) unless `with_outcome`.
+/// NannyML's car price rows as the DLE golden files hold them.
 fn car_prices(dir: &std::path::Path, side: &str, rows: usize, with_outcome: bool) -> std::path::PathBuf {
-    let text = warden_testdata::read_to_string(&format!("stats/golden/dle_{side}.csv"));
-    let keep = |line: &str| if with_outcome { line.to_owned() } else { line.rsplit_once(',').unwrap().0.to_owned() };
-    let path = dir.join(format!("cars-{side}-{rows}-{with_outcome}.csv"));
-    std::fs::write(&path, text.lines().take(rows + 1).map(keep).collect::<Vec<_>>().join("\n")).unwrap();
-    path
+    golden_rows(dir, &format!("dle_{side}"), rows, with_outcome)
 }
 
 const CAR_FEATURES: [&str; 14] = [
