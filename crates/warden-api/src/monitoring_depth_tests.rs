@@ -400,6 +400,13 @@ async fn a_regression_models_realized_values_raise_its_error_and_its_expected_lo
     let (status, body) = app.json(Method::PUT, "/v1/models/lgd/monitors/bad", Some(&app.admin), reversed).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
+    // A realized value past the amounts' bound is refused by field, and nothing of the batch is recorded.
+    let batch = json!({"outcomes": [{"request_id": "none-yet", "label": 1, "value": 0.4},
+                                    {"request_id": "none-yet-2", "label": 1, "value": 1e300}]});
+    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), batch).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["details"]["fields"]["outcomes[1].value"].is_string(), "{body}");
+
     lgd_decisions_with_outcomes(&app, "calm", 0.0).await;
     let calm = latest_of(&app, "lgd").await;
     let figures = &calm["lgd_mae"]["details"]["features"]["model"];
