@@ -307,3 +307,102 @@ fn onnx_lightgbm_export_matches_onnx_runtime() {
         close(p.score, number(want, "ort_proba_1"), false, &format!("row {i}"));
     }
 }
+
+const MC_CLASSES: [&str; 3] = ["highstreet_card", "prepaid_card", "upmarket_card"];
+const MC_FEATURES: [&str; 7] = [
+    "acq_channel",
+    "app_behavioral_score",
+    "requested_credit_limit",
+    "app_channel",
+    "credit_bureau_score",
+    "stated_income",
+    "is_customer",
+];
+
+/// Multiclass models (`scripts/fixtures/multiclass_models.py`): every class's probability, the predicted
+/// class's margin and every class's contributions against the producing library's own outputs.
+fn check_multiclass(model: &Model, expected: &str) {
+    assert_eq!(model.classes(), 3);
+    let rows: Vec<Vec<Cell>> = csv_rows("mc_test_encoded.csv")
+        .iter()
+        .map(|row| model.inputs().iter().map(|input| numeric_cell(row, &input.name)).collect())
+        .collect();
+    let expected = csv_rows(expected);
+    assert_eq!(rows.len(), expected.len());
+    let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+    let predictions = model.predict(&refs).expect("predict");
+    let mut classes_seen = [0; 3];
+    for (i, ((row, prediction), want)) in rows.iter().zip(&predictions).zip(&expected).enumerate() {
+        for (k, class) in MC_CLASSES.iter().enumerate() {
+            close(
+                prediction.probabilities[k],
+                number(want, &format!("proba_{class}")),
+                false,
+                &format!("row {i} {class}"),
+            );
+        }
+        let class = prediction.class().expect("a multiclass prediction names its class");
+        classes_seen[class] += 1;
+        assert_eq!(prediction.score, prediction.probabilities[class]);
+        let margin = number(want, &format!("margin_{}", MC_CLASSES[class]));
+        close(prediction.margin.expect("trees expose margins"), margin, true, &format!("row {i} margin"));
+        for (k, class) in MC_CLASSES.iter().enumerate() {
+            let explanation = model.explain_class(row, k).expect("explain");
+            close(explanation.base, number(want, &format!("contrib_{class}_bias")), true, &format!("row {i} bias"));
+            for (j, input) in model.inputs().iter().enumerate() {
+                let column = format!("contrib_{class}_{}", input.name);
+                close(explanation.contributions[j], number(want, &column), true, &format!("row {i} {column}"));
+            }
+        }
+        assert_eq!(
+            model.explain(row).unwrap(),
+            model.explain_class(row, class).unwrap(),
+            "explains the predicted class"
+        );
+    }
+    assert!(classes_seen.iter().all(|n| *n > 0), "every class is predicted on some row: {classes_seen:?}");
+    assert!(model.explain_class(&rows[0], 3).is_err());
+}
+
+#[test]
+fn xgboost_multiclass_matches_xgboost_in_json_and_ubjson() {
+    let json = load(ModelFormat::XgboostJson, "xgb_mc.json");
+    check_multiclass(&json, "mc_test_expected_xgb.csv");
+    let ubj = load(ModelFormat::XgboostUbj, "xgb_mc.ubj");
+    check_multiclass(&ubj, "mc_test_expected_xgb.csv");
+}
+
+#[test]
+fn lightgbm_multiclass_matches_lightgbm() {
+    check_multiclass(&load(ModelFormat::LightgbmText, "lgbm_mc.txt"), "mc_test_expected_lgbm.csv");
+}
+
+#[test]
+fn onnx_multiclass_classifiers_match_onnx_runtime() {
+    // `make_onnx_multiclass.py`: missing values are -1 for these models.
+    let rows: Vec<Vec<Cell>> = csv_rows("mc_test_encoded.csv")
+        .iter()
+        .map(|row| {
+            MC_FEATURES
+                .iter()
+                .map(|name| Cell::Number(Some(number(row, name)).filter(|x| !x.is_nan()).unwrap_or(-1.0)))
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+    let expected = csv_rows("mc_test_expected_onnx.csv");
+    for name in ["lr", "rf"] {
+        let model = load(ModelFormat::Onnx, &format!("{name}_mc.onnx"));
+        assert_eq!(model.classes(), 3, "{name}");
+        let predictions = model.predict(&refs).expect("predict");
+        for (i, (prediction, want)) in predictions.iter().zip(&expected).enumerate() {
+            for (k, class) in MC_CLASSES.iter().enumerate() {
+                let column = format!("{name}_ort_proba_{class}");
+                close(prediction.probabilities[k], number(want, &column), false, &format!("row {i} {column}"));
+            }
+            let label = number(want, &format!("{name}_ort_label")) as usize;
+            assert_eq!(prediction.class(), Some(label), "{name} row {i}");
+            assert_eq!(prediction.score, prediction.probabilities[label]);
+        }
+    }
+}

@@ -396,3 +396,44 @@ fn onnx_graphs_with_tensors_within_the_limit_load_and_score() {
     );
     run(ModelFormat::Onnx, bytes).unwrap();
 }
+
+/// The multiclass XGBoost fixture with one field of its learner replaced.
+fn xgboost_multiclass_with(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut model: serde_json::Value =
+        serde_json::from_slice(&warden_testdata::read("models/xgb_mc.json")).expect("fixture");
+    edit(&mut model["learner"]);
+    serde_json::to_vec(&model).unwrap()
+}
+
+#[test]
+fn multiclass_artifacts_whose_classes_do_not_add_up_are_refused_naming_the_field() {
+    let cases: [(fn(&mut serde_json::Value), &[&str]); 5] = [
+        (|l| l["gradient_booster"]["model"]["tree_info"][4] = 7.into(), &["tree_info names class 7 of 3"]),
+        (
+            |l| l["gradient_booster"]["model"]["tree_info"] = serde_json::json!([0, 1]),
+            &["tree_info", "2 classes for 60 trees"],
+        ),
+        (|l| l["learner_model_param"]["num_class"] = "5000".into(), &["num_class 5000", "1000 classes"]),
+        (|l| l["objective"]["name"] = "binary:logistic".into(), &["num_class 3", "binary:logistic"]),
+        (|l| l["learner_model_param"]["base_score"] = "[0.5,0.5]".into(), &["base_score has 2 values for 3 outputs"]),
+    ];
+    for (edit, needles) in cases {
+        refused_naming(run(ModelFormat::XgboostJson, xgboost_multiclass_with(edit)), needles);
+    }
+    let lightgbm = String::from_utf8(warden_testdata::read("models/lgbm_mc.txt")).expect("fixture");
+    for (from, to, needles) in [
+        ("num_tree_per_iteration=3", "num_tree_per_iteration=1", &["num_class 3 with num_tree_per_iteration 1"][..]),
+        (
+            "objective=multiclass num_class:3",
+            "objective=binary sigmoid:1",
+            &["objective 'binary sigmoid:1'", "num_class 3"],
+        ),
+        ("num_class=3", "num_class=1", &["num_class 1 with num_tree_per_iteration 3"]),
+    ] {
+        let bytes = lightgbm.replacen(from, to, 1).into_bytes();
+        refused_naming(run(ModelFormat::LightgbmText, bytes), needles);
+    }
+    // Unchanged, both load and score.
+    run(ModelFormat::XgboostJson, xgboost_multiclass_with(|_| {})).unwrap();
+    run(ModelFormat::LightgbmText, lightgbm.into_bytes()).unwrap();
+}

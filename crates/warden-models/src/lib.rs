@@ -13,6 +13,11 @@ format reproduces its producing library's own predictions (see `models/` in ward
 
 [`safety`] screens the bytes before any parser runs (pickles, archives, compressed files are refused).
 
+A multiclass classifier (XGBoost `multi:softprob`/`multi:softmax`, LightGBM `multiclass`, ONNX classifiers with
+a `[N, C]` probabilities output beside their label) predicts every class's probability
+([`Prediction::probabilities`]); its score is the predicted class's probability, and its explanations explain a
+class's margin ([`Model::explain_class`]).
+
 Explanations are in the model's margin (log-odds) units: exact term-by-term contributions for linear models and
 path-dependent TreeSHAP for tree ensembles, so `base + Σ contributions = margin`.
 
@@ -33,7 +38,7 @@ pub mod onnx_ml;
 pub mod safety;
 mod trees;
 pub mod ubjson;
-pub use trees::{MAX_FEATURES, MAX_TREE_DEPTH};
+pub use trees::{MAX_CLASSES, MAX_FEATURES, MAX_TREE_DEPTH};
 mod xgboost;
 
 use serde::{Deserialize, Serialize};
@@ -132,12 +137,23 @@ pub struct InputSpec {
 }
 
 /// The output for one row.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
-    /// The score: P(class 1) for binary classifiers, the predicted value for regressors.
+    /// The score: P(class 1) for binary classifiers, the predicted value for regressors, the predicted
+    /// class's probability for multiclass classifiers.
     pub score: f64,
-    /// The raw margin (log-odds) when the model exposes one.
+    /// The raw margin (log-odds) when the model exposes one (a multiclass model's: the predicted class's).
     pub margin: Option<f64>,
+    /// A multiclass classifier's probability of each class, in the model's class order (they sum to 1; the
+    /// predicted class is the first most probable); empty for other models.
+    pub probabilities: Vec<f64>,
+}
+
+impl Prediction {
+    /// The predicted class of a multiclass classifier: the first most probable.
+    pub fn class(&self) -> Option<usize> {
+        (!self.probabilities.is_empty()).then(|| trees::most_probable(&self.probabilities))
+    }
 }
 
 /// Per-feature contributions to one row's margin: `base + Σ contributions = margin`.
@@ -160,7 +176,7 @@ pub struct Model {
 #[derive(Debug)]
 enum Engine {
     Linear(linear::LinearModel),
-    Trees(trees::Ensemble),
+    Trees(trees::Forest),
     Onnx(onnx::OnnxModel),
 }
 
@@ -175,17 +191,17 @@ impl Model {
                 (Engine::Linear(model), inputs, false)
             }
             ModelFormat::XgboostJson | ModelFormat::XgboostUbj => {
-                let (ensemble, names) = match format {
+                let (forest, names) = match format {
                     ModelFormat::XgboostUbj => xgboost::parse_ubj(bytes)?,
                     _ => xgboost::parse(bytes)?,
                 };
-                let (positional, n) = (names.is_none(), ensemble.n_features);
-                (Engine::Trees(ensemble), number_inputs(names, n), positional)
+                let (positional, n) = (names.is_none(), forest.n_features());
+                (Engine::Trees(forest), number_inputs(names, n), positional)
             }
             ModelFormat::LightgbmText => {
-                let (ensemble, names) = lightgbm::parse(bytes)?;
-                let n = ensemble.n_features;
-                (Engine::Trees(ensemble), number_inputs(Some(names), n), false)
+                let (forest, names) = lightgbm::parse(bytes)?;
+                let n = forest.n_features();
+                (Engine::Trees(forest), number_inputs(Some(names), n), false)
             }
             ModelFormat::Onnx => {
                 let model = contain_panics("onnx", || onnx::OnnxModel::load(bytes))?;
@@ -207,6 +223,16 @@ impl Model {
         self.positional
     }
 
+    /// How many classes a multiclass classifier's predictions carry probabilities for; 0 for a model with one
+    /// score (a binary classifier, a regressor).
+    pub fn classes(&self) -> usize {
+        match &self.engine {
+            Engine::Linear(_) => 0,
+            Engine::Trees(forest) => forest.classes(),
+            Engine::Onnx(model) => model.classes(),
+        }
+    }
+
     /// Whether [`Model::explain`] is available.
     pub fn can_explain(&self) -> bool {
         !matches!(self.engine, Engine::Onnx(_))
@@ -219,12 +245,12 @@ impl Model {
         }
         match &self.engine {
             Engine::Linear(model) => rows.iter().map(|row| model.predict(row)).collect(),
-            Engine::Trees(ensemble) => {
+            Engine::Trees(forest) => {
                 let mut x = Vec::with_capacity(self.inputs.len());
                 rows.iter()
                     .map(|row| {
                         numbers(row, &mut x)?;
-                        Ok(ensemble.predict(&x))
+                        Ok(forest.predict(&x))
                     })
                     .collect()
             }
@@ -232,15 +258,28 @@ impl Model {
         }
     }
 
-    /// Explains one row: per-feature contributions to its margin.
+    /// Explains one row: per-feature contributions to its margin (a multiclass model's: to the margin of its
+    /// predicted class).
     pub fn explain(&self, row: &[Cell]) -> Result<Explanation> {
+        self.explain_margin(row, None)
+    }
+
+    /// Explains one row's margin for one class of a multiclass model (0-based, in the model's class order).
+    pub fn explain_class(&self, row: &[Cell], class: usize) -> Result<Explanation> {
+        if class >= self.classes() {
+            return Err(ModelError::BadInput(format!("class {class} is not one of the model's {}", self.classes())));
+        }
+        self.explain_margin(row, Some(class))
+    }
+
+    fn explain_margin(&self, row: &[Cell], class: Option<usize>) -> Result<Explanation> {
         self.check_width(row)?;
         match &self.engine {
             Engine::Linear(model) => model.explain(row),
-            Engine::Trees(ensemble) => {
+            Engine::Trees(forest) => {
                 let mut x = Vec::with_capacity(self.inputs.len());
                 numbers(row, &mut x)?;
-                Ok(ensemble.explain(&x))
+                Ok(forest.explain(&x, class))
             }
             Engine::Onnx(_) => Err(ModelError::BadInput(
                 "explanations are available for linear and tree models, not for ONNX graphs".into(),

@@ -1,7 +1,7 @@
 //! LightGBM's text model (`Booster.save_model("model.txt")`, version v3/v4).
 
 use crate::ModelError;
-use crate::trees::{Ensemble, LgbMissing, Link, MAX_FEATURES, Node, Precision, Split, Tree};
+use crate::trees::{Ensemble, Forest, LgbMissing, Link, MAX_CLASSES, MAX_FEATURES, Node, Precision, Split, Tree};
 use std::collections::HashMap;
 
 const FORMAT: &str = "lightgbm-text";
@@ -11,7 +11,7 @@ fn invalid(message: impl Into<String>) -> ModelError {
 }
 
 /// Parses a model; returns the ensemble and its feature names.
-pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Forest, Vec<String>), ModelError> {
     let text = std::str::from_utf8(bytes).map_err(|_| invalid("the file is not UTF-8 text"))?;
     let body = text.split("\nend of trees").next().unwrap_or(text);
     let mut blocks = body.split("\nTree=");
@@ -22,8 +22,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError>
     let get = |key: &str| header.get(key).copied().ok_or_else(|| invalid(format!("header has no '{key}'")));
     let num_class: usize = get("num_class")?.parse().map_err(|_| invalid("num_class is not a number"))?;
     let per_iteration: usize = header.get("num_tree_per_iteration").unwrap_or(&"1").parse().unwrap_or(0);
-    if num_class != 1 || per_iteration != 1 {
-        return Err(ModelError::Unsupported { format: FORMAT, message: "multi-class models".into() });
+    if num_class > MAX_CLASSES || per_iteration != num_class {
+        return Err(invalid(format!(
+            "num_class {num_class} with num_tree_per_iteration {per_iteration} (a model has one tree per class and \
+             iteration, and at most {MAX_CLASSES} classes)"
+        )));
     }
     let max_feature: usize = get("max_feature_idx")?.parse().map_err(|_| invalid("max_feature_idx is not a number"))?;
     let n_features = max_feature.checked_add(1).ok_or_else(|| invalid("max_feature_idx is out of range"))?;
@@ -36,6 +39,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError>
     }
     let objective = get("objective")?;
     let link = objective_link(objective)?;
+    if link.is_none() != (num_class > 1) {
+        return Err(invalid(format!("objective '{objective}' does not fit num_class {num_class}")));
+    }
     let trees = blocks
         .enumerate()
         .map(|(i, block)| tree(block, n_features).map_err(|m| invalid(format!("tree {i}: {m}"))))
@@ -43,10 +49,24 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Vec<String>), ModelError>
     if trees.is_empty() {
         return Err(invalid("the model has no trees"));
     }
-    Ok((Ensemble::new(trees, 0.0, link, Precision::F64, n_features), names))
+    if num_class == 1 {
+        let link = link.unwrap_or(Link::Identity);
+        return Ok((Forest::Single(Ensemble::new(trees, 0.0, link, Precision::F64, n_features)), names));
+    }
+    // Trees take the classes in turn: tree i adds to class i % num_class.
+    let mut by_class: Vec<Vec<Tree>> = vec![Vec::new(); num_class];
+    for (i, tree) in trees.into_iter().enumerate() {
+        by_class[i % num_class].push(tree);
+    }
+    let classes = by_class
+        .into_iter()
+        .map(|trees| Ensemble::new(trees, 0.0, Link::Identity, Precision::F64, n_features))
+        .collect();
+    Ok((Forest::Classes(classes), names))
 }
 
-fn objective_link(objective: &str) -> Result<Link, ModelError> {
+/// The link of a one-output objective; `None` for softmax across classes.
+fn objective_link(objective: &str) -> Result<Option<Link>, ModelError> {
     let mut parts = objective.split(' ');
     let name = parts.next().unwrap_or_default();
     let sigmoid = parts
@@ -55,8 +75,11 @@ fn objective_link(objective: &str) -> Result<Link, ModelError> {
         .transpose()?
         .unwrap_or(1.0);
     match name {
-        "binary" | "cross_entropy" | "xentropy" => Ok(Link::Logistic(sigmoid)),
-        "regression" | "regression_l2" | "regression_l1" | "huber" | "fair" | "quantile" | "mape" => Ok(Link::Identity),
+        "binary" | "cross_entropy" | "xentropy" => Ok(Some(Link::Logistic(sigmoid))),
+        "regression" | "regression_l2" | "regression_l1" | "huber" | "fair" | "quantile" | "mape" => {
+            Ok(Some(Link::Identity))
+        }
+        "multiclass" | "softmax" => Ok(None),
         other => Err(ModelError::Unsupported { format: FORMAT, message: format!("objective '{other}'") }),
     }
 }

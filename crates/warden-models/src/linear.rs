@@ -250,7 +250,7 @@ impl LinearModel {
         for (feature, cell) in self.features.iter().zip(row) {
             margin += Self::term(feature, cell)?;
         }
-        Ok(Prediction { score: self.score(margin), margin: Some(margin) })
+        Ok(Prediction { score: self.score(margin), margin: Some(margin), probabilities: Vec::new() })
     }
 
     pub(crate) fn explain(&self, row: &[Cell]) -> Result<Explanation, ModelError> {

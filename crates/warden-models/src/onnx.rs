@@ -1,5 +1,6 @@
 //! ONNX models through tract, with Warden's ONNX-ML extension operators.
 
+use crate::trees::MAX_CLASSES;
 use crate::{Cell, InputKind, InputSpec, ModelError, Prediction};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::*;
@@ -681,8 +682,10 @@ enum Layout {
 /// Which part of the chosen output is the score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ScoreColumn {
-    /// `[N, C]` class probabilities: column 1 is P(class 1).
+    /// `[N, 2]` class probabilities: column 1 is P(class 1).
     PositiveClass,
+    /// `[N, C]` probabilities of C > 2 classes, beside a class-label output: a multiclass classifier.
+    Classes(usize),
     /// `[N]` or `[N, 1]`: the value itself.
     Value,
 }
@@ -847,6 +850,13 @@ impl OnnxModel {
         }
     }
 
+    pub(crate) fn classes(&self) -> usize {
+        match self.score {
+            ScoreColumn::Classes(classes) => classes,
+            ScoreColumn::PositiveClass | ScoreColumn::Value => 0,
+        }
+    }
+
     pub(crate) fn predict(&self, rows: &[&[Cell]]) -> Result<Vec<Prediction>, ModelError> {
         if rows.len() <= MAX_BATCH_ROWS {
             return self.predict_batch(rows);
@@ -892,12 +902,14 @@ impl OnnxModel {
         }
         Ok(values
             .chunks(width)
-            .map(|row| Prediction {
-                score: match self.score {
-                    ScoreColumn::PositiveClass => row[1],
-                    ScoreColumn::Value => row[0],
-                },
-                margin: None,
+            .map(|row| match self.score {
+                ScoreColumn::PositiveClass => Prediction { score: row[1], margin: None, probabilities: Vec::new() },
+                ScoreColumn::Value => Prediction { score: row[0], margin: None, probabilities: Vec::new() },
+                ScoreColumn::Classes(_) => {
+                    let probabilities = row.to_vec();
+                    let score = probabilities[crate::trees::most_probable(&probabilities)];
+                    Prediction { score, margin: None, probabilities }
+                }
             })
             .collect())
     }
@@ -936,27 +948,40 @@ fn layout_types(layout: &Layout) -> Vec<(DatumType, usize)> {
     }
 }
 
-/// The probabilities output (`[N, 2]` float) when there is one, else a single-value float output.
+/// The probabilities output (`[N, 2]` float) when there is one; a classifier's `[N, C]` probabilities of C > 2
+/// classes (a graph with a class-label output beside them, as classifier converters write); else a
+/// single-value float output.
 fn choose_output(model: &TypedModel) -> Result<(OutletId, ScoreColumn), ModelError> {
     let outlets = model.output_outlets().map_err(invalid)?.to_vec();
-    let mut single = None;
+    let mut facts = Vec::with_capacity(outlets.len());
     for outlet in &outlets {
-        let fact = model.outlet_fact(*outlet).map_err(invalid)?;
+        facts.push(model.outlet_fact(*outlet).map_err(invalid)?);
+    }
+    let labelled = facts.iter().any(|f| f.rank() == 1 && !f.datum_type.is_float());
+    let mut single = None;
+    let mut classes = None;
+    for (outlet, fact) in outlets.iter().zip(&facts) {
         if !fact.datum_type.is_float() {
             continue;
         }
         let last = fact.shape.iter().last().and_then(|d| d.to_usize().ok());
         match (fact.rank(), last) {
             (2, Some(2)) => return Ok((*outlet, ScoreColumn::PositiveClass)),
+            (2, Some(n)) if labelled && (3..=MAX_CLASSES).contains(&n) && classes.is_none() => {
+                classes = Some((*outlet, ScoreColumn::Classes(n)))
+            }
             (2, Some(1)) | (1, _) if single.is_none() => single = Some(*outlet),
             _ => {}
         }
     }
-    match single {
-        Some(outlet) => Ok((outlet, ScoreColumn::Value)),
-        None => Err(ModelError::Unsupported {
+    match (classes, single) {
+        (Some(found), _) => Ok(found),
+        (None, Some(outlet)) => Ok((outlet, ScoreColumn::Value)),
+        (None, None) => Err(ModelError::Unsupported {
             format: FORMAT,
-            message: "no float output with two class probabilities or one value per row".into(),
+            message: format!(
+                "no float output with class probabilities (2 to {MAX_CLASSES} classes beside a label) or one value per row"
+            ),
         }),
     }
 }

@@ -14,9 +14,10 @@ ONNX-ML specification and ONNX Runtime's arithmetic (float32):
 - `LabelEncoder` (opset 2): string/int64 keys to string/int64 values with the declared default.
 - `ZipMap`: a sequence of maps cannot be a tensor, so Warden keeps the probabilities tensor it would have been
   built from (column i = class label i in `classlabels_*` order).
-- `TreeEnsembleRegressor` (one target) and `TreeEnsembleClassifier` (binary; one score column as onnxmltools
-  writes for XGBoost and LightGBM, or one per class as skl2onnx writes for forests), `SUM` aggregation, post
-  transform `NONE` or `LOGISTIC`: evaluated by Warden's tree engine in float32. tract has its own
+- `TreeEnsembleRegressor` (one target) and `TreeEnsembleClassifier` (binary: one score column as onnxmltools
+  writes for XGBoost and LightGBM, or one per class as skl2onnx writes for forests; multiclass: one per class,
+  post transform `NONE`, as skl2onnx writes for forests), `SUM` aggregation, post transform `NONE` or
+  `LOGISTIC`: evaluated by Warden's tree engine in float32. tract has its own
   `TreeEnsembleClassifier`, but it refuses a binary model with one base value (onnxmltools' XGBoost export) and
   reports every binary label as class 0, so Warden's replaces it.
 */
@@ -27,7 +28,7 @@ use tract_onnx::tract_core::{args_1, as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx_opl::ml::{DirectLookup, ReverseLookup};
 
-use crate::trees::{Ensemble, Link, Node, Precision, Split, Tree};
+use crate::trees::{Ensemble, Link, MAX_CLASSES, Node, Precision, Split, Tree};
 
 /// Registers every extension operator of this module.
 pub fn register(register: &mut OnnxOpRegister) {
@@ -428,11 +429,19 @@ impl Expansion for ZipMap {
 struct TreeEnsembleOp {
     columns: Vec<Ensemble>,
     logistic: bool,
-    /// `None` for a regressor; the two class labels for a binary classifier.
-    labels: Option<[i64; 2]>,
+    /// `None` for a regressor; the class labels of a classifier (one score column per label, or one column
+    /// holding P(second label) for a binary classifier).
+    labels: Option<Vec<i64>>,
 }
 
 impl Eq for TreeEnsembleOp {}
+
+impl TreeEnsembleOp {
+    /// Columns of the scores output: one for a regressor, one per class for a classifier.
+    fn score_width(&self) -> usize {
+        self.labels.as_ref().map_or(1, Vec::len)
+    }
+}
 
 impl std::hash::Hash for TreeEnsembleOp {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -462,12 +471,23 @@ fn tree_ensemble_classifier(
     let labels: Vec<i64> = node
         .get_attr_opt_vec("classlabels_int64s")?
         .ok_or_else(|| format_err!("TreeEnsembleClassifier: Warden supports integer class labels"))?;
-    ensure!(labels.len() == 2, "TreeEnsembleClassifier: Warden scores binary classifiers ({} classes)", labels.len());
+    ensure!(
+        (2..=MAX_CLASSES).contains(&labels.len()),
+        "TreeEnsembleClassifier: {} class labels (Warden scores 2 to {MAX_CLASSES} classes)",
+        labels.len()
+    );
     let class_ids: Vec<i64> = node.get_attr_vec("class_ids")?;
     // One score column (all weights on class 0) is the binary layout: P(class 1) = transform(score).
-    let width = if class_ids.iter().all(|&c| c == 0) { 1 } else { 2 };
+    let width = if labels.len() == 2 && class_ids.iter().all(|&c| c == 0) { 1 } else { labels.len() };
     let (columns, logistic) = tree_columns(node, "class", width)?;
-    Ok((expand(TreeEnsembleOp { columns, logistic, labels: Some([labels[0], labels[1]]) }), vec![]))
+    // A multiclass forest's columns are its probabilities (the trees' weights are averaged votes); a
+    // per-column logistic would not make them sum to 1.
+    ensure!(
+        labels.len() == 2 || !logistic,
+        "TreeEnsembleClassifier: post_transform LOGISTIC with {} classes is not supported",
+        labels.len()
+    );
+    Ok((expand(TreeEnsembleOp { columns, logistic, labels: Some(labels) }), vec![]))
 }
 
 /// Builds one ensemble per output column from the ONNX-ML node attributes (`leaf` is "target" or "class").
@@ -609,7 +629,7 @@ impl Expansion for TreeEnsembleOp {
         s.equals(&scores.datum_type, DatumType::F32)?;
         s.equals(&scores.rank, 2)?;
         s.equals(&scores.shape[0], &inputs[0].shape[0])?;
-        s.equals(&scores.shape[1], (if self.labels.is_some() { 2 } else { 1 }).to_dim())?;
+        s.equals(&scores.shape[1], self.score_width().to_dim())?;
         Ok(())
     }
 
@@ -646,7 +666,7 @@ impl EvalOp for TreeEnsembleOp {
                 *slot = *v as f64;
             }
             let column = |c: &Ensemble| c.predict(&x).score as f32;
-            match (self.labels, self.columns.as_slice()) {
+            match (self.labels.as_deref(), self.columns.as_slice()) {
                 (None, [only]) => scores.push(column(only)),
                 (Some(classes), [only]) => {
                     let p = column(only);
@@ -658,11 +678,23 @@ impl EvalOp for TreeEnsembleOp {
                     scores.extend([p0, p1]);
                     labels.push(if p1 > p0 { classes[1] } else { classes[0] });
                 }
+                (Some(classes), columns) if columns.len() == classes.len() => {
+                    let start = scores.len();
+                    scores.extend(columns.iter().map(column));
+                    let row_scores = &scores[start..];
+                    // ONNX Runtime's label is the first highest score.
+                    let mut best = 0;
+                    for (k, v) in row_scores.iter().enumerate() {
+                        if *v > row_scores[best] {
+                            best = k;
+                        }
+                    }
+                    labels.push(classes[best]);
+                }
                 _ => bail!("tree ensemble: unexpected column layout"),
             }
         }
-        let width = if self.labels.is_some() { 2 } else { 1 };
-        let scores = Tensor::from_shape(&[rows, width], &scores)?.into_tvalue();
+        let scores = Tensor::from_shape(&[rows, self.score_width()], &scores)?.into_tvalue();
         Ok(if self.labels.is_some() {
             tvec!(Tensor::from_shape(&[rows], &labels)?.into_tvalue(), scores)
         } else {
@@ -675,7 +707,7 @@ impl TypedOp for TreeEnsembleOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let rows = inputs[0].shape[0].clone();
         Ok(if self.labels.is_some() {
-            tvec!(i64::fact([rows.clone()]), f32::fact([rows, 2.to_dim()]))
+            tvec!(i64::fact([rows.clone()]), f32::fact([rows, self.score_width().to_dim()]))
         } else {
             tvec!(f32::fact([rows, 1.to_dim()]))
         })

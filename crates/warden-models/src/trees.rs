@@ -74,6 +74,9 @@ pub const MAX_TREE_DEPTH: usize = 256;
 /// declared count needs no bytes behind it in the artifact.
 pub const MAX_FEATURES: usize = 100_000;
 
+/// The most classes a multiclass model may declare: every prediction carries one probability per class.
+pub const MAX_CLASSES: usize = 1_000;
+
 impl Tree {
     /// The child `x` goes to from internal node `index`.
     fn next(&self, feature: usize, split: &Split, default_left: bool, left: usize, right: usize, x: &[f64]) -> usize {
@@ -251,7 +254,7 @@ impl Ensemble {
             }
             (Link::Logistic(k), Precision::F64) => sigmoid(k * margin),
         };
-        Prediction { score, margin: Some(margin) }
+        Prediction { score, margin: Some(margin), probabilities: Vec::new() }
     }
 
     pub(crate) fn explain(&self, x: &[f64]) -> Explanation {
@@ -282,6 +285,86 @@ impl Ensemble {
         total[n] = total[n] + R::from_f64(self.base_margin);
         let base = total[n].to_f64();
         Explanation { base, contributions: total[..n].iter().map(|v| v.to_f64()).collect() }
+    }
+}
+
+/// The trees of a model file: one sum of trees, or one per class for a multiclass classifier (tree `i` of an
+/// XGBoost file adds to the class its `tree_info` names; LightGBM's trees take the classes in turn), each
+/// with that class's base margin and no link, the classes' margins turned into probabilities by softmax.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Forest {
+    Single(Ensemble),
+    Classes(Vec<Ensemble>),
+}
+
+impl Forest {
+    pub(crate) fn n_features(&self) -> usize {
+        match self {
+            Forest::Single(ensemble) => ensemble.n_features,
+            Forest::Classes(classes) => classes.first().map_or(0, |c| c.n_features),
+        }
+    }
+
+    /// How many class probabilities a prediction carries (none for a single score).
+    pub(crate) fn classes(&self) -> usize {
+        match self {
+            Forest::Single(_) => 0,
+            Forest::Classes(classes) => classes.len(),
+        }
+    }
+
+    pub(crate) fn predict(&self, x: &[f64]) -> Prediction {
+        let classes = match self {
+            Forest::Single(ensemble) => return ensemble.predict(x),
+            Forest::Classes(classes) => classes,
+        };
+        let margins: Vec<f64> = classes.iter().map(|c| c.margin(x)).collect();
+        let probabilities = softmax(&margins, classes[0].precision);
+        let class = most_probable(&probabilities);
+        Prediction { score: probabilities[class], margin: Some(margins[class]), probabilities }
+    }
+
+    /// Explains the margin of `class` (a multiclass model), or the one margin.
+    pub(crate) fn explain(&self, x: &[f64], class: Option<usize>) -> Explanation {
+        match (self, class) {
+            (Forest::Single(ensemble), _) => ensemble.explain(x),
+            (Forest::Classes(classes), Some(class)) if class < classes.len() => classes[class].explain(x),
+            (Forest::Classes(classes), _) => {
+                let class = most_probable(&self.predict(x).probabilities);
+                classes[class].explain(x)
+            }
+        }
+    }
+}
+
+/// The first of the most probable classes (the libraries' argmax).
+pub(crate) fn most_probable(probabilities: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, p) in probabilities.iter().enumerate() {
+        if *p > probabilities[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Softmax as each library computes it: XGBoost exponentiates in float32, sums in float64 and divides in
+/// float32; LightGBM works in float64 throughout. Both subtract the largest margin first.
+fn softmax(margins: &[f64], precision: Precision) -> Vec<f64> {
+    match precision {
+        Precision::F32 => {
+            let margins: Vec<f32> = margins.iter().map(|m| *m as f32).collect();
+            let max = margins.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let exps: Vec<f32> = margins.iter().map(|m| (m - max).exp()).collect();
+            let sum = exps.iter().map(|e| *e as f64).sum::<f64>() as f32;
+            exps.iter().map(|e| (e / sum) as f64).collect()
+        }
+        Precision::F64 => {
+            let max = margins.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let exps: Vec<f64> = margins.iter().map(|m| (m - max).exp()).collect();
+            let sum: f64 = exps.iter().sum();
+            exps.iter().map(|e| e / sum).collect()
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! XGBoost's native JSON model (`Booster.save_model("model.json")`, xgboost 1.6 to 3.x).
 
 use crate::ModelError;
-use crate::trees::{Ensemble, Link, MAX_FEATURES, Node, Precision, Split, Tree};
+use crate::trees::{Ensemble, Forest, Link, MAX_CLASSES, MAX_FEATURES, Node, Precision, Split, Tree};
 use serde::Deserialize;
 
 const FORMAT: &str = "xgboost-json";
@@ -53,6 +53,9 @@ struct Booster {
 #[derive(Deserialize)]
 struct GbTree {
     trees: Vec<JsonTree>,
+    /// The class each tree adds to (all 0 for one output).
+    #[serde(default)]
+    tree_info: Vec<i64>,
 }
 
 #[derive(Deserialize)]
@@ -75,45 +78,59 @@ struct JsonTree {
     categories_sizes: Vec<usize>,
 }
 
-/// Parses `base_score`, written `"5E-1"` (2.x) or `"[5E-1]"` (3.x, one value per target).
-fn base_score(text: &str) -> Result<f32, ModelError> {
+/// Parses `base_score`, written `"5E-1"` (2.x) or `"[5E-1]"` (3.x, one value per output): one value, or one
+/// per class of a multiclass model.
+fn base_scores(text: &str, outputs: usize) -> Result<Vec<f32>, ModelError> {
     let inner = text.trim().trim_start_matches('[').trim_end_matches(']');
-    let mut values = inner.split(',').map(|v| v.trim().parse::<f32>());
-    match (values.next(), values.next()) {
-        (Some(Ok(v)), None) => Ok(v),
-        (Some(_), Some(_)) => Err(unsupported("models with several outputs (multi-class or multi-target)")),
-        _ => Err(invalid(format!("base_score '{text}' is not a number"))),
+    let values = inner
+        .split(',')
+        .map(|v| v.trim().parse::<f32>().map_err(|_| invalid(format!("base_score '{text}' is not a number"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    match values.len() {
+        1 => Ok(vec![values[0]; outputs]),
+        n if n == outputs => Ok(values),
+        n => Err(invalid(format!("base_score has {n} values for {outputs} outputs"))),
     }
 }
 
 /// Parses a model; returns the ensemble and its feature names (when saved with them).
-pub(crate) fn parse(bytes: &[u8]) -> Result<(Ensemble, Option<Vec<String>>), ModelError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Forest, Option<Vec<String>>), ModelError> {
     let file: File = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
     from_file(file)
 }
 
 /// The same model saved as UBJSON (XGBoost's default from 2.1).
-pub(crate) fn parse_ubj(bytes: &[u8]) -> Result<(Ensemble, Option<Vec<String>>), ModelError> {
+pub(crate) fn parse_ubj(bytes: &[u8]) -> Result<(Forest, Option<Vec<String>>), ModelError> {
     let value = crate::ubjson::to_value(bytes).map_err(|e| invalid(e.to_string()))?;
     let file: File = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
     from_file(file)
 }
 
-fn from_file(file: File) -> Result<(Ensemble, Option<Vec<String>>), ModelError> {
+fn from_file(file: File) -> Result<(Forest, Option<Vec<String>>), ModelError> {
     let learner = file.learner;
     if learner.gradient_booster.name != "gbtree" {
         return Err(unsupported(format!("booster '{}' (only gbtree is supported)", learner.gradient_booster.name)));
     }
     let count = |v: &Option<String>| v.as_deref().unwrap_or("0").parse::<u32>().unwrap_or(u32::MAX);
-    if count(&learner.learner_model_param.num_class) > 1 || count(&learner.learner_model_param.num_target) > 1 {
-        return Err(unsupported("models with several outputs (multi-class or multi-target)"));
+    if count(&learner.learner_model_param.num_target) > 1 {
+        return Err(unsupported("models with several targets"));
+    }
+    let num_class = count(&learner.learner_model_param.num_class);
+    let multiclass = matches!(learner.objective.name.as_str(), "multi:softprob" | "multi:softmax");
+    if num_class > 1 && !multiclass || multiclass && !(2..=MAX_CLASSES as u32).contains(&num_class) {
+        return Err(invalid(format!(
+            "num_class {num_class} does not fit objective '{}' (multiclass models take 2 to {MAX_CLASSES} classes)",
+            learner.objective.name
+        )));
     }
     let n_features: usize =
         learner.learner_model_param.num_feature.parse().map_err(|_| invalid("num_feature is not a number"))?;
     if n_features > MAX_FEATURES {
         return Err(invalid(format!("num_feature is {n_features}; the limit is {MAX_FEATURES}")));
     }
-    let base = base_score(&learner.learner_model_param.base_score)?;
+    let outputs = if multiclass { num_class as usize } else { 1 };
+    let bases = base_scores(&learner.learner_model_param.base_score, outputs)?;
+    let base = bases[0];
     let (link, base_margin) = match learner.objective.name.as_str() {
         "binary:logistic" | "reg:logistic" => {
             if !(base > 0.0 && base < 1.0) {
@@ -126,6 +143,8 @@ fn from_file(file: File) -> Result<(Ensemble, Option<Vec<String>>), ModelError> 
         "binary:logitraw" | "reg:squarederror" | "reg:linear" | "reg:absoluteerror" | "reg:pseudohubererror" => {
             (Link::Identity, base as f64)
         }
+        // Softmax's base margin is the base score itself (XGBoost's identity ProbToMargin).
+        "multi:softprob" | "multi:softmax" => (Link::Identity, base as f64),
         other => return Err(unsupported(format!("objective '{other}'"))),
     };
     let model = learner.gradient_booster.model.ok_or_else(|| invalid("gradient_booster has no model"))?;
@@ -142,7 +161,26 @@ fn from_file(file: File) -> Result<(Ensemble, Option<Vec<String>>), ModelError> 
     } else {
         return Err(invalid(format!("{} feature names for {n_features} features", learner.feature_names.len())));
     };
-    Ok((Ensemble::new(trees, base_margin, link, Precision::F32, n_features), names))
+    if !multiclass {
+        return Ok((Forest::Single(Ensemble::new(trees, base_margin, link, Precision::F32, n_features)), names));
+    }
+    if model.tree_info.len() != trees.len() {
+        return Err(invalid(format!("tree_info names {} classes for {} trees", model.tree_info.len(), trees.len())));
+    }
+    let mut by_class: Vec<Vec<Tree>> = vec![Vec::new(); outputs];
+    for (tree, class) in trees.into_iter().zip(&model.tree_info) {
+        let class = usize::try_from(*class)
+            .ok()
+            .filter(|c| *c < outputs)
+            .ok_or_else(|| invalid(format!("tree_info names class {class} of {outputs}")))?;
+        by_class[class].push(tree);
+    }
+    let classes = by_class
+        .into_iter()
+        .zip(bases)
+        .map(|(trees, base)| Ensemble::new(trees, base as f64, Link::Identity, Precision::F32, n_features))
+        .collect();
+    Ok((Forest::Classes(classes), names))
 }
 
 fn convert(tree: &JsonTree, n_features: usize) -> Result<Tree, String> {
