@@ -848,11 +848,15 @@ pub struct ScoreResponseBody {
     pub version: i64,
     /// champion, canary, pinned, or fallback (the model is suspended: its fallback answered).
     pub route: Route,
-    /// Score (probability of the bad event); absent when a suspended model's fallback answered without a
-    /// model (decline, refer).
+    /// Score (probability of the bad event; a regression's predicted value; a multiclass classifier's
+    /// predicted class's probability); absent when a suspended model's fallback answered without a model
+    /// (decline, refer).
     pub score: Option<f64>,
-    /// Decision from the version's threshold, or the fallback's.
+    /// Decision from the version's threshold, or the fallback's; a multiclass classifier's predicted class.
     pub decision: String,
+    /// A multiclass classifier's probability of each class, by class label (the score is the predicted class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<BTreeMap<String, f64>>,
     /// Top reasons toward the positive decision (with explain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasons: Option<Vec<ReasonBody>>,
@@ -949,6 +953,9 @@ pub struct DecisionBody {
     pub attributes: Value,
     /// Score; absent for a fallback answered without a model while the model was suspended.
     pub score: Option<f64>,
+    /// A multiclass classifier's probability of each class, in the order of its version's `classes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probabilities: Vec<f64>,
     /// Decision.
     pub decision: String,
     /// Scoring latency, microseconds (0 for a decision made elsewhere).

@@ -17,9 +17,13 @@ use warden_core::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServingConfig {
-    /// What the score is: `binary_classification` (default; a probability) or `regression` (a predicted value).
+    /// What the score is: `binary_classification` (default; a probability), `regression` (a predicted value) or
+    /// `multiclass_classification` (the predicted class's probability; the decision is the class).
     #[serde(default, skip_serializing_if = "ModelTask::is_binary")]
     pub task: ModelTask,
+    /// A multiclass classifier's class labels, in the order of the model's outputs: its decisions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
     /// Scores at or above it get the positive decision (default 0.5; in [0, 1] unless a regression).
     #[serde(default = "default_threshold")]
     pub threshold: f64,
@@ -294,7 +298,7 @@ pub struct ValidationReportBody {
     pub bad_value: String,
     /// The version's decision threshold.
     pub threshold: f64,
-    /// What the version's score is: `binary_classification` or `regression`.
+    /// What the version's score is: `binary_classification`, `regression` or `multiclass_classification`.
     #[serde(default)]
     pub task: ModelTask,
     /// This version's figures.

@@ -273,6 +273,8 @@ mod mlflow_tests;
 #[cfg(test)]
 mod monitoring_depth_tests;
 #[cfg(test)]
+mod multiclass_tests;
+#[cfg(test)]
 mod openapi_tests;
 #[cfg(test)]
 mod oversight_tests;

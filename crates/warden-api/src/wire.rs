@@ -110,6 +110,7 @@ impl ToWire for FeatureSpec {
 pub(crate) fn serving_config(s: warden_registry::registry::ServingConfig) -> ServingConfig {
     ServingConfig {
         task: s.task,
+        classes: s.classes,
         threshold: s.threshold,
         positive_decision: s.positive_decision,
         negative_decision: s.negative_decision,
@@ -123,6 +124,7 @@ pub(crate) fn serving_config(s: warden_registry::registry::ServingConfig) -> Ser
 pub(crate) fn lifecycle_serving_config(s: ServingConfig) -> warden_registry::registry::ServingConfig {
     warden_registry::registry::ServingConfig {
         task: s.task,
+        classes: s.classes,
         threshold: s.threshold,
         positive_decision: s.positive_decision,
         negative_decision: s.negative_decision,
@@ -249,6 +251,7 @@ impl ToWire for warden_serving::scoring::ScoreResponse {
             route: route(r.route),
             score: (!r.score.is_nan()).then_some(r.score),
             decision: r.decision,
+            probabilities: r.probabilities,
             reasons: r.reasons.map(|reasons| {
                 reasons
                     .into_iter()
@@ -465,6 +468,7 @@ impl ToWire for (warden_registry::registry::NewDecision, Vec<warden_oversight::r
             features: d.features,
             attributes: d.attributes,
             score: (!d.score.is_nan()).then_some(d.score),
+            probabilities: d.probabilities,
             decision: d.decision,
             latency_us: d.latency_us,
             source: d.source.parse().map_err(|e| {

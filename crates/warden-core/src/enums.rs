@@ -141,6 +141,9 @@ closed_set! {
         BinaryClassification = "binary_classification",
         /// A predicted value (loss given default, exposure at default, income): validated on realized values.
         Regression = "regression",
+        /// The probability of each of several classes (a collections strategy, a product): the decision is the
+        /// most probable class; validated on realized classes.
+        MulticlassClassification = "multiclass_classification",
     }
 }
 
@@ -148,6 +151,11 @@ impl ModelTask {
     /// Whether the score is a probability of the bad event (the default, left out of stored configurations).
     pub fn is_binary(&self) -> bool {
         *self == ModelTask::BinaryClassification
+    }
+
+    /// Whether the model predicts the probabilities of several classes.
+    pub fn is_multiclass(&self) -> bool {
+        *self == ModelTask::MulticlassClassification
     }
 }
 

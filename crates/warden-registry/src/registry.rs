@@ -82,6 +82,10 @@ pub struct ServingConfig {
     /// What the score is.
     #[serde(default, skip_serializing_if = "warden_core::ModelTask::is_binary")]
     pub task: warden_core::ModelTask,
+    /// A multiclass classifier's class labels, in the order of the model's outputs: the decision is the most
+    /// probable class's label (the threshold and the two decision labels do not apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
     /// Scores at or above the threshold get `positive_decision` (a probability in [0, 1]; for a regression,
     /// any finite value of the prediction).
     #[serde(default = "default_threshold")]
@@ -120,6 +124,7 @@ impl Default for ServingConfig {
     fn default() -> Self {
         ServingConfig {
             task: warden_core::ModelTask::BinaryClassification,
+            classes: Vec::new(),
             threshold: default_threshold(),
             positive_decision: default_positive(),
             negative_decision: default_negative(),
@@ -132,6 +137,7 @@ impl Default for ServingConfig {
 
 impl ServingConfig {
     fn check(&self) -> Result<()> {
+        self.check_classes()?;
         let probability = self.task.is_binary();
         if !(self.threshold.is_finite() && (!probability || (0.0..=1.0).contains(&self.threshold))) {
             return Err(Error::invalid(format!(
@@ -165,6 +171,72 @@ impl ServingConfig {
             return Err(Error::invalid("expected loss needs both a loss given default and an exposure column"));
         }
         Ok(())
+    }
+}
+
+impl ServingConfig {
+    /// A multiclass classifier names 2 to [`warden_models::MAX_CLASSES`] distinct classes and prices no
+    /// decision (expected loss is a probability of default's); other tasks name none.
+    fn check_classes(&self) -> Result<()> {
+        if !self.task.is_multiclass() {
+            if !self.classes.is_empty() {
+                return Err(Error::invalid(format!(
+                    "classes are a multiclass classifier's; this version's task is {}",
+                    self.task
+                )));
+            }
+            return Ok(());
+        }
+        if !(2..=warden_models::MAX_CLASSES).contains(&self.classes.len()) {
+            return Err(Error::invalid(format!(
+                "a multiclass classifier names its classes in the model's output order: {} given, 2 to {} allowed",
+                self.classes.len(),
+                warden_models::MAX_CLASSES
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for class in &self.classes {
+            if class.trim().is_empty() || class.len() > 64 {
+                return Err(Error::invalid("class labels must be 1-64 characters"));
+            }
+            text::check("a class label", class, 64, Lines::One)?;
+            if !seen.insert(class.as_str()) {
+                return Err(Error::invalid(format!("class '{class}' is named twice")));
+            }
+        }
+        if self.lgd.is_some() || self.exposure_column.is_some() {
+            return Err(Error::invalid(
+                "a multiclass classifier's decisions are not priced: expected loss needs a probability of default",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The decision a multiclass prediction makes: its class's label.
+    pub fn class_label(&self, class: usize) -> Option<&str> {
+        self.classes.get(class).map(String::as_str)
+    }
+
+    /// Whether `model` predicts what the task says: one probability per named class for a multiclass
+    /// classifier, one score otherwise.
+    pub fn check_model(&self, model: &warden_models::Model) -> Result<()> {
+        match (self.task.is_multiclass(), model.classes()) {
+            (true, n) if n == self.classes.len() => Ok(()),
+            (true, 0) => Err(Error::invalid(format!(
+                "the model predicts one score, and the version names {} classes: a multiclass classifier's model \
+                 predicts one probability per class",
+                self.classes.len()
+            ))),
+            (true, n) => Err(Error::invalid(format!(
+                "the model predicts {n} classes, and the version names {} (classes, in the model's output order)",
+                self.classes.len()
+            ))),
+            (false, 0) => Ok(()),
+            (false, n) => Err(Error::invalid(format!(
+                "the model predicts the probabilities of {n} classes: register it with task \
+                 'multiclass_classification' and its class labels in the model's output order"
+            ))),
+        }
     }
 }
 
@@ -539,7 +611,7 @@ pub async fn register_version(
     let (format, columns) = (request.format, request.columns.clone());
     let (encodings, unknown) = (request.encodings.clone(), request.unknown_category);
     let protected = request.columns.protected.clone();
-    let task = request.serving.task;
+    let serving = request.serving.clone();
     let (profiled, input_warnings) = tokio::task::spawn_blocking(move || -> Result<_> {
         let bytes = std::fs::read(&artifact_path).map_err(|e| Error::invalid(format!("cannot read artifact: {e}")))?;
         let mut columns = columns;
@@ -561,13 +633,20 @@ pub async fn register_version(
             // The model must be servable from this schema, and give every reference row a finite score:
             // refused now rather than at the first request.
             Ok(model) => {
+                serving.check_model(model)?;
                 let binding = crate::binding::Binding::new(model, &profiled.feature_schema)?;
                 crate::binding::score_reference(model, &binding, &reference)
                     .map_err(|e| Error::invalid(format!("artifact rejected: {e}")))?;
             }
             // The reference data must carry the model's score on every row.
+            Err(_) if serving.task.is_multiclass() => {
+                return Err(Error::invalid(
+                    "an external version's decisions carry one score: a multiclass classifier served elsewhere \
+                     cannot be registered",
+                ));
+            }
             Err(external) => {
-                reference.external_scores(external, task)?;
+                reference.external_scores(external, serving.task)?;
             }
         }
         let input_warnings = crate::input_warnings::input_warnings(&reference, &protected);

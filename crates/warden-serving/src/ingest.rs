@@ -325,7 +325,7 @@ pub(crate) async fn prepare(
         let route = route_at(&history, &suspensions, record.version, at);
         let late_period = (at < now - crate::decision_log::LIVE_SPAN_MICROS)
             .then(|| at.div_euclid(LATE_PERIOD_MICROS) * LATE_PERIOD_MICROS);
-        let decision = record.decision.unwrap_or_else(|| version.decide(record.score).to_owned());
+        let decision = record.decision.unwrap_or_else(|| version.decide_score(record.score).to_owned());
         let (features, features_text) = match record.features {
             RecordFeatures::Text(text) => (Value::Null, Some(text)),
             RecordFeatures::Object(object) => (Value::Object(object), None),
@@ -342,6 +342,7 @@ pub(crate) async fn prepare(
                 features_text,
                 attributes: Value::Object(record.attributes),
                 score: record.score,
+                probabilities: Vec::new(),
                 decision,
                 latency_us: 0,
                 source: source.as_str().to_owned(),

@@ -107,7 +107,17 @@ impl LoadedVersion {
         })
     }
 
-    pub(crate) fn decide(&self, score: f64) -> &str {
+    /// The decision on a score: the threshold's, or a multiclass classifier's predicted class.
+    pub(crate) fn decide(&self, scored: &Scored) -> &str {
+        let serving: &ServingConfig = &self.version.serving;
+        match scored.class.and_then(|class| serving.class_label(class)) {
+            Some(label) => label,
+            None => self.decide_score(scored.score),
+        }
+    }
+
+    /// The threshold's decision on a score.
+    pub(crate) fn decide_score(&self, score: f64) -> &str {
         let serving: &ServingConfig = &self.version.serving;
         if score >= serving.threshold { &serving.positive_decision } else { &serving.negative_decision }
     }
@@ -170,10 +180,15 @@ pub struct ScoreResponse {
     pub version: i64,
     /// Which route answered.
     pub route: Route,
-    /// The score (probability of the bad event for classifiers).
+    /// The score (probability of the bad event for binary classifiers, the predicted value for regressions, the
+    /// predicted class's probability for multiclass classifiers).
     pub score: f64,
-    /// The decision from the version's threshold.
+    /// The decision from the version's threshold; a multiclass classifier's predicted class.
     pub decision: String,
+    /// A multiclass classifier's probability of each class, by class label (the score is the predicted
+    /// class's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<BTreeMap<String, f64>>,
     /// Top reasons toward the positive decision (with `explain`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasons: Option<Vec<Reason>>,
@@ -521,10 +536,32 @@ fn new_request_id(now: Micros) -> String {
     format!("req_{:014x}{:016x}", now.max(0), rand::Rng::next_u64(&mut rand::rng()))
 }
 
-/// Scores checked rows on one version; the model runs them as one batch.
-/// A score and, when asked for, the explanation's base and per-input contributions.
-type Scored = (f64, Option<(f64, Vec<f64>)>);
+/// What a version answered for one row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Scored {
+    pub(crate) score: f64,
+    /// A multiclass classifier's probability of each class, in its class order (empty otherwise).
+    pub(crate) probabilities: Vec<f64>,
+    /// A multiclass classifier's predicted class.
+    class: Option<usize>,
+    /// When asked for: the explanation's base and per-input contributions.
+    explanation: Option<(f64, Vec<f64>)>,
+}
 
+impl Scored {
+    /// A score made without a model (a fallback's fixed decision has none).
+    fn unscored() -> Scored {
+        Scored { score: f64::NAN, probabilities: Vec::new(), class: None, explanation: None }
+    }
+
+    /// The class probabilities by class label, for a multiclass version's answer.
+    fn by_class(&self, serving: &ServingConfig) -> Option<BTreeMap<String, f64>> {
+        (!self.probabilities.is_empty())
+            .then(|| serving.classes.iter().cloned().zip(self.probabilities.iter().copied()).collect())
+    }
+}
+
+/// Scores checked rows on one version; the model runs them as one batch.
 fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
     let cells: Vec<Vec<Cell>> = rows.iter().map(|r| version.binding.cells(&r.values)).collect();
     let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
@@ -532,7 +569,7 @@ fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
     let predictions = model.predict(&refs).map_err(model_error)?;
     let mut out = Vec::with_capacity(rows.len());
     for ((row, cells), prediction) in rows.iter().zip(&cells).zip(predictions) {
-        if !prediction.score.is_finite() {
+        if !prediction.score.is_finite() || prediction.probabilities.iter().any(|p| !p.is_finite()) {
             return Err(Error::Inconsistent(format!(
                 "the model produced a non-finite score for request {}",
                 row.request_id
@@ -550,7 +587,8 @@ fn run(version: &LoadedVersion, rows: &[&Checked]) -> Result<Vec<Scored>> {
         } else {
             None
         };
-        out.push((prediction.score, explanation));
+        let class = prediction.class();
+        out.push(Scored { score: prediction.score, probabilities: prediction.probabilities, class, explanation });
     }
     Ok(out)
 }
@@ -595,8 +633,8 @@ pub async fn score_rows(
         let mut out = Vec::with_capacity(checked.len());
         for chunk in checked.chunks(MAX_BATCH_ROWS) {
             let refs: Vec<&Checked> = chunk.iter().collect();
-            for (row, (score, explanation)) in chunk.iter().zip(run(&version, &refs)?) {
-                out.push((score, explanation.map(|(_, c)| self::explain(&version, row, &c).0)));
+            for (row, scored) in chunk.iter().zip(run(&version, &refs)?) {
+                out.push((scored.score, scored.explanation.map(|(_, c)| self::explain(&version, row, &c).0)));
             }
         }
         Ok(out)
@@ -627,8 +665,8 @@ pub fn contributions_of(
     let valid: Vec<&Checked> = checked.iter().flatten().collect();
     let mut explained = Vec::with_capacity(valid.len());
     for chunk in valid.chunks(MAX_BATCH_ROWS) {
-        for (row, (_, explanation)) in chunk.iter().zip(run(version, chunk)?) {
-            explained.push(explanation.map(|(_, c)| explain(version, row, &c).0));
+        for (row, scored) in chunk.iter().zip(run(version, chunk)?) {
+            explained.push(scored.explanation.map(|(_, c)| explain(version, row, &c).0));
         }
     }
     let mut explained = explained.into_iter();
@@ -840,24 +878,26 @@ async fn score_inner(
         let rows: Vec<&Checked> = members.iter().map(|&i| &assigned[i].2).collect();
         let scored = run(version, &rows)?;
         let latency = started.elapsed();
-        for ((&i, row), (score, explanation)) in members.iter().zip(&rows).zip(scored) {
-            let decision = version.decide(score).to_owned();
-            let (contributions, reasons, base) = match explanation {
+        for ((&i, row), scored) in members.iter().zip(&rows).zip(scored) {
+            let decision = version.decide(&scored).to_owned();
+            let probabilities = scored.by_class(&version.version.serving);
+            let (contributions, reasons, base) = match scored.explanation.clone() {
                 Some((base, c)) => {
                     let (by_feature, reasons) = explain(version, row, &c);
                     (Some(by_feature), Some(reasons), Some(base))
                 }
                 None => (None, None, None),
             };
-            decisions
-                .push((version.clone(), decision_record(now, model, version, *route, row, score, &decision, latency)));
+            let record = decision_record(now, model, version, *route, row, &scored, &decision, latency);
+            decisions.push((version.clone(), record));
             results[i] = Some(ScoreResponse {
                 request_id: row.request_id.clone(),
                 model: model.to_owned(),
                 version: version.version.number,
                 route: *route,
-                score,
+                score: scored.score,
                 decision,
+                probabilities,
                 reasons,
                 contributions,
                 base,
@@ -915,33 +955,35 @@ async fn answer_fallback(
     }
     let scored: Vec<Scored> = match &suspended.fallback {
         Fallback::Version(version) => run(version, &rows.iter().collect::<Vec<_>>())?,
-        Fallback::Decline | Fallback::Refer => rows.iter().map(|_| (f64::NAN, None)).collect(),
+        Fallback::Decline | Fallback::Refer => rows.iter().map(|_| Scored::unscored()).collect(),
     };
     let latency = started.elapsed();
     let mut decisions = Vec::with_capacity(rows.len());
     let mut answers = Vec::with_capacity(rows.len());
-    for (row, (score, explanation)) in rows.iter().zip(scored) {
+    for (row, scored) in rows.iter().zip(scored) {
         let decision = match &suspended.fallback {
-            Fallback::Version(version) => version.decide(score).to_owned(),
+            Fallback::Version(version) => version.decide(&scored).to_owned(),
             Fallback::Decline => checked_by.version.serving.positive_decision.clone(),
             Fallback::Refer => REFER_DECISION.to_owned(),
         };
-        let (contributions, reasons, base) = match explanation {
+        let probabilities = scored.by_class(&checked_by.version.serving);
+        let (contributions, reasons, base) = match scored.explanation.clone() {
             Some((base, c)) => {
                 let (by_feature, reasons) = explain(&checked_by, row, &c);
                 (Some(by_feature), Some(reasons), Some(base))
             }
             None => (None, None, None),
         };
-        let record = decision_record(now, model, &checked_by, Route::Fallback, row, score, &decision, latency);
+        let record = decision_record(now, model, &checked_by, Route::Fallback, row, &scored, &decision, latency);
         decisions.push((Fold::none(), record));
         answers.push(ScoreResponse {
             request_id: row.request_id.clone(),
             model: model.to_owned(),
             version: checked_by.version.number,
             route: Route::Fallback,
-            score,
+            score: scored.score,
             decision,
+            probabilities,
             reasons,
             contributions,
             base,
@@ -1008,7 +1050,7 @@ fn decision_record(
     version: &LoadedVersion,
     route: Route,
     row: &Checked,
-    score: f64,
+    scored: &Scored,
     decision: &str,
     latency: std::time::Duration,
 ) -> NewDecision {
@@ -1021,7 +1063,8 @@ fn decision_record(
         features: Value::Object(row.features.clone()),
         features_text: None,
         attributes: Value::Object(row.attributes.clone()),
-        score,
+        score: scored.score,
+        probabilities: scored.probabilities.clone(),
         decision: decision.to_owned(),
         latency_us: latency.as_micros() as i64,
         source: warden_core::DecisionSource::Scored.as_str().to_owned(),
@@ -1062,9 +1105,9 @@ fn shadow(
     match run(challenger, &refs) {
         Ok(scored) => {
             let latency = started.elapsed();
-            for (row, (score, _)) in rows.iter().zip(scored) {
-                let decision = challenger.decide(score).to_owned();
-                let record = decision_record(now, model, challenger, Route::Shadow, row, score, &decision, latency);
+            for (row, scored) in rows.iter().zip(scored) {
+                let decision = challenger.decide(&scored).to_owned();
+                let record = decision_record(now, model, challenger, Route::Shadow, row, &scored, &decision, latency);
                 if !warden.scoring.log.try_append(challenger.live.clone(), record) {
                     warden.scoring.metrics.error(model, "shadow_log_full");
                 }

@@ -909,6 +909,9 @@ pub struct NewDecision {
     /// The score; NaN for a fallback answered without a model (`decline`, `refer`), which the log stores as no
     /// score.
     pub score: f64,
+    /// A multiclass classifier's probability of each class, in its version's class order; empty for other
+    /// models (their score is the whole answer).
+    pub probabilities: Vec<f64>,
     /// The decision.
     pub decision: String,
     /// Time spent scoring, in microseconds (0 when the decision was made elsewhere).
@@ -928,6 +931,11 @@ impl NewDecision {
     /// The score as the log stores it: none (NaN in memory) for a fallback answered without a model.
     pub fn stored_score(&self) -> Option<f64> {
         (!self.score.is_nan()).then_some(self.score)
+    }
+
+    /// The class probabilities as the log stores them: a JSON array, none for a model with one score.
+    pub fn stored_probabilities(&self) -> Option<String> {
+        (!self.probabilities.is_empty()).then(|| serde_json::to_string(&self.probabilities).expect("numbers serialise"))
     }
 
     /// The features as the log stores them: the text they were read from, else `features` serialised.

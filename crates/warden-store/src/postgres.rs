@@ -61,8 +61,9 @@ macro_rules! insert_unnest {
     ($tail:literal) => {
         concat!(
             "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, decision, \
-             latency_us, source) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], \
-             $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], $11::text[]) \
+             latency_us, source, probabilities) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], \
+             $4::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::bigint[], $11::text[], \
+             $12::text[]) \
              ON CONFLICT DO NOTHING",
             $tail
         )
@@ -75,7 +76,7 @@ const INSERT_RETURNING: &str = insert_unnest!(" RETURNING model_id, version, req
 /// length and its bytes (text as UTF-8, integers and floats big-endian), so nothing is quoted here or parsed
 /// back there, and a score arrives to the last bit.
 fn binary_rows(decisions: &[NewDecision], model_ids: &HashMap<&str, i64>) -> Vec<u8> {
-    const COLUMNS: i16 = 11;
+    const COLUMNS: i16 = 12;
     // A field's length is an i32: text here comes from bounded request bodies and records, far below 2 GiB.
     fn field(out: &mut Vec<u8>, bytes: &[u8]) {
         out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
@@ -110,6 +111,10 @@ fn binary_rows(decisions: &[NewDecision], model_ids: &HashMap<&str, i64>) -> Vec
         field(&mut out, d.decision.as_bytes());
         field(&mut out, &d.latency_us.to_be_bytes());
         field(&mut out, d.source.as_bytes());
+        match d.stored_probabilities() {
+            Some(text) => field(&mut out, text.as_bytes()),
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     out
@@ -183,7 +188,8 @@ impl Dialect for Postgres {
                     .bind(decisions.iter().map(NewDecision::stored_score).collect::<Vec<Option<f64>>>())
                     .bind(text(&|d| d.decision.clone()))
                     .bind(column(&|d| d.latency_us))
-                    .bind(text(&|d| d.source.clone()));
+                    .bind(text(&|d| d.source.clone()))
+                    .bind(decisions.iter().map(NewDecision::stored_probabilities).collect::<Vec<Option<String>>>());
                 if !returning {
                     let done = sqlx::Executor::execute(&mut **tx, query).await?;
                     return Ok(crate::sql::Written { count: done.rows_affected(), keys: Vec::new() });
@@ -197,7 +203,7 @@ impl Dialect for Postgres {
             let mut copy = tx
                 .copy_in_raw(
                     "COPY decisions (at, request_id, model_id, version, route, features, attributes, score, \
-                     decision, latency_us, source) FROM STDIN WITH (FORMAT binary)",
+                     decision, latency_us, source, probabilities) FROM STDIN WITH (FORMAT binary)",
                 )
                 .await?;
             copy.send(binary_rows(decisions, model_ids)).await?;

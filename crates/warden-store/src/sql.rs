@@ -541,6 +541,7 @@ struct DecisionColumns {
     features: String,
     attributes: String,
     score: Option<f64>,
+    probabilities: Option<String>,
     decision: String,
     latency_us: i64,
     source: String,
@@ -558,6 +559,10 @@ impl DecisionColumns {
             features_text: None,
             attributes: from_json(&self.attributes, "decisions.attributes")?,
             score: self.score.unwrap_or(f64::NAN),
+            probabilities: match &self.probabilities {
+                Some(text) => from_json(text, "decisions.probabilities")?,
+                None => Vec::new(),
+            },
             decision: self.decision,
             latency_us: self.latency_us,
             source: self.source,
@@ -911,7 +916,7 @@ where
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<D>::new(
                 "INSERT INTO decisions (at, request_id, model_id, version, route, features, attributes, score, \
-                 decision, latency_us, source) ",
+                 decision, latency_us, source, probabilities) ",
             );
             insert.push_values(chunk, |mut row, d| {
                 row.push_bind(d.at)
@@ -924,7 +929,8 @@ where
                     .push_bind(d.stored_score())
                     .push_bind(d.decision.as_str())
                     .push_bind(d.latency_us)
-                    .push_bind(d.source.as_str());
+                    .push_bind(d.source.as_str())
+                    .push_bind(d.stored_probabilities());
             });
             insert.push(" ON CONFLICT DO NOTHING");
             if returning {
@@ -3622,7 +3628,8 @@ where
                 let blank =
                     if kind == PurgeKind::Features { " AND (features <> '{}' OR attributes <> '{}')" } else { "" };
                 let rows: Vec<DecisionContent> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT id, at, request_id, version, features, attributes, score, decision FROM decisions \
+                    "SELECT id, at, request_id, version, features, attributes, score, decision, probabilities \
+                     FROM decisions \
                      WHERE model_id = $1 AND at < $2{blank} ORDER BY id LIMIT $3"
                 )))
                 .bind(model)
@@ -3742,8 +3749,8 @@ where
         let mut erased = Vec::new();
         for (model, name) in models {
             let rows: Vec<DecisionContent> = sqlx::query_as(
-                "SELECT d.id, d.at, d.request_id, d.version, d.features, d.attributes, d.score, d.decision \
-                 FROM decision_subjects s JOIN decisions d ON d.model_id = s.model_id AND d.version = s.version \
+                "SELECT d.id, d.at, d.request_id, d.version, d.features, d.attributes, d.score, d.decision, \
+                 d.probabilities FROM decision_subjects s JOIN decisions d ON d.model_id = s.model_id AND d.version = s.version \
                  AND d.request_id = s.request_id WHERE s.subject = $1 AND s.model_id = $2 ORDER BY d.id",
             )
             .bind(subject)
@@ -4389,14 +4396,18 @@ where
 
 /// A decision's content as a purge or an erasure hashes it.
 #[derive(sqlx::FromRow)]
-struct DecisionContent(i64, Micros, String, i64, String, String, Option<f64>, String);
+struct DecisionContent(i64, Micros, String, i64, String, String, Option<f64>, String, Option<String>);
 
 impl DecisionContent {
     /// `id \t at \t request_id \t version \t features \t attributes \t score \t decision \n`, the score in
-    /// Rust's shortest round-trip form (`null` for none).
+    /// Rust's shortest round-trip form (`null` for none), with `\t probabilities` (as stored) before the newline
+    /// for a multiclass decision (so other decisions' lines are what they were before probabilities existed).
     fn line(&self) -> String {
-        let DecisionContent(id, at, request_id, version, features, attributes, score, decision) = self;
-        purge_line(&[id, at, request_id, version, features, attributes, &opt(score), decision])
+        let DecisionContent(id, at, request_id, version, features, attributes, score, decision, probabilities) = self;
+        match probabilities {
+            Some(p) => purge_line(&[id, at, request_id, version, features, attributes, &opt(score), decision, p]),
+            None => purge_line(&[id, at, request_id, version, features, attributes, &opt(score), decision]),
+        }
     }
 }
 

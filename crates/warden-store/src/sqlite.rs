@@ -456,6 +456,7 @@ mod tests {
             features_text: None,
             attributes: serde_json::json!({}),
             score: at as f64 / 100.0,
+            probabilities: Vec::new(),
             decision: "approve".into(),
             latency_us: 5,
             source: "scored".into(),
