@@ -917,6 +917,9 @@ pub struct OutcomeBody {
     /// the income).
     #[serde(default)]
     pub value: Option<f64>,
+    /// The realized class a multiclass classifier predicted: one of its version's class labels.
+    #[serde(default)]
+    pub class: Option<String>,
 }
 
 /// Late labels to record (all or none).

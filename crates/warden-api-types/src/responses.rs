@@ -147,6 +147,31 @@ pub struct ScoreHistogram {
     pub good: Vec<u64>,
 }
 
+/// A multiclass classifier's figures on realized classes (scikit-learn's definitions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MulticlassFigures {
+    /// The class labels, in the version's order (every list below follows it).
+    pub classes: Vec<String>,
+    /// Share of rows whose decided class is the realized one.
+    pub accuracy: f64,
+    /// Mean of the classes' one-vs-rest AUCs (null when a class is absent from the outcomes).
+    pub auc_macro: Option<f64>,
+    /// Each class's one-vs-rest AUC.
+    pub auc_per_class: Vec<Option<f64>>,
+    /// Unweighted mean of the classes' precision.
+    pub precision_macro: f64,
+    /// Unweighted mean of the classes' recall.
+    pub recall_macro: f64,
+    /// Unweighted mean of the classes' F1.
+    pub f1_macro: f64,
+    /// `confusion[realized][decided]` row counts.
+    pub confusion: Vec<Vec<u64>>,
+    /// Share of rows realized in each class.
+    pub realized_shares: Vec<f64>,
+    /// Share of rows decided as each class.
+    pub decided_shares: Vec<f64>,
+}
+
 /// One version's figures on the validation data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Figures {
@@ -160,8 +185,11 @@ pub struct Figures {
     /// A regression model's figures on the realized values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regression: Option<RegressionFigures>,
-    /// Share approved.
-    pub approval_rate: f64,
+    /// A multiclass classifier's figures on the realized classes (its discrimination holds the macro AUC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiclass: Option<MulticlassFigures>,
+    /// Share approved (null for a multiclass classifier, whose decision is a class).
+    pub approval_rate: Option<f64>,
     /// Mean score.
     pub mean_score: f64,
     /// The score distribution by outcome.
@@ -290,11 +318,11 @@ pub struct ValidationReportBody {
     pub data_sha256: String,
     /// Rows.
     pub rows: u64,
-    /// Share of bad rows.
-    pub bad_rate: f64,
+    /// Share of bad rows (null for a multiclass classifier, whose target holds classes).
+    pub bad_rate: Option<f64>,
     /// The label column.
     pub target: String,
-    /// The target value counted as bad.
+    /// The target value counted as bad (empty for a multiclass classifier).
     pub bad_value: String,
     /// The version's decision threshold.
     pub threshold: f64,

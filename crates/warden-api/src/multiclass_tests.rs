@@ -20,7 +20,11 @@ fn numeric_csv(name: &str) -> (Vec<String>, Vec<Vec<Option<f64>>>) {
 pub(crate) fn mc_rows() -> Vec<serde_json::Map<String, Value>> {
     let (header, rows) = numeric_csv("models/mc_test_encoded.csv");
     rows.iter()
-        .map(|row| header.iter().cloned().zip(row.iter().map(|v| v.map_or(Value::Null, |x| json!(x)))).collect())
+        .map(|row| {
+            let values = row.iter().map(|v| v.map_or(Value::Null, |x| json!(x)));
+            // The realized class rides along; it is no input.
+            header.iter().cloned().zip(values).filter(|(name, _)| name != "y_true").collect()
+        })
         .collect()
 }
 
@@ -34,8 +38,15 @@ fn xgboost_probabilities() -> Vec<Vec<f64>> {
     rows.iter().map(|row| columns.iter().map(|&i| row[i].expect("a probability")).collect()).collect()
 }
 
+/// Each scored row's realized class (an index into [`CLASSES`]).
+fn realized_classes() -> Vec<usize> {
+    let text = String::from_utf8(warden_testdata::read("models/mc_test_encoded.csv")).unwrap();
+    text.lines().skip(1).map(|line| CLASSES.iter().position(|c| line.ends_with(&format!(",{c}"))).unwrap()).collect()
+}
+
 pub(crate) fn multiclass_metadata() -> Value {
-    json!({"format": "xgboost-json", "serving": {"task": "multiclass_classification", "classes": CLASSES}})
+    json!({"format": "xgboost-json", "target": "y_true",
+           "serving": {"task": "multiclass_classification", "classes": CLASSES}})
 }
 
 /// `card` v1: the XGBoost multiclass model, in production.
@@ -135,7 +146,9 @@ async fn registration_refuses_classes_that_do_not_fit_the_model_or_the_task() {
     // A binary model named as a multiclass one.
     let binary = warden_testdata::read("models/xgb_german.json");
     let german = warden_testdata::read("models/german_test_encoded.csv");
-    let (status, body) = app.register("card", multiclass_metadata(), &binary, &german).await;
+    let metadata =
+        json!({"format": "xgboost-json", "serving": {"task": "multiclass_classification", "classes": CLASSES}});
+    let (status, body) = app.register("card", metadata, &binary, &german).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("the model predicts one score"), "{body}");
     let (_, versions) = app.json(Method::GET, "/v1/models/card/versions", Some(&app.admin), Value::Null).await;
@@ -157,4 +170,59 @@ async fn a_multiclass_model_served_elsewhere_is_refused_since_its_decisions_carr
     let (status, body) = app.register("vendor", metadata, descriptor, reference.as_bytes()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("a multiclass classifier served elsewhere"), "{body}");
+}
+
+/// A multiclass classifier is validated on realized classes: accuracy as counted here, the macro AUC and
+/// confusion matrix of `warden_stats::multiclass` (matched to scikit-learn) on XGBoost's own probabilities,
+/// no calibration or approval rate; the model page, the CLI's figures and the gate follow.
+#[tokio::test]
+async fn a_multiclass_model_is_validated_on_realized_classes_and_gated_on_its_macro_auc() {
+    let app = TestApp::new().await;
+    card_model(&app).await;
+    let data = warden_testdata::read("models/mc_test_encoded.csv");
+    let metadata = json!({"target": "y_true"}).to_string();
+    let (content_type, body) =
+        crate::tests::multipart(&[("metadata", None, metadata.as_bytes()), ("data", Some("validation.csv"), &data)]);
+    let uri = "/v1/models/card/versions/1/validations";
+    let (status, report) = app.send(Method::POST, uri, Some(&app.admin), &content_type, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+
+    let (expected, realized) = (xgboost_probabilities(), realized_classes());
+    let decided: Vec<usize> = expected.iter().map(|p| (0..3).fold(0, |b, k| if p[k] > p[b] { k } else { b })).collect();
+    let accuracy = decided.iter().zip(&realized).filter(|(d, r)| d == r).count() as f64 / realized.len() as f64;
+    let reference = warden_stats::multiclass::multiclass_metrics(3, &realized, &decided, &expected).unwrap();
+    let figures = &report["figures"];
+    let multiclass = &figures["multiclass"];
+    assert!((multiclass["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-12, "{multiclass}");
+    let auc = multiclass["auc_macro"].as_f64().unwrap();
+    assert!((auc - reference.auc_macro.unwrap()).abs() < 1e-6, "{auc} against {:?}", reference.auc_macro);
+    assert_eq!(figures["discrimination"]["auc"], multiclass["auc_macro"]);
+    assert_eq!(multiclass["confusion"], json!(reference.confusion));
+    assert_eq!(multiclass["classes"], json!(CLASSES));
+    assert!(figures["calibration"].is_null() && figures["approval_rate"].is_null(), "{figures}");
+    assert!(report["bad_rate"].is_null(), "{report}");
+
+    // The model page shows the figures on realized classes and the confusion matrix, no approval rate.
+    let stored: warden_oversight::validation::ValidationReport = serde_json::from_value(report.clone()).unwrap();
+    let html = crate::dashboard::validation_section(Some(&stored)).into_string();
+    assert!(html.contains("macro ROC AUC (one-vs-rest)") && html.contains("confusion-matrix"), "{html}");
+    assert!(html.contains("accuracy on realized classes") && !html.contains("approved at"), "{html}");
+
+    // The gate judges the macro AUC and asks for no calibration.
+    let (status, decision) =
+        app.json(Method::POST, "/v1/models/card/versions/1/gate", Some(&app.admin), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{decision}");
+    let denied: Vec<&str> = decision["deny"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert!(!denied.iter().any(|m| m.contains("AUC") || m.starts_with("validation.")), "{denied:?}");
+
+    // A class the version does not name is refused with its line.
+    let text = String::from_utf8(data).unwrap().replacen(",upmarket_card\n", ",platinum_card\n", 1);
+    let (content_type, body) = crate::tests::multipart(&[
+        ("metadata", None, metadata.as_bytes()),
+        ("data", Some("validation.csv"), text.as_bytes()),
+    ]);
+    let (status, refused) = app.send(Method::POST, uri, Some(&app.admin), &content_type, body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("'platinum_card' is not one of the version's classes"), "{message}");
 }

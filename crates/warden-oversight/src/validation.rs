@@ -27,6 +27,7 @@ use crate::{Error, Oversight, Result};
 use warden_registry::auth::{Permission, Principal};
 use warden_registry::external::ExternalModel;
 use warden_registry::registry::{Version, get_version};
+use warden_serving::scoring::RowScore;
 
 /// Rows scored per model call while validating.
 const CHUNK_ROWS: usize = 4_096;
@@ -264,6 +265,28 @@ pub struct RegressionFigures {
     pub relative_expected_loss_error: Option<f64>,
 }
 
+/// A multiclass classifier's figures on realized classes (scikit-learn's definitions, `warden_stats::multiclass`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MulticlassFigures {
+    /// The class labels, in the version's order (every list below follows it).
+    pub classes: Vec<String>,
+    /// Share of rows whose decided class is the realized one.
+    pub accuracy: f64,
+    /// The mean of the classes' one-vs-rest AUCs (`None` when a class is absent from the outcomes).
+    pub auc_macro: Option<f64>,
+    /// Each class's one-vs-rest AUC.
+    pub auc_per_class: Vec<Option<f64>>,
+    /// Unweighted means over the classes.
+    pub precision_macro: f64,
+    pub recall_macro: f64,
+    pub f1_macro: f64,
+    /// `confusion[realized][decided]` row counts.
+    pub confusion: Vec<Vec<u64>>,
+    /// Share of rows realized in each class, and decided as each class.
+    pub realized_shares: Vec<f64>,
+    pub decided_shares: Vec<f64>,
+}
+
 /// One version's figures on the validation data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
@@ -277,8 +300,12 @@ pub struct Figures {
     /// A regression model's figures on the realized values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regression: Option<RegressionFigures>,
-    /// Share of rows whose score is below the threshold (approved).
-    pub approval_rate: f64,
+    /// A multiclass classifier's figures on the realized classes (its `discrimination` holds the macro AUC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiclass: Option<MulticlassFigures>,
+    /// Share of rows whose score is below the threshold (approved); `None` for a multiclass classifier, whose
+    /// decision is a class.
+    pub approval_rate: Option<f64>,
     /// Mean score (predicted probability of the bad event).
     pub mean_score: f64,
     /// The score distribution by outcome.
@@ -302,11 +329,11 @@ pub struct ValidationReport {
     /// SHA-256 and row count of the validation data.
     pub data_sha256: String,
     pub rows: u64,
-    /// Share of rows with label 1.
-    pub bad_rate: f64,
+    /// Share of rows with label 1; `None` for a multiclass classifier (its target holds classes).
+    pub bad_rate: Option<f64>,
     /// The label column.
     pub target: String,
-    /// The target value counted as the bad event.
+    /// The target value counted as the bad event (empty for a multiclass classifier).
     #[serde(default = "default_bad_value")]
     pub bad_value: String,
     /// The version's decision threshold.
@@ -364,6 +391,8 @@ impl ValidationReport {
             "mape": self.figures.regression.map(|r| r.metrics.mape),
             "r2": self.figures.regression.map(|r| r.metrics.r2),
             "relative_expected_loss_error": self.figures.regression.and_then(|r| r.relative_expected_loss_error),
+            "accuracy": self.figures.multiclass.as_ref().map(|m| m.accuracy),
+            "macro_f1": self.figures.multiclass.as_ref().map(|m| m.f1_macro),
             "approval_rate": self.figures.approval_rate,
             "psi": self.stability.psi,
             "max_feature_psi": self.stability.max_feature_psi,
@@ -402,6 +431,8 @@ struct Dataset {
     labels: Vec<bool>,
     /// A regression model's realized values (its labels are then the values at or above the threshold).
     realized: Vec<f64>,
+    /// A multiclass classifier's realized classes (indices into its classes; it has no labels).
+    classes: Vec<usize>,
     groups: BTreeMap<String, Vec<String>>,
     values: BTreeMap<String, FeatureValues>,
     /// An external model's scores, read from its score column.
@@ -421,6 +452,7 @@ fn read_dataset(
         exposures: Vec::new(),
         labels: Vec::new(),
         realized: Vec::new(),
+        classes: Vec::new(),
         groups: BTreeMap::new(),
         values: BTreeMap::new(),
         external_scores: Vec::new(),
@@ -506,6 +538,19 @@ fn read_dataset(
                 row.insert(feature.name.clone(), value);
             }
             if let (Some(at), Some((name, _))) = (target_at, target)
+                && version.serving.task.is_multiclass()
+            {
+                let text = cells[at].as_deref().map(str::trim).filter(|t| !is_missing_token(t));
+                let classes = &version.serving.classes;
+                let class = text.and_then(|t| classes.iter().position(|c| c == t)).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "line {line}, target column '{name}': {} is not one of the version's classes ({})",
+                        text.map_or("nothing".to_owned(), |t| format!("'{t}'")),
+                        classes.join(", ")
+                    ))
+                })?;
+                data.classes.push(class);
+            } else if let (Some(at), Some((name, _))) = (target_at, target)
                 && version.serving.task == ModelTask::Regression
             {
                 let text = cells[at].as_deref().map(str::trim).filter(|t| !is_missing_token(t));
@@ -557,10 +602,10 @@ fn read_dataset(
 /// run by Warden, or read from an external model's score column.
 /// The mean absolute contribution of each feature over scored rows: the global explanation; `None` when a
 /// row carries no contributions (a model that cannot explain).
-fn mean_abs_contributions(scored: &[(f64, Option<BTreeMap<String, f64>>)]) -> Option<BTreeMap<String, f64>> {
+fn mean_abs_contributions(scored: &[RowScore]) -> Option<BTreeMap<String, f64>> {
     let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-    for (_, contributions) in scored {
-        for (feature, c) in contributions.as_ref()? {
+    for row in scored {
+        for (feature, c) in row.contributions.as_ref()? {
             *sums.entry(feature.clone()).or_default() += c.abs();
         }
     }
@@ -568,14 +613,10 @@ fn mean_abs_contributions(scored: &[(f64, Option<BTreeMap<String, f64>>)]) -> Op
     Some(sums.into_iter().map(|(f, s)| (f, s / n)).collect())
 }
 
-async fn version_scores(
-    warden: &Oversight,
-    version: &Version,
-    data: &Dataset,
-    explain: bool,
-) -> Result<Vec<(f64, Option<BTreeMap<String, f64>>)>> {
+async fn version_scores(warden: &Oversight, version: &Version, data: &Dataset, explain: bool) -> Result<Vec<RowScore>> {
     if version.format.is_external() {
-        return Ok(data.external_scores.iter().map(|&s| (s, None)).collect());
+        let external = |score: f64| RowScore { score, probabilities: Vec::new(), class: None, contributions: None };
+        return Ok(data.external_scores.iter().copied().map(external).collect());
     }
     warden_serving::scoring::score_rows(warden, &version.model, version.number, data.rows.clone(), explain).await
 }
@@ -649,10 +690,94 @@ fn figures(
             reliability: m.ece_bins,
         }),
         regression,
-        approval_rate: scores.iter().filter(|&&s| s < threshold).count() as f64 / n,
+        multiclass: None,
+        approval_rate: Some(scores.iter().filter(|&&s| s < threshold).count() as f64 / n),
         mean_score: scores.iter().sum::<f64>() / n,
         score_histogram: probability.then(|| ScoreHistogram::of(labels, scores)),
     }
+}
+
+/// A multiclass classifier's figures: its decided classes and probabilities against the realized classes;
+/// `discrimination` holds the macro one-vs-rest AUC (and its Gini), the other binary figures are undefined.
+fn multiclass_figures(version: i64, classes: &[String], realized: &[usize], scored: &[RowScore]) -> Result<Figures> {
+    let decided: Vec<usize> = scored.iter().map(|r| r.class.unwrap_or(0)).collect();
+    let probabilities: Vec<Vec<f64>> = scored.iter().map(|r| r.probabilities.clone()).collect();
+    let m = warden_stats::multiclass::multiclass_metrics(classes.len(), realized, &decided, &probabilities)
+        .ok_or_else(|| {
+            Error::Inconsistent(format!(
+                "version {version} did not give one probability per class ({}) for every row",
+                classes.len()
+            ))
+        })?;
+    let n = realized.len() as f64;
+    let shares = |of: &[usize]| (0..classes.len()).map(|k| of.iter().filter(|&&c| c == k).count() as f64 / n).collect();
+    Ok(Figures {
+        version,
+        discrimination: Discrimination {
+            auc: m.auc_macro,
+            auc_interval: None,
+            gini: m.auc_macro.map(|auc| 2.0 * auc - 1.0),
+            ks: None,
+            roc: Vec::new(),
+        },
+        calibration: None,
+        regression: None,
+        multiclass: Some(MulticlassFigures {
+            classes: classes.to_vec(),
+            accuracy: m.accuracy,
+            auc_macro: m.auc_macro,
+            auc_per_class: m.auc_per_class,
+            precision_macro: m.precision_macro,
+            recall_macro: m.recall_macro,
+            f1_macro: m.f1_macro,
+            confusion: m.confusion,
+            realized_shares: shares(realized),
+            decided_shares: shares(&decided),
+        }),
+        approval_rate: None,
+        mean_score: scored.iter().map(|r| r.score).sum::<f64>() / n,
+        score_histogram: None,
+    })
+}
+
+/// A multiclass classifier's fairness for one attribute: for each class, the parity of the groups' rates of
+/// being decided that class (and equalized odds against being realized that class); the report keeps the
+/// class whose groups' rates differ most (the lowest ratio), and names it.
+fn multiclass_attribute_fairness(
+    classes: &[String],
+    realized: &[usize],
+    decided: &[usize],
+    groups: &[String],
+) -> Option<AttributeFairness> {
+    let mut worst: Option<(usize, warden_stats::fairness::Fairness)> = None;
+    for k in 0..classes.len() {
+        let not_realized: Vec<bool> = realized.iter().map(|&c| c != k).collect();
+        let not_decided: Vec<bool> = decided.iter().map(|&c| c != k).collect();
+        let f = warden_stats::fairness::fairness_of_approvals(
+            &not_realized,
+            &not_decided,
+            groups.iter().map(String::as_str),
+        )?;
+        let ratio = f.demographic_parity_ratio.unwrap_or(f64::INFINITY);
+        if worst.as_ref().is_none_or(|(_, w)| ratio < w.demographic_parity_ratio.unwrap_or(f64::INFINITY)) {
+            worst = Some((k, f));
+        }
+    }
+    let (class, f) = worst?;
+    Some(AttributeFairness {
+        favourable_outcome: format!(
+            "decided '{}', the class whose groups' rates differ most; qualified = realized that class",
+            classes[class]
+        ),
+        disparate_impact: f.demographic_parity_ratio,
+        approval_rate_difference: f.demographic_parity_difference,
+        equalized_odds_difference: f.equalized_odds_difference,
+        groups: f
+            .by_group
+            .iter()
+            .map(|(g, r)| (g.clone(), GroupFigures { rows: r.count, approval_rate: r.selection_rate }))
+            .collect(),
+    })
 }
 
 fn attribute_fairness(labels: &[bool], scores: &[f64], threshold: f64, groups: &[String]) -> Option<AttributeFairness> {
@@ -687,6 +812,14 @@ pub async fn validate(
         None => Vec::new(),
     };
     let external = external_model(warden, &version).await?;
+    let multiclass = version.serving.task.is_multiclass();
+    if multiclass && !scenarios.is_empty() {
+        return Err(Error::invalid(format!(
+            "version {} is a multiclass classifier: stress scenarios measure approval and expected loss, which \
+             its decisions (classes) do not have; validate it without scenarios",
+            version.number
+        )));
+    }
     if external.is_some() && !scenarios.is_empty() {
         return Err(Error::invalid(format!(
             "version {} is served outside Warden: stress scenarios re-score changed inputs, which needs a model \
@@ -710,7 +843,13 @@ pub async fn validate(
         )));
     }
     let regression = version.serving.task == ModelTask::Regression;
-    if !regression && (dataset.labels.iter().all(|&l| l) || dataset.labels.iter().all(|&l| !l)) {
+    if multiclass && dataset.classes.iter().all(|&c| c == dataset.classes[0]) {
+        return Err(Error::invalid(format!(
+            "the target column '{}' holds one class only ('{}'): a multiclass classifier is validated on several",
+            request.target, version.serving.classes[dataset.classes[0]]
+        )));
+    }
+    if !regression && !multiclass && (dataset.labels.iter().all(|&l| l) || dataset.labels.iter().all(|&l| !l)) {
         return Err(Error::invalid(format!(
             "the target column '{}' holds one class only (bad value '{bad_value}')",
             request.target
@@ -718,7 +857,7 @@ pub async fn validate(
     }
     let threshold = version.serving.threshold;
     let scored = version_scores(warden, &version, &dataset, true).await?;
-    let scores: Vec<f64> = scored.iter().map(|(s, _)| *s).collect();
+    let scores: Vec<f64> = scored.iter().map(|r| r.score).collect();
     let explanation = mean_abs_contributions(&scored);
 
     // Stability: the reference data, scored by the same version, against this data.
@@ -741,7 +880,7 @@ pub async fn validate(
                 })
                 .collect()
         });
-    let reference_scores: Vec<f64> = reference_scored.into_iter().map(|(s, _)| s).collect();
+    let reference_scores: Vec<f64> = reference_scored.into_iter().map(|r| r.score).collect();
     let multivariate = {
         let (schema_version, reference_rows, rows) =
             (version.clone(), reference_data.rows.clone(), dataset.rows.clone());
@@ -762,8 +901,13 @@ pub async fn validate(
     let max_feature_psi = psi.values().copied().fold(0.0, f64::max);
 
     let mut fairness = BTreeMap::new();
+    let decided: Vec<usize> = scored.iter().map(|r| r.class.unwrap_or(0)).collect();
     for (name, groups) in &dataset.groups {
-        if let Some(f) = attribute_fairness(&dataset.labels, &scores, threshold, groups) {
+        let f = match multiclass {
+            true => multiclass_attribute_fairness(&version.serving.classes, &dataset.classes, &decided, groups),
+            false => attribute_fairness(&dataset.labels, &scores, threshold, groups),
+        };
+        if let Some(f) = f {
             fairness.insert(name.clone(), f);
         }
     }
@@ -772,16 +916,24 @@ pub async fn validate(
     let champion = match warden.metadata.alias_at(model, "champion", i64::MAX).await?.and_then(|a| a.version) {
         Some(champion) if champion != version.number => {
             let champion_version = get_version(warden, caller, model, &champion.to_string()).await?;
-            // An external champion's scores are not in this data (it carries the candidate's).
-            if champion_version.format.is_external() {
+            // An external champion's scores are not in this data (it carries the candidate's); a champion of
+            // another task, or with other classes, cannot be judged on these outcomes.
+            if champion_version.format.is_external()
+                || champion_version.serving.task != version.serving.task
+                || champion_version.serving.classes != version.serving.classes
+            {
                 None
+            } else if multiclass {
+                let rows = dataset.rows.clone();
+                let champion_scored = warden_serving::scoring::score_rows(warden, model, champion, rows, false).await?;
+                Some(multiclass_figures(champion, &version.serving.classes, &dataset.classes, &champion_scored)?)
             } else {
                 let rows = dataset.rows.clone();
                 let champion_scores: Vec<f64> =
                     warden_serving::scoring::score_rows(warden, model, champion, rows, false)
                         .await?
                         .into_iter()
-                        .map(|(s, _)| s)
+                        .map(|r| r.score)
                         .collect();
                 let champion_regression = regression
                     .then(|| {
@@ -802,12 +954,22 @@ pub async fn validate(
     };
 
     let scenario_results = stress(warden, &version, &scenarios, &dataset.rows, &dataset.exposures, &scores).await?;
-    let bad_rate = dataset.labels.iter().filter(|&&l| l).count() as f64 / dataset.labels.len() as f64;
+    let bad_rate =
+        (!multiclass).then(|| dataset.labels.iter().filter(|&&l| l).count() as f64 / dataset.labels.len() as f64);
     let own_regression = regression
         .then(|| regression_figures(&dataset.realized, &scores, exposures(&version, &dataset).as_deref()))
         .flatten();
-    // A regression's bad event is its decision rule's: a realized value at or above the threshold.
-    let bad_value = if regression { format!(">= {threshold}") } else { bad_value };
+    // A regression's bad event is its decision rule's: a realized value at or above the threshold; a
+    // multiclass classifier's target holds classes, none of them bad.
+    let bad_value = match version.serving.task {
+        ModelTask::Regression => format!(">= {threshold}"),
+        ModelTask::MulticlassClassification => String::new(),
+        ModelTask::BinaryClassification => bad_value,
+    };
+    let own_figures = match multiclass {
+        true => multiclass_figures(version.number, &version.serving.classes, &dataset.classes, &scored)?,
+        false => figures(version.number, &dataset.labels, &scores, threshold, own_regression),
+    };
     let data_sha256 = data.blob().sha256.clone();
     let warnings = data_warnings(&version, &data_sha256);
     let mut report = ValidationReport {
@@ -823,7 +985,7 @@ pub async fn validate(
         bad_value,
         threshold,
         task: version.serving.task,
-        figures: figures(version.number, &dataset.labels, &scores, threshold, own_regression),
+        figures: own_figures,
         fairness,
         stability: Stability { psi, max_feature_psi, score_psi, multivariate, explanation_shift },
         data_quality,
@@ -936,7 +1098,7 @@ async fn stress(
                     other => other,
                 })?
                 .into_iter()
-                .map(|(s, _)| s)
+                .map(|r| r.score)
                 .collect();
         let (s_approval, s_mean_pd, s_loss) = portfolio(version, &stressed, exposures, &stressed_scores)?;
         // A figure that overflowed would be stored as null and the report could not be read back.

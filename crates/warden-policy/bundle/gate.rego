@@ -29,8 +29,14 @@ validation_number(field) := input.validation[field] if is_number(input.validatio
 # A regression model (LGD, EAD, income) is judged on its realized values, not on AUC and calibration.
 regression if input.validation.task == "regression"
 
+# A multiclass classifier (collections strategy, product) is judged on its macro one-vs-rest AUC over its
+# realized classes; it has no calibration error (one probability per class, no bad event).
+multiclass if input.validation.task == "multiclass_classification"
+
 required_numbers := ["r2", "max_feature_psi", "score_psi"] if {
 	regression
+} else := ["auc", "accuracy", "max_feature_psi", "score_psi"] if {
+	multiclass
 } else := ["auc", "ece", "max_feature_psi", "score_psi"]
 
 deny contains sprintf("validation.%s is missing: validate the version (warden validate) before promoting it", [field]) if {
@@ -46,7 +52,9 @@ deny contains "no validation report: validate the version (warden validate) befo
 
 # --- discrimination ---------------------------------------------------------------------------------------
 
-deny contains sprintf("AUC %.3f is below the minimum %.2f for a %s-risk model", [auc, minimum, tier]) if {
+auc_name := "macro AUC (one-vs-rest)" if multiclass else := "AUC"
+
+deny contains sprintf("%s %.3f is below the minimum %.2f for a %s-risk model", [auc_name, auc, minimum, tier]) if {
 	not regression
 	auc := validation_number("auc")
 	minimum := limits.min_auc[tier]

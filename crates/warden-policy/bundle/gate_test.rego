@@ -40,6 +40,29 @@ test_low_auc_is_refused if {
 	contains(msg, "AUC 0.700 is below the minimum 0.75")
 }
 
+# A multiclass classifier's validation: its macro AUC and accuracy on the realized classes, no calibration.
+multiclass_good := object.union(
+	object.remove(good, ["validation"]),
+	{"validation": object.union(object.remove(good.validation, ["auc_lower", "ece"]), {
+		"task": "multiclass_classification", "auc": 0.81, "accuracy": 0.64, "macro_f1": 0.6,
+	})},
+)
+
+test_a_multiclass_classifier_is_judged_on_its_macro_auc_without_calibration if {
+	count(gate.deny) == 0 with input as multiclass_good
+}
+
+test_a_multiclass_classifier_with_a_low_macro_auc_is_refused_naming_it if {
+	some msg in gate.deny with input as object.union(multiclass_good, {"validation": object.union(multiclass_good.validation, {"auc": 0.70})})
+	contains(msg, "macro AUC (one-vs-rest) 0.700 is below the minimum 0.75 for a high-risk model")
+}
+
+test_a_multiclass_classifier_without_its_accuracy_is_refused if {
+	without := object.union(object.remove(multiclass_good, ["validation"]), {"validation": object.remove(multiclass_good.validation, ["accuracy"])})
+	some msg in gate.deny with input as without
+	contains(msg, "validation.accuracy is missing")
+}
+
 # A regression model's validation: no AUC or calibration, its figures on the realized values instead.
 regression_good := object.union(
 	object.remove(good, ["validation"]),

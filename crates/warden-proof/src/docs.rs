@@ -62,7 +62,7 @@ const RENDER_FUEL: u64 = 5_000_000;
 
 /// A validation report's performance figures, as documents and exports present them: (template key, label,
 /// JSON pointer into the report). The AUC's interval is at [`AUC_INTERVAL`].
-pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 15] = [
+pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 19] = [
     ("auc", "AUC", "/figures/discrimination/auc"),
     ("gini", "Gini", "/figures/discrimination/gini"),
     ("ks", "KS", "/figures/discrimination/ks"),
@@ -75,6 +75,10 @@ pub(crate) const PERFORMANCE_FIGURES: [(&str, &str, &str); 15] = [
     ("mape", "Mean absolute percentage error (realized values)", "/figures/regression/mape"),
     ("r2", "R² (realized values)", "/figures/regression/r2"),
     ("expected_loss_error", "Expected-loss error (predicted − realized)", "/figures/regression/expected_loss_error"),
+    ("accuracy", "Accuracy (realized classes)", "/figures/multiclass/accuracy"),
+    ("f1_macro", "Macro F1 (realized classes)", "/figures/multiclass/f1_macro"),
+    ("precision_macro", "Macro precision (realized classes)", "/figures/multiclass/precision_macro"),
+    ("recall_macro", "Macro recall (realized classes)", "/figures/multiclass/recall_macro"),
     ("max_feature_psi", "Maximum feature PSI", "/stability/max_feature_psi"),
     ("score_psi", "Score PSI", "/stability/score_psi"),
     (
@@ -504,6 +508,8 @@ pub(crate) async fn render(
         }
         validation
             .insert("is_regression".into(), minijinja::Value::from(body.pointer("/figures/regression").is_some()));
+        validation
+            .insert("is_multiclass".into(), minijinja::Value::from(body.pointer("/figures/multiclass").is_some()));
         for bound in ["lower", "upper", "level"] {
             validation.insert(format!("auc_{bound}"), figure(&format!("{AUC_INTERVAL}/{bound}")));
         }

@@ -424,6 +424,9 @@ pub struct OutcomeRecord {
     /// The realized value a regression model predicted, if any.
     #[serde(default)]
     pub value: Option<f64>,
+    /// The realized class a multiclass classifier predicted (one of its class labels), if any.
+    #[serde(default)]
+    pub class: Option<String>,
 }
 
 /// One record read from a stream partition (borrowing the consumer's batch).
@@ -493,6 +496,7 @@ pub async fn ingest_stream<Next: Send>(
                         kind: o.kind,
                         amount: o.amount,
                         value: o.value,
+                        class: o.class,
                     };
                     let errors = crate::scoring::outcome_errors(&outcome);
                     match errors.is_empty() {
@@ -509,6 +513,7 @@ pub async fn ingest_stream<Next: Send>(
                             kind: o.kind,
                             amount: o.amount,
                             value: o.value,
+                            class: o.class,
                             recorded_by: format!("kafka:{topic}"),
                         },
                         // Kept instead (the store gives the reason) when no decision has the request id.

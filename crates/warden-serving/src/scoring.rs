@@ -613,6 +613,19 @@ fn explain(version: &LoadedVersion, row: &Checked, contributions: &[f64]) -> (BT
     (by_feature, reasons)
 }
 
+/// A row scored outside the serving path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowScore {
+    /// The score (a multiclass classifier's: its predicted class's probability).
+    pub score: f64,
+    /// A multiclass classifier's probability of each class, in its class order (empty otherwise).
+    pub probabilities: Vec<f64>,
+    /// A multiclass classifier's predicted class (the first most probable).
+    pub class: Option<usize>,
+    /// Per-feature contributions, when asked for and the model explains.
+    pub contributions: Option<BTreeMap<String, f64>>,
+}
+
 /// Scores rows on a version outside the serving path (nothing logged, no metrics): validation. With
 /// `explain`, adds per-feature contributions when the model can explain. Errors name the 1-based row.
 pub async fn score_rows(
@@ -621,7 +634,7 @@ pub async fn score_rows(
     number: i64,
     rows: Vec<Map<String, Value>>,
     explain: bool,
-) -> Result<Vec<(f64, Option<BTreeMap<String, f64>>)>> {
+) -> Result<Vec<RowScore>> {
     let version = loaded_version(warden, &warden.scoring, model, number).await?;
     let explain = explain && version.model()?.can_explain();
     tokio::task::spawn_blocking(move || {
@@ -634,7 +647,12 @@ pub async fn score_rows(
         for chunk in checked.chunks(MAX_BATCH_ROWS) {
             let refs: Vec<&Checked> = chunk.iter().collect();
             for (row, scored) in chunk.iter().zip(run(&version, &refs)?) {
-                out.push((scored.score, scored.explanation.map(|(_, c)| self::explain(&version, row, &c).0)));
+                out.push(RowScore {
+                    score: scored.score,
+                    class: scored.class,
+                    contributions: scored.explanation.map(|(_, c)| self::explain(&version, row, &c).0),
+                    probabilities: scored.probabilities,
+                });
             }
         }
         Ok(out)
@@ -1134,6 +1152,8 @@ pub struct Outcome {
     pub amount: Option<f64>,
     /// The realized value a regression model predicted (loss given default, exposure, income), if any.
     pub value: Option<f64>,
+    /// The realized class a multiclass classifier predicted (one of its class labels), if any.
+    pub class: Option<String>,
 }
 
 /// What is wrong with an outcome, by field.
@@ -1156,6 +1176,12 @@ pub(crate) fn outcome_errors(o: &Outcome) -> BTreeMap<&'static str, String> {
         || warden_registry::text::check("kind", &o.kind, 64, warden_registry::text::Lines::One).is_err()
     {
         errors.insert("kind", "must be 1-64 characters, no control characters".to_owned());
+    }
+    if o.class.as_deref().is_some_and(|class| {
+        class.trim().is_empty()
+            || warden_registry::text::check("class", class, 64, warden_registry::text::Lines::One).is_err()
+    }) {
+        errors.insert("class", "must be 1-64 characters, no control characters (a class label)".to_owned());
     }
     errors
 }
@@ -1189,6 +1215,7 @@ pub async fn record_outcomes(warden: &Serving, caller: &Principal, outcomes: Vec
             kind: o.kind,
             amount: o.amount,
             value: o.value,
+            class: o.class,
             recorded_by: by.clone(),
         })
         .collect();

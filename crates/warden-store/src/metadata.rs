@@ -1134,6 +1134,10 @@ pub struct ScoredOutcome {
     pub amount: Option<f64>,
     /// The realized value a regression model predicted, when given.
     pub value: Option<f64>,
+    /// A multiclass decision's probability of each class, in its version's class order (empty otherwise).
+    pub probabilities: Vec<f64>,
+    /// The realized class a multiclass classifier predicted, when given.
+    pub class: Option<String>,
 }
 
 /// A late label for a scored request.
@@ -1151,6 +1155,8 @@ pub struct NewOutcome {
     pub amount: Option<f64>,
     /// The realized value a regression model predicted (loss given default, exposure, income), if any.
     pub value: Option<f64>,
+    /// The realized class a multiclass classifier predicted (one of its class labels), if any.
+    pub class: Option<String>,
     /// Who recorded it.
     pub recorded_by: String,
 }

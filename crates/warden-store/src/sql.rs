@@ -581,6 +581,8 @@ struct ScoredColumns {
     label: Option<i64>,
     amount: Option<f64>,
     value: Option<f64>,
+    probabilities: Option<String>,
+    class: Option<String>,
 }
 
 impl ScoredColumns {
@@ -593,6 +595,11 @@ impl ScoredColumns {
             label: self.label.map(|l| l == 1),
             amount: self.amount,
             value: self.value,
+            probabilities: match &self.probabilities {
+                Some(text) => from_json(text, "decisions.probabilities")?,
+                None => Vec::new(),
+            },
+            class: self.class,
         })
     }
 }
@@ -953,8 +960,8 @@ where
         read_from: Option<(&str, i32, i64)>,
     ) -> Result<bool> {
         let written = sqlx::query(
-            "INSERT INTO outcomes (request_id, at, label, kind, amount, value, recorded_by, topic, partition, \
-             record_offset) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            "INSERT INTO outcomes (request_id, at, label, kind, amount, value, class, recorded_by, topic, partition, \
+             record_offset) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
         )
         .bind(&o.request_id)
         .bind(o.at)
@@ -962,6 +969,7 @@ where
         .bind(&o.kind)
         .bind(o.amount)
         .bind(o.value)
+        .bind(o.class.as_deref())
         .bind(&o.recorded_by)
         .bind(read_from.map(|(topic, _, _)| topic))
         .bind(read_from.map(|(_, partition, _)| i64::from(partition)))
@@ -2186,9 +2194,9 @@ where
                     // Its decision may be behind it on another topic: kept until it comes.
                     Some((topic, partition, offset)) => {
                         let kept = sqlx::query(
-                            "INSERT INTO pending_outcomes (request_id, at, label, kind, amount, value, recorded_by, \
-                             topic, partition, record_offset, model, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                             $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                            "INSERT INTO pending_outcomes (request_id, at, label, kind, amount, value, class, \
+                             recorded_by, topic, partition, record_offset, model, payload) VALUES ($1, $2, $3, $4, $5, \
+                             $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
                         )
                         .bind(&o.request_id)
                         .bind(o.at)
@@ -2196,6 +2204,7 @@ where
                         .bind(&o.kind)
                         .bind(o.amount)
                         .bind(o.value)
+                        .bind(o.class.as_deref())
                         .bind(&o.recorded_by)
                         .bind(topic)
                         .bind(i64::from(partition))
@@ -2288,8 +2297,9 @@ where
         let mut recorded = 0;
         for id in &matched {
             let written = sqlx::query(
-                "INSERT INTO outcomes (request_id, at, label, kind, amount, value, recorded_by, topic, partition, \
-                 record_offset) SELECT request_id, at, label, kind, amount, value, recorded_by, topic, partition, \
+                "INSERT INTO outcomes (request_id, at, label, kind, amount, value, class, recorded_by, topic, \
+                 partition, record_offset) SELECT request_id, at, label, kind, amount, value, class, recorded_by, \
+                 topic, partition, \
                  record_offset FROM pending_outcomes WHERE id = $1 ON CONFLICT DO NOTHING",
             )
             .bind(id)
@@ -2590,14 +2600,16 @@ where
         let sql = if labelled_only {
             let decisions_of_outcome = D::DECISIONS_OF_OUTCOME;
             format!(
-                "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount, o.value FROM outcomes o \
+                "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount, o.value, d.probabilities, \
+                 o.class FROM outcomes o \
                  CROSS JOIN {decisions_of_outcome} WHERE d.request_id = o.request_id \
                  AND o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = o.request_id) \
                  AND d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
                  AND d.route NOT IN ('pinned', 'fallback') ORDER BY d.at DESC LIMIT $4"
             )
         } else {
-            "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount, o.value FROM decisions d \
+            "SELECT d.at, d.score, d.features, d.attributes, o.label, o.amount, o.value, d.probabilities, o.class \
+             FROM decisions d \
              LEFT JOIN outcomes o ON o.id = (SELECT MAX(id) FROM outcomes WHERE request_id = d.request_id) \
              WHERE d.model_id = (SELECT id FROM models WHERE name = $1) AND d.version = $2 AND d.at >= $3 \
              AND d.route NOT IN ('pinned', 'fallback') ORDER BY d.at DESC LIMIT $4"
@@ -3612,7 +3624,7 @@ where
         let (ids, text): (Vec<i64>, String) = match kind {
             PurgeKind::Outcomes => {
                 let rows: Vec<OutcomeContent> = sqlx::query_as(
-                    "SELECT o.id, o.request_id, o.at, o.label, o.amount, o.value FROM outcomes o \
+                    "SELECT o.id, o.request_id, o.at, o.label, o.amount, o.value, o.class FROM outcomes o \
                      WHERE EXISTS (SELECT 1 FROM decisions d WHERE d.request_id = o.request_id \
                                    AND d.model_id = $1 AND d.at < $2) ORDER BY o.id LIMIT $3",
                 )
@@ -3671,7 +3683,8 @@ where
             let mut outcomes: Vec<OutcomeContent> = Vec::new();
             for chunk in ids.chunks(1000) {
                 let mut query = QueryBuilder::<D>::new(
-                    "SELECT o.id, o.request_id, o.at, o.label, o.amount, o.value FROM outcomes o WHERE o.request_id IN \
+                    "SELECT o.id, o.request_id, o.at, o.label, o.amount, o.value, o.class FROM outcomes o \
+                     WHERE o.request_id IN \
                      (SELECT request_id FROM decisions WHERE id IN (",
                 );
                 let mut list = query.separated(", ");
@@ -4411,15 +4424,18 @@ impl DecisionContent {
     }
 }
 
-/// An outcome's content as a purge hashes it: id, request id, time, label, amount, realized value.
-type OutcomeContent = (i64, String, i64, i64, Option<f64>, Option<f64>);
+/// An outcome's content as a purge hashes it: id, request id, time, label, amount, realized value, realized
+/// class.
+type OutcomeContent = (i64, String, i64, i64, Option<f64>, Option<f64>, Option<String>);
 
 /// `id \t request_id \t at \t label \t amount \n`, with `\t value` before the newline when the outcome carries a
-/// realized value (so the lines of outcomes without one are what they were before values existed).
-fn outcome_line((id, request_id, at, label, amount, value): &OutcomeContent) -> String {
-    match value {
-        Some(_) => purge_line(&[id, request_id, at, label, &opt(amount), &opt(value)]),
-        None => purge_line(&[id, request_id, at, label, &opt(amount)]),
+/// realized value, and `\t value \t class` when it carries a realized class (so the lines of outcomes without
+/// either are what they were before values and classes existed).
+fn outcome_line((id, request_id, at, label, amount, value, class): &OutcomeContent) -> String {
+    match (value, class) {
+        (_, Some(class)) => purge_line(&[id, request_id, at, label, &opt(amount), &opt(value), class]),
+        (Some(_), None) => purge_line(&[id, request_id, at, label, &opt(amount), &opt(value)]),
+        (None, None) => purge_line(&[id, request_id, at, label, &opt(amount)]),
     }
 }
 

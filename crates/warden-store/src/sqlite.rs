@@ -473,6 +473,7 @@ mod tests {
             kind: "default".into(),
             amount: None,
             value: None,
+            class: None,
             recorded_by: "token:test".into(),
         }
     }

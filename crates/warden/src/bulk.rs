@@ -188,6 +188,7 @@ struct OutcomeColumns {
     kind: Option<usize>,
     amount: Option<usize>,
     value: Option<usize>,
+    class: Option<usize>,
 }
 
 impl OutcomeColumns {
@@ -204,6 +205,7 @@ impl OutcomeColumns {
             kind: args.kind_column.as_deref().map(|c| at(c, "--kind-column")).transpose()?,
             amount: args.amount_column.as_deref().map(|c| at(c, "--amount-column")).transpose()?,
             value: args.value_column.as_deref().map(|c| at(c, "--value-column")).transpose()?,
+            class: args.class_column.as_deref().map(|c| at(c, "--class-column")).transpose()?,
         })
     }
 
@@ -229,6 +231,9 @@ impl OutcomeColumns {
             let value: f64 =
                 value.parse().ok().with_context(|| format!("row {line}: the value '{value}' is not a number"))?;
             outcome["value"] = json!(value);
+        }
+        if let Some(class) = self.class.and_then(text) {
+            outcome["class"] = json!(class);
         }
         Ok(outcome)
     }

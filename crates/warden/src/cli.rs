@@ -1128,6 +1128,10 @@ pub(crate) struct OutcomesArgs {
     /// the income; empty for none).
     #[arg(long)]
     pub(crate) value_column: Option<String>,
+    /// Column holding the realized class a multiclass classifier predicted (one of its class labels; empty
+    /// for none).
+    #[arg(long)]
+    pub(crate) class_column: Option<String>,
     /// Outcomes per request to the server (at most 10,000), each recorded all or none.
     #[arg(long, default_value_t = 5000)]
     pub(crate) batch_rows: usize,

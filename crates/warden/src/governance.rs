@@ -45,7 +45,13 @@ fn print_report(r: &api::ValidationReportBody) {
     outln!("Validation report {} — {} version {}", r.id, r.model, r.version);
     fields(&[
         ("data", format!("{} rows, sha256 {}", r.rows, r.data_sha256)),
-        ("target", format!("{} = {} is bad (bad rate {})", r.target, r.bad_value, num(Some(r.bad_rate), 3))),
+        (
+            "target",
+            match r.bad_rate {
+                Some(rate) => format!("{} = {} is bad (bad rate {})", r.target, r.bad_value, num(Some(rate), 3)),
+                None => format!("{}: the realized class", r.target),
+            },
+        ),
         ("by", r.created_by.cell()),
     ]);
     for warning in &r.warnings {
@@ -58,7 +64,33 @@ fn print_report(r: &api::ValidationReportBody) {
             format!(" (95% CI {}–{})", num(Some(interval.lower), 3), num(Some(interval.upper), 3))
         }
     };
-    fields(&[("AUC", format!("{}{ci}", num(d.auc, 4))), ("Gini", num(d.gini, 4)), ("KS", num(d.ks, 4))]);
+    let auc = if f.multiclass.is_some() { "macro AUC (one-vs-rest)" } else { "AUC" };
+    fields(&[(auc, format!("{}{ci}", num(d.auc, 4))), ("Gini", num(d.gini, 4)), ("KS", num(d.ks, 4))]);
+    if let Some(m) = &f.multiclass {
+        outln!("\nOn the realized classes");
+        fields(&[
+            ("accuracy", num(Some(m.accuracy), 4)),
+            ("macro F1", num(Some(m.f1_macro), 4)),
+            ("macro precision", num(Some(m.precision_macro), 4)),
+            ("macro recall", num(Some(m.recall_macro), 4)),
+        ]);
+        let rows: Vec<Vec<String>> = m
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, class)| {
+                let mut row = vec![class.cell()];
+                row.extend(m.confusion[i].iter().map(|n| n.to_string()));
+                row.extend([num(m.auc_per_class[i], 4), num(Some(m.realized_shares[i]), 3)]);
+                row
+            })
+            .collect();
+        outln!("Realized classes (rows) against decided classes (columns):");
+        let mut header: Vec<String> = vec!["REALIZED".into()];
+        header.extend(m.classes.iter().map(|c| c.to_uppercase()));
+        header.extend(["AUC".into(), "SHARE".into()]);
+        table(&header.iter().map(String::as_str).collect::<Vec<_>>(), &rows);
+    }
     if let Some(g) = &f.regression {
         outln!("\nOn the realized values ({} rows)", g.n);
         fields(&[
@@ -88,12 +120,15 @@ fn print_report(r: &api::ValidationReportBody) {
             .collect();
         table(&["SCORE BIN", "ROWS", "MEAN SCORE", "BAD RATE"], &bins);
     }
-    outln!(
-        "\nDecisions at threshold {}: approval rate {}, mean score {}",
-        num(Some(r.threshold), 2),
-        num(Some(f.approval_rate), 3),
-        num(Some(f.mean_score), 3)
-    );
+    match f.approval_rate {
+        Some(approval) => outln!(
+            "\nDecisions at threshold {}: approval rate {}, mean score {}",
+            num(Some(r.threshold), 2),
+            num(Some(approval), 3),
+            num(Some(f.mean_score), 3)
+        ),
+        None => outln!("\nDecided classes: mean probability of the decided class {}", num(Some(f.mean_score), 3)),
+    }
     if !r.fairness.is_empty() {
         let conventions: std::collections::BTreeSet<&str> =
             r.fairness.values().map(|a| a.favourable_outcome.as_str()).collect();
@@ -167,7 +202,7 @@ fn print_report(r: &api::ValidationReportBody) {
             num(cd.ks, 4),
             num(champion.calibration.as_ref().map(|c| c.brier), 4),
             num(champion.calibration.as_ref().map(|c| c.ece), 4),
-            num(Some(champion.approval_rate), 3)
+            num(champion.approval_rate, 3)
         );
     }
 }

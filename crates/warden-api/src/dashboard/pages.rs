@@ -731,12 +731,12 @@ pub(crate) fn validation_section(report: Option<&ValidationReport>) -> Markup {
     let bins: Vec<String> = (0..20).map(|i| format!("{:.2}", i as f64 / 20.0)).collect();
     html! {
         h3 { "Validation" }
-        p { "Report " (r.id) " · " (date(r.created_at)) " by " (r.created_by) " · " (counted(r.rows as i128, "row", "rows")) ", bad rate " (percent(r.bad_rate)) " · data " code { (short(&r.data_sha256)) } }
+        p { "Report " (r.id) " · " (date(r.created_at)) " by " (r.created_by) " · " (counted(r.rows as i128, "row", "rows")) @if let Some(b) = r.bad_rate { ", bad rate " (percent(b)) } " · data " code { (short(&r.data_sha256)) } }
         @if !r.warnings.is_empty() {
             ul.reasons #validation-warnings { @for w in &r.warnings { li.warn { "Warning: " (w) } } }
         }
         div.cards #validation-figures {
-            div.card { span.big { (d.auc.map_or("–".into(), number)) } span { "ROC AUC"
+            div.card { span.big { (d.auc.map_or("–".into(), number)) } span { @if f.multiclass.is_some() { "macro ROC AUC (one-vs-rest)" } @else { "ROC AUC" }
                 @if let Some(i) = d.auc_interval { " (" (number(i.lower)) "–" (number(i.upper)) ")" } } }
             div.card { span.big { (d.gini.map_or("–".into(), number)) } span { "Gini" } }
             div.card { span.big { (d.ks.map_or("–".into(), number)) } span { "KS" } }
@@ -752,7 +752,15 @@ pub(crate) fn validation_section(report: Option<&ValidationReport>) -> Markup {
                 div.card #expected-loss-error { span.big { (number(g.expected_loss_error)) } span { "expected-loss error (predicted − realized"
                     @if g.expected_loss_error < 0.0 { ", " span.bad { "under-provisioned" } } ")" } }
             }
-            div.card { span.big { (percent(f.approval_rate)) } span { "approved at " (number(r.threshold)) } }
+            @if let Some(m) = &f.multiclass {
+                div.card #multiclass-accuracy { span.big { (percent(m.accuracy)) } span { "accuracy on realized classes" } }
+                div.card { span.big { (number(m.f1_macro)) } span { "macro F1" } }
+                div.card { span.big { (number(m.precision_macro)) } span { "macro precision" } }
+                div.card { span.big { (number(m.recall_macro)) } span { "macro recall" } }
+            }
+            @if let Some(approval) = f.approval_rate {
+                div.card { span.big { (percent(approval)) } span { "approved at " (number(r.threshold)) } }
+            }
             div.card { span.big { (number(r.stability.max_feature_psi)) } span { "largest feature PSI" } }
             @if let Some(m) = &r.stability.multivariate {
                 div.card #multivariate { span.big { (number(m.reconstruction_error)) } span { "reconstruction error (reference " (number(m.reference_error)) @if m.alert { ", " span.bad { "outside its bands" } } ")" } }
@@ -761,8 +769,22 @@ pub(crate) fn validation_section(report: Option<&ValidationReport>) -> Markup {
                 div.card #explanation-shift { span.big { (percent(*worst.1)) } span { "largest change in a feature's mean |contribution| (" (worst.0) ")" } }
             }
         }
+        @if let Some(m) = &f.multiclass {
+            table.data #confusion-matrix {
+                caption { "Realized class (rows) against decided class (columns), with each class's one-vs-rest AUC" }
+                thead { tr { th { "realized ↓ / decided →" } @for c in &m.classes { th { (c) } } th { "AUC" } th { "share realized" } } }
+                tbody { @for (i, c) in m.classes.iter().enumerate() { tr {
+                    th { (c) }
+                    @for n in &m.confusion[i] { td { (n) } }
+                    td { (m.auc_per_class[i].map_or("–".into(), number)) }
+                    td { (percent(m.realized_shares[i])) }
+                } } }
+            }
+        }
         div.grid {
-            figure { figcaption { "ROC curve" } (charts::unit_curve("ROC curve", &d.roc, "false positive rate", "true positive rate")) }
+            @if !d.roc.is_empty() {
+                figure { figcaption { "ROC curve" } (charts::unit_curve("ROC curve", &d.roc, "false positive rate", "true positive rate")) }
+            }
             @if f.calibration.is_some() {
                 figure { figcaption { "Reliability" } (charts::unit_curve("Reliability diagram", &reliability, "mean score", "observed bad rate")) }
             }
@@ -771,7 +793,7 @@ pub(crate) fn validation_section(report: Option<&ValidationReport>) -> Markup {
                     (charts::bar_chart("Score distribution by outcome", &bins, &[("good", h.good.iter().map(|&c| c as f64).collect()), ("bad", h.bad.iter().map(|&c| c as f64).collect())], None)) }
             }
             @for (attribute, fairness) in &r.fairness {
-                figure { figcaption { "Approval rate by " (attribute) " · disparate impact " (fairness.disparate_impact.map_or("–".into(), number)) }
+                figure { figcaption { @if f.multiclass.is_some() { "Rate " (fairness.favourable_outcome) " by " (attribute) } @else { "Approval rate by " (attribute) } " · disparate impact " (fairness.disparate_impact.map_or("–".into(), number)) }
                     (charts::bar_chart(&format!("Approval rate by {attribute}"),
                         &fairness.groups.keys().cloned().collect::<Vec<_>>(),
                         &[("approval rate", fairness.groups.values().map(|g| g.approval_rate).collect())],

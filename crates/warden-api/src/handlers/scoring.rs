@@ -219,7 +219,14 @@ pub(crate) async fn record_outcomes(
     let outcomes = body
         .outcomes
         .into_iter()
-        .map(|o| Outcome { request_id: o.request_id, label: o.label, kind: o.kind, amount: o.amount, value: o.value })
+        .map(|o| Outcome {
+            request_id: o.request_id,
+            label: o.label,
+            kind: o.kind,
+            amount: o.amount,
+            value: o.value,
+            class: o.class,
+        })
         .collect();
     let recorded = scoring::record_outcomes(&warden, &caller, outcomes).await?;
     Ok((StatusCode::CREATED, Json(OutcomesRecorded { recorded })))

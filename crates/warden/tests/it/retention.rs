@@ -138,6 +138,7 @@ async fn retained(config: Config, data: &Path) {
         kind: "default".into(),
         amount: None,
         value: None,
+        class: None,
     });
     warden_serving::scoring::record_outcomes(&warden, &scorer, outcomes.collect()).await.unwrap();
     warden.scoring.flush().await.unwrap();
@@ -201,8 +202,14 @@ async fn retained(config: Config, data: &Path) {
         explain: false,
     });
     warden_serving::scoring::score_batch(&warden, &scorer, "credit", later.collect(), None).await.unwrap();
-    let outcome =
-        Outcome { request_id: "later-1".into(), label: 1, kind: "default".into(), amount: Some(900.0), value: None };
+    let outcome = Outcome {
+        request_id: "later-1".into(),
+        label: 1,
+        kind: "default".into(),
+        amount: Some(900.0),
+        value: None,
+        class: None,
+    };
     warden_serving::scoring::record_outcomes(&warden, &scorer, vec![outcome]).await.unwrap();
     warden_oversight::round::run(&warden, Round::Now).await.unwrap();
     assert!(warden.metadata.data_purges("credit").await.unwrap().iter().all(|p| p.kind == "erasure"));
