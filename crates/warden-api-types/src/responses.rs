@@ -1014,6 +1014,12 @@ pub struct LiveDriftBody {
     pub score_psi: Option<f64>,
     /// Jensen-Shannon distance of the score.
     pub score_jensen_shannon: Option<f64>,
+    /// A multiclass classifier's decisions per class in the window, by class label (empty for other models).
+    #[serde(default)]
+    pub classes: BTreeMap<String, u64>,
+    /// PSI of the decided classes' shares against the reference's (a multiclass classifier's prediction
+    /// drift); null for other models or with no decisions.
+    pub class_psi: Option<f64>,
     /// Share approved.
     pub approval_rate: Option<f64>,
     /// Per protected attribute.

@@ -226,3 +226,114 @@ async fn a_multiclass_model_is_validated_on_realized_classes_and_gated_on_its_ma
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(message.contains("'platinum_card' is not one of the version's classes"), "{message}");
 }
+
+/// Scores `rows` (by index into the fixture rows) as requests `{prefix}-{i}`.
+async fn score_card(app: &TestApp, indices: &[usize], prefix: &str) {
+    let rows = mc_rows();
+    let batch: Vec<Value> = indices
+        .iter()
+        .enumerate()
+        .map(|(i, &row)| json!({"request_id": format!("{prefix}-{i}"), "features": rows[row]}))
+        .collect();
+    let (status, body) =
+        app.json(Method::POST, "/v1/models/card/score/batch", Some(&app.admin), Value::Array(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A round of every monitor now, then the newest evaluation of each monitor of `card`.
+async fn card_evaluations(app: &TestApp) -> std::collections::BTreeMap<String, Value> {
+    let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, history) =
+        app.json(Method::GET, "/v1/models/card/monitors/history", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    history.as_array().unwrap().iter().map(|e| (e["monitor"].as_str().unwrap().to_owned(), e.clone())).collect()
+}
+
+/// A multiclass classifier's monitors: its defaults watch the decided classes and the macro AUC, and no
+/// approvals; CBPE estimates its accuracy before outcomes as `warden_stats` does on XGBoost's own
+/// probabilities; outcomes naming the realized classes give its live macro AUC; traffic deciding one class
+/// only raises the class drift.
+#[tokio::test]
+async fn a_multiclass_models_monitors_watch_its_decided_and_realized_classes() {
+    let (app, clock) = crate::access_tests::app_with_clock().await;
+    card_model(&app).await;
+    let (status, monitors) = app.json(Method::GET, "/v1/models/card/monitors", Some(&app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{monitors}");
+    let statistic = |name: &str| {
+        let found = monitors.as_array().unwrap().iter().find(|m| m["name"] == name);
+        found.unwrap_or_else(|| panic!("no {name}: {monitors}"))["config"]["statistic"].as_str().map(str::to_owned)
+    };
+    assert_eq!(statistic("performance").as_deref(), Some("macro_auc"));
+    assert_eq!(statistic("score_drift").as_deref(), Some("class_psi"));
+    assert!(!monitors.as_array().unwrap().iter().any(|m| m["kind"] == "fairness" || m["kind"] == "money_at_risk"));
+    let settings = [
+        ("score_drift", json!({"window_seconds": 60, "min_decisions": 100})),
+        ("performance", json!({"window_seconds": 86_400, "window_decisions": 300, "min_decisions": 100})),
+        (
+            "card_cbpe",
+            json!({"kind": "estimated_performance", "statistic": "accuracy", "window_seconds": 86_400,
+                             "window_decisions": 300, "min_decisions": 100}),
+        ),
+        // A binary figure on a multiclass model: evaluated as unavailable, with the reason.
+        ("card_brier", json!({"kind": "performance", "statistic": "brier", "warn": 0.2, "alert": 0.3})),
+    ];
+    for (name, setting) in settings {
+        let uri = format!("/v1/models/card/monitors/{name}");
+        let (status, body) = app.json(Method::PUT, &uri, Some(&app.admin), setting).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    let expected = xgboost_probabilities();
+    let realized = realized_classes();
+    let every: Vec<usize> = (0..expected.len()).collect();
+    score_card(&app, &every, "same").await;
+    let same = card_evaluations(&app).await;
+    let drift = &same["score_drift"];
+    assert_eq!(drift["status"], "ok", "the reference's own rows decide its classes: {drift}");
+    assert!(drift["details"]["features"]["classes"]["value"].as_f64().unwrap().abs() < 1e-12, "{drift}");
+    assert_eq!(same["card_brier"]["status"], "unavailable", "{}", same["card_brier"]);
+    let reason = same["card_brier"]["details"]["features"]["model"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("does not apply to a multiclass classifier"), "{reason}");
+
+    // CBPE before outcomes, as warden_stats estimates it from XGBoost's probabilities and the reference.
+    let decided: Vec<usize> = expected.iter().map(|p| (0..3).fold(0, |b, k| if p[k] > p[b] { k } else { b })).collect();
+    let reference = warden_stats::multiclass_cbpe::ClassRows {
+        probabilities: &expected,
+        predictions: &decided,
+        labels: Some(&realized),
+    };
+    let classes: Vec<String> = CLASSES.map(String::from).to_vec();
+    let cbpe = warden_registry::task_metrics::fit_multiclass_cbpe(&classes, reference, 100).unwrap();
+    let unlabelled = warden_stats::multiclass_cbpe::ClassRows { labels: None, ..reference };
+    let estimated = cbpe.estimate(unlabelled).unwrap();
+    let accuracy = estimated.iter().find(|e| e.metric == warden_stats::cbpe::CbpeMetric::Accuracy).unwrap().value;
+    let live = same["card_cbpe"]["details"]["features"]["model"]["value"].as_f64();
+    assert!(live.is_some_and(|v| (v - accuracy).abs() < 1e-6), "{live:?} against {accuracy}: {}", same["card_cbpe"]);
+
+    // Outcomes: each request's realized class.
+    let outcomes: Vec<Value> = realized
+        .iter()
+        .enumerate()
+        .map(|(i, &class)| json!({"request_id": format!("same-{i}"), "label": 0, "class": CLASSES[class]}))
+        .collect();
+    let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
+    assert_eq!((status, &body["recorded"]), (StatusCode::CREATED, &json!(300)), "{body}");
+    let labelled = card_evaluations(&app).await;
+    let performance = &labelled["performance"]["details"]["features"]["model"];
+    let reference = warden_stats::multiclass::multiclass_metrics(3, &realized, &decided, &expected).unwrap();
+    let auc = performance["value"].as_f64().unwrap();
+    assert!((auc - reference.auc_macro.unwrap()).abs() < 1e-6, "{auc} against {:?}", reference.auc_macro);
+    assert_eq!(performance["figures"]["with_classes"], 300, "{performance}");
+
+    // Two minutes on, traffic deciding one class only.
+    clock.fetch_add(120 * 1_000_000, std::sync::atomic::Ordering::SeqCst);
+    let one_class: Vec<usize> =
+        (0..300).map(|i| every.iter().copied().filter(|&r| decided[r] == 1).nth(i % 50).unwrap()).collect();
+    score_card(&app, &one_class, "shifted").await;
+    let shifted = card_evaluations(&app).await;
+    let drift = &shifted["score_drift"];
+    assert_eq!(drift["status"], "alert", "{drift}");
+    let counts = &drift["details"]["features"]["classes"]["figures"]["classes"];
+    assert_eq!(counts["prepaid_card"], 300, "{drift}");
+}

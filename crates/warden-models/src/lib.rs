@@ -152,8 +152,14 @@ pub struct Prediction {
 impl Prediction {
     /// The predicted class of a multiclass classifier: the first most probable.
     pub fn class(&self) -> Option<usize> {
-        (!self.probabilities.is_empty()).then(|| trees::most_probable(&self.probabilities))
+        predicted_class(&self.probabilities)
     }
+}
+
+/// The class a multiclass classifier decides from its class probabilities: the first most probable (the
+/// libraries' argmax); `None` for no probabilities.
+pub fn predicted_class(probabilities: &[f64]) -> Option<usize> {
+    (!probabilities.is_empty()).then(|| trees::most_probable(probabilities))
 }
 
 /// Per-feature contributions to one row's margin: `base + Σ contributions = margin`.

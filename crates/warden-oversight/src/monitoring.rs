@@ -59,10 +59,11 @@ use serde_json::{Value, json};
 use warden_registry::task_metrics::LossEncoding;
 use warden_stats::cbpe::{CbpeMetric, CbpeModel, ScoredRows};
 use warden_stats::dle::{DleEstimate, DleModel, LossMetric, RowLoss};
+use warden_stats::multiclass_cbpe::{ClassRows, MulticlassCbpeModel};
 use warden_store::metadata::{MonitorEvaluation, MonitorRetune, MonitorRow, ScoredOutcome};
 
 use crate::{Error, Oversight, Result};
-use warden_core::MonitorKind;
+use warden_core::{ModelTask, MonitorKind};
 use warden_registry::auth::{Permission, Principal};
 use warden_registry::registry::{RiskTier, ServingConfig, audit, get_model};
 use warden_serving::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window};
@@ -70,10 +71,13 @@ use warden_serving::scoring::{LiveDrift, LiveFeatureDrift, LoadedVersion, Window
 /// The statistics each kind offers, the default first.
 fn statistics(kind: MonitorKind) -> &'static [&'static str] {
     match kind {
-        MonitorKind::FeatureDrift | MonitorKind::ScoreDrift => &["psi", "jensen_shannon"],
+        MonitorKind::FeatureDrift => &["psi", "jensen_shannon"],
+        MonitorKind::ScoreDrift => &["psi", "jensen_shannon", "class_psi"],
         MonitorKind::MultivariateDrift => &["reconstruction_error"],
         MonitorKind::ExplanationDrift => &["psi", "mean_abs_shift"],
-        MonitorKind::Performance => &["auc", "brier", "ece", "mae", "rmse", "mape", "r2"],
+        MonitorKind::Performance => {
+            &["auc", "brier", "ece", "mae", "rmse", "mape", "r2", "accuracy", "macro_auc", "macro_f1"]
+        }
         MonitorKind::EstimatedPerformance => {
             &["auc", "accuracy", "precision", "recall", "f1", "mae", "mse", "rmse", "mape"]
         }
@@ -90,11 +94,39 @@ fn statistics(kind: MonitorKind) -> &'static [&'static str] {
 fn lower_is_worse(kind: MonitorKind, statistic: &str) -> bool {
     matches!(
         (kind, statistic),
-        (MonitorKind::Performance, "auc" | "r2")
+        (MonitorKind::Performance, "auc" | "r2" | "accuracy" | "macro_auc" | "macro_f1")
             | (MonitorKind::EstimatedPerformance, "auc" | "accuracy" | "precision" | "recall" | "f1")
             | (MonitorKind::Revalidation, _)
             | (MonitorKind::Fairness, "disparate_impact")
     )
+}
+
+/// Whether a figure applies to a version's task: a multiclass classifier's decisions are classes (no approval,
+/// no bad event, no price), and its own figures (accuracy, macro AUC and F1, decided-class drift) need class
+/// probabilities; a regression's figures need realized values. `Err` names what does not fit.
+fn fits_task(kind: MonitorKind, statistic: &str, task: ModelTask) -> std::result::Result<(), String> {
+    let multiclass_only = matches!(
+        (kind, statistic),
+        (MonitorKind::Performance, "accuracy" | "macro_auc" | "macro_f1") | (MonitorKind::ScoreDrift, "class_psi")
+    );
+    let binary_decisions = matches!(
+        (kind, statistic),
+        (MonitorKind::Performance, "auc" | "brier" | "ece")
+            | (MonitorKind::Fairness, _)
+            | (MonitorKind::MoneyAtRisk, _)
+    );
+    let regression_only = matches!((kind, statistic), (MonitorKind::Performance, "mae" | "rmse" | "mape" | "r2"))
+        || (kind == MonitorKind::EstimatedPerformance && loss_metric(statistic).is_some());
+    match task {
+        ModelTask::MulticlassClassification if binary_decisions || regression_only => Err(format!(
+            "{kind} '{statistic}' does not apply to a multiclass classifier: its decisions are classes (its \
+             figures: performance accuracy, macro_auc or macro_f1; score_drift class_psi; estimated_performance)"
+        )),
+        ModelTask::BinaryClassification | ModelTask::Regression if multiclass_only => {
+            Err(format!("{kind} '{statistic}' is a multiclass classifier's figure; this version predicts one score"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Figures whose inputs are outcomes (read from the decision log) rather than the live windows.
@@ -592,7 +624,19 @@ pub(crate) async fn ensure_defaults(
             MonitorConfig { attribute: Some(attribute.clone()), ..default_config(tier, MonitorKind::Fairness) };
         monitors.push((format!("fairness_{attribute}"), MonitorKind::Fairness, config));
     }
-    if version.serving.task == warden_core::ModelTask::Regression {
+    if version.serving.task.is_multiclass() {
+        // A multiclass classifier's decisions are classes: it drifts in the classes it decides, performs by its
+        // macro AUC on realized classes (at its tier's AUC bands), and has no approvals to compare across groups
+        // (its validation reports each class's parity).
+        monitors.retain(|(_, kind, _)| *kind != MonitorKind::Fairness);
+        for (_, kind, config) in &mut monitors {
+            match kind {
+                MonitorKind::Performance => config.statistic = Some("macro_auc".into()),
+                MonitorKind::ScoreDrift => config.statistic = Some("class_psi".into()),
+                _ => {}
+            }
+        }
+    } else if version.serving.task == warden_core::ModelTask::Regression {
         // A predicted value is judged on realized values: R² and the expected-loss error, at the default gate's
         // limits (R² at least 0.5, the expected-loss error at most a tenth of the realized loss).
         for (name, kind, config) in &mut monitors {
@@ -832,6 +876,8 @@ pub(crate) struct Learned {
     baseline: Option<f64>,
     /// CBPE fitted on the labelled reference.
     cbpe: Option<CbpeModel>,
+    /// A multiclass classifier's CBPE fitted on the labelled reference (its realized classes).
+    multiclass_cbpe: Option<MulticlassCbpeModel>,
     /// A regression's direct loss estimation fitted on the reference's realized values.
     dle: Option<LiveDle>,
     /// The multivariate model fitted on the reference and installed on the version's windows: its key, the
@@ -930,6 +976,11 @@ struct Labelled {
     value: Option<f64>,
     /// The exposure column's value.
     exposure: Option<f64>,
+    /// A multiclass decision's class probabilities (empty otherwise).
+    probabilities: Vec<f64>,
+    /// The realized class of a multiclass decision, as an index into its version's classes (an outcome naming
+    /// no class of the version has none).
+    class: Option<usize>,
 }
 
 /// Per key: the value (or none) and the figures behind it.
@@ -969,6 +1020,7 @@ fn labelled_from_log(
     version: &LoadedVersion,
 ) -> Vec<Labelled> {
     let exposure = version.version.serving.exposure_column.as_deref();
+    let classes = &version.version.serving.classes;
     let field = |row: &ScoredOutcome, name: &str| row.attributes.get(name).or_else(|| row.features.get(name)).cloned();
     rows.into_iter()
         .map(|row| Labelled {
@@ -983,6 +1035,8 @@ fn labelled_from_log(
             amount: row.amount.or_else(|| exposure.and_then(|e| field(&row, e)).and_then(|v| v.as_f64())),
             value: row.value,
             exposure: exposure.and_then(|e| field(&row, e)).and_then(|v| v.as_f64()),
+            class: row.class.as_deref().and_then(|c| classes.iter().position(|k| k == c)),
+            probabilities: row.probabilities,
         })
         .collect()
 }
@@ -1002,6 +1056,7 @@ fn labelled_reference(
     }
     let bad = config.bad_value.as_deref().unwrap_or("1");
     let exposure = version.version.serving.exposure_column.as_deref();
+    let classes = &version.version.serving.classes;
     Ok((0..reference.len())
         .filter(|&i| reference.scores[i].is_finite())
         .map(|i| Labelled {
@@ -1018,6 +1073,8 @@ fn labelled_reference(
             amount: exposure.and_then(|e| reference.number(e, i)),
             value: reference.number(target, i),
             exposure: exposure.and_then(|e| reference.number(e, i)),
+            probabilities: reference.probabilities.get(i).cloned().unwrap_or_default(),
+            class: reference.text(target, i).and_then(|c| classes.iter().position(|k| *k == c)),
         })
         .collect())
 }
@@ -1073,6 +1130,10 @@ fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::
                     json!(f.lower_confidence_boundary.is_finite().then_some(f.lower_confidence_boundary));
             }
             values.insert("model".into(), (figures.map(|f| f.value).filter(|v| v.is_finite()), details));
+        }
+        MonitorKind::ScoreDrift if statistic == "class_psi" => {
+            let figures = json!({"class_psi": drift.class_psi, "classes": drift.classes});
+            values.insert("classes".into(), (drift.class_psi, figures));
         }
         MonitorKind::ScoreDrift => {
             let value = if statistic == "jensen_shannon" { drift.score_jensen_shannon } else { drift.score_psi };
@@ -1130,6 +1191,32 @@ fn outcome_values(
     let actual: Vec<f64> = valued.iter().filter_map(|r| r.value).collect();
     let predicted: Vec<f64> = valued.iter().map(|r| r.score).collect();
     match (monitor.kind, statistic) {
+        (MonitorKind::Performance, metric @ ("accuracy" | "macro_auc" | "macro_f1")) => {
+            // The decisions whose outcome names one of the version's classes.
+            let classed: Vec<&Labelled> =
+                rows.iter().filter(|r| r.class.is_some() && r.probabilities.len() == serving.classes.len()).collect();
+            let realized: Vec<usize> = classed.iter().filter_map(|r| r.class).collect();
+            let decided: Vec<usize> =
+                classed.iter().map(|r| warden_models::predicted_class(&r.probabilities).unwrap_or(0)).collect();
+            let probabilities: Vec<Vec<f64>> = classed.iter().map(|r| r.probabilities.clone()).collect();
+            let m = warden_stats::multiclass::multiclass_metrics(
+                serving.classes.len(),
+                &realized,
+                &decided,
+                &probabilities,
+            );
+            let value = m.as_ref().and_then(|m| match metric {
+                "accuracy" => Some(m.accuracy),
+                "macro_f1" => Some(m.f1_macro),
+                _ => m.auc_macro,
+            });
+            let figures = json!({
+                "with_classes": classed.len(), "sample": classed.len(),
+                "without_a_known_class": rows.iter().filter(|r| r.label.is_some() && r.class.is_none()).count(),
+                "classes": serving.classes, "figures": m,
+            });
+            values.insert("model".into(), (value, figures));
+        }
         (MonitorKind::Performance, metric @ ("mae" | "rmse" | "mape" | "r2")) => {
             let figures = warden_stats::regression::regression_metrics(&actual, &predicted);
             let value = figures.map(|f| match metric {
@@ -1179,6 +1266,24 @@ fn outcome_values(
             let estimate = (!rows.is_empty())
                 .then(|| dle.estimate(loss_metric(metric).expect("a loss metric"), rows))
                 .transpose()?;
+            values.insert("model".into(), (estimate.as_ref().map(|e| e.value), json!(estimate)));
+        }
+        (MonitorKind::EstimatedPerformance, metric) if !serving.classes.is_empty() => {
+            let cbpe = learned.multiclass_cbpe.as_ref().ok_or_else(|| {
+                learned.problem.clone().unwrap_or_else(|| "multiclass CBPE could not be fitted on the reference".into())
+            })?;
+            let scored: Vec<&Labelled> = rows.iter().filter(|r| r.probabilities.len() == cbpe.classes).collect();
+            let probabilities: Vec<Vec<f64>> = scored.iter().map(|r| r.probabilities.clone()).collect();
+            let predictions: Vec<usize> =
+                probabilities.iter().map(|p| warden_models::predicted_class(p).unwrap_or(0)).collect();
+            let wanted = cbpe_metric(metric);
+            let estimate = (!scored.is_empty())
+                .then(|| {
+                    cbpe.estimate(ClassRows { probabilities: &probabilities, predictions: &predictions, labels: None })
+                })
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .and_then(|estimates| estimates.into_iter().find(|e| e.metric == wanted));
             values.insert("model".into(), (estimate.as_ref().map(|e| e.value), json!(estimate)));
         }
         (MonitorKind::EstimatedPerformance, metric) => {
@@ -1281,6 +1386,31 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             Some(Err(problem)) => learned.problem = Some(problem.clone()),
             None => {}
         }
+    } else if kind == MonitorKind::EstimatedPerformance && version.version.serving.task.is_multiclass() {
+        match &labelled {
+            Some(Ok(rows)) => {
+                // The reference rows with one of the version's classes in the target column.
+                let classes = &version.version.serving.classes;
+                let rows: Vec<&Labelled> =
+                    rows.iter().filter(|r| r.class.is_some() && r.probabilities.len() == classes.len()).collect();
+                let probabilities: Vec<Vec<f64>> = rows.iter().map(|r| r.probabilities.clone()).collect();
+                let predictions: Vec<usize> =
+                    probabilities.iter().map(|p| warden_models::predicted_class(p).unwrap_or(0)).collect();
+                let labels: Vec<usize> = rows.iter().filter_map(|r| r.class).collect();
+                let reference =
+                    ClassRows { probabilities: &probabilities, predictions: &predictions, labels: Some(&labels) };
+                match warden_registry::task_metrics::fit_multiclass_cbpe(
+                    classes,
+                    reference,
+                    chunk_size(config, rows.len()),
+                ) {
+                    Ok(cbpe) => learned.multiclass_cbpe = Some(cbpe),
+                    Err(problem) => learned.problem = Some(format!("the reference: {problem}")),
+                }
+            }
+            Some(Err(problem)) => learned.problem = Some(problem.clone()),
+            None => {}
+        }
     } else if kind == MonitorKind::EstimatedPerformance {
         match &labelled {
             Some(Ok(rows)) => {
@@ -1367,12 +1497,17 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             learned.bands.insert(key, Bands { warn, alert: high, lower_is_worse: false, learned: true });
             continue;
         }
-        let bands = match (&learned.cbpe, kind) {
+        let multiclass_thresholds = learned.multiclass_cbpe.as_ref().map(|cbpe| {
+            let wanted = cbpe_metric(statistic);
+            cbpe.metrics.iter().find(|m| m.0 == wanted).map(|m| m.2).expect("every metric is fitted")
+        });
+        let cbpe_thresholds = learned.cbpe.as_ref().map(|cbpe| {
+            let wanted = cbpe_metric(statistic);
+            cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted").2
+        });
+        let bands = match (cbpe_thresholds.or(multiclass_thresholds), kind) {
             // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
-            (Some(cbpe), MonitorKind::EstimatedPerformance) => {
-                let wanted = cbpe_metric(statistic);
-                let (_, _, thresholds) =
-                    cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted");
+            (Some(thresholds), MonitorKind::EstimatedPerformance) => {
                 // A reference too small to calibrate leaves the key without bands: `unavailable`, with the
                 // reason, never an alert.
                 let Some((low, high)) = thresholds.band() else {
@@ -1639,8 +1774,11 @@ async fn evaluate_version(
     round: &mut RoundWindows,
 ) -> Result<MonitorEvaluation> {
     let config = &monitor.config;
-    let learned = learned_for(&warden.learned, monitor, version).await?;
     let number = version.version.number;
+    if let Err(problem) = fits_task(monitor.kind, config.statistic(monitor.kind), version.version.serving.task) {
+        return Ok(judge(monitor, number, at, at, 0, Err(problem), &Learned::default()));
+    }
+    let learned = learned_for(&warden.learned, monitor, version).await?;
     if monitor.kind == MonitorKind::ExplanationDrift {
         let since = at - config.window_seconds * 1_000_000;
         let mut rows =
@@ -1994,6 +2132,8 @@ mod tests {
             features: BTreeMap::from([("age".to_owned(), figures)]),
             score_psi: Some(psi),
             score_jensen_shannon: Some(psi / 2.0),
+            classes: BTreeMap::new(),
+            class_psi: None,
             approval_rate: Some(0.5),
             approvals: BTreeMap::new(),
             expected_loss: None,

@@ -1140,6 +1140,20 @@ mod tests {
     }
 
     #[test]
+    fn multiclass_fairness_keeps_the_class_whose_groups_differ_most() {
+        let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        // Group x is decided a, b, c, a; group y a, c, c, c: b is decided for a quarter of x and none of y.
+        let decided = [0, 1, 2, 0, 0, 2, 2, 2];
+        let realized = [0, 1, 2, 0, 0, 1, 2, 2];
+        let groups: Vec<String> = ["x", "x", "x", "x", "y", "y", "y", "y"].map(String::from).to_vec();
+        let f = multiclass_attribute_fairness(&classes, &realized, &decided, &groups).unwrap();
+        assert!(f.favourable_outcome.starts_with("decided 'b'"), "{}", f.favourable_outcome);
+        assert_eq!(f.disparate_impact, Some(0.0));
+        assert_eq!((f.groups["x"].approval_rate, f.groups["y"].approval_rate), (0.25, 0.0));
+        assert_eq!(f.approval_rate_difference, 0.25);
+    }
+
+    #[test]
     fn the_score_histogram_counts_each_row_once_by_outcome() {
         let histogram = ScoreHistogram::of(&[true, false, false, true], &[0.0, 0.049, 0.05, 1.0]);
         assert_eq!((histogram.bad[0], histogram.good[0], histogram.good[1], histogram.bad[19]), (1, 1, 1, 1));

@@ -386,11 +386,21 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// The reference data's scores, and a multiclass classifier's class probabilities (empty otherwise).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReferenceScores {
+    /// Per row; NaN where the schema refused the row.
+    pub scores: Vec<f64>,
+    /// Per row, every class's probability (empty where the row was refused); no rows for a single score.
+    pub probabilities: Vec<Vec<f64>>,
+}
+
 /// Scores every row of the reference data through the serving path's checks (rows the schema refuses are
 /// NaN). A score that is not a finite number is an error naming the row: a model that overflows on the data
 /// it was registered with would answer 500 to live traffic like it.
-pub fn score_reference(model: &Model, binding: &Binding, reference: &MonitorReference) -> Result<Vec<f64>> {
+pub fn score_reference(model: &Model, binding: &Binding, reference: &MonitorReference) -> Result<ReferenceScores> {
     let mut scores = vec![f64::NAN; reference.len()];
+    let mut probabilities = vec![Vec::new(); if model.classes() > 0 { reference.len() } else { 0 }];
     for start in (0..reference.len()).step_by(MAX_BATCH_ROWS) {
         let end = (start + MAX_BATCH_ROWS).min(reference.len());
         let (mut rows, mut cells) = (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
@@ -404,7 +414,8 @@ pub fn score_reference(model: &Model, binding: &Binding, reference: &MonitorRefe
         }
         let refs: Vec<&[Cell]> = cells.iter().map(Vec::as_slice).collect();
         for (&i, prediction) in rows.iter().zip(model.predict(&refs).map_err(model_error)?) {
-            if !prediction.score.is_finite() || prediction.margin.is_some_and(|m| !m.is_finite()) {
+            let finite = prediction.probabilities.iter().all(|p| p.is_finite());
+            if !finite || !prediction.score.is_finite() || prediction.margin.is_some_and(|m| !m.is_finite()) {
                 return Err(Error::invalid(format!(
                     "the model scores row {} of the reference data as {} (margin {:?}): scores and margins must \
                      be finite numbers",
@@ -414,9 +425,12 @@ pub fn score_reference(model: &Model, binding: &Binding, reference: &MonitorRefe
                 )));
             }
             scores[i] = prediction.score;
+            if !probabilities.is_empty() {
+                probabilities[i] = prediction.probabilities;
+            }
         }
     }
-    Ok(scores)
+    Ok(ReferenceScores { scores, probabilities })
 }
 
 /// A request to score.

@@ -39,6 +39,9 @@ pub struct MonitorReference {
     pub(crate) features: Vec<(String, ReferenceColumn)>,
     /// The version's score per row; NaN where the row could not be scored.
     pub scores: Vec<f64>,
+    /// A multiclass classifier's probability of each class per row (empty where the row could not be
+    /// scored); no rows for other models.
+    pub probabilities: Vec<Vec<f64>>,
     /// Other columns, as text (`None` for missing).
     pub others: BTreeMap<String, Vec<Option<String>>>,
     /// Decile edges of the scores (what live scores are binned on).

@@ -178,17 +178,9 @@ pub fn multiclass_report(data: &Path, options: &MulticlassOptions) -> Result<Mul
         ));
     };
     let reference_file = read_class_file(reference, &classes, &columns, options, Some(label))?;
-    let calibrators = fit_calibrators(classes.len(), reference_file.rows());
-    let calibrated = calibrators.iter().map(Option::is_some).collect();
-    let model = MulticlassCbpeModel::fit(classes.len(), reference_file.rows(), options.chunk_size, calibrators)
-        .map_err(|e| match e {
-            warden_stats::multiclass_cbpe::MulticlassCbpeError::MissingClass(c) => Error::invalid(format!(
-                "{}: class '{}' never occurs among the reference's outcomes",
-                reference.display(),
-                classes[c]
-            )),
-            other => Error::invalid(format!("{}: {other}", reference.display())),
-        })?;
+    let model = fit_multiclass_cbpe(&classes, reference_file.rows(), options.chunk_size)
+        .map_err(|problem| Error::invalid(format!("{}: {problem}", reference.display())))?;
+    let calibrated = model.calibrators.iter().map(Option::is_some).collect();
     let rows = file.rows();
     let reference_counts = prediction_counts(&reference_file.predictions, &classes);
     let chunks = chunk_ranges(file.predictions.len(), options.chunk_size)
@@ -210,6 +202,22 @@ pub fn multiclass_report(data: &Path, options: &MulticlassOptions) -> Result<Mul
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(MulticlassReport::Estimated { classes, calibrated, chunks })
+}
+
+/// Multiclass CBPE fitted on a labelled reference (calibrating each class where that lowers its calibration
+/// error): the file report's and the live monitor's. The error names a class the outcomes never hold.
+pub fn fit_multiclass_cbpe(
+    classes: &[String],
+    reference: ClassRows<'_>,
+    chunk_size: usize,
+) -> std::result::Result<MulticlassCbpeModel, String> {
+    let calibrators = fit_calibrators(classes.len(), reference);
+    MulticlassCbpeModel::fit(classes.len(), reference, chunk_size, calibrators).map_err(|e| match e {
+        warden_stats::multiclass_cbpe::MulticlassCbpeError::MissingClass(c) => {
+            format!("class '{}' never occurs among the reference's outcomes", classes[c])
+        }
+        other => other.to_string(),
+    })
 }
 
 /// What `regression_report` reads.

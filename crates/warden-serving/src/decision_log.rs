@@ -541,6 +541,9 @@ pub struct LiveWindows {
     pub(crate) features: Vec<FeatureWindow>,
     /// Scores, on the reference scores' deciles.
     pub score: NumericWindow,
+    /// A multiclass classifier's decisions per class, in its class order (empty for other models).
+    #[serde(default)]
+    pub classes: Vec<u64>,
     /// Approvals (score below the threshold) per group of each monitor-only attribute.
     pub approvals: BTreeMap<String, GroupRateWindow>,
     /// Approved decisions.
@@ -578,6 +581,12 @@ impl Mergeable for LiveWindows {
             }
         }
         self.score.merge(&other.score);
+        if self.classes.len() < other.classes.len() {
+            self.classes.resize(other.classes.len(), 0);
+        }
+        for (mine, theirs) in self.classes.iter_mut().zip(&other.classes) {
+            *mine += theirs;
+        }
         for (name, window) in &other.approvals {
             self.approvals.entry(name.clone()).or_default().merge_from(window);
         }
@@ -742,6 +751,8 @@ trait RowView {
     fn attributes(&self) -> Vec<(&str, Cow<'_, str>)>;
     /// The row's value of a feature or attribute as a group name (a segment).
     fn group_of(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// A multiclass classifier's decided class.
+    fn class(&self) -> Option<usize>;
 }
 
 impl RowView for NewDecision {
@@ -761,6 +772,9 @@ impl RowView for NewDecision {
     }
     fn group_of(&self, name: &str) -> Option<Cow<'_, str>> {
         self.value(name).and_then(group)
+    }
+    fn class(&self) -> Option<usize> {
+        warden_models::predicted_class(&self.probabilities)
     }
 }
 
@@ -801,12 +815,16 @@ impl RowView for ReferenceRow<'_> {
     fn group_of(&self, name: &str) -> Option<Cow<'_, str>> {
         self.reference.text(name, self.row).map(Cow::Owned)
     }
+    fn class(&self) -> Option<usize> {
+        warden_models::predicted_class(self.reference.probabilities.get(self.row)?)
+    }
 }
 
 /// A row's values as the windows take them: the features in the profile's order, the monitor-only groups,
 /// and the exposure (read only when the version prices approvals; `Some(None)`: missing or not finite).
 struct RowValues<'a> {
     score: f64,
+    class: Option<usize>,
     features: Vec<Cell<'a>>,
     groups: Vec<(&'a str, Cow<'a, str>)>,
     exposure: Option<Option<f64>>,
@@ -829,6 +847,8 @@ pub struct LiveProfile {
     score_bins: (Vec<f64>, (f64, f64)),
     /// The reference scores in the score bins.
     pub reference_score_counts: Vec<u64>,
+    /// A multiclass classifier's reference rows per decided class (empty for other models).
+    pub reference_class_counts: Vec<u64>,
     threshold: f64,
     /// LGD and exposure column, when the version can price its approvals.
     money: Option<(f64, String)>,
@@ -865,6 +885,7 @@ impl LiveProfile {
                 })
                 .collect(),
             score: NumericWindow::new(score_bins.0.len()),
+            classes: vec![0; version.serving.classes.len()],
             approvals: BTreeMap::new(),
             approved: 0,
             expected_loss: 0.0,
@@ -881,6 +902,15 @@ impl LiveProfile {
             features,
             score_bins,
             reference_score_counts: reference_scores.bin_counts,
+            reference_class_counts: {
+                let mut counts = vec![0; version.serving.classes.len()];
+                for class in reference.probabilities.iter().filter_map(|p| warden_models::predicted_class(p)) {
+                    if let Some(n) = counts.get_mut(class) {
+                        *n += 1;
+                    }
+                }
+                counts
+            },
             threshold: serving.threshold,
             money: serving.lgd.zip(serving.exposure_column.clone()),
             exposure_feature,
@@ -904,6 +934,7 @@ impl LiveProfile {
         let exposure = self.money.as_ref().map(|(_, column)| row.value(column).and_then(Value::as_f64));
         RowValues {
             score: row.score(),
+            class: row.class(),
             features: self.features.iter().map(|f| Cell::of(row.value(f.name.as_str()))).collect(),
             groups: row.attributes(),
             exposure: exposure.map(|e| e.filter(|v| v.is_finite())),
@@ -930,6 +961,7 @@ impl LiveProfile {
         });
         RowValues {
             score: decision.score,
+            class: decision.class(),
             features,
             groups: decision.attributes(),
             exposure: exposure.map(|e| e.filter(|v| v.is_finite())),
@@ -1005,6 +1037,9 @@ impl LiveProfile {
             }
         };
         add(&mut windows.score, row.score, &self.score_bins.0, self.score_bins.1);
+        if let Some(n) = row.class.and_then(|class| windows.classes.get_mut(class)) {
+            *n += 1;
+        }
         for ((feature, window), value) in self.features.iter().zip(&mut windows.features).zip(&row.features) {
             match (window, &feature.numeric) {
                 (FeatureWindow::Numeric(w), Some((edges, range))) => {

@@ -80,12 +80,16 @@ impl LoadedVersion {
             reference: Arc::new(MonitorReference::default()),
             artifact,
         };
-        let scores = match (&loaded.model, &loaded.external) {
+        let scored = match (&loaded.model, &loaded.external) {
             (Some(model), _) => score_reference(model, &loaded.binding, &reference)?,
-            (None, Some(external)) => reference.external_scores(external, loaded.version.serving.task)?,
+            (None, Some(external)) => warden_registry::binding::ReferenceScores {
+                scores: reference.external_scores(external, loaded.version.serving.task)?,
+                probabilities: Vec::new(),
+            },
             (None, None) => unreachable!("a version has a model or a descriptor"),
         };
-        reference.set_scores(scores);
+        reference.set_scores(scored.scores);
+        reference.probabilities = scored.probabilities;
         loaded.live = Arc::new(LiveProfile::new(&loaded.version, &reference));
         loaded.reference = Arc::new(reference);
         Ok(loaded)
@@ -1289,6 +1293,11 @@ pub struct LiveDrift {
     pub score_psi: Option<f64>,
     /// Jensen–Shannon distance of the scores over the same bins.
     pub score_jensen_shannon: Option<f64>,
+    /// A multiclass classifier's decisions per class in the window, by class label (empty for other models).
+    pub classes: BTreeMap<String, u64>,
+    /// PSI of the decided classes' shares against the reference's (prediction drift of a multiclass
+    /// classifier); `None` for other models or with no decisions.
+    pub class_psi: Option<f64>,
     /// Share of decisions approved (score below the threshold).
     pub approval_rate: Option<f64>,
     /// Decisions and approvals per group of each monitor-only attribute.
@@ -1491,6 +1500,14 @@ fn drift_against(
     let scored = if windows.score.count > 0 { decisions } else { 0 };
     let score_psi = binned(scored, warden_stats::drift::binned_psi, (&reference_scores, 0), &windows.score);
     let score_jensen_shannon = binned(scored, warden_stats::drift::binned_js, (&reference_scores, 0), &windows.score);
+    let labels = &version.version.serving.classes;
+    let by_label =
+        |counts: &[u64]| -> BTreeMap<String, u64> { labels.iter().cloned().zip(counts.iter().copied()).collect() };
+    let class_psi = (!labels.is_empty() && windows.classes.iter().sum::<u64>() > 0).then(|| {
+        let all = baseline.map_or_else(|| version.live.reference_class_counts.clone(), |b| b.classes.clone());
+        let reference = minus(&all, held_out.map(|h| h.classes.as_slice()));
+        warden_stats::drift::categorical_drift(&by_label(&reference), &by_label(&windows.classes)).psi
+    });
     let priced = version.version.serving.lgd.is_some() && version.version.serving.exposure_column.is_some();
     LiveDrift {
         version: version.version.number,
@@ -1499,6 +1516,8 @@ fn drift_against(
         features,
         score_psi,
         score_jensen_shannon,
+        classes: by_label(&windows.classes),
+        class_psi,
         approval_rate: (decisions > 0).then(|| share(windows.approved)),
         approvals: windows.approvals,
         refused: windows.refused,
