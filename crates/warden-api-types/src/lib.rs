@@ -889,6 +889,9 @@ pub struct ScoringSchemaBody {
     pub features: Vec<Feature>,
     /// Monitor-only attributes (protected attributes), sent as the request's `attributes`, never model inputs.
     pub attributes: Vec<String>,
+    /// A multiclass classifier's class labels, in its order: each answer's `probabilities` name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
 
 /// Which version answers: by default the routes (champion, canary); a number or alias pins one.

@@ -129,6 +129,8 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
             let l = plan_columns(&header, &version, args.id_column.as_deref())?;
             let mut out_header = header.clone();
             out_header.extend(["request_id", "version", "score", "decision"].map(String::from));
+            // A multiclass classifier's answer: each class's probability.
+            out_header.extend(version.classes.iter().map(|c| format!("probability_{c}")));
             if args.explain {
                 out_header.extend(l.features.iter().map(|f| format!("contribution_{f}")));
             }
@@ -164,6 +166,10 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
             // model's fallback that scored nothing.
             record.push(result.score.map(|s| Value::from(s).to_string()).unwrap_or_default());
             record.push(result.decision.clone());
+            for class in &version.classes {
+                let p = result.probabilities.as_ref().and_then(|p| p.get(class));
+                record.push(p.map(|p| Value::from(*p).to_string()).unwrap_or_default());
+            }
             if args.explain {
                 for f in &l.features {
                     let contribution = result.contributions.as_ref().and_then(|c| c.get(f));

@@ -1574,6 +1574,14 @@ pub(crate) struct RegisterArgs {
     /// Decision threshold: scores at or above it are declined (default 0.5).
     #[arg(long)]
     pub(crate) threshold: Option<f64>,
+    /// What the model predicts: binary_classification (default; the probability of the bad event),
+    /// regression (a value) or multiclass_classification (a probability per --class).
+    #[arg(long, value_parser = ["binary_classification", "regression", "multiclass_classification"])]
+    pub(crate) task: Option<String>,
+    /// A multiclass classifier's class label, in the order of the model's outputs (repeatable; with --task
+    /// multiclass_classification).
+    #[arg(long = "class")]
+    pub(crate) classes: Vec<String>,
     /// Loss given default, 0 to 1, for expected loss in stress scenarios (with --exposure-column).
     #[arg(long)]
     pub(crate) lgd: Option<f64>,

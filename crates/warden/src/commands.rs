@@ -620,6 +620,12 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     if let Some(threshold) = args.threshold {
         serving.insert("threshold".into(), json!(threshold));
     }
+    if let Some(task) = &args.task {
+        serving.insert("task".into(), json!(task));
+    }
+    if !args.classes.is_empty() {
+        serving.insert("classes".into(), json!(args.classes));
+    }
     if let Some(lgd) = args.lgd {
         serving.insert("lgd".into(), json!(lgd));
     }

@@ -58,6 +58,7 @@ pub(crate) async fn scoring_schema(
         route,
         features: version.feature_schema.into_iter().map(ToWire::to_wire).collect(),
         attributes: version.protected,
+        classes: version.serving.classes,
     }))
 }
 

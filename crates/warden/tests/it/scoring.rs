@@ -239,3 +239,84 @@ fn alias_changes_under_load_drop_no_request() {
         answered_by(2)
     );
 }
+
+/// A multiclass classifier registered and served through the CLI: `warden score` writes each class's
+/// probability as XGBoost computes it and the decided class, and the decision log keeps every probability
+/// (600 rows in one batch: PostgreSQL writes such a group by COPY).
+#[test]
+fn a_multiclass_classifier_is_scored_in_bulk_and_its_probabilities_are_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    assert!(server.cli(&["model", "create", "card", "--owner", "cards", "--risk-tier", "medium"]).status.success());
+    let reference = model_fixture("mc_test_encoded.csv");
+    let classes = ["highstreet_card", "prepaid_card", "upmarket_card"];
+    let mut args = vec!["model", "register", "card", "--artifact", "", "--format", "xgboost-json"];
+    let artifact = model_fixture("xgb_mc.json");
+    args[4] = artifact.to_str().unwrap();
+    args.extend(["--reference", reference.to_str().unwrap(), "--target", "y_true"]);
+    args.extend(["--task", "multiclass_classification"]);
+    for class in &classes {
+        args.extend(["--class", class]);
+    }
+    let out = server.cli(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = server.cli(&["promote", "card", "1", "--override", "--reason", "serving test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The scored rows twice over, without their realized class.
+    let text = std::fs::read_to_string(&reference).unwrap();
+    let lines: Vec<&str> = text.lines().map(|l| l.rsplit_once(',').unwrap().0).collect();
+    let mut input = format!("{}\n", lines[0]);
+    for _ in 0..2 {
+        lines[1..].iter().for_each(|l| input.push_str(&format!("{l}\n")));
+    }
+    let (input_path, output) = (dir.path().join("cards.csv"), dir.path().join("scored.csv"));
+    std::fs::write(&input_path, input).unwrap();
+    let out = server.cli(&[
+        "score",
+        "card",
+        "--input",
+        input_path.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--batch-rows",
+        "600",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut scored = csv::Reader::from_path(&output).unwrap();
+    let header = scored.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let mut expected = csv::Reader::from_path(model_fixture("mc_test_expected_xgb.csv")).unwrap();
+    let expected_header = expected.headers().unwrap().clone();
+    let expected: Vec<Vec<f64>> = expected
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            classes
+                .iter()
+                .map(|c| r[expected_header.iter().position(|h| *h == format!("proba_{c}")).unwrap()].parse().unwrap())
+                .collect()
+        })
+        .collect();
+    let rows: Vec<_> = scored.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 600);
+    let mut answered = std::collections::HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let want = &expected[i % 300];
+        let got: Vec<f64> = classes.iter().map(|c| row[column(&format!("probability_{c}"))].parse().unwrap()).collect();
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-6, "row {i}: {got:?} against XGBoost's {want:?}");
+        }
+        let best = (0..3).fold(0, |b, k| if want[k] > want[b] { k } else { b });
+        assert_eq!(&row[column("decision")], classes[best], "row {i}");
+        answered.insert(row[column("request_id")].to_owned(), got);
+    }
+    let log = server.get_json("/v1/models/card/decisions?limit=100000");
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 600);
+    for decision in log {
+        let logged: Vec<f64> = serde_json::from_value(decision["probabilities"].clone()).unwrap();
+        assert_eq!(&logged, &answered[decision["request_id"].as_str().unwrap()], "{decision}");
+    }
+}
