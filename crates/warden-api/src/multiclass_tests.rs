@@ -208,6 +208,14 @@ async fn a_multiclass_model_is_validated_on_realized_classes_and_gated_on_its_ma
     assert!(html.contains("macro ROC AUC (one-vs-rest)") && html.contains("confusion-matrix"), "{html}");
     assert!(html.contains("accuracy on realized classes") && !html.contains("approved at"), "{html}");
 
+    // The model documentation cites them from the vouched report.
+    let principal = warden_registry::auth::Principal::system();
+    let document = warden_proof::docs::generate(&app.warden, &principal, "card", None, "model-documentation", None)
+        .await
+        .unwrap();
+    assert!(document.html.contains("Accuracy (realized classes)"), "the document shows the accuracy");
+    assert!(document.html.contains("data-pointer=\"/figures/multiclass/accuracy\""), "and cites it");
+
     // The gate judges the macro AUC and asks for no calibration.
     let (status, decision) =
         app.json(Method::POST, "/v1/models/card/versions/1/gate", Some(&app.admin), json!({})).await;
