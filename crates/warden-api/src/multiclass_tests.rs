@@ -210,9 +210,8 @@ async fn a_multiclass_model_is_validated_on_realized_classes_and_gated_on_its_ma
 
     // The model documentation cites them from the vouched report.
     let principal = warden_registry::auth::Principal::system();
-    let document = warden_proof::docs::generate(&app.warden, &principal, "card", None, "model-documentation", None)
-        .await
-        .unwrap();
+    let document =
+        warden_proof::docs::generate(&app.warden, &principal, "card", None, "model-documentation", None).await.unwrap();
     assert!(document.html.contains("Accuracy (realized classes)"), "the document shows the accuracy");
     assert!(document.html.contains("data-pointer=\"/figures/multiclass/accuracy\""), "and cites it");
 
@@ -236,7 +235,7 @@ async fn a_multiclass_model_is_validated_on_realized_classes_and_gated_on_its_ma
 }
 
 /// Scores `rows` (by index into the fixture rows) as requests `{prefix}-{i}`.
-async fn score_card(app: &TestApp, indices: &[usize], prefix: &str) {
+pub(crate) async fn score_card(app: &TestApp, indices: &[usize], prefix: &str) {
     let rows = mc_rows();
     let batch: Vec<Value> = indices
         .iter()

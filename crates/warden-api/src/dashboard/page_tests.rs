@@ -605,3 +605,21 @@ async fn a_classified_incident_shows_the_reports_it_owes_with_the_time_left() {
     let (status, refused) = scene.page(&cookie, &format!("/ui/incidents/{id}/dora-report?kind=report")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
 }
+
+/// A multiclass classifier's monitoring page shows the classes it decided in the latest window.
+#[tokio::test]
+async fn the_monitoring_page_shows_a_multiclass_models_decided_classes() {
+    let scene = Scene::empty().await;
+    crate::multiclass_tests::card_model(&scene.app).await;
+    let rows: Vec<usize> = (0..300).collect();
+    crate::multiclass_tests::score_card(&scene.app, &rows, "page").await;
+    let (status, _) = scene.app.json(Method::POST, "/v1/monitors/evaluate", Some(&scene.app.admin), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = scene.log_in("rita").await;
+    let (status, page) = scene.page(&cookie, "/ui/models/card/monitoring").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let section = &page[page.find(r#"id="decided-classes""#).expect("the decided classes")..];
+    for class in ["highstreet card", "prepaid card", "upmarket card"] {
+        assert!(section.contains(class), "{class} missing from {section}");
+    }
+}

@@ -1029,6 +1029,12 @@ pub(crate) fn monitoring(viewer: &Viewer, data: &MonitoringData) -> Markup {
                     }
                 }
             }
+            @for monitor in data.monitors.iter().filter(|m| m.kind == MonitorKind::ScoreDrift && m.config.statistic.as_deref() == Some("class_psi")) {
+                @if let Some(latest) = by_monitor.get(monitor.name.as_str()).and_then(|p| p.last()) {
+                    h2 #decided-classes { "Decided classes (latest): " (monitor.name) }
+                    (latest_table(latest))
+                }
+            }
             @for (kind, title) in [(MonitorKind::DataQuality, "Data quality (latest)"), (MonitorKind::Fairness, "Fairness (latest)"), (MonitorKind::MoneyAtRisk, "Money at risk (latest)")] {
                 @for monitor in data.monitors.iter().filter(|m| m.kind == kind) {
                     @if let Some(latest) = by_monitor.get(monitor.name.as_str()).and_then(|p| p.last()) {
