@@ -73,7 +73,7 @@ async fn latest(app: &TestApp) -> std::collections::BTreeMap<String, Value> {
 }
 
 /// A round of every monitor now, then the newest evaluation of each monitor of `model`.
-async fn latest_of(app: &TestApp, model: &str) -> std::collections::BTreeMap<String, Value> {
+pub(crate) async fn latest_of(app: &TestApp, model: &str) -> std::collections::BTreeMap<String, Value> {
     let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let uri = format!("/v1/models/{model}/monitors/history");

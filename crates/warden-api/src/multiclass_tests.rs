@@ -107,7 +107,19 @@ async fn a_multiclass_model_answers_every_classs_probability_and_the_log_keeps_t
     assert_eq!(status, StatusCode::OK, "{one}");
     let contributions = one["contributions"].as_object().unwrap();
     assert_eq!(contributions.len(), rows[3].len(), "{one}");
-    for reason in one["reasons"].as_array().unwrap() {
+    // XGBoost's own contributions to the decided class's margin (pred_contribs), feature by feature.
+    let class = one["decision"].as_str().unwrap();
+    let (header, expected_rows) = numeric_csv("models/mc_test_expected_xgb.csv");
+    let want = |column: String| expected_rows[3][header.iter().position(|h| *h == column).unwrap()].unwrap();
+    for (feature, c) in contributions {
+        let expected = want(format!("contrib_{class}_{feature}"));
+        assert!((c.as_f64().unwrap() - expected).abs() < 1e-6, "{feature}: {c} against XGBoost's {expected}");
+    }
+    let margin = one["base"].as_f64().unwrap() + contributions.values().map(|c| c.as_f64().unwrap()).sum::<f64>();
+    assert!((margin - want(format!("margin_{class}"))).abs() < 1e-5, "base + contributions = the class's margin");
+    let reasons = one["reasons"].as_array().unwrap();
+    assert!(!reasons.is_empty(), "{one}");
+    for reason in reasons {
         assert!(reason["contribution"].as_f64().unwrap() > 0.0, "{one}");
     }
 }
@@ -128,7 +140,7 @@ async fn registration_refuses_classes_that_do_not_fit_the_model_or_the_task() {
             serving(json!({})),
             "predicts the probabilities of 3 classes: register it with task 'multiclass_classification'",
         ),
-        (serving(json!({"task": "multiclass_classification"})), "0 given, 2 to 1000 allowed"),
+        (serving(json!({"task": "multiclass_classification"})), "0 given, 2 to 100 allowed"),
         (serving(json!({"task": "multiclass_classification", "classes": ["a", "b", "a"]})), "class 'a' is named twice"),
         (
             serving(json!({"task": "multiclass_classification", "classes": CLASSES, "lgd": 0.4,
@@ -143,6 +155,22 @@ async fn registration_refuses_classes_that_do_not_fit_the_model_or_the_task() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{metadata}: '{message}' does not say '{needle}'");
     }
+    // An ONNX forest whose outputs are not probabilities (its leaf weights doubled: they sum to 2).
+    let onnx = json!({"format": "onnx", "target": "y_true",
+                      "serving": {"task": "multiclass_classification", "classes": CLASSES}});
+    let unnormalised = warden_testdata::read("models/rf_mc_unnormalised.onnx");
+    let (status, body) = app.register("card", onnx.clone(), &unnormalised, &reference).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("must be probabilities in [0, 1] summing to 1"),
+        "{body}"
+    );
+    let (status, body) = app.register("card", onnx, &warden_testdata::read("models/rf_mc.onnx"), &reference).await;
+    assert_eq!(status, StatusCode::CREATED, "the forest itself registers: {body}");
+    // A class label with surrounding spaces would not read back from an outcome or validation file.
+    let spaced = serving(json!({"task": "multiclass_classification", "classes": ["a", " b", "c"]}));
+    let (status, body) = app.register("card", spaced, &multiclass, &reference).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     // A binary model named as a multiclass one.
     let binary = warden_testdata::read("models/xgb_german.json");
     let german = warden_testdata::read("models/german_test_encoded.csv");
@@ -152,7 +180,7 @@ async fn registration_refuses_classes_that_do_not_fit_the_model_or_the_task() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("the model predicts one score"), "{body}");
     let (_, versions) = app.json(Method::GET, "/v1/models/card/versions", Some(&app.admin), Value::Null).await;
-    assert_eq!(versions.as_array().map(Vec::len), Some(0), "nothing registered: {versions}");
+    assert_eq!(versions.as_array().map(Vec::len), Some(1), "only the forest registered: {versions}");
 }
 
 #[tokio::test]
@@ -247,16 +275,6 @@ pub(crate) async fn score_card(app: &TestApp, indices: &[usize], prefix: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-/// A round of every monitor now, then the newest evaluation of each monitor of `card`.
-async fn card_evaluations(app: &TestApp) -> std::collections::BTreeMap<String, Value> {
-    let (status, body) = app.json(Method::POST, "/v1/monitors/evaluate", Some(&app.admin), Value::Null).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, history) =
-        app.json(Method::GET, "/v1/models/card/monitors/history", Some(&app.admin), Value::Null).await;
-    assert_eq!(status, StatusCode::OK, "{history}");
-    history.as_array().unwrap().iter().map(|e| (e["monitor"].as_str().unwrap().to_owned(), e.clone())).collect()
-}
-
 /// A multiclass classifier's monitors: its defaults watch the decided classes and the macro AUC, and no
 /// approvals; CBPE estimates its accuracy before outcomes as `warden_stats` does on XGBoost's own
 /// probabilities; outcomes naming the realized classes give its live macro AUC; traffic deciding one class
@@ -295,7 +313,7 @@ async fn a_multiclass_models_monitors_watch_its_decided_and_realized_classes() {
     let realized = realized_classes();
     let every: Vec<usize> = (0..expected.len()).collect();
     score_card(&app, &every, "same").await;
-    let same = card_evaluations(&app).await;
+    let same = crate::monitoring_depth_tests::latest_of(&app, "card").await;
     let drift = &same["score_drift"];
     assert_eq!(drift["status"], "ok", "the reference's own rows decide its classes: {drift}");
     assert!(drift["details"]["features"]["classes"]["value"].as_f64().unwrap().abs() < 1e-12, "{drift}");
@@ -326,7 +344,7 @@ async fn a_multiclass_models_monitors_watch_its_decided_and_realized_classes() {
         .collect();
     let (status, body) = app.json(Method::POST, "/v1/outcomes", Some(&app.admin), json!({"outcomes": outcomes})).await;
     assert_eq!((status, &body["recorded"]), (StatusCode::CREATED, &json!(300)), "{body}");
-    let labelled = card_evaluations(&app).await;
+    let labelled = crate::monitoring_depth_tests::latest_of(&app, "card").await;
     let performance = &labelled["performance"]["details"]["features"]["model"];
     let reference = warden_stats::multiclass::multiclass_metrics(3, &realized, &decided, &expected).unwrap();
     let auc = performance["value"].as_f64().unwrap();
@@ -338,9 +356,22 @@ async fn a_multiclass_models_monitors_watch_its_decided_and_realized_classes() {
     let one_class: Vec<usize> =
         (0..300).map(|i| every.iter().copied().filter(|&r| decided[r] == 1).nth(i % 50).unwrap()).collect();
     score_card(&app, &one_class, "shifted").await;
-    let shifted = card_evaluations(&app).await;
+    let shifted = crate::monitoring_depth_tests::latest_of(&app, "card").await;
     let drift = &shifted["score_drift"];
     assert_eq!(drift["status"], "alert", "{drift}");
     let counts = &drift["details"]["features"]["classes"]["figures"]["classes"];
     assert_eq!(counts["prepaid_card"], 300, "{drift}");
+}
+
+/// A suspended multiclass classifier's callers get a class or a referral, never a decline.
+#[tokio::test]
+async fn a_multiclass_model_cannot_fall_back_to_declining() {
+    let app = TestApp::new().await;
+    card_model(&app).await;
+    let suspend = |fallback: &str| json!({"reason": "incident 7", "fallback": fallback});
+    let (status, body) = app.json(Method::POST, "/v1/models/card/suspend", Some(&app.admin), suspend("decline")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("decides classes, not declines"), "{body}");
+    let (status, body) = app.json(Method::POST, "/v1/models/card/suspend", Some(&app.admin), suspend("refer")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -413,7 +413,7 @@ fn multiclass_artifacts_whose_classes_do_not_add_up_are_refused_naming_the_field
             |l| l["gradient_booster"]["model"]["tree_info"] = serde_json::json!([0, 1]),
             &["tree_info", "2 classes for 60 trees"],
         ),
-        (|l| l["learner_model_param"]["num_class"] = "5000".into(), &["num_class 5000", "1000 classes"]),
+        (|l| l["learner_model_param"]["num_class"] = "5000".into(), &["num_class 5000", "100 classes"]),
         (|l| l["objective"]["name"] = "binary:logistic".into(), &["num_class 3", "binary:logistic"]),
         (|l| l["learner_model_param"]["base_score"] = "[0.5,0.5]".into(), &["base_score has 2 values for 3 outputs"]),
     ];
@@ -436,4 +436,25 @@ fn multiclass_artifacts_whose_classes_do_not_add_up_are_refused_naming_the_field
     // Unchanged, both load and score.
     run(ModelFormat::XgboostJson, xgboost_multiclass_with(|_| {})).unwrap();
     run(ModelFormat::LightgbmText, lightgbm.into_bytes()).unwrap();
+}
+
+#[test]
+fn lightgbm_class_counts_that_make_no_whole_iterations_are_refused() {
+    let lightgbm = String::from_utf8(warden_testdata::read("models/lgbm_mc.txt")).expect("fixture");
+    // No classes: no tree could belong to one.
+    let none = lightgbm.replacen("num_class=3", "num_class=0", 1).replacen(
+        "num_tree_per_iteration=3",
+        "num_tree_per_iteration=0",
+        1,
+    );
+    refused_naming(run(ModelFormat::LightgbmText, none.into_bytes()), &["num_class 0"]);
+    // 60 trees in iterations of 7 classes.
+    let seven = lightgbm
+        .replacen("num_class=3", "num_class=7", 1)
+        .replacen("num_tree_per_iteration=3", "num_tree_per_iteration=7", 1)
+        .replacen("objective=multiclass num_class:3", "objective=multiclass num_class:7", 1);
+    refused_naming(
+        run(ModelFormat::LightgbmText, seven.into_bytes()),
+        &["60 trees do not make whole iterations of 7 classes"],
+    );
 }

@@ -22,7 +22,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Forest, Vec<String>), ModelError> {
     let get = |key: &str| header.get(key).copied().ok_or_else(|| invalid(format!("header has no '{key}'")));
     let num_class: usize = get("num_class")?.parse().map_err(|_| invalid("num_class is not a number"))?;
     let per_iteration: usize = header.get("num_tree_per_iteration").unwrap_or(&"1").parse().unwrap_or(0);
-    if num_class > MAX_CLASSES || per_iteration != num_class {
+    if num_class == 0 || num_class > MAX_CLASSES || per_iteration != num_class {
         return Err(invalid(format!(
             "num_class {num_class} with num_tree_per_iteration {per_iteration} (a model has one tree per class and \
              iteration, and at most {MAX_CLASSES} classes)"
@@ -48,6 +48,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Forest, Vec<String>), ModelError> {
         .collect::<Result<Vec<_>, _>>()?;
     if trees.is_empty() {
         return Err(invalid("the model has no trees"));
+    }
+    if trees.len() % num_class != 0 {
+        return Err(invalid(format!("{} trees do not make whole iterations of {num_class} classes", trees.len())));
     }
     if num_class == 1 {
         let link = link.unwrap_or(Link::Identity);

@@ -424,6 +424,10 @@ impl Expansion for ZipMap {
 
 // ---------------------------------------------------------------- TreeEnsembleRegressor / Classifier
 
+/// The most tree nodes a tree ensemble operator may build over all its score columns (each column is its
+/// own set of trees, so a classifier's nodes count once per class).
+const MAX_COLUMN_NODES: usize = 10_000_000;
+
 /// A tree ensemble operator: one [`Ensemble`] per score column.
 #[derive(Debug, Clone, PartialEq)]
 struct TreeEnsembleOp {
@@ -518,6 +522,11 @@ fn tree_columns(node: &NodeProto, leaf: &str, width: usize) -> TractResult<(Vec<
     let leaf_weight: Vec<f32> = node.get_attr_vec(&format!("{leaf}_weights"))?;
     let n = tree_ids.len();
     ensure!(n > 0, "tree ensemble: no nodes");
+    // Each column is built as its own trees: the nodes are copied once per column.
+    ensure!(
+        n.saturating_mul(width) <= MAX_COLUMN_NODES,
+        "tree ensemble: {n} nodes × {width} columns exceed the limit of {MAX_COLUMN_NODES}"
+    );
     for len in [node_ids.len(), features.len(), thresholds.len(), modes.len(), true_ids.len(), false_ids.len()] {
         ensure!(len == n, "tree ensemble: node attributes have different lengths");
     }

@@ -74,8 +74,9 @@ pub const MAX_TREE_DEPTH: usize = 256;
 /// declared count needs no bytes behind it in the artifact.
 pub const MAX_FEATURES: usize = 100_000;
 
-/// The most classes a multiclass model may declare: every prediction carries one probability per class.
-pub const MAX_CLASSES: usize = 1_000;
+/// The most classes a multiclass model may declare: every prediction, logged decision and reference row carries
+/// one probability per class.
+pub const MAX_CLASSES: usize = 100;
 
 impl Tree {
     /// The child `x` goes to from internal node `index`.

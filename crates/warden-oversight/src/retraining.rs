@@ -556,6 +556,14 @@ async fn run(warden: &Oversight, model: &str, request: &RetrainRequest, job: &mu
     };
     let parent = get_version(warden, &system, model, &parent_number.to_string()).await?;
     job.parent_version = Some(parent.number);
+    // Retraining data carries the 0/1 outcome, which the trainers learn; a multiclass classifier learns classes.
+    if parent.serving.task.is_multiclass() {
+        return Err(Error::invalid(format!(
+            "version {} is a multiclass classifier: retraining learns from 0/1 outcomes, not realized classes; \
+             train it outside Warden and register the new version",
+            parent.number
+        )));
+    }
 
     let since = request.since.unwrap_or(i64::MIN);
     let mut rows = warden.metadata.training_rows(model, since, MAX_ROWS).await?;
@@ -891,9 +899,11 @@ pub struct ChallengerReport {
     pub shadow_versions: Vec<i64>,
     /// Share of requests where both reached the same decision.
     pub agreement: Option<f64>,
-    /// Mean absolute difference of the scores.
+    /// Mean absolute difference of the scores (`None` for multiclass classifiers, whose scores are of the
+    /// classes each decided).
     pub mean_score_difference: Option<f64>,
-    /// Requests with an outcome.
+    /// Requests with an outcome (0 for multiclass classifiers: their AUC and Brier score are not computed
+    /// here).
     pub labelled: usize,
     /// ROC AUC of the served scores on the labelled requests.
     pub served_auc: Option<f64>,
@@ -923,7 +933,17 @@ pub async fn challenger_report(
     shadow_versions.sort_unstable();
     shadow_versions.dedup();
     let share = |count: usize| (n > 0).then(|| count as f64 / n as f64);
-    let labelled: Vec<_> = pairs.iter().filter_map(|p| Some((p.label?, p.served.1, p.shadow.1))).collect();
+    // A multiclass classifier's score is its decided class's probability: two versions' scores may be of
+    // different classes, and a 0/1 outcome judges neither.
+    let mut multiclass = false;
+    for version in served_versions.iter().chain(&shadow_versions) {
+        multiclass |= get_version(warden, caller, model, &version.to_string()).await?.serving.task.is_multiclass();
+    }
+    let labelled: Vec<_> = if multiclass {
+        Vec::new()
+    } else {
+        pairs.iter().filter_map(|p| Some((p.label?, p.served.1, p.shadow.1))).collect()
+    };
     let labels: Vec<bool> = labelled.iter().map(|l| l.0).collect();
     let served: Vec<f64> = labelled.iter().map(|l| l.1).collect();
     let shadow: Vec<f64> = labelled.iter().map(|l| l.2).collect();
@@ -939,7 +959,7 @@ pub async fn challenger_report(
         served_versions,
         shadow_versions,
         agreement: share(pairs.iter().filter(|p| p.served.2 == p.shadow.2).count()),
-        mean_score_difference: (n > 0)
+        mean_score_difference: (n > 0 && !multiclass)
             .then(|| pairs.iter().map(|p| (p.served.1 - p.shadow.1).abs()).sum::<f64>() / n as f64),
         labelled: labelled.len(),
         served_auc: warden_stats::metrics::roc_auc(&labels, &served),

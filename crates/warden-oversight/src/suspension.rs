@@ -126,6 +126,27 @@ pub async fn suspend(
                      override does not count); a fallback answers customers, so it must have passed the gate"
                 )));
             }
+            // The fallback answers the champion's callers: it must give the decisions they expect.
+            let serving_champion =
+                registry::get_version(warden, &Principal::system(), model, &champion.to_string()).await?.serving;
+            if (version.serving.task, &version.serving.classes) != (serving_champion.task, &serving_champion.classes) {
+                return Err(Error::invalid(format!(
+                    "fallback_version: version {number} is a {} with classes {:?}, and the champion a {} with classes \
+                     {:?}: a fallback answers with the champion's kind of decision",
+                    version.serving.task, version.serving.classes, serving_champion.task, serving_champion.classes
+                )));
+            }
+        }
+        // A fixed decline is a binary classifier's decision; a multiclass classifier's callers expect a class.
+        (FallbackKind::Decline, None) => {
+            let serving_champion =
+                registry::get_version(warden, &Principal::system(), model, &champion.to_string()).await?.serving;
+            if serving_champion.task.is_multiclass() {
+                return Err(Error::invalid(
+                    "fallback: a multiclass classifier decides classes, not declines; fall back to 'refer' or to a \
+                     version",
+                ));
+            }
         }
         _ => {}
     }

@@ -764,36 +764,34 @@ fn multiclass_attribute_fairness(
         }
     }
     let (class, f) = worst?;
-    Some(AttributeFairness {
-        favourable_outcome: format!(
-            "decided '{}', the class whose groups' rates differ most; qualified = realized that class",
-            classes[class]
-        ),
-        disparate_impact: f.demographic_parity_ratio,
-        approval_rate_difference: f.demographic_parity_difference,
-        equalized_odds_difference: f.equalized_odds_difference,
-        groups: f
-            .by_group
-            .iter()
-            .map(|(g, r)| (g.clone(), GroupFigures { rows: r.count, approval_rate: r.selection_rate }))
-            .collect(),
-    })
+    let favourable = format!(
+        "decided '{}', the class whose groups' rates differ most; qualified = realized that class",
+        classes[class]
+    );
+    Some(AttributeFairness::of(favourable, &f))
 }
 
 fn attribute_fairness(labels: &[bool], scores: &[f64], threshold: f64, groups: &[String]) -> Option<AttributeFairness> {
     let declined: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
     let f = warden_stats::fairness::fairness_of_approvals(labels, &declined, groups.iter().map(String::as_str))?;
-    Some(AttributeFairness {
-        favourable_outcome: warden_stats::fairness::FAVOURABLE_OUTCOME.to_owned(),
-        disparate_impact: f.demographic_parity_ratio,
-        approval_rate_difference: f.demographic_parity_difference,
-        equalized_odds_difference: f.equalized_odds_difference,
-        groups: f
-            .by_group
-            .iter()
-            .map(|(g, r)| (g.clone(), GroupFigures { rows: r.count, approval_rate: r.selection_rate }))
-            .collect(),
-    })
+    Some(AttributeFairness::of(warden_stats::fairness::FAVOURABLE_OUTCOME.to_owned(), &f))
+}
+
+impl AttributeFairness {
+    /// The report's figures of one attribute, under the named convention.
+    fn of(favourable_outcome: String, f: &warden_stats::fairness::Fairness) -> AttributeFairness {
+        AttributeFairness {
+            favourable_outcome,
+            disparate_impact: f.demographic_parity_ratio,
+            approval_rate_difference: f.demographic_parity_difference,
+            equalized_odds_difference: f.equalized_odds_difference,
+            groups: f
+                .by_group
+                .iter()
+                .map(|(g, r)| (g.clone(), GroupFigures { rows: r.count, approval_rate: r.selection_rate }))
+                .collect(),
+        }
+    }
 }
 
 /// Validates `number` of `model` on the staged data and stores the report.

@@ -426,6 +426,17 @@ pub fn score_reference(model: &Model, binding: &Binding, reference: &MonitorRefe
             }
             scores[i] = prediction.score;
             if !probabilities.is_empty() {
+                // A classifier's outputs are probabilities: an ONNX graph's raw scores (a boosted forest without
+                // its softmax) would be served as if they were.
+                let sum: f64 = prediction.probabilities.iter().sum();
+                if prediction.probabilities.iter().any(|p| !(0.0..=1.0).contains(p)) || (sum - 1.0).abs() > 1e-4 {
+                    return Err(Error::invalid(format!(
+                        "the model's class outputs for row {} of the reference data are {:?}: a multiclass \
+                         classifier's outputs must be probabilities in [0, 1] summing to 1",
+                        i + 1,
+                        prediction.probabilities
+                    )));
+                }
                 probabilities[i] = prediction.probabilities;
             }
         }

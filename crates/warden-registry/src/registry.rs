@@ -196,8 +196,11 @@ impl ServingConfig {
         }
         let mut seen = std::collections::HashSet::new();
         for class in &self.classes {
-            if class.trim().is_empty() || class.len() > 64 {
-                return Err(Error::invalid("class labels must be 1-64 characters"));
+            // Outcome and validation files are read trimmed: a label must read back as itself.
+            if class.trim().is_empty() || class.len() > 64 || class.trim() != class {
+                return Err(Error::invalid(format!(
+                    "class label '{class}' must be 1-64 characters without leading or trailing spaces"
+                )));
             }
             text::check("a class label", class, 64, Lines::One)?;
             if !seen.insert(class.as_str()) {

@@ -1008,6 +1008,10 @@ impl LiveProfile {
             }
         }
         self.add_features(windows, row, true);
+        // A multiclass classifier decides classes: it approves nothing.
+        if row.class.is_some() {
+            return;
+        }
         let score = row.score;
         let approved = score < self.threshold;
         for (name, group) in &row.groups {

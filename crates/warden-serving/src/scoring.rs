@@ -112,11 +112,17 @@ impl LoadedVersion {
     }
 
     /// The decision on a score: the threshold's, or a multiclass classifier's predicted class.
-    pub(crate) fn decide(&self, scored: &Scored) -> &str {
+    pub(crate) fn decide(&self, scored: &Scored) -> Result<&str> {
         let serving: &ServingConfig = &self.version.serving;
-        match scored.class.and_then(|class| serving.class_label(class)) {
-            Some(label) => label,
-            None => self.decide_score(scored.score),
+        match scored.class {
+            None => Ok(self.decide_score(scored.score)),
+            Some(class) => serving.class_label(class).ok_or_else(|| {
+                Error::Inconsistent(format!(
+                    "version {} predicted class {class}, and names {} classes",
+                    self.version.number,
+                    serving.classes.len()
+                ))
+            }),
         }
     }
 
@@ -901,7 +907,7 @@ async fn score_inner(
         let scored = run(version, &rows)?;
         let latency = started.elapsed();
         for ((&i, row), scored) in members.iter().zip(&rows).zip(scored) {
-            let decision = version.decide(&scored).to_owned();
+            let decision = version.decide(&scored)?.to_owned();
             let probabilities = scored.by_class(&version.version.serving);
             let (contributions, reasons, base) = match scored.explanation.clone() {
                 Some((base, c)) => {
@@ -984,7 +990,7 @@ async fn answer_fallback(
     let mut answers = Vec::with_capacity(rows.len());
     for (row, scored) in rows.iter().zip(scored) {
         let decision = match &suspended.fallback {
-            Fallback::Version(version) => version.decide(&scored).to_owned(),
+            Fallback::Version(version) => version.decide(&scored)?.to_owned(),
             Fallback::Decline => checked_by.version.serving.positive_decision.clone(),
             Fallback::Refer => REFER_DECISION.to_owned(),
         };
@@ -1128,7 +1134,10 @@ fn shadow(
         Ok(scored) => {
             let latency = started.elapsed();
             for (row, scored) in rows.iter().zip(scored) {
-                let decision = challenger.decide(&scored).to_owned();
+                let Ok(decision) = challenger.decide(&scored).map(str::to_owned) else {
+                    warden.scoring.metrics.error(model, "shadow_failed");
+                    continue;
+                };
                 let record = decision_record(now, model, challenger, Route::Shadow, row, &scored, &decision, latency);
                 if !warden.scoring.log.try_append(challenger.live.clone(), record) {
                     warden.scoring.metrics.error(model, "shadow_log_full");
@@ -1518,7 +1527,7 @@ fn drift_against(
         score_jensen_shannon,
         classes: by_label(&windows.classes),
         class_psi,
-        approval_rate: (decisions > 0).then(|| share(windows.approved)),
+        approval_rate: (decisions > 0 && labels.is_empty()).then(|| share(windows.approved)),
         approvals: windows.approvals,
         refused: windows.refused,
         refused_fields: windows.refused_fields,

@@ -131,6 +131,9 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
             out_header.extend(["request_id", "version", "score", "decision"].map(String::from));
             // A multiclass classifier's answer: each class's probability.
             out_header.extend(version.classes.iter().map(|c| format!("probability_{c}")));
+            if let Some(taken) = out_header.iter().enumerate().find(|(i, h)| out_header[..*i].contains(h)) {
+                anyhow::bail!("the input has a column '{}', which the scored file adds: rename it", taken.1);
+            }
             if args.explain {
                 out_header.extend(l.features.iter().map(|f| format!("contribution_{f}")));
             }
