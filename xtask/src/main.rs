@@ -37,6 +37,9 @@ fn main() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).take(2).collect::<Vec<_>>().as_slice() {
         ["architecture"] => architecture::print(),
         ["bench", "profile"] => bench_profile(flag("--rows", 1_000_000)?, flag("--runs", 5)?),
+        ["bench", "drift"] if args.iter().any(|a| a == "--csv") => {
+            bench_drift_csv(flag("--reference-rows", 100_000)?, flag("--current-rows", 100_000)?, flag("--runs", 5)?)
+        }
         ["bench", "drift"] => bench_drift(
             flag("--reference-rows", 1_000_000)?,
             flag("--current-rows", 1_000_000)?,
@@ -378,9 +381,13 @@ fn peer_python(root: &Path, venv: &str, setup: &str) -> anyhow::Result<PathBuf> 
     Ok(python)
 }
 
-fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_runs: usize) -> anyhow::Result<()> {
-    let root = workspace_root();
-    let python = peer_python(&root, ".venv", "setup.sh")?;
+/// The drift benchmark's Parquet files (generated once): reference and current.
+fn drift_data(
+    root: &Path,
+    python: &Path,
+    reference_rows: usize,
+    current_rows: usize,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
     let dir = root.join("target/bench/drift");
     let reference = dir.join(format!("reference_{reference_rows}.parquet"));
     let current = dir.join(format!("current_{current_rows}.parquet"));
@@ -395,15 +402,24 @@ fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_run
             bail!("generating the data failed");
         }
     }
-    let warden = release_warden(&root)?;
+    Ok((reference, current))
+}
+
+/// Runs `warden drift --json --timing` on two files `runs` times: seconds, peak RSS (MiB) and the last report.
+fn time_warden_drift(
+    warden: &Path,
+    reference: &Path,
+    current: &Path,
+    runs: usize,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>, serde_json::Value)> {
     let (mut seconds, mut peaks, mut last) = (Vec::new(), Vec::new(), None);
     for _ in 0..runs {
-        let out = Command::new(&warden)
+        let out = Command::new(warden)
             .arg("drift")
             .arg("--reference")
-            .arg(&reference)
+            .arg(reference)
             .arg("--current")
-            .arg(&current)
+            .arg(current)
             .args(["--json", "--timing"])
             .output()?;
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -415,7 +431,60 @@ fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_run
         peaks.push(peak);
         last = Some(out.stdout);
     }
-    let ours: serde_json::Value = serde_json::from_slice(&last.context("no run")?)?;
+    Ok((seconds, peaks, serde_json::from_slice(&last.context("no run")?)?))
+}
+
+/// `warden drift` on the same data as CSV and as Parquet, in one run: CSV's time and memory against
+/// Parquet's, and the two reports' statistics compared.
+fn bench_drift_csv(reference_rows: usize, current_rows: usize, runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let python = peer_python(&root, ".venv", "setup.sh")?;
+    let (reference, current) = drift_data(&root, &python, reference_rows, current_rows)?;
+    let csv = |parquet: &Path| -> anyhow::Result<PathBuf> {
+        let path = parquet.with_extension("csv");
+        if !path.exists() {
+            let script = "import sys, pandas as pd; pd.read_parquet(sys.argv[1]).to_csv(sys.argv[2], index=False)";
+            let status = Command::new(&python).args(["-c", script]).arg(parquet).arg(&path).status()?;
+            if !status.success() {
+                bail!("writing {} failed", path.display());
+            }
+        }
+        Ok(path)
+    };
+    let (reference_csv, current_csv) = (csv(&reference)?, csv(&current)?);
+    let warden = release_warden(&root)?;
+    let (mut csv_seconds, mut csv_peaks, csv_report) = time_warden_drift(&warden, &reference_csv, &current_csv, runs)?;
+    let (mut pq_seconds, mut pq_peaks, pq_report) = time_warden_drift(&warden, &reference, &current, runs)?;
+    let mut worst = 0.0f64;
+    for (name, f) in pq_report["features"].as_object().context("features")? {
+        for statistic in ["psi", "ks_statistic", "wasserstein_normed", "js_distance"] {
+            if let (Some(a), Some(b)) = (f[statistic].as_f64(), csv_report["features"][name][statistic].as_f64()) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+    }
+    println!();
+    println!("data: {reference_rows} reference rows x {current_rows} current rows x 20 numeric features (1% missing)");
+    println!("cores: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!();
+    println!("| input | runs | median s | min s | max s | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|");
+    timing_row("warden drift on CSV", &mut csv_seconds, &format!("{:.0}", median(&mut csv_peaks)));
+    timing_row("warden drift on Parquet", &mut pq_seconds, &format!("{:.0}", median(&mut pq_peaks)));
+    println!();
+    println!(
+        "CSV / Parquet time: {:.2}; largest difference of a statistic between the two reports: {worst:.2e}",
+        median(&mut csv_seconds) / median(&mut pq_seconds)
+    );
+    Ok(())
+}
+
+fn bench_drift(reference_rows: usize, current_rows: usize, runs: usize, peer_runs: usize) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let python = peer_python(&root, ".venv", "setup.sh")?;
+    let (reference, current) = drift_data(&root, &python, reference_rows, current_rows)?;
+    let warden = release_warden(&root)?;
+    let (mut seconds, mut peaks, ours) = time_warden_drift(&warden, &reference, &current, runs)?;
 
     let (mut peer_seconds, mut peer_peaks, mut theirs) = (Vec::new(), Vec::new(), serde_json::Value::Null);
     for _ in 0..peer_runs {

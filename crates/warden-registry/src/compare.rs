@@ -109,8 +109,25 @@ pub fn drift_report(reference: &Path, current: &Path, options: &DriftOptions) ->
             Ok(feature_report(&name, r, c, options.bands))
         })?
     } else {
-        let (r, kinds) = read_file_columns(reference, rf, &features, options, None)?;
-        let (c, _) = read_file_columns(current, cf, &features, options, Some(&kinds))?;
+        // A CSV reference's kinds come from its first values: with them known, both files are read at once.
+        let known = match rf {
+            DataFormat::Csv => csv_kinds(reference, &features, options)?,
+            DataFormat::Parquet => None,
+        };
+        let ((r, _), (c, _)) = match known {
+            Some(kinds) => std::thread::scope(|scope| {
+                let current_side = scope.spawn(|| read_file_columns(current, cf, &features, options, Some(&kinds)));
+                let reference_side = read_file_columns(reference, rf, &features, options, Some(&kinds));
+                let current_side =
+                    current_side.join().map_err(|_| Error::failed("drift", "reading the current data stopped"))?;
+                Ok::<_, Error>((reference_side?, current_side?))
+            })?,
+            None => {
+                let (r, kinds) = read_file_columns(reference, rf, &features, options, None)?;
+                let c = read_file_columns(current, cf, &features, options, Some(&kinds))?;
+                ((r, kinds), c)
+            }
+        };
         let pairs: Vec<(String, FeatureValues, FeatureValues)> =
             features.into_iter().zip(r).zip(c).map(|((n, r), c)| (n, r, c)).collect();
         parallel_map(pairs, |(name, r, c)| Ok(feature_report(&name, r, c, options.bands)))?
@@ -194,6 +211,13 @@ impl Accumulator {
         }
     }
 
+    /// Room for `more` values of a numeric column.
+    fn reserve(&mut self, more: usize) {
+        if let Accumulator::Numeric { values, .. } = self {
+            values.reserve_exact(more);
+        }
+    }
+
     fn finish(self) -> FeatureValues {
         match self {
             Accumulator::Numeric { values, non_finite, type_violations } => {
@@ -206,6 +230,53 @@ impl Accumulator {
         }
     }
 }
+
+/// Rows of a CSV reference read to learn its columns' kinds before the files are read whole.
+const KIND_SCAN_ROWS: usize = 10_000;
+
+/// The kind of each feature of a CSV file, decided as reading it whole would (by the column's first value that
+/// is not missing, unless forced categorical), from its first [`KIND_SCAN_ROWS`] rows; `None` when a column has
+/// no value there.
+fn csv_kinds(path: &Path, features: &[String], options: &DriftOptions) -> Result<Option<Vec<Kind>>> {
+    let file = File::open(path).map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::with_capacity(1 << 16, file));
+    let header: Vec<String> =
+        reader.headers().map_err(|e| in_file(path, csv_error(e)))?.iter().map(|h| h.trim().to_owned()).collect();
+    let indices: Vec<usize> = features.iter().map(|f| header.iter().position(|h| h == f).expect("checked")).collect();
+    let mut columns: Vec<Accumulator> = features
+        .iter()
+        .map(|name| match options.categorical.contains(name) {
+            true => Accumulator::Categorical { counts: BTreeMap::new(), missing: 0 },
+            false => Accumulator::Undecided { missing: 0 },
+        })
+        .collect();
+    let mut record = csv::ByteRecord::new();
+    for _ in 0..KIND_SCAN_ROWS {
+        let undecided: Vec<usize> =
+            (0..columns.len()).filter(|&i| matches!(columns[i], Accumulator::Undecided { .. })).collect();
+        if undecided.is_empty() {
+            break;
+        }
+        // A malformed file is named when it is read whole.
+        if !reader.read_byte_record(&mut record).unwrap_or(false) {
+            break;
+        }
+        for i in undecided {
+            columns[i].push_text(&String::from_utf8_lossy(&record[indices[i]]));
+        }
+    }
+    Ok(columns
+        .iter()
+        .map(|c| match c {
+            Accumulator::Numeric { .. } => Some(Kind::Numeric),
+            Accumulator::Categorical { .. } => Some(Kind::Categorical),
+            Accumulator::Undecided { .. } => None,
+        })
+        .collect())
+}
+
+/// Rows read before a CSV's row count is estimated (for the columns' room).
+const RESERVE_AFTER_ROWS: usize = 1_000;
 
 /// Reads the named columns of a whole file (CSV, or Parquet when the other side is CSV).
 fn read_file_columns(
@@ -247,6 +318,8 @@ fn read_file_columns(
                 })
                 .collect();
             let mut record = csv::ByteRecord::new();
+            let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let mut rows = 0usize;
             loop {
                 match reader.read_byte_record(&mut record) {
                     Ok(false) => break,
@@ -254,7 +327,20 @@ fn read_file_columns(
                     Err(e) => return Err(in_file(path, csv_error(e))),
                 }
                 for (column, &index) in columns.iter_mut().zip(&indices) {
-                    column.push_text(&String::from_utf8_lossy(&record[index]));
+                    match std::str::from_utf8(&record[index]) {
+                        Ok(text) => column.push_text(text),
+                        Err(_) => column.push_text(&String::from_utf8_lossy(&record[index])),
+                    }
+                }
+                rows += 1;
+                // The rows the file holds, from the bytes its first rows took: numeric columns grow once
+                // instead of doubling (each doubling copies the column into fresh pages).
+                if rows == RESERVE_AFTER_ROWS {
+                    let per_row = (reader.position().byte() / rows as u64).max(1);
+                    let expected = (file_bytes / per_row) as usize + rows / 10;
+                    for column in &mut columns {
+                        column.reserve(expected.saturating_sub(rows));
+                    }
                 }
             }
             columns.into_iter().map(Accumulator::finish).collect()
@@ -868,4 +954,49 @@ pub fn reconstruction_report(
         reference: judged(reference_chunks),
         current: judged(chunked(model.errors(&current_views))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Columns whose first values are missing, a text column, a column forced categorical and one missing
+    /// throughout the first rows: read with the kinds the first rows give, each column is what inferring it
+    /// over the whole file gives; a column with no value within the scan leaves the kinds unknown.
+    #[test]
+    fn kinds_learned_from_the_first_rows_read_a_csv_as_inferring_them_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.csv");
+        let mut text = String::from("late,region,code,sparse\n");
+        for i in 0..3_000 {
+            let late = if i < 5 { String::new() } else { format!("{}.5", i % 97) };
+            let sparse = if i < 2_500 { String::new() } else { (i % 11).to_string() };
+            text.push_str(&format!("{late},{},{},{sparse}\n", ["north", "south"][i % 2], i % 7));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let features: Vec<String> = ["late", "region", "code", "sparse"].map(String::from).to_vec();
+        let options =
+            DriftOptions { categorical: vec!["code".into()], exclude: Vec::new(), bands: DriftBands::default() };
+        let kinds = csv_kinds(&path, &features, &options).unwrap().expect("every column has a value");
+        assert_eq!(kinds, [Kind::Numeric, Kind::Categorical, Kind::Categorical, Kind::Numeric]);
+        let (inferred, inferred_kinds) = read_file_columns(&path, DataFormat::Csv, &features, &options, None).unwrap();
+        let (known, _) = read_file_columns(&path, DataFormat::Csv, &features, &options, Some(&kinds)).unwrap();
+        // Missing numbers are NaN, which equals nothing: the columns are compared as printed.
+        assert!(format!("{inferred:?}") == format!("{known:?}"), "the columns read differ");
+        assert!(
+            matches!(&known[0], FeatureValues::Numeric { values, .. } if values.len() == 3_000 && values[0].is_nan())
+        );
+        assert_eq!(inferred_kinds, kinds);
+
+        // More missing values than the scan reads: the kinds stay unknown, and the file is read as before.
+        let mut text = String::from("x,empty_start\n");
+        for i in 0..KIND_SCAN_ROWS + 10 {
+            let value = if i < KIND_SCAN_ROWS + 5 { String::new() } else { "1.5".into() };
+            text.push_str(&format!("{i},{value}\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let features: Vec<String> = ["x", "empty_start"].map(String::from).to_vec();
+        let options = DriftOptions { categorical: Vec::new(), exclude: Vec::new(), bands: DriftBands::default() };
+        assert_eq!(csv_kinds(&path, &features, &options).unwrap(), None);
+    }
 }
