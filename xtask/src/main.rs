@@ -469,8 +469,12 @@ fn bench_drift_csv(reference_rows: usize, current_rows: usize, runs: usize) -> a
     println!();
     println!("| input | runs | median s | min s | max s | peak RSS MiB |");
     println!("|---|---|---|---|---|---|");
+    let runs = |seconds: &[f64]| seconds.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(" / ");
+    let (csv_runs, pq_runs) = (runs(&csv_seconds), runs(&pq_seconds));
     timing_row("warden drift on CSV", &mut csv_seconds, &format!("{:.0}", median(&mut csv_peaks)));
     timing_row("warden drift on Parquet", &mut pq_seconds, &format!("{:.0}", median(&mut pq_peaks)));
+    println!();
+    println!("runs, s: CSV {csv_runs}; Parquet {pq_runs}");
     println!();
     println!(
         "CSV / Parquet time: {:.2}; largest difference of a statistic between the two reports: {worst:.2e}",
