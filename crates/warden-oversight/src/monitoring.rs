@@ -1079,6 +1079,46 @@ fn labelled_reference(
         .collect())
 }
 
+/// A multiclass classifier's rows as `warden_stats` takes them: each one's class probabilities, decided class
+/// and realized class.
+struct ClassColumns {
+    probabilities: Vec<Vec<f64>>,
+    decided: Vec<usize>,
+    realized: Vec<usize>,
+}
+
+impl ClassColumns {
+    /// The rows with a probability for each of `classes` (and, when `realized`, a realized class of the version).
+    fn of(rows: &[Labelled], classes: usize, realized: bool) -> ClassColumns {
+        let kept: Vec<&Labelled> =
+            rows.iter().filter(|r| r.probabilities.len() == classes && (!realized || r.class.is_some())).collect();
+        let probabilities: Vec<Vec<f64>> = kept.iter().map(|r| r.probabilities.clone()).collect();
+        ClassColumns {
+            decided: probabilities.iter().map(|p| warden_models::predicted_class(p).unwrap_or(0)).collect(),
+            realized: kept.iter().filter_map(|r| r.class).collect(),
+            probabilities,
+        }
+    }
+
+    /// CBPE's view of them, with their outcomes when `labelled`.
+    fn rows(&self, labelled: bool) -> ClassRows<'_> {
+        ClassRows {
+            probabilities: &self.probabilities,
+            predictions: &self.decided,
+            labels: labelled.then_some(self.realized.as_slice()),
+        }
+    }
+}
+
+/// A fitted CBPE's alert thresholds for a monitor's statistic.
+fn thresholds_of<E>(
+    metrics: &[(CbpeMetric, E, warden_stats::cbpe::Thresholds)],
+    statistic: &str,
+) -> warden_stats::cbpe::Thresholds {
+    let wanted = cbpe_metric(statistic);
+    metrics.iter().find(|m| m.0 == wanted).map(|m| m.2).expect("every metric is fitted")
+}
+
 /// Values of a live-window figure.
 fn live_values(monitor: &Monitor, drift: &LiveDrift, learned: &Learned) -> std::result::Result<Values, String> {
     let config = &monitor.config;
@@ -1193,17 +1233,12 @@ fn outcome_values(
     match (monitor.kind, statistic) {
         (MonitorKind::Performance, metric @ ("accuracy" | "macro_auc" | "macro_f1")) => {
             // The decisions whose outcome names one of the version's classes.
-            let classed: Vec<&Labelled> =
-                rows.iter().filter(|r| r.class.is_some() && r.probabilities.len() == serving.classes.len()).collect();
-            let realized: Vec<usize> = classed.iter().filter_map(|r| r.class).collect();
-            let decided: Vec<usize> =
-                classed.iter().map(|r| warden_models::predicted_class(&r.probabilities).unwrap_or(0)).collect();
-            let probabilities: Vec<Vec<f64>> = classed.iter().map(|r| r.probabilities.clone()).collect();
+            let classed = ClassColumns::of(rows, serving.classes.len(), true);
             let m = warden_stats::multiclass::multiclass_metrics(
                 serving.classes.len(),
-                &realized,
-                &decided,
-                &probabilities,
+                &classed.realized,
+                &classed.decided,
+                &classed.probabilities,
             );
             let value = m.as_ref().and_then(|m| match metric {
                 "accuracy" => Some(m.accuracy),
@@ -1211,7 +1246,7 @@ fn outcome_values(
                 _ => m.auc_macro,
             });
             let figures = json!({
-                "with_classes": classed.len(), "sample": classed.len(),
+                "with_classes": classed.decided.len(), "sample": classed.decided.len(),
                 "without_a_known_class": rows.iter().filter(|r| r.label.is_some() && r.class.is_none()).count(),
                 "classes": serving.classes, "figures": m,
             });
@@ -1272,15 +1307,10 @@ fn outcome_values(
             let cbpe = learned.multiclass_cbpe.as_ref().ok_or_else(|| {
                 learned.problem.clone().unwrap_or_else(|| "multiclass CBPE could not be fitted on the reference".into())
             })?;
-            let scored: Vec<&Labelled> = rows.iter().filter(|r| r.probabilities.len() == cbpe.classes).collect();
-            let probabilities: Vec<Vec<f64>> = scored.iter().map(|r| r.probabilities.clone()).collect();
-            let predictions: Vec<usize> =
-                probabilities.iter().map(|p| warden_models::predicted_class(p).unwrap_or(0)).collect();
+            let scored = ClassColumns::of(rows, cbpe.classes, false);
             let wanted = cbpe_metric(metric);
-            let estimate = (!scored.is_empty())
-                .then(|| {
-                    cbpe.estimate(ClassRows { probabilities: &probabilities, predictions: &predictions, labels: None })
-                })
+            let estimate = (!scored.decided.is_empty())
+                .then(|| cbpe.estimate(scored.rows(false)))
                 .transpose()
                 .map_err(|e| e.to_string())?
                 .and_then(|estimates| estimates.into_iter().find(|e| e.metric == wanted));
@@ -1391,19 +1421,9 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             Some(Ok(rows)) => {
                 // The reference rows with one of the version's classes in the target column.
                 let classes = &version.version.serving.classes;
-                let rows: Vec<&Labelled> =
-                    rows.iter().filter(|r| r.class.is_some() && r.probabilities.len() == classes.len()).collect();
-                let probabilities: Vec<Vec<f64>> = rows.iter().map(|r| r.probabilities.clone()).collect();
-                let predictions: Vec<usize> =
-                    probabilities.iter().map(|p| warden_models::predicted_class(p).unwrap_or(0)).collect();
-                let labels: Vec<usize> = rows.iter().filter_map(|r| r.class).collect();
-                let reference =
-                    ClassRows { probabilities: &probabilities, predictions: &predictions, labels: Some(&labels) };
-                match warden_registry::task_metrics::fit_multiclass_cbpe(
-                    classes,
-                    reference,
-                    chunk_size(config, rows.len()),
-                ) {
+                let reference = ClassColumns::of(rows, classes.len(), true);
+                let chunk = chunk_size(config, reference.decided.len());
+                match warden_registry::task_metrics::fit_multiclass_cbpe(classes, reference.rows(true), chunk) {
                     Ok(cbpe) => learned.multiclass_cbpe = Some(cbpe),
                     Err(problem) => learned.problem = Some(format!("the reference: {problem}")),
                 }
@@ -1497,15 +1517,12 @@ fn learn(monitor: &Monitor, version: &LoadedVersion) -> Learned {
             learned.bands.insert(key, Bands { warn, alert: high, lower_is_worse: false, learned: true });
             continue;
         }
-        let multiclass_thresholds = learned.multiclass_cbpe.as_ref().map(|cbpe| {
-            let wanted = cbpe_metric(statistic);
-            cbpe.metrics.iter().find(|m| m.0 == wanted).map(|m| m.2).expect("every metric is fitted")
-        });
-        let cbpe_thresholds = learned.cbpe.as_ref().map(|cbpe| {
-            let wanted = cbpe_metric(statistic);
-            cbpe.metrics.iter().copied().find(|m| m.0 == wanted).expect("every metric is fitted").2
-        });
-        let bands = match (cbpe_thresholds.or(multiclass_thresholds), kind) {
+        let cbpe_thresholds = match (&learned.cbpe, &learned.multiclass_cbpe) {
+            (Some(cbpe), _) => Some(thresholds_of(&cbpe.metrics, statistic)),
+            (None, Some(cbpe)) => Some(thresholds_of(&cbpe.metrics, statistic)),
+            (None, None) => None,
+        };
+        let bands = match (cbpe_thresholds, kind) {
             // CBPE's own thresholds: the realized reference chunks' mean ± 3σ.
             (Some(thresholds), MonitorKind::EstimatedPerformance) => {
                 // A reference too small to calibrate leaves the key without bands: `unavailable`, with the

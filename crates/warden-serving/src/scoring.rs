@@ -909,10 +909,10 @@ async fn score_inner(
         for ((&i, row), scored) in members.iter().zip(&rows).zip(scored) {
             let decision = version.decide(&scored)?.to_owned();
             let probabilities = scored.by_class(&version.version.serving);
-            let (contributions, reasons, base) = match scored.explanation.clone() {
+            let (contributions, reasons, base) = match &scored.explanation {
                 Some((base, c)) => {
-                    let (by_feature, reasons) = explain(version, row, &c);
-                    (Some(by_feature), Some(reasons), Some(base))
+                    let (by_feature, reasons) = explain(version, row, c);
+                    (Some(by_feature), Some(reasons), Some(*base))
                 }
                 None => (None, None, None),
             };
@@ -995,10 +995,10 @@ async fn answer_fallback(
             Fallback::Refer => REFER_DECISION.to_owned(),
         };
         let probabilities = scored.by_class(&checked_by.version.serving);
-        let (contributions, reasons, base) = match scored.explanation.clone() {
+        let (contributions, reasons, base) = match &scored.explanation {
             Some((base, c)) => {
-                let (by_feature, reasons) = explain(&checked_by, row, &c);
-                (Some(by_feature), Some(reasons), Some(base))
+                let (by_feature, reasons) = explain(&checked_by, row, c);
+                (Some(by_feature), Some(reasons), Some(*base))
             }
             None => (None, None, None),
         };
